@@ -1,0 +1,699 @@
+#include "frep_client.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
+#include <nng/supplemental/util/platform.h>
+
+#include "frep/rpc/v1/introspection.pb-c.h"
+
+#define DEFAULT_TIMEOUT_MS 30000u
+#define DEFAULT_MAX_RECV (256u * 1024u * 1024u)
+/* Every frep server accepts at least this much (RPC_MIN_MAX_MESSAGE_BYTES);
+ * only larger requests need the server's own limit. */
+#define SAFE_REQUEST_BYTES (64u * 1024u)
+#define MAX_SERVICES 16
+
+typedef struct client_service {
+	ProtobufCService                  base;
+	frep_client                      *client;
+	char                            **paths; /* per method: "/pkg.Svc/Method" */
+	bool                             *idempotent;
+} client_service;
+
+/* One call in flight, known to the pipe-removal callback. */
+typedef struct inflight {
+	nng_aio         *aio;
+	bool             idempotent;
+	bool             sent;
+	bool             lost;
+	struct inflight *next;
+} inflight;
+
+/* A reusable context and its aio. */
+typedef struct slot {
+	nng_ctx      ctx;
+	nng_aio     *aio;
+	struct slot *next;
+} slot;
+
+/* Per-thread state: last status and call timeout. */
+typedef struct thread_state {
+	frep_status          status;
+	uint32_t             timeout_ms;
+	struct thread_state *next_all;
+} thread_state;
+
+struct frep_client {
+	char           *url;
+	nng_socket      sock;
+	nng_dialer      dialer;
+	nng_tls_config *tls;
+	uint32_t        timeout_ms;
+	char           *token_header; /* "Bearer <token>" */
+
+	pthread_mutex_t mtx;
+	slot           *free_slots;
+	inflight       *inflight;
+	unsigned        pipes;     /* connected pipes */
+	bool            ever_connected;
+	size_t          server_max; /* 0: not yet asked */
+	bool            closing;
+
+	client_service *services[MAX_SERVICES];
+	size_t          n_services;
+
+	pthread_key_t   tkey;
+	thread_state   *all_threads;
+
+	uint64_t          call_id_base;
+	atomic_uint_least64_t call_seq;
+};
+
+/* --- helpers -------------------------------------------------------------- */
+
+static bool
+method_is_idempotent(const char *name)
+{
+	static const char *const prefixes[] = {"Get", "List", "Check", "Diff", NULL};
+	for (size_t i = 0; prefixes[i] != NULL; i++) {
+		size_t n = strlen(prefixes[i]);
+		if (strncmp(name, prefixes[i], n) == 0 && (name[n] == '\0' || (name[n] >= 'A' && name[n] <= 'Z'))) {
+			return true;
+		}
+	}
+	return false;
+}
+
+static thread_state *
+thread_state_get(frep_client *c)
+{
+	thread_state *ts = pthread_getspecific(c->tkey);
+	if (ts != NULL) {
+		return ts;
+	}
+	if ((ts = calloc(1, sizeof(*ts))) == NULL) {
+		return NULL;
+	}
+	pthread_mutex_lock(&c->mtx);
+	ts->next_all   = c->all_threads;
+	c->all_threads = ts;
+	pthread_mutex_unlock(&c->mtx);
+	pthread_setspecific(c->tkey, ts);
+	return ts;
+}
+
+static frep_code
+record(frep_client *c, frep_status *st)
+{
+	thread_state *ts = thread_state_get(c);
+	if (ts != NULL) {
+		frep_status_copy(&ts->status, st);
+	}
+	return st->code;
+}
+
+static frep_code
+map_nng(frep_client *c, int rv, const char *phase, uint32_t timeout_ms, bool lost, frep_status *st)
+{
+	switch (rv) {
+	case NNG_ETIMEDOUT: {
+		pthread_mutex_lock(&c->mtx);
+		bool connected = c->pipes > 0;
+		pthread_mutex_unlock(&c->mtx);
+		if (!connected) {
+			return frep_status_set(st, FREP_UNAVAILABLE,
+			    "no connection to %s within the deadline of %u ms", c->url, timeout_ms);
+		}
+		return frep_status_set(st, FREP_DEADLINE_EXCEEDED,
+		    "no reply from %s within the deadline of %u ms (%s)", c->url, timeout_ms, phase);
+	}
+	case NNG_ECANCELED:
+		if (lost) {
+			return frep_status_set(st, FREP_UNAVAILABLE,
+			    "connection to %s lost during the call; it may or may not have run", c->url);
+		}
+		return frep_status_set(st, FREP_CANCELLED, "call to %s cancelled", c->url);
+	case NNG_ECLOSED:
+		return frep_status_set(st, FREP_CANCELLED, "client closed");
+	case NNG_ENOMEM:
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+	case NNG_EMSGSIZE:
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED,
+		    "reply from %s larger than this client accepts", c->url);
+	default:
+		return frep_status_set(st, FREP_UNAVAILABLE, "%s %s: %s (nng error %d)", phase, c->url,
+		    nng_strerror(rv), rv);
+	}
+}
+
+static void
+pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	(void) p;
+	frep_client *c = arg;
+	pthread_mutex_lock(&c->mtx);
+	if (ev == NNG_PIPE_EV_ADD_POST) {
+		c->pipes++;
+		c->ever_connected = true;
+	} else if (ev == NNG_PIPE_EV_REM_POST) {
+		if (c->pipes > 0) {
+			c->pipes--;
+		}
+		/* A request that changes state must not be resent to whatever
+		 * comes next: fail it (nng would resend it at once). */
+		for (inflight *f = c->inflight; f != NULL; f = f->next) {
+			if (!f->idempotent && f->sent) {
+				f->lost = true;
+				nng_aio_cancel(f->aio);
+			}
+		}
+		/* The next server may have other limits. */
+		c->server_max = 0;
+	}
+	pthread_mutex_unlock(&c->mtx);
+}
+
+static frep_code
+read_pem(const char *path, char **out, frep_status *st)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL) {
+		return frep_status_set(st, FREP_INVALID_ARGUMENT, "%s: %s", path, strerror(errno));
+	}
+	char  *buf = malloc(1024 * 1024 + 1);
+	size_t n   = buf != NULL ? fread(buf, 1, 1024 * 1024, f) : 0;
+	fclose(f);
+	if (buf == NULL) {
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	buf[n] = '\0';
+	*out   = buf;
+	return FREP_OK;
+}
+
+static frep_code
+client_tls(frep_client *c, const frep_client_options *o, frep_status *st)
+{
+	int       rv;
+	char     *cert = NULL, *key = NULL;
+	frep_code code = FREP_OK;
+
+	if ((rv = nng_tls_config_alloc(&c->tls, NNG_TLS_MODE_CLIENT)) != 0) {
+		return frep_status_set(st, FREP_INTERNAL, "TLS: %s", nng_strerror(rv));
+	}
+	if (o->tls_ca_file != NULL) {
+		if ((rv = nng_tls_config_ca_file(c->tls, o->tls_ca_file)) != 0) {
+			return frep_status_set(st, FREP_INVALID_ARGUMENT, "tls_ca_file %s: %s",
+			    o->tls_ca_file, nng_strerror(rv));
+		}
+		rv = nng_tls_config_auth_mode(c->tls, NNG_TLS_AUTH_MODE_REQUIRED);
+	} else {
+		rv = nng_tls_config_auth_mode(c->tls, NNG_TLS_AUTH_MODE_NONE);
+	}
+	if (rv != 0) {
+		return frep_status_set(st, FREP_INTERNAL, "TLS auth mode: %s", nng_strerror(rv));
+	}
+	if (o->tls_server_name != NULL &&
+	    (rv = nng_tls_config_server_name(c->tls, o->tls_server_name)) != 0) {
+		return frep_status_set(st, FREP_INVALID_ARGUMENT, "tls_server_name: %s",
+		    nng_strerror(rv));
+	}
+	if (o->tls_cert_file != NULL) {
+		if ((code = read_pem(o->tls_cert_file, &cert, st)) != FREP_OK ||
+		    (code = read_pem(o->tls_key_file != NULL ? o->tls_key_file : o->tls_cert_file, &key,
+		         st)) != FREP_OK) {
+			goto out;
+		}
+		if ((rv = nng_tls_config_own_cert(c->tls, cert, key, NULL)) != 0) {
+			code = frep_status_set(st, FREP_INVALID_ARGUMENT, "tls_cert_file %s: %s",
+			    o->tls_cert_file, nng_strerror(rv));
+		}
+	}
+out:
+	if (key != NULL) {
+		explicit_bzero(key, strlen(key));
+	}
+	free(key);
+	free(cert);
+	return code;
+}
+
+/* --- open / close ------------------------------------------------------- */
+
+frep_code
+frep_client_open(const char *url, const frep_client_options *opts, frep_client **out, frep_status *st)
+{
+	frep_client_options o = {0};
+	int                 rv;
+	frep_code           code;
+
+	if (opts != NULL) {
+		o = *opts;
+	}
+	frep_client *c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	pthread_mutex_init(&c->mtx, NULL);
+	pthread_key_create(&c->tkey, NULL);
+	c->timeout_ms = o.timeout_ms != 0 ? o.timeout_ms : DEFAULT_TIMEOUT_MS;
+	if (getrandom(&c->call_id_base, sizeof(c->call_id_base), 0) != sizeof(c->call_id_base)) {
+		c->call_id_base = (uint64_t) (uintptr_t) c ^ (uint64_t) time(NULL);
+	}
+	c->call_id_base &= ~(uint64_t) 0xffffffffu; /* low bits count calls */
+	if ((c->url = strdup(url)) == NULL) {
+		code = frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+		goto fail;
+	}
+	if (o.token != NULL) {
+		size_t n = strlen(o.token) + 8;
+		if ((c->token_header = malloc(n)) == NULL) {
+			code = frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+			goto fail;
+		}
+		snprintf(c->token_header, n, "Bearer %s", o.token);
+	}
+	if ((rv = nng_req0_open(&c->sock)) != 0) {
+		code = frep_status_set(st, FREP_INTERNAL, "req0 socket: %s", nng_strerror(rv));
+		goto fail;
+	}
+	/* No timed resend: a slow call must not run twice. Set before any
+	 * context is opened, which copies it. */
+	nng_socket_set_ms(c->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ,
+	    o.max_recv_bytes != 0 ? o.max_recv_bytes : DEFAULT_MAX_RECV);
+	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 20);
+	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 1000);
+	nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, pipe_event, c);
+	nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, pipe_event, c);
+
+	if ((rv = nng_dialer_create(&c->dialer, c->sock, url)) != 0) {
+		code = frep_status_set(st, FREP_INVALID_ARGUMENT, "server URL \"%s\": %s", url,
+		    nng_strerror(rv));
+		goto fail;
+	}
+	if (strncmp(url, "tls+", 4) == 0 || strncmp(url, "wss://", 6) == 0) {
+		if ((code = client_tls(c, &o, st)) != FREP_OK) {
+			goto fail;
+		}
+		if ((rv = nng_dialer_set_ptr(c->dialer, NNG_OPT_TLS_CONFIG, c->tls)) != 0) {
+			code = frep_status_set(st, FREP_INTERNAL, "TLS: %s", nng_strerror(rv));
+			goto fail;
+		}
+	}
+	if ((rv = nng_dialer_start(c->dialer, NNG_FLAG_NONBLOCK)) != 0) {
+		code = frep_status_set(st, FREP_INVALID_ARGUMENT, "server URL \"%s\": %s", url,
+		    nng_strerror(rv));
+		goto fail;
+	}
+	*out = c;
+	return FREP_OK;
+
+fail:
+	frep_client_close(c);
+	return code;
+}
+
+void
+frep_client_close(frep_client *c)
+{
+	if (c == NULL) {
+		return;
+	}
+	pthread_mutex_lock(&c->mtx);
+	c->closing = true;
+	pthread_mutex_unlock(&c->mtx);
+	if (nng_socket_id(c->sock) > 0) {
+		nng_close(c->sock);
+	}
+	slot *s = c->free_slots;
+	while (s != NULL) {
+		slot *next = s->next;
+		nng_aio_free(s->aio);
+		free(s);
+		s = next;
+	}
+	for (size_t i = 0; i < c->n_services; i++) {
+		client_service *cs = c->services[i];
+		for (size_t m = 0; m < cs->base.descriptor->n_methods; m++) {
+			free(cs->paths[m]);
+		}
+		free(cs->paths);
+		free(cs->idempotent);
+		free(cs);
+	}
+	thread_state *ts = c->all_threads;
+	while (ts != NULL) {
+		thread_state *next = ts->next_all;
+		free(ts);
+		ts = next;
+	}
+	pthread_key_delete(c->tkey);
+	if (c->tls != NULL) {
+		nng_tls_config_free(c->tls);
+	}
+	if (c->token_header != NULL) {
+		explicit_bzero(c->token_header, strlen(c->token_header));
+		free(c->token_header);
+	}
+	free(c->url);
+	pthread_mutex_destroy(&c->mtx);
+	free(c);
+}
+
+frep_code
+frep_client_last_status(frep_client *c, frep_status *out)
+{
+	thread_state *ts = thread_state_get(c);
+	if (ts == NULL) {
+		return frep_status_set(out, FREP_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	frep_status_copy(out, &ts->status);
+	return ts->status.code;
+}
+
+void
+frep_client_set_call_timeout(frep_client *c, uint32_t timeout_ms)
+{
+	thread_state *ts = thread_state_get(c);
+	if (ts != NULL) {
+		ts->timeout_ms = timeout_ms;
+	}
+}
+
+/* --- the call ------------------------------------------------------------ */
+
+static slot *
+slot_get(frep_client *c, frep_status *st)
+{
+	pthread_mutex_lock(&c->mtx);
+	slot *s = c->free_slots;
+	if (s != NULL) {
+		c->free_slots = s->next;
+	}
+	pthread_mutex_unlock(&c->mtx);
+	if (s != NULL) {
+		return s;
+	}
+	int rv;
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+		return NULL;
+	}
+	if ((rv = nng_aio_alloc(&s->aio, NULL, NULL)) != 0) {
+		free(s);
+		frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "aio: %s", nng_strerror(rv));
+		return NULL;
+	}
+	if ((rv = nng_ctx_open(&s->ctx, c->sock)) != 0) {
+		nng_aio_free(s->aio);
+		free(s);
+		frep_status_set(st, rv == NNG_ECLOSED ? FREP_CANCELLED : FREP_INTERNAL,
+		    "context: %s", nng_strerror(rv));
+		return NULL;
+	}
+	return s;
+}
+
+static void
+slot_put(frep_client *c, slot *s)
+{
+	pthread_mutex_lock(&c->mtx);
+	s->next       = c->free_slots;
+	c->free_slots = s;
+	pthread_mutex_unlock(&c->mtx);
+}
+
+static void
+inflight_remove(frep_client *c, inflight *f)
+{
+	pthread_mutex_lock(&c->mtx);
+	for (inflight **pp = &c->inflight; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == f) {
+			*pp = f->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&c->mtx);
+}
+
+static uint32_t
+effective_timeout(frep_client *c, const frep_call_options *opts)
+{
+	if (opts != NULL && opts->timeout_ms != 0) {
+		return opts->timeout_ms;
+	}
+	thread_state *ts = thread_state_get(c);
+	if (ts != NULL && ts->timeout_ms != 0) {
+		return ts->timeout_ms;
+	}
+	return c->timeout_ms;
+}
+
+static frep_code call_raw(frep_client *c, const char *path, bool idempotent,
+    const ProtobufCMessage *input, const ProtobufCMessageDescriptor *output_desc,
+    ProtobufCMessage **output, const frep_call_options *opts, bool check_size, frep_status *st);
+
+size_t
+frep_client_server_max_message_bytes(frep_client *c, frep_status *st)
+{
+	pthread_mutex_lock(&c->mtx);
+	size_t known = c->server_max;
+	pthread_mutex_unlock(&c->mtx);
+	if (known != 0) {
+		return known;
+	}
+	Frep__Rpc__V1__GetServerInfoRequest req = FREP__RPC__V1__GET_SERVER_INFO_REQUEST__INIT;
+	ProtobufCMessage                  *out = NULL;
+	if (call_raw(c, "/frep.rpc.v1.Introspection/GetServerInfo", true, &req.base,
+	        &frep__rpc__v1__server_info__descriptor, &out, NULL, false, st) != FREP_OK) {
+		return 0;
+	}
+	known = (size_t) ((Frep__Rpc__V1__ServerInfo *) out)->max_message_bytes;
+	protobuf_c_message_free_unpacked(out, NULL);
+	pthread_mutex_lock(&c->mtx);
+	c->server_max = known;
+	pthread_mutex_unlock(&c->mtx);
+	return known;
+}
+
+static frep_code
+call_raw(frep_client *c, const char *path, bool idempotent, const ProtobufCMessage *input,
+    const ProtobufCMessageDescriptor *output_desc, ProtobufCMessage **output,
+    const frep_call_options *opts, bool check_size, frep_status *st)
+{
+	frep_metadata md[1 + 16];
+	size_t        n_md = 0;
+	uint32_t      timeout_ms = effective_timeout(c, opts);
+	nng_time      deadline   = nng_clock() + timeout_ms;
+	int           rv;
+
+	*output = NULL;
+	if (c->token_header != NULL) {
+		md[n_md++] = (frep_metadata){.key = "authorization", .value = c->token_header};
+	}
+	if (opts != NULL) {
+		if (opts->n_metadata > 16) {
+			return frep_status_set(st, FREP_INVALID_ARGUMENT,
+			    "metadata: %zu pairs, at most 16", opts->n_metadata);
+		}
+		for (size_t i = 0; i < opts->n_metadata; i++) {
+			md[n_md++] = opts->metadata[i];
+		}
+	}
+	frep_request_fields f = {
+	    .method     = path,
+	    .payload    = input,
+	    .timeout_ms = timeout_ms,
+	    .metadata   = md,
+	    .n_metadata = n_md,
+	    .call_id    = c->call_id_base | (uint32_t) (atomic_fetch_add(&c->call_seq, 1) + 1),
+	};
+	if (f.call_id == 0) {
+		f.call_id = 1;
+	}
+	size_t len = frep_envelope_request_size(&f);
+	if (check_size && len > SAFE_REQUEST_BYTES) {
+		size_t max = frep_client_server_max_message_bytes(c, st);
+		if (max == 0) {
+			return st->code;
+		}
+		if (len > max) {
+			return frep_status_set(st, FREP_RESOURCE_EXHAUSTED,
+			    "%s: request of %zu bytes exceeds the server's limit of %zu bytes", path, len,
+			    max);
+		}
+	}
+	nng_msg *msg = NULL;
+	if ((rv = nng_msg_alloc(&msg, len)) != 0) {
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	frep_envelope_request_pack(&f, nng_msg_body(msg));
+
+	slot *s = slot_get(c, st);
+	if (s == NULL) {
+		nng_msg_free(msg);
+		return st->code;
+	}
+	inflight fl = {.aio = s->aio, .idempotent = idempotent};
+	pthread_mutex_lock(&c->mtx);
+	fl.next     = c->inflight;
+	c->inflight = &fl;
+	pthread_mutex_unlock(&c->mtx);
+
+	frep_code code = FREP_OK;
+	nng_aio_set_timeout(s->aio, (nng_duration) timeout_ms);
+	nng_aio_set_msg(s->aio, msg);
+	nng_ctx_send(s->ctx, s->aio);
+	nng_aio_wait(s->aio);
+	if ((rv = nng_aio_result(s->aio)) != 0) {
+		nng_msg_free(nng_aio_get_msg(s->aio));
+		nng_aio_set_msg(s->aio, NULL);
+		inflight_remove(c, &fl);
+		code = map_nng(c, rv, "sending to", timeout_ms, false, st);
+		goto done;
+	}
+	pthread_mutex_lock(&c->mtx);
+	fl.sent = true;
+	pthread_mutex_unlock(&c->mtx);
+
+	nng_time now = nng_clock();
+	nng_aio_set_timeout(s->aio, now >= deadline ? 1 : (nng_duration) (deadline - now));
+	nng_ctx_recv(s->ctx, s->aio);
+	nng_aio_wait(s->aio);
+	rv = nng_aio_result(s->aio);
+	inflight_remove(c, &fl);
+	if (rv != 0) {
+		code = map_nng(c, rv, "waiting for", timeout_ms, fl.lost, st);
+		goto done;
+	}
+	nng_msg                 *reply = nng_aio_get_msg(s->aio);
+	Frep__Rpc__V1__Response *resp  = NULL;
+	nng_aio_set_msg(s->aio, NULL);
+	code = frep_envelope_response_unpack(nng_msg_body(reply), nng_msg_len(reply), &resp, st);
+	nng_msg_free(reply);
+	if (code != FREP_OK) {
+		goto done;
+	}
+	if (resp->code != FREP__RPC__V1__CODE__OK) {
+		int rc = (int) resp->code;
+		code   = frep_status_set(st, rc >= 0 && rc <= FREP_CODE_MAX ? (frep_code) rc : FREP_UNKNOWN,
+		      "%s", resp->message);
+	} else {
+		*output = protobuf_c_message_unpack(output_desc, NULL, resp->payload.len, resp->payload.data);
+		if (*output == NULL) {
+			code = frep_status_set(st, FREP_INTERNAL,
+			    "%s: reply of %zu bytes does not decode as %s", path, resp->payload.len,
+			    output_desc->name);
+		} else {
+			frep_status_clear(st);
+		}
+	}
+	frep__rpc__v1__response__free_unpacked(resp, NULL);
+
+done:
+	slot_put(c, s);
+	return code;
+}
+
+frep_code
+frep_client_call(frep_client *c, const char *method_path, const ProtobufCMessage *input,
+    const ProtobufCMessageDescriptor *output_desc, ProtobufCMessage **output,
+    const frep_call_options *opts, frep_status *st)
+{
+	frep_status local;
+	if (st == NULL) {
+		st = &local;
+	}
+	const char *slash = strrchr(method_path, '/');
+	bool idempotent = slash != NULL && method_is_idempotent(slash + 1);
+	call_raw(c, method_path, idempotent, input, output_desc, output, opts, true, st);
+	return record(c, st);
+}
+
+/* --- ProtobufCService ------------------------------------------------------ */
+
+static void
+service_invoke(ProtobufCService *service, unsigned method_index, const ProtobufCMessage *input,
+    ProtobufCClosure closure, void *closure_data)
+{
+	client_service   *cs = (client_service *) service;
+	frep_client      *c  = cs->client;
+	frep_status       st;
+	ProtobufCMessage *output = NULL;
+
+	if (method_index >= service->descriptor->n_methods) {
+		frep_status_set(&st, FREP_UNIMPLEMENTED, "%s: no method %u", service->descriptor->name,
+		    method_index);
+		record(c, &st);
+		closure(NULL, closure_data);
+		return;
+	}
+	const ProtobufCMethodDescriptor *m = &service->descriptor->methods[method_index];
+	call_raw(c, cs->paths[method_index], cs->idempotent[method_index], input, m->output, &output,
+	    NULL, true, &st);
+	record(c, &st);
+	closure(output, closure_data);
+	if (output != NULL) {
+		protobuf_c_message_free_unpacked(output, NULL);
+	}
+}
+
+ProtobufCService *
+frep_client_service(frep_client *c, const ProtobufCServiceDescriptor *desc)
+{
+	pthread_mutex_lock(&c->mtx);
+	for (size_t i = 0; i < c->n_services; i++) {
+		if (c->services[i]->base.descriptor == desc) {
+			pthread_mutex_unlock(&c->mtx);
+			return &c->services[i]->base;
+		}
+	}
+	client_service *cs = NULL;
+	if (c->n_services == MAX_SERVICES || (cs = calloc(1, sizeof(*cs))) == NULL) {
+		goto fail;
+	}
+	cs->client          = c;
+	cs->base.descriptor = desc;
+	cs->base.invoke     = service_invoke;
+	cs->base.destroy    = NULL;
+	cs->paths           = calloc(desc->n_methods, sizeof(char *));
+	cs->idempotent      = calloc(desc->n_methods, sizeof(bool));
+	if (cs->paths == NULL || cs->idempotent == NULL) {
+		goto fail;
+	}
+	for (size_t m = 0; m < desc->n_methods; m++) {
+		size_t n = strlen(desc->name) + strlen(desc->methods[m].name) + 3;
+		if ((cs->paths[m] = malloc(n)) == NULL) {
+			goto fail;
+		}
+		snprintf(cs->paths[m], n, "/%s/%s", desc->name, desc->methods[m].name);
+		cs->idempotent[m] = method_is_idempotent(desc->methods[m].name);
+	}
+	c->services[c->n_services++] = cs;
+	pthread_mutex_unlock(&c->mtx);
+	return &cs->base;
+
+fail:
+	if (cs != NULL) {
+		for (size_t m = 0; cs->paths != NULL && m < desc->n_methods; m++) {
+			free(cs->paths[m]);
+		}
+		free(cs->paths);
+		free(cs->idempotent);
+		free(cs);
+	}
+	pthread_mutex_unlock(&c->mtx);
+	return NULL;
+}

@@ -1,0 +1,89 @@
+/*
+ * frep_client: the C client of the frep contract.
+ *
+ * frep_client_service() returns a ProtobufCService for any protoc-c service
+ * descriptor, so the stubs protoc-c generated from proto/ work unchanged:
+ *
+ *     ProtobufCService *health = frep_client_service(c, &frep__v1__health__descriptor);
+ *     frep__v1__health__check(health, &req, on_reply, &result);
+ *
+ * A stub call is synchronous: the closure runs before the stub returns,
+ * with the output message (freed after the closure returns: copy what you
+ * keep) or with NULL on failure; frep_client_last_status() then tells why.
+ *
+ * Threads: a client may be shared by any number of threads; each call uses
+ * its own nng context. The last status and the per-call timeout are per
+ * thread. The client redials a restarted server by itself.
+ *
+ * Retries: a call whose method only reads (name starts with Get, List,
+ * Check or Diff) may be resent by nng when its connection drops; any other
+ * call in flight when its connection drops fails with UNAVAILABLE, because
+ * it may or may not have run. Every call carries a fresh call id, so a
+ * server that sees one twice answers from its cache instead of running it.
+ */
+#ifndef FREP_CLIENTS_FREP_CLIENT_H
+#define FREP_CLIENTS_FREP_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "frep_envelope.h"
+#include "frep_status.h"
+
+typedef struct frep_client frep_client;
+
+typedef struct frep_client_options {
+	uint32_t    timeout_ms;      /* default per-call deadline; 0: 30000 */
+	const char *token;           /* admin bearer token, copied; NULL: none */
+	const char *tls_ca_file;     /* tls+tcp:// and wss://: CA to verify the server */
+	const char *tls_cert_file;   /* client certificate (if the server asks for one) */
+	const char *tls_key_file;
+	const char *tls_server_name; /* name to verify; default: the URL's host */
+	size_t      max_recv_bytes;  /* largest reply accepted; 0: 256 MiB */
+} frep_client_options;
+
+/* Opens a client for url (tcp://, ipc://, ws://, tls+tcp://, wss://). The
+ * connection is made in the background: opening succeeds while the server
+ * is down, and calls wait for it up to their deadline. INVALID_ARGUMENT
+ * for a bad URL or TLS file. On success the caller owns *out. */
+frep_code frep_client_open(
+    const char *url, const frep_client_options *opts, frep_client **out, frep_status *st);
+
+/* Closes the client; calls in flight fail with CANCELLED. Services from
+ * frep_client_service() are freed with it. NULL is a no-op. */
+void frep_client_close(frep_client *c);
+
+/* A ProtobufCService that calls desc's methods on the server. Owned by the
+ * client (the same pointer for the same descriptor); NULL only when out of
+ * memory. */
+ProtobufCService *frep_client_service(frep_client *c, const ProtobufCServiceDescriptor *desc);
+
+/* The status of the calling thread's last call on c (OK before any). */
+frep_code frep_client_last_status(frep_client *c, frep_status *out);
+
+/* Sets the deadline of the calling thread's next calls on c; 0 restores the
+ * client's default. */
+void frep_client_set_call_timeout(frep_client *c, uint32_t timeout_ms);
+
+/* Per-call options of the generic calls below. */
+typedef struct frep_call_options {
+	uint32_t             timeout_ms; /* 0: the thread's or client's default */
+	const frep_metadata *metadata;   /* extra metadata pairs */
+	size_t               n_metadata;
+} frep_call_options;
+
+/* Calls method_path ("/frep.v1.Health/Check") with input, decoding the reply
+ * as output_desc into *output (caller frees with
+ * protobuf_c_message_free_unpacked). Returns the call's status; also
+ * recorded as the thread's last status. */
+frep_code frep_client_call(frep_client *c, const char *method_path, const ProtobufCMessage *input,
+    const ProtobufCMessageDescriptor *output_desc, ProtobufCMessage **output,
+    const frep_call_options *opts, frep_status *st);
+
+/* The largest request envelope the server accepts (asked once, then
+ * remembered); 0 with a status if the server cannot be asked. */
+size_t frep_client_server_max_message_bytes(frep_client *c, frep_status *st);
+
+#endif /* FREP_CLIENTS_FREP_CLIENT_H */

@@ -1,0 +1,342 @@
+/*
+ * frepd: one DHCP server's frep daemon. Serves the frep contract over nng
+ * until SIGINT or SIGTERM, then drains the calls in flight and exits 0.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <nng/nng.h>
+
+#include "frep_status.h"
+#include "health.h"
+#include "log.h"
+#include "rpc_server.h"
+
+extern const uint8_t frep_descriptor_set[];
+extern const size_t  frep_descriptor_set_len;
+
+#define MAX_LISTEN 16
+
+typedef struct frepd_options {
+	const char     *listen[MAX_LISTEN];
+	size_t          n_listen;
+	const char     *db_path;
+	unsigned        threads;
+	size_t          max_message_bytes;
+	rpc_tls_options tls;
+	const char     *token_file;
+	unsigned        drain_ms;
+} frepd_options;
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: frepd [options]\n"
+	    "\n"
+	    "Serves one DHCP server's configuration and its failover replication\n"
+	    "over the frep protobuf contract (see docs/PROTOCOL.md).\n"
+	    "\n"
+	    "  --listen URL             listen on URL (repeatable): tcp://127.0.0.1:6470,\n"
+	    "                           ipc:///run/frep.sock, ws://127.0.0.1:6471/frep,\n"
+	    "                           tls+tcp://0.0.0.0:6472 (default tcp://127.0.0.1:6470)\n"
+	    "  --db PATH                SQLite database file (default /var/lib/frep/frep.db)\n"
+	    "  --threads N              worker threads running handlers (default 4)\n"
+	    "  --max-message-bytes N    largest request accepted (default %u)\n"
+	    "  --log-level LEVEL        error, warn, info or debug (default info)\n"
+	    "  --tls-cert FILE          PEM certificate for tls+tcp:// and wss:// listeners\n"
+	    "  --tls-key FILE           PEM private key for that certificate\n"
+	    "  --tls-ca FILE            PEM CA bundle; when given, clients must present a\n"
+	    "                           certificate it signed\n"
+	    "  --token-file FILE        admin bearer token (first line of FILE); when set,\n"
+	    "                           every call but Health needs it\n"
+	    "  --drain-ms N             on SIGTERM, wait up to N ms for calls in flight\n"
+	    "                           (default 10000)\n"
+	    "  --help                   print this help and exit\n"
+	    "  --version                print the version and exit\n"
+	    "\n"
+	    "A listener that is not on loopback needs TLS or an admin token.\n",
+	    RPC_DEFAULT_MAX_MESSAGE_BYTES);
+}
+
+static int
+parse_uint(const char *opt, const char *text, unsigned long long min, unsigned long long max,
+    unsigned long long *out)
+{
+	char *end = NULL;
+	errno     = 0;
+	if (text[0] == '-' || text[0] == '\0') {
+		fprintf(stderr, "frepd: INVALID_ARGUMENT: %s \"%s\" is not a number\n", opt, text);
+		return -1;
+	}
+	unsigned long long v = strtoull(text, &end, 10);
+	if (errno != 0 || *end != '\0') {
+		fprintf(stderr, "frepd: INVALID_ARGUMENT: %s \"%s\" is not a number\n", opt, text);
+		return -1;
+	}
+	if (v < min || v > max) {
+		fprintf(stderr, "frepd: INVALID_ARGUMENT: %s %llu is outside %llu..%llu\n", opt, v,
+		    min, max);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+/* True when url can only be reached from this machine. */
+static bool
+url_is_local(const char *url)
+{
+	if (strncmp(url, "ipc://", 6) == 0 || strncmp(url, "inproc://", 9) == 0) {
+		return true;
+	}
+	nng_url *u = NULL;
+	if (nng_url_parse(&u, url) != 0) {
+		return false;
+	}
+	const char *h     = u->u_hostname;
+	bool        local = h != NULL && (strncmp(h, "127.", 4) == 0 || strcmp(h, "::1") == 0 ||
+                                   strcasecmp(h, "localhost") == 0);
+	nng_url_free(u);
+	return local;
+}
+
+static int
+read_token(const char *path, char **out)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		fprintf(stderr, "frepd: INVALID_ARGUMENT: --token-file %s: %s\n", path,
+		    strerror(errno));
+		return -1;
+	}
+	char   *line = NULL;
+	size_t  cap  = 0;
+	ssize_t n    = getline(&line, &cap, f);
+	fclose(f);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ')) {
+		line[--n] = '\0';
+	}
+	if (n <= 0) {
+		free(line);
+		fprintf(stderr, "frepd: INVALID_ARGUMENT: --token-file %s holds no token\n", path);
+		return -1;
+	}
+	*out = line;
+	return 0;
+}
+
+static int
+parse_args(int argc, char **argv, frepd_options *o)
+{
+	enum {
+		OPT_LISTEN = 256,
+		OPT_DB,
+		OPT_THREADS,
+		OPT_MAXMSG,
+		OPT_LOGLEVEL,
+		OPT_TLS_CERT,
+		OPT_TLS_KEY,
+		OPT_TLS_CA,
+		OPT_TOKEN_FILE,
+		OPT_DRAIN,
+		OPT_HELP,
+		OPT_VERSION,
+	};
+	static const struct option longopts[] = {
+	    {.name = "listen", .has_arg = required_argument, .val = OPT_LISTEN},
+	    {.name = "db", .has_arg = required_argument, .val = OPT_DB},
+	    {.name = "threads", .has_arg = required_argument, .val = OPT_THREADS},
+	    {.name = "max-message-bytes", .has_arg = required_argument, .val = OPT_MAXMSG},
+	    {.name = "log-level", .has_arg = required_argument, .val = OPT_LOGLEVEL},
+	    {.name = "tls-cert", .has_arg = required_argument, .val = OPT_TLS_CERT},
+	    {.name = "tls-key", .has_arg = required_argument, .val = OPT_TLS_KEY},
+	    {.name = "tls-ca", .has_arg = required_argument, .val = OPT_TLS_CA},
+	    {.name = "token-file", .has_arg = required_argument, .val = OPT_TOKEN_FILE},
+	    {.name = "drain-ms", .has_arg = required_argument, .val = OPT_DRAIN},
+	    {.name = "help", .has_arg = no_argument, .val = OPT_HELP},
+	    {.name = "version", .has_arg = no_argument, .val = OPT_VERSION},
+	    {0},
+	};
+	unsigned long long v;
+	int                c;
+
+	o->threads  = 4;
+	o->drain_ms = 10000;
+	o->db_path  = "/var/lib/frep/frep.db";
+	opterr      = 0;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_LISTEN:
+			if (o->n_listen == MAX_LISTEN) {
+				fprintf(stderr, "frepd: INVALID_ARGUMENT: at most %d --listen\n",
+				    MAX_LISTEN);
+				return -1;
+			}
+			o->listen[o->n_listen++] = optarg;
+			break;
+		case OPT_DB:
+			o->db_path = optarg;
+			break;
+		case OPT_THREADS:
+			if (parse_uint("--threads", optarg, 1, 256, &v) != 0) {
+				return -1;
+			}
+			o->threads = (unsigned) v;
+			break;
+		case OPT_MAXMSG:
+			if (parse_uint("--max-message-bytes", optarg, RPC_MIN_MAX_MESSAGE_BYTES,
+			        1024ull * 1024 * 1024, &v) != 0) {
+				return -1;
+			}
+			o->max_message_bytes = (size_t) v;
+			break;
+		case OPT_LOGLEVEL: {
+			rpc_log_level level;
+			if (rpc_log_level_parse(optarg, &level) != 0) {
+				fprintf(stderr,
+				    "frepd: INVALID_ARGUMENT: --log-level \"%s\" is not one of "
+				    "error, warn, info, debug\n",
+				    optarg);
+				return -1;
+			}
+			rpc_log_set_level(level);
+			break;
+		}
+		case OPT_TLS_CERT:
+			o->tls.cert_file = optarg;
+			break;
+		case OPT_TLS_KEY:
+			o->tls.key_file = optarg;
+			break;
+		case OPT_TLS_CA:
+			o->tls.ca_file = optarg;
+			break;
+		case OPT_TOKEN_FILE:
+			o->token_file = optarg;
+			break;
+		case OPT_DRAIN:
+			if (parse_uint("--drain-ms", optarg, 0, 600000, &v) != 0) {
+				return -1;
+			}
+			o->drain_ms = (unsigned) v;
+			break;
+		case OPT_HELP:
+			usage(stdout);
+			exit(0);
+		case OPT_VERSION:
+			printf("frepd %s\n", FREP_VERSION);
+			exit(0);
+		default:
+			fprintf(stderr, "frepd: INVALID_ARGUMENT: unknown or incomplete option \"%s\"\n",
+			    argv[optind - 1]);
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "frepd: INVALID_ARGUMENT: unexpected argument \"%s\"\n", argv[optind]);
+		return -1;
+	}
+	if (o->n_listen == 0) {
+		o->listen[o->n_listen++] = "tcp://127.0.0.1:6470";
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	frepd_options     o = {0};
+	frep_status       st;
+	rpc_server       *server = NULL;
+	ProtobufCService *health = NULL;
+	char             *token  = NULL;
+	int               exit_code = 1;
+	sigset_t          sigs;
+
+	if (parse_args(argc, argv, &o) != 0) {
+		return 2;
+	}
+	if (o.token_file != NULL && read_token(o.token_file, &token) != 0) {
+		return 2;
+	}
+	for (size_t i = 0; i < o.n_listen; i++) {
+		bool tls = strncmp(o.listen[i], "tls+", 4) == 0 || strncmp(o.listen[i], "wss://", 6) == 0;
+		if (!url_is_local(o.listen[i]) && !tls && token == NULL) {
+			fprintf(stderr,
+			    "frepd: FAILED_PRECONDITION: --listen %s is not a loopback address; a "
+			    "listener reachable from other machines needs TLS (tls+tcp://) or an "
+			    "admin token (--token-file)\n",
+			    o.listen[i]);
+			free(token);
+			return 2;
+		}
+	}
+
+	/* Signals are taken by sigwait() in this thread only: block them before
+	 * any other thread exists so every thread inherits the mask. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	rpc_server_options opts = {
+	    .worker_threads     = o.threads,
+	    .max_message_bytes  = o.max_message_bytes,
+	    .admin_token        = token,
+	    .version            = "frepd " FREP_VERSION,
+	    .descriptor_set     = frep_descriptor_set,
+	    .descriptor_set_len = frep_descriptor_set_len,
+	};
+	if (rpc_server_new(&opts, &server, &st) != FREP_OK) {
+		goto fail;
+	}
+	if (token != NULL) {
+		explicit_bzero(token, strlen(token));
+	}
+	if (rpc_health_new(server, &health, &st) != FREP_OK ||
+	    rpc_server_register(server, health, RPC_SERVICE_INLINE | RPC_SERVICE_NO_AUTH, &st) !=
+	        FREP_OK) {
+		goto fail;
+	}
+	for (size_t i = 0; i < o.n_listen; i++) {
+		if (rpc_server_listen(server, o.listen[i], &o.tls, &st) != FREP_OK) {
+			goto fail;
+		}
+	}
+	if (rpc_server_start(server, &st) != FREP_OK) {
+		goto fail;
+	}
+	for (size_t i = 0; i < o.n_listen; i++) {
+		rpc_log(RPC_LOG_INFO, "listening on %s", rpc_server_bound_url(server, i));
+	}
+	rpc_log(RPC_LOG_INFO, "frepd %s serving (%u worker threads, max message %zu bytes)",
+	    FREP_VERSION, o.threads, rpc_server_max_message_bytes(server));
+
+	int sig = 0;
+	while (sigwait(&sigs, &sig) != 0) {
+	}
+	rpc_log(RPC_LOG_INFO, "%s received: draining calls in flight", strsignal(sig));
+	rpc_server_shutdown(server, o.drain_ms);
+	rpc_log(RPC_LOG_INFO, "stopped");
+	exit_code = 0;
+	goto out;
+
+fail:
+	rpc_log(RPC_LOG_ERROR, "%s: %s", frep_code_name(st.code), st.message);
+out:
+	rpc_server_free(server);
+	rpc_health_free(health);
+	free(token);
+	nng_fini();
+	return exit_code;
+}

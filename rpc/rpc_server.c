@@ -1,0 +1,1053 @@
+#include "rpc_server.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/supplemental/tls/tls.h>
+#include <nng/supplemental/util/platform.h>
+
+#include "call_cache.h"
+#include "frep_envelope.h"
+#include "introspection.h"
+#include "log.h"
+#include "server_internal.h"
+
+#define MAX_SERVICES 16
+#define MAX_LISTENERS 16
+
+typedef struct service_entry {
+	ProtobufCService *service;
+	unsigned          flags;
+	size_t            name_len;
+} service_entry;
+
+typedef enum ctx_state {
+	CTX_IDLE,    /* not armed (before start, after drain) */
+	CTX_RECV,    /* waiting for a request */
+	CTX_WORK,    /* a call is being handled */
+	CTX_SEND,    /* the reply is being sent */
+} ctx_state;
+
+struct rpc_call {
+	rpc_server                      *server;
+	struct rpc_ctx                  *owner;
+	Frep__Rpc__V1__Request          *req;
+	const service_entry             *svc;
+	const ProtobufCMethodDescriptor *method;
+	unsigned                         method_index;
+	nng_time                         deadline; /* 0: none */
+	frep_status                      status;
+	atomic_bool                      answered;
+	bool                             cache_owner; /* records its reply by call id */
+	struct rpc_call                 *next_queued;
+};
+
+typedef struct rpc_ctx {
+	rpc_server *server;
+	nng_ctx     ctx;
+	nng_aio    *aio;
+	ctx_state   state;
+	rpc_call    call;
+} rpc_ctx;
+
+typedef struct listener_entry {
+	char           *url;
+	char           *bound_url;
+	nng_listener    listener;
+	nng_tls_config *tls;
+	bool            created;
+} listener_entry;
+
+struct rpc_server {
+	rpc_server_options opts;
+	char              *admin_token;
+	char              *version;
+	nng_socket         sock;
+	bool               sock_open;
+
+	service_entry services[MAX_SERVICES];
+	size_t        n_services;
+
+	listener_entry listeners[MAX_LISTENERS];
+	size_t         n_listeners;
+
+	rpc_ctx *ctxs;
+	size_t   n_ctxs;
+
+	/* Work queue for the worker threads. */
+	pthread_mutex_t mtx;
+	pthread_cond_t  work_cv;
+	pthread_cond_t  idle_cv;
+	rpc_call       *queue_head;
+	rpc_call       *queue_tail;
+	pthread_t      *workers;
+	size_t          n_workers;
+	bool            stopping_workers;
+	size_t          in_flight; /* calls between receipt and reply sent */
+	bool            started;
+	bool            draining;
+	bool            shut_down;
+
+	rpc_call_cache       *cache;
+	ProtobufCService     *introspection;
+};
+
+static void ctx_cb(void *arg);
+static void call_closure(const ProtobufCMessage *msg, void *closure_data);
+
+/* --- small helpers ------------------------------------------------------ */
+
+static frep_code
+nng_fail(frep_status *st, frep_code code, int rv, const char *what)
+{
+	return frep_status_set(st, code, "%s: %s (nng error %d)", what, nng_strerror(rv), rv);
+}
+
+static char *
+dup_or_null(const char *s)
+{
+	return s == NULL ? NULL : strdup(s);
+}
+
+static bool
+token_equal(const char *a, const char *b)
+{
+	/* Constant time in the length of the expected token. */
+	size_t        la = strlen(a), lb = strlen(b);
+	unsigned char diff = (unsigned char) (la != lb);
+	for (size_t i = 0; i < la; i++) {
+		diff |= (unsigned char) (a[i] ^ b[i < lb ? i : 0]);
+	}
+	return diff == 0;
+}
+
+/* --- construction ------------------------------------------------------- */
+
+frep_code
+rpc_server_new(const rpc_server_options *opts, rpc_server **out, frep_status *st)
+{
+	rpc_server_options o = {0};
+	if (opts != NULL) {
+		o = *opts;
+	}
+	if (o.worker_threads == 0) {
+		o.worker_threads = 4;
+	}
+	if (o.worker_threads > 256) {
+		return frep_status_set(st, FREP_INVALID_ARGUMENT,
+		    "worker_threads %u is above the limit of 256", o.worker_threads);
+	}
+	if (o.contexts == 0) {
+		o.contexts = o.worker_threads * 8 < 32 ? 32 : o.worker_threads * 8;
+	}
+	if (o.contexts > 4096) {
+		return frep_status_set(st, FREP_INVALID_ARGUMENT,
+		    "contexts %u is above the limit of 4096", o.contexts);
+	}
+	if (o.max_message_bytes == 0) {
+		o.max_message_bytes = RPC_DEFAULT_MAX_MESSAGE_BYTES;
+	}
+	if (o.max_message_bytes < RPC_MIN_MAX_MESSAGE_BYTES) {
+		return frep_status_set(st, FREP_INVALID_ARGUMENT,
+		    "max_message_bytes %zu is below the minimum of %u", o.max_message_bytes,
+		    RPC_MIN_MAX_MESSAGE_BYTES);
+	}
+	if (o.call_id_cache_seconds == 0) {
+		o.call_id_cache_seconds = 60;
+	}
+	if (o.admin_token != NULL && o.admin_token[0] == '\0') {
+		return frep_status_set(st, FREP_INVALID_ARGUMENT, "admin_token is empty");
+	}
+
+	rpc_server *s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	s->opts        = o;
+	s->admin_token = dup_or_null(o.admin_token);
+	s->version     = strdup(o.version != NULL ? o.version : "frep " FREP_VERSION);
+	s->opts.admin_token = NULL;
+	s->opts.version     = NULL;
+	pthread_mutex_init(&s->mtx, NULL);
+	pthread_cond_init(&s->work_cv, NULL);
+	pthread_cond_init(&s->idle_cv, NULL);
+	if (s->version == NULL || (o.admin_token != NULL && s->admin_token == NULL)) {
+		rpc_server_free(s);
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	if (rpc_call_cache_new(4096, 64 * 1024, (uint64_t) o.call_id_cache_seconds * 1000,
+	        &s->cache) != 0) {
+		rpc_server_free(s);
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	if (rpc_introspection_new(s, o.descriptor_set, o.descriptor_set_len, &s->introspection, st) !=
+	        FREP_OK ||
+	    rpc_server_register(s, s->introspection, RPC_SERVICE_INLINE | RPC_SERVICE_NO_AUTH, st) !=
+	        FREP_OK) {
+		rpc_server_free(s);
+		return st != NULL ? st->code : FREP_INTERNAL;
+	}
+	*out = s;
+	return FREP_OK;
+}
+
+frep_code
+rpc_server_register(rpc_server *s, ProtobufCService *service, unsigned flags, frep_status *st)
+{
+	const ProtobufCServiceDescriptor *d = service->descriptor;
+	if (s->started) {
+		return frep_status_set(st, FREP_FAILED_PRECONDITION,
+		    "service %s: register before the server starts", d->name);
+	}
+	if (rpc_server_has_service(s, d->name)) {
+		return frep_status_set(st, FREP_ALREADY_EXISTS, "service %s is already registered",
+		    d->name);
+	}
+	if (s->n_services == MAX_SERVICES) {
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED,
+		    "service %s: at most %d services", d->name, MAX_SERVICES);
+	}
+	s->services[s->n_services++] = (service_entry){
+	    .service  = service,
+	    .flags    = flags,
+	    .name_len = strlen(d->name),
+	};
+	return FREP_OK;
+}
+
+bool
+rpc_server_has_service(rpc_server *s, const char *full_name)
+{
+	for (size_t i = 0; i < s->n_services; i++) {
+		if (strcmp(s->services[i].service->descriptor->name, full_name) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+size_t
+rpc_server_max_message_bytes(const rpc_server *s)
+{
+	return s->opts.max_message_bytes;
+}
+
+/* --- listeners ---------------------------------------------------------- */
+
+static bool
+url_is_tls(const char *url)
+{
+	return strncmp(url, "tls+tcp://", 10) == 0 || strncmp(url, "tls+tcp4://", 11) == 0 ||
+	       strncmp(url, "tls+tcp6://", 11) == 0 || strncmp(url, "wss://", 6) == 0;
+}
+
+static frep_code
+read_file(const char *path, const char *what, char **out, frep_status *st)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL) {
+		return frep_status_set(st, FREP_INVALID_ARGUMENT, "%s %s: %s", what, path,
+		    strerror(errno));
+	}
+	char  *buf = NULL;
+	size_t len = 0, cap = 0;
+	for (;;) {
+		if (len + 4096 + 1 > cap) {
+			cap = cap == 0 ? 8192 : cap * 2;
+			char *nb = realloc(buf, cap);
+			if (nb == NULL) {
+				free(buf);
+				fclose(f);
+				return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+			}
+			buf = nb;
+		}
+		size_t n = fread(buf + len, 1, 4096, f);
+		len += n;
+		if (n == 0) {
+			break;
+		}
+		if (len > 1024 * 1024) {
+			free(buf);
+			fclose(f);
+			return frep_status_set(st, FREP_INVALID_ARGUMENT, "%s %s: larger than 1 MiB",
+			    what, path);
+		}
+	}
+	fclose(f);
+	buf[len] = '\0';
+	*out     = buf;
+	return FREP_OK;
+}
+
+static frep_code
+tls_config_new(const rpc_tls_options *tls, nng_tls_config **out, frep_status *st)
+{
+	nng_tls_config *cfg  = NULL;
+	char           *cert = NULL, *key = NULL;
+	int             rv;
+	frep_code       code;
+
+	if (tls == NULL || tls->cert_file == NULL || tls->key_file == NULL) {
+		return frep_status_set(st, FREP_INVALID_ARGUMENT,
+		    "a TLS listener needs a certificate file and a key file");
+	}
+	if ((code = read_file(tls->cert_file, "certificate file", &cert, st)) != FREP_OK) {
+		return code;
+	}
+	if ((code = read_file(tls->key_file, "key file", &key, st)) != FREP_OK) {
+		goto fail;
+	}
+	if ((rv = nng_tls_config_alloc(&cfg, NNG_TLS_MODE_SERVER)) != 0) {
+		code = nng_fail(st, FREP_INTERNAL, rv, "TLS configuration");
+		goto fail;
+	}
+	if ((rv = nng_tls_config_own_cert(cfg, cert, key, NULL)) != 0) {
+		code = nng_fail(st, FREP_INVALID_ARGUMENT, rv, "certificate/key files");
+		goto fail;
+	}
+	if (tls->ca_file != NULL) {
+		if ((rv = nng_tls_config_ca_file(cfg, tls->ca_file)) != 0) {
+			code = nng_fail(st, FREP_INVALID_ARGUMENT, rv, "CA file");
+			goto fail;
+		}
+		if ((rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_REQUIRED)) != 0) {
+			code = nng_fail(st, FREP_INTERNAL, rv, "TLS auth mode");
+			goto fail;
+		}
+	} else if ((rv = nng_tls_config_auth_mode(cfg, NNG_TLS_AUTH_MODE_NONE)) != 0) {
+		code = nng_fail(st, FREP_INTERNAL, rv, "TLS auth mode");
+		goto fail;
+	}
+	free(cert);
+	/* The key stays in memory only as long as needed. */
+	explicit_bzero(key, strlen(key));
+	free(key);
+	*out = cfg;
+	return FREP_OK;
+
+fail:
+	if (cfg != NULL) {
+		nng_tls_config_free(cfg);
+	}
+	if (key != NULL) {
+		explicit_bzero(key, strlen(key));
+		free(key);
+	}
+	free(cert);
+	return code;
+}
+
+frep_code
+rpc_server_listen(rpc_server *s, const char *url, const rpc_tls_options *tls, frep_status *st)
+{
+	if (s->started) {
+		return frep_status_set(st, FREP_FAILED_PRECONDITION,
+		    "listener %s: add listeners before the server starts", url);
+	}
+	if (s->n_listeners == MAX_LISTENERS) {
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "listener %s: at most %d listeners",
+		    url, MAX_LISTENERS);
+	}
+	listener_entry *le = &s->listeners[s->n_listeners];
+	memset(le, 0, sizeof(*le));
+	if (url_is_tls(url)) {
+		frep_code code = tls_config_new(tls, &le->tls, st);
+		if (code != FREP_OK) {
+			return code;
+		}
+	}
+	if ((le->url = strdup(url)) == NULL) {
+		if (le->tls != NULL) {
+			nng_tls_config_free(le->tls);
+		}
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	s->n_listeners++;
+	return FREP_OK;
+}
+
+const char *
+rpc_server_bound_url(rpc_server *s, size_t index)
+{
+	if (index >= s->n_listeners) {
+		return NULL;
+	}
+	listener_entry *le = &s->listeners[index];
+	return le->bound_url != NULL ? le->bound_url : le->url;
+}
+
+/* For tcp-like URLs with port 0, learn the port the system chose. */
+static void
+resolve_bound_url(listener_entry *le)
+{
+	int port = 0;
+	if (nng_listener_get_int(le->listener, NNG_OPT_TCP_BOUND_PORT, &port) != 0 || port == 0) {
+		return;
+	}
+	const char *sep  = strstr(le->url, "://");
+	const char *colon = strrchr(le->url, ':');
+	if (sep == NULL || colon == NULL || colon < sep + 3) {
+		return;
+	}
+	size_t head = (size_t) (colon - le->url);
+	char  *u    = malloc(head + 16);
+	if (u == NULL) {
+		return;
+	}
+	snprintf(u, head + 16, "%.*s:%d", (int) head, le->url, port);
+	le->bound_url = u;
+}
+
+static frep_code
+start_listener(rpc_server *s, listener_entry *le, frep_status *st)
+{
+	int rv;
+	if ((rv = nng_listener_create(&le->listener, s->sock, le->url)) != 0) {
+		return frep_status_set(st, FREP_INVALID_ARGUMENT, "listener %s: %s (nng error %d)",
+		    le->url, nng_strerror(rv), rv);
+	}
+	le->created = true;
+	if (le->tls != NULL &&
+	    (rv = nng_listener_set_ptr(le->listener, NNG_OPT_TLS_CONFIG, le->tls)) != 0) {
+		return frep_status_set(st, FREP_INVALID_ARGUMENT, "listener %s: TLS: %s", le->url,
+		    nng_strerror(rv));
+	}
+	if ((rv = nng_listener_set_size(le->listener, NNG_OPT_RECVMAXSZ,
+	         s->opts.max_message_bytes)) != 0) {
+		return nng_fail(st, FREP_INTERNAL, rv, "listener receive limit");
+	}
+	if ((rv = nng_listener_start(le->listener, 0)) != 0) {
+		return frep_status_set(st, FREP_UNAVAILABLE, "listener %s: %s (nng error %d)",
+		    le->url, nng_strerror(rv), rv);
+	}
+	resolve_bound_url(le);
+	return FREP_OK;
+}
+
+/* --- workers ------------------------------------------------------------ */
+
+static void run_call(rpc_call *call);
+
+static void *
+worker_main(void *arg)
+{
+	rpc_server *s = arg;
+	pthread_mutex_lock(&s->mtx);
+	for (;;) {
+		while (s->queue_head == NULL && !s->stopping_workers) {
+			pthread_cond_wait(&s->work_cv, &s->mtx);
+		}
+		if (s->queue_head == NULL) {
+			break;
+		}
+		rpc_call *call = s->queue_head;
+		s->queue_head  = call->next_queued;
+		if (s->queue_head == NULL) {
+			s->queue_tail = NULL;
+		}
+		call->next_queued = NULL;
+		pthread_mutex_unlock(&s->mtx);
+		run_call(call);
+		pthread_mutex_lock(&s->mtx);
+	}
+	pthread_mutex_unlock(&s->mtx);
+	return NULL;
+}
+
+static void
+enqueue_call(rpc_server *s, rpc_call *call)
+{
+	pthread_mutex_lock(&s->mtx);
+	if (s->queue_tail != NULL) {
+		s->queue_tail->next_queued = call;
+	} else {
+		s->queue_head = call;
+	}
+	s->queue_tail = call;
+	pthread_cond_signal(&s->work_cv);
+	pthread_mutex_unlock(&s->mtx);
+}
+
+/* --- start / shutdown --------------------------------------------------- */
+
+static void
+arm_recv(rpc_ctx *rc)
+{
+	rc->state = CTX_RECV;
+	nng_ctx_recv(rc->ctx, rc->aio);
+}
+
+frep_code
+rpc_server_start(rpc_server *s, frep_status *st)
+{
+	int       rv;
+	frep_code code;
+
+	if (s->started) {
+		return frep_status_set(st, FREP_FAILED_PRECONDITION, "server already started");
+	}
+	if (s->n_listeners == 0) {
+		return frep_status_set(st, FREP_INVALID_ARGUMENT, "no listener configured");
+	}
+	if ((rv = nng_rep0_open(&s->sock)) != 0) {
+		return nng_fail(st, FREP_INTERNAL, rv, "rep0 socket");
+	}
+	s->sock_open = true;
+	if ((rv = nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, s->opts.max_message_bytes)) != 0) {
+		return nng_fail(st, FREP_INTERNAL, rv, "socket receive limit");
+	}
+	s->ctxs = calloc(s->opts.contexts, sizeof(*s->ctxs));
+	if (s->ctxs == NULL) {
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	for (size_t i = 0; i < s->opts.contexts; i++) {
+		rpc_ctx *rc = &s->ctxs[i];
+		rc->server  = s;
+		rc->state   = CTX_IDLE;
+		rc->call.server = s;
+		rc->call.owner  = rc;
+		if ((rv = nng_aio_alloc(&rc->aio, ctx_cb, rc)) != 0) {
+			return nng_fail(st, FREP_INTERNAL, rv, "aio");
+		}
+		if ((rv = nng_ctx_open(&rc->ctx, s->sock)) != 0) {
+			nng_aio_free(rc->aio);
+			rc->aio = NULL;
+			return nng_fail(st, FREP_INTERNAL, rv, "context");
+		}
+		s->n_ctxs++;
+	}
+	s->workers = calloc(s->opts.worker_threads, sizeof(*s->workers));
+	if (s->workers == NULL) {
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	for (size_t i = 0; i < s->opts.worker_threads; i++) {
+		if ((rv = pthread_create(&s->workers[i], NULL, worker_main, s)) != 0) {
+			return frep_status_set(st, FREP_INTERNAL, "worker thread: %s", strerror(rv));
+		}
+		s->n_workers++;
+	}
+	for (size_t i = 0; i < s->n_listeners; i++) {
+		if ((code = start_listener(s, &s->listeners[i], st)) != FREP_OK) {
+			return code;
+		}
+	}
+	pthread_mutex_lock(&s->mtx);
+	s->started = true;
+	pthread_mutex_unlock(&s->mtx);
+	for (size_t i = 0; i < s->n_ctxs; i++) {
+		arm_recv(&s->ctxs[i]);
+	}
+	return FREP_OK;
+}
+
+bool
+rpc_server_serving(rpc_server *s)
+{
+	pthread_mutex_lock(&s->mtx);
+	bool serving = s->started && !s->draining;
+	pthread_mutex_unlock(&s->mtx);
+	return serving;
+}
+
+void
+rpc_server_shutdown(rpc_server *s, unsigned drain_ms)
+{
+	pthread_mutex_lock(&s->mtx);
+	if (s->shut_down) {
+		pthread_mutex_unlock(&s->mtx);
+		return;
+	}
+	s->shut_down = true;
+	s->draining  = true;
+	pthread_mutex_unlock(&s->mtx);
+
+	/* Stop waiting for new requests. A context between receive and reply
+	 * keeps going; the callback sees draining and does not re-arm. */
+	for (size_t i = 0; i < s->n_ctxs; i++) {
+		rpc_ctx *rc = &s->ctxs[i];
+		pthread_mutex_lock(&s->mtx);
+		bool receiving = rc->state == CTX_RECV;
+		pthread_mutex_unlock(&s->mtx);
+		if (receiving) {
+			nng_aio_cancel(rc->aio);
+		}
+	}
+
+	/* Let the calls in flight answer. */
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += drain_ms / 1000;
+	until.tv_nsec += (long) (drain_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&s->mtx);
+	while (s->in_flight > 0) {
+		if (pthread_cond_timedwait(&s->idle_cv, &s->mtx, &until) == ETIMEDOUT) {
+			rpc_log(RPC_LOG_WARN, "shutdown: %zu calls still running after %u ms",
+			    s->in_flight, drain_ms);
+			break;
+		}
+	}
+	s->stopping_workers = true;
+	pthread_cond_broadcast(&s->work_cv);
+	pthread_mutex_unlock(&s->mtx);
+
+	/* Closing the socket fails every outstanding aio; stopping each aio then
+	 * waits for its callback, which never re-arms while draining. */
+	if (s->sock_open) {
+		nng_close(s->sock);
+		s->sock_open = false;
+	}
+	for (size_t i = 0; i < s->n_ctxs; i++) {
+		nng_aio_stop(s->ctxs[i].aio);
+	}
+	for (size_t i = 0; i < s->n_workers; i++) {
+		pthread_join(s->workers[i], NULL);
+	}
+	s->n_workers = 0;
+}
+
+void
+rpc_server_free(rpc_server *s)
+{
+	if (s == NULL) {
+		return;
+	}
+	rpc_server_shutdown(s, 5000);
+	for (size_t i = 0; i < s->n_ctxs; i++) {
+		rpc_ctx *rc = &s->ctxs[i];
+		nng_aio_free(rc->aio);
+		if (rc->call.req != NULL) {
+			frep__rpc__v1__request__free_unpacked(rc->call.req, NULL);
+		}
+	}
+	free(s->ctxs);
+	free(s->workers);
+	for (size_t i = 0; i < s->n_listeners; i++) {
+		if (s->listeners[i].tls != NULL) {
+			nng_tls_config_free(s->listeners[i].tls);
+		}
+		free(s->listeners[i].url);
+		free(s->listeners[i].bound_url);
+	}
+	rpc_introspection_free(s->introspection);
+	rpc_call_cache_free(s->cache);
+	if (s->admin_token != NULL) {
+		explicit_bzero(s->admin_token, strlen(s->admin_token));
+		free(s->admin_token);
+	}
+	free(s->version);
+	pthread_cond_destroy(&s->work_cv);
+	pthread_cond_destroy(&s->idle_cv);
+	pthread_mutex_destroy(&s->mtx);
+	free(s);
+}
+
+const char *
+rpc_server__version(const rpc_server *s)
+{
+	return s->version;
+}
+
+unsigned
+rpc_server__worker_threads(const rpc_server *s)
+{
+	return s->opts.worker_threads;
+}
+
+unsigned
+rpc_server__call_id_cache_seconds(const rpc_server *s)
+{
+	return s->opts.call_id_cache_seconds;
+}
+
+size_t
+rpc_server__service_names(const rpc_server *s, const char **names, size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->n_services && n < max; i++) {
+		names[n++] = s->services[i].service->descriptor->name;
+	}
+	return n;
+}
+
+/* --- the call path ------------------------------------------------------ */
+
+/* Sends an envelope already packed into msg on the call's context. */
+static void
+send_reply(rpc_ctx *rc, nng_msg *msg)
+{
+	nng_aio_set_msg(rc->aio, msg);
+	nng_ctx_send(rc->ctx, rc->aio);
+}
+
+/* Builds and sends the reply for rc's call; consumes nothing of the caller.
+ * Called exactly once per received request. */
+static void
+answer(rpc_ctx *rc, frep_code code, const char *message, const ProtobufCMessage *payload)
+{
+	rpc_server *s       = rc->server;
+	uint64_t    call_id = rc->call.req != NULL ? rc->call.req->call_id : 0;
+
+	frep_response_fields f = {
+	    .code    = code,
+	    .message = message,
+	    .payload = code == FREP_OK ? payload : NULL,
+	    .call_id = call_id,
+	};
+	size_t   len = frep_envelope_response_size(&f);
+	nng_msg *msg = NULL;
+	if (nng_msg_alloc(&msg, len) != 0) {
+		/* Out of memory: a reply with no payload is small enough to try. */
+		f = (frep_response_fields){
+		    .code = FREP_RESOURCE_EXHAUSTED, .message = "server out of memory", .call_id = call_id};
+		len = frep_envelope_response_size(&f);
+		if (nng_msg_alloc(&msg, len) != 0) {
+			msg = NULL;
+		}
+	}
+	if (msg != NULL) {
+		frep_envelope_response_pack(&f, nng_msg_body(msg));
+		if (rc->call.cache_owner) {
+			rpc_call_cache_finish(s->cache, call_id, nng_msg_body(msg), len);
+		}
+	}
+	if (rc->call.req != NULL) {
+		frep__rpc__v1__request__free_unpacked(rc->call.req, NULL);
+		rc->call.req = NULL;
+	}
+	pthread_mutex_lock(&s->mtx);
+	rc->state = CTX_SEND;
+	pthread_mutex_unlock(&s->mtx);
+	if (msg == NULL) {
+		/* Nothing can be sent; the client's deadline will fire. Re-arm. */
+		rpc_log(RPC_LOG_ERROR, "cannot allocate a reply; call dropped");
+		nng_aio_set_msg(rc->aio, NULL);
+		pthread_mutex_lock(&s->mtx);
+		s->in_flight--;
+		bool draining = s->draining;
+		if (s->in_flight == 0) {
+			pthread_cond_broadcast(&s->idle_cv);
+		}
+		rc->state = draining ? CTX_IDLE : CTX_RECV;
+		pthread_mutex_unlock(&s->mtx);
+		if (!draining) {
+			nng_ctx_recv(rc->ctx, rc->aio);
+		}
+		return;
+	}
+	send_reply(rc, msg);
+}
+
+static void
+answer_status(rpc_ctx *rc, frep_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+answer_status(rpc_ctx *rc, frep_code code, const char *fmt, ...)
+{
+	char    message[FREP_STATUS_MESSAGE_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	answer(rc, code, message, NULL);
+}
+
+static const service_entry *
+find_service(rpc_server *s, const char *name, size_t len)
+{
+	for (size_t i = 0; i < s->n_services; i++) {
+		const service_entry *e = &s->services[i];
+		if (e->name_len == len && memcmp(e->service->descriptor->name, name, len) == 0) {
+			return e;
+		}
+	}
+	return NULL;
+}
+
+static bool
+authorized(rpc_server *s, const rpc_call *call)
+{
+	if (s->admin_token == NULL ||
+	    (call->svc->flags & (RPC_SERVICE_NO_AUTH | RPC_SERVICE_OWN_AUTH)) != 0) {
+		return true;
+	}
+	const char *auth = frep_envelope_metadata_get(call->req, "authorization");
+	if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0) {
+		return false;
+	}
+	return token_equal(s->admin_token, auth + 7);
+}
+
+/* Runs on the nng callback thread: decode the envelope, route, check, and
+ * either run the handler here (inline services) or queue it. */
+static void
+begin_call(rpc_ctx *rc, nng_msg *msg)
+{
+	rpc_server *s    = rc->server;
+	rpc_call   *call = &rc->call;
+	frep_status st;
+	nng_time    now = nng_clock();
+
+	call->svc          = NULL;
+	call->method       = NULL;
+	call->deadline     = 0;
+	call->next_queued  = NULL;
+	call->cache_owner  = false;
+	atomic_store(&call->answered, false);
+	frep_status_clear(&call->status);
+
+	frep_code code = frep_envelope_request_unpack(
+	    nng_msg_body(msg), nng_msg_len(msg), &call->req, &st);
+	nng_msg_free(msg);
+	if (code != FREP_OK) {
+		answer(rc, code, st.message, NULL);
+		return;
+	}
+	Frep__Rpc__V1__Request *req = call->req;
+	if (req->timeout_ms > 0) {
+		call->deadline = now + req->timeout_ms;
+	}
+	if (req->n_metadata > RPC_MAX_METADATA_PAIRS) {
+		answer_status(rc, FREP_INVALID_ARGUMENT, "metadata: %zu pairs, at most %d",
+		    req->n_metadata, RPC_MAX_METADATA_PAIRS);
+		return;
+	}
+
+	/* "/package.Service/Method" */
+	const char *path  = req->method;
+	const char *slash = path[0] == '/' ? strchr(path + 1, '/') : NULL;
+	if (slash == NULL || slash == path + 1 || slash[1] == '\0') {
+		answer_status(rc, FREP_UNIMPLEMENTED,
+		    "method \"%.200s\" is not of the form /package.Service/Method", path);
+		return;
+	}
+	call->svc = find_service(s, path + 1, (size_t) (slash - path - 1));
+	if (call->svc == NULL) {
+		answer_status(rc, FREP_UNIMPLEMENTED, "unknown service in method %.200s", path);
+		return;
+	}
+	const ProtobufCServiceDescriptor *d = call->svc->service->descriptor;
+	call->method = protobuf_c_service_descriptor_get_method_by_name(d, slash + 1);
+	if (call->method == NULL) {
+		answer_status(rc, FREP_UNIMPLEMENTED, "unknown method %.200s", path);
+		return;
+	}
+	call->method_index = (unsigned) (call->method - d->methods);
+	if (!authorized(s, call)) {
+		answer_status(rc, FREP_UNAUTHENTICATED,
+		    "method %s needs \"authorization: Bearer <token>\" with the admin token", path);
+		return;
+	}
+	if (req->call_id != 0) {
+		uint8_t *cached = NULL;
+		size_t   cached_len = 0;
+		switch (rpc_call_cache_begin(s->cache, req->call_id, &cached, &cached_len)) {
+		case RPC_CALL_CACHE_NEW:
+			call->cache_owner = true;
+			break;
+		case RPC_CALL_CACHE_RUNNING:
+			answer_status(rc, FREP_ABORTED,
+			    "call id %llu is already running; retry later for its result",
+			    (unsigned long long) call->req->call_id);
+			return;
+		case RPC_CALL_CACHE_DONE: {
+			nng_msg *m = NULL;
+			frep__rpc__v1__request__free_unpacked(call->req, NULL);
+			call->req = NULL;
+			if (nng_msg_alloc(&m, cached_len) == 0) {
+				memcpy(nng_msg_body(m), cached, cached_len);
+				free(cached);
+				pthread_mutex_lock(&s->mtx);
+				rc->state = CTX_SEND;
+				pthread_mutex_unlock(&s->mtx);
+				send_reply(rc, m);
+				return;
+			}
+			free(cached);
+			answer_status(rc, FREP_RESOURCE_EXHAUSTED, "server out of memory");
+			return;
+		}
+		case RPC_CALL_CACHE_FORGOTTEN:
+			answer_status(rc, FREP_ABORTED,
+			    "call id %llu already ran; its reply was too large to keep",
+			    (unsigned long long) call->req->call_id);
+			return;
+		}
+	}
+	if (call->svc->flags & RPC_SERVICE_INLINE) {
+		run_call(call);
+	} else {
+		enqueue_call(s, call);
+	}
+}
+
+static void
+run_call(rpc_call *call)
+{
+	rpc_ctx *rc = call->owner;
+
+	if (call->deadline != 0 && nng_clock() >= call->deadline) {
+		answer_status(rc, FREP_DEADLINE_EXCEEDED,
+		    "deadline of %u ms passed before %s started", call->req->timeout_ms,
+		    call->req->method);
+		return;
+	}
+	const ProtobufCMessageDescriptor *in_desc = call->method->input;
+	ProtobufCMessage *input = protobuf_c_message_unpack(
+	    in_desc, NULL, call->req->payload.len, call->req->payload.data);
+	if (input == NULL) {
+		answer_status(rc, FREP_INVALID_ARGUMENT, "payload of %zu bytes does not decode as %s",
+		    call->req->payload.len, in_desc->name);
+		return;
+	}
+	ProtobufCService *svc = call->svc->service;
+	svc->invoke(svc, call->method_index, input, call_closure, call);
+	protobuf_c_message_free_unpacked(input, NULL);
+}
+
+static void
+call_closure(const ProtobufCMessage *msg, void *closure_data)
+{
+	rpc_call *call = closure_data;
+	if (atomic_exchange(&call->answered, true)) {
+		rpc_log(RPC_LOG_ERROR, "%s: handler answered twice; second answer ignored",
+		    rpc_call_method(call));
+		return;
+	}
+	if (call->status.code != FREP_OK) {
+		answer(call->owner, call->status.code, call->status.message, NULL);
+		return;
+	}
+	if (msg == NULL) {
+		answer_status(call->owner, FREP_INTERNAL, "%s: handler returned no message",
+		    call->req->method);
+		return;
+	}
+	if (msg->descriptor != call->method->output) {
+		answer_status(call->owner, FREP_INTERNAL, "%s: handler returned a %s, not a %s",
+		    call->req->method, msg->descriptor->name, call->method->output->name);
+		return;
+	}
+	answer(call->owner, FREP_OK, NULL, msg);
+}
+
+static void
+ctx_cb(void *arg)
+{
+	rpc_ctx    *rc = arg;
+	rpc_server *s  = rc->server;
+	int         rv = nng_aio_result(rc->aio);
+
+	pthread_mutex_lock(&s->mtx);
+	ctx_state state    = rc->state;
+	bool      draining = s->draining;
+	pthread_mutex_unlock(&s->mtx);
+
+	if (state == CTX_RECV) {
+		if (rv != 0) {
+			if (draining || rv == NNG_ECLOSED) {
+				pthread_mutex_lock(&s->mtx);
+				rc->state = CTX_IDLE;
+				pthread_mutex_unlock(&s->mtx);
+				return;
+			}
+			/* A transient failure (a message over the limit, a
+			 * dropped pipe): wait for the next request. */
+			nng_ctx_recv(rc->ctx, rc->aio);
+			return;
+		}
+		nng_msg *msg = nng_aio_get_msg(rc->aio);
+		nng_aio_set_msg(rc->aio, NULL);
+		pthread_mutex_lock(&s->mtx);
+		rc->state = CTX_WORK;
+		s->in_flight++;
+		pthread_mutex_unlock(&s->mtx);
+		begin_call(rc, msg);
+		return;
+	}
+
+	if (state == CTX_SEND) {
+		if (rv != 0) {
+			/* The message is still ours after a failed send. */
+			nng_msg_free(nng_aio_get_msg(rc->aio));
+			nng_aio_set_msg(rc->aio, NULL);
+		}
+		pthread_mutex_lock(&s->mtx);
+		s->in_flight--;
+		if (s->in_flight == 0) {
+			pthread_cond_broadcast(&s->idle_cv);
+		}
+		draining  = s->draining;
+		rc->state = draining ? CTX_IDLE : CTX_RECV;
+		pthread_mutex_unlock(&s->mtx);
+		if (!draining) {
+			nng_ctx_recv(rc->ctx, rc->aio);
+		}
+	}
+}
+
+/* --- call accessors ------------------------------------------------------ */
+
+frep_code
+rpc_call_fail(rpc_call *call, frep_code code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	frep_status_setv(&call->status, code, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+frep_code
+rpc_call_fail_status(rpc_call *call, const frep_status *st)
+{
+	frep_status_copy(&call->status, st);
+	return call->status.code;
+}
+
+const char *
+rpc_call_metadata(const rpc_call *call, const char *key)
+{
+	return frep_envelope_metadata_get(call->req, key);
+}
+
+int64_t
+rpc_call_remaining_ms(const rpc_call *call)
+{
+	if (call->deadline == 0) {
+		return -1;
+	}
+	nng_time now = nng_clock();
+	return now >= call->deadline ? 0 : (int64_t) (call->deadline - now);
+}
+
+const char *
+rpc_call_method(const rpc_call *call)
+{
+	return call->req != NULL ? call->req->method : "";
+}
+
+const uint8_t *
+rpc_call_payload(const rpc_call *call, size_t *len)
+{
+	*len = call->req->payload.len;
+	return call->req->payload.data;
+}
+
+rpc_server *
+rpc_call_server(const rpc_call *call)
+{
+	return call->server;
+}

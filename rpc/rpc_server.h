@@ -1,0 +1,138 @@
+/*
+ * rpc_server: a gRPC-style unary RPC server over an nng rep0 socket.
+ *
+ * Services are protoc-c generated services (ProtobufCService) registered by
+ * their descriptor; the runtime routes "/<package>.<Service>/<Method>" to
+ * the service's handler, decodes the method's input with the descriptor,
+ * and encodes the output the handler passes to its closure. It knows
+ * nothing of what the services do.
+ *
+ * A handler receives the rpc_call as its closure_data. It answers by
+ * calling the closure exactly once, with its output message (success) or
+ * with NULL after rpc_call_fail() (failure). It may call the closure after
+ * returning, from any thread; the input is freed when the handler returns,
+ * so a handler that finishes later copies what it needs first.
+ *
+ * Threading: the nng aio callbacks never block; handlers run on the
+ * server's worker threads unless their service is registered
+ * RPC_SERVICE_INLINE (handlers that never block: no disk, no network).
+ */
+#ifndef FREP_RPC_RPC_SERVER_H
+#define FREP_RPC_RPC_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "frep_status.h"
+
+typedef struct rpc_server rpc_server;
+typedef struct rpc_call   rpc_call;
+
+#define RPC_DEFAULT_MAX_MESSAGE_BYTES (16u * 1024u * 1024u)
+#define RPC_MIN_MAX_MESSAGE_BYTES (64u * 1024u)
+#define RPC_MAX_METADATA_PAIRS 32
+
+typedef struct rpc_server_options {
+	unsigned    worker_threads;    /* 0: 4 */
+	unsigned    contexts;          /* concurrent calls; 0: 8 per worker, at least 32 */
+	size_t      max_message_bytes; /* 0: RPC_DEFAULT_MAX_MESSAGE_BYTES */
+	const char *admin_token;       /* non-NULL: calls need "authorization: Bearer <token>" */
+	const char *version;           /* e.g. "frepd 0.1.0" */
+	/* A serialized FileDescriptorSet served by Introspection (may be NULL). */
+	const uint8_t *descriptor_set;
+	size_t         descriptor_set_len;
+	unsigned       call_id_cache_seconds; /* 0: 60 */
+} rpc_server_options;
+
+/* TLS material for a tls+tcp:// or wss:// listener, as PEM file paths. With
+ * ca_file, clients must present a certificate signed by it. */
+typedef struct rpc_tls_options {
+	const char *cert_file;
+	const char *key_file;
+	const char *ca_file;
+} rpc_tls_options;
+
+/* Registration flags. */
+enum {
+	/* Handlers never block: run them on the nng callback thread. */
+	RPC_SERVICE_INLINE = 1u << 0,
+	/* Exempt from the admin bearer token (health checks). */
+	RPC_SERVICE_NO_AUTH = 1u << 1,
+	/* The service authenticates each call itself (partner HMAC); exempt
+	 * from the bearer token. */
+	RPC_SERVICE_OWN_AUTH = 1u << 2,
+};
+
+/* Creates a server (no socket yet). Statuses: INVALID_ARGUMENT for bad
+ * options, INTERNAL if threads or nng resources cannot be had. On success
+ * the caller owns *out and frees it with rpc_server_free(). The runtime's
+ * own frep.rpc.v1.Introspection service is registered already. */
+frep_code rpc_server_new(const rpc_server_options *opts, rpc_server **out, frep_status *st);
+
+/* Registers a service; the server borrows it until rpc_server_free(). Call
+ * before rpc_server_start(). ALREADY_EXISTS if its name is taken. */
+frep_code rpc_server_register(
+    rpc_server *s, ProtobufCService *service, unsigned flags, frep_status *st);
+
+/* Adds a listener on url (tcp://, ipc://, ws://, tls+tcp://, wss://).
+ * tls is required for tls+tcp:// and wss:// and ignored otherwise.
+ * Listeners start with rpc_server_start(). UNAVAILABLE if the address
+ * cannot be bound, INVALID_ARGUMENT for a bad URL or TLS file. */
+frep_code rpc_server_listen(
+    rpc_server *s, const char *url, const rpc_tls_options *tls, frep_status *st);
+
+/* Opens the socket, starts workers and listeners, and begins serving. */
+frep_code rpc_server_start(rpc_server *s, frep_status *st);
+
+/* Stops taking new calls, lets the calls in flight finish and answer (up
+ * to drain_ms), then closes the socket and stops the workers. Blocks.
+ * Idempotent. Must not be called from a handler. */
+void rpc_server_shutdown(rpc_server *s, unsigned drain_ms);
+
+/* Shuts down if needed and frees everything. NULL is a no-op. */
+void rpc_server_free(rpc_server *s);
+
+/* True once started and until shutdown begins. Thread-safe. */
+bool rpc_server_serving(rpc_server *s);
+
+/* True if a service of that full name ("frep.v1.Health") is registered. */
+bool rpc_server_has_service(rpc_server *s, const char *full_name);
+
+/* The effective maximum message size. */
+size_t rpc_server_max_message_bytes(const rpc_server *s);
+
+/* The URL a listener actually bound (port 0 resolved), index in order of
+ * rpc_server_listen(); NULL if none. Valid until rpc_server_free(). */
+const char *rpc_server_bound_url(rpc_server *s, size_t index);
+
+/* --- for handlers ------------------------------------------------------ */
+
+/* Sets the call's failure status; the handler then calls its closure with
+ * NULL. Returns code. */
+frep_code rpc_call_fail(rpc_call *call, frep_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Copies a status (from the engine, say) onto the call. */
+frep_code rpc_call_fail_status(rpc_call *call, const frep_status *st);
+
+/* First value of a request metadata key ("authorization"), or NULL. The
+ * string lives as long as the call. */
+const char *rpc_call_metadata(const rpc_call *call, const char *key);
+
+/* Milliseconds left before the call's deadline; -1 when it has none,
+ * 0 when it has passed. */
+int64_t rpc_call_remaining_ms(const rpc_call *call);
+
+/* The method path, e.g. "/frep.v1.Health/Check". */
+const char *rpc_call_method(const rpc_call *call);
+
+/* The raw serialized input (for MACs over the payload). */
+const uint8_t *rpc_call_payload(const rpc_call *call, size_t *len);
+
+/* The server the call arrived on. */
+rpc_server *rpc_call_server(const rpc_call *call);
+
+#endif /* FREP_RPC_RPC_SERVER_H */
