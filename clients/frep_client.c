@@ -138,6 +138,11 @@ map_nng(frep_client *c, int rv, const char *phase, uint32_t timeout_ms, bool los
 		return frep_status_set(st, FREP_DEADLINE_EXCEEDED,
 		    "no reply from %s within the deadline of %u ms (%s)", c->url, timeout_ms, phase);
 	}
+	case NNG_ECONNRESET:
+	case NNG_ECONNSHUT:
+	case NNG_ECONNABORTED:
+		lost = lost || strcmp(phase, "waiting for") == 0;
+		/* fall through */
 	case NNG_ECANCELED:
 		if (lost) {
 			return frep_status_set(st, FREP_UNAVAILABLE,

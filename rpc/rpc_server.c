@@ -384,7 +384,8 @@ rpc_server_bound_url(rpc_server *s, size_t index)
 	return le->bound_url != NULL ? le->bound_url : le->url;
 }
 
-/* For tcp-like URLs with port 0, learn the port the system chose. */
+/* For tcp-like URLs with port 0, learn the port the system chose and keep
+ * the rest of the URL (a ws:// path, say). */
 static void
 resolve_bound_url(listener_entry *le)
 {
@@ -392,17 +393,29 @@ resolve_bound_url(listener_entry *le)
 	if (nng_listener_get_int(le->listener, NNG_OPT_TCP_BOUND_PORT, &port) != 0 || port == 0) {
 		return;
 	}
-	const char *sep  = strstr(le->url, "://");
-	const char *colon = strrchr(le->url, ':');
-	if (sep == NULL || colon == NULL || colon < sep + 3) {
+	const char *sep = strstr(le->url, "://");
+	if (sep == NULL) {
+		return;
+	}
+	const char *host = sep + 3;
+	const char *path = strchr(host, '/');
+	const char *end  = path != NULL ? path : host + strlen(host);
+	const char *colon = NULL;
+	for (const char *q = host; q < end; q++) {
+		if (*q == ':') {
+			colon = q;
+		}
+	}
+	if (colon == NULL) {
 		return;
 	}
 	size_t head = (size_t) (colon - le->url);
-	char  *u    = malloc(head + 16);
+	size_t n    = head + 16 + strlen(end);
+	char  *u    = malloc(n);
 	if (u == NULL) {
 		return;
 	}
-	snprintf(u, head + 16, "%.*s:%d", (int) head, le->url, port);
+	snprintf(u, n, "%.*s:%d%s", (int) head, le->url, port, end);
 	le->bound_url = u;
 }
 

@@ -1,0 +1,166 @@
+/* The envelope codec and the status type (proto/frep_envelope, frep_status). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "frep/v1/health.pb-c.h"
+#include "frep_envelope.h"
+#include "frep_status.h"
+
+/* The hand-written packer must produce exactly what protobuf-c produces for
+ * the same Request with the payload packed separately. */
+static void
+test_envelope_request_matches_protobuf_c(void **state)
+{
+	(void) state;
+	Frep__V1__HealthCheckRequest hc = FREP__V1__HEALTH_CHECK_REQUEST__INIT;
+	hc.service                      = "frep.v1.DhcpServer";
+	frep_metadata       md[]        = {{"authorization", "Bearer abc"}, {"x-request-id", "r-1"}};
+	frep_request_fields f           = {
+                  .method     = "/frep.v1.Health/Check",
+                  .payload    = &hc.base,
+                  .timeout_ms = 1500,
+                  .metadata   = md,
+                  .n_metadata = 2,
+                  .call_id    = 0x1234567890abcdefULL,
+        };
+	size_t   n   = frep_envelope_request_size(&f);
+	uint8_t *ours = malloc(n);
+	assert_int_equal(frep_envelope_request_pack(&f, ours), n);
+
+	uint8_t payload[128];
+	size_t  pl = frep__v1__health_check_request__pack(&hc, payload);
+	Frep__Rpc__V1__Metadata  m0 = FREP__RPC__V1__METADATA__INIT, m1 = FREP__RPC__V1__METADATA__INIT;
+	Frep__Rpc__V1__Metadata *mds[2] = {&m0, &m1};
+	m0.key = "authorization";
+	m0.value = "Bearer abc";
+	m1.key = "x-request-id";
+	m1.value = "r-1";
+	Frep__Rpc__V1__Request r = FREP__RPC__V1__REQUEST__INIT;
+	r.method                 = "/frep.v1.Health/Check";
+	r.payload.data           = payload;
+	r.payload.len            = pl;
+	r.timeout_ms             = 1500;
+	r.n_metadata             = 2;
+	r.metadata               = mds;
+	r.call_id                = 0x1234567890abcdefULL;
+	assert_int_equal(frep__rpc__v1__request__get_packed_size(&r), n);
+	uint8_t *theirs = malloc(n);
+	frep__rpc__v1__request__pack(&r, theirs);
+	assert_memory_equal(ours, theirs, n);
+
+	/* And it decodes back. */
+	Frep__Rpc__V1__Request *back = NULL;
+	frep_status             st;
+	assert_int_equal(frep_envelope_request_unpack(ours, n, &back, &st), FREP_OK);
+	assert_string_equal(back->method, "/frep.v1.Health/Check");
+	assert_string_equal(frep_envelope_metadata_get(back, "x-request-id"), "r-1");
+	assert_null(frep_envelope_metadata_get(back, "nope"));
+	assert_int_equal(back->call_id, 0x1234567890abcdefULL);
+	frep__rpc__v1__request__free_unpacked(back, NULL);
+	free(ours);
+	free(theirs);
+}
+
+static void
+test_envelope_response_matches_protobuf_c(void **state)
+{
+	(void) state;
+	Frep__V1__HealthCheckResponse out = FREP__V1__HEALTH_CHECK_RESPONSE__INIT;
+	out.status = FREP__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
+	frep_response_fields ok = {.code = FREP_OK, .payload = &out.base, .call_id = 7};
+	size_t               n  = frep_envelope_response_size(&ok);
+	uint8_t              buf[256], ref[256], payload[16];
+	assert_int_equal(frep_envelope_response_pack(&ok, buf), n);
+
+	Frep__Rpc__V1__Response r = FREP__RPC__V1__RESPONSE__INIT;
+	r.payload.len             = frep__v1__health_check_response__pack(&out, payload);
+	r.payload.data            = payload;
+	r.call_id                 = 7;
+	assert_int_equal(frep__rpc__v1__response__pack(&r, ref), n);
+	assert_memory_equal(buf, ref, n);
+
+	/* A failure carries code and message, never a payload. */
+	frep_response_fields bad = {.code = FREP_NOT_FOUND, .message = "scope 10.0.0.0 not found",
+	    .payload = &out.base};
+	n = frep_envelope_response_pack(&bad, buf);
+	Frep__Rpc__V1__Response *back = NULL;
+	frep_status              st;
+	assert_int_equal(frep_envelope_response_unpack(buf, n, &back, &st), FREP_OK);
+	assert_int_equal(back->code, FREP_NOT_FOUND);
+	assert_string_equal(back->message, "scope 10.0.0.0 not found");
+	assert_int_equal(back->payload.len, 0);
+	frep__rpc__v1__response__free_unpacked(back, NULL);
+}
+
+static void
+test_envelope_garbage_is_invalid_argument(void **state)
+{
+	(void) state;
+	const uint8_t           garbage[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 0x12};
+	Frep__Rpc__V1__Request *r         = (void *) 1;
+	frep_status             st;
+	assert_int_equal(frep_envelope_request_unpack(garbage, sizeof(garbage), &r, &st),
+	    FREP_INVALID_ARGUMENT);
+	assert_null(r);
+	assert_non_null(strstr(st.message, "6 bytes"));
+}
+
+/* The X-macro list and the contract's enum must never drift apart. */
+static void
+test_status_names_match_contract(void **state)
+{
+	(void) state;
+	const ProtobufCEnumDescriptor *d = &frep__rpc__v1__code__descriptor;
+	assert_int_equal(d->n_values, FREP_CODE_MAX + 1);
+	for (unsigned i = 0; i < d->n_values; i++) {
+		const ProtobufCEnumValue *v = &d->values[i];
+		assert_string_equal(frep_code_name(v->value), v->name);
+		frep_code parsed;
+		assert_int_equal(frep_code_parse(v->name, &parsed), 0);
+		assert_int_equal(parsed, v->value);
+	}
+	assert_string_equal(frep_code_name(17), "UNKNOWN_CODE");
+	assert_string_equal(frep_code_name(-1), "UNKNOWN_CODE");
+	frep_code c;
+	assert_int_equal(frep_code_parse("NOPE", &c), -1);
+	assert_int_equal(frep_code_parse("not_found", &c), 0);
+	assert_int_equal(c, FREP_NOT_FOUND);
+}
+
+static void
+test_status_set_formats_and_truncates(void **state)
+{
+	(void) state;
+	frep_status st;
+	assert_int_equal(frep_status_set(&st, FREP_INVALID_ARGUMENT, "field %s value %d", "x", 3),
+	    FREP_INVALID_ARGUMENT);
+	assert_string_equal(st.message, "field x value 3");
+	char big[2000];
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	frep_status_set(&st, FREP_INTERNAL, "%s", big);
+	assert_int_equal(strlen(st.message), FREP_STATUS_MESSAGE_MAX - 1);
+	assert_int_equal(frep_status_set(NULL, FREP_ABORTED, "x"), FREP_ABORTED);
+	frep_status_clear(&st);
+	assert_int_equal(st.code, FREP_OK);
+	assert_string_equal(st.message, "");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_envelope_request_matches_protobuf_c),
+	    cmocka_unit_test(test_envelope_response_matches_protobuf_c),
+	    cmocka_unit_test(test_envelope_garbage_is_invalid_argument),
+	    cmocka_unit_test(test_status_names_match_contract),
+	    cmocka_unit_test(test_status_set_formats_and_truncates),
+	};
+	return cmocka_run_group_tests_name("envelope", tests, NULL, NULL);
+}

@@ -1,0 +1,703 @@
+/*
+ * The RPC runtime (rpc/rpc_server) and the C client (clients/frep_client),
+ * in one process, with the test-only frep.test.v1.Echo service: dispatch,
+ * statuses, deadlines, limits, auth, transports, concurrency, repeats.
+ */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/util/platform.h>
+#include <pthread.h>
+
+#include "echo_service.h"
+#include "frep/v1/health.pb-c.h"
+#include "frep_client.h"
+#include "frep_envelope.h"
+#include "frep_test.pb-c.h"
+#include "health.h"
+#include "rpc_server.h"
+#include "testutil.h"
+
+typedef struct fixture {
+	char             *dir;
+	char              url[600];
+	rpc_server       *server;
+	echo_service     *echo;
+	ProtobufCService *health;
+	frep_client      *client;
+} fixture;
+
+typedef struct server_config {
+	unsigned              workers;
+	size_t                max_message_bytes;
+	const char           *token;
+	const char           *url; /* NULL: ipc:// in the temp dir */
+	const rpc_tls_options *tls;
+} server_config;
+
+static void
+check_ok(frep_code code, const frep_status *st)
+{
+	if (code != FREP_OK) {
+		fail_msg("%s: %s", frep_code_name(st->code), st->message);
+	}
+}
+
+static void
+server_up(fixture *f, const server_config *cfg)
+{
+	frep_status        st;
+	rpc_server_options o = {
+	    .worker_threads    = cfg->workers,
+	    .max_message_bytes = cfg->max_message_bytes,
+	    .admin_token       = cfg->token,
+	};
+	if (cfg->url != NULL) {
+		snprintf(f->url, sizeof(f->url), "%s", cfg->url);
+	} else {
+		snprintf(f->url, sizeof(f->url), "ipc://%s/rpc.sock", f->dir);
+	}
+	check_ok(rpc_server_new(&o, &f->server, &st), &st);
+	f->echo = echo_service_new();
+	check_ok(rpc_server_register(f->server, echo_service_base(f->echo), 0, &st), &st);
+	check_ok(rpc_health_new(f->server, &f->health, &st), &st);
+	check_ok(rpc_server_register(f->server, f->health, RPC_SERVICE_INLINE | RPC_SERVICE_NO_AUTH, &st), &st);
+	check_ok(rpc_server_listen(f->server, f->url, cfg->tls, &st), &st);
+	check_ok(rpc_server_start(f->server, &st), &st);
+	snprintf(f->url, sizeof(f->url), "%s", rpc_server_bound_url(f->server, 0));
+}
+
+static void
+server_down(fixture *f, unsigned drain_ms)
+{
+	if (f->server != NULL) {
+		rpc_server_shutdown(f->server, drain_ms);
+		rpc_server_free(f->server);
+		f->server = NULL;
+	}
+	rpc_health_free(f->health);
+	f->health = NULL;
+	echo_service_free(f->echo);
+	f->echo = NULL;
+}
+
+static void
+client_up(fixture *f, const frep_client_options *o)
+{
+	frep_status st;
+	check_ok(frep_client_open(f->url, o, &f->client, &st), &st);
+}
+
+static int
+setup(void **state)
+{
+	fixture *f = calloc(1, sizeof(*f));
+	f->dir     = tu_tmpdir();
+	*state     = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	fixture *f = *state;
+	frep_client_close(f->client);
+	server_down(f, 1000);
+	tu_rmtree(f->dir);
+	free(f->dir);
+	free(f);
+	return 0;
+}
+
+/* Echo through the generated stub. */
+typedef struct echo_result {
+	bool     got;
+	uint64_t tag;
+	size_t   len;
+	uint8_t  first;
+} echo_result;
+
+static void
+echo_done(const Frep__Test__V1__EchoResponse *msg, void *data)
+{
+	echo_result *r = data;
+	r->got         = msg != NULL;
+	if (msg != NULL) {
+		r->tag   = msg->tag;
+		r->len   = msg->data.len;
+		r->first = msg->data.len > 0 ? msg->data.data[0] : 0;
+	}
+}
+
+static frep_code
+stub_echo(frep_client *c, uint64_t tag, size_t len, echo_result *r, frep_status *st)
+{
+	ProtobufCService            *svc = frep_client_service(c, &frep__test__v1__echo__descriptor);
+	Frep__Test__V1__EchoRequest  req = FREP__TEST__V1__ECHO_REQUEST__INIT;
+	uint8_t                     *buf = calloc(1, len + 1);
+	memset(buf, (int) (tag & 0xff), len);
+	req.data.data = buf;
+	req.data.len  = len;
+	req.tag       = tag;
+	memset(r, 0, sizeof(*r));
+	frep__test__v1__echo__echo(svc, &req, echo_done, r);
+	free(buf);
+	return frep_client_last_status(c, st);
+}
+
+/* Sends raw envelope bytes on a raw req socket; returns the decoded reply
+ * (caller frees) or NULL if none came within wait_ms. */
+static Frep__Rpc__V1__Response *
+raw_call(const char *url, const uint8_t *data, size_t len, unsigned wait_ms)
+{
+	nng_socket s;
+	nng_msg   *m = NULL;
+	assert_int_equal(nng_req0_open(&s), 0);
+	nng_socket_set_ms(s, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	nng_socket_set_ms(s, NNG_OPT_RECVTIMEO, (nng_duration) wait_ms);
+	nng_socket_set_ms(s, NNG_OPT_SENDTIMEO, (nng_duration) wait_ms);
+	nng_socket_set_size(s, NNG_OPT_RECVMAXSZ, 0);
+	assert_int_equal(nng_dial(s, url, NULL, 0), 0);
+	assert_int_equal(nng_msg_alloc(&m, len), 0);
+	memcpy(nng_msg_body(m), data, len);
+	Frep__Rpc__V1__Response *r = NULL;
+	if (nng_sendmsg(s, m, 0) != 0) {
+		nng_msg_free(m);
+	} else if (nng_recvmsg(s, &m, 0) == 0) {
+		r = frep__rpc__v1__response__unpack(NULL, nng_msg_len(m), nng_msg_body(m));
+		nng_msg_free(m);
+	}
+	nng_close(s);
+	return r;
+}
+
+/* Packs a Request with arbitrary payload bytes. */
+static size_t
+pack_raw_request(const char *method, const uint8_t *payload, size_t pl, uint32_t timeout_ms,
+    uint64_t call_id, uint8_t **out)
+{
+	Frep__Rpc__V1__Request r = FREP__RPC__V1__REQUEST__INIT;
+	r.method                 = (char *) method;
+	r.payload.data           = (uint8_t *) payload;
+	r.payload.len            = pl;
+	r.timeout_ms             = timeout_ms;
+	r.call_id                = call_id;
+	size_t n                 = frep__rpc__v1__request__get_packed_size(&r);
+	*out                     = malloc(n);
+	frep__rpc__v1__request__pack(&r, *out);
+	return n;
+}
+
+/* --- tests ----------------------------------------------------------------- */
+
+static void
+test_rpc_dispatch_through_generated_stub(void **state)
+{
+	fixture      *f = *state;
+	server_config cfg = {0};
+	frep_status   st;
+	echo_result   r;
+	server_up(f, &cfg);
+	client_up(f, NULL);
+	check_ok(stub_echo(f->client, 42, 100, &r, &st), &st);
+	assert_true(r.got);
+	assert_int_equal(r.tag, 42);
+	assert_int_equal(r.len, 100);
+	assert_int_equal(r.first, 42);
+	assert_int_equal(echo_service_echo_calls(f->echo), 1);
+
+	/* Health of the whole server and of a registered service. */
+	Frep__V1__HealthCheckRequest hreq = FREP__V1__HEALTH_CHECK_REQUEST__INIT;
+	ProtobufCMessage            *out  = NULL;
+	hreq.service = "frep.test.v1.Echo";
+	check_ok(frep_client_call(f->client, "/frep.v1.Health/Check", &hreq.base,
+	             &frep__v1__health_check_response__descriptor, &out, NULL, &st), &st);
+	assert_int_equal(((Frep__V1__HealthCheckResponse *) out)->status,
+	    FREP__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING);
+	protobuf_c_message_free_unpacked(out, NULL);
+	hreq.service = "frep.v1.Nope";
+	assert_int_equal(frep_client_call(f->client, "/frep.v1.Health/Check", &hreq.base,
+	                     &frep__v1__health_check_response__descriptor, &out, NULL, &st),
+	    FREP_NOT_FOUND);
+	assert_non_null(strstr(st.message, "frep.v1.Nope"));
+}
+
+static void
+test_rpc_unknown_method_is_unimplemented(void **state)
+{
+	fixture                    *f = *state;
+	server_config               cfg = {0};
+	frep_status                 st;
+	ProtobufCMessage           *out = NULL;
+	Frep__Test__V1__EchoRequest req = FREP__TEST__V1__ECHO_REQUEST__INIT;
+	server_up(f, &cfg);
+	client_up(f, NULL);
+	assert_int_equal(frep_client_call(f->client, "/frep.test.v1.Echo/Nope", &req.base,
+	                     &frep__test__v1__echo_response__descriptor, &out, NULL, &st),
+	    FREP_UNIMPLEMENTED);
+	assert_non_null(strstr(st.message, "/frep.test.v1.Echo/Nope"));
+	assert_int_equal(frep_client_call(f->client, "/frep.v9.Ghost/Echo", &req.base,
+	                     &frep__test__v1__echo_response__descriptor, &out, NULL, &st),
+	    FREP_UNIMPLEMENTED);
+	assert_int_equal(frep_client_call(f->client, "no-slash", &req.base,
+	                     &frep__test__v1__echo_response__descriptor, &out, NULL, &st),
+	    FREP_UNIMPLEMENTED);
+	/* The last status is per thread and readable after the call. */
+	frep_status last;
+	assert_int_equal(frep_client_last_status(f->client, &last), FREP_UNIMPLEMENTED);
+	assert_int_equal(echo_service_echo_calls(f->echo), 0);
+}
+
+static void
+test_rpc_undecodable_payload_is_invalid_argument(void **state)
+{
+	fixture      *f   = *state;
+	server_config cfg = {0};
+	server_up(f, &cfg);
+	const uint8_t garbage[] = {0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f}; /* length past the end */
+	uint8_t      *env       = NULL;
+	size_t        n = pack_raw_request("/frep.test.v1.Echo/Echo", garbage, sizeof(garbage), 0, 0, &env);
+	Frep__Rpc__V1__Response *r = raw_call(f->url, env, n, 5000);
+	assert_non_null(r);
+	assert_int_equal(r->code, FREP_INVALID_ARGUMENT);
+	assert_non_null(strstr(r->message, "frep.test.v1.EchoRequest"));
+	frep__rpc__v1__response__free_unpacked(r, NULL);
+	free(env);
+
+	/* An envelope that is not one at all. */
+	r = raw_call(f->url, garbage, sizeof(garbage), 5000);
+	assert_non_null(r);
+	assert_int_equal(r->code, FREP_INVALID_ARGUMENT);
+	frep__rpc__v1__response__free_unpacked(r, NULL);
+	assert_int_equal(echo_service_echo_calls(f->echo), 0);
+}
+
+static void
+test_rpc_handler_status_reaches_client(void **state)
+{
+	fixture      *f   = *state;
+	server_config cfg = {0};
+	frep_status   st;
+	server_up(f, &cfg);
+	client_up(f, NULL);
+	ProtobufCMessage           *out = NULL;
+	Frep__Test__V1__FailRequest req = FREP__TEST__V1__FAIL_REQUEST__INIT;
+	req.code    = FREP_FAILED_PRECONDITION;
+	req.message = "scope 10.0.0.0 is in no relationship";
+	assert_int_equal(frep_client_call(f->client, "/frep.test.v1.Echo/Fail", &req.base,
+	                     &frep__test__v1__fail_response__descriptor, &out, NULL, &st),
+	    FREP_FAILED_PRECONDITION);
+	assert_string_equal(st.message, "scope 10.0.0.0 is in no relationship");
+	assert_null(out);
+}
+
+static void
+test_rpc_closure_after_handler_returns(void **state)
+{
+	fixture      *f   = *state;
+	server_config cfg = {0};
+	frep_status   st;
+	server_up(f, &cfg);
+	client_up(f, NULL);
+	Frep__Test__V1__EchoRequest req = FREP__TEST__V1__ECHO_REQUEST__INIT;
+	uint8_t                     data[3] = {1, 2, 3};
+	req.data.data                       = data;
+	req.data.len                        = 3;
+	req.tag                             = 99;
+	ProtobufCMessage *out = NULL;
+	check_ok(frep_client_call(f->client, "/frep.test.v1.Echo/EchoLater", &req.base,
+	             &frep__test__v1__echo_response__descriptor, &out, NULL, &st), &st);
+	Frep__Test__V1__EchoResponse *resp = (Frep__Test__V1__EchoResponse *) out;
+	assert_int_equal(resp->tag, 99);
+	assert_int_equal(resp->data.len, 3);
+	assert_memory_equal(resp->data.data, data, 3);
+	protobuf_c_message_free_unpacked(out, NULL);
+}
+
+typedef struct sleeper {
+	frep_client *c;
+	unsigned     ms;
+	frep_code    code;
+	frep_status  st;
+} sleeper;
+
+static void *
+sleeper_main(void *arg)
+{
+	sleeper                     *sl  = arg;
+	Frep__Test__V1__SleepRequest req = FREP__TEST__V1__SLEEP_REQUEST__INIT;
+	ProtobufCMessage            *out = NULL;
+	req.ms                           = sl->ms;
+	sl->code = frep_client_call(sl->c, "/frep.test.v1.Echo/Sleep", &req.base,
+	    &frep__test__v1__sleep_response__descriptor, &out, NULL, &sl->st);
+	protobuf_c_message_free_unpacked(out, NULL);
+	return NULL;
+}
+
+/* Waits (bounded) until the server has started n Sleep handlers. */
+static void
+wait_sleep_calls(echo_service *e, uint64_t n)
+{
+	long long until = tu_now_ms() + 5000;
+	while (echo_service_sleep_calls(e) < n && tu_now_ms() < until) {
+		nng_msleep(2);
+	}
+	assert_true(echo_service_sleep_calls(e) >= n);
+}
+
+/* One worker busy sleeping; a request queued behind it with a 100 ms
+ * deadline is answered DEADLINE_EXCEEDED by the server without running. */
+static void
+test_rpc_expired_deadline_skips_handler(void **state)
+{
+	fixture      *f   = *state;
+	server_config cfg = {.workers = 1};
+	server_up(f, &cfg);
+	client_up(f, NULL);
+
+	pthread_t t;
+	sleeper   sl = {.c = f->client, .ms = 600};
+	pthread_create(&t, NULL, sleeper_main, &sl);
+	wait_sleep_calls(f->echo, 1);
+
+	Frep__Test__V1__EchoRequest req = FREP__TEST__V1__ECHO_REQUEST__INIT;
+	uint8_t                     payload[64];
+	size_t                      pl  = frep__test__v1__echo_request__pack(&req, payload);
+	uint8_t                    *env = NULL;
+	size_t n = pack_raw_request("/frep.test.v1.Echo/Echo", payload, pl, 100, 0, &env);
+	/* The raw socket waits longer than the deadline: the reply is the server's. */
+	Frep__Rpc__V1__Response *r = raw_call(f->url, env, n, 5000);
+	assert_non_null(r);
+	assert_int_equal(r->code, FREP_DEADLINE_EXCEEDED);
+	assert_non_null(strstr(r->message, "before /frep.test.v1.Echo/Echo started"));
+	frep__rpc__v1__response__free_unpacked(r, NULL);
+	free(env);
+	pthread_join(t, NULL);
+	check_ok(sl.code, &sl.st);
+	assert_int_equal(echo_service_echo_calls(f->echo), 0);
+
+	/* The client side: a call that cannot finish in time fails with
+	 * DEADLINE_EXCEEDED at its own deadline. */
+	sleeper slow = {.c = f->client, .ms = 500};
+	frep_client_set_call_timeout(f->client, 100);
+	long long t0 = tu_now_ms();
+	sleeper_main(&slow);
+	frep_client_set_call_timeout(f->client, 0);
+	assert_int_equal(slow.code, FREP_DEADLINE_EXCEEDED);
+	assert_true(tu_now_ms() - t0 < 450);
+}
+
+static void
+test_rpc_oversized_request_refused(void **state)
+{
+	fixture      *f   = *state;
+	server_config cfg = {.max_message_bytes = 64 * 1024};
+	frep_status   st;
+	echo_result   r;
+	server_up(f, &cfg);
+	client_up(f, NULL);
+
+	/* The client learns the limit and refuses before sending. */
+	assert_int_equal(stub_echo(f->client, 1, 100 * 1024, &r, &st), FREP_RESOURCE_EXHAUSTED);
+	assert_false(r.got);
+	assert_non_null(strstr(st.message, "65536"));
+	assert_int_equal(frep_client_server_max_message_bytes(f->client, &st), 64 * 1024);
+	assert_int_equal(echo_service_echo_calls(f->echo), 0);
+
+	/* A raw client that sends it anyway: nng drops it unread and no
+	 * handler runs; the server keeps serving. */
+	size_t   big = 200 * 1024;
+	uint8_t *payload = calloc(1, big);
+	uint8_t *env     = NULL;
+	size_t   n = pack_raw_request("/frep.test.v1.Echo/Echo", payload, big, 0, 0, &env);
+	assert_null(raw_call(f->url, env, n, 300));
+	free(env);
+	free(payload);
+	check_ok(stub_echo(f->client, 2, 1000, &r, &st), &st);
+	assert_int_equal(echo_service_echo_calls(f->echo), 1);
+
+	/* Just under the limit still goes through. */
+	check_ok(stub_echo(f->client, 3, 60 * 1024, &r, &st), &st);
+	assert_int_equal(r.len, 60 * 1024);
+}
+
+static void
+test_rpc_metadata_reaches_handler(void **state)
+{
+	fixture      *f   = *state;
+	server_config cfg = {0};
+	frep_status   st;
+	server_up(f, &cfg);
+	client_up(f, NULL);
+	frep_metadata     md[] = {{"x-request-id", "req-7"}};
+	frep_call_options co   = {.metadata = md, .n_metadata = 1};
+	Frep__Test__V1__EchoRequest e = FREP__TEST__V1__ECHO_REQUEST__INIT;
+	ProtobufCMessage           *out = NULL;
+	check_ok(frep_client_call(f->client, "/frep.test.v1.Echo/Echo", &e.base,
+	             &frep__test__v1__echo_response__descriptor, &out, &co, &st), &st);
+	protobuf_c_message_free_unpacked(out, NULL);
+	Frep__Test__V1__CountsRequest cr = FREP__TEST__V1__COUNTS_REQUEST__INIT;
+	check_ok(frep_client_call(f->client, "/frep.test.v1.Echo/GetCounts", &cr.base,
+	             &frep__test__v1__counts_response__descriptor, &out, NULL, &st), &st);
+	assert_string_equal(((Frep__Test__V1__CountsResponse *) out)->last_request_id, "req-7");
+	protobuf_c_message_free_unpacked(out, NULL);
+}
+
+static void
+test_rpc_bearer_token_required(void **state)
+{
+	fixture      *f   = *state;
+	server_config cfg = {.token = "s3cret-token"};
+	frep_status   st;
+	echo_result   r;
+	server_up(f, &cfg);
+
+	client_up(f, NULL);
+	assert_int_equal(stub_echo(f->client, 1, 10, &r, &st), FREP_UNAUTHENTICATED);
+	assert_null(strstr(st.message, "s3cret-token"));
+	frep_client_close(f->client);
+
+	frep_client_options wrong = {.token = "s3cret-tokeX"};
+	client_up(f, &wrong);
+	assert_int_equal(stub_echo(f->client, 1, 10, &r, &st), FREP_UNAUTHENTICATED);
+	/* Health needs no token. */
+	ProtobufCMessage            *out = NULL;
+	Frep__V1__HealthCheckRequest h   = FREP__V1__HEALTH_CHECK_REQUEST__INIT;
+	check_ok(frep_client_call(f->client, "/frep.v1.Health/Check", &h.base,
+	             &frep__v1__health_check_response__descriptor, &out, NULL, &st), &st);
+	protobuf_c_message_free_unpacked(out, NULL);
+	frep_client_close(f->client);
+
+	frep_client_options right = {.token = "s3cret-token"};
+	client_up(f, &right);
+	check_ok(stub_echo(f->client, 1, 10, &r, &st), &st);
+	assert_int_equal(echo_service_echo_calls(f->echo), 1);
+}
+
+#define N_THREADS 16
+#define N_CALLS 1000
+
+typedef struct hammer {
+	frep_client *c;
+	unsigned     id;
+	unsigned     mismatches;
+	unsigned     failures;
+	frep_status  last;
+} hammer;
+
+static void *
+hammer_main(void *arg)
+{
+	hammer *h = arg;
+	for (unsigned i = 0; i < N_CALLS; i++) {
+		uint64_t    tag = ((uint64_t) h->id << 32) | i;
+		echo_result r;
+		frep_status st;
+		size_t      len = 1 + (i % 97);
+		if (stub_echo(h->c, tag, len, &r, &st) != FREP_OK) {
+			h->failures++;
+			h->last = st;
+			continue;
+		}
+		if (!r.got || r.tag != tag || r.len != len || r.first != (uint8_t) (tag & 0xff)) {
+			h->mismatches++;
+		}
+	}
+	return NULL;
+}
+
+static void
+test_rpc_16_threads_share_one_client(void **state)
+{
+	fixture      *f   = *state;
+	server_config cfg = {0};
+	server_up(f, &cfg);
+	client_up(f, NULL);
+	pthread_t t[N_THREADS];
+	hammer    h[N_THREADS];
+	for (unsigned i = 0; i < N_THREADS; i++) {
+		h[i] = (hammer){.c = f->client, .id = i};
+		pthread_create(&t[i], NULL, hammer_main, &h[i]);
+	}
+	unsigned failures = 0, mismatches = 0;
+	for (unsigned i = 0; i < N_THREADS; i++) {
+		pthread_join(t[i], NULL);
+		failures += h[i].failures;
+		mismatches += h[i].mismatches;
+		if (h[i].failures > 0) {
+			print_error("thread %u: %s: %s\n", i, frep_code_name(h[i].last.code), h[i].last.message);
+		}
+	}
+	assert_int_equal(failures, 0);
+	assert_int_equal(mismatches, 0);
+	assert_int_equal(echo_service_echo_calls(f->echo), N_THREADS * N_CALLS);
+}
+
+/* A call that changes state must not run twice when its connection drops:
+ * the client fails it with UNAVAILABLE instead of letting nng resend it to
+ * the server that comes back. */
+static void
+test_rpc_dropped_connection_does_not_rerun_call(void **state)
+{
+	fixture      *f   = *state;
+	server_config cfg = {.workers = 2};
+	server_up(f, &cfg);
+	client_up(f, NULL);
+
+	pthread_t t;
+	sleeper   sl = {.c = f->client, .ms = 400};
+	pthread_create(&t, NULL, sleeper_main, &sl);
+	wait_sleep_calls(f->echo, 1);
+	/* Drop the server without draining: the connection closes mid-call. */
+	server_down(f, 0);
+	server_up(f, &cfg); /* same ipc path, fresh counters */
+	pthread_join(t, NULL);
+	if (sl.code != FREP_UNAVAILABLE || strstr(sl.st.message, "may or may not have run") == NULL) {
+		fail_msg("got %s: %s", frep_code_name(sl.code), sl.st.message);
+	}
+	/* The client redials and works; the new server never saw the Sleep. */
+	assert_int_equal(tu_wait_healthy(f->url, 5000), 0);
+	echo_result r;
+	frep_status st;
+	check_ok(stub_echo(f->client, 5, 5, &r, &st), &st);
+	assert_int_equal(echo_service_sleep_calls(f->echo), 0);
+}
+
+/* The same call id twice runs once; the repeat gets the first reply. */
+static void
+test_rpc_repeated_call_id_answered_from_cache(void **state)
+{
+	fixture      *f   = *state;
+	server_config cfg = {0};
+	server_up(f, &cfg);
+	Frep__Test__V1__EchoRequest req = FREP__TEST__V1__ECHO_REQUEST__INIT;
+	req.tag                         = 777;
+	uint8_t  payload[64];
+	size_t   pl  = frep__test__v1__echo_request__pack(&req, payload);
+	uint8_t *env = NULL;
+	size_t   n   = pack_raw_request("/frep.test.v1.Echo/Echo", payload, pl, 0, 0xfeedULL, &env);
+	for (int i = 0; i < 2; i++) {
+		Frep__Rpc__V1__Response *r = raw_call(f->url, env, n, 5000);
+		assert_non_null(r);
+		assert_int_equal(r->code, FREP_OK);
+		assert_int_equal(r->call_id, 0xfeedULL);
+		Frep__Test__V1__EchoResponse *e = frep__test__v1__echo_response__unpack(
+		    NULL, r->payload.len, r->payload.data);
+		assert_int_equal(e->tag, 777);
+		frep__test__v1__echo_response__free_unpacked(e, NULL);
+		frep__rpc__v1__response__free_unpacked(r, NULL);
+	}
+	free(env);
+	assert_int_equal(echo_service_echo_calls(f->echo), 1);
+}
+
+static void
+run_transport(fixture *f, const char *url, const rpc_tls_options *tls,
+    const frep_client_options *co)
+{
+	server_config cfg = {.url = url, .tls = tls};
+	frep_status   st;
+	echo_result   r;
+	server_up(f, &cfg);
+	client_up(f, co);
+	check_ok(stub_echo(f->client, 11, 4096, &r, &st), &st);
+	assert_int_equal(r.len, 4096);
+	frep_client_close(f->client);
+	f->client = NULL;
+	server_down(f, 1000);
+}
+
+static void
+test_rpc_transports_tcp_ws_tls(void **state)
+{
+	fixture *f = *state;
+	run_transport(f, "tcp://127.0.0.1:0", NULL, NULL);
+	run_transport(f, "ws://127.0.0.1:0/frep", NULL, NULL);
+
+	/* A CA and a server certificate for 127.0.0.1, made now. */
+	assert_int_equal(tu_system("cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+	                           "-nodes -keyout ca.key -out ca.crt -days 2 -subj /CN=frep-test-ca "
+	                           ">/dev/null 2>&1 && "
+	                           "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+	                           "-keyout srv.key -out srv.csr -subj /CN=localhost >/dev/null 2>&1 && "
+	                           "printf 'subjectAltName=DNS:localhost' > ext.cnf && "
+	                           "openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+	                           "-out srv.crt -days 2 -extfile ext.cnf >/dev/null 2>&1",
+	                     f->dir),
+	    0);
+	char cert[700], key[700], ca[700];
+	snprintf(cert, sizeof(cert), "%s/srv.crt", f->dir);
+	snprintf(key, sizeof(key), "%s/srv.key", f->dir);
+	snprintf(ca, sizeof(ca), "%s/ca.crt", f->dir);
+	rpc_tls_options     tls = {.cert_file = cert, .key_file = key};
+	frep_client_options co  = {.tls_ca_file = ca, .tls_server_name = "localhost"};
+	run_transport(f, "tls+tcp://127.0.0.1:0", &tls, &co);
+
+	/* A client that does not trust the CA never gets an answer. */
+	server_config cfg = {.url = "tls+tcp://127.0.0.1:0", .tls = &tls};
+	frep_status   st;
+	echo_result   r;
+	server_up(f, &cfg);
+	frep_client_options untrusting = {.tls_ca_file = cert, .timeout_ms = 500};
+	client_up(f, &untrusting);
+	assert_int_not_equal(stub_echo(f->client, 1, 1, &r, &st), FREP_OK);
+	assert_int_equal(echo_service_echo_calls(f->echo), 0);
+}
+
+static void
+test_rpc_bad_options_are_clear_errors(void **state)
+{
+	(void) state;
+	rpc_server        *s = NULL;
+	frep_status        st;
+	rpc_server_options small = {.max_message_bytes = 1000};
+	assert_int_equal(rpc_server_new(&small, &s, &st), FREP_INVALID_ARGUMENT);
+	assert_non_null(strstr(st.message, "max_message_bytes 1000"));
+	assert_int_equal(rpc_server_new(NULL, &s, &st), FREP_OK);
+	rpc_tls_options none = {0};
+	assert_int_equal(rpc_server_listen(s, "tls+tcp://127.0.0.1:0", &none, &st), FREP_INVALID_ARGUMENT);
+	rpc_tls_options missing = {.cert_file = "/nonexistent.crt", .key_file = "/nonexistent.key"};
+	assert_int_equal(rpc_server_listen(s, "tls+tcp://127.0.0.1:0", &missing, &st), FREP_INVALID_ARGUMENT);
+	assert_non_null(strstr(st.message, "/nonexistent.crt"));
+	assert_int_equal(rpc_server_listen(s, "bogus://x", NULL, &st), FREP_OK); /* checked at start */
+	assert_int_equal(rpc_server_start(s, &st), FREP_INVALID_ARGUMENT);
+	assert_non_null(strstr(st.message, "bogus://x"));
+	rpc_server_free(s);
+
+	frep_client *c = NULL;
+	assert_int_equal(frep_client_open("bogus://x", NULL, &c, &st), FREP_INVALID_ARGUMENT);
+	assert_null(c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_rpc_dispatch_through_generated_stub, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rpc_unknown_method_is_unimplemented, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rpc_undecodable_payload_is_invalid_argument, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rpc_handler_status_reaches_client, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rpc_closure_after_handler_returns, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rpc_expired_deadline_skips_handler, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rpc_oversized_request_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rpc_metadata_reaches_handler, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rpc_bearer_token_required, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rpc_16_threads_share_one_client, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rpc_dropped_connection_does_not_rerun_call, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rpc_repeated_call_id_answered_from_cache, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rpc_transports_tcp_ws_tls, setup, teardown),
+	    cmocka_unit_test(test_rpc_bad_options_are_clear_errors),
+	};
+	int rc = cmocka_run_group_tests_name("rpc_server", tests, NULL, NULL);
+	nng_fini();
+	return rc;
+}

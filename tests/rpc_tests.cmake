@@ -1,0 +1,18 @@
+# Tests of the contract's C code, the RPC runtime and the client.
+
+# The test-only toy service.
+set(test_gen ${CMAKE_CURRENT_BINARY_DIR}/gen)
+file(MAKE_DIRECTORY ${test_gen})
+add_custom_command(
+  OUTPUT ${test_gen}/frep_test.pb-c.c ${test_gen}/frep_test.pb-c.h
+  COMMAND ${PROTOC_C} -I${CMAKE_CURRENT_SOURCE_DIR}/proto --c_out=${test_gen} frep_test.proto
+  DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/proto/frep_test.proto
+  VERBATIM)
+add_library(frep_test_support STATIC
+  ${test_gen}/frep_test.pb-c.c echo_service.c testutil.c)
+target_include_directories(frep_test_support PUBLIC ${test_gen} ${CMAKE_CURRENT_SOURCE_DIR})
+target_link_libraries(frep_test_support PUBLIC frep_rpc frep_client_static)
+set_source_files_properties(echo_service.c testutil.c PROPERTIES COMPILE_OPTIONS "${FREP_WARNINGS}")
+
+frep_add_test(envelope_test SOURCES envelope_test.c LIBS frep_proto LABEL unit TIMEOUT 30)
+frep_add_test(rpc_server_test SOURCES rpc_server_test.c LIBS frep_test_support LABEL unit TIMEOUT 180)

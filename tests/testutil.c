@@ -1,0 +1,180 @@
+#define _GNU_SOURCE
+#include "testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "frep/v1/health.pb-c.h"
+#include "frep_client.h"
+
+long long
+tu_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+char *
+tu_tmpdir(void)
+{
+	const char *base = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
+	char       *path = NULL;
+	if (asprintf(&path, "%s/frep-test-XXXXXX", base) < 0 || mkdtemp(path) == NULL) {
+		fprintf(stderr, "tu_tmpdir: %s\n", strerror(errno));
+		abort();
+	}
+	return path;
+}
+
+static int
+rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void) sb;
+	(void) flag;
+	(void) ftw;
+	return remove(path);
+}
+
+void
+tu_rmtree(const char *path)
+{
+	if (path != NULL) {
+		nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	}
+}
+
+int
+tu_frepd_start(tu_proc *p, const char *dir, const char *name, const char *const args[])
+{
+	const char *frepd = getenv("FREPD");
+	if (frepd == NULL) {
+		fprintf(stderr, "FREPD is not set (run the tests with ctest)\n");
+		return -1;
+	}
+	snprintf(p->log_path, sizeof(p->log_path), "%s/%s.log", dir, name);
+	size_t n = 0;
+	while (args[n] != NULL) {
+		n++;
+	}
+	const char **argv = calloc(n + 2, sizeof(char *));
+	argv[0]           = frepd;
+	for (size_t i = 0; i < n; i++) {
+		argv[i + 1] = args[i];
+	}
+	pid_t pid = fork();
+	if (pid < 0) {
+		free(argv);
+		return -1;
+	}
+	if (pid == 0) {
+		int fd = open(p->log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		if (fd >= 0) {
+			dup2(fd, 2);
+			dup2(fd, 1);
+			close(fd);
+		}
+		execv(frepd, (char *const *) argv);
+		_exit(127);
+	}
+	free(argv);
+	p->pid = pid;
+	return 0;
+}
+
+static void
+health_done(const Frep__V1__HealthCheckResponse *msg, void *data)
+{
+	*(int *) data = msg != NULL ? (int) msg->status : -1;
+}
+
+int
+tu_wait_healthy(const char *url, unsigned timeout_ms)
+{
+	frep_client        *c = NULL;
+	frep_status         st;
+	frep_client_options o = {.timeout_ms = 200};
+	long long           until = tu_now_ms() + timeout_ms;
+	int                 status = -1;
+
+	if (frep_client_open(url, &o, &c, &st) != FREP_OK) {
+		fprintf(stderr, "tu_wait_healthy: %s: %s\n", frep_code_name(st.code), st.message);
+		return -1;
+	}
+	ProtobufCService *h = frep_client_service(c, &frep__v1__health__descriptor);
+	while (tu_now_ms() < until) {
+		Frep__V1__HealthCheckRequest req = FREP__V1__HEALTH_CHECK_REQUEST__INIT;
+		frep__v1__health__check(h, &req, health_done, &status);
+		if (status == FREP__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING) {
+			break;
+		}
+		struct timespec ts = {.tv_nsec = 10 * 1000000L};
+		nanosleep(&ts, NULL); /* poll interval, bounded by timeout_ms */
+	}
+	frep_client_close(c);
+	return status == FREP__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING ? 0 : -1;
+}
+
+int
+tu_proc_stop(tu_proc *p, int sig, unsigned timeout_ms)
+{
+	int       status = 0;
+	long long until  = tu_now_ms() + timeout_ms;
+	if (p->pid <= 0) {
+		return -1;
+	}
+	kill(p->pid, sig);
+	while (tu_now_ms() < until) {
+		pid_t r = waitpid(p->pid, &status, WNOHANG);
+		if (r == p->pid) {
+			p->pid = 0;
+			return status;
+		}
+		struct timespec ts = {.tv_nsec = 5 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	kill(p->pid, SIGKILL);
+	waitpid(p->pid, &status, 0);
+	p->pid = 0;
+	return -1;
+}
+
+void
+tu_proc_dump_log(const tu_proc *p)
+{
+	FILE *f = fopen(p->log_path, "r");
+	char  line[1024];
+	if (f == NULL) {
+		return;
+	}
+	fprintf(stderr, "--- %s ---\n", p->log_path);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		fputs(line, stderr);
+	}
+	fclose(f);
+}
+
+int
+tu_system(const char *fmt, ...)
+{
+	char   *cmd = NULL;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vasprintf(&cmd, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		return -1;
+	}
+	int rc = system(cmd);
+	free(cmd);
+	return rc == -1 ? -1 : WEXITSTATUS(rc);
+}

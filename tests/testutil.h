@@ -1,0 +1,45 @@
+/*
+ * testutil: what the multi-process tests share — temp dirs, starting and
+ * stopping real frepd processes by PID, and bounded readiness polling.
+ * No test sleeps to wait for a server: tu_wait_healthy polls.
+ */
+#ifndef FREP_TESTS_TESTUTIL_H
+#define FREP_TESTS_TESTUTIL_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+typedef struct tu_proc {
+	pid_t pid;
+	char  log_path[512];
+} tu_proc;
+
+/* A fresh directory under $TMPDIR or /tmp; malloc'd path. Aborts the test
+ * on failure. */
+char *tu_tmpdir(void);
+
+/* Removes a directory tree. */
+void tu_rmtree(const char *path);
+
+/* Starts $FREPD with args (NULL-terminated), stderr to dir/<name>.log.
+ * Returns 0, or -1 if it cannot be started. */
+int tu_frepd_start(tu_proc *p, const char *dir, const char *name, const char *const args[]);
+
+/* Polls Health/Check on url until SERVING, up to timeout_ms. 0 if ready. */
+int tu_wait_healthy(const char *url, unsigned timeout_ms);
+
+/* Sends sig to the process and waits up to timeout_ms for it to exit;
+ * returns the wait status (as waitpid) or -1 on timeout (then it is
+ * SIGKILLed and reaped). */
+int tu_proc_stop(tu_proc *p, int sig, unsigned timeout_ms);
+
+/* Prints the tail of the process's log to stderr (for failing tests). */
+void tu_proc_dump_log(const tu_proc *p);
+
+/* Runs a shell command; returns its exit status (or -1). */
+int tu_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Monotonic milliseconds. */
+long long tu_now_ms(void);
+
+#endif /* FREP_TESTS_TESTUTIL_H */
