@@ -448,6 +448,7 @@ start_listener(rpc_server *s, listener_entry *le, frep_status *st)
 /* --- workers ------------------------------------------------------------ */
 
 static void run_call(rpc_call *call);
+static void refuse_queued(rpc_call *call);
 
 static void *
 worker_main(void *arg)
@@ -467,8 +468,14 @@ worker_main(void *arg)
 			s->queue_tail = NULL;
 		}
 		call->next_queued = NULL;
+		bool stopping      = s->stopping_workers;
 		pthread_mutex_unlock(&s->mtx);
-		run_call(call);
+		if (stopping) {
+			/* Shutting down: a call that has not started never does. */
+			refuse_queued(call);
+		} else {
+			run_call(call);
+		}
 		pthread_mutex_lock(&s->mtx);
 	}
 	pthread_mutex_unlock(&s->mtx);
@@ -611,21 +618,25 @@ rpc_server_shutdown(rpc_server *s, unsigned drain_ms)
 			break;
 		}
 	}
-	s->stopping_workers = true;
-	pthread_cond_broadcast(&s->work_cv);
 	pthread_mutex_unlock(&s->mtx);
 
-	/* Closing the socket fails every outstanding aio; stopping each aio then
-	 * waits for its callback, which never re-arms while draining. */
+	/* Closing the socket fails every outstanding aio, and a reply that a
+	 * handler sends after this fails at once (its callback frees it). */
 	if (s->sock_open) {
 		nng_close(s->sock);
 		s->sock_open = false;
 	}
-	for (size_t i = 0; i < s->n_ctxs; i++) {
-		nng_aio_stop(s->ctxs[i].aio);
-	}
+	pthread_mutex_lock(&s->mtx);
+	s->stopping_workers = true;
+	pthread_cond_broadcast(&s->work_cv);
+	pthread_mutex_unlock(&s->mtx);
 	for (size_t i = 0; i < s->n_workers; i++) {
 		pthread_join(s->workers[i], NULL);
+	}
+	/* Stopping each aio waits for its callback, which never re-arms while
+	 * draining. */
+	for (size_t i = 0; i < s->n_ctxs; i++) {
+		nng_aio_stop(s->ctxs[i].aio);
 	}
 	s->n_workers = 0;
 }
@@ -928,6 +939,13 @@ run_call(rpc_call *call)
 	ProtobufCService *svc = call->svc->service;
 	svc->invoke(svc, call->method_index, input, call_closure, call);
 	protobuf_c_message_free_unpacked(input, NULL);
+}
+
+static void
+refuse_queued(rpc_call *call)
+{
+	answer_status(call->owner, FREP_UNAVAILABLE, "server shutting down; %s did not run",
+	    call->req->method);
 }
 
 static void

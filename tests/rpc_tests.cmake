@@ -16,3 +16,12 @@ set_source_files_properties(echo_service.c testutil.c PROPERTIES COMPILE_OPTIONS
 
 frep_add_test(envelope_test SOURCES envelope_test.c LIBS frep_proto LABEL unit TIMEOUT 30)
 frep_add_test(rpc_server_test SOURCES rpc_server_test.c LIBS frep_test_support LABEL unit TIMEOUT 180)
+frep_add_test(frepd_test SOURCES frepd_test.c LIBS frep_test_support LABEL integration TIMEOUT 180)
+
+# The installed client, used from outside the tree. An out-of-tree program
+# cannot link a sanitized library, so this runs in the plain build only.
+if(NOT FREP_SANITIZER)
+  add_test(NAME install_test COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/install_test.sh)
+  set_tests_properties(install_test PROPERTIES LABELS integration TIMEOUT 300
+    ENVIRONMENT "FREPD=$<TARGET_FILE:frepd>;FREP_SOURCE_DIR=${PROJECT_SOURCE_DIR};FREP_BINARY_DIR=${PROJECT_BINARY_DIR}")
+endif()

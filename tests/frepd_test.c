@@ -1,0 +1,226 @@
+/* frepd as a real process: started in a temp dir, called through the
+ * shipped client and generated stubs, stopped by PID. */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+
+#include "frep/rpc/v1/introspection.pb-c.h"
+#include "frep/v1/health.pb-c.h"
+#include "frep_client.h"
+#include "testutil.h"
+
+typedef struct fixture {
+	char   *dir;
+	char    url[600];
+	tu_proc proc;
+} fixture;
+
+static int
+setup(void **state)
+{
+	fixture *f = calloc(1, sizeof(*f));
+	f->dir     = tu_tmpdir();
+	snprintf(f->url, sizeof(f->url), "ipc://%s/frepd.sock", f->dir);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	fixture *f = *state;
+	if (f->proc.pid > 0) {
+		tu_proc_stop(&f->proc, SIGKILL, 5000);
+	}
+	tu_rmtree(f->dir);
+	free(f->dir);
+	free(f);
+	return 0;
+}
+
+static void
+start_frepd(fixture *f)
+{
+	const char *args[] = {"--listen", f->url, "--threads", "2", NULL};
+	assert_int_equal(tu_frepd_start(&f->proc, f->dir, "frepd", args), 0);
+	if (tu_wait_healthy(f->url, 10000) != 0) {
+		tu_proc_dump_log(&f->proc);
+		fail_msg("frepd did not become healthy on %s", f->url);
+	}
+}
+
+static void
+stop_frepd_cleanly(fixture *f, int sig)
+{
+	int status = tu_proc_stop(&f->proc, sig, 15000);
+	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		tu_proc_dump_log(&f->proc);
+		fail_msg("frepd did not exit 0 on signal %d (wait status %d)", sig, status);
+	}
+}
+
+static void
+health_done(const Frep__V1__HealthCheckResponse *msg, void *data)
+{
+	*(int *) data = msg != NULL ? (int) msg->status : -1;
+}
+
+static void
+info_done(const Frep__Rpc__V1__ServerInfo *msg, void *data)
+{
+	char *out = data;
+	out[0]    = '\0';
+	if (msg != NULL) {
+		snprintf(out, 256, "%s|%llu|%zu", msg->version,
+		    (unsigned long long) msg->max_message_bytes, msg->n_services);
+	}
+}
+
+static void
+test_frepd_serves_generated_stubs_and_exits_0_on_sigterm(void **state)
+{
+	fixture     *f = *state;
+	frep_client *c = NULL;
+	frep_status  st;
+	start_frepd(f);
+	assert_int_equal(frep_client_open(f->url, NULL, &c, &st), FREP_OK);
+
+	int                          status = -1;
+	Frep__V1__HealthCheckRequest req    = FREP__V1__HEALTH_CHECK_REQUEST__INIT;
+	frep__v1__health__check(frep_client_service(c, &frep__v1__health__descriptor), &req,
+	    health_done, &status);
+	assert_int_equal(status, FREP__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING);
+
+	char                                info[256];
+	Frep__Rpc__V1__GetServerInfoRequest ireq = FREP__RPC__V1__GET_SERVER_INFO_REQUEST__INIT;
+	frep__rpc__v1__introspection__get_server_info(
+	    frep_client_service(c, &frep__rpc__v1__introspection__descriptor), &ireq, info_done, info);
+	assert_string_equal(info, "frepd " FREP_VERSION "|16777216|2");
+
+	frep_client_close(c);
+	stop_frepd_cleanly(f, SIGTERM);
+}
+
+static void
+test_frepd_exits_0_on_sigint(void **state)
+{
+	fixture *f = *state;
+	start_frepd(f);
+	stop_frepd_cleanly(f, SIGINT);
+}
+
+static void
+test_frepd_client_survives_restart(void **state)
+{
+	fixture     *f = *state;
+	frep_client *c = NULL;
+	frep_status  st;
+	start_frepd(f);
+	frep_client_options o = {.timeout_ms = 10000};
+	assert_int_equal(frep_client_open(f->url, &o, &c, &st), FREP_OK);
+	ProtobufCService *h = frep_client_service(c, &frep__v1__health__descriptor);
+	for (int round = 0; round < 3; round++) {
+		int                          status = -1;
+		Frep__V1__HealthCheckRequest req    = FREP__V1__HEALTH_CHECK_REQUEST__INIT;
+		frep__v1__health__check(h, &req, health_done, &status);
+		if (status != FREP__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING) {
+			frep_client_last_status(c, &st);
+			fail_msg("round %d: %s: %s", round, frep_code_name(st.code), st.message);
+		}
+		stop_frepd_cleanly(f, SIGTERM);
+		start_frepd(f);
+	}
+	frep_client_close(c);
+	stop_frepd_cleanly(f, SIGTERM);
+}
+
+static void
+test_frepd_refuses_open_listener_without_tls_or_token(void **state)
+{
+	fixture    *f      = *state;
+	const char *args[] = {"--listen", "tcp://0.0.0.0:0", NULL};
+	assert_int_equal(tu_frepd_start(&f->proc, f->dir, "open", args), 0);
+	int status = tu_proc_stop(&f->proc, 0, 10000);
+	/* Signal 0 sends nothing: this only waits for it to exit by itself. */
+	assert_true(status != -1 && WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 2);
+	assert_int_equal(tu_system("grep -q 'FAILED_PRECONDITION: --listen tcp://0.0.0.0:0' %s",
+	                     f->proc.log_path),
+	    0);
+}
+
+static void
+test_frepd_bad_flags_are_clear_errors(void **state)
+{
+	fixture *f = *state;
+	struct {
+		const char *args[4];
+		const char *expect;
+	} cases[] = {
+	    {{"--threads", "0", NULL}, "INVALID_ARGUMENT: --threads 0 is outside 1..256"},
+	    {{"--max-message-bytes", "10", NULL}, "INVALID_ARGUMENT: --max-message-bytes 10"},
+	    {{"--log-level", "loud", NULL}, "INVALID_ARGUMENT: --log-level \"loud\""},
+	    {{"--bogus", NULL}, "INVALID_ARGUMENT: unknown or incomplete option \"--bogus\""},
+	    {{"--tls-cert", "/nonexistent", "--listen", NULL}, "INVALID_ARGUMENT"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "bad%zu", i);
+		assert_int_equal(tu_frepd_start(&f->proc, f->dir, name, cases[i].args), 0);
+		int status = tu_proc_stop(&f->proc, 0, 10000);
+		assert_true(status != -1 && WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 2);
+		assert_int_equal(tu_system("grep -qF -- '%s' %s", cases[i].expect, f->proc.log_path), 0);
+	}
+}
+
+static void
+test_frepctl_health_and_describe(void **state)
+{
+	fixture    *f       = *state;
+	const char *frepctl = getenv("FREPCTL");
+	start_frepd(f);
+	assert_int_equal(tu_system("%s --server %s health > %s/out.txt && grep -qx SERVING %s/out.txt",
+	                     frepctl, f->url, f->dir, f->dir),
+	    0);
+	assert_int_equal(tu_system("%s --server %s --json health | grep -q '\"status\": \"SERVING\"'",
+	                     frepctl, f->url),
+	    0);
+	assert_int_equal(tu_system("%s --server %s health frep.v1.Nope 2>&1 | grep -q 'NOT_FOUND'",
+	                     frepctl, f->url),
+	    0);
+	assert_int_equal(tu_system("%s --server %s health frep.v1.Nope", frepctl, f->url), 1);
+	assert_int_equal(tu_system("%s --server %s describe | grep -q '/frep.v1.FailoverReplication/ReplicateByName'",
+	                     frepctl, f->url),
+	    0);
+	stop_frepd_cleanly(f, SIGTERM);
+	/* Nobody listening: UNAVAILABLE within the deadline, exit 1. */
+	assert_int_equal(tu_system("%s --server %s --timeout 300 health 2>&1 | grep -q '^frepctl: UNAVAILABLE'",
+	                     frepctl, f->url),
+	    0);
+	assert_int_equal(tu_system("%s --server %s --timeout 300 health 2>/dev/null", frepctl, f->url), 1);
+	assert_int_equal(tu_system("%s nonsense 2>/dev/null", frepctl), 2);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_frepd_serves_generated_stubs_and_exits_0_on_sigterm, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_frepd_exits_0_on_sigint, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_frepd_client_survives_restart, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_frepd_refuses_open_listener_without_tls_or_token, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_frepd_bad_flags_are_clear_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_frepctl_health_and_describe, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("frepd", tests, NULL, NULL);
+}
