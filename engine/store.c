@@ -1,0 +1,623 @@
+/* The SQLite store: opening, the schema and its migrations, the prepared
+ * statement cache, transactions, and small binding helpers. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_internal.h"
+
+static const char *const stmt_sql[ENGINE__STMT_COUNT] = {
+#define ENGINE__STMT_SQL(id, sql) [ENGINE__STMT_##id] = sql,
+    ENGINE__STMT_LIST(ENGINE__STMT_SQL)
+#undef ENGINE__STMT_SQL
+};
+
+static const char *const stmt_name[ENGINE__STMT_COUNT] = {
+#define ENGINE__STMT_NAME(id, sql) [ENGINE__STMT_##id] = #id,
+    ENGINE__STMT_LIST(ENGINE__STMT_NAME)
+#undef ENGINE__STMT_NAME
+};
+
+/* Migration 1: the whole model. Later migrations append to the list; each
+ * runs once, in order, inside the opening transaction. */
+static const char schema_v1[] =
+    "CREATE TABLE scope ("
+    " scope_id INTEGER PRIMARY KEY,"
+    " subnet_mask INTEGER NOT NULL,"
+    " name TEXT NOT NULL,"
+    " description TEXT NOT NULL,"
+    " start_range INTEGER NOT NULL,"
+    " end_range INTEGER NOT NULL,"
+    " lease_duration_s INTEGER NOT NULL,"
+    " state INTEGER NOT NULL,"
+    " type INTEGER NOT NULL,"
+    " superscope_name TEXT NOT NULL,"
+    " max_bootp_clients INTEGER NOT NULL,"
+    " delay_ms INTEGER NOT NULL,"
+    " activate_policies INTEGER NOT NULL);"
+    "CREATE INDEX scope_range ON scope(start_range, end_range);"
+    "CREATE TABLE exclusion ("
+    " scope_id INTEGER NOT NULL REFERENCES scope(scope_id) ON DELETE CASCADE,"
+    " start_range INTEGER NOT NULL,"
+    " end_range INTEGER NOT NULL,"
+    " PRIMARY KEY (scope_id, start_range, end_range)) WITHOUT ROWID;"
+    "CREATE TABLE reservation ("
+    " scope_id INTEGER NOT NULL REFERENCES scope(scope_id) ON DELETE CASCADE,"
+    " ip INTEGER NOT NULL,"
+    " client_id TEXT NOT NULL,"
+    " name TEXT NOT NULL,"
+    " description TEXT NOT NULL,"
+    " type INTEGER NOT NULL,"
+    " PRIMARY KEY (scope_id, ip),"
+    " UNIQUE (scope_id, client_id)) WITHOUT ROWID;"
+    "CREATE TABLE class ("
+    " type INTEGER NOT NULL,"
+    " name TEXT NOT NULL,"
+    " data TEXT NOT NULL,"
+    " description TEXT NOT NULL,"
+    " PRIMARY KEY (type, name)) WITHOUT ROWID;"
+    "CREATE TABLE option_def ("
+    " option_id INTEGER NOT NULL,"
+    " vendor_class TEXT NOT NULL,"
+    " name TEXT NOT NULL,"
+    " description TEXT NOT NULL,"
+    " type INTEGER NOT NULL,"
+    " multi_valued INTEGER NOT NULL,"
+    " default_value TEXT NOT NULL,"
+    " predefined INTEGER NOT NULL,"
+    " PRIMARY KEY (option_id, vendor_class)) WITHOUT ROWID;"
+    "CREATE TABLE policy ("
+    " id INTEGER PRIMARY KEY,"
+    " scope_id INTEGER NOT NULL," /* 0 = server level */
+    " name TEXT NOT NULL,"
+    " description TEXT NOT NULL,"
+    " enabled INTEGER NOT NULL,"
+    " condition INTEGER NOT NULL,"
+    " processing_order INTEGER NOT NULL,"
+    " lease_duration_s INTEGER NOT NULL,"
+    " UNIQUE (scope_id, name));"
+    "CREATE TABLE policy_criterion ("
+    " policy_id INTEGER NOT NULL REFERENCES policy(id) ON DELETE CASCADE,"
+    " crit_idx INTEGER NOT NULL,"
+    " val_idx INTEGER NOT NULL,"
+    " type INTEGER NOT NULL,"
+    " comparator INTEGER NOT NULL,"
+    " value TEXT NOT NULL,"
+    " PRIMARY KEY (policy_id, crit_idx, val_idx)) WITHOUT ROWID;"
+    "CREATE INDEX policy_criterion_value ON policy_criterion(type, value);"
+    "CREATE TABLE policy_range ("
+    " policy_id INTEGER NOT NULL REFERENCES policy(id) ON DELETE CASCADE,"
+    " start_range INTEGER NOT NULL,"
+    " end_range INTEGER NOT NULL,"
+    " PRIMARY KEY (policy_id, start_range, end_range)) WITHOUT ROWID;"
+    "CREATE TABLE option_value ("
+    " scope_id INTEGER NOT NULL,"    /* 0 = server level */
+    " reserved_ip INTEGER NOT NULL," /* 0 = not a reservation's */
+    " policy_id INTEGER NOT NULL,"   /* 0 = not a policy's */
+    " option_id INTEGER NOT NULL,"
+    " vendor_class TEXT NOT NULL,"
+    " user_class TEXT NOT NULL,"
+    " vals TEXT NOT NULL,"
+    " PRIMARY KEY (scope_id, reserved_ip, policy_id, option_id,"
+    "  vendor_class, user_class)) WITHOUT ROWID;"
+    "CREATE INDEX option_value_def ON option_value(option_id, vendor_class);"
+    "CREATE INDEX option_value_vendor ON option_value(vendor_class);"
+    "CREATE INDEX option_value_user ON option_value(user_class);"
+    "CREATE TABLE failover ("
+    " name TEXT PRIMARY KEY,"
+    " partner_server TEXT NOT NULL,"
+    " mode INTEGER NOT NULL,"
+    " server_role INTEGER NOT NULL,"
+    " load_balance_percent INTEGER NOT NULL,"
+    " reserve_percent INTEGER NOT NULL,"
+    " max_client_lead_time_s INTEGER NOT NULL,"
+    " auto_state_transition INTEGER NOT NULL,"
+    " state_switch_interval_s INTEGER NOT NULL,"
+    " state INTEGER NOT NULL,"
+    " local_server TEXT NOT NULL,"
+    " shared_secret TEXT NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE failover_scope ("
+    " scope_id INTEGER PRIMARY KEY"
+    "  REFERENCES scope(scope_id) ON DELETE CASCADE,"
+    " name TEXT NOT NULL REFERENCES failover(name) ON DELETE CASCADE);"
+    "CREATE INDEX failover_scope_name ON failover_scope(name, scope_id);"
+    "CREATE TABLE audit ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " time_unix_ms INTEGER NOT NULL,"
+    " direction TEXT NOT NULL,"
+    " source TEXT NOT NULL,"
+    " relationship TEXT NOT NULL,"
+    " scope_id INTEGER NOT NULL,"
+    " digest_before TEXT NOT NULL,"
+    " digest_after TEXT NOT NULL,"
+    " added INTEGER NOT NULL,"
+    " updated INTEGER NOT NULL,"
+    " removed INTEGER NOT NULL,"
+    " code INTEGER NOT NULL,"
+    " message TEXT NOT NULL);"
+    "CREATE INDEX audit_scope ON audit(scope_id, id);";
+
+typedef struct migration {
+	int         version;
+	const char *sql;
+	bool        seed; /* insert the predefined rows afterwards */
+} migration;
+
+static const migration migrations[] = {
+	{.version = 1, .sql = schema_v1, .seed = true},
+	{.version = 0}, /* terminator */
+};
+
+sqlite3_stmt *
+engine__stmt(engine *e, engine__stmt_id id)
+{
+	sqlite3_stmt *s = e->stmt[id];
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return s;
+}
+
+frep_code
+engine__sqlerr(engine *e, int rc, const char *what, frep_status *st)
+{
+	frep_code   code;
+	const char *msg = e != NULL && e->db != NULL ? sqlite3_errmsg(e->db)
+	                                             : sqlite3_errstr(rc);
+
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+	case SQLITE_CANTOPEN:
+	case SQLITE_IOERR:
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+		code = FREP_UNAVAILABLE;
+		break;
+	case SQLITE_FULL:
+	case SQLITE_NOMEM:
+		code = FREP_RESOURCE_EXHAUSTED;
+		break;
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		code = FREP_DATA_LOSS;
+		break;
+	case SQLITE_CONSTRAINT:
+		code = (rc == SQLITE_CONSTRAINT_UNIQUE ||
+		           rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+		    ? FREP_ALREADY_EXISTS
+		    : FREP_FAILED_PRECONDITION;
+		break;
+	default:
+		code = FREP_INTERNAL;
+		break;
+	}
+	return frep_status_set(
+	    st, code, "sqlite: %s: %s (code %d)", what, msg, rc);
+}
+
+frep_code
+engine__exec(engine *e, sqlite3_stmt *s, const char *what, frep_status *st)
+{
+	int rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		frep_code code = engine__sqlerr(e, rc, what, st);
+		sqlite3_reset(s);
+		return code;
+	}
+	sqlite3_reset(s);
+	return FREP_OK;
+}
+
+frep_code
+engine__step(engine *e, sqlite3_stmt *s, bool *row, const char *what,
+    frep_status *st)
+{
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*row = true;
+		return FREP_OK;
+	}
+	*row = false;
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(s);
+		return FREP_OK;
+	}
+	frep_code code = engine__sqlerr(e, rc, what, st);
+	sqlite3_reset(s);
+	return code;
+}
+
+static frep_code
+exec_sql(engine *e, const char *sql, frep_status *st)
+{
+	int rc = sqlite3_exec(e->db, sql, NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		return engine__sqlerr(e, rc, sql, st);
+	}
+	return FREP_OK;
+}
+
+static frep_code
+tx_begin(engine *e, const char *sql, frep_status *st)
+{
+	frep_code rc;
+
+	frep_status_clear(st);
+	pthread_mutex_lock(&e->mu);
+	if ((rc = exec_sql(e, sql, st)) != FREP_OK) {
+		pthread_mutex_unlock(&e->mu);
+	}
+	return rc;
+}
+
+frep_code
+engine__write_begin(engine *e, frep_status *st)
+{
+	if (e == NULL) {
+		return frep_status_set(st, FREP_INVALID_ARGUMENT,
+		    "engine handle is NULL");
+	}
+	return tx_begin(e, "BEGIN IMMEDIATE", st);
+}
+
+frep_code
+engine__read_begin(engine *e, frep_status *st)
+{
+	if (e == NULL) {
+		return frep_status_set(st, FREP_INVALID_ARGUMENT,
+		    "engine handle is NULL");
+	}
+	return tx_begin(e, "BEGIN", st);
+}
+
+static void
+reset_all(engine *e)
+{
+	for (int i = 0; i < ENGINE__STMT_COUNT; i++) {
+		if (e->stmt[i] != NULL) {
+			sqlite3_reset(e->stmt[i]);
+		}
+	}
+}
+
+static frep_code
+tx_end(engine *e, frep_code rc, frep_status *st)
+{
+	reset_all(e);
+	if (rc == FREP_OK) {
+		rc = exec_sql(e, "COMMIT", st);
+	}
+	if (rc != FREP_OK && !sqlite3_get_autocommit(e->db)) {
+		(void) sqlite3_exec(e->db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	pthread_mutex_unlock(&e->mu);
+	if (rc == FREP_OK) {
+		frep_status_clear(st);
+	}
+	return rc;
+}
+
+frep_code
+engine__write_end(engine *e, frep_code rc, frep_status *st)
+{
+	return tx_end(e, rc, st);
+}
+
+frep_code
+engine__read_end(engine *e, frep_code rc, frep_status *st)
+{
+	return tx_end(e, rc, st);
+}
+
+void
+engine__bind_u32(sqlite3_stmt *s, int idx, uint32_t v)
+{
+	sqlite3_bind_int64(s, idx, (sqlite3_int64) v);
+}
+
+void
+engine__bind_text(sqlite3_stmt *s, int idx, const char *text)
+{
+	sqlite3_bind_text(s, idx, text != NULL ? text : "", -1, SQLITE_STATIC);
+}
+
+uint32_t
+engine__col_u32(sqlite3_stmt *s, int col)
+{
+	return (uint32_t) sqlite3_column_int64(s, col);
+}
+
+char *
+engine__col_dup(sqlite3_stmt *s, int col)
+{
+	const unsigned char *t = sqlite3_column_text(s, col);
+	return engine__strdup((const char *) t);
+}
+
+frep_code
+engine__oom(frep_status *st)
+{
+	return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+}
+
+char *
+engine__strdup(const char *s)
+{
+	return strdup(s != NULL ? s : "");
+}
+
+const char *
+engine__str(const char *s)
+{
+	return s != NULL ? s : "";
+}
+
+frep_code
+engine__values_encode(
+    char *const *values, size_t n, char **out, frep_status *st)
+{
+	size_t total = 1;
+	char  *buf, *p;
+
+	for (size_t i = 0; i < n; i++) {
+		total += strlen(engine__str(values[i])) + 21;
+	}
+	if ((buf = malloc(total)) == NULL) {
+		return engine__oom(st);
+	}
+	p = buf;
+	for (size_t i = 0; i < n; i++) {
+		const char *v   = engine__str(values[i]);
+		size_t      len = strlen(v);
+		p += sprintf(p, "%zu:", len);
+		memcpy(p, v, len);
+		p += len;
+	}
+	*p   = '\0';
+	*out = buf;
+	return FREP_OK;
+}
+
+void
+engine__strv_free(char **values, size_t n)
+{
+	if (values == NULL) {
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		free(values[i]);
+	}
+	free(values);
+}
+
+frep_code
+engine__values_decode(
+    const char *text, char ***values, size_t *n, frep_status *st)
+{
+	size_t      count = 0, cap = 0;
+	char      **vec   = NULL;
+	const char *p     = engine__str(text);
+
+	while (*p != '\0') {
+		char  *end;
+		size_t len;
+
+		errno = 0;
+		len   = (size_t) strtoull(p, &end, 10);
+		if (end == p || *end != ':' || errno != 0 ||
+		    strlen(end + 1) < len) {
+			engine__strv_free(vec, count);
+			return frep_status_set(st, FREP_DATA_LOSS,
+			    "store: malformed value list '%.64s'", text);
+		}
+		if (count == cap) {
+			size_t ncap = cap ? cap * 2 : 4;
+			char **nv   = realloc(vec, ncap * sizeof(*nv));
+			if (nv == NULL) {
+				engine__strv_free(vec, count);
+				return engine__oom(st);
+			}
+			vec = nv;
+			cap = ncap;
+		}
+		if ((vec[count] = strndup(end + 1, len)) == NULL) {
+			engine__strv_free(vec, count);
+			return engine__oom(st);
+		}
+		count++;
+		p = end + 1 + len;
+	}
+	*values = vec;
+	*n      = count;
+	return FREP_OK;
+}
+
+frep_code
+engine__strv_dup(char *const *values, size_t n, char ***out, frep_status *st)
+{
+	char **vec;
+
+	*out = NULL;
+	if (n == 0) {
+		return FREP_OK;
+	}
+	if ((vec = calloc(n, sizeof(*vec))) == NULL) {
+		return engine__oom(st);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((vec[i] = engine__strdup(values[i])) == NULL) {
+			engine__strv_free(vec, i);
+			return engine__oom(st);
+		}
+	}
+	*out = vec;
+	return FREP_OK;
+}
+
+static frep_code
+prepare_all(engine *e, frep_status *st)
+{
+	for (int i = 0; i < ENGINE__STMT_COUNT; i++) {
+		int rc = sqlite3_prepare_v3(e->db, stmt_sql[i], -1,
+		    SQLITE_PREPARE_PERSISTENT, &e->stmt[i], NULL);
+		if (rc != SQLITE_OK) {
+			return engine__sqlerr(e, rc, stmt_name[i], st);
+		}
+	}
+	return FREP_OK;
+}
+
+static frep_code
+read_user_version(engine *e, int *version, frep_status *st)
+{
+	sqlite3_stmt *s;
+	int           rc;
+
+	rc = sqlite3_prepare_v2(e->db, "PRAGMA user_version", -1, &s, NULL);
+	if (rc != SQLITE_OK) {
+		return engine__sqlerr(e, rc, "PRAGMA user_version", st);
+	}
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		frep_code code = engine__sqlerr(e, rc, "PRAGMA user_version", st);
+		sqlite3_finalize(s);
+		return code;
+	}
+	*version = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	return FREP_OK;
+}
+
+static frep_code
+migrate(engine *e, frep_status *st)
+{
+	frep_code rc;
+	int       version   = 0;
+	int       latest    = 0;
+	bool      need_seed = false;
+	char      sql[64];
+
+	if ((rc = exec_sql(e, "BEGIN IMMEDIATE", st)) != FREP_OK) {
+		return rc;
+	}
+	if ((rc = read_user_version(e, &version, st)) != FREP_OK) {
+		goto fail;
+	}
+	for (const migration *m = migrations; m->version != 0; m++) {
+		latest = m->version;
+	}
+	if (version > latest) {
+		rc = frep_status_set(st, FREP_FAILED_PRECONDITION,
+		    "store schema_version %d is newer than this build's %d",
+		    version, latest);
+		goto fail;
+	}
+	for (const migration *m = migrations; m->version != 0; m++) {
+		if (m->version <= version) {
+			continue;
+		}
+		if ((rc = exec_sql(e, m->sql, st)) != FREP_OK) {
+			goto fail;
+		}
+		need_seed = need_seed || m->seed;
+	}
+	if ((rc = prepare_all(e, st)) != FREP_OK) {
+		goto fail;
+	}
+	if (need_seed && (rc = engine__seed_defaults(e, st)) != FREP_OK) {
+		goto fail;
+	}
+	if (latest != version) {
+		snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", latest);
+		if ((rc = exec_sql(e, sql, st)) != FREP_OK) {
+			goto fail;
+		}
+	}
+	reset_all(e);
+	return exec_sql(e, "COMMIT", st);
+
+fail:
+	reset_all(e);
+	(void) sqlite3_exec(e->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+frep_code
+engine_open(const char *path, const engine_options *options, engine **out,
+    frep_status *st)
+{
+	engine   *e;
+	frep_code rc;
+	int       src;
+	int       busy = 5000;
+
+	frep_status_clear(st);
+	if (path == NULL || *path == '\0' || out == NULL) {
+		return frep_status_set(st, FREP_INVALID_ARGUMENT,
+		    "path is empty: a database file name is required");
+	}
+	if (options != NULL && options->busy_timeout_ms > 0) {
+		busy = options->busy_timeout_ms;
+	}
+	if ((e = calloc(1, sizeof(*e))) == NULL) {
+		return engine__oom(st);
+	}
+	if (pthread_mutex_init(&e->mu, NULL) != 0) {
+		free(e);
+		return frep_status_set(st, FREP_INTERNAL, "pthread_mutex_init failed");
+	}
+	src = sqlite3_open_v2(path, &e->db,
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+	    NULL);
+	if (src != SQLITE_OK) {
+		rc = frep_status_set(st, FREP_UNAVAILABLE,
+		    "sqlite: cannot open %s: %s (code %d)", path,
+		    e->db != NULL ? sqlite3_errmsg(e->db) : sqlite3_errstr(src),
+		    src);
+		goto fail;
+	}
+	sqlite3_extended_result_codes(e->db, 1);
+	sqlite3_busy_timeout(e->db, busy);
+	if ((rc = exec_sql(e, "PRAGMA journal_mode = WAL", st)) != FREP_OK ||
+	    (rc = exec_sql(e, "PRAGMA synchronous = FULL", st)) != FREP_OK ||
+	    (rc = exec_sql(e, "PRAGMA foreign_keys = ON", st)) != FREP_OK) {
+		goto fail;
+	}
+	if ((rc = migrate(e, st)) != FREP_OK) {
+		goto fail;
+	}
+	*out = e;
+	return FREP_OK;
+
+fail:
+	engine_close(e);
+	return rc;
+}
+
+void
+engine_close(engine *e)
+{
+	if (e == NULL) {
+		return;
+	}
+	for (int i = 0; i < ENGINE__STMT_COUNT; i++) {
+		sqlite3_finalize(e->stmt[i]);
+	}
+	sqlite3_close(e->db);
+	pthread_mutex_destroy(&e->mu);
+	free(e);
+}
+
+frep_code
+engine_schema_version(engine *e, int *version, frep_status *st)
+{
+	frep_code rc;
+
+	if ((rc = engine__read_begin(e, st)) != FREP_OK) {
+		return rc;
+	}
+	rc = read_user_version(e, version, st);
+	return engine__read_end(e, rc, st);
+}
