@@ -372,6 +372,9 @@ frep_code engine__policy_validate(engine *e, const engine_scope *scope,
     engine_policy *norm, frep_status *st);
 frep_code engine__policy_insert(engine *e, const engine_policy *pol,
     int64_t *id, frep_status *st);
+/* Deletes the policy (scope_id, name) with its parts, if it exists. */
+frep_code engine__policy_delete(engine *e, uint32_t scope_id,
+    const char *name, frep_status *st);
 frep_code engine__policies_read(engine *e, uint32_t scope_id, bool by_name,
     engine_policy **out, size_t *n, frep_status *st);
 

@@ -881,6 +881,31 @@ engine_policy_list(engine *e, uint32_t scope_id, engine_policy **out,
 }
 
 frep_code
+engine__policy_delete(
+    engine *e, uint32_t scope_id, const char *name, frep_status *st)
+{
+	sqlite3_stmt *s = engine__stmt(e, ENGINE__STMT_POLICY_GET);
+	bool          row;
+	int64_t       id;
+	frep_code     rc;
+
+	engine__bind_u32(s, 1, scope_id);
+	engine__bind_text(s, 2, name);
+	if ((rc = engine__step(e, s, &row, "read policy", st)) != FREP_OK ||
+	    !row) {
+		return rc;
+	}
+	id = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if ((rc = policy_children_delete(e, id, scope_id, st)) != FREP_OK) {
+		return rc;
+	}
+	s = engine__stmt(e, ENGINE__STMT_POLICY_DELETE);
+	sqlite3_bind_int64(s, 1, id);
+	return engine__exec(e, s, "delete policy", st);
+}
+
+frep_code
 engine_policy_remove(
     engine *e, uint32_t scope_id, const char *name, frep_status *st)
 {

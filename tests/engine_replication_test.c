@@ -1,0 +1,633 @@
+/* Replication as data: snapshot and digest determinism, diff counts,
+ * apply (dependencies, dry run, equality of digests, scale), audit. */
+#include <time.h>
+
+#include "test/engine_testutil.h"
+
+#define S1 IP4(10, 0, 1, 0)
+
+static char *dns[]   = {"10.0.1.1", "10.0.1.2"};
+static char *host[]  = {"h"};
+static char *mac[]   = {"00-11-22-33-44-55"};
+static char *vcls[]  = {"Microsoft Options"};
+static char *router[] = {"10.0.1.254"};
+
+static void
+add_reservation(engine *e, int host_octet, const char *cid, const char *name)
+{
+	frep_status         st;
+	engine_option_value o = {.option_id = 12, .values = host, .n_values = 1};
+	engine_reservation  r = {.scope_id = S1,
+	     .ip_address = IP4(10, 0, 1, host_octet), .client_id = (char *) cid,
+	     .name = (char *) name, .options = &o, .n_options = 1};
+	CHECK_OK(engine_reservation_add(e, &r, NULL, &st), st);
+}
+
+static void
+add_exclusion(engine *e, int a, int b)
+{
+	frep_status      st;
+	engine_exclusion x = {S1, IP4(10, 0, 1, a), IP4(10, 0, 1, b)};
+	CHECK_OK(engine_exclusion_add(e, &x, &st), st);
+}
+
+static void
+set_scope_option(engine *e, uint32_t id, char **values, size_t n,
+    const char *user_class)
+{
+	frep_status          st;
+	engine_option_target tg = {.scope_id = S1};
+	engine_option_value  v  = {.option_id = id, .values = values,
+	      .n_values = n, .user_class = (char *) user_class};
+	CHECK_OK(engine_option_value_set(e, &tg, &v, NULL, &st), st);
+}
+
+static void
+add_policy(engine *e, const char *name, uint32_t order, int lo, int hi)
+{
+	frep_status         st;
+	engine_criterion    c[] = {{.type = ENGINE_CRITERION_TYPE_MAC_ADDRESS,
+	       .comparator = ENGINE_COMPARATOR_EQ, .values = mac, .n_values = 1},
+	       {.type = ENGINE_CRITERION_TYPE_VENDOR_CLASS,
+	           .comparator = ENGINE_COMPARATOR_EQ, .values = vcls,
+	           .n_values = 1}};
+	engine_ip_range     r = {IP4(10, 0, 1, lo), IP4(10, 0, 1, hi)};
+	engine_option_value o = {.option_id = 3, .values = router, .n_values = 1};
+	engine_policy       p = {.name = (char *) name, .scope_id = S1,
+	          .processing_order = order, .criteria = c, .n_criteria = 2,
+	          .ip_ranges = &r, .n_ip_ranges = 1, .options = &o, .n_options = 1};
+	CHECK_OK(engine_policy_add(e, &p, NULL, &st), st);
+}
+
+/* The same configuration, built in two different orders. */
+static void
+populate_forward(engine *e)
+{
+	add_scope24(e, 1, "office");
+	add_exclusion(e, 20, 30);
+	add_exclusion(e, 40, 41);
+	add_reservation(e, 5, "01-01-01-01-01-01", "a");
+	add_reservation(e, 6, "02-02-02-02-02-02", "b");
+	add_reservation(e, 7, "03-03-03-03-03-03", "c");
+	set_scope_option(e, 6, dns, 2, "");
+	set_scope_option(e, 15, host, 1, "Default BOOTP Class");
+	add_policy(e, "alpha", 1, 100, 110);
+	add_policy(e, "beta", 2, 120, 130);
+}
+
+static void
+populate_backward(engine *e)
+{
+	add_scope24(e, 1, "office");
+	add_policy(e, "beta", 2, 120, 130);
+	add_policy(e, "alpha", 1, 100, 110);
+	set_scope_option(e, 15, host, 1, "Default BOOTP Class");
+	set_scope_option(e, 6, dns, 2, "");
+	add_reservation(e, 7, "03:03:03:03:03:03", "c");
+	add_reservation(e, 6, "020202020202", "b");
+	add_reservation(e, 5, "01-01-01-01-01-01", "a");
+	add_exclusion(e, 40, 41);
+	add_exclusion(e, 20, 30);
+}
+
+static void
+digest_of(engine *e, char out[65])
+{
+	frep_status st;
+	bool        found;
+	CHECK_OK(engine_scope_digest(e, S1, out, &found, &st), st);
+	assert_true(found);
+	assert_int_equal(strlen(out), 64);
+}
+
+static void
+test_engine_digest_is_insertion_order_independent(void **state)
+{
+	testdb *a = testdb_open(), *b = testdb_open();
+	char    da[65], db[65], dc[65];
+
+	(void) state;
+	populate_forward(a->e);
+	populate_backward(b->e);
+	digest_of(a->e, da);
+	digest_of(b->e, db);
+	assert_string_equal(da, db);
+
+	/* The pure function agrees, whatever the order of the arrays. */
+	engine_scope_config *c;
+	frep_status          st;
+	CHECK_OK(engine_scope_snapshot(a->e, S1, &c, &st), st);
+	assert_string_equal(c->digest, da);
+	engine_reservation tmp = c->reservations[0];
+	c->reservations[0]     = c->reservations[2];
+	c->reservations[2]     = tmp;
+	engine_policy ptmp     = c->policies[0];
+	c->policies[0]         = c->policies[1];
+	c->policies[1]         = ptmp;
+	CHECK_OK(engine_scope_config_digest(c, dc, &st), st);
+	assert_string_equal(dc, da);
+	/* Any content change moves it. */
+	char *saved             = c->reservations[1].name;
+	c->reservations[1].name = "changed";
+	CHECK_OK(engine_scope_config_digest(c, dc, &st), st);
+	assert_string_not_equal(dc, da);
+	c->reservations[1].name = saved;
+	engine_scope_config_free(c);
+	testdb_close(a);
+	testdb_close(b);
+}
+
+static void
+test_engine_snapshot_contents(void **state)
+{
+	testdb              *t = testdb_open();
+	engine_scope_config *c;
+	frep_status          st;
+	char                 d[65];
+	bool                 found = true;
+
+	(void) state;
+	CHECK_OK(engine_scope_digest(t->e, S1, d, &found, &st), st);
+	assert_false(found);
+	assert_string_equal(d, "");
+	CHECK_STATUS(engine_scope_snapshot(t->e, S1, &c, &st), st, FREP_NOT_FOUND,
+	    "10.0.1.0");
+
+	populate_backward(t->e);
+	CHECK_OK(engine_scope_snapshot(t->e, S1, &c, &st), st);
+	assert_int_equal(c->n_exclusions, 2);
+	assert_int_equal(c->exclusions[0].start_range, IP4(10, 0, 1, 20));
+	assert_int_equal(c->n_reservations, 3);
+	assert_int_equal(c->reservations[0].ip_address, IP4(10, 0, 1, 5));
+	assert_string_equal(c->reservations[1].client_id, "02-02-02-02-02-02");
+	assert_int_equal(c->reservations[2].n_options, 1);
+	assert_int_equal(c->n_options, 2);
+	assert_int_equal(c->options[0].option_id, 6);
+	assert_int_equal(c->n_policies, 2);
+	assert_string_equal(c->policies[0].name, "alpha");
+	assert_int_equal(c->policies[0].n_criteria, 2);
+	/* Dependencies: options 3, 6, 12, 15 and two classes. */
+	assert_int_equal(c->n_option_definitions_used, 4);
+	assert_int_equal(c->option_definitions_used[0].option_id, 3);
+	assert_int_equal(c->option_definitions_used[3].option_id, 15);
+	assert_int_equal(c->n_classes_used, 2);
+	assert_int_equal(c->classes_used[0].type, ENGINE_CLASS_TYPE_VENDOR);
+	assert_string_equal(c->classes_used[0].name, "Microsoft Options");
+	assert_string_equal(c->classes_used[1].name, "Default BOOTP Class");
+	digest_of(t->e, d);
+	assert_string_equal(c->digest, d);
+	engine_scope_config_free(c);
+	testdb_close(t);
+}
+
+static void
+count_actions(const engine_object_diff *diff, size_t n, const char *kind,
+    engine_diff_action action, const char *key, size_t want)
+{
+	size_t got = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(diff[i].kind, kind) == 0 && diff[i].action == action &&
+		    (key == NULL || strcmp(diff[i].key, key) == 0)) {
+			got++;
+		}
+	}
+	if (got != want) {
+		fail_msg("%s %s action %d: %zu, want %zu", kind,
+		    key != NULL ? key : "*", (int) action, got, want);
+	}
+}
+
+static void
+test_engine_diff_counts_each_kind(void **state)
+{
+	testdb              *src = testdb_open(), *dst = testdb_open();
+	engine_scope_config *c;
+	engine_scope_changes ch;
+	engine_object_diff  *diff;
+	size_t               n;
+	frep_status          st;
+
+	(void) state;
+	populate_forward(src->e);
+	/* The partner: same scope with a different description; exclusion
+	 * 20-30 kept, 50-60 extra; reservation 5 same, 6 with another
+	 * client id, 8 extra; option 6 different values, option 42 extra;
+	 * policy alpha same, gamma extra. */
+	engine_scope s = scope24(1, "office");
+	s.description  = "old";
+	CHECK_OK(engine_scope_add(dst->e, &s, NULL, &st), st);
+	add_exclusion(dst->e, 20, 30);
+	add_exclusion(dst->e, 50, 60);
+	add_reservation(dst->e, 5, "01-01-01-01-01-01", "a");
+	add_reservation(dst->e, 6, "09-09-09-09-09-09", "b");
+	add_reservation(dst->e, 8, "08-08-08-08-08-08", "x");
+	char *one_dns[] = {"10.0.1.1"};
+	set_scope_option(dst->e, 6, one_dns, 1, "");
+	set_scope_option(dst->e, 42, one_dns, 1, "");
+	add_policy(dst->e, "alpha", 1, 100, 110);
+	add_policy(dst->e, "gamma", 3, 140, 150);
+
+	CHECK_OK(engine_scope_snapshot(src->e, S1, &c, &st), st);
+	CHECK_OK(engine_scope_diff(dst->e, c, &ch, &diff, &n, &st), st);
+	assert_int_equal(ch.scope.added, 0);
+	assert_int_equal(ch.scope.updated, 1);
+	assert_int_equal(ch.exclusions.added, 1);
+	assert_int_equal(ch.exclusions.updated, 0);
+	assert_int_equal(ch.exclusions.removed, 1);
+	assert_int_equal(ch.reservations.added, 1);
+	assert_int_equal(ch.reservations.updated, 1);
+	assert_int_equal(ch.reservations.removed, 1);
+	assert_int_equal(ch.options.added, 1);
+	assert_int_equal(ch.options.updated, 1);
+	assert_int_equal(ch.options.removed, 1);
+	assert_int_equal(ch.policies.added, 1);
+	assert_int_equal(ch.policies.updated, 0);
+	assert_int_equal(ch.policies.removed, 1);
+	count_actions(diff, n, "scope", ENGINE_DIFF_ACTION_UPDATE, "10.0.1.0", 1);
+	count_actions(diff, n, "exclusion", ENGINE_DIFF_ACTION_ADD,
+	    "10.0.1.40-10.0.1.41", 1);
+	count_actions(diff, n, "exclusion", ENGINE_DIFF_ACTION_REMOVE,
+	    "10.0.1.50-10.0.1.60", 1);
+	count_actions(diff, n, "reservation", ENGINE_DIFF_ACTION_UPDATE,
+	    "10.0.1.6", 1);
+	count_actions(diff, n, "reservation", ENGINE_DIFF_ACTION_ADD, "10.0.1.7",
+	    1);
+	count_actions(diff, n, "reservation", ENGINE_DIFF_ACTION_REMOVE,
+	    "10.0.1.8", 1);
+	count_actions(diff, n, "option", ENGINE_DIFF_ACTION_UPDATE, "6", 1);
+	count_actions(diff, n, "option", ENGINE_DIFF_ACTION_ADD,
+	    "15;user=Default BOOTP Class", 1);
+	count_actions(diff, n, "option", ENGINE_DIFF_ACTION_REMOVE, "42", 1);
+	count_actions(diff, n, "policy", ENGINE_DIFF_ACTION_ADD, "beta", 1);
+	count_actions(diff, n, "policy", ENGINE_DIFF_ACTION_REMOVE, "gamma", 1);
+	assert_int_equal(n, 11);
+	engine_object_diffs_free(diff, n);
+
+	/* A reservation option change is a reservation update. */
+	engine_scope_config_free(c);
+	testdb_close(src);
+	testdb_close(dst);
+}
+
+static void
+test_engine_apply_makes_digest_equal(void **state)
+{
+	testdb              *src = testdb_open(), *dst = testdb_open();
+	engine_scope_config *c;
+	engine_scope_changes ch;
+	frep_status          st;
+	char                 before[65], after[65], want[65], got[65];
+
+	(void) state;
+	populate_forward(src->e);
+	/* The partner has an older, different copy in a relationship. */
+	engine_scope s = scope24(1, "stale");
+	CHECK_OK(engine_scope_add(dst->e, &s, NULL, &st), st);
+	add_reservation(dst->e, 9, "09-09-09-09-09-09", "gone");
+	add_policy(dst->e, "gamma", 1, 140, 150);
+	uint32_t        ids[] = {S1};
+	engine_failover r     = {.name = "pair", .partner_server = "tcp://a:1",
+	        .scope_ids = ids, .n_scope_ids = 1};
+	CHECK_OK(engine_failover_add(dst->e, &r, NULL, &st), st);
+	char old[65];
+	digest_of(dst->e, old);
+
+	CHECK_OK(engine_scope_snapshot(src->e, S1, &c, &st), st);
+	strcpy(want, c->digest);
+	CHECK_OK(engine_scope_apply(
+	             dst->e, c, false, &ch, NULL, NULL, before, after, &st),
+	    st);
+	assert_string_equal(before, old);
+	assert_string_equal(after, want);
+	digest_of(dst->e, got);
+	assert_string_equal(got, want);
+	assert_int_equal(ch.scope.updated, 1);
+	assert_int_equal(ch.reservations.added, 3);
+	assert_int_equal(ch.reservations.removed, 1);
+	assert_int_equal(ch.policies.added, 2);
+	assert_int_equal(ch.policies.removed, 1);
+	/* Membership untouched. */
+	bool found;
+	char name[ENGINE_RELATIONSHIP_NAME_MAX + 1];
+	CHECK_OK(engine_failover_of_scope(dst->e, S1, &found, name, &st), st);
+	assert_true(found);
+	assert_string_equal(name, "pair");
+	/* Survives a reopen; applying again changes nothing. */
+	testdb_reopen(dst);
+	digest_of(dst->e, got);
+	assert_string_equal(got, want);
+	engine_object_diff *diff;
+	size_t              n;
+	CHECK_OK(engine_scope_apply(
+	             dst->e, c, false, &ch, &diff, &n, before, after, &st),
+	    st);
+	assert_int_equal(n, 0);
+	assert_null(diff);
+	assert_string_equal(before, want);
+	assert_int_equal(ch.reservations.added + ch.reservations.updated +
+	        ch.reservations.removed + ch.scope.updated + ch.policies.added,
+	    0);
+	engine_scope_config_free(c);
+	testdb_close(src);
+	testdb_close(dst);
+}
+
+static void
+test_engine_apply_creates_missing_scope(void **state)
+{
+	testdb              *src = testdb_open(), *dst = testdb_open();
+	engine_scope_config *c;
+	engine_scope_changes ch;
+	frep_status          st;
+	char                 before[65] = "x", after[65];
+
+	(void) state;
+	populate_forward(src->e);
+	CHECK_OK(engine_scope_snapshot(src->e, S1, &c, &st), st);
+	CHECK_OK(engine_scope_apply(
+	             dst->e, c, false, &ch, NULL, NULL, before, after, &st),
+	    st);
+	assert_string_equal(before, "");
+	assert_string_equal(after, c->digest);
+	assert_int_equal(ch.scope.added, 1);
+	assert_int_equal(ch.exclusions.added, 2);
+	assert_int_equal(ch.reservations.added, 3);
+	assert_int_equal(ch.options.added, 2);
+	assert_int_equal(ch.policies.added, 2);
+	engine_scope_config_free(c);
+	testdb_close(src);
+	testdb_close(dst);
+}
+
+static void
+test_engine_apply_missing_dependency_refused(void **state)
+{
+	testdb              *src = testdb_open(), *dst = testdb_open();
+	engine_scope_config *c;
+	frep_status          st;
+	engine_option_def    d = {.option_id = 240, .name = "custom",
+	       .type = ENGINE_OPTION_TYPE_BYTE};
+	char                *v[] = {"7"};
+
+	(void) state;
+	populate_forward(src->e);
+	CHECK_OK(engine_option_def_add(src->e, &d, NULL, &st), st);
+	set_scope_option(src->e, 240, v, 1, "");
+	add_scope24(dst->e, 1, "partner copy");
+	CHECK_OK(engine_scope_snapshot(src->e, S1, &c, &st), st);
+
+	char *before = store_dump(dst->path);
+	CHECK_STATUS(engine_scope_apply(
+	                 dst->e, c, false, NULL, NULL, NULL, NULL, NULL, &st),
+	    st, FREP_FAILED_PRECONDITION, "option definition 240 (vendor class "
+	                                  "'')",
+	    "does not exist on this server");
+	char *after = store_dump(dst->path);
+	assert_string_equal(before, after);
+	free(after);
+
+	/* A missing class is refused the same way. */
+	CHECK_OK(engine_option_def_add(dst->e, &d, NULL, &st), st);
+	CHECK_OK(engine_class_remove(dst->e, ENGINE_CLASS_TYPE_USER,
+	             "Default BOOTP Class", &st),
+	    st);
+	free(before);
+	before = store_dump(dst->path);
+	CHECK_STATUS(engine_scope_apply(
+	                 dst->e, c, false, NULL, NULL, NULL, NULL, NULL, &st),
+	    st, FREP_FAILED_PRECONDITION, "user class 'Default BOOTP Class'");
+	after = store_dump(dst->path);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+	engine_scope_config_free(c);
+	testdb_close(src);
+	testdb_close(dst);
+}
+
+static void
+test_engine_apply_dry_run_changes_nothing(void **state)
+{
+	testdb              *src = testdb_open(), *dst = testdb_open();
+	engine_scope_config *c;
+	engine_scope_changes ch;
+	engine_object_diff  *diff;
+	size_t               n;
+	frep_status          st;
+	char                 b[65], a[65], old[65];
+
+	(void) state;
+	populate_forward(src->e);
+	add_scope24(dst->e, 1, "partner copy");
+	add_reservation(dst->e, 9, "09-09-09-09-09-09", "gone");
+	digest_of(dst->e, old);
+	CHECK_OK(engine_scope_snapshot(src->e, S1, &c, &st), st);
+	char *before = store_dump(dst->path);
+	CHECK_OK(engine_scope_apply(dst->e, c, true, &ch, &diff, &n, b, a, &st),
+	    st);
+	char *after = store_dump(dst->path);
+	assert_string_equal(before, after);
+	assert_string_equal(b, old);
+	assert_string_equal(a, old);
+	assert_int_equal(ch.scope.updated, 1);
+	assert_int_equal(ch.reservations.added, 3);
+	assert_int_equal(ch.reservations.removed, 1);
+	assert_true(n > 0);
+	count_actions(diff, n, "reservation", ENGINE_DIFF_ACTION_REMOVE,
+	    "10.0.1.9", 1);
+	engine_object_diffs_free(diff, n);
+	free(before);
+	free(after);
+	engine_scope_config_free(c);
+	testdb_close(src);
+	testdb_close(dst);
+}
+
+static void
+test_engine_apply_validates_incoming(void **state)
+{
+	testdb              *src = testdb_open(), *dst = testdb_open();
+	engine_scope_config *c;
+	frep_status          st;
+
+	(void) state;
+	populate_forward(src->e);
+	add_scope24(dst->e, 1, "partner copy");
+	CHECK_OK(engine_scope_snapshot(src->e, S1, &c, &st), st);
+	char *before = store_dump(dst->path);
+
+	/* A tampered config no longer matches its digest. */
+	uint32_t ip                   = c->reservations[0].ip_address;
+	c->reservations[0].ip_address = IP4(10, 0, 2, 5);
+	CHECK_STATUS(engine_scope_apply(
+	                 dst->e, c, false, NULL, NULL, NULL, NULL, NULL, &st),
+	    st, FREP_INVALID_ARGUMENT, "digest", "does not match");
+	/* Without a digest, validation refuses it. */
+	c->digest[0] = '\0';
+	CHECK_STATUS(engine_scope_apply(
+	                 dst->e, c, false, NULL, NULL, NULL, NULL, NULL, &st),
+	    st, FREP_INVALID_ARGUMENT, "reservation 10.0.2.5 lies outside scope "
+	                               "10.0.1.0/24");
+	c->reservations[0].ip_address = c->reservations[1].ip_address;
+	CHECK_STATUS(engine_scope_apply(
+	                 dst->e, c, false, NULL, NULL, NULL, NULL, NULL, &st),
+	    st, FREP_INVALID_ARGUMENT, "reservation 10.0.1.6 is given twice");
+	c->reservations[0].ip_address = ip;
+	char *bad[]                   = {"300"};
+	char **saved                  = c->options[0].values;
+	c->options[0].values          = bad;
+	c->options[0].n_values        = 1;
+	CHECK_STATUS(engine_scope_apply(
+	                 dst->e, c, false, NULL, NULL, NULL, NULL, NULL, &st),
+	    st, FREP_INVALID_ARGUMENT, "option 6", "'300'");
+	c->options[0].values   = saved;
+	c->options[0].n_values = 2;
+	char *after            = store_dump(dst->path);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+	engine_scope_config_free(c);
+	testdb_close(src);
+	testdb_close(dst);
+}
+
+static double
+elapsed_ms(const struct timespec *a, const struct timespec *b)
+{
+	return (double) (b->tv_sec - a->tv_sec) * 1e3 +
+	    (double) (b->tv_nsec - a->tv_nsec) / 1e6;
+}
+
+static void
+test_engine_apply_10k_reservations(void **state)
+{
+	enum { N = 10000 };
+	testdb              *src = testdb_open(), *dst = testdb_open();
+	engine_scope_config  in  = {0};
+	engine_scope_config *c;
+	engine_scope_changes ch;
+	frep_status          st;
+	struct timespec      t0, t1;
+	char                 a[65];
+	static char          cids[N][18];
+
+	(void) state;
+	in.scope = (engine_scope){.scope_id = IP4(10, 0, 0, 0),
+	    .subnet_mask = IP4(255, 255, 0, 0), .name = "big",
+	    .start_range = IP4(10, 0, 0, 1), .end_range = IP4(10, 0, 255, 254)};
+	in.reservations   = calloc(N, sizeof(*in.reservations));
+	in.n_reservations = N;
+	assert_non_null(in.reservations);
+	engine_option_value o = {.option_id = 12, .values = host, .n_values = 1};
+	for (int i = 0; i < N; i++) {
+		snprintf(cids[i], sizeof(cids[i]), "02-00-00-00-%02x-%02x",
+		    i >> 8, i & 0xff);
+		in.reservations[i] = (engine_reservation){
+		    .ip_address = IP4(10, 0, 0, 0) + 256 + (uint32_t) i,
+		    .client_id = cids[i], .name = "host",
+		    .options = (i % 2) ? &o : NULL, .n_options = (i % 2) ? 1 : 0};
+	}
+	CHECK_OK(engine_scope_apply(
+	             src->e, &in, false, &ch, NULL, NULL, NULL, NULL, &st),
+	    st);
+	assert_int_equal(ch.reservations.added, N);
+	free(in.reservations);
+
+	CHECK_OK(engine_scope_snapshot(src->e, IP4(10, 0, 0, 0), &c, &st), st);
+	assert_int_equal(c->n_reservations, N);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK_OK(engine_scope_apply(dst->e, c, false, &ch, NULL, NULL, NULL, a,
+	             &st),
+	    st);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	print_message("apply of %d reservations (new scope): %.1f ms\n", N,
+	    elapsed_ms(&t0, &t1));
+	assert_string_equal(a, c->digest);
+
+	/* One reservation renamed: one update, digest equal again. */
+	c->reservations[N / 2].name[0] = 'X';
+	CHECK_OK(engine_scope_config_digest(c, c->digest, &st), st);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK_OK(engine_scope_apply(dst->e, c, false, &ch, NULL, NULL, NULL, a,
+	             &st),
+	    st);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	print_message("apply of %d reservations (one changed): %.1f ms\n", N,
+	    elapsed_ms(&t0, &t1));
+	assert_int_equal(ch.reservations.updated, 1);
+	assert_int_equal(ch.reservations.added + ch.reservations.removed, 0);
+	assert_string_equal(a, c->digest);
+	/* Generous bound: sanitizer builds run several times slower. */
+	assert_true(elapsed_ms(&t0, &t1) < 5000);
+	engine_scope_config_free(c);
+	testdb_close(src);
+	testdb_close(dst);
+}
+
+static void
+test_engine_audit_round_trip(void **state)
+{
+	testdb             *t = testdb_open();
+	frep_status         st;
+	uint64_t            id1, id2;
+	engine_audit_record r = {.direction = "applied", .source =
+	    "tcp://10.9.0.1:6470", .relationship = "pair", .scope_id = S1,
+	    .digest_before = "", .digest_after = "ab", .added = 3, .code = 0,
+	    .message = "ok"};
+	engine_audit_record *list;
+	size_t               n;
+
+	(void) state;
+	CHECK_OK(engine_audit_add(t->e, &r, &id1, &st), st);
+	r.direction    = "sent";
+	r.scope_id     = IP4(10, 0, 2, 0);
+	r.relationship = "other";
+	r.time_unix_ms = 1234;
+	CHECK_OK(engine_audit_add(t->e, &r, &id2, &st), st);
+	assert_true(id2 > id1);
+	r.direction = "sideways";
+	CHECK_STATUS(engine_audit_add(t->e, &r, NULL, &st), st,
+	    FREP_INVALID_ARGUMENT, "direction 'sideways'");
+
+	testdb_reopen(t);
+	CHECK_OK(engine_audit_list(t->e, NULL, &list, &n, &st), st);
+	assert_int_equal(n, 2);
+	assert_int_equal(list[0].id, id2); /* newest first */
+	assert_int_equal(list[0].time_unix_ms, 1234);
+	assert_string_equal(list[1].direction, "applied");
+	assert_true(list[1].time_unix_ms > 0);
+	assert_int_equal(list[1].added, 3);
+	engine_audit_records_free(list, n);
+	engine_audit_filter f = {.scope_id = S1};
+	CHECK_OK(engine_audit_list(t->e, &f, &list, &n, &st), st);
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0].relationship, "pair");
+	engine_audit_records_free(list, n);
+	f = (engine_audit_filter){.relationship = "other"};
+	CHECK_OK(engine_audit_list(t->e, &f, &list, &n, &st), st);
+	assert_int_equal(n, 1);
+	engine_audit_records_free(list, n);
+	f = (engine_audit_filter){.limit = 1};
+	CHECK_OK(engine_audit_list(t->e, &f, &list, &n, &st), st);
+	assert_int_equal(n, 1);
+	engine_audit_records_free(list, n);
+	testdb_close(t);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_engine_digest_is_insertion_order_independent),
+		cmocka_unit_test(test_engine_snapshot_contents),
+		cmocka_unit_test(test_engine_diff_counts_each_kind),
+		cmocka_unit_test(test_engine_apply_makes_digest_equal),
+		cmocka_unit_test(test_engine_apply_creates_missing_scope),
+		cmocka_unit_test(test_engine_apply_missing_dependency_refused),
+		cmocka_unit_test(test_engine_apply_dry_run_changes_nothing),
+		cmocka_unit_test(test_engine_apply_validates_incoming),
+		cmocka_unit_test(test_engine_apply_10k_reservations),
+		cmocka_unit_test(test_engine_audit_round_trip),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
