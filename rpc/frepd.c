@@ -56,7 +56,7 @@ usage(FILE *out)
 	    "  --tls-ca FILE            PEM CA bundle; when given, clients must present a\n"
 	    "                           certificate it signed\n"
 	    "  --token-file FILE        admin bearer token (first line of FILE); when set,\n"
-	    "                           every call but Health needs it\n"
+	    "                           every call but Health and Introspection needs it\n"
 	    "  --drain-ms N             on SIGTERM, wait up to N ms for calls in flight\n"
 	    "                           (default 10000)\n"
 	    "  --help                   print this help and exit\n"

@@ -1,0 +1,57 @@
+# frep: the two commands of the README, and a few more. Drives CMake.
+#   make demo   install what is missing, build, run two frepd partners
+#   make test   install what is missing, build with -Werror, run every test,
+#               then the same under AddressSanitizer + UndefinedBehaviorSanitizer
+BUILD     ?= build
+SAN_BUILD ?= build-asan
+JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
+
+# Debian 12 packages the build, the tests and the demo need.
+DEB_PACKAGES := cmake make gcc pkg-config libc6-dev \
+  libnng-dev libmbedtls-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler \
+  libcmocka-dev libsqlite3-dev sqlite3 libjansson-dev openssl
+
+.PHONY: all deps build build-asan test test-plain test-asan demo install bench clean
+
+all: build
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  if [ "$$(id -u)" -ne 0 ]; then echo "run as root (or install:$$missing)"; exit 1; fi; \
+	  (apt-get install -y --no-install-recommends $$missing || \
+	   (apt-get update && apt-get install -y --no-install-recommends $$missing)) >/dev/null; \
+	fi
+
+build: deps
+	cmake -S . -B $(BUILD) -DFREP_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build $(BUILD) -j$(JOBS)
+
+build-asan: deps
+	cmake -S . -B $(SAN_BUILD) -DFREP_WERROR=ON -DCMAKE_BUILD_TYPE=Debug \
+	  -DFREP_SANITIZER=address,undefined -DFREP_BUILD_BENCH=OFF >/dev/null
+	cmake --build $(SAN_BUILD) -j$(JOBS)
+
+test-plain: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+test-asan: build-asan
+	cd $(SAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j$(JOBS)
+
+test: test-plain test-asan
+
+demo: build
+	FREPD=$(BUILD)/rpc/frepd FREPCTL=$(BUILD)/clients/frepctl ./clients/demo.sh
+
+install: build
+	cmake --install $(BUILD)
+
+bench: build
+	$(BUILD)/bench/rpc_bench --frepd $(BUILD)/rpc/frepd
+
+clean:
+	rm -rf $(BUILD) $(SAN_BUILD)
