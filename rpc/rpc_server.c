@@ -91,6 +91,7 @@ struct rpc_server {
 	size_t          n_workers;
 	bool            stopping_workers;
 	size_t          in_flight; /* calls between receipt and reply sent */
+	size_t          answering; /* threads inside nng_ctx_send for a reply */
 	bool            started;
 	bool            draining;
 	bool            shut_down;
@@ -611,7 +612,7 @@ rpc_server_shutdown(rpc_server *s, unsigned drain_ms)
 		until.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&s->mtx);
-	while (s->in_flight > 0) {
+	while (s->in_flight > 0 || s->answering > 0) {
 		if (pthread_cond_timedwait(&s->idle_cv, &s->mtx, &until) == ETIMEDOUT) {
 			rpc_log(RPC_LOG_WARN, "shutdown: %zu calls still running after %u ms",
 			    s->in_flight, drain_ms);
@@ -707,12 +708,23 @@ rpc_server__service_names(const rpc_server *s, const char **names, size_t max)
 
 /* --- the call path ------------------------------------------------------ */
 
-/* Sends an envelope already packed into msg on the call's context. */
+/* Sends an envelope already packed into msg on the call's context. The
+ * send can complete (and shutdown proceed) before nng_ctx_send returns, so
+ * shutdown also waits for every thread still inside it. */
 static void
 send_reply(rpc_ctx *rc, nng_msg *msg)
 {
+	rpc_server *s = rc->server;
+	pthread_mutex_lock(&s->mtx);
+	s->answering++;
+	pthread_mutex_unlock(&s->mtx);
 	nng_aio_set_msg(rc->aio, msg);
 	nng_ctx_send(rc->ctx, rc->aio);
+	pthread_mutex_lock(&s->mtx);
+	if (--s->answering == 0 && s->in_flight == 0) {
+		pthread_cond_broadcast(&s->idle_cv);
+	}
+	pthread_mutex_unlock(&s->mtx);
 }
 
 /* Builds and sends the reply for rc's call; consumes nothing of the caller.
@@ -1017,7 +1029,7 @@ ctx_cb(void *arg)
 		}
 		pthread_mutex_lock(&s->mtx);
 		s->in_flight--;
-		if (s->in_flight == 0) {
+		if (s->in_flight == 0 && s->answering == 0) {
 			pthread_cond_broadcast(&s->idle_cv);
 		}
 		draining  = s->draining;
