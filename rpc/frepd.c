@@ -1,6 +1,7 @@
 /*
- * frepd: one DHCP server's frep daemon. Serves the frep contract over nng
- * until SIGINT or SIGTERM, then drains the calls in flight and exits 0.
+ * frepd: one DHCP server's frep daemon. Opens the server's store (--db),
+ * serves the frep contract over nng until SIGINT or SIGTERM, then drains
+ * the calls in flight, closes the store and exits 0.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -11,9 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include <nng/nng.h>
 
+#include "dhcp_service.h"
+#include "engine.h"
 #include "frep_status.h"
 #include "health.h"
 #include "log.h"
@@ -23,6 +27,7 @@ extern const uint8_t frep_descriptor_set[];
 extern const size_t  frep_descriptor_set_len;
 
 #define MAX_LISTEN 16
+#define FREPD_DEFAULT_DB "/var/lib/frep/frep.db"
 
 typedef struct frepd_options {
 	const char     *listen[MAX_LISTEN];
@@ -47,7 +52,8 @@ usage(FILE *out)
 	    "  --listen URL             listen on URL (repeatable): tcp://127.0.0.1:6470,\n"
 	    "                           ipc:///run/frep.sock, ws://127.0.0.1:6471/frep,\n"
 	    "                           tls+tcp://0.0.0.0:6472 (default tcp://127.0.0.1:6470)\n"
-	    "  --db PATH                SQLite database file (default /var/lib/frep/frep.db)\n"
+	    "  --db PATH                the server's SQLite store, created if missing with\n"
+	    "                           its directory (mode 0700) (default %s)\n"
 	    "  --threads N              worker threads running handlers (default 4)\n"
 	    "  --max-message-bytes N    largest request accepted (default %u)\n"
 	    "  --log-level LEVEL        error, warn, info or debug (default info)\n"
@@ -63,7 +69,7 @@ usage(FILE *out)
 	    "  --version                print the version and exit\n"
 	    "\n"
 	    "A listener that is not on loopback needs TLS or an admin token.\n",
-	    RPC_DEFAULT_MAX_MESSAGE_BYTES);
+	    FREPD_DEFAULT_DB, RPC_DEFAULT_MAX_MESSAGE_BYTES);
 }
 
 static int
@@ -170,7 +176,7 @@ parse_args(int argc, char **argv, frepd_options *o)
 
 	o->threads  = 4;
 	o->drain_ms = 10000;
-	o->db_path  = "/var/lib/frep/frep.db";
+	o->db_path  = FREPD_DEFAULT_DB;
 	opterr      = 0;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
@@ -251,6 +257,63 @@ parse_args(int argc, char **argv, frepd_options *o)
 	return 0;
 }
 
+/* Creates the directories leading to path's file that are missing, each
+ * mode 0700 (the store holds failover secrets). 0, or -1 with a message
+ * on stderr. */
+static int
+make_parent_dirs(const char *path)
+{
+	char *dir = strdup(path);
+	if (dir == NULL) {
+		fprintf(stderr, "frepd: RESOURCE_EXHAUSTED: out of memory\n");
+		return -1;
+	}
+	char *slash = strrchr(dir, '/');
+	if (slash == NULL || slash == dir) {
+		free(dir);
+		return 0;
+	}
+	*slash = '\0';
+	for (char *p = dir + 1;; p++) {
+		bool end = *p == '\0';
+		if (*p == '/' || end) {
+			*p = '\0';
+			if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+				fprintf(stderr, "frepd: UNAVAILABLE: --db %s: cannot create directory %s: %s\n",
+				    path, dir, strerror(errno));
+				free(dir);
+				return -1;
+			}
+			if (end) {
+				break;
+			}
+			*p = '/';
+		}
+	}
+	free(dir);
+	return 0;
+}
+
+/* Opens the store at path, its directory created if missing. 0, or -1 with
+ * a message on stderr. */
+static int
+open_store(const char *path, engine **out)
+{
+	frep_status st;
+	if (path[0] == '\0') {
+		fprintf(stderr, "frepd: INVALID_ARGUMENT: --db is empty\n");
+		return -1;
+	}
+	if (make_parent_dirs(path) != 0) {
+		return -1;
+	}
+	if (engine_open(path, NULL, out, &st) != FREP_OK) {
+		fprintf(stderr, "frepd: %s: --db %s: %s\n", frep_code_name(st.code), path, st.message);
+		return -1;
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -258,6 +321,8 @@ main(int argc, char **argv)
 	frep_status       st;
 	rpc_server       *server = NULL;
 	ProtobufCService *health = NULL;
+	ProtobufCService *dhcp   = NULL;
+	engine           *store  = NULL;
 	char             *token  = NULL;
 	int               exit_code = 1;
 	sigset_t          sigs;
@@ -279,6 +344,10 @@ main(int argc, char **argv)
 			free(token);
 			return 2;
 		}
+	}
+	if (open_store(o.db_path, &store) != 0) {
+		free(token);
+		return 2;
 	}
 
 	/* Signals are taken by sigwait() in this thread only: block them before
@@ -308,6 +377,12 @@ main(int argc, char **argv)
 	        FREP_OK) {
 		goto fail;
 	}
+	/* Flags 0: admin handlers touch the disk (worker threads) and need the
+	 * bearer token when one is configured. */
+	if (dhcp_service_new(store, &dhcp, &st) != FREP_OK ||
+	    rpc_server_register(server, dhcp, 0, &st) != FREP_OK) {
+		goto fail;
+	}
 	for (size_t i = 0; i < o.n_listen; i++) {
 		if (rpc_server_listen(server, o.listen[i], &o.tls, &st) != FREP_OK) {
 			goto fail;
@@ -319,8 +394,8 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < o.n_listen; i++) {
 		rpc_log(RPC_LOG_INFO, "listening on %s", rpc_server_bound_url(server, i));
 	}
-	rpc_log(RPC_LOG_INFO, "frepd %s serving (%u worker threads, max message %zu bytes)",
-	    FREP_VERSION, o.threads, rpc_server_max_message_bytes(server));
+	rpc_log(RPC_LOG_INFO, "frepd %s serving %s (%u worker threads, max message %zu bytes)",
+	    FREP_VERSION, o.db_path, o.threads, rpc_server_max_message_bytes(server));
 
 	int sig = 0;
 	while (sigwait(&sigs, &sig) != 0) {
@@ -334,8 +409,12 @@ main(int argc, char **argv)
 fail:
 	rpc_log(RPC_LOG_ERROR, "%s: %s", frep_code_name(st.code), st.message);
 out:
+	/* The server first: no handler may run once the services and the store
+	 * they use are gone. */
 	rpc_server_free(server);
 	rpc_health_free(health);
+	dhcp_service_free(dhcp);
+	engine_close(store);
 	free(token);
 	nng_fini();
 	return exit_code;

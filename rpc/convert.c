@@ -1,0 +1,1126 @@
+#include "convert.h"
+
+#include <stdalign.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ipv4.h"
+
+/* --- the arena ---------------------------------------------------------- */
+
+/* Small allocations are carved from blocks of ARENA_BLOCK_BYTES; a larger
+ * one gets a block of its own, so a 100,000-reservation snapshot costs a
+ * few hundred mallocs, not a million. */
+#define ARENA_BLOCK_BYTES (64u * 1024u)
+#define ARENA_ALIGN (alignof(max_align_t))
+
+struct convert_block {
+	convert_block *next;
+	size_t         used;
+	size_t         cap;
+	alignas(max_align_t) unsigned char data[];
+};
+
+void
+convert_arena_init(convert_arena *a)
+{
+	a->head = NULL;
+}
+
+void
+convert_arena_fini(convert_arena *a)
+{
+	if (a == NULL) {
+		return;
+	}
+	convert_block *b = a->head;
+	while (b != NULL) {
+		convert_block *next = b->next;
+		free(b);
+		b = next;
+	}
+	a->head = NULL;
+}
+
+void *
+convert_arena_alloc(convert_arena *a, size_t size, frep_status *st)
+{
+	size_t need = (size + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
+	if (need < size) {
+		frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "allocation of %zu bytes", size);
+		return NULL;
+	}
+	convert_block *b = a->head;
+	if (b == NULL || b->cap - b->used < need) {
+		size_t cap = need > ARENA_BLOCK_BYTES / 4 ? need : ARENA_BLOCK_BYTES;
+		if (cap > SIZE_MAX - sizeof(*b)) {
+			frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "allocation of %zu bytes", size);
+			return NULL;
+		}
+		convert_block *nb = malloc(sizeof(*nb) + cap);
+		if (nb == NULL) {
+			frep_status_set(st, FREP_RESOURCE_EXHAUSTED,
+			    "out of memory converting a message (%zu bytes)", size);
+			return NULL;
+		}
+		nb->used = 0;
+		nb->cap  = cap;
+		/* A dedicated big block goes behind the current one so the
+		 * current one keeps serving small allocations. */
+		if (b != NULL && cap != ARENA_BLOCK_BYTES) {
+			nb->next = b->next;
+			b->next  = nb;
+		} else {
+			nb->next = b;
+			a->head  = nb;
+		}
+		b = nb;
+	}
+	void *p = b->data + b->used;
+	b->used += need;
+	memset(p, 0, need);
+	return p;
+}
+
+char *
+convert_arena_strdup(convert_arena *a, const char *s, frep_status *st)
+{
+	if (s == NULL) {
+		s = "";
+	}
+	size_t len = strlen(s);
+	char  *p   = convert_arena_alloc(a, len + 1, st);
+	if (p != NULL) {
+		memcpy(p, s, len + 1);
+	}
+	return p;
+}
+
+/* An array of n elements of size each, checked for overflow; NULL with
+ * *ok true when n == 0. */
+static void *
+arena_array(convert_arena *a, size_t n, size_t size, bool *ok, frep_status *st)
+{
+	*ok = true;
+	if (n == 0) {
+		return NULL;
+	}
+	if (n > SIZE_MAX / size) {
+		*ok = false;
+		frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "array of %zu elements", n);
+		return NULL;
+	}
+	void *p = convert_arena_alloc(a, n * size, st);
+	*ok     = p != NULL;
+	return p;
+}
+
+/* --- helpers ------------------------------------------------------------ */
+
+typedef struct field_name {
+	char text[160];
+} field_name;
+
+/* "prefix.name" (or just "name" without a prefix). */
+static const char *
+fname(field_name *buf, const char *prefix, const char *name)
+{
+	if (prefix == NULL || prefix[0] == '\0') {
+		snprintf(buf->text, sizeof(buf->text), "%s", name);
+	} else {
+		snprintf(buf->text, sizeof(buf->text), "%s.%s", prefix, name);
+	}
+	return buf->text;
+}
+
+/* "prefix.name[i]". */
+static const char *
+fname_at(field_name *buf, const char *prefix, const char *name, size_t i)
+{
+	if (prefix == NULL || prefix[0] == '\0') {
+		snprintf(buf->text, sizeof(buf->text), "%s[%zu]", name, i);
+	} else {
+		snprintf(buf->text, sizeof(buf->text), "%s.%s[%zu]", prefix, name, i);
+	}
+	return buf->text;
+}
+
+static char *
+str_or_empty(char *s)
+{
+	return s != NULL ? s : (char *) "";
+}
+
+/* protoc-c leaves open enum numbers as they came on the wire. */
+static frep_code
+check_enum(int value, int max, const char *type, const char *field, frep_status *st)
+{
+	if (value < 0 || value > max) {
+		return frep_status_set(st, FREP_INVALID_ARGUMENT,
+		    "%s %d is not a %s value (0..%d)", field, value, type, max);
+	}
+	return FREP_OK;
+}
+
+static frep_code
+check_count(size_t n, size_t max, const char *field, frep_status *st)
+{
+	if (n > max) {
+		return frep_status_set(
+		    st, FREP_INVALID_ARGUMENT, "%s has %zu elements (at most %zu)", field, n, max);
+	}
+	return FREP_OK;
+}
+
+static frep_code
+require_message(const void *msg, const char *field, frep_status *st)
+{
+	if (msg == NULL) {
+		return frep_status_set(st, FREP_INVALID_ARGUMENT, "%s is required", field);
+	}
+	return FREP_OK;
+}
+
+/* --- addresses and enums ------------------------------------------------ */
+
+frep_code
+convert_ipv4_from_text(
+    const char *text, const char *field, bool required, uint32_t *out, frep_status *st)
+{
+	if (text == NULL || text[0] == '\0') {
+		if (required) {
+			return frep_status_set(st, FREP_INVALID_ARGUMENT, "%s is required", field);
+		}
+		*out = 0;
+		return FREP_OK;
+	}
+	return engine_ipv4_parse(text, field, out, st);
+}
+
+char *
+convert_ipv4_to_text(convert_arena *a, uint32_t addr, bool zero_is_empty, frep_status *st)
+{
+	char buf[ENGINE_IPV4_STRLEN];
+	if (addr == 0 && zero_is_empty) {
+		return (char *) "";
+	}
+	return convert_arena_strdup(a, engine_ipv4_format(addr, buf), st);
+}
+
+frep_code
+convert_class_type_from_proto(int value, const char *field, engine_class_type *out, frep_status *st)
+{
+	frep_code rc = check_enum(value, ENGINE_CLASS_TYPE_USER, "ClassType", field, st);
+	if (rc == FREP_OK) {
+		*out = (engine_class_type) value;
+	}
+	return rc;
+}
+
+/* --- proto -> engine ---------------------------------------------------- */
+
+frep_code
+convert_scope_from_proto(const Frep__V1__Scope *in, const char *field, bool partial,
+    engine_scope *out, frep_status *st)
+{
+	field_name f;
+	frep_code  rc;
+
+	if ((rc = require_message(in, field, st)) != FREP_OK) {
+		return rc;
+	}
+	memset(out, 0, sizeof(*out));
+	if ((rc = convert_ipv4_from_text(
+	         in->scope_id, fname(&f, field, "scope_id"), true, &out->scope_id, st)) != FREP_OK ||
+	    (rc = convert_ipv4_from_text(in->subnet_mask, fname(&f, field, "subnet_mask"), !partial,
+	         &out->subnet_mask, st)) != FREP_OK ||
+	    (rc = convert_ipv4_from_text(in->start_range, fname(&f, field, "start_range"), !partial,
+	         &out->start_range, st)) != FREP_OK ||
+	    (rc = convert_ipv4_from_text(in->end_range, fname(&f, field, "end_range"), !partial,
+	         &out->end_range, st)) != FREP_OK ||
+	    (rc = check_enum((int) in->state, ENGINE_SCOPE_STATE_INACTIVE, "ScopeState",
+	         fname(&f, field, "state"), st)) != FREP_OK ||
+	    (rc = check_enum((int) in->type, ENGINE_CLIENT_TYPE_BOTH, "ClientType",
+	         fname(&f, field, "type"), st)) != FREP_OK) {
+		return rc;
+	}
+	out->name              = in->name;
+	out->description       = in->description;
+	out->lease_duration_s  = in->lease_duration_s;
+	out->state             = (engine_scope_state) in->state;
+	out->type              = (engine_client_type) in->type;
+	out->superscope_name   = in->superscope_name;
+	out->max_bootp_clients = in->max_bootp_clients;
+	out->delay_ms          = in->delay_ms;
+	out->activate_policies_present =
+	    in->activate_policies_present_case ==
+	    FREP__V1__SCOPE__ACTIVATE_POLICIES_PRESENT_ACTIVATE_POLICIES;
+	out->activate_policies = out->activate_policies_present && in->activate_policies;
+	return FREP_OK;
+}
+
+frep_code
+convert_exclusion_from_proto(
+    const Frep__V1__ExclusionRange *in, const char *field, engine_exclusion *out, frep_status *st)
+{
+	field_name f;
+	frep_code  rc;
+
+	if ((rc = require_message(in, field, st)) != FREP_OK) {
+		return rc;
+	}
+	memset(out, 0, sizeof(*out));
+	if ((rc = convert_ipv4_from_text(
+	         in->scope_id, fname(&f, field, "scope_id"), true, &out->scope_id, st)) != FREP_OK ||
+	    (rc = convert_ipv4_from_text(in->start_range, fname(&f, field, "start_range"), true,
+	         &out->start_range, st)) != FREP_OK ||
+	    (rc = convert_ipv4_from_text(in->end_range, fname(&f, field, "end_range"), true,
+	         &out->end_range, st)) != FREP_OK) {
+		return rc;
+	}
+	return FREP_OK;
+}
+
+frep_code
+convert_option_value_from_proto(
+    const Frep__V1__OptionValue *in, const char *field, engine_option_value *out, frep_status *st)
+{
+	frep_code rc;
+	if ((rc = require_message(in, field, st)) != FREP_OK) {
+		return rc;
+	}
+	memset(out, 0, sizeof(*out));
+	out->option_id    = in->option_id;
+	out->vendor_class = in->vendor_class;
+	out->user_class   = in->user_class;
+	out->values       = in->values;
+	out->n_values     = in->n_values;
+	return FREP_OK;
+}
+
+frep_code
+convert_option_values_from_proto(Frep__V1__OptionValue *const *in, size_t n, const char *field,
+    convert_arena *a, engine_option_value **out, frep_status *st)
+{
+	field_name f;
+	frep_code  rc;
+	bool       ok;
+
+	*out = NULL;
+	if ((rc = check_count(n, ENGINE_OPTIONS_MAX, field, st)) != FREP_OK) {
+		return rc;
+	}
+	engine_option_value *v = arena_array(a, n, sizeof(*v), &ok, st);
+	if (!ok) {
+		return st != NULL ? st->code : FREP_RESOURCE_EXHAUSTED;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = convert_option_value_from_proto(in[i], fname_at(&f, "", field, i), &v[i],
+		         st)) != FREP_OK) {
+			return rc;
+		}
+	}
+	*out = v;
+	return FREP_OK;
+}
+
+frep_code
+convert_reservation_from_proto(const Frep__V1__Reservation *in, const char *field,
+    convert_arena *a, engine_reservation *out, frep_status *st)
+{
+	field_name f;
+	frep_code  rc;
+
+	if ((rc = require_message(in, field, st)) != FREP_OK) {
+		return rc;
+	}
+	memset(out, 0, sizeof(*out));
+	if ((rc = convert_ipv4_from_text(
+	         in->scope_id, fname(&f, field, "scope_id"), true, &out->scope_id, st)) != FREP_OK ||
+	    (rc = convert_ipv4_from_text(in->ip_address, fname(&f, field, "ip_address"), true,
+	         &out->ip_address, st)) != FREP_OK ||
+	    (rc = check_enum((int) in->type, ENGINE_CLIENT_TYPE_BOTH, "ClientType",
+	         fname(&f, field, "type"), st)) != FREP_OK ||
+	    (rc = convert_option_values_from_proto(in->options, in->n_options,
+	         fname(&f, field, "options"), a, &out->options, st)) != FREP_OK) {
+		return rc;
+	}
+	out->client_id   = in->client_id;
+	out->name        = in->name;
+	out->description = in->description;
+	out->type        = (engine_client_type) in->type;
+	out->n_options   = in->n_options;
+	return FREP_OK;
+}
+
+frep_code
+convert_option_def_from_proto(const Frep__V1__OptionDefinition *in, const char *field,
+    engine_option_def *out, frep_status *st)
+{
+	field_name f;
+	frep_code  rc;
+
+	if ((rc = require_message(in, field, st)) != FREP_OK) {
+		return rc;
+	}
+	memset(out, 0, sizeof(*out));
+	if ((rc = check_enum((int) in->type, ENGINE_OPTION_TYPE_IPV6_ADDRESS, "OptionType",
+	         fname(&f, field, "type"), st)) != FREP_OK) {
+		return rc;
+	}
+	out->option_id       = in->option_id;
+	out->vendor_class    = in->vendor_class;
+	out->name            = in->name;
+	out->description     = in->description;
+	out->type            = (engine_option_type) in->type;
+	out->multi_valued    = in->multi_valued;
+	out->default_value   = in->default_value;
+	out->n_default_value = in->n_default_value;
+	return FREP_OK;
+}
+
+frep_code
+convert_class_from_proto(
+    const Frep__V1__Class *in, const char *field, engine_class *out, frep_status *st)
+{
+	field_name f;
+	frep_code  rc;
+
+	if ((rc = require_message(in, field, st)) != FREP_OK) {
+		return rc;
+	}
+	memset(out, 0, sizeof(*out));
+	if ((rc = convert_class_type_from_proto(
+	         (int) in->type, fname(&f, field, "type"), &out->type, st)) != FREP_OK) {
+		return rc;
+	}
+	out->name        = in->name;
+	out->data        = in->data;
+	out->description = in->description;
+	return FREP_OK;
+}
+
+frep_code
+convert_ip_range_from_proto(
+    const Frep__V1__IpRange *in, const char *field, engine_ip_range *out, frep_status *st)
+{
+	field_name f;
+	frep_code  rc;
+
+	if ((rc = require_message(in, field, st)) != FREP_OK) {
+		return rc;
+	}
+	memset(out, 0, sizeof(*out));
+	if ((rc = convert_ipv4_from_text(in->start_range, fname(&f, field, "start_range"), true,
+	         &out->start_range, st)) != FREP_OK ||
+	    (rc = convert_ipv4_from_text(in->end_range, fname(&f, field, "end_range"), true,
+	         &out->end_range, st)) != FREP_OK) {
+		return rc;
+	}
+	return FREP_OK;
+}
+
+static frep_code
+criterion_from_proto(
+    const Frep__V1__Criterion *in, const char *field, engine_criterion *out, frep_status *st)
+{
+	field_name f;
+	frep_code  rc;
+
+	if ((rc = require_message(in, field, st)) != FREP_OK) {
+		return rc;
+	}
+	memset(out, 0, sizeof(*out));
+	if ((rc = check_enum((int) in->type, ENGINE_CRITERION_TYPE_FQDN, "CriterionType",
+	         fname(&f, field, "type"), st)) != FREP_OK ||
+	    (rc = check_enum((int) in->comparator, ENGINE_COMPARATOR_NE, "Comparator",
+	         fname(&f, field, "comparator"), st)) != FREP_OK) {
+		return rc;
+	}
+	out->type       = (engine_criterion_type) in->type;
+	out->comparator = (engine_comparator) in->comparator;
+	out->values     = in->values;
+	out->n_values   = in->n_values;
+	return FREP_OK;
+}
+
+frep_code
+convert_policy_from_proto(const Frep__V1__Policy *in, const char *field, convert_arena *a,
+    engine_policy *out, frep_status *st)
+{
+	field_name f;
+	field_name fi;
+	frep_code  rc;
+	bool       ok;
+
+	if ((rc = require_message(in, field, st)) != FREP_OK) {
+		return rc;
+	}
+	memset(out, 0, sizeof(*out));
+	if ((rc = convert_ipv4_from_text(
+	         in->scope_id, fname(&f, field, "scope_id"), false, &out->scope_id, st)) != FREP_OK ||
+	    (rc = check_enum((int) in->condition, ENGINE_POLICY_CONDITION_AND, "PolicyCondition",
+	         fname(&f, field, "condition"), st)) != FREP_OK ||
+	    (rc = check_count(in->n_criteria, ENGINE_CRITERIA_MAX, fname(&f, field, "criteria"),
+	         st)) != FREP_OK ||
+	    (rc = check_count(in->n_ip_ranges, ENGINE_POLICY_RANGES_MAX,
+	         fname(&f, field, "ip_ranges"), st)) != FREP_OK ||
+	    (rc = convert_option_values_from_proto(in->options, in->n_options,
+	         fname(&f, field, "options"), a, &out->options, st)) != FREP_OK) {
+		return rc;
+	}
+	out->n_options = in->n_options;
+
+	out->criteria = arena_array(a, in->n_criteria, sizeof(*out->criteria), &ok, st);
+	if (!ok) {
+		return st != NULL ? st->code : FREP_RESOURCE_EXHAUSTED;
+	}
+	for (size_t i = 0; i < in->n_criteria; i++) {
+		if ((rc = criterion_from_proto(in->criteria[i], fname_at(&fi, field, "criteria", i),
+		         &out->criteria[i], st)) != FREP_OK) {
+			return rc;
+		}
+	}
+	out->n_criteria = in->n_criteria;
+
+	out->ip_ranges = arena_array(a, in->n_ip_ranges, sizeof(*out->ip_ranges), &ok, st);
+	if (!ok) {
+		return st != NULL ? st->code : FREP_RESOURCE_EXHAUSTED;
+	}
+	for (size_t i = 0; i < in->n_ip_ranges; i++) {
+		if ((rc = convert_ip_range_from_proto(in->ip_ranges[i],
+		         fname_at(&fi, field, "ip_ranges", i), &out->ip_ranges[i], st)) != FREP_OK) {
+			return rc;
+		}
+	}
+	out->n_ip_ranges = in->n_ip_ranges;
+
+	out->name             = in->name;
+	out->description      = in->description;
+	out->enabled_present  = in->enabled_present_case == FREP__V1__POLICY__ENABLED_PRESENT_ENABLED;
+	out->enabled          = out->enabled_present && in->enabled;
+	out->condition        = (engine_policy_condition) in->condition;
+	out->processing_order = in->processing_order;
+	out->lease_duration_s = in->lease_duration_s;
+	return FREP_OK;
+}
+
+frep_code
+convert_scope_ids_from_proto(char *const *in, size_t n, const char *field, convert_arena *a,
+    uint32_t **out, frep_status *st)
+{
+	field_name f;
+	frep_code  rc;
+	bool       ok;
+
+	*out = NULL;
+	if ((rc = check_count(n, CONVERT_SCOPE_IDS_MAX, field, st)) != FREP_OK) {
+		return rc;
+	}
+	uint32_t *ids = arena_array(a, n, sizeof(*ids), &ok, st);
+	if (!ok) {
+		return st != NULL ? st->code : FREP_RESOURCE_EXHAUSTED;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = convert_ipv4_from_text(in[i], fname_at(&f, "", field, i), true, &ids[i], st)) !=
+		    FREP_OK) {
+			return rc;
+		}
+	}
+	*out = ids;
+	return FREP_OK;
+}
+
+frep_code
+convert_failover_from_proto(const Frep__V1__FailoverRelationship *in, const char *field,
+    convert_arena *a, engine_failover *out, frep_status *st)
+{
+	field_name f;
+	frep_code  rc;
+
+	if ((rc = require_message(in, field, st)) != FREP_OK) {
+		return rc;
+	}
+	memset(out, 0, sizeof(*out));
+	if ((rc = check_enum((int) in->mode, ENGINE_FAILOVER_MODE_HOT_STANDBY, "FailoverMode",
+	         fname(&f, field, "mode"), st)) != FREP_OK ||
+	    (rc = check_enum((int) in->server_role, ENGINE_SERVER_ROLE_STANDBY, "ServerRole",
+	         fname(&f, field, "server_role"), st)) != FREP_OK ||
+	    (rc = check_enum((int) in->state, ENGINE_FAILOVER_STATE_PAUSED, "FailoverState",
+	         fname(&f, field, "state"), st)) != FREP_OK ||
+	    (rc = convert_scope_ids_from_proto(in->scope_ids, in->n_scope_ids,
+	         fname(&f, field, "scope_ids"), a, &out->scope_ids, st)) != FREP_OK) {
+		return rc;
+	}
+	out->n_scope_ids             = in->n_scope_ids;
+	out->name                    = in->name;
+	out->partner_server          = in->partner_server;
+	out->mode                    = (engine_failover_mode) in->mode;
+	out->server_role             = (engine_server_role) in->server_role;
+	out->load_balance_percent    = in->load_balance_percent;
+	out->reserve_percent         = in->reserve_percent;
+	out->max_client_lead_time_s  = in->max_client_lead_time_s;
+	out->auto_state_transition   = in->auto_state_transition;
+	out->state_switch_interval_s = in->state_switch_interval_s;
+	out->shared_secret           = in->shared_secret;
+	out->state                   = (engine_failover_state) in->state;
+	out->local_server            = in->local_server;
+	return FREP_OK;
+}
+
+frep_code
+convert_option_target_from_proto(
+    const Frep__V1__OptionTarget *in, const char *field, engine_option_target *out, frep_status *st)
+{
+	field_name f;
+	frep_code  rc;
+
+	memset(out, 0, sizeof(*out));
+	if (in == NULL) {
+		return FREP_OK;
+	}
+	if ((rc = convert_ipv4_from_text(
+	         in->scope_id, fname(&f, field, "scope_id"), false, &out->scope_id, st)) != FREP_OK ||
+	    (rc = convert_ipv4_from_text(in->reserved_ip, fname(&f, field, "reserved_ip"), false,
+	         &out->reserved_ip, st)) != FREP_OK) {
+		return rc;
+	}
+	out->policy_name = in->policy_name;
+	return FREP_OK;
+}
+
+frep_code
+convert_audit_filter_from_proto(
+    const Frep__V1__ListAuditRequest *in, engine_audit_filter *out, frep_status *st)
+{
+	memset(out, 0, sizeof(*out));
+	out->relationship = in->relationship;
+	out->limit        = in->limit;
+	return convert_ipv4_from_text(in->scope_id, "scope_id", false, &out->scope_id, st);
+}
+
+frep_code
+convert_scope_config_from_proto(const Frep__V1__ScopeConfig *in, const char *field,
+    convert_arena *a, engine_scope_config *out, frep_status *st)
+{
+	field_name f;
+	field_name fi;
+	frep_code  rc;
+	bool       ok;
+
+	if ((rc = require_message(in, field, st)) != FREP_OK) {
+		return rc;
+	}
+	memset(out, 0, sizeof(*out));
+	if ((rc = check_count(in->n_exclusions, CONVERT_EXCLUSIONS_MAX,
+	         fname(&f, field, "exclusions"), st)) != FREP_OK ||
+	    (rc = check_count(in->n_reservations, CONVERT_RESERVATIONS_MAX,
+	         fname(&f, field, "reservations"), st)) != FREP_OK ||
+	    (rc = check_count(in->n_policies, CONVERT_POLICIES_MAX, fname(&f, field, "policies"),
+	         st)) != FREP_OK ||
+	    (rc = check_count(in->n_option_definitions_used, CONVERT_DEPENDENCIES_MAX,
+	         fname(&f, field, "option_definitions_used"), st)) != FREP_OK ||
+	    (rc = check_count(in->n_classes_used, CONVERT_DEPENDENCIES_MAX,
+	         fname(&f, field, "classes_used"), st)) != FREP_OK) {
+		return rc;
+	}
+	const char *digest = str_or_empty(in->digest);
+	if (strlen(digest) >= sizeof(out->digest)) {
+		return frep_status_set(st, FREP_INVALID_ARGUMENT,
+		    "%s is %zu characters long (a digest is 64 hex digits)", fname(&f, field, "digest"),
+		    strlen(digest));
+	}
+	memcpy(out->digest, digest, strlen(digest) + 1);
+
+	if ((rc = convert_scope_from_proto(in->scope, fname(&f, field, "scope"), false, &out->scope,
+	         st)) != FREP_OK ||
+	    (rc = convert_option_values_from_proto(in->options, in->n_options,
+	         fname(&f, field, "options"), a, &out->options, st)) != FREP_OK) {
+		return rc;
+	}
+	out->n_options = in->n_options;
+
+	out->exclusions = arena_array(a, in->n_exclusions, sizeof(*out->exclusions), &ok, st);
+	if (!ok) {
+		return st != NULL ? st->code : FREP_RESOURCE_EXHAUSTED;
+	}
+	for (size_t i = 0; i < in->n_exclusions; i++) {
+		if ((rc = convert_exclusion_from_proto(in->exclusions[i],
+		         fname_at(&fi, field, "exclusions", i), &out->exclusions[i], st)) != FREP_OK) {
+			return rc;
+		}
+	}
+	out->n_exclusions = in->n_exclusions;
+
+	out->reservations = arena_array(a, in->n_reservations, sizeof(*out->reservations), &ok, st);
+	if (!ok) {
+		return st != NULL ? st->code : FREP_RESOURCE_EXHAUSTED;
+	}
+	for (size_t i = 0; i < in->n_reservations; i++) {
+		if ((rc = convert_reservation_from_proto(in->reservations[i],
+		         fname_at(&fi, field, "reservations", i), a, &out->reservations[i], st)) !=
+		    FREP_OK) {
+			return rc;
+		}
+	}
+	out->n_reservations = in->n_reservations;
+
+	out->policies = arena_array(a, in->n_policies, sizeof(*out->policies), &ok, st);
+	if (!ok) {
+		return st != NULL ? st->code : FREP_RESOURCE_EXHAUSTED;
+	}
+	for (size_t i = 0; i < in->n_policies; i++) {
+		if ((rc = convert_policy_from_proto(in->policies[i], fname_at(&fi, field, "policies", i),
+		         a, &out->policies[i], st)) != FREP_OK) {
+			return rc;
+		}
+	}
+	out->n_policies = in->n_policies;
+
+	out->option_definitions_used = arena_array(
+	    a, in->n_option_definitions_used, sizeof(*out->option_definitions_used), &ok, st);
+	if (!ok) {
+		return st != NULL ? st->code : FREP_RESOURCE_EXHAUSTED;
+	}
+	for (size_t i = 0; i < in->n_option_definitions_used; i++) {
+		const Frep__V1__OptionDefinitionRef *r = in->option_definitions_used[i];
+		if ((rc = require_message(r, fname_at(&fi, field, "option_definitions_used", i), st)) !=
+		    FREP_OK) {
+			return rc;
+		}
+		out->option_definitions_used[i].option_id    = r->option_id;
+		out->option_definitions_used[i].vendor_class = r->vendor_class;
+	}
+	out->n_option_definitions_used = in->n_option_definitions_used;
+
+	out->classes_used = arena_array(a, in->n_classes_used, sizeof(*out->classes_used), &ok, st);
+	if (!ok) {
+		return st != NULL ? st->code : FREP_RESOURCE_EXHAUSTED;
+	}
+	for (size_t i = 0; i < in->n_classes_used; i++) {
+		const Frep__V1__ClassRef *r = in->classes_used[i];
+		if ((rc = require_message(r, fname_at(&fi, field, "classes_used", i), st)) != FREP_OK) {
+			return rc;
+		}
+		field_name ft;
+		char       sub[sizeof(fi.text)];
+		snprintf(sub, sizeof(sub), "%s", fi.text);
+		if ((rc = convert_class_type_from_proto((int) r->type, fname(&ft, sub, "type"),
+		         &out->classes_used[i].type, st)) != FREP_OK) {
+			return rc;
+		}
+		out->classes_used[i].name = r->name;
+	}
+	out->n_classes_used = in->n_classes_used;
+	return FREP_OK;
+}
+
+/* --- engine -> proto ---------------------------------------------------- */
+
+/* out = a new arena object of type T initialised with T's INIT; when memory
+ * runs out, returns RESOURCE_EXHAUSTED from the enclosing function. */
+#define ARENA_NEW(a, T, INIT, st, out)                                                             \
+	do {                                                                                       \
+		T *p__ = convert_arena_alloc((a), sizeof(T), (st));                                \
+		if (p__ == NULL) {                                                                 \
+			return FREP_RESOURCE_EXHAUSTED;                                            \
+		}                                                                                  \
+		T init__ = INIT;                                                                   \
+		*p__     = init__;                                                                 \
+		(out)    = p__;                                                                    \
+	} while (0)
+
+frep_code
+convert_scope_to_proto(
+    const engine_scope *in, convert_arena *a, Frep__V1__Scope **out, frep_status *st)
+{
+	Frep__V1__Scope *m;
+	ARENA_NEW(a, Frep__V1__Scope, FREP__V1__SCOPE__INIT, st, m);
+	if ((m->scope_id = convert_ipv4_to_text(a, in->scope_id, false, st)) == NULL ||
+	    (m->subnet_mask = convert_ipv4_to_text(a, in->subnet_mask, false, st)) == NULL ||
+	    (m->start_range = convert_ipv4_to_text(a, in->start_range, true, st)) == NULL ||
+	    (m->end_range = convert_ipv4_to_text(a, in->end_range, true, st)) == NULL) {
+		return FREP_RESOURCE_EXHAUSTED;
+	}
+	m->name              = str_or_empty(in->name);
+	m->description       = str_or_empty(in->description);
+	m->lease_duration_s  = in->lease_duration_s;
+	m->state             = (Frep__V1__ScopeState) in->state;
+	m->type              = (Frep__V1__ClientType) in->type;
+	m->superscope_name   = str_or_empty(in->superscope_name);
+	m->max_bootp_clients = in->max_bootp_clients;
+	m->delay_ms          = in->delay_ms;
+	if (in->activate_policies_present) {
+		m->activate_policies_present_case =
+		    FREP__V1__SCOPE__ACTIVATE_POLICIES_PRESENT_ACTIVATE_POLICIES;
+		m->activate_policies = in->activate_policies;
+	}
+	*out = m;
+	return FREP_OK;
+}
+
+frep_code
+convert_exclusion_to_proto(
+    const engine_exclusion *in, convert_arena *a, Frep__V1__ExclusionRange **out, frep_status *st)
+{
+	Frep__V1__ExclusionRange *m;
+	ARENA_NEW(a, Frep__V1__ExclusionRange, FREP__V1__EXCLUSION_RANGE__INIT, st, m);
+	if ((m->scope_id = convert_ipv4_to_text(a, in->scope_id, false, st)) == NULL ||
+	    (m->start_range = convert_ipv4_to_text(a, in->start_range, false, st)) == NULL ||
+	    (m->end_range = convert_ipv4_to_text(a, in->end_range, false, st)) == NULL) {
+		return FREP_RESOURCE_EXHAUSTED;
+	}
+	*out = m;
+	return FREP_OK;
+}
+
+frep_code
+convert_option_value_to_proto(
+    const engine_option_value *in, convert_arena *a, Frep__V1__OptionValue **out, frep_status *st)
+{
+	Frep__V1__OptionValue *m;
+	ARENA_NEW(a, Frep__V1__OptionValue, FREP__V1__OPTION_VALUE__INIT, st, m);
+	m->option_id    = in->option_id;
+	m->vendor_class = str_or_empty(in->vendor_class);
+	m->user_class   = str_or_empty(in->user_class);
+	m->values       = in->values;
+	m->n_values     = in->values != NULL ? in->n_values : 0;
+	*out            = m;
+	return FREP_OK;
+}
+
+/* n option values into a new arena array of messages. */
+static frep_code
+option_values_to_proto(const engine_option_value *in, size_t n, convert_arena *a,
+    Frep__V1__OptionValue ***out, size_t *n_out, frep_status *st)
+{
+	bool ok;
+	*n_out                   = 0;
+	Frep__V1__OptionValue **v = arena_array(a, n, sizeof(*v), &ok, st);
+	if (!ok) {
+		return FREP_RESOURCE_EXHAUSTED;
+	}
+	for (size_t i = 0; i < n; i++) {
+		frep_code rc = convert_option_value_to_proto(&in[i], a, &v[i], st);
+		if (rc != FREP_OK) {
+			return rc;
+		}
+	}
+	*out   = v;
+	*n_out = n;
+	return FREP_OK;
+}
+
+frep_code
+convert_reservation_to_proto(
+    const engine_reservation *in, convert_arena *a, Frep__V1__Reservation **out, frep_status *st)
+{
+	Frep__V1__Reservation *m;
+	frep_code              rc;
+	ARENA_NEW(a, Frep__V1__Reservation, FREP__V1__RESERVATION__INIT, st, m);
+	if ((m->scope_id = convert_ipv4_to_text(a, in->scope_id, false, st)) == NULL ||
+	    (m->ip_address = convert_ipv4_to_text(a, in->ip_address, false, st)) == NULL) {
+		return FREP_RESOURCE_EXHAUSTED;
+	}
+	m->client_id   = str_or_empty(in->client_id);
+	m->name        = str_or_empty(in->name);
+	m->description = str_or_empty(in->description);
+	m->type        = (Frep__V1__ClientType) in->type;
+	if ((rc = option_values_to_proto(in->options, in->n_options, a, &m->options, &m->n_options,
+	         st)) != FREP_OK) {
+		return rc;
+	}
+	*out = m;
+	return FREP_OK;
+}
+
+frep_code
+convert_option_def_to_proto(const engine_option_def *in, convert_arena *a,
+    Frep__V1__OptionDefinition **out, frep_status *st)
+{
+	Frep__V1__OptionDefinition *m;
+	ARENA_NEW(a, Frep__V1__OptionDefinition, FREP__V1__OPTION_DEFINITION__INIT, st, m);
+	m->option_id       = in->option_id;
+	m->vendor_class    = str_or_empty(in->vendor_class);
+	m->name            = str_or_empty(in->name);
+	m->description     = str_or_empty(in->description);
+	m->type            = (Frep__V1__OptionType) in->type;
+	m->multi_valued    = in->multi_valued;
+	m->default_value   = in->default_value;
+	m->n_default_value = in->default_value != NULL ? in->n_default_value : 0;
+	m->predefined      = in->predefined;
+	*out               = m;
+	return FREP_OK;
+}
+
+frep_code
+convert_class_to_proto(
+    const engine_class *in, convert_arena *a, Frep__V1__Class **out, frep_status *st)
+{
+	Frep__V1__Class *m;
+	ARENA_NEW(a, Frep__V1__Class, FREP__V1__CLASS__INIT, st, m);
+	m->name        = str_or_empty(in->name);
+	m->type        = (Frep__V1__ClassType) in->type;
+	m->data        = str_or_empty(in->data);
+	m->description = str_or_empty(in->description);
+	*out           = m;
+	return FREP_OK;
+}
+
+frep_code
+convert_policy_to_proto(
+    const engine_policy *in, convert_arena *a, Frep__V1__Policy **out, frep_status *st)
+{
+	Frep__V1__Policy *m;
+	frep_code         rc;
+	bool              ok;
+	ARENA_NEW(a, Frep__V1__Policy, FREP__V1__POLICY__INIT, st, m);
+	if ((m->scope_id = convert_ipv4_to_text(a, in->scope_id, true, st)) == NULL) {
+		return FREP_RESOURCE_EXHAUSTED;
+	}
+	m->name        = str_or_empty(in->name);
+	m->description = str_or_empty(in->description);
+	if (in->enabled_present) {
+		m->enabled_present_case = FREP__V1__POLICY__ENABLED_PRESENT_ENABLED;
+		m->enabled              = in->enabled;
+	}
+	m->condition        = (Frep__V1__PolicyCondition) in->condition;
+	m->processing_order = in->processing_order;
+	m->lease_duration_s = in->lease_duration_s;
+
+	m->criteria = arena_array(a, in->n_criteria, sizeof(*m->criteria), &ok, st);
+	if (!ok) {
+		return FREP_RESOURCE_EXHAUSTED;
+	}
+	for (size_t i = 0; i < in->n_criteria; i++) {
+		Frep__V1__Criterion *c;
+		ARENA_NEW(a, Frep__V1__Criterion, FREP__V1__CRITERION__INIT, st, c);
+		c->type          = (Frep__V1__CriterionType) in->criteria[i].type;
+		c->comparator    = (Frep__V1__Comparator) in->criteria[i].comparator;
+		c->values        = in->criteria[i].values;
+		c->n_values      = in->criteria[i].values != NULL ? in->criteria[i].n_values : 0;
+		m->criteria[i]   = c;
+	}
+	m->n_criteria = in->n_criteria;
+
+	m->ip_ranges = arena_array(a, in->n_ip_ranges, sizeof(*m->ip_ranges), &ok, st);
+	if (!ok) {
+		return FREP_RESOURCE_EXHAUSTED;
+	}
+	for (size_t i = 0; i < in->n_ip_ranges; i++) {
+		Frep__V1__IpRange *r;
+		ARENA_NEW(a, Frep__V1__IpRange, FREP__V1__IP_RANGE__INIT, st, r);
+		if ((r->start_range = convert_ipv4_to_text(a, in->ip_ranges[i].start_range, false,
+		         st)) == NULL ||
+		    (r->end_range = convert_ipv4_to_text(a, in->ip_ranges[i].end_range, false, st)) ==
+		        NULL) {
+			return FREP_RESOURCE_EXHAUSTED;
+		}
+		m->ip_ranges[i] = r;
+	}
+	m->n_ip_ranges = in->n_ip_ranges;
+
+	if ((rc = option_values_to_proto(in->options, in->n_options, a, &m->options, &m->n_options,
+	         st)) != FREP_OK) {
+		return rc;
+	}
+	*out = m;
+	return FREP_OK;
+}
+
+frep_code
+convert_failover_to_proto(const engine_failover *in, convert_arena *a,
+    Frep__V1__FailoverRelationship **out, frep_status *st)
+{
+	Frep__V1__FailoverRelationship *m;
+	bool                            ok;
+	ARENA_NEW(a, Frep__V1__FailoverRelationship, FREP__V1__FAILOVER_RELATIONSHIP__INIT, st, m);
+	m->name                    = str_or_empty(in->name);
+	m->partner_server          = str_or_empty(in->partner_server);
+	m->mode                    = (Frep__V1__FailoverMode) in->mode;
+	m->server_role             = (Frep__V1__ServerRole) in->server_role;
+	m->load_balance_percent    = in->load_balance_percent;
+	m->reserve_percent         = in->reserve_percent;
+	m->max_client_lead_time_s  = in->max_client_lead_time_s;
+	m->auto_state_transition   = in->auto_state_transition;
+	m->state_switch_interval_s = in->state_switch_interval_s;
+	/* shared_secret stays the INIT's "": the secret never leaves. */
+	m->state        = (Frep__V1__FailoverState) in->state;
+	m->local_server = str_or_empty(in->local_server);
+	m->scope_ids    = arena_array(a, in->n_scope_ids, sizeof(*m->scope_ids), &ok, st);
+	if (!ok) {
+		return FREP_RESOURCE_EXHAUSTED;
+	}
+	for (size_t i = 0; i < in->n_scope_ids; i++) {
+		if ((m->scope_ids[i] = convert_ipv4_to_text(a, in->scope_ids[i], false, st)) == NULL) {
+			return FREP_RESOURCE_EXHAUSTED;
+		}
+	}
+	m->n_scope_ids = in->n_scope_ids;
+	*out           = m;
+	return FREP_OK;
+}
+
+frep_code
+convert_audit_record_to_proto(
+    const engine_audit_record *in, convert_arena *a, Frep__V1__AuditRecord **out, frep_status *st)
+{
+	Frep__V1__AuditRecord *m;
+	ARENA_NEW(a, Frep__V1__AuditRecord, FREP__V1__AUDIT_RECORD__INIT, st, m);
+	if ((m->scope_id = convert_ipv4_to_text(a, in->scope_id, true, st)) == NULL) {
+		return FREP_RESOURCE_EXHAUSTED;
+	}
+	m->id            = in->id;
+	m->time_unix_ms  = in->time_unix_ms;
+	m->direction     = str_or_empty(in->direction);
+	m->source        = str_or_empty(in->source);
+	m->relationship  = str_or_empty(in->relationship);
+	m->digest_before = str_or_empty(in->digest_before);
+	m->digest_after  = str_or_empty(in->digest_after);
+	m->added         = in->added;
+	m->updated       = in->updated;
+	m->removed       = in->removed;
+	m->code          = in->code;
+	m->message       = str_or_empty(in->message);
+	*out             = m;
+	return FREP_OK;
+}
+
+frep_code
+convert_scope_config_to_proto(const engine_scope_config *in, convert_arena *a,
+    Frep__V1__ScopeConfig **out, frep_status *st)
+{
+	Frep__V1__ScopeConfig *m;
+	frep_code              rc;
+	bool                   ok;
+	ARENA_NEW(a, Frep__V1__ScopeConfig, FREP__V1__SCOPE_CONFIG__INIT, st, m);
+	if ((rc = convert_scope_to_proto(&in->scope, a, &m->scope, st)) != FREP_OK) {
+		return rc;
+	}
+
+	m->exclusions = arena_array(a, in->n_exclusions, sizeof(*m->exclusions), &ok, st);
+	if (!ok) {
+		return FREP_RESOURCE_EXHAUSTED;
+	}
+	for (size_t i = 0; i < in->n_exclusions; i++) {
+		if ((rc = convert_exclusion_to_proto(&in->exclusions[i], a, &m->exclusions[i], st)) !=
+		    FREP_OK) {
+			return rc;
+		}
+	}
+	m->n_exclusions = in->n_exclusions;
+
+	m->reservations = arena_array(a, in->n_reservations, sizeof(*m->reservations), &ok, st);
+	if (!ok) {
+		return FREP_RESOURCE_EXHAUSTED;
+	}
+	for (size_t i = 0; i < in->n_reservations; i++) {
+		if ((rc = convert_reservation_to_proto(
+		         &in->reservations[i], a, &m->reservations[i], st)) != FREP_OK) {
+			return rc;
+		}
+	}
+	m->n_reservations = in->n_reservations;
+
+	if ((rc = option_values_to_proto(in->options, in->n_options, a, &m->options, &m->n_options,
+	         st)) != FREP_OK) {
+		return rc;
+	}
+
+	m->policies = arena_array(a, in->n_policies, sizeof(*m->policies), &ok, st);
+	if (!ok) {
+		return FREP_RESOURCE_EXHAUSTED;
+	}
+	for (size_t i = 0; i < in->n_policies; i++) {
+		if ((rc = convert_policy_to_proto(&in->policies[i], a, &m->policies[i], st)) !=
+		    FREP_OK) {
+			return rc;
+		}
+	}
+	m->n_policies = in->n_policies;
+
+	m->option_definitions_used = arena_array(
+	    a, in->n_option_definitions_used, sizeof(*m->option_definitions_used), &ok, st);
+	if (!ok) {
+		return FREP_RESOURCE_EXHAUSTED;
+	}
+	for (size_t i = 0; i < in->n_option_definitions_used; i++) {
+		Frep__V1__OptionDefinitionRef *r;
+		ARENA_NEW(a, Frep__V1__OptionDefinitionRef, FREP__V1__OPTION_DEFINITION_REF__INIT, st,
+		    r);
+		r->option_id                  = in->option_definitions_used[i].option_id;
+		r->vendor_class               = str_or_empty(in->option_definitions_used[i].vendor_class);
+		m->option_definitions_used[i] = r;
+	}
+	m->n_option_definitions_used = in->n_option_definitions_used;
+
+	m->classes_used = arena_array(a, in->n_classes_used, sizeof(*m->classes_used), &ok, st);
+	if (!ok) {
+		return FREP_RESOURCE_EXHAUSTED;
+	}
+	for (size_t i = 0; i < in->n_classes_used; i++) {
+		Frep__V1__ClassRef *r;
+		ARENA_NEW(a, Frep__V1__ClassRef, FREP__V1__CLASS_REF__INIT, st, r);
+		r->type            = (Frep__V1__ClassType) in->classes_used[i].type;
+		r->name            = str_or_empty(in->classes_used[i].name);
+		m->classes_used[i] = r;
+	}
+	m->n_classes_used = in->n_classes_used;
+
+	m->digest = (char *) in->digest;
+	*out      = m;
+	return FREP_OK;
+}
+
+static frep_code
+object_changes_to_proto(const engine_object_changes *in, convert_arena *a,
+    Frep__V1__ObjectChanges **out, frep_status *st)
+{
+	Frep__V1__ObjectChanges *m;
+	ARENA_NEW(a, Frep__V1__ObjectChanges, FREP__V1__OBJECT_CHANGES__INIT, st, m);
+	m->added   = in->added;
+	m->updated = in->updated;
+	m->removed = in->removed;
+	*out       = m;
+	return FREP_OK;
+}
+
+frep_code
+convert_scope_changes_to_proto(const engine_scope_changes *in, convert_arena *a,
+    Frep__V1__ScopeChanges **out, frep_status *st)
+{
+	Frep__V1__ScopeChanges *m;
+	frep_code               rc;
+	ARENA_NEW(a, Frep__V1__ScopeChanges, FREP__V1__SCOPE_CHANGES__INIT, st, m);
+	if ((rc = object_changes_to_proto(&in->scope, a, &m->scope, st)) != FREP_OK ||
+	    (rc = object_changes_to_proto(&in->exclusions, a, &m->exclusions, st)) != FREP_OK ||
+	    (rc = object_changes_to_proto(&in->reservations, a, &m->reservations, st)) != FREP_OK ||
+	    (rc = object_changes_to_proto(&in->options, a, &m->options, st)) != FREP_OK ||
+	    (rc = object_changes_to_proto(&in->policies, a, &m->policies, st)) != FREP_OK) {
+		return rc;
+	}
+	*out = m;
+	return FREP_OK;
+}
+
+frep_code
+convert_object_diffs_to_proto(const engine_object_diff *in, size_t n, convert_arena *a,
+    Frep__V1__ObjectDiff ***out, frep_status *st)
+{
+	bool                   ok;
+	Frep__V1__ObjectDiff **v = arena_array(a, n, sizeof(*v), &ok, st);
+	if (!ok) {
+		return FREP_RESOURCE_EXHAUSTED;
+	}
+	for (size_t i = 0; i < n; i++) {
+		Frep__V1__ObjectDiff *d;
+		ARENA_NEW(a, Frep__V1__ObjectDiff, FREP__V1__OBJECT_DIFF__INIT, st, d);
+		d->kind   = (char *) (in[i].kind != NULL ? in[i].kind : "");
+		d->key    = str_or_empty(in[i].key);
+		d->action = (Frep__V1__DiffAction) in[i].action;
+		v[i]      = d;
+	}
+	*out = v;
+	return FREP_OK;
+}
