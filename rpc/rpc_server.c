@@ -813,10 +813,9 @@ find_service(rpc_server *s, const char *name, size_t len)
 }
 
 static bool
-authorized(rpc_server *s, const rpc_call *call)
+bearer_ok(const rpc_server *s, const rpc_call *call)
 {
-	if (s->admin_token == NULL ||
-	    (call->svc->flags & (RPC_SERVICE_NO_AUTH | RPC_SERVICE_OWN_AUTH)) != 0) {
+	if (s->admin_token == NULL) {
 		return true;
 	}
 	const char *auth = frep_envelope_metadata_get(call->req, "authorization");
@@ -824,6 +823,21 @@ authorized(rpc_server *s, const rpc_call *call)
 		return false;
 	}
 	return token_equal(s->admin_token, auth + 7);
+}
+
+static bool
+authorized(rpc_server *s, const rpc_call *call)
+{
+	if ((call->svc->flags & (RPC_SERVICE_NO_AUTH | RPC_SERVICE_OWN_AUTH)) != 0) {
+		return true;
+	}
+	return bearer_ok(s, call);
+}
+
+bool
+rpc_call_has_admin_token(const rpc_call *call)
+{
+	return bearer_ok(call->server, call);
 }
 
 /* Runs on the nng callback thread: decode the envelope, route, check, and

@@ -132,6 +132,11 @@ const char *rpc_call_method(const rpc_call *call);
 /* The raw serialized input (for MACs over the payload). */
 const uint8_t *rpc_call_payload(const rpc_call *call, size_t *len);
 
+/* True when the server has no admin token or the call carries it
+ * ("authorization: Bearer <token>"). For services registered
+ * RPC_SERVICE_OWN_AUTH that need the admin token for some calls. */
+bool rpc_call_has_admin_token(const rpc_call *call);
+
 /* The server the call arrived on. */
 rpc_server *rpc_call_server(const rpc_call *call);
 

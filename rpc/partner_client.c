@@ -1,0 +1,139 @@
+#include "partner_client.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frep/v1/partner.pb-c.h"
+#include "frep_client.h"
+#include "partner_auth.h"
+
+#define MAX_PARTNERS 64
+
+typedef struct partner_entry {
+	char        *url;
+	frep_client *client;
+} partner_entry;
+
+struct partner_pool {
+	pthread_mutex_t mtx;
+	partner_entry   partners[MAX_PARTNERS];
+	size_t          n;
+	char           *token;
+	uint32_t        timeout_ms;
+};
+
+partner_pool *
+partner_pool_new(const char *token, uint32_t default_timeout_ms)
+{
+	partner_pool *p = calloc(1, sizeof(*p));
+	if (p == NULL) {
+		return NULL;
+	}
+	pthread_mutex_init(&p->mtx, NULL);
+	p->timeout_ms = default_timeout_ms != 0 ? default_timeout_ms : 10000;
+	if (token != NULL && (p->token = strdup(token)) == NULL) {
+		partner_pool_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void
+partner_pool_free(partner_pool *p)
+{
+	if (p == NULL) {
+		return;
+	}
+	for (size_t i = 0; i < p->n; i++) {
+		frep_client_close(p->partners[i].client);
+		free(p->partners[i].url);
+	}
+	if (p->token != NULL) {
+		explicit_bzero(p->token, strlen(p->token));
+		free(p->token);
+	}
+	pthread_mutex_destroy(&p->mtx);
+	free(p);
+}
+
+/* The client for url, opened on first use and kept. */
+static frep_client *
+client_for(partner_pool *p, const char *url, frep_status *st)
+{
+	frep_client *c = NULL;
+	pthread_mutex_lock(&p->mtx);
+	for (size_t i = 0; i < p->n; i++) {
+		if (strcmp(p->partners[i].url, url) == 0) {
+			c = p->partners[i].client;
+			break;
+		}
+	}
+	if (c == NULL) {
+		frep_client_options o = {.timeout_ms = p->timeout_ms, .token = p->token};
+		if (p->n == MAX_PARTNERS) {
+			frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "partner %s: at most %d partners",
+			    url, MAX_PARTNERS);
+		} else if (frep_client_open(url, &o, &c, st) == FREP_OK) {
+			char *u = strdup(url);
+			if (u == NULL) {
+				frep_client_close(c);
+				c = NULL;
+				frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+			} else {
+				p->partners[p->n++] = (partner_entry){.url = u, .client = c};
+			}
+		}
+	}
+	pthread_mutex_unlock(&p->mtx);
+	return c;
+}
+
+frep_code
+partner_call(partner_pool *p, const char *url, const char *relationship, const char *secret,
+    const char *method, const ProtobufCMessage *input, ProtobufCMessage **out, uint32_t timeout_ms,
+    frep_status *st)
+{
+	const ProtobufCMethodDescriptor *m =
+	    protobuf_c_service_descriptor_get_method_by_name(&frep__v1__partner__descriptor, method);
+	if (m == NULL) {
+		return frep_status_set(st, FREP_INTERNAL, "no Partner method %s", method);
+	}
+	frep_client *c = client_for(p, url, st);
+	if (c == NULL) {
+		return st->code;
+	}
+	char path[128];
+	snprintf(path, sizeof(path), "/frep.v1.Partner/%s", method);
+
+	/* The MAC covers the exact payload bytes; protobuf-c packs a message
+	 * the same way every time, so the client's own packing matches. */
+	size_t   len     = protobuf_c_message_get_packed_size(input);
+	uint8_t *payload = malloc(len > 0 ? len : 1);
+	if (payload == NULL) {
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	protobuf_c_message_pack(input, payload);
+	int64_t ts = partner_auth_now_ms();
+	char    mac[PARTNER_AUTH_MAC_HEXLEN], ts_text[32];
+	partner_auth_mac(secret, path, relationship, ts, payload, len, mac);
+	free(payload);
+	snprintf(ts_text, sizeof(ts_text), "%" PRId64, ts);
+
+	frep_metadata md[] = {
+	    {PARTNER_AUTH_KEY_RELATIONSHIP, relationship},
+	    {PARTNER_AUTH_KEY_TIMESTAMP, ts_text},
+	    {PARTNER_AUTH_KEY_MAC, mac},
+	};
+	frep_call_options co = {.timeout_ms = timeout_ms, .metadata = md, .n_metadata = 3};
+	frep_code code = frep_client_call(c, path, input, m->output, out, &co, st);
+	if (code != FREP_OK && (code == FREP_UNAVAILABLE || code == FREP_DEADLINE_EXCEEDED) &&
+	    strstr(st->message, url) == NULL) {
+		char msg[FREP_STATUS_MESSAGE_MAX];
+		snprintf(msg, sizeof(msg), "partner %s: %s", url, st->message);
+		frep_status_set(st, code, "%s", msg);
+	}
+	return code;
+}

@@ -1,0 +1,33 @@
+/*
+ * partner_client: how one frepd calls its failover partners' Partner
+ * service — a frep_client per partner URL (kept and reused), every call
+ * signed with the relationship's shared secret (partner_auth.h).
+ * Thread-safe.
+ */
+#ifndef FREP_RPC_PARTNER_CLIENT_H
+#define FREP_RPC_PARTNER_CLIENT_H
+
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "frep_status.h"
+
+typedef struct partner_pool partner_pool;
+
+/* token (may be NULL) is sent as the partner's admin bearer token, needed
+ * only where the partner asks for one (creating a mirror relationship);
+ * copied. */
+partner_pool *partner_pool_new(const char *token, uint32_t default_timeout_ms);
+void          partner_pool_free(partner_pool *p);
+
+/* Calls method ("MirrorRelationship") of frep.v1.Partner on url, signed
+ * for relationship with secret. On success *out is the decoded reply
+ * (caller frees with protobuf_c_message_free_unpacked). timeout_ms 0 uses
+ * the pool's default. Statuses are the partner's, or the transport's
+ * (UNAVAILABLE, DEADLINE_EXCEEDED) naming the partner's URL. */
+frep_code partner_call(partner_pool *p, const char *url, const char *relationship,
+    const char *secret, const char *method, const ProtobufCMessage *input, ProtobufCMessage **out,
+    uint32_t timeout_ms, frep_status *st);
+
+#endif /* FREP_RPC_PARTNER_CLIENT_H */

@@ -1,0 +1,384 @@
+#include "partner_service.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "convert.h"
+#include "frep/v1/partner.pb-c.h"
+#include "log.h"
+#include "partner_auth.h"
+#include "rpc_server.h"
+
+typedef struct partner_service {
+	Frep__V1__Partner_Service base;
+	engine                   *e;
+	partner_auth_replay      *replay;
+} partner_service;
+
+/* Checks the call's MAC against secret (the relationship's, or the one a
+ * new mirror brings). */
+static frep_code
+verify_with(partner_service *ps, rpc_call *call, const char *relationship, const char *secret,
+    frep_status *st)
+{
+	const char *md_rel = rpc_call_metadata(call, PARTNER_AUTH_KEY_RELATIONSHIP);
+	if (md_rel == NULL || strcmp(md_rel, relationship) != 0) {
+		return frep_status_set(st, FREP_UNAUTHENTICATED,
+		    "%s: metadata %s does not name relationship \"%s\"", rpc_call_method(call),
+		    PARTNER_AUTH_KEY_RELATIONSHIP, relationship);
+	}
+	size_t         len;
+	const uint8_t *payload = rpc_call_payload(call, &len);
+	return partner_auth_verify(ps->replay, secret, rpc_call_method(call), relationship,
+	    rpc_call_metadata(call, PARTNER_AUTH_KEY_TIMESTAMP),
+	    rpc_call_metadata(call, PARTNER_AUTH_KEY_MAC), payload, len, st);
+}
+
+/* Authenticates a call for an existing relationship. An unknown
+ * relationship is UNAUTHENTICATED too: there is no secret to check. */
+static frep_code
+authenticate(partner_service *ps, rpc_call *call, const char *relationship, frep_status *st)
+{
+	char *secret = NULL;
+	if (relationship == NULL || relationship[0] == '\0') {
+		return frep_status_set(st, FREP_UNAUTHENTICATED, "%s: no relationship named",
+		    rpc_call_method(call));
+	}
+	if (engine_failover_secret(ps->e, relationship, &secret, st) != FREP_OK) {
+		if (st->code == FREP_NOT_FOUND) {
+			return frep_status_set(st, FREP_UNAUTHENTICATED,
+			    "%s: relationship \"%s\" does not exist on this server", rpc_call_method(call),
+			    relationship);
+		}
+		return st->code;
+	}
+	frep_code code = verify_with(ps, call, relationship, secret, st);
+	explicit_bzero(secret, strlen(secret));
+	free(secret);
+	if (code != FREP_OK) {
+		rpc_log(RPC_LOG_WARN, "refused partner call %s: %s", rpc_call_method(call), st->message);
+	}
+	return code;
+}
+
+static void
+apply_or_diff(partner_service *ps, const Frep__V1__ApplyScopeRequest *in, bool diff_only,
+    Frep__V1__ApplyScopeResponse_Closure closure, void *closure_data)
+{
+	rpc_call                    *call = closure_data;
+	frep_status                  st;
+	convert_arena                a;
+	engine_scope_config          cfg;
+	engine_scope_changes         changes = {0};
+	engine_object_diff          *diff    = NULL;
+	size_t                       n_diff  = 0;
+	char                         before[65] = "", after[65] = "";
+	bool                         dry_run = diff_only || in->dry_run;
+	Frep__V1__ApplyScopeResponse out     = FREP__V1__APPLY_SCOPE_RESPONSE__INIT;
+
+	convert_arena_init(&a);
+	if (authenticate(ps, call, in->relationship, &st) != FREP_OK) {
+		goto fail;
+	}
+	if (in->config == NULL) {
+		frep_status_set(&st, FREP_INVALID_ARGUMENT, "config is required");
+		goto fail;
+	}
+	if (convert_scope_config_from_proto(in->config, "config", &a, &cfg, &st) != FREP_OK) {
+		goto fail;
+	}
+	/* The scope may be new here, or already this relationship's; never
+	 * another relationship's. */
+	bool found = false;
+	char owner[ENGINE_RELATIONSHIP_NAME_MAX + 1];
+	if (engine_failover_of_scope(ps->e, cfg.scope.scope_id, &found, owner, &st) != FREP_OK) {
+		goto fail;
+	}
+	if (found && strcmp(owner, in->relationship) != 0) {
+		frep_status_set(&st, FREP_FAILED_PRECONDITION,
+		    "scope %s belongs to relationship \"%s\" on this server, not \"%s\"",
+		    in->config->scope->scope_id, owner, in->relationship);
+		goto fail;
+	}
+	if (engine_scope_apply(ps->e, &cfg, dry_run, &changes, dry_run ? &diff : NULL,
+	        dry_run ? &n_diff : NULL, before, after, &st) != FREP_OK) {
+		goto fail;
+	}
+	if (!dry_run && !found) {
+		/* A scope new to this server joins the relationship. Apply
+		 * committed already; if this fails the next replication retries. */
+		uint32_t id = cfg.scope.scope_id;
+		if (engine_failover_add_scopes(ps->e, in->relationship, &id, 1, NULL, &st) != FREP_OK) {
+			goto fail;
+		}
+	}
+	if (!dry_run) {
+		engine_audit_record rec = {
+		    .direction     = "applied",
+		    .source        = in->source_server,
+		    .relationship  = in->relationship,
+		    .scope_id      = cfg.scope.scope_id,
+		    .digest_before = before,
+		    .digest_after  = after,
+		    .added   = changes.scope.added + changes.exclusions.added + changes.reservations.added +
+		             changes.options.added + changes.policies.added,
+		    .updated = changes.scope.updated + changes.exclusions.updated +
+		               changes.reservations.updated + changes.options.updated +
+		               changes.policies.updated,
+		    .removed = changes.exclusions.removed + changes.reservations.removed +
+		               changes.options.removed + changes.policies.removed,
+		    .code    = FREP_OK,
+		    .message = "",
+		};
+		frep_status ast;
+		if (engine_audit_add(ps->e, &rec, NULL, &ast) != FREP_OK) {
+			rpc_log(RPC_LOG_WARN, "audit record of scope %s: %s", in->config->scope->scope_id,
+			    ast.message);
+		}
+	}
+	if (convert_scope_changes_to_proto(&changes, &a, &out.changes, &st) != FREP_OK ||
+	    convert_object_diffs_to_proto(diff, n_diff, &a, &out.diff, &st) != FREP_OK) {
+		goto fail;
+	}
+	out.n_diff        = n_diff;
+	out.digest_before = before;
+	out.digest_after  = after;
+	closure(&out, closure_data);
+	engine_object_diffs_free(diff, n_diff);
+	convert_arena_fini(&a);
+	return;
+
+fail:
+	engine_object_diffs_free(diff, n_diff);
+	convert_arena_fini(&a);
+	rpc_call_fail_status(call, &st);
+	closure(NULL, closure_data);
+}
+
+static void
+partner_apply_scope(Frep__V1__Partner_Service *service, const Frep__V1__ApplyScopeRequest *in,
+    Frep__V1__ApplyScopeResponse_Closure closure, void *closure_data)
+{
+	apply_or_diff((partner_service *) service, in, false, closure, closure_data);
+}
+
+static void
+partner_diff_scope(Frep__V1__Partner_Service *service, const Frep__V1__ApplyScopeRequest *in,
+    Frep__V1__ApplyScopeResponse_Closure closure, void *closure_data)
+{
+	apply_or_diff((partner_service *) service, in, true, closure, closure_data);
+}
+
+static void
+partner_get_scope_digests(Frep__V1__Partner_Service *service,
+    const Frep__V1__GetScopeDigestsRequest *in, Frep__V1__GetScopeDigestsResponse_Closure closure,
+    void *closure_data)
+{
+	partner_service                 *ps = (partner_service *) service;
+	frep_status                      st;
+	convert_arena                    a;
+	uint32_t                        *ids = NULL;
+	Frep__V1__GetScopeDigestsResponse out = FREP__V1__GET_SCOPE_DIGESTS_RESPONSE__INIT;
+
+	convert_arena_init(&a);
+	if (authenticate(ps, closure_data, in->relationship, &st) != FREP_OK ||
+	    convert_scope_ids_from_proto(in->scope_ids, in->n_scope_ids, "scope_ids", &a, &ids, &st) !=
+	        FREP_OK) {
+		goto fail;
+	}
+	out.digests = convert_arena_alloc(&a, (in->n_scope_ids + 1) * sizeof(*out.digests), &st);
+	if (out.digests == NULL) {
+		goto fail;
+	}
+	for (size_t i = 0; i < in->n_scope_ids; i++) {
+		Frep__V1__ScopeDigest *d = convert_arena_alloc(&a, sizeof(*d), &st);
+		char                  *hex = convert_arena_alloc(&a, 65, &st);
+		bool                   found;
+		if (d == NULL || hex == NULL ||
+		    engine_scope_digest(ps->e, ids[i], hex, &found, &st) != FREP_OK) {
+			goto fail;
+		}
+		frep__v1__scope_digest__init(d);
+		d->scope_id            = in->scope_ids[i];
+		d->digest              = hex;
+		out.digests[out.n_digests++] = d;
+	}
+	closure(&out, closure_data);
+	convert_arena_fini(&a);
+	return;
+
+fail:
+	convert_arena_fini(&a);
+	rpc_call_fail_status(closure_data, &st);
+	closure(NULL, closure_data);
+}
+
+/* Removes the scopes of rel that are not in keep (deleting them here, as
+ * Windows deletes a scope from the partner when it leaves failover). */
+static frep_code
+drop_scopes_not_in(partner_service *ps, const engine_failover *rel, const uint32_t *keep,
+    size_t n_keep, frep_status *st)
+{
+	for (size_t i = 0; i < rel->n_scope_ids; i++) {
+		bool kept = false;
+		for (size_t k = 0; k < n_keep && !kept; k++) {
+			kept = keep[k] == rel->scope_ids[i];
+		}
+		if (!kept && engine_scope_remove(ps->e, rel->scope_ids[i], true, st) != FREP_OK &&
+		    st->code != FREP_NOT_FOUND) {
+			return st->code;
+		}
+	}
+	return FREP_OK;
+}
+
+static void
+partner_mirror_relationship(Frep__V1__Partner_Service *service,
+    const Frep__V1__MirrorRelationshipRequest *in,
+    Frep__V1__MirrorRelationshipResponse_Closure closure, void *closure_data)
+{
+	partner_service                   *ps   = (partner_service *) service;
+	rpc_call                          *call = closure_data;
+	frep_status                        st;
+	convert_arena                      a;
+	engine_failover                    want, have = {0};
+	bool                               have_it = false;
+	Frep__V1__MirrorRelationshipResponse out = FREP__V1__MIRROR_RELATIONSHIP_RESPONSE__INIT;
+
+	convert_arena_init(&a);
+	if (in->relationship == NULL) {
+		frep_status_set(&st, FREP_INVALID_ARGUMENT, "relationship is required");
+		goto fail;
+	}
+	if (convert_failover_from_proto(in->relationship, "relationship", &a, &want, &st) != FREP_OK) {
+		goto fail;
+	}
+	if (engine_failover_get(ps->e, want.name, &have, &st) == FREP_OK) {
+		have_it = true;
+	} else if (st.code != FREP_NOT_FOUND) {
+		goto fail;
+	}
+
+	if (in->remove || have_it) {
+		/* Removing, or changing the scope list of, an existing mirror:
+		 * the stored secret authenticates it. */
+		if (!have_it) {
+			frep_status_set(&st, FREP_NOT_FOUND, "relationship \"%s\" does not exist here",
+			    want.name);
+			goto fail;
+		}
+		if (authenticate(ps, call, want.name, &st) != FREP_OK) {
+			goto fail;
+		}
+		if (in->remove) {
+			if (drop_scopes_not_in(ps, &have, NULL, 0, &st) != FREP_OK ||
+			    engine_failover_remove(ps->e, want.name, &st) != FREP_OK) {
+				goto fail;
+			}
+			out.relationship = in->relationship;
+		} else {
+			/* Keep only the listed scopes (the new ones arrive by
+			 * ApplyScope and join then). */
+			if (drop_scopes_not_in(ps, &have, want.scope_ids, want.n_scope_ids, &st) != FREP_OK) {
+				goto fail;
+			}
+			engine_failover_fini(&have);
+			if (engine_failover_get(ps->e, want.name, &have, &st) != FREP_OK ||
+			    convert_failover_to_proto(&have, &a, &out.relationship, &st) != FREP_OK) {
+				goto fail;
+			}
+		}
+	} else {
+		/* A new mirror brings its secret: the MAC proves the request was
+		 * made with it, and this server's admin token (if it has one)
+		 * proves the caller may create relationships here. */
+		if (want.shared_secret == NULL || want.shared_secret[0] == '\0') {
+			frep_status_set(&st, FREP_INVALID_ARGUMENT, "relationship.shared_secret is required");
+			goto fail;
+		}
+		if (verify_with(ps, call, want.name, want.shared_secret, &st) != FREP_OK) {
+			goto fail;
+		}
+		if (!rpc_call_has_admin_token(call)) {
+			frep_status_set(&st, FREP_UNAUTHENTICATED,
+			    "creating relationship \"%s\" needs this server's admin token", want.name);
+			goto fail;
+		}
+		for (size_t i = 0; i < want.n_scope_ids; i++) {
+			engine_scope sc;
+			if (engine_scope_get(ps->e, want.scope_ids[i], &sc, NULL) == FREP_OK) {
+				engine_scope_fini(&sc);
+				bool found = false;
+				char owner[ENGINE_RELATIONSHIP_NAME_MAX + 1];
+				if (engine_failover_of_scope(ps->e, want.scope_ids[i], &found, owner, &st) !=
+				    FREP_OK) {
+					goto fail;
+				}
+				if (found) {
+					frep_status_set(&st, FREP_FAILED_PRECONDITION,
+					    "scope %s already belongs to relationship \"%s\" on the partner",
+					    in->relationship->scope_ids[i], owner);
+					goto fail;
+				}
+				if (!in->force) {
+					frep_status_set(&st, FREP_ALREADY_EXISTS,
+					    "scope %s already exists on the partner (use force to replace it)",
+					    in->relationship->scope_ids[i]);
+					goto fail;
+				}
+			}
+		}
+		/* Created without scopes: each joins when its snapshot is applied. */
+		engine_failover create = want;
+		create.scope_ids       = NULL;
+		create.n_scope_ids     = 0;
+		if (engine_failover_add(ps->e, &create, &have, &st) != FREP_OK) {
+			goto fail;
+		}
+		have_it = true;
+		if (convert_failover_to_proto(&have, &a, &out.relationship, &st) != FREP_OK) {
+			goto fail;
+		}
+		rpc_log(RPC_LOG_INFO, "relationship \"%s\" mirrored from %s", want.name,
+		    want.partner_server);
+	}
+	closure(&out, closure_data);
+	if (have_it) {
+		engine_failover_fini(&have);
+	}
+	convert_arena_fini(&a);
+	return;
+
+fail:
+	if (have_it) {
+		engine_failover_fini(&have);
+	}
+	convert_arena_fini(&a);
+	rpc_call_fail_status(call, &st);
+	closure(NULL, closure_data);
+}
+
+frep_code
+partner_service_new(engine *e, ProtobufCService **out, frep_status *st)
+{
+	partner_service *ps = calloc(1, sizeof(*ps));
+	if (ps == NULL || (ps->replay = partner_auth_replay_new()) == NULL) {
+		free(ps);
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	Frep__V1__Partner_Service init = FREP__V1__PARTNER__INIT(partner_);
+	ps->base                       = init;
+	ps->e                          = e;
+	*out                           = &ps->base.base;
+	return FREP_OK;
+}
+
+void
+partner_service_free(ProtobufCService *service)
+{
+	partner_service *ps = (partner_service *) service;
+	if (ps != NULL) {
+		partner_auth_replay_free(ps->replay);
+		free(ps);
+	}
+}

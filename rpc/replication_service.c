@@ -1,0 +1,763 @@
+#include "replication_service.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "convert.h"
+#include "frep/v1/partner.pb-c.h"
+#include "frep/v1/replication.pb-c.h"
+#include "log.h"
+#include "rpc_server.h"
+
+#define NAMES_MAX 1000
+
+struct replication {
+	Frep__V1__FailoverReplication_Service base;
+	engine                               *e;
+	partner_pool                         *pool;
+	char                                 *local_url;
+	uint32_t                              timeout_ms;
+};
+
+/* One reply being built: results and errors live in the arena; partner
+ * replies they point into are kept until the reply is sent. */
+typedef struct reply {
+	convert_arena               a;
+	Frep__V1__ScopeResult     **results;
+	size_t                      n_results, cap_results;
+	Frep__V1__ItemError       **errors;
+	size_t                      n_errors, cap_errors;
+	ProtobufCMessage          **keep;
+	size_t                      n_keep, cap_keep;
+} reply;
+
+static frep_code
+grow(void **arr, size_t *cap, size_t n, size_t elem, frep_status *st)
+{
+	if (n < *cap) {
+		return FREP_OK;
+	}
+	size_t nc = *cap == 0 ? 16 : *cap * 2;
+	void  *p  = realloc(*arr, nc * elem);
+	if (p == NULL) {
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	*arr = p;
+	*cap = nc;
+	return FREP_OK;
+}
+
+static void
+reply_fini(reply *rp)
+{
+	for (size_t i = 0; i < rp->n_keep; i++) {
+		protobuf_c_message_free_unpacked(rp->keep[i], NULL);
+	}
+	free(rp->keep);
+	free(rp->results);
+	free(rp->errors);
+	convert_arena_fini(&rp->a);
+}
+
+static frep_code
+add_error(reply *rp, const char *item, frep_code code, const char *message, frep_status *st)
+{
+	if (grow((void **) &rp->errors, &rp->cap_errors, rp->n_errors, sizeof(*rp->errors), st) !=
+	    FREP_OK) {
+		return st->code;
+	}
+	Frep__V1__ItemError *e = convert_arena_alloc(&rp->a, sizeof(*e), st);
+	if (e == NULL) {
+		return st->code;
+	}
+	frep__v1__item_error__init(e);
+	e->item    = convert_arena_strdup(&rp->a, item, st);
+	e->code    = (int32_t) code;
+	e->message = convert_arena_strdup(&rp->a, message, st);
+	if (e->item == NULL || e->message == NULL) {
+		return st->code;
+	}
+	rp->errors[rp->n_errors++] = e;
+	return FREP_OK;
+}
+
+static Frep__V1__ScopeResult *
+new_result(reply *rp, const char *scope_text, const char *rel, const char *partner, frep_status *st)
+{
+	if (grow((void **) &rp->results, &rp->cap_results, rp->n_results, sizeof(*rp->results), st) !=
+	    FREP_OK) {
+		return NULL;
+	}
+	Frep__V1__ScopeResult *r = convert_arena_alloc(&rp->a, sizeof(*r), st);
+	if (r == NULL) {
+		return NULL;
+	}
+	frep__v1__scope_result__init(r);
+	r->scope_id     = convert_arena_strdup(&rp->a, scope_text, st);
+	r->relationship = convert_arena_strdup(&rp->a, rel, st);
+	r->partner      = convert_arena_strdup(&rp->a, partner, st);
+	if (r->scope_id == NULL || r->relationship == NULL || r->partner == NULL) {
+		return NULL;
+	}
+	rp->results[rp->n_results++] = r;
+	return r;
+}
+
+static void
+result_status(reply *rp, Frep__V1__ScopeResult *r, frep_code code, const char *message)
+{
+	r->code    = (int32_t) code;
+	r->message = convert_arena_strdup(&rp->a, message, NULL);
+	if (r->message == NULL) {
+		r->message = "";
+	}
+}
+
+static frep_code
+keep(reply *rp, ProtobufCMessage *m, frep_status *st)
+{
+	if (grow((void **) &rp->keep, &rp->cap_keep, rp->n_keep, sizeof(*rp->keep), st) != FREP_OK) {
+		protobuf_c_message_free_unpacked(m, NULL);
+		return st->code;
+	}
+	rp->keep[rp->n_keep++] = m;
+	return FREP_OK;
+}
+
+static void
+audit_sent(replication *r, const char *rel, uint32_t scope_id, const char *before,
+    const char *after, const Frep__V1__ScopeChanges *ch, frep_code code, const char *message)
+{
+	engine_audit_record rec = {
+	    .direction     = "sent",
+	    .source        = r->local_url,
+	    .relationship  = (char *) rel,
+	    .scope_id      = scope_id,
+	    .digest_before = (char *) before,
+	    .digest_after  = (char *) after,
+	    .code          = (int32_t) code,
+	    .message       = (char *) message,
+	};
+	if (ch != NULL) {
+		const Frep__V1__ObjectChanges *k[] = {
+		    ch->scope, ch->exclusions, ch->reservations, ch->options, ch->policies};
+		for (size_t i = 0; i < 5; i++) {
+			if (k[i] != NULL) {
+				rec.added += k[i]->added;
+				rec.updated += k[i]->updated;
+				rec.removed += k[i]->removed;
+			}
+		}
+	}
+	frep_status st;
+	if (engine_audit_add(r->e, &rec, NULL, &st) != FREP_OK) {
+		rpc_log(RPC_LOG_WARN, "audit record: %s", st.message);
+	}
+}
+
+/* Sends one scope to the partner (whatever its digest) and fills res. */
+static void
+send_scope(replication *r, reply *rp, const engine_failover *rel, const char *secret,
+    const engine_scope_config *snap, bool dry_run, Frep__V1__ScopeResult *res)
+{
+	frep_status           st;
+	convert_arena         a;
+	Frep__V1__ScopeConfig *cfg = NULL;
+	ProtobufCMessage     *out = NULL;
+
+	convert_arena_init(&a);
+	if (convert_scope_config_to_proto(snap, &a, &cfg, &st) != FREP_OK) {
+		result_status(rp, res, st.code, st.message);
+		convert_arena_fini(&a);
+		return;
+	}
+	Frep__V1__ApplyScopeRequest req = FREP__V1__APPLY_SCOPE_REQUEST__INIT;
+	req.relationship                = rel->name;
+	req.source_server               = r->local_url;
+	req.config                      = cfg;
+	req.dry_run                     = dry_run;
+	frep_code code = partner_call(r->pool, rel->partner_server, rel->name, secret, "ApplyScope",
+	    &req.base, &out, r->timeout_ms, &st);
+	convert_arena_fini(&a);
+
+	Frep__V1__ObjectCounts *sent = convert_arena_alloc(&rp->a, sizeof(*sent), NULL);
+	if (sent != NULL) {
+		frep__v1__object_counts__init(sent);
+		sent->exclusions   = (uint32_t) snap->n_exclusions;
+		sent->reservations = (uint32_t) snap->n_reservations;
+		sent->options      = (uint32_t) snap->n_options;
+		sent->policies     = (uint32_t) snap->n_policies;
+		res->sent          = sent;
+	}
+	if (code != FREP_OK) {
+		result_status(rp, res, code, st.message);
+		if (!dry_run) {
+			audit_sent(r, rel->name, snap->scope.scope_id, "", "", NULL, code, st.message);
+		}
+		return;
+	}
+	Frep__V1__ApplyScopeResponse *ar = (Frep__V1__ApplyScopeResponse *) out;
+	if (keep(rp, out, &st) != FREP_OK) {
+		result_status(rp, res, st.code, st.message);
+		return;
+	}
+	result_status(rp, res, FREP_OK, dry_run ? "dry run: nothing changed on the partner" : "");
+	res->changes       = ar->changes;
+	res->digest_before = ar->digest_before;
+	res->digest_after  = ar->digest_after;
+	res->diff          = ar->diff;
+	res->n_diff        = ar->n_diff;
+	if (!dry_run) {
+		audit_sent(r, rel->name, snap->scope.scope_id, ar->digest_before, ar->digest_after,
+		    ar->changes, FREP_OK, "");
+	}
+}
+
+/* Replicates the given scopes of one relationship: one digest call, then
+ * one ApplyScope per scope that differs (or every scope with force). */
+static void
+replicate_relationship(replication *r, reply *rp, const char *name, const uint32_t *ids,
+    char *const *texts, size_t n, bool force, bool dry_run)
+{
+	frep_status     st;
+	engine_failover rel    = {0};
+	char           *secret = NULL;
+	ProtobufCMessage *dout = NULL;
+	const char       *partner = "";
+
+	if (engine_failover_get(r->e, name, &rel, &st) != FREP_OK ||
+	    engine_failover_secret(r->e, name, &secret, &st) != FREP_OK) {
+		for (size_t i = 0; i < n; i++) {
+			Frep__V1__ScopeResult *res = new_result(rp, texts[i], name, "", NULL);
+			if (res != NULL) {
+				result_status(rp, res, st.code, st.message);
+			}
+		}
+		goto out;
+	}
+	partner = rel.partner_server;
+
+	Frep__V1__GetScopeDigestsRequest dreq = FREP__V1__GET_SCOPE_DIGESTS_REQUEST__INIT;
+	dreq.relationship                     = (char *) name;
+	dreq.scope_ids                        = (char **) texts;
+	dreq.n_scope_ids                      = n;
+	frep_code dcode = partner_call(
+	    r->pool, partner, name, secret, "GetScopeDigests", &dreq.base, &dout, r->timeout_ms, &st);
+	if (dcode != FREP_OK) {
+		/* The partner is down or refuses: every scope of it says so. */
+		for (size_t i = 0; i < n; i++) {
+			Frep__V1__ScopeResult *res = new_result(rp, texts[i], name, partner, NULL);
+			if (res != NULL) {
+				result_status(rp, res, dcode, st.message);
+			}
+		}
+		goto out;
+	}
+	Frep__V1__GetScopeDigestsResponse *digests = (Frep__V1__GetScopeDigestsResponse *) dout;
+
+	for (size_t i = 0; i < n; i++) {
+		Frep__V1__ScopeResult *res = new_result(rp, texts[i], name, partner, &st);
+		engine_scope_config   *snap = NULL;
+		if (res == NULL) {
+			break;
+		}
+		if (engine_scope_snapshot(r->e, ids[i], &snap, &st) != FREP_OK) {
+			result_status(rp, res, st.code, st.message);
+			continue;
+		}
+		const char *remote = i < digests->n_digests && digests->digests[i] != NULL
+		                         ? digests->digests[i]->digest
+		                         : "";
+		if (!force && strcmp(remote, snap->digest) == 0) {
+			result_status(rp, res, FREP_OK, "unchanged: the partner holds the same digest");
+			res->unchanged     = true;
+			res->digest_before = convert_arena_strdup(&rp->a, snap->digest, NULL);
+			res->digest_after  = res->digest_before;
+		} else {
+			send_scope(r, rp, &rel, secret, snap, dry_run, res);
+		}
+		engine_scope_config_free(snap);
+	}
+
+out:
+	if (dout != NULL) {
+		protobuf_c_message_free_unpacked(dout, NULL);
+	}
+	if (secret != NULL) {
+		explicit_bzero(secret, strlen(secret));
+		free(secret);
+	}
+	engine_failover_fini(&rel);
+}
+
+/* Replicates every scope of relationship rel (as stored). */
+static void
+replicate_all_of(replication *r, reply *rp, const engine_failover *rel, bool force, bool dry_run)
+{
+	frep_status st;
+	char      **texts = convert_arena_alloc(&rp->a, (rel->n_scope_ids + 1) * sizeof(char *), &st);
+	if (texts == NULL) {
+		return;
+	}
+	for (size_t i = 0; i < rel->n_scope_ids; i++) {
+		texts[i] = convert_ipv4_to_text(&rp->a, rel->scope_ids[i], false, &st);
+		if (texts[i] == NULL) {
+			return;
+		}
+	}
+	if (rel->n_scope_ids > 0) {
+		replicate_relationship(r, rp, rel->name, rel->scope_ids, texts, rel->n_scope_ids, force,
+		    dry_run);
+	}
+}
+
+static void
+send_reply(reply *rp, Frep__V1__ReplicateResponse_Closure closure, void *closure_data)
+{
+	Frep__V1__ReplicateResponse out = FREP__V1__REPLICATE_RESPONSE__INIT;
+	frep_status                 st;
+	out.scope_ids = convert_arena_alloc(&rp->a, (rp->n_results + 1) * sizeof(char *), &st);
+	if (out.scope_ids == NULL) {
+		rpc_call_fail_status(closure_data, &st);
+		closure(NULL, closure_data);
+		return;
+	}
+	for (size_t i = 0; i < rp->n_results; i++) {
+		if (rp->results[i]->code == FREP_OK) {
+			out.scope_ids[out.n_scope_ids++] = rp->results[i]->scope_id;
+		}
+	}
+	out.results   = rp->results;
+	out.n_results = rp->n_results;
+	out.errors    = rp->errors;
+	out.n_errors  = rp->n_errors;
+	closure(&out, closure_data);
+}
+
+static void
+replication_replicate_by_name(Frep__V1__FailoverReplication_Service *service,
+    const Frep__V1__ReplicateByNameRequest *in, Frep__V1__ReplicateResponse_Closure closure,
+    void *closure_data)
+{
+	replication *r = (replication *) service;
+	frep_status  st;
+	reply        rp = {0};
+	convert_arena_init(&rp.a);
+
+	if (in->n_names > NAMES_MAX) {
+		frep_status_set(&st, FREP_INVALID_ARGUMENT, "names: %zu names, at most %d", in->n_names,
+		    NAMES_MAX);
+		goto fail;
+	}
+	for (size_t i = 0; i < in->n_names; i++) {
+		size_t len = strlen(in->names[i]);
+		if (len == 0 || len > ENGINE_RELATIONSHIP_NAME_MAX) {
+			frep_status_set(&st, FREP_INVALID_ARGUMENT,
+			    "names[%zu] is %zu bytes long; a relationship name is 1..%d bytes", i, len,
+			    ENGINE_RELATIONSHIP_NAME_MAX);
+			goto fail;
+		}
+		for (size_t k = 0; k < i; k++) {
+			if (strcmp(in->names[k], in->names[i]) == 0) {
+				frep_status_set(&st, FREP_INVALID_ARGUMENT,
+				    "names[%zu] \"%s\" repeats names[%zu]", i, in->names[i], k);
+				goto fail;
+			}
+		}
+	}
+	if (in->n_names == 0) {
+		/* The cmdlet with no parameters: every failover scope. */
+		engine_failover *rels = NULL;
+		size_t           n    = 0;
+		if (engine_failover_list(r->e, &rels, &n, &st) != FREP_OK) {
+			goto fail;
+		}
+		for (size_t i = 0; i < n; i++) {
+			replicate_all_of(r, &rp, &rels[i], in->force, in->dry_run);
+		}
+		engine_failovers_free(rels, n);
+	}
+	for (size_t i = 0; i < in->n_names; i++) {
+		engine_failover rel;
+		if (engine_failover_get(r->e, in->names[i], &rel, &st) != FREP_OK) {
+			if (st.code != FREP_NOT_FOUND) {
+				goto fail;
+			}
+			char msg[FREP_STATUS_MESSAGE_MAX];
+			snprintf(msg, sizeof(msg), "no failover relationship named \"%s\"", in->names[i]);
+			if (add_error(&rp, in->names[i], FREP_NOT_FOUND, msg, &st) != FREP_OK) {
+				goto fail;
+			}
+			continue;
+		}
+		replicate_all_of(r, &rp, &rel, in->force, in->dry_run);
+		engine_failover_fini(&rel);
+	}
+	send_reply(&rp, closure, closure_data);
+	reply_fini(&rp);
+	return;
+
+fail:
+	reply_fini(&rp);
+	rpc_call_fail_status(closure_data, &st);
+	closure(NULL, closure_data);
+}
+
+static void
+replication_replicate_by_scope_id(Frep__V1__FailoverReplication_Service *service,
+    const Frep__V1__ReplicateByScopeIdRequest *in, Frep__V1__ReplicateResponse_Closure closure,
+    void *closure_data)
+{
+	replication *r   = (replication *) service;
+	frep_status  st;
+	reply        rp  = {0};
+	uint32_t    *ids = NULL;
+	char       **rel_of = NULL;
+	convert_arena_init(&rp.a);
+
+	/* A malformed request replicates nothing. */
+	if (convert_scope_ids_from_proto(in->scope_ids, in->n_scope_ids, "scope_ids", &rp.a, &ids, &st) !=
+	    FREP_OK) {
+		goto fail;
+	}
+	for (size_t i = 0; i < in->n_scope_ids; i++) {
+		for (size_t k = 0; k < i; k++) {
+			if (ids[k] == ids[i]) {
+				frep_status_set(&st, FREP_INVALID_ARGUMENT,
+				    "scope_ids[%zu] \"%s\" repeats scope_ids[%zu]", i, in->scope_ids[i], k);
+				goto fail;
+			}
+		}
+	}
+	if (in->n_scope_ids == 0) {
+		frep_status_set(&st, FREP_INVALID_ARGUMENT, "scope_ids is empty");
+		goto fail;
+	}
+	rel_of = convert_arena_alloc(&rp.a, in->n_scope_ids * sizeof(char *), &st);
+	if (rel_of == NULL) {
+		goto fail;
+	}
+	for (size_t i = 0; i < in->n_scope_ids; i++) {
+		engine_scope sc;
+		char         owner[ENGINE_RELATIONSHIP_NAME_MAX + 1];
+		bool         found = false;
+		char         msg[FREP_STATUS_MESSAGE_MAX];
+		rel_of[i]          = NULL;
+		if (engine_scope_get(r->e, ids[i], &sc, &st) != FREP_OK) {
+			if (st.code != FREP_NOT_FOUND) {
+				goto fail;
+			}
+			snprintf(msg, sizeof(msg), "scope %s does not exist on this server", in->scope_ids[i]);
+			if (add_error(&rp, in->scope_ids[i], FREP_NOT_FOUND, msg, &st) != FREP_OK) {
+				goto fail;
+			}
+			continue;
+		}
+		engine_scope_fini(&sc);
+		if (engine_failover_of_scope(r->e, ids[i], &found, owner, &st) != FREP_OK) {
+			goto fail;
+		}
+		if (!found) {
+			snprintf(msg, sizeof(msg), "scope %s is in no failover relationship", in->scope_ids[i]);
+			if (add_error(&rp, in->scope_ids[i], FREP_FAILED_PRECONDITION, msg, &st) != FREP_OK) {
+				goto fail;
+			}
+			continue;
+		}
+		if ((rel_of[i] = convert_arena_strdup(&rp.a, owner, &st)) == NULL) {
+			goto fail;
+		}
+	}
+	/* Group by relationship, in the order relationships first appear. */
+	uint32_t *gids   = convert_arena_alloc(&rp.a, in->n_scope_ids * sizeof(uint32_t), &st);
+	char    **gtexts = convert_arena_alloc(&rp.a, in->n_scope_ids * sizeof(char *), &st);
+	if (gids == NULL || gtexts == NULL) {
+		goto fail;
+	}
+	for (size_t i = 0; i < in->n_scope_ids; i++) {
+		if (rel_of[i] == NULL) {
+			continue;
+		}
+		bool   seen = false;
+		size_t n    = 0;
+		for (size_t k = 0; k < i && !seen; k++) {
+			seen = rel_of[k] != NULL && strcmp(rel_of[k], rel_of[i]) == 0;
+		}
+		if (seen) {
+			continue;
+		}
+		for (size_t k = i; k < in->n_scope_ids; k++) {
+			if (rel_of[k] != NULL && strcmp(rel_of[k], rel_of[i]) == 0) {
+				gids[n]     = ids[k];
+				gtexts[n++] = in->scope_ids[k];
+			}
+		}
+		replicate_relationship(r, &rp, rel_of[i], gids, gtexts, n, in->force, in->dry_run);
+	}
+	send_reply(&rp, closure, closure_data);
+	reply_fini(&rp);
+	return;
+
+fail:
+	reply_fini(&rp);
+	rpc_call_fail_status(closure_data, &st);
+	closure(NULL, closure_data);
+}
+
+frep_code
+replication_new(engine *e, partner_pool *pool, const char *local_url, uint32_t partner_timeout_ms,
+    replication **out, frep_status *st)
+{
+	replication *r = calloc(1, sizeof(*r));
+	if (r == NULL || (r->local_url = strdup(local_url != NULL ? local_url : "")) == NULL) {
+		free(r);
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	Frep__V1__FailoverReplication_Service init = FREP__V1__FAILOVER_REPLICATION__INIT(replication_);
+	r->base                                    = init;
+	r->e                                       = e;
+	r->pool                                    = pool;
+	r->timeout_ms = partner_timeout_ms != 0 ? partner_timeout_ms : 10000;
+	*out          = r;
+	return FREP_OK;
+}
+
+void
+replication_free(replication *r)
+{
+	if (r != NULL) {
+		free(r->local_url);
+		free(r);
+	}
+}
+
+ProtobufCService *
+replication_service(replication *r)
+{
+	return &r->base.base;
+}
+
+/* --- failover on both servers ------------------------------------------ */
+
+/* The relationship as the partner holds it. */
+static void
+mirror_of(const replication *r, const engine_failover *rel, const char *secret,
+    convert_arena *a, Frep__V1__FailoverRelationship **out, frep_status *st)
+{
+	engine_failover m = *rel;
+	m.partner_server  = rel->local_server != NULL && rel->local_server[0] != '\0'
+	                        ? rel->local_server
+	                        : r->local_url;
+	m.local_server    = rel->partner_server;
+	m.shared_secret   = (char *) secret;
+	if (rel->mode == ENGINE_FAILOVER_MODE_HOT_STANDBY) {
+		m.server_role = rel->server_role == ENGINE_SERVER_ROLE_STANDBY ? ENGINE_SERVER_ROLE_ACTIVE
+		                                                               : ENGINE_SERVER_ROLE_STANDBY;
+	} else {
+		m.load_balance_percent = 100 - rel->load_balance_percent;
+	}
+	if (convert_failover_to_proto(&m, a, out, st) == FREP_OK) {
+		/* convert never copies a secret onto the wire; the mirror must. */
+		(*out)->shared_secret = (char *) secret;
+	}
+}
+
+static frep_code
+prefix_partner(frep_status *st, const char *url)
+{
+	if (strstr(st->message, url) != NULL) {
+		return st->code;
+	}
+	char msg[FREP_STATUS_MESSAGE_MAX];
+	snprintf(msg, sizeof(msg), "partner %s: %s", url, st->message);
+	return frep_status_set(st, st->code, "%s", msg);
+}
+
+/* Replicates the listed scopes with force; the first failing scope's
+ * status, or OK. */
+static frep_code
+push_scopes(replication *r, const char *name, const uint32_t *ids, size_t n, frep_status *st)
+{
+	reply  rp = {0};
+	char **texts;
+	convert_arena_init(&rp.a);
+	texts = convert_arena_alloc(&rp.a, (n + 1) * sizeof(char *), st);
+	if (texts == NULL) {
+		reply_fini(&rp);
+		return st->code;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((texts[i] = convert_ipv4_to_text(&rp.a, ids[i], false, st)) == NULL) {
+			reply_fini(&rp);
+			return st->code;
+		}
+	}
+	replicate_relationship(r, &rp, name, ids, texts, n, true, false);
+	frep_code code = FREP_OK;
+	for (size_t i = 0; i < rp.n_results && code == FREP_OK; i++) {
+		if (rp.results[i]->code != FREP_OK) {
+			code = frep_status_set(st, (frep_code) rp.results[i]->code, "scope %s: %s",
+			    rp.results[i]->scope_id, rp.results[i]->message);
+		}
+	}
+	reply_fini(&rp);
+	return code;
+}
+
+static frep_code
+mirror_call(replication *r, const engine_failover *rel, const char *secret, bool force,
+    bool remove, frep_status *st)
+{
+	convert_arena                       a;
+	Frep__V1__FailoverRelationship     *m   = NULL;
+	ProtobufCMessage                   *out = NULL;
+	Frep__V1__MirrorRelationshipRequest req = FREP__V1__MIRROR_RELATIONSHIP_REQUEST__INIT;
+	frep_code                           code;
+	convert_arena_init(&a);
+	mirror_of(r, rel, secret, &a, &m, st);
+	if (m == NULL) {
+		convert_arena_fini(&a);
+		return st->code;
+	}
+	req.relationship = m;
+	req.force        = force;
+	req.remove       = remove;
+	code = partner_call(r->pool, rel->partner_server, rel->name, secret, "MirrorRelationship",
+	    &req.base, &out, r->timeout_ms, st);
+	if (out != NULL) {
+		protobuf_c_message_free_unpacked(out, NULL);
+	}
+	convert_arena_fini(&a);
+	if (code != FREP_OK) {
+		prefix_partner(st, rel->partner_server);
+	}
+	return code;
+}
+
+frep_code
+replication_failover_add(replication *r, const engine_failover *rel, bool force,
+    engine_failover *out, frep_status *st)
+{
+	engine_failover stored = {0};
+	frep_status     ignore;
+
+	if (rel->shared_secret == NULL || rel->shared_secret[0] == '\0') {
+		return frep_status_set(st, FREP_INVALID_ARGUMENT,
+		    "relationship.shared_secret is required: partner calls are authenticated with it");
+	}
+	if (rel->partner_server == NULL || rel->partner_server[0] == '\0') {
+		return frep_status_set(st, FREP_INVALID_ARGUMENT, "relationship.partner_server is required");
+	}
+	/* Here first (all local rules), then the partner; undo here if the
+	 * partner refuses. */
+	if (engine_failover_add(r->e, rel, &stored, st) != FREP_OK) {
+		return st->code;
+	}
+	if (mirror_call(r, &stored, rel->shared_secret, force, false, st) != FREP_OK) {
+		engine_failover_remove(r->e, rel->name, &ignore);
+		engine_failover_fini(&stored);
+		return st->code;
+	}
+	if (stored.n_scope_ids > 0 &&
+	    push_scopes(r, stored.name, stored.scope_ids, stored.n_scope_ids, st) != FREP_OK) {
+		/* All or nothing: take the mirror (and the scopes it got) back. */
+		frep_status saved = *st;
+		mirror_call(r, &stored, rel->shared_secret, false, true, &ignore);
+		engine_failover_remove(r->e, rel->name, &ignore);
+		engine_failover_fini(&stored);
+		*st = saved;
+		return prefix_partner(st, rel->partner_server);
+	}
+	rpc_log(RPC_LOG_INFO, "relationship \"%s\" created with partner %s (%zu scopes)", stored.name,
+	    stored.partner_server, stored.n_scope_ids);
+	if (out != NULL) {
+		*out = stored;
+	} else {
+		engine_failover_fini(&stored);
+	}
+	return FREP_OK;
+}
+
+frep_code
+replication_failover_remove(replication *r, const char *name, frep_status *st)
+{
+	engine_failover rel    = {0};
+	char           *secret = NULL;
+	frep_code       code;
+	if (engine_failover_get(r->e, name, &rel, st) != FREP_OK) {
+		return st->code;
+	}
+	if ((code = engine_failover_secret(r->e, name, &secret, st)) == FREP_OK) {
+		code = mirror_call(r, &rel, secret, false, true, st);
+		if (code == FREP_NOT_FOUND) {
+			code = FREP_OK; /* already gone there */
+		}
+		explicit_bzero(secret, strlen(secret));
+		free(secret);
+	}
+	if (code == FREP_OK) {
+		code = engine_failover_remove(r->e, name, st);
+	}
+	engine_failover_fini(&rel);
+	return code;
+}
+
+frep_code
+replication_failover_add_scopes(replication *r, const char *name, const uint32_t *scope_ids,
+    size_t n, bool force, engine_failover *out, frep_status *st)
+{
+	frep_status ignore;
+	(void) force;
+	if (engine_failover_add_scopes(r->e, name, scope_ids, n, NULL, st) != FREP_OK) {
+		return st->code;
+	}
+	if (push_scopes(r, name, scope_ids, n, st) != FREP_OK) {
+		frep_status saved = *st;
+		engine_failover rel = {0};
+		char           *secret = NULL;
+		engine_failover_remove_scopes(r->e, name, scope_ids, n, NULL, &ignore);
+		/* The partner keeps only the scopes still in the relationship. */
+		if (engine_failover_get(r->e, name, &rel, &ignore) == FREP_OK &&
+		    engine_failover_secret(r->e, name, &secret, &ignore) == FREP_OK) {
+			mirror_call(r, &rel, secret, false, false, &ignore);
+		}
+		if (secret != NULL) {
+			explicit_bzero(secret, strlen(secret));
+			free(secret);
+		}
+		engine_failover_fini(&rel);
+		*st = saved;
+		return st->code;
+	}
+	return out != NULL ? engine_failover_get(r->e, name, out, st) : FREP_OK;
+}
+
+frep_code
+replication_failover_remove_scopes(replication *r, const char *name, const uint32_t *scope_ids,
+    size_t n, engine_failover *out, frep_status *st)
+{
+	engine_failover rel    = {0};
+	char           *secret = NULL;
+	frep_status     ignore;
+	frep_code       code;
+	if (engine_failover_remove_scopes(r->e, name, scope_ids, n, NULL, st) != FREP_OK) {
+		return st->code;
+	}
+	if ((code = engine_failover_get(r->e, name, &rel, st)) == FREP_OK &&
+	    (code = engine_failover_secret(r->e, name, &secret, st)) == FREP_OK) {
+		code = mirror_call(r, &rel, secret, false, false, st);
+	}
+	if (code != FREP_OK) {
+		engine_failover_add_scopes(r->e, name, scope_ids, n, NULL, &ignore);
+	}
+	if (secret != NULL) {
+		explicit_bzero(secret, strlen(secret));
+		free(secret);
+	}
+	engine_failover_fini(&rel);
+	if (code == FREP_OK && out != NULL) {
+		code = engine_failover_get(r->e, name, out, st);
+	}
+	return code;
+}

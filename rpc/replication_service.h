@@ -1,0 +1,60 @@
+/*
+ * replication_service: frep.v1.FailoverReplication — the counterpart of
+ * Invoke-DhcpServerv4FailoverReplication. Resolves the request to scopes,
+ * compares each scope's digest with the partner's (one call per
+ * relationship), sends the snapshots that differ to the partner's Partner
+ * service, and reports one result per scope and one error per request item
+ * that named nothing replicable. Handlers call partners: register without
+ * RPC_SERVICE_INLINE (they run on worker threads).
+ *
+ * Also the failover operations that need the partner (used as the
+ * DhcpServer service's hooks): create / remove a relationship on both
+ * servers, add / remove scopes on both.
+ */
+#ifndef FREP_RPC_REPLICATION_SERVICE_H
+#define FREP_RPC_REPLICATION_SERVICE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "engine.h"
+#include "frep_status.h"
+#include "partner_client.h"
+
+typedef struct replication replication;
+
+/* local_url: how partners reach this server (sent as source_server and as
+ * the mirror's partner_server when a relationship does not say). e and
+ * pool are borrowed. */
+frep_code replication_new(engine *e, partner_pool *pool, const char *local_url,
+    uint32_t partner_timeout_ms, replication **out, frep_status *st);
+void replication_free(replication *r);
+
+/* The FailoverReplication service (owned by r). */
+ProtobufCService *replication_service(replication *r);
+
+/* Creates rel here and its mirror on the partner (role inverted, percent
+ * complemented), then replicates its scopes once. Nothing changes on
+ * either side if the partner is unreachable, has the name, or has one of
+ * the scopes (unless force). out (may be NULL) gets the stored
+ * relationship (no secret). */
+frep_code replication_failover_add(replication *r, const engine_failover *rel, bool force,
+    engine_failover *out, frep_status *st);
+
+/* Removes the relationship on the partner (which deletes its copies of the
+ * scopes, as Windows does) and then here (scopes stay here). */
+frep_code replication_failover_remove(replication *r, const char *name, frep_status *st);
+
+/* Adds scopes to the relationship here and replicates them to the partner
+ * (which creates them); all or nothing here if the partner refuses. */
+frep_code replication_failover_add_scopes(replication *r, const char *name,
+    const uint32_t *scope_ids, size_t n, bool force, engine_failover *out, frep_status *st);
+
+/* Removes scopes from the relationship here and on the partner (which
+ * deletes its copies). */
+frep_code replication_failover_remove_scopes(replication *r, const char *name,
+    const uint32_t *scope_ids, size_t n, engine_failover *out, frep_status *st);
+
+#endif /* FREP_RPC_REPLICATION_SERVICE_H */
