@@ -1,10 +1,13 @@
 /*
  * frepctl: the command-line client of frepd, on the shipped C client and
  * the generated stubs. Tables for people, --json for programs. On failure
- * it prints "frepctl: <STATUS_NAME>: <message>" and exits non-zero.
+ * it prints "frepctl: <STATUS_NAME>: <message>" and exits 1; a bad command
+ * line exits 2. This file holds the global options, the command tree and
+ * its parser, health and describe; frepctl_dhcp.c the DhcpServer commands.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,49 +18,41 @@
 #include "frep/rpc/v1/introspection.pb-c.h"
 #include "frep/v1/health.pb-c.h"
 #include "frep_client.h"
+#include "frepctl_internal.h"
 #include "google/protobuf/descriptor.pb-c.h"
 
-#define EXIT_FAILED 1 /* the call failed: status printed */
-#define EXIT_USAGE 2  /* bad command line */
+#define EXIT_FAILED FREPCTL_EXIT_FAILED
+#define EXIT_USAGE FREPCTL_EXIT_USAGE
 
-typedef struct frepctl {
-	const char         *server;
-	frep_client_options copts;
-	char               *token;
-	bool                json;
-	frep_client        *client;
-} frepctl;
-
-typedef int (*command_fn)(frepctl *ctl, int argc, char **argv);
-
-typedef struct command {
-	const char           *name;
-	const char           *args;
-	const char           *summary;
-	command_fn            run;
-	const struct command *sub; /* subcommands, terminated by {0} */
-} command;
+/* resolve() found help to print: exit 0 without running anything. */
+#define RESOLVED_HELP (-1)
+/* resolve() found a leaf to run. */
+#define RESOLVED_RUN (-2)
 
 /* --- output helpers ------------------------------------------------------- */
 
-static int
-fail_status(const frep_status *st)
+int
+frepctl__fail_status(const frep_status *st)
 {
 	fprintf(stderr, "frepctl: %s: %s\n", frep_code_name(st->code), st->message);
 	return EXIT_FAILED;
 }
 
-static int
-usage_error(const char *fmt, const char *arg)
+int
+frepctl__usage_error(const char *fmt, ...)
 {
+	va_list ap;
 	fprintf(stderr, "frepctl: INVALID_ARGUMENT: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, " (see frepctl --help)\n");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see --help)\n");
 	return EXIT_USAGE;
 }
 
-static void
-print_json(json_t *j)
+
+void
+frepctl__print_json(json_t *j)
 {
 	char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
 	if (s != NULL) {
@@ -77,10 +72,8 @@ client(frepctl *ctl, frep_status *st)
 	return ctl->client;
 }
 
-/* Calls a generated stub's method synchronously and hands back its output
- * (caller frees) or NULL with *st set. */
-static ProtobufCMessage *
-call(frepctl *ctl, const ProtobufCServiceDescriptor *sd, const char *method,
+ProtobufCMessage *
+frepctl__call(frepctl *ctl, const ProtobufCServiceDescriptor *sd, const char *method,
     const ProtobufCMessage *input, frep_status *st)
 {
 	frep_client *c = client(ctl, st);
@@ -90,11 +83,55 @@ call(frepctl *ctl, const ProtobufCServiceDescriptor *sd, const char *method,
 	const ProtobufCMethodDescriptor *m = protobuf_c_service_descriptor_get_method_by_name(sd, method);
 	char                             path[256];
 	ProtobufCMessage                *out = NULL;
+	if (m == NULL) {
+		frep_status_set(st, FREP_INTERNAL, "frepctl knows no method %s.%s", sd->name, method);
+		return NULL;
+	}
 	snprintf(path, sizeof(path), "/%s/%s", sd->name, method);
 	if (frep_client_call(c, path, input, m->output, &out, NULL, st) != FREP_OK) {
 		return NULL;
 	}
 	return out;
+}
+
+
+/* --- parsed arguments ---------------------------------------------------- */
+
+static int
+flag_index(const frepctl_command *cmd, const char *name, size_t len)
+{
+	for (int i = 0; cmd->flags != NULL && cmd->flags[i].name != NULL; i++) {
+		if (strlen(cmd->flags[i].name) == len && strncmp(cmd->flags[i].name, name, len) == 0) {
+			return i;
+		}
+	}
+	return -1;
+}
+
+const char *
+frepctl__arg(const frepctl_args *a, const char *name)
+{
+	int i = flag_index(a->cmd, name, strlen(name));
+	return i >= 0 && a->nval[i] > 0 ? a->val[i][a->nval[i] - 1] : NULL;
+}
+
+size_t
+frepctl__arg_all(const frepctl_args *a, const char *name, const char *const **vals)
+{
+	int i = flag_index(a->cmd, name, strlen(name));
+	if (i < 0) {
+		*vals = NULL;
+		return 0;
+	}
+	*vals = a->val[i];
+	return a->nval[i];
+}
+
+bool
+frepctl__arg_has(const frepctl_args *a, const char *name)
+{
+	int i = flag_index(a->cmd, name, strlen(name));
+	return i >= 0 && a->nval[i] > 0;
 }
 
 /* --- health --------------------------------------------------------------- */
@@ -107,35 +144,32 @@ health_closure(const Frep__V1__HealthCheckResponse *msg, void *data)
 }
 
 static int
-cmd_health(frepctl *ctl, int argc, char **argv)
+cmd_health(frepctl *ctl, const frepctl_args *a)
 {
 	frep_status st;
-	if (argc > 2) {
-		return usage_error("health takes at most one SERVICE, got \"%s\"", argv[2]);
-	}
 	frep_client *c = client(ctl, &st);
 	if (c == NULL) {
-		return fail_status(&st);
+		return frepctl__fail_status(&st);
 	}
 	/* Through the generated stub, as any C program would call it. */
 	ProtobufCService            *svc = frep_client_service(c, &frep__v1__health__descriptor);
 	Frep__V1__HealthCheckRequest req = FREP__V1__HEALTH_CHECK_REQUEST__INIT;
 	int                          status = -1;
-	req.service                         = argc == 2 ? argv[1] : "";
+	req.service                         = a->npos == 1 ? (char *) a->pos[0] : "";
 	frep__v1__health__check(svc, &req, health_closure, &status);
 	if (status < 0) {
 		frep_client_last_status(c, &st);
 		if (ctl->json) {
-			print_json(json_pack("{s:s, s:s}", "code", frep_code_name(st.code), "message",
+			frepctl__print_json(json_pack("{s:s, s:s}", "code", frep_code_name(st.code), "message",
 			    st.message));
 		}
-		return fail_status(&st);
+		return frepctl__fail_status(&st);
 	}
 	const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(
 	    &frep__v1__health_check_response__serving_status__descriptor, status);
 	const char *name = ev != NULL ? ev->name : "UNKNOWN";
 	if (ctl->json) {
-		print_json(json_pack("{s:s, s:s}", "service", req.service, "status", name));
+		frepctl__print_json(json_pack("{s:s, s:s}", "service", req.service, "status", name));
 	} else {
 		puts(name);
 	}
@@ -152,25 +186,22 @@ short_type(const char *t)
 }
 
 static int
-cmd_describe(frepctl *ctl, int argc, char **argv)
+cmd_describe(frepctl *ctl, const frepctl_args *a)
 {
 	frep_status st;
-	(void) argv;
-	if (argc > 1) {
-		return usage_error("describe takes no argument, got \"%s\"", argv[1]);
-	}
+	(void) a;
 	Frep__Rpc__V1__GetServerInfoRequest    ireq = FREP__RPC__V1__GET_SERVER_INFO_REQUEST__INIT;
 	Frep__Rpc__V1__GetDescriptorSetRequest dreq = FREP__RPC__V1__GET_DESCRIPTOR_SET_REQUEST__INIT;
-	Frep__Rpc__V1__ServerInfo *info = (Frep__Rpc__V1__ServerInfo *) call(ctl,
+	Frep__Rpc__V1__ServerInfo *info = (Frep__Rpc__V1__ServerInfo *) frepctl__call(ctl,
 	    &frep__rpc__v1__introspection__descriptor, "GetServerInfo", &ireq.base, &st);
 	if (info == NULL) {
-		return fail_status(&st);
+		return frepctl__fail_status(&st);
 	}
-	Frep__Rpc__V1__DescriptorSet *ds = (Frep__Rpc__V1__DescriptorSet *) call(ctl,
+	Frep__Rpc__V1__DescriptorSet *ds = (Frep__Rpc__V1__DescriptorSet *) frepctl__call(ctl,
 	    &frep__rpc__v1__introspection__descriptor, "GetDescriptorSet", &dreq.base, &st);
 	if (ds == NULL) {
 		protobuf_c_message_free_unpacked(&info->base, NULL);
-		return fail_status(&st);
+		return frepctl__fail_status(&st);
 	}
 	Google__Protobuf__FileDescriptorSet *fds = google__protobuf__file_descriptor_set__unpack(
 	    NULL, ds->file_descriptor_set.len, ds->file_descriptor_set.data);
@@ -179,7 +210,7 @@ cmd_describe(frepctl *ctl, int argc, char **argv)
 		    ds->file_descriptor_set.len);
 		protobuf_c_message_free_unpacked(&info->base, NULL);
 		protobuf_c_message_free_unpacked(&ds->base, NULL);
-		return fail_status(&st);
+		return frepctl__fail_status(&st);
 	}
 
 	json_t *jservices = json_array();
@@ -236,7 +267,7 @@ cmd_describe(frepctl *ctl, int argc, char **argv)
 		for (size_t i = 0; i < info->n_services; i++) {
 			json_array_append_new(jnames, json_string(info->services[i]));
 		}
-		print_json(json_pack("{s:s, s:I, s:i, s:o, s:o}", "version", info->version,
+		frepctl__print_json(json_pack("{s:s, s:I, s:i, s:o, s:o}", "version", info->version,
 		    "max_message_bytes", (json_int_t) info->max_message_bytes, "worker_threads",
 		    (int) info->worker_threads, "served", jnames, "services", jservices));
 	} else {
@@ -248,16 +279,34 @@ cmd_describe(frepctl *ctl, int argc, char **argv)
 	return 0;
 }
 
-/* --- the command table ----------------------------------------------------- */
+/* --- the command tree ------------------------------------------------------ */
 
-static const command commands[] = {
+static const frepctl_command base_commands[] = {
     {.name = "health", .args = "[SERVICE]",
-     .summary = "check that the server (or one of its services) is SERVING", .run = cmd_health},
+     .summary = "check that the server (or one of its services) is SERVING", .max_args = 1,
+     .run = cmd_health},
     {.name = "describe", .args = "",
      .summary = "list the server's limits, services and methods (from its descriptors)",
      .run = cmd_describe},
     {0},
 };
+
+/* The top level: frepctl's own commands, then the DhcpServer groups. */
+static const frepctl_command *const top_tables[] = {base_commands, frepctl__dhcp_commands, NULL};
+
+static void
+print_rows(FILE *out, const frepctl_command *table)
+{
+	for (const frepctl_command *c = table; c->name != NULL; c++) {
+		const char *args = c->args != NULL ? c->args : "";
+		/* A long synopsis gets its own line rather than a ragged column. */
+		if (strlen(args) > 30) {
+			fprintf(out, "  %-12s %s\n  %-12s %-30s %s\n", c->name, args, "", "", c->summary);
+		} else {
+			fprintf(out, "  %-12s %-30s %s\n", c->name, args, c->summary);
+		}
+	}
+}
 
 static void
 usage(FILE *out)
@@ -269,17 +318,153 @@ usage(FILE *out)
 	    "  --server URL        frepd to talk to (default $FREP_SERVER or tcp://127.0.0.1:6470)\n"
 	    "  --token-file FILE   admin bearer token (default $FREP_TOKEN_FILE)\n"
 	    "  --timeout MS        per-call deadline (default 30000)\n"
-	    "  --json              machine-readable output\n"
+	    "  --json              machine-readable output: the full response as JSON\n"
 	    "  --tls-ca FILE       CA to verify a tls+tcp:// server\n"
 	    "  --tls-cert FILE     client certificate; --tls-key FILE its key\n"
 	    "  --help, --version\n"
 	    "\n"
-	    "commands:\n");
-	for (const command *c = commands; c->name != NULL; c++) {
-		fprintf(out, "  %-10s %-12s %s\n", c->name, c->args, c->summary);
+	    "commands (\"frepctl COMMAND --help\" for each):\n");
+	for (size_t t = 0; top_tables[t] != NULL; t++) {
+		print_rows(out, top_tables[t]);
 	}
 	fprintf(out, "\nOn failure frepctl prints \"frepctl: STATUS: message\" and exits 1 "
 	             "(2 for a bad command line).\n");
+}
+
+static void
+group_help(FILE *out, const frepctl_command *g, const char *path)
+{
+	fprintf(out, "usage: frepctl [options] %s COMMAND [ARGS]\n\n%s\n\ncommands:\n", path, g->summary);
+	print_rows(out, g->sub);
+	fprintf(out, "\n\"frepctl %s COMMAND --help\" describes each.\n", path);
+}
+
+static void
+leaf_help(FILE *out, const frepctl_command *c, const char *path)
+{
+	bool has_flags = c->flags != NULL && c->flags[0].name != NULL;
+	fprintf(out, "usage: frepctl [options] %s%s%s%s\n\n%s\n", path, c->args != NULL && *c->args ? " " : "",
+	    c->args != NULL ? c->args : "", has_flags ? " [flags]" : "", c->summary);
+	if (has_flags) {
+		fprintf(out, "\nflags:\n");
+		for (const frepctl_flag *f = c->flags; f->name != NULL; f++) {
+			char left[64];
+			snprintf(left, sizeof(left), "--%s%s%s", f->name, f->arg != NULL ? " " : "",
+			    f->arg != NULL ? f->arg : "");
+			fprintf(out, "  %-28s %s%s\n", left, f->help, f->repeat ? " (repeatable)" : "");
+		}
+	}
+}
+
+/* Parses a leaf's arguments (argv after its name) against its flag table:
+ * "--flag VALUE", "--flag=VALUE", switches, "--" ending the flags, anything
+ * else positional. RESOLVED_HELP for --help, EXIT_USAGE after printing why. */
+static int
+parse_leaf(const frepctl_command *cmd, const char *path, int argc, char **argv, frepctl_args *a)
+{
+	bool flags_done = false;
+	memset(a, 0, sizeof(*a));
+	a->cmd  = cmd;
+	a->path = path;
+	for (int i = 0; i < argc; i++) {
+		const char *arg = argv[i];
+		if (!flags_done && (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)) {
+			leaf_help(stdout, cmd, path);
+			return RESOLVED_HELP;
+		}
+		if (!flags_done && strcmp(arg, "--") == 0) {
+			flags_done = true;
+			continue;
+		}
+		if (flags_done || strncmp(arg, "--", 2) != 0) {
+			if (a->npos >= FREPCTL_MAX_ARGS) {
+				return frepctl__usage_error("%s: too many arguments at \"%s\"", path, arg);
+			}
+			a->pos[a->npos++] = arg;
+			continue;
+		}
+		const char *name = arg + 2;
+		const char *eq   = strchr(name, '=');
+		size_t      len  = eq != NULL ? (size_t) (eq - name) : strlen(name);
+		int         fi   = flag_index(cmd, name, len);
+		if (fi < 0) {
+			return frepctl__usage_error("%s: unknown flag \"%s\"", path, arg);
+		}
+		const frepctl_flag *f     = &cmd->flags[fi];
+		const char         *value = "";
+		if (f->arg == NULL) {
+			if (eq != NULL) {
+				return frepctl__usage_error("%s: --%s takes no value, got \"%s\"", path, f->name, eq + 1);
+			}
+		} else if (eq != NULL) {
+			value = eq + 1;
+		} else if (i + 1 < argc) {
+			value = argv[++i];
+		} else {
+			return frepctl__usage_error("%s: --%s needs a value (%s)", path, f->name, f->arg);
+		}
+		if (a->nval[fi] > 0 && !f->repeat) {
+			return frepctl__usage_error("%s: --%s given twice (\"%s\")", path, f->name, value);
+		}
+		if (a->nval[fi] >= FREPCTL_MAX_REPEAT) {
+			return frepctl__usage_error("%s: --%s given more than %d times", path, f->name,
+			    FREPCTL_MAX_REPEAT);
+		}
+		a->val[fi][a->nval[fi]++] = value;
+	}
+	if (a->npos < cmd->min_args) {
+		return frepctl__usage_error("%s: missing argument: %s %s", path, path,
+		    cmd->args != NULL ? cmd->args : "");
+	}
+	if (a->npos > cmd->max_args) {
+		return frepctl__usage_error("%s: unexpected argument \"%s\"", path, a->pos[cmd->max_args]);
+	}
+	return RESOLVED_RUN;
+}
+
+static const frepctl_command *
+find_row(const frepctl_command *table, const char *name)
+{
+	for (const frepctl_command *c = table; c->name != NULL; c++) {
+		if (strcmp(c->name, name) == 0) {
+			return c;
+		}
+	}
+	return NULL;
+}
+
+/* Walks the command tree along argv (argv[0] is a word of the given table,
+ * or of the top tables when table is NULL) down to a leaf, printing help
+ * where asked. RESOLVED_RUN with *a filled, RESOLVED_HELP, or EXIT_USAGE. */
+static int
+resolve(const frepctl_command *table, char *path, size_t path_size, int argc, char **argv,
+    frepctl_args *a)
+{
+	const frepctl_command *row = NULL;
+	size_t                 n   = strlen(path);
+	if (table == NULL) {
+		for (size_t t = 0; top_tables[t] != NULL && row == NULL; t++) {
+			row = find_row(top_tables[t], argv[0]);
+		}
+	} else {
+		row = find_row(table, argv[0]);
+	}
+	if (row == NULL) {
+		return frepctl__usage_error("unknown command \"%s%s%s\"", path, n > 0 ? " " : "", argv[0]);
+	}
+	snprintf(path + n, path_size - n, "%s%s", n > 0 ? " " : "", row->name);
+	if (row->sub == NULL) {
+		return parse_leaf(row, path, argc - 1, argv + 1, a);
+	}
+	if (argc < 2) {
+		group_help(stderr, row, path);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+		group_help(stdout, row, path);
+		return RESOLVED_HELP;
+	}
+	return resolve(row->sub, path, path_size, argc - 1, argv + 1, a);
 }
 
 static int
@@ -341,7 +526,8 @@ main(int argc, char **argv)
 			char         *end = NULL;
 			unsigned long v   = strtoul(optarg, &end, 10);
 			if (*optarg == '\0' || *end != '\0' || v == 0 || v > 3600000) {
-				return usage_error("--timeout \"%s\" is not a number of ms in 1..3600000", optarg);
+				return frepctl__usage_error(
+				    "--timeout \"%s\" is not a number of ms in 1..3600000", optarg);
 			}
 			ctl.copts.timeout_ms = (uint32_t) v;
 			break;
@@ -365,25 +551,23 @@ main(int argc, char **argv)
 			printf("frepctl %s\n", FREP_VERSION);
 			return 0;
 		default:
-			return usage_error("unknown or incomplete option \"%s\"", argv[optind - 1]);
+			return frepctl__usage_error("unknown or incomplete option \"%s\"", argv[optind - 1]);
 		}
 	}
 	if (optind >= argc) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	const command *cmd = NULL;
-	for (const command *k = commands; k->name != NULL; k++) {
-		if (strcmp(k->name, argv[optind]) == 0) {
-			cmd = k;
-		}
-	}
-	if (cmd == NULL) {
-		return usage_error("unknown command \"%s\"", argv[optind]);
-	}
-	if (argc - optind > 1 && strcmp(argv[optind + 1], "--help") == 0) {
-		printf("usage: frepctl [options] %s %s\n\n%s\n", cmd->name, cmd->args, cmd->summary);
+	/* Both live for the whole run: args points into argv, path names the
+	 * command in messages. */
+	static frepctl_args args;
+	static char         path[128];
+	rc = resolve(NULL, path, sizeof(path), argc - optind, argv + optind, &args);
+	if (rc == RESOLVED_HELP) {
 		return 0;
+	}
+	if (rc != RESOLVED_RUN) {
+		return rc;
 	}
 	if (token_file != NULL && token_file[0] != '\0') {
 		if ((rc = read_token_file(token_file, &ctl.token)) != 0) {
@@ -391,7 +575,7 @@ main(int argc, char **argv)
 		}
 		ctl.copts.token = ctl.token;
 	}
-	rc = cmd->run(&ctl, argc - optind, argv + optind);
+	rc = args.cmd->run(&ctl, &args);
 	frep_client_close(ctl.client);
 	free(ctl.token);
 	return rc;

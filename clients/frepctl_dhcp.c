@@ -1,0 +1,1892 @@
+/*
+ * frepctl_dhcp: the frep.v1.DhcpServer commands, shaped after the Windows
+ * DHCP cmdlets (Add-/Set-/Get-/Remove-DhcpServerv4Scope, ...). Each command
+ * builds one request, makes one call and prints the response: a table for
+ * people, the whole message for --json.
+ *
+ * The client checks only what the server cannot see (flag syntax, numbers,
+ * durations, enum words); addresses, client ids and option values go to the
+ * server as typed, so the rules live in one place (engine/validate.c) and a
+ * bad address fails with the server's INVALID_ARGUMENT naming it.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frep/v1/dhcp_server.pb-c.h"
+#include "frepctl_internal.h"
+
+#define EXIT_USAGE FREPCTL_EXIT_USAGE
+
+static const ProtobufCServiceDescriptor *const dhcp = &frep__v1__dhcp_server__descriptor;
+
+/* --- scratch memory -------------------------------------------------------- */
+
+/* Split flag values (ranges, lists, prefixes) live until the process ends:
+ * one run makes one call, so a list freed at exit is simpler than an owner
+ * per request field. */
+static void  **scratch_ptrs;
+static size_t  scratch_n, scratch_cap;
+
+static void
+scratch_free_all(void)
+{
+	for (size_t i = 0; i < scratch_n; i++) {
+		free(scratch_ptrs[i]);
+	}
+	free(scratch_ptrs);
+	scratch_ptrs = NULL;
+	scratch_n = scratch_cap = 0;
+}
+
+static void *
+scratch(size_t size)
+{
+	if (scratch_n == scratch_cap) {
+		size_t cap = scratch_cap == 0 ? 32 : scratch_cap * 2;
+		void **p   = realloc(scratch_ptrs, cap * sizeof(*p));
+		if (p == NULL) {
+			fprintf(stderr, "frepctl: RESOURCE_EXHAUSTED: out of memory\n");
+			exit(FREPCTL_EXIT_FAILED);
+		}
+		if (scratch_ptrs == NULL) {
+			atexit(scratch_free_all);
+		}
+		scratch_ptrs = p;
+		scratch_cap  = cap;
+	}
+	void *m = calloc(1, size);
+	if (m == NULL) {
+		fprintf(stderr, "frepctl: RESOURCE_EXHAUSTED: out of memory\n");
+		exit(FREPCTL_EXIT_FAILED);
+	}
+	scratch_ptrs[scratch_n++] = m;
+	return m;
+}
+
+static char *
+scratch_strndup(const char *s, size_t n)
+{
+	char *d = scratch(n + 1);
+	memcpy(d, s, n);
+	return d;
+}
+
+/* --- words, numbers, durations, ranges ------------------------------------ */
+
+/* A word the command line accepts for an enum value. Tables end with {0}. */
+typedef struct name_value {
+	const char *name;
+	int         value;
+} name_value;
+
+static const name_value scope_states[] = {
+    {"active", FREP__V1__SCOPE_STATE__SCOPE_STATE_ACTIVE},
+    {"inactive", FREP__V1__SCOPE_STATE__SCOPE_STATE_INACTIVE},
+    {0},
+};
+
+static const name_value client_types[] = {
+    {"dhcp", FREP__V1__CLIENT_TYPE__CLIENT_TYPE_DHCP},
+    {"bootp", FREP__V1__CLIENT_TYPE__CLIENT_TYPE_BOOTP},
+    {"both", FREP__V1__CLIENT_TYPE__CLIENT_TYPE_BOTH},
+    {0},
+};
+
+static const name_value option_types[] = {
+    {"byte", FREP__V1__OPTION_TYPE__OPTION_TYPE_BYTE},
+    {"word", FREP__V1__OPTION_TYPE__OPTION_TYPE_WORD},
+    {"dword", FREP__V1__OPTION_TYPE__OPTION_TYPE_DWORD},
+    {"dword-dword", FREP__V1__OPTION_TYPE__OPTION_TYPE_DWORD_DWORD},
+    {"ipv4", FREP__V1__OPTION_TYPE__OPTION_TYPE_IPV4_ADDRESS},
+    {"ipv4-address", FREP__V1__OPTION_TYPE__OPTION_TYPE_IPV4_ADDRESS},
+    {"string", FREP__V1__OPTION_TYPE__OPTION_TYPE_STRING},
+    {"binary", FREP__V1__OPTION_TYPE__OPTION_TYPE_BINARY_DATA},
+    {"binary-data", FREP__V1__OPTION_TYPE__OPTION_TYPE_BINARY_DATA},
+    {"encapsulated", FREP__V1__OPTION_TYPE__OPTION_TYPE_ENCAPSULATED_DATA},
+    {"encapsulated-data", FREP__V1__OPTION_TYPE__OPTION_TYPE_ENCAPSULATED_DATA},
+    {"ipv6", FREP__V1__OPTION_TYPE__OPTION_TYPE_IPV6_ADDRESS},
+    {"ipv6-address", FREP__V1__OPTION_TYPE__OPTION_TYPE_IPV6_ADDRESS},
+    {0},
+};
+
+static const name_value class_types[] = {
+    {"vendor", FREP__V1__CLASS_TYPE__CLASS_TYPE_VENDOR},
+    {"user", FREP__V1__CLASS_TYPE__CLASS_TYPE_USER},
+    {0},
+};
+
+static const name_value conditions[] = {
+    {"and", FREP__V1__POLICY_CONDITION__POLICY_CONDITION_AND},
+    {"or", FREP__V1__POLICY_CONDITION__POLICY_CONDITION_OR},
+    {0},
+};
+
+static const name_value criterion_types[] = {
+    {"vendor-class", FREP__V1__CRITERION_TYPE__CRITERION_TYPE_VENDOR_CLASS},
+    {"user-class", FREP__V1__CRITERION_TYPE__CRITERION_TYPE_USER_CLASS},
+    {"mac", FREP__V1__CRITERION_TYPE__CRITERION_TYPE_MAC_ADDRESS},
+    {"mac-address", FREP__V1__CRITERION_TYPE__CRITERION_TYPE_MAC_ADDRESS},
+    {"client-id", FREP__V1__CRITERION_TYPE__CRITERION_TYPE_CLIENT_ID},
+    {"relay-agent", FREP__V1__CRITERION_TYPE__CRITERION_TYPE_RELAY_AGENT},
+    {"circuit-id", FREP__V1__CRITERION_TYPE__CRITERION_TYPE_CIRCUIT_ID},
+    {"remote-id", FREP__V1__CRITERION_TYPE__CRITERION_TYPE_REMOTE_ID},
+    {"subscriber-id", FREP__V1__CRITERION_TYPE__CRITERION_TYPE_SUBSCRIBER_ID},
+    {"fqdn", FREP__V1__CRITERION_TYPE__CRITERION_TYPE_FQDN},
+    {0},
+};
+
+static const name_value comparators[] = {
+    {"eq", FREP__V1__COMPARATOR__COMPARATOR_EQ},
+    {"ne", FREP__V1__COMPARATOR__COMPARATOR_NE},
+    {0},
+};
+
+static const name_value failover_modes[] = {
+    {"load-balance", FREP__V1__FAILOVER_MODE__FAILOVER_MODE_LOAD_BALANCE},
+    {"hot-standby", FREP__V1__FAILOVER_MODE__FAILOVER_MODE_HOT_STANDBY},
+    {0},
+};
+
+static const name_value server_roles[] = {
+    {"active", FREP__V1__SERVER_ROLE__SERVER_ROLE_ACTIVE},
+    {"standby", FREP__V1__SERVER_ROLE__SERVER_ROLE_STANDBY},
+    {0},
+};
+
+static const name_value yes_no[] = {
+    {"yes", 1}, {"no", 0}, {"true", 1}, {"false", 0}, {"on", 1}, {"off", 0}, {0},
+};
+
+/* what: "--state" or "TYPE", for the message. */
+static int
+parse_word(const frepctl_args *a, const char *what, const char *text, const name_value *table, int *out)
+{
+	char   list[512];
+	size_t used = 0;
+	for (const name_value *n = table; n->name != NULL; n++) {
+		if (strcmp(n->name, text) == 0) {
+			*out = n->value;
+			return 0;
+		}
+		int k = snprintf(list + used, sizeof(list) - used, "%s%s", used > 0 ? ", " : "", n->name);
+		used += k > 0 && (size_t) k < sizeof(list) - used ? (size_t) k : 0;
+	}
+	list[used] = '\0';
+	return frepctl__usage_error("%s: %s \"%s\" is not one of %s", a->path, what, text, list);
+}
+
+static int
+parse_u32(const frepctl_args *a, const char *what, const char *text, uint32_t min, uint32_t max,
+    uint32_t *out)
+{
+	char              *end = NULL;
+	unsigned long long v;
+	errno = 0;
+	v     = strtoull(text, &end, 10);
+	if (text[0] < '0' || text[0] > '9' || *end != '\0' || errno != 0 || v < min || v > max) {
+		return frepctl__usage_error(
+		    "%s: %s \"%s\" is not a number in %u..%u", a->path, what, text, min, max);
+	}
+	*out = (uint32_t) v;
+	return 0;
+}
+
+/* "unlimited", plain seconds, or a sum of <n>d <n>h <n>m <n>s ("1d12h"). */
+static int
+parse_duration(const frepctl_args *a, const char *what, const char *text, uint32_t *out)
+{
+	unsigned long long total = 0;
+	const char        *p     = text;
+	if (strcmp(text, "unlimited") == 0 || strcmp(text, "infinite") == 0) {
+		*out = FREPCTL_UNLIMITED;
+		return 0;
+	}
+	if (*p == '\0') {
+		goto bad;
+	}
+	while (*p != '\0') {
+		char              *end = NULL;
+		unsigned long long n, unit = 1;
+		if (*p < '0' || *p > '9') {
+			goto bad;
+		}
+		errno = 0;
+		n     = strtoull(p, &end, 10);
+		if (errno != 0 || n > FREPCTL_UNLIMITED) {
+			goto bad;
+		}
+		switch (*end) {
+		case 'd':
+			unit = 86400;
+			end++;
+			break;
+		case 'h':
+			unit = 3600;
+			end++;
+			break;
+		case 'm':
+			unit = 60;
+			end++;
+			break;
+		case 's':
+			end++;
+			break;
+		case '\0':
+			break;
+		default:
+			goto bad;
+		}
+		total += n * unit;
+		if (total >= FREPCTL_UNLIMITED) {
+			goto bad;
+		}
+		p = end;
+	}
+	*out = (uint32_t) total;
+	return 0;
+bad:
+	return frepctl__usage_error("%s: %s \"%s\" is not a duration (8d, 12h, 30m, 3600, 1d12h or "
+				    "unlimited)",
+	    a->path, what, text);
+}
+
+/* "A-B" into two strings; the addresses themselves are the server's to judge. */
+static int
+parse_range(const frepctl_args *a, const char *what, const char *text, char **start, char **end)
+{
+	const char *dash = strchr(text, '-');
+	if (dash == NULL || dash == text || dash[1] == '\0' || strchr(dash + 1, '-') != NULL) {
+		return frepctl__usage_error(
+		    "%s: %s \"%s\" is not a range START-END (10.0.0.10-10.0.0.200)", a->path, what, text);
+	}
+	*start = scratch_strndup(text, (size_t) (dash - text));
+	*end   = scratch_strndup(dash + 1, strlen(dash + 1));
+	return 0;
+}
+
+/* Appends text split at commas to a growing string array. */
+static void
+split_append(const char *text, char ***arr, size_t *n)
+{
+	size_t      count = 1;
+	const char *p;
+	for (p = text; *p != '\0'; p++) {
+		count += *p == ',';
+	}
+	char **grown = scratch((*n + count) * sizeof(char *));
+	if (*n > 0) {
+		memcpy(grown, *arr, *n * sizeof(char *));
+	}
+	p = text;
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		size_t      len   = comma != NULL ? (size_t) (comma - p) : strlen(p);
+		grown[(*n)++]     = scratch_strndup(p, len);
+		if (comma == NULL) {
+			break;
+		}
+		p = comma + 1;
+	}
+	*arr = grown;
+}
+
+/* "10.0.0.0/24": the network into *id and, when a prefix is given, the
+ * dotted mask into *mask (left alone otherwise). */
+static int
+parse_network(const frepctl_args *a, const char *text, char **id, char **mask)
+{
+	const char *slash = strchr(text, '/');
+	uint32_t    prefix;
+	if (slash == NULL) {
+		*id = (char *) text;
+		return 0;
+	}
+	if (parse_u32(a, "prefix length", slash + 1, 1, 32, &prefix) != 0) {
+		return EXIT_USAGE;
+	}
+	uint32_t m = prefix == 0 ? 0 : 0xffffffffu << (32 - prefix);
+	*id        = scratch_strndup(text, (size_t) (slash - text));
+	*mask      = scratch(16);
+	snprintf(*mask, 16, "%u.%u.%u.%u", m >> 24, (m >> 16) & 255, (m >> 8) & 255, m & 255);
+	return 0;
+}
+
+/* --mask accepts a dotted mask or a prefix length ("24" or "/24"). */
+static int
+parse_mask_flag(const frepctl_args *a, const char *text, char **mask)
+{
+	char *ignored = NULL;
+	if (text[0] == '/' || strchr(text, '.') == NULL) {
+		char buf[40];
+		snprintf(buf, sizeof(buf), "0.0.0.0/%s", text[0] == '/' ? text + 1 : text);
+		return parse_network(a, buf, &ignored, mask);
+	}
+	*mask = (char *) text;
+	return 0;
+}
+
+/* --- flags → message fields ------------------------------------------------ */
+
+typedef enum field_kind {
+	F_STRING = 0, /* the text as is */
+	F_UINT,       /* decimal in min..max */
+	F_DURATION,   /* parse_duration */
+	F_ENUM,       /* a word of names */
+	F_YESNO,      /* yes/no into a bool */
+	F_SET_TRUE,   /* a switch setting a bool true */
+	F_SET_FALSE,  /* a switch setting a bool false */
+	F_LIST,       /* every value, split at commas, into a repeated string */
+	F_RANGE,      /* START-END into field (start) and field2 (end) */
+} field_kind;
+
+/* How one flag fills one field of a message (found by its proto name, which
+ * is also its update_mask entry). Tables end with {0}. */
+typedef struct field_map {
+	const char       *flag;
+	const char       *field;
+	field_kind        kind;
+	const name_value *names;  /* F_ENUM */
+	uint32_t          min;    /* F_UINT */
+	uint32_t          max;    /* F_UINT */
+	const char       *field2; /* F_RANGE */
+} field_map;
+
+/* The update_mask a set sends: the fields its flags touched. */
+typedef struct mask_list {
+	char  *f[FREPCTL_MAX_FLAGS + 2];
+	size_t n;
+} mask_list;
+
+static int
+mask_add(const frepctl_args *a, mask_list *mask, const char *field, const char *flag)
+{
+	for (size_t i = 0; i < mask->n; i++) {
+		if (strcmp(mask->f[i], field) == 0) {
+			return frepctl__usage_error(
+			    "%s: --%s sets %s, which another flag already sets", a->path, flag, field);
+		}
+	}
+	assert(mask->n < sizeof(mask->f) / sizeof(mask->f[0]));
+	mask->f[mask->n++] = (char *) field;
+	return 0;
+}
+
+static int
+field_set(const frepctl_args *a, const field_map *m, ProtobufCMessage *msg, mask_list *mask)
+{
+	const char *const              *vals;
+	size_t                          n = frepctl__arg_all(a, m->flag, &vals);
+	const ProtobufCFieldDescriptor *f =
+	    protobuf_c_message_descriptor_get_field_by_name(msg->descriptor, m->field);
+	char       *base = (char *) msg;
+	char       *p;
+	const char *v;
+	char        what[64];
+	int         e;
+	uint32_t    u;
+
+	if (n == 0) {
+		return 0;
+	}
+	assert(f != NULL); /* the table names a field the contract lacks */
+	p = base + f->offset;
+	v = vals[n - 1];
+	snprintf(what, sizeof(what), "--%s", m->flag);
+	switch (m->kind) {
+	case F_STRING:
+		*(char **) p = (char *) v;
+		break;
+	case F_UINT:
+		if (parse_u32(a, what, v, m->min, m->max, &u) != 0) {
+			return EXIT_USAGE;
+		}
+		*(uint32_t *) p = u;
+		break;
+	case F_DURATION:
+		if (parse_duration(a, what, v, &u) != 0) {
+			return EXIT_USAGE;
+		}
+		*(uint32_t *) p = u;
+		break;
+	case F_ENUM:
+		if (parse_word(a, what, v, m->names, &e) != 0) {
+			return EXIT_USAGE;
+		}
+		*(int *) p = e;
+		break;
+	case F_YESNO:
+		if (parse_word(a, what, v, yes_no, &e) != 0) {
+			return EXIT_USAGE;
+		}
+		*(protobuf_c_boolean *) p = e != 0;
+		break;
+	case F_SET_TRUE:
+	case F_SET_FALSE:
+		*(protobuf_c_boolean *) p = m->kind == F_SET_TRUE;
+		break;
+	case F_LIST: {
+		char **arr   = NULL;
+		size_t count = 0;
+		for (size_t i = 0; i < n; i++) {
+			split_append(vals[i], &arr, &count);
+		}
+		*(char ***) p                            = arr;
+		*(size_t *) (base + f->quantifier_offset) = count;
+		break;
+	}
+	case F_RANGE: {
+		const ProtobufCFieldDescriptor *f2 =
+		    protobuf_c_message_descriptor_get_field_by_name(msg->descriptor, m->field2);
+		assert(f2 != NULL);
+		if (parse_range(a, what, v, (char **) p, (char **) (base + f2->offset)) != 0) {
+			return EXIT_USAGE;
+		}
+		if (mask_add(a, mask, m->field2, m->flag) != 0) {
+			return EXIT_USAGE;
+		}
+		break;
+	}
+	}
+	if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+		*(uint32_t *) (base + f->quantifier_offset) = f->id;
+	}
+	return mask_add(a, mask, m->field, m->flag);
+}
+
+/* Fills msg from every flag of map that was given; mask collects the
+ * fields set. */
+static int
+fields_from_flags(const frepctl_args *a, const field_map *map, ProtobufCMessage *msg, mask_list *mask)
+{
+	for (const field_map *m = map; m->flag != NULL; m++) {
+		if (field_set(a, m, msg, mask) != 0) {
+			return EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
+static int
+require_flag(const frepctl_args *a, const char *flag)
+{
+	if (!frepctl__arg_has(a, flag)) {
+		return frepctl__usage_error("%s: --%s is required", a->path, flag);
+	}
+	return 0;
+}
+
+static int
+require_change(const frepctl_args *a, const mask_list *mask)
+{
+	if (mask->n == 0) {
+		/* An empty mask means "every field" on the wire: never send one by
+		 * accident. */
+		return frepctl__usage_error("%s: nothing to change: give at least one flag", a->path);
+	}
+	return 0;
+}
+
+/* --- calls and output ------------------------------------------------------ */
+
+typedef enum out_kind {
+	OUT_ROW,    /* the response is one object: a one-row table */
+	OUT_LIST,   /* the response's one repeated field: a table */
+	OUT_OBJECT, /* every field as key: value */
+	OUT_NONE,   /* Empty: nothing for people */
+} out_kind;
+
+/* Calls method with in and prints the response. */
+static int
+run_call(frepctl *ctl, const char *method, const ProtobufCMessage *in, out_kind kind,
+    const frepctl_column *cols)
+{
+	frep_status       st;
+	ProtobufCMessage *out = frepctl__call(ctl, dhcp, method, in, &st);
+	if (out == NULL) {
+		return frepctl__fail_status(&st);
+	}
+	if (ctl->json) {
+		frepctl__print_json(frepctl_json_from_message(out, 0));
+	} else if (kind != OUT_NONE) {
+		json_t *j = frepctl_json_from_message(out, FREPCTL_JSON_SHORT_ENUMS);
+		if (kind == OUT_ROW) {
+			json_t *rows = json_pack("[O]", j);
+			frepctl_table_print(stdout, rows, cols, 0);
+			json_decref(rows);
+		} else if (kind == OUT_LIST) {
+			/* A List response holds exactly one repeated field. */
+			void   *iter = json_object_iter(j);
+			json_t *rows = iter != NULL ? json_object_iter_value(iter) : NULL;
+			frepctl_table_print(stdout, rows != NULL ? rows : json_array(), cols, 0);
+		} else {
+			frepctl_table_print_object(stdout, j, 0);
+		}
+		json_decref(j);
+	}
+	protobuf_c_message_free_unpacked(out, NULL);
+	return 0;
+}
+
+static const frepctl_column scope_cols[] = {
+    {.header = "SCOPE", .key = "scope_id"},
+    {.header = "MASK", .key = "subnet_mask"},
+    {.header = "NAME", .key = "name"},
+    {.header = "RANGE", .cell = FREPCTL_CELL_RANGE},
+    {.header = "STATE", .key = "state"},
+    {.header = "TYPE", .key = "type"},
+    {.header = "LEASE", .key = "lease_duration_s", .cell = FREPCTL_CELL_DURATION},
+    {.header = "POLICIES", .key = "activate_policies", .cell = FREPCTL_CELL_BOOL},
+    {.header = "DESCRIPTION", .key = "description"},
+    {0},
+};
+
+static const frepctl_column exclusion_cols[] = {
+    {.header = "SCOPE", .key = "scope_id"},
+    {.header = "RANGE", .cell = FREPCTL_CELL_RANGE},
+    {0},
+};
+
+static const frepctl_column reservation_cols[] = {
+    {.header = "SCOPE", .key = "scope_id"},
+    {.header = "IP", .key = "ip_address"},
+    {.header = "CLIENT-ID", .key = "client_id"},
+    {.header = "NAME", .key = "name"},
+    {.header = "TYPE", .key = "type"},
+    {.header = "OPTIONS", .key = "options", .cell = FREPCTL_CELL_COUNT},
+    {.header = "DESCRIPTION", .key = "description"},
+    {0},
+};
+
+static const frepctl_column optiondef_cols[] = {
+    {.header = "ID", .key = "option_id"},
+    {.header = "VENDOR-CLASS", .key = "vendor_class"},
+    {.header = "NAME", .key = "name"},
+    {.header = "TYPE", .key = "type"},
+    {.header = "MULTI", .key = "multi_valued"},
+    {.header = "DEFAULT", .key = "default_value"},
+    {.header = "PREDEFINED", .key = "predefined"},
+    {0},
+};
+
+static const frepctl_column option_cols[] = {
+    {.header = "ID", .key = "option_id"},
+    {.header = "VENDOR-CLASS", .key = "vendor_class"},
+    {.header = "USER-CLASS", .key = "user_class"},
+    {.header = "VALUES", .key = "values"},
+    {0},
+};
+
+static const frepctl_column class_cols[] = {
+    {.header = "TYPE", .key = "type"},
+    {.header = "NAME", .key = "name"},
+    {.header = "DATA", .key = "data"},
+    {.header = "DESCRIPTION", .key = "description"},
+    {0},
+};
+
+static const frepctl_column policy_cols[] = {
+    {.header = "NAME", .key = "name"},
+    {.header = "SCOPE", .key = "scope_id"},
+    {.header = "ORDER", .key = "processing_order"},
+    {.header = "ENABLED", .key = "enabled", .cell = FREPCTL_CELL_BOOL},
+    {.header = "CONDITION", .key = "condition"},
+    {.header = "CRITERIA", .key = "criteria", .cell = FREPCTL_CELL_CRITERIA},
+    {.header = "RANGES", .key = "ip_ranges", .cell = FREPCTL_CELL_RANGES},
+    {.header = "LEASE", .key = "lease_duration_s", .cell = FREPCTL_CELL_DURATION},
+    {.header = "OPTIONS", .key = "options", .cell = FREPCTL_CELL_COUNT},
+    {0},
+};
+
+static const frepctl_column failover_cols[] = {
+    {.header = "NAME", .key = "name"},
+    {.header = "PARTNER", .key = "partner_server"},
+    {.header = "MODE", .key = "mode"},
+    {.header = "ROLE", .key = "server_role"},
+    {.header = "LB%", .key = "load_balance_percent"},
+    {.header = "RESERVE%", .key = "reserve_percent"},
+    {.header = "MCLT", .key = "max_client_lead_time_s", .cell = FREPCTL_CELL_DURATION},
+    {.header = "STATE", .key = "state"},
+    {.header = "SCOPES", .key = "scope_ids"},
+    {0},
+};
+
+static const frepctl_column audit_cols[] = {
+    {.header = "ID", .key = "id"},
+    {.header = "TIME", .key = "time_unix_ms", .cell = FREPCTL_CELL_TIME},
+    {.header = "DIRECTION", .key = "direction"},
+    {.header = "SOURCE", .key = "source"},
+    {.header = "RELATIONSHIP", .key = "relationship"},
+    {.header = "SCOPE", .key = "scope_id"},
+    {.header = "ADDED", .key = "added"},
+    {.header = "UPDATED", .key = "updated"},
+    {.header = "REMOVED", .key = "removed"},
+    {.header = "CODE", .key = "code", .cell = FREPCTL_CELL_STATUS},
+    {.header = "MESSAGE", .key = "message"},
+    {0},
+};
+
+/* --- scope ------------------------------------------------------------------ */
+
+static const field_map scope_fields[] = {
+    {.flag = "range", .field = "start_range", .field2 = "end_range", .kind = F_RANGE},
+    {.flag = "name", .field = "name"},
+    {.flag = "description", .field = "description"},
+    {.flag = "lease", .field = "lease_duration_s", .kind = F_DURATION},
+    {.flag = "state", .field = "state", .kind = F_ENUM, .names = scope_states},
+    {.flag = "type", .field = "type", .kind = F_ENUM, .names = client_types},
+    {.flag = "superscope", .field = "superscope_name"},
+    {.flag = "max-bootp", .field = "max_bootp_clients", .kind = F_UINT, .max = FREPCTL_UNLIMITED},
+    {.flag = "delay-ms", .field = "delay_ms", .kind = F_UINT, .max = 65535},
+    {.flag = "activate-policies", .field = "activate_policies", .kind = F_YESNO},
+    {0},
+};
+
+#define SCOPE_FLAGS                                                                              \
+	{.name = "range", .arg = "START-END", .help = "the addresses the scope leases"},         \
+	    {.name = "name", .arg = "NAME", .help = "the scope's name"},                          \
+	    {.name = "description", .arg = "TEXT", .help = "free text"},                          \
+	    {.name = "mask", .arg = "MASK", .help = "subnet mask, dotted or a prefix length"},    \
+	    {.name = "lease", .arg = "DURATION", .help = "8d, 12h, 30m, 3600 or unlimited"},      \
+	    {.name = "state", .arg = "active|inactive", .help = "whether the scope serves"},      \
+	    {.name = "type", .arg = "dhcp|bootp|both", .help = "which clients it serves"},        \
+	    {.name = "superscope", .arg = "NAME", .help = "superscope it belongs to"},            \
+	    {.name = "max-bootp", .arg = "N", .help = "most BOOTP clients"},                      \
+	    {.name = "delay-ms", .arg = "N", .help = "delay before offering, in ms"},             \
+	{                                                                                        \
+		.name = "activate-policies", .arg = "yes|no", .help = "whether policies apply"   \
+	}
+
+static const frepctl_flag scope_add_flags[] = {SCOPE_FLAGS, {0}};
+static const frepctl_flag scope_set_flags[] = {SCOPE_FLAGS, {0}};
+static const frepctl_flag force_flags[]     = {
+    {.name = "force", .help = "even when it belongs to a failover relationship"}, {0}};
+
+static int
+scope_fill(const frepctl_args *a, Frep__V1__Scope *sc, mask_list *mask)
+{
+	char *net_mask = NULL;
+	if (parse_network(a, a->pos[0], &sc->scope_id, &net_mask) != 0) {
+		return EXIT_USAGE;
+	}
+	if (frepctl__arg_has(a, "mask")) {
+		if (net_mask != NULL) {
+			return frepctl__usage_error(
+			    "%s: %s already has a prefix length; drop --mask", a->path, a->pos[0]);
+		}
+		if (parse_mask_flag(a, frepctl__arg(a, "mask"), &net_mask) != 0) {
+			return EXIT_USAGE;
+		}
+	}
+	if (net_mask != NULL) {
+		sc->subnet_mask = net_mask;
+		if (mask_add(a, mask, "subnet_mask", "mask") != 0) {
+			return EXIT_USAGE;
+		}
+	}
+	return fields_from_flags(a, scope_fields, &sc->base, mask);
+}
+
+static int
+cmd_scope_add(frepctl *ctl, const frepctl_args *a)
+{
+	Frep__V1__Scope sc   = FREP__V1__SCOPE__INIT;
+	mask_list       mask = {0};
+	if (scope_fill(a, &sc, &mask) != 0) {
+		return EXIT_USAGE;
+	}
+	if (sc.subnet_mask == NULL || sc.subnet_mask[0] == '\0') {
+		return frepctl__usage_error(
+		    "%s: \"%s\" needs a prefix length (10.0.0.0/24) or --mask", a->path, a->pos[0]);
+	}
+	if (require_flag(a, "range") != 0 || require_flag(a, "name") != 0) {
+		return EXIT_USAGE;
+	}
+	return run_call(ctl, "AddScope", &sc.base, OUT_ROW, scope_cols);
+}
+
+static int
+cmd_scope_set(frepctl *ctl, const frepctl_args *a)
+{
+	Frep__V1__Scope          sc   = FREP__V1__SCOPE__INIT;
+	Frep__V1__SetScopeRequest req = FREP__V1__SET_SCOPE_REQUEST__INIT;
+	mask_list                mask = {0};
+	if (scope_fill(a, &sc, &mask) != 0 || require_change(a, &mask) != 0) {
+		return EXIT_USAGE;
+	}
+	req.scope         = &sc;
+	req.update_mask   = mask.f;
+	req.n_update_mask = mask.n;
+	return run_call(ctl, "SetScope", &req.base, OUT_ROW, scope_cols);
+}
+
+static int
+cmd_scope_get(frepctl *ctl, const frepctl_args *a)
+{
+	Frep__V1__ScopeKey req = FREP__V1__SCOPE_KEY__INIT;
+	req.scope_id           = (char *) a->pos[0];
+	return run_call(ctl, "GetScope", &req.base, OUT_OBJECT, NULL);
+}
+
+static int
+cmd_scope_list(frepctl *ctl, const frepctl_args *a)
+{
+	Frep__V1__ListScopesRequest req = FREP__V1__LIST_SCOPES_REQUEST__INIT;
+	(void) a;
+	return run_call(ctl, "ListScopes", &req.base, OUT_LIST, scope_cols);
+}
+
+static int
+cmd_scope_remove(frepctl *ctl, const frepctl_args *a)
+{
+	Frep__V1__RemoveScopeRequest req = FREP__V1__REMOVE_SCOPE_REQUEST__INIT;
+	req.scope_id                     = (char *) a->pos[0];
+	req.force                        = frepctl__arg_has(a, "force");
+	return run_call(ctl, "RemoveScope", &req.base, OUT_NONE, NULL);
+}
+
+/* Rows of owner → option pairs, so a table shows whose option each is. */
+static json_t *
+owned_options(const json_t *owners, const char *owner_key, const char *column)
+{
+	json_t *rows = json_array();
+	size_t  i, k;
+	json_t *o, *opt;
+	json_array_foreach(owners, i, o)
+	{
+		json_array_foreach(json_object_get(o, "options"), k, opt)
+		{
+			json_t *row = json_deep_copy(opt);
+			json_object_set(row, column, json_object_get(o, owner_key));
+			json_array_append_new(rows, row);
+		}
+	}
+	return rows;
+}
+
+static const frepctl_column reservation_option_cols[] = {
+    {.header = "RESERVATION", .key = "reservation"},
+    {.header = "ID", .key = "option_id"},
+    {.header = "VENDOR-CLASS", .key = "vendor_class"},
+    {.header = "USER-CLASS", .key = "user_class"},
+    {.header = "VALUES", .key = "values"},
+    {0},
+};
+
+static const frepctl_column policy_option_cols[] = {
+    {.header = "POLICY", .key = "policy"},
+    {.header = "ID", .key = "option_id"},
+    {.header = "VENDOR-CLASS", .key = "vendor_class"},
+    {.header = "USER-CLASS", .key = "user_class"},
+    {.header = "VALUES", .key = "values"},
+    {0},
+};
+
+static const frepctl_column optiondef_ref_cols[] = {
+    {.header = "ID", .key = "option_id"},
+    {.header = "VENDOR-CLASS", .key = "vendor_class"},
+    {0},
+};
+
+static const frepctl_column class_ref_cols[] = {
+    {.header = "TYPE", .key = "type"},
+    {.header = "NAME", .key = "name"},
+    {0},
+};
+
+/* Everything replicated for one scope, section by section. */
+static void
+print_scope_config(const json_t *cfg)
+{
+	json_t *rs = json_object_get(cfg, "reservations");
+	json_t *ps = json_object_get(cfg, "policies");
+	json_t *rows;
+	printf("scope:\n");
+	frepctl_table_print_object(stdout, json_object_get(cfg, "scope"), 2);
+	printf("\nexclusions:\n");
+	frepctl_table_print(stdout, json_object_get(cfg, "exclusions"), exclusion_cols, 2);
+	printf("\nreservations:\n");
+	frepctl_table_print(stdout, rs, reservation_cols, 2);
+	rows = owned_options(rs, "ip_address", "reservation");
+	printf("\nreservation options:\n");
+	frepctl_table_print(stdout, rows, reservation_option_cols, 2);
+	json_decref(rows);
+	printf("\nscope options:\n");
+	frepctl_table_print(stdout, json_object_get(cfg, "options"), option_cols, 2);
+	printf("\npolicies:\n");
+	frepctl_table_print(stdout, ps, policy_cols, 2);
+	rows = owned_options(ps, "name", "policy");
+	printf("\npolicy options:\n");
+	frepctl_table_print(stdout, rows, policy_option_cols, 2);
+	json_decref(rows);
+	printf("\noption definitions used:\n");
+	frepctl_table_print(stdout, json_object_get(cfg, "option_definitions_used"), optiondef_ref_cols, 2);
+	printf("\nclasses used:\n");
+	frepctl_table_print(stdout, json_object_get(cfg, "classes_used"), class_ref_cols, 2);
+	printf("\ndigest: %s\n", json_string_value(json_object_get(cfg, "digest")));
+}
+
+static int
+cmd_scope_show(frepctl *ctl, const frepctl_args *a)
+{
+	Frep__V1__ScopeConfigRequest req = FREP__V1__SCOPE_CONFIG_REQUEST__INIT;
+	frep_status                  st;
+	req.scope_id          = (char *) a->pos[0];
+	ProtobufCMessage *out = frepctl__call(ctl, dhcp, "GetScopeConfig", &req.base, &st);
+	if (out == NULL) {
+		return frepctl__fail_status(&st);
+	}
+	if (ctl->json) {
+		frepctl__print_json(frepctl_json_from_message(out, 0));
+	} else {
+		json_t *j = frepctl_json_from_message(out, FREPCTL_JSON_SHORT_ENUMS);
+		print_scope_config(j);
+		json_decref(j);
+	}
+	protobuf_c_message_free_unpacked(out, NULL);
+	return 0;
+}
+
+static const frepctl_command scope_commands[] = {
+    {.name = "add", .args = "NETWORK/PREFIX --range A-B --name N", .min_args = 1, .max_args = 1,
+     .summary = "add a scope (Add-DhcpServerv4Scope)", .flags = scope_add_flags, .run = cmd_scope_add},
+    {.name = "set", .args = "SCOPE", .min_args = 1, .max_args = 1,
+     .summary = "change the given properties of a scope (Set-DhcpServerv4Scope)",
+     .flags = scope_set_flags, .run = cmd_scope_set},
+    {.name = "get", .args = "SCOPE", .min_args = 1, .max_args = 1,
+     .summary = "show one scope's properties (Get-DhcpServerv4Scope)", .run = cmd_scope_get},
+    {.name = "list", .args = "", .summary = "list every scope", .run = cmd_scope_list},
+    {.name = "remove", .args = "SCOPE", .min_args = 1, .max_args = 1,
+     .summary = "remove a scope and everything in it (Remove-DhcpServerv4Scope)",
+     .flags = force_flags, .run = cmd_scope_remove},
+    {.name = "show", .args = "SCOPE", .min_args = 1, .max_args = 1,
+     .summary = "everything in a scope as replication sees it, with its digest",
+     .run = cmd_scope_show},
+    {0},
+};
+
+/* --- exclusion ranges -------------------------------------------------------- */
+
+static int
+exclusion_call(frepctl *ctl, const frepctl_args *a, const char *method, out_kind kind)
+{
+	Frep__V1__ExclusionRange req = FREP__V1__EXCLUSION_RANGE__INIT;
+	req.scope_id                 = (char *) a->pos[0];
+	if (parse_range(a, "range", a->pos[1], &req.start_range, &req.end_range) != 0) {
+		return EXIT_USAGE;
+	}
+	return run_call(ctl, method, &req.base, kind, exclusion_cols);
+}
+
+static int
+cmd_exclusion_add(frepctl *ctl, const frepctl_args *a)
+{
+	return exclusion_call(ctl, a, "AddExclusionRange", OUT_ROW);
+}
+
+static int
+cmd_exclusion_remove(frepctl *ctl, const frepctl_args *a)
+{
+	return exclusion_call(ctl, a, "RemoveExclusionRange", OUT_NONE);
+}
+
+static int
+cmd_exclusion_list(frepctl *ctl, const frepctl_args *a)
+{
+	Frep__V1__ListExclusionRangesRequest req = FREP__V1__LIST_EXCLUSION_RANGES_REQUEST__INIT;
+	req.scope_id                             = a->npos > 0 ? (char *) a->pos[0] : "";
+	return run_call(ctl, "ListExclusionRanges", &req.base, OUT_LIST, exclusion_cols);
+}
+
+static const frepctl_command exclusion_commands[] = {
+    {.name = "add", .args = "SCOPE START-END", .min_args = 2, .max_args = 2,
+     .summary = "exclude a range from a scope (Add-DhcpServerv4ExclusionRange)",
+     .run = cmd_exclusion_add},
+    {.name = "remove", .args = "SCOPE START-END", .min_args = 2, .max_args = 2,
+     .summary = "remove an exclusion range", .run = cmd_exclusion_remove},
+    {.name = "list", .args = "[SCOPE]", .max_args = 1,
+     .summary = "list exclusion ranges (of every scope without SCOPE)", .run = cmd_exclusion_list},
+    {0},
+};
+
+/* --- reservations ----------------------------------------------------------- */
+
+static const field_map reservation_fields[] = {
+    {.flag = "client-id", .field = "client_id"},
+    {.flag = "name", .field = "name"},
+    {.flag = "description", .field = "description"},
+    {.flag = "type", .field = "type", .kind = F_ENUM, .names = client_types},
+    {0},
+};
+
+static const frepctl_flag reservation_flags[] = {
+    {.name = "client-id", .arg = "HEX", .help = "client id or MAC, e.g. 00-11-22-33-44-55"},
+    {.name = "name", .arg = "NAME", .help = "the reservation's name"},
+    {.name = "description", .arg = "TEXT", .help = "free text"},
+    {.name = "type", .arg = "dhcp|bootp|both", .help = "which protocol it answers"},
+    {0},
+};
+
+static int
+cmd_reservation_add(frepctl *ctl, const frepctl_args *a)
+{
+	Frep__V1__Reservation r    = FREP__V1__RESERVATION__INIT;
+	mask_list             mask = {0};
+	r.scope_id                 = (char *) a->pos[0];
+	r.ip_address               = (char *) a->pos[1];
+	if (require_flag(a, "client-id") != 0 ||
+	    fields_from_flags(a, reservation_fields, &r.base, &mask) != 0) {
+		return EXIT_USAGE;
+	}
+	return run_call(ctl, "AddReservation", &r.base, OUT_ROW, reservation_cols);
+}
+
+static int
+cmd_reservation_set(frepctl *ctl, const frepctl_args *a)
+{
+	Frep__V1__Reservation          r    = FREP__V1__RESERVATION__INIT;
+	Frep__V1__SetReservationRequest req = FREP__V1__SET_RESERVATION_REQUEST__INIT;
+	mask_list                      mask = {0};
+	r.scope_id                          = (char *) a->pos[0];
+	r.ip_address                        = (char *) a->pos[1];
+	if (fields_from_flags(a, reservation_fields, &r.base, &mask) != 0 ||
+	    require_change(a, &mask) != 0) {
+		return EXIT_USAGE;
+	}
+	req.reservation   = &r;
+	req.update_mask   = mask.f;
+	req.n_update_mask = mask.n;
+	return run_call(ctl, "SetReservation", &req.base, OUT_ROW, reservation_cols);
+}
+
+static int
+reservation_key_call(frepctl *ctl, const frepctl_args *a, const char *method, out_kind kind)
+{
+	Frep__V1__ReservationKey req = FREP__V1__RESERVATION_KEY__INIT;
+	req.scope_id                 = (char *) a->pos[0];
+	req.ip_address               = (char *) a->pos[1];
+	return run_call(ctl, method, &req.base, kind, reservation_cols);
+}
+
+static int
+cmd_reservation_get(frepctl *ctl, const frepctl_args *a)
+{
+	return reservation_key_call(ctl, a, "GetReservation", OUT_OBJECT);
+}
+
+static int
+cmd_reservation_remove(frepctl *ctl, const frepctl_args *a)
+{
+	return reservation_key_call(ctl, a, "RemoveReservation", OUT_NONE);
+}
+
+static int
+cmd_reservation_list(frepctl *ctl, const frepctl_args *a)
+{
+	Frep__V1__ListReservationsRequest req = FREP__V1__LIST_RESERVATIONS_REQUEST__INIT;
+	req.scope_id                          = a->npos > 0 ? (char *) a->pos[0] : "";
+	return run_call(ctl, "ListReservations", &req.base, OUT_LIST, reservation_cols);
+}
+
+static const frepctl_command reservation_commands[] = {
+    {.name = "add", .args = "SCOPE IP --client-id HEX", .min_args = 2, .max_args = 2,
+     .summary = "reserve an address for a client (Add-DhcpServerv4Reservation)",
+     .flags = reservation_flags, .run = cmd_reservation_add},
+    {.name = "set", .args = "SCOPE IP", .min_args = 2, .max_args = 2,
+     .summary = "change the given properties of a reservation", .flags = reservation_flags,
+     .run = cmd_reservation_set},
+    {.name = "get", .args = "SCOPE IP", .min_args = 2, .max_args = 2,
+     .summary = "show one reservation with its options", .run = cmd_reservation_get},
+    {.name = "remove", .args = "SCOPE IP", .min_args = 2, .max_args = 2,
+     .summary = "remove a reservation", .run = cmd_reservation_remove},
+    {.name = "list", .args = "[SCOPE]", .max_args = 1,
+     .summary = "list reservations (of every scope without SCOPE)", .run = cmd_reservation_list},
+    {0},
+};
+
+/* --- option definitions ------------------------------------------------------ */
+
+static const field_map optiondef_fields[] = {
+    {.flag = "name", .field = "name"},
+    {.flag = "description", .field = "description"},
+    {.flag = "type", .field = "type", .kind = F_ENUM, .names = option_types},
+    {.flag = "multi", .field = "multi_valued", .kind = F_SET_TRUE},
+    {.flag = "single", .field = "multi_valued", .kind = F_SET_FALSE},
+    {.flag = "default", .field = "default_value", .kind = F_LIST},
+    {0},
+};
+
+#define VENDOR_CLASS_FLAG \
+	{.name = "vendor-class", .arg = "NAME", .help = "the vendor option space (default: standard)"}
+
+static const frepctl_flag optiondef_add_flags[] = {
+    {.name = "name", .arg = "NAME", .help = "the option's name"},
+    {.name = "type", .arg = "TYPE",
+     .help = "byte, word, dword, dword-dword, ipv4, string, binary, encapsulated or ipv6"},
+    {.name = "multi", .help = "the option holds a list of values"},
+    {.name = "default", .arg = "V[,V...]", .help = "default value(s)"},
+    {.name = "description", .arg = "TEXT", .help = "free text"},
+    VENDOR_CLASS_FLAG,
+    {0},
+};
+
+static const frepctl_flag optiondef_set_flags[] = {
+    {.name = "name", .arg = "NAME", .help = "the option's name"},
+    {.name = "type", .arg = "TYPE", .help = "see optiondef add --help"},
+    {.name = "multi", .help = "the option holds a list of values"},
+    {.name = "single", .help = "the option holds one value"},
+    {.name = "default", .arg = "V[,V...]", .help = "default value(s)"},
+    {.name = "description", .arg = "TEXT", .help = "free text"},
+    VENDOR_CLASS_FLAG,
+    {0},
+};
+
+static const frepctl_flag vendor_class_flags[] = {VENDOR_CLASS_FLAG, {0}};
+
+static const frepctl_flag optiondef_list_flags[] = {
+    VENDOR_CLASS_FLAG,
+    {.name = "all", .help = "every option space"},
+    {0},
+};
+
+static int
+parse_option_id(const frepctl_args *a, const char *text, uint32_t *out)
+{
+	return parse_u32(a, "option id", text, 0, 255, out);
+}
+
+static int
+optiondef_fill(const frepctl_args *a, Frep__V1__OptionDefinition *d, mask_list *mask)
+{
+	const char *vc = frepctl__arg(a, "vendor-class");
+	d->vendor_class = vc != NULL ? (char *) vc : "";
+	if (parse_option_id(a, a->pos[0], &d->option_id) != 0) {
+		return EXIT_USAGE;
+	}
+	return fields_from_flags(a, optiondef_fields, &d->base, mask);
+}
+
+static int
+cmd_optiondef_add(frepctl *ctl, const frepctl_args *a)
+{
+	Frep__V1__OptionDefinition d    = FREP__V1__OPTION_DEFINITION__INIT;
+	mask_list                  mask = {0};
+	if (require_flag(a, "name") != 0 || require_flag(a, "type") != 0 ||
+	    optiondef_fill(a, &d, &mask) != 0) {
+		return EXIT_USAGE;
+	}
+	return run_call(ctl, "AddOptionDefinition", &d.base, OUT_ROW, optiondef_cols);
+}
+
+static int
+cmd_optiondef_set(frepctl *ctl, const frepctl_args *a)
+{
+	Frep__V1__OptionDefinition           d    = FREP__V1__OPTION_DEFINITION__INIT;
+	Frep__V1__SetOptionDefinitionRequest req  = FREP__V1__SET_OPTION_DEFINITION_REQUEST__INIT;
+	mask_list                            mask = {0};
+	if (optiondef_fill(a, &d, &mask) != 0 || require_change(a, &mask) != 0) {
+		return EXIT_USAGE;
+	}
+	req.definition    = &d;
+	req.update_mask   = mask.f;
+	req.n_update_mask = mask.n;
+	return run_call(ctl, "SetOptionDefinition", &req.base, OUT_ROW, optiondef_cols);
+}
+
+static int
+optiondef_key_call(frepctl *ctl, const frepctl_args *a, const char *method, out_kind kind)
+{
+	Frep__V1__OptionDefinitionKey req = FREP__V1__OPTION_DEFINITION_KEY__INIT;
+	const char                   *vc  = frepctl__arg(a, "vendor-class");
+	req.vendor_class                  = vc != NULL ? (char *) vc : "";
+	if (parse_option_id(a, a->pos[0], &req.option_id) != 0) {
+		return EXIT_USAGE;
+	}
+	return run_call(ctl, method, &req.base, kind, optiondef_cols);
+}
+
+static int
+cmd_optiondef_get(frepctl *ctl, const frepctl_args *a)
+{
+	return optiondef_key_call(ctl, a, "GetOptionDefinition", OUT_OBJECT);
+}
+
+static int
+cmd_optiondef_remove(frepctl *ctl, const frepctl_args *a)
+{
+	return optiondef_key_call(ctl, a, "RemoveOptionDefinition", OUT_NONE);
+}
+
+static int
+cmd_optiondef_list(frepctl *ctl, const frepctl_args *a)
+{
+	Frep__V1__ListOptionDefinitionsRequest req = FREP__V1__LIST_OPTION_DEFINITIONS_REQUEST__INIT;
+	const char                            *vc  = frepctl__arg(a, "vendor-class");
+	req.vendor_class                           = vc != NULL ? (char *) vc : "";
+	req.all_vendors                            = frepctl__arg_has(a, "all");
+	return run_call(ctl, "ListOptionDefinitions", &req.base, OUT_LIST, optiondef_cols);
+}
+
+static const frepctl_command optiondef_commands[] = {
+    {.name = "add", .args = "CODE --name N --type T", .min_args = 1, .max_args = 1,
+     .summary = "define an option (Add-DhcpServerv4OptionDefinition)", .flags = optiondef_add_flags,
+     .run = cmd_optiondef_add},
+    {.name = "set", .args = "CODE", .min_args = 1, .max_args = 1,
+     .summary = "change the given properties of an option definition",
+     .flags = optiondef_set_flags, .run = cmd_optiondef_set},
+    {.name = "get", .args = "CODE", .min_args = 1, .max_args = 1,
+     .summary = "show one option definition", .flags = vendor_class_flags, .run = cmd_optiondef_get},
+    {.name = "list", .args = "", .summary = "list option definitions (standard space by default)",
+     .flags = optiondef_list_flags, .run = cmd_optiondef_list},
+    {.name = "remove", .args = "CODE", .min_args = 1, .max_args = 1,
+     .summary = "remove an option definition nothing uses", .flags = vendor_class_flags,
+     .run = cmd_optiondef_remove},
+    {0},
+};
+
+/* --- option values ------------------------------------------------------------ */
+
+#define TARGET_FLAGS                                                                        \
+	{.name = "scope", .arg = "SCOPE", .help = "scope level (or the scope of --policy)"}, \
+	    {.name = "reservation", .arg = "IP", .help = "reservation level (with --scope)"}, \
+	{                                                                                   \
+		.name = "policy", .arg = "NAME", .help = "policy level (server-level policy "   \
+							 "without --scope)"                   \
+	}
+
+#define CLASS_FLAGS                                                                        \
+	VENDOR_CLASS_FLAG, {                                                               \
+		.name = "user-class", .arg = "NAME", .help = "the user class (default: none)" \
+	}
+
+static const frepctl_flag option_set_flags[] = {
+    TARGET_FLAGS,
+    CLASS_FLAGS,
+    {.name = "raw", .help = "take each VALUE whole (for strings holding commas)"},
+    {0},
+};
+static const frepctl_flag option_key_flags[]  = {TARGET_FLAGS, CLASS_FLAGS, {0}};
+static const frepctl_flag option_list_flags[] = {TARGET_FLAGS, {0}};
+
+/* The level an option value sits at, from --scope / --reservation /
+ * --policy; none of them: the server. */
+static int
+target_from_flags(const frepctl_args *a, Frep__V1__OptionTarget *t)
+{
+	const char *scope  = frepctl__arg(a, "scope");
+	const char *res    = frepctl__arg(a, "reservation");
+	const char *policy = frepctl__arg(a, "policy");
+	if (res != NULL && scope == NULL) {
+		return frepctl__usage_error("%s: --reservation %s needs --scope", a->path, res);
+	}
+	if (res != NULL && policy != NULL) {
+		return frepctl__usage_error(
+		    "%s: --reservation %s and --policy %s: an option sits at one level", a->path, res, policy);
+	}
+	t->scope_id    = scope != NULL ? (char *) scope : "";
+	t->reserved_ip = res != NULL ? (char *) res : "";
+	t->policy_name = policy != NULL ? (char *) policy : "";
+	return 0;
+}
+
+static void
+classes_from_flags(const frepctl_args *a, char **vendor_class, char **user_class)
+{
+	const char *vc = frepctl__arg(a, "vendor-class");
+	const char *uc = frepctl__arg(a, "user-class");
+	*vendor_class  = vc != NULL ? (char *) vc : "";
+	*user_class    = uc != NULL ? (char *) uc : "";
+}
+
+static int
+cmd_option_set(frepctl *ctl, const frepctl_args *a)
+{
+	Frep__V1__SetOptionValueRequest req = FREP__V1__SET_OPTION_VALUE_REQUEST__INIT;
+	Frep__V1__OptionTarget          t   = FREP__V1__OPTION_TARGET__INIT;
+	Frep__V1__OptionValue           v   = FREP__V1__OPTION_VALUE__INIT;
+	bool                            raw = frepctl__arg_has(a, "raw");
+	if (target_from_flags(a, &t) != 0 || parse_option_id(a, a->pos[0], &v.option_id) != 0) {
+		return EXIT_USAGE;
+	}
+	classes_from_flags(a, &v.vendor_class, &v.user_class);
+	for (int i = 1; i < a->npos; i++) {
+		if (raw) {
+			char **grown = scratch((v.n_values + 1) * sizeof(char *));
+			if (v.n_values > 0) {
+				memcpy(grown, v.values, v.n_values * sizeof(char *));
+			}
+			grown[v.n_values++] = (char *) a->pos[i];
+			v.values            = grown;
+		} else {
+			split_append(a->pos[i], &v.values, &v.n_values);
+		}
+	}
+	req.target = &t;
+	req.value  = &v;
+	return run_call(ctl, "SetOptionValue", &req.base, OUT_ROW, option_cols);
+}
+
+static int
+option_key_call(frepctl *ctl, const frepctl_args *a, const char *method, out_kind kind)
+{
+	Frep__V1__OptionValueKey req = FREP__V1__OPTION_VALUE_KEY__INIT;
+	Frep__V1__OptionTarget   t   = FREP__V1__OPTION_TARGET__INIT;
+	if (target_from_flags(a, &t) != 0 || parse_option_id(a, a->pos[0], &req.option_id) != 0) {
+		return EXIT_USAGE;
+	}
+	classes_from_flags(a, &req.vendor_class, &req.user_class);
+	req.target = &t;
+	return run_call(ctl, method, &req.base, kind, option_cols);
+}
+
+static int
+cmd_option_get(frepctl *ctl, const frepctl_args *a)
+{
+	return option_key_call(ctl, a, "GetOptionValue", OUT_ROW);
+}
+
+static int
+cmd_option_remove(frepctl *ctl, const frepctl_args *a)
+{
+	return option_key_call(ctl, a, "RemoveOptionValue", OUT_NONE);
+}
+
+static int
+cmd_option_list(frepctl *ctl, const frepctl_args *a)
+{
+	Frep__V1__ListOptionValuesRequest req = FREP__V1__LIST_OPTION_VALUES_REQUEST__INIT;
+	Frep__V1__OptionTarget            t   = FREP__V1__OPTION_TARGET__INIT;
+	if (target_from_flags(a, &t) != 0) {
+		return EXIT_USAGE;
+	}
+	req.target = &t;
+	return run_call(ctl, "ListOptionValues", &req.base, OUT_LIST, option_cols);
+}
+
+static const frepctl_command option_commands[] = {
+    {.name = "set", .args = "CODE VALUE[,VALUE...]", .min_args = 2, .max_args = FREPCTL_MAX_ARGS,
+     .summary = "set an option value at server, scope, reservation or policy level "
+		"(Set-DhcpServerv4OptionValue)",
+     .flags = option_set_flags, .run = cmd_option_set},
+    {.name = "get", .args = "CODE", .min_args = 1, .max_args = 1,
+     .summary = "show one option value", .flags = option_key_flags, .run = cmd_option_get},
+    {.name = "list", .args = "", .summary = "list the option values at one level",
+     .flags = option_list_flags, .run = cmd_option_list},
+    {.name = "remove", .args = "CODE", .min_args = 1, .max_args = 1,
+     .summary = "remove an option value", .flags = option_key_flags, .run = cmd_option_remove},
+    {0},
+};
+
+/* --- classes ------------------------------------------------------------------ */
+
+static const field_map class_fields[] = {
+    {.flag = "data", .field = "data"},
+    {.flag = "description", .field = "description"},
+    {0},
+};
+
+static const frepctl_flag class_flags[] = {
+    {.name = "data", .arg = "TEXT", .help = "the class id clients send (option 60 / 77)"},
+    {.name = "description", .arg = "TEXT", .help = "free text"},
+    {0},
+};
+
+static int
+class_fill(const frepctl_args *a, Frep__V1__Class *c, mask_list *mask)
+{
+	int type;
+	if (parse_word(a, "class type", a->pos[0], class_types, &type) != 0) {
+		return EXIT_USAGE;
+	}
+	c->type = (Frep__V1__ClassType) type;
+	c->name = (char *) a->pos[1];
+	return fields_from_flags(a, class_fields, &c->base, mask);
+}
+
+static int
+cmd_class_add(frepctl *ctl, const frepctl_args *a)
+{
+	Frep__V1__Class c    = FREP__V1__CLASS__INIT;
+	mask_list       mask = {0};
+	if (require_flag(a, "data") != 0 || class_fill(a, &c, &mask) != 0) {
+		return EXIT_USAGE;
+	}
+	return run_call(ctl, "AddClass", &c.base, OUT_ROW, class_cols);
+}
+
+static int
+cmd_class_set(frepctl *ctl, const frepctl_args *a)
+{
+	Frep__V1__Class          c    = FREP__V1__CLASS__INIT;
+	Frep__V1__SetClassRequest req = FREP__V1__SET_CLASS_REQUEST__INIT;
+	mask_list                mask = {0};
+	if (class_fill(a, &c, &mask) != 0 || require_change(a, &mask) != 0) {
+		return EXIT_USAGE;
+	}
+	req.class_def     = &c;
+	req.update_mask   = mask.f;
+	req.n_update_mask = mask.n;
+	return run_call(ctl, "SetClass", &req.base, OUT_ROW, class_cols);
+}
+
+static int
+class_key_call(frepctl *ctl, const frepctl_args *a, const char *method, out_kind kind)
+{
+	Frep__V1__ClassKey req = FREP__V1__CLASS_KEY__INIT;
+	int                type;
+	if (parse_word(a, "class type", a->pos[0], class_types, &type) != 0) {
+		return EXIT_USAGE;
+	}
+	req.type = (Frep__V1__ClassType) type;
+	req.name = (char *) a->pos[1];
+	return run_call(ctl, method, &req.base, kind, class_cols);
+}
+
+static int
+cmd_class_get(frepctl *ctl, const frepctl_args *a)
+{
+	return class_key_call(ctl, a, "GetClass", OUT_ROW);
+}
+
+static int
+cmd_class_remove(frepctl *ctl, const frepctl_args *a)
+{
+	return class_key_call(ctl, a, "RemoveClass", OUT_NONE);
+}
+
+static int
+cmd_class_list(frepctl *ctl, const frepctl_args *a)
+{
+	Frep__V1__ListClassesRequest req = FREP__V1__LIST_CLASSES_REQUEST__INIT;
+	int                          type;
+	if (a->npos > 0) {
+		if (parse_word(a, "class type", a->pos[0], class_types, &type) != 0) {
+			return EXIT_USAGE;
+		}
+		req.type = (Frep__V1__ClassType) type;
+	}
+	return run_call(ctl, "ListClasses", &req.base, OUT_LIST, class_cols);
+}
+
+static const frepctl_command class_commands[] = {
+    {.name = "add", .args = "vendor|user NAME --data D", .min_args = 2, .max_args = 2,
+     .summary = "add a vendor or user class (Add-DhcpServerv4Class)", .flags = class_flags,
+     .run = cmd_class_add},
+    {.name = "set", .args = "vendor|user NAME", .min_args = 2, .max_args = 2,
+     .summary = "change a class's data or description", .flags = class_flags, .run = cmd_class_set},
+    {.name = "get", .args = "vendor|user NAME", .min_args = 2, .max_args = 2,
+     .summary = "show one class", .run = cmd_class_get},
+    {.name = "list", .args = "[vendor|user]", .max_args = 1, .summary = "list classes",
+     .run = cmd_class_list},
+    {.name = "remove", .args = "vendor|user NAME", .min_args = 2, .max_args = 2,
+     .summary = "remove a class nothing uses", .run = cmd_class_remove},
+    {0},
+};
+
+/* --- policies ------------------------------------------------------------------ */
+
+static const field_map policy_fields[] = {
+    {.flag = "description", .field = "description"},
+    {.flag = "condition", .field = "condition", .kind = F_ENUM, .names = conditions},
+    {.flag = "order", .field = "processing_order", .kind = F_UINT, .max = 65535},
+    {.flag = "disabled", .field = "enabled", .kind = F_SET_FALSE},
+    {.flag = "enabled", .field = "enabled", .kind = F_YESNO},
+    {.flag = "lease", .field = "lease_duration_s", .kind = F_DURATION},
+    {0},
+};
+
+#define POLICY_FLAGS                                                                           \
+	{.name = "scope", .arg = "SCOPE", .help = "the policy's scope (default: server level)"}, \
+	    {.name = "condition", .arg = "and|or", .help = "how the criteria combine"},          \
+	    {.name = "order", .arg = "N", .help = "processing order"},                           \
+	    {.name = "disabled", .help = "the policy does not apply"},                           \
+	    {.name = "description", .arg = "TEXT", .help = "free text"},                         \
+	    {.name = "lease", .arg = "DURATION", .help = "lease duration of its clients"},       \
+	    {.name = "criterion",                                                                \
+		.arg    = "TYPE:eq|ne:V[,V...]",                                                 \
+		.help   = "TYPE: vendor-class, user-class, mac, client-id, relay-agent, "        \
+			  "circuit-id, remote-id, subscriber-id, fqdn",                          \
+		.repeat = true},                                                                 \
+	{                                                                                      \
+		.name = "range", .arg = "START-END", .help = "an address range (scope level)", \
+		.repeat = true                                                                 \
+	}
+
+static const frepctl_flag policy_add_flags[] = {POLICY_FLAGS, {0}};
+static const frepctl_flag policy_set_flags[] = {
+    POLICY_FLAGS,
+    {.name = "enabled", .arg = "yes|no", .help = "whether the policy applies"},
+    {.name = "clear-criteria", .help = "remove every criterion"},
+    {.name = "clear-ranges", .help = "remove every address range"},
+    {0},
+};
+static const frepctl_flag scope_flag[] = {
+    {.name = "scope", .arg = "SCOPE", .help = "the policy's scope (default: server level)"}, {0}};
+static const frepctl_flag scope_required_flag[] = {
+    {.name = "scope", .arg = "SCOPE", .help = "the policy's scope (required)"}, {0}};
+
+/* "TYPE:eq|ne:V[,V...]": only the first two colons split, so values keep
+ * theirs (client ids written 00:11:22). */
+static int
+parse_criterion(const frepctl_args *a, const char *text, Frep__V1__Criterion *c)
+{
+	const char *c1 = strchr(text, ':');
+	const char *c2 = c1 != NULL ? strchr(c1 + 1, ':') : NULL;
+	int         type, cmp;
+	if (c2 == NULL || c2[1] == '\0') {
+		return frepctl__usage_error(
+		    "%s: --criterion \"%s\" is not TYPE:eq|ne:VALUE[,VALUE...]", a->path, text);
+	}
+	char *type_word = scratch_strndup(text, (size_t) (c1 - text));
+	char *cmp_word  = scratch_strndup(c1 + 1, (size_t) (c2 - c1 - 1));
+	if (parse_word(a, "--criterion type", type_word, criterion_types, &type) != 0 ||
+	    parse_word(a, "--criterion comparator", cmp_word, comparators, &cmp) != 0) {
+		return EXIT_USAGE;
+	}
+	c->type       = (Frep__V1__CriterionType) type;
+	c->comparator = (Frep__V1__Comparator) cmp;
+	split_append(c2 + 1, &c->values, &c->n_values);
+	return 0;
+}
+
+static int
+policy_fill(const frepctl_args *a, Frep__V1__Policy *p, mask_list *mask)
+{
+	const char *const *vals;
+	size_t             n;
+	const char        *scope = frepctl__arg(a, "scope");
+	p->name                  = (char *) a->pos[0];
+	p->scope_id              = scope != NULL ? (char *) scope : "";
+	if (fields_from_flags(a, policy_fields, &p->base, mask) != 0) {
+		return EXIT_USAGE;
+	}
+	n = frepctl__arg_all(a, "criterion", &vals);
+	if (n > 0 || frepctl__arg_has(a, "clear-criteria")) {
+		if (n > 0 && frepctl__arg_has(a, "clear-criteria")) {
+			return frepctl__usage_error("%s: --criterion and --clear-criteria", a->path);
+		}
+		p->criteria   = scratch((n + 1) * sizeof(*p->criteria));
+		p->n_criteria = n;
+		for (size_t i = 0; i < n; i++) {
+			Frep__V1__Criterion *c = scratch(sizeof(*c));
+			frep__v1__criterion__init(c);
+			if (parse_criterion(a, vals[i], c) != 0) {
+				return EXIT_USAGE;
+			}
+			p->criteria[i] = c;
+		}
+		if (mask_add(a, mask, "criteria", "criterion") != 0) {
+			return EXIT_USAGE;
+		}
+	}
+	n = frepctl__arg_all(a, "range", &vals);
+	if (n > 0 || frepctl__arg_has(a, "clear-ranges")) {
+		if (n > 0 && frepctl__arg_has(a, "clear-ranges")) {
+			return frepctl__usage_error("%s: --range and --clear-ranges", a->path);
+		}
+		p->ip_ranges   = scratch((n + 1) * sizeof(*p->ip_ranges));
+		p->n_ip_ranges = n;
+		for (size_t i = 0; i < n; i++) {
+			Frep__V1__IpRange *r = scratch(sizeof(*r));
+			frep__v1__ip_range__init(r);
+			if (parse_range(a, "--range", vals[i], &r->start_range, &r->end_range) != 0) {
+				return EXIT_USAGE;
+			}
+			p->ip_ranges[i] = r;
+		}
+		if (mask_add(a, mask, "ip_ranges", "range") != 0) {
+			return EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
+static int
+cmd_policy_add(frepctl *ctl, const frepctl_args *a)
+{
+	Frep__V1__Policy p    = FREP__V1__POLICY__INIT;
+	mask_list        mask = {0};
+	if (policy_fill(a, &p, &mask) != 0) {
+		return EXIT_USAGE;
+	}
+	return run_call(ctl, "AddPolicy", &p.base, OUT_ROW, policy_cols);
+}
+
+static int
+cmd_policy_set(frepctl *ctl, const frepctl_args *a)
+{
+	Frep__V1__Policy           p    = FREP__V1__POLICY__INIT;
+	Frep__V1__SetPolicyRequest req  = FREP__V1__SET_POLICY_REQUEST__INIT;
+	mask_list                  mask = {0};
+	if (policy_fill(a, &p, &mask) != 0 || require_change(a, &mask) != 0) {
+		return EXIT_USAGE;
+	}
+	req.policy        = &p;
+	req.update_mask   = mask.f;
+	req.n_update_mask = mask.n;
+	return run_call(ctl, "SetPolicy", &req.base, OUT_ROW, policy_cols);
+}
+
+static int
+policy_key_call(frepctl *ctl, const frepctl_args *a, const char *method, out_kind kind)
+{
+	Frep__V1__PolicyKey req   = FREP__V1__POLICY_KEY__INIT;
+	const char         *scope = frepctl__arg(a, "scope");
+	req.scope_id              = scope != NULL ? (char *) scope : "";
+	req.name                  = (char *) a->pos[0];
+	return run_call(ctl, method, &req.base, kind, policy_cols);
+}
+
+static int
+cmd_policy_get(frepctl *ctl, const frepctl_args *a)
+{
+	return policy_key_call(ctl, a, "GetPolicy", OUT_OBJECT);
+}
+
+static int
+cmd_policy_remove(frepctl *ctl, const frepctl_args *a)
+{
+	return policy_key_call(ctl, a, "RemovePolicy", OUT_NONE);
+}
+
+static int
+cmd_policy_list(frepctl *ctl, const frepctl_args *a)
+{
+	Frep__V1__ListPoliciesRequest req   = FREP__V1__LIST_POLICIES_REQUEST__INIT;
+	const char                   *scope = frepctl__arg(a, "scope");
+	req.scope_id                        = scope != NULL ? (char *) scope : "";
+	req.server_level                    = scope == NULL;
+	return run_call(ctl, "ListPolicies", &req.base, OUT_LIST, policy_cols);
+}
+
+static int
+policy_range_call(frepctl *ctl, const frepctl_args *a, const char *method)
+{
+	Frep__V1__PolicyIpRangeRequest req = FREP__V1__POLICY_IP_RANGE_REQUEST__INIT;
+	Frep__V1__IpRange              r   = FREP__V1__IP_RANGE__INIT;
+	if (require_flag(a, "scope") != 0 ||
+	    parse_range(a, "range", a->pos[1], &r.start_range, &r.end_range) != 0) {
+		return EXIT_USAGE;
+	}
+	req.scope_id    = (char *) frepctl__arg(a, "scope");
+	req.policy_name = (char *) a->pos[0];
+	req.range       = &r;
+	return run_call(ctl, method, &req.base, OUT_ROW, policy_cols);
+}
+
+static int
+cmd_policy_range_add(frepctl *ctl, const frepctl_args *a)
+{
+	return policy_range_call(ctl, a, "AddPolicyIpRange");
+}
+
+static int
+cmd_policy_range_remove(frepctl *ctl, const frepctl_args *a)
+{
+	return policy_range_call(ctl, a, "RemovePolicyIpRange");
+}
+
+static const frepctl_command policy_range_commands[] = {
+    {.name = "add", .args = "NAME --scope S START-END", .min_args = 2, .max_args = 2,
+     .summary = "add an address range to a scope policy (Add-DhcpServerv4PolicyIPRange)",
+     .flags = scope_required_flag, .run = cmd_policy_range_add},
+    {.name = "remove", .args = "NAME --scope S START-END", .min_args = 2, .max_args = 2,
+     .summary = "remove an address range from a scope policy", .flags = scope_required_flag,
+     .run = cmd_policy_range_remove},
+    {0},
+};
+
+static const frepctl_command policy_commands[] = {
+    {.name = "add", .args = "NAME", .min_args = 1, .max_args = 1,
+     .summary = "add a server or scope policy (Add-DhcpServerv4Policy)", .flags = policy_add_flags,
+     .run = cmd_policy_add},
+    {.name = "set", .args = "NAME", .min_args = 1, .max_args = 1,
+     .summary = "change the given properties of a policy (criteria and ranges are replaced)",
+     .flags = policy_set_flags, .run = cmd_policy_set},
+    {.name = "get", .args = "NAME", .min_args = 1, .max_args = 1,
+     .summary = "show one policy with its criteria, ranges and options", .flags = scope_flag,
+     .run = cmd_policy_get},
+    {.name = "list", .args = "", .summary = "list a scope's policies (server level without --scope)",
+     .flags = scope_flag, .run = cmd_policy_list},
+    {.name = "remove", .args = "NAME", .min_args = 1, .max_args = 1,
+     .summary = "remove a policy", .flags = scope_flag, .run = cmd_policy_remove},
+    {.name = "range", .summary = "a scope policy's address ranges", .sub = policy_range_commands},
+    {0},
+};
+
+/* --- failover -------------------------------------------------------------------- */
+
+static const field_map failover_fields[] = {
+    {.flag = "partner", .field = "partner_server"},
+    {.flag = "local", .field = "local_server"},
+    {.flag = "mode", .field = "mode", .kind = F_ENUM, .names = failover_modes},
+    {.flag = "role", .field = "server_role", .kind = F_ENUM, .names = server_roles},
+    {.flag = "percent", .field = "load_balance_percent", .kind = F_UINT, .max = 100},
+    {.flag = "reserve", .field = "reserve_percent", .kind = F_UINT, .max = 100},
+    {.flag = "mclt", .field = "max_client_lead_time_s", .kind = F_DURATION},
+    {.flag = "auto-state-transition", .field = "auto_state_transition", .kind = F_YESNO},
+    {.flag = "switch-interval", .field = "state_switch_interval_s", .kind = F_DURATION},
+    {0},
+};
+
+#define FAILOVER_FLAGS                                                                            \
+	{.name = "partner", .arg = "URL", .help = "the partner frepd, e.g. tcp://10.0.0.2:6470"},  \
+	    {.name = "local", .arg = "URL", .help = "how the partner reaches this server"},        \
+	    {.name = "mode", .arg = "load-balance|hot-standby", .help = "failover mode"},          \
+	    {.name = "percent", .arg = "N", .help = "load balance: this server's share, 0..100"},  \
+	    {.name = "role", .arg = "active|standby", .help = "hot standby: this server's role"},  \
+	    {.name = "reserve", .arg = "N", .help = "hot standby: reserve percent, 0..100"},       \
+	    {.name = "mclt", .arg = "DURATION", .help = "maximum client lead time"},               \
+	    {.name = "auto-state-transition", .arg = "yes|no",                                     \
+		.help = "move to partner-down by itself"},                                         \
+	    {.name = "switch-interval", .arg = "DURATION", .help = "state switch interval"},       \
+	{                                                                                         \
+		.name = "secret-file", .arg = "FILE",                                             \
+		.help = "shared secret (first line of FILE; never on the command line)"           \
+	}
+
+static const frepctl_flag failover_add_flags[] = {
+    FAILOVER_FLAGS,
+    {.name = "scope", .arg = "ID", .help = "a scope of the relationship", .repeat = true},
+    {.name = "force", .help = "replace scopes that already exist on the partner"},
+    {0},
+};
+static const frepctl_flag failover_set_flags[]   = {FAILOVER_FLAGS, {0}};
+static const frepctl_flag failover_scope_flags[] = {
+    {.name = "scope", .arg = "ID", .help = "a scope (required)", .repeat = true},
+    {.name = "force", .help = "replace scopes that already exist on the partner"},
+    {0},
+};
+
+/* Reads the first line of path into a new buffer the caller scrubs and
+ * frees (secret_free). */
+static int
+secret_read(const frepctl_args *a, const char *path, char **out)
+{
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		return frepctl__usage_error("%s: --secret-file %s: %s", a->path, path, strerror(errno));
+	}
+	char   *line = NULL;
+	size_t  cap  = 0;
+	ssize_t n    = getline(&line, &cap, f);
+	fclose(f);
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) {
+		line[--n] = '\0';
+	}
+	if (n <= 0) {
+		free(line);
+		return frepctl__usage_error("%s: --secret-file %s holds no secret", a->path, path);
+	}
+	*out = line;
+	return 0;
+}
+
+static void
+secret_free(char *s)
+{
+	if (s != NULL) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+static int
+failover_fill(const frepctl_args *a, Frep__V1__FailoverRelationship *rel, mask_list *mask, char **secret)
+{
+	const char *file = frepctl__arg(a, "secret-file");
+	rel->name        = (char *) a->pos[0];
+	if (fields_from_flags(a, failover_fields, &rel->base, mask) != 0) {
+		return EXIT_USAGE;
+	}
+	if (file != NULL) {
+		if (secret_read(a, file, secret) != 0) {
+			return EXIT_USAGE;
+		}
+		rel->shared_secret = *secret;
+		if (mask_add(a, mask, "shared_secret", "secret-file") != 0) {
+			return EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
+static void
+scope_ids_from_flags(const frepctl_args *a, char ***ids, size_t *n)
+{
+	const char *const *vals;
+	size_t             count = frepctl__arg_all(a, "scope", &vals);
+	for (size_t i = 0; i < count; i++) {
+		split_append(vals[i], ids, n);
+	}
+}
+
+static int
+cmd_failover_add(frepctl *ctl, const frepctl_args *a)
+{
+	Frep__V1__FailoverRelationship rel    = FREP__V1__FAILOVER_RELATIONSHIP__INIT;
+	Frep__V1__AddFailoverRequest   req    = FREP__V1__ADD_FAILOVER_REQUEST__INIT;
+	mask_list                      mask   = {0};
+	char                          *secret = NULL;
+	int                            rc;
+	if (require_flag(a, "partner") != 0 || require_flag(a, "scope") != 0 ||
+	    failover_fill(a, &rel, &mask, &secret) != 0) {
+		secret_free(secret);
+		return EXIT_USAGE;
+	}
+	scope_ids_from_flags(a, &rel.scope_ids, &rel.n_scope_ids);
+	req.relationship = &rel;
+	req.force        = frepctl__arg_has(a, "force");
+	rc               = run_call(ctl, "AddFailover", &req.base, OUT_ROW, failover_cols);
+	secret_free(secret);
+	return rc;
+}
+
+static int
+cmd_failover_set(frepctl *ctl, const frepctl_args *a)
+{
+	Frep__V1__FailoverRelationship rel    = FREP__V1__FAILOVER_RELATIONSHIP__INIT;
+	Frep__V1__SetFailoverRequest   req    = FREP__V1__SET_FAILOVER_REQUEST__INIT;
+	mask_list                      mask   = {0};
+	char                          *secret = NULL;
+	int                            rc;
+	if (failover_fill(a, &rel, &mask, &secret) != 0 || require_change(a, &mask) != 0) {
+		secret_free(secret);
+		return EXIT_USAGE;
+	}
+	req.relationship  = &rel;
+	req.update_mask   = mask.f;
+	req.n_update_mask = mask.n;
+	rc                = run_call(ctl, "SetFailover", &req.base, OUT_ROW, failover_cols);
+	secret_free(secret);
+	return rc;
+}
+
+static int
+failover_key_call(frepctl *ctl, const frepctl_args *a, const char *method, out_kind kind)
+{
+	Frep__V1__FailoverKey req = FREP__V1__FAILOVER_KEY__INIT;
+	req.name                  = (char *) a->pos[0];
+	return run_call(ctl, method, &req.base, kind, failover_cols);
+}
+
+static int
+cmd_failover_get(frepctl *ctl, const frepctl_args *a)
+{
+	return failover_key_call(ctl, a, "GetFailover", OUT_OBJECT);
+}
+
+static int
+cmd_failover_remove(frepctl *ctl, const frepctl_args *a)
+{
+	return failover_key_call(ctl, a, "RemoveFailover", OUT_NONE);
+}
+
+static int
+cmd_failover_list(frepctl *ctl, const frepctl_args *a)
+{
+	Frep__V1__ListFailoversRequest req = FREP__V1__LIST_FAILOVERS_REQUEST__INIT;
+	(void) a;
+	return run_call(ctl, "ListFailovers", &req.base, OUT_LIST, failover_cols);
+}
+
+static int
+failover_scope_call(frepctl *ctl, const frepctl_args *a, const char *method)
+{
+	Frep__V1__FailoverScopeRequest req = FREP__V1__FAILOVER_SCOPE_REQUEST__INIT;
+	if (require_flag(a, "scope") != 0) {
+		return EXIT_USAGE;
+	}
+	req.name  = (char *) a->pos[0];
+	req.force = frepctl__arg_has(a, "force");
+	scope_ids_from_flags(a, &req.scope_ids, &req.n_scope_ids);
+	return run_call(ctl, method, &req.base, OUT_ROW, failover_cols);
+}
+
+static int
+cmd_failover_scope_add(frepctl *ctl, const frepctl_args *a)
+{
+	return failover_scope_call(ctl, a, "AddFailoverScope");
+}
+
+static int
+cmd_failover_scope_remove(frepctl *ctl, const frepctl_args *a)
+{
+	return failover_scope_call(ctl, a, "RemoveFailoverScope");
+}
+
+static const frepctl_command failover_scope_commands[] = {
+    {.name = "add", .args = "NAME --scope ID...", .min_args = 1, .max_args = 1,
+     .summary = "add scopes to a relationship (Add-DhcpServerv4FailoverScope)",
+     .flags = failover_scope_flags, .run = cmd_failover_scope_add},
+    {.name = "remove", .args = "NAME --scope ID...", .min_args = 1, .max_args = 1,
+     .summary = "take scopes out of a relationship (Remove-DhcpServerv4FailoverScope)",
+     .flags = failover_scope_flags, .run = cmd_failover_scope_remove},
+    {0},
+};
+
+static const frepctl_command failover_commands[] = {
+    {.name = "add", .args = "NAME --partner URL --scope ID...", .min_args = 1, .max_args = 1,
+     .summary = "create a failover relationship here and on the partner (Add-DhcpServerv4Failover)",
+     .flags = failover_add_flags, .run = cmd_failover_add},
+    {.name = "set", .args = "NAME", .min_args = 1, .max_args = 1,
+     .summary = "change the given properties of a relationship", .flags = failover_set_flags,
+     .run = cmd_failover_set},
+    {.name = "get", .args = "NAME", .min_args = 1, .max_args = 1,
+     .summary = "show one relationship (never its secret)", .run = cmd_failover_get},
+    {.name = "list", .args = "", .summary = "list failover relationships", .run = cmd_failover_list},
+    {.name = "remove", .args = "NAME", .min_args = 1, .max_args = 1,
+     .summary = "remove a relationship", .run = cmd_failover_remove},
+    {.name = "scope", .summary = "a relationship's scopes", .sub = failover_scope_commands},
+    {0},
+};
+
+/* --- audit --------------------------------------------------------------------------- */
+
+static const frepctl_flag audit_flags[] = {
+    {.name = "scope", .arg = "SCOPE", .help = "only this scope's records"},
+    {.name = "relationship", .arg = "NAME", .help = "only this relationship's records"},
+    {.name = "limit", .arg = "N", .help = "at most N records (default 100)"},
+    {0},
+};
+
+static int
+cmd_audit(frepctl *ctl, const frepctl_args *a)
+{
+	Frep__V1__ListAuditRequest req   = FREP__V1__LIST_AUDIT_REQUEST__INIT;
+	const char                *scope = frepctl__arg(a, "scope");
+	const char                *rel   = frepctl__arg(a, "relationship");
+	const char                *limit = frepctl__arg(a, "limit");
+	req.scope_id                     = scope != NULL ? (char *) scope : "";
+	req.relationship                 = rel != NULL ? (char *) rel : "";
+	if (limit != NULL && parse_u32(a, "--limit", limit, 1, 100000, &req.limit) != 0) {
+		return EXIT_USAGE;
+	}
+	return run_call(ctl, "ListAudit", &req.base, OUT_LIST, audit_cols);
+}
+
+/* --- the groups ------------------------------------------------------------------------ */
+
+const frepctl_command frepctl__dhcp_commands[] = {
+    {.name = "scope", .args = "add|set|get|list|remove|show", .summary = "DHCPv4 scopes",
+     .sub = scope_commands},
+    {.name = "exclusion", .args = "add|remove|list", .summary = "a scope's exclusion ranges",
+     .sub = exclusion_commands},
+    {.name = "reservation", .args = "add|set|get|list|remove", .summary = "address reservations",
+     .sub = reservation_commands},
+    {.name = "optiondef", .args = "add|set|get|list|remove", .summary = "option definitions",
+     .sub = optiondef_commands},
+    {.name = "option", .args = "set|get|list|remove",
+     .summary = "option values at server, scope, reservation or policy level", .sub = option_commands},
+    {.name = "class", .args = "add|set|get|list|remove", .summary = "vendor and user classes",
+     .sub = class_commands},
+    {.name = "policy", .args = "add|set|get|list|remove|range", .summary = "server and scope policies",
+     .sub = policy_commands},
+    {.name = "failover", .args = "add|set|get|list|remove|scope",
+     .summary = "failover relationships", .sub = failover_commands},
+    {.name = "audit", .args = "", .summary = "replication audit records, newest first",
+     .flags = audit_flags, .run = cmd_audit},
+    {0},
+};
