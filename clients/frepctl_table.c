@@ -247,7 +247,7 @@ frepctl_table_print_object(FILE *out, const json_t *obj, int indent)
 			}
 			scalar_text(m, v);
 			fclose(m);
-			fprintf(out, "%*s%s: %s\n", indent, "", key, s);
+			fprintf(out, "%*s%s: %s\n", indent, "", key, s[0] != '\0' ? s : "-");
 			free(s);
 		}
 	}
