@@ -21,6 +21,9 @@
 #include "frep_status.h"
 #include "health.h"
 #include "log.h"
+#include "partner_client.h"
+#include "partner_service.h"
+#include "replication_service.h"
 #include "rpc_server.h"
 
 extern const uint8_t frep_descriptor_set[];
@@ -38,6 +41,9 @@ typedef struct frepd_options {
 	rpc_tls_options tls;
 	const char     *token_file;
 	unsigned        drain_ms;
+	const char     *advertise_url;
+	unsigned        partner_timeout_ms;
+	const char     *partner_token_file;
 } frepd_options;
 
 static void
@@ -65,6 +71,11 @@ usage(FILE *out)
 	    "                           every call but Health and Introspection needs it\n"
 	    "  --drain-ms N             on SIGTERM, wait up to N ms for calls in flight\n"
 	    "                           (default 10000)\n"
+	    "  --advertise-url URL      how failover partners reach this server (default:\n"
+	    "                           the first --listen URL)\n"
+	    "  --partner-timeout-ms N   deadline of each call to a partner (default 10000)\n"
+	    "  --partner-token-file F   the partners' admin token, sent when creating a\n"
+	    "                           relationship on a partner that requires one\n"
 	    "  --help                   print this help and exit\n"
 	    "  --version                print the version and exit\n"
 	    "\n"
@@ -153,6 +164,9 @@ parse_args(int argc, char **argv, frepd_options *o)
 		OPT_TLS_CA,
 		OPT_TOKEN_FILE,
 		OPT_DRAIN,
+		OPT_ADVERTISE,
+		OPT_PARTNER_TIMEOUT,
+		OPT_PARTNER_TOKEN,
 		OPT_HELP,
 		OPT_VERSION,
 	};
@@ -167,6 +181,9 @@ parse_args(int argc, char **argv, frepd_options *o)
 	    {.name = "tls-ca", .has_arg = required_argument, .val = OPT_TLS_CA},
 	    {.name = "token-file", .has_arg = required_argument, .val = OPT_TOKEN_FILE},
 	    {.name = "drain-ms", .has_arg = required_argument, .val = OPT_DRAIN},
+	    {.name = "advertise-url", .has_arg = required_argument, .val = OPT_ADVERTISE},
+	    {.name = "partner-timeout-ms", .has_arg = required_argument, .val = OPT_PARTNER_TIMEOUT},
+	    {.name = "partner-token-file", .has_arg = required_argument, .val = OPT_PARTNER_TOKEN},
 	    {.name = "help", .has_arg = no_argument, .val = OPT_HELP},
 	    {.name = "version", .has_arg = no_argument, .val = OPT_VERSION},
 	    {0},
@@ -234,6 +251,18 @@ parse_args(int argc, char **argv, frepd_options *o)
 			}
 			o->drain_ms = (unsigned) v;
 			break;
+		case OPT_ADVERTISE:
+			o->advertise_url = optarg;
+			break;
+		case OPT_PARTNER_TIMEOUT:
+			if (parse_uint("--partner-timeout-ms", optarg, 100, 3600000, &v) != 0) {
+				return -1;
+			}
+			o->partner_timeout_ms = (unsigned) v;
+			break;
+		case OPT_PARTNER_TOKEN:
+			o->partner_token_file = optarg;
+			break;
 		case OPT_HELP:
 			usage(stdout);
 			exit(0);
@@ -253,6 +282,12 @@ parse_args(int argc, char **argv, frepd_options *o)
 	}
 	if (o->n_listen == 0) {
 		o->listen[o->n_listen++] = "tcp://127.0.0.1:6470";
+	}
+	if (o->advertise_url == NULL) {
+		o->advertise_url = o->listen[0];
+	}
+	if (o->partner_timeout_ms == 0) {
+		o->partner_timeout_ms = 10000;
 	}
 	return 0;
 }
@@ -322,8 +357,12 @@ main(int argc, char **argv)
 	rpc_server       *server = NULL;
 	ProtobufCService *health = NULL;
 	ProtobufCService *dhcp   = NULL;
+	ProtobufCService *partner = NULL;
+	replication      *repl    = NULL;
+	partner_pool     *pool    = NULL;
 	engine           *store  = NULL;
 	char             *token  = NULL;
+	char             *partner_token = NULL;
 	int               exit_code = 1;
 	sigset_t          sigs;
 
@@ -331,6 +370,10 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (o.token_file != NULL && read_token(o.token_file, &token) != 0) {
+		return 2;
+	}
+	if (o.partner_token_file != NULL && read_token(o.partner_token_file, &partner_token) != 0) {
+		free(token);
 		return 2;
 	}
 	for (size_t i = 0; i < o.n_listen; i++) {
@@ -379,8 +422,28 @@ main(int argc, char **argv)
 	}
 	/* Flags 0: admin handlers touch the disk (worker threads) and need the
 	 * bearer token when one is configured. */
-	if (dhcp_service_new(store, &dhcp, &st) != FREP_OK ||
-	    rpc_server_register(server, dhcp, 0, &st) != FREP_OK) {
+	if (dhcp_service_new(store, &dhcp, &st) != FREP_OK) {
+		goto fail;
+	}
+	/* Replication: the partner pool signs calls to partners; the
+	 * DhcpServer failover methods act on both servers through it. */
+	if ((pool = partner_pool_new(partner_token, o.partner_timeout_ms)) == NULL) {
+		frep_status_set(&st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+		goto fail;
+	}
+	if (partner_token != NULL) {
+		explicit_bzero(partner_token, strlen(partner_token));
+	}
+	if (replication_new(store, pool, o.advertise_url, o.partner_timeout_ms, &repl, &st) != FREP_OK ||
+	    partner_service_new(store, &partner, &st) != FREP_OK) {
+		goto fail;
+	}
+	dhcp_service_failover_hooks hooks;
+	replication_failover_hooks(repl, &hooks);
+	dhcp_service_set_failover_hooks(dhcp, &hooks);
+	if (rpc_server_register(server, dhcp, 0, &st) != FREP_OK ||
+	    rpc_server_register(server, replication_service(repl), 0, &st) != FREP_OK ||
+	    rpc_server_register(server, partner, RPC_SERVICE_OWN_AUTH, &st) != FREP_OK) {
 		goto fail;
 	}
 	for (size_t i = 0; i < o.n_listen; i++) {
@@ -414,8 +477,12 @@ out:
 	rpc_server_free(server);
 	rpc_health_free(health);
 	dhcp_service_free(dhcp);
+	replication_free(repl);
+	partner_service_free(partner);
+	partner_pool_free(pool);
 	engine_close(store);
 	free(token);
+	free(partner_token);
 	nng_fini();
 	return exit_code;
 }

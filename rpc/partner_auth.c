@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 #include "sha256.h"
@@ -37,7 +38,8 @@ hmac_begin(engine_sha256 *inner, uint8_t opad[64], const char *secret)
 
 void
 partner_auth_mac(const char *secret, const char *method, const char *relationship,
-    int64_t timestamp_ms, const uint8_t *payload, size_t len, char mac_hex[PARTNER_AUTH_MAC_HEXLEN])
+    int64_t timestamp_ms, const char *nonce, const uint8_t *payload, size_t len,
+    char mac_hex[PARTNER_AUTH_MAC_HEXLEN])
 {
 	engine_sha256 inner, outer;
 	uint8_t       opad[64], digest[ENGINE_SHA256_LEN];
@@ -51,12 +53,30 @@ partner_auth_mac(const char *secret, const char *method, const char *relationshi
 	engine_sha256_update(&inner, "\n", 1);
 	engine_sha256_update(&inner, ts, strlen(ts));
 	engine_sha256_update(&inner, "\n", 1);
+	engine_sha256_update(&inner, nonce, strlen(nonce));
+	engine_sha256_update(&inner, "\n", 1);
 	engine_sha256_update(&inner, payload, len);
 	engine_sha256_final(&inner, digest);
 	engine_sha256_init(&outer);
 	engine_sha256_update(&outer, opad, 64);
 	engine_sha256_update(&outer, digest, sizeof(digest));
 	engine_sha256_final_hex(&outer, mac_hex);
+}
+
+void
+partner_auth_nonce(char out[33])
+{
+	uint8_t b[16];
+	if (getrandom(b, sizeof(b), 0) != (ssize_t) sizeof(b)) {
+		/* Never expected; the timestamp and a counter still differ. */
+		static _Atomic uint64_t counter;
+		uint64_t                c = ++counter;
+		memcpy(b, &c, sizeof(c));
+		memset(b + 8, 0, 8);
+	}
+	for (int i = 0; i < 16; i++) {
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+	}
 }
 
 int64_t
@@ -109,13 +129,18 @@ equal_const_time(const char *a, const char *b, size_t n)
 
 frep_code
 partner_auth_verify(partner_auth_replay *r, const char *secret, const char *method,
-    const char *relationship, const char *timestamp_text, const char *mac_hex,
+    const char *relationship, const char *timestamp_text, const char *nonce, const char *mac_hex,
     const uint8_t *payload, size_t len, frep_status *st)
 {
-	if (timestamp_text == NULL || mac_hex == NULL) {
+	if (timestamp_text == NULL || nonce == NULL || mac_hex == NULL) {
 		return frep_status_set(st, FREP_UNAUTHENTICATED,
-		    "%s: partner call without %s and %s metadata", method, PARTNER_AUTH_KEY_TIMESTAMP,
-		    PARTNER_AUTH_KEY_MAC);
+		    "%s: partner call without %s, %s and %s metadata", method,
+		    PARTNER_AUTH_KEY_TIMESTAMP, PARTNER_AUTH_KEY_NONCE, PARTNER_AUTH_KEY_MAC);
+	}
+	size_t nlen = strlen(nonce);
+	if (nlen == 0 || nlen > PARTNER_AUTH_NONCE_MAX) {
+		return frep_status_set(st, FREP_UNAUTHENTICATED, "%s: %s is %zu characters, not 1..%d",
+		    method, PARTNER_AUTH_KEY_NONCE, nlen, PARTNER_AUTH_NONCE_MAX);
 	}
 	char   *end = NULL;
 	int64_t ts  = strtoll(timestamp_text, &end, 10);
@@ -131,7 +156,7 @@ partner_auth_verify(partner_auth_replay *r, const char *secret, const char *meth
 		    method, ts, ts - now, PARTNER_AUTH_WINDOW_MS);
 	}
 	char expected[PARTNER_AUTH_MAC_HEXLEN];
-	partner_auth_mac(secret, method, relationship, ts, payload, len, expected);
+	partner_auth_mac(secret, method, relationship, ts, nonce, payload, len, expected);
 	if (strlen(mac_hex) != PARTNER_AUTH_MAC_HEXLEN - 1 ||
 	    !equal_const_time(expected, mac_hex, PARTNER_AUTH_MAC_HEXLEN - 1)) {
 		return frep_status_set(st, FREP_UNAUTHENTICATED,

@@ -117,21 +117,23 @@ partner_call(partner_pool *p, const char *url, const char *relationship, const c
 	}
 	protobuf_c_message_pack(input, payload);
 	int64_t ts = partner_auth_now_ms();
-	char    mac[PARTNER_AUTH_MAC_HEXLEN], ts_text[32];
-	partner_auth_mac(secret, path, relationship, ts, payload, len, mac);
+	char    mac[PARTNER_AUTH_MAC_HEXLEN], ts_text[32], nonce[33];
+	partner_auth_nonce(nonce);
+	partner_auth_mac(secret, path, relationship, ts, nonce, payload, len, mac);
 	free(payload);
 	snprintf(ts_text, sizeof(ts_text), "%" PRId64, ts);
 
 	frep_metadata md[] = {
 	    {PARTNER_AUTH_KEY_RELATIONSHIP, relationship},
 	    {PARTNER_AUTH_KEY_TIMESTAMP, ts_text},
+	    {PARTNER_AUTH_KEY_NONCE, nonce},
 	    {PARTNER_AUTH_KEY_MAC, mac},
 	};
-	frep_call_options co = {.timeout_ms = timeout_ms, .metadata = md, .n_metadata = 3};
+	frep_call_options co = {.timeout_ms = timeout_ms, .metadata = md, .n_metadata = 4};
 	frep_code code = frep_client_call(c, path, input, m->output, out, &co, st);
 	if (code != FREP_OK && (code == FREP_UNAVAILABLE || code == FREP_DEADLINE_EXCEEDED) &&
 	    strstr(st->message, url) == NULL) {
-		char msg[FREP_STATUS_MESSAGE_MAX];
+		char msg[FREP_STATUS_MESSAGE_MAX + 300];
 		snprintf(msg, sizeof(msg), "partner %s: %s", url, st->message);
 		frep_status_set(st, code, "%s", msg);
 	}

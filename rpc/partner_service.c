@@ -31,6 +31,7 @@ verify_with(partner_service *ps, rpc_call *call, const char *relationship, const
 	const uint8_t *payload = rpc_call_payload(call, &len);
 	return partner_auth_verify(ps->replay, secret, rpc_call_method(call), relationship,
 	    rpc_call_metadata(call, PARTNER_AUTH_KEY_TIMESTAMP),
+	    rpc_call_metadata(call, PARTNER_AUTH_KEY_NONCE),
 	    rpc_call_metadata(call, PARTNER_AUTH_KEY_MAC), payload, len, st);
 }
 

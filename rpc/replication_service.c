@@ -569,7 +569,7 @@ prefix_partner(frep_status *st, const char *url)
 	if (strstr(st->message, url) != NULL) {
 		return st->code;
 	}
-	char msg[FREP_STATUS_MESSAGE_MAX];
+	char msg[FREP_STATUS_MESSAGE_MAX + 300];
 	snprintf(msg, sizeof(msg), "partner %s: %s", url, st->message);
 	return frep_status_set(st, st->code, "%s", msg);
 }
@@ -760,4 +760,54 @@ replication_failover_remove_scopes(replication *r, const char *name, const uint3
 		code = engine_failover_get(r->e, name, out, st);
 	}
 	return code;
+}
+
+/* --- the DhcpServer service's hooks --------------------------------------- */
+
+static frep_code
+hook_add(void *ctx, rpc_call *call, engine *e, const engine_failover *rel, bool force,
+    engine_failover *out, frep_status *st)
+{
+	(void) call;
+	(void) e;
+	return replication_failover_add(ctx, rel, force, out, st);
+}
+
+static frep_code
+hook_remove(void *ctx, rpc_call *call, engine *e, const char *name, frep_status *st)
+{
+	(void) call;
+	(void) e;
+	return replication_failover_remove(ctx, name, st);
+}
+
+static frep_code
+hook_add_scopes(void *ctx, rpc_call *call, engine *e, const char *name, const uint32_t *ids,
+    size_t n, bool force, engine_failover *out, frep_status *st)
+{
+	(void) call;
+	(void) e;
+	return replication_failover_add_scopes(ctx, name, ids, n, force, out, st);
+}
+
+static frep_code
+hook_remove_scopes(void *ctx, rpc_call *call, engine *e, const char *name, const uint32_t *ids,
+    size_t n, bool force, engine_failover *out, frep_status *st)
+{
+	(void) call;
+	(void) e;
+	(void) force;
+	return replication_failover_remove_scopes(ctx, name, ids, n, out, st);
+}
+
+void
+replication_failover_hooks(replication *r, dhcp_service_failover_hooks *hooks)
+{
+	*hooks = (dhcp_service_failover_hooks){
+	    .ctx                    = r,
+	    .add_failover           = hook_add,
+	    .remove_failover        = hook_remove,
+	    .add_failover_scopes    = hook_add_scopes,
+	    .remove_failover_scopes = hook_remove_scopes,
+	};
 }

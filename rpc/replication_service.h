@@ -19,6 +19,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "dhcp_service.h"
 #include "engine.h"
 #include "frep_status.h"
 #include "partner_client.h"
@@ -56,5 +57,10 @@ frep_code replication_failover_add_scopes(replication *r, const char *name,
  * deletes its copies). */
 frep_code replication_failover_remove_scopes(replication *r, const char *name,
     const uint32_t *scope_ids, size_t n, engine_failover *out, frep_status *st);
+
+/* Fills hooks so that the DhcpServer service's AddFailover,
+ * RemoveFailover, AddFailoverScope and RemoveFailoverScope act on both
+ * servers through r. */
+void replication_failover_hooks(replication *r, dhcp_service_failover_hooks *hooks);
 
 #endif /* FREP_RPC_REPLICATION_SERVICE_H */

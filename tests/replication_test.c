@@ -1,0 +1,743 @@
+/*
+ * Failover replication end to end: real frepd partners in a temp dir, the
+ * shipped client, the DhcpServer, FailoverReplication and Partner services.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "frep/v1/dhcp_server.pb-c.h"
+#include "frep/v1/partner.pb-c.h"
+#include "frep/v1/replication.pb-c.h"
+#include "frep_client.h"
+#include "partner_auth.h"
+#include "testutil.h"
+
+#define SECRET "correct horse battery staple"
+
+typedef struct node {
+	char         name[8];
+	char         url[600];
+	char         db[600];
+	tu_proc      proc;
+	frep_client *c;
+} node;
+
+typedef struct fixture {
+	char *dir;
+	node  n[3]; /* A, B, C */
+} fixture;
+
+static void
+node_start(fixture *f, node *n)
+{
+	const char *args[] = {"--listen", n->url, "--advertise-url", n->url, "--db", n->db,
+	    "--partner-timeout-ms", "3000", NULL};
+	assert_int_equal(tu_frepd_start(&n->proc, f->dir, n->name, args), 0);
+	if (tu_wait_healthy(n->url, 10000) != 0) {
+		tu_proc_dump_log(&n->proc);
+		fail_msg("frepd %s did not become healthy", n->name);
+	}
+}
+
+static int
+setup(void **state)
+{
+	fixture *f = calloc(1, sizeof(*f));
+	f->dir     = tu_tmpdir();
+	for (int i = 0; i < 3; i++) {
+		node *n = &f->n[i];
+		snprintf(n->name, sizeof(n->name), "%c", 'a' + i);
+		snprintf(n->url, sizeof(n->url), "ipc://%s/%c.sock", f->dir, 'a' + i);
+		snprintf(n->db, sizeof(n->db), "%s/%c.db", f->dir, 'a' + i);
+		node_start(f, n);
+		frep_client_options o = {.timeout_ms = 30000};
+		frep_status         st;
+		assert_int_equal(frep_client_open(n->url, &o, &n->c, &st), FREP_OK);
+	}
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	fixture *f = *state;
+	for (int i = 0; i < 3; i++) {
+		frep_client_close(f->n[i].c);
+		if (f->n[i].proc.pid > 0) {
+			int status = tu_proc_stop(&f->n[i].proc, SIGTERM, 15000);
+			if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+				tu_proc_dump_log(&f->n[i].proc);
+				print_error("frepd %s did not exit 0 (status %d)\n", f->n[i].name, status);
+			}
+		}
+	}
+	tu_rmtree(f->dir);
+	free(f->dir);
+	free(f);
+	return 0;
+}
+
+/* Calls a DhcpServer / FailoverReplication method; fails the test unless
+ * the status is `expect`. Returns the reply (caller frees) or NULL. */
+static ProtobufCMessage *
+call_expect(node *n, const char *service, const char *method, const ProtobufCMessage *in,
+    frep_code expect, frep_status *st_out)
+{
+	const ProtobufCServiceDescriptor *sd =
+	    strcmp(service, "DhcpServer") == 0 ? &frep__v1__dhcp_server__descriptor
+	                                       : &frep__v1__failover_replication__descriptor;
+	const ProtobufCMethodDescriptor *m = protobuf_c_service_descriptor_get_method_by_name(sd, method);
+	char                             path[128];
+	ProtobufCMessage                *out = NULL;
+	frep_status                      st;
+	assert_non_null(m);
+	snprintf(path, sizeof(path), "/frep.v1.%s/%s", service, method);
+	frep_code code = frep_client_call(n->c, path, in, m->output, &out, NULL, &st);
+	if (code != expect) {
+		fail_msg("%s on %s: expected %s, got %s: %s", path, n->name, frep_code_name(expect),
+		    frep_code_name(code), st.message);
+	}
+	if (st_out != NULL) {
+		*st_out = st;
+	}
+	return out;
+}
+
+static void
+call_ok(node *n, const char *service, const char *method, const ProtobufCMessage *in)
+{
+	ProtobufCMessage *out = call_expect(n, service, method, in, FREP_OK, NULL);
+	protobuf_c_message_free_unpacked(out, NULL);
+}
+
+static void
+scope_digest(node *n, const char *scope_id, char out[65])
+{
+	Frep__V1__ScopeConfigRequest req = FREP__V1__SCOPE_CONFIG_REQUEST__INIT;
+	req.scope_id                     = (char *) scope_id;
+	Frep__V1__ScopeConfig *cfg = (Frep__V1__ScopeConfig *) call_expect(
+	    n, "DhcpServer", "GetScopeConfig", &req.base, FREP_OK, NULL);
+	snprintf(out, 65, "%s", cfg->digest);
+	protobuf_c_message_free_unpacked(&cfg->base, NULL);
+}
+
+/* "" if the scope is not there. */
+static void
+scope_digest_or_empty(node *n, const char *scope_id, char out[65])
+{
+	Frep__V1__ScopeConfigRequest req = FREP__V1__SCOPE_CONFIG_REQUEST__INIT;
+	ProtobufCMessage            *o   = NULL;
+	frep_status                  st;
+	req.scope_id = (char *) scope_id;
+	out[0]       = '\0';
+	if (frep_client_call(n->c, "/frep.v1.DhcpServer/GetScopeConfig", &req.base,
+	        &frep__v1__scope_config__descriptor, &o, NULL, &st) == FREP_OK) {
+		snprintf(out, 65, "%s", ((Frep__V1__ScopeConfig *) o)->digest);
+		protobuf_c_message_free_unpacked(o, NULL);
+	} else {
+		assert_int_equal(st.code, FREP_NOT_FOUND);
+	}
+}
+
+static void
+add_scope(node *n, const char *id, const char *start, const char *end)
+{
+	Frep__V1__Scope s = FREP__V1__SCOPE__INIT;
+	s.scope_id        = (char *) id;
+	s.subnet_mask     = "255.255.255.0";
+	s.start_range     = (char *) start;
+	s.end_range       = (char *) end;
+	s.name            = "Office";
+	call_ok(n, "DhcpServer", "AddScope", &s.base);
+}
+
+static void
+add_reservation(node *n, const char *scope, const char *ip, const char *mac, const char *name)
+{
+	Frep__V1__Reservation r = FREP__V1__RESERVATION__INIT;
+	r.scope_id              = (char *) scope;
+	r.ip_address            = (char *) ip;
+	r.client_id             = (char *) mac;
+	r.name                  = (char *) name;
+	call_ok(n, "DhcpServer", "AddReservation", &r.base);
+}
+
+static void
+add_exclusion(node *n, const char *scope, const char *a, const char *b, bool remove)
+{
+	Frep__V1__ExclusionRange x = FREP__V1__EXCLUSION_RANGE__INIT;
+	x.scope_id                 = (char *) scope;
+	x.start_range              = (char *) a;
+	x.end_range                = (char *) b;
+	call_ok(n, "DhcpServer", remove ? "RemoveExclusionRange" : "AddExclusionRange", &x.base);
+}
+
+static void
+set_scope_option(node *n, const char *scope, uint32_t code, const char *value)
+{
+	Frep__V1__SetOptionValueRequest req = FREP__V1__SET_OPTION_VALUE_REQUEST__INIT;
+	Frep__V1__OptionTarget          t   = FREP__V1__OPTION_TARGET__INIT;
+	Frep__V1__OptionValue           v   = FREP__V1__OPTION_VALUE__INIT;
+	char                           *vals[1] = {(char *) value};
+	t.scope_id                              = (char *) scope;
+	v.option_id                             = code;
+	v.values                                = vals;
+	v.n_values                              = 1;
+	req.target                              = &t;
+	req.value                               = &v;
+	call_ok(n, "DhcpServer", "SetOptionValue", &req.base);
+}
+
+static void
+add_policy(node *n, const char *scope, const char *name, const char *a, const char *b)
+{
+	Frep__V1__Policy    p   = FREP__V1__POLICY__INIT;
+	Frep__V1__Criterion c   = FREP__V1__CRITERION__INIT;
+	Frep__V1__IpRange   r   = FREP__V1__IP_RANGE__INIT;
+	Frep__V1__Criterion *cs[1] = {&c};
+	Frep__V1__IpRange   *rs[1] = {&r};
+	char                *vals[1] = {"Default BOOTP Class"};
+	p.name                       = (char *) name;
+	p.scope_id                   = (char *) scope;
+	c.type                       = FREP__V1__CRITERION_TYPE__CRITERION_TYPE_USER_CLASS;
+	c.comparator                 = FREP__V1__COMPARATOR__COMPARATOR_EQ;
+	c.values                     = vals;
+	c.n_values                   = 1;
+	p.criteria                   = cs;
+	p.n_criteria                 = 1;
+	r.start_range                = (char *) a;
+	r.end_range                  = (char *) b;
+	p.ip_ranges                  = rs;
+	p.n_ip_ranges                = 1;
+	p.lease_duration_s           = 3600;
+	call_ok(n, "DhcpServer", "AddPolicy", &p.base);
+}
+
+static void
+add_failover(node *from, node *to, const char *name, char **scopes, size_t n_scopes, frep_code expect)
+{
+	Frep__V1__AddFailoverRequest   req = FREP__V1__ADD_FAILOVER_REQUEST__INIT;
+	Frep__V1__FailoverRelationship rel = FREP__V1__FAILOVER_RELATIONSHIP__INIT;
+	rel.name                           = (char *) name;
+	rel.partner_server                 = to->url;
+	rel.mode                 = FREP__V1__FAILOVER_MODE__FAILOVER_MODE_LOAD_BALANCE;
+	rel.load_balance_percent = 60;
+	rel.shared_secret        = SECRET;
+	rel.scope_ids            = scopes;
+	rel.n_scope_ids          = n_scopes;
+	req.relationship         = &rel;
+	ProtobufCMessage *out    = call_expect(from, "DhcpServer", "AddFailover", &req.base, expect, NULL);
+	protobuf_c_message_free_unpacked(out, NULL);
+}
+
+static Frep__V1__ReplicateResponse *
+replicate_by_name(node *n, char **names, size_t n_names, bool dry_run, bool force)
+{
+	Frep__V1__ReplicateByNameRequest req = FREP__V1__REPLICATE_BY_NAME_REQUEST__INIT;
+	req.names                            = names;
+	req.n_names                          = n_names;
+	req.dry_run                          = dry_run;
+	req.force                            = force;
+	return (Frep__V1__ReplicateResponse *) call_expect(
+	    n, "FailoverReplication", "ReplicateByName", &req.base, FREP_OK, NULL);
+}
+
+static Frep__V1__ScopeResult *
+result_for(Frep__V1__ReplicateResponse *r, const char *scope)
+{
+	for (size_t i = 0; i < r->n_results; i++) {
+		if (strcmp(r->results[i]->scope_id, scope) == 0) {
+			return r->results[i];
+		}
+	}
+	fail_msg("no result for scope %s", scope);
+	return NULL;
+}
+
+/* A: scope 10.1.0.0/24 with one of everything, in relationship rel1 with B. */
+static void
+build_rel1(fixture *f)
+{
+	node *a = &f->n[0], *b = &f->n[1];
+	add_scope(a, "10.1.0.0", "10.1.0.10", "10.1.0.200");
+	add_exclusion(a, "10.1.0.0", "10.1.0.50", "10.1.0.60", false);
+	add_reservation(a, "10.1.0.0", "10.1.0.20", "00-11-22-33-44-55", "printer");
+	set_scope_option(a, "10.1.0.0", 3, "10.1.0.1");
+	add_policy(a, "10.1.0.0", "bootp", "10.1.0.100", "10.1.0.120");
+	char *scopes[] = {"10.1.0.0"};
+	add_failover(a, b, "rel1", scopes, 1, FREP_OK);
+}
+
+/* --- tests -------------------------------------------------------------- */
+
+static void
+test_replication_add_failover_mirrors_and_copies(void **state)
+{
+	fixture *f = *state;
+	node    *a = &f->n[0], *b = &f->n[1];
+	char     da[65], db[65];
+	build_rel1(f);
+	scope_digest(a, "10.1.0.0", da);
+	scope_digest(b, "10.1.0.0", db);
+	assert_string_equal(da, db);
+
+	Frep__V1__FailoverKey key = FREP__V1__FAILOVER_KEY__INIT;
+	key.name                  = "rel1";
+	Frep__V1__FailoverRelationship *m = (Frep__V1__FailoverRelationship *) call_expect(
+	    b, "DhcpServer", "GetFailover", &key.base, FREP_OK, NULL);
+	assert_string_equal(m->partner_server, a->url);
+	assert_int_equal(m->load_balance_percent, 40);
+	assert_int_equal(m->n_scope_ids, 1);
+	assert_string_equal(m->shared_secret, "");
+	protobuf_c_message_free_unpacked(&m->base, NULL);
+
+	/* Same name again: refused, nothing changes on either side. */
+	add_scope(a, "10.2.0.0", "10.2.0.10", "10.2.0.200");
+	char *s2[] = {"10.2.0.0"};
+	add_failover(a, b, "rel1", s2, 1, FREP_ALREADY_EXISTS);
+	char d2[65];
+	scope_digest_or_empty(b, "10.2.0.0", d2);
+	assert_string_equal(d2, "");
+
+	/* A partner that already has the scope refuses it (without force). */
+	add_scope(b, "10.2.0.0", "10.2.0.10", "10.2.0.100");
+	add_failover(a, b, "rel2", s2, 1, FREP_ALREADY_EXISTS);
+	key.name = "rel2";
+	protobuf_c_message_free_unpacked(
+	    call_expect(a, "DhcpServer", "GetFailover", &key.base, FREP_NOT_FOUND, NULL), NULL);
+	protobuf_c_message_free_unpacked(
+	    call_expect(b, "DhcpServer", "GetFailover", &key.base, FREP_NOT_FOUND, NULL), NULL);
+}
+
+static void
+test_replication_each_kind_added_changed_removed(void **state)
+{
+	fixture *f = *state;
+	node    *a = &f->n[0], *b = &f->n[1];
+	char     da[65], db[65];
+	build_rel1(f);
+
+	add_reservation(a, "10.1.0.0", "10.1.0.21", "00-11-22-33-44-66", "laptop");
+	Frep__V1__SetReservationRequest sr  = FREP__V1__SET_RESERVATION_REQUEST__INIT;
+	Frep__V1__Reservation           res = FREP__V1__RESERVATION__INIT;
+	char                           *mask[] = {"name"};
+	res.scope_id                           = "10.1.0.0";
+	res.ip_address                         = "10.1.0.20";
+	res.name                               = "printer-2";
+	sr.reservation                         = &res;
+	sr.update_mask                         = mask;
+	sr.n_update_mask                       = 1;
+	call_ok(a, "DhcpServer", "SetReservation", &sr.base);
+	add_exclusion(a, "10.1.0.0", "10.1.0.50", "10.1.0.60", true);
+	add_exclusion(a, "10.1.0.0", "10.1.0.70", "10.1.0.80", false);
+	set_scope_option(a, "10.1.0.0", 3, "10.1.0.254");
+	set_scope_option(a, "10.1.0.0", 15, "example.org");
+	Frep__V1__PolicyKey pk = FREP__V1__POLICY_KEY__INIT;
+	pk.scope_id            = "10.1.0.0";
+	pk.name                = "bootp";
+	call_ok(a, "DhcpServer", "RemovePolicy", &pk.base);
+
+	char                        *names[] = {"rel1"};
+	Frep__V1__ReplicateResponse *r       = replicate_by_name(a, names, 1, false, false);
+	assert_int_equal(r->n_errors, 0);
+	assert_int_equal(r->n_scope_ids, 1);
+	Frep__V1__ScopeResult *sres = result_for(r, "10.1.0.0");
+	assert_int_equal(sres->code, FREP_OK);
+	assert_false(sres->unchanged);
+	assert_int_equal(sres->changes->reservations->added, 1);
+	assert_int_equal(sres->changes->reservations->updated, 1);
+	assert_int_equal(sres->changes->exclusions->added, 1);
+	assert_int_equal(sres->changes->exclusions->removed, 1);
+	assert_int_equal(sres->changes->options->added, 1);
+	assert_int_equal(sres->changes->options->updated, 1);
+	assert_int_equal(sres->changes->policies->removed, 1);
+	assert_int_equal(sres->sent->reservations, 2);
+	scope_digest(a, "10.1.0.0", da);
+	scope_digest(b, "10.1.0.0", db);
+	assert_string_equal(da, db);
+	assert_string_equal(sres->digest_after, da);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+
+	/* On B, as a program would read it. */
+	Frep__V1__ReservationKey rk = FREP__V1__RESERVATION_KEY__INIT;
+	rk.scope_id                 = "10.1.0.0";
+	rk.ip_address               = "10.1.0.20";
+	Frep__V1__Reservation *got  = (Frep__V1__Reservation *) call_expect(
+        b, "DhcpServer", "GetReservation", &rk.base, FREP_OK, NULL);
+	assert_string_equal(got->name, "printer-2");
+	protobuf_c_message_free_unpacked(&got->base, NULL);
+
+	/* Replicating again is harmless: nothing is sent. */
+	r = replicate_by_name(a, names, 1, false, false);
+	sres = result_for(r, "10.1.0.0");
+	assert_int_equal(sres->code, FREP_OK);
+	assert_true(sres->unchanged);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	/* And with force it is sent and changes nothing. */
+	r    = replicate_by_name(a, names, 1, false, true);
+	sres = result_for(r, "10.1.0.0");
+	assert_int_equal(sres->code, FREP_OK);
+	assert_false(sres->unchanged);
+	assert_int_equal(sres->changes->reservations->added + sres->changes->reservations->updated +
+	                     sres->changes->reservations->removed,
+	    0);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+}
+
+static void
+test_replication_by_scope_id_all_and_item_errors(void **state)
+{
+	fixture *f = *state;
+	node    *a = &f->n[0], *b = &f->n[1];
+	build_rel1(f);
+	add_scope(a, "10.9.0.0", "10.9.0.10", "10.9.0.20"); /* in no relationship */
+	add_reservation(a, "10.1.0.0", "10.1.0.30", "00-11-22-33-44-77", "x");
+
+	Frep__V1__ReplicateByScopeIdRequest req = FREP__V1__REPLICATE_BY_SCOPE_ID_REQUEST__INIT;
+	char *ids[] = {"10.1.0.0", "10.8.0.0", "10.9.0.0"};
+	req.scope_ids                           = ids;
+	req.n_scope_ids                         = 3;
+	Frep__V1__ReplicateResponse *r = (Frep__V1__ReplicateResponse *) call_expect(
+	    a, "FailoverReplication", "ReplicateByScopeId", &req.base, FREP_OK, NULL);
+	assert_int_equal(r->n_scope_ids, 1);
+	assert_string_equal(r->scope_ids[0], "10.1.0.0");
+	assert_int_equal(r->n_errors, 2);
+	assert_string_equal(r->errors[0]->item, "10.8.0.0");
+	assert_int_equal(r->errors[0]->code, FREP_NOT_FOUND);
+	assert_string_equal(r->errors[1]->item, "10.9.0.0");
+	assert_int_equal(r->errors[1]->code, FREP_FAILED_PRECONDITION);
+	assert_int_equal(result_for(r, "10.1.0.0")->changes->reservations->added, 1);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+
+	/* Malformed requests: INVALID_ARGUMENT, nothing replicated. */
+	add_reservation(a, "10.1.0.0", "10.1.0.31", "00-11-22-33-44-88", "y");
+	char  da[65], db_before[65], db_after[65];
+	scope_digest(b, "10.1.0.0", db_before);
+	char *bad[] = {"10.1.0.0", "10.1.0.256"};
+	req.scope_ids = bad;
+	req.n_scope_ids = 2;
+	frep_status st;
+	protobuf_c_message_free_unpacked(call_expect(a, "FailoverReplication", "ReplicateByScopeId",
+	                                     &req.base, FREP_INVALID_ARGUMENT, &st),
+	    NULL);
+	assert_non_null(strstr(st.message, "10.1.0.256"));
+	char *dup[] = {"10.1.0.0", "10.1.0.0"};
+	req.scope_ids = dup;
+	protobuf_c_message_free_unpacked(call_expect(a, "FailoverReplication", "ReplicateByScopeId",
+	                                     &req.base, FREP_INVALID_ARGUMENT, &st),
+	    NULL);
+	Frep__V1__ReplicateByNameRequest nreq = FREP__V1__REPLICATE_BY_NAME_REQUEST__INIT;
+	char *dupn[] = {"rel1", "rel1"};
+	nreq.names = dupn;
+	nreq.n_names = 2;
+	protobuf_c_message_free_unpacked(call_expect(a, "FailoverReplication", "ReplicateByName",
+	                                     &nreq.base, FREP_INVALID_ARGUMENT, &st),
+	    NULL);
+	scope_digest(b, "10.1.0.0", db_after);
+	assert_string_equal(db_before, db_after);
+
+	/* Unknown name: a per-item error; no names: every failover scope. */
+	char *unknown[] = {"nope"};
+	r = replicate_by_name(a, unknown, 1, false, false);
+	assert_int_equal(r->n_results, 0);
+	assert_int_equal(r->n_errors, 1);
+	assert_int_equal(r->errors[0]->code, FREP_NOT_FOUND);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	r = replicate_by_name(a, NULL, 0, false, false);
+	assert_int_equal(r->n_results, 1);
+	assert_int_equal(r->n_scope_ids, 1);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	scope_digest(a, "10.1.0.0", da);
+	scope_digest(b, "10.1.0.0", db_after);
+	assert_string_equal(da, db_after);
+}
+
+static void
+test_replication_dry_run_changes_nothing(void **state)
+{
+	fixture *f = *state;
+	node    *a = &f->n[0], *b = &f->n[1];
+	char     before[65], after[65];
+	build_rel1(f);
+	scope_digest(b, "10.1.0.0", before);
+	add_reservation(a, "10.1.0.0", "10.1.0.40", "00-11-22-33-44-99", "new");
+	char                        *names[] = {"rel1"};
+	Frep__V1__ReplicateResponse *r       = replicate_by_name(a, names, 1, true, false);
+	Frep__V1__ScopeResult       *sres    = result_for(r, "10.1.0.0");
+	assert_int_equal(sres->code, FREP_OK);
+	assert_int_equal(sres->changes->reservations->added, 1);
+	assert_int_equal(sres->n_diff, 1);
+	assert_string_equal(sres->diff[0]->kind, "reservation");
+	assert_int_equal(sres->diff[0]->action, FREP__V1__DIFF_ACTION__DIFF_ACTION_ADD);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	scope_digest(b, "10.1.0.0", after);
+	assert_string_equal(before, after);
+}
+
+static void
+test_replication_one_partner_down_others_proceed(void **state)
+{
+	fixture *f = *state;
+	node    *a = &f->n[0], *c = &f->n[2];
+	build_rel1(f);
+	add_scope(a, "10.3.0.0", "10.3.0.10", "10.3.0.200");
+	char *s3[] = {"10.3.0.0"};
+	add_failover(a, c, "rel3", s3, 1, FREP_OK);
+	add_reservation(a, "10.1.0.0", "10.1.0.41", "00-11-22-33-44-aa", "p");
+	add_reservation(a, "10.3.0.0", "10.3.0.41", "00-11-22-33-44-bb", "q");
+	int status = tu_proc_stop(&c->proc, SIGKILL, 10000);
+	assert_int_not_equal(status, -1);
+
+	char                        *names[] = {"rel1", "rel3"};
+	Frep__V1__ReplicateResponse *r       = replicate_by_name(a, names, 2, false, false);
+	assert_int_equal(result_for(r, "10.1.0.0")->code, FREP_OK);
+	Frep__V1__ScopeResult *down = result_for(r, "10.3.0.0");
+	assert_int_equal(down->code, FREP_UNAVAILABLE);
+	assert_non_null(strstr(down->message, c->url));
+	assert_int_equal(r->n_scope_ids, 1);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+
+	/* C comes back: a retry completes it. */
+	node_start(f, c);
+	r = replicate_by_name(a, names, 2, false, false);
+	assert_int_equal(result_for(r, "10.3.0.0")->code, FREP_OK);
+	assert_int_equal(r->n_scope_ids, 2);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+}
+
+static void
+test_replication_missing_option_definition_refused(void **state)
+{
+	fixture *f = *state;
+	node    *a = &f->n[0], *b = &f->n[1];
+	char     before[65], after[65];
+	build_rel1(f);
+	scope_digest(b, "10.1.0.0", before);
+	Frep__V1__OptionDefinition d = FREP__V1__OPTION_DEFINITION__INIT;
+	d.option_id                  = 250;
+	d.name                       = "site-code";
+	d.type                       = FREP__V1__OPTION_TYPE__OPTION_TYPE_STRING;
+	call_ok(a, "DhcpServer", "AddOptionDefinition", &d.base);
+	set_scope_option(a, "10.1.0.0", 250, "paris-3");
+	char                        *names[] = {"rel1"};
+	Frep__V1__ReplicateResponse *r       = replicate_by_name(a, names, 1, false, false);
+	Frep__V1__ScopeResult       *sres    = result_for(r, "10.1.0.0");
+	assert_int_equal(sres->code, FREP_FAILED_PRECONDITION);
+	assert_non_null(strstr(sres->message, "250"));
+	assert_int_equal(r->n_scope_ids, 0);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	scope_digest(b, "10.1.0.0", after);
+	assert_string_equal(before, after);
+}
+
+/* Partner calls signed with a wrong secret, unsigned, or replayed are
+ * refused and change nothing. */
+static void
+test_replication_partner_calls_need_the_secret(void **state)
+{
+	fixture *f = *state;
+	node    *a = &f->n[0], *b = &f->n[1];
+	char     before[65], after[65];
+	build_rel1(f);
+	scope_digest(b, "10.1.0.0", before);
+
+	/* A's own snapshot with one more reservation, as an attacker would send it. */
+	add_reservation(a, "10.1.0.0", "10.1.0.42", "00-11-22-33-44-cc", "evil");
+	Frep__V1__ScopeConfigRequest cr = FREP__V1__SCOPE_CONFIG_REQUEST__INIT;
+	cr.scope_id                     = "10.1.0.0";
+	Frep__V1__ScopeConfig *cfg = (Frep__V1__ScopeConfig *) call_expect(
+	    a, "DhcpServer", "GetScopeConfig", &cr.base, FREP_OK, NULL);
+	Frep__V1__ApplyScopeRequest req = FREP__V1__APPLY_SCOPE_REQUEST__INIT;
+	req.relationship                = "rel1";
+	req.source_server               = a->url;
+	req.config                      = cfg;
+	size_t   len     = protobuf_c_message_get_packed_size(&req.base);
+	uint8_t *payload = malloc(len);
+	protobuf_c_message_pack(&req.base, payload);
+	const char *path = "/frep.v1.Partner/ApplyScope";
+
+	struct {
+		const char *secret;
+		bool        with_mac;
+	} cases[] = {{"wrong secret", true}, {NULL, false}};
+	for (size_t i = 0; i < 2; i++) {
+		char    mac[PARTNER_AUTH_MAC_HEXLEN], ts[32];
+		int64_t now = partner_auth_now_ms();
+		snprintf(ts, sizeof(ts), "%lld", (long long) now);
+		if (cases[i].with_mac) {
+			partner_auth_mac(cases[i].secret, path, "rel1", now, "n1", payload, len, mac);
+		}
+		frep_metadata md[] = {{PARTNER_AUTH_KEY_RELATIONSHIP, "rel1"},
+		    {PARTNER_AUTH_KEY_TIMESTAMP, ts}, {PARTNER_AUTH_KEY_NONCE, "n1"},
+		    {PARTNER_AUTH_KEY_MAC, mac}};
+		frep_call_options co = {.metadata = md, .n_metadata = cases[i].with_mac ? 4 : 1};
+		ProtobufCMessage *out = NULL;
+		frep_status       st;
+		assert_int_equal(frep_client_call(b->c, path, &req.base,
+		                     &frep__v1__apply_scope_response__descriptor, &out, &co, &st),
+		    FREP_UNAUTHENTICATED);
+		assert_null(strstr(st.message, SECRET));
+	}
+	/* The right secret, then the very same call replayed. */
+	char    mac[PARTNER_AUTH_MAC_HEXLEN], ts[32];
+	int64_t now = partner_auth_now_ms();
+	snprintf(ts, sizeof(ts), "%lld", (long long) now);
+	frep_metadata md[] = {{PARTNER_AUTH_KEY_RELATIONSHIP, "rel1"},
+	    {PARTNER_AUTH_KEY_TIMESTAMP, ts}, {PARTNER_AUTH_KEY_NONCE, "n2"},
+	    {PARTNER_AUTH_KEY_MAC, mac}};
+	frep_call_options co = {.metadata = md, .n_metadata = 4};
+	ProtobufCMessage *out = NULL;
+	frep_status       st;
+	req.dry_run = true; /* a dry run, so the first (accepted) call changes nothing */
+	len         = protobuf_c_message_get_packed_size(&req.base);
+	payload     = realloc(payload, len);
+	protobuf_c_message_pack(&req.base, payload);
+	partner_auth_mac(SECRET, path, "rel1", now, "n2", payload, len, mac);
+	assert_int_equal(frep_client_call(b->c, path, &req.base,
+	                     &frep__v1__apply_scope_response__descriptor, &out, &co, &st),
+	    FREP_OK);
+	protobuf_c_message_free_unpacked(out, NULL);
+	/* A new call id, same MAC: the replay is refused. */
+	assert_int_equal(frep_client_call(b->c, path, &req.base,
+	                     &frep__v1__apply_scope_response__descriptor, &out, &co, &st),
+	    FREP_UNAUTHENTICATED);
+	assert_non_null(strstr(st.message, "replayed"));
+	free(payload);
+	protobuf_c_message_free_unpacked(&cfg->base, NULL);
+	scope_digest(b, "10.1.0.0", after);
+	assert_string_equal(before, after);
+}
+
+typedef struct replicator {
+	node     *a;
+	frep_code code;
+} replicator;
+
+static void *
+replicator_main(void *arg)
+{
+	replicator                      *rp  = arg;
+	Frep__V1__ReplicateByNameRequest req = FREP__V1__REPLICATE_BY_NAME_REQUEST__INIT;
+	char                            *names[] = {"big"};
+	ProtobufCMessage                *out = NULL;
+	frep_status                      st;
+	req.names   = names;
+	req.n_names = 1;
+	req.force   = true;
+	rp->code    = frep_client_call(rp->a->c, "/frep.v1.FailoverReplication/ReplicateByName",
+	       &req.base, &frep__v1__replicate_response__descriptor, &out, NULL, &st);
+	protobuf_c_message_free_unpacked(out, NULL);
+	return NULL;
+}
+
+/* The partner SIGKILLed while applying a large scope, 20 times: after each
+ * restart its copy has the old digest or the new one, never another. */
+static void
+test_replication_partner_killed_mid_apply_is_old_or_new(void **state)
+{
+	fixture *f = *state;
+	node    *a = &f->n[0], *b = &f->n[1];
+	enum { N_RES = 1500 };
+	Frep__V1__Scope s = FREP__V1__SCOPE__INIT;
+	s.scope_id        = "10.50.0.0";
+	s.subnet_mask     = "255.255.0.0";
+	s.start_range     = "10.50.0.1";
+	s.end_range       = "10.50.255.254";
+	s.name            = "big";
+	call_ok(a, "DhcpServer", "AddScope", &s.base);
+	for (int i = 0; i < N_RES; i++) {
+		char ip[32], mac[32], name[32];
+		snprintf(ip, sizeof(ip), "10.50.%d.%d", 1 + i / 200, 1 + i % 200);
+		snprintf(mac, sizeof(mac), "02-00-00-00-%02x-%02x", i / 256, i % 256);
+		snprintf(name, sizeof(name), "host-%d", i);
+		add_reservation(a, "10.50.0.0", ip, mac, name);
+	}
+	char *scopes[] = {"10.50.0.0"};
+	add_failover(a, b, "big", scopes, 1, FREP_OK);
+
+	srand(20261125);
+	int saw_old = 0, saw_new = 0;
+	for (int round = 0; round < 20; round++) {
+		char old_d[65], new_d[65], got[65];
+		scope_digest(b, "10.50.0.0", old_d);
+		/* Rename a slice of the reservations: a new digest on A. */
+		for (int k = 0; k < 5; k++) {
+			Frep__V1__SetReservationRequest sr   = FREP__V1__SET_RESERVATION_REQUEST__INIT;
+			Frep__V1__Reservation           r    = FREP__V1__RESERVATION__INIT;
+			char                           *mask[] = {"name"};
+			char                            ip[32], name[32];
+			int                             i = (round * 37 + k * 101) % N_RES;
+			snprintf(ip, sizeof(ip), "10.50.%d.%d", 1 + i / 200, 1 + i % 200);
+			snprintf(name, sizeof(name), "round-%d-%d", round, k);
+			r.scope_id       = "10.50.0.0";
+			r.ip_address     = ip;
+			r.name           = name;
+			sr.reservation   = &r;
+			sr.update_mask   = mask;
+			sr.n_update_mask = 1;
+			call_ok(a, "DhcpServer", "SetReservation", &sr.base);
+		}
+		scope_digest(a, "10.50.0.0", new_d);
+		assert_string_not_equal(old_d, new_d);
+
+		pthread_t  t;
+		replicator rp = {.a = a};
+		pthread_create(&t, NULL, replicator_main, &rp);
+		/* A random moment during the replication: the point of the test
+		 * is where the kill lands, not waiting for anything. */
+		struct timespec ts = {.tv_nsec = (long) (rand() % 40) * 1000000L};
+		nanosleep(&ts, NULL);
+		assert_int_not_equal(tu_proc_stop(&b->proc, SIGKILL, 10000), -1);
+		pthread_join(t, NULL);
+
+		node_start(f, b);
+		scope_digest(b, "10.50.0.0", got);
+		if (strcmp(got, old_d) == 0) {
+			saw_old++;
+		} else if (strcmp(got, new_d) == 0) {
+			saw_new++;
+		} else {
+			fail_msg("round %d: partner digest %s is neither old %s nor new %s", round, got,
+			    old_d, new_d);
+		}
+	}
+	print_message("killed mid-replication 20 times: %d old, %d new\n", saw_old, saw_new);
+	/* Afterwards a replication completes it. */
+	char *names[] = {"big"};
+	Frep__V1__ReplicateResponse *r = replicate_by_name(a, names, 1, false, false);
+	assert_int_equal(result_for(r, "10.50.0.0")->code, FREP_OK);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	char da[65], db[65];
+	scope_digest(a, "10.50.0.0", da);
+	scope_digest(b, "10.50.0.0", db);
+	assert_string_equal(da, db);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_replication_add_failover_mirrors_and_copies, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_replication_each_kind_added_changed_removed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_replication_by_scope_id_all_and_item_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_replication_dry_run_changes_nothing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_replication_one_partner_down_others_proceed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_replication_missing_option_definition_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_replication_partner_calls_need_the_secret, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_replication_partner_killed_mid_apply_is_old_or_new, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("replication", tests, NULL, NULL);
+}
