@@ -351,7 +351,13 @@ leaf_help(FILE *out, const frepctl_command *c, const char *path)
 			char left[64];
 			snprintf(left, sizeof(left), "--%s%s%s", f->name, f->arg != NULL ? " " : "",
 			    f->arg != NULL ? f->arg : "");
-			fprintf(out, "  %-28s %s%s\n", left, f->help, f->repeat ? " (repeatable)" : "");
+			const char *rep = f->repeat ? " (repeatable)" : "";
+			/* A long flag gets its help on the next line, keeping one column. */
+			if (strlen(left) > 28) {
+				fprintf(out, "  %s\n  %-28s %s%s\n", left, "", f->help, rep);
+			} else {
+				fprintf(out, "  %-28s %s%s\n", left, f->help, rep);
+			}
 		}
 	}
 }
@@ -371,6 +377,12 @@ parse_leaf(const frepctl_command *cmd, const char *path, int argc, char **argv, 
 		if (!flags_done && (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)) {
 			leaf_help(stdout, cmd, path);
 			return RESOLVED_HELP;
+		}
+		/* The global --json is also taken after the command, where
+		 * operators tend to type it. */
+		if (!flags_done && strcmp(arg, "--json") == 0) {
+			a->json = true;
+			continue;
 		}
 		if (!flags_done && strcmp(arg, "--") == 0) {
 			flags_done = true;
@@ -575,7 +587,8 @@ main(int argc, char **argv)
 		}
 		ctl.copts.token = ctl.token;
 	}
-	rc = args.cmd->run(&ctl, &args);
+	ctl.json = ctl.json || args.json;
+	rc       = args.cmd->run(&ctl, &args);
 	frep_client_close(ctl.client);
 	free(ctl.token);
 	return rc;

@@ -1034,7 +1034,8 @@ static const frepctl_flag optiondef_add_flags[] = {
 
 static const frepctl_flag optiondef_set_flags[] = {
     {.name = "name", .arg = "NAME", .help = "the option's name"},
-    {.name = "type", .arg = "TYPE", .help = "see optiondef add --help"},
+    {.name = "type", .arg = "TYPE",
+     .help = "byte, word, dword, dword-dword, ipv4, string, binary, encapsulated or ipv6"},
     {.name = "multi", .help = "the option holds a list of values"},
     {.name = "single", .help = "the option holds one value"},
     {.name = "default", .arg = "V[,V...]", .help = "default value(s)"},
@@ -1654,9 +1655,13 @@ static const frepctl_flag failover_add_flags[] = {
     {0},
 };
 static const frepctl_flag failover_set_flags[]   = {FAILOVER_FLAGS, {0}};
-static const frepctl_flag failover_scope_flags[] = {
+static const frepctl_flag failover_scope_add_flags[] = {
     {.name = "scope", .arg = "ID", .help = "a scope (required)", .repeat = true},
     {.name = "force", .help = "replace scopes that already exist on the partner"},
+    {0},
+};
+static const frepctl_flag failover_scope_remove_flags[] = {
+    {.name = "scope", .arg = "ID", .help = "a scope (required)", .repeat = true},
     {0},
 };
 
@@ -1820,10 +1825,10 @@ cmd_failover_scope_remove(frepctl *ctl, const frepctl_args *a)
 static const frepctl_command failover_scope_commands[] = {
     {.name = "add", .args = "NAME --scope ID...", .min_args = 1, .max_args = 1,
      .summary = "add scopes to a relationship (Add-DhcpServerv4FailoverScope)",
-     .flags = failover_scope_flags, .run = cmd_failover_scope_add},
+     .flags = failover_scope_add_flags, .run = cmd_failover_scope_add},
     {.name = "remove", .args = "NAME --scope ID...", .min_args = 1, .max_args = 1,
      .summary = "take scopes out of a relationship (Remove-DhcpServerv4FailoverScope)",
-     .flags = failover_scope_flags, .run = cmd_failover_scope_remove},
+     .flags = failover_scope_remove_flags, .run = cmd_failover_scope_remove},
     {0},
 };
 

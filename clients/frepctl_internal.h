@@ -49,6 +49,7 @@ struct frepctl_command;
 typedef struct frepctl_args {
 	const struct frepctl_command *cmd;
 	const char                   *path; /* "scope add", for messages */
+	bool                          json; /* --json given after the command */
 	int                           npos;
 	const char                   *pos[FREPCTL_MAX_ARGS];
 	size_t                        nval[FREPCTL_MAX_FLAGS];

@@ -215,7 +215,7 @@ check 'j["partner_server"].endswith("partner.sock")' 'j["mode"] == "FAILOVER_MOD
   'j["max_client_lead_time_s"] == 7200' 'j["scope_ids"] == ["10.0.1.0"]' \
   'j["local_server"].endswith("frepd.sock")' '"shared_secret" not in j'
 must failover list; out_has "lab-pair"; out_has "hot-standby"
-must --json scope list;  check '[s["scope_id"] for s in j["scopes"]] == ["10.0.0.0", "10.0.1.0", "10.0.2.0"]'
+must scope list --json;  check '[s["scope_id"] for s in j["scopes"]] == ["10.0.0.0", "10.0.1.0", "10.0.2.0"]'
 must scope list;         out_has "SCOPE"; out_has "10.0.1.10-10.0.1.200"; out_has "12h"
 must --json audit --limit 5; check 'isinstance(j.get("records", []), list)'
 must audit --scope 10.0.1.0
