@@ -50,7 +50,9 @@ teardown(void **state)
 static void
 start_frepd(fixture *f)
 {
-	const char *args[] = {"--listen", f->url, "--threads", "2", NULL};
+	char db[600];
+	snprintf(db, sizeof(db), "%s/frep.db", f->dir);
+	const char *args[] = {"--listen", f->url, "--db", db, "--threads", "2", NULL};
 	assert_int_equal(tu_frepd_start(&f->proc, f->dir, "frepd", args), 0);
 	if (tu_wait_healthy(f->url, 10000) != 0) {
 		tu_proc_dump_log(&f->proc);
@@ -104,7 +106,7 @@ test_frepd_serves_generated_stubs_and_exits_0_on_sigterm(void **state)
 	Frep__Rpc__V1__GetServerInfoRequest ireq = FREP__RPC__V1__GET_SERVER_INFO_REQUEST__INIT;
 	frep__rpc__v1__introspection__get_server_info(
 	    frep_client_service(c, &frep__rpc__v1__introspection__descriptor), &ireq, info_done, info);
-	assert_string_equal(info, "frepd " FREP_VERSION "|16777216|2");
+	assert_string_equal(info, "frepd " FREP_VERSION "|16777216|5");
 
 	frep_client_close(c);
 	stop_frepd_cleanly(f, SIGTERM);
