@@ -9,9 +9,10 @@ JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 # Debian 12 packages the build, the tests and the demo need.
 DEB_PACKAGES := cmake make gcc pkg-config libc6-dev \
   libnng-dev libmbedtls-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler \
-  libcmocka-dev libsqlite3-dev sqlite3 libjansson-dev openssl
+  libcmocka-dev libsqlite3-dev sqlite3 libjansson-dev openssl \
+  python3 python3-protobuf clang libclang-rt-14-dev
 
-.PHONY: all deps build build-asan test test-plain test-asan demo install bench clean
+.PHONY: all deps build build-asan test test-plain test-asan test-fuzz fuzz demo install bench clean
 
 all: build
 
@@ -42,7 +43,15 @@ test-asan: build-asan
 	cd $(SAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j$(JOBS)
 
-test: test-plain test-asan
+# A short run of every fuzz target (clang's libFuzzer, ASan+UBSan), about a
+# minute in all; `make fuzz` runs them long.
+test-fuzz: deps
+	./tests/fuzz/run.sh short
+
+fuzz: deps
+	./tests/fuzz/run.sh long
+
+test: test-plain test-asan test-fuzz
 
 demo: build
 	FREPD=$(BUILD)/rpc/frepd FREPCTL=$(BUILD)/clients/frepctl ./clients/demo.sh
