@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# The main job: two frepd partners on loopback, each with its own SQLite
-# file, checked through frepctl. Everything lives in a temp dir and both
+# The main job: two frepd failover partners on loopback, each with its own
+# embedded SQLite store; a scope with exclusions, reservations, options and
+# a policy on A; a relationship A<->B (created on both, replicated once); a
+# change on A; a what-if that shows the partner's diff; a replication that
+# applies it; both digests equal. Everything lives in a temp dir; both
 # daemons are stopped by PID at the end.
 set -euo pipefail
 FREPD=${FREPD:-build/rpc/frepd}
@@ -19,10 +22,51 @@ A=tcp://127.0.0.1:$port_a; B=tcp://127.0.0.1:$port_b
 "$FREPD" --listen "$A" --db "$work/a.db" 2>"$work/a.log" & pids+=($!)
 "$FREPD" --listen "$B" --db "$work/b.db" 2>"$work/b.log" & pids+=($!)
 
-step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
-# frepctl waits (bounded by --timeout) for the connection: no sleep needed.
-step "$FREPCTL" --server "$A" --timeout 5000 health
-step "$FREPCTL" --server "$B" --timeout 5000 health
-step "$FREPCTL" --server "$A" describe
+say() { printf '\n\033[1m# %s\033[0m\n' "$*"; }
+on() { local url=$1; shift; printf '\033[2m$ frepctl --server %s %s\033[0m\n' "$url" "$*"; "$FREPCTL" --server "$url" --timeout 10000 "$@"; }
+
+say "both partners up (frepctl waits, bounded, for the connection)"
+on "$A" health
+on "$B" health
+
+say "server A: a scope with exclusions, reservations, options and a policy"
+on "$A" scope add 10.0.0.0/24 --range 10.0.0.10-10.0.0.200 --name Office --lease 8d >/dev/null
+on "$A" exclusion add 10.0.0.0 10.0.0.50-10.0.0.59
+on "$A" reservation add 10.0.0.0 10.0.0.20 --client-id 00-11-22-33-44-55 --name printer >/dev/null
+on "$A" reservation add 10.0.0.0 10.0.0.21 --client-id 00-11-22-33-44-66 --name scanner >/dev/null
+on "$A" option set --scope 10.0.0.0 3 10.0.0.1 >/dev/null
+on "$A" option set --scope 10.0.0.0 6 10.0.0.2,10.0.0.3 >/dev/null
+on "$A" option set --scope 10.0.0.0 --reservation 10.0.0.20 15 printers.example.org >/dev/null
+on "$A" policy add bootp-clients --scope 10.0.0.0 --criterion user-class:eq:"Default BOOTP Class" \
+  --range 10.0.0.150-10.0.0.160 --lease 1h >/dev/null
+on "$A" scope show 10.0.0.0
+
+say "a failover relationship A<->B: created on both servers, its scope replicated once"
+printf 'demo-shared-secret\n' > "$work/secret"
+on "$A" failover add office-pair --partner "$B" --scope 10.0.0.0 --mode load-balance --percent 60 \
+  --secret-file "$work/secret" --local "$A" >/dev/null
+on "$B" failover list
+
+say "a change on A: one reservation renamed, one added, one removed; an exclusion moved"
+on "$A" reservation set 10.0.0.0 10.0.0.20 --name printer-2nd-floor >/dev/null
+on "$A" reservation add 10.0.0.0 10.0.0.22 --client-id 00-11-22-33-44-77 --name laptop >/dev/null
+on "$A" reservation remove 10.0.0.0 10.0.0.21
+on "$A" exclusion remove 10.0.0.0 10.0.0.50-10.0.0.59
+on "$A" exclusion add 10.0.0.0 10.0.0.60-10.0.0.69
+
+say "replicate --what-if: the partner's diff, nothing changed"
+on "$A" replicate --name office-pair --what-if
+
+say "replicate: the partner's copy replaced atomically"
+on "$A" replicate --name office-pair --force
+
+say "both digests"
+da=$("$FREPCTL" --server "$A" --json scope show 10.0.0.0 | python3 -c 'import json,sys; print(json.load(sys.stdin)["digest"])')
+db=$("$FREPCTL" --server "$B" --json scope show 10.0.0.0 | python3 -c 'import json,sys; print(json.load(sys.stdin)["digest"])')
+echo "A: $da"
+echo "B: $db"
+[ "$da" = "$db" ] || { echo "demo: digests differ"; exit 1; }
+on "$B" reservation list 10.0.0.0
+on "$A" audit --limit 3
 echo
-echo "demo: both partners SERVING"
+echo "demo: replication complete, both partners hold scope 10.0.0.0 with digest ${da:0:16}..."

@@ -74,6 +74,9 @@ typedef struct frepctl_command {
 /* The DhcpServer command groups (frepctl_dhcp.c), terminated by {0}. */
 extern const frepctl_command frepctl__dhcp_commands[];
 
+/* frepctl replicate (frepctl_replicate.c), terminated by {0}. */
+extern const frepctl_command frepctl__replicate_commands[];
+
 /* --- parsed arguments (frepctl.c) ---------------------------------------- */
 
 /* The last value of flag name, or NULL when not given. */

@@ -1,0 +1,312 @@
+/*
+ * frepctl replicate: Invoke-DhcpServerv4FailoverReplication from the
+ * command line — by relationship name, by scope id, or every failover
+ * scope; --what-if is -WhatIf (the partner's diff, nothing changed);
+ * without --force it asks for confirmation on a terminal, as the cmdlet
+ * does, and refuses to proceed off a terminal.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "frep/v1/dhcp_server.pb-c.h"
+#include "frep/v1/replication.pb-c.h"
+#include "frepctl_internal.h"
+
+/* More scopes than this, on a terminal: replicate in batches and show
+ * progress between them. */
+#define PROGRESS_BATCH 10
+
+static const frepctl_flag replicate_flags[] = {
+    {.name = "name", .arg = "NAME", .help = "a relationship whose scopes to replicate (repeatable)",
+        .repeat = true},
+    {.name = "scope", .arg = "SCOPE_ID", .help = "a scope to replicate (repeatable)", .repeat = true},
+    {.name = "what-if", .help = "show what would change on the partner; change nothing"},
+    {.name = "force", .help = "no confirmation; also send scopes whose digest already matches"},
+    {0},
+};
+
+static const frepctl_column result_cols[] = {
+    {.header = "SCOPE", .key = "scope_id"},
+    {.header = "RELATIONSHIP", .key = "relationship"},
+    {.header = "PARTNER", .key = "partner"},
+    {.header = "STATUS", .key = "code", .cell = FREPCTL_CELL_STATUS},
+    {.header = "SENT", .key = "sent"},
+    {.header = "ADDED", .key = "added"},
+    {.header = "UPDATED", .key = "updated"},
+    {.header = "REMOVED", .key = "removed"},
+    {.header = "MESSAGE", .key = "message"},
+    {0},
+};
+
+static const frepctl_column error_cols[] = {
+    {.header = "ITEM", .key = "item"},
+    {.header = "STATUS", .key = "code", .cell = FREPCTL_CELL_STATUS},
+    {.header = "MESSAGE", .key = "message"},
+    {0},
+};
+
+static void
+sum_changes(const Frep__V1__ScopeChanges *c, unsigned *added, unsigned *updated, unsigned *removed)
+{
+	const Frep__V1__ObjectChanges *k[5] = {0};
+	*added = *updated = *removed = 0;
+	if (c == NULL) {
+		return;
+	}
+	k[0] = c->scope;
+	k[1] = c->exclusions;
+	k[2] = c->reservations;
+	k[3] = c->options;
+	k[4] = c->policies;
+	for (size_t i = 0; i < 5; i++) {
+		if (k[i] != NULL) {
+			*added += k[i]->added;
+			*updated += k[i]->updated;
+			*removed += k[i]->removed;
+		}
+	}
+}
+
+/* Accumulates the replies of one or more calls for the summary. */
+typedef struct summary {
+	json_t  *results; /* rows for people */
+	json_t  *errors;
+	json_t  *raw;     /* the replies as JSON, for --json */
+	unsigned ok, failed, unchanged;
+} summary;
+
+static void
+summary_add(summary *s, const Frep__V1__ReplicateResponse *r, bool what_if)
+{
+	json_array_append_new(s->raw, frepctl_json_from_message(&r->base, 0));
+	for (size_t i = 0; i < r->n_results; i++) {
+		const Frep__V1__ScopeResult *res = r->results[i];
+		unsigned                     a, u, d;
+		sum_changes(res->changes, &a, &u, &d);
+		char sent[32] = "-";
+		if (res->sent != NULL) {
+			snprintf(sent, sizeof(sent), "%u", res->sent->exclusions + res->sent->reservations +
+			                                       res->sent->options + res->sent->policies + 1);
+		}
+		json_array_append_new(s->results,
+		    json_pack("{s:s, s:s, s:s, s:i, s:s, s:i, s:i, s:i, s:s}", "scope_id", res->scope_id,
+		        "relationship", res->relationship, "partner", res->partner, "code", res->code,
+		        "sent", res->unchanged ? "0 (same digest)" : sent, "added", a, "updated", u,
+		        "removed", d, "message", res->message));
+		if (res->code != FREP__RPC__V1__CODE__OK) {
+			s->failed++;
+		} else if (res->unchanged) {
+			s->unchanged++;
+		} else {
+			s->ok++;
+		}
+		if (what_if) {
+			for (size_t k = 0; k < res->n_diff; k++) {
+				static const char *const actions[] = {"?", "add", "update", "remove"};
+				int act = (int) res->diff[k]->action;
+				printf("what-if: %s %s %s %s on %s\n", res->scope_id,
+				    act >= 0 && act <= 3 ? actions[act] : "?", res->diff[k]->kind,
+				    res->diff[k]->key, res->partner);
+			}
+		}
+	}
+	for (size_t i = 0; i < r->n_errors; i++) {
+		json_array_append_new(s->errors,
+		    json_pack("{s:s, s:i, s:s}", "item", r->errors[i]->item, "code", r->errors[i]->code,
+		        "message", r->errors[i]->message));
+	}
+}
+
+/* Asks on the terminal; true for y/yes. */
+static bool
+confirm(const frepctl_args *a, bool by_name, bool by_scope)
+{
+	char line[32];
+	fprintf(stderr, "Replicate the configuration of %s to the failover partner, replacing the "
+	                "partner's copy? [y/N] ",
+	    by_name ? "the scopes of the named relationships"
+	    : by_scope ? "the listed scopes"
+	               : "every failover scope of this server");
+	(void) a;
+	if (fgets(line, sizeof(line), stdin) == NULL) {
+		return false;
+	}
+	return strcasecmp(line, "y\n") == 0 || strcasecmp(line, "yes\n") == 0;
+}
+
+/* The scopes of the named relationships (all when none), for progress in
+ * batches; names that do not exist are left to the server to report. */
+static int
+scopes_of(frepctl *ctl, const char *const *names, size_t n_names, bool *matched, char ***out,
+    size_t *n_out, frep_status *st)
+{
+	Frep__V1__ListFailoversRequest req = FREP__V1__LIST_FAILOVERS_REQUEST__INIT;
+	Frep__V1__ListFailoversResponse *resp = (Frep__V1__ListFailoversResponse *) frepctl__call(
+	    ctl, &frep__v1__dhcp_server__descriptor, "ListFailovers", &req.base, st);
+	if (resp == NULL) {
+		return -1;
+	}
+	size_t n = 0, cap = 0;
+	char **ids = NULL;
+	for (size_t i = 0; i < resp->n_relationships; i++) {
+		Frep__V1__FailoverRelationship *rel    = resp->relationships[i];
+		bool                            wanted = n_names == 0;
+		for (size_t k = 0; k < n_names; k++) {
+			if (strcmp(names[k], rel->name) == 0) {
+				wanted     = true;
+				matched[k] = true;
+			}
+		}
+		for (size_t k = 0; wanted && k < rel->n_scope_ids; k++) {
+			if (n == cap) {
+				cap       = cap == 0 ? 64 : cap * 2;
+				char **nb = realloc(ids, cap * sizeof(char *));
+				if (nb == NULL) {
+					break;
+				}
+				ids = nb;
+			}
+			ids[n++] = strdup(rel->scope_ids[k]);
+		}
+	}
+	protobuf_c_message_free_unpacked(&resp->base, NULL);
+	*out   = ids;
+	*n_out = n;
+	return 0;
+}
+
+static int
+cmd_replicate(frepctl *ctl, const frepctl_args *a)
+{
+	const char *const *names  = NULL;
+	const char *const *scopes = NULL;
+	size_t             n_names  = frepctl__arg_all(a, "name", &names);
+	size_t             n_scopes = frepctl__arg_all(a, "scope", &scopes);
+	bool               what_if  = frepctl__arg_has(a, "what-if");
+	bool               force    = frepctl__arg_has(a, "force");
+	bool               json     = ctl->json || a->json;
+	frep_status        st;
+
+	if (n_names > 0 && n_scopes > 0) {
+		return frepctl__usage_error(
+		    "replicate takes --name or --scope, not both (the cmdlet's two parameter sets)");
+	}
+	if (!force && !what_if) {
+		if (!isatty(STDIN_FILENO)) {
+			return frepctl__usage_error(
+			    "replicate overwrites the partner's configuration: not on a terminal, so "
+			    "confirm with --force (or look first with --what-if)");
+		}
+		if (!confirm(a, n_names > 0, n_scopes > 0)) {
+			fprintf(stderr, "frepctl: not confirmed; nothing replicated\n");
+			return FREPCTL_EXIT_FAILED;
+		}
+	}
+
+	summary s = {.results = json_array(), .errors = json_array(), .raw = json_array()};
+	int     rc = 0;
+
+	/* Long runs on a terminal: batches by scope id, with progress. */
+	char  **batch_ids = NULL;
+	size_t  n_batch   = 0;
+	bool    progress  = !json && isatty(STDERR_FILENO) && n_scopes == 0;
+	bool    matched[FREPCTL_MAX_REPEAT] = {false};
+	if (progress && scopes_of(ctl, names, n_names, matched, &batch_ids, &n_batch, &st) != 0) {
+		rc = frepctl__fail_status(&st);
+		goto out;
+	}
+	if (progress && n_batch > PROGRESS_BATCH) {
+		/* Names that match nothing: the per-item errors the server
+		 * would give for them. */
+		for (size_t k = 0; k < n_names; k++) {
+			if (!matched[k]) {
+				char msg[300];
+				snprintf(msg, sizeof(msg), "no failover relationship named \"%s\"", names[k]);
+				json_array_append_new(s.errors, json_pack("{s:s, s:i, s:s}", "item", names[k],
+				                                    "code", FREP__RPC__V1__CODE__NOT_FOUND, "message", msg));
+			}
+		}
+		for (size_t off = 0; off < n_batch; off += PROGRESS_BATCH) {
+			size_t                              n   = n_batch - off < PROGRESS_BATCH ? n_batch - off : PROGRESS_BATCH;
+			Frep__V1__ReplicateByScopeIdRequest req = FREP__V1__REPLICATE_BY_SCOPE_ID_REQUEST__INIT;
+			req.scope_ids                           = batch_ids + off;
+			req.n_scope_ids                         = n;
+			req.force                               = force;
+			req.dry_run                             = what_if;
+			Frep__V1__ReplicateResponse *r = (Frep__V1__ReplicateResponse *) frepctl__call(
+			    ctl, &frep__v1__failover_replication__descriptor, "ReplicateByScopeId", &req.base, &st);
+			if (r == NULL) {
+				rc = frepctl__fail_status(&st);
+				goto out;
+			}
+			summary_add(&s, r, what_if);
+			protobuf_c_message_free_unpacked(&r->base, NULL);
+			fprintf(stderr, "\rreplicated %zu/%zu scopes", off + n, n_batch);
+		}
+		fprintf(stderr, "\n");
+	} else if (n_scopes > 0) {
+		Frep__V1__ReplicateByScopeIdRequest req = FREP__V1__REPLICATE_BY_SCOPE_ID_REQUEST__INIT;
+		req.scope_ids                           = (char **) scopes;
+		req.n_scope_ids                         = n_scopes;
+		req.force                               = force;
+		req.dry_run                             = what_if;
+		Frep__V1__ReplicateResponse *r = (Frep__V1__ReplicateResponse *) frepctl__call(
+		    ctl, &frep__v1__failover_replication__descriptor, "ReplicateByScopeId", &req.base, &st);
+		if (r == NULL) {
+			rc = frepctl__fail_status(&st);
+			goto out;
+		}
+		summary_add(&s, r, what_if && !json);
+		protobuf_c_message_free_unpacked(&r->base, NULL);
+	} else {
+		Frep__V1__ReplicateByNameRequest req = FREP__V1__REPLICATE_BY_NAME_REQUEST__INIT;
+		req.names                            = (char **) names;
+		req.n_names                          = n_names;
+		req.force                            = force;
+		req.dry_run                          = what_if;
+		Frep__V1__ReplicateResponse *r = (Frep__V1__ReplicateResponse *) frepctl__call(
+		    ctl, &frep__v1__failover_replication__descriptor, "ReplicateByName", &req.base, &st);
+		if (r == NULL) {
+			rc = frepctl__fail_status(&st);
+			goto out;
+		}
+		summary_add(&s, r, what_if && !json);
+		protobuf_c_message_free_unpacked(&r->base, NULL);
+	}
+
+	if (json) {
+		frepctl__print_json(json_array_size(s.raw) == 1 ? json_incref(json_array_get(s.raw, 0))
+		                                                : json_incref(s.raw));
+	} else {
+		frepctl_table_print(stdout, s.results, result_cols, 0);
+		if (json_array_size(s.errors) > 0) {
+			printf("\n");
+			frepctl_table_print(stdout, s.errors, error_cols, 0);
+		}
+		printf("\n%s%u replicated, %u unchanged, %u failed, %zu request items not replicable\n",
+		    what_if ? "what-if: " : "", s.ok, s.unchanged, s.failed, json_array_size(s.errors));
+	}
+	if (s.failed > 0 || json_array_size(s.errors) > 0) {
+		rc = FREPCTL_EXIT_FAILED;
+	}
+
+out:
+	for (size_t i = 0; i < n_batch; i++) {
+		free(batch_ids[i]);
+	}
+	free(batch_ids);
+	json_decref(s.results);
+	json_decref(s.errors);
+	json_decref(s.raw);
+	return rc;
+}
+
+const frepctl_command frepctl__replicate_commands[] = {
+    {.name = "replicate", .args = "",
+        .summary = "replicate failover scopes to the partner (--name, --scope or all; --what-if)",
+        .flags = replicate_flags, .run = cmd_replicate},
+    {0},
+};
