@@ -270,6 +270,24 @@ must optiondef remove 250
 run 1 optiondef get 250;                      err_has "NOT_FOUND"
 must --json failover scope add lab-pair --scope 10.0.2.0; check 'j["scope_ids"] == ["10.0.1.0", "10.0.2.0"]'
 must --json failover scope remove lab-pair --scope 10.0.2.0; check 'j["scope_ids"] == ["10.0.1.0"]'
+# --- replicate: the cmdlet's behaviours ------------------------------------------------------------
+must reservation add 10.0.1.0 10.0.1.77 --client-id 00-11-22-33-44-f7 --name replicated
+run 2 replicate --name lab-pair;              err_has "--force"          # not a terminal: refuse
+must replicate --name lab-pair --what-if;     out_has "what-if: 10.0.1.0 add reservation 10.0.1.77"
+"$FREPCTL" --server "$partner_url" --timeout 10000 reservation get 10.0.1.0 10.0.1.77 >/dev/null 2>&1 &&
+  fail "--what-if changed the partner"
+ok
+must --json replicate --name lab-pair --force
+check 'j["scope_ids"] == ["10.0.1.0"] and j["results"][0]["changes"]["reservations"]["added"] == 1'
+"$FREPCTL" --server "$partner_url" --timeout 10000 reservation get 10.0.1.0 10.0.1.77 >/dev/null ||
+  fail "replicate did not reach the partner"
+ok
+must --json replicate --scope 10.0.1.0 --force
+check 'j["results"][0]["code"] == 0'
+run 1 replicate --name nope --force;          out_has "NOT_FOUND"
+run 1 replicate --scope 10.0.0.0 --force;     out_has "FAILED_PRECONDITION"   # in no relationship
+run 1 replicate --scope 10.0.1.256 --force;   err_has "INVALID_ARGUMENT"; err_has "10.0.1.256"
+run 2 replicate --name lab-pair --scope 10.0.1.0 --force
 run 1 scope remove 10.0.1.0;                  err_has "FAILED_PRECONDITION"   # in a relationship
 must failover remove lab-pair
 must --json failover list;                    check 'j.get("relationships", []) == []'
