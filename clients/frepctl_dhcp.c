@@ -386,7 +386,7 @@ field_set(const frepctl_args *a, const field_map *m, ProtobufCMessage *msg, mask
 	const char *v;
 	char        what[64];
 	int         e;
-	uint32_t    u;
+	uint32_t    u = 0;
 
 	if (n == 0) {
 		return 0;

@@ -126,11 +126,20 @@ typedef struct field_name {
 static const char *
 fname(field_name *buf, const char *prefix, const char *name)
 {
-	if (prefix == NULL || prefix[0] == '\0') {
-		snprintf(buf->text, sizeof(buf->text), "%s", name);
-	} else {
-		snprintf(buf->text, sizeof(buf->text), "%s.%s", prefix, name);
+	/* Bounded by hand: a path longer than the buffer only shortens a
+	 * message (and snprintf's truncation warning cannot see that). */
+	size_t cap = sizeof(buf->text) - 1, len = 0;
+	if (prefix != NULL && prefix[0] != '\0') {
+		size_t n = strnlen(prefix, cap);
+		memcpy(buf->text, prefix, n);
+		len = n;
+		if (len < cap) {
+			buf->text[len++] = '.';
+		}
 	}
+	size_t n = strnlen(name, cap - len);
+	memcpy(buf->text + len, name, n);
+	buf->text[len + n] = '\0';
 	return buf->text;
 }
 
