@@ -374,6 +374,27 @@ frep_code engine_scope_apply(engine *e, const engine_scope_config *incoming,
     size_t *n_diff, char digest_before[65], char digest_after[65],
     frep_status *st);
 
+/* The outcome of one scope of engine_scope_apply_batch. */
+typedef struct engine_apply_result {
+	frep_code            code;
+	frep_status          status;
+	engine_scope_changes changes;
+	engine_object_diff  *diff; /* want_diff only; free with engine_object_diffs_free */
+	size_t               n_diff;
+	char                 digest_before[65];
+	char                 digest_after[65];
+} engine_apply_result;
+
+/* Applies n configs as engine_scope_apply would, each all or nothing (a
+ * savepoint), all in ONE write transaction and one commit: a scope that
+ * fails leaves the others applied; a crash before the commit leaves every
+ * scope as it was. results[i] (caller's array of n) says how each went.
+ * Returns OK when the batch committed; otherwise the commit's failure,
+ * also copied into every result (nothing of the batch is stored). */
+frep_code engine_scope_apply_batch(engine *e,
+    const engine_scope_config *const *configs, size_t n, bool dry_run,
+    bool want_diff, engine_apply_result *results, frep_status *st);
+
 /* --- audit ------------------------------------------------------------- */
 
 /* Appends an audit record (time 0 = now). *id (may be NULL) receives its

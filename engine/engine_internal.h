@@ -278,6 +278,12 @@ frep_code engine__read_begin(engine *e, frep_status *st);
 /* COMMIT if rc is OK (else ROLLBACK), unlock; returns the final code. On
  * success st is cleared. */
 frep_code engine__write_end(engine *e, frep_code rc, frep_status *st);
+
+/* Inside a write transaction: a savepoint around one step of a batch.
+ * _end rolls the step back when rc is not OK or discard is set, and
+ * releases the savepoint; returns rc (or the release's failure). */
+frep_code engine__savepoint_begin(engine *e, frep_status *st);
+frep_code engine__savepoint_end(engine *e, frep_code rc, bool discard, frep_status *st);
 frep_code engine__read_end(engine *e, frep_code rc, frep_status *st);
 
 void      engine__bind_u32(sqlite3_stmt *s, int idx, uint32_t v);

@@ -1412,10 +1412,13 @@ prepared_digest(const engine_scope_config *in, const prepared *p,
 	return rc;
 }
 
-frep_code
-engine_scope_apply(engine *e, const engine_scope_config *incoming,
-    bool dry_run, engine_scope_changes *changes, engine_object_diff **diff,
-    size_t *n_diff, char digest_before[65], char digest_after[65],
+/* engine_scope_apply's work. With own_tx it is one write transaction of
+ * its own; without, the caller holds the write transaction and the scope
+ * is applied inside a savepoint (engine_scope_apply_batch). */
+static frep_code
+apply_one(engine *e, const engine_scope_config *incoming, bool dry_run,
+    engine_scope_changes *changes, engine_object_diff **diff, size_t *n_diff,
+    char digest_before[65], char digest_after[65], bool own_tx,
     frep_status *st)
 {
 	engine_scope_config *local = NULL;
@@ -1442,7 +1445,8 @@ engine_scope_apply(engine *e, const engine_scope_config *incoming,
 	if (incoming == NULL) {
 		return frep_status_set(st, FREP_INVALID_ARGUMENT, "config is NULL");
 	}
-	if ((rc = engine__write_begin(e, st)) != FREP_OK) {
+	if ((rc = own_tx ? engine__write_begin(e, st)
+	                 : engine__savepoint_begin(e, st)) != FREP_OK) {
 		return rc;
 	}
 	/* 1. Dependencies, before anything else. */
@@ -1498,7 +1502,9 @@ done:
 	deps_fini(&d);
 	engine_scope_config_free(local);
 	/* A dry run changes nothing: roll back whatever the checks touched. */
-	if (dry_run && rc == FREP_OK) {
+	if (!own_tx) {
+		rc = engine__savepoint_end(e, rc, dry_run, st);
+	} else if (dry_run && rc == FREP_OK) {
 		rc = engine__write_end(e, FREP_CANCELLED, st);
 		rc = FREP_OK;
 		frep_status_clear(st);
@@ -1524,5 +1530,55 @@ done:
 		}
 	}
 	differ_fini(&df);
+	return rc;
+}
+
+frep_code
+engine_scope_apply(engine *e, const engine_scope_config *incoming,
+    bool dry_run, engine_scope_changes *changes, engine_object_diff **diff,
+    size_t *n_diff, char digest_before[65], char digest_after[65],
+    frep_status *st)
+{
+	return apply_one(e, incoming, dry_run, changes, diff, n_diff,
+	    digest_before, digest_after, true, st);
+}
+
+frep_code
+engine_scope_apply_batch(engine *e, const engine_scope_config *const *configs,
+    size_t n, bool dry_run, bool want_diff, engine_apply_result *results,
+    frep_status *st)
+{
+	frep_code rc;
+
+	for (size_t i = 0; i < n; i++) {
+		memset(&results[i], 0, sizeof(results[i]));
+	}
+	if ((rc = engine__write_begin(e, st)) != FREP_OK) {
+		for (size_t i = 0; i < n; i++) {
+			results[i].code = rc;
+			frep_status_copy(&results[i].status, st);
+		}
+		return rc;
+	}
+	for (size_t i = 0; i < n; i++) {
+		engine_apply_result *r = &results[i];
+		r->code = apply_one(e, configs[i], dry_run, &r->changes,
+		    want_diff ? &r->diff : NULL, want_diff ? &r->n_diff : NULL,
+		    r->digest_before, r->digest_after, false, &r->status);
+		if (r->code == FREP_OK) {
+			frep_status_clear(&r->status);
+		}
+	}
+	/* One commit (one fsync) for the whole batch. If it fails, nothing
+	 * of the batch was stored, whatever each scope said. */
+	if ((rc = engine__write_end(e, FREP_OK, st)) != FREP_OK) {
+		for (size_t i = 0; i < n; i++) {
+			engine_object_diffs_free(results[i].diff, results[i].n_diff);
+			results[i].diff   = NULL;
+			results[i].n_diff = 0;
+			results[i].code   = rc;
+			frep_status_copy(&results[i].status, st);
+		}
+	}
 	return rc;
 }

@@ -306,6 +306,23 @@ engine__write_end(engine *e, frep_code rc, frep_status *st)
 }
 
 frep_code
+engine__savepoint_begin(engine *e, frep_status *st)
+{
+	return exec_sql(e, "SAVEPOINT frep_apply", st);
+}
+
+frep_code
+engine__savepoint_end(engine *e, frep_code rc, bool discard, frep_status *st)
+{
+	reset_all(e);
+	if (rc != FREP_OK || discard) {
+		(void) sqlite3_exec(e->db, "ROLLBACK TO frep_apply", NULL, NULL, NULL);
+	}
+	frep_code rel = exec_sql(e, "RELEASE frep_apply", rc == FREP_OK ? st : NULL);
+	return rc != FREP_OK ? rc : rel;
+}
+
+frep_code
 engine__read_end(engine *e, frep_code rc, frep_status *st)
 {
 	return tx_end(e, rc, st);

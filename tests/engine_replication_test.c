@@ -405,6 +405,73 @@ test_engine_apply_missing_dependency_refused(void **state)
 	testdb_close(dst);
 }
 
+/* A batch: every scope all or nothing, the good ones applied even when one
+ * is refused, in one transaction. */
+static void
+test_engine_apply_batch_per_scope_outcomes(void **state)
+{
+	testdb              *src = testdb_open(), *dst = testdb_open();
+	engine_scope_config *good, *bad, *good2;
+	engine_apply_result  res[3];
+	frep_status          st;
+	engine_option_def    d = {.option_id = 241, .name = "custom",
+	       .type = ENGINE_OPTION_TYPE_BYTE};
+	char                *v[] = {"9"};
+	char                 digest[65];
+	bool                 found;
+
+	(void) state;
+	populate_forward(src->e);
+	add_scope24(src->e, 2, "second");
+	add_scope24(src->e, 3, "third");
+	CHECK_OK(engine_option_def_add(src->e, &d, NULL, &st), st);
+	CHECK_OK(engine_scope_snapshot(src->e, S1, &good, &st), st);
+	CHECK_OK(engine_scope_snapshot(src->e, scope24(3, "x").scope_id, &good2, &st), st);
+	/* Scope 2 uses a definition the partner lacks. */
+	engine_option_target t = {.scope_id = scope24(2, "x").scope_id};
+	engine_option_value  ov = {.option_id = 241, .values = v, .n_values = 1};
+	CHECK_OK(engine_option_value_set(src->e, &t, &ov, NULL, &st), st);
+	CHECK_OK(engine_scope_snapshot(src->e, t.scope_id, &bad, &st), st);
+
+	const engine_scope_config *batch[3] = {good, bad, good2};
+	/* A dry run first: reports, stores nothing. */
+	CHECK_OK(engine_scope_apply_batch(dst->e, batch, 3, true, true, res, &st), st);
+	assert_int_equal(res[0].code, FREP_OK);
+	assert_true(res[0].n_diff > 0);
+	assert_int_equal(res[1].code, FREP_FAILED_PRECONDITION);
+	assert_int_equal(res[2].code, FREP_OK);
+	for (int i = 0; i < 3; i++) {
+		engine_object_diffs_free(res[i].diff, res[i].n_diff);
+	}
+	CHECK_OK(engine_scope_digest(dst->e, S1, digest, &found, &st), st);
+	assert_false(found);
+
+	CHECK_OK(engine_scope_apply_batch(dst->e, batch, 3, false, false, res, &st), st);
+	assert_int_equal(res[0].code, FREP_OK);
+	assert_string_equal(res[0].digest_after, good->digest);
+	assert_int_equal(res[0].changes.reservations.added, 3);
+	assert_int_equal(res[1].code, FREP_FAILED_PRECONDITION);
+	assert_non_null(strstr(res[1].status.message, "241"));
+	assert_int_equal(res[2].code, FREP_OK);
+	CHECK_OK(engine_scope_digest(dst->e, S1, digest, &found, &st), st);
+	assert_true(found);
+	assert_string_equal(digest, good->digest);
+	CHECK_OK(engine_scope_digest(dst->e, t.scope_id, digest, &found, &st), st);
+	assert_false(found);
+	CHECK_OK(engine_scope_digest(dst->e, good2->scope.scope_id, digest, &found, &st), st);
+	assert_string_equal(digest, good2->digest);
+	/* And it survives a reopen: it was committed. */
+	testdb_reopen(dst);
+	CHECK_OK(engine_scope_digest(dst->e, S1, digest, &found, &st), st);
+	assert_string_equal(digest, good->digest);
+
+	engine_scope_config_free(good);
+	engine_scope_config_free(bad);
+	engine_scope_config_free(good2);
+	testdb_close(src);
+	testdb_close(dst);
+}
+
 static void
 test_engine_apply_dry_run_changes_nothing(void **state)
 {
@@ -625,6 +692,7 @@ main(void)
 		cmocka_unit_test(test_engine_apply_creates_missing_scope),
 		cmocka_unit_test(test_engine_apply_missing_dependency_refused),
 		cmocka_unit_test(test_engine_apply_dry_run_changes_nothing),
+		cmocka_unit_test(test_engine_apply_batch_per_scope_outcomes),
 		cmocka_unit_test(test_engine_apply_validates_incoming),
 		cmocka_unit_test(test_engine_apply_10k_reservations),
 		cmocka_unit_test(test_engine_audit_round_trip),
