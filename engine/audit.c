@@ -13,13 +13,11 @@ now_ms(void)
 	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-frep_code
-engine_audit_add(engine *e, const engine_audit_record *record, uint64_t *id,
-    frep_status *st)
+static frep_code
+audit_check(const engine_audit_record *record, frep_status *st)
 {
-	sqlite3_stmt *s;
-	const char   *dir;
-	frep_code     rc;
+	const char *dir;
+	frep_code   rc;
 
 	if (record == NULL) {
 		return frep_status_set(
@@ -46,13 +44,18 @@ engine_audit_add(engine *e, const engine_audit_record *record, uint64_t *id,
 	         FREP_STATUS_MESSAGE_MAX, 0, st)) != FREP_OK) {
 		return rc;
 	}
-	if ((rc = engine__write_begin(e, st)) != FREP_OK) {
-		return rc;
-	}
-	s = engine__stmt(e, ENGINE__STMT_AUDIT_INSERT);
+	return FREP_OK;
+}
+
+static frep_code
+audit_insert(engine *e, const engine_audit_record *record, int64_t now,
+    uint64_t *id, frep_status *st)
+{
+	sqlite3_stmt *s = engine__stmt(e, ENGINE__STMT_AUDIT_INSERT);
+	frep_code     rc;
 	sqlite3_bind_int64(s, 1,
-	    record->time_unix_ms != 0 ? record->time_unix_ms : now_ms());
-	engine__bind_text(s, 2, dir);
+	    record->time_unix_ms != 0 ? record->time_unix_ms : now);
+	engine__bind_text(s, 2, engine__str(record->direction));
 	engine__bind_text(s, 3, record->source);
 	engine__bind_text(s, 4, record->relationship);
 	engine__bind_u32(s, 5, record->scope_id);
@@ -66,6 +69,46 @@ engine_audit_add(engine *e, const engine_audit_record *record, uint64_t *id,
 	if ((rc = engine__exec(e, s, "insert audit record", st)) == FREP_OK &&
 	    id != NULL) {
 		*id = (uint64_t) sqlite3_last_insert_rowid(e->db);
+	}
+	return rc;
+}
+
+frep_code
+engine_audit_add(engine *e, const engine_audit_record *record, uint64_t *id,
+    frep_status *st)
+{
+	frep_code rc;
+
+	if ((rc = audit_check(record, st)) != FREP_OK) {
+		return rc;
+	}
+	if ((rc = engine__write_begin(e, st)) != FREP_OK) {
+		return rc;
+	}
+	rc = audit_insert(e, record, now_ms(), id, st);
+	return engine__write_end(e, rc, st);
+}
+
+frep_code
+engine_audit_add_many(engine *e, const engine_audit_record *records, size_t n,
+    frep_status *st)
+{
+	frep_code rc;
+	int64_t   now = now_ms();
+
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = audit_check(&records[i], st)) != FREP_OK) {
+			return rc;
+		}
+	}
+	if (n == 0) {
+		return FREP_OK;
+	}
+	if ((rc = engine__write_begin(e, st)) != FREP_OK) {
+		return rc;
+	}
+	for (size_t i = 0; i < n && rc == FREP_OK; i++) {
+		rc = audit_insert(e, &records[i], now, NULL, st);
 	}
 	return engine__write_end(e, rc, st);
 }

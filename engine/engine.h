@@ -402,6 +402,10 @@ frep_code engine_scope_apply_batch(engine *e,
 frep_code engine_audit_add(engine *e, const engine_audit_record *record,
     uint64_t *id, frep_status *st);
 
+/* Appends n records in one transaction (all or none). */
+frep_code engine_audit_add_many(engine *e, const engine_audit_record *records,
+    size_t n, frep_status *st);
+
 /* Lists audit records matching filter (NULL = all), newest first, at most
  * filter->limit (0 = 100); free with engine_audit_records_free. */
 frep_code engine_audit_list(engine *e, const engine_audit_filter *filter,

@@ -1103,6 +1103,41 @@ dhcp_list_audit(Frep__V1__DhcpServer_Service *service, const Frep__V1__ListAudit
 	convert_arena_fini(&a);
 }
 
+static void
+dhcp_import_scope(Frep__V1__DhcpServer_Service *service, const Frep__V1__ImportScopeRequest *input,
+    Frep__V1__ImportScopeResponse_Closure closure, void *closure_data)
+{
+	dhcp_service                 *self = (dhcp_service *) service;
+	convert_arena                 a;
+	frep_status                   st;
+	engine_scope_config           cfg;
+	engine_scope_changes          changes = {0};
+	char                          before[65] = "", after[65] = "";
+	Frep__V1__ImportScopeResponse reply   = FREP__V1__IMPORT_SCOPE_RESPONSE__INIT;
+	frep_code                     rc;
+
+	convert_arena_init(&a);
+	if (input->config == NULL) {
+		rc = frep_status_set(&st, FREP_INVALID_ARGUMENT, "config is required");
+	} else if ((rc = convert_scope_config_from_proto(input->config, "config", &a, &cfg, &st)) ==
+	               FREP_OK &&
+	           (rc = engine_scope_apply(self->e, &cfg, input->dry_run, &changes, NULL, NULL, before,
+	                after, &st)) == FREP_OK) {
+		rc = convert_scope_changes_to_proto(&changes, &a, &reply.changes, &st);
+		reply.digest_before = before;
+		reply.digest_after  = after;
+		if (rc == FREP_OK && !input->dry_run) {
+			engine_audit_record rec = {.direction = "applied", .source = "import",
+			    .relationship = "", .scope_id = cfg.scope.scope_id, .digest_before = before,
+			    .digest_after = after, .code = FREP_OK, .message = "ImportScope"};
+			frep_status ast;
+			(void) engine_audit_add(self->e, &rec, NULL, &ast);
+		}
+	}
+	ANSWER(rc, &reply, closure, closure_data, &st);
+	convert_arena_fini(&a);
+}
+
 /* --- lifecycle ---------------------------------------------------------- */
 
 frep_code

@@ -1,5 +1,6 @@
 #include "partner_service.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -168,6 +169,166 @@ partner_diff_scope(Frep__V1__Partner_Service *service, const Frep__V1__ApplyScop
     Frep__V1__ApplyScopeResponse_Closure closure, void *closure_data)
 {
 	apply_or_diff((partner_service *) service, in, true, closure, closure_data);
+}
+
+#define APPLY_SCOPES_MAX 10000
+
+static void
+partner_apply_scopes(Frep__V1__Partner_Service *service, const Frep__V1__ApplyScopesRequest *in,
+    Frep__V1__ApplyScopesResponse_Closure closure, void *closure_data)
+{
+	partner_service               *ps   = (partner_service *) service;
+	rpc_call                      *call = closure_data;
+	frep_status                    st;
+	convert_arena                  a;
+	size_t                         n = in->n_configs;
+	engine_scope_config           *cfgs  = NULL;
+	const engine_scope_config    **valid = NULL;
+	size_t                        *slot  = NULL; /* valid[k] is configs[slot[k]] */
+	bool                          *was_member = NULL;
+	engine_apply_result           *res   = NULL;
+	Frep__V1__ApplyScopeOutcome   *outs  = NULL;
+	Frep__V1__ApplyScopeOutcome  **outp  = NULL;
+	Frep__V1__ApplyScopesResponse  reply = FREP__V1__APPLY_SCOPES_RESPONSE__INIT;
+	size_t                         nv    = 0;
+
+	convert_arena_init(&a);
+	if (authenticate(ps, call, in->relationship, &st) != FREP_OK) {
+		goto fail;
+	}
+	if (n > APPLY_SCOPES_MAX) {
+		frep_status_set(&st, FREP_INVALID_ARGUMENT, "configs: %zu scopes, at most %d", n,
+		    APPLY_SCOPES_MAX);
+		goto fail;
+	}
+	cfgs       = convert_arena_alloc(&a, (n + 1) * sizeof(*cfgs), &st);
+	valid      = convert_arena_alloc(&a, (n + 1) * sizeof(*valid), &st);
+	slot       = convert_arena_alloc(&a, (n + 1) * sizeof(*slot), &st);
+	was_member = convert_arena_alloc(&a, (n + 1) * sizeof(*was_member), &st);
+	outs       = convert_arena_alloc(&a, (n + 1) * sizeof(*outs), &st);
+	outp       = convert_arena_alloc(&a, (n + 1) * sizeof(*outp), &st);
+	res        = calloc(n + 1, sizeof(*res));
+	if (cfgs == NULL || valid == NULL || slot == NULL || was_member == NULL || outs == NULL ||
+	    outp == NULL || res == NULL) {
+		frep_status_set(&st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+		goto fail;
+	}
+	/* Per scope: convert and check ownership; the valid ones go to the
+	 * engine together. */
+	for (size_t i = 0; i < n; i++) {
+		frep_status       cst;
+		char              field[48];
+		Frep__V1__ApplyScopeOutcome *o = &outs[i];
+		frep__v1__apply_scope_outcome__init(o);
+		outp[i]     = o;
+		o->scope_id = in->configs[i]->scope != NULL ? in->configs[i]->scope->scope_id : "";
+		snprintf(field, sizeof(field), "configs[%zu]", i);
+		bool found = false;
+		char owner[ENGINE_RELATIONSHIP_NAME_MAX + 1];
+		if (convert_scope_config_from_proto(in->configs[i], field, &a, &cfgs[i], &cst) != FREP_OK ||
+		    engine_failover_of_scope(ps->e, cfgs[i].scope.scope_id, &found, owner, &cst) !=
+		        FREP_OK) {
+			o->code    = (int32_t) cst.code;
+			o->message = convert_arena_strdup(&a, cst.message, NULL);
+			continue;
+		}
+		if (found && strcmp(owner, in->relationship) != 0) {
+			char msg[FREP_STATUS_MESSAGE_MAX + 160];
+			snprintf(msg, sizeof(msg),
+			    "scope %s belongs to relationship \"%s\" on this server, not \"%s\"",
+			    o->scope_id, owner, in->relationship);
+			o->code    = FREP_FAILED_PRECONDITION;
+			o->message = convert_arena_strdup(&a, msg, NULL);
+			continue;
+		}
+		was_member[i] = found;
+		slot[nv]      = i;
+		valid[nv++]   = &cfgs[i];
+	}
+	if (nv > 0 && engine_scope_apply_batch(ps->e, valid, nv, in->dry_run, in->dry_run, res, &st) !=
+	                  FREP_OK) {
+		goto fail;
+	}
+	/* New scopes join the relationship; every applied scope is audited. */
+	uint32_t            *joined = convert_arena_alloc(&a, (nv + 1) * sizeof(uint32_t), &st);
+	engine_audit_record *recs   = convert_arena_alloc(&a, (nv + 1) * sizeof(*recs), &st);
+	size_t               n_joined = 0, n_recs = 0;
+	if (joined == NULL || recs == NULL) {
+		goto fail;
+	}
+	for (size_t k = 0; k < nv; k++) {
+		size_t                       i = slot[k];
+		Frep__V1__ApplyScopeOutcome *o = &outs[i];
+		o->code                        = (int32_t) res[k].code;
+		o->message = convert_arena_strdup(&a, res[k].status.message, NULL);
+		if (res[k].code != FREP_OK) {
+			continue;
+		}
+		Frep__V1__ApplyScopeResponse *r = convert_arena_alloc(&a, sizeof(*r), &st);
+		if (r == NULL) {
+			goto fail;
+		}
+		frep__v1__apply_scope_response__init(r);
+		if (convert_scope_changes_to_proto(&res[k].changes, &a, &r->changes, &st) != FREP_OK ||
+		    convert_object_diffs_to_proto(res[k].diff, res[k].n_diff, &a, &r->diff, &st) !=
+		        FREP_OK) {
+			goto fail;
+		}
+		r->n_diff        = res[k].n_diff;
+		r->digest_before = res[k].digest_before;
+		r->digest_after  = res[k].digest_after;
+		o->result        = r;
+		if (!in->dry_run) {
+			if (!was_member[i]) {
+				joined[n_joined++] = valid[k]->scope.scope_id;
+			}
+			const engine_scope_changes *c = &res[k].changes;
+			recs[n_recs++] = (engine_audit_record){
+			    .direction     = "applied",
+			    .source        = in->source_server,
+			    .relationship  = in->relationship,
+			    .scope_id      = valid[k]->scope.scope_id,
+			    .digest_before = res[k].digest_before,
+			    .digest_after  = res[k].digest_after,
+			    .added = c->scope.added + c->exclusions.added + c->reservations.added +
+			             c->options.added + c->policies.added,
+			    .updated = c->scope.updated + c->exclusions.updated + c->reservations.updated +
+			               c->options.updated + c->policies.updated,
+			    .removed = c->exclusions.removed + c->reservations.removed +
+			               c->options.removed + c->policies.removed,
+			    .code    = FREP_OK,
+			    .message = "",
+			};
+		}
+	}
+	if (n_joined > 0 &&
+	    engine_failover_add_scopes(ps->e, in->relationship, joined, n_joined, NULL, &st) != FREP_OK) {
+		/* The scopes are applied; the next replication retries joining. */
+		rpc_log(RPC_LOG_WARN, "relationship \"%s\": %zu new scopes not joined: %s",
+		    in->relationship, n_joined, st.message);
+	}
+	frep_status ast;
+	if (engine_audit_add_many(ps->e, recs, n_recs, &ast) != FREP_OK) {
+		rpc_log(RPC_LOG_WARN, "audit records: %s", ast.message);
+	}
+	reply.outcomes   = outp;
+	reply.n_outcomes = n;
+	closure(&reply, closure_data);
+	for (size_t k = 0; k < nv; k++) {
+		engine_object_diffs_free(res[k].diff, res[k].n_diff);
+	}
+	free(res);
+	convert_arena_fini(&a);
+	return;
+
+fail:
+	for (size_t k = 0; res != NULL && k < nv; k++) {
+		engine_object_diffs_free(res[k].diff, res[k].n_diff);
+	}
+	free(res);
+	convert_arena_fini(&a);
+	rpc_call_fail_status(call, &st);
+	closure(NULL, closure_data);
 }
 
 static void

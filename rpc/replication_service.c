@@ -125,62 +125,36 @@ keep(reply *rp, ProtobufCMessage *m, frep_status *st)
 	return FREP_OK;
 }
 
+/* Scopes on their way to the partner in one ApplyScopes call: many small
+ * scopes travel together; a batch is flushed at BATCH_SCOPES_MAX scopes or
+ * BATCH_BYTES of packed configs, and a scope bigger than that goes alone. */
+#define BATCH_SCOPES_MAX 256
+#define BATCH_BYTES (4u * 1024u * 1024u)
+
+typedef struct batch {
+	convert_arena          a;
+	Frep__V1__ScopeConfig *configs[BATCH_SCOPES_MAX];
+	engine_scope_config   *snaps[BATCH_SCOPES_MAX];
+	Frep__V1__ScopeResult *results[BATCH_SCOPES_MAX];
+	size_t                 n;
+	size_t                 bytes;
+} batch;
+
 static void
-audit_sent(replication *r, const char *rel, uint32_t scope_id, const char *before,
-    const char *after, const Frep__V1__ScopeChanges *ch, frep_code code, const char *message)
+batch_reset(batch *b)
 {
-	engine_audit_record rec = {
-	    .direction     = "sent",
-	    .source        = r->local_url,
-	    .relationship  = (char *) rel,
-	    .scope_id      = scope_id,
-	    .digest_before = (char *) before,
-	    .digest_after  = (char *) after,
-	    .code          = (int32_t) code,
-	    .message       = (char *) message,
-	};
-	if (ch != NULL) {
-		const Frep__V1__ObjectChanges *k[] = {
-		    ch->scope, ch->exclusions, ch->reservations, ch->options, ch->policies};
-		for (size_t i = 0; i < 5; i++) {
-			if (k[i] != NULL) {
-				rec.added += k[i]->added;
-				rec.updated += k[i]->updated;
-				rec.removed += k[i]->removed;
-			}
-		}
+	for (size_t i = 0; i < b->n; i++) {
+		engine_scope_config_free(b->snaps[i]);
 	}
-	frep_status st;
-	if (engine_audit_add(r->e, &rec, NULL, &st) != FREP_OK) {
-		rpc_log(RPC_LOG_WARN, "audit record: %s", st.message);
-	}
+	convert_arena_fini(&b->a);
+	convert_arena_init(&b->a);
+	b->n     = 0;
+	b->bytes = 0;
 }
 
-/* Sends one scope to the partner (whatever its digest) and fills res. */
 static void
-send_scope(replication *r, reply *rp, const engine_failover *rel, const char *secret,
-    const engine_scope_config *snap, bool dry_run, Frep__V1__ScopeResult *res)
+sent_counts(reply *rp, Frep__V1__ScopeResult *res, const engine_scope_config *snap)
 {
-	frep_status           st;
-	convert_arena         a;
-	Frep__V1__ScopeConfig *cfg = NULL;
-	ProtobufCMessage     *out = NULL;
-
-	convert_arena_init(&a);
-	if (convert_scope_config_to_proto(snap, &a, &cfg, &st) != FREP_OK) {
-		result_status(rp, res, st.code, st.message);
-		convert_arena_fini(&a);
-		return;
-	}
-	Frep__V1__ApplyScopeRequest req = FREP__V1__APPLY_SCOPE_REQUEST__INIT;
-	req.relationship                = rel->name;
-	req.source_server               = r->local_url;
-	req.config                      = cfg;
-	req.dry_run                     = dry_run;
-	frep_code code = partner_call(r->pool, rel->partner_server, rel->name, secret, "ApplyScope",
-	    &req.base, &out, r->timeout_ms, &st);
-	convert_arena_fini(&a);
-
 	Frep__V1__ObjectCounts *sent = convert_arena_alloc(&rp->a, sizeof(*sent), NULL);
 	if (sent != NULL) {
 		frep__v1__object_counts__init(sent);
@@ -190,32 +164,140 @@ send_scope(replication *r, reply *rp, const engine_failover *rel, const char *se
 		sent->policies     = (uint32_t) snap->n_policies;
 		res->sent          = sent;
 	}
-	if (code != FREP_OK) {
-		result_status(rp, res, code, st.message);
-		if (!dry_run) {
-			audit_sent(r, rel->name, snap->scope.scope_id, "", "", NULL, code, st.message);
+}
+
+static uint32_t
+sum3(const Frep__V1__ScopeChanges *ch, int which)
+{
+	uint32_t                       t    = 0;
+	const Frep__V1__ObjectChanges *k[5] = {0};
+	if (ch == NULL) {
+		return 0;
+	}
+	k[0] = ch->scope;
+	k[1] = ch->exclusions;
+	k[2] = ch->reservations;
+	k[3] = ch->options;
+	k[4] = ch->policies;
+	for (size_t i = 0; i < 5; i++) {
+		if (k[i] != NULL) {
+			t += which == 0 ? k[i]->added : which == 1 ? k[i]->updated : k[i]->removed;
 		}
+	}
+	return t;
+}
+
+/* Sends the batch in one ApplyScopes call and fills each scope's result;
+ * records what was sent in the audit trail (one transaction). */
+static void
+batch_flush(replication *r, reply *rp, const engine_failover *rel, const char *secret,
+    bool dry_run, batch *b)
+{
+	frep_status         st;
+	ProtobufCMessage   *out  = NULL;
+	engine_audit_record recs[BATCH_SCOPES_MAX];
+	size_t              n_recs = 0;
+
+	if (b->n == 0) {
 		return;
 	}
-	Frep__V1__ApplyScopeResponse *ar = (Frep__V1__ApplyScopeResponse *) out;
-	if (keep(rp, out, &st) != FREP_OK) {
+	Frep__V1__ApplyScopesRequest req = FREP__V1__APPLY_SCOPES_REQUEST__INIT;
+	req.relationship                 = rel->name;
+	req.source_server                = r->local_url;
+	req.configs                      = b->configs;
+	req.n_configs                    = b->n;
+	req.dry_run                      = dry_run;
+	frep_code code = partner_call(r->pool, rel->partner_server, rel->name, secret, "ApplyScopes",
+	    &req.base, &out, r->timeout_ms, &st);
+	Frep__V1__ApplyScopesResponse *ar = (Frep__V1__ApplyScopesResponse *) out;
+	if (code == FREP_OK && (ar->n_outcomes != b->n || keep(rp, out, &st) != FREP_OK)) {
+		if (ar->n_outcomes != b->n) {
+			code = frep_status_set(&st, FREP_INTERNAL,
+			    "partner %s answered %zu outcomes for %zu scopes", rel->partner_server,
+			    ar->n_outcomes, b->n);
+			protobuf_c_message_free_unpacked(out, NULL);
+		} else {
+			code = st.code;
+		}
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		Frep__V1__ScopeResult *res  = b->results[i];
+		engine_scope_config   *snap = b->snaps[i];
+		sent_counts(rp, res, snap);
+		if (code != FREP_OK) {
+			result_status(rp, res, code, st.message);
+		} else {
+			Frep__V1__ApplyScopeOutcome *o = ar->outcomes[i];
+			if (o->code != FREP_OK || o->result == NULL) {
+				result_status(rp, res, o->code != FREP_OK ? (frep_code) o->code : FREP_INTERNAL,
+				    o->message);
+			} else {
+				result_status(rp, res, FREP_OK,
+				    dry_run ? "dry run: nothing changed on the partner" : "");
+				res->changes       = o->result->changes;
+				res->digest_before = o->result->digest_before;
+				res->digest_after  = o->result->digest_after;
+				res->diff          = o->result->diff;
+				res->n_diff        = o->result->n_diff;
+			}
+		}
+		if (!dry_run) {
+			recs[n_recs++] = (engine_audit_record){
+			    .direction     = "sent",
+			    .source        = r->local_url,
+			    .relationship  = rel->name,
+			    .scope_id      = snap->scope.scope_id,
+			    .digest_before = res->digest_before != NULL ? res->digest_before : "",
+			    .digest_after  = res->digest_after != NULL ? res->digest_after : "",
+			    .added         = sum3(res->changes, 0),
+			    .updated       = sum3(res->changes, 1),
+			    .removed       = sum3(res->changes, 2),
+			    .code          = res->code,
+			    .message       = res->message,
+			};
+		}
+	}
+	if (engine_audit_add_many(r->e, recs, n_recs, &st) != FREP_OK) {
+		rpc_log(RPC_LOG_WARN, "audit records: %s", st.message);
+	}
+	batch_reset(b);
+}
+
+/* Queues one scope (its snapshot now owned by the batch), flushing first
+ * when it would not fit. */
+static void
+batch_add(replication *r, reply *rp, const engine_failover *rel, const char *secret,
+    bool dry_run, batch *b, engine_scope_config *snap, Frep__V1__ScopeResult *res)
+{
+	frep_status            st;
+	Frep__V1__ScopeConfig *cfg = NULL;
+	if (convert_scope_config_to_proto(snap, &b->a, &cfg, &st) != FREP_OK) {
 		result_status(rp, res, st.code, st.message);
+		engine_scope_config_free(snap);
 		return;
 	}
-	result_status(rp, res, FREP_OK, dry_run ? "dry run: nothing changed on the partner" : "");
-	res->changes       = ar->changes;
-	res->digest_before = ar->digest_before;
-	res->digest_after  = ar->digest_after;
-	res->diff          = ar->diff;
-	res->n_diff        = ar->n_diff;
-	if (!dry_run) {
-		audit_sent(r, rel->name, snap->scope.scope_id, ar->digest_before, ar->digest_after,
-		    ar->changes, FREP_OK, "");
+	size_t size = protobuf_c_message_get_packed_size(&cfg->base);
+	if (b->n > 0 && (b->n == BATCH_SCOPES_MAX || b->bytes + size > BATCH_BYTES)) {
+		/* The config lives in the batch's arena: convert again after. */
+		batch_flush(r, rp, rel, secret, dry_run, b);
+		if (convert_scope_config_to_proto(snap, &b->a, &cfg, &st) != FREP_OK) {
+			result_status(rp, res, st.code, st.message);
+			engine_scope_config_free(snap);
+			return;
+		}
+	}
+	b->configs[b->n] = cfg;
+	b->snaps[b->n]   = snap;
+	b->results[b->n] = res;
+	b->n++;
+	b->bytes += size;
+	if (b->bytes >= BATCH_BYTES) {
+		batch_flush(r, rp, rel, secret, dry_run, b);
 	}
 }
 
 /* Replicates the given scopes of one relationship: one digest call, then
- * one ApplyScope per scope that differs (or every scope with force). */
+ * the scopes that differ (every scope with force) in ApplyScopes batches. */
 static void
 replicate_relationship(replication *r, reply *rp, const char *name, const uint32_t *ids,
     char *const *texts, size_t n, bool force, bool dry_run)
@@ -255,6 +337,13 @@ replicate_relationship(replication *r, reply *rp, const char *name, const uint32
 		goto out;
 	}
 	Frep__V1__GetScopeDigestsResponse *digests = (Frep__V1__GetScopeDigestsResponse *) dout;
+	batch *b = malloc(sizeof(*b));
+	if (b == NULL) {
+		goto out;
+	}
+	b->n     = 0;
+	b->bytes = 0;
+	convert_arena_init(&b->a);
 
 	for (size_t i = 0; i < n; i++) {
 		Frep__V1__ScopeResult *res = new_result(rp, texts[i], name, partner, &st);
@@ -274,11 +363,14 @@ replicate_relationship(replication *r, reply *rp, const char *name, const uint32
 			res->unchanged     = true;
 			res->digest_before = convert_arena_strdup(&rp->a, snap->digest, NULL);
 			res->digest_after  = res->digest_before;
+			engine_scope_config_free(snap);
 		} else {
-			send_scope(r, rp, &rel, secret, snap, dry_run, res);
+			batch_add(r, rp, &rel, secret, dry_run, b, snap, res);
 		}
-		engine_scope_config_free(snap);
 	}
+	batch_flush(r, rp, &rel, secret, dry_run, b);
+	convert_arena_fini(&b->a);
+	free(b);
 
 out:
 	if (dout != NULL) {

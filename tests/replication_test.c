@@ -621,6 +621,128 @@ test_replication_partner_calls_need_the_secret(void **state)
 	assert_string_equal(before, after);
 }
 
+/* A whole scope as ImportScope takes it: n reservations. */
+static void
+import_scope(node *n, int third, int octet2, int n_res, const char *name, bool dry_run,
+    Frep__V1__ImportScopeResponse **out)
+{
+	char scope_id[32], start[32], end[32];
+	snprintf(scope_id, sizeof(scope_id), "10.%d.%d.0", octet2, third);
+	snprintf(start, sizeof(start), "10.%d.%d.10", octet2, third);
+	snprintf(end, sizeof(end), "10.%d.%d.250", octet2, third);
+	Frep__V1__Scope scope = FREP__V1__SCOPE__INIT;
+	scope.scope_id        = scope_id;
+	scope.subnet_mask     = "255.255.255.0";
+	scope.start_range     = start;
+	scope.end_range       = end;
+	scope.name            = (char *) name;
+	Frep__V1__Reservation  *res  = calloc((size_t) n_res, sizeof(*res));
+	Frep__V1__Reservation **resp = calloc((size_t) n_res + 1, sizeof(*resp));
+	char (*ips)[32]  = calloc((size_t) n_res, 32);
+	char (*macs)[32] = calloc((size_t) n_res, 32);
+	for (int i = 0; i < n_res; i++) {
+		frep__v1__reservation__init(&res[i]);
+		snprintf(ips[i], 32, "10.%d.%d.%d", octet2, third, 11 + i);
+		snprintf(macs[i], 32, "02-%02x-%02x-00-00-%02x", octet2, third, i);
+		res[i].scope_id   = scope_id;
+		res[i].ip_address = ips[i];
+		res[i].client_id  = macs[i];
+		res[i].name       = "host";
+		resp[i]           = &res[i];
+	}
+	Frep__V1__ScopeConfig cfg = FREP__V1__SCOPE_CONFIG__INIT;
+	cfg.scope                 = &scope;
+	cfg.reservations          = resp;
+	cfg.n_reservations        = (size_t) n_res;
+	Frep__V1__ImportScopeRequest req = FREP__V1__IMPORT_SCOPE_REQUEST__INIT;
+	req.config                       = &cfg;
+	req.dry_run                      = dry_run;
+	ProtobufCMessage *o = call_expect(n, "DhcpServer", "ImportScope", &req.base, FREP_OK, NULL);
+	if (out != NULL) {
+		*out = (Frep__V1__ImportScopeResponse *) o;
+	} else {
+		protobuf_c_message_free_unpacked(o, NULL);
+	}
+	free(res);
+	free(resp);
+	free(ips);
+	free(macs);
+}
+
+static void
+test_replication_import_scope(void **state)
+{
+	fixture                       *f = *state;
+	node                          *a = &f->n[0];
+	Frep__V1__ImportScopeResponse *r = NULL;
+	char                           d[65];
+	import_scope(a, 7, 20, 5, "imported", true, &r);
+	assert_int_equal(r->changes->reservations->added, 5);
+	assert_string_equal(r->digest_before, "");
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	scope_digest_or_empty(a, "10.20.7.0", d);
+	assert_string_equal(d, ""); /* the dry run stored nothing */
+	import_scope(a, 7, 20, 5, "imported", false, &r);
+	scope_digest(a, "10.20.7.0", d);
+	assert_string_equal(r->digest_after, d);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	/* Importing fewer reservations removes the others. */
+	import_scope(a, 7, 20, 2, "imported", false, &r);
+	assert_int_equal(r->changes->reservations->removed, 3);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+}
+
+/* 300 scopes: more than one ApplyScopes batch; an unchanged relationship
+ * sends nothing; a few changed scopes send only those. */
+static void
+test_replication_many_scopes_batched(void **state)
+{
+	fixture *f = *state;
+	node    *a = &f->n[0], *b = &f->n[1];
+	enum { N = 300 };
+	char  ids[N][32];
+	char *idp[N];
+	for (int i = 0; i < N; i++) {
+		import_scope(a, i % 256, 100 + i / 256, 3, "many", false, NULL);
+		snprintf(ids[i], sizeof(ids[i]), "10.%d.%d.0", 100 + i / 256, i % 256);
+		idp[i] = ids[i];
+	}
+	add_failover(a, b, "many", idp, N, FREP_OK);
+	char                        *names[] = {"many"};
+	Frep__V1__ReplicateResponse *r       = replicate_by_name(a, names, 1, false, false);
+	assert_int_equal(r->n_results, N);
+	assert_int_equal(r->n_scope_ids, N);
+	for (size_t i = 0; i < r->n_results; i++) {
+		assert_true(r->results[i]->unchanged);
+	}
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+
+	for (int i = 0; i < N; i += 60) {
+		import_scope(a, i % 256, 100 + i / 256, 4, "many", false, NULL);
+	}
+	r = replicate_by_name(a, names, 1, false, false);
+	size_t sent = 0;
+	for (size_t i = 0; i < r->n_results; i++) {
+		assert_int_equal(r->results[i]->code, FREP_OK);
+		if (!r->results[i]->unchanged) {
+			sent++;
+			assert_int_equal(r->results[i]->changes->reservations->added, 1);
+		}
+	}
+	assert_int_equal(sent, 5);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	/* Forced: every scope sent, in batches; all equal afterwards. */
+	r = replicate_by_name(a, names, 1, false, true);
+	assert_int_equal(r->n_scope_ids, N);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	for (int i = 0; i < N; i += 37) {
+		char da[65], db[65];
+		scope_digest(a, ids[i], da);
+		scope_digest(b, ids[i], db);
+		assert_string_equal(da, db);
+	}
+}
+
 typedef struct replicator {
 	node     *a;
 	frep_code code;
@@ -738,6 +860,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_replication_missing_option_definition_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_replication_partner_calls_need_the_secret, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_replication_partner_killed_mid_apply_is_old_or_new, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_replication_import_scope, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_replication_many_scopes_batched, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("replication", tests, NULL, NULL);
 }
