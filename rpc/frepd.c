@@ -44,6 +44,7 @@ typedef struct frepd_options {
 	const char     *advertise_url;
 	unsigned        partner_timeout_ms;
 	const char     *partner_token_file;
+	partner_tls     partner_tls;
 } frepd_options;
 
 static void
@@ -76,6 +77,10 @@ usage(FILE *out)
 	    "  --partner-timeout-ms N   deadline of each call to a partner (default 10000)\n"
 	    "  --partner-token-file F   the partners' admin token, sent when creating a\n"
 	    "                           relationship on a partner that requires one\n"
+	    "  --partner-tls-ca FILE    CA that signed the partners' certificates\n"
+	    "                           (tls+tcp:// partner URLs)\n"
+	    "  --partner-tls-cert FILE  this server's client certificate for partners that\n"
+	    "                           require one; --partner-tls-key FILE its key\n"
 	    "  --help                   print this help and exit\n"
 	    "  --version                print the version and exit\n"
 	    "\n"
@@ -167,6 +172,9 @@ parse_args(int argc, char **argv, frepd_options *o)
 		OPT_ADVERTISE,
 		OPT_PARTNER_TIMEOUT,
 		OPT_PARTNER_TOKEN,
+		OPT_PARTNER_TLS_CA,
+		OPT_PARTNER_TLS_CERT,
+		OPT_PARTNER_TLS_KEY,
 		OPT_HELP,
 		OPT_VERSION,
 	};
@@ -184,6 +192,9 @@ parse_args(int argc, char **argv, frepd_options *o)
 	    {.name = "advertise-url", .has_arg = required_argument, .val = OPT_ADVERTISE},
 	    {.name = "partner-timeout-ms", .has_arg = required_argument, .val = OPT_PARTNER_TIMEOUT},
 	    {.name = "partner-token-file", .has_arg = required_argument, .val = OPT_PARTNER_TOKEN},
+	    {.name = "partner-tls-ca", .has_arg = required_argument, .val = OPT_PARTNER_TLS_CA},
+	    {.name = "partner-tls-cert", .has_arg = required_argument, .val = OPT_PARTNER_TLS_CERT},
+	    {.name = "partner-tls-key", .has_arg = required_argument, .val = OPT_PARTNER_TLS_KEY},
 	    {.name = "help", .has_arg = no_argument, .val = OPT_HELP},
 	    {.name = "version", .has_arg = no_argument, .val = OPT_VERSION},
 	    {0},
@@ -262,6 +273,15 @@ parse_args(int argc, char **argv, frepd_options *o)
 			break;
 		case OPT_PARTNER_TOKEN:
 			o->partner_token_file = optarg;
+			break;
+		case OPT_PARTNER_TLS_CA:
+			o->partner_tls.ca_file = optarg;
+			break;
+		case OPT_PARTNER_TLS_CERT:
+			o->partner_tls.cert_file = optarg;
+			break;
+		case OPT_PARTNER_TLS_KEY:
+			o->partner_tls.key_file = optarg;
 			break;
 		case OPT_HELP:
 			usage(stdout);
@@ -427,7 +447,7 @@ main(int argc, char **argv)
 	}
 	/* Replication: the partner pool signs calls to partners; the
 	 * DhcpServer failover methods act on both servers through it. */
-	if ((pool = partner_pool_new(partner_token, o.partner_timeout_ms)) == NULL) {
+	if ((pool = partner_pool_new(partner_token, &o.partner_tls, o.partner_timeout_ms)) == NULL) {
 		frep_status_set(&st, FREP_RESOURCE_EXHAUSTED, "out of memory");
 		goto fail;
 	}

@@ -1,6 +1,7 @@
 #include "partner_client.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,11 +23,18 @@ struct partner_pool {
 	partner_entry   partners[MAX_PARTNERS];
 	size_t          n;
 	char           *token;
+	char           *tls_ca, *tls_cert, *tls_key;
 	uint32_t        timeout_ms;
 };
 
+static bool
+dup_opt(char **dst, const char *src)
+{
+	return src == NULL || (*dst = strdup(src)) != NULL;
+}
+
 partner_pool *
-partner_pool_new(const char *token, uint32_t default_timeout_ms)
+partner_pool_new(const char *token, const partner_tls *tls, uint32_t default_timeout_ms)
 {
 	partner_pool *p = calloc(1, sizeof(*p));
 	if (p == NULL) {
@@ -34,7 +42,9 @@ partner_pool_new(const char *token, uint32_t default_timeout_ms)
 	}
 	pthread_mutex_init(&p->mtx, NULL);
 	p->timeout_ms = default_timeout_ms != 0 ? default_timeout_ms : 10000;
-	if (token != NULL && (p->token = strdup(token)) == NULL) {
+	if (!dup_opt(&p->token, token) ||
+	    (tls != NULL && (!dup_opt(&p->tls_ca, tls->ca_file) || !dup_opt(&p->tls_cert, tls->cert_file) ||
+	                        !dup_opt(&p->tls_key, tls->key_file)))) {
 		partner_pool_free(p);
 		return NULL;
 	}
@@ -55,6 +65,9 @@ partner_pool_free(partner_pool *p)
 		explicit_bzero(p->token, strlen(p->token));
 		free(p->token);
 	}
+	free(p->tls_ca);
+	free(p->tls_cert);
+	free(p->tls_key);
 	pthread_mutex_destroy(&p->mtx);
 	free(p);
 }
@@ -72,7 +85,13 @@ client_for(partner_pool *p, const char *url, frep_status *st)
 		}
 	}
 	if (c == NULL) {
-		frep_client_options o = {.timeout_ms = p->timeout_ms, .token = p->token};
+		frep_client_options o = {
+		    .timeout_ms    = p->timeout_ms,
+		    .token         = p->token,
+		    .tls_ca_file   = p->tls_ca,
+		    .tls_cert_file = p->tls_cert,
+		    .tls_key_file  = p->tls_key,
+		};
 		if (p->n == MAX_PARTNERS) {
 			frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "partner %s: at most %d partners",
 			    url, MAX_PARTNERS);

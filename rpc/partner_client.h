@@ -15,10 +15,20 @@
 
 typedef struct partner_pool partner_pool;
 
+/* TLS material for tls+tcp:// partner URLs (PEM file paths; NULL fields
+ * are unused): the CA that signed the partners' certificates, and this
+ * server's own certificate when partners require client certificates. */
+typedef struct partner_tls {
+	const char *ca_file;
+	const char *cert_file;
+	const char *key_file;
+} partner_tls;
+
 /* token (may be NULL) is sent as the partner's admin bearer token, needed
  * only where the partner asks for one (creating a mirror relationship);
- * copied. */
-partner_pool *partner_pool_new(const char *token, uint32_t default_timeout_ms);
+ * token and tls (may be NULL) are copied. */
+partner_pool *partner_pool_new(
+    const char *token, const partner_tls *tls, uint32_t default_timeout_ms);
 void          partner_pool_free(partner_pool *p);
 
 /* Calls method ("MirrorRelationship") of frep.v1.Partner on url, signed
