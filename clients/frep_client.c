@@ -583,29 +583,28 @@ call_raw(frep_client *c, const char *path, bool idempotent, const ProtobufCMessa
 		code = map_nng(c, rv, "waiting for", timeout_ms, fl.lost, st);
 		goto done;
 	}
-	nng_msg                 *reply = nng_aio_get_msg(s->aio);
-	Frep__Rpc__V1__Response *resp  = NULL;
+	nng_msg           *reply = nng_aio_get_msg(s->aio);
+	frep_response_view resp;
 	nng_aio_set_msg(s->aio, NULL);
-	code = frep_envelope_response_unpack(nng_msg_body(reply), nng_msg_len(reply), &resp, st);
-	nng_msg_free(reply);
-	if (code != FREP_OK) {
-		goto done;
-	}
-	if (resp->code != FREP__RPC__V1__CODE__OK) {
-		int rc = (int) resp->code;
+	/* The view borrows from the reply: decode the output before freeing it. */
+	code = frep_envelope_response_view(nng_msg_body(reply), nng_msg_len(reply), &resp, st);
+	if (code == FREP_OK && resp.code != FREP__RPC__V1__CODE__OK) {
+		int rc = (int) resp.code;
 		code   = frep_status_set(st, rc >= 0 && rc <= FREP_CODE_MAX ? (frep_code) rc : FREP_UNKNOWN,
-		      "%s", resp->message);
-	} else {
-		*output = protobuf_c_message_unpack(output_desc, NULL, resp->payload.len, resp->payload.data);
+		      "%.*s", (int) (resp.message_len < FREP_STATUS_MESSAGE_MAX ? resp.message_len
+		                                                              : FREP_STATUS_MESSAGE_MAX),
+		      resp.message != NULL ? resp.message : "");
+	} else if (code == FREP_OK) {
+		*output = protobuf_c_message_unpack(output_desc, NULL, resp.payload_len, resp.payload);
 		if (*output == NULL) {
 			code = frep_status_set(st, FREP_INTERNAL,
-			    "%s: reply of %zu bytes does not decode as %s", path, resp->payload.len,
+			    "%s: reply of %zu bytes does not decode as %s", path, resp.payload_len,
 			    output_desc->name);
 		} else {
 			frep_status_clear(st);
 		}
 	}
-	frep__rpc__v1__response__free_unpacked(resp, NULL);
+	nng_msg_free(reply);
 
 done:
 	slot_put(c, s);

@@ -1,5 +1,6 @@
 #include "frep_envelope.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Wire types of the protobuf encoding. */
@@ -206,4 +207,271 @@ frep_envelope_metadata_get(const Frep__Rpc__V1__Request *req, const char *key)
 		}
 	}
 	return NULL;
+}
+
+/* --- zero-copy views ----------------------------------------------------- */
+
+typedef struct reader {
+	const uint8_t *p;
+	size_t         len;
+	size_t         off;
+} reader;
+
+static int
+read_varint(reader *r, uint64_t *out)
+{
+	uint64_t v = 0;
+	for (unsigned shift = 0; shift < 64; shift += 7) {
+		if (r->off >= r->len) {
+			return -1;
+		}
+		uint8_t b = r->p[r->off++];
+		v |= (uint64_t) (b & 0x7f) << shift;
+		if ((b & 0x80) == 0) {
+			*out = v;
+			return 0;
+		}
+	}
+	return -1; /* more than 10 bytes */
+}
+
+/* A length-delimited field's bytes. */
+static int
+read_bytes(reader *r, const uint8_t **data, size_t *n)
+{
+	uint64_t len;
+	if (read_varint(r, &len) != 0 || len > r->len - r->off) {
+		return -1;
+	}
+	*data = r->p + r->off;
+	*n    = (size_t) len;
+	r->off += (size_t) len;
+	return 0;
+}
+
+/* Skips a field of an unknown number. Groups (wire types 3, 4) are not
+ * proto3 and are refused. */
+static int
+skip_field(reader *r, unsigned wt)
+{
+	uint64_t       v;
+	const uint8_t *d;
+	size_t         n;
+	switch (wt) {
+	case 0:
+		return read_varint(r, &v);
+	case 1:
+		if (r->len - r->off < 8) {
+			return -1;
+		}
+		r->off += 8;
+		return 0;
+	case 2:
+		return read_bytes(r, &d, &n);
+	case 5:
+		if (r->len - r->off < 4) {
+			return -1;
+		}
+		r->off += 4;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+static int
+read_tag(reader *r, uint32_t *field, unsigned *wt)
+{
+	uint64_t t;
+	if (read_varint(r, &t) != 0 || (t >> 3) == 0 || (t >> 3) > 0x1fffffff) {
+		return -1;
+	}
+	*field = (uint32_t) (t >> 3);
+	*wt    = (unsigned) (t & 7);
+	return 0;
+}
+
+typedef struct span {
+	const uint8_t *p;
+	size_t         n;
+} span;
+
+static int
+no_nul(span s)
+{
+	return s.n == 0 || memchr(s.p, 0, s.n) == NULL;
+}
+
+frep_code
+frep_envelope_request_view(
+    const uint8_t *data, size_t len, frep_request_view *v, frep_status *st)
+{
+	reader   r      = {.p = data, .len = len};
+	span     method = {0};
+	span     keys[FREP_ENVELOPE_MAX_METADATA], vals[FREP_ENVELOPE_MAX_METADATA];
+	size_t   text   = 0;
+	uint32_t field;
+	unsigned wt;
+	uint64_t u;
+
+	memset(v, 0, sizeof(*v));
+	while (r.off < r.len) {
+		size_t at = r.off;
+		if (read_tag(&r, &field, &wt) != 0) {
+			goto bad;
+		}
+		if (field == 1 && wt == 2) {
+			if (read_bytes(&r, &method.p, &method.n) != 0) {
+				goto bad;
+			}
+		} else if (field == 2 && wt == 2) {
+			if (read_bytes(&r, &v->payload, &v->payload_len) != 0) {
+				goto bad;
+			}
+		} else if (field == 3 && wt == 0) {
+			if (read_varint(&r, &u) != 0) {
+				goto bad;
+			}
+			v->timeout_ms = (uint32_t) u;
+		} else if (field == 5 && wt == 0) {
+			if (read_varint(&r, &v->call_id) != 0) {
+				goto bad;
+			}
+		} else if (field == 4 && wt == 2) {
+			const uint8_t *m;
+			size_t         mn;
+			if (read_bytes(&r, &m, &mn) != 0) {
+				goto bad;
+			}
+			if (v->n_metadata == FREP_ENVELOPE_MAX_METADATA) {
+				return frep_status_set(st, FREP_INVALID_ARGUMENT,
+				    "envelope: more than %d metadata pairs", FREP_ENVELOPE_MAX_METADATA);
+			}
+			span   k = {0}, val = {0};
+			reader sub = {.p = m, .len = mn};
+			while (sub.off < sub.len) {
+				if (read_tag(&sub, &field, &wt) != 0) {
+					goto bad;
+				}
+				if (field == 1 && wt == 2) {
+					if (read_bytes(&sub, &k.p, &k.n) != 0) {
+						goto bad;
+					}
+				} else if (field == 2 && wt == 2) {
+					if (read_bytes(&sub, &val.p, &val.n) != 0) {
+						goto bad;
+					}
+				} else if (field <= 2 || skip_field(&sub, wt) != 0) {
+					goto bad;
+				}
+			}
+			keys[v->n_metadata]   = k;
+			vals[v->n_metadata++] = val;
+			text += k.n + val.n + 2;
+		} else if (field <= 5 || skip_field(&r, wt) != 0) {
+			/* A known field with the wrong wire type, or an unknown
+			 * field that cannot be skipped. */
+			r.off = at;
+			goto bad;
+		}
+	}
+	if (!no_nul(method)) {
+		return frep_status_set(st, FREP_INVALID_ARGUMENT, "envelope: method holds a NUL byte");
+	}
+	for (size_t i = 0; i < v->n_metadata; i++) {
+		if (!no_nul(keys[i]) || !no_nul(vals[i])) {
+			return frep_status_set(st, FREP_INVALID_ARGUMENT,
+			    "envelope: metadata pair %zu holds a NUL byte", i);
+		}
+	}
+	text += method.n + 1;
+	if ((v->text = malloc(text)) == NULL) {
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	char *t = v->text;
+	memcpy(t, method.p, method.n);
+	t[method.n] = '\0';
+	v->method   = t;
+	t += method.n + 1;
+	for (size_t i = 0; i < v->n_metadata; i++) {
+		memcpy(t, keys[i].p, keys[i].n);
+		t[keys[i].n]       = '\0';
+		v->metadata[i].key = t;
+		t += keys[i].n + 1;
+		memcpy(t, vals[i].p, vals[i].n);
+		t[vals[i].n]         = '\0';
+		v->metadata[i].value = t;
+		t += vals[i].n + 1;
+	}
+	return FREP_OK;
+
+bad:
+	return frep_status_set(st, FREP_INVALID_ARGUMENT,
+	    "envelope: %zu bytes do not decode as frep.rpc.v1.Request (at byte %zu)", len, r.off);
+}
+
+void
+frep_envelope_request_view_fini(frep_request_view *v)
+{
+	if (v != NULL) {
+		free(v->text);
+		v->text       = NULL;
+		v->method     = NULL;
+		v->n_metadata = 0;
+	}
+}
+
+const char *
+frep_envelope_view_metadata_get(const frep_request_view *v, const char *key)
+{
+	for (size_t i = 0; i < v->n_metadata; i++) {
+		if (strcmp(v->metadata[i].key, key) == 0) {
+			return v->metadata[i].value;
+		}
+	}
+	return NULL;
+}
+
+frep_code
+frep_envelope_response_view(
+    const uint8_t *data, size_t len, frep_response_view *v, frep_status *st)
+{
+	reader   r = {.p = data, .len = len};
+	uint32_t field;
+	unsigned wt;
+	uint64_t u;
+
+	memset(v, 0, sizeof(*v));
+	while (r.off < r.len) {
+		if (read_tag(&r, &field, &wt) != 0) {
+			goto bad;
+		}
+		if (field == 1 && wt == 0) {
+			if (read_varint(&r, &u) != 0) {
+				goto bad;
+			}
+			v->code = (int32_t) u;
+		} else if (field == 2 && wt == 2) {
+			const uint8_t *m;
+			if (read_bytes(&r, &m, &v->message_len) != 0) {
+				goto bad;
+			}
+			v->message = (const char *) m;
+		} else if (field == 3 && wt == 2) {
+			if (read_bytes(&r, &v->payload, &v->payload_len) != 0) {
+				goto bad;
+			}
+		} else if (field == 5 && wt == 0) {
+			if (read_varint(&r, &v->call_id) != 0) {
+				goto bad;
+			}
+		} else if ((field <= 5 && field != 4) || skip_field(&r, wt) != 0) {
+			goto bad;
+		}
+	}
+	return FREP_OK;
+
+bad:
+	return frep_status_set(st, FREP_INTERNAL,
+	    "envelope: %zu bytes do not decode as frep.rpc.v1.Response (at byte %zu)", len, r.off);
 }

@@ -58,6 +58,48 @@ frep_code frep_envelope_request_unpack(
 frep_code frep_envelope_response_unpack(
     const uint8_t *data, size_t len, Frep__Rpc__V1__Response **out, frep_status *st);
 
+/* Zero-copy views, for the hot path: the payload stays in the received
+ * buffer (which must outlive the view) instead of being copied. */
+
+#define FREP_ENVELOPE_MAX_METADATA 64
+
+typedef struct frep_request_view {
+	const char    *method;      /* NUL-terminated, in text */
+	const uint8_t *payload;     /* borrowed from the decoded buffer */
+	size_t         payload_len;
+	uint32_t       timeout_ms;
+	uint64_t       call_id;
+	size_t         n_metadata;
+	frep_metadata  metadata[FREP_ENVELOPE_MAX_METADATA]; /* strings in text */
+	char          *text;        /* one allocation holding every string */
+} frep_request_view;
+
+/* Decodes a Request envelope into *v without copying the payload.
+ * INVALID_ARGUMENT (naming the byte offset) for malformed input, more than
+ * FREP_ENVELOPE_MAX_METADATA pairs, or NUL bytes inside strings;
+ * RESOURCE_EXHAUSTED when out of memory. On success release v with
+ * frep_envelope_request_view_fini; on failure nothing is held. */
+frep_code frep_envelope_request_view(
+    const uint8_t *data, size_t len, frep_request_view *v, frep_status *st);
+void frep_envelope_request_view_fini(frep_request_view *v);
+
+/* First value of metadata key in a view, or NULL. */
+const char *frep_envelope_view_metadata_get(const frep_request_view *v, const char *key);
+
+typedef struct frep_response_view {
+	int32_t        code;
+	const char    *message;     /* borrowed, NOT NUL-terminated */
+	size_t         message_len;
+	const uint8_t *payload;     /* borrowed */
+	size_t         payload_len;
+	uint64_t       call_id;
+} frep_response_view;
+
+/* Decodes a Response envelope into *v, borrowing from data (no allocation).
+ * INTERNAL for malformed input. */
+frep_code frep_envelope_response_view(
+    const uint8_t *data, size_t len, frep_response_view *v, frep_status *st);
+
 /* First value of metadata key in a decoded request, or NULL. */
 const char *frep_envelope_metadata_get(const Frep__Rpc__V1__Request *req, const char *key);
 

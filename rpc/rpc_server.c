@@ -38,7 +38,9 @@ typedef enum ctx_state {
 struct rpc_call {
 	rpc_server                      *server;
 	struct rpc_ctx                  *owner;
-	Frep__Rpc__V1__Request          *req;
+	frep_request_view                req;     /* valid while has_req */
+	bool                             has_req;
+	nng_msg                         *reqmsg;  /* holds the payload the view points into */
 	const service_entry             *svc;
 	const ProtobufCMethodDescriptor *method;
 	unsigned                         method_index;
@@ -102,6 +104,7 @@ struct rpc_server {
 
 static void ctx_cb(void *arg);
 static void call_closure(const ProtobufCMessage *msg, void *closure_data);
+static void call_release(rpc_call *call);
 
 /* --- small helpers ------------------------------------------------------ */
 
@@ -652,9 +655,7 @@ rpc_server_free(rpc_server *s)
 	for (size_t i = 0; i < s->n_ctxs; i++) {
 		rpc_ctx *rc = &s->ctxs[i];
 		nng_aio_free(rc->aio);
-		if (rc->call.req != NULL) {
-			frep__rpc__v1__request__free_unpacked(rc->call.req, NULL);
-		}
+		call_release(&rc->call);
 	}
 	free(s->ctxs);
 	free(s->workers);
@@ -708,6 +709,20 @@ rpc_server__service_names(const rpc_server *s, const char **names, size_t max)
 
 /* --- the call path ------------------------------------------------------ */
 
+/* Drops the call's request: its view and the message it points into. */
+static void
+call_release(rpc_call *call)
+{
+	if (call->has_req) {
+		frep_envelope_request_view_fini(&call->req);
+		call->has_req = false;
+	}
+	if (call->reqmsg != NULL) {
+		nng_msg_free(call->reqmsg);
+		call->reqmsg = NULL;
+	}
+}
+
 /* Sends an envelope already packed into msg on the call's context. The
  * send can complete (and shutdown proceed) before nng_ctx_send returns, so
  * shutdown also waits for every thread still inside it. */
@@ -733,7 +748,7 @@ static void
 answer(rpc_ctx *rc, frep_code code, const char *message, const ProtobufCMessage *payload)
 {
 	rpc_server *s       = rc->server;
-	uint64_t    call_id = rc->call.req != NULL ? rc->call.req->call_id : 0;
+	uint64_t    call_id = rc->call.has_req ? rc->call.req.call_id : 0;
 
 	frep_response_fields f = {
 	    .code    = code,
@@ -758,10 +773,7 @@ answer(rpc_ctx *rc, frep_code code, const char *message, const ProtobufCMessage 
 			rpc_call_cache_finish(s->cache, call_id, nng_msg_body(msg), len);
 		}
 	}
-	if (rc->call.req != NULL) {
-		frep__rpc__v1__request__free_unpacked(rc->call.req, NULL);
-		rc->call.req = NULL;
-	}
+	call_release(&rc->call);
 	pthread_mutex_lock(&s->mtx);
 	rc->state = CTX_SEND;
 	pthread_mutex_unlock(&s->mtx);
@@ -818,7 +830,7 @@ bearer_ok(const rpc_server *s, const rpc_call *call)
 	if (s->admin_token == NULL) {
 		return true;
 	}
-	const char *auth = frep_envelope_metadata_get(call->req, "authorization");
+	const char *auth = frep_envelope_view_metadata_get(&call->req, "authorization");
 	if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0) {
 		return false;
 	}
@@ -858,14 +870,17 @@ begin_call(rpc_ctx *rc, nng_msg *msg)
 	atomic_store(&call->answered, false);
 	frep_status_clear(&call->status);
 
-	frep_code code = frep_envelope_request_unpack(
+	/* The view borrows the payload from msg: keep msg until the answer. */
+	frep_code code = frep_envelope_request_view(
 	    nng_msg_body(msg), nng_msg_len(msg), &call->req, &st);
-	nng_msg_free(msg);
 	if (code != FREP_OK) {
+		nng_msg_free(msg);
 		answer(rc, code, st.message, NULL);
 		return;
 	}
-	Frep__Rpc__V1__Request *req = call->req;
+	call->has_req                = true;
+	call->reqmsg                 = msg;
+	const frep_request_view *req = &call->req;
 	if (req->timeout_ms > 0) {
 		call->deadline = now + req->timeout_ms;
 	}
@@ -910,12 +925,11 @@ begin_call(rpc_ctx *rc, nng_msg *msg)
 		case RPC_CALL_CACHE_RUNNING:
 			answer_status(rc, FREP_ABORTED,
 			    "call id %llu is already running; retry later for its result",
-			    (unsigned long long) call->req->call_id);
+			    (unsigned long long) call->req.call_id);
 			return;
 		case RPC_CALL_CACHE_DONE: {
 			nng_msg *m = NULL;
-			frep__rpc__v1__request__free_unpacked(call->req, NULL);
-			call->req = NULL;
+			call_release(call);
 			if (nng_msg_alloc(&m, cached_len) == 0) {
 				memcpy(nng_msg_body(m), cached, cached_len);
 				free(cached);
@@ -932,7 +946,7 @@ begin_call(rpc_ctx *rc, nng_msg *msg)
 		case RPC_CALL_CACHE_FORGOTTEN:
 			answer_status(rc, FREP_ABORTED,
 			    "call id %llu already ran; its reply was too large to keep",
-			    (unsigned long long) call->req->call_id);
+			    (unsigned long long) call->req.call_id);
 			return;
 		}
 	}
@@ -950,16 +964,16 @@ run_call(rpc_call *call)
 
 	if (call->deadline != 0 && nng_clock() >= call->deadline) {
 		answer_status(rc, FREP_DEADLINE_EXCEEDED,
-		    "deadline of %u ms passed before %s started", call->req->timeout_ms,
-		    call->req->method);
+		    "deadline of %u ms passed before %s started", call->req.timeout_ms,
+		    call->req.method);
 		return;
 	}
 	const ProtobufCMessageDescriptor *in_desc = call->method->input;
 	ProtobufCMessage *input = protobuf_c_message_unpack(
-	    in_desc, NULL, call->req->payload.len, call->req->payload.data);
+	    in_desc, NULL, call->req.payload_len, call->req.payload);
 	if (input == NULL) {
 		answer_status(rc, FREP_INVALID_ARGUMENT, "payload of %zu bytes does not decode as %s",
-		    call->req->payload.len, in_desc->name);
+		    call->req.payload_len, in_desc->name);
 		return;
 	}
 	ProtobufCService *svc = call->svc->service;
@@ -971,7 +985,7 @@ static void
 refuse_queued(rpc_call *call)
 {
 	answer_status(call->owner, FREP_UNAVAILABLE, "server shutting down; %s did not run",
-	    call->req->method);
+	    call->req.method);
 }
 
 static void
@@ -989,12 +1003,12 @@ call_closure(const ProtobufCMessage *msg, void *closure_data)
 	}
 	if (msg == NULL) {
 		answer_status(call->owner, FREP_INTERNAL, "%s: handler returned no message",
-		    call->req->method);
+		    call->req.method);
 		return;
 	}
 	if (msg->descriptor != call->method->output) {
 		answer_status(call->owner, FREP_INTERNAL, "%s: handler returned a %s, not a %s",
-		    call->req->method, msg->descriptor->name, call->method->output->name);
+		    call->req.method, msg->descriptor->name, call->method->output->name);
 		return;
 	}
 	answer(call->owner, FREP_OK, NULL, msg);
@@ -1077,7 +1091,7 @@ rpc_call_fail_status(rpc_call *call, const frep_status *st)
 const char *
 rpc_call_metadata(const rpc_call *call, const char *key)
 {
-	return frep_envelope_metadata_get(call->req, key);
+	return call->has_req ? frep_envelope_view_metadata_get(&call->req, key) : NULL;
 }
 
 int64_t
@@ -1093,14 +1107,14 @@ rpc_call_remaining_ms(const rpc_call *call)
 const char *
 rpc_call_method(const rpc_call *call)
 {
-	return call->req != NULL ? call->req->method : "";
+	return call->has_req ? call->req.method : "";
 }
 
 const uint8_t *
 rpc_call_payload(const rpc_call *call, size_t *len)
 {
-	*len = call->req->payload.len;
-	return call->req->payload.data;
+	*len = call->req.payload_len;
+	return call->req.payload;
 }
 
 rpc_server *

@@ -152,6 +152,138 @@ test_status_set_formats_and_truncates(void **state)
 	assert_string_equal(st.message, "");
 }
 
+/* The zero-copy views agree with protobuf-c's decoder. */
+static void
+test_envelope_views_match_protobuf_c(void **state)
+{
+	(void) state;
+	Frep__V1__HealthCheckRequest hc = FREP__V1__HEALTH_CHECK_REQUEST__INIT;
+	hc.service                      = "frep.v1.DhcpServer";
+	frep_metadata       md[]        = {{"authorization", "Bearer abc"}, {"x-request-id", ""}};
+	frep_request_fields f = {.method = "/frep.v1.Health/Check", .payload = &hc.base,
+	    .timeout_ms = 70000, .metadata = md, .n_metadata = 2, .call_id = UINT64_MAX};
+	size_t   n   = frep_envelope_request_size(&f);
+	uint8_t *buf = malloc(n);
+	frep_envelope_request_pack(&f, buf);
+
+	frep_request_view v;
+	frep_status       st;
+	assert_int_equal(frep_envelope_request_view(buf, n, &v, &st), FREP_OK);
+	assert_string_equal(v.method, "/frep.v1.Health/Check");
+	assert_int_equal(v.timeout_ms, 70000);
+	assert_int_equal(v.call_id, UINT64_MAX);
+	assert_int_equal(v.n_metadata, 2);
+	assert_string_equal(frep_envelope_view_metadata_get(&v, "authorization"), "Bearer abc");
+	assert_string_equal(frep_envelope_view_metadata_get(&v, "x-request-id"), "");
+	assert_null(frep_envelope_view_metadata_get(&v, "nope"));
+	Frep__V1__HealthCheckRequest *back =
+	    frep__v1__health_check_request__unpack(NULL, v.payload_len, v.payload);
+	assert_string_equal(back->service, "frep.v1.DhcpServer");
+	frep__v1__health_check_request__free_unpacked(back, NULL);
+	/* The payload is borrowed, not copied. */
+	assert_true(v.payload > buf && v.payload < buf + n);
+	frep_envelope_request_view_fini(&v);
+
+	frep_response_fields rf = {.code = FREP_NOT_FOUND, .message = "scope 10.0.0.0 not found",
+	    .call_id = 9};
+	uint8_t            rbuf[128];
+	size_t             rn = frep_envelope_response_pack(&rf, rbuf);
+	frep_response_view rv;
+	assert_int_equal(frep_envelope_response_view(rbuf, rn, &rv, &st), FREP_OK);
+	assert_int_equal(rv.code, FREP_NOT_FOUND);
+	assert_int_equal(rv.message_len, strlen("scope 10.0.0.0 not found"));
+	assert_memory_equal(rv.message, "scope 10.0.0.0 not found", rv.message_len);
+	assert_int_equal(rv.call_id, 9);
+	free(buf);
+}
+
+static void
+test_envelope_view_refuses_malformed(void **state)
+{
+	(void) state;
+	frep_request_view v;
+	frep_status       st;
+	/* Truncated length, a group, field number 0, a known field with the
+	 * wrong wire type, an 11-byte varint. */
+	const uint8_t cases[][12] = {
+	    {0x0a, 0x05, 'a', 'b'},
+	    {0x0b, 0x00},
+	    {0x00, 0x01},
+	    {0x08, 0x01},
+	    {0x18, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01},
+	};
+	const size_t lens[] = {4, 2, 2, 2, 12};
+	for (size_t i = 0; i < 5; i++) {
+		assert_int_equal(frep_envelope_request_view(cases[i], lens[i], &v, &st), FREP_INVALID_ARGUMENT);
+	}
+	/* A NUL byte inside the method. */
+	const uint8_t nul[] = {0x0a, 0x03, 'a', 0x00, 'b'};
+	assert_int_equal(frep_envelope_request_view(nul, sizeof(nul), &v, &st), FREP_INVALID_ARGUMENT);
+	assert_non_null(strstr(st.message, "NUL"));
+	/* Unknown fields are skipped, as protobuf-c does. */
+	const uint8_t unknown[] = {0x0a, 0x01, 'm', 0x30, 0x07, 0x3a, 0x01, 'x', 0x45, 1, 2, 3, 4};
+	assert_int_equal(frep_envelope_request_view(unknown, sizeof(unknown), &v, &st), FREP_OK);
+	assert_string_equal(v.method, "m");
+	frep_envelope_request_view_fini(&v);
+	/* Too many metadata pairs. */
+	uint8_t big[4 * 70];
+	for (size_t i = 0; i < 70; i++) {
+		big[4 * i] = 0x22, big[4 * i + 1] = 2, big[4 * i + 2] = 0x0a, big[4 * i + 3] = 0;
+	}
+	assert_int_equal(frep_envelope_request_view(big, sizeof(big), &v, &st), FREP_INVALID_ARGUMENT);
+}
+
+/* Random mutations of a valid envelope: whenever the view accepts one,
+ * protobuf-c accepts it too and reads the same fields. */
+static void
+test_envelope_view_agrees_on_mutations(void **state)
+{
+	(void) state;
+	frep_metadata       md[] = {{"k", "v"}, {"authorization", "Bearer t"}};
+	Frep__V1__HealthCheckRequest hc = FREP__V1__HEALTH_CHECK_REQUEST__INIT;
+	hc.service = "x";
+	frep_request_fields f = {.method = "/a.B/C", .payload = &hc.base, .timeout_ms = 5,
+	    .metadata = md, .n_metadata = 2, .call_id = 77};
+	size_t   n   = frep_envelope_request_size(&f);
+	uint8_t *ref = malloc(n), *buf = malloc(n);
+	frep_envelope_request_pack(&f, ref);
+	srand(7);
+	unsigned accepted = 0;
+	for (int round = 0; round < 20000; round++) {
+		memcpy(buf, ref, n);
+		size_t len = n;
+		int    k   = 1 + rand() % 3;
+		for (int j = 0; j < k; j++) {
+			buf[rand() % n] = (uint8_t) rand();
+		}
+		if (rand() % 4 == 0) {
+			len = (size_t) rand() % n;
+		}
+		frep_request_view v;
+		frep_status       st;
+		if (frep_envelope_request_view(buf, len, &v, &st) != FREP_OK) {
+			continue;
+		}
+		accepted++;
+		Frep__Rpc__V1__Request *r = frep__rpc__v1__request__unpack(NULL, len, buf);
+		assert_non_null(r);
+		assert_string_equal(r->method, v.method);
+		assert_int_equal(r->timeout_ms, v.timeout_ms);
+		assert_int_equal(r->call_id, v.call_id);
+		assert_int_equal(r->payload.len, v.payload_len);
+		assert_int_equal(r->n_metadata, v.n_metadata);
+		for (size_t i = 0; i < v.n_metadata; i++) {
+			assert_string_equal(r->metadata[i]->key, v.metadata[i].key);
+			assert_string_equal(r->metadata[i]->value, v.metadata[i].value);
+		}
+		frep__rpc__v1__request__free_unpacked(r, NULL);
+		frep_envelope_request_view_fini(&v);
+	}
+	assert_true(accepted > 100);
+	free(ref);
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -161,6 +293,9 @@ main(void)
 	    cmocka_unit_test(test_envelope_garbage_is_invalid_argument),
 	    cmocka_unit_test(test_status_names_match_contract),
 	    cmocka_unit_test(test_status_set_formats_and_truncates),
+	    cmocka_unit_test(test_envelope_views_match_protobuf_c),
+	    cmocka_unit_test(test_envelope_view_refuses_malformed),
+	    cmocka_unit_test(test_envelope_view_agrees_on_mutations),
 	};
 	return cmocka_run_group_tests_name("envelope", tests, NULL, NULL);
 }
