@@ -1,0 +1,731 @@
+/*
+ * replication_bench: failover replication between two real frepd
+ * processes on this machine, with the data created through the API, next
+ * to a raw SQLite baseline measured in the same run. Prints figures and the
+ * DESIGN §6 targets with "met" / "NOT met"; it never fails on a figure
+ * (it exits 1 only when a call it needs fails).
+ *
+ *   replication_bench [--frepd PATH] [--ipc | --tcp] [--quick]
+ *
+ * Rows:
+ *   1. one scope x 10,000 reservations: first-time full replicate, a forced
+ *      resend of the same scope, unchanged, one reservation changed;
+ *   2. 1,000 scopes x 100 reservations in one relationship: full, forced,
+ *      unchanged;
+ *   3. peak RSS (VmHWM) of each frepd after each row, idle RSS of a fresh one;
+ *   4. the same rows written straight into SQLite (one transaction, prepared
+ *      statements, the engine's table layout and pragmas): the floor;
+ *   5. one scope x 100,000 reservations (a /15) on a fresh pair: peak RSS on
+ *      each side while replicating it.
+ *
+ * Each ReplicateByName time is the client's wall time of the one call: the
+ * source's snapshot and digest exchange, the ApplyScopes transfer, the
+ * partner's apply and commit, the audit records, and the reply.
+ */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <sqlite3.h>
+
+#include "frep/v1/dhcp_server.pb-c.h"
+#include "frep/v1/replication.pb-c.h"
+#include "frep_client.h"
+#include "testutil.h"
+
+#define SECRET "replication bench secret"
+#define NODES_MAX 4
+#define CALL_TIMEOUT_MS 300000
+
+typedef struct node {
+	char         name[8];
+	char         url[600];
+	char         db[600];
+	tu_proc      proc;
+	frep_client *c;
+} node;
+
+/* Everything the atexit handler must undo: processes by PID, the temp dir. */
+static node  g_nodes[NODES_MAX];
+static char *g_dir;
+static bool  g_tcp;
+static int   g_port_base;
+
+static long long
+now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long) ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static double
+ms_since(long long t0)
+{
+	return (double) (now_ns() - t0) / 1e6;
+}
+
+static void
+node_stop(node *n)
+{
+	frep_client_close(n->c);
+	n->c = NULL;
+	if (n->proc.pid > 0) {
+		int status = tu_proc_stop(&n->proc, SIGTERM, 20000);
+		if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			fprintf(stderr, "frepd %s did not exit 0 (status %d)\n", n->name, status);
+			tu_proc_dump_log(&n->proc);
+		}
+		n->proc.pid = 0;
+	}
+}
+
+static void
+cleanup(void)
+{
+	for (int i = 0; i < NODES_MAX; i++) {
+		node_stop(&g_nodes[i]);
+	}
+	if (g_dir != NULL) {
+		tu_rmtree(g_dir);
+		free(g_dir);
+		g_dir = NULL;
+	}
+}
+
+static void __attribute__((noreturn, format(printf, 1, 2)))
+die(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "replication_bench: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+	exit(1); /* cleanup() runs from atexit */
+}
+
+/* Starts frepd number idx (its own db and socket); max_msg 0 = default. */
+static node *
+node_start(int idx, size_t max_msg)
+{
+	node *n = &g_nodes[idx];
+	char  maxs[32];
+	snprintf(n->name, sizeof(n->name), "%c", 'a' + idx);
+	if (g_tcp) {
+		snprintf(n->url, sizeof(n->url), "tcp://127.0.0.1:%d", g_port_base + idx);
+	} else {
+		snprintf(n->url, sizeof(n->url), "ipc://%s/%c.sock", g_dir, 'a' + idx);
+	}
+	snprintf(n->db, sizeof(n->db), "%s/%c.db", g_dir, 'a' + idx);
+	snprintf(maxs, sizeof(maxs), "%zu", max_msg);
+	const char *args[] = {"--listen", n->url, "--advertise-url", n->url, "--db", n->db,
+	    "--partner-timeout-ms", "120000", max_msg != 0 ? "--max-message-bytes" : NULL, maxs, NULL};
+	if (tu_frepd_start(&n->proc, g_dir, n->name, args) != 0) {
+		die("cannot start frepd %s", n->name);
+	}
+	if (tu_wait_healthy(n->url, 10000) != 0) {
+		tu_proc_dump_log(&n->proc);
+		die("frepd %s did not become healthy", n->name);
+	}
+	frep_client_options o = {.timeout_ms = CALL_TIMEOUT_MS};
+	frep_status         st;
+	if (frep_client_open(n->url, &o, &n->c, &st) != FREP_OK) {
+		die("client for %s: %s", n->url, st.message);
+	}
+	return n;
+}
+
+/* --- memory --------------------------------------------------------------- */
+
+typedef struct mem {
+	long rss_kb, hwm_kb;
+} mem;
+
+static mem
+mem_of(const node *n)
+{
+	char path[64], line[256];
+	mem  m = {-1, -1};
+	snprintf(path, sizeof(path), "/proc/%d/status", (int) n->proc.pid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		return m;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		long kb;
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1) {
+			m.rss_kb = kb;
+		} else if (sscanf(line, "VmHWM: %ld kB", &kb) == 1) {
+			m.hwm_kb = kb;
+		}
+	}
+	fclose(f);
+	return m;
+}
+
+/* Resets the process's VmHWM to its current RSS (Linux clear_refs "5"), so
+ * the next reading is the peak of what follows. false if not permitted. */
+static bool
+mem_reset_peak(const node *n)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/clear_refs", (int) n->proc.pid);
+	FILE *f = fopen(path, "w");
+	if (f == NULL) {
+		return false;
+	}
+	bool ok = fputs("5", f) >= 0;
+	return fclose(f) == 0 && ok;
+}
+
+static void
+print_mem(const char *when, const node *a, const node *b)
+{
+	mem ma = mem_of(a), mb = mem_of(b);
+	printf("  memory %-34s source %s: peak %6.1f MB, now %6.1f MB | partner %s: peak %6.1f MB, "
+	       "now %6.1f MB\n",
+	    when, a->name, (double) ma.hwm_kb / 1024.0, (double) ma.rss_kb / 1024.0, b->name,
+	    (double) mb.hwm_kb / 1024.0, (double) mb.rss_kb / 1024.0);
+}
+
+/* --- calls ---------------------------------------------------------------- */
+
+/* Calls path on n; dies unless OK. The reply is the caller's. */
+static ProtobufCMessage *
+call_ok(node *n, const char *path, const ProtobufCMessage *in, const ProtobufCMessageDescriptor *od)
+{
+	ProtobufCMessage *out = NULL;
+	frep_status       st;
+	if (frep_client_call(n->c, path, in, od, &out, NULL, &st) != FREP_OK) {
+		die("%s on %s: %s: %s", path, n->name, frep_code_name(st.code), st.message);
+	}
+	return out;
+}
+
+static void
+ip_text(uint32_t ip, char out[16])
+{
+	snprintf(out, 16, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255);
+}
+
+/* A scope (network net, prefix length plen, range .10 .. broadcast-5) with
+ * n reservations from net+11 on, imported in one ImportScope call. tag
+ * makes the client ids unique across scopes; gen changes every name. */
+static double
+import_scope(node *n, uint32_t net, int plen, int n_res, unsigned tag, unsigned gen)
+{
+	uint32_t mask = plen == 0 ? 0 : 0xffffffffu << (32 - plen);
+	uint32_t bcast = net | ~mask;
+	char     sid[16], smask[16], start[16], end[16];
+	ip_text(net, sid);
+	ip_text(mask, smask);
+	ip_text(net + 10, start);
+	ip_text(bcast - 5, end);
+	if ((uint32_t) n_res > bcast - 5 - (net + 11)) {
+		die("%d reservations do not fit in %s/%d", n_res, sid, plen);
+	}
+	Frep__V1__Scope scope = FREP__V1__SCOPE__INIT;
+	scope.scope_id        = sid;
+	scope.subnet_mask     = smask;
+	scope.start_range     = start;
+	scope.end_range       = end;
+	scope.name            = "bench";
+
+	size_t                  nr   = (size_t) n_res;
+	Frep__V1__Reservation  *res  = calloc(nr + 1, sizeof(*res));
+	Frep__V1__Reservation **resp = calloc(nr + 1, sizeof(*resp));
+	char (*txt)[3][24]           = calloc(nr + 1, sizeof(*txt));
+	if (res == NULL || resp == NULL || txt == NULL) {
+		die("out of memory");
+	}
+	for (size_t i = 0; i < nr; i++) {
+		uint32_t k = (uint32_t) i;
+		frep__v1__reservation__init(&res[i]);
+		ip_text(net + 11 + k, txt[i][0]);
+		snprintf(txt[i][1], 24, "02-%02x-%02x-%02x-%02x-%02x", (tag >> 8) & 255, tag & 255,
+		    (k >> 16) & 255, (k >> 8) & 255, k & 255);
+		snprintf(txt[i][2], 24, "host-%u-%06u", gen, k);
+		res[i].scope_id   = sid;
+		res[i].ip_address = txt[i][0];
+		res[i].client_id  = txt[i][1];
+		res[i].name       = txt[i][2];
+		resp[i]           = &res[i];
+	}
+	Frep__V1__ScopeConfig cfg = FREP__V1__SCOPE_CONFIG__INIT;
+	cfg.scope                 = &scope;
+	cfg.reservations          = resp;
+	cfg.n_reservations        = nr;
+	Frep__V1__ImportScopeRequest req = FREP__V1__IMPORT_SCOPE_REQUEST__INIT;
+	req.config                       = &cfg;
+	long long t0 = now_ns();
+	ProtobufCMessage *o = call_ok(n, "/frep.v1.DhcpServer/ImportScope", &req.base,
+	    &frep__v1__import_scope_response__descriptor);
+	double ms = ms_since(t0);
+	protobuf_c_message_free_unpacked(o, NULL);
+	free(res);
+	free(resp);
+	free(txt);
+	return ms;
+}
+
+static double
+add_failover(node *from, const node *to, const char *name, char **scopes, size_t n)
+{
+	Frep__V1__AddFailoverRequest   req = FREP__V1__ADD_FAILOVER_REQUEST__INIT;
+	Frep__V1__FailoverRelationship rel = FREP__V1__FAILOVER_RELATIONSHIP__INIT;
+	rel.name                           = (char *) name;
+	rel.partner_server                 = (char *) to->url;
+	rel.mode                 = FREP__V1__FAILOVER_MODE__FAILOVER_MODE_LOAD_BALANCE;
+	rel.load_balance_percent = 50;
+	rel.shared_secret        = SECRET;
+	rel.scope_ids            = scopes;
+	rel.n_scope_ids          = n;
+	req.relationship         = &rel;
+	long long t0             = now_ns();
+	ProtobufCMessage *o = call_ok(from, "/frep.v1.DhcpServer/AddFailover", &req.base,
+	    &frep__v1__failover_relationship__descriptor);
+	double ms = ms_since(t0);
+	protobuf_c_message_free_unpacked(o, NULL);
+	return ms;
+}
+
+static void
+set_reservation_name(node *n, const char *scope, const char *ip, const char *name)
+{
+	Frep__V1__SetReservationRequest sr  = FREP__V1__SET_RESERVATION_REQUEST__INIT;
+	Frep__V1__Reservation           res = FREP__V1__RESERVATION__INIT;
+	char                           *mask[] = {"name"};
+	res.scope_id                           = (char *) scope;
+	res.ip_address                         = (char *) ip;
+	res.name                               = (char *) name;
+	sr.reservation                         = &res;
+	sr.update_mask                         = mask;
+	sr.n_update_mask                       = 1;
+	protobuf_c_message_free_unpacked(call_ok(n, "/frep.v1.DhcpServer/SetReservation", &sr.base,
+	                                     &frep__v1__reservation__descriptor),
+	    NULL);
+}
+
+/* One ReplicateByName call and what it did. */
+typedef struct rep {
+	double       ms;
+	size_t       scopes, unchanged, failed;
+	unsigned     sent_res, added, updated, removed;
+	frep_code    first_code;
+	char         first_msg[256];
+} rep;
+
+static rep
+replicate(node *n, const char *name, bool force)
+{
+	Frep__V1__ReplicateByNameRequest req = FREP__V1__REPLICATE_BY_NAME_REQUEST__INIT;
+	char                            *names[1] = {(char *) name};
+	rep                              r        = {0};
+	req.names                                 = names;
+	req.n_names                               = 1;
+	req.force                                 = force;
+	long long t0                              = now_ns();
+	Frep__V1__ReplicateResponse *out = (Frep__V1__ReplicateResponse *) call_ok(n,
+	    "/frep.v1.FailoverReplication/ReplicateByName", &req.base,
+	    &frep__v1__replicate_response__descriptor);
+	r.ms       = ms_since(t0);
+	r.scopes   = out->n_results;
+	for (size_t i = 0; i < out->n_results; i++) {
+		const Frep__V1__ScopeResult *s = out->results[i];
+		if (s->code != FREP_OK) {
+			if (r.failed++ == 0) {
+				r.first_code = (frep_code) s->code;
+				snprintf(r.first_msg, sizeof(r.first_msg), "scope %s: %s", s->scope_id, s->message);
+			}
+			continue;
+		}
+		if (s->unchanged) {
+			r.unchanged++;
+		}
+		if (s->sent != NULL) {
+			r.sent_res += s->sent->reservations;
+		}
+		if (s->changes != NULL && s->changes->reservations != NULL) {
+			r.added += s->changes->reservations->added;
+			r.updated += s->changes->reservations->updated;
+			r.removed += s->changes->reservations->removed;
+		}
+	}
+	if (out->n_errors > 0) {
+		die("ReplicateByName %s: %s", name, out->errors[0]->message);
+	}
+	protobuf_c_message_free_unpacked(&out->base, NULL);
+	return r;
+}
+
+static void
+print_rep(const char *what, const rep *r)
+{
+	printf("  %-34s %9.1f ms  %5zu scopes (%zu unchanged", what, r->ms, r->scopes, r->unchanged);
+	if (r->failed > 0) {
+		printf(", %zu FAILED", r->failed);
+	}
+	printf(")  sent %6u res  +%u ~%u -%u", r->sent_res, r->added, r->updated, r->removed);
+	if (r->sent_res > 0) {
+		printf("  %9.0f res/s", (double) r->sent_res / (r->ms / 1000.0));
+	}
+	printf("\n");
+	if (r->failed > 0) {
+		printf("    first failure: %s: %s\n", frep_code_name(r->first_code), r->first_msg);
+	}
+	fflush(stdout);
+}
+
+/* --- the SQLite floor --------------------------------------------------- */
+
+/* The engine's scope and reservation tables and its pragmas (WAL,
+ * synchronous FULL, foreign keys), written in one transaction through
+ * prepared statements: n_scopes scopes of per_scope reservations. Returns
+ * the wall ms of open-to-commit, on a fresh file in the bench's temp dir. */
+static double
+sqlite_floor(const char *tag, int n_scopes, int per_scope, int plen)
+{
+	static const char *schema =
+	    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+	    "CREATE TABLE scope (scope_id INTEGER PRIMARY KEY, subnet_mask INTEGER NOT NULL,"
+	    " name TEXT NOT NULL, start_range INTEGER NOT NULL, end_range INTEGER NOT NULL);"
+	    "CREATE TABLE reservation ("
+	    " scope_id INTEGER NOT NULL REFERENCES scope(scope_id) ON DELETE CASCADE,"
+	    " ip INTEGER NOT NULL, client_id TEXT NOT NULL, name TEXT NOT NULL,"
+	    " description TEXT NOT NULL, type INTEGER NOT NULL,"
+	    " PRIMARY KEY (scope_id, ip), UNIQUE (scope_id, client_id)) WITHOUT ROWID;";
+	char          path[700], mac[24], name[24];
+	sqlite3      *db = NULL;
+	sqlite3_stmt *ins_scope = NULL, *ins_res = NULL;
+	snprintf(path, sizeof(path), "%s/floor-%s.db", g_dir, tag);
+	if (sqlite3_open(path, &db) != SQLITE_OK || sqlite3_exec(db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+		die("sqlite %s: %s", path, sqlite3_errmsg(db));
+	}
+	long long t0 = now_ns();
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "INSERT INTO scope VALUES (?1, ?2, 'bench', ?3, ?4)", -1, &ins_scope,
+	        NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "INSERT INTO reservation VALUES (?1, ?2, ?3, ?4, '', 3)", -1, &ins_res,
+	        NULL) != SQLITE_OK) {
+		die("sqlite: %s", sqlite3_errmsg(db));
+	}
+	uint32_t mask = 0xffffffffu << (32 - plen);
+	for (int s = 0; s < n_scopes; s++) {
+		uint32_t net = (10u << 24) | ((uint32_t) s << (32 - plen));
+		sqlite3_bind_int64(ins_scope, 1, net);
+		sqlite3_bind_int64(ins_scope, 2, mask);
+		sqlite3_bind_int64(ins_scope, 3, net + 10);
+		sqlite3_bind_int64(ins_scope, 4, (net | ~mask) - 5);
+		if (sqlite3_step(ins_scope) != SQLITE_DONE) {
+			die("sqlite scope: %s", sqlite3_errmsg(db));
+		}
+		sqlite3_reset(ins_scope);
+		for (int i = 0; i < per_scope; i++) {
+			uint32_t k = (uint32_t) i;
+			snprintf(mac, sizeof(mac), "02-%02x-%02x-%02x-%02x-%02x", (s >> 8) & 255, s & 255,
+			    (k >> 16) & 255, (k >> 8) & 255, k & 255);
+			snprintf(name, sizeof(name), "host-1-%06u", k);
+			sqlite3_bind_int64(ins_res, 1, net);
+			sqlite3_bind_int64(ins_res, 2, net + 11 + k);
+			sqlite3_bind_text(ins_res, 3, mac, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(ins_res, 4, name, -1, SQLITE_TRANSIENT);
+			if (sqlite3_step(ins_res) != SQLITE_DONE) {
+				die("sqlite reservation: %s", sqlite3_errmsg(db));
+			}
+			sqlite3_reset(ins_res);
+		}
+	}
+	sqlite3_finalize(ins_scope);
+	sqlite3_finalize(ins_res);
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		die("sqlite commit: %s", sqlite3_errmsg(db));
+	}
+	double ms = ms_since(t0);
+	sqlite3_close(db);
+	return ms;
+}
+
+/* --- targets -------------------------------------------------------------- */
+
+typedef struct target {
+	char   what[96];
+	char   figure[96];
+	bool   met;
+} target;
+
+static target g_targets[16];
+static size_t g_n_targets;
+
+static void __attribute__((format(printf, 3, 4)))
+target_add(const char *what, bool met, const char *fmt, ...)
+{
+	if (g_n_targets == sizeof(g_targets) / sizeof(g_targets[0])) {
+		return;
+	}
+	target *t = &g_targets[g_n_targets++];
+	va_list ap;
+	snprintf(t->what, sizeof(t->what), "%s", what);
+	va_start(ap, fmt);
+	vsnprintf(t->figure, sizeof(t->figure), fmt, ap);
+	va_end(ap);
+	t->met = met;
+}
+
+/* --- rows ----------------------------------------------------------------- */
+
+typedef struct figures {
+	double full10k_ms, forced10k_ms, changed10k_ms;
+	double full1000_ms, unchanged1000_ms;
+	double floor10k_ms, floor100k_ms;
+} figures;
+
+static void
+row_one_scope(node *a, node *b, figures *fg)
+{
+	uint32_t net = (10u << 24) | (1u << 16); /* 10.1.0.0/18 */
+	char    *ids[1] = {"10.1.0.0"};
+	printf("\nrow 1: one scope (10.1.0.0/18) x 10,000 reservations, %s -> %s\n", a->name, b->name);
+	/* The scope joins the relationship empty, then fills on the source:
+	 * the first ReplicateByName carries all 10,000 to the partner. */
+	import_scope(a, net, 18, 0, 1, 1);
+	double add_ms    = add_failover(a, b, "one", ids, 1);
+	double import_ms = import_scope(a, net, 18, 10000, 1, 1);
+	printf("  (setup: AddFailover of the empty scope %.1f ms; ImportScope of 10,000 on the "
+	       "source %.1f ms)\n",
+	    add_ms, import_ms);
+	rep full = replicate(a, "one", false);
+	print_rep("full (first time, 10,000 new)", &full);
+	rep forced = replicate(a, "one", true);
+	print_rep("forced resend (same data)", &forced);
+	rep same = replicate(a, "one", false);
+	print_rep("unchanged", &same);
+	set_reservation_name(a, ids[0], "10.1.0.111", "renamed");
+	rep one = replicate(a, "one", false);
+	print_rep("one reservation changed", &one);
+	print_mem("after row 1", a, b);
+	fg->full10k_ms    = full.failed == 0 ? full.ms : -1;
+	fg->forced10k_ms  = forced.ms;
+	fg->changed10k_ms = one.failed == 0 && one.updated == 1 ? one.ms : -1;
+	printf("  unchanged / full: %.2f%%\n", 100.0 * same.ms / full.ms);
+}
+
+static void
+row_many_scopes(node *a, node *b, int n_scopes, figures *fg)
+{
+	char  (*txt)[16] = calloc((size_t) n_scopes, sizeof(*txt));
+	char **ids       = calloc((size_t) n_scopes, sizeof(*ids));
+	if (txt == NULL || ids == NULL) {
+		die("out of memory");
+	}
+	printf("\nrow 2: %d scopes (/24) x 100 reservations in one relationship, %s -> %s\n", n_scopes,
+	    a->name, b->name);
+	long long t0 = now_ns();
+	for (int i = 0; i < n_scopes; i++) {
+		uint32_t net = (11u << 24) | ((uint32_t) i << 8); /* 11.0.0.0/24, 11.0.1.0/24, ... */
+		ip_text(net, txt[i]);
+		ids[i] = txt[i];
+		import_scope(a, net, 24, 0, (unsigned) i, 1);
+	}
+	double empty_ms = ms_since(t0);
+	double add_ms   = add_failover(a, b, "many", ids, (size_t) n_scopes);
+	t0              = now_ns();
+	for (int i = 0; i < n_scopes; i++) {
+		import_scope(a, (11u << 24) | ((uint32_t) i << 8), 24, 100, (unsigned) i, 1);
+	}
+	double fill_ms = ms_since(t0);
+	printf("  (setup: %d empty scopes %.0f ms; AddFailover of them %.1f ms; %d ImportScope calls "
+	       "of 100 on the source %.0f ms)\n",
+	    n_scopes, empty_ms, add_ms, n_scopes, fill_ms);
+	rep full = replicate(a, "many", false);
+	print_rep("full (first time, all new)", &full);
+	rep forced = replicate(a, "many", true);
+	print_rep("forced resend (same data)", &forced);
+	rep same = replicate(a, "many", false);
+	print_rep("unchanged", &same);
+	rep same2 = replicate(a, "many", false);
+	print_rep("unchanged (again)", &same2);
+	print_mem("after row 2", a, b);
+	fg->full1000_ms      = full.failed == 0 ? full.ms : -1;
+	fg->unchanged1000_ms = same.ms < same2.ms ? same.ms : same2.ms;
+	printf("  unchanged / full: %.2f%% (the better of two unchanged runs)\n",
+	    100.0 * fg->unchanged1000_ms / full.ms);
+	free(ids);
+	free(txt);
+}
+
+/* Row 5 on a fresh pair (indices 2, 3): 100,000 reservations in one /15.
+ * Returns the replicate result; the peaks are read after it. */
+static rep
+row_big(size_t max_msg, mem *pa, mem *pb, bool *reset_ok)
+{
+	node *c   = node_start(2, max_msg);
+	node *d   = node_start(3, max_msg);
+	uint32_t net = (12u << 24); /* 12.0.0.0/15 */
+	char    *ids[1] = {"12.0.0.0"};
+	import_scope(c, net, 15, 0, 7, 1);
+	add_failover(c, d, "big", ids, 1);
+	double import_ms = import_scope(c, net, 15, 100000, 7, 1);
+	mem    after_import = mem_of(c);
+	printf("  (setup on the source: ImportScope of 100,000 in %.0f ms, its peak %.1f MB)\n",
+	    import_ms, (double) after_import.hwm_kb / 1024.0);
+	/* The import's own peak on the source is not replication's: reset it. */
+	*reset_ok = mem_reset_peak(c) && mem_reset_peak(d);
+	rep full = replicate(c, "big", false);
+	print_rep("full (first time, 100,000 new)", &full);
+	*pa = mem_of(c);
+	*pb = mem_of(d);
+	print_mem("after the full replicate", c, d);
+	if (full.failed == 0) {
+		rep same = replicate(c, "big", false);
+		print_rep("unchanged", &same);
+		rep forced = replicate(c, "big", true);
+		print_rep("forced resend (same data)", &forced);
+		print_mem("after forced resend", c, d);
+		mem fa = mem_of(c), fb = mem_of(d);
+		pa->hwm_kb = fa.hwm_kb > pa->hwm_kb ? fa.hwm_kb : pa->hwm_kb;
+		pb->hwm_kb = fb.hwm_kb > pb->hwm_kb ? fb.hwm_kb : pb->hwm_kb;
+	}
+	node_stop(c);
+	node_stop(d);
+	return full;
+}
+
+static long
+idle_rss_kb(void)
+{
+	node *n  = node_start(2, 0);
+	mem   m  = mem_of(n);
+	node_stop(n);
+	return m.rss_kb;
+}
+
+static const char *
+met(bool ok)
+{
+	return ok ? "met" : "NOT met";
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *frepd    = getenv("FREPD");
+	bool        quick    = false;
+	figures     fg       = {0};
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--frepd") == 0 && i + 1 < argc) {
+			frepd = argv[++i];
+		} else if (strcmp(argv[i], "--tcp") == 0) {
+			g_tcp = true;
+		} else if (strcmp(argv[i], "--ipc") == 0) {
+			g_tcp = false;
+		} else if (strcmp(argv[i], "--quick") == 0) {
+			quick = true;
+		} else {
+			fprintf(stderr, "usage: replication_bench [--frepd PATH] [--ipc | --tcp] [--quick]\n");
+			return 2;
+		}
+	}
+	if (frepd == NULL) {
+		frepd = "build/rpc/frepd";
+	}
+	setenv("FREPD", frepd, 1);
+	signal(SIGPIPE, SIG_IGN);
+	g_port_base = 40000 + (int) (getpid() % 10000);
+	g_dir       = tu_tmpdir();
+	atexit(cleanup);
+
+	double load[3] = {0};
+	FILE  *lf      = fopen("/proc/loadavg", "r");
+	if (lf != NULL) {
+		if (fscanf(lf, "%lf %lf %lf", &load[0], &load[1], &load[2]) != 3) {
+			load[0] = -1;
+		}
+		fclose(lf);
+	}
+	printf("replication_bench: two frepd on %s, data made through the API; SQLite %s; "
+	       "load average %.2f %.2f %.2f\n",
+	    g_tcp ? "tcp://127.0.0.1" : "ipc://", sqlite3_libversion(), load[0], load[1], load[2]);
+
+	long idle = idle_rss_kb();
+	printf("\nidle frepd (fresh, empty store): RSS %.1f MB\n", (double) idle / 1024.0);
+
+	node *a = node_start(0, 0);
+	node *b = node_start(1, 0);
+	print_mem("at start", a, b);
+	row_one_scope(a, b, &fg);
+	row_many_scopes(a, b, quick ? 100 : 1000, &fg);
+	node_stop(a);
+	node_stop(b);
+
+	printf("\nrow 4: the floor: the same rows inserted straight into SQLite (one transaction, "
+	       "prepared statements, WAL, synchronous FULL)\n");
+	fg.floor10k_ms      = sqlite_floor("10k", 1, 10000, 18);
+	fg.floor100k_ms     = sqlite_floor("1000x100", 1000, 100, 24);
+	double floor_big_ms = sqlite_floor("100k", 1, 100000, 15);
+	printf("  %-34s %9.1f ms   frep full replicate / floor: %.2fx\n", "1 x 10,000",
+	    fg.floor10k_ms, fg.full10k_ms / fg.floor10k_ms);
+	printf("  %-34s %9.1f ms   frep full replicate / floor: %.2fx%s\n", "1,000 x 100",
+	    fg.floor100k_ms, fg.full1000_ms / fg.floor100k_ms, quick ? " (quick: 100 scopes in frep)" : "");
+	printf("  %-34s %9.1f ms\n", "1 x 100,000", floor_big_ms);
+
+	printf("\nrow 5: one scope (12.0.0.0/15) x 100,000 reservations on a fresh pair c -> d\n");
+	mem  pc = {0}, pd = {0};
+	bool reset_ok  = false;
+	rep  big       = row_big(0, &pc, &pd, &reset_ok);
+	bool raised    = false;
+	if (big.failed > 0 && big.first_code == FREP_RESOURCE_EXHAUSTED) {
+		printf("  the scope exceeds the default message limit: again with --max-message-bytes "
+		       "67108864\n");
+		raised = true;
+		big    = row_big(64u << 20, &pc, &pd, &reset_ok);
+	}
+	printf("  big-row floor ratio: frep full replicate / SQLite floor %.2fx\n",
+	    big.ms / floor_big_ms);
+	if (!reset_ok) {
+		printf("  (could not reset VmHWM after the import: the source's peak includes it)\n");
+	}
+
+	/* DESIGN §6. */
+	target_add("1 x 10k replicated end to end < 100 ms", fg.full10k_ms >= 0 && fg.full10k_ms < 100,
+	    "%.1f ms", fg.full10k_ms);
+	target_add("1000 x 100 replicated < 2 s", fg.full1000_ms >= 0 && fg.full1000_ms < 2000,
+	    "%.0f ms%s", fg.full1000_ms, quick ? " (quick: 100 scopes)" : "");
+	target_add("unchanged 1000 scopes < 5% of full",
+	    fg.full1000_ms > 0 && fg.unchanged1000_ms < 0.05 * fg.full1000_ms, "%.1f ms = %.2f%%",
+	    fg.unchanged1000_ms, 100.0 * fg.unchanged1000_ms / fg.full1000_ms);
+	target_add("one change in a 10k scope < 10 ms + transfer",
+	    fg.changed10k_ms >= 0 && fg.changed10k_ms < 10.0 + fg.forced10k_ms,
+	    "%.1f ms vs 10 + %.1f (forced resend)", fg.changed10k_ms, fg.forced10k_ms);
+	double r10 = fg.full10k_ms / fg.floor10k_ms, r100 = fg.full1000_ms / fg.floor100k_ms;
+	target_add("apply within 3x of raw SQLite (1 x 10k)", r10 < 3.0, "%.2fx (%.1f / %.1f ms)", r10,
+	    fg.full10k_ms, fg.floor10k_ms);
+	target_add("apply within 3x of raw SQLite (1000 x 100)", r100 < 3.0, "%.2fx (%.0f / %.1f ms)",
+	    r100, fg.full1000_ms, fg.floor100k_ms);
+	target_add("idle frepd < 10 MB RSS", idle >= 0 && idle < 10 * 1024, "%.1f MB",
+	    (double) idle / 1024.0);
+	target_add("100k reservations < 150 MB peak, source", big.failed == 0 && pc.hwm_kb < 150 * 1024,
+	    "%.1f MB%s%s", (double) pc.hwm_kb / 1024.0, raised ? ", max-message raised" : "",
+	    big.failed > 0 ? ", replicate FAILED" : "");
+	target_add("100k reservations < 150 MB peak, partner", big.failed == 0 && pd.hwm_kb < 150 * 1024,
+	    "%.1f MB%s", (double) pd.hwm_kb / 1024.0, raised ? ", max-message raised" : "");
+
+	printf("\nDESIGN §6 targets (the full replicate is the whole ReplicateByName call, so the "
+	       "floor ratio is end to end)\n");
+	for (size_t i = 0; i < g_n_targets; i++) {
+		printf("  %-46s %-42s %s\n", g_targets[i].what, g_targets[i].figure, met(g_targets[i].met));
+	}
+	fflush(stdout);
+	cleanup();
+	nng_fini();
+	return 0;
+}
