@@ -1,0 +1,133 @@
+"""The few nng functions the client needs, through ctypes on libnng.so.1.
+
+No compiled extension: this loads the system's shared library (Debian's
+libnng1). Every foreign call releases the GIL (ctypes.CDLL), so a thread
+blocked in nng_aio_wait does not hold up the others.
+"""
+
+import ctypes
+import ctypes.util
+import os
+
+# nng's error numbers (nng.h, enum nng_errno_enum).
+ENOMEM = 2
+ETIMEDOUT = 5
+ECONNREFUSED = 6
+ECLOSED = 7
+EMSGSIZE = 17
+ECONNABORTED = 18
+ECONNRESET = 19
+ECANCELED = 20
+ECONNSHUT = 31
+
+FLAG_NONBLOCK = 2
+DURATION_INFINITE = -1
+PIPE_EV_ADD_POST = 1
+PIPE_EV_REM_POST = 2
+
+OPT_REQ_RESENDTIME = b"req:resend-time"
+OPT_RECVMAXSZ = b"recv-size-max"
+OPT_RECONNMINT = b"reconnect-time-min"
+OPT_RECONNMAXT = b"reconnect-time-max"
+
+
+class Socket(ctypes.Structure):
+    _fields_ = [("id", ctypes.c_uint32)]
+
+
+class Ctx(ctypes.Structure):
+    _fields_ = [("id", ctypes.c_uint32)]
+
+
+class Dialer(ctypes.Structure):
+    _fields_ = [("id", ctypes.c_uint32)]
+
+
+class Pipe(ctypes.Structure):
+    _fields_ = [("id", ctypes.c_uint32)]
+
+
+_p = ctypes.c_void_p
+_int = ctypes.c_int
+_dur = ctypes.c_int32
+
+# void (*nng_pipe_cb)(nng_pipe, nng_pipe_ev, void *)
+PIPE_CB = ctypes.CFUNCTYPE(None, Pipe, ctypes.c_int, ctypes.c_void_p)
+
+
+def _load():
+    names = []
+    env = os.environ.get("FREP_LIBNNG")
+    if env:
+        names.append(env)
+    names.append("libnng.so.1")
+    found = ctypes.util.find_library("nng")
+    if found:
+        names.append(found)
+    errors = []
+    for name in names:
+        try:
+            return ctypes.CDLL(name)
+        except OSError as e:
+            errors.append("%s: %s" % (name, e))
+    raise ImportError("frep: cannot load nng (install libnng1, or set FREP_LIBNNG): "
+                      + "; ".join(errors))
+
+
+lib = _load()
+
+_SIGNATURES = {
+    "nng_req0_open": (_int, [ctypes.POINTER(Socket)]),
+    "nng_close": (_int, [Socket]),
+    "nng_socket_set_ms": (_int, [Socket, ctypes.c_char_p, _dur]),
+    "nng_socket_set_size": (_int, [Socket, ctypes.c_char_p, ctypes.c_size_t]),
+    "nng_pipe_notify": (_int, [Socket, ctypes.c_int, PIPE_CB, _p]),
+    "nng_dialer_create": (_int, [ctypes.POINTER(Dialer), Socket, ctypes.c_char_p]),
+    "nng_dialer_start": (_int, [Dialer, _int]),
+    "nng_ctx_open": (_int, [ctypes.POINTER(Ctx), Socket]),
+    "nng_ctx_close": (_int, [Ctx]),
+    "nng_ctx_send": (None, [Ctx, _p]),
+    "nng_ctx_recv": (None, [Ctx, _p]),
+    "nng_aio_alloc": (_int, [ctypes.POINTER(_p), _p, _p]),
+    "nng_aio_free": (None, [_p]),
+    "nng_aio_set_timeout": (None, [_p, _dur]),
+    "nng_aio_set_msg": (None, [_p, _p]),
+    "nng_aio_get_msg": (_p, [_p]),
+    "nng_aio_wait": (None, [_p]),
+    "nng_aio_result": (_int, [_p]),
+    "nng_aio_cancel": (None, [_p]),
+    "nng_aio_stop": (None, [_p]),
+    "nng_msg_alloc": (_int, [ctypes.POINTER(_p), ctypes.c_size_t]),
+    "nng_msg_free": (None, [_p]),
+    "nng_msg_body": (_p, [_p]),
+    "nng_msg_len": (ctypes.c_size_t, [_p]),
+    "nng_strerror": (ctypes.c_char_p, [_int]),
+}
+
+for _name, (_res, _args) in _SIGNATURES.items():
+    _f = getattr(lib, _name)
+    _f.restype = _res
+    _f.argtypes = _args
+
+
+def strerror(rv):
+    return lib.nng_strerror(rv).decode("utf-8", "replace")
+
+
+def msg_from_bytes(data):
+    """A new nng_msg holding `data`; the caller owns it. None when out of memory."""
+    m = _p()
+    if lib.nng_msg_alloc(ctypes.byref(m), len(data)) != 0:
+        return None
+    if data:
+        ctypes.memmove(lib.nng_msg_body(m), data, len(data))
+    return m
+
+
+def msg_take_bytes(m):
+    """The body of nng_msg `m` as bytes; frees `m`."""
+    try:
+        n = lib.nng_msg_len(m)
+        return ctypes.string_at(lib.nng_msg_body(m), n) if n else b""
+    finally:
+        lib.nng_msg_free(m)

@@ -1,0 +1,465 @@
+"""frep.Client: calls frepd over nng's REQ socket (see docs/PROTOCOL.md).
+
+One Client holds one nng req0 socket dialing one server. Each call borrows
+an (nng context, aio) pair from a pool, so any number of threads may share
+a Client: their requests are pipelined on the connection and every reply
+comes back to the context that sent the request. Threads block in
+nng_aio_wait with the call's deadline; nothing polls.
+"""
+
+import ctypes
+import itertools
+import re
+import secrets
+import threading
+import weakref
+
+from . import _nng
+
+_N = _nng.lib
+_DEFAULT_MAX_RECV = 256 * 1024 * 1024
+_SMALL_ENOUGH = 64 * 1024  # every frep server accepts this much
+_UINT64 = (1 << 64) - 1
+_MAX_TIMEOUT_MS = (1 << 31) - 1
+
+
+class FrepError(Exception):
+    """A call that did not return OK.
+
+    .code is the frep.rpc.v1.Code number (gRPC's numbering), .name its name
+    ("NOT_FOUND"), .message the server's text (or the client's, for
+    transport failures it maps itself: UNAVAILABLE, DEADLINE_EXCEEDED, ...)."""
+
+    def __init__(self, code, message):
+        self.code = int(code)
+        self.name = code_name(self.code)
+        self.message = message
+        super().__init__("%s: %s" % (self.name, message))
+
+
+_CODE_NAMES = ("OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
+               "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
+               "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL",
+               "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED")
+
+
+class Code:
+    """The status codes as constants: Code.NOT_FOUND == 5."""
+
+
+for _i, _n in enumerate(_CODE_NAMES):
+    setattr(Code, _n, _i)
+
+
+def code_name(code):
+    return _CODE_NAMES[code] if 0 <= code < len(_CODE_NAMES) else "UNKNOWN"
+
+
+def snake_case(name):
+    """"ReplicateByName" -> "replicate_by_name", "DhcpServer" -> "dhcp_server"."""
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+
+
+class _Slot:
+    """One nng context and its aio: one call at a time."""
+
+    __slots__ = ("ctx", "aio")
+
+    def __init__(self, sock):
+        self.aio = ctypes.c_void_p()
+        rv = _N.nng_aio_alloc(ctypes.byref(self.aio), None, None)
+        if rv != 0:
+            raise FrepError(Code.RESOURCE_EXHAUSTED, "nng_aio_alloc: " + _nng.strerror(rv))
+        self.ctx = _nng.Ctx()
+        rv = _N.nng_ctx_open(ctypes.byref(self.ctx), sock)
+        if rv != 0:
+            _N.nng_aio_free(self.aio)
+            raise FrepError(Code.CANCELLED if rv == _nng.ECLOSED else Code.INTERNAL,
+                            "nng_ctx_open: " + _nng.strerror(rv))
+
+    def free(self):
+        _N.nng_aio_stop(self.aio)
+        _N.nng_ctx_close(self.ctx)
+        _N.nng_aio_free(self.aio)
+
+
+class _Inflight:
+    __slots__ = ("aio", "idempotent", "sent", "lost")
+
+    def __init__(self, aio, idempotent):
+        self.aio = aio
+        self.idempotent = idempotent
+        self.sent = False
+        self.lost = False
+
+
+class _Transport:
+    """The nng side of a Client. Kept apart from the Client so that a
+    weakref finalizer can close it when the Client is dropped unclosed."""
+
+    def __init__(self, url, max_recv_bytes):
+        self.url = url
+        self.lock = threading.Lock()
+        self.closed = False
+        self.pipes = 0
+        self.inflight = set()
+        self.free_slots = []
+        self.all_slots = []
+        self.server_max = 0  # learnt from GetServerInfo; 0 = unknown
+        self.sock = _nng.Socket()
+        rv = _N.nng_req0_open(ctypes.byref(self.sock))
+        if rv != 0:
+            raise FrepError(Code.INTERNAL, "req0 socket: " + _nng.strerror(rv))
+        self.opened = True
+        # No timed resend: a slow call must not run twice. Set before any
+        # context is opened, which copies it.
+        _N.nng_socket_set_ms(self.sock, _nng.OPT_REQ_RESENDTIME, _nng.DURATION_INFINITE)
+        _N.nng_socket_set_size(self.sock, _nng.OPT_RECVMAXSZ, max_recv_bytes)
+        _N.nng_socket_set_ms(self.sock, _nng.OPT_RECONNMINT, 20)
+        _N.nng_socket_set_ms(self.sock, _nng.OPT_RECONNMAXT, 1000)
+        self._cb = _nng.PIPE_CB(self._pipe_event)  # kept alive as long as the socket
+        _N.nng_pipe_notify(self.sock, _nng.PIPE_EV_ADD_POST, self._cb, None)
+        _N.nng_pipe_notify(self.sock, _nng.PIPE_EV_REM_POST, self._cb, None)
+        dialer = _nng.Dialer()
+        rv = _N.nng_dialer_create(ctypes.byref(dialer), self.sock, url.encode())
+        if rv == 0:
+            rv = _N.nng_dialer_start(dialer, _nng.FLAG_NONBLOCK)
+        if rv != 0:
+            self.close()
+            raise FrepError(Code.INVALID_ARGUMENT,
+                            'server URL "%s": %s' % (url, _nng.strerror(rv)))
+
+    def _pipe_event(self, _pipe, ev, _arg):
+        # Runs on an nng thread. Never calls back into nng except
+        # nng_aio_cancel, as the C client does.
+        with self.lock:
+            if ev == _nng.PIPE_EV_ADD_POST:
+                self.pipes += 1
+            elif ev == _nng.PIPE_EV_REM_POST:
+                self.pipes = max(0, self.pipes - 1)
+                self.server_max = 0  # the next server may have other limits
+                # A state-changing request must not be resent to whatever
+                # comes next (nng would resend it at once): fail it.
+                for f in self.inflight:
+                    if not f.idempotent and f.sent:
+                        f.lost = True
+                        _N.nng_aio_cancel(f.aio)
+
+    def connected(self):
+        with self.lock:
+            return self.pipes > 0
+
+    def slot_get(self):
+        with self.lock:
+            if self.closed:
+                raise FrepError(Code.CANCELLED, "client closed")
+            if self.free_slots:
+                return self.free_slots.pop()
+        s = _Slot(self.sock)
+        with self.lock:
+            self.all_slots.append(s)
+        return s
+
+    def slot_put(self, s):
+        with self.lock:
+            self.free_slots.append(s)
+
+    def close(self):
+        with self.lock:
+            if self.closed:
+                return
+            self.closed = True
+        if self.opened:
+            # Fails every call in flight with NNG_ECLOSED, then frees.
+            _N.nng_close(self.sock)
+            self.opened = False
+        with self.lock:
+            slots, self.all_slots, self.free_slots = self.all_slots, [], []
+        for s in slots:
+            s.free()
+
+    def _map(self, rv, phase, timeout_ms, lost):
+        if rv == _nng.ETIMEDOUT:
+            if not self.connected():
+                return FrepError(Code.UNAVAILABLE, "no connection to %s within the deadline of "
+                                 "%d ms" % (self.url, timeout_ms))
+            return FrepError(Code.DEADLINE_EXCEEDED, "no reply from %s within the deadline of "
+                             "%d ms (%s)" % (self.url, timeout_ms, phase))
+        if rv in (_nng.ECONNRESET, _nng.ECONNSHUT, _nng.ECONNABORTED, _nng.ECANCELED):
+            if rv != _nng.ECANCELED and phase == "waiting for":
+                lost = True
+            if lost:
+                return FrepError(Code.UNAVAILABLE, "connection to %s lost during the call; it "
+                                 "may or may not have run" % self.url)
+            return FrepError(Code.CANCELLED, "call to %s cancelled" % self.url)
+        if rv == _nng.ECLOSED:
+            return FrepError(Code.CANCELLED, "client closed")
+        if rv == _nng.ENOMEM:
+            return FrepError(Code.RESOURCE_EXHAUSTED, "out of memory")
+        if rv == _nng.EMSGSIZE:
+            return FrepError(Code.RESOURCE_EXHAUSTED,
+                             "reply from %s larger than this client accepts" % self.url)
+        return FrepError(Code.UNAVAILABLE, "%s %s: %s (nng error %d)"
+                         % (phase, self.url, _nng.strerror(rv), rv))
+
+    def roundtrip(self, data, timeout_ms, idempotent):
+        """Sends one envelope and returns the reply's bytes, or raises FrepError."""
+        msg = _nng.msg_from_bytes(data)
+        if msg is None:
+            raise FrepError(Code.RESOURCE_EXHAUSTED, "out of memory")
+        try:
+            s = self.slot_get()
+        except BaseException:
+            _N.nng_msg_free(msg)
+            raise
+        fl = _Inflight(s.aio, idempotent)
+        with self.lock:
+            self.inflight.add(fl)
+        try:
+            deadline = _now_ms() + timeout_ms
+            _N.nng_aio_set_timeout(s.aio, timeout_ms)
+            _N.nng_aio_set_msg(s.aio, msg)
+            _N.nng_ctx_send(s.ctx, s.aio)
+            _N.nng_aio_wait(s.aio)
+            rv = _N.nng_aio_result(s.aio)
+            if rv != 0:
+                # On failure the message is still ours.
+                _N.nng_msg_free(_N.nng_aio_get_msg(s.aio))
+                _N.nng_aio_set_msg(s.aio, None)
+                raise self._map(rv, "sending to", timeout_ms, False)
+            with self.lock:
+                fl.sent = True
+            left = deadline - _now_ms()
+            _N.nng_aio_set_timeout(s.aio, max(1, left))
+            _N.nng_ctx_recv(s.ctx, s.aio)
+            _N.nng_aio_wait(s.aio)
+            rv = _N.nng_aio_result(s.aio)
+            with self.lock:
+                self.inflight.discard(fl)
+            if rv != 0:
+                raise self._map(rv, "waiting for", timeout_ms, fl.lost)
+            reply = _N.nng_aio_get_msg(s.aio)
+            _N.nng_aio_set_msg(s.aio, None)
+            return _nng.msg_take_bytes(reply)
+        finally:
+            with self.lock:
+                self.inflight.discard(fl)
+            self.slot_put(s)
+
+
+def _now_ms():
+    import time
+    return int(time.monotonic() * 1000)
+
+
+def _close_transport(t):
+    t.close()
+
+
+class _Method:
+    """One RPC: its path, types and whether it is read-only."""
+
+    def __init__(self, method_desc, classes):
+        self.name = method_desc.name
+        self.path = "/%s/%s" % (method_desc.containing_service.full_name, method_desc.name)
+        self.input = classes[method_desc.input_type.full_name]
+        self.output = classes[method_desc.output_type.full_name]
+        opts = method_desc.GetOptions()
+        # NO_SIDE_EFFECTS (1): the contract's read-only methods (PROTOCOL.md §4).
+        self.idempotent = opts.HasField("idempotency_level") and opts.idempotency_level == 1
+        self.fields = [f.name for f in method_desc.input_type.fields]
+
+    def request(self, args, fields):
+        if len(args) == 1 and isinstance(args[0], self.input) and not fields:
+            return args[0]
+        if args and isinstance(args[0], self.input):
+            raise TypeError("%s: pass a %s or keyword arguments, not both"
+                            % (self.name, self.input.DESCRIPTOR.full_name))
+        if len(args) > len(self.fields):
+            raise TypeError("%s takes at most %d positional arguments (%s)"
+                            % (self.name, len(self.fields), ", ".join(self.fields)))
+        for name, value in zip(self.fields, args):
+            if name in fields:
+                raise TypeError("%s: %s given twice" % (self.name, name))
+            fields[name] = value
+        return self.input(**fields)
+
+
+def _make_stub(method):
+    def rpc(self, *args, timeout=None, metadata=None, **fields):
+        req = method.request(args, fields)
+        return self._client._invoke(method, req, timeout, metadata)
+
+    rpc.__name__ = snake_case(method.name)
+    rpc.__qualname__ = rpc.__name__
+    rpc.__doc__ = ("%s(%s) -> %s\n\nCalls %s. Pass a %s, its fields as keyword arguments, or "
+                   "its fields positionally in declaration order. Raises FrepError."
+                   % (rpc.__name__, ", ".join(method.fields), method.output.DESCRIPTOR.full_name,
+                      method.path, method.input.DESCRIPTOR.full_name))
+    return rpc
+
+
+class _ServiceBase:
+    def __init__(self, client):
+        self._client = client
+
+
+class Client:
+    """A connection to one frep server.
+
+    Client(url, token=None, timeout=30.0, max_recv_bytes=256 MiB)
+
+    - url: the server's nng URL (tcp://, ipc://, ws://...). The client dials
+      in the background and redials after a drop; a call made while not
+      connected waits for a connection until its deadline (UNAVAILABLE).
+    - token: the admin token; sent as `authorization: Bearer <token>`.
+    - timeout: default deadline of every call, in seconds (sent to the
+      server as timeout_ms, and the client stops waiting then).
+
+    Each service of the contract is an attribute (client.dhcp_server,
+    client.failover_replication, client.health, client.introspection,
+    client.partner, ...) with one snake_case method per RPC, made from the
+    service descriptors. Every method except Partner's is also a method of
+    the Client itself: client.add_scope(...) is client.dhcp_server.add_scope(...).
+
+    Thread-safe: share one Client between threads. Use it as a context
+    manager, or call close().
+    """
+
+    _services = {}  # attribute name -> service class, filled by _install()
+    _flat = {}
+
+    def __init__(self, url, token=None, timeout=30.0, max_recv_bytes=_DEFAULT_MAX_RECV):
+        self.url = url
+        self.timeout = float(timeout)
+        self._auth = None if token is None else ("authorization", "Bearer " + token)
+        self._call_base = secrets.randbits(64)
+        self._counter = itertools.count(1)
+        self._t = _Transport(url, max_recv_bytes)
+        self._finalizer = weakref.finalize(self, _close_transport, self._t)
+        for attr, cls in self._services.items():
+            setattr(self, attr, cls(self))
+
+    def close(self):
+        """Closes the connection; calls in flight fail with CANCELLED."""
+        self._finalizer()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def _next_call_id(self):
+        while True:
+            cid = (self._call_base + next(self._counter)) & _UINT64
+            if cid != 0:
+                return cid
+
+    def call(self, path, request, response_type, timeout=None, metadata=None, idempotent=None):
+        """Calls any method by path with a request message; returns a
+        response_type message. For methods outside the compiled contract."""
+        m = _Method.__new__(_Method)
+        m.name, m.path, m.input, m.output = path.rsplit("/", 1)[-1], path, type(request), response_type
+        m.idempotent = (bool(re.match(r"(Get|List|Check|Diff)([A-Z]|$)", m.name))
+                        if idempotent is None else idempotent)
+        return self._invoke(m, request, timeout, metadata)
+
+    def _invoke(self, method, request, timeout, metadata):
+        env = _pb.envelope.Request()
+        env.method = method.path
+        env.payload = request.SerializeToString()
+        seconds = self.timeout if timeout is None else float(timeout)
+        timeout_ms = min(_MAX_TIMEOUT_MS, max(1, int(round(seconds * 1000))))
+        env.timeout_ms = timeout_ms
+        if self._auth is not None:
+            env.metadata.add(key=self._auth[0], value=self._auth[1])
+        if metadata:
+            items = metadata.items() if hasattr(metadata, "items") else metadata
+            for k, v in items:
+                env.metadata.add(key=k, value=v)
+        env.call_id = self._next_call_id()
+        data = env.SerializeToString()
+        if len(data) > _SMALL_ENOUGH:
+            self._check_size(len(data), timeout)
+        reply = self._t.roundtrip(data, timeout_ms, method.idempotent)
+        try:
+            resp = _pb.envelope.Response.FromString(reply)
+        except Exception as e:  # DecodeError
+            raise FrepError(Code.INTERNAL, "%s: reply envelope of %d bytes does not decode: %s"
+                            % (method.path, len(reply), e))
+        if resp.code != 0:
+            code = resp.code if 0 <= resp.code < len(_CODE_NAMES) else Code.UNKNOWN
+            raise FrepError(code, resp.message)
+        try:
+            return method.output.FromString(resp.payload)
+        except Exception as e:
+            raise FrepError(Code.INTERNAL, "%s: reply of %d bytes does not decode as %s: %s"
+                            % (method.path, len(resp.payload),
+                               method.output.DESCRIPTOR.full_name, e))
+
+    def _check_size(self, n, timeout):
+        # Learn the server's limit before sending anything large: an
+        # oversized request is dropped with the connection (PROTOCOL.md §8).
+        limit = self._t.server_max
+        if limit == 0:
+            info = self.introspection.get_server_info(timeout=timeout)
+            limit = info.max_message_bytes
+            self._t.server_max = limit
+        if limit and n + 4 > limit:
+            raise FrepError(Code.RESOURCE_EXHAUSTED, "request of %d bytes exceeds the server's "
+                            "limit of %d bytes" % (n + 4, limit))
+
+
+class _pb:
+    envelope = None  # frep.rpc.v1.envelope_pb2, set by _install()
+
+
+def _install(modules):
+    """Builds the service classes and Client methods from the descriptors."""
+    from google.protobuf import symbol_database
+
+    classes = {}
+    services = []
+    for mod in modules:
+        fd = mod.DESCRIPTOR
+        if fd.name == "frep/rpc/v1/envelope.proto":
+            _pb.envelope = mod
+        for name in fd.message_types_by_name:
+            classes[fd.package + "." + name] = getattr(mod, name)
+        services.extend(fd.services_by_name.values())
+
+    def cls_of(full_name):
+        if full_name not in classes:
+            classes[full_name] = symbol_database.Default().GetSymbol(full_name)
+        return classes[full_name]
+
+    by_name = {}
+    for sd in services:
+        for md in sd.methods:
+            cls_of(md.input_type.full_name)
+            cls_of(md.output_type.full_name)
+        stubs = {}
+        for md in sd.methods:
+            m = _Method(md, classes)
+            stubs[snake_case(md.name)] = _make_stub(m)
+            if sd.name != "Partner":
+                by_name.setdefault(snake_case(md.name), []).append(snake_case(sd.name))
+        stubs["__doc__"] = "The %s service: %s." % (
+            sd.full_name, ", ".join(sorted(k for k in stubs if not k.startswith("_"))))
+        cls = type(sd.name, (_ServiceBase,), stubs)
+        Client._services[snake_case(sd.name)] = cls
+    for name, owners in by_name.items():
+        if len(owners) == 1 and not hasattr(Client, name):
+            svc = owners[0]
+
+            def flat(self, *args, _svc=svc, _name=name, **kw):
+                return getattr(getattr(self, _svc), _name)(*args, **kw)
+
+            flat.__name__ = name
+            flat.__qualname__ = "Client." + name
+            flat.__doc__ = getattr(Client._services[svc], name).__doc__
+            setattr(Client, name, flat)
+            Client._flat[name] = svc
+    return classes
