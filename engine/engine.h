@@ -58,6 +58,15 @@ frep_code engine_open(const char *path, const engine_options *options,
 /* Closes the handle (NULL is a no-op). No call may be running on it. */
 void engine_close(engine *e);
 
+/* Sets (fn non-NULL) or clears (fn NULL) the commit hook: fn(arg) is
+ * called after every successful COMMIT of a write transaction (admin
+ * writes, applies, audit appends; dry runs too, which commit nothing new),
+ * on the committing thread, after the engine's mutex is released — fn may
+ * call the engine. Never called for reads or rolled-back writes. fn must
+ * be quick (signal a worker, do not do I/O). Thread-safe; a hook being
+ * replaced may still run once with its old arg. */
+void engine_set_commit_hook(engine *e, void (*fn)(void *arg), void *arg);
+
 /* The store's schema version (PRAGMA user_version). */
 frep_code engine_schema_version(engine *e, int *version, frep_status *st);
 

@@ -252,6 +252,9 @@ struct engine {
 	sqlite3        *db;
 	pthread_mutex_t mu;
 	sqlite3_stmt   *stmt[ENGINE__STMT_COUNT];
+	bool            in_write; /* the open transaction is a write (under mu) */
+	void          (*commit_hook)(void *arg); /* engine_set_commit_hook */
+	void           *commit_hook_arg;
 };
 
 /* A dotted address for a message; lives until the end of the enclosing

@@ -259,7 +259,11 @@ engine__write_begin(engine *e, frep_status *st)
 		return frep_status_set(st, FREP_INVALID_ARGUMENT,
 		    "engine handle is NULL");
 	}
-	return tx_begin(e, "BEGIN IMMEDIATE", st);
+	frep_code rc = tx_begin(e, "BEGIN IMMEDIATE", st);
+	if (rc == FREP_OK) {
+		e->in_write = true;
+	}
+	return rc;
 }
 
 frep_code
@@ -282,9 +286,16 @@ reset_all(engine *e)
 	}
 }
 
+/* Ends the transaction. After a committed write the commit hook (if any)
+ * runs, with the engine mutex already released so that the hook may call
+ * back into the engine or take its own locks without deadlocking. */
 static frep_code
 tx_end(engine *e, frep_code rc, frep_status *st)
 {
+	bool was_write = e->in_write;
+	void (*hook)(void *) = NULL;
+	void *hook_arg = NULL;
+
 	reset_all(e);
 	if (rc == FREP_OK) {
 		rc = exec_sql(e, "COMMIT", st);
@@ -292,11 +303,31 @@ tx_end(engine *e, frep_code rc, frep_status *st)
 	if (rc != FREP_OK && !sqlite3_get_autocommit(e->db)) {
 		(void) sqlite3_exec(e->db, "ROLLBACK", NULL, NULL, NULL);
 	}
+	e->in_write = false;
+	if (rc == FREP_OK && was_write) {
+		hook = e->commit_hook;
+		hook_arg = e->commit_hook_arg;
+	}
 	pthread_mutex_unlock(&e->mu);
 	if (rc == FREP_OK) {
 		frep_status_clear(st);
 	}
+	if (hook != NULL) {
+		hook(hook_arg);
+	}
 	return rc;
+}
+
+void
+engine_set_commit_hook(engine *e, void (*fn)(void *arg), void *arg)
+{
+	if (e == NULL) {
+		return;
+	}
+	pthread_mutex_lock(&e->mu);
+	e->commit_hook = fn;
+	e->commit_hook_arg = arg;
+	pthread_mutex_unlock(&e->mu);
 }
 
 frep_code
