@@ -1,0 +1,92 @@
+/*
+ * fault_test_common: what the fault, load and security tests share — real
+ * frepd nodes started with any extra flags (TLS, tokens), a bounded
+ * health poll that can speak TLS, DhcpServer calls that fail the test on
+ * an unexpected status, scope digests, and the check that no secret ever
+ * reached a frepd log. Single-threaded helpers unless said otherwise.
+ */
+#ifndef FREP_TESTS_FAULT_TEST_COMMON_H
+#define FREP_TESTS_FAULT_TEST_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "frep_client.h"
+#include "testutil.h"
+
+#define RT_MAX_EXTRA 16
+
+/* One frepd process: its URL, store, extra flags and an admin client. */
+typedef struct rt_node {
+	char                name[16];
+	char                url[600];
+	char                db[600];
+	const char         *extra[RT_MAX_EXTRA]; /* NULL-terminated extra frepd flags */
+	unsigned            partner_timeout_ms;  /* 0: 3000 */
+	frep_client_options copts;               /* how the admin client connects */
+	tu_proc             proc;
+	frep_client        *c;
+} rt_node;
+
+/* Fills n: name, url, db (dir/<name>.db); no extra flags. */
+void rt_node_init(rt_node *n, const char *dir, const char *name, const char *url);
+
+/* Starts n's frepd (log dir/<name>.log) and waits up to 15 s for Health to
+ * answer SERVING through a client opened with n->copts; opens n->c the
+ * first time. Fails the test otherwise. */
+void rt_node_start(rt_node *n, const char *dir);
+
+/* SIGTERM, then requires exit status 0 (under LSan: no leak). Closes no
+ * client. Fails the test (with the log) otherwise. */
+void rt_node_stop_clean(rt_node *n);
+
+/* Stops n if it runs (SIGKILL if SIGTERM does not work) and closes n->c. */
+void rt_node_fini(rt_node *n);
+
+/* Polls Health/Check on url with opts until SERVING, up to timeout_ms. */
+int rt_wait_healthy(const char *url, const frep_client_options *opts, unsigned timeout_ms);
+
+/* Calls /frep.v1.<service>/<method>; fails the test unless the status is
+ * expect. Returns the reply (caller frees) or NULL; *st_out gets the
+ * status when not NULL. Thread-safe. */
+ProtobufCMessage *rt_call(frep_client *c, const char *service, const char *method,
+    const ProtobufCMessage *in, frep_code expect, frep_status *st_out);
+
+/* rt_call expecting OK, reply freed. */
+void rt_call_ok(frep_client *c, const char *service, const char *method, const ProtobufCMessage *in);
+
+/* Adds scope id/24 (or /16 when wide) with range start..end. */
+void rt_add_scope(frep_client *c, const char *id, const char *start, const char *end, bool wide);
+
+/* Adds a reservation; returns its status (no test failure). Thread-safe. */
+frep_code rt_add_reservation(frep_client *c, const char *scope, const char *ip, const char *mac,
+    const char *name, frep_status *st);
+
+/* Imports scope 10.<octet2>.<third>.0/24 with n_res reservations named
+ * name (whole replacement). */
+void rt_import_scope(frep_client *c, int octet2, int third, int n_res, const char *name);
+
+/* AddFailover from -> partner_url with the given secret and scopes. */
+void rt_add_failover(frep_client *c, const char *name, const char *partner_url, const char *secret,
+    char **scopes, size_t n_scopes, frep_code expect);
+
+/* The scope's digest, or "" when it does not exist. */
+void rt_digest(frep_client *c, const char *scope_id, char out[65]);
+
+/* Fails the test if any of the NULL-terminated needles occurs in the file. */
+void rt_assert_file_lacks(const char *path, const char *const needles[]);
+
+/* True if the file contains needle. */
+bool rt_file_contains(const char *path, const char *needle);
+
+/* VmRSS of pid in KiB, or -1. */
+long rt_rss_kib(pid_t pid);
+
+/* A TCP port on 127.0.0.1 that was free a moment ago. */
+int rt_free_port(void);
+
+/* Integer from the environment, or def. */
+long rt_env_long(const char *name, long def);
+
+#endif /* FREP_TESTS_FAULT_TEST_COMMON_H */
