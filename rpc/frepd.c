@@ -16,10 +16,12 @@
 
 #include <nng/nng.h>
 
+#include "data_plane_service.h"
 #include "dhcp_service.h"
 #include "engine.h"
 #include "frep_status.h"
 #include "health.h"
+#include "kea_push.h"
 #include "log.h"
 #include "partner_client.h"
 #include "partner_service.h"
@@ -45,6 +47,8 @@ typedef struct frepd_options {
 	unsigned        partner_timeout_ms;
 	const char     *partner_token_file;
 	partner_tls     partner_tls;
+	const char     *kea_socket; /* --kea-socket: drive a running kea-dhcp4 */
+	const char     *kea_base;
 } frepd_options;
 
 static void
@@ -81,6 +85,11 @@ usage(FILE *out)
 	    "                           (tls+tcp:// partner URLs)\n"
 	    "  --partner-tls-cert FILE  this server's client certificate for partners that\n"
 	    "                           require one; --partner-tls-key FILE its key\n"
+	    "  --kea-socket PATH        keep a running kea-dhcp4 in step: push the rendered\n"
+	    "                           configuration over its control socket after every\n"
+	    "                           committed change (see docs/KEA.md); needs --kea-base\n"
+	    "  --kea-base FILE          the operator's Kea config (plain JSON) that frep's\n"
+	    "                           subnets, options and classes are merged into\n"
 	    "  --help                   print this help and exit\n"
 	    "  --version                print the version and exit\n"
 	    "\n"
@@ -175,6 +184,8 @@ parse_args(int argc, char **argv, frepd_options *o)
 		OPT_PARTNER_TLS_CA,
 		OPT_PARTNER_TLS_CERT,
 		OPT_PARTNER_TLS_KEY,
+		OPT_KEA_SOCKET,
+		OPT_KEA_BASE,
 		OPT_HELP,
 		OPT_VERSION,
 	};
@@ -195,6 +206,8 @@ parse_args(int argc, char **argv, frepd_options *o)
 	    {.name = "partner-tls-ca", .has_arg = required_argument, .val = OPT_PARTNER_TLS_CA},
 	    {.name = "partner-tls-cert", .has_arg = required_argument, .val = OPT_PARTNER_TLS_CERT},
 	    {.name = "partner-tls-key", .has_arg = required_argument, .val = OPT_PARTNER_TLS_KEY},
+	    {.name = "kea-socket", .has_arg = required_argument, .val = OPT_KEA_SOCKET},
+	    {.name = "kea-base", .has_arg = required_argument, .val = OPT_KEA_BASE},
 	    {.name = "help", .has_arg = no_argument, .val = OPT_HELP},
 	    {.name = "version", .has_arg = no_argument, .val = OPT_VERSION},
 	    {0},
@@ -283,6 +296,12 @@ parse_args(int argc, char **argv, frepd_options *o)
 		case OPT_PARTNER_TLS_KEY:
 			o->partner_tls.key_file = optarg;
 			break;
+		case OPT_KEA_SOCKET:
+			o->kea_socket = optarg;
+			break;
+		case OPT_KEA_BASE:
+			o->kea_base = optarg;
+			break;
 		case OPT_HELP:
 			usage(stdout);
 			exit(0);
@@ -308,6 +327,10 @@ parse_args(int argc, char **argv, frepd_options *o)
 	}
 	if (o->partner_timeout_ms == 0) {
 		o->partner_timeout_ms = 10000;
+	}
+	if ((o->kea_socket == NULL) != (o->kea_base == NULL)) {
+		fprintf(stderr, "frepd: INVALID_ARGUMENT: --kea-socket and --kea-base go together\n");
+		return -1;
 	}
 	return 0;
 }
@@ -378,6 +401,9 @@ main(int argc, char **argv)
 	ProtobufCService *health = NULL;
 	ProtobufCService *dhcp   = NULL;
 	ProtobufCService *partner = NULL;
+	ProtobufCService *data_plane = NULL;
+	ProtobufCService *dp_health  = NULL;
+	kea_push         *kea        = NULL;
 	replication      *repl    = NULL;
 	partner_pool     *pool    = NULL;
 	engine           *store  = NULL;
@@ -435,9 +461,23 @@ main(int argc, char **argv)
 	if (token != NULL) {
 		explicit_bzero(token, strlen(token));
 	}
+	/* The data plane (docs/KEA.md): with --kea-socket a worker keeps Kea in
+	 * step after every commit; Health answers for frep.v1.DataPlane. */
+	if (o.kea_socket != NULL) {
+		kea_push_options ko = {.socket_path = o.kea_socket, .base_path = o.kea_base};
+		if (kea_push_new(store, &ko, &kea, &st) != FREP_OK) {
+			goto fail;
+		}
+		engine_set_commit_hook(store, kea_push_commit_hook, kea);
+	}
 	if (rpc_health_new(server, &health, &st) != FREP_OK ||
-	    rpc_server_register(server, health, RPC_SERVICE_INLINE | RPC_SERVICE_NO_AUTH, &st) !=
+	    data_plane_health_new(health, kea, &dp_health, &st) != FREP_OK ||
+	    rpc_server_register(server, dp_health, RPC_SERVICE_INLINE | RPC_SERVICE_NO_AUTH, &st) !=
 	        FREP_OK) {
+		goto fail;
+	}
+	if (data_plane_service_new(store, kea, o.kea_base, &data_plane, &st) != FREP_OK ||
+	    rpc_server_register(server, data_plane, 0, &st) != FREP_OK) {
 		goto fail;
 	}
 	/* Flags 0: admin handlers touch the disk (worker threads) and need the
@@ -495,6 +535,10 @@ out:
 	/* The server first: no handler may run once the services and the store
 	 * they use are gone. */
 	rpc_server_free(server);
+	engine_set_commit_hook(store, NULL, NULL);
+	kea_push_free(kea);
+	data_plane_service_free(data_plane);
+	data_plane_health_free(dp_health);
 	rpc_health_free(health);
 	dhcp_service_free(dhcp);
 	replication_free(repl);

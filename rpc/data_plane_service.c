@@ -1,0 +1,183 @@
+#include "data_plane_service.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "frep/v1/data_plane.pb-c.h"
+#include "frep/v1/health.pb-c.h"
+#include "kea_render.h"
+#include "rpc_server.h"
+
+typedef struct data_plane_service {
+	Frep__V1__DataPlane_Service base;
+	engine                     *e;
+	kea_push                   *push;
+	char                       *base_path;
+} data_plane_service;
+
+static void
+render_kea_config(Frep__V1__DataPlane_Service *service,
+    const Frep__V1__RenderKeaConfigRequest *input, Frep__V1__RenderKeaConfigResponse_Closure closure,
+    void *closure_data)
+{
+	data_plane_service               *self  = (data_plane_service *) service;
+	Frep__V1__RenderKeaConfigResponse reply = FREP__V1__RENDER_KEA_CONFIG_RESPONSE__INIT;
+	kea_render_result                 r     = {0};
+	json_t                           *base = NULL, *all = NULL;
+	char                             *text = NULL;
+	frep_status                       st;
+	frep_code                         rc;
+
+	if (input->with_base && self->base_path == NULL) {
+		rpc_call_fail(closure_data, FREP_FAILED_PRECONDITION,
+		    "with_base: frepd runs without --kea-base");
+		closure(NULL, closure_data);
+		return;
+	}
+	if ((rc = kea_render(self->e, &r, &st)) != FREP_OK ||
+	    (input->with_base && (rc = kea_render_load_base(self->base_path, &base, &st)) != FREP_OK)) {
+		goto out;
+	}
+	all  = input->with_base ? kea_render_merge(base, r.dhcp4) : kea_render_wrap(r.dhcp4);
+	text = all != NULL ? kea_render_dump(all, 1) : NULL;
+	if (text == NULL) {
+		rc = frep_status_set(&st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+		goto out;
+	}
+	reply.json       = text;
+	reply.warnings   = r.warnings;
+	reply.n_warnings = r.n_warnings;
+	reply.digest     = r.digest;
+out:
+	if (rc == FREP_OK) {
+		closure(&reply, closure_data);
+	} else {
+		rpc_call_fail_status(closure_data, &st);
+		closure(NULL, closure_data);
+	}
+	free(text);
+	json_decref(all);
+	json_decref(base);
+	kea_render_result_fini(&r);
+}
+
+static void
+get_kea_status(Frep__V1__DataPlane_Service *service, const Frep__V1__GetKeaStatusRequest *input,
+    Frep__V1__KeaStatus_Closure closure, void *closure_data)
+{
+	data_plane_service *self  = (data_plane_service *) service;
+	Frep__V1__KeaStatus reply = FREP__V1__KEA_STATUS__INIT;
+	kea_push_status     s;
+	kea_render_result   r = {0};
+	frep_status         st;
+
+	(void) input;
+	if (self->push == NULL) {
+		closure(&reply, closure_data);
+		return;
+	}
+	kea_push_get_status(self->push, &s);
+	reply.enabled              = true;
+	reply.socket_path          = (char *) kea_push_socket_path(self->push);
+	reply.base_path            = (char *) kea_push_base_path(self->push);
+	reply.last_pushed_digest   = s.last_pushed_digest;
+	reply.last_push_unix_ms    = s.last_push_unix_ms;
+	reply.last_error           = s.last_error;
+	reply.last_error_unix_ms   = s.last_error_unix_ms;
+	reply.consecutive_failures = s.consecutive_failures;
+	reply.pushes               = s.pushes;
+	reply.failures             = s.failures;
+	reply.pending              = s.pending;
+	reply.next_retry_unix_ms   = s.next_retry_unix_ms;
+	reply.warnings             = s.warnings;
+	if (kea_render(self->e, &r, &st) == FREP_OK) {
+		reply.current_digest = r.digest;
+	}
+	closure(&reply, closure_data);
+	kea_render_result_fini(&r);
+}
+
+frep_code
+data_plane_service_new(engine *e, kea_push *push, const char *base_path, ProtobufCService **out,
+    frep_status *st)
+{
+	data_plane_service *self = calloc(1, sizeof(*self));
+	if (self == NULL || (base_path != NULL && (self->base_path = strdup(base_path)) == NULL)) {
+		free(self);
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	Frep__V1__DataPlane_Service init = FREP__V1__DATA_PLANE__INIT();
+	self->base                       = init;
+	self->e                          = e;
+	self->push                       = push;
+	*out                             = &self->base.base;
+	frep_status_clear(st);
+	return FREP_OK;
+}
+
+void
+data_plane_service_free(ProtobufCService *service)
+{
+	data_plane_service *self = (data_plane_service *) service;
+	if (self == NULL) {
+		return;
+	}
+	free(self->base_path);
+	free(self);
+}
+
+/* --- Health ------------------------------------------------------------- */
+
+typedef struct dp_health {
+	Frep__V1__Health_Service  base;
+	Frep__V1__Health_Service *inner;
+	kea_push                 *push;
+} dp_health;
+
+static void
+dp_check(Frep__V1__Health_Service *service, const Frep__V1__HealthCheckRequest *input,
+    Frep__V1__HealthCheckResponse_Closure closure, void *closure_data)
+{
+	dp_health *self = (dp_health *) service;
+	if (strcmp(input->service, "frep.v1.DataPlane") != 0) {
+		self->inner->check(self->inner, input, closure, closure_data);
+		return;
+	}
+	Frep__V1__HealthCheckResponse out = FREP__V1__HEALTH_CHECK_RESPONSE__INIT;
+	out.status = FREP__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
+	if (!rpc_server_serving(rpc_call_server(closure_data))) {
+		out.status = FREP__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
+	} else if (self->push != NULL) {
+		kea_push_status s;
+		kea_push_get_status(self->push, &s);
+		if (!s.attempted) {
+			out.status = FREP__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__UNKNOWN;
+		} else if (s.consecutive_failures > 0) {
+			out.status = FREP__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
+		}
+	}
+	closure(&out, closure_data);
+}
+
+frep_code
+data_plane_health_new(
+    ProtobufCService *inner, kea_push *push, ProtobufCService **out, frep_status *st)
+{
+	dp_health *self = calloc(1, sizeof(*self));
+	if (self == NULL) {
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	Frep__V1__Health_Service init = FREP__V1__HEALTH__INIT(dp_);
+	self->base                    = init;
+	self->inner                   = (Frep__V1__Health_Service *) inner;
+	self->push                    = push;
+	*out                          = &self->base.base;
+	frep_status_clear(st);
+	return FREP_OK;
+}
+
+void
+data_plane_health_free(ProtobufCService *service)
+{
+	free(service);
+}

@@ -1,0 +1,83 @@
+/*
+ * kea_push: keeps a running kea-dhcp4 in step with frep's configuration.
+ * After every committed change (kea_push_commit_hook, installed with
+ * engine_set_commit_hook) a worker thread waits a short debounce (so a
+ * burst becomes one push), renders the configuration (kea_render), merges
+ * it into the operator's base file (re-read each time: it owns interfaces,
+ * lease database, control socket, hooks, loggers), and sends Kea
+ * `config-test`, `config-set` and `config-write` over its unix control
+ * socket, checking each answer's result. A rendering whose digest Kea
+ * already has is not sent again. A failure is logged, kept for
+ * kea_push_get_status, and retried with exponential backoff.
+ */
+#ifndef FREP_RPC_KEA_PUSH_H
+#define FREP_RPC_KEA_PUSH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "engine.h"
+#include "frep_status.h"
+
+typedef struct kea_push kea_push;
+
+typedef struct kea_push_options {
+	const char *socket_path;  /* Kea's control socket (required) */
+	const char *base_path;    /* the operator's base file (required) */
+	unsigned    debounce_ms;  /* 0 = 200 */
+	unsigned    timeout_ms;   /* per command; 0 = 30000 */
+	unsigned    retry_min_ms; /* first retry; 0 = 500 */
+	unsigned    retry_max_ms; /* backoff cap; 0 = 30000 */
+} kea_push_options;
+
+/* A snapshot of the pusher's state (kea_push_get_status). */
+typedef struct kea_push_status {
+	char     last_pushed_digest[65]; /* "" = nothing accepted yet */
+	int64_t  last_push_unix_ms;
+	char     last_error[512]; /* "" after a success */
+	int64_t  last_error_unix_ms;
+	uint32_t consecutive_failures;
+	uint64_t pushes;
+	uint64_t failures;
+	bool     pending;
+	int64_t  next_retry_unix_ms;
+	uint32_t warnings;
+	bool     attempted; /* at least one push was tried */
+} kea_push_status;
+
+/* Starts the worker over e (borrowed: it must outlive the pusher); the
+ * first push happens at once. The option strings are copied. Does NOT
+ * install the commit hook (the caller does, with kea_push_commit_hook).
+ * INVALID_ARGUMENT for missing paths, INTERNAL if the thread cannot
+ * start. Free with kea_push_free. */
+frep_code kea_push_new(
+    engine *e, const kea_push_options *options, kea_push **out, frep_status *st);
+
+/* Stops the worker (a push in flight finishes first) and frees. Clear the
+ * engine's commit hook before. NULL is a no-op. */
+void kea_push_free(kea_push *p);
+
+/* The engine commit hook: arg is the kea_push. Marks the configuration
+ * changed and wakes the worker; never blocks on I/O. Thread-safe. */
+void kea_push_commit_hook(void *arg);
+
+/* Copies the current state into *out. Thread-safe. */
+void kea_push_get_status(kea_push *p, kea_push_status *out);
+
+/* The socket and base paths given at start (owned by p). */
+const char *kea_push_socket_path(const kea_push *p);
+const char *kea_push_base_path(const kea_push *p);
+
+/* Sends one command ({"command": command, "arguments": arguments}, with
+ * arguments borrowed and omitted when NULL) to Kea's control socket and
+ * reads the whole answer. *answer (new reference) is the answer object
+ * (the first element when Kea answers with a list). UNAVAILABLE if the
+ * socket cannot be reached or the answer is cut short, DEADLINE_EXCEEDED
+ * after timeout_ms, INTERNAL for an answer that is not JSON. The answer's
+ * own result is not checked. */
+frep_code kea_control_command(const char *socket_path, const char *command,
+    const json_t *arguments, unsigned timeout_ms, json_t **answer, frep_status *st);
+
+#endif /* FREP_RPC_KEA_PUSH_H */

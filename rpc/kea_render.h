@@ -1,0 +1,76 @@
+/*
+ * kea_render: a frep server's whole configuration as ISC Kea's Dhcp4 JSON
+ * (kea-dhcp4 2.2). docs/KEA.md has the mapping table; in short:
+ *  - each ACTIVE scope -> a subnet4 entry (inside a shared-networks entry
+ *    named after its superscope, if any). Its Kea subnet id is the scope's
+ *    network address as a 32-bit number (10.0.0.0 -> 167772160): stable,
+ *    unique, and inside Kea's range (1..4294967294) for every valid scope;
+ *  - pools = the scope's range minus its exclusions (and minus its
+ *    policies' IP ranges, which become pools restricted to the policy's
+ *    client class);
+ *  - valid-lifetime = lease duration (unlimited -> 4294967295, Kea's max);
+ *  - option values -> option-data (global, subnet, reservation, pool or
+ *    class), custom option definitions -> option-def;
+ *  - reservations -> reservations (hw-address for a 6-byte client id,
+ *    client-id otherwise; hostname from the name when it is a valid host
+ *    name);
+ *  - vendor / user classes and policies -> client-classes with test
+ *    expressions.
+ * What Kea cannot express is listed in warnings, never dropped silently.
+ *
+ * Deterministic: the same configuration renders the same bytes (objects
+ * in the engine's canonical order, keys sorted when dumped).
+ *
+ * The engine is read through engine.h (one read transaction per scope);
+ * JSON is built with libjansson. Thread-safe (no shared state).
+ */
+#ifndef FREP_RPC_KEA_RENDER_H
+#define FREP_RPC_KEA_RENDER_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "engine.h"
+#include "frep_status.h"
+
+/* The Dhcp4 keys frep renders (and replaces in an operator's base file). */
+extern const char *const kea_render_owned_keys[];
+
+/* One rendering. Owns everything it points to. */
+typedef struct kea_render_result {
+	json_t *dhcp4;      /* object: only the keys frep owns */
+	char  **warnings;   /* what Kea cannot express, in rendering order */
+	size_t  n_warnings;
+	char    digest[65]; /* SHA-256 hex of kea_render_dump(dhcp4, compact) */
+} kea_render_result;
+
+/* Renders e's configuration into *out (zeroed first). On error nothing is
+ * left allocated. Statuses: the engine's, RESOURCE_EXHAUSTED. Release with
+ * kea_render_result_fini. */
+frep_code kea_render(engine *e, kea_render_result *out, frep_status *st);
+
+/* Releases what r owns and zeroes it (NULL is a no-op). */
+void kea_render_result_fini(kea_render_result *r);
+
+/* The JSON text of j, keys sorted; pretty (2-space indent) or compact; a
+ * final newline when pretty. A new string the caller frees (free()), NULL
+ * when out of memory. */
+char *kea_render_dump(const json_t *j, int pretty);
+
+/* {"Dhcp4": dhcp4} as a new reference (dhcp4 is copied deeply). */
+json_t *kea_render_wrap(const json_t *dhcp4);
+
+/* Reads the operator's base file (plain JSON, no comments) at path: an
+ * object with a "Dhcp4" object. *out is a new reference. INVALID_ARGUMENT
+ * (with jansson's line and column) for bad JSON or a missing Dhcp4,
+ * NOT_FOUND / UNAVAILABLE if the file cannot be read. */
+frep_code kea_render_load_base(const char *path, json_t **out, frep_status *st);
+
+/* The whole configuration: a deep copy of base with base.Dhcp4's
+ * frep-owned keys (kea_render_owned_keys) removed and dhcp4's set. The
+ * base owns everything else (interfaces, lease database, control socket,
+ * hooks, loggers). A new reference, NULL when out of memory. */
+json_t *kea_render_merge(const json_t *base, const json_t *dhcp4);
+
+#endif /* FREP_RPC_KEA_RENDER_H */
