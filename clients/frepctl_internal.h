@@ -77,6 +77,9 @@ extern const frepctl_command frepctl__dhcp_commands[];
 /* frepctl replicate (frepctl_replicate.c), terminated by {0}. */
 extern const frepctl_command frepctl__replicate_commands[];
 
+/* frepctl kea render / status (frepctl_kea.c), terminated by {0}. */
+extern const frepctl_command frepctl__kea_commands[];
+
 /* --- parsed arguments (frepctl.c) ---------------------------------------- */
 
 /* The last value of flag name, or NULL when not given. */
