@@ -26,6 +26,7 @@
  * partner's apply and commit, the audit records, and the reply.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -191,6 +192,40 @@ mem_reset_peak(const node *n)
 	return fclose(f) == 0 && ok;
 }
 
+/* On-CPU nanoseconds of every thread of the process so far (the sum of
+ * /proc/PID/task/TID/schedstat), or -1. Unlike wall time it barely moves
+ * when other work shares the machine. */
+static long long
+cpu_ns(const node *n)
+{
+	char           path[96];
+	long long      total = 0;
+	struct dirent *de;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int) n->proc.pid);
+	DIR *d = opendir(path);
+	if (d == NULL) {
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		char      sp[160];
+		long long on_cpu = 0;
+		if (de->d_name[0] == '.') {
+			continue;
+		}
+		snprintf(sp, sizeof(sp), "/proc/%d/task/%.32s/schedstat", (int) n->proc.pid, de->d_name);
+		FILE *f = fopen(sp, "r");
+		if (f == NULL) {
+			continue;
+		}
+		if (fscanf(f, "%lld", &on_cpu) == 1) {
+			total += on_cpu;
+		}
+		fclose(f);
+	}
+	closedir(d);
+	return total;
+}
+
 static void
 print_mem(const char *when, const node *a, const node *b)
 {
@@ -322,6 +357,7 @@ set_reservation_name(node *n, const char *scope, const char *ip, const char *nam
 /* One ReplicateByName call and what it did. */
 typedef struct rep {
 	double       ms;
+	double       cpu_src_ms, cpu_dst_ms; /* on-CPU time of each frepd during the call */
 	size_t       scopes, unchanged, failed;
 	unsigned     sent_res, added, updated, removed;
 	frep_code    first_code;
@@ -329,7 +365,7 @@ typedef struct rep {
 } rep;
 
 static rep
-replicate(node *n, const char *name, bool force)
+replicate(node *n, const node *partner, const char *name, bool force)
 {
 	Frep__V1__ReplicateByNameRequest req = FREP__V1__REPLICATE_BY_NAME_REQUEST__INIT;
 	char                            *names[1] = {(char *) name};
@@ -337,18 +373,21 @@ replicate(node *n, const char *name, bool force)
 	req.names                                 = names;
 	req.n_names                               = 1;
 	req.force                                 = force;
-	long long t0                              = now_ns();
+	long long c0s = cpu_ns(n), c0d = cpu_ns(partner);
+	long long t0  = now_ns();
 	Frep__V1__ReplicateResponse *out = (Frep__V1__ReplicateResponse *) call_ok(n,
 	    "/frep.v1.FailoverReplication/ReplicateByName", &req.base,
 	    &frep__v1__replicate_response__descriptor);
-	r.ms       = ms_since(t0);
+	r.ms         = ms_since(t0);
+	r.cpu_src_ms = (double) (cpu_ns(n) - c0s) / 1e6;
+	r.cpu_dst_ms = (double) (cpu_ns(partner) - c0d) / 1e6;
 	r.scopes   = out->n_results;
 	for (size_t i = 0; i < out->n_results; i++) {
 		const Frep__V1__ScopeResult *s = out->results[i];
 		if (s->code != FREP_OK) {
 			if (r.failed++ == 0) {
 				r.first_code = (frep_code) s->code;
-				snprintf(r.first_msg, sizeof(r.first_msg), "scope %s: %s", s->scope_id, s->message);
+				snprintf(r.first_msg, sizeof(r.first_msg), "scope %.20s: %.200s", s->scope_id, s->message);
 			}
 			continue;
 		}
@@ -374,13 +413,14 @@ replicate(node *n, const char *name, bool force)
 static void
 print_rep(const char *what, const rep *r)
 {
-	printf("  %-34s %9.1f ms  %5zu scopes (%zu unchanged", what, r->ms, r->scopes, r->unchanged);
+	printf("  %-30s %8.1f ms (cpu src %6.1f, dst %6.1f)  %4zu scopes (%zu unchanged", what, r->ms,
+	    r->cpu_src_ms, r->cpu_dst_ms, r->scopes, r->unchanged);
 	if (r->failed > 0) {
 		printf(", %zu FAILED", r->failed);
 	}
-	printf(")  sent %6u res  +%u ~%u -%u", r->sent_res, r->added, r->updated, r->removed);
+	printf(") sent %6u res +%u ~%u -%u", r->sent_res, r->added, r->updated, r->removed);
 	if (r->sent_res > 0) {
-		printf("  %9.0f res/s", (double) r->sent_res / (r->ms / 1000.0));
+		printf(" %7.0f res/s", (double) r->sent_res / (r->ms / 1000.0));
 	}
 	printf("\n");
 	if (r->failed > 0) {
@@ -487,39 +527,81 @@ target_add(const char *what, bool met, const char *fmt, ...)
 /* --- rows ----------------------------------------------------------------- */
 
 typedef struct figures {
-	double full10k_ms, forced10k_ms, changed10k_ms;
+	double full10k_ms, forced10k_ms, changed10k_ms, unchanged10k_ms;
 	double full1000_ms, unchanged1000_ms;
 	double floor10k_ms, floor100k_ms;
 } figures;
+
+/* Each timed step runs REPS times and the best wall time is the figure:
+ * other work on this 2-core machine only ever adds time. */
+#define REPS 3
+
+static double
+best_of(double best, const rep *r)
+{
+	if (r->failed > 0) {
+		return best;
+	}
+	return best < 0 || r->ms < best ? r->ms : best;
+}
 
 static void
 row_one_scope(node *a, node *b, figures *fg)
 {
 	uint32_t net = (10u << 24) | (1u << 16); /* 10.1.0.0/18 */
 	char    *ids[1] = {"10.1.0.0"};
-	printf("\nrow 1: one scope (10.1.0.0/18) x 10,000 reservations, %s -> %s\n", a->name, b->name);
+	char     what[64];
+	printf("\nrow 1: one scope (10.1.0.0/18) x 10,000 reservations, %s -> %s (each step %d times)\n",
+	    a->name, b->name, REPS);
 	/* The scope joins the relationship empty, then fills on the source:
-	 * the first ReplicateByName carries all 10,000 to the partner. */
+	 * ReplicateByName carries all 10,000 to the partner. Before each
+	 * repeat the partner's copy is emptied again (ImportScope there). */
 	import_scope(a, net, 18, 0, 1, 1);
 	double add_ms    = add_failover(a, b, "one", ids, 1);
 	double import_ms = import_scope(a, net, 18, 10000, 1, 1);
 	printf("  (setup: AddFailover of the empty scope %.1f ms; ImportScope of 10,000 on the "
 	       "source %.1f ms)\n",
 	    add_ms, import_ms);
-	rep full = replicate(a, "one", false);
-	print_rep("full (first time, 10,000 new)", &full);
-	rep forced = replicate(a, "one", true);
-	print_rep("forced resend (same data)", &forced);
-	rep same = replicate(a, "one", false);
-	print_rep("unchanged", &same);
-	set_reservation_name(a, ids[0], "10.1.0.111", "renamed");
-	rep one = replicate(a, "one", false);
-	print_rep("one reservation changed", &one);
+	fg->full10k_ms = fg->forced10k_ms = fg->unchanged10k_ms = fg->changed10k_ms = -1;
+	for (int k = 0; k < REPS; k++) {
+		if (k > 0) {
+			import_scope(b, net, 18, 0, 1, 1);
+		}
+		rep full = replicate(a, b, "one", false);
+		snprintf(what, sizeof(what), "full: 10,000 new (%d)", k + 1);
+		print_rep(what, &full);
+		if (full.added == 10000) {
+			fg->full10k_ms = best_of(fg->full10k_ms, &full);
+		}
+	}
+	for (int k = 0; k < REPS; k++) {
+		rep forced = replicate(a, b, "one", true);
+		snprintf(what, sizeof(what), "forced resend, no change (%d)", k + 1);
+		print_rep(what, &forced);
+		fg->forced10k_ms = best_of(fg->forced10k_ms, &forced);
+	}
+	for (int k = 0; k < REPS; k++) {
+		rep same = replicate(a, b, "one", false);
+		snprintf(what, sizeof(what), "unchanged (%d)", k + 1);
+		print_rep(what, &same);
+		fg->unchanged10k_ms = best_of(fg->unchanged10k_ms, &same);
+	}
+	for (int k = 0; k < REPS; k++) {
+		char name[32];
+		snprintf(name, sizeof(name), "renamed-%d", k);
+		set_reservation_name(a, ids[0], "10.1.0.111", name);
+		rep one = replicate(a, b, "one", false);
+		snprintf(what, sizeof(what), "one reservation changed (%d)", k + 1);
+		print_rep(what, &one);
+		if (one.updated == 1) {
+			fg->changed10k_ms = best_of(fg->changed10k_ms, &one);
+		}
+	}
 	print_mem("after row 1", a, b);
-	fg->full10k_ms    = full.failed == 0 ? full.ms : -1;
-	fg->forced10k_ms  = forced.ms;
-	fg->changed10k_ms = one.failed == 0 && one.updated == 1 ? one.ms : -1;
-	printf("  unchanged / full: %.2f%%\n", 100.0 * same.ms / full.ms);
+	printf("  best: full %.1f ms, forced %.1f ms, unchanged %.1f ms (%.2f%% of full), one change "
+	       "%.1f ms\n",
+	    fg->full10k_ms, fg->forced10k_ms, fg->unchanged10k_ms,
+	    100.0 * fg->unchanged10k_ms / fg->full10k_ms, fg->changed10k_ms);
 }
 
 static void
@@ -527,6 +609,7 @@ row_many_scopes(node *a, node *b, int n_scopes, figures *fg)
 {
 	char  (*txt)[16] = calloc((size_t) n_scopes, sizeof(*txt));
 	char **ids       = calloc((size_t) n_scopes, sizeof(*ids));
+	char   what[64];
 	if (txt == NULL || ids == NULL) {
 		die("out of memory");
 	}
@@ -549,19 +632,32 @@ row_many_scopes(node *a, node *b, int n_scopes, figures *fg)
 	printf("  (setup: %d empty scopes %.0f ms; AddFailover of them %.1f ms; %d ImportScope calls "
 	       "of 100 on the source %.0f ms)\n",
 	    n_scopes, empty_ms, add_ms, n_scopes, fill_ms);
-	rep full = replicate(a, "many", false);
-	print_rep("full (first time, all new)", &full);
-	rep forced = replicate(a, "many", true);
-	print_rep("forced resend (same data)", &forced);
-	rep same = replicate(a, "many", false);
-	print_rep("unchanged", &same);
-	rep same2 = replicate(a, "many", false);
-	print_rep("unchanged (again)", &same2);
+	fg->full1000_ms = fg->unchanged1000_ms = -1;
+	for (int k = 0; k < 2; k++) {
+		if (k > 0) {
+			/* Empty the partner's copies again, one ImportScope each. */
+			for (int i = 0; i < n_scopes; i++) {
+				import_scope(b, (11u << 24) | ((uint32_t) i << 8), 24, 0, (unsigned) i, 1);
+			}
+		}
+		rep full = replicate(a, b, "many", false);
+		snprintf(what, sizeof(what), "full: all new (%d)", k + 1);
+		print_rep(what, &full);
+		if (full.added == (unsigned) n_scopes * 100) {
+			fg->full1000_ms = best_of(fg->full1000_ms, &full);
+		}
+	}
+	rep forced = replicate(a, b, "many", true);
+	print_rep("forced resend, no change", &forced);
+	for (int k = 0; k < REPS; k++) {
+		rep same = replicate(a, b, "many", false);
+		snprintf(what, sizeof(what), "unchanged (%d)", k + 1);
+		print_rep(what, &same);
+		fg->unchanged1000_ms = best_of(fg->unchanged1000_ms, &same);
+	}
 	print_mem("after row 2", a, b);
-	fg->full1000_ms      = full.failed == 0 ? full.ms : -1;
-	fg->unchanged1000_ms = same.ms < same2.ms ? same.ms : same2.ms;
-	printf("  unchanged / full: %.2f%% (the better of two unchanged runs)\n",
-	    100.0 * fg->unchanged1000_ms / full.ms);
+	printf("  best: full %.0f ms, unchanged %.1f ms = %.2f%% of full\n", fg->full1000_ms,
+	    fg->unchanged1000_ms, 100.0 * fg->unchanged1000_ms / fg->full1000_ms);
 	free(ids);
 	free(txt);
 }
@@ -583,20 +679,20 @@ row_big(size_t max_msg, mem *pa, mem *pb, bool *reset_ok)
 	    import_ms, (double) after_import.hwm_kb / 1024.0);
 	/* The import's own peak on the source is not replication's: reset it. */
 	*reset_ok = mem_reset_peak(c) && mem_reset_peak(d);
-	rep full = replicate(c, "big", false);
+	rep full = replicate(c, d, "big", false);
 	print_rep("full (first time, 100,000 new)", &full);
 	*pa = mem_of(c);
 	*pb = mem_of(d);
 	print_mem("after the full replicate", c, d);
 	if (full.failed == 0) {
-		rep same = replicate(c, "big", false);
+		rep same = replicate(c, d, "big", false);
 		print_rep("unchanged", &same);
 		/* A full transfer again (as any change in the scope causes), three
 		 * times: the calls land on different worker threads, and the peak
 		 * of a long-running pair is what they leave behind. */
 		for (int k = 1; k <= 3; k++) {
 			char what[64];
-			rep  forced = replicate(c, "big", true);
+			rep  forced = replicate(c, d, "big", true);
 			snprintf(what, sizeof(what), "forced resend %d (same data)", k);
 			print_rep(what, &forced);
 			snprintf(what, sizeof(what), "after forced resend %d", k);
@@ -690,10 +786,22 @@ main(int argc, char **argv)
 	double floor_big_ms = -1;
 	if (strchr(rows, '4') != NULL) {
 		printf("\nrow 4: the floor: the same rows inserted straight into SQLite (one transaction, "
-		       "prepared statements, WAL, synchronous FULL)\n");
-		fg.floor10k_ms  = sqlite_floor("10k", 1, 10000, 18);
-		fg.floor100k_ms = sqlite_floor("1000x100", 1000, 100, 24);
-		floor_big_ms    = sqlite_floor("100k", 1, 100000, 15);
+		       "prepared statements, WAL, synchronous FULL; best of %d)\n",
+		    REPS);
+		fg.floor10k_ms = fg.floor100k_ms = floor_big_ms = -1;
+		for (int k = 0; k < REPS; k++) {
+			char   tag[32];
+			double ms;
+			snprintf(tag, sizeof(tag), "10k-%d", k);
+			ms             = sqlite_floor(tag, 1, 10000, 18);
+			fg.floor10k_ms = fg.floor10k_ms < 0 || ms < fg.floor10k_ms ? ms : fg.floor10k_ms;
+			snprintf(tag, sizeof(tag), "1000x100-%d", k);
+			ms              = sqlite_floor(tag, 1000, 100, 24);
+			fg.floor100k_ms = fg.floor100k_ms < 0 || ms < fg.floor100k_ms ? ms : fg.floor100k_ms;
+			snprintf(tag, sizeof(tag), "100k-%d", k);
+			ms           = sqlite_floor(tag, 1, 100000, 15);
+			floor_big_ms = floor_big_ms < 0 || ms < floor_big_ms ? ms : floor_big_ms;
+		}
 		printf("  %-34s %9.1f ms   frep full replicate / floor: %.2fx\n", "1 x 10,000",
 		    fg.floor10k_ms, fg.full10k_ms / fg.floor10k_ms);
 		printf("  %-34s %9.1f ms   frep full replicate / floor: %.2fx%s\n", "1,000 x 100",
@@ -747,10 +855,10 @@ main(int argc, char **argv)
 	    r100, fg.full1000_ms, fg.floor100k_ms);
 	target_add("idle frepd < 10 MB RSS", idle >= 0 && idle < 10 * 1024, "%.1f MB",
 	    (double) idle / 1024.0);
-	target_add("100k reservations < 150 MB peak, source", big.failed == 0 && pc.hwm_kb < 150 * 1024,
+	target_add("100k res. < 150 MB peak (4 transfers), source", big.failed == 0 && pc.hwm_kb < 150 * 1024,
 	    "%.1f MB%s%s", (double) pc.hwm_kb / 1024.0, raised ? ", max-message raised" : "",
 	    big.failed > 0 ? ", replicate FAILED" : "");
-	target_add("100k reservations < 150 MB peak, partner", big.failed == 0 && pd.hwm_kb < 150 * 1024,
+	target_add("100k res. < 150 MB peak (4 transfers), partner", big.failed == 0 && pd.hwm_kb < 150 * 1024,
 	    "%.1f MB%s", (double) pd.hwm_kb / 1024.0, raised ? ", max-message raised" : "");
 
 	printf("\nDESIGN §6 targets (the full replicate is the whole ReplicateByName call, so the "
