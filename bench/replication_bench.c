@@ -530,6 +530,9 @@ typedef struct figures {
 	double full10k_ms, forced10k_ms, changed10k_ms, unchanged10k_ms;
 	double full1000_ms, unchanged1000_ms;
 	double floor10k_ms, floor100k_ms;
+	/* The least on-CPU time of source + partner over the repeats: the
+	 * call is one serial pipeline, so wall time cannot be below it. */
+	double full10k_cpu, changed10k_cpu, forced10k_cpu, full1000_cpu, unchanged1000_cpu;
 } figures;
 
 /* Each timed step runs REPS times and the best wall time is the figure:
@@ -543,6 +546,16 @@ best_of(double best, const rep *r)
 		return best;
 	}
 	return best < 0 || r->ms < best ? r->ms : best;
+}
+
+static double
+least_cpu(double least, const rep *r)
+{
+	double c = r->cpu_src_ms + r->cpu_dst_ms;
+	if (r->failed > 0) {
+		return least;
+	}
+	return least < 0 || c < least ? c : least;
 }
 
 static void
@@ -563,6 +576,7 @@ row_one_scope(node *a, node *b, figures *fg)
 	       "source %.1f ms)\n",
 	    add_ms, import_ms);
 	fg->full10k_ms = fg->forced10k_ms = fg->unchanged10k_ms = fg->changed10k_ms = -1;
+	fg->full10k_cpu = fg->changed10k_cpu = fg->forced10k_cpu = -1;
 	for (int k = 0; k < REPS; k++) {
 		if (k > 0) {
 			import_scope(b, net, 18, 0, 1, 1);
@@ -571,14 +585,16 @@ row_one_scope(node *a, node *b, figures *fg)
 		snprintf(what, sizeof(what), "full: 10,000 new (%d)", k + 1);
 		print_rep(what, &full);
 		if (full.added == 10000) {
-			fg->full10k_ms = best_of(fg->full10k_ms, &full);
+			fg->full10k_ms  = best_of(fg->full10k_ms, &full);
+			fg->full10k_cpu = least_cpu(fg->full10k_cpu, &full);
 		}
 	}
 	for (int k = 0; k < REPS; k++) {
 		rep forced = replicate(a, b, "one", true);
 		snprintf(what, sizeof(what), "forced resend, no change (%d)", k + 1);
 		print_rep(what, &forced);
-		fg->forced10k_ms = best_of(fg->forced10k_ms, &forced);
+		fg->forced10k_ms  = best_of(fg->forced10k_ms, &forced);
+		fg->forced10k_cpu = least_cpu(fg->forced10k_cpu, &forced);
 	}
 	for (int k = 0; k < REPS; k++) {
 		rep same = replicate(a, b, "one", false);
@@ -594,7 +610,8 @@ row_one_scope(node *a, node *b, figures *fg)
 		snprintf(what, sizeof(what), "one reservation changed (%d)", k + 1);
 		print_rep(what, &one);
 		if (one.updated == 1) {
-			fg->changed10k_ms = best_of(fg->changed10k_ms, &one);
+			fg->changed10k_ms  = best_of(fg->changed10k_ms, &one);
+			fg->changed10k_cpu = least_cpu(fg->changed10k_cpu, &one);
 		}
 	}
 	print_mem("after row 1", a, b);
@@ -633,6 +650,7 @@ row_many_scopes(node *a, node *b, int n_scopes, figures *fg)
 	       "of 100 on the source %.0f ms)\n",
 	    n_scopes, empty_ms, add_ms, n_scopes, fill_ms);
 	fg->full1000_ms = fg->unchanged1000_ms = -1;
+	fg->full1000_cpu = fg->unchanged1000_cpu = -1;
 	for (int k = 0; k < 2; k++) {
 		if (k > 0) {
 			/* Empty the partner's copies again, one ImportScope each. */
@@ -644,7 +662,8 @@ row_many_scopes(node *a, node *b, int n_scopes, figures *fg)
 		snprintf(what, sizeof(what), "full: all new (%d)", k + 1);
 		print_rep(what, &full);
 		if (full.added == (unsigned) n_scopes * 100) {
-			fg->full1000_ms = best_of(fg->full1000_ms, &full);
+			fg->full1000_ms  = best_of(fg->full1000_ms, &full);
+			fg->full1000_cpu = least_cpu(fg->full1000_cpu, &full);
 		}
 	}
 	rep forced = replicate(a, b, "many", true);
@@ -653,7 +672,8 @@ row_many_scopes(node *a, node *b, int n_scopes, figures *fg)
 		rep same = replicate(a, b, "many", false);
 		snprintf(what, sizeof(what), "unchanged (%d)", k + 1);
 		print_rep(what, &same);
-		fg->unchanged1000_ms = best_of(fg->unchanged1000_ms, &same);
+		fg->unchanged1000_ms  = best_of(fg->unchanged1000_ms, &same);
+		fg->unchanged1000_cpu = least_cpu(fg->unchanged1000_cpu, &same);
 	}
 	print_mem("after row 2", a, b);
 	printf("  best: full %.0f ms, unchanged %.1f ms = %.2f%% of full\n", fg->full1000_ms,
@@ -839,15 +859,19 @@ main(int argc, char **argv)
 
 	/* DESIGN §6. */
 	target_add("1 x 10k replicated end to end < 100 ms", fg.full10k_ms >= 0 && fg.full10k_ms < 100,
-	    "%.1f ms", fg.full10k_ms);
+	    "%.1f ms (cpu src+dst %.1f)", fg.full10k_ms, fg.full10k_cpu);
 	target_add("1000 x 100 replicated < 2 s", fg.full1000_ms >= 0 && fg.full1000_ms < 2000,
-	    "%.0f ms%s", fg.full1000_ms, quick ? " (quick: 100 scopes)" : "");
+	    "%.0f ms (cpu src+dst %.0f)%s", fg.full1000_ms, fg.full1000_cpu,
+	    quick ? " (quick: 100 scopes)" : "");
 	target_add("unchanged 1000 scopes < 5% of full",
-	    fg.full1000_ms > 0 && fg.unchanged1000_ms < 0.05 * fg.full1000_ms, "%.1f ms = %.2f%%",
-	    fg.unchanged1000_ms, 100.0 * fg.unchanged1000_ms / fg.full1000_ms);
+	    fg.full1000_ms > 0 && fg.unchanged1000_ms < 0.05 * fg.full1000_ms,
+	    "%.1f ms = %.2f%% (cpu: %.1f%%)", fg.unchanged1000_ms,
+	    100.0 * fg.unchanged1000_ms / fg.full1000_ms,
+	    100.0 * fg.unchanged1000_cpu / fg.full1000_cpu);
 	target_add("one change in a 10k scope < 10 ms + transfer",
 	    fg.changed10k_ms >= 0 && fg.changed10k_ms < 10.0 + fg.forced10k_ms,
-	    "%.1f ms vs 10 + %.1f (forced resend)", fg.changed10k_ms, fg.forced10k_ms);
+	    "%.1f ms vs 10 + %.1f forced (cpu %.0f vs %.0f)", fg.changed10k_ms, fg.forced10k_ms,
+	    fg.changed10k_cpu, fg.forced10k_cpu);
 	double r10 = fg.full10k_ms / fg.floor10k_ms, r100 = fg.full1000_ms / fg.floor100k_ms;
 	target_add("apply within 3x of raw SQLite (1 x 10k)", r10 < 3.0, "%.2fx (%.1f / %.1f ms)", r10,
 	    fg.full10k_ms, fg.floor10k_ms);
@@ -861,10 +885,12 @@ main(int argc, char **argv)
 	target_add("100k res. < 150 MB peak (4 transfers), partner", big.failed == 0 && pd.hwm_kb < 150 * 1024,
 	    "%.1f MB%s", (double) pd.hwm_kb / 1024.0, raised ? ", max-message raised" : "");
 
-	printf("\nDESIGN §6 targets (the full replicate is the whole ReplicateByName call, so the "
-	       "floor ratio is end to end)\n");
+	printf("\nDESIGN §6 targets: wall times are the best of the repeats; cpu src+dst is the least "
+	       "on-CPU time of both frepd for the same step (a floor for the wall time whatever the "
+	       "load). The full replicate is the whole ReplicateByName call, so the floor ratio is end "
+	       "to end.\n");
 	for (size_t i = 0; i < g_n_targets; i++) {
-		printf("  %-46s %-42s %s\n", g_targets[i].what, g_targets[i].figure, met(g_targets[i].met));
+		printf("  %-46s %-50s %s\n", g_targets[i].what, g_targets[i].figure, met(g_targets[i].met));
 	}
 	fflush(stdout);
 	cleanup();
