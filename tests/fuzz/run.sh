@@ -1,3 +1,123 @@
 #!/usr/bin/env bash
-# Placeholder until the fuzz targets land: says so, fails nothing.
-echo "fuzz: no targets yet"
+# The fuzz runs (docs/FUZZING.md): builds the libFuzzer targets with clang,
+# ASan and UBSan into build-fuzz (reused when present), writes the seed
+# corpora, replays tests/fuzz/regressions/<target>/*, then fuzzes each
+# target for a fixed time. Exits non-zero on any crash, leak, UB or broken
+# invariant; the last line is "fuzz: N passed, M failed".
+#
+#   tests/fuzz/run.sh short   15 s per target, about a minute (make test-fuzz)
+#   tests/fuzz/run.sh long    600 s per target (make fuzz)
+#
+# Environment: FUZZ_SECONDS (per target, overrides the mode's), FUZZ_BUILD
+# (build directory, default <repo>/build-fuzz), FUZZ_TARGETS (a subset,
+# space-separated), JOBS (build parallelism).
+set -uo pipefail
+
+mode=${1:-short}
+case $mode in
+short) seconds=${FUZZ_SECONDS:-15} ;;
+long) seconds=${FUZZ_SECONDS:-600} ;;
+*)
+	echo "usage: $0 short|long" >&2
+	exit 2
+	;;
+esac
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=${FUZZ_BUILD:-$root/build-fuzz}
+jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
+targets=(${FUZZ_TARGETS:-fuzz_envelope fuzz_request fuzz_apply fuzz_partner_auth})
+
+if ! command -v clang >/dev/null; then
+	echo "fuzz: clang is not installed (make deps installs it)" >&2
+	exit 1
+fi
+
+# --- build ----------------------------------------------------------------
+if ! grep -q '^FREP_FUZZ:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null; then
+	cmake -S "$root" -B "$build" \
+		-DCMAKE_C_COMPILER=clang \
+		-DCMAKE_BUILD_TYPE= -DCMAKE_C_FLAGS="-O1 -g" \
+		-DFREP_SANITIZER=address,undefined \
+		-DFREP_FUZZ=ON -DFREP_BUILD_TESTS=OFF -DFREP_BUILD_BENCH=OFF \
+		-DCMAKE_PROJECT_INCLUDE="$here/fuzz.cmake" >"$build.configure.log" 2>&1 ||
+		{ cat "$build.configure.log" >&2; echo "fuzz: configure failed" >&2; exit 1; }
+	rm -f "$build.configure.log"
+fi
+if ! cmake --build "$build" -j"$jobs" >"$build/fuzz-build.log" 2>&1; then
+	tail -50 "$build/fuzz-build.log" >&2
+	echo "fuzz: build failed (log: $build/fuzz-build.log)" >&2
+	exit 1
+fi
+bin=$build/fuzz
+
+# --- seeds ----------------------------------------------------------------
+rm -rf "$build/fuzz-seeds"
+"$bin/fuzz_make_corpus" "$build/fuzz-seeds" || { echo "fuzz: seeds failed" >&2; exit 1; }
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:symbolize=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+logs=$build/fuzz-logs
+mkdir -p "$logs"
+passed=0
+failed=0
+
+pass() { passed=$((passed + 1)); printf 'fuzz: %-36s ok   %s\n' "$1" "$2"; }
+fail() {
+	failed=$((failed + 1))
+	printf 'fuzz: %-36s FAIL %s\n' "$1" "$2"
+	grep -E 'ERROR: |runtime error|invariant broken|SUMMARY|Test unit written|^    #[0-9] ' "$3" |
+		head -25 | sed 's/^/      /'
+	echo "      (full log: $3)"
+}
+
+# A stray fuzzer would outlive us only if libFuzzer's own timer failed;
+# `timeout` bounds every run anyway.
+limit=$((seconds + 120))
+
+for t in "${targets[@]}"; do
+	# --- regressions: every saved input once; none may fail ---------------
+	reg=$here/regressions/$t
+	if compgen -G "$reg/*" >/dev/null; then
+		log=$logs/$t.regressions.log
+		env=()
+		[ "$t" = fuzz_apply ] && env=(FUZZ_APPLY_STRICT=1)
+		n=0
+		bad=()
+		for input in "$reg"/*; do
+			[ -f "$input" ] || continue
+			case $input in *.md) continue ;; esac
+			n=$((n + 1))
+			if ! env "${env[@]}" timeout -k 5 60 "$bin/$t" -timeout=10 -rss_limit_mb=2048 \
+				"$input" >"$log.one" 2>&1; then
+				bad+=("$(basename "$input")")
+				cat "$log.one" >>"$log"
+			fi
+		done
+		rm -f "$log.one"
+		if [ ${#bad[@]} -eq 0 ]; then
+			pass "$t regressions" "($n inputs)"
+		else
+			fail "$t regressions" "(${#bad[@]} of $n: ${bad[*]})" "$log"
+		fi
+	fi
+
+	# --- fuzzing -----------------------------------------------------------
+	corpus=$build/fuzz-corpus/$t
+	artifacts=$build/fuzz-artifacts/$t/
+	mkdir -p "$corpus" "$artifacts"
+	log=$logs/$t.log
+	start=$(date +%s)
+	if timeout -k 5 "$limit" "$bin/$t" "$corpus" "$build/fuzz-seeds/$t" \
+		-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+		-artifact_prefix="$artifacts" -print_final_stats=1 >"$log" 2>&1; then
+		runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+		pass "$t" "($((  $(date +%s) - start )) s, ${runs:-?} runs, corpus $(ls "$corpus" | wc -l))"
+	else
+		fail "$t" "(after $(( $(date +%s) - start )) s; inputs in $artifacts)" "$log"
+	fi
+done
+
+echo "fuzz: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
