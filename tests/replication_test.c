@@ -743,6 +743,116 @@ test_replication_many_scopes_batched(void **state)
 	}
 }
 
+/* The kinds the first test leaves out: a reservation removed, an option
+ * removed, a policy added and changed, the scope's own properties
+ * changed, a reservation-level option changed. */
+static void
+test_replication_every_kind_round_two(void **state)
+{
+	fixture *f = *state;
+	node    *a = &f->n[0], *b = &f->n[1];
+	build_rel1(f);
+
+	Frep__V1__ReservationKey rk = FREP__V1__RESERVATION_KEY__INIT;
+	rk.scope_id                 = "10.1.0.0";
+	rk.ip_address               = "10.1.0.20";
+	call_ok(a, "DhcpServer", "RemoveReservation", &rk.base);
+	Frep__V1__OptionValueKey ok = FREP__V1__OPTION_VALUE_KEY__INIT;
+	Frep__V1__OptionTarget   t  = FREP__V1__OPTION_TARGET__INIT;
+	t.scope_id                  = "10.1.0.0";
+	ok.target                   = &t;
+	ok.option_id                = 3;
+	call_ok(a, "DhcpServer", "RemoveOptionValue", &ok.base);
+	add_policy(a, "10.1.0.0", "second", "10.1.0.130", "10.1.0.140");
+	Frep__V1__SetPolicyRequest sp  = FREP__V1__SET_POLICY_REQUEST__INIT;
+	Frep__V1__Policy           pol = FREP__V1__POLICY__INIT;
+	char                      *pm[] = {"lease_duration_s"};
+	pol.scope_id                    = "10.1.0.0";
+	pol.name                        = "bootp";
+	pol.lease_duration_s            = 7200;
+	sp.policy                       = &pol;
+	sp.update_mask                  = pm;
+	sp.n_update_mask                = 1;
+	call_ok(a, "DhcpServer", "SetPolicy", &sp.base);
+	Frep__V1__SetScopeRequest ss = FREP__V1__SET_SCOPE_REQUEST__INIT;
+	Frep__V1__Scope           sc = FREP__V1__SCOPE__INIT;
+	char                     *sm[] = {"description", "lease_duration_s"};
+	sc.scope_id                    = "10.1.0.0";
+	sc.description                 = "second floor";
+	sc.lease_duration_s            = 86400;
+	ss.scope                       = &sc;
+	ss.update_mask                 = sm;
+	ss.n_update_mask               = 2;
+	call_ok(a, "DhcpServer", "SetScope", &ss.base);
+	add_reservation(a, "10.1.0.0", "10.1.0.25", "00-11-22-33-44-dd", "withopt");
+
+	char                        *names[] = {"rel1"};
+	Frep__V1__ReplicateResponse *r       = replicate_by_name(a, names, 1, false, false);
+	Frep__V1__ScopeResult       *sres    = result_for(r, "10.1.0.0");
+	assert_int_equal(sres->code, FREP_OK);
+	assert_int_equal(sres->changes->scope->updated, 1);
+	assert_int_equal(sres->changes->reservations->removed, 1);
+	assert_int_equal(sres->changes->reservations->added, 1);
+	assert_int_equal(sres->changes->options->removed, 1);
+	assert_int_equal(sres->changes->policies->added, 1);
+	assert_int_equal(sres->changes->policies->updated, 1);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+
+	/* A reservation-level option changed: an update of the reservation. */
+	Frep__V1__SetOptionValueRequest req = FREP__V1__SET_OPTION_VALUE_REQUEST__INIT;
+	Frep__V1__OptionTarget          rt  = FREP__V1__OPTION_TARGET__INIT;
+	Frep__V1__OptionValue           v   = FREP__V1__OPTION_VALUE__INIT;
+	char                           *vals[] = {"10.1.0.9"};
+	rt.scope_id                            = "10.1.0.0";
+	rt.reserved_ip                         = "10.1.0.25";
+	v.option_id                            = 3;
+	v.values                               = vals;
+	v.n_values                             = 1;
+	req.target                             = &rt;
+	req.value                              = &v;
+	call_ok(a, "DhcpServer", "SetOptionValue", &req.base);
+	r    = replicate_by_name(a, names, 1, false, false);
+	sres = result_for(r, "10.1.0.0");
+	assert_int_equal(sres->changes->reservations->updated, 1);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+
+	char da[65], db[65];
+	scope_digest(a, "10.1.0.0", da);
+	scope_digest(b, "10.1.0.0", db);
+	assert_string_equal(da, db);
+	Frep__V1__ScopeKey key = FREP__V1__SCOPE_KEY__INIT;
+	key.scope_id           = "10.1.0.0";
+	Frep__V1__Scope *got   = (Frep__V1__Scope *) call_expect(b, "DhcpServer", "GetScope", &key.base, FREP_OK, NULL);
+	assert_string_equal(got->description, "second floor");
+	assert_int_equal(got->lease_duration_s, 86400);
+	protobuf_c_message_free_unpacked(&got->base, NULL);
+}
+
+/* A partner that accepts the connection but never answers (stopped with
+ * SIGSTOP): DEADLINE_EXCEEDED for its scopes within the partner timeout. */
+static void
+test_replication_slow_partner_deadline(void **state)
+{
+	fixture *f = *state;
+	node    *a = &f->n[0], *b = &f->n[1];
+	build_rel1(f);
+	add_reservation(a, "10.1.0.0", "10.1.0.44", "00-11-22-33-44-ee", "late");
+	assert_int_equal(kill(b->proc.pid, SIGSTOP), 0);
+	long long                    t0      = tu_now_ms();
+	char                        *names[] = {"rel1"};
+	Frep__V1__ReplicateResponse *r       = replicate_by_name(a, names, 1, false, false);
+	long long                    took    = tu_now_ms() - t0;
+	kill(b->proc.pid, SIGCONT);
+	Frep__V1__ScopeResult *sres = result_for(r, "10.1.0.0");
+	assert_int_equal(sres->code, FREP_DEADLINE_EXCEEDED);
+	assert_true(took < 3000 + 2000); /* --partner-timeout-ms 3000, plus margin */
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	/* Awake again: the retry goes through. */
+	r = replicate_by_name(a, names, 1, false, false);
+	assert_int_equal(result_for(r, "10.1.0.0")->code, FREP_OK);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+}
+
 typedef struct replicator {
 	node     *a;
 	frep_code code;
@@ -861,6 +971,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_replication_partner_calls_need_the_secret, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_replication_partner_killed_mid_apply_is_old_or_new, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_replication_import_scope, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_replication_every_kind_round_two, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_replication_slow_partner_deadline, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_replication_many_scopes_batched, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("replication", tests, NULL, NULL);
