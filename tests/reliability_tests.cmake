@@ -2,3 +2,10 @@
 # and attacks (docs/SECURITY.md lists what each tries).
 frep_add_test(fault_test SOURCES fault_test.c fault_test_common.c
   LIBS frep_test_support frep_services LABEL integration TIMEOUT 300)
+frep_add_test(load_test SOURCES load_test.c fault_test_common.c
+  LIBS frep_test_support frep_services LABEL integration TIMEOUT 240)
+if(FREP_SANITIZER)
+  # ASan/UBSan make each call several times slower: fewer calls per thread,
+  # and no RSS bound (shadow memory and the quarantine dominate RSS).
+  set_property(TEST load_test APPEND PROPERTY ENVIRONMENT "FREP_LOAD_CALLS=300;FREP_LOAD_SANITIZER=1")
+endif()
