@@ -1,0 +1,9 @@
+# The Kea data plane (included by tests/CMakeLists.txt): rendering checked by
+# `kea-dhcp4 -t`, pushing to a real kea-dhcp4, and, as root, two partners
+# each driving its own Kea with a DHCP client in a network namespace.
+frep_add_test(kea_render_test SOURCES kea_render_test.c LIBS frep_services LABEL unit TIMEOUT 120)
+set_tests_properties(kea_render_test PROPERTIES SKIP_RETURN_CODE 77)
+
+add_test(NAME kea_e2e_test COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/kea_e2e_test.sh)
+set_tests_properties(kea_e2e_test PROPERTIES LABELS integration TIMEOUT 300 SKIP_RETURN_CODE 77
+  ENVIRONMENT "FREPD=$<TARGET_FILE:frepd>;FREPCTL=$<TARGET_FILE:frepctl>;FREP_SOURCE_DIR=${PROJECT_SOURCE_DIR};FREP_BINARY_DIR=${PROJECT_BINARY_DIR}")
