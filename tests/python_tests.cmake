@@ -1,0 +1,68 @@
+# The Python client (clients/python): its protobuf modules, generated into
+# the build tree, and its interop tests against real frepd processes.
+#
+# build/clients/python/gen/frep/{rpc/v1,v1}/*_pb2.py come from
+# `protoc --python_out`; the package finds them through FREP_PROTO_PY.
+
+set(py_gen ${PROJECT_BINARY_DIR}/clients/python/gen)
+set(py_outputs)
+set(py_protos)
+foreach(p ${FREP_PROTO_FILES})
+  string(REGEX REPLACE "\\.proto$" "_pb2.py" out ${p})
+  list(APPEND py_outputs ${py_gen}/${out})
+  list(APPEND py_protos ${PROJECT_SOURCE_DIR}/proto/${p})
+endforeach()
+add_custom_command(
+  OUTPUT ${py_outputs}
+  COMMAND ${CMAKE_COMMAND} -E make_directory ${py_gen}
+  COMMAND ${PROTOC} -I${PROJECT_SOURCE_DIR}/proto --python_out=${py_gen} ${FREP_PROTO_FILES}
+  WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}/proto
+  DEPENDS ${py_protos}
+  COMMENT "protoc: generating the frep contract's Python modules"
+  VERBATIM)
+add_custom_target(frep_python_proto ALL DEPENDS ${py_outputs})
+
+# Debian's python3 carries python3-protobuf; a python3 earlier on PATH
+# (pyenv, a venv) may not. Prefer the first one that imports it.
+set(FREP_PYTHON3 "" CACHE FILEPATH "python3 for the Python client's tests (needs google.protobuf)")
+if(NOT FREP_PYTHON3)
+  find_program(FREP_PYTHON3_ON_PATH python3)
+  foreach(py /usr/bin/python3 ${FREP_PYTHON3_ON_PATH})
+    if(EXISTS ${py})
+      execute_process(COMMAND ${py} -c "import google.protobuf"
+        RESULT_VARIABLE py_rc OUTPUT_QUIET ERROR_QUIET)
+      if(py_rc EQUAL 0)
+        set(FREP_PYTHON3 ${py} CACHE FILEPATH "python3 for the Python client's tests" FORCE)
+        break()
+      endif()
+    endif()
+  endforeach()
+endif()
+
+if(NOT FREP_PYTHON3)
+  message(WARNING "No python3 with google.protobuf (apt install python3-protobuf): "
+    "the Python client tests are not registered")
+  return()
+endif()
+
+set(py_env
+  "FREPD=$<TARGET_FILE:frepd>"
+  "FREP_PROTO_PY=${py_gen}"
+  "FREP_PROTO_DIR=${PROJECT_SOURCE_DIR}/proto"
+  "FREP_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
+  "PYTHONPATH=${PROJECT_SOURCE_DIR}/clients/python"
+  "PYTHONDONTWRITEBYTECODE=1")
+
+# The whole scenario, error statuses, 8 threads on one Client, the README
+# example: two frepd on ipc:// in a temp dir.
+add_test(NAME python_client_test
+  COMMAND ${FREP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/python/test_client.py)
+set_tests_properties(python_client_test PROPERTIES
+  LABELS interop TIMEOUT 300 ENVIRONMENT "${py_env}")
+
+# pip install into a venv (offline, --no-build-isolation), then the
+# installed package alone (no PYTHONPATH, no FREP_PROTO_PY) against frepd.
+add_test(NAME python_install_test
+  COMMAND ${FREP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/python/test_install.py)
+set_tests_properties(python_install_test PROPERTIES
+  LABELS interop TIMEOUT 300 SKIP_RETURN_CODE 77 ENVIRONMENT "${py_env}")
