@@ -1,0 +1,608 @@
+/*
+ * kea_render_test: rendering each object kind as Kea Dhcp4 JSON, every
+ * output checked by `kea-dhcp4 -t` (when kea-dhcp4 is installed; else that
+ * check is skipped with a note), determinism, the base-file merge, and a
+ * push to a real kea-dhcp4 (listening on no interface, so no root needed).
+ */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "kea_push.h"
+#include "kea_render.h"
+#include "test/engine_testutil.h"
+
+#define S1 IP4(10, 1, 0, 0)
+#define MASK24 IP4(255, 255, 255, 0)
+
+static bool
+have_kea(void)
+{
+	return system("command -v kea-dhcp4 >/dev/null 2>&1") == 0;
+}
+
+/* Writes {"Dhcp4": dhcp4} into dir and has kea-dhcp4 -t check it. */
+static void
+kea_check(const char *dir, const json_t *dhcp4)
+{
+	char path[256], cmd[1024];
+	if (!have_kea()) {
+		print_message("note: kea-dhcp4 not installed: -t check skipped\n");
+		return;
+	}
+	json_t *all  = kea_render_wrap(dhcp4);
+	char   *text = kea_render_dump(all, 1);
+	assert_non_null(text);
+	snprintf(path, sizeof(path), "%s/kea.json", dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd),
+	    "KEA_PIDFILE_DIR=%s KEA_LOCKFILE_DIR=%s kea-dhcp4 -t %s >%s/kea-t.log 2>&1", dir, dir,
+	    path, dir);
+	int rc = system(cmd);
+	if (rc != 0) {
+		snprintf(cmd, sizeof(cmd), "tail -n 5 %s/kea-t.log >&2", dir);
+		(void) system(cmd);
+		fprintf(stderr, "%s", text);
+		fail_msg("kea-dhcp4 -t refused the rendering");
+	}
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/kea-t.log", dir);
+	unlink(path);
+	free(text);
+	json_decref(all);
+}
+
+static void
+render(testdb *t, kea_render_result *r)
+{
+	frep_status st;
+	CHECK_OK(kea_render(t->e, r, &st), st);
+	kea_check(t->dir, r->dhcp4);
+}
+
+static bool
+has_warning(const kea_render_result *r, const char *needle)
+{
+	for (size_t i = 0; i < r->n_warnings; i++) {
+		if (strstr(r->warnings[i], needle) != NULL) {
+			return true;
+		}
+	}
+	return false;
+}
+
+static void
+add_scope(testdb *t, uint32_t id, uint32_t start, uint32_t end)
+{
+	frep_status  st;
+	engine_scope s = {.scope_id = id, .subnet_mask = MASK24, .name = "Office",
+	    .start_range = start, .end_range = end};
+	CHECK_OK(engine_scope_add(t->e, &s, NULL, &st), st);
+}
+
+static json_t *
+first_subnet(const kea_render_result *r)
+{
+	json_t *s = json_array_get(json_object_get(r->dhcp4, "subnet4"), 0);
+	assert_non_null(s);
+	return s;
+}
+
+static const char *
+str_at(json_t *obj, const char *path1, size_t idx, const char *key)
+{
+	return json_string_value(json_object_get(json_array_get(json_object_get(obj, path1), idx), key));
+}
+
+static void
+test_kea_render_scope(void **state)
+{
+	(void) state;
+	testdb           *t = testdb_open();
+	frep_status       st;
+	kea_render_result r;
+
+	add_scope(t, S1, IP4(10, 1, 0, 10), IP4(10, 1, 0, 200));
+	engine_scope set = {.scope_id = S1, .lease_duration_s = ENGINE_LEASE_UNLIMITED};
+	const char  *m[] = {"lease_duration_s"};
+	CHECK_OK(engine_scope_set(t->e, &set, m, 1, NULL, &st), st);
+	engine_exclusion x1 = {S1, IP4(10, 1, 0, 50), IP4(10, 1, 0, 60)};
+	engine_exclusion x2 = {S1, IP4(10, 1, 0, 55), IP4(10, 1, 0, 70)}; /* overlaps x1 */
+	engine_exclusion x3 = {S1, IP4(10, 1, 0, 200), IP4(10, 1, 0, 200)};
+	CHECK_OK(engine_exclusion_add(t->e, &x1, &st), st);
+	CHECK_OK(engine_exclusion_add(t->e, &x2, &st), st);
+	CHECK_OK(engine_exclusion_add(t->e, &x3, &st), st);
+	char                *dns[]  = {"10.1.0.1", "10.1.0.2"};
+	engine_option_value  v      = {.option_id = 6, .values = dns, .n_values = 2};
+	engine_option_target target = {.scope_id = S1};
+	CHECK_OK(engine_option_value_set(t->e, &target, &v, NULL, &st), st);
+
+	render(t, &r);
+	json_t *s = first_subnet(&r);
+	assert_int_equal(json_integer_value(json_object_get(s, "id")), S1);
+	assert_string_equal(json_string_value(json_object_get(s, "subnet")), "10.1.0.0/24");
+	assert_int_equal(json_integer_value(json_object_get(s, "valid-lifetime")), 4294967295LL);
+	assert_int_equal(json_array_size(json_object_get(s, "pools")), 2);
+	assert_string_equal(str_at(s, "pools", 0, "pool"), "10.1.0.10-10.1.0.49");
+	assert_string_equal(str_at(s, "pools", 1, "pool"), "10.1.0.71-10.1.0.199");
+	assert_string_equal(str_at(s, "option-data", 0, "data"), "10.1.0.1, 10.1.0.2");
+	assert_int_equal(r.n_warnings, 0);
+	kea_render_result_fini(&r);
+	testdb_close(t);
+}
+
+static void
+test_kea_render_inactive_bootp_delay_warn(void **state)
+{
+	(void) state;
+	testdb           *t = testdb_open();
+	frep_status       st;
+	kea_render_result r;
+
+	add_scope(t, S1, IP4(10, 1, 0, 10), IP4(10, 1, 0, 200));
+	add_scope(t, IP4(10, 2, 0, 0), IP4(10, 2, 0, 10), IP4(10, 2, 0, 200));
+	engine_scope off = {.scope_id = S1, .state = ENGINE_SCOPE_STATE_INACTIVE};
+	const char  *m1[] = {"state"};
+	CHECK_OK(engine_scope_set(t->e, &off, m1, 1, NULL, &st), st);
+	engine_scope b = {.scope_id = IP4(10, 2, 0, 0), .type = ENGINE_CLIENT_TYPE_BOTH,
+	    .max_bootp_clients = 10, .delay_ms = 500};
+	const char *m2[] = {"type", "max_bootp_clients", "delay_ms"};
+	CHECK_OK(engine_scope_set(t->e, &b, m2, 3, NULL, &st), st);
+
+	render(t, &r);
+	assert_int_equal(json_array_size(json_object_get(r.dhcp4, "subnet4")), 1);
+	assert_true(has_warning(&r, "scope 10.1.0.0 is inactive"));
+	assert_true(has_warning(&r, "BOOTP hook"));
+	assert_true(has_warning(&r, "max BOOTP clients 10"));
+	assert_true(has_warning(&r, "delay 500 ms"));
+	kea_render_result_fini(&r);
+	testdb_close(t);
+}
+
+static void
+test_kea_render_reservations(void **state)
+{
+	(void) state;
+	testdb           *t = testdb_open();
+	frep_status       st;
+	kea_render_result r;
+
+	add_scope(t, S1, IP4(10, 1, 0, 10), IP4(10, 1, 0, 200));
+	char               *gw[] = {"10.1.0.254"};
+	engine_option_value ov   = {.option_id = 3, .values = gw, .n_values = 1};
+	engine_reservation  r1   = {.scope_id = S1, .ip_address = IP4(10, 1, 0, 5),
+	       .client_id = "00-11-22-33-44-55", .name = "Printer1", .description = "2nd floor",
+	       .options = &ov, .n_options = 1};
+	engine_reservation  r2 = {.scope_id = S1, .ip_address = IP4(10, 1, 0, 6),
+	     .client_id = "01-00-11-22-33-44-66", .name = "not a host name"};
+	engine_reservation  r3 = {.scope_id = S1, .ip_address = IP4(10, 1, 0, 7),
+	     .client_id = "00-11-22-33-44-77", .type = ENGINE_CLIENT_TYPE_BOOTP};
+	CHECK_OK(engine_reservation_add(t->e, &r1, NULL, &st), st);
+	CHECK_OK(engine_reservation_add(t->e, &r2, NULL, &st), st);
+	CHECK_OK(engine_reservation_add(t->e, &r3, NULL, &st), st);
+
+	render(t, &r);
+	json_t *s   = first_subnet(&r);
+	json_t *res = json_object_get(s, "reservations");
+	assert_int_equal(json_array_size(res), 3);
+	assert_string_equal(str_at(s, "reservations", 0, "hw-address"), "00:11:22:33:44:55");
+	assert_string_equal(str_at(s, "reservations", 0, "hostname"), "printer1");
+	assert_string_equal(str_at(s, "reservations", 0, "ip-address"), "10.1.0.5");
+	json_t *od = json_object_get(json_array_get(res, 0), "option-data");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(od, 0), "data")),
+	    "10.1.0.254");
+	assert_string_equal(str_at(s, "reservations", 1, "client-id"), "01:00:11:22:33:44:66");
+	assert_null(json_object_get(json_array_get(res, 1), "hostname"));
+	assert_true(has_warning(&r, "not a host name"));
+	assert_true(has_warning(&r, "reservation 10.1.0.7: type BOOTP"));
+	kea_render_result_fini(&r);
+	testdb_close(t);
+}
+
+static void
+test_kea_render_option_defs_and_server_options(void **state)
+{
+	(void) state;
+	testdb           *t = testdb_open();
+	frep_status       st;
+	kea_render_result r;
+
+	engine_option_def d1 = {.option_id = 224, .name = "Site name",
+	    .type = ENGINE_OPTION_TYPE_STRING};
+	engine_option_def d2 = {.option_id = 225, .name = "Site servers",
+	    .type = ENGINE_OPTION_TYPE_IPV4_ADDRESS, .multi_valued = true};
+	engine_option_def d3 = {.option_id = 226, .name = "Blob", .type = ENGINE_OPTION_TYPE_BINARY_DATA};
+	engine_option_def d4 = {.option_id = 82, .name = "clash", .type = ENGINE_OPTION_TYPE_BYTE};
+	CHECK_OK(engine_option_def_add(t->e, &d1, NULL, &st), st);
+	CHECK_OK(engine_option_def_add(t->e, &d2, NULL, &st), st);
+	CHECK_OK(engine_option_def_add(t->e, &d3, NULL, &st), st);
+	(void) engine_option_def_add(t->e, &d4, NULL, &st); /* may be predefined-free or not */
+	engine_option_target server = {0};
+	char *dom[] = {"example.com"}, *site[] = {"hq, main"}, *srv[] = {"10.9.0.1", "10.9.0.2"},
+	     *blob[] = {"01-02-ab"}, *wpad[] = {"http://wpad/wpad.dat"};
+	engine_option_value vals[] = {
+	    {.option_id = 15, .values = dom, .n_values = 1},
+	    {.option_id = 224, .values = site, .n_values = 1},
+	    {.option_id = 225, .values = srv, .n_values = 2},
+	    {.option_id = 226, .values = blob, .n_values = 1},
+	    {.option_id = 252, .values = wpad, .n_values = 1},
+	};
+	for (size_t i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+		CHECK_OK(engine_option_value_set(t->e, &server, &vals[i], NULL, &st), st);
+	}
+
+	render(t, &r);
+	json_t *defs = json_object_get(r.dhcp4, "option-def");
+	assert_int_equal(json_array_size(defs), 3);
+	assert_string_equal(str_at(r.dhcp4, "option-def", 0, "type"), "string");
+	assert_string_equal(str_at(r.dhcp4, "option-def", 1, "type"), "ipv4-address");
+	assert_true(json_is_true(json_object_get(json_array_get(defs, 1), "array")));
+	assert_string_equal(str_at(r.dhcp4, "option-def", 2, "type"), "binary");
+	json_t *od = json_object_get(r.dhcp4, "option-data");
+	assert_int_equal(json_array_size(od), 5);
+	assert_string_equal(str_at(r.dhcp4, "option-data", 0, "data"), "example.com");
+	/* A comma in a string value: hex, so Kea's CSV does not split it. */
+	assert_string_equal(str_at(r.dhcp4, "option-data", 1, "data"), "68712C206D61696E");
+	assert_string_equal(str_at(r.dhcp4, "option-data", 2, "data"), "10.9.0.1, 10.9.0.2");
+	assert_string_equal(str_at(r.dhcp4, "option-data", 3, "data"), "0102AB");
+	if (has_warning(&r, "option definition 82")) {
+		assert_true(has_warning(&r, "Kea defines code 82"));
+	}
+	kea_render_result_fini(&r);
+	testdb_close(t);
+}
+
+static void
+test_kea_render_classes_and_policies(void **state)
+{
+	(void) state;
+	testdb           *t = testdb_open();
+	frep_status       st;
+	kea_render_result r;
+
+	add_scope(t, S1, IP4(10, 1, 0, 10), IP4(10, 1, 0, 200));
+	engine_exclusion x = {S1, IP4(10, 1, 0, 20), IP4(10, 1, 0, 25)};
+	CHECK_OK(engine_exclusion_add(t->e, &x, &st), st);
+	engine_class uc = {.name = "Lab", .type = ENGINE_CLASS_TYPE_USER, .data = "lab"};
+	CHECK_OK(engine_class_add(t->e, &uc, NULL, &st), st);
+
+	/* Scope option for a user class -> a class the subnet requires. */
+	char                *ntp[] = {"10.1.0.3"};
+	engine_option_value  uv    = {.option_id = 42, .user_class = "Lab", .values = ntp, .n_values = 1};
+	engine_option_target scope = {.scope_id = S1};
+	CHECK_OK(engine_option_value_set(t->e, &scope, &uv, NULL, &st), st);
+
+	/* Server policy on a vendor class (exact) with an option. */
+	char               *vcls[] = {"Microsoft Windows 2000 Options"};
+	engine_criterion    c1     = {.type = ENGINE_CRITERION_TYPE_VENDOR_CLASS,
+	           .comparator = ENGINE_COMPARATOR_EQ, .values = vcls, .n_values = 1};
+	char               *dom[]  = {"msft.example"};
+	engine_option_value pv     = {.option_id = 15, .values = dom, .n_values = 1};
+	engine_policy       sp     = {.name = "windows", .criteria = &c1, .n_criteria = 1,
+	              .options = &pv, .n_options = 1, .lease_duration_s = 3600};
+	CHECK_OK(engine_policy_add(t->e, &sp, NULL, &st), st);
+
+	/* Scope policy with a range: MAC prefix OR not the user class. */
+	char            *macs[] = {"00-11-22*"};
+	char            *ucls[] = {"Lab"};
+	engine_criterion c2[]   = {
+            {.type = ENGINE_CRITERION_TYPE_MAC_ADDRESS, .comparator = ENGINE_COMPARATOR_EQ,
+	      .values = macs, .n_values = 1},
+            {.type = ENGINE_CRITERION_TYPE_USER_CLASS, .comparator = ENGINE_COMPARATOR_NE,
+	      .values = ucls, .n_values = 1},
+        };
+	engine_ip_range     pr   = {IP4(10, 1, 0, 150), IP4(10, 1, 0, 160)};
+	char               *gw[] = {"10.1.0.253"};
+	engine_option_value gv   = {.option_id = 3, .values = gw, .n_values = 1};
+	engine_policy       p1   = {.name = "phones", .scope_id = S1, .criteria = c2, .n_criteria = 2,
+	            .condition = ENGINE_POLICY_CONDITION_OR, .ip_ranges = &pr, .n_ip_ranges = 1,
+	            .options = &gv, .n_options = 1};
+	CHECK_OK(engine_policy_add(t->e, &p1, NULL, &st), st);
+
+	/* Scope policy without ranges, with a criterion Kea lacks. */
+	char            *fq[] = {"host.example*"};
+	engine_criterion c3   = {.type = ENGINE_CRITERION_TYPE_FQDN, .comparator = ENGINE_COMPARATOR_EQ,
+	      .values = fq, .n_values = 1};
+	engine_policy p2 = {.name = "fqdn", .scope_id = S1, .criteria = &c3, .n_criteria = 1,
+	    .condition = ENGINE_POLICY_CONDITION_AND, .options = &gv, .n_options = 1};
+	CHECK_OK(engine_policy_add(t->e, &p2, NULL, &st), st);
+
+	render(t, &r);
+	json_t *classes = json_object_get(r.dhcp4, "client-classes");
+	json_t *by[16]  = {0};
+	size_t  i;
+	json_t *c;
+	const char *names[] = {"user:Lab", "policy:server:windows", "policy:10.1.0.0:phones",
+	    "policy:10.1.0.0:fqdn", "scope:10.1.0.0:user:Lab", NULL};
+	json_array_foreach(classes, i, c)
+	{
+		for (size_t k = 0; names[k] != NULL; k++) {
+			if (strcmp(json_string_value(json_object_get(c, "name")), names[k]) == 0) {
+				by[k] = c;
+			}
+		}
+	}
+	for (size_t k = 0; names[k] != NULL; k++) {
+		if (by[k] == NULL) {
+			fail_msg("class %s not rendered", names[k]);
+		}
+	}
+	assert_string_equal(json_string_value(json_object_get(by[0], "test")), "option[77].hex == 0x6C6162");
+	assert_string_equal(json_string_value(json_object_get(by[1], "test")),
+	    "((option[60].hex == 0x4D53465420352E30))");
+	assert_int_equal(json_integer_value(json_object_get(by[1], "valid-lifetime")), 3600);
+	assert_non_null(json_object_get(by[1], "option-data"));
+	assert_string_equal(json_string_value(json_object_get(by[2], "test")),
+	    "((substring(pkt4.mac,0,3) == 0x001122)) or not ((option[77].hex == 0x6C6162))");
+	assert_true(json_is_true(json_object_get(by[3], "only-if-required")));
+	assert_true(json_is_true(json_object_get(by[4], "only-if-required")));
+	assert_true(has_warning(&r, "criterion FQDN has no Kea expression"));
+
+	json_t *s     = first_subnet(&r);
+	json_t *pools = json_object_get(s, "pools");
+	/* 10-19, 26-149, 161-200 open; 150-160 for the phones class. */
+	assert_int_equal(json_array_size(pools), 4);
+	assert_string_equal(str_at(s, "pools", 2, "pool"), "10.1.0.161-10.1.0.200");
+	assert_string_equal(str_at(s, "pools", 3, "pool"), "10.1.0.150-10.1.0.160");
+	assert_string_equal(str_at(s, "pools", 3, "client-class"), "policy:10.1.0.0:phones");
+	assert_non_null(json_object_get(json_array_get(pools, 3), "option-data"));
+	json_t *req = json_object_get(s, "require-client-classes");
+	assert_int_equal(json_array_size(req), 2);
+	kea_render_result_fini(&r);
+	testdb_close(t);
+}
+
+static void
+test_kea_render_superscope(void **state)
+{
+	(void) state;
+	testdb           *t = testdb_open();
+	frep_status       st;
+	kea_render_result r;
+
+	add_scope(t, S1, IP4(10, 1, 0, 10), IP4(10, 1, 0, 200));
+	add_scope(t, IP4(10, 2, 0, 0), IP4(10, 2, 0, 10), IP4(10, 2, 0, 200));
+	add_scope(t, IP4(10, 3, 0, 0), IP4(10, 3, 0, 10), IP4(10, 3, 0, 200));
+	const char *m[] = {"superscope_name"};
+	engine_scope a  = {.scope_id = S1, .superscope_name = "building"};
+	engine_scope b  = {.scope_id = IP4(10, 2, 0, 0), .superscope_name = "building"};
+	CHECK_OK(engine_scope_set(t->e, &a, m, 1, NULL, &st), st);
+	CHECK_OK(engine_scope_set(t->e, &b, m, 1, NULL, &st), st);
+
+	render(t, &r);
+	assert_int_equal(json_array_size(json_object_get(r.dhcp4, "subnet4")), 1);
+	json_t *nets = json_object_get(r.dhcp4, "shared-networks");
+	assert_int_equal(json_array_size(nets), 1);
+	assert_string_equal(str_at(r.dhcp4, "shared-networks", 0, "name"), "building");
+	assert_int_equal(json_array_size(json_object_get(json_array_get(nets, 0), "subnet4")), 2);
+	kea_render_result_fini(&r);
+	testdb_close(t);
+}
+
+/* Builds the same configuration in a different order. */
+static void
+build(testdb *t, bool reverse)
+{
+	frep_status st;
+	for (int k = 0; k < 2; k++) {
+		int n = reverse ? 1 - k : k;
+		add_scope(t, IP4(10, 1 + n, 0, 0), IP4(10, 1 + n, 0, 10), IP4(10, 1 + n, 0, 200));
+	}
+	for (int k = 0; k < 3; k++) {
+		int                n   = reverse ? 2 - k : k;
+		char               id[32];
+		snprintf(id, sizeof(id), "00-11-22-33-44-%02x", n);
+		engine_reservation res = {.scope_id = IP4(10, 1, 0, 0),
+		    .ip_address = IP4(10, 1, 0, 2 + (uint32_t) n), .client_id = id};
+		CHECK_OK(engine_reservation_add(t->e, &res, NULL, &st), st);
+	}
+}
+
+static void
+test_kea_render_deterministic(void **state)
+{
+	(void) state;
+	testdb           *t1 = testdb_open(), *t2 = testdb_open();
+	frep_status       st;
+	kea_render_result r1, r2, r3;
+
+	build(t1, false);
+	build(t2, true);
+	CHECK_OK(kea_render(t1->e, &r1, &st), st);
+	CHECK_OK(kea_render(t1->e, &r2, &st), st);
+	CHECK_OK(kea_render(t2->e, &r3, &st), st);
+	char *a = kea_render_dump(r1.dhcp4, 1), *b = kea_render_dump(r2.dhcp4, 1),
+	     *c = kea_render_dump(r3.dhcp4, 1);
+	assert_string_equal(a, b);
+	assert_string_equal(a, c);
+	assert_string_equal(r1.digest, r3.digest);
+	assert_int_equal(strlen(r1.digest), 64);
+	free(a);
+	free(b);
+	free(c);
+	kea_render_result_fini(&r1);
+	kea_render_result_fini(&r2);
+	kea_render_result_fini(&r3);
+	testdb_close(t1);
+	testdb_close(t2);
+}
+
+static void
+test_kea_render_merge_base(void **state)
+{
+	(void) state;
+	testdb           *t = testdb_open();
+	frep_status       st;
+	kea_render_result r;
+	char              path[256];
+	json_t           *base = NULL;
+
+	add_scope(t, S1, IP4(10, 1, 0, 10), IP4(10, 1, 0, 200));
+	CHECK_OK(kea_render(t->e, &r, &st), st);
+	snprintf(path, sizeof(path), "%s/base.json", t->dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("{\"Dhcp4\": {\"interfaces-config\": {\"interfaces\": []}, \"subnet4\": "
+	      "[{\"id\": 9, \"subnet\": \"192.168.9.0/24\"}], \"valid-lifetime\": 99}}",
+	    f);
+	fclose(f);
+	CHECK_OK(kea_render_load_base(path, &base, &st), st);
+	json_t *all = kea_render_merge(base, r.dhcp4);
+	json_t *d   = json_object_get(all, "Dhcp4");
+	assert_non_null(json_object_get(d, "interfaces-config"));
+	assert_int_equal(json_integer_value(json_object_get(d, "valid-lifetime")), 99);
+	assert_int_equal(json_array_size(json_object_get(d, "subnet4")), 1);
+	assert_string_equal(str_at(d, "subnet4", 0, "subnet"), "10.1.0.0/24");
+	json_decref(all);
+	json_decref(base);
+
+	/* Not JSON: a clear status. */
+	f = fopen(path, "w");
+	fputs("# comment\n{}", f);
+	fclose(f);
+	assert_int_equal(kea_render_load_base(path, &base, &st), FREP_INVALID_ARGUMENT);
+	assert_non_null(strstr(st.message, "line 1"));
+	unlink(path);
+	kea_render_result_fini(&r);
+	testdb_close(t);
+}
+
+/* A real kea-dhcp4 on no interface: kea_push brings it in step, a commit
+ * triggers another push, and a refused configuration is reported. */
+static void
+test_kea_push_real_kea(void **state)
+{
+	(void) state;
+	if (!have_kea()) {
+		print_message("note: kea-dhcp4 not installed: skipped\n");
+		return;
+	}
+	testdb     *t = testdb_open();
+	frep_status st;
+	char        base[256], sock[256], cmd[1024];
+
+	snprintf(base, sizeof(base), "%s/kea.json", t->dir);
+	snprintf(sock, sizeof(sock), "%s/kea.sock", t->dir);
+	FILE *f = fopen(base, "w");
+	assert_non_null(f);
+	fprintf(f,
+	    "{\"Dhcp4\": {\"interfaces-config\": {\"interfaces\": []}, \"control-socket\": "
+	    "{\"socket-type\": \"unix\", \"socket-name\": \"%s\"}, \"lease-database\": {\"type\": "
+	    "\"memfile\", \"persist\": false}, \"loggers\": [{\"name\": \"kea-dhcp4\", \"severity\": "
+	    "\"WARN\", \"output_options\": [{\"output\": \"%s/kea.log\"}]}]}}",
+	    sock, t->dir);
+	fclose(f);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		setenv("KEA_PIDFILE_DIR", t->dir, 1);
+		setenv("KEA_LOCKFILE_DIR", t->dir, 1);
+		snprintf(cmd, sizeof(cmd), "%s/kea.out", t->dir);
+		if (freopen(cmd, "w", stdout) == NULL || freopen(cmd, "a", stderr) == NULL) {
+			_exit(127);
+		}
+		execlp("kea-dhcp4", "kea-dhcp4", "-c", base, (char *) NULL);
+		_exit(127);
+	}
+	struct stat sb;
+	for (int i = 0; i < 100 && stat(sock, &sb) != 0; i++) {
+		usleep(100000);
+	}
+	assert_int_equal(stat(sock, &sb), 0);
+
+	add_scope(t, S1, IP4(10, 1, 0, 10), IP4(10, 1, 0, 200));
+	kea_push        *p;
+	kea_push_options o = {.socket_path = sock, .base_path = base, .debounce_ms = 20,
+	    .retry_min_ms = 50, .retry_max_ms = 200};
+	CHECK_OK(kea_push_new(t->e, &o, &p, &st), st);
+	engine_set_commit_hook(t->e, kea_push_commit_hook, p);
+	kea_push_status s = {0};
+	for (int i = 0; i < 100; i++) {
+		kea_push_get_status(p, &s);
+		if (s.pushes >= 1 && !s.pending) {
+			break;
+		}
+		usleep(50000);
+	}
+	assert_true(s.pushes >= 1);
+	assert_int_equal(s.consecutive_failures, 0);
+
+	/* A burst of commits: coalesced, and Kea ends with all of them. */
+	for (int k = 0; k < 5; k++) {
+		engine_exclusion x = {S1, IP4(10, 1, 0, (uint32_t) (20 + 2 * k)),
+		    IP4(10, 1, 0, (uint32_t) (20 + 2 * k))};
+		CHECK_OK(engine_exclusion_add(t->e, &x, &st), st);
+	}
+	kea_render_result r;
+	CHECK_OK(kea_render(t->e, &r, &st), st);
+	for (int i = 0; i < 100; i++) {
+		kea_push_get_status(p, &s);
+		if (strcmp(s.last_pushed_digest, r.digest) == 0 && !s.pending) {
+			break;
+		}
+		usleep(50000);
+	}
+	assert_string_equal(s.last_pushed_digest, r.digest);
+	assert_true(s.pushes < 6); /* the burst did not make 5 pushes */
+	json_t *ans = NULL;
+	CHECK_OK(kea_control_command(sock, "config-get", NULL, 5000, &ans, &st), st);
+	json_t *subnets = json_object_get(
+	    json_object_get(json_object_get(ans, "arguments"), "Dhcp4"), "subnet4");
+	assert_int_equal(json_array_size(subnets), 1);
+	assert_int_equal(json_array_size(json_object_get(json_array_get(subnets, 0), "pools")), 6);
+	json_decref(ans);
+	kea_render_result_fini(&r);
+
+	/* Kea gone: the failure is reported and retried. */
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	engine_exclusion x = {S1, IP4(10, 1, 0, 100), IP4(10, 1, 0, 100)};
+	CHECK_OK(engine_exclusion_add(t->e, &x, &st), st);
+	for (int i = 0; i < 100; i++) {
+		kea_push_get_status(p, &s);
+		if (s.consecutive_failures >= 2) {
+			break;
+		}
+		usleep(50000);
+	}
+	assert_true(s.consecutive_failures >= 2);
+	assert_non_null(strstr(s.last_error, "UNAVAILABLE"));
+	assert_true(s.pending);
+
+	engine_set_commit_hook(t->e, NULL, NULL);
+	kea_push_free(p);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/kea.*", t->dir);
+	(void) system(cmd);
+	testdb_close(t);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_kea_render_scope),
+	    cmocka_unit_test(test_kea_render_inactive_bootp_delay_warn),
+	    cmocka_unit_test(test_kea_render_reservations),
+	    cmocka_unit_test(test_kea_render_option_defs_and_server_options),
+	    cmocka_unit_test(test_kea_render_classes_and_policies),
+	    cmocka_unit_test(test_kea_render_superscope),
+	    cmocka_unit_test(test_kea_render_deterministic),
+	    cmocka_unit_test(test_kea_render_merge_base),
+	    cmocka_unit_test(test_kea_push_real_kea),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
