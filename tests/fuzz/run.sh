@@ -36,14 +36,15 @@ fi
 
 # --- build ----------------------------------------------------------------
 if ! grep -q '^FREP_FUZZ:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null; then
+	configure_log=$(mktemp)
 	cmake -S "$root" -B "$build" \
 		-DCMAKE_C_COMPILER=clang \
 		-DCMAKE_BUILD_TYPE= -DCMAKE_C_FLAGS="-O1 -g" \
 		-DFREP_SANITIZER=address,undefined \
 		-DFREP_FUZZ=ON -DFREP_BUILD_TESTS=OFF -DFREP_BUILD_BENCH=OFF \
-		-DCMAKE_PROJECT_INCLUDE="$here/fuzz.cmake" >"$build.configure.log" 2>&1 ||
-		{ cat "$build.configure.log" >&2; echo "fuzz: configure failed" >&2; exit 1; }
-	rm -f "$build.configure.log"
+		-DCMAKE_PROJECT_INCLUDE="$here/fuzz.cmake" >"$configure_log" 2>&1 ||
+		{ cat "$configure_log" >&2; rm -f "$configure_log"; echo "fuzz: configure failed" >&2; exit 1; }
+	rm -f "$configure_log"
 fi
 if ! cmake --build "$build" -j"$jobs" >"$build/fuzz-build.log" 2>&1; then
 	tail -50 "$build/fuzz-build.log" >&2
@@ -67,8 +68,10 @@ pass() { passed=$((passed + 1)); printf 'fuzz: %-36s ok   %s\n' "$1" "$2"; }
 fail() {
 	failed=$((failed + 1))
 	printf 'fuzz: %-36s FAIL %s\n' "$1" "$2"
-	grep -E 'ERROR: |runtime error|invariant broken|SUMMARY|Test unit written|^    #[0-9] ' "$3" |
-		head -25 | sed 's/^/      /'
+	# The first report and the top of its stack.
+	grep -m1 -A7 -E 'runtime error|invariant broken|ERROR: (Address|Leak)Sanitizer|ERROR: libFuzzer: (timeout|out-of-memory)' "$3" |
+		sed 's/ (BuildId: [0-9a-f]*)//; s/^/      /'
+	grep -m1 'Test unit written' "$3" | sed 's/^/      /'
 	echo "      (full log: $3)"
 }
 
@@ -81,6 +84,7 @@ for t in "${targets[@]}"; do
 	reg=$here/regressions/$t
 	if compgen -G "$reg/*" >/dev/null; then
 		log=$logs/$t.regressions.log
+		: >"$log"
 		env=()
 		[ "$t" = fuzz_apply ] && env=(FUZZ_APPLY_STRICT=1)
 		n=0
