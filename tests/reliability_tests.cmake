@@ -9,3 +9,5 @@ if(FREP_SANITIZER)
   # and no RSS bound (shadow memory and the quarantine dominate RSS).
   set_property(TEST load_test APPEND PROPERTY ENVIRONMENT "FREP_LOAD_CALLS=300;FREP_LOAD_SANITIZER=1")
 endif()
+frep_add_test(security_test SOURCES security_test.c fault_test_common.c
+  LIBS frep_test_support frep_services LABEL integration TIMEOUT 300)
