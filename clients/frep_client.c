@@ -469,6 +469,10 @@ effective_timeout(frep_client *c, const frep_call_options *opts)
 static frep_code call_raw(frep_client *c, const char *path, bool idempotent,
     const ProtobufCMessage *input, const ProtobufCMessageDescriptor *output_desc,
     ProtobufCMessage **output, const frep_call_options *opts, bool check_size, frep_status *st);
+static frep_code call_once(frep_client *c, const char *path, bool idempotent,
+    const ProtobufCMessage *input, const ProtobufCMessageDescriptor *output_desc,
+    ProtobufCMessage **output, const frep_call_options *opts, bool check_size, nng_time deadline,
+    bool *conn_lost, frep_status *st);
 
 size_t
 frep_client_server_max_message_bytes(frep_client *c, frep_status *st)
@@ -493,15 +497,34 @@ frep_client_server_max_message_bytes(frep_client *c, frep_status *st)
 	return known;
 }
 
+/* A read-only call whose connection dropped is sent again (on the next
+ * connection) until its deadline; any other call fails at once. */
 static frep_code
 call_raw(frep_client *c, const char *path, bool idempotent, const ProtobufCMessage *input,
     const ProtobufCMessageDescriptor *output_desc, ProtobufCMessage **output,
     const frep_call_options *opts, bool check_size, frep_status *st)
 {
+	nng_time deadline = nng_clock() + effective_timeout(c, opts);
+	for (;;) {
+		bool      lost = false;
+		frep_code code = call_once(c, path, idempotent, input, output_desc, output, opts,
+		    check_size, deadline, &lost, st);
+		if (code == FREP_OK || !idempotent || !lost || nng_clock() + 10 >= deadline) {
+			return code;
+		}
+	}
+}
+
+static frep_code
+call_once(frep_client *c, const char *path, bool idempotent, const ProtobufCMessage *input,
+    const ProtobufCMessageDescriptor *output_desc, ProtobufCMessage **output,
+    const frep_call_options *opts, bool check_size, nng_time deadline, bool *conn_lost,
+    frep_status *st)
+{
 	frep_metadata md[1 + 16];
 	size_t        n_md = 0;
-	uint32_t      timeout_ms = effective_timeout(c, opts);
-	nng_time      deadline   = nng_clock() + timeout_ms;
+	nng_time      start      = nng_clock();
+	uint32_t      timeout_ms = deadline > start ? (uint32_t) (deadline - start) : 1;
 	int           rv;
 
 	*output = NULL;
@@ -566,7 +589,8 @@ call_raw(frep_client *c, const char *path, bool idempotent, const ProtobufCMessa
 		nng_msg_free(nng_aio_get_msg(s->aio));
 		nng_aio_set_msg(s->aio, NULL);
 		inflight_remove(c, &fl);
-		code = map_nng(c, rv, "sending to", timeout_ms, false, st);
+		code       = map_nng(c, rv, "sending to", timeout_ms, false, st);
+		*conn_lost = rv == NNG_ECONNRESET || rv == NNG_ECONNSHUT || rv == NNG_ECONNABORTED;
 		goto done;
 	}
 	pthread_mutex_lock(&c->mtx);
@@ -581,6 +605,8 @@ call_raw(frep_client *c, const char *path, bool idempotent, const ProtobufCMessa
 	inflight_remove(c, &fl);
 	if (rv != 0) {
 		code = map_nng(c, rv, "waiting for", timeout_ms, fl.lost, st);
+		*conn_lost = fl.lost || rv == NNG_ECONNRESET || rv == NNG_ECONNSHUT ||
+		             rv == NNG_ECONNABORTED;
 		goto done;
 	}
 	nng_msg           *reply = nng_aio_get_msg(s->aio);

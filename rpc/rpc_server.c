@@ -10,6 +10,7 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
 #include <nng/supplemental/util/platform.h>
 
@@ -100,6 +101,13 @@ struct rpc_server {
 
 	rpc_call_cache       *cache;
 	ProtobufCService     *introspection;
+
+	/* The ipc:// listener watchdog (see watchdog_main). */
+	pthread_t       watchdog;
+	bool            watchdog_running;
+	bool            watchdog_stop;
+	pthread_cond_t  watchdog_cv;
+	unsigned        watchdog_restarts;
 };
 
 static void ctx_cb(void *arg);
@@ -182,6 +190,7 @@ rpc_server_new(const rpc_server_options *opts, rpc_server **out, frep_status *st
 	pthread_mutex_init(&s->mtx, NULL);
 	pthread_cond_init(&s->work_cv, NULL);
 	pthread_cond_init(&s->idle_cv, NULL);
+	pthread_cond_init(&s->watchdog_cv, NULL);
 	if (s->version == NULL || (o.admin_token != NULL && s->admin_token == NULL)) {
 		rpc_server_free(s);
 		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
@@ -509,6 +518,113 @@ arm_recv(rpc_ctx *rc)
 	nng_ctx_recv(rc->ctx, rc->aio);
 }
 
+/* --- ipc:// listener watchdog ------------------------------------------- */
+
+/* nng 1.5.2 (Debian 12's) has a bug (nanomsg/nng#1518, fixed in 1.6.0): a
+ * peer that disconnects during the SP handshake on an ipc:// listener can
+ * leave that listener completing handshakes without ever handing the new
+ * connections to the socket, so every later client waits in vain. Any
+ * local process can trigger it. The watchdog calls the server through each
+ * ipc:// listener every WATCHDOG_PERIOD_MS; after WATCHDOG_STRIKES failed
+ * probes in a row it closes and re-creates that listener (its clients
+ * reconnect by themselves). */
+#define WATCHDOG_PERIOD_MS 500
+#define WATCHDOG_PROBE_MS 1500
+#define WATCHDOG_STRIKES 2
+
+/* One GetServerInfo round trip through url; true if answered. */
+static bool
+watchdog_probe(const char *url)
+{
+	nng_socket sock;
+	nng_msg   *msg = NULL;
+	bool       ok  = false;
+	if (nng_req0_open(&sock) != 0) {
+		return true; /* cannot judge: do not restart anything */
+	}
+	nng_socket_set_ms(sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO, WATCHDOG_PROBE_MS);
+	nng_socket_set_ms(sock, NNG_OPT_SENDTIMEO, WATCHDOG_PROBE_MS);
+	frep_request_fields f = {
+	    .method = "/frep.rpc.v1.Introspection/GetServerInfo", .timeout_ms = WATCHDOG_PROBE_MS};
+	size_t len = frep_envelope_request_size(&f);
+	if (nng_dial(sock, url, NULL, 0) == 0 && nng_msg_alloc(&msg, len) == 0) {
+		frep_envelope_request_pack(&f, nng_msg_body(msg));
+		if (nng_sendmsg(sock, msg, 0) != 0) {
+			nng_msg_free(msg);
+		} else if (nng_recvmsg(sock, &msg, 0) == 0) {
+			ok = true;
+			nng_msg_free(msg);
+		}
+	}
+	nng_close(sock);
+	return ok;
+}
+
+static void
+watchdog_restart(rpc_server *s, listener_entry *le)
+{
+	frep_status st;
+	rpc_log(RPC_LOG_WARN,
+	    "listener %s stopped answering (nng 1.5.2 ipc bug #1518): re-creating it", le->url);
+	nng_listener_close(le->listener);
+	le->created = false;
+	if (start_listener(s, le, &st) != FREP_OK) {
+		rpc_log(RPC_LOG_ERROR, "listener %s: %s: %s", le->url, frep_code_name(st.code),
+		    st.message);
+		return;
+	}
+	pthread_mutex_lock(&s->mtx);
+	s->watchdog_restarts++;
+	pthread_mutex_unlock(&s->mtx);
+}
+
+static void *
+watchdog_main(void *arg)
+{
+	rpc_server *s = arg;
+	unsigned    strikes[MAX_LISTENERS] = {0};
+	pthread_mutex_lock(&s->mtx);
+	while (!s->watchdog_stop) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += WATCHDOG_PERIOD_MS * 1000000L;
+		until.tv_sec += until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&s->watchdog_cv, &s->mtx, &until);
+		if (s->watchdog_stop || s->draining) {
+			break;
+		}
+		pthread_mutex_unlock(&s->mtx);
+		for (size_t i = 0; i < s->n_listeners; i++) {
+			listener_entry *le = &s->listeners[i];
+			if (strncmp(le->url, "ipc://", 6) != 0 || !le->created) {
+				continue;
+			}
+			strikes[i] = watchdog_probe(le->url) ? 0 : strikes[i] + 1;
+			pthread_mutex_lock(&s->mtx);
+			bool stop = s->watchdog_stop || s->draining;
+			pthread_mutex_unlock(&s->mtx);
+			if (!stop && strikes[i] >= WATCHDOG_STRIKES) {
+				watchdog_restart(s, le);
+				strikes[i] = 0;
+			}
+		}
+		pthread_mutex_lock(&s->mtx);
+	}
+	pthread_mutex_unlock(&s->mtx);
+	return NULL;
+}
+
+unsigned
+rpc_server__listener_restarts(rpc_server *s)
+{
+	pthread_mutex_lock(&s->mtx);
+	unsigned n = s->watchdog_restarts;
+	pthread_mutex_unlock(&s->mtx);
+	return n;
+}
+
 frep_code
 rpc_server_start(rpc_server *s, frep_status *st)
 {
@@ -569,6 +685,14 @@ rpc_server_start(rpc_server *s, frep_status *st)
 	for (size_t i = 0; i < s->n_ctxs; i++) {
 		arm_recv(&s->ctxs[i]);
 	}
+	for (size_t i = 0; i < s->n_listeners; i++) {
+		if (strncmp(s->listeners[i].url, "ipc://", 6) == 0 && !s->watchdog_running) {
+			if ((rv = pthread_create(&s->watchdog, NULL, watchdog_main, s)) != 0) {
+				return frep_status_set(st, FREP_INTERNAL, "watchdog thread: %s", strerror(rv));
+			}
+			s->watchdog_running = true;
+		}
+	}
 	return FREP_OK;
 }
 
@@ -589,9 +713,16 @@ rpc_server_shutdown(rpc_server *s, unsigned drain_ms)
 		pthread_mutex_unlock(&s->mtx);
 		return;
 	}
-	s->shut_down = true;
-	s->draining  = true;
+	s->shut_down     = true;
+	s->draining      = true;
+	s->watchdog_stop = true;
+	pthread_cond_broadcast(&s->watchdog_cv);
 	pthread_mutex_unlock(&s->mtx);
+	/* The watchdog first: it may be re-creating a listener. */
+	if (s->watchdog_running) {
+		pthread_join(s->watchdog, NULL);
+		s->watchdog_running = false;
+	}
 
 	/* Stop waiting for new requests. A context between receive and reply
 	 * keeps going; the callback sees draining and does not re-arm. */
@@ -675,6 +806,7 @@ rpc_server_free(rpc_server *s)
 	free(s->version);
 	pthread_cond_destroy(&s->work_cv);
 	pthread_cond_destroy(&s->idle_cv);
+	pthread_cond_destroy(&s->watchdog_cv);
 	pthread_mutex_destroy(&s->mtx);
 	free(s);
 }
