@@ -11,3 +11,7 @@ if(FREP_SANITIZER)
 endif()
 frep_add_test(security_test SOURCES security_test.c fault_test_common.c
   LIBS frep_test_support frep_services LABEL integration TIMEOUT 300)
+if(FREP_SANITIZER)
+  # The largest ReplicateByScopeId is checked with a quarter of the ids.
+  set_property(TEST security_test APPEND PROPERTY ENVIRONMENT "FREP_SECURITY_SANITIZER=1")
+endif()
