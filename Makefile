@@ -10,7 +10,8 @@ JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 DEB_PACKAGES := cmake make gcc pkg-config libc6-dev \
   libnng-dev libmbedtls-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler \
   libcmocka-dev libsqlite3-dev sqlite3 libjansson-dev openssl \
-  python3 python3-protobuf clang libclang-rt-14-dev \
+  python3 python3-protobuf python3-venv python3-pip python3-setuptools python3-wheel \
+  clang libclang-rt-14-dev \
   kea-dhcp4-server isc-dhcp-client iproute2
 
 .PHONY: all deps build build-asan test test-plain test-asan test-fuzz fuzz demo install bench clean
