@@ -998,8 +998,12 @@ render_scope(render_ctx *c, const engine_scope_config *cfg)
 			k++;
 		}
 	}
-	qsort(cuts, n_cuts, sizeof(*cuts), range_cmp);
-	qsort(excl, cfg->n_exclusions, sizeof(*excl), range_cmp);
+	if (n_cuts > 1) {
+		qsort(cuts, n_cuts, sizeof(*cuts), range_cmp);
+	}
+	if (cfg->n_exclusions > 1) {
+		qsort(excl, cfg->n_exclusions, sizeof(*excl), range_cmp);
+	}
 	add_pools(c, pools, s->start_range, s->end_range, cuts, n_cuts, NULL, NULL);
 
 	/* Policy classes: pool-restricted (ranges) or subnet-required. */
@@ -1022,7 +1026,9 @@ render_scope(render_ctx *c, const engine_scope_config *cfg)
 				pr[j].start = p->ip_ranges[j].start_range;
 				pr[j].end   = p->ip_ranges[j].end_range;
 			}
-			qsort(pr, npr, sizeof(*pr), range_cmp);
+			if (npr > 1) {
+				qsort(pr, npr, sizeof(*pr), range_cmp);
+			}
 			for (size_t j = 0; j < npr; j++) {
 				add_pools(c, pools, pr[j].start, pr[j].end, excl, cfg->n_exclusions, name, od);
 			}
@@ -1209,7 +1215,9 @@ kea_render(engine *e, kea_render_result *out, frep_status *st)
 	render_classes(&c, server_opts, n_server_opts);
 
 	/* Server-level policies, in processing order, before the scopes'. */
-	qsort(spols, n_spols, sizeof(*spols), cmp_policy_order);
+	if (n_spols > 1) {
+		qsort(spols, n_spols, sizeof(*spols), cmp_policy_order);
+	}
 	for (size_t i = 0; i < n_spols; i++) {
 		char name[ENGINE_POLICY_NAME_MAX + 16], where[ENGINE_POLICY_NAME_MAX + 32];
 		if (!spols[i].enabled) {
@@ -1282,7 +1290,9 @@ kea_render(engine *e, kea_render_result *out, frep_status *st)
 		{
 			keys[k++] = key;
 		}
-		qsort(keys, n_keys, sizeof(*keys), strcmp_ptr);
+		if (n_keys > 1) {
+			qsort(keys, n_keys, sizeof(*keys), strcmp_ptr);
+		}
 		for (k = 0; k < n_keys; k++) {
 			append(&c, nets,
 			    json_pack("{s:s, s:O}", "name", keys[k], "subnet4", json_object_get(shared, keys[k])));
