@@ -314,6 +314,7 @@ frep_code engine__strv_dup(char *const *values, size_t n, char ***out,
 
 #define ENGINE__TEXT_REQUIRED 1u   /* must not be empty */
 #define ENGINE__TEXT_NO_CONTROL 2u /* no bytes below 0x20, no 0x7f */
+#define ENGINE__TEXT_SECRET 4u     /* never quote the value in a message */
 
 /* ctx is a prefix for the message ("scope 10.0.0.0: ") or "". */
 frep_code engine__check_text(const char *ctx, const char *field,

@@ -31,7 +31,7 @@ failover_validate(const engine_failover *r, frep_status *st)
 	    (rc = engine__check_text(ctx, "local_server", r->local_server,
 	         ENGINE_URL_MAX, ENGINE__TEXT_NO_CONTROL, st)) != FREP_OK ||
 	    (rc = engine__check_text(ctx, "shared_secret", r->shared_secret,
-	         ENGINE_SECRET_MAX, 0, st)) != FREP_OK) {
+	         ENGINE_SECRET_MAX, ENGINE__TEXT_SECRET, st)) != FREP_OK) {
 		return rc;
 	}
 	if (r->mode != ENGINE_FAILOVER_MODE_LOAD_BALANCE &&

@@ -193,6 +193,13 @@ engine__sqlerr(engine *e, int rc, const char *what, frep_status *st)
 		code = FREP_INTERNAL;
 		break;
 	}
+	/* The operating system's reason (read-only file system, no space,
+	 * permission denied) when SQLite has one. */
+	int sys = e != NULL && e->db != NULL ? sqlite3_system_errno(e->db) : 0;
+	if (sys != 0 && (code == FREP_UNAVAILABLE || code == FREP_RESOURCE_EXHAUSTED)) {
+		return frep_status_set(st, code, "sqlite: %s: %s (code %d): %s", what,
+		    msg, rc, strerror(sys));
+	}
 	return frep_status_set(
 	    st, code, "sqlite: %s: %s (code %d)", what, msg, rc);
 }

@@ -24,6 +24,10 @@ engine__check_text(const char *ctx, const char *field, const char *value,
 		return frep_status_set(st, FREP_INVALID_ARGUMENT,
 		    "%s%s is empty", ctx, field);
 	}
+	if (len > max && (flags & ENGINE__TEXT_SECRET)) {
+		return frep_status_set(st, FREP_INVALID_ARGUMENT,
+		    "%s%s is %zu bytes long (at most %zu)", ctx, field, len, max);
+	}
 	if (len > max) {
 		return frep_status_set(st, FREP_INVALID_ARGUMENT,
 		    "%s%s is %zu bytes long (at most %zu): '%.40s...'", ctx,

@@ -3,7 +3,9 @@
  * serves the frep contract over nng until SIGINT or SIGTERM, then drains
  * the calls in flight, closes the store and exits 0.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -132,9 +134,15 @@ url_is_local(const char *url)
 	if (nng_url_parse(&u, url) != 0) {
 		return false;
 	}
-	const char *h     = u->u_hostname;
-	bool        local = h != NULL && (strncmp(h, "127.", 4) == 0 || strcmp(h, "::1") == 0 ||
-                                   strcasecmp(h, "localhost") == 0);
+	/* Literal loopback addresses only (a name such as "127.example.org"
+	 * could resolve anywhere), plus the name localhost. */
+	const char     *h = u->u_hostname;
+	struct in_addr  a4;
+	struct in6_addr a6;
+	bool            local =
+	    h != NULL && ((inet_pton(AF_INET, h, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127) ||
+	                     (inet_pton(AF_INET6, h, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6)) ||
+	                     strcasecmp(h, "localhost") == 0);
 	nng_url_free(u);
 	return local;
 }

@@ -1,5 +1,6 @@
 #include "replication_service.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -496,6 +497,86 @@ fail:
 	closure(NULL, closure_data);
 }
 
+/* --- request checks in O(n log n) ----------------------------------------- */
+
+typedef struct id_at {
+	uint32_t id;
+	size_t   at;
+} id_at;
+
+static int
+cmp_id_at(const void *a, const void *b)
+{
+	const id_at *x = a, *y = b;
+	if (x->id != y->id) {
+		return x->id < y->id ? -1 : 1;
+	}
+	return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/* The first repeated id: *at its later index, *of its earlier one; *at is
+ * SIZE_MAX when every id is unique. */
+static frep_code
+find_repeat(const uint32_t *ids, size_t n, convert_arena *a, size_t *at, size_t *of, frep_status *st)
+{
+	*at = SIZE_MAX;
+	*of = SIZE_MAX;
+	id_at *v = convert_arena_alloc(a, (n + 1) * sizeof(*v), st);
+	if (v == NULL) {
+		return st->code;
+	}
+	for (size_t i = 0; i < n; i++) {
+		v[i] = (id_at){.id = ids[i], .at = i};
+	}
+	qsort(v, n, sizeof(*v), cmp_id_at);
+	for (size_t i = 1; i < n; i++) {
+		if (v[i].id == v[i - 1].id && v[i].at < *at) {
+			*at = v[i].at;
+			*of = v[i - 1].at;
+		}
+	}
+	return FREP_OK;
+}
+
+/* qsort has no context argument: the relationship names travel in a
+ * thread-local pointer for the comparison. */
+static _Thread_local char *const *sort_names;
+
+static int
+cmp_by_relationship(const void *a, const void *b)
+{
+	size_t x = *(const size_t *) a, y = *(const size_t *) b;
+	int    c = strcmp(sort_names[x], sort_names[y]);
+	return c != 0 ? c : (x < y ? -1 : x > y);
+}
+
+static void
+sort_by_relationship(size_t *order, size_t n, char *const *rel_of)
+{
+	sort_names = rel_of;
+	qsort(order, n, sizeof(*order), cmp_by_relationship);
+	sort_names = NULL;
+}
+
+static _Thread_local const size_t *sort_order;
+
+static int
+cmp_group_first(const void *a, const void *b)
+{
+	size_t x = sort_order[*(const size_t *) a], y = sort_order[*(const size_t *) b];
+	return x < y ? -1 : x > y;
+}
+
+/* Within a group the order is by index, so a group's first element holds
+ * its smallest index. */
+static void
+sort_groups_by_first_index(size_t *starts, size_t n, const size_t *order)
+{
+	sort_order = order;
+	qsort(starts, n, sizeof(*starts), cmp_group_first);
+	sort_order = NULL;
+}
+
 static void
 replication_replicate_by_scope_id(Frep__V1__FailoverReplication_Service *service,
     const Frep__V1__ReplicateByScopeIdRequest *in, Frep__V1__ReplicateResponse_Closure closure,
@@ -506,6 +587,7 @@ replication_replicate_by_scope_id(Frep__V1__FailoverReplication_Service *service
 	reply        rp  = {0};
 	uint32_t    *ids = NULL;
 	char       **rel_of = NULL;
+	size_t       dup_at, dup_of;
 	convert_arena_init(&rp.a);
 
 	/* A malformed request replicates nothing. */
@@ -513,14 +595,13 @@ replication_replicate_by_scope_id(Frep__V1__FailoverReplication_Service *service
 	    FREP_OK) {
 		goto fail;
 	}
-	for (size_t i = 0; i < in->n_scope_ids; i++) {
-		for (size_t k = 0; k < i; k++) {
-			if (ids[k] == ids[i]) {
-				frep_status_set(&st, FREP_INVALID_ARGUMENT,
-				    "scope_ids[%zu] \"%s\" repeats scope_ids[%zu]", i, in->scope_ids[i], k);
-				goto fail;
-			}
-		}
+	if (find_repeat(ids, in->n_scope_ids, &rp.a, &dup_at, &dup_of, &st) != FREP_OK) {
+		goto fail;
+	}
+	if (dup_at != SIZE_MAX) {
+		frep_status_set(&st, FREP_INVALID_ARGUMENT, "scope_ids[%zu] \"%s\" repeats scope_ids[%zu]",
+		    dup_at, in->scope_ids[dup_at], dup_of);
+		goto fail;
 	}
 	if (in->n_scope_ids == 0) {
 		frep_status_set(&st, FREP_INVALID_ARGUMENT, "scope_ids is empty");
@@ -561,31 +642,43 @@ replication_replicate_by_scope_id(Frep__V1__FailoverReplication_Service *service
 			goto fail;
 		}
 	}
-	/* Group by relationship, in the order relationships first appear. */
-	uint32_t *gids   = convert_arena_alloc(&rp.a, in->n_scope_ids * sizeof(uint32_t), &st);
-	char    **gtexts = convert_arena_alloc(&rp.a, in->n_scope_ids * sizeof(char *), &st);
-	if (gids == NULL || gtexts == NULL) {
+	/* Group by relationship, in the order relationships first appear:
+	 * sort the request's indices by (relationship, index), then visit
+	 * the groups by their first index. O(n log n). */
+	size_t   *order  = convert_arena_alloc(&rp.a, (in->n_scope_ids + 1) * sizeof(size_t), &st);
+	uint32_t *gids   = convert_arena_alloc(&rp.a, (in->n_scope_ids + 1) * sizeof(uint32_t), &st);
+	char    **gtexts = convert_arena_alloc(&rp.a, (in->n_scope_ids + 1) * sizeof(char *), &st);
+	if (order == NULL || gids == NULL || gtexts == NULL) {
 		goto fail;
 	}
+	size_t n_order = 0;
 	for (size_t i = 0; i < in->n_scope_ids; i++) {
-		if (rel_of[i] == NULL) {
-			continue;
+		if (rel_of[i] != NULL) {
+			order[n_order++] = i;
 		}
-		bool   seen = false;
-		size_t n    = 0;
-		for (size_t k = 0; k < i && !seen; k++) {
-			seen = rel_of[k] != NULL && strcmp(rel_of[k], rel_of[i]) == 0;
+	}
+	sort_by_relationship(order, n_order, rel_of);
+	/* Group starts, ordered by each group's first index. */
+	size_t *starts = convert_arena_alloc(&rp.a, (n_order + 1) * sizeof(size_t), &st);
+	size_t  n_groups = 0;
+	if (starts == NULL) {
+		goto fail;
+	}
+	for (size_t k = 0; k < n_order; k++) {
+		if (k == 0 || strcmp(rel_of[order[k]], rel_of[order[k - 1]]) != 0) {
+			starts[n_groups++] = k;
 		}
-		if (seen) {
-			continue;
+	}
+	sort_groups_by_first_index(starts, n_groups, order);
+	for (size_t g = 0; g < n_groups; g++) {
+		size_t      k0  = starts[g];
+		const char *rel = rel_of[order[k0]];
+		size_t      n   = 0;
+		for (size_t k = k0; k < n_order && strcmp(rel_of[order[k]], rel) == 0; k++) {
+			gids[n]     = ids[order[k]];
+			gtexts[n++] = in->scope_ids[order[k]];
 		}
-		for (size_t k = i; k < in->n_scope_ids; k++) {
-			if (rel_of[k] != NULL && strcmp(rel_of[k], rel_of[i]) == 0) {
-				gids[n]     = ids[k];
-				gtexts[n++] = in->scope_ids[k];
-			}
-		}
-		replicate_relationship(r, &rp, rel_of[i], gids, gtexts, n, in->force, in->dry_run);
+		replicate_relationship(r, &rp, rel, gids, gtexts, n, in->force, in->dry_run);
 	}
 	send_reply(&rp, closure, closure_data);
 	reply_fini(&rp);
