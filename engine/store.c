@@ -196,7 +196,8 @@ engine__sqlerr(engine *e, int rc, const char *what, frep_status *st)
 	/* The operating system's reason (read-only file system, no space,
 	 * permission denied) when SQLite has one. */
 	int sys = e != NULL && e->db != NULL ? sqlite3_system_errno(e->db) : 0;
-	if (sys != 0 && (code == FREP_UNAVAILABLE || code == FREP_RESOURCE_EXHAUSTED)) {
+	if (sys != 0 && sys != ENOENT &&
+	    (code == FREP_UNAVAILABLE || code == FREP_RESOURCE_EXHAUSTED)) {
 		return frep_status_set(st, code, "sqlite: %s: %s (code %d): %s", what,
 		    msg, rc, strerror(sys));
 	}

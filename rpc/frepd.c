@@ -15,6 +15,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <nng/nng.h>
 
@@ -380,6 +382,37 @@ make_parent_dirs(const char *path)
 	return 0;
 }
 
+/* Why a store cannot be opened, when the file system says: SQLite's own
+ * message ("unable to open database file") does not. "" if nothing found. */
+static const char *
+store_hint(const char *path)
+{
+	static char    hint[160];
+	char          *dir = strdup(path);
+	struct statvfs vfs;
+	if (dir == NULL) {
+		return "";
+	}
+	char *slash = strrchr(dir, '/');
+	if (slash == dir) {
+		slash[1] = '\0';
+	} else if (slash != NULL) {
+		*slash = '\0';
+	} else {
+		strcpy(dir, ".");
+	}
+	hint[0] = '\0';
+	if (statvfs(dir, &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) {
+		snprintf(hint, sizeof(hint), " (the file system holding it is mounted read-only)");
+	} else if (access(dir, W_OK) != 0) {
+		snprintf(hint, sizeof(hint), " (its directory is not writable: %s)", strerror(errno));
+	} else if (access(path, F_OK) == 0 && access(path, W_OK) != 0) {
+		snprintf(hint, sizeof(hint), " (the file is not writable: %s)", strerror(errno));
+	}
+	free(dir);
+	return hint;
+}
+
 /* Opens the store at path, its directory created if missing. 0, or -1 with
  * a message on stderr. */
 static int
@@ -394,7 +427,8 @@ open_store(const char *path, engine **out)
 		return -1;
 	}
 	if (engine_open(path, NULL, out, &st) != FREP_OK) {
-		fprintf(stderr, "frepd: %s: --db %s: %s\n", frep_code_name(st.code), path, st.message);
+		fprintf(stderr, "frepd: %s: --db %s: %s%s\n", frep_code_name(st.code), path, st.message,
+		    store_hint(path));
 		return -1;
 	}
 	return 0;
