@@ -723,11 +723,9 @@ test_fault_read_only_store_is_a_clear_error(void **state)
 		assert_true(WIFEXITED(status));
 		assert_int_equal(WEXITSTATUS(status), 2);
 		assert_true(rt_file_contains(a->proc.log_path, a->db));
-		/* BUG (frep, open): frepd says only "sqlite: PRAGMA journal_mode =
-		 * WAL: unable to open database file (code 14)" — it names the store
-		 * but not the cause (EROFS, "Read-only file system"), which SQLite
-		 * has (sqlite3_system_errno). This assertion fails until the
-		 * message names it (checked after the store is shown intact). */
+		/* Regression: frepd once said only "unable to open database file
+		 * (code 14)", naming the store but not the cause (read-only file
+		 * system). Checked after the store is shown intact. */
 		unclear = !rt_file_contains(a->proc.log_path, "Read-only") &&
 		          !rt_file_contains(a->proc.log_path, "read-only") &&
 		          !rt_file_contains(a->proc.log_path, "readonly");

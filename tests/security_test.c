@@ -640,11 +640,10 @@ test_security_secrets_never_in_replies_errors_or_logs(void **state)
 			assert_relationships_hide_secret(a->c);
 			continue;
 		}
-		/* BUG (frep, open): AddFailover with an over-long shared_secret
-		 * answers INVALID_ARGUMENT "failover 'long': shared_secret is 300
-		 * bytes long (at most 255): 'QQQQ…'" — the message quotes the
-		 * first 40 bytes of the secret. Recorded, the other cases still
-		 * run, and the test fails at its end until fixed. */
+		/* Regression: AddFailover with an over-long shared_secret once
+		 * answered "... shared_secret is 300 bytes long (at most 255):
+		 * 'QQQQ…'", quoting the secret. Recorded, the other cases still
+		 * run, and the test fails at its end if it comes back. */
 		if (strstr(st.message, "QQQQQQQQ") != NULL || strstr(st.message, "tail") != NULL) {
 			leaked++;
 			print_error("BUG: AddFailover %s: the error quotes the secret: %s\n", bad[i].name,
