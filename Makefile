@@ -1,7 +1,8 @@
 # frep: the two commands of the README, and a few more. Drives CMake.
 #   make demo   install what is missing, build, run two frepd partners
 #   make test   install what is missing, build with -Werror, run every test,
-#               then the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#               then the same under AddressSanitizer + UndefinedBehaviorSanitizer,
+#               then a short run of every fuzz target
 BUILD     ?= build
 SAN_BUILD ?= build-asan
 JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
@@ -14,7 +15,7 @@ DEB_PACKAGES := cmake make gcc pkg-config libc6-dev \
   clang libclang-rt-14-dev \
   kea-dhcp4-server isc-dhcp-client iproute2
 
-.PHONY: all deps build build-asan test test-plain test-asan test-fuzz fuzz demo install bench clean
+.PHONY: all deps build build-asan test test-plain test-asan test-fuzz fuzz demo demo-kea install bench clean
 
 all: build
 
@@ -57,6 +58,12 @@ test: test-plain test-asan test-fuzz
 
 demo: build
 	FREPD=$(BUILD)/rpc/frepd FREPCTL=$(BUILD)/clients/frepctl ./clients/demo.sh
+
+# The same, served: two Kea DHCP servers driven by the two frepd, and a real
+# DHCP client in a network namespace given the replicated reservation by the
+# partner's Kea. Needs root (network namespaces).
+demo-kea: build
+	./clients/demo_kea.sh $(BUILD)
 
 install: build
 	cmake --install $(BUILD)
