@@ -296,6 +296,19 @@ typedef struct span {
 	size_t         n;
 } span;
 
+/* Copies a span as a NUL-terminated string at t; returns the next free byte.
+ * (memcpy from a NULL pointer is undefined even for 0 bytes.) */
+static char *
+put_text(char *t, span sp, const char **out)
+{
+	if (sp.n > 0) {
+		memcpy(t, sp.p, sp.n);
+	}
+	t[sp.n] = '\0';
+	*out    = t;
+	return t + sp.n + 1;
+}
+
 static int
 no_nul(span s)
 {
@@ -388,20 +401,10 @@ frep_envelope_request_view(
 	if ((v->text = malloc(text)) == NULL) {
 		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
 	}
-	char *t = v->text;
-	memcpy(t, method.p, method.n);
-	t[method.n] = '\0';
-	v->method   = t;
-	t += method.n + 1;
+	char *t = put_text(v->text, method, &v->method);
 	for (size_t i = 0; i < v->n_metadata; i++) {
-		memcpy(t, keys[i].p, keys[i].n);
-		t[keys[i].n]       = '\0';
-		v->metadata[i].key = t;
-		t += keys[i].n + 1;
-		memcpy(t, vals[i].p, vals[i].n);
-		t[vals[i].n]         = '\0';
-		v->metadata[i].value = t;
-		t += vals[i].n + 1;
+		t = put_text(t, keys[i], &v->metadata[i].key);
+		t = put_text(t, vals[i], &v->metadata[i].value);
 	}
 	return FREP_OK;
 

@@ -232,7 +232,13 @@ static void
 test_frepd_ipc_listener_survives_broken_handshakes(void **state)
 {
 	fixture *f = *state;
+	/* nng leaks the connections its bug strands (inside libnng): this one
+	 * frepd runs with a LeakSanitizer suppression for libnng only. */
+	char supp[700];
+	snprintf(supp, sizeof(supp), "suppressions=%s/tests/nng_1518.supp", getenv("FREP_SOURCE_DIR"));
+	setenv("LSAN_OPTIONS", supp, 1);
 	start_frepd(f);
+	unsetenv("LSAN_OPTIONS");
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/frepd.sock", f->dir);
 	for (int round = 0; round < 3; round++) {
