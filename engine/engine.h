@@ -44,7 +44,7 @@ typedef struct engine_options {
 } engine_options;
 
 /* The schema version this build creates and migrates to. */
-#define ENGINE_SCHEMA_VERSION 1
+#define ENGINE_SCHEMA_VERSION 2
 
 /* Opens (creating if needed) the store at path, sets WAL mode,
  * synchronous=FULL and foreign keys, and runs pending migrations in one
@@ -359,6 +359,14 @@ frep_code engine_scope_config_digest(const engine_scope_config *config,
  * not exist (still FREP_OK). */
 frep_code engine_scope_digest(engine *e, uint32_t scope_id, char out[65],
     bool *found, frep_status *st);
+
+/* The digests of n scopes at once into out[i] (found[i] false and out[i]
+ * "" for a scope that does not exist). Digests are stored with the scope
+ * and cleared by any change to it (in the same transaction), so this is a
+ * lookup for scopes unchanged since their digest was last computed, and a
+ * snapshot (stored for next time) otherwise. */
+frep_code engine_scope_digests(engine *e, const uint32_t *scope_ids, size_t n,
+    char (*out)[65], bool *found, frep_status *st);
 
 /* Compares the local scope incoming->scope.scope_id with incoming: counts
  * per kind into *changes and, if diff is not NULL, the list of objects

@@ -239,7 +239,10 @@
 	X(AUDIT_LIST,                                                        \
 	    "SELECT " ENGINE__AUDIT_COLS " FROM audit WHERE (?1 = 0 OR "     \
 	    "scope_id = ?1) AND (?2 = '' OR relationship = ?2) ORDER BY id " \
-	    "DESC LIMIT ?3")
+	    "DESC LIMIT ?3")                                                 \
+	X(DIGEST_GET, "SELECT digest FROM scope_digest WHERE scope_id = ?1") \
+	X(DIGEST_PUT, "INSERT OR REPLACE INTO scope_digest(scope_id, digest) " \
+	              "VALUES(?1, ?2)")
 
 typedef enum engine__stmt_id {
 #define ENGINE__STMT_ENUM(id, sql) ENGINE__STMT_##id,

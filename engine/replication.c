@@ -617,24 +617,92 @@ engine_scope_snapshot(engine *e, uint32_t scope_id,
 	return rc;
 }
 
+/* The stored digest of a scope, if any (inside a transaction). */
+static frep_code
+digest_cached(engine *e, uint32_t scope_id, char out[65], bool *hit, frep_status *st)
+{
+	sqlite3_stmt *s = engine__stmt(e, ENGINE__STMT_DIGEST_GET);
+	bool          row;
+	frep_code     rc;
+	*hit = false;
+	engine__bind_u32(s, 1, scope_id);
+	if ((rc = engine__step(e, s, &row, "read scope digest", st)) != FREP_OK) {
+		return rc;
+	}
+	if (row) {
+		const unsigned char *t = sqlite3_column_text(s, 0);
+		if (t != NULL && strlen((const char *) t) == 64) {
+			memcpy(out, t, 65);
+			*hit = true;
+		}
+		sqlite3_reset(s);
+	}
+	return FREP_OK;
+}
+
+/* Stores a scope's digest (inside a write transaction). */
+static frep_code
+digest_store(engine *e, uint32_t scope_id, const char digest[65], frep_status *st)
+{
+	sqlite3_stmt *s = engine__stmt(e, ENGINE__STMT_DIGEST_PUT);
+	engine__bind_u32(s, 1, scope_id);
+	engine__bind_text(s, 2, digest);
+	return engine__exec(e, s, "store scope digest", st);
+}
+
+frep_code
+engine_scope_digests(engine *e, const uint32_t *scope_ids, size_t n, char (*out)[65],
+    bool *found, frep_status *st)
+{
+	size_t    missing = 0;
+	frep_code rc;
+
+	/* Most digests are stored: one read transaction. */
+	if ((rc = engine__read_begin(e, st)) != FREP_OK) {
+		return rc;
+	}
+	for (size_t i = 0; i < n && rc == FREP_OK; i++) {
+		out[i][0] = '\0';
+		rc = digest_cached(e, scope_ids[i], out[i], &found[i], st);
+		missing += found[i] ? 0 : 1;
+	}
+	if ((rc = engine__read_end(e, rc, st)) != FREP_OK || missing == 0) {
+		return rc;
+	}
+	/* The rest are computed and stored in one write transaction, so that
+	 * no change can slip in between reading a scope and storing its
+	 * digest. */
+	if ((rc = engine__write_begin(e, st)) != FREP_OK) {
+		return rc;
+	}
+	for (size_t i = 0; i < n && rc == FREP_OK; i++) {
+		bool                 hit;
+		engine_scope_config *c = NULL;
+		if (found[i]) {
+			continue;
+		}
+		if ((rc = digest_cached(e, scope_ids[i], out[i], &hit, st)) != FREP_OK) {
+			break;
+		}
+		if (hit) {
+			found[i] = true;
+			continue;
+		}
+		if ((rc = snapshot_locked(e, scope_ids[i], &c, &found[i], st)) == FREP_OK && found[i]) {
+			memcpy(out[i], c->digest, 65);
+			rc = digest_store(e, scope_ids[i], c->digest, st);
+		}
+		engine_scope_config_free(c);
+	}
+	return engine__write_end(e, rc, st);
+}
+
 frep_code
 engine_scope_digest(engine *e, uint32_t scope_id, char out[65], bool *found,
     frep_status *st)
 {
-	engine_scope_config *c = NULL;
-	frep_code            rc;
-
-	out[0] = '\0';
-	*found = false;
-	if ((rc = engine__read_begin(e, st)) != FREP_OK) {
-		return rc;
-	}
-	rc = snapshot_locked(e, scope_id, &c, found, st);
-	if (rc == FREP_OK && *found) {
-		memcpy(out, c->digest, 65);
-	}
-	engine_scope_config_free(c);
-	return engine__read_end(e, rc, st);
+	char (*one)[65] = (char (*)[65]) out;
+	return engine_scope_digests(e, &scope_id, 1, one, found, st);
 }
 
 /* --- diff ---------------------------------------------------------------- */
@@ -1492,9 +1560,17 @@ apply_one(engine *e, const engine_scope_config *incoming, bool dry_run,
 	if ((rc = prepared_write(e, incoming, &p, &df, st)) != FREP_OK) {
 		goto done;
 	}
-	if (digest_after != NULL &&
-	    (rc = prepared_digest(incoming, &p, digest_after, st)) != FREP_OK) {
-		goto done;
+	{
+		/* The digest of what was just written, stored for the next
+		 * comparison (after the writes: their triggers clear it). */
+		char written[65];
+		if ((rc = prepared_digest(incoming, &p, written, st)) != FREP_OK ||
+		    (rc = digest_store(e, incoming->scope.scope_id, written, st)) != FREP_OK) {
+			goto done;
+		}
+		if (digest_after != NULL) {
+			memcpy(digest_after, written, 65);
+		}
 	}
 done:
 	prepared_free_res(&p, incoming);

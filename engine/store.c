@@ -139,6 +139,49 @@ static const char schema_v1[] =
     " message TEXT NOT NULL);"
     "CREATE INDEX audit_scope ON audit(scope_id, id);";
 
+/* Migration 2: each scope's digest, kept so that comparing a scope with
+ * its partner's costs a lookup, not a snapshot. A row exists only while
+ * it is right: every change to anything a scope's digest covers deletes
+ * the row in the same transaction (the triggers below), and the next
+ * digest read computes and stores it again. */
+#define INVALIDATE(table, event, ref)                                         \
+	"CREATE TRIGGER " table "_" event "_digest AFTER " event " ON " table  \
+	" BEGIN DELETE FROM scope_digest WHERE scope_id = " ref "; END;"
+#define INVALIDATE_VIA_POLICY(table, event, row)                              \
+	"CREATE TRIGGER " table "_" event "_digest AFTER " event " ON " table  \
+	" BEGIN DELETE FROM scope_digest WHERE scope_id ="                     \
+	" (SELECT scope_id FROM policy WHERE id = " row ".policy_id); END;"
+static const char schema_v2[] =
+    "CREATE TABLE scope_digest ("
+    " scope_id INTEGER PRIMARY KEY REFERENCES scope(scope_id) ON DELETE CASCADE,"
+    " digest TEXT NOT NULL);"
+    INVALIDATE("scope", "UPDATE", "OLD.scope_id")
+    INVALIDATE("exclusion", "INSERT", "NEW.scope_id")
+    INVALIDATE("exclusion", "UPDATE", "OLD.scope_id")
+    INVALIDATE("exclusion", "DELETE", "OLD.scope_id")
+    INVALIDATE("reservation", "INSERT", "NEW.scope_id")
+    INVALIDATE("reservation", "UPDATE", "OLD.scope_id")
+    INVALIDATE("reservation", "DELETE", "OLD.scope_id")
+    INVALIDATE("policy", "INSERT", "NEW.scope_id")
+    INVALIDATE("policy", "UPDATE", "OLD.scope_id")
+    INVALIDATE("policy", "DELETE", "OLD.scope_id")
+    INVALIDATE_VIA_POLICY("policy_criterion", "INSERT", "NEW")
+    INVALIDATE_VIA_POLICY("policy_criterion", "UPDATE", "OLD")
+    INVALIDATE_VIA_POLICY("policy_criterion", "DELETE", "OLD")
+    INVALIDATE_VIA_POLICY("policy_range", "INSERT", "NEW")
+    INVALIDATE_VIA_POLICY("policy_range", "UPDATE", "OLD")
+    INVALIDATE_VIA_POLICY("policy_range", "DELETE", "OLD")
+    /* An option value names its scope, or (policy level) its policy. */
+    "CREATE TRIGGER option_value_INSERT_digest AFTER INSERT ON option_value BEGIN"
+    " DELETE FROM scope_digest WHERE scope_id = NEW.scope_id"
+    "  OR scope_id = (SELECT scope_id FROM policy WHERE id = NEW.policy_id); END;"
+    "CREATE TRIGGER option_value_UPDATE_digest AFTER UPDATE ON option_value BEGIN"
+    " DELETE FROM scope_digest WHERE scope_id IN (OLD.scope_id, NEW.scope_id)"
+    "  OR scope_id IN (SELECT scope_id FROM policy WHERE id IN (OLD.policy_id, NEW.policy_id)); END;"
+    "CREATE TRIGGER option_value_DELETE_digest AFTER DELETE ON option_value BEGIN"
+    " DELETE FROM scope_digest WHERE scope_id = OLD.scope_id"
+    "  OR scope_id = (SELECT scope_id FROM policy WHERE id = OLD.policy_id); END;";
+
 typedef struct migration {
 	int         version;
 	const char *sql;
@@ -147,6 +190,7 @@ typedef struct migration {
 
 static const migration migrations[] = {
 	{.version = 1, .sql = schema_v1, .seed = true},
+	{.version = 2, .sql = schema_v2},
 	{.version = 0}, /* terminator */
 };
 

@@ -472,6 +472,104 @@ test_engine_apply_batch_per_scope_outcomes(void **state)
 	testdb_close(dst);
 }
 
+/* The stored digest (cleared by triggers, recomputed on demand) always
+ * equals a fresh one, after every kind of change. A missed trigger would
+ * let replication skip a changed scope: this test pins each one. */
+static void
+assert_stored_digest_fresh(engine *e, char prev[65], const char *what)
+{
+	frep_status          st;
+	engine_scope_config *c;
+	char                 stored[65];
+	digest_of(e, stored);
+	CHECK_OK(engine_scope_snapshot(e, S1, &c, &st), st);
+	if (strcmp(stored, c->digest) != 0) {
+		fail_msg("after %s: stored digest %s, fresh %s", what, stored, c->digest);
+	}
+	if (strcmp(stored, prev) == 0) {
+		fail_msg("after %s: the digest did not change", what);
+	}
+	memcpy(prev, stored, 65);
+	engine_scope_config_free(c);
+}
+
+static void
+test_engine_stored_digest_follows_every_change(void **state)
+{
+	testdb     *t = testdb_open();
+	engine     *e;
+	frep_status st;
+	char        prev[65] = "";
+	char       *mask_name[] = {"name"};
+	char       *two[]       = {"10.0.1.3"};
+
+	(void) state;
+	e = t->e;
+	populate_forward(e);
+	assert_stored_digest_fresh(e, prev, "populate");
+
+	add_exclusion(e, 50, 55);
+	assert_stored_digest_fresh(e, prev, "exclusion add");
+	engine_exclusion x = {S1, IP4(10, 0, 1, 20), IP4(10, 0, 1, 30)};
+	CHECK_OK(engine_exclusion_remove(e, &x, &st), st);
+	assert_stored_digest_fresh(e, prev, "exclusion remove");
+
+	add_reservation(e, 8, "04-04-04-04-04-04", "d");
+	assert_stored_digest_fresh(e, prev, "reservation add");
+	engine_reservation r = {.scope_id = S1, .ip_address = IP4(10, 0, 1, 8), .name = "dd"};
+	CHECK_OK(engine_reservation_set(e, &r, (const char *const *) mask_name, 1, NULL, &st), st);
+	assert_stored_digest_fresh(e, prev, "reservation set");
+	engine_option_target rt = {.scope_id = S1, .reserved_ip = IP4(10, 0, 1, 8)};
+	engine_option_value  rv = {.option_id = 3, .values = two, .n_values = 1};
+	CHECK_OK(engine_option_value_set(e, &rt, &rv, NULL, &st), st);
+	assert_stored_digest_fresh(e, prev, "reservation option set");
+	CHECK_OK(engine_option_value_remove(e, &rt, 3, "", "", &st), st);
+	assert_stored_digest_fresh(e, prev, "reservation option remove");
+	CHECK_OK(engine_reservation_remove(e, S1, IP4(10, 0, 1, 8), &st), st);
+	assert_stored_digest_fresh(e, prev, "reservation remove");
+
+	set_scope_option(e, 6, two, 1, "");
+	assert_stored_digest_fresh(e, prev, "scope option set");
+	engine_option_target st_scope = {.scope_id = S1};
+	CHECK_OK(engine_option_value_remove(e, &st_scope, 6, "", "", &st), st);
+	assert_stored_digest_fresh(e, prev, "scope option remove");
+
+	add_policy(e, "gamma", 3, 140, 150);
+	assert_stored_digest_fresh(e, prev, "policy add");
+	engine_policy p = {.name = "gamma", .scope_id = S1, .lease_duration_s = 600};
+	char         *pmask[] = {"lease_duration_s"};
+	CHECK_OK(engine_policy_set(e, &p, (const char *const *) pmask, 1, NULL, &st), st);
+	assert_stored_digest_fresh(e, prev, "policy set");
+	engine_ip_range pr = {IP4(10, 0, 1, 160), IP4(10, 0, 1, 165)};
+	CHECK_OK(engine_policy_range_add(e, S1, "gamma", &pr, NULL, &st), st);
+	assert_stored_digest_fresh(e, prev, "policy range add");
+	CHECK_OK(engine_policy_range_remove(e, S1, "gamma", &pr, NULL, &st), st);
+	assert_stored_digest_fresh(e, prev, "policy range remove");
+	engine_option_target pt = {.scope_id = S1, .policy_name = "gamma"};
+	CHECK_OK(engine_option_value_set(e, &pt, &rv, NULL, &st), st);
+	assert_stored_digest_fresh(e, prev, "policy option set");
+	engine_criterion c = {.type = ENGINE_CRITERION_TYPE_MAC_ADDRESS,
+	    .comparator = ENGINE_COMPARATOR_NE, .values = mac, .n_values = 1};
+	engine_policy pc = {.name = "gamma", .scope_id = S1, .criteria = &c, .n_criteria = 1};
+	char         *cmask[] = {"criteria"};
+	CHECK_OK(engine_policy_set(e, &pc, (const char *const *) cmask, 1, NULL, &st), st);
+	assert_stored_digest_fresh(e, prev, "policy criteria set");
+	CHECK_OK(engine_policy_remove(e, S1, "gamma", &st), st);
+	assert_stored_digest_fresh(e, prev, "policy remove");
+
+	engine_scope sc = scope24(1, "renamed");
+	CHECK_OK(engine_scope_set(e, &sc, (const char *const *) mask_name, 1, NULL, &st), st);
+	assert_stored_digest_fresh(e, prev, "scope set");
+
+	/* Reopened, the stored digest is still right. */
+	testdb_reopen(t);
+	e = t->e;
+	char again[65];
+	digest_of(e, again);
+	assert_string_equal(again, prev);
+	testdb_close(t);
+}
+
 static void
 test_engine_apply_dry_run_changes_nothing(void **state)
 {
@@ -693,6 +791,7 @@ main(void)
 		cmocka_unit_test(test_engine_apply_missing_dependency_refused),
 		cmocka_unit_test(test_engine_apply_dry_run_changes_nothing),
 		cmocka_unit_test(test_engine_apply_batch_per_scope_outcomes),
+		cmocka_unit_test(test_engine_stored_digest_follows_every_change),
 		cmocka_unit_test(test_engine_apply_validates_incoming),
 		cmocka_unit_test(test_engine_apply_10k_reservations),
 		cmocka_unit_test(test_engine_audit_round_trip),
