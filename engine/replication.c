@@ -1443,41 +1443,42 @@ prepared_write(engine *e, const engine_scope_config *in, const prepared *p,
 	return FREP_OK;
 }
 
-/* The digest of what prepared_write stores, without reading it back. */
+/* The incoming config as it will be stored: defaults applied, client ids
+ * and values in normal form, exclusions sorted. view's arrays are parallel
+ * to in's (reservations) or are p's own (the rest); only view->reservations
+ * is allocated: free it. The digest check, the diff and the write all use
+ * this view, so a config with defaulted fields (lease 0, …) is compared
+ * and written as what it means, not as its raw bytes. */
 static frep_code
-prepared_digest(const engine_scope_config *in, const prepared *p,
-    char out[65], frep_status *st)
+prepared_view(const engine_scope_config *in, const prepared *p,
+    engine_scope_config *view, frep_status *st)
 {
-	engine_scope_config view = {0};
-	frep_code           rc;
-
-	view.scope        = p->scope;
-	view.exclusions   = p->exclusions;
-	view.n_exclusions = p->n_exclusions;
+	memset(view, 0, sizeof(*view));
+	view->scope        = p->scope;
+	view->exclusions   = p->exclusions;
+	view->n_exclusions = p->n_exclusions;
 	if (p->n_reservations > 0) {
-		view.reservations =
-		    malloc(p->n_reservations * sizeof(*view.reservations));
-		if (view.reservations == NULL) {
+		view->reservations =
+		    malloc(p->n_reservations * sizeof(*view->reservations));
+		if (view->reservations == NULL) {
 			return engine__oom(st);
 		}
 		for (size_t i = 0; i < p->n_reservations; i++) {
-			view.reservations[i]           = in->reservations[i];
-			view.reservations[i].client_id = p->client_ids[i];
-			view.reservations[i].options   = p->res_options[i];
-			if (view.reservations[i].type ==
+			view->reservations[i]           = in->reservations[i];
+			view->reservations[i].client_id = p->client_ids[i];
+			view->reservations[i].options   = p->res_options[i];
+			if (view->reservations[i].type ==
 			    ENGINE_CLIENT_TYPE_UNSPECIFIED) {
-				view.reservations[i].type = ENGINE_CLIENT_TYPE_BOTH;
+				view->reservations[i].type = ENGINE_CLIENT_TYPE_BOTH;
 			}
 		}
-		view.n_reservations = p->n_reservations;
+		view->n_reservations = p->n_reservations;
 	}
-	view.options    = p->options;
-	view.n_options  = p->n_options;
-	view.policies   = p->policies;
-	view.n_policies = p->n_policies;
-	rc              = engine_scope_config_digest(&view, out, st);
-	free(view.reservations);
-	return rc;
+	view->options    = p->options;
+	view->n_options  = p->n_options;
+	view->policies   = p->policies;
+	view->n_policies = p->n_policies;
+	return FREP_OK;
 }
 
 /* engine_scope_apply's work. With own_tx it is one write transaction of
@@ -1497,7 +1498,8 @@ apply_one(engine *e, const engine_scope_config *incoming, bool dry_run,
 	deps                 d  = {0};
 	prepared             p  = {0};
 	bool                 found = false;
-	char                 given[65];
+	engine_scope_config  view  = {0};
+	char                 written[65];
 	frep_code            rc;
 
 	if (diff != NULL) {
@@ -1522,27 +1524,24 @@ apply_one(engine *e, const engine_scope_config *incoming, bool dry_run,
 	    (rc = deps_check(e, &d, st)) != FREP_OK) {
 		goto done;
 	}
-	/* 2. The digest the source computed must match what arrived. */
-	if (incoming->digest[0] != '\0') {
-		if ((rc = engine_scope_config_digest(incoming, given, st)) !=
-		    FREP_OK) {
-			goto done;
-		}
-		if (strcmp(given, incoming->digest) != 0) {
-			rc = frep_status_set(st, FREP_INVALID_ARGUMENT,
-			    "digest %.64s does not match the config's %s",
-			    incoming->digest, given);
-			goto done;
-		}
+	/* 2. Validate as the admin calls would, and normalise. */
+	if ((rc = prepare(e, incoming, &d, &p, st)) != FREP_OK ||
+	    (rc = prepared_view(incoming, &p, &view, st)) != FREP_OK ||
+	    (rc = engine_scope_config_digest(&view, written, st)) != FREP_OK) {
+		goto done;
 	}
-	/* 3. Validate as the admin calls would. */
-	if ((rc = prepare(e, incoming, &d, &p, st)) != FREP_OK) {
+	/* 3. The digest the source computed must match what arrived (in its
+	 * stored form, which is how every snapshot is digested). */
+	if (incoming->digest[0] != '\0' && strcmp(written, incoming->digest) != 0) {
+		rc = frep_status_set(st, FREP_INVALID_ARGUMENT,
+		    "digest %.64s does not match the config's %s", incoming->digest,
+		    written);
 		goto done;
 	}
 	/* 4. Diff against what is here now. */
 	if ((rc = snapshot_locked(
 	         e, incoming->scope.scope_id, &local, &found, st)) != FREP_OK ||
-	    (rc = diff_configs(found ? local : NULL, incoming, &ch, &df, st)) !=
+	    (rc = diff_configs(found ? local : NULL, &view, &ch, &df, st)) !=
 	        FREP_OK) {
 		goto done;
 	}
@@ -1555,24 +1554,17 @@ apply_one(engine *e, const engine_scope_config *incoming, bool dry_run,
 		}
 		goto done;
 	}
-	/* 5. Write what differs; the digest after is that of the
-	 * normalised config just written. */
-	if ((rc = prepared_write(e, incoming, &p, &df, st)) != FREP_OK) {
+	/* 5. Write what differs, and store the digest of what was written
+	 * (after the writes: their triggers clear it). */
+	if ((rc = prepared_write(e, &view, &p, &df, st)) != FREP_OK ||
+	    (rc = digest_store(e, incoming->scope.scope_id, written, st)) != FREP_OK) {
 		goto done;
 	}
-	{
-		/* The digest of what was just written, stored for the next
-		 * comparison (after the writes: their triggers clear it). */
-		char written[65];
-		if ((rc = prepared_digest(incoming, &p, written, st)) != FREP_OK ||
-		    (rc = digest_store(e, incoming->scope.scope_id, written, st)) != FREP_OK) {
-			goto done;
-		}
-		if (digest_after != NULL) {
-			memcpy(digest_after, written, 65);
-		}
+	if (digest_after != NULL) {
+		memcpy(digest_after, written, 65);
 	}
 done:
+	free(view.reservations);
 	prepared_free_res(&p, incoming);
 	prepared_fini(&p);
 	deps_fini(&d);

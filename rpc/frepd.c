@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -454,6 +455,11 @@ main(int argc, char **argv)
 	int               exit_code = 1;
 	sigset_t          sigs;
 
+	/* glibc keeps a malloc arena per thread, each holding on to what its
+	 * thread freed: after a few large replications every worker would
+	 * keep tens of MB. Two arenas bound that (measured in
+	 * docs/PERFORMANCE.md). */
+	mallopt(M_ARENA_MAX, 2);
 	if (parse_args(argc, argv, &o) != 0) {
 		return 2;
 	}

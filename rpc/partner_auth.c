@@ -150,10 +150,11 @@ partner_auth_verify(partner_auth_replay *r, const char *secret, const char *meth
 	}
 	int64_t now = partner_auth_now_ms();
 	if (ts < now - PARTNER_AUTH_WINDOW_MS || ts > now + PARTNER_AUTH_WINDOW_MS) {
+		/* Both printed as they are: ts - now could overflow. */
 		return frep_status_set(st, FREP_UNAUTHENTICATED,
-		    "%s: timestamp %" PRId64 " is %" PRId64 " ms from this server's clock (window %d ms); "
-		    "check that the partners' clocks agree",
-		    method, ts, ts - now, PARTNER_AUTH_WINDOW_MS);
+		    "%s: timestamp %" PRId64 " is outside this server's clock %" PRId64
+		    " +/- %d ms; check that the partners' clocks agree",
+		    method, ts, now, PARTNER_AUTH_WINDOW_MS);
 	}
 	char expected[PARTNER_AUTH_MAC_HEXLEN];
 	partner_auth_mac(secret, method, relationship, ts, nonce, payload, len, expected);

@@ -352,17 +352,21 @@ partner_get_scope_digests(Frep__V1__Partner_Service *service,
 	if (out.digests == NULL) {
 		goto fail;
 	}
+	/* Stored digests: one lookup per unchanged scope. */
+	char (*hex)[65] = convert_arena_alloc(&a, (in->n_scope_ids + 1) * 65, &st);
+	bool *found     = convert_arena_alloc(&a, (in->n_scope_ids + 1) * sizeof(bool), &st);
+	if (hex == NULL || found == NULL ||
+	    engine_scope_digests(ps->e, ids, in->n_scope_ids, hex, found, &st) != FREP_OK) {
+		goto fail;
+	}
 	for (size_t i = 0; i < in->n_scope_ids; i++) {
 		Frep__V1__ScopeDigest *d = convert_arena_alloc(&a, sizeof(*d), &st);
-		char                  *hex = convert_arena_alloc(&a, 65, &st);
-		bool                   found;
-		if (d == NULL || hex == NULL ||
-		    engine_scope_digest(ps->e, ids[i], hex, &found, &st) != FREP_OK) {
+		if (d == NULL) {
 			goto fail;
 		}
 		frep__v1__scope_digest__init(d);
-		d->scope_id            = in->scope_ids[i];
-		d->digest              = hex;
+		d->scope_id                  = in->scope_ids[i];
+		d->digest                    = hex[i];
 		out.digests[out.n_digests++] = d;
 	}
 	closure(&out, closure_data);

@@ -346,28 +346,40 @@ replicate_relationship(replication *r, reply *rp, const char *name, const uint32
 	b->bytes = 0;
 	convert_arena_init(&b->a);
 
+	/* The local digests are stored: only scopes that differ are read. */
+	char (*local)[65] = convert_arena_alloc(&rp->a, (n + 1) * 65, &st);
+	bool *exists      = convert_arena_alloc(&rp->a, (n + 1) * sizeof(bool), &st);
+	if (local == NULL || exists == NULL ||
+	    engine_scope_digests(r->e, ids, n, local, exists, &st) != FREP_OK) {
+		for (size_t i = 0; i < n; i++) {
+			Frep__V1__ScopeResult *res = new_result(rp, texts[i], name, partner, NULL);
+			if (res != NULL) {
+				result_status(rp, res, st.code, st.message);
+			}
+		}
+		n = 0;
+	}
 	for (size_t i = 0; i < n; i++) {
 		Frep__V1__ScopeResult *res = new_result(rp, texts[i], name, partner, &st);
 		engine_scope_config   *snap = NULL;
 		if (res == NULL) {
 			break;
 		}
+		const char *remote = i < digests->n_digests && digests->digests[i] != NULL
+		                         ? digests->digests[i]->digest
+		                         : "";
+		if (exists[i] && !force && strcmp(remote, local[i]) == 0) {
+			result_status(rp, res, FREP_OK, "unchanged: the partner holds the same digest");
+			res->unchanged     = true;
+			res->digest_before = local[i];
+			res->digest_after  = local[i];
+			continue;
+		}
 		if (engine_scope_snapshot(r->e, ids[i], &snap, &st) != FREP_OK) {
 			result_status(rp, res, st.code, st.message);
 			continue;
 		}
-		const char *remote = i < digests->n_digests && digests->digests[i] != NULL
-		                         ? digests->digests[i]->digest
-		                         : "";
-		if (!force && strcmp(remote, snap->digest) == 0) {
-			result_status(rp, res, FREP_OK, "unchanged: the partner holds the same digest");
-			res->unchanged     = true;
-			res->digest_before = convert_arena_strdup(&rp->a, snap->digest, NULL);
-			res->digest_after  = res->digest_before;
-			engine_scope_config_free(snap);
-		} else {
-			batch_add(r, rp, &rel, secret, dry_run, b, snap, res);
-		}
+		batch_add(r, rp, &rel, secret, dry_run, b, snap, res);
 	}
 	batch_flush(r, rp, &rel, secret, dry_run, b);
 	convert_arena_fini(&b->a);

@@ -622,12 +622,20 @@ test_engine_apply_validates_incoming(void **state)
 	char *before = store_dump(dst->path);
 
 	/* A tampered config no longer matches its digest. */
+	char *name             = c->reservations[0].name;
+	c->reservations[0].name = "tampered";
+	CHECK_STATUS(engine_scope_apply(
+	                 dst->e, c, false, NULL, NULL, NULL, NULL, NULL, &st),
+	    st, FREP_INVALID_ARGUMENT, "digest", "does not match");
+	c->reservations[0].name = name;
+	/* An invalid one is refused by validation (checked first). */
 	uint32_t ip                   = c->reservations[0].ip_address;
 	c->reservations[0].ip_address = IP4(10, 0, 2, 5);
 	CHECK_STATUS(engine_scope_apply(
 	                 dst->e, c, false, NULL, NULL, NULL, NULL, NULL, &st),
-	    st, FREP_INVALID_ARGUMENT, "digest", "does not match");
-	/* Without a digest, validation refuses it. */
+	    st, FREP_INVALID_ARGUMENT, "reservation 10.0.2.5 lies outside scope "
+	                               "10.0.1.0/24");
+	/* Without a digest, validation refuses it too. */
 	c->digest[0] = '\0';
 	CHECK_STATUS(engine_scope_apply(
 	                 dst->e, c, false, NULL, NULL, NULL, NULL, NULL, &st),
