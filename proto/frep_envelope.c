@@ -1,5 +1,6 @@
 #include "frep_envelope.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -291,6 +292,27 @@ read_tag(reader *r, uint32_t *field, unsigned *wt)
 	return 0;
 }
 
+/* A message whose fields 1..n_len are length-delimited and the rest
+ * skippable: true if it parses. */
+static bool
+well_formed(const uint8_t *p, size_t n, uint32_t n_len)
+{
+	reader   r = {.p = p, .len = n};
+	uint32_t field;
+	unsigned wt;
+	while (r.off < r.len) {
+		const uint8_t *d;
+		size_t         dn;
+		if (read_tag(&r, &field, &wt) != 0) {
+			return false;
+		}
+		if (field <= n_len ? (wt != 2 || read_bytes(&r, &d, &dn) != 0) : skip_field(&r, wt) != 0) {
+			return false;
+		}
+	}
+	return true;
+}
+
 typedef struct span {
 	const uint8_t *p;
 	size_t         n;
@@ -468,7 +490,14 @@ frep_envelope_response_view(
 			if (read_varint(&r, &v->call_id) != 0) {
 				goto bad;
 			}
-		} else if ((field <= 5 && field != 4) || skip_field(&r, wt) != 0) {
+		} else if (field == 4 && wt == 2) {
+			/* Details are not used, but must be well formed. */
+			const uint8_t *d;
+			size_t         dn;
+			if (read_bytes(&r, &d, &dn) != 0 || !well_formed(d, dn, 2)) {
+				goto bad;
+			}
+		} else if (field <= 5 || skip_field(&r, wt) != 0) {
 			goto bad;
 		}
 	}
