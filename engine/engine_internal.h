@@ -242,7 +242,8 @@
 	    "DESC LIMIT ?3")                                                 \
 	X(DIGEST_GET, "SELECT digest FROM scope_digest WHERE scope_id = ?1") \
 	X(DIGEST_PUT, "INSERT OR REPLACE INTO scope_digest(scope_id, digest) " \
-	              "VALUES(?1, ?2)")
+	              "VALUES(?1, ?2)")                                    \
+	X(DIGEST_FORGET, "DELETE FROM scope_digest WHERE scope_id = ?1")
 
 typedef enum engine__stmt_id {
 #define ENGINE__STMT_ENUM(id, sql) ENGINE__STMT_##id,
@@ -289,6 +290,10 @@ frep_code engine__write_end(engine *e, frep_code rc, frep_status *st);
  * _end rolls the step back when rc is not OK or discard is set, and
  * releases the savepoint; returns rc (or the release's failure). */
 frep_code engine__savepoint_begin(engine *e, frep_status *st);
+
+/* Inside a write transaction: drops the stored digest of a scope whose
+ * contents this transaction changes (see migration 2 in store.c). */
+frep_code engine__digest_forget(engine *e, uint32_t scope_id, frep_status *st);
 frep_code engine__savepoint_end(engine *e, frep_code rc, bool discard, frep_status *st);
 frep_code engine__read_end(engine *e, frep_code rc, frep_status *st);
 

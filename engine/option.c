@@ -607,6 +607,7 @@ engine_option_value_set(engine *e, const engine_option_target *target,
 		return rc;
 	}
 	if ((rc = resolve_target(e, target, &r, st)) != FREP_OK ||
+	    (rc = engine__digest_forget(e, r.scope_id, st)) != FREP_OK ||
 	    (rc = engine__option_value_check(e, r.ctx, value, &norm, st)) !=
 	        FREP_OK) {
 		goto done;
@@ -694,7 +695,8 @@ engine_option_value_remove(engine *e, const engine_option_target *target,
 	if ((rc = engine__write_begin(e, st)) != FREP_OK) {
 		return rc;
 	}
-	if ((rc = resolve_target(e, target, &r, st)) != FREP_OK) {
+	if ((rc = resolve_target(e, target, &r, st)) != FREP_OK ||
+	    (rc = engine__digest_forget(e, r.scope_id, st)) != FREP_OK) {
 		goto done;
 	}
 	s = engine__stmt(e, ENGINE__STMT_OPTVAL_DELETE);

@@ -651,6 +651,14 @@ digest_store(engine *e, uint32_t scope_id, const char digest[65], frep_status *s
 }
 
 frep_code
+engine__digest_forget(engine *e, uint32_t scope_id, frep_status *st)
+{
+	sqlite3_stmt *s = engine__stmt(e, ENGINE__STMT_DIGEST_FORGET);
+	engine__bind_u32(s, 1, scope_id);
+	return engine__exec(e, s, "forget scope digest", st);
+}
+
+frep_code
 engine_scope_digests(engine *e, const uint32_t *scope_ids, size_t n, char (*out)[65],
     bool *found, frep_status *st)
 {

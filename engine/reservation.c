@@ -180,6 +180,9 @@ engine_reservation_add(engine *e, const engine_reservation *reservation,
 	if ((rc = engine__write_begin(e, st)) != FREP_OK) {
 		return rc;
 	}
+	if ((rc = engine__digest_forget(e, reservation->scope_id, st)) != FREP_OK) {
+		return engine__write_end(e, rc, st);
+	}
 	r = *reservation;
 	if (r.type == ENGINE_CLIENT_TYPE_UNSPECIFIED) {
 		r.type = ENGINE_CLIENT_TYPE_BOTH;
@@ -269,6 +272,9 @@ engine_reservation_set(engine *e, const engine_reservation *reservation,
 	}
 	if ((rc = engine__write_begin(e, st)) != FREP_OK) {
 		return rc;
+	}
+	if ((rc = engine__digest_forget(e, reservation->scope_id, st)) != FREP_OK) {
+		return engine__write_end(e, rc, st);
 	}
 	if ((rc = scope_for(e, reservation->scope_id, &sc, st)) != FREP_OK) {
 		goto done;
@@ -510,6 +516,9 @@ engine_reservation_remove(
 
 	if ((rc = engine__write_begin(e, st)) != FREP_OK) {
 		return rc;
+	}
+	if ((rc = engine__digest_forget(e, scope_id, st)) != FREP_OK) {
+		return engine__write_end(e, rc, st);
 	}
 	s = engine__stmt(e, ENGINE__STMT_RES_DELETE);
 	engine__bind_u32(s, 1, scope_id);

@@ -554,6 +554,17 @@ test_engine_stored_digest_follows_every_change(void **state)
 	char         *cmask[] = {"criteria"};
 	CHECK_OK(engine_policy_set(e, &pc, (const char *const *) cmask, 1, NULL, &st), st);
 	assert_stored_digest_fresh(e, prev, "policy criteria set");
+	engine_option_value po = {.option_id = 3, .values = router, .n_values = 1};
+	engine_policy       pw = {.name = "gamma", .scope_id = S1, .options = &po, .n_options = 1};
+	char               *omask[] = {"options"};
+	CHECK_OK(engine_policy_set(e, &pw, (const char *const *) omask, 1, NULL, &st), st);
+	assert_stored_digest_fresh(e, prev, "policy options set (policy_set)");
+	engine_option_value ro = {.option_id = 15, .values = host, .n_values = 1};
+	engine_reservation  rw = {.scope_id = S1, .ip_address = IP4(10, 0, 1, 5), .options = &ro,
+	     .n_options = 1};
+	char               *rmask[] = {"options"};
+	CHECK_OK(engine_reservation_set(e, &rw, (const char *const *) rmask, 1, NULL, &st), st);
+	assert_stored_digest_fresh(e, prev, "reservation options set (reservation_set)");
 	CHECK_OK(engine_policy_remove(e, S1, "gamma", &st), st);
 	assert_stored_digest_fresh(e, prev, "policy remove");
 
