@@ -88,9 +88,19 @@ engine_ipv4_parse_mask(
 char *
 engine_ipv4_format(uint32_t addr, char buf[ENGINE_IPV4_STRLEN])
 {
-	snprintf(buf, ENGINE_IPV4_STRLEN, "%u.%u.%u.%u",
-	    (unsigned) (addr >> 24) & 0xffu, (unsigned) (addr >> 16) & 0xffu,
-	    (unsigned) (addr >> 8) & 0xffu, (unsigned) addr & 0xffu);
+	/* By hand: it runs for every reservation of every replicated scope. */
+	char *p = buf;
+	for (int shift = 24; shift >= 0; shift -= 8) {
+		unsigned v = (addr >> shift) & 0xffu;
+		if (v >= 100) {
+			*p++ = (char) ('0' + v / 100);
+		}
+		if (v >= 10) {
+			*p++ = (char) ('0' + (v / 10) % 10);
+		}
+		*p++ = (char) ('0' + v % 10);
+		*p++ = shift > 0 ? '.' : '\0';
+	}
 	return buf;
 }
 

@@ -2,6 +2,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -261,7 +262,11 @@ batch_flush(replication *r, reply *rp, const engine_failover *rel, const char *s
 	if (engine_audit_add_many(r->e, recs, n_recs, &st) != FREP_OK) {
 		rpc_log(RPC_LOG_WARN, "audit records: %s", st.message);
 	}
+	bool big = b->bytes > (1u << 20);
 	batch_reset(b);
+	if (big) {
+		malloc_trim(0); /* a big scope's copies are gone: give the memory back */
+	}
 }
 
 /* Queues one scope (its snapshot now owned by the batch), flushing first

@@ -131,10 +131,30 @@ test_engine_hexid_normalize(void **state)
 	    FREP_INVALID_ARGUMENT, "client_id", "longer than 64 bytes");
 }
 
+/* The hand-written formatter agrees with printf for every octet value in
+ * every position. */
+static void
+test_engine_ipv4_format_matches_printf(void **state)
+{
+	(void) state;
+	char got[ENGINE_IPV4_STRLEN], want[ENGINE_IPV4_STRLEN];
+	for (unsigned v = 0; v < 256; v++) {
+		for (int pos = 0; pos < 4; pos++) {
+			uint32_t a = (uint32_t) (v << (8 * pos)) | (pos == 0 ? 0x0a000000u : 1u);
+			snprintf(want, sizeof(want), "%u.%u.%u.%u", a >> 24, (a >> 16) & 255u,
+			    (a >> 8) & 255u, a & 255u);
+			assert_string_equal(engine_ipv4_format(a, got), want);
+		}
+	}
+	assert_string_equal(engine_ipv4_format(0xffffffffu, got), "255.255.255.255");
+	assert_string_equal(engine_ipv4_format(0, got), "0.0.0.0");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_engine_ipv4_format_matches_printf),
 		cmocka_unit_test(test_engine_ipv4_parse_valid),
 		cmocka_unit_test(test_engine_ipv4_parse_rejects),
 		cmocka_unit_test(test_engine_ipv4_masks),
