@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,6 +78,9 @@ tu_frepd_start(tu_proc *p, const char *dir, const char *name, const char *const 
 		return -1;
 	}
 	if (pid == 0) {
+		/* If the test process dies (a crash, a timeout), its servers go
+		 * with it instead of lingering. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		int fd = open(p->log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
 		if (fd >= 0) {
 			dup2(fd, 2);
