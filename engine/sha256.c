@@ -27,6 +27,7 @@ static const uint32_t K[64] = {
 #define SSIG1(x) (ROTR(x, 17) ^ ROTR(x, 19) ^ ((x) >> 10))
 
 #if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
 #include <immintrin.h>
 #define ENGINE_SHA_NI 1
 
@@ -76,13 +77,20 @@ have_sha_ni(void)
 {
 	static int known = -1;
 	if (known < 0) {
-		/* FREP_SHA256_PORTABLE=1 forces the portable code (its tests). */
+		/* CPUID directly (clang's __builtin_cpu_supports lacks "sha"):
+		 * leaf 7 EBX bit 29 = SHA, leaf 1 ECX bits 19 and 9 = SSE4.1 and
+		 * SSSE3. FREP_SHA256_PORTABLE=1 forces the portable code (its
+		 * tests). */
+		unsigned    a, b, c, d;
 		const char *force = getenv("FREP_SHA256_PORTABLE");
-		__builtin_cpu_init();
-		known = (force == NULL || strcmp(force, "1") != 0) && __builtin_cpu_supports("sha") &&
-		                __builtin_cpu_supports("sse4.1")
-		            ? 1
-		            : 0;
+		int         sha = 0, sse = 0;
+		if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
+			sha = (b >> 29) & 1u;
+		}
+		if (__get_cpuid(1, &a, &b, &c, &d)) {
+			sse = ((c >> 19) & 1u) && ((c >> 9) & 1u);
+		}
+		known = (force == NULL || strcmp(force, "1") != 0) && sha && sse ? 1 : 0;
 	}
 	return known;
 }
