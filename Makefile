@@ -13,9 +13,9 @@ DEB_PACKAGES := cmake make gcc pkg-config libc6-dev \
   libcmocka-dev libsqlite3-dev sqlite3 libjansson-dev openssl \
   python3 python3-protobuf python3-venv python3-pip python3-setuptools python3-wheel \
   clang libclang-rt-14-dev \
-  kea-dhcp4-server isc-dhcp-client iproute2
+  kea-dhcp4-server isc-dhcp-client iproute2 clang-format git
 
-.PHONY: all deps build build-asan test test-plain test-asan test-fuzz fuzz demo demo-kea install bench clean
+.PHONY: all deps build build-asan test test-plain test-asan test-fuzz fuzz demo demo-kea install bench clean format format-check
 
 all: build
 
@@ -54,7 +54,17 @@ test-fuzz: deps
 fuzz: deps
 	./tests/fuzz/run.sh long
 
-test: test-plain test-asan test-fuzz
+# The house style is .clang-format's: `make format` applies it, `make test`
+# checks it first.
+C_SOURCES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+
+format: deps
+	clang-format -i $(C_SOURCES)
+
+format-check: deps
+	@clang-format --dry-run --Werror $(C_SOURCES) && echo "format: every C file follows .clang-format"
+
+test: format-check test-plain test-asan test-fuzz
 
 demo: build
 	FREPD=$(BUILD)/rpc/frepd FREPCTL=$(BUILD)/clients/frepctl ./clients/demo.sh

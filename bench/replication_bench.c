@@ -46,8 +46,8 @@
 #include "frep_client.h"
 #include "testutil.h"
 
-#define SECRET "replication bench secret"
-#define NODES_MAX 4
+#define SECRET          "replication bench secret"
+#define NODES_MAX       4
 #define CALL_TIMEOUT_MS 300000
 
 typedef struct node {
@@ -106,8 +106,7 @@ cleanup(void)
 	}
 }
 
-static void __attribute__((noreturn, format(printf, 1, 2)))
-die(const char *fmt, ...)
+static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -133,7 +132,8 @@ node_start(int idx, size_t max_msg)
 	snprintf(n->db, sizeof(n->db), "%s/%c.db", g_dir, 'a' + idx);
 	snprintf(maxs, sizeof(maxs), "%zu", max_msg);
 	const char *args[] = {"--listen", n->url, "--advertise-url", n->url, "--db", n->db,
-	    "--partner-timeout-ms", "120000", max_msg != 0 ? "--max-message-bytes" : NULL, maxs, NULL};
+	    "--partner-timeout-ms", "120000", max_msg != 0 ? "--max-message-bytes" : NULL, maxs,
+	    NULL};
 	if (tu_frepd_start(&n->proc, g_dir, n->name, args) != 0) {
 		die("cannot start frepd %s", n->name);
 	}
@@ -212,7 +212,8 @@ cpu_ns(const node *n)
 		if (de->d_name[0] == '.') {
 			continue;
 		}
-		snprintf(sp, sizeof(sp), "/proc/%d/task/%.32s/schedstat", (int) n->proc.pid, de->d_name);
+		snprintf(
+		    sp, sizeof(sp), "/proc/%d/task/%.32s/schedstat", (int) n->proc.pid, de->d_name);
 		FILE *f = fopen(sp, "r");
 		if (f == NULL) {
 			continue;
@@ -262,7 +263,7 @@ ip_text(uint32_t ip, char out[16])
 static double
 import_scope(node *n, uint32_t net, int plen, int n_res, unsigned tag, unsigned gen)
 {
-	uint32_t mask = plen == 0 ? 0 : 0xffffffffu << (32 - plen);
+	uint32_t mask  = plen == 0 ? 0 : 0xffffffffu << (32 - plen);
 	uint32_t bcast = net | ~mask;
 	char     sid[16], smask[16], start[16], end[16];
 	ip_text(net, sid);
@@ -282,7 +283,7 @@ import_scope(node *n, uint32_t net, int plen, int n_res, unsigned tag, unsigned 
 	size_t                  nr   = (size_t) n_res;
 	Frep__V1__Reservation  *res  = calloc(nr + 1, sizeof(*res));
 	Frep__V1__Reservation **resp = calloc(nr + 1, sizeof(*resp));
-	char (*txt)[3][24]           = calloc(nr + 1, sizeof(*txt));
+	char(*txt)[3][24]            = calloc(nr + 1, sizeof(*txt));
 	if (res == NULL || resp == NULL || txt == NULL) {
 		die("out of memory");
 	}
@@ -299,16 +300,16 @@ import_scope(node *n, uint32_t net, int plen, int n_res, unsigned tag, unsigned 
 		res[i].name       = txt[i][2];
 		resp[i]           = &res[i];
 	}
-	Frep__V1__ScopeConfig cfg = FREP__V1__SCOPE_CONFIG__INIT;
-	cfg.scope                 = &scope;
-	cfg.reservations          = resp;
-	cfg.n_reservations        = nr;
+	Frep__V1__ScopeConfig cfg        = FREP__V1__SCOPE_CONFIG__INIT;
+	cfg.scope                        = &scope;
+	cfg.reservations                 = resp;
+	cfg.n_reservations               = nr;
 	Frep__V1__ImportScopeRequest req = FREP__V1__IMPORT_SCOPE_REQUEST__INIT;
 	req.config                       = &cfg;
-	long long t0 = now_ns();
-	ProtobufCMessage *o = call_ok(n, "/frep.v1.DhcpServer/ImportScope", &req.base,
-	    &frep__v1__import_scope_response__descriptor);
-	double ms = ms_since(t0);
+	long long         t0             = now_ns();
+	ProtobufCMessage *o              = call_ok(n, "/frep.v1.DhcpServer/ImportScope", &req.base,
+			 &frep__v1__import_scope_response__descriptor);
+	double            ms             = ms_since(t0);
 	protobuf_c_message_free_unpacked(o, NULL);
 	free(res);
 	free(resp);
@@ -323,16 +324,16 @@ add_failover(node *from, const node *to, const char *name, char **scopes, size_t
 	Frep__V1__FailoverRelationship rel = FREP__V1__FAILOVER_RELATIONSHIP__INIT;
 	rel.name                           = (char *) name;
 	rel.partner_server                 = (char *) to->url;
-	rel.mode                 = FREP__V1__FAILOVER_MODE__FAILOVER_MODE_LOAD_BALANCE;
-	rel.load_balance_percent = 50;
-	rel.shared_secret        = SECRET;
-	rel.scope_ids            = scopes;
-	rel.n_scope_ids          = n;
-	req.relationship         = &rel;
-	long long t0             = now_ns();
-	ProtobufCMessage *o = call_ok(from, "/frep.v1.DhcpServer/AddFailover", &req.base,
-	    &frep__v1__failover_relationship__descriptor);
-	double ms = ms_since(t0);
+	rel.mode                           = FREP__V1__FAILOVER_MODE__FAILOVER_MODE_LOAD_BALANCE;
+	rel.load_balance_percent           = 50;
+	rel.shared_secret                  = SECRET;
+	rel.scope_ids                      = scopes;
+	rel.n_scope_ids                    = n;
+	req.relationship                   = &rel;
+	long long         t0               = now_ns();
+	ProtobufCMessage *o  = call_ok(from, "/frep.v1.DhcpServer/AddFailover", &req.base,
+	     &frep__v1__failover_relationship__descriptor);
+	double            ms = ms_since(t0);
 	protobuf_c_message_free_unpacked(o, NULL);
 	return ms;
 }
@@ -340,8 +341,8 @@ add_failover(node *from, const node *to, const char *name, char **scopes, size_t
 static void
 set_reservation_name(node *n, const char *scope, const char *ip, const char *name)
 {
-	Frep__V1__SetReservationRequest sr  = FREP__V1__SET_RESERVATION_REQUEST__INIT;
-	Frep__V1__Reservation           res = FREP__V1__RESERVATION__INIT;
+	Frep__V1__SetReservationRequest sr     = FREP__V1__SET_RESERVATION_REQUEST__INIT;
+	Frep__V1__Reservation           res    = FREP__V1__RESERVATION__INIT;
 	char                           *mask[] = {"name"};
 	res.scope_id                           = (char *) scope;
 	res.ip_address                         = (char *) ip;
@@ -350,44 +351,45 @@ set_reservation_name(node *n, const char *scope, const char *ip, const char *nam
 	sr.update_mask                         = mask;
 	sr.n_update_mask                       = 1;
 	protobuf_c_message_free_unpacked(call_ok(n, "/frep.v1.DhcpServer/SetReservation", &sr.base,
-	                                     &frep__v1__reservation__descriptor),
+					     &frep__v1__reservation__descriptor),
 	    NULL);
 }
 
 /* One ReplicateByName call and what it did. */
 typedef struct rep {
-	double       ms;
-	double       cpu_src_ms, cpu_dst_ms; /* on-CPU time of each frepd during the call */
-	size_t       scopes, unchanged, failed;
-	unsigned     sent_res, added, updated, removed;
-	frep_code    first_code;
-	char         first_msg[256];
+	double    ms;
+	double    cpu_src_ms, cpu_dst_ms; /* on-CPU time of each frepd during the call */
+	size_t    scopes, unchanged, failed;
+	unsigned  sent_res, added, updated, removed;
+	frep_code first_code;
+	char      first_msg[256];
 } rep;
 
 static rep
 replicate(node *n, const node *partner, const char *name, bool force)
 {
-	Frep__V1__ReplicateByNameRequest req = FREP__V1__REPLICATE_BY_NAME_REQUEST__INIT;
+	Frep__V1__ReplicateByNameRequest req      = FREP__V1__REPLICATE_BY_NAME_REQUEST__INIT;
 	char                            *names[1] = {(char *) name};
 	rep                              r        = {0};
 	req.names                                 = names;
 	req.n_names                               = 1;
 	req.force                                 = force;
-	long long c0s = cpu_ns(n), c0d = cpu_ns(partner);
-	long long t0  = now_ns();
+	long long                    c0s = cpu_ns(n), c0d = cpu_ns(partner);
+	long long                    t0  = now_ns();
 	Frep__V1__ReplicateResponse *out = (Frep__V1__ReplicateResponse *) call_ok(n,
 	    "/frep.v1.FailoverReplication/ReplicateByName", &req.base,
 	    &frep__v1__replicate_response__descriptor);
-	r.ms         = ms_since(t0);
-	r.cpu_src_ms = (double) (cpu_ns(n) - c0s) / 1e6;
-	r.cpu_dst_ms = (double) (cpu_ns(partner) - c0d) / 1e6;
-	r.scopes   = out->n_results;
+	r.ms                             = ms_since(t0);
+	r.cpu_src_ms                     = (double) (cpu_ns(n) - c0s) / 1e6;
+	r.cpu_dst_ms                     = (double) (cpu_ns(partner) - c0d) / 1e6;
+	r.scopes                         = out->n_results;
 	for (size_t i = 0; i < out->n_results; i++) {
 		const Frep__V1__ScopeResult *s = out->results[i];
 		if (s->code != FREP_OK) {
 			if (r.failed++ == 0) {
 				r.first_code = (frep_code) s->code;
-				snprintf(r.first_msg, sizeof(r.first_msg), "scope %.20s: %.200s", s->scope_id, s->message);
+				snprintf(r.first_msg, sizeof(r.first_msg), "scope %.20s: %.200s",
+				    s->scope_id, s->message);
 			}
 			continue;
 		}
@@ -413,8 +415,8 @@ replicate(node *n, const node *partner, const char *name, bool force)
 static void
 print_rep(const char *what, const rep *r)
 {
-	printf("  %-30s %8.1f ms (cpu src %6.1f, dst %6.1f)  %4zu scopes (%zu unchanged", what, r->ms,
-	    r->cpu_src_ms, r->cpu_dst_ms, r->scopes, r->unchanged);
+	printf("  %-30s %8.1f ms (cpu src %6.1f, dst %6.1f)  %4zu scopes (%zu unchanged", what,
+	    r->ms, r->cpu_src_ms, r->cpu_dst_ms, r->scopes, r->unchanged);
 	if (r->failed > 0) {
 		printf(", %zu FAILED", r->failed);
 	}
@@ -448,18 +450,19 @@ sqlite_floor(const char *tag, int n_scopes, int per_scope, int plen)
 	    " description TEXT NOT NULL, type INTEGER NOT NULL,"
 	    " PRIMARY KEY (scope_id, ip), UNIQUE (scope_id, client_id)) WITHOUT ROWID;";
 	char          path[700], mac[24], name[24];
-	sqlite3      *db = NULL;
+	sqlite3      *db        = NULL;
 	sqlite3_stmt *ins_scope = NULL, *ins_res = NULL;
 	snprintf(path, sizeof(path), "%s/floor-%s.db", g_dir, tag);
-	if (sqlite3_open(path, &db) != SQLITE_OK || sqlite3_exec(db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+	if (sqlite3_open(path, &db) != SQLITE_OK ||
+	    sqlite3_exec(db, schema, NULL, NULL, NULL) != SQLITE_OK) {
 		die("sqlite %s: %s", path, sqlite3_errmsg(db));
 	}
 	long long t0 = now_ns();
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "INSERT INTO scope VALUES (?1, ?2, 'bench', ?3, ?4)", -1, &ins_scope,
-	        NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "INSERT INTO reservation VALUES (?1, ?2, ?3, ?4, '', 3)", -1, &ins_res,
-	        NULL) != SQLITE_OK) {
+	    sqlite3_prepare_v2(db, "INSERT INTO scope VALUES (?1, ?2, 'bench', ?3, ?4)", -1,
+		&ins_scope, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "INSERT INTO reservation VALUES (?1, ?2, ?3, ?4, '', 3)", -1,
+		&ins_res, NULL) != SQLITE_OK) {
 		die("sqlite: %s", sqlite3_errmsg(db));
 	}
 	uint32_t mask = 0xffffffffu << (32 - plen);
@@ -475,8 +478,8 @@ sqlite_floor(const char *tag, int n_scopes, int per_scope, int plen)
 		sqlite3_reset(ins_scope);
 		for (int i = 0; i < per_scope; i++) {
 			uint32_t k = (uint32_t) i;
-			snprintf(mac, sizeof(mac), "02-%02x-%02x-%02x-%02x-%02x", (s >> 8) & 255, s & 255,
-			    (k >> 16) & 255, (k >> 8) & 255, k & 255);
+			snprintf(mac, sizeof(mac), "02-%02x-%02x-%02x-%02x-%02x", (s >> 8) & 255,
+			    s & 255, (k >> 16) & 255, (k >> 8) & 255, k & 255);
 			snprintf(name, sizeof(name), "host-1-%06u", k);
 			sqlite3_bind_int64(ins_res, 1, net);
 			sqlite3_bind_int64(ins_res, 2, net + 11 + k);
@@ -501,9 +504,9 @@ sqlite_floor(const char *tag, int n_scopes, int per_scope, int plen)
 /* --- targets -------------------------------------------------------------- */
 
 typedef struct target {
-	char   what[96];
-	char   figure[96];
-	bool   met;
+	char what[96];
+	char figure[96];
+	bool met;
 } target;
 
 static target g_targets[16];
@@ -561,10 +564,11 @@ least_cpu(double least, const rep *r)
 static void
 row_one_scope(node *a, node *b, figures *fg)
 {
-	uint32_t net = (10u << 24) | (1u << 16); /* 10.1.0.0/18 */
+	uint32_t net    = (10u << 24) | (1u << 16); /* 10.1.0.0/18 */
 	char    *ids[1] = {"10.1.0.0"};
 	char     what[64];
-	printf("\nrow 1: one scope (10.1.0.0/18) x 10,000 reservations, %s -> %s (each step %d times)\n",
+	printf("\nrow 1: one scope (10.1.0.0/18) x 10,000 reservations, %s -> %s (each step %d "
+	       "times)\n",
 	    a->name, b->name, REPS);
 	/* The scope joins the relationship empty, then fills on the source:
 	 * ReplicateByName carries all 10,000 to the partner. Before each
@@ -615,8 +619,9 @@ row_one_scope(node *a, node *b, figures *fg)
 		}
 	}
 	print_mem("after row 1", a, b);
-	printf("  best: full %.1f ms, forced %.1f ms, unchanged %.1f ms (%.2f%% of full), one change "
-	       "%.1f ms\n",
+	printf(
+	    "  best: full %.1f ms, forced %.1f ms, unchanged %.1f ms (%.2f%% of full), one change "
+	    "%.1f ms\n",
 	    fg->full10k_ms, fg->forced10k_ms, fg->unchanged10k_ms,
 	    100.0 * fg->unchanged10k_ms / fg->full10k_ms, fg->changed10k_ms);
 }
@@ -624,17 +629,18 @@ row_one_scope(node *a, node *b, figures *fg)
 static void
 row_many_scopes(node *a, node *b, int n_scopes, figures *fg)
 {
-	char  (*txt)[16] = calloc((size_t) n_scopes, sizeof(*txt));
-	char **ids       = calloc((size_t) n_scopes, sizeof(*ids));
+	char(*txt)[16] = calloc((size_t) n_scopes, sizeof(*txt));
+	char **ids     = calloc((size_t) n_scopes, sizeof(*ids));
 	char   what[64];
 	if (txt == NULL || ids == NULL) {
 		die("out of memory");
 	}
-	printf("\nrow 2: %d scopes (/24) x 100 reservations in one relationship, %s -> %s\n", n_scopes,
-	    a->name, b->name);
+	printf("\nrow 2: %d scopes (/24) x 100 reservations in one relationship, %s -> %s\n",
+	    n_scopes, a->name, b->name);
 	long long t0 = now_ns();
 	for (int i = 0; i < n_scopes; i++) {
-		uint32_t net = (11u << 24) | ((uint32_t) i << 8); /* 11.0.0.0/24, 11.0.1.0/24, ... */
+		uint32_t net =
+		    (11u << 24) | ((uint32_t) i << 8); /* 11.0.0.0/24, 11.0.1.0/24, ... */
 		ip_text(net, txt[i]);
 		ids[i] = txt[i];
 		import_scope(a, net, 24, 0, (unsigned) i, 1);
@@ -646,8 +652,9 @@ row_many_scopes(node *a, node *b, int n_scopes, figures *fg)
 		import_scope(a, (11u << 24) | ((uint32_t) i << 8), 24, 100, (unsigned) i, 1);
 	}
 	double fill_ms = ms_since(t0);
-	printf("  (setup: %d empty scopes %.0f ms; AddFailover of them %.1f ms; %d ImportScope calls "
-	       "of 100 on the source %.0f ms)\n",
+	printf(
+	    "  (setup: %d empty scopes %.0f ms; AddFailover of them %.1f ms; %d ImportScope calls "
+	    "of 100 on the source %.0f ms)\n",
 	    n_scopes, empty_ms, add_ms, n_scopes, fill_ms);
 	fg->full1000_ms = fg->unchanged1000_ms = -1;
 	fg->full1000_cpu = fg->unchanged1000_cpu = -1;
@@ -655,7 +662,8 @@ row_many_scopes(node *a, node *b, int n_scopes, figures *fg)
 		if (k > 0) {
 			/* Empty the partner's copies again, one ImportScope each. */
 			for (int i = 0; i < n_scopes; i++) {
-				import_scope(b, (11u << 24) | ((uint32_t) i << 8), 24, 0, (unsigned) i, 1);
+				import_scope(
+				    b, (11u << 24) | ((uint32_t) i << 8), 24, 0, (unsigned) i, 1);
 			}
 		}
 		rep full = replicate(a, b, "many", false);
@@ -687,19 +695,19 @@ row_many_scopes(node *a, node *b, int n_scopes, figures *fg)
 static rep
 row_big(size_t max_msg, mem *pa, mem *pb, bool *reset_ok)
 {
-	node *c   = node_start(2, max_msg);
-	node *d   = node_start(3, max_msg);
-	uint32_t net = (12u << 24); /* 12.0.0.0/15 */
+	node    *c      = node_start(2, max_msg);
+	node    *d      = node_start(3, max_msg);
+	uint32_t net    = (12u << 24); /* 12.0.0.0/15 */
 	char    *ids[1] = {"12.0.0.0"};
 	import_scope(c, net, 15, 0, 7, 1);
 	add_failover(c, d, "big", ids, 1);
-	double import_ms = import_scope(c, net, 15, 100000, 7, 1);
+	double import_ms    = import_scope(c, net, 15, 100000, 7, 1);
 	mem    after_import = mem_of(c);
 	printf("  (setup on the source: ImportScope of 100,000 in %.0f ms, its peak %.1f MB)\n",
 	    import_ms, (double) after_import.hwm_kb / 1024.0);
 	/* The import's own peak on the source is not replication's: reset it. */
 	*reset_ok = mem_reset_peak(c) && mem_reset_peak(d);
-	rep full = replicate(c, d, "big", false);
+	rep full  = replicate(c, d, "big", false);
 	print_rep("full (first time, 100,000 new)", &full);
 	*pa = mem_of(c);
 	*pb = mem_of(d);
@@ -730,8 +738,8 @@ row_big(size_t max_msg, mem *pa, mem *pb, bool *reset_ok)
 static long
 idle_rss_kb(void)
 {
-	node *n  = node_start(2, 0);
-	mem   m  = mem_of(n);
+	node *n = node_start(2, 0);
+	mem   m = mem_of(n);
 	node_stop(n);
 	return m.rss_kb;
 }
@@ -745,10 +753,10 @@ met(bool ok)
 int
 main(int argc, char **argv)
 {
-	const char *frepd    = getenv("FREPD");
-	bool        quick    = false;
-	const char *rows     = "1,2,4,5";
-	figures     fg       = {0};
+	const char *frepd = getenv("FREPD");
+	bool        quick = false;
+	const char *rows  = "1,2,4,5";
+	figures     fg    = {0};
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--frepd") == 0 && i + 1 < argc) {
 			frepd = argv[++i];
@@ -761,8 +769,9 @@ main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--rows") == 0 && i + 1 < argc) {
 			rows = argv[++i];
 		} else {
-			fprintf(stderr, "usage: replication_bench [--frepd PATH] [--ipc | --tcp] [--quick] "
-			                "[--rows LIST]\n");
+			fprintf(stderr,
+			    "usage: replication_bench [--frepd PATH] [--ipc | --tcp] [--quick] "
+			    "[--rows LIST]\n");
 			return 2;
 		}
 	}
@@ -805,7 +814,8 @@ main(int argc, char **argv)
 	}
 	double floor_big_ms = -1;
 	if (strchr(rows, '4') != NULL) {
-		printf("\nrow 4: the floor: the same rows inserted straight into SQLite (one transaction, "
+		printf("\nrow 4: the floor: the same rows inserted straight into SQLite (one "
+		       "transaction, "
 		       "prepared statements, WAL, synchronous FULL; best of %d)\n",
 		    REPS);
 		fg.floor10k_ms = fg.floor100k_ms = floor_big_ms = -1;
@@ -813,11 +823,13 @@ main(int argc, char **argv)
 			char   tag[32];
 			double ms;
 			snprintf(tag, sizeof(tag), "10k-%d", k);
-			ms             = sqlite_floor(tag, 1, 10000, 18);
-			fg.floor10k_ms = fg.floor10k_ms < 0 || ms < fg.floor10k_ms ? ms : fg.floor10k_ms;
+			ms = sqlite_floor(tag, 1, 10000, 18);
+			fg.floor10k_ms =
+			    fg.floor10k_ms < 0 || ms < fg.floor10k_ms ? ms : fg.floor10k_ms;
 			snprintf(tag, sizeof(tag), "1000x100-%d", k);
-			ms              = sqlite_floor(tag, 1000, 100, 24);
-			fg.floor100k_ms = fg.floor100k_ms < 0 || ms < fg.floor100k_ms ? ms : fg.floor100k_ms;
+			ms = sqlite_floor(tag, 1000, 100, 24);
+			fg.floor100k_ms =
+			    fg.floor100k_ms < 0 || ms < fg.floor100k_ms ? ms : fg.floor100k_ms;
 			snprintf(tag, sizeof(tag), "100k-%d", k);
 			ms           = sqlite_floor(tag, 1, 100000, 15);
 			floor_big_ms = floor_big_ms < 0 || ms < floor_big_ms ? ms : floor_big_ms;
@@ -832,9 +844,10 @@ main(int argc, char **argv)
 
 	mem  pc = {0}, pd = {0};
 	bool reset_ok = false, raised = false;
-	rep  big      = {0};
+	rep  big = {0};
 	if (strchr(rows, '5') != NULL) {
-		printf("\nrow 5: one scope (12.0.0.0/15) x 100,000 reservations on a fresh pair c -> d\n");
+		printf("\nrow 5: one scope (12.0.0.0/15) x 100,000 reservations on a fresh pair c "
+		       "-> d\n");
 		big = row_big(0, &pc, &pd, &reset_ok);
 		if (big.failed > 0 && big.first_code == FREP_RESOURCE_EXHAUSTED) {
 			printf("  the scope exceeds the default message limit: again with "
@@ -847,7 +860,8 @@ main(int argc, char **argv)
 			    big.ms / floor_big_ms);
 		}
 		if (!reset_ok) {
-			printf("  (could not reset VmHWM after the import: the source's peak includes it)\n");
+			printf("  (could not reset VmHWM after the import: the source's peak "
+			       "includes it)\n");
 		}
 	}
 	if (strcmp(rows, "1,2,4,5") != 0) {
@@ -858,8 +872,9 @@ main(int argc, char **argv)
 	}
 
 	/* DESIGN §6. */
-	target_add("1 x 10k replicated end to end < 100 ms", fg.full10k_ms >= 0 && fg.full10k_ms < 100,
-	    "%.1f ms (cpu src+dst %.1f)", fg.full10k_ms, fg.full10k_cpu);
+	target_add("1 x 10k replicated end to end < 100 ms",
+	    fg.full10k_ms >= 0 && fg.full10k_ms < 100, "%.1f ms (cpu src+dst %.1f)", fg.full10k_ms,
+	    fg.full10k_cpu);
 	target_add("1000 x 100 replicated < 2 s", fg.full1000_ms >= 0 && fg.full1000_ms < 2000,
 	    "%.0f ms (cpu src+dst %.0f)%s", fg.full1000_ms, fg.full1000_cpu,
 	    quick ? " (quick: 100 scopes)" : "");
@@ -873,24 +888,28 @@ main(int argc, char **argv)
 	    "%.1f ms vs 10 + %.1f forced (cpu %.0f vs %.0f)", fg.changed10k_ms, fg.forced10k_ms,
 	    fg.changed10k_cpu, fg.forced10k_cpu);
 	double r10 = fg.full10k_ms / fg.floor10k_ms, r100 = fg.full1000_ms / fg.floor100k_ms;
-	target_add("apply within 3x of raw SQLite (1 x 10k)", r10 < 3.0, "%.2fx (%.1f / %.1f ms)", r10,
-	    fg.full10k_ms, fg.floor10k_ms);
-	target_add("apply within 3x of raw SQLite (1000 x 100)", r100 < 3.0, "%.2fx (%.0f / %.1f ms)",
-	    r100, fg.full1000_ms, fg.floor100k_ms);
+	target_add("apply within 3x of raw SQLite (1 x 10k)", r10 < 3.0, "%.2fx (%.1f / %.1f ms)",
+	    r10, fg.full10k_ms, fg.floor10k_ms);
+	target_add("apply within 3x of raw SQLite (1000 x 100)", r100 < 3.0,
+	    "%.2fx (%.0f / %.1f ms)", r100, fg.full1000_ms, fg.floor100k_ms);
 	target_add("idle frepd < 10 MB RSS", idle >= 0 && idle < 10 * 1024, "%.1f MB",
 	    (double) idle / 1024.0);
-	target_add("100k res. < 150 MB peak (4 transfers), source", big.failed == 0 && pc.hwm_kb < 150 * 1024,
-	    "%.1f MB%s%s", (double) pc.hwm_kb / 1024.0, raised ? ", max-message raised" : "",
-	    big.failed > 0 ? ", replicate FAILED" : "");
-	target_add("100k res. < 150 MB peak (4 transfers), partner", big.failed == 0 && pd.hwm_kb < 150 * 1024,
-	    "%.1f MB%s", (double) pd.hwm_kb / 1024.0, raised ? ", max-message raised" : "");
+	target_add("100k res. < 150 MB peak (4 transfers), source",
+	    big.failed == 0 && pc.hwm_kb < 150 * 1024, "%.1f MB%s%s", (double) pc.hwm_kb / 1024.0,
+	    raised ? ", max-message raised" : "", big.failed > 0 ? ", replicate FAILED" : "");
+	target_add("100k res. < 150 MB peak (4 transfers), partner",
+	    big.failed == 0 && pd.hwm_kb < 150 * 1024, "%.1f MB%s", (double) pd.hwm_kb / 1024.0,
+	    raised ? ", max-message raised" : "");
 
-	printf("\nDESIGN §6 targets: wall times are the best of the repeats; cpu src+dst is the least "
-	       "on-CPU time of both frepd for the same step (a floor for the wall time whatever the "
-	       "load). The full replicate is the whole ReplicateByName call, so the floor ratio is end "
-	       "to end.\n");
+	printf(
+	    "\nDESIGN §6 targets: wall times are the best of the repeats; cpu src+dst is the least "
+	    "on-CPU time of both frepd for the same step (a floor for the wall time whatever the "
+	    "load). The full replicate is the whole ReplicateByName call, so the floor ratio is "
+	    "end "
+	    "to end.\n");
 	for (size_t i = 0; i < g_n_targets; i++) {
-		printf("  %-46s %-50s %s\n", g_targets[i].what, g_targets[i].figure, met(g_targets[i].met));
+		printf("  %-46s %-50s %s\n", g_targets[i].what, g_targets[i].figure,
+		    met(g_targets[i].met));
 	}
 	fflush(stdout);
 	cleanup();

@@ -171,8 +171,8 @@ echo_done(const Frep__Test__V1__EchoResponse *msg, void *data)
 static void *
 frep_client_main(void *arg)
 {
-	run                        *r   = arg;
-	ProtobufCService           *svc = frep_client_service(r->client, &frep__test__v1__echo__descriptor);
+	run              *r   = arg;
+	ProtobufCService *svc = frep_client_service(r->client, &frep__test__v1__echo__descriptor);
 	Frep__Test__V1__EchoRequest req = FREP__TEST__V1__ECHO_REQUEST__INIT;
 	uint8_t                    *buf = calloc(1, r->payload);
 	/* The payload is the whole request message, like the raw row. */
@@ -193,16 +193,16 @@ frep_client_main(void *arg)
 }
 
 typedef struct result {
-	double p50_us, p99_us, calls_per_s;
+	double   p50_us, p99_us, calls_per_s;
 	unsigned errors;
 } result;
 
 static result
 measure(int kind, const char *url, size_t payload, unsigned threads, unsigned calls)
 {
-	pthread_t  t[16];
-	run        r[16];
-	nng_socket raw = NNG_SOCKET_INITIALIZER;
+	pthread_t    t[16];
+	run          r[16];
+	nng_socket   raw    = NNG_SOCKET_INITIALIZER;
 	frep_client *client = NULL;
 	frep_status  st;
 	result       res = {0};
@@ -218,8 +218,12 @@ measure(int kind, const char *url, size_t payload, unsigned threads, unsigned ca
 	}
 	/* Warm up: connections, allocations, caches. */
 	for (unsigned i = 0; i < threads; i++) {
-		r[i] = (run){.url = url, .payload = payload, .calls = 200, .kind = kind,
-		    .raw_sock = raw, .client = client};
+		r[i]     = (run){.url = url,
+			.payload      = payload,
+			.calls        = 200,
+			.kind         = kind,
+			.raw_sock     = raw,
+			.client       = client};
 		r[i].lat = calloc(200, sizeof(long long));
 		pthread_create(&t[i], NULL, kind == 0 ? raw_client_main : frep_client_main, &r[i]);
 	}
@@ -229,8 +233,12 @@ measure(int kind, const char *url, size_t payload, unsigned threads, unsigned ca
 	}
 	long long t0 = now_ns();
 	for (unsigned i = 0; i < threads; i++) {
-		r[i] = (run){.url = url, .payload = payload, .calls = calls, .kind = kind,
-		    .raw_sock = raw, .client = client};
+		r[i]     = (run){.url = url,
+			.payload      = payload,
+			.calls        = calls,
+			.kind         = kind,
+			.raw_sock     = raw,
+			.client       = client};
 		r[i].lat = calloc(calls, sizeof(long long));
 		pthread_create(&t[i], NULL, kind == 0 ? raw_client_main : frep_client_main, &r[i]);
 	}
@@ -319,7 +327,7 @@ main(int argc, char **argv)
 		}
 	}
 	signal(SIGPIPE, SIG_IGN);
-	char *dir = tu_tmpdir();
+	char                 *dir        = tu_tmpdir();
 	static const size_t   payloads[] = {64, 4096, 65536};
 	static const unsigned threads[]  = {1, 8};
 	const char           *transports[2];
@@ -347,7 +355,8 @@ main(int argc, char **argv)
 			rpc_server_options o = {.worker_threads = 4};
 			echo_service      *e = echo_service_new();
 			rpc_server_new(&o, &s, &st);
-			rpc_server_register(s, echo_service_base(e), mode == 0 ? RPC_SERVICE_INLINE : 0, &st);
+			rpc_server_register(
+			    s, echo_service_base(e), mode == 0 ? RPC_SERVICE_INLINE : 0, &st);
 			rpc_server_listen(s, transports[1], NULL, &st);
 			if (rpc_server_start(s, &st) != FREP_OK) {
 				fprintf(stderr, "frep server: %s\n", st.message);
@@ -362,11 +371,15 @@ main(int argc, char **argv)
 					if (quick) {
 						calls /= 10;
 					}
-					result rr = measure(0, transports[0], payloads[p], threads[th], calls);
-					result fr = measure(1, transports[1], payloads[p], threads[th], calls);
-					printf("%-5s %7zu %3u | %7.1fus %7.1fus %9.0f | %-12s %7.1fus %7.1fus %9.0f %5.2fx%s\n",
-					    tr == 0 ? "ipc" : "tcp", payloads[p], threads[th], rr.p50_us, rr.p99_us,
-					    rr.calls_per_s, mode == 0 ? "inline" : "worker", fr.p50_us, fr.p99_us,
+					result rr = measure(
+					    0, transports[0], payloads[p], threads[th], calls);
+					result fr = measure(
+					    1, transports[1], payloads[p], threads[th], calls);
+					printf("%-5s %7zu %3u | %7.1fus %7.1fus %9.0f | %-12s "
+					       "%7.1fus %7.1fus %9.0f %5.2fx%s\n",
+					    tr == 0 ? "ipc" : "tcp", payloads[p], threads[th],
+					    rr.p50_us, rr.p99_us, rr.calls_per_s,
+					    mode == 0 ? "inline" : "worker", fr.p50_us, fr.p99_us,
 					    fr.calls_per_s, fr.p50_us / rr.p50_us,
 					    rr.errors + fr.errors > 0 ? " (errors!)" : "");
 					fflush(stdout);

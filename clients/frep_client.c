@@ -18,17 +18,17 @@
 #include "frep/rpc/v1/introspection.pb-c.h"
 
 #define DEFAULT_TIMEOUT_MS 30000u
-#define DEFAULT_MAX_RECV (256u * 1024u * 1024u)
+#define DEFAULT_MAX_RECV   (256u * 1024u * 1024u)
 /* Every frep server accepts at least this much (RPC_MIN_MAX_MESSAGE_BYTES);
  * only larger requests need the server's own limit. */
 #define SAFE_REQUEST_BYTES (64u * 1024u)
-#define MAX_SERVICES 16
+#define MAX_SERVICES       16
 
 typedef struct client_service {
-	ProtobufCService                  base;
-	frep_client                      *client;
-	char                            **paths; /* per method: "/pkg.Svc/Method" */
-	bool                             *idempotent;
+	ProtobufCService base;
+	frep_client     *client;
+	char           **paths; /* per method: "/pkg.Svc/Method" */
+	bool            *idempotent;
 } client_service;
 
 /* One call in flight, known to the pipe-removal callback. */
@@ -65,7 +65,7 @@ struct frep_client {
 	pthread_mutex_t mtx;
 	slot           *free_slots;
 	inflight       *inflight;
-	unsigned        pipes;     /* connected pipes */
+	unsigned        pipes; /* connected pipes */
 	bool            ever_connected;
 	size_t          server_max; /* 0: not yet asked */
 	bool            closing;
@@ -73,10 +73,10 @@ struct frep_client {
 	client_service *services[MAX_SERVICES];
 	size_t          n_services;
 
-	pthread_key_t   tkey;
-	thread_state   *all_threads;
+	pthread_key_t tkey;
+	thread_state *all_threads;
 
-	uint64_t          call_id_base;
+	uint64_t              call_id_base;
 	atomic_uint_least64_t call_seq;
 };
 
@@ -88,7 +88,8 @@ method_is_idempotent(const char *name)
 	static const char *const prefixes[] = {"Get", "List", "Check", "Diff", NULL};
 	for (size_t i = 0; prefixes[i] != NULL; i++) {
 		size_t n = strlen(prefixes[i]);
-		if (strncmp(name, prefixes[i], n) == 0 && (name[n] == '\0' || (name[n] >= 'A' && name[n] <= 'Z'))) {
+		if (strncmp(name, prefixes[i], n) == 0 &&
+		    (name[n] == '\0' || (name[n] >= 'A' && name[n] <= 'Z'))) {
 			return true;
 		}
 	}
@@ -136,7 +137,8 @@ map_nng(frep_client *c, int rv, const char *phase, uint32_t timeout_ms, bool los
 			    "no connection to %s within the deadline of %u ms", c->url, timeout_ms);
 		}
 		return frep_status_set(st, FREP_DEADLINE_EXCEEDED,
-		    "no reply from %s within the deadline of %u ms (%s)", c->url, timeout_ms, phase);
+		    "no reply from %s within the deadline of %u ms (%s)", c->url, timeout_ms,
+		    phase);
 	}
 	case NNG_ECONNRESET:
 	case NNG_ECONNSHUT:
@@ -146,7 +148,8 @@ map_nng(frep_client *c, int rv, const char *phase, uint32_t timeout_ms, bool los
 	case NNG_ECANCELED:
 		if (lost) {
 			return frep_status_set(st, FREP_UNAVAILABLE,
-			    "connection to %s lost during the call; it may or may not have run", c->url);
+			    "connection to %s lost during the call; it may or may not have run",
+			    c->url);
 		}
 		return frep_status_set(st, FREP_CANCELLED, "call to %s cancelled", c->url);
 	case NNG_ECLOSED:
@@ -157,8 +160,8 @@ map_nng(frep_client *c, int rv, const char *phase, uint32_t timeout_ms, bool los
 		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED,
 		    "reply from %s larger than this client accepts", c->url);
 	default:
-		return frep_status_set(st, FREP_UNAVAILABLE, "%s %s: %s (nng error %d)", phase, c->url,
-		    nng_strerror(rv), rv);
+		return frep_status_set(st, FREP_UNAVAILABLE, "%s %s: %s (nng error %d)", phase,
+		    c->url, nng_strerror(rv), rv);
 	}
 }
 
@@ -231,13 +234,13 @@ client_tls(frep_client *c, const frep_client_options *o, frep_status *st)
 	}
 	if (o->tls_server_name != NULL &&
 	    (rv = nng_tls_config_server_name(c->tls, o->tls_server_name)) != 0) {
-		return frep_status_set(st, FREP_INVALID_ARGUMENT, "tls_server_name: %s",
-		    nng_strerror(rv));
+		return frep_status_set(
+		    st, FREP_INVALID_ARGUMENT, "tls_server_name: %s", nng_strerror(rv));
 	}
 	if (o->tls_cert_file != NULL) {
 		if ((code = read_pem(o->tls_cert_file, &cert, st)) != FREP_OK ||
-		    (code = read_pem(o->tls_key_file != NULL ? o->tls_key_file : o->tls_cert_file, &key,
-		         st)) != FREP_OK) {
+		    (code = read_pem(o->tls_key_file != NULL ? o->tls_key_file : o->tls_cert_file,
+			 &key, st)) != FREP_OK) {
 			goto out;
 		}
 		if ((rv = nng_tls_config_own_cert(c->tls, cert, key, NULL)) != 0) {
@@ -257,7 +260,8 @@ out:
 /* --- open / close ------------------------------------------------------- */
 
 frep_code
-frep_client_open(const char *url, const frep_client_options *opts, frep_client **out, frep_status *st)
+frep_client_open(
+    const char *url, const frep_client_options *opts, frep_client **out, frep_status *st)
 {
 	frep_client_options o = {0};
 	int                 rv;
@@ -304,8 +308,8 @@ frep_client_open(const char *url, const frep_client_options *opts, frep_client *
 	nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, pipe_event, c);
 
 	if ((rv = nng_dialer_create(&c->dialer, c->sock, url)) != 0) {
-		code = frep_status_set(st, FREP_INVALID_ARGUMENT, "server URL \"%s\": %s", url,
-		    nng_strerror(rv));
+		code = frep_status_set(
+		    st, FREP_INVALID_ARGUMENT, "server URL \"%s\": %s", url, nng_strerror(rv));
 		goto fail;
 	}
 	if (strncmp(url, "tls+", 4) == 0 || strncmp(url, "wss://", 6) == 0) {
@@ -318,8 +322,8 @@ frep_client_open(const char *url, const frep_client_options *opts, frep_client *
 		}
 	}
 	if ((rv = nng_dialer_start(c->dialer, NNG_FLAG_NONBLOCK)) != 0) {
-		code = frep_status_set(st, FREP_INVALID_ARGUMENT, "server URL \"%s\": %s", url,
-		    nng_strerror(rv));
+		code = frep_status_set(
+		    st, FREP_INVALID_ARGUMENT, "server URL \"%s\": %s", url, nng_strerror(rv));
 		goto fail;
 	}
 	*out = c;
@@ -484,9 +488,9 @@ frep_client_server_max_message_bytes(frep_client *c, frep_status *st)
 		return known;
 	}
 	Frep__Rpc__V1__GetServerInfoRequest req = FREP__RPC__V1__GET_SERVER_INFO_REQUEST__INIT;
-	ProtobufCMessage                  *out = NULL;
+	ProtobufCMessage                   *out = NULL;
 	if (call_raw(c, "/frep.rpc.v1.Introspection/GetServerInfo", true, &req.base,
-	        &frep__rpc__v1__server_info__descriptor, &out, NULL, false, st) != FREP_OK) {
+		&frep__rpc__v1__server_info__descriptor, &out, NULL, false, st) != FREP_OK) {
 		return 0;
 	}
 	known = (size_t) ((Frep__Rpc__V1__ServerInfo *) out)->max_message_bytes;
@@ -522,7 +526,7 @@ call_once(frep_client *c, const char *path, bool idempotent, const ProtobufCMess
     frep_status *st)
 {
 	frep_metadata md[1 + 16];
-	size_t        n_md = 0;
+	size_t        n_md       = 0;
 	nng_time      start      = nng_clock();
 	uint32_t      timeout_ms = deadline > start ? (uint32_t) (deadline - start) : 1;
 	int           rv;
@@ -559,8 +563,8 @@ call_once(frep_client *c, const char *path, bool idempotent, const ProtobufCMess
 		}
 		if (len > max) {
 			return frep_status_set(st, FREP_RESOURCE_EXHAUSTED,
-			    "%s: request of %zu bytes exceeds the server's limit of %zu bytes", path, len,
-			    max);
+			    "%s: request of %zu bytes exceeds the server's limit of %zu bytes",
+			    path, len, max);
 		}
 	}
 	nng_msg *msg = NULL;
@@ -604,9 +608,9 @@ call_once(frep_client *c, const char *path, bool idempotent, const ProtobufCMess
 	rv = nng_aio_result(s->aio);
 	inflight_remove(c, &fl);
 	if (rv != 0) {
-		code = map_nng(c, rv, "waiting for", timeout_ms, fl.lost, st);
+		code       = map_nng(c, rv, "waiting for", timeout_ms, fl.lost, st);
 		*conn_lost = fl.lost || rv == NNG_ECONNRESET || rv == NNG_ECONNSHUT ||
-		             rv == NNG_ECONNABORTED;
+			     rv == NNG_ECONNABORTED;
 		goto done;
 	}
 	nng_msg           *reply = nng_aio_get_msg(s->aio);
@@ -616,12 +620,14 @@ call_once(frep_client *c, const char *path, bool idempotent, const ProtobufCMess
 	code = frep_envelope_response_view(nng_msg_body(reply), nng_msg_len(reply), &resp, st);
 	if (code == FREP_OK && resp.code != FREP__RPC__V1__CODE__OK) {
 		int rc = (int) resp.code;
-		code   = frep_status_set(st, rc >= 0 && rc <= FREP_CODE_MAX ? (frep_code) rc : FREP_UNKNOWN,
-		      "%.*s", (int) (resp.message_len < FREP_STATUS_MESSAGE_MAX ? resp.message_len
-		                                                              : FREP_STATUS_MESSAGE_MAX),
-		      resp.message != NULL ? resp.message : "");
+		code   = frep_status_set(st,
+                    rc >= 0 && rc <= FREP_CODE_MAX ? (frep_code) rc : FREP_UNKNOWN, "%.*s",
+		      (int) (resp.message_len < FREP_STATUS_MESSAGE_MAX ? resp.message_len
+									: FREP_STATUS_MESSAGE_MAX),
+                    resp.message != NULL ? resp.message : "");
 	} else if (code == FREP_OK) {
-		*output = protobuf_c_message_unpack(output_desc, NULL, resp.payload_len, resp.payload);
+		*output =
+		    protobuf_c_message_unpack(output_desc, NULL, resp.payload_len, resp.payload);
 		if (*output == NULL) {
 			code = frep_status_set(st, FREP_INTERNAL,
 			    "%s: reply of %zu bytes does not decode as %s", path, resp.payload_len,
@@ -646,8 +652,8 @@ frep_client_call(frep_client *c, const char *method_path, const ProtobufCMessage
 	if (st == NULL) {
 		st = &local;
 	}
-	const char *slash = strrchr(method_path, '/');
-	bool idempotent = slash != NULL && method_is_idempotent(slash + 1);
+	const char *slash      = strrchr(method_path, '/');
+	bool        idempotent = slash != NULL && method_is_idempotent(slash + 1);
 	call_raw(c, method_path, idempotent, input, output_desc, output, opts, true, st);
 	return record(c, st);
 }
@@ -664,15 +670,15 @@ service_invoke(ProtobufCService *service, unsigned method_index, const ProtobufC
 	ProtobufCMessage *output = NULL;
 
 	if (method_index >= service->descriptor->n_methods) {
-		frep_status_set(&st, FREP_UNIMPLEMENTED, "%s: no method %u", service->descriptor->name,
-		    method_index);
+		frep_status_set(&st, FREP_UNIMPLEMENTED, "%s: no method %u",
+		    service->descriptor->name, method_index);
 		record(c, &st);
 		closure(NULL, closure_data);
 		return;
 	}
 	const ProtobufCMethodDescriptor *m = &service->descriptor->methods[method_index];
-	call_raw(c, cs->paths[method_index], cs->idempotent[method_index], input, m->output, &output,
-	    NULL, true, &st);
+	call_raw(c, cs->paths[method_index], cs->idempotent[method_index], input, m->output,
+	    &output, NULL, true, &st);
 	record(c, &st);
 	closure(output, closure_data);
 	if (output != NULL) {

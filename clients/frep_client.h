@@ -35,10 +35,10 @@
 typedef struct frep_client frep_client;
 
 typedef struct frep_client_options {
-	uint32_t    timeout_ms;      /* default per-call deadline; 0: 30000 */
-	const char *token;           /* admin bearer token, copied; NULL: none */
-	const char *tls_ca_file;     /* tls+tcp:// and wss://: CA to verify the server */
-	const char *tls_cert_file;   /* client certificate (if the server asks for one) */
+	uint32_t    timeout_ms;    /* default per-call deadline; 0: 30000 */
+	const char *token;         /* admin bearer token, copied; NULL: none */
+	const char *tls_ca_file;   /* tls+tcp:// and wss://: CA to verify the server */
+	const char *tls_cert_file; /* client certificate (if the server asks for one) */
 	const char *tls_key_file;
 	const char *tls_server_name; /* name to verify; default: the URL's host */
 	size_t      max_recv_bytes;  /* largest reply accepted; 0: 256 MiB */

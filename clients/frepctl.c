@@ -22,7 +22,7 @@
 #include "google/protobuf/descriptor.pb-c.h"
 
 #define EXIT_FAILED FREPCTL_EXIT_FAILED
-#define EXIT_USAGE FREPCTL_EXIT_USAGE
+#define EXIT_USAGE  FREPCTL_EXIT_USAGE
 
 /* resolve() found help to print: exit 0 without running anything. */
 #define RESOLVED_HELP (-1)
@@ -50,7 +50,6 @@ frepctl__usage_error(const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
-
 void
 frepctl__print_json(json_t *j)
 {
@@ -66,7 +65,8 @@ frepctl__print_json(json_t *j)
 static frep_client *
 client(frepctl *ctl, frep_status *st)
 {
-	if (ctl->client == NULL && frep_client_open(ctl->server, &ctl->copts, &ctl->client, st) != FREP_OK) {
+	if (ctl->client == NULL &&
+	    frep_client_open(ctl->server, &ctl->copts, &ctl->client, st) != FREP_OK) {
 		return NULL;
 	}
 	return ctl->client;
@@ -80,11 +80,13 @@ frepctl__call(frepctl *ctl, const ProtobufCServiceDescriptor *sd, const char *me
 	if (c == NULL) {
 		return NULL;
 	}
-	const ProtobufCMethodDescriptor *m = protobuf_c_service_descriptor_get_method_by_name(sd, method);
-	char                             path[256];
-	ProtobufCMessage                *out = NULL;
+	const ProtobufCMethodDescriptor *m =
+	    protobuf_c_service_descriptor_get_method_by_name(sd, method);
+	char              path[256];
+	ProtobufCMessage *out = NULL;
 	if (m == NULL) {
-		frep_status_set(st, FREP_INTERNAL, "frepctl knows no method %s.%s", sd->name, method);
+		frep_status_set(
+		    st, FREP_INTERNAL, "frepctl knows no method %s.%s", sd->name, method);
 		return NULL;
 	}
 	snprintf(path, sizeof(path), "/%s/%s", sd->name, method);
@@ -94,14 +96,14 @@ frepctl__call(frepctl *ctl, const ProtobufCServiceDescriptor *sd, const char *me
 	return out;
 }
 
-
 /* --- parsed arguments ---------------------------------------------------- */
 
 static int
 flag_index(const frepctl_command *cmd, const char *name, size_t len)
 {
 	for (int i = 0; cmd->flags != NULL && cmd->flags[i].name != NULL; i++) {
-		if (strlen(cmd->flags[i].name) == len && strncmp(cmd->flags[i].name, name, len) == 0) {
+		if (strlen(cmd->flags[i].name) == len &&
+		    strncmp(cmd->flags[i].name, name, len) == 0) {
 			return i;
 		}
 	}
@@ -146,22 +148,22 @@ health_closure(const Frep__V1__HealthCheckResponse *msg, void *data)
 static int
 cmd_health(frepctl *ctl, const frepctl_args *a)
 {
-	frep_status st;
+	frep_status  st;
 	frep_client *c = client(ctl, &st);
 	if (c == NULL) {
 		return frepctl__fail_status(&st);
 	}
 	/* Through the generated stub, as any C program would call it. */
-	ProtobufCService            *svc = frep_client_service(c, &frep__v1__health__descriptor);
-	Frep__V1__HealthCheckRequest req = FREP__V1__HEALTH_CHECK_REQUEST__INIT;
+	ProtobufCService            *svc    = frep_client_service(c, &frep__v1__health__descriptor);
+	Frep__V1__HealthCheckRequest req    = FREP__V1__HEALTH_CHECK_REQUEST__INIT;
 	int                          status = -1;
 	req.service                         = a->npos == 1 ? (char *) a->pos[0] : "";
 	frep__v1__health__check(svc, &req, health_closure, &status);
 	if (status < 0) {
 		frep_client_last_status(c, &st);
 		if (ctl->json) {
-			frepctl__print_json(json_pack("{s:s, s:s}", "code", frep_code_name(st.code), "message",
-			    st.message));
+			frepctl__print_json(json_pack(
+			    "{s:s, s:s}", "code", frep_code_name(st.code), "message", st.message));
 		}
 		return frepctl__fail_status(&st);
 	}
@@ -169,7 +171,8 @@ cmd_health(frepctl *ctl, const frepctl_args *a)
 	    &frep__v1__health_check_response__serving_status__descriptor, status);
 	const char *name = ev != NULL ? ev->name : "UNKNOWN";
 	if (ctl->json) {
-		frepctl__print_json(json_pack("{s:s, s:s}", "service", req.service, "status", name));
+		frepctl__print_json(
+		    json_pack("{s:s, s:s}", "service", req.service, "status", name));
 	} else {
 		puts(name);
 	}
@@ -191,14 +194,15 @@ cmd_describe(frepctl *ctl, const frepctl_args *a)
 	frep_status st;
 	(void) a;
 	Frep__Rpc__V1__GetServerInfoRequest    ireq = FREP__RPC__V1__GET_SERVER_INFO_REQUEST__INIT;
-	Frep__Rpc__V1__GetDescriptorSetRequest dreq = FREP__RPC__V1__GET_DESCRIPTOR_SET_REQUEST__INIT;
-	Frep__Rpc__V1__ServerInfo *info = (Frep__Rpc__V1__ServerInfo *) frepctl__call(ctl,
-	    &frep__rpc__v1__introspection__descriptor, "GetServerInfo", &ireq.base, &st);
+	Frep__Rpc__V1__GetDescriptorSetRequest dreq =
+	    FREP__RPC__V1__GET_DESCRIPTOR_SET_REQUEST__INIT;
+	Frep__Rpc__V1__ServerInfo *info = (Frep__Rpc__V1__ServerInfo *) frepctl__call(
+	    ctl, &frep__rpc__v1__introspection__descriptor, "GetServerInfo", &ireq.base, &st);
 	if (info == NULL) {
 		return frepctl__fail_status(&st);
 	}
-	Frep__Rpc__V1__DescriptorSet *ds = (Frep__Rpc__V1__DescriptorSet *) frepctl__call(ctl,
-	    &frep__rpc__v1__introspection__descriptor, "GetDescriptorSet", &dreq.base, &st);
+	Frep__Rpc__V1__DescriptorSet *ds = (Frep__Rpc__V1__DescriptorSet *) frepctl__call(
+	    ctl, &frep__rpc__v1__introspection__descriptor, "GetDescriptorSet", &dreq.base, &st);
 	if (ds == NULL) {
 		protobuf_c_message_free_unpacked(&info->base, NULL);
 		return frepctl__fail_status(&st);
@@ -206,7 +210,8 @@ cmd_describe(frepctl *ctl, const frepctl_args *a)
 	Google__Protobuf__FileDescriptorSet *fds = google__protobuf__file_descriptor_set__unpack(
 	    NULL, ds->file_descriptor_set.len, ds->file_descriptor_set.data);
 	if (fds == NULL) {
-		frep_status_set(&st, FREP_DATA_LOSS, "the server's descriptor set (%zu bytes) does not decode",
+		frep_status_set(&st, FREP_DATA_LOSS,
+		    "the server's descriptor set (%zu bytes) does not decode",
 		    ds->file_descriptor_set.len);
 		protobuf_c_message_free_unpacked(&info->base, NULL);
 		protobuf_c_message_free_unpacked(&ds->base, NULL);
@@ -228,8 +233,9 @@ cmd_describe(frepctl *ctl, const frepctl_args *a)
 		Google__Protobuf__FileDescriptorProto *file = fds->file[f];
 		for (size_t s = 0; s < file->n_service; s++) {
 			Google__Protobuf__ServiceDescriptorProto *svc = file->service[s];
-			char full[256];
-			snprintf(full, sizeof(full), "%s%s%s", file->package != NULL ? file->package : "",
+			char                                      full[256];
+			snprintf(full, sizeof(full), "%s%s%s",
+			    file->package != NULL ? file->package : "",
 			    file->package != NULL ? "." : "", svc->name);
 			bool served = false;
 			for (size_t i = 0; i < info->n_services; i++) {
@@ -237,26 +243,31 @@ cmd_describe(frepctl *ctl, const frepctl_args *a)
 			}
 			json_t *jmethods = json_array();
 			if (!ctl->json) {
-				printf("\nservice %s%s  (%s)\n", full, served ? "" : " [not served]", file->name);
+				printf("\nservice %s%s  (%s)\n", full,
+				    served ? "" : " [not served]", file->name);
 			}
 			for (size_t m = 0; m < svc->n_method; m++) {
 				Google__Protobuf__MethodDescriptorProto *md = svc->method[m];
 				if (ctl->json) {
 					json_array_append_new(jmethods,
-					    json_pack("{s:s, s:s, s:s, s:s}", "name", md->name, "path",
-					        "", "input", md->input_type, "output", md->output_type));
+					    json_pack("{s:s, s:s, s:s, s:s}", "name", md->name,
+						"path", "", "input", md->input_type, "output",
+						md->output_type));
 					char path[512];
 					snprintf(path, sizeof(path), "/%s/%s", full, md->name);
-					json_object_set_new(json_array_get(jmethods, json_array_size(jmethods) - 1),
+					json_object_set_new(
+					    json_array_get(jmethods, json_array_size(jmethods) - 1),
 					    "path", json_string(path));
 				} else {
 					printf("  /%s/%s(%s) returns (%s)\n", full, md->name,
-					    short_type(md->input_type), short_type(md->output_type));
+					    short_type(md->input_type),
+					    short_type(md->output_type));
 				}
 			}
 			if (ctl->json) {
-				json_array_append_new(jservices, json_pack("{s:s, s:s, s:b, s:o}", "name", full,
-				    "file", file->name, "served", served, "methods", jmethods));
+				json_array_append_new(jservices,
+				    json_pack("{s:s, s:s, s:b, s:o}", "name", full, "file",
+					file->name, "served", served, "methods", jmethods));
 			} else {
 				json_decref(jmethods);
 			}
@@ -282,19 +293,21 @@ cmd_describe(frepctl *ctl, const frepctl_args *a)
 /* --- the command tree ------------------------------------------------------ */
 
 static const frepctl_command base_commands[] = {
-    {.name = "health", .args = "[SERVICE]",
-     .summary = "check that the server (or one of its services) is SERVING", .max_args = 1,
-     .run = cmd_health},
-    {.name = "describe", .args = "",
-     .summary = "list the server's limits, services and methods (from its descriptors)",
-     .run = cmd_describe},
+    {.name        = "health",
+	.args     = "[SERVICE]",
+	.summary  = "check that the server (or one of its services) is SERVING",
+	.max_args = 1,
+	.run      = cmd_health},
+    {.name       = "describe",
+	.args    = "",
+	.summary = "list the server's limits, services and methods (from its descriptors)",
+	.run     = cmd_describe},
     {0},
 };
 
 /* The top level: frepctl's own commands, then the DhcpServer groups. */
-static const frepctl_command *const top_tables[] = {
-    base_commands, frepctl__dhcp_commands, frepctl__replicate_commands,
-    frepctl__kea_commands, NULL};
+static const frepctl_command *const top_tables[] = {base_commands, frepctl__dhcp_commands,
+    frepctl__replicate_commands, frepctl__kea_commands, NULL};
 
 static void
 print_rows(FILE *out, const frepctl_command *table)
@@ -303,7 +316,8 @@ print_rows(FILE *out, const frepctl_command *table)
 		const char *args = c->args != NULL ? c->args : "";
 		/* A long synopsis gets its own line rather than a ragged column. */
 		if (strlen(args) > 30) {
-			fprintf(out, "  %-12s %s\n  %-12s %-30s %s\n", c->name, args, "", "", c->summary);
+			fprintf(out, "  %-12s %s\n  %-12s %-30s %s\n", c->name, args, "", "",
+			    c->summary);
 		} else {
 			fprintf(out, "  %-12s %-30s %s\n", c->name, args, c->summary);
 		}
@@ -313,30 +327,31 @@ print_rows(FILE *out, const frepctl_command *table)
 static void
 usage(FILE *out)
 {
-	fprintf(out,
-	    "usage: frepctl [options] COMMAND [ARGS]\n"
-	    "\n"
-	    "options:\n"
-	    "  --server URL        frepd to talk to (default $FREP_SERVER or tcp://127.0.0.1:6470)\n"
-	    "  --token-file FILE   admin bearer token (default $FREP_TOKEN_FILE)\n"
-	    "  --timeout MS        per-call deadline (default 30000)\n"
-	    "  --json              machine-readable output: the full response as JSON\n"
-	    "  --tls-ca FILE       CA to verify a tls+tcp:// server\n"
-	    "  --tls-cert FILE     client certificate; --tls-key FILE its key\n"
-	    "  --help, --version\n"
-	    "\n"
-	    "commands (\"frepctl COMMAND --help\" for each):\n");
+	fprintf(out, "usage: frepctl [options] COMMAND [ARGS]\n"
+		     "\n"
+		     "options:\n"
+		     "  --server URL        frepd to talk to (default $FREP_SERVER or "
+		     "tcp://127.0.0.1:6470)\n"
+		     "  --token-file FILE   admin bearer token (default $FREP_TOKEN_FILE)\n"
+		     "  --timeout MS        per-call deadline (default 30000)\n"
+		     "  --json              machine-readable output: the full response as JSON\n"
+		     "  --tls-ca FILE       CA to verify a tls+tcp:// server\n"
+		     "  --tls-cert FILE     client certificate; --tls-key FILE its key\n"
+		     "  --help, --version\n"
+		     "\n"
+		     "commands (\"frepctl COMMAND --help\" for each):\n");
 	for (size_t t = 0; top_tables[t] != NULL; t++) {
 		print_rows(out, top_tables[t]);
 	}
 	fprintf(out, "\nOn failure frepctl prints \"frepctl: STATUS: message\" and exits 1 "
-	             "(2 for a bad command line).\n");
+		     "(2 for a bad command line).\n");
 }
 
 static void
 group_help(FILE *out, const frepctl_command *g, const char *path)
 {
-	fprintf(out, "usage: frepctl [options] %s COMMAND [ARGS]\n\n%s\n\ncommands:\n", path, g->summary);
+	fprintf(out, "usage: frepctl [options] %s COMMAND [ARGS]\n\n%s\n\ncommands:\n", path,
+	    g->summary);
 	print_rows(out, g->sub);
 	fprintf(out, "\n\"frepctl %s COMMAND --help\" describes each.\n", path);
 }
@@ -345,8 +360,9 @@ static void
 leaf_help(FILE *out, const frepctl_command *c, const char *path)
 {
 	bool has_flags = c->flags != NULL && c->flags[0].name != NULL;
-	fprintf(out, "usage: frepctl [options] %s%s%s%s\n\n%s\n", path, c->args != NULL && *c->args ? " " : "",
-	    c->args != NULL ? c->args : "", has_flags ? " [flags]" : "", c->summary);
+	fprintf(out, "usage: frepctl [options] %s%s%s%s\n\n%s\n", path,
+	    c->args != NULL && *c->args ? " " : "", c->args != NULL ? c->args : "",
+	    has_flags ? " [flags]" : "", c->summary);
 	if (has_flags) {
 		fprintf(out, "\nflags:\n");
 		for (const frepctl_flag *f = c->flags; f->name != NULL; f++) {
@@ -392,7 +408,8 @@ parse_leaf(const frepctl_command *cmd, const char *path, int argc, char **argv, 
 		}
 		if (flags_done || strncmp(arg, "--", 2) != 0) {
 			if (a->npos >= FREPCTL_MAX_ARGS) {
-				return frepctl__usage_error("%s: too many arguments at \"%s\"", path, arg);
+				return frepctl__usage_error(
+				    "%s: too many arguments at \"%s\"", path, arg);
 			}
 			a->pos[a->npos++] = arg;
 			continue;
@@ -408,30 +425,34 @@ parse_leaf(const frepctl_command *cmd, const char *path, int argc, char **argv, 
 		const char         *value = "";
 		if (f->arg == NULL) {
 			if (eq != NULL) {
-				return frepctl__usage_error("%s: --%s takes no value, got \"%s\"", path, f->name, eq + 1);
+				return frepctl__usage_error(
+				    "%s: --%s takes no value, got \"%s\"", path, f->name, eq + 1);
 			}
 		} else if (eq != NULL) {
 			value = eq + 1;
 		} else if (i + 1 < argc) {
 			value = argv[++i];
 		} else {
-			return frepctl__usage_error("%s: --%s needs a value (%s)", path, f->name, f->arg);
+			return frepctl__usage_error(
+			    "%s: --%s needs a value (%s)", path, f->name, f->arg);
 		}
 		if (a->nval[fi] > 0 && !f->repeat) {
-			return frepctl__usage_error("%s: --%s given twice (\"%s\")", path, f->name, value);
+			return frepctl__usage_error(
+			    "%s: --%s given twice (\"%s\")", path, f->name, value);
 		}
 		if (a->nval[fi] >= FREPCTL_MAX_REPEAT) {
-			return frepctl__usage_error("%s: --%s given more than %d times", path, f->name,
-			    FREPCTL_MAX_REPEAT);
+			return frepctl__usage_error(
+			    "%s: --%s given more than %d times", path, f->name, FREPCTL_MAX_REPEAT);
 		}
 		a->val[fi][a->nval[fi]++] = value;
 	}
 	if (a->npos < cmd->min_args) {
-		return frepctl__usage_error("%s: missing argument: %s %s", path, path,
-		    cmd->args != NULL ? cmd->args : "");
+		return frepctl__usage_error(
+		    "%s: missing argument: %s %s", path, path, cmd->args != NULL ? cmd->args : "");
 	}
 	if (a->npos > cmd->max_args) {
-		return frepctl__usage_error("%s: unexpected argument \"%s\"", path, a->pos[cmd->max_args]);
+		return frepctl__usage_error(
+		    "%s: unexpected argument \"%s\"", path, a->pos[cmd->max_args]);
 	}
 	return RESOLVED_RUN;
 }
@@ -464,7 +485,8 @@ resolve(const frepctl_command *table, char *path, size_t path_size, int argc, ch
 		row = find_row(table, argv[0]);
 	}
 	if (row == NULL) {
-		return frepctl__usage_error("unknown command \"%s%s%s\"", path, n > 0 ? " " : "", argv[0]);
+		return frepctl__usage_error(
+		    "unknown command \"%s%s%s\"", path, n > 0 ? " " : "", argv[0]);
 	}
 	snprintf(path + n, path_size - n, "%s%s", n > 0 ? " " : "", row->name);
 	if (row->sub == NULL) {
@@ -474,7 +496,8 @@ resolve(const frepctl_command *table, char *path, size_t path_size, int argc, ch
 		group_help(stderr, row, path);
 		return EXIT_USAGE;
 	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
 		group_help(stdout, row, path);
 		return RESOLVED_HELP;
 	}
@@ -486,7 +509,8 @@ read_token_file(const char *path, char **out)
 {
 	FILE *f = fopen(path, "r");
 	if (f == NULL) {
-		fprintf(stderr, "frepctl: INVALID_ARGUMENT: --token-file %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "frepctl: INVALID_ARGUMENT: --token-file %s: %s\n", path,
+		    strerror(errno));
 		return EXIT_USAGE;
 	}
 	char   *line = NULL;
@@ -498,7 +522,8 @@ read_token_file(const char *path, char **out)
 	}
 	if (n <= 0) {
 		free(line);
-		fprintf(stderr, "frepctl: INVALID_ARGUMENT: --token-file %s holds no token\n", path);
+		fprintf(
+		    stderr, "frepctl: INVALID_ARGUMENT: --token-file %s holds no token\n", path);
 		return EXIT_USAGE;
 	}
 	*out = line;
@@ -508,8 +533,17 @@ read_token_file(const char *path, char **out)
 int
 main(int argc, char **argv)
 {
-	enum { OPT_SERVER = 256, OPT_TOKEN, OPT_TIMEOUT, OPT_JSON, OPT_CA, OPT_CERT, OPT_KEY,
-		OPT_HELP, OPT_VERSION };
+	enum {
+		OPT_SERVER = 256,
+		OPT_TOKEN,
+		OPT_TIMEOUT,
+		OPT_JSON,
+		OPT_CA,
+		OPT_CERT,
+		OPT_KEY,
+		OPT_HELP,
+		OPT_VERSION
+	};
 	static const struct option longopts[] = {
 	    {.name = "server", .has_arg = required_argument, .val = OPT_SERVER},
 	    {.name = "token-file", .has_arg = required_argument, .val = OPT_TOKEN},
@@ -565,7 +599,8 @@ main(int argc, char **argv)
 			printf("frepctl %s\n", FREP_VERSION);
 			return 0;
 		default:
-			return frepctl__usage_error("unknown or incomplete option \"%s\"", argv[optind - 1]);
+			return frepctl__usage_error(
+			    "unknown or incomplete option \"%s\"", argv[optind - 1]);
 		}
 	}
 	if (optind >= argc) {

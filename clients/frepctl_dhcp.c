@@ -27,8 +27,8 @@ static const ProtobufCServiceDescriptor *const dhcp = &frep__v1__dhcp_server__de
 /* Split flag values (ranges, lists, prefixes) live until the process ends:
  * one run makes one call, so a list freed at exit is simpler than an owner
  * per request field. */
-static void  **scratch_ptrs;
-static size_t  scratch_n, scratch_cap;
+static void **scratch_ptrs;
+static size_t scratch_n, scratch_cap;
 
 static void
 scratch_free_all(void)
@@ -157,12 +157,19 @@ static const name_value server_roles[] = {
 };
 
 static const name_value yes_no[] = {
-    {"yes", 1}, {"no", 0}, {"true", 1}, {"false", 0}, {"on", 1}, {"off", 0}, {0},
+    {"yes", 1},
+    {"no", 0},
+    {"true", 1},
+    {"false", 0},
+    {"on", 1},
+    {"off", 0},
+    {0},
 };
 
 /* what: "--state" or "TYPE", for the message. */
 static int
-parse_word(const frepctl_args *a, const char *what, const char *text, const name_value *table, int *out)
+parse_word(
+    const frepctl_args *a, const char *what, const char *text, const name_value *table, int *out)
 {
 	char   list[512];
 	size_t used = 0;
@@ -171,7 +178,8 @@ parse_word(const frepctl_args *a, const char *what, const char *text, const name
 			*out = n->value;
 			return 0;
 		}
-		int k = snprintf(list + used, sizeof(list) - used, "%s%s", used > 0 ? ", " : "", n->name);
+		int k = snprintf(
+		    list + used, sizeof(list) - used, "%s%s", used > 0 ? ", " : "", n->name);
 		used += k > 0 && (size_t) k < sizeof(list) - used ? (size_t) k : 0;
 	}
 	list[used] = '\0';
@@ -260,7 +268,8 @@ parse_range(const frepctl_args *a, const char *what, const char *text, char **st
 	const char *dash = strchr(text, '-');
 	if (dash == NULL || dash == text || dash[1] == '\0' || strchr(dash + 1, '-') != NULL) {
 		return frepctl__usage_error(
-		    "%s: %s \"%s\" is not a range START-END (10.0.0.10-10.0.0.200)", a->path, what, text);
+		    "%s: %s \"%s\" is not a range START-END (10.0.0.10-10.0.0.200)", a->path, what,
+		    text);
 	}
 	*start = scratch_strndup(text, (size_t) (dash - text));
 	*end   = scratch_strndup(dash + 1, strlen(dash + 1));
@@ -366,7 +375,8 @@ mask_add(const frepctl_args *a, mask_list *mask, const char *field, const char *
 	for (size_t i = 0; i < mask->n; i++) {
 		if (strcmp(mask->f[i], field) == 0) {
 			return frepctl__usage_error(
-			    "%s: --%s sets %s, which another flag already sets", a->path, flag, field);
+			    "%s: --%s sets %s, which another flag already sets", a->path, flag,
+			    field);
 		}
 	}
 	assert(mask->n < sizeof(mask->f) / sizeof(mask->f[0]));
@@ -433,7 +443,7 @@ field_set(const frepctl_args *a, const field_map *m, ProtobufCMessage *msg, mask
 		for (size_t i = 0; i < n; i++) {
 			split_append(vals[i], &arr, &count);
 		}
-		*(char ***) p                            = arr;
+		*(char ***) p                             = arr;
 		*(size_t *) (base + f->quantifier_offset) = count;
 		break;
 	}
@@ -459,7 +469,8 @@ field_set(const frepctl_args *a, const field_map *m, ProtobufCMessage *msg, mask
 /* Fills msg from every flag of map that was given; mask collects the
  * fields set. */
 static int
-fields_from_flags(const frepctl_args *a, const field_map *map, ProtobufCMessage *msg, mask_list *mask)
+fields_from_flags(
+    const frepctl_args *a, const field_map *map, ProtobufCMessage *msg, mask_list *mask)
 {
 	for (const field_map *m = map; m->flag != NULL; m++) {
 		if (field_set(a, m, msg, mask) != 0) {
@@ -484,7 +495,8 @@ require_change(const frepctl_args *a, const mask_list *mask)
 	if (mask->n == 0) {
 		/* An empty mask means "every field" on the wire: never send one by
 		 * accident. */
-		return frepctl__usage_error("%s: nothing to change: give at least one flag", a->path);
+		return frepctl__usage_error(
+		    "%s: nothing to change: give at least one flag", a->path);
 	}
 	return 0;
 }
@@ -644,25 +656,25 @@ static const field_map scope_fields[] = {
     {0},
 };
 
-#define SCOPE_FLAGS                                                                              \
-	{.name = "range", .arg = "START-END", .help = "the addresses the scope leases"},         \
-	    {.name = "name", .arg = "NAME", .help = "the scope's name"},                          \
-	    {.name = "description", .arg = "TEXT", .help = "free text"},                          \
-	    {.name = "mask", .arg = "MASK", .help = "subnet mask, dotted or a prefix length"},    \
-	    {.name = "lease", .arg = "DURATION", .help = "8d, 12h, 30m, 3600 or unlimited"},      \
-	    {.name = "state", .arg = "active|inactive", .help = "whether the scope serves"},      \
-	    {.name = "type", .arg = "dhcp|bootp|both", .help = "which clients it serves"},        \
-	    {.name = "superscope", .arg = "NAME", .help = "superscope it belongs to"},            \
-	    {.name = "max-bootp", .arg = "N", .help = "most BOOTP clients"},                      \
-	    {.name = "delay-ms", .arg = "N", .help = "delay before offering, in ms"},             \
-	{                                                                                        \
-		.name = "activate-policies", .arg = "yes|no", .help = "whether policies apply"   \
+#define SCOPE_FLAGS                                                                                \
+	{.name = "range", .arg = "START-END", .help = "the addresses the scope leases"},           \
+	    {.name = "name", .arg = "NAME", .help = "the scope's name"},                           \
+	    {.name = "description", .arg = "TEXT", .help = "free text"},                           \
+	    {.name = "mask", .arg = "MASK", .help = "subnet mask, dotted or a prefix length"},     \
+	    {.name = "lease", .arg = "DURATION", .help = "8d, 12h, 30m, 3600 or unlimited"},       \
+	    {.name = "state", .arg = "active|inactive", .help = "whether the scope serves"},       \
+	    {.name = "type", .arg = "dhcp|bootp|both", .help = "which clients it serves"},         \
+	    {.name = "superscope", .arg = "NAME", .help = "superscope it belongs to"},             \
+	    {.name = "max-bootp", .arg = "N", .help = "most BOOTP clients"},                       \
+	    {.name = "delay-ms", .arg = "N", .help = "delay before offering, in ms"},              \
+	{                                                                                          \
+		.name = "activate-policies", .arg = "yes|no", .help = "whether policies apply"     \
 	}
 
 static const frepctl_flag scope_add_flags[] = {SCOPE_FLAGS, {0}};
 static const frepctl_flag scope_set_flags[] = {SCOPE_FLAGS, {0}};
 static const frepctl_flag force_flags[]     = {
-    {.name = "force", .help = "even when it belongs to a failover relationship"}, {0}};
+	{.name = "force", .help = "even when it belongs to a failover relationship"}, {0}};
 
 static int
 scope_fill(const frepctl_args *a, Frep__V1__Scope *sc, mask_list *mask)
@@ -710,9 +722,9 @@ cmd_scope_add(frepctl *ctl, const frepctl_args *a)
 static int
 cmd_scope_set(frepctl *ctl, const frepctl_args *a)
 {
-	Frep__V1__Scope          sc   = FREP__V1__SCOPE__INIT;
-	Frep__V1__SetScopeRequest req = FREP__V1__SET_SCOPE_REQUEST__INIT;
-	mask_list                mask = {0};
+	Frep__V1__Scope           sc   = FREP__V1__SCOPE__INIT;
+	Frep__V1__SetScopeRequest req  = FREP__V1__SET_SCOPE_REQUEST__INIT;
+	mask_list                 mask = {0};
 	if (scope_fill(a, &sc, &mask) != 0 || require_change(a, &mask) != 0) {
 		return EXIT_USAGE;
 	}
@@ -822,7 +834,8 @@ print_scope_config(const json_t *cfg)
 	frepctl_table_print(stdout, rows, policy_option_cols, 2);
 	json_decref(rows);
 	printf("\noption definitions used:\n");
-	frepctl_table_print(stdout, json_object_get(cfg, "option_definitions_used"), optiondef_ref_cols, 2);
+	frepctl_table_print(
+	    stdout, json_object_get(cfg, "option_definitions_used"), optiondef_ref_cols, 2);
 	printf("\nclasses used:\n");
 	frepctl_table_print(stdout, json_object_get(cfg, "classes_used"), class_ref_cols, 2);
 	printf("\ndigest: %s\n", json_string_value(json_object_get(cfg, "digest")));
@@ -850,20 +863,40 @@ cmd_scope_show(frepctl *ctl, const frepctl_args *a)
 }
 
 static const frepctl_command scope_commands[] = {
-    {.name = "add", .args = "NETWORK/PREFIX --range A-B --name N", .min_args = 1, .max_args = 1,
-     .summary = "add a scope (Add-DhcpServerv4Scope)", .flags = scope_add_flags, .run = cmd_scope_add},
-    {.name = "set", .args = "SCOPE", .min_args = 1, .max_args = 1,
-     .summary = "change the given properties of a scope (Set-DhcpServerv4Scope)",
-     .flags = scope_set_flags, .run = cmd_scope_set},
-    {.name = "get", .args = "SCOPE", .min_args = 1, .max_args = 1,
-     .summary = "show one scope's properties (Get-DhcpServerv4Scope)", .run = cmd_scope_get},
+    {.name        = "add",
+	.args     = "NETWORK/PREFIX --range A-B --name N",
+	.min_args = 1,
+	.max_args = 1,
+	.summary  = "add a scope (Add-DhcpServerv4Scope)",
+	.flags    = scope_add_flags,
+	.run      = cmd_scope_add},
+    {.name        = "set",
+	.args     = "SCOPE",
+	.min_args = 1,
+	.max_args = 1,
+	.summary  = "change the given properties of a scope (Set-DhcpServerv4Scope)",
+	.flags    = scope_set_flags,
+	.run      = cmd_scope_set},
+    {.name        = "get",
+	.args     = "SCOPE",
+	.min_args = 1,
+	.max_args = 1,
+	.summary  = "show one scope's properties (Get-DhcpServerv4Scope)",
+	.run      = cmd_scope_get},
     {.name = "list", .args = "", .summary = "list every scope", .run = cmd_scope_list},
-    {.name = "remove", .args = "SCOPE", .min_args = 1, .max_args = 1,
-     .summary = "remove a scope and everything in it (Remove-DhcpServerv4Scope)",
-     .flags = force_flags, .run = cmd_scope_remove},
-    {.name = "show", .args = "SCOPE", .min_args = 1, .max_args = 1,
-     .summary = "everything in a scope as replication sees it, with its digest",
-     .run = cmd_scope_show},
+    {.name        = "remove",
+	.args     = "SCOPE",
+	.min_args = 1,
+	.max_args = 1,
+	.summary  = "remove a scope and everything in it (Remove-DhcpServerv4Scope)",
+	.flags    = force_flags,
+	.run      = cmd_scope_remove},
+    {.name        = "show",
+	.args     = "SCOPE",
+	.min_args = 1,
+	.max_args = 1,
+	.summary  = "everything in a scope as replication sees it, with its digest",
+	.run      = cmd_scope_show},
     {0},
 };
 
@@ -901,13 +934,23 @@ cmd_exclusion_list(frepctl *ctl, const frepctl_args *a)
 }
 
 static const frepctl_command exclusion_commands[] = {
-    {.name = "add", .args = "SCOPE START-END", .min_args = 2, .max_args = 2,
-     .summary = "exclude a range from a scope (Add-DhcpServerv4ExclusionRange)",
-     .run = cmd_exclusion_add},
-    {.name = "remove", .args = "SCOPE START-END", .min_args = 2, .max_args = 2,
-     .summary = "remove an exclusion range", .run = cmd_exclusion_remove},
-    {.name = "list", .args = "[SCOPE]", .max_args = 1,
-     .summary = "list exclusion ranges (of every scope without SCOPE)", .run = cmd_exclusion_list},
+    {.name        = "add",
+	.args     = "SCOPE START-END",
+	.min_args = 2,
+	.max_args = 2,
+	.summary  = "exclude a range from a scope (Add-DhcpServerv4ExclusionRange)",
+	.run      = cmd_exclusion_add},
+    {.name        = "remove",
+	.args     = "SCOPE START-END",
+	.min_args = 2,
+	.max_args = 2,
+	.summary  = "remove an exclusion range",
+	.run      = cmd_exclusion_remove},
+    {.name        = "list",
+	.args     = "[SCOPE]",
+	.max_args = 1,
+	.summary  = "list exclusion ranges (of every scope without SCOPE)",
+	.run      = cmd_exclusion_list},
     {0},
 };
 
@@ -946,11 +989,11 @@ cmd_reservation_add(frepctl *ctl, const frepctl_args *a)
 static int
 cmd_reservation_set(frepctl *ctl, const frepctl_args *a)
 {
-	Frep__V1__Reservation          r    = FREP__V1__RESERVATION__INIT;
-	Frep__V1__SetReservationRequest req = FREP__V1__SET_RESERVATION_REQUEST__INIT;
-	mask_list                      mask = {0};
-	r.scope_id                          = (char *) a->pos[0];
-	r.ip_address                        = (char *) a->pos[1];
+	Frep__V1__Reservation           r    = FREP__V1__RESERVATION__INIT;
+	Frep__V1__SetReservationRequest req  = FREP__V1__SET_RESERVATION_REQUEST__INIT;
+	mask_list                       mask = {0};
+	r.scope_id                           = (char *) a->pos[0];
+	r.ip_address                         = (char *) a->pos[1];
 	if (fields_from_flags(a, reservation_fields, &r.base, &mask) != 0 ||
 	    require_change(a, &mask) != 0) {
 		return EXIT_USAGE;
@@ -991,18 +1034,37 @@ cmd_reservation_list(frepctl *ctl, const frepctl_args *a)
 }
 
 static const frepctl_command reservation_commands[] = {
-    {.name = "add", .args = "SCOPE IP --client-id HEX", .min_args = 2, .max_args = 2,
-     .summary = "reserve an address for a client (Add-DhcpServerv4Reservation)",
-     .flags = reservation_flags, .run = cmd_reservation_add},
-    {.name = "set", .args = "SCOPE IP", .min_args = 2, .max_args = 2,
-     .summary = "change the given properties of a reservation", .flags = reservation_flags,
-     .run = cmd_reservation_set},
-    {.name = "get", .args = "SCOPE IP", .min_args = 2, .max_args = 2,
-     .summary = "show one reservation with its options", .run = cmd_reservation_get},
-    {.name = "remove", .args = "SCOPE IP", .min_args = 2, .max_args = 2,
-     .summary = "remove a reservation", .run = cmd_reservation_remove},
-    {.name = "list", .args = "[SCOPE]", .max_args = 1,
-     .summary = "list reservations (of every scope without SCOPE)", .run = cmd_reservation_list},
+    {.name        = "add",
+	.args     = "SCOPE IP --client-id HEX",
+	.min_args = 2,
+	.max_args = 2,
+	.summary  = "reserve an address for a client (Add-DhcpServerv4Reservation)",
+	.flags    = reservation_flags,
+	.run      = cmd_reservation_add},
+    {.name        = "set",
+	.args     = "SCOPE IP",
+	.min_args = 2,
+	.max_args = 2,
+	.summary  = "change the given properties of a reservation",
+	.flags    = reservation_flags,
+	.run      = cmd_reservation_set},
+    {.name        = "get",
+	.args     = "SCOPE IP",
+	.min_args = 2,
+	.max_args = 2,
+	.summary  = "show one reservation with its options",
+	.run      = cmd_reservation_get},
+    {.name        = "remove",
+	.args     = "SCOPE IP",
+	.min_args = 2,
+	.max_args = 2,
+	.summary  = "remove a reservation",
+	.run      = cmd_reservation_remove},
+    {.name        = "list",
+	.args     = "[SCOPE]",
+	.max_args = 1,
+	.summary  = "list reservations (of every scope without SCOPE)",
+	.run      = cmd_reservation_list},
     {0},
 };
 
@@ -1018,13 +1080,17 @@ static const field_map optiondef_fields[] = {
     {0},
 };
 
-#define VENDOR_CLASS_FLAG \
-	{.name = "vendor-class", .arg = "NAME", .help = "the vendor option space (default: standard)"}
+#define VENDOR_CLASS_FLAG                                                                          \
+	{                                                                                          \
+		.name = "vendor-class", .arg = "NAME",                                             \
+		.help = "the vendor option space (default: standard)"                              \
+	}
 
 static const frepctl_flag optiondef_add_flags[] = {
     {.name = "name", .arg = "NAME", .help = "the option's name"},
-    {.name = "type", .arg = "TYPE",
-     .help = "byte, word, dword, dword-dword, ipv4, string, binary, encapsulated or ipv6"},
+    {.name    = "type",
+	.arg  = "TYPE",
+	.help = "byte, word, dword, dword-dword, ipv4, string, binary, encapsulated or ipv6"},
     {.name = "multi", .help = "the option holds a list of values"},
     {.name = "default", .arg = "V[,V...]", .help = "default value(s)"},
     {.name = "description", .arg = "TEXT", .help = "free text"},
@@ -1034,8 +1100,9 @@ static const frepctl_flag optiondef_add_flags[] = {
 
 static const frepctl_flag optiondef_set_flags[] = {
     {.name = "name", .arg = "NAME", .help = "the option's name"},
-    {.name = "type", .arg = "TYPE",
-     .help = "byte, word, dword, dword-dword, ipv4, string, binary, encapsulated or ipv6"},
+    {.name    = "type",
+	.arg  = "TYPE",
+	.help = "byte, word, dword, dword-dword, ipv4, string, binary, encapsulated or ipv6"},
     {.name = "multi", .help = "the option holds a list of values"},
     {.name = "single", .help = "the option holds one value"},
     {.name = "default", .arg = "V[,V...]", .help = "default value(s)"},
@@ -1061,7 +1128,7 @@ parse_option_id(const frepctl_args *a, const char *text, uint32_t *out)
 static int
 optiondef_fill(const frepctl_args *a, Frep__V1__OptionDefinition *d, mask_list *mask)
 {
-	const char *vc = frepctl__arg(a, "vendor-class");
+	const char *vc  = frepctl__arg(a, "vendor-class");
 	d->vendor_class = vc != NULL ? (char *) vc : "";
 	if (parse_option_id(a, a->pos[0], &d->option_id) != 0) {
 		return EXIT_USAGE;
@@ -1123,43 +1190,66 @@ cmd_optiondef_remove(frepctl *ctl, const frepctl_args *a)
 static int
 cmd_optiondef_list(frepctl *ctl, const frepctl_args *a)
 {
-	Frep__V1__ListOptionDefinitionsRequest req = FREP__V1__LIST_OPTION_DEFINITIONS_REQUEST__INIT;
-	const char                            *vc  = frepctl__arg(a, "vendor-class");
-	req.vendor_class                           = vc != NULL ? (char *) vc : "";
-	req.all_vendors                            = frepctl__arg_has(a, "all");
+	Frep__V1__ListOptionDefinitionsRequest req =
+	    FREP__V1__LIST_OPTION_DEFINITIONS_REQUEST__INIT;
+	const char *vc   = frepctl__arg(a, "vendor-class");
+	req.vendor_class = vc != NULL ? (char *) vc : "";
+	req.all_vendors  = frepctl__arg_has(a, "all");
 	return run_call(ctl, "ListOptionDefinitions", &req.base, OUT_LIST, optiondef_cols);
 }
 
 static const frepctl_command optiondef_commands[] = {
-    {.name = "add", .args = "CODE --name N --type T", .min_args = 1, .max_args = 1,
-     .summary = "define an option (Add-DhcpServerv4OptionDefinition)", .flags = optiondef_add_flags,
-     .run = cmd_optiondef_add},
-    {.name = "set", .args = "CODE", .min_args = 1, .max_args = 1,
-     .summary = "change the given properties of an option definition",
-     .flags = optiondef_set_flags, .run = cmd_optiondef_set},
-    {.name = "get", .args = "CODE", .min_args = 1, .max_args = 1,
-     .summary = "show one option definition", .flags = vendor_class_flags, .run = cmd_optiondef_get},
-    {.name = "list", .args = "", .summary = "list option definitions (standard space by default)",
-     .flags = optiondef_list_flags, .run = cmd_optiondef_list},
-    {.name = "remove", .args = "CODE", .min_args = 1, .max_args = 1,
-     .summary = "remove an option definition nothing uses", .flags = vendor_class_flags,
-     .run = cmd_optiondef_remove},
+    {.name        = "add",
+	.args     = "CODE --name N --type T",
+	.min_args = 1,
+	.max_args = 1,
+	.summary  = "define an option (Add-DhcpServerv4OptionDefinition)",
+	.flags    = optiondef_add_flags,
+	.run      = cmd_optiondef_add},
+    {.name        = "set",
+	.args     = "CODE",
+	.min_args = 1,
+	.max_args = 1,
+	.summary  = "change the given properties of an option definition",
+	.flags    = optiondef_set_flags,
+	.run      = cmd_optiondef_set},
+    {.name        = "get",
+	.args     = "CODE",
+	.min_args = 1,
+	.max_args = 1,
+	.summary  = "show one option definition",
+	.flags    = vendor_class_flags,
+	.run      = cmd_optiondef_get},
+    {.name       = "list",
+	.args    = "",
+	.summary = "list option definitions (standard space by default)",
+	.flags   = optiondef_list_flags,
+	.run     = cmd_optiondef_list},
+    {.name        = "remove",
+	.args     = "CODE",
+	.min_args = 1,
+	.max_args = 1,
+	.summary  = "remove an option definition nothing uses",
+	.flags    = vendor_class_flags,
+	.run      = cmd_optiondef_remove},
     {0},
 };
 
 /* --- option values ------------------------------------------------------------ */
 
-#define TARGET_FLAGS                                                                        \
-	{.name = "scope", .arg = "SCOPE", .help = "scope level (or the scope of --policy)"}, \
-	    {.name = "reservation", .arg = "IP", .help = "reservation level (with --scope)"}, \
-	{                                                                                   \
-		.name = "policy", .arg = "NAME", .help = "policy level (server-level policy "   \
-							 "without --scope)"                   \
+#define TARGET_FLAGS                                                                               \
+	{.name = "scope", .arg = "SCOPE", .help = "scope level (or the scope of --policy)"},       \
+	    {.name = "reservation", .arg = "IP", .help = "reservation level (with --scope)"},      \
+	{                                                                                          \
+		.name = "policy", .arg = "NAME",                                                   \
+		.help = "policy level (server-level policy "                                       \
+			"without --scope)"                                                         \
 	}
 
-#define CLASS_FLAGS                                                                        \
-	VENDOR_CLASS_FLAG, {                                                               \
-		.name = "user-class", .arg = "NAME", .help = "the user class (default: none)" \
+#define CLASS_FLAGS                                                                                \
+	VENDOR_CLASS_FLAG,                                                                         \
+	{                                                                                          \
+		.name = "user-class", .arg = "NAME", .help = "the user class (default: none)"      \
 	}
 
 static const frepctl_flag option_set_flags[] = {
@@ -1184,7 +1274,8 @@ target_from_flags(const frepctl_args *a, Frep__V1__OptionTarget *t)
 	}
 	if (res != NULL && policy != NULL) {
 		return frepctl__usage_error(
-		    "%s: --reservation %s and --policy %s: an option sits at one level", a->path, res, policy);
+		    "%s: --reservation %s and --policy %s: an option sits at one level", a->path,
+		    res, policy);
 	}
 	t->scope_id    = scope != NULL ? (char *) scope : "";
 	t->reserved_ip = res != NULL ? (char *) res : "";
@@ -1267,16 +1358,33 @@ cmd_option_list(frepctl *ctl, const frepctl_args *a)
 }
 
 static const frepctl_command option_commands[] = {
-    {.name = "set", .args = "CODE VALUE[,VALUE...]", .min_args = 2, .max_args = FREPCTL_MAX_ARGS,
-     .summary = "set an option value at server, scope, reservation or policy level "
-		"(Set-DhcpServerv4OptionValue)",
-     .flags = option_set_flags, .run = cmd_option_set},
-    {.name = "get", .args = "CODE", .min_args = 1, .max_args = 1,
-     .summary = "show one option value", .flags = option_key_flags, .run = cmd_option_get},
-    {.name = "list", .args = "", .summary = "list the option values at one level",
-     .flags = option_list_flags, .run = cmd_option_list},
-    {.name = "remove", .args = "CODE", .min_args = 1, .max_args = 1,
-     .summary = "remove an option value", .flags = option_key_flags, .run = cmd_option_remove},
+    {.name        = "set",
+	.args     = "CODE VALUE[,VALUE...]",
+	.min_args = 2,
+	.max_args = FREPCTL_MAX_ARGS,
+	.summary  = "set an option value at server, scope, reservation or policy level "
+		    "(Set-DhcpServerv4OptionValue)",
+	.flags    = option_set_flags,
+	.run      = cmd_option_set},
+    {.name        = "get",
+	.args     = "CODE",
+	.min_args = 1,
+	.max_args = 1,
+	.summary  = "show one option value",
+	.flags    = option_key_flags,
+	.run      = cmd_option_get},
+    {.name       = "list",
+	.args    = "",
+	.summary = "list the option values at one level",
+	.flags   = option_list_flags,
+	.run     = cmd_option_list},
+    {.name        = "remove",
+	.args     = "CODE",
+	.min_args = 1,
+	.max_args = 1,
+	.summary  = "remove an option value",
+	.flags    = option_key_flags,
+	.run      = cmd_option_remove},
     {0},
 };
 
@@ -1320,9 +1428,9 @@ cmd_class_add(frepctl *ctl, const frepctl_args *a)
 static int
 cmd_class_set(frepctl *ctl, const frepctl_args *a)
 {
-	Frep__V1__Class          c    = FREP__V1__CLASS__INIT;
-	Frep__V1__SetClassRequest req = FREP__V1__SET_CLASS_REQUEST__INIT;
-	mask_list                mask = {0};
+	Frep__V1__Class           c    = FREP__V1__CLASS__INIT;
+	Frep__V1__SetClassRequest req  = FREP__V1__SET_CLASS_REQUEST__INIT;
+	mask_list                 mask = {0};
 	if (class_fill(a, &c, &mask) != 0 || require_change(a, &mask) != 0) {
 		return EXIT_USAGE;
 	}
@@ -1372,17 +1480,37 @@ cmd_class_list(frepctl *ctl, const frepctl_args *a)
 }
 
 static const frepctl_command class_commands[] = {
-    {.name = "add", .args = "vendor|user NAME --data D", .min_args = 2, .max_args = 2,
-     .summary = "add a vendor or user class (Add-DhcpServerv4Class)", .flags = class_flags,
-     .run = cmd_class_add},
-    {.name = "set", .args = "vendor|user NAME", .min_args = 2, .max_args = 2,
-     .summary = "change a class's data or description", .flags = class_flags, .run = cmd_class_set},
-    {.name = "get", .args = "vendor|user NAME", .min_args = 2, .max_args = 2,
-     .summary = "show one class", .run = cmd_class_get},
-    {.name = "list", .args = "[vendor|user]", .max_args = 1, .summary = "list classes",
-     .run = cmd_class_list},
-    {.name = "remove", .args = "vendor|user NAME", .min_args = 2, .max_args = 2,
-     .summary = "remove a class nothing uses", .run = cmd_class_remove},
+    {.name        = "add",
+	.args     = "vendor|user NAME --data D",
+	.min_args = 2,
+	.max_args = 2,
+	.summary  = "add a vendor or user class (Add-DhcpServerv4Class)",
+	.flags    = class_flags,
+	.run      = cmd_class_add},
+    {.name        = "set",
+	.args     = "vendor|user NAME",
+	.min_args = 2,
+	.max_args = 2,
+	.summary  = "change a class's data or description",
+	.flags    = class_flags,
+	.run      = cmd_class_set},
+    {.name        = "get",
+	.args     = "vendor|user NAME",
+	.min_args = 2,
+	.max_args = 2,
+	.summary  = "show one class",
+	.run      = cmd_class_get},
+    {.name        = "list",
+	.args     = "[vendor|user]",
+	.max_args = 1,
+	.summary  = "list classes",
+	.run      = cmd_class_list},
+    {.name        = "remove",
+	.args     = "vendor|user NAME",
+	.min_args = 2,
+	.max_args = 2,
+	.summary  = "remove a class nothing uses",
+	.run      = cmd_class_remove},
     {0},
 };
 
@@ -1398,21 +1526,21 @@ static const field_map policy_fields[] = {
     {0},
 };
 
-#define POLICY_FLAGS                                                                           \
-	{.name = "scope", .arg = "SCOPE", .help = "the policy's scope (default: server level)"}, \
-	    {.name = "condition", .arg = "and|or", .help = "how the criteria combine"},          \
-	    {.name = "order", .arg = "N", .help = "processing order"},                           \
-	    {.name = "disabled", .help = "the policy does not apply"},                           \
-	    {.name = "description", .arg = "TEXT", .help = "free text"},                         \
-	    {.name = "lease", .arg = "DURATION", .help = "lease duration of its clients"},       \
-	    {.name = "criterion",                                                                \
-		.arg    = "TYPE:eq|ne:V[,V...]",                                                 \
-		.help   = "TYPE: vendor-class, user-class, mac, client-id, relay-agent, "        \
-			  "circuit-id, remote-id, subscriber-id, fqdn",                          \
-		.repeat = true},                                                                 \
-	{                                                                                      \
-		.name = "range", .arg = "START-END", .help = "an address range (scope level)", \
-		.repeat = true                                                                 \
+#define POLICY_FLAGS                                                                               \
+	{.name = "scope", .arg = "SCOPE", .help = "the policy's scope (default: server level)"},   \
+	    {.name = "condition", .arg = "and|or", .help = "how the criteria combine"},            \
+	    {.name = "order", .arg = "N", .help = "processing order"},                             \
+	    {.name = "disabled", .help = "the policy does not apply"},                             \
+	    {.name = "description", .arg = "TEXT", .help = "free text"},                           \
+	    {.name = "lease", .arg = "DURATION", .help = "lease duration of its clients"},         \
+	    {.name      = "criterion",                                                             \
+		.arg    = "TYPE:eq|ne:V[,V...]",                                                   \
+		.help   = "TYPE: vendor-class, user-class, mac, client-id, relay-agent, "          \
+			  "circuit-id, remote-id, subscriber-id, fqdn",                            \
+		.repeat = true},                                                                   \
+	{                                                                                          \
+		.name = "range", .arg = "START-END", .help = "an address range (scope level)",     \
+		.repeat = true                                                                     \
 	}
 
 static const frepctl_flag policy_add_flags[] = {POLICY_FLAGS, {0}};
@@ -1466,7 +1594,8 @@ policy_fill(const frepctl_args *a, Frep__V1__Policy *p, mask_list *mask)
 	n = frepctl__arg_all(a, "criterion", &vals);
 	if (n > 0 || frepctl__arg_has(a, "clear-criteria")) {
 		if (n > 0 && frepctl__arg_has(a, "clear-criteria")) {
-			return frepctl__usage_error("%s: --criterion and --clear-criteria", a->path);
+			return frepctl__usage_error(
+			    "%s: --criterion and --clear-criteria", a->path);
 		}
 		p->criteria   = scratch((n + 1) * sizeof(*p->criteria));
 		p->n_criteria = n;
@@ -1492,7 +1621,8 @@ policy_fill(const frepctl_args *a, Frep__V1__Policy *p, mask_list *mask)
 		for (size_t i = 0; i < n; i++) {
 			Frep__V1__IpRange *r = scratch(sizeof(*r));
 			frep__v1__ip_range__init(r);
-			if (parse_range(a, "--range", vals[i], &r->start_range, &r->end_range) != 0) {
+			if (parse_range(a, "--range", vals[i], &r->start_range, &r->end_range) !=
+			    0) {
 				return EXIT_USAGE;
 			}
 			p->ip_ranges[i] = r;
@@ -1590,29 +1720,57 @@ cmd_policy_range_remove(frepctl *ctl, const frepctl_args *a)
 }
 
 static const frepctl_command policy_range_commands[] = {
-    {.name = "add", .args = "NAME --scope S START-END", .min_args = 2, .max_args = 2,
-     .summary = "add an address range to a scope policy (Add-DhcpServerv4PolicyIPRange)",
-     .flags = scope_required_flag, .run = cmd_policy_range_add},
-    {.name = "remove", .args = "NAME --scope S START-END", .min_args = 2, .max_args = 2,
-     .summary = "remove an address range from a scope policy", .flags = scope_required_flag,
-     .run = cmd_policy_range_remove},
+    {.name        = "add",
+	.args     = "NAME --scope S START-END",
+	.min_args = 2,
+	.max_args = 2,
+	.summary  = "add an address range to a scope policy (Add-DhcpServerv4PolicyIPRange)",
+	.flags    = scope_required_flag,
+	.run      = cmd_policy_range_add},
+    {.name        = "remove",
+	.args     = "NAME --scope S START-END",
+	.min_args = 2,
+	.max_args = 2,
+	.summary  = "remove an address range from a scope policy",
+	.flags    = scope_required_flag,
+	.run      = cmd_policy_range_remove},
     {0},
 };
 
 static const frepctl_command policy_commands[] = {
-    {.name = "add", .args = "NAME", .min_args = 1, .max_args = 1,
-     .summary = "add a server or scope policy (Add-DhcpServerv4Policy)", .flags = policy_add_flags,
-     .run = cmd_policy_add},
-    {.name = "set", .args = "NAME", .min_args = 1, .max_args = 1,
-     .summary = "change the given properties of a policy (criteria and ranges are replaced)",
-     .flags = policy_set_flags, .run = cmd_policy_set},
-    {.name = "get", .args = "NAME", .min_args = 1, .max_args = 1,
-     .summary = "show one policy with its criteria, ranges and options", .flags = scope_flag,
-     .run = cmd_policy_get},
-    {.name = "list", .args = "", .summary = "list a scope's policies (server level without --scope)",
-     .flags = scope_flag, .run = cmd_policy_list},
-    {.name = "remove", .args = "NAME", .min_args = 1, .max_args = 1,
-     .summary = "remove a policy", .flags = scope_flag, .run = cmd_policy_remove},
+    {.name        = "add",
+	.args     = "NAME",
+	.min_args = 1,
+	.max_args = 1,
+	.summary  = "add a server or scope policy (Add-DhcpServerv4Policy)",
+	.flags    = policy_add_flags,
+	.run      = cmd_policy_add},
+    {.name        = "set",
+	.args     = "NAME",
+	.min_args = 1,
+	.max_args = 1,
+	.summary  = "change the given properties of a policy (criteria and ranges are replaced)",
+	.flags    = policy_set_flags,
+	.run      = cmd_policy_set},
+    {.name        = "get",
+	.args     = "NAME",
+	.min_args = 1,
+	.max_args = 1,
+	.summary  = "show one policy with its criteria, ranges and options",
+	.flags    = scope_flag,
+	.run      = cmd_policy_get},
+    {.name       = "list",
+	.args    = "",
+	.summary = "list a scope's policies (server level without --scope)",
+	.flags   = scope_flag,
+	.run     = cmd_policy_list},
+    {.name        = "remove",
+	.args     = "NAME",
+	.min_args = 1,
+	.max_args = 1,
+	.summary  = "remove a policy",
+	.flags    = scope_flag,
+	.run      = cmd_policy_remove},
     {.name = "range", .summary = "a scope policy's address ranges", .sub = policy_range_commands},
     {0},
 };
@@ -1632,7 +1790,7 @@ static const field_map failover_fields[] = {
     {0},
 };
 
-#define FAILOVER_FLAGS                                                                            \
+#define FAILOVER_FLAGS                                                                             \
 	{.name = "partner", .arg = "URL", .help = "the partner frepd, e.g. tcp://10.0.0.2:6470"},  \
 	    {.name = "local", .arg = "URL", .help = "how the partner reaches this server"},        \
 	    {.name = "mode", .arg = "load-balance|hot-standby", .help = "failover mode"},          \
@@ -1640,12 +1798,13 @@ static const field_map failover_fields[] = {
 	    {.name = "role", .arg = "active|standby", .help = "hot standby: this server's role"},  \
 	    {.name = "reserve", .arg = "N", .help = "hot standby: reserve percent, 0..100"},       \
 	    {.name = "mclt", .arg = "DURATION", .help = "maximum client lead time"},               \
-	    {.name = "auto-state-transition", .arg = "yes|no",                                     \
+	    {.name    = "auto-state-transition",                                                   \
+		.arg  = "yes|no",                                                                  \
 		.help = "move to partner-down by itself"},                                         \
 	    {.name = "switch-interval", .arg = "DURATION", .help = "state switch interval"},       \
-	{                                                                                         \
-		.name = "secret-file", .arg = "FILE",                                             \
-		.help = "shared secret (first line of FILE; never on the command line)"           \
+	{                                                                                          \
+		.name = "secret-file", .arg = "FILE",                                              \
+		.help = "shared secret (first line of FILE; never on the command line)"            \
 	}
 
 static const frepctl_flag failover_add_flags[] = {
@@ -1654,7 +1813,7 @@ static const frepctl_flag failover_add_flags[] = {
     {.name = "force", .help = "replace scopes that already exist on the partner"},
     {0},
 };
-static const frepctl_flag failover_set_flags[]   = {FAILOVER_FLAGS, {0}};
+static const frepctl_flag failover_set_flags[]       = {FAILOVER_FLAGS, {0}};
 static const frepctl_flag failover_scope_add_flags[] = {
     {.name = "scope", .arg = "ID", .help = "a scope (required)", .repeat = true},
     {.name = "force", .help = "replace scopes that already exist on the partner"},
@@ -1672,7 +1831,8 @@ secret_read(const frepctl_args *a, const char *path, char **out)
 {
 	FILE *f = fopen(path, "r");
 	if (f == NULL) {
-		return frepctl__usage_error("%s: --secret-file %s: %s", a->path, path, strerror(errno));
+		return frepctl__usage_error(
+		    "%s: --secret-file %s: %s", a->path, path, strerror(errno));
 	}
 	char   *line = NULL;
 	size_t  cap  = 0;
@@ -1699,7 +1859,8 @@ secret_free(char *s)
 }
 
 static int
-failover_fill(const frepctl_args *a, Frep__V1__FailoverRelationship *rel, mask_list *mask, char **secret)
+failover_fill(
+    const frepctl_args *a, Frep__V1__FailoverRelationship *rel, mask_list *mask, char **secret)
 {
 	const char *file = frepctl__arg(a, "secret-file");
 	rel->name        = (char *) a->pos[0];
@@ -1823,27 +1984,55 @@ cmd_failover_scope_remove(frepctl *ctl, const frepctl_args *a)
 }
 
 static const frepctl_command failover_scope_commands[] = {
-    {.name = "add", .args = "NAME --scope ID...", .min_args = 1, .max_args = 1,
-     .summary = "add scopes to a relationship (Add-DhcpServerv4FailoverScope)",
-     .flags = failover_scope_add_flags, .run = cmd_failover_scope_add},
-    {.name = "remove", .args = "NAME --scope ID...", .min_args = 1, .max_args = 1,
-     .summary = "take scopes out of a relationship (Remove-DhcpServerv4FailoverScope)",
-     .flags = failover_scope_remove_flags, .run = cmd_failover_scope_remove},
+    {.name        = "add",
+	.args     = "NAME --scope ID...",
+	.min_args = 1,
+	.max_args = 1,
+	.summary  = "add scopes to a relationship (Add-DhcpServerv4FailoverScope)",
+	.flags    = failover_scope_add_flags,
+	.run      = cmd_failover_scope_add},
+    {.name        = "remove",
+	.args     = "NAME --scope ID...",
+	.min_args = 1,
+	.max_args = 1,
+	.summary  = "take scopes out of a relationship (Remove-DhcpServerv4FailoverScope)",
+	.flags    = failover_scope_remove_flags,
+	.run      = cmd_failover_scope_remove},
     {0},
 };
 
 static const frepctl_command failover_commands[] = {
-    {.name = "add", .args = "NAME --partner URL --scope ID...", .min_args = 1, .max_args = 1,
-     .summary = "create a failover relationship here and on the partner (Add-DhcpServerv4Failover)",
-     .flags = failover_add_flags, .run = cmd_failover_add},
-    {.name = "set", .args = "NAME", .min_args = 1, .max_args = 1,
-     .summary = "change the given properties of a relationship", .flags = failover_set_flags,
-     .run = cmd_failover_set},
-    {.name = "get", .args = "NAME", .min_args = 1, .max_args = 1,
-     .summary = "show one relationship (never its secret)", .run = cmd_failover_get},
-    {.name = "list", .args = "", .summary = "list failover relationships", .run = cmd_failover_list},
-    {.name = "remove", .args = "NAME", .min_args = 1, .max_args = 1,
-     .summary = "remove a relationship", .run = cmd_failover_remove},
+    {.name        = "add",
+	.args     = "NAME --partner URL --scope ID...",
+	.min_args = 1,
+	.max_args = 1,
+	.summary =
+	    "create a failover relationship here and on the partner (Add-DhcpServerv4Failover)",
+	.flags = failover_add_flags,
+	.run   = cmd_failover_add},
+    {.name        = "set",
+	.args     = "NAME",
+	.min_args = 1,
+	.max_args = 1,
+	.summary  = "change the given properties of a relationship",
+	.flags    = failover_set_flags,
+	.run      = cmd_failover_set},
+    {.name        = "get",
+	.args     = "NAME",
+	.min_args = 1,
+	.max_args = 1,
+	.summary  = "show one relationship (never its secret)",
+	.run      = cmd_failover_get},
+    {.name       = "list",
+	.args    = "",
+	.summary = "list failover relationships",
+	.run     = cmd_failover_list},
+    {.name        = "remove",
+	.args     = "NAME",
+	.min_args = 1,
+	.max_args = 1,
+	.summary  = "remove a relationship",
+	.run      = cmd_failover_remove},
     {.name = "scope", .summary = "a relationship's scopes", .sub = failover_scope_commands},
     {0},
 };
@@ -1875,23 +2064,42 @@ cmd_audit(frepctl *ctl, const frepctl_args *a)
 /* --- the groups ------------------------------------------------------------------------ */
 
 const frepctl_command frepctl__dhcp_commands[] = {
-    {.name = "scope", .args = "add|set|get|list|remove|show", .summary = "DHCPv4 scopes",
-     .sub = scope_commands},
-    {.name = "exclusion", .args = "add|remove|list", .summary = "a scope's exclusion ranges",
-     .sub = exclusion_commands},
-    {.name = "reservation", .args = "add|set|get|list|remove", .summary = "address reservations",
-     .sub = reservation_commands},
-    {.name = "optiondef", .args = "add|set|get|list|remove", .summary = "option definitions",
-     .sub = optiondef_commands},
-    {.name = "option", .args = "set|get|list|remove",
-     .summary = "option values at server, scope, reservation or policy level", .sub = option_commands},
-    {.name = "class", .args = "add|set|get|list|remove", .summary = "vendor and user classes",
-     .sub = class_commands},
-    {.name = "policy", .args = "add|set|get|list|remove|range", .summary = "server and scope policies",
-     .sub = policy_commands},
-    {.name = "failover", .args = "add|set|get|list|remove|scope",
-     .summary = "failover relationships", .sub = failover_commands},
-    {.name = "audit", .args = "", .summary = "replication audit records, newest first",
-     .flags = audit_flags, .run = cmd_audit},
+    {.name       = "scope",
+	.args    = "add|set|get|list|remove|show",
+	.summary = "DHCPv4 scopes",
+	.sub     = scope_commands},
+    {.name       = "exclusion",
+	.args    = "add|remove|list",
+	.summary = "a scope's exclusion ranges",
+	.sub     = exclusion_commands},
+    {.name       = "reservation",
+	.args    = "add|set|get|list|remove",
+	.summary = "address reservations",
+	.sub     = reservation_commands},
+    {.name       = "optiondef",
+	.args    = "add|set|get|list|remove",
+	.summary = "option definitions",
+	.sub     = optiondef_commands},
+    {.name       = "option",
+	.args    = "set|get|list|remove",
+	.summary = "option values at server, scope, reservation or policy level",
+	.sub     = option_commands},
+    {.name       = "class",
+	.args    = "add|set|get|list|remove",
+	.summary = "vendor and user classes",
+	.sub     = class_commands},
+    {.name       = "policy",
+	.args    = "add|set|get|list|remove|range",
+	.summary = "server and scope policies",
+	.sub     = policy_commands},
+    {.name       = "failover",
+	.args    = "add|set|get|list|remove|scope",
+	.summary = "failover relationships",
+	.sub     = failover_commands},
+    {.name       = "audit",
+	.args    = "",
+	.summary = "replication audit records, newest first",
+	.flags   = audit_flags,
+	.run     = cmd_audit},
     {0},
 };

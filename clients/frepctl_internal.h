@@ -17,11 +17,11 @@
 #include "frep_client.h"
 
 #define FREPCTL_EXIT_FAILED 1 /* the call failed: status printed */
-#define FREPCTL_EXIT_USAGE 2  /* bad command line */
+#define FREPCTL_EXIT_USAGE  2 /* bad command line */
 
-#define FREPCTL_MAX_FLAGS 24  /* flags of one command */
+#define FREPCTL_MAX_FLAGS  24 /* flags of one command */
 #define FREPCTL_MAX_REPEAT 64 /* values of one repeatable flag */
-#define FREPCTL_MAX_ARGS 66   /* positional arguments: option CODE + 64 values */
+#define FREPCTL_MAX_ARGS   66 /* positional arguments: option CODE + 64 values */
 
 /* The lease duration meaning "unlimited" on the wire. */
 #define FREPCTL_UNLIMITED 4294967295u

@@ -23,7 +23,8 @@ field_redacted(const ProtobufCMessageDescriptor *md, const ProtobufCFieldDescrip
 	size_t n = strlen(md->name);
 	for (size_t i = 0; redacted_fields[i] != NULL; i++) {
 		const char *r = redacted_fields[i];
-		if (strncmp(r, md->name, n) == 0 && r[n] == '.' && strcmp(r + n + 1, f->name) == 0) {
+		if (strncmp(r, md->name, n) == 0 && r[n] == '.' &&
+		    strcmp(r + n + 1, f->name) == 0) {
 			return true;
 		}
 	}
@@ -143,14 +144,16 @@ value_json(const ProtobufCFieldDescriptor *f, const void *p, unsigned flags)
 	case PROTOBUF_C_TYPE_BOOL:
 		return json_boolean(*(const protobuf_c_boolean *) p);
 	case PROTOBUF_C_TYPE_ENUM: {
-		int                       v  = *(const int *) p;
-		const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(f->descriptor, v);
+		int                       v = *(const int *) p;
+		const ProtobufCEnumValue *ev =
+		    protobuf_c_enum_descriptor_get_value(f->descriptor, v);
 		if (ev == NULL) {
 			return json_integer(v); /* a value newer than this build */
 		}
 		if (flags & FREPCTL_JSON_SHORT_ENUMS) {
 			char buf[128];
-			return json_string(frepctl_json_enum_short(f->descriptor, v, buf, sizeof(buf)));
+			return json_string(
+			    frepctl_json_enum_short(f->descriptor, v, buf, sizeof(buf)));
 		}
 		return json_string(ev->name);
 	}
@@ -204,13 +207,15 @@ message_json(const ProtobufCMessage *msg, unsigned flags)
 			}
 			value = value_json(f, p, flags);
 		} else if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset != 0 &&
-			   f->type != PROTOBUF_C_TYPE_MESSAGE && f->type != PROTOBUF_C_TYPE_STRING) {
+			   f->type != PROTOBUF_C_TYPE_MESSAGE &&
+			   f->type != PROTOBUF_C_TYPE_STRING) {
 			/* proto2 optional scalar: present only with its has_ flag. */
 			if (!*(const protobuf_c_boolean *) (base + f->quantifier_offset)) {
 				continue;
 			}
 			value = value_json(f, p, flags);
-		} else if (f->type == PROTOBUF_C_TYPE_MESSAGE && *(ProtobufCMessage *const *) p == NULL) {
+		} else if (f->type == PROTOBUF_C_TYPE_MESSAGE &&
+			   *(ProtobufCMessage *const *) p == NULL) {
 			continue;
 		} else {
 			value = value_json(f, p, flags);

@@ -23,7 +23,7 @@ cmd_kea_render(frepctl *ctl, const frepctl_args *a)
 	Frep__V1__RenderKeaConfigRequest req = FREP__V1__RENDER_KEA_CONFIG_REQUEST__INIT;
 	frep_status                      st;
 
-	req.with_base = frepctl__arg_has(a, "with-base");
+	req.with_base                        = frepctl__arg_has(a, "with-base");
 	Frep__V1__RenderKeaConfigResponse *r = (Frep__V1__RenderKeaConfigResponse *) frepctl__call(
 	    ctl, &frep__v1__data_plane__descriptor, "RenderKeaConfig", &req.base, &st);
 	if (r == NULL) {
@@ -65,8 +65,12 @@ cmd_kea_status(frepctl *ctl, const frepctl_args *a)
 		/* Times as people read them. */
 		static const frepctl_column when[] = {
 		    {.header = "LAST PUSH", .key = "last_push_unix_ms", .cell = FREPCTL_CELL_TIME},
-		    {.header = "LAST ERROR AT", .key = "last_error_unix_ms", .cell = FREPCTL_CELL_TIME},
-		    {.header = "NEXT RETRY", .key = "next_retry_unix_ms", .cell = FREPCTL_CELL_TIME},
+		    {.header  = "LAST ERROR AT",
+			.key  = "last_error_unix_ms",
+			.cell = FREPCTL_CELL_TIME},
+		    {.header  = "NEXT RETRY",
+			.key  = "next_retry_unix_ms",
+			.cell = FREPCTL_CELL_TIME},
 		    {0},
 		};
 		frepctl_table_print_object(stdout, j, 0);
@@ -75,11 +79,12 @@ cmd_kea_status(frepctl *ctl, const frepctl_args *a)
 		frepctl_table_print(stdout, rows, when, 0);
 		json_decref(rows);
 		json_decref(j);
-		printf("\n%s\n", r->consecutive_failures > 0 ? "kea: NOT in step (the last push failed)"
-		                 : r->pending                ? "kea: a change is on its way"
-		                 : strcmp(r->last_pushed_digest, r->current_digest) == 0
-		                     ? "kea: in step"
-		                     : "kea: not yet pushed");
+		printf("\n%s\n", r->consecutive_failures > 0
+				     ? "kea: NOT in step (the last push failed)"
+				 : r->pending ? "kea: a change is on its way"
+				 : strcmp(r->last_pushed_digest, r->current_digest) == 0
+				     ? "kea: in step"
+				     : "kea: not yet pushed");
 	}
 	if (r->consecutive_failures > 0) {
 		rc = FREPCTL_EXIT_FAILED;
@@ -89,17 +94,21 @@ cmd_kea_status(frepctl *ctl, const frepctl_args *a)
 }
 
 static const frepctl_command kea_sub[] = {
-    {.name = "render", .args = "",
-        .summary = "print the configuration as Kea Dhcp4 JSON (warnings on stderr)",
-        .flags = render_flags, .run = cmd_kea_render},
-    {.name = "status", .args = "",
-        .summary = "how pushing to Kea goes (exit 1 while the last push failed)",
-        .run = cmd_kea_status},
+    {.name       = "render",
+	.args    = "",
+	.summary = "print the configuration as Kea Dhcp4 JSON (warnings on stderr)",
+	.flags   = render_flags,
+	.run     = cmd_kea_render},
+    {.name       = "status",
+	.args    = "",
+	.summary = "how pushing to Kea goes (exit 1 while the last push failed)",
+	.run     = cmd_kea_status},
     {0},
 };
 
 const frepctl_command frepctl__kea_commands[] = {
-    {.name = "kea", .summary = "the ISC Kea data plane: render the configuration, push status",
-        .sub = kea_sub},
+    {.name       = "kea",
+	.summary = "the ISC Kea data plane: render the configuration, push status",
+	.sub     = kea_sub},
     {0},
 };

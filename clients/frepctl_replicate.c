@@ -20,9 +20,14 @@
 #define PROGRESS_BATCH 10
 
 static const frepctl_flag replicate_flags[] = {
-    {.name = "name", .arg = "NAME", .help = "a relationship whose scopes to replicate (repeatable)",
-        .repeat = true},
-    {.name = "scope", .arg = "SCOPE_ID", .help = "a scope to replicate (repeatable)", .repeat = true},
+    {.name      = "name",
+	.arg    = "NAME",
+	.help   = "a relationship whose scopes to replicate (repeatable)",
+	.repeat = true},
+    {.name      = "scope",
+	.arg    = "SCOPE_ID",
+	.help   = "a scope to replicate (repeatable)",
+	.repeat = true},
     {.name = "what-if", .help = "show what would change on the partner; change nothing"},
     {.name = "force", .help = "no confirmation; also send scopes whose digest already matches"},
     {0},
@@ -74,7 +79,7 @@ sum_changes(const Frep__V1__ScopeChanges *c, unsigned *added, unsigned *updated,
 typedef struct summary {
 	json_t  *results; /* rows for people */
 	json_t  *errors;
-	json_t  *raw;     /* the replies as JSON, for --json */
+	json_t  *raw; /* the replies as JSON, for --json */
 	unsigned ok, failed, unchanged;
 } summary;
 
@@ -88,14 +93,15 @@ summary_add(summary *s, const Frep__V1__ReplicateResponse *r, bool what_if)
 		sum_changes(res->changes, &a, &u, &d);
 		char sent[32] = "-";
 		if (res->sent != NULL) {
-			snprintf(sent, sizeof(sent), "%u", res->sent->exclusions + res->sent->reservations +
-			                                       res->sent->options + res->sent->policies + 1);
+			snprintf(sent, sizeof(sent), "%u",
+			    res->sent->exclusions + res->sent->reservations + res->sent->options +
+				res->sent->policies + 1);
 		}
 		json_array_append_new(s->results,
-		    json_pack("{s:s, s:s, s:s, s:i, s:s, s:i, s:i, s:i, s:s}", "scope_id", res->scope_id,
-		        "relationship", res->relationship, "partner", res->partner, "code", res->code,
-		        "sent", res->unchanged ? "0 (same digest)" : sent, "added", a, "updated", u,
-		        "removed", d, "message", res->message));
+		    json_pack("{s:s, s:s, s:s, s:i, s:s, s:i, s:i, s:i, s:s}", "scope_id",
+			res->scope_id, "relationship", res->relationship, "partner", res->partner,
+			"code", res->code, "sent", res->unchanged ? "0 (same digest)" : sent,
+			"added", a, "updated", u, "removed", d, "message", res->message));
 		if (res->code != FREP__RPC__V1__CODE__OK) {
 			s->failed++;
 		} else if (res->unchanged) {
@@ -105,7 +111,8 @@ summary_add(summary *s, const Frep__V1__ReplicateResponse *r, bool what_if)
 		}
 		if (what_if) {
 			for (size_t k = 0; k < res->n_diff; k++) {
-				static const char *const actions[] = {"?", "add", "update", "remove"};
+				static const char *const actions[] = {
+				    "?", "add", "update", "remove"};
 				int act = (int) res->diff[k]->action;
 				printf("what-if: %s %s %s %s on %s\n", res->scope_id,
 				    act >= 0 && act <= 3 ? actions[act] : "?", res->diff[k]->kind,
@@ -114,9 +121,9 @@ summary_add(summary *s, const Frep__V1__ReplicateResponse *r, bool what_if)
 		}
 	}
 	for (size_t i = 0; i < r->n_errors; i++) {
-		json_array_append_new(s->errors,
-		    json_pack("{s:s, s:i, s:s}", "item", r->errors[i]->item, "code", r->errors[i]->code,
-		        "message", r->errors[i]->message));
+		json_array_append_new(
+		    s->errors, json_pack("{s:s, s:i, s:s}", "item", r->errors[i]->item, "code",
+				   r->errors[i]->code, "message", r->errors[i]->message));
 	}
 }
 
@@ -125,11 +132,12 @@ static bool
 confirm(const frepctl_args *a, bool by_name, bool by_scope)
 {
 	char line[32];
-	fprintf(stderr, "Replicate the configuration of %s to the failover partner, replacing the "
-	                "partner's copy? [y/N] ",
-	    by_name ? "the scopes of the named relationships"
+	fprintf(stderr,
+	    "Replicate the configuration of %s to the failover partner, replacing the "
+	    "partner's copy? [y/N] ",
+	    by_name    ? "the scopes of the named relationships"
 	    : by_scope ? "the listed scopes"
-	               : "every failover scope of this server");
+		       : "every failover scope of this server");
 	(void) a;
 	if (fgets(line, sizeof(line), stdin) == NULL) {
 		return false;
@@ -143,7 +151,7 @@ static int
 scopes_of(frepctl *ctl, const char *const *names, size_t n_names, bool *matched, char ***out,
     size_t *n_out, frep_status *st)
 {
-	Frep__V1__ListFailoversRequest req = FREP__V1__LIST_FAILOVERS_REQUEST__INIT;
+	Frep__V1__ListFailoversRequest   req  = FREP__V1__LIST_FAILOVERS_REQUEST__INIT;
 	Frep__V1__ListFailoversResponse *resp = (Frep__V1__ListFailoversResponse *) frepctl__call(
 	    ctl, &frep__v1__dhcp_server__descriptor, "ListFailovers", &req.base, st);
 	if (resp == NULL) {
@@ -181,8 +189,8 @@ scopes_of(frepctl *ctl, const char *const *names, size_t n_names, bool *matched,
 static int
 cmd_replicate(frepctl *ctl, const frepctl_args *a)
 {
-	const char *const *names  = NULL;
-	const char *const *scopes = NULL;
+	const char *const *names    = NULL;
+	const char *const *scopes   = NULL;
 	size_t             n_names  = frepctl__arg_all(a, "name", &names);
 	size_t             n_scopes = frepctl__arg_all(a, "scope", &scopes);
 	bool               what_if  = frepctl__arg_has(a, "what-if");
@@ -191,13 +199,14 @@ cmd_replicate(frepctl *ctl, const frepctl_args *a)
 	frep_status        st;
 
 	if (n_names > 0 && n_scopes > 0) {
-		return frepctl__usage_error(
-		    "replicate takes --name or --scope, not both (the cmdlet's two parameter sets)");
+		return frepctl__usage_error("replicate takes --name or --scope, not both (the "
+					    "cmdlet's two parameter sets)");
 	}
 	if (!force && !what_if) {
 		if (!isatty(STDIN_FILENO)) {
 			return frepctl__usage_error(
-			    "replicate overwrites the partner's configuration: not on a terminal, so "
+			    "replicate overwrites the partner's configuration: not on a terminal, "
+			    "so "
 			    "confirm with --force (or look first with --what-if)");
 		}
 		if (!confirm(a, n_names > 0, n_scopes > 0)) {
@@ -206,14 +215,14 @@ cmd_replicate(frepctl *ctl, const frepctl_args *a)
 		}
 	}
 
-	summary s = {.results = json_array(), .errors = json_array(), .raw = json_array()};
+	summary s  = {.results = json_array(), .errors = json_array(), .raw = json_array()};
 	int     rc = 0;
 
 	/* Long runs on a terminal: batches by scope id, with progress. */
-	char  **batch_ids = NULL;
-	size_t  n_batch   = 0;
-	bool    progress  = !json && isatty(STDERR_FILENO) && n_scopes == 0;
-	bool    matched[FREPCTL_MAX_REPEAT] = {false};
+	char **batch_ids                   = NULL;
+	size_t n_batch                     = 0;
+	bool   progress                    = !json && isatty(STDERR_FILENO) && n_scopes == 0;
+	bool   matched[FREPCTL_MAX_REPEAT] = {false};
 	if (progress && scopes_of(ctl, names, n_names, matched, &batch_ids, &n_batch, &st) != 0) {
 		rc = frepctl__fail_status(&st);
 		goto out;
@@ -224,20 +233,25 @@ cmd_replicate(frepctl *ctl, const frepctl_args *a)
 		for (size_t k = 0; k < n_names; k++) {
 			if (!matched[k]) {
 				char msg[300];
-				snprintf(msg, sizeof(msg), "no failover relationship named \"%s\"", names[k]);
-				json_array_append_new(s.errors, json_pack("{s:s, s:i, s:s}", "item", names[k],
-				                                    "code", FREP__RPC__V1__CODE__NOT_FOUND, "message", msg));
+				snprintf(msg, sizeof(msg), "no failover relationship named \"%s\"",
+				    names[k]);
+				json_array_append_new(
+				    s.errors, json_pack("{s:s, s:i, s:s}", "item", names[k], "code",
+						  FREP__RPC__V1__CODE__NOT_FOUND, "message", msg));
 			}
 		}
 		for (size_t off = 0; off < n_batch; off += PROGRESS_BATCH) {
-			size_t                              n   = n_batch - off < PROGRESS_BATCH ? n_batch - off : PROGRESS_BATCH;
-			Frep__V1__ReplicateByScopeIdRequest req = FREP__V1__REPLICATE_BY_SCOPE_ID_REQUEST__INIT;
-			req.scope_ids                           = batch_ids + off;
-			req.n_scope_ids                         = n;
-			req.force                               = force;
-			req.dry_run                             = what_if;
-			Frep__V1__ReplicateResponse *r = (Frep__V1__ReplicateResponse *) frepctl__call(
-			    ctl, &frep__v1__failover_replication__descriptor, "ReplicateByScopeId", &req.base, &st);
+			size_t n = n_batch - off < PROGRESS_BATCH ? n_batch - off : PROGRESS_BATCH;
+			Frep__V1__ReplicateByScopeIdRequest req =
+			    FREP__V1__REPLICATE_BY_SCOPE_ID_REQUEST__INIT;
+			req.scope_ids   = batch_ids + off;
+			req.n_scope_ids = n;
+			req.force       = force;
+			req.dry_run     = what_if;
+			Frep__V1__ReplicateResponse *r =
+			    (Frep__V1__ReplicateResponse *) frepctl__call(ctl,
+				&frep__v1__failover_replication__descriptor, "ReplicateByScopeId",
+				&req.base, &st);
 			if (r == NULL) {
 				rc = frepctl__fail_status(&st);
 				goto out;
@@ -248,13 +262,15 @@ cmd_replicate(frepctl *ctl, const frepctl_args *a)
 		}
 		fprintf(stderr, "\n");
 	} else if (n_scopes > 0) {
-		Frep__V1__ReplicateByScopeIdRequest req = FREP__V1__REPLICATE_BY_SCOPE_ID_REQUEST__INIT;
-		req.scope_ids                           = (char **) scopes;
-		req.n_scope_ids                         = n_scopes;
-		req.force                               = force;
-		req.dry_run                             = what_if;
-		Frep__V1__ReplicateResponse *r = (Frep__V1__ReplicateResponse *) frepctl__call(
-		    ctl, &frep__v1__failover_replication__descriptor, "ReplicateByScopeId", &req.base, &st);
+		Frep__V1__ReplicateByScopeIdRequest req =
+		    FREP__V1__REPLICATE_BY_SCOPE_ID_REQUEST__INIT;
+		req.scope_ids                  = (char **) scopes;
+		req.n_scope_ids                = n_scopes;
+		req.force                      = force;
+		req.dry_run                    = what_if;
+		Frep__V1__ReplicateResponse *r = (Frep__V1__ReplicateResponse *) frepctl__call(ctl,
+		    &frep__v1__failover_replication__descriptor, "ReplicateByScopeId", &req.base,
+		    &st);
 		if (r == NULL) {
 			rc = frepctl__fail_status(&st);
 			goto out;
@@ -267,8 +283,8 @@ cmd_replicate(frepctl *ctl, const frepctl_args *a)
 		req.n_names                          = n_names;
 		req.force                            = force;
 		req.dry_run                          = what_if;
-		Frep__V1__ReplicateResponse *r = (Frep__V1__ReplicateResponse *) frepctl__call(
-		    ctl, &frep__v1__failover_replication__descriptor, "ReplicateByName", &req.base, &st);
+		Frep__V1__ReplicateResponse *r = (Frep__V1__ReplicateResponse *) frepctl__call(ctl,
+		    &frep__v1__failover_replication__descriptor, "ReplicateByName", &req.base, &st);
 		if (r == NULL) {
 			rc = frepctl__fail_status(&st);
 			goto out;
@@ -278,16 +294,19 @@ cmd_replicate(frepctl *ctl, const frepctl_args *a)
 	}
 
 	if (json) {
-		frepctl__print_json(json_array_size(s.raw) == 1 ? json_incref(json_array_get(s.raw, 0))
-		                                                : json_incref(s.raw));
+		frepctl__print_json(json_array_size(s.raw) == 1
+					? json_incref(json_array_get(s.raw, 0))
+					: json_incref(s.raw));
 	} else {
 		frepctl_table_print(stdout, s.results, result_cols, 0);
 		if (json_array_size(s.errors) > 0) {
 			printf("\n");
 			frepctl_table_print(stdout, s.errors, error_cols, 0);
 		}
-		printf("\n%s%u replicated, %u unchanged, %u failed, %zu request items not replicable\n",
-		    what_if ? "what-if: " : "", s.ok, s.unchanged, s.failed, json_array_size(s.errors));
+		printf("\n%s%u replicated, %u unchanged, %u failed, %zu request items not "
+		       "replicable\n",
+		    what_if ? "what-if: " : "", s.ok, s.unchanged, s.failed,
+		    json_array_size(s.errors));
 	}
 	if (s.failed > 0 || json_array_size(s.errors) > 0) {
 		rc = FREPCTL_EXIT_FAILED;
@@ -305,8 +324,10 @@ out:
 }
 
 const frepctl_command frepctl__replicate_commands[] = {
-    {.name = "replicate", .args = "",
-        .summary = "replicate failover scopes to the partner (--name, --scope or all; --what-if)",
-        .flags = replicate_flags, .run = cmd_replicate},
+    {.name       = "replicate",
+	.args    = "",
+	.summary = "replicate failover scopes to the partner (--name, --scope or all; --what-if)",
+	.flags   = replicate_flags,
+	.run     = cmd_replicate},
     {0},
 };

@@ -17,7 +17,7 @@ frepctl_duration_format(uint32_t seconds, char *buf, size_t size)
 	static const struct {
 		char     unit;
 		uint32_t s;
-	} units[] = {{'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}};
+	} units[]   = {{'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}};
 	size_t used = 0;
 	if (seconds == FREPCTL_UNLIMITED) {
 		snprintf(buf, size, "unlimited");
@@ -30,7 +30,8 @@ frepctl_duration_format(uint32_t seconds, char *buf, size_t size)
 	buf[0] = '\0';
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]) && used < size; i++) {
 		if (seconds >= units[i].s) {
-			int n = snprintf(buf + used, size - used, "%u%c", seconds / units[i].s, units[i].unit);
+			int n = snprintf(
+			    buf + used, size - used, "%u%c", seconds / units[i].s, units[i].unit);
 			used += n > 0 ? (size_t) n : 0;
 			seconds %= units[i].s;
 		}
@@ -106,7 +107,9 @@ cell_text(const json_t *row, const frepctl_column *col)
 		break;
 	case FREPCTL_CELL_DURATION:
 		if (json_is_integer(v)) {
-			fputs(frepctl_duration_format((uint32_t) json_integer_value(v), buf, sizeof(buf)), m);
+			fputs(frepctl_duration_format(
+				  (uint32_t) json_integer_value(v), buf, sizeof(buf)),
+			    m);
 		}
 		break;
 	case FREPCTL_CELL_RANGE:
@@ -182,7 +185,7 @@ frepctl_table_print(FILE *out, const json_t *rows, const frepctl_column *cols, i
 	}
 	for (size_t r = 0; r < nrows; r++) {
 		for (size_t c = 0; c < ncols; c++) {
-			char *s                = cell_text(json_array_get(rows, r), &cols[c]);
+			char *s              = cell_text(json_array_get(rows, r), &cols[c]);
 			cells[r * ncols + c] = s;
 			if (s != NULL && strlen(s) > width[c]) {
 				width[c] = strlen(s);
@@ -237,7 +240,8 @@ frepctl_table_print_object(FILE *out, const json_t *obj, int indent)
 		} else if (json_is_integer(v) && key_is_seconds(key)) {
 			char buf[64];
 			fprintf(out, "%*s%s: %s\n", indent, "", key,
-			    frepctl_duration_format((uint32_t) json_integer_value(v), buf, sizeof(buf)));
+			    frepctl_duration_format(
+				(uint32_t) json_integer_value(v), buf, sizeof(buf)));
 		} else {
 			char  *s   = NULL;
 			size_t len = 0;

@@ -20,41 +20,35 @@ audit_check(const engine_audit_record *record, frep_status *st)
 	frep_code   rc;
 
 	if (record == NULL) {
-		return frep_status_set(
-		    st, FREP_INVALID_ARGUMENT, "audit record is NULL");
+		return frep_status_set(st, FREP_INVALID_ARGUMENT, "audit record is NULL");
 	}
 	dir = engine__str(record->direction);
 	if (strcmp(dir, "sent") != 0 && strcmp(dir, "applied") != 0) {
 		return frep_status_set(st, FREP_INVALID_ARGUMENT,
-		    "audit: direction '%.32s' must be \"sent\" or \"applied\"",
-		    dir);
+		    "audit: direction '%.32s' must be \"sent\" or \"applied\"", dir);
 	}
-	if ((rc = engine__check_text("audit: ", "source", record->source,
-	         ENGINE_URL_MAX, ENGINE__TEXT_NO_CONTROL, st)) != FREP_OK ||
-	    (rc = engine__check_text("audit: ", "relationship",
-	         record->relationship, ENGINE_RELATIONSHIP_NAME_MAX,
-	         ENGINE__TEXT_NO_CONTROL, st)) != FREP_OK ||
-	    (rc = engine__check_text("audit: ", "digest_before",
-	         record->digest_before, 64, ENGINE__TEXT_NO_CONTROL, st)) !=
-	        FREP_OK ||
-	    (rc = engine__check_text("audit: ", "digest_after",
-	         record->digest_after, 64, ENGINE__TEXT_NO_CONTROL, st)) !=
-	        FREP_OK ||
-	    (rc = engine__check_text("audit: ", "message", record->message,
-	         FREP_STATUS_MESSAGE_MAX, 0, st)) != FREP_OK) {
+	if ((rc = engine__check_text("audit: ", "source", record->source, ENGINE_URL_MAX,
+		 ENGINE__TEXT_NO_CONTROL, st)) != FREP_OK ||
+	    (rc = engine__check_text("audit: ", "relationship", record->relationship,
+		 ENGINE_RELATIONSHIP_NAME_MAX, ENGINE__TEXT_NO_CONTROL, st)) != FREP_OK ||
+	    (rc = engine__check_text("audit: ", "digest_before", record->digest_before, 64,
+		 ENGINE__TEXT_NO_CONTROL, st)) != FREP_OK ||
+	    (rc = engine__check_text("audit: ", "digest_after", record->digest_after, 64,
+		 ENGINE__TEXT_NO_CONTROL, st)) != FREP_OK ||
+	    (rc = engine__check_text("audit: ", "message", record->message, FREP_STATUS_MESSAGE_MAX,
+		 0, st)) != FREP_OK) {
 		return rc;
 	}
 	return FREP_OK;
 }
 
 static frep_code
-audit_insert(engine *e, const engine_audit_record *record, int64_t now,
-    uint64_t *id, frep_status *st)
+audit_insert(
+    engine *e, const engine_audit_record *record, int64_t now, uint64_t *id, frep_status *st)
 {
 	sqlite3_stmt *s = engine__stmt(e, ENGINE__STMT_AUDIT_INSERT);
 	frep_code     rc;
-	sqlite3_bind_int64(s, 1,
-	    record->time_unix_ms != 0 ? record->time_unix_ms : now);
+	sqlite3_bind_int64(s, 1, record->time_unix_ms != 0 ? record->time_unix_ms : now);
 	engine__bind_text(s, 2, engine__str(record->direction));
 	engine__bind_text(s, 3, record->source);
 	engine__bind_text(s, 4, record->relationship);
@@ -66,16 +60,14 @@ audit_insert(engine *e, const engine_audit_record *record, int64_t now,
 	engine__bind_u32(s, 10, record->removed);
 	sqlite3_bind_int(s, 11, record->code);
 	engine__bind_text(s, 12, record->message);
-	if ((rc = engine__exec(e, s, "insert audit record", st)) == FREP_OK &&
-	    id != NULL) {
+	if ((rc = engine__exec(e, s, "insert audit record", st)) == FREP_OK && id != NULL) {
 		*id = (uint64_t) sqlite3_last_insert_rowid(e->db);
 	}
 	return rc;
 }
 
 frep_code
-engine_audit_add(engine *e, const engine_audit_record *record, uint64_t *id,
-    frep_status *st)
+engine_audit_add(engine *e, const engine_audit_record *record, uint64_t *id, frep_status *st)
 {
 	frep_code rc;
 
@@ -90,8 +82,7 @@ engine_audit_add(engine *e, const engine_audit_record *record, uint64_t *id,
 }
 
 frep_code
-engine_audit_add_many(engine *e, const engine_audit_record *records, size_t n,
-    frep_status *st)
+engine_audit_add_many(engine *e, const engine_audit_record *records, size_t n, frep_status *st)
 {
 	frep_code rc;
 	int64_t   now = now_ms();
@@ -130,9 +121,8 @@ audit_from_row(sqlite3_stmt *s, engine_audit_record *r, frep_status *st)
 	r->removed       = engine__col_u32(s, 10);
 	r->code          = sqlite3_column_int(s, 11);
 	r->message       = engine__col_dup(s, 12);
-	if (r->direction == NULL || r->source == NULL ||
-	    r->relationship == NULL || r->digest_before == NULL ||
-	    r->digest_after == NULL || r->message == NULL) {
+	if (r->direction == NULL || r->source == NULL || r->relationship == NULL ||
+	    r->digest_before == NULL || r->digest_after == NULL || r->message == NULL) {
 		engine_audit_record_fini(r);
 		return engine__oom(st);
 	}
@@ -140,11 +130,11 @@ audit_from_row(sqlite3_stmt *s, engine_audit_record *r, frep_status *st)
 }
 
 frep_code
-engine_audit_list(engine *e, const engine_audit_filter *filter,
-    engine_audit_record **out, size_t *n, frep_status *st)
+engine_audit_list(engine *e, const engine_audit_filter *filter, engine_audit_record **out,
+    size_t *n, frep_status *st)
 {
-	static const engine_audit_filter all = {0};
-	engine_audit_record             *vec = NULL;
+	static const engine_audit_filter all   = {0};
+	engine_audit_record             *vec   = NULL;
 	size_t                           count = 0, cap = 0;
 	sqlite3_stmt                    *s;
 	bool                             row;
@@ -163,8 +153,7 @@ engine_audit_list(engine *e, const engine_audit_filter *filter,
 	engine__bind_text(s, 2, filter->relationship);
 	engine__bind_u32(s, 3, filter->limit != 0 ? filter->limit : 100);
 	for (;;) {
-		if ((rc = engine__step(e, s, &row, "list audit", st)) != FREP_OK ||
-		    !row) {
+		if ((rc = engine__step(e, s, &row, "list audit", st)) != FREP_OK || !row) {
 			break;
 		}
 		if (count == cap) {

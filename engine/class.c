@@ -29,8 +29,8 @@ class_from_row(sqlite3_stmt *s, engine_class *out, frep_status *st)
 }
 
 static frep_code
-class_read(engine *e, engine_class_type type, const char *name,
-    engine_class *out, bool *found, frep_status *st)
+class_read(engine *e, engine_class_type type, const char *name, engine_class *out, bool *found,
+    frep_status *st)
 {
 	sqlite3_stmt *s = engine__stmt(e, ENGINE__STMT_CLASS_GET);
 	bool          row;
@@ -51,15 +51,14 @@ class_read(engine *e, engine_class_type type, const char *name,
 }
 
 static frep_code
-class_require(engine *e, engine_class_type type, const char *name,
-    engine_class *out, frep_status *st)
+class_require(
+    engine *e, engine_class_type type, const char *name, engine_class *out, frep_status *st)
 {
 	bool      found;
 	frep_code rc = class_read(e, type, name, out, &found, st);
 	if (rc == FREP_OK && !found) {
-		return frep_status_set(st, FREP_NOT_FOUND,
-		    "%s class '%s' does not exist", class_word(type),
-		    engine__str(name));
+		return frep_status_set(st, FREP_NOT_FOUND, "%s class '%s' does not exist",
+		    class_word(type), engine__str(name));
 	}
 	return rc;
 }
@@ -70,34 +69,28 @@ class_validate(const engine_class *c, frep_status *st)
 	char      ctx[320];
 	frep_code rc;
 
-	if (c->type != ENGINE_CLASS_TYPE_VENDOR &&
-	    c->type != ENGINE_CLASS_TYPE_USER) {
+	if (c->type != ENGINE_CLASS_TYPE_VENDOR && c->type != ENGINE_CLASS_TYPE_USER) {
 		return frep_status_set(st, FREP_INVALID_ARGUMENT,
 		    "class '%.64s': type %d is not a class type (1 VENDOR, 2 "
 		    "USER)",
 		    engine__str(c->name), (int) c->type);
 	}
-	if ((rc = engine__check_text("class: ", "name", c->name,
-	         ENGINE_NAME_MAX,
-	         ENGINE__TEXT_REQUIRED | ENGINE__TEXT_NO_CONTROL, st)) !=
-	    FREP_OK) {
+	if ((rc = engine__check_text("class: ", "name", c->name, ENGINE_NAME_MAX,
+		 ENGINE__TEXT_REQUIRED | ENGINE__TEXT_NO_CONTROL, st)) != FREP_OK) {
 		return rc;
 	}
-	snprintf(ctx, sizeof(ctx), "%s class '%s': ", class_word(c->type),
-	    c->name);
+	snprintf(ctx, sizeof(ctx), "%s class '%s': ", class_word(c->type), c->name);
 	if ((rc = engine__check_text(ctx, "data", c->data, ENGINE_VALUE_MAX,
-	         ENGINE__TEXT_REQUIRED | ENGINE__TEXT_NO_CONTROL, st)) !=
-	        FREP_OK ||
-	    (rc = engine__check_text(ctx, "description", c->description,
-	         ENGINE_DESCRIPTION_MAX, 0, st)) != FREP_OK) {
+		 ENGINE__TEXT_REQUIRED | ENGINE__TEXT_NO_CONTROL, st)) != FREP_OK ||
+	    (rc = engine__check_text(
+		 ctx, "description", c->description, ENGINE_DESCRIPTION_MAX, 0, st)) != FREP_OK) {
 		return rc;
 	}
 	return FREP_OK;
 }
 
 static frep_code
-class_write(engine *e, engine__stmt_id id, const engine_class *c,
-    frep_status *st)
+class_write(engine *e, engine__stmt_id id, const engine_class *c, frep_status *st)
 {
 	sqlite3_stmt *s = engine__stmt(e, id);
 
@@ -109,8 +102,7 @@ class_write(engine *e, engine__stmt_id id, const engine_class *c,
 }
 
 frep_code
-engine_class_add(
-    engine *e, const engine_class *cls, engine_class *out, frep_status *st)
+engine_class_add(engine *e, const engine_class *cls, engine_class *out, frep_status *st)
 {
 	engine_class existing;
 	bool         found;
@@ -126,19 +118,16 @@ engine_class_add(
 		return rc;
 	}
 	if ((rc = class_validate(cls, st)) != FREP_OK ||
-	    (rc = class_read(e, cls->type, cls->name, &existing, &found, st)) !=
-	        FREP_OK) {
+	    (rc = class_read(e, cls->type, cls->name, &existing, &found, st)) != FREP_OK) {
 		goto done;
 	}
 	if (found) {
 		engine_class_fini(&existing);
-		rc = frep_status_set(st, FREP_ALREADY_EXISTS,
-		    "%s class '%s' already exists", class_word(cls->type),
-		    cls->name);
+		rc = frep_status_set(st, FREP_ALREADY_EXISTS, "%s class '%s' already exists",
+		    class_word(cls->type), cls->name);
 		goto done;
 	}
-	if ((rc = class_write(e, ENGINE__STMT_CLASS_INSERT, cls, st)) !=
-	    FREP_OK) {
+	if ((rc = class_write(e, ENGINE__STMT_CLASS_INSERT, cls, st)) != FREP_OK) {
 		goto done;
 	}
 	if (out != NULL) {
@@ -153,8 +142,8 @@ done:
 }
 
 frep_code
-engine_class_set(engine *e, const engine_class *cls, const char *const *mask,
-    size_t n_mask, engine_class *out, frep_status *st)
+engine_class_set(engine *e, const engine_class *cls, const char *const *mask, size_t n_mask,
+    engine_class *out, frep_status *st)
 {
 	engine_class cur;
 	engine_class m;
@@ -167,8 +156,7 @@ engine_class_set(engine *e, const engine_class *cls, const char *const *mask,
 	if (out != NULL) {
 		memset(out, 0, sizeof(*out));
 	}
-	if ((rc = engine__mask_check("Class", mask, n_mask, class_fields, st)) !=
-	    FREP_OK) {
+	if ((rc = engine__mask_check("Class", mask, n_mask, class_fields, st)) != FREP_OK) {
 		return rc;
 	}
 	if ((rc = engine__write_begin(e, st)) != FREP_OK) {
@@ -204,8 +192,8 @@ done:
 }
 
 frep_code
-engine_class_get(engine *e, engine_class_type type, const char *name,
-    engine_class *out, frep_status *st)
+engine_class_get(
+    engine *e, engine_class_type type, const char *name, engine_class *out, frep_status *st)
 {
 	frep_code rc;
 
@@ -225,8 +213,7 @@ engine_class_get(engine *e, engine_class_type type, const char *name,
 }
 
 frep_code
-engine_class_list(engine *e, engine_class_type type, engine_class **out,
-    size_t *n, frep_status *st)
+engine_class_list(engine *e, engine_class_type type, engine_class **out, size_t *n, frep_status *st)
 {
 	engine_class *vec   = NULL;
 	size_t        count = 0, cap = 0;
@@ -246,9 +233,7 @@ engine_class_list(engine *e, engine_class_type type, engine_class **out,
 		sqlite3_bind_int(s, 1, (int) type);
 	}
 	for (;;) {
-		if ((rc = engine__step(e, s, &row, "list classes", st)) !=
-		        FREP_OK ||
-		    !row) {
+		if ((rc = engine__step(e, s, &row, "list classes", st)) != FREP_OK || !row) {
 			break;
 		}
 		if (count == cap) {
@@ -278,8 +263,7 @@ engine_class_list(engine *e, engine_class_type type, engine_class **out,
 
 /* FAILED_PRECONDITION naming the first user of a class, if any. */
 static frep_code
-class_unused(engine *e, engine_class_type type, const char *name,
-    frep_status *st)
+class_unused(engine *e, engine_class_type type, const char *name, frep_status *st)
 {
 	sqlite3_stmt *s;
 	bool          row;
@@ -289,8 +273,7 @@ class_unused(engine *e, engine_class_type type, const char *name,
 	if (type == ENGINE_CLASS_TYPE_VENDOR) {
 		s = engine__stmt(e, ENGINE__STMT_OPTDEF_BY_VENDOR);
 		engine__bind_text(s, 1, name);
-		if ((rc = engine__step(e, s, &row, "read option definitions",
-		         st)) != FREP_OK) {
+		if ((rc = engine__step(e, s, &row, "read option definitions", st)) != FREP_OK) {
 			return rc;
 		}
 		if (row) {
@@ -302,12 +285,10 @@ class_unused(engine *e, engine_class_type type, const char *name,
 			    name, id, name);
 		}
 	}
-	s = engine__stmt(e, type == ENGINE_CLASS_TYPE_VENDOR
-	                        ? ENGINE__STMT_OPTVAL_BY_VENDOR
-	                        : ENGINE__STMT_OPTVAL_BY_USER);
+	s = engine__stmt(e, type == ENGINE_CLASS_TYPE_VENDOR ? ENGINE__STMT_OPTVAL_BY_VENDOR
+							     : ENGINE__STMT_OPTVAL_BY_USER);
 	engine__bind_text(s, 1, name);
-	if ((rc = engine__step(e, s, &row, "read option values", st)) !=
-	    FREP_OK) {
+	if ((rc = engine__step(e, s, &row, "read option values", st)) != FREP_OK) {
 		return rc;
 	}
 	if (row) {
@@ -318,23 +299,21 @@ class_unused(engine *e, engine_class_type type, const char *name,
 		sqlite3_reset(s);
 		engine__describe_owner(e, sid, ip, pid, where, sizeof(where));
 		return frep_status_set(st, FREP_FAILED_PRECONDITION,
-		    "%s class '%s' is in use by option value %u of %s",
-		    class_word(type), name, id, where);
+		    "%s class '%s' is in use by option value %u of %s", class_word(type), name, id,
+		    where);
 	}
 	s = engine__stmt(e, ENGINE__STMT_CRIT_CLASS_USER);
 	sqlite3_bind_int(s, 1,
 	    type == ENGINE_CLASS_TYPE_VENDOR ? ENGINE_CRITERION_TYPE_VENDOR_CLASS
-	                                     : ENGINE_CRITERION_TYPE_USER_CLASS);
+					     : ENGINE_CRITERION_TYPE_USER_CLASS);
 	engine__bind_text(s, 2, name);
-	if ((rc = engine__step(e, s, &row, "read policy criteria", st)) !=
-	    FREP_OK) {
+	if ((rc = engine__step(e, s, &row, "read policy criteria", st)) != FREP_OK) {
 		return rc;
 	}
 	if (row) {
 		uint32_t sid = engine__col_u32(s, 0);
 		char     pname[ENGINE_POLICY_NAME_MAX + 1];
-		snprintf(pname, sizeof(pname), "%s",
-		    (const char *) sqlite3_column_text(s, 1));
+		snprintf(pname, sizeof(pname), "%s", (const char *) sqlite3_column_text(s, 1));
 		sqlite3_reset(s);
 		if (sid != 0) {
 			return frep_status_set(st, FREP_FAILED_PRECONDITION,
@@ -351,8 +330,7 @@ class_unused(engine *e, engine_class_type type, const char *name,
 }
 
 frep_code
-engine_class_remove(
-    engine *e, engine_class_type type, const char *name, frep_status *st)
+engine_class_remove(engine *e, engine_class_type type, const char *name, frep_status *st)
 {
 	engine_class  cur;
 	sqlite3_stmt *s;

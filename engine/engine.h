@@ -52,8 +52,8 @@ typedef struct engine_options {
  * Windows default classes). FAILED_PRECONDITION if the file's schema is
  * newer than this build; UNAVAILABLE/INTERNAL if SQLite fails. On success
  * *out is a handle to close with engine_close. */
-frep_code engine_open(const char *path, const engine_options *options,
-    engine **out, frep_status *st);
+frep_code engine_open(
+    const char *path, const engine_options *options, engine **out, frep_status *st);
 
 /* Closes the handle (NULL is a no-op). No call may be running on it. */
 void engine_close(engine *e);
@@ -78,52 +78,46 @@ frep_code engine_schema_version(engine *e, int *version, frep_status *st);
  * (not network or broadcast) and ordered; the range overlaps no other
  * scope's; text bounds. ALREADY_EXISTS if scope_id is taken. out (may be
  * NULL) receives the stored scope. */
-frep_code engine_scope_add(engine *e, const engine_scope *scope,
-    engine_scope *out, frep_status *st);
+frep_code engine_scope_add(
+    engine *e, const engine_scope *scope, engine_scope *out, frep_status *st);
 
 /* Updates the scope scope->scope_id. Settable: subnet_mask, name,
  * description, start_range, end_range, lease_duration_s, state, type,
  * superscope_name, max_bootp_clients, delay_ms, activate_policies. Also
  * checks that exclusions, reservations and policy ranges still fit.
  * NOT_FOUND if the scope is unknown. out may be NULL. */
-frep_code engine_scope_set(engine *e, const engine_scope *scope,
-    const char *const *mask, size_t n_mask, engine_scope *out,
-    frep_status *st);
+frep_code engine_scope_set(engine *e, const engine_scope *scope, const char *const *mask,
+    size_t n_mask, engine_scope *out, frep_status *st);
 
 /* Reads one scope. NOT_FOUND if unknown. */
-frep_code engine_scope_get(
-    engine *e, uint32_t scope_id, engine_scope *out, frep_status *st);
+frep_code engine_scope_get(engine *e, uint32_t scope_id, engine_scope *out, frep_status *st);
 
 /* Reads every scope, ordered by scope_id, into a new array (*out may be
  * NULL when *n == 0); free with engine_scopes_free. */
-frep_code engine_scope_list(
-    engine *e, engine_scope **out, size_t *n, frep_status *st);
+frep_code engine_scope_list(engine *e, engine_scope **out, size_t *n, frep_status *st);
 
 /* Removes a scope with everything in it (exclusions, reservations, option
  * values, policies). FAILED_PRECONDITION naming the relationship if the
  * scope belongs to one and force is false; with force it leaves it.
  * NOT_FOUND if unknown. */
-frep_code engine_scope_remove(
-    engine *e, uint32_t scope_id, bool force, frep_status *st);
+frep_code engine_scope_remove(engine *e, uint32_t scope_id, bool force, frep_status *st);
 
 /* --- exclusion ranges -------------------------------------------------- */
 
 /* Adds an exclusion: inside the scope's range, start <= end.
  * NOT_FOUND if the scope is unknown, ALREADY_EXISTS if the same range is
  * there. */
-frep_code engine_exclusion_add(
-    engine *e, const engine_exclusion *exclusion, frep_status *st);
+frep_code engine_exclusion_add(engine *e, const engine_exclusion *exclusion, frep_status *st);
 
 /* Lists the exclusions of a scope (scope_id 0 = every scope), ordered by
  * (scope_id, start, end); free with engine_exclusions_free. NOT_FOUND if
  * a non-zero scope_id is unknown. */
-frep_code engine_exclusion_list(engine *e, uint32_t scope_id,
-    engine_exclusion **out, size_t *n, frep_status *st);
+frep_code engine_exclusion_list(
+    engine *e, uint32_t scope_id, engine_exclusion **out, size_t *n, frep_status *st);
 
 /* Removes the exclusion with exactly this (scope_id, start, end).
  * NOT_FOUND if there is none. */
-frep_code engine_exclusion_remove(
-    engine *e, const engine_exclusion *exclusion, frep_status *st);
+frep_code engine_exclusion_remove(engine *e, const engine_exclusion *exclusion, frep_status *st);
 
 /* --- reservations ------------------------------------------------------ */
 
@@ -131,25 +125,23 @@ frep_code engine_exclusion_remove(
  * network/broadcast), client_id hex bytes (normalised), unique by ip and by
  * client id within the scope (ALREADY_EXISTS); type 0 = BOTH. NOT_FOUND if
  * the scope is unknown. out may be NULL. */
-frep_code engine_reservation_add(engine *e,
-    const engine_reservation *reservation, engine_reservation *out,
-    frep_status *st);
+frep_code engine_reservation_add(
+    engine *e, const engine_reservation *reservation, engine_reservation *out, frep_status *st);
 
 /* Updates the reservation (scope_id, ip_address). Settable: client_id,
  * name, description, type, options (replaces the whole set). NOT_FOUND if
  * unknown. out may be NULL. */
-frep_code engine_reservation_set(engine *e,
-    const engine_reservation *reservation, const char *const *mask,
-    size_t n_mask, engine_reservation *out, frep_status *st);
+frep_code engine_reservation_set(engine *e, const engine_reservation *reservation,
+    const char *const *mask, size_t n_mask, engine_reservation *out, frep_status *st);
 
 /* Reads one reservation with its option values. NOT_FOUND if unknown. */
-frep_code engine_reservation_get(engine *e, uint32_t scope_id,
-    uint32_t ip_address, engine_reservation *out, frep_status *st);
+frep_code engine_reservation_get(
+    engine *e, uint32_t scope_id, uint32_t ip_address, engine_reservation *out, frep_status *st);
 
 /* Lists reservations (scope_id 0 = every scope), ordered by (scope, ip),
  * with their option values; free with engine_reservations_free. */
-frep_code engine_reservation_list(engine *e, uint32_t scope_id,
-    engine_reservation **out, size_t *n, frep_status *st);
+frep_code engine_reservation_list(
+    engine *e, uint32_t scope_id, engine_reservation **out, size_t *n, frep_status *st);
 
 /* Removes a reservation and its option values. NOT_FOUND if unknown. */
 frep_code engine_reservation_remove(
@@ -160,31 +152,30 @@ frep_code engine_reservation_remove(
 /* Adds a definition: option_id 1..254, type given, vendor_class (if any)
  * an existing vendor class (NOT_FOUND), default values valid for the type.
  * ALREADY_EXISTS if (option_id, vendor_class) is taken. out may be NULL. */
-frep_code engine_option_def_add(engine *e, const engine_option_def *def,
-    engine_option_def *out, frep_status *st);
+frep_code engine_option_def_add(
+    engine *e, const engine_option_def *def, engine_option_def *out, frep_status *st);
 
 /* Updates a definition. Settable: name, description, type, multi_valued,
  * default_value. FAILED_PRECONDITION if a predefined definition's type or
  * multi_valued would change, or if option values in use no longer fit.
  * out may be NULL. */
-frep_code engine_option_def_set(engine *e, const engine_option_def *def,
-    const char *const *mask, size_t n_mask, engine_option_def *out,
-    frep_status *st);
+frep_code engine_option_def_set(engine *e, const engine_option_def *def, const char *const *mask,
+    size_t n_mask, engine_option_def *out, frep_status *st);
 
 /* Reads one definition. NOT_FOUND if unknown. */
-frep_code engine_option_def_get(engine *e, uint32_t option_id,
-    const char *vendor_class, engine_option_def *out, frep_status *st);
+frep_code engine_option_def_get(engine *e, uint32_t option_id, const char *vendor_class,
+    engine_option_def *out, frep_status *st);
 
 /* Lists the definitions of vendor_class's space ("" or NULL = the standard
  * space), or of every space if all_vendors; ordered by (vendor_class,
  * option_id). Free with engine_option_defs_free. */
-frep_code engine_option_def_list(engine *e, const char *vendor_class,
-    bool all_vendors, engine_option_def **out, size_t *n, frep_status *st);
+frep_code engine_option_def_list(engine *e, const char *vendor_class, bool all_vendors,
+    engine_option_def **out, size_t *n, frep_status *st);
 
 /* Removes a definition. FAILED_PRECONDITION if predefined or if an option
  * value uses it (naming where). NOT_FOUND if unknown. */
-frep_code engine_option_def_remove(engine *e, uint32_t option_id,
-    const char *vendor_class, frep_status *st);
+frep_code engine_option_def_remove(
+    engine *e, uint32_t option_id, const char *vendor_class, frep_status *st);
 
 /* --- option values ----------------------------------------------------- */
 
@@ -195,52 +186,44 @@ frep_code engine_option_def_remove(engine *e, uint32_t option_id,
  * match the definition's type and arity (INVALID_ARGUMENT); values are
  * stored in normal form. NOT_FOUND if the target is unknown. out may be
  * NULL. */
-frep_code engine_option_value_set(engine *e,
-    const engine_option_target *target, const engine_option_value *value,
-    engine_option_value *out, frep_status *st);
+frep_code engine_option_value_set(engine *e, const engine_option_target *target,
+    const engine_option_value *value, engine_option_value *out, frep_status *st);
 
 /* Reads one value. NOT_FOUND if the target or the value is unknown. */
-frep_code engine_option_value_get(engine *e,
-    const engine_option_target *target, uint32_t option_id,
-    const char *vendor_class, const char *user_class,
-    engine_option_value *out, frep_status *st);
+frep_code engine_option_value_get(engine *e, const engine_option_target *target, uint32_t option_id,
+    const char *vendor_class, const char *user_class, engine_option_value *out, frep_status *st);
 
 /* Lists the values at target, ordered by identity; free with
  * engine_option_values_free. */
-frep_code engine_option_value_list(engine *e,
-    const engine_option_target *target, engine_option_value **out,
-    size_t *n, frep_status *st);
+frep_code engine_option_value_list(engine *e, const engine_option_target *target,
+    engine_option_value **out, size_t *n, frep_status *st);
 
 /* Removes one value. NOT_FOUND if the target or the value is unknown. */
-frep_code engine_option_value_remove(engine *e,
-    const engine_option_target *target, uint32_t option_id,
-    const char *vendor_class, const char *user_class, frep_status *st);
+frep_code engine_option_value_remove(engine *e, const engine_option_target *target,
+    uint32_t option_id, const char *vendor_class, const char *user_class, frep_status *st);
 
 /* --- classes ----------------------------------------------------------- */
 
 /* Adds a vendor or user class (type required, name 1..255 bytes, data
  * required). ALREADY_EXISTS if (type, name) is taken. out may be NULL. */
-frep_code engine_class_add(engine *e, const engine_class *cls,
-    engine_class *out, frep_status *st);
+frep_code engine_class_add(engine *e, const engine_class *cls, engine_class *out, frep_status *st);
 
 /* Updates a class. Settable: data, description. out may be NULL. */
-frep_code engine_class_set(engine *e, const engine_class *cls,
-    const char *const *mask, size_t n_mask, engine_class *out,
-    frep_status *st);
+frep_code engine_class_set(engine *e, const engine_class *cls, const char *const *mask,
+    size_t n_mask, engine_class *out, frep_status *st);
 
 /* Reads one class. NOT_FOUND if unknown. */
-frep_code engine_class_get(engine *e, engine_class_type type,
-    const char *name, engine_class *out, frep_status *st);
+frep_code engine_class_get(
+    engine *e, engine_class_type type, const char *name, engine_class *out, frep_status *st);
 
 /* Lists classes of a type (UNSPECIFIED = both), ordered by (type, name);
  * free with engine_classes_free. */
-frep_code engine_class_list(engine *e, engine_class_type type,
-    engine_class **out, size_t *n, frep_status *st);
+frep_code engine_class_list(
+    engine *e, engine_class_type type, engine_class **out, size_t *n, frep_status *st);
 
 /* Removes a class. FAILED_PRECONDITION naming a user if an option
  * definition, option value or policy criterion refers to it. */
-frep_code engine_class_remove(engine *e, engine_class_type type,
-    const char *name, frep_status *st);
+frep_code engine_class_remove(engine *e, engine_class_type type, const char *name, frep_status *st);
 
 /* --- policies ---------------------------------------------------------- */
 
@@ -251,37 +234,33 @@ frep_code engine_class_remove(engine *e, engine_class_type type,
  * overlapping each other or another policy's; processing_order 0 = after
  * the last, otherwise unused at that level (ALREADY_EXISTS); option values
  * as engine_option_value_set. out may be NULL. */
-frep_code engine_policy_add(engine *e, const engine_policy *policy,
-    engine_policy *out, frep_status *st);
+frep_code engine_policy_add(
+    engine *e, const engine_policy *policy, engine_policy *out, frep_status *st);
 
 /* Updates the policy (scope_id, name). Settable: description, enabled,
  * condition, processing_order, criteria, ip_ranges, lease_duration_s,
  * options (lists are replaced whole). out may be NULL. */
-frep_code engine_policy_set(engine *e, const engine_policy *policy,
-    const char *const *mask, size_t n_mask, engine_policy *out,
-    frep_status *st);
+frep_code engine_policy_set(engine *e, const engine_policy *policy, const char *const *mask,
+    size_t n_mask, engine_policy *out, frep_status *st);
 
 /* Reads one policy. NOT_FOUND if unknown. */
-frep_code engine_policy_get(engine *e, uint32_t scope_id, const char *name,
-    engine_policy *out, frep_status *st);
+frep_code engine_policy_get(
+    engine *e, uint32_t scope_id, const char *name, engine_policy *out, frep_status *st);
 
 /* Lists the policies of a scope (or the server-level ones when scope_id is
  * 0), ordered by processing order; free with engine_policies_free. */
-frep_code engine_policy_list(engine *e, uint32_t scope_id,
-    engine_policy **out, size_t *n, frep_status *st);
+frep_code engine_policy_list(
+    engine *e, uint32_t scope_id, engine_policy **out, size_t *n, frep_status *st);
 
 /* Removes a policy with its criteria, ranges and option values. */
-frep_code engine_policy_remove(
-    engine *e, uint32_t scope_id, const char *name, frep_status *st);
+frep_code engine_policy_remove(engine *e, uint32_t scope_id, const char *name, frep_status *st);
 
 /* Adds / removes one IP range of a scope-level policy (same checks as
  * engine_policy_add). out (may be NULL) receives the policy after. */
-frep_code engine_policy_range_add(engine *e, uint32_t scope_id,
-    const char *name, const engine_ip_range *range, engine_policy *out,
-    frep_status *st);
-frep_code engine_policy_range_remove(engine *e, uint32_t scope_id,
-    const char *name, const engine_ip_range *range, engine_policy *out,
-    frep_status *st);
+frep_code engine_policy_range_add(engine *e, uint32_t scope_id, const char *name,
+    const engine_ip_range *range, engine_policy *out, frep_status *st);
+frep_code engine_policy_range_remove(engine *e, uint32_t scope_id, const char *name,
+    const engine_ip_range *range, engine_policy *out, frep_status *st);
 
 /* --- failover relationships -------------------------------------------- */
 
@@ -292,51 +271,43 @@ frep_code engine_policy_range_remove(engine *e, uint32_t scope_id,
  * LOAD_BALANCE, role ACTIVE, LB 50, reserve 5, MCLT 3600, state NORMAL.
  * ALREADY_EXISTS if the name is taken. out (may be NULL) never holds the
  * secret. */
-frep_code engine_failover_add(engine *e, const engine_failover *rel,
-    engine_failover *out, frep_status *st);
+frep_code engine_failover_add(
+    engine *e, const engine_failover *rel, engine_failover *out, frep_status *st);
 
 /* Updates a relationship. Settable: partner_server, mode, server_role,
  * load_balance_percent, reserve_percent, max_client_lead_time_s,
  * auto_state_transition, state_switch_interval_s, shared_secret, state,
  * local_server (scopes change through add_scope / remove_scope). */
-frep_code engine_failover_set(engine *e, const engine_failover *rel,
-    const char *const *mask, size_t n_mask, engine_failover *out,
-    frep_status *st);
+frep_code engine_failover_set(engine *e, const engine_failover *rel, const char *const *mask,
+    size_t n_mask, engine_failover *out, frep_status *st);
 
 /* Reads one relationship, without its secret. NOT_FOUND if unknown. */
-frep_code engine_failover_get(
-    engine *e, const char *name, engine_failover *out, frep_status *st);
+frep_code engine_failover_get(engine *e, const char *name, engine_failover *out, frep_status *st);
 
 /* Lists relationships ordered by name, without secrets; free with
  * engine_failovers_free. */
-frep_code engine_failover_list(
-    engine *e, engine_failover **out, size_t *n, frep_status *st);
+frep_code engine_failover_list(engine *e, engine_failover **out, size_t *n, frep_status *st);
 
 /* Removes a relationship (its scopes stay, in no relationship). */
-frep_code engine_failover_remove(
-    engine *e, const char *name, frep_status *st);
+frep_code engine_failover_remove(engine *e, const char *name, frep_status *st);
 
 /* Adds / removes scopes to / from a relationship (all or nothing). Adding:
  * NOT_FOUND for an unknown scope, FAILED_PRECONDITION if it is in a
  * relationship already. Removing: FAILED_PRECONDITION if a scope is not in
  * this relationship. out may be NULL. */
-frep_code engine_failover_add_scopes(engine *e, const char *name,
-    const uint32_t *scope_ids, size_t n, engine_failover *out,
-    frep_status *st);
-frep_code engine_failover_remove_scopes(engine *e, const char *name,
-    const uint32_t *scope_ids, size_t n, engine_failover *out,
-    frep_status *st);
+frep_code engine_failover_add_scopes(engine *e, const char *name, const uint32_t *scope_ids,
+    size_t n, engine_failover *out, frep_status *st);
+frep_code engine_failover_remove_scopes(engine *e, const char *name, const uint32_t *scope_ids,
+    size_t n, engine_failover *out, frep_status *st);
 
 /* The relationship a scope belongs to: *found false if none. name_out
  * (size >= ENGINE_RELATIONSHIP_NAME_MAX + 1) receives its name. */
-frep_code engine_failover_of_scope(engine *e, uint32_t scope_id,
-    bool *found, char name_out[ENGINE_RELATIONSHIP_NAME_MAX + 1],
-    frep_status *st);
+frep_code engine_failover_of_scope(engine *e, uint32_t scope_id, bool *found,
+    char name_out[ENGINE_RELATIONSHIP_NAME_MAX + 1], frep_status *st);
 
 /* The relationship's shared secret, the only call that returns it: *out
  * is a new string the caller frees (free()). NOT_FOUND if unknown. */
-frep_code engine_failover_secret(
-    engine *e, const char *name, char **out, frep_status *st);
+frep_code engine_failover_secret(engine *e, const char *name, char **out, frep_status *st);
 
 /* --- replication as data ----------------------------------------------- */
 
@@ -345,28 +316,28 @@ frep_code engine_failover_secret(
  * canonical order, with the option definitions and classes it references
  * and its digest. *out is new; free with engine_scope_config_free.
  * NOT_FOUND if the scope is unknown. */
-frep_code engine_scope_snapshot(engine *e, uint32_t scope_id,
-    engine_scope_config **out, frep_status *st);
+frep_code engine_scope_snapshot(
+    engine *e, uint32_t scope_id, engine_scope_config **out, frep_status *st);
 
 /* SHA-256 over the canonical encoding (docs/ENGINE.md) of config's scope,
  * exclusions, reservations, options and policies, as 64 lower-case hex
  * digits. Independent of the order of config's arrays. Pure: no engine.
  * RESOURCE_EXHAUSTED if memory runs out. */
-frep_code engine_scope_config_digest(const engine_scope_config *config,
-    char out[65], frep_status *st);
+frep_code engine_scope_config_digest(
+    const engine_scope_config *config, char out[65], frep_status *st);
 
 /* The digest of the local scope; *found false and out "" if the scope does
  * not exist (still FREP_OK). */
-frep_code engine_scope_digest(engine *e, uint32_t scope_id, char out[65],
-    bool *found, frep_status *st);
+frep_code engine_scope_digest(
+    engine *e, uint32_t scope_id, char out[65], bool *found, frep_status *st);
 
 /* The digests of n scopes at once into out[i] (found[i] false and out[i]
  * "" for a scope that does not exist). Digests are stored with the scope
  * and cleared by any change to it (in the same transaction), so this is a
  * lookup for scopes unchanged since their digest was last computed, and a
  * snapshot (stored for next time) otherwise. */
-frep_code engine_scope_digests(engine *e, const uint32_t *scope_ids, size_t n,
-    char (*out)[65], bool *found, frep_status *st);
+frep_code engine_scope_digests(
+    engine *e, const uint32_t *scope_ids, size_t n, char (*out)[65], bool *found, frep_status *st);
 
 /* Compares the local scope incoming->scope.scope_id with incoming: counts
  * per kind into *changes and, if diff is not NULL, the list of objects
@@ -374,8 +345,7 @@ frep_code engine_scope_digests(engine *e, const uint32_t *scope_ids, size_t n,
  * keys: exclusion (start, end), reservation ip, option (option_id,
  * vendor_class, user_class), policy name. O(n log n). */
 frep_code engine_scope_diff(engine *e, const engine_scope_config *incoming,
-    engine_scope_changes *changes, engine_object_diff **diff, size_t *n_diff,
-    frep_status *st);
+    engine_scope_changes *changes, engine_object_diff **diff, size_t *n_diff, frep_status *st);
 
 /* Replaces the local scope with incoming in one write transaction, so
  * that objects incoming lacks are removed. First checks dependencies
@@ -386,10 +356,9 @@ frep_code engine_scope_diff(engine *e, const engine_scope_config *incoming,
  * membership is not touched. dry_run computes everything and changes
  * nothing. changes, diff/n_diff, digest_before ("" if the scope was not
  * here) and digest_after may each be NULL. */
-frep_code engine_scope_apply(engine *e, const engine_scope_config *incoming,
-    bool dry_run, engine_scope_changes *changes, engine_object_diff **diff,
-    size_t *n_diff, char digest_before[65], char digest_after[65],
-    frep_status *st);
+frep_code engine_scope_apply(engine *e, const engine_scope_config *incoming, bool dry_run,
+    engine_scope_changes *changes, engine_object_diff **diff, size_t *n_diff,
+    char digest_before[65], char digest_after[65], frep_status *st);
 
 /* The outcome of one scope of engine_scope_apply_batch. */
 typedef struct engine_apply_result {
@@ -408,24 +377,23 @@ typedef struct engine_apply_result {
  * scope as it was. results[i] (caller's array of n) says how each went.
  * Returns OK when the batch committed; otherwise the commit's failure,
  * also copied into every result (nothing of the batch is stored). */
-frep_code engine_scope_apply_batch(engine *e,
-    const engine_scope_config *const *configs, size_t n, bool dry_run,
-    bool want_diff, engine_apply_result *results, frep_status *st);
+frep_code engine_scope_apply_batch(engine *e, const engine_scope_config *const *configs, size_t n,
+    bool dry_run, bool want_diff, engine_apply_result *results, frep_status *st);
 
 /* --- audit ------------------------------------------------------------- */
 
 /* Appends an audit record (time 0 = now). *id (may be NULL) receives its
  * id. INVALID_ARGUMENT if direction is not "sent" or "applied". */
-frep_code engine_audit_add(engine *e, const engine_audit_record *record,
-    uint64_t *id, frep_status *st);
+frep_code engine_audit_add(
+    engine *e, const engine_audit_record *record, uint64_t *id, frep_status *st);
 
 /* Appends n records in one transaction (all or none). */
-frep_code engine_audit_add_many(engine *e, const engine_audit_record *records,
-    size_t n, frep_status *st);
+frep_code engine_audit_add_many(
+    engine *e, const engine_audit_record *records, size_t n, frep_status *st);
 
 /* Lists audit records matching filter (NULL = all), newest first, at most
  * filter->limit (0 = 100); free with engine_audit_records_free. */
-frep_code engine_audit_list(engine *e, const engine_audit_filter *filter,
-    engine_audit_record **out, size_t *n, frep_status *st);
+frep_code engine_audit_list(engine *e, const engine_audit_filter *filter, engine_audit_record **out,
+    size_t *n, frep_status *st);
 
 #endif /* FREP_ENGINE_ENGINE_H */

@@ -5,11 +5,9 @@
 
 #include "engine_internal.h"
 
-static const char *const failover_fields[] = {"partner_server", "mode",
-    "server_role", "load_balance_percent", "reserve_percent",
-    "max_client_lead_time_s", "auto_state_transition",
-    "state_switch_interval_s", "shared_secret", "state", "local_server",
-    NULL};
+static const char *const failover_fields[] = {"partner_server", "mode", "server_role",
+    "load_balance_percent", "reserve_percent", "max_client_lead_time_s", "auto_state_transition",
+    "state_switch_interval_s", "shared_secret", "state", "local_server", NULL};
 
 static frep_code
 failover_validate(const engine_failover *r, frep_status *st)
@@ -17,21 +15,17 @@ failover_validate(const engine_failover *r, frep_status *st)
 	char      ctx[ENGINE_RELATIONSHIP_NAME_MAX + 32];
 	frep_code rc;
 
-	if ((rc = engine__check_text("failover: ", "name", r->name,
-	         ENGINE_RELATIONSHIP_NAME_MAX,
-	         ENGINE__TEXT_REQUIRED | ENGINE__TEXT_NO_CONTROL, st)) !=
-	    FREP_OK) {
+	if ((rc = engine__check_text("failover: ", "name", r->name, ENGINE_RELATIONSHIP_NAME_MAX,
+		 ENGINE__TEXT_REQUIRED | ENGINE__TEXT_NO_CONTROL, st)) != FREP_OK) {
 		return rc;
 	}
 	snprintf(ctx, sizeof(ctx), "failover '%s': ", r->name);
-	if ((rc = engine__check_text(ctx, "partner_server", r->partner_server,
-	         ENGINE_URL_MAX,
-	         ENGINE__TEXT_REQUIRED | ENGINE__TEXT_NO_CONTROL, st)) !=
-	        FREP_OK ||
-	    (rc = engine__check_text(ctx, "local_server", r->local_server,
-	         ENGINE_URL_MAX, ENGINE__TEXT_NO_CONTROL, st)) != FREP_OK ||
-	    (rc = engine__check_text(ctx, "shared_secret", r->shared_secret,
-	         ENGINE_SECRET_MAX, ENGINE__TEXT_SECRET, st)) != FREP_OK) {
+	if ((rc = engine__check_text(ctx, "partner_server", r->partner_server, ENGINE_URL_MAX,
+		 ENGINE__TEXT_REQUIRED | ENGINE__TEXT_NO_CONTROL, st)) != FREP_OK ||
+	    (rc = engine__check_text(ctx, "local_server", r->local_server, ENGINE_URL_MAX,
+		 ENGINE__TEXT_NO_CONTROL, st)) != FREP_OK ||
+	    (rc = engine__check_text(ctx, "shared_secret", r->shared_secret, ENGINE_SECRET_MAX,
+		 ENGINE__TEXT_SECRET, st)) != FREP_OK) {
 		return rc;
 	}
 	if (r->mode != ENGINE_FAILOVER_MODE_LOAD_BALANCE &&
@@ -54,21 +48,17 @@ failover_validate(const engine_failover *r, frep_status *st)
 	}
 	if (r->reserve_percent > 100) {
 		return frep_status_set(st, FREP_INVALID_ARGUMENT,
-		    "%sreserve_percent %u is out of range (0..100)", ctx,
-		    r->reserve_percent);
+		    "%sreserve_percent %u is out of range (0..100)", ctx, r->reserve_percent);
 	}
-	if (r->state < ENGINE_FAILOVER_STATE_NORMAL ||
-	    r->state > ENGINE_FAILOVER_STATE_PAUSED) {
+	if (r->state < ENGINE_FAILOVER_STATE_NORMAL || r->state > ENGINE_FAILOVER_STATE_PAUSED) {
 		return frep_status_set(st, FREP_INVALID_ARGUMENT,
-		    "%sstate %d is not a failover state (1..4)", ctx,
-		    (int) r->state);
+		    "%sstate %d is not a failover state (1..4)", ctx, (int) r->state);
 	}
 	return FREP_OK;
 }
 
 static frep_code
-failover_write(engine *e, engine__stmt_id id, const engine_failover *r,
-    frep_status *st)
+failover_write(engine *e, engine__stmt_id id, const engine_failover *r, frep_status *st)
 {
 	sqlite3_stmt *s = engine__stmt(e, id);
 
@@ -102,8 +92,7 @@ failover_from_row(sqlite3_stmt *s, engine_failover *out, frep_status *st)
 	out->state_switch_interval_s = engine__col_u32(s, 8);
 	out->state                   = (engine_failover_state) sqlite3_column_int(s, 9);
 	out->local_server            = engine__col_dup(s, 10);
-	if (out->name == NULL || out->partner_server == NULL ||
-	    out->local_server == NULL) {
+	if (out->name == NULL || out->partner_server == NULL || out->local_server == NULL) {
 		engine_failover_fini(out);
 		return engine__oom(st);
 	}
@@ -120,8 +109,7 @@ failover_scopes_read(engine *e, engine_failover *r, frep_status *st)
 
 	engine__bind_text(s, 1, r->name);
 	for (;;) {
-		if ((rc = engine__step(e, s, &row, "read failover scopes", st)) !=
-		    FREP_OK) {
+		if ((rc = engine__step(e, s, &row, "read failover scopes", st)) != FREP_OK) {
 			return rc;
 		}
 		if (!row) {
@@ -142,16 +130,14 @@ failover_scopes_read(engine *e, engine_failover *r, frep_status *st)
 }
 
 static frep_code
-failover_read(engine *e, const char *name, engine_failover *out, bool *found,
-    frep_status *st)
+failover_read(engine *e, const char *name, engine_failover *out, bool *found, frep_status *st)
 {
 	sqlite3_stmt *s = engine__stmt(e, ENGINE__STMT_FO_GET);
 	bool          row;
 	frep_code     rc;
 
 	engine__bind_text(s, 1, name);
-	if ((rc = engine__step(e, s, &row, "read failover relationship", st)) !=
-	    FREP_OK) {
+	if ((rc = engine__step(e, s, &row, "read failover relationship", st)) != FREP_OK) {
 		return rc;
 	}
 	*found = row;
@@ -167,23 +153,20 @@ failover_read(engine *e, const char *name, engine_failover *out, bool *found,
 }
 
 static frep_code
-failover_require(
-    engine *e, const char *name, engine_failover *out, frep_status *st)
+failover_require(engine *e, const char *name, engine_failover *out, frep_status *st)
 {
 	bool      found;
 	frep_code rc = failover_read(e, name, out, &found, st);
 	if (rc == FREP_OK && !found) {
 		return frep_status_set(st, FREP_NOT_FOUND,
-		    "failover relationship '%s' does not exist",
-		    engine__str(name));
+		    "failover relationship '%s' does not exist", engine__str(name));
 	}
 	return rc;
 }
 
 /* Adds scopes to relationship name after checking every one of them. */
 static frep_code
-scopes_attach(engine *e, const char *name, const uint32_t *ids, size_t n,
-    frep_status *st)
+scopes_attach(engine *e, const char *name, const uint32_t *ids, size_t n, frep_status *st)
 {
 	frep_code rc;
 
@@ -206,21 +189,18 @@ scopes_attach(engine *e, const char *name, const uint32_t *ids, size_t n,
 		sqlite3_reset(s);
 		if (!row) {
 			return frep_status_set(st, FREP_NOT_FOUND,
-			    "failover '%s': scope %s does not exist", name,
-			    ENGINE__IP(ids[i]));
+			    "failover '%s': scope %s does not exist", name, ENGINE__IP(ids[i]));
 		}
 		s = engine__stmt(e, ENGINE__STMT_FOS_OWNER);
 		engine__bind_u32(s, 1, ids[i]);
-		if ((rc = engine__step(e, s, &row, "read failover membership",
-		         st)) != FREP_OK) {
+		if ((rc = engine__step(e, s, &row, "read failover membership", st)) != FREP_OK) {
 			return rc;
 		}
 		if (row) {
 			rc = frep_status_set(st, FREP_FAILED_PRECONDITION,
 			    "scope %s already belongs to failover relationship "
 			    "'%s'",
-			    ENGINE__IP(ids[i]),
-			    (const char *) sqlite3_column_text(s, 0));
+			    ENGINE__IP(ids[i]), (const char *) sqlite3_column_text(s, 0));
 			sqlite3_reset(s);
 			return rc;
 		}
@@ -235,8 +215,7 @@ scopes_attach(engine *e, const char *name, const uint32_t *ids, size_t n,
 }
 
 frep_code
-engine_failover_add(engine *e, const engine_failover *rel,
-    engine_failover *out, frep_status *st)
+engine_failover_add(engine *e, const engine_failover *rel, engine_failover *out, frep_status *st)
 {
 	engine_failover r, existing;
 	sqlite3_stmt   *s;
@@ -244,8 +223,7 @@ engine_failover_add(engine *e, const engine_failover *rel,
 	frep_code       rc;
 
 	if (rel == NULL) {
-		return frep_status_set(
-		    st, FREP_INVALID_ARGUMENT, "relationship is NULL");
+		return frep_status_set(st, FREP_INVALID_ARGUMENT, "relationship is NULL");
 	}
 	if (out != NULL) {
 		memset(out, 0, sizeof(*out));
@@ -280,13 +258,12 @@ engine_failover_add(engine *e, const engine_failover *rel,
 	}
 	if (found) {
 		engine_failover_fini(&existing);
-		rc = frep_status_set(st, FREP_ALREADY_EXISTS,
-		    "failover relationship '%s' already exists", r.name);
+		rc = frep_status_set(
+		    st, FREP_ALREADY_EXISTS, "failover relationship '%s' already exists", r.name);
 		goto done;
 	}
 	s = engine__stmt(e, ENGINE__STMT_FO_COUNT);
-	if ((rc = engine__step(e, s, &row, "count relationships", st)) !=
-	    FREP_OK) {
+	if ((rc = engine__step(e, s, &row, "count relationships", st)) != FREP_OK) {
 		goto done;
 	}
 	if (row && sqlite3_column_int(s, 0) >= ENGINE_RELATIONSHIPS_MAX) {
@@ -299,8 +276,7 @@ engine_failover_add(engine *e, const engine_failover *rel,
 	}
 	sqlite3_reset(s);
 	if ((rc = failover_write(e, ENGINE__STMT_FO_INSERT, &r, st)) != FREP_OK ||
-	    (rc = scopes_attach(e, r.name, r.scope_ids, r.n_scope_ids, st)) !=
-	        FREP_OK) {
+	    (rc = scopes_attach(e, r.name, r.scope_ids, r.n_scope_ids, st)) != FREP_OK) {
 		goto done;
 	}
 	if (out != NULL) {
@@ -315,9 +291,8 @@ done:
 }
 
 frep_code
-engine_failover_set(engine *e, const engine_failover *rel,
-    const char *const *mask, size_t n_mask, engine_failover *out,
-    frep_status *st)
+engine_failover_set(engine *e, const engine_failover *rel, const char *const *mask, size_t n_mask,
+    engine_failover *out, frep_status *st)
 {
 	engine_failover cur, m;
 	sqlite3_stmt   *s;
@@ -326,14 +301,13 @@ engine_failover_set(engine *e, const engine_failover *rel,
 	frep_code       rc;
 
 	if (rel == NULL) {
-		return frep_status_set(
-		    st, FREP_INVALID_ARGUMENT, "relationship is NULL");
+		return frep_status_set(st, FREP_INVALID_ARGUMENT, "relationship is NULL");
 	}
 	if (out != NULL) {
 		memset(out, 0, sizeof(*out));
 	}
-	if ((rc = engine__mask_check("FailoverRelationship", mask, n_mask,
-	         failover_fields, st)) != FREP_OK) {
+	if ((rc = engine__mask_check("FailoverRelationship", mask, n_mask, failover_fields, st)) !=
+	    FREP_OK) {
 		return rc;
 	}
 	if ((rc = engine__write_begin(e, st)) != FREP_OK) {
@@ -356,9 +330,9 @@ engine_failover_set(engine *e, const engine_failover *rel,
 	}
 	m               = cur;
 	m.shared_secret = secret;
-#define SET(f)                                                                \
-	if (engine__mask_has(mask, n_mask, #f)) {                            \
-		m.f = rel->f;                                                 \
+#define SET(f)                                                                                     \
+	if (engine__mask_has(mask, n_mask, #f)) {                                                  \
+		m.f = rel->f;                                                                      \
 	}
 	SET(partner_server)
 	SET(mode)
@@ -400,8 +374,7 @@ done:
 }
 
 frep_code
-engine_failover_get(
-    engine *e, const char *name, engine_failover *out, frep_status *st)
+engine_failover_get(engine *e, const char *name, engine_failover *out, frep_status *st)
 {
 	frep_code rc;
 
@@ -421,8 +394,7 @@ engine_failover_get(
 }
 
 frep_code
-engine_failover_list(
-    engine *e, engine_failover **out, size_t *n, frep_status *st)
+engine_failover_list(engine *e, engine_failover **out, size_t *n, frep_status *st)
 {
 	engine_failover *vec   = NULL;
 	size_t           count = 0, cap = 0;
@@ -437,9 +409,7 @@ engine_failover_list(
 	}
 	s = engine__stmt(e, ENGINE__STMT_FO_LIST);
 	for (;;) {
-		if ((rc = engine__step(e, s, &row, "list relationships", st)) !=
-		        FREP_OK ||
-		    !row) {
+		if ((rc = engine__step(e, s, &row, "list relationships", st)) != FREP_OK || !row) {
 			break;
 		}
 		if (count == cap) {
@@ -486,16 +456,14 @@ engine_failover_remove(engine *e, const char *name, frep_status *st)
 	if ((rc = engine__exec(e, s, "delete relationship", st)) == FREP_OK &&
 	    sqlite3_changes(e->db) == 0) {
 		rc = frep_status_set(st, FREP_NOT_FOUND,
-		    "failover relationship '%s' does not exist",
-		    engine__str(name));
+		    "failover relationship '%s' does not exist", engine__str(name));
 	}
 	return engine__write_end(e, rc, st);
 }
 
 frep_code
-engine_failover_add_scopes(engine *e, const char *name,
-    const uint32_t *scope_ids, size_t n, engine_failover *out,
-    frep_status *st)
+engine_failover_add_scopes(engine *e, const char *name, const uint32_t *scope_ids, size_t n,
+    engine_failover *out, frep_status *st)
 {
 	engine_failover cur;
 	frep_code       rc;
@@ -525,9 +493,8 @@ done:
 }
 
 frep_code
-engine_failover_remove_scopes(engine *e, const char *name,
-    const uint32_t *scope_ids, size_t n, engine_failover *out,
-    frep_status *st)
+engine_failover_remove_scopes(engine *e, const char *name, const uint32_t *scope_ids, size_t n,
+    engine_failover *out, frep_status *st)
 {
 	engine_failover cur;
 	frep_code       rc;
@@ -546,12 +513,10 @@ engine_failover_remove_scopes(engine *e, const char *name,
 		sqlite3_stmt *s = engine__stmt(e, ENGINE__STMT_FOS_OWNER);
 		bool          row;
 		engine__bind_u32(s, 1, scope_ids[i]);
-		if ((rc = engine__step(e, s, &row, "read failover membership",
-		         st)) != FREP_OK) {
+		if ((rc = engine__step(e, s, &row, "read failover membership", st)) != FREP_OK) {
 			goto done;
 		}
-		bool mine = row &&
-		    strcmp((const char *) sqlite3_column_text(s, 0), name) == 0;
+		bool mine = row && strcmp((const char *) sqlite3_column_text(s, 0), name) == 0;
 		sqlite3_reset(s);
 		if (!mine) {
 			rc = frep_status_set(st, FREP_FAILED_PRECONDITION,
@@ -561,8 +526,7 @@ engine_failover_remove_scopes(engine *e, const char *name,
 		}
 		s = engine__stmt(e, ENGINE__STMT_FOS_DELETE);
 		engine__bind_u32(s, 1, scope_ids[i]);
-		if ((rc = engine__exec(e, s, "remove failover scope", st)) !=
-		    FREP_OK) {
+		if ((rc = engine__exec(e, s, "remove failover scope", st)) != FREP_OK) {
 			goto done;
 		}
 	}
@@ -591,9 +555,7 @@ engine_failover_of_scope(engine *e, uint32_t scope_id, bool *found,
 	}
 	s = engine__stmt(e, ENGINE__STMT_FOS_OWNER);
 	engine__bind_u32(s, 1, scope_id);
-	if ((rc = engine__step(e, s, found, "read failover membership", st)) ==
-	        FREP_OK &&
-	    *found) {
+	if ((rc = engine__step(e, s, found, "read failover membership", st)) == FREP_OK && *found) {
 		snprintf(name_out, ENGINE_RELATIONSHIP_NAME_MAX + 1, "%s",
 		    (const char *) sqlite3_column_text(s, 0));
 		sqlite3_reset(s);
@@ -602,8 +564,7 @@ engine_failover_of_scope(engine *e, uint32_t scope_id, bool *found,
 }
 
 frep_code
-engine_failover_secret(
-    engine *e, const char *name, char **out, frep_status *st)
+engine_failover_secret(engine *e, const char *name, char **out, frep_status *st)
 {
 	sqlite3_stmt *s;
 	bool          row;
@@ -618,8 +579,7 @@ engine_failover_secret(
 	if ((rc = engine__step(e, s, &row, "read secret", st)) == FREP_OK) {
 		if (!row) {
 			rc = frep_status_set(st, FREP_NOT_FOUND,
-			    "failover relationship '%s' does not exist",
-			    engine__str(name));
+			    "failover relationship '%s' does not exist", engine__str(name));
 		} else if ((*out = engine__col_dup(s, 0)) == NULL) {
 			rc = engine__oom(st);
 		}

@@ -19,8 +19,8 @@ hex_digit(char c)
 }
 
 frep_code
-engine_hex_parse(const char *text, const char *field, uint8_t *out,
-    size_t cap, size_t *n, frep_status *st)
+engine_hex_parse(
+    const char *text, const char *field, uint8_t *out, size_t cap, size_t *n, frep_status *st)
 {
 	const char *p;
 	char        sep   = '\0';
@@ -38,10 +38,8 @@ engine_hex_parse(const char *text, const char *field, uint8_t *out,
 	for (p = text; *p != '\0'; p++) {
 		if (*p == ':' || *p == '-') {
 			if (sep != '\0' && *p != sep) {
-				return frep_status_set(st,
-				    FREP_INVALID_ARGUMENT,
-				    "%s '%.96s' mixes ':' and '-' separators",
-				    field, text);
+				return frep_status_set(st, FREP_INVALID_ARGUMENT,
+				    "%s '%.96s' mixes ':' and '-' separators", field, text);
 			}
 			sep = *p;
 		} else if (hex_digit(*p) < 0) {
@@ -63,30 +61,24 @@ engine_hex_parse(const char *text, const char *field, uint8_t *out,
 		}
 		if (digits == 0 || (sep == '\0' && digits != 2)) {
 			return frep_status_set(st, FREP_INVALID_ARGUMENT,
-			    "%s '%.96s' is not hex bytes: %s at offset %zu",
-			    field, text,
-			    sep == '\0' ? "odd number of hex digits"
-			                : "empty byte group",
+			    "%s '%.96s' is not hex bytes: %s at offset %zu", field, text,
+			    sep == '\0' ? "odd number of hex digits" : "empty byte group",
 			    (size_t) (p - text));
 		}
 		if (count >= cap) {
 			return frep_status_set(st, FREP_INVALID_ARGUMENT,
-			    "%s '%.96s' is longer than %zu bytes", field, text,
-			    cap);
+			    "%s '%.96s' is longer than %zu bytes", field, text, cap);
 		}
 		out[count++] = (uint8_t) value;
 		if (sep != '\0') {
 			if (*p == sep) {
 				p++;
 				if (*p == '\0') {
-					return frep_status_set(st,
-					    FREP_INVALID_ARGUMENT,
-					    "%s '%.96s' ends with a separator",
-					    field, text);
+					return frep_status_set(st, FREP_INVALID_ARGUMENT,
+					    "%s '%.96s' ends with a separator", field, text);
 				}
 			} else if (*p != '\0') {
-				return frep_status_set(st,
-				    FREP_INVALID_ARGUMENT,
+				return frep_status_set(st, FREP_INVALID_ARGUMENT,
 				    "%s '%.96s' is not hex bytes: byte group "
 				    "longer than two digits at offset %zu",
 				    field, text, (size_t) (p - text));
@@ -120,15 +112,14 @@ engine_hex_format(const uint8_t *bytes, size_t n, char *out, size_t outsz)
 }
 
 frep_code
-engine_hexid_normalize(const char *text, const char *field,
-    char out[ENGINE_HEXID_STRLEN], frep_status *st)
+engine_hexid_normalize(
+    const char *text, const char *field, char out[ENGINE_HEXID_STRLEN], frep_status *st)
 {
 	uint8_t   bytes[ENGINE_HEXID_MAX_BYTES];
 	size_t    n = 0;
 	frep_code rc;
 
-	rc = engine_hex_parse(
-	    text, field, bytes, sizeof(bytes), &n, st);
+	rc = engine_hex_parse(text, field, bytes, sizeof(bytes), &n, st);
 	if (rc != FREP_OK) {
 		return rc;
 	}

@@ -21,8 +21,8 @@
 /* Parses text into at most cap bytes at out; *n receives the count.
  * INVALID_ARGUMENT (naming `field` and the text) if the text is empty, not
  * hex, badly separated or longer than cap bytes. Thread-safe. */
-frep_code engine_hex_parse(const char *text, const char *field, uint8_t *out,
-    size_t cap, size_t *n, frep_status *st);
+frep_code engine_hex_parse(
+    const char *text, const char *field, uint8_t *out, size_t cap, size_t *n, frep_status *st);
 
 /* Writes the normal form of n bytes into out (outsz >= 3*n, or 1 when
  * n == 0); truncates safely if outsz is smaller. */
@@ -31,7 +31,7 @@ void engine_hex_format(const uint8_t *bytes, size_t n, char *out, size_t outsz);
 /* Parses a client id / MAC address (1..ENGINE_HEXID_MAX_BYTES bytes) and
  * writes its normal form into out. INVALID_ARGUMENT names `field` and the
  * text. Thread-safe. */
-frep_code engine_hexid_normalize(const char *text, const char *field,
-    char out[ENGINE_HEXID_STRLEN], frep_status *st);
+frep_code engine_hexid_normalize(
+    const char *text, const char *field, char out[ENGINE_HEXID_STRLEN], frep_status *st);
 
 #endif /* FREP_ENGINE_HEXID_H */

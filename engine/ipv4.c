@@ -3,8 +3,7 @@
 #include <stdio.h>
 
 frep_code
-engine_ipv4_parse(
-    const char *text, const char *field, uint32_t *out, frep_status *st)
+engine_ipv4_parse(const char *text, const char *field, uint32_t *out, frep_status *st)
 {
 	uint32_t    addr = 0;
 	const char *p    = text;
@@ -65,8 +64,7 @@ bad:
 }
 
 frep_code
-engine_ipv4_parse_mask(
-    const char *text, const char *field, uint32_t *out, frep_status *st)
+engine_ipv4_parse_mask(const char *text, const char *field, uint32_t *out, frep_status *st)
 {
 	uint32_t  mask;
 	frep_code rc;

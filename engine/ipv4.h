@@ -19,8 +19,7 @@
  * fine). On success stores the address (host order) in *out and returns
  * FREP_OK; otherwise INVALID_ARGUMENT with a message naming `field` and the
  * text, and *out is untouched. text may be NULL (refused). Thread-safe. */
-frep_code engine_ipv4_parse(
-    const char *text, const char *field, uint32_t *out, frep_status *st);
+frep_code engine_ipv4_parse(const char *text, const char *field, uint32_t *out, frep_status *st);
 
 /* Parses a subnet mask: engine_ipv4_parse plus contiguity (ones then
  * zeros). INVALID_ARGUMENT names `field` and the text. Thread-safe. */

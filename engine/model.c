@@ -178,31 +178,26 @@ engine_audit_record_fini(engine_audit_record *record)
 	memset(record, 0, sizeof(*record));
 }
 
-#define ENGINE__ARRAY_FREE(fn, type, fini)                                    \
-	void fn(type *items, size_t n)                                        \
-	{                                                                     \
-		if (items == NULL) {                                          \
-			return;                                               \
-		}                                                             \
-		for (size_t i = 0; i < n; i++) {                              \
-			fini(&items[i]);                                      \
-		}                                                             \
-		free(items);                                                  \
+#define ENGINE__ARRAY_FREE(fn, type, fini)                                                         \
+	void fn(type *items, size_t n)                                                             \
+	{                                                                                          \
+		if (items == NULL) {                                                               \
+			return;                                                                    \
+		}                                                                                  \
+		for (size_t i = 0; i < n; i++) {                                                   \
+			fini(&items[i]);                                                           \
+		}                                                                                  \
+		free(items);                                                                       \
 	}
 
 ENGINE__ARRAY_FREE(engine_scopes_free, engine_scope, engine_scope_fini)
-ENGINE__ARRAY_FREE(engine_option_values_free, engine_option_value,
-    engine_option_value_fini)
-ENGINE__ARRAY_FREE(
-    engine_reservations_free, engine_reservation, engine_reservation_fini)
-ENGINE__ARRAY_FREE(
-    engine_option_defs_free, engine_option_def, engine_option_def_fini)
+ENGINE__ARRAY_FREE(engine_option_values_free, engine_option_value, engine_option_value_fini)
+ENGINE__ARRAY_FREE(engine_reservations_free, engine_reservation, engine_reservation_fini)
+ENGINE__ARRAY_FREE(engine_option_defs_free, engine_option_def, engine_option_def_fini)
 ENGINE__ARRAY_FREE(engine_classes_free, engine_class, engine_class_fini)
 ENGINE__ARRAY_FREE(engine_policies_free, engine_policy, engine_policy_fini)
-ENGINE__ARRAY_FREE(
-    engine_failovers_free, engine_failover, engine_failover_fini)
-ENGINE__ARRAY_FREE(engine_audit_records_free, engine_audit_record,
-    engine_audit_record_fini)
+ENGINE__ARRAY_FREE(engine_failovers_free, engine_failover, engine_failover_fini)
+ENGINE__ARRAY_FREE(engine_audit_records_free, engine_audit_record, engine_audit_record_fini)
 
 void
 engine_exclusions_free(engine_exclusion *exclusions, size_t n)
@@ -224,40 +219,39 @@ engine_object_diffs_free(engine_object_diff *diffs, size_t n)
 }
 
 static const char *const option_type_names[] = {
-	[ENGINE_OPTION_TYPE_UNSPECIFIED]       = "UNSPECIFIED",
-	[ENGINE_OPTION_TYPE_BYTE]              = "BYTE",
-	[ENGINE_OPTION_TYPE_WORD]              = "WORD",
-	[ENGINE_OPTION_TYPE_DWORD]             = "DWORD",
-	[ENGINE_OPTION_TYPE_DWORD_DWORD]       = "DWORD_DWORD",
-	[ENGINE_OPTION_TYPE_IPV4_ADDRESS]      = "IPV4_ADDRESS",
-	[ENGINE_OPTION_TYPE_STRING]            = "STRING",
-	[ENGINE_OPTION_TYPE_BINARY_DATA]       = "BINARY_DATA",
-	[ENGINE_OPTION_TYPE_ENCAPSULATED_DATA] = "ENCAPSULATED_DATA",
-	[ENGINE_OPTION_TYPE_IPV6_ADDRESS]      = "IPV6_ADDRESS",
+    [ENGINE_OPTION_TYPE_UNSPECIFIED]       = "UNSPECIFIED",
+    [ENGINE_OPTION_TYPE_BYTE]              = "BYTE",
+    [ENGINE_OPTION_TYPE_WORD]              = "WORD",
+    [ENGINE_OPTION_TYPE_DWORD]             = "DWORD",
+    [ENGINE_OPTION_TYPE_DWORD_DWORD]       = "DWORD_DWORD",
+    [ENGINE_OPTION_TYPE_IPV4_ADDRESS]      = "IPV4_ADDRESS",
+    [ENGINE_OPTION_TYPE_STRING]            = "STRING",
+    [ENGINE_OPTION_TYPE_BINARY_DATA]       = "BINARY_DATA",
+    [ENGINE_OPTION_TYPE_ENCAPSULATED_DATA] = "ENCAPSULATED_DATA",
+    [ENGINE_OPTION_TYPE_IPV6_ADDRESS]      = "IPV6_ADDRESS",
 };
 
 static const char *const class_type_names[] = {
-	[ENGINE_CLASS_TYPE_UNSPECIFIED] = "UNSPECIFIED",
-	[ENGINE_CLASS_TYPE_VENDOR]      = "VENDOR",
-	[ENGINE_CLASS_TYPE_USER]        = "USER",
+    [ENGINE_CLASS_TYPE_UNSPECIFIED] = "UNSPECIFIED",
+    [ENGINE_CLASS_TYPE_VENDOR]      = "VENDOR",
+    [ENGINE_CLASS_TYPE_USER]        = "USER",
 };
 
 static const char *const criterion_type_names[] = {
-	[ENGINE_CRITERION_TYPE_UNSPECIFIED]   = "UNSPECIFIED",
-	[ENGINE_CRITERION_TYPE_VENDOR_CLASS]  = "VENDOR_CLASS",
-	[ENGINE_CRITERION_TYPE_USER_CLASS]    = "USER_CLASS",
-	[ENGINE_CRITERION_TYPE_MAC_ADDRESS]   = "MAC_ADDRESS",
-	[ENGINE_CRITERION_TYPE_CLIENT_ID]     = "CLIENT_ID",
-	[ENGINE_CRITERION_TYPE_RELAY_AGENT]   = "RELAY_AGENT",
-	[ENGINE_CRITERION_TYPE_CIRCUIT_ID]    = "CIRCUIT_ID",
-	[ENGINE_CRITERION_TYPE_REMOTE_ID]     = "REMOTE_ID",
-	[ENGINE_CRITERION_TYPE_SUBSCRIBER_ID] = "SUBSCRIBER_ID",
-	[ENGINE_CRITERION_TYPE_FQDN]          = "FQDN",
+    [ENGINE_CRITERION_TYPE_UNSPECIFIED]   = "UNSPECIFIED",
+    [ENGINE_CRITERION_TYPE_VENDOR_CLASS]  = "VENDOR_CLASS",
+    [ENGINE_CRITERION_TYPE_USER_CLASS]    = "USER_CLASS",
+    [ENGINE_CRITERION_TYPE_MAC_ADDRESS]   = "MAC_ADDRESS",
+    [ENGINE_CRITERION_TYPE_CLIENT_ID]     = "CLIENT_ID",
+    [ENGINE_CRITERION_TYPE_RELAY_AGENT]   = "RELAY_AGENT",
+    [ENGINE_CRITERION_TYPE_CIRCUIT_ID]    = "CIRCUIT_ID",
+    [ENGINE_CRITERION_TYPE_REMOTE_ID]     = "REMOTE_ID",
+    [ENGINE_CRITERION_TYPE_SUBSCRIBER_ID] = "SUBSCRIBER_ID",
+    [ENGINE_CRITERION_TYPE_FQDN]          = "FQDN",
 };
 
-#define ENGINE__NAME_OF(table, v)                                             \
-	(((unsigned) (v) < sizeof(table) / sizeof(table[0])) ? table[v]       \
-	                                                     : "UNSPECIFIED")
+#define ENGINE__NAME_OF(table, v)                                                                  \
+	(((unsigned) (v) < sizeof(table) / sizeof(table[0])) ? table[v] : "UNSPECIFIED")
 
 const char *
 engine_option_type_name(engine_option_type type)

@@ -17,27 +17,27 @@
 #include <stdint.h>
 
 /* Bounds on text, in bytes (checked on every write). */
-#define ENGINE_NAME_MAX 255
-#define ENGINE_DESCRIPTION_MAX 1024
-#define ENGINE_POLICY_NAME_MAX 64
+#define ENGINE_NAME_MAX              255
+#define ENGINE_DESCRIPTION_MAX       1024
+#define ENGINE_POLICY_NAME_MAX       64
 #define ENGINE_RELATIONSHIP_NAME_MAX 126
-#define ENGINE_VALUE_MAX 255       /* one option / criterion value */
-#define ENGINE_VALUES_MAX 64       /* values per option or criterion */
-#define ENGINE_URL_MAX 255         /* partner_server, local_server */
-#define ENGINE_SECRET_MAX 255
-#define ENGINE_CRITERIA_MAX 32     /* criteria per policy */
-#define ENGINE_POLICY_RANGES_MAX 64
-#define ENGINE_OPTIONS_MAX 256     /* option values per owner */
-#define ENGINE_RELATIONSHIPS_MAX 31
+#define ENGINE_VALUE_MAX             255 /* one option / criterion value */
+#define ENGINE_VALUES_MAX            64  /* values per option or criterion */
+#define ENGINE_URL_MAX               255 /* partner_server, local_server */
+#define ENGINE_SECRET_MAX            255
+#define ENGINE_CRITERIA_MAX          32 /* criteria per policy */
+#define ENGINE_POLICY_RANGES_MAX     64
+#define ENGINE_OPTIONS_MAX           256 /* option values per owner */
+#define ENGINE_RELATIONSHIPS_MAX     31
 
 /* Lease duration meaning "unlimited". */
 #define ENGINE_LEASE_UNLIMITED 4294967295u
 /* Defaults applied on add (as the proto comments say). */
-#define ENGINE_DEFAULT_LEASE_S 691200u /* 8 days */
-#define ENGINE_DEFAULT_MAX_BOOTP 4294967295u
-#define ENGINE_DEFAULT_LB_PERCENT 50u
+#define ENGINE_DEFAULT_LEASE_S         691200u /* 8 days */
+#define ENGINE_DEFAULT_MAX_BOOTP       4294967295u
+#define ENGINE_DEFAULT_LB_PERCENT      50u
 #define ENGINE_DEFAULT_RESERVE_PERCENT 5u
-#define ENGINE_DEFAULT_MCLT_S 3600u
+#define ENGINE_DEFAULT_MCLT_S          3600u
 
 typedef enum engine_scope_state {
 	ENGINE_SCOPE_STATE_UNSPECIFIED = 0, /* on add: ACTIVE */
@@ -109,11 +109,11 @@ typedef enum engine_server_role {
 } engine_server_role;
 
 typedef enum engine_failover_state {
-	ENGINE_FAILOVER_STATE_UNSPECIFIED              = 0,
-	ENGINE_FAILOVER_STATE_NORMAL                   = 1,
+	ENGINE_FAILOVER_STATE_UNSPECIFIED               = 0,
+	ENGINE_FAILOVER_STATE_NORMAL                    = 1,
 	ENGINE_FAILOVER_STATE_COMMUNICATION_INTERRUPTED = 2,
-	ENGINE_FAILOVER_STATE_PARTNER_DOWN             = 3,
-	ENGINE_FAILOVER_STATE_PAUSED                   = 4,
+	ENGINE_FAILOVER_STATE_PARTNER_DOWN              = 3,
+	ENGINE_FAILOVER_STATE_PAUSED                    = 4,
 } engine_failover_state;
 
 /* Scope. Identity: scope_id. */
@@ -223,8 +223,8 @@ typedef struct engine_failover {
 	char                 *partner_server;
 	engine_failover_mode  mode;
 	engine_server_role    server_role;
-	uint32_t              load_balance_percent; /* 0 on add: 50 */
-	uint32_t              reserve_percent;      /* 0 on add: 5 */
+	uint32_t              load_balance_percent;   /* 0 on add: 50 */
+	uint32_t              reserve_percent;        /* 0 on add: 5 */
 	uint32_t              max_client_lead_time_s; /* 0 on add: 3600 */
 	bool                  auto_state_transition;
 	uint32_t              state_switch_interval_s;

@@ -9,20 +9,18 @@ static const char *const optdef_fields[] = {
     "name", "description", "type", "multi_valued", "default_value", NULL};
 
 void
-engine__describe_owner(engine *e, uint32_t scope_id, uint32_t reserved_ip,
-    int64_t policy_id, char *buf, size_t size)
+engine__describe_owner(
+    engine *e, uint32_t scope_id, uint32_t reserved_ip, int64_t policy_id, char *buf, size_t size)
 {
 	if (policy_id != 0) {
 		sqlite3_stmt *s = engine__stmt(e, ENGINE__STMT_POLICY_BY_ID);
 		bool          row;
 		sqlite3_bind_int64(s, 1, policy_id);
-		if (engine__step(e, s, &row, "read policy", NULL) == FREP_OK &&
-		    row) {
+		if (engine__step(e, s, &row, "read policy", NULL) == FREP_OK && row) {
 			uint32_t psc = engine__col_u32(s, 0);
 			if (psc != 0) {
 				snprintf(buf, size, "policy '%s' of scope %s",
-				    (const char *) sqlite3_column_text(s, 1),
-				    ENGINE__IP(psc));
+				    (const char *) sqlite3_column_text(s, 1), ENGINE__IP(psc));
 			} else {
 				snprintf(buf, size, "server policy '%s'",
 				    (const char *) sqlite3_column_text(s, 1));
@@ -32,8 +30,8 @@ engine__describe_owner(engine *e, uint32_t scope_id, uint32_t reserved_ip,
 		}
 		snprintf(buf, size, "policy #%lld", (long long) policy_id);
 	} else if (reserved_ip != 0) {
-		snprintf(buf, size, "reservation %s of scope %s",
-		    ENGINE__IP(reserved_ip), ENGINE__IP(scope_id));
+		snprintf(buf, size, "reservation %s of scope %s", ENGINE__IP(reserved_ip),
+		    ENGINE__IP(scope_id));
 	} else if (scope_id != 0) {
 		snprintf(buf, size, "scope %s", ENGINE__IP(scope_id));
 	} else {
@@ -54,13 +52,12 @@ optdef_from_row(sqlite3_stmt *s, engine_option_def *out, frep_status *st)
 	out->type         = (engine_option_type) sqlite3_column_int(s, 4);
 	out->multi_valued = sqlite3_column_int(s, 5) != 0;
 	out->predefined   = sqlite3_column_int(s, 7) != 0;
-	if (out->vendor_class == NULL || out->name == NULL ||
-	    out->description == NULL) {
+	if (out->vendor_class == NULL || out->name == NULL || out->description == NULL) {
 		engine_option_def_fini(out);
 		return engine__oom(st);
 	}
-	rc = engine__values_decode((const char *) sqlite3_column_text(s, 6),
-	    &out->default_value, &out->n_default_value, st);
+	rc = engine__values_decode((const char *) sqlite3_column_text(s, 6), &out->default_value,
+	    &out->n_default_value, st);
 	if (rc != FREP_OK) {
 		engine_option_def_fini(out);
 	}
@@ -68,8 +65,8 @@ optdef_from_row(sqlite3_stmt *s, engine_option_def *out, frep_status *st)
 }
 
 static frep_code
-optdef_read(engine *e, uint32_t option_id, const char *vendor,
-    engine_option_def *out, bool *found, frep_status *st)
+optdef_read(engine *e, uint32_t option_id, const char *vendor, engine_option_def *out, bool *found,
+    frep_status *st)
 {
 	sqlite3_stmt *s = engine__stmt(e, ENGINE__STMT_OPTDEF_GET);
 	bool          row;
@@ -77,8 +74,7 @@ optdef_read(engine *e, uint32_t option_id, const char *vendor,
 
 	engine__bind_u32(s, 1, option_id);
 	engine__bind_text(s, 2, vendor);
-	if ((rc = engine__step(e, s, &row, "read option definition", st)) !=
-	    FREP_OK) {
+	if ((rc = engine__step(e, s, &row, "read option definition", st)) != FREP_OK) {
 		return rc;
 	}
 	*found = row;
@@ -91,22 +87,21 @@ optdef_read(engine *e, uint32_t option_id, const char *vendor,
 }
 
 static frep_code
-optdef_require(engine *e, uint32_t option_id, const char *vendor,
-    engine_option_def *out, frep_status *st)
+optdef_require(
+    engine *e, uint32_t option_id, const char *vendor, engine_option_def *out, frep_status *st)
 {
 	bool      found;
 	frep_code rc = optdef_read(e, option_id, vendor, out, &found, st);
 	if (rc == FREP_OK && !found) {
 		return frep_status_set(st, FREP_NOT_FOUND,
-		    "option definition %u (vendor class '%s') does not exist",
-		    option_id, engine__str(vendor));
+		    "option definition %u (vendor class '%s') does not exist", option_id,
+		    engine__str(vendor));
 	}
 	return rc;
 }
 
 static frep_code
-class_exists(engine *e, engine_class_type type, const char *name,
-    bool *found, frep_status *st)
+class_exists(engine *e, engine_class_type type, const char *name, bool *found, frep_status *st)
 {
 	sqlite3_stmt *s = engine__stmt(e, ENGINE__STMT_CLASS_GET);
 	frep_code     rc;
@@ -120,8 +115,7 @@ class_exists(engine *e, engine_class_type type, const char *name,
 
 /* Validates a whole definition; *defaults receives the normal forms. */
 static frep_code
-optdef_validate(engine *e, const engine_option_def *d, char ***defaults,
-    frep_status *st)
+optdef_validate(engine *e, const engine_option_def *d, char ***defaults, frep_status *st)
 {
 	char      ctx[96];
 	bool      found;
@@ -130,52 +124,45 @@ optdef_validate(engine *e, const engine_option_def *d, char ***defaults,
 	*defaults = NULL;
 	if (d->option_id < 1 || d->option_id > 254) {
 		return frep_status_set(st, FREP_INVALID_ARGUMENT,
-		    "option definition: option_id %u is out of range (1..254)",
-		    d->option_id);
+		    "option definition: option_id %u is out of range (1..254)", d->option_id);
 	}
 	snprintf(ctx, sizeof(ctx), "option definition %u: ", d->option_id);
-	if ((rc = engine__check_text(ctx, "vendor_class", d->vendor_class,
-	         ENGINE_NAME_MAX, ENGINE__TEXT_NO_CONTROL, st)) != FREP_OK ||
+	if ((rc = engine__check_text(ctx, "vendor_class", d->vendor_class, ENGINE_NAME_MAX,
+		 ENGINE__TEXT_NO_CONTROL, st)) != FREP_OK ||
 	    (rc = engine__check_text(ctx, "name", d->name, ENGINE_NAME_MAX,
-	         ENGINE__TEXT_REQUIRED | ENGINE__TEXT_NO_CONTROL, st)) !=
-	        FREP_OK ||
-	    (rc = engine__check_text(ctx, "description", d->description,
-	         ENGINE_DESCRIPTION_MAX, 0, st)) != FREP_OK) {
+		 ENGINE__TEXT_REQUIRED | ENGINE__TEXT_NO_CONTROL, st)) != FREP_OK ||
+	    (rc = engine__check_text(
+		 ctx, "description", d->description, ENGINE_DESCRIPTION_MAX, 0, st)) != FREP_OK) {
 		return rc;
 	}
-	if (d->type < ENGINE_OPTION_TYPE_BYTE ||
-	    d->type > ENGINE_OPTION_TYPE_IPV6_ADDRESS) {
+	if (d->type < ENGINE_OPTION_TYPE_BYTE || d->type > ENGINE_OPTION_TYPE_IPV6_ADDRESS) {
 		return frep_status_set(st, FREP_INVALID_ARGUMENT,
 		    "%stype %d is not an option type (1..9)", ctx, (int) d->type);
 	}
 	if (*engine__str(d->vendor_class) != '\0') {
-		if ((rc = class_exists(e, ENGINE_CLASS_TYPE_VENDOR,
-		         d->vendor_class, &found, st)) != FREP_OK) {
+		if ((rc = class_exists(e, ENGINE_CLASS_TYPE_VENDOR, d->vendor_class, &found, st)) !=
+		    FREP_OK) {
 			return rc;
 		}
 		if (!found) {
 			return frep_status_set(st, FREP_NOT_FOUND,
-			    "%svendor_class '%s' does not exist", ctx,
-			    d->vendor_class);
+			    "%svendor_class '%s' does not exist", ctx, d->vendor_class);
 		}
 	}
-	snprintf(ctx, sizeof(ctx), "option definition %u: default_value ",
-	    d->option_id);
-	return engine__option_values_normalize(ctx, d->type, d->multi_valued,
-	    d->default_value, d->n_default_value, true, defaults, st);
+	snprintf(ctx, sizeof(ctx), "option definition %u: default_value ", d->option_id);
+	return engine__option_values_normalize(ctx, d->type, d->multi_valued, d->default_value,
+	    d->n_default_value, true, defaults, st);
 }
 
 static frep_code
-optdef_write(engine *e, engine__stmt_id id, const engine_option_def *d,
-    char *const *defaults, size_t n_defaults, bool predefined,
-    frep_status *st)
+optdef_write(engine *e, engine__stmt_id id, const engine_option_def *d, char *const *defaults,
+    size_t n_defaults, bool predefined, frep_status *st)
 {
 	char         *enc;
 	sqlite3_stmt *s;
 	frep_code     rc;
 
-	if ((rc = engine__values_encode(defaults, n_defaults, &enc, st)) !=
-	    FREP_OK) {
+	if ((rc = engine__values_encode(defaults, n_defaults, &enc, st)) != FREP_OK) {
 		return rc;
 	}
 	s = engine__stmt(e, id);
@@ -195,8 +182,8 @@ optdef_write(engine *e, engine__stmt_id id, const engine_option_def *d,
 }
 
 frep_code
-engine_option_def_add(engine *e, const engine_option_def *def,
-    engine_option_def *out, frep_status *st)
+engine_option_def_add(
+    engine *e, const engine_option_def *def, engine_option_def *out, frep_status *st)
 {
 	engine_option_def existing;
 	char            **defaults = NULL;
@@ -204,8 +191,7 @@ engine_option_def_add(engine *e, const engine_option_def *def,
 	frep_code         rc;
 
 	if (def == NULL) {
-		return frep_status_set(
-		    st, FREP_INVALID_ARGUMENT, "option definition is NULL");
+		return frep_status_set(st, FREP_INVALID_ARGUMENT, "option definition is NULL");
 	}
 	if (out != NULL) {
 		memset(out, 0, sizeof(*out));
@@ -213,25 +199,24 @@ engine_option_def_add(engine *e, const engine_option_def *def,
 	if ((rc = engine__write_begin(e, st)) != FREP_OK) {
 		return rc;
 	}
-	if ((rc = optdef_read(e, def->option_id, engine__str(def->vendor_class),
-	         &existing, &found, st)) != FREP_OK) {
+	if ((rc = optdef_read(e, def->option_id, engine__str(def->vendor_class), &existing, &found,
+		 st)) != FREP_OK) {
 		goto done;
 	}
 	if (found) {
 		engine_option_def_fini(&existing);
 		rc = frep_status_set(st, FREP_ALREADY_EXISTS,
-		    "option definition %u (vendor class '%s') already exists",
-		    def->option_id, engine__str(def->vendor_class));
+		    "option definition %u (vendor class '%s') already exists", def->option_id,
+		    engine__str(def->vendor_class));
 		goto done;
 	}
 	if ((rc = optdef_validate(e, def, &defaults, st)) != FREP_OK ||
-	    (rc = optdef_write(e, ENGINE__STMT_OPTDEF_INSERT, def, defaults,
-	         def->n_default_value, false, st)) != FREP_OK) {
+	    (rc = optdef_write(e, ENGINE__STMT_OPTDEF_INSERT, def, defaults, def->n_default_value,
+		 false, st)) != FREP_OK) {
 		goto done;
 	}
 	if (out != NULL) {
-		rc = optdef_require(
-		    e, def->option_id, engine__str(def->vendor_class), out, st);
+		rc = optdef_require(e, def->option_id, engine__str(def->vendor_class), out, st);
 	}
 done:
 	engine__strv_free(defaults, def->n_default_value);
@@ -244,8 +229,7 @@ done:
 
 /* FAILED_PRECONDITION naming a user if an option value uses (id, vendor). */
 static frep_code
-optdef_unused(engine *e, uint32_t option_id, const char *vendor,
-    const char *why, frep_status *st)
+optdef_unused(engine *e, uint32_t option_id, const char *vendor, const char *why, frep_status *st)
 {
 	sqlite3_stmt *s = engine__stmt(e, ENGINE__STMT_OPTVAL_BY_DEF);
 	bool          row;
@@ -254,8 +238,7 @@ optdef_unused(engine *e, uint32_t option_id, const char *vendor,
 
 	engine__bind_u32(s, 1, option_id);
 	engine__bind_text(s, 2, vendor);
-	if ((rc = engine__step(e, s, &row, "read option values", st)) !=
-	    FREP_OK) {
+	if ((rc = engine__step(e, s, &row, "read option values", st)) != FREP_OK) {
 		return rc;
 	}
 	if (!row) {
@@ -267,14 +250,13 @@ optdef_unused(engine *e, uint32_t option_id, const char *vendor,
 	sqlite3_reset(s);
 	engine__describe_owner(e, sid, ip, pid, where, sizeof(where));
 	return frep_status_set(st, FREP_FAILED_PRECONDITION,
-	    "option definition %u (vendor class '%s') is in use by %s%s",
-	    option_id, vendor, where, why);
+	    "option definition %u (vendor class '%s') is in use by %s%s", option_id, vendor, where,
+	    why);
 }
 
 frep_code
-engine_option_def_set(engine *e, const engine_option_def *def,
-    const char *const *mask, size_t n_mask, engine_option_def *out,
-    frep_status *st)
+engine_option_def_set(engine *e, const engine_option_def *def, const char *const *mask,
+    size_t n_mask, engine_option_def *out, frep_status *st)
 {
 	engine_option_def cur;
 	engine_option_def m;
@@ -284,21 +266,20 @@ engine_option_def_set(engine *e, const engine_option_def *def,
 	frep_code         rc;
 
 	if (def == NULL) {
-		return frep_status_set(
-		    st, FREP_INVALID_ARGUMENT, "option definition is NULL");
+		return frep_status_set(st, FREP_INVALID_ARGUMENT, "option definition is NULL");
 	}
 	if (out != NULL) {
 		memset(out, 0, sizeof(*out));
 	}
-	if ((rc = engine__mask_check("OptionDefinition", mask, n_mask,
-	         optdef_fields, st)) != FREP_OK) {
+	if ((rc = engine__mask_check("OptionDefinition", mask, n_mask, optdef_fields, st)) !=
+	    FREP_OK) {
 		return rc;
 	}
 	if ((rc = engine__write_begin(e, st)) != FREP_OK) {
 		return rc;
 	}
-	if ((rc = optdef_require(e, def->option_id,
-	         engine__str(def->vendor_class), &cur, st)) != FREP_OK) {
+	if ((rc = optdef_require(e, def->option_id, engine__str(def->vendor_class), &cur, st)) !=
+	    FREP_OK) {
 		goto done;
 	}
 	have_cur = true;
@@ -328,16 +309,16 @@ engine_option_def_set(engine *e, const engine_option_def *def,
 			goto done;
 		}
 		if ((rc = optdef_unused(e, cur.option_id, cur.vendor_class,
-		         ": remove its values before changing type or "
-		         "multi_valued",
-		         st)) != FREP_OK) {
+			 ": remove its values before changing type or "
+			 "multi_valued",
+			 st)) != FREP_OK) {
 			goto done;
 		}
 	}
 	n_def = m.n_default_value;
 	if ((rc = optdef_validate(e, &m, &defaults, st)) != FREP_OK ||
-	    (rc = optdef_write(e, ENGINE__STMT_OPTDEF_UPDATE, &m, defaults,
-	         n_def, false, st)) != FREP_OK) {
+	    (rc = optdef_write(e, ENGINE__STMT_OPTDEF_UPDATE, &m, defaults, n_def, false, st)) !=
+		FREP_OK) {
 		goto done;
 	}
 	if (out != NULL) {
@@ -398,14 +379,13 @@ engine_option_def_list(engine *e, const char *vendor_class, bool all_vendors,
 		engine__bind_text(s, 1, vendor_class);
 	}
 	for (;;) {
-		if ((rc = engine__step(e, s, &row, "list option definitions",
-		         st)) != FREP_OK ||
+		if ((rc = engine__step(e, s, &row, "list option definitions", st)) != FREP_OK ||
 		    !row) {
 			break;
 		}
 		if (count == cap) {
 			size_t             ncap = cap ? cap * 2 : 32;
-			engine_option_def *nv = realloc(vec, ncap * sizeof(*nv));
+			engine_option_def *nv   = realloc(vec, ncap * sizeof(*nv));
 			if (nv == NULL) {
 				rc = engine__oom(st);
 				break;
@@ -429,8 +409,7 @@ engine_option_def_list(engine *e, const char *vendor_class, bool all_vendors,
 }
 
 frep_code
-engine_option_def_remove(engine *e, uint32_t option_id,
-    const char *vendor_class, frep_status *st)
+engine_option_def_remove(engine *e, uint32_t option_id, const char *vendor_class, frep_status *st)
 {
 	engine_option_def cur;
 	const char       *vendor = engine__str(vendor_class);
@@ -473,8 +452,7 @@ typedef struct resolved_target {
 } resolved_target;
 
 static frep_code
-resolve_target(engine *e, const engine_option_target *t, resolved_target *r,
-    frep_status *st)
+resolve_target(engine *e, const engine_option_target *t, resolved_target *r, frep_status *st)
 {
 	static const engine_option_target server = {0};
 	sqlite3_stmt                     *s;
@@ -498,18 +476,17 @@ resolve_target(engine *e, const engine_option_target *t, resolved_target *r,
 		s = engine__stmt(e, ENGINE__STMT_POLICY_GET);
 		engine__bind_u32(s, 1, t->scope_id);
 		engine__bind_text(s, 2, policy);
-		if ((rc = engine__step(e, s, &row, "read policy", st)) !=
-		    FREP_OK) {
+		if ((rc = engine__step(e, s, &row, "read policy", st)) != FREP_OK) {
 			return rc;
 		}
 		if (!row) {
 			if (t->scope_id != 0) {
 				return frep_status_set(st, FREP_NOT_FOUND,
-				    "policy '%s' of scope %s does not exist",
-				    policy, ENGINE__IP(t->scope_id));
+				    "policy '%s' of scope %s does not exist", policy,
+				    ENGINE__IP(t->scope_id));
 			}
-			return frep_status_set(st, FREP_NOT_FOUND,
-			    "server policy '%s' does not exist", policy);
+			return frep_status_set(
+			    st, FREP_NOT_FOUND, "server policy '%s' does not exist", policy);
 		}
 		r->policy_id = sqlite3_column_int64(s, 0);
 		sqlite3_reset(s);
@@ -519,25 +496,22 @@ resolve_target(engine *e, const engine_option_target *t, resolved_target *r,
 	if (t->reserved_ip != 0) {
 		if (t->scope_id == 0) {
 			return frep_status_set(st, FREP_INVALID_ARGUMENT,
-			    "target: reserved_ip %s needs a scope_id",
-			    ENGINE__IP(t->reserved_ip));
+			    "target: reserved_ip %s needs a scope_id", ENGINE__IP(t->reserved_ip));
 		}
 		s = engine__stmt(e, ENGINE__STMT_RES_GET);
 		engine__bind_u32(s, 1, t->scope_id);
 		engine__bind_u32(s, 2, t->reserved_ip);
-		if ((rc = engine__step(e, s, &row, "read reservation", st)) !=
-		    FREP_OK) {
+		if ((rc = engine__step(e, s, &row, "read reservation", st)) != FREP_OK) {
 			return rc;
 		}
 		sqlite3_reset(s);
 		if (!row) {
 			return frep_status_set(st, FREP_NOT_FOUND,
-			    "scope %s: reservation %s does not exist",
-			    ENGINE__IP(t->scope_id), ENGINE__IP(t->reserved_ip));
+			    "scope %s: reservation %s does not exist", ENGINE__IP(t->scope_id),
+			    ENGINE__IP(t->reserved_ip));
 		}
 		r->reserved_ip = t->reserved_ip;
-		snprintf(r->ctx, sizeof(r->ctx), "reservation %s: ",
-		    ENGINE__IP(t->reserved_ip));
+		snprintf(r->ctx, sizeof(r->ctx), "reservation %s: ", ENGINE__IP(t->reserved_ip));
 		return FREP_OK;
 	}
 	if (t->scope_id != 0) {
@@ -548,19 +522,17 @@ resolve_target(engine *e, const engine_option_target *t, resolved_target *r,
 		}
 		sqlite3_reset(s);
 		if (!row) {
-			return frep_status_set(st, FREP_NOT_FOUND,
-			    "scope %s does not exist", ENGINE__IP(t->scope_id));
+			return frep_status_set(
+			    st, FREP_NOT_FOUND, "scope %s does not exist", ENGINE__IP(t->scope_id));
 		}
-		snprintf(r->ctx, sizeof(r->ctx), "scope %s: ",
-		    ENGINE__IP(t->scope_id));
+		snprintf(r->ctx, sizeof(r->ctx), "scope %s: ", ENGINE__IP(t->scope_id));
 	}
 	return FREP_OK;
 }
 
 static frep_code
-optval_read(engine *e, const resolved_target *r, uint32_t option_id,
-    const char *vendor, const char *user, engine_option_value *out,
-    frep_status *st)
+optval_read(engine *e, const resolved_target *r, uint32_t option_id, const char *vendor,
+    const char *user, engine_option_value *out, frep_status *st)
 {
 	sqlite3_stmt *s = engine__stmt(e, ENGINE__STMT_OPTVAL_GET);
 	bool          row;
@@ -588,8 +560,7 @@ optval_read(engine *e, const resolved_target *r, uint32_t option_id,
 
 frep_code
 engine_option_value_set(engine *e, const engine_option_target *target,
-    const engine_option_value *value, engine_option_value *out,
-    frep_status *st)
+    const engine_option_value *value, engine_option_value *out, frep_status *st)
 {
 	resolved_target     r;
 	engine_option_value norm;
@@ -597,8 +568,7 @@ engine_option_value_set(engine *e, const engine_option_target *target,
 	frep_code           rc;
 
 	if (value == NULL) {
-		return frep_status_set(
-		    st, FREP_INVALID_ARGUMENT, "option value is NULL");
+		return frep_status_set(st, FREP_INVALID_ARGUMENT, "option value is NULL");
 	}
 	if (out != NULL) {
 		memset(out, 0, sizeof(*out));
@@ -608,18 +578,17 @@ engine_option_value_set(engine *e, const engine_option_target *target,
 	}
 	if ((rc = resolve_target(e, target, &r, st)) != FREP_OK ||
 	    (rc = engine__digest_forget(e, r.scope_id, st)) != FREP_OK ||
-	    (rc = engine__option_value_check(e, r.ctx, value, &norm, st)) !=
-	        FREP_OK) {
+	    (rc = engine__option_value_check(e, r.ctx, value, &norm, st)) != FREP_OK) {
 		goto done;
 	}
 	have_norm = true;
-	if ((rc = engine__option_values_insert(e, r.scope_id, r.reserved_ip,
-	         r.policy_id, &norm, 1, st)) != FREP_OK) {
+	if ((rc = engine__option_values_insert(
+		 e, r.scope_id, r.reserved_ip, r.policy_id, &norm, 1, st)) != FREP_OK) {
 		goto done;
 	}
 	if (out != NULL) {
-		rc = optval_read(e, &r, norm.option_id, norm.vendor_class,
-		    norm.user_class, out, st);
+		rc =
+		    optval_read(e, &r, norm.option_id, norm.vendor_class, norm.user_class, out, st);
 	}
 done:
 	if (have_norm) {
@@ -633,9 +602,8 @@ done:
 }
 
 frep_code
-engine_option_value_get(engine *e, const engine_option_target *target,
-    uint32_t option_id, const char *vendor_class, const char *user_class,
-    engine_option_value *out, frep_status *st)
+engine_option_value_get(engine *e, const engine_option_target *target, uint32_t option_id,
+    const char *vendor_class, const char *user_class, engine_option_value *out, frep_status *st)
 {
 	resolved_target r;
 	frep_code       rc;
@@ -648,8 +616,8 @@ engine_option_value_get(engine *e, const engine_option_target *target,
 		return rc;
 	}
 	if ((rc = resolve_target(e, target, &r, st)) == FREP_OK) {
-		rc = optval_read(e, &r, option_id, engine__str(vendor_class),
-		    engine__str(user_class), out, st);
+		rc = optval_read(
+		    e, &r, option_id, engine__str(vendor_class), engine__str(user_class), out, st);
 	}
 	rc = engine__read_end(e, rc, st);
 	if (rc != FREP_OK) {
@@ -659,8 +627,8 @@ engine_option_value_get(engine *e, const engine_option_target *target,
 }
 
 frep_code
-engine_option_value_list(engine *e, const engine_option_target *target,
-    engine_option_value **out, size_t *n, frep_status *st)
+engine_option_value_list(engine *e, const engine_option_target *target, engine_option_value **out,
+    size_t *n, frep_status *st)
 {
 	resolved_target r;
 	frep_code       rc;
@@ -684,9 +652,8 @@ engine_option_value_list(engine *e, const engine_option_target *target,
 }
 
 frep_code
-engine_option_value_remove(engine *e, const engine_option_target *target,
-    uint32_t option_id, const char *vendor_class, const char *user_class,
-    frep_status *st)
+engine_option_value_remove(engine *e, const engine_option_target *target, uint32_t option_id,
+    const char *vendor_class, const char *user_class, frep_status *st)
 {
 	resolved_target r;
 	sqlite3_stmt   *s;
@@ -711,8 +678,7 @@ engine_option_value_remove(engine *e, const engine_option_target *target,
 		rc = frep_status_set(st, FREP_NOT_FOUND,
 		    "%soption value %u (vendor class '%s', user class '%s') does "
 		    "not exist",
-		    r.ctx, option_id, engine__str(vendor_class),
-		    engine__str(user_class));
+		    r.ctx, option_id, engine__str(vendor_class), engine__str(user_class));
 	}
 done:
 	return engine__write_end(e, rc, st);

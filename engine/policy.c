@@ -6,9 +6,8 @@
 #include "engine_internal.h"
 #include "hexid.h"
 
-static const char *const policy_fields[] = {"description", "enabled",
-    "condition", "processing_order", "criteria", "ip_ranges",
-    "lease_duration_s", "options", NULL};
+static const char *const policy_fields[] = {"description", "enabled", "condition",
+    "processing_order", "criteria", "ip_ranges", "lease_duration_s", "options", NULL};
 
 static int
 range_cmp(const void *a, const void *b)
@@ -26,8 +25,8 @@ range_cmp(const void *a, const void *b)
 /* Normal form of one criterion value (hex types normalised, a trailing
  * '*' kept), or NULL with st set. */
 static char *
-criterion_value(engine *e, const char *ctx, size_t ci, size_t vi,
-    engine_criterion_type type, const char *v, frep_status *st)
+criterion_value(engine *e, const char *ctx, size_t ci, size_t vi, engine_criterion_type type,
+    const char *v, frep_status *st)
 {
 	char   field[64];
 	size_t len = strlen(v);
@@ -36,7 +35,7 @@ criterion_value(engine *e, const char *ctx, size_t ci, size_t vi,
 
 	snprintf(field, sizeof(field), "criteria[%zu].values[%zu]", ci, vi);
 	if (engine__check_text(ctx, field, v, ENGINE_VALUE_MAX,
-	        ENGINE__TEXT_REQUIRED | ENGINE__TEXT_NO_CONTROL, st) != FREP_OK) {
+		ENGINE__TEXT_REQUIRED | ENGINE__TEXT_NO_CONTROL, st) != FREP_OK) {
 		return NULL;
 	}
 	wild = v[len - 1] == '*';
@@ -50,20 +49,17 @@ criterion_value(engine *e, const char *ctx, size_t ci, size_t vi,
 		}
 		s = engine__stmt(e, ENGINE__STMT_CLASS_GET);
 		sqlite3_bind_int(s, 1,
-		    type == ENGINE_CRITERION_TYPE_VENDOR_CLASS
-		        ? ENGINE_CLASS_TYPE_VENDOR
-		        : ENGINE_CLASS_TYPE_USER);
+		    type == ENGINE_CRITERION_TYPE_VENDOR_CLASS ? ENGINE_CLASS_TYPE_VENDOR
+							       : ENGINE_CLASS_TYPE_USER);
 		engine__bind_text(s, 2, v);
 		if (engine__step(e, s, &row, "read class", st) != FREP_OK) {
 			return NULL;
 		}
 		sqlite3_reset(s);
 		if (!row) {
-			frep_status_set(st, FREP_NOT_FOUND,
-			    "%s%s: %s class '%s' does not exist", ctx, field,
-			    type == ENGINE_CRITERION_TYPE_VENDOR_CLASS ? "vendor"
-			                                               : "user",
-			    v);
+			frep_status_set(st, FREP_NOT_FOUND, "%s%s: %s class '%s' does not exist",
+			    ctx, field,
+			    type == ENGINE_CRITERION_TYPE_VENDOR_CLASS ? "vendor" : "user", v);
 			return NULL;
 		}
 		return strdup(v);
@@ -75,21 +71,17 @@ criterion_value(engine *e, const char *ctx, size_t ci, size_t vi,
 		size_t  n = 0;
 		char    text[ENGINE_VALUE_MAX + 1];
 
-		snprintf(text, sizeof(text), "%.*s", (int) (wild ? len - 1 : len),
-		    v);
+		snprintf(text, sizeof(text), "%.*s", (int) (wild ? len - 1 : len), v);
 		if ((wild && text[0] == '\0') ||
 		    (text[0] != '\0' &&
-		        engine_hex_parse(text, field, bytes, sizeof(bytes), &n,
-		            NULL) != FREP_OK) ||
-		    (type == ENGINE_CRITERION_TYPE_MAC_ADDRESS &&
-		        (wild ? n > 6 : n != 6))) {
+			engine_hex_parse(text, field, bytes, sizeof(bytes), &n, NULL) != FREP_OK) ||
+		    (type == ENGINE_CRITERION_TYPE_MAC_ADDRESS && (wild ? n > 6 : n != 6))) {
 			frep_status_set(st, FREP_INVALID_ARGUMENT,
 			    "%s%s '%s' is not %s (hex bytes such as "
 			    "00-11-22-33-44-55, a trailing '*' for a prefix)",
 			    ctx, field, v,
-			    type == ENGINE_CRITERION_TYPE_MAC_ADDRESS
-			        ? "a MAC address"
-			        : "hex bytes");
+			    type == ENGINE_CRITERION_TYPE_MAC_ADDRESS ? "a MAC address"
+								      : "hex bytes");
 			return NULL;
 		}
 		engine_hex_format(bytes, n, buf, sizeof(buf));
@@ -102,34 +94,30 @@ criterion_value(engine *e, const char *ctx, size_t ci, size_t vi,
 }
 
 frep_code
-engine__policy_validate(engine *e, const engine_scope *sc,
-    const engine_policy *p, int64_t self_id, bool check_store_ranges,
-    engine_policy *norm, frep_status *st)
+engine__policy_validate(engine *e, const engine_scope *sc, const engine_policy *p, int64_t self_id,
+    bool check_store_ranges, engine_policy *norm, frep_status *st)
 {
 	char      ctx[160];
 	frep_code rc;
 
 	memset(norm, 0, sizeof(*norm));
-	if ((rc = engine__check_text("policy: ", "name", p->name,
-	         ENGINE_POLICY_NAME_MAX,
-	         ENGINE__TEXT_REQUIRED | ENGINE__TEXT_NO_CONTROL, st)) !=
-	    FREP_OK) {
+	if ((rc = engine__check_text("policy: ", "name", p->name, ENGINE_POLICY_NAME_MAX,
+		 ENGINE__TEXT_REQUIRED | ENGINE__TEXT_NO_CONTROL, st)) != FREP_OK) {
 		return rc;
 	}
 	if (sc != NULL) {
-		snprintf(ctx, sizeof(ctx), "scope %s: policy '%s': ",
-		    ENGINE__IP(sc->scope_id), p->name);
+		snprintf(
+		    ctx, sizeof(ctx), "scope %s: policy '%s': ", ENGINE__IP(sc->scope_id), p->name);
 	} else {
 		snprintf(ctx, sizeof(ctx), "server policy '%s': ", p->name);
 	}
-	if ((rc = engine__check_text(ctx, "description", p->description,
-	         ENGINE_DESCRIPTION_MAX, 0, st)) != FREP_OK) {
+	if ((rc = engine__check_text(
+		 ctx, "description", p->description, ENGINE_DESCRIPTION_MAX, 0, st)) != FREP_OK) {
 		return rc;
 	}
 	if (p->condition > ENGINE_POLICY_CONDITION_AND) {
 		return frep_status_set(st, FREP_INVALID_ARGUMENT,
-		    "%scondition %d is not a condition (1 OR, 2 AND)", ctx,
-		    (int) p->condition);
+		    "%scondition %d is not a condition (1 OR, 2 AND)", ctx, (int) p->condition);
 	}
 	if (p->n_criteria > ENGINE_CRITERIA_MAX) {
 		return frep_status_set(st, FREP_INVALID_ARGUMENT,
@@ -138,8 +126,8 @@ engine__policy_validate(engine *e, const engine_scope *sc,
 	}
 	if (p->n_ip_ranges > ENGINE_POLICY_RANGES_MAX) {
 		return frep_status_set(st, FREP_INVALID_ARGUMENT,
-		    "%sip_ranges has %zu entries (at most %d)", ctx,
-		    p->n_ip_ranges, ENGINE_POLICY_RANGES_MAX);
+		    "%sip_ranges has %zu entries (at most %d)", ctx, p->n_ip_ranges,
+		    ENGINE_POLICY_RANGES_MAX);
 	}
 	if (sc == NULL && p->n_ip_ranges > 0) {
 		return frep_status_set(st, FREP_INVALID_ARGUMENT,
@@ -150,8 +138,8 @@ engine__policy_validate(engine *e, const engine_scope *sc,
 		if (c->type < ENGINE_CRITERION_TYPE_VENDOR_CLASS ||
 		    c->type > ENGINE_CRITERION_TYPE_FQDN) {
 			return frep_status_set(st, FREP_INVALID_ARGUMENT,
-			    "%scriteria[%zu].type %d is not a criterion type",
-			    ctx, i, (int) c->type);
+			    "%scriteria[%zu].type %d is not a criterion type", ctx, i,
+			    (int) c->type);
 		}
 		if (c->comparator != ENGINE_COMPARATOR_EQ &&
 		    c->comparator != ENGINE_COMPARATOR_NE) {
@@ -162,8 +150,8 @@ engine__policy_validate(engine *e, const engine_scope *sc,
 		}
 		if (c->n_values == 0 || c->n_values > ENGINE_VALUES_MAX) {
 			return frep_status_set(st, FREP_INVALID_ARGUMENT,
-			    "%scriteria[%zu].values has %zu entries (1..%d)", ctx,
-			    i, c->n_values, ENGINE_VALUES_MAX);
+			    "%scriteria[%zu].values has %zu entries (1..%d)", ctx, i, c->n_values,
+			    ENGINE_VALUES_MAX);
 		}
 	}
 	for (size_t i = 0; i < p->n_ip_ranges; i++) {
@@ -172,17 +160,14 @@ engine__policy_validate(engine *e, const engine_scope *sc,
 			return frep_status_set(st, FREP_INVALID_ARGUMENT,
 			    "%sip_ranges[%zu]: start_range %s is after end_range "
 			    "%s",
-			    ctx, i, ENGINE__IP(r->start_range),
-			    ENGINE__IP(r->end_range));
+			    ctx, i, ENGINE__IP(r->start_range), ENGINE__IP(r->end_range));
 		}
-		if (r->start_range < sc->start_range ||
-		    r->end_range > sc->end_range) {
+		if (r->start_range < sc->start_range || r->end_range > sc->end_range) {
 			return frep_status_set(st, FREP_INVALID_ARGUMENT,
 			    "%sip range %s-%s lies outside the scope's range "
 			    "%s-%s",
-			    ctx, ENGINE__IP(r->start_range),
-			    ENGINE__IP(r->end_range), ENGINE__IP(sc->start_range),
-			    ENGINE__IP(sc->end_range));
+			    ctx, ENGINE__IP(r->start_range), ENGINE__IP(r->end_range),
+			    ENGINE__IP(sc->start_range), ENGINE__IP(sc->end_range));
 		}
 	}
 	/* The normalised copy. */
@@ -196,8 +181,8 @@ engine__policy_validate(engine *e, const engine_scope *sc,
 	norm->enabled_present  = true;
 	norm->enabled          = p->enabled_present ? p->enabled : true;
 	norm->condition        = p->condition == ENGINE_POLICY_CONDITION_UNSPECIFIED
-	           ? ENGINE_POLICY_CONDITION_OR
-	           : p->condition;
+				     ? ENGINE_POLICY_CONDITION_OR
+				     : p->condition;
 	norm->processing_order = p->processing_order;
 	norm->lease_duration_s = p->lease_duration_s;
 	if (p->n_criteria > 0) {
@@ -212,7 +197,7 @@ engine__policy_validate(engine *e, const engine_scope *sc,
 			norm->n_criteria          = i + 1;
 			d->type                   = c->type;
 			d->comparator             = c->comparator;
-			d->values = calloc(c->n_values, sizeof(*d->values));
+			d->values                 = calloc(c->n_values, sizeof(*d->values));
 			if (d->values == NULL) {
 				rc = engine__oom(st);
 				goto fail;
@@ -220,13 +205,12 @@ engine__policy_validate(engine *e, const engine_scope *sc,
 			for (size_t j = 0; j < c->n_values; j++) {
 				frep_status tmp;
 				frep_status_clear(&tmp);
-				d->values[j] = criterion_value(e, ctx, i, j,
-				    c->type, engine__str(c->values[j]), &tmp);
+				d->values[j] = criterion_value(
+				    e, ctx, i, j, c->type, engine__str(c->values[j]), &tmp);
 				if (d->values[j] == NULL) {
 					rc = tmp.code != FREP_OK
-					    ? frep_status_set(st, tmp.code, "%s",
-					          tmp.message)
-					    : engine__oom(st);
+						 ? frep_status_set(st, tmp.code, "%s", tmp.message)
+						 : engine__oom(st);
 					goto fail;
 				}
 				d->n_values = j + 1;
@@ -239,34 +223,28 @@ engine__policy_validate(engine *e, const engine_scope *sc,
 			rc = engine__oom(st);
 			goto fail;
 		}
-		memcpy(norm->ip_ranges, p->ip_ranges,
-		    p->n_ip_ranges * sizeof(*norm->ip_ranges));
+		memcpy(norm->ip_ranges, p->ip_ranges, p->n_ip_ranges * sizeof(*norm->ip_ranges));
 		norm->n_ip_ranges = p->n_ip_ranges;
-		qsort(norm->ip_ranges, norm->n_ip_ranges,
-		    sizeof(*norm->ip_ranges), range_cmp);
+		qsort(norm->ip_ranges, norm->n_ip_ranges, sizeof(*norm->ip_ranges), range_cmp);
 		for (size_t i = 1; i < norm->n_ip_ranges; i++) {
 			engine_ip_range *a = &norm->ip_ranges[i - 1];
 			engine_ip_range *b = &norm->ip_ranges[i];
 			if (b->start_range <= a->end_range) {
 				rc = frep_status_set(st, FREP_INVALID_ARGUMENT,
 				    "%sip range %s-%s overlaps ip range %s-%s", ctx,
-				    ENGINE__IP(b->start_range),
-				    ENGINE__IP(b->end_range),
-				    ENGINE__IP(a->start_range),
-				    ENGINE__IP(a->end_range));
+				    ENGINE__IP(b->start_range), ENGINE__IP(b->end_range),
+				    ENGINE__IP(a->start_range), ENGINE__IP(a->end_range));
 				goto fail;
 			}
 		}
-		for (size_t i = 0; check_store_ranges && i < norm->n_ip_ranges;
-		     i++) {
+		for (size_t i = 0; check_store_ranges && i < norm->n_ip_ranges; i++) {
 			sqlite3_stmt *s = engine__stmt(e, ENGINE__STMT_RANGE_OVERLAP);
 			bool          row;
 			engine__bind_u32(s, 1, sc->scope_id);
 			sqlite3_bind_int64(s, 2, self_id);
 			engine__bind_u32(s, 3, norm->ip_ranges[i].start_range);
 			engine__bind_u32(s, 4, norm->ip_ranges[i].end_range);
-			if ((rc = engine__step(e, s, &row, "check policy ranges",
-			         st)) != FREP_OK) {
+			if ((rc = engine__step(e, s, &row, "check policy ranges", st)) != FREP_OK) {
 				goto fail;
 			}
 			if (row) {
@@ -280,14 +258,14 @@ engine__policy_validate(engine *e, const engine_scope *sc,
 				    "%sip range %s-%s overlaps ip range %s-%s of "
 				    "policy '%s'",
 				    ctx, ENGINE__IP(norm->ip_ranges[i].start_range),
-				    ENGINE__IP(norm->ip_ranges[i].end_range),
-				    ENGINE__IP(a), ENGINE__IP(b), other);
+				    ENGINE__IP(norm->ip_ranges[i].end_range), ENGINE__IP(a),
+				    ENGINE__IP(b), other);
 				goto fail;
 			}
 		}
 	}
-	if ((rc = engine__option_values_check(e, ctx, p->options, p->n_options,
-	         &norm->options, st)) != FREP_OK) {
+	if ((rc = engine__option_values_check(
+		 e, ctx, p->options, p->n_options, &norm->options, st)) != FREP_OK) {
 		goto fail;
 	}
 	norm->n_options = p->n_options;
@@ -299,8 +277,7 @@ fail:
 }
 
 static frep_code
-policy_children_insert(
-    engine *e, int64_t id, const engine_policy *p, frep_status *st)
+policy_children_insert(engine *e, int64_t id, const engine_policy *p, frep_status *st)
 {
 	frep_code rc;
 
@@ -314,8 +291,7 @@ policy_children_insert(
 			sqlite3_bind_int(s, 4, (int) c->type);
 			sqlite3_bind_int(s, 5, (int) c->comparator);
 			engine__bind_text(s, 6, c->values[j]);
-			if ((rc = engine__exec(e, s, "insert criterion", st)) !=
-			    FREP_OK) {
+			if ((rc = engine__exec(e, s, "insert criterion", st)) != FREP_OK) {
 				return rc;
 			}
 		}
@@ -325,18 +301,15 @@ policy_children_insert(
 		sqlite3_bind_int64(s, 1, id);
 		engine__bind_u32(s, 2, p->ip_ranges[i].start_range);
 		engine__bind_u32(s, 3, p->ip_ranges[i].end_range);
-		if ((rc = engine__exec(e, s, "insert policy range", st)) !=
-		    FREP_OK) {
+		if ((rc = engine__exec(e, s, "insert policy range", st)) != FREP_OK) {
 			return rc;
 		}
 	}
-	return engine__option_values_insert(
-	    e, p->scope_id, 0, id, p->options, p->n_options, st);
+	return engine__option_values_insert(e, p->scope_id, 0, id, p->options, p->n_options, st);
 }
 
 static frep_code
-policy_children_delete(engine *e, int64_t id, uint32_t scope_id,
-    frep_status *st)
+policy_children_delete(engine *e, int64_t id, uint32_t scope_id, frep_status *st)
 {
 	static const engine__stmt_id ids[] = {
 	    ENGINE__STMT_CRIT_DELETE_POLICY, ENGINE__STMT_RANGE_DELETE_POLICY};
@@ -345,8 +318,7 @@ policy_children_delete(engine *e, int64_t id, uint32_t scope_id,
 	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
 		sqlite3_stmt *s = engine__stmt(e, ids[i]);
 		sqlite3_bind_int64(s, 1, id);
-		if ((rc = engine__exec(e, s, "delete policy parts", st)) !=
-		    FREP_OK) {
+		if ((rc = engine__exec(e, s, "delete policy parts", st)) != FREP_OK) {
 			return rc;
 		}
 	}
@@ -358,8 +330,7 @@ policy_children_delete(engine *e, int64_t id, uint32_t scope_id,
 }
 
 frep_code
-engine__policy_insert(
-    engine *e, const engine_policy *p, int64_t *id, frep_status *st)
+engine__policy_insert(engine *e, const engine_policy *p, int64_t *id, frep_status *st)
 {
 	sqlite3_stmt *s = engine__stmt(e, ENGINE__STMT_POLICY_INSERT);
 	frep_code     rc;
@@ -390,8 +361,7 @@ policy_children_read(engine *e, int64_t id, engine_policy *p, frep_status *st)
 	s = engine__stmt(e, ENGINE__STMT_CRIT_LIST);
 	sqlite3_bind_int64(s, 1, id);
 	for (;;) {
-		if ((rc = engine__step(e, s, &row, "read criteria", st)) !=
-		    FREP_OK) {
+		if ((rc = engine__step(e, s, &row, "read criteria", st)) != FREP_OK) {
 			return rc;
 		}
 		if (!row) {
@@ -401,8 +371,7 @@ policy_children_read(engine *e, int64_t id, engine_policy *p, frep_status *st)
 		if (ci >= p->n_criteria) {
 			if (ci >= cap) {
 				size_t            ncap = ci + 4;
-				engine_criterion *nv =
-				    realloc(p->criteria, ncap * sizeof(*nv));
+				engine_criterion *nv   = realloc(p->criteria, ncap * sizeof(*nv));
 				if (nv == NULL) {
 					sqlite3_reset(s);
 					return engine__oom(st);
@@ -414,9 +383,9 @@ policy_children_read(engine *e, int64_t id, engine_policy *p, frep_status *st)
 			p->n_criteria = ci + 1;
 		}
 		engine_criterion *c = &p->criteria[ci];
-		c->type       = (engine_criterion_type) sqlite3_column_int(s, 1);
-		c->comparator = (engine_comparator) sqlite3_column_int(s, 2);
-		char **nv = realloc(c->values, (c->n_values + 1) * sizeof(*nv));
+		c->type             = (engine_criterion_type) sqlite3_column_int(s, 1);
+		c->comparator       = (engine_comparator) sqlite3_column_int(s, 2);
+		char **nv           = realloc(c->values, (c->n_values + 1) * sizeof(*nv));
 		if (nv == NULL) {
 			sqlite3_reset(s);
 			return engine__oom(st);
@@ -432,8 +401,7 @@ policy_children_read(engine *e, int64_t id, engine_policy *p, frep_status *st)
 	cap = 0;
 	sqlite3_bind_int64(s, 1, id);
 	for (;;) {
-		if ((rc = engine__step(e, s, &row, "read policy ranges", st)) !=
-		    FREP_OK) {
+		if ((rc = engine__step(e, s, &row, "read policy ranges", st)) != FREP_OK) {
 			return rc;
 		}
 		if (!row) {
@@ -441,8 +409,7 @@ policy_children_read(engine *e, int64_t id, engine_policy *p, frep_status *st)
 		}
 		if (p->n_ip_ranges == cap) {
 			size_t           ncap = cap ? cap * 2 : 4;
-			engine_ip_range *nv =
-			    realloc(p->ip_ranges, ncap * sizeof(*nv));
+			engine_ip_range *nv   = realloc(p->ip_ranges, ncap * sizeof(*nv));
 			if (nv == NULL) {
 				sqlite3_reset(s);
 				return engine__oom(st);
@@ -454,13 +421,11 @@ policy_children_read(engine *e, int64_t id, engine_policy *p, frep_status *st)
 		p->ip_ranges[p->n_ip_ranges].end_range   = engine__col_u32(s, 1);
 		p->n_ip_ranges++;
 	}
-	return engine__option_values_read(
-	    e, p->scope_id, 0, id, &p->options, &p->n_options, st);
+	return engine__option_values_read(e, p->scope_id, 0, id, &p->options, &p->n_options, st);
 }
 
 static frep_code
-policy_from_row(sqlite3_stmt *s, engine_policy *out, int64_t *id,
-    frep_status *st)
+policy_from_row(sqlite3_stmt *s, engine_policy *out, int64_t *id, frep_status *st)
 {
 	memset(out, 0, sizeof(*out));
 	*id                   = sqlite3_column_int64(s, 0);
@@ -480,8 +445,8 @@ policy_from_row(sqlite3_stmt *s, engine_policy *out, int64_t *id,
 }
 
 static frep_code
-policy_read(engine *e, uint32_t scope_id, const char *name,
-    engine_policy *out, int64_t *id, bool *found, frep_status *st)
+policy_read(engine *e, uint32_t scope_id, const char *name, engine_policy *out, int64_t *id,
+    bool *found, frep_status *st)
 {
 	sqlite3_stmt *s = engine__stmt(e, ENGINE__STMT_POLICY_GET);
 	bool          row;
@@ -498,34 +463,33 @@ policy_read(engine *e, uint32_t scope_id, const char *name,
 	}
 	rc = policy_from_row(s, out, id, st);
 	sqlite3_reset(s);
-	if (rc == FREP_OK &&
-	    (rc = policy_children_read(e, *id, out, st)) != FREP_OK) {
+	if (rc == FREP_OK && (rc = policy_children_read(e, *id, out, st)) != FREP_OK) {
 		engine_policy_fini(out);
 	}
 	return rc;
 }
 
 static frep_code
-policy_require(engine *e, uint32_t scope_id, const char *name,
-    engine_policy *out, int64_t *id, frep_status *st)
+policy_require(engine *e, uint32_t scope_id, const char *name, engine_policy *out, int64_t *id,
+    frep_status *st)
 {
 	bool      found;
 	frep_code rc = policy_read(e, scope_id, name, out, id, &found, st);
 	if (rc == FREP_OK && !found) {
 		if (scope_id != 0) {
 			return frep_status_set(st, FREP_NOT_FOUND,
-			    "policy '%s' of scope %s does not exist",
-			    engine__str(name), ENGINE__IP(scope_id));
+			    "policy '%s' of scope %s does not exist", engine__str(name),
+			    ENGINE__IP(scope_id));
 		}
-		return frep_status_set(st, FREP_NOT_FOUND,
-		    "server policy '%s' does not exist", engine__str(name));
+		return frep_status_set(
+		    st, FREP_NOT_FOUND, "server policy '%s' does not exist", engine__str(name));
 	}
 	return rc;
 }
 
 frep_code
-engine__policies_read(engine *e, uint32_t scope_id, bool by_name,
-    engine_policy **out, size_t *n, frep_status *st)
+engine__policies_read(
+    engine *e, uint32_t scope_id, bool by_name, engine_policy **out, size_t *n, frep_status *st)
 {
 	engine_policy *vec   = NULL;
 	int64_t       *ids   = NULL;
@@ -534,12 +498,11 @@ engine__policies_read(engine *e, uint32_t scope_id, bool by_name,
 	bool           row;
 	frep_code      rc;
 
-	s = engine__stmt(e, by_name ? ENGINE__STMT_POLICY_LIST_NAME
-	                            : ENGINE__STMT_POLICY_LIST_ORDER);
+	s = engine__stmt(
+	    e, by_name ? ENGINE__STMT_POLICY_LIST_NAME : ENGINE__STMT_POLICY_LIST_ORDER);
 	engine__bind_u32(s, 1, scope_id);
 	for (;;) {
-		if ((rc = engine__step(e, s, &row, "list policies", st)) !=
-		    FREP_OK) {
+		if ((rc = engine__step(e, s, &row, "list policies", st)) != FREP_OK) {
 			goto fail;
 		}
 		if (!row) {
@@ -563,16 +526,14 @@ engine__policies_read(engine *e, uint32_t scope_id, bool by_name,
 			ids = ni;
 			cap = ncap;
 		}
-		if ((rc = policy_from_row(s, &vec[count], &ids[count], st)) !=
-		    FREP_OK) {
+		if ((rc = policy_from_row(s, &vec[count], &ids[count], st)) != FREP_OK) {
 			sqlite3_reset(s);
 			goto fail;
 		}
 		count++;
 	}
 	for (size_t i = 0; i < count; i++) {
-		if ((rc = policy_children_read(e, ids[i], &vec[i], st)) !=
-		    FREP_OK) {
+		if ((rc = policy_children_read(e, ids[i], &vec[i], st)) != FREP_OK) {
 			goto fail;
 		}
 	}
@@ -589,8 +550,7 @@ fail:
 
 /* The scope of a scope-level policy (NOT_FOUND if unknown). */
 static frep_code
-policy_scope(engine *e, uint32_t scope_id, engine_scope *sc, bool *have,
-    frep_status *st)
+policy_scope(engine *e, uint32_t scope_id, engine_scope *sc, bool *have, frep_status *st)
 {
 	bool      found;
 	frep_code rc;
@@ -603,16 +563,15 @@ policy_scope(engine *e, uint32_t scope_id, engine_scope *sc, bool *have,
 		return rc;
 	}
 	if (!found) {
-		return frep_status_set(st, FREP_NOT_FOUND,
-		    "scope %s does not exist", ENGINE__IP(scope_id));
+		return frep_status_set(
+		    st, FREP_NOT_FOUND, "scope %s does not exist", ENGINE__IP(scope_id));
 	}
 	*have = true;
 	return FREP_OK;
 }
 
 static frep_code
-order_free(engine *e, const engine_policy *p, int64_t self_id,
-    frep_status *st)
+order_free(engine *e, const engine_policy *p, int64_t self_id, frep_status *st)
 {
 	sqlite3_stmt *s = engine__stmt(e, ENGINE__STMT_POLICY_ORDER_USED);
 	bool          row;
@@ -628,16 +587,14 @@ order_free(engine *e, const engine_policy *p, int64_t self_id,
 		rc = frep_status_set(st, FREP_ALREADY_EXISTS,
 		    "policy '%s': processing_order %u is already used by policy "
 		    "'%s'",
-		    p->name, p->processing_order,
-		    (const char *) sqlite3_column_text(s, 0));
+		    p->name, p->processing_order, (const char *) sqlite3_column_text(s, 0));
 		sqlite3_reset(s);
 	}
 	return rc;
 }
 
 frep_code
-engine_policy_add(engine *e, const engine_policy *policy, engine_policy *out,
-    frep_status *st)
+engine_policy_add(engine *e, const engine_policy *policy, engine_policy *out, frep_status *st)
 {
 	engine_scope  sc;
 	engine_policy norm, existing;
@@ -654,24 +611,22 @@ engine_policy_add(engine *e, const engine_policy *policy, engine_policy *out,
 	if ((rc = engine__write_begin(e, st)) != FREP_OK) {
 		return rc;
 	}
-	if ((rc = policy_scope(e, policy->scope_id, &sc, &have_sc, st)) !=
+	if ((rc = policy_scope(e, policy->scope_id, &sc, &have_sc, st)) != FREP_OK) {
+		goto done;
+	}
+	if ((rc = engine__policy_validate(e, have_sc ? &sc : NULL, policy, -1, true, &norm, st)) !=
 	    FREP_OK) {
 		goto done;
 	}
-	if ((rc = engine__policy_validate(e, have_sc ? &sc : NULL, policy, -1,
-	         true, &norm, st)) != FREP_OK) {
-		goto done;
-	}
 	have_norm = true;
-	if ((rc = policy_read(e, norm.scope_id, norm.name, &existing, &id,
-	         &found, st)) != FREP_OK) {
+	if ((rc = policy_read(e, norm.scope_id, norm.name, &existing, &id, &found, st)) !=
+	    FREP_OK) {
 		goto done;
 	}
 	if (found) {
 		engine_policy_fini(&existing);
-		rc = frep_status_set(st, FREP_ALREADY_EXISTS,
-		    "policy '%s' already exists in %s%s", norm.name,
-		    norm.scope_id ? "scope " : "the server level",
+		rc = frep_status_set(st, FREP_ALREADY_EXISTS, "policy '%s' already exists in %s%s",
+		    norm.name, norm.scope_id ? "scope " : "the server level",
 		    norm.scope_id ? ENGINE__IP(norm.scope_id) : "");
 		goto done;
 	}
@@ -679,8 +634,7 @@ engine_policy_add(engine *e, const engine_policy *policy, engine_policy *out,
 		sqlite3_stmt *s = engine__stmt(e, ENGINE__STMT_POLICY_MAX_ORDER);
 		bool          row;
 		engine__bind_u32(s, 1, norm.scope_id);
-		if ((rc = engine__step(e, s, &row, "read policies", st)) !=
-		    FREP_OK) {
+		if ((rc = engine__step(e, s, &row, "read policies", st)) != FREP_OK) {
 			goto done;
 		}
 		norm.processing_order = row ? engine__col_u32(s, 0) + 1 : 1;
@@ -722,8 +676,7 @@ policy_replace(engine *e, int64_t id, const engine_policy *m, bool order_changed
 	if ((rc = policy_scope(e, m->scope_id, &sc, &have_sc, st)) != FREP_OK) {
 		return rc;
 	}
-	rc = engine__policy_validate(
-	    e, have_sc ? &sc : NULL, m, id, true, &norm, st);
+	rc = engine__policy_validate(e, have_sc ? &sc : NULL, m, id, true, &norm, st);
 	if (have_sc) {
 		engine_scope_fini(&sc);
 	}
@@ -762,9 +715,8 @@ done:
 }
 
 frep_code
-engine_policy_set(engine *e, const engine_policy *policy,
-    const char *const *mask, size_t n_mask, engine_policy *out,
-    frep_status *st)
+engine_policy_set(engine *e, const engine_policy *policy, const char *const *mask, size_t n_mask,
+    engine_policy *out, frep_status *st)
 {
 	engine_policy cur, m;
 	bool          have_cur = false;
@@ -777,15 +729,13 @@ engine_policy_set(engine *e, const engine_policy *policy,
 	if (out != NULL) {
 		memset(out, 0, sizeof(*out));
 	}
-	if ((rc = engine__mask_check("Policy", mask, n_mask, policy_fields,
-	         st)) != FREP_OK) {
+	if ((rc = engine__mask_check("Policy", mask, n_mask, policy_fields, st)) != FREP_OK) {
 		return rc;
 	}
 	if ((rc = engine__write_begin(e, st)) != FREP_OK) {
 		return rc;
 	}
-	if ((rc = policy_require(e, policy->scope_id, policy->name, &cur, &id,
-	         st)) != FREP_OK) {
+	if ((rc = policy_require(e, policy->scope_id, policy->name, &cur, &id, st)) != FREP_OK) {
 		goto done;
 	}
 	have_cur = true;
@@ -817,8 +767,7 @@ engine_policy_set(engine *e, const engine_policy *policy,
 		m.options   = policy->options;
 		m.n_options = policy->n_options;
 	}
-	rc = policy_replace(e, id, &m,
-	    m.processing_order != cur.processing_order, out, st);
+	rc = policy_replace(e, id, &m, m.processing_order != cur.processing_order, out, st);
 done:
 	if (have_cur) {
 		engine_policy_fini(&cur);
@@ -831,8 +780,8 @@ done:
 }
 
 frep_code
-engine_policy_get(engine *e, uint32_t scope_id, const char *name,
-    engine_policy *out, frep_status *st)
+engine_policy_get(
+    engine *e, uint32_t scope_id, const char *name, engine_policy *out, frep_status *st)
 {
 	int64_t   id;
 	frep_code rc;
@@ -853,8 +802,7 @@ engine_policy_get(engine *e, uint32_t scope_id, const char *name,
 }
 
 frep_code
-engine_policy_list(engine *e, uint32_t scope_id, engine_policy **out,
-    size_t *n, frep_status *st)
+engine_policy_list(engine *e, uint32_t scope_id, engine_policy **out, size_t *n, frep_status *st)
 {
 	engine_scope sc;
 	bool         have_sc;
@@ -881,8 +829,7 @@ engine_policy_list(engine *e, uint32_t scope_id, engine_policy **out,
 }
 
 frep_code
-engine__policy_delete(
-    engine *e, uint32_t scope_id, const char *name, frep_status *st)
+engine__policy_delete(engine *e, uint32_t scope_id, const char *name, frep_status *st)
 {
 	sqlite3_stmt *s = engine__stmt(e, ENGINE__STMT_POLICY_GET);
 	bool          row;
@@ -891,8 +838,7 @@ engine__policy_delete(
 
 	engine__bind_u32(s, 1, scope_id);
 	engine__bind_text(s, 2, name);
-	if ((rc = engine__step(e, s, &row, "read policy", st)) != FREP_OK ||
-	    !row) {
+	if ((rc = engine__step(e, s, &row, "read policy", st)) != FREP_OK || !row) {
 		return rc;
 	}
 	id = sqlite3_column_int64(s, 0);
@@ -906,8 +852,7 @@ engine__policy_delete(
 }
 
 frep_code
-engine_policy_remove(
-    engine *e, uint32_t scope_id, const char *name, frep_status *st)
+engine_policy_remove(engine *e, uint32_t scope_id, const char *name, frep_status *st)
 {
 	engine_policy cur;
 	int64_t       id;
@@ -932,9 +877,8 @@ done:
 }
 
 static frep_code
-policy_range_change(engine *e, uint32_t scope_id, const char *name,
-    const engine_ip_range *range, bool add, engine_policy *out,
-    frep_status *st)
+policy_range_change(engine *e, uint32_t scope_id, const char *name, const engine_ip_range *range,
+    bool add, engine_policy *out, frep_status *st)
 {
 	engine_policy    cur, m;
 	engine_ip_range *ranges   = NULL;
@@ -956,19 +900,17 @@ policy_range_change(engine *e, uint32_t scope_id, const char *name,
 		goto done;
 	}
 	have_cur = true;
-	if ((ranges = malloc((cur.n_ip_ranges + 1) * sizeof(*ranges))) ==
-	    NULL) {
+	if ((ranges = malloc((cur.n_ip_ranges + 1) * sizeof(*ranges))) == NULL) {
 		rc = engine__oom(st);
 		goto done;
 	}
 	for (size_t i = 0; i < cur.n_ip_ranges; i++) {
 		bool same = cur.ip_ranges[i].start_range == range->start_range &&
-		    cur.ip_ranges[i].end_range == range->end_range;
+			    cur.ip_ranges[i].end_range == range->end_range;
 		if (same && add) {
 			rc = frep_status_set(st, FREP_ALREADY_EXISTS,
-			    "policy '%s': ip range %s-%s already exists",
-			    cur.name, ENGINE__IP(range->start_range),
-			    ENGINE__IP(range->end_range));
+			    "policy '%s': ip range %s-%s already exists", cur.name,
+			    ENGINE__IP(range->start_range), ENGINE__IP(range->end_range));
 			goto done;
 		}
 		if (!same) {

@@ -49,8 +49,7 @@ enc_bytes(enc *x, const void *p, size_t n)
 static void
 enc_u32(enc *x, uint32_t v)
 {
-	uint8_t b[4] = {(uint8_t) (v >> 24), (uint8_t) (v >> 16),
-	    (uint8_t) (v >> 8), (uint8_t) v};
+	uint8_t b[4] = {(uint8_t) (v >> 24), (uint8_t) (v >> 16), (uint8_t) (v >> 8), (uint8_t) v};
 	enc_bytes(x, b, 4);
 }
 
@@ -106,8 +105,7 @@ cmp_option(const void *a, const void *b)
 	const engine_option_value *x = a, *y = b;
 	int                        c = u32_cmp(x->option_id, y->option_id);
 	if (c == 0) {
-		c = strcmp(engine__str(x->vendor_class),
-		    engine__str(y->vendor_class));
+		c = strcmp(engine__str(x->vendor_class), engine__str(y->vendor_class));
 	}
 	if (c == 0) {
 		c = strcmp(engine__str(x->user_class), engine__str(y->user_class));
@@ -130,10 +128,10 @@ cmp_range(const void *a, const void *b)
 	return c != 0 ? c : u32_cmp(x->end_range, y->end_range);
 }
 
-#define QCMP(name, elem)                                                      \
-	static int q##name(const void *a, const void *b)                      \
-	{                                                                     \
-		return elem(*(const void *const *) a, *(const void *const *) b); \
+#define QCMP(name, elem)                                                                           \
+	static int q##name(const void *a, const void *b)                                           \
+	{                                                                                          \
+		return elem(*(const void *const *) a, *(const void *const *) b);                   \
 	}
 QCMP(cmp_exclusion, cmp_exclusion)
 QCMP(cmp_reservation, cmp_reservation)
@@ -186,9 +184,7 @@ enc_scope(enc *x, const void *p)
 	enc_str(x, s->superscope_name);
 	enc_u32(x, s->max_bootp_clients);
 	enc_u32(x, s->delay_ms);
-	enc_u32(x, (s->activate_policies_present ? s->activate_policies : true)
-	        ? 1
-	        : 0);
+	enc_u32(x, (s->activate_policies_present ? s->activate_policies : true) ? 1 : 0);
 }
 
 static void
@@ -232,8 +228,7 @@ enc_policy(enc *x, const void *p)
 			enc_str(x, c->values[j]);
 		}
 	}
-	ranges = sorted_ptrs(pol->ip_ranges, pol->n_ip_ranges,
-	    sizeof(*pol->ip_ranges), qcmp_range);
+	ranges = sorted_ptrs(pol->ip_ranges, pol->n_ip_ranges, sizeof(*pol->ip_ranges), qcmp_range);
 	if (ranges == NULL) {
 		x->oom = true;
 		return;
@@ -252,8 +247,7 @@ enc_policy(enc *x, const void *p)
 typedef void (*enc_fn)(enc *, const void *);
 
 static bool
-enc_list(enc *x, const void *base, size_t n, size_t size, cmp_fn qcmp,
-    enc_fn fn)
+enc_list(enc *x, const void *base, size_t n, size_t size, cmp_fn qcmp, enc_fn fn)
 {
 	const void **v = sorted_ptrs(base, n, size, qcmp);
 	if (v == NULL) {
@@ -271,8 +265,7 @@ enc_list(enc *x, const void *base, size_t n, size_t size, cmp_fn qcmp,
 #define ENGINE__ENCODING_TAG "frep.v1.ScopeConfig/1"
 
 frep_code
-engine_scope_config_digest(
-    const engine_scope_config *c, char out[65], frep_status *st)
+engine_scope_config_digest(const engine_scope_config *c, char out[65], frep_status *st)
 {
 	engine_sha256 h;
 	enc           x = {.hash = &h};
@@ -284,14 +277,12 @@ engine_scope_config_digest(
 	engine_sha256_init(&h);
 	enc_str(&x, ENGINE__ENCODING_TAG);
 	enc_scope(&x, &c->scope);
-	enc_list(&x, c->exclusions, c->n_exclusions, sizeof(*c->exclusions),
-	    qcmp_exclusion, enc_exclusion);
-	enc_list(&x, c->reservations, c->n_reservations,
-	    sizeof(*c->reservations), qcmp_reservation, enc_reservation);
-	enc_list(&x, c->options, c->n_options, sizeof(*c->options), qcmp_option,
-	    enc_option);
-	enc_list(&x, c->policies, c->n_policies, sizeof(*c->policies),
-	    qcmp_policy, enc_policy);
+	enc_list(&x, c->exclusions, c->n_exclusions, sizeof(*c->exclusions), qcmp_exclusion,
+	    enc_exclusion);
+	enc_list(&x, c->reservations, c->n_reservations, sizeof(*c->reservations), qcmp_reservation,
+	    enc_reservation);
+	enc_list(&x, c->options, c->n_options, sizeof(*c->options), qcmp_option, enc_option);
+	enc_list(&x, c->policies, c->n_policies, sizeof(*c->policies), qcmp_policy, enc_policy);
 	if (x.oom) {
 		return engine__oom(st);
 	}
@@ -309,8 +300,8 @@ typedef struct deps {
 	engine_class_ref      *classes;
 	size_t                 n_classes, cap_classes;
 	/* After deps_check: the definitions' types, parallel to defs. */
-	engine_option_type    *types;
-	bool                  *multi;
+	engine_option_type *types;
+	bool               *multi;
 } deps;
 
 static bool
@@ -318,7 +309,7 @@ deps_add_def(deps *d, uint32_t id, char *vendor)
 {
 	if (d->n_defs == d->cap_defs) {
 		size_t                 ncap = d->cap_defs ? d->cap_defs * 2 : 16;
-		engine_option_def_ref *nv = realloc(d->defs, ncap * sizeof(*nv));
+		engine_option_def_ref *nv   = realloc(d->defs, ncap * sizeof(*nv));
 		if (nv == NULL) {
 			return false;
 		}
@@ -357,8 +348,7 @@ deps_add_options(deps *d, const engine_option_value *o, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (!deps_add_def(d, o[i].option_id, o[i].vendor_class) ||
-		    !deps_add_class(
-		        d, ENGINE_CLASS_TYPE_VENDOR, o[i].vendor_class) ||
+		    !deps_add_class(d, ENGINE_CLASS_TYPE_VENDOR, o[i].vendor_class) ||
 		    !deps_add_class(d, ENGINE_CLASS_TYPE_USER, o[i].user_class)) {
 			return false;
 		}
@@ -371,9 +361,7 @@ cmp_def_ref(const void *a, const void *b)
 {
 	const engine_option_def_ref *x = a, *y = b;
 	int                          c = u32_cmp(x->option_id, y->option_id);
-	return c != 0 ? c
-	              : strcmp(engine__str(x->vendor_class),
-	                    engine__str(y->vendor_class));
+	return c != 0 ? c : strcmp(engine__str(x->vendor_class), engine__str(y->vendor_class));
 }
 
 static int
@@ -403,12 +391,11 @@ deps_collect(const engine_scope_config *c, deps *d, frep_status *st)
 	bool ok = deps_add_options(d, c->options, c->n_options);
 
 	for (size_t i = 0; ok && i < c->n_reservations; i++) {
-		ok = deps_add_options(
-		    d, c->reservations[i].options, c->reservations[i].n_options);
+		ok = deps_add_options(d, c->reservations[i].options, c->reservations[i].n_options);
 	}
 	for (size_t i = 0; ok && i < c->n_policies; i++) {
 		const engine_policy *p = &c->policies[i];
-		ok = deps_add_options(d, p->options, p->n_options);
+		ok                     = deps_add_options(d, p->options, p->n_options);
 		for (size_t j = 0; ok && j < p->n_criteria; j++) {
 			const engine_criterion *cr = &p->criteria[j];
 			engine_class_type       t;
@@ -479,9 +466,7 @@ deps_check(engine *e, deps *d, frep_status *st)
 			return frep_status_set(st, FREP_FAILED_PRECONDITION,
 			    "%s class '%s' used by the scope does not exist on "
 			    "this server",
-			    d->classes[i].type == ENGINE_CLASS_TYPE_VENDOR
-			        ? "vendor"
-			        : "user",
+			    d->classes[i].type == ENGINE_CLASS_TYPE_VENDOR ? "vendor" : "user",
 			    engine__str(d->classes[i].name));
 		}
 	}
@@ -489,16 +474,14 @@ deps_check(engine *e, deps *d, frep_status *st)
 		sqlite3_stmt *s = engine__stmt(e, ENGINE__STMT_OPTDEF_GET);
 		engine__bind_u32(s, 1, d->defs[i].option_id);
 		engine__bind_text(s, 2, d->defs[i].vendor_class);
-		if ((rc = engine__step(e, s, &row, "read option definition",
-		         st)) != FREP_OK) {
+		if ((rc = engine__step(e, s, &row, "read option definition", st)) != FREP_OK) {
 			return rc;
 		}
 		if (!row) {
 			return frep_status_set(st, FREP_FAILED_PRECONDITION,
 			    "option definition %u (vendor class '%s') used by the "
 			    "scope does not exist on this server",
-			    d->defs[i].option_id,
-			    engine__str(d->defs[i].vendor_class));
+			    d->defs[i].option_id, engine__str(d->defs[i].vendor_class));
 		}
 		d->types[i] = (engine_option_type) sqlite3_column_int(s, 4);
 		d->multi[i] = sqlite3_column_int(s, 5) != 0;
@@ -512,8 +495,7 @@ static frep_code
 deps_to_config(const deps *d, engine_scope_config *c, frep_status *st)
 {
 	if (d->n_defs > 0) {
-		c->option_definitions_used =
-		    calloc(d->n_defs, sizeof(*c->option_definitions_used));
+		c->option_definitions_used = calloc(d->n_defs, sizeof(*c->option_definitions_used));
 		if (c->option_definitions_used == NULL) {
 			return engine__oom(st);
 		}
@@ -549,8 +531,8 @@ deps_to_config(const deps *d, engine_scope_config *c, frep_status *st)
 /* Reads the scope inside the caller's transaction. *found false (and
  * nothing allocated) if the scope does not exist. */
 static frep_code
-snapshot_locked(engine *e, uint32_t scope_id, engine_scope_config **out,
-    bool *found, frep_status *st)
+snapshot_locked(
+    engine *e, uint32_t scope_id, engine_scope_config **out, bool *found, frep_status *st)
 {
 	engine_scope_config *c;
 	deps                 d = {0};
@@ -560,21 +542,18 @@ snapshot_locked(engine *e, uint32_t scope_id, engine_scope_config **out,
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		return engine__oom(st);
 	}
-	if ((rc = engine__scope_read(e, scope_id, &c->scope, found, st)) !=
-	        FREP_OK ||
-	    !*found) {
+	if ((rc = engine__scope_read(e, scope_id, &c->scope, found, st)) != FREP_OK || !*found) {
 		free(c);
 		return rc;
 	}
-	if ((rc = engine__exclusions_read(e, scope_id, &c->exclusions,
-	         &c->n_exclusions, st)) != FREP_OK ||
-	    (rc = engine__reservations_read(e, scope_id, &c->reservations,
-	         &c->n_reservations, st)) != FREP_OK ||
-	    (rc = engine__option_values_read(
-	         e, scope_id, 0, 0, &c->options, &c->n_options, st)) != FREP_OK ||
-	    (rc = engine__policies_read(
-	         e, scope_id, true, &c->policies, &c->n_policies, st)) !=
-	        FREP_OK ||
+	if ((rc = engine__exclusions_read(e, scope_id, &c->exclusions, &c->n_exclusions, st)) !=
+		FREP_OK ||
+	    (rc = engine__reservations_read(
+		 e, scope_id, &c->reservations, &c->n_reservations, st)) != FREP_OK ||
+	    (rc = engine__option_values_read(e, scope_id, 0, 0, &c->options, &c->n_options, st)) !=
+		FREP_OK ||
+	    (rc = engine__policies_read(e, scope_id, true, &c->policies, &c->n_policies, st)) !=
+		FREP_OK ||
 	    (rc = deps_collect(c, &d, st)) != FREP_OK ||
 	    (rc = deps_to_config(&d, c, st)) != FREP_OK ||
 	    (rc = engine_scope_config_digest(c, c->digest, st)) != FREP_OK) {
@@ -591,8 +570,7 @@ fail:
 }
 
 frep_code
-engine_scope_snapshot(engine *e, uint32_t scope_id,
-    engine_scope_config **out, frep_status *st)
+engine_scope_snapshot(engine *e, uint32_t scope_id, engine_scope_config **out, frep_status *st)
 {
 	bool      found = false;
 	frep_code rc;
@@ -606,8 +584,8 @@ engine_scope_snapshot(engine *e, uint32_t scope_id,
 	}
 	rc = snapshot_locked(e, scope_id, out, &found, st);
 	if (rc == FREP_OK && !found) {
-		rc = frep_status_set(st, FREP_NOT_FOUND, "scope %s does not exist",
-		    ENGINE__IP(scope_id));
+		rc = frep_status_set(
+		    st, FREP_NOT_FOUND, "scope %s does not exist", ENGINE__IP(scope_id));
 	}
 	rc = engine__read_end(e, rc, st);
 	if (rc != FREP_OK) {
@@ -659,8 +637,8 @@ engine__digest_forget(engine *e, uint32_t scope_id, frep_status *st)
 }
 
 frep_code
-engine_scope_digests(engine *e, const uint32_t *scope_ids, size_t n, char (*out)[65],
-    bool *found, frep_status *st)
+engine_scope_digests(
+    engine *e, const uint32_t *scope_ids, size_t n, char (*out)[65], bool *found, frep_status *st)
 {
 	size_t    missing = 0;
 	frep_code rc;
@@ -671,7 +649,7 @@ engine_scope_digests(engine *e, const uint32_t *scope_ids, size_t n, char (*out)
 	}
 	for (size_t i = 0; i < n && rc == FREP_OK; i++) {
 		out[i][0] = '\0';
-		rc = digest_cached(e, scope_ids[i], out[i], &found[i], st);
+		rc        = digest_cached(e, scope_ids[i], out[i], &found[i], st);
 		missing += found[i] ? 0 : 1;
 	}
 	if ((rc = engine__read_end(e, rc, st)) != FREP_OK || missing == 0) {
@@ -696,7 +674,8 @@ engine_scope_digests(engine *e, const uint32_t *scope_ids, size_t n, char (*out)
 			found[i] = true;
 			continue;
 		}
-		if ((rc = snapshot_locked(e, scope_ids[i], &c, &found[i], st)) == FREP_OK && found[i]) {
+		if ((rc = snapshot_locked(e, scope_ids[i], &c, &found[i], st)) == FREP_OK &&
+		    found[i]) {
 			memcpy(out[i], c->digest, 65);
 			rc = digest_store(e, scope_ids[i], c->digest, st);
 		}
@@ -706,10 +685,9 @@ engine_scope_digests(engine *e, const uint32_t *scope_ids, size_t n, char (*out)
 }
 
 frep_code
-engine_scope_digest(engine *e, uint32_t scope_id, char out[65], bool *found,
-    frep_status *st)
+engine_scope_digest(engine *e, uint32_t scope_id, char out[65], bool *found, frep_status *st)
 {
-	char (*one)[65] = (char (*)[65]) out;
+	char(*one)[65] = (char(*)[65]) out;
 	return engine_scope_digests(e, &scope_id, 1, one, found, st);
 }
 
@@ -737,8 +715,8 @@ typedef struct differ {
 } differ;
 
 static frep_code
-diff_collect(differ *df, const struct kind *k, engine_diff_action action,
-    const void *local, const void *in, frep_status *st)
+diff_collect(differ *df, const struct kind *k, engine_diff_action action, const void *local,
+    const void *in, frep_status *st)
 {
 	if (!df->collect) {
 		return FREP_OK;
@@ -757,8 +735,7 @@ diff_collect(differ *df, const struct kind *k, engine_diff_action action,
 }
 
 static frep_code
-diff_note(differ *df, const char *kind, const char *key,
-    engine_diff_action action, frep_status *st)
+diff_note(differ *df, const char *kind, const char *key, engine_diff_action action, frep_status *st)
 {
 	if (!df->want_items) {
 		return FREP_OK;
@@ -799,8 +776,7 @@ static void
 key_exclusion(const void *p, char *buf, size_t n)
 {
 	const engine_exclusion *x = p;
-	snprintf(buf, n, "%s-%s", ENGINE__IP(x->start_range),
-	    ENGINE__IP(x->end_range));
+	snprintf(buf, n, "%s-%s", ENGINE__IP(x->start_range), ENGINE__IP(x->end_range));
 }
 
 static void
@@ -815,13 +791,10 @@ key_option(const void *p, char *buf, size_t n)
 {
 	const engine_option_value *o   = p;
 	int                        len = snprintf(buf, n, "%u", o->option_id);
-	if (*engine__str(o->vendor_class) != '\0' && len >= 0 &&
-	    (size_t) len < n) {
-		len += snprintf(buf + len, n - (size_t) len, ";vendor=%s",
-		    o->vendor_class);
+	if (*engine__str(o->vendor_class) != '\0' && len >= 0 && (size_t) len < n) {
+		len += snprintf(buf + len, n - (size_t) len, ";vendor=%s", o->vendor_class);
 	}
-	if (*engine__str(o->user_class) != '\0' && len >= 0 &&
-	    (size_t) len < n) {
+	if (*engine__str(o->user_class) != '\0' && len >= 0 && (size_t) len < n) {
 		snprintf(buf + len, n - (size_t) len, ";user=%s", o->user_class);
 	}
 }
@@ -841,21 +814,20 @@ typedef struct kind {
 	key_fn      key;
 } kind;
 
-static const kind kind_exclusion = {"exclusion", sizeof(engine_exclusion),
-    cmp_exclusion, qcmp_exclusion, enc_exclusion, key_exclusion};
-static const kind kind_reservation = {"reservation",
-    sizeof(engine_reservation), cmp_reservation, qcmp_reservation,
-    enc_reservation, key_reservation};
-static const kind kind_option = {"option", sizeof(engine_option_value),
-    cmp_option, qcmp_option, enc_option, key_option};
-static const kind kind_policy = {"policy", sizeof(engine_policy), cmp_policy,
-    qcmp_policy, enc_policy, key_policy};
+static const kind kind_exclusion   = {"exclusion", sizeof(engine_exclusion), cmp_exclusion,
+      qcmp_exclusion, enc_exclusion, key_exclusion};
+static const kind kind_reservation = {"reservation", sizeof(engine_reservation), cmp_reservation,
+    qcmp_reservation, enc_reservation, key_reservation};
+static const kind kind_option      = {
+	 "option", sizeof(engine_option_value), cmp_option, qcmp_option, enc_option, key_option};
+static const kind kind_policy = {
+    "policy", sizeof(engine_policy), cmp_policy, qcmp_policy, enc_policy, key_policy};
 
 /* Merges two identity-sorted lists: O(n log n) for the sorts, O(n) for
  * the walk. */
 static frep_code
-diff_kind(differ *df, const kind *k, const void *local, size_t nl,
-    const void *in, size_t ni, engine_object_changes *ch, frep_status *st)
+diff_kind(differ *df, const kind *k, const void *local, size_t nl, const void *in, size_t ni,
+    engine_object_changes *ch, frep_status *st)
 {
 	const void **l = sorted_ptrs(local, nl, k->size, k->qcmp);
 	const void **r = sorted_ptrs(in, ni, k->size, k->qcmp);
@@ -873,12 +845,10 @@ diff_kind(differ *df, const kind *k, const void *local, size_t nl,
 		int c = i >= nl ? 1 : j >= ni ? -1 : k->cmp(l[i], r[j]);
 		if (c < 0) {
 			ch->removed++;
-			rc = diff_collect(
-			    df, k, ENGINE_DIFF_ACTION_REMOVE, l[i], NULL, st);
+			rc = diff_collect(df, k, ENGINE_DIFF_ACTION_REMOVE, l[i], NULL, st);
 			if (rc == FREP_OK && df->want_items) {
 				k->key(l[i], key, sizeof(key));
-				rc = diff_note(
-				    df, k->name, key, ENGINE_DIFF_ACTION_REMOVE, st);
+				rc = diff_note(df, k->name, key, ENGINE_DIFF_ACTION_REMOVE, st);
 			}
 			i++;
 		} else if (c > 0) {
@@ -892,12 +862,11 @@ diff_kind(differ *df, const kind *k, const void *local, size_t nl,
 		} else {
 			if (!same(df, k->encode, l[i], r[j], &oom)) {
 				ch->updated++;
-				rc = diff_collect(
-				    df, k, ENGINE_DIFF_ACTION_UPDATE, l[i], r[j], st);
+				rc = diff_collect(df, k, ENGINE_DIFF_ACTION_UPDATE, l[i], r[j], st);
 				if (rc == FREP_OK && df->want_items) {
 					k->key(r[j], key, sizeof(key));
-					rc = diff_note(df, k->name, key,
-					    ENGINE_DIFF_ACTION_UPDATE, st);
+					rc = diff_note(
+					    df, k->name, key, ENGINE_DIFF_ACTION_UPDATE, st);
 				}
 			}
 			if (oom) {
@@ -914,9 +883,8 @@ diff_kind(differ *df, const kind *k, const void *local, size_t nl,
 
 /* Compares local (NULL = the scope is not here) with incoming. */
 static frep_code
-diff_configs(const engine_scope_config *local,
-    const engine_scope_config *in, engine_scope_changes *ch, differ *df,
-    frep_status *st)
+diff_configs(const engine_scope_config *local, const engine_scope_config *in,
+    engine_scope_changes *ch, differ *df, frep_status *st)
 {
 	static const engine_scope_config empty = {0};
 	char                             key[ENGINE_IPV4_STRLEN];
@@ -927,31 +895,27 @@ diff_configs(const engine_scope_config *local,
 	engine_ipv4_format(in->scope.scope_id, key);
 	if (local == NULL) {
 		ch->scope.added = 1;
-		if ((rc = diff_note(df, "scope", key, ENGINE_DIFF_ACTION_ADD, st)) !=
-		    FREP_OK) {
+		if ((rc = diff_note(df, "scope", key, ENGINE_DIFF_ACTION_ADD, st)) != FREP_OK) {
 			return rc;
 		}
 		local = &empty;
 	} else if (!same(df, enc_scope, &local->scope, &in->scope, &oom)) {
 		ch->scope.updated = 1;
-		if ((rc = diff_note(
-		         df, "scope", key, ENGINE_DIFF_ACTION_UPDATE, st)) != FREP_OK) {
+		if ((rc = diff_note(df, "scope", key, ENGINE_DIFF_ACTION_UPDATE, st)) != FREP_OK) {
 			return rc;
 		}
 	}
 	if (oom) {
 		return engine__oom(st);
 	}
-	if ((rc = diff_kind(df, &kind_exclusion, local->exclusions,
-	         local->n_exclusions, in->exclusions, in->n_exclusions,
-	         &ch->exclusions, st)) != FREP_OK ||
-	    (rc = diff_kind(df, &kind_reservation, local->reservations,
-	         local->n_reservations, in->reservations, in->n_reservations,
-	         &ch->reservations, st)) != FREP_OK ||
-	    (rc = diff_kind(df, &kind_option, local->options, local->n_options,
-	         in->options, in->n_options, &ch->options, st)) != FREP_OK ||
-	    (rc = diff_kind(df, &kind_policy, local->policies, local->n_policies,
-	         in->policies, in->n_policies, &ch->policies, st)) != FREP_OK) {
+	if ((rc = diff_kind(df, &kind_exclusion, local->exclusions, local->n_exclusions,
+		 in->exclusions, in->n_exclusions, &ch->exclusions, st)) != FREP_OK ||
+	    (rc = diff_kind(df, &kind_reservation, local->reservations, local->n_reservations,
+		 in->reservations, in->n_reservations, &ch->reservations, st)) != FREP_OK ||
+	    (rc = diff_kind(df, &kind_option, local->options, local->n_options, in->options,
+		 in->n_options, &ch->options, st)) != FREP_OK ||
+	    (rc = diff_kind(df, &kind_policy, local->policies, local->n_policies, in->policies,
+		 in->n_policies, &ch->policies, st)) != FREP_OK) {
 		return rc;
 	}
 	return FREP_OK;
@@ -968,16 +932,14 @@ differ_fini(differ *df)
 }
 
 frep_code
-engine_scope_diff(engine *e, const engine_scope_config *incoming,
-    engine_scope_changes *changes, engine_object_diff **diff, size_t *n_diff,
-    frep_status *st)
+engine_scope_diff(engine *e, const engine_scope_config *incoming, engine_scope_changes *changes,
+    engine_object_diff **diff, size_t *n_diff, frep_status *st)
 {
 	engine_scope_config *local = NULL;
-	engine_scope_changes ch = {0};
-	differ               df    = {.want_items = diff != NULL,
-	                   .a = {.to_buf = true}, .b = {.to_buf = true}};
-	bool                 found = false;
-	frep_code            rc;
+	engine_scope_changes ch    = {0};
+	differ    df = {.want_items = diff != NULL, .a = {.to_buf = true}, .b = {.to_buf = true}};
+	bool      found = false;
+	frep_code rc;
 
 	if (diff != NULL) {
 		*diff   = NULL;
@@ -1016,10 +978,10 @@ engine_scope_diff(engine *e, const engine_scope_config *incoming,
  * Strings of scope and reservations are borrowed from the incoming config;
  * the rest is owned. */
 typedef struct prepared {
-	engine_scope          scope;
-	engine_exclusion     *exclusions; /* sorted */
-	size_t                n_exclusions;
-	char                (*client_ids)[ENGINE_HEXID_STRLEN];
+	engine_scope      scope;
+	engine_exclusion *exclusions; /* sorted */
+	size_t            n_exclusions;
+	char (*client_ids)[ENGINE_HEXID_STRLEN];
 	engine_option_value **res_options;
 	size_t                n_reservations;
 	engine_option_value  *options;
@@ -1046,8 +1008,7 @@ prepared_free_res(prepared *p, const engine_scope_config *in)
 		return;
 	}
 	for (size_t i = 0; i < p->n_reservations; i++) {
-		engine_option_values_free(
-		    p->res_options[i], in->reservations[i].n_options);
+		engine_option_values_free(p->res_options[i], in->reservations[i].n_options);
 	}
 	free(p->res_options);
 	p->res_options = NULL;
@@ -1061,8 +1022,7 @@ deps_find(const deps *d, uint32_t id, const char *vendor)
 		size_t mid = (lo + hi) / 2;
 		int    c   = u32_cmp(d->defs[mid].option_id, id);
 		if (c == 0) {
-			c = strcmp(engine__str(d->defs[mid].vendor_class),
-			    engine__str(vendor));
+			c = strcmp(engine__str(d->defs[mid].vendor_class), engine__str(vendor));
 		}
 		if (c == 0) {
 			return (ptrdiff_t) mid;
@@ -1079,8 +1039,8 @@ deps_find(const deps *d, uint32_t id, const char *vendor)
 /* Validates option values against the cached definitions (classes were
  * checked by deps_check). */
 static frep_code
-options_prepare(const deps *d, const char *ctx, const engine_option_value *in,
-    size_t n, engine_option_value **out, frep_status *st)
+options_prepare(const deps *d, const char *ctx, const engine_option_value *in, size_t n,
+    engine_option_value **out, frep_status *st)
 {
 	engine_option_value *vec;
 	frep_code            rc;
@@ -1092,8 +1052,7 @@ options_prepare(const deps *d, const char *ctx, const engine_option_value *in,
 	}
 	if (n > ENGINE_OPTIONS_MAX) {
 		return frep_status_set(st, FREP_INVALID_ARGUMENT,
-		    "%soptions has %zu entries (at most %d)", ctx, n,
-		    ENGINE_OPTIONS_MAX);
+		    "%soptions has %zu entries (at most %d)", ctx, n, ENGINE_OPTIONS_MAX);
 	}
 	if ((vec = calloc(n, sizeof(*vec))) == NULL) {
 		return engine__oom(st);
@@ -1102,8 +1061,7 @@ options_prepare(const deps *d, const char *ctx, const engine_option_value *in,
 		ptrdiff_t k = deps_find(d, in[i].option_id, in[i].vendor_class);
 		if (k < 0) {
 			rc = frep_status_set(st, FREP_INTERNAL,
-			    "%soption %u missing from the dependency list", ctx,
-			    in[i].option_id);
+			    "%soption %u missing from the dependency list", ctx, in[i].option_id);
 			goto fail;
 		}
 		for (size_t j = 0; j < i; j++) {
@@ -1111,8 +1069,7 @@ options_prepare(const deps *d, const char *ctx, const engine_option_value *in,
 				rc = frep_status_set(st, FREP_INVALID_ARGUMENT,
 				    "%soption %u (vendor class '%s', user class "
 				    "'%s') is given twice",
-				    ctx, in[i].option_id,
-				    engine__str(in[i].vendor_class),
+				    ctx, in[i].option_id, engine__str(in[i].vendor_class),
 				    engine__str(in[i].user_class));
 				goto fail;
 			}
@@ -1125,9 +1082,8 @@ options_prepare(const deps *d, const char *ctx, const engine_option_value *in,
 			rc = engine__oom(st);
 			goto fail;
 		}
-		if ((rc = engine__option_values_normalize(vctx, d->types[k],
-		         d->multi[k], in[i].values, in[i].n_values, false,
-		         &vec[i].values, st)) != FREP_OK) {
+		if ((rc = engine__option_values_normalize(vctx, d->types[k], d->multi[k],
+			 in[i].values, in[i].n_values, false, &vec[i].values, st)) != FREP_OK) {
 			goto fail;
 		}
 		vec[i].n_values = in[i].n_values;
@@ -1147,8 +1103,7 @@ cmp_client_id(const void *a, const void *b)
 }
 
 static frep_code
-prepare(engine *e, const engine_scope_config *in, const deps *d, prepared *p,
-    frep_status *st)
+prepare(engine *e, const engine_scope_config *in, const deps *d, prepared *p, frep_status *st)
 {
 	const engine_scope *sc = &p->scope;
 	char                ctx[96];
@@ -1168,11 +1123,9 @@ prepare(engine *e, const engine_scope_config *in, const deps *d, prepared *p,
 		if (p->exclusions == NULL) {
 			return engine__oom(st);
 		}
-		memcpy(p->exclusions, in->exclusions,
-		    in->n_exclusions * sizeof(*p->exclusions));
+		memcpy(p->exclusions, in->exclusions, in->n_exclusions * sizeof(*p->exclusions));
 		p->n_exclusions = in->n_exclusions;
-		qsort(p->exclusions, p->n_exclusions, sizeof(*p->exclusions),
-		    cmp_exclusion);
+		qsort(p->exclusions, p->n_exclusions, sizeof(*p->exclusions), cmp_exclusion);
 	}
 	for (size_t i = 0; i < p->n_exclusions; i++) {
 		engine_exclusion *x = &p->exclusions[i];
@@ -1182,29 +1135,25 @@ prepare(engine *e, const engine_scope_config *in, const deps *d, prepared *p,
 			    "%sexclusion start_range %s is after end_range %s", ctx,
 			    ENGINE__IP(x->start_range), ENGINE__IP(x->end_range));
 		}
-		if (x->start_range < sc->start_range ||
-		    x->end_range > sc->end_range) {
+		if (x->start_range < sc->start_range || x->end_range > sc->end_range) {
 			return frep_status_set(st, FREP_INVALID_ARGUMENT,
 			    "%sexclusion %s-%s lies outside the scope's range "
 			    "%s-%s",
-			    ctx, ENGINE__IP(x->start_range),
-			    ENGINE__IP(x->end_range), ENGINE__IP(sc->start_range),
-			    ENGINE__IP(sc->end_range));
+			    ctx, ENGINE__IP(x->start_range), ENGINE__IP(x->end_range),
+			    ENGINE__IP(sc->start_range), ENGINE__IP(sc->end_range));
 		}
 		if (i > 0 && cmp_exclusion(&p->exclusions[i - 1], x) == 0) {
 			return frep_status_set(st, FREP_INVALID_ARGUMENT,
-			    "%sexclusion %s-%s is given twice", ctx,
-			    ENGINE__IP(x->start_range), ENGINE__IP(x->end_range));
+			    "%sexclusion %s-%s is given twice", ctx, ENGINE__IP(x->start_range),
+			    ENGINE__IP(x->end_range));
 		}
 	}
 
 	/* Reservations. */
 	p->n_reservations = in->n_reservations;
 	if (in->n_reservations > 0) {
-		p->client_ids =
-		    malloc(in->n_reservations * sizeof(*p->client_ids));
-		p->res_options =
-		    calloc(in->n_reservations, sizeof(*p->res_options));
+		p->client_ids  = malloc(in->n_reservations * sizeof(*p->client_ids));
+		p->res_options = calloc(in->n_reservations, sizeof(*p->res_options));
 		if (p->client_ids == NULL || p->res_options == NULL) {
 			return engine__oom(st);
 		}
@@ -1215,20 +1164,19 @@ prepare(engine *e, const engine_scope_config *in, const deps *d, prepared *p,
 		if (r.type == ENGINE_CLIENT_TYPE_UNSPECIFIED) {
 			r.type = ENGINE_CLIENT_TYPE_BOTH;
 		}
-		if ((rc = engine__reservation_validate_fields(
-		         sc, &r, p->client_ids[i], st)) != FREP_OK) {
+		if ((rc = engine__reservation_validate_fields(sc, &r, p->client_ids[i], st)) !=
+		    FREP_OK) {
 			return rc;
 		}
-		snprintf(rctx, sizeof(rctx), "reservation %s: ",
-		    ENGINE__IP(r.ip_address));
-		if ((rc = options_prepare(d, rctx, r.options, r.n_options,
-		         &p->res_options[i], st)) != FREP_OK) {
+		snprintf(rctx, sizeof(rctx), "reservation %s: ", ENGINE__IP(r.ip_address));
+		if ((rc = options_prepare(
+			 d, rctx, r.options, r.n_options, &p->res_options[i], st)) != FREP_OK) {
 			return rc;
 		}
 	}
 	if (in->n_reservations > 1) {
-		v = sorted_ptrs(in->reservations, in->n_reservations,
-		    sizeof(*in->reservations), qcmp_reservation);
+		v = sorted_ptrs(in->reservations, in->n_reservations, sizeof(*in->reservations),
+		    qcmp_reservation);
 		if (v == NULL) {
 			return engine__oom(st);
 		}
@@ -1236,8 +1184,7 @@ prepare(engine *e, const engine_scope_config *in, const deps *d, prepared *p,
 			if (cmp_reservation(v[i - 1], v[i]) == 0) {
 				rc = frep_status_set(st, FREP_INVALID_ARGUMENT,
 				    "%sreservation %s is given twice", ctx,
-				    ENGINE__IP(((const engine_reservation *) v[i])
-				                   ->ip_address));
+				    ENGINE__IP(((const engine_reservation *) v[i])->ip_address));
 				free(v);
 				return rc;
 			}
@@ -1263,8 +1210,8 @@ prepare(engine *e, const engine_scope_config *in, const deps *d, prepared *p,
 	}
 
 	/* Scope options. */
-	if ((rc = options_prepare(d, ctx, in->options, in->n_options,
-	         &p->options, st)) != FREP_OK) {
+	if ((rc = options_prepare(d, ctx, in->options, in->n_options, &p->options, st)) !=
+	    FREP_OK) {
 		return rc;
 	}
 	p->n_options = in->n_options;
@@ -1278,8 +1225,8 @@ prepare(engine *e, const engine_scope_config *in, const deps *d, prepared *p,
 	}
 	uint32_t max_order = 0;
 	for (size_t i = 0; i < in->n_policies; i++) {
-		if ((rc = engine__policy_validate(e, sc, &in->policies[i], -1,
-		         false, &p->policies[i], st)) != FREP_OK) {
+		if ((rc = engine__policy_validate(
+			 e, sc, &in->policies[i], -1, false, &p->policies[i], st)) != FREP_OK) {
 			return rc;
 		}
 		p->n_policies = i + 1;
@@ -1294,7 +1241,7 @@ prepare(engine *e, const engine_scope_config *in, const deps *d, prepared *p,
 	}
 	if (p->n_policies > 1) {
 		engine_policy *copy = p->policies;
-		v = sorted_ptrs(copy, p->n_policies, sizeof(*copy), qcmp_policy);
+		v                   = sorted_ptrs(copy, p->n_policies, sizeof(*copy), qcmp_policy);
 		if (v == NULL) {
 			return engine__oom(st);
 		}
@@ -1313,8 +1260,7 @@ prepare(engine *e, const engine_scope_config *in, const deps *d, prepared *p,
 			for (size_t j = i + 1; j < p->n_policies; j++) {
 				engine_policy *a = &p->policies[i], *b = &p->policies[j];
 				if (a->processing_order == b->processing_order) {
-					return frep_status_set(st,
-					    FREP_INVALID_ARGUMENT,
+					return frep_status_set(st, FREP_INVALID_ARGUMENT,
 					    "%spolicies '%s' and '%s' share "
 					    "processing_order %u",
 					    ctx, a->name, b->name, a->processing_order);
@@ -1334,8 +1280,7 @@ prepare(engine *e, const engine_scope_config *in, const deps *d, prepared *p,
 							    ENGINE__IP(y->start_range),
 							    ENGINE__IP(y->end_range),
 							    ENGINE__IP(x->start_range),
-							    ENGINE__IP(x->end_range),
-							    a->name);
+							    ENGINE__IP(x->end_range), a->name);
 						}
 					}
 				}
@@ -1349,8 +1294,8 @@ prepare(engine *e, const engine_scope_config *in, const deps *d, prepared *p,
  * deleted first, then added and updated ones inserted, so uniqueness
  * (client ids, policy names) holds at every step. */
 static frep_code
-prepared_write(engine *e, const engine_scope_config *in, const prepared *p,
-    const differ *df, frep_status *st)
+prepared_write(
+    engine *e, const engine_scope_config *in, const prepared *p, const differ *df, frep_status *st)
 {
 	uint32_t      sid = p->scope.scope_id;
 	frep_code     rc;
@@ -1366,18 +1311,17 @@ prepared_write(engine *e, const engine_scope_config *in, const prepared *p,
 		}
 		if (c->kind == &kind_exclusion) {
 			const engine_exclusion *x = c->local;
-			s = engine__stmt(e, ENGINE__STMT_EXCL_DELETE);
+			s                         = engine__stmt(e, ENGINE__STMT_EXCL_DELETE);
 			engine__bind_u32(s, 1, sid);
 			engine__bind_u32(s, 2, x->start_range);
 			engine__bind_u32(s, 3, x->end_range);
 			rc = engine__exec(e, s, "delete exclusion", st);
 		} else if (c->kind == &kind_reservation) {
 			const engine_reservation *r = c->local;
-			s = engine__stmt(e, ENGINE__STMT_RES_DELETE);
+			s                           = engine__stmt(e, ENGINE__STMT_RES_DELETE);
 			engine__bind_u32(s, 1, sid);
 			engine__bind_u32(s, 2, r->ip_address);
-			if ((rc = engine__exec(e, s, "delete reservation", st)) ==
-			    FREP_OK) {
+			if ((rc = engine__exec(e, s, "delete reservation", st)) == FREP_OK) {
 				s = engine__stmt(e, ENGINE__STMT_OPTVAL_DELETE_OWNER);
 				engine__bind_u32(s, 1, sid);
 				engine__bind_u32(s, 2, r->ip_address);
@@ -1386,7 +1330,7 @@ prepared_write(engine *e, const engine_scope_config *in, const prepared *p,
 			}
 		} else if (c->kind == &kind_option) {
 			const engine_option_value *o = c->local;
-			s = engine__stmt(e, ENGINE__STMT_OPTVAL_DELETE);
+			s                            = engine__stmt(e, ENGINE__STMT_OPTVAL_DELETE);
 			engine__bind_u32(s, 1, sid);
 			engine__bind_u32(s, 2, 0);
 			sqlite3_bind_int64(s, 3, 0);
@@ -1409,7 +1353,7 @@ prepared_write(engine *e, const engine_scope_config *in, const prepared *p,
 		}
 		if (c->kind == &kind_exclusion) {
 			const engine_exclusion *x = c->in;
-			s = engine__stmt(e, ENGINE__STMT_EXCL_INSERT);
+			s                         = engine__stmt(e, ENGINE__STMT_EXCL_INSERT);
 			engine__bind_u32(s, 1, sid);
 			engine__bind_u32(s, 2, x->start_range);
 			engine__bind_u32(s, 3, x->end_range);
@@ -1417,30 +1361,24 @@ prepared_write(engine *e, const engine_scope_config *in, const prepared *p,
 		} else if (c->kind == &kind_reservation) {
 			const engine_reservation *r = c->in;
 			size_t                    k = (size_t) (r - in->reservations);
-			s = engine__stmt(e, ENGINE__STMT_RES_INSERT);
+			s                           = engine__stmt(e, ENGINE__STMT_RES_INSERT);
 			engine__bind_u32(s, 1, sid);
 			engine__bind_u32(s, 2, r->ip_address);
 			engine__bind_text(s, 3, p->client_ids[k]);
 			engine__bind_text(s, 4, r->name);
 			engine__bind_text(s, 5, r->description);
 			sqlite3_bind_int(s, 6,
-			    r->type == ENGINE_CLIENT_TYPE_UNSPECIFIED
-			        ? ENGINE_CLIENT_TYPE_BOTH
-			        : (int) r->type);
-			if ((rc = engine__exec(e, s, "insert reservation", st)) ==
-			    FREP_OK) {
-				rc = engine__option_values_insert(e, sid,
-				    r->ip_address, 0, p->res_options[k], r->n_options,
-				    st);
+			    r->type == ENGINE_CLIENT_TYPE_UNSPECIFIED ? ENGINE_CLIENT_TYPE_BOTH
+								      : (int) r->type);
+			if ((rc = engine__exec(e, s, "insert reservation", st)) == FREP_OK) {
+				rc = engine__option_values_insert(
+				    e, sid, r->ip_address, 0, p->res_options[k], r->n_options, st);
 			}
 		} else if (c->kind == &kind_option) {
-			size_t k = (size_t) ((const engine_option_value *) c->in -
-			    in->options);
-			rc = engine__option_values_insert(
-			    e, sid, 0, 0, &p->options[k], 1, st);
+			size_t k = (size_t) ((const engine_option_value *) c->in - in->options);
+			rc = engine__option_values_insert(e, sid, 0, 0, &p->options[k], 1, st);
 		} else {
-			size_t  k = (size_t) ((const engine_policy *) c->in -
-                            in->policies);
+			size_t  k = (size_t) ((const engine_policy *) c->in - in->policies);
 			int64_t id;
 			rc = engine__policy_insert(e, &p->policies[k], &id, st);
 		}
@@ -1458,16 +1396,15 @@ prepared_write(engine *e, const engine_scope_config *in, const prepared *p,
  * this view, so a config with defaulted fields (lease 0, …) is compared
  * and written as what it means, not as its raw bytes. */
 static frep_code
-prepared_view(const engine_scope_config *in, const prepared *p,
-    engine_scope_config *view, frep_status *st)
+prepared_view(
+    const engine_scope_config *in, const prepared *p, engine_scope_config *view, frep_status *st)
 {
 	memset(view, 0, sizeof(*view));
 	view->scope        = p->scope;
 	view->exclusions   = p->exclusions;
 	view->n_exclusions = p->n_exclusions;
 	if (p->n_reservations > 0) {
-		view->reservations =
-		    malloc(p->n_reservations * sizeof(*view->reservations));
+		view->reservations = malloc(p->n_reservations * sizeof(*view->reservations));
 		if (view->reservations == NULL) {
 			return engine__oom(st);
 		}
@@ -1475,8 +1412,7 @@ prepared_view(const engine_scope_config *in, const prepared *p,
 			view->reservations[i]           = in->reservations[i];
 			view->reservations[i].client_id = p->client_ids[i];
 			view->reservations[i].options   = p->res_options[i];
-			if (view->reservations[i].type ==
-			    ENGINE_CLIENT_TYPE_UNSPECIFIED) {
+			if (view->reservations[i].type == ENGINE_CLIENT_TYPE_UNSPECIFIED) {
 				view->reservations[i].type = ENGINE_CLIENT_TYPE_BOTH;
 			}
 		}
@@ -1495,16 +1431,16 @@ prepared_view(const engine_scope_config *in, const prepared *p,
 static frep_code
 apply_one(engine *e, const engine_scope_config *incoming, bool dry_run,
     engine_scope_changes *changes, engine_object_diff **diff, size_t *n_diff,
-    char digest_before[65], char digest_after[65], bool own_tx,
-    frep_status *st)
+    char digest_before[65], char digest_after[65], bool own_tx, frep_status *st)
 {
 	engine_scope_config *local = NULL;
-	engine_scope_changes ch = {0};
-	differ               df = {.want_items = diff != NULL,
-	                  .a = {.to_buf = true}, .b = {.to_buf = true},
-	                  .collect = !dry_run};
-	deps                 d  = {0};
-	prepared             p  = {0};
+	engine_scope_changes ch    = {0};
+	differ               df    = {.want_items = diff != NULL,
+			     .a                   = {.to_buf = true},
+			     .b                   = {.to_buf = true},
+			     .collect             = !dry_run};
+	deps                 d     = {0};
+	prepared             p     = {0};
 	bool                 found = false;
 	engine_scope_config  view  = {0};
 	char                 written[65];
@@ -1523,8 +1459,8 @@ apply_one(engine *e, const engine_scope_config *incoming, bool dry_run,
 	if (incoming == NULL) {
 		return frep_status_set(st, FREP_INVALID_ARGUMENT, "config is NULL");
 	}
-	if ((rc = own_tx ? engine__write_begin(e, st)
-	                 : engine__savepoint_begin(e, st)) != FREP_OK) {
+	if ((rc = own_tx ? engine__write_begin(e, st) : engine__savepoint_begin(e, st)) !=
+	    FREP_OK) {
 		return rc;
 	}
 	/* 1. Dependencies, before anything else. */
@@ -1542,15 +1478,12 @@ apply_one(engine *e, const engine_scope_config *incoming, bool dry_run,
 	 * stored form, which is how every snapshot is digested). */
 	if (incoming->digest[0] != '\0' && strcmp(written, incoming->digest) != 0) {
 		rc = frep_status_set(st, FREP_INVALID_ARGUMENT,
-		    "digest %.64s does not match the config's %s", incoming->digest,
-		    written);
+		    "digest %.64s does not match the config's %s", incoming->digest, written);
 		goto done;
 	}
 	/* 4. Diff against what is here now. */
-	if ((rc = snapshot_locked(
-	         e, incoming->scope.scope_id, &local, &found, st)) != FREP_OK ||
-	    (rc = diff_configs(found ? local : NULL, &view, &ch, &df, st)) !=
-	        FREP_OK) {
+	if ((rc = snapshot_locked(e, incoming->scope.scope_id, &local, &found, st)) != FREP_OK ||
+	    (rc = diff_configs(found ? local : NULL, &view, &ch, &df, st)) != FREP_OK) {
 		goto done;
 	}
 	if (found && digest_before != NULL) {
@@ -1610,19 +1543,17 @@ done:
 }
 
 frep_code
-engine_scope_apply(engine *e, const engine_scope_config *incoming,
-    bool dry_run, engine_scope_changes *changes, engine_object_diff **diff,
-    size_t *n_diff, char digest_before[65], char digest_after[65],
-    frep_status *st)
+engine_scope_apply(engine *e, const engine_scope_config *incoming, bool dry_run,
+    engine_scope_changes *changes, engine_object_diff **diff, size_t *n_diff,
+    char digest_before[65], char digest_after[65], frep_status *st)
 {
-	return apply_one(e, incoming, dry_run, changes, diff, n_diff,
-	    digest_before, digest_after, true, st);
+	return apply_one(
+	    e, incoming, dry_run, changes, diff, n_diff, digest_before, digest_after, true, st);
 }
 
 frep_code
-engine_scope_apply_batch(engine *e, const engine_scope_config *const *configs,
-    size_t n, bool dry_run, bool want_diff, engine_apply_result *results,
-    frep_status *st)
+engine_scope_apply_batch(engine *e, const engine_scope_config *const *configs, size_t n,
+    bool dry_run, bool want_diff, engine_apply_result *results, frep_status *st)
 {
 	frep_code rc;
 
@@ -1638,9 +1569,9 @@ engine_scope_apply_batch(engine *e, const engine_scope_config *const *configs,
 	}
 	for (size_t i = 0; i < n; i++) {
 		engine_apply_result *r = &results[i];
-		r->code = apply_one(e, configs[i], dry_run, &r->changes,
-		    want_diff ? &r->diff : NULL, want_diff ? &r->n_diff : NULL,
-		    r->digest_before, r->digest_after, false, &r->status);
+		r->code                = apply_one(e, configs[i], dry_run, &r->changes,
+                    want_diff ? &r->diff : NULL, want_diff ? &r->n_diff : NULL, r->digest_before,
+				   r->digest_after, false, &r->status);
 		if (r->code == FREP_OK) {
 			frep_status_clear(&r->status);
 		}

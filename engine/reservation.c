@@ -10,8 +10,8 @@ static const char *const reservation_fields[] = {
     "client_id", "name", "description", "type", "options", NULL};
 
 frep_code
-engine__reservation_validate_fields(const engine_scope *sc,
-    const engine_reservation *res, char client_id[], frep_status *st)
+engine__reservation_validate_fields(
+    const engine_scope *sc, const engine_reservation *res, char client_id[], frep_status *st)
 {
 	char      ctx[64];
 	char      field[96];
@@ -21,16 +21,14 @@ engine__reservation_validate_fields(const engine_scope *sc,
 
 	if ((res->ip_address & mask) != net) {
 		return frep_status_set(st, FREP_INVALID_ARGUMENT,
-		    "reservation %s lies outside scope %s/%d",
-		    ENGINE__IP(res->ip_address), ENGINE__IP(net),
-		    engine_ipv4_prefix_len(mask));
+		    "reservation %s lies outside scope %s/%d", ENGINE__IP(res->ip_address),
+		    ENGINE__IP(net), engine_ipv4_prefix_len(mask));
 	}
 	if (res->ip_address == net || res->ip_address == (net | ~mask)) {
 		return frep_status_set(st, FREP_INVALID_ARGUMENT,
-		    "reservation %s is the %s address of scope %s/%d",
-		    ENGINE__IP(res->ip_address),
-		    res->ip_address == net ? "network" : "broadcast",
-		    ENGINE__IP(net), engine_ipv4_prefix_len(mask));
+		    "reservation %s is the %s address of scope %s/%d", ENGINE__IP(res->ip_address),
+		    res->ip_address == net ? "network" : "broadcast", ENGINE__IP(net),
+		    engine_ipv4_prefix_len(mask));
 	}
 	/* "reservation 10.0.0.5: " and "...client_id", built without printf:
 	 * this runs for each of the thousands of reservations of an apply. */
@@ -42,21 +40,20 @@ engine__reservation_validate_fields(const engine_scope *sc,
 	memcpy(ctx + 12 + n, ": ", 3);
 	memcpy(field, ctx, 14 + n);
 	memcpy(field + 14 + n, "client_id", 10);
-	if ((rc = engine_hexid_normalize(
-	         engine__str(res->client_id), field, client_id, st)) != FREP_OK) {
+	if ((rc = engine_hexid_normalize(engine__str(res->client_id), field, client_id, st)) !=
+	    FREP_OK) {
 		return rc;
 	}
 	if ((rc = engine__check_text(ctx, "name", res->name, ENGINE_NAME_MAX,
-	         ENGINE__TEXT_NO_CONTROL, st)) != FREP_OK ||
-	    (rc = engine__check_text(ctx, "description", res->description,
-	         ENGINE_DESCRIPTION_MAX, 0, st)) != FREP_OK) {
+		 ENGINE__TEXT_NO_CONTROL, st)) != FREP_OK ||
+	    (rc = engine__check_text(
+		 ctx, "description", res->description, ENGINE_DESCRIPTION_MAX, 0, st)) != FREP_OK) {
 		return rc;
 	}
-	if (res->type < ENGINE_CLIENT_TYPE_DHCP ||
-	    res->type > ENGINE_CLIENT_TYPE_BOTH) {
+	if (res->type < ENGINE_CLIENT_TYPE_DHCP || res->type > ENGINE_CLIENT_TYPE_BOTH) {
 		return frep_status_set(st, FREP_INVALID_ARGUMENT,
-		    "%stype %d is not a client type (1 DHCP, 2 BOOTP, 3 BOTH)",
-		    ctx, (int) res->type);
+		    "%stype %d is not a client type (1 DHCP, 2 BOOTP, 3 BOTH)", ctx,
+		    (int) res->type);
 	}
 	return FREP_OK;
 }
@@ -71,8 +68,7 @@ reservation_from_row(sqlite3_stmt *s, engine_reservation *out, frep_status *st)
 	out->name        = engine__col_dup(s, 3);
 	out->description = engine__col_dup(s, 4);
 	out->type        = (engine_client_type) sqlite3_column_int(s, 5);
-	if (out->client_id == NULL || out->name == NULL ||
-	    out->description == NULL) {
+	if (out->client_id == NULL || out->name == NULL || out->description == NULL) {
 		engine_reservation_fini(out);
 		return engine__oom(st);
 	}
@@ -80,8 +76,8 @@ reservation_from_row(sqlite3_stmt *s, engine_reservation *out, frep_status *st)
 }
 
 static frep_code
-reservation_read(engine *e, uint32_t scope_id, uint32_t ip,
-    engine_reservation *out, bool *found, frep_status *st)
+reservation_read(engine *e, uint32_t scope_id, uint32_t ip, engine_reservation *out, bool *found,
+    frep_status *st)
 {
 	sqlite3_stmt *s = engine__stmt(e, ENGINE__STMT_RES_GET);
 	bool          row;
@@ -101,8 +97,7 @@ reservation_read(engine *e, uint32_t scope_id, uint32_t ip,
 	if (rc != FREP_OK) {
 		return rc;
 	}
-	rc = engine__option_values_read(
-	    e, scope_id, ip, 0, &out->options, &out->n_options, st);
+	rc = engine__option_values_read(e, scope_id, ip, 0, &out->options, &out->n_options, st);
 	if (rc != FREP_OK) {
 		engine_reservation_fini(out);
 	}
@@ -110,15 +105,15 @@ reservation_read(engine *e, uint32_t scope_id, uint32_t ip,
 }
 
 static frep_code
-reservation_require(engine *e, uint32_t scope_id, uint32_t ip,
-    engine_reservation *out, frep_status *st)
+reservation_require(
+    engine *e, uint32_t scope_id, uint32_t ip, engine_reservation *out, frep_status *st)
 {
 	bool      found;
 	frep_code rc = reservation_read(e, scope_id, ip, out, &found, st);
 	if (rc == FREP_OK && !found) {
 		return frep_status_set(st, FREP_NOT_FOUND,
-		    "scope %s: reservation %s does not exist",
-		    ENGINE__IP(scope_id), ENGINE__IP(ip));
+		    "scope %s: reservation %s does not exist", ENGINE__IP(scope_id),
+		    ENGINE__IP(ip));
 	}
 	return rc;
 }
@@ -129,16 +124,15 @@ scope_for(engine *e, uint32_t scope_id, engine_scope *sc, frep_status *st)
 	bool      found;
 	frep_code rc = engine__scope_read(e, scope_id, sc, &found, st);
 	if (rc == FREP_OK && !found) {
-		return frep_status_set(st, FREP_NOT_FOUND,
-		    "scope %s does not exist", ENGINE__IP(scope_id));
+		return frep_status_set(
+		    st, FREP_NOT_FOUND, "scope %s does not exist", ENGINE__IP(scope_id));
 	}
 	return rc;
 }
 
 /* ALREADY_EXISTS if client_id is reserved in the scope by another ip. */
 static frep_code
-client_id_free(engine *e, uint32_t scope_id, uint32_t ip,
-    const char *client_id, frep_status *st)
+client_id_free(engine *e, uint32_t scope_id, uint32_t ip, const char *client_id, frep_status *st)
 {
 	sqlite3_stmt *s = engine__stmt(e, ENGINE__STMT_RES_BY_CLIENT);
 	bool          row;
@@ -163,8 +157,8 @@ client_id_free(engine *e, uint32_t scope_id, uint32_t ip,
 }
 
 frep_code
-engine_reservation_add(engine *e, const engine_reservation *reservation,
-    engine_reservation *out, frep_status *st)
+engine_reservation_add(
+    engine *e, const engine_reservation *reservation, engine_reservation *out, frep_status *st)
 {
 	engine_reservation   r;
 	engine_reservation   existing;
@@ -178,8 +172,7 @@ engine_reservation_add(engine *e, const engine_reservation *reservation,
 	frep_code            rc;
 
 	if (reservation == NULL) {
-		return frep_status_set(
-		    st, FREP_INVALID_ARGUMENT, "reservation is NULL");
+		return frep_status_set(st, FREP_INVALID_ARGUMENT, "reservation is NULL");
 	}
 	if (out != NULL) {
 		memset(out, 0, sizeof(*out));
@@ -198,28 +191,26 @@ engine_reservation_add(engine *e, const engine_reservation *reservation,
 		goto done;
 	}
 	have_sc = true;
-	if ((rc = engine__reservation_validate_fields(&sc, &r, client_id, st)) !=
-	    FREP_OK) {
+	if ((rc = engine__reservation_validate_fields(&sc, &r, client_id, st)) != FREP_OK) {
 		goto done;
 	}
-	if ((rc = reservation_read(e, r.scope_id, r.ip_address, &existing,
-	         &found, st)) != FREP_OK) {
+	if ((rc = reservation_read(e, r.scope_id, r.ip_address, &existing, &found, st)) !=
+	    FREP_OK) {
 		goto done;
 	}
 	if (found) {
 		engine_reservation_fini(&existing);
 		rc = frep_status_set(st, FREP_ALREADY_EXISTS,
-		    "scope %s: reservation %s already exists",
-		    ENGINE__IP(r.scope_id), ENGINE__IP(r.ip_address));
+		    "scope %s: reservation %s already exists", ENGINE__IP(r.scope_id),
+		    ENGINE__IP(r.ip_address));
 		goto done;
 	}
-	if ((rc = client_id_free(e, r.scope_id, r.ip_address, client_id, st)) !=
-	    FREP_OK) {
+	if ((rc = client_id_free(e, r.scope_id, r.ip_address, client_id, st)) != FREP_OK) {
 		goto done;
 	}
 	snprintf(ctx, sizeof(ctx), "reservation %s: ", ENGINE__IP(r.ip_address));
-	if ((rc = engine__option_values_check(
-	         e, ctx, r.options, r.n_options, &opts, st)) != FREP_OK) {
+	if ((rc = engine__option_values_check(e, ctx, r.options, r.n_options, &opts, st)) !=
+	    FREP_OK) {
 		goto done;
 	}
 	n_opts = r.n_options;
@@ -231,8 +222,8 @@ engine_reservation_add(engine *e, const engine_reservation *reservation,
 	engine__bind_text(s, 5, r.description);
 	sqlite3_bind_int(s, 6, (int) r.type);
 	if ((rc = engine__exec(e, s, "insert reservation", st)) != FREP_OK ||
-	    (rc = engine__option_values_insert(
-	         e, r.scope_id, r.ip_address, 0, opts, n_opts, st)) != FREP_OK) {
+	    (rc = engine__option_values_insert(e, r.scope_id, r.ip_address, 0, opts, n_opts, st)) !=
+		FREP_OK) {
 		goto done;
 	}
 	if (out != NULL) {
@@ -251,9 +242,8 @@ done:
 }
 
 frep_code
-engine_reservation_set(engine *e, const engine_reservation *reservation,
-    const char *const *mask, size_t n_mask, engine_reservation *out,
-    frep_status *st)
+engine_reservation_set(engine *e, const engine_reservation *reservation, const char *const *mask,
+    size_t n_mask, engine_reservation *out, frep_status *st)
 {
 	engine_reservation   cur;
 	engine_reservation   m;
@@ -267,14 +257,13 @@ engine_reservation_set(engine *e, const engine_reservation *reservation,
 	frep_code            rc;
 
 	if (reservation == NULL) {
-		return frep_status_set(
-		    st, FREP_INVALID_ARGUMENT, "reservation is NULL");
+		return frep_status_set(st, FREP_INVALID_ARGUMENT, "reservation is NULL");
 	}
 	if (out != NULL) {
 		memset(out, 0, sizeof(*out));
 	}
-	if ((rc = engine__mask_check("Reservation", mask, n_mask,
-	         reservation_fields, st)) != FREP_OK) {
+	if ((rc = engine__mask_check("Reservation", mask, n_mask, reservation_fields, st)) !=
+	    FREP_OK) {
 		return rc;
 	}
 	if ((rc = engine__write_begin(e, st)) != FREP_OK) {
@@ -287,8 +276,8 @@ engine_reservation_set(engine *e, const engine_reservation *reservation,
 		goto done;
 	}
 	have_sc = true;
-	if ((rc = reservation_require(e, reservation->scope_id,
-	         reservation->ip_address, &cur, st)) != FREP_OK) {
+	if ((rc = reservation_require(
+		 e, reservation->scope_id, reservation->ip_address, &cur, st)) != FREP_OK) {
 		goto done;
 	}
 	have_cur = true;
@@ -304,13 +293,11 @@ engine_reservation_set(engine *e, const engine_reservation *reservation,
 	}
 	if (engine__mask_has(mask, n_mask, "type")) {
 		m.type = reservation->type == ENGINE_CLIENT_TYPE_UNSPECIFIED
-		    ? ENGINE_CLIENT_TYPE_BOTH
-		    : reservation->type;
+			     ? ENGINE_CLIENT_TYPE_BOTH
+			     : reservation->type;
 	}
-	if ((rc = engine__reservation_validate_fields(&sc, &m, client_id, st)) !=
-	        FREP_OK ||
-	    (rc = client_id_free(e, m.scope_id, m.ip_address, client_id, st)) !=
-	        FREP_OK) {
+	if ((rc = engine__reservation_validate_fields(&sc, &m, client_id, st)) != FREP_OK ||
+	    (rc = client_id_free(e, m.scope_id, m.ip_address, client_id, st)) != FREP_OK) {
 		goto done;
 	}
 	s = engine__stmt(e, ENGINE__STMT_RES_UPDATE);
@@ -324,11 +311,9 @@ engine_reservation_set(engine *e, const engine_reservation *reservation,
 		goto done;
 	}
 	if (engine__mask_has(mask, n_mask, "options")) {
-		snprintf(ctx, sizeof(ctx), "reservation %s: ",
-		    ENGINE__IP(m.ip_address));
-		if ((rc = engine__option_values_check(e, ctx,
-		         reservation->options, reservation->n_options, &opts,
-		         st)) != FREP_OK) {
+		snprintf(ctx, sizeof(ctx), "reservation %s: ", ENGINE__IP(m.ip_address));
+		if ((rc = engine__option_values_check(e, ctx, reservation->options,
+			 reservation->n_options, &opts, st)) != FREP_OK) {
 			goto done;
 		}
 		n_opts = reservation->n_options;
@@ -336,10 +321,9 @@ engine_reservation_set(engine *e, const engine_reservation *reservation,
 		engine__bind_u32(s, 1, m.scope_id);
 		engine__bind_u32(s, 2, m.ip_address);
 		sqlite3_bind_int64(s, 3, 0);
-		if ((rc = engine__exec(e, s, "delete option values", st)) !=
-		        FREP_OK ||
-		    (rc = engine__option_values_insert(e, m.scope_id,
-		         m.ip_address, 0, opts, n_opts, st)) != FREP_OK) {
+		if ((rc = engine__exec(e, s, "delete option values", st)) != FREP_OK ||
+		    (rc = engine__option_values_insert(
+			 e, m.scope_id, m.ip_address, 0, opts, n_opts, st)) != FREP_OK) {
 			goto done;
 		}
 	}
@@ -362,8 +346,8 @@ done:
 }
 
 frep_code
-engine_reservation_get(engine *e, uint32_t scope_id, uint32_t ip_address,
-    engine_reservation *out, frep_status *st)
+engine_reservation_get(
+    engine *e, uint32_t scope_id, uint32_t ip_address, engine_reservation *out, frep_status *st)
 {
 	frep_code rc;
 
@@ -396,8 +380,7 @@ append_option(engine_reservation *r, sqlite3_stmt *s, frep_status *st)
 		}
 		r->options = nv;
 	}
-	frep_code rc =
-	    engine__option_value_from_row(s, 2, &r->options[r->n_options], st);
+	frep_code rc = engine__option_value_from_row(s, 2, &r->options[r->n_options], st);
 	if (rc == FREP_OK) {
 		r->n_options++;
 	}
@@ -405,8 +388,8 @@ append_option(engine_reservation *r, sqlite3_stmt *s, frep_status *st)
 }
 
 frep_code
-engine__reservations_read(engine *e, uint32_t scope_id,
-    engine_reservation **out, size_t *n, frep_status *st)
+engine__reservations_read(
+    engine *e, uint32_t scope_id, engine_reservation **out, size_t *n, frep_status *st)
 {
 	engine_reservation *vec   = NULL;
 	size_t              count = 0, cap = 0, j = 0;
@@ -421,8 +404,7 @@ engine__reservations_read(engine *e, uint32_t scope_id,
 		s = engine__stmt(e, ENGINE__STMT_RES_LIST_ALL);
 	}
 	for (;;) {
-		if ((rc = engine__step(e, s, &row, "list reservations", st)) !=
-		    FREP_OK) {
+		if ((rc = engine__step(e, s, &row, "list reservations", st)) != FREP_OK) {
 			goto fail;
 		}
 		if (!row) {
@@ -430,7 +412,7 @@ engine__reservations_read(engine *e, uint32_t scope_id,
 		}
 		if (count == cap) {
 			size_t              ncap = cap ? cap * 2 : 16;
-			engine_reservation *nv = realloc(vec, ncap * sizeof(*nv));
+			engine_reservation *nv   = realloc(vec, ncap * sizeof(*nv));
 			if (nv == NULL) {
 				sqlite3_reset(s);
 				rc = engine__oom(st);
@@ -455,8 +437,7 @@ engine__reservations_read(engine *e, uint32_t scope_id,
 	for (;;) {
 		uint32_t sid, ip;
 
-		if ((rc = engine__step(e, s, &row, "list option values", st)) !=
-		    FREP_OK) {
+		if ((rc = engine__step(e, s, &row, "list option values", st)) != FREP_OK) {
 			goto fail;
 		}
 		if (!row) {
@@ -465,12 +446,10 @@ engine__reservations_read(engine *e, uint32_t scope_id,
 		sid = engine__col_u32(s, 0);
 		ip  = engine__col_u32(s, 1);
 		while (j < count && (vec[j].scope_id < sid ||
-		                        (vec[j].scope_id == sid &&
-		                            vec[j].ip_address < ip))) {
+					(vec[j].scope_id == sid && vec[j].ip_address < ip))) {
 			j++;
 		}
-		if (j < count && vec[j].scope_id == sid &&
-		    vec[j].ip_address == ip) {
+		if (j < count && vec[j].scope_id == sid && vec[j].ip_address == ip) {
 			if ((rc = append_option(&vec[j], s, st)) != FREP_OK) {
 				sqlite3_reset(s);
 				goto fail;
@@ -487,8 +466,8 @@ fail:
 }
 
 frep_code
-engine_reservation_list(engine *e, uint32_t scope_id,
-    engine_reservation **out, size_t *n, frep_status *st)
+engine_reservation_list(
+    engine *e, uint32_t scope_id, engine_reservation **out, size_t *n, frep_status *st)
 {
 	engine_scope sc;
 	frep_code    rc;
@@ -515,8 +494,7 @@ engine_reservation_list(engine *e, uint32_t scope_id,
 }
 
 frep_code
-engine_reservation_remove(
-    engine *e, uint32_t scope_id, uint32_t ip_address, frep_status *st)
+engine_reservation_remove(engine *e, uint32_t scope_id, uint32_t ip_address, frep_status *st)
 {
 	sqlite3_stmt *s;
 	frep_code     rc;
@@ -534,8 +512,7 @@ engine_reservation_remove(
 		goto done;
 	}
 	if (sqlite3_changes(e->db) == 0) {
-		rc = frep_status_set(st, FREP_NOT_FOUND,
-		    "scope %s: reservation %s does not exist",
+		rc = frep_status_set(st, FREP_NOT_FOUND, "scope %s: reservation %s does not exist",
 		    ENGINE__IP(scope_id), ENGINE__IP(ip_address));
 		goto done;
 	}

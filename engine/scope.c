@@ -5,10 +5,9 @@
 
 #include "engine_internal.h"
 
-static const char *const scope_fields[] = {"subnet_mask", "name",
-    "description", "start_range", "end_range", "lease_duration_s", "state",
-    "type", "superscope_name", "max_bootp_clients", "delay_ms",
-    "activate_policies", NULL};
+static const char *const scope_fields[] = {"subnet_mask", "name", "description", "start_range",
+    "end_range", "lease_duration_s", "state", "type", "superscope_name", "max_bootp_clients",
+    "delay_ms", "activate_policies", NULL};
 
 void
 engine__scope_defaults(engine_scope *s)
@@ -49,8 +48,7 @@ scope_from_row(sqlite3_stmt *s, engine_scope *out, frep_status *st)
 	out->delay_ms                  = engine__col_u32(s, 11);
 	out->activate_policies_present = true;
 	out->activate_policies         = sqlite3_column_int(s, 12) != 0;
-	if (out->name == NULL || out->description == NULL ||
-	    out->superscope_name == NULL) {
+	if (out->name == NULL || out->description == NULL || out->superscope_name == NULL) {
 		engine_scope_fini(out);
 		return engine__oom(st);
 	}
@@ -58,8 +56,7 @@ scope_from_row(sqlite3_stmt *s, engine_scope *out, frep_status *st)
 }
 
 frep_code
-engine__scope_read(engine *e, uint32_t scope_id, engine_scope *out,
-    bool *found, frep_status *st)
+engine__scope_read(engine *e, uint32_t scope_id, engine_scope *out, bool *found, frep_status *st)
 {
 	sqlite3_stmt *s = engine__stmt(e, ENGINE__STMT_SCOPE_GET);
 	bool          row;
@@ -85,8 +82,8 @@ scope_require(engine *e, uint32_t scope_id, engine_scope *out, frep_status *st)
 	bool      found;
 	frep_code rc = engine__scope_read(e, scope_id, out, &found, st);
 	if (rc == FREP_OK && !found) {
-		return frep_status_set(st, FREP_NOT_FOUND,
-		    "scope %s does not exist", ENGINE__IP(scope_id));
+		return frep_status_set(
+		    st, FREP_NOT_FOUND, "scope %s does not exist", ENGINE__IP(scope_id));
 	}
 	return rc;
 }
@@ -118,15 +115,14 @@ engine__scope_validate(engine *e, const engine_scope *sc, frep_status *st)
 	bool          row;
 
 	if (sc->scope_id == 0) {
-		return frep_status_set(st, FREP_INVALID_ARGUMENT,
-		    "scope_id 0.0.0.0 is not a network address");
+		return frep_status_set(
+		    st, FREP_INVALID_ARGUMENT, "scope_id 0.0.0.0 is not a network address");
 	}
 	snprintf(ctx, sizeof(ctx), "scope %s: ", ENGINE__IP(sc->scope_id));
 	prefix = engine_ipv4_prefix_len(sc->subnet_mask);
 	if (prefix < 0) {
 		return frep_status_set(st, FREP_INVALID_ARGUMENT,
-		    "%ssubnet_mask %s is not contiguous", ctx,
-		    ENGINE__IP(sc->subnet_mask));
+		    "%ssubnet_mask %s is not contiguous", ctx, ENGINE__IP(sc->subnet_mask));
 	}
 	if (prefix == 0 || prefix > 30) {
 		return frep_status_set(st, FREP_INVALID_ARGUMENT,
@@ -148,49 +144,39 @@ engine__scope_validate(engine *e, const engine_scope *sc, frep_status *st)
 		    "224.0.0.0 and above are refused)",
 		    ENGINE__IP(sc->scope_id));
 	}
-	if ((fault = subnet_fault(sc->scope_id, sc->subnet_mask,
-	         sc->start_range)) != NULL) {
-		return frep_status_set(st, FREP_INVALID_ARGUMENT,
-		    "%sstart_range %s %s %s/%d", ctx,
-		    ENGINE__IP(sc->start_range), fault, ENGINE__IP(sc->scope_id),
-		    prefix);
+	if ((fault = subnet_fault(sc->scope_id, sc->subnet_mask, sc->start_range)) != NULL) {
+		return frep_status_set(st, FREP_INVALID_ARGUMENT, "%sstart_range %s %s %s/%d", ctx,
+		    ENGINE__IP(sc->start_range), fault, ENGINE__IP(sc->scope_id), prefix);
 	}
-	if ((fault = subnet_fault(sc->scope_id, sc->subnet_mask,
-	         sc->end_range)) != NULL) {
-		return frep_status_set(st, FREP_INVALID_ARGUMENT,
-		    "%send_range %s %s %s/%d", ctx, ENGINE__IP(sc->end_range),
-		    fault, ENGINE__IP(sc->scope_id), prefix);
+	if ((fault = subnet_fault(sc->scope_id, sc->subnet_mask, sc->end_range)) != NULL) {
+		return frep_status_set(st, FREP_INVALID_ARGUMENT, "%send_range %s %s %s/%d", ctx,
+		    ENGINE__IP(sc->end_range), fault, ENGINE__IP(sc->scope_id), prefix);
 	}
 	if (sc->start_range > sc->end_range) {
 		return frep_status_set(st, FREP_INVALID_ARGUMENT,
-		    "%sstart_range %s is after end_range %s", ctx,
-		    ENGINE__IP(sc->start_range), ENGINE__IP(sc->end_range));
+		    "%sstart_range %s is after end_range %s", ctx, ENGINE__IP(sc->start_range),
+		    ENGINE__IP(sc->end_range));
 	}
 	if ((rc = engine__check_text(ctx, "name", sc->name, ENGINE_NAME_MAX,
-	         ENGINE__TEXT_REQUIRED | ENGINE__TEXT_NO_CONTROL, st)) !=
-	        FREP_OK ||
-	    (rc = engine__check_text(ctx, "description", sc->description,
-	         ENGINE_DESCRIPTION_MAX, 0, st)) != FREP_OK ||
-	    (rc = engine__check_text(ctx, "superscope_name",
-	         sc->superscope_name, ENGINE_NAME_MAX,
-	         ENGINE__TEXT_NO_CONTROL, st)) != FREP_OK) {
+		 ENGINE__TEXT_REQUIRED | ENGINE__TEXT_NO_CONTROL, st)) != FREP_OK ||
+	    (rc = engine__check_text(
+		 ctx, "description", sc->description, ENGINE_DESCRIPTION_MAX, 0, st)) != FREP_OK ||
+	    (rc = engine__check_text(ctx, "superscope_name", sc->superscope_name, ENGINE_NAME_MAX,
+		 ENGINE__TEXT_NO_CONTROL, st)) != FREP_OK) {
 		return rc;
 	}
-	if (sc->state != ENGINE_SCOPE_STATE_ACTIVE &&
-	    sc->state != ENGINE_SCOPE_STATE_INACTIVE) {
+	if (sc->state != ENGINE_SCOPE_STATE_ACTIVE && sc->state != ENGINE_SCOPE_STATE_INACTIVE) {
 		return frep_status_set(st, FREP_INVALID_ARGUMENT,
-		    "%sstate %d is not a scope state (1 ACTIVE, 2 INACTIVE)",
-		    ctx, (int) sc->state);
+		    "%sstate %d is not a scope state (1 ACTIVE, 2 INACTIVE)", ctx, (int) sc->state);
 	}
-	if (sc->type < ENGINE_CLIENT_TYPE_DHCP ||
-	    sc->type > ENGINE_CLIENT_TYPE_BOTH) {
+	if (sc->type < ENGINE_CLIENT_TYPE_DHCP || sc->type > ENGINE_CLIENT_TYPE_BOTH) {
 		return frep_status_set(st, FREP_INVALID_ARGUMENT,
-		    "%stype %d is not a client type (1 DHCP, 2 BOOTP, 3 BOTH)",
-		    ctx, (int) sc->type);
+		    "%stype %d is not a client type (1 DHCP, 2 BOOTP, 3 BOTH)", ctx,
+		    (int) sc->type);
 	}
 	if (sc->lease_duration_s == 0) {
-		return frep_status_set(st, FREP_INVALID_ARGUMENT,
-		    "%slease_duration_s 0 is not a lease duration", ctx);
+		return frep_status_set(
+		    st, FREP_INVALID_ARGUMENT, "%slease_duration_s 0 is not a lease duration", ctx);
 	}
 	if (e == NULL) {
 		return FREP_OK;
@@ -199,8 +185,7 @@ engine__scope_validate(engine *e, const engine_scope *sc, frep_status *st)
 	engine__bind_u32(s, 1, sc->scope_id);
 	engine__bind_u32(s, 2, sc->start_range);
 	engine__bind_u32(s, 3, sc->end_range);
-	if ((rc = engine__step(e, s, &row, "check scope overlap", st)) !=
-	    FREP_OK) {
+	if ((rc = engine__step(e, s, &row, "check scope overlap", st)) != FREP_OK) {
 		return rc;
 	}
 	if (row) {
@@ -210,8 +195,8 @@ engine__scope_validate(engine *e, const engine_scope *sc, frep_status *st)
 		sqlite3_reset(s);
 		return frep_status_set(st, FREP_FAILED_PRECONDITION,
 		    "%srange %s-%s overlaps the range %s-%s of scope %s", ctx,
-		    ENGINE__IP(sc->start_range), ENGINE__IP(sc->end_range),
-		    ENGINE__IP(os), ENGINE__IP(oe), ENGINE__IP(other));
+		    ENGINE__IP(sc->start_range), ENGINE__IP(sc->end_range), ENGINE__IP(os),
+		    ENGINE__IP(oe), ENGINE__IP(other));
 	}
 	return FREP_OK;
 }
@@ -243,7 +228,7 @@ engine__scope_clear(engine *e, uint32_t scope_id, frep_status *st)
 	static const engine__stmt_id ids[] = {ENGINE__STMT_OPTVAL_DELETE_SCOPE,
 	    ENGINE__STMT_POLICY_DELETE_SCOPE, ENGINE__STMT_RES_DELETE_SCOPE,
 	    ENGINE__STMT_EXCL_DELETE_SCOPE};
-	frep_code rc;
+	frep_code                    rc;
 
 	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
 		sqlite3_stmt *s = engine__stmt(e, ids[i]);
@@ -276,52 +261,46 @@ scope_children_fit(engine *e, const engine_scope *sc, frep_status *st)
 		uint32_t a = engine__col_u32(s, 0), b = engine__col_u32(s, 1);
 		sqlite3_reset(s);
 		return frep_status_set(st, FREP_FAILED_PRECONDITION,
-		    "%sexclusion %s-%s would lie outside the new range %s-%s",
-		    ctx, ENGINE__IP(a), ENGINE__IP(b),
-		    ENGINE__IP(sc->start_range), ENGINE__IP(sc->end_range));
+		    "%sexclusion %s-%s would lie outside the new range %s-%s", ctx, ENGINE__IP(a),
+		    ENGINE__IP(b), ENGINE__IP(sc->start_range), ENGINE__IP(sc->end_range));
 	}
 	s = engine__stmt(e, ENGINE__STMT_RES_OUTSIDE);
 	engine__bind_u32(s, 1, sc->scope_id);
 	engine__bind_u32(s, 2, sc->scope_id);
 	engine__bind_u32(s, 3, sc->scope_id | ~sc->subnet_mask);
-	if ((rc = engine__step(e, s, &row, "check reservations", st)) !=
-	    FREP_OK) {
+	if ((rc = engine__step(e, s, &row, "check reservations", st)) != FREP_OK) {
 		return rc;
 	}
 	if (row) {
 		uint32_t ip = engine__col_u32(s, 0);
 		sqlite3_reset(s);
 		return frep_status_set(st, FREP_FAILED_PRECONDITION,
-		    "%sreservation %s would lie outside subnet %s/%d", ctx,
-		    ENGINE__IP(ip), ENGINE__IP(sc->scope_id),
-		    engine_ipv4_prefix_len(sc->subnet_mask));
+		    "%sreservation %s would lie outside subnet %s/%d", ctx, ENGINE__IP(ip),
+		    ENGINE__IP(sc->scope_id), engine_ipv4_prefix_len(sc->subnet_mask));
 	}
 	s = engine__stmt(e, ENGINE__STMT_RANGE_OUTSIDE);
 	engine__bind_u32(s, 1, sc->scope_id);
 	engine__bind_u32(s, 2, sc->start_range);
 	engine__bind_u32(s, 3, sc->end_range);
-	if ((rc = engine__step(e, s, &row, "check policy ranges", st)) !=
-	    FREP_OK) {
+	if ((rc = engine__step(e, s, &row, "check policy ranges", st)) != FREP_OK) {
 		return rc;
 	}
 	if (row) {
 		char name[ENGINE_POLICY_NAME_MAX + 1];
-		snprintf(name, sizeof(name), "%s",
-		    (const char *) sqlite3_column_text(s, 0));
+		snprintf(name, sizeof(name), "%s", (const char *) sqlite3_column_text(s, 0));
 		uint32_t a = engine__col_u32(s, 1), b = engine__col_u32(s, 2);
 		sqlite3_reset(s);
 		return frep_status_set(st, FREP_FAILED_PRECONDITION,
 		    "%spolicy '%s' range %s-%s would lie outside the new range "
 		    "%s-%s",
-		    ctx, name, ENGINE__IP(a), ENGINE__IP(b),
-		    ENGINE__IP(sc->start_range), ENGINE__IP(sc->end_range));
+		    ctx, name, ENGINE__IP(a), ENGINE__IP(b), ENGINE__IP(sc->start_range),
+		    ENGINE__IP(sc->end_range));
 	}
 	return FREP_OK;
 }
 
 frep_code
-engine_scope_add(engine *e, const engine_scope *scope, engine_scope *out,
-    frep_status *st)
+engine_scope_add(engine *e, const engine_scope *scope, engine_scope *out, frep_status *st)
 {
 	engine_scope sc;
 	engine_scope existing;
@@ -339,14 +318,13 @@ engine_scope_add(engine *e, const engine_scope *scope, engine_scope *out,
 	}
 	sc = *scope;
 	engine__scope_defaults(&sc);
-	if ((rc = engine__scope_read(e, sc.scope_id, &existing, &found, st)) !=
-	    FREP_OK) {
+	if ((rc = engine__scope_read(e, sc.scope_id, &existing, &found, st)) != FREP_OK) {
 		goto done;
 	}
 	if (found) {
 		engine_scope_fini(&existing);
-		rc = frep_status_set(st, FREP_ALREADY_EXISTS,
-		    "scope %s already exists", ENGINE__IP(sc.scope_id));
+		rc = frep_status_set(
+		    st, FREP_ALREADY_EXISTS, "scope %s already exists", ENGINE__IP(sc.scope_id));
 		goto done;
 	}
 	if ((rc = engine__scope_validate(e, &sc, st)) != FREP_OK ||
@@ -365,9 +343,8 @@ done:
 }
 
 frep_code
-engine_scope_set(engine *e, const engine_scope *scope,
-    const char *const *mask, size_t n_mask, engine_scope *out,
-    frep_status *st)
+engine_scope_set(engine *e, const engine_scope *scope, const char *const *mask, size_t n_mask,
+    engine_scope *out, frep_status *st)
 {
 	engine_scope cur;
 	engine_scope m;
@@ -380,8 +357,7 @@ engine_scope_set(engine *e, const engine_scope *scope,
 	if (out != NULL) {
 		memset(out, 0, sizeof(*out));
 	}
-	if ((rc = engine__mask_check("Scope", mask, n_mask, scope_fields, st)) !=
-	    FREP_OK) {
+	if ((rc = engine__mask_check("Scope", mask, n_mask, scope_fields, st)) != FREP_OK) {
 		return rc;
 	}
 	if ((rc = engine__write_begin(e, st)) != FREP_OK) {
@@ -392,9 +368,9 @@ engine_scope_set(engine *e, const engine_scope *scope,
 	}
 	have_cur = true;
 	m        = cur; /* borrows cur's strings */
-#define SET(f)                                                                \
-	if (engine__mask_has(mask, n_mask, #f)) {                            \
-		m.f = scope->f;                                               \
+#define SET(f)                                                                                     \
+	if (engine__mask_has(mask, n_mask, #f)) {                                                  \
+		m.f = scope->f;                                                                    \
 	}
 	SET(subnet_mask)
 	SET(name)
@@ -409,9 +385,8 @@ engine_scope_set(engine *e, const engine_scope *scope,
 	SET(delay_ms)
 #undef SET
 	if (engine__mask_has(mask, n_mask, "activate_policies")) {
-		m.activate_policies = scope->activate_policies_present
-		    ? scope->activate_policies
-		    : true;
+		m.activate_policies =
+		    scope->activate_policies_present ? scope->activate_policies : true;
 	}
 	if (n_mask == 0) {
 		/* A full replace applies the add-time defaults to zeros. */
@@ -437,8 +412,7 @@ done:
 }
 
 frep_code
-engine_scope_get(
-    engine *e, uint32_t scope_id, engine_scope *out, frep_status *st)
+engine_scope_get(engine *e, uint32_t scope_id, engine_scope *out, frep_status *st)
 {
 	frep_code rc;
 
@@ -473,9 +447,7 @@ engine_scope_list(engine *e, engine_scope **out, size_t *n, frep_status *st)
 	}
 	s = engine__stmt(e, ENGINE__STMT_SCOPE_LIST);
 	for (;;) {
-		if ((rc = engine__step(e, s, &row, "list scopes", st)) !=
-		        FREP_OK ||
-		    !row) {
+		if ((rc = engine__step(e, s, &row, "list scopes", st)) != FREP_OK || !row) {
 			break;
 		}
 		if (count == cap) {
@@ -520,8 +492,7 @@ engine_scope_remove(engine *e, uint32_t scope_id, bool force, frep_status *st)
 	engine_scope_fini(&cur);
 	s = engine__stmt(e, ENGINE__STMT_FOS_OWNER);
 	engine__bind_u32(s, 1, scope_id);
-	if ((rc = engine__step(e, s, &row, "read failover membership", st)) !=
-	    FREP_OK) {
+	if ((rc = engine__step(e, s, &row, "read failover membership", st)) != FREP_OK) {
 		goto done;
 	}
 	if (row && !force) {
@@ -554,8 +525,7 @@ engine_exclusion_add(engine *e, const engine_exclusion *x, frep_status *st)
 	frep_code     rc;
 
 	if (x == NULL) {
-		return frep_status_set(
-		    st, FREP_INVALID_ARGUMENT, "exclusion is NULL");
+		return frep_status_set(st, FREP_INVALID_ARGUMENT, "exclusion is NULL");
 	}
 	if ((rc = engine__write_begin(e, st)) != FREP_OK) {
 		return rc;
@@ -566,21 +536,19 @@ engine_exclusion_add(engine *e, const engine_exclusion *x, frep_status *st)
 	if (x->start_range > x->end_range) {
 		rc = frep_status_set(st, FREP_INVALID_ARGUMENT,
 		    "scope %s: exclusion start_range %s is after end_range %s",
-		    ENGINE__IP(x->scope_id), ENGINE__IP(x->start_range),
-		    ENGINE__IP(x->end_range));
-	} else if (x->start_range < sc.start_range ||
-	           x->start_range > sc.end_range) {
+		    ENGINE__IP(x->scope_id), ENGINE__IP(x->start_range), ENGINE__IP(x->end_range));
+	} else if (x->start_range < sc.start_range || x->start_range > sc.end_range) {
 		rc = frep_status_set(st, FREP_INVALID_ARGUMENT,
 		    "scope %s: exclusion start_range %s lies outside the scope's "
 		    "range %s-%s",
-		    ENGINE__IP(x->scope_id), ENGINE__IP(x->start_range),
-		    ENGINE__IP(sc.start_range), ENGINE__IP(sc.end_range));
+		    ENGINE__IP(x->scope_id), ENGINE__IP(x->start_range), ENGINE__IP(sc.start_range),
+		    ENGINE__IP(sc.end_range));
 	} else if (x->end_range > sc.end_range) {
 		rc = frep_status_set(st, FREP_INVALID_ARGUMENT,
 		    "scope %s: exclusion end_range %s lies outside the scope's "
 		    "range %s-%s",
-		    ENGINE__IP(x->scope_id), ENGINE__IP(x->end_range),
-		    ENGINE__IP(sc.start_range), ENGINE__IP(sc.end_range));
+		    ENGINE__IP(x->scope_id), ENGINE__IP(x->end_range), ENGINE__IP(sc.start_range),
+		    ENGINE__IP(sc.end_range));
 	}
 	engine_scope_fini(&sc);
 	if (rc != FREP_OK) {
@@ -596,9 +564,8 @@ engine_exclusion_add(engine *e, const engine_exclusion *x, frep_status *st)
 	sqlite3_reset(s);
 	if (row) {
 		rc = frep_status_set(st, FREP_ALREADY_EXISTS,
-		    "scope %s: exclusion %s-%s already exists",
-		    ENGINE__IP(x->scope_id), ENGINE__IP(x->start_range),
-		    ENGINE__IP(x->end_range));
+		    "scope %s: exclusion %s-%s already exists", ENGINE__IP(x->scope_id),
+		    ENGINE__IP(x->start_range), ENGINE__IP(x->end_range));
 		goto done;
 	}
 	s = engine__stmt(e, ENGINE__STMT_EXCL_INSERT);
@@ -611,8 +578,8 @@ done:
 }
 
 frep_code
-engine__exclusions_read(engine *e, uint32_t scope_id, engine_exclusion **out,
-    size_t *n, frep_status *st)
+engine__exclusions_read(
+    engine *e, uint32_t scope_id, engine_exclusion **out, size_t *n, frep_status *st)
 {
 	engine_exclusion *vec   = NULL;
 	size_t            count = 0, cap = 0;
@@ -627,8 +594,7 @@ engine__exclusions_read(engine *e, uint32_t scope_id, engine_exclusion **out,
 		s = engine__stmt(e, ENGINE__STMT_EXCL_LIST_ALL);
 	}
 	for (;;) {
-		if ((rc = engine__step(e, s, &row, "list exclusions", st)) !=
-		    FREP_OK) {
+		if ((rc = engine__step(e, s, &row, "list exclusions", st)) != FREP_OK) {
 			free(vec);
 			return rc;
 		}
@@ -657,8 +623,8 @@ engine__exclusions_read(engine *e, uint32_t scope_id, engine_exclusion **out,
 }
 
 frep_code
-engine_exclusion_list(engine *e, uint32_t scope_id, engine_exclusion **out,
-    size_t *n, frep_status *st)
+engine_exclusion_list(
+    engine *e, uint32_t scope_id, engine_exclusion **out, size_t *n, frep_status *st)
 {
 	engine_scope sc;
 	frep_code    rc;
@@ -691,8 +657,7 @@ engine_exclusion_remove(engine *e, const engine_exclusion *x, frep_status *st)
 	frep_code     rc;
 
 	if (x == NULL) {
-		return frep_status_set(
-		    st, FREP_INVALID_ARGUMENT, "exclusion is NULL");
+		return frep_status_set(st, FREP_INVALID_ARGUMENT, "exclusion is NULL");
 	}
 	if ((rc = engine__write_begin(e, st)) != FREP_OK) {
 		return rc;
@@ -703,10 +668,8 @@ engine_exclusion_remove(engine *e, const engine_exclusion *x, frep_status *st)
 	engine__bind_u32(s, 3, x->end_range);
 	if ((rc = engine__exec(e, s, "delete exclusion", st)) == FREP_OK &&
 	    sqlite3_changes(e->db) == 0) {
-		rc = frep_status_set(st, FREP_NOT_FOUND,
-		    "scope %s: exclusion %s-%s does not exist",
-		    ENGINE__IP(x->scope_id), ENGINE__IP(x->start_range),
-		    ENGINE__IP(x->end_range));
+		rc = frep_status_set(st, FREP_NOT_FOUND, "scope %s: exclusion %s-%s does not exist",
+		    ENGINE__IP(x->scope_id), ENGINE__IP(x->start_range), ENGINE__IP(x->end_range));
 	}
 	return engine__write_end(e, rc, st);
 }

@@ -149,31 +149,28 @@ static const char schema_v1[] =
  * operation in their write functions (engine__digest_forget). An apply
  * stores the digest of what it wrote. tests/engine_replication_test.c
  * pins every kind of change. */
-#define INVALIDATE(table, event, ref)                                         \
-	"CREATE TRIGGER " table "_" event "_digest AFTER " event " ON " table  \
+#define INVALIDATE(table, event, ref)                                                              \
+	"CREATE TRIGGER " table "_" event "_digest AFTER " event " ON " table                      \
 	" BEGIN DELETE FROM scope_digest WHERE scope_id = " ref "; END;"
-#define INVALIDATE_VIA_POLICY(table, event, row)                              \
-	"CREATE TRIGGER " table "_" event "_digest AFTER " event " ON " table  \
-	" BEGIN DELETE FROM scope_digest WHERE scope_id ="                     \
+#define INVALIDATE_VIA_POLICY(table, event, row)                                                   \
+	"CREATE TRIGGER " table "_" event "_digest AFTER " event " ON " table                      \
+	" BEGIN DELETE FROM scope_digest WHERE scope_id ="                                         \
 	" (SELECT scope_id FROM policy WHERE id = " row ".policy_id); END;"
 static const char schema_v2[] =
     "CREATE TABLE scope_digest ("
     " scope_id INTEGER PRIMARY KEY REFERENCES scope(scope_id) ON DELETE CASCADE,"
-    " digest TEXT NOT NULL);"
-    INVALIDATE("scope", "UPDATE", "OLD.scope_id")
-    INVALIDATE("exclusion", "INSERT", "NEW.scope_id")
-    INVALIDATE("exclusion", "UPDATE", "OLD.scope_id")
-    INVALIDATE("exclusion", "DELETE", "OLD.scope_id")
-    INVALIDATE("policy", "INSERT", "NEW.scope_id")
-    INVALIDATE("policy", "UPDATE", "OLD.scope_id")
-    INVALIDATE("policy", "DELETE", "OLD.scope_id")
-    INVALIDATE_VIA_POLICY("policy_criterion", "INSERT", "NEW")
-    INVALIDATE_VIA_POLICY("policy_criterion", "UPDATE", "OLD")
-    INVALIDATE_VIA_POLICY("policy_criterion", "DELETE", "OLD")
-    INVALIDATE_VIA_POLICY("policy_range", "INSERT", "NEW")
-    INVALIDATE_VIA_POLICY("policy_range", "UPDATE", "OLD")
-    INVALIDATE_VIA_POLICY("policy_range", "DELETE", "OLD")
-    ;
+    " digest TEXT NOT NULL);" INVALIDATE("scope", "UPDATE", "OLD.scope_id") INVALIDATE(
+	"exclusion", "INSERT", "NEW.scope_id") INVALIDATE("exclusion", "UPDATE", "OLD.scope_id")
+	INVALIDATE("exclusion", "DELETE", "OLD.scope_id")
+	    INVALIDATE("policy", "INSERT", "NEW.scope_id")
+		INVALIDATE("policy", "UPDATE", "OLD.scope_id")
+		    INVALIDATE("policy", "DELETE", "OLD.scope_id")
+			INVALIDATE_VIA_POLICY("policy_criterion", "INSERT", "NEW")
+			    INVALIDATE_VIA_POLICY("policy_criterion", "UPDATE", "OLD")
+				INVALIDATE_VIA_POLICY("policy_criterion", "DELETE", "OLD")
+				    INVALIDATE_VIA_POLICY("policy_range", "INSERT", "NEW")
+					INVALIDATE_VIA_POLICY("policy_range", "UPDATE", "OLD")
+					    INVALIDATE_VIA_POLICY("policy_range", "DELETE", "OLD");
 
 typedef struct migration {
 	int         version;
@@ -182,9 +179,8 @@ typedef struct migration {
 } migration;
 
 static const migration migrations[] = {
-	{.version = 1, .sql = schema_v1, .seed = true},
-	{.version = 2, .sql = schema_v2},
-	{.version = 0}, /* terminator */
+    {.version = 1, .sql = schema_v1, .seed = true}, {.version = 2, .sql = schema_v2},
+    {.version = 0}, /* terminator */
 };
 
 sqlite3_stmt *
@@ -200,8 +196,7 @@ frep_code
 engine__sqlerr(engine *e, int rc, const char *what, frep_status *st)
 {
 	frep_code   code;
-	const char *msg = e != NULL && e->db != NULL ? sqlite3_errmsg(e->db)
-	                                             : sqlite3_errstr(rc);
+	const char *msg = e != NULL && e->db != NULL ? sqlite3_errmsg(e->db) : sqlite3_errstr(rc);
 
 	switch (rc & 0xff) {
 	case SQLITE_BUSY:
@@ -221,10 +216,9 @@ engine__sqlerr(engine *e, int rc, const char *what, frep_status *st)
 		code = FREP_DATA_LOSS;
 		break;
 	case SQLITE_CONSTRAINT:
-		code = (rc == SQLITE_CONSTRAINT_UNIQUE ||
-		           rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-		    ? FREP_ALREADY_EXISTS
-		    : FREP_FAILED_PRECONDITION;
+		code = (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+			   ? FREP_ALREADY_EXISTS
+			   : FREP_FAILED_PRECONDITION;
 		break;
 	default:
 		code = FREP_INTERNAL;
@@ -235,11 +229,10 @@ engine__sqlerr(engine *e, int rc, const char *what, frep_status *st)
 	int sys = e != NULL && e->db != NULL ? sqlite3_system_errno(e->db) : 0;
 	if (sys != 0 && sys != ENOENT &&
 	    (code == FREP_UNAVAILABLE || code == FREP_RESOURCE_EXHAUSTED)) {
-		return frep_status_set(st, code, "sqlite: %s: %s (code %d): %s", what,
-		    msg, rc, strerror(sys));
+		return frep_status_set(
+		    st, code, "sqlite: %s: %s (code %d): %s", what, msg, rc, strerror(sys));
 	}
-	return frep_status_set(
-	    st, code, "sqlite: %s: %s (code %d)", what, msg, rc);
+	return frep_status_set(st, code, "sqlite: %s: %s (code %d)", what, msg, rc);
 }
 
 frep_code
@@ -256,8 +249,7 @@ engine__exec(engine *e, sqlite3_stmt *s, const char *what, frep_status *st)
 }
 
 frep_code
-engine__step(engine *e, sqlite3_stmt *s, bool *row, const char *what,
-    frep_status *st)
+engine__step(engine *e, sqlite3_stmt *s, bool *row, const char *what, frep_status *st)
 {
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
@@ -301,8 +293,7 @@ frep_code
 engine__write_begin(engine *e, frep_status *st)
 {
 	if (e == NULL) {
-		return frep_status_set(st, FREP_INVALID_ARGUMENT,
-		    "engine handle is NULL");
+		return frep_status_set(st, FREP_INVALID_ARGUMENT, "engine handle is NULL");
 	}
 	frep_code rc = tx_begin(e, "BEGIN IMMEDIATE", st);
 	if (rc == FREP_OK) {
@@ -315,8 +306,7 @@ frep_code
 engine__read_begin(engine *e, frep_status *st)
 {
 	if (e == NULL) {
-		return frep_status_set(st, FREP_INVALID_ARGUMENT,
-		    "engine handle is NULL");
+		return frep_status_set(st, FREP_INVALID_ARGUMENT, "engine handle is NULL");
 	}
 	return tx_begin(e, "BEGIN", st);
 }
@@ -337,9 +327,9 @@ reset_all(engine *e)
 static frep_code
 tx_end(engine *e, frep_code rc, frep_status *st)
 {
-	bool was_write = e->in_write;
+	bool was_write       = e->in_write;
 	void (*hook)(void *) = NULL;
-	void *hook_arg = NULL;
+	void *hook_arg       = NULL;
 
 	reset_all(e);
 	if (rc == FREP_OK) {
@@ -350,7 +340,7 @@ tx_end(engine *e, frep_code rc, frep_status *st)
 	}
 	e->in_write = false;
 	if (rc == FREP_OK && was_write) {
-		hook = e->commit_hook;
+		hook     = e->commit_hook;
 		hook_arg = e->commit_hook_arg;
 	}
 	pthread_mutex_unlock(&e->mu);
@@ -370,7 +360,7 @@ engine_set_commit_hook(engine *e, void (*fn)(void *arg), void *arg)
 		return;
 	}
 	pthread_mutex_lock(&e->mu);
-	e->commit_hook = fn;
+	e->commit_hook     = fn;
 	e->commit_hook_arg = arg;
 	pthread_mutex_unlock(&e->mu);
 }
@@ -448,8 +438,7 @@ engine__str(const char *s)
 }
 
 frep_code
-engine__values_encode(
-    char *const *values, size_t n, char **out, frep_status *st)
+engine__values_encode(char *const *values, size_t n, char **out, frep_status *st)
 {
 	size_t total = 1;
 	char  *buf, *p;
@@ -486,12 +475,11 @@ engine__strv_free(char **values, size_t n)
 }
 
 frep_code
-engine__values_decode(
-    const char *text, char ***values, size_t *n, frep_status *st)
+engine__values_decode(const char *text, char ***values, size_t *n, frep_status *st)
 {
 	size_t      count = 0, cap = 0;
-	char      **vec   = NULL;
-	const char *p     = engine__str(text);
+	char      **vec = NULL;
+	const char *p   = engine__str(text);
 
 	while (*p != '\0') {
 		char  *end;
@@ -499,11 +487,10 @@ engine__values_decode(
 
 		errno = 0;
 		len   = (size_t) strtoull(p, &end, 10);
-		if (end == p || *end != ':' || errno != 0 ||
-		    strlen(end + 1) < len) {
+		if (end == p || *end != ':' || errno != 0 || strlen(end + 1) < len) {
 			engine__strv_free(vec, count);
-			return frep_status_set(st, FREP_DATA_LOSS,
-			    "store: malformed value list '%.64s'", text);
+			return frep_status_set(
+			    st, FREP_DATA_LOSS, "store: malformed value list '%.64s'", text);
 		}
 		if (count == cap) {
 			size_t ncap = cap ? cap * 2 : 4;
@@ -553,8 +540,8 @@ static frep_code
 prepare_all(engine *e, frep_status *st)
 {
 	for (int i = 0; i < ENGINE__STMT_COUNT; i++) {
-		int rc = sqlite3_prepare_v3(e->db, stmt_sql[i], -1,
-		    SQLITE_PREPARE_PERSISTENT, &e->stmt[i], NULL);
+		int rc = sqlite3_prepare_v3(
+		    e->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &e->stmt[i], NULL);
 		if (rc != SQLITE_OK) {
 			return engine__sqlerr(e, rc, stmt_name[i], st);
 		}
@@ -603,8 +590,7 @@ migrate(engine *e, frep_status *st)
 	}
 	if (version > latest) {
 		rc = frep_status_set(st, FREP_FAILED_PRECONDITION,
-		    "store schema_version %d is newer than this build's %d",
-		    version, latest);
+		    "store schema_version %d is newer than this build's %d", version, latest);
 		goto fail;
 	}
 	for (const migration *m = migrations; m->version != 0; m++) {
@@ -638,8 +624,7 @@ fail:
 }
 
 frep_code
-engine_open(const char *path, const engine_options *options, engine **out,
-    frep_status *st)
+engine_open(const char *path, const engine_options *options, engine **out, frep_status *st)
 {
 	engine   *e;
 	frep_code rc;
@@ -648,8 +633,8 @@ engine_open(const char *path, const engine_options *options, engine **out,
 
 	frep_status_clear(st);
 	if (path == NULL || *path == '\0' || out == NULL) {
-		return frep_status_set(st, FREP_INVALID_ARGUMENT,
-		    "path is empty: a database file name is required");
+		return frep_status_set(
+		    st, FREP_INVALID_ARGUMENT, "path is empty: a database file name is required");
 	}
 	if (options != NULL && options->busy_timeout_ms > 0) {
 		busy = options->busy_timeout_ms;
@@ -661,14 +646,11 @@ engine_open(const char *path, const engine_options *options, engine **out,
 		free(e);
 		return frep_status_set(st, FREP_INTERNAL, "pthread_mutex_init failed");
 	}
-	src = sqlite3_open_v2(path, &e->db,
-	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-	    NULL);
+	src = sqlite3_open_v2(
+	    path, &e->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (src != SQLITE_OK) {
-		rc = frep_status_set(st, FREP_UNAVAILABLE,
-		    "sqlite: cannot open %s: %s (code %d)", path,
-		    e->db != NULL ? sqlite3_errmsg(e->db) : sqlite3_errstr(src),
-		    src);
+		rc = frep_status_set(st, FREP_UNAVAILABLE, "sqlite: cannot open %s: %s (code %d)",
+		    path, e->db != NULL ? sqlite3_errmsg(e->db) : sqlite3_errstr(src), src);
 		goto fail;
 	}
 	sqlite3_extended_result_codes(e->db, 1);

@@ -13,16 +13,15 @@
 #define BINARY_MAX_BYTES 255
 
 frep_code
-engine__check_text(const char *ctx, const char *field, const char *value,
-    size_t max, unsigned flags, frep_status *st)
+engine__check_text(const char *ctx, const char *field, const char *value, size_t max,
+    unsigned flags, frep_status *st)
 {
 	size_t len;
 
 	value = engine__str(value);
 	len   = strlen(value);
 	if ((flags & ENGINE__TEXT_REQUIRED) && len == 0) {
-		return frep_status_set(st, FREP_INVALID_ARGUMENT,
-		    "%s%s is empty", ctx, field);
+		return frep_status_set(st, FREP_INVALID_ARGUMENT, "%s%s is empty", ctx, field);
 	}
 	if (len > max && (flags & ENGINE__TEXT_SECRET)) {
 		return frep_status_set(st, FREP_INVALID_ARGUMENT,
@@ -30,15 +29,14 @@ engine__check_text(const char *ctx, const char *field, const char *value,
 	}
 	if (len > max) {
 		return frep_status_set(st, FREP_INVALID_ARGUMENT,
-		    "%s%s is %zu bytes long (at most %zu): '%.40s...'", ctx,
-		    field, len, max, value);
+		    "%s%s is %zu bytes long (at most %zu): '%.40s...'", ctx, field, len, max,
+		    value);
 	}
 	if (flags & ENGINE__TEXT_NO_CONTROL) {
 		for (size_t i = 0; i < len; i++) {
 			unsigned char c = (unsigned char) value[i];
 			if (c < 0x20 || c == 0x7f) {
-				return frep_status_set(st,
-				    FREP_INVALID_ARGUMENT,
+				return frep_status_set(st, FREP_INVALID_ARGUMENT,
 				    "%s%s contains control character 0x%02x "
 				    "at byte %zu",
 				    ctx, field, c, i);
@@ -107,17 +105,16 @@ parse_uint(const char *text, unsigned long long max, unsigned long long *out)
 
 /* The normal form of one value of a type, or NULL with st set. */
 static char *
-normalize_value(const char *ctx, engine_option_type type, size_t idx,
-    const char *text, frep_status *st)
+normalize_value(
+    const char *ctx, engine_option_type type, size_t idx, const char *text, frep_status *st)
 {
 	char               buf[BINARY_MAX_BYTES * 3 + 1];
 	unsigned long long num;
 	unsigned long long max = 0;
 	size_t             limit =
-            (type == ENGINE_OPTION_TYPE_BINARY_DATA ||
-                type == ENGINE_OPTION_TYPE_ENCAPSULATED_DATA)
-	                ? BINARY_MAX_BYTES * 3
-	                : ENGINE_VALUE_MAX;
+            (type == ENGINE_OPTION_TYPE_BINARY_DATA || type == ENGINE_OPTION_TYPE_ENCAPSULATED_DATA)
+			    ? BINARY_MAX_BYTES * 3
+			    : ENGINE_VALUE_MAX;
 	char field[32];
 
 	snprintf(field, sizeof(field), "values[%zu]", idx);
@@ -155,13 +152,11 @@ normalize_value(const char *ctx, engine_option_type type, size_t idx,
 	case ENGINE_OPTION_TYPE_ENCAPSULATED_DATA: {
 		uint8_t bytes[BINARY_MAX_BYTES];
 		size_t  n;
-		if (engine_hex_parse(text, field, bytes, sizeof(bytes), &n,
-		        NULL) != FREP_OK) {
+		if (engine_hex_parse(text, field, bytes, sizeof(bytes), &n, NULL) != FREP_OK) {
 			frep_status_set(st, FREP_INVALID_ARGUMENT,
 			    "%s%s '%.64s' is not hex bytes (type %s, at most "
 			    "%d bytes)",
-			    ctx, field, text, engine_option_type_name(type),
-			    BINARY_MAX_BYTES);
+			    ctx, field, text, engine_option_type_name(type), BINARY_MAX_BYTES);
 			return NULL;
 		}
 		engine_hex_format(bytes, n, buf, sizeof(buf));
@@ -181,14 +176,14 @@ normalize_value(const char *ctx, engine_option_type type, size_t idx,
 		return strdup(out6);
 	}
 	default:
-		frep_status_set(st, FREP_INVALID_ARGUMENT,
-		    "%stype %d is not an option type", ctx, (int) type);
+		frep_status_set(
+		    st, FREP_INVALID_ARGUMENT, "%stype %d is not an option type", ctx, (int) type);
 		return NULL;
 	}
 	if (!parse_uint(text, max, &num)) {
 		frep_status_set(st, FREP_INVALID_ARGUMENT,
-		    "%s%s '%.64s' is not a %s (decimal 0..%llu)", ctx, field,
-		    text, engine_option_type_name(type), max);
+		    "%s%s '%.64s' is not a %s (decimal 0..%llu)", ctx, field, text,
+		    engine_option_type_name(type), max);
 		return NULL;
 	}
 	snprintf(buf, sizeof(buf), "%llu", num);
@@ -196,9 +191,8 @@ normalize_value(const char *ctx, engine_option_type type, size_t idx,
 }
 
 frep_code
-engine__option_values_normalize(const char *ctx, engine_option_type type,
-    bool multi_valued, char *const *values, size_t n_values, bool allow_empty,
-    char ***out, frep_status *st)
+engine__option_values_normalize(const char *ctx, engine_option_type type, bool multi_valued,
+    char *const *values, size_t n_values, bool allow_empty, char ***out, frep_status *st)
 {
 	char **vec;
 
@@ -215,8 +209,7 @@ engine__option_values_normalize(const char *ctx, engine_option_type type,
 	}
 	if (n_values > ENGINE_VALUES_MAX) {
 		return frep_status_set(st, FREP_INVALID_ARGUMENT,
-		    "%svalues has %zu entries (at most %d)", ctx, n_values,
-		    ENGINE_VALUES_MAX);
+		    "%svalues has %zu entries (at most %d)", ctx, n_values, ENGINE_VALUES_MAX);
 	}
 	if (n_values == 0) {
 		return FREP_OK;
@@ -227,8 +220,7 @@ engine__option_values_normalize(const char *ctx, engine_option_type type,
 	for (size_t i = 0; i < n_values; i++) {
 		frep_status tmp;
 		frep_status_clear(&tmp);
-		vec[i] = normalize_value(
-		    ctx, type, i, engine__str(values[i]), &tmp);
+		vec[i] = normalize_value(ctx, type, i, engine__str(values[i]), &tmp);
 		if (vec[i] == NULL) {
 			engine__strv_free(vec, i);
 			if (tmp.code == FREP_OK) {
@@ -243,9 +235,8 @@ engine__option_values_normalize(const char *ctx, engine_option_type type,
 }
 
 frep_code
-engine__option_value_check(engine *e, const char *ctx,
-    const engine_option_value *in, engine_option_value *norm,
-    frep_status *st)
+engine__option_value_check(engine *e, const char *ctx, const engine_option_value *in,
+    engine_option_value *norm, frep_status *st)
 {
 	const char        *vendor = engine__str(in->vendor_class);
 	const char        *user   = engine__str(in->user_class);
@@ -257,23 +248,22 @@ engine__option_value_check(engine *e, const char *ctx,
 	bool               multi;
 
 	memset(norm, 0, sizeof(*norm));
-	if ((rc = engine__check_text(ctx, "vendor_class", vendor,
-	         ENGINE_NAME_MAX, ENGINE__TEXT_NO_CONTROL, st)) != FREP_OK ||
+	if ((rc = engine__check_text(ctx, "vendor_class", vendor, ENGINE_NAME_MAX,
+		 ENGINE__TEXT_NO_CONTROL, st)) != FREP_OK ||
 	    (rc = engine__check_text(ctx, "user_class", user, ENGINE_NAME_MAX,
-	         ENGINE__TEXT_NO_CONTROL, st)) != FREP_OK) {
+		 ENGINE__TEXT_NO_CONTROL, st)) != FREP_OK) {
 		return rc;
 	}
 	s = engine__stmt(e, ENGINE__STMT_OPTDEF_GET);
 	engine__bind_u32(s, 1, in->option_id);
 	engine__bind_text(s, 2, vendor);
-	if ((rc = engine__step(e, s, &row, "read option definition", st)) !=
-	    FREP_OK) {
+	if ((rc = engine__step(e, s, &row, "read option definition", st)) != FREP_OK) {
 		return rc;
 	}
 	if (!row) {
 		return frep_status_set(st, FREP_NOT_FOUND,
-		    "%soption definition %u (vendor class '%s') does not exist",
-		    ctx, in->option_id, vendor);
+		    "%soption definition %u (vendor class '%s') does not exist", ctx, in->option_id,
+		    vendor);
 	}
 	type  = (engine_option_type) sqlite3_column_int(s, 4);
 	multi = sqlite3_column_int(s, 5) != 0;
@@ -282,37 +272,34 @@ engine__option_value_check(engine *e, const char *ctx,
 		s = engine__stmt(e, ENGINE__STMT_CLASS_GET);
 		sqlite3_bind_int(s, 1, ENGINE_CLASS_TYPE_VENDOR);
 		engine__bind_text(s, 2, vendor);
-		if ((rc = engine__step(e, s, &row, "read class", st)) !=
-		    FREP_OK) {
+		if ((rc = engine__step(e, s, &row, "read class", st)) != FREP_OK) {
 			return rc;
 		}
 		sqlite3_reset(s);
 		if (!row) {
 			return frep_status_set(st, FREP_NOT_FOUND,
-			    "%soption %u: vendor_class '%s' does not exist",
-			    ctx, in->option_id, vendor);
+			    "%soption %u: vendor_class '%s' does not exist", ctx, in->option_id,
+			    vendor);
 		}
 	}
 	if (*user != '\0') {
 		s = engine__stmt(e, ENGINE__STMT_CLASS_GET);
 		sqlite3_bind_int(s, 1, ENGINE_CLASS_TYPE_USER);
 		engine__bind_text(s, 2, user);
-		if ((rc = engine__step(e, s, &row, "read class", st)) !=
-		    FREP_OK) {
+		if ((rc = engine__step(e, s, &row, "read class", st)) != FREP_OK) {
 			return rc;
 		}
 		sqlite3_reset(s);
 		if (!row) {
 			return frep_status_set(st, FREP_NOT_FOUND,
-			    "%soption %u: user_class '%s' does not exist", ctx,
-			    in->option_id, user);
+			    "%soption %u: user_class '%s' does not exist", ctx, in->option_id,
+			    user);
 		}
 	}
 	snprintf(vctx, sizeof(vctx), "%soption %u: ", ctx, in->option_id);
 	norm->option_id = in->option_id;
-	if ((rc = engine__option_values_normalize(vctx, type, multi,
-	         in->values, in->n_values, false, &norm->values, st)) !=
-	    FREP_OK) {
+	if ((rc = engine__option_values_normalize(vctx, type, multi, in->values, in->n_values,
+		 false, &norm->values, st)) != FREP_OK) {
 		return rc;
 	}
 	norm->n_values     = in->n_values;
@@ -326,9 +313,8 @@ engine__option_value_check(engine *e, const char *ctx,
 }
 
 frep_code
-engine__option_values_check(engine *e, const char *ctx,
-    const engine_option_value *in, size_t n, engine_option_value **out,
-    frep_status *st)
+engine__option_values_check(engine *e, const char *ctx, const engine_option_value *in, size_t n,
+    engine_option_value **out, frep_status *st)
 {
 	engine_option_value *vec;
 	frep_code            rc;
@@ -339,15 +325,13 @@ engine__option_values_check(engine *e, const char *ctx,
 	}
 	if (n > ENGINE_OPTIONS_MAX) {
 		return frep_status_set(st, FREP_INVALID_ARGUMENT,
-		    "%soptions has %zu entries (at most %d)", ctx, n,
-		    ENGINE_OPTIONS_MAX);
+		    "%soptions has %zu entries (at most %d)", ctx, n, ENGINE_OPTIONS_MAX);
 	}
 	if ((vec = calloc(n, sizeof(*vec))) == NULL) {
 		return engine__oom(st);
 	}
 	for (size_t i = 0; i < n; i++) {
-		if ((rc = engine__option_value_check(
-		         e, ctx, &in[i], &vec[i], st)) != FREP_OK) {
+		if ((rc = engine__option_value_check(e, ctx, &in[i], &vec[i], st)) != FREP_OK) {
 			engine_option_values_free(vec, i);
 			return rc;
 		}
@@ -355,15 +339,12 @@ engine__option_values_check(engine *e, const char *ctx,
 		 * the identity is bounded and small. */
 		for (size_t j = 0; j < i; j++) {
 			if (vec[j].option_id == vec[i].option_id &&
-			    strcmp(vec[j].vendor_class, vec[i].vendor_class) ==
-			        0 &&
+			    strcmp(vec[j].vendor_class, vec[i].vendor_class) == 0 &&
 			    strcmp(vec[j].user_class, vec[i].user_class) == 0) {
-				rc = frep_status_set(st,
-				    FREP_INVALID_ARGUMENT,
+				rc = frep_status_set(st, FREP_INVALID_ARGUMENT,
 				    "%soption %u (vendor class '%s', user class "
 				    "'%s') is given twice",
-				    ctx, vec[i].option_id, vec[i].vendor_class,
-				    vec[i].user_class);
+				    ctx, vec[i].option_id, vec[i].vendor_class, vec[i].user_class);
 				engine_option_values_free(vec, i + 1);
 				return rc;
 			}
@@ -374,9 +355,8 @@ engine__option_values_check(engine *e, const char *ctx,
 }
 
 frep_code
-engine__option_values_insert(engine *e, uint32_t scope_id,
-    uint32_t reserved_ip, int64_t policy_id, const engine_option_value *vals,
-    size_t n, frep_status *st)
+engine__option_values_insert(engine *e, uint32_t scope_id, uint32_t reserved_ip, int64_t policy_id,
+    const engine_option_value *vals, size_t n, frep_status *st)
 {
 	frep_code rc;
 
@@ -384,8 +364,8 @@ engine__option_values_insert(engine *e, uint32_t scope_id,
 		char         *enc;
 		sqlite3_stmt *s;
 
-		if ((rc = engine__values_encode(vals[i].values,
-		         vals[i].n_values, &enc, st)) != FREP_OK) {
+		if ((rc = engine__values_encode(vals[i].values, vals[i].n_values, &enc, st)) !=
+		    FREP_OK) {
 			return rc;
 		}
 		s = engine__stmt(e, ENGINE__STMT_OPTVAL_UPSERT);
@@ -406,8 +386,7 @@ engine__option_values_insert(engine *e, uint32_t scope_id,
 }
 
 frep_code
-engine__option_value_from_row(
-    sqlite3_stmt *s, int col, engine_option_value *out, frep_status *st)
+engine__option_value_from_row(sqlite3_stmt *s, int col, engine_option_value *out, frep_status *st)
 {
 	memset(out, 0, sizeof(*out));
 	out->option_id    = engine__col_u32(s, col);
@@ -418,8 +397,7 @@ engine__option_value_from_row(
 		return engine__oom(st);
 	}
 	frep_code rc = engine__values_decode(
-	    (const char *) sqlite3_column_text(s, col + 3), &out->values,
-	    &out->n_values, st);
+	    (const char *) sqlite3_column_text(s, col + 3), &out->values, &out->n_values, st);
 	if (rc != FREP_OK) {
 		engine_option_value_fini(out);
 	}
@@ -427,9 +405,8 @@ engine__option_value_from_row(
 }
 
 frep_code
-engine__option_values_read(engine *e, uint32_t scope_id,
-    uint32_t reserved_ip, int64_t policy_id, engine_option_value **out,
-    size_t *n, frep_status *st)
+engine__option_values_read(engine *e, uint32_t scope_id, uint32_t reserved_ip, int64_t policy_id,
+    engine_option_value **out, size_t *n, frep_status *st)
 {
 	engine_option_value *vec   = NULL;
 	size_t               count = 0, cap = 0;
@@ -442,8 +419,7 @@ engine__option_values_read(engine *e, uint32_t scope_id,
 	engine__bind_u32(s, 2, reserved_ip);
 	sqlite3_bind_int64(s, 3, policy_id);
 	for (;;) {
-		if ((rc = engine__step(e, s, &row, "list option values", st)) !=
-		    FREP_OK) {
+		if ((rc = engine__step(e, s, &row, "list option values", st)) != FREP_OK) {
 			goto fail;
 		}
 		if (!row) {
@@ -451,8 +427,7 @@ engine__option_values_read(engine *e, uint32_t scope_id,
 		}
 		if (count == cap) {
 			size_t               ncap = cap ? cap * 2 : 4;
-			engine_option_value *nv =
-			    realloc(vec, ncap * sizeof(*nv));
+			engine_option_value *nv   = realloc(vec, ncap * sizeof(*nv));
 			if (nv == NULL) {
 				rc = engine__oom(st);
 				goto fail;
@@ -460,8 +435,7 @@ engine__option_values_read(engine *e, uint32_t scope_id,
 			vec = nv;
 			cap = ncap;
 		}
-		if ((rc = engine__option_value_from_row(
-		         s, 0, &vec[count], st)) != FREP_OK) {
+		if ((rc = engine__option_value_from_row(s, 0, &vec[count], st)) != FREP_OK) {
 			goto fail;
 		}
 		count++;

@@ -6,7 +6,7 @@
 
 /* Wire types of the protobuf encoding. */
 #define WT_VARINT 0
-#define WT_LEN 2
+#define WT_LEN    2
 
 static size_t
 varint_size(uint64_t v)
@@ -306,7 +306,8 @@ well_formed(const uint8_t *p, size_t n, uint32_t n_len)
 		if (read_tag(&r, &field, &wt) != 0) {
 			return false;
 		}
-		if (field <= n_len ? (wt != 2 || read_bytes(&r, &d, &dn) != 0) : skip_field(&r, wt) != 0) {
+		if (field <= n_len ? (wt != 2 || read_bytes(&r, &d, &dn) != 0)
+				   : skip_field(&r, wt) != 0) {
 			return false;
 		}
 	}
@@ -338,13 +339,12 @@ no_nul(span s)
 }
 
 frep_code
-frep_envelope_request_view(
-    const uint8_t *data, size_t len, frep_request_view *v, frep_status *st)
+frep_envelope_request_view(const uint8_t *data, size_t len, frep_request_view *v, frep_status *st)
 {
 	reader   r      = {.p = data, .len = len};
 	span     method = {0};
 	span     keys[FREP_ENVELOPE_MAX_METADATA], vals[FREP_ENVELOPE_MAX_METADATA];
-	size_t   text   = 0;
+	size_t   text = 0;
 	uint32_t field;
 	unsigned wt;
 	uint64_t u;
@@ -380,7 +380,8 @@ frep_envelope_request_view(
 			}
 			if (v->n_metadata == FREP_ENVELOPE_MAX_METADATA) {
 				return frep_status_set(st, FREP_INVALID_ARGUMENT,
-				    "envelope: more than %d metadata pairs", FREP_ENVELOPE_MAX_METADATA);
+				    "envelope: more than %d metadata pairs",
+				    FREP_ENVELOPE_MAX_METADATA);
 			}
 			span   k = {0}, val = {0};
 			reader sub = {.p = m, .len = mn};
@@ -411,7 +412,8 @@ frep_envelope_request_view(
 		}
 	}
 	if (!no_nul(method)) {
-		return frep_status_set(st, FREP_INVALID_ARGUMENT, "envelope: method holds a NUL byte");
+		return frep_status_set(
+		    st, FREP_INVALID_ARGUMENT, "envelope: method holds a NUL byte");
 	}
 	for (size_t i = 0; i < v->n_metadata; i++) {
 		if (!no_nul(keys[i]) || !no_nul(vals[i])) {
@@ -458,8 +460,7 @@ frep_envelope_view_metadata_get(const frep_request_view *v, const char *key)
 }
 
 frep_code
-frep_envelope_response_view(
-    const uint8_t *data, size_t len, frep_response_view *v, frep_status *st)
+frep_envelope_response_view(const uint8_t *data, size_t len, frep_response_view *v, frep_status *st)
 {
 	reader   r = {.p = data, .len = len};
 	uint32_t field;

@@ -25,12 +25,12 @@ typedef struct frep_metadata {
 
 /* Request fields; payload may be NULL (an empty message). */
 typedef struct frep_request_fields {
-	const char              *method;
-	const ProtobufCMessage  *payload;
-	uint32_t                 timeout_ms;
-	const frep_metadata     *metadata;
-	size_t                   n_metadata;
-	uint64_t                 call_id;
+	const char             *method;
+	const ProtobufCMessage *payload;
+	uint32_t                timeout_ms;
+	const frep_metadata    *metadata;
+	size_t                  n_metadata;
+	uint64_t                call_id;
 } frep_request_fields;
 
 /* Response fields; payload is packed only when code is FREP_OK. */
@@ -64,14 +64,14 @@ frep_code frep_envelope_response_unpack(
 #define FREP_ENVELOPE_MAX_METADATA 64
 
 typedef struct frep_request_view {
-	const char    *method;      /* NUL-terminated, in text */
-	const uint8_t *payload;     /* borrowed from the decoded buffer */
+	const char    *method;  /* NUL-terminated, in text */
+	const uint8_t *payload; /* borrowed from the decoded buffer */
 	size_t         payload_len;
 	uint32_t       timeout_ms;
 	uint64_t       call_id;
 	size_t         n_metadata;
 	frep_metadata  metadata[FREP_ENVELOPE_MAX_METADATA]; /* strings in text */
-	char          *text;        /* one allocation holding every string */
+	char          *text; /* one allocation holding every string */
 } frep_request_view;
 
 /* Decodes a Request envelope into *v without copying the payload.
@@ -88,9 +88,9 @@ const char *frep_envelope_view_metadata_get(const frep_request_view *v, const ch
 
 typedef struct frep_response_view {
 	int32_t        code;
-	const char    *message;     /* borrowed, NOT NUL-terminated */
+	const char    *message; /* borrowed, NOT NUL-terminated */
 	size_t         message_len;
-	const uint8_t *payload;     /* borrowed */
+	const uint8_t *payload; /* borrowed */
 	size_t         payload_len;
 	uint64_t       call_id;
 } frep_response_view;

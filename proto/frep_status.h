@@ -13,23 +13,23 @@
 
 /* X(NAME, number, short description) — the single list the enum, the names
  * and the descriptions are generated from. */
-#define FREP_CODE_LIST(X)                                                    \
-	X(OK, 0, "ok")                                                       \
-	X(CANCELLED, 1, "the call was cancelled")                            \
-	X(UNKNOWN, 2, "unknown error")                                       \
-	X(INVALID_ARGUMENT, 3, "invalid argument")                           \
-	X(DEADLINE_EXCEEDED, 4, "deadline exceeded")                         \
-	X(NOT_FOUND, 5, "not found")                                         \
-	X(ALREADY_EXISTS, 6, "already exists")                               \
-	X(PERMISSION_DENIED, 7, "permission denied")                         \
-	X(RESOURCE_EXHAUSTED, 8, "resource exhausted")                       \
-	X(FAILED_PRECONDITION, 9, "failed precondition")                     \
-	X(ABORTED, 10, "aborted")                                            \
-	X(OUT_OF_RANGE, 11, "out of range")                                  \
-	X(UNIMPLEMENTED, 12, "unimplemented")                                \
-	X(INTERNAL, 13, "internal error")                                    \
-	X(UNAVAILABLE, 14, "unavailable")                                    \
-	X(DATA_LOSS, 15, "data loss")                                        \
+#define FREP_CODE_LIST(X)                                                                          \
+	X(OK, 0, "ok")                                                                             \
+	X(CANCELLED, 1, "the call was cancelled")                                                  \
+	X(UNKNOWN, 2, "unknown error")                                                             \
+	X(INVALID_ARGUMENT, 3, "invalid argument")                                                 \
+	X(DEADLINE_EXCEEDED, 4, "deadline exceeded")                                               \
+	X(NOT_FOUND, 5, "not found")                                                               \
+	X(ALREADY_EXISTS, 6, "already exists")                                                     \
+	X(PERMISSION_DENIED, 7, "permission denied")                                               \
+	X(RESOURCE_EXHAUSTED, 8, "resource exhausted")                                             \
+	X(FAILED_PRECONDITION, 9, "failed precondition")                                           \
+	X(ABORTED, 10, "aborted")                                                                  \
+	X(OUT_OF_RANGE, 11, "out of range")                                                        \
+	X(UNIMPLEMENTED, 12, "unimplemented")                                                      \
+	X(INTERNAL, 13, "internal error")                                                          \
+	X(UNAVAILABLE, 14, "unavailable")                                                          \
+	X(DATA_LOSS, 15, "data loss")                                                              \
 	X(UNAUTHENTICATED, 16, "unauthenticated")
 
 typedef enum frep_code {
@@ -38,7 +38,7 @@ typedef enum frep_code {
 #undef FREP__CODE_ENUM
 } frep_code;
 
-#define FREP_CODE_MAX 16
+#define FREP_CODE_MAX           16
 #define FREP_STATUS_MESSAGE_MAX 512
 
 typedef struct frep_status {
@@ -61,8 +61,7 @@ int frep_code_parse(const char *name, frep_code *code);
  * which case only the code is returned. Thread-safe for distinct st. */
 frep_code frep_status_set(frep_status *st, frep_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-frep_code frep_status_setv(
-    frep_status *st, frep_code code, const char *fmt, va_list ap);
+frep_code frep_status_setv(frep_status *st, frep_code code, const char *fmt, va_list ap);
 
 /* Resets st to OK with an empty message. st may be NULL. */
 void frep_status_clear(frep_status *st);

@@ -46,7 +46,8 @@ bucket_of(const rpc_call_cache *c, uint64_t id)
 }
 
 int
-rpc_call_cache_new(size_t max_entries, size_t max_reply_bytes, uint64_t ttl_ms, rpc_call_cache **out)
+rpc_call_cache_new(
+    size_t max_entries, size_t max_reply_bytes, uint64_t ttl_ms, rpc_call_cache **out)
 {
 	rpc_call_cache *c = calloc(1, sizeof(*c));
 	if (c == NULL) {
@@ -135,10 +136,10 @@ rpc_call_cache_begin(rpc_call_cache *c, uint64_t call_id, uint8_t **reply, size_
 		return r;
 	}
 	if ((e = calloc(1, sizeof(*e))) != NULL) {
-		size_t b     = bucket_of(c, call_id);
-		e->call_id   = call_id;
-		e->born_ms   = now;
-		e->hash_next = c->buckets[b];
+		size_t b      = bucket_of(c, call_id);
+		e->call_id    = call_id;
+		e->born_ms    = now;
+		e->hash_next  = c->buckets[b];
 		c->buckets[b] = e;
 		if (c->newest != NULL) {
 			c->newest->age_next = e;

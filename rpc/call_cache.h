@@ -20,8 +20,8 @@ typedef enum rpc_call_cache_result {
 } rpc_call_cache_result;
 
 /* 0 on success, -1 when out of memory. */
-int  rpc_call_cache_new(size_t max_entries, size_t max_reply_bytes, uint64_t ttl_ms,
-     rpc_call_cache **out);
+int rpc_call_cache_new(
+    size_t max_entries, size_t max_reply_bytes, uint64_t ttl_ms, rpc_call_cache **out);
 void rpc_call_cache_free(rpc_call_cache *c);
 
 /* Looks call_id up, recording it as running if new. On DONE, *reply is a

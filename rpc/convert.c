@@ -13,7 +13,7 @@
  * one gets a block of its own, so a 100,000-reservation snapshot costs a
  * few hundred mallocs, not a million. */
 #define ARENA_BLOCK_BYTES (64u * 1024u)
-#define ARENA_ALIGN (alignof(max_align_t))
+#define ARENA_ALIGN       (alignof(max_align_t))
 
 struct convert_block {
 	convert_block *next;
@@ -55,7 +55,8 @@ convert_arena_alloc(convert_arena *a, size_t size, frep_status *st)
 	if (b == NULL || b->cap - b->used < need) {
 		size_t cap = need > ARENA_BLOCK_BYTES / 4 ? need : ARENA_BLOCK_BYTES;
 		if (cap > SIZE_MAX - sizeof(*b)) {
-			frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "allocation of %zu bytes", size);
+			frep_status_set(
+			    st, FREP_RESOURCE_EXHAUSTED, "allocation of %zu bytes", size);
 			return NULL;
 		}
 		convert_block *nb = malloc(sizeof(*nb) + cap);
@@ -166,8 +167,8 @@ static frep_code
 check_enum(int value, int max, const char *type, const char *field, frep_status *st)
 {
 	if (value < 0 || value > max) {
-		return frep_status_set(st, FREP_INVALID_ARGUMENT,
-		    "%s %d is not a %s value (0..%d)", field, value, type, max);
+		return frep_status_set(st, FREP_INVALID_ARGUMENT, "%s %d is not a %s value (0..%d)",
+		    field, value, type, max);
 	}
 	return FREP_OK;
 }
@@ -230,8 +231,8 @@ convert_class_type_from_proto(int value, const char *field, engine_class_type *o
 /* --- proto -> engine ---------------------------------------------------- */
 
 frep_code
-convert_scope_from_proto(const Frep__V1__Scope *in, const char *field, bool partial,
-    engine_scope *out, frep_status *st)
+convert_scope_from_proto(
+    const Frep__V1__Scope *in, const char *field, bool partial, engine_scope *out, frep_status *st)
 {
 	field_name f;
 	frep_code  rc;
@@ -240,18 +241,18 @@ convert_scope_from_proto(const Frep__V1__Scope *in, const char *field, bool part
 		return rc;
 	}
 	memset(out, 0, sizeof(*out));
-	if ((rc = convert_ipv4_from_text(
-	         in->scope_id, fname(&f, field, "scope_id"), true, &out->scope_id, st)) != FREP_OK ||
+	if ((rc = convert_ipv4_from_text(in->scope_id, fname(&f, field, "scope_id"), true,
+		 &out->scope_id, st)) != FREP_OK ||
 	    (rc = convert_ipv4_from_text(in->subnet_mask, fname(&f, field, "subnet_mask"), !partial,
-	         &out->subnet_mask, st)) != FREP_OK ||
+		 &out->subnet_mask, st)) != FREP_OK ||
 	    (rc = convert_ipv4_from_text(in->start_range, fname(&f, field, "start_range"), !partial,
-	         &out->start_range, st)) != FREP_OK ||
+		 &out->start_range, st)) != FREP_OK ||
 	    (rc = convert_ipv4_from_text(in->end_range, fname(&f, field, "end_range"), !partial,
-	         &out->end_range, st)) != FREP_OK ||
+		 &out->end_range, st)) != FREP_OK ||
 	    (rc = check_enum((int) in->state, ENGINE_SCOPE_STATE_INACTIVE, "ScopeState",
-	         fname(&f, field, "state"), st)) != FREP_OK ||
+		 fname(&f, field, "state"), st)) != FREP_OK ||
 	    (rc = check_enum((int) in->type, ENGINE_CLIENT_TYPE_BOTH, "ClientType",
-	         fname(&f, field, "type"), st)) != FREP_OK) {
+		 fname(&f, field, "type"), st)) != FREP_OK) {
 		return rc;
 	}
 	out->name              = in->name;
@@ -280,12 +281,12 @@ convert_exclusion_from_proto(
 		return rc;
 	}
 	memset(out, 0, sizeof(*out));
-	if ((rc = convert_ipv4_from_text(
-	         in->scope_id, fname(&f, field, "scope_id"), true, &out->scope_id, st)) != FREP_OK ||
+	if ((rc = convert_ipv4_from_text(in->scope_id, fname(&f, field, "scope_id"), true,
+		 &out->scope_id, st)) != FREP_OK ||
 	    (rc = convert_ipv4_from_text(in->start_range, fname(&f, field, "start_range"), true,
-	         &out->start_range, st)) != FREP_OK ||
+		 &out->start_range, st)) != FREP_OK ||
 	    (rc = convert_ipv4_from_text(in->end_range, fname(&f, field, "end_range"), true,
-	         &out->end_range, st)) != FREP_OK) {
+		 &out->end_range, st)) != FREP_OK) {
 		return rc;
 	}
 	return FREP_OK;
@@ -325,8 +326,8 @@ convert_option_values_from_proto(Frep__V1__OptionValue *const *in, size_t n, con
 		return st != NULL ? st->code : FREP_RESOURCE_EXHAUSTED;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if ((rc = convert_option_value_from_proto(in[i], fname_at(&f, "", field, i), &v[i],
-		         st)) != FREP_OK) {
+		if ((rc = convert_option_value_from_proto(
+			 in[i], fname_at(&f, "", field, i), &v[i], st)) != FREP_OK) {
 			return rc;
 		}
 	}
@@ -335,8 +336,8 @@ convert_option_values_from_proto(Frep__V1__OptionValue *const *in, size_t n, con
 }
 
 frep_code
-convert_reservation_from_proto(const Frep__V1__Reservation *in, const char *field,
-    convert_arena *a, engine_reservation *out, frep_status *st)
+convert_reservation_from_proto(const Frep__V1__Reservation *in, const char *field, convert_arena *a,
+    engine_reservation *out, frep_status *st)
 {
 	field_name f;
 	frep_code  rc;
@@ -345,14 +346,14 @@ convert_reservation_from_proto(const Frep__V1__Reservation *in, const char *fiel
 		return rc;
 	}
 	memset(out, 0, sizeof(*out));
-	if ((rc = convert_ipv4_from_text(
-	         in->scope_id, fname(&f, field, "scope_id"), true, &out->scope_id, st)) != FREP_OK ||
+	if ((rc = convert_ipv4_from_text(in->scope_id, fname(&f, field, "scope_id"), true,
+		 &out->scope_id, st)) != FREP_OK ||
 	    (rc = convert_ipv4_from_text(in->ip_address, fname(&f, field, "ip_address"), true,
-	         &out->ip_address, st)) != FREP_OK ||
+		 &out->ip_address, st)) != FREP_OK ||
 	    (rc = check_enum((int) in->type, ENGINE_CLIENT_TYPE_BOTH, "ClientType",
-	         fname(&f, field, "type"), st)) != FREP_OK ||
+		 fname(&f, field, "type"), st)) != FREP_OK ||
 	    (rc = convert_option_values_from_proto(in->options, in->n_options,
-	         fname(&f, field, "options"), a, &out->options, st)) != FREP_OK) {
+		 fname(&f, field, "options"), a, &out->options, st)) != FREP_OK) {
 		return rc;
 	}
 	out->client_id   = in->client_id;
@@ -375,7 +376,7 @@ convert_option_def_from_proto(const Frep__V1__OptionDefinition *in, const char *
 	}
 	memset(out, 0, sizeof(*out));
 	if ((rc = check_enum((int) in->type, ENGINE_OPTION_TYPE_IPV6_ADDRESS, "OptionType",
-	         fname(&f, field, "type"), st)) != FREP_OK) {
+		 fname(&f, field, "type"), st)) != FREP_OK) {
 		return rc;
 	}
 	out->option_id       = in->option_id;
@@ -401,7 +402,7 @@ convert_class_from_proto(
 	}
 	memset(out, 0, sizeof(*out));
 	if ((rc = convert_class_type_from_proto(
-	         (int) in->type, fname(&f, field, "type"), &out->type, st)) != FREP_OK) {
+		 (int) in->type, fname(&f, field, "type"), &out->type, st)) != FREP_OK) {
 		return rc;
 	}
 	out->name        = in->name;
@@ -422,9 +423,9 @@ convert_ip_range_from_proto(
 	}
 	memset(out, 0, sizeof(*out));
 	if ((rc = convert_ipv4_from_text(in->start_range, fname(&f, field, "start_range"), true,
-	         &out->start_range, st)) != FREP_OK ||
+		 &out->start_range, st)) != FREP_OK ||
 	    (rc = convert_ipv4_from_text(in->end_range, fname(&f, field, "end_range"), true,
-	         &out->end_range, st)) != FREP_OK) {
+		 &out->end_range, st)) != FREP_OK) {
 		return rc;
 	}
 	return FREP_OK;
@@ -442,9 +443,9 @@ criterion_from_proto(
 	}
 	memset(out, 0, sizeof(*out));
 	if ((rc = check_enum((int) in->type, ENGINE_CRITERION_TYPE_FQDN, "CriterionType",
-	         fname(&f, field, "type"), st)) != FREP_OK ||
+		 fname(&f, field, "type"), st)) != FREP_OK ||
 	    (rc = check_enum((int) in->comparator, ENGINE_COMPARATOR_NE, "Comparator",
-	         fname(&f, field, "comparator"), st)) != FREP_OK) {
+		 fname(&f, field, "comparator"), st)) != FREP_OK) {
 		return rc;
 	}
 	out->type       = (engine_criterion_type) in->type;
@@ -467,16 +468,16 @@ convert_policy_from_proto(const Frep__V1__Policy *in, const char *field, convert
 		return rc;
 	}
 	memset(out, 0, sizeof(*out));
-	if ((rc = convert_ipv4_from_text(
-	         in->scope_id, fname(&f, field, "scope_id"), false, &out->scope_id, st)) != FREP_OK ||
+	if ((rc = convert_ipv4_from_text(in->scope_id, fname(&f, field, "scope_id"), false,
+		 &out->scope_id, st)) != FREP_OK ||
 	    (rc = check_enum((int) in->condition, ENGINE_POLICY_CONDITION_AND, "PolicyCondition",
-	         fname(&f, field, "condition"), st)) != FREP_OK ||
+		 fname(&f, field, "condition"), st)) != FREP_OK ||
 	    (rc = check_count(in->n_criteria, ENGINE_CRITERIA_MAX, fname(&f, field, "criteria"),
-	         st)) != FREP_OK ||
+		 st)) != FREP_OK ||
 	    (rc = check_count(in->n_ip_ranges, ENGINE_POLICY_RANGES_MAX,
-	         fname(&f, field, "ip_ranges"), st)) != FREP_OK ||
+		 fname(&f, field, "ip_ranges"), st)) != FREP_OK ||
 	    (rc = convert_option_values_from_proto(in->options, in->n_options,
-	         fname(&f, field, "options"), a, &out->options, st)) != FREP_OK) {
+		 fname(&f, field, "options"), a, &out->options, st)) != FREP_OK) {
 		return rc;
 	}
 	out->n_options = in->n_options;
@@ -487,7 +488,7 @@ convert_policy_from_proto(const Frep__V1__Policy *in, const char *field, convert
 	}
 	for (size_t i = 0; i < in->n_criteria; i++) {
 		if ((rc = criterion_from_proto(in->criteria[i], fname_at(&fi, field, "criteria", i),
-		         &out->criteria[i], st)) != FREP_OK) {
+			 &out->criteria[i], st)) != FREP_OK) {
 			return rc;
 		}
 	}
@@ -499,15 +500,17 @@ convert_policy_from_proto(const Frep__V1__Policy *in, const char *field, convert
 	}
 	for (size_t i = 0; i < in->n_ip_ranges; i++) {
 		if ((rc = convert_ip_range_from_proto(in->ip_ranges[i],
-		         fname_at(&fi, field, "ip_ranges", i), &out->ip_ranges[i], st)) != FREP_OK) {
+			 fname_at(&fi, field, "ip_ranges", i), &out->ip_ranges[i], st)) !=
+		    FREP_OK) {
 			return rc;
 		}
 	}
 	out->n_ip_ranges = in->n_ip_ranges;
 
-	out->name             = in->name;
-	out->description      = in->description;
-	out->enabled_present  = in->enabled_present_case == FREP__V1__POLICY__ENABLED_PRESENT_ENABLED;
+	out->name        = in->name;
+	out->description = in->description;
+	out->enabled_present =
+	    in->enabled_present_case == FREP__V1__POLICY__ENABLED_PRESENT_ENABLED;
 	out->enabled          = out->enabled_present && in->enabled;
 	out->condition        = (engine_policy_condition) in->condition;
 	out->processing_order = in->processing_order;
@@ -516,8 +519,8 @@ convert_policy_from_proto(const Frep__V1__Policy *in, const char *field, convert
 }
 
 frep_code
-convert_scope_ids_from_proto(char *const *in, size_t n, const char *field, convert_arena *a,
-    uint32_t **out, frep_status *st)
+convert_scope_ids_from_proto(
+    char *const *in, size_t n, const char *field, convert_arena *a, uint32_t **out, frep_status *st)
 {
 	field_name f;
 	frep_code  rc;
@@ -532,8 +535,8 @@ convert_scope_ids_from_proto(char *const *in, size_t n, const char *field, conve
 		return st != NULL ? st->code : FREP_RESOURCE_EXHAUSTED;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if ((rc = convert_ipv4_from_text(in[i], fname_at(&f, "", field, i), true, &ids[i], st)) !=
-		    FREP_OK) {
+		if ((rc = convert_ipv4_from_text(
+			 in[i], fname_at(&f, "", field, i), true, &ids[i], st)) != FREP_OK) {
 			return rc;
 		}
 	}
@@ -553,13 +556,13 @@ convert_failover_from_proto(const Frep__V1__FailoverRelationship *in, const char
 	}
 	memset(out, 0, sizeof(*out));
 	if ((rc = check_enum((int) in->mode, ENGINE_FAILOVER_MODE_HOT_STANDBY, "FailoverMode",
-	         fname(&f, field, "mode"), st)) != FREP_OK ||
+		 fname(&f, field, "mode"), st)) != FREP_OK ||
 	    (rc = check_enum((int) in->server_role, ENGINE_SERVER_ROLE_STANDBY, "ServerRole",
-	         fname(&f, field, "server_role"), st)) != FREP_OK ||
+		 fname(&f, field, "server_role"), st)) != FREP_OK ||
 	    (rc = check_enum((int) in->state, ENGINE_FAILOVER_STATE_PAUSED, "FailoverState",
-	         fname(&f, field, "state"), st)) != FREP_OK ||
+		 fname(&f, field, "state"), st)) != FREP_OK ||
 	    (rc = convert_scope_ids_from_proto(in->scope_ids, in->n_scope_ids,
-	         fname(&f, field, "scope_ids"), a, &out->scope_ids, st)) != FREP_OK) {
+		 fname(&f, field, "scope_ids"), a, &out->scope_ids, st)) != FREP_OK) {
 		return rc;
 	}
 	out->n_scope_ids             = in->n_scope_ids;
@@ -589,10 +592,10 @@ convert_option_target_from_proto(
 	if (in == NULL) {
 		return FREP_OK;
 	}
-	if ((rc = convert_ipv4_from_text(
-	         in->scope_id, fname(&f, field, "scope_id"), false, &out->scope_id, st)) != FREP_OK ||
+	if ((rc = convert_ipv4_from_text(in->scope_id, fname(&f, field, "scope_id"), false,
+		 &out->scope_id, st)) != FREP_OK ||
 	    (rc = convert_ipv4_from_text(in->reserved_ip, fname(&f, field, "reserved_ip"), false,
-	         &out->reserved_ip, st)) != FREP_OK) {
+		 &out->reserved_ip, st)) != FREP_OK) {
 		return rc;
 	}
 	out->policy_name = in->policy_name;
@@ -623,29 +626,29 @@ convert_scope_config_from_proto(const Frep__V1__ScopeConfig *in, const char *fie
 	}
 	memset(out, 0, sizeof(*out));
 	if ((rc = check_count(in->n_exclusions, CONVERT_EXCLUSIONS_MAX,
-	         fname(&f, field, "exclusions"), st)) != FREP_OK ||
+		 fname(&f, field, "exclusions"), st)) != FREP_OK ||
 	    (rc = check_count(in->n_reservations, CONVERT_RESERVATIONS_MAX,
-	         fname(&f, field, "reservations"), st)) != FREP_OK ||
+		 fname(&f, field, "reservations"), st)) != FREP_OK ||
 	    (rc = check_count(in->n_policies, CONVERT_POLICIES_MAX, fname(&f, field, "policies"),
-	         st)) != FREP_OK ||
+		 st)) != FREP_OK ||
 	    (rc = check_count(in->n_option_definitions_used, CONVERT_DEPENDENCIES_MAX,
-	         fname(&f, field, "option_definitions_used"), st)) != FREP_OK ||
+		 fname(&f, field, "option_definitions_used"), st)) != FREP_OK ||
 	    (rc = check_count(in->n_classes_used, CONVERT_DEPENDENCIES_MAX,
-	         fname(&f, field, "classes_used"), st)) != FREP_OK) {
+		 fname(&f, field, "classes_used"), st)) != FREP_OK) {
 		return rc;
 	}
 	const char *digest = str_or_empty(in->digest);
 	if (strlen(digest) >= sizeof(out->digest)) {
 		return frep_status_set(st, FREP_INVALID_ARGUMENT,
-		    "%s is %zu characters long (a digest is 64 hex digits)", fname(&f, field, "digest"),
-		    strlen(digest));
+		    "%s is %zu characters long (a digest is 64 hex digits)",
+		    fname(&f, field, "digest"), strlen(digest));
 	}
 	memcpy(out->digest, digest, strlen(digest) + 1);
 
-	if ((rc = convert_scope_from_proto(in->scope, fname(&f, field, "scope"), false, &out->scope,
-	         st)) != FREP_OK ||
+	if ((rc = convert_scope_from_proto(
+		 in->scope, fname(&f, field, "scope"), false, &out->scope, st)) != FREP_OK ||
 	    (rc = convert_option_values_from_proto(in->options, in->n_options,
-	         fname(&f, field, "options"), a, &out->options, st)) != FREP_OK) {
+		 fname(&f, field, "options"), a, &out->options, st)) != FREP_OK) {
 		return rc;
 	}
 	out->n_options = in->n_options;
@@ -656,7 +659,8 @@ convert_scope_config_from_proto(const Frep__V1__ScopeConfig *in, const char *fie
 	}
 	for (size_t i = 0; i < in->n_exclusions; i++) {
 		if ((rc = convert_exclusion_from_proto(in->exclusions[i],
-		         fname_at(&fi, field, "exclusions", i), &out->exclusions[i], st)) != FREP_OK) {
+			 fname_at(&fi, field, "exclusions", i), &out->exclusions[i], st)) !=
+		    FREP_OK) {
 			return rc;
 		}
 	}
@@ -668,7 +672,7 @@ convert_scope_config_from_proto(const Frep__V1__ScopeConfig *in, const char *fie
 	}
 	for (size_t i = 0; i < in->n_reservations; i++) {
 		if ((rc = convert_reservation_from_proto(in->reservations[i],
-		         fname_at(&fi, field, "reservations", i), a, &out->reservations[i], st)) !=
+			 fname_at(&fi, field, "reservations", i), a, &out->reservations[i], st)) !=
 		    FREP_OK) {
 			return rc;
 		}
@@ -680,8 +684,9 @@ convert_scope_config_from_proto(const Frep__V1__ScopeConfig *in, const char *fie
 		return st != NULL ? st->code : FREP_RESOURCE_EXHAUSTED;
 	}
 	for (size_t i = 0; i < in->n_policies; i++) {
-		if ((rc = convert_policy_from_proto(in->policies[i], fname_at(&fi, field, "policies", i),
-		         a, &out->policies[i], st)) != FREP_OK) {
+		if ((rc = convert_policy_from_proto(in->policies[i],
+			 fname_at(&fi, field, "policies", i), a, &out->policies[i], st)) !=
+		    FREP_OK) {
 			return rc;
 		}
 	}
@@ -694,8 +699,8 @@ convert_scope_config_from_proto(const Frep__V1__ScopeConfig *in, const char *fie
 	}
 	for (size_t i = 0; i < in->n_option_definitions_used; i++) {
 		const Frep__V1__OptionDefinitionRef *r = in->option_definitions_used[i];
-		if ((rc = require_message(r, fname_at(&fi, field, "option_definitions_used", i), st)) !=
-		    FREP_OK) {
+		if ((rc = require_message(
+			 r, fname_at(&fi, field, "option_definitions_used", i), st)) != FREP_OK) {
 			return rc;
 		}
 		out->option_definitions_used[i].option_id    = r->option_id;
@@ -709,14 +714,15 @@ convert_scope_config_from_proto(const Frep__V1__ScopeConfig *in, const char *fie
 	}
 	for (size_t i = 0; i < in->n_classes_used; i++) {
 		const Frep__V1__ClassRef *r = in->classes_used[i];
-		if ((rc = require_message(r, fname_at(&fi, field, "classes_used", i), st)) != FREP_OK) {
+		if ((rc = require_message(r, fname_at(&fi, field, "classes_used", i), st)) !=
+		    FREP_OK) {
 			return rc;
 		}
 		field_name ft;
 		char       sub[sizeof(fi.text)];
 		snprintf(sub, sizeof(sub), "%s", fi.text);
 		if ((rc = convert_class_type_from_proto((int) r->type, fname(&ft, sub, "type"),
-		         &out->classes_used[i].type, st)) != FREP_OK) {
+			 &out->classes_used[i].type, st)) != FREP_OK) {
 			return rc;
 		}
 		out->classes_used[i].name = r->name;
@@ -805,7 +811,7 @@ option_values_to_proto(const engine_option_value *in, size_t n, convert_arena *a
     Frep__V1__OptionValue ***out, size_t *n_out, frep_status *st)
 {
 	bool ok;
-	*n_out                   = 0;
+	*n_out                    = 0;
 	Frep__V1__OptionValue **v = arena_array(a, n, sizeof(*v), &ok, st);
 	if (!ok) {
 		return FREP_RESOURCE_EXHAUSTED;
@@ -836,8 +842,8 @@ convert_reservation_to_proto(
 	m->name        = str_or_empty(in->name);
 	m->description = str_or_empty(in->description);
 	m->type        = (Frep__V1__ClientType) in->type;
-	if ((rc = option_values_to_proto(in->options, in->n_options, a, &m->options, &m->n_options,
-	         st)) != FREP_OK) {
+	if ((rc = option_values_to_proto(
+		 in->options, in->n_options, a, &m->options, &m->n_options, st)) != FREP_OK) {
 		return rc;
 	}
 	*out = m;
@@ -905,11 +911,11 @@ convert_policy_to_proto(
 	for (size_t i = 0; i < in->n_criteria; i++) {
 		Frep__V1__Criterion *c;
 		ARENA_NEW(a, Frep__V1__Criterion, FREP__V1__CRITERION__INIT, st, c);
-		c->type          = (Frep__V1__CriterionType) in->criteria[i].type;
-		c->comparator    = (Frep__V1__Comparator) in->criteria[i].comparator;
-		c->values        = in->criteria[i].values;
-		c->n_values      = in->criteria[i].values != NULL ? in->criteria[i].n_values : 0;
-		m->criteria[i]   = c;
+		c->type        = (Frep__V1__CriterionType) in->criteria[i].type;
+		c->comparator  = (Frep__V1__Comparator) in->criteria[i].comparator;
+		c->values      = in->criteria[i].values;
+		c->n_values    = in->criteria[i].values != NULL ? in->criteria[i].n_values : 0;
+		m->criteria[i] = c;
 	}
 	m->n_criteria = in->n_criteria;
 
@@ -920,18 +926,18 @@ convert_policy_to_proto(
 	for (size_t i = 0; i < in->n_ip_ranges; i++) {
 		Frep__V1__IpRange *r;
 		ARENA_NEW(a, Frep__V1__IpRange, FREP__V1__IP_RANGE__INIT, st, r);
-		if ((r->start_range = convert_ipv4_to_text(a, in->ip_ranges[i].start_range, false,
-		         st)) == NULL ||
-		    (r->end_range = convert_ipv4_to_text(a, in->ip_ranges[i].end_range, false, st)) ==
-		        NULL) {
+		if ((r->start_range = convert_ipv4_to_text(
+			 a, in->ip_ranges[i].start_range, false, st)) == NULL ||
+		    (r->end_range = convert_ipv4_to_text(
+			 a, in->ip_ranges[i].end_range, false, st)) == NULL) {
 			return FREP_RESOURCE_EXHAUSTED;
 		}
 		m->ip_ranges[i] = r;
 	}
 	m->n_ip_ranges = in->n_ip_ranges;
 
-	if ((rc = option_values_to_proto(in->options, in->n_options, a, &m->options, &m->n_options,
-	         st)) != FREP_OK) {
+	if ((rc = option_values_to_proto(
+		 in->options, in->n_options, a, &m->options, &m->n_options, st)) != FREP_OK) {
 		return rc;
 	}
 	*out = m;
@@ -962,7 +968,8 @@ convert_failover_to_proto(const engine_failover *in, convert_arena *a,
 		return FREP_RESOURCE_EXHAUSTED;
 	}
 	for (size_t i = 0; i < in->n_scope_ids; i++) {
-		if ((m->scope_ids[i] = convert_ipv4_to_text(a, in->scope_ids[i], false, st)) == NULL) {
+		if ((m->scope_ids[i] = convert_ipv4_to_text(a, in->scope_ids[i], false, st)) ==
+		    NULL) {
 			return FREP_RESOURCE_EXHAUSTED;
 		}
 	}
@@ -997,8 +1004,8 @@ convert_audit_record_to_proto(
 }
 
 frep_code
-convert_scope_config_to_proto(const engine_scope_config *in, convert_arena *a,
-    Frep__V1__ScopeConfig **out, frep_status *st)
+convert_scope_config_to_proto(
+    const engine_scope_config *in, convert_arena *a, Frep__V1__ScopeConfig **out, frep_status *st)
 {
 	Frep__V1__ScopeConfig *m;
 	frep_code              rc;
@@ -1013,8 +1020,8 @@ convert_scope_config_to_proto(const engine_scope_config *in, convert_arena *a,
 		return FREP_RESOURCE_EXHAUSTED;
 	}
 	for (size_t i = 0; i < in->n_exclusions; i++) {
-		if ((rc = convert_exclusion_to_proto(&in->exclusions[i], a, &m->exclusions[i], st)) !=
-		    FREP_OK) {
+		if ((rc = convert_exclusion_to_proto(
+			 &in->exclusions[i], a, &m->exclusions[i], st)) != FREP_OK) {
 			return rc;
 		}
 	}
@@ -1026,14 +1033,14 @@ convert_scope_config_to_proto(const engine_scope_config *in, convert_arena *a,
 	}
 	for (size_t i = 0; i < in->n_reservations; i++) {
 		if ((rc = convert_reservation_to_proto(
-		         &in->reservations[i], a, &m->reservations[i], st)) != FREP_OK) {
+			 &in->reservations[i], a, &m->reservations[i], st)) != FREP_OK) {
 			return rc;
 		}
 	}
 	m->n_reservations = in->n_reservations;
 
-	if ((rc = option_values_to_proto(in->options, in->n_options, a, &m->options, &m->n_options,
-	         st)) != FREP_OK) {
+	if ((rc = option_values_to_proto(
+		 in->options, in->n_options, a, &m->options, &m->n_options, st)) != FREP_OK) {
 		return rc;
 	}
 
@@ -1056,10 +1063,10 @@ convert_scope_config_to_proto(const engine_scope_config *in, convert_arena *a,
 	}
 	for (size_t i = 0; i < in->n_option_definitions_used; i++) {
 		Frep__V1__OptionDefinitionRef *r;
-		ARENA_NEW(a, Frep__V1__OptionDefinitionRef, FREP__V1__OPTION_DEFINITION_REF__INIT, st,
-		    r);
-		r->option_id                  = in->option_definitions_used[i].option_id;
-		r->vendor_class               = str_or_empty(in->option_definitions_used[i].vendor_class);
+		ARENA_NEW(
+		    a, Frep__V1__OptionDefinitionRef, FREP__V1__OPTION_DEFINITION_REF__INIT, st, r);
+		r->option_id    = in->option_definitions_used[i].option_id;
+		r->vendor_class = str_or_empty(in->option_definitions_used[i].vendor_class);
 		m->option_definitions_used[i] = r;
 	}
 	m->n_option_definitions_used = in->n_option_definitions_used;
@@ -1096,8 +1103,8 @@ object_changes_to_proto(const engine_object_changes *in, convert_arena *a,
 }
 
 frep_code
-convert_scope_changes_to_proto(const engine_scope_changes *in, convert_arena *a,
-    Frep__V1__ScopeChanges **out, frep_status *st)
+convert_scope_changes_to_proto(
+    const engine_scope_changes *in, convert_arena *a, Frep__V1__ScopeChanges **out, frep_status *st)
 {
 	Frep__V1__ScopeChanges *m;
 	frep_code               rc;

@@ -17,8 +17,8 @@ typedef struct data_plane_service {
 
 static void
 render_kea_config(Frep__V1__DataPlane_Service *service,
-    const Frep__V1__RenderKeaConfigRequest *input, Frep__V1__RenderKeaConfigResponse_Closure closure,
-    void *closure_data)
+    const Frep__V1__RenderKeaConfigRequest    *input,
+    Frep__V1__RenderKeaConfigResponse_Closure closure, void *closure_data)
 {
 	data_plane_service               *self  = (data_plane_service *) service;
 	Frep__V1__RenderKeaConfigResponse reply = FREP__V1__RENDER_KEA_CONFIG_RESPONSE__INIT;
@@ -35,7 +35,8 @@ render_kea_config(Frep__V1__DataPlane_Service *service,
 		return;
 	}
 	if ((rc = kea_render(self->e, &r, &st)) != FREP_OK ||
-	    (input->with_base && (rc = kea_render_load_base(self->base_path, &base, &st)) != FREP_OK)) {
+	    (input->with_base &&
+		(rc = kea_render_load_base(self->base_path, &base, &st)) != FREP_OK)) {
 		goto out;
 	}
 	all  = input->with_base ? kea_render_merge(base, r.dhcp4) : kea_render_wrap(r.dhcp4);
@@ -98,8 +99,8 @@ get_kea_status(Frep__V1__DataPlane_Service *service, const Frep__V1__GetKeaStatu
 }
 
 frep_code
-data_plane_service_new(engine *e, kea_push *push, const char *base_path, ProtobufCService **out,
-    frep_status *st)
+data_plane_service_new(
+    engine *e, kea_push *push, const char *base_path, ProtobufCService **out, frep_status *st)
 {
 	data_plane_service *self = calloc(1, sizeof(*self));
 	if (self == NULL || (base_path != NULL && (self->base_path = strdup(base_path)) == NULL)) {

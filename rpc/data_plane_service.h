@@ -21,9 +21,9 @@
  * base_path (copied, may be NULL) is the base file RenderKeaConfig merges
  * with when asked. RESOURCE_EXHAUSTED if memory runs out. Free with
  * data_plane_service_free after the server is freed. */
-frep_code data_plane_service_new(engine *e, kea_push *push, const char *base_path,
-    ProtobufCService **out, frep_status *st);
-void      data_plane_service_free(ProtobufCService *service);
+frep_code data_plane_service_new(
+    engine *e, kea_push *push, const char *base_path, ProtobufCService **out, frep_status *st);
+void data_plane_service_free(ProtobufCService *service);
 
 /* Wraps the generic Health service inner (borrowed): Check for
  * "frep.v1.DataPlane" answers NOT_SERVING while the last push to Kea
@@ -31,8 +31,8 @@ void      data_plane_service_free(ProtobufCService *service);
  * SERVING otherwise (and SERVING when push is NULL: rendering works);
  * every other name goes to inner. Register the wrapper in inner's place,
  * with inner's flags. Free with data_plane_health_free. */
-frep_code data_plane_health_new(ProtobufCService *inner, kea_push *push,
-    ProtobufCService **out, frep_status *st);
-void      data_plane_health_free(ProtobufCService *service);
+frep_code data_plane_health_new(
+    ProtobufCService *inner, kea_push *push, ProtobufCService **out, frep_status *st);
+void data_plane_health_free(ProtobufCService *service);
 
 #endif /* FREP_RPC_DATA_PLANE_SERVICE_H */

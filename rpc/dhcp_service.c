@@ -82,10 +82,10 @@ dhcp_set_scope(Frep__V1__DhcpServer_Service *service, const Frep__V1__SetScopeRe
 	frep_code        rc;
 
 	convert_arena_init(&a);
-	if ((rc = convert_scope_from_proto(input->scope, "scope", input->n_update_mask > 0, &in,
-	         &st)) == FREP_OK &&
+	if ((rc = convert_scope_from_proto(
+		 input->scope, "scope", input->n_update_mask > 0, &in, &st)) == FREP_OK &&
 	    (rc = engine_scope_set(self->e, &in, mask_of(input->update_mask), input->n_update_mask,
-	         &out, &st)) == FREP_OK) {
+		 &out, &st)) == FREP_OK) {
 		rc = convert_scope_to_proto(&out, &a, &reply, &st);
 	}
 	ANSWER(rc, reply, closure, closure_data, &st);
@@ -107,7 +107,7 @@ dhcp_get_scope(Frep__V1__DhcpServer_Service *service, const Frep__V1__ScopeKey *
 
 	convert_arena_init(&a);
 	if ((rc = convert_ipv4_from_text(input->scope_id, "scope_id", true, &scope_id, &st)) ==
-	        FREP_OK &&
+		FREP_OK &&
 	    (rc = engine_scope_get(self->e, scope_id, &out, &st)) == FREP_OK) {
 		rc = convert_scope_to_proto(&out, &a, &reply, &st);
 	}
@@ -186,22 +186,23 @@ dhcp_add_exclusion_range(Frep__V1__DhcpServer_Service *service,
 
 static void
 dhcp_list_exclusion_ranges(Frep__V1__DhcpServer_Service *service,
-    const Frep__V1__ListExclusionRangesRequest *input,
+    const Frep__V1__ListExclusionRangesRequest          *input,
     Frep__V1__ListExclusionRangesResponse_Closure closure, void *closure_data)
 {
 	dhcp_service                         *self = (dhcp_service *) service;
 	convert_arena                         a;
 	frep_status                           st;
 	uint32_t                              scope_id;
-	engine_exclusion                     *list  = NULL;
-	size_t                                n     = 0;
-	Frep__V1__ListExclusionRangesResponse reply = FREP__V1__LIST_EXCLUSION_RANGES_RESPONSE__INIT;
-	void                                 *arr   = NULL;
-	frep_code                             rc;
+	engine_exclusion                     *list = NULL;
+	size_t                                n    = 0;
+	Frep__V1__ListExclusionRangesResponse reply =
+	    FREP__V1__LIST_EXCLUSION_RANGES_RESPONSE__INIT;
+	void     *arr = NULL;
+	frep_code rc;
 
 	convert_arena_init(&a);
 	if ((rc = convert_ipv4_from_text(input->scope_id, "scope_id", false, &scope_id, &st)) ==
-	        FREP_OK &&
+		FREP_OK &&
 	    (rc = engine_exclusion_list(self->e, scope_id, &list, &n, &st)) == FREP_OK &&
 	    (rc = reply_array(&a, n, &arr, &st)) == FREP_OK) {
 		reply.exclusions = arr;
@@ -269,10 +270,10 @@ dhcp_set_reservation(Frep__V1__DhcpServer_Service *service,
 	frep_code              rc;
 
 	convert_arena_init(&a);
-	if ((rc = convert_reservation_from_proto(input->reservation, "reservation", &a, &in, &st)) ==
-	        FREP_OK &&
+	if ((rc = convert_reservation_from_proto(
+		 input->reservation, "reservation", &a, &in, &st)) == FREP_OK &&
 	    (rc = engine_reservation_set(self->e, &in, mask_of(input->update_mask),
-	         input->n_update_mask, &out, &st)) == FREP_OK) {
+		 input->n_update_mask, &out, &st)) == FREP_OK) {
 		rc = convert_reservation_to_proto(&out, &a, &reply, &st);
 	}
 	ANSWER(rc, reply, closure, closure_data, &st);
@@ -282,8 +283,8 @@ dhcp_set_reservation(Frep__V1__DhcpServer_Service *service,
 
 /* A ReservationKey's two addresses, both required. */
 static frep_code
-reservation_key(const Frep__V1__ReservationKey *in, uint32_t *scope_id, uint32_t *ip,
-    frep_status *st)
+reservation_key(
+    const Frep__V1__ReservationKey *in, uint32_t *scope_id, uint32_t *ip, frep_status *st)
 {
 	frep_code rc = convert_ipv4_from_text(in->scope_id, "scope_id", true, scope_id, st);
 	if (rc == FREP_OK) {
@@ -317,7 +318,7 @@ dhcp_get_reservation(Frep__V1__DhcpServer_Service *service, const Frep__V1__Rese
 
 static void
 dhcp_list_reservations(Frep__V1__DhcpServer_Service *service,
-    const Frep__V1__ListReservationsRequest *input,
+    const Frep__V1__ListReservationsRequest         *input,
     Frep__V1__ListReservationsResponse_Closure closure, void *closure_data)
 {
 	dhcp_service                      *self = (dhcp_service *) service;
@@ -332,12 +333,13 @@ dhcp_list_reservations(Frep__V1__DhcpServer_Service *service,
 
 	convert_arena_init(&a);
 	if ((rc = convert_ipv4_from_text(input->scope_id, "scope_id", false, &scope_id, &st)) ==
-	        FREP_OK &&
+		FREP_OK &&
 	    (rc = engine_reservation_list(self->e, scope_id, &list, &n, &st)) == FREP_OK &&
 	    (rc = reply_array(&a, n, &arr, &st)) == FREP_OK) {
 		reply.reservations = arr;
 		for (size_t i = 0; i < n && rc == FREP_OK; i++) {
-			rc = convert_reservation_to_proto(&list[i], &a, &reply.reservations[i], &st);
+			rc =
+			    convert_reservation_to_proto(&list[i], &a, &reply.reservations[i], &st);
 		}
 		reply.n_reservations = n;
 	}
@@ -403,9 +405,9 @@ dhcp_set_option_definition(Frep__V1__DhcpServer_Service *service,
 
 	convert_arena_init(&a);
 	if ((rc = convert_option_def_from_proto(input->definition, "definition", &in, &st)) ==
-	        FREP_OK &&
+		FREP_OK &&
 	    (rc = engine_option_def_set(self->e, &in, mask_of(input->update_mask),
-	         input->n_update_mask, &out, &st)) == FREP_OK) {
+		 input->n_update_mask, &out, &st)) == FREP_OK) {
 		rc = convert_option_def_to_proto(&out, &a, &reply, &st);
 	}
 	ANSWER(rc, reply, closure, closure_data, &st);
@@ -427,7 +429,7 @@ dhcp_get_option_definition(Frep__V1__DhcpServer_Service *service,
 
 	convert_arena_init(&a);
 	if ((rc = engine_option_def_get(
-	         self->e, input->option_id, input->vendor_class, &out, &st)) == FREP_OK) {
+		 self->e, input->option_id, input->vendor_class, &out, &st)) == FREP_OK) {
 		rc = convert_option_def_to_proto(&out, &a, &reply, &st);
 	}
 	ANSWER(rc, reply, closure, closure_data, &st);
@@ -437,7 +439,7 @@ dhcp_get_option_definition(Frep__V1__DhcpServer_Service *service,
 
 static void
 dhcp_list_option_definitions(Frep__V1__DhcpServer_Service *service,
-    const Frep__V1__ListOptionDefinitionsRequest *input,
+    const Frep__V1__ListOptionDefinitionsRequest          *input,
     Frep__V1__ListOptionDefinitionsResponse_Closure closure, void *closure_data)
 {
 	dhcp_service                           *self = (dhcp_service *) service;
@@ -452,7 +454,7 @@ dhcp_list_option_definitions(Frep__V1__DhcpServer_Service *service,
 
 	convert_arena_init(&a);
 	if ((rc = engine_option_def_list(
-	         self->e, input->vendor_class, input->all_vendors, &list, &n, &st)) == FREP_OK &&
+		 self->e, input->vendor_class, input->all_vendors, &list, &n, &st)) == FREP_OK &&
 	    (rc = reply_array(&a, n, &arr, &st)) == FREP_OK) {
 		reply.definitions = arr;
 		for (size_t i = 0; i < n && rc == FREP_OK; i++) {
@@ -467,10 +469,9 @@ dhcp_list_option_definitions(Frep__V1__DhcpServer_Service *service,
 
 static void
 dhcp_remove_option_definition(Frep__V1__DhcpServer_Service *service,
-    const Frep__V1__OptionDefinitionKey *input, Frep__V1__Empty_Closure closure,
-    void *closure_data)
+    const Frep__V1__OptionDefinitionKey *input, Frep__V1__Empty_Closure closure, void *closure_data)
 {
-	dhcp_service   *self  = (dhcp_service *) service;
+	dhcp_service   *self = (dhcp_service *) service;
 	frep_status     st;
 	Frep__V1__Empty reply = FREP__V1__EMPTY__INIT;
 	frep_code       rc =
@@ -496,7 +497,7 @@ dhcp_set_option_value(Frep__V1__DhcpServer_Service *service,
 
 	convert_arena_init(&a);
 	if ((rc = convert_option_target_from_proto(input->target, "target", &target, &st)) ==
-	        FREP_OK &&
+		FREP_OK &&
 	    (rc = convert_option_value_from_proto(input->value, "value", &in, &st)) == FREP_OK &&
 	    (rc = engine_option_value_set(self->e, &target, &in, &out, &st)) == FREP_OK) {
 		rc = convert_option_value_to_proto(&out, &a, &reply, &st);
@@ -507,9 +508,8 @@ dhcp_set_option_value(Frep__V1__DhcpServer_Service *service,
 }
 
 static void
-dhcp_get_option_value(Frep__V1__DhcpServer_Service *service,
-    const Frep__V1__OptionValueKey *input, Frep__V1__OptionValue_Closure closure,
-    void *closure_data)
+dhcp_get_option_value(Frep__V1__DhcpServer_Service *service, const Frep__V1__OptionValueKey *input,
+    Frep__V1__OptionValue_Closure closure, void *closure_data)
 {
 	dhcp_service          *self = (dhcp_service *) service;
 	convert_arena          a;
@@ -521,9 +521,9 @@ dhcp_get_option_value(Frep__V1__DhcpServer_Service *service,
 
 	convert_arena_init(&a);
 	if ((rc = convert_option_target_from_proto(input->target, "target", &target, &st)) ==
-	        FREP_OK &&
+		FREP_OK &&
 	    (rc = engine_option_value_get(self->e, &target, input->option_id, input->vendor_class,
-	         input->user_class, &out, &st)) == FREP_OK) {
+		 input->user_class, &out, &st)) == FREP_OK) {
 		rc = convert_option_value_to_proto(&out, &a, &reply, &st);
 	}
 	ANSWER(rc, reply, closure, closure_data, &st);
@@ -533,7 +533,7 @@ dhcp_get_option_value(Frep__V1__DhcpServer_Service *service,
 
 static void
 dhcp_list_option_values(Frep__V1__DhcpServer_Service *service,
-    const Frep__V1__ListOptionValuesRequest *input,
+    const Frep__V1__ListOptionValuesRequest          *input,
     Frep__V1__ListOptionValuesResponse_Closure closure, void *closure_data)
 {
 	dhcp_service                      *self = (dhcp_service *) service;
@@ -548,7 +548,7 @@ dhcp_list_option_values(Frep__V1__DhcpServer_Service *service,
 
 	convert_arena_init(&a);
 	if ((rc = convert_option_target_from_proto(input->target, "target", &target, &st)) ==
-	        FREP_OK &&
+		FREP_OK &&
 	    (rc = engine_option_value_list(self->e, &target, &list, &n, &st)) == FREP_OK &&
 	    (rc = reply_array(&a, n, &arr, &st)) == FREP_OK) {
 		reply.values = arr;
@@ -574,8 +574,8 @@ dhcp_remove_option_value(Frep__V1__DhcpServer_Service *service,
 
 	if ((rc = convert_option_target_from_proto(input->target, "target", &target, &st)) ==
 	    FREP_OK) {
-		rc = engine_option_value_remove(self->e, &target, input->option_id, input->vendor_class,
-		    input->user_class, &st);
+		rc = engine_option_value_remove(self->e, &target, input->option_id,
+		    input->vendor_class, input->user_class, &st);
 	}
 	ANSWER(rc, &reply, closure, closure_data, &st);
 }
@@ -619,7 +619,7 @@ dhcp_set_class(Frep__V1__DhcpServer_Service *service, const Frep__V1__SetClassRe
 	convert_arena_init(&a);
 	if ((rc = convert_class_from_proto(input->class_def, "class_def", &in, &st)) == FREP_OK &&
 	    (rc = engine_class_set(self->e, &in, mask_of(input->update_mask), input->n_update_mask,
-	         &out, &st)) == FREP_OK) {
+		 &out, &st)) == FREP_OK) {
 		rc = convert_class_to_proto(&out, &a, &reply, &st);
 	}
 	ANSWER(rc, reply, closure, closure_data, &st);
@@ -640,7 +640,8 @@ dhcp_get_class(Frep__V1__DhcpServer_Service *service, const Frep__V1__ClassKey *
 	frep_code         rc;
 
 	convert_arena_init(&a);
-	if ((rc = convert_class_type_from_proto((int) input->type, "type", &type, &st)) == FREP_OK &&
+	if ((rc = convert_class_type_from_proto((int) input->type, "type", &type, &st)) ==
+		FREP_OK &&
 	    (rc = engine_class_get(self->e, type, input->name, &out, &st)) == FREP_OK) {
 		rc = convert_class_to_proto(&out, &a, &reply, &st);
 	}
@@ -664,7 +665,8 @@ dhcp_list_classes(Frep__V1__DhcpServer_Service *service, const Frep__V1__ListCla
 	frep_code                     rc;
 
 	convert_arena_init(&a);
-	if ((rc = convert_class_type_from_proto((int) input->type, "type", &type, &st)) == FREP_OK &&
+	if ((rc = convert_class_type_from_proto((int) input->type, "type", &type, &st)) ==
+		FREP_OK &&
 	    (rc = engine_class_list(self->e, type, &list, &n, &st)) == FREP_OK &&
 	    (rc = reply_array(&a, n, &arr, &st)) == FREP_OK) {
 		reply.classes = arr;
@@ -688,7 +690,8 @@ dhcp_remove_class(Frep__V1__DhcpServer_Service *service, const Frep__V1__ClassKe
 	Frep__V1__Empty   reply = FREP__V1__EMPTY__INIT;
 	frep_code         rc;
 
-	if ((rc = convert_class_type_from_proto((int) input->type, "type", &type, &st)) == FREP_OK) {
+	if ((rc = convert_class_type_from_proto((int) input->type, "type", &type, &st)) ==
+	    FREP_OK) {
 		rc = engine_class_remove(self->e, type, input->name, &st);
 	}
 	ANSWER(rc, &reply, closure, closure_data, &st);
@@ -733,7 +736,7 @@ dhcp_set_policy(Frep__V1__DhcpServer_Service *service, const Frep__V1__SetPolicy
 	convert_arena_init(&a);
 	if ((rc = convert_policy_from_proto(input->policy, "policy", &a, &in, &st)) == FREP_OK &&
 	    (rc = engine_policy_set(self->e, &in, mask_of(input->update_mask), input->n_update_mask,
-	         &out, &st)) == FREP_OK) {
+		 &out, &st)) == FREP_OK) {
 		rc = convert_policy_to_proto(&out, &a, &reply, &st);
 	}
 	ANSWER(rc, reply, closure, closure_data, &st);
@@ -755,7 +758,7 @@ dhcp_get_policy(Frep__V1__DhcpServer_Service *service, const Frep__V1__PolicyKey
 
 	convert_arena_init(&a);
 	if ((rc = convert_ipv4_from_text(input->scope_id, "scope_id", false, &scope_id, &st)) ==
-	        FREP_OK &&
+		FREP_OK &&
 	    (rc = engine_policy_get(self->e, scope_id, input->name, &out, &st)) == FREP_OK) {
 		rc = convert_policy_to_proto(&out, &a, &reply, &st);
 	}
@@ -787,10 +790,12 @@ dhcp_list_policies(Frep__V1__DhcpServer_Service *service,
 			rc = frep_status_set(&st, FREP_INVALID_ARGUMENT,
 			    "scope_id is required (or server_level for server-level policies)");
 		} else {
-			rc = convert_ipv4_from_text(input->scope_id, "scope_id", true, &scope_id, &st);
+			rc = convert_ipv4_from_text(
+			    input->scope_id, "scope_id", true, &scope_id, &st);
 		}
 	}
-	if (rc == FREP_OK && (rc = engine_policy_list(self->e, scope_id, &list, &n, &st)) == FREP_OK &&
+	if (rc == FREP_OK &&
+	    (rc = engine_policy_list(self->e, scope_id, &list, &n, &st)) == FREP_OK &&
 	    (rc = reply_array(&a, n, &arr, &st)) == FREP_OK) {
 		reply.policies = arr;
 		for (size_t i = 0; i < n && rc == FREP_OK; i++) {
@@ -836,12 +841,12 @@ policy_ip_range(dhcp_service *self, const Frep__V1__PolicyIpRangeRequest *input,
 
 	convert_arena_init(&a);
 	if ((rc = convert_ipv4_from_text(input->scope_id, "scope_id", true, &scope_id, &st)) ==
-	        FREP_OK &&
+		FREP_OK &&
 	    (rc = convert_ip_range_from_proto(input->range, "range", &range, &st)) == FREP_OK) {
 		rc = add ? engine_policy_range_add(
-		               self->e, scope_id, input->policy_name, &range, &out, &st)
-		         : engine_policy_range_remove(
-		               self->e, scope_id, input->policy_name, &range, &out, &st);
+			       self->e, scope_id, input->policy_name, &range, &out, &st)
+			 : engine_policy_range_remove(
+			       self->e, scope_id, input->policy_name, &range, &out, &st);
 	}
 	if (rc == FREP_OK) {
 		rc = convert_policy_to_proto(&out, &a, &reply, &st);
@@ -915,9 +920,9 @@ dhcp_set_failover(Frep__V1__DhcpServer_Service *service, const Frep__V1__SetFail
 
 	convert_arena_init(&a);
 	if ((rc = convert_failover_from_proto(input->relationship, "relationship", &a, &in, &st)) ==
-	        FREP_OK &&
+		FREP_OK &&
 	    (rc = engine_failover_set(self->e, &in, mask_of(input->update_mask),
-	         input->n_update_mask, &out, &st)) == FREP_OK) {
+		 input->n_update_mask, &out, &st)) == FREP_OK) {
 		rc = convert_failover_to_proto(&out, &a, &reply, &st);
 	}
 	ANSWER(rc, reply, closure, closure_data, &st);
@@ -984,7 +989,8 @@ dhcp_remove_failover(Frep__V1__DhcpServer_Service *service, const Frep__V1__Fail
 	frep_code       rc;
 
 	if (self->hooks.remove_failover != NULL) {
-		rc = self->hooks.remove_failover(self->hooks.ctx, closure_data, self->e, input->name, &st);
+		rc = self->hooks.remove_failover(
+		    self->hooks.ctx, closure_data, self->e, input->name, &st);
 	} else {
 		rc = engine_failover_remove(self->e, input->name, &st);
 	}
@@ -999,23 +1005,25 @@ failover_scopes(dhcp_service *self, const Frep__V1__FailoverScopeRequest *input,
 {
 	convert_arena                   a;
 	frep_status                     st;
-	uint32_t                       *ids = NULL;
+	uint32_t                       *ids   = NULL;
 	engine_failover                 out   = {0};
 	Frep__V1__FailoverRelationship *reply = NULL;
 	frep_code                       rc;
 
 	convert_arena_init(&a);
-	rc = convert_scope_ids_from_proto(input->scope_ids, input->n_scope_ids, "scope_ids", &a, &ids, &st);
+	rc = convert_scope_ids_from_proto(
+	    input->scope_ids, input->n_scope_ids, "scope_ids", &a, &ids, &st);
 	if (rc == FREP_OK && input->n_scope_ids == 0) {
-		rc = frep_status_set(&st, FREP_INVALID_ARGUMENT, "scope_ids is empty: name at least one scope");
+		rc = frep_status_set(
+		    &st, FREP_INVALID_ARGUMENT, "scope_ids is empty: name at least one scope");
 	}
 	if (rc == FREP_OK) {
 		if (add && self->hooks.add_failover_scopes != NULL) {
 			rc = self->hooks.add_failover_scopes(self->hooks.ctx, closure_data, self->e,
 			    input->name, ids, input->n_scope_ids, input->force, &out, &st);
 		} else if (!add && self->hooks.remove_failover_scopes != NULL) {
-			rc = self->hooks.remove_failover_scopes(self->hooks.ctx, closure_data, self->e,
-			    input->name, ids, input->n_scope_ids, input->force, &out, &st);
+			rc = self->hooks.remove_failover_scopes(self->hooks.ctx, closure_data,
+			    self->e, input->name, ids, input->n_scope_ids, input->force, &out, &st);
 		} else if (add) {
 			rc = engine_failover_add_scopes(
 			    self->e, input->name, ids, input->n_scope_ids, &out, &st);
@@ -1065,7 +1073,7 @@ dhcp_get_scope_config(Frep__V1__DhcpServer_Service *service,
 
 	convert_arena_init(&a);
 	if ((rc = convert_ipv4_from_text(input->scope_id, "scope_id", true, &scope_id, &st)) ==
-	        FREP_OK &&
+		FREP_OK &&
 	    (rc = engine_scope_snapshot(self->e, scope_id, &config, &st)) == FREP_OK) {
 		rc = convert_scope_config_to_proto(config, &a, &reply, &st);
 	}
@@ -1111,26 +1119,31 @@ dhcp_import_scope(Frep__V1__DhcpServer_Service *service, const Frep__V1__ImportS
 	convert_arena                 a;
 	frep_status                   st;
 	engine_scope_config           cfg;
-	engine_scope_changes          changes = {0};
+	engine_scope_changes          changes    = {0};
 	char                          before[65] = "", after[65] = "";
-	Frep__V1__ImportScopeResponse reply   = FREP__V1__IMPORT_SCOPE_RESPONSE__INIT;
+	Frep__V1__ImportScopeResponse reply = FREP__V1__IMPORT_SCOPE_RESPONSE__INIT;
 	frep_code                     rc;
 
 	convert_arena_init(&a);
 	if (input->config == NULL) {
 		rc = frep_status_set(&st, FREP_INVALID_ARGUMENT, "config is required");
 	} else if ((rc = convert_scope_config_from_proto(input->config, "config", &a, &cfg, &st)) ==
-	               FREP_OK &&
-	           (rc = engine_scope_apply(self->e, &cfg, input->dry_run, &changes, NULL, NULL, before,
-	                after, &st)) == FREP_OK) {
+		       FREP_OK &&
+		   (rc = engine_scope_apply(self->e, &cfg, input->dry_run, &changes, NULL, NULL,
+			before, after, &st)) == FREP_OK) {
 		rc = convert_scope_changes_to_proto(&changes, &a, &reply.changes, &st);
 		reply.digest_before = before;
 		reply.digest_after  = after;
 		if (rc == FREP_OK && !input->dry_run) {
-			engine_audit_record rec = {.direction = "applied", .source = "import",
-			    .relationship = "", .scope_id = cfg.scope.scope_id, .digest_before = before,
-			    .digest_after = after, .code = FREP_OK, .message = "ImportScope"};
-			frep_status ast;
+			engine_audit_record rec = {.direction = "applied",
+			    .source                           = "import",
+			    .relationship                     = "",
+			    .scope_id                         = cfg.scope.scope_id,
+			    .digest_before                    = before,
+			    .digest_after                     = after,
+			    .code                             = FREP_OK,
+			    .message                          = "ImportScope"};
+			frep_status         ast;
 			(void) engine_audit_add(self->e, &rec, NULL, &ast);
 		}
 	}

@@ -36,7 +36,7 @@
 extern const uint8_t frep_descriptor_set[];
 extern const size_t  frep_descriptor_set_len;
 
-#define MAX_LISTEN 16
+#define MAX_LISTEN       16
 #define FREPD_DEFAULT_DB "/var/lib/frep/frep.db"
 
 typedef struct frepd_options {
@@ -144,8 +144,8 @@ url_is_local(const char *url)
 	struct in6_addr a6;
 	bool            local =
 	    h != NULL && ((inet_pton(AF_INET, h, &a4) == 1 && (ntohl(a4.s_addr) >> 24) == 127) ||
-	                     (inet_pton(AF_INET6, h, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6)) ||
-	                     strcasecmp(h, "localhost") == 0);
+			     (inet_pton(AF_INET6, h, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6)) ||
+			     strcasecmp(h, "localhost") == 0);
 	nng_url_free(u);
 	return local;
 }
@@ -212,7 +212,9 @@ parse_args(int argc, char **argv, frepd_options *o)
 	    {.name = "token-file", .has_arg = required_argument, .val = OPT_TOKEN_FILE},
 	    {.name = "drain-ms", .has_arg = required_argument, .val = OPT_DRAIN},
 	    {.name = "advertise-url", .has_arg = required_argument, .val = OPT_ADVERTISE},
-	    {.name = "partner-timeout-ms", .has_arg = required_argument, .val = OPT_PARTNER_TIMEOUT},
+	    {.name       = "partner-timeout-ms",
+		.has_arg = required_argument,
+		.val     = OPT_PARTNER_TIMEOUT},
 	    {.name = "partner-token-file", .has_arg = required_argument, .val = OPT_PARTNER_TOKEN},
 	    {.name = "partner-tls-ca", .has_arg = required_argument, .val = OPT_PARTNER_TLS_CA},
 	    {.name = "partner-tls-cert", .has_arg = required_argument, .val = OPT_PARTNER_TLS_CERT},
@@ -251,7 +253,7 @@ parse_args(int argc, char **argv, frepd_options *o)
 			break;
 		case OPT_MAXMSG:
 			if (parse_uint("--max-message-bytes", optarg, RPC_MIN_MAX_MESSAGE_BYTES,
-			        1024ull * 1024 * 1024, &v) != 0) {
+				1024ull * 1024 * 1024, &v) != 0) {
 				return -1;
 			}
 			o->max_message_bytes = (size_t) v;
@@ -320,14 +322,16 @@ parse_args(int argc, char **argv, frepd_options *o)
 			printf("frepd %s\n", FREP_VERSION);
 			exit(0);
 		default:
-			fprintf(stderr, "frepd: INVALID_ARGUMENT: unknown or incomplete option \"%s\"\n",
+			fprintf(stderr,
+			    "frepd: INVALID_ARGUMENT: unknown or incomplete option \"%s\"\n",
 			    argv[optind - 1]);
 			usage(stderr);
 			return -1;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "frepd: INVALID_ARGUMENT: unexpected argument \"%s\"\n", argv[optind]);
+		fprintf(
+		    stderr, "frepd: INVALID_ARGUMENT: unexpected argument \"%s\"\n", argv[optind]);
 		return -1;
 	}
 	if (o->n_listen == 0) {
@@ -340,7 +344,8 @@ parse_args(int argc, char **argv, frepd_options *o)
 		o->partner_timeout_ms = 10000;
 	}
 	if ((o->kea_socket == NULL) != (o->kea_base == NULL)) {
-		fprintf(stderr, "frepd: INVALID_ARGUMENT: --kea-socket and --kea-base go together\n");
+		fprintf(
+		    stderr, "frepd: INVALID_ARGUMENT: --kea-socket and --kea-base go together\n");
 		return -1;
 	}
 	return 0;
@@ -368,7 +373,8 @@ make_parent_dirs(const char *path)
 		if (*p == '/' || end) {
 			*p = '\0';
 			if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-				fprintf(stderr, "frepd: UNAVAILABLE: --db %s: cannot create directory %s: %s\n",
+				fprintf(stderr,
+				    "frepd: UNAVAILABLE: --db %s: cannot create directory %s: %s\n",
 				    path, dir, strerror(errno));
 				free(dir);
 				return -1;
@@ -406,7 +412,8 @@ store_hint(const char *path)
 	if (statvfs(dir, &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) {
 		snprintf(hint, sizeof(hint), " (the file system holding it is mounted read-only)");
 	} else if (access(dir, W_OK) != 0) {
-		snprintf(hint, sizeof(hint), " (its directory is not writable: %s)", strerror(errno));
+		snprintf(
+		    hint, sizeof(hint), " (its directory is not writable: %s)", strerror(errno));
 	} else if (access(path, F_OK) == 0 && access(path, W_OK) != 0) {
 		snprintf(hint, sizeof(hint), " (the file is not writable: %s)", strerror(errno));
 	}
@@ -428,8 +435,8 @@ open_store(const char *path, engine **out)
 		return -1;
 	}
 	if (engine_open(path, NULL, out, &st) != FREP_OK) {
-		fprintf(stderr, "frepd: %s: --db %s: %s%s\n", frep_code_name(st.code), path, st.message,
-		    store_hint(path));
+		fprintf(stderr, "frepd: %s: --db %s: %s%s\n", frep_code_name(st.code), path,
+		    st.message, store_hint(path));
 		return -1;
 	}
 	return 0;
@@ -440,19 +447,19 @@ main(int argc, char **argv)
 {
 	frepd_options     o = {0};
 	frep_status       st;
-	rpc_server       *server = NULL;
-	ProtobufCService *health = NULL;
-	ProtobufCService *dhcp   = NULL;
-	ProtobufCService *partner = NULL;
-	ProtobufCService *data_plane = NULL;
-	ProtobufCService *dp_health  = NULL;
-	kea_push         *kea        = NULL;
-	replication      *repl    = NULL;
-	partner_pool     *pool    = NULL;
-	engine           *store  = NULL;
-	char             *token  = NULL;
+	rpc_server       *server        = NULL;
+	ProtobufCService *health        = NULL;
+	ProtobufCService *dhcp          = NULL;
+	ProtobufCService *partner       = NULL;
+	ProtobufCService *data_plane    = NULL;
+	ProtobufCService *dp_health     = NULL;
+	kea_push         *kea           = NULL;
+	replication      *repl          = NULL;
+	partner_pool     *pool          = NULL;
+	engine           *store         = NULL;
+	char             *token         = NULL;
 	char             *partner_token = NULL;
-	int               exit_code = 1;
+	int               exit_code     = 1;
 	sigset_t          sigs;
 
 	/* glibc keeps a malloc arena per thread, each holding on to what its
@@ -471,7 +478,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	for (size_t i = 0; i < o.n_listen; i++) {
-		bool tls = strncmp(o.listen[i], "tls+", 4) == 0 || strncmp(o.listen[i], "wss://", 6) == 0;
+		bool tls =
+		    strncmp(o.listen[i], "tls+", 4) == 0 || strncmp(o.listen[i], "wss://", 6) == 0;
 		if (!url_is_local(o.listen[i]) && !tls && token == NULL) {
 			fprintf(stderr,
 			    "frepd: FAILED_PRECONDITION: --listen %s is not a loopback address; a "
@@ -521,7 +529,7 @@ main(int argc, char **argv)
 	if (rpc_health_new(server, &health, &st) != FREP_OK ||
 	    data_plane_health_new(health, kea, &dp_health, &st) != FREP_OK ||
 	    rpc_server_register(server, dp_health, RPC_SERVICE_INLINE | RPC_SERVICE_NO_AUTH, &st) !=
-	        FREP_OK) {
+		FREP_OK) {
 		goto fail;
 	}
 	if (data_plane_service_new(store, kea, o.kea_base, &data_plane, &st) != FREP_OK ||
@@ -535,14 +543,16 @@ main(int argc, char **argv)
 	}
 	/* Replication: the partner pool signs calls to partners; the
 	 * DhcpServer failover methods act on both servers through it. */
-	if ((pool = partner_pool_new(partner_token, &o.partner_tls, o.partner_timeout_ms)) == NULL) {
+	if ((pool = partner_pool_new(partner_token, &o.partner_tls, o.partner_timeout_ms)) ==
+	    NULL) {
 		frep_status_set(&st, FREP_RESOURCE_EXHAUSTED, "out of memory");
 		goto fail;
 	}
 	if (partner_token != NULL) {
 		explicit_bzero(partner_token, strlen(partner_token));
 	}
-	if (replication_new(store, pool, o.advertise_url, o.partner_timeout_ms, &repl, &st) != FREP_OK ||
+	if (replication_new(store, pool, o.advertise_url, o.partner_timeout_ms, &repl, &st) !=
+		FREP_OK ||
 	    partner_service_new(store, &partner, &st) != FREP_OK) {
 		goto fail;
 	}

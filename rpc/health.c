@@ -23,8 +23,8 @@ check(Frep__V1__Health_Service *service, const Frep__V1__HealthCheckRequest *inp
 		return;
 	}
 	out.status = rpc_server_serving(self->server)
-	                 ? FREP__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
-	                 : FREP__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
+			 ? FREP__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
+			 : FREP__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
 	closure(&out, closure_data);
 }
 

@@ -34,7 +34,7 @@ get_server_info(Frep__Rpc__V1__Introspection_Service *service,
 
 static void
 get_descriptor_set(Frep__Rpc__V1__Introspection_Service *service,
-    const Frep__Rpc__V1__GetDescriptorSetRequest *input,
+    const Frep__Rpc__V1__GetDescriptorSetRequest        *input,
     Frep__Rpc__V1__DescriptorSet_Closure closure, void *closure_data)
 {
 	(void) input;

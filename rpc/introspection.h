@@ -18,6 +18,6 @@
  * borrowed and must outlive the service. Free with rpc_introspection_free. */
 frep_code rpc_introspection_new(rpc_server *s, const uint8_t *descriptor_set, size_t len,
     ProtobufCService **out, frep_status *st);
-void rpc_introspection_free(ProtobufCService *service);
+void      rpc_introspection_free(ProtobufCService *service);
 
 #endif /* FREP_RPC_INTROSPECTION_H */

@@ -21,7 +21,7 @@ struct kea_push {
 	unsigned        debounce_ms, timeout_ms, retry_min_ms, retry_max_ms;
 	pthread_t       thread;
 	pthread_mutex_t mu;
-	pthread_cond_t  cv; /* CLOCK_MONOTONIC */
+	pthread_cond_t  cv;    /* CLOCK_MONOTONIC */
 	bool            dirty; /* a commit since the last render */
 	bool            stop;
 	kea_push_status status; /* under mu */
@@ -56,11 +56,11 @@ frep_code
 kea_control_command(const char *socket_path, const char *command, const json_t *arguments,
     unsigned timeout_ms, json_t **answer, frep_status *st)
 {
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	struct sockaddr_un addr     = {.sun_family = AF_UNIX};
 	int64_t            deadline = now_mono_ms() + (timeout_ms ? timeout_ms : 30000);
 	char              *req = NULL, *buf = NULL;
 	size_t             len = 0, cap = 0;
-	int                fd  = -1;
+	int                fd = -1;
 	frep_code          rc;
 
 	*answer = NULL;
@@ -93,8 +93,9 @@ kea_control_command(const char *socket_path, const char *command, const json_t *
 			continue;
 		}
 		if (w <= 0) {
-			rc = frep_status_set(st, FREP_UNAVAILABLE, "Kea control socket %s: send '%s': %s",
-			    socket_path, command, strerror(errno));
+			rc = frep_status_set(st, FREP_UNAVAILABLE,
+			    "Kea control socket %s: send '%s': %s", socket_path, command,
+			    strerror(errno));
 			goto out;
 		}
 		off += (size_t) w;
@@ -105,8 +106,8 @@ kea_control_command(const char *socket_path, const char *command, const json_t *
 		int64_t left = deadline - now_mono_ms();
 		if (left <= 0) {
 			rc = frep_status_set(st, FREP_DEADLINE_EXCEEDED,
-			    "Kea control socket %s: no complete answer to '%s' within %u ms", socket_path,
-			    command, timeout_ms);
+			    "Kea control socket %s: no complete answer to '%s' within %u ms",
+			    socket_path, command, timeout_ms);
 			goto out;
 		}
 		struct pollfd pfd = {.fd = fd, .events = POLLIN};
@@ -131,8 +132,8 @@ kea_control_command(const char *socket_path, const char *command, const json_t *
 			continue;
 		}
 		if (r < 0) {
-			rc = frep_status_set(st, FREP_UNAVAILABLE, "Kea control socket %s: recv: %s",
-			    socket_path, strerror(errno));
+			rc = frep_status_set(st, FREP_UNAVAILABLE,
+			    "Kea control socket %s: recv: %s", socket_path, strerror(errno));
 			goto out;
 		}
 		len += (size_t) r;
@@ -148,8 +149,8 @@ kea_control_command(const char *socket_path, const char *command, const json_t *
 			if (!json_is_object(j)) {
 				json_decref(j);
 				rc = frep_status_set(st, FREP_INTERNAL,
-				    "Kea control socket %s: answer to '%s' is not a JSON object", socket_path,
-				    command);
+				    "Kea control socket %s: answer to '%s' is not a JSON object",
+				    socket_path, command);
 				goto out;
 			}
 			*answer = j;
@@ -185,8 +186,9 @@ kea_expect_ok(kea_push *p, const char *command, const json_t *args, frep_status 
 	json_t     *result = json_object_get(ans, "result");
 	const char *text   = json_string_value(json_object_get(ans, "text"));
 	if (!json_is_integer(result) || json_integer_value(result) != 0) {
-		rc = frep_status_set(st, FREP_FAILED_PRECONDITION, "Kea '%s' answered result %lld: %.300s",
-		    command, json_is_integer(result) ? (long long) json_integer_value(result) : -1LL,
+		rc = frep_status_set(st, FREP_FAILED_PRECONDITION,
+		    "Kea '%s' answered result %lld: %.300s", command,
+		    json_is_integer(result) ? (long long) json_integer_value(result) : -1LL,
 		    text != NULL ? text : "(no text)");
 	}
 	json_decref(ans);
@@ -212,7 +214,7 @@ push_once(kea_push *p, char digest[65], uint32_t *warnings, bool *skipped, frep_
 	*warnings = (uint32_t) r.n_warnings;
 	pthread_mutex_lock(&p->mu);
 	bool same = p->status.consecutive_failures == 0 &&
-	            strcmp(p->status.last_pushed_digest, r.digest) == 0;
+		    strcmp(p->status.last_pushed_digest, r.digest) == 0;
 	pthread_mutex_unlock(&p->mu);
 	if (same) {
 		*skipped = true;
@@ -241,8 +243,8 @@ out:
 static void *
 worker(void *arg)
 {
-	kea_push *p       = arg;
-	unsigned  backoff = p->retry_min_ms;
+	kea_push *p        = arg;
+	unsigned  backoff  = p->retry_min_ms;
 	int64_t   retry_at = 0; /* monotonic; 0 = none */
 
 	pthread_mutex_lock(&p->mu);
@@ -284,15 +286,16 @@ worker(void *arg)
 				memcpy(p->status.last_pushed_digest, digest, 65);
 				p->status.last_push_unix_ms = now_unix_ms();
 				p->status.pushes++;
-				rpc_log(RPC_LOG_INFO, "kea: configuration %.12s pushed to %s (%u warnings)",
-				    digest, p->socket_path, warnings);
+				rpc_log(RPC_LOG_INFO,
+				    "kea: configuration %.12s pushed to %s (%u warnings)", digest,
+				    p->socket_path, warnings);
 			}
-			p->status.last_error[0]         = '\0';
-			p->status.consecutive_failures  = 0;
-			p->status.next_retry_unix_ms    = 0;
-			p->status.pending               = p->dirty;
-			backoff                         = p->retry_min_ms;
-			retry_at                        = 0;
+			p->status.last_error[0]        = '\0';
+			p->status.consecutive_failures = 0;
+			p->status.next_retry_unix_ms   = 0;
+			p->status.pending              = p->dirty;
+			backoff                        = p->retry_min_ms;
+			retry_at                       = 0;
 		} else {
 			snprintf(p->status.last_error, sizeof(p->status.last_error), "%s: %.400s",
 			    frep_code_name(st.code), st.message);

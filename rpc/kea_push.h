@@ -52,8 +52,7 @@ typedef struct kea_push_status {
  * install the commit hook (the caller does, with kea_push_commit_hook).
  * INVALID_ARGUMENT for missing paths, INTERNAL if the thread cannot
  * start. Free with kea_push_free. */
-frep_code kea_push_new(
-    engine *e, const kea_push_options *options, kea_push **out, frep_status *st);
+frep_code kea_push_new(engine *e, const kea_push_options *options, kea_push **out, frep_status *st);
 
 /* Stops the worker (a push in flight finishes first) and frees. Clear the
  * engine's commit hook before. NULL is a no-op. */
@@ -77,7 +76,7 @@ const char *kea_push_base_path(const kea_push *p);
  * socket cannot be reached or the answer is cut short, DEADLINE_EXCEEDED
  * after timeout_ms, INTERNAL for an answer that is not JSON. The answer's
  * own result is not checked. */
-frep_code kea_control_command(const char *socket_path, const char *command,
-    const json_t *arguments, unsigned timeout_ms, json_t **answer, frep_status *st);
+frep_code kea_control_command(const char *socket_path, const char *command, const json_t *arguments,
+    unsigned timeout_ms, json_t **answer, frep_status *st);
 
 #endif /* FREP_RPC_KEA_PUSH_H */

@@ -25,8 +25,8 @@ static const uint8_t kea_std_codes[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 1
     18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41,
     42, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 66,
     67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 78, 79, 81, 82, 85, 86, 87, 88, 89, 90, 91, 92, 93,
-    94, 97, 98, 99, 100, 101, 108, 112, 113, 114, 116, 117, 118, 119, 124, 125, 136, 137, 138,
-    141, 146, 159, 212, 213, 0};
+    94, 97, 98, 99, 100, 101, 108, 112, 113, 114, 116, 117, 118, 119, 124, 125, 136, 137, 138, 141,
+    146, 159, 212, 213, 0};
 
 /* Standard options whose Kea type reads frep's text form as CSV unchanged
  * (when the definition has this type); every other value travels as hex. */
@@ -36,36 +36,66 @@ typedef struct kea_csv_code {
 } kea_csv_code;
 
 static const kea_csv_code kea_csv_codes[] = {
-    {1, ENGINE_OPTION_TYPE_IPV4_ADDRESS}, {3, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
-    {4, ENGINE_OPTION_TYPE_IPV4_ADDRESS}, {5, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
-    {6, ENGINE_OPTION_TYPE_IPV4_ADDRESS}, {7, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
-    {8, ENGINE_OPTION_TYPE_IPV4_ADDRESS}, {9, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
-    {10, ENGINE_OPTION_TYPE_IPV4_ADDRESS}, {11, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
-    {12, ENGINE_OPTION_TYPE_STRING}, {13, ENGINE_OPTION_TYPE_WORD},
-    {14, ENGINE_OPTION_TYPE_STRING}, {15, ENGINE_OPTION_TYPE_STRING},
-    {16, ENGINE_OPTION_TYPE_IPV4_ADDRESS}, {17, ENGINE_OPTION_TYPE_STRING},
-    {18, ENGINE_OPTION_TYPE_STRING}, {19, ENGINE_OPTION_TYPE_BYTE},
-    {20, ENGINE_OPTION_TYPE_BYTE}, {22, ENGINE_OPTION_TYPE_WORD},
-    {23, ENGINE_OPTION_TYPE_BYTE}, {24, ENGINE_OPTION_TYPE_DWORD},
-    {26, ENGINE_OPTION_TYPE_WORD}, {27, ENGINE_OPTION_TYPE_BYTE},
-    {28, ENGINE_OPTION_TYPE_IPV4_ADDRESS}, {29, ENGINE_OPTION_TYPE_BYTE},
-    {30, ENGINE_OPTION_TYPE_BYTE}, {31, ENGINE_OPTION_TYPE_BYTE},
-    {32, ENGINE_OPTION_TYPE_IPV4_ADDRESS}, {34, ENGINE_OPTION_TYPE_BYTE},
-    {35, ENGINE_OPTION_TYPE_DWORD}, {36, ENGINE_OPTION_TYPE_BYTE},
-    {37, ENGINE_OPTION_TYPE_BYTE}, {38, ENGINE_OPTION_TYPE_DWORD},
-    {39, ENGINE_OPTION_TYPE_BYTE}, {40, ENGINE_OPTION_TYPE_STRING},
-    {41, ENGINE_OPTION_TYPE_IPV4_ADDRESS}, {42, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
-    {44, ENGINE_OPTION_TYPE_IPV4_ADDRESS}, {45, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
-    {46, ENGINE_OPTION_TYPE_BYTE}, {47, ENGINE_OPTION_TYPE_STRING},
-    {48, ENGINE_OPTION_TYPE_IPV4_ADDRESS}, {49, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
-    {57, ENGINE_OPTION_TYPE_WORD}, {58, ENGINE_OPTION_TYPE_DWORD},
-    {59, ENGINE_OPTION_TYPE_DWORD}, {64, ENGINE_OPTION_TYPE_STRING},
-    {65, ENGINE_OPTION_TYPE_IPV4_ADDRESS}, {66, ENGINE_OPTION_TYPE_STRING},
-    {67, ENGINE_OPTION_TYPE_STRING}, {68, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
-    {69, ENGINE_OPTION_TYPE_IPV4_ADDRESS}, {70, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
-    {71, ENGINE_OPTION_TYPE_IPV4_ADDRESS}, {72, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
-    {73, ENGINE_OPTION_TYPE_IPV4_ADDRESS}, {74, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
-    {75, ENGINE_OPTION_TYPE_IPV4_ADDRESS}, {76, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
+    {1, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
+    {3, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
+    {4, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
+    {5, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
+    {6, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
+    {7, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
+    {8, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
+    {9, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
+    {10, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
+    {11, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
+    {12, ENGINE_OPTION_TYPE_STRING},
+    {13, ENGINE_OPTION_TYPE_WORD},
+    {14, ENGINE_OPTION_TYPE_STRING},
+    {15, ENGINE_OPTION_TYPE_STRING},
+    {16, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
+    {17, ENGINE_OPTION_TYPE_STRING},
+    {18, ENGINE_OPTION_TYPE_STRING},
+    {19, ENGINE_OPTION_TYPE_BYTE},
+    {20, ENGINE_OPTION_TYPE_BYTE},
+    {22, ENGINE_OPTION_TYPE_WORD},
+    {23, ENGINE_OPTION_TYPE_BYTE},
+    {24, ENGINE_OPTION_TYPE_DWORD},
+    {26, ENGINE_OPTION_TYPE_WORD},
+    {27, ENGINE_OPTION_TYPE_BYTE},
+    {28, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
+    {29, ENGINE_OPTION_TYPE_BYTE},
+    {30, ENGINE_OPTION_TYPE_BYTE},
+    {31, ENGINE_OPTION_TYPE_BYTE},
+    {32, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
+    {34, ENGINE_OPTION_TYPE_BYTE},
+    {35, ENGINE_OPTION_TYPE_DWORD},
+    {36, ENGINE_OPTION_TYPE_BYTE},
+    {37, ENGINE_OPTION_TYPE_BYTE},
+    {38, ENGINE_OPTION_TYPE_DWORD},
+    {39, ENGINE_OPTION_TYPE_BYTE},
+    {40, ENGINE_OPTION_TYPE_STRING},
+    {41, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
+    {42, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
+    {44, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
+    {45, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
+    {46, ENGINE_OPTION_TYPE_BYTE},
+    {47, ENGINE_OPTION_TYPE_STRING},
+    {48, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
+    {49, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
+    {57, ENGINE_OPTION_TYPE_WORD},
+    {58, ENGINE_OPTION_TYPE_DWORD},
+    {59, ENGINE_OPTION_TYPE_DWORD},
+    {64, ENGINE_OPTION_TYPE_STRING},
+    {65, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
+    {66, ENGINE_OPTION_TYPE_STRING},
+    {67, ENGINE_OPTION_TYPE_STRING},
+    {68, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
+    {69, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
+    {70, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
+    {71, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
+    {72, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
+    {73, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
+    {74, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
+    {75, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
+    {76, ENGINE_OPTION_TYPE_IPV4_ADDRESS},
     {0, 0},
 };
 
@@ -82,8 +112,7 @@ typedef struct render_ctx {
 
 /* --- small helpers ------------------------------------------------------ */
 
-static void
-warn(render_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(render_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 warn(render_ctx *c, const char *fmt, ...)
@@ -149,7 +178,8 @@ hex_bytes(const char *text, uint8_t *out, size_t cap, size_t *n)
 		if (!isxdigit((unsigned char) *p)) {
 			return false;
 		}
-		int v = isdigit((unsigned char) *p) ? *p - '0' : (tolower((unsigned char) *p) - 'a' + 10);
+		int v = isdigit((unsigned char) *p) ? *p - '0'
+						    : (tolower((unsigned char) *p) - 'a' + 10);
 		if (half < 0) {
 			half = v;
 		} else {
@@ -221,10 +251,10 @@ encode_value(engine_option_type type, const char *text, bytes *b)
 	case ENGINE_OPTION_TYPE_WORD:
 	case ENGINE_OPTION_TYPE_DWORD:
 	case ENGINE_OPTION_TYPE_DWORD_DWORD: {
-		size_t width = type == ENGINE_OPTION_TYPE_BYTE   ? 1
-		               : type == ENGINE_OPTION_TYPE_WORD ? 2
-		               : type == ENGINE_OPTION_TYPE_DWORD ? 4
-		                                                  : 8;
+		size_t width = type == ENGINE_OPTION_TYPE_BYTE    ? 1
+			       : type == ENGINE_OPTION_TYPE_WORD  ? 2
+			       : type == ENGINE_OPTION_TYPE_DWORD ? 4
+								  : 8;
 		errno        = 0;
 		v            = strtoull(text, &end, 10);
 		if (errno != 0 || end == text || *end != '\0') {
@@ -303,8 +333,8 @@ find_def(const render_ctx *c, uint32_t code, const char *vendor)
 {
 	for (size_t i = 0; i < c->n_defs; i++) {
 		if (c->defs[i].option_id == code &&
-		    strcmp(c->defs[i].vendor_class ? c->defs[i].vendor_class : "", vendor ? vendor : "") ==
-		        0) {
+		    strcmp(c->defs[i].vendor_class ? c->defs[i].vendor_class : "",
+			vendor ? vendor : "") == 0) {
 			return &c->defs[i];
 		}
 	}
@@ -402,7 +432,8 @@ option_data(render_ctx *c, const engine_option_value *v, const char *where)
 {
 	if (v->vendor_class != NULL && v->vendor_class[0] != '\0') {
 		warn(c,
-		    "%s: option %u of vendor class '%s' not rendered (Kea needs vendor-encapsulated "
+		    "%s: option %u of vendor class '%s' not rendered (Kea needs "
+		    "vendor-encapsulated "
 		    "option spaces frep does not map)",
 		    where, v->option_id, v->vendor_class);
 		return NULL;
@@ -445,8 +476,8 @@ option_data(render_ctx *c, const engine_option_value *v, const char *where)
 	bytes b = {0};
 	for (size_t i = 0; i < v->n_values; i++) {
 		if (!encode_value(type, v->values[i], &b)) {
-			warn(c, "%s: option %u value '%s' cannot be encoded; option not rendered", where,
-			    v->option_id, v->values[i]);
+			warn(c, "%s: option %u value '%s' cannot be encoded; option not rendered",
+			    where, v->option_id, v->values[i]);
 			free(b.p);
 			json_decref(o);
 			return NULL;
@@ -524,7 +555,7 @@ sb_add(sbuf *s, const char *text)
 	s->n += len;
 }
 
-#define EXPR_TRUE "'t' == 't'"
+#define EXPR_TRUE  "'t' == 't'"
 #define EXPR_FALSE "'t' == 'f'"
 
 /* The Kea expression reading the field a criterion compares; NULL when Kea
@@ -570,7 +601,7 @@ expr_compare(render_ctx *c, sbuf *s, const char *field, const char *value, bool 
 
 	if (class_type != ENGINE_CLASS_TYPE_UNSPECIFIED) {
 		/* The value names a class; the client sends the class's data. */
-		tmp = strndup(value, dlen);
+		tmp                     = strndup(value, dlen);
 		const engine_class *cls = tmp != NULL ? find_class(c, class_type, tmp) : NULL;
 		if (cls != NULL) {
 			data = cls->data;
@@ -628,17 +659,17 @@ policy_test(render_ctx *c, const engine_policy *p, const char *where)
 		}
 		if (field == NULL) {
 			warn(c,
-			    "%s: criterion %s has no Kea expression; it never matches (an AND policy "
+			    "%s: criterion %s has no Kea expression; it never matches (an AND "
+			    "policy "
 			    "never applies)",
 			    where, engine_criterion_type_name(cr->type));
 			sb_add(&s, "(" EXPR_FALSE ")");
 			continue;
 		}
-		engine_class_type ct = cr->type == ENGINE_CRITERION_TYPE_VENDOR_CLASS
-		                           ? ENGINE_CLASS_TYPE_VENDOR
-		                       : cr->type == ENGINE_CRITERION_TYPE_USER_CLASS
-		                           ? ENGINE_CLASS_TYPE_USER
-		                           : ENGINE_CLASS_TYPE_UNSPECIFIED;
+		engine_class_type ct =
+		    cr->type == ENGINE_CRITERION_TYPE_VENDOR_CLASS ? ENGINE_CLASS_TYPE_VENDOR
+		    : cr->type == ENGINE_CRITERION_TYPE_USER_CLASS ? ENGINE_CLASS_TYPE_USER
+								   : ENGINE_CLASS_TYPE_UNSPECIFIED;
 		sb_add(&s, cr->comparator == ENGINE_COMPARATOR_NE ? "not (" : "(");
 		for (size_t k = 0; k < cr->n_values; k++) {
 			if (k > 0) {
@@ -679,8 +710,8 @@ render_classes(render_ctx *c, const engine_option_value *server_opts, size_t n_s
 		char               *test = NULL;
 		if (name == NULL || lit == NULL ||
 		    asprintf(&test, "%s == %s",
-		        cls->type == ENGINE_CLASS_TYPE_VENDOR ? "option[60].hex" : "option[77].hex",
-		        lit) < 0) {
+			cls->type == ENGINE_CLASS_TYPE_VENDOR ? "option[60].hex" : "option[77].hex",
+			lit) < 0) {
 			c->oom = true;
 			free(name);
 			free(lit);
@@ -693,7 +724,8 @@ render_classes(render_ctx *c, const engine_option_value *server_opts, size_t n_s
 			set(c, o, "name", json_string(name));
 			set(c, o, "test", json_string(test));
 			if (cls->description != NULL && cls->description[0] != '\0') {
-				set(c, o, "user-context", json_pack("{s:s}", "description", cls->description));
+				set(c, o, "user-context",
+				    json_pack("{s:s}", "description", cls->description));
 			}
 			/* Server-level option values qualified by this user class. */
 			json_t *od = json_array();
@@ -838,10 +870,10 @@ valid_hostname(const char *s)
 static json_t *
 render_reservation(render_ctx *c, const engine_reservation *r, const char *scope_text)
 {
-	char     where[128], ip[INET_ADDRSTRLEN];
-	uint8_t  id[64];
-	size_t   n = 0;
-	json_t  *o = json_object();
+	char    where[128], ip[INET_ADDRSTRLEN];
+	uint8_t id[64];
+	size_t  n = 0;
+	json_t *o = json_object();
 
 	snprintf(where, sizeof(where), "scope %s reservation %s", scope_text,
 	    ip_text(r->ip_address, ip));
@@ -874,8 +906,8 @@ render_reservation(render_ctx *c, const engine_reservation *r, const char *scope
 				free(lower);
 			}
 		} else {
-			warn(c, "%s: name '%s' is not a host name; kept in user-context only", where,
-			    r->name);
+			warn(c, "%s: name '%s' is not a host name; kept in user-context only",
+			    where, r->name);
 		}
 	}
 	json_t *ctx = json_object();
@@ -895,7 +927,8 @@ render_reservation(render_ctx *c, const engine_reservation *r, const char *scope
 		c->oom = true;
 	}
 	if (r->type == ENGINE_CLIENT_TYPE_BOOTP) {
-		warn(c, "%s: type BOOTP: Kea answers BOOTP only with its BOOTP hook library", where);
+		warn(
+		    c, "%s: type BOOTP: Kea answers BOOTP only with its BOOTP hook library", where);
 	}
 	json_t *od = option_data_list(c, r->options, r->n_options, where, true);
 	if (od != NULL && json_array_size(od) > 0) {
@@ -911,7 +944,7 @@ render_scope(render_ctx *c, const engine_scope_config *cfg)
 {
 	const engine_scope *s = &cfg->scope;
 	char                id[INET_ADDRSTRLEN], where[64], subnet[INET_ADDRSTRLEN + 16];
-	json_t             *o = json_object();
+	json_t             *o    = json_object();
 	int                 plen = 0;
 
 	ip_text(s->scope_id, id);
@@ -928,7 +961,7 @@ render_scope(render_ctx *c, const engine_scope_config *cfg)
 	set(c, o, "subnet", json_string(subnet));
 	set(c, o, "valid-lifetime",
 	    json_integer(s->lease_duration_s == ENGINE_LEASE_UNLIMITED ? KEA_LIFETIME_MAX
-	                                                               : s->lease_duration_s));
+								       : s->lease_duration_s));
 	json_t *ctx = json_pack("{s:s}", "scope-id", id);
 	if (ctx != NULL && s->name != NULL && s->name[0] != '\0') {
 		set(c, ctx, "name", json_string(s->name));
@@ -942,8 +975,10 @@ render_scope(render_ctx *c, const engine_scope_config *cfg)
 		warn(c, "%s: type %s: Kea answers BOOTP clients only with its BOOTP hook library",
 		    where, s->type == ENGINE_CLIENT_TYPE_BOOTP ? "BOOTP" : "BOTH");
 	}
-	if (s->type != ENGINE_CLIENT_TYPE_DHCP && s->max_bootp_clients != ENGINE_DEFAULT_MAX_BOOTP) {
-		warn(c, "%s: max BOOTP clients %u has no Kea equivalent", where, s->max_bootp_clients);
+	if (s->type != ENGINE_CLIENT_TYPE_DHCP &&
+	    s->max_bootp_clients != ENGINE_DEFAULT_MAX_BOOTP) {
+		warn(c, "%s: max BOOTP clients %u has no Kea equivalent", where,
+		    s->max_bootp_clients);
 	}
 	if (s->delay_ms != 0) {
 		warn(c, "%s: offer delay %u ms has no Kea equivalent", where, s->delay_ms);
@@ -958,8 +993,9 @@ render_scope(render_ctx *c, const engine_scope_config *cfg)
 			continue;
 		}
 		if (!s->activate_policies) {
-			warn(c, "%s: policy '%s' not rendered: the scope does not activate policies", where,
-			    p->name);
+			warn(c,
+			    "%s: policy '%s' not rendered: the scope does not activate policies",
+			    where, p->name);
 			continue;
 		}
 		if (n_pols < sizeof(pols) / sizeof(pols[0])) {
@@ -972,9 +1008,9 @@ render_scope(render_ctx *c, const engine_scope_config *cfg)
 	for (size_t i = 0; i < n_pols; i++) {
 		n_cuts += pols[i]->n_ip_ranges;
 	}
-	range64 *cuts = calloc(n_cuts + 1, sizeof(*cuts));
-	range64 *excl = calloc(cfg->n_exclusions + 1, sizeof(*excl));
-	json_t  *pools = json_array();
+	range64 *cuts     = calloc(n_cuts + 1, sizeof(*cuts));
+	range64 *excl     = calloc(cfg->n_exclusions + 1, sizeof(*excl));
+	json_t  *pools    = json_array();
 	json_t  *required = json_array();
 	if (cuts == NULL || excl == NULL || pools == NULL || required == NULL) {
 		c->oom = true;
@@ -1008,7 +1044,7 @@ render_scope(render_ctx *c, const engine_scope_config *cfg)
 
 	/* Policy classes: pool-restricted (ranges) or subnet-required. */
 	for (size_t i = 0; i < n_pols; i++) {
-		const engine_policy *p = pols[i];
+		const engine_policy *p    = pols[i];
 		char                *name = NULL, pwhere[160];
 		snprintf(pwhere, sizeof(pwhere), "scope %s policy '%s'", id, p->name);
 		if (asprintf(&name, "policy:%s:%s", id, p->name) < 0) {
@@ -1020,8 +1056,9 @@ render_scope(render_ctx *c, const engine_scope_config *cfg)
 		if (ranges) {
 			json_t *od = option_data_list(c, p->options, p->n_options, pwhere, true);
 			range64 pr[ENGINE_POLICY_RANGES_MAX];
-			size_t  npr = p->n_ip_ranges < ENGINE_POLICY_RANGES_MAX ? p->n_ip_ranges
-			                                                        : ENGINE_POLICY_RANGES_MAX;
+			size_t  npr = p->n_ip_ranges < ENGINE_POLICY_RANGES_MAX
+					  ? p->n_ip_ranges
+					  : ENGINE_POLICY_RANGES_MAX;
 			for (size_t j = 0; j < npr; j++) {
 				pr[j].start = p->ip_ranges[j].start_range;
 				pr[j].end   = p->ip_ranges[j].end_range;
@@ -1030,7 +1067,8 @@ render_scope(render_ctx *c, const engine_scope_config *cfg)
 				qsort(pr, npr, sizeof(*pr), range_cmp);
 			}
 			for (size_t j = 0; j < npr; j++) {
-				add_pools(c, pools, pr[j].start, pr[j].end, excl, cfg->n_exclusions, name, od);
+				add_pools(c, pools, pr[j].start, pr[j].end, excl, cfg->n_exclusions,
+				    name, od);
 			}
 			json_decref(od);
 		} else {
@@ -1052,11 +1090,12 @@ render_scope(render_ctx *c, const engine_scope_config *cfg)
 		}
 		const engine_class *uc = find_class(c, ENGINE_CLASS_TYPE_USER, v->user_class);
 		if (uc == NULL) {
-			warn(c, "%s: option %u: user class '%s' unknown; not rendered", where, v->option_id,
-			    v->user_class);
+			warn(c, "%s: option %u: user class '%s' unknown; not rendered", where,
+			    v->option_id, v->user_class);
 			continue;
 		}
-		char *name = NULL, *lit = hex_literal(uc->data, strlen(uc->data), false), *test = NULL;
+		char *name = NULL, *lit = hex_literal(uc->data, strlen(uc->data), false),
+		     *test = NULL;
 		if (lit == NULL || asprintf(&name, "scope:%s:user:%s", id, uc->name) < 0 ||
 		    asprintf(&test, "option[77].hex == %s", lit) < 0) {
 			c->oom = true;
@@ -1123,14 +1162,16 @@ render_option_defs(render_ctx *c)
 		}
 		if (d->vendor_class != NULL && d->vendor_class[0] != '\0') {
 			warn(c,
-			    "option definition %u of vendor class '%s' not rendered (vendor-encapsulated "
+			    "option definition %u of vendor class '%s' not rendered "
+			    "(vendor-encapsulated "
 			    "spaces are not mapped)",
 			    d->option_id, d->vendor_class);
 			continue;
 		}
 		if (kea_defines(d->option_id)) {
 			warn(c,
-			    "option definition %u '%s': Kea defines code %u itself; its values are sent "
+			    "option definition %u '%s': Kea defines code %u itself; its values are "
+			    "sent "
 			    "as hex bytes",
 			    d->option_id, d->name, d->option_id);
 			continue;
@@ -1142,12 +1183,14 @@ render_option_defs(render_ctx *c)
 		    d->multi_valued && fixed_size(d->type));
 		if (o != NULL && d->multi_valued && !fixed_size(d->type)) {
 			warn(c,
-			    "option definition %u '%s': multi-valued %s is not an array type in Kea; "
+			    "option definition %u '%s': multi-valued %s is not an array type in "
+			    "Kea; "
 			    "values are concatenated",
 			    d->option_id, d->name, engine_option_type_name(d->type));
 		}
 		if (o != NULL && d->type == ENGINE_OPTION_TYPE_DWORD_DWORD) {
-			warn(c, "option definition %u '%s': DWORD_DWORD is rendered as Kea type binary",
+			warn(c,
+			    "option definition %u '%s': DWORD_DWORD is rendered as Kea type binary",
 			    d->option_id, d->name);
 		}
 		if (o != NULL) {
@@ -1183,22 +1226,23 @@ cmp_policy_order(const void *a, const void *b)
 frep_code
 kea_render(engine *e, kea_render_result *out, frep_status *st)
 {
-	render_ctx           c = {.out = out};
-	engine_scope        *scopes = NULL;
-	size_t               n_scopes = 0;
-	engine_option_value *server_opts = NULL;
+	render_ctx           c             = {.out = out};
+	engine_scope        *scopes        = NULL;
+	size_t               n_scopes      = 0;
+	engine_option_value *server_opts   = NULL;
 	size_t               n_server_opts = 0;
-	engine_policy       *spols = NULL;
-	size_t               n_spols = 0;
-	engine_option_target server = {0};
+	engine_policy       *spols         = NULL;
+	size_t               n_spols       = 0;
+	engine_option_target server        = {0};
 	json_t              *subnets = NULL, *shared = NULL;
 	frep_code            rc;
 
 	memset(out, 0, sizeof(*out));
 	if ((rc = engine_option_def_list(e, NULL, true, &c.defs, &c.n_defs, st)) != FREP_OK ||
-	    (rc = engine_class_list(e, ENGINE_CLASS_TYPE_UNSPECIFIED, &c.classes, &c.n_classes, st)) !=
-	        FREP_OK ||
-	    (rc = engine_option_value_list(e, &server, &server_opts, &n_server_opts, st)) != FREP_OK ||
+	    (rc = engine_class_list(
+		 e, ENGINE_CLASS_TYPE_UNSPECIFIED, &c.classes, &c.n_classes, st)) != FREP_OK ||
+	    (rc = engine_option_value_list(e, &server, &server_opts, &n_server_opts, st)) !=
+		FREP_OK ||
 	    (rc = engine_policy_list(e, 0, &spols, &n_spols, st)) != FREP_OK ||
 	    (rc = engine_scope_list(e, &scopes, &n_scopes, st)) != FREP_OK) {
 		goto fail;
@@ -1231,7 +1275,8 @@ kea_render(engine *e, kea_render_result *out, frep_status *st)
 	    option_data_list(&c, server_opts, n_server_opts, "server options", false));
 	for (size_t i = 0; i < n_server_opts; i++) {
 		const char *uc = server_opts[i].user_class;
-		if (uc != NULL && uc[0] != '\0' && find_class(&c, ENGINE_CLASS_TYPE_USER, uc) == NULL) {
+		if (uc != NULL && uc[0] != '\0' &&
+		    find_class(&c, ENGINE_CLASS_TYPE_USER, uc) == NULL) {
 			warn(&c, "server options: option %u: user class '%s' unknown; not rendered",
 			    server_opts[i].option_id, uc);
 		}
@@ -1241,7 +1286,8 @@ kea_render(engine *e, kea_render_result *out, frep_status *st)
 		char ip[INET_ADDRSTRLEN];
 		if (scopes[i].state != ENGINE_SCOPE_STATE_ACTIVE) {
 			warn(&c,
-			    "scope %s is inactive: not rendered (Kea has no inactive subnet; its clients "
+			    "scope %s is inactive: not rendered (Kea has no inactive subnet; its "
+			    "clients "
 			    "get no address)",
 			    ip_text(scopes[i].scope_id, ip));
 			continue;
@@ -1275,11 +1321,11 @@ kea_render(engine *e, kea_render_result *out, frep_status *st)
 	subnets = NULL;
 	{
 		/* Shared networks by name (jansson iterates in hash order). */
-		json_t     *nets = json_array();
-		const char *key;
-		json_t     *val;
-		size_t      n_keys = json_object_size(shared), k = 0;
-		const char **keys  = calloc(n_keys + 1, sizeof(*keys));
+		json_t      *nets = json_array();
+		const char  *key;
+		json_t      *val;
+		size_t       n_keys = json_object_size(shared), k = 0;
+		const char **keys = calloc(n_keys + 1, sizeof(*keys));
 		if (nets == NULL || keys == NULL) {
 			c.oom = true;
 			json_decref(nets);
@@ -1295,7 +1341,8 @@ kea_render(engine *e, kea_render_result *out, frep_status *st)
 		}
 		for (k = 0; k < n_keys; k++) {
 			append(&c, nets,
-			    json_pack("{s:s, s:O}", "name", keys[k], "subnet4", json_object_get(shared, keys[k])));
+			    json_pack("{s:s, s:O}", "name", keys[k], "subnet4",
+				json_object_get(shared, keys[k])));
 		}
 		free(keys);
 		set(&c, out->dhcp4, "shared-networks", nets);
@@ -1308,12 +1355,14 @@ done:
 	json_decref(shared);
 	json_decref(c.client_classes);
 	if (c.oom) {
-		rc = frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory rendering Kea's configuration");
+		rc = frep_status_set(
+		    st, FREP_RESOURCE_EXHAUSTED, "out of memory rendering Kea's configuration");
 		goto fail_clean;
 	}
 	char *compact = kea_render_dump(out->dhcp4, 0);
 	if (compact == NULL) {
-		rc = frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory rendering Kea's configuration");
+		rc = frep_status_set(
+		    st, FREP_RESOURCE_EXHAUSTED, "out of memory rendering Kea's configuration");
 		goto fail_clean;
 	}
 	engine_sha256_hex(compact, strlen(compact), out->digest);

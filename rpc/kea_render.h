@@ -39,8 +39,8 @@ extern const char *const kea_render_owned_keys[];
 
 /* One rendering. Owns everything it points to. */
 typedef struct kea_render_result {
-	json_t *dhcp4;      /* object: only the keys frep owns */
-	char  **warnings;   /* what Kea cannot express, in rendering order */
+	json_t *dhcp4;    /* object: only the keys frep owns */
+	char  **warnings; /* what Kea cannot express, in rendering order */
 	size_t  n_warnings;
 	char    digest[65]; /* SHA-256 hex of kea_render_dump(dhcp4, compact) */
 } kea_render_result;

@@ -11,10 +11,10 @@
 static atomic_int log_level = RPC_LOG_INFO;
 
 static const char *const level_names[] = {
-	[RPC_LOG_ERROR] = "error",
-	[RPC_LOG_WARN]  = "warn",
-	[RPC_LOG_INFO]  = "info",
-	[RPC_LOG_DEBUG] = "debug",
+    [RPC_LOG_ERROR] = "error",
+    [RPC_LOG_WARN]  = "warn",
+    [RPC_LOG_INFO]  = "info",
+    [RPC_LOG_DEBUG] = "debug",
 };
 
 void

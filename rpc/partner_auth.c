@@ -139,8 +139,9 @@ partner_auth_verify(partner_auth_replay *r, const char *secret, const char *meth
 	}
 	size_t nlen = strlen(nonce);
 	if (nlen == 0 || nlen > PARTNER_AUTH_NONCE_MAX) {
-		return frep_status_set(st, FREP_UNAUTHENTICATED, "%s: %s is %zu characters, not 1..%d",
-		    method, PARTNER_AUTH_KEY_NONCE, nlen, PARTNER_AUTH_NONCE_MAX);
+		return frep_status_set(st, FREP_UNAUTHENTICATED,
+		    "%s: %s is %zu characters, not 1..%d", method, PARTNER_AUTH_KEY_NONCE, nlen,
+		    PARTNER_AUTH_NONCE_MAX);
 	}
 	char   *end = NULL;
 	int64_t ts  = strtoll(timestamp_text, &end, 10);

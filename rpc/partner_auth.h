@@ -21,13 +21,13 @@
 #include "frep_status.h"
 
 #define PARTNER_AUTH_MAC_HEXLEN 65
-#define PARTNER_AUTH_WINDOW_MS 60000
+#define PARTNER_AUTH_WINDOW_MS  60000
 
 #define PARTNER_AUTH_KEY_RELATIONSHIP "x-frep-relationship"
-#define PARTNER_AUTH_KEY_TIMESTAMP "x-frep-timestamp"
-#define PARTNER_AUTH_KEY_MAC "x-frep-mac"
-#define PARTNER_AUTH_KEY_NONCE "x-frep-nonce"
-#define PARTNER_AUTH_NONCE_MAX 64
+#define PARTNER_AUTH_KEY_TIMESTAMP    "x-frep-timestamp"
+#define PARTNER_AUTH_KEY_MAC          "x-frep-mac"
+#define PARTNER_AUTH_KEY_NONCE        "x-frep-nonce"
+#define PARTNER_AUTH_NONCE_MAX        64
 
 /* HMAC-SHA256 of the message above into mac_hex. */
 void partner_auth_mac(const char *secret, const char *method, const char *relationship,

@@ -43,8 +43,9 @@ partner_pool_new(const char *token, const partner_tls *tls, uint32_t default_tim
 	pthread_mutex_init(&p->mtx, NULL);
 	p->timeout_ms = default_timeout_ms != 0 ? default_timeout_ms : 10000;
 	if (!dup_opt(&p->token, token) ||
-	    (tls != NULL && (!dup_opt(&p->tls_ca, tls->ca_file) || !dup_opt(&p->tls_cert, tls->cert_file) ||
-	                        !dup_opt(&p->tls_key, tls->key_file)))) {
+	    (tls != NULL &&
+		(!dup_opt(&p->tls_ca, tls->ca_file) || !dup_opt(&p->tls_cert, tls->cert_file) ||
+		    !dup_opt(&p->tls_key, tls->key_file)))) {
 		partner_pool_free(p);
 		return NULL;
 	}
@@ -93,8 +94,8 @@ client_for(partner_pool *p, const char *url, frep_status *st)
 		    .tls_key_file  = p->tls_key,
 		};
 		if (p->n == MAX_PARTNERS) {
-			frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "partner %s: at most %d partners",
-			    url, MAX_PARTNERS);
+			frep_status_set(st, FREP_RESOURCE_EXHAUSTED,
+			    "partner %s: at most %d partners", url, MAX_PARTNERS);
 		} else if (frep_client_open(url, &o, &c, st) == FREP_OK) {
 			char *u = strdup(url);
 			if (u == NULL) {
@@ -115,8 +116,8 @@ partner_call(partner_pool *p, const char *url, const char *relationship, const c
     const char *method, const ProtobufCMessage *input, ProtobufCMessage **out, uint32_t timeout_ms,
     frep_status *st)
 {
-	const ProtobufCMethodDescriptor *m =
-	    protobuf_c_service_descriptor_get_method_by_name(&frep__v1__partner__descriptor, method);
+	const ProtobufCMethodDescriptor *m = protobuf_c_service_descriptor_get_method_by_name(
+	    &frep__v1__partner__descriptor, method);
 	if (m == NULL) {
 		return frep_status_set(st, FREP_INTERNAL, "no Partner method %s", method);
 	}
@@ -148,8 +149,8 @@ partner_call(partner_pool *p, const char *url, const char *relationship, const c
 	    {PARTNER_AUTH_KEY_NONCE, nonce},
 	    {PARTNER_AUTH_KEY_MAC, mac},
 	};
-	frep_call_options co = {.timeout_ms = timeout_ms, .metadata = md, .n_metadata = 4};
-	frep_code code = frep_client_call(c, path, input, m->output, out, &co, st);
+	frep_call_options co   = {.timeout_ms = timeout_ms, .metadata = md, .n_metadata = 4};
+	frep_code         code = frep_client_call(c, path, input, m->output, out, &co, st);
 	if (code != FREP_OK && (code == FREP_UNAVAILABLE || code == FREP_DEADLINE_EXCEEDED) &&
 	    strstr(st->message, url) == NULL) {
 		char msg[FREP_STATUS_MESSAGE_MAX + 300];

@@ -29,7 +29,7 @@ typedef struct partner_tls {
  * token and tls (may be NULL) are copied. */
 partner_pool *partner_pool_new(
     const char *token, const partner_tls *tls, uint32_t default_timeout_ms);
-void          partner_pool_free(partner_pool *p);
+void partner_pool_free(partner_pool *p);
 
 /* Calls method ("MirrorRelationship") of frep.v1.Partner on url, signed
  * for relationship with secret. On success *out is the decoded reply

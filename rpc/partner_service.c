@@ -44,14 +44,14 @@ authenticate(partner_service *ps, rpc_call *call, const char *relationship, frep
 {
 	char *secret = NULL;
 	if (relationship == NULL || relationship[0] == '\0') {
-		return frep_status_set(st, FREP_UNAUTHENTICATED, "%s: no relationship named",
-		    rpc_call_method(call));
+		return frep_status_set(
+		    st, FREP_UNAUTHENTICATED, "%s: no relationship named", rpc_call_method(call));
 	}
 	if (engine_failover_secret(ps->e, relationship, &secret, st) != FREP_OK) {
 		if (st->code == FREP_NOT_FOUND) {
 			return frep_status_set(st, FREP_UNAUTHENTICATED,
-			    "%s: relationship \"%s\" does not exist on this server", rpc_call_method(call),
-			    relationship);
+			    "%s: relationship \"%s\" does not exist on this server",
+			    rpc_call_method(call), relationship);
 		}
 		return st->code;
 	}
@@ -59,7 +59,8 @@ authenticate(partner_service *ps, rpc_call *call, const char *relationship, frep
 	explicit_bzero(secret, strlen(secret));
 	free(secret);
 	if (code != FREP_OK) {
-		rpc_log(RPC_LOG_WARN, "refused partner call %s: %s", rpc_call_method(call), st->message);
+		rpc_log(RPC_LOG_WARN, "refused partner call %s: %s", rpc_call_method(call),
+		    st->message);
 	}
 	return code;
 }
@@ -72,9 +73,9 @@ apply_or_diff(partner_service *ps, const Frep__V1__ApplyScopeRequest *in, bool d
 	frep_status                  st;
 	convert_arena                a;
 	engine_scope_config          cfg;
-	engine_scope_changes         changes = {0};
-	engine_object_diff          *diff    = NULL;
-	size_t                       n_diff  = 0;
+	engine_scope_changes         changes    = {0};
+	engine_object_diff          *diff       = NULL;
+	size_t                       n_diff     = 0;
 	char                         before[65] = "", after[65] = "";
 	bool                         dry_run = diff_only || in->dry_run;
 	Frep__V1__ApplyScopeResponse out     = FREP__V1__APPLY_SCOPE_RESPONSE__INIT;
@@ -104,14 +105,15 @@ apply_or_diff(partner_service *ps, const Frep__V1__ApplyScopeRequest *in, bool d
 		goto fail;
 	}
 	if (engine_scope_apply(ps->e, &cfg, dry_run, &changes, dry_run ? &diff : NULL,
-	        dry_run ? &n_diff : NULL, before, after, &st) != FREP_OK) {
+		dry_run ? &n_diff : NULL, before, after, &st) != FREP_OK) {
 		goto fail;
 	}
 	if (!dry_run && !found) {
 		/* A scope new to this server joins the relationship. Apply
 		 * committed already; if this fails the next replication retries. */
 		uint32_t id = cfg.scope.scope_id;
-		if (engine_failover_add_scopes(ps->e, in->relationship, &id, 1, NULL, &st) != FREP_OK) {
+		if (engine_failover_add_scopes(ps->e, in->relationship, &id, 1, NULL, &st) !=
+		    FREP_OK) {
 			goto fail;
 		}
 	}
@@ -123,20 +125,21 @@ apply_or_diff(partner_service *ps, const Frep__V1__ApplyScopeRequest *in, bool d
 		    .scope_id      = cfg.scope.scope_id,
 		    .digest_before = before,
 		    .digest_after  = after,
-		    .added   = changes.scope.added + changes.exclusions.added + changes.reservations.added +
-		             changes.options.added + changes.policies.added,
+		    .added         = changes.scope.added + changes.exclusions.added +
+			     changes.reservations.added + changes.options.added +
+			     changes.policies.added,
 		    .updated = changes.scope.updated + changes.exclusions.updated +
-		               changes.reservations.updated + changes.options.updated +
-		               changes.policies.updated,
+			       changes.reservations.updated + changes.options.updated +
+			       changes.policies.updated,
 		    .removed = changes.exclusions.removed + changes.reservations.removed +
-		               changes.options.removed + changes.policies.removed,
+			       changes.options.removed + changes.policies.removed,
 		    .code    = FREP_OK,
 		    .message = "",
 		};
 		frep_status ast;
 		if (engine_audit_add(ps->e, &rec, NULL, &ast) != FREP_OK) {
-			rpc_log(RPC_LOG_WARN, "audit record of scope %s: %s", in->config->scope->scope_id,
-			    ast.message);
+			rpc_log(RPC_LOG_WARN, "audit record of scope %s: %s",
+			    in->config->scope->scope_id, ast.message);
 		}
 	}
 	if (convert_scope_changes_to_proto(&changes, &a, &out.changes, &st) != FREP_OK ||
@@ -179,20 +182,20 @@ static void
 partner_apply_scopes(Frep__V1__Partner_Service *service, const Frep__V1__ApplyScopesRequest *in,
     Frep__V1__ApplyScopesResponse_Closure closure, void *closure_data)
 {
-	partner_service               *ps   = (partner_service *) service;
-	rpc_call                      *call = closure_data;
-	frep_status                    st;
-	convert_arena                  a;
-	size_t                         n = in->n_configs;
-	engine_scope_config           *cfgs  = NULL;
-	const engine_scope_config    **valid = NULL;
-	size_t                        *slot  = NULL; /* valid[k] is configs[slot[k]] */
-	bool                          *was_member = NULL;
-	engine_apply_result           *res   = NULL;
-	Frep__V1__ApplyScopeOutcome   *outs  = NULL;
-	Frep__V1__ApplyScopeOutcome  **outp  = NULL;
-	Frep__V1__ApplyScopesResponse  reply = FREP__V1__APPLY_SCOPES_RESPONSE__INIT;
-	size_t                         nv    = 0;
+	partner_service              *ps   = (partner_service *) service;
+	rpc_call                     *call = closure_data;
+	frep_status                   st;
+	convert_arena                 a;
+	size_t                        n          = in->n_configs;
+	engine_scope_config          *cfgs       = NULL;
+	const engine_scope_config   **valid      = NULL;
+	size_t                       *slot       = NULL; /* valid[k] is configs[slot[k]] */
+	bool                         *was_member = NULL;
+	engine_apply_result          *res        = NULL;
+	Frep__V1__ApplyScopeOutcome  *outs       = NULL;
+	Frep__V1__ApplyScopeOutcome **outp       = NULL;
+	Frep__V1__ApplyScopesResponse reply      = FREP__V1__APPLY_SCOPES_RESPONSE__INIT;
+	size_t                        nv         = 0;
 
 	convert_arena_init(&a);
 	if (authenticate(ps, call, in->relationship, &st) != FREP_OK) {
@@ -218,8 +221,8 @@ partner_apply_scopes(Frep__V1__Partner_Service *service, const Frep__V1__ApplySc
 	/* Per scope: convert and check ownership; the valid ones go to the
 	 * engine together. */
 	for (size_t i = 0; i < n; i++) {
-		frep_status       cst;
-		char              field[48];
+		frep_status                  cst;
+		char                         field[48];
 		Frep__V1__ApplyScopeOutcome *o = &outs[i];
 		frep__v1__apply_scope_outcome__init(o);
 		outp[i]     = o;
@@ -227,9 +230,10 @@ partner_apply_scopes(Frep__V1__Partner_Service *service, const Frep__V1__ApplySc
 		snprintf(field, sizeof(field), "configs[%zu]", i);
 		bool found = false;
 		char owner[ENGINE_RELATIONSHIP_NAME_MAX + 1];
-		if (convert_scope_config_from_proto(in->configs[i], field, &a, &cfgs[i], &cst) != FREP_OK ||
+		if (convert_scope_config_from_proto(in->configs[i], field, &a, &cfgs[i], &cst) !=
+			FREP_OK ||
 		    engine_failover_of_scope(ps->e, cfgs[i].scope.scope_id, &found, owner, &cst) !=
-		        FREP_OK) {
+			FREP_OK) {
 			o->code    = (int32_t) cst.code;
 			o->message = convert_arena_strdup(&a, cst.message, NULL);
 			continue;
@@ -247,13 +251,13 @@ partner_apply_scopes(Frep__V1__Partner_Service *service, const Frep__V1__ApplySc
 		slot[nv]      = i;
 		valid[nv++]   = &cfgs[i];
 	}
-	if (nv > 0 && engine_scope_apply_batch(ps->e, valid, nv, in->dry_run, in->dry_run, res, &st) !=
-	                  FREP_OK) {
+	if (nv > 0 && engine_scope_apply_batch(
+			  ps->e, valid, nv, in->dry_run, in->dry_run, res, &st) != FREP_OK) {
 		goto fail;
 	}
 	/* New scopes join the relationship; every applied scope is audited. */
-	uint32_t            *joined = convert_arena_alloc(&a, (nv + 1) * sizeof(uint32_t), &st);
-	engine_audit_record *recs   = convert_arena_alloc(&a, (nv + 1) * sizeof(*recs), &st);
+	uint32_t            *joined   = convert_arena_alloc(&a, (nv + 1) * sizeof(uint32_t), &st);
+	engine_audit_record *recs     = convert_arena_alloc(&a, (nv + 1) * sizeof(*recs), &st);
 	size_t               n_joined = 0, n_recs = 0;
 	if (joined == NULL || recs == NULL) {
 		goto fail;
@@ -271,9 +275,10 @@ partner_apply_scopes(Frep__V1__Partner_Service *service, const Frep__V1__ApplySc
 			goto fail;
 		}
 		frep__v1__apply_scope_response__init(r);
-		if (convert_scope_changes_to_proto(&res[k].changes, &a, &r->changes, &st) != FREP_OK ||
+		if (convert_scope_changes_to_proto(&res[k].changes, &a, &r->changes, &st) !=
+			FREP_OK ||
 		    convert_object_diffs_to_proto(res[k].diff, res[k].n_diff, &a, &r->diff, &st) !=
-		        FREP_OK) {
+			FREP_OK) {
 			goto fail;
 		}
 		r->n_diff        = res[k].n_diff;
@@ -285,26 +290,27 @@ partner_apply_scopes(Frep__V1__Partner_Service *service, const Frep__V1__ApplySc
 				joined[n_joined++] = valid[k]->scope.scope_id;
 			}
 			const engine_scope_changes *c = &res[k].changes;
-			recs[n_recs++] = (engine_audit_record){
-			    .direction     = "applied",
-			    .source        = in->source_server,
-			    .relationship  = in->relationship,
-			    .scope_id      = valid[k]->scope.scope_id,
-			    .digest_before = res[k].digest_before,
-			    .digest_after  = res[k].digest_after,
-			    .added = c->scope.added + c->exclusions.added + c->reservations.added +
-			             c->options.added + c->policies.added,
-			    .updated = c->scope.updated + c->exclusions.updated + c->reservations.updated +
-			               c->options.updated + c->policies.updated,
-			    .removed = c->exclusions.removed + c->reservations.removed +
-			               c->options.removed + c->policies.removed,
-			    .code    = FREP_OK,
-			    .message = "",
-			};
+			recs[n_recs++]                = (engine_audit_record){
+					   .direction     = "applied",
+					   .source        = in->source_server,
+					   .relationship  = in->relationship,
+					   .scope_id      = valid[k]->scope.scope_id,
+					   .digest_before = res[k].digest_before,
+					   .digest_after  = res[k].digest_after,
+					   .added = c->scope.added + c->exclusions.added + c->reservations.added +
+						    c->options.added + c->policies.added,
+					   .updated = c->scope.updated + c->exclusions.updated +
+						      c->reservations.updated + c->options.updated +
+						      c->policies.updated,
+					   .removed = c->exclusions.removed + c->reservations.removed +
+						      c->options.removed + c->policies.removed,
+					   .code    = FREP_OK,
+					   .message = "",
+                        };
 		}
 	}
-	if (n_joined > 0 &&
-	    engine_failover_add_scopes(ps->e, in->relationship, joined, n_joined, NULL, &st) != FREP_OK) {
+	if (n_joined > 0 && engine_failover_add_scopes(
+				ps->e, in->relationship, joined, n_joined, NULL, &st) != FREP_OK) {
 		/* The scopes are applied; the next replication retries joining. */
 		rpc_log(RPC_LOG_WARN, "relationship \"%s\": %zu new scopes not joined: %s",
 		    in->relationship, n_joined, st.message);
@@ -345,16 +351,16 @@ partner_get_scope_digests(Frep__V1__Partner_Service *service,
     const Frep__V1__GetScopeDigestsRequest *in, Frep__V1__GetScopeDigestsResponse_Closure closure,
     void *closure_data)
 {
-	partner_service                 *ps = (partner_service *) service;
-	frep_status                      st;
-	convert_arena                    a;
-	uint32_t                        *ids = NULL;
+	partner_service                  *ps = (partner_service *) service;
+	frep_status                       st;
+	convert_arena                     a;
+	uint32_t                         *ids = NULL;
 	Frep__V1__GetScopeDigestsResponse out = FREP__V1__GET_SCOPE_DIGESTS_RESPONSE__INIT;
 
 	convert_arena_init(&a);
 	if (authenticate(ps, closure_data, in->relationship, &st) != FREP_OK ||
-	    convert_scope_ids_from_proto(in->scope_ids, in->n_scope_ids, "scope_ids", &a, &ids, &st) !=
-	        FREP_OK) {
+	    convert_scope_ids_from_proto(
+		in->scope_ids, in->n_scope_ids, "scope_ids", &a, &ids, &st) != FREP_OK) {
 		goto fail;
 	}
 	out.digests = convert_arena_alloc(&a, (in->n_scope_ids + 1) * sizeof(*out.digests), &st);
@@ -362,8 +368,8 @@ partner_get_scope_digests(Frep__V1__Partner_Service *service,
 		goto fail;
 	}
 	/* Stored digests: one lookup per unchanged scope. */
-	char (*hex)[65] = convert_arena_alloc(&a, (in->n_scope_ids + 1) * 65, &st);
-	bool *found     = convert_arena_alloc(&a, (in->n_scope_ids + 1) * sizeof(bool), &st);
+	char(*hex)[65] = convert_arena_alloc(&a, (in->n_scope_ids + 1) * 65, &st);
+	bool *found    = convert_arena_alloc(&a, (in->n_scope_ids + 1) * sizeof(bool), &st);
 	if (hex == NULL || found == NULL ||
 	    engine_scope_digests(ps->e, ids, in->n_scope_ids, hex, found, &st) != FREP_OK) {
 		goto fail;
@@ -409,23 +415,24 @@ drop_scopes_not_in(partner_service *ps, const engine_failover *rel, const uint32
 
 static void
 partner_mirror_relationship(Frep__V1__Partner_Service *service,
-    const Frep__V1__MirrorRelationshipRequest *in,
+    const Frep__V1__MirrorRelationshipRequest         *in,
     Frep__V1__MirrorRelationshipResponse_Closure closure, void *closure_data)
 {
-	partner_service                   *ps   = (partner_service *) service;
-	rpc_call                          *call = closure_data;
-	frep_status                        st;
-	convert_arena                      a;
-	engine_failover                    want, have = {0};
-	bool                               have_it = false;
-	Frep__V1__MirrorRelationshipResponse out = FREP__V1__MIRROR_RELATIONSHIP_RESPONSE__INIT;
+	partner_service                     *ps   = (partner_service *) service;
+	rpc_call                            *call = closure_data;
+	frep_status                          st;
+	convert_arena                        a;
+	engine_failover                      want, have = {0};
+	bool                                 have_it = false;
+	Frep__V1__MirrorRelationshipResponse out     = FREP__V1__MIRROR_RELATIONSHIP_RESPONSE__INIT;
 
 	convert_arena_init(&a);
 	if (in->relationship == NULL) {
 		frep_status_set(&st, FREP_INVALID_ARGUMENT, "relationship is required");
 		goto fail;
 	}
-	if (convert_failover_from_proto(in->relationship, "relationship", &a, &want, &st) != FREP_OK) {
+	if (convert_failover_from_proto(in->relationship, "relationship", &a, &want, &st) !=
+	    FREP_OK) {
 		goto fail;
 	}
 	if (engine_failover_get(ps->e, want.name, &have, &st) == FREP_OK) {
@@ -438,8 +445,8 @@ partner_mirror_relationship(Frep__V1__Partner_Service *service,
 		/* Removing, or changing the scope list of, an existing mirror:
 		 * the stored secret authenticates it. */
 		if (!have_it) {
-			frep_status_set(&st, FREP_NOT_FOUND, "relationship \"%s\" does not exist here",
-			    want.name);
+			frep_status_set(&st, FREP_NOT_FOUND,
+			    "relationship \"%s\" does not exist here", want.name);
 			goto fail;
 		}
 		if (authenticate(ps, call, want.name, &st) != FREP_OK) {
@@ -454,12 +461,14 @@ partner_mirror_relationship(Frep__V1__Partner_Service *service,
 		} else {
 			/* Keep only the listed scopes (the new ones arrive by
 			 * ApplyScope and join then). */
-			if (drop_scopes_not_in(ps, &have, want.scope_ids, want.n_scope_ids, &st) != FREP_OK) {
+			if (drop_scopes_not_in(ps, &have, want.scope_ids, want.n_scope_ids, &st) !=
+			    FREP_OK) {
 				goto fail;
 			}
 			engine_failover_fini(&have);
 			if (engine_failover_get(ps->e, want.name, &have, &st) != FREP_OK ||
-			    convert_failover_to_proto(&have, &a, &out.relationship, &st) != FREP_OK) {
+			    convert_failover_to_proto(&have, &a, &out.relationship, &st) !=
+				FREP_OK) {
 				goto fail;
 			}
 		}
@@ -468,7 +477,8 @@ partner_mirror_relationship(Frep__V1__Partner_Service *service,
 		 * made with it, and this server's admin token (if it has one)
 		 * proves the caller may create relationships here. */
 		if (want.shared_secret == NULL || want.shared_secret[0] == '\0') {
-			frep_status_set(&st, FREP_INVALID_ARGUMENT, "relationship.shared_secret is required");
+			frep_status_set(
+			    &st, FREP_INVALID_ARGUMENT, "relationship.shared_secret is required");
 			goto fail;
 		}
 		if (verify_with(ps, call, want.name, want.shared_secret, &st) != FREP_OK) {
@@ -476,7 +486,8 @@ partner_mirror_relationship(Frep__V1__Partner_Service *service,
 		}
 		if (!rpc_call_has_admin_token(call)) {
 			frep_status_set(&st, FREP_UNAUTHENTICATED,
-			    "creating relationship \"%s\" needs this server's admin token", want.name);
+			    "creating relationship \"%s\" needs this server's admin token",
+			    want.name);
 			goto fail;
 		}
 		for (size_t i = 0; i < want.n_scope_ids; i++) {
@@ -485,19 +496,21 @@ partner_mirror_relationship(Frep__V1__Partner_Service *service,
 				engine_scope_fini(&sc);
 				bool found = false;
 				char owner[ENGINE_RELATIONSHIP_NAME_MAX + 1];
-				if (engine_failover_of_scope(ps->e, want.scope_ids[i], &found, owner, &st) !=
-				    FREP_OK) {
+				if (engine_failover_of_scope(
+					ps->e, want.scope_ids[i], &found, owner, &st) != FREP_OK) {
 					goto fail;
 				}
 				if (found) {
 					frep_status_set(&st, FREP_FAILED_PRECONDITION,
-					    "scope %s already belongs to relationship \"%s\" on the partner",
+					    "scope %s already belongs to relationship \"%s\" on "
+					    "the partner",
 					    in->relationship->scope_ids[i], owner);
 					goto fail;
 				}
 				if (!in->force) {
 					frep_status_set(&st, FREP_ALREADY_EXISTS,
-					    "scope %s already exists on the partner (use force to replace it)",
+					    "scope %s already exists on the partner (use force to "
+					    "replace it)",
 					    in->relationship->scope_ids[i]);
 					goto fail;
 				}

@@ -25,13 +25,13 @@ struct replication {
 /* One reply being built: results and errors live in the arena; partner
  * replies they point into are kept until the reply is sent. */
 typedef struct reply {
-	convert_arena               a;
-	Frep__V1__ScopeResult     **results;
-	size_t                      n_results, cap_results;
-	Frep__V1__ItemError       **errors;
-	size_t                      n_errors, cap_errors;
-	ProtobufCMessage          **keep;
-	size_t                      n_keep, cap_keep;
+	convert_arena           a;
+	Frep__V1__ScopeResult **results;
+	size_t                  n_results, cap_results;
+	Frep__V1__ItemError   **errors;
+	size_t                  n_errors, cap_errors;
+	ProtobufCMessage      **keep;
+	size_t                  n_keep, cap_keep;
 } reply;
 
 static frep_code
@@ -87,8 +87,8 @@ add_error(reply *rp, const char *item, frep_code code, const char *message, frep
 static Frep__V1__ScopeResult *
 new_result(reply *rp, const char *scope_text, const char *rel, const char *partner, frep_status *st)
 {
-	if (grow((void **) &rp->results, &rp->cap_results, rp->n_results, sizeof(*rp->results), st) !=
-	    FREP_OK) {
+	if (grow((void **) &rp->results, &rp->cap_results, rp->n_results, sizeof(*rp->results),
+		st) != FREP_OK) {
 		return NULL;
 	}
 	Frep__V1__ScopeResult *r = convert_arena_alloc(&rp->a, sizeof(*r), st);
@@ -119,7 +119,8 @@ result_status(reply *rp, Frep__V1__ScopeResult *r, frep_code code, const char *m
 static frep_code
 keep(reply *rp, ProtobufCMessage *m, frep_status *st)
 {
-	if (grow((void **) &rp->keep, &rp->cap_keep, rp->n_keep, sizeof(*rp->keep), st) != FREP_OK) {
+	if (grow((void **) &rp->keep, &rp->cap_keep, rp->n_keep, sizeof(*rp->keep), st) !=
+	    FREP_OK) {
 		protobuf_c_message_free_unpacked(m, NULL);
 		return st->code;
 	}
@@ -131,7 +132,7 @@ keep(reply *rp, ProtobufCMessage *m, frep_status *st)
  * scopes travel together; a batch is flushed at BATCH_SCOPES_MAX scopes or
  * BATCH_BYTES of packed configs, and a scope bigger than that goes alone. */
 #define BATCH_SCOPES_MAX 256
-#define BATCH_BYTES (4u * 1024u * 1024u)
+#define BATCH_BYTES      (4u * 1024u * 1024u)
 
 typedef struct batch {
 	convert_arena          a;
@@ -192,11 +193,11 @@ sum3(const Frep__V1__ScopeChanges *ch, int which)
 /* Sends the batch in one ApplyScopes call and fills each scope's result;
  * records what was sent in the audit trail (one transaction). */
 static void
-batch_flush(replication *r, reply *rp, const engine_failover *rel, const char *secret,
-    bool dry_run, batch *b)
+batch_flush(replication *r, reply *rp, const engine_failover *rel, const char *secret, bool dry_run,
+    batch *b)
 {
 	frep_status         st;
-	ProtobufCMessage   *out  = NULL;
+	ProtobufCMessage   *out = NULL;
 	engine_audit_record recs[BATCH_SCOPES_MAX];
 	size_t              n_recs = 0;
 
@@ -209,8 +210,8 @@ batch_flush(replication *r, reply *rp, const engine_failover *rel, const char *s
 	req.configs                      = b->configs;
 	req.n_configs                    = b->n;
 	req.dry_run                      = dry_run;
-	frep_code code = partner_call(r->pool, rel->partner_server, rel->name, secret, "ApplyScopes",
-	    &req.base, &out, r->timeout_ms, &st);
+	frep_code code = partner_call(r->pool, rel->partner_server, rel->name, secret,
+	    "ApplyScopes", &req.base, &out, r->timeout_ms, &st);
 	Frep__V1__ApplyScopesResponse *ar = (Frep__V1__ApplyScopesResponse *) out;
 	if (code == FREP_OK && (ar->n_outcomes != b->n || keep(rp, out, &st) != FREP_OK)) {
 		if (ar->n_outcomes != b->n) {
@@ -231,7 +232,8 @@ batch_flush(replication *r, reply *rp, const engine_failover *rel, const char *s
 		} else {
 			Frep__V1__ApplyScopeOutcome *o = ar->outcomes[i];
 			if (o->code != FREP_OK || o->result == NULL) {
-				result_status(rp, res, o->code != FREP_OK ? (frep_code) o->code : FREP_INTERNAL,
+				result_status(rp, res,
+				    o->code != FREP_OK ? (frep_code) o->code : FREP_INTERNAL,
 				    o->message);
 			} else {
 				result_status(rp, res, FREP_OK,
@@ -272,8 +274,8 @@ batch_flush(replication *r, reply *rp, const engine_failover *rel, const char *s
 /* Queues one scope (its snapshot now owned by the batch), flushing first
  * when it would not fit. */
 static void
-batch_add(replication *r, reply *rp, const engine_failover *rel, const char *secret,
-    bool dry_run, batch *b, engine_scope_config *snap, Frep__V1__ScopeResult *res)
+batch_add(replication *r, reply *rp, const engine_failover *rel, const char *secret, bool dry_run,
+    batch *b, engine_scope_config *snap, Frep__V1__ScopeResult *res)
 {
 	frep_status            st;
 	Frep__V1__ScopeConfig *cfg = NULL;
@@ -308,10 +310,10 @@ static void
 replicate_relationship(replication *r, reply *rp, const char *name, const uint32_t *ids,
     char *const *texts, size_t n, bool force, bool dry_run)
 {
-	frep_status     st;
-	engine_failover rel    = {0};
-	char           *secret = NULL;
-	ProtobufCMessage *dout = NULL;
+	frep_status       st;
+	engine_failover   rel     = {0};
+	char             *secret  = NULL;
+	ProtobufCMessage *dout    = NULL;
 	const char       *partner = "";
 
 	if (engine_failover_get(r->e, name, &rel, &st) != FREP_OK ||
@@ -330,8 +332,8 @@ replicate_relationship(replication *r, reply *rp, const char *name, const uint32
 	dreq.relationship                     = (char *) name;
 	dreq.scope_ids                        = (char **) texts;
 	dreq.n_scope_ids                      = n;
-	frep_code dcode = partner_call(
-	    r->pool, partner, name, secret, "GetScopeDigests", &dreq.base, &dout, r->timeout_ms, &st);
+	frep_code dcode = partner_call(r->pool, partner, name, secret, "GetScopeDigests",
+	    &dreq.base, &dout, r->timeout_ms, &st);
 	if (dcode != FREP_OK) {
 		/* The partner is down or refuses: every scope of it says so. */
 		for (size_t i = 0; i < n; i++) {
@@ -343,7 +345,7 @@ replicate_relationship(replication *r, reply *rp, const char *name, const uint32
 		goto out;
 	}
 	Frep__V1__GetScopeDigestsResponse *digests = (Frep__V1__GetScopeDigestsResponse *) dout;
-	batch *b = malloc(sizeof(*b));
+	batch                             *b       = malloc(sizeof(*b));
 	if (b == NULL) {
 		goto out;
 	}
@@ -352,8 +354,8 @@ replicate_relationship(replication *r, reply *rp, const char *name, const uint32
 	convert_arena_init(&b->a);
 
 	/* The local digests are stored: only scopes that differ are read. */
-	char (*local)[65] = convert_arena_alloc(&rp->a, (n + 1) * 65, &st);
-	bool *exists      = convert_arena_alloc(&rp->a, (n + 1) * sizeof(bool), &st);
+	char(*local)[65] = convert_arena_alloc(&rp->a, (n + 1) * 65, &st);
+	bool *exists     = convert_arena_alloc(&rp->a, (n + 1) * sizeof(bool), &st);
 	if (local == NULL || exists == NULL ||
 	    engine_scope_digests(r->e, ids, n, local, exists, &st) != FREP_OK) {
 		for (size_t i = 0; i < n; i++) {
@@ -365,16 +367,17 @@ replicate_relationship(replication *r, reply *rp, const char *name, const uint32
 		n = 0;
 	}
 	for (size_t i = 0; i < n; i++) {
-		Frep__V1__ScopeResult *res = new_result(rp, texts[i], name, partner, &st);
+		Frep__V1__ScopeResult *res  = new_result(rp, texts[i], name, partner, &st);
 		engine_scope_config   *snap = NULL;
 		if (res == NULL) {
 			break;
 		}
 		const char *remote = i < digests->n_digests && digests->digests[i] != NULL
-		                         ? digests->digests[i]->digest
-		                         : "";
+					 ? digests->digests[i]->digest
+					 : "";
 		if (exists[i] && !force && strcmp(remote, local[i]) == 0) {
-			result_status(rp, res, FREP_OK, "unchanged: the partner holds the same digest");
+			result_status(
+			    rp, res, FREP_OK, "unchanged: the partner holds the same digest");
 			res->unchanged     = true;
 			res->digest_before = local[i];
 			res->digest_after  = local[i];
@@ -406,7 +409,7 @@ static void
 replicate_all_of(replication *r, reply *rp, const engine_failover *rel, bool force, bool dry_run)
 {
 	frep_status st;
-	char      **texts = convert_arena_alloc(&rp->a, (rel->n_scope_ids + 1) * sizeof(char *), &st);
+	char **texts = convert_arena_alloc(&rp->a, (rel->n_scope_ids + 1) * sizeof(char *), &st);
 	if (texts == NULL) {
 		return;
 	}
@@ -417,8 +420,8 @@ replicate_all_of(replication *r, reply *rp, const engine_failover *rel, bool for
 		}
 	}
 	if (rel->n_scope_ids > 0) {
-		replicate_relationship(r, rp, rel->name, rel->scope_ids, texts, rel->n_scope_ids, force,
-		    dry_run);
+		replicate_relationship(
+		    r, rp, rel->name, rel->scope_ids, texts, rel->n_scope_ids, force, dry_run);
 	}
 }
 
@@ -456,16 +459,16 @@ replication_replicate_by_name(Frep__V1__FailoverReplication_Service *service,
 	convert_arena_init(&rp.a);
 
 	if (in->n_names > NAMES_MAX) {
-		frep_status_set(&st, FREP_INVALID_ARGUMENT, "names: %zu names, at most %d", in->n_names,
-		    NAMES_MAX);
+		frep_status_set(&st, FREP_INVALID_ARGUMENT, "names: %zu names, at most %d",
+		    in->n_names, NAMES_MAX);
 		goto fail;
 	}
 	for (size_t i = 0; i < in->n_names; i++) {
 		size_t len = strlen(in->names[i]);
 		if (len == 0 || len > ENGINE_RELATIONSHIP_NAME_MAX) {
 			frep_status_set(&st, FREP_INVALID_ARGUMENT,
-			    "names[%zu] is %zu bytes long; a relationship name is 1..%d bytes", i, len,
-			    ENGINE_RELATIONSHIP_NAME_MAX);
+			    "names[%zu] is %zu bytes long; a relationship name is 1..%d bytes", i,
+			    len, ENGINE_RELATIONSHIP_NAME_MAX);
 			goto fail;
 		}
 		for (size_t k = 0; k < i; k++) {
@@ -495,7 +498,8 @@ replication_replicate_by_name(Frep__V1__FailoverReplication_Service *service,
 				goto fail;
 			}
 			char msg[FREP_STATUS_MESSAGE_MAX];
-			snprintf(msg, sizeof(msg), "no failover relationship named \"%s\"", in->names[i]);
+			snprintf(msg, sizeof(msg), "no failover relationship named \"%s\"",
+			    in->names[i]);
 			if (add_error(&rp, in->names[i], FREP_NOT_FOUND, msg, &st) != FREP_OK) {
 				goto fail;
 			}
@@ -534,10 +538,11 @@ cmp_id_at(const void *a, const void *b)
 /* The first repeated id: *at its later index, *of its earlier one; *at is
  * SIZE_MAX when every id is unique. */
 static frep_code
-find_repeat(const uint32_t *ids, size_t n, convert_arena *a, size_t *at, size_t *of, frep_status *st)
+find_repeat(
+    const uint32_t *ids, size_t n, convert_arena *a, size_t *at, size_t *of, frep_status *st)
 {
-	*at = SIZE_MAX;
-	*of = SIZE_MAX;
+	*at      = SIZE_MAX;
+	*of      = SIZE_MAX;
 	id_at *v = convert_arena_alloc(a, (n + 1) * sizeof(*v), st);
 	if (v == NULL) {
 		return st->code;
@@ -599,25 +604,26 @@ replication_replicate_by_scope_id(Frep__V1__FailoverReplication_Service *service
     const Frep__V1__ReplicateByScopeIdRequest *in, Frep__V1__ReplicateResponse_Closure closure,
     void *closure_data)
 {
-	replication *r   = (replication *) service;
+	replication *r = (replication *) service;
 	frep_status  st;
-	reply        rp  = {0};
-	uint32_t    *ids = NULL;
+	reply        rp     = {0};
+	uint32_t    *ids    = NULL;
 	char       **rel_of = NULL;
 	size_t       dup_at, dup_of;
 	convert_arena_init(&rp.a);
 
 	/* A malformed request replicates nothing. */
-	if (convert_scope_ids_from_proto(in->scope_ids, in->n_scope_ids, "scope_ids", &rp.a, &ids, &st) !=
-	    FREP_OK) {
+	if (convert_scope_ids_from_proto(
+		in->scope_ids, in->n_scope_ids, "scope_ids", &rp.a, &ids, &st) != FREP_OK) {
 		goto fail;
 	}
 	if (find_repeat(ids, in->n_scope_ids, &rp.a, &dup_at, &dup_of, &st) != FREP_OK) {
 		goto fail;
 	}
 	if (dup_at != SIZE_MAX) {
-		frep_status_set(&st, FREP_INVALID_ARGUMENT, "scope_ids[%zu] \"%s\" repeats scope_ids[%zu]",
-		    dup_at, in->scope_ids[dup_at], dup_of);
+		frep_status_set(&st, FREP_INVALID_ARGUMENT,
+		    "scope_ids[%zu] \"%s\" repeats scope_ids[%zu]", dup_at, in->scope_ids[dup_at],
+		    dup_of);
 		goto fail;
 	}
 	if (in->n_scope_ids == 0) {
@@ -633,12 +639,13 @@ replication_replicate_by_scope_id(Frep__V1__FailoverReplication_Service *service
 		char         owner[ENGINE_RELATIONSHIP_NAME_MAX + 1];
 		bool         found = false;
 		char         msg[FREP_STATUS_MESSAGE_MAX];
-		rel_of[i]          = NULL;
+		rel_of[i] = NULL;
 		if (engine_scope_get(r->e, ids[i], &sc, &st) != FREP_OK) {
 			if (st.code != FREP_NOT_FOUND) {
 				goto fail;
 			}
-			snprintf(msg, sizeof(msg), "scope %s does not exist on this server", in->scope_ids[i]);
+			snprintf(msg, sizeof(msg), "scope %s does not exist on this server",
+			    in->scope_ids[i]);
 			if (add_error(&rp, in->scope_ids[i], FREP_NOT_FOUND, msg, &st) != FREP_OK) {
 				goto fail;
 			}
@@ -649,8 +656,10 @@ replication_replicate_by_scope_id(Frep__V1__FailoverReplication_Service *service
 			goto fail;
 		}
 		if (!found) {
-			snprintf(msg, sizeof(msg), "scope %s is in no failover relationship", in->scope_ids[i]);
-			if (add_error(&rp, in->scope_ids[i], FREP_FAILED_PRECONDITION, msg, &st) != FREP_OK) {
+			snprintf(msg, sizeof(msg), "scope %s is in no failover relationship",
+			    in->scope_ids[i]);
+			if (add_error(&rp, in->scope_ids[i], FREP_FAILED_PRECONDITION, msg, &st) !=
+			    FREP_OK) {
 				goto fail;
 			}
 			continue;
@@ -662,8 +671,8 @@ replication_replicate_by_scope_id(Frep__V1__FailoverReplication_Service *service
 	/* Group by relationship, in the order relationships first appear:
 	 * sort the request's indices by (relationship, index), then visit
 	 * the groups by their first index. O(n log n). */
-	size_t   *order  = convert_arena_alloc(&rp.a, (in->n_scope_ids + 1) * sizeof(size_t), &st);
-	uint32_t *gids   = convert_arena_alloc(&rp.a, (in->n_scope_ids + 1) * sizeof(uint32_t), &st);
+	size_t   *order = convert_arena_alloc(&rp.a, (in->n_scope_ids + 1) * sizeof(size_t), &st);
+	uint32_t *gids  = convert_arena_alloc(&rp.a, (in->n_scope_ids + 1) * sizeof(uint32_t), &st);
 	char    **gtexts = convert_arena_alloc(&rp.a, (in->n_scope_ids + 1) * sizeof(char *), &st);
 	if (order == NULL || gids == NULL || gtexts == NULL) {
 		goto fail;
@@ -676,7 +685,7 @@ replication_replicate_by_scope_id(Frep__V1__FailoverReplication_Service *service
 	}
 	sort_by_relationship(order, n_order, rel_of);
 	/* Group starts, ordered by each group's first index. */
-	size_t *starts = convert_arena_alloc(&rp.a, (n_order + 1) * sizeof(size_t), &st);
+	size_t *starts   = convert_arena_alloc(&rp.a, (n_order + 1) * sizeof(size_t), &st);
 	size_t  n_groups = 0;
 	if (starts == NULL) {
 		goto fail;
@@ -716,10 +725,11 @@ replication_new(engine *e, partner_pool *pool, const char *local_url, uint32_t p
 		free(r);
 		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
 	}
-	Frep__V1__FailoverReplication_Service init = FREP__V1__FAILOVER_REPLICATION__INIT(replication_);
-	r->base                                    = init;
-	r->e                                       = e;
-	r->pool                                    = pool;
+	Frep__V1__FailoverReplication_Service init =
+	    FREP__V1__FAILOVER_REPLICATION__INIT(replication_);
+	r->base       = init;
+	r->e          = e;
+	r->pool       = pool;
 	r->timeout_ms = partner_timeout_ms != 0 ? partner_timeout_ms : 10000;
 	*out          = r;
 	return FREP_OK;
@@ -744,18 +754,19 @@ replication_service(replication *r)
 
 /* The relationship as the partner holds it. */
 static void
-mirror_of(const replication *r, const engine_failover *rel, const char *secret,
-    convert_arena *a, Frep__V1__FailoverRelationship **out, frep_status *st)
+mirror_of(const replication *r, const engine_failover *rel, const char *secret, convert_arena *a,
+    Frep__V1__FailoverRelationship **out, frep_status *st)
 {
 	engine_failover m = *rel;
 	m.partner_server  = rel->local_server != NULL && rel->local_server[0] != '\0'
-	                        ? rel->local_server
-	                        : r->local_url;
+				? rel->local_server
+				: r->local_url;
 	m.local_server    = rel->partner_server;
 	m.shared_secret   = (char *) secret;
 	if (rel->mode == ENGINE_FAILOVER_MODE_HOT_STANDBY) {
-		m.server_role = rel->server_role == ENGINE_SERVER_ROLE_STANDBY ? ENGINE_SERVER_ROLE_ACTIVE
-		                                                               : ENGINE_SERVER_ROLE_STANDBY;
+		m.server_role = rel->server_role == ENGINE_SERVER_ROLE_STANDBY
+				    ? ENGINE_SERVER_ROLE_ACTIVE
+				    : ENGINE_SERVER_ROLE_STANDBY;
 	} else {
 		m.load_balance_percent = 100 - rel->load_balance_percent;
 	}
@@ -808,8 +819,8 @@ push_scopes(replication *r, const char *name, const uint32_t *ids, size_t n, fre
 }
 
 static frep_code
-mirror_call(replication *r, const engine_failover *rel, const char *secret, bool force,
-    bool remove, frep_status *st)
+mirror_call(replication *r, const engine_failover *rel, const char *secret, bool force, bool remove,
+    frep_status *st)
 {
 	convert_arena                       a;
 	Frep__V1__FailoverRelationship     *m   = NULL;
@@ -838,18 +849,20 @@ mirror_call(replication *r, const engine_failover *rel, const char *secret, bool
 }
 
 frep_code
-replication_failover_add(replication *r, const engine_failover *rel, bool force,
-    engine_failover *out, frep_status *st)
+replication_failover_add(
+    replication *r, const engine_failover *rel, bool force, engine_failover *out, frep_status *st)
 {
 	engine_failover stored = {0};
 	frep_status     ignore;
 
 	if (rel->shared_secret == NULL || rel->shared_secret[0] == '\0') {
 		return frep_status_set(st, FREP_INVALID_ARGUMENT,
-		    "relationship.shared_secret is required: partner calls are authenticated with it");
+		    "relationship.shared_secret is required: partner calls are authenticated with "
+		    "it");
 	}
 	if (rel->partner_server == NULL || rel->partner_server[0] == '\0') {
-		return frep_status_set(st, FREP_INVALID_ARGUMENT, "relationship.partner_server is required");
+		return frep_status_set(
+		    st, FREP_INVALID_ARGUMENT, "relationship.partner_server is required");
 	}
 	/* Here first (all local rules), then the partner; undo here if the
 	 * partner refuses. */
@@ -871,8 +884,8 @@ replication_failover_add(replication *r, const engine_failover *rel, bool force,
 		*st = saved;
 		return prefix_partner(st, rel->partner_server);
 	}
-	rpc_log(RPC_LOG_INFO, "relationship \"%s\" created with partner %s (%zu scopes)", stored.name,
-	    stored.partner_server, stored.n_scope_ids);
+	rpc_log(RPC_LOG_INFO, "relationship \"%s\" created with partner %s (%zu scopes)",
+	    stored.name, stored.partner_server, stored.n_scope_ids);
 	if (out != NULL) {
 		*out = stored;
 	} else {
@@ -915,8 +928,8 @@ replication_failover_add_scopes(replication *r, const char *name, const uint32_t
 		return st->code;
 	}
 	if (push_scopes(r, name, scope_ids, n, st) != FREP_OK) {
-		frep_status saved = *st;
-		engine_failover rel = {0};
+		frep_status     saved  = *st;
+		engine_failover rel    = {0};
 		char           *secret = NULL;
 		engine_failover_remove_scopes(r->e, name, scope_ids, n, NULL, &ignore);
 		/* The partner keeps only the scopes still in the relationship. */

@@ -31,7 +31,7 @@ typedef struct replication replication;
  * pool are borrowed. */
 frep_code replication_new(engine *e, partner_pool *pool, const char *local_url,
     uint32_t partner_timeout_ms, replication **out, frep_status *st);
-void replication_free(replication *r);
+void      replication_free(replication *r);
 
 /* The FailoverReplication service (owned by r). */
 ProtobufCService *replication_service(replication *r);
@@ -41,8 +41,8 @@ ProtobufCService *replication_service(replication *r);
  * either side if the partner is unreachable, has the name, or has one of
  * the scopes (unless force). out (may be NULL) gets the stored
  * relationship (no secret). */
-frep_code replication_failover_add(replication *r, const engine_failover *rel, bool force,
-    engine_failover *out, frep_status *st);
+frep_code replication_failover_add(
+    replication *r, const engine_failover *rel, bool force, engine_failover *out, frep_status *st);
 
 /* Removes the relationship on the partner (which deletes its copies of the
  * scopes, as Windows does) and then here (scopes stay here). */

@@ -20,7 +20,7 @@
 #include "log.h"
 #include "server_internal.h"
 
-#define MAX_SERVICES 16
+#define MAX_SERVICES  16
 #define MAX_LISTENERS 16
 
 typedef struct service_entry {
@@ -30,18 +30,18 @@ typedef struct service_entry {
 } service_entry;
 
 typedef enum ctx_state {
-	CTX_IDLE,    /* not armed (before start, after drain) */
-	CTX_RECV,    /* waiting for a request */
-	CTX_WORK,    /* a call is being handled */
-	CTX_SEND,    /* the reply is being sent */
+	CTX_IDLE, /* not armed (before start, after drain) */
+	CTX_RECV, /* waiting for a request */
+	CTX_WORK, /* a call is being handled */
+	CTX_SEND, /* the reply is being sent */
 } ctx_state;
 
 struct rpc_call {
 	rpc_server                      *server;
 	struct rpc_ctx                  *owner;
-	frep_request_view                req;     /* valid while has_req */
+	frep_request_view                req; /* valid while has_req */
 	bool                             has_req;
-	nng_msg                         *reqmsg;  /* holds the payload the view points into */
+	nng_msg                         *reqmsg; /* holds the payload the view points into */
 	const service_entry             *svc;
 	const ProtobufCMethodDescriptor *method;
 	unsigned                         method_index;
@@ -99,15 +99,15 @@ struct rpc_server {
 	bool            draining;
 	bool            shut_down;
 
-	rpc_call_cache       *cache;
-	ProtobufCService     *introspection;
+	rpc_call_cache   *cache;
+	ProtobufCService *introspection;
 
 	/* The ipc:// listener watchdog (see watchdog_main). */
-	pthread_t       watchdog;
-	bool            watchdog_running;
-	bool            watchdog_stop;
-	pthread_cond_t  watchdog_cv;
-	unsigned        watchdog_restarts;
+	pthread_t      watchdog;
+	bool           watchdog_running;
+	bool           watchdog_stop;
+	pthread_cond_t watchdog_cv;
+	unsigned       watchdog_restarts;
 };
 
 static void ctx_cb(void *arg);
@@ -182,9 +182,9 @@ rpc_server_new(const rpc_server_options *opts, rpc_server **out, frep_status *st
 	if (s == NULL) {
 		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
 	}
-	s->opts        = o;
-	s->admin_token = dup_or_null(o.admin_token);
-	s->version     = strdup(o.version != NULL ? o.version : "frep " FREP_VERSION);
+	s->opts             = o;
+	s->admin_token      = dup_or_null(o.admin_token);
+	s->version          = strdup(o.version != NULL ? o.version : "frep " FREP_VERSION);
 	s->opts.admin_token = NULL;
 	s->opts.version     = NULL;
 	pthread_mutex_init(&s->mtx, NULL);
@@ -195,15 +195,15 @@ rpc_server_new(const rpc_server_options *opts, rpc_server **out, frep_status *st
 		rpc_server_free(s);
 		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
 	}
-	if (rpc_call_cache_new(4096, 64 * 1024, (uint64_t) o.call_id_cache_seconds * 1000,
-	        &s->cache) != 0) {
+	if (rpc_call_cache_new(
+		4096, 64 * 1024, (uint64_t) o.call_id_cache_seconds * 1000, &s->cache) != 0) {
 		rpc_server_free(s);
 		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
 	}
-	if (rpc_introspection_new(s, o.descriptor_set, o.descriptor_set_len, &s->introspection, st) !=
-	        FREP_OK ||
-	    rpc_server_register(s, s->introspection, RPC_SERVICE_INLINE | RPC_SERVICE_NO_AUTH, st) !=
-	        FREP_OK) {
+	if (rpc_introspection_new(
+		s, o.descriptor_set, o.descriptor_set_len, &s->introspection, st) != FREP_OK ||
+	    rpc_server_register(
+		s, s->introspection, RPC_SERVICE_INLINE | RPC_SERVICE_NO_AUTH, st) != FREP_OK) {
 		rpc_server_free(s);
 		return st != NULL ? st->code : FREP_INTERNAL;
 	}
@@ -220,8 +220,8 @@ rpc_server_register(rpc_server *s, ProtobufCService *service, unsigned flags, fr
 		    "service %s: register before the server starts", d->name);
 	}
 	if (rpc_server_has_service(s, d->name)) {
-		return frep_status_set(st, FREP_ALREADY_EXISTS, "service %s is already registered",
-		    d->name);
+		return frep_status_set(
+		    st, FREP_ALREADY_EXISTS, "service %s is already registered", d->name);
 	}
 	if (s->n_services == MAX_SERVICES) {
 		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED,
@@ -266,19 +266,20 @@ read_file(const char *path, const char *what, char **out, frep_status *st)
 {
 	FILE *f = fopen(path, "rb");
 	if (f == NULL) {
-		return frep_status_set(st, FREP_INVALID_ARGUMENT, "%s %s: %s", what, path,
-		    strerror(errno));
+		return frep_status_set(
+		    st, FREP_INVALID_ARGUMENT, "%s %s: %s", what, path, strerror(errno));
 	}
 	char  *buf = NULL;
 	size_t len = 0, cap = 0;
 	for (;;) {
 		if (len + 4096 + 1 > cap) {
-			cap = cap == 0 ? 8192 : cap * 2;
+			cap      = cap == 0 ? 8192 : cap * 2;
 			char *nb = realloc(buf, cap);
 			if (nb == NULL) {
 				free(buf);
 				fclose(f);
-				return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+				return frep_status_set(
+				    st, FREP_RESOURCE_EXHAUSTED, "out of memory");
 			}
 			buf = nb;
 		}
@@ -290,8 +291,8 @@ read_file(const char *path, const char *what, char **out, frep_status *st)
 		if (len > 1024 * 1024) {
 			free(buf);
 			fclose(f);
-			return frep_status_set(st, FREP_INVALID_ARGUMENT, "%s %s: larger than 1 MiB",
-			    what, path);
+			return frep_status_set(
+			    st, FREP_INVALID_ARGUMENT, "%s %s: larger than 1 MiB", what, path);
 		}
 	}
 	fclose(f);
@@ -366,8 +367,8 @@ rpc_server_listen(rpc_server *s, const char *url, const rpc_tls_options *tls, fr
 		    "listener %s: add listeners before the server starts", url);
 	}
 	if (s->n_listeners == MAX_LISTENERS) {
-		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "listener %s: at most %d listeners",
-		    url, MAX_LISTENERS);
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED,
+		    "listener %s: at most %d listeners", url, MAX_LISTENERS);
 	}
 	listener_entry *le = &s->listeners[s->n_listeners];
 	memset(le, 0, sizeof(*le));
@@ -410,9 +411,9 @@ resolve_bound_url(listener_entry *le)
 	if (sep == NULL) {
 		return;
 	}
-	const char *host = sep + 3;
-	const char *path = strchr(host, '/');
-	const char *end  = path != NULL ? path : host + strlen(host);
+	const char *host  = sep + 3;
+	const char *path  = strchr(host, '/');
+	const char *end   = path != NULL ? path : host + strlen(host);
 	const char *colon = NULL;
 	for (const char *q = host; q < end; q++) {
 		if (*q == ':') {
@@ -443,11 +444,11 @@ start_listener(rpc_server *s, listener_entry *le, frep_status *st)
 	le->created = true;
 	if (le->tls != NULL &&
 	    (rv = nng_listener_set_ptr(le->listener, NNG_OPT_TLS_CONFIG, le->tls)) != 0) {
-		return frep_status_set(st, FREP_INVALID_ARGUMENT, "listener %s: TLS: %s", le->url,
-		    nng_strerror(rv));
+		return frep_status_set(
+		    st, FREP_INVALID_ARGUMENT, "listener %s: TLS: %s", le->url, nng_strerror(rv));
 	}
-	if ((rv = nng_listener_set_size(le->listener, NNG_OPT_RECVMAXSZ,
-	         s->opts.max_message_bytes)) != 0) {
+	if ((rv = nng_listener_set_size(
+		 le->listener, NNG_OPT_RECVMAXSZ, s->opts.max_message_bytes)) != 0) {
 		return nng_fail(st, FREP_INTERNAL, rv, "listener receive limit");
 	}
 	if ((rv = nng_listener_start(le->listener, 0)) != 0) {
@@ -481,7 +482,7 @@ worker_main(void *arg)
 			s->queue_tail = NULL;
 		}
 		call->next_queued = NULL;
-		bool stopping      = s->stopping_workers;
+		bool stopping     = s->stopping_workers;
 		pthread_mutex_unlock(&s->mtx);
 		if (stopping) {
 			/* Shutting down: a call that has not started never does. */
@@ -529,8 +530,8 @@ arm_recv(rpc_ctx *rc)
  * probes in a row it closes and re-creates that listener (its clients
  * reconnect by themselves). */
 #define WATCHDOG_PERIOD_MS 500
-#define WATCHDOG_PROBE_MS 1500
-#define WATCHDOG_STRIKES 2
+#define WATCHDOG_PROBE_MS  1500
+#define WATCHDOG_STRIKES   2
 
 /* One GetServerInfo round trip through url; true if answered. */
 static bool
@@ -582,7 +583,7 @@ watchdog_restart(rpc_server *s, listener_entry *le)
 static void *
 watchdog_main(void *arg)
 {
-	rpc_server *s = arg;
+	rpc_server *s                      = arg;
 	unsigned    strikes[MAX_LISTENERS] = {0};
 	pthread_mutex_lock(&s->mtx);
 	while (!s->watchdog_stop) {
@@ -641,7 +642,8 @@ rpc_server_start(rpc_server *s, frep_status *st)
 		return nng_fail(st, FREP_INTERNAL, rv, "rep0 socket");
 	}
 	s->sock_open = true;
-	if ((rv = nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, s->opts.max_message_bytes)) != 0) {
+	if ((rv = nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, s->opts.max_message_bytes)) !=
+	    0) {
 		return nng_fail(st, FREP_INTERNAL, rv, "socket receive limit");
 	}
 	s->ctxs = calloc(s->opts.contexts, sizeof(*s->ctxs));
@@ -649,9 +651,9 @@ rpc_server_start(rpc_server *s, frep_status *st)
 		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
 	}
 	for (size_t i = 0; i < s->opts.contexts; i++) {
-		rpc_ctx *rc = &s->ctxs[i];
-		rc->server  = s;
-		rc->state   = CTX_IDLE;
+		rpc_ctx *rc     = &s->ctxs[i];
+		rc->server      = s;
+		rc->state       = CTX_IDLE;
 		rc->call.server = s;
 		rc->call.owner  = rc;
 		if ((rv = nng_aio_alloc(&rc->aio, ctx_cb, rc)) != 0) {
@@ -670,7 +672,8 @@ rpc_server_start(rpc_server *s, frep_status *st)
 	}
 	for (size_t i = 0; i < s->opts.worker_threads; i++) {
 		if ((rv = pthread_create(&s->workers[i], NULL, worker_main, s)) != 0) {
-			return frep_status_set(st, FREP_INTERNAL, "worker thread: %s", strerror(rv));
+			return frep_status_set(
+			    st, FREP_INTERNAL, "worker thread: %s", strerror(rv));
 		}
 		s->n_workers++;
 	}
@@ -688,7 +691,8 @@ rpc_server_start(rpc_server *s, frep_status *st)
 	for (size_t i = 0; i < s->n_listeners; i++) {
 		if (strncmp(s->listeners[i].url, "ipc://", 6) == 0 && !s->watchdog_running) {
 			if ((rv = pthread_create(&s->watchdog, NULL, watchdog_main, s)) != 0) {
-				return frep_status_set(st, FREP_INTERNAL, "watchdog thread: %s", strerror(rv));
+				return frep_status_set(
+				    st, FREP_INTERNAL, "watchdog thread: %s", strerror(rv));
 			}
 			s->watchdog_running = true;
 		}
@@ -892,8 +896,9 @@ answer(rpc_ctx *rc, frep_code code, const char *message, const ProtobufCMessage 
 	nng_msg *msg = NULL;
 	if (nng_msg_alloc(&msg, len) != 0) {
 		/* Out of memory: a reply with no payload is small enough to try. */
-		f = (frep_response_fields){
-		    .code = FREP_RESOURCE_EXHAUSTED, .message = "server out of memory", .call_id = call_id};
+		f   = (frep_response_fields){.code = FREP_RESOURCE_EXHAUSTED,
+		      .message                     = "server out of memory",
+		      .call_id                     = call_id};
 		len = frep_envelope_response_size(&f);
 		if (nng_msg_alloc(&msg, len) != 0) {
 			msg = NULL;
@@ -929,8 +934,7 @@ answer(rpc_ctx *rc, frep_code code, const char *message, const ProtobufCMessage 
 	send_reply(rc, msg);
 }
 
-static void
-answer_status(rpc_ctx *rc, frep_code code, const char *fmt, ...)
+static void answer_status(rpc_ctx *rc, frep_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
@@ -994,17 +998,17 @@ begin_call(rpc_ctx *rc, nng_msg *msg)
 	frep_status st;
 	nng_time    now = nng_clock();
 
-	call->svc          = NULL;
-	call->method       = NULL;
-	call->deadline     = 0;
-	call->next_queued  = NULL;
-	call->cache_owner  = false;
+	call->svc         = NULL;
+	call->method      = NULL;
+	call->deadline    = 0;
+	call->next_queued = NULL;
+	call->cache_owner = false;
 	atomic_store(&call->answered, false);
 	frep_status_clear(&call->status);
 
 	/* The view borrows the payload from msg: keep msg until the answer. */
-	frep_code code = frep_envelope_request_view(
-	    nng_msg_body(msg), nng_msg_len(msg), &call->req, &st);
+	frep_code code =
+	    frep_envelope_request_view(nng_msg_body(msg), nng_msg_len(msg), &call->req, &st);
 	if (code != FREP_OK) {
 		nng_msg_free(msg);
 		answer(rc, code, st.message, NULL);
@@ -1048,7 +1052,7 @@ begin_call(rpc_ctx *rc, nng_msg *msg)
 		return;
 	}
 	if (req->call_id != 0) {
-		uint8_t *cached = NULL;
+		uint8_t *cached     = NULL;
 		size_t   cached_len = 0;
 		switch (rpc_call_cache_begin(s->cache, req->call_id, &cached, &cached_len)) {
 		case RPC_CALL_CACHE_NEW:
@@ -1101,11 +1105,12 @@ run_call(rpc_call *call)
 		return;
 	}
 	const ProtobufCMessageDescriptor *in_desc = call->method->input;
-	ProtobufCMessage *input = protobuf_c_message_unpack(
-	    in_desc, NULL, call->req.payload_len, call->req.payload);
+	ProtobufCMessage                 *input =
+	    protobuf_c_message_unpack(in_desc, NULL, call->req.payload_len, call->req.payload);
 	if (input == NULL) {
-		answer_status(rc, FREP_INVALID_ARGUMENT, "payload of %zu bytes does not decode as %s",
-		    call->req.payload_len, in_desc->name);
+		answer_status(rc, FREP_INVALID_ARGUMENT,
+		    "payload of %zu bytes does not decode as %s", call->req.payload_len,
+		    in_desc->name);
 		return;
 	}
 	ProtobufCService *svc = call->svc->service;

@@ -32,8 +32,8 @@ typedef struct rpc_server rpc_server;
 typedef struct rpc_call   rpc_call;
 
 #define RPC_DEFAULT_MAX_MESSAGE_BYTES (16u * 1024u * 1024u)
-#define RPC_MIN_MAX_MESSAGE_BYTES (64u * 1024u)
-#define RPC_MAX_METADATA_PAIRS 32
+#define RPC_MIN_MAX_MESSAGE_BYTES     (64u * 1024u)
+#define RPC_MAX_METADATA_PAIRS        32
 
 typedef struct rpc_server_options {
 	unsigned    worker_threads;    /* 0: 4 */

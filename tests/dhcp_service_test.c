@@ -25,13 +25,13 @@
 #include "testutil.h"
 
 typedef struct fixture {
-	char              *dir;
-	char               url[600];
-	char               db[600];
-	tu_proc            proc;
-	char               partner_url[600]; /* a second frepd, the failover partner */
-	tu_proc            partner;
-	frep_client       *c;
+	char             *dir;
+	char              url[600];
+	char              db[600];
+	tu_proc           proc;
+	char              partner_url[600]; /* a second frepd, the failover partner */
+	tu_proc           partner;
+	frep_client      *c;
 	ProtobufCService *dhcp;
 } fixture;
 
@@ -118,8 +118,9 @@ must_fail(fixture *f, void *reply, frep_code code, const char *needle1, const ch
 	frep_client_last_status(f->c, &st);
 	if (st.code != code || (needle1 != NULL && strstr(st.message, needle1) == NULL) ||
 	    (needle2 != NULL && strstr(st.message, needle2) == NULL)) {
-		fail_msg("%s: got %s: %s; expected %s with '%s' '%s'", what, frep_code_name(st.code),
-		    st.message, frep_code_name(code), needle1 ? needle1 : "", needle2 ? needle2 : "");
+		fail_msg("%s: got %s: %s; expected %s with '%s' '%s'", what,
+		    frep_code_name(st.code), st.message, frep_code_name(code),
+		    needle1 ? needle1 : "", needle2 ? needle2 : "");
 	}
 }
 
@@ -233,8 +234,8 @@ add_scope(fixture *f, const char *id, const char *mask, const char *start, const
 }
 
 static void
-add_reservation(fixture *f, const char *scope, const char *ip, const char *client_id,
-    const char *router)
+add_reservation(
+    fixture *f, const char *scope, const char *ip, const char *client_id, const char *router)
 {
 	Frep__V1__Reservation  req = FREP__V1__RESERVATION__INIT;
 	Frep__V1__OptionValue  ov  = FREP__V1__OPTION_VALUE__INIT;
@@ -487,8 +488,9 @@ test_dhcp_service_bad_input_is_invalid_argument_naming_field_and_value(void **st
 	outside.ip_address            = "10.0.1.5";
 	outside.client_id             = "00-11-22-33-44-99";
 	CALL(f, add_reservation, Reservation, &outside, &r);
-	must_fail(f, r, FREP_INVALID_ARGUMENT, "reservation 10.0.1.5 lies outside scope 10.0.0.0/24",
-	    NULL, "reservation outside the scope");
+	must_fail(f, r, FREP_INVALID_ARGUMENT,
+	    "reservation 10.0.1.5 lies outside scope 10.0.0.0/24", NULL,
+	    "reservation outside the scope");
 
 	/* Unknown parent: NOT_FOUND. */
 	Frep__V1__Reservation orphan = FREP__V1__RESERVATION__INIT;
@@ -503,7 +505,7 @@ test_dhcp_service_bad_input_is_invalid_argument_naming_field_and_value(void **st
 	CALL(f, set_scope, Scope, &empty_set, &s);
 	must_fail(f, s, FREP_INVALID_ARGUMENT, "scope is required", NULL, "SetScope without scope");
 
-	Frep__V1__ListPoliciesRequest  lp = FREP__V1__LIST_POLICIES_REQUEST__INIT;
+	Frep__V1__ListPoliciesRequest   lp = FREP__V1__LIST_POLICIES_REQUEST__INIT;
 	Frep__V1__ListPoliciesResponse *lpo;
 	CALL(f, list_policies, ListPoliciesResponse, &lp, &lpo);
 	must_fail(f, lpo, FREP_INVALID_ARGUMENT, "scope_id is required", NULL,
@@ -522,9 +524,9 @@ test_dhcp_service_option_definitions_values_and_classes(void **state)
 	/* Classes. */
 	Frep__V1__Class  cls = FREP__V1__CLASS__INIT;
 	Frep__V1__Class *co;
-	cls.name             = "phones";
-	cls.type             = FREP__V1__CLASS_TYPE__CLASS_TYPE_VENDOR;
-	cls.data             = "PHONE 1.0";
+	cls.name = "phones";
+	cls.type = FREP__V1__CLASS_TYPE__CLASS_TYPE_VENDOR;
+	cls.data = "PHONE 1.0";
 	CALL(f, add_class, Class, &cls, &co);
 	must_ok(f, co, "AddClass");
 	drop(co);
@@ -571,9 +573,9 @@ test_dhcp_service_option_definitions_values_and_classes(void **state)
 	/* Option definitions. */
 	Frep__V1__OptionDefinition  def = FREP__V1__OPTION_DEFINITION__INIT;
 	Frep__V1__OptionDefinition *d;
-	def.option_id                   = 250;
-	def.name                        = "Provisioning URL";
-	def.type                        = FREP__V1__OPTION_TYPE__OPTION_TYPE_STRING;
+	def.option_id = 250;
+	def.name      = "Provisioning URL";
+	def.type      = FREP__V1__OPTION_TYPE__OPTION_TYPE_STRING;
 	CALL(f, add_option_definition, OptionDefinition, &def, &d);
 	must_ok(f, d, "AddOptionDefinition");
 	assert_false(d->predefined);
@@ -599,7 +601,7 @@ test_dhcp_service_option_definitions_values_and_classes(void **state)
 	assert_string_equal(d->description, "where phones boot from");
 	assert_int_equal(d->type, FREP__V1__OPTION_TYPE__OPTION_TYPE_STRING);
 	drop(d);
-	Frep__V1__ListOptionDefinitionsRequest   ld = FREP__V1__LIST_OPTION_DEFINITIONS_REQUEST__INIT;
+	Frep__V1__ListOptionDefinitionsRequest ld = FREP__V1__LIST_OPTION_DEFINITIONS_REQUEST__INIT;
 	Frep__V1__ListOptionDefinitionsResponse *ldo;
 	CALL(f, list_option_definitions, ListOptionDefinitionsResponse, &ld, &ldo);
 	must_ok(f, ldo, "ListOptionDefinitions");
@@ -607,7 +609,7 @@ test_dhcp_service_option_definitions_values_and_classes(void **state)
 	found = false;
 	for (size_t i = 0; i < ldo->n_definitions; i++) {
 		found = found || (ldo->definitions[i]->option_id == 250 &&
-		                     strcmp(ldo->definitions[i]->name, "Provisioning URL") == 0);
+				     strcmp(ldo->definitions[i]->name, "Provisioning URL") == 0);
 	}
 	assert_true(found);
 	drop(ldo);
@@ -623,18 +625,18 @@ test_dhcp_service_option_definitions_values_and_classes(void **state)
 	    {"10.0.0.0", "10.0.0.50", "http://host/"},
 	};
 	for (size_t i = 0; i < 3; i++) {
-		Frep__V1__OptionTarget        t   = FREP__V1__OPTION_TARGET__INIT;
-		Frep__V1__OptionValue         v   = FREP__V1__OPTION_VALUE__INIT;
+		Frep__V1__OptionTarget          t  = FREP__V1__OPTION_TARGET__INIT;
+		Frep__V1__OptionValue           v  = FREP__V1__OPTION_VALUE__INIT;
 		Frep__V1__SetOptionValueRequest sv = FREP__V1__SET_OPTION_VALUE_REQUEST__INIT;
-		Frep__V1__OptionValue        *vo;
-		char                         *vals[] = {(char *) levels[i].value};
-		t.scope_id                           = (char *) levels[i].scope_id;
-		t.reserved_ip                        = (char *) levels[i].reserved_ip;
-		v.option_id                          = 250;
-		v.values                             = vals;
-		v.n_values                           = 1;
-		sv.target                            = &t;
-		sv.value                             = &v;
+		Frep__V1__OptionValue          *vo;
+		char                           *vals[] = {(char *) levels[i].value};
+		t.scope_id                             = (char *) levels[i].scope_id;
+		t.reserved_ip                          = (char *) levels[i].reserved_ip;
+		v.option_id                            = 250;
+		v.values                               = vals;
+		v.n_values                             = 1;
+		sv.target                              = &t;
+		sv.value                               = &v;
 		CALL(f, set_option_value, OptionValue, &sv, &vo);
 		must_ok(f, vo, "SetOptionValue");
 		drop(vo);
@@ -661,10 +663,10 @@ test_dhcp_service_option_definitions_values_and_classes(void **state)
 		Frep__V1__SetOptionValueRequest sv     = FREP__V1__SET_OPTION_VALUE_REQUEST__INIT;
 		char                           *vals[] = {"a", "b"};
 		Frep__V1__OptionValue          *vo;
-		v.option_id                            = 250;
-		v.values                               = vals;
-		v.n_values                             = 2;
-		sv.value                               = &v;
+		v.option_id = 250;
+		v.values    = vals;
+		v.n_values  = 2;
+		sv.value    = &v;
 		CALL(f, set_option_value, OptionValue, &sv, &vo);
 		must_fail(f, vo, FREP_INVALID_ARGUMENT, NULL, NULL, "two values for a single one");
 		v.option_id = 251;
@@ -711,35 +713,35 @@ test_dhcp_service_policies(void **state)
 	start_frepd(f);
 	add_scope(f, "10.0.0.0", "255.255.255.0", "10.0.0.10", "10.0.0.200");
 
-	Frep__V1__Policy     p      = FREP__V1__POLICY__INIT;
-	Frep__V1__Criterion  crit   = FREP__V1__CRITERION__INIT;
-	Frep__V1__Criterion *crits[] = {&crit};
-	Frep__V1__IpRange    range  = FREP__V1__IP_RANGE__INIT;
-	Frep__V1__IpRange   *ranges[] = {&range};
-	Frep__V1__OptionValue ov    = FREP__V1__OPTION_VALUE__INIT;
-	Frep__V1__OptionValue *ovs[] = {&ov};
-	char                 *macs[] = {"00-11-22*"};
-	char                 *dns[]  = {"10.0.0.2", "10.0.0.3"};
-	Frep__V1__Policy     *po;
-	crit.type                    = FREP__V1__CRITERION_TYPE__CRITERION_TYPE_MAC_ADDRESS;
-	crit.comparator              = FREP__V1__COMPARATOR__COMPARATOR_EQ;
-	crit.values                  = macs;
-	crit.n_values                = 1;
-	range.start_range            = "10.0.0.100";
-	range.end_range              = "10.0.0.119";
-	ov.option_id                 = 6;
-	ov.values                    = dns;
-	ov.n_values                  = 2;
-	p.name                       = "lab-macs";
-	p.scope_id                   = "10.0.0.0";
-	p.criteria                   = crits;
-	p.n_criteria                 = 1;
-	p.ip_ranges                  = ranges;
-	p.n_ip_ranges                = 1;
-	p.options                    = ovs;
-	p.n_options                  = 1;
-	p.enabled_present_case       = FREP__V1__POLICY__ENABLED_PRESENT_ENABLED;
-	p.enabled                    = false;
+	Frep__V1__Policy       p        = FREP__V1__POLICY__INIT;
+	Frep__V1__Criterion    crit     = FREP__V1__CRITERION__INIT;
+	Frep__V1__Criterion   *crits[]  = {&crit};
+	Frep__V1__IpRange      range    = FREP__V1__IP_RANGE__INIT;
+	Frep__V1__IpRange     *ranges[] = {&range};
+	Frep__V1__OptionValue  ov       = FREP__V1__OPTION_VALUE__INIT;
+	Frep__V1__OptionValue *ovs[]    = {&ov};
+	char                  *macs[]   = {"00-11-22*"};
+	char                  *dns[]    = {"10.0.0.2", "10.0.0.3"};
+	Frep__V1__Policy      *po;
+	crit.type              = FREP__V1__CRITERION_TYPE__CRITERION_TYPE_MAC_ADDRESS;
+	crit.comparator        = FREP__V1__COMPARATOR__COMPARATOR_EQ;
+	crit.values            = macs;
+	crit.n_values          = 1;
+	range.start_range      = "10.0.0.100";
+	range.end_range        = "10.0.0.119";
+	ov.option_id           = 6;
+	ov.values              = dns;
+	ov.n_values            = 2;
+	p.name                 = "lab-macs";
+	p.scope_id             = "10.0.0.0";
+	p.criteria             = crits;
+	p.n_criteria           = 1;
+	p.ip_ranges            = ranges;
+	p.n_ip_ranges          = 1;
+	p.options              = ovs;
+	p.n_options            = 1;
+	p.enabled_present_case = FREP__V1__POLICY__ENABLED_PRESENT_ENABLED;
+	p.enabled              = false;
 	CALL(f, add_policy, Policy, &p, &po);
 	must_ok(f, po, "AddPolicy");
 	assert_int_equal(po->enabled_present_case, FREP__V1__POLICY__ENABLED_PRESENT_ENABLED);
@@ -861,8 +863,8 @@ test_dhcp_service_failover_local_and_never_the_secret(void **state)
 	add_scope(f, "10.0.0.0", "255.255.255.0", "10.0.0.10", "10.0.0.200");
 	add_scope(f, "10.0.1.0", "255.255.255.0", "10.0.1.10", "10.0.1.200");
 
-	Frep__V1__AddFailoverRequest    add    = FREP__V1__ADD_FAILOVER_REQUEST__INIT;
-	Frep__V1__FailoverRelationship  rel    = FREP__V1__FAILOVER_RELATIONSHIP__INIT;
+	Frep__V1__AddFailoverRequest    add = FREP__V1__ADD_FAILOVER_REQUEST__INIT;
+	Frep__V1__FailoverRelationship  rel = FREP__V1__FAILOVER_RELATIONSHIP__INIT;
 	Frep__V1__FailoverRelationship *ro;
 	char                           *ids[] = {"10.0.0.0"};
 	rel.name                              = "dc1-dc2";
@@ -907,7 +909,7 @@ test_dhcp_service_failover_local_and_never_the_secret(void **state)
 	assert_false(packed_contains(&ro->base, "s3cret"));
 	drop(ro);
 
-	Frep__V1__FailoverScopeRequest fs      = FREP__V1__FAILOVER_SCOPE_REQUEST__INIT;
+	Frep__V1__FailoverScopeRequest fs     = FREP__V1__FAILOVER_SCOPE_REQUEST__INIT;
 	char                          *more[] = {"10.0.1.0"};
 	fs.name                               = "dc1-dc2";
 	fs.scope_ids                          = more;
@@ -967,9 +969,9 @@ configure_lab(fixture *f)
 	add_reservation(f, "10.0.0.0", "10.0.0.50", "00-11-22-33-44-55", "10.0.0.1");
 	add_reservation(f, "10.0.0.0", "10.0.0.51", "00-11-22-33-44-56", NULL);
 
-	Frep__V1__OptionTarget          t      = FREP__V1__OPTION_TARGET__INIT;
-	Frep__V1__OptionValue           v      = FREP__V1__OPTION_VALUE__INIT;
-	Frep__V1__SetOptionValueRequest sv     = FREP__V1__SET_OPTION_VALUE_REQUEST__INIT;
+	Frep__V1__OptionTarget          t  = FREP__V1__OPTION_TARGET__INIT;
+	Frep__V1__OptionValue           v  = FREP__V1__OPTION_VALUE__INIT;
+	Frep__V1__SetOptionValueRequest sv = FREP__V1__SET_OPTION_VALUE_REQUEST__INIT;
 	Frep__V1__OptionValue          *vo;
 	char                           *vals[] = {"10.0.0.1"};
 	t.scope_id                             = "10.0.0.0";
@@ -999,8 +1001,8 @@ configure_lab(fixture *f)
 	must_ok(f, po, "AddPolicy");
 	drop(po);
 
-	Frep__V1__AddFailoverRequest    add   = FREP__V1__ADD_FAILOVER_REQUEST__INIT;
-	Frep__V1__FailoverRelationship  rel   = FREP__V1__FAILOVER_RELATIONSHIP__INIT;
+	Frep__V1__AddFailoverRequest    add = FREP__V1__ADD_FAILOVER_REQUEST__INIT;
+	Frep__V1__FailoverRelationship  rel = FREP__V1__FAILOVER_RELATIONSHIP__INIT;
 	Frep__V1__FailoverRelationship *ro;
 	char                           *ids[] = {"10.0.0.0"};
 	rel.name                              = "dc1-dc2";
@@ -1049,7 +1051,8 @@ test_dhcp_service_scope_config_round_trips_through_convert(void **state)
 	frep_status         st;
 	char                digest[65];
 	convert_arena_init(&a);
-	assert_int_equal(convert_scope_config_from_proto(cfg, "scope_config", &a, &ec, &st), FREP_OK);
+	assert_int_equal(
+	    convert_scope_config_from_proto(cfg, "scope_config", &a, &ec, &st), FREP_OK);
 	assert_int_equal(engine_scope_config_digest(&ec, digest, &st), FREP_OK);
 	assert_string_equal(digest, cfg->digest);
 
@@ -1068,7 +1071,7 @@ test_dhcp_service_scope_config_round_trips_through_convert(void **state)
 	free(b2);
 
 	/* A bad element deep inside is named with its index. */
-	char *saved                        = cfg->reservations[1]->ip_address;
+	char *saved                      = cfg->reservations[1]->ip_address;
 	cfg->reservations[1]->ip_address = "10.0.0.x";
 	assert_int_equal(convert_scope_config_from_proto(cfg, "scope_config", &a, &ec, &st),
 	    FREP_INVALID_ARGUMENT);
@@ -1111,11 +1114,11 @@ test_dhcp_service_restart_keeps_everything(void **state)
 	assert_int_equal(engine_open(f->db, NULL, &e, &st), FREP_OK);
 	assert_int_equal(engine_audit_add(e, &rec, NULL, &st), FREP_OK);
 	{
-		convert_arena          a;
-		engine_scope_config    ec;
-		engine_scope_changes   changes;
-		engine_object_diff    *diff   = NULL;
-		size_t                 n_diff = 0;
+		convert_arena           a;
+		engine_scope_config     ec;
+		engine_scope_changes    changes;
+		engine_object_diff     *diff   = NULL;
+		size_t                  n_diff = 0;
 		Frep__V1__ScopeChanges *pc;
 		Frep__V1__ObjectDiff  **pd;
 		convert_arena_init(&a);
@@ -1127,7 +1130,8 @@ test_dhcp_service_restart_keeps_everything(void **state)
 		assert_int_equal(convert_scope_changes_to_proto(&changes, &a, &pc, &st), FREP_OK);
 		assert_int_equal(pc->reservations->removed, 1);
 		assert_int_equal(pc->exclusions->removed, 0);
-		assert_int_equal(convert_object_diffs_to_proto(diff, n_diff, &a, &pd, &st), FREP_OK);
+		assert_int_equal(
+		    convert_object_diffs_to_proto(diff, n_diff, &a, &pd, &st), FREP_OK);
 		assert_int_equal(n_diff, 1);
 		assert_string_equal(pd[0]->kind, "reservation");
 		assert_int_equal(pd[0]->action, FREP__V1__DIFF_ACTION__DIFF_ACTION_REMOVE);
@@ -1205,7 +1209,7 @@ test_dhcp_service_acknowledged_write_survives_kill_9(void **state)
 	stop_frepd_cleanly(f);
 }
 
-#define WRITERS 8
+#define WRITERS    8
 #define PER_WRITER 50
 
 typedef struct writer {
@@ -1303,8 +1307,9 @@ test_dhcp_service_requires_the_bearer_token(void **state)
 	frep_client_last_status(without, &st);
 	assert_int_equal(st.code, FREP_UNAUTHENTICATED);
 
-	frep__v1__dhcp_server__list_scopes(frep_client_service(with, &frep__v1__dhcp_server__descriptor),
-	    &req, keep_ListScopesResponse, &out);
+	frep__v1__dhcp_server__list_scopes(
+	    frep_client_service(with, &frep__v1__dhcp_server__descriptor), &req,
+	    keep_ListScopesResponse, &out);
 	if (out == NULL) {
 		frep_client_last_status(with, &st);
 		fail_msg("ListScopes with the token: %s: %s", frep_code_name(st.code), st.message);
@@ -1331,9 +1336,8 @@ test_frepd_unopenable_db_is_a_clear_error(void **state)
 	int status = tu_proc_stop(&f->proc, 0, 10000);
 	assert_true(status != -1 && WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 2);
-	assert_int_equal(tu_system("grep -qF -- 'frepd: UNAVAILABLE: --db %s: ' %s", db,
-	                     f->proc.log_path),
-	    0);
+	assert_int_equal(
+	    tu_system("grep -qF -- 'frepd: UNAVAILABLE: --db %s: ' %s", db, f->proc.log_path), 0);
 
 	/* A directory where the file should be: the engine's status. */
 	const char *args2[] = {"--listen", f->url, "--db", f->dir, NULL};
@@ -1353,18 +1357,29 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_dhcp_service_scope_add_get_list_set_remove, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_dhcp_service_exclusions_and_reservations, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_dhcp_service_bad_input_is_invalid_argument_naming_field_and_value, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_dhcp_service_option_definitions_values_and_classes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_dhcp_service_scope_add_get_list_set_remove, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_dhcp_service_exclusions_and_reservations, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_dhcp_service_bad_input_is_invalid_argument_naming_field_and_value, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_dhcp_service_option_definitions_values_and_classes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dhcp_service_policies, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_dhcp_service_failover_local_and_never_the_secret, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_dhcp_service_scope_config_round_trips_through_convert, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_dhcp_service_restart_keeps_everything, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_dhcp_service_acknowledged_write_survives_kill_9, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_dhcp_service_failover_local_and_never_the_secret, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_dhcp_service_scope_config_round_trips_through_convert, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_dhcp_service_restart_keeps_everything, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_dhcp_service_acknowledged_write_survives_kill_9, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dhcp_service_concurrent_writers, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_dhcp_service_requires_the_bearer_token, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_frepd_unopenable_db_is_a_clear_error, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_dhcp_service_requires_the_bearer_token, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_frepd_unopenable_db_is_a_clear_error, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("dhcp_service", tests, NULL, NULL);
 }

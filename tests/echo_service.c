@@ -49,15 +49,17 @@ echo_svc_sleep(Frep__Test__V1__Echo_Service *service, const Frep__Test__V1__Slee
 	echo_service                 *e   = (echo_service *) service;
 	Frep__Test__V1__SleepResponse out = FREP__TEST__V1__SLEEP_RESPONSE__INIT;
 	atomic_fetch_add(&e->sleep_calls, 1);
-	struct timespec ts = {.tv_sec = input->ms / 1000, .tv_nsec = (long) (input->ms % 1000) * 1000000L};
+	struct timespec ts = {
+	    .tv_sec = input->ms / 1000, .tv_nsec = (long) (input->ms % 1000) * 1000000L};
 	nanosleep(&ts, NULL);
 	out.slept_ms = input->ms;
 	closure(&out, closure_data);
 }
 
 static void
-echo_svc_get_counts(Frep__Test__V1__Echo_Service *service, const Frep__Test__V1__CountsRequest *input,
-    Frep__Test__V1__CountsResponse_Closure closure, void *closure_data)
+echo_svc_get_counts(Frep__Test__V1__Echo_Service *service,
+    const Frep__Test__V1__CountsRequest *input, Frep__Test__V1__CountsResponse_Closure closure,
+    void *closure_data)
 {
 	(void) input;
 	echo_service                  *e   = (echo_service *) service;

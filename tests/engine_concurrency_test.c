@@ -4,7 +4,7 @@
 
 #include "test/engine_testutil.h"
 
-#define THREADS 8
+#define THREADS    8
 #define PER_THREAD 40
 
 typedef struct worker {
@@ -24,8 +24,9 @@ work(void *arg)
 		int                host = w->index * PER_THREAD + i + 1;
 		char               cid[32];
 		engine_reservation r = {.scope_id = IP4(10, 1, 0, 0),
-		    .ip_address = IP4(10, 1, host / 256, host % 256),
-		    .client_id = cid, .name = "t"};
+		    .ip_address                   = IP4(10, 1, host / 256, host % 256),
+		    .client_id                    = cid,
+		    .name                         = "t"};
 		snprintf(cid, sizeof(cid), "02-00-00-00-%02x-%02x", w->index, i);
 		w->rc = engine_reservation_add(w->e, &r, NULL, &w->st);
 		if (w->rc == FREP_OK && i % 4 == 0) {
@@ -46,8 +47,10 @@ test_engine_concurrent_writers_lose_nothing(void **state)
 	pthread_t    th[THREADS];
 	worker       w[THREADS];
 	engine_scope s = {.scope_id = IP4(10, 1, 0, 0),
-	    .subnet_mask = IP4(255, 255, 0, 0), .name = "big",
-	    .start_range = IP4(10, 1, 0, 1), .end_range = IP4(10, 1, 255, 254)};
+	    .subnet_mask            = IP4(255, 255, 0, 0),
+	    .name                   = "big",
+	    .start_range            = IP4(10, 1, 0, 1),
+	    .end_range              = IP4(10, 1, 255, 254)};
 
 	(void) state;
 	CHECK_OK(engine_scope_add(t->e, &s, NULL, &st), st);
@@ -65,8 +68,7 @@ test_engine_concurrent_writers_lose_nothing(void **state)
 
 	engine_reservation *list;
 	size_t              n;
-	CHECK_OK(engine_reservation_list(t->e, IP4(10, 1, 0, 0), &list, &n, &st),
-	    st);
+	CHECK_OK(engine_reservation_list(t->e, IP4(10, 1, 0, 0), &list, &n, &st), st);
 	assert_int_equal(n, THREADS * PER_THREAD);
 	for (size_t i = 1; i < n; i++) {
 		assert_true(list[i - 1].ip_address < list[i].ip_address);
@@ -79,7 +81,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_engine_concurrent_writers_lose_nothing),
+	    cmocka_unit_test(test_engine_concurrent_writers_lose_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

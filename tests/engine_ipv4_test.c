@@ -38,8 +38,7 @@ test_engine_ipv4_parse_valid(void **state)
 	CHECK_OK(engine_ipv4_parse("192.168.100.200", "f", &a, &st), st);
 	assert_string_equal(engine_ipv4_format(a, buf), "192.168.100.200");
 	assert_string_equal(engine_ipv4_format(0, buf), "0.0.0.0");
-	assert_string_equal(engine_ipv4_format(0xffffffffu, buf),
-	    "255.255.255.255");
+	assert_string_equal(engine_ipv4_format(0xffffffffu, buf), "255.255.255.255");
 }
 
 static void
@@ -89,9 +88,8 @@ test_engine_ipv4_masks(void **state)
 	assert_int_equal(engine_ipv4_mask_from_prefix(32), 0xffffffffu);
 	CHECK_OK(engine_ipv4_parse_mask("255.255.252.0", NULL, &m, &st), st);
 	assert_int_equal(m, IP4(255, 255, 252, 0));
-	CHECK_STATUS(engine_ipv4_parse_mask("255.0.255.0", "subnet_mask", &m, &st),
-	    st, FREP_INVALID_ARGUMENT, "subnet_mask", "255.0.255.0",
-	    "contiguous");
+	CHECK_STATUS(engine_ipv4_parse_mask("255.0.255.0", "subnet_mask", &m, &st), st,
+	    FREP_INVALID_ARGUMENT, "subnet_mask", "255.0.255.0", "contiguous");
 }
 
 static void
@@ -101,11 +99,9 @@ test_engine_hexid_normalize(void **state)
 	frep_status st;
 
 	(void) state;
-	CHECK_OK(engine_hexid_normalize("00-11-22-AA-bb-Cc", "client_id", out, &st),
-	    st);
+	CHECK_OK(engine_hexid_normalize("00-11-22-AA-bb-Cc", "client_id", out, &st), st);
 	assert_string_equal(out, "00-11-22-aa-bb-cc");
-	CHECK_OK(engine_hexid_normalize("00:11:22:aa:bb:cc", "client_id", out, &st),
-	    st);
+	CHECK_OK(engine_hexid_normalize("00:11:22:aa:bb:cc", "client_id", out, &st), st);
 	assert_string_equal(out, "00-11-22-aa-bb-cc");
 	CHECK_OK(engine_hexid_normalize("001122AABBCC", "client_id", out, &st), st);
 	assert_string_equal(out, "00-11-22-aa-bb-cc");
@@ -114,8 +110,8 @@ test_engine_hexid_normalize(void **state)
 	CHECK_OK(engine_hexid_normalize("ff", "client_id", out, &st), st);
 	assert_string_equal(out, "ff");
 
-	static const char *const bad[] = {"", "0", "00-11-", "-00", "00--11",
-	    "00-11:22", "001", "zz-00", "00 11", "000-11", NULL};
+	static const char *const bad[] = {"", "0", "00-11-", "-00", "00--11", "00-11:22", "001",
+	    "zz-00", "00 11", "000-11", NULL};
 	for (const char *const *b = bad; *b != NULL; b++) {
 		frep_code rc = engine_hexid_normalize(*b, "client_id", out, &st);
 		if (rc != FREP_INVALID_ARGUMENT) {
@@ -154,11 +150,11 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_engine_ipv4_format_matches_printf),
-		cmocka_unit_test(test_engine_ipv4_parse_valid),
-		cmocka_unit_test(test_engine_ipv4_parse_rejects),
-		cmocka_unit_test(test_engine_ipv4_masks),
-		cmocka_unit_test(test_engine_hexid_normalize),
+	    cmocka_unit_test(test_engine_ipv4_format_matches_printf),
+	    cmocka_unit_test(test_engine_ipv4_parse_valid),
+	    cmocka_unit_test(test_engine_ipv4_parse_rejects),
+	    cmocka_unit_test(test_engine_ipv4_masks),
+	    cmocka_unit_test(test_engine_hexid_normalize),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

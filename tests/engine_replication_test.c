@@ -6,10 +6,10 @@
 
 #define S1 IP4(10, 0, 1, 0)
 
-static char *dns[]   = {"10.0.1.1", "10.0.1.2"};
-static char *host[]  = {"h"};
-static char *mac[]   = {"00-11-22-33-44-55"};
-static char *vcls[]  = {"Microsoft Options"};
+static char *dns[]    = {"10.0.1.1", "10.0.1.2"};
+static char *host[]   = {"h"};
+static char *mac[]    = {"00-11-22-33-44-55"};
+static char *vcls[]   = {"Microsoft Options"};
 static char *router[] = {"10.0.1.254"};
 
 static void
@@ -18,8 +18,11 @@ add_reservation(engine *e, int host_octet, const char *cid, const char *name)
 	frep_status         st;
 	engine_option_value o = {.option_id = 12, .values = host, .n_values = 1};
 	engine_reservation  r = {.scope_id = S1,
-	     .ip_address = IP4(10, 0, 1, host_octet), .client_id = (char *) cid,
-	     .name = (char *) name, .options = &o, .n_options = 1};
+	     .ip_address                   = IP4(10, 0, 1, host_octet),
+	     .client_id                    = (char *) cid,
+	     .name                         = (char *) name,
+	     .options                      = &o,
+	     .n_options                    = 1};
 	CHECK_OK(engine_reservation_add(e, &r, NULL, &st), st);
 }
 
@@ -32,13 +35,12 @@ add_exclusion(engine *e, int a, int b)
 }
 
 static void
-set_scope_option(engine *e, uint32_t id, char **values, size_t n,
-    const char *user_class)
+set_scope_option(engine *e, uint32_t id, char **values, size_t n, const char *user_class)
 {
 	frep_status          st;
 	engine_option_target tg = {.scope_id = S1};
-	engine_option_value  v  = {.option_id = id, .values = values,
-	      .n_values = n, .user_class = (char *) user_class};
+	engine_option_value  v  = {
+	      .option_id = id, .values = values, .n_values = n, .user_class = (char *) user_class};
 	CHECK_OK(engine_option_value_set(e, &tg, &v, NULL, &st), st);
 }
 
@@ -46,16 +48,25 @@ static void
 add_policy(engine *e, const char *name, uint32_t order, int lo, int hi)
 {
 	frep_status         st;
-	engine_criterion    c[] = {{.type = ENGINE_CRITERION_TYPE_MAC_ADDRESS,
-	       .comparator = ENGINE_COMPARATOR_EQ, .values = mac, .n_values = 1},
-	       {.type = ENGINE_CRITERION_TYPE_VENDOR_CLASS,
-	           .comparator = ENGINE_COMPARATOR_EQ, .values = vcls,
-	           .n_values = 1}};
-	engine_ip_range     r = {IP4(10, 0, 1, lo), IP4(10, 0, 1, hi)};
-	engine_option_value o = {.option_id = 3, .values = router, .n_values = 1};
-	engine_policy       p = {.name = (char *) name, .scope_id = S1,
-	          .processing_order = order, .criteria = c, .n_criteria = 2,
-	          .ip_ranges = &r, .n_ip_ranges = 1, .options = &o, .n_options = 1};
+	engine_criterion    c[] = {{.type          = ENGINE_CRITERION_TYPE_MAC_ADDRESS,
+				       .comparator = ENGINE_COMPARATOR_EQ,
+				       .values     = mac,
+				       .n_values   = 1},
+	       {.type          = ENGINE_CRITERION_TYPE_VENDOR_CLASS,
+		   .comparator = ENGINE_COMPARATOR_EQ,
+		   .values     = vcls,
+		   .n_values   = 1}};
+	engine_ip_range     r   = {IP4(10, 0, 1, lo), IP4(10, 0, 1, hi)};
+	engine_option_value o   = {.option_id = 3, .values = router, .n_values = 1};
+	engine_policy       p   = {.name = (char *) name,
+		    .scope_id            = S1,
+		    .processing_order    = order,
+		    .criteria            = c,
+		    .n_criteria          = 2,
+		    .ip_ranges           = &r,
+		    .n_ip_ranges         = 1,
+		    .options             = &o,
+		    .n_options           = 1};
 	CHECK_OK(engine_policy_add(e, &p, NULL, &st), st);
 }
 
@@ -150,8 +161,7 @@ test_engine_snapshot_contents(void **state)
 	CHECK_OK(engine_scope_digest(t->e, S1, d, &found, &st), st);
 	assert_false(found);
 	assert_string_equal(d, "");
-	CHECK_STATUS(engine_scope_snapshot(t->e, S1, &c, &st), st, FREP_NOT_FOUND,
-	    "10.0.1.0");
+	CHECK_STATUS(engine_scope_snapshot(t->e, S1, &c, &st), st, FREP_NOT_FOUND, "10.0.1.0");
 
 	populate_backward(t->e);
 	CHECK_OK(engine_scope_snapshot(t->e, S1, &c, &st), st);
@@ -181,8 +191,8 @@ test_engine_snapshot_contents(void **state)
 }
 
 static void
-count_actions(const engine_object_diff *diff, size_t n, const char *kind,
-    engine_diff_action action, const char *key, size_t want)
+count_actions(const engine_object_diff *diff, size_t n, const char *kind, engine_diff_action action,
+    const char *key, size_t want)
 {
 	size_t got = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -192,8 +202,8 @@ count_actions(const engine_object_diff *diff, size_t n, const char *kind,
 		}
 	}
 	if (got != want) {
-		fail_msg("%s %s action %d: %zu, want %zu", kind,
-		    key != NULL ? key : "*", (int) action, got, want);
+		fail_msg("%s %s action %d: %zu, want %zu", kind, key != NULL ? key : "*",
+		    (int) action, got, want);
 	}
 }
 
@@ -244,19 +254,13 @@ test_engine_diff_counts_each_kind(void **state)
 	assert_int_equal(ch.policies.updated, 0);
 	assert_int_equal(ch.policies.removed, 1);
 	count_actions(diff, n, "scope", ENGINE_DIFF_ACTION_UPDATE, "10.0.1.0", 1);
-	count_actions(diff, n, "exclusion", ENGINE_DIFF_ACTION_ADD,
-	    "10.0.1.40-10.0.1.41", 1);
-	count_actions(diff, n, "exclusion", ENGINE_DIFF_ACTION_REMOVE,
-	    "10.0.1.50-10.0.1.60", 1);
-	count_actions(diff, n, "reservation", ENGINE_DIFF_ACTION_UPDATE,
-	    "10.0.1.6", 1);
-	count_actions(diff, n, "reservation", ENGINE_DIFF_ACTION_ADD, "10.0.1.7",
-	    1);
-	count_actions(diff, n, "reservation", ENGINE_DIFF_ACTION_REMOVE,
-	    "10.0.1.8", 1);
+	count_actions(diff, n, "exclusion", ENGINE_DIFF_ACTION_ADD, "10.0.1.40-10.0.1.41", 1);
+	count_actions(diff, n, "exclusion", ENGINE_DIFF_ACTION_REMOVE, "10.0.1.50-10.0.1.60", 1);
+	count_actions(diff, n, "reservation", ENGINE_DIFF_ACTION_UPDATE, "10.0.1.6", 1);
+	count_actions(diff, n, "reservation", ENGINE_DIFF_ACTION_ADD, "10.0.1.7", 1);
+	count_actions(diff, n, "reservation", ENGINE_DIFF_ACTION_REMOVE, "10.0.1.8", 1);
 	count_actions(diff, n, "option", ENGINE_DIFF_ACTION_UPDATE, "6", 1);
-	count_actions(diff, n, "option", ENGINE_DIFF_ACTION_ADD,
-	    "15;user=Default BOOTP Class", 1);
+	count_actions(diff, n, "option", ENGINE_DIFF_ACTION_ADD, "15;user=Default BOOTP Class", 1);
 	count_actions(diff, n, "option", ENGINE_DIFF_ACTION_REMOVE, "42", 1);
 	count_actions(diff, n, "policy", ENGINE_DIFF_ACTION_ADD, "beta", 1);
 	count_actions(diff, n, "policy", ENGINE_DIFF_ACTION_REMOVE, "gamma", 1);
@@ -286,17 +290,15 @@ test_engine_apply_makes_digest_equal(void **state)
 	add_reservation(dst->e, 9, "09-09-09-09-09-09", "gone");
 	add_policy(dst->e, "gamma", 1, 140, 150);
 	uint32_t        ids[] = {S1};
-	engine_failover r     = {.name = "pair", .partner_server = "tcp://a:1",
-	        .scope_ids = ids, .n_scope_ids = 1};
+	engine_failover r     = {
+		.name = "pair", .partner_server = "tcp://a:1", .scope_ids = ids, .n_scope_ids = 1};
 	CHECK_OK(engine_failover_add(dst->e, &r, NULL, &st), st);
 	char old[65];
 	digest_of(dst->e, old);
 
 	CHECK_OK(engine_scope_snapshot(src->e, S1, &c, &st), st);
 	strcpy(want, c->digest);
-	CHECK_OK(engine_scope_apply(
-	             dst->e, c, false, &ch, NULL, NULL, before, after, &st),
-	    st);
+	CHECK_OK(engine_scope_apply(dst->e, c, false, &ch, NULL, NULL, before, after, &st), st);
 	assert_string_equal(before, old);
 	assert_string_equal(after, want);
 	digest_of(dst->e, got);
@@ -318,14 +320,12 @@ test_engine_apply_makes_digest_equal(void **state)
 	assert_string_equal(got, want);
 	engine_object_diff *diff;
 	size_t              n;
-	CHECK_OK(engine_scope_apply(
-	             dst->e, c, false, &ch, &diff, &n, before, after, &st),
-	    st);
+	CHECK_OK(engine_scope_apply(dst->e, c, false, &ch, &diff, &n, before, after, &st), st);
 	assert_int_equal(n, 0);
 	assert_null(diff);
 	assert_string_equal(before, want);
-	assert_int_equal(ch.reservations.added + ch.reservations.updated +
-	        ch.reservations.removed + ch.scope.updated + ch.policies.added,
+	assert_int_equal(ch.reservations.added + ch.reservations.updated + ch.reservations.removed +
+			     ch.scope.updated + ch.policies.added,
 	    0);
 	engine_scope_config_free(c);
 	testdb_close(src);
@@ -344,9 +344,7 @@ test_engine_apply_creates_missing_scope(void **state)
 	(void) state;
 	populate_forward(src->e);
 	CHECK_OK(engine_scope_snapshot(src->e, S1, &c, &st), st);
-	CHECK_OK(engine_scope_apply(
-	             dst->e, c, false, &ch, NULL, NULL, before, after, &st),
-	    st);
+	CHECK_OK(engine_scope_apply(dst->e, c, false, &ch, NULL, NULL, before, after, &st), st);
 	assert_string_equal(before, "");
 	assert_string_equal(after, c->digest);
 	assert_int_equal(ch.scope.added, 1);
@@ -365,9 +363,8 @@ test_engine_apply_missing_dependency_refused(void **state)
 	testdb              *src = testdb_open(), *dst = testdb_open();
 	engine_scope_config *c;
 	frep_status          st;
-	engine_option_def    d = {.option_id = 240, .name = "custom",
-	       .type = ENGINE_OPTION_TYPE_BYTE};
-	char                *v[] = {"7"};
+	engine_option_def d = {.option_id = 240, .name = "custom", .type = ENGINE_OPTION_TYPE_BYTE};
+	char             *v[] = {"7"};
 
 	(void) state;
 	populate_forward(src->e);
@@ -377,10 +374,10 @@ test_engine_apply_missing_dependency_refused(void **state)
 	CHECK_OK(engine_scope_snapshot(src->e, S1, &c, &st), st);
 
 	char *before = store_dump(dst->path);
-	CHECK_STATUS(engine_scope_apply(
-	                 dst->e, c, false, NULL, NULL, NULL, NULL, NULL, &st),
-	    st, FREP_FAILED_PRECONDITION, "option definition 240 (vendor class "
-	                                  "'')",
+	CHECK_STATUS(engine_scope_apply(dst->e, c, false, NULL, NULL, NULL, NULL, NULL, &st), st,
+	    FREP_FAILED_PRECONDITION,
+	    "option definition 240 (vendor class "
+	    "'')",
 	    "does not exist on this server");
 	char *after = store_dump(dst->path);
 	assert_string_equal(before, after);
@@ -388,14 +385,12 @@ test_engine_apply_missing_dependency_refused(void **state)
 
 	/* A missing class is refused the same way. */
 	CHECK_OK(engine_option_def_add(dst->e, &d, NULL, &st), st);
-	CHECK_OK(engine_class_remove(dst->e, ENGINE_CLASS_TYPE_USER,
-	             "Default BOOTP Class", &st),
-	    st);
+	CHECK_OK(
+	    engine_class_remove(dst->e, ENGINE_CLASS_TYPE_USER, "Default BOOTP Class", &st), st);
 	free(before);
 	before = store_dump(dst->path);
-	CHECK_STATUS(engine_scope_apply(
-	                 dst->e, c, false, NULL, NULL, NULL, NULL, NULL, &st),
-	    st, FREP_FAILED_PRECONDITION, "user class 'Default BOOTP Class'");
+	CHECK_STATUS(engine_scope_apply(dst->e, c, false, NULL, NULL, NULL, NULL, NULL, &st), st,
+	    FREP_FAILED_PRECONDITION, "user class 'Default BOOTP Class'");
 	after = store_dump(dst->path);
 	assert_string_equal(before, after);
 	free(before);
@@ -414,11 +409,10 @@ test_engine_apply_batch_per_scope_outcomes(void **state)
 	engine_scope_config *good, *bad, *good2;
 	engine_apply_result  res[3];
 	frep_status          st;
-	engine_option_def    d = {.option_id = 241, .name = "custom",
-	       .type = ENGINE_OPTION_TYPE_BYTE};
-	char                *v[] = {"9"};
-	char                 digest[65];
-	bool                 found;
+	engine_option_def d = {.option_id = 241, .name = "custom", .type = ENGINE_OPTION_TYPE_BYTE};
+	char             *v[] = {"9"};
+	char              digest[65];
+	bool              found;
 
 	(void) state;
 	populate_forward(src->e);
@@ -428,7 +422,7 @@ test_engine_apply_batch_per_scope_outcomes(void **state)
 	CHECK_OK(engine_scope_snapshot(src->e, S1, &good, &st), st);
 	CHECK_OK(engine_scope_snapshot(src->e, scope24(3, "x").scope_id, &good2, &st), st);
 	/* Scope 2 uses a definition the partner lacks. */
-	engine_option_target t = {.scope_id = scope24(2, "x").scope_id};
+	engine_option_target t  = {.scope_id = scope24(2, "x").scope_id};
 	engine_option_value  ov = {.option_id = 241, .values = v, .n_values = 1};
 	CHECK_OK(engine_option_value_set(src->e, &t, &ov, NULL, &st), st);
 	CHECK_OK(engine_scope_snapshot(src->e, t.scope_id, &bad, &st), st);
@@ -499,7 +493,7 @@ test_engine_stored_digest_follows_every_change(void **state)
 	testdb     *t = testdb_open();
 	engine     *e;
 	frep_status st;
-	char        prev[65] = "";
+	char        prev[65]    = "";
 	char       *mask_name[] = {"name"};
 	char       *two[]       = {"10.0.1.3"};
 
@@ -536,7 +530,7 @@ test_engine_stored_digest_follows_every_change(void **state)
 
 	add_policy(e, "gamma", 3, 140, 150);
 	assert_stored_digest_fresh(e, prev, "policy add");
-	engine_policy p = {.name = "gamma", .scope_id = S1, .lease_duration_s = 600};
+	engine_policy p       = {.name = "gamma", .scope_id = S1, .lease_duration_s = 600};
 	char         *pmask[] = {"lease_duration_s"};
 	CHECK_OK(engine_policy_set(e, &p, (const char *const *) pmask, 1, NULL, &st), st);
 	assert_stored_digest_fresh(e, prev, "policy set");
@@ -548,10 +542,12 @@ test_engine_stored_digest_follows_every_change(void **state)
 	engine_option_target pt = {.scope_id = S1, .policy_name = "gamma"};
 	CHECK_OK(engine_option_value_set(e, &pt, &rv, NULL, &st), st);
 	assert_stored_digest_fresh(e, prev, "policy option set");
-	engine_criterion c = {.type = ENGINE_CRITERION_TYPE_MAC_ADDRESS,
-	    .comparator = ENGINE_COMPARATOR_NE, .values = mac, .n_values = 1};
-	engine_policy pc = {.name = "gamma", .scope_id = S1, .criteria = &c, .n_criteria = 1};
-	char         *cmask[] = {"criteria"};
+	engine_criterion c  = {.type = ENGINE_CRITERION_TYPE_MAC_ADDRESS,
+	     .comparator             = ENGINE_COMPARATOR_NE,
+	     .values                 = mac,
+	     .n_values               = 1};
+	engine_policy    pc = {.name = "gamma", .scope_id = S1, .criteria = &c, .n_criteria = 1};
+	char            *cmask[] = {"criteria"};
 	CHECK_OK(engine_policy_set(e, &pc, (const char *const *) cmask, 1, NULL, &st), st);
 	assert_stored_digest_fresh(e, prev, "policy criteria set");
 	engine_option_value po = {.option_id = 3, .values = router, .n_values = 1};
@@ -560,9 +556,9 @@ test_engine_stored_digest_follows_every_change(void **state)
 	CHECK_OK(engine_policy_set(e, &pw, (const char *const *) omask, 1, NULL, &st), st);
 	assert_stored_digest_fresh(e, prev, "policy options set (policy_set)");
 	engine_option_value ro = {.option_id = 15, .values = host, .n_values = 1};
-	engine_reservation  rw = {.scope_id = S1, .ip_address = IP4(10, 0, 1, 5), .options = &ro,
-	     .n_options = 1};
-	char               *rmask[] = {"options"};
+	engine_reservation  rw = {
+	     .scope_id = S1, .ip_address = IP4(10, 0, 1, 5), .options = &ro, .n_options = 1};
+	char *rmask[] = {"options"};
 	CHECK_OK(engine_reservation_set(e, &rw, (const char *const *) rmask, 1, NULL, &st), st);
 	assert_stored_digest_fresh(e, prev, "reservation options set (reservation_set)");
 	CHECK_OK(engine_policy_remove(e, S1, "gamma", &st), st);
@@ -599,8 +595,7 @@ test_engine_apply_dry_run_changes_nothing(void **state)
 	digest_of(dst->e, old);
 	CHECK_OK(engine_scope_snapshot(src->e, S1, &c, &st), st);
 	char *before = store_dump(dst->path);
-	CHECK_OK(engine_scope_apply(dst->e, c, true, &ch, &diff, &n, b, a, &st),
-	    st);
+	CHECK_OK(engine_scope_apply(dst->e, c, true, &ch, &diff, &n, b, a, &st), st);
 	char *after = store_dump(dst->path);
 	assert_string_equal(before, after);
 	assert_string_equal(b, old);
@@ -609,8 +604,7 @@ test_engine_apply_dry_run_changes_nothing(void **state)
 	assert_int_equal(ch.reservations.added, 3);
 	assert_int_equal(ch.reservations.removed, 1);
 	assert_true(n > 0);
-	count_actions(diff, n, "reservation", ENGINE_DIFF_ACTION_REMOVE,
-	    "10.0.1.9", 1);
+	count_actions(diff, n, "reservation", ENGINE_DIFF_ACTION_REMOVE, "10.0.1.9", 1);
 	engine_object_diffs_free(diff, n);
 	free(before);
 	free(after);
@@ -633,37 +627,34 @@ test_engine_apply_validates_incoming(void **state)
 	char *before = store_dump(dst->path);
 
 	/* A tampered config no longer matches its digest. */
-	char *name             = c->reservations[0].name;
+	char *name              = c->reservations[0].name;
 	c->reservations[0].name = "tampered";
-	CHECK_STATUS(engine_scope_apply(
-	                 dst->e, c, false, NULL, NULL, NULL, NULL, NULL, &st),
-	    st, FREP_INVALID_ARGUMENT, "digest", "does not match");
+	CHECK_STATUS(engine_scope_apply(dst->e, c, false, NULL, NULL, NULL, NULL, NULL, &st), st,
+	    FREP_INVALID_ARGUMENT, "digest", "does not match");
 	c->reservations[0].name = name;
 	/* An invalid one is refused by validation (checked first). */
 	uint32_t ip                   = c->reservations[0].ip_address;
 	c->reservations[0].ip_address = IP4(10, 0, 2, 5);
-	CHECK_STATUS(engine_scope_apply(
-	                 dst->e, c, false, NULL, NULL, NULL, NULL, NULL, &st),
-	    st, FREP_INVALID_ARGUMENT, "reservation 10.0.2.5 lies outside scope "
-	                               "10.0.1.0/24");
+	CHECK_STATUS(engine_scope_apply(dst->e, c, false, NULL, NULL, NULL, NULL, NULL, &st), st,
+	    FREP_INVALID_ARGUMENT,
+	    "reservation 10.0.2.5 lies outside scope "
+	    "10.0.1.0/24");
 	/* Without a digest, validation refuses it too. */
 	c->digest[0] = '\0';
-	CHECK_STATUS(engine_scope_apply(
-	                 dst->e, c, false, NULL, NULL, NULL, NULL, NULL, &st),
-	    st, FREP_INVALID_ARGUMENT, "reservation 10.0.2.5 lies outside scope "
-	                               "10.0.1.0/24");
+	CHECK_STATUS(engine_scope_apply(dst->e, c, false, NULL, NULL, NULL, NULL, NULL, &st), st,
+	    FREP_INVALID_ARGUMENT,
+	    "reservation 10.0.2.5 lies outside scope "
+	    "10.0.1.0/24");
 	c->reservations[0].ip_address = c->reservations[1].ip_address;
-	CHECK_STATUS(engine_scope_apply(
-	                 dst->e, c, false, NULL, NULL, NULL, NULL, NULL, &st),
-	    st, FREP_INVALID_ARGUMENT, "reservation 10.0.1.6 is given twice");
+	CHECK_STATUS(engine_scope_apply(dst->e, c, false, NULL, NULL, NULL, NULL, NULL, &st), st,
+	    FREP_INVALID_ARGUMENT, "reservation 10.0.1.6 is given twice");
 	c->reservations[0].ip_address = ip;
-	char *bad[]                   = {"300"};
+	char  *bad[]                  = {"300"};
 	char **saved                  = c->options[0].values;
 	c->options[0].values          = bad;
 	c->options[0].n_values        = 1;
-	CHECK_STATUS(engine_scope_apply(
-	                 dst->e, c, false, NULL, NULL, NULL, NULL, NULL, &st),
-	    st, FREP_INVALID_ARGUMENT, "option 6", "'300'");
+	CHECK_STATUS(engine_scope_apply(dst->e, c, false, NULL, NULL, NULL, NULL, NULL, &st), st,
+	    FREP_INVALID_ARGUMENT, "option 6", "'300'");
 	c->options[0].values   = saved;
 	c->options[0].n_values = 2;
 	char *after            = store_dump(dst->path);
@@ -678,8 +669,7 @@ test_engine_apply_validates_incoming(void **state)
 static double
 elapsed_ms(const struct timespec *a, const struct timespec *b)
 {
-	return (double) (b->tv_sec - a->tv_sec) * 1e3 +
-	    (double) (b->tv_nsec - a->tv_nsec) / 1e6;
+	return (double) (b->tv_sec - a->tv_sec) * 1e3 + (double) (b->tv_nsec - a->tv_nsec) / 1e6;
 }
 
 static void
@@ -687,7 +677,7 @@ test_engine_apply_10k_reservations(void **state)
 {
 	enum { N = 10000 };
 	testdb              *src = testdb_open(), *dst = testdb_open();
-	engine_scope_config  in  = {0};
+	engine_scope_config  in = {0};
 	engine_scope_config *c;
 	engine_scope_changes ch;
 	frep_status          st;
@@ -696,48 +686,43 @@ test_engine_apply_10k_reservations(void **state)
 	static char          cids[N][18];
 
 	(void) state;
-	in.scope = (engine_scope){.scope_id = IP4(10, 0, 0, 0),
-	    .subnet_mask = IP4(255, 255, 0, 0), .name = "big",
-	    .start_range = IP4(10, 0, 0, 1), .end_range = IP4(10, 0, 255, 254)};
+	in.scope          = (engine_scope){.scope_id = IP4(10, 0, 0, 0),
+		     .subnet_mask                    = IP4(255, 255, 0, 0),
+		     .name                           = "big",
+		     .start_range                    = IP4(10, 0, 0, 1),
+		     .end_range                      = IP4(10, 0, 255, 254)};
 	in.reservations   = calloc(N, sizeof(*in.reservations));
 	in.n_reservations = N;
 	assert_non_null(in.reservations);
 	engine_option_value o = {.option_id = 12, .values = host, .n_values = 1};
 	for (int i = 0; i < N; i++) {
-		snprintf(cids[i], sizeof(cids[i]), "02-00-00-00-%02x-%02x",
-		    i >> 8, i & 0xff);
-		in.reservations[i] = (engine_reservation){
-		    .ip_address = IP4(10, 0, 0, 0) + 256 + (uint32_t) i,
-		    .client_id = cids[i], .name = "host",
-		    .options = (i % 2) ? &o : NULL, .n_options = (i % 2) ? 1 : 0};
+		snprintf(cids[i], sizeof(cids[i]), "02-00-00-00-%02x-%02x", i >> 8, i & 0xff);
+		in.reservations[i] =
+		    (engine_reservation){.ip_address = IP4(10, 0, 0, 0) + 256 + (uint32_t) i,
+			.client_id                   = cids[i],
+			.name                        = "host",
+			.options                     = (i % 2) ? &o : NULL,
+			.n_options                   = (i % 2) ? 1 : 0};
 	}
-	CHECK_OK(engine_scope_apply(
-	             src->e, &in, false, &ch, NULL, NULL, NULL, NULL, &st),
-	    st);
+	CHECK_OK(engine_scope_apply(src->e, &in, false, &ch, NULL, NULL, NULL, NULL, &st), st);
 	assert_int_equal(ch.reservations.added, N);
 	free(in.reservations);
 
 	CHECK_OK(engine_scope_snapshot(src->e, IP4(10, 0, 0, 0), &c, &st), st);
 	assert_int_equal(c->n_reservations, N);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	CHECK_OK(engine_scope_apply(dst->e, c, false, &ch, NULL, NULL, NULL, a,
-	             &st),
-	    st);
+	CHECK_OK(engine_scope_apply(dst->e, c, false, &ch, NULL, NULL, NULL, a, &st), st);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	print_message("apply of %d reservations (new scope): %.1f ms\n", N,
-	    elapsed_ms(&t0, &t1));
+	print_message("apply of %d reservations (new scope): %.1f ms\n", N, elapsed_ms(&t0, &t1));
 	assert_string_equal(a, c->digest);
 
 	/* One reservation renamed: one update, digest equal again. */
 	c->reservations[N / 2].name[0] = 'X';
 	CHECK_OK(engine_scope_config_digest(c, c->digest, &st), st);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	CHECK_OK(engine_scope_apply(dst->e, c, false, &ch, NULL, NULL, NULL, a,
-	             &st),
-	    st);
+	CHECK_OK(engine_scope_apply(dst->e, c, false, &ch, NULL, NULL, NULL, a, &st), st);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	print_message("apply of %d reservations (one changed): %.1f ms\n", N,
-	    elapsed_ms(&t0, &t1));
+	print_message("apply of %d reservations (one changed): %.1f ms\n", N, elapsed_ms(&t0, &t1));
 	assert_int_equal(ch.reservations.updated, 1);
 	assert_int_equal(ch.reservations.added + ch.reservations.removed, 0);
 	assert_string_equal(a, c->digest);
@@ -751,13 +736,18 @@ test_engine_apply_10k_reservations(void **state)
 static void
 test_engine_audit_round_trip(void **state)
 {
-	testdb             *t = testdb_open();
-	frep_status         st;
-	uint64_t            id1, id2;
-	engine_audit_record r = {.direction = "applied", .source =
-	    "tcp://10.9.0.1:6470", .relationship = "pair", .scope_id = S1,
-	    .digest_before = "", .digest_after = "ab", .added = 3, .code = 0,
-	    .message = "ok"};
+	testdb              *t = testdb_open();
+	frep_status          st;
+	uint64_t             id1, id2;
+	engine_audit_record  r = {.direction = "applied",
+	     .source                         = "tcp://10.9.0.1:6470",
+	     .relationship                   = "pair",
+	     .scope_id                       = S1,
+	     .digest_before                  = "",
+	     .digest_after                   = "ab",
+	     .added                          = 3,
+	     .code                           = 0,
+	     .message                        = "ok"};
 	engine_audit_record *list;
 	size_t               n;
 
@@ -770,8 +760,8 @@ test_engine_audit_round_trip(void **state)
 	CHECK_OK(engine_audit_add(t->e, &r, &id2, &st), st);
 	assert_true(id2 > id1);
 	r.direction = "sideways";
-	CHECK_STATUS(engine_audit_add(t->e, &r, NULL, &st), st,
-	    FREP_INVALID_ARGUMENT, "direction 'sideways'");
+	CHECK_STATUS(engine_audit_add(t->e, &r, NULL, &st), st, FREP_INVALID_ARGUMENT,
+	    "direction 'sideways'");
 
 	testdb_reopen(t);
 	CHECK_OK(engine_audit_list(t->e, NULL, &list, &n, &st), st);
@@ -802,18 +792,18 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_engine_digest_is_insertion_order_independent),
-		cmocka_unit_test(test_engine_snapshot_contents),
-		cmocka_unit_test(test_engine_diff_counts_each_kind),
-		cmocka_unit_test(test_engine_apply_makes_digest_equal),
-		cmocka_unit_test(test_engine_apply_creates_missing_scope),
-		cmocka_unit_test(test_engine_apply_missing_dependency_refused),
-		cmocka_unit_test(test_engine_apply_dry_run_changes_nothing),
-		cmocka_unit_test(test_engine_apply_batch_per_scope_outcomes),
-		cmocka_unit_test(test_engine_stored_digest_follows_every_change),
-		cmocka_unit_test(test_engine_apply_validates_incoming),
-		cmocka_unit_test(test_engine_apply_10k_reservations),
-		cmocka_unit_test(test_engine_audit_round_trip),
+	    cmocka_unit_test(test_engine_digest_is_insertion_order_independent),
+	    cmocka_unit_test(test_engine_snapshot_contents),
+	    cmocka_unit_test(test_engine_diff_counts_each_kind),
+	    cmocka_unit_test(test_engine_apply_makes_digest_equal),
+	    cmocka_unit_test(test_engine_apply_creates_missing_scope),
+	    cmocka_unit_test(test_engine_apply_missing_dependency_refused),
+	    cmocka_unit_test(test_engine_apply_dry_run_changes_nothing),
+	    cmocka_unit_test(test_engine_apply_batch_per_scope_outcomes),
+	    cmocka_unit_test(test_engine_stored_digest_follows_every_change),
+	    cmocka_unit_test(test_engine_apply_validates_incoming),
+	    cmocka_unit_test(test_engine_apply_10k_reservations),
+	    cmocka_unit_test(test_engine_audit_round_trip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,12 +31,10 @@ test_engine_open_refuses_newer_schema(void **state)
 	engine_close(t->e);
 	t->e = NULL;
 	assert_int_equal(sqlite3_open(t->path, &db), SQLITE_OK);
-	assert_int_equal(
-	    sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL),
-	    SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
-	CHECK_STATUS(engine_open(t->path, NULL, &e2, &st), st,
-	    FREP_FAILED_PRECONDITION, "schema_version 99");
+	CHECK_STATUS(engine_open(t->path, NULL, &e2, &st), st, FREP_FAILED_PRECONDITION,
+	    "schema_version 99");
 	assert_null(e2);
 	testdb_close(t);
 }
@@ -48,10 +46,9 @@ test_engine_open_bad_path(void **state)
 	frep_status st;
 
 	(void) state;
-	CHECK_STATUS(engine_open("/nonexistent-dir/x/y.db", NULL, &e, &st), st,
-	    FREP_UNAVAILABLE, "/nonexistent-dir/x/y.db");
-	CHECK_STATUS(engine_open("", NULL, &e, &st), st, FREP_INVALID_ARGUMENT,
-	    "path");
+	CHECK_STATUS(engine_open("/nonexistent-dir/x/y.db", NULL, &e, &st), st, FREP_UNAVAILABLE,
+	    "/nonexistent-dir/x/y.db");
+	CHECK_STATUS(engine_open("", NULL, &e, &st), st, FREP_INVALID_ARGUMENT, "path");
 	engine_close(NULL);
 }
 
@@ -68,20 +65,14 @@ test_engine_predefined_options_and_classes(void **state)
 		engine_option_type type;
 		bool               multi;
 	} want[] = {{1, ENGINE_OPTION_TYPE_IPV4_ADDRESS, false},
-	    {2, ENGINE_OPTION_TYPE_DWORD, false},
-	    {3, ENGINE_OPTION_TYPE_IPV4_ADDRESS, true},
-	    {6, ENGINE_OPTION_TYPE_IPV4_ADDRESS, true},
-	    {12, ENGINE_OPTION_TYPE_STRING, false},
-	    {15, ENGINE_OPTION_TYPE_STRING, false},
-	    {26, ENGINE_OPTION_TYPE_WORD, false},
-	    {43, ENGINE_OPTION_TYPE_BINARY_DATA, false},
-	    {46, ENGINE_OPTION_TYPE_BYTE, false},
-	    {51, ENGINE_OPTION_TYPE_DWORD, false},
-	    {60, ENGINE_OPTION_TYPE_STRING, false},
+	    {2, ENGINE_OPTION_TYPE_DWORD, false}, {3, ENGINE_OPTION_TYPE_IPV4_ADDRESS, true},
+	    {6, ENGINE_OPTION_TYPE_IPV4_ADDRESS, true}, {12, ENGINE_OPTION_TYPE_STRING, false},
+	    {15, ENGINE_OPTION_TYPE_STRING, false}, {26, ENGINE_OPTION_TYPE_WORD, false},
+	    {43, ENGINE_OPTION_TYPE_BINARY_DATA, false}, {46, ENGINE_OPTION_TYPE_BYTE, false},
+	    {51, ENGINE_OPTION_TYPE_DWORD, false}, {60, ENGINE_OPTION_TYPE_STRING, false},
 	    {81, ENGINE_OPTION_TYPE_BINARY_DATA, false},
 	    {119, ENGINE_OPTION_TYPE_BINARY_DATA, false},
-	    {121, ENGINE_OPTION_TYPE_BINARY_DATA, false},
-	    {252, ENGINE_OPTION_TYPE_STRING, false}};
+	    {121, ENGINE_OPTION_TYPE_BINARY_DATA, false}, {252, ENGINE_OPTION_TYPE_STRING, false}};
 
 	(void) state;
 	CHECK_OK(engine_option_def_list(t->e, "", false, &defs, &n, &st), st);
@@ -101,16 +92,14 @@ test_engine_predefined_options_and_classes(void **state)
 	engine_option_defs_free(defs, n);
 	/* Predefined ones cannot be removed. */
 	char *before = store_dump(t->path);
-	CHECK_STATUS(engine_option_def_remove(t->e, 6, "", &st), st,
-	    FREP_FAILED_PRECONDITION, "option definition 6", "predefined");
+	CHECK_STATUS(engine_option_def_remove(t->e, 6, "", &st), st, FREP_FAILED_PRECONDITION,
+	    "option definition 6", "predefined");
 	char *after = store_dump(t->path);
 	assert_string_equal(before, after);
 	free(before);
 	free(after);
 
-	CHECK_OK(engine_class_list(
-	             t->e, ENGINE_CLASS_TYPE_USER, &classes, &n, &st),
-	    st);
+	CHECK_OK(engine_class_list(t->e, ENGINE_CLASS_TYPE_USER, &classes, &n, &st), st);
 	bool bootp = false;
 	for (size_t i = 0; i < n; i++) {
 		bootp = bootp || strcmp(classes[i].name, "Default BOOTP Class") == 0;
@@ -123,9 +112,9 @@ test_engine_predefined_options_and_classes(void **state)
 static void
 test_engine_scope_round_trip(void **state)
 {
-	testdb      *t = testdb_open();
-	frep_status  st;
-	engine_scope s = scope24(1, "office"), out, got;
+	testdb       *t = testdb_open();
+	frep_status   st;
+	engine_scope  s = scope24(1, "office"), out, got;
 	engine_scope *list;
 	size_t        n;
 
@@ -155,9 +144,11 @@ test_engine_scope_round_trip(void **state)
 	engine_scope_fini(&got);
 
 	/* Set with a mask changes only the named fields. */
-	engine_scope upd = {.scope_id = IP4(10, 0, 1, 0), .name = "renamed",
-	    .description = "ignored", .lease_duration_s = 3600};
-	const char *mask[] = {"name", "lease_duration_s"};
+	engine_scope upd    = {.scope_id = IP4(10, 0, 1, 0),
+	       .name                     = "renamed",
+	       .description              = "ignored",
+	       .lease_duration_s         = 3600};
+	const char  *mask[] = {"name", "lease_duration_s"};
 	CHECK_OK(engine_scope_set(t->e, &upd, mask, 2, &out, &st), st);
 	assert_string_equal(out.name, "renamed");
 	assert_string_equal(out.description, "second floor");
@@ -173,10 +164,10 @@ test_engine_scope_round_trip(void **state)
 	engine_scopes_free(list, n);
 
 	CHECK_OK(engine_scope_remove(t->e, IP4(10, 0, 2, 0), false, &st), st);
-	CHECK_STATUS(engine_scope_get(t->e, IP4(10, 0, 2, 0), &got, &st), st,
-	    FREP_NOT_FOUND, "scope 10.0.2.0");
-	CHECK_STATUS(engine_scope_remove(t->e, IP4(10, 0, 2, 0), false, &st),
-	    st, FREP_NOT_FOUND, "10.0.2.0");
+	CHECK_STATUS(engine_scope_get(t->e, IP4(10, 0, 2, 0), &got, &st), st, FREP_NOT_FOUND,
+	    "scope 10.0.2.0");
+	CHECK_STATUS(engine_scope_remove(t->e, IP4(10, 0, 2, 0), false, &st), st, FREP_NOT_FOUND,
+	    "10.0.2.0");
 	testdb_close(t);
 }
 
@@ -187,26 +178,23 @@ test_engine_exclusion_round_trip(void **state)
 	frep_status       st;
 	engine_exclusion *list;
 	size_t            n;
-	engine_exclusion  a = {IP4(10, 0, 1, 0), IP4(10, 0, 1, 50),
-	     IP4(10, 0, 1, 60)};
-	engine_exclusion  b = {IP4(10, 0, 1, 0), IP4(10, 0, 1, 20),
-	     IP4(10, 0, 1, 20)};
+	engine_exclusion  a = {IP4(10, 0, 1, 0), IP4(10, 0, 1, 50), IP4(10, 0, 1, 60)};
+	engine_exclusion  b = {IP4(10, 0, 1, 0), IP4(10, 0, 1, 20), IP4(10, 0, 1, 20)};
 
 	(void) state;
 	add_scope24(t->e, 1, "office");
 	CHECK_OK(engine_exclusion_add(t->e, &a, &st), st);
 	CHECK_OK(engine_exclusion_add(t->e, &b, &st), st);
 	testdb_reopen(t);
-	CHECK_OK(engine_exclusion_list(t->e, IP4(10, 0, 1, 0), &list, &n, &st),
-	    st);
+	CHECK_OK(engine_exclusion_list(t->e, IP4(10, 0, 1, 0), &list, &n, &st), st);
 	assert_int_equal(n, 2);
 	assert_int_equal(list[0].start_range, IP4(10, 0, 1, 20));
 	assert_int_equal(list[1].start_range, IP4(10, 0, 1, 50));
 	assert_int_equal(list[1].end_range, IP4(10, 0, 1, 60));
 	engine_exclusions_free(list, n);
 	CHECK_OK(engine_exclusion_remove(t->e, &a, &st), st);
-	CHECK_STATUS(engine_exclusion_remove(t->e, &a, &st), st, FREP_NOT_FOUND,
-	    "10.0.1.50-10.0.1.60");
+	CHECK_STATUS(
+	    engine_exclusion_remove(t->e, &a, &st), st, FREP_NOT_FOUND, "10.0.1.50-10.0.1.60");
 	CHECK_OK(engine_exclusion_list(t->e, 0, &list, &n, &st), st);
 	assert_int_equal(n, 1);
 	engine_exclusions_free(list, n);
@@ -216,18 +204,21 @@ test_engine_exclusion_round_trip(void **state)
 static void
 test_engine_reservation_round_trip(void **state)
 {
-	testdb            *t = testdb_open();
-	frep_status        st;
-	char              *dns[]  = {"10.0.1.1", "10.0.1.2"};
-	char              *host[] = {"printer"};
+	testdb             *t = testdb_open();
+	frep_status         st;
+	char               *dns[]  = {"10.0.1.1", "10.0.1.2"};
+	char               *host[] = {"printer"};
 	engine_option_value opts[] = {
 	    {.option_id = 6, .values = dns, .n_values = 2},
 	    {.option_id = 12, .values = host, .n_values = 1},
 	};
 	engine_reservation r = {.scope_id = IP4(10, 0, 1, 0),
-	    .ip_address = IP4(10, 0, 1, 5), .client_id = "00:11:22:AA:BB:CC",
-	    .name = "printer", .description = "hall", .options = opts,
-	    .n_options = 2};
+	    .ip_address                   = IP4(10, 0, 1, 5),
+	    .client_id                    = "00:11:22:AA:BB:CC",
+	    .name                         = "printer",
+	    .description                  = "hall",
+	    .options                      = opts,
+	    .n_options                    = 2};
 	engine_reservation out, got, *list;
 	size_t             n;
 
@@ -240,9 +231,7 @@ test_engine_reservation_round_trip(void **state)
 	engine_reservation_fini(&out);
 
 	testdb_reopen(t);
-	CHECK_OK(engine_reservation_get(
-	             t->e, IP4(10, 0, 1, 0), IP4(10, 0, 1, 5), &got, &st),
-	    st);
+	CHECK_OK(engine_reservation_get(t->e, IP4(10, 0, 1, 0), IP4(10, 0, 1, 5), &got, &st), st);
 	assert_string_equal(got.name, "printer");
 	assert_string_equal(got.description, "hall");
 	assert_int_equal(got.n_options, 2);
@@ -253,10 +242,12 @@ test_engine_reservation_round_trip(void **state)
 	engine_reservation_fini(&got);
 
 	/* Set: new client id and options replaced. */
-	engine_reservation upd = {.scope_id = IP4(10, 0, 1, 0),
-	    .ip_address = IP4(10, 0, 1, 5), .client_id = "001122334455",
-	    .options = opts, .n_options = 1};
-	const char *mask[] = {"client_id", "options"};
+	engine_reservation upd    = {.scope_id = IP4(10, 0, 1, 0),
+	       .ip_address                     = IP4(10, 0, 1, 5),
+	       .client_id                      = "001122334455",
+	       .options                        = opts,
+	       .n_options                      = 1};
+	const char        *mask[] = {"client_id", "options"};
 	CHECK_OK(engine_reservation_set(t->e, &upd, mask, 2, &out, &st), st);
 	assert_string_equal(out.client_id, "00-11-22-33-44-55");
 	assert_string_equal(out.name, "printer");
@@ -264,7 +255,8 @@ test_engine_reservation_round_trip(void **state)
 	engine_reservation_fini(&out);
 
 	engine_reservation r2 = {.scope_id = IP4(10, 0, 1, 0),
-	    .ip_address = IP4(10, 0, 1, 6), .client_id = "aa-aa-aa-aa-aa-aa"};
+	    .ip_address                    = IP4(10, 0, 1, 6),
+	    .client_id                     = "aa-aa-aa-aa-aa-aa"};
 	CHECK_OK(engine_reservation_add(t->e, &r2, NULL, &st), st);
 	CHECK_OK(engine_reservation_list(t->e, 0, &list, &n, &st), st);
 	assert_int_equal(n, 2);
@@ -273,18 +265,14 @@ test_engine_reservation_round_trip(void **state)
 	assert_int_equal(list[1].n_options, 0);
 	engine_reservations_free(list, n);
 
-	CHECK_OK(engine_reservation_remove(
-	             t->e, IP4(10, 0, 1, 0), IP4(10, 0, 1, 5), &st),
-	    st);
-	CHECK_STATUS(engine_reservation_get(t->e, IP4(10, 0, 1, 0),
-	                 IP4(10, 0, 1, 5), &got, &st),
+	CHECK_OK(engine_reservation_remove(t->e, IP4(10, 0, 1, 0), IP4(10, 0, 1, 5), &st), st);
+	CHECK_STATUS(engine_reservation_get(t->e, IP4(10, 0, 1, 0), IP4(10, 0, 1, 5), &got, &st),
 	    st, FREP_NOT_FOUND, "10.0.1.5");
 	/* Its options went with it. */
-	engine_option_target tg = {.scope_id = IP4(10, 0, 1, 0),
-	    .reserved_ip = IP4(10, 0, 1, 5)};
+	engine_option_target tg = {.scope_id = IP4(10, 0, 1, 0), .reserved_ip = IP4(10, 0, 1, 5)};
 	engine_option_value *vals;
-	CHECK_STATUS(engine_option_value_list(t->e, &tg, &vals, &n, &st), st,
-	    FREP_NOT_FOUND, "10.0.1.5");
+	CHECK_STATUS(
+	    engine_option_value_list(t->e, &tg, &vals, &n, &st), st, FREP_NOT_FOUND, "10.0.1.5");
 	testdb_close(t);
 }
 
@@ -294,12 +282,14 @@ test_engine_option_def_and_value_round_trip(void **state)
 	testdb             *t = testdb_open();
 	frep_status         st;
 	char               *dflt[] = {"7"};
-	engine_option_def   d = {.option_id = 200, .name = "Custom",
-	      .type = ENGINE_OPTION_TYPE_WORD, .default_value = dflt,
-	      .n_default_value = 1};
+	engine_option_def   d      = {.option_id = 200,
+		   .name                         = "Custom",
+		   .type                         = ENGINE_OPTION_TYPE_WORD,
+		   .default_value                = dflt,
+		   .n_default_value              = 1};
 	engine_option_def   out;
-	char               *v[]   = {"00042"};
-	engine_option_value val   = {.option_id = 200, .values = v, .n_values = 1};
+	char               *v[] = {"00042"};
+	engine_option_value val = {.option_id = 200, .values = v, .n_values = 1};
 	engine_option_value got, *list;
 	size_t              n;
 
@@ -328,31 +318,27 @@ test_engine_option_def_and_value_round_trip(void **state)
 	assert_string_equal(list[0].user_class, "Default BOOTP Class");
 	assert_string_equal(list[0].values[0], "43");
 	engine_option_values_free(list, n);
-	CHECK_OK(engine_option_value_get(t->e, &tg, 200, "",
-	             "Default BOOTP Class", &got, &st),
-	    st);
+	CHECK_OK(engine_option_value_get(t->e, &tg, 200, "", "Default BOOTP Class", &got, &st), st);
 	engine_option_value_fini(&got);
 
 	/* In use: the definition cannot go. */
-	CHECK_STATUS(engine_option_def_remove(t->e, 200, "", &st), st,
-	    FREP_FAILED_PRECONDITION, "option definition 200", "in use by");
-	CHECK_OK(engine_option_value_remove(
-	             t->e, &tg, 200, "", "Default BOOTP Class", &st),
-	    st);
+	CHECK_STATUS(engine_option_def_remove(t->e, 200, "", &st), st, FREP_FAILED_PRECONDITION,
+	    "option definition 200", "in use by");
+	CHECK_OK(engine_option_value_remove(t->e, &tg, 200, "", "Default BOOTP Class", &st), st);
 	CHECK_OK(engine_option_value_remove(t->e, NULL, 200, "", "", &st), st);
-	CHECK_STATUS(engine_option_value_remove(t->e, NULL, 200, "", "", &st),
-	    st, FREP_NOT_FOUND, "200");
+	CHECK_STATUS(
+	    engine_option_value_remove(t->e, NULL, 200, "", "", &st), st, FREP_NOT_FOUND, "200");
 
 	/* Set a definition, then remove it. */
-	engine_option_def upd = {.option_id = 200, .name = "Renamed"};
+	engine_option_def upd    = {.option_id = 200, .name = "Renamed"};
 	const char       *mask[] = {"name"};
 	CHECK_OK(engine_option_def_set(t->e, &upd, mask, 1, &out, &st), st);
 	assert_string_equal(out.name, "Renamed");
 	assert_int_equal(out.type, ENGINE_OPTION_TYPE_WORD);
 	engine_option_def_fini(&out);
 	CHECK_OK(engine_option_def_remove(t->e, 200, "", &st), st);
-	CHECK_STATUS(engine_option_def_get(t->e, 200, "", &out, &st), st,
-	    FREP_NOT_FOUND, "option definition 200");
+	CHECK_STATUS(engine_option_def_get(t->e, 200, "", &out, &st), st, FREP_NOT_FOUND,
+	    "option definition 200");
 	testdb_close(t);
 }
 
@@ -361,31 +347,29 @@ test_engine_class_round_trip(void **state)
 {
 	testdb      *t = testdb_open();
 	frep_status  st;
-	engine_class c = {.name = "Phones", .type = ENGINE_CLASS_TYPE_VENDOR,
-	    .data = "PHONE 1.0", .description = "desk phones"};
+	engine_class c = {.name = "Phones",
+	    .type               = ENGINE_CLASS_TYPE_VENDOR,
+	    .data               = "PHONE 1.0",
+	    .description        = "desk phones"};
 	engine_class out;
 
 	(void) state;
 	CHECK_OK(engine_class_add(t->e, &c, &out, &st), st);
 	engine_class_fini(&out);
 	testdb_reopen(t);
-	CHECK_OK(engine_class_get(
-	             t->e, ENGINE_CLASS_TYPE_VENDOR, "Phones", &out, &st),
-	    st);
+	CHECK_OK(engine_class_get(t->e, ENGINE_CLASS_TYPE_VENDOR, "Phones", &out, &st), st);
 	assert_string_equal(out.data, "PHONE 1.0");
 	engine_class_fini(&out);
-	engine_class upd = {.name = "Phones", .type = ENGINE_CLASS_TYPE_VENDOR,
-	    .data = "PHONE 2.0"};
-	const char  *mask[] = {"data"};
+	engine_class upd = {
+	    .name = "Phones", .type = ENGINE_CLASS_TYPE_VENDOR, .data = "PHONE 2.0"};
+	const char *mask[] = {"data"};
 	CHECK_OK(engine_class_set(t->e, &upd, mask, 1, &out, &st), st);
 	assert_string_equal(out.data, "PHONE 2.0");
 	assert_string_equal(out.description, "desk phones");
 	engine_class_fini(&out);
-	CHECK_OK(engine_class_remove(t->e, ENGINE_CLASS_TYPE_VENDOR, "Phones", &st),
-	    st);
-	CHECK_STATUS(engine_class_get(
-	                 t->e, ENGINE_CLASS_TYPE_VENDOR, "Phones", &out, &st),
-	    st, FREP_NOT_FOUND, "Phones");
+	CHECK_OK(engine_class_remove(t->e, ENGINE_CLASS_TYPE_VENDOR, "Phones", &st), st);
+	CHECK_STATUS(engine_class_get(t->e, ENGINE_CLASS_TYPE_VENDOR, "Phones", &out, &st), st,
+	    FREP_NOT_FOUND, "Phones");
 	testdb_close(t);
 }
 
@@ -397,22 +381,30 @@ test_engine_policy_round_trip(void **state)
 	char            *macs[] = {"00:11:22:33:44:55", "AA-BB-CC*"};
 	char            *vcls[] = {"Microsoft Options"};
 	engine_criterion crit[] = {
-	    {.type = ENGINE_CRITERION_TYPE_MAC_ADDRESS,
-	        .comparator = ENGINE_COMPARATOR_EQ, .values = macs, .n_values = 2},
-	    {.type = ENGINE_CRITERION_TYPE_VENDOR_CLASS,
-	        .comparator = ENGINE_COMPARATOR_NE, .values = vcls, .n_values = 1},
+	    {.type          = ENGINE_CRITERION_TYPE_MAC_ADDRESS,
+		.comparator = ENGINE_COMPARATOR_EQ,
+		.values     = macs,
+		.n_values   = 2},
+	    {.type          = ENGINE_CRITERION_TYPE_VENDOR_CLASS,
+		.comparator = ENGINE_COMPARATOR_NE,
+		.values     = vcls,
+		.n_values   = 1},
 	};
-	engine_ip_range  ranges[] = {{IP4(10, 0, 1, 100), IP4(10, 0, 1, 120)},
-	     {IP4(10, 0, 1, 20), IP4(10, 0, 1, 30)}};
-	char            *router[] = {"10.0.1.1"};
-	engine_option_value opts[] = {
-	    {.option_id = 3, .values = router, .n_values = 1}};
-	engine_policy p = {.name = "phones", .scope_id = IP4(10, 0, 1, 0),
-	    .criteria = crit, .n_criteria = 2, .ip_ranges = ranges,
-	    .n_ip_ranges = 2, .options = opts, .n_options = 1,
-	    .lease_duration_s = 3600};
-	engine_policy out, *list;
-	size_t        n;
+	engine_ip_range ranges[] = {
+	    {IP4(10, 0, 1, 100), IP4(10, 0, 1, 120)}, {IP4(10, 0, 1, 20), IP4(10, 0, 1, 30)}};
+	char               *router[] = {"10.0.1.1"};
+	engine_option_value opts[]   = {{.option_id = 3, .values = router, .n_values = 1}};
+	engine_policy       p        = {.name = "phones",
+			 .scope_id            = IP4(10, 0, 1, 0),
+			 .criteria            = crit,
+			 .n_criteria          = 2,
+			 .ip_ranges           = ranges,
+			 .n_ip_ranges         = 2,
+			 .options             = opts,
+			 .n_options           = 1,
+			 .lease_duration_s    = 3600};
+	engine_policy       out, *list;
+	size_t              n;
 
 	(void) state;
 	add_scope24(t->e, 1, "office");
@@ -423,8 +415,7 @@ test_engine_policy_round_trip(void **state)
 	engine_policy_fini(&out);
 
 	testdb_reopen(t);
-	CHECK_OK(engine_policy_get(t->e, IP4(10, 0, 1, 0), "phones", &out, &st),
-	    st);
+	CHECK_OK(engine_policy_get(t->e, IP4(10, 0, 1, 0), "phones", &out, &st), st);
 	assert_int_equal(out.n_criteria, 2);
 	assert_int_equal(out.criteria[0].n_values, 2);
 	assert_string_equal(out.criteria[0].values[0], "00-11-22-33-44-55");
@@ -444,21 +435,20 @@ test_engine_policy_round_trip(void **state)
 
 	/* Range add / remove. */
 	engine_ip_range extra = {IP4(10, 0, 1, 150), IP4(10, 0, 1, 160)};
-	CHECK_OK(engine_policy_range_add(
-	             t->e, IP4(10, 0, 1, 0), "laptops", &extra, &out, &st),
-	    st);
+	CHECK_OK(engine_policy_range_add(t->e, IP4(10, 0, 1, 0), "laptops", &extra, &out, &st), st);
 	assert_int_equal(out.n_ip_ranges, 1);
 	engine_policy_fini(&out);
-	CHECK_OK(engine_policy_range_remove(
-	             t->e, IP4(10, 0, 1, 0), "laptops", &extra, &out, &st),
-	    st);
+	CHECK_OK(
+	    engine_policy_range_remove(t->e, IP4(10, 0, 1, 0), "laptops", &extra, &out, &st), st);
 	assert_int_equal(out.n_ip_ranges, 0);
 	engine_policy_fini(&out);
 
 	/* Set: disable, AND. */
-	engine_policy upd = {.name = "phones", .scope_id = IP4(10, 0, 1, 0),
-	    .enabled_present = true, .enabled = false,
-	    .condition = ENGINE_POLICY_CONDITION_AND};
+	engine_policy upd    = {.name = "phones",
+	       .scope_id              = IP4(10, 0, 1, 0),
+	       .enabled_present       = true,
+	       .enabled               = false,
+	       .condition             = ENGINE_POLICY_CONDITION_AND};
 	const char   *mask[] = {"enabled", "condition"};
 	CHECK_OK(engine_policy_set(t->e, &upd, mask, 2, &out, &st), st);
 	assert_false(out.enabled);
@@ -481,9 +471,8 @@ test_engine_policy_round_trip(void **state)
 	engine_policies_free(list, n);
 
 	CHECK_OK(engine_policy_remove(t->e, IP4(10, 0, 1, 0), "phones", &st), st);
-	CHECK_STATUS(engine_policy_get(
-	                 t->e, IP4(10, 0, 1, 0), "phones", &out, &st),
-	    st, FREP_NOT_FOUND, "phones");
+	CHECK_STATUS(engine_policy_get(t->e, IP4(10, 0, 1, 0), "phones", &out, &st), st,
+	    FREP_NOT_FOUND, "phones");
 	testdb_close(t);
 }
 
@@ -493,9 +482,11 @@ test_engine_failover_round_trip(void **state)
 	testdb         *t = testdb_open();
 	frep_status     st;
 	uint32_t        ids[] = {IP4(10, 0, 1, 0)};
-	engine_failover r = {.name = "dc1-dc2", .partner_server =
-	    "tcp://10.9.0.2:6470", .shared_secret = "s3cret", .scope_ids = ids,
-	    .n_scope_ids = 1};
+	engine_failover r     = {.name = "dc1-dc2",
+		.partner_server        = "tcp://10.9.0.2:6470",
+		.shared_secret         = "s3cret",
+		.scope_ids             = ids,
+		.n_scope_ids           = 1};
 	engine_failover out, *list;
 	size_t          n;
 	char           *secret;
@@ -525,10 +516,13 @@ test_engine_failover_round_trip(void **state)
 	free(secret);
 
 	/* An empty-mask set without a secret keeps the secret. */
-	engine_failover upd = {.name = "dc1-dc2", .partner_server =
-	    "tcp://10.9.0.3:6470", .mode = ENGINE_FAILOVER_MODE_HOT_STANDBY,
-	    .server_role = ENGINE_SERVER_ROLE_STANDBY, .reserve_percent = 10,
-	    .max_client_lead_time_s = 60, .state = ENGINE_FAILOVER_STATE_NORMAL};
+	engine_failover upd = {.name = "dc1-dc2",
+	    .partner_server          = "tcp://10.9.0.3:6470",
+	    .mode                    = ENGINE_FAILOVER_MODE_HOT_STANDBY,
+	    .server_role             = ENGINE_SERVER_ROLE_STANDBY,
+	    .reserve_percent         = 10,
+	    .max_client_lead_time_s  = 60,
+	    .state                   = ENGINE_FAILOVER_STATE_NORMAL};
 	CHECK_OK(engine_failover_set(t->e, &upd, NULL, 0, &out, &st), st);
 	assert_int_equal(out.mode, ENGINE_FAILOVER_MODE_HOT_STANDBY);
 	engine_failover_fini(&out);
@@ -537,21 +531,14 @@ test_engine_failover_round_trip(void **state)
 	free(secret);
 
 	uint32_t more[] = {IP4(10, 0, 2, 0)};
-	CHECK_OK(engine_failover_add_scopes(t->e, "dc1-dc2", more, 1, &out, &st),
-	    st);
+	CHECK_OK(engine_failover_add_scopes(t->e, "dc1-dc2", more, 1, &out, &st), st);
 	assert_int_equal(out.n_scope_ids, 2);
 	engine_failover_fini(&out);
-	CHECK_OK(engine_failover_of_scope(
-	             t->e, IP4(10, 0, 2, 0), &found, name, &st),
-	    st);
+	CHECK_OK(engine_failover_of_scope(t->e, IP4(10, 0, 2, 0), &found, name, &st), st);
 	assert_true(found);
 	assert_string_equal(name, "dc1-dc2");
-	CHECK_OK(engine_failover_remove_scopes(
-	             t->e, "dc1-dc2", more, 1, NULL, &st),
-	    st);
-	CHECK_OK(engine_failover_of_scope(
-	             t->e, IP4(10, 0, 2, 0), &found, name, &st),
-	    st);
+	CHECK_OK(engine_failover_remove_scopes(t->e, "dc1-dc2", more, 1, NULL, &st), st);
+	CHECK_OK(engine_failover_of_scope(t->e, IP4(10, 0, 2, 0), &found, name, &st), st);
 	assert_false(found);
 
 	CHECK_OK(engine_failover_list(t->e, &list, &n, &st), st);
@@ -560,8 +547,8 @@ test_engine_failover_round_trip(void **state)
 	engine_failovers_free(list, n);
 
 	CHECK_OK(engine_failover_remove(t->e, "dc1-dc2", &st), st);
-	CHECK_STATUS(engine_failover_get(t->e, "dc1-dc2", &out, &st), st,
-	    FREP_NOT_FOUND, "dc1-dc2");
+	CHECK_STATUS(
+	    engine_failover_get(t->e, "dc1-dc2", &out, &st), st, FREP_NOT_FOUND, "dc1-dc2");
 	/* The scopes stay. */
 	engine_scope sc;
 	CHECK_OK(engine_scope_get(t->e, IP4(10, 0, 1, 0), &sc, &st), st);
@@ -572,18 +559,19 @@ test_engine_failover_round_trip(void **state)
 static void
 test_engine_scope_remove_takes_contents(void **state)
 {
-	testdb     *t = testdb_open();
-	frep_status st;
-	char       *v[] = {"10.0.1.1"};
-	engine_option_value ov = {.option_id = 3, .values = v, .n_values = 1};
-	engine_option_target tg = {.scope_id = IP4(10, 0, 1, 0)};
-	engine_reservation r = {.scope_id = IP4(10, 0, 1, 0),
-	    .ip_address = IP4(10, 0, 1, 5), .client_id = "01-02-03-04-05-06",
-	    .options = &ov, .n_options = 1};
-	engine_policy p = {.name = "p", .scope_id = IP4(10, 0, 1, 0),
-	    .options = &ov, .n_options = 1};
-	engine_exclusion x = {IP4(10, 0, 1, 0), IP4(10, 0, 1, 10),
-	    IP4(10, 0, 1, 11)};
+	testdb              *t = testdb_open();
+	frep_status          st;
+	char                *v[] = {"10.0.1.1"};
+	engine_option_value  ov  = {.option_id = 3, .values = v, .n_values = 1};
+	engine_option_target tg  = {.scope_id = IP4(10, 0, 1, 0)};
+	engine_reservation   r   = {.scope_id = IP4(10, 0, 1, 0),
+		.ip_address                   = IP4(10, 0, 1, 5),
+		.client_id                    = "01-02-03-04-05-06",
+		.options                      = &ov,
+		.n_options                    = 1};
+	engine_policy        p   = {
+		     .name = "p", .scope_id = IP4(10, 0, 1, 0), .options = &ov, .n_options = 1};
+	engine_exclusion x = {IP4(10, 0, 1, 0), IP4(10, 0, 1, 10), IP4(10, 0, 1, 11)};
 
 	(void) state;
 	char *empty = store_dump(t->path);
@@ -604,18 +592,18 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_engine_open_creates_schema),
-		cmocka_unit_test(test_engine_open_refuses_newer_schema),
-		cmocka_unit_test(test_engine_open_bad_path),
-		cmocka_unit_test(test_engine_predefined_options_and_classes),
-		cmocka_unit_test(test_engine_scope_round_trip),
-		cmocka_unit_test(test_engine_exclusion_round_trip),
-		cmocka_unit_test(test_engine_reservation_round_trip),
-		cmocka_unit_test(test_engine_option_def_and_value_round_trip),
-		cmocka_unit_test(test_engine_class_round_trip),
-		cmocka_unit_test(test_engine_policy_round_trip),
-		cmocka_unit_test(test_engine_failover_round_trip),
-		cmocka_unit_test(test_engine_scope_remove_takes_contents),
+	    cmocka_unit_test(test_engine_open_creates_schema),
+	    cmocka_unit_test(test_engine_open_refuses_newer_schema),
+	    cmocka_unit_test(test_engine_open_bad_path),
+	    cmocka_unit_test(test_engine_predefined_options_and_classes),
+	    cmocka_unit_test(test_engine_scope_round_trip),
+	    cmocka_unit_test(test_engine_exclusion_round_trip),
+	    cmocka_unit_test(test_engine_reservation_round_trip),
+	    cmocka_unit_test(test_engine_option_def_and_value_round_trip),
+	    cmocka_unit_test(test_engine_class_round_trip),
+	    cmocka_unit_test(test_engine_policy_round_trip),
+	    cmocka_unit_test(test_engine_failover_round_trip),
+	    cmocka_unit_test(test_engine_scope_remove_takes_contents),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,35 +20,36 @@ test_envelope_request_matches_protobuf_c(void **state)
 	(void) state;
 	Frep__V1__HealthCheckRequest hc = FREP__V1__HEALTH_CHECK_REQUEST__INIT;
 	hc.service                      = "frep.v1.DhcpServer";
-	frep_metadata       md[]        = {{"authorization", "Bearer abc"}, {"x-request-id", "r-1"}};
-	frep_request_fields f           = {
-                  .method     = "/frep.v1.Health/Check",
-                  .payload    = &hc.base,
-                  .timeout_ms = 1500,
-                  .metadata   = md,
-                  .n_metadata = 2,
-                  .call_id    = 0x1234567890abcdefULL,
+	frep_metadata       md[] = {{"authorization", "Bearer abc"}, {"x-request-id", "r-1"}};
+	frep_request_fields f    = {
+	       .method     = "/frep.v1.Health/Check",
+	       .payload    = &hc.base,
+	       .timeout_ms = 1500,
+	       .metadata   = md,
+	       .n_metadata = 2,
+	       .call_id    = 0x1234567890abcdefULL,
         };
-	size_t   n   = frep_envelope_request_size(&f);
+	size_t   n    = frep_envelope_request_size(&f);
 	uint8_t *ours = malloc(n);
 	assert_int_equal(frep_envelope_request_pack(&f, ours), n);
 
-	uint8_t payload[128];
-	size_t  pl = frep__v1__health_check_request__pack(&hc, payload);
-	Frep__Rpc__V1__Metadata  m0 = FREP__RPC__V1__METADATA__INIT, m1 = FREP__RPC__V1__METADATA__INIT;
+	uint8_t                 payload[128];
+	size_t                  pl      = frep__v1__health_check_request__pack(&hc, payload);
+	Frep__Rpc__V1__Metadata m0      = FREP__RPC__V1__METADATA__INIT,
+				m1      = FREP__RPC__V1__METADATA__INIT;
 	Frep__Rpc__V1__Metadata *mds[2] = {&m0, &m1};
-	m0.key = "authorization";
-	m0.value = "Bearer abc";
-	m1.key = "x-request-id";
-	m1.value = "r-1";
-	Frep__Rpc__V1__Request r = FREP__RPC__V1__REQUEST__INIT;
-	r.method                 = "/frep.v1.Health/Check";
-	r.payload.data           = payload;
-	r.payload.len            = pl;
-	r.timeout_ms             = 1500;
-	r.n_metadata             = 2;
-	r.metadata               = mds;
-	r.call_id                = 0x1234567890abcdefULL;
+	m0.key                          = "authorization";
+	m0.value                        = "Bearer abc";
+	m1.key                          = "x-request-id";
+	m1.value                        = "r-1";
+	Frep__Rpc__V1__Request r        = FREP__RPC__V1__REQUEST__INIT;
+	r.method                        = "/frep.v1.Health/Check";
+	r.payload.data                  = payload;
+	r.payload.len                   = pl;
+	r.timeout_ms                    = 1500;
+	r.n_metadata                    = 2;
+	r.metadata                      = mds;
+	r.call_id                       = 0x1234567890abcdefULL;
 	assert_int_equal(frep__rpc__v1__request__get_packed_size(&r), n);
 	uint8_t *theirs = malloc(n);
 	frep__rpc__v1__request__pack(&r, theirs);
@@ -72,7 +73,7 @@ test_envelope_response_matches_protobuf_c(void **state)
 {
 	(void) state;
 	Frep__V1__HealthCheckResponse out = FREP__V1__HEALTH_CHECK_RESPONSE__INIT;
-	out.status = FREP__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
+	out.status              = FREP__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
 	frep_response_fields ok = {.code = FREP_OK, .payload = &out.base, .call_id = 7};
 	size_t               n  = frep_envelope_response_size(&ok);
 	uint8_t              buf[256], ref[256], payload[16];
@@ -86,9 +87,9 @@ test_envelope_response_matches_protobuf_c(void **state)
 	assert_memory_equal(buf, ref, n);
 
 	/* A failure carries code and message, never a payload. */
-	frep_response_fields bad = {.code = FREP_NOT_FOUND, .message = "scope 10.0.0.0 not found",
-	    .payload = &out.base};
-	n = frep_envelope_response_pack(&bad, buf);
+	frep_response_fields bad = {
+	    .code = FREP_NOT_FOUND, .message = "scope 10.0.0.0 not found", .payload = &out.base};
+	n                             = frep_envelope_response_pack(&bad, buf);
 	Frep__Rpc__V1__Response *back = NULL;
 	frep_status              st;
 	assert_int_equal(frep_envelope_response_unpack(buf, n, &back, &st), FREP_OK);
@@ -105,8 +106,8 @@ test_envelope_garbage_is_invalid_argument(void **state)
 	const uint8_t           garbage[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 0x12};
 	Frep__Rpc__V1__Request *r         = (void *) 1;
 	frep_status             st;
-	assert_int_equal(frep_envelope_request_unpack(garbage, sizeof(garbage), &r, &st),
-	    FREP_INVALID_ARGUMENT);
+	assert_int_equal(
+	    frep_envelope_request_unpack(garbage, sizeof(garbage), &r, &st), FREP_INVALID_ARGUMENT);
 	assert_null(r);
 	assert_non_null(strstr(st.message, "6 bytes"));
 }
@@ -160,10 +161,14 @@ test_envelope_views_match_protobuf_c(void **state)
 	Frep__V1__HealthCheckRequest hc = FREP__V1__HEALTH_CHECK_REQUEST__INIT;
 	hc.service                      = "frep.v1.DhcpServer";
 	frep_metadata       md[]        = {{"authorization", "Bearer abc"}, {"x-request-id", ""}};
-	frep_request_fields f = {.method = "/frep.v1.Health/Check", .payload = &hc.base,
-	    .timeout_ms = 70000, .metadata = md, .n_metadata = 2, .call_id = UINT64_MAX};
-	size_t   n   = frep_envelope_request_size(&f);
-	uint8_t *buf = malloc(n);
+	frep_request_fields f           = {.method = "/frep.v1.Health/Check",
+		      .payload                     = &hc.base,
+		      .timeout_ms                  = 70000,
+		      .metadata                    = md,
+		      .n_metadata                  = 2,
+		      .call_id                     = UINT64_MAX};
+	size_t              n           = frep_envelope_request_size(&f);
+	uint8_t            *buf         = malloc(n);
 	frep_envelope_request_pack(&f, buf);
 
 	frep_request_view v;
@@ -184,8 +189,8 @@ test_envelope_views_match_protobuf_c(void **state)
 	assert_true(v.payload > buf && v.payload < buf + n);
 	frep_envelope_request_view_fini(&v);
 
-	frep_response_fields rf = {.code = FREP_NOT_FOUND, .message = "scope 10.0.0.0 not found",
-	    .call_id = 9};
+	frep_response_fields rf = {
+	    .code = FREP_NOT_FOUND, .message = "scope 10.0.0.0 not found", .call_id = 9};
 	uint8_t            rbuf[128];
 	size_t             rn = frep_envelope_response_pack(&rf, rbuf);
 	frep_response_view rv;
@@ -214,11 +219,13 @@ test_envelope_view_refuses_malformed(void **state)
 	};
 	const size_t lens[] = {4, 2, 2, 2, 12};
 	for (size_t i = 0; i < 5; i++) {
-		assert_int_equal(frep_envelope_request_view(cases[i], lens[i], &v, &st), FREP_INVALID_ARGUMENT);
+		assert_int_equal(
+		    frep_envelope_request_view(cases[i], lens[i], &v, &st), FREP_INVALID_ARGUMENT);
 	}
 	/* A NUL byte inside the method. */
 	const uint8_t nul[] = {0x0a, 0x03, 'a', 0x00, 'b'};
-	assert_int_equal(frep_envelope_request_view(nul, sizeof(nul), &v, &st), FREP_INVALID_ARGUMENT);
+	assert_int_equal(
+	    frep_envelope_request_view(nul, sizeof(nul), &v, &st), FREP_INVALID_ARGUMENT);
 	assert_non_null(strstr(st.message, "NUL"));
 	/* Unknown fields are skipped, as protobuf-c does. */
 	const uint8_t unknown[] = {0x0a, 0x01, 'm', 0x30, 0x07, 0x3a, 0x01, 'x', 0x45, 1, 2, 3, 4};
@@ -230,7 +237,8 @@ test_envelope_view_refuses_malformed(void **state)
 	for (size_t i = 0; i < 70; i++) {
 		big[4 * i] = 0x22, big[4 * i + 1] = 2, big[4 * i + 2] = 0x0a, big[4 * i + 3] = 0;
 	}
-	assert_int_equal(frep_envelope_request_view(big, sizeof(big), &v, &st), FREP_INVALID_ARGUMENT);
+	assert_int_equal(
+	    frep_envelope_request_view(big, sizeof(big), &v, &st), FREP_INVALID_ARGUMENT);
 }
 
 /* Random mutations of a valid envelope: whenever the view accepts one,
@@ -239,13 +247,17 @@ static void
 test_envelope_view_agrees_on_mutations(void **state)
 {
 	(void) state;
-	frep_metadata       md[] = {{"k", "v"}, {"authorization", "Bearer t"}};
-	Frep__V1__HealthCheckRequest hc = FREP__V1__HEALTH_CHECK_REQUEST__INIT;
-	hc.service = "x";
-	frep_request_fields f = {.method = "/a.B/C", .payload = &hc.base, .timeout_ms = 5,
-	    .metadata = md, .n_metadata = 2, .call_id = 77};
-	size_t   n   = frep_envelope_request_size(&f);
-	uint8_t *ref = malloc(n), *buf = malloc(n);
+	frep_metadata                md[] = {{"k", "v"}, {"authorization", "Bearer t"}};
+	Frep__V1__HealthCheckRequest hc   = FREP__V1__HEALTH_CHECK_REQUEST__INIT;
+	hc.service                        = "x";
+	frep_request_fields f             = {.method = "/a.B/C",
+			.payload                     = &hc.base,
+			.timeout_ms                  = 5,
+			.metadata                    = md,
+			.n_metadata                  = 2,
+			.call_id                     = 77};
+	size_t              n             = frep_envelope_request_size(&f);
+	uint8_t            *ref = malloc(n), *buf = malloc(n);
 	frep_envelope_request_pack(&f, ref);
 	srand(7);
 	unsigned accepted = 0;

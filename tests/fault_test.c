@@ -131,7 +131,7 @@ writer_main(void *arg)
 		char        ip[32], mac[32];
 		frep_status st;
 		writer_ip(w->id, w->round, i, ip, mac);
-		w->n_tried = i + 1;
+		w->n_tried     = i + 1;
 		frep_code code = rt_add_reservation(w->c, "10.60.0.0", ip, mac, "acked", &st);
 		if (code == FREP_OK) {
 			w->acked[w->n_acked++] = i;
@@ -195,15 +195,16 @@ test_fault_sigkill_keeps_every_acknowledged_write(void **state)
 		}
 		rt_node_start(a, f->dir);
 
-		char **ips = NULL;
-		size_t n   = count_reservations(a->c, "10.60.0.0", &ips);
+		char **ips   = NULL;
+		size_t n     = count_reservations(a->c, "10.60.0.0", &ips);
 		size_t acked = 0, tried = 0;
 		for (int i = 0; i < WRITERS; i++) {
 			for (int k = 0; k < w[i].n_acked; k++) {
 				char ip[32], mac[32];
 				writer_ip(i, round, w[i].acked[k], ip, mac);
 				if (!has_ip(ips, n, ip)) {
-					fail_msg("round %d: acknowledged reservation %s is missing after SIGKILL",
+					fail_msg("round %d: acknowledged reservation %s is missing "
+						 "after SIGKILL",
 					    round, ip);
 				}
 			}
@@ -213,8 +214,8 @@ test_fault_sigkill_keeps_every_acknowledged_write(void **state)
 		total_acked += acked;
 		/* At most one unacknowledged write per writer may have landed. */
 		assert_true(n >= total_acked && n <= total_acked + (tried - acked));
-		print_message("round %d: %zu writes acknowledged, %zu present after SIGKILL\n", round,
-		    acked, n);
+		print_message("round %d: %zu writes acknowledged, %zu present after SIGKILL\n",
+		    round, acked, n);
 		total_acked = n;
 		for (size_t i = 0; i < n; i++) {
 			free(ips[i]);
@@ -246,8 +247,8 @@ replicator_main(void *arg)
 	long long                        t0      = tu_now_ms();
 	req.names                                = names;
 	req.n_names                              = 1;
-	rp->code = frep_client_call(rp->c, "/frep.v1.FailoverReplication/ReplicateByName", &req.base,
-	    &frep__v1__replicate_response__descriptor, &out, NULL, &rp->st);
+	rp->code = frep_client_call(rp->c, "/frep.v1.FailoverReplication/ReplicateByName",
+	    &req.base, &frep__v1__replicate_response__descriptor, &out, NULL, &rp->st);
 	rp->ms   = tu_now_ms() - t0;
 	rp->r    = (Frep__V1__ReplicateResponse *) out;
 	return NULL;
@@ -291,8 +292,8 @@ test_fault_partner_restarted_during_multi_scope_replication(void **state)
 		rt_node_start(b, f->dir);
 		pthread_join(t, NULL);
 		if (rp.code != FREP_OK) {
-			fail_msg("round %d: ReplicateByName: %s: %s", round, frep_code_name(rp.code),
-			    rp.st.message);
+			fail_msg("round %d: ReplicateByName: %s: %s", round,
+			    frep_code_name(rp.code), rp.st.message);
 		}
 		Frep__V1__ReplicateResponse *r = rp.r;
 		assert_int_equal(r->n_results, MANY);
@@ -302,13 +303,15 @@ test_fault_partner_restarted_during_multi_scope_replication(void **state)
 			if (c == FREP_OK) {
 				ok++;
 			} else if (c != FREP_UNAVAILABLE && c != FREP_DEADLINE_EXCEEDED) {
-				fail_msg("round %d: scope %s: unexpected %s: %s", round, r->results[i]->scope_id,
-				    frep_code_name(c), r->results[i]->message);
+				fail_msg("round %d: scope %s: unexpected %s: %s", round,
+				    r->results[i]->scope_id, frep_code_name(c),
+				    r->results[i]->message);
 			}
 		}
 		assert_int_equal(r->n_scope_ids, ok);
 		saw_partial += ok < MANY;
-		print_message("round %d: %zu of %d scopes delivered before the partner died (%lld ms)\n",
+		print_message(
+		    "round %d: %zu of %d scopes delivered before the partner died (%lld ms)\n",
 		    round, ok, MANY, rp.ms);
 		protobuf_c_message_free_unpacked(&r->base, NULL);
 
@@ -377,16 +380,18 @@ test_fault_partner_not_listening_answers_within_deadline(void **state)
 		assert_int_equal(r->n_results, 1);
 		assert_int_equal(r->results[0]->code, FREP_UNAVAILABLE);
 		assert_non_null(strstr(r->results[0]->message, url));
-		print_message("partner refused: UNAVAILABLE in %lld ms (%s)\n", ms, r->results[0]->message);
+		print_message(
+		    "partner refused: UNAVAILABLE in %lld ms (%s)\n", ms, r->results[0]->message);
 		assert_true(ms <= TIMEOUT_MS + MARGIN_MS);
 		protobuf_c_message_free_unpacked(&r->base, NULL);
 	}
 
 	/* 2. A black hole: TCP accepts (the kernel's backlog), SP never answers. */
-	int                fd = socket(AF_INET, SOCK_STREAM, 0);
+	int                fd  = socket(AF_INET, SOCK_STREAM, 0);
 	int                one = 1;
-	struct sockaddr_in sa  = {.sin_family = AF_INET, .sin_port = htons((uint16_t) port),
-         .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in sa  = {.sin_family = AF_INET,
+	     .sin_port                        = htons((uint16_t) port),
+	     .sin_addr.s_addr                 = htonl(INADDR_LOOPBACK)};
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
 	assert_int_equal(listen(fd, 64), 0);
@@ -415,16 +420,16 @@ import_envelope(int octet2, int third, int n_res, size_t *len)
 	snprintf(scope_id, sizeof(scope_id), "10.%d.%d.0", octet2, third);
 	snprintf(start, sizeof(start), "10.%d.%d.1", octet2, third);
 	snprintf(end, sizeof(end), "10.%d.%d.254", octet2, third);
-	Frep__V1__Scope scope = FREP__V1__SCOPE__INIT;
-	scope.scope_id        = scope_id;
-	scope.subnet_mask     = "255.255.0.0";
-	scope.start_range     = start;
-	scope.end_range       = end;
-	scope.name            = "abandoned";
+	Frep__V1__Scope scope        = FREP__V1__SCOPE__INIT;
+	scope.scope_id               = scope_id;
+	scope.subnet_mask            = "255.255.0.0";
+	scope.start_range            = start;
+	scope.end_range              = end;
+	scope.name                   = "abandoned";
 	Frep__V1__Reservation  *res  = calloc((size_t) n_res, sizeof(*res));
 	Frep__V1__Reservation **resp = calloc((size_t) n_res, sizeof(*resp));
-	char (*ips)[32]              = calloc((size_t) n_res, 32);
-	char (*macs)[32]             = calloc((size_t) n_res, 32);
+	char(*ips)[32]               = calloc((size_t) n_res, 32);
+	char(*macs)[32]              = calloc((size_t) n_res, 32);
 	for (int i = 0; i < n_res; i++) {
 		frep__v1__reservation__init(&res[i]);
 		snprintf(ips[i], 32, "10.%d.%d.%d", octet2, third + 1 + i / 250, 1 + i % 250);
@@ -442,7 +447,9 @@ import_envelope(int octet2, int third, int n_res, size_t *len)
 	Frep__V1__ImportScopeRequest req = FREP__V1__IMPORT_SCOPE_REQUEST__INIT;
 	req.config                       = &cfg;
 	frep_request_fields rf           = {.method = "/frep.v1.DhcpServer/ImportScope",
-	              .payload = &req.base, .timeout_ms = 30000, .call_id = 0};
+		      .payload                      = &req.base,
+		      .timeout_ms                   = 30000,
+		      .call_id                      = 0};
 	*len                             = frep_envelope_request_size(&rf);
 	uint8_t *buf                     = malloc(*len);
 	frep_envelope_request_pack(&rf, buf);
@@ -457,8 +464,9 @@ static int
 raw_connect(int port)
 {
 	int                fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t) port),
-	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+	    .sin_port                        = htons((uint16_t) port),
+	    .sin_addr.s_addr                 = htonl(INADDR_LOOPBACK)};
 	assert_true(fd >= 0);
 	assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
 	static const uint8_t hello[8] = {0, 'S', 'P', 0, 0, 0x30, 0, 0};
@@ -532,7 +540,8 @@ test_fault_client_disconnecting_mid_call_leaves_server_serving(void **state)
 		snprintf(mac, sizeof(mac), "02-62-00-00-00-%02x", i);
 		frep_code code = rt_add_reservation(a->c, "10.62.0.0", ip, mac, "while-held", &st);
 		if (code != FREP_OK) {
-			fail_msg("with 40 silent peers: AddReservation %s: %s", frep_code_name(code), st.message);
+			fail_msg("with 40 silent peers: AddReservation %s: %s",
+			    frep_code_name(code), st.message);
 		}
 	}
 	for (int i = 0; i < 40; i++) {
@@ -623,16 +632,17 @@ test_fault_disk_full_is_a_clear_error_and_corrupts_nothing(void **state)
 		frep_status st;
 		snprintf(ip, sizeof(ip), "10.70.0.%d", 1 + i);
 		snprintf(mac, sizeof(mac), "02-70-00-00-00-%02x", i);
-		assert_int_equal(rt_add_reservation(a->c, "10.70.0.0", ip, mac, "before", &st), FREP_OK);
+		assert_int_equal(
+		    rt_add_reservation(a->c, "10.70.0.0", ip, mac, "before", &st), FREP_OK);
 	}
 	fill_disk(filler);
 
 	/* Writes until the first refusal; each acknowledged one is counted. */
 	char name[400];
 	memset(name, 'n', 200);
-	name[200]       = '\0';
-	int         ok  = 0;
-	frep_status st  = {0};
+	name[200]        = '\0';
+	int         ok   = 0;
+	frep_status st   = {0};
 	frep_code   code = FREP_OK;
 	for (int i = 0; i < 5000; i++) {
 		char ip[32], mac[32];
@@ -644,7 +654,8 @@ test_fault_disk_full_is_a_clear_error_and_corrupts_nothing(void **state)
 		}
 		ok++;
 	}
-	print_message("disk full after %d more writes: %s: %s\n", ok, frep_code_name(code), st.message);
+	print_message(
+	    "disk full after %d more writes: %s: %s\n", ok, frep_code_name(code), st.message);
 	assert_int_equal(code, FREP_RESOURCE_EXHAUSTED);
 	assert_non_null(strstr(st.message, "full"));
 	/* Still serving: reads work, further writes are refused the same way. */
@@ -652,7 +663,8 @@ test_fault_disk_full_is_a_clear_error_and_corrupts_nothing(void **state)
 	rt_digest(a->c, "10.70.0.0", while_full);
 	assert_int_equal(count_reservations(a->c, "10.70.0.0", NULL), (size_t) (50 + ok));
 	for (int i = 0; i < 3; i++) {
-		code = rt_add_reservation(a->c, "10.70.0.0", "10.70.250.1", "02-70-ff-ff-ff-ff", name, &st);
+		code = rt_add_reservation(
+		    a->c, "10.70.0.0", "10.70.250.1", "02-70-ff-ff-ff-ff", name, &st);
 		assert_int_equal(code, FREP_RESOURCE_EXHAUSTED);
 	}
 	assert_int_equal(rt_wait_healthy(url, NULL, 2000), 0);
@@ -666,7 +678,8 @@ test_fault_disk_full_is_a_clear_error_and_corrupts_nothing(void **state)
 	rt_node_start(a, f->dir);
 	rt_digest(a->c, "10.70.0.0", after);
 	assert_string_equal(while_full, after);
-	assert_int_equal(rt_add_reservation(a->c, "10.70.0.0", "10.70.250.1", "02-70-ff-ff-ff-ff", name, &st),
+	assert_int_equal(
+	    rt_add_reservation(a->c, "10.70.0.0", "10.70.250.1", "02-70-ff-ff-ff-ff", name, &st),
 	    FREP_OK);
 	rt_node_stop_clean(a);
 }
@@ -695,12 +708,13 @@ test_fault_read_only_store_is_a_clear_error(void **state)
 	rt_digest(a->c, "10.71.0.0", before);
 	/* Under a running frepd the kernel refuses: SQLite holds files open. */
 	int busy = mount(NULL, f->mnt, NULL, MS_REMOUNT | MS_RDONLY, NULL);
-	print_message("read-only remount under a running frepd: %s\n", busy == 0 ? "done" : strerror(errno));
+	print_message(
+	    "read-only remount under a running frepd: %s\n", busy == 0 ? "done" : strerror(errno));
 	if (busy != 0) {
 		rt_node_stop_clean(a);
 		assert_int_equal(mount(NULL, f->mnt, NULL, MS_REMOUNT | MS_RDONLY, NULL), 0);
 		assert_int_equal(tu_frepd_start(&a->proc, f->dir, a->name,
-		                     (const char *const[]){"--listen", url, "--db", a->db, NULL}),
+				     (const char *const[]){"--listen", url, "--db", a->db, NULL}),
 		    0);
 	}
 	/* Either it serves (reads) or it exits with a clear message. */
@@ -710,7 +724,7 @@ test_fault_read_only_store_is_a_clear_error(void **state)
 	bool      unclear = false;
 	while (tu_now_ms() < until) {
 		if (waitpid(a->proc.pid, &status, WNOHANG) == a->proc.pid) {
-			exited   = true;
+			exited      = true;
 			a->proc.pid = 0;
 			break;
 		}
@@ -727,19 +741,20 @@ test_fault_read_only_store_is_a_clear_error(void **state)
 		 * (code 14)", naming the store but not the cause (read-only file
 		 * system). Checked after the store is shown intact. */
 		unclear = !rt_file_contains(a->proc.log_path, "Read-only") &&
-		          !rt_file_contains(a->proc.log_path, "read-only") &&
-		          !rt_file_contains(a->proc.log_path, "readonly");
+			  !rt_file_contains(a->proc.log_path, "read-only") &&
+			  !rt_file_contains(a->proc.log_path, "readonly");
 	} else {
 		char        d[65];
 		frep_status st;
 		rt_digest(a->c, "10.71.0.0", d);
 		assert_string_equal(d, before);
-		frep_code code =
-		    rt_add_reservation(a->c, "10.71.0.0", "10.71.0.200", "02-71-00-00-00-c8", "x", &st);
-		print_message("write to a read-only store: %s: %s\n", frep_code_name(code), st.message);
+		frep_code code = rt_add_reservation(
+		    a->c, "10.71.0.0", "10.71.0.200", "02-71-00-00-00-c8", "x", &st);
+		print_message(
+		    "write to a read-only store: %s: %s\n", frep_code_name(code), st.message);
 		assert_int_equal(code, FREP_UNAVAILABLE);
 		assert_true(strcasestr(st.message, "readonly") != NULL ||
-		            strcasestr(st.message, "read-only") != NULL);
+			    strcasestr(st.message, "read-only") != NULL);
 		rt_node_stop_clean(a);
 	}
 	assert_int_equal(mount(NULL, f->mnt, NULL, MS_REMOUNT, NULL), 0);
@@ -748,7 +763,8 @@ test_fault_read_only_store_is_a_clear_error(void **state)
 	rt_digest(a->c, "10.71.0.0", after);
 	assert_string_equal(before, after);
 	frep_status st;
-	assert_int_equal(rt_add_reservation(a->c, "10.71.0.0", "10.71.0.200", "02-71-00-00-00-c8", "x", &st),
+	assert_int_equal(
+	    rt_add_reservation(a->c, "10.71.0.0", "10.71.0.200", "02-71-00-00-00-c8", "x", &st),
 	    FREP_OK);
 	rt_node_stop_clean(a);
 	if (unclear) {
@@ -760,12 +776,18 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_fault_sigkill_keeps_every_acknowledged_write, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_fault_partner_restarted_during_multi_scope_replication, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_fault_partner_not_listening_answers_within_deadline, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_fault_client_disconnecting_mid_call_leaves_server_serving, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_fault_disk_full_is_a_clear_error_and_corrupts_nothing, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_fault_read_only_store_is_a_clear_error, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_fault_sigkill_keeps_every_acknowledged_write, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_fault_partner_restarted_during_multi_scope_replication, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_fault_partner_not_listening_answers_within_deadline, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_fault_client_disconnecting_mid_call_leaves_server_serving, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_fault_disk_full_is_a_clear_error_and_corrupts_nothing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_fault_read_only_store_is_a_clear_error, setup, teardown),
 	};
 	int rc = cmocka_run_group_tests_name("fault", tests, NULL, NULL);
 	nng_fini();

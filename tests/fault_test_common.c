@@ -70,7 +70,8 @@ rt_node_start(rt_node *n, const char *dir)
 	char        timeout[16];
 	const char *args[12 + RT_MAX_EXTRA];
 	size_t      k = 0;
-	snprintf(timeout, sizeof(timeout), "%u", n->partner_timeout_ms ? n->partner_timeout_ms : 3000);
+	snprintf(
+	    timeout, sizeof(timeout), "%u", n->partner_timeout_ms ? n->partner_timeout_ms : 3000);
 	args[k++] = "--listen";
 	args[k++] = n->url;
 	args[k++] = "--advertise-url";
@@ -140,8 +141,8 @@ rt_call(frep_client *c, const char *service, const char *method, const ProtobufC
 	snprintf(path, sizeof(path), "/frep.v1.%s/%s", service, method);
 	frep_code code = frep_client_call(c, path, in, m->output, &out, NULL, &st);
 	if (code != expect) {
-		fail_msg("%s: expected %s, got %s: %s", path, frep_code_name(expect), frep_code_name(code),
-		    st.message);
+		fail_msg("%s: expected %s, got %s: %s", path, frep_code_name(expect),
+		    frep_code_name(code), st.message);
 	}
 	if (st_out != NULL) {
 		*st_out = st;
@@ -171,16 +172,17 @@ frep_code
 rt_add_reservation(frep_client *c, const char *scope, const char *ip, const char *mac,
     const char *name, frep_status *st)
 {
-	Frep__V1__Reservation r = FREP__V1__RESERVATION__INIT;
+	Frep__V1__Reservation r   = FREP__V1__RESERVATION__INIT;
 	ProtobufCMessage     *out = NULL;
-	r.scope_id              = (char *) scope;
-	r.ip_address            = (char *) ip;
-	r.client_id             = (char *) mac;
-	r.name                  = (char *) name;
+	r.scope_id                = (char *) scope;
+	r.ip_address              = (char *) ip;
+	r.client_id               = (char *) mac;
+	r.name                    = (char *) name;
 	frep_code code = frep_client_call(c, "/frep.v1.DhcpServer/AddReservation", &r.base,
 	    &frep__v1__reservation__descriptor, &out, NULL, st);
 	if (code == FREP_OK && strcmp(((Frep__V1__Reservation *) out)->ip_address, ip) != 0) {
-		fail_msg("AddReservation %s answered with %s", ip, ((Frep__V1__Reservation *) out)->ip_address);
+		fail_msg("AddReservation %s answered with %s", ip,
+		    ((Frep__V1__Reservation *) out)->ip_address);
 	}
 	protobuf_c_message_free_unpacked(out, NULL);
 	return code;
@@ -193,20 +195,21 @@ rt_import_scope(frep_client *c, int octet2, int third, int n_res, const char *na
 	snprintf(scope_id, sizeof(scope_id), "10.%d.%d.0", octet2, third);
 	snprintf(start, sizeof(start), "10.%d.%d.10", octet2, third);
 	snprintf(end, sizeof(end), "10.%d.%d.250", octet2, third);
-	Frep__V1__Scope scope = FREP__V1__SCOPE__INIT;
-	scope.scope_id        = scope_id;
-	scope.subnet_mask     = "255.255.255.0";
-	scope.start_range     = start;
-	scope.end_range       = end;
-	scope.name            = (char *) name;
+	Frep__V1__Scope scope        = FREP__V1__SCOPE__INIT;
+	scope.scope_id               = scope_id;
+	scope.subnet_mask            = "255.255.255.0";
+	scope.start_range            = start;
+	scope.end_range              = end;
+	scope.name                   = (char *) name;
 	Frep__V1__Reservation  *res  = calloc((size_t) n_res + 1, sizeof(*res));
 	Frep__V1__Reservation **resp = calloc((size_t) n_res + 1, sizeof(*resp));
-	char (*ips)[32]              = calloc((size_t) n_res + 1, 32);
-	char (*macs)[32]             = calloc((size_t) n_res + 1, 32);
+	char(*ips)[32]               = calloc((size_t) n_res + 1, 32);
+	char(*macs)[32]              = calloc((size_t) n_res + 1, 32);
 	for (int i = 0; i < n_res; i++) {
 		frep__v1__reservation__init(&res[i]);
 		snprintf(ips[i], 32, "10.%d.%d.%d", octet2, third, 11 + i);
-		snprintf(macs[i], 32, "02-%02x-%02x-00-00-%02x", octet2 & 0xff, third & 0xff, i & 0xff);
+		snprintf(
+		    macs[i], 32, "02-%02x-%02x-00-00-%02x", octet2 & 0xff, third & 0xff, i & 0xff);
 		res[i].scope_id   = scope_id;
 		res[i].ip_address = ips[i];
 		res[i].client_id  = macs[i];
@@ -234,12 +237,12 @@ rt_add_failover(frep_client *c, const char *name, const char *partner_url, const
 	Frep__V1__FailoverRelationship rel = FREP__V1__FAILOVER_RELATIONSHIP__INIT;
 	rel.name                           = (char *) name;
 	rel.partner_server                 = (char *) partner_url;
-	rel.mode                 = FREP__V1__FAILOVER_MODE__FAILOVER_MODE_LOAD_BALANCE;
-	rel.load_balance_percent = 50;
-	rel.shared_secret        = (char *) secret;
-	rel.scope_ids            = scopes;
-	rel.n_scope_ids          = n_scopes;
-	req.relationship         = &rel;
+	rel.mode                           = FREP__V1__FAILOVER_MODE__FAILOVER_MODE_LOAD_BALANCE;
+	rel.load_balance_percent           = 50;
+	rel.shared_secret                  = (char *) secret;
+	rel.scope_ids                      = scopes;
+	rel.n_scope_ids                    = n_scopes;
+	req.relationship                   = &rel;
 	protobuf_c_message_free_unpacked(
 	    rt_call(c, "DhcpServer", "AddFailover", &req.base, expect, NULL), NULL);
 }
@@ -250,8 +253,8 @@ rt_digest(frep_client *c, const char *scope_id, char out[65])
 	Frep__V1__ScopeConfigRequest req = FREP__V1__SCOPE_CONFIG_REQUEST__INIT;
 	ProtobufCMessage            *o   = NULL;
 	frep_status                  st;
-	req.scope_id = (char *) scope_id;
-	out[0]       = '\0';
+	req.scope_id   = (char *) scope_id;
+	out[0]         = '\0';
 	frep_code code = frep_client_call(c, "/frep.v1.DhcpServer/GetScopeConfig", &req.base,
 	    &frep__v1__scope_config__descriptor, &o, NULL, &st);
 	if (code == FREP_OK) {
@@ -308,8 +311,8 @@ rt_assert_file_lacks(const char *path, const char *const needles[])
 long
 rt_rss_kib(pid_t pid)
 {
-	char  path[64], line[256];
-	long  kib = -1;
+	char path[64], line[256];
+	long kib = -1;
 	snprintf(path, sizeof(path), "/proc/%ld/status", (long) pid);
 	FILE *f = fopen(path, "r");
 	if (f == NULL) {

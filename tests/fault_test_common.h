@@ -54,7 +54,8 @@ ProtobufCMessage *rt_call(frep_client *c, const char *service, const char *metho
     const ProtobufCMessage *in, frep_code expect, frep_status *st_out);
 
 /* rt_call expecting OK, reply freed. */
-void rt_call_ok(frep_client *c, const char *service, const char *method, const ProtobufCMessage *in);
+void rt_call_ok(
+    frep_client *c, const char *service, const char *method, const ProtobufCMessage *in);
 
 /* Adds scope id/24 (or /16 when wide) with range start..end. */
 void rt_add_scope(frep_client *c, const char *id, const char *start, const char *end, bool wide);

@@ -104,17 +104,18 @@ test_frepd_serves_generated_stubs_and_exits_0_on_sigterm(void **state)
 
 	int                          status = -1;
 	Frep__V1__HealthCheckRequest req    = FREP__V1__HEALTH_CHECK_REQUEST__INIT;
-	frep__v1__health__check(frep_client_service(c, &frep__v1__health__descriptor), &req,
-	    health_done, &status);
+	frep__v1__health__check(
+	    frep_client_service(c, &frep__v1__health__descriptor), &req, health_done, &status);
 	assert_int_equal(status, FREP__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING);
 
 	char                                info[256];
 	Frep__Rpc__V1__GetServerInfoRequest ireq = FREP__RPC__V1__GET_SERVER_INFO_REQUEST__INIT;
 	frep__rpc__v1__introspection__get_server_info(
-	    frep_client_service(c, &frep__rpc__v1__introspection__descriptor), &ireq, info_done, info);
+	    frep_client_service(c, &frep__rpc__v1__introspection__descriptor), &ireq, info_done,
+	    info);
 	assert_non_null(strstr(info, "frepd " FREP_VERSION "|16777216|"));
-	const char *served[] = {"frep.rpc.v1.Introspection,", "frep.v1.Health,", "frep.v1.DhcpServer,",
-	    "frep.v1.FailoverReplication,", "frep.v1.Partner,"};
+	const char *served[] = {"frep.rpc.v1.Introspection,", "frep.v1.Health,",
+	    "frep.v1.DhcpServer,", "frep.v1.FailoverReplication,", "frep.v1.Partner,"};
 	for (size_t i = 0; i < sizeof(served) / sizeof(served[0]); i++) {
 		assert_non_null(strstr(info, served[i]));
 	}
@@ -167,7 +168,7 @@ test_frepd_refuses_open_listener_without_tls_or_token(void **state)
 	assert_true(status != -1 && WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 2);
 	assert_int_equal(tu_system("grep -q 'FAILED_PRECONDITION: --listen tcp://0.0.0.0:0' %s",
-	                     f->proc.log_path),
+			     f->proc.log_path),
 	    0);
 }
 
@@ -192,7 +193,8 @@ test_frepd_bad_flags_are_clear_errors(void **state)
 		int status = tu_proc_stop(&f->proc, 0, 10000);
 		assert_true(status != -1 && WIFEXITED(status));
 		assert_int_equal(WEXITSTATUS(status), 2);
-		assert_int_equal(tu_system("grep -qF -- '%s' %s", cases[i].expect, f->proc.log_path), 0);
+		assert_int_equal(
+		    tu_system("grep -qF -- '%s' %s", cases[i].expect, f->proc.log_path), 0);
 	}
 }
 
@@ -202,25 +204,31 @@ test_frepctl_health_and_describe(void **state)
 	fixture    *f       = *state;
 	const char *frepctl = getenv("FREPCTL");
 	start_frepd(f);
-	assert_int_equal(tu_system("%s --server %s health > %s/out.txt && grep -qx SERVING %s/out.txt",
-	                     frepctl, f->url, f->dir, f->dir),
+	assert_int_equal(
+	    tu_system("%s --server %s health > %s/out.txt && grep -qx SERVING %s/out.txt", frepctl,
+		f->url, f->dir, f->dir),
 	    0);
-	assert_int_equal(tu_system("%s --server %s --json health | grep -q '\"status\": \"SERVING\"'",
-	                     frepctl, f->url),
+	assert_int_equal(
+	    tu_system("%s --server %s --json health | grep -q '\"status\": \"SERVING\"'", frepctl,
+		f->url),
 	    0);
 	assert_int_equal(tu_system("%s --server %s health frep.v1.Nope 2>&1 | grep -q 'NOT_FOUND'",
-	                     frepctl, f->url),
+			     frepctl, f->url),
 	    0);
 	assert_int_equal(tu_system("%s --server %s health frep.v1.Nope", frepctl, f->url), 1);
-	assert_int_equal(tu_system("%s --server %s describe | grep -q '/frep.v1.FailoverReplication/ReplicateByName'",
-	                     frepctl, f->url),
+	assert_int_equal(
+	    tu_system(
+		"%s --server %s describe | grep -q '/frep.v1.FailoverReplication/ReplicateByName'",
+		frepctl, f->url),
 	    0);
 	stop_frepd_cleanly(f, SIGTERM);
 	/* Nobody listening: UNAVAILABLE within the deadline, exit 1. */
-	assert_int_equal(tu_system("%s --server %s --timeout 300 health 2>&1 | grep -q '^frepctl: UNAVAILABLE'",
-	                     frepctl, f->url),
+	assert_int_equal(
+	    tu_system("%s --server %s --timeout 300 health 2>&1 | grep -q '^frepctl: UNAVAILABLE'",
+		frepctl, f->url),
 	    0);
-	assert_int_equal(tu_system("%s --server %s --timeout 300 health 2>/dev/null", frepctl, f->url), 1);
+	assert_int_equal(
+	    tu_system("%s --server %s --timeout 300 health 2>/dev/null", frepctl, f->url), 1);
 	assert_int_equal(tu_system("%s nonsense 2>/dev/null", frepctl), 2);
 }
 
@@ -235,7 +243,8 @@ test_frepd_ipc_listener_survives_broken_handshakes(void **state)
 	/* nng leaks the connections its bug strands (inside libnng): this one
 	 * frepd runs with a LeakSanitizer suppression for libnng only. */
 	char supp[700];
-	snprintf(supp, sizeof(supp), "suppressions=%s/tests/nng_1518.supp", getenv("FREP_SOURCE_DIR"));
+	snprintf(
+	    supp, sizeof(supp), "suppressions=%s/tests/nng_1518.supp", getenv("FREP_SOURCE_DIR"));
 	setenv("LSAN_OPTIONS", supp, 1);
 	start_frepd(f);
 	unsetenv("LSAN_OPTIONS");
@@ -273,13 +282,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_frepd_serves_generated_stubs_and_exits_0_on_sigterm, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_frepd_serves_generated_stubs_and_exits_0_on_sigterm, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_frepd_exits_0_on_sigint, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_frepd_client_survives_restart, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_frepd_refuses_open_listener_without_tls_or_token, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_frepd_refuses_open_listener_without_tls_or_token, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_frepd_bad_flags_are_clear_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_frepctl_health_and_describe, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_frepd_ipc_listener_survives_broken_handshakes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_frepd_ipc_listener_survives_broken_handshakes, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("frepd", tests, NULL, NULL);
 }

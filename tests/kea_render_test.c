@@ -23,7 +23,7 @@
 #include "kea_render.h"
 #include "test/engine_testutil.h"
 
-#define S1 IP4(10, 1, 0, 0)
+#define S1     IP4(10, 1, 0, 0)
 #define MASK24 IP4(255, 255, 255, 0)
 
 static bool
@@ -89,8 +89,11 @@ static void
 add_scope(testdb *t, uint32_t id, uint32_t start, uint32_t end)
 {
 	frep_status  st;
-	engine_scope s = {.scope_id = id, .subnet_mask = MASK24, .name = "Office",
-	    .start_range = start, .end_range = end};
+	engine_scope s = {.scope_id = id,
+	    .subnet_mask            = MASK24,
+	    .name                   = "Office",
+	    .start_range            = start,
+	    .end_range              = end};
 	CHECK_OK(engine_scope_add(t->e, &s, NULL, &st), st);
 }
 
@@ -105,7 +108,8 @@ first_subnet(const kea_render_result *r)
 static const char *
 str_at(json_t *obj, const char *path1, size_t idx, const char *key)
 {
-	return json_string_value(json_object_get(json_array_get(json_object_get(obj, path1), idx), key));
+	return json_string_value(
+	    json_object_get(json_array_get(json_object_get(obj, path1), idx), key));
 }
 
 static void
@@ -155,12 +159,14 @@ test_kea_render_inactive_bootp_delay_warn(void **state)
 
 	add_scope(t, S1, IP4(10, 1, 0, 10), IP4(10, 1, 0, 200));
 	add_scope(t, IP4(10, 2, 0, 0), IP4(10, 2, 0, 10), IP4(10, 2, 0, 200));
-	engine_scope off = {.scope_id = S1, .state = ENGINE_SCOPE_STATE_INACTIVE};
+	engine_scope off  = {.scope_id = S1, .state = ENGINE_SCOPE_STATE_INACTIVE};
 	const char  *m1[] = {"state"};
 	CHECK_OK(engine_scope_set(t->e, &off, m1, 1, NULL, &st), st);
-	engine_scope b = {.scope_id = IP4(10, 2, 0, 0), .type = ENGINE_CLIENT_TYPE_BOTH,
-	    .max_bootp_clients = 10, .delay_ms = 500};
-	const char *m2[] = {"type", "max_bootp_clients", "delay_ms"};
+	engine_scope b    = {.scope_id = IP4(10, 2, 0, 0),
+	       .type                   = ENGINE_CLIENT_TYPE_BOTH,
+	       .max_bootp_clients      = 10,
+	       .delay_ms               = 500};
+	const char  *m2[] = {"type", "max_bootp_clients", "delay_ms"};
 	CHECK_OK(engine_scope_set(t->e, &b, m2, 3, NULL, &st), st);
 
 	render(t, &r);
@@ -184,13 +190,21 @@ test_kea_render_reservations(void **state)
 	add_scope(t, S1, IP4(10, 1, 0, 10), IP4(10, 1, 0, 200));
 	char               *gw[] = {"10.1.0.254"};
 	engine_option_value ov   = {.option_id = 3, .values = gw, .n_values = 1};
-	engine_reservation  r1   = {.scope_id = S1, .ip_address = IP4(10, 1, 0, 5),
-	       .client_id = "00-11-22-33-44-55", .name = "Printer1", .description = "2nd floor",
-	       .options = &ov, .n_options = 1};
-	engine_reservation  r2 = {.scope_id = S1, .ip_address = IP4(10, 1, 0, 6),
-	     .client_id = "01-00-11-22-33-44-66", .name = "not a host name"};
-	engine_reservation  r3 = {.scope_id = S1, .ip_address = IP4(10, 1, 0, 7),
-	     .client_id = "00-11-22-33-44-77", .type = ENGINE_CLIENT_TYPE_BOOTP};
+	engine_reservation  r1   = {.scope_id = S1,
+	       .ip_address                    = IP4(10, 1, 0, 5),
+	       .client_id                     = "00-11-22-33-44-55",
+	       .name                          = "Printer1",
+	       .description                   = "2nd floor",
+	       .options                       = &ov,
+	       .n_options                     = 1};
+	engine_reservation  r2   = {.scope_id = S1,
+	       .ip_address                    = IP4(10, 1, 0, 6),
+	       .client_id                     = "01-00-11-22-33-44-66",
+	       .name                          = "not a host name"};
+	engine_reservation  r3   = {.scope_id = S1,
+	       .ip_address                    = IP4(10, 1, 0, 7),
+	       .client_id                     = "00-11-22-33-44-77",
+	       .type                          = ENGINE_CLIENT_TYPE_BOOTP};
 	CHECK_OK(engine_reservation_add(t->e, &r1, NULL, &st), st);
 	CHECK_OK(engine_reservation_add(t->e, &r2, NULL, &st), st);
 	CHECK_OK(engine_reservation_add(t->e, &r3, NULL, &st), st);
@@ -203,8 +217,8 @@ test_kea_render_reservations(void **state)
 	assert_string_equal(str_at(s, "reservations", 0, "hostname"), "printer1");
 	assert_string_equal(str_at(s, "reservations", 0, "ip-address"), "10.1.0.5");
 	json_t *od = json_object_get(json_array_get(res, 0), "option-data");
-	assert_string_equal(json_string_value(json_object_get(json_array_get(od, 0), "data")),
-	    "10.1.0.254");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_array_get(od, 0), "data")), "10.1.0.254");
 	assert_string_equal(str_at(s, "reservations", 1, "client-id"), "01:00:11:22:33:44:66");
 	assert_null(json_object_get(json_array_get(res, 1), "hostname"));
 	assert_true(has_warning(&r, "not a host name"));
@@ -221,11 +235,14 @@ test_kea_render_option_defs_and_server_options(void **state)
 	frep_status       st;
 	kea_render_result r;
 
-	engine_option_def d1 = {.option_id = 224, .name = "Site name",
-	    .type = ENGINE_OPTION_TYPE_STRING};
-	engine_option_def d2 = {.option_id = 225, .name = "Site servers",
-	    .type = ENGINE_OPTION_TYPE_IPV4_ADDRESS, .multi_valued = true};
-	engine_option_def d3 = {.option_id = 226, .name = "Blob", .type = ENGINE_OPTION_TYPE_BINARY_DATA};
+	engine_option_def d1 = {
+	    .option_id = 224, .name = "Site name", .type = ENGINE_OPTION_TYPE_STRING};
+	engine_option_def d2 = {.option_id = 225,
+	    .name                          = "Site servers",
+	    .type                          = ENGINE_OPTION_TYPE_IPV4_ADDRESS,
+	    .multi_valued                  = true};
+	engine_option_def d3 = {
+	    .option_id = 226, .name = "Blob", .type = ENGINE_OPTION_TYPE_BINARY_DATA};
 	engine_option_def d4 = {.option_id = 82, .name = "clash", .type = ENGINE_OPTION_TYPE_BYTE};
 	CHECK_OK(engine_option_def_add(t->e, &d1, NULL, &st), st);
 	CHECK_OK(engine_option_def_add(t->e, &d2, NULL, &st), st);
@@ -281,51 +298,75 @@ test_kea_render_classes_and_policies(void **state)
 	CHECK_OK(engine_class_add(t->e, &uc, NULL, &st), st);
 
 	/* Scope option for a user class -> a class the subnet requires. */
-	char                *ntp[] = {"10.1.0.3"};
-	engine_option_value  uv    = {.option_id = 42, .user_class = "Lab", .values = ntp, .n_values = 1};
+	char               *ntp[] = {"10.1.0.3"};
+	engine_option_value uv    = {
+	       .option_id = 42, .user_class = "Lab", .values = ntp, .n_values = 1};
 	engine_option_target scope = {.scope_id = S1};
 	CHECK_OK(engine_option_value_set(t->e, &scope, &uv, NULL, &st), st);
 
 	/* Server policy on a vendor class (exact) with an option. */
 	char               *vcls[] = {"Microsoft Windows 2000 Options"};
 	engine_criterion    c1     = {.type = ENGINE_CRITERION_TYPE_VENDOR_CLASS,
-	           .comparator = ENGINE_COMPARATOR_EQ, .values = vcls, .n_values = 1};
+		   .comparator              = ENGINE_COMPARATOR_EQ,
+		   .values                  = vcls,
+		   .n_values                = 1};
 	char               *dom[]  = {"msft.example"};
 	engine_option_value pv     = {.option_id = 15, .values = dom, .n_values = 1};
-	engine_policy       sp     = {.name = "windows", .criteria = &c1, .n_criteria = 1,
-	              .options = &pv, .n_options = 1, .lease_duration_s = 3600};
+	engine_policy       sp     = {.name = "windows",
+		      .criteria             = &c1,
+		      .n_criteria           = 1,
+		      .options              = &pv,
+		      .n_options            = 1,
+		      .lease_duration_s     = 3600};
 	CHECK_OK(engine_policy_add(t->e, &sp, NULL, &st), st);
 
 	/* Scope policy with a range: MAC prefix OR not the user class. */
 	char            *macs[] = {"00-11-22*"};
 	char            *ucls[] = {"Lab"};
 	engine_criterion c2[]   = {
-            {.type = ENGINE_CRITERION_TYPE_MAC_ADDRESS, .comparator = ENGINE_COMPARATOR_EQ,
-	      .values = macs, .n_values = 1},
-            {.type = ENGINE_CRITERION_TYPE_USER_CLASS, .comparator = ENGINE_COMPARATOR_NE,
-	      .values = ucls, .n_values = 1},
+	      {.type          = ENGINE_CRITERION_TYPE_MAC_ADDRESS,
+		  .comparator = ENGINE_COMPARATOR_EQ,
+		  .values     = macs,
+		  .n_values   = 1},
+	      {.type          = ENGINE_CRITERION_TYPE_USER_CLASS,
+		  .comparator = ENGINE_COMPARATOR_NE,
+		  .values     = ucls,
+		  .n_values   = 1},
         };
 	engine_ip_range     pr   = {IP4(10, 1, 0, 150), IP4(10, 1, 0, 160)};
 	char               *gw[] = {"10.1.0.253"};
 	engine_option_value gv   = {.option_id = 3, .values = gw, .n_values = 1};
-	engine_policy       p1   = {.name = "phones", .scope_id = S1, .criteria = c2, .n_criteria = 2,
-	            .condition = ENGINE_POLICY_CONDITION_OR, .ip_ranges = &pr, .n_ip_ranges = 1,
-	            .options = &gv, .n_options = 1};
+	engine_policy       p1   = {.name = "phones",
+		    .scope_id             = S1,
+		    .criteria             = c2,
+		    .n_criteria           = 2,
+		    .condition            = ENGINE_POLICY_CONDITION_OR,
+		    .ip_ranges            = &pr,
+		    .n_ip_ranges          = 1,
+		    .options              = &gv,
+		    .n_options            = 1};
 	CHECK_OK(engine_policy_add(t->e, &p1, NULL, &st), st);
 
 	/* Scope policy without ranges, with a criterion Kea lacks. */
 	char            *fq[] = {"host.example*"};
-	engine_criterion c3   = {.type = ENGINE_CRITERION_TYPE_FQDN, .comparator = ENGINE_COMPARATOR_EQ,
-	      .values = fq, .n_values = 1};
-	engine_policy p2 = {.name = "fqdn", .scope_id = S1, .criteria = &c3, .n_criteria = 1,
-	    .condition = ENGINE_POLICY_CONDITION_AND, .options = &gv, .n_options = 1};
+	engine_criterion c3   = {.type = ENGINE_CRITERION_TYPE_FQDN,
+	      .comparator              = ENGINE_COMPARATOR_EQ,
+	      .values                  = fq,
+	      .n_values                = 1};
+	engine_policy    p2   = {.name = "fqdn",
+		 .scope_id             = S1,
+		 .criteria             = &c3,
+		 .n_criteria           = 1,
+		 .condition            = ENGINE_POLICY_CONDITION_AND,
+		 .options              = &gv,
+		 .n_options            = 1};
 	CHECK_OK(engine_policy_add(t->e, &p2, NULL, &st), st);
 
 	render(t, &r);
-	json_t *classes = json_object_get(r.dhcp4, "client-classes");
-	json_t *by[16]  = {0};
-	size_t  i;
-	json_t *c;
+	json_t     *classes = json_object_get(r.dhcp4, "client-classes");
+	json_t     *by[16]  = {0};
+	size_t      i;
+	json_t     *c;
 	const char *names[] = {"user:Lab", "policy:server:windows", "policy:10.1.0.0:phones",
 	    "policy:10.1.0.0:fqdn", "scope:10.1.0.0:user:Lab", NULL};
 	json_array_foreach(classes, i, c)
@@ -341,7 +382,8 @@ test_kea_render_classes_and_policies(void **state)
 			fail_msg("class %s not rendered", names[k]);
 		}
 	}
-	assert_string_equal(json_string_value(json_object_get(by[0], "test")), "option[77].hex == 0x6C6162");
+	assert_string_equal(
+	    json_string_value(json_object_get(by[0], "test")), "option[77].hex == 0x6C6162");
 	assert_string_equal(json_string_value(json_object_get(by[1], "test")),
 	    "((option[60].hex == 0x4D53465420352E30))");
 	assert_int_equal(json_integer_value(json_object_get(by[1], "valid-lifetime")), 3600);
@@ -377,9 +419,9 @@ test_kea_render_superscope(void **state)
 	add_scope(t, S1, IP4(10, 1, 0, 10), IP4(10, 1, 0, 200));
 	add_scope(t, IP4(10, 2, 0, 0), IP4(10, 2, 0, 10), IP4(10, 2, 0, 200));
 	add_scope(t, IP4(10, 3, 0, 0), IP4(10, 3, 0, 10), IP4(10, 3, 0, 200));
-	const char *m[] = {"superscope_name"};
-	engine_scope a  = {.scope_id = S1, .superscope_name = "building"};
-	engine_scope b  = {.scope_id = IP4(10, 2, 0, 0), .superscope_name = "building"};
+	const char  *m[] = {"superscope_name"};
+	engine_scope a   = {.scope_id = S1, .superscope_name = "building"};
+	engine_scope b   = {.scope_id = IP4(10, 2, 0, 0), .superscope_name = "building"};
 	CHECK_OK(engine_scope_set(t->e, &a, m, 1, NULL, &st), st);
 	CHECK_OK(engine_scope_set(t->e, &b, m, 1, NULL, &st), st);
 
@@ -403,11 +445,12 @@ build(testdb *t, bool reverse)
 		add_scope(t, IP4(10, 1 + n, 0, 0), IP4(10, 1 + n, 0, 10), IP4(10, 1 + n, 0, 200));
 	}
 	for (int k = 0; k < 3; k++) {
-		int                n   = reverse ? 2 - k : k;
-		char               id[32];
+		int  n = reverse ? 2 - k : k;
+		char id[32];
 		snprintf(id, sizeof(id), "00-11-22-33-44-%02x", n);
 		engine_reservation res = {.scope_id = IP4(10, 1, 0, 0),
-		    .ip_address = IP4(10, 1, 0, 2 + (uint32_t) n), .client_id = id};
+		    .ip_address                     = IP4(10, 1, 0, 2 + (uint32_t) n),
+		    .client_id                      = id};
 		CHECK_OK(engine_reservation_add(t->e, &res, NULL, &st), st);
 	}
 }
@@ -502,7 +545,8 @@ test_kea_push_real_kea(void **state)
 	fprintf(f,
 	    "{\"Dhcp4\": {\"interfaces-config\": {\"interfaces\": []}, \"control-socket\": "
 	    "{\"socket-type\": \"unix\", \"socket-name\": \"%s\"}, \"lease-database\": {\"type\": "
-	    "\"memfile\", \"persist\": false}, \"loggers\": [{\"name\": \"kea-dhcp4\", \"severity\": "
+	    "\"memfile\", \"persist\": false}, \"loggers\": [{\"name\": \"kea-dhcp4\", "
+	    "\"severity\": "
 	    "\"WARN\", \"output_options\": [{\"output\": \"%s/kea.log\"}]}]}}",
 	    sock, t->dir);
 	fclose(f);
@@ -526,8 +570,11 @@ test_kea_push_real_kea(void **state)
 
 	add_scope(t, S1, IP4(10, 1, 0, 10), IP4(10, 1, 0, 200));
 	kea_push        *p;
-	kea_push_options o = {.socket_path = sock, .base_path = base, .debounce_ms = 20,
-	    .retry_min_ms = 50, .retry_max_ms = 200};
+	kea_push_options o = {.socket_path = sock,
+	    .base_path                     = base,
+	    .debounce_ms                   = 20,
+	    .retry_min_ms                  = 50,
+	    .retry_max_ms                  = 200};
 	CHECK_OK(kea_push_new(t->e, &o, &p, &st), st);
 	engine_set_commit_hook(t->e, kea_push_commit_hook, p);
 	kea_push_status s = {0};
@@ -560,8 +607,8 @@ test_kea_push_real_kea(void **state)
 	assert_true(s.pushes < 6); /* the burst did not make 5 pushes */
 	json_t *ans = NULL;
 	CHECK_OK(kea_control_command(sock, "config-get", NULL, 5000, &ans, &st), st);
-	json_t *subnets = json_object_get(
-	    json_object_get(json_object_get(ans, "arguments"), "Dhcp4"), "subnet4");
+	json_t *subnets =
+	    json_object_get(json_object_get(json_object_get(ans, "arguments"), "Dhcp4"), "subnet4");
 	assert_int_equal(json_array_size(subnets), 1);
 	assert_int_equal(json_array_size(json_object_get(json_array_get(subnets, 0), "pools")), 6);
 	json_decref(ans);

@@ -29,7 +29,7 @@
 #include "frep/v1/health.pb-c.h"
 #include "frep/v1/replication.pb-c.h"
 
-#define SECRET "load-test shared secret 91c2"
+#define SECRET  "load-test shared secret 91c2"
 #define THREADS 64
 /* "Stable": VmRSS after the last call is at most 20 % above VmRSS after the
  * first 1,000 calls, plus the two caches frepd fills by design and bounds:
@@ -39,16 +39,16 @@
  * over 128,000 calls) fails it; smaller leaks are LSan's job (the
  * sanitizer build runs this test and frepd must exit 0). */
 #define RSS_GROWTH_MAX 0.20
-#define RSS_SLACK_KIB 4096
+#define RSS_SLACK_KIB  4096
 
 typedef struct load {
-	rt_node     a, b;
-	long        calls; /* per thread */
-	atomic_long done;
-	long        rss_first[2];
-	long        rss_at[2][1024]; /* VmRSS after every 1,000 calls */
-	atomic_long errors;
-	char        first_error[512];
+	rt_node         a, b;
+	long            calls; /* per thread */
+	atomic_long     done;
+	long            rss_first[2];
+	long            rss_at[2][1024]; /* VmRSS after every 1,000 calls */
+	atomic_long     errors;
+	char            first_error[512];
 	pthread_mutex_t mu;
 } load;
 
@@ -69,8 +69,8 @@ note_error(worker *w, const char *what, frep_code code, const char *msg)
 	load *l = w->l;
 	if (atomic_fetch_add(&l->errors, 1) == 0) {
 		pthread_mutex_lock(&l->mu);
-		snprintf(l->first_error, sizeof(l->first_error), "thread %d: %s: %s: %s", w->id, what,
-		    frep_code_name(code), msg);
+		snprintf(l->first_error, sizeof(l->first_error), "thread %d: %s: %s: %s", w->id,
+		    what, frep_code_name(code), msg);
 		pthread_mutex_unlock(&l->mu);
 	}
 }
@@ -100,8 +100,8 @@ do_read(worker *w, frep_client *c, const char *scope)
 	if (kind == 0) {
 		Frep__V1__ScopeKey k = FREP__V1__SCOPE_KEY__INIT;
 		k.scope_id           = (char *) scope;
-		frep_code code = frep_client_call(c, "/frep.v1.DhcpServer/GetScope", &k.base,
-		    &frep__v1__scope__descriptor, &out, NULL, &st);
+		frep_code code       = frep_client_call(c, "/frep.v1.DhcpServer/GetScope", &k.base,
+			  &frep__v1__scope__descriptor, &out, NULL, &st);
 		if (code != FREP_OK) {
 			note_error(w, "GetScope", code, st.message);
 		} else if (strcmp(((Frep__V1__Scope *) out)->scope_id, scope) != 0) {
@@ -111,9 +111,10 @@ do_read(worker *w, frep_client *c, const char *scope)
 	} else if (kind == 1) {
 		Frep__V1__ReservationKey k = FREP__V1__RESERVATION_KEY__INIT;
 		char                     ip[32];
-		snprintf(ip, sizeof(ip), "%.*s%d", (int) (strlen(scope) - 1), scope, 11 + (int) (rand_r(&w->seed) % 5));
-		k.scope_id   = (char *) scope;
-		k.ip_address = ip;
+		snprintf(ip, sizeof(ip), "%.*s%d", (int) (strlen(scope) - 1), scope,
+		    11 + (int) (rand_r(&w->seed) % 5));
+		k.scope_id     = (char *) scope;
+		k.ip_address   = ip;
 		frep_code code = frep_client_call(c, "/frep.v1.DhcpServer/GetReservation", &k.base,
 		    &frep__v1__reservation__descriptor, &out, NULL, &st);
 		if (code != FREP_OK) {
@@ -129,7 +130,7 @@ do_read(worker *w, frep_client *c, const char *scope)
 		if (code != FREP_OK) {
 			note_error(w, "Health/Check", code, st.message);
 		} else if (((Frep__V1__HealthCheckResponse *) out)->status !=
-		           FREP__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING) {
+			   FREP__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING) {
 			note_error(w, "Health/Check not SERVING", FREP_INTERNAL, "");
 		}
 	}
@@ -165,8 +166,8 @@ do_write(worker *w)
 		Frep__V1__ReservationKey k = FREP__V1__RESERVATION_KEY__INIT;
 		k.scope_id                 = w->scope;
 		k.ip_address               = ip;
-		frep_code code = frep_client_call(c, "/frep.v1.DhcpServer/RemoveReservation", &k.base,
-		    &frep__v1__empty__descriptor, &out, NULL, &st);
+		frep_code code = frep_client_call(c, "/frep.v1.DhcpServer/RemoveReservation",
+		    &k.base, &frep__v1__empty__descriptor, &out, NULL, &st);
 		if (code != FREP_OK) {
 			note_error(w, "RemoveReservation", code, st.message);
 		}
@@ -209,7 +210,8 @@ worker_main(void *arg)
 	for (long i = 0; i < w->l->calls; i++) {
 		unsigned r = rand_r(&w->seed) % 100;
 		if (r < 30) {
-			do_read(w, w->on_a ? w->ca : w->cb, w->scope); /* its own scope, where it writes */
+			do_read(w, w->on_a ? w->ca : w->cb,
+			    w->scope); /* its own scope, where it writes */
 			w->counts[0]++;
 		} else if (r < 55) {
 			/* The other server: A's replicated copy on B, or a scope on A. */
@@ -290,25 +292,29 @@ test_load_64_clients_mixed_calls_two_partners(void **state)
 			counts[k] += w[i].counts[k];
 		}
 	}
-	long long ms       = tu_now_ms() - t0;
+	long long ms          = tu_now_ms() - t0;
 	long      rss_last[2] = {rt_rss_kib(l->a.proc.pid), rt_rss_kib(l->b.proc.pid)};
-	long      total    = atomic_load(&l->done);
+	long      total       = atomic_load(&l->done);
 	print_message("%ld calls in %lld ms (%.0f/s): %ld own reads, %ld cross reads, %ld writes, "
-	              "%ld replications; %ld errors\n",
+		      "%ld replications; %ld errors\n",
 	    total, ms, total * 1000.0 / (double) (ms ? ms : 1), counts[0], counts[1], counts[2],
 	    counts[3], atomic_load(&l->errors));
-	print_message("VmRSS A %ld -> %ld KiB, B %ld -> %ld KiB (after call 1000 -> after the last)\n",
+	print_message(
+	    "VmRSS A %ld -> %ld KiB, B %ld -> %ld KiB (after call 1000 -> after the last)\n",
 	    l->rss_first[0], rss_last[0], l->rss_first[1], rss_last[1]);
 	for (long k = 16; k <= total / 1000 && k < 1024; k += 16) {
-		print_message("  after %4ld000 calls: A %ld KiB, B %ld KiB\n", k, l->rss_at[0][k], l->rss_at[1][k]);
+		print_message("  after %4ld000 calls: A %ld KiB, B %ld KiB\n", k, l->rss_at[0][k],
+		    l->rss_at[1][k]);
 	}
 	for (int k = 0; k < 2; k++) {
 		struct stat sb;
 		const char *db = k ? l->b.db : l->a.db;
-		print_message("store %s: %lld KiB\n", db, stat(db, &sb) == 0 ? (long long) sb.st_size / 1024 : -1LL);
+		print_message("store %s: %lld KiB\n", db,
+		    stat(db, &sb) == 0 ? (long long) sb.st_size / 1024 : -1LL);
 	}
 	if (atomic_load(&l->errors) != 0) {
-		fail_msg("%ld unexpected errors; the first: %s", atomic_load(&l->errors), l->first_error);
+		fail_msg("%ld unexpected errors; the first: %s", atomic_load(&l->errors),
+		    l->first_error);
 	}
 	assert_int_equal(total, (long) THREADS * l->calls);
 
@@ -317,8 +323,8 @@ test_load_64_clients_mixed_calls_two_partners(void **state)
 	char                            *names[] = {"load"};
 	req.names                                = names;
 	req.n_names                              = 1;
-	Frep__V1__ReplicateResponse *r = (Frep__V1__ReplicateResponse *) rt_call(
-	    l->a.c, "FailoverReplication", "ReplicateByName", &req.base, FREP_OK, NULL);
+	Frep__V1__ReplicateResponse *r           = (Frep__V1__ReplicateResponse *) rt_call(
+		      l->a.c, "FailoverReplication", "ReplicateByName", &req.base, FREP_OK, NULL);
 	assert_int_equal(r->n_scope_ids, THREADS / 2);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	for (int i = 0; i < THREADS / 2; i++) {
@@ -331,13 +337,17 @@ test_load_64_clients_mixed_calls_two_partners(void **state)
 	if (rt_env_long("FREP_LOAD_SANITIZER", 0) == 0 && l->calls >= 1000) {
 		for (int k = 0; k < 2; k++) {
 			assert_true(l->rss_first[k] > 0 && rss_last[k] > 0);
-			if ((double) rss_last[k] > (double) l->rss_first[k] * (1.0 + RSS_GROWTH_MAX) + RSS_SLACK_KIB) {
-				fail_msg("frepd %s VmRSS grew from %ld to %ld KiB (more than %.0f%% + %d KiB)",
-				    k ? "B" : "A", l->rss_first[k], rss_last[k], RSS_GROWTH_MAX * 100, RSS_SLACK_KIB);
+			if ((double) rss_last[k] >
+			    (double) l->rss_first[k] * (1.0 + RSS_GROWTH_MAX) + RSS_SLACK_KIB) {
+				fail_msg("frepd %s VmRSS grew from %ld to %ld KiB (more than "
+					 "%.0f%% + %d KiB)",
+				    k ? "B" : "A", l->rss_first[k], rss_last[k],
+				    RSS_GROWTH_MAX * 100, RSS_SLACK_KIB);
 			}
 		}
 	} else {
-		print_message("VmRSS bound not checked (sanitizer build or fewer than 1000 calls per thread)\n");
+		print_message("VmRSS bound not checked (sanitizer build or fewer than 1000 calls "
+			      "per thread)\n");
 	}
 
 	for (int i = 0; i < THREADS; i++) {

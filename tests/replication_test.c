@@ -80,7 +80,8 @@ teardown(void **state)
 			int status = tu_proc_stop(&f->n[i].proc, SIGTERM, 15000);
 			if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 				tu_proc_dump_log(&f->n[i].proc);
-				print_error("frepd %s did not exit 0 (status %d)\n", f->n[i].name, status);
+				print_error(
+				    "frepd %s did not exit 0 (status %d)\n", f->n[i].name, status);
 			}
 		}
 	}
@@ -96,13 +97,14 @@ static ProtobufCMessage *
 call_expect(node *n, const char *service, const char *method, const ProtobufCMessage *in,
     frep_code expect, frep_status *st_out)
 {
-	const ProtobufCServiceDescriptor *sd =
-	    strcmp(service, "DhcpServer") == 0 ? &frep__v1__dhcp_server__descriptor
-	                                       : &frep__v1__failover_replication__descriptor;
-	const ProtobufCMethodDescriptor *m = protobuf_c_service_descriptor_get_method_by_name(sd, method);
-	char                             path[128];
-	ProtobufCMessage                *out = NULL;
-	frep_status                      st;
+	const ProtobufCServiceDescriptor *sd = strcmp(service, "DhcpServer") == 0
+						   ? &frep__v1__dhcp_server__descriptor
+						   : &frep__v1__failover_replication__descriptor;
+	const ProtobufCMethodDescriptor  *m =
+	    protobuf_c_service_descriptor_get_method_by_name(sd, method);
+	char              path[128];
+	ProtobufCMessage *out = NULL;
+	frep_status       st;
 	assert_non_null(m);
 	snprintf(path, sizeof(path), "/frep.v1.%s/%s", service, method);
 	frep_code code = frep_client_call(n->c, path, in, m->output, &out, NULL, &st);
@@ -128,8 +130,8 @@ scope_digest(node *n, const char *scope_id, char out[65])
 {
 	Frep__V1__ScopeConfigRequest req = FREP__V1__SCOPE_CONFIG_REQUEST__INIT;
 	req.scope_id                     = (char *) scope_id;
-	Frep__V1__ScopeConfig *cfg = (Frep__V1__ScopeConfig *) call_expect(
-	    n, "DhcpServer", "GetScopeConfig", &req.base, FREP_OK, NULL);
+	Frep__V1__ScopeConfig *cfg       = (Frep__V1__ScopeConfig *) call_expect(
+		  n, "DhcpServer", "GetScopeConfig", &req.base, FREP_OK, NULL);
 	snprintf(out, 65, "%s", cfg->digest);
 	protobuf_c_message_free_unpacked(&cfg->base, NULL);
 }
@@ -144,7 +146,7 @@ scope_digest_or_empty(node *n, const char *scope_id, char out[65])
 	req.scope_id = (char *) scope_id;
 	out[0]       = '\0';
 	if (frep_client_call(n->c, "/frep.v1.DhcpServer/GetScopeConfig", &req.base,
-	        &frep__v1__scope_config__descriptor, &o, NULL, &st) == FREP_OK) {
+		&frep__v1__scope_config__descriptor, &o, NULL, &st) == FREP_OK) {
 		snprintf(out, 65, "%s", ((Frep__V1__ScopeConfig *) o)->digest);
 		protobuf_c_message_free_unpacked(o, NULL);
 	} else {
@@ -188,9 +190,9 @@ add_exclusion(node *n, const char *scope, const char *a, const char *b, bool rem
 static void
 set_scope_option(node *n, const char *scope, uint32_t code, const char *value)
 {
-	Frep__V1__SetOptionValueRequest req = FREP__V1__SET_OPTION_VALUE_REQUEST__INIT;
-	Frep__V1__OptionTarget          t   = FREP__V1__OPTION_TARGET__INIT;
-	Frep__V1__OptionValue           v   = FREP__V1__OPTION_VALUE__INIT;
+	Frep__V1__SetOptionValueRequest req     = FREP__V1__SET_OPTION_VALUE_REQUEST__INIT;
+	Frep__V1__OptionTarget          t       = FREP__V1__OPTION_TARGET__INIT;
+	Frep__V1__OptionValue           v       = FREP__V1__OPTION_VALUE__INIT;
 	char                           *vals[1] = {(char *) value};
 	t.scope_id                              = (char *) scope;
 	v.option_id                             = code;
@@ -204,11 +206,11 @@ set_scope_option(node *n, const char *scope, uint32_t code, const char *value)
 static void
 add_policy(node *n, const char *scope, const char *name, const char *a, const char *b)
 {
-	Frep__V1__Policy    p   = FREP__V1__POLICY__INIT;
-	Frep__V1__Criterion c   = FREP__V1__CRITERION__INIT;
-	Frep__V1__IpRange   r   = FREP__V1__IP_RANGE__INIT;
-	Frep__V1__Criterion *cs[1] = {&c};
-	Frep__V1__IpRange   *rs[1] = {&r};
+	Frep__V1__Policy     p       = FREP__V1__POLICY__INIT;
+	Frep__V1__Criterion  c       = FREP__V1__CRITERION__INIT;
+	Frep__V1__IpRange    r       = FREP__V1__IP_RANGE__INIT;
+	Frep__V1__Criterion *cs[1]   = {&c};
+	Frep__V1__IpRange   *rs[1]   = {&r};
 	char                *vals[1] = {"Default BOOTP Class"};
 	p.name                       = (char *) name;
 	p.scope_id                   = (char *) scope;
@@ -227,19 +229,21 @@ add_policy(node *n, const char *scope, const char *name, const char *a, const ch
 }
 
 static void
-add_failover(node *from, node *to, const char *name, char **scopes, size_t n_scopes, frep_code expect)
+add_failover(
+    node *from, node *to, const char *name, char **scopes, size_t n_scopes, frep_code expect)
 {
 	Frep__V1__AddFailoverRequest   req = FREP__V1__ADD_FAILOVER_REQUEST__INIT;
 	Frep__V1__FailoverRelationship rel = FREP__V1__FAILOVER_RELATIONSHIP__INIT;
 	rel.name                           = (char *) name;
 	rel.partner_server                 = to->url;
-	rel.mode                 = FREP__V1__FAILOVER_MODE__FAILOVER_MODE_LOAD_BALANCE;
-	rel.load_balance_percent = 60;
-	rel.shared_secret        = SECRET;
-	rel.scope_ids            = scopes;
-	rel.n_scope_ids          = n_scopes;
-	req.relationship         = &rel;
-	ProtobufCMessage *out    = call_expect(from, "DhcpServer", "AddFailover", &req.base, expect, NULL);
+	rel.mode                           = FREP__V1__FAILOVER_MODE__FAILOVER_MODE_LOAD_BALANCE;
+	rel.load_balance_percent           = 60;
+	rel.shared_secret                  = SECRET;
+	rel.scope_ids                      = scopes;
+	rel.n_scope_ids                    = n_scopes;
+	req.relationship                   = &rel;
+	ProtobufCMessage *out =
+	    call_expect(from, "DhcpServer", "AddFailover", &req.base, expect, NULL);
 	protobuf_c_message_free_unpacked(out, NULL);
 }
 
@@ -294,8 +298,8 @@ test_replication_add_failover_mirrors_and_copies(void **state)
 	scope_digest(b, "10.1.0.0", db);
 	assert_string_equal(da, db);
 
-	Frep__V1__FailoverKey key = FREP__V1__FAILOVER_KEY__INIT;
-	key.name                  = "rel1";
+	Frep__V1__FailoverKey key         = FREP__V1__FAILOVER_KEY__INIT;
+	key.name                          = "rel1";
 	Frep__V1__FailoverRelationship *m = (Frep__V1__FailoverRelationship *) call_expect(
 	    b, "DhcpServer", "GetFailover", &key.base, FREP_OK, NULL);
 	assert_string_equal(m->partner_server, a->url);
@@ -331,8 +335,8 @@ test_replication_each_kind_added_changed_removed(void **state)
 	build_rel1(f);
 
 	add_reservation(a, "10.1.0.0", "10.1.0.21", "00-11-22-33-44-66", "laptop");
-	Frep__V1__SetReservationRequest sr  = FREP__V1__SET_RESERVATION_REQUEST__INIT;
-	Frep__V1__Reservation           res = FREP__V1__RESERVATION__INIT;
+	Frep__V1__SetReservationRequest sr     = FREP__V1__SET_RESERVATION_REQUEST__INIT;
+	Frep__V1__Reservation           res    = FREP__V1__RESERVATION__INIT;
 	char                           *mask[] = {"name"};
 	res.scope_id                           = "10.1.0.0";
 	res.ip_address                         = "10.1.0.20";
@@ -376,12 +380,12 @@ test_replication_each_kind_added_changed_removed(void **state)
 	rk.scope_id                 = "10.1.0.0";
 	rk.ip_address               = "10.1.0.20";
 	Frep__V1__Reservation *got  = (Frep__V1__Reservation *) call_expect(
-        b, "DhcpServer", "GetReservation", &rk.base, FREP_OK, NULL);
+	     b, "DhcpServer", "GetReservation", &rk.base, FREP_OK, NULL);
 	assert_string_equal(got->name, "printer-2");
 	protobuf_c_message_free_unpacked(&got->base, NULL);
 
 	/* Replicating again is harmless: nothing is sent. */
-	r = replicate_by_name(a, names, 1, false, false);
+	r    = replicate_by_name(a, names, 1, false, false);
 	sres = result_for(r, "10.1.0.0");
 	assert_int_equal(sres->code, FREP_OK);
 	assert_true(sres->unchanged);
@@ -392,7 +396,7 @@ test_replication_each_kind_added_changed_removed(void **state)
 	assert_int_equal(sres->code, FREP_OK);
 	assert_false(sres->unchanged);
 	assert_int_equal(sres->changes->reservations->added + sres->changes->reservations->updated +
-	                     sres->changes->reservations->removed,
+			     sres->changes->reservations->removed,
 	    0);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 }
@@ -406,12 +410,12 @@ test_replication_by_scope_id_all_and_item_errors(void **state)
 	add_scope(a, "10.9.0.0", "10.9.0.10", "10.9.0.20"); /* in no relationship */
 	add_reservation(a, "10.1.0.0", "10.1.0.30", "00-11-22-33-44-77", "x");
 
-	Frep__V1__ReplicateByScopeIdRequest req = FREP__V1__REPLICATE_BY_SCOPE_ID_REQUEST__INIT;
-	char *ids[] = {"10.1.0.0", "10.8.0.0", "10.9.0.0"};
-	req.scope_ids                           = ids;
-	req.n_scope_ids                         = 3;
-	Frep__V1__ReplicateResponse *r = (Frep__V1__ReplicateResponse *) call_expect(
-	    a, "FailoverReplication", "ReplicateByScopeId", &req.base, FREP_OK, NULL);
+	Frep__V1__ReplicateByScopeIdRequest req   = FREP__V1__REPLICATE_BY_SCOPE_ID_REQUEST__INIT;
+	char                               *ids[] = {"10.1.0.0", "10.8.0.0", "10.9.0.0"};
+	req.scope_ids                             = ids;
+	req.n_scope_ids                           = 3;
+	Frep__V1__ReplicateResponse *r            = (Frep__V1__ReplicateResponse *) call_expect(
+		       a, "FailoverReplication", "ReplicateByScopeId", &req.base, FREP_OK, NULL);
 	assert_int_equal(r->n_scope_ids, 1);
 	assert_string_equal(r->scope_ids[0], "10.1.0.0");
 	assert_int_equal(r->n_errors, 2);
@@ -424,34 +428,34 @@ test_replication_by_scope_id_all_and_item_errors(void **state)
 
 	/* Malformed requests: INVALID_ARGUMENT, nothing replicated. */
 	add_reservation(a, "10.1.0.0", "10.1.0.31", "00-11-22-33-44-88", "y");
-	char  da[65], db_before[65], db_after[65];
+	char da[65], db_before[65], db_after[65];
 	scope_digest(b, "10.1.0.0", db_before);
-	char *bad[] = {"10.1.0.0", "10.1.0.256"};
-	req.scope_ids = bad;
+	char *bad[]     = {"10.1.0.0", "10.1.0.256"};
+	req.scope_ids   = bad;
 	req.n_scope_ids = 2;
 	frep_status st;
 	protobuf_c_message_free_unpacked(call_expect(a, "FailoverReplication", "ReplicateByScopeId",
-	                                     &req.base, FREP_INVALID_ARGUMENT, &st),
+					     &req.base, FREP_INVALID_ARGUMENT, &st),
 	    NULL);
 	assert_non_null(strstr(st.message, "10.1.0.256"));
-	char *dup[] = {"10.1.0.0", "10.1.0.0"};
+	char *dup[]   = {"10.1.0.0", "10.1.0.0"};
 	req.scope_ids = dup;
 	protobuf_c_message_free_unpacked(call_expect(a, "FailoverReplication", "ReplicateByScopeId",
-	                                     &req.base, FREP_INVALID_ARGUMENT, &st),
+					     &req.base, FREP_INVALID_ARGUMENT, &st),
 	    NULL);
-	Frep__V1__ReplicateByNameRequest nreq = FREP__V1__REPLICATE_BY_NAME_REQUEST__INIT;
-	char *dupn[] = {"rel1", "rel1"};
-	nreq.names = dupn;
-	nreq.n_names = 2;
+	Frep__V1__ReplicateByNameRequest nreq   = FREP__V1__REPLICATE_BY_NAME_REQUEST__INIT;
+	char                            *dupn[] = {"rel1", "rel1"};
+	nreq.names                              = dupn;
+	nreq.n_names                            = 2;
 	protobuf_c_message_free_unpacked(call_expect(a, "FailoverReplication", "ReplicateByName",
-	                                     &nreq.base, FREP_INVALID_ARGUMENT, &st),
+					     &nreq.base, FREP_INVALID_ARGUMENT, &st),
 	    NULL);
 	scope_digest(b, "10.1.0.0", db_after);
 	assert_string_equal(db_before, db_after);
 
 	/* Unknown name: a per-item error; no names: every failover scope. */
 	char *unknown[] = {"nope"};
-	r = replicate_by_name(a, unknown, 1, false, false);
+	r               = replicate_by_name(a, unknown, 1, false, false);
 	assert_int_equal(r->n_results, 0);
 	assert_int_equal(r->n_errors, 1);
 	assert_int_equal(r->errors[0]->code, FREP_NOT_FOUND);
@@ -558,14 +562,14 @@ test_replication_partner_calls_need_the_secret(void **state)
 	add_reservation(a, "10.1.0.0", "10.1.0.42", "00-11-22-33-44-cc", "evil");
 	Frep__V1__ScopeConfigRequest cr = FREP__V1__SCOPE_CONFIG_REQUEST__INIT;
 	cr.scope_id                     = "10.1.0.0";
-	Frep__V1__ScopeConfig *cfg = (Frep__V1__ScopeConfig *) call_expect(
-	    a, "DhcpServer", "GetScopeConfig", &cr.base, FREP_OK, NULL);
+	Frep__V1__ScopeConfig *cfg      = (Frep__V1__ScopeConfig *) call_expect(
+		 a, "DhcpServer", "GetScopeConfig", &cr.base, FREP_OK, NULL);
 	Frep__V1__ApplyScopeRequest req = FREP__V1__APPLY_SCOPE_REQUEST__INIT;
 	req.relationship                = "rel1";
 	req.source_server               = a->url;
 	req.config                      = cfg;
-	size_t   len     = protobuf_c_message_get_packed_size(&req.base);
-	uint8_t *payload = malloc(len);
+	size_t   len                    = protobuf_c_message_get_packed_size(&req.base);
+	uint8_t *payload                = malloc(len);
 	protobuf_c_message_pack(&req.base, payload);
 	const char *path = "/frep.v1.Partner/ApplyScope";
 
@@ -578,16 +582,17 @@ test_replication_partner_calls_need_the_secret(void **state)
 		int64_t now = partner_auth_now_ms();
 		snprintf(ts, sizeof(ts), "%lld", (long long) now);
 		if (cases[i].with_mac) {
-			partner_auth_mac(cases[i].secret, path, "rel1", now, "n1", payload, len, mac);
+			partner_auth_mac(
+			    cases[i].secret, path, "rel1", now, "n1", payload, len, mac);
 		}
-		frep_metadata md[] = {{PARTNER_AUTH_KEY_RELATIONSHIP, "rel1"},
-		    {PARTNER_AUTH_KEY_TIMESTAMP, ts}, {PARTNER_AUTH_KEY_NONCE, "n1"},
-		    {PARTNER_AUTH_KEY_MAC, mac}};
-		frep_call_options co = {.metadata = md, .n_metadata = cases[i].with_mac ? 4 : 1};
-		ProtobufCMessage *out = NULL;
+		frep_metadata     md[] = {{PARTNER_AUTH_KEY_RELATIONSHIP, "rel1"},
+			{PARTNER_AUTH_KEY_TIMESTAMP, ts}, {PARTNER_AUTH_KEY_NONCE, "n1"},
+			{PARTNER_AUTH_KEY_MAC, mac}};
+		frep_call_options co   = {.metadata = md, .n_metadata = cases[i].with_mac ? 4 : 1};
+		ProtobufCMessage *out  = NULL;
 		frep_status       st;
 		assert_int_equal(frep_client_call(b->c, path, &req.base,
-		                     &frep__v1__apply_scope_response__descriptor, &out, &co, &st),
+				     &frep__v1__apply_scope_response__descriptor, &out, &co, &st),
 		    FREP_UNAUTHENTICATED);
 		assert_null(strstr(st.message, SECRET));
 	}
@@ -595,11 +600,11 @@ test_replication_partner_calls_need_the_secret(void **state)
 	char    mac[PARTNER_AUTH_MAC_HEXLEN], ts[32];
 	int64_t now = partner_auth_now_ms();
 	snprintf(ts, sizeof(ts), "%lld", (long long) now);
-	frep_metadata md[] = {{PARTNER_AUTH_KEY_RELATIONSHIP, "rel1"},
-	    {PARTNER_AUTH_KEY_TIMESTAMP, ts}, {PARTNER_AUTH_KEY_NONCE, "n2"},
-	    {PARTNER_AUTH_KEY_MAC, mac}};
-	frep_call_options co = {.metadata = md, .n_metadata = 4};
-	ProtobufCMessage *out = NULL;
+	frep_metadata     md[] = {{PARTNER_AUTH_KEY_RELATIONSHIP, "rel1"},
+		{PARTNER_AUTH_KEY_TIMESTAMP, ts}, {PARTNER_AUTH_KEY_NONCE, "n2"},
+		{PARTNER_AUTH_KEY_MAC, mac}};
+	frep_call_options co   = {.metadata = md, .n_metadata = 4};
+	ProtobufCMessage *out  = NULL;
 	frep_status       st;
 	req.dry_run = true; /* a dry run, so the first (accepted) call changes nothing */
 	len         = protobuf_c_message_get_packed_size(&req.base);
@@ -607,12 +612,12 @@ test_replication_partner_calls_need_the_secret(void **state)
 	protobuf_c_message_pack(&req.base, payload);
 	partner_auth_mac(SECRET, path, "rel1", now, "n2", payload, len, mac);
 	assert_int_equal(frep_client_call(b->c, path, &req.base,
-	                     &frep__v1__apply_scope_response__descriptor, &out, &co, &st),
+			     &frep__v1__apply_scope_response__descriptor, &out, &co, &st),
 	    FREP_OK);
 	protobuf_c_message_free_unpacked(out, NULL);
 	/* A new call id, same MAC: the replay is refused. */
 	assert_int_equal(frep_client_call(b->c, path, &req.base,
-	                     &frep__v1__apply_scope_response__descriptor, &out, &co, &st),
+			     &frep__v1__apply_scope_response__descriptor, &out, &co, &st),
 	    FREP_UNAUTHENTICATED);
 	assert_non_null(strstr(st.message, "replayed"));
 	free(payload);
@@ -630,16 +635,16 @@ import_scope(node *n, int third, int octet2, int n_res, const char *name, bool d
 	snprintf(scope_id, sizeof(scope_id), "10.%d.%d.0", octet2, third);
 	snprintf(start, sizeof(start), "10.%d.%d.10", octet2, third);
 	snprintf(end, sizeof(end), "10.%d.%d.250", octet2, third);
-	Frep__V1__Scope scope = FREP__V1__SCOPE__INIT;
-	scope.scope_id        = scope_id;
-	scope.subnet_mask     = "255.255.255.0";
-	scope.start_range     = start;
-	scope.end_range       = end;
-	scope.name            = (char *) name;
+	Frep__V1__Scope scope        = FREP__V1__SCOPE__INIT;
+	scope.scope_id               = scope_id;
+	scope.subnet_mask            = "255.255.255.0";
+	scope.start_range            = start;
+	scope.end_range              = end;
+	scope.name                   = (char *) name;
 	Frep__V1__Reservation  *res  = calloc((size_t) n_res, sizeof(*res));
 	Frep__V1__Reservation **resp = calloc((size_t) n_res + 1, sizeof(*resp));
-	char (*ips)[32]  = calloc((size_t) n_res, 32);
-	char (*macs)[32] = calloc((size_t) n_res, 32);
+	char(*ips)[32]               = calloc((size_t) n_res, 32);
+	char(*macs)[32]              = calloc((size_t) n_res, 32);
 	for (int i = 0; i < n_res; i++) {
 		frep__v1__reservation__init(&res[i]);
 		snprintf(ips[i], 32, "10.%d.%d.%d", octet2, third, 11 + i);
@@ -650,10 +655,10 @@ import_scope(node *n, int third, int octet2, int n_res, const char *name, bool d
 		res[i].name       = "host";
 		resp[i]           = &res[i];
 	}
-	Frep__V1__ScopeConfig cfg = FREP__V1__SCOPE_CONFIG__INIT;
-	cfg.scope                 = &scope;
-	cfg.reservations          = resp;
-	cfg.n_reservations        = (size_t) n_res;
+	Frep__V1__ScopeConfig cfg        = FREP__V1__SCOPE_CONFIG__INIT;
+	cfg.scope                        = &scope;
+	cfg.reservations                 = resp;
+	cfg.n_reservations               = (size_t) n_res;
 	Frep__V1__ImportScopeRequest req = FREP__V1__IMPORT_SCOPE_REQUEST__INIT;
 	req.config                       = &cfg;
 	req.dry_run                      = dry_run;
@@ -720,7 +725,7 @@ test_replication_many_scopes_batched(void **state)
 	for (int i = 0; i < N; i += 60) {
 		import_scope(a, i % 256, 100 + i / 256, 4, "many", false, NULL);
 	}
-	r = replicate_by_name(a, names, 1, false, false);
+	r           = replicate_by_name(a, names, 1, false, false);
 	size_t sent = 0;
 	for (size_t i = 0; i < r->n_results; i++) {
 		assert_int_equal(r->results[i]->code, FREP_OK);
@@ -764,8 +769,8 @@ test_replication_every_kind_round_two(void **state)
 	ok.option_id                = 3;
 	call_ok(a, "DhcpServer", "RemoveOptionValue", &ok.base);
 	add_policy(a, "10.1.0.0", "second", "10.1.0.130", "10.1.0.140");
-	Frep__V1__SetPolicyRequest sp  = FREP__V1__SET_POLICY_REQUEST__INIT;
-	Frep__V1__Policy           pol = FREP__V1__POLICY__INIT;
+	Frep__V1__SetPolicyRequest sp   = FREP__V1__SET_POLICY_REQUEST__INIT;
+	Frep__V1__Policy           pol  = FREP__V1__POLICY__INIT;
 	char                      *pm[] = {"lease_duration_s"};
 	pol.scope_id                    = "10.1.0.0";
 	pol.name                        = "bootp";
@@ -774,8 +779,8 @@ test_replication_every_kind_round_two(void **state)
 	sp.update_mask                  = pm;
 	sp.n_update_mask                = 1;
 	call_ok(a, "DhcpServer", "SetPolicy", &sp.base);
-	Frep__V1__SetScopeRequest ss = FREP__V1__SET_SCOPE_REQUEST__INIT;
-	Frep__V1__Scope           sc = FREP__V1__SCOPE__INIT;
+	Frep__V1__SetScopeRequest ss   = FREP__V1__SET_SCOPE_REQUEST__INIT;
+	Frep__V1__Scope           sc   = FREP__V1__SCOPE__INIT;
 	char                     *sm[] = {"description", "lease_duration_s"};
 	sc.scope_id                    = "10.1.0.0";
 	sc.description                 = "second floor";
@@ -799,9 +804,9 @@ test_replication_every_kind_round_two(void **state)
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 
 	/* A reservation-level option changed: an update of the reservation. */
-	Frep__V1__SetOptionValueRequest req = FREP__V1__SET_OPTION_VALUE_REQUEST__INIT;
-	Frep__V1__OptionTarget          rt  = FREP__V1__OPTION_TARGET__INIT;
-	Frep__V1__OptionValue           v   = FREP__V1__OPTION_VALUE__INIT;
+	Frep__V1__SetOptionValueRequest req    = FREP__V1__SET_OPTION_VALUE_REQUEST__INIT;
+	Frep__V1__OptionTarget          rt     = FREP__V1__OPTION_TARGET__INIT;
+	Frep__V1__OptionValue           v      = FREP__V1__OPTION_VALUE__INIT;
 	char                           *vals[] = {"10.1.0.9"};
 	rt.scope_id                            = "10.1.0.0";
 	rt.reserved_ip                         = "10.1.0.25";
@@ -822,7 +827,8 @@ test_replication_every_kind_round_two(void **state)
 	assert_string_equal(da, db);
 	Frep__V1__ScopeKey key = FREP__V1__SCOPE_KEY__INIT;
 	key.scope_id           = "10.1.0.0";
-	Frep__V1__Scope *got   = (Frep__V1__Scope *) call_expect(b, "DhcpServer", "GetScope", &key.base, FREP_OK, NULL);
+	Frep__V1__Scope *got =
+	    (Frep__V1__Scope *) call_expect(b, "DhcpServer", "GetScope", &key.base, FREP_OK, NULL);
 	assert_string_equal(got->description, "second floor");
 	assert_int_equal(got->lease_duration_s, 86400);
 	protobuf_c_message_free_unpacked(&got->base, NULL);
@@ -861,10 +867,10 @@ typedef struct replicator {
 static void *
 replicator_main(void *arg)
 {
-	replicator                      *rp  = arg;
-	Frep__V1__ReplicateByNameRequest req = FREP__V1__REPLICATE_BY_NAME_REQUEST__INIT;
+	replicator                      *rp      = arg;
+	Frep__V1__ReplicateByNameRequest req     = FREP__V1__REPLICATE_BY_NAME_REQUEST__INIT;
 	char                            *names[] = {"big"};
-	ProtobufCMessage                *out = NULL;
+	ProtobufCMessage                *out     = NULL;
 	frep_status                      st;
 	req.names   = names;
 	req.n_names = 1;
@@ -907,11 +913,12 @@ test_replication_partner_killed_mid_apply_is_old_or_new(void **state)
 		scope_digest(b, "10.50.0.0", old_d);
 		/* Rename a slice of the reservations: a new digest on A. */
 		for (int k = 0; k < 5; k++) {
-			Frep__V1__SetReservationRequest sr   = FREP__V1__SET_RESERVATION_REQUEST__INIT;
-			Frep__V1__Reservation           r    = FREP__V1__RESERVATION__INIT;
-			char                           *mask[] = {"name"};
-			char                            ip[32], name[32];
-			int                             i = (round * 37 + k * 101) % N_RES;
+			Frep__V1__SetReservationRequest sr =
+			    FREP__V1__SET_RESERVATION_REQUEST__INIT;
+			Frep__V1__Reservation r      = FREP__V1__RESERVATION__INIT;
+			char                 *mask[] = {"name"};
+			char                  ip[32], name[32];
+			int                   i = (round * 37 + k * 101) % N_RES;
 			snprintf(ip, sizeof(ip), "10.50.%d.%d", 1 + i / 200, 1 + i % 200);
 			snprintf(name, sizeof(name), "round-%d-%d", round, k);
 			r.scope_id       = "10.50.0.0";
@@ -942,14 +949,14 @@ test_replication_partner_killed_mid_apply_is_old_or_new(void **state)
 		} else if (strcmp(got, new_d) == 0) {
 			saw_new++;
 		} else {
-			fail_msg("round %d: partner digest %s is neither old %s nor new %s", round, got,
-			    old_d, new_d);
+			fail_msg("round %d: partner digest %s is neither old %s nor new %s", round,
+			    got, old_d, new_d);
 		}
 	}
 	print_message("killed mid-replication 20 times: %d old, %d new\n", saw_old, saw_new);
 	/* Afterwards a replication completes it. */
-	char *names[] = {"big"};
-	Frep__V1__ReplicateResponse *r = replicate_by_name(a, names, 1, false, false);
+	char                        *names[] = {"big"};
+	Frep__V1__ReplicateResponse *r       = replicate_by_name(a, names, 1, false, false);
 	assert_int_equal(result_for(r, "10.50.0.0")->code, FREP_OK);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	char da[65], db[65];
@@ -962,17 +969,26 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_replication_add_failover_mirrors_and_copies, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_replication_each_kind_added_changed_removed, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_replication_by_scope_id_all_and_item_errors, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_replication_dry_run_changes_nothing, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_replication_one_partner_down_others_proceed, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_replication_missing_option_definition_refused, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_replication_partner_calls_need_the_secret, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_replication_partner_killed_mid_apply_is_old_or_new, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_replication_add_failover_mirrors_and_copies, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_replication_each_kind_added_changed_removed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_replication_by_scope_id_all_and_item_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_replication_dry_run_changes_nothing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_replication_one_partner_down_others_proceed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_replication_missing_option_definition_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_replication_partner_calls_need_the_secret, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_replication_partner_killed_mid_apply_is_old_or_new, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_replication_import_scope, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_replication_every_kind_round_two, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_replication_slow_partner_deadline, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_replication_slow_partner_deadline, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_replication_many_scopes_batched, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("replication", tests, NULL, NULL);

@@ -37,10 +37,10 @@ typedef struct fixture {
 } fixture;
 
 typedef struct server_config {
-	unsigned              workers;
-	size_t                max_message_bytes;
-	const char           *token;
-	const char           *url; /* NULL: ipc:// in the temp dir */
+	unsigned               workers;
+	size_t                 max_message_bytes;
+	const char            *token;
+	const char            *url; /* NULL: ipc:// in the temp dir */
 	const rpc_tls_options *tls;
 } server_config;
 
@@ -70,7 +70,9 @@ server_up(fixture *f, const server_config *cfg)
 	f->echo = echo_service_new();
 	check_ok(rpc_server_register(f->server, echo_service_base(f->echo), 0, &st), &st);
 	check_ok(rpc_health_new(f->server, &f->health, &st), &st);
-	check_ok(rpc_server_register(f->server, f->health, RPC_SERVICE_INLINE | RPC_SERVICE_NO_AUTH, &st), &st);
+	check_ok(rpc_server_register(
+		     f->server, f->health, RPC_SERVICE_INLINE | RPC_SERVICE_NO_AUTH, &st),
+	    &st);
 	check_ok(rpc_server_listen(f->server, f->url, cfg->tls, &st), &st);
 	check_ok(rpc_server_start(f->server, &st), &st);
 	snprintf(f->url, sizeof(f->url), "%s", rpc_server_bound_url(f->server, 0));
@@ -141,9 +143,9 @@ echo_done(const Frep__Test__V1__EchoResponse *msg, void *data)
 static frep_code
 stub_echo(frep_client *c, uint64_t tag, size_t len, echo_result *r, frep_status *st)
 {
-	ProtobufCService            *svc = frep_client_service(c, &frep__test__v1__echo__descriptor);
-	Frep__Test__V1__EchoRequest  req = FREP__TEST__V1__ECHO_REQUEST__INIT;
-	uint8_t                     *buf = calloc(1, len + 1);
+	ProtobufCService           *svc = frep_client_service(c, &frep__test__v1__echo__descriptor);
+	Frep__Test__V1__EchoRequest req = FREP__TEST__V1__ECHO_REQUEST__INIT;
+	uint8_t                    *buf = calloc(1, len + 1);
 	memset(buf, (int) (tag & 0xff), len);
 	req.data.data = buf;
 	req.data.len  = len;
@@ -202,7 +204,7 @@ pack_raw_request(const char *method, const uint8_t *payload, size_t pl, uint32_t
 static void
 test_rpc_dispatch_through_generated_stub(void **state)
 {
-	fixture      *f = *state;
+	fixture      *f   = *state;
 	server_config cfg = {0};
 	frep_status   st;
 	echo_result   r;
@@ -218,15 +220,16 @@ test_rpc_dispatch_through_generated_stub(void **state)
 	/* Health of the whole server and of a registered service. */
 	Frep__V1__HealthCheckRequest hreq = FREP__V1__HEALTH_CHECK_REQUEST__INIT;
 	ProtobufCMessage            *out  = NULL;
-	hreq.service = "frep.test.v1.Echo";
+	hreq.service                      = "frep.test.v1.Echo";
 	check_ok(frep_client_call(f->client, "/frep.v1.Health/Check", &hreq.base,
-	             &frep__v1__health_check_response__descriptor, &out, NULL, &st), &st);
+		     &frep__v1__health_check_response__descriptor, &out, NULL, &st),
+	    &st);
 	assert_int_equal(((Frep__V1__HealthCheckResponse *) out)->status,
 	    FREP__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING);
 	protobuf_c_message_free_unpacked(out, NULL);
 	hreq.service = "frep.v1.Nope";
 	assert_int_equal(frep_client_call(f->client, "/frep.v1.Health/Check", &hreq.base,
-	                     &frep__v1__health_check_response__descriptor, &out, NULL, &st),
+			     &frep__v1__health_check_response__descriptor, &out, NULL, &st),
 	    FREP_NOT_FOUND);
 	assert_non_null(strstr(st.message, "frep.v1.Nope"));
 }
@@ -234,7 +237,7 @@ test_rpc_dispatch_through_generated_stub(void **state)
 static void
 test_rpc_unknown_method_is_unimplemented(void **state)
 {
-	fixture                    *f = *state;
+	fixture                    *f   = *state;
 	server_config               cfg = {0};
 	frep_status                 st;
 	ProtobufCMessage           *out = NULL;
@@ -242,14 +245,14 @@ test_rpc_unknown_method_is_unimplemented(void **state)
 	server_up(f, &cfg);
 	client_up(f, NULL);
 	assert_int_equal(frep_client_call(f->client, "/frep.test.v1.Echo/Nope", &req.base,
-	                     &frep__test__v1__echo_response__descriptor, &out, NULL, &st),
+			     &frep__test__v1__echo_response__descriptor, &out, NULL, &st),
 	    FREP_UNIMPLEMENTED);
 	assert_non_null(strstr(st.message, "/frep.test.v1.Echo/Nope"));
 	assert_int_equal(frep_client_call(f->client, "/frep.v9.Ghost/Echo", &req.base,
-	                     &frep__test__v1__echo_response__descriptor, &out, NULL, &st),
+			     &frep__test__v1__echo_response__descriptor, &out, NULL, &st),
 	    FREP_UNIMPLEMENTED);
 	assert_int_equal(frep_client_call(f->client, "no-slash", &req.base,
-	                     &frep__test__v1__echo_response__descriptor, &out, NULL, &st),
+			     &frep__test__v1__echo_response__descriptor, &out, NULL, &st),
 	    FREP_UNIMPLEMENTED);
 	/* The last status is per thread and readable after the call. */
 	frep_status last;
@@ -265,7 +268,8 @@ test_rpc_undecodable_payload_is_invalid_argument(void **state)
 	server_up(f, &cfg);
 	const uint8_t garbage[] = {0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f}; /* length past the end */
 	uint8_t      *env       = NULL;
-	size_t        n = pack_raw_request("/frep.test.v1.Echo/Echo", garbage, sizeof(garbage), 0, 0, &env);
+	size_t        n =
+	    pack_raw_request("/frep.test.v1.Echo/Echo", garbage, sizeof(garbage), 0, 0, &env);
 	Frep__Rpc__V1__Response *r = raw_call(f->url, env, n, 5000);
 	assert_non_null(r);
 	assert_int_equal(r->code, FREP_INVALID_ARGUMENT);
@@ -291,10 +295,10 @@ test_rpc_handler_status_reaches_client(void **state)
 	client_up(f, NULL);
 	ProtobufCMessage           *out = NULL;
 	Frep__Test__V1__FailRequest req = FREP__TEST__V1__FAIL_REQUEST__INIT;
-	req.code    = FREP_FAILED_PRECONDITION;
-	req.message = "scope 10.0.0.0 is in no relationship";
+	req.code                        = FREP_FAILED_PRECONDITION;
+	req.message                     = "scope 10.0.0.0 is in no relationship";
 	assert_int_equal(frep_client_call(f->client, "/frep.test.v1.Echo/Fail", &req.base,
-	                     &frep__test__v1__fail_response__descriptor, &out, NULL, &st),
+			     &frep__test__v1__fail_response__descriptor, &out, NULL, &st),
 	    FREP_FAILED_PRECONDITION);
 	assert_string_equal(st.message, "scope 10.0.0.0 is in no relationship");
 	assert_null(out);
@@ -308,14 +312,15 @@ test_rpc_closure_after_handler_returns(void **state)
 	frep_status   st;
 	server_up(f, &cfg);
 	client_up(f, NULL);
-	Frep__Test__V1__EchoRequest req = FREP__TEST__V1__ECHO_REQUEST__INIT;
+	Frep__Test__V1__EchoRequest req     = FREP__TEST__V1__ECHO_REQUEST__INIT;
 	uint8_t                     data[3] = {1, 2, 3};
 	req.data.data                       = data;
 	req.data.len                        = 3;
 	req.tag                             = 99;
-	ProtobufCMessage *out = NULL;
+	ProtobufCMessage *out               = NULL;
 	check_ok(frep_client_call(f->client, "/frep.test.v1.Echo/EchoLater", &req.base,
-	             &frep__test__v1__echo_response__descriptor, &out, NULL, &st), &st);
+		     &frep__test__v1__echo_response__descriptor, &out, NULL, &st),
+	    &st);
 	Frep__Test__V1__EchoResponse *resp = (Frep__Test__V1__EchoResponse *) out;
 	assert_int_equal(resp->tag, 99);
 	assert_int_equal(resp->data.len, 3);
@@ -415,10 +420,10 @@ test_rpc_oversized_request_refused(void **state)
 
 	/* A raw client that sends it anyway: nng drops it unread and no
 	 * handler runs; the server keeps serving. */
-	size_t   big = 200 * 1024;
+	size_t   big     = 200 * 1024;
 	uint8_t *payload = calloc(1, big);
 	uint8_t *env     = NULL;
-	size_t   n = pack_raw_request("/frep.test.v1.Echo/Echo", payload, big, 0, 0, &env);
+	size_t   n       = pack_raw_request("/frep.test.v1.Echo/Echo", payload, big, 0, 0, &env);
 	assert_null(raw_call(f->url, env, n, 300));
 	free(env);
 	free(payload);
@@ -438,16 +443,18 @@ test_rpc_metadata_reaches_handler(void **state)
 	frep_status   st;
 	server_up(f, &cfg);
 	client_up(f, NULL);
-	frep_metadata     md[] = {{"x-request-id", "req-7"}};
-	frep_call_options co   = {.metadata = md, .n_metadata = 1};
-	Frep__Test__V1__EchoRequest e = FREP__TEST__V1__ECHO_REQUEST__INIT;
-	ProtobufCMessage           *out = NULL;
+	frep_metadata               md[] = {{"x-request-id", "req-7"}};
+	frep_call_options           co   = {.metadata = md, .n_metadata = 1};
+	Frep__Test__V1__EchoRequest e    = FREP__TEST__V1__ECHO_REQUEST__INIT;
+	ProtobufCMessage           *out  = NULL;
 	check_ok(frep_client_call(f->client, "/frep.test.v1.Echo/Echo", &e.base,
-	             &frep__test__v1__echo_response__descriptor, &out, &co, &st), &st);
+		     &frep__test__v1__echo_response__descriptor, &out, &co, &st),
+	    &st);
 	protobuf_c_message_free_unpacked(out, NULL);
 	Frep__Test__V1__CountsRequest cr = FREP__TEST__V1__COUNTS_REQUEST__INIT;
 	check_ok(frep_client_call(f->client, "/frep.test.v1.Echo/GetCounts", &cr.base,
-	             &frep__test__v1__counts_response__descriptor, &out, NULL, &st), &st);
+		     &frep__test__v1__counts_response__descriptor, &out, NULL, &st),
+	    &st);
 	assert_string_equal(((Frep__Test__V1__CountsResponse *) out)->last_request_id, "req-7");
 	protobuf_c_message_free_unpacked(out, NULL);
 }
@@ -473,7 +480,8 @@ test_rpc_bearer_token_required(void **state)
 	ProtobufCMessage            *out = NULL;
 	Frep__V1__HealthCheckRequest h   = FREP__V1__HEALTH_CHECK_REQUEST__INIT;
 	check_ok(frep_client_call(f->client, "/frep.v1.Health/Check", &h.base,
-	             &frep__v1__health_check_response__descriptor, &out, NULL, &st), &st);
+		     &frep__v1__health_check_response__descriptor, &out, NULL, &st),
+	    &st);
 	protobuf_c_message_free_unpacked(out, NULL);
 	frep_client_close(f->client);
 
@@ -484,7 +492,7 @@ test_rpc_bearer_token_required(void **state)
 }
 
 #define N_THREADS 16
-#define N_CALLS 1000
+#define N_CALLS   1000
 
 typedef struct hammer {
 	frep_client *c;
@@ -534,7 +542,8 @@ test_rpc_16_threads_share_one_client(void **state)
 		failures += h[i].failures;
 		mismatches += h[i].mismatches;
 		if (h[i].failures > 0) {
-			print_error("thread %u: %s: %s\n", i, frep_code_name(h[i].last.code), h[i].last.message);
+			print_error("thread %u: %s: %s\n", i, frep_code_name(h[i].last.code),
+			    h[i].last.message);
 		}
 	}
 	assert_int_equal(failures, 0);
@@ -561,7 +570,8 @@ test_rpc_dropped_connection_does_not_rerun_call(void **state)
 	server_down(f, 0);
 	server_up(f, &cfg); /* same ipc path, fresh counters */
 	pthread_join(t, NULL);
-	if (sl.code != FREP_UNAVAILABLE || strstr(sl.st.message, "may or may not have run") == NULL) {
+	if (sl.code != FREP_UNAVAILABLE ||
+	    strstr(sl.st.message, "may or may not have run") == NULL) {
 		fail_msg("got %s: %s", frep_code_name(sl.code), sl.st.message);
 	}
 	/* The client redials and works; the new server never saw the Sleep. */
@@ -590,8 +600,8 @@ test_rpc_repeated_call_id_answered_from_cache(void **state)
 		assert_non_null(r);
 		assert_int_equal(r->code, FREP_OK);
 		assert_int_equal(r->call_id, 0xfeedULL);
-		Frep__Test__V1__EchoResponse *e = frep__test__v1__echo_response__unpack(
-		    NULL, r->payload.len, r->payload.data);
+		Frep__Test__V1__EchoResponse *e =
+		    frep__test__v1__echo_response__unpack(NULL, r->payload.len, r->payload.data);
 		assert_int_equal(e->tag, 777);
 		frep__test__v1__echo_response__free_unpacked(e, NULL);
 		frep__rpc__v1__response__free_unpacked(r, NULL);
@@ -601,8 +611,8 @@ test_rpc_repeated_call_id_answered_from_cache(void **state)
 }
 
 static void
-run_transport(fixture *f, const char *url, const rpc_tls_options *tls,
-    const frep_client_options *co)
+run_transport(
+    fixture *f, const char *url, const rpc_tls_options *tls, const frep_client_options *co)
 {
 	server_config cfg = {.url = url, .tls = tls};
 	frep_status   st;
@@ -624,15 +634,16 @@ test_rpc_transports_tcp_ws_tls(void **state)
 	run_transport(f, "ws://127.0.0.1:0/frep", NULL, NULL);
 
 	/* A CA and a server certificate for 127.0.0.1, made now. */
-	assert_int_equal(tu_system("cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
-	                           "-nodes -keyout ca.key -out ca.crt -days 2 -subj /CN=frep-test-ca "
-	                           ">/dev/null 2>&1 && "
-	                           "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-	                           "-keyout srv.key -out srv.csr -subj /CN=localhost >/dev/null 2>&1 && "
-	                           "printf 'subjectAltName=DNS:localhost' > ext.cnf && "
-	                           "openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
-	                           "-out srv.crt -days 2 -extfile ext.cnf >/dev/null 2>&1",
-	                     f->dir),
+	assert_int_equal(
+	    tu_system("cd %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
+		      "-nodes -keyout ca.key -out ca.crt -days 2 -subj /CN=frep-test-ca "
+		      ">/dev/null 2>&1 && "
+		      "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+		      "-keyout srv.key -out srv.csr -subj /CN=localhost >/dev/null 2>&1 && "
+		      "printf 'subjectAltName=DNS:localhost' > ext.cnf && "
+		      "openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+		      "-out srv.crt -days 2 -extfile ext.cnf >/dev/null 2>&1",
+		f->dir),
 	    0);
 	char cert[700], key[700], ca[700];
 	snprintf(cert, sizeof(cert), "%s/srv.crt", f->dir);
@@ -664,11 +675,14 @@ test_rpc_bad_options_are_clear_errors(void **state)
 	assert_non_null(strstr(st.message, "max_message_bytes 1000"));
 	assert_int_equal(rpc_server_new(NULL, &s, &st), FREP_OK);
 	rpc_tls_options none = {0};
-	assert_int_equal(rpc_server_listen(s, "tls+tcp://127.0.0.1:0", &none, &st), FREP_INVALID_ARGUMENT);
+	assert_int_equal(
+	    rpc_server_listen(s, "tls+tcp://127.0.0.1:0", &none, &st), FREP_INVALID_ARGUMENT);
 	rpc_tls_options missing = {.cert_file = "/nonexistent.crt", .key_file = "/nonexistent.key"};
-	assert_int_equal(rpc_server_listen(s, "tls+tcp://127.0.0.1:0", &missing, &st), FREP_INVALID_ARGUMENT);
+	assert_int_equal(
+	    rpc_server_listen(s, "tls+tcp://127.0.0.1:0", &missing, &st), FREP_INVALID_ARGUMENT);
 	assert_non_null(strstr(st.message, "/nonexistent.crt"));
-	assert_int_equal(rpc_server_listen(s, "bogus://x", NULL, &st), FREP_OK); /* checked at start */
+	assert_int_equal(
+	    rpc_server_listen(s, "bogus://x", NULL, &st), FREP_OK); /* checked at start */
 	assert_int_equal(rpc_server_start(s, &st), FREP_INVALID_ARGUMENT);
 	assert_non_null(strstr(st.message, "bogus://x"));
 	rpc_server_free(s);
@@ -682,18 +696,26 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_rpc_dispatch_through_generated_stub, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_rpc_unknown_method_is_unimplemented, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_rpc_undecodable_payload_is_invalid_argument, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_rpc_handler_status_reaches_client, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_rpc_closure_after_handler_returns, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_rpc_expired_deadline_skips_handler, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_rpc_dispatch_through_generated_stub, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_rpc_unknown_method_is_unimplemented, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_rpc_undecodable_payload_is_invalid_argument, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_rpc_handler_status_reaches_client, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_rpc_closure_after_handler_returns, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_rpc_expired_deadline_skips_handler, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rpc_oversized_request_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rpc_metadata_reaches_handler, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rpc_bearer_token_required, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rpc_16_threads_share_one_client, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_rpc_dropped_connection_does_not_rerun_call, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_rpc_repeated_call_id_answered_from_cache, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_rpc_dropped_connection_does_not_rerun_call, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_rpc_repeated_call_id_answered_from_cache, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rpc_transports_tcp_ws_tls, setup, teardown),
 	    cmocka_unit_test(test_rpc_bad_options_are_clear_errors),
 	};

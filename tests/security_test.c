@@ -38,7 +38,7 @@
 
 #define SECRET1 "sec-test one 5d8e1c0b"
 #define SECRET2 "sec-test two a4471f93"
-#define TOKEN "admin-token-3b0e9f6c2d"
+#define TOKEN   "admin-token-3b0e9f6c2d"
 #define TOKEN_B "admin-token-b-77e1a0d4"
 
 /* Every string that must never reach a log, a reply or an error. */
@@ -121,7 +121,8 @@ make_certs(const char *dir)
 	int rc = tu_system(
 	    "cd %s && printf 'subjectAltName=DNS:localhost,IP:127.0.0.1' > ext.cnf && "
 	    "for ca in ca rogue; do openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 "
-	    "-nodes -keyout $ca.key -out $ca.crt -days 2 -subj /CN=frep-$ca >/dev/null 2>&1 || exit 1; "
+	    "-nodes -keyout $ca.key -out $ca.crt -days 2 -subj /CN=frep-$ca >/dev/null 2>&1 || "
+	    "exit 1; "
 	    "done && "
 	    "for c in a:ca b:ca client:ca intruder:rogue; do n=${c%%:*}; ca=${c#*:}; "
 	    "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout $n.key "
@@ -138,11 +139,11 @@ tls_node(fixture *f, int i, const char *name, int port, char paths[][700])
 	char url[600];
 	snprintf(url, sizeof(url), "tls+tcp://localhost:%d", port);
 	rt_node_init(&f->n[i], f->dir, name, url);
-	rt_node  *n = &f->n[i];
+	rt_node *n = &f->n[i];
 	/* paths: 0 own cert, 1 own key, 2 ca, 3 client cert, 4 client key */
 	const char *extra[] = {"--tls-cert", paths[0], "--tls-key", paths[1], "--tls-ca", paths[2],
-	    "--partner-tls-ca", paths[2], "--partner-tls-cert", paths[0], "--partner-tls-key", paths[1],
-	    "--log-level", "debug", NULL};
+	    "--partner-tls-ca", paths[2], "--partner-tls-cert", paths[0], "--partner-tls-key",
+	    paths[1], "--log-level", "debug", NULL};
 	memcpy(n->extra, extra, sizeof(extra));
 	n->copts.tls_ca_file     = paths[2];
 	n->copts.tls_cert_file   = paths[3];
@@ -164,7 +165,8 @@ refused_client(const char *url, const frep_client_options *opts, const char *who
 	s.subnet_mask     = "255.255.255.0";
 	s.start_range     = "10.99.0.10";
 	s.end_range       = "10.99.0.20";
-	frep_code code    = try_call(c, "/frep.v1.DhcpServer/AddScope", &s.base, &frep__v1__scope__descriptor, &st);
+	frep_code code =
+	    try_call(c, "/frep.v1.DhcpServer/AddScope", &s.base, &frep__v1__scope__descriptor, &st);
 	print_message("%s: %s: %s\n", who, frep_code_name(code), st.message);
 	assert_int_not_equal(code, FREP_OK);
 	frep_client_close(c);
@@ -181,7 +183,7 @@ test_security_tls_listeners_and_partner_links(void **state)
 {
 	fixture *f = *state;
 	make_certs(f->dir);
-	char pa[5][700], pb[5][700];
+	char        pa[5][700], pb[5][700];
 	const char *files[5][2] = {{"a.crt", "b.crt"}, {"a.key", "b.key"}, {"ca.crt", "ca.crt"},
 	    {"client.crt", "client.crt"}, {"client.key", "client.key"}};
 	for (int k = 0; k < 5; k++) {
@@ -208,8 +210,8 @@ test_security_tls_listeners_and_partner_links(void **state)
 	char                            *names[] = {"tls"};
 	req.names                                = names;
 	req.n_names                              = 1;
-	Frep__V1__ReplicateResponse *r = (Frep__V1__ReplicateResponse *) rt_call(
-	    a->c, "FailoverReplication", "ReplicateByName", &req.base, FREP_OK, NULL);
+	Frep__V1__ReplicateResponse *r           = (Frep__V1__ReplicateResponse *) rt_call(
+		      a->c, "FailoverReplication", "ReplicateByName", &req.base, FREP_OK, NULL);
 	assert_int_equal(r->n_scope_ids, 1);
 	assert_int_equal(r->results[0]->code, FREP_OK);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
@@ -226,11 +228,15 @@ test_security_tls_listeners_and_partner_links(void **state)
 	refused_client(b->url, &none, "no CA, no client certificate");
 	frep_client_options no_cert = {.tls_ca_file = pb[2], .tls_server_name = "localhost"};
 	refused_client(b->url, &no_cert, "CA but no client certificate");
-	frep_client_options rogue_cert = {.tls_ca_file = pb[2], .tls_server_name = "localhost",
-	    .tls_cert_file = intruder_crt, .tls_key_file = intruder_key};
+	frep_client_options rogue_cert = {.tls_ca_file = pb[2],
+	    .tls_server_name                           = "localhost",
+	    .tls_cert_file                             = intruder_crt,
+	    .tls_key_file                              = intruder_key};
 	refused_client(b->url, &rogue_cert, "client certificate from another CA");
-	frep_client_options distrust = {.tls_ca_file = rogue_ca, .tls_server_name = "localhost",
-	    .tls_cert_file = pb[3], .tls_key_file = pb[4]};
+	frep_client_options distrust = {.tls_ca_file = rogue_ca,
+	    .tls_server_name                         = "localhost",
+	    .tls_cert_file                           = pb[3],
+	    .tls_key_file                            = pb[4]};
 	refused_client(b->url, &distrust, "client that does not trust the server's CA");
 	char d[65];
 	rt_digest(b->c, "10.99.0.0", d);
@@ -267,74 +273,80 @@ test_security_admin_token_required_on_every_non_health_call(void **state)
 	node_ipc(f, 0, "a");
 	node_ipc(f, 1, "b");
 	rt_node *a = &f->n[0], *b = &f->n[1];
-	a->extra[2]     = "--token-file";
-	a->extra[3]     = tok;
-	a->copts.token  = TOKEN;
-	b->extra[2]     = "--token-file";
-	b->extra[3]     = tok_b;
-	b->copts.token  = TOKEN_B;
+	a->extra[2]    = "--token-file";
+	a->extra[3]    = tok;
+	a->copts.token = TOKEN;
+	b->extra[2]    = "--token-file";
+	b->extra[3]    = tok_b;
+	b->copts.token = TOKEN_B;
 	rt_node_start(a, f->dir);
 	rt_node_start(b, f->dir);
 
 	frep_client        *anon = NULL, *wrong = NULL;
 	frep_status         st;
-	frep_client_options o_anon = {.timeout_ms = 5000};
+	frep_client_options o_anon  = {.timeout_ms = 5000};
 	frep_client_options o_wrong = {.timeout_ms = 5000, .token = TOKEN "x"};
 	assert_int_equal(frep_client_open(a->url, &o_anon, &anon, &st), FREP_OK);
 	assert_int_equal(frep_client_open(a->url, &o_wrong, &wrong, &st), FREP_OK);
 
-	Frep__V1__Scope s = FREP__V1__SCOPE__INIT;
-	s.scope_id        = "10.93.0.0";
-	s.subnet_mask     = "255.255.255.0";
-	s.start_range     = "10.93.0.10";
-	s.end_range       = "10.93.0.20";
-	s.name            = "tok";
-	Frep__V1__ListScopesRequest          ls  = FREP__V1__LIST_SCOPES_REQUEST__INIT;
-	Frep__V1__FailoverKey                fk  = FREP__V1__FAILOVER_KEY__INIT;
-	Frep__V1__ListAuditRequest           la  = FREP__V1__LIST_AUDIT_REQUEST__INIT;
-	Frep__V1__ReplicateByNameRequest     rn  = FREP__V1__REPLICATE_BY_NAME_REQUEST__INIT;
-	Frep__V1__ReplicateByScopeIdRequest  rs  = FREP__V1__REPLICATE_BY_SCOPE_ID_REQUEST__INIT;
-	Frep__V1__ScopeConfigRequest         sc  = FREP__V1__SCOPE_CONFIG_REQUEST__INIT;
-	char                                *ids[] = {"10.93.0.0"};
-	fk.name         = "x";
-	rs.scope_ids    = ids;
-	rs.n_scope_ids  = 1;
-	sc.scope_id     = "10.93.0.0";
+	Frep__V1__Scope s                         = FREP__V1__SCOPE__INIT;
+	s.scope_id                                = "10.93.0.0";
+	s.subnet_mask                             = "255.255.255.0";
+	s.start_range                             = "10.93.0.10";
+	s.end_range                               = "10.93.0.20";
+	s.name                                    = "tok";
+	Frep__V1__ListScopesRequest         ls    = FREP__V1__LIST_SCOPES_REQUEST__INIT;
+	Frep__V1__FailoverKey               fk    = FREP__V1__FAILOVER_KEY__INIT;
+	Frep__V1__ListAuditRequest          la    = FREP__V1__LIST_AUDIT_REQUEST__INIT;
+	Frep__V1__ReplicateByNameRequest    rn    = FREP__V1__REPLICATE_BY_NAME_REQUEST__INIT;
+	Frep__V1__ReplicateByScopeIdRequest rs    = FREP__V1__REPLICATE_BY_SCOPE_ID_REQUEST__INIT;
+	Frep__V1__ScopeConfigRequest        sc    = FREP__V1__SCOPE_CONFIG_REQUEST__INIT;
+	char                               *ids[] = {"10.93.0.0"};
+	fk.name                                   = "x";
+	rs.scope_ids                              = ids;
+	rs.n_scope_ids                            = 1;
+	sc.scope_id                               = "10.93.0.0";
 	struct {
 		const char                       *path;
 		const ProtobufCMessage           *in;
 		const ProtobufCMessageDescriptor *out;
 	} guarded[] = {
 	    {"/frep.v1.DhcpServer/AddScope", &s.base, &frep__v1__scope__descriptor},
-	    {"/frep.v1.DhcpServer/ListScopes", &ls.base, &frep__v1__list_scopes_response__descriptor},
-	    {"/frep.v1.DhcpServer/GetFailover", &fk.base, &frep__v1__failover_relationship__descriptor},
+	    {"/frep.v1.DhcpServer/ListScopes", &ls.base,
+		&frep__v1__list_scopes_response__descriptor},
+	    {"/frep.v1.DhcpServer/GetFailover", &fk.base,
+		&frep__v1__failover_relationship__descriptor},
 	    {"/frep.v1.DhcpServer/ListAudit", &la.base, &frep__v1__list_audit_response__descriptor},
 	    {"/frep.v1.DhcpServer/GetScopeConfig", &sc.base, &frep__v1__scope_config__descriptor},
-	    {"/frep.v1.FailoverReplication/ReplicateByName", &rn.base, &frep__v1__replicate_response__descriptor},
-	    {"/frep.v1.FailoverReplication/ReplicateByScopeId", &rs.base, &frep__v1__replicate_response__descriptor},
+	    {"/frep.v1.FailoverReplication/ReplicateByName", &rn.base,
+		&frep__v1__replicate_response__descriptor},
+	    {"/frep.v1.FailoverReplication/ReplicateByScopeId", &rs.base,
+		&frep__v1__replicate_response__descriptor},
 	};
 	for (size_t i = 0; i < sizeof(guarded) / sizeof(guarded[0]); i++) {
 		frep_client *who[] = {anon, wrong};
 		for (int k = 0; k < 2; k++) {
-			frep_code code = try_call(who[k], guarded[i].path, guarded[i].in, guarded[i].out, &st);
+			frep_code code =
+			    try_call(who[k], guarded[i].path, guarded[i].in, guarded[i].out, &st);
 			if (code != FREP_UNAUTHENTICATED) {
-				fail_msg("%s %s: expected UNAUTHENTICATED, got %s: %s", guarded[i].path,
-				    k ? "with a wrong token" : "without a token", frep_code_name(code), st.message);
+				fail_msg("%s %s: expected UNAUTHENTICATED, got %s: %s",
+				    guarded[i].path, k ? "with a wrong token" : "without a token",
+				    frep_code_name(code), st.message);
 			}
 		}
 	}
 	/* Health and Introspection need no token. */
-	Frep__V1__HealthCheckRequest        h  = FREP__V1__HEALTH_CHECK_REQUEST__INIT;
-	Frep__Rpc__V1__GetServerInfoRequest gi = FREP__RPC__V1__GET_SERVER_INFO_REQUEST__INIT;
+	Frep__V1__HealthCheckRequest           h  = FREP__V1__HEALTH_CHECK_REQUEST__INIT;
+	Frep__Rpc__V1__GetServerInfoRequest    gi = FREP__RPC__V1__GET_SERVER_INFO_REQUEST__INIT;
 	Frep__Rpc__V1__GetDescriptorSetRequest gd = FREP__RPC__V1__GET_DESCRIPTOR_SET_REQUEST__INIT;
 	assert_int_equal(try_call(anon, "/frep.v1.Health/Check", &h.base,
-	                     &frep__v1__health_check_response__descriptor, &st),
+			     &frep__v1__health_check_response__descriptor, &st),
 	    FREP_OK);
 	assert_int_equal(try_call(anon, "/frep.rpc.v1.Introspection/GetServerInfo", &gi.base,
-	                     &frep__rpc__v1__server_info__descriptor, &st),
+			     &frep__rpc__v1__server_info__descriptor, &st),
 	    FREP_OK);
 	assert_int_equal(try_call(anon, "/frep.rpc.v1.Introspection/GetDescriptorSet", &gd.base,
-	                     &frep__rpc__v1__descriptor_set__descriptor, &st),
+			     &frep__rpc__v1__descriptor_set__descriptor, &st),
 	    FREP_OK);
 	/* The refused AddScope did nothing; with the token it works. */
 	char d[65];
@@ -347,8 +359,10 @@ test_security_admin_token_required_on_every_non_health_call(void **state)
 	rt_add_failover(a->c, "tok", b->url, SECRET1, ids, 1, FREP_UNAUTHENTICATED);
 	Frep__V1__FailoverKey key = FREP__V1__FAILOVER_KEY__INIT;
 	key.name                  = "tok";
-	protobuf_c_message_free_unpacked(rt_call(a->c, "DhcpServer", "GetFailover", &key.base, FREP_NOT_FOUND, NULL), NULL);
-	protobuf_c_message_free_unpacked(rt_call(b->c, "DhcpServer", "GetFailover", &key.base, FREP_NOT_FOUND, NULL), NULL);
+	protobuf_c_message_free_unpacked(
+	    rt_call(a->c, "DhcpServer", "GetFailover", &key.base, FREP_NOT_FOUND, NULL), NULL);
+	protobuf_c_message_free_unpacked(
+	    rt_call(b->c, "DhcpServer", "GetFailover", &key.base, FREP_NOT_FOUND, NULL), NULL);
 	rt_digest(b->c, "10.93.0.0", d);
 	assert_string_equal(d, "");
 	/* ...and made with it. */
@@ -378,9 +392,9 @@ test_security_admin_token_required_on_every_non_health_call(void **state)
 static void
 test_security_exposed_listener_without_tls_or_token_refused(void **state)
 {
-	fixture    *f    = *state;
-	int         port = rt_free_port();
-	char        urls[2][64];
+	fixture *f    = *state;
+	int      port = rt_free_port();
+	char     urls[2][64];
 	snprintf(urls[0], sizeof(urls[0]), "tcp://0.0.0.0:%d", port);
 	snprintf(urls[1], sizeof(urls[1]), "ws://0.0.0.0:%d/frep", port);
 	for (int i = 0; i < 2; i++) {
@@ -402,15 +416,17 @@ test_security_exposed_listener_without_tls_or_token_refused(void **state)
 		}
 		if (!exited) {
 			tu_proc_stop(&p, SIGKILL, 5000);
-			fail_msg("frepd kept running with --listen %s and no TLS or token", urls[i]);
+			fail_msg(
+			    "frepd kept running with --listen %s and no TLS or token", urls[i]);
 		}
 		assert_true(WIFEXITED(status));
 		assert_int_equal(WEXITSTATUS(status), 2);
 		assert_true(rt_file_contains(p.log_path, "FAILED_PRECONDITION"));
 		assert_true(rt_file_contains(p.log_path, urls[i]));
 		int                fd = socket(AF_INET, SOCK_STREAM, 0);
-		struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t) port),
-		    .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		struct sockaddr_in sa = {.sin_family = AF_INET,
+		    .sin_port                        = htons((uint16_t) port),
+		    .sin_addr.s_addr                 = htonl(INADDR_LOOPBACK)};
 		assert_int_not_equal(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
 		close(fd);
 	}
@@ -445,13 +461,13 @@ send_forged(frep_client *c, const forged *fc, Frep__V1__ScopeConfig *cfg, frep_s
 	int64_t when = partner_auth_now_ms() + fc->skew_ms;
 	snprintf(ts, sizeof(ts), "%lld", (long long) when);
 	partner_auth_mac(fc->secret, fc->method, fc->mac_rel, when, fc->nonce, payload, len, mac);
-	frep_metadata md[] = {{PARTNER_AUTH_KEY_RELATIONSHIP, fc->md_rel},
-	    {PARTNER_AUTH_KEY_TIMESTAMP, fc->ts_text != NULL ? fc->ts_text : ts},
-	    {PARTNER_AUTH_KEY_NONCE, fc->nonce}, {PARTNER_AUTH_KEY_MAC, mac}};
-	frep_call_options co  = {.metadata = md, .n_metadata = 4};
-	ProtobufCMessage *out = NULL;
-	frep_code code = frep_client_call(c, fc->sent_to, &req.base, &frep__v1__apply_scope_response__descriptor,
-	    &out, &co, st);
+	frep_metadata     md[] = {{PARTNER_AUTH_KEY_RELATIONSHIP, fc->md_rel},
+		{PARTNER_AUTH_KEY_TIMESTAMP, fc->ts_text != NULL ? fc->ts_text : ts},
+		{PARTNER_AUTH_KEY_NONCE, fc->nonce}, {PARTNER_AUTH_KEY_MAC, mac}};
+	frep_call_options co   = {.metadata = md, .n_metadata = 4};
+	ProtobufCMessage *out  = NULL;
+	frep_code         code = frep_client_call(
+		    c, fc->sent_to, &req.base, &frep__v1__apply_scope_response__descriptor, &out, &co, st);
 	protobuf_c_message_free_unpacked(out, NULL);
 	free(payload);
 	return code;
@@ -489,31 +505,37 @@ test_security_partner_mac_stale_or_for_another_relationship(void **state)
 	Frep__V1__ScopeConfigRequest cr = FREP__V1__SCOPE_CONFIG_REQUEST__INIT;
 	cr.scope_id                     = "10.91.0.0";
 	Frep__V1__ScopeConfig *cfg      = (Frep__V1__ScopeConfig *) rt_call(
-	         a->c, "DhcpServer", "GetScopeConfig", &cr.base, FREP_OK, NULL);
+		 a->c, "DhcpServer", "GetScopeConfig", &cr.base, FREP_OK, NULL);
 
-	const char *apply = "/frep.v1.Partner/ApplyScope", *diff = "/frep.v1.Partner/DiffScope";
+	const char  *apply = "/frep.v1.Partner/ApplyScope", *diff = "/frep.v1.Partner/DiffScope";
 	const forged cases[] = {
 	    {apply, apply, SECRET1, "rel1", "rel1", "rel1", -65000, NULL, "n-stale", "65 s old"},
 	    {apply, apply, SECRET1, "rel1", "rel1", "rel1", 65000, NULL, "n-future", "65 s ahead"},
-	    {apply, apply, SECRET1, "rel1", "rel1", "rel1", -3600000, NULL, "n-hour", "an hour old"},
+	    {apply, apply, SECRET1, "rel1", "rel1", "rel1", -3600000, NULL, "n-hour",
+		"an hour old"},
 	    {apply, apply, SECRET1, "rel1", "rel1", "rel1", 0, "12abc", "n-text", "not a number"},
-	    {apply, apply, SECRET1, "rel1", "rel2", "rel2", 0, NULL, "n-rel2", "rel1's MAC for rel2"},
-	    {apply, apply, SECRET1, "rel2", "rel2", "rel2", 0, NULL, "n-rel2b", "rel1's secret, rel2's name"},
-	    {apply, apply, SECRET1, "rel1", "rel2", "rel1", 0, NULL, "n-mixed", "metadata and request disagree"},
-	    {diff, apply, SECRET1, "rel1", "rel1", "rel1", 0, NULL, "n-diff", "a DiffScope MAC sent to ApplyScope"},
+	    {apply, apply, SECRET1, "rel1", "rel2", "rel2", 0, NULL, "n-rel2",
+		"rel1's MAC for rel2"},
+	    {apply, apply, SECRET1, "rel2", "rel2", "rel2", 0, NULL, "n-rel2b",
+		"rel1's secret, rel2's name"},
+	    {apply, apply, SECRET1, "rel1", "rel2", "rel1", 0, NULL, "n-mixed",
+		"metadata and request disagree"},
+	    {diff, apply, SECRET1, "rel1", "rel1", "rel1", 0, NULL, "n-diff",
+		"a DiffScope MAC sent to ApplyScope"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		frep_status st;
 		frep_code   code = send_forged(b->c, &cases[i], cfg, &st);
 		print_message("%s: %s: %s\n", cases[i].why, frep_code_name(code), st.message);
 		if (code != FREP_UNAUTHENTICATED) {
-			fail_msg("%s: expected UNAUTHENTICATED, got %s: %s", cases[i].why, frep_code_name(code),
-			    st.message);
+			fail_msg("%s: expected UNAUTHENTICATED, got %s: %s", cases[i].why,
+			    frep_code_name(code), st.message);
 		}
 		assert_lacks_secrets(st.message);
 	}
 	/* Correctly signed for rel2, but the scope is rel1's. */
-	forged      cross = {apply, apply, SECRET2, "rel2", "rel2", "rel2", 0, NULL, "n-cross", "rel2 carrying rel1's scope"};
+	forged      cross = {apply, apply, SECRET2, "rel2", "rel2", "rel2", 0, NULL, "n-cross",
+		 "rel2 carrying rel1's scope"};
 	frep_status st;
 	frep_code   code = send_forged(b->c, &cross, cfg, &st);
 	print_message("%s: %s: %s\n", cross.why, frep_code_name(code), st.message);
@@ -533,8 +555,8 @@ test_security_partner_mac_stale_or_for_another_relationship(void **state)
 	Frep__V1__ReplicateByNameRequest rn      = FREP__V1__REPLICATE_BY_NAME_REQUEST__INIT;
 	rn.names                                 = names;
 	rn.n_names                               = 1;
-	Frep__V1__ReplicateResponse *r = (Frep__V1__ReplicateResponse *) rt_call(
-	    a->c, "FailoverReplication", "ReplicateByName", &rn.base, FREP_OK, NULL);
+	Frep__V1__ReplicateResponse *r           = (Frep__V1__ReplicateResponse *) rt_call(
+		      a->c, "FailoverReplication", "ReplicateByName", &rn.base, FREP_OK, NULL);
 	assert_int_equal(r->n_scope_ids, 1);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	char da[65];
@@ -550,14 +572,14 @@ test_security_partner_mac_stale_or_for_another_relationship(void **state)
 static void
 assert_relationships_hide_secret(frep_client *c)
 {
-	Frep__V1__ListFailoversRequest req = FREP__V1__LIST_FAILOVERS_REQUEST__INIT;
-	Frep__V1__ListFailoversResponse *r = (Frep__V1__ListFailoversResponse *) rt_call(
-	    c, "DhcpServer", "ListFailovers", &req.base, FREP_OK, NULL);
+	Frep__V1__ListFailoversRequest   req = FREP__V1__LIST_FAILOVERS_REQUEST__INIT;
+	Frep__V1__ListFailoversResponse *r   = (Frep__V1__ListFailoversResponse *) rt_call(
+	      c, "DhcpServer", "ListFailovers", &req.base, FREP_OK, NULL);
 	assert_true(r->n_relationships > 0);
 	for (size_t i = 0; i < r->n_relationships; i++) {
 		assert_string_equal(r->relationships[i]->shared_secret, "");
-		Frep__V1__FailoverKey k = FREP__V1__FAILOVER_KEY__INIT;
-		k.name                  = r->relationships[i]->name;
+		Frep__V1__FailoverKey k           = FREP__V1__FAILOVER_KEY__INIT;
+		k.name                            = r->relationships[i]->name;
 		Frep__V1__FailoverRelationship *g = (Frep__V1__FailoverRelationship *) rt_call(
 		    c, "DhcpServer", "GetFailover", &k.base, FREP_OK, NULL);
 		assert_string_equal(g->shared_secret, "");
@@ -596,9 +618,10 @@ test_security_secrets_never_in_replies_errors_or_logs(void **state)
 
 	Frep__V1__ListAuditRequest la = FREP__V1__LIST_AUDIT_REQUEST__INIT;
 	for (int k = 0; k < 2; k++) {
-		ProtobufCMessage *r = rt_call(k ? b->c : a->c, "DhcpServer", "ListAudit", &la.base, FREP_OK, NULL);
-		size_t            len = protobuf_c_message_get_packed_size(r);
-		uint8_t          *buf = malloc(len);
+		ProtobufCMessage *r =
+		    rt_call(k ? b->c : a->c, "DhcpServer", "ListAudit", &la.base, FREP_OK, NULL);
+		size_t   len = protobuf_c_message_get_packed_size(r);
+		uint8_t *buf = malloc(len);
 		protobuf_c_message_pack(r, buf);
 		assert_null(memmem(buf, len, SECRET1, strlen(SECRET1)));
 		free(buf);
@@ -616,7 +639,7 @@ test_security_secrets_never_in_replies_errors_or_logs(void **state)
 		const char *name;
 		const char *secret;
 		char      **scopes;
-	} bad[] = {{"long", long_secret, s2}, {"ctl", ctl_secret, s2}, {"keep", SECRET2, s2}};
+	} bad[]    = {{"long", long_secret, s2}, {"ctl", ctl_secret, s2}, {"keep", SECRET2, s2}};
 	int leaked = 0;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		Frep__V1__AddFailoverRequest   req = FREP__V1__ADD_FAILOVER_REQUEST__INIT;
@@ -627,12 +650,13 @@ test_security_secrets_never_in_replies_errors_or_logs(void **state)
 		rel.scope_ids                      = bad[i].scopes;
 		rel.n_scope_ids                    = 1;
 		req.relationship                   = &rel;
-		frep_status st;
-		ProtobufCMessage *out = NULL;
-		frep_code code = frep_client_call(a->c, "/frep.v1.DhcpServer/AddFailover", &req.base,
-		    &frep__v1__failover_relationship__descriptor, &out, NULL, &st);
+		frep_status       st;
+		ProtobufCMessage *out  = NULL;
+		frep_code         code = frep_client_call(a->c, "/frep.v1.DhcpServer/AddFailover",
+			    &req.base, &frep__v1__failover_relationship__descriptor, &out, NULL, &st);
 		protobuf_c_message_free_unpacked(out, NULL);
-		print_message("AddFailover %s: %s: %s\n", bad[i].name, frep_code_name(code), st.message);
+		print_message(
+		    "AddFailover %s: %s: %s\n", bad[i].name, frep_code_name(code), st.message);
 		if (code == FREP_OK) {
 			/* A control character may be allowed in a secret; then it must
 			 * stay hidden like any other. */
@@ -646,8 +670,8 @@ test_security_secrets_never_in_replies_errors_or_logs(void **state)
 		 * run, and the test fails at its end if it comes back. */
 		if (strstr(st.message, "QQQQQQQQ") != NULL || strstr(st.message, "tail") != NULL) {
 			leaked++;
-			print_error("BUG: AddFailover %s: the error quotes the secret: %s\n", bad[i].name,
-			    st.message);
+			print_error("BUG: AddFailover %s: the error quotes the secret: %s\n",
+			    bad[i].name, st.message);
 		}
 		assert_lacks_secrets(st.message);
 	}
@@ -666,7 +690,8 @@ expect_invalid(frep_client *c, const char *service, const char *method, const Pr
     const char *needle)
 {
 	frep_status st;
-	protobuf_c_message_free_unpacked(rt_call(c, service, method, in, FREP_INVALID_ARGUMENT, &st), NULL);
+	protobuf_c_message_free_unpacked(
+	    rt_call(c, service, method, in, FREP_INVALID_ARGUMENT, &st), NULL);
 	print_message("%s: INVALID_ARGUMENT: %s\n", method, st.message);
 	if (needle != NULL && strstr(st.message, needle) == NULL) {
 		fail_msg("%s: the message \"%s\" does not name \"%s\"", method, st.message, needle);
@@ -710,13 +735,17 @@ test_security_request_sizes_and_counts_bounded(void **state)
 	scope.end_range   = "10.96.0.20";
 	scope.description = desc;
 	frep_status st;
-	frep_code   code = try_call(small->c, "/frep.v1.DhcpServer/AddScope", &scope.base, &frep__v1__scope__descriptor, &st);
-	print_message("100 KB request to a 64 KiB server: %s: %s\n", frep_code_name(code), st.message);
+	frep_code   code = try_call(small->c, "/frep.v1.DhcpServer/AddScope", &scope.base,
+	      &frep__v1__scope__descriptor, &st);
+	print_message(
+	    "100 KB request to a 64 KiB server: %s: %s\n", frep_code_name(code), st.message);
 	assert_int_equal(code, FREP_RESOURCE_EXHAUSTED);
-	frep_request_fields rf = {.method = "/frep.v1.DhcpServer/AddScope", .payload = &scope.base,
-	    .timeout_ms = 5000, .call_id = 0x5152};
-	size_t   len = frep_envelope_request_size(&rf);
-	uint8_t *env = malloc(len);
+	frep_request_fields rf  = {.method = "/frep.v1.DhcpServer/AddScope",
+	     .payload                      = &scope.base,
+	     .timeout_ms                   = 5000,
+	     .call_id                      = 0x5152};
+	size_t              len = frep_envelope_request_size(&rf);
+	uint8_t            *env = malloc(len);
 	frep_envelope_request_pack(&rf, env);
 	nng_socket s;
 	assert_int_equal(nng_req0_open(&s), 0);
@@ -738,8 +767,8 @@ test_security_request_sizes_and_counts_bounded(void **state)
 
 	/* 2. Counts. */
 	enum { IDS = 70000 };
-	char (*texts)[20] = calloc(IDS, 20);
-	char **ids        = calloc(IDS, sizeof(char *));
+	char(*texts)[20] = calloc(IDS, 20);
+	char **ids       = calloc(IDS, sizeof(char *));
 	for (int i = 0; i < IDS; i++) {
 		snprintf(texts[i], 20, "%d.%d.%d.0", 11 + i / 65536, (i / 256) % 256, i % 256);
 		ids[i] = texts[i];
@@ -752,22 +781,22 @@ test_security_request_sizes_and_counts_bounded(void **state)
 	 * 2.4 s here, ten times that in the sanitizer build, which therefore
 	 * (FREP_SECURITY_SANITIZER, set by the CMake registration) sends a
 	 * quarter of it under the same time bound. */
-	size_t max_ids = rt_env_long("FREP_SECURITY_SANITIZER", 0) ? 16384 : 65536;
-	rs.n_scope_ids = max_ids;
-	long long t0   = tu_now_ms();
-	Frep__V1__ReplicateResponse *r = (Frep__V1__ReplicateResponse *) rt_call(
-	    big->c, "FailoverReplication", "ReplicateByScopeId", &rs.base, FREP_OK, NULL);
+	size_t max_ids                  = rt_env_long("FREP_SECURITY_SANITIZER", 0) ? 16384 : 65536;
+	rs.n_scope_ids                  = max_ids;
+	long long                    t0 = tu_now_ms();
+	Frep__V1__ReplicateResponse *r  = (Frep__V1__ReplicateResponse *) rt_call(
+	     big->c, "FailoverReplication", "ReplicateByScopeId", &rs.base, FREP_OK, NULL);
 	long long ms = tu_now_ms() - t0;
-	print_message("ReplicateByScopeId with %zu unknown ids: %zu item errors in %lld ms\n", max_ids,
-	    r->n_errors, ms);
+	print_message("ReplicateByScopeId with %zu unknown ids: %zu item errors in %lld ms\n",
+	    max_ids, r->n_errors, ms);
 	assert_int_equal(r->n_errors, max_ids);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	assert_true(ms < 20000);
 	free(ids);
 	free(texts);
 
-	char **names = calloc(1001, sizeof(char *));
-	char (*ntext)[16] = calloc(1001, 16);
+	char **names     = calloc(1001, sizeof(char *));
+	char(*ntext)[16] = calloc(1001, 16);
 	for (int i = 0; i < 1001; i++) {
 		snprintf(ntext[i], 16, "rel%d", i);
 		names[i] = ntext[i];
@@ -786,8 +815,8 @@ test_security_request_sizes_and_counts_bounded(void **state)
 	free(ntext);
 
 	/* A policy criterion with 65 values; a policy with 33 criteria. */
-	char  *vals[65];
-	char   vtext[65][16];
+	char *vals[65];
+	char  vtext[65][16];
 	for (int i = 0; i < 65; i++) {
 		snprintf(vtext[i], sizeof(vtext[i]), "class%d", i);
 		vals[i] = vtext[i];
@@ -803,11 +832,11 @@ test_security_request_sizes_and_counts_bounded(void **state)
 		c[i].n_values   = 1;
 		cp[i]           = &c[i];
 	}
-	p.name         = "bounded";
-	p.scope_id     = "10.95.0.0";
-	p.criteria     = cp;
-	p.n_criteria   = 1;
-	c[0].n_values  = 65;
+	p.name        = "bounded";
+	p.scope_id    = "10.95.0.0";
+	p.criteria    = cp;
+	p.n_criteria  = 1;
+	c[0].n_values = 65;
 	expect_invalid(big->c, "DhcpServer", "AddPolicy", &p.base, "64");
 	c[0].n_values = 1;
 	p.n_criteria  = 33;
@@ -823,12 +852,12 @@ test_security_request_sizes_and_counts_bounded(void **state)
 		snprintf(iptext[i], sizeof(iptext[i]), "10.95.0.%d", 1 + i);
 		ips[i] = iptext[i];
 	}
-	ot.scope_id  = "10.95.0.0";
-	v.option_id  = 6;
-	v.values     = ips;
-	v.n_values   = 65;
-	ov.target    = &ot;
-	ov.value     = &v;
+	ot.scope_id = "10.95.0.0";
+	v.option_id = 6;
+	v.values    = ips;
+	v.n_values  = 65;
+	ov.target   = &ot;
+	ov.value    = &v;
 	expect_invalid(big->c, "DhcpServer", "SetOptionValue", &ov.base, "64");
 
 	/* Strings: a 300-byte scope name, a 1,025-byte description. */
@@ -865,12 +894,18 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_security_tls_listeners_and_partner_links, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_security_admin_token_required_on_every_non_health_call, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_security_exposed_listener_without_tls_or_token_refused, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_security_partner_mac_stale_or_for_another_relationship, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_security_secrets_never_in_replies_errors_or_logs, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_security_request_sizes_and_counts_bounded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_security_tls_listeners_and_partner_links, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_security_admin_token_required_on_every_non_health_call, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_security_exposed_listener_without_tls_or_token_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_security_partner_mac_stale_or_for_another_relationship, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_security_secrets_never_in_replies_errors_or_logs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_security_request_sizes_and_counts_bounded, setup, teardown),
 	};
 	int rc = cmocka_run_group_tests_name("security", tests, NULL, NULL);
 	nng_fini();

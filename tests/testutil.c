@@ -106,8 +106,8 @@ tu_wait_healthy(const char *url, unsigned timeout_ms)
 {
 	frep_client        *c = NULL;
 	frep_status         st;
-	frep_client_options o = {.timeout_ms = 200};
-	long long           until = tu_now_ms() + timeout_ms;
+	frep_client_options o      = {.timeout_ms = 200};
+	long long           until  = tu_now_ms() + timeout_ms;
 	int                 status = -1;
 
 	if (frep_client_open(url, &o, &c, &st) != FREP_OK) {

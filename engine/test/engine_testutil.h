@@ -20,9 +20,8 @@
 #include "engine.h"
 #include "frep_status.h"
 
-#define IP4(a, b, c, d)                                                       \
-	((uint32_t) (a) << 24 | (uint32_t) (b) << 16 | (uint32_t) (c) << 8 | \
-	    (uint32_t) (d))
+#define IP4(a, b, c, d)                                                                            \
+	((uint32_t) (a) << 24 | (uint32_t) (b) << 16 | (uint32_t) (c) << 8 | (uint32_t) (d))
 
 /* A temporary directory holding one store. */
 typedef struct testdb {
@@ -55,8 +54,7 @@ testdb_open(void)
 	assert_non_null(mkdtemp(t->dir));
 	snprintf(t->path, sizeof(t->path), "%s/frep.db", t->dir);
 	if (engine_open(t->path, NULL, &t->e, &st) != FREP_OK) {
-		fail_msg("engine_open: %s: %s", frep_code_name(st.code),
-		    st.message);
+		fail_msg("engine_open: %s: %s", frep_code_name(st.code), st.message);
 	}
 	return t;
 }
@@ -69,8 +67,7 @@ testdb_reopen(testdb *t)
 	engine_close(t->e);
 	t->e = NULL;
 	if (engine_open(t->path, NULL, &t->e, &st) != FREP_OK) {
-		fail_msg("engine_open: %s: %s", frep_code_name(st.code),
-		    st.message);
+		fail_msg("engine_open: %s: %s", frep_code_name(st.code), st.message);
 	}
 }
 
@@ -87,42 +84,39 @@ testdb_close(testdb *t)
 }
 
 /* Fails the test unless rc is OK, printing the status. */
-#define CHECK_OK(rc, st)                                                      \
-	do {                                                                  \
-		if ((rc) != FREP_OK) {                                        \
-			fail_msg("%s:%d: expected OK, got %s: %s", __FILE__,  \
-			    __LINE__, frep_code_name((st).code),              \
-			    (st).message);                                    \
-		}                                                             \
+#define CHECK_OK(rc, st)                                                                           \
+	do {                                                                                       \
+		if ((rc) != FREP_OK) {                                                             \
+			fail_msg("%s:%d: expected OK, got %s: %s", __FILE__, __LINE__,             \
+			    frep_code_name((st).code), (st).message);                              \
+		}                                                                                  \
 	} while (0)
 
 /* Fails unless rc == code and the message contains each of the given
  * substrings (NULL-terminated list). */
 static inline void
-check_status_(const char *file, int line, frep_code rc,
-    const frep_status *st, frep_code code, ...)
+check_status_(const char *file, int line, frep_code rc, const frep_status *st, frep_code code, ...)
 {
 	va_list     ap;
 	const char *sub;
 
 	if (rc != code || st->code != code) {
 		fail_msg("%s:%d: expected %s, got %s (status %s): %s", file, line,
-		    frep_code_name(code), frep_code_name(rc),
-		    frep_code_name(st->code), st->message);
+		    frep_code_name(code), frep_code_name(rc), frep_code_name(st->code),
+		    st->message);
 	}
 	va_start(ap, code);
 	while ((sub = va_arg(ap, const char *)) != NULL) {
 		if (strstr(st->message, sub) == NULL) {
 			va_end(ap);
-			fail_msg("%s:%d: message \"%s\" lacks \"%s\"", file, line,
-			    st->message, sub);
+			fail_msg(
+			    "%s:%d: message \"%s\" lacks \"%s\"", file, line, st->message, sub);
 		}
 	}
 	va_end(ap);
 }
-#define CHECK_STATUS(rc, st, code, ...)                                       \
-	check_status_(__FILE__, __LINE__, (rc), &(st), (code), __VA_ARGS__, \
-	    (const char *) NULL)
+#define CHECK_STATUS(rc, st, code, ...)                                                            \
+	check_status_(__FILE__, __LINE__, (rc), &(st), (code), __VA_ARGS__, (const char *) NULL)
 
 /* Every row of every table of the store at path, as one string, read
  * through a separate connection: equal before and after a refused write
@@ -137,12 +131,11 @@ store_dump(const char *path)
 	FILE         *f    = open_memstream(&buf, &size);
 
 	assert_non_null(f);
-	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
-	    SQLITE_OK);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db,
-	                     "SELECT name FROM sqlite_master WHERE type = "
-	                     "'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
-	                     -1, &tables, NULL),
+			     "SELECT name FROM sqlite_master WHERE type = "
+			     "'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+			     -1, &tables, NULL),
 	    SQLITE_OK);
 	while (sqlite3_step(tables) == SQLITE_ROW) {
 		char          sql[128];
@@ -150,8 +143,7 @@ store_dump(const char *path)
 		snprintf(sql, sizeof(sql), "SELECT * FROM \"%s\"",
 		    (const char *) sqlite3_column_text(tables, 0));
 		fprintf(f, "[%s]\n", sqlite3_column_text(tables, 0));
-		assert_int_equal(
-		    sqlite3_prepare_v2(db, sql, -1, &rows, NULL), SQLITE_OK);
+		assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &rows, NULL), SQLITE_OK);
 		while (sqlite3_step(rows) == SQLITE_ROW) {
 			for (int c = 0; c < sqlite3_column_count(rows); c++) {
 				const unsigned char *v = sqlite3_column_text(rows, c);

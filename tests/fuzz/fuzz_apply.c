@@ -60,14 +60,14 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	const char *env = getenv("FUZZ_APPLY_STRICT");
 	strict          = env == NULL || strcmp(env, "0") != 0;
 
-	FUZZ_CHECK(engine_open(":memory:", NULL, &store, &st) == FREP_OK, "engine_open: %s",
-	    st.message);
+	FUZZ_CHECK(
+	    engine_open(":memory:", NULL, &store, &st) == FREP_OK, "engine_open: %s", st.message);
 	convert_arena_init(&base_arena);
-	FUZZ_CHECK(convert_scope_config_from_proto(fuzz_sample_scope_config(), "config", &base_arena,
-	               &base, &st) == FREP_OK,
+	FUZZ_CHECK(convert_scope_config_from_proto(
+		       fuzz_sample_scope_config(), "config", &base_arena, &base, &st) == FREP_OK,
 	    "the sample config does not convert: %s", st.message);
-	FUZZ_CHECK(engine_scope_apply(store, &base, false, NULL, NULL, NULL, NULL, base_digest, &st) ==
-	               FREP_OK,
+	FUZZ_CHECK(engine_scope_apply(
+		       store, &base, false, NULL, NULL, NULL, NULL, base_digest, &st) == FREP_OK,
 	    "the sample config does not apply: %s", st.message);
 	char now[65];
 	digest_of(base.scope.scope_id, now, &found);
@@ -104,8 +104,8 @@ restore(uint32_t scope_id, bool was_there)
 		}
 		return;
 	}
-	FUZZ_CHECK(engine_scope_apply(store, &base, false, NULL, NULL, NULL, NULL, NULL, &st) ==
-	               FREP_OK,
+	FUZZ_CHECK(
+	    engine_scope_apply(store, &base, false, NULL, NULL, NULL, NULL, NULL, &st) == FREP_OK,
 	    "re-applying the base scope after an apply: %s", st.message);
 	digest_of(scope_id, now, &found);
 	FUZZ_CHECK(found && strcmp(now, base_digest) == 0, "base scope not restored: %s", now);
@@ -126,7 +126,7 @@ strict_checks(const engine_scope_config *cfg, const char stored[65])
 	}
 	/* The same config again: nothing to do. */
 	FUZZ_CHECK(engine_scope_apply(store, cfg, true, &changes, NULL, NULL, before, after, &st) ==
-	               FREP_OK,
+		       FREP_OK,
 	    "re-applying an applied config: %s", st.message);
 	FUZZ_CHECK(no_changes(&changes),
 	    "re-applying an applied config changes it (scope %u/%u/%u, exclusions %u/%u/%u, "
@@ -152,15 +152,18 @@ apply(const engine_scope_config *cfg)
 	digest_of(id, pre, &found_pre);
 
 	/* Dry run, with the diff (Partner.DiffScope). */
-	frep_code dry = engine_scope_apply(store, cfg, true, &changes, &diff, &n_diff, before, after, &st);
+	frep_code dry =
+	    engine_scope_apply(store, cfg, true, &changes, &diff, &n_diff, before, after, &st);
 	FUZZ_CHECK(dry == FREP_OK || st.code == dry, "status %s for %s", frep_code_name(st.code),
 	    frep_code_name(dry));
 	digest_of(id, now, &found);
 	FUZZ_CHECK(found == found_pre && strcmp(now, pre) == 0, "a dry run changed the scope (%s)",
 	    frep_code_name(dry));
 	if (dry == FREP_OK) {
-		FUZZ_CHECK(strcmp(before, pre) == 0, "dry run digest_before %s, store %s", before, pre);
-		FUZZ_CHECK(strcmp(after, pre) == 0, "dry run digest_after %s, store %s", after, pre);
+		FUZZ_CHECK(
+		    strcmp(before, pre) == 0, "dry run digest_before %s, store %s", before, pre);
+		FUZZ_CHECK(
+		    strcmp(after, pre) == 0, "dry run digest_after %s, store %s", after, pre);
 		for (size_t i = 0; i < n_diff; i++) {
 			FUZZ_CHECK(diff[i].kind != NULL && diff[i].key != NULL, "diff[%zu]", i);
 		}
@@ -170,7 +173,8 @@ apply(const engine_scope_config *cfg)
 	engine_object_diffs_free(diff, n_diff);
 
 	/* The real apply. */
-	frep_code real = engine_scope_apply(store, cfg, false, &changes, NULL, NULL, before, after, &st);
+	frep_code real =
+	    engine_scope_apply(store, cfg, false, &changes, NULL, NULL, before, after, &st);
 	digest_of(id, now, &found);
 	if (real != FREP_OK) {
 		FUZZ_CHECK(st.code == real, "status");
@@ -181,22 +185,22 @@ apply(const engine_scope_config *cfg)
 		FUZZ_CHECK(strcmp(now, after) == 0, "store digest %s, apply said %s", now, after);
 		FUZZ_CHECK(strcmp(before, pre) == 0, "digest_before %s, store had %s", before, pre);
 	}
-	FUZZ_CHECK((dry == FREP_OK) == (real == FREP_OK),
-	    "dry run %s but real apply %s: %s", frep_code_name(dry), frep_code_name(real),
-	    st.message);
+	FUZZ_CHECK((dry == FREP_OK) == (real == FREP_OK), "dry run %s but real apply %s: %s",
+	    frep_code_name(dry), frep_code_name(real), st.message);
 
 	if (real == FREP_OK) {
 		/* What a partner would send back: nothing to do. */
 		engine_scope_config *snap = NULL;
 		FUZZ_CHECK(engine_scope_snapshot(store, id, &snap, &st) == FREP_OK, "snapshot: %s",
 		    st.message);
-		FUZZ_CHECK(strcmp(snap->digest, now) == 0, "snapshot digest %s, store %s", snap->digest,
-		    now);
+		FUZZ_CHECK(strcmp(snap->digest, now) == 0, "snapshot digest %s, store %s",
+		    snap->digest, now);
 		frep_code again =
 		    engine_scope_apply(store, snap, true, &changes, NULL, NULL, before, after, &st);
 		FUZZ_CHECK(again == FREP_OK, "re-applying the snapshot of an applied config: %s",
 		    st.message);
-		FUZZ_CHECK(no_changes(&changes), "re-applying the snapshot of an applied config changes it");
+		FUZZ_CHECK(no_changes(&changes),
+		    "re-applying the snapshot of an applied config changes it");
 		engine_scope_config_free(snap);
 		if (strict) {
 			strict_checks(cfg, now);

@@ -46,7 +46,8 @@ expected_payload(const ProtobufCMessage *m, uint8_t **out, size_t *len)
 static void
 check_bytes(const ProtobufCBinaryData *got, const uint8_t *want, size_t want_len, const char *what)
 {
-	FUZZ_CHECK(got->len == want_len, "%s: %zu bytes back, %zu packed", what, got->len, want_len);
+	FUZZ_CHECK(
+	    got->len == want_len, "%s: %zu bytes back, %zu packed", what, got->len, want_len);
 	FUZZ_CHECK(want_len == 0 || memcmp(got->data, want, want_len) == 0, "%s differs", what);
 }
 
@@ -85,7 +86,8 @@ request_round_trip(const Frep__Rpc__V1__Request *req)
 	    req->n_metadata);
 	for (size_t i = 0; i < req->n_metadata; i++) {
 		FUZZ_CHECK(strcmp(back->metadata[i]->key, md[i].key) == 0, "metadata[%zu].key", i);
-		FUZZ_CHECK(strcmp(back->metadata[i]->value, md[i].value) == 0, "metadata[%zu].value", i);
+		FUZZ_CHECK(
+		    strcmp(back->metadata[i]->value, md[i].value) == 0, "metadata[%zu].value", i);
 	}
 	uint8_t *want;
 	size_t   want_len;
@@ -107,8 +109,10 @@ request_round_trip(const Frep__Rpc__V1__Request *req)
 		f.payload     = payload2;
 		uint8_t *buf2 = malloc(size + 1);
 		FUZZ_CHECK(buf2 != NULL, "out of memory");
-		FUZZ_CHECK(frep_envelope_request_size(&f) == size, "size of the re-decoded request");
-		FUZZ_CHECK(frep_envelope_request_pack(&f, buf2) == size && memcmp(buf, buf2, size) == 0,
+		FUZZ_CHECK(
+		    frep_envelope_request_size(&f) == size, "size of the re-decoded request");
+		FUZZ_CHECK(
+		    frep_envelope_request_pack(&f, buf2) == size && memcmp(buf, buf2, size) == 0,
 		    "second pack differs");
 		free(buf2);
 	}
@@ -123,13 +127,13 @@ request_round_trip(const Frep__Rpc__V1__Request *req)
 static void
 response_round_trip(const Frep__Rpc__V1__Response *resp)
 {
-	frep_status       st;
-	ProtobufCMessage *payload = payload_message(&resp->payload);
-	frep_response_fields f    = {
-	       .code    = (frep_code) resp->code,
-	       .message = resp->message,
-	       .payload = payload,
-	       .call_id = resp->call_id,
+	frep_status          st;
+	ProtobufCMessage    *payload = payload_message(&resp->payload);
+	frep_response_fields f       = {
+		  .code    = (frep_code) resp->code,
+		  .message = resp->message,
+		  .payload = payload,
+		  .call_id = resp->call_id,
         };
 	size_t   size = frep_envelope_response_size(&f);
 	uint8_t *buf  = malloc(size + 1);
@@ -145,7 +149,7 @@ response_round_trip(const Frep__Rpc__V1__Response *resp)
 	FUZZ_CHECK(strcmp(back->message, resp->message) == 0, "message");
 	FUZZ_CHECK(back->call_id == resp->call_id, "call_id");
 	FUZZ_CHECK(back->n_details == 0, "details are never packed");
-	uint8_t *want = NULL;
+	uint8_t *want     = NULL;
 	size_t   want_len = 0;
 	if (f.code == FREP_OK) {
 		expected_payload(payload, &want, &want_len);
@@ -190,14 +194,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		Frep__Rpc__V1__Request *r = frep__rpc__v1__request__unpack(NULL, size, data);
 		FUZZ_CHECK(r != NULL, "the request view accepted what protobuf-c refuses");
 		FUZZ_CHECK(strcmp(r->method, v.method) == 0, "view method differs");
-		FUZZ_CHECK(r->timeout_ms == v.timeout_ms && r->call_id == v.call_id, "view scalars differ");
+		FUZZ_CHECK(r->timeout_ms == v.timeout_ms && r->call_id == v.call_id,
+		    "view scalars differ");
 		FUZZ_CHECK(r->payload.len == v.payload_len &&
-		               (v.payload_len == 0 || memcmp(r->payload.data, v.payload, v.payload_len) == 0),
+			       (v.payload_len == 0 ||
+				   memcmp(r->payload.data, v.payload, v.payload_len) == 0),
 		    "view payload differs");
 		FUZZ_CHECK(r->n_metadata == v.n_metadata, "view metadata count differs");
 		for (size_t i = 0; i < v.n_metadata; i++) {
 			FUZZ_CHECK(strcmp(r->metadata[i]->key, v.metadata[i].key) == 0 &&
-			               strcmp(r->metadata[i]->value, v.metadata[i].value) == 0,
+				       strcmp(r->metadata[i]->value, v.metadata[i].value) == 0,
 			    "view metadata %zu differs", i);
 		}
 		frep__rpc__v1__request__free_unpacked(r, NULL);
@@ -207,7 +213,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (frep_envelope_response_view(data, size, &rv, &st) == FREP_OK) {
 		Frep__Rpc__V1__Response *r = frep__rpc__v1__response__unpack(NULL, size, data);
 		FUZZ_CHECK(r != NULL, "the response view accepted what protobuf-c refuses");
-		FUZZ_CHECK((int32_t) r->code == rv.code && r->call_id == rv.call_id, "response view scalars differ");
+		FUZZ_CHECK((int32_t) r->code == rv.code && r->call_id == rv.call_id,
+		    "response view scalars differ");
 		FUZZ_CHECK(r->payload.len == rv.payload_len, "response view payload differs");
 		frep__rpc__v1__response__free_unpacked(r, NULL);
 	}

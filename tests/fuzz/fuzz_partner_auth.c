@@ -27,11 +27,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 enum { F_SECRET, F_METHOD, F_RELATIONSHIP, F_TIMESTAMP, F_NONCE, F_MAC, F_COUNT };
 
-#define SIGN 0x01
-#define RELATIVE 0x02
+#define SIGN         0x01
+#define RELATIVE     0x02
 #define NO_TIMESTAMP 0x04
-#define NO_NONCE 0x08
-#define NO_MAC 0x10
+#define NO_NONCE     0x08
+#define NO_MAC       0x10
 
 /* A NUL-terminated copy of len bytes, exactly sized. */
 static char *
@@ -59,7 +59,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *p = data + 1, *end = data + size;
 	char          *f[F_COUNT];
 	for (int i = 0; i < F_COUNT; i++) {
-		const uint8_t *nl = memchr(p, '\n', (size_t) (end - p));
+		const uint8_t *nl  = memchr(p, '\n', (size_t) (end - p));
 		size_t         len = nl != NULL ? (size_t) (nl - p) : (size_t) (end - p);
 		f[i]               = copy(p, len);
 		p += len + (nl != NULL ? 1 : 0);
@@ -76,12 +76,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	/* What the MAC must be for the timestamp as the verifier reads it. */
 	char    expected[PARTNER_AUTH_MAC_HEXLEN] = "";
-	char   *ts_end = NULL;
-	int64_t ts     = strtoll(f[F_TIMESTAMP], &ts_end, 10);
-	bool    ts_ok  = f[F_TIMESTAMP][0] != '\0' && *ts_end == '\0';
+	char   *ts_end                            = NULL;
+	int64_t ts                                = strtoll(f[F_TIMESTAMP], &ts_end, 10);
+	bool    ts_ok                             = f[F_TIMESTAMP][0] != '\0' && *ts_end == '\0';
 	if (ts_ok) {
-		partner_auth_mac(f[F_SECRET], f[F_METHOD], f[F_RELATIONSHIP], ts, f[F_NONCE], payload, len,
-		    expected);
+		partner_auth_mac(f[F_SECRET], f[F_METHOD], f[F_RELATIONSHIP], ts, f[F_NONCE],
+		    payload, len, expected);
 		if (flags & SIGN) {
 			free(f[F_MAC]);
 			f[F_MAC] = copy((const uint8_t *) expected, strlen(expected));
@@ -95,13 +95,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	frep_code   rc = partner_auth_verify(replay, f[F_SECRET], f[F_METHOD], f[F_RELATIONSHIP],
 	      timestamp, nonce, mac, payload, len, &st);
 	if (rc == FREP_OK) {
-		FUZZ_CHECK(timestamp != NULL && nonce != NULL && mac != NULL, "accepted without metadata");
-		FUZZ_CHECK(ts_ok && strcmp(mac, expected) == 0, "accepted a MAC that is not the right one");
+		FUZZ_CHECK(
+		    timestamp != NULL && nonce != NULL && mac != NULL, "accepted without metadata");
+		FUZZ_CHECK(ts_ok && strcmp(mac, expected) == 0,
+		    "accepted a MAC that is not the right one");
 		size_t nlen = strlen(nonce);
-		FUZZ_CHECK(nlen >= 1 && nlen <= PARTNER_AUTH_NONCE_MAX, "accepted a nonce of %zu", nlen);
+		FUZZ_CHECK(
+		    nlen >= 1 && nlen <= PARTNER_AUTH_NONCE_MAX, "accepted a nonce of %zu", nlen);
 		/* The same call again is a replay. */
-		rc = partner_auth_verify(replay, f[F_SECRET], f[F_METHOD], f[F_RELATIONSHIP], timestamp,
-		    nonce, mac, payload, len, &st);
+		rc = partner_auth_verify(replay, f[F_SECRET], f[F_METHOD], f[F_RELATIONSHIP],
+		    timestamp, nonce, mac, payload, len, &st);
 		FUZZ_CHECK(rc == FREP_UNAUTHENTICATED, "a replayed call was accepted");
 	} else {
 		FUZZ_CHECK(rc == FREP_UNAUTHENTICATED, "refused with %s", frep_code_name(rc));
@@ -109,7 +112,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (rc != FREP_OK && expected[0] != '\0' && strstr(f[F_METHOD], expected) == NULL &&
 	    strstr(f[F_RELATIONSHIP], expected) == NULL) {
-		FUZZ_CHECK(strstr(st.message, expected) == NULL, "a refusal shows the expected MAC");
+		FUZZ_CHECK(
+		    strstr(st.message, expected) == NULL, "a refusal shows the expected MAC");
 	}
 	for (int i = 0; i < F_COUNT; i++) {
 		free(f[i]);

@@ -45,8 +45,8 @@ route(const char *path)
 		if (strlen(d->name) == len && memcmp(d->name, path + 1, len) == 0) {
 			const ProtobufCMethodDescriptor *m =
 			    protobuf_c_service_descriptor_get_method_by_name(d, slash + 1);
-			FUZZ_CHECK(m == NULL || strcmp(m->name, slash + 1) == 0, "lookup of %s gave %s",
-			    slash + 1, m->name);
+			FUZZ_CHECK(m == NULL || strcmp(m->name, slash + 1) == 0,
+			    "lookup of %s gave %s", slash + 1, m->name);
 			return m;
 		}
 	}
@@ -80,8 +80,8 @@ scope_config(const Frep__V1__ScopeConfig *in, const char *field)
 	if (rc == FREP_OK) {
 		FUZZ_CHECK(strlen(cfg.digest) < sizeof(cfg.digest), "digest");
 		rc = engine_scope_config_digest(&cfg, digest, &st);
-		FUZZ_CHECK(rc == FREP_OK && strlen(digest) == 64, "digest of a converted config: %s",
-		    st.message);
+		FUZZ_CHECK(rc == FREP_OK && strlen(digest) == 64,
+		    "digest of a converted config: %s", st.message);
 		/* Engine -> proto of what converted, and packed. */
 		Frep__V1__ScopeConfig *back = NULL;
 		if (convert_scope_config_to_proto(&cfg, &a, &back, &st) == FREP_OK) {
@@ -128,8 +128,9 @@ scope(const Frep__V1__Scope *in, bool partial)
 		/* The text the server answers with parses back to the address. */
 		if (convert_scope_to_proto(&out, &a, &back, &st) == FREP_OK) {
 			uint32_t again = 0;
-			FUZZ_CHECK(engine_ipv4_parse(back->scope_id, "scope_id", &again, &st) == FREP_OK &&
-			               again == out.scope_id,
+			FUZZ_CHECK(
+			    engine_ipv4_parse(back->scope_id, "scope_id", &again, &st) == FREP_OK &&
+				again == out.scope_id,
 			    "scope_id %s formats as %s", in->scope_id, back->scope_id);
 		}
 		convert_arena_fini(&a);
@@ -221,9 +222,11 @@ convert_input(const ProtobufCMessage *m)
 		ipv4(((const Frep__V1__RemoveScopeRequest *) m)->scope_id, "scope_id", true);
 	} else if (IS(exclusion_range)) {
 		engine_exclusion out;
-		check_status(convert_exclusion_from_proto((const void *) m, "exclusion", &out, &st), &st);
+		check_status(
+		    convert_exclusion_from_proto((const void *) m, "exclusion", &out, &st), &st);
 	} else if (IS(list_exclusion_ranges_request)) {
-		ipv4(((const Frep__V1__ListExclusionRangesRequest *) m)->scope_id, "scope_id", false);
+		ipv4(((const Frep__V1__ListExclusionRangesRequest *) m)->scope_id, "scope_id",
+		    false);
 	} else if (IS(reservation)) {
 		reservation((const void *) m);
 	} else if (IS(set_reservation_request)) {
@@ -338,8 +341,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const char *auth = frep_envelope_metadata_get(req, "authorization");
 		(void) (auth != NULL && strncmp(auth, "Bearer ", 7) == 0);
 
-		ProtobufCMessage *input =
-		    protobuf_c_message_unpack(method->input, NULL, req->payload.len, req->payload.data);
+		ProtobufCMessage *input = protobuf_c_message_unpack(
+		    method->input, NULL, req->payload.len, req->payload.data);
 		if (input != NULL) {
 			FUZZ_CHECK(input->descriptor == method->input, "descriptor");
 			size_t   n   = protobuf_c_message_get_packed_size(input);

@@ -9,47 +9,47 @@
 #include "frep/v1/partner.pb-c.h"
 #include "frep/v1/replication.pb-c.h"
 
-#define S(text) ((char *) (text))
+#define S(text)  ((char *) (text))
 #define N(array) (sizeof(array) / sizeof((array)[0]))
 
 /* --- the scope config ---------------------------------------------------- */
 
-static char *dns[]      = {S("10.0.1.1"), S("10.0.1.2")};
-static char *host[]     = {S("host-a")};
-static char *domain[]   = {S("example.com")};
-static char *router[]   = {S("10.0.1.254")};
-static char *mac[]      = {S("00-11-22-33-44-55")};
-static char *vendor[]   = {S("Microsoft Options")};
-static char *scope_ids[] = {S(FUZZ_SAMPLE_SCOPE)};
+static char *dns[]           = {S("10.0.1.1"), S("10.0.1.2")};
+static char *host[]          = {S("host-a")};
+static char *domain[]        = {S("example.com")};
+static char *router[]        = {S("10.0.1.254")};
+static char *mac[]           = {S("00-11-22-33-44-55")};
+static char *vendor[]        = {S("Microsoft Options")};
+static char *scope_ids[]     = {S(FUZZ_SAMPLE_SCOPE)};
 static char *two_scope_ids[] = {S(FUZZ_SAMPLE_SCOPE), S("10.0.2.0")};
-static char *names[]    = {S("pair")};
-static char *scope_mask[] = {S("name"), S("lease_duration_s")};
-static char *res_mask[] = {S("name"), S("description")};
-static char *def_mask[] = {S("name")};
-static char *class_mask[] = {S("data"), S("description")};
-static char *policy_mask[] = {S("description"), S("processing_order")};
+static char *names[]         = {S("pair")};
+static char *scope_mask[]    = {S("name"), S("lease_duration_s")};
+static char *res_mask[]      = {S("name"), S("description")};
+static char *def_mask[]      = {S("name")};
+static char *class_mask[]    = {S("data"), S("description")};
+static char *policy_mask[]   = {S("description"), S("processing_order")};
 static char *failover_mask[] = {S("load_balance_percent")};
 
-static Frep__V1__Scope          scope;
-static Frep__V1__ExclusionRange excl[2];
-static Frep__V1__ExclusionRange *excl_p[2];
-static Frep__V1__OptionValue    opt_host, opt_dns, opt_domain, opt_router;
-static Frep__V1__OptionValue   *res_opts[1];
-static Frep__V1__OptionValue   *scope_opts[2];
-static Frep__V1__OptionValue   *policy_opts[1];
-static Frep__V1__Reservation    res[3];
-static Frep__V1__Reservation   *res_p[3];
-static Frep__V1__Criterion      crit[2];
-static Frep__V1__Criterion     *crit_p[2];
-static Frep__V1__IpRange        range[2];
-static Frep__V1__IpRange       *range_p[2][1];
-static Frep__V1__Policy         pol[2];
-static Frep__V1__Policy        *pol_p[2];
-static Frep__V1__OptionDefinitionRef defs[4];
+static Frep__V1__Scope                scope;
+static Frep__V1__ExclusionRange       excl[2];
+static Frep__V1__ExclusionRange      *excl_p[2];
+static Frep__V1__OptionValue          opt_host, opt_dns, opt_domain, opt_router;
+static Frep__V1__OptionValue         *res_opts[1];
+static Frep__V1__OptionValue         *scope_opts[2];
+static Frep__V1__OptionValue         *policy_opts[1];
+static Frep__V1__Reservation          res[3];
+static Frep__V1__Reservation         *res_p[3];
+static Frep__V1__Criterion            crit[2];
+static Frep__V1__Criterion           *crit_p[2];
+static Frep__V1__IpRange              range[2];
+static Frep__V1__IpRange             *range_p[2][1];
+static Frep__V1__Policy               pol[2];
+static Frep__V1__Policy              *pol_p[2];
+static Frep__V1__OptionDefinitionRef  defs[4];
 static Frep__V1__OptionDefinitionRef *defs_p[4];
-static Frep__V1__ClassRef       classes[2];
-static Frep__V1__ClassRef      *classes_p[2];
-static Frep__V1__ScopeConfig    config;
+static Frep__V1__ClassRef             classes[2];
+static Frep__V1__ClassRef            *classes_p[2];
+static Frep__V1__ScopeConfig          config;
 
 static void
 option(Frep__V1__OptionValue *o, uint32_t id, char **values, size_t n, const char *user_class)
@@ -78,7 +78,8 @@ build_scope_config(void)
 	    FREP__V1__SCOPE__ACTIVATE_POLICIES_PRESENT_ACTIVATE_POLICIES;
 	scope.activate_policies = true;
 
-	static const char *excl_range[2][2] = {{"10.0.1.20", "10.0.1.30"}, {"10.0.1.40", "10.0.1.41"}};
+	static const char *excl_range[2][2] = {
+	    {"10.0.1.20", "10.0.1.30"}, {"10.0.1.40", "10.0.1.41"}};
 	for (size_t i = 0; i < 2; i++) {
 		frep__v1__exclusion_range__init(&excl[i]);
 		excl[i].scope_id    = S(FUZZ_SAMPLE_SCOPE);
@@ -97,7 +98,8 @@ build_scope_config(void)
 	policy_opts[0] = &opt_router;
 
 	static const char *res_ip[3]  = {"10.0.1.50", "10.0.1.51", "10.0.1.52"};
-	static const char *res_cid[3] = {"01-01-01-01-01-01", "02-02-02-02-02-02", "03-03-03-03-03-03"};
+	static const char *res_cid[3] = {
+	    "01-01-01-01-01-01", "02-02-02-02-02-02", "03-03-03-03-03-03"};
 	static const char *res_name[3] = {"printer", "nas", "camera"};
 	for (size_t i = 0; i < 3; i++) {
 		frep__v1__reservation__init(&res[i]);
@@ -126,7 +128,8 @@ build_scope_config(void)
 	crit_p[1]          = &crit[1];
 
 	static const char *pol_name[2]     = {"alpha", "beta"};
-	static const char *pol_range[2][2] = {{"10.0.1.100", "10.0.1.110"}, {"10.0.1.120", "10.0.1.130"}};
+	static const char *pol_range[2][2] = {
+	    {"10.0.1.100", "10.0.1.110"}, {"10.0.1.120", "10.0.1.130"}};
 	for (size_t i = 0; i < 2; i++) {
 		frep__v1__ip_range__init(&range[i]);
 		range[i].start_range = S(pol_range[i][0]);
@@ -138,8 +141,8 @@ build_scope_config(void)
 		pol[i].description          = S("");
 		pol[i].enabled_present_case = FREP__V1__POLICY__ENABLED_PRESENT_ENABLED;
 		pol[i].enabled              = true;
-		pol[i].condition = i == 0 ? FREP__V1__POLICY_CONDITION__POLICY_CONDITION_AND
-		                          : FREP__V1__POLICY_CONDITION__POLICY_CONDITION_OR;
+		pol[i].condition        = i == 0 ? FREP__V1__POLICY_CONDITION__POLICY_CONDITION_AND
+						 : FREP__V1__POLICY_CONDITION__POLICY_CONDITION_OR;
 		pol[i].processing_order = (uint32_t) i + 1;
 		pol[i].criteria         = crit_p;
 		pol[i].n_criteria       = N(crit_p);
@@ -194,45 +197,45 @@ fuzz_sample_scope_config(void)
 
 /* --- one input per method ------------------------------------------------ */
 
-static Frep__V1__ScopeKey                 scope_key;
-static Frep__V1__SetScopeRequest          set_scope;
-static Frep__V1__RemoveScopeRequest       remove_scope;
-static Frep__V1__ListExclusionRangesRequest list_excl;
-static Frep__V1__SetReservationRequest    set_res;
-static Frep__V1__ReservationKey           res_key;
-static Frep__V1__ListReservationsRequest  list_res;
-static Frep__V1__OptionDefinition         def;
-static Frep__V1__SetOptionDefinitionRequest set_def;
-static Frep__V1__OptionDefinitionKey      def_key;
+static Frep__V1__ScopeKey                     scope_key;
+static Frep__V1__SetScopeRequest              set_scope;
+static Frep__V1__RemoveScopeRequest           remove_scope;
+static Frep__V1__ListExclusionRangesRequest   list_excl;
+static Frep__V1__SetReservationRequest        set_res;
+static Frep__V1__ReservationKey               res_key;
+static Frep__V1__ListReservationsRequest      list_res;
+static Frep__V1__OptionDefinition             def;
+static Frep__V1__SetOptionDefinitionRequest   set_def;
+static Frep__V1__OptionDefinitionKey          def_key;
 static Frep__V1__ListOptionDefinitionsRequest list_defs;
-static Frep__V1__OptionTarget             target;
-static Frep__V1__SetOptionValueRequest    set_value;
-static Frep__V1__OptionValueKey           value_key;
-static Frep__V1__ListOptionValuesRequest  list_values;
-static Frep__V1__Class                    cls;
-static Frep__V1__SetClassRequest          set_class;
-static Frep__V1__ClassKey                 class_key;
-static Frep__V1__ListClassesRequest       list_classes;
-static Frep__V1__SetPolicyRequest         set_policy;
-static Frep__V1__PolicyKey                policy_key;
-static Frep__V1__ListPoliciesRequest      list_policies;
-static Frep__V1__PolicyIpRangeRequest     policy_range;
-static Frep__V1__FailoverRelationship     rel;
-static Frep__V1__AddFailoverRequest       add_failover;
-static Frep__V1__SetFailoverRequest       set_failover;
-static Frep__V1__FailoverKey              failover_key;
-static Frep__V1__FailoverScopeRequest     failover_scope;
-static Frep__V1__ScopeConfigRequest       config_request;
-static Frep__V1__ListAuditRequest         list_audit;
-static Frep__V1__ImportScopeRequest       import_scope;
-static Frep__V1__ReplicateByNameRequest   by_name;
-static Frep__V1__ReplicateByScopeIdRequest by_scope;
-static Frep__V1__ApplyScopeRequest        apply_scope;
-static Frep__V1__ApplyScopesRequest       apply_scopes;
-static Frep__V1__ScopeConfig             *apply_configs[1];
-static Frep__V1__MirrorRelationshipRequest mirror;
-static Frep__V1__GetScopeDigestsRequest   digests;
-static Frep__V1__HealthCheckRequest       health;
+static Frep__V1__OptionTarget                 target;
+static Frep__V1__SetOptionValueRequest        set_value;
+static Frep__V1__OptionValueKey               value_key;
+static Frep__V1__ListOptionValuesRequest      list_values;
+static Frep__V1__Class                        cls;
+static Frep__V1__SetClassRequest              set_class;
+static Frep__V1__ClassKey                     class_key;
+static Frep__V1__ListClassesRequest           list_classes;
+static Frep__V1__SetPolicyRequest             set_policy;
+static Frep__V1__PolicyKey                    policy_key;
+static Frep__V1__ListPoliciesRequest          list_policies;
+static Frep__V1__PolicyIpRangeRequest         policy_range;
+static Frep__V1__FailoverRelationship         rel;
+static Frep__V1__AddFailoverRequest           add_failover;
+static Frep__V1__SetFailoverRequest           set_failover;
+static Frep__V1__FailoverKey                  failover_key;
+static Frep__V1__FailoverScopeRequest         failover_scope;
+static Frep__V1__ScopeConfigRequest           config_request;
+static Frep__V1__ListAuditRequest             list_audit;
+static Frep__V1__ImportScopeRequest           import_scope;
+static Frep__V1__ReplicateByNameRequest       by_name;
+static Frep__V1__ReplicateByScopeIdRequest    by_scope;
+static Frep__V1__ApplyScopeRequest            apply_scope;
+static Frep__V1__ApplyScopesRequest           apply_scopes;
+static Frep__V1__ScopeConfig                 *apply_configs[1];
+static Frep__V1__MirrorRelationshipRequest    mirror;
+static Frep__V1__GetScopeDigestsRequest       digests;
+static Frep__V1__HealthCheckRequest           health;
 
 static void
 build_inputs(void)
@@ -262,11 +265,11 @@ build_inputs(void)
 	list_res.scope_id = S(FUZZ_SAMPLE_SCOPE);
 
 	frep__v1__option_definition__init(&def);
-	def.option_id     = 224;
-	def.vendor_class  = S("Microsoft Options");
-	def.name          = S("site code");
-	def.type          = FREP__V1__OPTION_TYPE__OPTION_TYPE_STRING;
-	def.default_value = domain;
+	def.option_id       = 224;
+	def.vendor_class    = S("Microsoft Options");
+	def.name            = S("site code");
+	def.type            = FREP__V1__OPTION_TYPE__OPTION_TYPE_STRING;
+	def.default_value   = domain;
 	def.n_default_value = N(domain);
 	frep__v1__set_option_definition_request__init(&set_def);
 	set_def.definition    = &def;
@@ -365,11 +368,11 @@ build_inputs(void)
 	apply_scope.source_server = S("tcp://127.0.0.1:6470");
 	apply_scope.config        = cfg;
 	frep__v1__apply_scopes_request__init(&apply_scopes);
-	apply_configs[0]          = cfg;
-	apply_scopes.relationship = S("pair");
+	apply_configs[0]           = cfg;
+	apply_scopes.relationship  = S("pair");
 	apply_scopes.source_server = S("tcp://127.0.0.1:6470");
-	apply_scopes.configs      = apply_configs;
-	apply_scopes.n_configs    = N(apply_configs);
+	apply_scopes.configs       = apply_configs;
+	apply_scopes.n_configs     = N(apply_configs);
 	frep__v1__mirror_relationship_request__init(&mirror);
 	mirror.relationship = &rel;
 	frep__v1__get_scope_digests_request__init(&digests);

@@ -80,11 +80,11 @@ request_seeds(void)
 		fuzz_method_path(i, path, sizeof(path));
 
 		const ProtobufCMessage *payload = fuzz_sample_input(m->input);
-		bool partner = strcmp(svc->name, "frep.v1.Partner") == 0;
-		int64_t now = partner_auth_now_ms();
+		bool                    partner = strcmp(svc->name, "frep.v1.Partner") == 0;
+		int64_t                 now     = partner_auth_now_ms();
 		snprintf(ts, sizeof(ts), "%" PRId64, now);
 		partner_auth_nonce(nonce);
-		size_t   plen = 0;
+		size_t   plen   = 0;
 		uint8_t *pbytes = payload != NULL ? pack_message(payload, &plen) : NULL;
 		partner_auth_mac("s3cret", path, "pair", now, nonce, pbytes, plen, mac);
 		free(pbytes);
@@ -132,15 +132,18 @@ response_seeds(void)
 	    {"response-ok-scope-config", FREP_OK, NULL, &fuzz_sample_scope_config()->base},
 	    {"response-ok-empty", FREP_OK, NULL, NULL},
 	    {"response-invalid-argument", FREP_INVALID_ARGUMENT,
-	        "config.reservations[2].ip_address '10.0.1.300' is not an IPv4 address", NULL},
+		"config.reservations[2].ip_address '10.0.1.300' is not an IPv4 address", NULL},
 	    {"response-unauthenticated", FREP_UNAUTHENTICATED,
-	        "method /frep.v1.DhcpServer/AddScope needs \"authorization: Bearer <token>\"", NULL},
+		"method /frep.v1.DhcpServer/AddScope needs \"authorization: Bearer <token>\"",
+		NULL},
 	};
 	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		frep_response_fields f = {.code = rows[i].code, .message = rows[i].message,
-		    .payload = rows[i].payload, .call_id = 77 + i};
-		size_t   size = frep_envelope_response_size(&f);
-		uint8_t *buf  = malloc(size + 1);
+		frep_response_fields f    = {.code = rows[i].code,
+		       .message                    = rows[i].message,
+		       .payload                    = rows[i].payload,
+		       .call_id                    = 77 + i};
+		size_t               size = frep_envelope_response_size(&f);
+		uint8_t             *buf  = malloc(size + 1);
 		if (buf == NULL) {
 			die("response", "out of memory");
 		}
@@ -164,12 +167,12 @@ write_config(const char *name, const Frep__V1__ScopeConfig *cfg)
 static void
 apply_seeds(void)
 {
-	Frep__V1__ScopeConfig  copy = *fuzz_sample_scope_config();
-	Frep__V1__Scope        scope = *copy.scope;
-	convert_arena          a;
-	frep_status            st;
-	engine_scope_config    cfg;
-	char                   digest[65];
+	Frep__V1__ScopeConfig copy  = *fuzz_sample_scope_config();
+	Frep__V1__Scope       scope = *copy.scope;
+	convert_arena         a;
+	frep_status           st;
+	engine_scope_config   cfg;
+	char                  digest[65];
 
 	write_config("sample", &copy);
 
@@ -185,10 +188,10 @@ apply_seeds(void)
 	copy.digest = (char *) "";
 
 	/* Changed properties. */
-	copy.scope         = &scope;
-	scope.name         = (char *) "Office (renamed)";
+	copy.scope             = &scope;
+	scope.name             = (char *) "Office (renamed)";
 	scope.lease_duration_s = 3600;
-	scope.end_range    = (char *) "10.0.1.220";
+	scope.end_range        = (char *) "10.0.1.220";
 	write_config("changed-scope", &copy);
 
 	/* Children removed. */
@@ -198,12 +201,12 @@ apply_seeds(void)
 	write_config("fewer-children", &copy);
 
 	/* A new scope, bare. */
-	Frep__V1__ScopeConfig bare = FREP__V1__SCOPE_CONFIG__INIT;
+	Frep__V1__ScopeConfig bare  = FREP__V1__SCOPE_CONFIG__INIT;
 	Frep__V1__Scope       other = scope;
-	other.scope_id    = (char *) "10.0.2.0";
-	other.start_range = (char *) "10.0.2.10";
-	other.end_range   = (char *) "10.0.2.100";
-	bare.scope        = &other;
+	other.scope_id              = (char *) "10.0.2.0";
+	other.start_range           = (char *) "10.0.2.10";
+	other.end_range             = (char *) "10.0.2.100";
+	bare.scope                  = &other;
 	write_config("new-scope", &bare);
 }
 
@@ -215,8 +218,8 @@ auth_seed(const char *name, unsigned flags, const char *secret, const char *meth
     const char *payload)
 {
 	char buf[1024];
-	int  n = snprintf(buf, sizeof(buf), "%c%s\n%s\n%s\n%s\n%s\n%s\n%s", (char) flags, secret, method,
-	     relationship, timestamp, nonce, mac, payload);
+	int  n = snprintf(buf, sizeof(buf), "%c%s\n%s\n%s\n%s\n%s\n%s\n%s", (char) flags, secret,
+	     method, relationship, timestamp, nonce, mac, payload);
 	write_seed("fuzz_partner_auth", name, (const uint8_t *) buf, (size_t) n);
 }
 
@@ -225,13 +228,17 @@ partner_auth_seeds(void)
 {
 	const char *m    = "/frep.v1.Partner/ApplyScope";
 	const char *zero = "0000000000000000000000000000000000000000000000000000000000000000";
-	auth_seed("signed-now", 0x03, "s3cret", m, "pair", "0", "0123456789abcdef", "", "\x0a\x02\x08\x01");
+	auth_seed("signed-now", 0x03, "s3cret", m, "pair", "0", "0123456789abcdef", "",
+	    "\x0a\x02\x08\x01");
 	auth_seed("signed-stale", 0x03, "s3cret", m, "pair", "-120000", "n", "", "");
-	auth_seed("signed-future", 0x03, "a much longer shared secret, over sixty-four bytes long, for HMAC's hashed key",
-	    m, "pair", "59000", "nonce", "", "payload");
+	auth_seed("signed-future", 0x03,
+	    "a much longer shared secret, over sixty-four bytes long, for HMAC's hashed key", m,
+	    "pair", "59000", "nonce", "", "payload");
 	auth_seed("wrong-mac", 0x02, "s3cret", m, "pair", "10", "nonce", zero, "");
-	auth_seed("absolute-timestamp", 0x01, "s3cret", m, "pair", "1700000000000", "nonce", "", "");
-	auth_seed("timestamp-max", 0x00, "s3cret", m, "pair", "9223372036854775807", "nonce", zero, "");
+	auth_seed(
+	    "absolute-timestamp", 0x01, "s3cret", m, "pair", "1700000000000", "nonce", "", "");
+	auth_seed(
+	    "timestamp-max", 0x00, "s3cret", m, "pair", "9223372036854775807", "nonce", zero, "");
 	auth_seed("timestamp-junk", 0x00, "s3cret", m, "pair", " 12x", "nonce", zero, "");
 	auth_seed("no-metadata", 0x1c, "s3cret", m, "pair", "", "", "", "");
 	auth_seed("long-nonce", 0x03, "s3cret", m, "pair", "0",

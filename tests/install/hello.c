@@ -32,7 +32,9 @@ main(int argc, char **argv)
 		frep_client_last_status(c, &st);
 		fprintf(stderr, "%s: %s\n", frep_code_name(st.code), st.message);
 	} else {
-		printf("%s\n", status == FREP__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING ? "SERVING" : "NOT_SERVING");
+		printf("%s\n", status == FREP__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
+				   ? "SERVING"
+				   : "NOT_SERVING");
 	}
 	frep_client_close(c);
 	return status == FREP__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING ? 0 : 1;
