@@ -65,7 +65,8 @@ struct frep_client {
 	pthread_mutex_t mtx;
 	slot           *free_slots;
 	inflight       *inflight;
-	unsigned        pipes; /* connected pipes */
+	unsigned        pipes;    /* connected pipes */
+	nng_time        redialed; /* when the dialer was last re-created */
 	bool            ever_connected;
 	size_t          server_max; /* 0: not yet asked */
 	bool            closing;
@@ -403,6 +404,33 @@ frep_client_set_call_timeout(frep_client *c, uint32_t timeout_ms)
 
 /* --- the call ------------------------------------------------------------ */
 
+#define SEND_SLICE_MS 1000
+
+/* nng 1.5.2's dialer can stop redialing for good when its peer vanishes in
+ * the middle of the SP handshake (the same family as nanomsg/nng#1518): a
+ * server SIGKILLed while clients reconnect. With no connection for a whole
+ * slice, the dialer is closed and a new one started (at most once a
+ * second); a healthy dialer is never touched while connected. */
+static void
+redial(frep_client *c)
+{
+	pthread_mutex_lock(&c->mtx);
+	nng_time now = nng_clock();
+	if (c->pipes > 0 || c->closing || now - c->redialed < SEND_SLICE_MS) {
+		pthread_mutex_unlock(&c->mtx);
+		return;
+	}
+	c->redialed = now;
+	nng_dialer_close(c->dialer);
+	nng_dialer d;
+	if (nng_dialer_create(&d, c->sock, c->url) == 0 &&
+	    (c->tls == NULL || nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, c->tls) == 0) &&
+	    nng_dialer_start(d, NNG_FLAG_NONBLOCK) == 0) {
+		c->dialer = d;
+	}
+	pthread_mutex_unlock(&c->mtx);
+}
+
 static slot *
 slot_get(frep_client *c, frep_status *st)
 {
@@ -585,11 +613,26 @@ call_once(frep_client *c, const char *path, bool idempotent, const ProtobufCMess
 	pthread_mutex_unlock(&c->mtx);
 
 	frep_code code = FREP_OK;
-	nng_aio_set_timeout(s->aio, (nng_duration) timeout_ms);
-	nng_aio_set_msg(s->aio, msg);
-	nng_ctx_send(s->ctx, s->aio);
-	nng_aio_wait(s->aio);
-	if ((rv = nng_aio_result(s->aio)) != 0) {
+	/* The send waits for a connection. It is made in slices: when a slice
+	 * ends with no connection at all, the dialer is re-created (see
+	 * redial) and the same message is sent again, until the deadline. */
+	for (;;) {
+		nng_time now   = nng_clock();
+		nng_time left  = deadline > now ? deadline - now : 1;
+		nng_time slice = left > SEND_SLICE_MS ? SEND_SLICE_MS : left;
+		nng_aio_set_timeout(s->aio, (nng_duration) slice);
+		nng_aio_set_msg(s->aio, msg);
+		nng_ctx_send(s->ctx, s->aio);
+		nng_aio_wait(s->aio);
+		rv = nng_aio_result(s->aio);
+		if (rv != NNG_ETIMEDOUT || slice == left) {
+			break;
+		}
+		msg = nng_aio_get_msg(s->aio); /* still ours after a failed send */
+		nng_aio_set_msg(s->aio, NULL);
+		redial(c);
+	}
+	if (rv != 0) {
 		nng_msg_free(nng_aio_get_msg(s->aio));
 		nng_aio_set_msg(s->aio, NULL);
 		inflight_remove(c, &fl);
