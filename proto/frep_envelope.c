@@ -240,8 +240,12 @@ read_varint(reader *r, uint64_t *out)
 static int
 read_bytes(reader *r, const uint8_t **data, size_t *n)
 {
+	/* A length is a 32-bit varint (at most 5 bytes), as protobuf-c reads
+	 * it. */
+	size_t   start = r->off;
 	uint64_t len;
-	if (read_varint(r, &len) != 0 || len > r->len - r->off) {
+	if (read_varint(r, &len) != 0 || r->off - start > 5 || len > UINT32_MAX ||
+	    len > r->len - r->off) {
 		return -1;
 	}
 	*data = r->p + r->off;
@@ -283,8 +287,12 @@ skip_field(reader *r, unsigned wt)
 static int
 read_tag(reader *r, uint32_t *field, unsigned *wt)
 {
+	/* A tag is a 32-bit varint: at most 5 bytes, as protobuf-c reads it
+	 * (a longer, zero-padded encoding is refused there too). */
+	size_t   start = r->off;
 	uint64_t t;
-	if (read_varint(r, &t) != 0 || (t >> 3) == 0 || (t >> 3) > 0x1fffffff) {
+	if (read_varint(r, &t) != 0 || r->off - start > 5 || (t >> 3) == 0 ||
+	    (t >> 3) > 0x1fffffff) {
 		return -1;
 	}
 	*field = (uint32_t) (t >> 3);
