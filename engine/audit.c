@@ -66,6 +66,30 @@ audit_insert(
 	return rc;
 }
 
+engine_audit_record
+engine_audit_applied(const char *source, const char *relationship, uint32_t scope_id,
+    const char *digest_before, const char *digest_after, const engine_scope_changes *c)
+{
+	const engine_object_changes *k[] = {
+	    &c->scope, &c->exclusions, &c->reservations, &c->options, &c->policies};
+	engine_audit_record r = {
+	    .direction     = "applied",
+	    .source        = (char *) source,
+	    .relationship  = (char *) relationship,
+	    .scope_id      = scope_id,
+	    .digest_before = (char *) digest_before,
+	    .digest_after  = (char *) digest_after,
+	    .code          = FREP_OK,
+	    .message       = "",
+	};
+	for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++) {
+		r.added += k[i]->added;
+		r.updated += k[i]->updated;
+		r.removed += k[i]->removed;
+	}
+	return r;
+}
+
 frep_code
 engine_audit_add(engine *e, const engine_audit_record *record, uint64_t *id, frep_status *st)
 {

@@ -387,6 +387,13 @@ frep_code engine_scope_apply_batch(engine *e, const engine_scope_config *const *
 frep_code engine_audit_add(
     engine *e, const engine_audit_record *record, uint64_t *id, frep_status *st);
 
+/* The "applied" record of a scope apply: the change counts summed over the
+ * kinds (the scope's own properties count as updated). Strings are
+ * borrowed. */
+engine_audit_record engine_audit_applied(const char *source, const char *relationship,
+    uint32_t scope_id, const char *digest_before, const char *digest_after,
+    const engine_scope_changes *changes);
+
 /* Appends n records in one transaction (all or none). */
 frep_code engine_audit_add_many(
     engine *e, const engine_audit_record *records, size_t n, frep_status *st);

@@ -1135,15 +1135,10 @@ dhcp_import_scope(Frep__V1__DhcpServer_Service *service, const Frep__V1__ImportS
 		reply.digest_before = before;
 		reply.digest_after  = after;
 		if (rc == FREP_OK && !input->dry_run) {
-			engine_audit_record rec = {.direction = "applied",
-			    .source                           = "import",
-			    .relationship                     = "",
-			    .scope_id                         = cfg.scope.scope_id,
-			    .digest_before                    = before,
-			    .digest_after                     = after,
-			    .code                             = FREP_OK,
-			    .message                          = "ImportScope"};
-			frep_status         ast;
+			engine_audit_record rec = engine_audit_applied(
+			    "import", "", cfg.scope.scope_id, before, after, &changes);
+			rec.message = "ImportScope";
+			frep_status ast;
 			(void) engine_audit_add(self->e, &rec, NULL, &ast);
 		}
 	}

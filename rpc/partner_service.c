@@ -118,25 +118,9 @@ apply_or_diff(partner_service *ps, const Frep__V1__ApplyScopeRequest *in, bool d
 		}
 	}
 	if (!dry_run) {
-		engine_audit_record rec = {
-		    .direction     = "applied",
-		    .source        = in->source_server,
-		    .relationship  = in->relationship,
-		    .scope_id      = cfg.scope.scope_id,
-		    .digest_before = before,
-		    .digest_after  = after,
-		    .added         = changes.scope.added + changes.exclusions.added +
-			     changes.reservations.added + changes.options.added +
-			     changes.policies.added,
-		    .updated = changes.scope.updated + changes.exclusions.updated +
-			       changes.reservations.updated + changes.options.updated +
-			       changes.policies.updated,
-		    .removed = changes.exclusions.removed + changes.reservations.removed +
-			       changes.options.removed + changes.policies.removed,
-		    .code    = FREP_OK,
-		    .message = "",
-		};
-		frep_status ast;
+		engine_audit_record rec = engine_audit_applied(in->source_server, in->relationship,
+		    cfg.scope.scope_id, before, after, &changes);
+		frep_status         ast;
 		if (engine_audit_add(ps->e, &rec, NULL, &ast) != FREP_OK) {
 			rpc_log(RPC_LOG_WARN, "audit record of scope %s: %s",
 			    in->config->scope->scope_id, ast.message);
@@ -289,24 +273,9 @@ partner_apply_scopes(Frep__V1__Partner_Service *service, const Frep__V1__ApplySc
 			if (!was_member[i]) {
 				joined[n_joined++] = valid[k]->scope.scope_id;
 			}
-			const engine_scope_changes *c = &res[k].changes;
-			recs[n_recs++]                = (engine_audit_record){
-					   .direction     = "applied",
-					   .source        = in->source_server,
-					   .relationship  = in->relationship,
-					   .scope_id      = valid[k]->scope.scope_id,
-					   .digest_before = res[k].digest_before,
-					   .digest_after  = res[k].digest_after,
-					   .added = c->scope.added + c->exclusions.added + c->reservations.added +
-						    c->options.added + c->policies.added,
-					   .updated = c->scope.updated + c->exclusions.updated +
-						      c->reservations.updated + c->options.updated +
-						      c->policies.updated,
-					   .removed = c->exclusions.removed + c->reservations.removed +
-						      c->options.removed + c->policies.removed,
-					   .code    = FREP_OK,
-					   .message = "",
-                        };
+			recs[n_recs++] = engine_audit_applied(in->source_server, in->relationship,
+			    valid[k]->scope.scope_id, res[k].digest_before, res[k].digest_after,
+			    &res[k].changes);
 		}
 	}
 	if (n_joined > 0 && engine_failover_add_scopes(

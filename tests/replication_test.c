@@ -695,6 +695,15 @@ test_replication_import_scope(void **state)
 	import_scope(a, 7, 20, 2, "imported", false, &r);
 	assert_int_equal(r->changes->reservations->removed, 3);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
+	/* The audit record counts what the import changed (it once said 0). */
+	Frep__V1__ListAuditRequest la      = FREP__V1__LIST_AUDIT_REQUEST__INIT;
+	la.scope_id                        = "10.20.7.0";
+	Frep__V1__ListAuditResponse *audit = (Frep__V1__ListAuditResponse *) call_expect(
+	    a, "DhcpServer", "ListAudit", &la.base, FREP_OK, NULL);
+	assert_true(audit->n_records >= 2);
+	assert_int_equal(audit->records[0]->removed, 3);
+	assert_string_equal(audit->records[0]->source, "import");
+	protobuf_c_message_free_unpacked(&audit->base, NULL);
 }
 
 /* 300 scopes: more than one ApplyScopes batch; an unchanged relationship
