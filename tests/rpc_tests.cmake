@@ -11,7 +11,7 @@ add_custom_command(
 add_library(frep_test_support STATIC
   ${test_gen}/frep_test.pb-c.c echo_service.c testutil.c)
 target_include_directories(frep_test_support PUBLIC ${test_gen} ${CMAKE_CURRENT_SOURCE_DIR})
-target_link_libraries(frep_test_support PUBLIC frep_rpc frep_client_static)
+target_link_libraries(frep_test_support PUBLIC frep_rpc frep_health frep_client_static)
 set_source_files_properties(echo_service.c testutil.c PROPERTIES COMPILE_OPTIONS "${FREP_WARNINGS}")
 
 frep_add_test(envelope_test SOURCES envelope_test.c LIBS frep_proto LABEL unit TIMEOUT 30)
@@ -25,3 +25,8 @@ if(NOT FREP_SANITIZER)
   set_tests_properties(install_test PROPERTIES LABELS integration TIMEOUT 300
     ENVIRONMENT "FREPD=$<TARGET_FILE:frepd>;FREP_SOURCE_DIR=${PROJECT_SOURCE_DIR};FREP_BINARY_DIR=${PROJECT_BINARY_DIR}")
 endif()
+
+# The runtime knows no DHCP and the engine no RPC (docs/ARCHITECTURE.md).
+add_test(NAME layer_check COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/layer_check.sh)
+set_tests_properties(layer_check PROPERTIES LABELS unit TIMEOUT 30
+  ENVIRONMENT "FREP_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
