@@ -284,9 +284,13 @@ engine_scope_config_digest(const engine_scope_config *c, char out[65], frep_stat
 	enc_list(&x, c->options, c->n_options, sizeof(*c->options), qcmp_option, enc_option);
 	enc_list(&x, c->policies, c->n_policies, sizeof(*c->policies), qcmp_policy, enc_policy);
 	if (x.oom) {
+		engine_sha256_discard(&h);
 		return engine__oom(st);
 	}
-	engine_sha256_final_hex(&h, out);
+	if (!engine_sha256_final_hex(&h, out)) {
+		return frep_status_set(
+		    st, FREP_INTERNAL, "libcrypto failed to compute a SHA-256 digest");
+	}
 	frep_status_clear(st);
 	return FREP_OK;
 }

@@ -148,6 +148,23 @@ test_engine_digest_is_insertion_order_independent(void **state)
 	testdb_close(b);
 }
 
+/* The scope digest is the pair's compatibility contract: two servers of
+ * different frep versions compare digests, so the canonical encoding and
+ * the hash must never change silently. Pins the value computed before the
+ * SHA-256 moved from frep's own code to libcrypto (issue 12). */
+static void
+test_engine_digest_pinned_value(void **state)
+{
+	testdb *t = testdb_open();
+	char    d[65];
+
+	(void) state;
+	populate_forward(t->e);
+	digest_of(t->e, d);
+	assert_string_equal(d, "1cc0d59c7eebb7ffaaae39efcbee4c8754aadca56f0e480cfc051b985d14ed6e");
+	testdb_close(t);
+}
+
 static void
 test_engine_snapshot_contents(void **state)
 {
@@ -794,6 +811,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_engine_digest_is_insertion_order_independent),
 	    cmocka_unit_test(test_engine_snapshot_contents),
+	    cmocka_unit_test(test_engine_digest_pinned_value),
 	    cmocka_unit_test(test_engine_diff_counts_each_kind),
 	    cmocka_unit_test(test_engine_apply_makes_digest_equal),
 	    cmocka_unit_test(test_engine_apply_creates_missing_scope),
