@@ -66,6 +66,25 @@ test_engine_ipv4_parse_rejects(void **state)
 	expect_ipv4_bad("4294967295");
 }
 
+/* inet_pton decides; frep's messages still say why (issue 12). */
+static void
+test_engine_ipv4_parse_explains(void **state)
+{
+	frep_status st;
+	uint32_t    out;
+
+	(void) state;
+	assert_int_equal(
+	    engine_ipv4_parse("10.0.0.256", "end_range", &out, &st), FREP_INVALID_ARGUMENT);
+	assert_non_null(strstr(st.message, "octet 4 is above 255"));
+	assert_int_equal(
+	    engine_ipv4_parse("10.010.0.1", "end_range", &out, &st), FREP_INVALID_ARGUMENT);
+	assert_non_null(strstr(st.message, "octet 2 has a leading zero"));
+	assert_int_equal(
+	    engine_ipv4_parse("10.0.0", "end_range", &out, &st), FREP_INVALID_ARGUMENT);
+	assert_non_null(strstr(st.message, "expected four decimal octets"));
+}
+
 static void
 test_engine_ipv4_masks(void **state)
 {
@@ -153,6 +172,7 @@ main(void)
 	    cmocka_unit_test(test_engine_ipv4_format_matches_printf),
 	    cmocka_unit_test(test_engine_ipv4_parse_valid),
 	    cmocka_unit_test(test_engine_ipv4_parse_rejects),
+	    cmocka_unit_test(test_engine_ipv4_parse_explains),
 	    cmocka_unit_test(test_engine_ipv4_masks),
 	    cmocka_unit_test(test_engine_hexid_normalize),
 	};
