@@ -26,7 +26,7 @@ deps:
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  if [ "$$(id -u)" -ne 0 ]; then echo "run as root (or install:$$missing)"; exit 1; fi; \
-	  (apt-get install -y --no-install-recommends $$missing || \
+	  (apt-get install -y --no-install-recommends $$missing 2>/dev/null || \
 	   (apt-get update && apt-get install -y --no-install-recommends $$missing)) >/dev/null; \
 	fi
 
