@@ -7,6 +7,8 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <langinfo.h>
+#include <locale.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -560,6 +562,13 @@ main(int argc, char **argv)
 	const char *token_file = getenv("FREP_TOKEN_FILE");
 	int         c, rc;
 
+	/* frep's strings are UTF-8 (proto3): tables measure them by display
+	 * width in the caller's locale, or in C.UTF-8 when that is not UTF-8
+	 * (a plain C locale would print \xNN escapes). */
+	setlocale(LC_CTYPE, "");
+	if (strcmp(nl_langinfo(CODESET), "UTF-8") != 0) {
+		setlocale(LC_CTYPE, "C.UTF-8");
+	}
 	ctl.server = getenv("FREP_SERVER") != NULL ? getenv("FREP_SERVER") : "tcp://127.0.0.1:6470";
 	opterr     = 0;
 	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {

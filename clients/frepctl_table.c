@@ -7,9 +7,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "frepctl_internal.h"
+#include <libsmartcols/libsmartcols.h>
 
-#define MAX_COLUMNS 16
+#include "frepctl_internal.h"
 
 const char *
 frepctl_duration_format(uint32_t seconds, char *buf, size_t size)
@@ -165,50 +165,65 @@ cell_text(const json_t *row, const frepctl_column *col)
 	return s;
 }
 
+/* Tables through util-linux's libsmartcols, which aligns by display width
+ * (multi-byte and wide characters), not by bytes. Two spaces between
+ * columns, no padding after the last one, no truncation to the terminal's
+ * width (the same text on a terminal and in a pipe). */
 void
 frepctl_table_print(FILE *out, const json_t *rows, const frepctl_column *cols, int indent)
 {
-	size_t ncols = 0;
-	size_t width[MAX_COLUMNS];
-	size_t nrows = json_array_size(rows);
-	while (cols[ncols].header != NULL && ncols < MAX_COLUMNS) {
-		width[ncols] = strlen(cols[ncols].header);
-		ncols++;
-	}
+	struct libscols_table *tb;
+	size_t                 ncols = 0;
+	size_t                 nrows = json_array_size(rows);
+	char                  *text  = NULL;
+
 	if (nrows == 0) {
 		fprintf(out, "%*s(none)\n", indent, "");
 		return;
 	}
-	char **cells = calloc(nrows * ncols, sizeof(char *));
-	if (cells == NULL) {
+	if ((tb = scols_new_table()) == NULL) {
+		fprintf(stderr, "frepctl: out of memory printing a table\n");
 		return;
 	}
+	scols_table_set_column_separator(tb, "  ");
+	scols_table_set_termforce(tb, SCOLS_TERMFORCE_NEVER);
+	while (cols[ncols].header != NULL) {
+		if (scols_table_new_column(tb, cols[ncols].header, 0, 0) == NULL) {
+			goto fail;
+		}
+		ncols++;
+	}
 	for (size_t r = 0; r < nrows; r++) {
+		struct libscols_line *ln = scols_table_new_line(tb, NULL);
+		if (ln == NULL) {
+			goto fail;
+		}
 		for (size_t c = 0; c < ncols; c++) {
-			char *s              = cell_text(json_array_get(rows, r), &cols[c]);
-			cells[r * ncols + c] = s;
-			if (s != NULL && strlen(s) > width[c]) {
-				width[c] = strlen(s);
+			char *cell = cell_text(json_array_get(rows, r), &cols[c]);
+			/* The line takes the string (freed with the table). */
+			if (cell == NULL || scols_line_refer_data(ln, c, cell) != 0) {
+				free(cell);
+				goto fail;
 			}
 		}
 	}
-	for (size_t r = 0; r <= nrows; r++) {
-		fprintf(out, "%*s", indent, "");
-		for (size_t c = 0; c < ncols; c++) {
-			const char *s = r == 0 ? cols[c].header : cells[(r - 1) * ncols + c];
-			s             = s != NULL ? s : "?";
-			/* No padding after the last column: no trailing blanks. */
-			if (c + 1 == ncols) {
-				fprintf(out, "%s\n", s);
-			} else {
-				fprintf(out, "%-*s  ", (int) width[c], s);
-			}
+	if (scols_print_table_to_string(tb, &text) != 0 || text == NULL) {
+		goto fail;
+	}
+	for (char *line = text, *nl; *line != '\0'; line = nl + 1) {
+		nl = strchr(line, '\n');
+		if (nl == NULL) {
+			fprintf(out, "%*s%s\n", indent, "", line);
+			break;
 		}
+		fprintf(out, "%*s%.*s\n", indent, "", (int) (nl - line), line);
 	}
-	for (size_t k = 0; k < nrows * ncols; k++) {
-		free(cells[k]);
-	}
-	free(cells);
+	free(text);
+	scols_unref_table(tb);
+	return;
+fail:
+	fprintf(stderr, "frepctl: out of memory printing a table\n");
+	scols_unref_table(tb);
 }
 
 static bool

@@ -306,6 +306,27 @@ run 1 scope add 10.0.0.0/24 --range 10.0.0.10-10.0.0.200 --name Again; err_has "
 run 1 option set --scope 10.0.0.0 249 1;      err_has "NOT_FOUND"; err_has "249"
 run 1 option set 3 not-an-address;           err_has "INVALID_ARGUMENT"; err_has "not-an-address"
 
+# --- tables align by display width, not bytes (libsmartcols; issue 12) -----------------------------
+must scope add 10.0.30.0/24 --range 10.0.30.10-10.0.30.200 --name "Ünïcode Büro"
+must scope add 10.0.31.0/24 --range 10.0.31.10-10.0.31.200 --name "日本語"
+LANG=C LC_ALL=C "$FREPCTL" --server "$url" scope list >"$work/out" 2>"$work/err" || fail "scope list"
+python3 - "$work/out" <<'PY' || fail "table columns are not aligned by display width"
+import sys, unicodedata
+def width(s):
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
+lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
+head = lines[0]
+col = width(head[: head.index("RANGE")])
+rows = [l for l in lines[1:] if l.startswith("10.0.3")]
+assert len(rows) == 2, rows
+for l in rows:
+    i = l.index("10.0.3", 8)  # the RANGE cell
+    assert width(l[:i]) == col, (l, width(l[:i]), col)
+PY
+ok
+must scope remove 10.0.30.0
+must scope remove 10.0.31.0
+
 # --- both frepd stop cleanly -------------------------------------------------------------------------
 kill -TERM "$pid"
 rc=0; wait "$pid" || rc=$?; pid=
