@@ -1,16 +1,12 @@
 /* The rows a new store starts with: RFC 2132's standard option
  * definitions (and a few later RFCs'), predefined as on Windows, and the
- * Windows default classes. */
+ * Windows default classes. Data only: store.c writes them (the dependency
+ * points one way, store -> defaults). */
 #include <stddef.h>
 
 #include "engine_internal.h"
 
-typedef struct predefined_option {
-	uint32_t           id;
-	const char        *name;
-	engine_option_type type;
-	bool               multi;
-} predefined_option;
+typedef engine__predefined_option predefined_option;
 
 #define B   ENGINE_OPTION_TYPE_BYTE
 #define W   ENGINE_OPTION_TYPE_WORD
@@ -70,12 +66,7 @@ static const predefined_option predefined_options[] = {
 #undef S
 #undef BIN
 
-typedef struct default_class {
-	engine_class_type type;
-	const char       *name;
-	const char       *data;
-	const char       *description;
-} default_class;
+typedef engine__default_class default_class;
 
 static const default_class default_classes[] = {
     {.type           = ENGINE_CLASS_TYPE_USER,
@@ -99,35 +90,14 @@ static const default_class default_classes[] = {
     {.type = ENGINE_CLASS_TYPE_UNSPECIFIED}, /* terminator */
 };
 
-frep_code
-engine__seed_defaults(engine *e, frep_status *st)
+const engine__predefined_option *
+engine__predefined_options(void)
 {
-	frep_code rc;
+	return predefined_options;
+}
 
-	for (const default_class *c = default_classes; c->type != ENGINE_CLASS_TYPE_UNSPECIFIED;
-	     c++) {
-		sqlite3_stmt *s = engine__stmt(e, ENGINE__STMT_CLASS_INSERT);
-		sqlite3_bind_int(s, 1, (int) c->type);
-		engine__bind_text(s, 2, c->name);
-		engine__bind_text(s, 3, c->data);
-		engine__bind_text(s, 4, c->description);
-		if ((rc = engine__exec(e, s, "seed class", st)) != FREP_OK) {
-			return rc;
-		}
-	}
-	for (const predefined_option *o = predefined_options; o->id != 0; o++) {
-		sqlite3_stmt *s = engine__stmt(e, ENGINE__STMT_OPTDEF_INSERT);
-		engine__bind_u32(s, 1, o->id);
-		engine__bind_text(s, 2, "");
-		engine__bind_text(s, 3, o->name);
-		engine__bind_text(s, 4, "");
-		sqlite3_bind_int(s, 5, (int) o->type);
-		sqlite3_bind_int(s, 6, o->multi ? 1 : 0);
-		engine__bind_text(s, 7, "");
-		sqlite3_bind_int(s, 8, 1);
-		if ((rc = engine__exec(e, s, "seed option definition", st)) != FREP_OK) {
-			return rc;
-		}
-	}
-	return FREP_OK;
+const engine__default_class *
+engine__default_classes(void)
+{
+	return default_classes;
 }

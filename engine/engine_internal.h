@@ -366,7 +366,25 @@ frep_code engine__scope_clear(engine *e, uint32_t scope_id, frep_status *st);
 void engine__describe_owner(
     engine *e, uint32_t scope_id, uint32_t reserved_ip, int64_t policy_id, char *buf, size_t size);
 
-/* Predefined rows for a new store (store.c calls it in migration 1). */
-frep_code engine__seed_defaults(engine *e, frep_status *st);
+/* A predefined option definition (RFC 2132 and later; defaults.c). */
+typedef struct engine__predefined_option {
+	uint32_t           id; /* 0 ends the table */
+	const char        *name;
+	engine_option_type type;
+	bool               multi;
+} engine__predefined_option;
+
+/* A Windows default class (defaults.c). */
+typedef struct engine__default_class {
+	engine_class_type type; /* ENGINE_CLASS_TYPE_UNSPECIFIED ends the table */
+	const char       *name;
+	const char       *data;
+	const char       *description;
+} engine__default_class;
+
+/* The predefined rows a new store starts with, as static tables ended by
+ * their terminator rows; store.c writes them in migration 1. */
+const engine__predefined_option *engine__predefined_options(void);
+const engine__default_class     *engine__default_classes(void);
 
 #endif /* FREP_ENGINE_ENGINE_INTERNAL_H */

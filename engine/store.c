@@ -569,6 +569,40 @@ read_user_version(engine *e, int *version, frep_status *st)
 	sqlite3_finalize(s);
 	return FREP_OK;
 }
+/* Writes the predefined option definitions and default classes
+ * (defaults.c) into a new store. */
+static frep_code
+seed_defaults(engine *e, frep_status *st)
+{
+	frep_code rc;
+
+	for (const engine__default_class *c = engine__default_classes();
+	     c->type != ENGINE_CLASS_TYPE_UNSPECIFIED; c++) {
+		sqlite3_stmt *s = engine__stmt(e, ENGINE__STMT_CLASS_INSERT);
+		sqlite3_bind_int(s, 1, (int) c->type);
+		engine__bind_text(s, 2, c->name);
+		engine__bind_text(s, 3, c->data);
+		engine__bind_text(s, 4, c->description);
+		if ((rc = engine__exec(e, s, "seed class", st)) != FREP_OK) {
+			return rc;
+		}
+	}
+	for (const engine__predefined_option *o = engine__predefined_options(); o->id != 0; o++) {
+		sqlite3_stmt *s = engine__stmt(e, ENGINE__STMT_OPTDEF_INSERT);
+		engine__bind_u32(s, 1, o->id);
+		engine__bind_text(s, 2, "");
+		engine__bind_text(s, 3, o->name);
+		engine__bind_text(s, 4, "");
+		sqlite3_bind_int(s, 5, (int) o->type);
+		sqlite3_bind_int(s, 6, o->multi ? 1 : 0);
+		engine__bind_text(s, 7, "");
+		sqlite3_bind_int(s, 8, 1);
+		if ((rc = engine__exec(e, s, "seed option definition", st)) != FREP_OK) {
+			return rc;
+		}
+	}
+	return FREP_OK;
+}
 
 static frep_code
 migrate(engine *e, frep_status *st)
@@ -605,7 +639,7 @@ migrate(engine *e, frep_status *st)
 	if ((rc = prepare_all(e, st)) != FREP_OK) {
 		goto fail;
 	}
-	if (need_seed && (rc = engine__seed_defaults(e, st)) != FREP_OK) {
+	if (need_seed && (rc = seed_defaults(e, st)) != FREP_OK) {
 		goto fail;
 	}
 	if (latest != version) {
