@@ -66,3 +66,10 @@ add_test(NAME python_install_test
   COMMAND ${FREP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/python/test_install.py)
 set_tests_properties(python_install_test PROPERTIES
   LABELS interop TIMEOUT 300 SKIP_RETURN_CODE 77 ENVIRONMENT "${py_env}")
+
+# docs/PROTOCOL.md's stated facts (ServerInfo values, Health answers, the
+# metadata limit, the worked error reply) against a live frepd.
+add_test(NAME docs_protocol_facts_test
+  COMMAND ${FREP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/docs/protocol_facts.py)
+set_tests_properties(docs_protocol_facts_test PROPERTIES
+  LABELS integration TIMEOUT 120 ENVIRONMENT "${py_env}")
