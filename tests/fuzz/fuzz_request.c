@@ -7,8 +7,8 @@
  * its method path split and looked up among frep's services; then the
  * payload is decoded with the PICKED method's input descriptor, packed
  * again, and handed to the convert_*_from_proto calls that method's
- * handler makes before touching the engine (rpc/dhcp_service.c,
- * rpc/partner_service.c, rpc/replication_service.c) — the validation at
+ * handler makes before touching the engine (rpc/services/dhcp_service.c,
+ * rpc/services/partner_service.c, rpc/services/replication_service.c) — the validation at
  * the edge. A whole ScopeConfig that converts is also digested
  * (engine_scope_config_digest runs on unvalidated configs in apply).
  */
