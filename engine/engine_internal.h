@@ -366,6 +366,12 @@ frep_code engine__scope_clear(engine *e, uint32_t scope_id, frep_status *st);
 void engine__describe_owner(
     engine *e, uint32_t scope_id, uint32_t reserved_ip, int64_t policy_id, char *buf, size_t size);
 
+/* The test-only apply hook (engine/test_hook.c, docs/TESTS.md): inert
+ * unless FREP_TEST_HOOK_APPLY names a file; when that file exists (armed,
+ * optionally with a scope id) the apply pauses inside its open write
+ * transaction until the test removes <file>.paused or kills the process. */
+void engine__test_hook_apply(uint32_t scope_id);
+
 /* Predefined rows for a new store (store.c calls it in migration 1). */
 frep_code engine__seed_defaults(engine *e, frep_status *st);
 
