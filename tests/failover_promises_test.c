@@ -61,8 +61,8 @@ teardown(void **state)
 			int status = tu_proc_stop(&n->proc, SIGTERM, 30000);
 			if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 				tu_proc_dump_log(&n->proc);
-				print_error("frepd %s did not exit 0 (wait status %d)\n", n->name,
-				    status);
+				print_error(
+				    "frepd %s did not exit 0 (wait status %d)\n", n->name, status);
 				rc = -1;
 			}
 		}
@@ -201,9 +201,9 @@ has_scope(rt_node *n, const char *scope_id)
 static size_t
 count_failovers(rt_node *n)
 {
-	Frep__V1__ListFailoversRequest req = FREP__V1__LIST_FAILOVERS_REQUEST__INIT;
-	Frep__V1__ListFailoversResponse *r = (Frep__V1__ListFailoversResponse *) rt_call(
-	    n->c, "DhcpServer", "ListFailovers", &req.base, FREP_OK, NULL);
+	Frep__V1__ListFailoversRequest   req = FREP__V1__LIST_FAILOVERS_REQUEST__INIT;
+	Frep__V1__ListFailoversResponse *r   = (Frep__V1__ListFailoversResponse *) rt_call(
+	      n->c, "DhcpServer", "ListFailovers", &req.base, FREP_OK, NULL);
 	size_t k = r->n_relationships;
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	return k;
@@ -219,8 +219,8 @@ failover_scope(rt_node *n, const char *method, const char *name, char **scopes, 
 	req.scope_ids                      = scopes;
 	req.n_scope_ids                    = k;
 	req.force                          = force;
-	frep_code code = call_code(n->c, "DhcpServer", method, &req.base,
-	    &frep__v1__failover_relationship__descriptor, &out, st);
+	frep_code code                     = call_code(n->c, "DhcpServer", method, &req.base,
+				&frep__v1__failover_relationship__descriptor, &out, st);
 	protobuf_c_message_free_unpacked(out, NULL);
 	return code;
 }
@@ -319,8 +319,8 @@ test_promise_remove_failover_scope_deletes_partner_copy(void **state)
 	rt_import_scope(a->c, 81, 2, 5, "two");
 	char *scopes[] = {"10.81.1.0", "10.81.2.0"};
 	rt_add_failover(a->c, "pair", b->url, SECRET, scopes, 2, FREP_OK);
-	char        *gone[] = {"10.81.2.0"};
-	frep_status  st;
+	char       *gone[] = {"10.81.2.0"};
+	frep_status st;
 	expect_code(failover_scope(a, "RemoveFailoverScope", "pair", gone, 1, false, &st), FREP_OK,
 	    "RemoveFailoverScope", &st);
 
@@ -377,9 +377,9 @@ test_promise_add_failover_scope_failure_undone_on_both_sides(void **state)
 	d.type                       = FREP__V1__OPTION_TYPE__OPTION_TYPE_STRING;
 	rt_call_ok(a->c, "DhcpServer", "AddOptionDefinition", &d.base);
 	set_scope_option(a, "10.83.2.0", 250, "paris-3");
-	char        *scopes[] = {"10.83.1.0", "10.83.2.0"};
-	frep_status  st;
-	frep_code    code = add_failover(a, "pair", b->url, scopes, 2, false, &st);
+	char       *scopes[] = {"10.83.1.0", "10.83.2.0"};
+	frep_status st;
+	frep_code   code = add_failover(a, "pair", b->url, scopes, 2, false, &st);
 	print_message("AddFailover with a scope the partner refuses: %s: %s\n",
 	    frep_code_name(code), st.message);
 	expect_code(code, FREP_FAILED_PRECONDITION, "AddFailover", &st);
@@ -448,8 +448,8 @@ test_promise_add_failover_scope_undone_when_partner_refuses(void **state)
 	char       *more[] = {"10.85.2.0"};
 	frep_status st;
 	frep_code   code = failover_scope(a, "AddFailoverScope", "pair", more, 1, false, &st);
-	print_message("AddFailoverScope refused by the partner: %s: %s\n", frep_code_name(code),
-	    st.message);
+	print_message(
+	    "AddFailoverScope refused by the partner: %s: %s\n", frep_code_name(code), st.message);
 	expect_code(code, FREP_FAILED_PRECONDITION, "AddFailoverScope", &st);
 	assert_non_null(strstr(st.message, "251"));
 	const char *const one[] = {"10.85.1.0"};
@@ -525,8 +525,8 @@ test_promise_audit_record_on_both_sides(void **state)
 	char before[65], after[65];
 	rt_digest(b->c, "10.86.1.0", before);
 	frep_status st;
-	assert_int_equal(rt_add_reservation(
-			     a->c, "10.86.1.0", "10.86.1.99", "02-86-00-00-00-63", "new", &st),
+	assert_int_equal(
+	    rt_add_reservation(a->c, "10.86.1.0", "10.86.1.99", "02-86-00-00-00-63", "new", &st),
 	    FREP_OK);
 	rt_digest(a->c, "10.86.1.0", after);
 	long long                    t0 = (long long) time(NULL) * 1000;
@@ -596,8 +596,8 @@ test_promise_unchanged_scopes_not_sent(void **state)
 
 	/* One scope changed: only it is sent and audited on the partner. */
 	frep_status st;
-	assert_int_equal(rt_add_reservation(
-			     a->c, "10.87.2.0", "10.87.2.99", "02-87-00-00-00-63", "moved", &st),
+	assert_int_equal(
+	    rt_add_reservation(a->c, "10.87.2.0", "10.87.2.99", "02-87-00-00-00-63", "moved", &st),
 	    FREP_OK);
 	r = replicate(a, "pair", false);
 	for (size_t i = 0; i < r->n_results; i++) {
@@ -699,7 +699,8 @@ test_promise_partner_killed_mid_apply_is_old_or_new(void **state)
 		snprintf(ip, sizeof(ip), "10.50.%d.%d", 1 + i / 200, 1 + i % 200);
 		snprintf(mac, sizeof(mac), "02-00-00-00-%02x-%02x", i / 256, i % 256);
 		snprintf(name, sizeof(name), "host-%d", i);
-		assert_int_equal(rt_add_reservation(a->c, "10.50.0.0", ip, mac, name, &st), FREP_OK);
+		assert_int_equal(
+		    rt_add_reservation(a->c, "10.50.0.0", ip, mac, name, &st), FREP_OK);
 	}
 	char *scopes[] = {"10.50.0.0"};
 	rt_add_failover(a->c, "big", b->url, SECRET, scopes, 1, FREP_OK);
@@ -801,8 +802,8 @@ test_promise_partner_killed_mid_apply_is_old_or_new(void **state)
 		saw_old += is_old;
 		saw_new += is_new;
 	}
-	print_message("killed %d times: %d old, %d new (%d inside the open transaction)\n",
-	    ROUNDS, saw_old, saw_new, killed_paused);
+	print_message("killed %d times: %d old, %d new (%d inside the open transaction)\n", ROUNDS,
+	    saw_old, saw_new, killed_paused);
 	assert_true(saw_old >= ROUNDS / 3);
 	assert_true(saw_new >= ROUNDS / 3);
 	assert_true(rt_file_contains(b->proc.log_path, "paused inside its write transaction"));
@@ -835,7 +836,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_promise_at_most_31_relationships, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_promise_audit_record_on_both_sides, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_promise_unchanged_scopes_not_sent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_promise_unchanged_scopes_not_sent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_promise_partner_killed_mid_apply_is_old_or_new, setup, teardown),
 	};

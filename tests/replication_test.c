@@ -73,7 +73,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	fixture *f = *state;
+	fixture *f  = *state;
+	int      rc = 0;
 	for (int i = 0; i < 3; i++) {
 		frep_client_close(f->n[i].c);
 		if (f->n[i].proc.pid > 0) {
@@ -82,13 +83,14 @@ teardown(void **state)
 				tu_proc_dump_log(&f->n[i].proc);
 				print_error(
 				    "frepd %s did not exit 0 (status %d)\n", f->n[i].name, status);
+				rc = -1; /* a crash or, under LSan, a leak fails the test */
 			}
 		}
 	}
 	tu_rmtree(f->dir);
 	free(f->dir);
 	free(f);
-	return 0;
+	return rc;
 }
 
 /* Calls a DhcpServer / FailoverReplication method; fails the test unless
