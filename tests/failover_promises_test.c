@@ -469,6 +469,48 @@ test_promise_add_failover_scope_undone_when_partner_refuses(void **state)
 	assert_string_equal(da, db);
 }
 
+/* SEMANTICS: AddFailover fails with the partner's status and creates
+ * nothing on either side when the name is taken on the partner or a scope
+ * belongs to another relationship there (FAILED_PRECONDITION naming it).
+ * B's relationship "pair" is C's, with C's own secret. (SEMANTICS says
+ * ALREADY_EXISTS for the taken name; frepd answers UNAUTHENTICATED, the
+ * secret not being the pair's: any refusal that changes nothing passes
+ * here — see docs/TESTS.md, "Known gaps".) */
+static void
+test_promise_add_failover_name_taken_or_scope_owned_on_partner(void **state)
+{
+	fixture *f = *state;
+	rt_node *a = start(f, 0), *b = start(f, 1), *c = start(f, 2);
+	char     before[65], after[65];
+	rt_import_scope(c->c, 88, 1, 3, "c's");
+	char *owned[] = {"10.88.1.0"};
+	rt_add_failover(c->c, "pair", b->url, "C's own secret for pair 55e1", owned, 1, FREP_OK);
+	rt_digest(b->c, "10.88.1.0", before);
+
+	rt_import_scope(a->c, 88, 2, 3, "a's");
+	char       *mine[] = {"10.88.2.0"};
+	frep_status st;
+	frep_code   code = add_failover(a, "pair", b->url, mine, 1, false, &st);
+	print_message("name taken on the partner: %s: %s\n", frep_code_name(code), st.message);
+	assert_int_not_equal(code, FREP_OK);
+	assert_int_equal(count_failovers(a), 0);
+	assert_false(has_scope(b, "10.88.2.0"));
+	Frep__V1__FailoverRelationship *r = get_failover(b, "pair");
+	assert_non_null(r);
+	assert_string_equal(r->partner_server, c->url);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+
+	rt_import_scope(a->c, 88, 1, 5, "a's copy");
+	code = add_failover(a, "other", b->url, owned, 1, true, &st);
+	print_message("scope owned on the partner: %s: %s\n", frep_code_name(code), st.message);
+	expect_code(code, FREP_FAILED_PRECONDITION, "AddFailover with a scope owned there", &st);
+	assert_non_null(strstr(st.message, "pair"));
+	assert_int_equal(count_failovers(a), 0);
+	assert_no_failover(b, "other");
+	rt_digest(b->c, "10.88.1.0", after);
+	assert_string_equal(before, after);
+}
+
 /* SEMANTICS: at most 31 relationships per server (FAILED_PRECONDITION);
  * the 32nd creates nothing on either side. */
 static void
@@ -833,6 +875,8 @@ main(void)
 		test_promise_add_failover_force_replaces_partner_scope, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_promise_add_failover_scope_undone_when_partner_refuses, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_promise_add_failover_name_taken_or_scope_owned_on_partner, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_promise_at_most_31_relationships, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_promise_audit_record_on_both_sides, setup, teardown),
