@@ -387,4 +387,11 @@ typedef struct engine__default_class {
 const engine__predefined_option *engine__predefined_options(void);
 const engine__default_class     *engine__default_classes(void);
 
+/* The test-only apply hook (engine/test_hook.c, docs/TESTS.md): inert
+ * unless FREP_TEST_HOOK_APPLY names a file; when that file exists (armed,
+ * optionally with a scope id) the apply pauses inside its open write
+ * transaction until the test removes <file>.paused or kills the process. */
+void engine__test_hook_apply(uint32_t scope_id);
+
+
 #endif /* FREP_ENGINE_ENGINE_INTERNAL_H */

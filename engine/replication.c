@@ -1505,6 +1505,7 @@ apply_one(engine *e, const engine_scope_config *incoming, bool dry_run,
 	    (rc = digest_store(e, incoming->scope.scope_id, written, st)) != FREP_OK) {
 		goto done;
 	}
+	engine__test_hook_apply(incoming->scope.scope_id); /* tests only: inert */
 	if (digest_after != NULL) {
 		memcpy(digest_after, written, 65);
 	}

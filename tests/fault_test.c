@@ -167,7 +167,9 @@ test_fault_sigkill_keeps_every_acknowledged_write(void **state)
 	rt_node *a = &f->n[0];
 	start_ipc(f, 0, "a");
 	rt_add_scope(a->c, "10.60.0.0", "10.60.0.1", "10.60.255.254", true);
-	srand((unsigned) time(NULL));
+	unsigned seed = (unsigned) rt_env_long("FREP_TEST_SEED", (long) time(NULL));
+	print_message("seed %u (FREP_TEST_SEED=%u replays the kill moments)\n", seed, seed);
+	srand(seed);
 	size_t total_acked = 0;
 	for (int round = 0; round < 3; round++) {
 		static writer w[WRITERS];
@@ -254,18 +256,53 @@ replicator_main(void *arg)
 	return NULL;
 }
 
+/* Starts node i over ipc:// with the test-only apply hook on
+ * (FREP_TEST_HOOK_APPLY=hook, docs/TESTS.md); only this fork sees it. */
+static void
+start_ipc_hooked(fixture *f, int i, const char *name, const char *hook)
+{
+	assert_int_equal(setenv("FREP_TEST_HOOK_APPLY", hook, 1), 0);
+	start_ipc(f, i, name);
+	assert_int_equal(unsetenv("FREP_TEST_HOOK_APPLY"), 0);
+}
+
+/* Waits (bounded) until the hook reports the pause in pid; false if not. */
+static bool
+wait_paused(const char *paused, pid_t pid)
+{
+	long long until = tu_now_ms() + 30000;
+	while (tu_now_ms() < until) {
+		FILE *fp = fopen(paused, "r");
+		if (fp != NULL) {
+			long got = 0;
+			int  n   = fscanf(fp, "pid %ld", &got);
+			fclose(fp);
+			return n == 1 && got == (long) pid;
+		}
+		struct timespec ts = {.tv_nsec = 2 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
 /* Proves: a partner SIGKILLed and restarted while a 600-scope relationship
  * replicates (three ApplyScopes batches) leaves the call with an OK reply
  * carrying one status per scope (OK, or UNAVAILABLE / DEADLINE_EXCEEDED
  * for the scopes it could not deliver), scope_ids listing exactly the OK
- * ones, and a retry that completes every scope with equal digests. */
+ * ones, and a retry that completes every scope with equal digests. The
+ * replication is really cut every round: the partner's apply hook pauses
+ * it inside the write transaction of a scope of a later batch (a
+ * different one each round), and the kill lands there. */
 static void
 test_fault_partner_restarted_during_multi_scope_replication(void **state)
 {
 	fixture *f = *state;
 	rt_node *a = &f->n[0], *b = &f->n[1];
+	char     hook[600], paused[620];
+	snprintf(hook, sizeof(hook), "%s/apply-hook", f->dir);
+	snprintf(paused, sizeof(paused), "%s.paused", hook);
 	start_ipc(f, 0, "a");
-	start_ipc(f, 1, "b");
+	start_ipc_hooked(f, 1, "b", hook);
 	char  ids[MANY][32];
 	char *idp[MANY];
 	for (int i = 0; i < MANY; i++) {
@@ -274,22 +311,28 @@ test_fault_partner_restarted_during_multi_scope_replication(void **state)
 		idp[i] = ids[i];
 	}
 	rt_add_failover(a->c, "many", b->url, SECRET, idp, MANY, FREP_OK);
-	srand((unsigned) time(NULL) ^ 0x5a5a);
-	int saw_partial = 0;
 	for (int round = 0; round < 3; round++) {
 		char name[16];
 		snprintf(name, sizeof(name), "v%d", round + 2);
 		for (int i = 0; i < MANY; i++) {
 			rt_import_scope(a->c, 100 + i / 200, i % 200, 21 + round, name);
 		}
+		/* Pause on a scope past the first batch (256 scopes). */
+		const char *cut  = ids[300 + 100 * round];
+		FILE       *armf = fopen(hook, "w");
+		assert_non_null(armf);
+		fprintf(armf, "%s\n", cut);
+		fclose(armf);
 		replicator rp = {.c = a->c};
 		pthread_t  t;
 		pthread_create(&t, NULL, replicator_main, &rp);
-		/* A random moment of the replication (the fault's timing). */
-		struct timespec ts = {.tv_nsec = (long) (rand() % 300) * 1000000L};
-		nanosleep(&ts, NULL);
+		if (!wait_paused(paused, b->proc.pid)) {
+			tu_proc_dump_log(&b->proc);
+			fail_msg("round %d: the partner never applied scope %s", round, cut);
+		}
 		assert_int_not_equal(tu_proc_stop(&b->proc, SIGKILL, 10000), -1);
-		rt_node_start(b, f->dir);
+		assert_int_equal(unlink(paused), 0);
+		start_ipc_hooked(f, 1, "b", hook);
 		pthread_join(t, NULL);
 		if (rp.code != FREP_OK) {
 			fail_msg("round %d: ReplicateByName: %s: %s", round,
@@ -306,13 +349,18 @@ test_fault_partner_restarted_during_multi_scope_replication(void **state)
 				fail_msg("round %d: scope %s: unexpected %s: %s", round,
 				    r->results[i]->scope_id, frep_code_name(c),
 				    r->results[i]->message);
+			} else if (strcmp(r->results[i]->scope_id, cut) != 0) {
+				continue;
+			}
+			if (strcmp(r->results[i]->scope_id, cut) == 0 && c == FREP_OK) {
+				fail_msg(
+				    "round %d: scope %s was killed mid-apply yet OK", round, cut);
 			}
 		}
 		assert_int_equal(r->n_scope_ids, ok);
-		saw_partial += ok < MANY;
-		print_message(
-		    "round %d: %zu of %d scopes delivered before the partner died (%lld ms)\n",
-		    round, ok, MANY, rp.ms);
+		assert_true(ok < MANY); /* really cut short */
+		print_message("round %d: cut at scope %s: %zu of %d scopes delivered (%lld ms)\n",
+		    round, cut, ok, MANY, rp.ms);
 		protobuf_c_message_free_unpacked(&r->base, NULL);
 
 		/* The retry completes it. */
@@ -328,7 +376,6 @@ test_fault_partner_restarted_during_multi_scope_replication(void **state)
 			assert_string_equal(da, db);
 		}
 	}
-	print_message("%d of 3 rounds cut the replication short\n", saw_partial);
 	rt_node_stop_clean(a);
 	rt_node_stop_clean(b);
 }
@@ -566,11 +613,11 @@ static bool
 mount_private_tmpfs(fixture *f, const char *name, unsigned size_kib)
 {
 	if (geteuid() != 0) {
-		print_message("skipped: needs root for a private tmpfs mount\n");
+		tu_skip_note("root", "needs root for a private tmpfs mount");
 		return false;
 	}
 	if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
-		print_message("skipped: no private mount namespace here: %s\n", strerror(errno));
+		tu_skip_note("mountns", "no private mount namespace here: %s", strerror(errno));
 		return false;
 	}
 	char opts[64];
@@ -578,7 +625,7 @@ mount_private_tmpfs(fixture *f, const char *name, unsigned size_kib)
 	snprintf(opts, sizeof(opts), "size=%uk,mode=0700", size_kib);
 	assert_int_equal(mkdir(f->mnt, 0700), 0);
 	if (mount("tmpfs", f->mnt, "tmpfs", 0, opts) != 0) {
-		print_message("skipped: cannot mount a tmpfs: %s\n", strerror(errno));
+		tu_skip_note("mountns", "cannot mount a tmpfs: %s", strerror(errno));
 		f->mnt[0] = '\0';
 		return false;
 	}
@@ -591,9 +638,11 @@ integrity_ok(const char *db)
 	return tu_system("test \"$(sqlite3 '%s' 'PRAGMA integrity_check' 2>&1)\" = ok", db);
 }
 
-/* Fills the file system holding path until ENOSPC. */
+/* Fills the file system holding path until ENOSPC, then gives back
+ * leave bytes (a tmpfs frees the truncated pages): frepd has room for a
+ * few more writes before the disk is full. */
 static void
-fill_disk(const char *path)
+fill_disk(const char *path, off_t leave)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	assert_true(fd >= 0);
@@ -603,12 +652,17 @@ fill_disk(const char *path)
 		while (write(fd, chunk, size) == (ssize_t) size) {
 		}
 	}
+	struct stat sb;
+	assert_int_equal(fstat(fd, &sb), 0);
+	assert_true(sb.st_size > leave);
+	assert_int_equal(ftruncate(fd, sb.st_size - leave), 0);
 	fsync(fd);
 	close(fd);
 }
 
-/* Proves: on a full disk (a 3 MiB tmpfs filled to the last byte) writes
- * fail with RESOURCE_EXHAUSTED naming the full disk, reads keep working,
+/* Proves: on a disk that fills up (a 3 MiB tmpfs filled to 96 KiB short
+ * of full, then acknowledged writes until the first refusal) writes fail
+ * with RESOURCE_EXHAUSTED naming the full disk, reads keep working,
  * frepd does not crash; once space is back and frepd restarted the store
  * passes SQLite's integrity check and holds exactly what was acknowledged
  * (same digest as read while full), and writes work again. */
@@ -635,7 +689,7 @@ test_fault_disk_full_is_a_clear_error_and_corrupts_nothing(void **state)
 		assert_int_equal(
 		    rt_add_reservation(a->c, "10.70.0.0", ip, mac, "before", &st), FREP_OK);
 	}
-	fill_disk(filler);
+	fill_disk(filler, 96 * 1024);
 
 	/* Writes until the first refusal; each acknowledged one is counted. */
 	char name[400];
@@ -658,6 +712,8 @@ test_fault_disk_full_is_a_clear_error_and_corrupts_nothing(void **state)
 	    "disk full after %d more writes: %s: %s\n", ok, frep_code_name(code), st.message);
 	assert_int_equal(code, FREP_RESOURCE_EXHAUSTED);
 	assert_non_null(strstr(st.message, "full"));
+	/* The disk filled up under acknowledged writes, not before them. */
+	assert_true(ok > 0);
 	/* Still serving: reads work, further writes are refused the same way. */
 	char while_full[65], after[65];
 	rt_digest(a->c, "10.70.0.0", while_full);
@@ -791,5 +847,5 @@ main(void)
 	};
 	int rc = cmocka_run_group_tests_name("fault", tests, NULL, NULL);
 	nng_fini();
-	return rc;
+	return tu_exit_code(rc);
 }

@@ -274,8 +274,13 @@ must --json failover scope remove lab-pair --scope 10.0.2.0; check 'j["scope_ids
 must reservation add 10.0.1.0 10.0.1.77 --client-id 00-11-22-33-44-f7 --name replicated
 run 2 replicate --name lab-pair;              err_has "--force"          # not a terminal: refuse
 must replicate --name lab-pair --what-if;     out_has "what-if: 10.0.1.0 add reservation 10.0.1.77"
-"$FREPCTL" --server "$partner_url" --timeout 10000 reservation get 10.0.1.0 10.0.1.77 >/dev/null 2>&1 &&
-  fail "--what-if changed the partner"
+# The partner answers, and answers NOT_FOUND (a partner that is down does
+# not pass this check).
+rc=0
+"$FREPCTL" --server "$partner_url" --timeout 10000 reservation get 10.0.1.0 10.0.1.77 \
+  >"$work/out" 2>"$work/err" || rc=$?
+[ "$rc" -ne 0 ] || fail "--what-if changed the partner"
+grep -qF NOT_FOUND "$work/err" || fail "partner did not answer NOT_FOUND after --what-if"
 ok
 must --json replicate --name lab-pair --force
 check 'j["scope_ids"] == ["10.0.1.0"] and j["results"][0]["changes"]["reservations"]["added"] == 1'

@@ -14,7 +14,13 @@
 # on failure too.
 set -u
 
-skip() { echo "SKIPPED: $*"; exit 77; }
+# skip TAG WHY: prints FREP-SKIP(TAG) for tests/skip_guard.sh, exits 77.
+skip() {
+	tag=$1
+	shift
+	echo "FREP-SKIP($tag): $*"
+	exit 77
+}
 fail() {
 	echo "FAIL: $*" >&2
 	for f in "$T"/*.log; do
@@ -23,9 +29,9 @@ fail() {
 	exit 1
 }
 
-[ "$(id -u)" = 0 ] || skip "needs root (network namespace, veth, raw sockets)"
+[ "$(id -u)" = 0 ] || skip root "needs root (network namespace, veth, raw sockets)"
 for p in kea-dhcp4 dhclient ip; do
-	command -v "$p" >/dev/null 2>&1 || skip "$p is not installed"
+	command -v "$p" >/dev/null 2>&1 || skip kea "$p is not installed"
 done
 FREPD=${FREPD:?FREPD must name the frepd binary}
 FREPCTL=${FREPCTL:?FREPCTL must name the frepctl binary}
@@ -63,9 +69,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-ip netns add "$NS" 2>"$T/netns.err" || skip "cannot create a network namespace here: $(cat "$T/netns.err")"
+ip netns add "$NS" 2>"$T/netns.err" || skip netns "cannot create a network namespace here: $(cat "$T/netns.err")"
 NS_MADE=1
-ip link add "$VB" type veth peer name "$VC" 2>"$T/veth.err" || skip "cannot create a veth pair: $(cat "$T/veth.err")"
+ip link add "$VB" type veth peer name "$VC" 2>"$T/veth.err" || skip netns "cannot create a veth pair: $(cat "$T/veth.err")"
 ip link set "$VC" netns "$NS" || fail "move $VC into $NS"
 ip addr add 192.0.2.1/24 dev "$VB" || fail "address on $VB"
 ip link set "$VB" up || fail "$VB up"

@@ -73,7 +73,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	fixture *f = *state;
+	fixture *f  = *state;
+	int      rc = 0;
 	for (int i = 0; i < 3; i++) {
 		frep_client_close(f->n[i].c);
 		if (f->n[i].proc.pid > 0) {
@@ -82,13 +83,14 @@ teardown(void **state)
 				tu_proc_dump_log(&f->n[i].proc);
 				print_error(
 				    "frepd %s did not exit 0 (status %d)\n", f->n[i].name, status);
+				rc = -1; /* a crash or, under LSan, a leak fails the test */
 			}
 		}
 	}
 	tu_rmtree(f->dir);
 	free(f->dir);
 	free(f);
-	return 0;
+	return rc;
 }
 
 /* Calls a DhcpServer / FailoverReplication method; fails the test unless
@@ -868,112 +870,6 @@ test_replication_slow_partner_deadline(void **state)
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 }
 
-typedef struct replicator {
-	node     *a;
-	frep_code code;
-} replicator;
-
-static void *
-replicator_main(void *arg)
-{
-	replicator                      *rp      = arg;
-	Frep__V1__ReplicateByNameRequest req     = FREP__V1__REPLICATE_BY_NAME_REQUEST__INIT;
-	char                            *names[] = {"big"};
-	ProtobufCMessage                *out     = NULL;
-	frep_status                      st;
-	req.names   = names;
-	req.n_names = 1;
-	req.force   = true;
-	rp->code    = frep_client_call(rp->a->c, "/frep.v1.FailoverReplication/ReplicateByName",
-	       &req.base, &frep__v1__replicate_response__descriptor, &out, NULL, &st);
-	protobuf_c_message_free_unpacked(out, NULL);
-	return NULL;
-}
-
-/* The partner SIGKILLed while applying a large scope, 20 times: after each
- * restart its copy has the old digest or the new one, never another. */
-static void
-test_replication_partner_killed_mid_apply_is_old_or_new(void **state)
-{
-	fixture *f = *state;
-	node    *a = &f->n[0], *b = &f->n[1];
-	enum { N_RES = 1500 };
-	Frep__V1__Scope s = FREP__V1__SCOPE__INIT;
-	s.scope_id        = "10.50.0.0";
-	s.subnet_mask     = "255.255.0.0";
-	s.start_range     = "10.50.0.1";
-	s.end_range       = "10.50.255.254";
-	s.name            = "big";
-	call_ok(a, "DhcpServer", "AddScope", &s.base);
-	for (int i = 0; i < N_RES; i++) {
-		char ip[32], mac[32], name[32];
-		snprintf(ip, sizeof(ip), "10.50.%d.%d", 1 + i / 200, 1 + i % 200);
-		snprintf(mac, sizeof(mac), "02-00-00-00-%02x-%02x", i / 256, i % 256);
-		snprintf(name, sizeof(name), "host-%d", i);
-		add_reservation(a, "10.50.0.0", ip, mac, name);
-	}
-	char *scopes[] = {"10.50.0.0"};
-	add_failover(a, b, "big", scopes, 1, FREP_OK);
-
-	srand(20261125);
-	int saw_old = 0, saw_new = 0;
-	for (int round = 0; round < 20; round++) {
-		char old_d[65], new_d[65], got[65];
-		scope_digest(b, "10.50.0.0", old_d);
-		/* Rename a slice of the reservations: a new digest on A. */
-		for (int k = 0; k < 5; k++) {
-			Frep__V1__SetReservationRequest sr =
-			    FREP__V1__SET_RESERVATION_REQUEST__INIT;
-			Frep__V1__Reservation r      = FREP__V1__RESERVATION__INIT;
-			char                 *mask[] = {"name"};
-			char                  ip[32], name[32];
-			int                   i = (round * 37 + k * 101) % N_RES;
-			snprintf(ip, sizeof(ip), "10.50.%d.%d", 1 + i / 200, 1 + i % 200);
-			snprintf(name, sizeof(name), "round-%d-%d", round, k);
-			r.scope_id       = "10.50.0.0";
-			r.ip_address     = ip;
-			r.name           = name;
-			sr.reservation   = &r;
-			sr.update_mask   = mask;
-			sr.n_update_mask = 1;
-			call_ok(a, "DhcpServer", "SetReservation", &sr.base);
-		}
-		scope_digest(a, "10.50.0.0", new_d);
-		assert_string_not_equal(old_d, new_d);
-
-		pthread_t  t;
-		replicator rp = {.a = a};
-		pthread_create(&t, NULL, replicator_main, &rp);
-		/* A random moment during the replication: the point of the test
-		 * is where the kill lands, not waiting for anything. */
-		struct timespec ts = {.tv_nsec = (long) (rand() % 40) * 1000000L};
-		nanosleep(&ts, NULL);
-		assert_int_not_equal(tu_proc_stop(&b->proc, SIGKILL, 10000), -1);
-		pthread_join(t, NULL);
-
-		node_start(f, b);
-		scope_digest(b, "10.50.0.0", got);
-		if (strcmp(got, old_d) == 0) {
-			saw_old++;
-		} else if (strcmp(got, new_d) == 0) {
-			saw_new++;
-		} else {
-			fail_msg("round %d: partner digest %s is neither old %s nor new %s", round,
-			    got, old_d, new_d);
-		}
-	}
-	print_message("killed mid-replication 20 times: %d old, %d new\n", saw_old, saw_new);
-	/* Afterwards a replication completes it. */
-	char                        *names[] = {"big"};
-	Frep__V1__ReplicateResponse *r       = replicate_by_name(a, names, 1, false, false);
-	assert_int_equal(result_for(r, "10.50.0.0")->code, FREP_OK);
-	protobuf_c_message_free_unpacked(&r->base, NULL);
-	char da[65], db[65];
-	scope_digest(a, "10.50.0.0", da);
-	scope_digest(b, "10.50.0.0", db);
-	assert_string_equal(da, db);
-}
-
 int
 main(void)
 {
@@ -992,8 +888,6 @@ main(void)
 		test_replication_missing_option_definition_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_replication_partner_calls_need_the_secret, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-		test_replication_partner_killed_mid_apply_is_old_or_new, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_replication_import_scope, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_replication_every_kind_round_two, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

@@ -1,2 +1,6 @@
 frep_add_test(replication_test SOURCES replication_test.c LIBS frep_test_support frep_services
   LABEL integration TIMEOUT 600)
+# The promises of docs/SEMANTICS.md about relationships, on both sides
+# (docs/TESTS.md maps each claim to its test).
+frep_add_test(failover_promises_test SOURCES failover_promises_test.c fault_test_common.c
+  LIBS frep_test_support frep_services LABEL integration TIMEOUT 600)

@@ -385,7 +385,8 @@ test_security_admin_token_required_on_every_non_health_call(void **state)
 
 /* Proves: frepd refuses to start (exit 2, FAILED_PRECONDITION naming the
  * URL) on a listener reachable from other machines with neither TLS nor a
- * token — tcp://0.0.0.0 and ws://0.0.0.0 — and nothing is left
+ * token — tcp://0.0.0.0, ws://0.0.0.0 and tcp://127.example.org (a host name, not a
+ * literal loopback address) — and nothing is left
  * listening on the port. (Only these wildcard forms are tried: the tests
  * never bind anything but loopback, so a frepd that wrongly accepted one
  * is stopped at once and the test fails.) */
@@ -394,10 +395,13 @@ test_security_exposed_listener_without_tls_or_token_refused(void **state)
 {
 	fixture *f    = *state;
 	int      port = rt_free_port();
-	char     urls[2][64];
+	char     urls[3][64];
 	snprintf(urls[0], sizeof(urls[0]), "tcp://0.0.0.0:%d", port);
 	snprintf(urls[1], sizeof(urls[1]), "ws://0.0.0.0:%d/frep", port);
-	for (int i = 0; i < 2; i++) {
+	/* A name that merely starts with "127." is not loopback: only literal
+	 * loopback addresses and the name localhost are (docs/SECURITY.md). */
+	snprintf(urls[2], sizeof(urls[2]), "tcp://127.example.org:%d", port);
+	for (int i = 0; i < 3; i++) {
 		tu_proc p = {0};
 		char    db[600], name[16];
 		snprintf(db, sizeof(db), "%s/exposed.db", f->dir);

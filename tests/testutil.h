@@ -39,6 +39,15 @@ void tu_proc_dump_log(const tu_proc *p);
 /* Runs a shell command; returns its exit status (or -1). */
 int tu_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Skips (docs/TESTS.md, "Skips"). A test that cannot run its real check
+ * calls tu_skip_note(tag, why) and then cmocka's skip(): the note prints
+ * "FREP-SKIP(<tag>): <why>" (tests/skip_guard.sh reads the tag; make test
+ * fails on a skip unless FREP_ALLOW_SKIP lists its tag) and main returns
+ * tu_exit_code(rc), which is 77 — ctest's SKIP_RETURN_CODE — when nothing
+ * failed but something was skipped. Tags: root, mountns, netns, kea, ... */
+void tu_skip_note(const char *tag, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int  tu_exit_code(int cmocka_rc);
+
 /* Monotonic milliseconds. */
 long long tu_now_ms(void);
 

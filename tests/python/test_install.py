@@ -114,7 +114,7 @@ class InstallTest(unittest.TestCase):
 def main():
     what = missing_tools()
     if what:
-        print("skipped: %s is not available (apt install python3-venv python3-pip "
+        print("FREP-SKIP(python-venv): %s is not available (apt install python3-venv python3-pip "
               "python3-setuptools python3-wheel protobuf-compiler)" % what)
         return 77
     suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])

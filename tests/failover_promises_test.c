@@ -1,0 +1,889 @@
+/*
+ * The promises of docs/SEMANTICS.md about failover relationships, each
+ * checked on both sides with real frepd processes in a temp dir (own --db,
+ * ipc:// sockets): RemoveFailover / RemoveFailoverScope delete the
+ * partner's copies; AddFailover is undone on both sides when the partner
+ * is unreachable or a scope fails; `force` replaces the partner's scopes;
+ * AddFailoverScope is undone when the partner refuses; at most 31
+ * relationships; an audit record on both sides; an unchanged scope is not
+ * sent (a regression guard on counts); and the partner SIGKILLed inside
+ * the apply's open write transaction (the test hook, docs/TESTS.md) holds
+ * the old scope or the new one, both outcomes seen.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "fault_test_common.h"
+#include "frep/v1/dhcp_server.pb-c.h"
+#include "frep/v1/replication.pb-c.h"
+
+#define SECRET "promises-test shared secret 91c2"
+
+typedef struct fixture {
+	char   *dir;
+	rt_node n[3]; /* A, B, C */
+} fixture;
+
+static int
+setup(void **state)
+{
+	fixture *f = calloc(1, sizeof(*f));
+	f->dir     = tu_tmpdir();
+	*state     = f;
+	return 0;
+}
+
+/* Every frepd must exit 0 on SIGTERM (under LSan: no leak); a teardown
+ * failure fails the test. */
+static int
+teardown(void **state)
+{
+	fixture          *f         = *state;
+	const char *const secrets[] = {SECRET, NULL};
+	int               rc        = 0;
+	for (int i = 0; i < 3; i++) {
+		rt_node *n = &f->n[i];
+		if (n->proc.pid > 0) {
+			int status = tu_proc_stop(&n->proc, SIGTERM, 30000);
+			if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+				tu_proc_dump_log(&n->proc);
+				print_error(
+				    "frepd %s did not exit 0 (wait status %d)\n", n->name, status);
+				rc = -1;
+			}
+		}
+		frep_client_close(n->c);
+		n->c = NULL;
+		if (n->proc.log_path[0] != '\0' && rt_file_contains(n->proc.log_path, SECRET)) {
+			print_error("%s holds the shared secret\n", n->proc.log_path);
+			rc = -1;
+		}
+	}
+	(void) secrets;
+	tu_rmtree(f->dir);
+	free(f->dir);
+	free(f);
+	return rc;
+}
+
+static rt_node *
+start(fixture *f, int i)
+{
+	char     name[8], url[600];
+	rt_node *n = &f->n[i];
+	snprintf(name, sizeof(name), "%c", 'a' + i);
+	snprintf(url, sizeof(url), "ipc://%s/%s.sock", f->dir, name);
+	rt_node_init(n, f->dir, name, url);
+	rt_node_start(n, f->dir);
+	return n;
+}
+
+/* Starts node i with the apply hook on (FREP_TEST_HOOK_APPLY=hook); the
+ * variable is set only around the fork, so no other node has it. */
+static rt_node *
+start_hooked(fixture *f, int i, const char *hook)
+{
+	assert_int_equal(setenv("FREP_TEST_HOOK_APPLY", hook, 1), 0);
+	rt_node *n = start(f, i);
+	assert_int_equal(unsetenv("FREP_TEST_HOOK_APPLY"), 0);
+	return n;
+}
+
+/* --- small calls ---------------------------------------------------------- */
+
+static frep_code
+call_code(frep_client *c, const char *service, const char *method, const ProtobufCMessage *in,
+    const ProtobufCMessageDescriptor *out_desc, ProtobufCMessage **out, frep_status *st)
+{
+	char path[128];
+	snprintf(path, sizeof(path), "/frep.v1.%s/%s", service, method);
+	return frep_client_call(c, path, in, out_desc, out, NULL, st);
+}
+
+static frep_code
+add_failover(rt_node *from, const char *name, const char *partner_url, char **scopes,
+    size_t n_scopes, bool force, frep_status *st)
+{
+	Frep__V1__AddFailoverRequest   req = FREP__V1__ADD_FAILOVER_REQUEST__INIT;
+	Frep__V1__FailoverRelationship rel = FREP__V1__FAILOVER_RELATIONSHIP__INIT;
+	ProtobufCMessage              *out = NULL;
+	rel.name                           = (char *) name;
+	rel.partner_server                 = (char *) partner_url;
+	rel.mode                           = FREP__V1__FAILOVER_MODE__FAILOVER_MODE_LOAD_BALANCE;
+	rel.load_balance_percent           = 50;
+	rel.shared_secret                  = SECRET;
+	rel.scope_ids                      = scopes;
+	rel.n_scope_ids                    = n_scopes;
+	req.relationship                   = &rel;
+	req.force                          = force;
+	frep_code code = call_code(from->c, "DhcpServer", "AddFailover", &req.base,
+	    &frep__v1__failover_relationship__descriptor, &out, st);
+	protobuf_c_message_free_unpacked(out, NULL);
+	return code;
+}
+
+/* The relationship on n, or NULL (NOT_FOUND). Caller frees. */
+static Frep__V1__FailoverRelationship *
+get_failover(rt_node *n, const char *name)
+{
+	Frep__V1__FailoverKey key = FREP__V1__FAILOVER_KEY__INIT;
+	ProtobufCMessage     *out = NULL;
+	frep_status           st;
+	key.name       = (char *) name;
+	frep_code code = call_code(n->c, "DhcpServer", "GetFailover", &key.base,
+	    &frep__v1__failover_relationship__descriptor, &out, &st);
+	if (code == FREP_NOT_FOUND) {
+		return NULL;
+	}
+	if (code != FREP_OK) {
+		fail_msg("GetFailover %s on %s: %s: %s", name, n->name, frep_code_name(code),
+		    st.message);
+	}
+	return (Frep__V1__FailoverRelationship *) out;
+}
+
+static void
+assert_no_failover(rt_node *n, const char *name)
+{
+	Frep__V1__FailoverRelationship *r = get_failover(n, name);
+	if (r != NULL) {
+		protobuf_c_message_free_unpacked(&r->base, NULL);
+		fail_msg("relationship %s exists on %s", name, n->name);
+	}
+}
+
+/* Fails unless the relationship exists on n with exactly these scopes. */
+static void
+assert_failover_scopes(rt_node *n, const char *name, const char *const *scopes, size_t k)
+{
+	Frep__V1__FailoverRelationship *r = get_failover(n, name);
+	if (r == NULL) {
+		fail_msg("relationship %s missing on %s", name, n->name);
+	}
+	if (r->n_scope_ids != k) {
+		fail_msg("relationship %s on %s has %zu scopes, expected %zu", name, n->name,
+		    r->n_scope_ids, k);
+	}
+	for (size_t i = 0; i < k; i++) {
+		bool found = false;
+		for (size_t j = 0; j < r->n_scope_ids; j++) {
+			found = found || strcmp(r->scope_ids[j], scopes[i]) == 0;
+		}
+		if (!found) {
+			fail_msg("relationship %s on %s lacks scope %s", name, n->name, scopes[i]);
+		}
+	}
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+}
+
+static bool
+has_scope(rt_node *n, const char *scope_id)
+{
+	char d[65];
+	rt_digest(n->c, scope_id, d);
+	return d[0] != '\0';
+}
+
+static size_t
+count_failovers(rt_node *n)
+{
+	Frep__V1__ListFailoversRequest   req = FREP__V1__LIST_FAILOVERS_REQUEST__INIT;
+	Frep__V1__ListFailoversResponse *r   = (Frep__V1__ListFailoversResponse *) rt_call(
+	      n->c, "DhcpServer", "ListFailovers", &req.base, FREP_OK, NULL);
+	size_t k = r->n_relationships;
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	return k;
+}
+
+static frep_code
+failover_scope(rt_node *n, const char *method, const char *name, char **scopes, size_t k,
+    bool force, frep_status *st)
+{
+	Frep__V1__FailoverScopeRequest req = FREP__V1__FAILOVER_SCOPE_REQUEST__INIT;
+	ProtobufCMessage              *out = NULL;
+	req.name                           = (char *) name;
+	req.scope_ids                      = scopes;
+	req.n_scope_ids                    = k;
+	req.force                          = force;
+	frep_code code                     = call_code(n->c, "DhcpServer", method, &req.base,
+				&frep__v1__failover_relationship__descriptor, &out, st);
+	protobuf_c_message_free_unpacked(out, NULL);
+	return code;
+}
+
+static void
+expect_code(frep_code got, frep_code want, const char *what, const frep_status *st)
+{
+	if (got != want) {
+		fail_msg("%s: expected %s, got %s: %s", what, frep_code_name(want),
+		    frep_code_name(got), got == FREP_OK ? "" : st->message);
+	}
+}
+
+static Frep__V1__ReplicateResponse *
+replicate(rt_node *n, const char *name, bool force)
+{
+	Frep__V1__ReplicateByNameRequest req     = FREP__V1__REPLICATE_BY_NAME_REQUEST__INIT;
+	char                            *names[] = {(char *) name};
+	req.names                                = names;
+	req.n_names                              = 1;
+	req.force                                = force;
+	return (Frep__V1__ReplicateResponse *) rt_call(
+	    n->c, "FailoverReplication", "ReplicateByName", &req.base, FREP_OK, NULL);
+}
+
+static Frep__V1__ListAuditResponse *
+list_audit(rt_node *n, const char *scope_id)
+{
+	Frep__V1__ListAuditRequest req = FREP__V1__LIST_AUDIT_REQUEST__INIT;
+	req.scope_id                   = (char *) scope_id;
+	req.limit                      = 1000;
+	return (Frep__V1__ListAuditResponse *) rt_call(
+	    n->c, "DhcpServer", "ListAudit", &req.base, FREP_OK, NULL);
+}
+
+static size_t
+count_audit(rt_node *n, const char *scope_id)
+{
+	Frep__V1__ListAuditResponse *r = list_audit(n, scope_id);
+	size_t                       k = r->n_records;
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	return k;
+}
+
+static void
+set_scope_option(rt_node *n, const char *scope, uint32_t id, const char *value)
+{
+	Frep__V1__SetOptionValueRequest req     = FREP__V1__SET_OPTION_VALUE_REQUEST__INIT;
+	Frep__V1__OptionTarget          t       = FREP__V1__OPTION_TARGET__INIT;
+	Frep__V1__OptionValue           v       = FREP__V1__OPTION_VALUE__INIT;
+	char                           *vals[1] = {(char *) value};
+	t.scope_id                              = (char *) scope;
+	v.option_id                             = id;
+	v.values                                = vals;
+	v.n_values                              = 1;
+	req.target                              = &t;
+	req.value                               = &v;
+	rt_call_ok(n->c, "DhcpServer", "SetOptionValue", &req.base);
+}
+
+/* --- RemoveFailover / RemoveFailoverScope -------------------------------- */
+
+/* SEMANTICS: RemoveFailover removes the relationship on both servers and
+ * deletes the partner's copies of its scopes; the scopes stay here. */
+static void
+test_promise_remove_failover_deletes_partner_copies(void **state)
+{
+	fixture *f = *state;
+	rt_node *a = start(f, 0), *b = start(f, 1);
+	rt_import_scope(a->c, 80, 1, 5, "one");
+	rt_import_scope(a->c, 80, 2, 5, "two");
+	char *scopes[] = {"10.80.1.0", "10.80.2.0"};
+	rt_add_failover(a->c, "pair", b->url, SECRET, scopes, 2, FREP_OK);
+	assert_true(has_scope(b, "10.80.1.0") && has_scope(b, "10.80.2.0"));
+	assert_failover_scopes(b, "pair", (const char *const *) scopes, 2);
+
+	Frep__V1__FailoverKey key = FREP__V1__FAILOVER_KEY__INIT;
+	key.name                  = "pair";
+	rt_call_ok(a->c, "DhcpServer", "RemoveFailover", &key.base);
+
+	assert_no_failover(a, "pair");
+	assert_no_failover(b, "pair");
+	assert_false(has_scope(b, "10.80.1.0"));
+	assert_false(has_scope(b, "10.80.2.0"));
+	assert_true(has_scope(a, "10.80.1.0") && has_scope(a, "10.80.2.0"));
+}
+
+/* SEMANTICS: RemoveFailoverScope removes the scope from the relationship
+ * on both servers and deletes it from the partner; the others stay. */
+static void
+test_promise_remove_failover_scope_deletes_partner_copy(void **state)
+{
+	fixture *f = *state;
+	rt_node *a = start(f, 0), *b = start(f, 1);
+	rt_import_scope(a->c, 81, 1, 5, "one");
+	rt_import_scope(a->c, 81, 2, 5, "two");
+	char *scopes[] = {"10.81.1.0", "10.81.2.0"};
+	rt_add_failover(a->c, "pair", b->url, SECRET, scopes, 2, FREP_OK);
+	char       *gone[] = {"10.81.2.0"};
+	frep_status st;
+	expect_code(failover_scope(a, "RemoveFailoverScope", "pair", gone, 1, false, &st), FREP_OK,
+	    "RemoveFailoverScope", &st);
+
+	const char *const left[] = {"10.81.1.0"};
+	assert_failover_scopes(a, "pair", left, 1);
+	assert_failover_scopes(b, "pair", left, 1);
+	assert_false(has_scope(b, "10.81.2.0"));
+	assert_true(has_scope(b, "10.81.1.0"));
+	assert_true(has_scope(a, "10.81.2.0"));
+}
+
+/* --- AddFailover undone --------------------------------------------------- */
+
+/* SEMANTICS: AddFailover with the partner unreachable fails UNAVAILABLE
+ * naming it; nothing is created here, and the scopes stay free (the same
+ * AddFailover to a reachable partner then works). */
+static void
+test_promise_add_failover_partner_unreachable_creates_nothing(void **state)
+{
+	fixture *f = *state;
+	rt_node *a = start(f, 0), *b = start(f, 1);
+	char     nobody[700];
+	snprintf(nobody, sizeof(nobody), "ipc://%s/nobody.sock", f->dir);
+	rt_import_scope(a->c, 82, 1, 5, "one");
+	char       *scopes[] = {"10.82.1.0"};
+	frep_status st;
+	frep_code   code = add_failover(a, "pair", nobody, scopes, 1, false, &st);
+	expect_code(code, FREP_UNAVAILABLE, "AddFailover to nobody", &st);
+	assert_non_null(strstr(st.message, nobody));
+	assert_no_failover(a, "pair");
+	assert_int_equal(count_failovers(a), 0);
+	/* The scope is in no relationship: the real one can take it. */
+	expect_code(add_failover(a, "pair", b->url, scopes, 1, false, &st), FREP_OK,
+	    "AddFailover after the failed one", &st);
+	const char *const one[] = {"10.82.1.0"};
+	assert_failover_scopes(b, "pair", one, 1);
+}
+
+/* SEMANTICS: a scope that fails to replicate during AddFailover undoes
+ * the whole operation on both sides and returns that scope's status: the
+ * partner lacks the option definition one scope uses, so neither the
+ * relationship nor any of its scopes (the good one too) is left on either
+ * server. */
+static void
+test_promise_add_failover_scope_failure_undone_on_both_sides(void **state)
+{
+	fixture *f = *state;
+	rt_node *a = start(f, 0), *b = start(f, 1);
+	rt_import_scope(a->c, 83, 1, 5, "good");
+	rt_import_scope(a->c, 83, 2, 5, "bad");
+	Frep__V1__OptionDefinition d = FREP__V1__OPTION_DEFINITION__INIT;
+	d.option_id                  = 250;
+	d.name                       = "site-code";
+	d.type                       = FREP__V1__OPTION_TYPE__OPTION_TYPE_STRING;
+	rt_call_ok(a->c, "DhcpServer", "AddOptionDefinition", &d.base);
+	set_scope_option(a, "10.83.2.0", 250, "paris-3");
+	char       *scopes[] = {"10.83.1.0", "10.83.2.0"};
+	frep_status st;
+	frep_code   code = add_failover(a, "pair", b->url, scopes, 2, false, &st);
+	print_message("AddFailover with a scope the partner refuses: %s: %s\n",
+	    frep_code_name(code), st.message);
+	expect_code(code, FREP_FAILED_PRECONDITION, "AddFailover", &st);
+	assert_non_null(strstr(st.message, "250"));
+	assert_no_failover(a, "pair");
+	assert_no_failover(b, "pair");
+	assert_int_equal(count_failovers(b), 0);
+	assert_false(has_scope(b, "10.83.1.0"));
+	assert_false(has_scope(b, "10.83.2.0"));
+	/* Both scopes still here and free. */
+	assert_true(has_scope(a, "10.83.1.0") && has_scope(a, "10.83.2.0"));
+	char *good[] = {"10.83.1.0"};
+	expect_code(
+	    add_failover(a, "pair", b->url, good, 1, false, &st), FREP_OK, "AddFailover good", &st);
+}
+
+/* SEMANTICS: a scope that exists on the partner (in no relationship)
+ * makes AddFailover fail ALREADY_EXISTS with nothing created; with force
+ * the partner's scope is replaced by this server's. */
+static void
+test_promise_add_failover_force_replaces_partner_scope(void **state)
+{
+	fixture *f = *state;
+	rt_node *a = start(f, 0), *b = start(f, 1);
+	char     da[65], db_before[65], db[65];
+	rt_import_scope(a->c, 84, 1, 7, "source");
+	rt_import_scope(b->c, 84, 1, 3, "partner's own");
+	rt_digest(a->c, "10.84.1.0", da);
+	rt_digest(b->c, "10.84.1.0", db_before);
+	assert_string_not_equal(da, db_before);
+	char       *scopes[] = {"10.84.1.0"};
+	frep_status st;
+	frep_code   code = add_failover(a, "pair", b->url, scopes, 1, false, &st);
+	expect_code(code, FREP_ALREADY_EXISTS, "AddFailover without force", &st);
+	assert_no_failover(a, "pair");
+	assert_no_failover(b, "pair");
+	rt_digest(b->c, "10.84.1.0", db);
+	assert_string_equal(db, db_before);
+
+	expect_code(add_failover(a, "pair", b->url, scopes, 1, true, &st), FREP_OK,
+	    "AddFailover with force", &st);
+	rt_digest(b->c, "10.84.1.0", db);
+	assert_string_equal(db, da);
+	assert_failover_scopes(b, "pair", (const char *const *) scopes, 1);
+}
+
+/* SEMANTICS: AddFailoverScope is undone here when the partner refuses
+ * (the scope uses an option definition the partner lacks): the
+ * relationship keeps its scopes on both sides, the partner has no copy,
+ * and once the partner has the definition the same call works. */
+static void
+test_promise_add_failover_scope_undone_when_partner_refuses(void **state)
+{
+	fixture *f = *state;
+	rt_node *a = start(f, 0), *b = start(f, 1);
+	rt_import_scope(a->c, 85, 1, 4, "in");
+	rt_import_scope(a->c, 85, 2, 4, "new");
+	Frep__V1__OptionDefinition d = FREP__V1__OPTION_DEFINITION__INIT;
+	d.option_id                  = 251;
+	d.name                       = "site-code";
+	d.type                       = FREP__V1__OPTION_TYPE__OPTION_TYPE_STRING;
+	rt_call_ok(a->c, "DhcpServer", "AddOptionDefinition", &d.base);
+	set_scope_option(a, "10.85.2.0", 251, "lyon-1");
+	char *scopes[] = {"10.85.1.0"};
+	rt_add_failover(a->c, "pair", b->url, SECRET, scopes, 1, FREP_OK);
+	char       *more[] = {"10.85.2.0"};
+	frep_status st;
+	frep_code   code = failover_scope(a, "AddFailoverScope", "pair", more, 1, false, &st);
+	print_message(
+	    "AddFailoverScope refused by the partner: %s: %s\n", frep_code_name(code), st.message);
+	expect_code(code, FREP_FAILED_PRECONDITION, "AddFailoverScope", &st);
+	assert_non_null(strstr(st.message, "251"));
+	const char *const one[] = {"10.85.1.0"};
+	assert_failover_scopes(a, "pair", one, 1);
+	assert_failover_scopes(b, "pair", one, 1);
+	assert_false(has_scope(b, "10.85.2.0"));
+	/* Undone here: the scope is free again; with the definition on the
+	 * partner the same call goes through. */
+	rt_call_ok(b->c, "DhcpServer", "AddOptionDefinition", &d.base);
+	expect_code(failover_scope(a, "AddFailoverScope", "pair", more, 1, false, &st), FREP_OK,
+	    "AddFailoverScope once the partner has the definition", &st);
+	const char *const two[] = {"10.85.1.0", "10.85.2.0"};
+	assert_failover_scopes(b, "pair", two, 2);
+	char da[65], db[65];
+	rt_digest(a->c, "10.85.2.0", da);
+	rt_digest(b->c, "10.85.2.0", db);
+	assert_string_equal(da, db);
+}
+
+/* SEMANTICS: AddFailover fails with the partner's status and creates
+ * nothing on either side when the name is taken on the partner or a scope
+ * belongs to another relationship there (FAILED_PRECONDITION naming it).
+ * B's relationship "pair" is C's, with C's own secret. (SEMANTICS says
+ * ALREADY_EXISTS for the taken name; frepd answers UNAUTHENTICATED, the
+ * secret not being the pair's: any refusal that changes nothing passes
+ * here — see docs/TESTS.md, "Known gaps".) */
+static void
+test_promise_add_failover_name_taken_or_scope_owned_on_partner(void **state)
+{
+	fixture *f = *state;
+	rt_node *a = start(f, 0), *b = start(f, 1), *c = start(f, 2);
+	char     before[65], after[65];
+	rt_import_scope(c->c, 88, 1, 3, "c's");
+	char *owned[] = {"10.88.1.0"};
+	rt_add_failover(c->c, "pair", b->url, "C's own secret for pair 55e1", owned, 1, FREP_OK);
+	rt_digest(b->c, "10.88.1.0", before);
+
+	rt_import_scope(a->c, 88, 2, 3, "a's");
+	char       *mine[] = {"10.88.2.0"};
+	frep_status st;
+	frep_code   code = add_failover(a, "pair", b->url, mine, 1, false, &st);
+	print_message("name taken on the partner: %s: %s\n", frep_code_name(code), st.message);
+	assert_int_not_equal(code, FREP_OK);
+	assert_int_equal(count_failovers(a), 0);
+	assert_false(has_scope(b, "10.88.2.0"));
+	Frep__V1__FailoverRelationship *r = get_failover(b, "pair");
+	assert_non_null(r);
+	assert_string_equal(r->partner_server, c->url);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+
+	rt_import_scope(a->c, 88, 1, 5, "a's copy");
+	code = add_failover(a, "other", b->url, owned, 1, true, &st);
+	print_message("scope owned on the partner: %s: %s\n", frep_code_name(code), st.message);
+	expect_code(code, FREP_FAILED_PRECONDITION, "AddFailover with a scope owned there", &st);
+	assert_non_null(strstr(st.message, "pair"));
+	assert_int_equal(count_failovers(a), 0);
+	assert_no_failover(b, "other");
+	rt_digest(b->c, "10.88.1.0", after);
+	assert_string_equal(before, after);
+}
+
+/* SEMANTICS: at most 31 relationships per server (FAILED_PRECONDITION);
+ * the 32nd creates nothing on either side. */
+static void
+test_promise_at_most_31_relationships(void **state)
+{
+	fixture *f = *state;
+	rt_node *a = start(f, 0), *b = start(f, 1);
+	char     name[16];
+	for (int i = 1; i <= 31; i++) {
+		frep_status st;
+		snprintf(name, sizeof(name), "rel%02d", i);
+		expect_code(add_failover(a, name, b->url, NULL, 0, false, &st), FREP_OK, name, &st);
+	}
+	assert_int_equal(count_failovers(a), 31);
+	assert_int_equal(count_failovers(b), 31);
+	frep_status st;
+	frep_code   code = add_failover(a, "rel32", b->url, NULL, 0, false, &st);
+	print_message("the 32nd relationship: %s: %s\n", frep_code_name(code), st.message);
+	expect_code(code, FREP_FAILED_PRECONDITION, "the 32nd AddFailover", &st);
+	assert_non_null(strstr(st.message, "31"));
+	assert_int_equal(count_failovers(a), 31);
+	assert_int_equal(count_failovers(b), 31);
+	assert_no_failover(b, "rel32");
+}
+
+/* --- audit and unchanged scopes ------------------------------------------- */
+
+static const Frep__V1__AuditRecord *
+newest_with(const Frep__V1__ListAuditResponse *r, const char *direction)
+{
+	const Frep__V1__AuditRecord *best = NULL;
+	for (size_t i = 0; i < r->n_records; i++) {
+		if (strcmp(r->records[i]->direction, direction) == 0 &&
+		    (best == NULL || r->records[i]->id > best->id)) {
+			best = r->records[i];
+		}
+	}
+	return best;
+}
+
+/* SEMANTICS: a replication leaves an audit record on both sides (time,
+ * source, relationship, scope, digests before/after, counts, status): A's
+ * "sent" and B's "applied" name the same scope, relationship and digests,
+ * B's source is A's URL, and the counts are the change (one reservation
+ * added). */
+static void
+test_promise_audit_record_on_both_sides(void **state)
+{
+	fixture *f = *state;
+	rt_node *a = start(f, 0), *b = start(f, 1);
+	rt_import_scope(a->c, 86, 1, 3, "audited");
+	char *scopes[] = {"10.86.1.0"};
+	rt_add_failover(a->c, "pair", b->url, SECRET, scopes, 1, FREP_OK);
+	char before[65], after[65];
+	rt_digest(b->c, "10.86.1.0", before);
+	frep_status st;
+	assert_int_equal(
+	    rt_add_reservation(a->c, "10.86.1.0", "10.86.1.99", "02-86-00-00-00-63", "new", &st),
+	    FREP_OK);
+	rt_digest(a->c, "10.86.1.0", after);
+	long long                    t0 = (long long) time(NULL) * 1000;
+	Frep__V1__ReplicateResponse *r  = replicate(a, "pair", false);
+	assert_int_equal(r->n_results, 1);
+	assert_int_equal(r->results[0]->code, FREP_OK);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+
+	Frep__V1__ListAuditResponse *la   = list_audit(a, "10.86.1.0");
+	Frep__V1__ListAuditResponse *lb   = list_audit(b, "10.86.1.0");
+	const Frep__V1__AuditRecord *sent = newest_with(la, "sent");
+	const Frep__V1__AuditRecord *appl = newest_with(lb, "applied");
+	assert_non_null(sent);
+	assert_non_null(appl);
+	const Frep__V1__AuditRecord *both[] = {sent, appl};
+	for (int i = 0; i < 2; i++) {
+		const Frep__V1__AuditRecord *x = both[i];
+		assert_string_equal(x->scope_id, "10.86.1.0");
+		assert_string_equal(x->relationship, "pair");
+		assert_string_equal(x->digest_before, before);
+		assert_string_equal(x->digest_after, after);
+		assert_int_equal(x->added, 1);
+		assert_int_equal(x->updated, 0);
+		assert_int_equal(x->removed, 0);
+		assert_int_equal(x->code, FREP_OK);
+		assert_true(x->time_unix_ms >= t0 - 60000 && x->time_unix_ms <= t0 + 60000);
+	}
+	assert_string_equal(appl->source, a->url);
+	protobuf_c_message_free_unpacked(&la->base, NULL);
+	protobuf_c_message_free_unpacked(&lb->base, NULL);
+}
+
+/* Regression guard (docs/PERFORMANCE.md: unchanged scopes are skipped): a
+ * replication of an unchanged relationship reports every scope unchanged,
+ * sends no object and adds no "applied" row to the partner's audit; one
+ * changed scope of three is the only one sent. Counts, not times. */
+static void
+test_promise_unchanged_scopes_not_sent(void **state)
+{
+	fixture *f = *state;
+	rt_node *a = start(f, 0), *b = start(f, 1);
+	char    *scopes[] = {"10.87.1.0", "10.87.2.0", "10.87.3.0"};
+	for (int i = 0; i < 3; i++) {
+		rt_import_scope(a->c, 87, i + 1, 20, "steady");
+	}
+	rt_add_failover(a->c, "pair", b->url, SECRET, scopes, 3, FREP_OK);
+	size_t audit_b[3];
+	for (int i = 0; i < 3; i++) {
+		audit_b[i] = count_audit(b, scopes[i]);
+	}
+	Frep__V1__ReplicateResponse *r = replicate(a, "pair", false);
+	assert_int_equal(r->n_results, 3);
+	for (size_t i = 0; i < r->n_results; i++) {
+		Frep__V1__ScopeResult *s = r->results[i];
+		assert_int_equal(s->code, FREP_OK);
+		assert_true(s->unchanged);
+		uint32_t sent = s->sent == NULL ? 0
+						: s->sent->exclusions + s->sent->reservations +
+						      s->sent->options + s->sent->policies;
+		assert_int_equal(sent, 0);
+	}
+	assert_int_equal(r->n_scope_ids, 3);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(count_audit(b, scopes[i]), audit_b[i]);
+	}
+
+	/* One scope changed: only it is sent and audited on the partner. */
+	frep_status st;
+	assert_int_equal(
+	    rt_add_reservation(a->c, "10.87.2.0", "10.87.2.99", "02-87-00-00-00-63", "moved", &st),
+	    FREP_OK);
+	r = replicate(a, "pair", false);
+	for (size_t i = 0; i < r->n_results; i++) {
+		Frep__V1__ScopeResult *s       = r->results[i];
+		bool                   changed = strcmp(s->scope_id, "10.87.2.0") == 0;
+		assert_int_equal(s->code, FREP_OK);
+		assert_int_equal(s->unchanged, !changed);
+	}
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	assert_int_equal(count_audit(b, scopes[0]), audit_b[0]);
+	assert_int_equal(count_audit(b, scopes[1]), audit_b[1] + 1);
+	assert_int_equal(count_audit(b, scopes[2]), audit_b[2]);
+}
+
+/* --- the partner killed inside the apply's write transaction ------------- */
+
+typedef struct replicator {
+	frep_client                 *c;
+	frep_code                    code;
+	frep_status                  st;
+	Frep__V1__ReplicateResponse *r;
+} replicator;
+
+static void *
+replicator_main(void *arg)
+{
+	replicator                      *rp      = arg;
+	Frep__V1__ReplicateByNameRequest req     = FREP__V1__REPLICATE_BY_NAME_REQUEST__INIT;
+	char                            *names[] = {"big"};
+	ProtobufCMessage                *out     = NULL;
+	req.names                                = names;
+	req.n_names                              = 1;
+	rp->code = frep_client_call(rp->c, "/frep.v1.FailoverReplication/ReplicateByName",
+	    &req.base, &frep__v1__replicate_response__descriptor, &out, NULL, &rp->st);
+	rp->r    = (Frep__V1__ReplicateResponse *) out;
+	return NULL;
+}
+
+static bool
+file_exists(const char *path)
+{
+	struct stat sb;
+	return stat(path, &sb) == 0;
+}
+
+/* Waits (bounded) for the hook's <hook>.paused; false if it never came. */
+static bool
+wait_paused(const char *paused, pid_t pid)
+{
+	long long until = tu_now_ms() + 20000;
+	while (tu_now_ms() < until) {
+		FILE *f = fopen(paused, "r");
+		if (f != NULL) {
+			long got = 0;
+			int  n   = fscanf(f, "pid %ld", &got);
+			fclose(f);
+			return n == 1 && got == (long) pid;
+		}
+		struct timespec ts = {.tv_nsec = 2 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	return false;
+}
+
+/* The one seed of this test's random choices, printed; FREP_TEST_SEED
+ * replays a run. */
+static unsigned
+test_seed(void)
+{
+	unsigned seed = (unsigned) rt_env_long("FREP_TEST_SEED", (long) time(NULL));
+	print_message("seed %u (FREP_TEST_SEED=%u replays this run)\n", seed, seed);
+	return seed;
+}
+
+/* SEMANTICS: each scope is one SQLite write transaction on the partner;
+ * after a SIGKILL and a restart it holds the old scope or the new one,
+ * never a mix. The partner runs with FREP_TEST_HOOK_APPLY: armed, its
+ * apply pauses *inside* the open write transaction after every row is
+ * written and reports it (file <hook>.paused with its pid), so a kill
+ * demonstrably lands there. Rounds cycle through three kills: while
+ * paused (must be old: the written rows vanish), just after the release
+ * (either), after the call returned OK (must be new). Both outcomes are
+ * asserted to occur, and every call's status is read. */
+static void
+test_promise_partner_killed_mid_apply_is_old_or_new(void **state)
+{
+	fixture *f = *state;
+	enum { N_RES = 600, ROUNDS = 12 };
+	char hook[700], paused[720];
+	snprintf(hook, sizeof(hook), "%s/apply-hook", f->dir);
+	snprintf(paused, sizeof(paused), "%s.paused", hook);
+	rt_node *a = start(f, 0);
+	rt_node *b = start_hooked(f, 1, hook);
+
+	rt_add_scope(a->c, "10.50.0.0", "10.50.0.1", "10.50.255.254", true);
+	for (int i = 0; i < N_RES; i++) {
+		char        ip[32], mac[32], name[32];
+		frep_status st;
+		snprintf(ip, sizeof(ip), "10.50.%d.%d", 1 + i / 200, 1 + i % 200);
+		snprintf(mac, sizeof(mac), "02-00-00-00-%02x-%02x", i / 256, i % 256);
+		snprintf(name, sizeof(name), "host-%d", i);
+		assert_int_equal(
+		    rt_add_reservation(a->c, "10.50.0.0", ip, mac, name, &st), FREP_OK);
+	}
+	char *scopes[] = {"10.50.0.0"};
+	rt_add_failover(a->c, "big", b->url, SECRET, scopes, 1, FREP_OK);
+	srand(test_seed());
+
+	int saw_old = 0, saw_new = 0, killed_paused = 0;
+	for (int round = 0; round < ROUNDS; round++) {
+		int  mode = round % 3;
+		char old_d[65], new_d[65], got[65];
+		rt_digest(b->c, "10.50.0.0", old_d);
+		/* Rename a random slice: a new digest on A. */
+		int k0 = rand() % N_RES;
+		for (int k = 0; k < 20; k++) {
+			Frep__V1__SetReservationRequest sr =
+			    FREP__V1__SET_RESERVATION_REQUEST__INIT;
+			Frep__V1__Reservation r      = FREP__V1__RESERVATION__INIT;
+			char                 *mask[] = {"name"};
+			char                  ip[32], name[32];
+			int                   i = (k0 + k * 29) % N_RES;
+			snprintf(ip, sizeof(ip), "10.50.%d.%d", 1 + i / 200, 1 + i % 200);
+			snprintf(name, sizeof(name), "round-%d-%d", round, k);
+			r.scope_id       = "10.50.0.0";
+			r.ip_address     = ip;
+			r.name           = name;
+			sr.reservation   = &r;
+			sr.update_mask   = mask;
+			sr.n_update_mask = 1;
+			rt_call_ok(a->c, "DhcpServer", "SetReservation", &sr.base);
+		}
+		rt_digest(a->c, "10.50.0.0", new_d);
+		assert_string_not_equal(old_d, new_d);
+
+		/* Arm the hook (any scope), replicate, wait for the pause. */
+		FILE *arm = fopen(hook, "w");
+		assert_non_null(arm);
+		fclose(arm);
+		pthread_t  t;
+		replicator rp = {.c = a->c};
+		pthread_create(&t, NULL, replicator_main, &rp);
+		if (!wait_paused(paused, b->proc.pid)) {
+			tu_proc_dump_log(&b->proc);
+			fail_msg("round %d: the partner's apply never reached the hook", round);
+		}
+		const char *how = NULL;
+		if (mode == 0) {
+			how = "inside the write transaction";
+			assert_int_not_equal(tu_proc_stop(&b->proc, SIGKILL, 10000), -1);
+			killed_paused++;
+		} else if (mode == 1) {
+			how = "just after the release";
+			assert_int_equal(unlink(paused), 0);
+			assert_int_not_equal(tu_proc_stop(&b->proc, SIGKILL, 10000), -1);
+		} else {
+			how = "after the call returned";
+			assert_int_equal(unlink(paused), 0);
+		}
+		pthread_join(t, NULL);
+		/* Every call's status is read: the call itself is OK; the
+		 * scope's own status says whether the partner took it. */
+		if (rp.code != FREP_OK) {
+			fail_msg("round %d: ReplicateByName: %s: %s", round,
+			    frep_code_name(rp.code), rp.st.message);
+		}
+		assert_int_equal(rp.r->n_results, 1);
+		frep_code sc = (frep_code) rp.r->results[0]->code;
+		if (mode == 0 && sc != FREP_UNAVAILABLE && sc != FREP_DEADLINE_EXCEEDED) {
+			fail_msg("round %d: killed inside the transaction, the scope said %s: %s",
+			    round, frep_code_name(sc), rp.r->results[0]->message);
+		}
+		if (mode == 2) {
+			if (sc != FREP_OK) {
+				fail_msg("round %d: released, the scope said %s: %s", round,
+				    frep_code_name(sc), rp.r->results[0]->message);
+			}
+			assert_string_equal(rp.r->results[0]->digest_after, new_d);
+			assert_int_not_equal(tu_proc_stop(&b->proc, SIGKILL, 10000), -1);
+		}
+		protobuf_c_message_free_unpacked(&rp.r->base, NULL);
+		unlink(paused);
+		assert_false(file_exists(hook)); /* the pause disarmed it */
+
+		assert_int_equal(setenv("FREP_TEST_HOOK_APPLY", hook, 1), 0);
+		rt_node_start(b, f->dir);
+		assert_int_equal(unsetenv("FREP_TEST_HOOK_APPLY"), 0);
+		rt_digest(b->c, "10.50.0.0", got);
+		bool is_old = strcmp(got, old_d) == 0, is_new = strcmp(got, new_d) == 0;
+		if (!is_old && !is_new) {
+			fail_msg("round %d: partner digest %s is neither old %s nor new %s", round,
+			    got, old_d, new_d);
+		}
+		if (mode == 0 && !is_old) {
+			fail_msg("round %d: killed inside the open transaction, yet new", round);
+		}
+		if (mode == 2 && !is_new) {
+			fail_msg("round %d: killed after an OK apply, yet old", round);
+		}
+		print_message("round %2d: scope %s; killed %s: %s\n", round, frep_code_name(sc),
+		    how, is_old ? "old" : "new");
+		saw_old += is_old;
+		saw_new += is_new;
+	}
+	print_message("killed %d times: %d old, %d new (%d inside the open transaction)\n", ROUNDS,
+	    saw_old, saw_new, killed_paused);
+	assert_true(saw_old >= ROUNDS / 3);
+	assert_true(saw_new >= ROUNDS / 3);
+	assert_true(rt_file_contains(b->proc.log_path, "paused inside its write transaction"));
+	/* Afterwards a replication completes it. */
+	Frep__V1__ReplicateResponse *r = replicate(a, "big", false);
+	assert_int_equal(r->results[0]->code, FREP_OK);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	char da[65], db[65];
+	rt_digest(a->c, "10.50.0.0", da);
+	rt_digest(b->c, "10.50.0.0", db);
+	assert_string_equal(da, db);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(
+		test_promise_remove_failover_deletes_partner_copies, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_promise_remove_failover_scope_deletes_partner_copy, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_promise_add_failover_partner_unreachable_creates_nothing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_promise_add_failover_scope_failure_undone_on_both_sides, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_promise_add_failover_force_replaces_partner_scope, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_promise_add_failover_scope_undone_when_partner_refuses, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_promise_add_failover_name_taken_or_scope_owned_on_partner, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_promise_at_most_31_relationships, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_promise_audit_record_on_both_sides, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_promise_unchanged_scopes_not_sent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_promise_partner_killed_mid_apply_is_old_or_new, setup, teardown),
+	};
+	return cmocka_run_group_tests_name("failover_promises", tests, NULL, NULL);
+}
