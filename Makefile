@@ -10,7 +10,7 @@ JOBS      ?= $(shell nproc 2>/dev/null || echo 2)
 # Debian 12 packages the build, the tests and the demo need.
 DEB_PACKAGES := cmake make gcc pkg-config libc6-dev \
   libnng-dev libmbedtls-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev \
-  libcmocka-dev libsqlite3-dev sqlite3 libjansson-dev openssl \
+  libcmocka-dev libsqlite3-dev sqlite3 libjansson-dev openssl libssl-dev \
   python3 python3-protobuf python3-venv python3-pip python3-setuptools python3-wheel \
   clang libclang-rt-14-dev \
   kea-dhcp4-server isc-dhcp-client iproute2 clang-format git
