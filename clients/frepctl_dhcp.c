@@ -313,6 +313,11 @@ parse_network(const frepctl_args *a, const char *text, char **id, char **mask)
 		*id = (char *) text;
 		return 0;
 	}
+	if (slash[1] == '0' && slash[2] != '\0') {
+		/* "/08" is a typo or an octal habit: refuse, as inet_pton does. */
+		return frepctl__usage_error(
+		    "%s: prefix length \"%s\" has a leading zero", a->path, slash + 1);
+	}
 	if (parse_u32(a, "prefix length", slash + 1, 1, 32, &prefix) != 0) {
 		return EXIT_USAGE;
 	}

@@ -65,6 +65,13 @@ engine_hex_parse(
 			    sep == '\0' ? "odd number of hex digits" : "empty byte group",
 			    (size_t) (p - text));
 		}
+		if (digits == 1) {
+			/* "00-11-2" is a typo, not byte 0x02: never pad. */
+			return frep_status_set(st, FREP_INVALID_ARGUMENT,
+			    "%s '%.96s' is not hex bytes: one-digit byte group at offset %zu "
+			    "(each byte is two hex digits)",
+			    field, text, (size_t) (p - 1 - text));
+		}
 		if (count >= cap) {
 			return frep_status_set(st, FREP_INVALID_ARGUMENT,
 			    "%s '%.96s' is longer than %zu bytes", field, text, cap);

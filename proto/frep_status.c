@@ -59,7 +59,22 @@ frep_status_setv(frep_status *st, frep_code code, const char *fmt, va_list ap)
 	if (fmt == NULL) {
 		st->message[0] = '\0';
 	} else {
-		vsnprintf(st->message, sizeof(st->message), fmt, ap);
+		int n = vsnprintf(st->message, sizeof(st->message), fmt, ap);
+		if (n >= (int) sizeof(st->message)) {
+			/* Cut: never in the middle of a UTF-8 character. */
+			size_t end = sizeof(st->message) - 1, lead = end;
+			while (lead > 0 && end - lead < 4 &&
+			       ((unsigned char) st->message[lead - 1] & 0xc0) == 0x80) {
+				lead--;
+			}
+			if (lead > 0 && ((unsigned char) st->message[lead - 1] & 0xc0) == 0xc0) {
+				unsigned char c    = (unsigned char) st->message[lead - 1];
+				size_t        want = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+				if (end - (lead - 1) < want) {
+					st->message[lead - 1] = '\0';
+				}
+			}
+		}
 	}
 	return code;
 }

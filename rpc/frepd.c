@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -54,6 +56,7 @@ typedef struct frepd_options {
 	partner_tls     partner_tls;
 	const char     *kea_socket; /* --kea-socket: drive a running kea-dhcp4 */
 	const char     *kea_base;
+	bool            allow_core_dumps;
 } frepd_options;
 
 static void
@@ -95,6 +98,8 @@ usage(FILE *out)
 	    "                           committed change (see docs/KEA.md); needs --kea-base\n"
 	    "  --kea-base FILE          the operator's Kea config (plain JSON) that frep's\n"
 	    "                           subnets, options and classes are merged into\n"
+	    "  --allow-core-dumps       let the kernel dump this process's memory (tokens\n"
+	    "                           and shared secrets included); off by default\n"
 	    "  --help                   print this help and exit\n"
 	    "  --version                print the version and exit\n"
 	    "\n"
@@ -150,6 +155,21 @@ url_is_local(const char *url)
 	return local;
 }
 
+/* Warns when a file holding a secret can be read by its group or by
+ * others (as ssh does for keys, but a warning: frepd cannot tell the
+ * group's policy; docs/SECURITY.md). */
+static void
+warn_if_readable_by_others(const char *option, const char *path)
+{
+	struct stat sb;
+	if (path != NULL && stat(path, &sb) == 0 && (sb.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+		fprintf(stderr,
+		    "frepd: warning: %s %s is accessible by its group or others (mode %04o); it "
+		    "holds a secret: chmod 600 it\n",
+		    option, path, (unsigned) (sb.st_mode & 07777));
+	}
+}
+
 static int
 read_token(const char *path, char **out)
 {
@@ -197,6 +217,7 @@ parse_args(int argc, char **argv, frepd_options *o)
 		OPT_PARTNER_TLS_KEY,
 		OPT_KEA_SOCKET,
 		OPT_KEA_BASE,
+		OPT_ALLOW_CORE,
 		OPT_HELP,
 		OPT_VERSION,
 	};
@@ -221,6 +242,7 @@ parse_args(int argc, char **argv, frepd_options *o)
 	    {.name = "partner-tls-key", .has_arg = required_argument, .val = OPT_PARTNER_TLS_KEY},
 	    {.name = "kea-socket", .has_arg = required_argument, .val = OPT_KEA_SOCKET},
 	    {.name = "kea-base", .has_arg = required_argument, .val = OPT_KEA_BASE},
+	    {.name = "allow-core-dumps", .has_arg = no_argument, .val = OPT_ALLOW_CORE},
 	    {.name = "help", .has_arg = no_argument, .val = OPT_HELP},
 	    {.name = "version", .has_arg = no_argument, .val = OPT_VERSION},
 	    {0},
@@ -314,6 +336,9 @@ parse_args(int argc, char **argv, frepd_options *o)
 			break;
 		case OPT_KEA_BASE:
 			o->kea_base = optarg;
+			break;
+		case OPT_ALLOW_CORE:
+			o->allow_core_dumps = true;
 			break;
 		case OPT_HELP:
 			usage(stdout);
@@ -461,15 +486,32 @@ main(int argc, char **argv)
 	char             *partner_token = NULL;
 	int               exit_code     = 1;
 	sigset_t          sigs;
+	char              state_path[PATH_MAX + 32];
 
 	/* glibc keeps a malloc arena per thread, each holding on to what its
 	 * thread freed: after a few large replications every worker would
 	 * keep tens of MB. Two arenas bound that (measured in
 	 * docs/PERFORMANCE.md). */
 	mallopt(M_ARENA_MAX, 2);
+	/* Everything frepd creates (the store, its WAL and journal, the partner
+	 * state file) holds secrets: owner only. */
+	umask(077);
 	if (parse_args(argc, argv, &o) != 0) {
 		return 2;
 	}
+	if (!o.allow_core_dumps) {
+		/* A core dump would hold the admin token and the shared secrets;
+		 * not dumpable also keeps other users' ptrace out. */
+		struct rlimit none = {0, 0};
+		if (setrlimit(RLIMIT_CORE, &none) != 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+			fprintf(stderr, "frepd: warning: cannot disable core dumps: %s\n",
+			    strerror(errno));
+		}
+	}
+	warn_if_readable_by_others("--token-file", o.token_file);
+	warn_if_readable_by_others("--partner-token-file", o.partner_token_file);
+	warn_if_readable_by_others("--tls-key", o.tls.key_file);
+	warn_if_readable_by_others("--partner-tls-key", o.partner_tls.key_file);
 	if (o.token_file != NULL && read_token(o.token_file, &token) != 0) {
 		return 2;
 	}
@@ -551,9 +593,11 @@ main(int argc, char **argv)
 	if (partner_token != NULL) {
 		explicit_bzero(partner_token, strlen(partner_token));
 	}
+	/* Beside the store: this server's partner id and replay horizon. */
+	snprintf(state_path, sizeof(state_path), "%s.partner-state", o.db_path);
 	if (replication_new(store, pool, o.advertise_url, o.partner_timeout_ms, &repl, &st) !=
 		FREP_OK ||
-	    partner_service_new(store, &partner, &st) != FREP_OK) {
+	    partner_service_new(store, state_path, &partner, &st) != FREP_OK) {
 		goto fail;
 	}
 	dhcp_service_failover_hooks hooks;
@@ -561,7 +605,9 @@ main(int argc, char **argv)
 	dhcp_service_set_failover_hooks(dhcp, &hooks);
 	if (rpc_server_register(server, dhcp, 0, &st) != FREP_OK ||
 	    rpc_server_register(server, replication_service(repl), 0, &st) != FREP_OK ||
-	    rpc_server_register(server, partner, RPC_SERVICE_OWN_AUTH, &st) != FREP_OK) {
+	    rpc_server_register(server, partner, RPC_SERVICE_OWN_AUTH, &st) != FREP_OK ||
+	    rpc_server_set_authorizer(
+		server, "frep.v1.Partner", partner_service_authorize, partner, &st) != FREP_OK) {
 		goto fail;
 	}
 	for (size_t i = 0; i < o.n_listen; i++) {

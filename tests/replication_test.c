@@ -22,6 +22,9 @@
 #include "frep/v1/replication.pb-c.h"
 #include "frep_client.h"
 #include "partner_auth.h"
+
+/* A partner id that is not the server's own. */
+#define TEST_SENDER "0123456789abcdef0123456789abcdef"
 #include "testutil.h"
 
 #define SECRET "correct horse battery staple"
@@ -584,13 +587,13 @@ test_replication_partner_calls_need_the_secret(void **state)
 		int64_t now = partner_auth_now_ms();
 		snprintf(ts, sizeof(ts), "%lld", (long long) now);
 		if (cases[i].with_mac) {
-			partner_auth_mac(
-			    cases[i].secret, path, "rel1", now, "n1", payload, len, mac);
+			partner_auth_mac(cases[i].secret, path, "rel1", TEST_SENDER, now, "n1",
+			    payload, len, mac);
 		}
 		frep_metadata     md[] = {{PARTNER_AUTH_KEY_RELATIONSHIP, "rel1"},
-			{PARTNER_AUTH_KEY_TIMESTAMP, ts}, {PARTNER_AUTH_KEY_NONCE, "n1"},
-			{PARTNER_AUTH_KEY_MAC, mac}};
-		frep_call_options co   = {.metadata = md, .n_metadata = cases[i].with_mac ? 4 : 1};
+			{PARTNER_AUTH_KEY_SENDER, TEST_SENDER}, {PARTNER_AUTH_KEY_TIMESTAMP, ts},
+			{PARTNER_AUTH_KEY_NONCE, "n1"}, {PARTNER_AUTH_KEY_MAC, mac}};
+		frep_call_options co   = {.metadata = md, .n_metadata = cases[i].with_mac ? 5 : 1};
 		ProtobufCMessage *out  = NULL;
 		frep_status       st;
 		assert_int_equal(frep_client_call(b->c, path, &req.base,
@@ -603,16 +606,16 @@ test_replication_partner_calls_need_the_secret(void **state)
 	int64_t now = partner_auth_now_ms();
 	snprintf(ts, sizeof(ts), "%lld", (long long) now);
 	frep_metadata     md[] = {{PARTNER_AUTH_KEY_RELATIONSHIP, "rel1"},
-		{PARTNER_AUTH_KEY_TIMESTAMP, ts}, {PARTNER_AUTH_KEY_NONCE, "n2"},
-		{PARTNER_AUTH_KEY_MAC, mac}};
-	frep_call_options co   = {.metadata = md, .n_metadata = 4};
+		{PARTNER_AUTH_KEY_SENDER, TEST_SENDER}, {PARTNER_AUTH_KEY_TIMESTAMP, ts},
+		{PARTNER_AUTH_KEY_NONCE, "n2"}, {PARTNER_AUTH_KEY_MAC, mac}};
+	frep_call_options co   = {.metadata = md, .n_metadata = 5};
 	ProtobufCMessage *out  = NULL;
 	frep_status       st;
 	req.dry_run = true; /* a dry run, so the first (accepted) call changes nothing */
 	len         = protobuf_c_message_get_packed_size(&req.base);
 	payload     = realloc(payload, len);
 	protobuf_c_message_pack(&req.base, payload);
-	partner_auth_mac(SECRET, path, "rel1", now, "n2", payload, len, mac);
+	partner_auth_mac(SECRET, path, "rel1", TEST_SENDER, now, "n2", payload, len, mac);
 	assert_int_equal(frep_client_call(b->c, path, &req.base,
 			     &frep__v1__apply_scope_response__descriptor, &out, &co, &st),
 	    FREP_OK);

@@ -464,11 +464,14 @@ send_forged(frep_client *c, const forged *fc, Frep__V1__ScopeConfig *cfg, frep_s
 	char    mac[PARTNER_AUTH_MAC_HEXLEN], ts[32];
 	int64_t when = partner_auth_now_ms() + fc->skew_ms;
 	snprintf(ts, sizeof(ts), "%lld", (long long) when);
-	partner_auth_mac(fc->secret, fc->method, fc->mac_rel, when, fc->nonce, payload, len, mac);
+	const char *sender = "0123456789abcdef0123456789abcdef"; /* not the server's */
+	partner_auth_mac(
+	    fc->secret, fc->method, fc->mac_rel, sender, when, fc->nonce, payload, len, mac);
 	frep_metadata     md[] = {{PARTNER_AUTH_KEY_RELATIONSHIP, fc->md_rel},
+		{PARTNER_AUTH_KEY_SENDER, sender},
 		{PARTNER_AUTH_KEY_TIMESTAMP, fc->ts_text != NULL ? fc->ts_text : ts},
 		{PARTNER_AUTH_KEY_NONCE, fc->nonce}, {PARTNER_AUTH_KEY_MAC, mac}};
-	frep_call_options co   = {.metadata = md, .n_metadata = 4};
+	frep_call_options co   = {.metadata = md, .n_metadata = 5};
 	ProtobufCMessage *out  = NULL;
 	frep_code         code = frep_client_call(
 		    c, fc->sent_to, &req.base, &frep__v1__apply_scope_response__descriptor, &out, &co, st);

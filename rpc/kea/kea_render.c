@@ -108,6 +108,7 @@ typedef struct render_ctx {
 	size_t             n_classes;
 	json_t            *client_classes; /* array being built */
 	bool               oom;
+	char               not_text[160]; /* a value jansson refused as not UTF-8 */
 } render_ctx;
 
 /* --- small helpers ------------------------------------------------------ */
@@ -151,6 +152,27 @@ append(render_ctx *c, json_t *arr, json_t *v)
 	if (v == NULL || json_array_append_new(arr, v) != 0) {
 		c->oom = true;
 	}
+}
+
+/* A JSON string; jansson refuses text that is not UTF-8, which is said as
+ * such (the first one, escaped), not as running out of memory. */
+static json_t *
+jstr(render_ctx *c, const char *text)
+{
+	json_t *v     = json_string(text);
+	json_t *plain = v == NULL && text != NULL && c->not_text[0] == '\0'
+			    ? json_stringn_nocheck(text, strlen(text))
+			    : NULL;
+	if (plain != NULL) {
+		json_decref(plain);
+		size_t o = 0;
+		for (const unsigned char *p = (const unsigned char *) text;
+		     *p != '\0' && o + 5 < sizeof(c->not_text); p++) {
+			o += (size_t) snprintf(c->not_text + o, sizeof(c->not_text) - o,
+			    *p >= 0x20 && *p < 0x7f ? "%c" : "\\x%02x", *p);
+		}
+	}
+	return v;
 }
 
 static void
@@ -445,7 +467,7 @@ option_data(render_ctx *c, const engine_option_value *v, const char *where)
 		return NULL;
 	}
 	set(c, o, "code", json_integer(v->option_id));
-	set(c, o, "space", json_string("dhcp4"));
+	set(c, o, "space", jstr(c, "dhcp4"));
 	if (csv_ok(def, v)) {
 		size_t len = 1;
 		for (size_t i = 0; i < v->n_values; i++) {
@@ -464,7 +486,7 @@ option_data(render_ctx *c, const engine_option_value *v, const char *where)
 			strcat(s, v->values[i]);
 		}
 		set(c, o, "csv-format", json_true());
-		set(c, o, "data", json_string(s));
+		set(c, o, "data", jstr(c, s));
 		free(s);
 		return o;
 	}
@@ -491,7 +513,7 @@ option_data(render_ctx *c, const engine_option_value *v, const char *where)
 		return NULL;
 	}
 	set(c, o, "csv-format", json_false());
-	set(c, o, "data", json_string(hex));
+	set(c, o, "data", jstr(c, hex));
 	free(hex);
 	return o;
 }
@@ -721,8 +743,8 @@ render_classes(render_ctx *c, const engine_option_value *server_opts, size_t n_s
 		if (o == NULL) {
 			c->oom = true;
 		} else {
-			set(c, o, "name", json_string(name));
-			set(c, o, "test", json_string(test));
+			set(c, o, "name", jstr(c, name));
+			set(c, o, "test", jstr(c, test));
 			if (cls->description != NULL && cls->description[0] != '\0') {
 				set(c, o, "user-context",
 				    json_pack("{s:s}", "description", cls->description));
@@ -773,8 +795,8 @@ render_policy_class(render_ctx *c, const engine_policy *p, const char *name, boo
 		c->oom = true;
 		return;
 	}
-	set(c, o, "name", json_string(name));
-	set(c, o, "test", json_string(test));
+	set(c, o, "name", jstr(c, name));
+	set(c, o, "test", jstr(c, test));
 	free(test);
 	if (required) {
 		set(c, o, "only-if-required", json_true());
@@ -827,7 +849,7 @@ add_pools(render_ctx *c, json_t *pools, int64_t start, int64_t end, const range6
 			    ip_text((uint32_t) piece_end, b));
 			json_t *p = json_pack("{s:s}", "pool", text);
 			if (p != NULL && cls != NULL) {
-				set(c, p, "client-class", json_string(cls));
+				set(c, p, "client-class", jstr(c, cls));
 			}
 			if (p != NULL && opts != NULL && json_array_size(opts) > 0) {
 				set(c, p, "option-data", json_deep_copy(opts));
@@ -881,7 +903,7 @@ render_reservation(render_ctx *c, const engine_reservation *r, const char *scope
 		c->oom = true;
 		return NULL;
 	}
-	set(c, o, "ip-address", json_string(ip));
+	set(c, o, "ip-address", jstr(c, ip));
 	if (!hex_bytes(r->client_id != NULL ? r->client_id : "", id, sizeof(id), &n)) {
 		warn(c, "%s: client id '%s' is not hex; reservation not rendered", where,
 		    r->client_id != NULL ? r->client_id : "");
@@ -892,7 +914,7 @@ render_reservation(render_ctx *c, const engine_reservation *r, const char *scope
 	for (size_t i = 0; i < n; i++) {
 		snprintf(text + 3 * i, 4, i + 1 < n ? "%02x:" : "%02x", id[i]);
 	}
-	set(c, o, n == 6 ? "hw-address" : "client-id", json_string(text));
+	set(c, o, n == 6 ? "hw-address" : "client-id", jstr(c, text));
 	if (r->name != NULL && r->name[0] != '\0') {
 		if (valid_hostname(r->name)) {
 			char *lower = strdup(r->name);
@@ -902,7 +924,7 @@ render_reservation(render_ctx *c, const engine_reservation *r, const char *scope
 				for (char *p = lower; *p != '\0'; p++) {
 					*p = (char) tolower((unsigned char) *p);
 				}
-				set(c, o, "hostname", json_string(lower));
+				set(c, o, "hostname", jstr(c, lower));
 				free(lower);
 			}
 		} else {
@@ -913,10 +935,10 @@ render_reservation(render_ctx *c, const engine_reservation *r, const char *scope
 	json_t *ctx = json_object();
 	if (ctx != NULL) {
 		if (r->name != NULL && r->name[0] != '\0') {
-			set(c, ctx, "name", json_string(r->name));
+			set(c, ctx, "name", jstr(c, r->name));
 		}
 		if (r->description != NULL && r->description[0] != '\0') {
-			set(c, ctx, "description", json_string(r->description));
+			set(c, ctx, "description", jstr(c, r->description));
 		}
 		if (json_object_size(ctx) > 0) {
 			set(c, o, "user-context", ctx);
@@ -958,16 +980,16 @@ render_scope(render_ctx *c, const engine_scope_config *cfg)
 		return NULL;
 	}
 	set(c, o, "id", json_integer(s->scope_id));
-	set(c, o, "subnet", json_string(subnet));
+	set(c, o, "subnet", jstr(c, subnet));
 	set(c, o, "valid-lifetime",
 	    json_integer(s->lease_duration_s == ENGINE_LEASE_UNLIMITED ? KEA_LIFETIME_MAX
 								       : s->lease_duration_s));
 	json_t *ctx = json_pack("{s:s}", "scope-id", id);
 	if (ctx != NULL && s->name != NULL && s->name[0] != '\0') {
-		set(c, ctx, "name", json_string(s->name));
+		set(c, ctx, "name", jstr(c, s->name));
 	}
 	if (ctx != NULL && s->description != NULL && s->description[0] != '\0') {
-		set(c, ctx, "description", json_string(s->description));
+		set(c, ctx, "description", jstr(c, s->description));
 	}
 	set(c, o, "user-context", ctx);
 
@@ -1072,7 +1094,7 @@ render_scope(render_ctx *c, const engine_scope_config *cfg)
 			}
 			json_decref(od);
 		} else {
-			append(c, required, json_string(name));
+			append(c, required, jstr(c, name));
 		}
 		free(name);
 	}
@@ -1118,7 +1140,7 @@ render_scope(render_ctx *c, const engine_scope_config *cfg)
 			cls = json_pack("{s:s, s:s, s:b, s:[]}", "name", name, "test", test,
 			    "only-if-required", 1, "option-data");
 			append(c, c->client_classes, cls);
-			append(c, required, json_string(name));
+			append(c, required, jstr(c, name));
 		}
 		json_t *d = cls != NULL ? option_data(c, v, where) : NULL;
 		if (d != NULL) {
@@ -1196,7 +1218,7 @@ render_option_defs(render_ctx *c)
 		if (o != NULL) {
 			json_t *ctx = json_pack("{s:s}", "name", d->name);
 			if (ctx != NULL && d->description != NULL && d->description[0] != '\0') {
-				set(c, ctx, "description", json_string(d->description));
+				set(c, ctx, "description", jstr(c, d->description));
 			}
 			set(c, o, "user-context", ctx);
 		}
@@ -1354,6 +1376,13 @@ done:
 	json_decref(subnets);
 	json_decref(shared);
 	json_decref(c.client_classes);
+	if (c.oom && c.not_text[0] != '\0') {
+		rc = frep_status_set(st, FREP_INVALID_ARGUMENT,
+		    "jansson refused the text \"%s\" while rendering Kea's configuration: it is "
+		    "not valid UTF-8",
+		    c.not_text);
+		goto fail_clean;
+	}
 	if (c.oom) {
 		rc = frep_status_set(
 		    st, FREP_RESOURCE_EXHAUSTED, "out of memory rendering Kea's configuration");

@@ -7,13 +7,13 @@
 #include <time.h>
 
 typedef struct entry {
-	uint64_t      call_id;
-	uint64_t      born_ms;
-	bool          done;
-	uint8_t      *reply; /* NULL when done and too large */
-	size_t        reply_len;
-	struct entry *hash_next;
-	struct entry *age_next; /* oldest first */
+	rpc_call_cache_key key;
+	uint64_t           born_ms;
+	bool               done;
+	uint8_t           *reply; /* NULL when done and too large */
+	size_t             reply_len;
+	struct entry      *hash_next;
+	struct entry      *age_next; /* oldest first */
 } entry;
 
 struct rpc_call_cache {
@@ -73,7 +73,7 @@ rpc_call_cache_new(
 static void
 unlink_hash(rpc_call_cache *c, entry *e)
 {
-	entry **pp = &c->buckets[bucket_of(c, e->call_id)];
+	entry **pp = &c->buckets[bucket_of(c, e->key.call_id)];
 	while (*pp != e) {
 		pp = &(*pp)->hash_next;
 	}
@@ -104,7 +104,7 @@ static entry *
 find(rpc_call_cache *c, uint64_t id)
 {
 	for (entry *e = c->buckets[bucket_of(c, id)]; e != NULL; e = e->hash_next) {
-		if (e->call_id == id) {
+		if (e->key.call_id == id) {
 			return e;
 		}
 	}
@@ -112,16 +112,21 @@ find(rpc_call_cache *c, uint64_t id)
 }
 
 rpc_call_cache_result
-rpc_call_cache_begin(rpc_call_cache *c, uint64_t call_id, uint8_t **reply, size_t *reply_len)
+rpc_call_cache_begin(
+    rpc_call_cache *c, const rpc_call_cache_key *key, uint8_t **reply, size_t *reply_len)
 {
-	uint64_t              now = now_ms();
-	rpc_call_cache_result r   = RPC_CALL_CACHE_NEW;
+	uint64_t              now     = now_ms();
+	uint64_t              call_id = key->call_id;
+	rpc_call_cache_result r       = RPC_CALL_CACHE_NEW;
 
 	pthread_mutex_lock(&c->mtx);
 	evict(c, now);
 	entry *e = find(c, call_id);
 	if (e != NULL) {
-		if (!e->done) {
+		if (memcmp(e->key.caller, key->caller, sizeof(key->caller)) != 0 ||
+		    memcmp(e->key.request, key->request, sizeof(key->request)) != 0) {
+			r = RPC_CALL_CACHE_CONFLICT;
+		} else if (!e->done) {
 			r = RPC_CALL_CACHE_RUNNING;
 		} else if (e->reply == NULL) {
 			r = RPC_CALL_CACHE_FORGOTTEN;
@@ -137,7 +142,7 @@ rpc_call_cache_begin(rpc_call_cache *c, uint64_t call_id, uint8_t **reply, size_
 	}
 	if ((e = calloc(1, sizeof(*e))) != NULL) {
 		size_t b      = bucket_of(c, call_id);
-		e->call_id    = call_id;
+		e->key        = *key;
 		e->born_ms    = now;
 		e->hash_next  = c->buckets[b];
 		c->buckets[b] = e;
@@ -153,6 +158,18 @@ rpc_call_cache_begin(rpc_call_cache *c, uint64_t call_id, uint8_t **reply, size_
 	return r;
 }
 
+bool
+rpc_call_cache_holds(rpc_call_cache *c, const rpc_call_cache_key *key)
+{
+	pthread_mutex_lock(&c->mtx);
+	evict(c, now_ms());
+	entry *e    = find(c, key->call_id);
+	bool   held = e != NULL && memcmp(e->key.caller, key->caller, sizeof(key->caller)) == 0 &&
+		    memcmp(e->key.request, key->request, sizeof(key->request)) == 0;
+	pthread_mutex_unlock(&c->mtx);
+	return held;
+}
+
 void
 rpc_call_cache_finish(rpc_call_cache *c, uint64_t call_id, const uint8_t *reply, size_t len)
 {
@@ -164,6 +181,31 @@ rpc_call_cache_finish(rpc_call_cache *c, uint64_t call_id, const uint8_t *reply,
 			memcpy(e->reply, reply, len);
 			e->reply_len = len;
 		}
+	}
+	pthread_mutex_unlock(&c->mtx);
+}
+
+void
+rpc_call_cache_abandon(rpc_call_cache *c, uint64_t call_id)
+{
+	pthread_mutex_lock(&c->mtx);
+	entry *e = find(c, call_id);
+	if (e != NULL && !e->done) {
+		unlink_hash(c, e);
+		/* Unlink from the age list too (it is singly linked: walk). */
+		entry **pp   = &c->oldest;
+		entry  *prev = NULL;
+		while (*pp != e) {
+			prev = *pp;
+			pp   = &(*pp)->age_next;
+		}
+		*pp = e->age_next;
+		if (c->newest == e) {
+			c->newest = prev;
+		}
+		free(e->reply);
+		free(e);
+		c->n_entries--;
 	}
 	pthread_mutex_unlock(&c->mtx);
 }

@@ -13,11 +13,13 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/tls/tls.h>
 #include <nng/supplemental/util/platform.h>
+#include <openssl/evp.h>
 
 #include "call_cache.h"
 #include "frep_envelope.h"
 #include "introspection.h"
 #include "log.h"
+#include "payload_check.h"
 #include "server_internal.h"
 
 #define MAX_SERVICES  16
@@ -27,6 +29,8 @@ typedef struct service_entry {
 	ProtobufCService *service;
 	unsigned          flags;
 	size_t            name_len;
+	rpc_authorize_fn  authorize; /* NULL: none */
+	void             *authorize_arg;
 } service_entry;
 
 typedef enum ctx_state {
@@ -48,7 +52,8 @@ struct rpc_call {
 	nng_time                         deadline; /* 0: none */
 	frep_status                      status;
 	atomic_bool                      answered;
-	bool                             cache_owner; /* records its reply by call id */
+	bool                             cache_owner;    /* records its reply by call id */
+	char                             principal[256]; /* "" : none (rpc_call_set_principal) */
 	struct rpc_call                 *next_queued;
 };
 
@@ -233,6 +238,21 @@ rpc_server_register(rpc_server *s, ProtobufCService *service, unsigned flags, fr
 	    .name_len = strlen(d->name),
 	};
 	return FREP_OK;
+}
+
+frep_code
+rpc_server_set_authorizer(
+    rpc_server *s, const char *service_name, rpc_authorize_fn fn, void *arg, frep_status *st)
+{
+	for (size_t i = 0; i < s->n_services; i++) {
+		service_entry *e = &s->services[i];
+		if (strcmp(e->service->descriptor->name, service_name) == 0) {
+			e->authorize     = fn;
+			e->authorize_arg = arg;
+			return FREP_OK;
+		}
+	}
+	return frep_status_set(st, FREP_NOT_FOUND, "service %s is not registered", service_name);
 }
 
 bool
@@ -886,6 +906,13 @@ answer(rpc_ctx *rc, frep_code code, const char *message, const ProtobufCMessage 
 	rpc_server *s       = rc->server;
 	uint64_t    call_id = rc->call.has_req ? rc->call.req.call_id : 0;
 
+	/* Messages often quote what the caller sent: only valid UTF-8 goes
+	 * back on the wire (proto3 strings), the rest escaped. */
+	char clean[FREP_STATUS_MESSAGE_MAX * 4];
+	if (message != NULL) {
+		rpc_utf8_sanitize(message, clean, sizeof(clean));
+		message = clean;
+	}
 	frep_response_fields f = {
 	    .code    = code,
 	    .message = message,
@@ -906,10 +933,15 @@ answer(rpc_ctx *rc, frep_code code, const char *message, const ProtobufCMessage 
 	}
 	if (msg != NULL) {
 		frep_envelope_response_pack(&f, nng_msg_body(msg));
-		if (rc->call.cache_owner) {
+		if (rc->call.cache_owner && code != FREP_UNAUTHENTICATED) {
 			rpc_call_cache_finish(s->cache, call_id, nng_msg_body(msg), len);
 		}
 	}
+	if (rc->call.cache_owner && (msg == NULL || code == FREP_UNAUTHENTICATED)) {
+		/* A refused caller leaves no trace in the cache. */
+		rpc_call_cache_abandon(s->cache, call_id);
+	}
+	rc->call.cache_owner = false;
 	call_release(&rc->call);
 	pthread_mutex_lock(&s->mtx);
 	rc->state = CTX_SEND;
@@ -998,11 +1030,12 @@ begin_call(rpc_ctx *rc, nng_msg *msg)
 	frep_status st;
 	nng_time    now = nng_clock();
 
-	call->svc         = NULL;
-	call->method      = NULL;
-	call->deadline    = 0;
-	call->next_queued = NULL;
-	call->cache_owner = false;
+	call->svc          = NULL;
+	call->method       = NULL;
+	call->deadline     = 0;
+	call->next_queued  = NULL;
+	call->cache_owner  = false;
+	call->principal[0] = '\0';
 	atomic_store(&call->answered, false);
 	frep_status_clear(&call->status);
 
@@ -1051,41 +1084,6 @@ begin_call(rpc_ctx *rc, nng_msg *msg)
 		    "method %s needs \"authorization: Bearer <token>\" with the admin token", path);
 		return;
 	}
-	if (req->call_id != 0) {
-		uint8_t *cached     = NULL;
-		size_t   cached_len = 0;
-		switch (rpc_call_cache_begin(s->cache, req->call_id, &cached, &cached_len)) {
-		case RPC_CALL_CACHE_NEW:
-			call->cache_owner = true;
-			break;
-		case RPC_CALL_CACHE_RUNNING:
-			answer_status(rc, FREP_ABORTED,
-			    "call id %llu is already running; retry later for its result",
-			    (unsigned long long) call->req.call_id);
-			return;
-		case RPC_CALL_CACHE_DONE: {
-			nng_msg *m = NULL;
-			call_release(call);
-			if (nng_msg_alloc(&m, cached_len) == 0) {
-				memcpy(nng_msg_body(m), cached, cached_len);
-				free(cached);
-				pthread_mutex_lock(&s->mtx);
-				rc->state = CTX_SEND;
-				pthread_mutex_unlock(&s->mtx);
-				send_reply(rc, m);
-				return;
-			}
-			free(cached);
-			answer_status(rc, FREP_RESOURCE_EXHAUSTED, "server out of memory");
-			return;
-		}
-		case RPC_CALL_CACHE_FORGOTTEN:
-			answer_status(rc, FREP_ABORTED,
-			    "call id %llu already ran; its reply was too large to keep",
-			    (unsigned long long) call->req.call_id);
-			return;
-		}
-	}
 	if (call->svc->flags & RPC_SERVICE_INLINE) {
 		run_call(call);
 	} else {
@@ -1093,11 +1091,113 @@ begin_call(rpc_ctx *rc, nng_msg *msg)
 	}
 }
 
+/* The cache's key of a call: a digest of who called (the authorization
+ * metadata) and one of what was asked (method and payload). */
+static void
+cache_key_of(const rpc_call *call, rpc_call_cache_key *key)
+{
+	const char *auth = frep_envelope_view_metadata_get(&call->req, "authorization");
+	unsigned    n    = 0;
+	key->call_id     = call->req.call_id;
+	if (auth == NULL) {
+		auth = "";
+	}
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, auth, strlen(auth) + 1) != 1 ||
+	    EVP_DigestUpdate(ctx, call->principal, strlen(call->principal)) != 1 ||
+	    EVP_DigestFinal_ex(ctx, key->caller, &n) != 1) {
+		for (size_t i = 0; i < sizeof(key->caller); i++) {
+			key->caller[i] = (uint8_t) (0x5au ^ i ^ (uintptr_t) call);
+		}
+	}
+	EVP_MD_CTX_free(ctx);
+	ctx = EVP_MD_CTX_new();
+	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, call->req.method, strlen(call->req.method) + 1) != 1 ||
+	    EVP_DigestUpdate(ctx, call->req.payload, call->req.payload_len) != 1 ||
+	    EVP_DigestFinal_ex(ctx, key->request, &n) != 1) {
+		/* Cannot tell requests apart: a key no other call can match. */
+		for (size_t i = 0; i < sizeof(key->request); i++) {
+			key->request[i] = (uint8_t) (0xa5u ^ i ^ (uintptr_t) call);
+		}
+	}
+	EVP_MD_CTX_free(ctx);
+}
+
+/* Looks the call id up (after authentication). True if the call goes on;
+ * false if it was answered (from the cache or refused). */
+static bool
+check_call_id(rpc_call *call)
+{
+	rpc_ctx    *rc = call->owner;
+	rpc_server *s  = rc->server;
+	if (call->req.call_id == 0) {
+		return true;
+	}
+	rpc_call_cache_key key;
+	uint8_t           *cached     = NULL;
+	size_t             cached_len = 0;
+	cache_key_of(call, &key);
+	switch (rpc_call_cache_begin(s->cache, &key, &cached, &cached_len)) {
+	case RPC_CALL_CACHE_NEW:
+		call->cache_owner = true;
+		return true;
+	case RPC_CALL_CACHE_RUNNING:
+		answer_status(rc, FREP_ABORTED,
+		    "call id %llu is already running; retry later for its result",
+		    (unsigned long long) call->req.call_id);
+		return false;
+	case RPC_CALL_CACHE_CONFLICT:
+		answer_status(rc, FREP_ALREADY_EXISTS,
+		    "call id %llu was used in the last %u s by another call (another caller, "
+		    "method or request); %s did not run: use a fresh call id",
+		    (unsigned long long) call->req.call_id, s->opts.call_id_cache_seconds,
+		    call->req.method);
+		return false;
+	case RPC_CALL_CACHE_DONE: {
+		nng_msg *m = NULL;
+		call_release(call);
+		if (nng_msg_alloc(&m, cached_len) == 0) {
+			memcpy(nng_msg_body(m), cached, cached_len);
+			free(cached);
+			pthread_mutex_lock(&s->mtx);
+			rc->state = CTX_SEND;
+			pthread_mutex_unlock(&s->mtx);
+			send_reply(rc, m);
+			return false;
+		}
+		free(cached);
+		answer_status(rc, FREP_RESOURCE_EXHAUSTED, "server out of memory");
+		return false;
+	}
+	case RPC_CALL_CACHE_FORGOTTEN:
+		answer_status(rc, FREP_ABORTED,
+		    "call id %llu already ran; its reply was too large to keep",
+		    (unsigned long long) call->req.call_id);
+		return false;
+	}
+	return true;
+}
+
 static void
 run_call(rpc_call *call)
 {
-	rpc_ctx *rc = call->owner;
+	rpc_ctx    *rc = call->owner;
+	frep_status st;
 
+	/* The service's own authentication first, on the raw payload: nothing
+	 * is decoded, and nothing cached, for a caller it refuses. */
+	if (call->svc->authorize != NULL) {
+		frep_status_clear(&st);
+		if (call->svc->authorize(call->svc->authorize_arg, call, &st) != FREP_OK) {
+			answer(rc, st.code, st.message, NULL);
+			return;
+		}
+	}
+	if (!check_call_id(call)) {
+		return;
+	}
 	if (call->deadline != 0 && nng_clock() >= call->deadline) {
 		answer_status(rc, FREP_DEADLINE_EXCEEDED,
 		    "deadline of %u ms passed before %s started", call->req.timeout_ms,
@@ -1105,17 +1205,34 @@ run_call(rpc_call *call)
 		return;
 	}
 	const ProtobufCMessageDescriptor *in_desc = call->method->input;
-	ProtobufCMessage                 *input =
-	    protobuf_c_message_unpack(in_desc, NULL, call->req.payload_len, call->req.payload);
+	if (rpc_payload_check_text(in_desc, call->req.payload, call->req.payload_len, &st) !=
+	    FREP_OK) {
+		answer(rc, st.code, st.message, NULL);
+		return;
+	}
+	/* Decoding may cost a bounded multiple of the payload's size. */
+	rpc_budget_allocator budget;
+	rpc_budget_allocator_init(&budget, call->req.payload_len);
+	ProtobufCMessage *input = protobuf_c_message_unpack(
+	    in_desc, &budget.base, call->req.payload_len, call->req.payload);
+	if (input == NULL && budget.exceeded) {
+		answer_status(rc, FREP_RESOURCE_EXHAUSTED,
+		    "payload of %zu bytes needs more than %zu bytes of memory to decode as %s "
+		    "(at most %d times its size); refused",
+		    call->req.payload_len, budget.limit, in_desc->name, RPC_DECODE_BUDGET_FACTOR);
+		return;
+	}
 	if (input == NULL) {
 		answer_status(rc, FREP_INVALID_ARGUMENT,
 		    "payload of %zu bytes does not decode as %s", call->req.payload_len,
 		    in_desc->name);
 		return;
 	}
+	rpc_log(RPC_LOG_DEBUG, "%s: %zu payload bytes decoded into %zu bytes", call->req.method,
+	    call->req.payload_len, budget.peak);
 	ProtobufCService *svc = call->svc->service;
 	svc->invoke(svc, call->method_index, input, call_closure, call);
-	protobuf_c_message_free_unpacked(input, NULL);
+	protobuf_c_message_free_unpacked(input, &budget.base);
 }
 
 static void
@@ -1252,6 +1369,29 @@ rpc_call_payload(const rpc_call *call, size_t *len)
 {
 	*len = call->req.payload_len;
 	return call->req.payload;
+}
+
+void
+rpc_call_set_principal(rpc_call *call, const char *principal)
+{
+	snprintf(call->principal, sizeof(call->principal), "%s", principal);
+}
+
+bool
+rpc_call_repeats_cached(rpc_call *call)
+{
+	rpc_call_cache_key key;
+	if (!call->has_req || call->req.call_id == 0) {
+		return false;
+	}
+	cache_key_of(call, &key);
+	return rpc_call_cache_holds(call->server->cache, &key);
+}
+
+const char *
+rpc_call_principal(const rpc_call *call)
+{
+	return call->principal[0] != '\0' ? call->principal : NULL;
 }
 
 rpc_server *

@@ -77,6 +77,20 @@ frep_code rpc_server_new(const rpc_server_options *opts, rpc_server **out, frep_
 frep_code rpc_server_register(
     rpc_server *s, ProtobufCService *service, unsigned flags, frep_status *st);
 
+/* A check a service wants before any of its calls' payload is decoded: it
+ * sees the method, the metadata and the raw payload (rpc_call_method,
+ * rpc_call_metadata, rpc_call_payload) and answers OK, or a status (set in
+ * *st) that becomes the reply — the payload is then never decoded and the
+ * call-id cache never records the call. It may record who the caller is
+ * (rpc_call_set_principal) for the handler. Runs on a worker thread (inline
+ * services: the nng callback thread) before the handler; may block. */
+typedef frep_code (*rpc_authorize_fn)(void *arg, rpc_call *call, frep_status *st);
+
+/* Sets the pre-decode check of a registered service (by full name). Call
+ * before rpc_server_start(). NOT_FOUND if no such service. */
+frep_code rpc_server_set_authorizer(
+    rpc_server *s, const char *service_name, rpc_authorize_fn fn, void *arg, frep_status *st);
+
 /* Adds a listener on url (tcp://, ipc://, ws://, tls+tcp://, wss://).
  * tls is required for tls+tcp:// and wss:// and ignored otherwise.
  * Listeners start with rpc_server_start(). UNAVAILABLE if the address
@@ -136,6 +150,19 @@ const uint8_t *rpc_call_payload(const rpc_call *call, size_t *len);
  * ("authorization: Bearer <token>"). For services registered
  * RPC_SERVICE_OWN_AUTH that need the admin token for some calls. */
 bool rpc_call_has_admin_token(const rpc_call *call);
+
+/* For a pre-decode check: records who the check proved the caller to be
+ * (a relationship name, say; cut at 255 bytes). The call-id cache keys on
+ * it too. */
+void rpc_call_set_principal(rpc_call *call, const char *principal);
+
+/* For a pre-decode check: true if this call repeats (same call id, caller,
+ * principal, method and payload) one the call-id cache holds, which the
+ * runtime will answer from the cache without running it again. */
+bool rpc_call_repeats_cached(rpc_call *call);
+
+/* The principal a pre-decode check recorded for this call, or NULL. */
+const char *rpc_call_principal(const rpc_call *call);
 
 /* The server the call arrived on. */
 rpc_server *rpc_call_server(const rpc_call *call);

@@ -678,6 +678,21 @@ convert_scope_config_from_proto(const Frep__V1__ScopeConfig *in, const char *fie
 		}
 	}
 	out->n_reservations = in->n_reservations;
+	/* Each object of a snapshot lives in its scope: an object naming
+	 * another scope would land there (ImportScope, ApplyScope). */
+	for (size_t i = 0; i < out->n_exclusions + out->n_reservations; i++) {
+		bool     excl = i < out->n_exclusions;
+		size_t   k    = excl ? i : i - out->n_exclusions;
+		uint32_t id   = excl ? out->exclusions[k].scope_id : out->reservations[k].scope_id;
+		if (id != 0 && id != out->scope.scope_id) {
+			const char *text = excl ? in->exclusions[k]->scope_id
+						: in->reservations[k]->scope_id;
+			return frep_status_set(st, FREP_INVALID_ARGUMENT,
+			    "%s.scope_id %.40s names another scope than %s.scope.scope_id %.40s",
+			    fname_at(&fi, field, excl ? "exclusions" : "reservations", k), text,
+			    field, in->scope != NULL ? in->scope->scope_id : "");
+		}
+	}
 
 	out->policies = arena_array(a, in->n_policies, sizeof(*out->policies), &ok, st);
 	if (!ok) {

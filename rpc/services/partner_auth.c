@@ -1,5 +1,7 @@
 #include "partner_auth.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -7,11 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "sha256.h"
 
-#define REPLAY_MAX 8192
+#define REPLAY_MAX  8192
+#define HORIZON_MAX 256 /* relationships remembered in the state file */
 
 static void
 hmac_begin(engine_sha256 *inner, uint8_t opad[64], const char *secret)
@@ -38,7 +43,7 @@ hmac_begin(engine_sha256 *inner, uint8_t opad[64], const char *secret)
 
 void
 partner_auth_mac(const char *secret, const char *method, const char *relationship,
-    int64_t timestamp_ms, const char *nonce, const uint8_t *payload, size_t len,
+    const char *sender, int64_t timestamp_ms, const char *nonce, const uint8_t *payload, size_t len,
     char mac_hex[PARTNER_AUTH_MAC_HEXLEN])
 {
 	engine_sha256 inner, outer;
@@ -46,10 +51,12 @@ partner_auth_mac(const char *secret, const char *method, const char *relationshi
 	char          ts[32];
 	hmac_begin(&inner, opad, secret);
 	snprintf(ts, sizeof(ts), "%" PRId64, timestamp_ms);
-	engine_sha256_update(&inner, "frep-partner-v1\n", 16);
+	engine_sha256_update(&inner, "frep-partner-v2\n", 16);
 	engine_sha256_update(&inner, method, strlen(method));
 	engine_sha256_update(&inner, "\n", 1);
 	engine_sha256_update(&inner, relationship, strlen(relationship));
+	engine_sha256_update(&inner, "\n", 1);
+	engine_sha256_update(&inner, sender, strlen(sender));
 	engine_sha256_update(&inner, "\n", 1);
 	engine_sha256_update(&inner, ts, strlen(ts));
 	engine_sha256_update(&inner, "\n", 1);
@@ -63,8 +70,8 @@ partner_auth_mac(const char *secret, const char *method, const char *relationshi
 	engine_sha256_final_hex(&outer, mac_hex);
 }
 
-void
-partner_auth_nonce(char out[33])
+static void
+random_hex(char out[33])
 {
 	uint8_t b[16];
 	if (getrandom(b, sizeof(b), 0) != (ssize_t) sizeof(b)) {
@@ -77,6 +84,26 @@ partner_auth_nonce(char out[33])
 	for (int i = 0; i < 16; i++) {
 		snprintf(out + 2 * i, 3, "%02x", b[i]);
 	}
+}
+
+void
+partner_auth_nonce(char out[33])
+{
+	random_hex(out);
+}
+
+static pthread_mutex_t id_mtx = PTHREAD_MUTEX_INITIALIZER;
+static char            server_id[PARTNER_AUTH_SENDER_LEN + 1];
+
+const char *
+partner_auth_server_id(void)
+{
+	pthread_mutex_lock(&id_mtx);
+	if (server_id[0] == '\0') {
+		random_hex(server_id);
+	}
+	pthread_mutex_unlock(&id_mtx);
+	return server_id;
 }
 
 int64_t
@@ -92,10 +119,21 @@ typedef struct seen {
 	int64_t expires_ms;
 } seen;
 
+/* Per relationship (by the SHA-256 of its name): the newest timestamp
+ * accepted before this process started (floor) and since (newest). */
+typedef struct horizon {
+	char    rel_hex[ENGINE_SHA256_LEN * 2 + 1];
+	int64_t floor;
+	int64_t newest;
+} horizon;
+
 struct partner_auth_replay {
 	pthread_mutex_t mtx;
 	seen            ring[REPLAY_MAX]; /* oldest overwritten first */
 	size_t          next;
+	char           *path; /* NULL: RAM only */
+	horizon         horizons[HORIZON_MAX];
+	size_t          n_horizons;
 };
 
 partner_auth_replay *
@@ -113,8 +151,146 @@ partner_auth_replay_free(partner_auth_replay *r)
 {
 	if (r != NULL) {
 		pthread_mutex_destroy(&r->mtx);
+		free(r->path);
 		free(r);
 	}
+}
+
+static bool
+is_lower_hex(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
+			return false;
+		}
+	}
+	return s[n] == '\0';
+}
+
+/* Writes the state file whole: a temporary file, fsync, rename. */
+static frep_code
+state_write(partner_auth_replay *r, frep_status *st)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", r->path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		return frep_status_set(
+		    st, FREP_UNAVAILABLE, "partner state file %s: %s", tmp, strerror(errno));
+	}
+	FILE *f = fdopen(fd, "w");
+	if (f == NULL) {
+		close(fd);
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	fprintf(f, "frep-partner-state 1\nid %s\n", server_id);
+	for (size_t i = 0; i < r->n_horizons; i++) {
+		int64_t ts = r->horizons[i].newest > r->horizons[i].floor ? r->horizons[i].newest
+									  : r->horizons[i].floor;
+		fprintf(f, "accepted %s %" PRId64 "\n", r->horizons[i].rel_hex, ts);
+	}
+	bool ok = fflush(f) == 0 && fsync(fd) == 0;
+	int  e  = errno;
+	ok      = fclose(f) == 0 && ok;
+	if (!ok || rename(tmp, r->path) != 0) {
+		e = ok ? errno : e;
+		unlink(tmp);
+		return frep_status_set(
+		    st, FREP_UNAVAILABLE, "partner state file %s: %s", r->path, strerror(e));
+	}
+	return FREP_OK;
+}
+
+frep_code
+partner_auth_replay_open(const char *path, partner_auth_replay **out, frep_status *st)
+{
+	partner_auth_replay *r = partner_auth_replay_new();
+	if (r == NULL || (r->path = strdup(path)) == NULL) {
+		partner_auth_replay_free(r);
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	FILE *f = fopen(path, "r");
+	if (f == NULL && errno != ENOENT) {
+		frep_status_set(
+		    st, FREP_INVALID_ARGUMENT, "partner state file %s: %s", path, strerror(errno));
+		partner_auth_replay_free(r);
+		return st->code;
+	}
+	char id[PARTNER_AUTH_SENDER_LEN + 1] = "";
+	if (f != NULL) {
+		char   line[256];
+		size_t lineno = 0;
+		while (fgets(line, sizeof(line), f) != NULL) {
+			char    a[80], b[80];
+			int64_t ts = 0;
+			lineno++;
+			if (lineno == 1 && strcmp(line, "frep-partner-state 1\n") == 0) {
+				continue;
+			}
+			if (sscanf(line, "id %32s", a) == 1 && is_lower_hex(a, 32)) {
+				memcpy(id, a, sizeof(id));
+			} else if (sscanf(line, "accepted %70s %" SCNd64, b, &ts) == 2 &&
+				   is_lower_hex(b, 64) && r->n_horizons < HORIZON_MAX) {
+				horizon *h = &r->horizons[r->n_horizons++];
+				memcpy(h->rel_hex, b, sizeof(h->rel_hex));
+				h->floor = ts;
+			} else {
+				fclose(f);
+				frep_status_set(st, FREP_INVALID_ARGUMENT,
+				    "partner state file %s: line %zu is malformed", path, lineno);
+				partner_auth_replay_free(r);
+				return st->code;
+			}
+		}
+		fclose(f);
+	}
+	pthread_mutex_lock(&id_mtx);
+	if (id[0] != '\0') {
+		memcpy(server_id, id, sizeof(server_id));
+	} else if (server_id[0] == '\0') {
+		random_hex(server_id);
+	}
+	pthread_mutex_unlock(&id_mtx);
+	if (id[0] == '\0' && state_write(r, st) != FREP_OK) {
+		partner_auth_replay_free(r);
+		return st->code;
+	}
+	*out = r;
+	return FREP_OK;
+}
+
+/* The relationship's horizon, made if new (the one with the oldest
+ * timestamp gives way when the table is full); NULL without a file. */
+static horizon *
+horizon_of(partner_auth_replay *r, const char *relationship)
+{
+	engine_sha256 h;
+	char          hex[ENGINE_SHA256_LEN * 2 + 1];
+	if (r->path == NULL) {
+		return NULL;
+	}
+	engine_sha256_init(&h);
+	engine_sha256_update(&h, relationship, strlen(relationship));
+	engine_sha256_final_hex(&h, hex);
+	for (size_t i = 0; i < r->n_horizons; i++) {
+		if (strcmp(r->horizons[i].rel_hex, hex) == 0) {
+			return &r->horizons[i];
+		}
+	}
+	size_t i = r->n_horizons;
+	if (i == HORIZON_MAX) {
+		i = 0;
+		for (size_t k = 1; k < HORIZON_MAX; k++) {
+			if (r->horizons[k].newest < r->horizons[i].newest) {
+				i = k;
+			}
+		}
+	} else {
+		r->n_horizons++;
+	}
+	r->horizons[i] = (horizon){.floor = INT64_MIN, .newest = INT64_MIN};
+	memcpy(r->horizons[i].rel_hex, hex, sizeof(hex));
+	return &r->horizons[i];
 }
 
 static bool
@@ -129,13 +305,24 @@ equal_const_time(const char *a, const char *b, size_t n)
 
 frep_code
 partner_auth_verify(partner_auth_replay *r, const char *secret, const char *method,
-    const char *relationship, const char *timestamp_text, const char *nonce, const char *mac_hex,
-    const uint8_t *payload, size_t len, frep_status *st)
+    const char *relationship, const char *sender, const char *timestamp_text, const char *nonce,
+    const char *mac_hex, const uint8_t *payload, size_t len, bool *replayed, frep_status *st)
 {
-	if (timestamp_text == NULL || nonce == NULL || mac_hex == NULL) {
+	if (replayed != NULL) {
+		*replayed = false;
+	}
+	if (sender == NULL || timestamp_text == NULL || nonce == NULL || mac_hex == NULL) {
 		return frep_status_set(st, FREP_UNAUTHENTICATED,
-		    "%s: partner call without %s, %s and %s metadata", method,
-		    PARTNER_AUTH_KEY_TIMESTAMP, PARTNER_AUTH_KEY_NONCE, PARTNER_AUTH_KEY_MAC);
+		    "%s: partner call without %s, %s, %s and %s metadata (a partner older than "
+		    "frep's MAC v2?)",
+		    method, PARTNER_AUTH_KEY_SENDER, PARTNER_AUTH_KEY_TIMESTAMP,
+		    PARTNER_AUTH_KEY_NONCE, PARTNER_AUTH_KEY_MAC);
+	}
+	if (strlen(sender) != PARTNER_AUTH_SENDER_LEN ||
+	    !is_lower_hex(sender, PARTNER_AUTH_SENDER_LEN)) {
+		return frep_status_set(st, FREP_UNAUTHENTICATED,
+		    "%s: %s is not %d lower-case hex digits", method, PARTNER_AUTH_KEY_SENDER,
+		    PARTNER_AUTH_SENDER_LEN);
 	}
 	size_t nlen = strlen(nonce);
 	if (nlen == 0 || nlen > PARTNER_AUTH_NONCE_MAX) {
@@ -158,19 +345,49 @@ partner_auth_verify(partner_auth_replay *r, const char *secret, const char *meth
 		    method, ts, now, PARTNER_AUTH_WINDOW_MS);
 	}
 	char expected[PARTNER_AUTH_MAC_HEXLEN];
-	partner_auth_mac(secret, method, relationship, ts, nonce, payload, len, expected);
+	partner_auth_mac(secret, method, relationship, sender, ts, nonce, payload, len, expected);
 	if (strlen(mac_hex) != PARTNER_AUTH_MAC_HEXLEN - 1 ||
 	    !equal_const_time(expected, mac_hex, PARTNER_AUTH_MAC_HEXLEN - 1)) {
 		return frep_status_set(st, FREP_UNAUTHENTICATED,
 		    "%s: the MAC does not match relationship \"%s\"'s shared secret", method,
 		    relationship);
 	}
+	/* Genuine, but made here: the relationship's other end is the only
+	 * other holder of the secret, so this is our own call sent back. */
+	if (strcmp(sender, partner_auth_server_id()) == 0) {
+		return frep_status_set(st, FREP_UNAUTHENTICATED,
+		    "%s: the call was signed by this server itself (%s %s): a reflected call "
+		    "is refused",
+		    method, PARTNER_AUTH_KEY_SENDER, sender);
+	}
 	pthread_mutex_lock(&r->mtx);
 	for (size_t i = 0; i < REPLAY_MAX; i++) {
 		if (r->ring[i].expires_ms > now && memcmp(r->ring[i].mac, mac_hex, 64) == 0) {
 			pthread_mutex_unlock(&r->mtx);
+			if (replayed != NULL) {
+				*replayed = true;
+			}
 			return frep_status_set(st, FREP_UNAUTHENTICATED,
 			    "%s: replayed partner call (this MAC was already used)", method);
+		}
+	}
+	horizon *h = horizon_of(r, relationship);
+	if (h != NULL && ts <= h->floor) {
+		pthread_mutex_unlock(&r->mtx);
+		return frep_status_set(st, FREP_UNAUTHENTICATED,
+		    "%s: timestamp %" PRId64 " is not after the last call accepted for "
+		    "relationship \"%s\" before this server started (%" PRId64
+		    "): a replay, or a call signed before the restart; retry",
+		    method, ts, relationship, h->floor);
+	}
+	if (h != NULL && ts > h->newest) {
+		/* Remembered on disk before it is accepted. */
+		int64_t old = h->newest;
+		h->newest   = ts;
+		if (state_write(r, st) != FREP_OK) {
+			h->newest = old;
+			pthread_mutex_unlock(&r->mtx);
+			return st->code;
 		}
 	}
 	memcpy(r->ring[r->next].mac, mac_hex, PARTNER_AUTH_MAC_HEXLEN);

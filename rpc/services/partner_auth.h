@@ -2,19 +2,24 @@
  * partner_auth: the HMAC that authenticates server-to-server (Partner)
  * calls with a relationship's shared secret.
  *
- *   mac = HMAC-SHA256(secret, "frep-partner-v1\n" method "\n" relationship
- *                     "\n" timestamp_ms "\n" nonce "\n" payload)
+ *   mac = HMAC-SHA256(secret, "frep-partner-v2\n" method "\n" relationship
+ *                     "\n" sender "\n" timestamp_ms "\n" nonce "\n" payload)
  *
- * carried as metadata x-frep-relationship, x-frep-timestamp (Unix ms,
- * decimal), x-frep-nonce (1..64 characters, fresh per call: two identical
- * calls in the same millisecond still differ) and x-frep-mac (64 lower-case
- * hex digits). A verifier accepts a
- * timestamp within the window of its own clock and each MAC only once.
- * Thread-safe.
+ * carried as metadata x-frep-relationship, x-frep-sender (the signing
+ * server's id: 32 lower-case hex digits, random, kept in its state file),
+ * x-frep-timestamp (Unix ms, decimal), x-frep-nonce (1..64 characters,
+ * fresh per call: two identical calls in the same millisecond still
+ * differ) and x-frep-mac (64 lower-case hex digits). A verifier accepts a
+ * timestamp within the window of its own clock, each MAC only once, never
+ * a call signed by itself (a reflected call: a relationship has two ends,
+ * so a valid MAC not made here was made by the partner), and — with a state
+ * file — never a timestamp at or below the last one it accepted for that
+ * relationship before it (re)started. Thread-safe.
  */
 #ifndef FREP_RPC_PARTNER_AUTH_H
 #define FREP_RPC_PARTNER_AUTH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -27,12 +32,18 @@
 #define PARTNER_AUTH_KEY_TIMESTAMP    "x-frep-timestamp"
 #define PARTNER_AUTH_KEY_MAC          "x-frep-mac"
 #define PARTNER_AUTH_KEY_NONCE        "x-frep-nonce"
+#define PARTNER_AUTH_KEY_SENDER       "x-frep-sender"
 #define PARTNER_AUTH_NONCE_MAX        64
+#define PARTNER_AUTH_SENDER_LEN       32
 
 /* HMAC-SHA256 of the message above into mac_hex. */
 void partner_auth_mac(const char *secret, const char *method, const char *relationship,
-    int64_t timestamp_ms, const char *nonce, const uint8_t *payload, size_t len,
+    const char *sender, int64_t timestamp_ms, const char *nonce, const uint8_t *payload, size_t len,
     char mac_hex[PARTNER_AUTH_MAC_HEXLEN]);
+
+/* This server's id (PARTNER_AUTH_SENDER_LEN hex digits): the one loaded
+ * by partner_auth_replay_open, else a random one made once per process. */
+const char *partner_auth_server_id(void);
 
 /* A fresh random nonce: 32 hex digits and a NUL. */
 void partner_auth_nonce(char out[33]);
@@ -42,16 +53,27 @@ int64_t partner_auth_now_ms(void);
 
 typedef struct partner_auth_replay partner_auth_replay;
 
-/* A memory of MACs seen within the window (bounded). */
+/* A memory of MACs seen within the window (bounded), in RAM only. */
 partner_auth_replay *partner_auth_replay_new(void);
-void                 partner_auth_replay_free(partner_auth_replay *r);
+
+/* The same, backed by the state file path (created 0600 if missing): it
+ * holds this server's id (which becomes partner_auth_server_id()) and,
+ * per relationship, the newest timestamp accepted, written before a call
+ * is accepted; after a restart, a call signed at or before that timestamp
+ * is refused. Statuses: INVALID_ARGUMENT for an unreadable or malformed
+ * file, RESOURCE_EXHAUSTED. */
+frep_code partner_auth_replay_open(const char *path, partner_auth_replay **out, frep_status *st);
+void      partner_auth_replay_free(partner_auth_replay *r);
 
 /* Checks a call: UNAUTHENTICATED (naming what is wrong, never the secret
- * or the expected MAC) if the timestamp text is malformed or outside the
- * window, the MAC does not match, or the MAC was seen before; OK records
- * it as seen. */
+ * or the expected MAC) if the sender is missing, malformed or this server,
+ * the timestamp text is malformed, outside the window or from before a
+ * restart, the MAC does not match, or the MAC was seen before; OK records
+ * it as seen. UNAVAILABLE if the state file cannot be written (the call is
+ * then refused: accepting it could not be remembered). *replayed (may be
+ * NULL) is set when the only fault is that the MAC was accepted before. */
 frep_code partner_auth_verify(partner_auth_replay *r, const char *secret, const char *method,
-    const char *relationship, const char *timestamp_text, const char *nonce, const char *mac_hex,
-    const uint8_t *payload, size_t len, frep_status *st);
+    const char *relationship, const char *sender, const char *timestamp_text, const char *nonce,
+    const char *mac_hex, const uint8_t *payload, size_t len, bool *replayed, frep_status *st);
 
 #endif /* FREP_RPC_PARTNER_AUTH_H */

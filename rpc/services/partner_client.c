@@ -136,20 +136,22 @@ partner_call(partner_pool *p, const char *url, const char *relationship, const c
 		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
 	}
 	protobuf_c_message_pack(input, payload);
-	int64_t ts = partner_auth_now_ms();
-	char    mac[PARTNER_AUTH_MAC_HEXLEN], ts_text[32], nonce[33];
+	int64_t     ts = partner_auth_now_ms();
+	char        mac[PARTNER_AUTH_MAC_HEXLEN], ts_text[32], nonce[33];
+	const char *sender = partner_auth_server_id();
 	partner_auth_nonce(nonce);
-	partner_auth_mac(secret, path, relationship, ts, nonce, payload, len, mac);
+	partner_auth_mac(secret, path, relationship, sender, ts, nonce, payload, len, mac);
 	free(payload);
 	snprintf(ts_text, sizeof(ts_text), "%" PRId64, ts);
 
 	frep_metadata md[] = {
 	    {PARTNER_AUTH_KEY_RELATIONSHIP, relationship},
+	    {PARTNER_AUTH_KEY_SENDER, sender},
 	    {PARTNER_AUTH_KEY_TIMESTAMP, ts_text},
 	    {PARTNER_AUTH_KEY_NONCE, nonce},
 	    {PARTNER_AUTH_KEY_MAC, mac},
 	};
-	frep_call_options co   = {.timeout_ms = timeout_ms, .metadata = md, .n_metadata = 4};
+	frep_call_options co   = {.timeout_ms = timeout_ms, .metadata = md, .n_metadata = 5};
 	frep_code         code = frep_client_call(c, path, input, m->output, out, &co, st);
 	if (code != FREP_OK && (code == FREP_UNAVAILABLE || code == FREP_DEADLINE_EXCEEDED) &&
 	    strstr(st->message, url) == NULL) {

@@ -21,7 +21,7 @@ typedef struct partner_service {
  * new mirror brings). */
 static frep_code
 verify_with(partner_service *ps, rpc_call *call, const char *relationship, const char *secret,
-    frep_status *st)
+    bool *replayed, frep_status *st)
 {
 	const char *md_rel = rpc_call_metadata(call, PARTNER_AUTH_KEY_RELATIONSHIP);
 	if (md_rel == NULL || strcmp(md_rel, relationship) != 0) {
@@ -32,12 +32,15 @@ verify_with(partner_service *ps, rpc_call *call, const char *relationship, const
 	size_t         len;
 	const uint8_t *payload = rpc_call_payload(call, &len);
 	return partner_auth_verify(ps->replay, secret, rpc_call_method(call), relationship,
+	    rpc_call_metadata(call, PARTNER_AUTH_KEY_SENDER),
 	    rpc_call_metadata(call, PARTNER_AUTH_KEY_TIMESTAMP),
 	    rpc_call_metadata(call, PARTNER_AUTH_KEY_NONCE),
-	    rpc_call_metadata(call, PARTNER_AUTH_KEY_MAC), payload, len, st);
+	    rpc_call_metadata(call, PARTNER_AUTH_KEY_MAC), payload, len, replayed, st);
 }
 
-/* Authenticates a call for an existing relationship. An unknown
+/* Authenticates a call for an existing relationship: done already when
+ * the pre-decode check (partner_service_authorize) proved the caller holds
+ * this relationship's secret; otherwise checked here. An unknown
  * relationship is UNAUTHENTICATED too: there is no secret to check. */
 static frep_code
 authenticate(partner_service *ps, rpc_call *call, const char *relationship, frep_status *st)
@@ -47,6 +50,15 @@ authenticate(partner_service *ps, rpc_call *call, const char *relationship, frep
 		return frep_status_set(
 		    st, FREP_UNAUTHENTICATED, "%s: no relationship named", rpc_call_method(call));
 	}
+	const char *proved = rpc_call_principal(call);
+	if (proved != NULL) {
+		if (strcmp(proved, relationship) != 0) {
+			return frep_status_set(st, FREP_UNAUTHENTICATED,
+			    "%s: metadata %s does not name relationship \"%s\"",
+			    rpc_call_method(call), PARTNER_AUTH_KEY_RELATIONSHIP, relationship);
+		}
+		return FREP_OK;
+	}
 	if (engine_failover_secret(ps->e, relationship, &secret, st) != FREP_OK) {
 		if (st->code == FREP_NOT_FOUND) {
 			return frep_status_set(st, FREP_UNAUTHENTICATED,
@@ -55,12 +67,58 @@ authenticate(partner_service *ps, rpc_call *call, const char *relationship, frep
 		}
 		return st->code;
 	}
-	frep_code code = verify_with(ps, call, relationship, secret, st);
+	frep_code code = verify_with(ps, call, relationship, secret, NULL, st);
 	explicit_bzero(secret, strlen(secret));
 	free(secret);
 	if (code != FREP_OK) {
 		rpc_log(RPC_LOG_WARN, "refused partner call %s: %s", rpc_call_method(call),
 		    st->message);
+	}
+	return code;
+}
+
+frep_code
+partner_service_authorize(void *service, rpc_call *call, frep_status *st)
+{
+	partner_service *ps     = service;
+	const char      *rel    = rpc_call_metadata(call, PARTNER_AUTH_KEY_RELATIONSHIP);
+	const char      *method = rpc_call_method(call);
+	char            *secret = NULL;
+	if (rel == NULL || rel[0] == '\0') {
+		return frep_status_set(st, FREP_UNAUTHENTICATED, "%s: no %s metadata", method,
+		    PARTNER_AUTH_KEY_RELATIONSHIP);
+	}
+	if (engine_failover_secret(ps->e, rel, &secret, st) != FREP_OK) {
+		if (st->code != FREP_NOT_FOUND) {
+			return st->code;
+		}
+		/* A new mirror brings its secret inside the payload: it is decoded
+		 * only for a caller with this server's admin token (when it has
+		 * one), and its handler checks the MAC with that secret. */
+		if (strcmp(method, "/frep.v1.Partner/MirrorRelationship") == 0 &&
+		    rpc_call_has_admin_token(call)) {
+			return FREP_OK;
+		}
+		rpc_log(RPC_LOG_WARN, "refused partner call %s: relationship \"%.64s\" unknown",
+		    method, rel);
+		return frep_status_set(st, FREP_UNAUTHENTICATED,
+		    "%s: relationship \"%.64s\" does not exist on this server", method, rel);
+	}
+	bool      replayed = false;
+	frep_code code     = verify_with(ps, call, rel, secret, &replayed, st);
+	explicit_bzero(secret, strlen(secret));
+	free(secret);
+	if (code == FREP_OK || replayed) {
+		rpc_call_set_principal(call, rel);
+	}
+	if (code != FREP_OK && replayed && rpc_call_repeats_cached(call)) {
+		/* The client's own resend of a call that ran: the cache answers
+		 * it, nothing runs twice. */
+		return FREP_OK;
+	}
+	if (code != FREP_OK) {
+		rpc_call_set_principal(call, "");
+		rpc_log(RPC_LOG_WARN, "refused partner call %s: %s", method, st->message);
 	}
 	return code;
 }
@@ -450,7 +508,7 @@ partner_mirror_relationship(Frep__V1__Partner_Service *service,
 			    &st, FREP_INVALID_ARGUMENT, "relationship.shared_secret is required");
 			goto fail;
 		}
-		if (verify_with(ps, call, want.name, want.shared_secret, &st) != FREP_OK) {
+		if (verify_with(ps, call, want.name, want.shared_secret, NULL, &st) != FREP_OK) {
 			goto fail;
 		}
 		if (!rpc_call_has_admin_token(call)) {
@@ -516,10 +574,18 @@ fail:
 }
 
 frep_code
-partner_service_new(engine *e, ProtobufCService **out, frep_status *st)
+partner_service_new(engine *e, const char *state_path, ProtobufCService **out, frep_status *st)
 {
 	partner_service *ps = calloc(1, sizeof(*ps));
-	if (ps == NULL || (ps->replay = partner_auth_replay_new()) == NULL) {
+	if (ps == NULL) {
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	if (state_path != NULL) {
+		if (partner_auth_replay_open(state_path, &ps->replay, st) != FREP_OK) {
+			free(ps);
+			return st->code;
+		}
+	} else if ((ps->replay = partner_auth_replay_new()) == NULL) {
 		free(ps);
 		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
 	}

@@ -13,10 +13,19 @@
 
 #include "engine.h"
 #include "frep_status.h"
+#include "rpc_server.h"
 
-/* e is borrowed and must outlive the service. Free with
+/* e is borrowed and must outlive the service. state_path (may be NULL: RAM
+ * only) is the partner_auth state file: this server's id and the replay
+ * horizon that survives a restart (partner_auth_replay_open). Free with
  * partner_service_free. */
-frep_code partner_service_new(engine *e, ProtobufCService **out, frep_status *st);
-void      partner_service_free(ProtobufCService *service);
+frep_code partner_service_new(
+    engine *e, const char *state_path, ProtobufCService **out, frep_status *st);
+void partner_service_free(ProtobufCService *service);
+
+/* The pre-decode check to register for the service
+ * (rpc_server_set_authorizer with the service as arg): the MAC is checked
+ * on the raw payload before anything is decoded. */
+frep_code partner_service_authorize(void *service, rpc_call *call, frep_status *st);
 
 #endif /* FREP_RPC_PARTNER_SERVICE_H */

@@ -8,9 +8,12 @@
  *        only way a fuzzer reaches "accepted");
  *   0x02 timestamp relative: the timestamp field is an offset in ms from
  *        now (so both sides of the window are near);
- *   0x04, 0x08, 0x10: the timestamp, nonce, MAC metadata are absent.
+ *   0x04, 0x08, 0x10: the timestamp, nonce, MAC metadata are absent;
+ *   0x20 the call claims to come from the verifier itself (its own id as
+ *        x-frep-sender), else from a fixed other id; 0x40 no sender.
  * Oracle: verify accepts only when the MAC is the one partner_auth_mac
- * computes for the fields, and never accepts the same call twice; a
+ * computes for the fields, never a call signed by the verifier itself, and
+ * never accepts the same call twice; a
  * refusal is UNAUTHENTICATED and never shows the expected MAC.
  */
 #include <inttypes.h>
@@ -32,6 +35,9 @@ enum { F_SECRET, F_METHOD, F_RELATIONSHIP, F_TIMESTAMP, F_NONCE, F_MAC, F_COUNT 
 #define NO_TIMESTAMP 0x04
 #define NO_NONCE     0x08
 #define NO_MAC       0x10
+#define FROM_SELF    0x20
+#define NO_SENDER    0x40
+#define OTHER_ID     "0123456789abcdef0123456789abcdef"
 
 /* A NUL-terminated copy of len bytes, exactly sized. */
 static char *
@@ -75,13 +81,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		f[F_TIMESTAMP] = copy((const uint8_t *) ts, strlen(ts));
 	}
 	/* What the MAC must be for the timestamp as the verifier reads it. */
-	char    expected[PARTNER_AUTH_MAC_HEXLEN] = "";
-	char   *ts_end                            = NULL;
-	int64_t ts                                = strtoll(f[F_TIMESTAMP], &ts_end, 10);
-	bool    ts_ok                             = f[F_TIMESTAMP][0] != '\0' && *ts_end == '\0';
+	char        expected[PARTNER_AUTH_MAC_HEXLEN] = "";
+	const char *sender = (flags & FROM_SELF) ? partner_auth_server_id() : OTHER_ID;
+	char       *ts_end = NULL;
+	int64_t     ts     = strtoll(f[F_TIMESTAMP], &ts_end, 10);
+	bool        ts_ok  = f[F_TIMESTAMP][0] != '\0' && *ts_end == '\0';
 	if (ts_ok) {
-		partner_auth_mac(f[F_SECRET], f[F_METHOD], f[F_RELATIONSHIP], ts, f[F_NONCE],
-		    payload, len, expected);
+		partner_auth_mac(f[F_SECRET], f[F_METHOD], f[F_RELATIONSHIP], sender, ts,
+		    f[F_NONCE], payload, len, expected);
 		if (flags & SIGN) {
 			free(f[F_MAC]);
 			f[F_MAC] = copy((const uint8_t *) expected, strlen(expected));
@@ -91,10 +98,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *timestamp = (flags & NO_TIMESTAMP) ? NULL : f[F_TIMESTAMP];
 	const char *nonce     = (flags & NO_NONCE) ? NULL : f[F_NONCE];
 	const char *mac       = (flags & NO_MAC) ? NULL : f[F_MAC];
+	const char *md_sender = (flags & NO_SENDER) ? NULL : sender;
 	frep_status st;
 	frep_code   rc = partner_auth_verify(replay, f[F_SECRET], f[F_METHOD], f[F_RELATIONSHIP],
-	      timestamp, nonce, mac, payload, len, &st);
+	      md_sender, timestamp, nonce, mac, payload, len, NULL, &st);
 	if (rc == FREP_OK) {
+		FUZZ_CHECK(md_sender != NULL && strcmp(md_sender, partner_auth_server_id()) != 0,
+		    "accepted a call signed by the verifier itself (a reflection)");
 		FUZZ_CHECK(
 		    timestamp != NULL && nonce != NULL && mac != NULL, "accepted without metadata");
 		FUZZ_CHECK(ts_ok && strcmp(mac, expected) == 0,
@@ -104,7 +114,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    nlen >= 1 && nlen <= PARTNER_AUTH_NONCE_MAX, "accepted a nonce of %zu", nlen);
 		/* The same call again is a replay. */
 		rc = partner_auth_verify(replay, f[F_SECRET], f[F_METHOD], f[F_RELATIONSHIP],
-		    timestamp, nonce, mac, payload, len, &st);
+		    md_sender, timestamp, nonce, mac, payload, len, NULL, &st);
 		FUZZ_CHECK(rc == FREP_UNAUTHENTICATED, "a replayed call was accepted");
 	} else {
 		FUZZ_CHECK(rc == FREP_UNAUTHENTICATED, "refused with %s", frep_code_name(rc));

@@ -86,12 +86,14 @@ request_seeds(void)
 		partner_auth_nonce(nonce);
 		size_t   plen   = 0;
 		uint8_t *pbytes = payload != NULL ? pack_message(payload, &plen) : NULL;
-		partner_auth_mac("s3cret", path, "pair", now, nonce, pbytes, plen, mac);
+		partner_auth_mac("s3cret", path, "pair", "0123456789abcdef0123456789abcdef", now,
+		    nonce, pbytes, plen, mac);
 		free(pbytes);
 
 		frep_metadata md[] = {
 		    {"authorization", "Bearer admin-token"},
 		    {PARTNER_AUTH_KEY_RELATIONSHIP, "pair"},
+		    {PARTNER_AUTH_KEY_SENDER, "0123456789abcdef0123456789abcdef"},
 		    {PARTNER_AUTH_KEY_TIMESTAMP, ts},
 		    {PARTNER_AUTH_KEY_NONCE, nonce},
 		    {PARTNER_AUTH_KEY_MAC, mac},
@@ -101,7 +103,7 @@ request_seeds(void)
 		    .payload    = payload,
 		    .timeout_ms = 5000,
 		    .metadata   = md,
-		    .n_metadata = partner ? 5 : 1,
+		    .n_metadata = partner ? 6 : 1,
 		    .call_id    = 1000 + i,
 		};
 		size_t   size = frep_envelope_request_size(&f);
