@@ -382,6 +382,25 @@ leaf_help(FILE *out, const frepctl_command *c, const char *path)
 	}
 }
 
+/* Every command's help, groups before their commands, depth first, each
+ * starting with its "usage:" line: the COMMANDS section of frepctl(8)
+ * (the hidden --help-tree; man/CMakeLists.txt). */
+static void
+help_tree(FILE *out, const frepctl_command *table, const char *path)
+{
+	for (const frepctl_command *c = table; c->name != NULL; c++) {
+		char sub[128];
+		snprintf(sub, sizeof(sub), "%s%s%s", path, *path ? " " : "", c->name);
+		fputc('\n', out);
+		if (c->sub != NULL) {
+			group_help(out, c, sub);
+			help_tree(out, c->sub, sub);
+		} else {
+			leaf_help(out, c, sub);
+		}
+	}
+}
+
 /* Parses a leaf's arguments (argv after its name) against its flag table:
  * "--flag VALUE", "--flag=VALUE", switches, "--" ending the flags, anything
  * else positional. RESOLVED_HELP for --help, EXIT_USAGE after printing why. */
@@ -544,6 +563,7 @@ main(int argc, char **argv)
 		OPT_CERT,
 		OPT_KEY,
 		OPT_HELP,
+		OPT_HELP_TREE,
 		OPT_VERSION
 	};
 	static const struct option longopts[] = {
@@ -555,6 +575,7 @@ main(int argc, char **argv)
 	    {.name = "tls-cert", .has_arg = required_argument, .val = OPT_CERT},
 	    {.name = "tls-key", .has_arg = required_argument, .val = OPT_KEY},
 	    {.name = "help", .has_arg = no_argument, .val = OPT_HELP},
+	    {.name = "help-tree", .has_arg = no_argument, .val = OPT_HELP_TREE},
 	    {.name = "version", .has_arg = no_argument, .val = OPT_VERSION},
 	    {0},
 	};
@@ -603,6 +624,12 @@ main(int argc, char **argv)
 			break;
 		case OPT_HELP:
 			usage(stdout);
+			return 0;
+		case OPT_HELP_TREE:
+			/* Not in --help: it feeds the man page (man/CMakeLists.txt). */
+			for (size_t t = 0; top_tables[t] != NULL; t++) {
+				help_tree(stdout, top_tables[t], "");
+			}
 			return 0;
 		case OPT_VERSION:
 			printf("frepctl %s\n", FREP_VERSION);

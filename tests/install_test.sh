@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
-# Installs the build into a DESTDIR, then builds tests/install/hello.c
-# against it twice — with pkg-config and with find_package(frep) — and has
-# both call Health/Check on a real frepd. Run by ctest (label integration).
+# The installed build, used from outside the tree, installed two ways:
+#   --prefix: `cmake --install --prefix P` — frep-client.pc must point into
+#     P, and the installed frepctl and a program built with
+#     `pkg-config --libs frep-client` must run as they are (no
+#     LD_LIBRARY_PATH, no ldconfig: RPATH);
+#   DESTDIR: staged under a root for /usr/local (as a package build does) —
+#     consumed with PKG_CONFIG_SYSROOT_DIR and LD_LIBRARY_PATH.
+# Each time tests/install/hello.c is built with pkg-config and with
+# find_package(frep), and both, and the installed frepctl, call
+# Health/Check on a real frepd (its own temp --db). Run by ctest.
 set -euo pipefail
 : "${FREP_BINARY_DIR:?run through ctest}" "${FREP_SOURCE_DIR:?}" "${FREPD:?}"
 work=$(mktemp -d /tmp/frep-install-XXXXXX)
@@ -11,28 +18,66 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+passed=0
 
-DESTDIR="$work/root" cmake --install "$FREP_BINARY_DIR" --prefix /usr/local >/dev/null
-prefix="$work/root/usr/local"
-pcdir=$(dirname "$(find "$prefix" -name frep-client.pc | head -n1)")
-libdir=$(dirname "$pcdir")
+"$FREPD" --listen "ipc://$work/frepd.sock" --db "$work/frepd.db" 2>"$work/frepd.log" &
+pid=$!
+url="ipc://$work/frepd.sock"
+
+# check NAME PROG [env...]: PROG answers SERVING.
+check() {
+  local name=$1 prog=$2
+  shift 2
+  local out
+  out=$(env "$@" "$prog" "$url")
+  echo "$name: $out"
+  [ "$out" = SERVING ]
+  passed=$((passed + 1))
+}
+
+# 1. --prefix: an unusual prefix, a real install there.
+prefix="$work/opt/frep"
+cmake --install "$FREP_BINARY_DIR" --prefix "$prefix" >/dev/null
+pc=$(find "$prefix" -name frep-client.pc)
+pcdir=$(dirname "$pc")
+grep -qx "prefix=$prefix" "$pc" || { echo "FAIL $pc does not name $prefix:"; cat "$pc"; exit 1; }
 test -f "$prefix/include/frep/frep_client.h"
 test -f "$prefix/include/frep/frep/v1/replication.pb-c.h"
+test -f "$prefix/share/man/man8/frepd.8"
+test -f "$prefix/share/man/man8/frepctl.8"
+flags=$(PKG_CONFIG_PATH="$pcdir" pkg-config --cflags --libs frep-client)
+case "$flags" in *"$prefix/include/frep"*) ;; *) echo "FAIL cflags outside $prefix: $flags"; exit 1 ;; esac
+cc -Wall -Wextra -Werror -o "$work/hello-pc" "$FREP_SOURCE_DIR/tests/install/hello.c" $flags
+cmake -S "$FREP_SOURCE_DIR/tests/install" -B "$work/cmk-prefix" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake --build "$work/cmk-prefix" >/dev/null
+check "--prefix, pkg-config" "$work/hello-pc"
+check "--prefix, find_package" "$work/cmk-prefix/hello_cmake"
+out=$("$prefix/bin/frepctl" --server "$url" health)
+echo "--prefix, installed frepctl: $out"
+grep -q SERVING <<<"$out"
+passed=$((passed + 1))
+"$prefix/sbin/frepd" --version >/dev/null
+passed=$((passed + 1))
 
-"$FREPD" --listen "ipc://$work/frepd.sock" 2>"$work/frepd.log" &
-pid=$!
-
+# 2. DESTDIR: staged for /usr/local.
+DESTDIR="$work/root" cmake --install "$FREP_BINARY_DIR" --prefix /usr/local >/dev/null
+staged="$work/root/usr/local"
+pc=$(find "$staged" -name frep-client.pc)
+pcdir=$(dirname "$pc")
+libdir=$(dirname "$pcdir")
+grep -qx "prefix=/usr/local" "$pc" || { echo "FAIL $pc does not name /usr/local:"; cat "$pc"; exit 1; }
+test -f "$staged/include/frep/frep/v1/replication.pb-c.h"
 flags=$(PKG_CONFIG_SYSROOT_DIR="$work/root" PKG_CONFIG_PATH="$pcdir" pkg-config --cflags --libs frep-client)
-cc -Wall -Wextra -Werror -o "$work/hello" "$FREP_SOURCE_DIR/tests/install/hello.c" $flags
-cmake -S "$FREP_SOURCE_DIR/tests/install" -B "$work/cmk" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
-cmake --build "$work/cmk" >/dev/null
+cc -Wall -Wextra -Werror -o "$work/hello-destdir" "$FREP_SOURCE_DIR/tests/install/hello.c" $flags
+cmake -S "$FREP_SOURCE_DIR/tests/install" -B "$work/cmk-destdir" -DCMAKE_PREFIX_PATH="$staged" >/dev/null
+cmake --build "$work/cmk-destdir" >/dev/null
+check "DESTDIR, pkg-config" "$work/hello-destdir" LD_LIBRARY_PATH="$libdir"
+check "DESTDIR, find_package" "$work/cmk-destdir/hello_cmake" LD_LIBRARY_PATH="$libdir"
+out=$(LD_LIBRARY_PATH="$libdir" "$staged/bin/frepctl" --server "$url" health)
+echo "DESTDIR, staged frepctl: $out"
+grep -q SERVING <<<"$out"
+passed=$((passed + 1))
 
-# Bounded wait for the server: the client itself waits for the connection.
-for prog in "$work/hello" "$work/cmk/hello_cmake"; do
-  out=$(LD_LIBRARY_PATH="$libdir" "$prog" "ipc://$work/frepd.sock")
-  echo "$(basename "$prog"): $out"
-  [ "$out" = SERVING ]
-done
 kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
 [ "$rc" -eq 0 ]
-echo "install test: 2 passed, 0 failed"
+echo "install test: $passed passed, 0 failed"
