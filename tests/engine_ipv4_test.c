@@ -124,8 +124,9 @@ test_engine_hexid_normalize(void **state)
 	assert_string_equal(out, "00-11-22-aa-bb-cc");
 	CHECK_OK(engine_hexid_normalize("001122AABBCC", "client_id", out, &st), st);
 	assert_string_equal(out, "00-11-22-aa-bb-cc");
-	CHECK_OK(engine_hexid_normalize("0:1:2:a:b:c", "client_id", out, &st), st);
-	assert_string_equal(out, "00-01-02-0a-0b-0c");
+	/* One-digit groups are refused, not padded (issue 14). */
+	CHECK_STATUS(engine_hexid_normalize("0:1:2:a:b:c", "client_id", out, &st), st,
+	    FREP_INVALID_ARGUMENT, "client_id", "one-digit byte group");
 	CHECK_OK(engine_hexid_normalize("ff", "client_id", out, &st), st);
 	assert_string_equal(out, "ff");
 
