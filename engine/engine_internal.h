@@ -393,5 +393,4 @@ const engine__default_class     *engine__default_classes(void);
  * transaction until the test removes <file>.paused or kills the process. */
 void engine__test_hook_apply(uint32_t scope_id);
 
-
 #endif /* FREP_ENGINE_ENGINE_INTERNAL_H */
