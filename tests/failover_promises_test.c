@@ -899,7 +899,8 @@ main(void)
 		test_promise_audit_record_on_both_sides, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_promise_unchanged_scopes_not_sent, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_guard_idle_frepd_rss_under_10_mib, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_guard_idle_frepd_rss_under_10_mib, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_promise_partner_killed_mid_apply_is_old_or_new, setup, teardown),
 	};
