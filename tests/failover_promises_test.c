@@ -654,6 +654,23 @@ test_promise_unchanged_scopes_not_sent(void **state)
 	assert_int_equal(count_audit(b, scopes[2]), audit_b[2]);
 }
 
+/* Regression guard (docs/PERFORMANCE.md: idle frepd < 10 MB RSS, 5 MB
+ * measured): a fresh frepd, healthy and idle, has VmRSS under 10 MiB. A
+ * size, not a time. The sanitizer build (FREP_SANITIZER_BUILD=1) checks
+ * only that it is measured: ASan's shadow memory is RSS. */
+static void
+test_guard_idle_frepd_rss_under_10_mib(void **state)
+{
+	fixture *f   = *state;
+	rt_node *a   = start(f, 0);
+	long     kib = rt_rss_kib(a->proc.pid);
+	print_message("idle frepd VmRSS: %ld KiB\n", kib);
+	assert_true(kib > 0);
+	if (rt_env_long("FREP_SANITIZER_BUILD", 0) == 0) {
+		assert_true(kib < 10 * 1024);
+	}
+}
+
 /* --- the partner killed inside the apply's write transaction ------------- */
 
 typedef struct replicator {
@@ -707,7 +724,7 @@ wait_paused(const char *paused, pid_t pid)
 /* The one seed of this test's random choices, printed; FREP_TEST_SEED
  * replays a run. */
 static unsigned
-test_seed(void)
+run_seed(void)
 {
 	unsigned seed = (unsigned) rt_env_long("FREP_TEST_SEED", (long) time(NULL));
 	print_message("seed %u (FREP_TEST_SEED=%u replays this run)\n", seed, seed);
@@ -746,7 +763,7 @@ test_promise_partner_killed_mid_apply_is_old_or_new(void **state)
 	}
 	char *scopes[] = {"10.50.0.0"};
 	rt_add_failover(a->c, "big", b->url, SECRET, scopes, 1, FREP_OK);
-	srand(test_seed());
+	srand(run_seed());
 
 	int saw_old = 0, saw_new = 0, killed_paused = 0;
 	for (int round = 0; round < ROUNDS; round++) {
@@ -882,6 +899,8 @@ main(void)
 		test_promise_audit_record_on_both_sides, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_promise_unchanged_scopes_not_sent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_guard_idle_frepd_rss_under_10_mib, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_promise_partner_killed_mid_apply_is_old_or_new, setup, teardown),
 	};

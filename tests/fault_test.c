@@ -332,7 +332,9 @@ test_fault_partner_restarted_during_multi_scope_replication(void **state)
 		}
 		assert_int_not_equal(tu_proc_stop(&b->proc, SIGKILL, 10000), -1);
 		assert_int_equal(unlink(paused), 0);
-		start_ipc_hooked(f, 1, "b", hook);
+		assert_int_equal(setenv("FREP_TEST_HOOK_APPLY", hook, 1), 0);
+		rt_node_start(b, f->dir); /* the same node again: its client kept */
+		assert_int_equal(unsetenv("FREP_TEST_HOOK_APPLY"), 0);
 		pthread_join(t, NULL);
 		if (rp.code != FREP_OK) {
 			fail_msg("round %d: ReplicateByName: %s: %s", round,
@@ -405,15 +407,18 @@ test_fault_partner_not_listening_answers_within_deadline(void **state)
 	fixture *f = *state;
 	rt_node *a = &f->n[0], *b = &f->n[1];
 	enum { TIMEOUT_MS = 1000, MARGIN_MS = 1500 };
-	char url[64];
-	int  port = rt_free_port();
-	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
+	char url[600];
 	start_ipc(f, 0, "a");
 	a->partner_timeout_ms = TIMEOUT_MS;
 	assert_int_not_equal(tu_proc_stop(&a->proc, SIGTERM, 10000), -1);
 	rt_node_start(a, f->dir);
-	rt_node_init(b, f->dir, "b", url);
+	/* B on a port the system picks; once B is gone, nothing listens
+	 * there (the test then binds its black hole to the same port). */
+	rt_node_init(b, f->dir, "b", "tcp://127.0.0.1:0");
 	rt_node_start(b, f->dir);
+	snprintf(url, sizeof(url), "%s", b->url);
+	int port = tu_url_port(url);
+	assert_true(port > 0);
 	rt_import_scope(a->c, 61, 0, 5, "v1");
 	char *scopes[] = {"10.61.0.0"};
 	rt_add_failover(a->c, "many", b->url, SECRET, scopes, 1, FREP_OK);
@@ -533,11 +538,12 @@ test_fault_client_disconnecting_mid_call_leaves_server_serving(void **state)
 {
 	fixture *f = *state;
 	rt_node *a = &f->n[0];
-	char     url[64];
-	int      port = rt_free_port();
-	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
-	rt_node_init(a, f->dir, "a", url);
+	char     url[600];
+	rt_node_init(a, f->dir, "a", "tcp://127.0.0.1:0");
 	rt_node_start(a, f->dir);
+	snprintf(url, sizeof(url), "%s", a->url);
+	int port = tu_url_port(url);
+	assert_true(port > 0);
 	rt_add_scope(a->c, "10.62.0.0", "10.62.0.1", "10.62.0.254", false);
 
 	size_t   len;

@@ -26,6 +26,7 @@ rt_node_init(rt_node *n, const char *dir, const char *name, const char *url)
 	memset(n, 0, sizeof(*n));
 	snprintf(n->name, sizeof(n->name), "%s", name);
 	snprintf(n->url, sizeof(n->url), "%s", url);
+	snprintf(n->listen, sizeof(n->listen), "%s", url);
 	snprintf(n->db, sizeof(n->db), "%s/%s.db", dir, name);
 	n->copts.timeout_ms = 30000;
 }
@@ -72,10 +73,13 @@ rt_node_start(rt_node *n, const char *dir)
 	size_t      k = 0;
 	snprintf(
 	    timeout, sizeof(timeout), "%u", n->partner_timeout_ms ? n->partner_timeout_ms : 3000);
-	args[k++] = "--listen";
-	args[k++] = n->url;
-	args[k++] = "--advertise-url";
-	args[k++] = n->url;
+	bool any_port = tu_url_port_is_zero(n->listen);
+	args[k++]     = "--listen";
+	args[k++]     = n->listen;
+	if (!any_port) {
+		args[k++] = "--advertise-url";
+		args[k++] = n->listen;
+	}
 	args[k++] = "--db";
 	args[k++] = n->db;
 	args[k++] = "--partner-timeout-ms";
@@ -84,7 +88,26 @@ rt_node_start(rt_node *n, const char *dir)
 		args[k++] = n->extra[i];
 	}
 	args[k] = NULL;
+	char log_path[600];
+	snprintf(log_path, sizeof(log_path), "%s/%s.log", dir, n->name);
+	long log_from = tu_file_size(log_path);
 	assert_int_equal(tu_frepd_start(&n->proc, dir, n->name, args), 0);
+	if (any_port) {
+		/* The bound URL, as frepd logs it: same scheme, the chosen port. */
+		char scheme[32], bound[600];
+		snprintf(scheme, sizeof(scheme), "%.*s",
+		    (int) (strstr(n->listen, "://") + 3 - n->listen), n->listen);
+		if (tu_frepd_bound_url(&n->proc, scheme, log_from, bound, sizeof(bound), 15000) !=
+		    0) {
+			tu_proc_dump_log(&n->proc);
+			fail_msg("frepd %s never said where it listens", n->name);
+		}
+		if (strcmp(bound, n->url) != 0 && n->c != NULL) {
+			frep_client_close(n->c); /* a new port: a new client */
+			n->c = NULL;
+		}
+		snprintf(n->url, sizeof(n->url), "%s", bound);
+	}
 	if (rt_wait_healthy(n->url, &n->copts, 15000) != 0) {
 		tu_proc_dump_log(&n->proc);
 		fail_msg("frepd %s did not become healthy on %s", n->name, n->url);

@@ -20,7 +20,8 @@
 /* One frepd process: its URL, store, extra flags and an admin client. */
 typedef struct rt_node {
 	char                name[16];
-	char                url[600];
+	char                listen[600]; /* --listen; port 0: the system picks */
+	char                url[600];    /* where it listens (the bound URL) */
 	char                db[600];
 	const char         *extra[RT_MAX_EXTRA]; /* NULL-terminated extra frepd flags */
 	unsigned            partner_timeout_ms;  /* 0: 3000 */
@@ -29,7 +30,11 @@ typedef struct rt_node {
 	frep_client        *c;
 } rt_node;
 
-/* Fills n: name, url, db (dir/<name>.db); no extra flags. */
+/* Fills n: name, url (also the --listen URL), db (dir/<name>.db); no
+ * extra flags. A URL with port 0 (tcp://127.0.0.1:0) makes the system
+ * pick a free port at each start; n->url is then the bound URL frepd
+ * logs (the node advertises itself only if --advertise-url is given in
+ * extra: port 0 is not a reachable address). */
 void rt_node_init(rt_node *n, const char *dir, const char *name, const char *url);
 
 /* Starts n's frepd (log dir/<name>.log) and waits up to 15 s for Health to
@@ -84,7 +89,8 @@ bool rt_file_contains(const char *path, const char *needle);
 /* VmRSS of pid in KiB, or -1. */
 long rt_rss_kib(pid_t pid);
 
-/* A TCP port on 127.0.0.1 that was free a moment ago. */
+/* A TCP port on 127.0.0.1 that was free a moment ago (only for checking
+ * that nothing listens there: a server gets its port from :0). */
 int rt_free_port(void);
 
 /* Integer from the environment, or def. */

@@ -217,7 +217,12 @@ check 'j["partner_server"].endswith("partner.sock")' 'j["mode"] == "FAILOVER_MOD
 must failover list; out_has "lab-pair"; out_has "hot-standby"
 must scope list --json;  check '[s["scope_id"] for s in j["scopes"]] == ["10.0.0.0", "10.0.1.0", "10.0.2.0"]'
 must scope list;         out_has "SCOPE"; out_has "10.0.1.10-10.0.1.200"; out_has "12h"
-must --json audit --limit 5; check 'isinstance(j.get("records", []), list)'
+# AddFailover copied 10.0.1.0: a "sent" record here, an "applied" one on the partner naming us.
+must --json audit --limit 5
+check 'any(r["direction"] == "sent" and r["relationship"] == "lab-pair" and r["scope_id"] == "10.0.1.0" for r in j["records"])'
+"$FREPCTL" --server "$partner_url" --timeout 10000 --json audit --limit 5 >"$work/out" 2>"$work/err" ||
+  fail "audit on the partner"
+check 'any(r["direction"] == "applied" and r["relationship"] == "lab-pair" and r["scope_id"] == "10.0.1.0" and r["source"] == "'"$url"'" for r in j["records"])'
 must audit --scope 10.0.1.0
 
 # The secret went in and never comes out.

@@ -1,7 +1,7 @@
 /*
  * kea_render_test: rendering each object kind as Kea Dhcp4 JSON, every
  * output checked by `kea-dhcp4 -t` (when kea-dhcp4 is installed; else that
- * check is skipped with a note), determinism, the base-file merge, and a
+ * check is a skip: FREP-SKIP(kea), exit 77), determinism, the base-file merge, and a
  * push to a real kea-dhcp4 (listening on no interface, so no root needed).
  */
 #include <setjmp.h>

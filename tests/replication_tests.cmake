@@ -4,3 +4,6 @@ frep_add_test(replication_test SOURCES replication_test.c LIBS frep_test_support
 # (docs/TESTS.md maps each claim to its test).
 frep_add_test(failover_promises_test SOURCES failover_promises_test.c fault_test_common.c
   LIBS frep_test_support frep_services LABEL integration TIMEOUT 600)
+if(FREP_SANITIZER)
+  set_property(TEST failover_promises_test APPEND PROPERTY ENVIRONMENT "FREP_SANITIZER_BUILD=1")
+endif()

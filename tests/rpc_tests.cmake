@@ -30,3 +30,8 @@ endif()
 add_test(NAME layer_check COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/layer_check.sh)
 set_tests_properties(layer_check PROPERTIES LABELS unit TIMEOUT 30 SKIP_RETURN_CODE 77
   ENVIRONMENT "FREP_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+
+# docs/TESTS.md, SEMANTICS.md and SECURITY.md name tests that exist.
+add_test(NAME tests_doc_check COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/tests_doc_check.sh)
+set_tests_properties(tests_doc_check PROPERTIES LABELS unit TIMEOUT 60 SKIP_RETURN_CODE 77
+  ENVIRONMENT "FREP_SOURCE_DIR=${PROJECT_SOURCE_DIR};FREP_BINARY_DIR=${PROJECT_BINARY_DIR}")

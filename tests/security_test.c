@@ -134,11 +134,10 @@ make_certs(const char *dir)
 }
 
 static void
-tls_node(fixture *f, int i, const char *name, int port, char paths[][700])
+tls_node(fixture *f, int i, const char *name, char paths[][700])
 {
-	char url[600];
-	snprintf(url, sizeof(url), "tls+tcp://localhost:%d", port);
-	rt_node_init(&f->n[i], f->dir, name, url);
+	/* Port 0: the system picks; rt_node_start reads the bound URL back. */
+	rt_node_init(&f->n[i], f->dir, name, "tls+tcp://localhost:0");
 	rt_node *n = &f->n[i];
 	/* paths: 0 own cert, 1 own key, 2 ca, 3 client cert, 4 client key */
 	const char *extra[] = {"--tls-cert", paths[0], "--tls-key", paths[1], "--tls-ca", paths[2],
@@ -197,8 +196,8 @@ test_security_tls_listeners_and_partner_links(void **state)
 	f->key_line[strcspn(f->key_line, "\n")] = '\0';
 	fclose(kf);
 
-	tls_node(f, 0, "a", rt_free_port(), pa);
-	tls_node(f, 1, "b", rt_free_port(), pb);
+	tls_node(f, 0, "a", pa);
+	tls_node(f, 1, "b", pb);
 	rt_node *a = &f->n[0], *b = &f->n[1];
 	rt_node_start(a, f->dir);
 	rt_node_start(b, f->dir);

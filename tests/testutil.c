@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -63,14 +64,25 @@ tu_frepd_start(tu_proc *p, const char *dir, const char *name, const char *const 
 		return -1;
 	}
 	snprintf(p->log_path, sizeof(p->log_path), "%s/%s.log", dir, name);
-	size_t n = 0;
+	size_t n      = 0;
+	bool   has_db = false;
 	while (args[n] != NULL) {
+		has_db = has_db || strcmp(args[n], "--db") == 0;
 		n++;
 	}
-	const char **argv = calloc(n + 2, sizeof(char *));
-	argv[0]           = frepd;
+	/* Every frepd a test starts has its own store in the test's temp dir,
+	 * even one expected to refuse its flags before opening any. */
+	char db[600];
+	snprintf(db, sizeof(db), "%s/%s.db", dir, name);
+	const char **argv = calloc(n + 4, sizeof(char *));
+	size_t       k    = 0;
+	argv[k++]         = frepd;
+	if (!has_db) {
+		argv[k++] = "--db";
+		argv[k++] = db;
+	}
 	for (size_t i = 0; i < n; i++) {
-		argv[i + 1] = args[i];
+		argv[k++] = args[i];
 	}
 	pid_t pid = fork();
 	if (pid < 0) {
@@ -202,4 +214,77 @@ int
 tu_exit_code(int cmocka_rc)
 {
 	return cmocka_rc == 0 && tu_skips > 0 ? 77 : cmocka_rc;
+}
+
+long
+tu_file_size(const char *path)
+{
+	struct stat sb;
+	return stat(path, &sb) == 0 ? (long) sb.st_size : 0;
+}
+
+int
+tu_frepd_bound_url(
+    const tu_proc *p, const char *scheme, long from, char *out, size_t n, unsigned timeout_ms)
+{
+	char      needle[64];
+	long long until = tu_now_ms() + timeout_ms;
+	snprintf(needle, sizeof(needle), "listening on %s", scheme);
+	do {
+		FILE *f = fopen(p->log_path, "r");
+		char  line[1024];
+		if (f != NULL && fseek(f, from, SEEK_SET) != 0) {
+			fclose(f);
+			f = NULL;
+		}
+		while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+			char *at = strstr(line, needle);
+			if (at != NULL) {
+				at += strlen("listening on ");
+				at[strcspn(at, " \r\n")] = '\0';
+				snprintf(out, n, "%s", at);
+				fclose(f);
+				return 0;
+			}
+		}
+		if (f != NULL) {
+			fclose(f);
+		}
+		struct timespec ts = {.tv_nsec = 5 * 1000000L};
+		nanosleep(&ts, NULL); /* poll interval, bounded by timeout_ms */
+	} while (tu_now_ms() < until);
+	return -1;
+}
+
+/* The ":port" of the authority part of url, or NULL. */
+static const char *
+url_port_text(const char *url)
+{
+	const char *host = strstr(url, "://");
+	if (host == NULL) {
+		return NULL;
+	}
+	host += 3;
+	const char *end   = host + strcspn(host, "/");
+	const char *colon = NULL;
+	for (const char *q = host; q < end; q++) {
+		if (*q == ':') {
+			colon = q;
+		}
+	}
+	return colon;
+}
+
+int
+tu_url_port(const char *url)
+{
+	const char *c = url_port_text(url);
+	return c != NULL ? atoi(c + 1) : -1;
+}
+
+bool
+tu_url_port_is_zero(const char *url)
+{
+	const char *c = url_port_text(url);
+	return c != NULL && c[1] == '0' && (c[2] == '\0' || c[2] == '/');
 }

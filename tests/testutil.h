@@ -21,9 +21,28 @@ char *tu_tmpdir(void);
 /* Removes a directory tree. */
 void tu_rmtree(const char *path);
 
-/* Starts $FREPD with args (NULL-terminated), stderr to dir/<name>.log.
- * Returns 0, or -1 if it cannot be started. */
+/* Starts $FREPD with args (NULL-terminated), stderr to dir/<name>.log;
+ * without --db in args it gets --db dir/<name>.db (no test frepd ever
+ * touches a default store). Returns 0, or -1 if it cannot be started. */
 int tu_frepd_start(tu_proc *p, const char *dir, const char *name, const char *const args[]);
+
+/* A listener on port 0 (tcp://127.0.0.1:0, tls+tcp://localhost:0, ...)
+ * gets a port from the system and frepd logs "listening on <bound URL>".
+ * Polls p's log, from byte offset from (the log's size before this start:
+ * logs are appended across restarts), for the first such line whose URL
+ * starts with scheme ("tcp://", ...) up to timeout_ms; copies the URL to
+ * out. 0 if found. */
+int tu_frepd_bound_url(
+    const tu_proc *p, const char *scheme, long from, char *out, size_t n, unsigned timeout_ms);
+
+/* The size of the file at path, or 0. */
+long tu_file_size(const char *path);
+
+/* The port of a tcp-like URL ("tcp://127.0.0.1:5555/x" -> 5555), or -1. */
+int tu_url_port(const char *url);
+
+/* True if url's port is 0 (the system picks one). */
+bool tu_url_port_is_zero(const char *url);
 
 /* Polls Health/Check on url until SERVING, up to timeout_ms. 0 if ready. */
 int tu_wait_healthy(const char *url, unsigned timeout_ms);
