@@ -76,9 +76,8 @@ typedef struct walk {
 	size_t       base; /* offset of the payload being walked */
 } walk;
 
-static frep_code
-walk_message(walk *w, const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
-    size_t origin, unsigned depth);
+static frep_code walk_message(walk *w, const ProtobufCMessageDescriptor *d, const uint8_t *p,
+    size_t len, size_t origin, unsigned depth);
 
 /* Appends ".name" or ".name[i]" to the path; returns the old length. */
 static size_t
@@ -86,10 +85,10 @@ path_push(walk *w, const ProtobufCFieldDescriptor *f, size_t index)
 {
 	size_t old  = w->path_len;
 	size_t room = sizeof(w->path) - w->path_len;
-	int    n    = f->label == PROTOBUF_C_LABEL_REPEATED
-			  ? snprintf(w->path + w->path_len, room, "%s%s[%zu]", old ? "." : "",
-			        f->name, index)
-			  : snprintf(w->path + w->path_len, room, "%s%s", old ? "." : "", f->name);
+	int    n =
+            f->label == PROTOBUF_C_LABEL_REPEATED
+		   ? snprintf(w->path + w->path_len, room, "%s%s[%zu]", old ? "." : "", f->name, index)
+		   : snprintf(w->path + w->path_len, room, "%s%s", old ? "." : "", f->name);
 	if (n > 0) {
 		w->path_len = (size_t) n < room ? w->path_len + (size_t) n : sizeof(w->path) - 1;
 	}
@@ -99,8 +98,8 @@ path_push(walk *w, const ProtobufCFieldDescriptor *f, size_t index)
 static void
 path_pop(walk *w, size_t old)
 {
-	w->path_len       = old;
-	w->path[old]      = '\0';
+	w->path_len  = old;
+	w->path[old] = '\0';
 }
 
 static frep_code
@@ -268,7 +267,7 @@ rpc_budget_allocator_init(rpc_budget_allocator *a, size_t payload_len)
 			   ? SIZE_MAX
 			   : payload_len * RPC_DECODE_BUDGET_FACTOR;
 	*a           = (rpc_budget_allocator){
-		  .base  = {.alloc = budget_alloc, .free = budget_free, .allocator_data = a},
-		  .limit = limit < RPC_DECODE_BUDGET_MIN ? RPC_DECODE_BUDGET_MIN : limit,
+		      .base  = {.alloc = budget_alloc, .free = budget_free, .allocator_data = a},
+		      .limit = limit < RPC_DECODE_BUDGET_MIN ? RPC_DECODE_BUDGET_MIN : limit,
         };
 }

@@ -685,8 +685,8 @@ convert_scope_config_from_proto(const Frep__V1__ScopeConfig *in, const char *fie
 		size_t   k    = excl ? i : i - out->n_exclusions;
 		uint32_t id   = excl ? out->exclusions[k].scope_id : out->reservations[k].scope_id;
 		if (id != 0 && id != out->scope.scope_id) {
-			const char *text = excl ? in->exclusions[k]->scope_id
-						: in->reservations[k]->scope_id;
+			const char *text =
+			    excl ? in->exclusions[k]->scope_id : in->reservations[k]->scope_id;
 			return frep_status_set(st, FREP_INVALID_ARGUMENT,
 			    "%s.scope_id %.40s names another scope than %s.scope.scope_id %.40s",
 			    fname_at(&fi, field, excl ? "exclusions" : "reservations", k), text,
