@@ -93,8 +93,8 @@ raw_reply_fini(raw_reply *r)
 /* Sends one Request envelope on a fresh REQ socket and waits for the reply
  * (60 s). Fails the test if no reply comes. */
 static void
-raw_call(const char *url, const char *method, const uint8_t *payload, size_t len,
-    uint64_t call_id, const frep_metadata *md, size_t n_md, raw_reply *out)
+raw_call(const char *url, const char *method, const uint8_t *payload, size_t len, uint64_t call_id,
+    const frep_metadata *md, size_t n_md, raw_reply *out)
 {
 	Frep__Rpc__V1__Request   req = FREP__RPC__V1__REQUEST__INIT;
 	Frep__Rpc__V1__Metadata  mds[8];
@@ -278,10 +278,10 @@ static frep_code
 send_signed(frep_client *c, const char *method, const signed_call *sc, const ProtobufCMessage *in,
     frep_status *st)
 {
-	frep_call_options co  = {.metadata = sc->md, .n_metadata = 5};
-	ProtobufCMessage *out = NULL;
-	frep_code         code =
-	    frep_client_call(c, method, in, &frep__v1__apply_scope_response__descriptor, &out, &co, st);
+	frep_call_options co   = {.metadata = sc->md, .n_metadata = 5};
+	ProtobufCMessage *out  = NULL;
+	frep_code         code = frep_client_call(
+		    c, method, in, &frep__v1__apply_scope_response__descriptor, &out, &co, st);
 	protobuf_c_message_free_unpacked(out, NULL);
 	return code;
 }
@@ -347,11 +347,13 @@ test_hardening_partner_call_reflected_to_its_sender_refused(void **state)
 	sign(&sc, APPLY, id_a, &m.req.base);
 	assert_int_equal(send_signed(f->n[1].c, APPLY, &sc, &m.req.base, &st), FREP_OK);
 	/* The very same call, reflected to A. */
-	assert_int_equal(send_signed(f->n[0].c, APPLY, &sc, &m.req.base, &st), FREP_UNAUTHENTICATED);
+	assert_int_equal(
+	    send_signed(f->n[0].c, APPLY, &sc, &m.req.base, &st), FREP_UNAUTHENTICATED);
 	assert_non_null(strstr(st.message, "signed by this server itself"));
 	/* Freshly signed as A: refused by A all the same. */
 	sign(&sc, APPLY, id_a, &m.req.base);
-	assert_int_equal(send_signed(f->n[0].c, APPLY, &sc, &m.req.base, &st), FREP_UNAUTHENTICATED);
+	assert_int_equal(
+	    send_signed(f->n[0].c, APPLY, &sc, &m.req.base, &st), FREP_UNAUTHENTICATED);
 	/* Signed as B: A takes it. */
 	sign(&sc, APPLY, id_b, &m.req.base);
 	assert_int_equal(send_signed(f->n[0].c, APPLY, &sc, &m.req.base, &st), FREP_OK);
@@ -374,16 +376,18 @@ test_hardening_partner_call_replayed_after_restart_refused(void **state)
 	frep_status st;
 	sign(&sc, APPLY, id_a, &m.req.base);
 	assert_int_equal(send_signed(f->n[1].c, APPLY, &sc, &m.req.base, &st), FREP_OK);
-	assert_int_equal(send_signed(f->n[1].c, APPLY, &sc, &m.req.base, &st), FREP_UNAUTHENTICATED);
+	assert_int_equal(
+	    send_signed(f->n[1].c, APPLY, &sc, &m.req.base, &st), FREP_UNAUTHENTICATED);
 
 	rt_node_stop_clean(&f->n[1]);
 	rt_node_start(&f->n[1], f->dir);
-	assert_int_equal(send_signed(f->n[1].c, APPLY, &sc, &m.req.base, &st), FREP_UNAUTHENTICATED);
+	assert_int_equal(
+	    send_signed(f->n[1].c, APPLY, &sc, &m.req.base, &st), FREP_UNAUTHENTICATED);
 	assert_non_null(strstr(st.message, "before this server started"));
 	sign(&sc, APPLY, id_a, &m.req.base);
 	assert_int_equal(send_signed(f->n[1].c, APPLY, &sc, &m.req.base, &st), FREP_OK);
 	/* And the real replication still works across the restart. */
-	Frep__V1__ReplicateByNameRequest r = FREP__V1__REPLICATE_BY_NAME_REQUEST__INIT;
+	Frep__V1__ReplicateByNameRequest r       = FREP__V1__REPLICATE_BY_NAME_REQUEST__INIT;
 	char                            *names[] = {"rel1"};
 	r.names                                  = names;
 	r.n_names                                = 1;
@@ -411,17 +415,17 @@ test_hardening_unsigned_partner_call_refused_before_decoding(void **state)
 	rt_node      *b      = &f->n[1];
 	long          before = hwm_kib(b->proc.pid);
 	raw_reply     r;
-	frep_metadata bad[]  = {{PARTNER_AUTH_KEY_RELATIONSHIP, "rel1"},
-	     {PARTNER_AUTH_KEY_SENDER, "0123456789abcdef0123456789abcdef"},
-	     {PARTNER_AUTH_KEY_TIMESTAMP, "1"}, {PARTNER_AUTH_KEY_NONCE, "n"},
-	     {PARTNER_AUTH_KEY_MAC, "00"}};
+	frep_metadata bad[] = {{PARTNER_AUTH_KEY_RELATIONSHIP, "rel1"},
+	    {PARTNER_AUTH_KEY_SENDER, "0123456789abcdef0123456789abcdef"},
+	    {PARTNER_AUTH_KEY_TIMESTAMP, "1"}, {PARTNER_AUTH_KEY_NONCE, "n"},
+	    {PARTNER_AUTH_KEY_MAC, "00"}};
 	raw_call(b->url, "/frep.v1.Partner/ApplyScopes", p, 2 * n, 0, NULL, 0, &r);
 	assert_int_equal(r.code, FREP_UNAUTHENTICATED);
 	raw_reply_fini(&r);
 	raw_call(b->url, "/frep.v1.Partner/ApplyScopes", p, 2 * n, 0, bad, 5, &r);
 	assert_int_equal(r.code, FREP_UNAUTHENTICATED);
 	raw_reply_fini(&r);
-	long after = hwm_kib(b->proc.pid);
+	long   after  = hwm_kib(b->proc.pid);
 	double growth = (double) (after - before) * 1024.0 / (double) (2 * n);
 	print_message("unsigned ApplyScopes of %zu bytes: peak memory %ld -> %ld KiB (%.2fx the "
 		      "request)\n",
@@ -449,8 +453,8 @@ test_hardening_decode_memory_bounded_by_request_size(void **state)
 	}
 	long      before = hwm_kib(f->n[0].proc.pid);
 	raw_reply r;
-	raw_call(f->n[0].url, "/frep.v1.FailoverReplication/ReplicateByName", p, 3 * n, 0, NULL, 0,
-	    &r);
+	raw_call(
+	    f->n[0].url, "/frep.v1.FailoverReplication/ReplicateByName", p, 3 * n, 0, NULL, 0, &r);
 	long   after  = hwm_kib(f->n[0].proc.pid);
 	double growth = (double) (after - before) * 1024.0 / (double) (3 * n);
 	print_message("ReplicateByName of %zu bytes: %s; peak memory %ld -> %ld KiB (%.2fx the "
@@ -485,10 +489,10 @@ test_hardening_call_id_cache_bound_to_caller_and_request(void **state)
 	fclose(tf);
 	chmod(tok, 0600);
 	node_ipc(f, 0, "a");
-	rt_node *a             = &f->n[0];
-	a->extra[0]            = "--token-file";
-	a->extra[1]            = tok;
-	a->copts.token         = TOKEN;
+	rt_node *a     = &f->n[0];
+	a->extra[0]    = "--token-file";
+	a->extra[1]    = tok;
+	a->copts.token = TOKEN;
 	rt_node_start(a, f->dir);
 	rt_add_scope(a->c, "10.5.0.0", "10.5.0.10", "10.5.0.200", false);
 
@@ -536,65 +540,100 @@ test_hardening_call_id_cache_bound_to_caller_and_request(void **state)
 
 /* --- strings are text ---------------------------------------------------- */
 
-/* Proves: a NUL inside a string field (name "a\0b"; start_range
- * "10.9.0.10\0junk") and invalid UTF-8 (ff fe; overlong c0 af; surrogate
- * ed a0 80) are refused INVALID_ARGUMENT naming the field and the byte
- * offset, nothing stored — before, the NUL cut the value and the bad bytes
- * were stored. An error quoting a long name cut inside a character is
- * still valid UTF-8. */
+/* Sends AddScope for 10.9.0.0 with the name (and start_range) as raw
+ * bytes; requires INVALID_ARGUMENT naming field and offset in a valid UTF-8
+ * message, and nothing stored. */
 static void
-test_hardening_string_fields_must_be_utf8_without_nul(void **state)
+expect_refused_scope(rt_node *a, const char *name, size_t len, const char *start, const char *field,
+    const char *offset)
+{
+	pbuf      b = {0};
+	raw_reply r;
+	scope_payload(&b, 9, name, len, start);
+	raw_call(a->url, "/frep.v1.DhcpServer/AddScope", b.p, b.len, 0, NULL, 0, &r);
+	if (r.code != FREP_INVALID_ARGUMENT || strstr(r.message, field) == NULL ||
+	    strstr(r.message, offset) == NULL) {
+		fail_msg("%s: %s \"%s\"", field, frep_code_name(r.code), r.message);
+	}
+	assert_true(is_utf8(r.message, r.message_len));
+	raw_reply_fini(&r);
+	free(b.p);
+	char digest[65];
+	rt_digest(a->c, "10.9.0.0", digest);
+	assert_string_equal(digest, "");
+}
+
+/* Proves: a NUL inside a string field — name "a\0b", start_range
+ * "10.9.0.10\0junk" — is refused INVALID_ARGUMENT naming the field and the
+ * byte offset, nothing stored (the NUL used to cut the value silently). */
+static void
+test_hardening_string_field_with_nul_refused(void **state)
+{
+	fixture *f = *state;
+	node_ipc(f, 0, "a");
+	rt_node_start(&f->n[0], f->dir);
+	expect_refused_scope(&f->n[0], "a\0b", 3, NULL, "name", "byte 1 ");
+	expect_refused_scope(&f->n[0], "ok", 2, "10.9.0.10\0junk", "start_range", "byte 9 ");
+}
+
+/* Proves: string fields that are not UTF-8 — ff fe, overlong c0 af,
+ * surrogate ed a0 80 — are refused INVALID_ARGUMENT naming the field and
+ * the byte offset, nothing stored (they were stored). */
+static void
+test_hardening_string_field_not_utf8_refused(void **state)
+{
+	fixture *f = *state;
+	node_ipc(f, 0, "a");
+	rt_node_start(&f->n[0], f->dir);
+	expect_refused_scope(&f->n[0], "x\xff\xfe", 3, NULL, "name", "byte 1 ");
+	expect_refused_scope(&f->n[0], "ab\xc0\xaf", 4, NULL, "name", "byte 2 ");
+	expect_refused_scope(&f->n[0], "\xed\xa0\x80", 3, NULL, "name", "byte 0 ");
+}
+
+/* Proves: error messages are valid UTF-8 — a 300-byte name of two-byte
+ * characters, whose 40-byte quote cuts one in half, gives a decodable
+ * INVALID_ARGUMENT (it did not); and text that jansson refuses while
+ * rendering Kea's configuration (a name made invalid in the store behind
+ * frepd's back) is reported as that, INVALID_ARGUMENT naming the text
+ * escaped, not as "out of memory". */
+static void
+test_hardening_error_messages_are_utf8(void **state)
 {
 	fixture *f = *state;
 	node_ipc(f, 0, "a");
 	rt_node *a = &f->n[0];
 	rt_node_start(a, f->dir);
-	struct {
-		const char *name;
-		size_t      len;
-		const char *start; /* start_range with an embedded NUL, or NULL */
-		const char *field;
-		const char *offset;
-	} cases[] = {
-	    {"a\0b", 3, NULL, "name", "byte 1 "},
-	    {"ok", 2, "10.9.0.10\0junk", "start_range", "byte 9 "},
-	    {"x\xff\xfe", 3, NULL, "name", "byte 1 "},
-	    {"ab\xc0\xaf", 4, NULL, "name", "byte 2 "},
-	    {"\xed\xa0\x80", 3, NULL, "name", "byte 0 "},
-	};
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		pbuf      b = {0};
-		raw_reply r;
-		scope_payload(&b, 9, cases[i].name, cases[i].len, cases[i].start);
-		raw_call(a->url, "/frep.v1.DhcpServer/AddScope", b.p, b.len, 0, NULL, 0, &r);
-		if (r.code != FREP_INVALID_ARGUMENT || strstr(r.message, cases[i].field) == NULL ||
-		    strstr(r.message, cases[i].offset) == NULL) {
-			fail_msg("case %zu: %s \"%s\"", i, frep_code_name(r.code), r.message);
-		}
-		assert_true(is_utf8(r.message, r.message_len));
-		raw_reply_fini(&r);
-		free(b.p);
-		char digest[65];
-		rt_digest(a->c, "10.9.0.0", digest);
-		assert_string_equal(digest, "");
-	}
-	/* 300 bytes of name: "a" then two-byte characters, so a 40-byte quote
-	 * would cut one in half. */
 	char name[302];
 	name[0] = 'a';
 	for (size_t i = 1; i + 1 < 301; i += 2) {
 		name[i]     = (char) 0xc3;
 		name[i + 1] = (char) 0xa9;
 	}
-	name[301] = '\0';
+	name[301]   = '\0';
 	pbuf      b = {0};
 	raw_reply r;
 	scope_payload(&b, 9, name, strlen(name), NULL);
 	raw_call(a->url, "/frep.v1.DhcpServer/AddScope", b.p, b.len, 0, NULL, 0, &r);
 	assert_int_equal(r.code, FREP_INVALID_ARGUMENT);
-	assert_true(is_utf8(r.message, r.message_len));
+	if (!is_utf8(r.message, r.message_len)) {
+		fail_msg("not UTF-8: \"%s\"", r.message);
+	}
 	raw_reply_fini(&r);
 	free(b.p);
+
+	rt_add_scope(a->c, "10.9.0.0", "10.9.0.10", "10.9.0.200", false);
+	rt_node_stop_clean(a);
+	assert_int_equal(
+	    tu_system("sqlite3 %s \"UPDATE scope SET name = CAST(X'61FF62' AS TEXT)\"", a->db), 0);
+	rt_node_start(a, f->dir);
+	pbuf empty = {0};
+	raw_call(a->url, "/frep.v1.DataPlane/RenderKeaConfig", empty.p, 0, 0, NULL, 0, &r);
+	if (r.code != FREP_INVALID_ARGUMENT || strstr(r.message, "jansson") == NULL ||
+	    strstr(r.message, "a\\xffb") == NULL) {
+		fail_msg("%s \"%s\"", frep_code_name(r.code), r.message);
+	}
+	assert_true(is_utf8(r.message, r.message_len));
+	raw_reply_fini(&r);
 }
 
 /* Proves: a client id with a one-digit group (00-11-22-33-44-5) is refused
@@ -625,26 +664,26 @@ test_hardening_import_reservation_of_another_scope_refused(void **state)
 	fixture *f = *state;
 	node_ipc(f, 0, "a");
 	rt_node_start(&f->n[0], f->dir);
-	Frep__V1__Scope scope = FREP__V1__SCOPE__INIT;
-	scope.scope_id        = "10.7.0.0";
-	scope.subnet_mask     = "255.255.255.0";
-	scope.start_range     = "10.7.0.10";
-	scope.end_range       = "10.7.0.200";
-	Frep__V1__Reservation res = FREP__V1__RESERVATION__INIT;
-	res.scope_id              = "10.8.0.0";
-	res.ip_address            = "10.7.0.50";
-	res.client_id             = "00-11-22-33-44-55";
-	res.name                  = "elsewhere";
-	Frep__V1__Reservation      *rp[] = {&res};
-	Frep__V1__ScopeConfig       cfg  = FREP__V1__SCOPE_CONFIG__INIT;
-	Frep__V1__ImportScopeRequest req = FREP__V1__IMPORT_SCOPE_REQUEST__INIT;
-	cfg.scope                        = &scope;
-	cfg.reservations                 = rp;
-	cfg.n_reservations               = 1;
-	req.config                       = &cfg;
+	Frep__V1__Scope scope             = FREP__V1__SCOPE__INIT;
+	scope.scope_id                    = "10.7.0.0";
+	scope.subnet_mask                 = "255.255.255.0";
+	scope.start_range                 = "10.7.0.10";
+	scope.end_range                   = "10.7.0.200";
+	Frep__V1__Reservation res         = FREP__V1__RESERVATION__INIT;
+	res.scope_id                      = "10.8.0.0";
+	res.ip_address                    = "10.7.0.50";
+	res.client_id                     = "00-11-22-33-44-55";
+	res.name                          = "elsewhere";
+	Frep__V1__Reservation       *rp[] = {&res};
+	Frep__V1__ScopeConfig        cfg  = FREP__V1__SCOPE_CONFIG__INIT;
+	Frep__V1__ImportScopeRequest req  = FREP__V1__IMPORT_SCOPE_REQUEST__INIT;
+	cfg.scope                         = &scope;
+	cfg.reservations                  = rp;
+	cfg.n_reservations                = 1;
+	req.config                        = &cfg;
 	frep_status       st;
-	ProtobufCMessage *out = rt_call(
-	    f->n[0].c, "DhcpServer", "ImportScope", &req.base, FREP_INVALID_ARGUMENT, &st);
+	ProtobufCMessage *out =
+	    rt_call(f->n[0].c, "DhcpServer", "ImportScope", &req.base, FREP_INVALID_ARGUMENT, &st);
 	protobuf_c_message_free_unpacked(out, NULL);
 	assert_non_null(strstr(st.message, "reservations[0].scope_id"));
 	char digest[65];
@@ -701,7 +740,8 @@ dropped_in_log(const char *log)
 	while (fgets(line, sizeof(line), f) != NULL) {
 		const char *p = strstr(line, "closed ");
 		long        n = 0;
-		if (p != NULL && strstr(p, "ws connections") != NULL && sscanf(p, "closed %ld", &n) == 1) {
+		if (p != NULL && strstr(p, "ws connections") != NULL &&
+		    sscanf(p, "closed %ld", &n) == 1) {
 			total += n;
 		}
 	}
@@ -718,7 +758,7 @@ dropped_in_log(const char *log)
 static void
 test_hardening_ws_peers_that_never_upgrade_are_dropped(void **state)
 {
-	fixture *f = *state;
+	fixture *f    = *state;
 	int      port = rt_free_port();
 	char     url[128];
 	snprintf(url, sizeof(url), "ws://127.0.0.1:%d/frep", port);
@@ -739,7 +779,7 @@ test_hardening_ws_peers_that_never_upgrade_are_dropped(void **state)
 	/* Each one ends with EOF or a reset from the server. */
 	struct timeval tv = {.tv_sec = 30};
 	for (int i = 0; i < N; i++) {
-		char    b[64];
+		char b[64];
 		setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		ssize_t n = read(fds[i], b, sizeof(b));
 		if (n > 0 || (n < 0 && errno != ECONNRESET)) {
@@ -819,7 +859,11 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_hardening_call_id_cache_bound_to_caller_and_request, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_hardening_string_fields_must_be_utf8_without_nul, setup, teardown),
+		test_hardening_string_field_with_nul_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_hardening_string_field_not_utf8_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_hardening_error_messages_are_utf8, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_hardening_client_id_one_digit_group_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

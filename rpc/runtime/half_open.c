@@ -138,8 +138,8 @@ typedef struct conn {
 /* Appends the established connections on the watched ports that are not
  * pipes, from one /proc/net file. */
 static void
-read_table(const rpc_half_open *h, const char *path, const int *ports, size_t n_ports,
-    conn **out, size_t *n, size_t *cap)
+read_table(const rpc_half_open *h, const char *path, const int *ports, size_t n_ports, conn **out,
+    size_t *n, size_t *cap)
 {
 	FILE *f = fopen(path, "r");
 	char  line[512];
@@ -154,7 +154,8 @@ read_table(const rpc_half_open *h, const char *path, const int *ports, size_t n_
 		char          laddr[40], raddr[40], key[KEY_MAX];
 		unsigned      lport, rport, state;
 		unsigned long inode;
-		if (sscanf(line, "%*d: %39[0-9A-Fa-f]:%x %39[0-9A-Fa-f]:%x %x %*s %*s %*s %*s %*s %lu",
+		if (sscanf(line,
+			"%*d: %39[0-9A-Fa-f]:%x %39[0-9A-Fa-f]:%x %x %*s %*s %*s %*s %*s %lu",
 			laddr, &lport, raddr, &rport, &state, &inode) != 6 ||
 		    state != 0x01 /* ESTABLISHED */ || inode == 0) {
 			continue;
