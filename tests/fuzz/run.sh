@@ -123,7 +123,7 @@ for t in "${targets[@]}"; do
 		fuzz_request) budget=(-seed=1 -runs=600000) ;;
 		fuzz_apply) budget=(-seed=1 -runs=120000) ;;
 		fuzz_partner_auth) budget=(-seed=1 -runs=20000) ;;
-		fuzz_partner_predecode) budget=(-seed=1 -runs=20000) ;;
+		fuzz_partner_predecode) budget=(-seed=1 -runs=8000) ;;
 		esac
 		seconds=60
 	fi
