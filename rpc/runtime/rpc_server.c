@@ -55,7 +55,8 @@ struct rpc_call {
 	atomic_bool                      answered;
 	bool                             cache_owner;    /* records its reply by call id */
 	char                             principal[256]; /* "" : none (rpc_call_set_principal) */
-	struct rpc_call                 *next_queued;
+	bool             cached_only; /* answered from the call-id cache or not at all */
+	struct rpc_call *next_queued;
 };
 
 typedef struct rpc_ctx {
@@ -1098,6 +1099,7 @@ begin_call(rpc_ctx *rc, nng_msg *msg)
 	call->next_queued  = NULL;
 	call->cache_owner  = false;
 	call->principal[0] = '\0';
+	call->cached_only  = false;
 	atomic_store(&call->answered, false);
 	frep_status_clear(&call->status);
 
@@ -1203,6 +1205,15 @@ check_call_id(rpc_call *call)
 	cache_key_of(call, &key);
 	switch (rpc_call_cache_begin(s->cache, &key, &cached, &cached_len)) {
 	case RPC_CALL_CACHE_NEW:
+		if (call->cached_only) {
+			/* Let through only to be answered from the cache, and its
+			 * entry went in the meantime: it must not run again. */
+			rpc_call_cache_abandon(s->cache, call->req.call_id);
+			answer_status(rc, FREP_UNAUTHENTICATED,
+			    "%s: a repeated call whose cached reply is gone; it did not run",
+			    call->req.method);
+			return false;
+		}
 		call->cache_owner = true;
 		return true;
 	case RPC_CALL_CACHE_RUNNING:
@@ -1447,7 +1458,8 @@ rpc_call_repeats_cached(rpc_call *call)
 		return false;
 	}
 	cache_key_of(call, &key);
-	return rpc_call_cache_holds(call->server->cache, &key);
+	call->cached_only = rpc_call_cache_holds(call->server->cache, &key);
+	return call->cached_only;
 }
 
 const char *

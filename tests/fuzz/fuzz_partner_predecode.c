@@ -48,8 +48,8 @@ check_strings(const ProtobufCMessage *m, unsigned depth)
 		if (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE) {
 			continue;
 		}
-		size_t n = 1;
-		void  *const *vals;
+		size_t       n = 1;
+		void *const *vals;
 		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
 			n    = *(const size_t *) ((const char *) m + f->quantifier_offset);
 			vals = *(void *const *const *) base;
@@ -84,9 +84,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 2) {
 		return 0;
 	}
-	unsigned                          flags = data[0];
-	const ProtobufCServiceDescriptor *svc   = &frep__v1__partner__descriptor;
-	const ProtobufCMethodDescriptor  *m     = &svc->methods[data[1] % svc->n_methods];
+	unsigned                          flags   = data[0];
+	const ProtobufCServiceDescriptor *svc     = &frep__v1__partner__descriptor;
+	const ProtobufCMethodDescriptor  *m       = &svc->methods[data[1] % svc->n_methods];
 	const uint8_t                    *payload = data + 2;
 	size_t                            len     = size - 2;
 	char                              path[128];
@@ -124,8 +124,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    "text check failed with %s", frep_code_name(st.code));
 		char clean[FREP_STATUS_MESSAGE_MAX * 4];
 		rpc_utf8_sanitize(st.message, clean, sizeof(clean));
-		FUZZ_CHECK(rpc_utf8_valid_prefix((const uint8_t *) clean, strlen(clean)) ==
-			       strlen(clean),
+		FUZZ_CHECK(
+		    rpc_utf8_valid_prefix((const uint8_t *) clean, strlen(clean)) == strlen(clean),
 		    "a sanitized message is not UTF-8");
 		return 0;
 	}
