@@ -19,7 +19,7 @@ libdir=$(dirname "$pcdir")
 test -f "$prefix/include/frep/frep_client.h"
 test -f "$prefix/include/frep/frep/v1/replication.pb-c.h"
 
-"$FREPD" --listen "ipc://$work/frepd.sock" 2>"$work/frepd.log" &
+"$FREPD" --listen "ipc://$work/frepd.sock" --db "$work/frep.db" 2>"$work/frepd.log" &
 pid=$!
 
 flags=$(PKG_CONFIG_SYSROOT_DIR="$work/root" PKG_CONFIG_PATH="$pcdir" pkg-config --cflags --libs frep-client)
