@@ -15,3 +15,6 @@ if(FREP_SANITIZER)
   # The largest ReplicateByScopeId is checked with a quarter of the ids.
   set_property(TEST security_test APPEND PROPERTY ENVIRONMENT "FREP_SECURITY_SANITIZER=1")
 endif()
+# Hardening, second round (issue 14): each attack that worked before it.
+frep_add_test(hardening_test SOURCES hardening_test.c fault_test_common.c
+  LIBS frep_test_support frep_services LABEL integration TIMEOUT 300)

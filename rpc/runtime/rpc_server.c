@@ -17,6 +17,7 @@
 
 #include "call_cache.h"
 #include "frep_envelope.h"
+#include "half_open.h"
 #include "introspection.h"
 #include "log.h"
 #include "payload_check.h"
@@ -54,7 +55,8 @@ struct rpc_call {
 	atomic_bool                      answered;
 	bool                             cache_owner;    /* records its reply by call id */
 	char                             principal[256]; /* "" : none (rpc_call_set_principal) */
-	struct rpc_call                 *next_queued;
+	bool             cached_only; /* answered from the call-id cache or not at all */
+	struct rpc_call *next_queued;
 };
 
 typedef struct rpc_ctx {
@@ -71,6 +73,7 @@ typedef struct listener_entry {
 	nng_listener    listener;
 	nng_tls_config *tls;
 	bool            created;
+	int             port; /* bound TCP port of a ws:// or wss:// listener, else 0 */
 } listener_entry;
 
 struct rpc_server {
@@ -113,6 +116,9 @@ struct rpc_server {
 	bool           watchdog_stop;
 	pthread_cond_t watchdog_cv;
 	unsigned       watchdog_restarts;
+
+	/* ws:// and wss:// connections that never finish the upgrade. */
+	rpc_half_open *half_open;
 };
 
 static void ctx_cb(void *arg);
@@ -279,6 +285,13 @@ url_is_tls(const char *url)
 {
 	return strncmp(url, "tls+tcp://", 10) == 0 || strncmp(url, "tls+tcp4://", 11) == 0 ||
 	       strncmp(url, "tls+tcp6://", 11) == 0 || strncmp(url, "wss://", 6) == 0;
+}
+
+static bool
+url_is_ws(const char *url)
+{
+	return strncmp(url, "ws://", 5) == 0 || strncmp(url, "wss://", 6) == 0 ||
+	       strncmp(url, "ws4://", 6) == 0 || strncmp(url, "ws6://", 6) == 0;
 }
 
 static frep_code
@@ -476,6 +489,9 @@ start_listener(rpc_server *s, listener_entry *le, frep_status *st)
 		    le->url, nng_strerror(rv), rv);
 	}
 	resolve_bound_url(le);
+	if (url_is_ws(le->url)) {
+		nng_listener_get_int(le->listener, NNG_OPT_TCP_BOUND_PORT, &le->port);
+	}
 	return FREP_OK;
 }
 
@@ -617,6 +633,24 @@ watchdog_main(void *arg)
 			break;
 		}
 		pthread_mutex_unlock(&s->mtx);
+		if (s->half_open != NULL) {
+			int    ports[MAX_LISTENERS];
+			size_t n_ports = 0;
+			for (size_t i = 0; i < s->n_listeners; i++) {
+				if (s->listeners[i].port > 0) {
+					ports[n_ports++] = s->listeners[i].port;
+				}
+			}
+			size_t dropped =
+			    rpc_half_open_scan(s->half_open, ports, n_ports, nng_clock());
+			if (dropped > 0) {
+				rpc_log(RPC_LOG_WARN,
+				    "closed %zu ws connections that had not finished the HTTP "
+				    "upgrade "
+				    "within %d ms or were over %d pending",
+				    dropped, RPC_HALF_OPEN_DEADLINE_MS, RPC_HALF_OPEN_MAX);
+			}
+		}
 		for (size_t i = 0; i < s->n_listeners; i++) {
 			listener_entry *le = &s->listeners[i];
 			if (strncmp(le->url, "ipc://", 6) != 0 || !le->created) {
@@ -646,6 +680,21 @@ rpc_server__listener_restarts(rpc_server *s)
 	return n;
 }
 
+/* Upgraded connections are pipes: the half-open guard leaves them be. */
+static void
+pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	rpc_server *s = arg;
+	if (s->half_open == NULL) {
+		return;
+	}
+	if (ev == NNG_PIPE_EV_ADD_POST) {
+		rpc_half_open_pipe_added(s->half_open, p);
+	} else {
+		rpc_half_open_pipe_removed(s->half_open, p);
+	}
+}
+
 frep_code
 rpc_server_start(rpc_server *s, frep_status *st)
 {
@@ -665,6 +714,17 @@ rpc_server_start(rpc_server *s, frep_status *st)
 	if ((rv = nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, s->opts.max_message_bytes)) !=
 	    0) {
 		return nng_fail(st, FREP_INTERNAL, rv, "socket receive limit");
+	}
+	for (size_t i = 0; i < s->n_listeners && s->half_open == NULL; i++) {
+		if (url_is_ws(s->listeners[i].url) &&
+		    (s->half_open = rpc_half_open_new(
+			 RPC_HALF_OPEN_DEADLINE_MS, RPC_HALF_OPEN_MAX)) == NULL) {
+			return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+		}
+	}
+	if ((rv = nng_pipe_notify(s->sock, NNG_PIPE_EV_ADD_POST, pipe_event, s)) != 0 ||
+	    (rv = nng_pipe_notify(s->sock, NNG_PIPE_EV_REM_POST, pipe_event, s)) != 0) {
+		return nng_fail(st, FREP_INTERNAL, rv, "pipe notification");
 	}
 	s->ctxs = calloc(s->opts.contexts, sizeof(*s->ctxs));
 	if (s->ctxs == NULL) {
@@ -709,7 +769,9 @@ rpc_server_start(rpc_server *s, frep_status *st)
 		arm_recv(&s->ctxs[i]);
 	}
 	for (size_t i = 0; i < s->n_listeners; i++) {
-		if (strncmp(s->listeners[i].url, "ipc://", 6) == 0 && !s->watchdog_running) {
+		bool ws = url_is_ws(s->listeners[i].url);
+		if ((ws || strncmp(s->listeners[i].url, "ipc://", 6) == 0) &&
+		    !s->watchdog_running) {
 			if ((rv = pthread_create(&s->watchdog, NULL, watchdog_main, s)) != 0) {
 				return frep_status_set(
 				    st, FREP_INTERNAL, "watchdog thread: %s", strerror(rv));
@@ -823,6 +885,7 @@ rpc_server_free(rpc_server *s)
 	}
 	rpc_introspection_free(s->introspection);
 	rpc_call_cache_free(s->cache);
+	rpc_half_open_free(s->half_open);
 	if (s->admin_token != NULL) {
 		explicit_bzero(s->admin_token, strlen(s->admin_token));
 		free(s->admin_token);
@@ -1036,6 +1099,7 @@ begin_call(rpc_ctx *rc, nng_msg *msg)
 	call->next_queued  = NULL;
 	call->cache_owner  = false;
 	call->principal[0] = '\0';
+	call->cached_only  = false;
 	atomic_store(&call->answered, false);
 	frep_status_clear(&call->status);
 
@@ -1141,6 +1205,15 @@ check_call_id(rpc_call *call)
 	cache_key_of(call, &key);
 	switch (rpc_call_cache_begin(s->cache, &key, &cached, &cached_len)) {
 	case RPC_CALL_CACHE_NEW:
+		if (call->cached_only) {
+			/* Let through only to be answered from the cache, and its
+			 * entry went in the meantime: it must not run again. */
+			rpc_call_cache_abandon(s->cache, call->req.call_id);
+			answer_status(rc, FREP_UNAUTHENTICATED,
+			    "%s: a repeated call whose cached reply is gone; it did not run",
+			    call->req.method);
+			return false;
+		}
 		call->cache_owner = true;
 		return true;
 	case RPC_CALL_CACHE_RUNNING:
@@ -1385,7 +1458,8 @@ rpc_call_repeats_cached(rpc_call *call)
 		return false;
 	}
 	cache_key_of(call, &key);
-	return rpc_call_cache_holds(call->server->cache, &key);
+	call->cached_only = rpc_call_cache_holds(call->server->cache, &key);
+	return call->cached_only;
 }
 
 const char *

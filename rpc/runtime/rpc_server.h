@@ -158,7 +158,9 @@ void rpc_call_set_principal(rpc_call *call, const char *principal);
 
 /* For a pre-decode check: true if this call repeats (same call id, caller,
  * principal, method and payload) one the call-id cache holds, which the
- * runtime will answer from the cache without running it again. */
+ * runtime will answer from the cache without running it again. Once it
+ * has returned true the call is answered from the cache only, never run
+ * (if the entry is gone by then: UNAUTHENTICATED). */
 bool rpc_call_repeats_cached(rpc_call *call);
 
 /* The principal a pre-decode check recorded for this call, or NULL. */

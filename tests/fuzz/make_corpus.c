@@ -5,6 +5,7 @@
  *   fuzz_request       the method's index byte + that Request envelope
  *   fuzz_apply         the sample ScopeConfig and variants of it
  *   fuzz_partner_auth  signed and unsigned partner metadata
+ *   fuzz_partner_predecode  flags, a Partner method's index, its sample input
  * Usage: fuzz_make_corpus OUTDIR. Exit 0, or 1 with a message.
  */
 #include <errno.h>
@@ -17,6 +18,7 @@
 
 #include "convert.h"
 #include "engine.h"
+#include "frep/v1/partner.pb-c.h"
 #include "frep_envelope.h"
 #include "fuzz_methods.h"
 #include "fuzz_samples.h"
@@ -247,6 +249,30 @@ partner_auth_seeds(void)
 	    "0123456789012345678901234567890123456789012345678901234567890123456789", "", "");
 }
 
+/* Each Partner method's sample input, signed, from another server. */
+static void
+partner_predecode_seeds(void)
+{
+	const ProtobufCServiceDescriptor *svc = &frep__v1__partner__descriptor;
+	for (unsigned i = 0; i < svc->n_methods; i++) {
+		const ProtobufCMessage *in  = fuzz_sample_input(svc->methods[i].input);
+		size_t                  len = 0;
+		uint8_t                *p   = in != NULL ? pack_message(in, &len) : NULL;
+		uint8_t                *buf = malloc(len + 2);
+		if (buf == NULL) {
+			die("seed", "out of memory");
+		}
+		buf[0] = 0x01;
+		buf[1] = (uint8_t) i;
+		if (len > 0) {
+			memcpy(buf + 2, p, len);
+		}
+		write_seed("fuzz_partner_predecode", svc->methods[i].name, buf, len + 2);
+		free(buf);
+		free(p);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -260,5 +286,6 @@ main(int argc, char **argv)
 	response_seeds();
 	apply_seeds();
 	partner_auth_seeds();
+	partner_predecode_seeds();
 	return 0;
 }

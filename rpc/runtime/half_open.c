@@ -1,0 +1,284 @@
+#define _GNU_SOURCE
+#include "half_open.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define KEY_MAX 48 /* "<32 hex>:<port>" */
+
+typedef struct pipe_addr {
+	uint32_t id;
+	char     key[KEY_MAX];
+} pipe_addr;
+
+typedef struct pending {
+	unsigned long inode;
+	uint64_t      first_seen_ms;
+} pending;
+
+struct rpc_half_open {
+	pthread_mutex_t mtx;
+	uint64_t        deadline_ms;
+	size_t          max_pending;
+	pipe_addr      *pipes;
+	size_t          n_pipes, cap_pipes;
+	pending        *pend;
+	size_t          n_pend;
+	uint64_t        dropped;
+};
+
+rpc_half_open *
+rpc_half_open_new(uint64_t deadline_ms, size_t max_pending)
+{
+	rpc_half_open *h = calloc(1, sizeof(*h));
+	if (h != NULL) {
+		pthread_mutex_init(&h->mtx, NULL);
+		h->deadline_ms = deadline_ms;
+		h->max_pending = max_pending;
+	}
+	return h;
+}
+
+void
+rpc_half_open_free(rpc_half_open *h)
+{
+	if (h != NULL) {
+		pthread_mutex_destroy(&h->mtx);
+		free(h->pipes);
+		free(h->pend);
+		free(h);
+	}
+}
+
+/* The remote end of a pipe as /proc/net/tcp{,6} prints it: the address's
+ * raw words in hex, then the port in host order. False if unknown. */
+static bool
+pipe_key(nng_pipe p, char key[KEY_MAX])
+{
+	nng_sockaddr sa;
+	if (nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) != 0) {
+		return false;
+	}
+	if (sa.s_family == NNG_AF_INET) {
+		snprintf(key, KEY_MAX, "%08X:%u", sa.s_in.sa_addr, ntohs(sa.s_in.sa_port));
+		return true;
+	}
+	if (sa.s_family == NNG_AF_INET6) {
+		uint32_t w[4];
+		memcpy(w, sa.s_in6.sa_addr, sizeof(w));
+		snprintf(key, KEY_MAX, "%08X%08X%08X%08X:%u", w[0], w[1], w[2], w[3],
+		    ntohs(sa.s_in6.sa_port));
+		return true;
+	}
+	return false;
+}
+
+void
+rpc_half_open_pipe_added(rpc_half_open *h, nng_pipe p)
+{
+	char key[KEY_MAX];
+	if (!pipe_key(p, key)) {
+		return; /* not TCP (ipc://): never a candidate anyway */
+	}
+	pthread_mutex_lock(&h->mtx);
+	if (h->n_pipes == h->cap_pipes) {
+		size_t     cap = h->cap_pipes ? h->cap_pipes * 2 : 64;
+		pipe_addr *np  = realloc(h->pipes, cap * sizeof(*np));
+		if (np == NULL) {
+			pthread_mutex_unlock(&h->mtx);
+			return;
+		}
+		h->pipes     = np;
+		h->cap_pipes = cap;
+	}
+	h->pipes[h->n_pipes].id = nng_pipe_id(p);
+	memcpy(h->pipes[h->n_pipes].key, key, KEY_MAX);
+	h->n_pipes++;
+	pthread_mutex_unlock(&h->mtx);
+}
+
+void
+rpc_half_open_pipe_removed(rpc_half_open *h, nng_pipe p)
+{
+	uint32_t id = (uint32_t) nng_pipe_id(p);
+	pthread_mutex_lock(&h->mtx);
+	for (size_t i = 0; i < h->n_pipes; i++) {
+		if (h->pipes[i].id == id) {
+			h->pipes[i] = h->pipes[--h->n_pipes];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&h->mtx);
+}
+
+static bool
+is_pipe(const rpc_half_open *h, const char *key)
+{
+	for (size_t i = 0; i < h->n_pipes; i++) {
+		if (strcmp(h->pipes[i].key, key) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+typedef struct conn {
+	unsigned long inode;
+	uint64_t      first_seen_ms;
+	int           fd;
+} conn;
+
+/* Appends the established connections on the watched ports that are not
+ * pipes, from one /proc/net file. */
+static void
+read_table(const rpc_half_open *h, const char *path, const int *ports, size_t n_ports, conn **out,
+    size_t *n, size_t *cap)
+{
+	FILE *f = fopen(path, "r");
+	char  line[512];
+	if (f == NULL) {
+		return;
+	}
+	if (fgets(line, sizeof(line), f) == NULL) { /* header */
+		fclose(f);
+		return;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char          laddr[40], raddr[40], key[KEY_MAX];
+		unsigned      lport, rport, state;
+		unsigned long inode;
+		if (sscanf(line,
+			"%*d: %39[0-9A-Fa-f]:%x %39[0-9A-Fa-f]:%x %x %*s %*s %*s %*s %*s %lu",
+			laddr, &lport, raddr, &rport, &state, &inode) != 6 ||
+		    state != 0x01 /* ESTABLISHED */ || inode == 0) {
+			continue;
+		}
+		bool watched = false;
+		for (size_t i = 0; i < n_ports && !watched; i++) {
+			watched = (unsigned) ports[i] == lport;
+		}
+		snprintf(key, sizeof(key), "%s:%u", raddr, rport);
+		if (!watched || is_pipe(h, key)) {
+			continue;
+		}
+		if (*n == *cap) {
+			size_t cap2 = *cap ? *cap * 2 : 64;
+			conn  *nc   = realloc(*out, cap2 * sizeof(*nc));
+			if (nc == NULL) {
+				break;
+			}
+			*out = nc;
+			*cap = cap2;
+		}
+		(*out)[(*n)++] = (conn){.inode = inode, .fd = -1};
+	}
+	fclose(f);
+}
+
+/* True if fd still is the socket with that inode. */
+static bool
+fd_is(int fd, unsigned long inode)
+{
+	char path[64], link[64], want[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0) {
+		return false;
+	}
+	link[n] = '\0';
+	snprintf(want, sizeof(want), "socket:[%lu]", inode);
+	return strcmp(link, want) == 0;
+}
+
+static int
+by_age(const void *a, const void *b)
+{
+	const conn *x = a, *y = b;
+	return x->first_seen_ms < y->first_seen_ms ? -1 : x->first_seen_ms > y->first_seen_ms;
+}
+
+size_t
+rpc_half_open_scan(rpc_half_open *h, const int *ports, size_t n_ports, uint64_t now_ms)
+{
+	conn  *c = NULL;
+	size_t n = 0, cap = 0, dropped = 0;
+
+	pthread_mutex_lock(&h->mtx);
+	read_table(h, "/proc/net/tcp", ports, n_ports, &c, &n, &cap);
+	read_table(h, "/proc/net/tcp6", ports, n_ports, &c, &n, &cap);
+	/* Ours only (the table is the whole namespace's): find each one's fd. */
+	DIR *d = n > 0 ? opendir("/proc/self/fd") : NULL;
+	for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;) {
+		int  fd = atoi(e->d_name);
+		char path[300], link[64];
+		snprintf(path, sizeof(path), "/proc/self/fd/%.255s", e->d_name);
+		ssize_t len = readlink(path, link, sizeof(link) - 1);
+		if (len <= 8) {
+			continue;
+		}
+		link[len]           = '\0';
+		unsigned long inode = 0;
+		if (sscanf(link, "socket:[%lu]", &inode) != 1) {
+			continue;
+		}
+		for (size_t i = 0; i < n; i++) {
+			if (c[i].inode == inode) {
+				c[i].fd = fd;
+			}
+		}
+	}
+	if (d != NULL) {
+		closedir(d);
+	}
+	/* Ages carry over from the last scan. */
+	size_t kept = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (c[i].fd < 0) {
+			continue;
+		}
+		c[i].first_seen_ms = now_ms;
+		for (size_t k = 0; k < h->n_pend; k++) {
+			if (h->pend[k].inode == c[i].inode) {
+				c[i].first_seen_ms = h->pend[k].first_seen_ms;
+				break;
+			}
+		}
+		c[kept++] = c[i];
+	}
+	n = kept;
+	qsort(c, n, sizeof(*c), by_age);
+	/* The oldest beyond the bound, and any past the deadline, go. */
+	size_t over = n > h->max_pending ? n - h->max_pending : 0;
+	free(h->pend);
+	h->pend   = n > 0 ? malloc(n * sizeof(*h->pend)) : NULL;
+	h->n_pend = 0;
+	for (size_t i = 0; i < n; i++) {
+		bool late = now_ms - c[i].first_seen_ms >= h->deadline_ms;
+		if ((late || i < over) && fd_is(c[i].fd, c[i].inode)) {
+			shutdown(c[i].fd, SHUT_RDWR);
+			dropped++;
+		} else if (h->pend != NULL) {
+			h->pend[h->n_pend++] = (pending){c[i].inode, c[i].first_seen_ms};
+		}
+	}
+	h->dropped += dropped;
+	pthread_mutex_unlock(&h->mtx);
+	free(c);
+	return dropped;
+}
+
+uint64_t
+rpc_half_open_dropped(rpc_half_open *h)
+{
+	pthread_mutex_lock(&h->mtx);
+	uint64_t n = h->dropped;
+	pthread_mutex_unlock(&h->mtx);
+	return n;
+}

@@ -1,0 +1,885 @@
+/*
+ * Hardening, second round (issue 14): attacks on real frepd processes that
+ * each worked before this round — a partner call reflected to its sender,
+ * a partner call replayed after a restart, memory spent decoding requests
+ * that are refused, the call-id cache answering or swallowing other
+ * callers' calls, strings that are not text, padded client ids, snapshot
+ * objects in another scope, frepctl's "/08", a ws:// listener held by
+ * peers that never finish the HTTP upgrade, store files readable by all,
+ * core dumps. docs/SECURITY.md lists each with its outcome and figures.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include "fault_test_common.h"
+#include "frep/rpc/v1/envelope.pb-c.h"
+#include "frep/v1/dhcp_server.pb-c.h"
+#include "frep/v1/health.pb-c.h"
+#include "frep/v1/partner.pb-c.h"
+#include "partner_auth.h"
+#include "payload_check.h"
+
+#define SECRET "hardening secret 41c9"
+#define TOKEN  "hardening-token-77d2a1"
+
+typedef struct fixture {
+	char   *dir;
+	rt_node n[2];
+} fixture;
+
+static int
+setup(void **state)
+{
+	fixture *f = calloc(1, sizeof(*f));
+	f->dir     = tu_tmpdir();
+	*state     = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	fixture *f = *state;
+	for (int i = 0; i < 2; i++) {
+		rt_node_fini(&f->n[i]);
+	}
+	tu_rmtree(f->dir);
+	free(f->dir);
+	free(f);
+	return 0;
+}
+
+static void
+node_ipc(fixture *f, int i, const char *name)
+{
+	char url[600];
+	snprintf(url, sizeof(url), "ipc://%s/%s.sock", f->dir, name);
+	rt_node_init(&f->n[i], f->dir, name, url);
+}
+
+/* --- raw calls: any payload bytes, any call id --------------------------- */
+
+typedef struct raw_reply {
+	int    code;
+	char  *message; /* malloc'd, NUL-terminated copy */
+	size_t message_len;
+} raw_reply;
+
+static void
+raw_reply_fini(raw_reply *r)
+{
+	free(r->message);
+	r->message = NULL;
+}
+
+/* Sends one Request envelope on a fresh REQ socket and waits for the reply
+ * (60 s). Fails the test if no reply comes. */
+static void
+raw_call(const char *url, const char *method, const uint8_t *payload, size_t len, uint64_t call_id,
+    const frep_metadata *md, size_t n_md, raw_reply *out)
+{
+	Frep__Rpc__V1__Request   req = FREP__RPC__V1__REQUEST__INIT;
+	Frep__Rpc__V1__Metadata  mds[8];
+	Frep__Rpc__V1__Metadata *mdp[8];
+	assert_true(n_md <= 8);
+	for (size_t i = 0; i < n_md; i++) {
+		frep__rpc__v1__metadata__init(&mds[i]);
+		mds[i].key   = (char *) md[i].key;
+		mds[i].value = (char *) md[i].value;
+		mdp[i]       = &mds[i];
+	}
+	req.method       = (char *) method;
+	req.payload.data = (uint8_t *) payload;
+	req.payload.len  = len;
+	req.timeout_ms   = 60000;
+	req.call_id      = call_id;
+	req.metadata     = mdp;
+	req.n_metadata   = n_md;
+
+	nng_socket sock;
+	nng_msg   *msg = NULL;
+	assert_int_equal(nng_req0_open(&sock), 0);
+	nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO, 60000);
+	nng_socket_set_ms(sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	nng_socket_set_size(sock, NNG_OPT_RECVMAXSZ, 0);
+	assert_int_equal(nng_dial(sock, url, NULL, 0), 0);
+	size_t size = frep__rpc__v1__request__get_packed_size(&req);
+	assert_int_equal(nng_msg_alloc(&msg, size), 0);
+	frep__rpc__v1__request__pack(&req, nng_msg_body(msg));
+	assert_int_equal(nng_sendmsg(sock, msg, 0), 0);
+	int rv = nng_recvmsg(sock, &msg, 0);
+	if (rv != 0) {
+		fail_msg("%s: no reply (%s)", method, nng_strerror(rv));
+	}
+	Frep__Rpc__V1__Response *resp =
+	    frep__rpc__v1__response__unpack(NULL, nng_msg_len(msg), nng_msg_body(msg));
+	assert_non_null(resp);
+	out->code        = (int) resp->code;
+	out->message_len = strlen(resp->message);
+	out->message     = strdup(resp->message);
+	frep__rpc__v1__response__free_unpacked(resp, NULL);
+	nng_msg_free(msg);
+	nng_close(sock);
+}
+
+/* A growing protobuf buffer for hand-made payloads. */
+typedef struct pbuf {
+	uint8_t *p;
+	size_t   len, cap;
+} pbuf;
+
+static void
+pb_bytes(pbuf *b, const void *data, size_t n)
+{
+	if (b->len + n > b->cap) {
+		b->cap = (b->len + n) * 2 + 64;
+		b->p   = realloc(b->p, b->cap);
+		assert_non_null(b->p);
+	}
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+}
+
+static void
+pb_varint(pbuf *b, uint64_t v)
+{
+	uint8_t tmp[10];
+	size_t  n = 0;
+	do {
+		tmp[n++] = (uint8_t) ((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+		v >>= 7;
+	} while (v != 0);
+	pb_bytes(b, tmp, n);
+}
+
+/* Field num, wire type 2, with n bytes of data. */
+static void
+pb_field(pbuf *b, unsigned num, const void *data, size_t n)
+{
+	pb_varint(b, (uint64_t) num << 3 | 2);
+	pb_varint(b, n);
+	pb_bytes(b, data, n);
+}
+
+static void
+pb_str(pbuf *b, unsigned num, const char *s)
+{
+	pb_field(b, num, s, strlen(s));
+}
+
+/* A Scope 10.<x>.0.0/24 with name given as raw bytes. */
+static void
+scope_payload(pbuf *b, int x, const void *name, size_t name_len, const char *start)
+{
+	char id[32], s[32], e[32];
+	snprintf(id, sizeof(id), "10.%d.0.0", x);
+	snprintf(s, sizeof(s), "10.%d.0.10", x);
+	snprintf(e, sizeof(e), "10.%d.0.200", x);
+	pb_str(b, 1, id);
+	pb_str(b, 2, "255.255.255.0");
+	pb_field(b, 3, name, name_len);
+	if (start != NULL) {
+		pb_field(b, 5, start, strlen(start) + 1 + strlen(start + strlen(start) + 1));
+	} else {
+		pb_str(b, 5, s);
+	}
+	pb_str(b, 6, e);
+}
+
+static long
+hwm_kib(pid_t pid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+	FILE *f = fopen(path, "r");
+	long  v = -1;
+	if (f == NULL) {
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "VmHWM: %ld", &v) == 1) {
+			break;
+		}
+	}
+	fclose(f);
+	return v;
+}
+
+static bool
+is_utf8(const char *s, size_t n)
+{
+	return rpc_utf8_valid_prefix((const uint8_t *) s, n) == n;
+}
+
+/* --- partner authentication ---------------------------------------------- */
+
+/* The id a frepd keeps in its partner state file. */
+static void
+server_id_of(const rt_node *n, char out[PARTNER_AUTH_SENDER_LEN + 1])
+{
+	char path[700], line[128];
+	snprintf(path, sizeof(path), "%s.partner-state", n->db);
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	out[0] = '\0';
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "id %32s", out) == 1) {
+			break;
+		}
+	}
+	fclose(f);
+	assert_int_equal(strlen(out), PARTNER_AUTH_SENDER_LEN);
+}
+
+/* A signed call as a frepd makes it: the metadata kept in sc for resending. */
+typedef struct signed_call {
+	char          ts[32], nonce[33], mac[PARTNER_AUTH_MAC_HEXLEN];
+	const char   *sender;
+	frep_metadata md[5];
+} signed_call;
+
+static void
+sign(signed_call *sc, const char *method, const char *sender, const ProtobufCMessage *in)
+{
+	size_t   len     = protobuf_c_message_get_packed_size(in);
+	uint8_t *payload = malloc(len + 1);
+	protobuf_c_message_pack(in, payload);
+	int64_t now = partner_auth_now_ms();
+	snprintf(sc->ts, sizeof(sc->ts), "%" PRId64, now);
+	partner_auth_nonce(sc->nonce);
+	sc->sender = sender;
+	partner_auth_mac(SECRET, method, "rel1", sender, now, sc->nonce, payload, len, sc->mac);
+	free(payload);
+	frep_metadata md[5] = {{PARTNER_AUTH_KEY_RELATIONSHIP, "rel1"},
+	    {PARTNER_AUTH_KEY_SENDER, sc->sender}, {PARTNER_AUTH_KEY_TIMESTAMP, sc->ts},
+	    {PARTNER_AUTH_KEY_NONCE, sc->nonce}, {PARTNER_AUTH_KEY_MAC, sc->mac}};
+	memcpy(sc->md, md, sizeof(md));
+}
+
+static frep_code
+send_signed(frep_client *c, const char *method, const signed_call *sc, const ProtobufCMessage *in,
+    frep_status *st)
+{
+	frep_call_options co   = {.metadata = sc->md, .n_metadata = 5};
+	ProtobufCMessage *out  = NULL;
+	frep_code         code = frep_client_call(
+		    c, method, in, &frep__v1__apply_scope_response__descriptor, &out, &co, st);
+	protobuf_c_message_free_unpacked(out, NULL);
+	return code;
+}
+
+/* Two partners a, b with relationship rel1 over scope 10.1.0.0. */
+static void
+start_pair(fixture *f)
+{
+	node_ipc(f, 0, "a");
+	node_ipc(f, 1, "b");
+	rt_node_start(&f->n[0], f->dir);
+	rt_node_start(&f->n[1], f->dir);
+	rt_add_scope(f->n[0].c, "10.1.0.0", "10.1.0.10", "10.1.0.200", false);
+	char *scopes[] = {"10.1.0.0"};
+	rt_add_failover(f->n[0].c, "rel1", f->n[1].url, SECRET, scopes, 1, FREP_OK);
+}
+
+/* A dry-run ApplyScope of 10.1.0.0 for rel1 (changes nothing). */
+typedef struct apply_msg {
+	Frep__V1__ApplyScopeRequest req;
+	Frep__V1__ScopeConfig       cfg;
+	Frep__V1__Scope             scope;
+} apply_msg;
+
+static void
+apply_msg_init(apply_msg *m)
+{
+	frep__v1__apply_scope_request__init(&m->req);
+	frep__v1__scope_config__init(&m->cfg);
+	frep__v1__scope__init(&m->scope);
+	m->scope.scope_id    = "10.1.0.0";
+	m->scope.subnet_mask = "255.255.255.0";
+	m->scope.start_range = "10.1.0.10";
+	m->scope.end_range   = "10.1.0.200";
+	m->scope.name        = "reflected";
+	m->cfg.scope         = &m->scope;
+	m->req.relationship  = "rel1";
+	m->req.source_server = "somewhere";
+	m->req.config        = &m->cfg;
+	m->req.dry_run       = true;
+}
+
+#define APPLY "/frep.v1.Partner/ApplyScope"
+
+/* Proves: a call signed by server A (as A signs its calls to B: A's id in
+ * x-frep-sender, covered by the MAC) and sent back to A is refused
+ * UNAUTHENTICATED — before, A accepted its own captured call within 60 s.
+ * The same call signed with B's id is accepted by A (control). */
+static void
+test_hardening_partner_call_reflected_to_its_sender_refused(void **state)
+{
+	fixture *f = *state;
+	start_pair(f);
+	char id_a[PARTNER_AUTH_SENDER_LEN + 1], id_b[PARTNER_AUTH_SENDER_LEN + 1];
+	server_id_of(&f->n[0], id_a);
+	server_id_of(&f->n[1], id_b);
+	assert_string_not_equal(id_a, id_b);
+
+	apply_msg m;
+	apply_msg_init(&m);
+	signed_call sc;
+	frep_status st;
+	sign(&sc, APPLY, id_a, &m.req.base);
+	assert_int_equal(send_signed(f->n[1].c, APPLY, &sc, &m.req.base, &st), FREP_OK);
+	/* The very same call, reflected to A. */
+	assert_int_equal(
+	    send_signed(f->n[0].c, APPLY, &sc, &m.req.base, &st), FREP_UNAUTHENTICATED);
+	assert_non_null(strstr(st.message, "signed by this server itself"));
+	/* Freshly signed as A: refused by A all the same. */
+	sign(&sc, APPLY, id_a, &m.req.base);
+	assert_int_equal(
+	    send_signed(f->n[0].c, APPLY, &sc, &m.req.base, &st), FREP_UNAUTHENTICATED);
+	/* Signed as B: A takes it. */
+	sign(&sc, APPLY, id_b, &m.req.base);
+	assert_int_equal(send_signed(f->n[0].c, APPLY, &sc, &m.req.base, &st), FREP_OK);
+}
+
+/* Proves: a partner call accepted by B, replayed after B restarted (well
+ * inside the 60 s window), is refused UNAUTHENTICATED — before, the replay
+ * memory was in RAM only and B accepted it again. A freshly signed call is
+ * accepted after the restart. */
+static void
+test_hardening_partner_call_replayed_after_restart_refused(void **state)
+{
+	fixture *f = *state;
+	start_pair(f);
+	char id_a[PARTNER_AUTH_SENDER_LEN + 1];
+	server_id_of(&f->n[0], id_a);
+	apply_msg m;
+	apply_msg_init(&m);
+	signed_call sc;
+	frep_status st;
+	sign(&sc, APPLY, id_a, &m.req.base);
+	assert_int_equal(send_signed(f->n[1].c, APPLY, &sc, &m.req.base, &st), FREP_OK);
+	assert_int_equal(
+	    send_signed(f->n[1].c, APPLY, &sc, &m.req.base, &st), FREP_UNAUTHENTICATED);
+
+	rt_node_stop_clean(&f->n[1]);
+	rt_node_start(&f->n[1], f->dir);
+	assert_int_equal(
+	    send_signed(f->n[1].c, APPLY, &sc, &m.req.base, &st), FREP_UNAUTHENTICATED);
+	assert_non_null(strstr(st.message, "before this server started"));
+	sign(&sc, APPLY, id_a, &m.req.base);
+	assert_int_equal(send_signed(f->n[1].c, APPLY, &sc, &m.req.base, &st), FREP_OK);
+	/* And the real replication still works across the restart. */
+	Frep__V1__ReplicateByNameRequest r       = FREP__V1__REPLICATE_BY_NAME_REQUEST__INIT;
+	char                            *names[] = {"rel1"};
+	r.names                                  = names;
+	r.n_names                                = 1;
+	rt_call_ok(f->n[0].c, "FailoverReplication", "ReplicateByName", &r.base);
+}
+
+/* --- memory before refusal ----------------------------------------------- */
+
+/* Proves: an unsigned Partner.ApplyScopes of "\x0a\x00" x 8,388,000 (16 MB)
+ * is refused UNAUTHENTICATED without being decoded: the server's peak
+ * memory grows by at most 3x the request (the message itself, received by
+ * nng) — before, about 270 MB (16x). Also with a known relationship and a
+ * wrong MAC. */
+static void
+test_hardening_unsigned_partner_call_refused_before_decoding(void **state)
+{
+	fixture *f = *state;
+	start_pair(f);
+	const size_t n = 8388000;
+	uint8_t     *p = malloc(2 * n);
+	for (size_t i = 0; i < n; i++) {
+		p[2 * i]     = 0x0a;
+		p[2 * i + 1] = 0x00;
+	}
+	rt_node      *b      = &f->n[1];
+	long          before = hwm_kib(b->proc.pid);
+	raw_reply     r;
+	frep_metadata bad[] = {{PARTNER_AUTH_KEY_RELATIONSHIP, "rel1"},
+	    {PARTNER_AUTH_KEY_SENDER, "0123456789abcdef0123456789abcdef"},
+	    {PARTNER_AUTH_KEY_TIMESTAMP, "1"}, {PARTNER_AUTH_KEY_NONCE, "n"},
+	    {PARTNER_AUTH_KEY_MAC, "00"}};
+	raw_call(b->url, "/frep.v1.Partner/ApplyScopes", p, 2 * n, 0, NULL, 0, &r);
+	assert_int_equal(r.code, FREP_UNAUTHENTICATED);
+	raw_reply_fini(&r);
+	raw_call(b->url, "/frep.v1.Partner/ApplyScopes", p, 2 * n, 0, bad, 5, &r);
+	assert_int_equal(r.code, FREP_UNAUTHENTICATED);
+	raw_reply_fini(&r);
+	long   after  = hwm_kib(b->proc.pid);
+	double growth = (double) (after - before) * 1024.0 / (double) (2 * n);
+	print_message("unsigned ApplyScopes of %zu bytes: peak memory %ld -> %ld KiB (%.2fx the "
+		      "request)\n",
+	    2 * n, before, after, growth);
+	assert_true(growth <= 3.0);
+	free(p);
+}
+
+/* Proves: a 16.5 MB ReplicateByName of 5,500,000 one-letter names is
+ * refused RESOURCE_EXHAUSTED by the decode budget (8x the payload) before
+ * the handler runs; the peak memory grows by at most 10x the request —
+ * before, about 390 MB (24x). */
+static void
+test_hardening_decode_memory_bounded_by_request_size(void **state)
+{
+	fixture *f = *state;
+	node_ipc(f, 0, "a");
+	rt_node_start(&f->n[0], f->dir);
+	const size_t n = 5500000;
+	uint8_t     *p = malloc(3 * n);
+	for (size_t i = 0; i < n; i++) {
+		p[3 * i]     = 0x0a;
+		p[3 * i + 1] = 0x01;
+		p[3 * i + 2] = 'a';
+	}
+	long      before = hwm_kib(f->n[0].proc.pid);
+	raw_reply r;
+	raw_call(
+	    f->n[0].url, "/frep.v1.FailoverReplication/ReplicateByName", p, 3 * n, 0, NULL, 0, &r);
+	long   after  = hwm_kib(f->n[0].proc.pid);
+	double growth = (double) (after - before) * 1024.0 / (double) (3 * n);
+	print_message("ReplicateByName of %zu bytes: %s; peak memory %ld -> %ld KiB (%.2fx the "
+		      "request)\n",
+	    3 * n, frep_code_name(r.code), before, after, growth);
+	assert_int_equal(r.code, FREP_RESOURCE_EXHAUSTED);
+	assert_non_null(strstr(r.message, "to decode"));
+	raw_reply_fini(&r);
+	assert_true(growth <= 10.0);
+	free(p);
+	/* A normal call still works. */
+	rt_add_scope(f->n[0].c, "10.3.0.0", "10.3.0.10", "10.3.0.200", false);
+}
+
+/* --- the call-id cache --------------------------------------------------- */
+
+/* Proves: after an admin call with id Y, a caller without the token that
+ * sends Health/Check with id Y gets ALREADY_EXISTS, not the admin's cached
+ * reply; a call without the token with id Z first makes the admin's later
+ * RemoveScope with id Z fail ALREADY_EXISTS (it did answer OK without
+ * running), and the scope is still there; an unauthenticated call leaves no
+ * trace: the admin's call with its id runs. The admin's own retry is still
+ * answered from the cache. */
+static void
+test_hardening_call_id_cache_bound_to_caller_and_request(void **state)
+{
+	fixture *f = *state;
+	char     tok[700];
+	snprintf(tok, sizeof(tok), "%s/token", f->dir);
+	FILE *tf = fopen(tok, "w");
+	fprintf(tf, "%s\n", TOKEN);
+	fclose(tf);
+	chmod(tok, 0600);
+	node_ipc(f, 0, "a");
+	rt_node *a     = &f->n[0];
+	a->extra[0]    = "--token-file";
+	a->extra[1]    = tok;
+	a->copts.token = TOKEN;
+	rt_node_start(a, f->dir);
+	rt_add_scope(a->c, "10.5.0.0", "10.5.0.10", "10.5.0.200", false);
+
+	frep_metadata admin[] = {{"authorization", "Bearer " TOKEN}};
+	pbuf          list    = {0};
+	pbuf          health  = {0};
+	pbuf          rm      = {0};
+	pb_str(&rm, 1, "10.5.0.0");
+	raw_reply r;
+	uint64_t  y = 0x1234000000000001ull, z = 0x1234000000000002ull, w = 0x1234000000000003ull;
+
+	raw_call(a->url, "/frep.v1.DhcpServer/ListScopes", list.p, list.len, y, admin, 1, &r);
+	assert_int_equal(r.code, FREP_OK);
+	raw_reply_fini(&r);
+	raw_call(a->url, "/frep.v1.Health/Check", health.p, health.len, y, NULL, 0, &r);
+	assert_int_equal(r.code, FREP_ALREADY_EXISTS);
+	raw_reply_fini(&r);
+	/* The admin's own retry: from the cache. */
+	raw_call(a->url, "/frep.v1.DhcpServer/ListScopes", list.p, list.len, y, admin, 1, &r);
+	assert_int_equal(r.code, FREP_OK);
+	raw_reply_fini(&r);
+
+	raw_call(a->url, "/frep.v1.Health/Check", health.p, health.len, z, NULL, 0, &r);
+	assert_int_equal(r.code, FREP_OK);
+	raw_reply_fini(&r);
+	raw_call(a->url, "/frep.v1.DhcpServer/RemoveScope", rm.p, rm.len, z, admin, 1, &r);
+	assert_int_equal(r.code, FREP_ALREADY_EXISTS);
+	assert_non_null(strstr(r.message, "did not run"));
+	raw_reply_fini(&r);
+	char digest[65];
+	rt_digest(a->c, "10.5.0.0", digest);
+	assert_string_not_equal(digest, "");
+
+	/* Refused without the token: leaves no trace under w. */
+	raw_call(a->url, "/frep.v1.DhcpServer/RemoveScope", rm.p, rm.len, w, NULL, 0, &r);
+	assert_int_equal(r.code, FREP_UNAUTHENTICATED);
+	raw_reply_fini(&r);
+	raw_call(a->url, "/frep.v1.DhcpServer/RemoveScope", rm.p, rm.len, w, admin, 1, &r);
+	assert_int_equal(r.code, FREP_OK);
+	raw_reply_fini(&r);
+	rt_digest(a->c, "10.5.0.0", digest);
+	assert_string_equal(digest, "");
+	free(rm.p);
+}
+
+/* --- strings are text ---------------------------------------------------- */
+
+/* Sends AddScope for 10.9.0.0 with the name (and start_range) as raw
+ * bytes; requires INVALID_ARGUMENT naming field and offset in a valid UTF-8
+ * message, and nothing stored. */
+static void
+expect_refused_scope(rt_node *a, const char *name, size_t len, const char *start, const char *field,
+    const char *offset)
+{
+	pbuf      b = {0};
+	raw_reply r;
+	scope_payload(&b, 9, name, len, start);
+	raw_call(a->url, "/frep.v1.DhcpServer/AddScope", b.p, b.len, 0, NULL, 0, &r);
+	if (r.code != FREP_INVALID_ARGUMENT || strstr(r.message, field) == NULL ||
+	    strstr(r.message, offset) == NULL) {
+		fail_msg("%s: %s \"%s\"", field, frep_code_name(r.code), r.message);
+	}
+	assert_true(is_utf8(r.message, r.message_len));
+	raw_reply_fini(&r);
+	free(b.p);
+	char digest[65];
+	rt_digest(a->c, "10.9.0.0", digest);
+	assert_string_equal(digest, "");
+}
+
+/* Proves: a NUL inside a string field — name "a\0b", start_range
+ * "10.9.0.10\0junk" — is refused INVALID_ARGUMENT naming the field and the
+ * byte offset, nothing stored (the NUL used to cut the value silently). */
+static void
+test_hardening_string_field_with_nul_refused(void **state)
+{
+	fixture *f = *state;
+	node_ipc(f, 0, "a");
+	rt_node_start(&f->n[0], f->dir);
+	expect_refused_scope(&f->n[0], "a\0b", 3, NULL, "name", "byte 1 ");
+	expect_refused_scope(&f->n[0], "ok", 2, "10.9.0.10\0junk", "start_range", "byte 9 ");
+}
+
+/* Proves: string fields that are not UTF-8 — ff fe, overlong c0 af,
+ * surrogate ed a0 80 — are refused INVALID_ARGUMENT naming the field and
+ * the byte offset, nothing stored (they were stored). */
+static void
+test_hardening_string_field_not_utf8_refused(void **state)
+{
+	fixture *f = *state;
+	node_ipc(f, 0, "a");
+	rt_node_start(&f->n[0], f->dir);
+	expect_refused_scope(&f->n[0], "x\xff\xfe", 3, NULL, "name", "byte 1 ");
+	expect_refused_scope(&f->n[0], "ab\xc0\xaf", 4, NULL, "name", "byte 2 ");
+	expect_refused_scope(&f->n[0], "\xed\xa0\x80", 3, NULL, "name", "byte 0 ");
+}
+
+/* Proves: error messages are valid UTF-8 — a 300-byte name of two-byte
+ * characters, whose 40-byte quote cuts one in half, gives a decodable
+ * INVALID_ARGUMENT (it did not); and text that jansson refuses while
+ * rendering Kea's configuration (a name made invalid in the store behind
+ * frepd's back) is reported as that, INVALID_ARGUMENT naming the text
+ * escaped, not as "out of memory". */
+static void
+test_hardening_error_messages_are_utf8(void **state)
+{
+	fixture *f = *state;
+	node_ipc(f, 0, "a");
+	rt_node *a = &f->n[0];
+	rt_node_start(a, f->dir);
+	char name[302];
+	name[0] = 'a';
+	for (size_t i = 1; i + 1 < 301; i += 2) {
+		name[i]     = (char) 0xc3;
+		name[i + 1] = (char) 0xa9;
+	}
+	name[301]   = '\0';
+	pbuf      b = {0};
+	raw_reply r;
+	scope_payload(&b, 9, name, strlen(name), NULL);
+	raw_call(a->url, "/frep.v1.DhcpServer/AddScope", b.p, b.len, 0, NULL, 0, &r);
+	assert_int_equal(r.code, FREP_INVALID_ARGUMENT);
+	if (!is_utf8(r.message, r.message_len)) {
+		fail_msg("not UTF-8: \"%s\"", r.message);
+	}
+	raw_reply_fini(&r);
+	free(b.p);
+
+	rt_add_scope(a->c, "10.9.0.0", "10.9.0.10", "10.9.0.200", false);
+	rt_node_stop_clean(a);
+	assert_int_equal(
+	    tu_system("sqlite3 %s \"UPDATE scope SET name = CAST(X'61FF62' AS TEXT)\"", a->db), 0);
+	rt_node_start(a, f->dir);
+	pbuf empty = {0};
+	raw_call(a->url, "/frep.v1.DataPlane/RenderKeaConfig", empty.p, 0, 0, NULL, 0, &r);
+	if (r.code != FREP_INVALID_ARGUMENT || strstr(r.message, "jansson") == NULL ||
+	    strstr(r.message, "a\\xffb") == NULL) {
+		fail_msg("%s \"%s\"", frep_code_name(r.code), r.message);
+	}
+	assert_true(is_utf8(r.message, r.message_len));
+	raw_reply_fini(&r);
+}
+
+/* Proves: a client id with a one-digit group (00-11-22-33-44-5) is refused
+ * INVALID_ARGUMENT naming the offset (it was padded to ...-05). */
+static void
+test_hardening_client_id_one_digit_group_refused(void **state)
+{
+	fixture *f = *state;
+	node_ipc(f, 0, "a");
+	rt_node_start(&f->n[0], f->dir);
+	rt_add_scope(f->n[0].c, "10.6.0.0", "10.6.0.10", "10.6.0.200", false);
+	frep_status st;
+	assert_int_equal(
+	    rt_add_reservation(f->n[0].c, "10.6.0.0", "10.6.0.50", "00-11-22-33-44-5", "r", &st),
+	    FREP_INVALID_ARGUMENT);
+	assert_non_null(strstr(st.message, "one-digit"));
+	assert_int_equal(
+	    rt_add_reservation(f->n[0].c, "10.6.0.0", "10.6.0.50", "00-11-22-33-44-55", "r", &st),
+	    FREP_OK);
+}
+
+/* Proves: ImportScope of 10.7.0.0 carrying a reservation whose scope_id is
+ * 10.8.0.0 is refused INVALID_ARGUMENT naming config.reservations[0]; the
+ * scope is not created. */
+static void
+test_hardening_import_reservation_of_another_scope_refused(void **state)
+{
+	fixture *f = *state;
+	node_ipc(f, 0, "a");
+	rt_node_start(&f->n[0], f->dir);
+	Frep__V1__Scope scope             = FREP__V1__SCOPE__INIT;
+	scope.scope_id                    = "10.7.0.0";
+	scope.subnet_mask                 = "255.255.255.0";
+	scope.start_range                 = "10.7.0.10";
+	scope.end_range                   = "10.7.0.200";
+	Frep__V1__Reservation res         = FREP__V1__RESERVATION__INIT;
+	res.scope_id                      = "10.8.0.0";
+	res.ip_address                    = "10.7.0.50";
+	res.client_id                     = "00-11-22-33-44-55";
+	res.name                          = "elsewhere";
+	Frep__V1__Reservation       *rp[] = {&res};
+	Frep__V1__ScopeConfig        cfg  = FREP__V1__SCOPE_CONFIG__INIT;
+	Frep__V1__ImportScopeRequest req  = FREP__V1__IMPORT_SCOPE_REQUEST__INIT;
+	cfg.scope                         = &scope;
+	cfg.reservations                  = rp;
+	cfg.n_reservations                = 1;
+	req.config                        = &cfg;
+	frep_status       st;
+	ProtobufCMessage *out =
+	    rt_call(f->n[0].c, "DhcpServer", "ImportScope", &req.base, FREP_INVALID_ARGUMENT, &st);
+	protobuf_c_message_free_unpacked(out, NULL);
+	assert_non_null(strstr(st.message, "reservations[0].scope_id"));
+	char digest[65];
+	rt_digest(f->n[0].c, "10.7.0.0", digest);
+	assert_string_equal(digest, "");
+}
+
+/* Proves: frepctl refuses "10.0.0.0/08" (a leading zero in the prefix
+ * length) as a usage error and adds nothing; "/8" still works. */
+static void
+test_hardening_frepctl_prefix_with_leading_zero_refused(void **state)
+{
+	fixture *f = *state;
+	node_ipc(f, 0, "a");
+	rt_node_start(&f->n[0], f->dir);
+	const char *frepctl = getenv("FREPCTL");
+	assert_non_null(frepctl);
+	int rc = tu_system("%s --server %s scope add 10.0.0.0/08 --range 10.0.0.10-10.0.0.20 "
+			   "--name x >/dev/null 2>&1",
+	    frepctl, f->n[0].url);
+	assert_int_equal(rc, 2);
+	char digest[65];
+	rt_digest(f->n[0].c, "10.0.0.0", digest);
+	assert_string_equal(digest, "");
+	rc = tu_system("%s --server %s scope add 10.0.0.0/8 --range 10.0.0.10-10.0.0.20 "
+		       "--name x >/dev/null 2>&1",
+	    frepctl, f->n[0].url);
+	assert_int_equal(rc, 0);
+	rt_digest(f->n[0].c, "10.0.0.0", digest);
+	assert_string_not_equal(digest, "");
+}
+
+/* --- connections ---------------------------------------------------------- */
+
+static int
+tcp_connect(int port)
+{
+	int                fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t) port)};
+	sa.sin_addr.s_addr    = htonl(INADDR_LOOPBACK);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+	return fd;
+}
+
+/* Sum of the "closed N ws connections" lines in a log. */
+static long
+dropped_in_log(const char *log, long *first)
+{
+	FILE *f = fopen(log, "r");
+	char  line[1024];
+	long  total = 0;
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		const char *p = strstr(line, "closed ");
+		long        n = 0;
+		if (p != NULL && strstr(p, "ws connections") != NULL &&
+		    sscanf(p, "closed %ld", &n) == 1) {
+			if (total == 0) {
+				*first = n;
+			}
+			total += n;
+		}
+	}
+	fclose(f);
+	return total;
+}
+
+/* Proves: peers that connect to a ws:// listener and never finish the
+ * HTTP upgrade (100 silent, 5 with half a request) are each closed by the
+ * server — the oldest beyond 64 pending at once, the others at the 10 s
+ * deadline — while a ws:// client that did upgrade keeps its connection and
+ * is served throughout (nothing but the 105 is closed). Before, none was
+ * ever closed (40 held after 90 s; a few hundred exhaust the descriptors). */
+static void
+test_hardening_ws_peers_that_never_upgrade_are_dropped(void **state)
+{
+	fixture *f    = *state;
+	int      port = rt_free_port();
+	char     url[128];
+	snprintf(url, sizeof(url), "ws://127.0.0.1:%d/frep", port);
+	rt_node_init(&f->n[0], f->dir, "a", url);
+	rt_node *a = &f->n[0];
+	rt_node_start(a, f->dir);
+	rt_add_scope(a->c, "10.2.0.0", "10.2.0.10", "10.2.0.200", false);
+
+	enum { SILENT = 100, PARTIAL = 5, N = SILENT + PARTIAL };
+	int fds[N];
+	for (int i = 0; i < N; i++) {
+		fds[i] = tcp_connect(port);
+		if (i >= SILENT) {
+			const char *half = "GET /frep HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+			assert_true(write(fds[i], half, strlen(half)) > 0);
+		}
+	}
+	/* Each one ends with EOF or a reset from the server. */
+	struct timeval tv = {.tv_sec = 30};
+	for (int i = 0; i < N; i++) {
+		char b[64];
+		setsockopt(fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		ssize_t n = read(fds[i], b, sizeof(b));
+		if (n > 0 || (n < 0 && errno != ECONNRESET)) {
+			fail_msg("peer %d: not closed by the server (read %zd, %s)", i, n,
+			    n < 0 ? strerror(errno) : "data");
+		}
+		close(fds[i]);
+		/* The upgraded client is served all along. */
+		if (i % 25 == 0) {
+			char digest[65];
+			rt_digest(a->c, "10.2.0.0", digest);
+			assert_string_not_equal(digest, "");
+		}
+	}
+	char digest[65];
+	rt_digest(a->c, "10.2.0.0", digest);
+	assert_string_not_equal(digest, "");
+	long first   = 0;
+	long dropped = dropped_in_log(a->proc.log_path, &first);
+	print_message("ws peers closed by the server: %ld of %d; %ld at the first scan, so at "
+		      "most %ld held waiting\n",
+	    dropped, N, first, N - first);
+	assert_int_equal(dropped, N);
+}
+
+/* --- files and processes ------------------------------------------------- */
+
+/* Proves: frep.db, its WAL and the partner state file are created 0600
+ * even under umask 022 (they were 0644: world-readable shared secrets);
+ * a token file readable by others is warned about in the log; a running
+ * frepd cannot dump core (RLIMIT_CORE 0). */
+static void
+test_hardening_store_files_private_and_no_core_dumps(void **state)
+{
+	fixture *f = *state;
+	char     tok[700];
+	snprintf(tok, sizeof(tok), "%s/token", f->dir);
+	FILE *tf = fopen(tok, "w");
+	fprintf(tf, "%s\n", TOKEN);
+	fclose(tf);
+	chmod(tok, 0644);
+	node_ipc(f, 0, "a");
+	rt_node *a     = &f->n[0];
+	a->extra[0]    = "--token-file";
+	a->extra[1]    = tok;
+	a->copts.token = TOKEN;
+	mode_t old     = umask(022);
+	rt_node_start(a, f->dir);
+	umask(old);
+	rt_add_scope(a->c, "10.4.0.0", "10.4.0.10", "10.4.0.200", false);
+	const char *suffixes[] = {"", "-wal", ".partner-state"};
+	for (size_t i = 0; i < 3; i++) {
+		char        path[700];
+		struct stat sb;
+		snprintf(path, sizeof(path), "%s%s", a->db, suffixes[i]);
+		assert_int_equal(stat(path, &sb), 0);
+		if ((sb.st_mode & 077) != 0) {
+			fail_msg("%s has mode %04o", path, (unsigned) (sb.st_mode & 07777));
+		}
+	}
+	assert_true(rt_file_contains(a->proc.log_path, "--token-file"));
+	assert_true(rt_file_contains(a->proc.log_path, "mode 0644"));
+	char limits[64];
+	snprintf(limits, sizeof(limits), "/proc/%d/limits", (int) a->proc.pid);
+	assert_int_equal(tu_system("grep -Eq '^Max core file size +0 +0 ' %s", limits), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(
+		test_hardening_partner_call_reflected_to_its_sender_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_hardening_partner_call_replayed_after_restart_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_hardening_unsigned_partner_call_refused_before_decoding, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_hardening_decode_memory_bounded_by_request_size, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_hardening_call_id_cache_bound_to_caller_and_request, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_hardening_string_field_with_nul_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_hardening_string_field_not_utf8_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_hardening_error_messages_are_utf8, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_hardening_client_id_one_digit_group_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_hardening_import_reservation_of_another_scope_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_hardening_frepctl_prefix_with_leading_zero_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_hardening_ws_peers_that_never_upgrade_are_dropped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_hardening_store_files_private_and_no_core_dumps, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
