@@ -98,7 +98,8 @@ deb: deb-deps
 	  tar -cf - -T - | tar -xf - -C $(DEB_DIR)/src
 	cd $(DEB_DIR)/src && dpkg-buildpackage -b -us -uc -j$(JOBS) >../build.log 2>&1 || \
 	  { tail -40 ../build.log; exit 1; }
-	lintian --fail-on error --tag-display-limit 0 $(DEB_DIR)/*.changes >$(DEB_DIR)/lintian.log; \
+	mkdir -p $(DEB_DIR)/tmp && TMPDIR=$(CURDIR)/$(DEB_DIR)/tmp \
+	  lintian --fail-on error --tag-display-limit 0 $(DEB_DIR)/*.changes >$(DEB_DIR)/lintian.log; \
 	  rc=$$?; cat $(DEB_DIR)/lintian.log; exit $$rc
 	@ls $(DEB_DIR)/*.deb
 

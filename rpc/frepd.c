@@ -429,17 +429,22 @@ store_hint(const char *path)
  * kernel however frepd ends) on PATH.lock next to the store and writes its
  * PID there. The file is left in place on exit: removing it would let a
  * third frepd lock a new file while a second still holds the old one. The
- * lock's descriptor in *fd_out, kept open for the process's life. 0, or -1
- * with a message naming the file and the holder's PID on stderr. */
+ * lock's descriptor in *fd_out, kept open for the process's life;
+ * *created says whether this call made the file. 0, or -1 with a message
+ * naming the file and the holder's PID on stderr. */
 static int
-lock_store(const char *path, int *fd_out)
+lock_store(const char *path, int *fd_out, bool *created)
 {
 	char lock_path[PATH_MAX];
 	if (snprintf(lock_path, sizeof(lock_path), "%s.lock", path) >= (int) sizeof(lock_path)) {
 		fprintf(stderr, "frepd: INVALID_ARGUMENT: --db %s: path too long\n", path);
 		return -1;
 	}
-	int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int fd   = open(lock_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	*created = fd >= 0;
+	if (fd < 0 && errno == EEXIST) {
+		fd = open(lock_path, O_RDWR | O_CLOEXEC);
+	}
 	if (fd < 0) {
 		fprintf(stderr, "frepd: UNAVAILABLE: --db %s: cannot open lock file %s: %s%s\n",
 		    path, lock_path, strerror(errno), store_hint(lock_path));
@@ -469,6 +474,9 @@ lock_store(const char *path, int *fd_out)
 	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid_text, (size_t) n, 0) != n) {
 		fprintf(stderr, "frepd: UNAVAILABLE: --db %s: cannot write %s: %s\n", path,
 		    lock_path, strerror(errno));
+		if (*created) {
+			unlink(lock_path);
+		}
 		close(fd);
 		return -1;
 	}
@@ -486,12 +494,20 @@ open_store(const char *path, engine **out, int *lock_fd)
 		fprintf(stderr, "frepd: INVALID_ARGUMENT: --db is empty\n");
 		return -1;
 	}
-	if (make_parent_dirs(path) != 0 || lock_store(path, lock_fd) != 0) {
+	bool created = false;
+	if (make_parent_dirs(path) != 0 || lock_store(path, lock_fd, &created) != 0) {
 		return -1;
 	}
 	if (engine_open(path, NULL, out, &st) != FREP_OK) {
 		fprintf(stderr, "frepd: %s: --db %s: %s%s\n", frep_code_name(st.code), path,
 		    st.message, store_hint(path));
+		/* A lock file made for a store that cannot be opened (a
+		 * directory, a bad path) would be left behind for nothing. */
+		if (created) {
+			char lock_path[PATH_MAX];
+			snprintf(lock_path, sizeof(lock_path), "%s.lock", path);
+			unlink(lock_path);
+		}
 		close(*lock_fd);
 		*lock_fd = -1;
 		return -1;

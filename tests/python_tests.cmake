@@ -66,3 +66,11 @@ add_test(NAME python_install_test
   COMMAND ${FREP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/python/test_install.py)
 set_tests_properties(python_install_test PROPERTIES
   LABELS interop TIMEOUT 300 SKIP_RETURN_CODE 77 ENVIRONMENT "${py_env}")
+
+# clients/python/README.md: every sh block, as written, from a copy of the
+# tree with build/ linked to this build.
+add_test(NAME python_readme_test
+  COMMAND ${FREP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/python/test_readme.py)
+set_tests_properties(python_readme_test PROPERTIES
+  LABELS interop TIMEOUT 300 SKIP_RETURN_CODE 77
+  ENVIRONMENT "FREP_SOURCE_DIR=${PROJECT_SOURCE_DIR};FREP_BINARY_DIR=${PROJECT_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1")
