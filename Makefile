@@ -95,6 +95,7 @@ install: build
 deb: deb-deps
 	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
 	git ls-files -co --exclude-standard | grep -v '^$(DEB_DIR)/' | \
+	  while read -r f; do [ -e "$$f" ] && echo "$$f"; done | \
 	  tar -cf - -T - | tar -xf - -C $(DEB_DIR)/src
 	cd $(DEB_DIR)/src && dpkg-buildpackage -b -us -uc -j$(JOBS) >../build.log 2>&1 || \
 	  { tail -40 ../build.log; exit 1; }

@@ -16,3 +16,8 @@ if(frep_have_systemd AND FREP_NOTIFY_PYTHON3)
   set_tests_properties(notify_test PROPERTIES LABELS integration TIMEOUT 90
     ENVIRONMENT "FREPD=$<TARGET_FILE:frepd>;FREPCTL=$<TARGET_FILE:frepctl>;PYTHONDONTWRITEBYTECODE=1")
 endif()
+
+# README.md's package lists are the Makefile's.
+add_test(NAME readme_packages_test COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/readme_packages_test.sh)
+set_tests_properties(readme_packages_test PROPERTIES LABELS unit TIMEOUT 30
+  ENVIRONMENT "FREP_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
