@@ -14,14 +14,23 @@ DEB_PACKAGES := cmake make gcc pkg-config libc6-dev \
   libcmocka-dev libsqlite3-dev sqlite3 libjansson-dev libssl-dev libsmartcols-dev openssl \
   python3 python3-protobuf python3-venv python3-pip python3-setuptools python3-wheel \
   clang libclang-rt-14-dev \
-  kea-dhcp4-server isc-dhcp-client iproute2 clang-format git
+  kea-dhcp4-server isc-dhcp-client iproute2 clang-format git \
+  help2man libsystemd-dev
 
-.PHONY: all deps build build-asan test test-plain test-asan test-fuzz fuzz demo demo-kea install bench clean format format-check fresh-check
+# What `make deb` needs besides DEB_PACKAGES (Debian's packaging tools);
+# installed only by make deb / deb-test, to keep make test lean.
+DEB_BUILD_PACKAGES := debhelper dpkg-dev fakeroot dh-python python3-all python3-setuptools \
+  lintian
+DEB_DIR ?= build-deb
+
+.PHONY: all deps deb-deps deb deb-test build build-asan test test-plain test-asan test-fuzz fuzz demo demo-kea install bench clean format format-check fresh-check
 
 all: build
 
-deps:
-	@missing=""; for p in $(DEB_PACKAGES); do \
+deps deb-deps: PACKAGES = $(DEB_PACKAGES)
+deb-deps: PACKAGES = $(DEB_PACKAGES) $(DEB_BUILD_PACKAGES)
+deps deb-deps:
+	@missing=""; for p in $(PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -93,8 +102,28 @@ install: build
 fresh-check:
 	./.ci/fresh-check
 
+# Debian packages (debian/, dh with the cmake buildsystem): frep,
+# libfrep-client0, libfrep-client-dev, python3-frep in $(DEB_DIR)/, built
+# from a copy of the tree (dpkg-buildpackage writes next to the source),
+# then lintian (fails on errors). `make deb-test` installs them, checks
+# them and purges them (tests/deb_test.sh).
+deb: deb-deps
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
+	git ls-files -co --exclude-standard | grep -v '^$(DEB_DIR)/' | \
+	  while read -r f; do [ -e "$$f" ] && echo "$$f"; done | \
+	  tar -cf - -T - | tar -xf - -C $(DEB_DIR)/src
+	cd $(DEB_DIR)/src && dpkg-buildpackage -b -us -uc -j$(JOBS) >../build.log 2>&1 || \
+	  { tail -40 ../build.log; exit 1; }
+	mkdir -p $(DEB_DIR)/tmp && TMPDIR=$(CURDIR)/$(DEB_DIR)/tmp \
+	  lintian --fail-on error --tag-display-limit 0 $(DEB_DIR)/*.changes >$(DEB_DIR)/lintian.log; \
+	  rc=$$?; cat $(DEB_DIR)/lintian.log; exit $$rc
+	@ls $(DEB_DIR)/*.deb
+
+deb-test: deb
+	DEB_DIR=$(DEB_DIR) FREP_SOURCE_DIR=$(CURDIR) ./tests/deb_test.sh
+
 bench: build
 	BUILD=$(BUILD) ./bench/run
 
 clean:
-	rm -rf $(BUILD) $(SAN_BUILD)
+	rm -rf $(BUILD) $(SAN_BUILD) $(DEB_DIR)

@@ -5,6 +5,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <getopt.h>
 #include <limits.h>
@@ -22,6 +23,9 @@
 #include <unistd.h>
 
 #include <nng/nng.h>
+#ifdef FREP_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
 
 #include "data_plane_service.h"
 #include "dhcp_service.h"
@@ -72,7 +76,8 @@ usage(FILE *out)
 	    "                           ipc:///run/frep.sock, ws://127.0.0.1:6471/frep,\n"
 	    "                           tls+tcp://0.0.0.0:6472 (default tcp://127.0.0.1:6470)\n"
 	    "  --db PATH                the server's SQLite store, created if missing with\n"
-	    "                           its directory (mode 0700) (default %s)\n"
+	    "                           its directory (mode 0700) (default %s);\n"
+	    "                           PATH.lock keeps a second frepd off it\n"
 	    "  --threads N              worker threads running handlers (default 4)\n"
 	    "  --max-message-bytes N    largest request accepted (default %u)\n"
 	    "  --log-level LEVEL        error, warn, info or debug (default info)\n"
@@ -446,25 +451,107 @@ store_hint(const char *path)
 	return hint;
 }
 
-/* Opens the store at path, its directory created if missing. 0, or -1 with
- * a message on stderr. */
+/* One store, one daemon: takes a write lock (fcntl, released by the
+ * kernel however frepd ends) on PATH.lock next to the store and writes its
+ * PID there. The file is left in place on exit: removing it would let a
+ * third frepd lock a new file while a second still holds the old one. The
+ * lock's descriptor in *fd_out, kept open for the process's life;
+ * *created says whether this call made the file. 0, or -1 with a message
+ * naming the file and the holder's PID on stderr. */
 static int
-open_store(const char *path, engine **out)
+lock_store(const char *path, int *fd_out, bool *created)
+{
+	char lock_path[PATH_MAX];
+	if (snprintf(lock_path, sizeof(lock_path), "%s.lock", path) >= (int) sizeof(lock_path)) {
+		fprintf(stderr, "frepd: INVALID_ARGUMENT: --db %s: path too long\n", path);
+		return -1;
+	}
+	int fd   = open(lock_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	*created = fd >= 0;
+	if (fd < 0 && errno == EEXIST) {
+		fd = open(lock_path, O_RDWR | O_CLOEXEC);
+	}
+	if (fd < 0) {
+		fprintf(stderr, "frepd: UNAVAILABLE: --db %s: cannot open lock file %s: %s%s\n",
+		    path, lock_path, strerror(errno), store_hint(lock_path));
+		return -1;
+	}
+	struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	if (fcntl(fd, F_SETLK, &lk) != 0) {
+		int err = errno;
+		if (err == EACCES || err == EAGAIN) {
+			struct flock holder = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+			long pid = fcntl(fd, F_GETLK, &holder) == 0 && holder.l_type != F_UNLCK
+				       ? (long) holder.l_pid
+				       : -1;
+			fprintf(stderr,
+			    "frepd: FAILED_PRECONDITION: --db %s is in use by another frepd "
+			    "(PID %ld holds %s); one store, one daemon\n",
+			    path, pid, lock_path);
+		} else {
+			fprintf(stderr, "frepd: UNAVAILABLE: --db %s: cannot lock %s: %s\n", path,
+			    lock_path, strerror(err));
+		}
+		close(fd);
+		return -1;
+	}
+	char pid_text[32];
+	int  n = snprintf(pid_text, sizeof(pid_text), "%ld\n", (long) getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid_text, (size_t) n, 0) != n) {
+		fprintf(stderr, "frepd: UNAVAILABLE: --db %s: cannot write %s: %s\n", path,
+		    lock_path, strerror(errno));
+		if (*created) {
+			unlink(lock_path);
+		}
+		close(fd);
+		return -1;
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+/* Opens the store at path, its directory created if missing, after taking
+ * its lock (lock_store; *lock_fd). 0, or -1 with a message on stderr. */
+static int
+open_store(const char *path, engine **out, int *lock_fd)
 {
 	frep_status st;
 	if (path[0] == '\0') {
 		fprintf(stderr, "frepd: INVALID_ARGUMENT: --db is empty\n");
 		return -1;
 	}
-	if (make_parent_dirs(path) != 0) {
+	bool created = false;
+	if (make_parent_dirs(path) != 0 || lock_store(path, lock_fd, &created) != 0) {
 		return -1;
 	}
 	if (engine_open(path, NULL, out, &st) != FREP_OK) {
 		fprintf(stderr, "frepd: %s: --db %s: %s%s\n", frep_code_name(st.code), path,
 		    st.message, store_hint(path));
+		/* A lock file made for a store that cannot be opened (a
+		 * directory, a bad path) would be left behind for nothing. */
+		if (created) {
+			char lock_path[PATH_MAX];
+			snprintf(lock_path, sizeof(lock_path), "%s.lock", path);
+			unlink(lock_path);
+		}
+		close(*lock_fd);
+		*lock_fd = -1;
 		return -1;
 	}
 	return 0;
+}
+
+/* Tells systemd (Type=notify, $NOTIFY_SOCKET) how frepd is doing: READY=1
+ * once every listener is up, STOPPING=1 when draining. Nothing without
+ * libsystemd or outside systemd. */
+static void
+notify_service_manager(const char *state)
+{
+#ifdef FREP_HAVE_SYSTEMD
+	sd_notify(0, state);
+#else
+	(void) state;
+#endif
 }
 
 int
@@ -485,6 +572,7 @@ main(int argc, char **argv)
 	char             *token         = NULL;
 	char             *partner_token = NULL;
 	int               exit_code     = 1;
+	int               lock_fd       = -1;
 	sigset_t          sigs;
 	char              state_path[PATH_MAX + 32];
 
@@ -532,8 +620,9 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (open_store(o.db_path, &store) != 0) {
+	if (open_store(o.db_path, &store, &lock_fd) != 0) {
 		free(token);
+		free(partner_token);
 		return 2;
 	}
 
@@ -623,11 +712,13 @@ main(int argc, char **argv)
 	}
 	rpc_log(RPC_LOG_INFO, "frepd %s serving %s (%u worker threads, max message %zu bytes)",
 	    FREP_VERSION, o.db_path, o.threads, rpc_server_max_message_bytes(server));
+	notify_service_manager("READY=1");
 
 	int sig = 0;
 	while (sigwait(&sigs, &sig) != 0) {
 	}
 	rpc_log(RPC_LOG_INFO, "%s received: draining calls in flight", strsignal(sig));
+	notify_service_manager("STOPPING=1");
 	rpc_server_shutdown(server, o.drain_ms);
 	rpc_log(RPC_LOG_INFO, "stopped");
 	exit_code = 0;
@@ -649,6 +740,9 @@ out:
 	partner_service_free(partner);
 	partner_pool_free(pool);
 	engine_close(store);
+	if (lock_fd >= 0) {
+		close(lock_fd); /* after the store: the lock guards it to the end */
+	}
 	free(token);
 	free(partner_token);
 	nng_fini();

@@ -278,6 +278,42 @@ test_frepd_ipc_listener_survives_broken_handshakes(void **state)
 	stop_frepd_cleanly(f, SIGTERM);
 }
 
+/* One store, one daemon (issue 11): both used to run on one --db. A second
+ * frepd on a store in use exits 2 naming the store, its lock file and the
+ * first one's PID, and leaves the first serving; once the first has
+ * stopped, the store is free again. */
+static void
+test_frepd_refuses_a_store_in_use(void **state)
+{
+	fixture *f = *state;
+	start_frepd(f);
+	char db[600], url2[600], expect[1400];
+	snprintf(db, sizeof(db), "%s/frep.db", f->dir);
+	snprintf(url2, sizeof(url2), "ipc://%s/second.sock", f->dir);
+	const char *args[] = {"--listen", url2, "--db", db, NULL};
+	tu_proc     second = {0};
+	assert_int_equal(tu_frepd_start(&second, f->dir, "second", args), 0);
+	int status = tu_proc_stop(&second, 0, 10000);
+	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 2) {
+		tu_proc_dump_log(&second);
+		fail_msg(
+		    "a second frepd on %s did not refuse to start (wait status %d)", db, status);
+	}
+	snprintf(expect, sizeof(expect),
+	    "FAILED_PRECONDITION: --db %s is in use by another frepd (PID %ld holds %s.lock)", db,
+	    (long) f->proc.pid, db);
+	if (tu_system("grep -qF -- '%s' %s", expect, second.log_path) != 0) {
+		tu_proc_dump_log(&second);
+		fail_msg("the refusal does not say: %s", expect);
+	}
+	assert_int_equal(tu_system("grep -qx '%ld' %s.lock", (long) f->proc.pid, db), 0);
+	assert_int_equal(tu_wait_healthy(f->url, 10000), 0);
+	stop_frepd_cleanly(f, SIGTERM);
+	/* Released with the first: the store opens again. */
+	start_frepd(f);
+	stop_frepd_cleanly(f, SIGTERM);
+}
+
 int
 main(void)
 {
@@ -292,6 +328,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_frepctl_health_and_describe, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_frepd_ipc_listener_survives_broken_handshakes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_frepd_refuses_a_store_in_use, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("frepd", tests, NULL, NULL);
 }

@@ -6,3 +6,18 @@ if(FREP_MAN_DIR)
   set_tests_properties(man_test PROPERTIES LABELS unit TIMEOUT 60
     ENVIRONMENT "FREPD=$<TARGET_FILE:frepd>;FREPCTL=$<TARGET_FILE:frepctl>;FREP_MAN_DIR=${FREP_MAN_DIR}")
 endif()
+
+# systemd readiness: READY=1 / STOPPING=1 on $NOTIFY_SOCKET (frepd built
+# with libsystemd; rpc/CMakeLists.txt).
+get_property(frep_have_systemd GLOBAL PROPERTY FREP_HAVE_SYSTEMD)
+find_program(FREP_NOTIFY_PYTHON3 python3)
+if(frep_have_systemd AND FREP_NOTIFY_PYTHON3)
+  add_test(NAME notify_test COMMAND ${FREP_NOTIFY_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/notify_test.py)
+  set_tests_properties(notify_test PROPERTIES LABELS integration TIMEOUT 90
+    ENVIRONMENT "FREPD=$<TARGET_FILE:frepd>;FREPCTL=$<TARGET_FILE:frepctl>;PYTHONDONTWRITEBYTECODE=1")
+endif()
+
+# README.md's package lists are the Makefile's.
+add_test(NAME readme_packages_test COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/readme_packages_test.sh)
+set_tests_properties(readme_packages_test PROPERTIES LABELS unit TIMEOUT 30
+  ENVIRONMENT "FREP_SOURCE_DIR=${PROJECT_SOURCE_DIR}")

@@ -80,3 +80,11 @@ add_test(NAME docs_protocol_facts_test
   COMMAND ${FREP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/docs/protocol_facts.py)
 set_tests_properties(docs_protocol_facts_test PROPERTIES
   LABELS integration TIMEOUT 120 ENVIRONMENT "${py_env}")
+
+# clients/python/README.md: every sh block, as written, from a copy of the
+# tree with build/ linked to this build.
+add_test(NAME python_readme_test
+  COMMAND ${FREP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/python/test_readme.py)
+set_tests_properties(python_readme_test PROPERTIES
+  LABELS interop TIMEOUT 300 SKIP_RETURN_CODE 77
+  ENVIRONMENT "FREP_SOURCE_DIR=${PROJECT_SOURCE_DIR};FREP_BINARY_DIR=${PROJECT_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1")

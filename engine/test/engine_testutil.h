@@ -5,6 +5,8 @@
 #ifndef FREP_ENGINE_TEST_ENGINE_TESTUTIL_H
 #define FREP_ENGINE_TEST_ENGINE_TESTUTIL_H
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -79,6 +81,19 @@ testdb_close(testdb *t)
 	}
 	engine_close(t->e);
 	testdb_remove_files(t);
+	/* Whatever else a test left there too (kea-dhcp4's logger_lockfile,
+	 * exported files): the directory must go, or /tmp fills up with
+	 * frep-engine-* (issue 11). One level: tests create no subdirectories. */
+	DIR *d = opendir(t->dir);
+	if (d != NULL) {
+		struct dirent *ent;
+		while ((ent = readdir(d)) != NULL) {
+			if (strcmp(ent->d_name, ".") != 0 && strcmp(ent->d_name, "..") != 0) {
+				unlinkat(dirfd(d), ent->d_name, 0);
+			}
+		}
+		closedir(d);
+	}
 	rmdir(t->dir);
 	free(t);
 }
