@@ -8,9 +8,7 @@
 static int64_t
 now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return engine__now_ms();
 }
 
 static frep_code
@@ -101,7 +99,10 @@ engine_audit_add(engine *e, const engine_audit_record *record, uint64_t *id, fre
 	if ((rc = engine__write_begin(e, st)) != FREP_OK) {
 		return rc;
 	}
-	rc = audit_insert(e, record, now_ms(), id, st);
+	int64_t now = now_ms();
+	if ((rc = audit_insert(e, record, now, id, st)) == FREP_OK) {
+		rc = engine__audit_prune(e, now, st);
+	}
 	return engine__write_end(e, rc, st);
 }
 
@@ -124,6 +125,9 @@ engine_audit_add_many(engine *e, const engine_audit_record *records, size_t n, f
 	}
 	for (size_t i = 0; i < n && rc == FREP_OK; i++) {
 		rc = audit_insert(e, &records[i], now, NULL, st);
+	}
+	if (rc == FREP_OK) {
+		rc = engine__audit_prune(e, now, st);
 	}
 	return engine__write_end(e, rc, st);
 }
