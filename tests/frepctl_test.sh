@@ -288,6 +288,9 @@ check 'j["results"][0]["code"] == 0 and j["results"][0].get("unchanged") == True
 must --json replicate --scope 10.0.1.0 --yes --full
 check 'j["results"][0]["code"] == 0 and not j["results"][0].get("unchanged")'
 run 1 replicate --name nope --force;          out_has "NOT_FOUND"
+# any number of --scope flags (once at most 64): 70 unknown scopes, 70 per-item errors
+run 1 replicate --force $(for i in $(seq 1 70); do printf -- '--scope 10.9.%d.0 ' "$i"; done)
+out_has "70 request items not replicable"
 run 1 replicate --scope 10.0.0.0 --force;     out_has "FAILED_PRECONDITION"   # in no relationship
 run 1 replicate --scope 10.0.1.256 --force;   err_has "INVALID_ARGUMENT"; err_has "10.0.1.256"
 run 2 replicate --name lab-pair --scope 10.0.1.0 --force

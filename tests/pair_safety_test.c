@@ -39,7 +39,7 @@ setup(void **state)
 {
 	fixture *f = calloc(1, sizeof(*f));
 	char     url[600];
-	f->dir     = tu_tmpdir();
+	f->dir = tu_tmpdir();
 	snprintf(url, sizeof(url), "ipc://%s/a.sock", f->dir);
 	rt_node_init(&f->a, f->dir, "a", url);
 	snprintf(url, sizeof(url), "ipc://%s/b.sock", f->dir);
@@ -91,8 +91,8 @@ description(frep_client *c, const char *scope, char *out, size_t cap)
 {
 	Frep__V1__ScopeKey k = FREP__V1__SCOPE_KEY__INIT;
 	k.scope_id           = (char *) scope;
-	Frep__V1__Scope *s = (Frep__V1__Scope *) rt_call(c, "DhcpServer", "GetScope", &k.base,
-	    FREP_OK, NULL);
+	Frep__V1__Scope *s =
+	    (Frep__V1__Scope *) rt_call(c, "DhcpServer", "GetScope", &k.base, FREP_OK, NULL);
 	snprintf(out, cap, "%s", s->description);
 	protobuf_c_message_free_unpacked(&s->base, NULL);
 }
@@ -100,7 +100,7 @@ description(frep_client *c, const char *scope, char *out, size_t cap)
 static Frep__V1__ReplicateResponse *
 replicate(frep_client *c, const char *scope, bool full, bool dry_run)
 {
-	Frep__V1__ReplicateByScopeIdRequest req = FREP__V1__REPLICATE_BY_SCOPE_ID_REQUEST__INIT;
+	Frep__V1__ReplicateByScopeIdRequest req   = FREP__V1__REPLICATE_BY_SCOPE_ID_REQUEST__INIT;
 	char                               *ids[] = {(char *) scope};
 	req.scope_ids                             = ids;
 	req.n_scope_ids                           = 1;
@@ -206,8 +206,8 @@ test_pair_crossing_replications_never_swap(void **state)
 		protobuf_c_message_free_unpacked(&xa.out->base, NULL);
 		protobuf_c_message_free_unpacked(&xb.out->base, NULL);
 	}
-	print_message("%ld crossing rounds: A's version won %u, B's %u, neither %u\n", rounds,
-	    ok_a, ok_b, none);
+	print_message("%ld crossing rounds: A's version won %u, B's %u, neither %u\n", rounds, ok_a,
+	    ok_b, none);
 	assert_int_equal(none, 0);
 }
 
@@ -226,27 +226,27 @@ test_pair_scope_add_refuses_the_partners_scope(void **state)
 
 	pair_up(f);
 	rt_add_scope(f->b.c, "10.2.0.0", "10.2.0.10", "10.2.0.250", false);
-	assert_int_equal(rt_add_reservation(f->b.c, "10.2.0.0", "10.2.0.20", "00-11-22-33-44-02",
-			     "b's own", &st),
+	assert_int_equal(rt_add_reservation(
+			     f->b.c, "10.2.0.0", "10.2.0.20", "00-11-22-33-44-02", "b's own", &st),
 	    FREP_OK);
 	rt_add_scope(f->a.c, "10.2.0.0", "10.2.0.10", "10.2.0.250", false);
 	rt_digest(f->b.c, "10.2.0.0", before);
 
-	Frep__V1__FailoverScopeRequest req = FREP__V1__FAILOVER_SCOPE_REQUEST__INIT;
+	Frep__V1__FailoverScopeRequest req   = FREP__V1__FAILOVER_SCOPE_REQUEST__INIT;
 	char                          *ids[] = {"10.2.0.0"};
 	req.name                             = "r";
 	req.scope_ids                        = ids;
 	req.n_scope_ids                      = 1;
-	protobuf_c_message_free_unpacked(rt_call(f->a.c, "DhcpServer", "AddFailoverScope",
-					     &req.base, FREP_ALREADY_EXISTS, &st),
+	protobuf_c_message_free_unpacked(
+	    rt_call(f->a.c, "DhcpServer", "AddFailoverScope", &req.base, FREP_ALREADY_EXISTS, &st),
 	    NULL);
 	assert_non_null(strstr(st.message, "10.2.0.0"));
 	assert_non_null(strstr(st.message, "force"));
 	rt_digest(f->b.c, "10.2.0.0", after);
 	assert_string_equal(before, after);
 	/* Nothing changed here either: the scope is still in no relationship. */
-	Frep__V1__FailoverKey k = FREP__V1__FAILOVER_KEY__INIT;
-	k.name                  = "r";
+	Frep__V1__FailoverKey k             = FREP__V1__FAILOVER_KEY__INIT;
+	k.name                              = "r";
 	Frep__V1__FailoverRelationship *rel = (Frep__V1__FailoverRelationship *) rt_call(
 	    f->a.c, "DhcpServer", "GetFailover", &k.base, FREP_OK, NULL);
 	assert_int_equal(rel->n_scope_ids, 1);
@@ -329,8 +329,8 @@ test_pair_secret_reaches_only_the_relationships_scopes(void **state)
 	assert_string_equal(before, after);
 
 	/* Not in r on B, so a mirror update of r cannot delete it. */
-	Frep__V1__FailoverKey k = FREP__V1__FAILOVER_KEY__INIT;
-	k.name                  = "r";
+	Frep__V1__FailoverKey k             = FREP__V1__FAILOVER_KEY__INIT;
+	k.name                              = "r";
 	Frep__V1__FailoverRelationship *rel = (Frep__V1__FailoverRelationship *) rt_call(
 	    f->b.c, "DhcpServer", "GetFailover", &k.base, FREP_OK, NULL);
 	for (size_t i = 0; i < rel->n_scope_ids; i++) {
@@ -376,11 +376,11 @@ test_pair_set_failover_changes_both_servers(void **state)
 
 	pair_up(f);
 	/* Load balance: 40 here, 60 there. */
-	Frep__V1__FailoverRelationship rel = FREP__V1__FAILOVER_RELATIONSHIP__INIT;
-	char *m1[]                         = {"load_balance_percent", "max_client_lead_time_s"};
-	rel.name                           = "r";
-	rel.load_balance_percent           = 40;
-	rel.max_client_lead_time_s         = 1800;
+	Frep__V1__FailoverRelationship rel  = FREP__V1__FAILOVER_RELATIONSHIP__INIT;
+	char                          *m1[] = {"load_balance_percent", "max_client_lead_time_s"};
+	rel.name                            = "r";
+	rel.load_balance_percent            = 40;
+	rel.max_client_lead_time_s          = 1800;
 	set_failover(&f->a, &rel, m1, 2, FREP_OK, NULL);
 	ga = get_failover(&f->a, "r");
 	gb = get_failover(&f->b, "r");
@@ -513,8 +513,8 @@ test_pair_partner_refusal_names_the_partner_and_every_dependency(void **state)
 		d.name                       = "site";
 		d.type                       = FREP__V1__OPTION_TYPE__OPTION_TYPE_BYTE;
 		rt_call_ok(f->a.c, "DhcpServer", "AddOptionDefinition", &d.base);
-		Frep__V1__OptionValue         v   = FREP__V1__OPTION_VALUE__INIT;
-		Frep__V1__SetOptionValueRequest req = FREP__V1__SET_OPTION_VALUE_REQUEST__INIT;
+		Frep__V1__OptionValue           v      = FREP__V1__OPTION_VALUE__INIT;
+		Frep__V1__SetOptionValueRequest req    = FREP__V1__SET_OPTION_VALUE_REQUEST__INIT;
 		char                           *vals[] = {"7"};
 		v.option_id                            = code;
 		v.values                               = vals;
