@@ -224,9 +224,9 @@ typedef struct batch {
 	bool                   retried; /* a retry batch: no further retry */
 	/* Scopes to try once more from fresh digests (the partner's scope
 	 * changed between its digest and the apply). */
-	uint32_t               retry_ids[BATCH_SCOPES_MAX];
-	Frep__V1__ScopeResult *retry_results[BATCH_SCOPES_MAX];
-	size_t                 n_retry;
+	uint32_t               *retry_ids; /* room for every scope of the call */
+	Frep__V1__ScopeResult **retry_results;
+	size_t                  n_retry;
 } batch;
 
 static batch *
@@ -234,10 +234,12 @@ batch_new(void)
 {
 	batch *b = malloc(sizeof(*b));
 	if (b != NULL) {
-		b->n       = 0;
-		b->bytes   = 0;
-		b->retried = false;
-		b->n_retry = 0;
+		b->n             = 0;
+		b->bytes         = 0;
+		b->retried       = false;
+		b->n_retry       = 0;
+		b->retry_ids     = NULL;
+		b->retry_results = NULL;
 		convert_arena_init(&b->a);
 	}
 	return b;
@@ -529,7 +531,12 @@ replicate_into(replication *r, reply *rp, const relctx *c, const uint32_t *ids, 
 		audit_failed(r, c, ids, results, n);
 		goto out;
 	}
-	b->retried = retried;
+	b->retried       = retried;
+	b->retry_ids     = convert_arena_alloc(&rp->a, (n + 1) * sizeof(*b->retry_ids), &st);
+	b->retry_results = convert_arena_alloc(&rp->a, (n + 1) * sizeof(*b->retry_results), &st);
+	if (b->retry_ids == NULL || b->retry_results == NULL) {
+		b->retried = true; /* no room to remember retries: none */
+	}
 	for (size_t i = 0; i < n; i++) {
 		Frep__V1__ScopeResult *res  = results[i];
 		engine_scope_config   *snap = NULL;
