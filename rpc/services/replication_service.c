@@ -218,7 +218,7 @@ typedef struct batch {
 	Frep__V1__ScopeConfig *configs[BATCH_SCOPES_MAX];
 	engine_scope_config   *snaps[BATCH_SCOPES_MAX];
 	Frep__V1__ScopeResult *results[BATCH_SCOPES_MAX];
-	char                  *expected[BATCH_SCOPES_MAX]; /* the partner's digest, in a */
+	char                  *expected[BATCH_SCOPES_MAX]; /* the partner's digest (reply arena) */
 	size_t                 n;
 	size_t                 bytes;
 	bool                   retried; /* a retry batch: no further retry */
@@ -476,7 +476,7 @@ batch_add(replication *r, reply *rp, const relctx *c, batch *b, engine_scope_con
 		b->configs[b->n]  = cfg;
 		b->snaps[b->n]    = snap;
 		b->results[b->n]  = res;
-		b->expected[b->n] = convert_arena_strdup(&b->a, expected, NULL);
+		b->expected[b->n] = convert_arena_strdup(&rp->a, expected, NULL);
 		if (b->expected[b->n] == NULL) {
 			b->expected[b->n] = (char *) "";
 		}
