@@ -501,6 +501,14 @@ engine_audit_record engine_audit_applied(const char *source, const char *relatio
 frep_code engine_audit_add_many(
     engine *e, const engine_audit_record *records, size_t n, frep_status *st);
 
+/* A source's record of one batch of a replication, in one transaction
+ * (one commit): the n audit records, and the last-synced state of the
+ * n_synced scopes of relationship that succeeded (synced_ids[i] now holds
+ * synced_digests[i] on both sides). */
+frep_code engine_audit_add_synced(engine *e, const engine_audit_record *records, size_t n,
+    const char *relationship, const uint32_t *synced_ids, const char *const *synced_digests,
+    size_t n_synced, frep_status *st);
+
 /* Lists audit records matching filter (NULL = all), newest first, at most
  * filter->limit (0 = 100); free with engine_audit_records_free. */
 frep_code engine_audit_list(engine *e, const engine_audit_filter *filter, engine_audit_record **out,

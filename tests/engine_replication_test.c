@@ -1041,6 +1041,42 @@ test_engine_audit_retention(void **state)
 }
 
 static void
+test_engine_source_records_audit_and_sync_together(void **state)
+{
+	testdb             *t = testdb_open();
+	frep_status         st;
+	uint32_t            ids[]     = {S1, IP4(10, 0, 2, 0)};
+	const char         *digests[] = {"d1", "d2"};
+	engine_sync_state   ss[2];
+	bool                found[2];
+	engine_audit_record r = {.direction = "sent",
+	    .source                         = "tcp://10.9.0.1:6470",
+	    .relationship                   = "pair",
+	    .scope_id                       = S1,
+	    .digest_before                  = "",
+	    .digest_after                   = "d1",
+	    .message                        = ""};
+
+	(void) state;
+	add_relationship(t->e, "pair");
+	CHECK_OK(engine_audit_add_synced(t->e, &r, 1, "pair", ids, digests, 1, &st), st);
+	CHECK_OK(engine_sync_states_get(t->e, "pair", ids, 2, ss, found, &st), st);
+	assert_true(found[0]);
+	assert_string_equal(ss[0].digest, "d1");
+	assert_false(found[1]);
+	CHECK_OK(engine_sync_states_put(t->e, "pair", ids, digests, 2, 0, &st), st);
+	CHECK_OK(engine_sync_states_get(t->e, "pair", ids, 2, ss, found, &st), st);
+	assert_true(found[1]);
+	assert_string_equal(ss[1].digest, "d2");
+	/* Another relationship has its own state; an unknown one records none. */
+	CHECK_OK(engine_sync_states_get(t->e, "other", ids, 2, ss, found, &st), st);
+	assert_false(found[0]);
+	CHECK_STATUS(engine_sync_states_put(t->e, "nope", ids, digests, 1, 0, &st), st,
+	    FREP_FAILED_PRECONDITION, "nope");
+	testdb_close(t);
+}
+
+static void
 test_engine_secret_rotation_keeps_the_previous(void **state)
 {
 	testdb         *t = testdb_open();
@@ -1085,6 +1121,7 @@ main(void)
 	    cmocka_unit_test(test_engine_apply_names_every_missing_dependency),
 	    cmocka_unit_test(test_engine_audit_retention),
 	    cmocka_unit_test(test_engine_secret_rotation_keeps_the_previous),
+	    cmocka_unit_test(test_engine_source_records_audit_and_sync_together),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

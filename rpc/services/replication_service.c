@@ -432,12 +432,10 @@ batch_flush(replication *r, reply *rp, const relctx *c, batch *b)
 			recs[n_recs++] = sent_record(r, c, snap->scope.scope_id, res);
 		}
 	}
-	if (engine_audit_add_many(r->e, recs, n_recs, &st) != FREP_OK) {
-		rpc_log(RPC_LOG_WARN, "audit records: %s", st.message);
-	}
-	if (engine_sync_states_put(
-		r->e, c->rel.name, synced_ids, synced_digests, n_synced, 0, &st) != FREP_OK) {
-		rpc_log(RPC_LOG_WARN, "last-synced states: %s", st.message);
+	/* One commit for the batch's record: audit and last-synced state. */
+	if (engine_audit_add_synced(r->e, recs, n_recs, c->rel.name, synced_ids, synced_digests,
+		n_synced, &st) != FREP_OK) {
+		rpc_log(RPC_LOG_WARN, "audit records and last-synced states: %s", st.message);
 	}
 	bool big = b->bytes > (1u << 20);
 	batch_end_sends(c, b, r->e);
