@@ -260,12 +260,43 @@ test_pair_scope_add_refuses_the_partners_scope(void **state)
 	assert_string_equal(mine, after);
 }
 
+/* AddFailover refuses a scope the partner has (ALREADY_EXISTS); force
+ * reaches the partner's apply (adopt) and takes it over. */
+static void
+test_pair_add_failover_force_takes_over(void **state)
+{
+	fixture *f = *state;
+	char     before[65], after[65], mine[65];
+	char    *scopes[] = {"10.4.0.0"};
+
+	rt_add_scope(f->b.c, "10.4.0.0", "10.4.0.10", "10.4.0.250", false);
+	rt_digest(f->b.c, "10.4.0.0", before);
+	rt_add_scope(f->a.c, "10.4.0.0", "10.4.0.20", "10.4.0.220", false);
+	rt_add_failover(f->a.c, "r", f->b.url, SECRET, scopes, 1, FREP_ALREADY_EXISTS);
+	rt_digest(f->b.c, "10.4.0.0", after);
+	assert_string_equal(before, after);
+
+	Frep__V1__AddFailoverRequest   req = FREP__V1__ADD_FAILOVER_REQUEST__INIT;
+	Frep__V1__FailoverRelationship rel = FREP__V1__FAILOVER_RELATIONSHIP__INIT;
+	rel.name                           = "r";
+	rel.partner_server                 = f->b.url;
+	rel.shared_secret                  = SECRET;
+	rel.scope_ids                      = scopes;
+	rel.n_scope_ids                    = 1;
+	req.relationship                   = &rel;
+	req.force                          = true;
+	rt_call_ok(f->a.c, "DhcpServer", "AddFailover", &req.base);
+	rt_digest(f->a.c, "10.4.0.0", mine);
+	rt_digest(f->b.c, "10.4.0.0", after);
+	assert_string_equal(mine, after);
+}
+
 /* --- 3. the secret reaches only the relationship's scopes ----------------- */
 
 /* A Partner call signed for relationship r, sent to node n. */
 static frep_code
-signed_call(rt_node *n, const char *method, const ProtobufCMessage *in,
-    const ProtobufCMessageDescriptor *out_desc, frep_status *st)
+signed_call_out(rt_node *n, const char *method, const ProtobufCMessage *in,
+    const ProtobufCMessageDescriptor *out_desc, ProtobufCMessage **out, frep_status *st)
 {
 	char     path[128], mac[PARTNER_AUTH_MAC_HEXLEN], ts[32], nonce[33];
 	size_t   len     = protobuf_c_message_get_packed_size(in);
@@ -281,8 +312,16 @@ signed_call(rt_node *n, const char *method, const ProtobufCMessage *in,
 		{PARTNER_AUTH_KEY_TIMESTAMP, ts}, {PARTNER_AUTH_KEY_NONCE, nonce},
 		{PARTNER_AUTH_KEY_MAC, mac}};
 	frep_call_options co   = {.metadata = md, .n_metadata = 4};
+	*out                   = NULL;
+	return frep_client_call(n->c, path, in, out_desc, out, &co, st);
+}
+
+static frep_code
+signed_call(rt_node *n, const char *method, const ProtobufCMessage *in,
+    const ProtobufCMessageDescriptor *out_desc, frep_status *st)
+{
 	ProtobufCMessage *out  = NULL;
-	frep_code         code = frep_client_call(n->c, path, in, out_desc, &out, &co, st);
+	frep_code         code = signed_call_out(n, method, in, out_desc, &out, st);
 	protobuf_c_message_free_unpacked(out, NULL);
 	return code;
 }
@@ -337,6 +376,59 @@ test_pair_secret_reaches_only_the_relationships_scopes(void **state)
 		assert_string_not_equal(rel->scope_ids[i], "10.3.0.0");
 	}
 	protobuf_c_message_free_unpacked(&rel->base, NULL);
+	protobuf_c_message_free_unpacked(&cfg->base, NULL);
+}
+
+/* Versioned apply on the wire: an ApplyScopes whose expected digest is not
+ * the partner's is ABORTED (stale_expected) and changes nothing; with the
+ * partner's digest it is applied. */
+static void
+test_pair_apply_is_versioned(void **state)
+{
+	fixture          *f = *state;
+	frep_status       st;
+	char              before[65], after[65];
+	ProtobufCMessage *out = NULL;
+
+	pair_up(f);
+	set_description(f->a.c, SCOPE, "a new version");
+	rt_digest(f->b.c, SCOPE, before);
+	Frep__V1__ScopeConfigRequest cr = FREP__V1__SCOPE_CONFIG_REQUEST__INIT;
+	cr.scope_id                     = SCOPE;
+	Frep__V1__ScopeConfig *cfg      = (Frep__V1__ScopeConfig *) rt_call(
+		 f->a.c, "DhcpServer", "GetScopeConfig", &cr.base, FREP_OK, NULL);
+	Frep__V1__ScopeConfig       *cfgs[] = {cfg};
+	char                         stale[65];
+	char                        *expected[] = {stale};
+	Frep__V1__ApplyScopesRequest req        = FREP__V1__APPLY_SCOPES_REQUEST__INIT;
+	memset(stale, 'b', 64);
+	stale[64]              = '\0';
+	req.relationship       = "r";
+	req.source_server      = f->a.url;
+	req.configs            = cfgs;
+	req.n_configs          = 1;
+	req.expected_digests   = expected;
+	req.n_expected_digests = 1;
+	assert_int_equal(signed_call_out(&f->b, "ApplyScopes", &req.base,
+			     &frep__v1__apply_scopes_response__descriptor, &out, &st),
+	    FREP_OK);
+	Frep__V1__ApplyScopesResponse *r = (Frep__V1__ApplyScopesResponse *) out;
+	assert_int_equal(r->outcomes[0]->code, FREP_ABORTED);
+	assert_true(r->outcomes[0]->stale_expected);
+	assert_non_null(strstr(r->outcomes[0]->message, before));
+	protobuf_c_message_free_unpacked(out, NULL);
+	rt_digest(f->b.c, SCOPE, after);
+	assert_string_equal(before, after);
+
+	expected[0] = before;
+	assert_int_equal(signed_call_out(&f->b, "ApplyScopes", &req.base,
+			     &frep__v1__apply_scopes_response__descriptor, &out, &st),
+	    FREP_OK);
+	r = (Frep__V1__ApplyScopesResponse *) out;
+	assert_int_equal(r->outcomes[0]->code, FREP_OK);
+	protobuf_c_message_free_unpacked(out, NULL);
+	rt_digest(f->b.c, SCOPE, after);
+	assert_string_equal(after, cfg->digest);
 	protobuf_c_message_free_unpacked(&cfg->base, NULL);
 }
 
@@ -581,7 +673,10 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_pair_scope_add_refuses_the_partners_scope, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
+		test_pair_add_failover_force_takes_over, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
 		test_pair_secret_reaches_only_the_relationships_scopes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pair_apply_is_versioned, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_pair_set_failover_changes_both_servers, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
