@@ -2046,7 +2046,8 @@ static const frepctl_command failover_commands[] = {
 	.args     = "NAME",
 	.min_args = 1,
 	.max_args = 1,
-	.summary  = "change the given properties of a relationship",
+	.summary  = "change the given properties of a relationship here and on the partner's "
+		    "mirror (all or nothing)",
 	.flags    = failover_set_flags,
 	.run      = cmd_failover_set},
     {.name        = "get",

@@ -425,7 +425,7 @@ drop_scopes_not_in(partner_service *ps, const engine_failover *rel, const uint32
 /* The mirror's settings a SetFailover on the partner may change. */
 static const char *const mirror_settable[] = {"mode", "server_role", "load_balance_percent",
     "reserve_percent", "max_client_lead_time_s", "auto_state_transition", "state_switch_interval_s",
-    "shared_secret", NULL};
+    "shared_secret", "partner_server", "local_server", NULL};
 
 static frep_code
 update_mirror_settings(partner_service *ps, const engine_failover *want,
@@ -441,7 +441,7 @@ update_mirror_settings(partner_service *ps, const engine_failover *want,
 			    "update_mask[%zu] \"%s\" cannot be set on the mirror (settable: mode, "
 			    "server_role, load_balance_percent, reserve_percent, "
 			    "max_client_lead_time_s, auto_state_transition, "
-			    "state_switch_interval_s, shared_secret)",
+			    "state_switch_interval_s, shared_secret, partner_server, local_server)",
 			    i, in->update_mask[i]);
 		}
 	}

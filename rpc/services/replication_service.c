@@ -1262,7 +1262,7 @@ replication_failover_remove_scopes(replication *r, const char *name, const uint3
 /* The settings SetFailover changes on the partner's mirror as well. */
 static const char *const mirrored_fields[] = {"mode", "server_role", "load_balance_percent",
     "reserve_percent", "max_client_lead_time_s", "auto_state_transition", "state_switch_interval_s",
-    "shared_secret", NULL};
+    "shared_secret", "partner_server", "local_server", NULL};
 
 frep_code
 replication_failover_set(replication *r, const engine_failover *in, const char *const *mask,
@@ -1270,7 +1270,7 @@ replication_failover_set(replication *r, const engine_failover *in, const char *
 {
 	engine_failover old = {0}, stored = {0};
 	relctx          c = {0};
-	const char     *pmask[16];
+	const char     *pmask[sizeof(mirrored_fields) / sizeof(mirrored_fields[0])];
 	size_t          n_pmask = 0;
 	frep_status     ignore;
 	frep_code       code;
@@ -1278,9 +1278,15 @@ replication_failover_set(replication *r, const engine_failover *in, const char *
 	/* Which of the change reaches the partner: the mirrored settings named
 	 * (all of them for an empty mask; the secret only when one is given). */
 	for (size_t k = 0; mirrored_fields[k] != NULL; k++) {
+		/* The partner's partner_server is this server's local_server, and
+		 * the other way round. */
+		const char *here =
+		    strcmp(mirrored_fields[k], "partner_server") == 0 ? "local_server"
+		    : strcmp(mirrored_fields[k], "local_server") == 0 ? "partner_server"
+								      : mirrored_fields[k];
 		bool named = false;
 		for (size_t i = 0; i < n_mask && !named; i++) {
-			named = strcmp(mask[i], mirrored_fields[k]) == 0;
+			named = strcmp(mask[i], here) == 0;
 		}
 		if (n_mask == 0) {
 			named = strcmp(mirrored_fields[k], "shared_secret") != 0 ||
@@ -1320,7 +1326,12 @@ replication_failover_set(replication *r, const engine_failover *in, const char *
 			req.relationship  = m;
 			req.update_mask   = (char **) pmask;
 			req.n_update_mask = n_pmask;
+			/* At the partner's URL as it is now (SetFailover may have
+			 * just changed it). */
+			char *was_url        = c.rel.partner_server;
+			c.rel.partner_server = stored.partner_server;
 			code = rel_call(r, &c, "MirrorRelationship", &req.base, &pout, st);
+			c.rel.partner_server = was_url;
 		}
 		if (pout != NULL) {
 			protobuf_c_message_free_unpacked(pout, NULL);
