@@ -508,6 +508,16 @@ test_pair_set_failover_changes_both_servers(void **state)
 	r = replicate(f->b.c, SCOPE, false, false);
 	assert_int_equal(r->results[0]->code, FREP_OK);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
+	/* The grace window: a call still signed with the old secret (a server
+	 * that has not changed over yet) is accepted. */
+	Frep__V1__GetScopeDigestsRequest dq     = FREP__V1__GET_SCOPE_DIGESTS_REQUEST__INIT;
+	char                            *dids[] = {SCOPE};
+	dq.relationship                         = "r";
+	dq.scope_ids                            = dids;
+	dq.n_scope_ids                          = 1;
+	assert_int_equal(signed_call(&f->b, "GetScopeDigests", &dq.base,
+			     &frep__v1__get_scope_digests_response__descriptor, &st),
+	    FREP_OK);
 
 	/* Partner down: nothing changes on this side either. */
 	tu_proc_stop(&f->b.proc, SIGKILL, 5000);
