@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -38,6 +40,26 @@ frepctl__fail_status(const frep_status *st)
 {
 	fprintf(stderr, "frepctl: %s: %s\n", frep_code_name(st->code), st->message);
 	return EXIT_FAILED;
+}
+
+int
+frepctl__confirm(const frepctl_args *a, bool skip, const char *question)
+{
+	char line[32];
+	if (skip) {
+		return 0;
+	}
+	if (!isatty(STDIN_FILENO)) {
+		return frepctl__usage_error(
+		    "%s cannot be undone: not on a terminal, so confirm with --yes", a->path);
+	}
+	fprintf(stderr, "%s [y/N] ", question);
+	if (fgets(line, sizeof(line), stdin) == NULL ||
+	    (strcasecmp(line, "y\n") != 0 && strcasecmp(line, "yes\n") != 0)) {
+		fprintf(stderr, "frepctl: not confirmed; nothing changed\n");
+		return FREPCTL_EXIT_FAILED;
+	}
+	return 0;
 }
 
 int
@@ -461,9 +483,9 @@ parse_leaf(const frepctl_command *cmd, const char *path, int argc, char **argv, 
 			return frepctl__usage_error(
 			    "%s: --%s given twice (\"%s\")", path, f->name, value);
 		}
-		if (a->nval[fi] >= FREPCTL_MAX_REPEAT) {
-			return frepctl__usage_error(
-			    "%s: --%s given more than %d times", path, f->name, FREPCTL_MAX_REPEAT);
+		if (a->val[fi] == NULL &&
+		    (a->val[fi] = calloc((size_t) argc + 1, sizeof(*a->val[fi]))) == NULL) {
+			return frepctl__usage_error("%s: out of memory", path);
 		}
 		a->val[fi][a->nval[fi]++] = value;
 	}

@@ -679,7 +679,8 @@ static const field_map scope_fields[] = {
 static const frepctl_flag scope_add_flags[] = {SCOPE_FLAGS, {0}};
 static const frepctl_flag scope_set_flags[] = {SCOPE_FLAGS, {0}};
 static const frepctl_flag force_flags[]     = {
-	{.name = "force", .help = "even when it belongs to a failover relationship"}, {0}};
+	{.name = "force", .help = "even when it belongs to a failover relationship (no confirmation)"},
+	{.name = "yes", .help = "do not ask for confirmation"}, {0}};
 
 static int
 scope_fill(const frepctl_args *a, Frep__V1__Scope *sc, mask_list *mask)
@@ -759,8 +760,15 @@ static int
 cmd_scope_remove(frepctl *ctl, const frepctl_args *a)
 {
 	Frep__V1__RemoveScopeRequest req = FREP__V1__REMOVE_SCOPE_REQUEST__INIT;
-	req.scope_id                     = (char *) a->pos[0];
-	req.force                        = frepctl__arg_has(a, "force");
+	char                         q[200];
+	req.scope_id = (char *) a->pos[0];
+	req.force    = frepctl__arg_has(a, "force");
+	snprintf(q, sizeof(q),
+	    "Remove scope %s with its exclusions, reservations, options and policies?", a->pos[0]);
+	int rc = frepctl__confirm(a, req.force || frepctl__arg_has(a, "yes"), q);
+	if (rc != 0) {
+		return rc;
+	}
 	return run_call(ctl, "RemoveScope", &req.base, OUT_NONE, NULL);
 }
 
@@ -893,7 +901,8 @@ static const frepctl_command scope_commands[] = {
 	.args     = "SCOPE",
 	.min_args = 1,
 	.max_args = 1,
-	.summary  = "remove a scope and everything in it (Remove-DhcpServerv4Scope)",
+	.summary  = "remove a scope and everything in it: exclusions, reservations, options, "
+		    "policies (Remove-DhcpServerv4Scope; asks first)",
 	.flags    = force_flags,
 	.run      = cmd_scope_remove},
     {.name        = "show",
@@ -1826,6 +1835,13 @@ static const frepctl_flag failover_scope_add_flags[] = {
 };
 static const frepctl_flag failover_scope_remove_flags[] = {
     {.name = "scope", .arg = "ID", .help = "a scope (required)", .repeat = true},
+    {.name = "yes", .help = "do not ask for confirmation"},
+    {.name = "force", .help = "the same as --yes"},
+    {0},
+};
+static const frepctl_flag failover_remove_flags[] = {
+    {.name = "yes", .help = "do not ask for confirmation"},
+    {.name = "force", .help = "the same as --yes"},
     {0},
 };
 
@@ -1952,7 +1968,13 @@ cmd_failover_get(frepctl *ctl, const frepctl_args *a)
 static int
 cmd_failover_remove(frepctl *ctl, const frepctl_args *a)
 {
-	return failover_key_call(ctl, a, "RemoveFailover", OUT_NONE);
+	char q[300];
+	snprintf(q, sizeof(q),
+	    "Remove relationship %s here and on the partner, deleting the partner's copies of "
+	    "its scopes (they stay here)?",
+	    a->pos[0]);
+	int rc = frepctl__confirm(a, frepctl__arg_has(a, "yes") || frepctl__arg_has(a, "force"), q);
+	return rc != 0 ? rc : failover_key_call(ctl, a, "RemoveFailover", OUT_NONE);
 }
 
 static int
@@ -1985,6 +2007,15 @@ cmd_failover_scope_add(frepctl *ctl, const frepctl_args *a)
 static int
 cmd_failover_scope_remove(frepctl *ctl, const frepctl_args *a)
 {
+	char q[300];
+	snprintf(q, sizeof(q),
+	    "Take the scopes out of relationship %s, deleting the partner's copies of them (they "
+	    "stay here)?",
+	    a->pos[0]);
+	int rc = frepctl__confirm(a, frepctl__arg_has(a, "yes") || frepctl__arg_has(a, "force"), q);
+	if (rc != 0) {
+		return rc;
+	}
 	return failover_scope_call(ctl, a, "RemoveFailoverScope");
 }
 
@@ -2000,7 +2031,8 @@ static const frepctl_command failover_scope_commands[] = {
 	.args     = "NAME --scope ID...",
 	.min_args = 1,
 	.max_args = 1,
-	.summary  = "take scopes out of a relationship (Remove-DhcpServerv4FailoverScope)",
+	.summary  = "take scopes out of a relationship, deleting the partner's copies "
+		    "(Remove-DhcpServerv4FailoverScope; asks first)",
 	.flags    = failover_scope_remove_flags,
 	.run      = cmd_failover_scope_remove},
     {0},
@@ -2019,7 +2051,8 @@ static const frepctl_command failover_commands[] = {
 	.args     = "NAME",
 	.min_args = 1,
 	.max_args = 1,
-	.summary  = "change the given properties of a relationship",
+	.summary  = "change the given properties of a relationship here and on the partner's "
+		    "mirror (all or nothing)",
 	.flags    = failover_set_flags,
 	.run      = cmd_failover_set},
     {.name        = "get",
@@ -2036,7 +2069,9 @@ static const frepctl_command failover_commands[] = {
 	.args     = "NAME",
 	.min_args = 1,
 	.max_args = 1,
-	.summary  = "remove a relationship",
+	.summary  = "remove a relationship here and on the partner, deleting the partner's "
+		    "copies of its scopes (asks first)",
+	.flags    = failover_remove_flags,
 	.run      = cmd_failover_remove},
     {.name = "scope", .summary = "a relationship's scopes", .sub = failover_scope_commands},
     {0},

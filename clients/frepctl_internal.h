@@ -19,9 +19,8 @@
 #define FREPCTL_EXIT_FAILED 1 /* the call failed: status printed */
 #define FREPCTL_EXIT_USAGE  2 /* bad command line */
 
-#define FREPCTL_MAX_FLAGS  24 /* flags of one command */
-#define FREPCTL_MAX_REPEAT 64 /* values of one repeatable flag */
-#define FREPCTL_MAX_ARGS   66 /* positional arguments: option CODE + 64 values */
+#define FREPCTL_MAX_FLAGS 24 /* flags of one command */
+#define FREPCTL_MAX_ARGS  66 /* positional arguments: option CODE + 64 values */
 
 /* The lease duration meaning "unlimited" on the wire. */
 #define FREPCTL_UNLIMITED 4294967295u
@@ -53,7 +52,9 @@ typedef struct frepctl_args {
 	int                           npos;
 	const char                   *pos[FREPCTL_MAX_ARGS];
 	size_t                        nval[FREPCTL_MAX_FLAGS];
-	const char                   *val[FREPCTL_MAX_FLAGS][FREPCTL_MAX_REPEAT];
+	/* Values of each flag: as many as the command line holds (a
+	 * repeatable flag such as --scope takes any number). */
+	const char **val[FREPCTL_MAX_FLAGS];
 } frepctl_args;
 
 typedef int (*frepctl_run_fn)(frepctl *ctl, const frepctl_args *a);
@@ -92,6 +93,11 @@ size_t frepctl__arg_all(const frepctl_args *a, const char *name, const char *con
 bool frepctl__arg_has(const frepctl_args *a, const char *name);
 
 /* --- errors and calls (frepctl.c) ---------------------------------------- */
+
+/* Confirmation of a command that deletes: 0 to go on when skip (--yes /
+ * --force) or when the user answers y on a terminal; otherwise an exit
+ * code (off a terminal: FREPCTL_EXIT_USAGE, asking for --yes). */
+int frepctl__confirm(const frepctl_args *a, bool skip, const char *question);
 
 /* Prints "frepctl: STATUS: message"; returns FREPCTL_EXIT_FAILED. */
 int frepctl__fail_status(const frep_status *st);

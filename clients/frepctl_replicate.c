@@ -2,8 +2,10 @@
  * frepctl replicate: Invoke-DhcpServerv4FailoverReplication from the
  * command line — by relationship name, by scope id, or every failover
  * scope; --what-if is -WhatIf (the partner's diff, nothing changed);
- * without --force it asks for confirmation on a terminal, as the cmdlet
- * does, and refuses to proceed off a terminal.
+ * without --force (or --yes) it asks for confirmation on a terminal, as
+ * the cmdlet does, and refuses to proceed off a terminal. --force only
+ * skips the question: scopes whose digest the partner already holds are
+ * skipped unless --full asks for a full resend.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +31,9 @@ static const frepctl_flag replicate_flags[] = {
 	.help   = "a scope to replicate (repeatable)",
 	.repeat = true},
     {.name = "what-if", .help = "show what would change on the partner; change nothing"},
-    {.name = "force", .help = "no confirmation; also send scopes whose digest already matches"},
+    {.name = "force", .help = "do not ask for confirmation (as the cmdlet's -Force)"},
+    {.name = "yes", .help = "the same as --force"},
+    {.name = "full", .help = "also send scopes whose digest the partner already holds"},
     {0},
 };
 
@@ -97,11 +101,20 @@ summary_add(summary *s, const Frep__V1__ReplicateResponse *r, bool what_if)
 			    res->sent->exclusions + res->sent->reservations + res->sent->options +
 				res->sent->policies + 1);
 		}
+		char msg[700];
+		snprintf(msg, sizeof(msg), "%s%s%s", res->message,
+		    res->partner_changed && res->message[0] != '\0' ? "; " : "",
+		    !res->partner_changed ? ""
+		    : what_if             ? "edited on the partner since the last replication: "
+					    "those edits will be overwritten"
+		    : res->code == FREP__RPC__V1__CODE__OK ? ""
+							   : "edited on the partner since the last "
+							     "replication");
 		json_array_append_new(s->results,
 		    json_pack("{s:s, s:s, s:s, s:i, s:s, s:i, s:i, s:i, s:s}", "scope_id",
 			res->scope_id, "relationship", res->relationship, "partner", res->partner,
 			"code", res->code, "sent", res->unchanged ? "0 (same digest)" : sent,
-			"added", a, "updated", u, "removed", d, "message", res->message));
+			"added", a, "updated", u, "removed", d, "message", msg));
 		if (res->code != FREP__RPC__V1__CODE__OK) {
 			s->failed++;
 		} else if (res->unchanged) {
@@ -114,9 +127,13 @@ summary_add(summary *s, const Frep__V1__ReplicateResponse *r, bool what_if)
 				static const char *const actions[] = {
 				    "?", "add", "update", "remove"};
 				int act = (int) res->diff[k]->action;
-				printf("what-if: %s %s %s %s on %s\n", res->scope_id,
+				printf("what-if: %s %s %s %s on %s%s\n", res->scope_id,
 				    act >= 0 && act <= 3 ? actions[act] : "?", res->diff[k]->kind,
-				    res->diff[k]->key, res->partner);
+				    res->diff[k]->key, res->partner,
+				    res->partner_changed && act != 1
+					? " (overwrites the partner's own edit since the last "
+					  "replication)"
+					: "");
 			}
 		}
 	}
@@ -194,7 +211,8 @@ cmd_replicate(frepctl *ctl, const frepctl_args *a)
 	size_t             n_names  = frepctl__arg_all(a, "name", &names);
 	size_t             n_scopes = frepctl__arg_all(a, "scope", &scopes);
 	bool               what_if  = frepctl__arg_has(a, "what-if");
-	bool               force    = frepctl__arg_has(a, "force");
+	bool               force    = frepctl__arg_has(a, "force") || frepctl__arg_has(a, "yes");
+	bool               full     = frepctl__arg_has(a, "full");
 	bool               json     = ctl->json || a->json;
 	frep_status        st;
 
@@ -207,7 +225,7 @@ cmd_replicate(frepctl *ctl, const frepctl_args *a)
 			return frepctl__usage_error(
 			    "replicate overwrites the partner's configuration: not on a terminal, "
 			    "so "
-			    "confirm with --force (or look first with --what-if)");
+			    "confirm with --force or --yes (or look first with --what-if)");
 		}
 		if (!confirm(a, n_names > 0, n_scopes > 0)) {
 			fprintf(stderr, "frepctl: not confirmed; nothing replicated\n");
@@ -219,10 +237,15 @@ cmd_replicate(frepctl *ctl, const frepctl_args *a)
 	int     rc = 0;
 
 	/* Long runs on a terminal: batches by scope id, with progress. */
-	char **batch_ids                   = NULL;
-	size_t n_batch                     = 0;
-	bool   progress                    = !json && isatty(STDERR_FILENO) && n_scopes == 0;
-	bool   matched[FREPCTL_MAX_REPEAT] = {false};
+	bool  *matched   = NULL;
+	char **batch_ids = NULL;
+	size_t n_batch   = 0;
+	bool   progress  = !json && isatty(STDERR_FILENO) && n_scopes == 0;
+	matched          = calloc(n_names + 1, sizeof(bool));
+	if (matched == NULL) {
+		rc = frepctl__usage_error("replicate: out of memory");
+		goto out;
+	}
 	if (progress && scopes_of(ctl, names, n_names, matched, &batch_ids, &n_batch, &st) != 0) {
 		rc = frepctl__fail_status(&st);
 		goto out;
@@ -246,7 +269,7 @@ cmd_replicate(frepctl *ctl, const frepctl_args *a)
 			    FREP__V1__REPLICATE_BY_SCOPE_ID_REQUEST__INIT;
 			req.scope_ids   = batch_ids + off;
 			req.n_scope_ids = n;
-			req.force       = force;
+			req.full_resend = full;
 			req.dry_run     = what_if;
 			Frep__V1__ReplicateResponse *r =
 			    (Frep__V1__ReplicateResponse *) frepctl__call(ctl,
@@ -266,7 +289,7 @@ cmd_replicate(frepctl *ctl, const frepctl_args *a)
 		    FREP__V1__REPLICATE_BY_SCOPE_ID_REQUEST__INIT;
 		req.scope_ids                  = (char **) scopes;
 		req.n_scope_ids                = n_scopes;
-		req.force                      = force;
+		req.full_resend                = full;
 		req.dry_run                    = what_if;
 		Frep__V1__ReplicateResponse *r = (Frep__V1__ReplicateResponse *) frepctl__call(ctl,
 		    &frep__v1__failover_replication__descriptor, "ReplicateByScopeId", &req.base,
@@ -281,7 +304,7 @@ cmd_replicate(frepctl *ctl, const frepctl_args *a)
 		Frep__V1__ReplicateByNameRequest req = FREP__V1__REPLICATE_BY_NAME_REQUEST__INIT;
 		req.names                            = (char **) names;
 		req.n_names                          = n_names;
-		req.force                            = force;
+		req.full_resend                      = full;
 		req.dry_run                          = what_if;
 		Frep__V1__ReplicateResponse *r = (Frep__V1__ReplicateResponse *) frepctl__call(ctl,
 		    &frep__v1__failover_replication__descriptor, "ReplicateByName", &req.base, &st);
@@ -313,6 +336,7 @@ cmd_replicate(frepctl *ctl, const frepctl_args *a)
 	}
 
 out:
+	free(matched);
 	for (size_t i = 0; i < n_batch; i++) {
 		free(batch_ids[i]);
 	}

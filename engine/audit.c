@@ -8,9 +8,7 @@
 static int64_t
 now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return engine__now_ms();
 }
 
 static frep_code
@@ -101,7 +99,42 @@ engine_audit_add(engine *e, const engine_audit_record *record, uint64_t *id, fre
 	if ((rc = engine__write_begin(e, st)) != FREP_OK) {
 		return rc;
 	}
-	rc = audit_insert(e, record, now_ms(), id, st);
+	int64_t now = now_ms();
+	if ((rc = audit_insert(e, record, now, id, st)) == FREP_OK) {
+		rc = engine__audit_prune(e, now, st);
+	}
+	return engine__write_end(e, rc, st);
+}
+
+frep_code
+engine_audit_add_synced(engine *e, const engine_audit_record *records, size_t n,
+    const char *relationship, const uint32_t *synced_ids, const char *const *synced_digests,
+    size_t n_synced, frep_status *st)
+{
+	frep_code rc;
+	int64_t   now = now_ms();
+
+	for (size_t i = 0; i < n; i++) {
+		if ((rc = audit_check(&records[i], st)) != FREP_OK) {
+			return rc;
+		}
+	}
+	if (n == 0 && n_synced == 0) {
+		return FREP_OK;
+	}
+	if ((rc = engine__write_begin(e, st)) != FREP_OK) {
+		return rc;
+	}
+	for (size_t i = 0; i < n_synced && rc == FREP_OK; i++) {
+		rc = engine__sync_state_put_locked(
+		    e, relationship, synced_ids[i], synced_digests[i], now, st);
+	}
+	for (size_t i = 0; i < n && rc == FREP_OK; i++) {
+		rc = audit_insert(e, &records[i], now, NULL, st);
+	}
+	if (rc == FREP_OK && n > 0) {
+		rc = engine__audit_prune(e, now, st);
+	}
 	return engine__write_end(e, rc, st);
 }
 
@@ -124,6 +157,9 @@ engine_audit_add_many(engine *e, const engine_audit_record *records, size_t n, f
 	}
 	for (size_t i = 0; i < n && rc == FREP_OK; i++) {
 		rc = audit_insert(e, &records[i], now, NULL, st);
+	}
+	if (rc == FREP_OK) {
+		rc = engine__audit_prune(e, now, st);
 	}
 	return engine__write_end(e, rc, st);
 }

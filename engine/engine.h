@@ -44,7 +44,7 @@ typedef struct engine_options {
 } engine_options;
 
 /* The schema version this build creates and migrates to. */
-#define ENGINE_SCHEMA_VERSION 2
+#define ENGINE_SCHEMA_VERSION 3
 
 /* Opens (creating if needed) the store at path, sets WAL mode,
  * synchronous=FULL and foreign keys, and runs pending migrations in one
@@ -277,7 +277,9 @@ frep_code engine_failover_add(
 /* Updates a relationship. Settable: partner_server, mode, server_role,
  * load_balance_percent, reserve_percent, max_client_lead_time_s,
  * auto_state_transition, state_switch_interval_s, shared_secret, state,
- * local_server (scopes change through add_scope / remove_scope). */
+ * local_server (scopes change through add_scope / remove_scope). A new
+ * shared secret keeps the old one as the previous secret for
+ * ENGINE_SECRET_GRACE_MS (engine_failover_previous_secret). */
 frep_code engine_failover_set(engine *e, const engine_failover *rel, const char *const *mask,
     size_t n_mask, engine_failover *out, frep_status *st);
 
@@ -308,6 +310,16 @@ frep_code engine_failover_of_scope(engine *e, uint32_t scope_id, bool *found,
 /* The relationship's shared secret, the only call that returns it: *out
  * is a new string the caller frees (free()). NOT_FOUND if unknown. */
 frep_code engine_failover_secret(engine *e, const char *name, char **out, frep_status *st);
+
+/* How long a replaced shared secret is still accepted (and tried) after
+ * engine_failover_set changed it: the window in which the two servers of
+ * a pair change over. */
+#define ENGINE_SECRET_GRACE_MS (10 * 60 * 1000)
+
+/* The relationship's previous shared secret while its grace window lasts:
+ * *out new (free()), or NULL when there is none (still FREP_OK).
+ * NOT_FOUND if the relationship is unknown. */
+frep_code engine_failover_previous_secret(engine *e, const char *name, char **out, frep_status *st);
 
 /* --- replication as data ----------------------------------------------- */
 
@@ -369,6 +381,17 @@ typedef struct engine_apply_result {
 	size_t               n_diff;
 	char                 digest_before[65];
 	char                 digest_after[65];
+	/* engine_scope_apply_guarded only: ABORTED because this server is
+	 * sending its own version of the scope right now and the incoming one
+	 * wins; wait for the send to end and apply again. */
+	bool wait_outgoing;
+	/* engine_scope_apply_guarded only: the scope joined the relationship
+	 * here (it was new here, or adopted). */
+	bool joined;
+	/* engine_scope_apply_guarded only: ABORTED because the scope's digest
+	 * here is not the expected one (a retry from fresh digests may
+	 * succeed). */
+	bool stale_expected;
 } engine_apply_result;
 
 /* Applies n configs as engine_scope_apply would, each all or nothing (a
@@ -380,7 +403,87 @@ typedef struct engine_apply_result {
 frep_code engine_scope_apply_batch(engine *e, const engine_scope_config *const *configs, size_t n,
     bool dry_run, bool want_diff, engine_apply_result *results, frep_status *st);
 
+/* --- versioned apply, outgoing replications, last-synced state ---------- */
+
+/* How a partner applies a replicated scope (engine_scope_apply_guarded):
+ * the rules that keep a pair from losing or reverting an update. */
+typedef struct engine_apply_guard {
+	/* The calling relationship. The scope must not exist here, or belong
+	 * to this relationship here; a scope of another relationship is
+	 * FAILED_PRECONDITION, and so is a scope in no relationship unless
+	 * adopt. On success a scope new to the relationship joins it and the
+	 * relationship's last-synced state of the scope is written, all in the
+	 * apply's transaction. Required (non-empty). */
+	const char *relationship;
+	/* Take over a scope that exists here in no relationship (AddFailover /
+	 * AddFailoverScope with force). */
+	bool adopt;
+	/* Compare-and-swap: apply only if the scope here still has
+	 * expected_digest ("" = the scope must not exist here), else ABORTED
+	 * naming both digests. */
+	bool        check_expected;
+	const char *expected_digest;
+} engine_apply_guard;
+
+/* engine_scope_apply_batch with a guard per config (guards[i] for
+ * configs[i]). Besides the guard's rules, an apply of a scope that this
+ * server is itself sending to a partner at that moment (see
+ * engine_scope_snapshot_outgoing) with a different digest is refused with
+ * ABORTED: when the digest being sent sorts before the incoming one,
+ * outright (this server's version wins); otherwise with
+ * results[i].wait_outgoing set — the caller waits for the send to end
+ * (engine_scope_outgoing_wait) and applies again. Dry runs check the guard
+ * but not outgoing sends. A missing dependency is FAILED_PRECONDITION
+ * naming every missing option definition and class, "… do not exist
+ * there" (the message is meant for the source). */
+frep_code engine_scope_apply_guarded(engine *e, const engine_scope_config *const *configs,
+    const engine_apply_guard *guards, size_t n, bool dry_run, bool want_diff,
+    engine_apply_result *results, frep_status *st);
+
+/* engine_scope_snapshot that also registers the scope as being sent to a
+ * partner with the snapshot's digest, atomically with the read: from now
+ * until engine_scope_outgoing_end an incoming apply of this scope is
+ * refused or waits (engine_scope_apply_guarded). Taking the snapshot and
+ * registering together is what makes crossing replications safe: an
+ * apply that arrived before the registration is in the snapshot. */
+frep_code engine_scope_snapshot_outgoing(
+    engine *e, uint32_t scope_id, engine_scope_config **out, frep_status *st);
+
+/* Ends one registration of (scope_id, digest) and wakes waiters. */
+void engine_scope_outgoing_end(engine *e, uint32_t scope_id, const char *digest);
+
+/* Waits until no send of scope_id is registered, at most timeout_ms;
+ * true if none is left. */
+bool engine_scope_outgoing_wait(engine *e, uint32_t scope_id, uint32_t timeout_ms);
+
+/* The last successful replication of a scope within a relationship, as
+ * both servers of the pair record it. */
+typedef struct engine_sync_state {
+	char    digest[65];   /* the digest both sides held after it */
+	int64_t time_unix_ms; /* when it happened */
+} engine_sync_state;
+
+/* Reads the last-synced state of n scopes of relationship into out[i]
+ * (found[i] false, out[i] zeroed when there is none). */
+frep_code engine_sync_states_get(engine *e, const char *relationship, const uint32_t *scope_ids,
+    size_t n, engine_sync_state *out, bool *found, frep_status *st);
+
+/* Records that scope_ids[i] was replicated with digests[i] at time (0 =
+ * now), n at once in one transaction. FAILED_PRECONDITION if the
+ * relationship does not exist. */
+frep_code engine_sync_states_put(engine *e, const char *relationship, const uint32_t *scope_ids,
+    const char *const *digests, size_t n, int64_t time_unix_ms, frep_status *st);
+
 /* --- audit ------------------------------------------------------------- */
+
+/* Defaults of the audit's retention (engine_set_audit_retention). */
+#define ENGINE_AUDIT_MAX_ROWS_DEFAULT  100000
+#define ENGINE_AUDIT_MAX_AGE_S_DEFAULT (90u * 24u * 3600u)
+
+/* Bounds the audit: every append also deletes records older than
+ * max_age_s and all but the newest max_rows (0 = no bound of that kind).
+ * Thread-safe. */
+void engine_set_audit_retention(engine *e, uint32_t max_rows, uint32_t max_age_s);
 
 /* Appends an audit record (time 0 = now). *id (may be NULL) receives its
  * id. INVALID_ARGUMENT if direction is not "sent" or "applied". */
@@ -397,6 +500,14 @@ engine_audit_record engine_audit_applied(const char *source, const char *relatio
 /* Appends n records in one transaction (all or none). */
 frep_code engine_audit_add_many(
     engine *e, const engine_audit_record *records, size_t n, frep_status *st);
+
+/* A source's record of one batch of a replication, in one transaction
+ * (one commit): the n audit records, and the last-synced state of the
+ * n_synced scopes of relationship that succeeded (synced_ids[i] now holds
+ * synced_digests[i] on both sides). */
+frep_code engine_audit_add_synced(engine *e, const engine_audit_record *records, size_t n,
+    const char *relationship, const uint32_t *synced_ids, const char *const *synced_digests,
+    size_t n_synced, frep_status *st);
 
 /* Lists audit records matching filter (NULL = all), newest first, at most
  * filter->limit (0 = 100); free with engine_audit_records_free. */

@@ -216,7 +216,17 @@
 	X(DIGEST_GET, "SELECT digest FROM scope_digest WHERE scope_id = ?1")                       \
 	X(DIGEST_PUT, "INSERT OR REPLACE INTO scope_digest(scope_id, digest) "                     \
 		      "VALUES(?1, ?2)")                                                            \
-	X(DIGEST_FORGET, "DELETE FROM scope_digest WHERE scope_id = ?1")
+	X(DIGEST_FORGET, "DELETE FROM scope_digest WHERE scope_id = ?1")                           \
+	X(SYNC_GET, "SELECT digest, time_unix_ms FROM sync_state WHERE relationship = ?1 AND "     \
+		    "scope_id = ?2")                                                               \
+	X(SYNC_PUT, "INSERT OR REPLACE INTO sync_state(relationship, scope_id, digest, "           \
+		    "time_unix_ms) VALUES(?1, ?2, ?3, ?4)")                                        \
+	X(AUDIT_PRUNE_AGE, "DELETE FROM audit WHERE time_unix_ms < ?1")                            \
+	X(AUDIT_PRUNE_ROWS, "DELETE FROM audit WHERE id <= ?1")                                    \
+	X(FO_PREV_SECRET, "SELECT previous_secret, previous_secret_until_ms FROM failover "        \
+			  "WHERE name = ?1")                                                       \
+	X(FO_SET_PREV_SECRET, "UPDATE failover SET previous_secret = ?2, "                         \
+			      "previous_secret_until_ms = ?3 WHERE name = ?1")
 
 typedef enum engine__stmt_id {
 #define ENGINE__STMT_ENUM(id, sql) ENGINE__STMT_##id,
@@ -225,6 +235,12 @@ typedef enum engine__stmt_id {
 	    ENGINE__STMT_COUNT
 } engine__stmt_id;
 
+/* One scope being sent to a partner, with the digest of what is sent. */
+typedef struct engine__outgoing {
+	uint32_t scope_id;
+	char     digest[65];
+} engine__outgoing;
+
 struct engine {
 	sqlite3        *db;
 	pthread_mutex_t mu;
@@ -232,7 +248,43 @@ struct engine {
 	bool            in_write;       /* the open transaction is a write (under mu) */
 	void (*commit_hook)(void *arg); /* engine_set_commit_hook */
 	void *commit_hook_arg;
+	/* Scopes this server is replicating to a partner right now (under
+	 * mu): an apply of the same scope arriving meanwhile is refused or
+	 * waits (engine_scope_snapshot_outgoing). */
+	engine__outgoing *outgoing;
+	size_t            n_outgoing, cap_outgoing;
+	pthread_cond_t    outgoing_cv;     /* signalled when an entry ends */
+	uint32_t          audit_max_rows;  /* 0 = unbounded */
+	uint32_t          audit_max_age_s; /* 0 = unbounded */
 };
+
+/* Wall-clock time in ms since the epoch. */
+int64_t engine__now_ms(void);
+
+/* What an incoming apply of scope_id with digest `incoming` meets among
+ * this server's own sends (under mu): none (or the same digest), a send
+ * that wins (refuse), or only sends that lose (wait for them). mine gets
+ * the digest being sent. */
+typedef enum engine__outgoing_verdict {
+	ENGINE__OUTGOING_NONE,
+	ENGINE__OUTGOING_REFUSE,
+	ENGINE__OUTGOING_WAIT,
+} engine__outgoing_verdict;
+engine__outgoing_verdict engine__outgoing_check(
+    engine *e, uint32_t scope_id, const char *incoming, char mine[65]);
+
+/* Reads the whole scope inside the caller's transaction (replication.c).
+ * *found false (and nothing allocated) if the scope does not exist. */
+frep_code engine__snapshot_locked(
+    engine *e, uint32_t scope_id, engine_scope_config **out, bool *found, frep_status *st);
+
+/* Writes a last-synced state inside the caller's write transaction. */
+frep_code engine__sync_state_put_locked(engine *e, const char *relationship, uint32_t scope_id,
+    const char *digest, int64_t time_unix_ms, frep_status *st);
+
+/* Applies the audit's retention inside the caller's write transaction,
+ * right after records were inserted. */
+frep_code engine__audit_prune(engine *e, int64_t now, frep_status *st);
 
 /* A dotted address for a message; lives until the end of the enclosing
  * full expression's block. */

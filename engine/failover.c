@@ -355,6 +355,17 @@ engine_failover_set(engine *e, const engine_failover *rel, const char *const *ma
 	    (rc = failover_write(e, ENGINE__STMT_FO_UPDATE, &m, st)) != FREP_OK) {
 		goto done;
 	}
+	/* A rotated secret stays valid for a grace window, so that the pair
+	 * can change over without a moment in which their calls fail. */
+	if (strcmp(engine__str(m.shared_secret), secret) != 0) {
+		s = engine__stmt(e, ENGINE__STMT_FO_SET_PREV_SECRET);
+		engine__bind_text(s, 1, cur.name);
+		engine__bind_text(s, 2, secret);
+		sqlite3_bind_int64(s, 3, engine__now_ms() + ENGINE_SECRET_GRACE_MS);
+		if ((rc = engine__exec(e, s, "keep previous secret", st)) != FREP_OK) {
+			goto done;
+		}
+	}
 	if (out != NULL) {
 		rc = failover_require(e, cur.name, out, st);
 	}

@@ -1,5 +1,6 @@
 /* Replication as data: snapshot, canonical encoding and digest, diff,
  * apply. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -445,18 +446,64 @@ deps_collect(const engine_scope_config *c, deps *d, frep_status *st)
 	return FREP_OK;
 }
 
-/* FAILED_PRECONDITION naming the first missing dependency; fills the
- * definitions' types. */
+/* Appends one missing dependency's name to a message being built. */
+static void missing_note(char *buf, size_t cap, size_t *len, size_t *count, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void
+missing_note(char *buf, size_t cap, size_t *len, size_t *count, const char *fmt, ...)
+{
+	va_list ap;
+	int     n;
+	if (*len + 8 >= cap) {
+		return;
+	}
+	if (*count > 0) {
+		n = snprintf(buf + *len, cap - *len, ", ");
+		*len += n > 0 ? (size_t) n : 0;
+	}
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *len, cap - *len, fmt, ap);
+	va_end(ap);
+	if (n > 0) {
+		*len = *len + (size_t) n < cap ? *len + (size_t) n : cap - 1;
+	}
+	(*count)++;
+}
+
+/* FAILED_PRECONDITION naming every missing dependency in one message
+ * ("… do not exist there" when remote: the message is read on the
+ * source; "on this server" otherwise); fills the definitions' types. */
 static frep_code
-deps_check(engine *e, deps *d, frep_status *st)
+deps_check(engine *e, deps *d, bool remote, frep_status *st)
 {
 	frep_code rc;
 	bool      row;
+	char      msg[FREP_STATUS_MESSAGE_MAX];
+	size_t    len = 0, missing = 0;
 
+	msg[0]   = '\0';
 	d->types = malloc((d->n_defs ? d->n_defs : 1) * sizeof(*d->types));
 	d->multi = malloc((d->n_defs ? d->n_defs : 1) * sizeof(*d->multi));
 	if (d->types == NULL || d->multi == NULL) {
 		return engine__oom(st);
+	}
+	for (size_t i = 0; i < d->n_defs; i++) {
+		sqlite3_stmt *s = engine__stmt(e, ENGINE__STMT_OPTDEF_GET);
+		engine__bind_u32(s, 1, d->defs[i].option_id);
+		engine__bind_text(s, 2, d->defs[i].vendor_class);
+		if ((rc = engine__step(e, s, &row, "read option definition", st)) != FREP_OK) {
+			return rc;
+		}
+		if (!row) {
+			missing_note(msg, sizeof(msg) - 64, &len, &missing,
+			    "option definition %u (vendor class '%s')", d->defs[i].option_id,
+			    engine__str(d->defs[i].vendor_class));
+			continue;
+		}
+		d->types[i] = (engine_option_type) sqlite3_column_int(s, 4);
+		d->multi[i] = sqlite3_column_int(s, 5) != 0;
+		sqlite3_reset(s);
 	}
 	for (size_t i = 0; i < d->n_classes; i++) {
 		sqlite3_stmt *s = engine__stmt(e, ENGINE__STMT_CLASS_GET);
@@ -467,29 +514,15 @@ deps_check(engine *e, deps *d, frep_status *st)
 		}
 		sqlite3_reset(s);
 		if (!row) {
-			return frep_status_set(st, FREP_FAILED_PRECONDITION,
-			    "%s class '%s' used by the scope does not exist on "
-			    "this server",
+			missing_note(msg, sizeof(msg) - 64, &len, &missing, "%s class '%s'",
 			    d->classes[i].type == ENGINE_CLASS_TYPE_VENDOR ? "vendor" : "user",
 			    engine__str(d->classes[i].name));
 		}
 	}
-	for (size_t i = 0; i < d->n_defs; i++) {
-		sqlite3_stmt *s = engine__stmt(e, ENGINE__STMT_OPTDEF_GET);
-		engine__bind_u32(s, 1, d->defs[i].option_id);
-		engine__bind_text(s, 2, d->defs[i].vendor_class);
-		if ((rc = engine__step(e, s, &row, "read option definition", st)) != FREP_OK) {
-			return rc;
-		}
-		if (!row) {
-			return frep_status_set(st, FREP_FAILED_PRECONDITION,
-			    "option definition %u (vendor class '%s') used by the "
-			    "scope does not exist on this server",
-			    d->defs[i].option_id, engine__str(d->defs[i].vendor_class));
-		}
-		d->types[i] = (engine_option_type) sqlite3_column_int(s, 4);
-		d->multi[i] = sqlite3_column_int(s, 5) != 0;
-		sqlite3_reset(s);
+	if (missing > 0) {
+		return frep_status_set(st, FREP_FAILED_PRECONDITION, "%s used by the scope %s %s",
+		    msg, missing == 1 ? "does not exist" : "do not exist",
+		    remote ? "there" : "on this server");
 	}
 	return FREP_OK;
 }
@@ -532,10 +565,8 @@ deps_to_config(const deps *d, engine_scope_config *c, frep_status *st)
 
 /* --- snapshot ------------------------------------------------------------ */
 
-/* Reads the scope inside the caller's transaction. *found false (and
- * nothing allocated) if the scope does not exist. */
-static frep_code
-snapshot_locked(
+frep_code
+engine__snapshot_locked(
     engine *e, uint32_t scope_id, engine_scope_config **out, bool *found, frep_status *st)
 {
 	engine_scope_config *c;
@@ -586,7 +617,7 @@ engine_scope_snapshot(engine *e, uint32_t scope_id, engine_scope_config **out, f
 	if ((rc = engine__read_begin(e, st)) != FREP_OK) {
 		return rc;
 	}
-	rc = snapshot_locked(e, scope_id, out, &found, st);
+	rc = engine__snapshot_locked(e, scope_id, out, &found, st);
 	if (rc == FREP_OK && !found) {
 		rc = frep_status_set(
 		    st, FREP_NOT_FOUND, "scope %s does not exist", ENGINE__IP(scope_id));
@@ -678,7 +709,7 @@ engine_scope_digests(
 			found[i] = true;
 			continue;
 		}
-		if ((rc = snapshot_locked(e, scope_ids[i], &c, &found[i], st)) == FREP_OK &&
+		if ((rc = engine__snapshot_locked(e, scope_ids[i], &c, &found[i], st)) == FREP_OK &&
 		    found[i]) {
 			memcpy(out[i], c->digest, 65);
 			rc = digest_store(e, scope_ids[i], c->digest, st);
@@ -955,7 +986,7 @@ engine_scope_diff(engine *e, const engine_scope_config *incoming, engine_scope_c
 	if ((rc = engine__read_begin(e, st)) != FREP_OK) {
 		return rc;
 	}
-	rc = snapshot_locked(e, incoming->scope.scope_id, &local, &found, st);
+	rc = engine__snapshot_locked(e, incoming->scope.scope_id, &local, &found, st);
 	if (rc == FREP_OK) {
 		rc = diff_configs(found ? local : NULL, incoming, &ch, &df, st);
 	}
@@ -1429,13 +1460,68 @@ prepared_view(
 	return FREP_OK;
 }
 
+/* The guard's rules for the scope here (inside the transaction): who owns
+ * it, and whether it still has the digest the source expects. local is
+ * the scope here (NULL if absent); *member says whether it belongs to
+ * guard->relationship already. */
+static frep_code
+guard_check(engine *e, const engine_apply_guard *g, uint32_t scope_id,
+    const engine_scope_config *local, bool *member, engine_apply_result *r, frep_status *st)
+{
+	sqlite3_stmt *s = engine__stmt(e, ENGINE__STMT_FOS_OWNER);
+	bool          owned;
+	char          owner[ENGINE_RELATIONSHIP_NAME_MAX + 1] = "";
+	frep_code     rc;
+
+	*member = false;
+	engine__bind_u32(s, 1, scope_id);
+	if ((rc = engine__step(e, s, &owned, "read failover membership", st)) != FREP_OK) {
+		return rc;
+	}
+	if (owned) {
+		snprintf(owner, sizeof(owner), "%s", (const char *) sqlite3_column_text(s, 0));
+		sqlite3_reset(s);
+	}
+	if (owned && strcmp(owner, engine__str(g->relationship)) != 0) {
+		return frep_status_set(st, FREP_FAILED_PRECONDITION,
+		    "scope %s belongs to failover relationship \"%s\" there, not to \"%s\"; it is "
+		    "not touched",
+		    ENGINE__IP(scope_id), owner, engine__str(g->relationship));
+	}
+	if (!owned && local != NULL && !g->adopt) {
+		return frep_status_set(st, FREP_FAILED_PRECONDITION,
+		    "scope %s exists there in no failover relationship; it is not replaced (add "
+		    "it to relationship \"%s\" with force to take it over)",
+		    ENGINE__IP(scope_id), engine__str(g->relationship));
+	}
+	*member = owned;
+	if (g->check_expected) {
+		const char *have = local != NULL ? local->digest : "";
+		const char *want = engine__str(g->expected_digest);
+		if (strcmp(have, want) != 0) {
+			if (r != NULL) {
+				r->stale_expected = true;
+			}
+			return frep_status_set(st, FREP_ABORTED,
+			    "scope %s changed there since its digest was read: expected %s, found "
+			    "%s; nothing applied",
+			    ENGINE__IP(scope_id), *want != '\0' ? want : "no scope",
+			    *have != '\0' ? have : "no scope");
+		}
+	}
+	return FREP_OK;
+}
+
 /* engine_scope_apply's work. With own_tx it is one write transaction of
  * its own; without, the caller holds the write transaction and the scope
- * is applied inside a savepoint (engine_scope_apply_batch). */
+ * is applied inside a savepoint (engine_scope_apply_batch). guard (may be
+ * NULL) adds a partner's rules (engine_scope_apply_guarded); r receives
+ * wait_outgoing and joined then. */
 static frep_code
 apply_one(engine *e, const engine_scope_config *incoming, bool dry_run,
     engine_scope_changes *changes, engine_object_diff **diff, size_t *n_diff,
-    char digest_before[65], char digest_after[65], bool own_tx, frep_status *st)
+    char digest_before[65], char digest_after[65], bool own_tx, const engine_apply_guard *guard,
+    engine_apply_result *r, frep_status *st)
 {
 	engine_scope_config *local = NULL;
 	engine_scope_changes ch    = {0};
@@ -1445,8 +1531,8 @@ apply_one(engine *e, const engine_scope_config *incoming, bool dry_run,
 			     .collect             = !dry_run};
 	deps                 d     = {0};
 	prepared             p     = {0};
-	bool                 found = false;
-	engine_scope_config  view  = {0};
+	bool                 found = false, member = false;
+	engine_scope_config  view = {0};
 	char                 written[65];
 	frep_code            rc;
 
@@ -1467,9 +1553,20 @@ apply_one(engine *e, const engine_scope_config *incoming, bool dry_run,
 	    FREP_OK) {
 		return rc;
 	}
-	/* 1. Dependencies, before anything else. */
+	/* 0. What is here now; a partner's rules about it come first: a scope
+	 * that is not the relationship's, or that changed since the source
+	 * read its digest, is refused before anything else is looked at. */
+	if ((rc = engine__snapshot_locked(e, incoming->scope.scope_id, &local, &found, st)) !=
+	    FREP_OK) {
+		goto done;
+	}
+	if (guard != NULL && (rc = guard_check(e, guard, incoming->scope.scope_id,
+				  found ? local : NULL, &member, r, st)) != FREP_OK) {
+		goto done;
+	}
+	/* 1. Dependencies, before anything else is written. */
 	if ((rc = deps_collect(incoming, &d, st)) != FREP_OK ||
-	    (rc = deps_check(e, &d, st)) != FREP_OK) {
+	    (rc = deps_check(e, &d, guard != NULL, st)) != FREP_OK) {
 		goto done;
 	}
 	/* 2. Validate as the admin calls would, and normalise. */
@@ -1485,9 +1582,34 @@ apply_one(engine *e, const engine_scope_config *incoming, bool dry_run,
 		    "digest %.64s does not match the config's %s", incoming->digest, written);
 		goto done;
 	}
+	/* 3a. This server sending its own, different version of the scope
+	 * right now: the two replications cross. The smaller digest wins on
+	 * both servers, so exactly one of them goes through (never both: that
+	 * would swap the two versions). */
+	if (guard != NULL && !dry_run) {
+		char mine[65] = "";
+		switch (engine__outgoing_check(e, incoming->scope.scope_id, written, mine)) {
+		case ENGINE__OUTGOING_REFUSE:
+			rc = frep_status_set(st, FREP_ABORTED,
+			    "scope %s is being replicated from there to you right now (digest "
+			    "%s), and that version wins over this one (%s); nothing applied",
+			    ENGINE__IP(incoming->scope.scope_id), mine, written);
+			goto done;
+		case ENGINE__OUTGOING_WAIT:
+			if (r != NULL) {
+				r->wait_outgoing = true;
+			}
+			rc = frep_status_set(st, FREP_ABORTED,
+			    "scope %s is being replicated from there right now (digest %s); "
+			    "nothing applied",
+			    ENGINE__IP(incoming->scope.scope_id), mine);
+			goto done;
+		case ENGINE__OUTGOING_NONE:
+			break;
+		}
+	}
 	/* 4. Diff against what is here now. */
-	if ((rc = snapshot_locked(e, incoming->scope.scope_id, &local, &found, st)) != FREP_OK ||
-	    (rc = diff_configs(found ? local : NULL, &view, &ch, &df, st)) != FREP_OK) {
+	if ((rc = diff_configs(found ? local : NULL, &view, &ch, &df, st)) != FREP_OK) {
 		goto done;
 	}
 	if (found && digest_before != NULL) {
@@ -1504,6 +1626,26 @@ apply_one(engine *e, const engine_scope_config *incoming, bool dry_run,
 	if ((rc = prepared_write(e, &view, &p, &df, st)) != FREP_OK ||
 	    (rc = digest_store(e, incoming->scope.scope_id, written, st)) != FREP_OK) {
 		goto done;
+	}
+	/* 6. A partner's apply: the scope is the relationship's from now on,
+	 * and both sides will remember this version as the last synced. */
+	if (guard != NULL) {
+		if (!member) {
+			sqlite3_stmt *s = engine__stmt(e, ENGINE__STMT_FOS_INSERT);
+			engine__bind_u32(s, 1, incoming->scope.scope_id);
+			engine__bind_text(s, 2, guard->relationship);
+			if ((rc = engine__exec(e, s, "join failover relationship", st)) !=
+			    FREP_OK) {
+				goto done;
+			}
+			if (r != NULL) {
+				r->joined = true;
+			}
+		}
+		if ((rc = engine__sync_state_put_locked(e, guard->relationship,
+			 incoming->scope.scope_id, written, 0, st)) != FREP_OK) {
+			goto done;
+		}
 	}
 	engine__test_hook_apply(incoming->scope.scope_id); /* tests only: inert */
 	if (digest_after != NULL) {
@@ -1542,6 +1684,9 @@ done:
 		if (digest_after != NULL) {
 			digest_after[0] = '\0';
 		}
+		if (r != NULL) {
+			r->joined = false;
+		}
 	}
 	differ_fini(&df);
 	return rc;
@@ -1552,13 +1697,21 @@ engine_scope_apply(engine *e, const engine_scope_config *incoming, bool dry_run,
     engine_scope_changes *changes, engine_object_diff **diff, size_t *n_diff,
     char digest_before[65], char digest_after[65], frep_status *st)
 {
-	return apply_one(
-	    e, incoming, dry_run, changes, diff, n_diff, digest_before, digest_after, true, st);
+	return apply_one(e, incoming, dry_run, changes, diff, n_diff, digest_before, digest_after,
+	    true, NULL, NULL, st);
 }
 
 frep_code
 engine_scope_apply_batch(engine *e, const engine_scope_config *const *configs, size_t n,
     bool dry_run, bool want_diff, engine_apply_result *results, frep_status *st)
+{
+	return engine_scope_apply_guarded(e, configs, NULL, n, dry_run, want_diff, results, st);
+}
+
+frep_code
+engine_scope_apply_guarded(engine *e, const engine_scope_config *const *configs,
+    const engine_apply_guard *guards, size_t n, bool dry_run, bool want_diff,
+    engine_apply_result *results, frep_status *st)
 {
 	frep_code rc;
 
@@ -1576,7 +1729,7 @@ engine_scope_apply_batch(engine *e, const engine_scope_config *const *configs, s
 		engine_apply_result *r = &results[i];
 		r->code                = apply_one(e, configs[i], dry_run, &r->changes,
                     want_diff ? &r->diff : NULL, want_diff ? &r->n_diff : NULL, r->digest_before,
-				   r->digest_after, false, &r->status);
+				   r->digest_after, false, guards != NULL ? &guards[i] : NULL, r, &r->status);
 		if (r->code == FREP_OK) {
 			frep_status_clear(&r->status);
 		}
@@ -1589,6 +1742,7 @@ engine_scope_apply_batch(engine *e, const engine_scope_config *const *configs, s
 			results[i].diff   = NULL;
 			results[i].n_diff = 0;
 			results[i].code   = rc;
+			results[i].joined = false;
 			frep_status_copy(&results[i].status, st);
 		}
 	}

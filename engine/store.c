@@ -172,6 +172,24 @@ static const char schema_v2[] =
 					INVALIDATE_VIA_POLICY("policy_range", "UPDATE", "OLD")
 					    INVALIDATE_VIA_POLICY("policy_range", "DELETE", "OLD");
 
+/* Migration 3: the pair's memory. sync_state holds, per relationship and
+ * scope, the digest of the last successful replication and when it
+ * happened (written by the partner in the apply's transaction and by the
+ * source when the partner's OK arrives). A relationship keeps its previous
+ * shared secret for a grace window after a rotation, so that calls signed
+ * with either secret are accepted while the two servers change over.
+ * audit_time serves the retention pruning by age. */
+static const char schema_v3[] =
+    "CREATE TABLE sync_state ("
+    " relationship TEXT NOT NULL REFERENCES failover(name) ON DELETE CASCADE,"
+    " scope_id INTEGER NOT NULL,"
+    " digest TEXT NOT NULL,"
+    " time_unix_ms INTEGER NOT NULL,"
+    " PRIMARY KEY (relationship, scope_id)) WITHOUT ROWID;"
+    "ALTER TABLE failover ADD COLUMN previous_secret TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE failover ADD COLUMN previous_secret_until_ms INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX audit_time ON audit(time_unix_ms);";
+
 typedef struct migration {
 	int         version;
 	const char *sql;
@@ -180,7 +198,7 @@ typedef struct migration {
 
 static const migration migrations[] = {
     {.version = 1, .sql = schema_v1, .seed = true}, {.version = 2, .sql = schema_v2},
-    {.version = 0}, /* terminator */
+    {.version = 3, .sql = schema_v3}, {.version = 0}, /* terminator */
 };
 
 sqlite3_stmt *
@@ -680,8 +698,15 @@ engine_open(const char *path, const engine_options *options, engine **out, frep_
 		free(e);
 		return frep_status_set(st, FREP_INTERNAL, "pthread_mutex_init failed");
 	}
-	src = sqlite3_open_v2(
-	    path, &e->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (pthread_cond_init(&e->outgoing_cv, NULL) != 0) {
+		pthread_mutex_destroy(&e->mu);
+		free(e);
+		return frep_status_set(st, FREP_INTERNAL, "pthread_cond_init failed");
+	}
+	e->audit_max_rows  = ENGINE_AUDIT_MAX_ROWS_DEFAULT;
+	e->audit_max_age_s = ENGINE_AUDIT_MAX_AGE_S_DEFAULT;
+	src                = sqlite3_open_v2(
+			   path, &e->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (src != SQLITE_OK) {
 		rc = frep_status_set(st, FREP_UNAVAILABLE, "sqlite: cannot open %s: %s (code %d)",
 		    path, e->db != NULL ? sqlite3_errmsg(e->db) : sqlite3_errstr(src), src);
@@ -715,7 +740,9 @@ engine_close(engine *e)
 		sqlite3_finalize(e->stmt[i]);
 	}
 	sqlite3_close(e->db);
+	pthread_cond_destroy(&e->outgoing_cv);
 	pthread_mutex_destroy(&e->mu);
+	free(e->outgoing);
 	free(e);
 }
 

@@ -56,6 +56,8 @@ typedef struct frepd_options {
 	unsigned        drain_ms;
 	const char     *advertise_url;
 	unsigned        partner_timeout_ms;
+	unsigned        audit_max_rows; /* --audit-max-rows */
+	unsigned        audit_max_days; /* --audit-max-age-days */
 	const char     *partner_token_file;
 	partner_tls     partner_tls;
 	const char     *kea_socket; /* --kea-socket: drive a running kea-dhcp4 */
@@ -92,6 +94,10 @@ usage(FILE *out)
 	    "  --advertise-url URL      how failover partners reach this server (default:\n"
 	    "                           the first --listen URL)\n"
 	    "  --partner-timeout-ms N   deadline of each call to a partner (default 10000)\n"
+	    "  --audit-max-rows N       keep at most the newest N replication audit records\n"
+	    "                           (default 100000; 0 = no bound)\n"
+	    "  --audit-max-age-days N   drop audit records older than N days (default 90;\n"
+	    "                           0 = no bound); both applied as records are added\n"
 	    "  --partner-token-file F   the partners' admin token, sent when creating a\n"
 	    "                           relationship on a partner that requires one\n"
 	    "  --partner-tls-ca FILE    CA that signed the partners' certificates\n"
@@ -223,6 +229,8 @@ parse_args(int argc, char **argv, frepd_options *o)
 		OPT_KEA_SOCKET,
 		OPT_KEA_BASE,
 		OPT_ALLOW_CORE,
+		OPT_AUDIT_ROWS,
+		OPT_AUDIT_DAYS,
 		OPT_HELP,
 		OPT_VERSION,
 	};
@@ -248,6 +256,8 @@ parse_args(int argc, char **argv, frepd_options *o)
 	    {.name = "kea-socket", .has_arg = required_argument, .val = OPT_KEA_SOCKET},
 	    {.name = "kea-base", .has_arg = required_argument, .val = OPT_KEA_BASE},
 	    {.name = "allow-core-dumps", .has_arg = no_argument, .val = OPT_ALLOW_CORE},
+	    {.name = "audit-max-rows", .has_arg = required_argument, .val = OPT_AUDIT_ROWS},
+	    {.name = "audit-max-age-days", .has_arg = required_argument, .val = OPT_AUDIT_DAYS},
 	    {.name = "help", .has_arg = no_argument, .val = OPT_HELP},
 	    {.name = "version", .has_arg = no_argument, .val = OPT_VERSION},
 	    {0},
@@ -255,10 +265,12 @@ parse_args(int argc, char **argv, frepd_options *o)
 	unsigned long long v;
 	int                c;
 
-	o->threads  = 4;
-	o->drain_ms = 10000;
-	o->db_path  = FREPD_DEFAULT_DB;
-	opterr      = 0;
+	o->threads        = 4;
+	o->drain_ms       = 10000;
+	o->audit_max_rows = ENGINE_AUDIT_MAX_ROWS_DEFAULT;
+	o->audit_max_days = ENGINE_AUDIT_MAX_AGE_S_DEFAULT / 86400;
+	o->db_path        = FREPD_DEFAULT_DB;
+	opterr            = 0;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_LISTEN:
@@ -326,6 +338,18 @@ parse_args(int argc, char **argv, frepd_options *o)
 			break;
 		case OPT_PARTNER_TOKEN:
 			o->partner_token_file = optarg;
+			break;
+		case OPT_AUDIT_ROWS:
+			if (parse_uint("--audit-max-rows", optarg, 0, 1000000000, &v) != 0) {
+				return -1;
+			}
+			o->audit_max_rows = (unsigned) v;
+			break;
+		case OPT_AUDIT_DAYS:
+			if (parse_uint("--audit-max-age-days", optarg, 0, 36500, &v) != 0) {
+				return -1;
+			}
+			o->audit_max_days = (unsigned) v;
 			break;
 		case OPT_PARTNER_TLS_CA:
 			o->partner_tls.ca_file = optarg;
@@ -625,6 +649,7 @@ main(int argc, char **argv)
 		free(partner_token);
 		return 2;
 	}
+	engine_set_audit_retention(store, o.audit_max_rows, o.audit_max_days * 86400u);
 
 	/* Signals are taken by sigwait() in this thread only: block them before
 	 * any other thread exists so every thread inherits the mask. */

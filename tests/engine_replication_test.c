@@ -773,7 +773,9 @@ test_engine_audit_round_trip(void **state)
 	r.direction    = "sent";
 	r.scope_id     = IP4(10, 0, 2, 0);
 	r.relationship = "other";
-	r.time_unix_ms = 1234;
+	/* An explicit time, recent enough for the retention (90 days). */
+	int64_t when   = (int64_t) time(NULL) * 1000 - 1234;
+	r.time_unix_ms = when;
 	CHECK_OK(engine_audit_add(t->e, &r, &id2, &st), st);
 	assert_true(id2 > id1);
 	r.direction = "sideways";
@@ -784,7 +786,7 @@ test_engine_audit_round_trip(void **state)
 	CHECK_OK(engine_audit_list(t->e, NULL, &list, &n, &st), st);
 	assert_int_equal(n, 2);
 	assert_int_equal(list[0].id, id2); /* newest first */
-	assert_int_equal(list[0].time_unix_ms, 1234);
+	assert_int_equal(list[0].time_unix_ms, when);
 	assert_string_equal(list[1].direction, "applied");
 	assert_true(list[1].time_unix_ms > 0);
 	assert_int_equal(list[1].added, 3);
@@ -805,6 +807,315 @@ test_engine_audit_round_trip(void **state)
 	testdb_close(t);
 }
 
+/* --- the pair's rules (issue 13) ------------------------------------------ */
+
+static void
+add_relationship(engine *e, const char *name)
+{
+	frep_status     st;
+	engine_failover f = {.name = (char *) name,
+	    .partner_server        = "tcp://10.9.0.2:6470",
+	    .shared_secret         = "s3cret"};
+	CHECK_OK(engine_failover_add(e, &f, NULL, &st), st);
+}
+
+/* A guarded apply of one config; the result's code. */
+static frep_code
+guarded(engine *e, const engine_scope_config *c, const char *rel, bool adopt, bool check,
+    const char *expected, engine_apply_result *r)
+{
+	frep_status        st;
+	engine_apply_guard g = {.relationship = rel,
+	    .adopt                            = adopt,
+	    .check_expected                   = check,
+	    .expected_digest                  = expected};
+	CHECK_OK(engine_scope_apply_guarded(e, &c, &g, 1, false, false, r, &st), st);
+	return r->code;
+}
+
+static void
+test_engine_apply_compare_and_swap(void **state)
+{
+	testdb              *src = testdb_open(), *dst = testdb_open();
+	engine_scope_config *c1, *c2;
+	engine_apply_result  r;
+	frep_status          st;
+	char                 d[65], owner[ENGINE_RELATIONSHIP_NAME_MAX + 1];
+	bool                 found;
+
+	(void) state;
+	add_relationship(dst->e, "pair");
+	populate_forward(src->e);
+	CHECK_OK(engine_scope_snapshot(src->e, S1, &c1, &st), st);
+	/* Expecting a scope that is there when there is none: refused. */
+	assert_int_equal(guarded(dst->e, c1, "pair", false, true, c1->digest, &r), FREP_ABORTED);
+	assert_true(r.stale_expected);
+	assert_non_null(strstr(r.status.message, "expected"));
+	CHECK_OK(engine_scope_digest(dst->e, S1, d, &found, &st), st);
+	assert_false(found);
+	/* "absent" is right: applied, joined, last-synced recorded. */
+	assert_int_equal(guarded(dst->e, c1, "pair", false, true, "", &r), FREP_OK);
+	assert_true(r.joined);
+	CHECK_OK(engine_failover_of_scope(dst->e, S1, &found, owner, &st), st);
+	assert_true(found);
+	assert_string_equal(owner, "pair");
+	engine_sync_state ss;
+	uint32_t          id = S1;
+	CHECK_OK(engine_sync_states_get(dst->e, "pair", &id, 1, &ss, &found, &st), st);
+	assert_true(found);
+	assert_string_equal(ss.digest, c1->digest);
+	assert_true(ss.time_unix_ms > 0);
+	/* A new version based on a stale digest: refused, nothing changes. */
+	add_exclusion(src->e, 60, 61);
+	CHECK_OK(engine_scope_snapshot(src->e, S1, &c2, &st), st);
+	char stale[65];
+	memset(stale, 'a', 64);
+	stale[64] = '\0';
+	assert_int_equal(guarded(dst->e, c2, "pair", false, true, stale, &r), FREP_ABORTED);
+	assert_true(r.stale_expected);
+	CHECK_OK(engine_scope_digest(dst->e, S1, d, &found, &st), st);
+	assert_string_equal(d, c1->digest);
+	/* Based on what is there: applied. */
+	assert_int_equal(guarded(dst->e, c2, "pair", false, true, c1->digest, &r), FREP_OK);
+	assert_false(r.joined);
+	assert_string_equal(r.digest_after, c2->digest);
+	engine_scope_config_free(c1);
+	engine_scope_config_free(c2);
+	testdb_close(src);
+	testdb_close(dst);
+}
+
+static void
+test_engine_apply_touches_only_the_relationships_scopes(void **state)
+{
+	testdb              *src = testdb_open(), *dst = testdb_open();
+	engine_scope_config *c;
+	engine_apply_result  r;
+	frep_status          st;
+	char                 before[65], after[65], owner[ENGINE_RELATIONSHIP_NAME_MAX + 1];
+	bool                 found;
+
+	(void) state;
+	populate_forward(src->e);
+	CHECK_OK(engine_scope_snapshot(src->e, S1, &c, &st), st);
+	add_relationship(dst->e, "pair");
+	add_relationship(dst->e, "other");
+	add_scope24(dst->e, 1, "the partner's own");
+	add_reservation(dst->e, 9, "09-09-09-09-09-09", "mine");
+	CHECK_OK(engine_scope_digest(dst->e, S1, before, &found, &st), st);
+	/* In no relationship there: untouched without adopt. */
+	assert_int_equal(
+	    guarded(dst->e, c, "pair", false, false, NULL, &r), FREP_FAILED_PRECONDITION);
+	assert_non_null(strstr(r.status.message, "in no failover relationship"));
+	CHECK_OK(engine_scope_digest(dst->e, S1, after, &found, &st), st);
+	assert_string_equal(before, after);
+	CHECK_OK(engine_failover_of_scope(dst->e, S1, &found, owner, &st), st);
+	assert_false(found);
+	/* Another relationship's: untouched even with adopt. */
+	uint32_t id = S1;
+	CHECK_OK(engine_failover_add_scopes(dst->e, "other", &id, 1, NULL, &st), st);
+	assert_int_equal(
+	    guarded(dst->e, c, "pair", true, false, NULL, &r), FREP_FAILED_PRECONDITION);
+	assert_non_null(strstr(r.status.message, "\"other\""));
+	CHECK_OK(engine_scope_digest(dst->e, S1, after, &found, &st), st);
+	assert_string_equal(before, after);
+	/* Back in no relationship, adopt takes it over and it joins. */
+	CHECK_OK(engine_failover_remove_scopes(dst->e, "other", &id, 1, NULL, &st), st);
+	assert_int_equal(guarded(dst->e, c, "pair", true, false, NULL, &r), FREP_OK);
+	assert_true(r.joined);
+	CHECK_OK(engine_failover_of_scope(dst->e, S1, &found, owner, &st), st);
+	assert_string_equal(owner, "pair");
+	CHECK_OK(engine_scope_digest(dst->e, S1, after, &found, &st), st);
+	assert_string_equal(after, c->digest);
+	engine_scope_config_free(c);
+	testdb_close(src);
+	testdb_close(dst);
+}
+
+static void
+test_engine_apply_meets_own_send(void **state)
+{
+	testdb              *a = testdb_open(), *b = testdb_open(), *c = testdb_open();
+	engine_scope_config *mine, *x, *y, *low, *high;
+	engine_apply_result  r;
+	frep_status          st;
+
+	(void) state;
+	/* b sends its version of S1 while versions x and y arrive. */
+	add_relationship(b->e, "pair");
+	populate_forward(b->e);
+	uint32_t id = S1;
+	CHECK_OK(engine_failover_add_scopes(b->e, "pair", &id, 1, NULL, &st), st);
+	populate_forward(a->e);
+	add_exclusion(a->e, 70, 71);
+	populate_forward(c->e);
+	add_exclusion(c->e, 80, 81);
+	CHECK_OK(engine_scope_snapshot(a->e, S1, &x, &st), st);
+	CHECK_OK(engine_scope_snapshot(c->e, S1, &y, &st), st);
+	CHECK_OK(engine_scope_snapshot_outgoing(b->e, S1, &mine, &st), st);
+	low  = strcmp(x->digest, y->digest) < 0 ? x : y;
+	high = low == x ? y : x;
+	assert_false(engine_scope_outgoing_wait(b->e, S1, 10));
+	if (strcmp(mine->digest, low->digest) < 0) {
+		/* Both incoming versions lose to the one being sent. */
+		assert_int_equal(guarded(b->e, low, "pair", false, false, NULL, &r), FREP_ABORTED);
+		assert_false(r.wait_outgoing);
+	} else {
+		/* The smaller incoming digest wins: wait for the send, then apply. */
+		assert_int_equal(guarded(b->e, low, "pair", false, false, NULL, &r), FREP_ABORTED);
+		assert_true(r.wait_outgoing);
+	}
+	if (strcmp(mine->digest, high->digest) < 0) {
+		assert_int_equal(guarded(b->e, high, "pair", false, false, NULL, &r), FREP_ABORTED);
+		assert_false(r.wait_outgoing);
+		assert_non_null(strstr(r.status.message, "wins"));
+	} else {
+		assert_int_equal(guarded(b->e, high, "pair", false, false, NULL, &r), FREP_ABORTED);
+		assert_true(r.wait_outgoing);
+	}
+	/* The very version being sent goes through; a dry run is never held. */
+	assert_int_equal(guarded(b->e, mine, "pair", false, false, NULL, &r), FREP_OK);
+	engine_scope_outgoing_end(b->e, S1, mine->digest);
+	assert_true(engine_scope_outgoing_wait(b->e, S1, 10));
+	assert_int_equal(guarded(b->e, high, "pair", false, false, NULL, &r), FREP_OK);
+	engine_scope_config_free(mine);
+	engine_scope_config_free(x);
+	engine_scope_config_free(y);
+	testdb_close(a);
+	testdb_close(b);
+	testdb_close(c);
+}
+
+static void
+test_engine_apply_names_every_missing_dependency(void **state)
+{
+	testdb              *src = testdb_open(), *dst = testdb_open();
+	engine_scope_config *c;
+	engine_apply_result  r;
+	frep_status          st;
+	char                *one[] = {"7"};
+
+	(void) state;
+	add_relationship(dst->e, "pair");
+	add_scope24(src->e, 1, "office");
+	for (uint32_t code = 250; code <= 251; code++) {
+		engine_option_def def = {
+		    .option_id = code, .name = "site", .type = ENGINE_OPTION_TYPE_BYTE};
+		CHECK_OK(engine_option_def_add(src->e, &def, NULL, &st), st);
+		set_scope_option(src->e, code, one, 1, "");
+	}
+	engine_class cls = {.name = "Lab", .type = ENGINE_CLASS_TYPE_USER, .data = "6c6162"};
+	CHECK_OK(engine_class_add(src->e, &cls, NULL, &st), st);
+	set_scope_option(src->e, 6, dns, 2, "Lab");
+	CHECK_OK(engine_scope_snapshot(src->e, S1, &c, &st), st);
+	assert_int_equal(
+	    guarded(dst->e, c, "pair", false, false, NULL, &r), FREP_FAILED_PRECONDITION);
+	const char *m = r.status.message;
+	assert_non_null(strstr(m, "option definition 250"));
+	assert_non_null(strstr(m, "option definition 251"));
+	assert_non_null(strstr(m, "user class 'Lab'"));
+	assert_non_null(strstr(m, "do not exist there"));
+	CHECK_STATUS(engine_scope_apply(dst->e, c, false, NULL, NULL, NULL, NULL, NULL, &st), st,
+	    FREP_FAILED_PRECONDITION, "option definition 251", "on this server");
+	engine_scope_config_free(c);
+	testdb_close(src);
+	testdb_close(dst);
+}
+
+static void
+test_engine_audit_retention(void **state)
+{
+	testdb              *t = testdb_open();
+	frep_status          st;
+	engine_audit_record *list;
+	size_t               n;
+	engine_audit_record  r = {.direction = "sent",
+	     .source                         = "tcp://10.9.0.1:6470",
+	     .relationship                   = "pair",
+	     .scope_id                       = S1,
+	     .digest_before                  = "",
+	     .digest_after                   = "",
+	     .message                        = ""};
+
+	(void) state;
+	engine_set_audit_retention(t->e, 5, 3600);
+	for (uint32_t i = 0; i < 12; i++) {
+		r.added = i;
+		CHECK_OK(engine_audit_add(t->e, &r, NULL, &st), st);
+	}
+	CHECK_OK(engine_audit_list(t->e, NULL, &list, &n, &st), st);
+	assert_int_equal(n, 5);
+	assert_int_equal(list[0].added, 11);
+	assert_int_equal(list[4].added, 7);
+	engine_audit_records_free(list, n);
+	/* Older than the age bound: pruned as the next record is added. */
+	r.time_unix_ms = (int64_t) (time(NULL) - 7200) * 1000;
+	CHECK_OK(engine_audit_add_many(t->e, &r, 1, &st), st);
+	CHECK_OK(engine_audit_list(t->e, NULL, &list, &n, &st), st);
+	assert_int_equal(n, 4);
+	engine_audit_records_free(list, n);
+	testdb_close(t);
+}
+
+static void
+test_engine_source_records_audit_and_sync_together(void **state)
+{
+	testdb             *t = testdb_open();
+	frep_status         st;
+	uint32_t            ids[]     = {S1, IP4(10, 0, 2, 0)};
+	const char         *digests[] = {"d1", "d2"};
+	engine_sync_state   ss[2];
+	bool                found[2];
+	engine_audit_record r = {.direction = "sent",
+	    .source                         = "tcp://10.9.0.1:6470",
+	    .relationship                   = "pair",
+	    .scope_id                       = S1,
+	    .digest_before                  = "",
+	    .digest_after                   = "d1",
+	    .message                        = ""};
+
+	(void) state;
+	add_relationship(t->e, "pair");
+	CHECK_OK(engine_audit_add_synced(t->e, &r, 1, "pair", ids, digests, 1, &st), st);
+	CHECK_OK(engine_sync_states_get(t->e, "pair", ids, 2, ss, found, &st), st);
+	assert_true(found[0]);
+	assert_string_equal(ss[0].digest, "d1");
+	assert_false(found[1]);
+	CHECK_OK(engine_sync_states_put(t->e, "pair", ids, digests, 2, 0, &st), st);
+	CHECK_OK(engine_sync_states_get(t->e, "pair", ids, 2, ss, found, &st), st);
+	assert_true(found[1]);
+	assert_string_equal(ss[1].digest, "d2");
+	/* Another relationship has its own state; an unknown one records none. */
+	CHECK_OK(engine_sync_states_get(t->e, "other", ids, 2, ss, found, &st), st);
+	assert_false(found[0]);
+	CHECK_STATUS(engine_sync_states_put(t->e, "nope", ids, digests, 1, 0, &st), st,
+	    FREP_FAILED_PRECONDITION, "nope");
+	testdb_close(t);
+}
+
+static void
+test_engine_secret_rotation_keeps_the_previous(void **state)
+{
+	testdb         *t = testdb_open();
+	frep_status     st;
+	char           *prev   = NULL;
+	const char     *mask[] = {"shared_secret"};
+	engine_failover f      = {.name = "pair", .shared_secret = "n3w"};
+
+	(void) state;
+	add_relationship(t->e, "pair");
+	CHECK_OK(engine_failover_previous_secret(t->e, "pair", &prev, &st), st);
+	assert_null(prev);
+	CHECK_OK(engine_failover_set(t->e, &f, mask, 1, NULL, &st), st);
+	CHECK_OK(engine_failover_previous_secret(t->e, "pair", &prev, &st), st);
+	assert_non_null(prev);
+	assert_string_equal(prev, "s3cret");
+	free(prev);
+	CHECK_STATUS(
+	    engine_failover_previous_secret(t->e, "nope", &prev, &st), st, FREP_NOT_FOUND, "nope");
+	testdb_close(t);
+}
+
 int
 main(void)
 {
@@ -822,6 +1133,13 @@ main(void)
 	    cmocka_unit_test(test_engine_apply_validates_incoming),
 	    cmocka_unit_test(test_engine_apply_10k_reservations),
 	    cmocka_unit_test(test_engine_audit_round_trip),
+	    cmocka_unit_test(test_engine_apply_compare_and_swap),
+	    cmocka_unit_test(test_engine_apply_touches_only_the_relationships_scopes),
+	    cmocka_unit_test(test_engine_apply_meets_own_send),
+	    cmocka_unit_test(test_engine_apply_names_every_missing_dependency),
+	    cmocka_unit_test(test_engine_audit_retention),
+	    cmocka_unit_test(test_engine_secret_rotation_keeps_the_previous),
+	    cmocka_unit_test(test_engine_source_records_audit_and_sync_together),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -274,7 +274,8 @@ must option remove --policy Everywhere 250
 must optiondef remove 250
 run 1 optiondef get 250;                      err_has "NOT_FOUND"
 must --json failover scope add lab-pair --scope 10.0.2.0; check 'j["scope_ids"] == ["10.0.1.0", "10.0.2.0"]'
-must --json failover scope remove lab-pair --scope 10.0.2.0; check 'j["scope_ids"] == ["10.0.1.0"]'
+run 2 failover scope remove lab-pair --scope 10.0.2.0; err_has "--yes"   # deletes on the partner: refused off a terminal
+must --json failover scope remove lab-pair --scope 10.0.2.0 --yes; check 'j["scope_ids"] == ["10.0.1.0"]'
 # --- replicate: the cmdlet's behaviours ------------------------------------------------------------
 must reservation add 10.0.1.0 10.0.1.77 --client-id 00-11-22-33-44-f7 --name replicated
 run 2 replicate --name lab-pair;              err_has "--force"          # not a terminal: refuse
@@ -292,16 +293,23 @@ check 'j["scope_ids"] == ["10.0.1.0"] and j["results"][0]["changes"]["reservatio
 "$FREPCTL" --server "$partner_url" --timeout 10000 reservation get 10.0.1.0 10.0.1.77 >/dev/null ||
   fail "replicate did not reach the partner"
 ok
-must --json replicate --scope 10.0.1.0 --force
-check 'j["results"][0]["code"] == 0'
+must --json replicate --scope 10.0.1.0 --force   # --force only skips the question: no full resend
+check 'j["results"][0]["code"] == 0 and j["results"][0].get("unchanged") == True'
+must --json replicate --scope 10.0.1.0 --yes --full
+check 'j["results"][0]["code"] == 0 and not j["results"][0].get("unchanged")'
 run 1 replicate --name nope --force;          out_has "NOT_FOUND"
+# any number of --scope flags (once at most 64): 70 unknown scopes, 70 per-item errors
+run 1 replicate --force $(for i in $(seq 1 70); do printf -- '--scope 10.9.%d.0 ' "$i"; done)
+out_has "70 request items not replicable"
 run 1 replicate --scope 10.0.0.0 --force;     out_has "FAILED_PRECONDITION"   # in no relationship
 run 1 replicate --scope 10.0.1.256 --force;   err_has "INVALID_ARGUMENT"; err_has "10.0.1.256"
 run 2 replicate --name lab-pair --scope 10.0.1.0 --force
-run 1 scope remove 10.0.1.0;                  err_has "FAILED_PRECONDITION"   # in a relationship
-must failover remove lab-pair
+run 2 scope remove 10.0.1.0;                  err_has "--yes"                 # refused off a terminal
+run 1 scope remove 10.0.1.0 --yes;            err_has "FAILED_PRECONDITION"   # in a relationship
+run 2 failover remove lab-pair;               err_has "--yes"
+must failover remove lab-pair --yes
 must --json failover list;                    check 'j.get("relationships", []) == []'
-must scope remove 10.0.2.0
+must scope remove 10.0.2.0 --yes
 must --json scope list;                       check '[s["scope_id"] for s in j["scopes"]] == ["10.0.0.0", "10.0.1.0"]'
 
 # --- errors from the server: exit 1, its status and message -------------------------------------
@@ -334,8 +342,8 @@ for l in rows:
     assert width(l[:i]) == col, (l, width(l[:i]), col)
 PY
 ok
-must scope remove 10.0.30.0
-must scope remove 10.0.31.0
+must scope remove 10.0.30.0 --yes
+must scope remove 10.0.31.0 --yes
 
 # --- both frepd stop cleanly -------------------------------------------------------------------------
 kill -TERM "$pid"

@@ -7,3 +7,7 @@ frep_add_test(failover_promises_test SOURCES failover_promises_test.c fault_test
 if(FREP_SANITIZER)
   set_property(TEST failover_promises_test APPEND PROPERTY ENVIRONMENT "FREP_SANITIZER_BUILD=1")
 endif()
+
+# A pair that never loses or reverts an update (issue 13): two real frepd.
+frep_add_test(pair_safety_test SOURCES pair_safety_test.c fault_test_common.c
+  LIBS frep_test_support frep_services LABEL integration TIMEOUT 600)

@@ -920,10 +920,17 @@ dhcp_set_failover(Frep__V1__DhcpServer_Service *service, const Frep__V1__SetFail
 
 	convert_arena_init(&a);
 	if ((rc = convert_failover_from_proto(input->relationship, "relationship", &a, &in, &st)) ==
-		FREP_OK &&
-	    (rc = engine_failover_set(self->e, &in, mask_of(input->update_mask),
-		 input->n_update_mask, &out, &st)) == FREP_OK) {
-		rc = convert_failover_to_proto(&out, &a, &reply, &st);
+	    FREP_OK) {
+		if (self->hooks.set_failover != NULL) {
+			rc = self->hooks.set_failover(self->hooks.ctx, closure_data, self->e, &in,
+			    mask_of(input->update_mask), input->n_update_mask, &out, &st);
+		} else {
+			rc = engine_failover_set(self->e, &in, mask_of(input->update_mask),
+			    input->n_update_mask, &out, &st);
+		}
+		if (rc == FREP_OK) {
+			rc = convert_failover_to_proto(&out, &a, &reply, &st);
+		}
 	}
 	ANSWER(rc, reply, closure, closure_data, &st);
 	engine_failover_fini(&out);

@@ -35,7 +35,7 @@
  * wire unchanged. On success the hooks that have an `out` fill it with
  * the relationship as stored here (engine-owned strings, released by the
  * service with engine_failover_fini; never the secret). A NULL hook keeps
- * the local behaviour: engine_failover_add / _remove / _add_scopes /
+ * the local behaviour: engine_failover_add / _set / _remove / _add_scopes /
  * _remove_scopes. */
 typedef struct dhcp_service_failover_hooks {
 	void *ctx; /* passed to every hook */
@@ -47,6 +47,8 @@ typedef struct dhcp_service_failover_hooks {
 	    const uint32_t *scope_ids, size_t n, bool force, engine_failover *out, frep_status *st);
 	frep_code (*remove_failover_scopes)(void *ctx, rpc_call *call, engine *e, const char *name,
 	    const uint32_t *scope_ids, size_t n, bool force, engine_failover *out, frep_status *st);
+	frep_code (*set_failover)(void *ctx, rpc_call *call, engine *e, const engine_failover *rel,
+	    const char *const *mask, size_t n_mask, engine_failover *out, frep_status *st);
 } dhcp_service_failover_hooks;
 
 /* Creates the service over e (borrowed: it must outlive the service and

@@ -38,6 +38,29 @@ verify_with(partner_service *ps, rpc_call *call, const char *relationship, const
 	    rpc_call_metadata(call, PARTNER_AUTH_KEY_MAC), payload, len, replayed, st);
 }
 
+/* Within a rotation's grace window the previous secret still signs
+ * (SetFailover changes the two servers one after the other): retries a
+ * call refused with the current secret (st holds that refusal) with the
+ * previous one. The first refusal is the one reported. */
+static frep_code
+verify_previous(
+    partner_service *ps, rpc_call *call, const char *relationship, bool *replayed, frep_status *st)
+{
+	char       *prev = NULL;
+	frep_status pst;
+	frep_code   code = st->code;
+	if (engine_failover_previous_secret(ps->e, relationship, &prev, &pst) == FREP_OK &&
+	    prev != NULL) {
+		if (verify_with(ps, call, relationship, prev, replayed, &pst) == FREP_OK) {
+			code = FREP_OK;
+			frep_status_clear(st);
+		}
+		explicit_bzero(prev, strlen(prev));
+		free(prev);
+	}
+	return code;
+}
+
 /* Authenticates a call for an existing relationship: done already when
  * the pre-decode check (partner_service_authorize) proved the caller holds
  * this relationship's secret; otherwise checked here. An unknown
@@ -70,6 +93,9 @@ authenticate(partner_service *ps, rpc_call *call, const char *relationship, frep
 	frep_code code = verify_with(ps, call, relationship, secret, NULL, st);
 	explicit_bzero(secret, strlen(secret));
 	free(secret);
+	if (code == FREP_UNAUTHENTICATED) {
+		code = verify_previous(ps, call, relationship, NULL, st);
+	}
 	if (code != FREP_OK) {
 		rpc_log(RPC_LOG_WARN, "refused partner call %s: %s", rpc_call_method(call),
 		    st->message);
@@ -108,6 +134,9 @@ partner_service_authorize(void *service, rpc_call *call, frep_status *st)
 	frep_code code     = verify_with(ps, call, rel, secret, &replayed, st);
 	explicit_bzero(secret, strlen(secret));
 	free(secret);
+	if (code == FREP_UNAUTHENTICATED && !replayed) {
+		code = verify_previous(ps, call, rel, &replayed, st);
+	}
 	if (code == FREP_OK || replayed) {
 		rpc_call_set_principal(call, rel);
 	}
@@ -121,6 +150,70 @@ partner_service_authorize(void *service, rpc_call *call, frep_status *st)
 		rpc_log(RPC_LOG_WARN, "refused partner call %s: %s", method, st->message);
 	}
 	return code;
+}
+
+/* How long an apply that meets this server's own send of the same scope
+ * waits for that send to end (the send's partner refuses it at once, so
+ * this is one round trip in practice). */
+#define OUTGOING_WAIT_MS 5000
+
+/* Applies n configs with the partner's rules (engine_scope_apply_guarded):
+ * scopes refused because this server is sending a losing version of them
+ * right now are applied again once that send has ended. Every scope's
+ * outcome, failures included, is audited (not on dry runs). */
+static frep_code
+guarded_apply(partner_service *ps, rpc_call *call, const char *relationship, const char *source,
+    const engine_scope_config *const *cfgs, const engine_apply_guard *guards, size_t n,
+    bool dry_run, engine_apply_result *res, frep_status *st)
+{
+	if (n == 0) {
+		return FREP_OK;
+	}
+	if (engine_scope_apply_guarded(ps->e, cfgs, guards, n, dry_run, dry_run, res, st) !=
+	    FREP_OK) {
+		return st->code;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!res[i].wait_outgoing) {
+			continue;
+		}
+		int64_t  left = rpc_call_remaining_ms(call);
+		uint32_t wait = left < 0 || left > OUTGOING_WAIT_MS ? OUTGOING_WAIT_MS
+				: left > 200                        ? (uint32_t) (left - 200)
+								    : 0;
+		if (!engine_scope_outgoing_wait(ps->e, cfgs[i]->scope.scope_id, wait)) {
+			continue; /* still sending: the ABORTED stands */
+		}
+		engine_apply_result again;
+		if (engine_scope_apply_guarded(
+			ps->e, &cfgs[i], &guards[i], 1, dry_run, dry_run, &again, st) != FREP_OK) {
+			return st->code;
+		}
+		engine_object_diffs_free(res[i].diff, res[i].n_diff);
+		res[i] = again;
+	}
+	if (!dry_run) {
+		engine_audit_record *recs = calloc(n, sizeof(*recs));
+		frep_status          ast;
+		if (recs == NULL) {
+			rpc_log(RPC_LOG_WARN, "audit records of %zu scopes: out of memory", n);
+			return FREP_OK;
+		}
+		for (size_t i = 0; i < n; i++) {
+			recs[i] =
+			    engine_audit_applied(source, relationship, cfgs[i]->scope.scope_id,
+				res[i].digest_before, res[i].digest_after, &res[i].changes);
+			if (res[i].code != FREP_OK) {
+				recs[i].code    = (int32_t) res[i].code;
+				recs[i].message = res[i].status.message;
+			}
+		}
+		if (engine_audit_add_many(ps->e, recs, n, &ast) != FREP_OK) {
+			rpc_log(RPC_LOG_WARN, "audit records: %s", ast.message);
+		}
+		free(recs);
+	}
+	return FREP_OK;
 }
 
 static void
@@ -149,41 +242,27 @@ apply_or_diff(partner_service *ps, const Frep__V1__ApplyScopeRequest *in, bool d
 	if (convert_scope_config_from_proto(in->config, "config", &a, &cfg, &st) != FREP_OK) {
 		goto fail;
 	}
-	/* The scope may be new here, or already this relationship's; never
-	 * another relationship's. */
-	bool found = false;
-	char owner[ENGINE_RELATIONSHIP_NAME_MAX + 1];
-	if (engine_failover_of_scope(ps->e, cfg.scope.scope_id, &found, owner, &st) != FREP_OK) {
+	const engine_scope_config *one   = &cfg;
+	engine_apply_guard         guard = {
+		    .relationship    = in->relationship,
+		    .adopt           = in->adopt,
+		    .check_expected  = in->check_expected,
+		    .expected_digest = in->expected_digest,
+        };
+	engine_apply_result res;
+	if (guarded_apply(ps, call, in->relationship, in->source_server, &one, &guard, 1, dry_run,
+		&res, &st) != FREP_OK) {
 		goto fail;
 	}
-	if (found && strcmp(owner, in->relationship) != 0) {
-		frep_status_set(&st, FREP_FAILED_PRECONDITION,
-		    "scope %s belongs to relationship \"%s\" on this server, not \"%s\"",
-		    in->config->scope->scope_id, owner, in->relationship);
+	if (res.code != FREP_OK) {
+		st = res.status;
 		goto fail;
 	}
-	if (engine_scope_apply(ps->e, &cfg, dry_run, &changes, dry_run ? &diff : NULL,
-		dry_run ? &n_diff : NULL, before, after, &st) != FREP_OK) {
-		goto fail;
-	}
-	if (!dry_run && !found) {
-		/* A scope new to this server joins the relationship. Apply
-		 * committed already; if this fails the next replication retries. */
-		uint32_t id = cfg.scope.scope_id;
-		if (engine_failover_add_scopes(ps->e, in->relationship, &id, 1, NULL, &st) !=
-		    FREP_OK) {
-			goto fail;
-		}
-	}
-	if (!dry_run) {
-		engine_audit_record rec = engine_audit_applied(in->source_server, in->relationship,
-		    cfg.scope.scope_id, before, after, &changes);
-		frep_status         ast;
-		if (engine_audit_add(ps->e, &rec, NULL, &ast) != FREP_OK) {
-			rpc_log(RPC_LOG_WARN, "audit record of scope %s: %s",
-			    in->config->scope->scope_id, ast.message);
-		}
-	}
+	changes = res.changes;
+	diff    = res.diff;
+	n_diff  = res.n_diff;
+	memcpy(before, res.digest_before, sizeof(before));
+	memcpy(after, res.digest_after, sizeof(after));
 	if (convert_scope_changes_to_proto(&changes, &a, &out.changes, &st) != FREP_OK ||
 	    convert_object_diffs_to_proto(diff, n_diff, &a, &out.diff, &st) != FREP_OK) {
 		goto fail;
@@ -228,16 +307,16 @@ partner_apply_scopes(Frep__V1__Partner_Service *service, const Frep__V1__ApplySc
 	rpc_call                     *call = closure_data;
 	frep_status                   st;
 	convert_arena                 a;
-	size_t                        n          = in->n_configs;
-	engine_scope_config          *cfgs       = NULL;
-	const engine_scope_config   **valid      = NULL;
-	size_t                       *slot       = NULL; /* valid[k] is configs[slot[k]] */
-	bool                         *was_member = NULL;
-	engine_apply_result          *res        = NULL;
-	Frep__V1__ApplyScopeOutcome  *outs       = NULL;
-	Frep__V1__ApplyScopeOutcome **outp       = NULL;
-	Frep__V1__ApplyScopesResponse reply      = FREP__V1__APPLY_SCOPES_RESPONSE__INIT;
-	size_t                        nv         = 0;
+	size_t                        n      = in->n_configs;
+	engine_scope_config          *cfgs   = NULL;
+	const engine_scope_config   **valid  = NULL;
+	engine_apply_guard           *guards = NULL;
+	size_t                       *slot   = NULL; /* valid[k] is configs[slot[k]] */
+	engine_apply_result          *res    = NULL;
+	Frep__V1__ApplyScopeOutcome  *outs   = NULL;
+	Frep__V1__ApplyScopeOutcome **outp   = NULL;
+	Frep__V1__ApplyScopesResponse reply  = FREP__V1__APPLY_SCOPES_RESPONSE__INIT;
+	size_t                        nv     = 0;
 
 	convert_arena_init(&a);
 	if (authenticate(ps, call, in->relationship, &st) != FREP_OK) {
@@ -248,20 +327,26 @@ partner_apply_scopes(Frep__V1__Partner_Service *service, const Frep__V1__ApplySc
 		    APPLY_SCOPES_MAX);
 		goto fail;
 	}
-	cfgs       = convert_arena_alloc(&a, (n + 1) * sizeof(*cfgs), &st);
-	valid      = convert_arena_alloc(&a, (n + 1) * sizeof(*valid), &st);
-	slot       = convert_arena_alloc(&a, (n + 1) * sizeof(*slot), &st);
-	was_member = convert_arena_alloc(&a, (n + 1) * sizeof(*was_member), &st);
-	outs       = convert_arena_alloc(&a, (n + 1) * sizeof(*outs), &st);
-	outp       = convert_arena_alloc(&a, (n + 1) * sizeof(*outp), &st);
-	res        = calloc(n + 1, sizeof(*res));
-	if (cfgs == NULL || valid == NULL || slot == NULL || was_member == NULL || outs == NULL ||
+	if (in->n_expected_digests != 0 && in->n_expected_digests != n) {
+		frep_status_set(&st, FREP_INVALID_ARGUMENT,
+		    "expected_digests has %zu entries for %zu configs (one per config, or none)",
+		    in->n_expected_digests, n);
+		goto fail;
+	}
+	cfgs   = convert_arena_alloc(&a, (n + 1) * sizeof(*cfgs), &st);
+	valid  = convert_arena_alloc(&a, (n + 1) * sizeof(*valid), &st);
+	guards = convert_arena_alloc(&a, (n + 1) * sizeof(*guards), &st);
+	slot   = convert_arena_alloc(&a, (n + 1) * sizeof(*slot), &st);
+	outs   = convert_arena_alloc(&a, (n + 1) * sizeof(*outs), &st);
+	outp   = convert_arena_alloc(&a, (n + 1) * sizeof(*outp), &st);
+	res    = calloc(n + 1, sizeof(*res));
+	if (cfgs == NULL || valid == NULL || guards == NULL || slot == NULL || outs == NULL ||
 	    outp == NULL || res == NULL) {
 		frep_status_set(&st, FREP_RESOURCE_EXHAUSTED, "out of memory");
 		goto fail;
 	}
-	/* Per scope: convert and check ownership; the valid ones go to the
-	 * engine together. */
+	/* Per scope: convert; the valid ones go to the engine together, which
+	 * applies the ownership, version and crossing rules. */
 	for (size_t i = 0; i < n; i++) {
 		frep_status                  cst;
 		char                         field[48];
@@ -270,45 +355,31 @@ partner_apply_scopes(Frep__V1__Partner_Service *service, const Frep__V1__ApplySc
 		outp[i]     = o;
 		o->scope_id = in->configs[i]->scope != NULL ? in->configs[i]->scope->scope_id : "";
 		snprintf(field, sizeof(field), "configs[%zu]", i);
-		bool found = false;
-		char owner[ENGINE_RELATIONSHIP_NAME_MAX + 1];
 		if (convert_scope_config_from_proto(in->configs[i], field, &a, &cfgs[i], &cst) !=
-			FREP_OK ||
-		    engine_failover_of_scope(ps->e, cfgs[i].scope.scope_id, &found, owner, &cst) !=
-			FREP_OK) {
+		    FREP_OK) {
 			o->code    = (int32_t) cst.code;
 			o->message = convert_arena_strdup(&a, cst.message, NULL);
 			continue;
 		}
-		if (found && strcmp(owner, in->relationship) != 0) {
-			char msg[FREP_STATUS_MESSAGE_MAX + 160];
-			snprintf(msg, sizeof(msg),
-			    "scope %s belongs to relationship \"%s\" on this server, not \"%s\"",
-			    o->scope_id, owner, in->relationship);
-			o->code    = FREP_FAILED_PRECONDITION;
-			o->message = convert_arena_strdup(&a, msg, NULL);
-			continue;
-		}
-		was_member[i] = found;
-		slot[nv]      = i;
-		valid[nv++]   = &cfgs[i];
+		guards[nv] = (engine_apply_guard){
+		    .relationship    = in->relationship,
+		    .adopt           = in->adopt,
+		    .check_expected  = in->n_expected_digests > 0,
+		    .expected_digest = in->n_expected_digests > 0 ? in->expected_digests[i] : "",
+		};
+		slot[nv]    = i;
+		valid[nv++] = &cfgs[i];
 	}
-	if (nv > 0 && engine_scope_apply_batch(
-			  ps->e, valid, nv, in->dry_run, in->dry_run, res, &st) != FREP_OK) {
-		goto fail;
-	}
-	/* New scopes join the relationship; every applied scope is audited. */
-	uint32_t            *joined   = convert_arena_alloc(&a, (nv + 1) * sizeof(uint32_t), &st);
-	engine_audit_record *recs     = convert_arena_alloc(&a, (nv + 1) * sizeof(*recs), &st);
-	size_t               n_joined = 0, n_recs = 0;
-	if (joined == NULL || recs == NULL) {
+	if (guarded_apply(ps, call, in->relationship, in->source_server, valid, guards, nv,
+		in->dry_run, res, &st) != FREP_OK) {
 		goto fail;
 	}
 	for (size_t k = 0; k < nv; k++) {
 		size_t                       i = slot[k];
 		Frep__V1__ApplyScopeOutcome *o = &outs[i];
 		o->code                        = (int32_t) res[k].code;
-		o->message = convert_arena_strdup(&a, res[k].status.message, NULL);
+		o->message        = convert_arena_strdup(&a, res[k].status.message, NULL);
+		o->stale_expected = res[k].stale_expected;
 		if (res[k].code != FREP_OK) {
 			continue;
 		}
@@ -327,24 +398,6 @@ partner_apply_scopes(Frep__V1__Partner_Service *service, const Frep__V1__ApplySc
 		r->digest_before = res[k].digest_before;
 		r->digest_after  = res[k].digest_after;
 		o->result        = r;
-		if (!in->dry_run) {
-			if (!was_member[i]) {
-				joined[n_joined++] = valid[k]->scope.scope_id;
-			}
-			recs[n_recs++] = engine_audit_applied(in->source_server, in->relationship,
-			    valid[k]->scope.scope_id, res[k].digest_before, res[k].digest_after,
-			    &res[k].changes);
-		}
-	}
-	if (n_joined > 0 && engine_failover_add_scopes(
-				ps->e, in->relationship, joined, n_joined, NULL, &st) != FREP_OK) {
-		/* The scopes are applied; the next replication retries joining. */
-		rpc_log(RPC_LOG_WARN, "relationship \"%s\": %zu new scopes not joined: %s",
-		    in->relationship, n_joined, st.message);
-	}
-	frep_status ast;
-	if (engine_audit_add_many(ps->e, recs, n_recs, &ast) != FREP_OK) {
-		rpc_log(RPC_LOG_WARN, "audit records: %s", ast.message);
 	}
 	reply.outcomes   = outp;
 	reply.n_outcomes = n;
@@ -440,6 +493,38 @@ drop_scopes_not_in(partner_service *ps, const engine_failover *rel, const uint32
 	return FREP_OK;
 }
 
+/* The mirror's settings a SetFailover on the partner may change. */
+static const char *const mirror_settable[] = {"mode", "server_role", "load_balance_percent",
+    "reserve_percent", "max_client_lead_time_s", "auto_state_transition", "state_switch_interval_s",
+    "shared_secret", "partner_server", "local_server", NULL};
+
+static frep_code
+update_mirror_settings(partner_service *ps, const engine_failover *want,
+    const Frep__V1__MirrorRelationshipRequest *in, frep_status *st)
+{
+	for (size_t i = 0; i < in->n_update_mask; i++) {
+		bool ok = false;
+		for (size_t k = 0; mirror_settable[k] != NULL && !ok; k++) {
+			ok = strcmp(in->update_mask[i], mirror_settable[k]) == 0;
+		}
+		if (!ok) {
+			return frep_status_set(st, FREP_INVALID_ARGUMENT,
+			    "update_mask[%zu] \"%s\" cannot be set on the mirror (settable: mode, "
+			    "server_role, load_balance_percent, reserve_percent, "
+			    "max_client_lead_time_s, auto_state_transition, "
+			    "state_switch_interval_s, shared_secret, partner_server, local_server)",
+			    i, in->update_mask[i]);
+		}
+	}
+	frep_code code = engine_failover_set(
+	    ps->e, want, (const char *const *) in->update_mask, in->n_update_mask, NULL, st);
+	if (code == FREP_OK) {
+		rpc_log(RPC_LOG_INFO, "relationship \"%s\": %zu settings changed by the partner",
+		    want->name, in->n_update_mask);
+	}
+	return code;
+}
+
 static void
 partner_mirror_relationship(Frep__V1__Partner_Service *service,
     const Frep__V1__MirrorRelationshipRequest         *in,
@@ -479,7 +564,18 @@ partner_mirror_relationship(Frep__V1__Partner_Service *service,
 		if (authenticate(ps, call, want.name, &st) != FREP_OK) {
 			goto fail;
 		}
-		if (in->remove) {
+		if (in->n_update_mask > 0) {
+			/* SetFailover's other half: settings only. */
+			if (update_mirror_settings(ps, &want, in, &st) != FREP_OK) {
+				goto fail;
+			}
+			engine_failover_fini(&have);
+			if (engine_failover_get(ps->e, want.name, &have, &st) != FREP_OK ||
+			    convert_failover_to_proto(&have, &a, &out.relationship, &st) !=
+				FREP_OK) {
+				goto fail;
+			}
+		} else if (in->remove) {
 			if (drop_scopes_not_in(ps, &have, NULL, 0, &st) != FREP_OK ||
 			    engine_failover_remove(ps->e, want.name, &st) != FREP_OK) {
 				goto fail;

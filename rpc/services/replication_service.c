@@ -128,9 +128,88 @@ keep(reply *rp, ProtobufCMessage *m, frep_status *st)
 	return FREP_OK;
 }
 
+/* The relationship as one replication uses it: its settings, its secret
+ * and (within a rotation's grace window) its previous secret. */
+typedef struct relctx {
+	engine_failover rel;
+	char           *secret;
+	char           *previous; /* NULL when none */
+	bool            dry_run;
+	bool            adopt; /* take over partner scopes in no relationship */
+} relctx;
+
+static void
+relctx_fini(relctx *c)
+{
+	if (c->secret != NULL) {
+		explicit_bzero(c->secret, strlen(c->secret));
+		free(c->secret);
+	}
+	if (c->previous != NULL) {
+		explicit_bzero(c->previous, strlen(c->previous));
+		free(c->previous);
+	}
+	engine_failover_fini(&c->rel);
+	memset(c, 0, sizeof(*c));
+}
+
+static frep_code
+relctx_init(replication *r, const char *name, relctx *c, frep_status *st)
+{
+	memset(c, 0, sizeof(*c));
+	if (engine_failover_get(r->e, name, &c->rel, st) != FREP_OK ||
+	    engine_failover_secret(r->e, name, &c->secret, st) != FREP_OK ||
+	    engine_failover_previous_secret(r->e, name, &c->previous, st) != FREP_OK) {
+		relctx_fini(c);
+		return st->code;
+	}
+	return FREP_OK;
+}
+
+/* "partner <url>: " in front of a message that does not name the partner
+ * yet: a refusal read on this server is the partner's. */
+static frep_code
+prefix_partner(frep_status *st, const char *url)
+{
+	if (strstr(st->message, url) != NULL) {
+		return st->code;
+	}
+	char msg[FREP_STATUS_MESSAGE_MAX + 300];
+	snprintf(msg, sizeof(msg), "partner %s: %s", url, st->message);
+	return frep_status_set(st, st->code, "%s", msg);
+}
+
+/* A Partner call for the relationship, signed with its secret; refused as
+ * UNAUTHENTICATED while the partner still holds the previous secret of a
+ * rotation (SetFailover changes one server, then the other), it is signed
+ * again with that one. The refusal changed nothing there, so the second
+ * try is safe. Every failure names the partner. */
+static frep_code
+rel_call(replication *r, const relctx *c, const char *method, const ProtobufCMessage *in,
+    ProtobufCMessage **out, frep_status *st)
+{
+	const char *url = c->rel.partner_server;
+	frep_code   code =
+	    partner_call(r->pool, url, c->rel.name, c->secret, method, in, out, r->timeout_ms, st);
+	if (code == FREP_UNAUTHENTICATED && c->previous != NULL) {
+		frep_status first = *st;
+		code              = partner_call(
+				 r->pool, url, c->rel.name, c->previous, method, in, out, r->timeout_ms, st);
+		if (code != FREP_OK) {
+			*st = first;
+		}
+	}
+	if (code != FREP_OK) {
+		prefix_partner(st, url);
+	}
+	return code;
+}
+
 /* Scopes on their way to the partner in one ApplyScopes call: many small
  * scopes travel together; a batch is flushed at BATCH_SCOPES_MAX scopes or
- * BATCH_BYTES of packed configs, and a scope bigger than that goes alone. */
+ * BATCH_BYTES of packed configs, and a scope bigger than that goes alone.
+ * Each snapshot was taken with engine_scope_snapshot_outgoing (not on dry
+ * runs): its registration ends when the batch's outcome is recorded. */
 #define BATCH_SCOPES_MAX 256
 #define BATCH_BYTES      (4u * 1024u * 1024u)
 
@@ -139,20 +218,61 @@ typedef struct batch {
 	Frep__V1__ScopeConfig *configs[BATCH_SCOPES_MAX];
 	engine_scope_config   *snaps[BATCH_SCOPES_MAX];
 	Frep__V1__ScopeResult *results[BATCH_SCOPES_MAX];
+	char                  *expected[BATCH_SCOPES_MAX]; /* the partner's digest (reply arena) */
 	size_t                 n;
 	size_t                 bytes;
+	bool                   retried; /* a retry batch: no further retry */
+	/* Scopes to try once more from fresh digests (the partner's scope
+	 * changed between its digest and the apply). */
+	uint32_t               *retry_ids; /* room for every scope of the call */
+	Frep__V1__ScopeResult **retry_results;
+	size_t                  n_retry;
 } batch;
+
+static batch *
+batch_new(void)
+{
+	batch *b = malloc(sizeof(*b));
+	if (b != NULL) {
+		b->n             = 0;
+		b->bytes         = 0;
+		b->retried       = false;
+		b->n_retry       = 0;
+		b->retry_ids     = NULL;
+		b->retry_results = NULL;
+		convert_arena_init(&b->a);
+	}
+	return b;
+}
+
+static void
+batch_end_sends(const relctx *c, batch *b, engine *e)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		if (!c->dry_run) {
+			engine_scope_outgoing_end(
+			    e, b->snaps[i]->scope.scope_id, b->snaps[i]->digest);
+		}
+		engine_scope_config_free(b->snaps[i]);
+	}
+}
 
 static void
 batch_reset(batch *b)
 {
-	for (size_t i = 0; i < b->n; i++) {
-		engine_scope_config_free(b->snaps[i]);
-	}
 	convert_arena_fini(&b->a);
 	convert_arena_init(&b->a);
 	b->n     = 0;
 	b->bytes = 0;
+}
+
+static void
+batch_free(batch *b)
+{
+	if (b != NULL) {
+		convert_arena_fini(&b->a);
+		free(b);
+	}
 }
 
 static void
@@ -190,34 +310,79 @@ sum3(const Frep__V1__ScopeChanges *ch, int which)
 	return t;
 }
 
-/* Sends the batch in one ApplyScopes call and fills each scope's result;
- * records what was sent in the audit trail (one transaction). */
+/* The "sent" audit record of one scope's attempt, whatever its outcome. */
+static engine_audit_record
+sent_record(replication *r, const relctx *c, uint32_t scope_id, const Frep__V1__ScopeResult *res)
+{
+	return (engine_audit_record){
+	    .direction     = "sent",
+	    .source        = r->local_url,
+	    .relationship  = c->rel.name,
+	    .scope_id      = scope_id,
+	    .digest_before = res->digest_before != NULL ? res->digest_before : "",
+	    .digest_after  = res->digest_after != NULL ? res->digest_after : "",
+	    .added         = sum3(res->changes, 0),
+	    .updated       = sum3(res->changes, 1),
+	    .removed       = sum3(res->changes, 2),
+	    .code          = res->code,
+	    .message       = res->message != NULL ? res->message : "",
+	};
+}
+
+/* Audits attempts that failed before anything was sent (partner down,
+ * snapshot failed): n scopes, one record each. */
 static void
-batch_flush(replication *r, reply *rp, const engine_failover *rel, const char *secret, bool dry_run,
-    batch *b)
+audit_failed(replication *r, const relctx *c, const uint32_t *ids,
+    Frep__V1__ScopeResult *const *results, size_t n)
+{
+	frep_status          st;
+	engine_audit_record *recs;
+	if (c->dry_run || n == 0 || (recs = calloc(n, sizeof(*recs))) == NULL) {
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		recs[i] = sent_record(r, c, ids[i], results[i]);
+	}
+	if (engine_audit_add_many(r->e, recs, n, &st) != FREP_OK) {
+		rpc_log(RPC_LOG_WARN, "audit records: %s", st.message);
+	}
+	free(recs);
+}
+
+/* Sends the batch in one ApplyScopes call (each scope with the partner
+ * digest it was based on) and fills each scope's result; records every
+ * attempt in the audit trail and every success as the pair's last-synced
+ * state; then ends the batch's send registrations. */
+static void
+batch_flush(replication *r, reply *rp, const relctx *c, batch *b)
 {
 	frep_status         st;
 	ProtobufCMessage   *out = NULL;
 	engine_audit_record recs[BATCH_SCOPES_MAX];
-	size_t              n_recs = 0;
+	uint32_t            synced_ids[BATCH_SCOPES_MAX];
+	const char         *synced_digests[BATCH_SCOPES_MAX];
+	size_t              n_recs = 0, n_synced = 0;
+	const char         *url = c->rel.partner_server;
 
 	if (b->n == 0) {
 		return;
 	}
-	Frep__V1__ApplyScopesRequest req = FREP__V1__APPLY_SCOPES_REQUEST__INIT;
-	req.relationship                 = rel->name;
-	req.source_server                = r->local_url;
-	req.configs                      = b->configs;
-	req.n_configs                    = b->n;
-	req.dry_run                      = dry_run;
-	frep_code code = partner_call(r->pool, rel->partner_server, rel->name, secret,
-	    "ApplyScopes", &req.base, &out, r->timeout_ms, &st);
-	Frep__V1__ApplyScopesResponse *ar = (Frep__V1__ApplyScopesResponse *) out;
+	Frep__V1__ApplyScopesRequest req    = FREP__V1__APPLY_SCOPES_REQUEST__INIT;
+	req.relationship                    = c->rel.name;
+	req.source_server                   = r->local_url;
+	req.configs                         = b->configs;
+	req.n_configs                       = b->n;
+	req.dry_run                         = c->dry_run;
+	req.expected_digests                = b->expected;
+	req.n_expected_digests              = b->n;
+	req.adopt                           = c->adopt;
+	frep_code                      code = rel_call(r, c, "ApplyScopes", &req.base, &out, &st);
+	Frep__V1__ApplyScopesResponse *ar   = (Frep__V1__ApplyScopesResponse *) out;
 	if (code == FREP_OK && (ar->n_outcomes != b->n || keep(rp, out, &st) != FREP_OK)) {
 		if (ar->n_outcomes != b->n) {
 			code = frep_status_set(&st, FREP_INTERNAL,
-			    "partner %s answered %zu outcomes for %zu scopes", rel->partner_server,
-			    ar->n_outcomes, b->n);
+			    "partner %s answered %zu outcomes for %zu scopes", url, ar->n_outcomes,
+			    b->n);
 			protobuf_c_message_free_unpacked(out, NULL);
 		} else {
 			code = st.code;
@@ -227,44 +392,53 @@ batch_flush(replication *r, reply *rp, const engine_failover *rel, const char *s
 		Frep__V1__ScopeResult *res  = b->results[i];
 		engine_scope_config   *snap = b->snaps[i];
 		sent_counts(rp, res, snap);
+		res->changes       = NULL;
+		res->digest_before = b->expected[i];
+		res->digest_after  = "";
 		if (code != FREP_OK) {
 			result_status(rp, res, code, st.message);
 		} else {
 			Frep__V1__ApplyScopeOutcome *o = ar->outcomes[i];
 			if (o->code != FREP_OK || o->result == NULL) {
-				result_status(rp, res,
-				    o->code != FREP_OK ? (frep_code) o->code : FREP_INTERNAL,
+				frep_status ost;
+				frep_status_set(&ost,
+				    o->code != FREP_OK ? (frep_code) o->code : FREP_INTERNAL, "%s",
 				    o->message);
+				prefix_partner(&ost, url);
+				result_status(rp, res, ost.code, ost.message);
+				if (o->stale_expected && !b->retried && !c->dry_run) {
+					b->retry_ids[b->n_retry]       = snap->scope.scope_id;
+					b->retry_results[b->n_retry++] = res;
+				}
 			} else {
 				result_status(rp, res, FREP_OK,
-				    dry_run ? "dry run: nothing changed on the partner" : "");
+				    c->dry_run ? "dry run: nothing changed on the partner"
+					       : (res->partner_changed
+							 ? "the partner's own edits since the last "
+							   "replication were overwritten"
+							 : ""));
 				res->changes       = o->result->changes;
 				res->digest_before = o->result->digest_before;
 				res->digest_after  = o->result->digest_after;
 				res->diff          = o->result->diff;
 				res->n_diff        = o->result->n_diff;
+				if (!c->dry_run) {
+					synced_ids[n_synced]       = snap->scope.scope_id;
+					synced_digests[n_synced++] = o->result->digest_after;
+				}
 			}
 		}
-		if (!dry_run) {
-			recs[n_recs++] = (engine_audit_record){
-			    .direction     = "sent",
-			    .source        = r->local_url,
-			    .relationship  = rel->name,
-			    .scope_id      = snap->scope.scope_id,
-			    .digest_before = res->digest_before != NULL ? res->digest_before : "",
-			    .digest_after  = res->digest_after != NULL ? res->digest_after : "",
-			    .added         = sum3(res->changes, 0),
-			    .updated       = sum3(res->changes, 1),
-			    .removed       = sum3(res->changes, 2),
-			    .code          = res->code,
-			    .message       = res->message,
-			};
+		if (!c->dry_run) {
+			recs[n_recs++] = sent_record(r, c, snap->scope.scope_id, res);
 		}
 	}
-	if (engine_audit_add_many(r->e, recs, n_recs, &st) != FREP_OK) {
-		rpc_log(RPC_LOG_WARN, "audit records: %s", st.message);
+	/* One commit for the batch's record: audit and last-synced state. */
+	if (engine_audit_add_synced(r->e, recs, n_recs, c->rel.name, synced_ids, synced_digests,
+		n_synced, &st) != FREP_OK) {
+		rpc_log(RPC_LOG_WARN, "audit records and last-synced states: %s", st.message);
 	}
 	bool big = b->bytes > (1u << 20);
+	batch_end_sends(c, b, r->e);
 	batch_reset(b);
 	if (big) {
 		malloc_trim(0); /* a big scope's copies are gone: give the memory back */
@@ -272,141 +446,201 @@ batch_flush(replication *r, reply *rp, const engine_failover *rel, const char *s
 }
 
 /* Queues one scope (its snapshot now owned by the batch), flushing first
- * when it would not fit. */
+ * when it would not fit. expected: the partner's digest ("" = none). */
 static void
-batch_add(replication *r, reply *rp, const engine_failover *rel, const char *secret, bool dry_run,
-    batch *b, engine_scope_config *snap, Frep__V1__ScopeResult *res)
+batch_add(replication *r, reply *rp, const relctx *c, batch *b, engine_scope_config *snap,
+    const char *expected, Frep__V1__ScopeResult *res)
 {
 	frep_status            st;
 	Frep__V1__ScopeConfig *cfg = NULL;
-	if (convert_scope_config_to_proto(snap, &b->a, &cfg, &st) != FREP_OK) {
-		result_status(rp, res, st.code, st.message);
-		engine_scope_config_free(snap);
-		return;
-	}
-	size_t size = protobuf_c_message_get_packed_size(&cfg->base);
-	if (b->n > 0 && (b->n == BATCH_SCOPES_MAX || b->bytes + size > BATCH_BYTES)) {
-		/* The config lives in the batch's arena: convert again after. */
-		batch_flush(r, rp, rel, secret, dry_run, b);
+	for (int pass = 0; pass < 2; pass++) {
+		cfg = NULL;
 		if (convert_scope_config_to_proto(snap, &b->a, &cfg, &st) != FREP_OK) {
 			result_status(rp, res, st.code, st.message);
+			audit_failed(r, c, &snap->scope.scope_id, &res, 1);
+			if (!c->dry_run) {
+				engine_scope_outgoing_end(r->e, snap->scope.scope_id, snap->digest);
+			}
 			engine_scope_config_free(snap);
 			return;
 		}
+		size_t size = protobuf_c_message_get_packed_size(&cfg->base);
+		if (pass == 0 && b->n > 0 &&
+		    (b->n == BATCH_SCOPES_MAX || b->bytes + size > BATCH_BYTES)) {
+			/* The config lives in the batch's arena: convert again after. */
+			batch_flush(r, rp, c, b);
+			continue;
+		}
+		b->configs[b->n]  = cfg;
+		b->snaps[b->n]    = snap;
+		b->results[b->n]  = res;
+		b->expected[b->n] = convert_arena_strdup(&rp->a, expected, NULL);
+		if (b->expected[b->n] == NULL) {
+			b->expected[b->n] = (char *) "";
+		}
+		b->n++;
+		b->bytes += size;
+		break;
 	}
-	b->configs[b->n] = cfg;
-	b->snaps[b->n]   = snap;
-	b->results[b->n] = res;
-	b->n++;
-	b->bytes += size;
 	if (b->bytes >= BATCH_BYTES) {
-		batch_flush(r, rp, rel, secret, dry_run, b);
+		batch_flush(r, rp, c, b);
 	}
 }
 
-/* Replicates the given scopes of one relationship: one digest call, then
- * the scopes that differ (every scope with force) in ApplyScopes batches. */
+/* Replicates n scopes of one relationship into the given results: one
+ * digest call, then the scopes that differ (every scope with full) in
+ * ApplyScopes batches. retried: this is the one retry of scopes whose
+ * partner digest moved; they are not retried again. */
 static void
-replicate_relationship(replication *r, reply *rp, const char *name, const uint32_t *ids,
-    char *const *texts, size_t n, bool force, bool dry_run)
+replicate_into(replication *r, reply *rp, const relctx *c, const uint32_t *ids, char *const *texts,
+    Frep__V1__ScopeResult *const *results, size_t n, bool full, bool retried)
 {
 	frep_status       st;
-	engine_failover   rel     = {0};
-	char             *secret  = NULL;
-	ProtobufCMessage *dout    = NULL;
-	const char       *partner = "";
+	ProtobufCMessage *dout = NULL;
+	batch            *b    = NULL;
 
-	if (engine_failover_get(r->e, name, &rel, &st) != FREP_OK ||
-	    engine_failover_secret(r->e, name, &secret, &st) != FREP_OK) {
+	Frep__V1__GetScopeDigestsRequest dreq = FREP__V1__GET_SCOPE_DIGESTS_REQUEST__INIT;
+	dreq.relationship                     = c->rel.name;
+	dreq.scope_ids                        = (char **) texts;
+	dreq.n_scope_ids                      = n;
+	frep_code dcode = rel_call(r, c, "GetScopeDigests", &dreq.base, &dout, &st);
+	if (dcode != FREP_OK) {
+		/* The partner is down or refuses: every scope of it says so. */
+		for (size_t i = 0; i < n; i++) {
+			result_status(rp, results[i], dcode, st.message);
+		}
+		audit_failed(r, c, ids, results, n);
+		goto out;
+	}
+	Frep__V1__GetScopeDigestsResponse *digests = (Frep__V1__GetScopeDigestsResponse *) dout;
+
+	/* The local digests are stored: only scopes that differ are read. */
+	char(*local)[65]          = convert_arena_alloc(&rp->a, (n + 1) * 65, &st);
+	bool              *exists = convert_arena_alloc(&rp->a, (n + 1) * sizeof(bool), &st);
+	engine_sync_state *synced = convert_arena_alloc(&rp->a, (n + 1) * sizeof(*synced), &st);
+	bool              *was    = convert_arena_alloc(&rp->a, (n + 1) * sizeof(bool), &st);
+	if (local == NULL || exists == NULL || synced == NULL || was == NULL ||
+	    (b = batch_new()) == NULL ||
+	    engine_scope_digests(r->e, ids, n, local, exists, &st) != FREP_OK ||
+	    engine_sync_states_get(r->e, c->rel.name, ids, n, synced, was, &st) != FREP_OK) {
+		for (size_t i = 0; i < n; i++) {
+			result_status(rp, results[i], st.code, st.message);
+		}
+		audit_failed(r, c, ids, results, n);
+		goto out;
+	}
+	b->retried       = retried;
+	b->retry_ids     = convert_arena_alloc(&rp->a, (n + 1) * sizeof(*b->retry_ids), &st);
+	b->retry_results = convert_arena_alloc(&rp->a, (n + 1) * sizeof(*b->retry_results), &st);
+	if (b->retry_ids == NULL || b->retry_results == NULL) {
+		b->retried = true; /* no room to remember retries: none */
+	}
+	for (size_t i = 0; i < n; i++) {
+		Frep__V1__ScopeResult *res  = results[i];
+		engine_scope_config   *snap = NULL;
+		const char *remote          = i < digests->n_digests && digests->digests[i] != NULL
+						  ? digests->digests[i]->digest
+						  : "";
+		if (was[i]) {
+			res->last_synced_digest =
+			    convert_arena_strdup(&rp->a, synced[i].digest, NULL);
+			res->last_synced_unix_ms = synced[i].time_unix_ms;
+			res->partner_changed     = strcmp(remote, synced[i].digest) != 0;
+		}
+		if (exists[i] && !full && strcmp(remote, local[i]) == 0) {
+			result_status(
+			    rp, res, FREP_OK, "unchanged: the partner holds the same digest");
+			res->unchanged       = true;
+			res->partner_changed = false;
+			res->digest_before   = local[i];
+			res->digest_after    = local[i];
+			continue;
+		}
+		if ((c->dry_run ? engine_scope_snapshot(r->e, ids[i], &snap, &st)
+				: engine_scope_snapshot_outgoing(r->e, ids[i], &snap, &st)) !=
+		    FREP_OK) {
+			result_status(rp, res, st.code, st.message);
+			audit_failed(r, c, &ids[i], &res, 1);
+			continue;
+		}
+		if (!full && strcmp(remote, snap->digest) == 0) {
+			/* Changed here since the digest read, to what the partner has
+			 * (an apply from the partner arrived meanwhile). */
+			result_status(
+			    rp, res, FREP_OK, "unchanged: the partner holds the same digest");
+			res->unchanged       = true;
+			res->partner_changed = false;
+			res->digest_before   = convert_arena_strdup(&rp->a, snap->digest, NULL);
+			res->digest_after    = res->digest_before;
+			if (!c->dry_run) {
+				engine_scope_outgoing_end(r->e, ids[i], snap->digest);
+			}
+			engine_scope_config_free(snap);
+			continue;
+		}
+		batch_add(r, rp, c, b, snap, remote, res);
+	}
+	batch_flush(r, rp, c, b);
+
+	/* Scopes whose partner digest moved between the digest call and the
+	 * apply: once more, from fresh digests. */
+	if (b->n_retry > 0) {
+		char **rtexts = convert_arena_alloc(&rp->a, (b->n_retry + 1) * sizeof(char *), &st);
+		for (size_t k = 0; rtexts != NULL && k < b->n_retry; k++) {
+			rtexts[k] = b->retry_results[k]->scope_id;
+		}
+		if (rtexts != NULL) {
+			replicate_into(r, rp, c, b->retry_ids, rtexts, b->retry_results, b->n_retry,
+			    full, true);
+		}
+	}
+
+out:
+	batch_free(b);
+	if (dout != NULL) {
+		protobuf_c_message_free_unpacked(dout, NULL);
+	}
+}
+
+/* Replicates the given scopes of one relationship (new results in rp). */
+static void
+replicate_relationship(replication *r, reply *rp, const char *name, const uint32_t *ids,
+    char *const *texts, size_t n, bool full, bool dry_run, bool adopt)
+{
+	frep_status             st;
+	relctx                  c;
+	Frep__V1__ScopeResult **results;
+
+	if (relctx_init(r, name, &c, &st) != FREP_OK) {
 		for (size_t i = 0; i < n; i++) {
 			Frep__V1__ScopeResult *res = new_result(rp, texts[i], name, "", NULL);
 			if (res != NULL) {
 				result_status(rp, res, st.code, st.message);
 			}
 		}
-		goto out;
+		return;
 	}
-	partner = rel.partner_server;
-
-	Frep__V1__GetScopeDigestsRequest dreq = FREP__V1__GET_SCOPE_DIGESTS_REQUEST__INIT;
-	dreq.relationship                     = (char *) name;
-	dreq.scope_ids                        = (char **) texts;
-	dreq.n_scope_ids                      = n;
-	frep_code dcode = partner_call(r->pool, partner, name, secret, "GetScopeDigests",
-	    &dreq.base, &dout, r->timeout_ms, &st);
-	if (dcode != FREP_OK) {
-		/* The partner is down or refuses: every scope of it says so. */
-		for (size_t i = 0; i < n; i++) {
-			Frep__V1__ScopeResult *res = new_result(rp, texts[i], name, partner, NULL);
-			if (res != NULL) {
-				result_status(rp, res, dcode, st.message);
-			}
-		}
-		goto out;
-	}
-	Frep__V1__GetScopeDigestsResponse *digests = (Frep__V1__GetScopeDigestsResponse *) dout;
-	batch                             *b       = malloc(sizeof(*b));
-	if (b == NULL) {
-		goto out;
-	}
-	b->n     = 0;
-	b->bytes = 0;
-	convert_arena_init(&b->a);
-
-	/* The local digests are stored: only scopes that differ are read. */
-	char(*local)[65] = convert_arena_alloc(&rp->a, (n + 1) * 65, &st);
-	bool *exists     = convert_arena_alloc(&rp->a, (n + 1) * sizeof(bool), &st);
-	if (local == NULL || exists == NULL ||
-	    engine_scope_digests(r->e, ids, n, local, exists, &st) != FREP_OK) {
-		for (size_t i = 0; i < n; i++) {
-			Frep__V1__ScopeResult *res = new_result(rp, texts[i], name, partner, NULL);
-			if (res != NULL) {
-				result_status(rp, res, st.code, st.message);
-			}
-		}
-		n = 0;
+	c.dry_run = dry_run;
+	c.adopt   = adopt;
+	results   = convert_arena_alloc(&rp->a, (n + 1) * sizeof(*results), &st);
+	if (results == NULL) {
+		relctx_fini(&c);
+		return;
 	}
 	for (size_t i = 0; i < n; i++) {
-		Frep__V1__ScopeResult *res  = new_result(rp, texts[i], name, partner, &st);
-		engine_scope_config   *snap = NULL;
-		if (res == NULL) {
+		if ((results[i] = new_result(rp, texts[i], name, c.rel.partner_server, &st)) ==
+		    NULL) {
+			n = i;
 			break;
 		}
-		const char *remote = i < digests->n_digests && digests->digests[i] != NULL
-					 ? digests->digests[i]->digest
-					 : "";
-		if (exists[i] && !force && strcmp(remote, local[i]) == 0) {
-			result_status(
-			    rp, res, FREP_OK, "unchanged: the partner holds the same digest");
-			res->unchanged     = true;
-			res->digest_before = local[i];
-			res->digest_after  = local[i];
-			continue;
-		}
-		if (engine_scope_snapshot(r->e, ids[i], &snap, &st) != FREP_OK) {
-			result_status(rp, res, st.code, st.message);
-			continue;
-		}
-		batch_add(r, rp, &rel, secret, dry_run, b, snap, res);
 	}
-	batch_flush(r, rp, &rel, secret, dry_run, b);
-	convert_arena_fini(&b->a);
-	free(b);
-
-out:
-	if (dout != NULL) {
-		protobuf_c_message_free_unpacked(dout, NULL);
-	}
-	if (secret != NULL) {
-		explicit_bzero(secret, strlen(secret));
-		free(secret);
-	}
-	engine_failover_fini(&rel);
+	replicate_into(r, rp, &c, ids, texts, results, n, full, false);
+	relctx_fini(&c);
 }
 
 /* Replicates every scope of relationship rel (as stored). */
 static void
-replicate_all_of(replication *r, reply *rp, const engine_failover *rel, bool force, bool dry_run)
+replicate_all_of(replication *r, reply *rp, const engine_failover *rel, bool full, bool dry_run)
 {
 	frep_status st;
 	char **texts = convert_arena_alloc(&rp->a, (rel->n_scope_ids + 1) * sizeof(char *), &st);
@@ -420,8 +654,8 @@ replicate_all_of(replication *r, reply *rp, const engine_failover *rel, bool for
 		}
 	}
 	if (rel->n_scope_ids > 0) {
-		replicate_relationship(
-		    r, rp, rel->name, rel->scope_ids, texts, rel->n_scope_ids, force, dry_run);
+		replicate_relationship(r, rp, rel->name, rel->scope_ids, texts, rel->n_scope_ids,
+		    full, dry_run, false);
 	}
 }
 
@@ -487,7 +721,8 @@ replication_replicate_by_name(Frep__V1__FailoverReplication_Service *service,
 			goto fail;
 		}
 		for (size_t i = 0; i < n; i++) {
-			replicate_all_of(r, &rp, &rels[i], in->force, in->dry_run);
+			replicate_all_of(
+			    r, &rp, &rels[i], in->force || in->full_resend, in->dry_run);
 		}
 		engine_failovers_free(rels, n);
 	}
@@ -505,7 +740,7 @@ replication_replicate_by_name(Frep__V1__FailoverReplication_Service *service,
 			}
 			continue;
 		}
-		replicate_all_of(r, &rp, &rel, in->force, in->dry_run);
+		replicate_all_of(r, &rp, &rel, in->force || in->full_resend, in->dry_run);
 		engine_failover_fini(&rel);
 	}
 	send_reply(&rp, closure, closure_data);
@@ -704,7 +939,8 @@ replication_replicate_by_scope_id(Frep__V1__FailoverReplication_Service *service
 			gids[n]     = ids[order[k]];
 			gtexts[n++] = in->scope_ids[order[k]];
 		}
-		replicate_relationship(r, &rp, rel, gids, gtexts, n, in->force, in->dry_run);
+		replicate_relationship(
+		    r, &rp, rel, gids, gtexts, n, in->force || in->full_resend, in->dry_run, false);
 	}
 	send_reply(&rp, closure, closure_data);
 	reply_fini(&rp);
@@ -776,21 +1012,11 @@ mirror_of(const replication *r, const engine_failover *rel, const char *secret, 
 	}
 }
 
+/* Replicates the listed scopes in full (adopt: taking over partner scopes
+ * in no relationship); the first failing scope's status, or OK. */
 static frep_code
-prefix_partner(frep_status *st, const char *url)
-{
-	if (strstr(st->message, url) != NULL) {
-		return st->code;
-	}
-	char msg[FREP_STATUS_MESSAGE_MAX + 300];
-	snprintf(msg, sizeof(msg), "partner %s: %s", url, st->message);
-	return frep_status_set(st, st->code, "%s", msg);
-}
-
-/* Replicates the listed scopes with force; the first failing scope's
- * status, or OK. */
-static frep_code
-push_scopes(replication *r, const char *name, const uint32_t *ids, size_t n, frep_status *st)
+push_scopes(
+    replication *r, const char *name, const uint32_t *ids, size_t n, bool adopt, frep_status *st)
 {
 	reply  rp = {0};
 	char **texts;
@@ -806,7 +1032,7 @@ push_scopes(replication *r, const char *name, const uint32_t *ids, size_t n, fre
 			return st->code;
 		}
 	}
-	replicate_relationship(r, &rp, name, ids, texts, n, true, false);
+	replicate_relationship(r, &rp, name, ids, texts, n, true, false, adopt);
 	frep_code code = FREP_OK;
 	for (size_t i = 0; i < rp.n_results && code == FREP_OK; i++) {
 		if (rp.results[i]->code != FREP_OK) {
@@ -815,6 +1041,60 @@ push_scopes(replication *r, const char *name, const uint32_t *ids, size_t n, fre
 		}
 	}
 	reply_fini(&rp);
+	return code;
+}
+
+/* ALREADY_EXISTS naming the first of the scopes the partner already
+ * holds (unless force); the partner's status when it cannot say. */
+static frep_code
+partner_has_any(
+    replication *r, const char *name, const uint32_t *ids, size_t n, bool force, frep_status *st)
+{
+	relctx            c;
+	convert_arena     a;
+	ProtobufCMessage *out  = NULL;
+	frep_code         code = FREP_OK;
+	if (force || n == 0) {
+		return FREP_OK;
+	}
+	if (relctx_init(r, name, &c, st) != FREP_OK) {
+		return st->code;
+	}
+	convert_arena_init(&a);
+	char **texts = convert_arena_alloc(&a, (n + 1) * sizeof(char *), st);
+	if (texts == NULL) {
+		code = st->code;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((texts[i] = convert_ipv4_to_text(&a, ids[i], false, st)) == NULL) {
+			code = st->code;
+			goto out;
+		}
+	}
+	Frep__V1__GetScopeDigestsRequest req = FREP__V1__GET_SCOPE_DIGESTS_REQUEST__INIT;
+	req.relationship                     = (char *) name;
+	req.scope_ids                        = texts;
+	req.n_scope_ids                      = n;
+	if ((code = rel_call(r, &c, "GetScopeDigests", &req.base, &out, st)) != FREP_OK) {
+		goto out;
+	}
+	Frep__V1__GetScopeDigestsResponse *d = (Frep__V1__GetScopeDigestsResponse *) out;
+	for (size_t i = 0; i < d->n_digests && i < n; i++) {
+		if (d->digests[i] != NULL && d->digests[i]->digest[0] != '\0') {
+			code = frep_status_set(st, FREP_ALREADY_EXISTS,
+			    "scope %s already exists on the partner %s; it is not replaced (use "
+			    "force to take it over)",
+			    texts[i], c.rel.partner_server);
+			break;
+		}
+	}
+out:
+	if (out != NULL) {
+		protobuf_c_message_free_unpacked(out, NULL);
+	}
+	convert_arena_fini(&a);
+	relctx_fini(&c);
 	return code;
 }
 
@@ -874,8 +1154,8 @@ replication_failover_add(
 		engine_failover_fini(&stored);
 		return st->code;
 	}
-	if (stored.n_scope_ids > 0 &&
-	    push_scopes(r, stored.name, stored.scope_ids, stored.n_scope_ids, st) != FREP_OK) {
+	if (stored.n_scope_ids > 0 && push_scopes(r, stored.name, stored.scope_ids,
+					  stored.n_scope_ids, force, st) != FREP_OK) {
 		/* All or nothing: take the mirror (and the scopes it got) back. */
 		frep_status saved = *st;
 		mirror_call(r, &stored, rel->shared_secret, false, true, &ignore);
@@ -923,11 +1203,13 @@ replication_failover_add_scopes(replication *r, const char *name, const uint32_t
     size_t n, bool force, engine_failover *out, frep_status *st)
 {
 	frep_status ignore;
-	(void) force;
 	if (engine_failover_add_scopes(r->e, name, scope_ids, n, NULL, st) != FREP_OK) {
 		return st->code;
 	}
-	if (push_scopes(r, name, scope_ids, n, st) != FREP_OK) {
+	/* A scope the partner already has is its own (in no relationship or
+	 * another one): refused unless force, as AddFailover does. */
+	if (partner_has_any(r, name, scope_ids, n, force, st) != FREP_OK ||
+	    push_scopes(r, name, scope_ids, n, force, st) != FREP_OK) {
 		frep_status     saved  = *st;
 		engine_failover rel    = {0};
 		char           *secret = NULL;
@@ -977,7 +1259,123 @@ replication_failover_remove_scopes(replication *r, const char *name, const uint3
 	return code;
 }
 
+/* The settings SetFailover changes on the partner's mirror as well. */
+static const char *const mirrored_fields[] = {"mode", "server_role", "load_balance_percent",
+    "reserve_percent", "max_client_lead_time_s", "auto_state_transition", "state_switch_interval_s",
+    "shared_secret", "partner_server", "local_server", NULL};
+
+frep_code
+replication_failover_set(replication *r, const engine_failover *in, const char *const *mask,
+    size_t n_mask, engine_failover *out, frep_status *st)
+{
+	engine_failover old = {0}, stored = {0};
+	relctx          c = {0};
+	const char     *pmask[sizeof(mirrored_fields) / sizeof(mirrored_fields[0])];
+	size_t          n_pmask = 0;
+	frep_status     ignore;
+	frep_code       code;
+
+	/* Which of the change reaches the partner: the mirrored settings named
+	 * (all of them for an empty mask; the secret only when one is given). */
+	for (size_t k = 0; mirrored_fields[k] != NULL; k++) {
+		/* The partner's partner_server is this server's local_server, and
+		 * the other way round. */
+		const char *here =
+		    strcmp(mirrored_fields[k], "partner_server") == 0 ? "local_server"
+		    : strcmp(mirrored_fields[k], "local_server") == 0 ? "partner_server"
+								      : mirrored_fields[k];
+		bool named = false;
+		for (size_t i = 0; i < n_mask && !named; i++) {
+			named = strcmp(mask[i], here) == 0;
+		}
+		if (n_mask == 0) {
+			named = strcmp(mirrored_fields[k], "shared_secret") != 0 ||
+				(in->shared_secret != NULL && in->shared_secret[0] != '\0');
+		}
+		if (named) {
+			pmask[n_pmask++] = mirrored_fields[k];
+		}
+	}
+	/* The partner still holds the current secret: the call is signed with
+	 * it, whatever the change does to it. */
+	if (relctx_init(r, in->name, &c, st) != FREP_OK ||
+	    engine_failover_get(r->e, in->name, &old, st) != FREP_OK) {
+		relctx_fini(&c);
+		return st->code;
+	}
+	/* Here first: every local rule is checked (and a bad value refused)
+	 * before the partner is asked. */
+	if ((code = engine_failover_set(r->e, in, mask, n_mask, &stored, st)) != FREP_OK) {
+		goto out;
+	}
+	if (n_pmask > 0) {
+		convert_arena                       a;
+		Frep__V1__FailoverRelationship     *m    = NULL;
+		ProtobufCMessage                   *pout = NULL;
+		Frep__V1__MirrorRelationshipRequest req =
+		    FREP__V1__MIRROR_RELATIONSHIP_REQUEST__INIT;
+		/* The secret travels only when it changes. */
+		const char *secret = in->shared_secret != NULL && in->shared_secret[0] != '\0'
+					 ? in->shared_secret
+					 : "";
+		convert_arena_init(&a);
+		mirror_of(r, &stored, secret, &a, &m, st);
+		if (m == NULL) {
+			code = st->code;
+		} else {
+			req.relationship  = m;
+			req.update_mask   = (char **) pmask;
+			req.n_update_mask = n_pmask;
+			/* At the partner's URL as it is now (SetFailover may have
+			 * just changed it). */
+			char *was_url        = c.rel.partner_server;
+			c.rel.partner_server = stored.partner_server;
+			code = rel_call(r, &c, "MirrorRelationship", &req.base, &pout, st);
+			c.rel.partner_server = was_url;
+		}
+		if (pout != NULL) {
+			protobuf_c_message_free_unpacked(pout, NULL);
+		}
+		convert_arena_fini(&a);
+		if (code != FREP_OK) {
+			/* All or nothing: this server back as it was. */
+			frep_status saved = *st;
+			old.shared_secret = c.secret;
+			if (engine_failover_set(r->e, &old, NULL, 0, NULL, &ignore) != FREP_OK) {
+				rpc_log(RPC_LOG_ERROR,
+				    "relationship \"%s\": the partner refused SetFailover and the "
+				    "local "
+				    "change could not be undone: %s",
+				    in->name, ignore.message);
+			}
+			old.shared_secret = NULL;
+			*st               = saved;
+			goto out;
+		}
+	}
+	rpc_log(RPC_LOG_INFO, "relationship \"%s\" changed on both servers (%zu settings on %s)",
+	    in->name, n_pmask, c.rel.partner_server);
+	if (out != NULL) {
+		*out   = stored;
+		stored = (engine_failover){0};
+	}
+out:
+	engine_failover_fini(&stored);
+	engine_failover_fini(&old);
+	relctx_fini(&c);
+	return code;
+}
+
 /* --- the DhcpServer service's hooks --------------------------------------- */
+
+static frep_code
+hook_set(void *ctx, rpc_call *call, engine *e, const engine_failover *rel, const char *const *mask,
+    size_t n_mask, engine_failover *out, frep_status *st)
+{
+	(void) call;
+	(void) e;
+	return replication_failover_set(ctx, rel, mask, n_mask, out, st);
+}
 
 static frep_code
 hook_add(void *ctx, rpc_call *call, engine *e, const engine_failover *rel, bool force,
@@ -1024,5 +1422,6 @@ replication_failover_hooks(replication *r, dhcp_service_failover_hooks *hooks)
 	    .remove_failover        = hook_remove,
 	    .add_failover_scopes    = hook_add_scopes,
 	    .remove_failover_scopes = hook_remove_scopes,
+	    .set_failover           = hook_set,
 	};
 }

@@ -58,6 +58,15 @@ frep_code replication_failover_add_scopes(replication *r, const char *name,
 frep_code replication_failover_remove_scopes(replication *r, const char *name,
     const uint32_t *scope_ids, size_t n, engine_failover *out, frep_status *st);
 
+/* Changes the relationship here and its mirror on the partner in one
+ * operation (MirrorRelationship with an update mask, signed with the
+ * secret the partner holds now): role inverted, percent complemented,
+ * MCLT, reserve percent, state switch interval, auto state transition
+ * and a new shared secret as given. Partner down or refusing: this
+ * server is set back and the partner's status returned. */
+frep_code replication_failover_set(replication *r, const engine_failover *rel,
+    const char *const *mask, size_t n_mask, engine_failover *out, frep_status *st);
+
 /* Fills hooks so that the DhcpServer service's AddFailover,
  * RemoveFailover, AddFailoverScope and RemoveFailoverScope act on both
  * servers through r. */

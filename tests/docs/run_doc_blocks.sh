@@ -23,25 +23,31 @@ start_frepd() { # name
 	echo "FAIL: frepd $1 did not start"; cat "$work/$1.log"; exit 1
 }
 
-# block FILE N: the Nth ```sh block of FILE, continuation lines joined.
+# block FILE HEADING: the first ```sh block under the "## HEADING" (or
+# "# HEADING") line of FILE, continuation lines joined. Named by heading,
+# not by number, so a block added above it cannot shift what runs.
 block() {
-	awk -v want="$2" '/^```sh/{n++; inb=(n==want); next} /^```/{inb=0} inb' "$1" |
+	awk -v want="$2" '
+		!inb && /^#+ / { h = $0; sub(/^#+ /, "", h); under = (h == want); done_ = 0; next }
+		/^```sh/ { if (under && !done_) { inb = 1; done_ = 1 }; next }
+		/^```/ { inb = 0; next }
+		inb' "$1" |
 		sed -e ':a' -e '/\\$/N; s/\\\n//; ta'
 }
 
 passed=0
 # Runs the block as one script (its exports carry from line to line),
 # traced, so a failure names the command.
-run_block() { # file, block number, sed substitutions...
+run_block() { # file, heading, sed substitutions...
 	local file=$1 n=$2
 	shift 2
 	block "$FREP_SOURCE_DIR/$file" "$n" | sed "$@" >"$work/block.sh"
 	# What the block starts in the background ends with it.
 	echo 'for j in $(jobs -p); do kill -TERM "$j"; wait "$j" || true; done' >>"$work/block.sh"
-	[ -s "$work/block.sh" ] || { echo "FAIL: $file has no sh block $n"; exit 1; }
+	[ -s "$work/block.sh" ] || { echo "FAIL: $file has no sh block under \"$n\""; exit 1; }
 	if ! (cd "$work" && PATH="$(dirname "$FREPCTL"):$PATH" PS4='+ ' \
 		bash -euo pipefail -x "$work/block.sh" >"$work/out" 2>&1); then
-		echo "FAIL: $file block $n, at the last command traced:"
+		echo "FAIL: $file block under \"$n\", at the last command traced:"
 		cat "$work/out"
 		exit 1
 	fi
@@ -53,13 +59,13 @@ start_frepd b
 echo s3cret >"$work/site-pair.secret"
 # FREPCTL.md's first block: the server is ipc:///run/frep.sock there, the
 # partner tcp://127.0.0.1:6471, the secret /etc/frep/site-pair.secret.
-run_block docs/FREPCTL.md 1 \
+run_block docs/FREPCTL.md "frepctl — the operator's command line" \
 	-e "s#ipc:///run/frep.sock#ipc://$work/a.sock#" \
 	-e "s#tcp://127.0.0.1:6471#ipc://$work/b.sock#" \
 	-e "s#/etc/frep/site-pair.secret#$work/site-pair.secret#"
 # README's "Using it": two frepd of its own on tcp://127.0.0.1:6470/6471
 # and files in /tmp there; here on ipc:// in the test's directory.
-run_block README.md 2 \
+run_block README.md "Using it" \
 	-e "s#build/rpc/frepd#$FREPD#g" -e "s#build/clients/frepctl#$FREPCTL#g" \
 	-e "s#tcp://127.0.0.1:6470#ipc://$work/ra.sock#g" -e "s#tcp://127.0.0.1:6471#ipc://$work/rb.sock#g" \
 	-e "s#/tmp/a.db#$work/ra.db#" -e "s#/tmp/b.db#$work/rb.db#" -e "s#/tmp/secret#$work/readme.secret#g"
