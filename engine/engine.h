@@ -189,6 +189,20 @@ frep_code engine_option_def_remove(
 frep_code engine_option_value_set(engine *e, const engine_option_target *target,
     const engine_option_value *value, engine_option_value *out, frep_status *st);
 
+/* The value checks engine_option_value_set (and a partner's apply) make
+ * that need no store: values of def's type and arity, in normal form, and
+ * a payload the option's wire format accepts (for a code with a standard
+ * DHCPv4 format, that format; else the definition's own: a non-empty
+ * string, one or more fixed-size values, ...). INVALID_ARGUMENT naming the
+ * option, the field and the value. *norm (to engine_option_value_fini) gets
+ * the normal form. Thread-safe. */
+frep_code engine_option_value_validate(const engine_option_def *def,
+    const engine_option_value *value, engine_option_value *norm, frep_status *st);
+
+/* True if option_id has a standard DHCPv4 wire format frep checks values
+ * against (every code ISC Kea 2.2 defines in its dhcp4 space). */
+bool engine_option_code_is_standard(uint32_t option_id);
+
 /* Reads one value. NOT_FOUND if the target or the value is unknown. */
 frep_code engine_option_value_get(engine *e, const engine_option_target *target, uint32_t option_id,
     const char *vendor_class, const char *user_class, engine_option_value *out, frep_status *st);

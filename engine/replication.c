@@ -1087,6 +1087,11 @@ options_prepare(const deps *d, const char *ctx, const engine_option_value *in, s
 			goto fail;
 		}
 		vec[i].n_values = in[i].n_values;
+		if ((rc = engine__option_values_wire_check(vctx, in[i].option_id,
+			 vec[i].vendor_class, d->types[k], d->multi[k], vec[i].values,
+			 vec[i].n_values, st)) != FREP_OK) {
+			goto fail;
+		}
 	}
 	*out = vec;
 	return FREP_OK;

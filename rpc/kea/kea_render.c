@@ -16,6 +16,10 @@
 const char *const kea_render_owned_keys[] = {
     "client-classes", "option-data", "option-def", "shared-networks", "subnet4", NULL};
 
+/* Windows keeps a scope's DNS dynamic-update settings as option 81's
+ * value; frep renders them as ddns-* parameters (render_dns_settings). */
+#define KEA_DNS_SETTINGS_OPTION 81
+
 /* Kea's largest lease lifetime (its uint32 maximum). */
 #define KEA_LIFETIME_MAX 4294967295u
 
@@ -401,6 +405,23 @@ fixed_size(engine_option_type t)
 	       t == ENGINE_OPTION_TYPE_IPV6_ADDRESS;
 }
 
+/* A string Kea's CSV reading keeps byte for byte: printable ASCII, no
+ * separator or escape character, no space at either end (Kea trims them). */
+static bool
+csv_safe_text(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || s[0] == ' ' || s[n - 1] == ' ') {
+		return false;
+	}
+	for (const char *p = s; *p != '\0'; p++) {
+		if (*p < 0x20 || *p > 0x7e || *p == ',' || *p == '\\' || *p == '"' || *p == '\'') {
+			return false;
+		}
+	}
+	return true;
+}
+
 /* Whether the values can go to Kea as CSV text for this definition. */
 static bool
 csv_ok(const engine_option_def *def, const engine_option_value *v)
@@ -409,7 +430,7 @@ csv_ok(const engine_option_def *def, const engine_option_value *v)
 		return false;
 	}
 	for (size_t i = 0; i < v->n_values; i++) {
-		if (strchr(v->values[i], ',') != NULL) {
+		if (!csv_safe_text(v->values[i])) {
 			return false;
 		}
 	}
@@ -437,6 +458,9 @@ option_data(render_ctx *c, const engine_option_value *v, const char *where)
 		    "option spaces frep does not map)",
 		    where, v->option_id, v->vendor_class);
 		return NULL;
+	}
+	if (v->option_id == KEA_DNS_SETTINGS_OPTION) {
+		return NULL; /* DNS update settings: ddns-* parameters, never client data */
 	}
 	const engine_option_def *def = find_def(c, v->option_id, "");
 	json_t                  *o   = json_object();
@@ -1147,6 +1171,58 @@ render_scope(render_ctx *c, const engine_scope_config *cfg)
 	return o;
 }
 
+/* One option-def entry for d, or NULL when frep renders none for it (with
+ * a warning saying why). */
+static json_t *
+option_def_json(render_ctx *c, const engine_option_def *d)
+{
+	if (d->predefined) {
+		return NULL;
+	}
+	if (d->vendor_class != NULL && d->vendor_class[0] != '\0') {
+		warn(c,
+		    "option definition %u of vendor class '%s' not rendered "
+		    "(vendor-encapsulated "
+		    "spaces are not mapped)",
+		    d->option_id, d->vendor_class);
+		return NULL;
+	}
+	if (kea_defines(d->option_id)) {
+		warn(c,
+		    "option definition %u '%s': Kea defines code %u itself; its values are "
+		    "sent "
+		    "as hex bytes",
+		    d->option_id, d->name, d->option_id);
+		return NULL;
+	}
+	char name[64];
+	snprintf(name, sizeof(name), "frep-option-%u", d->option_id);
+	json_t *o = json_pack("{s:s, s:I, s:s, s:s, s:b}", "name", name, "code",
+	    (json_int_t) d->option_id, "space", "dhcp4", "type", kea_type(d->type), "array",
+	    d->multi_valued && fixed_size(d->type));
+	if (o == NULL) {
+		c->oom = true;
+		return NULL;
+	}
+	if (d->multi_valued && !fixed_size(d->type)) {
+		warn(c,
+		    "option definition %u '%s': multi-valued %s is not an array type in "
+		    "Kea; "
+		    "values are concatenated",
+		    d->option_id, d->name, engine_option_type_name(d->type));
+	}
+	if (d->type == ENGINE_OPTION_TYPE_DWORD_DWORD) {
+		warn(c, "option definition %u '%s': DWORD_DWORD is rendered as Kea type binary",
+		    d->option_id, d->name);
+	}
+	json_t *ctx = json_pack("{s:s}", "name", d->name);
+	if (ctx != NULL && d->description != NULL && d->description[0] != '\0') {
+		set(c, ctx, "description", json_string(d->description));
+	}
+	set(c, o, "user-context", ctx);
+	return o;
+}
+
 static json_t *
 render_option_defs(render_ctx *c)
 {
@@ -1156,53 +1232,41 @@ render_option_defs(render_ctx *c)
 		return NULL;
 	}
 	for (size_t i = 0; i < c->n_defs; i++) {
-		const engine_option_def *d = &c->defs[i];
-		if (d->predefined) {
-			continue;
-		}
-		if (d->vendor_class != NULL && d->vendor_class[0] != '\0') {
-			warn(c,
-			    "option definition %u of vendor class '%s' not rendered "
-			    "(vendor-encapsulated "
-			    "spaces are not mapped)",
-			    d->option_id, d->vendor_class);
-			continue;
-		}
-		if (kea_defines(d->option_id)) {
-			warn(c,
-			    "option definition %u '%s': Kea defines code %u itself; its values are "
-			    "sent "
-			    "as hex bytes",
-			    d->option_id, d->name, d->option_id);
-			continue;
-		}
-		char name[64];
-		snprintf(name, sizeof(name), "frep-option-%u", d->option_id);
-		json_t *o = json_pack("{s:s, s:I, s:s, s:s, s:b}", "name", name, "code",
-		    (json_int_t) d->option_id, "space", "dhcp4", "type", kea_type(d->type), "array",
-		    d->multi_valued && fixed_size(d->type));
-		if (o != NULL && d->multi_valued && !fixed_size(d->type)) {
-			warn(c,
-			    "option definition %u '%s': multi-valued %s is not an array type in "
-			    "Kea; "
-			    "values are concatenated",
-			    d->option_id, d->name, engine_option_type_name(d->type));
-		}
-		if (o != NULL && d->type == ENGINE_OPTION_TYPE_DWORD_DWORD) {
-			warn(c,
-			    "option definition %u '%s': DWORD_DWORD is rendered as Kea type binary",
-			    d->option_id, d->name);
-		}
+		json_t *o = option_def_json(c, &c->defs[i]);
 		if (o != NULL) {
-			json_t *ctx = json_pack("{s:s}", "name", d->name);
-			if (ctx != NULL && d->description != NULL && d->description[0] != '\0') {
-				set(c, ctx, "description", json_string(d->description));
-			}
-			set(c, o, "user-context", ctx);
+			append(c, arr, o);
 		}
-		append(c, arr, o);
 	}
 	return arr;
+}
+
+json_t *
+kea_render_option_def(const engine_option_def *def)
+{
+	kea_render_result r = {0};
+	render_ctx        c = {.out = &r};
+	json_t           *o = option_def_json(&c, def);
+	kea_render_result_fini(&r);
+	if (c.oom) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+json_t *
+kea_render_option_value(
+    const engine_option_def *defs, size_t n_defs, const engine_option_value *value)
+{
+	kea_render_result r = {0};
+	render_ctx        c = {.out = &r, .defs = (engine_option_def *) defs, .n_defs = n_defs};
+	json_t           *o = option_data(&c, value, "option");
+	kea_render_result_fini(&r);
+	if (c.oom) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 /* --- the whole server --------------------------------------------------- */
