@@ -16,20 +16,20 @@
 #include "hexid.h"
 
 typedef enum wire_kind {
-	WIRE_NONE = 0,   /* terminator */
-	WIRE_ANY,        /* opaque bytes */
-	WIRE_FIXED,      /* at least n bytes (one fixed-size field or record) */
-	WIRE_BOOL,       /* at least 1 byte, the first 0 or 1 */
-	WIRE_ADDRS,      /* IPv4 addresses: a multiple of 4 bytes (none allowed) */
-	WIRE_INTS,       /* an array of n-byte integers: at least one, a multiple of n */
-	WIRE_STRING,     /* text: at least one byte that is not NUL */
-	WIRE_NAMES,      /* one or more uncompressed DNS names */
-	WIRE_NAME,       /* exactly one uncompressed DNS name */
-	WIRE_FIXED_NAME, /* n fixed bytes, then one uncompressed DNS name */
+	WIRE_NONE = 0,    /* terminator */
+	WIRE_ANY,         /* opaque bytes */
+	WIRE_FIXED,       /* at least n bytes (one fixed-size field or record) */
+	WIRE_BOOL,        /* at least 1 byte, the first 0 or 1 */
+	WIRE_ADDRS,       /* IPv4 addresses: a multiple of 4 bytes (none allowed) */
+	WIRE_INTS,        /* an array of n-byte integers: at least one, a multiple of n */
+	WIRE_STRING,      /* text: at least one byte that is not NUL */
+	WIRE_NAMES,       /* one or more uncompressed DNS names */
+	WIRE_NAME,        /* exactly one uncompressed DNS name */
+	WIRE_FIXED_NAME,  /* n fixed bytes, then one uncompressed DNS name */
 	WIRE_FIXED_ADDRS, /* n fixed bytes, then one or more IPv4 addresses */
-	WIRE_VIVCO,      /* enterprise number, then (1-byte length, data) tuples */
-	WIRE_VIVSO,      /* enterprise number, then (code, length, data) suboptions */
-	WIRE_SETTINGS,   /* option 81: DNS update settings, never sent as option data */
+	WIRE_VIVCO,       /* enterprise number, then (1-byte length, data) tuples */
+	WIRE_VIVSO,       /* enterprise number, then (code, length, data) suboptions */
+	WIRE_SETTINGS,    /* option 81: DNS update settings, never sent as option data */
 } wire_kind;
 
 typedef struct wire_format {
@@ -40,131 +40,79 @@ typedef struct wire_format {
 	const char *what; /* for messages */
 } wire_format;
 
-#define FIX(c, len, w)  {.code = c, .kind = WIRE_FIXED, .n = len, .what = w}
-#define ADDRS(c)        {.code = c, .kind = WIRE_ADDRS, .what = "a list of IPv4 addresses"}
-#define STR(c)          {.code = c, .kind = WIRE_STRING, .what = "a non-empty string"}
-#define BOOL(c)         {.code = c, .kind = WIRE_BOOL, .what = "a boolean (0 or 1)"}
-#define ANY(c)          {.code = c, .kind = WIRE_ANY, .what = "opaque bytes"}
-#define INTS(c, len, w) {.code = c, .kind = WIRE_INTS, .n = len, .what = w}
+#define FIX(c, len, w)                                                                             \
+	{                                                                                          \
+		.code = c, .kind = WIRE_FIXED, .n = len, .what = w                                 \
+	}
+#define ADDRS(c)                                                                                   \
+	{                                                                                          \
+		.code = c, .kind = WIRE_ADDRS, .what = "a list of IPv4 addresses"                  \
+	}
+#define STR(c)                                                                                     \
+	{                                                                                          \
+		.code = c, .kind = WIRE_STRING, .what = "a non-empty string"                       \
+	}
+#define BOOL(c)                                                                                    \
+	{                                                                                          \
+		.code = c, .kind = WIRE_BOOL, .what = "a boolean (0 or 1)"                         \
+	}
+#define ANY(c)                                                                                     \
+	{                                                                                          \
+		.code = c, .kind = WIRE_ANY, .what = "opaque bytes"                                \
+	}
+#define INTS(c, len, w)                                                                            \
+	{                                                                                          \
+		.code = c, .kind = WIRE_INTS, .n = len, .what = w                                  \
+	}
 #define NAMES(c)                                                                                   \
-	{.code = c, .kind = WIRE_NAMES, .what = "one or more uncompressed DNS names"}
+	{                                                                                          \
+		.code = c, .kind = WIRE_NAMES, .what = "one or more uncompressed DNS names"        \
+	}
 
 static const wire_format standard_formats[] = {
-    FIX(1, 4, "an IPv4 address"),
-    FIX(2, 4, "a 32-bit integer"),
-    ADDRS(3),
-    ADDRS(4),
-    ADDRS(5),
-    ADDRS(6),
-    ADDRS(7),
-    ADDRS(8),
-    ADDRS(9),
-    ADDRS(10),
-    ADDRS(11),
-    STR(12),
-    FIX(13, 2, "a 16-bit integer"),
-    STR(14),
-    STR(15),
-    FIX(16, 4, "an IPv4 address"),
-    STR(17),
-    STR(18),
-    BOOL(19),
-    BOOL(20),
-    ADDRS(21),
-    FIX(22, 2, "a 16-bit integer"),
-    FIX(23, 1, "an 8-bit integer"),
-    FIX(24, 4, "a 32-bit integer"),
-    INTS(25, 2, "one or more 16-bit integers"),
-    FIX(26, 2, "a 16-bit integer"),
-    BOOL(27),
-    FIX(28, 4, "an IPv4 address"),
-    BOOL(29),
-    BOOL(30),
-    BOOL(31),
-    FIX(32, 4, "an IPv4 address"),
-    ADDRS(33),
-    BOOL(34),
-    FIX(35, 4, "a 32-bit integer"),
-    BOOL(36),
-    FIX(37, 1, "an 8-bit integer"),
-    FIX(38, 4, "a 32-bit integer"),
-    BOOL(39),
-    STR(40),
-    ADDRS(41),
-    ADDRS(42),
-    ADDRS(44),
-    ADDRS(45),
-    FIX(46, 1, "an 8-bit integer"),
-    STR(47),
-    ADDRS(48),
-    ADDRS(49),
-    FIX(50, 4, "an IPv4 address"),
-    FIX(51, 4, "a 32-bit integer"),
-    FIX(52, 1, "an 8-bit integer"),
-    FIX(53, 1, "an 8-bit integer"),
-    FIX(54, 4, "an IPv4 address"),
-    INTS(55, 1, "one or more option codes"),
-    STR(56),
-    FIX(57, 2, "a 16-bit integer"),
-    FIX(58, 4, "a 32-bit integer"),
-    FIX(59, 4, "a 32-bit integer"),
-    STR(60),
-    ANY(61),
-    STR(62),
-    ANY(63),
-    STR(64),
-    ADDRS(65),
-    STR(66),
-    STR(67),
-    ADDRS(68),
-    ADDRS(69),
-    ADDRS(70),
-    ADDRS(71),
-    ADDRS(72),
-    ADDRS(73),
-    ADDRS(74),
-    ADDRS(75),
-    ADDRS(76),
-    ANY(77),
-    {.code = 78, .kind = WIRE_FIXED_ADDRS, .n = 1, .flag = true,
+    FIX(1, 4, "an IPv4 address"), FIX(2, 4, "a 32-bit integer"), ADDRS(3), ADDRS(4), ADDRS(5),
+    ADDRS(6), ADDRS(7), ADDRS(8), ADDRS(9), ADDRS(10), ADDRS(11), STR(12),
+    FIX(13, 2, "a 16-bit integer"), STR(14), STR(15), FIX(16, 4, "an IPv4 address"), STR(17),
+    STR(18), BOOL(19), BOOL(20), ADDRS(21), FIX(22, 2, "a 16-bit integer"),
+    FIX(23, 1, "an 8-bit integer"), FIX(24, 4, "a 32-bit integer"),
+    INTS(25, 2, "one or more 16-bit integers"), FIX(26, 2, "a 16-bit integer"), BOOL(27),
+    FIX(28, 4, "an IPv4 address"), BOOL(29), BOOL(30), BOOL(31), FIX(32, 4, "an IPv4 address"),
+    ADDRS(33), BOOL(34), FIX(35, 4, "a 32-bit integer"), BOOL(36), FIX(37, 1, "an 8-bit integer"),
+    FIX(38, 4, "a 32-bit integer"), BOOL(39), STR(40), ADDRS(41), ADDRS(42), ADDRS(44), ADDRS(45),
+    FIX(46, 1, "an 8-bit integer"), STR(47), ADDRS(48), ADDRS(49), FIX(50, 4, "an IPv4 address"),
+    FIX(51, 4, "a 32-bit integer"), FIX(52, 1, "an 8-bit integer"), FIX(53, 1, "an 8-bit integer"),
+    FIX(54, 4, "an IPv4 address"), INTS(55, 1, "one or more option codes"), STR(56),
+    FIX(57, 2, "a 16-bit integer"), FIX(58, 4, "a 32-bit integer"), FIX(59, 4, "a 32-bit integer"),
+    STR(60), ANY(61), STR(62), ANY(63), STR(64), ADDRS(65), STR(66), STR(67), ADDRS(68), ADDRS(69),
+    ADDRS(70), ADDRS(71), ADDRS(72), ADDRS(73), ADDRS(74), ADDRS(75), ADDRS(76), ANY(77),
+    {.code    = 78,
+	.kind = WIRE_FIXED_ADDRS,
+	.n    = 1,
+	.flag = true,
 	.what = "a mandatory flag byte and one or more IPv4 addresses"},
-    {.code = 79, .kind = WIRE_FIXED, .n = 1, .flag = true,
+    {.code    = 79,
+	.kind = WIRE_FIXED,
+	.n    = 1,
+	.flag = true,
 	.what = "a mandatory flag byte and a scope list"},
-    {.code = 81, .kind = WIRE_SETTINGS, .what = "DNS update settings"},
-    ANY(82),
-    ADDRS(85),
-    STR(86),
-    STR(87),
-    NAMES(88),
-    ADDRS(89),
-    ANY(90),
-    FIX(91, 4, "a 32-bit integer"),
-    ADDRS(92),
-    INTS(93, 2, "one or more 16-bit integers"),
-    FIX(94, 3, "three bytes (type, major, minor)"),
-    FIX(97, 1, "a type byte and an identifier"),
-    STR(98),
-    ANY(99),
-    STR(100),
-    STR(101),
-    FIX(108, 4, "a 32-bit integer"),
-    ADDRS(112),
-    STR(113),
-    STR(114),
-    FIX(116, 1, "an 8-bit integer"),
-    INTS(117, 2, "one or more 16-bit integers"),
-    FIX(118, 4, "an IPv4 address"),
-    NAMES(119),
+    {.code = 81, .kind = WIRE_SETTINGS, .what = "DNS update settings"}, ANY(82), ADDRS(85), STR(86),
+    STR(87), NAMES(88), ADDRS(89), ANY(90), FIX(91, 4, "a 32-bit integer"), ADDRS(92),
+    INTS(93, 2, "one or more 16-bit integers"), FIX(94, 3, "three bytes (type, major, minor)"),
+    FIX(97, 1, "a type byte and an identifier"), STR(98), ANY(99), STR(100), STR(101),
+    FIX(108, 4, "a 32-bit integer"), ADDRS(112), STR(113), STR(114),
+    FIX(116, 1, "an 8-bit integer"), INTS(117, 2, "one or more 16-bit integers"),
+    FIX(118, 4, "an IPv4 address"), NAMES(119),
     {.code = 124, .kind = WIRE_VIVCO, .what = "an enterprise number and vendor classes"},
-    {.code = 125, .kind = WIRE_VIVSO, .what = "an enterprise number and suboptions"},
-    ADDRS(136),
-    {.code = 137, .kind = WIRE_NAME, .what = "one uncompressed DNS name"},
-    ADDRS(138),
-    NAMES(141),
-    {.code = 146, .kind = WIRE_FIXED_NAME, .n = 9,
+    {.code = 125, .kind = WIRE_VIVSO, .what = "an enterprise number and suboptions"}, ADDRS(136),
+    {.code = 137, .kind = WIRE_NAME, .what = "one uncompressed DNS name"}, ADDRS(138), NAMES(141),
+    {.code    = 146,
+	.kind = WIRE_FIXED_NAME,
+	.n    = 9,
 	.what = "a preference byte, two IPv4 addresses and a DNS name"},
     FIX(159, 4, "PSID offset, length and PSID"),
-    {.code = 212, .kind = WIRE_FIXED_ADDRS, .n = 18,
+    {.code    = 212,
+	.kind = WIRE_FIXED_ADDRS,
+	.n    = 18,
 	.what = "mask lengths, an IPv6 prefix and one or more IPv4 addresses"},
     {.code = 213, .kind = WIRE_NAME, .what = "one uncompressed DNS name"},
     {.code = 0, .kind = WIRE_NONE}, /* terminator */
@@ -358,8 +306,8 @@ fits(const wire_format *f, const uint8_t *b, size_t len, char why[96])
 			return "it is empty";
 		}
 		if (b[0] > 1) {
-			snprintf(why, 96, "it starts with %u, a boolean is 0 or 1",
-			    (unsigned) b[0]);
+			snprintf(
+			    why, 96, "it starts with %u, a boolean is 0 or 1", (unsigned) b[0]);
 			return why;
 		}
 		return NULL;
@@ -371,8 +319,8 @@ fits(const wire_format *f, const uint8_t *b, size_t len, char why[96])
 		return NULL;
 	case WIRE_INTS:
 		if (len == 0 || len % f->n != 0) {
-			snprintf(why, 96, "it is %zu bytes, not a positive multiple of %u",
-			    len, (unsigned) f->n);
+			snprintf(why, 96, "it is %zu bytes, not a positive multiple of %u", len,
+			    (unsigned) f->n);
 			return why;
 		}
 		return NULL;
@@ -397,8 +345,7 @@ fits(const wire_format *f, const uint8_t *b, size_t len, char why[96])
 	case WIRE_FIXED_NAME:
 		pos = f->kind == WIRE_NAME ? 0 : f->n;
 		if (len < pos) {
-			snprintf(why, 96, "it is %zu bytes, at least %zu are needed", len,
-			    pos + 2);
+			snprintf(why, 96, "it is %zu bytes, at least %zu are needed", len, pos + 2);
 			return why;
 		}
 		if ((r = read_name(b, len, &pos)) != NULL) {
@@ -407,9 +354,8 @@ fits(const wire_format *f, const uint8_t *b, size_t len, char why[96])
 		return pos == len ? NULL : "bytes follow the name";
 	case WIRE_FIXED_ADDRS:
 		if (len < (size_t) f->n + 4 || (len - f->n) % 4 != 0) {
-			snprintf(why, 96,
-			    "it is %zu bytes, not %u plus a positive multiple of 4", len,
-			    (unsigned) f->n);
+			snprintf(why, 96, "it is %zu bytes, not %u plus a positive multiple of 4",
+			    len, (unsigned) f->n);
 			return why;
 		}
 		return NULL;

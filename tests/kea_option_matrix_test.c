@@ -129,8 +129,8 @@ static void
 try_value(batch *b, const engine_option_def *defs, size_t n_defs, const engine_option_def *def,
     const vset *vs)
 {
-	engine_option_value in = {.option_id = def->option_id, .values = (char **) vs->v,
-	    .n_values = vs->n};
+	engine_option_value in = {
+	    .option_id = def->option_id, .values = (char **) vs->v, .n_values = vs->n};
 	engine_option_value norm;
 	frep_status         st;
 	char                label[512];
@@ -151,8 +151,7 @@ try_value(batch *b, const engine_option_def *defs, size_t n_defs, const engine_o
 		k += snprintf(label + k, sizeof(label) - (size_t) k, "%s'%.60s'", i ? ", " : "",
 		    norm.values[i]);
 	}
-	snprintf(label + k, sizeof(label) - (size_t) k, "]%s",
-	    norm.n_values > 1 ? " (more)" : "");
+	snprintf(label + k, sizeof(label) - (size_t) k, "]%s", norm.n_values > 1 ? " (more)" : "");
 	engine_option_value_fini(&norm);
 	if (od == NULL) {
 		return; /* not option data (option 81: DNS settings) */
@@ -160,9 +159,8 @@ try_value(batch *b, const engine_option_def *defs, size_t n_defs, const engine_o
 	size_t idx = json_array_size(b->subnets);
 	char   subnet[32];
 	snprintf(subnet, sizeof(subnet), "10.%zu.%zu.0/24", idx / 256, idx % 256);
-	json_array_append_new(b->subnets, json_pack("{s:I, s:s, s:[o]}", "id",
-					      (json_int_t) idx + 1, "subnet", subnet,
-					      "option-data", od));
+	json_array_append_new(b->subnets, json_pack("{s:I, s:s, s:[o]}", "id", (json_int_t) idx + 1,
+					      "subnet", subnet, "option-data", od));
 	json_array_append_new(b->labels, json_string(label));
 	if (json_array_size(b->subnets) >= BATCH) {
 		flush(b);
@@ -209,10 +207,10 @@ edge_init(void)
 	hex_fill(bin_255_00, b, 255);
 	memset(b, 0xff, sizeof(b));
 	hex_fill(bin_255_ff, b, 255);
-	name_fill(label63, (const int[]) {63}, 1);
-	name_fill(label64, (const int[]) {64}, 1);
-	name_fill(name255, (const int[]) {63, 63, 63, 61}, 4);
-	name_fill(name256, (const int[]) {63, 63, 63, 62}, 4);
+	name_fill(label63, (const int[]){63}, 1);
+	name_fill(label64, (const int[]){64}, 1);
+	name_fill(name255, (const int[]){63, 63, 63, 61}, 4);
+	name_fill(name256, (const int[]){63, 63, 63, 62}, 4);
 }
 
 /* The value sets for type, into out (at most cap); the count. */
@@ -220,8 +218,16 @@ static size_t
 edge_values(engine_option_type type, vset *out, size_t cap)
 {
 	size_t n = 0;
-#define ONE(x)    out[n++] = (vset) {.v = {x}, .n = 1}
-#define TWO(x, y) out[n++] = (vset) {.v = {x, y}, .n = 2}
+#define ONE(x)                                                                                     \
+	out[n++] = (vset)                                                                          \
+	{                                                                                          \
+		.v = {x}, .n = 1                                                                   \
+	}
+#define TWO(x, y)                                                                                  \
+	out[n++] = (vset)                                                                          \
+	{                                                                                          \
+		.v = {x, y}, .n = 2                                                                \
+	}
 #define MANY(x, count)                                                                             \
 	do {                                                                                       \
 		out[n].n = count;                                                                  \
@@ -421,17 +427,19 @@ test_kea_option_matrix_custom(void **state)
 				if (predefined) {
 					continue;
 				}
-				defs[n_defs] = (engine_option_def) {.option_id = code,
-				    .vendor_class = "", .name = "custom", .description = "",
-				    .type = (engine_option_type) type, .multi_valued = multi != 0};
-				json_t *d = kea_render_option_def(&defs[n_defs]);
+				defs[n_defs] = (engine_option_def){.option_id = code,
+				    .vendor_class                             = "",
+				    .name                                     = "custom",
+				    .description                              = "",
+				    .type         = (engine_option_type) type,
+				    .multi_valued = multi != 0};
+				json_t *d    = kea_render_option_def(&defs[n_defs]);
 				if (d != NULL) {
 					json_array_append_new(jdefs, d);
 				}
 				n_defs++;
 			}
-			batch b = {
-			    .defs = jdefs, .subnets = json_array(), .labels = json_array()};
+			batch  b = {.defs = jdefs, .subnets = json_array(), .labels = json_array()};
 			size_t n = edge_values((engine_option_type) type, vs, 64);
 			for (size_t i = 0; i < n_defs; i++) {
 				for (size_t k = 0; k < n; k++) {
@@ -462,8 +470,11 @@ test_kea_option_issue_values_refused(void **state)
 	frep_status st;
 	(void) state;
 
-	engine_scope sc = {.scope_id = IP4(10, 1, 0, 0), .subnet_mask = IP4(255, 255, 255, 0),
-	    .name = "s", .start_range = IP4(10, 1, 0, 10), .end_range = IP4(10, 1, 0, 200)};
+	engine_scope sc = {.scope_id = IP4(10, 1, 0, 0),
+	    .subnet_mask             = IP4(255, 255, 255, 0),
+	    .name                    = "s",
+	    .start_range             = IP4(10, 1, 0, 10),
+	    .end_range               = IP4(10, 1, 0, 200)};
 	CHECK_OK(engine_scope_add(t->e, &sc, NULL, &st), st);
 	engine_option_target scope  = {.scope_id = sc.scope_id};
 	engine_option_target server = {0};
@@ -484,8 +495,7 @@ test_kea_option_issue_values_refused(void **state)
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char               *vals[] = {(char *) cases[i].value};
-		engine_option_value v      = {.option_id = cases[i].code, .values = vals,
-			 .n_values = 1};
+		engine_option_value v = {.option_id = cases[i].code, .values = vals, .n_values = 1};
 		frep_code rc = engine_option_value_set(t->e, cases[i].target, &v, NULL, &st);
 		if (rc != FREP_INVALID_ARGUMENT || strstr(st.message, cases[i].needle) == NULL) {
 			fail_msg("option %u '%s': %s: %s", cases[i].code, cases[i].value,

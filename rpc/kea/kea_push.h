@@ -7,8 +7,12 @@
  * lease database, control socket, hooks, loggers), and sends Kea
  * `config-test`, `config-set` and `config-write` over its unix control
  * socket, checking each answer's result. A rendering whose digest Kea
- * already has is not sent again. A failure is logged, kept for
- * kea_push_get_status, and retried with exponential backoff.
+ * already has is not sent again. When Kea's config-test refuses the
+ * rendering, the objects it refuses are found by bisection (scopes, server
+ * options and classes; then the option data and reservations inside a
+ * refused scope), left out, listed in the status and the log, and the rest
+ * is pushed. Any other failure is logged, kept for kea_push_get_status, and
+ * retried with exponential backoff.
  */
 #ifndef FREP_RPC_KEA_PUSH_H
 #define FREP_RPC_KEA_PUSH_H
@@ -32,6 +36,17 @@ typedef struct kea_push_options {
 	unsigned    retry_max_ms; /* backoff cap; 0 = 30000 */
 } kea_push_options;
 
+/* Objects listed in a status (left_out_total counts them all). */
+#define KEA_PUSH_LEFT_OUT_MAX 64
+
+/* One object Kea refused, left out of the pushed configuration. */
+typedef struct kea_push_left_out {
+	char scope[16];    /* "10.0.1.0", "" at server level */
+	char kind[16];     /* "scope", "reservation", "option", "class" */
+	char key[96];      /* the reservation IP, "15", "pool A-B option 15", ... */
+	char message[256]; /* Kea's config-test answer */
+} kea_push_left_out;
+
 /* A snapshot of the pusher's state (kea_push_get_status). */
 typedef struct kea_push_status {
 	char     last_pushed_digest[65]; /* "" = nothing accepted yet */
@@ -45,6 +60,10 @@ typedef struct kea_push_status {
 	int64_t  next_retry_unix_ms;
 	uint32_t warnings;
 	bool     attempted; /* at least one push was tried */
+	/* Left out of the last push (Kea refused them; the rest was pushed). */
+	uint32_t          left_out_total;
+	uint32_t          n_left_out; /* listed: min(total, KEA_PUSH_LEFT_OUT_MAX) */
+	kea_push_left_out left_out[KEA_PUSH_LEFT_OUT_MAX];
 } kea_push_status;
 
 /* Starts the worker over e (borrowed: it must outlive the pusher); the
