@@ -208,18 +208,24 @@ test_kea_render_reservations(void **state)
 	CHECK_OK(engine_reservation_add(t->e, &r1, NULL, &st), st);
 	CHECK_OK(engine_reservation_add(t->e, &r2, NULL, &st), st);
 	CHECK_OK(engine_reservation_add(t->e, &r3, NULL, &st), st);
+	engine_reservation r4 = {
+	    .scope_id = S1, .ip_address = IP4(10, 1, 0, 8), .client_id = "ff-00-00-00-01-00-01"};
+	CHECK_OK(engine_reservation_add(t->e, &r4, NULL, &st), st);
 
 	render(t, &r);
 	json_t *s   = first_subnet(&r);
 	json_t *res = json_object_get(s, "reservations");
-	assert_int_equal(json_array_size(res), 3);
+	assert_int_equal(json_array_size(res), 4);
 	assert_string_equal(str_at(s, "reservations", 0, "hw-address"), "00:11:22:33:44:55");
 	assert_string_equal(str_at(s, "reservations", 0, "hostname"), "printer1");
 	assert_string_equal(str_at(s, "reservations", 0, "ip-address"), "10.1.0.5");
 	json_t *od = json_object_get(json_array_get(res, 0), "option-data");
 	assert_string_equal(
 	    json_string_value(json_object_get(json_array_get(od, 0), "data")), "10.1.0.254");
-	assert_string_equal(str_at(s, "reservations", 1, "client-id"), "01:00:11:22:33:44:66");
+	/* One rule: 01 + MAC is the Ethernet client: its hardware address. */
+	assert_string_equal(str_at(s, "reservations", 1, "hw-address"), "00:11:22:33:44:66");
+	assert_null(json_object_get(json_array_get(res, 1), "client-id"));
+	assert_string_equal(str_at(s, "reservations", 3, "client-id"), "ff:00:00:00:01:00:01");
 	assert_null(json_object_get(json_array_get(res, 1), "hostname"));
 	assert_true(has_warning(&r, "not a host name"));
 	assert_true(has_warning(&r, "reservation 10.1.0.7: type BOOTP"));
@@ -637,6 +643,65 @@ test_kea_push_real_kea(void **state)
 	testdb_close(t);
 }
 
+/* Issue 16: one client, one reservation. A MAC and 01-MAC are the same
+ * Ethernet client: the second reservation is refused (ALREADY_EXISTS
+ * naming the first), in either order, on add, on set, and in a partner's
+ * apply (INVALID_ARGUMENT: the config reserves it twice). */
+static void
+test_kea_reservation_one_client(void **state)
+{
+	(void) state;
+	testdb     *t = testdb_open();
+	frep_status st;
+
+	add_scope(t, S1, IP4(10, 1, 0, 10), IP4(10, 1, 0, 200));
+	engine_reservation a = {
+	    .scope_id = S1, .ip_address = IP4(10, 1, 0, 5), .client_id = "00:11:22:33:44:55"};
+	engine_reservation b = {
+	    .scope_id = S1, .ip_address = IP4(10, 1, 0, 6), .client_id = "01-00-11-22-33-44-55"};
+	CHECK_OK(engine_reservation_add(t->e, &a, NULL, &st), st);
+	assert_int_equal(engine_reservation_add(t->e, &b, NULL, &st), FREP_ALREADY_EXISTS);
+	assert_non_null(strstr(st.message, "reservation 10.1.0.5"));
+	assert_non_null(strstr(st.message, "01-00-11-22-33-44-55"));
+	/* The other order. */
+	engine_reservation c = {
+	    .scope_id = S1, .ip_address = IP4(10, 1, 0, 7), .client_id = "01-00-11-22-33-44-77"};
+	engine_reservation d = {
+	    .scope_id = S1, .ip_address = IP4(10, 1, 0, 8), .client_id = "001122334477"};
+	CHECK_OK(engine_reservation_add(t->e, &c, NULL, &st), st);
+	assert_int_equal(engine_reservation_add(t->e, &d, NULL, &st), FREP_ALREADY_EXISTS);
+	assert_non_null(strstr(st.message, "reservation 10.1.0.7"));
+	/* A set that would make a duplicate. */
+	engine_reservation e2 = {
+	    .scope_id = S1, .ip_address = IP4(10, 1, 0, 9), .client_id = "00-11-22-33-44-99"};
+	CHECK_OK(engine_reservation_add(t->e, &e2, NULL, &st), st);
+	e2.client_id             = "01-00-11-22-33-44-55";
+	const char *const mask[] = {"client_id"};
+	assert_int_equal(
+	    engine_reservation_set(t->e, &e2, mask, 1, NULL, &st), FREP_ALREADY_EXISTS);
+	/* Another scope may hold the same client. */
+	add_scope(t, IP4(10, 2, 0, 0), IP4(10, 2, 0, 10), IP4(10, 2, 0, 200));
+	engine_reservation f = {.scope_id = IP4(10, 2, 0, 0),
+	    .ip_address                   = IP4(10, 2, 0, 5),
+	    .client_id                    = "01-00-11-22-33-44-55"};
+	CHECK_OK(engine_reservation_add(t->e, &f, NULL, &st), st);
+
+	/* A partner's config with both forms is refused whole. */
+	engine_scope_config *cfg = NULL;
+	CHECK_OK(engine_scope_snapshot(t->e, S1, &cfg, &st), st);
+	assert_true(cfg->n_reservations >= 2);
+	free(cfg->reservations[1].client_id);
+	cfg->reservations[1].client_id = strdup("01-00-11-22-33-44-55");
+	cfg->digest[0]                 = '\0';
+	testdb   *t2                   = testdb_open();
+	frep_code rc = engine_scope_apply(t2->e, cfg, false, NULL, NULL, NULL, NULL, NULL, &st);
+	assert_int_equal(rc, FREP_INVALID_ARGUMENT);
+	assert_non_null(strstr(st.message, "client_id 00-11-22-33-44-55 is reserved twice"));
+	engine_scope_config_free(cfg);
+	testdb_close(t2);
+	testdb_close(t);
+}
+
 /* Starts kea-dhcp4 on no interface with its control socket in t->dir;
  * fills base and sock, returns its pid. */
 static pid_t
@@ -833,6 +898,7 @@ main(void)
 	    cmocka_unit_test(test_kea_render_merge_base),
 	    cmocka_unit_test(test_kea_push_real_kea),
 	    cmocka_unit_test(test_kea_push_isolates_refused_objects),
+	    cmocka_unit_test(test_kea_reservation_one_client),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -912,11 +912,21 @@ render_reservation(render_ctx *c, const engine_reservation *r, const char *scope
 		json_decref(o);
 		return NULL;
 	}
+	/* One rule: an Ethernet client (a 6-byte id, or 01 and 6 bytes: the
+	 * client id Windows and DHCP clients build from the MAC) is reserved
+	 * by its hardware address, which Kea matches against chaddr whatever
+	 * the client sends as option 61; any other id by client-id. */
+	const uint8_t *b        = id;
+	bool           ethernet = n == 6 || (n == 7 && id[0] == 1);
+	if (n == 7 && ethernet) {
+		b = id + 1;
+		n = 6;
+	}
 	char text[64 * 3 + 1] = "";
 	for (size_t i = 0; i < n; i++) {
-		snprintf(text + 3 * i, 4, i + 1 < n ? "%02x:" : "%02x", id[i]);
+		snprintf(text + 3 * i, 4, i + 1 < n ? "%02x:" : "%02x", b[i]);
 	}
-	set(c, o, n == 6 ? "hw-address" : "client-id", json_string(text));
+	set(c, o, ethernet ? "hw-address" : "client-id", json_string(text));
 	if (r->name != NULL && r->name[0] != '\0') {
 		if (valid_hostname(r->name)) {
 			char *lower = strdup(r->name);
