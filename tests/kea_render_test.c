@@ -643,6 +643,101 @@ test_kea_push_real_kea(void **state)
 	testdb_close(t);
 }
 
+/* Issue 16: DNS update settings (option 81's value, as Windows keeps them)
+ * become the subnet's ddns-* parameters, never option data; every setting
+ * is accepted by kea-dhcp4 -t; a scope without its own takes the server's;
+ * what Kea cannot express is a warning. */
+static void
+test_kea_render_dns_settings(void **state)
+{
+	(void) state;
+	testdb            *t = testdb_open();
+	frep_status        st;
+	kea_render_result  r;
+	engine_dns_updates ups[] = {ENGINE_DNS_UPDATES_ON_CLIENT_REQUEST, ENGINE_DNS_UPDATES_ALWAYS,
+	    ENGINE_DNS_UPDATES_NEVER};
+	uint32_t           k     = 0;
+
+	/* Every combination: 3 x 2^4 scopes. */
+	for (size_t u = 0; u < 3; u++) {
+		for (uint32_t bits = 0; bits < 16; bits++, k++) {
+			uint32_t id = IP4(10, 100 + (k >> 8), k & 0xff, 0);
+			add_scope(t, id, id + 10, id + 200);
+			engine_dns_setting   d  = {.dynamic_updates = ups[u],
+			       .delete_dns_rr_on_lease_expiry       = bits & 1,
+			       .update_dns_rr_for_older_clients     = (bits >> 1) & 1,
+			       .name_protection                     = (bits >> 2) & 1,
+			       .disable_dns_ptr_rr_update           = (bits >> 3) & 1};
+			engine_option_target tg = {.scope_id = id};
+			CHECK_OK(engine_dns_setting_set(t->e, &tg, &d, &st), st);
+			engine_dns_setting back;
+			engine_dns_source  src;
+			CHECK_OK(engine_dns_setting_get(t->e, &tg, &back, &src, &st), st);
+			assert_memory_equal(&back, &d, sizeof(d));
+			assert_int_equal(src, ENGINE_DNS_SOURCE_SCOPE);
+		}
+	}
+	/* A scope without its own: the server's. */
+	add_scope(t, S1, IP4(10, 1, 0, 10), IP4(10, 1, 0, 200));
+	engine_option_target server = {0}, s1 = {.scope_id = S1};
+	engine_dns_setting   never = {.dynamic_updates = ENGINE_DNS_UPDATES_NEVER};
+	engine_dns_setting   got;
+	engine_dns_source    src;
+	CHECK_OK(engine_dns_setting_get(t->e, &s1, &got, &src, &st), st);
+	assert_int_equal(src, ENGINE_DNS_SOURCE_DEFAULT);
+	assert_int_equal(got.dynamic_updates, ENGINE_DNS_UPDATES_ON_CLIENT_REQUEST);
+	assert_true(got.delete_dns_rr_on_lease_expiry);
+	CHECK_OK(engine_dns_setting_set(t->e, &server, &never, &st), st);
+	CHECK_OK(engine_dns_setting_get(t->e, &s1, &got, &src, &st), st);
+	assert_int_equal(src, ENGINE_DNS_SOURCE_SERVER);
+	/* A reservation's own: kept, warned about when rendering. */
+	engine_reservation res = {
+	    .scope_id = S1, .ip_address = IP4(10, 1, 0, 5), .client_id = "00-11-22-33-44-55"};
+	CHECK_OK(engine_reservation_add(t->e, &res, NULL, &st), st);
+	engine_option_target rt     = {.scope_id = S1, .reserved_ip = IP4(10, 1, 0, 5)};
+	engine_dns_setting   always = {.dynamic_updates = ENGINE_DNS_UPDATES_ALWAYS};
+	CHECK_OK(engine_dns_setting_set(t->e, &rt, &always, &st), st);
+	CHECK_OK(engine_dns_setting_get(t->e, &rt, &got, &src, &st), st);
+	assert_int_equal(src, ENGINE_DNS_SOURCE_RESERVATION);
+	engine_dns_setting bad = {.dynamic_updates = 7};
+	assert_int_equal(engine_dns_setting_set(t->e, &s1, &bad, &st), FREP_INVALID_ARGUMENT);
+	assert_non_null(strstr(st.message, "dynamic_updates 7"));
+
+	render(t, &r); /* kea-dhcp4 -t accepts every one */
+	char *text = kea_render_dump(r.dhcp4, 0);
+	assert_null(strstr(text, "\"code\":81"));
+	free(text);
+	size_t  i;
+	json_t *sn;
+	k = 0;
+	json_array_foreach(json_object_get(r.dhcp4, "subnet4"), i, sn)
+	{
+		const char *id = json_string_value(
+		    json_object_get(json_object_get(sn, "user-context"), "scope-id"));
+		if (strcmp(id, "10.1.0.0") == 0) {
+			assert_false(json_is_true(json_object_get(sn, "ddns-send-updates")));
+			continue;
+		}
+		engine_dns_updates u    = ups[k / 16];
+		uint32_t           bits = k % 16;
+		k++;
+		assert_int_equal(json_is_true(json_object_get(sn, "ddns-send-updates")),
+		    u != ENGINE_DNS_UPDATES_NEVER);
+		assert_int_equal(json_is_true(json_object_get(sn, "ddns-override-client-update")),
+		    u == ENGINE_DNS_UPDATES_ALWAYS);
+		assert_int_equal(
+		    json_is_true(json_object_get(sn, "ddns-override-no-update")), (bits >> 1) & 1);
+		assert_int_equal(json_is_true(json_object_get(sn, "ddns-use-conflict-resolution")),
+		    (bits >> 2) & 1);
+	}
+	assert_int_equal(k, 48);
+	assert_true(has_warning(&r, "DeleteDnsRROnLeaseExpiry false"));
+	assert_true(has_warning(&r, "DisableDnsPtrRRUpdate"));
+	assert_true(has_warning(&r, "no per-reservation ddns"));
+	kea_render_result_fini(&r);
+	testdb_close(t);
+}
+
 /* Issue 16: one client, one reservation. A MAC and 01-MAC are the same
  * Ethernet client: the second reservation is refused (ALREADY_EXISTS
  * naming the first), in either order, on add, on set, and in a partner's
@@ -899,6 +994,7 @@ main(void)
 	    cmocka_unit_test(test_kea_push_real_kea),
 	    cmocka_unit_test(test_kea_push_isolates_refused_objects),
 	    cmocka_unit_test(test_kea_reservation_one_client),
+	    cmocka_unit_test(test_kea_render_dns_settings),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

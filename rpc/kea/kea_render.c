@@ -112,6 +112,9 @@ typedef struct render_ctx {
 	size_t             n_classes;
 	json_t            *client_classes; /* array being built */
 	bool               oom;
+	/* The server's DNS update settings (option 81), NULL for none. */
+	const engine_option_value *server_dns;
+	bool dns_here; /* option 81 is rendered as ddns-* parameters where we are */
 } render_ctx;
 
 /* --- small helpers ------------------------------------------------------ */
@@ -460,7 +463,14 @@ option_data(render_ctx *c, const engine_option_value *v, const char *where)
 		return NULL;
 	}
 	if (v->option_id == KEA_DNS_SETTINGS_OPTION) {
-		return NULL; /* DNS update settings: ddns-* parameters, never client data */
+		/* DNS update settings: ddns-* parameters, never client data. */
+		if (!c->dns_here) {
+			warn(c,
+			    "%s: option 81 (DNS update settings) not rendered: Kea's ddns "
+			    "parameters belong to subnets (set them on the server or a scope)",
+			    where);
+		}
+		return NULL;
 	}
 	const engine_option_def *def = find_def(c, v->option_id, "");
 	json_t                  *o   = json_object();
@@ -864,6 +874,57 @@ add_pools(render_ctx *c, json_t *pools, int64_t start, int64_t end, const range6
 	}
 }
 
+/* --- DNS update settings ------------------------------------------------ */
+
+/* The scope's DNS update settings (its option 81, else the server's) as
+ * the subnet's ddns-* parameters; what Kea cannot express is a warning.
+ * Nothing when neither has one (Kea's defaults hold). */
+static void
+render_dns_settings(
+    render_ctx *c, json_t *subnet, const engine_scope_config *cfg, const char *where)
+{
+	const engine_option_value *v = c->server_dns;
+	engine_dns_setting         d;
+	frep_status                st;
+
+	for (size_t i = 0; i < cfg->n_options; i++) {
+		const engine_option_value *o = &cfg->options[i];
+		if (o->option_id == KEA_DNS_SETTINGS_OPTION &&
+		    (o->vendor_class == NULL || o->vendor_class[0] == '\0') &&
+		    (o->user_class == NULL || o->user_class[0] == '\0')) {
+			v = o;
+		}
+	}
+	if (v == NULL) {
+		return;
+	}
+	if (engine_dns_setting_from_value(v, &d, &st) != FREP_OK) {
+		warn(c, "%s: DNS update settings not rendered: %s", where, st.message);
+		return;
+	}
+	set(c, subnet, "ddns-send-updates",
+	    json_boolean(d.dynamic_updates != ENGINE_DNS_UPDATES_NEVER));
+	set(c, subnet, "ddns-override-client-update",
+	    json_boolean(d.dynamic_updates == ENGINE_DNS_UPDATES_ALWAYS));
+	set(c, subnet, "ddns-override-no-update", json_boolean(d.update_dns_rr_for_older_clients));
+	set(c, subnet, "ddns-use-conflict-resolution", json_boolean(d.name_protection));
+	if (d.dynamic_updates == ENGINE_DNS_UPDATES_NEVER) {
+		return;
+	}
+	if (!d.delete_dns_rr_on_lease_expiry) {
+		warn(c,
+		    "%s: DNS setting DeleteDnsRROnLeaseExpiry false has no Kea equivalent (Kea "
+		    "removes the records it added when the lease expires or is released)",
+		    where);
+	}
+	if (d.disable_dns_ptr_rr_update) {
+		warn(c,
+		    "%s: DNS setting DisableDnsPtrRRUpdate has no per-subnet Kea equivalent "
+		    "(reverse updates follow kea-dhcp-ddns' reverse-ddns configuration)",
+		    where);
+	}
+}
+
 /* --- scopes ------------------------------------------------------------- */
 
 /* A valid host name (letters, digits, '-', dots between labels). */
@@ -964,7 +1025,18 @@ render_reservation(render_ctx *c, const engine_reservation *r, const char *scope
 		warn(
 		    c, "%s: type BOOTP: Kea answers BOOTP only with its BOOTP hook library", where);
 	}
-	json_t *od = option_data_list(c, r->options, r->n_options, where, true);
+	for (size_t i = 0; i < r->n_options; i++) {
+		if (r->options[i].option_id == KEA_DNS_SETTINGS_OPTION &&
+		    (r->options[i].vendor_class == NULL || r->options[i].vendor_class[0] == '\0')) {
+			warn(c,
+			    "%s: DNS update settings not rendered: Kea has no per-reservation ddns "
+			    "parameters (the scope's apply to this client)",
+			    where);
+		}
+	}
+	c->dns_here = true;
+	json_t *od  = option_data_list(c, r->options, r->n_options, where, true);
+	c->dns_here = false;
 	if (od != NULL && json_array_size(od) > 0) {
 		set(c, o, "option-data", od);
 	} else {
@@ -1116,7 +1188,10 @@ render_scope(render_ctx *c, const engine_scope_config *cfg)
 
 	/* Scope options; those for a user class go to a class the subnet
 	 * requires (Kea evaluates it only for clients of this subnet). */
+	c->dns_here = true;
 	set(c, o, "option-data", option_data_list(c, cfg->options, cfg->n_options, where, false));
+	c->dns_here = false;
+	render_dns_settings(c, o, cfg, where);
 	for (size_t i = 0; i < cfg->n_options; i++) {
 		const engine_option_value *v = &cfg->options[i];
 		if (v->user_class == NULL || v->user_class[0] == '\0') {
@@ -1329,6 +1404,14 @@ kea_render(engine *e, kea_render_result *out, frep_status *st)
 		c.oom = true;
 		goto done;
 	}
+	for (size_t i = 0; i < n_server_opts; i++) {
+		const engine_option_value *v = &server_opts[i];
+		if (v->option_id == KEA_DNS_SETTINGS_OPTION &&
+		    (v->vendor_class == NULL || v->vendor_class[0] == '\0') &&
+		    (v->user_class == NULL || v->user_class[0] == '\0')) {
+			c.server_dns = v;
+		}
+	}
 	set(&c, out->dhcp4, "option-def", render_option_defs(&c));
 	render_classes(&c, server_opts, n_server_opts);
 
@@ -1345,8 +1428,10 @@ kea_render(engine *e, kea_render_result *out, frep_status *st)
 		snprintf(where, sizeof(where), "server policy '%s'", spols[i].name);
 		render_policy_class(&c, &spols[i], name, true, false, where);
 	}
+	c.dns_here = true;
 	set(&c, out->dhcp4, "option-data",
 	    option_data_list(&c, server_opts, n_server_opts, "server options", false));
+	c.dns_here = false;
 	for (size_t i = 0; i < n_server_opts; i++) {
 		const char *uc = server_opts[i].user_class;
 		if (uc != NULL && uc[0] != '\0' &&
