@@ -317,7 +317,7 @@ static const frepctl_command base_commands[] = {
 
 /* The top level: frepctl's own commands, then the DhcpServer groups. */
 static const frepctl_command *const top_tables[] = {base_commands, frepctl__dhcp_commands,
-    frepctl__replicate_commands, frepctl__kea_commands, NULL};
+    frepctl__replicate_commands, frepctl__kea_commands, frepctl__dns_commands, NULL};
 
 static void
 print_rows(FILE *out, const frepctl_command *table)

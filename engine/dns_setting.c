@@ -42,9 +42,10 @@ void
 engine_dns_setting_from_flags(uint32_t f, engine_dns_setting *s)
 {
 	memset(s, 0, sizeof(*s));
-	s->dynamic_updates = !(f & DNS_FLAG_ENABLED)              ? ENGINE_DNS_UPDATES_NEVER
-			     : (f & DNS_FLAG_UPDATE_BOTH_ALWAYS) ? ENGINE_DNS_UPDATES_ALWAYS
-								 : ENGINE_DNS_UPDATES_ON_CLIENT_REQUEST;
+	s->dynamic_updates                 = !(f & DNS_FLAG_ENABLED) ? ENGINE_DNS_UPDATES_NEVER
+					     : (f & DNS_FLAG_UPDATE_BOTH_ALWAYS)
+						 ? ENGINE_DNS_UPDATES_ALWAYS
+						 : ENGINE_DNS_UPDATES_ON_CLIENT_REQUEST;
 	s->delete_dns_rr_on_lease_expiry   = (f & DNS_FLAG_CLEANUP_EXPIRED) != 0;
 	s->update_dns_rr_for_older_clients = (f & DNS_FLAG_UPDATE_DOWNLEVEL) != 0;
 	s->name_protection                 = (f & DNS_FLAG_UPDATE_DHCID) != 0;
@@ -52,12 +53,14 @@ engine_dns_setting_from_flags(uint32_t f, engine_dns_setting *s)
 }
 
 frep_code
-engine_dns_setting_from_value(const engine_option_value *v, engine_dns_setting *out, frep_status *st)
+engine_dns_setting_from_value(
+    const engine_option_value *v, engine_dns_setting *out, frep_status *st)
 {
 	uint8_t b[8];
 	size_t  n = 0;
 	if (v == NULL || v->n_values != 1 ||
-	    engine_hex_parse(engine__str(v->values[0]), "value", b, sizeof(b), &n, NULL) != FREP_OK ||
+	    engine_hex_parse(engine__str(v->values[0]), "value", b, sizeof(b), &n, NULL) !=
+		FREP_OK ||
 	    n != 4) {
 		return frep_status_set(st, FREP_INVALID_ARGUMENT,
 		    "option 81 value '%.40s' is not DNS update settings (4 bytes)",
@@ -89,8 +92,8 @@ engine_dns_setting_set(
 {
 	char                text[16];
 	char               *vals[] = {text};
-	engine_option_value v      = {.option_id = ENGINE_DNS_SETTING_OPTION, .values = vals,
-		 .n_values = 1};
+	engine_option_value v      = {
+		 .option_id = ENGINE_DNS_SETTING_OPTION, .values = vals, .n_values = 1};
 
 	if (s == NULL) {
 		return frep_status_set(st, FREP_INVALID_ARGUMENT, "setting is NULL");
@@ -130,12 +133,13 @@ engine_dns_setting_get(engine *e, const engine_option_target *target, engine_dns
 		levels[n++] = *target;
 	}
 	if (target->scope_id != 0) {
-		levels[n++] = (engine_option_target) {.scope_id = target->scope_id};
+		levels[n++] = (engine_option_target){.scope_id = target->scope_id};
 	}
 	levels[n++] = server;
 	for (size_t i = 0; i < n; i++) {
 		engine_option_value v = {0};
-		rc = engine_option_value_get(e, &levels[i], ENGINE_DNS_SETTING_OPTION, "", "", &v, st);
+		rc                    = engine_option_value_get(
+				       e, &levels[i], ENGINE_DNS_SETTING_OPTION, "", "", &v, st);
 		if (rc == FREP_NOT_FOUND && strstr(st->message, "option value") != NULL) {
 			continue; /* none at this level (an unknown target fails) */
 		}

@@ -12,3 +12,9 @@ set_tests_properties(kea_e2e_test PROPERTIES LABELS integration TIMEOUT 300 SKIP
 # value frep accepts, checked with kea-dhcp4 -t (77 without kea-dhcp4).
 frep_add_test(kea_option_matrix_test SOURCES kea_option_matrix_test.c LIBS frep_services LABEL unit TIMEOUT 600)
 set_tests_properties(kea_option_matrix_test PROPERTIES SKIP_RETURN_CODE 77)
+
+# DNS dynamic-update settings through frepctl and a real frepd, rendered and
+# checked by kea-dhcp4 -t (77 without kea-dhcp4).
+add_test(NAME kea_dns_test COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/kea_dns_test.sh)
+set_tests_properties(kea_dns_test PROPERTIES LABELS integration TIMEOUT 120 SKIP_RETURN_CODE 77
+  ENVIRONMENT "FREPD=$<TARGET_FILE:frepd>;FREPCTL=$<TARGET_FILE:frepctl>;FREP_SOURCE_DIR=${PROJECT_SOURCE_DIR};FREP_BINARY_DIR=${PROJECT_BINARY_DIR}")
