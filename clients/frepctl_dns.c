@@ -13,24 +13,27 @@
 #include "frep/v1/dhcp_server.pb-c.h"
 #include "frepctl_internal.h"
 
-#define DNS_TARGET_FLAGS                                                                          \
-	{.name = "scope", .arg = "SCOPE", .help = "a scope's setting (default: the server's)"},   \
-	    {.name = "reservation", .arg = "IP", .help = "a reservation's setting (with --scope)"}
+#define DNS_TARGET_FLAGS                                                                           \
+	{.name = "scope", .arg = "SCOPE", .help = "a scope's setting (default: the server's)"},    \
+	{                                                                                          \
+		.name = "reservation", .arg = "IP",                                                \
+		.help = "a reservation's setting (with --scope)"                                   \
+	}
 
 static const frepctl_flag get_flags[] = {DNS_TARGET_FLAGS, {0}};
 
 static const frepctl_flag set_flags[] = {DNS_TARGET_FLAGS,
-    {.name = "dynamic-updates",
+    {.name    = "dynamic-updates",
 	.arg  = "WHEN",
 	.help = "always, on-client-request or never (DynamicUpdates)"},
-    {.name = "delete-on-expiry",
+    {.name    = "delete-on-expiry",
 	.arg  = "BOOL",
 	.help = "delete A and PTR records when the lease expires (DeleteDnsRROnLeaseExpiry)"},
-    {.name = "update-older-clients",
+    {.name    = "update-older-clients",
 	.arg  = "BOOL",
 	.help = "register clients that do not ask (UpdateDnsRRForOlderClients)"},
     {.name = "name-protection", .arg = "BOOL", .help = "DHCID name protection (NameProtection)"},
-    {.name = "disable-ptr-update",
+    {.name    = "disable-ptr-update",
 	.arg  = "BOOL",
 	.help = "do not register PTR records (DisableDnsPtrRRUpdate)"},
     {0}};
@@ -122,7 +125,7 @@ static int
 cmd_dns_set(frepctl *ctl, const frepctl_args *a)
 {
 	static const struct {
-		const char       *name;
+		const char                 *name;
 		Frep__V1__DnsDynamicUpdates value;
 	} whens[] = {
 	    {"always", FREP__V1__DNS_DYNAMIC_UPDATES__DNS_UPDATES_ALWAYS},
@@ -130,12 +133,12 @@ cmd_dns_set(frepctl *ctl, const frepctl_args *a)
 	    {"onclientrequest", FREP__V1__DNS_DYNAMIC_UPDATES__DNS_UPDATES_ON_CLIENT_REQUEST},
 	    {"never", FREP__V1__DNS_DYNAMIC_UPDATES__DNS_UPDATES_NEVER},
 	};
-	Frep__V1__OptionTarget       t   = FREP__V1__OPTION_TARGET__INIT;
+	Frep__V1__OptionTarget         t   = FREP__V1__OPTION_TARGET__INIT;
 	Frep__V1__SetDnsSettingRequest req = FREP__V1__SET_DNS_SETTING_REQUEST__INIT;
-	Frep__V1__DnsSetting         s   = FREP__V1__DNS_SETTING__INIT;
-	frep_status                  st;
-	int                          rc;
-	const char                  *when = frepctl__arg(a, "dynamic-updates");
+	Frep__V1__DnsSetting           s   = FREP__V1__DNS_SETTING__INIT;
+	frep_status                    st;
+	int                            rc;
+	const char                    *when = frepctl__arg(a, "dynamic-updates");
 
 	if ((rc = target_from_flags(a, &t)) != 0) {
 		return rc;

@@ -225,6 +225,27 @@ kea_test(kea_push *p, const json_t *base, const json_t *dhcp4, bool *accepted, c
 	return FREP_OK;
 }
 
+/* config-set of all: *accepted, and Kea's text in why when refused (Kea
+ * then keeps running the configuration it had). */
+static frep_code
+kea_set(kea_push *p, const json_t *all, bool *accepted, char *why, size_t wn, frep_status *st)
+{
+	json_t   *ans = NULL;
+	frep_code rc =
+	    kea_control_command(p->socket_path, "config-set", all, p->timeout_ms, &ans, st);
+	if (rc != FREP_OK) {
+		return rc;
+	}
+	json_t     *result = json_object_get(ans, "result");
+	const char *text   = json_string_value(json_object_get(ans, "text"));
+	*accepted          = json_is_integer(result) && json_integer_value(result) == 0;
+	if (!*accepted) {
+		snprintf(why, wn, "%s", text != NULL ? text : "(no text)");
+	}
+	json_decref(ans);
+	return FREP_OK;
+}
+
 /* What can be left out. Level 1: a subnet (kind "scope"), a server
  * option-data entry, a client class. Level 2, inside one subnet: an
  * option-data entry, a reservation, a pool's option data. */
@@ -669,7 +690,14 @@ push_once(kea_push *p, char digest[65], uint32_t *warnings, bool *skipped, kea_p
 	if ((rc = kea_render_load_base(p->base_path, &base, st)) != FREP_OK) {
 		goto out;
 	}
-	if ((rc = kea_test(p, base, r.dhcp4, &ok, why, sizeof(why), st)) != FREP_OK) {
+	/* config-set checks the whole configuration and, when it refuses it,
+	 * keeps the one Kea runs: no config-test first on the usual path (it
+	 * would double Kea's work on every push). */
+	if ((all = kea_render_merge(base, r.dhcp4)) == NULL) {
+		rc = frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+		goto out;
+	}
+	if ((rc = kea_set(p, all, &ok, why, sizeof(why), st)) != FREP_OK) {
 		goto out;
 	}
 	if (!ok) {
@@ -679,31 +707,31 @@ push_once(kea_push *p, char digest[65], uint32_t *warnings, bool *skipped, kea_p
 		}
 		if (pushable == NULL) {
 			rc = frep_status_set(st, FREP_FAILED_PRECONDITION,
-			    "Kea 'config-test' answered result 1 even without frep's scopes, "
+			    "Kea 'config-set' answered result 1 even without frep's scopes, "
 			    "options and classes (the base file or an option definition): %.300s",
 			    why);
 			goto out;
 		}
 		for (uint32_t i = 0; i < ls->n_left_out; i++) {
 			const kea_push_left_out *l = &ls->left_out[i];
-			rpc_log(RPC_LOG_ERROR, "kea: left out: %s%s%s %s %s: %s",
-			    l->scope[0] != '\0' ? "scope " : "server", l->scope,
-			    l->scope[0] != '\0' ? "" : "", l->kind, l->key, l->message);
+			rpc_log(RPC_LOG_ERROR, "kea: left out: %s%s %s %s: %s",
+			    l->scope[0] != '\0' ? "scope " : "server", l->scope, l->kind, l->key,
+			    l->message);
 		}
 		rpc_log(RPC_LOG_ERROR,
 		    "kea: %u object(s) Kea refuses left out (found with %u config-tests); the rest "
 		    "is pushed",
 		    ls->left_out_total, tests);
+		json_decref(all);
+		if ((all = kea_render_merge(base, pushable)) == NULL) {
+			rc = frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+			goto out;
+		}
+		if ((rc = kea_expect_ok(p, "config-set", all, st)) != FREP_OK) {
+			goto out;
+		}
 	}
-	if ((all = kea_render_merge(base, pushable != NULL ? pushable : r.dhcp4)) == NULL) {
-		rc = frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
-		goto out;
-	}
-	if ((pushable != NULL && (rc = kea_expect_ok(p, "config-test", all, st)) != FREP_OK) ||
-	    (rc = kea_expect_ok(p, "config-set", all, st)) != FREP_OK ||
-	    (rc = kea_expect_ok(p, "config-write", NULL, st)) != FREP_OK) {
-		goto out;
-	}
+	rc = kea_expect_ok(p, "config-write", NULL, st);
 out:
 	json_decref(all);
 	json_decref(pushable);
@@ -715,9 +743,10 @@ out:
 static void *
 worker(void *arg)
 {
-	kea_push *p        = arg;
-	unsigned  backoff  = p->retry_min_ms;
-	int64_t   retry_at = 0; /* monotonic; 0 = none */
+	kea_push *p            = arg;
+	unsigned  backoff      = p->retry_min_ms;
+	int64_t   retry_at     = 0; /* monotonic; 0 = none */
+	int64_t   last_attempt = 0; /* monotonic start of the last push */
 
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
@@ -727,9 +756,16 @@ worker(void *arg)
 		if (p->stop) {
 			break;
 		}
-		/* Wait for the retry time, or the debounce after a change: more
-		 * commits in that window join this push. */
-		int64_t at = p->dirty ? now_mono_ms() + p->debounce_ms : retry_at;
+		/* Wait for the retry time, or, after a change, until debounce_ms
+		 * have passed since the last attempt began: a lone change goes at
+		 * once, the commits of a burst join the next push. */
+		int64_t at = retry_at;
+		if (p->dirty) {
+			at = last_attempt + p->debounce_ms;
+			if (at < now_mono_ms()) {
+				at = now_mono_ms();
+			}
+		}
 		if (p->dirty && retry_at > at) {
 			at = retry_at;
 		}
@@ -742,6 +778,7 @@ worker(void *arg)
 		}
 		p->dirty          = false;
 		p->status.pending = true;
+		last_attempt      = now_mono_ms();
 		pthread_mutex_unlock(&p->mu);
 
 		char             digest[65] = "";

@@ -1,15 +1,16 @@
 /*
  * kea_push: keeps a running kea-dhcp4 in step with frep's configuration.
  * After every committed change (kea_push_commit_hook, installed with
- * engine_set_commit_hook) a worker thread waits a short debounce (so a
- * burst becomes one push), renders the configuration (kea_render), merges
+ * engine_set_commit_hook) a worker thread pushes: at once after a quiet
+ * spell, else debounce_ms after the last push began (so the commits of a
+ * burst become one push); it renders the configuration (kea_render), merges
  * it into the operator's base file (re-read each time: it owns interfaces,
  * lease database, control socket, hooks, loggers), and sends Kea
- * `config-test`, `config-set` and `config-write` over its unix control
- * socket, checking each answer's result. A rendering whose digest Kea
- * already has is not sent again. When Kea's config-test refuses the
- * rendering, the objects it refuses are found by bisection (scopes, server
- * options and classes; then the option data and reservations inside a
+ * `config-set` and `config-write` over its unix control socket, checking
+ * each answer's result (config-set checks the whole configuration and
+ * keeps the running one when it refuses it). A rendering whose digest Kea
+ * already has is not sent again. When Kea refuses the rendering, the objects it refuses are found
+ * by bisection (scopes, server options and classes; then the option data and reservations inside a
  * refused scope), left out, listed in the status and the log, and the rest
  * is pushed. Any other failure is logged, kept for kea_push_get_status, and
  * retried with exponential backoff.
@@ -30,7 +31,7 @@ typedef struct kea_push kea_push;
 typedef struct kea_push_options {
 	const char *socket_path;  /* Kea's control socket (required) */
 	const char *base_path;    /* the operator's base file (required) */
-	unsigned    debounce_ms;  /* 0 = 200 */
+	unsigned    debounce_ms;  /* least time between pushes; 0 = 200 */
 	unsigned    timeout_ms;   /* per command; 0 = 30000 */
 	unsigned    retry_min_ms; /* first retry; 0 = 500 */
 	unsigned    retry_max_ms; /* backoff cap; 0 = 30000 */
