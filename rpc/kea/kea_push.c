@@ -731,7 +731,8 @@ push_once(kea_push *p, char digest[65], uint32_t *warnings, bool *skipped, kea_p
 			goto out;
 		}
 	}
-	rc = kea_expect_ok(p, "config-write", NULL, st);
+	/* config-write: by the worker once the push is recorded (Kea serves
+	 * the configuration from config-set on). */
 out:
 	json_decref(all);
 	json_decref(pushable);
@@ -807,6 +808,19 @@ worker(void *arg)
 				rpc_log(RPC_LOG_INFO,
 				    "kea: configuration %.12s pushed to %s (%u warnings)", digest,
 				    p->socket_path, warnings);
+				/* Served from now; still pending until Kea has written it
+				 * to its file (so a restarted Kea keeps it). */
+				pthread_mutex_unlock(&p->mu);
+				frep_status wst;
+				frep_code   wrc = kea_expect_ok(p, "config-write", NULL, &wst);
+				pthread_mutex_lock(&p->mu);
+				if (wrc != FREP_OK) {
+					rpc_log(RPC_LOG_ERROR,
+					    "kea: config-write failed (Kea serves the "
+					    "configuration but "
+					    "a restarted Kea would not keep it): %s",
+					    wst.message);
+				}
 			}
 			p->status.last_error[0]        = '\0';
 			p->status.consecutive_failures = 0;
