@@ -211,7 +211,7 @@ typedef struct bytes {
 static void
 bytes_add(bytes *b, const void *data, size_t n)
 {
-	if (b->bad) {
+	if (b->bad || n == 0) {
 		return;
 	}
 	if (b->n + n > b->cap) {
