@@ -735,6 +735,24 @@ test_kea_render_dns_settings(void **state)
 	assert_true(has_warning(&r, "DisableDnsPtrRRUpdate"));
 	assert_true(has_warning(&r, "no per-reservation ddns"));
 	kea_render_result_fini(&r);
+
+	/* They go with the scope: its snapshot applied on a partner carries
+	 * the scope's and the reservation's settings. */
+	engine_scope_config *cfg  = NULL;
+	engine_dns_setting   mine = {
+	      .dynamic_updates = ENGINE_DNS_UPDATES_ALWAYS, .name_protection = true};
+	CHECK_OK(engine_dns_setting_set(t->e, &s1, &mine, &st), st);
+	CHECK_OK(engine_scope_snapshot(t->e, S1, &cfg, &st), st);
+	testdb *t2 = testdb_open();
+	CHECK_OK(engine_scope_apply(t2->e, cfg, false, NULL, NULL, NULL, NULL, NULL, &st), st);
+	CHECK_OK(engine_dns_setting_get(t2->e, &s1, &got, &src, &st), st);
+	assert_int_equal(src, ENGINE_DNS_SOURCE_SCOPE);
+	assert_memory_equal(&got, &mine, sizeof(got));
+	CHECK_OK(engine_dns_setting_get(t2->e, &rt, &got, &src, &st), st);
+	assert_int_equal(src, ENGINE_DNS_SOURCE_RESERVATION);
+	assert_int_equal(got.dynamic_updates, ENGINE_DNS_UPDATES_ALWAYS);
+	engine_scope_config_free(cfg);
+	testdb_close(t2);
 	testdb_close(t);
 }
 
