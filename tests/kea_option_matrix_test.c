@@ -510,6 +510,30 @@ test_kea_option_issue_values_refused(void **state)
 	CHECK_OK(engine_option_value_list(t->e, &scope, &vals, &n, &st), st);
 	assert_int_equal(n, 0);
 	engine_option_values_free(vals, n);
+
+	/* A partner's apply makes the same check: a scope config carrying
+	 * option 119 with a bad compression pointer is refused whole. */
+	char               *good[] = {"03-61-62-63-00"};
+	engine_option_value v119   = {.option_id = 119, .values = good, .n_values = 1};
+	CHECK_OK(engine_option_value_set(t->e, &scope, &v119, NULL, &st), st);
+	engine_scope_config *cfg = NULL;
+	CHECK_OK(engine_scope_snapshot(t->e, sc.scope_id, &cfg, &st), st);
+	assert_int_equal(cfg->n_options, 1);
+	free(cfg->options[0].values[0]);
+	cfg->options[0].values[0] = strdup("c0-a8-01");
+	cfg->digest[0]            = '\0';
+	testdb   *t2              = testdb_open();
+	frep_code rc = engine_scope_apply(t2->e, cfg, false, NULL, NULL, NULL, NULL, NULL, &st);
+	if (rc != FREP_INVALID_ARGUMENT || strstr(st.message, "option 119") == NULL ||
+	    strstr(st.message, "compression pointer") == NULL) {
+		fail_msg("apply: %s: %s", frep_code_name(rc), st.message);
+	}
+	engine_scope *scopes;
+	CHECK_OK(engine_scope_list(t2->e, &scopes, &n, &st), st);
+	assert_int_equal(n, 0); /* nothing applied */
+	engine_scopes_free(scopes, n);
+	engine_scope_config_free(cfg);
+	testdb_close(t2);
 	testdb_close(t);
 }
 
