@@ -800,6 +800,9 @@ worker(void *arg)
 		free(ls);
 		p->status.attempted = true;
 		p->status.warnings  = warnings;
+		if (digest[0] != '\0') {
+			memcpy(p->status.rendered_digest, digest, 65);
+		}
 		if (rc == FREP_OK) {
 			if (!skipped) {
 				memcpy(p->status.last_pushed_digest, digest, 65);

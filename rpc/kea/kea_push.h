@@ -61,6 +61,9 @@ typedef struct kea_push_status {
 	int64_t  next_retry_unix_ms;
 	uint32_t warnings;
 	bool     attempted; /* at least one push was tried */
+	/* The digest of the last rendering (the current configuration's
+	 * whenever pending is false). */
+	char rendered_digest[65];
 	/* Left out of the last push (Kea refused them; the rest was pushed). */
 	uint32_t          left_out_total;
 	uint32_t          n_left_out; /* listed: min(total, KEA_PUSH_LEFT_OUT_MAX) */

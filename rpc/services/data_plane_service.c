@@ -105,7 +105,11 @@ get_kea_status(Frep__V1__DataPlane_Service *service, const Frep__V1__GetKeaStatu
 	}
 	reply.n_left_out = s.n_left_out;
 	reply.left_out   = lop;
-	if (kea_render(self->e, &r, &st) == FREP_OK) {
+	/* Nothing committed since the last rendering: its digest is current
+	 * (no render per status call, which pollers make often). */
+	if (!s.pending && s.rendered_digest[0] != '\0') {
+		reply.current_digest = s.rendered_digest;
+	} else if (kea_render(self->e, &r, &st) == FREP_OK) {
 		reply.current_digest = r.digest;
 	}
 	closure(&reply, closure_data);
