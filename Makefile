@@ -15,7 +15,7 @@ DEB_PACKAGES := cmake make gcc pkg-config libc6-dev \
   python3 python3-protobuf python3-venv python3-pip python3-setuptools python3-wheel \
   clang libclang-rt-14-dev \
   kea-dhcp4-server isc-dhcp-client iproute2 clang-format git \
-  help2man libsystemd-dev
+  help2man
 
 # What `make deb` needs besides DEB_PACKAGES (Debian's packaging tools);
 # installed only by make deb / deb-test, to keep make test lean.

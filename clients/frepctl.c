@@ -162,11 +162,18 @@ frepctl__arg_has(const frepctl_args *a, const char *name)
 
 /* --- health --------------------------------------------------------------- */
 
+typedef struct health_answer {
+	int  status;
+	char detail[512];
+} health_answer;
+
 static void
 health_closure(const Frep__V1__HealthCheckResponse *msg, void *data)
 {
-	int *status = data;
-	*status     = msg != NULL ? (int) msg->status : -1;
+	health_answer *h = data;
+	h->status        = msg != NULL ? (int) msg->status : -1;
+	snprintf(h->detail, sizeof(h->detail), "%s",
+	    msg != NULL && msg->detail != NULL ? msg->detail : "");
 }
 
 static int
@@ -178,11 +185,12 @@ cmd_health(frepctl *ctl, const frepctl_args *a)
 		return frepctl__fail_status(&st);
 	}
 	/* Through the generated stub, as any C program would call it. */
-	ProtobufCService            *svc    = frep_client_service(c, &frep__v1__health__descriptor);
-	Frep__V1__HealthCheckRequest req    = FREP__V1__HEALTH_CHECK_REQUEST__INIT;
-	int                          status = -1;
-	req.service                         = a->npos == 1 ? (char *) a->pos[0] : "";
-	frep__v1__health__check(svc, &req, health_closure, &status);
+	ProtobufCService            *svc = frep_client_service(c, &frep__v1__health__descriptor);
+	Frep__V1__HealthCheckRequest req = FREP__V1__HEALTH_CHECK_REQUEST__INIT;
+	health_answer                h   = {.status = -1};
+	req.service                      = a->npos == 1 ? (char *) a->pos[0] : "";
+	frep__v1__health__check(svc, &req, health_closure, &h);
+	int status = h.status;
 	if (status < 0) {
 		frep_client_last_status(c, &st);
 		if (ctl->json) {
@@ -195,8 +203,10 @@ cmd_health(frepctl *ctl, const frepctl_args *a)
 	    &frep__v1__health_check_response__serving_status__descriptor, status);
 	const char *name = ev != NULL ? ev->name : "UNKNOWN";
 	if (ctl->json) {
-		frepctl__print_json(
-		    json_pack("{s:s, s:s}", "service", req.service, "status", name));
+		frepctl__print_json(json_pack(
+		    "{s:s, s:s, s:s}", "service", req.service, "status", name, "detail", h.detail));
+	} else if (h.detail[0] != '\0') {
+		printf("%s: %s\n", name, h.detail);
 	} else {
 		puts(name);
 	}
@@ -331,7 +341,7 @@ static const frepctl_command base_commands[] = {
 
 /* The top level: frepctl's own commands, then the DhcpServer groups. */
 static const frepctl_command *const top_tables[] = {base_commands, frepctl__dhcp_commands,
-    frepctl__replicate_commands, frepctl__kea_commands, NULL};
+    frepctl__replicate_commands, frepctl__kea_commands, frepctl__dns_commands, NULL};
 
 static void
 print_rows(FILE *out, const frepctl_command *table)

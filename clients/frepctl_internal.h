@@ -81,6 +81,9 @@ extern const frepctl_command frepctl__replicate_commands[];
 /* frepctl kea render / status (frepctl_kea.c), terminated by {0}. */
 extern const frepctl_command frepctl__kea_commands[];
 
+/* frepctl dns get / set (frepctl_dns.c), terminated by {0}. */
+extern const frepctl_command frepctl__dns_commands[];
+
 /* --- parsed arguments (frepctl.c) ---------------------------------------- */
 
 /* The last value of flag name, or NULL when not given. */

@@ -79,6 +79,17 @@ cmd_kea_status(frepctl *ctl, const frepctl_args *a)
 		frepctl_table_print(stdout, rows, when, 0);
 		json_decref(rows);
 		json_decref(j);
+		for (size_t i = 0; i < r->n_left_out; i++) {
+			const Frep__V1__KeaLeftOut *l = r->left_out[i];
+			printf("%sleft out: %s%s %s %s: %s\n", i == 0 ? "\n" : "",
+			    l->scope[0] != '\0' ? "scope " : "server", l->scope, l->kind, l->key,
+			    l->message);
+		}
+		if (r->left_out_total > 0) {
+			printf("kea: DEGRADED: %u object(s) Kea refuses left out; the rest is "
+			       "pushed\n",
+			    r->left_out_total);
+		}
 		printf("\n%s\n", r->consecutive_failures > 0
 				     ? "kea: NOT in step (the last push failed)"
 				 : r->pending ? "kea: a change is on its way"

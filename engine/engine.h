@@ -189,6 +189,72 @@ frep_code engine_option_def_remove(
 frep_code engine_option_value_set(engine *e, const engine_option_target *target,
     const engine_option_value *value, engine_option_value *out, frep_status *st);
 
+/* The value checks engine_option_value_set (and a partner's apply) make
+ * that need no store: values of def's type and arity, in normal form, and
+ * a payload the option's wire format accepts (for a code with a standard
+ * DHCPv4 format, that format; else the definition's own: a non-empty
+ * string, one or more fixed-size values, ...). INVALID_ARGUMENT naming the
+ * option, the field and the value. *norm (to engine_option_value_fini) gets
+ * the normal form. Thread-safe. */
+frep_code engine_option_value_validate(const engine_option_def *def,
+    const engine_option_value *value, engine_option_value *norm, frep_status *st);
+
+/* --- DNS dynamic-update settings ---------------------------------------- */
+
+/* Windows keeps a DNS update setting as option 81's value (4 bytes, a
+ * flags word "00-00-00-XX") at the server, a scope or a reservation; frep
+ * keeps it the same way, so it replicates with the scope. */
+#define ENGINE_DNS_SETTING_OPTION 81
+
+typedef enum engine_dns_updates {
+	ENGINE_DNS_UPDATES_UNSPECIFIED       = 0,
+	ENGINE_DNS_UPDATES_ON_CLIENT_REQUEST = 1,
+	ENGINE_DNS_UPDATES_ALWAYS            = 2,
+	ENGINE_DNS_UPDATES_NEVER             = 3,
+} engine_dns_updates;
+
+/* Set-DhcpServerv4DnsSetting's fields. */
+typedef struct engine_dns_setting {
+	engine_dns_updates dynamic_updates;
+	bool               delete_dns_rr_on_lease_expiry;
+	bool               update_dns_rr_for_older_clients;
+	bool               name_protection;
+	bool               disable_dns_ptr_rr_update;
+} engine_dns_setting;
+
+/* Where an effective setting comes from. */
+typedef enum engine_dns_source {
+	ENGINE_DNS_SOURCE_DEFAULT     = 0, /* Windows' default: on client request, delete */
+	ENGINE_DNS_SOURCE_SERVER      = 1,
+	ENGINE_DNS_SOURCE_SCOPE       = 2,
+	ENGINE_DNS_SOURCE_RESERVATION = 3,
+} engine_dns_source;
+
+/* The flags word of s, and back. */
+uint32_t engine_dns_setting_flags(const engine_dns_setting *s);
+void     engine_dns_setting_from_flags(uint32_t flags, engine_dns_setting *s);
+/* The setting an option 81 value holds; INVALID_ARGUMENT if it is not 4
+ * bytes. */
+frep_code engine_dns_setting_from_value(
+    const engine_option_value *v, engine_dns_setting *out, frep_status *st);
+const char *engine_dns_updates_name(engine_dns_updates u);
+
+/* Writes s as option 81's value at target (server, scope or reservation),
+ * as engine_option_value_set does (NOT_FOUND for an unknown target).
+ * INVALID_ARGUMENT for dynamic_updates outside 1..3. */
+frep_code engine_dns_setting_set(
+    engine *e, const engine_option_target *target, const engine_dns_setting *s, frep_status *st);
+
+/* The setting in force at target: its own, else its scope's, else the
+ * server's, else Windows' default; *source (may be NULL) says which.
+ * NOT_FOUND for an unknown target, INVALID_ARGUMENT for a policy target. */
+frep_code engine_dns_setting_get(engine *e, const engine_option_target *target,
+    engine_dns_setting *out, engine_dns_source *source, frep_status *st);
+
+/* True if option_id has a standard DHCPv4 wire format frep checks values
+ * against (every code ISC Kea 2.2 defines in its dhcp4 space). */
+bool engine_option_code_is_standard(uint32_t option_id);
+
 /* Reads one value. NOT_FOUND if the target or the value is unknown. */
 frep_code engine_option_value_get(engine *e, const engine_option_target *target, uint32_t option_id,
     const char *vendor_class, const char *user_class, engine_option_value *out, frep_status *st);

@@ -360,6 +360,19 @@ frep_code engine__option_values_normalize(const char *ctx, engine_option_type ty
     bool multi_valued, char *const *values, size_t n_values, bool allow_empty, char ***out,
     frep_status *st);
 
+/* The identity of a normalised client id for uniqueness in a scope: an
+ * Ethernet client id ("01-" and six bytes) and the bare six-byte MAC are
+ * the same client, so both map to the MAC (a pointer into client_id). */
+const char *engine__client_id_key(const char *client_id);
+
+/* INVALID_ARGUMENT naming the option and value unless the normalised
+ * values of a (option_id, vendor_class) definition of type / multi_valued
+ * encode a payload the option's wire format accepts (option_wire.c: the
+ * standard format of the code, else the definition's own). */
+frep_code engine__option_values_wire_check(const char *ctx, uint32_t option_id,
+    const char *vendor_class, engine_option_type type, bool multi_valued, char *const *values,
+    size_t n_values, frep_status *st);
+
 /* Validates one option value (definition exists, classes exist, values)
  * against the store and fills *norm with a normalised copy (to
  * engine_option_value_fini). */

@@ -1122,6 +1122,11 @@ options_prepare(const deps *d, const char *ctx, const engine_option_value *in, s
 			goto fail;
 		}
 		vec[i].n_values = in[i].n_values;
+		if ((rc = engine__option_values_wire_check(vctx, in[i].option_id,
+			 vec[i].vendor_class, d->types[k], d->multi[k], vec[i].values,
+			 vec[i].n_values, st)) != FREP_OK) {
+			goto fail;
+		}
 	}
 	*out = vec;
 	return FREP_OK;
@@ -1230,13 +1235,15 @@ prepare(engine *e, const engine_scope_config *in, const deps *d, prepared *p, fr
 			return engine__oom(st);
 		}
 		for (size_t i = 0; i < in->n_reservations; i++) {
-			ids[i] = p->client_ids[i];
+			ids[i] = engine__client_id_key(p->client_ids[i]); /* MAC = 01-MAC */
 		}
 		qsort(ids, in->n_reservations, sizeof(*ids), cmp_client_id);
 		for (size_t i = 1; i < in->n_reservations; i++) {
 			if (strcmp(ids[i - 1], ids[i]) == 0) {
 				rc = frep_status_set(st, FREP_INVALID_ARGUMENT,
-				    "%sclient_id %s is reserved twice", ctx, ids[i]);
+				    "%sclient_id %s is reserved twice (a MAC and 01-MAC are "
+				    "the same client)",
+				    ctx, ids[i]);
 				free(ids);
 				return rc;
 			}

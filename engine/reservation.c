@@ -130,28 +130,58 @@ scope_for(engine *e, uint32_t scope_id, engine_scope *sc, frep_status *st)
 	return rc;
 }
 
-/* ALREADY_EXISTS if client_id is reserved in the scope by another ip. */
+const char *
+engine__client_id_key(const char *client_id)
+{
+	/* "01-" + six bytes: 3 + 17 characters in normal form. */
+	if (strlen(client_id) == 20 && strncmp(client_id, "01-", 3) == 0) {
+		return client_id + 3;
+	}
+	return client_id;
+}
+
+/* ALREADY_EXISTS if client_id, or the other form of the same Ethernet
+ * client (MAC and 01-MAC), is reserved in the scope by another ip. */
 static frep_code
 client_id_free(engine *e, uint32_t scope_id, uint32_t ip, const char *client_id, frep_status *st)
 {
-	sqlite3_stmt *s = engine__stmt(e, ENGINE__STMT_RES_BY_CLIENT);
-	bool          row;
-	frep_code     rc;
+	char        alt[ENGINE_HEXID_STRLEN + 4];
+	const char *forms[2] = {client_id, NULL};
+	frep_code   rc;
 
-	engine__bind_u32(s, 1, scope_id);
-	engine__bind_text(s, 2, client_id);
-	if ((rc = engine__step(e, s, &row, "read reservation", st)) != FREP_OK) {
-		return rc;
+	if (strlen(client_id) == 17) {
+		snprintf(alt, sizeof(alt), "01-%s", client_id);
+		forms[1] = alt;
+	} else if (engine__client_id_key(client_id) != client_id) {
+		snprintf(alt, sizeof(alt), "%s", client_id + 3);
+		forms[1] = alt;
 	}
-	if (row) {
+	for (int k = 0; k < 2 && forms[k] != NULL; k++) {
+		sqlite3_stmt *s = engine__stmt(e, ENGINE__STMT_RES_BY_CLIENT);
+		bool          row;
+		engine__bind_u32(s, 1, scope_id);
+		engine__bind_text(s, 2, forms[k]);
+		if ((rc = engine__step(e, s, &row, "read reservation", st)) != FREP_OK) {
+			return rc;
+		}
+		if (!row) {
+			continue;
+		}
 		uint32_t other = engine__col_u32(s, 0);
 		sqlite3_reset(s);
-		if (other != ip) {
+		if (other == ip) {
+			continue;
+		}
+		if (k == 0) {
 			return frep_status_set(st, FREP_ALREADY_EXISTS,
 			    "scope %s: client_id %s is already reserved by "
 			    "reservation %s",
 			    ENGINE__IP(scope_id), client_id, ENGINE__IP(other));
 		}
+		return frep_status_set(st, FREP_ALREADY_EXISTS,
+		    "scope %s: client_id %s is the same Ethernet client as %s, already "
+		    "reserved by reservation %s (one client, one reservation)",
+		    ENGINE__IP(scope_id), client_id, forms[1], ENGINE__IP(other));
 	}
 	return FREP_OK;
 }

@@ -302,9 +302,46 @@ engine__option_value_check(engine *e, const char *ctx, const engine_option_value
 		 false, &norm->values, st)) != FREP_OK) {
 		return rc;
 	}
-	norm->n_values     = in->n_values;
+	norm->n_values = in->n_values;
+	if ((rc = engine__option_values_wire_check(vctx, in->option_id, vendor, type, multi,
+		 norm->values, norm->n_values, st)) != FREP_OK) {
+		engine_option_value_fini(norm);
+		return rc;
+	}
 	norm->vendor_class = strdup(vendor);
 	norm->user_class   = strdup(user);
+	if (norm->vendor_class == NULL || norm->user_class == NULL) {
+		engine_option_value_fini(norm);
+		return engine__oom(st);
+	}
+	return FREP_OK;
+}
+
+frep_code
+engine_option_value_validate(const engine_option_def *def, const engine_option_value *value,
+    engine_option_value *norm, frep_status *st)
+{
+	char      vctx[64];
+	frep_code rc;
+
+	memset(norm, 0, sizeof(*norm));
+	if (def == NULL || value == NULL) {
+		return frep_status_set(st, FREP_INVALID_ARGUMENT, "definition or value is NULL");
+	}
+	snprintf(vctx, sizeof(vctx), "option %u: ", def->option_id);
+	if ((rc = engine__option_values_normalize(vctx, def->type, def->multi_valued, value->values,
+		 value->n_values, false, &norm->values, st)) != FREP_OK) {
+		return rc;
+	}
+	norm->n_values  = value->n_values;
+	norm->option_id = def->option_id;
+	if ((rc = engine__option_values_wire_check(vctx, def->option_id, def->vendor_class,
+		 def->type, def->multi_valued, norm->values, norm->n_values, st)) != FREP_OK) {
+		engine_option_value_fini(norm);
+		return rc;
+	}
+	norm->vendor_class = strdup(engine__str(def->vendor_class));
+	norm->user_class   = strdup(engine__str(value->user_class));
 	if (norm->vendor_class == NULL || norm->user_class == NULL) {
 		engine_option_value_fini(norm);
 		return engine__oom(st);

@@ -23,13 +23,11 @@
 #include <unistd.h>
 
 #include <nng/nng.h>
-#ifdef FREP_HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
 
 #include "data_plane_service.h"
 #include "dhcp_service.h"
 #include "engine.h"
+#include "service_notify.h"
 #include "frep_status.h"
 #include "health.h"
 #include "kea_push.h"
@@ -566,16 +564,15 @@ open_store(const char *path, engine **out, int *lock_fd)
 }
 
 /* Tells systemd (Type=notify, $NOTIFY_SOCKET) how frepd is doing: READY=1
- * once every listener is up, STOPPING=1 when draining. Nothing without
- * libsystemd or outside systemd. */
+ * once every listener is up, STOPPING=1 when draining. Nothing outside a
+ * service manager; a failed send is logged and changes nothing else. */
 static void
 notify_service_manager(const char *state)
 {
-#ifdef FREP_HAVE_SYSTEMD
-	sd_notify(0, state);
-#else
-	(void) state;
-#endif
+	if (rpc_service_notify(state) < 0) {
+		rpc_log(RPC_LOG_WARN, "NOTIFY_SOCKET \"%.100s\": cannot send %s: %s",
+		    getenv("NOTIFY_SOCKET"), state, strerror(errno));
+	}
 }
 
 int

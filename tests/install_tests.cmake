@@ -7,11 +7,10 @@ if(FREP_MAN_DIR)
     ENVIRONMENT "FREPD=$<TARGET_FILE:frepd>;FREPCTL=$<TARGET_FILE:frepctl>;FREP_MAN_DIR=${FREP_MAN_DIR}")
 endif()
 
-# systemd readiness: READY=1 / STOPPING=1 on $NOTIFY_SOCKET (frepd built
-# with libsystemd; rpc/CMakeLists.txt).
-get_property(frep_have_systemd GLOBAL PROPERTY FREP_HAVE_SYSTEMD)
+# systemd readiness: READY=1 / STOPPING=1 on $NOTIFY_SOCKET
+# (rpc/runtime/service_notify.h).
 find_program(FREP_NOTIFY_PYTHON3 python3)
-if(frep_have_systemd AND FREP_NOTIFY_PYTHON3)
+if(FREP_NOTIFY_PYTHON3)
   add_test(NAME notify_test COMMAND ${FREP_NOTIFY_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/notify_test.py)
   set_tests_properties(notify_test PROPERTIES LABELS integration TIMEOUT 90
     ENVIRONMENT "FREPD=$<TARGET_FILE:frepd>;FREPCTL=$<TARGET_FILE:frepctl>;PYTHONDONTWRITEBYTECODE=1")

@@ -1,7 +1,7 @@
 """frepd's systemd readiness (Type=notify) without systemd: a datagram
 socket stands in for the service manager ($NOTIFY_SOCKET). frepd must send
 READY=1 once it serves (Health answers then), and STOPPING=1 on SIGTERM
-before it exits 0. Run by ctest when frepd is built with libsystemd."""
+before it exits 0. Run by ctest."""
 import os
 import shutil
 import signal

@@ -195,16 +195,476 @@ kea_expect_ok(kea_push *p, const char *command, const json_t *args, frep_status 
 	return rc;
 }
 
+/* --- isolating what Kea refuses ----------------------------------------- */
+
+/* config-test of base merged with dhcp4: *accepted, and Kea's text in why
+ * when refused. A status only when Kea cannot be asked. */
+static frep_code
+kea_test(kea_push *p, const json_t *base, const json_t *dhcp4, bool *accepted, char *why, size_t wn,
+    frep_status *st)
+{
+	json_t   *all = kea_render_merge(base, dhcp4);
+	json_t   *ans = NULL;
+	frep_code rc;
+
+	if (all == NULL) {
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	rc = kea_control_command(p->socket_path, "config-test", all, p->timeout_ms, &ans, st);
+	json_decref(all);
+	if (rc != FREP_OK) {
+		return rc;
+	}
+	json_t     *result = json_object_get(ans, "result");
+	const char *text   = json_string_value(json_object_get(ans, "text"));
+	*accepted          = json_is_integer(result) && json_integer_value(result) == 0;
+	if (!*accepted && why != NULL) {
+		snprintf(why, wn, "%s", text != NULL ? text : "(no text)");
+	}
+	json_decref(ans);
+	return FREP_OK;
+}
+
+/* config-set of all: *accepted, and Kea's text in why when refused (Kea
+ * then keeps running the configuration it had). */
+static frep_code
+kea_set(kea_push *p, const json_t *all, bool *accepted, char *why, size_t wn, frep_status *st)
+{
+	json_t   *ans = NULL;
+	frep_code rc =
+	    kea_control_command(p->socket_path, "config-set", all, p->timeout_ms, &ans, st);
+	if (rc != FREP_OK) {
+		return rc;
+	}
+	json_t     *result = json_object_get(ans, "result");
+	const char *text   = json_string_value(json_object_get(ans, "text"));
+	*accepted          = json_is_integer(result) && json_integer_value(result) == 0;
+	if (!*accepted) {
+		snprintf(why, wn, "%s", text != NULL ? text : "(no text)");
+	}
+	json_decref(ans);
+	return FREP_OK;
+}
+
+/* What can be left out. Level 1: a subnet (kind "scope"), a server
+ * option-data entry, a client class. Level 2, inside one subnet: an
+ * option-data entry, a reservation, a pool's option data. */
+typedef enum unit_kind {
+	UNIT_SUBNET,
+	UNIT_GLOBAL_OPTION,
+	UNIT_CLASS,
+	UNIT_SUBNET_OPTION,
+	UNIT_RESERVATION,
+	UNIT_POOL_OPTIONS,
+} unit_kind;
+
+typedef struct unit {
+	unit_kind   kind;
+	json_t     *obj;    /* borrowed from the rendering */
+	const char *shared; /* subnet in this shared network, else NULL */
+	size_t      index;  /* level 2: index in the subnet's array */
+	bool        bad;
+	char        why[256];
+	json_t     *trimmed; /* a refused subnet without its refused objects (owned) */
+} unit;
+
+/* A probe: the configuration with only the units include[] marks. */
+typedef struct probe {
+	kea_push     *p;
+	const json_t *base;
+	const json_t *dhcp4; /* the whole rendering */
+	unit         *units;
+	size_t        n;
+	json_t       *subnet; /* level 2: the subnet probed (else NULL) */
+	const char   *subnet_shared;
+	unsigned      tests;
+} probe;
+
+static json_t *
+subnet_with(const json_t *subnet, const unit *units, size_t n, const bool *include)
+{
+	json_t *o    = json_copy((json_t *) subnet);
+	json_t *opts = json_array(), *res = json_array(),
+	       *pools = json_deep_copy(json_object_get(subnet, "pools"));
+	if (o == NULL || opts == NULL || res == NULL || pools == NULL) {
+		json_decref(o);
+		json_decref(opts);
+		json_decref(res);
+		json_decref(pools);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (units[i].kind == UNIT_SUBNET_OPTION && include[i]) {
+			json_array_append(opts, units[i].obj);
+		} else if (units[i].kind == UNIT_RESERVATION && include[i]) {
+			json_array_append(res, units[i].obj);
+		} else if (units[i].kind == UNIT_POOL_OPTIONS && !include[i]) {
+			json_object_del(json_array_get(pools, units[i].index), "option-data");
+		}
+	}
+	json_object_set_new(o, "option-data", opts);
+	json_object_set_new(o, "reservations", res);
+	json_object_set_new(o, "pools", pools);
+	return o;
+}
+
+/* The rendering with only the level-1 units marked in include (a refused
+ * subnet replaced by its trimmed form when it has one); when pr->subnet is
+ * set, that subnet alone, with its level-2 units marked. */
+static json_t *
+probe_config(const probe *pr, const bool *include, bool use_trimmed)
+{
+	json_t *d       = json_object();
+	json_t *subnets = json_array(), *opts = json_array(), *classes = json_array(),
+	       *nets = json_array();
+	if (d == NULL || subnets == NULL || opts == NULL || classes == NULL || nets == NULL) {
+		goto oom;
+	}
+	json_object_set(d, "option-def", json_object_get(pr->dhcp4, "option-def"));
+	if (pr->subnet != NULL) {
+		json_t *one = subnet_with(pr->subnet, pr->units, pr->n, include);
+		if (one == NULL) {
+			goto oom;
+		}
+		if (pr->subnet_shared != NULL) {
+			json_array_append_new(nets,
+			    json_pack("{s:s, s:[o]}", "name", pr->subnet_shared, "subnet4", one));
+		} else {
+			json_array_append_new(subnets, one);
+		}
+		/* The classes its pools and require-client-classes name. */
+		json_object_set(d, "client-classes", json_object_get(pr->dhcp4, "client-classes"));
+		json_decref(classes);
+		classes = NULL;
+	} else {
+		json_t *shared = json_object();
+		for (size_t i = 0; i < pr->n; i++) {
+			const unit *u = &pr->units[i];
+			json_t     *o = use_trimmed && u->trimmed != NULL ? u->trimmed : u->obj;
+			if (!include[i]) {
+				continue;
+			}
+			if (u->kind == UNIT_GLOBAL_OPTION) {
+				json_array_append(opts, o);
+			} else if (u->kind == UNIT_CLASS) {
+				json_array_append(classes, o);
+			} else if (u->shared != NULL) {
+				json_t *arr = json_object_get(shared, u->shared);
+				if (arr == NULL) {
+					arr = json_array();
+					json_object_set_new(shared, u->shared, arr);
+					json_array_append_new(nets, json_pack("{s:s, s:O}", "name",
+									u->shared, "subnet4", arr));
+				}
+				json_array_append(arr, o);
+			} else {
+				json_array_append(subnets, o);
+			}
+		}
+		json_decref(shared);
+		json_object_set_new(d, "client-classes", classes);
+		classes = NULL;
+	}
+	json_object_set_new(d, "subnet4", subnets);
+	json_object_set_new(d, "option-data", opts);
+	json_object_set_new(d, "shared-networks", nets);
+	json_decref(classes);
+	return d;
+oom:
+	json_decref(d);
+	json_decref(subnets);
+	json_decref(opts);
+	json_decref(classes);
+	json_decref(nets);
+	return NULL;
+}
+
+static frep_code
+probe_run(probe *pr, const bool *include, bool use_trimmed, bool *accepted, char *why, size_t wn,
+    frep_status *st)
+{
+	json_t *d = probe_config(pr, include, use_trimmed);
+	if (d == NULL) {
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	pr->tests++;
+	frep_code rc = kea_test(pr->p, pr->base, d, accepted, why, wn, st);
+	json_decref(d);
+	return rc;
+}
+
+/* Marks bad the units in idx[0..n) Kea refuses, given that the set of them
+ * together is refused: halves are probed alone; a single one is bad. */
+static frep_code
+bisect(probe *pr, bool *include, const size_t *idx, size_t n, frep_status *st)
+{
+	frep_code rc;
+	bool      ok;
+
+	if (n == 1) {
+		include[idx[0]]       = true;
+		rc                    = probe_run(pr, include, false, &ok, pr->units[idx[0]].why,
+				       sizeof(pr->units[idx[0]].why), st);
+		include[idx[0]]       = false;
+		pr->units[idx[0]].bad = rc == FREP_OK && !ok;
+		return rc;
+	}
+	for (int half = 0; half < 2; half++) {
+		const size_t *h  = half == 0 ? idx : idx + n / 2;
+		size_t        hn = half == 0 ? n / 2 : n - n / 2;
+		for (size_t i = 0; i < hn; i++) {
+			include[h[i]] = true;
+		}
+		rc = probe_run(pr, include, false, &ok, NULL, 0, st);
+		for (size_t i = 0; i < hn; i++) {
+			include[h[i]] = false;
+		}
+		if (rc != FREP_OK) {
+			return rc;
+		}
+		if (!ok && (rc = bisect(pr, include, h, hn, st)) != FREP_OK) {
+			return rc;
+		}
+	}
+	return FREP_OK;
+}
+
+/* Bisects every unit of pr (all refused together). */
+static frep_code
+bisect_all(probe *pr, frep_status *st)
+{
+	bool     *include = calloc(pr->n + 1, sizeof(*include));
+	size_t   *idx     = calloc(pr->n + 1, sizeof(*idx));
+	frep_code rc;
+	if (include == NULL || idx == NULL) {
+		free(include);
+		free(idx);
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	for (size_t i = 0; i < pr->n; i++) {
+		idx[i] = i;
+	}
+	rc = pr->n > 0 ? bisect(pr, include, idx, pr->n, st) : FREP_OK;
+	free(include);
+	free(idx);
+	return rc;
+}
+
+static const char *
+subnet_scope(const json_t *subnet)
+{
+	const char *s =
+	    json_string_value(json_object_get(json_object_get(subnet, "user-context"), "scope-id"));
+	return s != NULL ? s : "";
+}
+
+static void
+left_out_add(
+    kea_push_status *ls, const char *scope, const char *kind, const char *key, const char *why)
+{
+	ls->left_out_total++;
+	if (ls->n_left_out < KEA_PUSH_LEFT_OUT_MAX) {
+		kea_push_left_out *l = &ls->left_out[ls->n_left_out++];
+		snprintf(l->scope, sizeof(l->scope), "%s", scope);
+		snprintf(l->kind, sizeof(l->kind), "%s", kind);
+		snprintf(l->key, sizeof(l->key), "%s", key);
+		snprintf(l->message, sizeof(l->message), "%s", why);
+	}
+}
+
+/* Level 2 for a refused subnet u: which of its option data, reservations
+ * and pool options Kea refuses. Sets u->trimmed (the subnet without them)
+ * or, when the bare subnet is refused, leaves the whole subnet out. */
+static frep_code
+isolate_in_subnet(probe *top, unit *u, kea_push_status *ls, frep_status *st)
+{
+	json_t   *opts  = json_object_get(u->obj, "option-data");
+	json_t   *res   = json_object_get(u->obj, "reservations");
+	json_t   *pools = json_object_get(u->obj, "pools");
+	size_t    n = json_array_size(opts) + json_array_size(res) + json_array_size(pools), k = 0;
+	unit     *in      = calloc(n + 1, sizeof(*in));
+	bool     *include = calloc(n + 1, sizeof(*include));
+	frep_code rc      = FREP_OK;
+	bool      ok;
+	char      why[256], key[96];
+	const char *scope = subnet_scope(u->obj);
+
+	if (in == NULL || include == NULL) {
+		rc = frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < json_array_size(opts); i++) {
+		in[k++] =
+		    (unit){.kind = UNIT_SUBNET_OPTION, .obj = json_array_get(opts, i), .index = i};
+	}
+	for (size_t i = 0; i < json_array_size(res); i++) {
+		in[k++] =
+		    (unit){.kind = UNIT_RESERVATION, .obj = json_array_get(res, i), .index = i};
+	}
+	for (size_t i = 0; i < json_array_size(pools); i++) {
+		if (json_object_get(json_array_get(pools, i), "option-data") != NULL) {
+			in[k++] = (unit){
+			    .kind = UNIT_POOL_OPTIONS, .obj = json_array_get(pools, i), .index = i};
+		}
+	}
+	probe pr = {.p     = top->p,
+	    .base          = top->base,
+	    .dhcp4         = top->dhcp4,
+	    .units         = in,
+	    .n             = k,
+	    .subnet        = u->obj,
+	    .subnet_shared = u->shared};
+	if ((rc = probe_run(&pr, include, false, &ok, why, sizeof(why), st)) != FREP_OK) {
+		goto out;
+	}
+	if (!ok) {
+		left_out_add(ls, scope, "scope", scope, u->why);
+		goto out;
+	}
+	if ((rc = bisect_all(&pr, st)) != FREP_OK) {
+		goto out;
+	}
+	for (size_t i = 0; i < k; i++) {
+		include[i] = !in[i].bad;
+		if (!in[i].bad) {
+			continue;
+		}
+		const json_t *o = in[i].obj;
+		if (in[i].kind == UNIT_RESERVATION) {
+			snprintf(key, sizeof(key), "%s",
+			    json_string_value(json_object_get(o, "ip-address")));
+			left_out_add(ls, scope, "reservation", key, in[i].why);
+		} else if (in[i].kind == UNIT_SUBNET_OPTION) {
+			snprintf(key, sizeof(key), "%lld",
+			    (long long) json_integer_value(json_object_get(o, "code")));
+			left_out_add(ls, scope, "option", key, in[i].why);
+		} else {
+			snprintf(key, sizeof(key), "pool %s options",
+			    json_string_value(json_object_get(o, "pool")));
+			left_out_add(ls, scope, "option", key, in[i].why);
+		}
+	}
+	u->trimmed = subnet_with(u->obj, in, k, include);
+	if (u->trimmed == NULL) {
+		rc = frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	top->tests += pr.tests;
+out:
+	free(in);
+	free(include);
+	return rc;
+}
+
+/* Kea refused r (merged with base): finds what it refuses, fills ls, and
+ * returns in *pushable the rendering without it (NULL when the refusal is
+ * not in frep's objects: the base or the option definitions). */
+static frep_code
+isolate(kea_push *p, const json_t *base, const json_t *dhcp4, json_t **pushable,
+    kea_push_status *ls, unsigned *tests, frep_status *st)
+{
+	json_t *subs    = json_object_get(dhcp4, "subnet4"),
+	       *nets    = json_object_get(dhcp4, "shared-networks");
+	json_t *opts    = json_object_get(dhcp4, "option-data"),
+	       *classes = json_object_get(dhcp4, "client-classes");
+	size_t  n = json_array_size(subs) + json_array_size(opts) + json_array_size(classes), k = 0;
+	size_t  idx;
+	json_t *net;
+	unit   *units;
+	bool   *include = NULL;
+	frep_code rc    = FREP_OK;
+	bool      ok;
+	char      key[96];
+
+	*pushable = NULL;
+	json_array_foreach(nets, idx, net)
+	{
+		n += json_array_size(json_object_get(net, "subnet4"));
+	}
+	units   = calloc(n + 1, sizeof(*units));
+	include = calloc(n + 1, sizeof(*include));
+	if (units == NULL || include == NULL) {
+		rc = frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < json_array_size(subs); i++) {
+		units[k++] = (unit){.kind = UNIT_SUBNET, .obj = json_array_get(subs, i)};
+	}
+	json_array_foreach(nets, idx, net)
+	{
+		json_t *ns = json_object_get(net, "subnet4");
+		for (size_t i = 0; i < json_array_size(ns); i++) {
+			units[k++] = (unit){.kind = UNIT_SUBNET,
+			    .obj                  = json_array_get(ns, i),
+			    .shared = json_string_value(json_object_get(net, "name"))};
+		}
+	}
+	for (size_t i = 0; i < json_array_size(opts); i++) {
+		units[k++] = (unit){.kind = UNIT_GLOBAL_OPTION, .obj = json_array_get(opts, i)};
+	}
+	for (size_t i = 0; i < json_array_size(classes); i++) {
+		units[k++] = (unit){.kind = UNIT_CLASS, .obj = json_array_get(classes, i)};
+	}
+	probe pr = {.p = p, .base = base, .dhcp4 = dhcp4, .units = units, .n = k};
+	/* Nothing of frep's but the option definitions: refused means the
+	 * base (or a definition) is at fault; nothing to leave out. */
+	if ((rc = probe_run(&pr, include, false, &ok, NULL, 0, st)) != FREP_OK || !ok) {
+		goto out;
+	}
+	if ((rc = bisect_all(&pr, st)) != FREP_OK) {
+		goto out;
+	}
+	for (size_t i = 0; i < k && rc == FREP_OK; i++) {
+		unit *u = &units[i];
+		if (!u->bad) {
+			continue;
+		}
+		if (u->kind == UNIT_SUBNET) {
+			rc         = isolate_in_subnet(&pr, u, ls, st);
+			include[i] = u->trimmed != NULL;
+		} else if (u->kind == UNIT_GLOBAL_OPTION) {
+			snprintf(key, sizeof(key), "%lld",
+			    (long long) json_integer_value(json_object_get(u->obj, "code")));
+			left_out_add(ls, "", "option", key, u->why);
+		} else {
+			left_out_add(ls, "", "class",
+			    json_string_value(json_object_get(u->obj, "name")), u->why);
+		}
+	}
+	for (size_t i = 0; i < k; i++) {
+		if (!units[i].bad) {
+			include[i] = true;
+		}
+	}
+	if (rc == FREP_OK) {
+		*pushable = probe_config(&pr, include, true);
+		if (*pushable == NULL) {
+			rc = frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+		}
+	}
+	*tests = pr.tests;
+out:
+	for (size_t i = 0; units != NULL && i < k; i++) {
+		json_decref(units[i].trimmed);
+	}
+	free(units);
+	free(include);
+	return rc;
+}
+
 /* --- the worker --------------------------------------------------------- */
 
-/* One attempt: render, merge, test, set, write. *skipped when Kea already
- * has this digest. */
+/* One attempt: render, merge, test (leaving out what Kea refuses), set,
+ * write. *skipped when Kea already has this digest; *ls gets what was left
+ * out. */
 static frep_code
-push_once(kea_push *p, char digest[65], uint32_t *warnings, bool *skipped, frep_status *st)
+push_once(kea_push *p, char digest[65], uint32_t *warnings, bool *skipped, kea_push_status *ls,
+    frep_status *st)
 {
 	kea_render_result r    = {0};
-	json_t           *base = NULL, *all = NULL;
+	json_t           *base = NULL, *all = NULL, *pushable = NULL;
 	frep_code         rc;
+	bool              ok;
+	char              why[512];
 
 	*skipped = false;
 	if ((rc = kea_render(p->e, &r, st)) != FREP_OK) {
@@ -215,6 +675,12 @@ push_once(kea_push *p, char digest[65], uint32_t *warnings, bool *skipped, frep_
 	pthread_mutex_lock(&p->mu);
 	bool same = p->status.consecutive_failures == 0 &&
 		    strcmp(p->status.last_pushed_digest, r.digest) == 0;
+	if (same) {
+		/* Kea holds this rendering (less what was left out then). */
+		ls->left_out_total = p->status.left_out_total;
+		ls->n_left_out     = p->status.n_left_out;
+		memcpy(ls->left_out, p->status.left_out, sizeof(ls->left_out));
+	}
 	pthread_mutex_unlock(&p->mu);
 	if (same) {
 		*skipped = true;
@@ -224,17 +690,52 @@ push_once(kea_push *p, char digest[65], uint32_t *warnings, bool *skipped, frep_
 	if ((rc = kea_render_load_base(p->base_path, &base, st)) != FREP_OK) {
 		goto out;
 	}
+	/* config-set checks the whole configuration and, when it refuses it,
+	 * keeps the one Kea runs: no config-test first on the usual path (it
+	 * would double Kea's work on every push). */
 	if ((all = kea_render_merge(base, r.dhcp4)) == NULL) {
 		rc = frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
 		goto out;
 	}
-	if ((rc = kea_expect_ok(p, "config-test", all, st)) != FREP_OK ||
-	    (rc = kea_expect_ok(p, "config-set", all, st)) != FREP_OK ||
-	    (rc = kea_expect_ok(p, "config-write", NULL, st)) != FREP_OK) {
+	if ((rc = kea_set(p, all, &ok, why, sizeof(why), st)) != FREP_OK) {
 		goto out;
 	}
+	if (!ok) {
+		unsigned tests = 0;
+		if ((rc = isolate(p, base, r.dhcp4, &pushable, ls, &tests, st)) != FREP_OK) {
+			goto out;
+		}
+		if (pushable == NULL) {
+			rc = frep_status_set(st, FREP_FAILED_PRECONDITION,
+			    "Kea 'config-set' answered result 1 even without frep's scopes, "
+			    "options and classes (the base file or an option definition): %.300s",
+			    why);
+			goto out;
+		}
+		for (uint32_t i = 0; i < ls->n_left_out; i++) {
+			const kea_push_left_out *l = &ls->left_out[i];
+			rpc_log(RPC_LOG_ERROR, "kea: left out: %s%s %s %s: %s",
+			    l->scope[0] != '\0' ? "scope " : "server", l->scope, l->kind, l->key,
+			    l->message);
+		}
+		rpc_log(RPC_LOG_ERROR,
+		    "kea: %u object(s) Kea refuses left out (found with %u config-tests); the rest "
+		    "is pushed",
+		    ls->left_out_total, tests);
+		json_decref(all);
+		if ((all = kea_render_merge(base, pushable)) == NULL) {
+			rc = frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+			goto out;
+		}
+		if ((rc = kea_expect_ok(p, "config-set", all, st)) != FREP_OK) {
+			goto out;
+		}
+	}
+	/* config-write: by the worker once the push is recorded (Kea serves
+	 * the configuration from config-set on). */
 out:
 	json_decref(all);
+	json_decref(pushable);
 	json_decref(base);
 	kea_render_result_fini(&r);
 	return rc;
@@ -243,9 +744,10 @@ out:
 static void *
 worker(void *arg)
 {
-	kea_push *p        = arg;
-	unsigned  backoff  = p->retry_min_ms;
-	int64_t   retry_at = 0; /* monotonic; 0 = none */
+	kea_push *p            = arg;
+	unsigned  backoff      = p->retry_min_ms;
+	int64_t   retry_at     = 0; /* monotonic; 0 = none */
+	int64_t   last_attempt = 0; /* monotonic start of the last push */
 
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
@@ -255,9 +757,16 @@ worker(void *arg)
 		if (p->stop) {
 			break;
 		}
-		/* Wait for the retry time, or the debounce after a change: more
-		 * commits in that window join this push. */
-		int64_t at = p->dirty ? now_mono_ms() + p->debounce_ms : retry_at;
+		/* Wait for the retry time, or, after a change, until debounce_ms
+		 * have passed since the last attempt began: a lone change goes at
+		 * once, the commits of a burst join the next push. */
+		int64_t at = retry_at;
+		if (p->dirty) {
+			at = last_attempt + p->debounce_ms;
+			if (at < now_mono_ms()) {
+				at = now_mono_ms();
+			}
+		}
 		if (p->dirty && retry_at > at) {
 			at = retry_at;
 		}
@@ -270,17 +779,30 @@ worker(void *arg)
 		}
 		p->dirty          = false;
 		p->status.pending = true;
+		last_attempt      = now_mono_ms();
 		pthread_mutex_unlock(&p->mu);
 
-		char        digest[65] = "";
-		uint32_t    warnings   = 0;
-		bool        skipped    = false;
-		frep_status st;
-		frep_code   rc = push_once(p, digest, &warnings, &skipped, &st);
+		char             digest[65] = "";
+		uint32_t         warnings   = 0;
+		bool             skipped    = false;
+		frep_status      st;
+		kea_push_status *ls = calloc(1, sizeof(*ls)); /* what is left out */
+		frep_code        rc = ls != NULL
+					  ? push_once(p, digest, &warnings, &skipped, ls, &st)
+					  : frep_status_set(&st, FREP_RESOURCE_EXHAUSTED, "out of memory");
 
 		pthread_mutex_lock(&p->mu);
+		if (rc == FREP_OK) {
+			p->status.left_out_total = ls->left_out_total;
+			p->status.n_left_out     = ls->n_left_out;
+			memcpy(p->status.left_out, ls->left_out, sizeof(ls->left_out));
+		}
+		free(ls);
 		p->status.attempted = true;
 		p->status.warnings  = warnings;
+		if (digest[0] != '\0') {
+			memcpy(p->status.rendered_digest, digest, 65);
+		}
 		if (rc == FREP_OK) {
 			if (!skipped) {
 				memcpy(p->status.last_pushed_digest, digest, 65);
@@ -289,6 +811,19 @@ worker(void *arg)
 				rpc_log(RPC_LOG_INFO,
 				    "kea: configuration %.12s pushed to %s (%u warnings)", digest,
 				    p->socket_path, warnings);
+				/* Served from now; still pending until Kea has written it
+				 * to its file (so a restarted Kea keeps it). */
+				pthread_mutex_unlock(&p->mu);
+				frep_status wst;
+				frep_code   wrc = kea_expect_ok(p, "config-write", NULL, &wst);
+				pthread_mutex_lock(&p->mu);
+				if (wrc != FREP_OK) {
+					rpc_log(RPC_LOG_ERROR,
+					    "kea: config-write failed (Kea serves the "
+					    "configuration but "
+					    "a restarted Kea would not keep it): %s",
+					    wst.message);
+				}
 			}
 			p->status.last_error[0]        = '\0';
 			p->status.consecutive_failures = 0;

@@ -1,14 +1,19 @@
 /*
  * kea_push: keeps a running kea-dhcp4 in step with frep's configuration.
  * After every committed change (kea_push_commit_hook, installed with
- * engine_set_commit_hook) a worker thread waits a short debounce (so a
- * burst becomes one push), renders the configuration (kea_render), merges
+ * engine_set_commit_hook) a worker thread pushes: at once after a quiet
+ * spell, else debounce_ms after the last push began (so the commits of a
+ * burst become one push); it renders the configuration (kea_render), merges
  * it into the operator's base file (re-read each time: it owns interfaces,
  * lease database, control socket, hooks, loggers), and sends Kea
- * `config-test`, `config-set` and `config-write` over its unix control
- * socket, checking each answer's result. A rendering whose digest Kea
- * already has is not sent again. A failure is logged, kept for
- * kea_push_get_status, and retried with exponential backoff.
+ * `config-set` and `config-write` over its unix control socket, checking
+ * each answer's result (config-set checks the whole configuration and
+ * keeps the running one when it refuses it). A rendering whose digest Kea
+ * already has is not sent again. When Kea refuses the rendering, the objects it refuses are found
+ * by bisection (scopes, server options and classes; then the option data and reservations inside a
+ * refused scope), left out, listed in the status and the log, and the rest
+ * is pushed. Any other failure is logged, kept for kea_push_get_status, and
+ * retried with exponential backoff.
  */
 #ifndef FREP_RPC_KEA_PUSH_H
 #define FREP_RPC_KEA_PUSH_H
@@ -26,11 +31,22 @@ typedef struct kea_push kea_push;
 typedef struct kea_push_options {
 	const char *socket_path;  /* Kea's control socket (required) */
 	const char *base_path;    /* the operator's base file (required) */
-	unsigned    debounce_ms;  /* 0 = 200 */
+	unsigned    debounce_ms;  /* least time between pushes; 0 = 200 */
 	unsigned    timeout_ms;   /* per command; 0 = 30000 */
 	unsigned    retry_min_ms; /* first retry; 0 = 500 */
 	unsigned    retry_max_ms; /* backoff cap; 0 = 30000 */
 } kea_push_options;
+
+/* Objects listed in a status (left_out_total counts them all). */
+#define KEA_PUSH_LEFT_OUT_MAX 64
+
+/* One object Kea refused, left out of the pushed configuration. */
+typedef struct kea_push_left_out {
+	char scope[16];    /* "10.0.1.0", "" at server level */
+	char kind[16];     /* "scope", "reservation", "option", "class" */
+	char key[96];      /* the reservation IP, "15", "pool A-B option 15", ... */
+	char message[256]; /* Kea's config-test answer */
+} kea_push_left_out;
 
 /* A snapshot of the pusher's state (kea_push_get_status). */
 typedef struct kea_push_status {
@@ -45,6 +61,13 @@ typedef struct kea_push_status {
 	int64_t  next_retry_unix_ms;
 	uint32_t warnings;
 	bool     attempted; /* at least one push was tried */
+	/* The digest of the last rendering (the current configuration's
+	 * whenever pending is false). */
+	char rendered_digest[65];
+	/* Left out of the last push (Kea refused them; the rest was pushed). */
+	uint32_t          left_out_total;
+	uint32_t          n_left_out; /* listed: min(total, KEA_PUSH_LEFT_OUT_MAX) */
+	kea_push_left_out left_out[KEA_PUSH_LEFT_OUT_MAX];
 } kea_push_status;
 
 /* Starts the worker over e (borrowed: it must outlive the pusher); the

@@ -16,6 +16,10 @@
 const char *const kea_render_owned_keys[] = {
     "client-classes", "option-data", "option-def", "shared-networks", "subnet4", NULL};
 
+/* Windows keeps a scope's DNS dynamic-update settings as option 81's
+ * value; frep renders them as ddns-* parameters (render_dns_settings). */
+#define KEA_DNS_SETTINGS_OPTION 81
+
 /* Kea's largest lease lifetime (its uint32 maximum). */
 #define KEA_LIFETIME_MAX 4294967295u
 
@@ -109,6 +113,9 @@ typedef struct render_ctx {
 	json_t            *client_classes; /* array being built */
 	bool               oom;
 	char               not_text[160]; /* a value jansson refused as not UTF-8 */
+	/* The server's DNS update settings (option 81), NULL for none. */
+	const engine_option_value *server_dns;
+	bool dns_here; /* option 81 is rendered as ddns-* parameters where we are */
 } render_ctx;
 
 /* --- small helpers ------------------------------------------------------ */
@@ -226,7 +233,7 @@ typedef struct bytes {
 static void
 bytes_add(bytes *b, const void *data, size_t n)
 {
-	if (b->bad) {
+	if (b->bad || n == 0) {
 		return;
 	}
 	if (b->n + n > b->cap) {
@@ -423,6 +430,23 @@ fixed_size(engine_option_type t)
 	       t == ENGINE_OPTION_TYPE_IPV6_ADDRESS;
 }
 
+/* A string Kea's CSV reading keeps byte for byte: printable ASCII, no
+ * separator or escape character, no space at either end (Kea trims them). */
+static bool
+csv_safe_text(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || s[0] == ' ' || s[n - 1] == ' ') {
+		return false;
+	}
+	for (const char *p = s; *p != '\0'; p++) {
+		if (*p < 0x20 || *p > 0x7e || *p == ',' || *p == '\\' || *p == '"' || *p == '\'') {
+			return false;
+		}
+	}
+	return true;
+}
+
 /* Whether the values can go to Kea as CSV text for this definition. */
 static bool
 csv_ok(const engine_option_def *def, const engine_option_value *v)
@@ -431,7 +455,7 @@ csv_ok(const engine_option_def *def, const engine_option_value *v)
 		return false;
 	}
 	for (size_t i = 0; i < v->n_values; i++) {
-		if (strchr(v->values[i], ',') != NULL) {
+		if (!csv_safe_text(v->values[i])) {
 			return false;
 		}
 	}
@@ -458,6 +482,16 @@ option_data(render_ctx *c, const engine_option_value *v, const char *where)
 		    "vendor-encapsulated "
 		    "option spaces frep does not map)",
 		    where, v->option_id, v->vendor_class);
+		return NULL;
+	}
+	if (v->option_id == KEA_DNS_SETTINGS_OPTION) {
+		/* DNS update settings: ddns-* parameters, never client data. */
+		if (!c->dns_here) {
+			warn(c,
+			    "%s: option 81 (DNS update settings) not rendered: Kea's ddns "
+			    "parameters belong to subnets (set them on the server or a scope)",
+			    where);
+		}
 		return NULL;
 	}
 	const engine_option_def *def = find_def(c, v->option_id, "");
@@ -862,6 +896,57 @@ add_pools(render_ctx *c, json_t *pools, int64_t start, int64_t end, const range6
 	}
 }
 
+/* --- DNS update settings ------------------------------------------------ */
+
+/* The scope's DNS update settings (its option 81, else the server's) as
+ * the subnet's ddns-* parameters; what Kea cannot express is a warning.
+ * Nothing when neither has one (Kea's defaults hold). */
+static void
+render_dns_settings(
+    render_ctx *c, json_t *subnet, const engine_scope_config *cfg, const char *where)
+{
+	const engine_option_value *v = c->server_dns;
+	engine_dns_setting         d;
+	frep_status                st;
+
+	for (size_t i = 0; i < cfg->n_options; i++) {
+		const engine_option_value *o = &cfg->options[i];
+		if (o->option_id == KEA_DNS_SETTINGS_OPTION &&
+		    (o->vendor_class == NULL || o->vendor_class[0] == '\0') &&
+		    (o->user_class == NULL || o->user_class[0] == '\0')) {
+			v = o;
+		}
+	}
+	if (v == NULL) {
+		return;
+	}
+	if (engine_dns_setting_from_value(v, &d, &st) != FREP_OK) {
+		warn(c, "%s: DNS update settings not rendered: %s", where, st.message);
+		return;
+	}
+	set(c, subnet, "ddns-send-updates",
+	    json_boolean(d.dynamic_updates != ENGINE_DNS_UPDATES_NEVER));
+	set(c, subnet, "ddns-override-client-update",
+	    json_boolean(d.dynamic_updates == ENGINE_DNS_UPDATES_ALWAYS));
+	set(c, subnet, "ddns-override-no-update", json_boolean(d.update_dns_rr_for_older_clients));
+	set(c, subnet, "ddns-use-conflict-resolution", json_boolean(d.name_protection));
+	if (d.dynamic_updates == ENGINE_DNS_UPDATES_NEVER) {
+		return;
+	}
+	if (!d.delete_dns_rr_on_lease_expiry) {
+		warn(c,
+		    "%s: DNS setting DeleteDnsRROnLeaseExpiry false has no Kea equivalent (Kea "
+		    "removes the records it added when the lease expires or is released)",
+		    where);
+	}
+	if (d.disable_dns_ptr_rr_update) {
+		warn(c,
+		    "%s: DNS setting DisableDnsPtrRRUpdate has no per-subnet Kea equivalent "
+		    "(reverse updates follow kea-dhcp-ddns' reverse-ddns configuration)",
+		    where);
+	}
+}
+
 /* --- scopes ------------------------------------------------------------- */
 
 /* A valid host name (letters, digits, '-', dots between labels). */
@@ -910,11 +995,21 @@ render_reservation(render_ctx *c, const engine_reservation *r, const char *scope
 		json_decref(o);
 		return NULL;
 	}
+	/* One rule: an Ethernet client (a 6-byte id, or 01 and 6 bytes: the
+	 * client id Windows and DHCP clients build from the MAC) is reserved
+	 * by its hardware address, which Kea matches against chaddr whatever
+	 * the client sends as option 61; any other id by client-id. */
+	const uint8_t *b        = id;
+	bool           ethernet = n == 6 || (n == 7 && id[0] == 1);
+	if (n == 7 && ethernet) {
+		b = id + 1;
+		n = 6;
+	}
 	char text[64 * 3 + 1] = "";
 	for (size_t i = 0; i < n; i++) {
-		snprintf(text + 3 * i, 4, i + 1 < n ? "%02x:" : "%02x", id[i]);
+		snprintf(text + 3 * i, 4, i + 1 < n ? "%02x:" : "%02x", b[i]);
 	}
-	set(c, o, n == 6 ? "hw-address" : "client-id", jstr(c, text));
+	set(c, o, ethernet ? "hw-address" : "client-id", jstr(c, text));
 	if (r->name != NULL && r->name[0] != '\0') {
 		if (valid_hostname(r->name)) {
 			char *lower = strdup(r->name);
@@ -952,7 +1047,18 @@ render_reservation(render_ctx *c, const engine_reservation *r, const char *scope
 		warn(
 		    c, "%s: type BOOTP: Kea answers BOOTP only with its BOOTP hook library", where);
 	}
-	json_t *od = option_data_list(c, r->options, r->n_options, where, true);
+	for (size_t i = 0; i < r->n_options; i++) {
+		if (r->options[i].option_id == KEA_DNS_SETTINGS_OPTION &&
+		    (r->options[i].vendor_class == NULL || r->options[i].vendor_class[0] == '\0')) {
+			warn(c,
+			    "%s: DNS update settings not rendered: Kea has no per-reservation ddns "
+			    "parameters (the scope's apply to this client)",
+			    where);
+		}
+	}
+	c->dns_here = true;
+	json_t *od  = option_data_list(c, r->options, r->n_options, where, true);
+	c->dns_here = false;
 	if (od != NULL && json_array_size(od) > 0) {
 		set(c, o, "option-data", od);
 	} else {
@@ -1104,7 +1210,10 @@ render_scope(render_ctx *c, const engine_scope_config *cfg)
 
 	/* Scope options; those for a user class go to a class the subnet
 	 * requires (Kea evaluates it only for clients of this subnet). */
+	c->dns_here = true;
 	set(c, o, "option-data", option_data_list(c, cfg->options, cfg->n_options, where, false));
+	c->dns_here = false;
+	render_dns_settings(c, o, cfg, where);
 	for (size_t i = 0; i < cfg->n_options; i++) {
 		const engine_option_value *v = &cfg->options[i];
 		if (v->user_class == NULL || v->user_class[0] == '\0') {
@@ -1169,6 +1278,58 @@ render_scope(render_ctx *c, const engine_scope_config *cfg)
 	return o;
 }
 
+/* One option-def entry for d, or NULL when frep renders none for it (with
+ * a warning saying why). */
+static json_t *
+option_def_json(render_ctx *c, const engine_option_def *d)
+{
+	if (d->predefined) {
+		return NULL;
+	}
+	if (d->vendor_class != NULL && d->vendor_class[0] != '\0') {
+		warn(c,
+		    "option definition %u of vendor class '%s' not rendered "
+		    "(vendor-encapsulated "
+		    "spaces are not mapped)",
+		    d->option_id, d->vendor_class);
+		return NULL;
+	}
+	if (kea_defines(d->option_id)) {
+		warn(c,
+		    "option definition %u '%s': Kea defines code %u itself; its values are "
+		    "sent "
+		    "as hex bytes",
+		    d->option_id, d->name, d->option_id);
+		return NULL;
+	}
+	char name[64];
+	snprintf(name, sizeof(name), "frep-option-%u", d->option_id);
+	json_t *o = json_pack("{s:s, s:I, s:s, s:s, s:b}", "name", name, "code",
+	    (json_int_t) d->option_id, "space", "dhcp4", "type", kea_type(d->type), "array",
+	    d->multi_valued && fixed_size(d->type));
+	if (o == NULL) {
+		c->oom = true;
+		return NULL;
+	}
+	if (d->multi_valued && !fixed_size(d->type)) {
+		warn(c,
+		    "option definition %u '%s': multi-valued %s is not an array type in "
+		    "Kea; "
+		    "values are concatenated",
+		    d->option_id, d->name, engine_option_type_name(d->type));
+	}
+	if (d->type == ENGINE_OPTION_TYPE_DWORD_DWORD) {
+		warn(c, "option definition %u '%s': DWORD_DWORD is rendered as Kea type binary",
+		    d->option_id, d->name);
+	}
+	json_t *ctx = json_pack("{s:s}", "name", d->name);
+	if (ctx != NULL && d->description != NULL && d->description[0] != '\0') {
+		set(c, ctx, "description", jstr(c, d->description));
+	}
+	set(c, o, "user-context", ctx);
+	return o;
+}
+
 static json_t *
 render_option_defs(render_ctx *c)
 {
@@ -1178,53 +1339,41 @@ render_option_defs(render_ctx *c)
 		return NULL;
 	}
 	for (size_t i = 0; i < c->n_defs; i++) {
-		const engine_option_def *d = &c->defs[i];
-		if (d->predefined) {
-			continue;
-		}
-		if (d->vendor_class != NULL && d->vendor_class[0] != '\0') {
-			warn(c,
-			    "option definition %u of vendor class '%s' not rendered "
-			    "(vendor-encapsulated "
-			    "spaces are not mapped)",
-			    d->option_id, d->vendor_class);
-			continue;
-		}
-		if (kea_defines(d->option_id)) {
-			warn(c,
-			    "option definition %u '%s': Kea defines code %u itself; its values are "
-			    "sent "
-			    "as hex bytes",
-			    d->option_id, d->name, d->option_id);
-			continue;
-		}
-		char name[64];
-		snprintf(name, sizeof(name), "frep-option-%u", d->option_id);
-		json_t *o = json_pack("{s:s, s:I, s:s, s:s, s:b}", "name", name, "code",
-		    (json_int_t) d->option_id, "space", "dhcp4", "type", kea_type(d->type), "array",
-		    d->multi_valued && fixed_size(d->type));
-		if (o != NULL && d->multi_valued && !fixed_size(d->type)) {
-			warn(c,
-			    "option definition %u '%s': multi-valued %s is not an array type in "
-			    "Kea; "
-			    "values are concatenated",
-			    d->option_id, d->name, engine_option_type_name(d->type));
-		}
-		if (o != NULL && d->type == ENGINE_OPTION_TYPE_DWORD_DWORD) {
-			warn(c,
-			    "option definition %u '%s': DWORD_DWORD is rendered as Kea type binary",
-			    d->option_id, d->name);
-		}
+		json_t *o = option_def_json(c, &c->defs[i]);
 		if (o != NULL) {
-			json_t *ctx = json_pack("{s:s}", "name", d->name);
-			if (ctx != NULL && d->description != NULL && d->description[0] != '\0') {
-				set(c, ctx, "description", jstr(c, d->description));
-			}
-			set(c, o, "user-context", ctx);
+			append(c, arr, o);
 		}
-		append(c, arr, o);
 	}
 	return arr;
+}
+
+json_t *
+kea_render_option_def(const engine_option_def *def)
+{
+	kea_render_result r = {0};
+	render_ctx        c = {.out = &r};
+	json_t           *o = option_def_json(&c, def);
+	kea_render_result_fini(&r);
+	if (c.oom) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+json_t *
+kea_render_option_value(
+    const engine_option_def *defs, size_t n_defs, const engine_option_value *value)
+{
+	kea_render_result r = {0};
+	render_ctx        c = {.out = &r, .defs = (engine_option_def *) defs, .n_defs = n_defs};
+	json_t           *o = option_data(&c, value, "option");
+	kea_render_result_fini(&r);
+	if (c.oom) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 /* --- the whole server --------------------------------------------------- */
@@ -1277,6 +1426,14 @@ kea_render(engine *e, kea_render_result *out, frep_status *st)
 		c.oom = true;
 		goto done;
 	}
+	for (size_t i = 0; i < n_server_opts; i++) {
+		const engine_option_value *v = &server_opts[i];
+		if (v->option_id == KEA_DNS_SETTINGS_OPTION &&
+		    (v->vendor_class == NULL || v->vendor_class[0] == '\0') &&
+		    (v->user_class == NULL || v->user_class[0] == '\0')) {
+			c.server_dns = v;
+		}
+	}
 	set(&c, out->dhcp4, "option-def", render_option_defs(&c));
 	render_classes(&c, server_opts, n_server_opts);
 
@@ -1293,8 +1450,10 @@ kea_render(engine *e, kea_render_result *out, frep_status *st)
 		snprintf(where, sizeof(where), "server policy '%s'", spols[i].name);
 		render_policy_class(&c, &spols[i], name, true, false, where);
 	}
+	c.dns_here = true;
 	set(&c, out->dhcp4, "option-data",
 	    option_data_list(&c, server_opts, n_server_opts, "server options", false));
+	c.dns_here = false;
 	for (size_t i = 0; i < n_server_opts; i++) {
 		const char *uc = server_opts[i].user_class;
 		if (uc != NULL && uc[0] != '\0' &&

@@ -50,6 +50,18 @@ typedef struct kea_render_result {
  * kea_render_result_fini. */
 frep_code kea_render(engine *e, kea_render_result *out, frep_status *st);
 
+/* The option-def entry kea_render gives def (a new reference), or NULL
+ * when it renders none (predefined, vendor space, a code Kea defines) or
+ * out of memory. */
+json_t *kea_render_option_def(const engine_option_def *def);
+
+/* The option-data entry kea_render gives value (standard space) when defs
+ * (n_defs) are the definitions in force: a new reference, or NULL when the
+ * value is not rendered as option data (vendor class, option 81, a value
+ * that cannot be encoded) or out of memory. */
+json_t *kea_render_option_value(
+    const engine_option_def *defs, size_t n_defs, const engine_option_value *value);
+
 /* Releases what r owns and zeroes it (NULL is a no-op). */
 void kea_render_result_fini(kea_render_result *r);
 

@@ -1,6 +1,7 @@
 #include "data_plane_service.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "frep/v1/data_plane.pb-c.h"
@@ -91,7 +92,24 @@ get_kea_status(Frep__V1__DataPlane_Service *service, const Frep__V1__GetKeaStatu
 	reply.pending              = s.pending;
 	reply.next_retry_unix_ms   = s.next_retry_unix_ms;
 	reply.warnings             = s.warnings;
-	if (kea_render(self->e, &r, &st) == FREP_OK) {
+	reply.left_out_total       = s.left_out_total;
+	Frep__V1__KeaLeftOut  lo[KEA_PUSH_LEFT_OUT_MAX];
+	Frep__V1__KeaLeftOut *lop[KEA_PUSH_LEFT_OUT_MAX];
+	for (uint32_t i = 0; i < s.n_left_out && i < KEA_PUSH_LEFT_OUT_MAX; i++) {
+		frep__v1__kea_left_out__init(&lo[i]);
+		lo[i].scope   = s.left_out[i].scope;
+		lo[i].kind    = s.left_out[i].kind;
+		lo[i].key     = s.left_out[i].key;
+		lo[i].message = s.left_out[i].message;
+		lop[i]        = &lo[i];
+	}
+	reply.n_left_out = s.n_left_out;
+	reply.left_out   = lop;
+	/* Nothing committed since the last rendering: its digest is current
+	 * (no render per status call, which pollers make often). */
+	if (!s.pending && s.rendered_digest[0] != '\0') {
+		reply.current_digest = s.rendered_digest;
+	} else if (kea_render(self->e, &r, &st) == FREP_OK) {
 		reply.current_digest = r.digest;
 	}
 	closure(&reply, closure_data);
@@ -145,6 +163,7 @@ dp_check(Frep__V1__Health_Service *service, const Frep__V1__HealthCheckRequest *
 		return;
 	}
 	Frep__V1__HealthCheckResponse out = FREP__V1__HEALTH_CHECK_RESPONSE__INIT;
+	char                          detail[512];
 	out.status = FREP__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
 	if (!rpc_server_serving(rpc_call_server(closure_data))) {
 		out.status = FREP__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
@@ -155,6 +174,18 @@ dp_check(Frep__V1__Health_Service *service, const Frep__V1__HealthCheckRequest *
 			out.status = FREP__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__UNKNOWN;
 		} else if (s.consecutive_failures > 0) {
 			out.status = FREP__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
+			snprintf(
+			    detail, sizeof(detail), "the last push failed: %.400s", s.last_error);
+			out.detail = detail;
+		} else if (s.left_out_total > 0) {
+			/* Kea serves everything else: degraded, not down. */
+			const kea_push_left_out *l = &s.left_out[0];
+			out.status = FREP__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__DEGRADED;
+			snprintf(detail, sizeof(detail),
+			    "%u object(s) left out of Kea's configuration: %s%s%s %s %s: %.200s",
+			    s.left_out_total, l->scope[0] != '\0' ? "scope " : "server", l->scope,
+			    "", l->kind, l->key, l->message);
+			out.detail = detail;
 		}
 	}
 	closure(&out, closure_data);

@@ -1153,6 +1153,84 @@ dhcp_import_scope(Frep__V1__DhcpServer_Service *service, const Frep__V1__ImportS
 	convert_arena_fini(&a);
 }
 
+/* --- DNS dynamic-update settings ---------------------------------------- */
+
+static void
+dns_reply(const engine_dns_setting *d, engine_dns_source src, Frep__V1__DnsSetting *ps,
+    Frep__V1__DnsSettingResponse *out)
+{
+	ps->dynamic_updates                 = (Frep__V1__DnsDynamicUpdates) d->dynamic_updates;
+	ps->delete_dns_rr_on_lease_expiry   = d->delete_dns_rr_on_lease_expiry;
+	ps->update_dns_rr_for_older_clients = d->update_dns_rr_for_older_clients;
+	ps->name_protection                 = d->name_protection;
+	ps->disable_dns_ptr_rr_update       = d->disable_dns_ptr_rr_update;
+	out->setting                        = ps;
+	out->source = (Frep__V1__DnsSettingSource) (src + 1); /* proto 0 = unspecified */
+}
+
+static void
+dhcp_set_dns_setting(Frep__V1__DhcpServer_Service *service,
+    const Frep__V1__SetDnsSettingRequest *input, Frep__V1__DnsSettingResponse_Closure closure,
+    void *closure_data)
+{
+	dhcp_service                *self = (dhcp_service *) service;
+	frep_status                  st;
+	engine_option_target         target;
+	engine_dns_setting           d = {0}, got;
+	engine_dns_source            src;
+	Frep__V1__DnsSetting         ps    = FREP__V1__DNS_SETTING__INIT;
+	Frep__V1__DnsSettingResponse reply = FREP__V1__DNS_SETTING_RESPONSE__INIT;
+	frep_code                    rc;
+
+	if (input->setting == NULL) {
+		rc = frep_status_set(&st, FREP_INVALID_ARGUMENT, "setting is missing");
+	} else if ((rc = convert_option_target_from_proto(input->target, "target", &target, &st)) ==
+		   FREP_OK) {
+		if (target.policy_name != NULL && target.policy_name[0] != '\0') {
+			rc = frep_status_set(&st, FREP_INVALID_ARGUMENT,
+			    "target.policy_name '%s': DNS settings belong to the server, a scope "
+			    "or a reservation",
+			    target.policy_name);
+		} else {
+			d.dynamic_updates = (engine_dns_updates) input->setting->dynamic_updates;
+			d.delete_dns_rr_on_lease_expiry =
+			    input->setting->delete_dns_rr_on_lease_expiry;
+			d.update_dns_rr_for_older_clients =
+			    input->setting->update_dns_rr_for_older_clients;
+			d.name_protection           = input->setting->name_protection;
+			d.disable_dns_ptr_rr_update = input->setting->disable_dns_ptr_rr_update;
+			if ((rc = engine_dns_setting_set(self->e, &target, &d, &st)) == FREP_OK &&
+			    (rc = engine_dns_setting_get(self->e, &target, &got, &src, &st)) ==
+				FREP_OK) {
+				dns_reply(&got, src, &ps, &reply);
+			}
+		}
+	}
+	ANSWER(rc, &reply, closure, closure_data, &st);
+}
+
+static void
+dhcp_get_dns_setting(Frep__V1__DhcpServer_Service *service,
+    const Frep__V1__GetDnsSettingRequest *input, Frep__V1__DnsSettingResponse_Closure closure,
+    void *closure_data)
+{
+	dhcp_service                *self = (dhcp_service *) service;
+	frep_status                  st;
+	engine_option_target         target;
+	engine_dns_setting           got;
+	engine_dns_source            src;
+	Frep__V1__DnsSetting         ps    = FREP__V1__DNS_SETTING__INIT;
+	Frep__V1__DnsSettingResponse reply = FREP__V1__DNS_SETTING_RESPONSE__INIT;
+	frep_code                    rc;
+
+	if ((rc = convert_option_target_from_proto(input->target, "target", &target, &st)) ==
+		FREP_OK &&
+	    (rc = engine_dns_setting_get(self->e, &target, &got, &src, &st)) == FREP_OK) {
+		dns_reply(&got, src, &ps, &reply);
+	}
+	ANSWER(rc, &reply, closure, closure_data, &st);
+}
+
 /* --- lifecycle ---------------------------------------------------------- */
 
 frep_code
