@@ -66,3 +66,13 @@ add_test(NAME python_install_test
   COMMAND ${FREP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/python/test_install.py)
 set_tests_properties(python_install_test PROPERTIES
   LABELS interop TIMEOUT 300 SKIP_RETURN_CODE 77 ENVIRONMENT "${py_env}")
+
+# The descriptor-driven JSON codec (proto/frep_json.c) against protoc's
+# json_format on every message of the contract.
+add_executable(json_codec_tool json_codec_tool.c)
+target_link_libraries(json_codec_tool PRIVATE frep_json frep_proto)
+frep_target_warnings(json_codec_tool)
+add_test(NAME json_codec_test
+  COMMAND ${FREP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/python/test_json_codec.py)
+set_tests_properties(json_codec_test PROPERTIES LABELS unit TIMEOUT 120
+  ENVIRONMENT "JSON_CODEC_TOOL=$<TARGET_FILE:json_codec_tool>;FREP_PROTO_PY=${py_gen};PYTHONDONTWRITEBYTECODE=1")
