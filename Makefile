@@ -13,7 +13,7 @@ DEB_PACKAGES := cmake make gcc pkg-config libc6-dev \
   libcmocka-dev libsqlite3-dev sqlite3 libjansson-dev openssl \
   python3 python3-protobuf python3-venv python3-pip python3-setuptools python3-wheel \
   clang libclang-rt-14-dev \
-  kea-dhcp4-server isc-dhcp-client iproute2 clang-format git
+  kea-dhcp4-server isc-dhcp-client iproute2 clang-format git curl
 
 .PHONY: all deps build build-asan test test-plain test-asan test-fuzz fuzz demo demo-kea install bench clean format format-check
 

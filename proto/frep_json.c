@@ -79,9 +79,9 @@ static json_t *
 bytes_json(const ProtobufCBinaryData *b, unsigned flags)
 {
 	static const char hex[] = "0123456789abcdef";
-	size_t            cap   = (flags & FREP_JSON_BYTES_HEX) ? b->len * 2 + 1 : (b->len + 2) / 3 * 4 + 1;
-	char             *s     = malloc(cap);
-	size_t            n     = 0;
+	size_t cap = (flags & FREP_JSON_BYTES_HEX) ? b->len * 2 + 1 : (b->len + 2) / 3 * 4 + 1;
+	char  *s   = malloc(cap);
+	size_t n   = 0;
 	if (s == NULL) {
 		return NULL;
 	}
@@ -168,8 +168,9 @@ value_json(const ProtobufCFieldDescriptor *f, const void *p, const frep_json_opt
 	case PROTOBUF_C_TYPE_BOOL:
 		return json_boolean(*(const protobuf_c_boolean *) p);
 	case PROTOBUF_C_TYPE_ENUM: {
-		int                       v  = *(const int *) p;
-		const ProtobufCEnumValue *ev = protobuf_c_enum_descriptor_get_value(f->descriptor, v);
+		int                       v = *(const int *) p;
+		const ProtobufCEnumValue *ev =
+		    protobuf_c_enum_descriptor_get_value(f->descriptor, v);
 		if (ev == NULL) {
 			return json_integer(v); /* a value newer than this build */
 		}
@@ -272,7 +273,8 @@ message_json(const ProtobufCMessage *msg, const frep_json_options *o)
 			}
 			value = value_json(f, p, o);
 		} else if (f->label == PROTOBUF_C_LABEL_OPTIONAL && f->quantifier_offset != 0 &&
-			   f->type != PROTOBUF_C_TYPE_MESSAGE && f->type != PROTOBUF_C_TYPE_STRING) {
+			   f->type != PROTOBUF_C_TYPE_MESSAGE &&
+			   f->type != PROTOBUF_C_TYPE_STRING) {
 			/* proto3 optional (or proto2) scalar: present only with has_. */
 			if (!*(const protobuf_c_boolean *) (base + f->quantifier_offset)) {
 				continue;
@@ -321,8 +323,7 @@ static size_t
 path_push_field(reader *r, const char *name)
 {
 	size_t old = r->path_len;
-	int    n   = snprintf(r->path + old, sizeof(r->path) - old, "%s%s", old == 0 ? "" : ".",
-		 name);
+	int n = snprintf(r->path + old, sizeof(r->path) - old, "%s%s", old == 0 ? "" : ".", name);
 	if (n > 0) {
 		r->path_len = strnlen(r->path, sizeof(r->path) - 1);
 	}
@@ -341,8 +342,8 @@ path_push_index(reader *r, size_t index)
 static void
 path_pop(reader *r, size_t old)
 {
-	r->path_len    = old;
-	r->path[old]   = '\0';
+	r->path_len  = old;
+	r->path[old] = '\0';
 }
 
 /* A short rendering of a JSON value for messages. */
@@ -634,14 +635,15 @@ read_value(reader *r, const ProtobufCFieldDescriptor *f, const json_t *j, void *
 	case PROTOBUF_C_TYPE_MESSAGE:
 		return read_message(r, f->descriptor, j, (ProtobufCMessage **) p);
 	}
-	return frep_status_set(r->st, FREP_INTERNAL, "%s: field type %d not handled", r->path,
-	    (int) f->type);
+	return frep_status_set(
+	    r->st, FREP_INTERNAL, "%s: field type %d not handled", r->path, (int) f->type);
 }
 
 static const ProtobufCFieldDescriptor *
 find_field(const ProtobufCMessageDescriptor *md, const char *key)
 {
-	const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(md, key);
+	const ProtobufCFieldDescriptor *f =
+	    protobuf_c_message_descriptor_get_field_by_name(md, key);
 	if (f != NULL) {
 		return f;
 	}
@@ -672,9 +674,9 @@ read_repeated(reader *r, const ProtobufCFieldDescriptor *f, const json_t *j, cha
 	if (arr == NULL) {
 		return oom(r);
 	}
-	*(char **) (base + f->offset)            = arr;
-	size_t *count                            = (size_t *) (base + f->quantifier_offset);
-	*count                                   = 0;
+	*(char **) (base + f->offset) = arr;
+	size_t *count                 = (size_t *) (base + f->quantifier_offset);
+	*count                        = 0;
 	for (size_t i = 0; i < n; i++) {
 		const json_t *e   = json_array_get(j, i);
 		size_t        old = path_push_index(r, i);
@@ -778,12 +780,12 @@ read_message(
 }
 
 frep_code
-frep_json_to_message(const ProtobufCMessageDescriptor *md, const json_t *j,
-    ProtobufCMessage **out, frep_status *st)
+frep_json_to_message(
+    const ProtobufCMessageDescriptor *md, const json_t *j, ProtobufCMessage **out, frep_status *st)
 {
-	reader r = {.st = st};
-	*out     = NULL;
-	ProtobufCMessage *msg = NULL;
+	reader r               = {.st = st};
+	*out                   = NULL;
+	ProtobufCMessage *msg  = NULL;
 	frep_code         code = read_message(&r, md, j, &msg);
 	if (code != FREP_OK) {
 		protobuf_c_message_free_unpacked(msg, NULL);

@@ -54,8 +54,8 @@ json_t *frep_json_from_message(const ProtobufCMessage *msg, const frep_json_opti
  * and the value for an unknown field, a value of the wrong type or out of
  * range, two members of one oneof; RESOURCE_EXHAUSTED when out of memory.
  * On failure *out is NULL. */
-frep_code frep_json_to_message(const ProtobufCMessageDescriptor *md, const json_t *j,
-    ProtobufCMessage **out, frep_status *st);
+frep_code frep_json_to_message(
+    const ProtobufCMessageDescriptor *md, const json_t *j, ProtobufCMessage **out, frep_status *st);
 
 /* Parses text (len bytes, not necessarily NUL-terminated) as JSON and then
  * as frep_json_to_message. Text that is not JSON is INVALID_ARGUMENT naming

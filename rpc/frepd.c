@@ -26,6 +26,7 @@
 #include "engine.h"
 #include "frep_status.h"
 #include "health.h"
+#include "http_endpoint.h"
 #include "kea_push.h"
 #include "log.h"
 #include "partner_client.h"
@@ -54,6 +55,7 @@ typedef struct frepd_options {
 	partner_tls     partner_tls;
 	const char     *kea_socket; /* --kea-socket: drive a running kea-dhcp4 */
 	const char     *kea_base;
+	const char     *http_url; /* --http: the Connect/HTTP endpoint */
 } frepd_options;
 
 static void
@@ -95,6 +97,10 @@ usage(FILE *out)
 	    "                           committed change (see docs/KEA.md); needs --kea-base\n"
 	    "  --kea-base FILE          the operator's Kea config (plain JSON) that frep's\n"
 	    "                           subnets, options and classes are merged into\n"
+	    "  --http URL               also serve every method over HTTP as Connect unary\n"
+	    "                           calls (JSON or binary protobuf), e.g.\n"
+	    "                           http://127.0.0.1:6480 or https://0.0.0.0:6481 (with\n"
+	    "                           --tls-cert/--tls-key); see docs/PROTOCOL.md\n"
 	    "  --help                   print this help and exit\n"
 	    "  --version                print the version and exit\n"
 	    "\n"
@@ -197,6 +203,7 @@ parse_args(int argc, char **argv, frepd_options *o)
 		OPT_PARTNER_TLS_KEY,
 		OPT_KEA_SOCKET,
 		OPT_KEA_BASE,
+		OPT_HTTP,
 		OPT_HELP,
 		OPT_VERSION,
 	};
@@ -221,6 +228,7 @@ parse_args(int argc, char **argv, frepd_options *o)
 	    {.name = "partner-tls-key", .has_arg = required_argument, .val = OPT_PARTNER_TLS_KEY},
 	    {.name = "kea-socket", .has_arg = required_argument, .val = OPT_KEA_SOCKET},
 	    {.name = "kea-base", .has_arg = required_argument, .val = OPT_KEA_BASE},
+	    {.name = "http", .has_arg = required_argument, .val = OPT_HTTP},
 	    {.name = "help", .has_arg = no_argument, .val = OPT_HELP},
 	    {.name = "version", .has_arg = no_argument, .val = OPT_VERSION},
 	    {0},
@@ -314,6 +322,9 @@ parse_args(int argc, char **argv, frepd_options *o)
 			break;
 		case OPT_KEA_BASE:
 			o->kea_base = optarg;
+			break;
+		case OPT_HTTP:
+			o->http_url = optarg;
 			break;
 		case OPT_HELP:
 			usage(stdout);
@@ -448,6 +459,7 @@ main(int argc, char **argv)
 	frepd_options     o = {0};
 	frep_status       st;
 	rpc_server       *server        = NULL;
+	rpc_http         *http          = NULL;
 	ProtobufCService *health        = NULL;
 	ProtobufCService *dhcp          = NULL;
 	ProtobufCService *partner       = NULL;
@@ -486,6 +498,22 @@ main(int argc, char **argv)
 			    "listener reachable from other machines needs TLS (tls+tcp://) or an "
 			    "admin token (--token-file)\n",
 			    o.listen[i]);
+			free(token);
+			return 2;
+		}
+	}
+	if (o.http_url != NULL && strncmp(o.http_url, "https://", 8) != 0 && token == NULL) {
+		char local[512];
+		/* http://host:port is checked as tcp://host:port. */
+		const char *sep = strstr(o.http_url, "://");
+		snprintf(local, sizeof(local), "tcp://%s", sep != NULL ? sep + 3 : o.http_url);
+		if (!url_is_local(local)) {
+			fprintf(stderr,
+			    "frepd: FAILED_PRECONDITION: --http %s is not a loopback address; an "
+			    "HTTP endpoint reachable from other machines needs https:// or an "
+			    "admin "
+			    "token (--token-file)\n",
+			    o.http_url);
 			free(token);
 			return 2;
 		}
@@ -569,11 +597,24 @@ main(int argc, char **argv)
 			goto fail;
 		}
 	}
+	if (o.http_url != NULL) {
+		rpc_http_options ho = {.url = o.http_url, .tls = &o.tls};
+		if (rpc_http_new(server, &ho, &http, &st) != FREP_OK) {
+			goto fail;
+		}
+	}
 	if (rpc_server_start(server, &st) != FREP_OK) {
+		goto fail;
+	}
+	if (http != NULL && rpc_http_start(http, &st) != FREP_OK) {
 		goto fail;
 	}
 	for (size_t i = 0; i < o.n_listen; i++) {
 		rpc_log(RPC_LOG_INFO, "listening on %s", rpc_server_bound_url(server, i));
+	}
+	if (http != NULL) {
+		rpc_log(RPC_LOG_INFO, "listening on %s (HTTP, Connect protocol)",
+		    rpc_http_bound_url(http));
 	}
 	rpc_log(RPC_LOG_INFO, "frepd %s serving %s (%u worker threads, max message %zu bytes)",
 	    FREP_VERSION, o.db_path, o.threads, rpc_server_max_message_bytes(server));
@@ -583,6 +624,8 @@ main(int argc, char **argv)
 	}
 	rpc_log(RPC_LOG_INFO, "%s received: draining calls in flight", strsignal(sig));
 	rpc_server_shutdown(server, o.drain_ms);
+	rpc_http_free(http);
+	http = NULL;
 	rpc_log(RPC_LOG_INFO, "stopped");
 	exit_code = 0;
 	goto out;
@@ -592,6 +635,10 @@ fail:
 out:
 	/* The server first: no handler may run once the services and the store
 	 * they use are gone. */
+	if (server != NULL) {
+		rpc_server_shutdown(server, 0); /* HTTP calls in flight answer first */
+	}
+	rpc_http_free(http);
 	rpc_server_free(server);
 	engine_set_commit_hook(store, NULL, NULL);
 	kea_push_free(kea);

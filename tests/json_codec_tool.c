@@ -141,12 +141,13 @@ main(void)
 			fflush(stdout);
 			continue;
 		}
-		char *cmd  = strtok(line, " ");
-		char *name = strtok(NULL, " ");
-		char *arg  = strtok(NULL, "");
-		const ProtobufCMessageDescriptor *md = name != NULL ? find_type(name) : NULL;
+		char                             *cmd  = strtok(line, " ");
+		char                             *name = strtok(NULL, " ");
+		char                             *arg  = strtok(NULL, "");
+		const ProtobufCMessageDescriptor *md   = name != NULL ? find_type(name) : NULL;
 		if (cmd == NULL || md == NULL) {
-			printf("err NOT_FOUND no message type %s\n", name != NULL ? name : "(none)");
+			printf(
+			    "err NOT_FOUND no message type %s\n", name != NULL ? name : "(none)");
 		} else if (strcmp(cmd, "to-json") == 0) {
 			to_json(md, arg != NULL ? arg : "");
 		} else if (strcmp(cmd, "from-json") == 0) {

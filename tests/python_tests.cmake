@@ -76,3 +76,14 @@ add_test(NAME json_codec_test
   COMMAND ${FREP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/python/test_json_codec.py)
 set_tests_properties(json_codec_test PROPERTIES LABELS unit TIMEOUT 120
   ENVIRONMENT "JSON_CODEC_TOOL=$<TARGET_FILE:json_codec_tool>;FREP_PROTO_PY=${py_gen};PYTHONDONTWRITEBYTECODE=1")
+
+# The HTTP endpoint (Connect protocol): PROTOCOL.md §15's curl examples run
+# as written, and Python's urllib for a replication and each error class.
+add_test(NAME http_docs_test
+  COMMAND ${FREP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/python/test_http_docs.py)
+set_tests_properties(http_docs_test PROPERTIES LABELS interop TIMEOUT 120
+  ENVIRONMENT "${py_env}")
+add_test(NAME http_endpoint_test
+  COMMAND ${FREP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/python/test_http.py)
+set_tests_properties(http_endpoint_test PROPERTIES LABELS interop TIMEOUT 180
+  ENVIRONMENT "${py_env}")

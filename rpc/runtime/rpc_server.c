@@ -246,6 +246,22 @@ rpc_server_has_service(rpc_server *s, const char *full_name)
 	return false;
 }
 
+static const service_entry *find_service(rpc_server *s, const char *name, size_t len);
+
+const ProtobufCMethodDescriptor *
+rpc_server_find_method(rpc_server *s, const char *path)
+{
+	const char *slash = path[0] == '/' ? strchr(path + 1, '/') : NULL;
+	if (slash == NULL || slash == path + 1 || slash[1] == '\0') {
+		return NULL;
+	}
+	const service_entry *e = find_service(s, path + 1, (size_t) (slash - path - 1));
+	if (e == NULL) {
+		return NULL;
+	}
+	return protobuf_c_service_descriptor_get_method_by_name(e->service->descriptor, slash + 1);
+}
+
 size_t
 rpc_server_max_message_bytes(const rpc_server *s)
 {
@@ -299,6 +315,14 @@ read_file(const char *path, const char *what, char **out, frep_status *st)
 	buf[len] = '\0';
 	*out     = buf;
 	return FREP_OK;
+}
+
+static frep_code tls_config_new(const rpc_tls_options *tls, nng_tls_config **out, frep_status *st);
+
+frep_code
+rpc_server__tls_config(const rpc_tls_options *tls, nng_tls_config **out, frep_status *st)
+{
+	return tls_config_new(tls, out, st);
 }
 
 static frep_code

@@ -101,6 +101,14 @@ bool rpc_server_serving(rpc_server *s);
 /* True if a service of that full name ("frep.v1.Health") is registered. */
 bool rpc_server_has_service(rpc_server *s, const char *full_name);
 
+/* The descriptor of the method at path ("/frep.v1.Health/Check") among the
+ * registered services, or NULL. For front ends (the HTTP endpoint) that
+ * decode a method's messages themselves; they then call through a
+ * listener of this server, so routing, the token, limits, deadlines and
+ * worker threads are the same as for any nng call. Thread-safe once the
+ * server has started. */
+const ProtobufCMethodDescriptor *rpc_server_find_method(rpc_server *s, const char *path);
+
 /* The effective maximum message size. */
 size_t rpc_server_max_message_bytes(const rpc_server *s);
 
