@@ -25,10 +25,12 @@
 #include "dhcp_service.h"
 #include "engine.h"
 #include "frep_status.h"
+#include "grpc_health.h"
 #include "health.h"
 #include "http_endpoint.h"
 #include "kea_push.h"
 #include "log.h"
+#include "metrics.h"
 #include "partner_client.h"
 #include "partner_service.h"
 #include "replication_service.h"
@@ -453,6 +455,51 @@ open_store(const char *path, engine **out)
 	return 0;
 }
 
+/* --- metrics collectors (GET /metrics, docs/PROTOCOL.md §15) ------------ */
+
+static void
+collect_kea(void *arg, rpc_metrics_writer *w)
+{
+	kea_push_status ks;
+	kea_push_get_status(arg, &ks);
+	rpc_metrics_family(w, "frep_kea_pushes_total", "counter",
+	    "Configurations Kea accepted since frepd started.");
+	rpc_metrics_sample(w, "frep_kea_pushes_total", NULL, NULL, (double) ks.pushes);
+	rpc_metrics_family(w, "frep_kea_push_failures_total", "counter",
+	    "Failed attempts to push the configuration to Kea since frepd started.");
+	rpc_metrics_sample(w, "frep_kea_push_failures_total", NULL, NULL, (double) ks.failures);
+	rpc_metrics_family(w, "frep_kea_push_consecutive_failures", "gauge",
+	    "Failed pushes since the last success (0: Kea is in step).");
+	rpc_metrics_sample(
+	    w, "frep_kea_push_consecutive_failures", NULL, NULL, (double) ks.consecutive_failures);
+	rpc_metrics_family(w, "frep_kea_push_pending", "gauge",
+	    "1 while a committed change waits to be pushed to Kea.");
+	rpc_metrics_sample(w, "frep_kea_push_pending", NULL, NULL, ks.pending ? 1 : 0);
+	rpc_metrics_family(w, "frep_kea_last_push_timestamp_seconds", "gauge",
+	    "When Kea last accepted a configuration (Unix time; 0: never).");
+	rpc_metrics_sample(w, "frep_kea_last_push_timestamp_seconds", NULL, NULL,
+	    (double) ks.last_push_unix_ms / 1000.0);
+}
+
+static void
+collect_store(void *arg, rpc_metrics_writer *w)
+{
+	const char *path = arg;
+	char        wal[PATH_MAX];
+	struct stat sb;
+	double      bytes = 0;
+	if (stat(path, &sb) == 0) {
+		bytes += (double) sb.st_size;
+	}
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	if (stat(wal, &sb) == 0) {
+		bytes += (double) sb.st_size;
+	}
+	rpc_metrics_family(w, "frep_store_bytes", "gauge",
+	    "Size of the SQLite store on disk (database and write-ahead log).");
+	rpc_metrics_sample(w, "frep_store_bytes", NULL, NULL, bytes);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -465,6 +512,7 @@ main(int argc, char **argv)
 	ProtobufCService *partner       = NULL;
 	ProtobufCService *data_plane    = NULL;
 	ProtobufCService *dp_health     = NULL;
+	ProtobufCService *grpc_health   = NULL;
 	kea_push         *kea           = NULL;
 	replication      *repl          = NULL;
 	partner_pool     *pool          = NULL;
@@ -560,6 +608,12 @@ main(int argc, char **argv)
 		FREP_OK) {
 		goto fail;
 	}
+	/* grpc.health.v1.Health beside it, with its answers. */
+	if (grpc_health_new(dp_health, &grpc_health, &st) != FREP_OK ||
+	    rpc_server_register(
+		server, grpc_health, RPC_SERVICE_INLINE | RPC_SERVICE_NO_AUTH, &st) != FREP_OK) {
+		goto fail;
+	}
 	if (data_plane_service_new(store, kea, o.kea_base, &data_plane, &st) != FREP_OK ||
 	    rpc_server_register(server, data_plane, 0, &st) != FREP_OK) {
 		goto fail;
@@ -596,6 +650,12 @@ main(int argc, char **argv)
 		if (rpc_server_listen(server, o.listen[i], &o.tls, &st) != FREP_OK) {
 			goto fail;
 		}
+	}
+	if (rpc_metrics_add_collector(
+		rpc_server_metrics(server), collect_store, (void *) o.db_path, &st) != FREP_OK ||
+	    (kea != NULL && rpc_metrics_add_collector(
+				rpc_server_metrics(server), collect_kea, kea, &st) != FREP_OK)) {
+		goto fail;
 	}
 	if (o.http_url != NULL) {
 		rpc_http_options ho = {.url = o.http_url, .tls = &o.tls};
@@ -643,6 +703,7 @@ out:
 	engine_set_commit_hook(store, NULL, NULL);
 	kea_push_free(kea);
 	data_plane_service_free(data_plane);
+	grpc_health_free(grpc_health);
 	data_plane_health_free(dp_health);
 	rpc_health_free(health);
 	dhcp_service_free(dhcp);

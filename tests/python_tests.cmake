@@ -87,3 +87,7 @@ add_test(NAME http_endpoint_test
   COMMAND ${FREP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/python/test_http.py)
 set_tests_properties(http_endpoint_test PROPERTIES LABELS interop TIMEOUT 180
   ENVIRONMENT "${py_env}")
+add_test(NAME http_metrics_test
+  COMMAND ${FREP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/python/test_http_metrics.py)
+set_tests_properties(http_metrics_test PROPERTIES LABELS interop TIMEOUT 120
+  SKIP_RETURN_CODE 77 ENVIRONMENT "${py_env}")

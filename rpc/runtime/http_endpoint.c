@@ -23,6 +23,7 @@
 #include "frep_envelope.h"
 #include "frep_json.h"
 #include "log.h"
+#include "metrics.h"
 #include "server_internal.h"
 
 #define MAX_GET_ROUTES 8
@@ -177,8 +178,8 @@ respond_error(nng_aio *aio, int http_status, frep_code code, const char *message
 	free(s);
 }
 
-static void respond_errorf(nng_aio *aio, frep_code code, const char *request_id,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void respond_errorf(nng_aio *aio, frep_code code, const char *request_id, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
 
 static void
 respond_errorf(nng_aio *aio, frep_code code, const char *request_id, const char *fmt, ...)
@@ -205,14 +206,14 @@ respond_from_reply(http_call *c, nng_msg *msg)
 	if (v.code != FREP_OK) {
 		char message[FREP_STATUS_MESSAGE_MAX];
 		snprintf(message, sizeof(message), "%.*s", (int) v.message_len, v.message);
-		frep_code code = v.code >= 0 && v.code <= FREP_CODE_MAX ? (frep_code) v.code
-									: FREP_UNKNOWN;
+		frep_code code =
+		    v.code >= 0 && v.code <= FREP_CODE_MAX ? (frep_code) v.code : FREP_UNKNOWN;
 		respond_error(c->http_aio, 0, code, message, c->request_id, NULL, NULL);
 		return;
 	}
 	if (c->proto) {
-		respond(c->http_aio, 200, "application/proto", v.payload, v.payload_len,
-		    c->request_id);
+		respond(
+		    c->http_aio, 200, "application/proto", v.payload, v.payload_len, c->request_id);
 		return;
 	}
 	ProtobufCMessage *out =
@@ -261,8 +262,7 @@ call_cb(void *arg)
 			nng_msg_free(nng_aio_get_msg(c->aio));
 			nng_aio_set_msg(c->aio, NULL);
 			respond_errorf(c->http_aio, FREP_UNAVAILABLE, c->request_id,
-			    "%s was not sent to the server: %s", c->method->name,
-			    nng_strerror(rv));
+			    "%s was not sent to the server: %s", c->method->name, nng_strerror(rv));
 			call_done(c);
 			return;
 		}
@@ -344,11 +344,11 @@ rpc_handler_cb(nng_aio *aio)
 		    sizeof(((http_call *) 0)->request_id) - 1);
 		return;
 	}
-	const char *uri = nng_http_req_get_uri(req);
+	const char *uri  = nng_http_req_get_uri(req);
 	size_t      plen = strcspn(uri, "?");
 	if (plen >= sizeof(path)) {
-		respond_errorf(aio, FREP_UNIMPLEMENTED, rid, "no method at a path of %zu characters",
-		    plen);
+		respond_errorf(
+		    aio, FREP_UNIMPLEMENTED, rid, "no method at a path of %zu characters", plen);
 		return;
 	}
 	memcpy(path, uri, plen);
@@ -469,15 +469,15 @@ rpc_handler_cb(nng_aio *aio)
 		nng_msg_free(msg);
 		nng_aio_free(c->aio);
 		free(c);
-		respond_errorf(aio, FREP_UNAVAILABLE, rid, "server shutting down: %s",
-		    nng_strerror(rv));
+		respond_errorf(
+		    aio, FREP_UNAVAILABLE, rid, "server shutting down: %s", nng_strerror(rv));
 		return;
 	}
-	nng_aio_set_timeout(c->aio, timeout_ms > 0 ? (nng_duration) ((uint64_t) timeout_ms +
-								    DEADLINE_GRACE_MS > INT32_MAX
-									? INT32_MAX
-									: timeout_ms + DEADLINE_GRACE_MS)
-						   : NNG_DURATION_INFINITE);
+	nng_aio_set_timeout(c->aio,
+	    timeout_ms > 0 ? (nng_duration) ((uint64_t) timeout_ms + DEADLINE_GRACE_MS > INT32_MAX
+						 ? INT32_MAX
+						 : timeout_ms + DEADLINE_GRACE_MS)
+			   : NNG_DURATION_INFINITE);
 	pthread_mutex_lock(&h->mtx);
 	h->in_flight++;
 	pthread_mutex_unlock(&h->mtx);
@@ -496,7 +496,8 @@ get_cb(nng_aio *aio)
 	size_t            len   = 0;
 	const char       *ctype = "text/plain; charset=utf-8";
 	int               code  = route->fn(route->arg, &body, &len, &ctype);
-	respond(aio, (uint16_t) code, ctype, body != NULL ? body : "", body != NULL ? len : 0, NULL);
+	respond(
+	    aio, (uint16_t) code, ctype, body != NULL ? body : "", body != NULL ? len : 0, NULL);
 	free(body);
 }
 
@@ -525,11 +526,36 @@ rpc_http_add_get(rpc_http *h, const char *path, rpc_http_get_fn fn, void *arg, f
 			nng_http_handler_free(r->handler);
 		}
 		free(r->path);
-		return frep_status_set(st, FREP_INVALID_ARGUMENT, "HTTP route %s: %s (nng error %d)",
-		    path, nng_strerror(rv), rv);
+		return frep_status_set(st, FREP_INVALID_ARGUMENT,
+		    "HTTP route %s: %s (nng error %d)", path, nng_strerror(rv), rv);
 	}
 	h->n_gets++;
 	return FREP_OK;
+}
+
+/* --- the built-in routes -------------------------------------------------- */
+
+/* GET /healthz: the whole server's health, as frep.v1.Health answers for
+ * "" (SERVING while it serves, NOT_SERVING once it drains). */
+static int
+healthz(void *arg, char **body, size_t *len, const char **content_type)
+{
+	rpc_http *h       = arg;
+	bool      serving = rpc_server_serving(h->server);
+	*body             = strdup(serving ? "SERVING\n" : "NOT_SERVING\n");
+	*len              = *body != NULL ? strlen(*body) : 0;
+	*content_type     = "text/plain; charset=utf-8";
+	return serving ? 200 : 503;
+}
+
+/* GET /metrics: the server's registry in Prometheus' text format. */
+static int
+metrics(void *arg, char **body, size_t *len, const char **content_type)
+{
+	rpc_http *h   = arg;
+	*content_type = "text/plain; version=0.0.4; charset=utf-8";
+	*body         = rpc_metrics_render(rpc_server_metrics(h->server), len);
+	return *body != NULL ? 200 : 500;
 }
 
 /* --- lifecycle ----------------------------------------------------------- */
@@ -564,13 +590,13 @@ rpc_http_new(rpc_server *s, const rpc_http_options *opts, rpc_http **out, frep_s
 		goto fail;
 	}
 	if ((rv = nng_url_parse(&h->nurl, url)) != 0) {
-		code = frep_status_set(st, FREP_INVALID_ARGUMENT, "HTTP listener %s: %s (nng error %d)",
-		    url, nng_strerror(rv), rv);
+		code = frep_status_set(st, FREP_INVALID_ARGUMENT,
+		    "HTTP listener %s: %s (nng error %d)", url, nng_strerror(rv), rv);
 		goto fail;
 	}
 	if ((rv = nng_http_server_hold(&h->hs, h->nurl)) != 0) {
-		code = frep_status_set(st, FREP_INVALID_ARGUMENT, "HTTP listener %s: %s (nng error %d)",
-		    url, nng_strerror(rv), rv);
+		code = frep_status_set(st, FREP_INVALID_ARGUMENT,
+		    "HTTP listener %s: %s (nng error %d)", url, nng_strerror(rv), rv);
 		goto fail;
 	}
 	if (https) {
@@ -597,8 +623,12 @@ rpc_http_new(rpc_server *s, const rpc_http_options *opts, rpc_http **out, frep_s
 			nng_http_handler_free(h->rpc_handler);
 			h->rpc_handler = NULL;
 		}
-		code = frep_status_set(st, FREP_INTERNAL, "HTTP handler: %s (nng error %d)",
-		    nng_strerror(rv), rv);
+		code = frep_status_set(
+		    st, FREP_INTERNAL, "HTTP handler: %s (nng error %d)", nng_strerror(rv), rv);
+		goto fail;
+	}
+	if ((code = rpc_http_add_get(h, "/healthz", healthz, h, st)) != FREP_OK ||
+	    (code = rpc_http_add_get(h, "/metrics", metrics, h, st)) != FREP_OK) {
 		goto fail;
 	}
 	snprintf(h->inproc, sizeof(h->inproc), "inproc://frep-http-%p", (void *) h);
@@ -637,9 +667,10 @@ rpc_http_start(rpc_http *h, frep_status *st)
 	nng_sockaddr sa;
 	if (nng_http_server_get_addr(h->hs, &sa) == 0 &&
 	    (sa.s_family == NNG_AF_INET || sa.s_family == NNG_AF_INET6)) {
-		uint16_t port = ntohs(sa.s_family == NNG_AF_INET ? sa.s_in.sa_port : sa.s_in6.sa_port);
-		char     b[512];
-		bool     v6 = strchr(h->nurl->u_hostname, ':') != NULL;
+		uint16_t port =
+		    ntohs(sa.s_family == NNG_AF_INET ? sa.s_in.sa_port : sa.s_in6.sa_port);
+		char b[512];
+		bool v6 = strchr(h->nurl->u_hostname, ':') != NULL;
 		snprintf(b, sizeof(b), "%s://%s%s%s:%u", h->nurl->u_scheme, v6 ? "[" : "",
 		    h->nurl->u_hostname, v6 ? "]" : "", (unsigned) port);
 		h->bound_url = strdup(b);

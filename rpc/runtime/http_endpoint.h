@@ -17,7 +17,10 @@
  * deadlines, the call-id cache and the worker threads are the server's,
  * unchanged. The endpoint itself only translates (JSON with frep_json).
  *
- * Plain GET routes (health, metrics) are added with rpc_http_add_get().
+ * GET /healthz answers 200 "SERVING" while the server serves (503
+ * "NOT_SERVING" once it drains) and GET /metrics the server's metrics
+ * registry (metrics.h) in Prometheus' text format; more GET routes are
+ * added with rpc_http_add_get().
  *
  * Lifecycle: rpc_http_new() before rpc_server_start(), rpc_http_start()
  * after it; rpc_http_free() after rpc_server_shutdown() (calls in flight

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
@@ -18,6 +19,7 @@
 #include "frep_envelope.h"
 #include "introspection.h"
 #include "log.h"
+#include "metrics.h"
 #include "server_internal.h"
 
 #define MAX_SERVICES  16
@@ -49,6 +51,7 @@ struct rpc_call {
 	frep_status                      status;
 	atomic_bool                      answered;
 	bool                             cache_owner; /* records its reply by call id */
+	uint64_t                         started_us;  /* arrival, for the metrics */
 	struct rpc_call                 *next_queued;
 };
 
@@ -101,6 +104,7 @@ struct rpc_server {
 
 	rpc_call_cache   *cache;
 	ProtobufCService *introspection;
+	rpc_metrics      *metrics;
 
 	/* The ipc:// listener watchdog (see watchdog_main). */
 	pthread_t      watchdog;
@@ -196,7 +200,8 @@ rpc_server_new(const rpc_server_options *opts, rpc_server **out, frep_status *st
 		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
 	}
 	if (rpc_call_cache_new(
-		4096, 64 * 1024, (uint64_t) o.call_id_cache_seconds * 1000, &s->cache) != 0) {
+		4096, 64 * 1024, (uint64_t) o.call_id_cache_seconds * 1000, &s->cache) != 0 ||
+	    (s->metrics = rpc_metrics_new()) == NULL) {
 		rpc_server_free(s);
 		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
 	}
@@ -827,6 +832,7 @@ rpc_server_free(rpc_server *s)
 	}
 	rpc_introspection_free(s->introspection);
 	rpc_call_cache_free(s->cache);
+	rpc_metrics_free(s->metrics);
 	if (s->admin_token != NULL) {
 		explicit_bzero(s->admin_token, strlen(s->admin_token));
 		free(s->admin_token);
@@ -868,6 +874,20 @@ rpc_server__service_names(const rpc_server *s, const char **names, size_t max)
 }
 
 /* --- the call path ------------------------------------------------------ */
+
+static uint64_t
+monotonic_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+rpc_metrics *
+rpc_server_metrics(rpc_server *s)
+{
+	return s->metrics;
+}
 
 /* Drops the call's request: its view and the message it points into. */
 static void
@@ -928,6 +948,9 @@ answer(rpc_ctx *rc, frep_code code, const char *message, const ProtobufCMessage 
 			msg = NULL;
 		}
 	}
+	rpc_metrics_call_done(s->metrics,
+	    rc->call.has_req && rc->call.method != NULL ? rc->call.req.method : NULL, f.code,
+	    monotonic_us() - rc->call.started_us);
 	if (msg != NULL) {
 		frep_envelope_response_pack(&f, nng_msg_body(msg));
 		if (rc->call.cache_owner) {
@@ -1027,6 +1050,7 @@ begin_call(rpc_ctx *rc, nng_msg *msg)
 	call->deadline    = 0;
 	call->next_queued = NULL;
 	call->cache_owner = false;
+	call->started_us  = monotonic_us();
 	atomic_store(&call->answered, false);
 	frep_status_clear(&call->status);
 

@@ -28,8 +28,9 @@
 
 #include "frep_status.h"
 
-typedef struct rpc_server rpc_server;
-typedef struct rpc_call   rpc_call;
+typedef struct rpc_server  rpc_server;
+typedef struct rpc_call    rpc_call;
+typedef struct rpc_metrics rpc_metrics;
 
 #define RPC_DEFAULT_MAX_MESSAGE_BYTES (16u * 1024u * 1024u)
 #define RPC_MIN_MAX_MESSAGE_BYTES     (64u * 1024u)
@@ -108,6 +109,11 @@ bool rpc_server_has_service(rpc_server *s, const char *full_name);
  * worker threads are the same as for any nng call. Thread-safe once the
  * server has started. */
 const ProtobufCMethodDescriptor *rpc_server_find_method(rpc_server *s, const char *path);
+
+/* The server's metrics registry (metrics.h): every answered call is
+ * recorded there; services add their counters and collectors. Lives until
+ * rpc_server_free(). */
+rpc_metrics *rpc_server_metrics(rpc_server *s);
 
 /* The effective maximum message size. */
 size_t rpc_server_max_message_bytes(const rpc_server *s);

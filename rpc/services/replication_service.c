@@ -10,6 +10,7 @@
 #include "frep/v1/partner.pb-c.h"
 #include "frep/v1/replication.pb-c.h"
 #include "log.h"
+#include "metrics.h"
 #include "rpc_server.h"
 
 #define NAMES_MAX 1000
@@ -440,6 +441,9 @@ send_reply(reply *rp, Frep__V1__ReplicateResponse_Closure closure, void *closure
 		if (rp->results[i]->code == FREP_OK) {
 			out.scope_ids[out.n_scope_ids++] = rp->results[i]->scope_id;
 		}
+		rpc_metrics_count(rpc_server_metrics(rpc_call_server(closure_data)),
+		    "frep_replications_total", "Scopes replicated to a partner, by result.",
+		    "result", frep_code_name(rp->results[i]->code), 1);
 	}
 	out.results   = rp->results;
 	out.n_results = rp->n_results;
