@@ -24,6 +24,7 @@
 #ifndef FREP_CLIENTS_FREP_CLIENT_H
 #define FREP_CLIENTS_FREP_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,11 +43,17 @@ typedef struct frep_client_options {
 	const char *tls_key_file;
 	const char *tls_server_name; /* name to verify; default: the URL's host */
 	size_t      max_recv_bytes;  /* largest reply accepted; 0: 256 MiB */
+	/* Calls wait for a connection up to their deadline (gRPC's
+	 * wait-for-ready). Otherwise (the default) a call with no connection
+	 * fails fast with UNAVAILABLE: at once when the connection is refused
+	 * or fails, after about a second when nothing answers. */
+	bool wait_for_ready;
 } frep_client_options;
 
 /* Opens a client for url (tcp://, ipc://, ws://, tls+tcp://, wss://). The
  * connection is made in the background: opening succeeds while the server
- * is down, and calls wait for it up to their deadline. INVALID_ARGUMENT
+ * is down; calls then fail fast with UNAVAILABLE, or wait for it up to their
+ * deadline with wait_for_ready. INVALID_ARGUMENT
  * for a bad URL or TLS file. On success the caller owns *out. */
 frep_code frep_client_open(
     const char *url, const frep_client_options *opts, frep_client **out, frep_status *st);
@@ -72,6 +79,7 @@ typedef struct frep_call_options {
 	uint32_t             timeout_ms; /* 0: the thread's or client's default */
 	const frep_metadata *metadata;   /* extra metadata pairs */
 	size_t               n_metadata;
+	bool                 wait_for_ready; /* this call waits for a connection */
 } frep_call_options;
 
 /* Calls method_path ("/frep.v1.Health/Check") with input, decoding the reply

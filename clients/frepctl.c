@@ -334,6 +334,8 @@ usage(FILE *out)
 		     "tcp://127.0.0.1:6470)\n"
 		     "  --token-file FILE   admin bearer token (default $FREP_TOKEN_FILE)\n"
 		     "  --timeout MS        per-call deadline (default 30000)\n"
+		     "  --wait              wait for the server up to the deadline (default: fail\n"
+		     "                      at once with UNAVAILABLE when nothing listens)\n"
 		     "  --json              machine-readable output: the full response as JSON\n"
 		     "  --tls-ca FILE       CA to verify a tls+tcp:// server\n"
 		     "  --tls-cert FILE     client certificate; --tls-key FILE its key\n"
@@ -541,6 +543,7 @@ main(int argc, char **argv)
 		OPT_CA,
 		OPT_CERT,
 		OPT_KEY,
+		OPT_WAIT,
 		OPT_HELP,
 		OPT_VERSION
 	};
@@ -552,6 +555,7 @@ main(int argc, char **argv)
 	    {.name = "tls-ca", .has_arg = required_argument, .val = OPT_CA},
 	    {.name = "tls-cert", .has_arg = required_argument, .val = OPT_CERT},
 	    {.name = "tls-key", .has_arg = required_argument, .val = OPT_KEY},
+	    {.name = "wait", .has_arg = no_argument, .val = OPT_WAIT},
 	    {.name = "help", .has_arg = no_argument, .val = OPT_HELP},
 	    {.name = "version", .has_arg = no_argument, .val = OPT_VERSION},
 	    {0},
@@ -591,6 +595,9 @@ main(int argc, char **argv)
 			break;
 		case OPT_KEY:
 			ctl.copts.tls_key_file = optarg;
+			break;
+		case OPT_WAIT:
+			ctl.copts.wait_for_ready = true;
 			break;
 		case OPT_HELP:
 			usage(stdout);

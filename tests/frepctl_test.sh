@@ -95,6 +95,10 @@ run 2 optiondef set 250 --multi --single; err_has "another flag already sets"
 run 2 failover add r --partner "$url" --scope 10.0.1.0 --secret-file "$work/missing"
 err_has "--secret-file $work/missing"
 
+# Nothing listens yet: UNAVAILABLE at once, not after the 10 s deadline
+# (fail fast; --wait would wait).
+run 1 health; err_has "UNAVAILABLE"; err_has "connection refused by $url"
+
 # --- the server -----------------------------------------------------------------------
 "$FREPD" --listen "$url" --db "$work/frep.db" 2>"$work/frepd.log" &
 pid=$!
@@ -102,7 +106,11 @@ pid=$!
 # and replicates the relationship's scopes there.
 "$FREPD" --listen "$partner_url" --db "$work/partner.db" 2>"$work/partner.log" &
 partner_pid=$!
-must health; out_has SERVING
+# Both servers are starting: --wait (wait-for-ready) waits for them; without
+# it a call that finds nothing listening fails at once (above).
+must --wait health; out_has SERVING
+"$FREPCTL" --server "$partner_url" --timeout 10000 --wait health >/dev/null ||
+  fail "the partner frepd did not come up"
 must describe; out_has "frep.v1.DhcpServer"
 
 # Everything below is configured through frepctl only.

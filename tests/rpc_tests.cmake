@@ -30,3 +30,6 @@ endif()
 add_test(NAME layer_check COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/layer_check.sh)
 set_tests_properties(layer_check PROPERTIES LABELS unit TIMEOUT 30
   ENVIRONMENT "FREP_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+# Clients fail fast without a server, and wait for one with wait_for_ready.
+frep_add_test(client_failfast_test SOURCES client_failfast_test.c LIBS frep_test_support
+  LABEL integration TIMEOUT 120)

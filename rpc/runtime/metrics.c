@@ -16,8 +16,8 @@
 #define MAX_SERIES     512
 
 /* Call latency buckets, in seconds. */
-static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-    0.5, 1, 2.5, 5, 10, 30};
+static const double buckets[] = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
 #define N_BUCKETS (sizeof(buckets) / sizeof(buckets[0]))
 
 typedef struct call_series {
@@ -293,7 +293,8 @@ render_calls(rpc_metrics *m, rpc_metrics_writer *w)
 		for (size_t b = 0; b < N_BUCKETS; b++) {
 			wprintf(w, "frep_rpc_call_duration_seconds_bucket{");
 			write_label(w, "method", c->method);
-			wprintf(w, ",le=\"%g\"} %llu\n", buckets[b], (unsigned long long) c->bucket[b]);
+			wprintf(
+			    w, ",le=\"%g\"} %llu\n", buckets[b], (unsigned long long) c->bucket[b]);
 		}
 		wprintf(w, "frep_rpc_call_duration_seconds_bucket{");
 		write_label(w, "method", c->method);
@@ -324,7 +325,8 @@ render_counters(rpc_metrics *m, rpc_metrics_writer *w)
 			if (strcmp(c->name, m->counters[i].name) != 0) {
 				continue;
 			}
-			rpc_metrics_sample(w, c->name, c->label_name, c->label_value, (double) c->value);
+			rpc_metrics_sample(
+			    w, c->name, c->label_name, c->label_value, (double) c->value);
 		}
 	}
 }

@@ -33,8 +33,8 @@ void rpc_metrics_call_done(rpc_metrics *m, const char *method, frep_code code, u
 /* Adds n to the counter name{label_name="label_value"} (label_name NULL: no
  * label). help is written once per name. The strings are copied on first
  * use. m may be NULL. Out of memory: the increment is lost. */
-void rpc_metrics_count(rpc_metrics *m, const char *name, const char *help,
-    const char *label_name, const char *label_value, uint64_t n);
+void rpc_metrics_count(rpc_metrics *m, const char *name, const char *help, const char *label_name,
+    const char *label_value, uint64_t n);
 
 /* A collector writes its series when the registry is scraped. */
 typedef void (*rpc_metrics_collect_fn)(void *arg, rpc_metrics_writer *w);

@@ -1141,6 +1141,15 @@ begin_call(rpc_ctx *rc, nng_msg *msg)
 	}
 }
 
+/* The call whose handler runs on this thread (rpc_call_current). */
+static _Thread_local rpc_call *current_call;
+
+rpc_call *
+rpc_call_current(void)
+{
+	return current_call;
+}
+
 static void
 run_call(rpc_call *call)
 {
@@ -1161,8 +1170,11 @@ run_call(rpc_call *call)
 		    in_desc->name);
 		return;
 	}
-	ProtobufCService *svc = call->svc->service;
+	ProtobufCService *svc   = call->svc->service;
+	rpc_call         *outer = current_call;
+	current_call            = call;
 	svc->invoke(svc, call->method_index, input, call_closure, call);
+	current_call = outer;
 	protobuf_c_message_free_unpacked(input, NULL);
 }
 

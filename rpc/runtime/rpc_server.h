@@ -151,6 +151,11 @@ const uint8_t *rpc_call_payload(const rpc_call *call, size_t *len);
  * RPC_SERVICE_OWN_AUTH that need the admin token for some calls. */
 bool rpc_call_has_admin_token(const rpc_call *call);
 
+/* The call whose handler is running on this thread, or NULL: code deep in a
+ * handler (a partner client) reads the caller's deadline and request id
+ * from it without being passed the call. Valid until the handler returns. */
+rpc_call *rpc_call_current(void);
+
 /* The server the call arrived on. */
 rpc_server *rpc_call_server(const rpc_call *call);
 

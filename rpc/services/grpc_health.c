@@ -39,11 +39,11 @@ static void
 check(Grpc__Health__V1__Health_Service *service, const Grpc__Health__V1__HealthCheckRequest *input,
     Grpc__Health__V1__HealthCheckResponse_Closure closure, void *closure_data)
 {
-	grpc_health                  *self = (grpc_health *) service;
-	Frep__V1__HealthCheckRequest  in   = FREP__V1__HEALTH_CHECK_REQUEST__INIT;
-	caught                        c    = {0};
-	in.service                         = input->service;
-	catching                           = &c;
+	grpc_health                 *self = (grpc_health *) service;
+	Frep__V1__HealthCheckRequest in   = FREP__V1__HEALTH_CHECK_REQUEST__INIT;
+	caught                       c    = {0};
+	in.service                        = input->service;
+	catching                          = &c;
 	/* closure_data stays the rpc_call: a failing inner Check sets its status
 	 * there (rpc_call_fail), and this closure then answers with NULL. */
 	self->inner->invoke(self->inner, 0, &in.base, catch_answer, closure_data);

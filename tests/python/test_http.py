@@ -12,6 +12,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import unittest
 import urllib.error
 import urllib.request
@@ -181,11 +182,30 @@ class HttpTest(unittest.TestCase):
         self.assertEqual(cm.exception.code, 405)
 
     def test_http_deadline_exceeded(self):
-        # A "partner" that accepts connections and never speaks: the call
-        # cannot finish within Connect-Timeout-Ms.
+        # A "partner" that completes the SP handshake (as a REP socket) and
+        # never answers: AddFailover's partner call gets what remains of the
+        # caller's Connect-Timeout-Ms (not --partner-timeout-ms, 3 s here), and
+        # the answer names the partner and whose deadline it was.
         mute = socket.socket()
         mute.bind(("127.0.0.1", 0))
         mute.listen(8)
+        conns = []
+
+        def serve():
+            while True:
+                try:
+                    conn, _ = mute.accept()
+                except OSError:
+                    return
+                conns.append(conn)
+                try:
+                    conn.recv(8)
+                    conn.sendall(b"\x00SP\x00\x00\x31\x00\x00")  # REP v0
+                except OSError:
+                    pass
+
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
         try:
             url = "tcp://127.0.0.1:%d" % mute.getsockname()[1]
             self.ok("/frep.v1.DhcpServer/AddScope", {
@@ -195,9 +215,30 @@ class HttpTest(unittest.TestCase):
                        {"relationship": {"name": "mute", "partnerServer": url,
                                          "sharedSecret": "correct horse battery staple",
                                          "scopeIds": ["10.8.0.0"]}},
-                       headers={"Connect-Timeout-Ms": "300"})
+                       "partner " + url, "/frep.v1.Partner/MirrorRelationship",
+                       "the request was sent", "what remained of the caller's deadline",
+                       headers={"Connect-Timeout-Ms": "1500"})
         finally:
             mute.close()
+            for c in conns:
+                c.close()
+
+    def test_http_partner_refused_is_unavailable(self):
+        # Nothing listens at the partner's address: UNAVAILABLE at once
+        # (the clients fail fast), naming the partner.
+        free = socket.socket()
+        free.bind(("127.0.0.1", 0))
+        url = "tcp://127.0.0.1:%d" % free.getsockname()[1]
+        free.close()
+        self.ok("/frep.v1.DhcpServer/AddScope", {
+            "scopeId": "10.9.0.0", "subnetMask": "255.255.255.0", "name": "nine",
+            "startRange": "10.9.0.1", "endRange": "10.9.0.9"})
+        self.error(503, "unavailable", "/frep.v1.DhcpServer/AddFailover",
+                   {"relationship": {"name": "gone", "partnerServer": url,
+                                     "sharedSecret": "correct horse battery staple",
+                                     "scopeIds": ["10.9.0.0"]}},
+                   "partner " + url, "connection refused",
+                   headers={"Connect-Timeout-Ms": "20000"})
 
     def test_http_request_id_echoed(self):
         status, headers, _ = post(HTTP_A, "/frep.v1.Health/Check", {},
