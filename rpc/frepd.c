@@ -76,7 +76,11 @@ usage(FILE *out)
 	    "                           its directory (mode 0700) (default %s)\n"
 	    "  --threads N              worker threads running handlers (default 4)\n"
 	    "  --max-message-bytes N    largest request accepted (default %u)\n"
-	    "  --log-level LEVEL        error, warn, info or debug (default info)\n"
+	    "  --log-level LEVEL        error, warn, info or debug (default info); every\n"
+	    "                           call is logged (failures at info, the rest at debug)\n"
+	    "  --log-format FORMAT      text (default) or json: one object a line with time,\n"
+	    "                           level, event, method, status, duration_ms,\n"
+	    "                           request_id, peer, message\n"
 	    "  --tls-cert FILE          PEM certificate for tls+tcp:// and wss:// listeners\n"
 	    "  --tls-key FILE           PEM private key for that certificate\n"
 	    "  --tls-ca FILE            PEM CA bundle; when given, clients must present a\n"
@@ -206,6 +210,7 @@ parse_args(int argc, char **argv, frepd_options *o)
 		OPT_KEA_SOCKET,
 		OPT_KEA_BASE,
 		OPT_HTTP,
+		OPT_LOGFORMAT,
 		OPT_HELP,
 		OPT_VERSION,
 	};
@@ -231,6 +236,7 @@ parse_args(int argc, char **argv, frepd_options *o)
 	    {.name = "kea-socket", .has_arg = required_argument, .val = OPT_KEA_SOCKET},
 	    {.name = "kea-base", .has_arg = required_argument, .val = OPT_KEA_BASE},
 	    {.name = "http", .has_arg = required_argument, .val = OPT_HTTP},
+	    {.name = "log-format", .has_arg = required_argument, .val = OPT_LOGFORMAT},
 	    {.name = "help", .has_arg = no_argument, .val = OPT_HELP},
 	    {.name = "version", .has_arg = no_argument, .val = OPT_VERSION},
 	    {0},
@@ -328,6 +334,18 @@ parse_args(int argc, char **argv, frepd_options *o)
 		case OPT_HTTP:
 			o->http_url = optarg;
 			break;
+		case OPT_LOGFORMAT: {
+			rpc_log_format format;
+			if (rpc_log_format_parse(optarg, &format) != 0) {
+				fprintf(stderr,
+				    "frepd: INVALID_ARGUMENT: --log-format \"%s\" is not text or "
+				    "json\n",
+				    optarg);
+				return -1;
+			}
+			rpc_log_set_format(format);
+			break;
+		}
 		case OPT_HELP:
 			usage(stdout);
 			exit(0);

@@ -20,11 +20,11 @@
 static frep_code
 check_health(frep_client *c, bool wait, frep_status *st)
 {
-	Frep__V1__HealthCheckRequest req = FREP__V1__HEALTH_CHECK_REQUEST__INIT;
-	ProtobufCMessage            *out = NULL;
-	frep_call_options            co  = {.timeout_ms = 30000, .wait_for_ready = wait};
-	frep_code code = frep_client_call(c, "/frep.v1.Health/Check", &req.base,
-	    &frep__v1__health_check_response__descriptor, &out, &co, st);
+	Frep__V1__HealthCheckRequest req  = FREP__V1__HEALTH_CHECK_REQUEST__INIT;
+	ProtobufCMessage            *out  = NULL;
+	frep_call_options            co   = {.timeout_ms = 30000, .wait_for_ready = wait};
+	frep_code                    code = frep_client_call(c, "/frep.v1.Health/Check", &req.base,
+			       &frep__v1__health_check_response__descriptor, &out, &co, st);
 	protobuf_c_message_free_unpacked(out, NULL);
 	return code;
 }

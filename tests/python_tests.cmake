@@ -91,3 +91,7 @@ add_test(NAME http_metrics_test
   COMMAND ${FREP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/python/test_http_metrics.py)
 set_tests_properties(http_metrics_test PROPERTIES LABELS interop TIMEOUT 120
   SKIP_RETURN_CODE 77 ENVIRONMENT "${py_env}")
+# Structured logs (--log-format json/text) and one request id across two
+# servers' logs.
+add_test(NAME logs_test COMMAND ${FREP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/python/test_logs.py)
+set_tests_properties(logs_test PROPERTIES LABELS interop TIMEOUT 120 ENVIRONMENT "${py_env}")

@@ -75,7 +75,7 @@ typedef struct http_call {
 	const ProtobufCMethodDescriptor *method;
 	bool                             proto; /* application/proto, not JSON */
 	uint32_t                         timeout_ms;
-	char                             request_id[128];
+	char                             request_id[RPC_REQUEST_ID_MAX + 1];
 } http_call;
 
 /* --- Connect's codes ----------------------------------------------------- */
@@ -334,14 +334,21 @@ rpc_handler_cb(nng_aio *aio)
 	nng_http_handler *hh  = nng_aio_get_input(aio, 1);
 	rpc_http         *h   = nng_http_handler_get_data(hh);
 	const char       *rid = nng_http_req_get_header(req, "X-Request-Id");
-	char              path[256];
-	char              ctype[64];
-	uint32_t          timeout_ms = 0;
+	char              made_rid[RPC_REQUEST_ID_MAX + 1];
+	if (rid == NULL) {
+		/* Made here so the caller sees it (X-Request-Id) and the server
+		 * logs the same. */
+		rpc_request_id_make(made_rid, sizeof(made_rid));
+		rid = made_rid;
+	}
+	char     path[256];
+	char     ctype[64];
+	uint32_t timeout_ms = 0;
 
-	if (rid != NULL && strlen(rid) >= sizeof(((http_call *) 0)->request_id)) {
+	if (strlen(rid) > RPC_REQUEST_ID_MAX) {
 		respond_errorf(aio, FREP_INVALID_ARGUMENT, NULL,
-		    "X-Request-Id of %zu characters is longer than %zu", strlen(rid),
-		    sizeof(((http_call *) 0)->request_id) - 1);
+		    "X-Request-Id of %zu characters is longer than %d", strlen(rid),
+		    RPC_REQUEST_ID_MAX);
 		return;
 	}
 	const char *uri  = nng_http_req_get_uri(req);
@@ -418,9 +425,7 @@ rpc_handler_cb(nng_aio *aio)
 	if (auth != NULL) {
 		md[n_md++] = (frep_metadata){.key = "authorization", .value = auth};
 	}
-	if (rid != NULL) {
-		md[n_md++] = (frep_metadata){.key = "x-request-id", .value = rid};
-	}
+	md[n_md++]            = (frep_metadata){.key = "x-request-id", .value = rid};
 	frep_request_fields f = {
 	    .method     = path,
 	    .payload    = in,
@@ -458,7 +463,7 @@ rpc_handler_cb(nng_aio *aio)
 	    .timeout_ms = timeout_ms,
 	    .state      = CALL_SEND,
 	};
-	snprintf(c->request_id, sizeof(c->request_id), "%s", rid != NULL ? rid : "");
+	snprintf(c->request_id, sizeof(c->request_id), "%s", rid);
 	if ((rv = nng_aio_alloc(&c->aio, call_cb, c)) != 0) {
 		nng_msg_free(msg);
 		free(c);

@@ -1,5 +1,6 @@
 #include "rpc_server.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
@@ -52,6 +54,8 @@ struct rpc_call {
 	atomic_bool                      answered;
 	bool                             cache_owner; /* records its reply by call id */
 	uint64_t                         started_us;  /* arrival, for the metrics */
+	char                             request_id[RPC_REQUEST_ID_MAX + 1];
+	char                             peer[80]; /* "tcp://10.0.0.2:50312", "ipc", "inproc" */
 	struct rpc_call                 *next_queued;
 };
 
@@ -875,6 +879,23 @@ rpc_server__service_names(const rpc_server *s, const char **names, size_t max)
 
 /* --- the call path ------------------------------------------------------ */
 
+static uint64_t request_id_base;
+
+static void
+request_id_base_init(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	request_id_base =
+	    ((uint64_t) ts.tv_sec << 32) ^ (uint64_t) ts.tv_nsec ^ ((uint64_t) getpid() << 48);
+}
+
+const char *
+rpc_call_request_id(const rpc_call *call)
+{
+	return call->request_id;
+}
+
 static uint64_t
 monotonic_us(void)
 {
@@ -948,9 +969,25 @@ answer(rpc_ctx *rc, frep_code code, const char *message, const ProtobufCMessage 
 			msg = NULL;
 		}
 	}
+	uint64_t took_us = monotonic_us() - rc->call.started_us;
 	rpc_metrics_call_done(s->metrics,
 	    rc->call.has_req && rc->call.method != NULL ? rc->call.req.method : NULL, f.code,
-	    monotonic_us() - rc->call.started_us);
+	    took_us);
+	/* The access log: every call, failures at info (debug for the rest). */
+	rpc_log_level lvl = code == FREP_OK                                   ? RPC_LOG_DEBUG
+			    : code == FREP_INTERNAL || code == FREP_DATA_LOSS ? RPC_LOG_ERROR
+									      : RPC_LOG_INFO;
+	if (rpc_log_enabled(lvl)) {
+		rpc_log_event(lvl, &(rpc_log_fields){
+				       .event       = "call",
+				       .method      = rc->call.has_req ? rc->call.req.method : "",
+				       .status      = frep_code_name(code),
+				       .duration_ms = (double) took_us / 1000.0,
+				       .request_id  = rc->call.request_id,
+				       .peer        = rc->call.peer,
+				       .message     = code != FREP_OK ? message : NULL,
+				   });
+	}
 	if (msg != NULL) {
 		frep_envelope_response_pack(&f, nng_msg_body(msg));
 		if (rc->call.cache_owner) {
@@ -1035,6 +1072,76 @@ rpc_call_has_admin_token(const rpc_call *call)
 	return bearer_ok(call->server, call);
 }
 
+static bool
+request_id_ok(const char *id)
+{
+	size_t n = strlen(id);
+	if (n == 0 || n > RPC_REQUEST_ID_MAX) {
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (id[i] <= ' ' || id[i] > '~' || id[i] == '"' || id[i] == '\\') {
+			return false;
+		}
+	}
+	return true;
+}
+
+void
+rpc_request_id_make(char *buf, size_t size)
+{
+	static atomic_uint_least64_t seq;
+	static pthread_once_t        once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, request_id_base_init);
+	uint64_t n = atomic_fetch_add(&seq, 1) + request_id_base;
+	/* A splitmix64 step: distinct, unpredictable-looking ids per process. */
+	n += 0x9e3779b97f4a7c15ull;
+	n = (n ^ (n >> 30)) * 0xbf58476d1ce4e5b9ull;
+	n = (n ^ (n >> 27)) * 0x94d049bb133111ebull;
+	n ^= n >> 31;
+	snprintf(buf, size, "%016llx", (unsigned long long) n);
+}
+
+/* The call's request id (the caller's x-request-id when it is one, else a
+ * new one) and its peer's address, for logs and partner calls. */
+static void
+call_identify(rpc_call *call, nng_msg *msg)
+{
+	const char *rid = frep_envelope_view_metadata_get(&call->req, "x-request-id");
+	if (rid != NULL && request_id_ok(rid)) {
+		snprintf(call->request_id, sizeof(call->request_id), "%s", rid);
+	} else {
+		rpc_request_id_make(call->request_id, sizeof(call->request_id));
+	}
+	nng_sockaddr sa;
+	nng_pipe     p = nng_msg_get_pipe(msg);
+	call->peer[0]  = '\0';
+	if (nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) != 0) {
+		return;
+	}
+	char host[INET6_ADDRSTRLEN];
+	switch (sa.s_family) {
+	case NNG_AF_INET:
+		inet_ntop(AF_INET, &sa.s_in.sa_addr, host, sizeof(host));
+		snprintf(call->peer, sizeof(call->peer), "tcp://%s:%u", host,
+		    (unsigned) ntohs(sa.s_in.sa_port));
+		break;
+	case NNG_AF_INET6:
+		inet_ntop(AF_INET6, sa.s_in6.sa_addr, host, sizeof(host));
+		snprintf(call->peer, sizeof(call->peer), "tcp://[%s]:%u", host,
+		    (unsigned) ntohs(sa.s_in6.sa_port));
+		break;
+	case NNG_AF_IPC:
+		snprintf(call->peer, sizeof(call->peer), "ipc");
+		break;
+	case NNG_AF_INPROC:
+		snprintf(call->peer, sizeof(call->peer), "inproc"); /* the HTTP endpoint */
+		break;
+	default:
+		break;
+	}
+}
+
 /* Runs on the nng callback thread: decode the envelope, route, check, and
  * either run the handler here (inline services) or queue it. */
 static void
@@ -1065,6 +1172,7 @@ begin_call(rpc_ctx *rc, nng_msg *msg)
 	call->has_req                = true;
 	call->reqmsg                 = msg;
 	const frep_request_view *req = &call->req;
+	call_identify(call, msg);
 	if (req->timeout_ms > 0) {
 		call->deadline = now + req->timeout_ms;
 	}

@@ -35,6 +35,7 @@ typedef struct rpc_metrics rpc_metrics;
 #define RPC_DEFAULT_MAX_MESSAGE_BYTES (16u * 1024u * 1024u)
 #define RPC_MIN_MAX_MESSAGE_BYTES     (64u * 1024u)
 #define RPC_MAX_METADATA_PAIRS        32
+#define RPC_REQUEST_ID_MAX            64
 
 typedef struct rpc_server_options {
 	unsigned    worker_threads;    /* 0: 4 */
@@ -155,6 +156,15 @@ bool rpc_call_has_admin_token(const rpc_call *call);
  * handler (a partner client) reads the caller's deadline and request id
  * from it without being passed the call. Valid until the handler returns. */
 rpc_call *rpc_call_current(void);
+
+/* The call's request id: the caller's "x-request-id" (printable ASCII, at
+ * most RPC_REQUEST_ID_MAX characters) or one the server made. It is in the
+ * call's log lines and goes on with the calls a handler makes to partners.
+ * Lives as long as the call. */
+const char *rpc_call_request_id(const rpc_call *call);
+
+/* Writes a new request id (16 hex digits) into buf. Thread-safe. */
+void rpc_request_id_make(char *buf, size_t size);
 
 /* The server the call arrived on. */
 rpc_server *rpc_call_server(const rpc_call *call);

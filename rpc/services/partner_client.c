@@ -113,6 +113,22 @@ client_for(partner_pool *p, const char *url, frep_status *st)
 	return c;
 }
 
+/* Every refused or failed partner call is logged, with the caller's request
+ * id (the partner logs the same id with its side of the call). */
+static void
+log_failure(const char *path, const char *url, const char *rid, const frep_status *st)
+{
+	rpc_log_event(RPC_LOG_WARN, &(rpc_log_fields){
+					.event       = "partner_call",
+					.method      = path,
+					.status      = frep_code_name(st->code),
+					.duration_ms = -1,
+					.request_id  = rid,
+					.peer        = url,
+					.message     = st->message,
+				    });
+}
+
 frep_code
 partner_call(partner_pool *p, const char *url, const char *relationship, const char *secret,
     const char *method, const ProtobufCMessage *input, ProtobufCMessage **out, uint32_t timeout_ms,
@@ -131,17 +147,17 @@ partner_call(partner_pool *p, const char *url, const char *relationship, const c
 	 * shorter than the partner timeout; work the caller has given up on is
 	 * not started. */
 	rpc_call   *caller = rpc_call_current();
-	const char *rid    = caller != NULL ? rpc_call_metadata(caller, "x-request-id") : NULL;
+	const char *rid    = caller != NULL ? rpc_call_request_id(caller) : NULL;
 	uint32_t    limit  = timeout_ms != 0 ? timeout_ms : p->timeout_ms;
 	bool        cut    = false;
 	if (caller != NULL) {
 		int64_t left = rpc_call_remaining_ms(caller);
 		if (left == 0) {
-			rpc_log(
-			    RPC_LOG_WARN, "partner call refused: %s to %s not started", path, url);
-			return frep_status_set(st, FREP_DEADLINE_EXCEEDED,
+			frep_status_set(st, FREP_DEADLINE_EXCEEDED,
 			    "partner %s: %s not started: the caller's deadline had passed", url,
 			    path);
+			log_failure(path, url, rid, st);
+			return st->code;
 		}
 		if (left > 0) {
 			int64_t budget = left - left / 10;
@@ -194,8 +210,9 @@ partner_call(partner_pool *p, const char *url, const char *relationship, const c
 		    : cut ? " [the limit was what remained of the caller's deadline]"
 			  : " [the limit was --partner-timeout-ms]");
 		frep_status_set(st, code, "%s", msg);
-		rpc_log(RPC_LOG_WARN, "partner call failed: %s %s: %s%s%s", frep_code_name(code),
-		    path, msg, rid != NULL ? " request_id=" : "", rid != NULL ? rid : "");
+	}
+	if (code != FREP_OK) {
+		log_failure(path, url, rid, st);
 	}
 	return code;
 }
