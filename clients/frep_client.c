@@ -16,6 +16,7 @@
 #include <nng/supplemental/util/platform.h>
 
 #include "frep/rpc/v1/introspection.pb-c.h"
+#include "frep_envelope.h"
 
 #define DEFAULT_TIMEOUT_MS 30000u
 #define DEFAULT_MAX_RECV   (256u * 1024u * 1024u)
@@ -661,6 +662,50 @@ call_raw(frep_client *c, const char *path, bool idempotent, const ProtobufCMessa
 	}
 }
 
+/* The reply's call id and details, decoded again in full (rare: only
+ * callers that ask). Nothing is filled if it does not decode. */
+static void
+reply_info_fill(frep_reply_info *info, const uint8_t *data, size_t len)
+{
+	frep_reply_info_fini(info);
+	Frep__Rpc__V1__Response *r = frep__rpc__v1__response__unpack(NULL, len, data);
+	if (r == NULL) {
+		return;
+	}
+	info->call_id = r->call_id;
+	if (r->n_details > 0 &&
+	    (info->details = calloc(r->n_details, sizeof(frep_detail))) != NULL) {
+		for (size_t i = 0; i < r->n_details; i++) {
+			frep_detail *d = &info->details[info->n_details];
+			d->type_url    = strdup(r->details[i]->type_url);
+			d->value       = malloc(r->details[i]->value.len + 1);
+			if (d->type_url == NULL || d->value == NULL) {
+				free(d->type_url);
+				free(d->value);
+				break;
+			}
+			memcpy(d->value, r->details[i]->value.data, r->details[i]->value.len);
+			d->len = r->details[i]->value.len;
+			info->n_details++;
+		}
+	}
+	frep__rpc__v1__response__free_unpacked(r, NULL);
+}
+
+void
+frep_reply_info_fini(frep_reply_info *info)
+{
+	if (info == NULL) {
+		return;
+	}
+	for (size_t i = 0; i < info->n_details; i++) {
+		free(info->details[i].type_url);
+		free(info->details[i].value);
+	}
+	free(info->details);
+	memset(info, 0, sizeof(*info));
+}
+
 static frep_code
 call_once(frep_client *c, const char *path, bool idempotent, const ProtobufCMessage *input,
     const ProtobufCMessageDescriptor *output_desc, ProtobufCMessage **output,
@@ -788,6 +833,9 @@ call_once(frep_client *c, const char *path, bool idempotent, const ProtobufCMess
 	nng_aio_set_msg(s->aio, NULL);
 	/* The view borrows from the reply: decode the output before freeing it. */
 	code = frep_envelope_response_view(nng_msg_body(reply), nng_msg_len(reply), &resp, st);
+	if (code == FREP_OK && opts != NULL && opts->reply != NULL) {
+		reply_info_fill(opts->reply, nng_msg_body(reply), nng_msg_len(reply));
+	}
 	if (code == FREP_OK && resp.code != FREP__RPC__V1__CODE__OK) {
 		int rc = (int) resp.code;
 		code   = frep_status_set(st,
@@ -826,6 +874,33 @@ frep_client_call(frep_client *c, const char *method_path, const ProtobufCMessage
 	bool        idempotent = slash != NULL && method_is_idempotent(slash + 1);
 	call_raw(c, method_path, idempotent, input, output_desc, output, opts, true, st);
 	return record(c, st);
+}
+
+frep_code
+frep_client_invoke(frep_client *c, const ProtobufCServiceDescriptor *service, unsigned method_index,
+    const ProtobufCMessage *input, ProtobufCMessage **output, const frep_call_options *opts,
+    frep_status *st)
+{
+	frep_status local;
+	if (st == NULL) {
+		st = &local;
+	}
+	*output = NULL;
+	if (method_index >= service->n_methods) {
+		frep_status_set(st, FREP_INVALID_ARGUMENT, "%s has no method %u (it has %u)",
+		    service->name, method_index, service->n_methods);
+		return record(c, st);
+	}
+	const ProtobufCMethodDescriptor *m = &service->methods[method_index];
+	if (input == NULL || input->descriptor != m->input) {
+		frep_status_set(st, FREP_INVALID_ARGUMENT, "%s.%s takes a %s, not a %s",
+		    service->name, m->name, m->input->name,
+		    input != NULL ? input->descriptor->name : "NULL");
+		return record(c, st);
+	}
+	char path[256];
+	snprintf(path, sizeof(path), "/%s/%s", service->name, m->name);
+	return frep_client_call(c, path, input, m->output, output, opts, st);
 }
 
 /* --- ProtobufCService ------------------------------------------------------ */

@@ -105,8 +105,9 @@ cmd_call(frepctl *ctl, const frepctl_args *a)
 	int                               ambiguous;
 	const ProtobufCMethodDescriptor  *m = find_method(a->pos[0], &sd, &ambiguous);
 	if (m == NULL) {
-		return frepctl__usage_error("call: %s \"%s\" (give /package.Service/Method, e.g. "
-					    "/frep.v1.DhcpServer/ListScopes; frepctl describe lists them)",
+		return frepctl__usage_error(
+		    "call: %s \"%s\" (give /package.Service/Method, e.g. "
+		    "/frep.v1.DhcpServer/ListScopes; frepctl describe lists them)",
 		    ambiguous ? "ambiguous method" : "no method", a->pos[0]);
 	}
 	const char *text  = a->npos > 1 ? a->pos[1] : "{}";

@@ -19,7 +19,7 @@ libdir=$(dirname "$pcdir")
 test -f "$prefix/include/frep/frep_client.h"
 test -f "$prefix/include/frep/frep/v1/replication.pb-c.h"
 
-"$FREPD" --listen "ipc://$work/frepd.sock" 2>"$work/frepd.log" &
+"$FREPD" --listen "ipc://$work/frepd.sock" --db "$work/frep.db" 2>"$work/frepd.log" &
 pid=$!
 
 flags=$(PKG_CONFIG_SYSROOT_DIR="$work/root" PKG_CONFIG_PATH="$pcdir" pkg-config --cflags --libs frep-client)
@@ -27,7 +27,9 @@ cc -Wall -Wextra -Werror -o "$work/hello" "$FREP_SOURCE_DIR/tests/install/hello.
 cmake -S "$FREP_SOURCE_DIR/tests/install" -B "$work/cmk" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 cmake --build "$work/cmk" >/dev/null
 
-# Bounded wait for the server: the client itself waits for the connection.
+# Bounded wait for the server to listen: the client fails fast (UNAVAILABLE)
+# when nothing does.
+for _ in $(seq 200); do [ -S "$work/frepd.sock" ] && break; sleep 0.05; done
 for prog in "$work/hello" "$work/cmk/hello_cmake"; do
   out=$(LD_LIBRARY_PATH="$libdir" "$prog" "ipc://$work/frepd.sock")
   echo "$(basename "$prog"): $out"

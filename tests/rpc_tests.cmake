@@ -33,3 +33,6 @@ set_tests_properties(layer_check PROPERTIES LABELS unit TIMEOUT 30
 # Clients fail fast without a server, and wait for one with wait_for_ready.
 frep_add_test(client_failfast_test SOURCES client_failfast_test.c LIBS frep_test_support
   LABEL integration TIMEOUT 120)
+# The C client's typed call path, call options and exported symbols.
+frep_add_test(client_api_test SOURCES client_api_test.c LIBS frep_test_support ${CMAKE_DL_LIBS}
+  LABEL integration TIMEOUT 60 ARGS $<TARGET_FILE:frep-client>)
