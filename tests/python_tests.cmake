@@ -15,7 +15,7 @@ endforeach()
 add_custom_command(
   OUTPUT ${py_outputs}
   COMMAND ${CMAKE_COMMAND} -E make_directory ${py_gen}
-  COMMAND ${PROTOC} -I${PROJECT_SOURCE_DIR}/proto --python_out=${py_gen} ${FREP_PROTO_FILES}
+  COMMAND ${PROTOC} -I${PROJECT_SOURCE_DIR}/proto --python_out=${py_gen} --pyi_out=${py_gen} ${FREP_PROTO_FILES}
   WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}/proto
   DEPENDS ${py_protos}
   COMMENT "protoc: generating the frep contract's Python modules"

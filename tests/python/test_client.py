@@ -261,6 +261,14 @@ class ErrorTest(unittest.TestCase):
             self.assertEqual(cm.exception.code, Code.NOT_FOUND)
             self.assertEqual(cm.exception.name, "NOT_FOUND")
             self.assertIn("10.77.0.0", cm.exception.message)
+            # One class per status under FrepError; the code is an enum.
+            self.assertIsInstance(cm.exception, frep.NotFoundError)
+            self.assertIs(cm.exception.code, Code.NOT_FOUND)
+        with self.assertRaises(frep.NotFoundError):
+            self.c.get_scope("10.77.0.0")
+        self.assertIs(frep.ERRORS[Code.UNAVAILABLE], frep.UnavailableError)
+        self.assertTrue(issubclass(frep.DeadlineExceededError, FrepError))
+        self.assertEqual(type(FrepError(Code.ALREADY_EXISTS, "x")).__name__, "AlreadyExistsError")
         with self.assertRaises(FrepError) as cm:
             self.c.health.check(service="no.such.Service")
         self.assertEqual(cm.exception.name, "NOT_FOUND")

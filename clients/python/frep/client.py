@@ -8,6 +8,7 @@ nng_aio_wait with the call's deadline; nothing polls.
 """
 
 import ctypes
+import enum
 import itertools
 import re
 import secrets
@@ -23,32 +24,53 @@ _UINT64 = (1 << 64) - 1
 _MAX_TIMEOUT_MS = (1 << 31) - 1
 
 
-class FrepError(Exception):
-    """A call that did not return OK.
-
-    .code is the frep.rpc.v1.Code number (gRPC's numbering), .name its name
-    ("NOT_FOUND"), .message the server's text (or the client's, for
-    transport failures it maps itself: UNAVAILABLE, DEADLINE_EXCEEDED, ...)."""
-
-    def __init__(self, code, message):
-        self.code = int(code)
-        self.name = code_name(self.code)
-        self.message = message
-        super().__init__("%s: %s" % (self.name, message))
-
-
 _CODE_NAMES = ("OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
                "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
                "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL",
                "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED")
 
+# The status codes (gRPC's numbering) as an enum: Code.NOT_FOUND == 5.
+Code = enum.IntEnum("Code", [(n, i) for i, n in enumerate(_CODE_NAMES)])
+Code.__doc__ = "frep.rpc.v1.Code: the status codes, gRPC's numbering (Code.NOT_FOUND == 5)."
 
-class Code:
-    """The status codes as constants: Code.NOT_FOUND == 5."""
+
+class FrepError(Exception):
+    """A call that did not return OK; the base of one class per status
+    (NotFoundError, UnavailableError, ...): FrepError(Code.NOT_FOUND, msg)
+    makes a NotFoundError, and `except frep.NotFoundError` catches it.
+
+    .code is the Code (an IntEnum: gRPC's numbering), .name its name
+    ("NOT_FOUND"), .message the server's text (or the client's, for
+    transport failures it maps itself: UNAVAILABLE, DEADLINE_EXCEEDED, ...)."""
+
+    code: "Code"
+    name: str
+    message: str
+
+    def __new__(cls, code, message=""):
+        if cls is FrepError:
+            cls = _ERROR_CLASSES.get(int(code), FrepError)
+        return super().__new__(cls, code, message)
+
+    def __init__(self, code, message=""):
+        n = int(code)
+        self.code = Code(n) if 0 <= n < len(_CODE_NAMES) else Code.UNKNOWN
+        self.name = code_name(n)
+        self.message = message
+        super().__init__("%s: %s" % (self.name, message))
 
 
-for _i, _n in enumerate(_CODE_NAMES):
-    setattr(Code, _n, _i)
+def _error_class(code_name_):
+    words = code_name_.lower().split("_")
+    name = "".join(w.capitalize() for w in words) + "Error"
+    return type(name, (FrepError,), {"__doc__": "FrepError with code %s." % code_name_,
+                                      "__module__": __name__})
+
+
+# One exception class per status code but OK, all under FrepError.
+_ERROR_CLASSES = {i: _error_class(n) for i, n in enumerate(_CODE_NAMES) if i != 0}
+ERRORS = {Code(i): c for i, c in _ERROR_CLASSES.items()}
+globals().update({c.__name__: c for c in _ERROR_CLASSES.values()})
 
 
 def code_name(code):
