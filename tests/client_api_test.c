@@ -40,19 +40,19 @@ test_client_api_typed_invoke_and_reply_info(void **state)
 	assert_int_equal(frep_client_open(url, NULL, &c, &st), FREP_OK);
 
 	/* A typed call: the output is a Frep__V1__Scope, the status returned. */
-	Frep__V1__ScopeKey    key   = FREP__V1__SCOPE_KEY__INIT;
-	Frep__V1__Scope      *scope = NULL;
-	frep_metadata         md[]  = {{"x-request-id", "api-test-1"}};
-	frep_reply_info       info  = {0};
-	frep_call_options     o     = {.timeout_ms     = 10000,
-			 .metadata       = md,
-			 .n_metadata     = 1,
-			 .wait_for_ready = true,
-			 .reply          = &info};
-	key.scope_id                = "10.42.0.0";
-	frep_code code = frep_client_invoke(c, &frep__v1__dhcp_server__descriptor,
-	    FREP_METHOD_INDEX(Frep__V1__DhcpServer_Service, get_scope), &key.base,
-	    (ProtobufCMessage **) &scope, &o, &st);
+	Frep__V1__ScopeKey key   = FREP__V1__SCOPE_KEY__INIT;
+	Frep__V1__Scope   *scope = NULL;
+	frep_metadata      md[]  = {{"x-request-id", "api-test-1"}};
+	frep_reply_info    info  = {0};
+	frep_call_options  o     = {.timeout_ms = 10000,
+		 .metadata                      = md,
+		 .n_metadata                    = 1,
+		 .wait_for_ready                = true,
+		 .reply                         = &info};
+	key.scope_id             = "10.42.0.0";
+	frep_code code           = frep_client_invoke(c, &frep__v1__dhcp_server__descriptor,
+		      FREP_METHOD_INDEX(Frep__V1__DhcpServer_Service, get_scope), &key.base,
+		      (ProtobufCMessage **) &scope, &o, &st);
 	assert_int_equal(code, FREP_NOT_FOUND);
 	assert_null(scope);
 	assert_non_null(strstr(st.message, "10.42.0.0"));
@@ -62,9 +62,9 @@ test_client_api_typed_invoke_and_reply_info(void **state)
 
 	Frep__V1__HealthCheckRequest   hreq = FREP__V1__HEALTH_CHECK_REQUEST__INIT;
 	Frep__V1__HealthCheckResponse *hres = NULL;
-	code = frep_client_invoke(c, &frep__v1__health__descriptor,
-	    FREP_METHOD_INDEX(Frep__V1__Health_Service, check), &hreq.base,
-	    (ProtobufCMessage **) &hres, &o, &st);
+	code                                = frep_client_invoke(c, &frep__v1__health__descriptor,
+					   FREP_METHOD_INDEX(Frep__V1__Health_Service, check), &hreq.base,
+					   (ProtobufCMessage **) &hres, &o, &st);
 	assert_int_equal(code, FREP_OK);
 	assert_int_equal(hres->status, FREP__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING);
 	assert_true(info.call_id != 0);
@@ -98,8 +98,8 @@ test_client_api_library_exports_only_the_api(void **state)
 	static const char *const exported[] = {"frep_client_open", "frep_client_invoke",
 	    "frep_client_call", "frep_reply_info_fini", "frep_code_name", "frep_status_set",
 	    "frep__v1__health__check", "frep__v1__dhcp_server__descriptor", NULL};
-	static const char *const hidden[] = {"frep_envelope_request_pack",
-	    "frep_envelope_response_view", "frep_envelope_request_size", NULL};
+	static const char *const hidden[]   = {"frep_envelope_request_pack",
+	      "frep_envelope_response_view", "frep_envelope_request_size", NULL};
 	for (size_t i = 0; exported[i] != NULL; i++) {
 		if (dlsym(lib, exported[i]) == NULL) {
 			printf("not exported: %s\n", exported[i]);
