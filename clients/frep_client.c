@@ -488,6 +488,12 @@ static bool
 fail_fast(
     frep_client *c, const dial_errors *base, const char *path, nng_time waited, frep_status *st)
 {
+	pthread_mutex_lock(&c->mtx);
+	bool connected = c->pipes > 0;
+	pthread_mutex_unlock(&c->mtx);
+	if (connected) {
+		return false; /* a connection came: the send is queued behind others */
+	}
 	dial_errors now;
 	dial_errors_get(c, &now);
 	bool same = now.dialer_id == base->dialer_id;
@@ -527,11 +533,11 @@ fail_fast(
  * slice, the dialer is closed and a new one started (at most once a
  * second); a healthy dialer is never touched while connected. */
 static void
-redial(frep_client *c)
+redial_after(frep_client *c, nng_duration min_gap_ms)
 {
 	pthread_mutex_lock(&c->mtx);
 	nng_time now = nng_clock();
-	if (c->pipes > 0 || c->closing || now - c->redialed < SEND_SLICE_MS) {
+	if (c->pipes > 0 || c->closing || now - c->redialed < (nng_time) min_gap_ms) {
 		pthread_mutex_unlock(&c->mtx);
 		return;
 	}
@@ -544,6 +550,12 @@ redial(frep_client *c)
 		c->dialer = d;
 	}
 	pthread_mutex_unlock(&c->mtx);
+}
+
+static void
+redial(frep_client *c)
+{
+	redial_after(c, SEND_SLICE_MS);
 }
 
 static slot *
@@ -771,8 +783,9 @@ call_once(frep_client *c, const char *path, bool idempotent, const ProtobufCMess
 	c->inflight = &fl;
 	pthread_mutex_unlock(&c->mtx);
 
-	frep_code   code = FREP_OK;
-	bool        wait = c->wait_for_ready || (opts != NULL && opts->wait_for_ready);
+	frep_code   code   = FREP_OK;
+	bool        wait   = c->wait_for_ready || (opts != NULL && opts->wait_for_ready);
+	bool        kicked = false;
 	dial_errors base;
 	dial_errors_get(c, &base);
 	/* The send waits for a connection. It is made in slices: when a slice
@@ -796,6 +809,16 @@ call_once(frep_client *c, const char *path, bool idempotent, const ProtobufCMess
 		}
 		msg = nng_aio_get_msg(s->aio); /* still ours after a failed send */
 		nng_aio_set_msg(s->aio, NULL);
+		if (!wait && !kicked) {
+			/* No connection yet: a dialer in reconnect backoff (after a
+			 * server restart, up to a second) would make fail-fast
+			 * fail before its next attempt. A fresh dialer tries at
+			 * once; its failures, from zero, decide. */
+			redial_after(c, FAIL_FAST_STEP_MS);
+			dial_errors_get(c, &base);
+			kicked = true;
+			continue;
+		}
 		if (!wait && fail_fast(c, &base, path, nng_clock() - start, st)) {
 			nng_msg_free(msg);
 			inflight_remove(c, &fl);

@@ -103,6 +103,7 @@ _SIGNATURES = {
     "nng_msg_len": (ctypes.c_size_t, [_p]),
     "nng_strerror": (ctypes.c_char_p, [_int]),
     "nng_dialer_id": (_int, [Dialer]),
+    "nng_dialer_close": (_int, [Dialer]),
     "nng_stats_get": (_int, [ctypes.POINTER(_p)]),
     "nng_stats_free": (None, [_p]),
     "nng_stat_next": (_p, [_p]),

@@ -122,6 +122,7 @@ class _Transport:
     def __init__(self, url, max_recv_bytes, wait_for_ready=False):
         self.url = url
         self.wait_for_ready = wait_for_ready
+        self._redialed = 0
         self.lock = threading.Lock()
         self.closed = False
         self.pipes = 0
@@ -229,10 +230,25 @@ class _Transport:
     def _dial_errors(self):
         return _nng.dialer_errors(_N.nng_dialer_id(self.dialer))
 
+    def _redial(self):
+        """A fresh dialer that tries at once (the old one may be in its
+        reconnect backoff, up to a second, after a server restart)."""
+        with self.lock:
+            if self.pipes > 0 or self.closed or _now_ms() - self._redialed < _FAIL_FAST_STEP_MS:
+                return
+            self._redialed = _now_ms()
+            _N.nng_dialer_close(self.dialer)
+            d = _nng.Dialer()
+            if (_N.nng_dialer_create(ctypes.byref(d), self.sock, self.url.encode()) == 0
+                    and _N.nng_dialer_start(d, _nng.FLAG_NONBLOCK) == 0):
+                self.dialer = d
+
     def _fail_fast(self, base, path, waited_ms):
         """Without wait_for_ready: the error to raise once the dialer has
         failed a connection attempt since `base`, or after _FAIL_FAST_MS
         without a connection; None to keep waiting."""
+        if self.connected():
+            return None  # a connection came: the send is queued behind others
         now = self._dial_errors()
         if now is not None and base is not None:
             if now[0] > base[0]:
@@ -269,7 +285,8 @@ class _Transport:
         try:
             start = _now_ms()
             deadline = start + timeout_ms
-            base = None if wait or self.connected() else self._dial_errors()
+            base = None
+            kicked = False
             while True:
                 left = max(1, deadline - _now_ms())
                 step = left if wait or self.connected() else min(left, _FAIL_FAST_STEP_MS)
@@ -282,8 +299,11 @@ class _Transport:
                     break
                 msg = _N.nng_aio_get_msg(s.aio)  # still ours after a failed send
                 _N.nng_aio_set_msg(s.aio, None)
-                if base is None:
+                if not kicked:
+                    self._redial()
                     base = self._dial_errors()
+                    kicked = True
+                    continue
                 err = self._fail_fast(base, path, _now_ms() - start)
                 if err is not None:
                     _N.nng_msg_free(msg)
