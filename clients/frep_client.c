@@ -810,12 +810,19 @@ call_once(frep_client *c, const char *path, bool idempotent, const ProtobufCMess
 		msg = nng_aio_get_msg(s->aio); /* still ours after a failed send */
 		nng_aio_set_msg(s->aio, NULL);
 		if (!wait && !kicked) {
-			/* No connection yet: a dialer in reconnect backoff (after a
-			 * server restart, up to a second) would make fail-fast
-			 * fail before its next attempt. A fresh dialer tries at
-			 * once; its failures, from zero, decide. */
-			redial_after(c, FAIL_FAST_STEP_MS);
-			dial_errors_get(c, &base);
+			/* No connection yet. A dialer that has failed before is in
+			 * reconnect backoff (up to a second after a server
+			 * restart) and would make fail-fast fail before its next
+			 * attempt: a fresh dialer tries at once, and its failures,
+			 * from zero, decide. A dialer that never failed may be in
+			 * the middle of a handshake, and closing it then is what
+			 * breaks nng 1.5.2's ipc listeners (#1518): left alone. */
+			dial_errors now_errs;
+			dial_errors_get(c, &now_errs);
+			if (now_errs.refused + now_errs.other + now_errs.failed > 0) {
+				redial_after(c, FAIL_FAST_STEP_MS);
+				dial_errors_get(c, &base);
+			}
 			kicked = true;
 			continue;
 		}

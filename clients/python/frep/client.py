@@ -300,8 +300,14 @@ class _Transport:
                 msg = _N.nng_aio_get_msg(s.aio)  # still ours after a failed send
                 _N.nng_aio_set_msg(s.aio, None)
                 if not kicked:
-                    self._redial()
+                    # Only a dialer that has failed before (in reconnect
+                    # backoff) is replaced: one that never failed may be
+                    # mid-handshake, and closing it then breaks nng 1.5.2's
+                    # ipc listeners (nanomsg/nng#1518).
                     base = self._dial_errors()
+                    if base is not None and sum(base) > 0:
+                        self._redial()
+                        base = self._dial_errors()
                     kicked = True
                     continue
                 err = self._fail_fast(base, path, _now_ms() - start)
