@@ -25,9 +25,9 @@ A=tcp://127.0.0.1:$port_a; B=tcp://127.0.0.1:$port_b
 say() { printf '\n\033[1m# %s\033[0m\n' "$*"; }
 on() { local url=$1; shift; printf '\033[2m$ frepctl --server %s %s\033[0m\n' "$url" "$*"; "$FREPCTL" --server "$url" --timeout 10000 "$@"; }
 
-say "both partners up (frepctl waits, bounded, for the connection)"
-on "$A" health
-on "$B" health
+say "both partners up (frepctl --wait: wait-for-ready, bounded by the deadline)"
+on "$A" --wait health
+on "$B" --wait health
 
 say "server A: a scope with exclusions, reservations, options and a policy"
 on "$A" scope add 10.0.0.0/24 --range 10.0.0.10-10.0.0.200 --name Office --lease 8d >/dev/null

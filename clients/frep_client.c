@@ -16,6 +16,7 @@
 #include <nng/supplemental/util/platform.h>
 
 #include "frep/rpc/v1/introspection.pb-c.h"
+#include "frep_envelope.h"
 
 #define DEFAULT_TIMEOUT_MS 30000u
 #define DEFAULT_MAX_RECV   (256u * 1024u * 1024u)
@@ -60,7 +61,8 @@ struct frep_client {
 	nng_dialer      dialer;
 	nng_tls_config *tls;
 	uint32_t        timeout_ms;
-	char           *token_header; /* "Bearer <token>" */
+	bool            wait_for_ready; /* default of calls: wait for a connection */
+	char           *token_header;   /* "Bearer <token>" */
 
 	pthread_mutex_t mtx;
 	slot           *free_slots;
@@ -125,26 +127,33 @@ record(frep_client *c, frep_status *st)
 	return st->code;
 }
 
+/* phase: "sending to" (the request has not left) or "waiting for" (it was
+ * sent: it may or may not have run). */
 static frep_code
-map_nng(frep_client *c, int rv, const char *phase, uint32_t timeout_ms, bool lost, frep_status *st)
+map_nng(frep_client *c, int rv, const char *phase, const char *path, uint32_t timeout_ms, bool lost,
+    frep_status *st)
 {
+	bool sent = strcmp(phase, "waiting for") == 0;
 	switch (rv) {
 	case NNG_ETIMEDOUT: {
 		pthread_mutex_lock(&c->mtx);
 		bool connected = c->pipes > 0;
 		pthread_mutex_unlock(&c->mtx);
-		if (!connected) {
+		if (!connected && !sent) {
 			return frep_status_set(st, FREP_UNAVAILABLE,
-			    "no connection to %s within the deadline of %u ms", c->url, timeout_ms);
+			    "no connection to %s for %s within the deadline of %u ms", c->url, path,
+			    timeout_ms);
 		}
 		return frep_status_set(st, FREP_DEADLINE_EXCEEDED,
-		    "no reply from %s within the deadline of %u ms (%s)", c->url, timeout_ms,
-		    phase);
+		    "%s to %s: no reply within the deadline of %u ms (%s)", path, c->url,
+		    timeout_ms,
+		    sent ? "the request was sent and may have run"
+			 : "the request could not be sent");
 	}
 	case NNG_ECONNRESET:
 	case NNG_ECONNSHUT:
 	case NNG_ECONNABORTED:
-		lost = lost || strcmp(phase, "waiting for") == 0;
+		lost = lost || sent;
 		/* fall through */
 	case NNG_ECANCELED:
 		if (lost) {
@@ -277,7 +286,8 @@ frep_client_open(
 	}
 	pthread_mutex_init(&c->mtx, NULL);
 	pthread_key_create(&c->tkey, NULL);
-	c->timeout_ms = o.timeout_ms != 0 ? o.timeout_ms : DEFAULT_TIMEOUT_MS;
+	c->timeout_ms     = o.timeout_ms != 0 ? o.timeout_ms : DEFAULT_TIMEOUT_MS;
+	c->wait_for_ready = o.wait_for_ready;
 	if (getrandom(&c->call_id_base, sizeof(c->call_id_base), 0) != sizeof(c->call_id_base)) {
 		c->call_id_base = (uint64_t) (uintptr_t) c ^ (uint64_t) time(NULL);
 	}
@@ -404,7 +414,118 @@ frep_client_set_call_timeout(frep_client *c, uint32_t timeout_ms)
 
 /* --- the call ------------------------------------------------------------ */
 
-#define SEND_SLICE_MS 1000
+#define SEND_SLICE_MS     1000
+#define FAIL_FAST_MS      1000
+#define FAIL_FAST_STEP_MS 50
+
+/* The dialer's failed connection attempts, from nng's statistics. */
+typedef struct dial_errors {
+	int      dialer_id;
+	uint64_t refused; /* ECONNREFUSED; a missing ipc:// socket file too */
+	uint64_t other;   /* no route, host unreachable, ... */
+	uint64_t failed;  /* handshake (proto), TLS (auth), timeouts */
+} dial_errors;
+
+static uint64_t
+stat_value(nng_stat *parent, const char *name)
+{
+	nng_stat *st = nng_stat_find(parent, name);
+	return st != NULL ? nng_stat_value(st) : 0;
+}
+
+/* The "dialer" scope whose own "id" is id. (nng 1.5.2's
+ * nng_stat_find_dialer can return another dialer's scope: it matches an "id"
+ * anywhere below.) */
+static nng_stat *
+find_dialer_stats(nng_stat *item, int id)
+{
+	for (; item != NULL; item = nng_stat_next(item)) {
+		if (nng_stat_type(item) != NNG_STAT_SCOPE) {
+			continue;
+		}
+		if (strcmp(nng_stat_name(item), "dialer") == 0) {
+			for (nng_stat *k = nng_stat_child(item); k != NULL; k = nng_stat_next(k)) {
+				if (strcmp(nng_stat_name(k), "id") == 0 &&
+				    nng_stat_value(k) == (uint64_t) id) {
+					return item;
+				}
+			}
+		}
+		nng_stat *found = find_dialer_stats(nng_stat_child(item), id);
+		if (found != NULL) {
+			return found;
+		}
+	}
+	return NULL;
+}
+
+static void
+dial_errors_get(frep_client *c, dial_errors *out)
+{
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&c->mtx);
+	nng_dialer d = c->dialer;
+	pthread_mutex_unlock(&c->mtx);
+	out->dialer_id = nng_dialer_id(d);
+	nng_stat *all  = NULL;
+	if (nng_stats_get(&all) != 0) {
+		return;
+	}
+	nng_stat *ds = find_dialer_stats(all, nng_dialer_id(d));
+	if (ds != NULL) {
+		out->refused = stat_value(ds, "refused");
+		out->other   = stat_value(ds, "other") + stat_value(ds, "canceled");
+		out->failed  = stat_value(ds, "proto") + stat_value(ds, "auth") +
+			      stat_value(ds, "timeout") + stat_value(ds, "reject");
+	}
+	nng_stats_free(all);
+}
+
+/* Without wait_for_ready: true (and st set to UNAVAILABLE) once the dialer
+ * has failed a connection attempt since base was taken, or nothing has
+ * connected for FAIL_FAST_MS. */
+static bool
+fail_fast(
+    frep_client *c, const dial_errors *base, const char *path, nng_time waited, frep_status *st)
+{
+	pthread_mutex_lock(&c->mtx);
+	bool connected = c->pipes > 0;
+	pthread_mutex_unlock(&c->mtx);
+	if (connected) {
+		return false; /* a connection came: the send is queued behind others */
+	}
+	dial_errors now;
+	dial_errors_get(c, &now);
+	bool same = now.dialer_id == base->dialer_id;
+	if (now.refused > (same ? base->refused : 0)) {
+		frep_status_set(st, FREP_UNAVAILABLE,
+		    "%s: connection refused by %s (nothing listens there; wait_for_ready waits "
+		    "for it)",
+		    path, c->url);
+		return true;
+	}
+	if (now.other > (same ? base->other : 0)) {
+		frep_status_set(st, FREP_UNAVAILABLE,
+		    "%s: cannot connect to %s (no route to it, or another network error)", path,
+		    c->url);
+		return true;
+	}
+	if (now.failed > (same ? base->failed : 0)) {
+		frep_status_set(st, FREP_UNAVAILABLE,
+		    "%s: %s refused the connection's handshake (not a frep server, or TLS "
+		    "failed)",
+		    path, c->url);
+		return true;
+	}
+	if (waited >= FAIL_FAST_MS) {
+		frep_status_set(st, FREP_UNAVAILABLE,
+		    "%s: no connection to %s within %u ms (wait_for_ready waits up to the "
+		    "deadline)",
+		    path, c->url, (unsigned) waited);
+		return true;
+	}
+	return false;
+}
 
 /* nng 1.5.2's dialer can stop redialing for good when its peer vanishes in
  * the middle of the SP handshake (the same family as nanomsg/nng#1518): a
@@ -412,11 +533,11 @@ frep_client_set_call_timeout(frep_client *c, uint32_t timeout_ms)
  * slice, the dialer is closed and a new one started (at most once a
  * second); a healthy dialer is never touched while connected. */
 static void
-redial(frep_client *c)
+redial_after(frep_client *c, nng_duration min_gap_ms)
 {
 	pthread_mutex_lock(&c->mtx);
 	nng_time now = nng_clock();
-	if (c->pipes > 0 || c->closing || now - c->redialed < SEND_SLICE_MS) {
+	if (c->pipes > 0 || c->closing || now - c->redialed < (nng_time) min_gap_ms) {
 		pthread_mutex_unlock(&c->mtx);
 		return;
 	}
@@ -429,6 +550,12 @@ redial(frep_client *c)
 		c->dialer = d;
 	}
 	pthread_mutex_unlock(&c->mtx);
+}
+
+static void
+redial(frep_client *c)
+{
+	redial_after(c, SEND_SLICE_MS);
 }
 
 static slot *
@@ -547,6 +674,50 @@ call_raw(frep_client *c, const char *path, bool idempotent, const ProtobufCMessa
 	}
 }
 
+/* The reply's call id and details, decoded again in full (rare: only
+ * callers that ask). Nothing is filled if it does not decode. */
+static void
+reply_info_fill(frep_reply_info *info, const uint8_t *data, size_t len)
+{
+	frep_reply_info_fini(info);
+	Frep__Rpc__V1__Response *r = frep__rpc__v1__response__unpack(NULL, len, data);
+	if (r == NULL) {
+		return;
+	}
+	info->call_id = r->call_id;
+	if (r->n_details > 0 &&
+	    (info->details = calloc(r->n_details, sizeof(frep_detail))) != NULL) {
+		for (size_t i = 0; i < r->n_details; i++) {
+			frep_detail *d = &info->details[info->n_details];
+			d->type_url    = strdup(r->details[i]->type_url);
+			d->value       = malloc(r->details[i]->value.len + 1);
+			if (d->type_url == NULL || d->value == NULL) {
+				free(d->type_url);
+				free(d->value);
+				break;
+			}
+			memcpy(d->value, r->details[i]->value.data, r->details[i]->value.len);
+			d->len = r->details[i]->value.len;
+			info->n_details++;
+		}
+	}
+	frep__rpc__v1__response__free_unpacked(r, NULL);
+}
+
+void
+frep_reply_info_fini(frep_reply_info *info)
+{
+	if (info == NULL) {
+		return;
+	}
+	for (size_t i = 0; i < info->n_details; i++) {
+		free(info->details[i].type_url);
+		free(info->details[i].value);
+	}
+	free(info->details);
+	memset(info, 0, sizeof(*info));
+}
+
 static frep_code
 call_once(frep_client *c, const char *path, bool idempotent, const ProtobufCMessage *input,
     const ProtobufCMessageDescriptor *output_desc, ProtobufCMessage **output,
@@ -612,14 +783,22 @@ call_once(frep_client *c, const char *path, bool idempotent, const ProtobufCMess
 	c->inflight = &fl;
 	pthread_mutex_unlock(&c->mtx);
 
-	frep_code code = FREP_OK;
+	frep_code   code   = FREP_OK;
+	bool        wait   = c->wait_for_ready || (opts != NULL && opts->wait_for_ready);
+	bool        kicked = false;
+	dial_errors base;
+	dial_errors_get(c, &base);
 	/* The send waits for a connection. It is made in slices: when a slice
 	 * ends with no connection at all, the dialer is re-created (see
-	 * redial) and the same message is sent again, until the deadline. */
+	 * redial) and the same message is sent again, until the deadline.
+	 * Without wait_for_ready the slices are short and the call fails
+	 * fast: UNAVAILABLE as soon as the dialer reports a refused or failed
+	 * connection, or after FAIL_FAST_MS without one. */
 	for (;;) {
 		nng_time now   = nng_clock();
 		nng_time left  = deadline > now ? deadline - now : 1;
-		nng_time slice = left > SEND_SLICE_MS ? SEND_SLICE_MS : left;
+		nng_time step  = wait ? SEND_SLICE_MS : FAIL_FAST_STEP_MS;
+		nng_time slice = left > step ? step : left;
 		nng_aio_set_timeout(s->aio, (nng_duration) slice);
 		nng_aio_set_msg(s->aio, msg);
 		nng_ctx_send(s->ctx, s->aio);
@@ -630,13 +809,36 @@ call_once(frep_client *c, const char *path, bool idempotent, const ProtobufCMess
 		}
 		msg = nng_aio_get_msg(s->aio); /* still ours after a failed send */
 		nng_aio_set_msg(s->aio, NULL);
+		if (!wait && !kicked) {
+			/* No connection yet. A dialer that has failed before is in
+			 * reconnect backoff (up to a second after a server
+			 * restart) and would make fail-fast fail before its next
+			 * attempt: a fresh dialer tries at once, and its failures,
+			 * from zero, decide. A dialer that never failed may be in
+			 * the middle of a handshake, and closing it then is what
+			 * breaks nng 1.5.2's ipc listeners (#1518): left alone. */
+			dial_errors now_errs;
+			dial_errors_get(c, &now_errs);
+			if (now_errs.refused + now_errs.other + now_errs.failed > 0) {
+				redial_after(c, FAIL_FAST_STEP_MS);
+				dial_errors_get(c, &base);
+			}
+			kicked = true;
+			continue;
+		}
+		if (!wait && fail_fast(c, &base, path, nng_clock() - start, st)) {
+			nng_msg_free(msg);
+			inflight_remove(c, &fl);
+			code = st->code;
+			goto done;
+		}
 		redial(c);
 	}
 	if (rv != 0) {
 		nng_msg_free(nng_aio_get_msg(s->aio));
 		nng_aio_set_msg(s->aio, NULL);
 		inflight_remove(c, &fl);
-		code       = map_nng(c, rv, "sending to", timeout_ms, false, st);
+		code       = map_nng(c, rv, "sending to", path, timeout_ms, false, st);
 		*conn_lost = rv == NNG_ECONNRESET || rv == NNG_ECONNSHUT || rv == NNG_ECONNABORTED;
 		goto done;
 	}
@@ -651,7 +853,7 @@ call_once(frep_client *c, const char *path, bool idempotent, const ProtobufCMess
 	rv = nng_aio_result(s->aio);
 	inflight_remove(c, &fl);
 	if (rv != 0) {
-		code       = map_nng(c, rv, "waiting for", timeout_ms, fl.lost, st);
+		code       = map_nng(c, rv, "waiting for", path, timeout_ms, fl.lost, st);
 		*conn_lost = fl.lost || rv == NNG_ECONNRESET || rv == NNG_ECONNSHUT ||
 			     rv == NNG_ECONNABORTED;
 		goto done;
@@ -661,6 +863,9 @@ call_once(frep_client *c, const char *path, bool idempotent, const ProtobufCMess
 	nng_aio_set_msg(s->aio, NULL);
 	/* The view borrows from the reply: decode the output before freeing it. */
 	code = frep_envelope_response_view(nng_msg_body(reply), nng_msg_len(reply), &resp, st);
+	if (code == FREP_OK && opts != NULL && opts->reply != NULL) {
+		reply_info_fill(opts->reply, nng_msg_body(reply), nng_msg_len(reply));
+	}
 	if (code == FREP_OK && resp.code != FREP__RPC__V1__CODE__OK) {
 		int rc = (int) resp.code;
 		code   = frep_status_set(st,
@@ -699,6 +904,33 @@ frep_client_call(frep_client *c, const char *method_path, const ProtobufCMessage
 	bool        idempotent = slash != NULL && method_is_idempotent(slash + 1);
 	call_raw(c, method_path, idempotent, input, output_desc, output, opts, true, st);
 	return record(c, st);
+}
+
+frep_code
+frep_client_invoke(frep_client *c, const ProtobufCServiceDescriptor *service, unsigned method_index,
+    const ProtobufCMessage *input, ProtobufCMessage **output, const frep_call_options *opts,
+    frep_status *st)
+{
+	frep_status local;
+	if (st == NULL) {
+		st = &local;
+	}
+	*output = NULL;
+	if (method_index >= service->n_methods) {
+		frep_status_set(st, FREP_INVALID_ARGUMENT, "%s has no method %u (it has %u)",
+		    service->name, method_index, service->n_methods);
+		return record(c, st);
+	}
+	const ProtobufCMethodDescriptor *m = &service->methods[method_index];
+	if (input == NULL || input->descriptor != m->input) {
+		frep_status_set(st, FREP_INVALID_ARGUMENT, "%s.%s takes a %s, not a %s",
+		    service->name, m->name, m->input->name,
+		    input != NULL ? input->descriptor->name : "NULL");
+		return record(c, st);
+	}
+	char path[256];
+	snprintf(path, sizeof(path), "/%s/%s", service->name, m->name);
+	return frep_client_call(c, path, input, m->output, output, opts, st);
 }
 
 /* --- ProtobufCService ------------------------------------------------------ */

@@ -24,13 +24,30 @@
 #ifndef FREP_CLIENTS_FREP_CLIENT_H
 #define FREP_CLIENTS_FREP_CLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <protobuf-c/protobuf-c.h>
 
-#include "frep_envelope.h"
 #include "frep_status.h"
+
+/* Only what this header declares is exported by libfrep-client (and the
+ * protoc-c generated code of the contract); everything else is hidden. */
+#if defined(__GNUC__)
+#define FREP_CLIENT_API __attribute__((visibility("default")))
+#else
+#define FREP_CLIENT_API
+#endif
+
+/* One metadata pair (also declared, identically, by frep_envelope.h). */
+#ifndef FREP_METADATA_DEFINED
+#define FREP_METADATA_DEFINED
+typedef struct frep_metadata {
+	const char *key;
+	const char *value;
+} frep_metadata;
+#endif
 
 typedef struct frep_client frep_client;
 
@@ -42,48 +59,101 @@ typedef struct frep_client_options {
 	const char *tls_key_file;
 	const char *tls_server_name; /* name to verify; default: the URL's host */
 	size_t      max_recv_bytes;  /* largest reply accepted; 0: 256 MiB */
+	/* Calls wait for a connection up to their deadline (gRPC's
+	 * wait-for-ready). Otherwise (the default) a call with no connection
+	 * fails fast with UNAVAILABLE: at once when the connection is refused
+	 * or fails, after about a second when nothing answers. */
+	bool wait_for_ready;
 } frep_client_options;
 
 /* Opens a client for url (tcp://, ipc://, ws://, tls+tcp://, wss://). The
  * connection is made in the background: opening succeeds while the server
- * is down, and calls wait for it up to their deadline. INVALID_ARGUMENT
+ * is down; calls then fail fast with UNAVAILABLE, or wait for it up to their
+ * deadline with wait_for_ready. INVALID_ARGUMENT
  * for a bad URL or TLS file. On success the caller owns *out. */
-frep_code frep_client_open(
+FREP_CLIENT_API frep_code frep_client_open(
     const char *url, const frep_client_options *opts, frep_client **out, frep_status *st);
 
 /* Closes the client; calls in flight fail with CANCELLED. Services from
  * frep_client_service() are freed with it. NULL is a no-op. */
-void frep_client_close(frep_client *c);
+FREP_CLIENT_API void frep_client_close(frep_client *c);
 
 /* A ProtobufCService that calls desc's methods on the server. Owned by the
  * client (the same pointer for the same descriptor); NULL only when out of
  * memory. */
-ProtobufCService *frep_client_service(frep_client *c, const ProtobufCServiceDescriptor *desc);
+FREP_CLIENT_API ProtobufCService *frep_client_service(
+    frep_client *c, const ProtobufCServiceDescriptor *desc);
 
 /* The status of the calling thread's last call on c (OK before any). */
-frep_code frep_client_last_status(frep_client *c, frep_status *out);
+FREP_CLIENT_API frep_code frep_client_last_status(frep_client *c, frep_status *out);
 
 /* Sets the deadline of the calling thread's next calls on c; 0 restores the
  * client's default. */
-void frep_client_set_call_timeout(frep_client *c, uint32_t timeout_ms);
+FREP_CLIENT_API void frep_client_set_call_timeout(frep_client *c, uint32_t timeout_ms);
 
-/* Per-call options of the generic calls below. */
+/* One typed error detail of a reply (google.protobuf.Any's shape). */
+typedef struct frep_detail {
+	char    *type_url;
+	uint8_t *value;
+	size_t   len;
+} frep_detail;
+
+/* What a reply carried besides its status and message: filled when a call's
+ * options point at one. The frep envelope has no response metadata, so
+ * there is none to read; details are the server's typed error details (none
+ * are sent today). Release with frep_reply_info_fini. */
+typedef struct frep_reply_info {
+	uint64_t     call_id; /* echoed by the server */
+	frep_detail *details; /* n_details of them */
+	size_t       n_details;
+} frep_reply_info;
+
+/* Frees what info holds (not info itself); NULL is a no-op. */
+FREP_CLIENT_API void frep_reply_info_fini(frep_reply_info *info);
+
+/* Per-call options of the generic calls below, gRPC's CallOptions: the
+ * deadline, metadata, wait-for-ready; and where to put the reply's info. */
 typedef struct frep_call_options {
 	uint32_t             timeout_ms; /* 0: the thread's or client's default */
 	const frep_metadata *metadata;   /* extra metadata pairs */
 	size_t               n_metadata;
+	bool                 wait_for_ready; /* this call waits for a connection */
+	frep_reply_info     *reply;          /* non-NULL: filled (success or failure) */
 } frep_call_options;
 
 /* Calls method_path ("/frep.v1.Health/Check") with input, decoding the reply
  * as output_desc into *output (caller frees with
  * protobuf_c_message_free_unpacked). Returns the call's status; also
  * recorded as the thread's last status. */
-frep_code frep_client_call(frep_client *c, const char *method_path, const ProtobufCMessage *input,
-    const ProtobufCMessageDescriptor *output_desc, ProtobufCMessage **output,
-    const frep_call_options *opts, frep_status *st);
+FREP_CLIENT_API frep_code frep_client_call(frep_client *c, const char *method_path,
+    const ProtobufCMessage *input, const ProtobufCMessageDescriptor *output_desc,
+    ProtobufCMessage **output, const frep_call_options *opts, frep_status *st);
+
+/* The typed call path: calls service->methods[method_index] with input (of
+ * the method's input type) and sets *output to a message of its output
+ * type, e.g.
+ *
+ *     Frep__V1__Scope *scope = NULL;
+ *     frep_code code = frep_client_invoke(c, &frep__v1__dhcp_server__descriptor,
+ *         FREP_METHOD_INDEX(Frep__V1__DhcpServer_Service, get_scope), &key.base,
+ *         (ProtobufCMessage **) &scope, &opts, &st);
+ *
+ * Returns the call's status (INVALID_ARGUMENT for a method index out of
+ * range or an input of another type). The caller frees *output with
+ * protobuf_c_message_free_unpacked. */
+FREP_CLIENT_API frep_code frep_client_invoke(frep_client *c,
+    const ProtobufCServiceDescriptor *service, unsigned method_index, const ProtobufCMessage *input,
+    ProtobufCMessage **output, const frep_call_options *opts, frep_status *st);
+
+/* The index of a method in its service's descriptor, from protoc-c's
+ * generated service struct, which lists the methods in descriptor order
+ * after its base: FREP_METHOD_INDEX(Frep__V1__DhcpServer_Service, get_scope). */
+#define FREP_METHOD_INDEX(service_type, method)                                                    \
+	((unsigned) ((offsetof(service_type, method) - sizeof(ProtobufCService)) /                 \
+		     sizeof(void (*)(void))))
 
 /* The largest request envelope the server accepts (asked once, then
  * remembered); 0 with a status if the server cannot be asked. */
-size_t frep_client_server_max_message_bytes(frep_client *c, frep_status *st);
+FREP_CLIENT_API size_t frep_client_server_max_message_bytes(frep_client *c, frep_status *st);
 
 #endif /* FREP_CLIENTS_FREP_CLIENT_H */

@@ -35,11 +35,43 @@
 
 /* --- output helpers ------------------------------------------------------- */
 
+/* With --json, errors are JSON on stderr too (set once the command line
+ * is parsed). */
+static bool json_errors;
+
+int
+frepctl__exit_code(frep_code code)
+{
+	switch (code) {
+	case FREP_OK:
+		return 0;
+	case FREP_NOT_FOUND:
+		return FREPCTL_EXIT_NOT_FOUND;
+	case FREP_UNAVAILABLE:
+	case FREP_DEADLINE_EXCEEDED:
+		return FREPCTL_EXIT_UNAVAILABLE;
+	case FREP_UNAUTHENTICATED:
+	case FREP_PERMISSION_DENIED:
+		return FREPCTL_EXIT_DENIED;
+	default:
+		return EXIT_FAILED;
+	}
+}
+
 int
 frepctl__fail_status(const frep_status *st)
 {
-	fprintf(stderr, "frepctl: %s: %s\n", frep_code_name(st->code), st->message);
-	return EXIT_FAILED;
+	if (json_errors) {
+		json_t *j = json_pack(
+		    "{s:s, s:s}", "code", frep_code_name(st->code), "message", st->message);
+		char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+		fprintf(stderr, "%s\n", s != NULL ? s : "{}");
+		free(s);
+		json_decref(j);
+	} else {
+		fprintf(stderr, "frepctl: %s: %s\n", frep_code_name(st->code), st->message);
+	}
+	return frepctl__exit_code(st->code);
 }
 
 int
@@ -65,13 +97,52 @@ frepctl__confirm(const frepctl_args *a, bool skip, const char *question)
 int
 frepctl__usage_error(const char *fmt, ...)
 {
+	char    msg[1024];
 	va_list ap;
-	fprintf(stderr, "frepctl: INVALID_ARGUMENT: ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, " (see --help)\n");
+	if (json_errors) {
+		json_t *j = json_pack("{s:s, s:s}", "code", "INVALID_ARGUMENT", "message", msg);
+		char   *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+		fprintf(stderr, "%s\n", s != NULL ? s : "{}");
+		free(s);
+		json_decref(j);
+	} else {
+		fprintf(stderr, "frepctl: INVALID_ARGUMENT: %s (see --help)\n", msg);
+	}
 	return EXIT_USAGE;
+}
+
+/* A deadline: plain milliseconds, or a number with a unit: 500ms, 5s, 2m,
+ * 1h. 0 and -1 on error. */
+static int
+parse_deadline_ms(const char *text, uint32_t *out)
+{
+	char              *end = NULL;
+	unsigned long long v;
+	if (text[0] < '0' || text[0] > '9') {
+		return -1;
+	}
+	errno = 0;
+	v     = strtoull(text, &end, 10);
+	if (errno != 0) {
+		return -1;
+	}
+	static const struct {
+		const char *unit;
+		unsigned    ms;
+	} units[] = {{"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {NULL, 0}};
+	for (size_t i = 0; units[i].unit != NULL; i++) {
+		if (strcmp(end, units[i].unit) == 0) {
+			if (v == 0 || v > 3600000ull / units[i].ms) {
+				return -1;
+			}
+			*out = (uint32_t) (v * units[i].ms);
+			return 0;
+		}
+	}
+	return -1;
 }
 
 void
@@ -341,7 +412,8 @@ static const frepctl_command base_commands[] = {
 
 /* The top level: frepctl's own commands, then the DhcpServer groups. */
 static const frepctl_command *const top_tables[] = {base_commands, frepctl__dhcp_commands,
-    frepctl__replicate_commands, frepctl__kea_commands, frepctl__dns_commands, NULL};
+    frepctl__replicate_commands, frepctl__kea_commands, frepctl__dns_commands,
+    frepctl__call_commands, NULL};
 
 static void
 print_rows(FILE *out, const frepctl_command *table)
@@ -367,7 +439,9 @@ usage(FILE *out)
 		     "  --server URL        frepd to talk to (default $FREP_SERVER or "
 		     "tcp://127.0.0.1:6470)\n"
 		     "  --token-file FILE   admin bearer token (default $FREP_TOKEN_FILE)\n"
-		     "  --timeout MS        per-call deadline (default 30000)\n"
+		     "  --timeout T         per-call deadline: ms, or 500ms, 5s, 2m (default 30s)\n"
+		     "  --wait              wait for the server up to the deadline (default: fail\n"
+		     "                      at once with UNAVAILABLE when nothing listens)\n"
 		     "  --json              machine-readable output: the full response as JSON\n"
 		     "  --tls-ca FILE       CA to verify a tls+tcp:// server\n"
 		     "  --tls-cert FILE     client certificate; --tls-key FILE its key\n"
@@ -377,8 +451,11 @@ usage(FILE *out)
 	for (size_t t = 0; top_tables[t] != NULL; t++) {
 		print_rows(out, top_tables[t]);
 	}
-	fprintf(out, "\nOn failure frepctl prints \"frepctl: STATUS: message\" and exits 1 "
-		     "(2 for a bad command line).\n");
+	fprintf(out,
+	    "\nGlobal options may also follow the command. On failure frepctl prints\n"
+	    "\"frepctl: STATUS: message\" (with --json: {\"code\": ..., \"message\": ...}) on\n"
+	    "stderr and exits 1; 2 for a bad command line, 3 NOT_FOUND, 4 UNAVAILABLE or\n"
+	    "DEADLINE_EXCEEDED, 5 UNAUTHENTICATED or PERMISSION_DENIED.\n");
 }
 
 static void
@@ -454,6 +531,40 @@ parse_leaf(const frepctl_command *cmd, const char *path, int argc, char **argv, 
 		if (!flags_done && strcmp(arg, "--json") == 0) {
 			a->json = true;
 			continue;
+		}
+		if (!flags_done && strcmp(arg, "--wait") == 0) {
+			a->g_wait = true;
+			continue;
+		}
+		/* The other global options too, unless the command has a flag of
+		 * that name: "frepctl scope list --server URL" works. */
+		if (!flags_done && strncmp(arg, "--", 2) == 0) {
+			static const char *const globals[] = {"server", "token-file", "timeout",
+			    "tls-ca", "tls-cert", "tls-key", NULL};
+			const char              *gname     = arg + 2;
+			const char              *geq       = strchr(gname, '=');
+			size_t glen = geq != NULL ? (size_t) (geq - gname) : strlen(gname);
+			int    g    = -1;
+			for (int k = 0; globals[k] != NULL && flag_index(cmd, gname, glen) < 0;
+			     k++) {
+				if (strlen(globals[k]) == glen &&
+				    strncmp(globals[k], gname, glen) == 0) {
+					g = k;
+				}
+			}
+			if (g >= 0) {
+				const char *v = geq != NULL    ? geq + 1
+						: i + 1 < argc ? argv[++i]
+							       : NULL;
+				if (v == NULL) {
+					return frepctl__usage_error(
+					    "%s: --%s needs a value", path, globals[g]);
+				}
+				const char **slot[] = {&a->g_server, &a->g_token_file,
+				    &a->g_timeout, &a->g_tls_ca, &a->g_tls_cert, &a->g_tls_key};
+				*slot[g]            = v;
+				continue;
+			}
 		}
 		if (!flags_done && strcmp(arg, "--") == 0) {
 			flags_done = true;
@@ -594,6 +705,7 @@ main(int argc, char **argv)
 		OPT_CA,
 		OPT_CERT,
 		OPT_KEY,
+		OPT_WAIT,
 		OPT_HELP,
 		OPT_HELP_TREE,
 		OPT_VERSION
@@ -606,6 +718,7 @@ main(int argc, char **argv)
 	    {.name = "tls-ca", .has_arg = required_argument, .val = OPT_CA},
 	    {.name = "tls-cert", .has_arg = required_argument, .val = OPT_CERT},
 	    {.name = "tls-key", .has_arg = required_argument, .val = OPT_KEY},
+	    {.name = "wait", .has_arg = no_argument, .val = OPT_WAIT},
 	    {.name = "help", .has_arg = no_argument, .val = OPT_HELP},
 	    {.name = "help-tree", .has_arg = no_argument, .val = OPT_HELP_TREE},
 	    {.name = "version", .has_arg = no_argument, .val = OPT_VERSION},
@@ -624,7 +737,11 @@ main(int argc, char **argv)
 	}
 	ctl.server = getenv("FREP_SERVER") != NULL ? getenv("FREP_SERVER") : "tcp://127.0.0.1:6470";
 	opterr     = 0;
-	while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+	/* --json anywhere makes even a bad command line's error JSON. */
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		json_errors = json_errors || strcmp(argv[i], "--json") == 0;
+	}
+	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_SERVER:
 			ctl.server = optarg;
@@ -632,16 +749,14 @@ main(int argc, char **argv)
 		case OPT_TOKEN:
 			token_file = optarg;
 			break;
-		case OPT_TIMEOUT: {
-			char         *end = NULL;
-			unsigned long v   = strtoul(optarg, &end, 10);
-			if (*optarg == '\0' || *end != '\0' || v == 0 || v > 3600000) {
-				return frepctl__usage_error(
-				    "--timeout \"%s\" is not a number of ms in 1..3600000", optarg);
+		case OPT_TIMEOUT:
+			if (parse_deadline_ms(optarg, &ctl.copts.timeout_ms) != 0) {
+				return frepctl__usage_error("--timeout \"%s\" is not a deadline of "
+							    "1 ms to 1 h (5000, 500ms, "
+							    "5s, 2m)",
+				    optarg);
 			}
-			ctl.copts.timeout_ms = (uint32_t) v;
 			break;
-		}
 		case OPT_JSON:
 			ctl.json = true;
 			break;
@@ -654,6 +769,10 @@ main(int argc, char **argv)
 		case OPT_KEY:
 			ctl.copts.tls_key_file = optarg;
 			break;
+		case OPT_WAIT:
+			ctl.copts.wait_for_ready = true;
+			break;
+		case 'h':
 		case OPT_HELP:
 			usage(stdout);
 			return 0;
@@ -685,6 +804,20 @@ main(int argc, char **argv)
 	}
 	if (rc != RESOLVED_RUN) {
 		return rc;
+	}
+	/* Global options given after the command win over those before it. */
+	ctl.server            = args.g_server != NULL ? args.g_server : ctl.server;
+	token_file            = args.g_token_file != NULL ? args.g_token_file : token_file;
+	ctl.copts.tls_ca_file = args.g_tls_ca != NULL ? args.g_tls_ca : ctl.copts.tls_ca_file;
+	ctl.copts.tls_cert_file =
+	    args.g_tls_cert != NULL ? args.g_tls_cert : ctl.copts.tls_cert_file;
+	ctl.copts.tls_key_file   = args.g_tls_key != NULL ? args.g_tls_key : ctl.copts.tls_key_file;
+	ctl.copts.wait_for_ready = ctl.copts.wait_for_ready || args.g_wait;
+	if (args.g_timeout != NULL &&
+	    parse_deadline_ms(args.g_timeout, &ctl.copts.timeout_ms) != 0) {
+		return frepctl__usage_error(
+		    "--timeout \"%s\" is not a deadline of 1 ms to 1 h (5000, 500ms, 5s, 2m)",
+		    args.g_timeout);
 	}
 	if (token_file != NULL && token_file[0] != '\0') {
 		if ((rc = read_token_file(token_file, &ctl.token)) != 0) {

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "frep/v1/dhcp_server.pb-c.h"
 #include "frepctl_internal.h"
@@ -1133,9 +1134,66 @@ static const frepctl_flag optiondef_list_flags[] = {
     {0},
 };
 
+/* DHCPv4 options by their IANA names (RFC 2132 and later), so "router"
+ * works where 3 does. The server knows options by number only. */
+static const struct {
+	const char *name;
+	uint32_t    code;
+} option_names[] = {
+    {"subnet-mask", 1},
+    {"time-offset", 2},
+    {"router", 3},
+    {"routers", 3},
+    {"time-servers", 4},
+    {"name-servers", 5},
+    {"domain-name-servers", 6},
+    {"dns-servers", 6},
+    {"log-servers", 7},
+    {"host-name", 12},
+    {"boot-size", 13},
+    {"domain-name", 15},
+    {"swap-server", 16},
+    {"root-path", 17},
+    {"ip-forwarding", 19},
+    {"default-ip-ttl", 23},
+    {"interface-mtu", 26},
+    {"broadcast-address", 28},
+    {"static-routes", 33},
+    {"ntp-servers", 42},
+    {"vendor-encapsulated-options", 43},
+    {"netbios-name-servers", 44},
+    {"netbios-node-type", 46},
+    {"netbios-scope", 47},
+    {"dhcp-lease-time", 51},
+    {"dhcp-server-identifier", 54},
+    {"dhcp-renewal-time", 58},
+    {"dhcp-rebinding-time", 59},
+    {"vendor-class-identifier", 60},
+    {"tftp-server-name", 66},
+    {"boot-file-name", 67},
+    {"user-class", 77},
+    {"domain-search", 119},
+    {"classless-static-route", 121},
+    {"wpad", 252},
+    {NULL, 0},
+};
+
 static int
 parse_option_id(const frepctl_args *a, const char *text, uint32_t *out)
 {
+	if (text[0] < '0' || text[0] > '9') {
+		for (size_t i = 0; option_names[i].name != NULL; i++) {
+			if (strcasecmp(option_names[i].name, text) == 0) {
+				*out = option_names[i].code;
+				return 0;
+			}
+		}
+		return frepctl__usage_error(
+		    "%s: option \"%s\" is neither a number in 0..255 nor an "
+		    "option name frepctl knows (router, domain-name-servers, "
+		    "domain-name, ntp-servers, ...; see FREPCTL.md)",
+		    a->path, text);
+	}
 	return parse_u32(a, "option id", text, 0, 255, out);
 }
 

@@ -16,8 +16,12 @@
 
 #include "frep_client.h"
 
-#define FREPCTL_EXIT_FAILED 1 /* the call failed: status printed */
-#define FREPCTL_EXIT_USAGE  2 /* bad command line */
+/* Exit codes (docs/FREPCTL.md has the table). */
+#define FREPCTL_EXIT_FAILED      1 /* the call failed (any other status): printed */
+#define FREPCTL_EXIT_USAGE       2 /* bad command line */
+#define FREPCTL_EXIT_NOT_FOUND   3 /* NOT_FOUND */
+#define FREPCTL_EXIT_UNAVAILABLE 4 /* UNAVAILABLE or DEADLINE_EXCEEDED: try again later */
+#define FREPCTL_EXIT_DENIED      5 /* UNAUTHENTICATED or PERMISSION_DENIED */
 
 #define FREPCTL_MAX_FLAGS 24 /* flags of one command */
 #define FREPCTL_MAX_ARGS  66 /* positional arguments: option CODE + 64 values */
@@ -49,9 +53,12 @@ typedef struct frepctl_args {
 	const struct frepctl_command *cmd;
 	const char                   *path; /* "scope add", for messages */
 	bool                          json; /* --json given after the command */
-	int                           npos;
-	const char                   *pos[FREPCTL_MAX_ARGS];
-	size_t                        nval[FREPCTL_MAX_FLAGS];
+	/* Global options given after the command (NULL: not given there). */
+	const char *g_server, *g_token_file, *g_timeout, *g_tls_ca, *g_tls_cert, *g_tls_key;
+	bool        g_wait;
+	int         npos;
+	const char *pos[FREPCTL_MAX_ARGS];
+	size_t      nval[FREPCTL_MAX_FLAGS];
 	/* Values of each flag: as many as the command line holds (a
 	 * repeatable flag such as --scope takes any number). */
 	const char **val[FREPCTL_MAX_FLAGS];
@@ -78,6 +85,9 @@ extern const frepctl_command frepctl__dhcp_commands[];
 /* frepctl replicate (frepctl_replicate.c), terminated by {0}. */
 extern const frepctl_command frepctl__replicate_commands[];
 
+/* frepctl call METHOD JSON (frepctl_call.c), terminated by {0}. */
+extern const frepctl_command frepctl__call_commands[];
+
 /* frepctl kea render / status (frepctl_kea.c), terminated by {0}. */
 extern const frepctl_command frepctl__kea_commands[];
 
@@ -102,8 +112,12 @@ bool frepctl__arg_has(const frepctl_args *a, const char *name);
  * code (off a terminal: FREPCTL_EXIT_USAGE, asking for --yes). */
 int frepctl__confirm(const frepctl_args *a, bool skip, const char *question);
 
-/* Prints "frepctl: STATUS: message"; returns FREPCTL_EXIT_FAILED. */
+/* Prints "frepctl: STATUS: message" (with --json: {"code": "STATUS",
+ * "message": ...} on stderr); returns the exit code for the status. */
 int frepctl__fail_status(const frep_status *st);
+
+/* The exit code for a failed call's status. */
+int frepctl__exit_code(frep_code code);
 
 /* Prints "frepctl: INVALID_ARGUMENT: <formatted>" for a bad command line;
  * returns FREPCTL_EXIT_USAGE. */

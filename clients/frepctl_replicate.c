@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "frep/v1/dhcp_server.pb-c.h"
+#include "frep/rpc/v1/envelope.pb-c.h"
 #include "frep/v1/replication.pb-c.h"
 #include "frepctl_internal.h"
 

@@ -18,10 +18,13 @@
 #include "frep/rpc/v1/envelope.pb-c.h"
 #include "frep_status.h"
 
+#ifndef FREP_METADATA_DEFINED
+#define FREP_METADATA_DEFINED
 typedef struct frep_metadata {
 	const char *key;
 	const char *value;
 } frep_metadata;
+#endif
 
 /* Request fields; payload may be NULL (an empty message). */
 typedef struct frep_request_fields {

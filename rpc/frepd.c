@@ -29,9 +29,12 @@
 #include "engine.h"
 #include "service_notify.h"
 #include "frep_status.h"
+#include "grpc_health.h"
 #include "health.h"
+#include "http_endpoint.h"
 #include "kea_push.h"
 #include "log.h"
+#include "metrics.h"
 #include "partner_client.h"
 #include "partner_service.h"
 #include "replication_service.h"
@@ -61,6 +64,7 @@ typedef struct frepd_options {
 	const char     *kea_socket; /* --kea-socket: drive a running kea-dhcp4 */
 	const char     *kea_base;
 	bool            allow_core_dumps;
+	const char     *http_url; /* --http: the Connect/HTTP endpoint */
 } frepd_options;
 
 static void
@@ -80,7 +84,11 @@ usage(FILE *out)
 	    "                           PATH.lock keeps a second frepd off it\n"
 	    "  --threads N              worker threads running handlers (default 4)\n"
 	    "  --max-message-bytes N    largest request accepted (default %u)\n"
-	    "  --log-level LEVEL        error, warn, info or debug (default info)\n"
+	    "  --log-level LEVEL        error, warn, info or debug (default info); every\n"
+	    "                           call is logged (failures at info, the rest at debug)\n"
+	    "  --log-format FORMAT      text (default) or json: one object a line with time,\n"
+	    "                           level, event, method, status, duration_ms,\n"
+	    "                           request_id, peer, message\n"
 	    "  --tls-cert FILE          PEM certificate for tls+tcp:// and wss:// listeners\n"
 	    "  --tls-key FILE           PEM private key for that certificate\n"
 	    "  --tls-ca FILE            PEM CA bundle; when given, clients must present a\n"
@@ -109,6 +117,10 @@ usage(FILE *out)
 	    "                           subnets, options and classes are merged into\n"
 	    "  --allow-core-dumps       let the kernel dump this process's memory (tokens\n"
 	    "                           and shared secrets included); off by default\n"
+	    "  --http URL               also serve every method over HTTP as Connect unary\n"
+	    "                           calls (JSON or binary protobuf), e.g.\n"
+	    "                           http://127.0.0.1:6480 or https://0.0.0.0:6481 (with\n"
+	    "                           --tls-cert/--tls-key); see docs/PROTOCOL.md\n"
 	    "  --help                   print this help and exit\n"
 	    "  --version                print the version and exit\n"
 	    "\n"
@@ -229,6 +241,8 @@ parse_args(int argc, char **argv, frepd_options *o)
 		OPT_ALLOW_CORE,
 		OPT_AUDIT_ROWS,
 		OPT_AUDIT_DAYS,
+		OPT_HTTP,
+		OPT_LOGFORMAT,
 		OPT_HELP,
 		OPT_VERSION,
 	};
@@ -256,6 +270,8 @@ parse_args(int argc, char **argv, frepd_options *o)
 	    {.name = "allow-core-dumps", .has_arg = no_argument, .val = OPT_ALLOW_CORE},
 	    {.name = "audit-max-rows", .has_arg = required_argument, .val = OPT_AUDIT_ROWS},
 	    {.name = "audit-max-age-days", .has_arg = required_argument, .val = OPT_AUDIT_DAYS},
+	    {.name = "http", .has_arg = required_argument, .val = OPT_HTTP},
+	    {.name = "log-format", .has_arg = required_argument, .val = OPT_LOGFORMAT},
 	    {.name = "help", .has_arg = no_argument, .val = OPT_HELP},
 	    {.name = "version", .has_arg = no_argument, .val = OPT_VERSION},
 	    {0},
@@ -367,6 +383,21 @@ parse_args(int argc, char **argv, frepd_options *o)
 		case OPT_ALLOW_CORE:
 			o->allow_core_dumps = true;
 			break;
+		case OPT_HTTP:
+			o->http_url = optarg;
+			break;
+		case OPT_LOGFORMAT: {
+			rpc_log_format format;
+			if (rpc_log_format_parse(optarg, &format) != 0) {
+				fprintf(stderr,
+				    "frepd: INVALID_ARGUMENT: --log-format \"%s\" is not text or "
+				    "json\n",
+				    optarg);
+				return -1;
+			}
+			rpc_log_set_format(format);
+			break;
+		}
 		case OPT_HELP:
 			usage(stdout);
 			exit(0);
@@ -575,17 +606,64 @@ notify_service_manager(const char *state)
 	}
 }
 
+/* --- metrics collectors (GET /metrics, docs/PROTOCOL.md §15) ------------ */
+
+static void
+collect_kea(void *arg, rpc_metrics_writer *w)
+{
+	kea_push_status ks;
+	kea_push_get_status(arg, &ks);
+	rpc_metrics_family(w, "frep_kea_pushes_total", "counter",
+	    "Configurations Kea accepted since frepd started.");
+	rpc_metrics_sample(w, "frep_kea_pushes_total", NULL, NULL, (double) ks.pushes);
+	rpc_metrics_family(w, "frep_kea_push_failures_total", "counter",
+	    "Failed attempts to push the configuration to Kea since frepd started.");
+	rpc_metrics_sample(w, "frep_kea_push_failures_total", NULL, NULL, (double) ks.failures);
+	rpc_metrics_family(w, "frep_kea_push_consecutive_failures", "gauge",
+	    "Failed pushes since the last success (0: Kea is in step).");
+	rpc_metrics_sample(
+	    w, "frep_kea_push_consecutive_failures", NULL, NULL, (double) ks.consecutive_failures);
+	rpc_metrics_family(w, "frep_kea_push_pending", "gauge",
+	    "1 while a committed change waits to be pushed to Kea.");
+	rpc_metrics_sample(w, "frep_kea_push_pending", NULL, NULL, ks.pending ? 1 : 0);
+	rpc_metrics_family(w, "frep_kea_last_push_timestamp_seconds", "gauge",
+	    "When Kea last accepted a configuration (Unix time; 0: never).");
+	rpc_metrics_sample(w, "frep_kea_last_push_timestamp_seconds", NULL, NULL,
+	    (double) ks.last_push_unix_ms / 1000.0);
+}
+
+static void
+collect_store(void *arg, rpc_metrics_writer *w)
+{
+	const char *path = arg;
+	char        wal[PATH_MAX];
+	struct stat sb;
+	double      bytes = 0;
+	if (stat(path, &sb) == 0) {
+		bytes += (double) sb.st_size;
+	}
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	if (stat(wal, &sb) == 0) {
+		bytes += (double) sb.st_size;
+	}
+	rpc_metrics_family(w, "frep_store_bytes", "gauge",
+	    "Size of the SQLite store on disk (database and write-ahead log).");
+	rpc_metrics_sample(w, "frep_store_bytes", NULL, NULL, bytes);
+}
+
 int
 main(int argc, char **argv)
 {
 	frepd_options     o = {0};
 	frep_status       st;
 	rpc_server       *server        = NULL;
+	rpc_http         *http          = NULL;
 	ProtobufCService *health        = NULL;
 	ProtobufCService *dhcp          = NULL;
 	ProtobufCService *partner       = NULL;
 	ProtobufCService *data_plane    = NULL;
 	ProtobufCService *dp_health     = NULL;
+	ProtobufCService *grpc_health   = NULL;
 	kea_push         *kea           = NULL;
 	replication      *repl          = NULL;
 	partner_pool     *pool          = NULL;
@@ -641,6 +719,22 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (o.http_url != NULL && strncmp(o.http_url, "https://", 8) != 0 && token == NULL) {
+		char local[512];
+		/* http://host:port is checked as tcp://host:port. */
+		const char *sep = strstr(o.http_url, "://");
+		snprintf(local, sizeof(local), "tcp://%s", sep != NULL ? sep + 3 : o.http_url);
+		if (!url_is_local(local)) {
+			fprintf(stderr,
+			    "frepd: FAILED_PRECONDITION: --http %s is not a loopback address; an "
+			    "HTTP endpoint reachable from other machines needs https:// or an "
+			    "admin "
+			    "token (--token-file)\n",
+			    o.http_url);
+			free(token);
+			return 2;
+		}
+	}
 	if (open_store(o.db_path, &store, &lock_fd) != 0) {
 		free(token);
 		free(partner_token);
@@ -685,6 +779,12 @@ main(int argc, char **argv)
 		FREP_OK) {
 		goto fail;
 	}
+	/* grpc.health.v1.Health beside it, with its answers. */
+	if (grpc_health_new(dp_health, &grpc_health, &st) != FREP_OK ||
+	    rpc_server_register(
+		server, grpc_health, RPC_SERVICE_INLINE | RPC_SERVICE_NO_AUTH, &st) != FREP_OK) {
+		goto fail;
+	}
 	if (data_plane_service_new(store, kea, o.kea_base, &data_plane, &st) != FREP_OK ||
 	    rpc_server_register(server, data_plane, 0, &st) != FREP_OK) {
 		goto fail;
@@ -726,11 +826,30 @@ main(int argc, char **argv)
 			goto fail;
 		}
 	}
+	if (rpc_metrics_add_collector(
+		rpc_server_metrics(server), collect_store, (void *) o.db_path, &st) != FREP_OK ||
+	    (kea != NULL && rpc_metrics_add_collector(
+				rpc_server_metrics(server), collect_kea, kea, &st) != FREP_OK)) {
+		goto fail;
+	}
+	if (o.http_url != NULL) {
+		rpc_http_options ho = {.url = o.http_url, .tls = &o.tls};
+		if (rpc_http_new(server, &ho, &http, &st) != FREP_OK) {
+			goto fail;
+		}
+	}
 	if (rpc_server_start(server, &st) != FREP_OK) {
+		goto fail;
+	}
+	if (http != NULL && rpc_http_start(http, &st) != FREP_OK) {
 		goto fail;
 	}
 	for (size_t i = 0; i < o.n_listen; i++) {
 		rpc_log(RPC_LOG_INFO, "listening on %s", rpc_server_bound_url(server, i));
+	}
+	if (http != NULL) {
+		rpc_log(RPC_LOG_INFO, "listening on %s (HTTP, Connect protocol)",
+		    rpc_http_bound_url(http));
 	}
 	rpc_log(RPC_LOG_INFO, "frepd %s serving %s (%u worker threads, max message %zu bytes)",
 	    FREP_VERSION, o.db_path, o.threads, rpc_server_max_message_bytes(server));
@@ -742,6 +861,8 @@ main(int argc, char **argv)
 	rpc_log(RPC_LOG_INFO, "%s received: draining calls in flight", strsignal(sig));
 	notify_service_manager("STOPPING=1");
 	rpc_server_shutdown(server, o.drain_ms);
+	rpc_http_free(http);
+	http = NULL;
 	rpc_log(RPC_LOG_INFO, "stopped");
 	exit_code = 0;
 	goto out;
@@ -751,10 +872,15 @@ fail:
 out:
 	/* The server first: no handler may run once the services and the store
 	 * they use are gone. */
+	if (server != NULL) {
+		rpc_server_shutdown(server, 0); /* HTTP calls in flight answer first */
+	}
+	rpc_http_free(http);
 	rpc_server_free(server);
 	engine_set_commit_hook(store, NULL, NULL);
 	kea_push_free(kea);
 	data_plane_service_free(data_plane);
+	grpc_health_free(grpc_health);
 	data_plane_health_free(dp_health);
 	rpc_health_free(health);
 	dhcp_service_free(dhcp);

@@ -95,6 +95,15 @@ run 2 optiondef set 250 --multi --single; err_has "another flag already sets"
 run 2 failover add r --partner "$url" --scope 10.0.1.0 --secret-file "$work/missing"
 err_has "--secret-file $work/missing"
 
+# Nothing listens yet: UNAVAILABLE at once, not after the 10 s deadline
+# (fail fast; --wait would wait).
+run 4 health; err_has "UNAVAILABLE"; err_has "connection refused by $url"
+# With --json (before or after the command) the error is JSON on stderr.
+run 4 health --json; err_has '"code":"UNAVAILABLE"'
+run 2 --json scope get; err_has '"code":"INVALID_ARGUMENT"'
+must -h;                        out_has "usage: frepctl"
+run 2 --timeout 5x health;      err_has "--timeout \"5x\""
+
 # --- the server -----------------------------------------------------------------------
 "$FREPD" --listen "$url" --db "$work/frep.db" 2>"$work/frepd.log" &
 pid=$!
@@ -102,7 +111,11 @@ pid=$!
 # and replicates the relationship's scopes there.
 "$FREPD" --listen "$partner_url" --db "$work/partner.db" 2>"$work/partner.log" &
 partner_pid=$!
-must health; out_has SERVING
+# Both servers are starting: --wait (wait-for-ready) waits for them; without
+# it a call that finds nothing listening fails at once (above).
+must --wait health; out_has SERVING
+"$FREPCTL" --server "$partner_url" --timeout 10000 --wait health >/dev/null ||
+  fail "the partner frepd did not come up"
 must describe; out_has "frep.v1.DhcpServer"
 
 # Everything below is configured through frepctl only.
@@ -272,7 +285,7 @@ must --json class list user;                  check '"Lab" not in [c["name"] for
 run 1 optiondef remove 250;                   err_has "FAILED_PRECONDITION"   # a policy still uses it
 must option remove --policy Everywhere 250
 must optiondef remove 250
-run 1 optiondef get 250;                      err_has "NOT_FOUND"
+run 3 optiondef get 250;                      err_has "NOT_FOUND"
 must --json failover scope add lab-pair --scope 10.0.2.0; check 'j["scope_ids"] == ["10.0.1.0", "10.0.2.0"]'
 run 2 failover scope remove lab-pair --scope 10.0.2.0; err_has "--yes"   # deletes on the partner: refused off a terminal
 must --json failover scope remove lab-pair --scope 10.0.2.0 --yes; check 'j["scope_ids"] == ["10.0.1.0"]'
@@ -317,11 +330,27 @@ run 1 scope add 10.0.5.300/24 --range 10.0.5.10-10.0.5.200 --name Bad
 err_has "frepctl: INVALID_ARGUMENT:"; err_has "10.0.5.300"
 run 1 reservation add 10.0.0.0 10.0.0.999 --client-id 00-11-22-33-44-66
 err_has "INVALID_ARGUMENT"; err_has "10.0.0.999"
-run 1 scope get 10.9.9.0;                     err_has "frepctl: NOT_FOUND:"; err_has "10.9.9.0"
-run 1 --json scope show 10.9.9.0;             err_has "NOT_FOUND"
-run 1 exclusion add 10.9.9.0 10.9.9.5-10.9.9.6; err_has "NOT_FOUND"
+run 3 scope get 10.9.9.0;                     err_has "frepctl: NOT_FOUND:"; err_has "10.9.9.0"
+run 3 --json scope show 10.9.9.0;             err_has '{"code":"NOT_FOUND","message":"scope 10.9.9.0'
+run 3 exclusion add 10.9.9.0 10.9.9.5-10.9.9.6; err_has "NOT_FOUND"
 run 1 scope add 10.0.0.0/24 --range 10.0.0.10-10.0.0.200 --name Again; err_has "ALREADY_EXISTS"
-run 1 option set --scope 10.0.0.0 249 1;      err_has "NOT_FOUND"; err_has "249"
+run 3 option set --scope 10.0.0.0 249 1;      err_has "NOT_FOUND"; err_has "249"
+# Option names as well as numbers; global options after the command; a
+# deadline with a unit.
+must option set --scope 10.0.0.0 domain-name-servers 10.0.0.53 --timeout 5s --server "$url"
+must option get --scope 10.0.0.0 6 --json;    check 'j["values"] == ["10.0.0.53"]'
+must option remove --scope 10.0.0.0 domain-name-servers
+run 2 option set --scope 10.0.0.0 routr 1.2.3.4; err_has 'option "routr"'
+# frepctl call: any method, proto3 JSON in and out.
+must call /frep.v1.DhcpServer/GetScope '{"scopeId": "10.0.0.0"}'; check 'j["scopeId"] == "10.0.0.0" and "subnetMask" in j'
+must call frep.v1.DhcpServer.ListScopes;     check 'any(x["scopeId"] == "10.0.0.0" for x in j["scopes"])'
+echo '{"scope_id": "10.0.0.0"}' | ctl call DhcpServer/GetScope - >"$work/out" || fail "call with stdin"
+check 'j["scopeId"] == "10.0.0.0"'
+run 3 call DhcpServer/GetScope '{"scopeId": "10.9.9.0"}'; err_has "NOT_FOUND"
+run 2 call DhcpServer/GetScope '{"scope": 1}';  err_has 'has no field "scope"'
+run 2 call Health/Check;                        err_has "ambiguous method"
+must call grpc.health.v1.Health/Check;          check 'j["status"] == "SERVING"'
+run 2 call /nope.Service/Method;                err_has 'no method "/nope.Service/Method"' 
 run 1 option set 3 not-an-address;           err_has "INVALID_ARGUMENT"; err_has "not-an-address"
 
 # --- tables align by display width, not bytes (libsmartcols; issue 12) -----------------------------

@@ -215,20 +215,21 @@ test_frepctl_health_and_describe(void **state)
 	assert_int_equal(tu_system("%s --server %s health frep.v1.Nope 2>&1 | grep -q 'NOT_FOUND'",
 			     frepctl, f->url),
 	    0);
-	assert_int_equal(tu_system("%s --server %s health frep.v1.Nope", frepctl, f->url), 1);
+	/* NOT_FOUND exits 3 (FREPCTL.md, exit codes). */
+	assert_int_equal(tu_system("%s --server %s health frep.v1.Nope", frepctl, f->url), 3);
 	assert_int_equal(
 	    tu_system(
 		"%s --server %s describe | grep -q '/frep.v1.FailoverReplication/ReplicateByName'",
 		frepctl, f->url),
 	    0);
 	stop_frepd_cleanly(f, SIGTERM);
-	/* Nobody listening: UNAVAILABLE within the deadline, exit 1. */
+	/* Nobody listening: UNAVAILABLE within the deadline, exit 4. */
 	assert_int_equal(
 	    tu_system("%s --server %s --timeout 300 health 2>&1 | grep -q '^frepctl: UNAVAILABLE'",
 		frepctl, f->url),
 	    0);
 	assert_int_equal(
-	    tu_system("%s --server %s --timeout 300 health 2>/dev/null", frepctl, f->url), 1);
+	    tu_system("%s --server %s --timeout 300 health 2>/dev/null", frepctl, f->url), 4);
 	assert_int_equal(tu_system("%s nonsense 2>/dev/null", frepctl), 2);
 }
 

@@ -77,7 +77,7 @@ check 'j["source"] == "reservation"'
 run 2 dns set --scope 10.0.1.0 --dynamic-updates sometimes
 grep -qF "sometimes" "$work/err" || fail "the bad value is not named"
 run 2 dns set --scope 10.0.1.0 --name-protection maybe
-run 1 dns get --scope 10.9.9.0
+run 3 dns get --scope 10.9.9.0   # NOT_FOUND: exit 3 (FREPCTL.md, exit codes)
 grep -qF "NOT_FOUND" "$work/err" || fail "unknown scope: no NOT_FOUND"
 run 1 option set --scope 10.0.1.0 81 00-01
 grep -qF "INVALID_ARGUMENT" "$work/err" || fail "a bad raw option 81: no INVALID_ARGUMENT"

@@ -15,7 +15,7 @@ endforeach()
 add_custom_command(
   OUTPUT ${py_outputs}
   COMMAND ${CMAKE_COMMAND} -E make_directory ${py_gen}
-  COMMAND ${PROTOC} -I${PROJECT_SOURCE_DIR}/proto --python_out=${py_gen} ${FREP_PROTO_FILES}
+  COMMAND ${PROTOC} -I${PROJECT_SOURCE_DIR}/proto --python_out=${py_gen} --pyi_out=${py_gen} ${FREP_PROTO_FILES}
   WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}/proto
   DEPENDS ${py_protos}
   COMMENT "protoc: generating the frep contract's Python modules"
@@ -88,3 +88,32 @@ add_test(NAME python_readme_test
 set_tests_properties(python_readme_test PROPERTIES
   LABELS interop TIMEOUT 300 SKIP_RETURN_CODE 77
   ENVIRONMENT "FREP_SOURCE_DIR=${PROJECT_SOURCE_DIR};FREP_BINARY_DIR=${PROJECT_BINARY_DIR};PYTHONDONTWRITEBYTECODE=1")
+
+# The descriptor-driven JSON codec (proto/frep_json.c) against protoc's
+# json_format on every message of the contract.
+add_executable(json_codec_tool json_codec_tool.c)
+target_link_libraries(json_codec_tool PRIVATE frep_json frep_proto)
+frep_target_warnings(json_codec_tool)
+add_test(NAME json_codec_test
+  COMMAND ${FREP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/python/test_json_codec.py)
+set_tests_properties(json_codec_test PROPERTIES LABELS unit TIMEOUT 120
+  ENVIRONMENT "JSON_CODEC_TOOL=$<TARGET_FILE:json_codec_tool>;FREP_PROTO_PY=${py_gen};PYTHONDONTWRITEBYTECODE=1")
+
+# The HTTP endpoint (Connect protocol): PROTOCOL.md §15's curl examples run
+# as written, and Python's urllib for a replication and each error class.
+add_test(NAME http_docs_test
+  COMMAND ${FREP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/python/test_http_docs.py)
+set_tests_properties(http_docs_test PROPERTIES LABELS interop TIMEOUT 120
+  ENVIRONMENT "${py_env}")
+add_test(NAME http_endpoint_test
+  COMMAND ${FREP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/python/test_http.py)
+set_tests_properties(http_endpoint_test PROPERTIES LABELS interop TIMEOUT 180
+  ENVIRONMENT "${py_env}")
+add_test(NAME http_metrics_test
+  COMMAND ${FREP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/python/test_http_metrics.py)
+set_tests_properties(http_metrics_test PROPERTIES LABELS interop TIMEOUT 120
+  SKIP_RETURN_CODE 77 ENVIRONMENT "${py_env}")
+# Structured logs (--log-format json/text) and one request id across two
+# servers' logs.
+add_test(NAME logs_test COMMAND ${FREP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/python/test_logs.py)
+set_tests_properties(logs_test PROPERTIES LABELS interop TIMEOUT 120 ENVIRONMENT "${py_env}")

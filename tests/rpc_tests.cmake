@@ -35,3 +35,9 @@ set_tests_properties(layer_check PROPERTIES LABELS unit TIMEOUT 30 SKIP_RETURN_C
 add_test(NAME tests_doc_check COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/tests_doc_check.sh)
 set_tests_properties(tests_doc_check PROPERTIES LABELS unit TIMEOUT 60 SKIP_RETURN_CODE 77
   ENVIRONMENT "FREP_SOURCE_DIR=${PROJECT_SOURCE_DIR};FREP_BINARY_DIR=${PROJECT_BINARY_DIR}")
+# Clients fail fast without a server, and wait for one with wait_for_ready.
+frep_add_test(client_failfast_test SOURCES client_failfast_test.c LIBS frep_test_support
+  LABEL integration TIMEOUT 120)
+# The C client's typed call path, call options and exported symbols.
+frep_add_test(client_api_test SOURCES client_api_test.c LIBS frep_test_support ${CMAKE_DL_LIBS}
+  LABEL integration TIMEOUT 60 ARGS $<TARGET_FILE:frep-client>)

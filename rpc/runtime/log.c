@@ -1,6 +1,7 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,7 +9,10 @@
 #include <time.h>
 #include <unistd.h>
 
-static atomic_int log_level = RPC_LOG_INFO;
+#include <jansson.h>
+
+static atomic_int log_level  = RPC_LOG_INFO;
+static atomic_int log_format = RPC_LOG_TEXT;
 
 static const char *const level_names[] = {
     [RPC_LOG_ERROR] = "error",
@@ -36,28 +40,199 @@ rpc_log_level_parse(const char *name, rpc_log_level *level)
 }
 
 void
-rpc_log(rpc_log_level level, const char *fmt, ...)
+rpc_log_set_format(rpc_log_format format)
 {
-	if ((int) level > atomic_load(&log_level)) {
-		return;
+	atomic_store(&log_format, (int) format);
+}
+
+int
+rpc_log_format_parse(const char *name, rpc_log_format *format)
+{
+	if (strcmp(name, "text") == 0) {
+		*format = RPC_LOG_TEXT;
+		return 0;
 	}
+	if (strcmp(name, "json") == 0) {
+		*format = RPC_LOG_JSON;
+		return 0;
+	}
+	return -1;
+}
+
+bool
+rpc_log_enabled(rpc_log_level level)
+{
+	return (int) level <= atomic_load(&log_level);
+}
+
+static void
+timestamp(char *buf, size_t size)
+{
 	struct timeval tv;
 	struct tm      tm;
-	char           line[1024];
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
-	int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ frepd[%ld] %s ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-	    (long) (tv.tv_usec / 1000), (long) getpid(), level_names[level]);
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(line + n, sizeof(line) - (size_t) n, fmt, ap);
-	va_end(ap);
-	/* One fputs per line keeps lines whole between threads. */
+	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+	    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int) (tv.tv_usec / 1000) % 1000);
+}
+
+/* One fputs per line keeps lines whole between threads. */
+static void
+put_line(char *line, size_t size)
+{
 	size_t len = strlen(line);
-	if (len < sizeof(line) - 1) {
+	if (len < size - 1) {
 		line[len++] = '\n';
 		line[len]   = '\0';
+	} else {
+		line[size - 2] = '\n';
 	}
 	fputs(line, stderr);
+}
+
+static void
+put_json(json_t *obj)
+{
+	char *s = obj != NULL
+		      ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6))
+		      : NULL;
+	if (s != NULL) {
+		size_t n    = strlen(s);
+		char  *line = malloc(n + 2);
+		if (line != NULL) {
+			memcpy(line, s, n);
+			line[n]     = '\n';
+			line[n + 1] = '\0';
+			fputs(line, stderr);
+			free(line);
+		}
+		free(s);
+	}
+	json_decref(obj);
+}
+
+static json_t *
+json_head(rpc_log_level level, const char *event)
+{
+	char ts[80];
+	timestamp(ts, sizeof(ts));
+	json_t *o = json_object();
+	if (o != NULL) {
+		json_object_set_new(o, "time", json_string(ts));
+		json_object_set_new(o, "level", json_string(level_names[level]));
+		json_object_set_new(o, "pid", json_integer((json_int_t) getpid()));
+		json_object_set_new(o, "event", json_string(event));
+	}
+	return o;
+}
+
+/* A string that may not be valid UTF-8 (a peer's bytes): jansson refuses
+ * those, so they are replaced by '?'. */
+static json_t *
+json_text(const char *s)
+{
+	json_t *j = json_string(s);
+	if (j != NULL) {
+		return j;
+	}
+	char *copy = strdup(s);
+	if (copy == NULL) {
+		return json_string("");
+	}
+	for (char *p = copy; *p != '\0'; p++) {
+		if ((unsigned char) *p >= 0x80) {
+			*p = '?';
+		}
+	}
+	j = json_string(copy);
+	free(copy);
+	return j;
+}
+
+void
+rpc_log(rpc_log_level level, const char *fmt, ...)
+{
+	if (!rpc_log_enabled(level)) {
+		return;
+	}
+	char    line[1200];
+	char    msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (atomic_load(&log_format) == RPC_LOG_JSON) {
+		json_t *o = json_head(level, "log");
+		if (o != NULL) {
+			json_object_set_new(o, "message", json_text(msg));
+		}
+		put_json(o);
+		return;
+	}
+	char ts[80];
+	timestamp(ts, sizeof(ts));
+	snprintf(line, sizeof(line), "%s frepd[%ld] %s %s", ts, (long) getpid(), level_names[level],
+	    msg);
+	put_line(line, sizeof(line));
+}
+
+void
+rpc_log_event(rpc_log_level level, const rpc_log_fields *f)
+{
+	if (!rpc_log_enabled(level)) {
+		return;
+	}
+	if (atomic_load(&log_format) == RPC_LOG_JSON) {
+		json_t *o = json_head(level, f->event != NULL ? f->event : "event");
+		if (o == NULL) {
+			return;
+		}
+		if (f->method != NULL) {
+			json_object_set_new(o, "method", json_text(f->method));
+		}
+		if (f->status != NULL) {
+			json_object_set_new(o, "status", json_string(f->status));
+		}
+		if (f->duration_ms >= 0) {
+			json_object_set_new(o, "duration_ms", json_real(f->duration_ms));
+		}
+		if (f->request_id != NULL) {
+			json_object_set_new(o, "request_id", json_text(f->request_id));
+		}
+		if (f->peer != NULL) {
+			json_object_set_new(o, "peer", json_text(f->peer));
+		}
+		if (f->message != NULL) {
+			json_object_set_new(o, "message", json_text(f->message));
+		}
+		put_json(o);
+		return;
+	}
+	char   line[1536];
+	char   ts[40];
+	size_t n;
+	timestamp(ts, sizeof(ts));
+	snprintf(line, sizeof(line), "%s frepd[%ld] %s %s", ts, (long) getpid(), level_names[level],
+	    f->event != NULL ? f->event : "event");
+	n = strlen(line);
+	if (f->method != NULL) {
+		n += (size_t) snprintf(line + n, sizeof(line) - n, " method=%s", f->method);
+	}
+	if (f->status != NULL && n < sizeof(line)) {
+		n += (size_t) snprintf(line + n, sizeof(line) - n, " status=%s", f->status);
+	}
+	if (f->duration_ms >= 0 && n < sizeof(line)) {
+		n += (size_t) snprintf(
+		    line + n, sizeof(line) - n, " duration_ms=%.3f", f->duration_ms);
+	}
+	if (f->request_id != NULL && n < sizeof(line)) {
+		n += (size_t) snprintf(line + n, sizeof(line) - n, " request_id=%s", f->request_id);
+	}
+	if (f->peer != NULL && n < sizeof(line)) {
+		n += (size_t) snprintf(line + n, sizeof(line) - n, " peer=%s", f->peer);
+	}
+	if (f->message != NULL && n < sizeof(line)) {
+		snprintf(line + n, sizeof(line) - n, " message=\"%s\"", f->message);
+	}
+	put_line(line, sizeof(line));
 }

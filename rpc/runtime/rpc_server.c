@@ -1,5 +1,6 @@
 #include "rpc_server.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -7,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
@@ -21,6 +24,7 @@
 #include "introspection.h"
 #include "log.h"
 #include "payload_check.h"
+#include "metrics.h"
 #include "server_internal.h"
 
 #define MAX_SERVICES  16
@@ -56,6 +60,9 @@ struct rpc_call {
 	bool                             cache_owner;    /* records its reply by call id */
 	char                             principal[256]; /* "" : none (rpc_call_set_principal) */
 	bool             cached_only; /* answered from the call-id cache or not at all */
+	uint64_t         started_us;  /* arrival, for the metrics */
+	char             request_id[RPC_REQUEST_ID_MAX + 1];
+	char             peer[80]; /* "tcp://10.0.0.2:50312", "ipc", "inproc" */
 	struct rpc_call *next_queued;
 };
 
@@ -109,6 +116,7 @@ struct rpc_server {
 
 	rpc_call_cache   *cache;
 	ProtobufCService *introspection;
+	rpc_metrics      *metrics;
 
 	/* The ipc:// listener watchdog (see watchdog_main). */
 	pthread_t      watchdog;
@@ -207,7 +215,8 @@ rpc_server_new(const rpc_server_options *opts, rpc_server **out, frep_status *st
 		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
 	}
 	if (rpc_call_cache_new(
-		4096, 64 * 1024, (uint64_t) o.call_id_cache_seconds * 1000, &s->cache) != 0) {
+		4096, 64 * 1024, (uint64_t) o.call_id_cache_seconds * 1000, &s->cache) != 0 ||
+	    (s->metrics = rpc_metrics_new()) == NULL) {
 		rpc_server_free(s);
 		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
 	}
@@ -272,6 +281,22 @@ rpc_server_has_service(rpc_server *s, const char *full_name)
 	return false;
 }
 
+static const service_entry *find_service(rpc_server *s, const char *name, size_t len);
+
+const ProtobufCMethodDescriptor *
+rpc_server_find_method(rpc_server *s, const char *path)
+{
+	const char *slash = path[0] == '/' ? strchr(path + 1, '/') : NULL;
+	if (slash == NULL || slash == path + 1 || slash[1] == '\0') {
+		return NULL;
+	}
+	const service_entry *e = find_service(s, path + 1, (size_t) (slash - path - 1));
+	if (e == NULL) {
+		return NULL;
+	}
+	return protobuf_c_service_descriptor_get_method_by_name(e->service->descriptor, slash + 1);
+}
+
 size_t
 rpc_server_max_message_bytes(const rpc_server *s)
 {
@@ -332,6 +357,14 @@ read_file(const char *path, const char *what, char **out, frep_status *st)
 	buf[len] = '\0';
 	*out     = buf;
 	return FREP_OK;
+}
+
+static frep_code tls_config_new(const rpc_tls_options *tls, nng_tls_config **out, frep_status *st);
+
+frep_code
+rpc_server__tls_config(const rpc_tls_options *tls, nng_tls_config **out, frep_status *st)
+{
+	return tls_config_new(tls, out, st);
 }
 
 static frep_code
@@ -886,6 +919,7 @@ rpc_server_free(rpc_server *s)
 	rpc_introspection_free(s->introspection);
 	rpc_call_cache_free(s->cache);
 	rpc_half_open_free(s->half_open);
+	rpc_metrics_free(s->metrics);
 	if (s->admin_token != NULL) {
 		explicit_bzero(s->admin_token, strlen(s->admin_token));
 		free(s->admin_token);
@@ -927,6 +961,37 @@ rpc_server__service_names(const rpc_server *s, const char **names, size_t max)
 }
 
 /* --- the call path ------------------------------------------------------ */
+
+static uint64_t request_id_base;
+
+static void
+request_id_base_init(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	request_id_base =
+	    ((uint64_t) ts.tv_sec << 32) ^ (uint64_t) ts.tv_nsec ^ ((uint64_t) getpid() << 48);
+}
+
+const char *
+rpc_call_request_id(const rpc_call *call)
+{
+	return call->request_id;
+}
+
+static uint64_t
+monotonic_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+rpc_metrics *
+rpc_server_metrics(rpc_server *s)
+{
+	return s->metrics;
+}
 
 /* Drops the call's request: its view and the message it points into. */
 static void
@@ -993,6 +1058,25 @@ answer(rpc_ctx *rc, frep_code code, const char *message, const ProtobufCMessage 
 		if (nng_msg_alloc(&msg, len) != 0) {
 			msg = NULL;
 		}
+	}
+	uint64_t took_us = monotonic_us() - rc->call.started_us;
+	rpc_metrics_call_done(s->metrics,
+	    rc->call.has_req && rc->call.method != NULL ? rc->call.req.method : NULL, f.code,
+	    took_us);
+	/* The access log: every call, failures at info (debug for the rest). */
+	rpc_log_level lvl = code == FREP_OK                                   ? RPC_LOG_DEBUG
+			    : code == FREP_INTERNAL || code == FREP_DATA_LOSS ? RPC_LOG_ERROR
+									      : RPC_LOG_INFO;
+	if (rpc_log_enabled(lvl)) {
+		rpc_log_event(lvl, &(rpc_log_fields){
+				       .event       = "call",
+				       .method      = rc->call.has_req ? rc->call.req.method : "",
+				       .status      = frep_code_name(code),
+				       .duration_ms = (double) took_us / 1000.0,
+				       .request_id  = rc->call.request_id,
+				       .peer        = rc->call.peer,
+				       .message     = code != FREP_OK ? message : NULL,
+				   });
 	}
 	if (msg != NULL) {
 		frep_envelope_response_pack(&f, nng_msg_body(msg));
@@ -1083,6 +1167,76 @@ rpc_call_has_admin_token(const rpc_call *call)
 	return bearer_ok(call->server, call);
 }
 
+static bool
+request_id_ok(const char *id)
+{
+	size_t n = strlen(id);
+	if (n == 0 || n > RPC_REQUEST_ID_MAX) {
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (id[i] <= ' ' || id[i] > '~' || id[i] == '"' || id[i] == '\\') {
+			return false;
+		}
+	}
+	return true;
+}
+
+void
+rpc_request_id_make(char *buf, size_t size)
+{
+	static atomic_uint_least64_t seq;
+	static pthread_once_t        once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, request_id_base_init);
+	uint64_t n = atomic_fetch_add(&seq, 1) + request_id_base;
+	/* A splitmix64 step: distinct, unpredictable-looking ids per process. */
+	n += 0x9e3779b97f4a7c15ull;
+	n = (n ^ (n >> 30)) * 0xbf58476d1ce4e5b9ull;
+	n = (n ^ (n >> 27)) * 0x94d049bb133111ebull;
+	n ^= n >> 31;
+	snprintf(buf, size, "%016llx", (unsigned long long) n);
+}
+
+/* The call's request id (the caller's x-request-id when it is one, else a
+ * new one) and its peer's address, for logs and partner calls. */
+static void
+call_identify(rpc_call *call, nng_msg *msg)
+{
+	const char *rid = frep_envelope_view_metadata_get(&call->req, "x-request-id");
+	if (rid != NULL && request_id_ok(rid)) {
+		snprintf(call->request_id, sizeof(call->request_id), "%s", rid);
+	} else {
+		rpc_request_id_make(call->request_id, sizeof(call->request_id));
+	}
+	nng_sockaddr sa;
+	nng_pipe     p = nng_msg_get_pipe(msg);
+	call->peer[0]  = '\0';
+	if (nng_pipe_get_addr(p, NNG_OPT_REMADDR, &sa) != 0) {
+		return;
+	}
+	char host[INET6_ADDRSTRLEN];
+	switch (sa.s_family) {
+	case NNG_AF_INET:
+		inet_ntop(AF_INET, &sa.s_in.sa_addr, host, sizeof(host));
+		snprintf(call->peer, sizeof(call->peer), "tcp://%s:%u", host,
+		    (unsigned) ntohs(sa.s_in.sa_port));
+		break;
+	case NNG_AF_INET6:
+		inet_ntop(AF_INET6, sa.s_in6.sa_addr, host, sizeof(host));
+		snprintf(call->peer, sizeof(call->peer), "tcp://[%s]:%u", host,
+		    (unsigned) ntohs(sa.s_in6.sa_port));
+		break;
+	case NNG_AF_IPC:
+		snprintf(call->peer, sizeof(call->peer), "ipc");
+		break;
+	case NNG_AF_INPROC:
+		snprintf(call->peer, sizeof(call->peer), "inproc"); /* the HTTP endpoint */
+		break;
+	default:
+		break;
+	}
+}
+
 /* Runs on the nng callback thread: decode the envelope, route, check, and
  * either run the handler here (inline services) or queue it. */
 static void
@@ -1100,6 +1254,7 @@ begin_call(rpc_ctx *rc, nng_msg *msg)
 	call->cache_owner  = false;
 	call->principal[0] = '\0';
 	call->cached_only  = false;
+	call->started_us   = monotonic_us();
 	atomic_store(&call->answered, false);
 	frep_status_clear(&call->status);
 
@@ -1114,6 +1269,7 @@ begin_call(rpc_ctx *rc, nng_msg *msg)
 	call->has_req                = true;
 	call->reqmsg                 = msg;
 	const frep_request_view *req = &call->req;
+	call_identify(call, msg);
 	if (req->timeout_ms > 0) {
 		call->deadline = now + req->timeout_ms;
 	}
@@ -1253,6 +1409,15 @@ check_call_id(rpc_call *call)
 	return true;
 }
 
+/* The call whose handler runs on this thread (rpc_call_current). */
+static _Thread_local rpc_call *current_call;
+
+rpc_call *
+rpc_call_current(void)
+{
+	return current_call;
+}
+
 static void
 run_call(rpc_call *call)
 {
@@ -1303,8 +1468,11 @@ run_call(rpc_call *call)
 	}
 	rpc_log(RPC_LOG_DEBUG, "%s: %zu payload bytes decoded into %zu bytes", call->req.method,
 	    call->req.payload_len, budget.peak);
-	ProtobufCService *svc = call->svc->service;
+	ProtobufCService *svc   = call->svc->service;
+	rpc_call         *outer = current_call;
+	current_call            = call;
 	svc->invoke(svc, call->method_index, input, call_closure, call);
+	current_call = outer;
 	protobuf_c_message_free_unpacked(input, &budget.base);
 }
 

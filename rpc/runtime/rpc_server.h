@@ -28,12 +28,14 @@
 
 #include "frep_status.h"
 
-typedef struct rpc_server rpc_server;
-typedef struct rpc_call   rpc_call;
+typedef struct rpc_server  rpc_server;
+typedef struct rpc_call    rpc_call;
+typedef struct rpc_metrics rpc_metrics;
 
 #define RPC_DEFAULT_MAX_MESSAGE_BYTES (16u * 1024u * 1024u)
 #define RPC_MIN_MAX_MESSAGE_BYTES     (64u * 1024u)
 #define RPC_MAX_METADATA_PAIRS        32
+#define RPC_REQUEST_ID_MAX            64
 
 typedef struct rpc_server_options {
 	unsigned    worker_threads;    /* 0: 4 */
@@ -115,6 +117,19 @@ bool rpc_server_serving(rpc_server *s);
 /* True if a service of that full name ("frep.v1.Health") is registered. */
 bool rpc_server_has_service(rpc_server *s, const char *full_name);
 
+/* The descriptor of the method at path ("/frep.v1.Health/Check") among the
+ * registered services, or NULL. For front ends (the HTTP endpoint) that
+ * decode a method's messages themselves; they then call through a
+ * listener of this server, so routing, the token, limits, deadlines and
+ * worker threads are the same as for any nng call. Thread-safe once the
+ * server has started. */
+const ProtobufCMethodDescriptor *rpc_server_find_method(rpc_server *s, const char *path);
+
+/* The server's metrics registry (metrics.h): every answered call is
+ * recorded there; services add their counters and collectors. Lives until
+ * rpc_server_free(). */
+rpc_metrics *rpc_server_metrics(rpc_server *s);
+
 /* The effective maximum message size. */
 size_t rpc_server_max_message_bytes(const rpc_server *s);
 
@@ -165,6 +180,20 @@ bool rpc_call_repeats_cached(rpc_call *call);
 
 /* The principal a pre-decode check recorded for this call, or NULL. */
 const char *rpc_call_principal(const rpc_call *call);
+
+/* The call whose handler is running on this thread, or NULL: code deep in a
+ * handler (a partner client) reads the caller's deadline and request id
+ * from it without being passed the call. Valid until the handler returns. */
+rpc_call *rpc_call_current(void);
+
+/* The call's request id: the caller's "x-request-id" (printable ASCII, at
+ * most RPC_REQUEST_ID_MAX characters) or one the server made. It is in the
+ * call's log lines and goes on with the calls a handler makes to partners.
+ * Lives as long as the call. */
+const char *rpc_call_request_id(const rpc_call *call);
+
+/* Writes a new request id (16 hex digits) into buf. Thread-safe. */
+void rpc_request_id_make(char *buf, size_t size);
 
 /* The server the call arrived on. */
 rpc_server *rpc_call_server(const rpc_call *call);

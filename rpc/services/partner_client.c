@@ -9,7 +9,9 @@
 
 #include "frep/v1/partner.pb-c.h"
 #include "frep_client.h"
+#include "log.h"
 #include "partner_auth.h"
+#include "rpc_server.h"
 
 #define MAX_PARTNERS 64
 
@@ -111,6 +113,22 @@ client_for(partner_pool *p, const char *url, frep_status *st)
 	return c;
 }
 
+/* Every refused or failed partner call is logged, with the caller's request
+ * id (the partner logs the same id with its side of the call). */
+static void
+log_failure(const char *path, const char *url, const char *rid, const frep_status *st)
+{
+	rpc_log_event(RPC_LOG_WARN, &(rpc_log_fields){
+					.event       = "partner_call",
+					.method      = path,
+					.status      = frep_code_name(st->code),
+					.duration_ms = -1,
+					.request_id  = rid,
+					.peer        = url,
+					.message     = st->message,
+				    });
+}
+
 frep_code
 partner_call(partner_pool *p, const char *url, const char *relationship, const char *secret,
     const char *method, const ProtobufCMessage *input, ProtobufCMessage **out, uint32_t timeout_ms,
@@ -121,12 +139,41 @@ partner_call(partner_pool *p, const char *url, const char *relationship, const c
 	if (m == NULL) {
 		return frep_status_set(st, FREP_INTERNAL, "no Partner method %s", method);
 	}
+	char path[128];
+	snprintf(path, sizeof(path), "/frep.v1.Partner/%s", method);
+
+	/* Deadlines propagate: the partner gets what is left of the caller's
+	 * deadline (less a tenth, for the answer to travel back) when that is
+	 * shorter than the partner timeout; work the caller has given up on is
+	 * not started. */
+	rpc_call   *caller = rpc_call_current();
+	const char *rid    = caller != NULL ? rpc_call_request_id(caller) : NULL;
+	uint32_t    limit  = timeout_ms != 0 ? timeout_ms : p->timeout_ms;
+	bool        cut    = false;
+	if (caller != NULL) {
+		int64_t left = rpc_call_remaining_ms(caller);
+		if (left == 0) {
+			frep_status_set(st, FREP_DEADLINE_EXCEEDED,
+			    "partner %s: %s not started: the caller's deadline had passed", url,
+			    path);
+			log_failure(path, url, rid, st);
+			return st->code;
+		}
+		if (left > 0) {
+			int64_t budget = left - left / 10;
+			if (budget < 1) {
+				budget = 1;
+			}
+			if ((uint64_t) budget < limit) {
+				limit = (uint32_t) budget;
+				cut   = true;
+			}
+		}
+	}
 	frep_client *c = client_for(p, url, st);
 	if (c == NULL) {
 		return st->code;
 	}
-	char path[128];
-	snprintf(path, sizeof(path), "/frep.v1.Partner/%s", method);
 
 	/* The MAC covers the exact payload bytes; protobuf-c packs a message
 	 * the same way every time, so the client's own packing matches. */
@@ -145,19 +192,36 @@ partner_call(partner_pool *p, const char *url, const char *relationship, const c
 	snprintf(ts_text, sizeof(ts_text), "%" PRId64, ts);
 
 	frep_metadata md[] = {
-	    {PARTNER_AUTH_KEY_RELATIONSHIP, relationship},
-	    {PARTNER_AUTH_KEY_SENDER, sender},
-	    {PARTNER_AUTH_KEY_TIMESTAMP, ts_text},
-	    {PARTNER_AUTH_KEY_NONCE, nonce},
+	    {PARTNER_AUTH_KEY_RELATIONSHIP, relationship}, {PARTNER_AUTH_KEY_SENDER, sender},
+	    {PARTNER_AUTH_KEY_TIMESTAMP, ts_text}, {PARTNER_AUTH_KEY_NONCE, nonce},
 	    {PARTNER_AUTH_KEY_MAC, mac},
+	    {"x-request-id", rid}, /* the caller's, carried to the partner's logs */
 	};
-	frep_call_options co   = {.timeout_ms = timeout_ms, .metadata = md, .n_metadata = 5};
-	frep_code         code = frep_client_call(c, path, input, m->output, out, &co, st);
-	if (code != FREP_OK && (code == FREP_UNAVAILABLE || code == FREP_DEADLINE_EXCEEDED) &&
-	    strstr(st->message, url) == NULL) {
+	frep_call_options co = {
+	    .timeout_ms = limit,
+	    .metadata   = md,
+	    .n_metadata = rid != NULL ? 6 : 5,
+	};
+	frep_code code = frep_client_call(c, path, input, m->output, out, &co, st);
+	if (code == FREP_UNAVAILABLE || code == FREP_DEADLINE_EXCEEDED) {
+		/* Name the partner (once), what was waited for and whose limit
+		 * it was: the caller reads this, not the partner's own log. */
 		char msg[FREP_STATUS_MESSAGE_MAX + 300];
-		snprintf(msg, sizeof(msg), "partner %s: %s", url, st->message);
+		if (strncmp(st->message, "partner ", 8) == 0) {
+			snprintf(msg, sizeof(msg), "%s", st->message);
+		} else {
+			snprintf(msg, sizeof(msg), "partner %s: %s", url, st->message);
+		}
+		if (code == FREP_DEADLINE_EXCEEDED) {
+			size_t n = strlen(msg);
+			snprintf(msg + n, sizeof(msg) - n, "%s",
+			    cut ? " [the limit was what remained of the caller's deadline]"
+				: " [the limit was --partner-timeout-ms]");
+		}
 		frep_status_set(st, code, "%s", msg);
+	}
+	if (code != FREP_OK) {
+		log_failure(path, url, rid, st);
 	}
 	return code;
 }

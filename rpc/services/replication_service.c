@@ -10,6 +10,7 @@
 #include "frep/v1/partner.pb-c.h"
 #include "frep/v1/replication.pb-c.h"
 #include "log.h"
+#include "metrics.h"
 #include "rpc_server.h"
 
 #define NAMES_MAX 1000
@@ -673,6 +674,26 @@ send_reply(reply *rp, Frep__V1__ReplicateResponse_Closure closure, void *closure
 	for (size_t i = 0; i < rp->n_results; i++) {
 		if (rp->results[i]->code == FREP_OK) {
 			out.scope_ids[out.n_scope_ids++] = rp->results[i]->scope_id;
+		}
+		rpc_metrics_count(rpc_server_metrics(rpc_call_server(closure_data)),
+		    "frep_replications_total", "Scopes replicated to a partner, by result.",
+		    "result", frep_code_name(rp->results[i]->code), 1);
+		if (rp->results[i]->code != FREP_OK) {
+			/* Every failed replication is logged. */
+			char msg[FREP_STATUS_MESSAGE_MAX + 300];
+			snprintf(msg, sizeof(msg), "scope %s (relationship %s) to %s: %s",
+			    rp->results[i]->scope_id, rp->results[i]->relationship,
+			    rp->results[i]->partner, rp->results[i]->message);
+			rpc_log_event(
+			    RPC_LOG_WARN, &(rpc_log_fields){
+					      .event       = "replication",
+					      .method      = rpc_call_method(closure_data),
+					      .status      = frep_code_name(rp->results[i]->code),
+					      .duration_ms = -1,
+					      .request_id  = rpc_call_request_id(closure_data),
+					      .peer        = rp->results[i]->partner,
+					      .message     = msg,
+					  });
 		}
 	}
 	out.results   = rp->results;

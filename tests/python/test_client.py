@@ -31,7 +31,8 @@ A = B = None
 
 
 def healthy(url, timeout=10.0):
-    with frep.Client(url, timeout=timeout) as c:
+    # The server may still be starting: wait for it (wait-for-ready).
+    with frep.Client(url, timeout=timeout, wait_for_ready=True) as c:
         return c.health.check().status == frep.pb.HealthCheckResponse.SERVING
 
 
@@ -260,6 +261,14 @@ class ErrorTest(unittest.TestCase):
             self.assertEqual(cm.exception.code, Code.NOT_FOUND)
             self.assertEqual(cm.exception.name, "NOT_FOUND")
             self.assertIn("10.77.0.0", cm.exception.message)
+            # One class per status under FrepError; the code is an enum.
+            self.assertIsInstance(cm.exception, frep.NotFoundError)
+            self.assertIs(cm.exception.code, Code.NOT_FOUND)
+        with self.assertRaises(frep.NotFoundError):
+            self.c.get_scope("10.77.0.0")
+        self.assertIs(frep.ERRORS[Code.UNAVAILABLE], frep.UnavailableError)
+        self.assertTrue(issubclass(frep.DeadlineExceededError, FrepError))
+        self.assertEqual(type(FrepError(Code.ALREADY_EXISTS, "x")).__name__, "AlreadyExistsError")
         with self.assertRaises(FrepError) as cm:
             self.c.health.check(service="no.such.Service")
         self.assertEqual(cm.exception.name, "NOT_FOUND")
@@ -300,8 +309,13 @@ class ErrorTest(unittest.TestCase):
         fds = descriptor_pb2.FileDescriptorSet.FromString(ds.file_descriptor_set)
         names = {f.name for f in fds.file}
         self.assertIn("frep/v1/dhcp_server.proto", names)
-        # Every method the server describes is a method of the client.
+        # Every method of the frep contract the server describes is a method
+        # of the client (grpc.health.v1, the standard health service served
+        # beside frep.v1.Health, is reached with Client.call).
+        self.assertIn("grpc/health/v1/health.proto", names)
         for f in fds.file:
+            if not f.package.startswith("frep."):
+                continue
             for svc in f.service:
                 stub = getattr(self.c, frep.snake_case(svc.name))
                 for m in svc.method:
@@ -320,12 +334,33 @@ class ErrorTest(unittest.TestCase):
 
 class TransportTest(unittest.TestCase):
     def test_no_server_is_unavailable(self):
+        # Fails fast: UNAVAILABLE naming the refusal, long before the 30 s
+        # deadline.
         t0 = time.monotonic()
-        with frep.Client("ipc://%s/nobody.sock" % WORK, timeout=0.3) as c:
+        with frep.Client("ipc://%s/nobody.sock" % WORK, timeout=30) as c:
             with self.assertRaises(FrepError) as cm:
                 c.list_scopes()
         self.assertEqual(cm.exception.name, "UNAVAILABLE")
+        self.assertIn("connection refused", cm.exception.message)
         self.assertLess(time.monotonic() - t0, 5)
+        with frep.Client("tcp://127.0.0.1:1", timeout=30) as c:
+            with self.assertRaises(FrepError) as cm:
+                c.check()
+        self.assertEqual(cm.exception.name, "UNAVAILABLE")
+        self.assertIn("connection refused by tcp://127.0.0.1:1", cm.exception.message)
+        self.assertLess(time.monotonic() - t0, 10)
+
+    def test_wait_for_ready_waits_for_the_server(self):
+        url = "ipc://%s/late.sock" % WORK
+        with frep.Client(url, timeout=30) as c:
+            with self.assertRaises(FrepError) as cm:
+                c.check()
+            self.assertEqual(cm.exception.name, "UNAVAILABLE")
+            n = frepd_procs.Frepd(WORK, "late")
+            try:
+                self.assertEqual(c.check(wait_for_ready=True).status, 1)
+            finally:
+                self.assertEqual(n.stop(), 0, n.log())
 
     def test_silent_server_is_deadline_exceeded(self):
         # An SP REP peer that completes the handshake and never answers.

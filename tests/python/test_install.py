@@ -81,6 +81,11 @@ class InstallTest(unittest.TestCase):
         self.assertTrue(lines[1].endswith(os.path.join("frep", "_gen", "frep")), out)
         self.assertEqual(lines[2], "frep.v1.Scope")
         self.assertFalse(os.path.exists(os.path.join(self.work, "no-cache")))
+        # Typed (PEP 561): py.typed, and .pyi stubs made with the modules.
+        pkg = os.path.dirname(lines[0])
+        self.assertTrue(os.path.isfile(os.path.join(pkg, "py.typed")), pkg)
+        self.assertTrue(os.path.isfile(os.path.join(lines[1], "v1", "replication_pb2.pyi")),
+                        lines[1])
 
         a, b = frepd_procs.Frepd(self.work, "a"), frepd_procs.Frepd(self.work, "b")
         try:

@@ -15,7 +15,12 @@ short name (frep.pb.Scope, frep.pb.ReplicateByNameRequest, ...).
 
 from . import _proto
 from .client import Client, Code, FrepError, code_name, snake_case
+from .client import ERRORS
 from . import client as _client
+
+# One exception class per status code, all subclasses of FrepError:
+# frep.NotFoundError, frep.UnavailableError, frep.DeadlineExceededError, ...
+globals().update({_c.__name__: _c for _c in ERRORS.values()})
 
 _modules = _proto.load(__import__(__name__))
 
@@ -35,5 +40,6 @@ for _m in _modules:
         setattr(pb, _enum, getattr(_m, _enum))
 
 __version__ = "0.1.0"
-__all__ = ["Client", "Code", "FrepError", "code_name", "pb", "snake_case"]
+__all__ = ["Client", "Code", "FrepError", "ERRORS", "code_name", "pb", "snake_case"] + [
+    _c.__name__ for _c in ERRORS.values()]
 del _full, _cls, _m, _enum

@@ -102,6 +102,15 @@ _SIGNATURES = {
     "nng_msg_body": (_p, [_p]),
     "nng_msg_len": (ctypes.c_size_t, [_p]),
     "nng_strerror": (ctypes.c_char_p, [_int]),
+    "nng_dialer_id": (_int, [Dialer]),
+    "nng_dialer_close": (_int, [Dialer]),
+    "nng_stats_get": (_int, [ctypes.POINTER(_p)]),
+    "nng_stats_free": (None, [_p]),
+    "nng_stat_next": (_p, [_p]),
+    "nng_stat_child": (_p, [_p]),
+    "nng_stat_name": (ctypes.c_char_p, [_p]),
+    "nng_stat_type": (_int, [_p]),
+    "nng_stat_value": (ctypes.c_uint64, [_p]),
 }
 
 for _name, (_res, _args) in _SIGNATURES.items():
@@ -112,6 +121,48 @@ for _name, (_res, _args) in _SIGNATURES.items():
 
 def strerror(rv):
     return lib.nng_strerror(rv).decode("utf-8", "replace")
+
+
+STAT_SCOPE = 0
+
+
+def dialer_errors(dialer_id):
+    """Failed connection attempts of a dialer, from nng's statistics:
+    (refused, other, failed), or None if they cannot be read. Walks the tree
+    itself: nng 1.5.2's nng_stat_find_dialer can return another dialer."""
+    root = _p()
+    if lib.nng_stats_get(ctypes.byref(root)) != 0:
+        return None
+
+    def children(item):
+        item = lib.nng_stat_child(item)
+        while item:
+            yield item
+            item = lib.nng_stat_next(item)
+
+    def find(item):
+        for k in children(item):
+            if lib.nng_stat_type(k) != STAT_SCOPE:
+                continue
+            if lib.nng_stat_name(k) == b"dialer":
+                vals = {lib.nng_stat_name(c): c for c in children(k)}
+                if b"id" in vals and lib.nng_stat_value(vals[b"id"]) == dialer_id:
+                    return {n: lib.nng_stat_value(c) for n, c in vals.items()
+                            if lib.nng_stat_type(c) != STAT_SCOPE}
+            found = find(k)
+            if found is not None:
+                return found
+        return None
+
+    try:
+        v = find(root)
+    finally:
+        lib.nng_stats_free(root)
+    if v is None:
+        return None
+    # (The "url" stat is a string; nng_stat_value gives 0 for it, unused.)
+    return (v.get(b"refused", 0), v.get(b"other", 0) + v.get(b"canceled", 0),
+            v.get(b"proto", 0) + v.get(b"auth", 0) + v.get(b"timeout", 0) + v.get(b"reject", 0))
 
 
 def msg_from_bytes(data):

@@ -60,7 +60,9 @@ def generate(proto_dir, out_dir, protoc="protoc"):
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".frep-gen-", dir=parent)
     try:
-        subprocess.run([protoc, "-I" + proto_dir, "--python_out=" + tmp] + files,
+        # --pyi_out: typing stubs beside the modules (protoc >= 3.20).
+        subprocess.run([protoc, "-I" + proto_dir, "--python_out=" + tmp, "--pyi_out=" + tmp]
+                       + files,
                        check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         os.makedirs(out_dir, exist_ok=True)
         for top in os.listdir(tmp):

@@ -8,6 +8,7 @@ nng_aio_wait with the call's deadline; nothing polls.
 """
 
 import ctypes
+import enum
 import itertools
 import re
 import secrets
@@ -23,32 +24,53 @@ _UINT64 = (1 << 64) - 1
 _MAX_TIMEOUT_MS = (1 << 31) - 1
 
 
-class FrepError(Exception):
-    """A call that did not return OK.
-
-    .code is the frep.rpc.v1.Code number (gRPC's numbering), .name its name
-    ("NOT_FOUND"), .message the server's text (or the client's, for
-    transport failures it maps itself: UNAVAILABLE, DEADLINE_EXCEEDED, ...)."""
-
-    def __init__(self, code, message):
-        self.code = int(code)
-        self.name = code_name(self.code)
-        self.message = message
-        super().__init__("%s: %s" % (self.name, message))
-
-
 _CODE_NAMES = ("OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
                "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
                "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL",
                "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED")
 
+# The status codes (gRPC's numbering) as an enum: Code.NOT_FOUND == 5.
+Code = enum.IntEnum("Code", [(n, i) for i, n in enumerate(_CODE_NAMES)])
+Code.__doc__ = "frep.rpc.v1.Code: the status codes, gRPC's numbering (Code.NOT_FOUND == 5)."
 
-class Code:
-    """The status codes as constants: Code.NOT_FOUND == 5."""
+
+class FrepError(Exception):
+    """A call that did not return OK; the base of one class per status
+    (NotFoundError, UnavailableError, ...): FrepError(Code.NOT_FOUND, msg)
+    makes a NotFoundError, and `except frep.NotFoundError` catches it.
+
+    .code is the Code (an IntEnum: gRPC's numbering), .name its name
+    ("NOT_FOUND"), .message the server's text (or the client's, for
+    transport failures it maps itself: UNAVAILABLE, DEADLINE_EXCEEDED, ...)."""
+
+    code: "Code"
+    name: str
+    message: str
+
+    def __new__(cls, code, message=""):
+        if cls is FrepError:
+            cls = _ERROR_CLASSES.get(int(code), FrepError)
+        return super().__new__(cls, code, message)
+
+    def __init__(self, code, message=""):
+        n = int(code)
+        self.code = Code(n) if 0 <= n < len(_CODE_NAMES) else Code.UNKNOWN
+        self.name = code_name(n)
+        self.message = message
+        super().__init__("%s: %s" % (self.name, message))
 
 
-for _i, _n in enumerate(_CODE_NAMES):
-    setattr(Code, _n, _i)
+def _error_class(code_name_):
+    words = code_name_.lower().split("_")
+    name = "".join(w.capitalize() for w in words) + "Error"
+    return type(name, (FrepError,), {"__doc__": "FrepError with code %s." % code_name_,
+                                      "__module__": __name__})
+
+
+# One exception class per status code but OK, all under FrepError.
+_ERROR_CLASSES = {i: _error_class(n) for i, n in enumerate(_CODE_NAMES) if i != 0}
+ERRORS = {Code(i): c for i, c in _ERROR_CLASSES.items()}
+globals().update({c.__name__: c for c in _ERROR_CLASSES.values()})
 
 
 def code_name(code):
@@ -97,8 +119,10 @@ class _Transport:
     """The nng side of a Client. Kept apart from the Client so that a
     weakref finalizer can close it when the Client is dropped unclosed."""
 
-    def __init__(self, url, max_recv_bytes):
+    def __init__(self, url, max_recv_bytes, wait_for_ready=False):
         self.url = url
+        self.wait_for_ready = wait_for_ready
+        self._redialed = 0
         self.lock = threading.Lock()
         self.closed = False
         self.pipes = 0
@@ -121,6 +145,7 @@ class _Transport:
         _N.nng_pipe_notify(self.sock, _nng.PIPE_EV_ADD_POST, self._cb, None)
         _N.nng_pipe_notify(self.sock, _nng.PIPE_EV_REM_POST, self._cb, None)
         dialer = _nng.Dialer()
+        self.dialer = dialer
         rv = _N.nng_dialer_create(ctypes.byref(dialer), self.sock, url.encode())
         if rv == 0:
             rv = _N.nng_dialer_start(dialer, _nng.FLAG_NONBLOCK)
@@ -202,8 +227,50 @@ class _Transport:
         return FrepError(Code.UNAVAILABLE, "%s %s: %s (nng error %d)"
                          % (phase, self.url, _nng.strerror(rv), rv))
 
-    def roundtrip(self, data, timeout_ms, idempotent):
-        """Sends one envelope and returns the reply's bytes, or raises FrepError."""
+    def _dial_errors(self):
+        return _nng.dialer_errors(_N.nng_dialer_id(self.dialer))
+
+    def _redial(self):
+        """A fresh dialer that tries at once (the old one may be in its
+        reconnect backoff, up to a second, after a server restart)."""
+        with self.lock:
+            if self.pipes > 0 or self.closed or _now_ms() - self._redialed < _FAIL_FAST_STEP_MS:
+                return
+            self._redialed = _now_ms()
+            _N.nng_dialer_close(self.dialer)
+            d = _nng.Dialer()
+            if (_N.nng_dialer_create(ctypes.byref(d), self.sock, self.url.encode()) == 0
+                    and _N.nng_dialer_start(d, _nng.FLAG_NONBLOCK) == 0):
+                self.dialer = d
+
+    def _fail_fast(self, base, path, waited_ms):
+        """Without wait_for_ready: the error to raise once the dialer has
+        failed a connection attempt since `base`, or after _FAIL_FAST_MS
+        without a connection; None to keep waiting."""
+        if self.connected():
+            return None  # a connection came: the send is queued behind others
+        now = self._dial_errors()
+        if now is not None and base is not None:
+            if now[0] > base[0]:
+                return FrepError(Code.UNAVAILABLE, "%s: connection refused by %s (nothing "
+                                 "listens there; wait_for_ready waits for it)" % (path, self.url))
+            if now[1] > base[1]:
+                return FrepError(Code.UNAVAILABLE, "%s: cannot connect to %s (no route to it, "
+                                 "or another network error)" % (path, self.url))
+            if now[2] > base[2]:
+                return FrepError(Code.UNAVAILABLE, "%s: %s refused the connection's handshake "
+                                 "(not a frep server, or TLS failed)" % (path, self.url))
+        if waited_ms >= _FAIL_FAST_MS:
+            return FrepError(Code.UNAVAILABLE, "%s: no connection to %s within %d ms "
+                             "(wait_for_ready waits up to the deadline)"
+                             % (path, self.url, waited_ms))
+        return None
+
+    def roundtrip(self, data, timeout_ms, idempotent, path="", wait_for_ready=None):
+        """Sends one envelope and returns the reply's bytes, or raises FrepError.
+        Without wait_for_ready (the client's default unless given) a call
+        that finds no connection fails fast with UNAVAILABLE."""
+        wait = self.wait_for_ready if wait_for_ready is None else wait_for_ready
         msg = _nng.msg_from_bytes(data)
         if msg is None:
             raise FrepError(Code.RESOURCE_EXHAUSTED, "out of memory")
@@ -216,12 +283,37 @@ class _Transport:
         with self.lock:
             self.inflight.add(fl)
         try:
-            deadline = _now_ms() + timeout_ms
-            _N.nng_aio_set_timeout(s.aio, timeout_ms)
-            _N.nng_aio_set_msg(s.aio, msg)
-            _N.nng_ctx_send(s.ctx, s.aio)
-            _N.nng_aio_wait(s.aio)
-            rv = _N.nng_aio_result(s.aio)
+            start = _now_ms()
+            deadline = start + timeout_ms
+            base = None
+            kicked = False
+            while True:
+                left = max(1, deadline - _now_ms())
+                step = left if wait or self.connected() else min(left, _FAIL_FAST_STEP_MS)
+                _N.nng_aio_set_timeout(s.aio, step)
+                _N.nng_aio_set_msg(s.aio, msg)
+                _N.nng_ctx_send(s.ctx, s.aio)
+                _N.nng_aio_wait(s.aio)
+                rv = _N.nng_aio_result(s.aio)
+                if rv != _nng.ETIMEDOUT or step == left or wait:
+                    break
+                msg = _N.nng_aio_get_msg(s.aio)  # still ours after a failed send
+                _N.nng_aio_set_msg(s.aio, None)
+                if not kicked:
+                    # Only a dialer that has failed before (in reconnect
+                    # backoff) is replaced: one that never failed may be
+                    # mid-handshake, and closing it then breaks nng 1.5.2's
+                    # ipc listeners (nanomsg/nng#1518).
+                    base = self._dial_errors()
+                    if base is not None and sum(base) > 0:
+                        self._redial()
+                        base = self._dial_errors()
+                    kicked = True
+                    continue
+                err = self._fail_fast(base, path, _now_ms() - start)
+                if err is not None:
+                    _N.nng_msg_free(msg)
+                    raise err
             if rv != 0:
                 # On failure the message is still ours.
                 _N.nng_msg_free(_N.nng_aio_get_msg(s.aio))
@@ -245,6 +337,10 @@ class _Transport:
             with self.lock:
                 self.inflight.discard(fl)
             self.slot_put(s)
+
+
+_FAIL_FAST_MS = 1000
+_FAIL_FAST_STEP_MS = 50
 
 
 def _now_ms():
@@ -286,9 +382,9 @@ class _Method:
 
 
 def _make_stub(method):
-    def rpc(self, *args, timeout=None, metadata=None, **fields):
+    def rpc(self, *args, timeout=None, metadata=None, wait_for_ready=None, **fields):
         req = method.request(args, fields)
-        return self._client._invoke(method, req, timeout, metadata)
+        return self._client._invoke(method, req, timeout, metadata, wait_for_ready)
 
     rpc.__name__ = snake_case(method.name)
     rpc.__qualname__ = rpc.__name__
@@ -307,11 +403,15 @@ class _ServiceBase:
 class Client:
     """A connection to one frep server.
 
-    Client(url, token=None, timeout=30.0, max_recv_bytes=256 MiB)
+    Client(url, token=None, timeout=30.0, max_recv_bytes=256 MiB, wait_for_ready=False)
 
     - url: the server's nng URL (tcp://, ipc://, ws://...). The client dials
-      in the background and redials after a drop; a call made while not
-      connected waits for a connection until its deadline (UNAVAILABLE).
+      in the background and redials after a drop. A call made while not
+      connected fails fast with UNAVAILABLE ("connection refused by ...", or
+      after about a second when nothing answers).
+    - wait_for_ready: calls wait for a connection up to their deadline
+      instead (gRPC's wait-for-ready); each call may also pass
+      wait_for_ready=True or False.
     - token: the admin token; sent as `authorization: Bearer <token>`.
     - timeout: default deadline of every call, in seconds (sent to the
       server as timeout_ms, and the client stops waiting then).
@@ -329,13 +429,14 @@ class Client:
     _services = {}  # attribute name -> service class, filled by _install()
     _flat = {}
 
-    def __init__(self, url, token=None, timeout=30.0, max_recv_bytes=_DEFAULT_MAX_RECV):
+    def __init__(self, url, token=None, timeout=30.0, max_recv_bytes=_DEFAULT_MAX_RECV,
+                 wait_for_ready=False):
         self.url = url
         self.timeout = float(timeout)
         self._auth = None if token is None else ("authorization", "Bearer " + token)
         self._call_base = secrets.randbits(64)
         self._counter = itertools.count(1)
-        self._t = _Transport(url, max_recv_bytes)
+        self._t = _Transport(url, max_recv_bytes, wait_for_ready)
         self._finalizer = weakref.finalize(self, _close_transport, self._t)
         for attr, cls in self._services.items():
             setattr(self, attr, cls(self))
@@ -357,16 +458,17 @@ class Client:
             if cid != 0:
                 return cid
 
-    def call(self, path, request, response_type, timeout=None, metadata=None, idempotent=None):
+    def call(self, path, request, response_type, timeout=None, metadata=None, idempotent=None,
+             wait_for_ready=None):
         """Calls any method by path with a request message; returns a
         response_type message. For methods outside the compiled contract."""
         m = _Method.__new__(_Method)
         m.name, m.path, m.input, m.output = path.rsplit("/", 1)[-1], path, type(request), response_type
         m.idempotent = (bool(re.match(r"(Get|List|Check|Diff)([A-Z]|$)", m.name))
                         if idempotent is None else idempotent)
-        return self._invoke(m, request, timeout, metadata)
+        return self._invoke(m, request, timeout, metadata, wait_for_ready)
 
-    def _invoke(self, method, request, timeout, metadata):
+    def _invoke(self, method, request, timeout, metadata, wait_for_ready=None):
         env = _pb.envelope.Request()
         env.method = method.path
         env.payload = request.SerializeToString()
@@ -383,7 +485,8 @@ class Client:
         data = env.SerializeToString()
         if len(data) > _SMALL_ENOUGH:
             self._check_size(len(data), timeout)
-        reply = self._t.roundtrip(data, timeout_ms, method.idempotent)
+        reply = self._t.roundtrip(data, timeout_ms, method.idempotent, method.path,
+                                  wait_for_ready)
         try:
             resp = _pb.envelope.Response.FromString(reply)
         except Exception as e:  # DecodeError

@@ -1,0 +1,730 @@
+/*
+ * http_endpoint: Connect unary calls over nng's HTTP server, each one turned
+ * into a frep.rpc.v1 envelope and sent to the rpc_server through an
+ * inproc:// listener (see http_endpoint.h for why).
+ */
+#include "http_endpoint.h"
+
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/http/http.h>
+#include <nng/supplemental/tls/tls.h>
+
+#include "frep_envelope.h"
+#include "frep_json.h"
+#include "log.h"
+#include "metrics.h"
+#include "server_internal.h"
+
+#define MAX_GET_ROUTES 8
+/* Time the endpoint waits for the server beyond a call's own deadline
+ * before it gives up on the answer (the server normally answers
+ * DEADLINE_EXCEEDED itself). */
+#define DEADLINE_GRACE_MS 2000
+
+typedef struct get_route {
+	char             *path;
+	rpc_http_get_fn   fn;
+	void             *arg;
+	nng_http_handler *handler;
+} get_route;
+
+struct rpc_http {
+	rpc_server       *server;
+	char             *url;
+	char             *bound_url;
+	char              inproc[64];
+	nng_url          *nurl;
+	nng_http_server  *hs;
+	nng_tls_config   *tls;
+	nng_http_handler *rpc_handler;
+	nng_socket        sock;
+	bool              sock_open;
+	bool              started;
+	get_route         gets[MAX_GET_ROUTES];
+	size_t            n_gets;
+
+	pthread_mutex_t mtx;
+	pthread_cond_t  idle_cv;
+	size_t          in_flight; /* calls between the handler and their answer */
+};
+
+typedef enum call_state {
+	CALL_SEND,
+	CALL_RECV,
+} call_state;
+
+/* One HTTP call in flight: the HTTP server's aio to finish, our own aio and
+ * context on the req socket. */
+typedef struct http_call {
+	rpc_http                        *h;
+	nng_aio                         *http_aio;
+	nng_aio                         *aio;
+	nng_ctx                          ctx;
+	call_state                       state;
+	const ProtobufCMethodDescriptor *method;
+	bool                             proto; /* application/proto, not JSON */
+	uint32_t                         timeout_ms;
+	char                             request_id[RPC_REQUEST_ID_MAX + 1];
+} http_call;
+
+/* --- Connect's codes ----------------------------------------------------- */
+
+/* connectrpc.com/docs/protocol#error-codes */
+static const struct {
+	const char *name;
+	int         http;
+} connect_codes[FREP_CODE_MAX + 1] = {
+    [FREP_OK]                  = {"ok", 200},
+    [FREP_CANCELLED]           = {"canceled", 499},
+    [FREP_UNKNOWN]             = {"unknown", 500},
+    [FREP_INVALID_ARGUMENT]    = {"invalid_argument", 400},
+    [FREP_DEADLINE_EXCEEDED]   = {"deadline_exceeded", 504},
+    [FREP_NOT_FOUND]           = {"not_found", 404},
+    [FREP_ALREADY_EXISTS]      = {"already_exists", 409},
+    [FREP_PERMISSION_DENIED]   = {"permission_denied", 403},
+    [FREP_RESOURCE_EXHAUSTED]  = {"resource_exhausted", 429},
+    [FREP_FAILED_PRECONDITION] = {"failed_precondition", 400},
+    [FREP_ABORTED]             = {"aborted", 409},
+    [FREP_OUT_OF_RANGE]        = {"out_of_range", 400},
+    [FREP_UNIMPLEMENTED]       = {"unimplemented", 501},
+    [FREP_INTERNAL]            = {"internal", 500},
+    [FREP_UNAVAILABLE]         = {"unavailable", 503},
+    [FREP_DATA_LOSS]           = {"data_loss", 500},
+    [FREP_UNAUTHENTICATED]     = {"unauthenticated", 401},
+};
+
+int
+rpc_http_status_for_code(frep_code code)
+{
+	return (int) code >= 0 && code <= FREP_CODE_MAX ? connect_codes[code].http : 500;
+}
+
+const char *
+rpc_http_connect_code_name(frep_code code)
+{
+	return (int) code >= 0 && code <= FREP_CODE_MAX ? connect_codes[code].name : "unknown";
+}
+
+/* --- answering ----------------------------------------------------------- */
+
+/* Finishes the HTTP server's aio with a response; copies body. */
+static void
+respond(nng_aio *aio, uint16_t status, const char *content_type, const void *body, size_t len,
+    const char *request_id)
+{
+	nng_http_res *res = NULL;
+	if (nng_http_res_alloc(&res) != 0) {
+		nng_aio_finish(aio, NNG_ENOMEM);
+		return;
+	}
+	if (nng_http_res_set_status(res, status) != 0 ||
+	    nng_http_res_set_header(res, "Content-Type", content_type) != 0 ||
+	    (request_id != NULL && request_id[0] != '\0' &&
+		nng_http_res_set_header(res, "X-Request-Id", request_id) != 0) ||
+	    nng_http_res_copy_data(res, body, len) != 0) {
+		nng_http_res_free(res);
+		nng_aio_finish(aio, NNG_ENOMEM);
+		return;
+	}
+	nng_aio_set_output(aio, 0, res);
+	nng_aio_finish(aio, 0);
+}
+
+/* Connect's error: the code's HTTP status and {"code":..., "message":...}.
+ * http_status 0: the code's own. */
+static void
+respond_error(nng_aio *aio, int http_status, frep_code code, const char *message,
+    const char *request_id, const char *extra_header, const char *extra_value)
+{
+	if (http_status == 0) {
+		http_status = rpc_http_status_for_code(code);
+	}
+	json_t *j = json_pack("{s:s, s:s}", "code", rpc_http_connect_code_name(code), "message",
+	    message != NULL ? message : "");
+	char   *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (s == NULL) {
+		nng_aio_finish(aio, NNG_ENOMEM);
+		return;
+	}
+	if (extra_header != NULL) {
+		nng_http_res *res = NULL;
+		if (nng_http_res_alloc(&res) != 0) {
+			free(s);
+			nng_aio_finish(aio, NNG_ENOMEM);
+			return;
+		}
+		nng_http_res_set_status(res, (uint16_t) http_status);
+		nng_http_res_set_header(res, "Content-Type", "application/json");
+		nng_http_res_set_header(res, extra_header, extra_value);
+		nng_http_res_copy_data(res, s, strlen(s));
+		free(s);
+		nng_aio_set_output(aio, 0, res);
+		nng_aio_finish(aio, 0);
+		return;
+	}
+	respond(aio, (uint16_t) http_status, "application/json", s, strlen(s), request_id);
+	free(s);
+}
+
+static void respond_errorf(nng_aio *aio, frep_code code, const char *request_id, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
+
+static void
+respond_errorf(nng_aio *aio, frep_code code, const char *request_id, const char *fmt, ...)
+{
+	char    message[FREP_STATUS_MESSAGE_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	respond_error(aio, 0, code, message, request_id, NULL, NULL);
+}
+
+/* Answers the HTTP call from the server's reply envelope in msg. */
+static void
+respond_from_reply(http_call *c, nng_msg *msg)
+{
+	frep_response_view v;
+	frep_status        st;
+	if (frep_envelope_response_view(nng_msg_body(msg), nng_msg_len(msg), &v, &st) != FREP_OK) {
+		respond_errorf(c->http_aio, FREP_INTERNAL, c->request_id,
+		    "the server's reply does not decode: %s", st.message);
+		return;
+	}
+	if (v.code != FREP_OK) {
+		char message[FREP_STATUS_MESSAGE_MAX];
+		snprintf(message, sizeof(message), "%.*s", (int) v.message_len, v.message);
+		frep_code code =
+		    v.code >= 0 && v.code <= FREP_CODE_MAX ? (frep_code) v.code : FREP_UNKNOWN;
+		respond_error(c->http_aio, 0, code, message, c->request_id, NULL, NULL);
+		return;
+	}
+	if (c->proto) {
+		respond(
+		    c->http_aio, 200, "application/proto", v.payload, v.payload_len, c->request_id);
+		return;
+	}
+	ProtobufCMessage *out =
+	    protobuf_c_message_unpack(c->method->output, NULL, v.payload_len, v.payload);
+	if (out == NULL) {
+		respond_errorf(c->http_aio, FREP_INTERNAL, c->request_id,
+		    "the server's %s of %zu bytes does not decode", c->method->output->name,
+		    v.payload_len);
+		return;
+	}
+	json_t *j = frep_json_from_message(out, NULL);
+	char   *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	protobuf_c_message_free_unpacked(out, NULL);
+	if (s == NULL) {
+		respond_errorf(c->http_aio, FREP_RESOURCE_EXHAUSTED, c->request_id,
+		    "out of memory writing the %s as JSON", c->method->output->name);
+		return;
+	}
+	respond(c->http_aio, 200, "application/json", s, strlen(s), c->request_id);
+	free(s);
+}
+
+static void
+call_done(http_call *c)
+{
+	rpc_http *h = c->h;
+	nng_ctx_close(c->ctx);
+	/* Our own callback is running: the aio is freed by nng's reaper. */
+	nng_aio_reap(c->aio);
+	free(c);
+	pthread_mutex_lock(&h->mtx);
+	if (--h->in_flight == 0) {
+		pthread_cond_broadcast(&h->idle_cv);
+	}
+	pthread_mutex_unlock(&h->mtx);
+}
+
+static void
+call_cb(void *arg)
+{
+	http_call *c  = arg;
+	int        rv = nng_aio_result(c->aio);
+	if (c->state == CALL_SEND) {
+		if (rv != 0) {
+			nng_msg_free(nng_aio_get_msg(c->aio));
+			nng_aio_set_msg(c->aio, NULL);
+			respond_errorf(c->http_aio, FREP_UNAVAILABLE, c->request_id,
+			    "%s was not sent to the server: %s", c->method->name, nng_strerror(rv));
+			call_done(c);
+			return;
+		}
+		c->state = CALL_RECV;
+		nng_ctx_recv(c->ctx, c->aio);
+		return;
+	}
+	if (rv != 0) {
+		if (rv == NNG_ETIMEDOUT) {
+			respond_errorf(c->http_aio, FREP_DEADLINE_EXCEEDED, c->request_id,
+			    "no answer to %s within its deadline of %u ms", c->method->name,
+			    c->timeout_ms);
+		} else {
+			respond_errorf(c->http_aio, FREP_UNAVAILABLE, c->request_id,
+			    "no answer to %s: %s", c->method->name, nng_strerror(rv));
+		}
+		call_done(c);
+		return;
+	}
+	nng_msg *msg = nng_aio_get_msg(c->aio);
+	nng_aio_set_msg(c->aio, NULL);
+	respond_from_reply(c, msg);
+	nng_msg_free(msg);
+	call_done(c);
+}
+
+/* --- the POST handler ---------------------------------------------------- */
+
+/* The media type of a Content-Type value, without parameters, lower-case. */
+static void
+media_type(const char *value, char *buf, size_t size)
+{
+	size_t n = 0;
+	while (*value == ' ') {
+		value++;
+	}
+	for (; value[n] != '\0' && value[n] != ';' && value[n] != ' ' && n + 1 < size; n++) {
+		buf[n] = (char) (value[n] >= 'A' && value[n] <= 'Z' ? value[n] + 32 : value[n]);
+	}
+	buf[n] = '\0';
+}
+
+/* Connect-Timeout-Ms: at most 10 digits (the spec's limit). */
+static bool
+parse_timeout(const char *text, uint32_t *out)
+{
+	size_t   n = strlen(text);
+	uint64_t v = 0;
+	if (n == 0 || n > 10) {
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (text[i] < '0' || text[i] > '9') {
+			return false;
+		}
+		v = v * 10 + (uint64_t) (text[i] - '0');
+	}
+	if (v == 0) {
+		return false;
+	}
+	*out = v > UINT32_MAX ? UINT32_MAX : (uint32_t) v;
+	return true;
+}
+
+static void
+rpc_handler_cb(nng_aio *aio)
+{
+	nng_http_req     *req = nng_aio_get_input(aio, 0);
+	nng_http_handler *hh  = nng_aio_get_input(aio, 1);
+	rpc_http         *h   = nng_http_handler_get_data(hh);
+	const char       *rid = nng_http_req_get_header(req, "X-Request-Id");
+	char              made_rid[RPC_REQUEST_ID_MAX + 1];
+	if (rid == NULL) {
+		/* Made here so the caller sees it (X-Request-Id) and the server
+		 * logs the same. */
+		rpc_request_id_make(made_rid, sizeof(made_rid));
+		rid = made_rid;
+	}
+	char     path[256];
+	char     ctype[64];
+	uint32_t timeout_ms = 0;
+
+	if (strlen(rid) > RPC_REQUEST_ID_MAX) {
+		respond_errorf(aio, FREP_INVALID_ARGUMENT, NULL,
+		    "X-Request-Id of %zu characters is longer than %d", strlen(rid),
+		    RPC_REQUEST_ID_MAX);
+		return;
+	}
+	const char *uri  = nng_http_req_get_uri(req);
+	size_t      plen = strcspn(uri, "?");
+	if (plen >= sizeof(path)) {
+		respond_errorf(
+		    aio, FREP_UNIMPLEMENTED, rid, "no method at a path of %zu characters", plen);
+		return;
+	}
+	memcpy(path, uri, plen);
+	path[plen]                              = '\0';
+	const ProtobufCMethodDescriptor *method = rpc_server_find_method(h->server, path);
+	if (method == NULL) {
+		/* An unknown route is HTTP's 404, as Connect servers answer it. */
+		char message[FREP_STATUS_MESSAGE_MAX];
+		snprintf(message, sizeof(message),
+		    "no method %.200s: paths are /<package>.<Service>/<Method>", path);
+		respond_error(aio, 404, FREP_UNIMPLEMENTED, message, rid, NULL, NULL);
+		return;
+	}
+	const char *ct = nng_http_req_get_header(req, "Content-Type");
+	media_type(ct != NULL ? ct : "", ctype, sizeof(ctype));
+	bool proto = strcmp(ctype, "application/proto") == 0;
+	if (!proto && strcmp(ctype, "application/json") != 0) {
+		char message[FREP_STATUS_MESSAGE_MAX];
+		snprintf(message, sizeof(message),
+		    "Content-Type \"%.100s\" is not application/json or application/proto",
+		    ct != NULL ? ct : "");
+		respond_error(aio, 415, FREP_INVALID_ARGUMENT, message, rid, "Accept-Post",
+		    "application/json, application/proto");
+		return;
+	}
+	const char *version = nng_http_req_get_header(req, "Connect-Protocol-Version");
+	if (version != NULL && strcmp(version, "1") != 0) {
+		respond_errorf(aio, FREP_INVALID_ARGUMENT, rid,
+		    "Connect-Protocol-Version \"%.40s\" is not 1", version);
+		return;
+	}
+	const char *encoding = nng_http_req_get_header(req, "Content-Encoding");
+	if (encoding != NULL && strcasecmp(encoding, "identity") != 0) {
+		respond_error(aio, 0, FREP_UNIMPLEMENTED, "Content-Encoding: only identity", rid,
+		    "Accept-Encoding", "identity");
+		return;
+	}
+	const char *timeout = nng_http_req_get_header(req, "Connect-Timeout-Ms");
+	if (timeout != NULL && !parse_timeout(timeout, &timeout_ms)) {
+		respond_errorf(aio, FREP_INVALID_ARGUMENT, rid,
+		    "Connect-Timeout-Ms \"%.40s\" is not a positive number of at most 10 digits",
+		    timeout);
+		return;
+	}
+
+	/* The body as the method's input message. */
+	void             *body = NULL;
+	size_t            len  = 0;
+	ProtobufCMessage *in   = NULL;
+	frep_status       st;
+	nng_http_req_get_data(req, &body, &len);
+	if (proto) {
+		in = protobuf_c_message_unpack(method->input, NULL, len, body);
+		if (in == NULL) {
+			respond_errorf(aio, FREP_INVALID_ARGUMENT, rid,
+			    "body of %zu bytes does not decode as %s", len, method->input->name);
+			return;
+		}
+	} else if (frep_json_parse_message(method->input, body, len, &in, &st) != FREP_OK) {
+		respond_errorf(aio, st.code, rid, "%s: %s", method->input->name, st.message);
+		return;
+	}
+
+	frep_metadata md[2];
+	size_t        n_md = 0;
+	const char   *auth = nng_http_req_get_header(req, "Authorization");
+	if (auth != NULL) {
+		md[n_md++] = (frep_metadata){.key = "authorization", .value = auth};
+	}
+	md[n_md++]            = (frep_metadata){.key = "x-request-id", .value = rid};
+	frep_request_fields f = {
+	    .method     = path,
+	    .payload    = in,
+	    .timeout_ms = timeout_ms,
+	    .metadata   = md,
+	    .n_metadata = n_md,
+	};
+	/* The server's listeners drop an envelope over the limit without an
+	 * answer; over HTTP the caller gets a status instead. */
+	size_t size = frep_envelope_request_size(&f);
+	size_t max  = rpc_server_max_message_bytes(h->server);
+	if (size > max) {
+		protobuf_c_message_free_unpacked(in, NULL);
+		respond_errorf(aio, FREP_RESOURCE_EXHAUSTED, rid,
+		    "the %s request is %zu bytes, over the server's limit of %zu", method->name,
+		    size, max);
+		return;
+	}
+	http_call *c   = calloc(1, sizeof(*c));
+	nng_msg   *msg = NULL;
+	int        rv;
+	if (c == NULL || nng_msg_alloc(&msg, size) != 0) {
+		free(c);
+		protobuf_c_message_free_unpacked(in, NULL);
+		respond_errorf(aio, FREP_RESOURCE_EXHAUSTED, rid, "server out of memory");
+		return;
+	}
+	frep_envelope_request_pack(&f, nng_msg_body(msg));
+	protobuf_c_message_free_unpacked(in, NULL);
+	*c = (http_call){
+	    .h          = h,
+	    .http_aio   = aio,
+	    .method     = method,
+	    .proto      = proto,
+	    .timeout_ms = timeout_ms,
+	    .state      = CALL_SEND,
+	};
+	snprintf(c->request_id, sizeof(c->request_id), "%s", rid);
+	if ((rv = nng_aio_alloc(&c->aio, call_cb, c)) != 0) {
+		nng_msg_free(msg);
+		free(c);
+		respond_errorf(aio, FREP_RESOURCE_EXHAUSTED, rid, "server out of memory");
+		return;
+	}
+	if ((rv = nng_ctx_open(&c->ctx, h->sock)) != 0) {
+		nng_msg_free(msg);
+		nng_aio_free(c->aio);
+		free(c);
+		respond_errorf(
+		    aio, FREP_UNAVAILABLE, rid, "server shutting down: %s", nng_strerror(rv));
+		return;
+	}
+	nng_aio_set_timeout(c->aio,
+	    timeout_ms > 0 ? (nng_duration) ((uint64_t) timeout_ms + DEADLINE_GRACE_MS > INT32_MAX
+						 ? INT32_MAX
+						 : timeout_ms + DEADLINE_GRACE_MS)
+			   : NNG_DURATION_INFINITE);
+	pthread_mutex_lock(&h->mtx);
+	h->in_flight++;
+	pthread_mutex_unlock(&h->mtx);
+	nng_aio_set_msg(c->aio, msg);
+	nng_ctx_send(c->ctx, c->aio);
+}
+
+/* --- GET routes ---------------------------------------------------------- */
+
+static void
+get_cb(nng_aio *aio)
+{
+	nng_http_handler *hh    = nng_aio_get_input(aio, 1);
+	get_route        *route = nng_http_handler_get_data(hh);
+	char             *body  = NULL;
+	size_t            len   = 0;
+	const char       *ctype = "text/plain; charset=utf-8";
+	int               code  = route->fn(route->arg, &body, &len, &ctype);
+	respond(
+	    aio, (uint16_t) code, ctype, body != NULL ? body : "", body != NULL ? len : 0, NULL);
+	free(body);
+}
+
+frep_code
+rpc_http_add_get(rpc_http *h, const char *path, rpc_http_get_fn fn, void *arg, frep_status *st)
+{
+	if (h->started) {
+		return frep_status_set(
+		    st, FREP_FAILED_PRECONDITION, "HTTP route %s: add it before starting", path);
+	}
+	if (h->n_gets == MAX_GET_ROUTES) {
+		return frep_status_set(
+		    st, FREP_RESOURCE_EXHAUSTED, "HTTP route %s: at most %d", path, MAX_GET_ROUTES);
+	}
+	get_route *r = &h->gets[h->n_gets];
+	*r           = (get_route){.fn = fn, .arg = arg};
+	int rv;
+	if ((r->path = strdup(path)) == NULL) {
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	if ((rv = nng_http_handler_alloc(&r->handler, path, get_cb)) != 0 ||
+	    (rv = nng_http_handler_set_method(r->handler, "GET")) != 0 ||
+	    (rv = nng_http_handler_set_data(r->handler, r, NULL)) != 0 ||
+	    (rv = nng_http_server_add_handler(h->hs, r->handler)) != 0) {
+		if (r->handler != NULL) {
+			nng_http_handler_free(r->handler);
+		}
+		free(r->path);
+		return frep_status_set(st, FREP_INVALID_ARGUMENT,
+		    "HTTP route %s: %s (nng error %d)", path, nng_strerror(rv), rv);
+	}
+	h->n_gets++;
+	return FREP_OK;
+}
+
+/* --- the built-in routes -------------------------------------------------- */
+
+/* GET /healthz: the whole server's health, as frep.v1.Health answers for
+ * "" (SERVING while it serves, NOT_SERVING once it drains). */
+static int
+healthz(void *arg, char **body, size_t *len, const char **content_type)
+{
+	rpc_http *h       = arg;
+	bool      serving = rpc_server_serving(h->server);
+	*body             = strdup(serving ? "SERVING\n" : "NOT_SERVING\n");
+	*len              = *body != NULL ? strlen(*body) : 0;
+	*content_type     = "text/plain; charset=utf-8";
+	return serving ? 200 : 503;
+}
+
+/* GET /metrics: the server's registry in Prometheus' text format. */
+static int
+metrics(void *arg, char **body, size_t *len, const char **content_type)
+{
+	rpc_http *h   = arg;
+	*content_type = "text/plain; version=0.0.4; charset=utf-8";
+	*body         = rpc_metrics_render(rpc_server_metrics(h->server), len);
+	return *body != NULL ? 200 : 500;
+}
+
+/* --- lifecycle ----------------------------------------------------------- */
+
+frep_code
+rpc_http_new(rpc_server *s, const rpc_http_options *opts, rpc_http **out, frep_status *st)
+{
+	frep_code code;
+	int       rv;
+	rpc_http *h = calloc(1, sizeof(*h));
+	if (h == NULL) {
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	h->server = s;
+	pthread_mutex_init(&h->mtx, NULL);
+	pthread_cond_init(&h->idle_cv, NULL);
+	const char *url = opts->url;
+	/* tcp:// is accepted as http:// (frepd's other listeners are tcp://). */
+	char buf[512];
+	if (strncmp(url, "tcp://", 6) == 0) {
+		snprintf(buf, sizeof(buf), "http://%s", url + 6);
+		url = buf;
+	}
+	bool https = strncmp(url, "https://", 8) == 0;
+	if (!https && strncmp(url, "http://", 7) != 0) {
+		code = frep_status_set(st, FREP_INVALID_ARGUMENT,
+		    "HTTP listener %s: the URL must start with http:// or https://", opts->url);
+		goto fail;
+	}
+	if ((h->url = strdup(url)) == NULL) {
+		code = frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+		goto fail;
+	}
+	if ((rv = nng_url_parse(&h->nurl, url)) != 0) {
+		code = frep_status_set(st, FREP_INVALID_ARGUMENT,
+		    "HTTP listener %s: %s (nng error %d)", url, nng_strerror(rv), rv);
+		goto fail;
+	}
+	if ((rv = nng_http_server_hold(&h->hs, h->nurl)) != 0) {
+		code = frep_status_set(st, FREP_INVALID_ARGUMENT,
+		    "HTTP listener %s: %s (nng error %d)", url, nng_strerror(rv), rv);
+		goto fail;
+	}
+	if (https) {
+		if ((code = rpc_server__tls_config(opts->tls, &h->tls, st)) != FREP_OK) {
+			goto fail;
+		}
+		if ((rv = nng_http_server_set_tls(h->hs, h->tls)) != 0) {
+			code = frep_status_set(st, FREP_INVALID_ARGUMENT,
+			    "HTTP listener %s: TLS: %s (nng error %d)", url, nng_strerror(rv), rv);
+			goto fail;
+		}
+	}
+	/* Every POST path: methods are looked up per call. */
+	if ((rv = nng_http_handler_alloc(&h->rpc_handler, "/", rpc_handler_cb)) != 0 ||
+	    (rv = nng_http_handler_set_method(h->rpc_handler, "POST")) != 0 ||
+	    (rv = nng_http_handler_set_tree(h->rpc_handler)) != 0 ||
+	    /* JSON may be larger than the message it holds: twice the limit
+	     * is read, the envelope itself is checked per call. */
+	    (rv = nng_http_handler_collect_body(
+		 h->rpc_handler, true, 2 * rpc_server_max_message_bytes(s))) != 0 ||
+	    (rv = nng_http_handler_set_data(h->rpc_handler, h, NULL)) != 0 ||
+	    (rv = nng_http_server_add_handler(h->hs, h->rpc_handler)) != 0) {
+		if (h->rpc_handler != NULL) {
+			nng_http_handler_free(h->rpc_handler);
+			h->rpc_handler = NULL;
+		}
+		code = frep_status_set(
+		    st, FREP_INTERNAL, "HTTP handler: %s (nng error %d)", nng_strerror(rv), rv);
+		goto fail;
+	}
+	if ((code = rpc_http_add_get(h, "/healthz", healthz, h, st)) != FREP_OK ||
+	    (code = rpc_http_add_get(h, "/metrics", metrics, h, st)) != FREP_OK) {
+		goto fail;
+	}
+	snprintf(h->inproc, sizeof(h->inproc), "inproc://frep-http-%p", (void *) h);
+	if ((code = rpc_server_listen(s, h->inproc, NULL, st)) != FREP_OK) {
+		goto fail;
+	}
+	*out = h;
+	return FREP_OK;
+
+fail:
+	rpc_http_free(h);
+	return code;
+}
+
+frep_code
+rpc_http_start(rpc_http *h, frep_status *st)
+{
+	int rv;
+	if ((rv = nng_req0_open(&h->sock)) != 0) {
+		return frep_status_set(
+		    st, FREP_INTERNAL, "HTTP: req socket: %s (nng error %d)", nng_strerror(rv), rv);
+	}
+	h->sock_open = true;
+	/* One envelope, one answer: never resend a call that takes long. */
+	nng_socket_set_ms(h->sock, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
+	nng_socket_set_size(h->sock, NNG_OPT_RECVMAXSZ, 0);
+	if ((rv = nng_dial(h->sock, h->inproc, NULL, 0)) != 0) {
+		return frep_status_set(st, FREP_INTERNAL, "HTTP: dial %s: %s (nng error %d)",
+		    h->inproc, nng_strerror(rv), rv);
+	}
+	if ((rv = nng_http_server_start(h->hs)) != 0) {
+		return frep_status_set(st, FREP_UNAVAILABLE, "HTTP listener %s: %s (nng error %d)",
+		    h->url, nng_strerror(rv), rv);
+	}
+	h->started = true;
+	nng_sockaddr sa;
+	if (nng_http_server_get_addr(h->hs, &sa) == 0 &&
+	    (sa.s_family == NNG_AF_INET || sa.s_family == NNG_AF_INET6)) {
+		uint16_t port =
+		    ntohs(sa.s_family == NNG_AF_INET ? sa.s_in.sa_port : sa.s_in6.sa_port);
+		char b[512];
+		bool v6 = strchr(h->nurl->u_hostname, ':') != NULL;
+		snprintf(b, sizeof(b), "%s://%s%s%s:%u", h->nurl->u_scheme, v6 ? "[" : "",
+		    h->nurl->u_hostname, v6 ? "]" : "", (unsigned) port);
+		h->bound_url = strdup(b);
+	}
+	return FREP_OK;
+}
+
+const char *
+rpc_http_bound_url(const rpc_http *h)
+{
+	return h->bound_url != NULL ? h->bound_url : h->url;
+}
+
+void
+rpc_http_free(rpc_http *h)
+{
+	if (h == NULL) {
+		return;
+	}
+	/* Calls still waiting fail at once (their callbacks answer 503), then
+	 * the HTTP server stops with no handler left to finish. */
+	if (h->sock_open) {
+		nng_close(h->sock);
+		h->sock_open = false;
+	}
+	pthread_mutex_lock(&h->mtx);
+	while (h->in_flight > 0) {
+		pthread_cond_wait(&h->idle_cv, &h->mtx);
+	}
+	pthread_mutex_unlock(&h->mtx);
+	if (h->hs != NULL) {
+		if (h->started) {
+			nng_http_server_stop(h->hs);
+		}
+		/* The server frees the handlers it holds. */
+		nng_http_server_release(h->hs);
+	}
+	for (size_t i = 0; i < h->n_gets; i++) {
+		free(h->gets[i].path);
+	}
+	if (h->tls != NULL) {
+		nng_tls_config_free(h->tls);
+	}
+	if (h->nurl != NULL) {
+		nng_url_free(h->nurl);
+	}
+	free(h->url);
+	free(h->bound_url);
+	pthread_cond_destroy(&h->idle_cv);
+	pthread_mutex_destroy(&h->mtx);
+	free(h);
+}

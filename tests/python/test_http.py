@@ -1,0 +1,279 @@
+"""The HTTP endpoint (Connect protocol) with Python's urllib against real
+frepd processes (ctest: http_endpoint_test): a replication between two
+servers driven over HTTP alone, binary protobuf bodies, and each error class
+with its Connect code and HTTP status; then https://.
+
+Environment (tests/python_tests.cmake): FREPD, FREP_PROTO_PY, PYTHONPATH.
+"""
+
+import json
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import unittest
+import urllib.error
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import frepd_procs  # noqa: E402
+import http_util  # noqa: E402
+
+import frep  # noqa: E402
+
+TOKEN = "http-test-token"
+WORK = None
+A = B = None
+HTTP_A = HTTP_B = None
+
+
+def setUpModule():
+    global WORK, A, B, HTTP_A, HTTP_B
+    WORK = frepd_procs.tmpdir()
+    token = http_util.write_token(WORK, TOKEN)
+    A, HTTP_A = http_util.start(WORK, "a", ["--token-file", token,
+                                            "--max-message-bytes", "65536"])
+    B, HTTP_B = http_util.start(WORK, "b")
+
+
+def tearDownModule():
+    bad = []
+    for n in (A, B):
+        if n is not None:
+            rc = n.stop()
+            if rc != 0:
+                bad.append("frepd %s exited %s:\n%s" % (n.name, rc, n.log()))
+    frepd_procs.rmtree(WORK)
+    if bad:
+        raise AssertionError("\n".join(bad))
+
+
+def post(base, method, body, token=TOKEN, content_type="application/json", headers=None,
+         context=None):
+    """POSTs and returns (HTTP status, response headers, body bytes)."""
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    h = {"Content-Type": content_type}
+    if token:
+        h["Authorization"] = "Bearer " + token
+    h.update(headers or {})
+    req = urllib.request.Request(base + method, data=data, headers=h, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=30, context=context) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+class HttpTest(unittest.TestCase):
+    def ok(self, method, body, base=None, **kw):
+        status, _, data = post(base or HTTP_A, method, body, **kw)
+        self.assertEqual(status, 200, data)
+        return json.loads(data)
+
+    def error(self, status, code, method, body, *needles, base=None, **kw):
+        got, headers, data = post(base or HTTP_A, method, body, **kw)
+        self.assertEqual(got, status, data)
+        self.assertEqual(headers["Content-Type"], "application/json")
+        err = json.loads(data)
+        self.assertEqual(err["code"], code, err)
+        for n in needles:
+            self.assertIn(n, err["message"])
+        return err
+
+    def test_http_replication_between_two_servers(self):
+        scope = "10.5.0.0"
+        self.ok("/frep.v1.DhcpServer/AddScope", {
+            "scopeId": scope, "subnetMask": "255.255.255.0", "name": "Lab",
+            "startRange": "10.5.0.10", "endRange": "10.5.0.99"})
+        rel = self.ok("/frep.v1.DhcpServer/AddFailover", {"relationship": {
+            "name": "relh", "partner_server": B.url, "mode": "FAILOVER_MODE_HOT_STANDBY",
+            "shared_secret": "correct horse battery staple", "scope_ids": [scope]}})
+        self.assertEqual(rel["scopeIds"], [scope])
+        self.assertNotIn("sharedSecret", rel)
+        self.ok("/frep.v1.DhcpServer/AddReservation", {
+            "scopeId": scope, "ipAddress": "10.5.0.20", "clientId": "aa-bb-cc-dd-ee-ff",
+            "name": "cam"})
+        dry = self.ok("/frep.v1.FailoverReplication/ReplicateByName",
+                      {"names": ["relh"], "dryRun": True})
+        self.assertEqual(dry["results"][0]["changes"]["reservations"], {"added": 1})
+        # B (no token, its own HTTP endpoint) does not have it yet.
+        got = self.ok("/frep.v1.DhcpServer/ListReservations", {"scopeId": scope},
+                      base=HTTP_B, token=None)
+        self.assertEqual(got, {})
+        r = self.ok("/frep.v1.FailoverReplication/ReplicateByName", {"names": ["relh"]},
+                    headers={"Connect-Timeout-Ms": "20000"})
+        res = r["results"][0]
+        self.assertEqual((res["scopeId"], res["relationship"]), (scope, "relh"))
+        self.assertNotIn("code", res)
+        self.assertEqual(res["digestBefore"] != res["digestAfter"], True)
+        got = self.ok("/frep.v1.DhcpServer/ListReservations", {"scope_id": scope},
+                      base=HTTP_B, token=None)
+        self.assertEqual([x["name"] for x in got["reservations"]], ["cam"])
+        # The same through the nng client: one server, two doors.
+        with frep.Client(B.url, timeout=10) as b:
+            self.assertEqual([x.name for x in b.list_reservations(scope).reservations],
+                             ["cam"])
+
+    def test_http_binary_protobuf_body(self):
+        body = frep.pb.ScopeKey(scope_id="10.77.0.0").SerializeToString()
+        status, headers, data = post(HTTP_A, "/frep.v1.DhcpServer/GetScope", body,
+                                     content_type="application/proto")
+        self.assertEqual(status, 404, data)
+        self.assertEqual(json.loads(data)["code"], "not_found")
+        status, headers, data = post(HTTP_A, "/frep.v1.Health/Check", b"",
+                                     content_type="application/proto")
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["Content-Type"], "application/proto")
+        self.assertEqual(frep.pb.HealthCheckResponse.FromString(data).status,
+                         frep.pb.HealthCheckResponse.SERVING)
+        self.error(400, "invalid_argument", "/frep.v1.DhcpServer/GetScope", b"\xff\xff\xff",
+                   "does not decode as frep.v1.ScopeKey", content_type="application/proto")
+
+    def test_http_invalid_argument(self):
+        self.error(400, "invalid_argument", "/frep.v1.DhcpServer/GetScope", b'{"scopeId": ',
+                   "not JSON")
+        self.error(400, "invalid_argument", "/frep.v1.DhcpServer/AddFailover",
+                   {"relationship": {"name": "x", "scopeIds": [7]}},
+                   "relationship.scopeIds[0]: 7 is not a string")
+        self.error(400, "invalid_argument", "/frep.v1.DhcpServer/GetScope",
+                   {"scopeId": "10.0.0.0", "colour": "red"}, 'no field "colour"')
+        # The server's own validation, named as on nng.
+        self.error(400, "invalid_argument", "/frep.v1.DhcpServer/AddScope",
+                   {"scopeId": "10.0.0.300", "subnetMask": "255.255.255.0"}, "10.0.0.300")
+        self.error(400, "invalid_argument", "/frep.v1.Health/Check", {},
+                   "Connect-Timeout-Ms", headers={"Connect-Timeout-Ms": "soon"})
+        self.error(400, "invalid_argument", "/frep.v1.Health/Check", {},
+                   "Connect-Protocol-Version", headers={"Connect-Protocol-Version": "2"})
+
+    def test_http_not_found_and_already_exists(self):
+        self.error(404, "not_found", "/frep.v1.DhcpServer/GetScope", {"scopeId": "10.99.0.0"},
+                   "10.99.0.0")
+        body = {"scopeId": "10.6.0.0", "subnetMask": "255.255.255.0", "name": "six",
+                "startRange": "10.6.0.1", "endRange": "10.6.0.9"}
+        self.ok("/frep.v1.DhcpServer/AddScope", body)
+        self.error(409, "already_exists", "/frep.v1.DhcpServer/AddScope", body, "10.6.0.0")
+
+    def test_http_unauthenticated(self):
+        self.error(401, "unauthenticated", "/frep.v1.DhcpServer/ListScopes", {}, "Bearer",
+                   token=None)
+        self.error(401, "unauthenticated", "/frep.v1.DhcpServer/ListScopes", {}, token="wrong")
+        # Health needs no token, as on nng.
+        self.assertEqual(self.ok("/frep.v1.Health/Check", {}, token=None),
+                         {"status": "SERVING"})
+
+    def test_http_unimplemented_and_transport_errors(self):
+        self.error(404, "unimplemented", "/frep.v1.DhcpServer/Nope", {}, "/frep.v1.DhcpServer/Nope")
+        self.error(404, "unimplemented", "/nothing", {})
+        got, headers, _ = post(HTTP_A, "/frep.v1.Health/Check", b"{}",
+                               content_type="text/plain")
+        self.assertEqual(got, 415)
+        self.assertIn("application/proto", headers["Accept-Post"])
+        self.error(501, "unimplemented", "/frep.v1.Health/Check", {}, "Content-Encoding",
+                   headers={"Content-Encoding": "gzip"})
+        # Over --max-message-bytes (64 KiB here): refused with a status (the
+        # nng listeners would drop it without an answer).
+        self.error(429, "resource_exhausted", "/frep.v1.DhcpServer/GetScope",
+                   {"scopeId": "x" * 70000}, "over the server's limit of 65536")
+        req = urllib.request.Request(HTTP_A + "/frep.v1.Health/Check", method="GET")
+        with self.assertRaises(urllib.error.HTTPError) as cm:
+            urllib.request.urlopen(req, timeout=10)
+        self.assertEqual(cm.exception.code, 405)
+
+    def test_http_deadline_exceeded(self):
+        # A "partner" that completes the SP handshake (as a REP socket) and
+        # never answers: AddFailover's partner call gets what remains of the
+        # caller's Connect-Timeout-Ms (not --partner-timeout-ms, 3 s here), and
+        # the answer names the partner and whose deadline it was.
+        mute = socket.socket()
+        mute.bind(("127.0.0.1", 0))
+        mute.listen(8)
+        conns = []
+
+        def serve():
+            while True:
+                try:
+                    conn, _ = mute.accept()
+                except OSError:
+                    return
+                conns.append(conn)
+                try:
+                    conn.recv(8)
+                    conn.sendall(b"\x00SP\x00\x00\x31\x00\x00")  # REP v0
+                except OSError:
+                    pass
+
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+        try:
+            url = "tcp://127.0.0.1:%d" % mute.getsockname()[1]
+            self.ok("/frep.v1.DhcpServer/AddScope", {
+                "scopeId": "10.8.0.0", "subnetMask": "255.255.255.0", "name": "eight",
+                "startRange": "10.8.0.1", "endRange": "10.8.0.9"})
+            self.error(504, "deadline_exceeded", "/frep.v1.DhcpServer/AddFailover",
+                       {"relationship": {"name": "mute", "partnerServer": url,
+                                         "sharedSecret": "correct horse battery staple",
+                                         "scopeIds": ["10.8.0.0"]}},
+                       "partner " + url, "/frep.v1.Partner/MirrorRelationship",
+                       "the request was sent", "what remained of the caller's deadline",
+                       headers={"Connect-Timeout-Ms": "1500"})
+        finally:
+            mute.close()
+            for c in conns:
+                c.close()
+
+    def test_http_partner_refused_is_unavailable(self):
+        # Nothing listens at the partner's address: UNAVAILABLE at once
+        # (the clients fail fast), naming the partner.
+        free = socket.socket()
+        free.bind(("127.0.0.1", 0))
+        url = "tcp://127.0.0.1:%d" % free.getsockname()[1]
+        free.close()
+        self.ok("/frep.v1.DhcpServer/AddScope", {
+            "scopeId": "10.9.0.0", "subnetMask": "255.255.255.0", "name": "nine",
+            "startRange": "10.9.0.1", "endRange": "10.9.0.9"})
+        self.error(503, "unavailable", "/frep.v1.DhcpServer/AddFailover",
+                   {"relationship": {"name": "gone", "partnerServer": url,
+                                     "sharedSecret": "correct horse battery staple",
+                                     "scopeIds": ["10.9.0.0"]}},
+                   "partner " + url, "connection refused",
+                   headers={"Connect-Timeout-Ms": "20000"})
+
+    def test_http_request_id_echoed(self):
+        status, headers, _ = post(HTTP_A, "/frep.v1.Health/Check", {},
+                                  headers={"X-Request-Id": "req-42"})
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["X-Request-Id"], "req-42")
+
+
+class HttpsTest(unittest.TestCase):
+    def test_https_endpoint(self):
+        key = os.path.join(WORK, "k.pem")
+        cert = os.path.join(WORK, "c.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "2", "-subj", "/CN=localhost",
+                        "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                       check=True, capture_output=True)
+        c = frepd_procs.Frepd(WORK, "s", ["--http", "https://127.0.0.1:0", "--tls-cert", cert,
+                                          "--tls-key", key])
+        try:
+            import re
+            import time
+            url = None
+            end = time.monotonic() + 15
+            while url is None and time.monotonic() < end:
+                m = re.search(r"listening on (https://127\.0\.0\.1:\d+)", c.log())
+                url = m.group(1) if m else None
+                time.sleep(0.02)
+            self.assertIsNotNone(url, c.log())
+            ctx = ssl.create_default_context(cafile=cert)
+            status, _, data = post(url, "/frep.v1.Health/Check", {}, token=None, context=ctx)
+            self.assertEqual((status, json.loads(data)), (200, {"status": "SERVING"}))
+        finally:
+            self.assertEqual(c.stop(), 0, c.log())
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
