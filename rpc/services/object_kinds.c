@@ -27,20 +27,20 @@ typedef enum key_field {
 } key_field;
 
 static const struct {
-	const char          *name;
-	ProtobufCType        type;
+	const char   *name;
+	ProtobufCType type;
 } key_fields[] = {
-	[KEY_SCOPE_ID]     = {"scope_id", PROTOBUF_C_TYPE_STRING},
-	[KEY_SCOPE_FILTER] = {"scope_id", PROTOBUF_C_TYPE_STRING},
-	[KEY_IP_ADDRESS]   = {"ip_address", PROTOBUF_C_TYPE_STRING},
-	[KEY_OPTION_ID]    = {"option_id", PROTOBUF_C_TYPE_UINT32},
-	[KEY_NAME]         = {"name", PROTOBUF_C_TYPE_STRING},
-	[KEY_VENDOR_CLASS] = {"vendor_class", PROTOBUF_C_TYPE_STRING},
-	[KEY_USER_CLASS]   = {"user_class", PROTOBUF_C_TYPE_STRING},
-	[KEY_FORCE]        = {"force", PROTOBUF_C_TYPE_BOOL},
-	[KEY_ALL_VENDORS]  = {"all_vendors", PROTOBUF_C_TYPE_BOOL},
-	[KEY_CLASS_TYPE]   = {"type", PROTOBUF_C_TYPE_ENUM},
-	[KEY_TARGET]       = {"target", PROTOBUF_C_TYPE_MESSAGE},
+    [KEY_SCOPE_ID]     = {"scope_id", PROTOBUF_C_TYPE_STRING},
+    [KEY_SCOPE_FILTER] = {"scope_id", PROTOBUF_C_TYPE_STRING},
+    [KEY_IP_ADDRESS]   = {"ip_address", PROTOBUF_C_TYPE_STRING},
+    [KEY_OPTION_ID]    = {"option_id", PROTOBUF_C_TYPE_UINT32},
+    [KEY_NAME]         = {"name", PROTOBUF_C_TYPE_STRING},
+    [KEY_VENDOR_CLASS] = {"vendor_class", PROTOBUF_C_TYPE_STRING},
+    [KEY_USER_CLASS]   = {"user_class", PROTOBUF_C_TYPE_STRING},
+    [KEY_FORCE]        = {"force", PROTOBUF_C_TYPE_BOOL},
+    [KEY_ALL_VENDORS]  = {"all_vendors", PROTOBUF_C_TYPE_BOOL},
+    [KEY_CLASS_TYPE]   = {"type", PROTOBUF_C_TYPE_ENUM},
+    [KEY_TARGET]       = {"target", PROTOBUF_C_TYPE_MESSAGE},
 };
 
 /* A request's key, read field by field (what a method does not key by
@@ -58,7 +58,7 @@ typedef struct object_key {
 	engine_option_target target;
 } object_key;
 
-typedef enum object_op { OP_ADD, OP_SET, OP_GET, OP_LIST, OP_REMOVE, OP_FINI, OP_COUNT } object_op;
+typedef enum object_op { OP_ADD, OP_SET, OP_GET, OP_LIST, OP_REMOVE, OP_COUNT } object_op;
 
 /* One engine call's arguments and results. */
 typedef struct object_call {
@@ -66,9 +66,17 @@ typedef struct object_call {
 	const void        *in;   /* the object of add / set (and exclusion remove) */
 	const char *const *mask; /* set's update_mask */
 	size_t             n_mask;
-	void              *out;  /* add / set / get result; OP_FINI's object */
-	void              *list; /* OP_LIST: the engine's array of n objects */
-	size_t             n;
+	void              *out; /* add / set / get result */
+	union {                 /* OP_LIST: the engine's array of n objects */
+		void                *any;
+		engine_scope        *scope;
+		engine_exclusion    *exclusion;
+		engine_reservation  *reservation;
+		engine_option_def   *option_def;
+		engine_option_value *option_value;
+		engine_class        *cls;
+	} list;
+	size_t n;
 } object_call;
 
 #define KEY_FIELDS_MAX 4
@@ -81,16 +89,19 @@ typedef struct object_method {
 	key_field   key[KEY_FIELDS_MAX]; /* read in this order, ending at KEY_END */
 } object_method;
 
+typedef frep_code (*object_engine_call)(engine *e, object_call *c, frep_status *st);
+
 /* One object kind: its engine struct, its conversions, its engine calls
- * (call runs op on c, OP_FINI releasing c->out), its methods. */
+ * (one per method it has), its methods. */
 struct object_kind {
-	size_t    size;
+	size_t size;
 	frep_code (*from_proto)(const ProtobufCMessage *in, const char *field, bool partial,
 	    convert_arena *a, void *out, frep_status *st);
 	frep_code (*to_proto)(
 	    const void *in, convert_arena *a, ProtobufCMessage **out, frep_status *st);
-	frep_code (*call)(engine *e, object_op op, object_call *c, frep_status *st);
-	object_method methods[OP_FINI];
+	void (*fini)(void *obj); /* NULL: the struct owns nothing */
+	object_engine_call calls[OP_COUNT];
+	object_method      methods[OP_COUNT];
 };
 
 /* Room for any kind's engine struct. */
@@ -104,7 +115,35 @@ typedef union object_storage {
 	engine_policy       policy;
 } object_storage;
 
+/* The adapters every kind shares in shape, typed to the row's generic
+ * signatures (as ENGINE__ARRAY_FREE does for arrays): the reply
+ * conversion, fini, and (ADAPT_WRITES) the engine's add and set. What
+ * differs per kind (keys, the request conversion) is written out below. */
+#define ADAPT_COMMON(kind, model, message)                                                         \
+	static frep_code kind##_to_proto(                                                          \
+	    const void *in, convert_arena *a, ProtobufCMessage **out, frep_status *st)             \
+	{                                                                                          \
+		return convert_##kind##_to_proto((const model *) in, a, (message **) out, st);     \
+	}                                                                                          \
+	static void kind##_fini(void *obj)                                                         \
+	{                                                                                          \
+		engine_##kind##_fini(obj);                                                         \
+	}
+
+#define ADAPT_WRITES(kind)                                                                         \
+	static frep_code kind##_add(engine *e, object_call *c, frep_status *st)                    \
+	{                                                                                          \
+		return engine_##kind##_add(e, c->in, c->out, st);                                  \
+	}                                                                                          \
+	static frep_code kind##_set(engine *e, object_call *c, frep_status *st)                    \
+	{                                                                                          \
+		return engine_##kind##_set(e, c->in, c->mask, c->n_mask, c->out, st);              \
+	}
+
 /* --- scopes ------------------------------------------------------------- */
+
+ADAPT_COMMON(scope, engine_scope, Frep__V1__Scope)
+ADAPT_WRITES(scope)
 
 static frep_code
 scope_from_proto(const ProtobufCMessage *in, const char *field, bool partial, convert_arena *a,
@@ -115,56 +154,44 @@ scope_from_proto(const ProtobufCMessage *in, const char *field, bool partial, co
 }
 
 static frep_code
-scope_to_proto(const void *in, convert_arena *a, ProtobufCMessage **out, frep_status *st)
+scope_get(engine *e, object_call *c, frep_status *st)
 {
-	return convert_scope_to_proto(in, a, (Frep__V1__Scope **) out, st);
+	return engine_scope_get(e, c->key.scope_id, c->out, st);
 }
 
 static frep_code
-scope_call(engine *e, object_op op, object_call *c, frep_status *st)
+scope_list(engine *e, object_call *c, frep_status *st)
 {
-	engine_scope *list = NULL;
-	frep_code     rc   = FREP_OK;
+	return engine_scope_list(e, &c->list.scope, &c->n, st);
+}
 
-	switch (op) {
-	case OP_ADD:
-		return engine_scope_add(e, c->in, c->out, st);
-	case OP_SET:
-		return engine_scope_set(e, c->in, c->mask, c->n_mask, c->out, st);
-	case OP_GET:
-		return engine_scope_get(e, c->key.scope_id, c->out, st);
-	case OP_LIST:
-		rc      = engine_scope_list(e, &list, &c->n, st);
-		c->list = list;
-		return rc;
-	case OP_REMOVE:
-		return engine_scope_remove(e, c->key.scope_id, c->key.force, st);
-	default:
-		engine_scope_fini(c->out);
-		return FREP_OK;
-	}
+static frep_code
+scope_remove(engine *e, object_call *c, frep_status *st)
+{
+	return engine_scope_remove(e, c->key.scope_id, c->key.force, st);
 }
 
 static const struct object_kind scope_kind = {
-	.size       = sizeof(engine_scope),
-	.from_proto = scope_from_proto,
-	.to_proto   = scope_to_proto,
-	.call       = scope_call,
-	.methods =
-	    {
-		[OP_ADD]    = {.name = "AddScope", .object = "scope", .whole = true},
-		[OP_SET]    = {.name = "SetScope", .object = "scope"},
-		[OP_GET]    = {.name = "GetScope", .key = {KEY_SCOPE_ID}},
-		[OP_LIST]   = {.name = "ListScopes"},
-		[OP_REMOVE] = {.name = "RemoveScope", .key = {KEY_SCOPE_ID, KEY_FORCE}},
-	    },
+    .size       = sizeof(engine_scope),
+    .from_proto = scope_from_proto,
+    .to_proto   = scope_to_proto,
+    .fini       = scope_fini,
+    .calls      = {scope_add, scope_set, scope_get, scope_list, scope_remove},
+    .methods =
+	{
+	    [OP_ADD]    = {.name = "AddScope", .object = "scope", .whole = true},
+	    [OP_SET]    = {.name = "SetScope", .object = "scope"},
+	    [OP_GET]    = {.name = "GetScope", .key = {KEY_SCOPE_ID}},
+	    [OP_LIST]   = {.name = "ListScopes"},
+	    [OP_REMOVE] = {.name = "RemoveScope", .key = {KEY_SCOPE_ID, KEY_FORCE}},
+	},
 };
 
 /* --- exclusion ranges: no Set or Get; Add answers what it was given ------ */
 
 static frep_code
-exclusion_from_proto(const ProtobufCMessage *in, const char *field, bool partial,
-    convert_arena *a, void *out, frep_status *st)
+exclusion_from_proto(const ProtobufCMessage *in, const char *field, bool partial, convert_arena *a,
+    void *out, frep_status *st)
 {
 	(void) partial;
 	(void) a;
@@ -178,158 +205,144 @@ exclusion_to_proto(const void *in, convert_arena *a, ProtobufCMessage **out, fre
 }
 
 static frep_code
-exclusion_call(engine *e, object_op op, object_call *c, frep_status *st)
+exclusion_add(engine *e, object_call *c, frep_status *st)
 {
-	engine_exclusion *list = NULL;
-	frep_code         rc   = FREP_OK;
-
-	switch (op) {
-	case OP_ADD:
-		if ((rc = engine_exclusion_add(e, c->in, st)) == FREP_OK) {
-			memcpy(c->out, c->in, sizeof(engine_exclusion));
-		}
-		return rc;
-	case OP_LIST:
-		rc      = engine_exclusion_list(e, c->key.scope_id, &list, &c->n, st);
-		c->list = list;
-		return rc;
-	case OP_REMOVE:
-		return engine_exclusion_remove(e, c->in, st);
-	default:
-		return FREP_OK; /* nothing owned */
+	frep_code rc = engine_exclusion_add(e, c->in, st);
+	if (rc == FREP_OK) {
+		memcpy(c->out, c->in, sizeof(engine_exclusion));
 	}
+	return rc;
+}
+
+static frep_code
+exclusion_list(engine *e, object_call *c, frep_status *st)
+{
+	return engine_exclusion_list(e, c->key.scope_id, &c->list.exclusion, &c->n, st);
+}
+
+static frep_code
+exclusion_remove(engine *e, object_call *c, frep_status *st)
+{
+	return engine_exclusion_remove(e, c->in, st);
 }
 
 static const struct object_kind exclusion_kind = {
-	.size       = sizeof(engine_exclusion),
-	.from_proto = exclusion_from_proto,
-	.to_proto   = exclusion_to_proto,
-	.call       = exclusion_call,
-	.methods =
-	    {
-		[OP_ADD]    = {.name = "AddExclusionRange", .object = "exclusion", .whole = true},
-		[OP_LIST]   = {.name = "ListExclusionRanges", .key = {KEY_SCOPE_FILTER}},
-		[OP_REMOVE] = {.name = "RemoveExclusionRange", .object = "exclusion", .whole = true},
-	    },
+    .size       = sizeof(engine_exclusion),
+    .from_proto = exclusion_from_proto,
+    .to_proto   = exclusion_to_proto,
+    .calls = {[OP_ADD] = exclusion_add, [OP_LIST] = exclusion_list, [OP_REMOVE] = exclusion_remove},
+    .methods =
+	{
+	    [OP_ADD]    = {.name = "AddExclusionRange", .object = "exclusion", .whole = true},
+	    [OP_LIST]   = {.name = "ListExclusionRanges", .key = {KEY_SCOPE_FILTER}},
+	    [OP_REMOVE] = {.name = "RemoveExclusionRange", .object = "exclusion", .whole = true},
+	},
 };
 
 /* --- reservations ------------------------------------------------------- */
+
+ADAPT_COMMON(reservation, engine_reservation, Frep__V1__Reservation)
+ADAPT_WRITES(reservation)
 
 static frep_code
 reservation_from_proto(const ProtobufCMessage *in, const char *field, bool partial,
     convert_arena *a, void *out, frep_status *st)
 {
 	(void) partial;
-	return convert_reservation_from_proto((const Frep__V1__Reservation *) in, field, a, out, st);
+	return convert_reservation_from_proto(
+	    (const Frep__V1__Reservation *) in, field, a, out, st);
 }
 
 static frep_code
-reservation_to_proto(const void *in, convert_arena *a, ProtobufCMessage **out, frep_status *st)
+reservation_get(engine *e, object_call *c, frep_status *st)
 {
-	return convert_reservation_to_proto(in, a, (Frep__V1__Reservation **) out, st);
+	return engine_reservation_get(e, c->key.scope_id, c->key.ip_address, c->out, st);
 }
 
 static frep_code
-reservation_call(engine *e, object_op op, object_call *c, frep_status *st)
+reservation_list(engine *e, object_call *c, frep_status *st)
 {
-	engine_reservation *list = NULL;
-	frep_code           rc   = FREP_OK;
+	return engine_reservation_list(e, c->key.scope_id, &c->list.reservation, &c->n, st);
+}
 
-	switch (op) {
-	case OP_ADD:
-		return engine_reservation_add(e, c->in, c->out, st);
-	case OP_SET:
-		return engine_reservation_set(e, c->in, c->mask, c->n_mask, c->out, st);
-	case OP_GET:
-		return engine_reservation_get(e, c->key.scope_id, c->key.ip_address, c->out, st);
-	case OP_LIST:
-		rc      = engine_reservation_list(e, c->key.scope_id, &list, &c->n, st);
-		c->list = list;
-		return rc;
-	case OP_REMOVE:
-		return engine_reservation_remove(e, c->key.scope_id, c->key.ip_address, st);
-	default:
-		engine_reservation_fini(c->out);
-		return FREP_OK;
-	}
+static frep_code
+reservation_remove(engine *e, object_call *c, frep_status *st)
+{
+	return engine_reservation_remove(e, c->key.scope_id, c->key.ip_address, st);
 }
 
 static const struct object_kind reservation_kind = {
-	.size       = sizeof(engine_reservation),
-	.from_proto = reservation_from_proto,
-	.to_proto   = reservation_to_proto,
-	.call       = reservation_call,
-	.methods =
-	    {
-		[OP_ADD]    = {.name = "AddReservation", .object = "reservation", .whole = true},
-		[OP_SET]    = {.name = "SetReservation", .object = "reservation"},
-		[OP_GET]    = {.name = "GetReservation", .key = {KEY_SCOPE_ID, KEY_IP_ADDRESS}},
-		[OP_LIST]   = {.name = "ListReservations", .key = {KEY_SCOPE_FILTER}},
-		[OP_REMOVE] = {.name = "RemoveReservation", .key = {KEY_SCOPE_ID, KEY_IP_ADDRESS}},
-	    },
+    .size       = sizeof(engine_reservation),
+    .from_proto = reservation_from_proto,
+    .to_proto   = reservation_to_proto,
+    .fini       = reservation_fini,
+    .calls      = {reservation_add, reservation_set, reservation_get, reservation_list,
+	     reservation_remove},
+    .methods =
+	{
+	    [OP_ADD]    = {.name = "AddReservation", .object = "reservation", .whole = true},
+	    [OP_SET]    = {.name = "SetReservation", .object = "reservation"},
+	    [OP_GET]    = {.name = "GetReservation", .key = {KEY_SCOPE_ID, KEY_IP_ADDRESS}},
+	    [OP_LIST]   = {.name = "ListReservations", .key = {KEY_SCOPE_FILTER}},
+	    [OP_REMOVE] = {.name = "RemoveReservation", .key = {KEY_SCOPE_ID, KEY_IP_ADDRESS}},
+	},
 };
 
 /* --- option definitions ------------------------------------------------- */
 
+ADAPT_COMMON(option_def, engine_option_def, Frep__V1__OptionDefinition)
+ADAPT_WRITES(option_def)
+
 static frep_code
-option_def_from_proto(const ProtobufCMessage *in, const char *field, bool partial,
-    convert_arena *a, void *out, frep_status *st)
+option_def_from_proto(const ProtobufCMessage *in, const char *field, bool partial, convert_arena *a,
+    void *out, frep_status *st)
 {
 	(void) partial;
 	(void) a;
-	return convert_option_def_from_proto((const Frep__V1__OptionDefinition *) in, field, out, st);
+	return convert_option_def_from_proto(
+	    (const Frep__V1__OptionDefinition *) in, field, out, st);
 }
 
 static frep_code
-option_def_to_proto(const void *in, convert_arena *a, ProtobufCMessage **out, frep_status *st)
+option_def_get(engine *e, object_call *c, frep_status *st)
 {
-	return convert_option_def_to_proto(in, a, (Frep__V1__OptionDefinition **) out, st);
+	return engine_option_def_get(e, c->key.option_id, c->key.vendor_class, c->out, st);
 }
 
 static frep_code
-option_def_call(engine *e, object_op op, object_call *c, frep_status *st)
+option_def_list(engine *e, object_call *c, frep_status *st)
 {
-	engine_option_def *list = NULL;
-	frep_code          rc   = FREP_OK;
+	return engine_option_def_list(
+	    e, c->key.vendor_class, c->key.all_vendors, &c->list.option_def, &c->n, st);
+}
 
-	switch (op) {
-	case OP_ADD:
-		return engine_option_def_add(e, c->in, c->out, st);
-	case OP_SET:
-		return engine_option_def_set(e, c->in, c->mask, c->n_mask, c->out, st);
-	case OP_GET:
-		return engine_option_def_get(e, c->key.option_id, c->key.vendor_class, c->out, st);
-	case OP_LIST:
-		rc = engine_option_def_list(
-		    e, c->key.vendor_class, c->key.all_vendors, &list, &c->n, st);
-		c->list = list;
-		return rc;
-	case OP_REMOVE:
-		return engine_option_def_remove(e, c->key.option_id, c->key.vendor_class, st);
-	default:
-		engine_option_def_fini(c->out);
-		return FREP_OK;
-	}
+static frep_code
+option_def_remove(engine *e, object_call *c, frep_status *st)
+{
+	return engine_option_def_remove(e, c->key.option_id, c->key.vendor_class, st);
 }
 
 static const struct object_kind option_def_kind = {
-	.size       = sizeof(engine_option_def),
-	.from_proto = option_def_from_proto,
-	.to_proto   = option_def_to_proto,
-	.call       = option_def_call,
-	.methods =
-	    {
-		[OP_ADD]  = {.name = "AddOptionDefinition", .object = "definition", .whole = true},
-		[OP_SET]  = {.name = "SetOptionDefinition", .object = "definition"},
-		[OP_GET]  = {.name = "GetOptionDefinition", .key = {KEY_OPTION_ID, KEY_VENDOR_CLASS}},
-		[OP_LIST] = {.name = "ListOptionDefinitions",
-		    .key           = {KEY_VENDOR_CLASS, KEY_ALL_VENDORS}},
-		[OP_REMOVE] = {.name = "RemoveOptionDefinition",
-		    .key             = {KEY_OPTION_ID, KEY_VENDOR_CLASS}},
-	    },
+    .size       = sizeof(engine_option_def),
+    .from_proto = option_def_from_proto,
+    .to_proto   = option_def_to_proto,
+    .fini       = option_def_fini,
+    .calls = {option_def_add, option_def_set, option_def_get, option_def_list, option_def_remove},
+    .methods =
+	{
+	    [OP_ADD]    = {.name = "AddOptionDefinition", .object = "definition", .whole = true},
+	    [OP_SET]    = {.name = "SetOptionDefinition", .object = "definition"},
+	    [OP_GET]    = {.name = "GetOptionDefinition", .key = {KEY_OPTION_ID, KEY_VENDOR_CLASS}},
+	    [OP_LIST]   = {.name = "ListOptionDefinitions",
+		  .key           = {KEY_VENDOR_CLASS, KEY_ALL_VENDORS}},
+	    [OP_REMOVE] = {.name = "RemoveOptionDefinition",
+		.key             = {KEY_OPTION_ID, KEY_VENDOR_CLASS}},
+	},
 };
 
 /* --- option values: Set adds or replaces at a target; no Add ------------- */
+
+ADAPT_COMMON(option_value, engine_option_value, Frep__V1__OptionValue)
 
 static frep_code
 option_value_from_proto(const ProtobufCMessage *in, const char *field, bool partial,
@@ -341,54 +354,57 @@ option_value_from_proto(const ProtobufCMessage *in, const char *field, bool part
 }
 
 static frep_code
-option_value_to_proto(const void *in, convert_arena *a, ProtobufCMessage **out, frep_status *st)
+option_value_set(engine *e, object_call *c, frep_status *st)
 {
-	return convert_option_value_to_proto(in, a, (Frep__V1__OptionValue **) out, st);
+	return engine_option_value_set(e, &c->key.target, c->in, c->out, st);
 }
 
 static frep_code
-option_value_call(engine *e, object_op op, object_call *c, frep_status *st)
+option_value_get(engine *e, object_call *c, frep_status *st)
 {
-	const object_key    *k    = &c->key;
-	engine_option_value *list = NULL;
-	frep_code            rc   = FREP_OK;
+	const object_key *k = &c->key;
+	return engine_option_value_get(
+	    e, &k->target, k->option_id, k->vendor_class, k->user_class, c->out, st);
+}
 
-	switch (op) {
-	case OP_SET:
-		return engine_option_value_set(e, &k->target, c->in, c->out, st);
-	case OP_GET:
-		return engine_option_value_get(e, &k->target, k->option_id, k->vendor_class,
-		    k->user_class, c->out, st);
-	case OP_LIST:
-		rc      = engine_option_value_list(e, &k->target, &list, &c->n, st);
-		c->list = list;
-		return rc;
-	case OP_REMOVE:
-		return engine_option_value_remove(
-		    e, &k->target, k->option_id, k->vendor_class, k->user_class, st);
-	default:
-		engine_option_value_fini(c->out);
-		return FREP_OK;
-	}
+static frep_code
+option_value_list(engine *e, object_call *c, frep_status *st)
+{
+	return engine_option_value_list(e, &c->key.target, &c->list.option_value, &c->n, st);
+}
+
+static frep_code
+option_value_remove(engine *e, object_call *c, frep_status *st)
+{
+	const object_key *k = &c->key;
+	return engine_option_value_remove(
+	    e, &k->target, k->option_id, k->vendor_class, k->user_class, st);
 }
 
 static const struct object_kind option_value_kind = {
-	.size       = sizeof(engine_option_value),
-	.from_proto = option_value_from_proto,
-	.to_proto   = option_value_to_proto,
-	.call       = option_value_call,
-	.methods =
-	    {
-		[OP_SET]  = {.name = "SetOptionValue", .object = "value", .key = {KEY_TARGET}},
-		[OP_GET]  = {.name = "GetOptionValue",
-		     .key         = {KEY_TARGET, KEY_OPTION_ID, KEY_VENDOR_CLASS, KEY_USER_CLASS}},
-		[OP_LIST] = {.name = "ListOptionValues", .key = {KEY_TARGET}},
-		[OP_REMOVE] = {.name = "RemoveOptionValue",
-		    .key             = {KEY_TARGET, KEY_OPTION_ID, KEY_VENDOR_CLASS, KEY_USER_CLASS}},
-	    },
+    .size       = sizeof(engine_option_value),
+    .from_proto = option_value_from_proto,
+    .to_proto   = option_value_to_proto,
+    .fini       = option_value_fini,
+    .calls      = {[OP_SET] = option_value_set,
+	     [OP_GET]       = option_value_get,
+	     [OP_LIST]      = option_value_list,
+	     [OP_REMOVE]    = option_value_remove},
+    .methods =
+	{
+	    [OP_SET]    = {.name = "SetOptionValue", .object = "value", .key = {KEY_TARGET}},
+	    [OP_GET]    = {.name = "GetOptionValue",
+		   .key          = {KEY_TARGET, KEY_OPTION_ID, KEY_VENDOR_CLASS, KEY_USER_CLASS}},
+	    [OP_LIST]   = {.name = "ListOptionValues", .key = {KEY_TARGET}},
+	    [OP_REMOVE] = {.name = "RemoveOptionValue",
+		.key             = {KEY_TARGET, KEY_OPTION_ID, KEY_VENDOR_CLASS, KEY_USER_CLASS}},
+	},
 };
 
 /* --- classes ------------------------------------------------------------ */
+
+ADAPT_COMMON(class, engine_class, Frep__V1__Class)
+ADAPT_WRITES(class)
 
 static frep_code
 class_from_proto(const ProtobufCMessage *in, const char *field, bool partial, convert_arena *a,
@@ -400,52 +416,43 @@ class_from_proto(const ProtobufCMessage *in, const char *field, bool partial, co
 }
 
 static frep_code
-class_to_proto(const void *in, convert_arena *a, ProtobufCMessage **out, frep_status *st)
+class_get(engine *e, object_call *c, frep_status *st)
 {
-	return convert_class_to_proto(in, a, (Frep__V1__Class **) out, st);
+	return engine_class_get(e, c->key.type, c->key.name, c->out, st);
 }
 
 static frep_code
-class_call(engine *e, object_op op, object_call *c, frep_status *st)
+class_list(engine *e, object_call *c, frep_status *st)
 {
-	engine_class *list = NULL;
-	frep_code     rc   = FREP_OK;
+	return engine_class_list(e, c->key.type, &c->list.cls, &c->n, st);
+}
 
-	switch (op) {
-	case OP_ADD:
-		return engine_class_add(e, c->in, c->out, st);
-	case OP_SET:
-		return engine_class_set(e, c->in, c->mask, c->n_mask, c->out, st);
-	case OP_GET:
-		return engine_class_get(e, c->key.type, c->key.name, c->out, st);
-	case OP_LIST:
-		rc      = engine_class_list(e, c->key.type, &list, &c->n, st);
-		c->list = list;
-		return rc;
-	case OP_REMOVE:
-		return engine_class_remove(e, c->key.type, c->key.name, st);
-	default:
-		engine_class_fini(c->out);
-		return FREP_OK;
-	}
+static frep_code
+class_remove(engine *e, object_call *c, frep_status *st)
+{
+	return engine_class_remove(e, c->key.type, c->key.name, st);
 }
 
 static const struct object_kind class_kind = {
-	.size       = sizeof(engine_class),
-	.from_proto = class_from_proto,
-	.to_proto   = class_to_proto,
-	.call       = class_call,
-	.methods =
-	    {
-		[OP_ADD]    = {.name = "AddClass", .object = "class", .whole = true},
-		[OP_SET]    = {.name = "SetClass", .object = "class_def"},
-		[OP_GET]    = {.name = "GetClass", .key = {KEY_CLASS_TYPE, KEY_NAME}},
-		[OP_LIST]   = {.name = "ListClasses", .key = {KEY_CLASS_TYPE}},
-		[OP_REMOVE] = {.name = "RemoveClass", .key = {KEY_CLASS_TYPE, KEY_NAME}},
-	    },
+    .size       = sizeof(engine_class),
+    .from_proto = class_from_proto,
+    .to_proto   = class_to_proto,
+    .fini       = class_fini,
+    .calls      = {class_add, class_set, class_get, class_list, class_remove},
+    .methods =
+	{
+	    [OP_ADD]    = {.name = "AddClass", .object = "class", .whole = true},
+	    [OP_SET]    = {.name = "SetClass", .object = "class_def"},
+	    [OP_GET]    = {.name = "GetClass", .key = {KEY_CLASS_TYPE, KEY_NAME}},
+	    [OP_LIST]   = {.name = "ListClasses", .key = {KEY_CLASS_TYPE}},
+	    [OP_REMOVE] = {.name = "RemoveClass", .key = {KEY_CLASS_TYPE, KEY_NAME}},
+	},
 };
 
 /* --- policies: ListPolicies and the IP ranges are explicit (dhcp_service) */
+
+ADAPT_COMMON(policy, engine_policy, Frep__V1__Policy)
+ADAPT_WRITES(policy)
 
 static frep_code
 policy_from_proto(const ProtobufCMessage *in, const char *field, bool partial, convert_arena *a,
@@ -456,60 +463,53 @@ policy_from_proto(const ProtobufCMessage *in, const char *field, bool partial, c
 }
 
 static frep_code
-policy_to_proto(const void *in, convert_arena *a, ProtobufCMessage **out, frep_status *st)
+policy_get(engine *e, object_call *c, frep_status *st)
 {
-	return convert_policy_to_proto(in, a, (Frep__V1__Policy **) out, st);
+	return engine_policy_get(e, c->key.scope_id, c->key.name, c->out, st);
 }
 
 static frep_code
-policy_call(engine *e, object_op op, object_call *c, frep_status *st)
+policy_remove(engine *e, object_call *c, frep_status *st)
 {
-	switch (op) {
-	case OP_ADD:
-		return engine_policy_add(e, c->in, c->out, st);
-	case OP_SET:
-		return engine_policy_set(e, c->in, c->mask, c->n_mask, c->out, st);
-	case OP_GET:
-		return engine_policy_get(e, c->key.scope_id, c->key.name, c->out, st);
-	case OP_REMOVE:
-		return engine_policy_remove(e, c->key.scope_id, c->key.name, st);
-	default:
-		engine_policy_fini(c->out);
-		return FREP_OK;
-	}
+	return engine_policy_remove(e, c->key.scope_id, c->key.name, st);
 }
 
 static const struct object_kind policy_kind = {
-	.size       = sizeof(engine_policy),
-	.from_proto = policy_from_proto,
-	.to_proto   = policy_to_proto,
-	.call       = policy_call,
-	.methods =
-	    {
-		[OP_ADD]    = {.name = "AddPolicy", .object = "policy", .whole = true},
-		[OP_SET]    = {.name = "SetPolicy", .object = "policy"},
-		[OP_GET]    = {.name = "GetPolicy", .key = {KEY_SCOPE_FILTER, KEY_NAME}},
-		[OP_REMOVE] = {.name = "RemovePolicy", .key = {KEY_SCOPE_FILTER, KEY_NAME}},
-	    },
+    .size       = sizeof(engine_policy),
+    .from_proto = policy_from_proto,
+    .to_proto   = policy_to_proto,
+    .fini       = policy_fini,
+    .calls      = {[OP_ADD] = policy_add,
+	     [OP_SET]       = policy_set,
+	     [OP_GET]       = policy_get,
+	     [OP_REMOVE]    = policy_remove},
+    .methods =
+	{
+	    [OP_ADD]    = {.name = "AddPolicy", .object = "policy", .whole = true},
+	    [OP_SET]    = {.name = "SetPolicy", .object = "policy"},
+	    [OP_GET]    = {.name = "GetPolicy", .key = {KEY_SCOPE_FILTER, KEY_NAME}},
+	    [OP_REMOVE] = {.name = "RemovePolicy", .key = {KEY_SCOPE_FILTER, KEY_NAME}},
+	},
 };
 
 /* --- the table ---------------------------------------------------------- */
 
 static const struct object_kind *const kinds[] = {
-	&scope_kind,
-	&exclusion_kind,
-	&reservation_kind,
-	&option_def_kind,
-	&option_value_kind,
-	&class_kind,
-	&policy_kind,
-	NULL,
+    &scope_kind,
+    &exclusion_kind,
+    &reservation_kind,
+    &option_def_kind,
+    &option_value_kind,
+    &class_kind,
+    &policy_kind,
+    NULL,
 };
 
 static const ProtobufCFieldDescriptor *
 field_of(const ProtobufCMessageDescriptor *d, const char *name)
 {
-	const ProtobufCFieldDescriptor *fd = protobuf_c_message_descriptor_get_field_by_name(d, name);
+	const ProtobufCFieldDescriptor *fd =
+	    protobuf_c_message_descriptor_get_field_by_name(d, name);
 	assert(fd != NULL && "an object-kind row names a field its request lacks");
 	return fd;
 }
@@ -523,7 +523,8 @@ static void
 check_method(const object_method *m, const ProtobufCMethodDescriptor *md, object_op op)
 {
 	for (size_t i = 0; i < KEY_FIELDS_MAX && m->key[i] != KEY_END; i++) {
-		const ProtobufCFieldDescriptor *fd = field_of(md->input, key_fields[m->key[i]].name);
+		const ProtobufCFieldDescriptor *fd =
+		    field_of(md->input, key_fields[m->key[i]].name);
 		assert(fd->type == key_fields[m->key[i]].type);
 		(void) fd;
 	}
@@ -531,7 +532,8 @@ check_method(const object_method *m, const ProtobufCMethodDescriptor *md, object
 		assert(field_of(md->input, m->object)->type == PROTOBUF_C_TYPE_MESSAGE);
 	}
 	if (op == OP_LIST) {
-		assert(md->output->n_fields == 1 && md->output->fields[0].type == PROTOBUF_C_TYPE_MESSAGE &&
+		assert(md->output->n_fields == 1 &&
+		       md->output->fields[0].type == PROTOBUF_C_TYPE_MESSAGE &&
 		       md->output->fields[0].label == PROTOBUF_C_LABEL_REPEATED);
 	}
 	(void) op;
@@ -541,10 +543,11 @@ bool
 object_kinds_find(const ProtobufCMethodDescriptor *method, object_kinds_route *out)
 {
 	for (size_t k = 0; kinds[k] != NULL; k++) {
-		for (int op = 0; op < OP_FINI; op++) {
+		for (int op = 0; op < OP_COUNT; op++) {
 			const object_method *m = &kinds[k]->methods[op];
 			if (m->name != NULL && strcmp(m->name, method->name) == 0) {
 				check_method(m, method, (object_op) op);
+				assert(kinds[k]->calls[op] != NULL);
 				out->kind   = kinds[k];
 				out->op     = op;
 				out->output = method->output;
@@ -595,7 +598,8 @@ read_key(const object_method *m, const ProtobufCMessage *in, object_key *key, fr
 			key->all_vendors = FIELD(protobuf_c_boolean, in, fd) != 0;
 			break;
 		case KEY_CLASS_TYPE:
-			rc = convert_class_type_from_proto(FIELD(int, in, fd), name, &key->type, st);
+			rc =
+			    convert_class_type_from_proto(FIELD(int, in, fd), name, &key->type, st);
 			break;
 		case KEY_TARGET:
 			rc = convert_option_target_from_proto(
@@ -630,8 +634,8 @@ read_object(const struct object_kind *k, const object_method *m, const ProtobufC
 
 /* A new arena message of descriptor d, initialised. */
 static frep_code
-new_reply(const ProtobufCMessageDescriptor *d, convert_arena *a, ProtobufCMessage **out,
-    frep_status *st)
+new_reply(
+    const ProtobufCMessageDescriptor *d, convert_arena *a, ProtobufCMessage **out, frep_status *st)
 {
 	*out = convert_arena_alloc(a, d->sizeof_message, st);
 	if (*out == NULL) {
@@ -658,7 +662,7 @@ list_reply(const struct object_kind *k, const object_call *c, convert_arena *a,
 		return FREP_RESOURCE_EXHAUSTED;
 	}
 	for (size_t i = 0; i < c->n && rc == FREP_OK; i++) {
-		rc = k->to_proto((const char *) c->list + i * k->size, a, &arr[i], st);
+		rc = k->to_proto((const char *) c->list.any + i * k->size, a, &arr[i], st);
 	}
 	*(ProtobufCMessage ***) ((char *) reply + fd->offset) = arr;
 	*(size_t *) ((char *) reply + fd->quantifier_offset)  = c->n;
@@ -667,18 +671,15 @@ list_reply(const struct object_kind *k, const object_call *c, convert_arena *a,
 
 /* Releases what the engine call left in c. */
 static void
-release(const struct object_kind *k, engine *e, object_op op, object_call *c)
+release(const struct object_kind *k, object_op op, object_call *c)
 {
-	frep_status st;
-
 	if (op == OP_LIST) {
-		for (size_t i = 0; i < c->n; i++) {
-			c->out = (char *) c->list + i * k->size;
-			(void) k->call(e, OP_FINI, c, &st);
+		for (size_t i = 0; k->fini != NULL && i < c->n; i++) {
+			k->fini((char *) c->list.any + i * k->size);
 		}
-		free(c->list);
-	} else {
-		(void) k->call(e, OP_FINI, c, &st);
+		free(c->list.any);
+	} else if (k->fini != NULL) {
+		k->fini(c->out);
 	}
 }
 
@@ -707,11 +708,12 @@ object_kinds_serve(const object_kinds_route *r, engine *e, const ProtobufCMessag
 		rc = read_object(k, m, input, &a, &in, &c, &st);
 	}
 	if (rc == FREP_OK) {
-		rc = k->call(e, op, &c, &st);
+		rc = k->calls[op](e, &c, &st);
 	}
 	if (rc == FREP_OK) {
 		if (op == OP_LIST || op == OP_REMOVE) {
-			if ((rc = new_reply(r->output, &a, &reply, &st)) == FREP_OK && op == OP_LIST) {
+			if ((rc = new_reply(r->output, &a, &reply, &st)) == FREP_OK &&
+			    op == OP_LIST) {
 				rc = list_reply(k, &c, &a, reply, &st);
 			}
 		} else {
@@ -724,6 +726,6 @@ object_kinds_serve(const object_kinds_route *r, engine *e, const ProtobufCMessag
 		rpc_call_fail_status(closure_data, &st);
 		closure(NULL, closure_data);
 	}
-	release(k, e, op, &c);
+	release(k, op, &c);
 	convert_arena_fini(&a);
 }
