@@ -682,6 +682,8 @@ typedef struct object_cli {
 	const char                       *required[3]; /* add: flags checked before anything else */
 	/* add / set: what is specific to the kind (after the key); NULL none */
 	int (*fill)(const frepctl_args *a, ProtobufCMessage *obj, mask_list *mask);
+	/* add / set: what is specific to the kind, after the flags; NULL none */
+	int (*fill_after)(const frepctl_args *a, ProtobufCMessage *obj, mask_list *mask);
 	/* add: what is specific to the kind, checked last; NULL none */
 	int (*check_add)(const frepctl_args *a, const ProtobufCMessage *obj);
 	const frepctl_column *cols;
@@ -757,7 +759,10 @@ object_from_args(const frepctl_args *a, const object_cli *k, ProtobufCMessage *o
 	if (key_from_args(a, k, obj) != 0 || (k->fill != NULL && k->fill(a, obj, mask) != 0)) {
 		return EXIT_USAGE;
 	}
-	return k->fields != NULL ? fields_from_flags(a, k->fields, obj, mask) : 0;
+	if (k->fields != NULL && fields_from_flags(a, k->fields, obj, mask) != 0) {
+		return EXIT_USAGE;
+	}
+	return k->fill_after != NULL ? k->fill_after(a, obj, mask) : 0;
 }
 
 static int
@@ -1598,17 +1603,13 @@ parse_criterion(const frepctl_args *a, const char *text, Frep__V1__Criterion *c)
 	return 0;
 }
 
+/* The criteria and ranges of policy add / set. */
 static int
-policy_fill(const frepctl_args *a, Frep__V1__Policy *p, mask_list *mask)
+policy_fill(const frepctl_args *a, ProtobufCMessage *obj, mask_list *mask)
 {
+	Frep__V1__Policy  *p = (Frep__V1__Policy *) obj;
 	const char *const *vals;
 	size_t             n;
-	const char        *scope = frepctl__arg(a, "scope");
-	p->name                  = (char *) a->pos[0];
-	p->scope_id              = scope != NULL ? (char *) scope : "";
-	if (fields_from_flags(a, policy_fields, &p->base, mask) != 0) {
-		return EXIT_USAGE;
-	}
 	n = frepctl__arg_all(a, "criterion", &vals);
 	if (n > 0 || frepctl__arg_has(a, "clear-criteria")) {
 		if (n > 0 && frepctl__arg_has(a, "clear-criteria")) {
@@ -1652,54 +1653,27 @@ policy_fill(const frepctl_args *a, Frep__V1__Policy *p, mask_list *mask)
 	return 0;
 }
 
-static int
-cmd_policy_add(frepctl *ctl, const frepctl_args *a)
-{
-	Frep__V1__Policy p    = FREP__V1__POLICY__INIT;
-	mask_list        mask = {0};
-	if (policy_fill(a, &p, &mask) != 0) {
-		return EXIT_USAGE;
-	}
-	return run_call(ctl, "AddPolicy", &p.base, OUT_ROW, policy_cols);
-}
+static const field_map scope_field[] = {
+    {.flag = "scope", .field = "scope_id"},
+    {0},
+};
 
-static int
-cmd_policy_set(frepctl *ctl, const frepctl_args *a)
-{
-	Frep__V1__Policy           p    = FREP__V1__POLICY__INIT;
-	Frep__V1__SetPolicyRequest req  = FREP__V1__SET_POLICY_REQUEST__INIT;
-	mask_list                  mask = {0};
-	if (policy_fill(a, &p, &mask) != 0 || require_change(a, &mask) != 0) {
-		return EXIT_USAGE;
-	}
-	req.policy        = &p;
-	req.update_mask   = mask.f;
-	req.n_update_mask = mask.n;
-	return run_call(ctl, "SetPolicy", &req.base, OUT_ROW, policy_cols);
-}
+static const object_cli policy_cli = {
+    .object     = &frep__v1__policy__descriptor,
+    .add        = "AddPolicy",
+    .set        = "SetPolicy",
+    .get        = "GetPolicy",
+    .remove     = "RemovePolicy",
+    .set_field  = "policy",
+    .key        = {{.field = "name"}},
+    .key_flags  = scope_field,
+    .fields     = policy_fields,
+    .fill_after = policy_fill,
+    .cols       = policy_cols,
+    .get_out    = OUT_OBJECT,
+};
 
-static int
-policy_key_call(frepctl *ctl, const frepctl_args *a, const char *method, out_kind kind)
-{
-	Frep__V1__PolicyKey req   = FREP__V1__POLICY_KEY__INIT;
-	const char         *scope = frepctl__arg(a, "scope");
-	req.scope_id              = scope != NULL ? (char *) scope : "";
-	req.name                  = (char *) a->pos[0];
-	return run_call(ctl, method, &req.base, kind, policy_cols);
-}
-
-static int
-cmd_policy_get(frepctl *ctl, const frepctl_args *a)
-{
-	return policy_key_call(ctl, a, "GetPolicy", OUT_OBJECT);
-}
-
-static int
-cmd_policy_remove(frepctl *ctl, const frepctl_args *a)
-{
-	return policy_key_call(ctl, a, "RemovePolicy", OUT_NONE);
-}
-
+/* Explicit: no --scope means the server level, said as server_level. */
 static int
 cmd_policy_list(frepctl *ctl, const frepctl_args *a)
 {
@@ -1762,21 +1736,24 @@ static const frepctl_command policy_commands[] = {
 	.max_args = 1,
 	.summary  = "add a server or scope policy (Add-DhcpServerv4Policy)",
 	.flags    = policy_add_flags,
-	.run      = cmd_policy_add},
+	.run      = cmd_object_add,
+	.data     = &policy_cli},
     {.name        = "set",
 	.args     = "NAME",
 	.min_args = 1,
 	.max_args = 1,
 	.summary  = "change the given properties of a policy (criteria and ranges are replaced)",
 	.flags    = policy_set_flags,
-	.run      = cmd_policy_set},
+	.run      = cmd_object_set,
+	.data     = &policy_cli},
     {.name        = "get",
 	.args     = "NAME",
 	.min_args = 1,
 	.max_args = 1,
 	.summary  = "show one policy with its criteria, ranges and options",
 	.flags    = scope_flag,
-	.run      = cmd_policy_get},
+	.run      = cmd_object_get,
+	.data     = &policy_cli},
     {.name       = "list",
 	.args    = "",
 	.summary = "list a scope's policies (server level without --scope)",
@@ -1788,7 +1765,8 @@ static const frepctl_command policy_commands[] = {
 	.max_args = 1,
 	.summary  = "remove a policy",
 	.flags    = scope_flag,
-	.run      = cmd_policy_remove},
+	.run      = cmd_object_remove,
+	.data     = &policy_cli},
     {.name = "range", .summary = "a scope policy's address ranges", .sub = policy_range_commands},
     {0},
 };
