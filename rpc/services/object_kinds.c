@@ -115,16 +115,36 @@ typedef union object_storage {
 	engine_policy       policy;
 } object_storage;
 
-/* The adapters every kind shares in shape, typed to the row's generic
- * signatures (as ENGINE__ARRAY_FREE does for arrays): the reply
- * conversion, fini, and (ADAPT_WRITES) the engine's add and set. What
- * differs per kind (keys, the request conversion) is written out below. */
-#define ADAPT_COMMON(kind, model, message)                                                         \
+/* The adapters the kinds share in shape, typed to the row's generic
+ * signatures (as ENGINE__ARRAY_FREE does for arrays): the request and reply
+ * conversions, fini, and the engine's add and set. What differs per kind
+ * (its keys, its engine calls' other arguments) is written out below. */
+#define ADAPT_FROM(kind, message)                                                                  \
+	static frep_code kind##_from_proto(const ProtobufCMessage *in, const char *field,          \
+	    bool partial, convert_arena *a, void *out, frep_status *st)                            \
+	{                                                                                          \
+		(void) partial;                                                                    \
+		(void) a;                                                                          \
+		return convert_##kind##_from_proto((const message *) in, field, out, st);          \
+	}
+
+/* The same for the kinds whose conversion copies nested lists into a. */
+#define ADAPT_FROM_ARENA(kind, message)                                                            \
+	static frep_code kind##_from_proto(const ProtobufCMessage *in, const char *field,          \
+	    bool partial, convert_arena *a, void *out, frep_status *st)                            \
+	{                                                                                          \
+		(void) partial;                                                                    \
+		return convert_##kind##_from_proto((const message *) in, field, a, out, st);       \
+	}
+
+#define ADAPT_TO(kind, model, message)                                                             \
 	static frep_code kind##_to_proto(                                                          \
 	    const void *in, convert_arena *a, ProtobufCMessage **out, frep_status *st)             \
 	{                                                                                          \
 		return convert_##kind##_to_proto((const model *) in, a, (message **) out, st);     \
-	}                                                                                          \
+	}
+
+#define ADAPT_FINI(kind)                                                                           \
 	static void kind##_fini(void *obj)                                                         \
 	{                                                                                          \
 		engine_##kind##_fini(obj);                                                         \
@@ -142,7 +162,8 @@ typedef union object_storage {
 
 /* --- scopes ------------------------------------------------------------- */
 
-ADAPT_COMMON(scope, engine_scope, Frep__V1__Scope)
+ADAPT_TO(scope, engine_scope, Frep__V1__Scope)
+ADAPT_FINI(scope)
 ADAPT_WRITES(scope)
 
 static frep_code
@@ -189,21 +210,8 @@ static const struct object_kind scope_kind = {
 
 /* --- exclusion ranges: no Set or Get; Add answers what it was given ------ */
 
-static frep_code
-exclusion_from_proto(const ProtobufCMessage *in, const char *field, bool partial, convert_arena *a,
-    void *out, frep_status *st)
-{
-	(void) partial;
-	(void) a;
-	return convert_exclusion_from_proto((const Frep__V1__ExclusionRange *) in, field, out, st);
-}
-
-static frep_code
-exclusion_to_proto(const void *in, convert_arena *a, ProtobufCMessage **out, frep_status *st)
-{
-	return convert_exclusion_to_proto(in, a, (Frep__V1__ExclusionRange **) out, st);
-}
-
+ADAPT_FROM(exclusion, Frep__V1__ExclusionRange)
+ADAPT_TO(exclusion, engine_exclusion, Frep__V1__ExclusionRange)
 static frep_code
 exclusion_add(engine *e, object_call *c, frep_status *st)
 {
@@ -241,17 +249,10 @@ static const struct object_kind exclusion_kind = {
 
 /* --- reservations ------------------------------------------------------- */
 
-ADAPT_COMMON(reservation, engine_reservation, Frep__V1__Reservation)
+ADAPT_FROM_ARENA(reservation, Frep__V1__Reservation)
+ADAPT_TO(reservation, engine_reservation, Frep__V1__Reservation)
+ADAPT_FINI(reservation)
 ADAPT_WRITES(reservation)
-
-static frep_code
-reservation_from_proto(const ProtobufCMessage *in, const char *field, bool partial,
-    convert_arena *a, void *out, frep_status *st)
-{
-	(void) partial;
-	return convert_reservation_from_proto(
-	    (const Frep__V1__Reservation *) in, field, a, out, st);
-}
 
 static frep_code
 reservation_get(engine *e, object_call *c, frep_status *st)
@@ -290,18 +291,10 @@ static const struct object_kind reservation_kind = {
 
 /* --- option definitions ------------------------------------------------- */
 
-ADAPT_COMMON(option_def, engine_option_def, Frep__V1__OptionDefinition)
+ADAPT_FROM(option_def, Frep__V1__OptionDefinition)
+ADAPT_TO(option_def, engine_option_def, Frep__V1__OptionDefinition)
+ADAPT_FINI(option_def)
 ADAPT_WRITES(option_def)
-
-static frep_code
-option_def_from_proto(const ProtobufCMessage *in, const char *field, bool partial, convert_arena *a,
-    void *out, frep_status *st)
-{
-	(void) partial;
-	(void) a;
-	return convert_option_def_from_proto(
-	    (const Frep__V1__OptionDefinition *) in, field, out, st);
-}
 
 static frep_code
 option_def_get(engine *e, object_call *c, frep_status *st)
@@ -342,16 +335,9 @@ static const struct object_kind option_def_kind = {
 
 /* --- option values: Set adds or replaces at a target; no Add ------------- */
 
-ADAPT_COMMON(option_value, engine_option_value, Frep__V1__OptionValue)
-
-static frep_code
-option_value_from_proto(const ProtobufCMessage *in, const char *field, bool partial,
-    convert_arena *a, void *out, frep_status *st)
-{
-	(void) partial;
-	(void) a;
-	return convert_option_value_from_proto((const Frep__V1__OptionValue *) in, field, out, st);
-}
+ADAPT_FROM(option_value, Frep__V1__OptionValue)
+ADAPT_TO(option_value, engine_option_value, Frep__V1__OptionValue)
+ADAPT_FINI(option_value)
 
 static frep_code
 option_value_set(engine *e, object_call *c, frep_status *st)
@@ -403,17 +389,10 @@ static const struct object_kind option_value_kind = {
 
 /* --- classes ------------------------------------------------------------ */
 
-ADAPT_COMMON(class, engine_class, Frep__V1__Class)
+ADAPT_FROM(class, Frep__V1__Class)
+ADAPT_TO(class, engine_class, Frep__V1__Class)
+ADAPT_FINI(class)
 ADAPT_WRITES(class)
-
-static frep_code
-class_from_proto(const ProtobufCMessage *in, const char *field, bool partial, convert_arena *a,
-    void *out, frep_status *st)
-{
-	(void) partial;
-	(void) a;
-	return convert_class_from_proto((const Frep__V1__Class *) in, field, out, st);
-}
 
 static frep_code
 class_get(engine *e, object_call *c, frep_status *st)
@@ -451,16 +430,10 @@ static const struct object_kind class_kind = {
 
 /* --- policies: ListPolicies and the IP ranges are explicit (dhcp_service) */
 
-ADAPT_COMMON(policy, engine_policy, Frep__V1__Policy)
+ADAPT_FROM_ARENA(policy, Frep__V1__Policy)
+ADAPT_TO(policy, engine_policy, Frep__V1__Policy)
+ADAPT_FINI(policy)
 ADAPT_WRITES(policy)
-
-static frep_code
-policy_from_proto(const ProtobufCMessage *in, const char *field, bool partial, convert_arena *a,
-    void *out, frep_status *st)
-{
-	(void) partial;
-	return convert_policy_from_proto((const Frep__V1__Policy *) in, field, a, out, st);
-}
 
 static frep_code
 policy_get(engine *e, object_call *c, frep_status *st)
