@@ -675,11 +675,14 @@ typedef struct object_cli {
 	const ProtobufCMessageDescriptor *object;
 	const char                       *add, *set, *get, *list, *remove; /* DhcpServer methods */
 	const char                       *set_field; /* the object's field in the Set request */
-	key_arg                           key[3];    /* positionals, in order */
-	const field_map                  *key_flags; /* flags every command reads into the key */
-	const field_map                  *fields;    /* add / set flags, which set's mask names */
-	const field_map                  *request_flags; /* list / remove flags (force, all) */
-	const char                       *required[3]; /* add: flags checked before anything else */
+	/* the part of the key read before the positionals (flags into a
+	 * nested message); NULL none */
+	int (*key_first)(const frepctl_args *a, ProtobufCMessage *msg);
+	key_arg          key[3];        /* positionals, in order */
+	const field_map *key_flags;     /* flags every command reads into the key */
+	const field_map *fields;        /* add / set flags, which set's mask names */
+	const field_map *request_flags; /* list / remove flags (force, all) */
+	const char      *required[3];   /* add: flags checked before anything else */
 	/* add / set: what is specific to the kind (after the key); NULL none */
 	int (*fill)(const frepctl_args *a, ProtobufCMessage *obj, mask_list *mask);
 	/* add / set: what is specific to the kind, after the flags; NULL none */
@@ -713,6 +716,9 @@ key_from_args(const frepctl_args *a, const object_cli *k, ProtobufCMessage *msg)
 {
 	mask_list unused = {0};
 
+	if (k->key_first != NULL && k->key_first(a, msg) != 0) {
+		return EXIT_USAGE;
+	}
 	for (int i = 0; i < 3 && k->key[i].field != NULL && i < a->npos; i++) {
 		const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(
 		    msg->descriptor, k->key[i].field);
@@ -1400,42 +1406,40 @@ cmd_option_set(frepctl *ctl, const frepctl_args *a)
 	return run_call(ctl, "SetOptionValue", &req.base, OUT_ROW, option_cols);
 }
 
+/* The target of option get / list / remove: a nested OptionTarget. */
 static int
-option_key_call(frepctl *ctl, const frepctl_args *a, const char *method, out_kind kind)
+option_target(const frepctl_args *a, ProtobufCMessage *msg)
 {
-	Frep__V1__OptionValueKey req = FREP__V1__OPTION_VALUE_KEY__INIT;
-	Frep__V1__OptionTarget   t   = FREP__V1__OPTION_TARGET__INIT;
-	if (target_from_flags(a, &t) != 0 || parse_option_id(a, a->pos[0], &req.option_id) != 0) {
+	Frep__V1__OptionTarget         *t = scratch(sizeof(*t));
+	const ProtobufCFieldDescriptor *f =
+	    protobuf_c_message_descriptor_get_field_by_name(msg->descriptor, "target");
+	assert(f != NULL); /* every request of the kind has one */
+	frep__v1__option_target__init(t);
+	if (target_from_flags(a, t) != 0) {
 		return EXIT_USAGE;
 	}
-	classes_from_flags(a, &req.vendor_class, &req.user_class);
-	req.target = &t;
-	return run_call(ctl, method, &req.base, kind, option_cols);
+	*(Frep__V1__OptionTarget **) ((char *) msg + f->offset) = t;
+	return 0;
 }
 
-static int
-cmd_option_get(frepctl *ctl, const frepctl_args *a)
-{
-	return option_key_call(ctl, a, "GetOptionValue", OUT_ROW);
-}
+static const field_map option_class_fields[] = {
+    {.flag = "vendor-class", .field = "vendor_class"},
+    {.flag = "user-class", .field = "user_class"},
+    {0},
+};
 
-static int
-cmd_option_remove(frepctl *ctl, const frepctl_args *a)
-{
-	return option_key_call(ctl, a, "RemoveOptionValue", OUT_NONE);
-}
-
-static int
-cmd_option_list(frepctl *ctl, const frepctl_args *a)
-{
-	Frep__V1__ListOptionValuesRequest req = FREP__V1__LIST_OPTION_VALUES_REQUEST__INIT;
-	Frep__V1__OptionTarget            t   = FREP__V1__OPTION_TARGET__INIT;
-	if (target_from_flags(a, &t) != 0) {
-		return EXIT_USAGE;
-	}
-	req.target = &t;
-	return run_call(ctl, "ListOptionValues", &req.base, OUT_LIST, option_cols);
-}
+/* option set (a target, the value, --raw) stays explicit above. */
+static const object_cli option_cli = {
+    .object    = &frep__v1__option_value__descriptor,
+    .get       = "GetOptionValue",
+    .list      = "ListOptionValues",
+    .remove    = "RemoveOptionValue",
+    .key_first = option_target,
+    .key       = {{.field = "option_id", .parse = K_OPTION_ID}},
+    .key_flags = option_class_fields,
+    .cols      = option_cols,
+    .get_out   = OUT_ROW,
+};
 
 static const frepctl_command option_commands[] = {
     {.name        = "set",
@@ -1452,19 +1456,22 @@ static const frepctl_command option_commands[] = {
 	.max_args = 1,
 	.summary  = "show one option value",
 	.flags    = option_key_flags,
-	.run      = cmd_option_get},
+	.run      = cmd_object_get,
+	.data     = &option_cli},
     {.name       = "list",
 	.args    = "",
 	.summary = "list the option values at one level",
 	.flags   = option_list_flags,
-	.run     = cmd_option_list},
+	.run     = cmd_object_list,
+	.data    = &option_cli},
     {.name        = "remove",
 	.args     = "CODE",
 	.min_args = 1,
 	.max_args = 1,
 	.summary  = "remove an option value",
 	.flags    = option_key_flags,
-	.run      = cmd_option_remove},
+	.run      = cmd_object_remove,
+	.data     = &option_cli},
     {0},
 };
 
