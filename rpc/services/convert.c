@@ -265,6 +265,7 @@ _Static_assert(sizeof(engine_scope_state) == sizeof(int), "COL_ENUM reads an int
 _Static_assert(sizeof(engine_client_type) == sizeof(int), "COL_ENUM reads an int");
 _Static_assert(sizeof(engine_option_type) == sizeof(int), "COL_ENUM reads an int");
 _Static_assert(sizeof(engine_class_type) == sizeof(int), "COL_ENUM reads an int");
+_Static_assert(sizeof(engine_policy_condition) == sizeof(int), "COL_ENUM reads an int");
 
 static const ProtobufCFieldDescriptor *
 column_field(const ProtobufCMessage *m, const column *c)
@@ -428,6 +429,18 @@ static const column option_def_columns[] = {
     COL(engine_option_def, default_value, .type = COL_STRINGS,
 	.model_n = offsetof(engine_option_def, n_default_value)),
     COL(engine_option_def, predefined, .type = COL_BOOL, .out_only = true),
+    {0},
+};
+
+/* A policy's criteria, ranges and options are nested lists: explicit. */
+static const column policy_columns[] = {
+    COL(engine_policy, scope_id, .type = COL_IPV4, .optional = true, .zero_is_empty = true),
+    COL(engine_policy, condition, .type = COL_ENUM, .max = ENGINE_POLICY_CONDITION_AND,
+	.enum_name = "PolicyCondition"),
+    COL(engine_policy, name),
+    COL(engine_policy, description),
+    COL(engine_policy, processing_order, .type = COL_UINT32),
+    COL(engine_policy, lease_duration_s, .type = COL_UINT32),
     {0},
 };
 
@@ -604,14 +617,9 @@ convert_policy_from_proto(const Frep__V1__Policy *in, const char *field, convert
 	frep_code  rc;
 	bool       ok;
 
-	if ((rc = require_message(in, field, st)) != FREP_OK) {
-		return rc;
-	}
-	memset(out, 0, sizeof(*out));
-	if ((rc = convert_ipv4_from_text(in->scope_id, fname(&f, field, "scope_id"), false,
-		 &out->scope_id, st)) != FREP_OK ||
-	    (rc = check_enum((int) in->condition, ENGINE_POLICY_CONDITION_AND, "PolicyCondition",
-		 fname(&f, field, "condition"), st)) != FREP_OK ||
+	if ((rc = require_message(in, field, st)) != FREP_OK ||
+	    (rc = columns_from_proto(
+		 policy_columns, &in->base, field, false, out, sizeof(*out), st)) != FREP_OK ||
 	    (rc = check_count(in->n_criteria, ENGINE_CRITERIA_MAX, fname(&f, field, "criteria"),
 		 st)) != FREP_OK ||
 	    (rc = check_count(in->n_ip_ranges, ENGINE_POLICY_RANGES_MAX,
@@ -646,15 +654,9 @@ convert_policy_from_proto(const Frep__V1__Policy *in, const char *field, convert
 		}
 	}
 	out->n_ip_ranges = in->n_ip_ranges;
-
-	out->name        = in->name;
-	out->description = in->description;
 	out->enabled_present =
 	    in->enabled_present_case == FREP__V1__POLICY__ENABLED_PRESENT_ENABLED;
-	out->enabled          = out->enabled_present && in->enabled;
-	out->condition        = (engine_policy_condition) in->condition;
-	out->processing_order = in->processing_order;
-	out->lease_duration_s = in->lease_duration_s;
+	out->enabled = out->enabled_present && in->enabled;
 	return FREP_OK;
 }
 
@@ -1006,18 +1008,13 @@ convert_policy_to_proto(
 	frep_code         rc;
 	bool              ok;
 	ARENA_NEW(a, Frep__V1__Policy, FREP__V1__POLICY__INIT, st, m);
-	if ((m->scope_id = convert_ipv4_to_text(a, in->scope_id, true, st)) == NULL) {
-		return FREP_RESOURCE_EXHAUSTED;
+	if ((rc = columns_to_proto(policy_columns, in, a, &m->base, st)) != FREP_OK) {
+		return rc;
 	}
-	m->name        = str_or_empty(in->name);
-	m->description = str_or_empty(in->description);
 	if (in->enabled_present) {
 		m->enabled_present_case = FREP__V1__POLICY__ENABLED_PRESENT_ENABLED;
 		m->enabled              = in->enabled;
 	}
-	m->condition        = (Frep__V1__PolicyCondition) in->condition;
-	m->processing_order = in->processing_order;
-	m->lease_duration_s = in->lease_duration_s;
 
 	m->criteria = arena_array(a, in->n_criteria, sizeof(*m->criteria), &ok, st);
 	if (!ok) {
