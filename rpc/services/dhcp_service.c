@@ -440,13 +440,23 @@ dhcp_invoke(ProtobufCService *service, unsigned method_index, const ProtobufCMes
     ProtobufCClosure closure, void *closure_data)
 {
 	dhcp_service *self = (dhcp_service *) service;
+	/* protobuf-c lays the handlers out after the base, one per method. */
+	void (*const *handlers)(void) = (void (*const *)(void))(&self->base.base + 1);
 
 	if (self->routes[method_index].kind != NULL) {
 		object_kinds_serve(
 		    &self->routes[method_index], self->e, input, closure, closure_data);
-	} else {
+	} else if (handlers[method_index] != NULL) {
 		protobuf_c_service_invoke_internal(
 		    service, method_index, input, closure, closure_data);
+	} else {
+		/* A method added to the contract with neither a row nor a handler
+		 * (dhcp_service_new asserts against it in debug builds). */
+		frep_status st;
+		frep_status_set(&st, FREP_UNIMPLEMENTED, "%s has no handler in this frepd",
+		    service->descriptor->methods[method_index].name);
+		rpc_call_fail_status(closure_data, &st);
+		closure(NULL, closure_data);
 	}
 }
 
