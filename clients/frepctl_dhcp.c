@@ -646,6 +646,276 @@ static const frepctl_column audit_cols[] = {
     {0},
 };
 
+/* DHCPv4 options by their IANA names (RFC 2132 and later), so "router"
+ * works where 3 does. The server knows options by number only. */
+static const struct {
+	const char *name;
+	uint32_t    code;
+} option_names[] = {
+    {"subnet-mask", 1},
+    {"time-offset", 2},
+    {"router", 3},
+    {"routers", 3},
+    {"time-servers", 4},
+    {"name-servers", 5},
+    {"domain-name-servers", 6},
+    {"dns-servers", 6},
+    {"log-servers", 7},
+    {"host-name", 12},
+    {"boot-size", 13},
+    {"domain-name", 15},
+    {"swap-server", 16},
+    {"root-path", 17},
+    {"ip-forwarding", 19},
+    {"default-ip-ttl", 23},
+    {"interface-mtu", 26},
+    {"broadcast-address", 28},
+    {"static-routes", 33},
+    {"ntp-servers", 42},
+    {"vendor-encapsulated-options", 43},
+    {"netbios-name-servers", 44},
+    {"netbios-node-type", 46},
+    {"netbios-scope", 47},
+    {"dhcp-lease-time", 51},
+    {"dhcp-server-identifier", 54},
+    {"dhcp-renewal-time", 58},
+    {"dhcp-rebinding-time", 59},
+    {"vendor-class-identifier", 60},
+    {"tftp-server-name", 66},
+    {"boot-file-name", 67},
+    {"user-class", 77},
+    {"domain-search", 119},
+    {"classless-static-route", 121},
+    {"wpad", 252},
+    {NULL, 0},
+};
+
+static int
+parse_option_id(const frepctl_args *a, const char *text, uint32_t *out)
+{
+	if (text[0] < '0' || text[0] > '9') {
+		for (size_t i = 0; option_names[i].name != NULL; i++) {
+			if (strcasecmp(option_names[i].name, text) == 0) {
+				*out = option_names[i].code;
+				return 0;
+			}
+		}
+		return frepctl__usage_error(
+		    "%s: option \"%s\" is neither a number in 0..255 nor an "
+		    "option name frepctl knows (router, domain-name-servers, "
+		    "domain-name, ntp-servers, ...; see FREPCTL.md)",
+		    a->path, text);
+	}
+	return parse_u32(a, "option id", text, 0, 255, out);
+}
+
+/* --- object kinds as rows ------------------------------------------------- */
+
+/* How a positional argument fills a key field of any message of its kind
+ * (the object, its key, its Remove or List request: the field names are
+ * the same in each; a message without the field skips it). */
+typedef enum key_parse {
+	K_TEXT = 0,   /* the text as is */
+	K_OPTION_ID,  /* an option code, 0..255 */
+	K_CLASS_TYPE, /* vendor|user */
+	K_RANGE,      /* START-END into start_range and end_range */
+} key_parse;
+
+typedef struct key_arg {
+	const char *field; /* NULL: no more positionals */
+	key_parse   parse;
+} key_arg;
+
+/* One object kind's commands (STYLE rule 16): add / set / get / list /
+ * remove share the runs below, which read this row from the command's
+ * data. */
+typedef struct object_cli {
+	const ProtobufCMessageDescriptor *object;
+	const char                       *add, *set, *get, *list, *remove; /* DhcpServer methods */
+	const char                       *set_field; /* the object's field in the Set request */
+	/* the part of the key read before the positionals (flags into a
+	 * nested message); NULL none */
+	int (*key_first)(const frepctl_args *a, ProtobufCMessage *msg);
+	key_arg          key[3];        /* positionals, in order */
+	const field_map *key_flags;     /* flags every command reads into the key */
+	const field_map *fields;        /* add / set flags, which set's mask names */
+	const field_map *request_flags; /* list / remove flags (force, all) */
+	const char      *required[3];   /* add: flags checked before anything else */
+	/* add / set: what is specific to the kind (after the key); NULL none */
+	int (*fill)(const frepctl_args *a, ProtobufCMessage *obj, mask_list *mask);
+	/* add / set: what is specific to the kind, after the flags; NULL none */
+	int (*fill_after)(const frepctl_args *a, ProtobufCMessage *obj, mask_list *mask);
+	/* add: what is specific to the kind, checked last; NULL none */
+	int (*check_add)(const frepctl_args *a, const ProtobufCMessage *obj);
+	const frepctl_column *cols;
+	out_kind              get_out;
+	/* remove: the question asked first (printf format taking the first
+	 * positional), answered by --yes or --force off a terminal; NULL
+	 * removes at once */
+	const char *confirm_remove;
+} object_cli;
+
+static ProtobufCMessage *
+new_message(const ProtobufCMessageDescriptor *d)
+{
+	ProtobufCMessage *m = scratch(d->sizeof_message);
+	protobuf_c_message_init(d, m);
+	return m;
+}
+
+static ProtobufCMessage *
+new_request(const char *method)
+{
+	const ProtobufCMethodDescriptor *md =
+	    protobuf_c_service_descriptor_get_method_by_name(dhcp, method);
+	assert(md != NULL); /* a row names a method the contract lacks */
+	return new_message(md->input);
+}
+
+/* The key of k from the positionals and key flags into msg. */
+static int
+key_from_args(const frepctl_args *a, const object_cli *k, ProtobufCMessage *msg)
+{
+	mask_list unused = {0};
+
+	if (k->key_first != NULL && k->key_first(a, msg) != 0) {
+		return EXIT_USAGE;
+	}
+	for (int i = 0; i < 3 && k->key[i].field != NULL && i < a->npos; i++) {
+		const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(
+		    msg->descriptor, k->key[i].field);
+		char *p = f != NULL ? (char *) msg + f->offset : NULL;
+		int   type;
+		if (f == NULL) {
+			continue;
+		}
+		switch (k->key[i].parse) {
+		case K_TEXT:
+			*(char **) p = (char *) a->pos[i];
+			break;
+		case K_OPTION_ID:
+			if (parse_option_id(a, a->pos[i], (uint32_t *) p) != 0) {
+				return EXIT_USAGE;
+			}
+			break;
+		case K_CLASS_TYPE:
+			if (parse_word(a, "class type", a->pos[i], class_types, &type) != 0) {
+				return EXIT_USAGE;
+			}
+			*(int *) p = type;
+			break;
+		case K_RANGE: {
+			const ProtobufCFieldDescriptor *f2 =
+			    protobuf_c_message_descriptor_get_field_by_name(
+				msg->descriptor, "end_range");
+			if (parse_range(a, "range", a->pos[i], (char **) p,
+				(char **) ((char *) msg + f2->offset)) != 0) {
+				return EXIT_USAGE;
+			}
+			break;
+		}
+		}
+	}
+	return k->key_flags != NULL ? fields_from_flags(a, k->key_flags, msg, &unused) : 0;
+}
+
+/* add and set: the object from the key, the kind's own part and the
+ * flags. */
+static int
+object_from_args(const frepctl_args *a, const object_cli *k, ProtobufCMessage *obj, mask_list *mask)
+{
+	if (key_from_args(a, k, obj) != 0 || (k->fill != NULL && k->fill(a, obj, mask) != 0)) {
+		return EXIT_USAGE;
+	}
+	if (k->fields != NULL && fields_from_flags(a, k->fields, obj, mask) != 0) {
+		return EXIT_USAGE;
+	}
+	return k->fill_after != NULL ? k->fill_after(a, obj, mask) : 0;
+}
+
+static int
+cmd_object_add(frepctl *ctl, const frepctl_args *a)
+{
+	const object_cli *k    = a->cmd->data;
+	ProtobufCMessage *obj  = new_message(k->object);
+	mask_list         mask = {0};
+	for (size_t i = 0; i < 3 && k->required[i] != NULL; i++) {
+		if (require_flag(a, k->required[i]) != 0) {
+			return EXIT_USAGE;
+		}
+	}
+	if (object_from_args(a, k, obj, &mask) != 0 ||
+	    (k->check_add != NULL && k->check_add(a, obj) != 0)) {
+		return EXIT_USAGE;
+	}
+	return run_call(ctl, k->add, obj, OUT_ROW, k->cols);
+}
+
+static int
+cmd_object_set(frepctl *ctl, const frepctl_args *a)
+{
+	const object_cli               *k    = a->cmd->data;
+	ProtobufCMessage               *obj  = new_message(k->object);
+	ProtobufCMessage               *req  = new_request(k->set);
+	mask_list                       mask = {0};
+	const ProtobufCFieldDescriptor *of =
+	    protobuf_c_message_descriptor_get_field_by_name(req->descriptor, k->set_field);
+	const ProtobufCFieldDescriptor *mf =
+	    protobuf_c_message_descriptor_get_field_by_name(req->descriptor, "update_mask");
+	if (object_from_args(a, k, obj, &mask) != 0 || require_change(a, &mask) != 0) {
+		return EXIT_USAGE;
+	}
+	*(ProtobufCMessage **) ((char *) req + of->offset) = obj;
+	*(char ***) ((char *) req + mf->offset)            = mask.f;
+	*(size_t *) ((char *) req + mf->quantifier_offset) = mask.n;
+	return run_call(ctl, k->set, req, OUT_ROW, k->cols);
+}
+
+/* get, list and remove: a request of the key (and the request flags). */
+static int
+object_key_call(frepctl *ctl, const frepctl_args *a, const char *method, out_kind kind)
+{
+	const object_cli *k      = a->cmd->data;
+	ProtobufCMessage *req    = new_request(method);
+	mask_list         unused = {0};
+	if (key_from_args(a, k, req) != 0 ||
+	    (k->request_flags != NULL &&
+		fields_from_flags(a, k->request_flags, req, &unused) != 0)) {
+		return EXIT_USAGE;
+	}
+	return run_call(ctl, method, req, kind, k->cols);
+}
+
+static int
+cmd_object_get(frepctl *ctl, const frepctl_args *a)
+{
+	const object_cli *k = a->cmd->data;
+	return object_key_call(ctl, a, k->get, k->get_out);
+}
+
+static int
+cmd_object_list(frepctl *ctl, const frepctl_args *a)
+{
+	const object_cli *k = a->cmd->data;
+	return object_key_call(ctl, a, k->list, OUT_LIST);
+}
+
+static int
+cmd_object_remove(frepctl *ctl, const frepctl_args *a)
+{
+	const object_cli *k = a->cmd->data;
+	if (k->confirm_remove != NULL) {
+		char q[300];
+		snprintf(q, sizeof(q), k->confirm_remove, a->pos[0]);
+		int rc = frepctl__confirm(
+		    a, frepctl__arg_has(a, "force") || frepctl__arg_has(a, "yes"), q);
+		if (rc != 0) {
+			return rc;
+		}
+	}
+	return object_key_call(ctl, a, k->remove, OUT_NONE);
+}
+
 /* --- scope ------------------------------------------------------------------ */
 
 static const field_map scope_fields[] = {
@@ -683,10 +953,12 @@ static const frepctl_flag force_flags[]     = {
 	{.name = "force", .help = "even when it belongs to a failover relationship (no confirmation)"},
 	{.name = "yes", .help = "do not ask for confirmation"}, {0}};
 
+/* The network (and --mask) of scope add / set. */
 static int
-scope_fill(const frepctl_args *a, Frep__V1__Scope *sc, mask_list *mask)
+scope_fill(const frepctl_args *a, ProtobufCMessage *obj, mask_list *mask)
 {
-	char *net_mask = NULL;
+	Frep__V1__Scope *sc       = (Frep__V1__Scope *) obj;
+	char            *net_mask = NULL;
 	if (parse_network(a, a->pos[0], &sc->scope_id, &net_mask) != 0) {
 		return EXIT_USAGE;
 	}
@@ -705,73 +977,45 @@ scope_fill(const frepctl_args *a, Frep__V1__Scope *sc, mask_list *mask)
 			return EXIT_USAGE;
 		}
 	}
-	return fields_from_flags(a, scope_fields, &sc->base, mask);
+	return 0;
 }
 
 static int
-cmd_scope_add(frepctl *ctl, const frepctl_args *a)
+scope_check_add(const frepctl_args *a, const ProtobufCMessage *obj)
 {
-	Frep__V1__Scope sc   = FREP__V1__SCOPE__INIT;
-	mask_list       mask = {0};
-	if (scope_fill(a, &sc, &mask) != 0) {
-		return EXIT_USAGE;
-	}
-	if (sc.subnet_mask == NULL || sc.subnet_mask[0] == '\0') {
+	const Frep__V1__Scope *sc = (const Frep__V1__Scope *) obj;
+	if (sc->subnet_mask == NULL || sc->subnet_mask[0] == '\0') {
 		return frepctl__usage_error(
 		    "%s: \"%s\" needs a prefix length (10.0.0.0/24) or --mask", a->path, a->pos[0]);
 	}
 	if (require_flag(a, "range") != 0 || require_flag(a, "name") != 0) {
 		return EXIT_USAGE;
 	}
-	return run_call(ctl, "AddScope", &sc.base, OUT_ROW, scope_cols);
+	return 0;
 }
 
-static int
-cmd_scope_set(frepctl *ctl, const frepctl_args *a)
-{
-	Frep__V1__Scope           sc   = FREP__V1__SCOPE__INIT;
-	Frep__V1__SetScopeRequest req  = FREP__V1__SET_SCOPE_REQUEST__INIT;
-	mask_list                 mask = {0};
-	if (scope_fill(a, &sc, &mask) != 0 || require_change(a, &mask) != 0) {
-		return EXIT_USAGE;
-	}
-	req.scope         = &sc;
-	req.update_mask   = mask.f;
-	req.n_update_mask = mask.n;
-	return run_call(ctl, "SetScope", &req.base, OUT_ROW, scope_cols);
-}
+static const field_map force_field[] = {
+    {.flag = "force", .field = "force", .kind = F_SET_TRUE},
+    {0},
+};
 
-static int
-cmd_scope_get(frepctl *ctl, const frepctl_args *a)
-{
-	Frep__V1__ScopeKey req = FREP__V1__SCOPE_KEY__INIT;
-	req.scope_id           = (char *) a->pos[0];
-	return run_call(ctl, "GetScope", &req.base, OUT_OBJECT, NULL);
-}
-
-static int
-cmd_scope_list(frepctl *ctl, const frepctl_args *a)
-{
-	Frep__V1__ListScopesRequest req = FREP__V1__LIST_SCOPES_REQUEST__INIT;
-	(void) a;
-	return run_call(ctl, "ListScopes", &req.base, OUT_LIST, scope_cols);
-}
-
-static int
-cmd_scope_remove(frepctl *ctl, const frepctl_args *a)
-{
-	Frep__V1__RemoveScopeRequest req = FREP__V1__REMOVE_SCOPE_REQUEST__INIT;
-	char                         q[200];
-	req.scope_id = (char *) a->pos[0];
-	req.force    = frepctl__arg_has(a, "force");
-	snprintf(q, sizeof(q),
-	    "Remove scope %s with its exclusions, reservations, options and policies?", a->pos[0]);
-	int rc = frepctl__confirm(a, req.force || frepctl__arg_has(a, "yes"), q);
-	if (rc != 0) {
-		return rc;
-	}
-	return run_call(ctl, "RemoveScope", &req.base, OUT_NONE, NULL);
-}
+static const object_cli scope_cli = {
+    .object         = &frep__v1__scope__descriptor,
+    .add            = "AddScope",
+    .set            = "SetScope",
+    .get            = "GetScope",
+    .list           = "ListScopes",
+    .remove         = "RemoveScope",
+    .set_field      = "scope",
+    .key            = {{.field = "scope_id"}},
+    .fields         = scope_fields,
+    .request_flags  = force_field,
+    .fill           = scope_fill,
+    .check_add      = scope_check_add,
+    .cols           = scope_cols,
+    .get_out        = OUT_OBJECT,
+    .confirm_remove = "Remove scope %s with its exclusions, reservations, options and policies?",
+};
 
 /* Rows of owner → option pairs, so a table shows whose option each is. */
 static json_t *
@@ -883,21 +1127,28 @@ static const frepctl_command scope_commands[] = {
 	.max_args = 1,
 	.summary  = "add a scope (Add-DhcpServerv4Scope)",
 	.flags    = scope_add_flags,
-	.run      = cmd_scope_add},
+	.run      = cmd_object_add,
+	.data     = &scope_cli},
     {.name        = "set",
 	.args     = "SCOPE",
 	.min_args = 1,
 	.max_args = 1,
 	.summary  = "change the given properties of a scope (Set-DhcpServerv4Scope)",
 	.flags    = scope_set_flags,
-	.run      = cmd_scope_set},
+	.run      = cmd_object_set,
+	.data     = &scope_cli},
     {.name        = "get",
 	.args     = "SCOPE",
 	.min_args = 1,
 	.max_args = 1,
 	.summary  = "show one scope's properties (Get-DhcpServerv4Scope)",
-	.run      = cmd_scope_get},
-    {.name = "list", .args = "", .summary = "list every scope", .run = cmd_scope_list},
+	.run      = cmd_object_get,
+	.data     = &scope_cli},
+    {.name       = "list",
+	.args    = "",
+	.summary = "list every scope",
+	.run     = cmd_object_list,
+	.data    = &scope_cli},
     {.name        = "remove",
 	.args     = "SCOPE",
 	.min_args = 1,
@@ -905,7 +1156,8 @@ static const frepctl_command scope_commands[] = {
 	.summary  = "remove a scope and everything in it: exclusions, reservations, options, "
 		    "policies (Remove-DhcpServerv4Scope; asks first)",
 	.flags    = force_flags,
-	.run      = cmd_scope_remove},
+	.run      = cmd_object_remove,
+	.data     = &scope_cli},
     {.name        = "show",
 	.args     = "SCOPE",
 	.min_args = 1,
@@ -917,36 +1169,14 @@ static const frepctl_command scope_commands[] = {
 
 /* --- exclusion ranges -------------------------------------------------------- */
 
-static int
-exclusion_call(frepctl *ctl, const frepctl_args *a, const char *method, out_kind kind)
-{
-	Frep__V1__ExclusionRange req = FREP__V1__EXCLUSION_RANGE__INIT;
-	req.scope_id                 = (char *) a->pos[0];
-	if (parse_range(a, "range", a->pos[1], &req.start_range, &req.end_range) != 0) {
-		return EXIT_USAGE;
-	}
-	return run_call(ctl, method, &req.base, kind, exclusion_cols);
-}
-
-static int
-cmd_exclusion_add(frepctl *ctl, const frepctl_args *a)
-{
-	return exclusion_call(ctl, a, "AddExclusionRange", OUT_ROW);
-}
-
-static int
-cmd_exclusion_remove(frepctl *ctl, const frepctl_args *a)
-{
-	return exclusion_call(ctl, a, "RemoveExclusionRange", OUT_NONE);
-}
-
-static int
-cmd_exclusion_list(frepctl *ctl, const frepctl_args *a)
-{
-	Frep__V1__ListExclusionRangesRequest req = FREP__V1__LIST_EXCLUSION_RANGES_REQUEST__INIT;
-	req.scope_id                             = a->npos > 0 ? (char *) a->pos[0] : "";
-	return run_call(ctl, "ListExclusionRanges", &req.base, OUT_LIST, exclusion_cols);
-}
+static const object_cli exclusion_cli = {
+    .object = &frep__v1__exclusion_range__descriptor,
+    .add    = "AddExclusionRange",
+    .list   = "ListExclusionRanges",
+    .remove = "RemoveExclusionRange",
+    .key    = {{.field = "scope_id"}, {.field = "start_range", .parse = K_RANGE}},
+    .cols   = exclusion_cols,
+};
 
 static const frepctl_command exclusion_commands[] = {
     {.name        = "add",
@@ -954,18 +1184,21 @@ static const frepctl_command exclusion_commands[] = {
 	.min_args = 2,
 	.max_args = 2,
 	.summary  = "exclude a range from a scope (Add-DhcpServerv4ExclusionRange)",
-	.run      = cmd_exclusion_add},
+	.run      = cmd_object_add,
+	.data     = &exclusion_cli},
     {.name        = "remove",
 	.args     = "SCOPE START-END",
 	.min_args = 2,
 	.max_args = 2,
 	.summary  = "remove an exclusion range",
-	.run      = cmd_exclusion_remove},
+	.run      = cmd_object_remove,
+	.data     = &exclusion_cli},
     {.name        = "list",
 	.args     = "[SCOPE]",
 	.max_args = 1,
 	.summary  = "list exclusion ranges (of every scope without SCOPE)",
-	.run      = cmd_exclusion_list},
+	.run      = cmd_object_list,
+	.data     = &exclusion_cli},
     {0},
 };
 
@@ -987,66 +1220,20 @@ static const frepctl_flag reservation_flags[] = {
     {0},
 };
 
-static int
-cmd_reservation_add(frepctl *ctl, const frepctl_args *a)
-{
-	Frep__V1__Reservation r    = FREP__V1__RESERVATION__INIT;
-	mask_list             mask = {0};
-	r.scope_id                 = (char *) a->pos[0];
-	r.ip_address               = (char *) a->pos[1];
-	if (require_flag(a, "client-id") != 0 ||
-	    fields_from_flags(a, reservation_fields, &r.base, &mask) != 0) {
-		return EXIT_USAGE;
-	}
-	return run_call(ctl, "AddReservation", &r.base, OUT_ROW, reservation_cols);
-}
-
-static int
-cmd_reservation_set(frepctl *ctl, const frepctl_args *a)
-{
-	Frep__V1__Reservation           r    = FREP__V1__RESERVATION__INIT;
-	Frep__V1__SetReservationRequest req  = FREP__V1__SET_RESERVATION_REQUEST__INIT;
-	mask_list                       mask = {0};
-	r.scope_id                           = (char *) a->pos[0];
-	r.ip_address                         = (char *) a->pos[1];
-	if (fields_from_flags(a, reservation_fields, &r.base, &mask) != 0 ||
-	    require_change(a, &mask) != 0) {
-		return EXIT_USAGE;
-	}
-	req.reservation   = &r;
-	req.update_mask   = mask.f;
-	req.n_update_mask = mask.n;
-	return run_call(ctl, "SetReservation", &req.base, OUT_ROW, reservation_cols);
-}
-
-static int
-reservation_key_call(frepctl *ctl, const frepctl_args *a, const char *method, out_kind kind)
-{
-	Frep__V1__ReservationKey req = FREP__V1__RESERVATION_KEY__INIT;
-	req.scope_id                 = (char *) a->pos[0];
-	req.ip_address               = (char *) a->pos[1];
-	return run_call(ctl, method, &req.base, kind, reservation_cols);
-}
-
-static int
-cmd_reservation_get(frepctl *ctl, const frepctl_args *a)
-{
-	return reservation_key_call(ctl, a, "GetReservation", OUT_OBJECT);
-}
-
-static int
-cmd_reservation_remove(frepctl *ctl, const frepctl_args *a)
-{
-	return reservation_key_call(ctl, a, "RemoveReservation", OUT_NONE);
-}
-
-static int
-cmd_reservation_list(frepctl *ctl, const frepctl_args *a)
-{
-	Frep__V1__ListReservationsRequest req = FREP__V1__LIST_RESERVATIONS_REQUEST__INIT;
-	req.scope_id                          = a->npos > 0 ? (char *) a->pos[0] : "";
-	return run_call(ctl, "ListReservations", &req.base, OUT_LIST, reservation_cols);
-}
+static const object_cli reservation_cli = {
+    .object    = &frep__v1__reservation__descriptor,
+    .add       = "AddReservation",
+    .set       = "SetReservation",
+    .get       = "GetReservation",
+    .list      = "ListReservations",
+    .remove    = "RemoveReservation",
+    .set_field = "reservation",
+    .key       = {{.field = "scope_id"}, {.field = "ip_address"}},
+    .fields    = reservation_fields,
+    .required  = {"client-id"},
+    .cols      = reservation_cols,
+    .get_out   = OUT_OBJECT,
+};
 
 static const frepctl_command reservation_commands[] = {
     {.name        = "add",
@@ -1055,31 +1242,36 @@ static const frepctl_command reservation_commands[] = {
 	.max_args = 2,
 	.summary  = "reserve an address for a client (Add-DhcpServerv4Reservation)",
 	.flags    = reservation_flags,
-	.run      = cmd_reservation_add},
+	.run      = cmd_object_add,
+	.data     = &reservation_cli},
     {.name        = "set",
 	.args     = "SCOPE IP",
 	.min_args = 2,
 	.max_args = 2,
 	.summary  = "change the given properties of a reservation",
 	.flags    = reservation_flags,
-	.run      = cmd_reservation_set},
+	.run      = cmd_object_set,
+	.data     = &reservation_cli},
     {.name        = "get",
 	.args     = "SCOPE IP",
 	.min_args = 2,
 	.max_args = 2,
 	.summary  = "show one reservation with its options",
-	.run      = cmd_reservation_get},
+	.run      = cmd_object_get,
+	.data     = &reservation_cli},
     {.name        = "remove",
 	.args     = "SCOPE IP",
 	.min_args = 2,
 	.max_args = 2,
 	.summary  = "remove a reservation",
-	.run      = cmd_reservation_remove},
+	.run      = cmd_object_remove,
+	.data     = &reservation_cli},
     {.name        = "list",
 	.args     = "[SCOPE]",
 	.max_args = 1,
 	.summary  = "list reservations (of every scope without SCOPE)",
-	.run      = cmd_reservation_list},
+	.run      = cmd_object_list,
+	.data     = &reservation_cli},
     {0},
 };
 
@@ -1134,141 +1326,32 @@ static const frepctl_flag optiondef_list_flags[] = {
     {0},
 };
 
-/* DHCPv4 options by their IANA names (RFC 2132 and later), so "router"
- * works where 3 does. The server knows options by number only. */
-static const struct {
-	const char *name;
-	uint32_t    code;
-} option_names[] = {
-    {"subnet-mask", 1},
-    {"time-offset", 2},
-    {"router", 3},
-    {"routers", 3},
-    {"time-servers", 4},
-    {"name-servers", 5},
-    {"domain-name-servers", 6},
-    {"dns-servers", 6},
-    {"log-servers", 7},
-    {"host-name", 12},
-    {"boot-size", 13},
-    {"domain-name", 15},
-    {"swap-server", 16},
-    {"root-path", 17},
-    {"ip-forwarding", 19},
-    {"default-ip-ttl", 23},
-    {"interface-mtu", 26},
-    {"broadcast-address", 28},
-    {"static-routes", 33},
-    {"ntp-servers", 42},
-    {"vendor-encapsulated-options", 43},
-    {"netbios-name-servers", 44},
-    {"netbios-node-type", 46},
-    {"netbios-scope", 47},
-    {"dhcp-lease-time", 51},
-    {"dhcp-server-identifier", 54},
-    {"dhcp-renewal-time", 58},
-    {"dhcp-rebinding-time", 59},
-    {"vendor-class-identifier", 60},
-    {"tftp-server-name", 66},
-    {"boot-file-name", 67},
-    {"user-class", 77},
-    {"domain-search", 119},
-    {"classless-static-route", 121},
-    {"wpad", 252},
-    {NULL, 0},
+static const field_map vendor_class_field[] = {
+    {.flag = "vendor-class", .field = "vendor_class"},
+    {0},
 };
 
-static int
-parse_option_id(const frepctl_args *a, const char *text, uint32_t *out)
-{
-	if (text[0] < '0' || text[0] > '9') {
-		for (size_t i = 0; option_names[i].name != NULL; i++) {
-			if (strcasecmp(option_names[i].name, text) == 0) {
-				*out = option_names[i].code;
-				return 0;
-			}
-		}
-		return frepctl__usage_error(
-		    "%s: option \"%s\" is neither a number in 0..255 nor an "
-		    "option name frepctl knows (router, domain-name-servers, "
-		    "domain-name, ntp-servers, ...; see FREPCTL.md)",
-		    a->path, text);
-	}
-	return parse_u32(a, "option id", text, 0, 255, out);
-}
+static const field_map all_vendors_field[] = {
+    {.flag = "all", .field = "all_vendors", .kind = F_SET_TRUE},
+    {0},
+};
 
-static int
-optiondef_fill(const frepctl_args *a, Frep__V1__OptionDefinition *d, mask_list *mask)
-{
-	const char *vc  = frepctl__arg(a, "vendor-class");
-	d->vendor_class = vc != NULL ? (char *) vc : "";
-	if (parse_option_id(a, a->pos[0], &d->option_id) != 0) {
-		return EXIT_USAGE;
-	}
-	return fields_from_flags(a, optiondef_fields, &d->base, mask);
-}
-
-static int
-cmd_optiondef_add(frepctl *ctl, const frepctl_args *a)
-{
-	Frep__V1__OptionDefinition d    = FREP__V1__OPTION_DEFINITION__INIT;
-	mask_list                  mask = {0};
-	if (require_flag(a, "name") != 0 || require_flag(a, "type") != 0 ||
-	    optiondef_fill(a, &d, &mask) != 0) {
-		return EXIT_USAGE;
-	}
-	return run_call(ctl, "AddOptionDefinition", &d.base, OUT_ROW, optiondef_cols);
-}
-
-static int
-cmd_optiondef_set(frepctl *ctl, const frepctl_args *a)
-{
-	Frep__V1__OptionDefinition           d    = FREP__V1__OPTION_DEFINITION__INIT;
-	Frep__V1__SetOptionDefinitionRequest req  = FREP__V1__SET_OPTION_DEFINITION_REQUEST__INIT;
-	mask_list                            mask = {0};
-	if (optiondef_fill(a, &d, &mask) != 0 || require_change(a, &mask) != 0) {
-		return EXIT_USAGE;
-	}
-	req.definition    = &d;
-	req.update_mask   = mask.f;
-	req.n_update_mask = mask.n;
-	return run_call(ctl, "SetOptionDefinition", &req.base, OUT_ROW, optiondef_cols);
-}
-
-static int
-optiondef_key_call(frepctl *ctl, const frepctl_args *a, const char *method, out_kind kind)
-{
-	Frep__V1__OptionDefinitionKey req = FREP__V1__OPTION_DEFINITION_KEY__INIT;
-	const char                   *vc  = frepctl__arg(a, "vendor-class");
-	req.vendor_class                  = vc != NULL ? (char *) vc : "";
-	if (parse_option_id(a, a->pos[0], &req.option_id) != 0) {
-		return EXIT_USAGE;
-	}
-	return run_call(ctl, method, &req.base, kind, optiondef_cols);
-}
-
-static int
-cmd_optiondef_get(frepctl *ctl, const frepctl_args *a)
-{
-	return optiondef_key_call(ctl, a, "GetOptionDefinition", OUT_OBJECT);
-}
-
-static int
-cmd_optiondef_remove(frepctl *ctl, const frepctl_args *a)
-{
-	return optiondef_key_call(ctl, a, "RemoveOptionDefinition", OUT_NONE);
-}
-
-static int
-cmd_optiondef_list(frepctl *ctl, const frepctl_args *a)
-{
-	Frep__V1__ListOptionDefinitionsRequest req =
-	    FREP__V1__LIST_OPTION_DEFINITIONS_REQUEST__INIT;
-	const char *vc   = frepctl__arg(a, "vendor-class");
-	req.vendor_class = vc != NULL ? (char *) vc : "";
-	req.all_vendors  = frepctl__arg_has(a, "all");
-	return run_call(ctl, "ListOptionDefinitions", &req.base, OUT_LIST, optiondef_cols);
-}
+static const object_cli optiondef_cli = {
+    .object        = &frep__v1__option_definition__descriptor,
+    .add           = "AddOptionDefinition",
+    .set           = "SetOptionDefinition",
+    .get           = "GetOptionDefinition",
+    .list          = "ListOptionDefinitions",
+    .remove        = "RemoveOptionDefinition",
+    .set_field     = "definition",
+    .key           = {{.field = "option_id", .parse = K_OPTION_ID}},
+    .key_flags     = vendor_class_field,
+    .fields        = optiondef_fields,
+    .request_flags = all_vendors_field,
+    .required      = {"name", "type"},
+    .cols          = optiondef_cols,
+    .get_out       = OUT_OBJECT,
+};
 
 static const frepctl_command optiondef_commands[] = {
     {.name        = "add",
@@ -1277,33 +1360,38 @@ static const frepctl_command optiondef_commands[] = {
 	.max_args = 1,
 	.summary  = "define an option (Add-DhcpServerv4OptionDefinition)",
 	.flags    = optiondef_add_flags,
-	.run      = cmd_optiondef_add},
+	.run      = cmd_object_add,
+	.data     = &optiondef_cli},
     {.name        = "set",
 	.args     = "CODE",
 	.min_args = 1,
 	.max_args = 1,
 	.summary  = "change the given properties of an option definition",
 	.flags    = optiondef_set_flags,
-	.run      = cmd_optiondef_set},
+	.run      = cmd_object_set,
+	.data     = &optiondef_cli},
     {.name        = "get",
 	.args     = "CODE",
 	.min_args = 1,
 	.max_args = 1,
 	.summary  = "show one option definition",
 	.flags    = vendor_class_flags,
-	.run      = cmd_optiondef_get},
+	.run      = cmd_object_get,
+	.data     = &optiondef_cli},
     {.name       = "list",
 	.args    = "",
 	.summary = "list option definitions (standard space by default)",
 	.flags   = optiondef_list_flags,
-	.run     = cmd_optiondef_list},
+	.run     = cmd_object_list,
+	.data    = &optiondef_cli},
     {.name        = "remove",
 	.args     = "CODE",
 	.min_args = 1,
 	.max_args = 1,
 	.summary  = "remove an option definition nothing uses",
 	.flags    = vendor_class_flags,
-	.run      = cmd_optiondef_remove},
+	.run      = cmd_object_remove,
+	.data     = &optiondef_cli},
     {0},
 };
 
@@ -1392,42 +1480,40 @@ cmd_option_set(frepctl *ctl, const frepctl_args *a)
 	return run_call(ctl, "SetOptionValue", &req.base, OUT_ROW, option_cols);
 }
 
+/* The target of option get / list / remove: a nested OptionTarget. */
 static int
-option_key_call(frepctl *ctl, const frepctl_args *a, const char *method, out_kind kind)
+option_target(const frepctl_args *a, ProtobufCMessage *msg)
 {
-	Frep__V1__OptionValueKey req = FREP__V1__OPTION_VALUE_KEY__INIT;
-	Frep__V1__OptionTarget   t   = FREP__V1__OPTION_TARGET__INIT;
-	if (target_from_flags(a, &t) != 0 || parse_option_id(a, a->pos[0], &req.option_id) != 0) {
+	Frep__V1__OptionTarget         *t = scratch(sizeof(*t));
+	const ProtobufCFieldDescriptor *f =
+	    protobuf_c_message_descriptor_get_field_by_name(msg->descriptor, "target");
+	assert(f != NULL); /* every request of the kind has one */
+	frep__v1__option_target__init(t);
+	if (target_from_flags(a, t) != 0) {
 		return EXIT_USAGE;
 	}
-	classes_from_flags(a, &req.vendor_class, &req.user_class);
-	req.target = &t;
-	return run_call(ctl, method, &req.base, kind, option_cols);
+	*(Frep__V1__OptionTarget **) ((char *) msg + f->offset) = t;
+	return 0;
 }
 
-static int
-cmd_option_get(frepctl *ctl, const frepctl_args *a)
-{
-	return option_key_call(ctl, a, "GetOptionValue", OUT_ROW);
-}
+static const field_map option_class_fields[] = {
+    {.flag = "vendor-class", .field = "vendor_class"},
+    {.flag = "user-class", .field = "user_class"},
+    {0},
+};
 
-static int
-cmd_option_remove(frepctl *ctl, const frepctl_args *a)
-{
-	return option_key_call(ctl, a, "RemoveOptionValue", OUT_NONE);
-}
-
-static int
-cmd_option_list(frepctl *ctl, const frepctl_args *a)
-{
-	Frep__V1__ListOptionValuesRequest req = FREP__V1__LIST_OPTION_VALUES_REQUEST__INIT;
-	Frep__V1__OptionTarget            t   = FREP__V1__OPTION_TARGET__INIT;
-	if (target_from_flags(a, &t) != 0) {
-		return EXIT_USAGE;
-	}
-	req.target = &t;
-	return run_call(ctl, "ListOptionValues", &req.base, OUT_LIST, option_cols);
-}
+/* option set (a target, the value, --raw) stays explicit above. */
+static const object_cli option_cli = {
+    .object    = &frep__v1__option_value__descriptor,
+    .get       = "GetOptionValue",
+    .list      = "ListOptionValues",
+    .remove    = "RemoveOptionValue",
+    .key_first = option_target,
+    .key       = {{.field = "option_id", .parse = K_OPTION_ID}},
+    .key_flags = option_class_fields,
+    .cols      = option_cols,
+    .get_out   = OUT_ROW,
+};
 
 static const frepctl_command option_commands[] = {
     {.name        = "set",
@@ -1444,19 +1530,22 @@ static const frepctl_command option_commands[] = {
 	.max_args = 1,
 	.summary  = "show one option value",
 	.flags    = option_key_flags,
-	.run      = cmd_option_get},
+	.run      = cmd_object_get,
+	.data     = &option_cli},
     {.name       = "list",
 	.args    = "",
 	.summary = "list the option values at one level",
 	.flags   = option_list_flags,
-	.run     = cmd_option_list},
+	.run     = cmd_object_list,
+	.data    = &option_cli},
     {.name        = "remove",
 	.args     = "CODE",
 	.min_args = 1,
 	.max_args = 1,
 	.summary  = "remove an option value",
 	.flags    = option_key_flags,
-	.run      = cmd_option_remove},
+	.run      = cmd_object_remove,
+	.data     = &option_cli},
     {0},
 };
 
@@ -1474,82 +1563,20 @@ static const frepctl_flag class_flags[] = {
     {0},
 };
 
-static int
-class_fill(const frepctl_args *a, Frep__V1__Class *c, mask_list *mask)
-{
-	int type;
-	if (parse_word(a, "class type", a->pos[0], class_types, &type) != 0) {
-		return EXIT_USAGE;
-	}
-	c->type = (Frep__V1__ClassType) type;
-	c->name = (char *) a->pos[1];
-	return fields_from_flags(a, class_fields, &c->base, mask);
-}
-
-static int
-cmd_class_add(frepctl *ctl, const frepctl_args *a)
-{
-	Frep__V1__Class c    = FREP__V1__CLASS__INIT;
-	mask_list       mask = {0};
-	if (require_flag(a, "data") != 0 || class_fill(a, &c, &mask) != 0) {
-		return EXIT_USAGE;
-	}
-	return run_call(ctl, "AddClass", &c.base, OUT_ROW, class_cols);
-}
-
-static int
-cmd_class_set(frepctl *ctl, const frepctl_args *a)
-{
-	Frep__V1__Class           c    = FREP__V1__CLASS__INIT;
-	Frep__V1__SetClassRequest req  = FREP__V1__SET_CLASS_REQUEST__INIT;
-	mask_list                 mask = {0};
-	if (class_fill(a, &c, &mask) != 0 || require_change(a, &mask) != 0) {
-		return EXIT_USAGE;
-	}
-	req.class_def     = &c;
-	req.update_mask   = mask.f;
-	req.n_update_mask = mask.n;
-	return run_call(ctl, "SetClass", &req.base, OUT_ROW, class_cols);
-}
-
-static int
-class_key_call(frepctl *ctl, const frepctl_args *a, const char *method, out_kind kind)
-{
-	Frep__V1__ClassKey req = FREP__V1__CLASS_KEY__INIT;
-	int                type;
-	if (parse_word(a, "class type", a->pos[0], class_types, &type) != 0) {
-		return EXIT_USAGE;
-	}
-	req.type = (Frep__V1__ClassType) type;
-	req.name = (char *) a->pos[1];
-	return run_call(ctl, method, &req.base, kind, class_cols);
-}
-
-static int
-cmd_class_get(frepctl *ctl, const frepctl_args *a)
-{
-	return class_key_call(ctl, a, "GetClass", OUT_ROW);
-}
-
-static int
-cmd_class_remove(frepctl *ctl, const frepctl_args *a)
-{
-	return class_key_call(ctl, a, "RemoveClass", OUT_NONE);
-}
-
-static int
-cmd_class_list(frepctl *ctl, const frepctl_args *a)
-{
-	Frep__V1__ListClassesRequest req = FREP__V1__LIST_CLASSES_REQUEST__INIT;
-	int                          type;
-	if (a->npos > 0) {
-		if (parse_word(a, "class type", a->pos[0], class_types, &type) != 0) {
-			return EXIT_USAGE;
-		}
-		req.type = (Frep__V1__ClassType) type;
-	}
-	return run_call(ctl, "ListClasses", &req.base, OUT_LIST, class_cols);
-}
+static const object_cli class_cli = {
+    .object    = &frep__v1__class__descriptor,
+    .add       = "AddClass",
+    .set       = "SetClass",
+    .get       = "GetClass",
+    .list      = "ListClasses",
+    .remove    = "RemoveClass",
+    .set_field = "class_def",
+    .key       = {{.field = "type", .parse = K_CLASS_TYPE}, {.field = "name"}},
+    .fields    = class_fields,
+    .required  = {"data"},
+    .cols      = class_cols,
+    .get_out   = OUT_ROW,
+};
 
 static const frepctl_command class_commands[] = {
     {.name        = "add",
@@ -1558,31 +1585,36 @@ static const frepctl_command class_commands[] = {
 	.max_args = 2,
 	.summary  = "add a vendor or user class (Add-DhcpServerv4Class)",
 	.flags    = class_flags,
-	.run      = cmd_class_add},
+	.run      = cmd_object_add,
+	.data     = &class_cli},
     {.name        = "set",
 	.args     = "vendor|user NAME",
 	.min_args = 2,
 	.max_args = 2,
 	.summary  = "change a class's data or description",
 	.flags    = class_flags,
-	.run      = cmd_class_set},
+	.run      = cmd_object_set,
+	.data     = &class_cli},
     {.name        = "get",
 	.args     = "vendor|user NAME",
 	.min_args = 2,
 	.max_args = 2,
 	.summary  = "show one class",
-	.run      = cmd_class_get},
+	.run      = cmd_object_get,
+	.data     = &class_cli},
     {.name        = "list",
 	.args     = "[vendor|user]",
 	.max_args = 1,
 	.summary  = "list classes",
-	.run      = cmd_class_list},
+	.run      = cmd_object_list,
+	.data     = &class_cli},
     {.name        = "remove",
 	.args     = "vendor|user NAME",
 	.min_args = 2,
 	.max_args = 2,
 	.summary  = "remove a class nothing uses",
-	.run      = cmd_class_remove},
+	.run      = cmd_object_remove,
+	.data     = &class_cli},
     {0},
 };
 
@@ -1652,17 +1684,13 @@ parse_criterion(const frepctl_args *a, const char *text, Frep__V1__Criterion *c)
 	return 0;
 }
 
+/* The criteria and ranges of policy add / set. */
 static int
-policy_fill(const frepctl_args *a, Frep__V1__Policy *p, mask_list *mask)
+policy_fill(const frepctl_args *a, ProtobufCMessage *obj, mask_list *mask)
 {
+	Frep__V1__Policy  *p = (Frep__V1__Policy *) obj;
 	const char *const *vals;
 	size_t             n;
-	const char        *scope = frepctl__arg(a, "scope");
-	p->name                  = (char *) a->pos[0];
-	p->scope_id              = scope != NULL ? (char *) scope : "";
-	if (fields_from_flags(a, policy_fields, &p->base, mask) != 0) {
-		return EXIT_USAGE;
-	}
 	n = frepctl__arg_all(a, "criterion", &vals);
 	if (n > 0 || frepctl__arg_has(a, "clear-criteria")) {
 		if (n > 0 && frepctl__arg_has(a, "clear-criteria")) {
@@ -1706,54 +1734,27 @@ policy_fill(const frepctl_args *a, Frep__V1__Policy *p, mask_list *mask)
 	return 0;
 }
 
-static int
-cmd_policy_add(frepctl *ctl, const frepctl_args *a)
-{
-	Frep__V1__Policy p    = FREP__V1__POLICY__INIT;
-	mask_list        mask = {0};
-	if (policy_fill(a, &p, &mask) != 0) {
-		return EXIT_USAGE;
-	}
-	return run_call(ctl, "AddPolicy", &p.base, OUT_ROW, policy_cols);
-}
+static const field_map scope_field[] = {
+    {.flag = "scope", .field = "scope_id"},
+    {0},
+};
 
-static int
-cmd_policy_set(frepctl *ctl, const frepctl_args *a)
-{
-	Frep__V1__Policy           p    = FREP__V1__POLICY__INIT;
-	Frep__V1__SetPolicyRequest req  = FREP__V1__SET_POLICY_REQUEST__INIT;
-	mask_list                  mask = {0};
-	if (policy_fill(a, &p, &mask) != 0 || require_change(a, &mask) != 0) {
-		return EXIT_USAGE;
-	}
-	req.policy        = &p;
-	req.update_mask   = mask.f;
-	req.n_update_mask = mask.n;
-	return run_call(ctl, "SetPolicy", &req.base, OUT_ROW, policy_cols);
-}
+static const object_cli policy_cli = {
+    .object     = &frep__v1__policy__descriptor,
+    .add        = "AddPolicy",
+    .set        = "SetPolicy",
+    .get        = "GetPolicy",
+    .remove     = "RemovePolicy",
+    .set_field  = "policy",
+    .key        = {{.field = "name"}},
+    .key_flags  = scope_field,
+    .fields     = policy_fields,
+    .fill_after = policy_fill,
+    .cols       = policy_cols,
+    .get_out    = OUT_OBJECT,
+};
 
-static int
-policy_key_call(frepctl *ctl, const frepctl_args *a, const char *method, out_kind kind)
-{
-	Frep__V1__PolicyKey req   = FREP__V1__POLICY_KEY__INIT;
-	const char         *scope = frepctl__arg(a, "scope");
-	req.scope_id              = scope != NULL ? (char *) scope : "";
-	req.name                  = (char *) a->pos[0];
-	return run_call(ctl, method, &req.base, kind, policy_cols);
-}
-
-static int
-cmd_policy_get(frepctl *ctl, const frepctl_args *a)
-{
-	return policy_key_call(ctl, a, "GetPolicy", OUT_OBJECT);
-}
-
-static int
-cmd_policy_remove(frepctl *ctl, const frepctl_args *a)
-{
-	return policy_key_call(ctl, a, "RemovePolicy", OUT_NONE);
-}
-
+/* Explicit: no --scope means the server level, said as server_level. */
 static int
 cmd_policy_list(frepctl *ctl, const frepctl_args *a)
 {
@@ -1816,21 +1817,24 @@ static const frepctl_command policy_commands[] = {
 	.max_args = 1,
 	.summary  = "add a server or scope policy (Add-DhcpServerv4Policy)",
 	.flags    = policy_add_flags,
-	.run      = cmd_policy_add},
+	.run      = cmd_object_add,
+	.data     = &policy_cli},
     {.name        = "set",
 	.args     = "NAME",
 	.min_args = 1,
 	.max_args = 1,
 	.summary  = "change the given properties of a policy (criteria and ranges are replaced)",
 	.flags    = policy_set_flags,
-	.run      = cmd_policy_set},
+	.run      = cmd_object_set,
+	.data     = &policy_cli},
     {.name        = "get",
 	.args     = "NAME",
 	.min_args = 1,
 	.max_args = 1,
 	.summary  = "show one policy with its criteria, ranges and options",
 	.flags    = scope_flag,
-	.run      = cmd_policy_get},
+	.run      = cmd_object_get,
+	.data     = &policy_cli},
     {.name       = "list",
 	.args    = "",
 	.summary = "list a scope's policies (server level without --scope)",
@@ -1842,7 +1846,8 @@ static const frepctl_command policy_commands[] = {
 	.max_args = 1,
 	.summary  = "remove a policy",
 	.flags    = scope_flag,
-	.run      = cmd_policy_remove},
+	.run      = cmd_object_remove,
+	.data     = &policy_cli},
     {.name = "range", .summary = "a scope policy's address ranges", .sub = policy_range_commands},
     {0},
 };

@@ -77,6 +77,7 @@ typedef struct frepctl_command {
 	const frepctl_flag           *flags; /* terminated by {0}; NULL: none */
 	frepctl_run_fn                run;
 	const struct frepctl_command *sub;
+	const void *data; /* what a shared run reads (an object kind's row); NULL: none */
 } frepctl_command;
 
 /* The DhcpServer command groups (frepctl_dhcp.c), terminated by {0}. */

@@ -513,6 +513,90 @@ test_dhcp_service_bad_input_is_invalid_argument_naming_field_and_value(void **st
 	stop_frepd_cleanly(f);
 }
 
+/* Issue 12: every object-kind method runs through object_kinds.c's rows.
+ * Pins what a row says: which request field is the key (and is named in
+ * the message), where the object sits in a Set, the key order (the first
+ * bad field is the one named), and that Remove and List replies come back
+ * as their own messages. */
+static void
+test_dhcp_service_object_kind_rows_name_their_fields(void **state)
+{
+	fixture *f = *state;
+	start_frepd(f);
+	add_scope(f, "10.0.0.0", "255.255.255.0", "10.0.0.10", "10.0.0.200");
+	Frep__V1__Scope                       *s;
+	Frep__V1__Reservation                 *r;
+	Frep__V1__Class                       *c;
+	Frep__V1__OptionValue                 *v;
+	Frep__V1__Empty                       *e;
+	Frep__V1__ListExclusionRangesResponse *le;
+
+	Frep__V1__ReservationKey rk = FREP__V1__RESERVATION_KEY__INIT;
+	rk.scope_id                 = "10.0.0.999";
+	rk.ip_address               = "10.0.0.256";
+	CALL(f, get_reservation, Reservation, &rk, &r);
+	must_fail(f, r, FREP_INVALID_ARGUMENT, "scope_id", "10.0.0.999",
+	    "GetReservation: scope_id is checked before ip_address");
+	rk.scope_id = "10.0.0.0";
+	CALL(f, remove_reservation, Empty, &rk, &e);
+	must_fail(f, e, FREP_INVALID_ARGUMENT, "ip_address", "10.0.0.256", "RemoveReservation");
+
+	Frep__V1__RemoveScopeRequest rs = FREP__V1__REMOVE_SCOPE_REQUEST__INIT;
+	CALL(f, remove_scope, Empty, &rs, &e);
+	must_fail(f, e, FREP_INVALID_ARGUMENT, "scope_id is required", NULL, "RemoveScope");
+	Frep__V1__ScopeKey sk = FREP__V1__SCOPE_KEY__INIT;
+	sk.scope_id           = "10.7.0.0";
+	CALL(f, get_scope, Scope, &sk, &s);
+	must_fail(f, s, FREP_NOT_FOUND, "10.7.0.0", NULL, "GetScope of no scope");
+
+	Frep__V1__ClassKey ck = FREP__V1__CLASS_KEY__INIT;
+	ck.type               = (Frep__V1__ClassType) 7;
+	ck.name               = "x";
+	CALL(f, get_class, Class, &ck, &c);
+	must_fail(f, c, FREP_INVALID_ARGUMENT, "type 7", "ClassType", "GetClass bad type");
+	Frep__V1__SetClassRequest sc = FREP__V1__SET_CLASS_REQUEST__INIT;
+	CALL(f, set_class, Class, &sc, &c);
+	must_fail(f, c, FREP_INVALID_ARGUMENT, "class_def is required", NULL, "SetClass empty");
+
+	Frep__V1__SetOptionValueRequest sv = FREP__V1__SET_OPTION_VALUE_REQUEST__INIT;
+	Frep__V1__OptionTarget          t  = FREP__V1__OPTION_TARGET__INIT;
+	t.scope_id                         = "10.0.0.x";
+	sv.target                          = &t;
+	CALL(f, set_option_value, OptionValue, &sv, &v);
+	must_fail(f, v, FREP_INVALID_ARGUMENT, "target.scope_id", "10.0.0.x",
+	    "SetOptionValue: the target key before the value");
+	t.scope_id = "10.0.0.0";
+	CALL(f, set_option_value, OptionValue, &sv, &v);
+	must_fail(f, v, FREP_INVALID_ARGUMENT, "value is required", NULL, "SetOptionValue empty");
+
+	Frep__V1__ExclusionRange x = FREP__V1__EXCLUSION_RANGE__INIT;
+	x.scope_id                 = "10.0.0.0";
+	x.end_range                = "10.0.0.20";
+	CALL(f, remove_exclusion_range, Empty, &x, &e);
+	must_fail(f, e, FREP_INVALID_ARGUMENT, "exclusion.start_range is required", NULL,
+	    "RemoveExclusionRange: the request is the object");
+	x.start_range = "10.0.0.15";
+	Frep__V1__ExclusionRange *xo;
+	CALL(f, add_exclusion_range, ExclusionRange, &x, &xo);
+	must_ok(f, xo, "AddExclusionRange");
+	assert_string_equal(xo->start_range, "10.0.0.15");
+	drop(xo);
+	Frep__V1__ListExclusionRangesRequest lx = FREP__V1__LIST_EXCLUSION_RANGES_REQUEST__INIT;
+	CALL(f, list_exclusion_ranges, ListExclusionRangesResponse, &lx, &le);
+	must_ok(f, le, "ListExclusionRanges");
+	assert_int_equal(le->n_exclusions, 1);
+	assert_string_equal(le->exclusions[0]->end_range, "10.0.0.20");
+	drop(le);
+	CALL(f, remove_exclusion_range, Empty, &x, &e);
+	must_ok(f, e, "RemoveExclusionRange");
+	drop(e);
+	CALL(f, list_exclusion_ranges, ListExclusionRangesResponse, &lx, &le);
+	must_ok(f, le, "ListExclusionRanges after remove");
+	assert_int_equal(le->n_exclusions, 0);
+	drop(le);
+	stop_frepd_cleanly(f);
+}
+
 static void
 test_dhcp_service_option_definitions_values_and_classes(void **state)
 {
@@ -1364,6 +1448,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_dhcp_service_bad_input_is_invalid_argument_naming_field_and_value, setup,
 		teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_dhcp_service_object_kind_rows_name_their_fields, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_dhcp_service_option_definitions_values_and_classes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dhcp_service_policies, setup, teardown),

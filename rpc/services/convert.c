@@ -1,6 +1,8 @@
 #include "convert.h"
 
+#include <assert.h>
 #include <stdalign.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,41 +230,242 @@ convert_class_type_from_proto(int value, const char *field, engine_class_type *o
 	return rc;
 }
 
+/* --- columns: the plain fields of an object kind ------------------------ */
+
+/* How one plain field maps between a message (by its proto name) and an
+ * engine struct (by offset). A kind's table lists its columns in the
+ * order they are checked, so the first bad field is the one named; what
+ * is not plain (oneofs, nested messages) stays explicit beside it. */
+typedef enum column_type {
+	COL_STRING = 0, /* borrowed in; NULL out reads as "" */
+	COL_UINT32,
+	COL_BOOL,
+	COL_IPV4,    /* dotted text <-> uint32_t */
+	COL_ENUM,    /* int, checked 0..max in */
+	COL_STRINGS, /* repeated string <-> char ** and a size_t count (borrowed) */
+} column_type;
+
+typedef struct column {
+	const char *field; /* NULL ends a table */
+	column_type type;
+	size_t      model;            /* offsetof in the engine struct */
+	size_t      model_n;          /* COL_STRINGS: offsetof its count */
+	bool        partial_optional; /* COL_IPV4: required unless partial */
+	bool        optional;         /* COL_IPV4: empty reads as 0 */
+	bool        zero_is_empty;    /* COL_IPV4: 0 goes out as "" */
+	bool        out_only;         /* not read from a request */
+	int         max;              /* COL_ENUM */
+	const char *enum_name;        /* COL_ENUM, for messages */
+} column;
+
+#define MODEL(T, obj, c) ((T *) ((char *) (obj) + (c)->model))
+#define MSG(T, msg, fd)  ((T *) ((char *) (msg) + (fd)->offset))
+
+_Static_assert(sizeof(engine_scope_state) == sizeof(int), "COL_ENUM reads an int");
+_Static_assert(sizeof(engine_client_type) == sizeof(int), "COL_ENUM reads an int");
+_Static_assert(sizeof(engine_option_type) == sizeof(int), "COL_ENUM reads an int");
+_Static_assert(sizeof(engine_class_type) == sizeof(int), "COL_ENUM reads an int");
+_Static_assert(sizeof(engine_policy_condition) == sizeof(int), "COL_ENUM reads an int");
+
+static const ProtobufCFieldDescriptor *
+column_field(const ProtobufCMessage *m, const column *c)
+{
+	const ProtobufCFieldDescriptor *fd =
+	    protobuf_c_message_descriptor_get_field_by_name(m->descriptor, c->field);
+	assert(fd != NULL && "a column names a field its message lacks");
+	return fd;
+}
+
+/* The columns of in (a message named field) into the engine struct out
+ * (zeroed first); strings borrowed from in. INVALID_ARGUMENT naming the
+ * first bad field. */
+static frep_code
+columns_from_proto(const column *cols, const ProtobufCMessage *in, const char *field, bool partial,
+    void *out, size_t out_size, frep_status *st)
+{
+	field_name f;
+	frep_code  rc = FREP_OK;
+
+	memset(out, 0, out_size);
+	for (const column *c = cols; c->field != NULL && rc == FREP_OK; c++) {
+		const ProtobufCFieldDescriptor *fd;
+		if (c->out_only) {
+			continue;
+		}
+		fd = column_field(in, c);
+		switch (c->type) {
+		case COL_STRING:
+			*MODEL(char *, out, c) = *MSG(char *, in, fd);
+			break;
+		case COL_UINT32:
+			*MODEL(uint32_t, out, c) = *MSG(uint32_t, in, fd);
+			break;
+		case COL_BOOL:
+			*MODEL(bool, out, c) = *MSG(protobuf_c_boolean, in, fd) != 0;
+			break;
+		case COL_IPV4:
+			rc =
+			    convert_ipv4_from_text(*MSG(char *, in, fd), fname(&f, field, c->field),
+				!c->optional && !(c->partial_optional && partial),
+				MODEL(uint32_t, out, c), st);
+			break;
+		case COL_ENUM:
+			if ((rc = check_enum(*MSG(int, in, fd), c->max, c->enum_name,
+				 fname(&f, field, c->field), st)) == FREP_OK) {
+				*MODEL(int, out, c) = *MSG(int, in, fd);
+			}
+			break;
+		case COL_STRINGS:
+			*MODEL(char **, out, c) = *MSG(char **, in, fd);
+			*(size_t *) ((char *) out + c->model_n) =
+			    *(const size_t *) ((const char *) in + fd->quantifier_offset);
+			break;
+		}
+	}
+	return rc;
+}
+
+/* The columns of the engine struct in into the message m (initialised);
+ * strings borrowed from in, addresses formatted into a. */
+static frep_code
+columns_to_proto(
+    const column *cols, const void *in, convert_arena *a, ProtobufCMessage *m, frep_status *st)
+{
+	for (const column *c = cols; c->field != NULL; c++) {
+		const ProtobufCFieldDescriptor *fd = column_field(m, c);
+		char                          **strings;
+		switch (c->type) {
+		case COL_STRING:
+			*MSG(char *, m, fd) = str_or_empty(*MODEL(char *, in, c));
+			break;
+		case COL_UINT32:
+			*MSG(uint32_t, m, fd) = *MODEL(uint32_t, in, c);
+			break;
+		case COL_BOOL:
+			*MSG(protobuf_c_boolean, m, fd) = *MODEL(bool, in, c);
+			break;
+		case COL_IPV4:
+			if ((*MSG(char *, m, fd) = convert_ipv4_to_text(
+				 a, *MODEL(uint32_t, in, c), c->zero_is_empty, st)) == NULL) {
+				return FREP_RESOURCE_EXHAUSTED;
+			}
+			break;
+		case COL_ENUM:
+			*MSG(int, m, fd) = *MODEL(int, in, c);
+			break;
+		case COL_STRINGS:
+			strings              = *MODEL(char **, in, c);
+			*MSG(char **, m, fd) = strings;
+			*(size_t *) ((char *) m + fd->quantifier_offset) =
+			    strings != NULL ? *(const size_t *) ((const char *) in + c->model_n)
+					    : 0;
+			break;
+		}
+	}
+	return FREP_OK;
+}
+
+#define COL(T, name, ...)                                                                          \
+	{                                                                                          \
+		.field = #name, .model = offsetof(T, name), __VA_ARGS__                            \
+	}
+
+/* The kinds' columns. Adding a plain field to a kind: the proto, the
+ * model, and one line here. */
+static const column scope_columns[] = {
+    COL(engine_scope, scope_id, .type = COL_IPV4),
+    COL(engine_scope, subnet_mask, .type = COL_IPV4, .partial_optional = true),
+    COL(engine_scope, start_range, .type = COL_IPV4, .partial_optional = true,
+	.zero_is_empty = true),
+    COL(engine_scope, end_range, .type = COL_IPV4, .partial_optional = true, .zero_is_empty = true),
+    COL(engine_scope, state, .type = COL_ENUM, .max = ENGINE_SCOPE_STATE_INACTIVE,
+	.enum_name = "ScopeState"),
+    COL(engine_scope, type, .type = COL_ENUM, .max = ENGINE_CLIENT_TYPE_BOTH,
+	.enum_name = "ClientType"),
+    COL(engine_scope, name),
+    COL(engine_scope, description),
+    COL(engine_scope, lease_duration_s, .type = COL_UINT32),
+    COL(engine_scope, superscope_name),
+    COL(engine_scope, max_bootp_clients, .type = COL_UINT32),
+    COL(engine_scope, delay_ms, .type = COL_UINT32),
+    {0},
+};
+
+static const column exclusion_columns[] = {
+    COL(engine_exclusion, scope_id, .type = COL_IPV4),
+    COL(engine_exclusion, start_range, .type = COL_IPV4),
+    COL(engine_exclusion, end_range, .type = COL_IPV4),
+    {0},
+};
+
+static const column option_value_columns[] = {
+    COL(engine_option_value, option_id, .type = COL_UINT32),
+    COL(engine_option_value, vendor_class),
+    COL(engine_option_value, user_class),
+    COL(engine_option_value, values, .type = COL_STRINGS,
+	.model_n = offsetof(engine_option_value, n_values)),
+    {0},
+};
+
+static const column reservation_columns[] = {
+    COL(engine_reservation, scope_id, .type = COL_IPV4),
+    COL(engine_reservation, ip_address, .type = COL_IPV4),
+    COL(engine_reservation, type, .type = COL_ENUM, .max = ENGINE_CLIENT_TYPE_BOTH,
+	.enum_name = "ClientType"),
+    COL(engine_reservation, client_id),
+    COL(engine_reservation, name),
+    COL(engine_reservation, description),
+    {0},
+};
+
+static const column option_def_columns[] = {
+    COL(engine_option_def, type, .type = COL_ENUM, .max = ENGINE_OPTION_TYPE_IPV6_ADDRESS,
+	.enum_name = "OptionType"),
+    COL(engine_option_def, option_id, .type = COL_UINT32),
+    COL(engine_option_def, vendor_class),
+    COL(engine_option_def, name),
+    COL(engine_option_def, description),
+    COL(engine_option_def, multi_valued, .type = COL_BOOL),
+    COL(engine_option_def, default_value, .type = COL_STRINGS,
+	.model_n = offsetof(engine_option_def, n_default_value)),
+    COL(engine_option_def, predefined, .type = COL_BOOL, .out_only = true),
+    {0},
+};
+
+/* A policy's criteria, ranges and options are nested lists: explicit. */
+static const column policy_columns[] = {
+    COL(engine_policy, scope_id, .type = COL_IPV4, .optional = true, .zero_is_empty = true),
+    COL(engine_policy, condition, .type = COL_ENUM, .max = ENGINE_POLICY_CONDITION_AND,
+	.enum_name = "PolicyCondition"),
+    COL(engine_policy, name),
+    COL(engine_policy, description),
+    COL(engine_policy, processing_order, .type = COL_UINT32),
+    COL(engine_policy, lease_duration_s, .type = COL_UINT32),
+    {0},
+};
+
+static const column class_columns[] = {
+    COL(engine_class, type, .type = COL_ENUM, .max = ENGINE_CLASS_TYPE_USER,
+	.enum_name = "ClassType"),
+    COL(engine_class, name),
+    COL(engine_class, data),
+    COL(engine_class, description),
+    {0},
+};
+
 /* --- proto -> engine ---------------------------------------------------- */
 
 frep_code
 convert_scope_from_proto(
     const Frep__V1__Scope *in, const char *field, bool partial, engine_scope *out, frep_status *st)
 {
-	field_name f;
-	frep_code  rc;
+	frep_code rc;
 
-	if ((rc = require_message(in, field, st)) != FREP_OK) {
+	if ((rc = require_message(in, field, st)) != FREP_OK ||
+	    (rc = columns_from_proto(
+		 scope_columns, &in->base, field, partial, out, sizeof(*out), st)) != FREP_OK) {
 		return rc;
 	}
-	memset(out, 0, sizeof(*out));
-	if ((rc = convert_ipv4_from_text(in->scope_id, fname(&f, field, "scope_id"), true,
-		 &out->scope_id, st)) != FREP_OK ||
-	    (rc = convert_ipv4_from_text(in->subnet_mask, fname(&f, field, "subnet_mask"), !partial,
-		 &out->subnet_mask, st)) != FREP_OK ||
-	    (rc = convert_ipv4_from_text(in->start_range, fname(&f, field, "start_range"), !partial,
-		 &out->start_range, st)) != FREP_OK ||
-	    (rc = convert_ipv4_from_text(in->end_range, fname(&f, field, "end_range"), !partial,
-		 &out->end_range, st)) != FREP_OK ||
-	    (rc = check_enum((int) in->state, ENGINE_SCOPE_STATE_INACTIVE, "ScopeState",
-		 fname(&f, field, "state"), st)) != FREP_OK ||
-	    (rc = check_enum((int) in->type, ENGINE_CLIENT_TYPE_BOTH, "ClientType",
-		 fname(&f, field, "type"), st)) != FREP_OK) {
-		return rc;
-	}
-	out->name              = in->name;
-	out->description       = in->description;
-	out->lease_duration_s  = in->lease_duration_s;
-	out->state             = (engine_scope_state) in->state;
-	out->type              = (engine_client_type) in->type;
-	out->superscope_name   = in->superscope_name;
-	out->max_bootp_clients = in->max_bootp_clients;
-	out->delay_ms          = in->delay_ms;
 	out->activate_policies_present =
 	    in->activate_policies_present_case ==
 	    FREP__V1__SCOPE__ACTIVATE_POLICIES_PRESENT_ACTIVATE_POLICIES;
@@ -274,39 +477,24 @@ frep_code
 convert_exclusion_from_proto(
     const Frep__V1__ExclusionRange *in, const char *field, engine_exclusion *out, frep_status *st)
 {
-	field_name f;
-	frep_code  rc;
-
-	if ((rc = require_message(in, field, st)) != FREP_OK) {
+	frep_code rc = require_message(in, field, st);
+	if (rc != FREP_OK) {
 		return rc;
 	}
-	memset(out, 0, sizeof(*out));
-	if ((rc = convert_ipv4_from_text(in->scope_id, fname(&f, field, "scope_id"), true,
-		 &out->scope_id, st)) != FREP_OK ||
-	    (rc = convert_ipv4_from_text(in->start_range, fname(&f, field, "start_range"), true,
-		 &out->start_range, st)) != FREP_OK ||
-	    (rc = convert_ipv4_from_text(in->end_range, fname(&f, field, "end_range"), true,
-		 &out->end_range, st)) != FREP_OK) {
-		return rc;
-	}
-	return FREP_OK;
+	return columns_from_proto(
+	    exclusion_columns, &in->base, field, false, out, sizeof(*out), st);
 }
 
 frep_code
 convert_option_value_from_proto(
     const Frep__V1__OptionValue *in, const char *field, engine_option_value *out, frep_status *st)
 {
-	frep_code rc;
-	if ((rc = require_message(in, field, st)) != FREP_OK) {
+	frep_code rc = require_message(in, field, st);
+	if (rc != FREP_OK) {
 		return rc;
 	}
-	memset(out, 0, sizeof(*out));
-	out->option_id    = in->option_id;
-	out->vendor_class = in->vendor_class;
-	out->user_class   = in->user_class;
-	out->values       = in->values;
-	out->n_values     = in->n_values;
-	return FREP_OK;
+	return columns_from_proto(
+	    option_value_columns, &in->base, field, false, out, sizeof(*out), st);
 }
 
 frep_code
@@ -342,25 +530,14 @@ convert_reservation_from_proto(const Frep__V1__Reservation *in, const char *fiel
 	field_name f;
 	frep_code  rc;
 
-	if ((rc = require_message(in, field, st)) != FREP_OK) {
-		return rc;
-	}
-	memset(out, 0, sizeof(*out));
-	if ((rc = convert_ipv4_from_text(in->scope_id, fname(&f, field, "scope_id"), true,
-		 &out->scope_id, st)) != FREP_OK ||
-	    (rc = convert_ipv4_from_text(in->ip_address, fname(&f, field, "ip_address"), true,
-		 &out->ip_address, st)) != FREP_OK ||
-	    (rc = check_enum((int) in->type, ENGINE_CLIENT_TYPE_BOTH, "ClientType",
-		 fname(&f, field, "type"), st)) != FREP_OK ||
+	if ((rc = require_message(in, field, st)) != FREP_OK ||
+	    (rc = columns_from_proto(
+		 reservation_columns, &in->base, field, false, out, sizeof(*out), st)) != FREP_OK ||
 	    (rc = convert_option_values_from_proto(in->options, in->n_options,
 		 fname(&f, field, "options"), a, &out->options, st)) != FREP_OK) {
 		return rc;
 	}
-	out->client_id   = in->client_id;
-	out->name        = in->name;
-	out->description = in->description;
-	out->type        = (engine_client_type) in->type;
-	out->n_options   = in->n_options;
+	out->n_options = in->n_options;
 	return FREP_OK;
 }
 
@@ -368,47 +545,23 @@ frep_code
 convert_option_def_from_proto(const Frep__V1__OptionDefinition *in, const char *field,
     engine_option_def *out, frep_status *st)
 {
-	field_name f;
-	frep_code  rc;
-
-	if ((rc = require_message(in, field, st)) != FREP_OK) {
+	frep_code rc = require_message(in, field, st);
+	if (rc != FREP_OK) {
 		return rc;
 	}
-	memset(out, 0, sizeof(*out));
-	if ((rc = check_enum((int) in->type, ENGINE_OPTION_TYPE_IPV6_ADDRESS, "OptionType",
-		 fname(&f, field, "type"), st)) != FREP_OK) {
-		return rc;
-	}
-	out->option_id       = in->option_id;
-	out->vendor_class    = in->vendor_class;
-	out->name            = in->name;
-	out->description     = in->description;
-	out->type            = (engine_option_type) in->type;
-	out->multi_valued    = in->multi_valued;
-	out->default_value   = in->default_value;
-	out->n_default_value = in->n_default_value;
-	return FREP_OK;
+	return columns_from_proto(
+	    option_def_columns, &in->base, field, false, out, sizeof(*out), st);
 }
 
 frep_code
 convert_class_from_proto(
     const Frep__V1__Class *in, const char *field, engine_class *out, frep_status *st)
 {
-	field_name f;
-	frep_code  rc;
-
-	if ((rc = require_message(in, field, st)) != FREP_OK) {
+	frep_code rc = require_message(in, field, st);
+	if (rc != FREP_OK) {
 		return rc;
 	}
-	memset(out, 0, sizeof(*out));
-	if ((rc = convert_class_type_from_proto(
-		 (int) in->type, fname(&f, field, "type"), &out->type, st)) != FREP_OK) {
-		return rc;
-	}
-	out->name        = in->name;
-	out->data        = in->data;
-	out->description = in->description;
-	return FREP_OK;
+	return columns_from_proto(class_columns, &in->base, field, false, out, sizeof(*out), st);
 }
 
 frep_code
@@ -464,14 +617,9 @@ convert_policy_from_proto(const Frep__V1__Policy *in, const char *field, convert
 	frep_code  rc;
 	bool       ok;
 
-	if ((rc = require_message(in, field, st)) != FREP_OK) {
-		return rc;
-	}
-	memset(out, 0, sizeof(*out));
-	if ((rc = convert_ipv4_from_text(in->scope_id, fname(&f, field, "scope_id"), false,
-		 &out->scope_id, st)) != FREP_OK ||
-	    (rc = check_enum((int) in->condition, ENGINE_POLICY_CONDITION_AND, "PolicyCondition",
-		 fname(&f, field, "condition"), st)) != FREP_OK ||
+	if ((rc = require_message(in, field, st)) != FREP_OK ||
+	    (rc = columns_from_proto(
+		 policy_columns, &in->base, field, false, out, sizeof(*out), st)) != FREP_OK ||
 	    (rc = check_count(in->n_criteria, ENGINE_CRITERIA_MAX, fname(&f, field, "criteria"),
 		 st)) != FREP_OK ||
 	    (rc = check_count(in->n_ip_ranges, ENGINE_POLICY_RANGES_MAX,
@@ -506,15 +654,9 @@ convert_policy_from_proto(const Frep__V1__Policy *in, const char *field, convert
 		}
 	}
 	out->n_ip_ranges = in->n_ip_ranges;
-
-	out->name        = in->name;
-	out->description = in->description;
 	out->enabled_present =
 	    in->enabled_present_case == FREP__V1__POLICY__ENABLED_PRESENT_ENABLED;
-	out->enabled          = out->enabled_present && in->enabled;
-	out->condition        = (engine_policy_condition) in->condition;
-	out->processing_order = in->processing_order;
-	out->lease_duration_s = in->lease_duration_s;
+	out->enabled = out->enabled_present && in->enabled;
 	return FREP_OK;
 }
 
@@ -766,21 +908,11 @@ convert_scope_to_proto(
     const engine_scope *in, convert_arena *a, Frep__V1__Scope **out, frep_status *st)
 {
 	Frep__V1__Scope *m;
+	frep_code        rc;
 	ARENA_NEW(a, Frep__V1__Scope, FREP__V1__SCOPE__INIT, st, m);
-	if ((m->scope_id = convert_ipv4_to_text(a, in->scope_id, false, st)) == NULL ||
-	    (m->subnet_mask = convert_ipv4_to_text(a, in->subnet_mask, false, st)) == NULL ||
-	    (m->start_range = convert_ipv4_to_text(a, in->start_range, true, st)) == NULL ||
-	    (m->end_range = convert_ipv4_to_text(a, in->end_range, true, st)) == NULL) {
-		return FREP_RESOURCE_EXHAUSTED;
+	if ((rc = columns_to_proto(scope_columns, in, a, &m->base, st)) != FREP_OK) {
+		return rc;
 	}
-	m->name              = str_or_empty(in->name);
-	m->description       = str_or_empty(in->description);
-	m->lease_duration_s  = in->lease_duration_s;
-	m->state             = (Frep__V1__ScopeState) in->state;
-	m->type              = (Frep__V1__ClientType) in->type;
-	m->superscope_name   = str_or_empty(in->superscope_name);
-	m->max_bootp_clients = in->max_bootp_clients;
-	m->delay_ms          = in->delay_ms;
 	if (in->activate_policies_present) {
 		m->activate_policies_present_case =
 		    FREP__V1__SCOPE__ACTIVATE_POLICIES_PRESENT_ACTIVATE_POLICIES;
@@ -796,13 +928,8 @@ convert_exclusion_to_proto(
 {
 	Frep__V1__ExclusionRange *m;
 	ARENA_NEW(a, Frep__V1__ExclusionRange, FREP__V1__EXCLUSION_RANGE__INIT, st, m);
-	if ((m->scope_id = convert_ipv4_to_text(a, in->scope_id, false, st)) == NULL ||
-	    (m->start_range = convert_ipv4_to_text(a, in->start_range, false, st)) == NULL ||
-	    (m->end_range = convert_ipv4_to_text(a, in->end_range, false, st)) == NULL) {
-		return FREP_RESOURCE_EXHAUSTED;
-	}
 	*out = m;
-	return FREP_OK;
+	return columns_to_proto(exclusion_columns, in, a, &m->base, st);
 }
 
 frep_code
@@ -811,13 +938,8 @@ convert_option_value_to_proto(
 {
 	Frep__V1__OptionValue *m;
 	ARENA_NEW(a, Frep__V1__OptionValue, FREP__V1__OPTION_VALUE__INIT, st, m);
-	m->option_id    = in->option_id;
-	m->vendor_class = str_or_empty(in->vendor_class);
-	m->user_class   = str_or_empty(in->user_class);
-	m->values       = in->values;
-	m->n_values     = in->values != NULL ? in->n_values : 0;
-	*out            = m;
-	return FREP_OK;
+	*out = m;
+	return columns_to_proto(option_value_columns, in, a, &m->base, st);
 }
 
 /* n option values into a new arena array of messages. */
@@ -849,15 +971,8 @@ convert_reservation_to_proto(
 	Frep__V1__Reservation *m;
 	frep_code              rc;
 	ARENA_NEW(a, Frep__V1__Reservation, FREP__V1__RESERVATION__INIT, st, m);
-	if ((m->scope_id = convert_ipv4_to_text(a, in->scope_id, false, st)) == NULL ||
-	    (m->ip_address = convert_ipv4_to_text(a, in->ip_address, false, st)) == NULL) {
-		return FREP_RESOURCE_EXHAUSTED;
-	}
-	m->client_id   = str_or_empty(in->client_id);
-	m->name        = str_or_empty(in->name);
-	m->description = str_or_empty(in->description);
-	m->type        = (Frep__V1__ClientType) in->type;
-	if ((rc = option_values_to_proto(
+	if ((rc = columns_to_proto(reservation_columns, in, a, &m->base, st)) != FREP_OK ||
+	    (rc = option_values_to_proto(
 		 in->options, in->n_options, a, &m->options, &m->n_options, st)) != FREP_OK) {
 		return rc;
 	}
@@ -871,17 +986,8 @@ convert_option_def_to_proto(const engine_option_def *in, convert_arena *a,
 {
 	Frep__V1__OptionDefinition *m;
 	ARENA_NEW(a, Frep__V1__OptionDefinition, FREP__V1__OPTION_DEFINITION__INIT, st, m);
-	m->option_id       = in->option_id;
-	m->vendor_class    = str_or_empty(in->vendor_class);
-	m->name            = str_or_empty(in->name);
-	m->description     = str_or_empty(in->description);
-	m->type            = (Frep__V1__OptionType) in->type;
-	m->multi_valued    = in->multi_valued;
-	m->default_value   = in->default_value;
-	m->n_default_value = in->default_value != NULL ? in->n_default_value : 0;
-	m->predefined      = in->predefined;
-	*out               = m;
-	return FREP_OK;
+	*out = m;
+	return columns_to_proto(option_def_columns, in, a, &m->base, st);
 }
 
 frep_code
@@ -890,12 +996,8 @@ convert_class_to_proto(
 {
 	Frep__V1__Class *m;
 	ARENA_NEW(a, Frep__V1__Class, FREP__V1__CLASS__INIT, st, m);
-	m->name        = str_or_empty(in->name);
-	m->type        = (Frep__V1__ClassType) in->type;
-	m->data        = str_or_empty(in->data);
-	m->description = str_or_empty(in->description);
-	*out           = m;
-	return FREP_OK;
+	*out = m;
+	return columns_to_proto(class_columns, in, a, &m->base, st);
 }
 
 frep_code
@@ -906,18 +1008,13 @@ convert_policy_to_proto(
 	frep_code         rc;
 	bool              ok;
 	ARENA_NEW(a, Frep__V1__Policy, FREP__V1__POLICY__INIT, st, m);
-	if ((m->scope_id = convert_ipv4_to_text(a, in->scope_id, true, st)) == NULL) {
-		return FREP_RESOURCE_EXHAUSTED;
+	if ((rc = columns_to_proto(policy_columns, in, a, &m->base, st)) != FREP_OK) {
+		return rc;
 	}
-	m->name        = str_or_empty(in->name);
-	m->description = str_or_empty(in->description);
 	if (in->enabled_present) {
 		m->enabled_present_case = FREP__V1__POLICY__ENABLED_PRESENT_ENABLED;
 		m->enabled              = in->enabled;
 	}
-	m->condition        = (Frep__V1__PolicyCondition) in->condition;
-	m->processing_order = in->processing_order;
-	m->lease_duration_s = in->lease_duration_s;
 
 	m->criteria = arena_array(a, in->n_criteria, sizeof(*m->criteria), &ok, st);
 	if (!ok) {

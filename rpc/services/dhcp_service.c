@@ -4,12 +4,16 @@
 #include <string.h>
 
 #include "convert.h"
+#include "object_kinds.h"
 #include "frep/v1/dhcp_server.pb-c.h"
 
 typedef struct dhcp_service {
 	Frep__V1__DhcpServer_Service base;
 	engine                      *e;
 	dhcp_service_failover_hooks  hooks;
+	/* Per method index: the object-kind row serving it (kind NULL = the
+	 * explicit handler below does). */
+	object_kinds_route routes[];
 } dhcp_service;
 
 /* Every handler ends the same way: the reply when rc is OK, otherwise the
@@ -45,727 +49,7 @@ mask_of(char **update_mask)
 	return (const char *const *) update_mask;
 }
 
-/* --- scopes ------------------------------------------------------------- */
-
-static void
-dhcp_add_scope(Frep__V1__DhcpServer_Service *service, const Frep__V1__Scope *input,
-    Frep__V1__Scope_Closure closure, void *closure_data)
-{
-	dhcp_service    *self = (dhcp_service *) service;
-	convert_arena    a;
-	frep_status      st;
-	engine_scope     in;
-	engine_scope     out   = {0};
-	Frep__V1__Scope *reply = NULL;
-	frep_code        rc;
-
-	convert_arena_init(&a);
-	if ((rc = convert_scope_from_proto(input, "scope", false, &in, &st)) == FREP_OK &&
-	    (rc = engine_scope_add(self->e, &in, &out, &st)) == FREP_OK) {
-		rc = convert_scope_to_proto(&out, &a, &reply, &st);
-	}
-	ANSWER(rc, reply, closure, closure_data, &st);
-	engine_scope_fini(&out);
-	convert_arena_fini(&a);
-}
-
-static void
-dhcp_set_scope(Frep__V1__DhcpServer_Service *service, const Frep__V1__SetScopeRequest *input,
-    Frep__V1__Scope_Closure closure, void *closure_data)
-{
-	dhcp_service    *self = (dhcp_service *) service;
-	convert_arena    a;
-	frep_status      st;
-	engine_scope     in;
-	engine_scope     out   = {0};
-	Frep__V1__Scope *reply = NULL;
-	frep_code        rc;
-
-	convert_arena_init(&a);
-	if ((rc = convert_scope_from_proto(
-		 input->scope, "scope", input->n_update_mask > 0, &in, &st)) == FREP_OK &&
-	    (rc = engine_scope_set(self->e, &in, mask_of(input->update_mask), input->n_update_mask,
-		 &out, &st)) == FREP_OK) {
-		rc = convert_scope_to_proto(&out, &a, &reply, &st);
-	}
-	ANSWER(rc, reply, closure, closure_data, &st);
-	engine_scope_fini(&out);
-	convert_arena_fini(&a);
-}
-
-static void
-dhcp_get_scope(Frep__V1__DhcpServer_Service *service, const Frep__V1__ScopeKey *input,
-    Frep__V1__Scope_Closure closure, void *closure_data)
-{
-	dhcp_service    *self = (dhcp_service *) service;
-	convert_arena    a;
-	frep_status      st;
-	uint32_t         scope_id;
-	engine_scope     out   = {0};
-	Frep__V1__Scope *reply = NULL;
-	frep_code        rc;
-
-	convert_arena_init(&a);
-	if ((rc = convert_ipv4_from_text(input->scope_id, "scope_id", true, &scope_id, &st)) ==
-		FREP_OK &&
-	    (rc = engine_scope_get(self->e, scope_id, &out, &st)) == FREP_OK) {
-		rc = convert_scope_to_proto(&out, &a, &reply, &st);
-	}
-	ANSWER(rc, reply, closure, closure_data, &st);
-	engine_scope_fini(&out);
-	convert_arena_fini(&a);
-}
-
-static void
-dhcp_list_scopes(Frep__V1__DhcpServer_Service *service, const Frep__V1__ListScopesRequest *input,
-    Frep__V1__ListScopesResponse_Closure closure, void *closure_data)
-{
-	dhcp_service                *self = (dhcp_service *) service;
-	convert_arena                a;
-	frep_status                  st;
-	engine_scope                *list  = NULL;
-	size_t                       n     = 0;
-	Frep__V1__ListScopesResponse reply = FREP__V1__LIST_SCOPES_RESPONSE__INIT;
-	void                        *arr   = NULL;
-	frep_code                    rc;
-
-	(void) input;
-	convert_arena_init(&a);
-	if ((rc = engine_scope_list(self->e, &list, &n, &st)) == FREP_OK &&
-	    (rc = reply_array(&a, n, &arr, &st)) == FREP_OK) {
-		reply.scopes = arr;
-		for (size_t i = 0; i < n && rc == FREP_OK; i++) {
-			rc = convert_scope_to_proto(&list[i], &a, &reply.scopes[i], &st);
-		}
-		reply.n_scopes = n;
-	}
-	ANSWER(rc, &reply, closure, closure_data, &st);
-	engine_scopes_free(list, n);
-	convert_arena_fini(&a);
-}
-
-static void
-dhcp_remove_scope(Frep__V1__DhcpServer_Service *service, const Frep__V1__RemoveScopeRequest *input,
-    Frep__V1__Empty_Closure closure, void *closure_data)
-{
-	dhcp_service   *self = (dhcp_service *) service;
-	frep_status     st;
-	uint32_t        scope_id;
-	Frep__V1__Empty reply = FREP__V1__EMPTY__INIT;
-	frep_code       rc;
-
-	if ((rc = convert_ipv4_from_text(input->scope_id, "scope_id", true, &scope_id, &st)) ==
-	    FREP_OK) {
-		rc = engine_scope_remove(self->e, scope_id, input->force, &st);
-	}
-	ANSWER(rc, &reply, closure, closure_data, &st);
-}
-
-/* --- exclusion ranges --------------------------------------------------- */
-
-static void
-dhcp_add_exclusion_range(Frep__V1__DhcpServer_Service *service,
-    const Frep__V1__ExclusionRange *input, Frep__V1__ExclusionRange_Closure closure,
-    void *closure_data)
-{
-	dhcp_service             *self = (dhcp_service *) service;
-	convert_arena             a;
-	frep_status               st;
-	engine_exclusion          in;
-	Frep__V1__ExclusionRange *reply = NULL;
-	frep_code                 rc;
-
-	convert_arena_init(&a);
-	if ((rc = convert_exclusion_from_proto(input, "exclusion", &in, &st)) == FREP_OK &&
-	    (rc = engine_exclusion_add(self->e, &in, &st)) == FREP_OK) {
-		rc = convert_exclusion_to_proto(&in, &a, &reply, &st);
-	}
-	ANSWER(rc, reply, closure, closure_data, &st);
-	convert_arena_fini(&a);
-}
-
-static void
-dhcp_list_exclusion_ranges(Frep__V1__DhcpServer_Service *service,
-    const Frep__V1__ListExclusionRangesRequest          *input,
-    Frep__V1__ListExclusionRangesResponse_Closure closure, void *closure_data)
-{
-	dhcp_service                         *self = (dhcp_service *) service;
-	convert_arena                         a;
-	frep_status                           st;
-	uint32_t                              scope_id;
-	engine_exclusion                     *list = NULL;
-	size_t                                n    = 0;
-	Frep__V1__ListExclusionRangesResponse reply =
-	    FREP__V1__LIST_EXCLUSION_RANGES_RESPONSE__INIT;
-	void     *arr = NULL;
-	frep_code rc;
-
-	convert_arena_init(&a);
-	if ((rc = convert_ipv4_from_text(input->scope_id, "scope_id", false, &scope_id, &st)) ==
-		FREP_OK &&
-	    (rc = engine_exclusion_list(self->e, scope_id, &list, &n, &st)) == FREP_OK &&
-	    (rc = reply_array(&a, n, &arr, &st)) == FREP_OK) {
-		reply.exclusions = arr;
-		for (size_t i = 0; i < n && rc == FREP_OK; i++) {
-			rc = convert_exclusion_to_proto(&list[i], &a, &reply.exclusions[i], &st);
-		}
-		reply.n_exclusions = n;
-	}
-	ANSWER(rc, &reply, closure, closure_data, &st);
-	engine_exclusions_free(list, n);
-	convert_arena_fini(&a);
-}
-
-static void
-dhcp_remove_exclusion_range(Frep__V1__DhcpServer_Service *service,
-    const Frep__V1__ExclusionRange *input, Frep__V1__Empty_Closure closure, void *closure_data)
-{
-	dhcp_service    *self = (dhcp_service *) service;
-	frep_status      st;
-	engine_exclusion in;
-	Frep__V1__Empty  reply = FREP__V1__EMPTY__INIT;
-	frep_code        rc;
-
-	if ((rc = convert_exclusion_from_proto(input, "exclusion", &in, &st)) == FREP_OK) {
-		rc = engine_exclusion_remove(self->e, &in, &st);
-	}
-	ANSWER(rc, &reply, closure, closure_data, &st);
-}
-
-/* --- reservations ------------------------------------------------------- */
-
-static void
-dhcp_add_reservation(Frep__V1__DhcpServer_Service *service, const Frep__V1__Reservation *input,
-    Frep__V1__Reservation_Closure closure, void *closure_data)
-{
-	dhcp_service          *self = (dhcp_service *) service;
-	convert_arena          a;
-	frep_status            st;
-	engine_reservation     in;
-	engine_reservation     out   = {0};
-	Frep__V1__Reservation *reply = NULL;
-	frep_code              rc;
-
-	convert_arena_init(&a);
-	if ((rc = convert_reservation_from_proto(input, "reservation", &a, &in, &st)) == FREP_OK &&
-	    (rc = engine_reservation_add(self->e, &in, &out, &st)) == FREP_OK) {
-		rc = convert_reservation_to_proto(&out, &a, &reply, &st);
-	}
-	ANSWER(rc, reply, closure, closure_data, &st);
-	engine_reservation_fini(&out);
-	convert_arena_fini(&a);
-}
-
-static void
-dhcp_set_reservation(Frep__V1__DhcpServer_Service *service,
-    const Frep__V1__SetReservationRequest *input, Frep__V1__Reservation_Closure closure,
-    void *closure_data)
-{
-	dhcp_service          *self = (dhcp_service *) service;
-	convert_arena          a;
-	frep_status            st;
-	engine_reservation     in;
-	engine_reservation     out   = {0};
-	Frep__V1__Reservation *reply = NULL;
-	frep_code              rc;
-
-	convert_arena_init(&a);
-	if ((rc = convert_reservation_from_proto(
-		 input->reservation, "reservation", &a, &in, &st)) == FREP_OK &&
-	    (rc = engine_reservation_set(self->e, &in, mask_of(input->update_mask),
-		 input->n_update_mask, &out, &st)) == FREP_OK) {
-		rc = convert_reservation_to_proto(&out, &a, &reply, &st);
-	}
-	ANSWER(rc, reply, closure, closure_data, &st);
-	engine_reservation_fini(&out);
-	convert_arena_fini(&a);
-}
-
-/* A ReservationKey's two addresses, both required. */
-static frep_code
-reservation_key(
-    const Frep__V1__ReservationKey *in, uint32_t *scope_id, uint32_t *ip, frep_status *st)
-{
-	frep_code rc = convert_ipv4_from_text(in->scope_id, "scope_id", true, scope_id, st);
-	if (rc == FREP_OK) {
-		rc = convert_ipv4_from_text(in->ip_address, "ip_address", true, ip, st);
-	}
-	return rc;
-}
-
-static void
-dhcp_get_reservation(Frep__V1__DhcpServer_Service *service, const Frep__V1__ReservationKey *input,
-    Frep__V1__Reservation_Closure closure, void *closure_data)
-{
-	dhcp_service          *self = (dhcp_service *) service;
-	convert_arena          a;
-	frep_status            st;
-	uint32_t               scope_id;
-	uint32_t               ip;
-	engine_reservation     out   = {0};
-	Frep__V1__Reservation *reply = NULL;
-	frep_code              rc;
-
-	convert_arena_init(&a);
-	if ((rc = reservation_key(input, &scope_id, &ip, &st)) == FREP_OK &&
-	    (rc = engine_reservation_get(self->e, scope_id, ip, &out, &st)) == FREP_OK) {
-		rc = convert_reservation_to_proto(&out, &a, &reply, &st);
-	}
-	ANSWER(rc, reply, closure, closure_data, &st);
-	engine_reservation_fini(&out);
-	convert_arena_fini(&a);
-}
-
-static void
-dhcp_list_reservations(Frep__V1__DhcpServer_Service *service,
-    const Frep__V1__ListReservationsRequest         *input,
-    Frep__V1__ListReservationsResponse_Closure closure, void *closure_data)
-{
-	dhcp_service                      *self = (dhcp_service *) service;
-	convert_arena                      a;
-	frep_status                        st;
-	uint32_t                           scope_id;
-	engine_reservation                *list  = NULL;
-	size_t                             n     = 0;
-	Frep__V1__ListReservationsResponse reply = FREP__V1__LIST_RESERVATIONS_RESPONSE__INIT;
-	void                              *arr   = NULL;
-	frep_code                          rc;
-
-	convert_arena_init(&a);
-	if ((rc = convert_ipv4_from_text(input->scope_id, "scope_id", false, &scope_id, &st)) ==
-		FREP_OK &&
-	    (rc = engine_reservation_list(self->e, scope_id, &list, &n, &st)) == FREP_OK &&
-	    (rc = reply_array(&a, n, &arr, &st)) == FREP_OK) {
-		reply.reservations = arr;
-		for (size_t i = 0; i < n && rc == FREP_OK; i++) {
-			rc =
-			    convert_reservation_to_proto(&list[i], &a, &reply.reservations[i], &st);
-		}
-		reply.n_reservations = n;
-	}
-	ANSWER(rc, &reply, closure, closure_data, &st);
-	engine_reservations_free(list, n);
-	convert_arena_fini(&a);
-}
-
-static void
-dhcp_remove_reservation(Frep__V1__DhcpServer_Service *service,
-    const Frep__V1__ReservationKey *input, Frep__V1__Empty_Closure closure, void *closure_data)
-{
-	dhcp_service   *self = (dhcp_service *) service;
-	frep_status     st;
-	uint32_t        scope_id;
-	uint32_t        ip;
-	Frep__V1__Empty reply = FREP__V1__EMPTY__INIT;
-	frep_code       rc;
-
-	if ((rc = reservation_key(input, &scope_id, &ip, &st)) == FREP_OK) {
-		rc = engine_reservation_remove(self->e, scope_id, ip, &st);
-	}
-	ANSWER(rc, &reply, closure, closure_data, &st);
-}
-
-/* --- option definitions ------------------------------------------------- */
-
-static void
-dhcp_add_option_definition(Frep__V1__DhcpServer_Service *service,
-    const Frep__V1__OptionDefinition *input, Frep__V1__OptionDefinition_Closure closure,
-    void *closure_data)
-{
-	dhcp_service               *self = (dhcp_service *) service;
-	convert_arena               a;
-	frep_status                 st;
-	engine_option_def           in;
-	engine_option_def           out   = {0};
-	Frep__V1__OptionDefinition *reply = NULL;
-	frep_code                   rc;
-
-	convert_arena_init(&a);
-	if ((rc = convert_option_def_from_proto(input, "definition", &in, &st)) == FREP_OK &&
-	    (rc = engine_option_def_add(self->e, &in, &out, &st)) == FREP_OK) {
-		rc = convert_option_def_to_proto(&out, &a, &reply, &st);
-	}
-	ANSWER(rc, reply, closure, closure_data, &st);
-	engine_option_def_fini(&out);
-	convert_arena_fini(&a);
-}
-
-static void
-dhcp_set_option_definition(Frep__V1__DhcpServer_Service *service,
-    const Frep__V1__SetOptionDefinitionRequest *input, Frep__V1__OptionDefinition_Closure closure,
-    void *closure_data)
-{
-	dhcp_service               *self = (dhcp_service *) service;
-	convert_arena               a;
-	frep_status                 st;
-	engine_option_def           in;
-	engine_option_def           out   = {0};
-	Frep__V1__OptionDefinition *reply = NULL;
-	frep_code                   rc;
-
-	convert_arena_init(&a);
-	if ((rc = convert_option_def_from_proto(input->definition, "definition", &in, &st)) ==
-		FREP_OK &&
-	    (rc = engine_option_def_set(self->e, &in, mask_of(input->update_mask),
-		 input->n_update_mask, &out, &st)) == FREP_OK) {
-		rc = convert_option_def_to_proto(&out, &a, &reply, &st);
-	}
-	ANSWER(rc, reply, closure, closure_data, &st);
-	engine_option_def_fini(&out);
-	convert_arena_fini(&a);
-}
-
-static void
-dhcp_get_option_definition(Frep__V1__DhcpServer_Service *service,
-    const Frep__V1__OptionDefinitionKey *input, Frep__V1__OptionDefinition_Closure closure,
-    void *closure_data)
-{
-	dhcp_service               *self = (dhcp_service *) service;
-	convert_arena               a;
-	frep_status                 st;
-	engine_option_def           out   = {0};
-	Frep__V1__OptionDefinition *reply = NULL;
-	frep_code                   rc;
-
-	convert_arena_init(&a);
-	if ((rc = engine_option_def_get(
-		 self->e, input->option_id, input->vendor_class, &out, &st)) == FREP_OK) {
-		rc = convert_option_def_to_proto(&out, &a, &reply, &st);
-	}
-	ANSWER(rc, reply, closure, closure_data, &st);
-	engine_option_def_fini(&out);
-	convert_arena_fini(&a);
-}
-
-static void
-dhcp_list_option_definitions(Frep__V1__DhcpServer_Service *service,
-    const Frep__V1__ListOptionDefinitionsRequest          *input,
-    Frep__V1__ListOptionDefinitionsResponse_Closure closure, void *closure_data)
-{
-	dhcp_service                           *self = (dhcp_service *) service;
-	convert_arena                           a;
-	frep_status                             st;
-	engine_option_def                      *list = NULL;
-	size_t                                  n    = 0;
-	Frep__V1__ListOptionDefinitionsResponse reply =
-	    FREP__V1__LIST_OPTION_DEFINITIONS_RESPONSE__INIT;
-	void     *arr = NULL;
-	frep_code rc;
-
-	convert_arena_init(&a);
-	if ((rc = engine_option_def_list(
-		 self->e, input->vendor_class, input->all_vendors, &list, &n, &st)) == FREP_OK &&
-	    (rc = reply_array(&a, n, &arr, &st)) == FREP_OK) {
-		reply.definitions = arr;
-		for (size_t i = 0; i < n && rc == FREP_OK; i++) {
-			rc = convert_option_def_to_proto(&list[i], &a, &reply.definitions[i], &st);
-		}
-		reply.n_definitions = n;
-	}
-	ANSWER(rc, &reply, closure, closure_data, &st);
-	engine_option_defs_free(list, n);
-	convert_arena_fini(&a);
-}
-
-static void
-dhcp_remove_option_definition(Frep__V1__DhcpServer_Service *service,
-    const Frep__V1__OptionDefinitionKey *input, Frep__V1__Empty_Closure closure, void *closure_data)
-{
-	dhcp_service   *self = (dhcp_service *) service;
-	frep_status     st;
-	Frep__V1__Empty reply = FREP__V1__EMPTY__INIT;
-	frep_code       rc =
-	    engine_option_def_remove(self->e, input->option_id, input->vendor_class, &st);
-	ANSWER(rc, &reply, closure, closure_data, &st);
-}
-
-/* --- option values ------------------------------------------------------ */
-
-static void
-dhcp_set_option_value(Frep__V1__DhcpServer_Service *service,
-    const Frep__V1__SetOptionValueRequest *input, Frep__V1__OptionValue_Closure closure,
-    void *closure_data)
-{
-	dhcp_service          *self = (dhcp_service *) service;
-	convert_arena          a;
-	frep_status            st;
-	engine_option_target   target;
-	engine_option_value    in;
-	engine_option_value    out   = {0};
-	Frep__V1__OptionValue *reply = NULL;
-	frep_code              rc;
-
-	convert_arena_init(&a);
-	if ((rc = convert_option_target_from_proto(input->target, "target", &target, &st)) ==
-		FREP_OK &&
-	    (rc = convert_option_value_from_proto(input->value, "value", &in, &st)) == FREP_OK &&
-	    (rc = engine_option_value_set(self->e, &target, &in, &out, &st)) == FREP_OK) {
-		rc = convert_option_value_to_proto(&out, &a, &reply, &st);
-	}
-	ANSWER(rc, reply, closure, closure_data, &st);
-	engine_option_value_fini(&out);
-	convert_arena_fini(&a);
-}
-
-static void
-dhcp_get_option_value(Frep__V1__DhcpServer_Service *service, const Frep__V1__OptionValueKey *input,
-    Frep__V1__OptionValue_Closure closure, void *closure_data)
-{
-	dhcp_service          *self = (dhcp_service *) service;
-	convert_arena          a;
-	frep_status            st;
-	engine_option_target   target;
-	engine_option_value    out   = {0};
-	Frep__V1__OptionValue *reply = NULL;
-	frep_code              rc;
-
-	convert_arena_init(&a);
-	if ((rc = convert_option_target_from_proto(input->target, "target", &target, &st)) ==
-		FREP_OK &&
-	    (rc = engine_option_value_get(self->e, &target, input->option_id, input->vendor_class,
-		 input->user_class, &out, &st)) == FREP_OK) {
-		rc = convert_option_value_to_proto(&out, &a, &reply, &st);
-	}
-	ANSWER(rc, reply, closure, closure_data, &st);
-	engine_option_value_fini(&out);
-	convert_arena_fini(&a);
-}
-
-static void
-dhcp_list_option_values(Frep__V1__DhcpServer_Service *service,
-    const Frep__V1__ListOptionValuesRequest          *input,
-    Frep__V1__ListOptionValuesResponse_Closure closure, void *closure_data)
-{
-	dhcp_service                      *self = (dhcp_service *) service;
-	convert_arena                      a;
-	frep_status                        st;
-	engine_option_target               target;
-	engine_option_value               *list  = NULL;
-	size_t                             n     = 0;
-	Frep__V1__ListOptionValuesResponse reply = FREP__V1__LIST_OPTION_VALUES_RESPONSE__INIT;
-	void                              *arr   = NULL;
-	frep_code                          rc;
-
-	convert_arena_init(&a);
-	if ((rc = convert_option_target_from_proto(input->target, "target", &target, &st)) ==
-		FREP_OK &&
-	    (rc = engine_option_value_list(self->e, &target, &list, &n, &st)) == FREP_OK &&
-	    (rc = reply_array(&a, n, &arr, &st)) == FREP_OK) {
-		reply.values = arr;
-		for (size_t i = 0; i < n && rc == FREP_OK; i++) {
-			rc = convert_option_value_to_proto(&list[i], &a, &reply.values[i], &st);
-		}
-		reply.n_values = n;
-	}
-	ANSWER(rc, &reply, closure, closure_data, &st);
-	engine_option_values_free(list, n);
-	convert_arena_fini(&a);
-}
-
-static void
-dhcp_remove_option_value(Frep__V1__DhcpServer_Service *service,
-    const Frep__V1__OptionValueKey *input, Frep__V1__Empty_Closure closure, void *closure_data)
-{
-	dhcp_service        *self = (dhcp_service *) service;
-	frep_status          st;
-	engine_option_target target;
-	Frep__V1__Empty      reply = FREP__V1__EMPTY__INIT;
-	frep_code            rc;
-
-	if ((rc = convert_option_target_from_proto(input->target, "target", &target, &st)) ==
-	    FREP_OK) {
-		rc = engine_option_value_remove(self->e, &target, input->option_id,
-		    input->vendor_class, input->user_class, &st);
-	}
-	ANSWER(rc, &reply, closure, closure_data, &st);
-}
-
-/* --- classes ------------------------------------------------------------ */
-
-static void
-dhcp_add_class(Frep__V1__DhcpServer_Service *service, const Frep__V1__Class *input,
-    Frep__V1__Class_Closure closure, void *closure_data)
-{
-	dhcp_service    *self = (dhcp_service *) service;
-	convert_arena    a;
-	frep_status      st;
-	engine_class     in;
-	engine_class     out   = {0};
-	Frep__V1__Class *reply = NULL;
-	frep_code        rc;
-
-	convert_arena_init(&a);
-	if ((rc = convert_class_from_proto(input, "class", &in, &st)) == FREP_OK &&
-	    (rc = engine_class_add(self->e, &in, &out, &st)) == FREP_OK) {
-		rc = convert_class_to_proto(&out, &a, &reply, &st);
-	}
-	ANSWER(rc, reply, closure, closure_data, &st);
-	engine_class_fini(&out);
-	convert_arena_fini(&a);
-}
-
-static void
-dhcp_set_class(Frep__V1__DhcpServer_Service *service, const Frep__V1__SetClassRequest *input,
-    Frep__V1__Class_Closure closure, void *closure_data)
-{
-	dhcp_service    *self = (dhcp_service *) service;
-	convert_arena    a;
-	frep_status      st;
-	engine_class     in;
-	engine_class     out   = {0};
-	Frep__V1__Class *reply = NULL;
-	frep_code        rc;
-
-	convert_arena_init(&a);
-	if ((rc = convert_class_from_proto(input->class_def, "class_def", &in, &st)) == FREP_OK &&
-	    (rc = engine_class_set(self->e, &in, mask_of(input->update_mask), input->n_update_mask,
-		 &out, &st)) == FREP_OK) {
-		rc = convert_class_to_proto(&out, &a, &reply, &st);
-	}
-	ANSWER(rc, reply, closure, closure_data, &st);
-	engine_class_fini(&out);
-	convert_arena_fini(&a);
-}
-
-static void
-dhcp_get_class(Frep__V1__DhcpServer_Service *service, const Frep__V1__ClassKey *input,
-    Frep__V1__Class_Closure closure, void *closure_data)
-{
-	dhcp_service     *self = (dhcp_service *) service;
-	convert_arena     a;
-	frep_status       st;
-	engine_class_type type;
-	engine_class      out   = {0};
-	Frep__V1__Class  *reply = NULL;
-	frep_code         rc;
-
-	convert_arena_init(&a);
-	if ((rc = convert_class_type_from_proto((int) input->type, "type", &type, &st)) ==
-		FREP_OK &&
-	    (rc = engine_class_get(self->e, type, input->name, &out, &st)) == FREP_OK) {
-		rc = convert_class_to_proto(&out, &a, &reply, &st);
-	}
-	ANSWER(rc, reply, closure, closure_data, &st);
-	engine_class_fini(&out);
-	convert_arena_fini(&a);
-}
-
-static void
-dhcp_list_classes(Frep__V1__DhcpServer_Service *service, const Frep__V1__ListClassesRequest *input,
-    Frep__V1__ListClassesResponse_Closure closure, void *closure_data)
-{
-	dhcp_service                 *self = (dhcp_service *) service;
-	convert_arena                 a;
-	frep_status                   st;
-	engine_class_type             type;
-	engine_class                 *list  = NULL;
-	size_t                        n     = 0;
-	Frep__V1__ListClassesResponse reply = FREP__V1__LIST_CLASSES_RESPONSE__INIT;
-	void                         *arr   = NULL;
-	frep_code                     rc;
-
-	convert_arena_init(&a);
-	if ((rc = convert_class_type_from_proto((int) input->type, "type", &type, &st)) ==
-		FREP_OK &&
-	    (rc = engine_class_list(self->e, type, &list, &n, &st)) == FREP_OK &&
-	    (rc = reply_array(&a, n, &arr, &st)) == FREP_OK) {
-		reply.classes = arr;
-		for (size_t i = 0; i < n && rc == FREP_OK; i++) {
-			rc = convert_class_to_proto(&list[i], &a, &reply.classes[i], &st);
-		}
-		reply.n_classes = n;
-	}
-	ANSWER(rc, &reply, closure, closure_data, &st);
-	engine_classes_free(list, n);
-	convert_arena_fini(&a);
-}
-
-static void
-dhcp_remove_class(Frep__V1__DhcpServer_Service *service, const Frep__V1__ClassKey *input,
-    Frep__V1__Empty_Closure closure, void *closure_data)
-{
-	dhcp_service     *self = (dhcp_service *) service;
-	frep_status       st;
-	engine_class_type type;
-	Frep__V1__Empty   reply = FREP__V1__EMPTY__INIT;
-	frep_code         rc;
-
-	if ((rc = convert_class_type_from_proto((int) input->type, "type", &type, &st)) ==
-	    FREP_OK) {
-		rc = engine_class_remove(self->e, type, input->name, &st);
-	}
-	ANSWER(rc, &reply, closure, closure_data, &st);
-}
-
-/* --- policies ----------------------------------------------------------- */
-
-static void
-dhcp_add_policy(Frep__V1__DhcpServer_Service *service, const Frep__V1__Policy *input,
-    Frep__V1__Policy_Closure closure, void *closure_data)
-{
-	dhcp_service     *self = (dhcp_service *) service;
-	convert_arena     a;
-	frep_status       st;
-	engine_policy     in;
-	engine_policy     out   = {0};
-	Frep__V1__Policy *reply = NULL;
-	frep_code         rc;
-
-	convert_arena_init(&a);
-	if ((rc = convert_policy_from_proto(input, "policy", &a, &in, &st)) == FREP_OK &&
-	    (rc = engine_policy_add(self->e, &in, &out, &st)) == FREP_OK) {
-		rc = convert_policy_to_proto(&out, &a, &reply, &st);
-	}
-	ANSWER(rc, reply, closure, closure_data, &st);
-	engine_policy_fini(&out);
-	convert_arena_fini(&a);
-}
-
-static void
-dhcp_set_policy(Frep__V1__DhcpServer_Service *service, const Frep__V1__SetPolicyRequest *input,
-    Frep__V1__Policy_Closure closure, void *closure_data)
-{
-	dhcp_service     *self = (dhcp_service *) service;
-	convert_arena     a;
-	frep_status       st;
-	engine_policy     in;
-	engine_policy     out   = {0};
-	Frep__V1__Policy *reply = NULL;
-	frep_code         rc;
-
-	convert_arena_init(&a);
-	if ((rc = convert_policy_from_proto(input->policy, "policy", &a, &in, &st)) == FREP_OK &&
-	    (rc = engine_policy_set(self->e, &in, mask_of(input->update_mask), input->n_update_mask,
-		 &out, &st)) == FREP_OK) {
-		rc = convert_policy_to_proto(&out, &a, &reply, &st);
-	}
-	ANSWER(rc, reply, closure, closure_data, &st);
-	engine_policy_fini(&out);
-	convert_arena_fini(&a);
-}
-
-static void
-dhcp_get_policy(Frep__V1__DhcpServer_Service *service, const Frep__V1__PolicyKey *input,
-    Frep__V1__Policy_Closure closure, void *closure_data)
-{
-	dhcp_service     *self = (dhcp_service *) service;
-	convert_arena     a;
-	frep_status       st;
-	uint32_t          scope_id;
-	engine_policy     out   = {0};
-	Frep__V1__Policy *reply = NULL;
-	frep_code         rc;
-
-	convert_arena_init(&a);
-	if ((rc = convert_ipv4_from_text(input->scope_id, "scope_id", false, &scope_id, &st)) ==
-		FREP_OK &&
-	    (rc = engine_policy_get(self->e, scope_id, input->name, &out, &st)) == FREP_OK) {
-		rc = convert_policy_to_proto(&out, &a, &reply, &st);
-	}
-	ANSWER(rc, reply, closure, closure_data, &st);
-	engine_policy_fini(&out);
-	convert_arena_fini(&a);
-}
+/* --- policies: the rest is the policy row of object_kinds.c ------------- */
 
 static void
 dhcp_list_policies(Frep__V1__DhcpServer_Service *service,
@@ -806,23 +90,6 @@ dhcp_list_policies(Frep__V1__DhcpServer_Service *service,
 	ANSWER(rc, &reply, closure, closure_data, &st);
 	engine_policies_free(list, n);
 	convert_arena_fini(&a);
-}
-
-static void
-dhcp_remove_policy(Frep__V1__DhcpServer_Service *service, const Frep__V1__PolicyKey *input,
-    Frep__V1__Empty_Closure closure, void *closure_data)
-{
-	dhcp_service   *self = (dhcp_service *) service;
-	frep_status     st;
-	uint32_t        scope_id;
-	Frep__V1__Empty reply = FREP__V1__EMPTY__INIT;
-	frep_code       rc;
-
-	if ((rc = convert_ipv4_from_text(input->scope_id, "scope_id", false, &scope_id, &st)) ==
-	    FREP_OK) {
-		rc = engine_policy_remove(self->e, scope_id, input->name, &st);
-	}
-	ANSWER(rc, &reply, closure, closure_data, &st);
 }
 
 /* AddPolicyIpRange and RemovePolicyIpRange: the same request, one engine
@@ -1233,17 +500,80 @@ dhcp_get_dns_setting(Frep__V1__DhcpServer_Service *service,
 
 /* --- lifecycle ---------------------------------------------------------- */
 
+/* The methods object_kinds.c does not serve. */
+static const Frep__V1__DhcpServer_Service explicit_handlers = {
+    .base                   = FREP__V1__DHCP_SERVER__BASE_INIT,
+    .list_policies          = dhcp_list_policies,
+    .add_policy_ip_range    = dhcp_add_policy_ip_range,
+    .remove_policy_ip_range = dhcp_remove_policy_ip_range,
+    .add_failover           = dhcp_add_failover,
+    .set_failover           = dhcp_set_failover,
+    .get_failover           = dhcp_get_failover,
+    .list_failovers         = dhcp_list_failovers,
+    .remove_failover        = dhcp_remove_failover,
+    .add_failover_scope     = dhcp_add_failover_scope,
+    .remove_failover_scope  = dhcp_remove_failover_scope,
+    .get_scope_config       = dhcp_get_scope_config,
+    .list_audit             = dhcp_list_audit,
+    .import_scope           = dhcp_import_scope,
+    .set_dns_setting        = dhcp_set_dns_setting,
+    .get_dns_setting        = dhcp_get_dns_setting,
+};
+
+/* The service's invoke: an object kind's row, or the explicit handler. */
+static void
+dhcp_invoke(ProtobufCService *service, unsigned method_index, const ProtobufCMessage *input,
+    ProtobufCClosure closure, void *closure_data)
+{
+	dhcp_service *self = (dhcp_service *) service;
+	/* protobuf-c lays the handlers out after the base, one per method. */
+	void (*const *handlers)(void) = (void (*const *)(void))(&self->base.base + 1);
+
+	if (self->routes[method_index].kind != NULL) {
+		object_kinds_serve(
+		    &self->routes[method_index], self->e, input, closure, closure_data);
+	} else if (handlers[method_index] != NULL) {
+		protobuf_c_service_invoke_internal(
+		    service, method_index, input, closure, closure_data);
+	} else {
+		/* A method added to the contract with neither a row nor a handler
+		 * (dhcp_service_new refuses to start with one). */
+		frep_status st;
+		frep_status_set(&st, FREP_UNIMPLEMENTED, "%s has no handler in this frepd",
+		    service->descriptor->methods[method_index].name);
+		rpc_call_fail_status(closure_data, &st);
+		closure(NULL, closure_data);
+	}
+}
+
 frep_code
 dhcp_service_new(engine *e, ProtobufCService **out, frep_status *st)
 {
-	dhcp_service *self = calloc(1, sizeof(*self));
+	const ProtobufCServiceDescriptor *d = &frep__v1__dhcp_server__descriptor;
+	dhcp_service *self = calloc(1, sizeof(*self) + d->n_methods * sizeof(self->routes[0]));
 	if (self == NULL) {
 		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
 	}
-	Frep__V1__DhcpServer_Service init = FREP__V1__DHCP_SERVER__INIT(dhcp_);
-	self->base                        = init;
-	self->e                           = e;
-	*out                              = &self->base.base;
+	self->base             = explicit_handlers;
+	self->base.base.invoke = dhcp_invoke;
+	self->e                = e;
+	for (unsigned i = 0; i < d->n_methods; i++) {
+		/* Every method has a row or a handler (as protobuf-c lays them
+		 * out, after the base), never both: a programmer's mistake
+		 * otherwise, refused here so that frepd does not start with a
+		 * method that cannot be served (every test that starts a frepd
+		 * sees it). */
+		bool routed  = object_kinds_find(&d->methods[i], &self->routes[i]);
+		bool handled = ((void (*const *)(void))(&self->base.base + 1))[i] != NULL;
+		if (routed == handled) {
+			free(self);
+			return frep_status_set(st, FREP_INTERNAL,
+			    "DhcpServer.%s has %s: add it to object_kinds.c or to "
+			    "explicit_handlers in dhcp_service.c",
+			    d->methods[i].name, routed ? "both a row and a handler" : "no handler");
+		}
+	}
+	*out = &self->base.base;
 	return FREP_OK;
 }
 
