@@ -15,7 +15,11 @@ DEB_PACKAGES := cmake make gcc pkg-config libc6-dev \
   clang libclang-rt-14-dev \
   kea-dhcp4-server isc-dhcp-client iproute2 clang-format git
 
-.PHONY: all deps build build-asan test test-plain test-asan test-fuzz fuzz demo demo-kea install bench clean format format-check fresh-check
+# Debian 12 packages only the benchmarks need (the gRPC C++ baseline of
+# rpc_bench); `make bench` installs them, the build and the tests never need them.
+BENCH_PACKAGES := g++ libgrpc++-dev protobuf-compiler-grpc
+
+.PHONY: all deps bench-deps build build-asan test test-plain test-asan test-fuzz fuzz demo demo-kea install bench clean format format-check fresh-check
 
 all: build
 
@@ -26,6 +30,17 @@ deps:
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  if [ "$$(id -u)" -ne 0 ]; then echo "run as root (or install:$$missing)"; exit 1; fi; \
+	  (apt-get install -y --no-install-recommends $$missing 2>/dev/null || \
+	   (apt-get update && apt-get install -y --no-install-recommends $$missing)) >/dev/null; \
+	fi
+
+bench-deps:
+	@missing=""; for p in $(BENCH_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing (bench only):$$missing"; \
+	  if [ "$$(id -u)" -ne 0 ]; then echo "run as root (or install:$$missing); the gRPC column is skipped without them"; exit 1; fi; \
 	  (apt-get install -y --no-install-recommends $$missing 2>/dev/null || \
 	   (apt-get update && apt-get install -y --no-install-recommends $$missing)) >/dev/null; \
 	fi
@@ -85,7 +100,9 @@ install: build
 fresh-check:
 	./.ci/fresh-check
 
-bench: build
+# The benchmarks: installs BENCH_PACKAGES first, so that the build (CMake finds
+# grpc++ and grpc_cpp_plugin again) includes bench/grpc_echo.
+bench: bench-deps build
 	BUILD=$(BUILD) ./bench/run
 
 clean:
