@@ -161,7 +161,9 @@ node_start(int idx, size_t max_msg)
 	} else {
 		snprintf(n->url, sizeof(n->url), "ipc://%s/%s.sock", g_dir, name);
 	}
-	snprintf(n->db, sizeof(n->db), "%s/%s.db", g_dir, name);
+	/* A fresh store every time: rows 6 and 7 reuse node numbers. */
+	static int starts;
+	snprintf(n->db, sizeof(n->db), "%s/%s-%d.db", g_dir, name, starts++);
 	snprintf(maxs, sizeof(maxs), "%zu", max_msg);
 	const char *args[] = {"--listen", n->url, "--advertise-url", n->url, "--db", n->db,
 	    "--partner-timeout-ms", "120000", max_msg != 0 ? "--max-message-bytes" : NULL, maxs,
