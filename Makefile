@@ -27,7 +27,11 @@ DEB_BUILD_PACKAGES := debhelper dpkg-dev fakeroot dh-python python3-all python3-
   lintian
 DEB_DIR ?= build-deb
 
-.PHONY: all deps deps-test deb-deps deb deb-test build build-asan test test-plain test-asan test-fuzz fuzz demo demo-kea install bench clean format format-check fresh-check
+# Debian 12 packages only the benchmarks need (the gRPC C++ baseline of
+# rpc_bench); `make bench` installs them, the build and the tests never need them.
+BENCH_PACKAGES := g++ libgrpc++-dev protobuf-compiler-grpc
+
+.PHONY: all deps deps-test bench-deps deb-deps deb deb-test build build-asan test test-plain test-asan test-fuzz fuzz demo demo-kea install bench clean format format-check fresh-check
 
 all: build
 
@@ -46,6 +50,17 @@ deps deb-deps:
 
 deps-test:
 	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(TEST_DEB_PACKAGES)"
+
+bench-deps:
+	@missing=""; for p in $(BENCH_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing (bench only):$$missing"; \
+	  if [ "$$(id -u)" -ne 0 ]; then echo "run as root (or install:$$missing); the gRPC column is skipped without them"; exit 1; fi; \
+	  (apt-get install -y --no-install-recommends $$missing 2>/dev/null || \
+	   (apt-get update && apt-get install -y --no-install-recommends $$missing)) >/dev/null; \
+	fi
 
 build: deps
 	cmake -S . -B $(BUILD) -DFREP_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -129,7 +144,9 @@ deb: deb-deps
 deb-test: deb
 	DEB_DIR=$(DEB_DIR) FREP_SOURCE_DIR=$(CURDIR) ./tests/deb_test.sh
 
-bench: build
+# The benchmarks: installs BENCH_PACKAGES first, so that the build (CMake finds
+# grpc++ and grpc_cpp_plugin again) includes bench/grpc_echo.
+bench: bench-deps build
 	BUILD=$(BUILD) ./bench/run
 
 clean:

@@ -8,7 +8,8 @@
  *   replication_bench [--frepd PATH] [--ipc | --tcp] [--quick] [--rows LIST]
  *
  * --rows picks rows by number (e.g. "1" or "2,5"; default all); --quick
- * uses 100 scopes in row 2 (for profiling under valgrind).
+ * uses 100 scopes in row 2 (for profiling under valgrind). The DESIGN §6
+ * verdicts are printed when rows 1, 2, 4 and 5 all ran.
  *
  * Rows:
  *   1. one scope x 10,000 reservations: first-time full replicate, a forced
@@ -19,7 +20,13 @@
  *   4. the same rows written straight into SQLite (one transaction, prepared
  *      statements, the engine's table layout and pragmas): the floor;
  *   5. one scope x 100,000 reservations (a /15) on a fresh pair: peak RSS on
- *      each side while replicating it.
+ *      each side while replicating it;
+ *   6. fan-out: a hub with 16 partners, one relationship of 100 scopes x 100
+ *      reservations each: ReplicateByName with no names (every relationship)
+ *      against one relationship alone, and their ratio;
+ *   7. fleet: 32 pairs (64 frepd, each its own store) replicated at once by
+ *      this process's threads through the C client: pairs/s and the
+ *      controller's own CPU (getrusage).
  *
  * Each ReplicateByName time is the client's wall time of the one call: the
  * source's snapshot and digest exchange, the ApplyScopes transfer, the
@@ -27,6 +34,7 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -34,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,8 +55,11 @@
 #include "frep_client.h"
 #include "testutil.h"
 
-#define SECRET          "replication bench secret"
-#define NODES_MAX       4
+#define SECRET "replication bench secret"
+/* a, b: rows 1-2; c, d: row 5; hub + 16 partners: row 6; 32 pairs: row 7. */
+#define NODES_MAX       68
+#define FAN_PARTNERS    16
+#define FLEET_PAIRS     32
 #define CALL_TIMEOUT_MS 300000
 
 typedef struct node {
@@ -76,6 +88,20 @@ static double
 ms_since(long long t0)
 {
 	return (double) (now_ns() - t0) / 1e6;
+}
+
+static double
+load1(void)
+{
+	double l  = -1;
+	FILE  *lf = fopen("/proc/loadavg", "r");
+	if (lf != NULL) {
+		if (fscanf(lf, "%lf", &l) != 1) {
+			l = -1;
+		}
+		fclose(lf);
+	}
+	return l;
 }
 
 static void
@@ -123,13 +149,21 @@ node_start(int idx, size_t max_msg)
 {
 	node *n = &g_nodes[idx];
 	char  maxs[32];
-	snprintf(n->name, sizeof(n->name), "%c", 'a' + idx);
+	char  name[8];
+	if (idx < 4) {
+		snprintf(name, sizeof(name), "%c", 'a' + idx);
+	} else {
+		snprintf(name, sizeof(name), "n%02d", idx);
+	}
+	memcpy(n->name, name, sizeof(name));
 	if (g_tcp) {
 		snprintf(n->url, sizeof(n->url), "tcp://127.0.0.1:%d", g_port_base + idx);
 	} else {
-		snprintf(n->url, sizeof(n->url), "ipc://%s/%c.sock", g_dir, 'a' + idx);
+		snprintf(n->url, sizeof(n->url), "ipc://%s/%s.sock", g_dir, name);
 	}
-	snprintf(n->db, sizeof(n->db), "%s/%c.db", g_dir, 'a' + idx);
+	/* A fresh store every time: rows 6 and 7 reuse node numbers. */
+	static int starts;
+	snprintf(n->db, sizeof(n->db), "%s/%s-%d.db", g_dir, name, starts++);
 	snprintf(maxs, sizeof(maxs), "%zu", max_msg);
 	const char *args[] = {"--listen", n->url, "--advertise-url", n->url, "--db", n->db,
 	    "--partner-timeout-ms", "120000", max_msg != 0 ? "--max-message-bytes" : NULL, maxs,
@@ -365,24 +399,41 @@ typedef struct rep {
 	char      first_msg[256];
 } rep;
 
-static rep
-replicate(node *n, const node *partner, const char *name, bool force)
+/* On-CPU ns of the n nodes together. */
+static long long
+cpu_ns_of(node *const *nodes, size_t n)
 {
-	Frep__V1__ReplicateByNameRequest req      = FREP__V1__REPLICATE_BY_NAME_REQUEST__INIT;
-	char                            *names[1] = {(char *) name};
-	rep                              r        = {0};
-	req.names                                 = names;
-	req.n_names                               = 1;
-	req.force                                 = force;
-	long long                    c0s = cpu_ns(n), c0d = cpu_ns(partner);
+	long long t = 0;
+	for (size_t i = 0; i < n; i++) {
+		t += cpu_ns(nodes[i]);
+	}
+	return t;
+}
+
+/* One ReplicateByName on n of the relationships names (none: every
+ * relationship of n); the partners' CPU is summed when given (cpu 0 when
+ * partners is NULL: the fleet row's threads measure CPU around all). */
+static rep
+replicate_names(
+    node *n, char **names, size_t n_names, bool force, node *const *partners, size_t n_partners)
+{
+	Frep__V1__ReplicateByNameRequest req = FREP__V1__REPLICATE_BY_NAME_REQUEST__INIT;
+	rep                              r   = {0};
+	req.names                            = names;
+	req.n_names                          = n_names;
+	req.force                            = force;
+	long long                    c0s     = partners != NULL ? cpu_ns(n) : 0;
+	long long                    c0d = partners != NULL ? cpu_ns_of(partners, n_partners) : 0;
 	long long                    t0  = now_ns();
 	Frep__V1__ReplicateResponse *out = (Frep__V1__ReplicateResponse *) call_ok(n,
 	    "/frep.v1.FailoverReplication/ReplicateByName", &req.base,
 	    &frep__v1__replicate_response__descriptor);
 	r.ms                             = ms_since(t0);
-	r.cpu_src_ms                     = (double) (cpu_ns(n) - c0s) / 1e6;
-	r.cpu_dst_ms                     = (double) (cpu_ns(partner) - c0d) / 1e6;
-	r.scopes                         = out->n_results;
+	if (partners != NULL) {
+		r.cpu_src_ms = (double) (cpu_ns(n) - c0s) / 1e6;
+		r.cpu_dst_ms = (double) (cpu_ns_of(partners, n_partners) - c0d) / 1e6;
+	}
+	r.scopes = out->n_results;
 	for (size_t i = 0; i < out->n_results; i++) {
 		const Frep__V1__ScopeResult *s = out->results[i];
 		if (s->code != FREP_OK) {
@@ -406,10 +457,18 @@ replicate(node *n, const node *partner, const char *name, bool force)
 		}
 	}
 	if (out->n_errors > 0) {
-		die("ReplicateByName %s: %s", name, out->errors[0]->message);
+		die("ReplicateByName %s on %s: %s", n_names > 0 ? names[0] : "(all)", n->name,
+		    out->errors[0]->message);
 	}
 	protobuf_c_message_free_unpacked(&out->base, NULL);
 	return r;
+}
+
+static rep
+replicate(node *n, node *partner, const char *name, bool force)
+{
+	char *names[1] = {(char *) name};
+	return replicate_names(n, names, 1, force, &partner, 1);
 }
 
 static void
@@ -735,6 +794,296 @@ row_big(size_t max_msg, mem *pa, mem *pb, bool *reset_ok)
 	return full;
 }
 
+/* --- row 6: one hub, 16 partners ---------------------------------------- */
+
+/* Scope s of relationship p in rows 6 and 7: 13.p.s.0/24 (p < 256). */
+static uint32_t
+fan_net(int p, int s)
+{
+	return (13u << 24) | ((uint32_t) p << 16) | ((uint32_t) s << 8);
+}
+
+/* Imports n_scopes scopes of per_scope reservations for relationship p on n
+ * (per_scope 0: empty scopes). */
+static void
+import_group(node *n, int p, int n_scopes, int per_scope)
+{
+	for (int s = 0; s < n_scopes; s++) {
+		import_scope(n, fan_net(p, s), 24, per_scope, (unsigned) (p * 256 + s), 1);
+	}
+}
+
+/* Relationship p of n's scopes fan_net(p, 0 .. n_scopes-1) with to. */
+static void
+add_group(node *n, const node *to, const char *name, int p, int n_scopes)
+{
+	char(*txt)[16] = calloc((size_t) n_scopes, sizeof(*txt));
+	char **ids     = calloc((size_t) n_scopes, sizeof(*ids));
+	if (txt == NULL || ids == NULL) {
+		die("out of memory");
+	}
+	for (int s = 0; s < n_scopes; s++) {
+		ip_text(fan_net(p, s), txt[s]);
+		ids[s] = txt[s];
+	}
+	add_failover(n, to, name, ids, (size_t) n_scopes);
+	free(ids);
+	free(txt);
+}
+
+#define FAN_SCOPES 100
+#define FAN_RES    100
+
+static void
+print_ratio(const char *what, const rep *all, const rep *one)
+{
+	printf("  %-30s all %d: %8.1f ms, one: %7.1f ms  ratio %5.2fx  (cpu hub %.0f / %.0f ms, "
+	       "partners %.0f / %.0f ms)\n",
+	    what, FAN_PARTNERS, all->ms, one->ms, all->ms / one->ms, all->cpu_src_ms,
+	    one->cpu_src_ms, all->cpu_dst_ms, one->cpu_dst_ms);
+}
+
+/* A hub (hot standby for many servers, or their shared standby) with
+ * FAN_PARTNERS partners, one relationship each of FAN_SCOPES x FAN_RES.
+ * Compares ReplicateByName of every relationship (no names) with one
+ * relationship alone, same data: serial partners make the ratio ~16. */
+static void
+row_fanout(void)
+{
+	node *hub = node_start(4, 0);
+	node *parts[FAN_PARTNERS];
+	char  names[FAN_PARTNERS][16];
+	char  what[64];
+	printf("\nrow 6: fan-out: hub %s with %d partners, each relationship %d scopes x %d "
+	       "reservations (%d reservations on the hub); load %.2f\n",
+	    hub->name, FAN_PARTNERS, FAN_SCOPES, FAN_RES, FAN_PARTNERS * FAN_SCOPES * FAN_RES,
+	    load1());
+	long long t0 = now_ns();
+	for (int p = 0; p < FAN_PARTNERS; p++) {
+		parts[p] = node_start(5 + p, 0);
+		snprintf(names[p], sizeof(names[p]), "fan-%02d", p);
+		import_group(hub, p, FAN_SCOPES, 0);
+		add_group(hub, parts[p], names[p], p, FAN_SCOPES);
+		import_group(hub, p, FAN_SCOPES, FAN_RES);
+	}
+	printf("  (setup: %d frepd, %d ImportScope calls, %d AddFailover: %.1f s)\n",
+	    FAN_PARTNERS + 1, 2 * FAN_PARTNERS * FAN_SCOPES, FAN_PARTNERS, ms_since(t0) / 1000.0);
+
+	/* One relationship alone, full, then the partner's copies emptied
+	 * again so that "all" carries every relationship in full. */
+	char *one_name[1] = {names[0]};
+	rep   one_full    = replicate_names(hub, one_name, 1, false, &parts[0], 1);
+	print_rep("one relationship, full", &one_full);
+	import_group(parts[0], 0, FAN_SCOPES, 0);
+	rep all_full = replicate_names(hub, NULL, 0, false, parts, FAN_PARTNERS);
+	snprintf(what, sizeof(what), "all %d (no names), full", FAN_PARTNERS);
+	print_rep(what, &all_full);
+	rep one_forced = replicate_names(hub, one_name, 1, true, &parts[0], 1);
+	print_rep("one relationship, forced", &one_forced);
+	rep all_forced = replicate_names(hub, NULL, 0, true, parts, FAN_PARTNERS);
+	snprintf(what, sizeof(what), "all %d, forced", FAN_PARTNERS);
+	print_rep(what, &all_forced);
+	rep one_same = replicate_names(hub, one_name, 1, false, &parts[0], 1);
+	print_rep("one relationship, unchanged", &one_same);
+	rep all_same = replicate_names(hub, NULL, 0, false, parts, FAN_PARTNERS);
+	snprintf(what, sizeof(what), "all %d, unchanged", FAN_PARTNERS);
+	print_rep(what, &all_same);
+	printf("  fan-out ratio (all %d partners / one partner; %d = partners one after another, "
+	       "target within 2x once they run concurrently; load %.2f):\n",
+	    FAN_PARTNERS, FAN_PARTNERS, load1());
+	print_ratio("full", &all_full, &one_full);
+	print_ratio("forced", &all_forced, &one_forced);
+	print_ratio("unchanged", &all_same, &one_same);
+	mem hm = mem_of(hub);
+	printf("  memory: hub peak %.1f MB, now %.1f MB\n", (double) hm.hwm_kb / 1024.0,
+	    (double) hm.rss_kb / 1024.0);
+	fflush(stdout);
+	for (int p = 0; p < FAN_PARTNERS; p++) {
+		node_stop(parts[p]);
+	}
+	node_stop(hub);
+}
+
+/* --- row 7: a fleet of pairs driven by one controller ------------------- */
+
+#define FLEET_SCOPES 10
+#define FLEET_RES    100
+
+typedef struct fleet_job {
+	int  pair;
+	bool setup; /* true: start and fill the pair; false: replicate it */
+	bool force;
+	rep  r;
+} fleet_job;
+
+static node *
+fleet_src(int i)
+{
+	return &g_nodes[4 + 2 * i];
+}
+
+static node *
+fleet_dst(int i)
+{
+	return &g_nodes[5 + 2 * i];
+}
+
+static void *
+fleet_main(void *arg)
+{
+	fleet_job *j = arg;
+	if (j->setup) {
+		import_group(fleet_src(j->pair), j->pair, FLEET_SCOPES, 0);
+		add_group(fleet_src(j->pair), fleet_dst(j->pair), "pair", j->pair, FLEET_SCOPES);
+		import_group(fleet_src(j->pair), j->pair, FLEET_SCOPES, FLEET_RES);
+		return NULL;
+	}
+	char *names[1] = {"pair"};
+	j->r           = replicate_names(fleet_src(j->pair), names, 1, j->force, NULL, 0);
+	return NULL;
+}
+
+static double
+cpu_self_ms(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000.0 +
+	       (double) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1000.0;
+}
+
+/* Runs the jobs on a pool of `threads` controller threads (each takes the
+ * next pair until none is left); returns the wall ms of the whole round. */
+typedef struct fleet_pool {
+	fleet_job      *jobs;
+	int             n, next;
+	pthread_mutex_t mtx;
+} fleet_pool;
+
+static void *
+fleet_pool_main(void *arg)
+{
+	fleet_pool *fp = arg;
+	for (;;) {
+		pthread_mutex_lock(&fp->mtx);
+		int i = fp->next < fp->n ? fp->next++ : -1;
+		pthread_mutex_unlock(&fp->mtx);
+		if (i < 0) {
+			return NULL;
+		}
+		fleet_main(&fp->jobs[i]);
+	}
+}
+
+static double
+fleet_round(fleet_job *jobs, int n, int threads)
+{
+	pthread_t  t[FLEET_PAIRS];
+	fleet_pool fp = {.jobs = jobs, .n = n, .next = 0};
+	pthread_mutex_init(&fp.mtx, NULL);
+	long long t0 = now_ns();
+	for (int i = 0; i < threads; i++) {
+		if (pthread_create(&t[i], NULL, fleet_pool_main, &fp) != 0) {
+			die("cannot start a controller thread");
+		}
+	}
+	for (int i = 0; i < threads; i++) {
+		pthread_join(t[i], NULL);
+	}
+	double ms = ms_since(t0);
+	pthread_mutex_destroy(&fp.mtx);
+	return ms;
+}
+
+static void
+fleet_report(const char *what, fleet_job *jobs, int n, int threads, double ms, double ctl_ms,
+    double servers_ms)
+{
+	size_t   failed = 0;
+	unsigned added = 0, sent = 0;
+	double   worst = 0;
+	for (int i = 0; i < n; i++) {
+		failed += jobs[i].r.failed;
+		added += jobs[i].r.added;
+		sent += jobs[i].r.sent_res;
+		worst = jobs[i].r.ms > worst ? jobs[i].r.ms : worst;
+	}
+	printf("  %-26s %2d threads: %8.1f ms = %6.1f pairs/s (slowest pair %.1f ms; sent %u, "
+	       "+%u%s); controller cpu %.1f ms (%.2f ms/pair); all frepd cpu %.0f ms; load "
+	       "%.2f\n",
+	    what, threads, ms, (double) n / (ms / 1000.0), worst, sent, added,
+	    failed > 0 ? ", FAILURES" : "", ctl_ms, ctl_ms / n, servers_ms, load1());
+	fflush(stdout);
+}
+
+/* FLEET_PAIRS independent pairs (each its own two frepd and stores), one
+ * relationship of FLEET_SCOPES x FLEET_RES each, replicated at once by
+ * this process through the C client. */
+static void
+row_fleet(void)
+{
+	fleet_job jobs[FLEET_PAIRS];
+	node     *all[2 * FLEET_PAIRS];
+	printf("\nrow 7: fleet: %d pairs (%d frepd) on this machine, each %d scopes x %d "
+	       "reservations, driven by this one process through libfrep-client; load %.2f\n",
+	    FLEET_PAIRS, 2 * FLEET_PAIRS, FLEET_SCOPES, FLEET_RES, load1());
+	long long t0 = now_ns();
+	for (int i = 0; i < FLEET_PAIRS; i++) {
+		all[2 * i]     = node_start(4 + 2 * i, 0);
+		all[2 * i + 1] = node_start(5 + 2 * i, 0);
+		jobs[i]        = (fleet_job){.pair = i, .setup = true};
+	}
+	fleet_round(jobs, FLEET_PAIRS, FLEET_PAIRS);
+	printf("  (setup: %d frepd started, filled by %d threads: %.1f s)\n", 2 * FLEET_PAIRS,
+	    FLEET_PAIRS, ms_since(t0) / 1000.0);
+
+	/* One pair alone first (then its partner emptied again). */
+	char *names[1] = {"pair"};
+	node *d0       = fleet_dst(0);
+	rep   alone    = replicate_names(fleet_src(0), names, 1, false, &d0, 1);
+	print_rep("pair 0 alone, full", &alone);
+	import_group(d0, 0, FLEET_SCOPES, 0);
+
+	static const struct {
+		const char *what;
+		bool        force;
+		int         threads;
+	} rounds[] = {
+	    {"full, every pair at once", false, FLEET_PAIRS},
+	    {"forced, every pair at once", true, FLEET_PAIRS},
+	    {"forced, pool of 2 threads", true, 2},
+	    {"unchanged, every pair", false, FLEET_PAIRS},
+	    {"unchanged, one thread", false, 1},
+	};
+	for (size_t k = 0; k < sizeof(rounds) / sizeof(rounds[0]); k++) {
+		for (int i = 0; i < FLEET_PAIRS; i++) {
+			jobs[i] = (fleet_job){.pair = i, .force = rounds[k].force};
+		}
+		long long s0  = cpu_ns_of(all, 2 * FLEET_PAIRS);
+		double    c0  = cpu_self_ms();
+		double    ms  = fleet_round(jobs, FLEET_PAIRS, rounds[k].threads);
+		double    ctl = cpu_self_ms() - c0;
+		double    srv = (double) (cpu_ns_of(all, 2 * FLEET_PAIRS) - s0) / 1e6;
+		fleet_report(rounds[k].what, jobs, FLEET_PAIRS, rounds[k].threads, ms, ctl, srv);
+		if (k == 0) {
+			printf("  %-26s one pair alone %.1f ms = %.1f pairs/s; %d pairs at once: "
+			       "%.2fx the time of one (%.1fx the throughput)\n",
+			    "", alone.ms, 1000.0 / alone.ms, FLEET_PAIRS, ms / alone.ms,
+			    ((double) FLEET_PAIRS / ms) / (1.0 / alone.ms));
+		}
+	}
+	long rss = 0;
+	for (int i = 0; i < 2 * FLEET_PAIRS; i++) {
+		rss += mem_of(all[i]).rss_kb;
+	}
+	printf("  memory: %d frepd together %.1f MB RSS (%.1f MB each)\n", 2 * FLEET_PAIRS,
+	    (double) rss / 1024.0, (double) rss / 1024.0 / (2 * FLEET_PAIRS));
+	fflush(stdout);
+	for (int i = 0; i < 2 * FLEET_PAIRS; i++) {
+		node_stop(all[i]);
+	}
+}
+
 static long
 idle_rss_kb(void)
 {
@@ -755,7 +1104,7 @@ main(int argc, char **argv)
 {
 	const char *frepd = getenv("FREPD");
 	bool        quick = false;
-	const char *rows  = "1,2,4,5";
+	const char *rows  = "1,2,4,5,6,7";
 	figures     fg    = {0};
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--frepd") == 0 && i + 1 < argc) {
@@ -864,7 +1213,13 @@ main(int argc, char **argv)
 			       "includes it)\n");
 		}
 	}
-	if (strcmp(rows, "1,2,4,5") != 0) {
+	if (strchr(rows, '6') != NULL) {
+		row_fanout();
+	}
+	if (strchr(rows, '7') != NULL) {
+		row_fleet();
+	}
+	if (strstr(rows, "1,2,4,5") == NULL) {
 		fflush(stdout);
 		cleanup();
 		nng_fini();

@@ -34,6 +34,20 @@
 
 #define RAW_CTXS 64
 
+static double
+load1(void)
+{
+	double l  = -1;
+	FILE  *lf = fopen("/proc/loadavg", "r");
+	if (lf != NULL) {
+		if (fscanf(lf, "%lf", &l) != 1) {
+			l = -1;
+		}
+		fclose(lf);
+	}
+	return l;
+}
+
 static long long
 now_ns(void)
 {
@@ -270,6 +284,23 @@ measure(int kind, const char *url, size_t payload, unsigned threads, unsigned ca
 	return res;
 }
 
+/* Runs grpc_echo for one row; false (and res untouched) if it cannot. */
+static bool
+measure_grpc(const char *grpc, const char *url, size_t payload, unsigned threads, unsigned calls,
+    result *res)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof(cmd), "'%s' --url '%s' --payload %zu --threads %u --calls %u", grpc,
+	    url, payload, threads, calls);
+	FILE *p = popen(cmd, "r");
+	if (p == NULL) {
+		return false;
+	}
+	bool ok = fscanf(p, "%lf %lf %lf %u", &res->p50_us, &res->p99_us, &res->calls_per_s,
+		      &res->errors) == 4;
+	return pclose(p) == 0 && ok;
+}
+
 static long
 rss_kb(pid_t pid)
 {
@@ -314,18 +345,46 @@ idle_rss(const char *frepd)
 int
 main(int argc, char **argv)
 {
-	const char *frepd = NULL;
-	bool        quick = false;
+	const char *frepd      = NULL;
+	bool        quick      = false;
+	const char *grpc       = FREP_GRPC_ECHO;
+	const char *only_xport = NULL, *only_mode = NULL, *side = "all";
+	long        only_payload = -1, only_threads = -1, calls_arg = -1;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--frepd") == 0 && i + 1 < argc) {
 			frepd = argv[++i];
 		} else if (strcmp(argv[i], "--quick") == 0) {
 			quick = true;
+		} else if (strcmp(argv[i], "--grpc") == 0 && i + 1 < argc) {
+			grpc = argv[++i];
+		} else if (strcmp(argv[i], "--no-grpc") == 0) {
+			grpc = "";
+		} else if (strcmp(argv[i], "--xport") == 0 && i + 1 < argc) {
+			only_xport = argv[++i];
+		} else if (strcmp(argv[i], "--mode") == 0 && i + 1 < argc) {
+			only_mode = argv[++i];
+		} else if (strcmp(argv[i], "--payload") == 0 && i + 1 < argc) {
+			only_payload = atol(argv[++i]);
+		} else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+			only_threads = atol(argv[++i]);
+		} else if (strcmp(argv[i], "--calls") == 0 && i + 1 < argc) {
+			calls_arg = atol(argv[++i]);
+		} else if (strcmp(argv[i], "--side") == 0 && i + 1 < argc) {
+			side = argv[++i];
 		} else {
-			fprintf(stderr, "usage: rpc_bench [--frepd PATH] [--quick]\n");
+			fprintf(stderr,
+			    "usage: rpc_bench [--frepd PATH] [--quick] [--grpc PATH | --no-grpc] "
+			    "[--xport ipc|tcp] [--mode inline|worker] [--payload BYTES] "
+			    "[--threads N] [--calls N] [--side raw|frep|grpc|all]\n");
 			return 2;
 		}
 	}
+	bool partial = only_xport != NULL || only_mode != NULL || only_payload >= 0 ||
+		       only_threads >= 0 || strcmp(side, "all") != 0;
+	bool do_raw  = strcmp(side, "all") == 0 || strcmp(side, "raw") == 0;
+	bool do_frep = strcmp(side, "all") == 0 || strcmp(side, "frep") == 0;
+	bool do_grpc = (strcmp(side, "all") == 0 || strcmp(side, "grpc") == 0) && grpc[0] != '\0' &&
+		       access(grpc, X_OK) == 0;
 	signal(SIGPIPE, SIG_IGN);
 	char                 *dir        = tu_tmpdir();
 	static const size_t   payloads[] = {64, 4096, 65536};
@@ -335,11 +394,24 @@ main(int argc, char **argv)
 	snprintf(ipc_raw, sizeof(ipc_raw), "ipc://%s/raw.sock", dir);
 	snprintf(ipc_frep, sizeof(ipc_frep), "ipc://%s/frep.sock", dir);
 
-	printf("rpc_bench: frep runtime vs raw nng req/rep echo, same process, same run\n");
-	printf("%-5s %7s %3s | %9s %9s %9s | %-12s %9s %9s %9s %6s\n", "xport", "payload", "thr",
-	    "raw p50", "raw p99", "raw c/s", "frep", "p50", "p99", "c/s", "p50 x");
+	printf("rpc_bench: frep runtime vs raw nng req/rep echo (same process) and gRPC C++ %s, "
+	       "same run\n",
+	    do_grpc ? "(bench/grpc_echo)"
+		    : "(skipped: grpc_echo not built; make bench installs "
+		      "libgrpc++-dev and protobuf-compiler-grpc)");
+	printf("%-5s %7s %3s | %9s %9s %9s | %-6s %9s %9s %9s %6s | %9s %9s %6s | %5s\n", "xport",
+	    "payload", "thr", "raw p50", "raw p99", "raw c/s", "frep", "p50", "p99", "c/s", "p50 x",
+	    "grpc p50", "grpc c/s", "c/s x", "load");
+	unsigned grpc_row = 0;
 	for (int tr = 0; tr < 2; tr++) {
+		if (only_xport != NULL && strcmp(only_xport, tr == 0 ? "ipc" : "tcp") != 0) {
+			continue;
+		}
 		for (int mode = 0; mode < 2; mode++) {
+			if (only_mode != NULL &&
+			    strcmp(only_mode, mode == 0 ? "inline" : "worker") != 0) {
+				continue;
+			}
 			/* mode 0: inline handler, 1: worker thread */
 			raw_server raw;
 			int        port = 30000 + (int) (getpid() % 10000) + tr * 7 + mode * 3;
@@ -363,7 +435,14 @@ main(int argc, char **argv)
 				return 1;
 			}
 			for (size_t p = 0; p < 3; p++) {
+				if (only_payload >= 0 && (size_t) only_payload != payloads[p]) {
+					continue;
+				}
 				for (size_t th = 0; th < 2; th++) {
+					if (only_threads >= 0 &&
+					    (unsigned) only_threads != threads[th]) {
+						continue;
+					}
 					unsigned calls = threads[th] == 1 ? 4000 : 1500;
 					if (payloads[p] == 65536) {
 						calls /= 4;
@@ -371,17 +450,53 @@ main(int argc, char **argv)
 					if (quick) {
 						calls /= 10;
 					}
-					result rr = measure(
-					    0, transports[0], payloads[p], threads[th], calls);
-					result fr = measure(
-					    1, transports[1], payloads[p], threads[th], calls);
-					printf("%-5s %7zu %3u | %7.1fus %7.1fus %9.0f | %-12s "
-					       "%7.1fus %7.1fus %9.0f %5.2fx%s\n",
+					if (calls_arg > 0) {
+						calls = (unsigned) calls_arg;
+					}
+					result rr = {0}, fr = {0}, gr = {0};
+					bool   have_grpc = false;
+					if (do_raw) {
+						rr = measure(0, transports[0], payloads[p],
+						    threads[th], calls);
+					}
+					if (do_frep) {
+						fr = measure(1, transports[1], payloads[p],
+						    threads[th], calls);
+					}
+					if (do_grpc) {
+						char gurl[700];
+						if (tr == 0) {
+							snprintf(gurl, sizeof(gurl),
+							    "unix:%s/grpc-%u.sock", dir, grpc_row);
+						} else {
+							snprintf(gurl, sizeof(gurl), "127.0.0.1:%d",
+							    port + 2);
+						}
+						grpc_row++;
+						have_grpc = measure_grpc(grpc, gurl, payloads[p],
+						    threads[th], calls, &gr);
+					}
+					char gcol[64];
+					if (have_grpc) {
+						snprintf(gcol, sizeof(gcol), "%7.1fus %9.0f %5.2fx",
+						    gr.p50_us, gr.calls_per_s,
+						    gr.calls_per_s > 0
+							? fr.calls_per_s / gr.calls_per_s
+							: 0.0);
+					} else {
+						snprintf(gcol, sizeof(gcol), "%-26s",
+						    do_grpc ? "(grpc_echo failed)" : "(skipped)");
+					}
+					printf("%-5s %7zu %3u | %7.1fus %7.1fus %9.0f | %-6s "
+					       "%7.1fus %7.1fus %9.0f %5.2fx | %s | %5.2f%s\n",
 					    tr == 0 ? "ipc" : "tcp", payloads[p], threads[th],
 					    rr.p50_us, rr.p99_us, rr.calls_per_s,
 					    mode == 0 ? "inline" : "worker", fr.p50_us, fr.p99_us,
-					    fr.calls_per_s, fr.p50_us / rr.p50_us,
-					    rr.errors + fr.errors > 0 ? " (errors!)" : "");
+					    fr.calls_per_s,
+					    rr.p50_us > 0 ? fr.p50_us / rr.p50_us : 0.0, gcol,
+					    load1(),
+					    rr.errors + fr.errors + gr.errors > 0 ? " (errors!)"
+										  : "");
 					fflush(stdout);
 				}
 			}
@@ -390,8 +505,11 @@ main(int argc, char **argv)
 			raw_server_stop(&raw);
 		}
 	}
-	printf("target: frep p50 within 1.3x of raw nng (aim 1.1x)\n");
-	if (frepd != NULL) {
+	if (!partial) {
+		printf("target: frep p50 within 1.3x of raw nng (aim 1.1x); c/s x is frep / gRPC "
+		       "C++ (above 1: frep is faster)\n");
+	}
+	if (frepd != NULL && !partial) {
 		idle_rss(frepd);
 	}
 	tu_rmtree(dir);

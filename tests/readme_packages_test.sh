@@ -2,7 +2,8 @@
 # README.md states exactly what the first command installs: the package
 # list it gives (the backquoted list after "nothing else is downloaded): ")
 # must be the Makefile's DEB_PACKAGES, and the one after
-# "DEB_BUILD_PACKAGES`: " its DEB_BUILD_PACKAGES. Run by ctest.
+# "DEB_BUILD_PACKAGES`: " its DEB_BUILD_PACKAGES, and so on for
+# TEST_DEB_PACKAGES and BENCH_PACKAGES. Run by ctest.
 set -euo pipefail
 : "${FREP_SOURCE_DIR:?run through ctest}"
 cd "$FREP_SOURCE_DIR"
@@ -12,7 +13,8 @@ readme_list() {
   tr '\n' ' ' <README.md | sed -n "s/.*$1[^\`]*\`\([^\`]*\)\`.*/\1/p" | tr ' ' '\n' | grep . | sort -u
 }
 for pair in "DEB_PACKAGES:nothing else is downloaded): " \
-  "DEB_BUILD_PACKAGES:DEB_BUILD_PACKAGES\`: "; do
+  "DEB_BUILD_PACKAGES:DEB_BUILD_PACKAGES\`: " \
+  "TEST_DEB_PACKAGES:TEST_DEB_PACKAGES\`: " "BENCH_PACKAGES:BENCH_PACKAGES\`: "; do
   var=${pair%%:*} anchor=${pair#*:}
   m=$(make_list "$var")
   r=$(readme_list "$anchor")
