@@ -18,6 +18,9 @@
 #include "frep/rpc/v1/introspection.pb-c.h"
 #include "frep_envelope.h"
 
+/* The dialer's reconnect backoff cap: a server that comes back is reached
+ * within this, and a fail-fast call sees a fresh dial result in time. */
+#define RECONNECT_MAX_MS   250
 #define DEFAULT_TIMEOUT_MS 30000u
 #define DEFAULT_MAX_RECV   (256u * 1024u * 1024u)
 /* Every frep server accepts at least this much (RPC_MIN_MAX_MESSAGE_BYTES);
@@ -314,7 +317,7 @@ frep_client_open(
 	nng_socket_set_size(c->sock, NNG_OPT_RECVMAXSZ,
 	    o.max_recv_bytes != 0 ? o.max_recv_bytes : DEFAULT_MAX_RECV);
 	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMINT, 20);
-	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, 1000);
+	nng_socket_set_ms(c->sock, NNG_OPT_RECONNMAXT, RECONNECT_MAX_MS);
 	nng_pipe_notify(c->sock, NNG_PIPE_EV_ADD_POST, pipe_event, c);
 	nng_pipe_notify(c->sock, NNG_PIPE_EV_REM_POST, pipe_event, c);
 
@@ -541,15 +544,23 @@ redial_after(frep_client *c, nng_duration min_gap_ms)
 		pthread_mutex_unlock(&c->mtx);
 		return;
 	}
-	c->redialed = now;
-	nng_dialer_close(c->dialer);
-	nng_dialer d;
-	if (nng_dialer_create(&d, c->sock, c->url) == 0 &&
-	    (c->tls == NULL || nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, c->tls) == 0) &&
-	    nng_dialer_start(d, NNG_FLAG_NONBLOCK) == 0) {
-		c->dialer = d;
-	}
+	c->redialed    = now;
+	nng_dialer old = c->dialer;
+	/* nng_dialer_close waits for the dialer's pipe callbacks, and
+	 * pipe_event takes c->mtx: closing with the lock held deadlocks when a
+	 * connection is being added right then. The redialed time keeps a
+	 * second caller out meanwhile. */
 	pthread_mutex_unlock(&c->mtx);
+	nng_dialer_close(old);
+	nng_dialer d;
+	bool       started = nng_dialer_create(&d, c->sock, c->url) == 0 &&
+		       (c->tls == NULL || nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, c->tls) == 0) &&
+		       nng_dialer_start(d, NNG_FLAG_NONBLOCK) == 0;
+	if (started) {
+		pthread_mutex_lock(&c->mtx);
+		c->dialer = d;
+		pthread_mutex_unlock(&c->mtx);
+	}
 }
 
 static void
@@ -810,19 +821,12 @@ call_once(frep_client *c, const char *path, bool idempotent, const ProtobufCMess
 		msg = nng_aio_get_msg(s->aio); /* still ours after a failed send */
 		nng_aio_set_msg(s->aio, NULL);
 		if (!wait && !kicked) {
-			/* No connection yet. A dialer that has failed before is in
-			 * reconnect backoff (up to a second after a server
-			 * restart) and would make fail-fast fail before its next
-			 * attempt: a fresh dialer tries at once, and its failures,
-			 * from zero, decide. A dialer that never failed may be in
-			 * the middle of a handshake, and closing it then is what
-			 * breaks nng 1.5.2's ipc listeners (#1518): left alone. */
-			dial_errors now_errs;
-			dial_errors_get(c, &now_errs);
-			if (now_errs.refused + now_errs.other + now_errs.failed > 0) {
-				redial_after(c, FAIL_FAST_STEP_MS);
-				dial_errors_get(c, &base);
-			}
+			/* No connection yet. The dialer is never re-created here:
+			 * it may be in the middle of a handshake, and closing it
+			 * then is what breaks nng 1.5.2's ipc listeners (#1518).
+			 * Its reconnect backoff is capped at RECONNECT_MAX_MS, so
+			 * its next attempt, and the error fail_fast reads, come
+			 * well within FAIL_FAST_MS. */
 			kicked = true;
 			continue;
 		}

@@ -50,6 +50,11 @@ rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 void
 tu_rmtree(const char *path)
 {
+	/* FREP_TEST_KEEP=1 keeps the temp dirs (stores, logs) to look at. */
+	if (path != NULL && getenv("FREP_TEST_KEEP") != NULL) {
+		fprintf(stderr, "FREP_TEST_KEEP: kept %s\n", path);
+		return;
+	}
 	if (path != NULL) {
 		nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	}
