@@ -70,11 +70,13 @@ struct frep_client {
 	pthread_mutex_t mtx;
 	slot           *free_slots;
 	inflight       *inflight;
-	unsigned        pipes;    /* connected pipes */
-	nng_time        redialed; /* when the dialer was last re-created */
-	bool            ever_connected;
-	size_t          server_max; /* 0: not yet asked */
-	bool            closing;
+	unsigned        pipes; /* connected pipes */
+	/* when the dialer was created or re-created, or lost its last
+	 * connection: a redial waits a whole slice from then */
+	nng_time redialed;
+	bool     ever_connected;
+	size_t   server_max; /* 0: not yet asked */
+	bool     closing;
 
 	client_service *services[MAX_SERVICES];
 	size_t          n_services;
@@ -190,6 +192,9 @@ pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 	} else if (ev == NNG_PIPE_EV_REM_POST) {
 		if (c->pipes > 0) {
 			c->pipes--;
+		}
+		if (c->pipes == 0) {
+			c->redialed = nng_clock();
 		}
 		/* A request that changes state must not be resent to whatever
 		 * comes next: fail it (nng would resend it at once). */
@@ -335,6 +340,7 @@ frep_client_open(
 			goto fail;
 		}
 	}
+	c->redialed = nng_clock(); /* the first redial only a whole slice later */
 	if ((rv = nng_dialer_start(c->dialer, NNG_FLAG_NONBLOCK)) != 0) {
 		code = frep_status_set(
 		    st, FREP_INVALID_ARGUMENT, "server URL \"%s\": %s", url, nng_strerror(rv));

@@ -261,9 +261,11 @@ test_frepd_ipc_listener_survives_broken_handshakes(void **state)
 			}
 			close(fd);
 		}
-		frep_client        *c = NULL;
-		frep_status         st;
-		frep_client_options o = {.timeout_ms = 20000};
+		frep_client *c = NULL;
+		frep_status  st;
+		/* Waits for a connection: the listener is closed and re-created
+		 * under it (fail-fast would answer the refusal in between). */
+		frep_client_options o = {.timeout_ms = 20000, .wait_for_ready = true};
 		assert_int_equal(frep_client_open(f->url, &o, &c, &st), FREP_OK);
 		int                          status = -1;
 		Frep__V1__HealthCheckRequest req    = FREP__V1__HEALTH_CHECK_REQUEST__INIT;
