@@ -16,10 +16,11 @@ DEB_PACKAGES := cmake make gcc pkg-config libc6-dev \
   clang libclang-rt-14-dev \
   kea-dhcp4-server isc-dhcp-client iproute2 clang-format git curl \
   help2man
-# Test-only and large (about 100 MB): promtool, which checks /metrics
+# Test-only: promtool (prometheus, about 100 MB), which checks /metrics
 # (ctest http_metrics_test skips that check without it, and a skip fails
-# make test). make test installs it.
-TEST_DEB_PACKAGES := prometheus
+# make test), and groff (groff-base), with which man_test renders the man
+# pages. make test installs them.
+TEST_DEB_PACKAGES := prometheus groff-base
 
 # What `make deb` needs besides DEB_PACKAGES (Debian's packaging tools);
 # installed only by make deb / deb-test, to keep make test lean.
