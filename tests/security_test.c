@@ -355,7 +355,28 @@ test_security_admin_token_required_on_every_non_health_call(void **state)
 
 	/* A relationship with B (which has its own token): refused without
 	 * --partner-token-file, nothing created on either side... */
-	rt_add_failover(a->c, "tok", b->url, SECRET1, ids, 1, FREP_UNAUTHENTICATED);
+	{
+		/* ...saying what is missing (not "the relationship does not
+		 * exist"): the partner's admin token. */
+		Frep__V1__AddFailoverRequest   req = FREP__V1__ADD_FAILOVER_REQUEST__INIT;
+		Frep__V1__FailoverRelationship rel = FREP__V1__FAILOVER_RELATIONSHIP__INIT;
+		frep_status                    fst;
+		rel.name                 = "tok";
+		rel.partner_server       = b->url;
+		rel.mode                 = FREP__V1__FAILOVER_MODE__FAILOVER_MODE_LOAD_BALANCE;
+		rel.load_balance_percent = 50;
+		rel.shared_secret        = SECRET1;
+		rel.scope_ids            = ids;
+		rel.n_scope_ids          = 1;
+		req.relationship         = &rel;
+		protobuf_c_message_free_unpacked(rt_call(a->c, "DhcpServer", "AddFailover",
+						     &req.base, FREP_UNAUTHENTICATED, &fst),
+		    NULL);
+		if (strstr(fst.message, "admin token") == NULL ||
+		    strstr(fst.message, "--partner-token-file") == NULL) {
+			fail_msg("refusal does not name the partner's token: %s", fst.message);
+		}
+	}
 	Frep__V1__FailoverKey key = FREP__V1__FAILOVER_KEY__INIT;
 	key.name                  = "tok";
 	protobuf_c_message_free_unpacked(

@@ -24,6 +24,7 @@
 #include "frep_json.h"
 #include "log.h"
 #include "metrics.h"
+#include "payload_check.h"
 #include "server_internal.h"
 
 #define MAX_GET_ROUTES 8
@@ -407,8 +408,28 @@ rpc_handler_cb(nng_aio *aio)
 	ProtobufCMessage *in   = NULL;
 	frep_status       st;
 	nng_http_req_get_data(req, &body, &len);
+	/* A binary body gets the nng path's checks before it is decoded:
+	 * strings are text (NUL, UTF-8: protobuf-c would cut a string at a
+	 * NUL and the repacked message would carry the cut value), and
+	 * decoding is bounded by the same multiple of the body's size. */
+	rpc_budget_allocator budget;
+	ProtobufCAllocator  *ia = NULL; /* what decoded in, for its free */
 	if (proto) {
-		in = protobuf_c_message_unpack(method->input, NULL, len, body);
+		if (rpc_payload_check_text(method->input, body, len, &st) != FREP_OK) {
+			respond_errorf(aio, st.code, rid, "%s", st.message);
+			return;
+		}
+		rpc_budget_allocator_init(&budget, len);
+		ia = &budget.base;
+		in = protobuf_c_message_unpack(method->input, ia, len, body);
+		if (in == NULL && budget.exceeded) {
+			respond_errorf(aio, FREP_RESOURCE_EXHAUSTED, rid,
+			    "body of %zu bytes needs more than %zu bytes of memory to decode as "
+			    "%s; "
+			    "refused",
+			    len, budget.limit, method->input->name);
+			return;
+		}
 		if (in == NULL) {
 			respond_errorf(aio, FREP_INVALID_ARGUMENT, rid,
 			    "body of %zu bytes does not decode as %s", len, method->input->name);
@@ -438,7 +459,7 @@ rpc_handler_cb(nng_aio *aio)
 	size_t size = frep_envelope_request_size(&f);
 	size_t max  = rpc_server_max_message_bytes(h->server);
 	if (size > max) {
-		protobuf_c_message_free_unpacked(in, NULL);
+		protobuf_c_message_free_unpacked(in, ia);
 		respond_errorf(aio, FREP_RESOURCE_EXHAUSTED, rid,
 		    "the %s request is %zu bytes, over the server's limit of %zu", method->name,
 		    size, max);
@@ -449,12 +470,12 @@ rpc_handler_cb(nng_aio *aio)
 	int        rv;
 	if (c == NULL || nng_msg_alloc(&msg, size) != 0) {
 		free(c);
-		protobuf_c_message_free_unpacked(in, NULL);
+		protobuf_c_message_free_unpacked(in, ia);
 		respond_errorf(aio, FREP_RESOURCE_EXHAUSTED, rid, "server out of memory");
 		return;
 	}
 	frep_envelope_request_pack(&f, nng_msg_body(msg));
-	protobuf_c_message_free_unpacked(in, NULL);
+	protobuf_c_message_free_unpacked(in, ia);
 	*c = (http_call){
 	    .h          = h,
 	    .http_aio   = aio,

@@ -121,9 +121,19 @@ partner_service_authorize(void *service, rpc_call *call, frep_status *st)
 		/* A new mirror brings its secret inside the payload: it is decoded
 		 * only for a caller with this server's admin token (when it has
 		 * one), and its handler checks the MAC with that secret. */
-		if (strcmp(method, "/frep.v1.Partner/MirrorRelationship") == 0 &&
-		    rpc_call_has_admin_token(call)) {
-			return FREP_OK;
+		if (strcmp(method, "/frep.v1.Partner/MirrorRelationship") == 0) {
+			if (rpc_call_has_admin_token(call)) {
+				return FREP_OK;
+			}
+			rpc_log(RPC_LOG_WARN,
+			    "refused partner call %s: creating relationship \"%.64s\" without "
+			    "this server's admin token",
+			    method, rel);
+			return frep_status_set(st, FREP_UNAUTHENTICATED,
+			    "%s: creating relationship \"%.64s\" here needs this server's admin "
+			    "token (the calling frepd's --partner-token-file), and the call has "
+			    "none or a wrong one",
+			    method, rel);
 		}
 		rpc_log(RPC_LOG_WARN, "refused partner call %s: relationship \"%.64s\" unknown",
 		    method, rel);

@@ -130,6 +130,20 @@ class HttpTest(unittest.TestCase):
                          frep.pb.HealthCheckResponse.SERVING)
         self.error(400, "invalid_argument", "/frep.v1.DhcpServer/GetScope", b"\xff\xff\xff",
                    "does not decode as frep.v1.ScopeKey", content_type="application/proto")
+        # A binary body gets the nng path's text checks before it is decoded
+        # (protobuf-c would cut the string at its NUL): refused, naming the
+        # field and the offset, and nothing is stored.
+        nul = frep.pb.Scope(scope_id="10.78.0.0", subnet_mask="255.255.255.0",
+                            start_range="10.78.0.10", end_range="10.78.0.20",
+                            name="Office\x00; DROP").SerializeToString()
+        self.error(400, "invalid_argument", "/frep.v1.DhcpServer/AddScope", nul,
+                   "name", "NUL", content_type="application/proto")
+        status, _, data = post(HTTP_A, "/frep.v1.DhcpServer/GetScope", {"scopeId": "10.78.0.0"})
+        self.assertEqual(status, 404, data)
+        bad = frep.pb.Scope(scope_id="10.78.0.0", subnet_mask="255.255.255.0",
+                            name="x").SerializeToString().replace(b"x", b"\xff")
+        self.error(400, "invalid_argument", "/frep.v1.DhcpServer/AddScope", bad,
+                   "name", "UTF-8", content_type="application/proto")
 
     def test_http_invalid_argument(self):
         self.error(400, "invalid_argument", "/frep.v1.DhcpServer/GetScope", b'{"scopeId": ',
