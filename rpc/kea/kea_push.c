@@ -13,6 +13,7 @@
 
 #include "kea_render.h"
 #include "log.h"
+#include "sha256.h"
 
 struct kea_push {
 	engine         *e;
@@ -25,6 +26,13 @@ struct kea_push {
 	bool            dirty; /* a commit since the last render */
 	bool            stop;
 	kea_push_status status; /* under mu */
+	/* The worker's alone: the scopes it rendered last (only a changed
+	 * scope is rendered again) and the base file as last parsed, its
+	 * owned keys removed, for the file's SHA-256 (re-read every push, parsed
+	 * only when its bytes change). */
+	kea_render_cache *cache;
+	json_t           *base;
+	char              base_sha[65];
 };
 
 static int64_t
@@ -653,6 +661,46 @@ out:
 
 /* --- the worker --------------------------------------------------------- */
 
+/* The base file without frep's keys, as *out (a new reference): the bytes
+ * are read every time (an operator's edit is seen at the next push), parsed
+ * only when they differ from the last parse's. Worker thread only. */
+static frep_code
+load_base(kea_push *p, json_t **out, frep_status *st)
+{
+	char     *text = NULL, sha[65];
+	size_t    len  = 0;
+	json_t   *j    = NULL;
+	frep_code rc;
+
+	*out = NULL;
+	if ((rc = kea_render_read_file(p->base_path, &text, &len, st)) != FREP_OK) {
+		return rc;
+	}
+	if (!engine_sha256_hex(text, len, sha)) {
+		sha[0] = '\0'; /* parse it: nothing is reused */
+	}
+	if (p->base != NULL && sha[0] != '\0' && strcmp(sha, p->base_sha) == 0) {
+		free(text);
+		*out = json_incref(p->base);
+		frep_status_clear(st);
+		return FREP_OK;
+	}
+	rc = kea_render_parse_base(p->base_path, text, len, &j, st);
+	free(text);
+	if (rc != FREP_OK) {
+		return rc;
+	}
+	json_t *d = json_object_get(j, "Dhcp4");
+	for (const char *const *k = kea_render_owned_keys; *k != NULL; k++) {
+		json_object_del(d, *k);
+	}
+	json_decref(p->base);
+	p->base = json_incref(j);
+	memcpy(p->base_sha, sha, sizeof(sha));
+	*out = j;
+	return FREP_OK;
+}
+
 /* One attempt: render, merge, test (leaving out what Kea refuses), set,
  * write. *skipped when Kea already has this digest; *ls gets what was left
  * out. */
@@ -667,13 +715,17 @@ push_once(kea_push *p, char digest[65], uint32_t *warnings, bool *skipped, kea_p
 	char              why[512];
 
 	*skipped = false;
-	if ((rc = kea_render(p->e, &r, st)) != FREP_OK) {
+	if ((rc = kea_render_cached(p->e, p->cache, &r, st)) != FREP_OK) {
 		return rc;
 	}
 	memcpy(digest, r.digest, 65);
 	*warnings = (uint32_t) r.n_warnings;
 	pthread_mutex_lock(&p->mu);
-	bool same = p->status.consecutive_failures == 0 &&
+	/* Rendered after the last commit: the status reports this digest as
+	 * the current one without rendering. */
+	memcpy(p->status.rendered_digest, r.digest, 65);
+	p->status.rendered_current = !p->dirty;
+	bool same                  = p->status.consecutive_failures == 0 &&
 		    strcmp(p->status.last_pushed_digest, r.digest) == 0;
 	if (same) {
 		/* Kea holds this rendering (less what was left out then). */
@@ -687,7 +739,7 @@ push_once(kea_push *p, char digest[65], uint32_t *warnings, bool *skipped, kea_p
 		kea_render_result_fini(&r);
 		return FREP_OK;
 	}
-	if ((rc = kea_render_load_base(p->base_path, &base, st)) != FREP_OK) {
+	if ((rc = load_base(p, &base, st)) != FREP_OK) {
 		goto out;
 	}
 	/* config-set checks the whole configuration and, when it refuses it,
@@ -785,6 +837,7 @@ worker(void *arg)
 		char             digest[65] = "";
 		uint32_t         warnings   = 0;
 		bool             skipped    = false;
+		bool             prefetch   = false;
 		frep_status      st;
 		kea_push_status *ls = calloc(1, sizeof(*ls)); /* what is left out */
 		frep_code        rc = ls != NULL
@@ -824,6 +877,7 @@ worker(void *arg)
 					    "a restarted Kea would not keep it): %s",
 					    wst.message);
 				}
+				prefetch = wrc == FREP_OK;
 			}
 			p->status.last_error[0]        = '\0';
 			p->status.consecutive_failures = 0;
@@ -843,6 +897,17 @@ worker(void *arg)
 			rpc_log(RPC_LOG_ERROR, "kea: push failed (attempt %u, retry in %u ms): %s",
 			    p->status.consecutive_failures, backoff, p->status.last_error);
 			backoff = backoff >= p->retry_max_ms / 2 ? p->retry_max_ms : backoff * 2;
+		}
+		if (prefetch && !p->stop) {
+			/* Kea has just written its configuration, perhaps to the base
+			 * file: parse it now, between changes, rather than on the next
+			 * change's way to Kea. A failure is the next push's to report. */
+			json_t     *base = NULL;
+			frep_status bst;
+			pthread_mutex_unlock(&p->mu);
+			(void) load_base(p, &base, &bst);
+			json_decref(base);
+			pthread_mutex_lock(&p->mu);
 		}
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -864,15 +929,18 @@ kea_push_new(engine *e, const kea_push_options *o, kea_push **out, frep_status *
 	if (p == NULL) {
 		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
 	}
-	p->e            = e;
-	p->socket_path  = strdup(o->socket_path);
-	p->base_path    = strdup(o->base_path);
-	p->debounce_ms  = o->debounce_ms ? o->debounce_ms : 200;
-	p->timeout_ms   = o->timeout_ms ? o->timeout_ms : 30000;
-	p->retry_min_ms = o->retry_min_ms ? o->retry_min_ms : 500;
-	p->retry_max_ms = o->retry_max_ms ? o->retry_max_ms : 30000;
-	p->dirty        = true; /* the first push: bring Kea in step at start */
-	if (p->socket_path == NULL || p->base_path == NULL) {
+	p->e              = e;
+	p->socket_path    = strdup(o->socket_path);
+	p->base_path      = strdup(o->base_path);
+	p->debounce_ms    = o->debounce_ms ? o->debounce_ms : 200;
+	p->timeout_ms     = o->timeout_ms ? o->timeout_ms : 30000;
+	p->retry_min_ms   = o->retry_min_ms ? o->retry_min_ms : 500;
+	p->retry_max_ms   = o->retry_max_ms ? o->retry_max_ms : 30000;
+	p->dirty          = true; /* the first push: bring Kea in step at start */
+	p->status.pending = true;
+	p->cache          = kea_render_cache_new();
+	if (p->socket_path == NULL || p->base_path == NULL || p->cache == NULL) {
+		kea_render_cache_free(p->cache);
 		free(p->socket_path);
 		free(p->base_path);
 		free(p);
@@ -886,6 +954,7 @@ kea_push_new(engine *e, const kea_push_options *o, kea_push **out, frep_status *
 	if (pthread_create(&p->thread, NULL, worker, p) != 0) {
 		pthread_cond_destroy(&p->cv);
 		pthread_mutex_destroy(&p->mu);
+		kea_render_cache_free(p->cache);
 		free(p->socket_path);
 		free(p->base_path);
 		free(p);
@@ -909,6 +978,8 @@ kea_push_free(kea_push *p)
 	pthread_join(p->thread, NULL);
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
+	kea_render_cache_free(p->cache);
+	json_decref(p->base);
 	free(p->socket_path);
 	free(p->base_path);
 	free(p);
@@ -919,8 +990,9 @@ kea_push_commit_hook(void *arg)
 {
 	kea_push *p = arg;
 	pthread_mutex_lock(&p->mu);
-	p->dirty          = true;
-	p->status.pending = true;
+	p->dirty                   = true;
+	p->status.pending          = true;
+	p->status.rendered_current = false;
 	pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 }

@@ -22,7 +22,8 @@
  * in the engine's canonical order, keys sorted when dumped).
  *
  * The engine is read through engine.h (one read transaction per scope);
- * JSON is built with libjansson. Thread-safe (no shared state).
+ * JSON is built with libjansson. Thread-safe (no shared state but a
+ * kea_render_cache, which has its own lock).
  */
 #ifndef FREP_RPC_KEA_RENDER_H
 #define FREP_RPC_KEA_RENDER_H
@@ -49,6 +50,26 @@ typedef struct kea_render_result {
  * left allocated. Statuses: the engine's, RESOURCE_EXHAUSTED. Release with
  * kea_render_result_fini. */
 frep_code kea_render(engine *e, kea_render_result *out, frep_status *st);
+
+/* Renderings of scopes kept between kea_render_cached calls, each for the
+ * scope's digest and for the option definitions, classes and server DNS
+ * settings it was rendered under: an unchanged scope is not read nor
+ * rendered again. Owns its entries; renderings share them (never modify a
+ * result's JSON). Thread-safe: one rendering at a time per cache. */
+typedef struct kea_render_cache kea_render_cache;
+
+/* A new, empty cache; NULL when out of memory. Free with
+ * kea_render_cache_free (NULL is a no-op). */
+kea_render_cache *kea_render_cache_new(void);
+void              kea_render_cache_free(kea_render_cache *cache);
+
+/* kea_render, reusing cache's rendering of every active scope whose stored
+ * digest (engine_scope_digests_stored) and context are those it was
+ * rendered with; the others are read and rendered, and kept. The result is
+ * byte for byte kea_render's (tests/kea_render_test.c pins it). cache NULL
+ * is kea_render. Statuses as kea_render's. */
+frep_code kea_render_cached(
+    engine *e, kea_render_cache *cache, kea_render_result *out, frep_status *st);
 
 /* The option-def entry kea_render gives def (a new reference), or NULL
  * when it renders none (predefined, vendor space, a code Kea defines) or
@@ -79,10 +100,21 @@ json_t *kea_render_wrap(const json_t *dhcp4);
  * NOT_FOUND / UNAVAILABLE if the file cannot be read. */
 frep_code kea_render_load_base(const char *path, json_t **out, frep_status *st);
 
-/* The whole configuration: a deep copy of base with base.Dhcp4's
- * frep-owned keys (kea_render_owned_keys) removed and dhcp4's set. The
- * base owns everything else (interfaces, lease database, control socket,
- * hooks, loggers). A new reference, NULL when out of memory. */
+/* kea_render_load_base in two steps, for a caller that keeps the parsed
+ * base while the file's bytes stay the same: the whole file at path into
+ * *text (NUL-terminated, *len bytes; the caller frees it), then those bytes
+ * parsed (path only names the file in messages). Statuses as
+ * kea_render_load_base's; RESOURCE_EXHAUSTED when out of memory. */
+frep_code kea_render_read_file(const char *path, char **text, size_t *len, frep_status *st);
+frep_code kea_render_parse_base(
+    const char *path, const char *text, size_t len, json_t **out, frep_status *st);
+
+/* The whole configuration: base with base.Dhcp4's frep-owned keys
+ * (kea_render_owned_keys) removed and dhcp4's set. The base owns
+ * everything else (interfaces, lease database, control socket, hooks,
+ * loggers). A new reference, NULL when out of memory; only its top level
+ * and its Dhcp4 object are new, every value below them is shared with
+ * base and dhcp4 (modify none of them through it). */
 json_t *kea_render_merge(const json_t *base, const json_t *dhcp4);
 
 #endif /* FREP_RPC_KEA_RENDER_H */
