@@ -261,6 +261,9 @@ struct engine {
 /* Wall-clock time in ms since the epoch. */
 int64_t engine__now_ms(void);
 
+/* Under e->mu: registers a send of scope_id with digest (sync.c). False
+ * when out of memory. */
+bool engine__outgoing_add(engine *e, uint32_t scope_id, const char *digest);
 /* What an incoming apply of scope_id with digest `incoming` meets among
  * this server's own sends (under mu): none (or the same digest), a send
  * that wins (refuse), or only sends that lose (wait for them). mine gets
