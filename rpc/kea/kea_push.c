@@ -837,7 +837,6 @@ worker(void *arg)
 		char             digest[65] = "";
 		uint32_t         warnings   = 0;
 		bool             skipped    = false;
-		bool             prefetch   = false;
 		frep_status      st;
 		kea_push_status *ls = calloc(1, sizeof(*ls)); /* what is left out */
 		frep_code        rc = ls != NULL
@@ -869,6 +868,16 @@ worker(void *arg)
 				pthread_mutex_unlock(&p->mu);
 				frep_status wst;
 				frep_code   wrc = kea_expect_ok(p, "config-write", NULL, &wst);
+				if (wrc == FREP_OK) {
+					/* Kea has just written its configuration, perhaps to
+					 * the base file: parse it now, still pending, rather
+					 * than on the next change's way to Kea. A failure is
+					 * the next push's to report. */
+					json_t     *base = NULL;
+					frep_status bst;
+					(void) load_base(p, &base, &bst);
+					json_decref(base);
+				}
 				pthread_mutex_lock(&p->mu);
 				if (wrc != FREP_OK) {
 					rpc_log(RPC_LOG_ERROR,
@@ -877,7 +886,6 @@ worker(void *arg)
 					    "a restarted Kea would not keep it): %s",
 					    wst.message);
 				}
-				prefetch = wrc == FREP_OK;
 			}
 			p->status.last_error[0]        = '\0';
 			p->status.consecutive_failures = 0;
@@ -897,17 +905,6 @@ worker(void *arg)
 			rpc_log(RPC_LOG_ERROR, "kea: push failed (attempt %u, retry in %u ms): %s",
 			    p->status.consecutive_failures, backoff, p->status.last_error);
 			backoff = backoff >= p->retry_max_ms / 2 ? p->retry_max_ms : backoff * 2;
-		}
-		if (prefetch && !p->stop) {
-			/* Kea has just written its configuration, perhaps to the base
-			 * file: parse it now, between changes, rather than on the next
-			 * change's way to Kea. A failure is the next push's to report. */
-			json_t     *base = NULL;
-			frep_status bst;
-			pthread_mutex_unlock(&p->mu);
-			(void) load_base(p, &base, &bst);
-			json_decref(base);
-			pthread_mutex_lock(&p->mu);
 		}
 	}
 	pthread_mutex_unlock(&p->mu);
