@@ -21,6 +21,7 @@
 
 #include "kea_push.h"
 #include "kea_render.h"
+#include "sha256.h"
 #include "test/engine_testutil.h"
 
 #define S1     IP4(10, 1, 0, 0)
@@ -563,6 +564,32 @@ render_both(testdb *t, kea_render_cache *cache, kea_render_result *cached)
 	assert_string_equal(a, b);
 	assert_string_equal(cached->digest, plain.digest);
 	assert_int_equal(cached->n_warnings, plain.n_warnings);
+	/* The digest is still that of the compact dump, and the text pushed
+	 * to Kea (built from the parts) that of the merged configuration. */
+	char *compact = kea_render_dump(plain.dhcp4, 0), hex[65];
+	assert_non_null(compact);
+	assert_true(engine_sha256_hex(compact, strlen(compact), hex));
+	assert_string_equal(hex, plain.digest);
+	free(compact);
+	const char *bases[] = {
+	    "{\"Dhcp4\": {\"valid-lifetime\": 99, \"subnet4\": [{\"id\": 1}], \"z\": {\"b\": 1, "
+	    "\"a\": [\"\\u00e9\\\"q\", null, 1.5]}, \"ab\": true, \"client-classes\": []}, "
+	    "\"Control-agent\": {\"k\\u00fc\": 1}, \"zz\": [1]}",
+	    "{\"Dhcp4\": {}}", "{\"other\": 1}"};
+	for (size_t i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
+		json_error_t je;
+		json_t      *base = json_loads(bases[i], 0, &je);
+		assert_non_null(base);
+		json_t *all  = kea_render_merge(base, cached->dhcp4);
+		char   *want = kea_render_dump(all, 0), *got = kea_render_merged_dump(base, cached);
+		assert_non_null(want);
+		assert_non_null(got);
+		assert_string_equal(got, want);
+		free(want);
+		free(got);
+		json_decref(all);
+		json_decref(base);
+	}
 	for (size_t i = 0; i < plain.n_warnings; i++) {
 		assert_string_equal(cached->warnings[i], plain.warnings[i]);
 	}

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* asprintf */
 #include "kea_push.h"
 
 #include <errno.h>
@@ -60,35 +61,27 @@ mono_deadline(int64_t at_ms)
 
 /* --- the control socket ------------------------------------------------- */
 
-frep_code
-kea_control_command(const char *socket_path, const char *command, const json_t *arguments,
-    unsigned timeout_ms, json_t **answer, frep_status *st)
+/* Sends the request text req (the command named command) and reads the
+ * answer: kea_control_command once the request is text. Frees req. */
+static frep_code
+kea_control_send(const char *socket_path, const char *command, char *req, unsigned timeout_ms,
+    json_t **answer, frep_status *st)
 {
 	struct sockaddr_un addr     = {.sun_family = AF_UNIX};
 	int64_t            deadline = now_mono_ms() + (timeout_ms ? timeout_ms : 30000);
-	char              *req = NULL, *buf = NULL;
+	char              *buf      = NULL;
 	size_t             len = 0, cap = 0;
 	int                fd = -1;
 	frep_code          rc;
 
 	*answer = NULL;
 	if (strlen(socket_path) >= sizeof(addr.sun_path)) {
+		free(req);
 		return frep_status_set(st, FREP_INVALID_ARGUMENT,
 		    "Kea control socket path %s is longer than %zu bytes", socket_path,
 		    sizeof(addr.sun_path) - 1);
 	}
 	strcpy(addr.sun_path, socket_path);
-	json_t *cmd = json_pack("{s:s}", "command", command);
-	if (cmd != NULL && arguments != NULL &&
-	    json_object_set(cmd, "arguments", (json_t *) arguments) != 0) {
-		json_decref(cmd);
-		cmd = NULL;
-	}
-	req = cmd != NULL ? json_dumps(cmd, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	json_decref(cmd);
-	if (req == NULL) {
-		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
-	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *) &addr, sizeof(addr)) != 0) {
 		rc = frep_status_set(st, FREP_UNAVAILABLE, "Kea control socket %s: connect: %s",
@@ -182,6 +175,40 @@ out:
 	return rc;
 }
 
+frep_code
+kea_control_command(const char *socket_path, const char *command, const json_t *arguments,
+    unsigned timeout_ms, json_t **answer, frep_status *st)
+{
+	json_t *cmd = json_pack("{s:s}", "command", command);
+	*answer     = NULL;
+	if (cmd != NULL && arguments != NULL &&
+	    json_object_set(cmd, "arguments", (json_t *) arguments) != 0) {
+		json_decref(cmd);
+		cmd = NULL;
+	}
+	char *req = cmd != NULL ? json_dumps(cmd, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(cmd);
+	if (req == NULL) {
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	return kea_control_send(socket_path, command, req, timeout_ms, answer, st);
+}
+
+/* kea_control_command with the arguments already as compact JSON text
+ * (sorted keys): the same request bytes. command is one of frep's own
+ * (plain ASCII, nothing to escape). */
+static frep_code
+kea_control_command_text(const char *socket_path, const char *command, const char *arguments,
+    unsigned timeout_ms, json_t **answer, frep_status *st)
+{
+	char *req = NULL;
+	*answer   = NULL;
+	if (asprintf(&req, "{\"arguments\":%s,\"command\":\"%s\"}", arguments, command) < 0) {
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	return kea_control_send(socket_path, command, req, timeout_ms, answer, st);
+}
+
 /* Sends command and requires result 0; the answer's text in the error. */
 static frep_code
 kea_expect_ok(kea_push *p, const char *command, const json_t *args, frep_status *st)
@@ -233,14 +260,14 @@ kea_test(kea_push *p, const json_t *base, const json_t *dhcp4, bool *accepted, c
 	return FREP_OK;
 }
 
-/* config-set of all: *accepted, and Kea's text in why when refused (Kea
- * then keeps running the configuration it had). */
+/* config-set of all (compact JSON text): *accepted, and Kea's text in why
+ * when refused (Kea then keeps running the configuration it had). */
 static frep_code
-kea_set(kea_push *p, const json_t *all, bool *accepted, char *why, size_t wn, frep_status *st)
+kea_set(kea_push *p, const char *all, bool *accepted, char *why, size_t wn, frep_status *st)
 {
 	json_t   *ans = NULL;
 	frep_code rc =
-	    kea_control_command(p->socket_path, "config-set", all, p->timeout_ms, &ans, st);
+	    kea_control_command_text(p->socket_path, "config-set", all, p->timeout_ms, &ans, st);
 	if (rc != FREP_OK) {
 		return rc;
 	}
@@ -710,6 +737,7 @@ push_once(kea_push *p, char digest[65], uint32_t *warnings, bool *skipped, kea_p
 {
 	kea_render_result r    = {0};
 	json_t           *base = NULL, *all = NULL, *pushable = NULL;
+	char             *all_text = NULL;
 	frep_code         rc;
 	bool              ok;
 	char              why[512];
@@ -744,12 +772,15 @@ push_once(kea_push *p, char digest[65], uint32_t *warnings, bool *skipped, kea_p
 	}
 	/* config-set checks the whole configuration and, when it refuses it,
 	 * keeps the one Kea runs: no config-test first on the usual path (it
-	 * would double Kea's work on every push). */
-	if ((all = kea_render_merge(base, r.dhcp4)) == NULL) {
+	 * would double Kea's work on every push). The text reuses the
+	 * rendering's (dumped once, for its digest). */
+	if ((all_text = kea_render_merged_dump(base, &r)) == NULL) {
 		rc = frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
 		goto out;
 	}
-	if ((rc = kea_set(p, all, &ok, why, sizeof(why), st)) != FREP_OK) {
+	rc = kea_set(p, all_text, &ok, why, sizeof(why), st);
+	free(all_text);
+	if (rc != FREP_OK) {
 		goto out;
 	}
 	if (!ok) {
@@ -774,7 +805,6 @@ push_once(kea_push *p, char digest[65], uint32_t *warnings, bool *skipped, kea_p
 		    "kea: %u object(s) Kea refuses left out (found with %u config-tests); the rest "
 		    "is pushed",
 		    ls->left_out_total, tests);
-		json_decref(all);
 		if ((all = kea_render_merge(base, pushable)) == NULL) {
 			rc = frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
 			goto out;

@@ -1625,6 +1625,243 @@ use_scope_entry(render_ctx *c, const scope_entry *en)
 	}
 }
 
+/* --- texts --------------------------------------------------------------- */
+
+/* A growing text. */
+typedef struct text_buf {
+	char  *p;
+	size_t n, cap;
+	bool   bad;
+} text_buf;
+
+static void
+tb_addn(text_buf *b, const char *s, size_t n)
+{
+	if (b->bad) {
+		return;
+	}
+	if (b->n + n + 1 > b->cap) {
+		size_t cap = (b->n + n + 1) * 2;
+		char  *q   = realloc(b->p, cap);
+		if (q == NULL) {
+			b->bad = true;
+			return;
+		}
+		b->p   = q;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->n, s, n);
+	b->n += n;
+	b->p[b->n] = '\0';
+}
+
+static void
+tb_add(text_buf *b, const char *s)
+{
+	tb_addn(b, s, strlen(s));
+}
+
+/* Appends v as compact JSON with sorted keys (kea_render_dump's form). */
+static void
+tb_dump(text_buf *b, const json_t *v)
+{
+	char *t = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	if (t == NULL) {
+		b->bad = true;
+		return;
+	}
+	tb_add(b, t);
+	free(t);
+}
+
+/* Appends "key": as jansson writes an object's key. */
+static void
+tb_key(text_buf *b, const char *key)
+{
+	json_t *k = json_string(key);
+	if (k == NULL) {
+		b->bad = true;
+		return;
+	}
+	tb_dump(b, k);
+	json_decref(k);
+	tb_add(b, ":");
+}
+
+static int
+cmp_key(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* obj's keys sorted (jansson's sorted order for keys without NUL), a new
+ * array of borrowed keys (*n of them); NULL when out of memory. */
+static const char **
+sorted_keys(const json_t *obj, size_t *n)
+{
+	const char  *key;
+	json_t      *val;
+	size_t       k    = 0;
+	const char **keys = calloc(json_object_size(obj) + 1, sizeof(*keys));
+	*n                = 0;
+	if (keys == NULL) {
+		return NULL;
+	}
+	json_object_foreach((json_t *) obj, key, val)
+	{
+		keys[k++] = key;
+	}
+	if (k > 1) {
+		qsort(keys, k, sizeof(*keys), cmp_key);
+	}
+	*n = k;
+	return keys;
+}
+
+/* Fills out->parts from out->dhcp4 and returns the compact text of the
+ * whole (kea_render_dump(dhcp4, 0)'s bytes: "{" "key":text "," ... "}"),
+ * NULL when out of memory. */
+static char *
+render_parts(kea_render_result *out)
+{
+	size_t       n;
+	const char **keys = sorted_keys(out->dhcp4, &n);
+	text_buf     b    = {0};
+	if (keys == NULL || (out->parts = calloc(n + 1, sizeof(*out->parts))) == NULL) {
+		free(keys);
+		return NULL;
+	}
+	tb_add(&b, "{");
+	for (size_t i = 0; i < n && !b.bad; i++) {
+		kea_render_part *pt = &out->parts[out->n_parts];
+		pt->key             = strdup(keys[i]);
+		pt->text            = json_dumps(json_object_get(out->dhcp4, keys[i]),
+			       JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+		out->n_parts++;
+		if (pt->key == NULL || pt->text == NULL) {
+			b.bad = true;
+			break;
+		}
+		tb_add(&b, i > 0 ? "," : "");
+		tb_key(&b, keys[i]);
+		tb_add(&b, pt->text);
+	}
+	tb_add(&b, "}");
+	free(keys);
+	if (b.bad) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
+
+static const kea_render_part *
+find_part(const kea_render_result *r, const char *key)
+{
+	for (size_t i = 0; i < r->n_parts; i++) {
+		if (strcmp(r->parts[i].key, key) == 0) {
+			return &r->parts[i];
+		}
+	}
+	return NULL;
+}
+
+static bool
+owned_key(const char *key)
+{
+	for (const char *const *k = kea_render_owned_keys; *k != NULL; k++) {
+		if (strcmp(*k, key) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The merged Dhcp4 object's text: base_d4's keys (not frep's) with their
+ * values dumped, r's parts reused, all in key order. */
+static void
+merged_dhcp4_text(text_buf *b, const json_t *base_d4, const kea_render_result *r)
+{
+	size_t       nb    = 0;
+	const char **bkeys = json_is_object(base_d4) ? sorted_keys(base_d4, &nb) : NULL;
+	const char **all   = calloc(nb + r->n_parts + 1, sizeof(*all));
+	size_t       n     = 0;
+	if ((json_is_object(base_d4) && bkeys == NULL) || all == NULL) {
+		b->bad = true;
+		free(bkeys);
+		free(all);
+		return;
+	}
+	for (size_t i = 0; i < nb; i++) {
+		if (!owned_key(bkeys[i]) && find_part(r, bkeys[i]) == NULL) {
+			all[n++] = bkeys[i];
+		}
+	}
+	for (size_t i = 0; i < r->n_parts; i++) {
+		all[n++] = r->parts[i].key;
+	}
+	if (n > 1) {
+		qsort(all, n, sizeof(*all), cmp_key);
+	}
+	tb_add(b, "{");
+	for (size_t i = 0; i < n && !b->bad; i++) {
+		const kea_render_part *pt = find_part(r, all[i]);
+		tb_add(b, i > 0 ? "," : "");
+		tb_key(b, all[i]);
+		if (pt != NULL) {
+			tb_add(b, pt->text);
+		} else {
+			tb_dump(b, json_object_get(base_d4, all[i]));
+		}
+	}
+	tb_add(b, "}");
+	free(bkeys);
+	free(all);
+}
+
+char *
+kea_render_merged_dump(const json_t *base, const kea_render_result *r)
+{
+	size_t       n;
+	const char **keys = sorted_keys(base, &n);
+	text_buf     b    = {0};
+	bool         d4   = json_object_get(base, "Dhcp4") != NULL;
+	if (keys == NULL) {
+		return NULL;
+	}
+	/* kea_render_merge adds a Dhcp4 to a base without one. */
+	const char **all = d4 ? keys : calloc(n + 2, sizeof(*all));
+	if (all == NULL) {
+		free(keys);
+		return NULL;
+	}
+	if (!d4) {
+		memcpy(all, keys, n * sizeof(*all));
+		all[n++] = "Dhcp4";
+		qsort(all, n, sizeof(*all), cmp_key);
+	}
+	tb_add(&b, "{");
+	for (size_t i = 0; i < n && !b.bad; i++) {
+		tb_add(&b, i > 0 ? "," : "");
+		tb_key(&b, all[i]);
+		if (strcmp(all[i], "Dhcp4") == 0) {
+			merged_dhcp4_text(&b, json_object_get(base, "Dhcp4"), r);
+		} else {
+			tb_dump(&b, json_object_get(base, all[i]));
+		}
+	}
+	tb_add(&b, "}");
+	if (all != keys) {
+		free(all);
+	}
+	free(keys);
+	if (b.bad) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
+
 /* --- the whole server --------------------------------------------------- */
 
 static int
@@ -1866,7 +2103,7 @@ done:
 		    st, FREP_RESOURCE_EXHAUSTED, "out of memory rendering Kea's configuration");
 		goto fail_clean;
 	}
-	char *compact = kea_render_dump(out->dhcp4, 0);
+	char *compact = render_parts(out);
 	if (compact == NULL) {
 		rc = frep_status_set(
 		    st, FREP_RESOURCE_EXHAUSTED, "out of memory rendering Kea's configuration");
@@ -1915,6 +2152,11 @@ kea_render_result_fini(kea_render_result *r)
 		free(r->warnings[i]);
 	}
 	free(r->warnings);
+	for (size_t i = 0; i < r->n_parts; i++) {
+		free(r->parts[i].key);
+		free(r->parts[i].text);
+	}
+	free(r->parts);
 	memset(r, 0, sizeof(*r));
 }
 

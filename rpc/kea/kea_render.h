@@ -38,12 +38,23 @@
 /* The Dhcp4 keys frep renders (and replaces in an operator's base file). */
 extern const char *const kea_render_owned_keys[];
 
+/* One key of a rendering's dhcp4 and its value as compact JSON text
+ * (sorted keys, as kea_render_dump gives it). */
+typedef struct kea_render_part {
+	char *key;
+	char *text;
+} kea_render_part;
+
 /* One rendering. Owns everything it points to. */
 typedef struct kea_render_result {
 	json_t *dhcp4;    /* object: only the keys frep owns */
 	char  **warnings; /* what Kea cannot express, in rendering order */
 	size_t  n_warnings;
 	char    digest[65]; /* SHA-256 hex of kea_render_dump(dhcp4, compact) */
+	/* dhcp4's keys with their texts, by key (what the digest is computed
+	 * over; kea_render_merged_dump reuses them). */
+	kea_render_part *parts;
+	size_t           n_parts;
 } kea_render_result;
 
 /* Renders e's configuration into *out (zeroed first). On error nothing is
@@ -93,6 +104,12 @@ char *kea_render_dump(const json_t *j, int pretty);
 
 /* {"Dhcp4": dhcp4} as a new reference (dhcp4 is copied deeply). */
 json_t *kea_render_wrap(const json_t *dhcp4);
+
+/* The compact text (sorted keys) of kea_render_merge(base, r->dhcp4),
+ * byte for byte kea_render_dump's, built from r's parts and the base's
+ * values: frep's keys are not dumped again. A new string the caller
+ * frees, NULL when out of memory. */
+char *kea_render_merged_dump(const json_t *base, const kea_render_result *r);
 
 /* Reads the operator's base file (plain JSON, no comments) at path: an
  * object with a "Dhcp4" object. *out is a new reference. INVALID_ARGUMENT
