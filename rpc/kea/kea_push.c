@@ -823,6 +823,31 @@ out:
 	return rc;
 }
 
+/* Under p->mu, after a push of pushed when commits came during it: takes
+ * the change (dirty), renders, and records the rendering; the change is
+ * given back (dirty) when its rendering is not what was pushed, or when it
+ * cannot be rendered (the next pass reports why). */
+static void
+recheck(kea_push *p, const char pushed[65])
+{
+	kea_render_result r;
+	frep_status       st;
+	p->dirty = false;
+	pthread_mutex_unlock(&p->mu);
+	frep_code rc = kea_render_cached(p->e, p->cache, &r, &st);
+	pthread_mutex_lock(&p->mu);
+	if (rc != FREP_OK) {
+		p->dirty = true;
+		return;
+	}
+	memcpy(p->status.rendered_digest, r.digest, 65);
+	p->status.rendered_current = !p->dirty;
+	if (strcmp(r.digest, pushed) != 0) {
+		p->dirty = true;
+	}
+	kea_render_result_fini(&r);
+}
+
 static void *
 worker(void *arg)
 {
@@ -893,6 +918,14 @@ worker(void *arg)
 				rpc_log(RPC_LOG_INFO,
 				    "kea: configuration %.12s pushed to %s (%u warnings)", digest,
 				    p->socket_path, warnings);
+				/* Commits during the push (an apply's audit and
+				 * last-synced records) mostly change nothing Kea sees:
+				 * render again now (the cache makes it cheap) so that the
+				 * status tells at once, not after config-write and another
+				 * pass; a real change is pushed on the next pass. */
+				if (p->dirty) {
+					recheck(p, digest);
+				}
 				/* Served from now; still pending until Kea has written it
 				 * to its file (so a restarted Kea keeps it). */
 				pthread_mutex_unlock(&p->mu);
