@@ -417,6 +417,12 @@ frep_code engine_scope_digest(
 frep_code engine_scope_digests(
     engine *e, const uint32_t *scope_ids, size_t n, char (*out)[65], bool *found, frep_status *st);
 
+/* Like engine_scope_digests, but only the digests already stored (one read
+ * transaction, never a snapshot, never a write): found[i] false and out[i]
+ * "" for a scope changed since its digest was last computed, or unknown. */
+frep_code engine_scope_digests_stored(
+    engine *e, const uint32_t *scope_ids, size_t n, char (*out)[65], bool *found, frep_status *st);
+
 /* Compares the local scope incoming->scope.scope_id with incoming: counts
  * per kind into *changes and, if diff is not NULL, the list of objects
  * that differ (*diff new, free with engine_object_diffs_free). Identity

@@ -261,6 +261,9 @@ struct engine {
 /* Wall-clock time in ms since the epoch. */
 int64_t engine__now_ms(void);
 
+/* Under e->mu: registers a send of scope_id with digest (sync.c). False
+ * when out of memory. */
+bool engine__outgoing_add(engine *e, uint32_t scope_id, const char *digest);
 /* What an incoming apply of scope_id with digest `incoming` meets among
  * this server's own sends (under mu): none (or the same digest), a send
  * that wins (refuse), or only sends that lose (wait for them). mine gets
@@ -314,8 +317,16 @@ frep_code engine__write_end(engine *e, frep_code rc, frep_status *st);
  * releases the savepoint; returns rc (or the release's failure). */
 frep_code engine__savepoint_begin(engine *e, frep_status *st);
 
+/* The stored scope digests (scope_digest.c; migration 2 in store.c).
+ * Inside a transaction: a scope's stored digest into out, *hit false when
+ * none is stored. */
+frep_code engine__digest_lookup(
+    engine *e, uint32_t scope_id, char out[65], bool *hit, frep_status *st);
+/* Inside a write transaction: stores a scope's digest. */
+frep_code engine__digest_store(
+    engine *e, uint32_t scope_id, const char digest[65], frep_status *st);
 /* Inside a write transaction: drops the stored digest of a scope whose
- * contents this transaction changes (see migration 2 in store.c). */
+ * contents this transaction changes. */
 frep_code engine__digest_forget(engine *e, uint32_t scope_id, frep_status *st);
 frep_code engine__savepoint_end(engine *e, frep_code rc, bool discard, frep_status *st);
 frep_code engine__read_end(engine *e, frep_code rc, frep_status *st);

@@ -630,45 +630,36 @@ engine_scope_snapshot(engine *e, uint32_t scope_id, engine_scope_config **out, f
 	return rc;
 }
 
-/* The stored digest of a scope, if any (inside a transaction). */
-static frep_code
-digest_cached(engine *e, uint32_t scope_id, char out[65], bool *hit, frep_status *st)
+frep_code
+engine_scope_snapshot_outgoing(
+    engine *e, uint32_t scope_id, engine_scope_config **out, frep_status *st)
 {
-	sqlite3_stmt *s = engine__stmt(e, ENGINE__STMT_DIGEST_GET);
-	bool          row;
-	frep_code     rc;
-	*hit = false;
-	engine__bind_u32(s, 1, scope_id);
-	if ((rc = engine__step(e, s, &row, "read scope digest", st)) != FREP_OK) {
+	bool      found = false;
+	frep_code rc;
+
+	if (out == NULL) {
+		return frep_status_set(st, FREP_INVALID_ARGUMENT, "out is NULL");
+	}
+	*out = NULL;
+	if ((rc = engine__read_begin(e, st)) != FREP_OK) {
 		return rc;
 	}
-	if (row) {
-		const unsigned char *t = sqlite3_column_text(s, 0);
-		if (t != NULL && strlen((const char *) t) == 64) {
-			memcpy(out, t, 65);
-			*hit = true;
-		}
-		sqlite3_reset(s);
+	rc = engine__snapshot_locked(e, scope_id, out, &found, st);
+	if (rc == FREP_OK && !found) {
+		rc = frep_status_set(
+		    st, FREP_NOT_FOUND, "scope %s does not exist", ENGINE__IP(scope_id));
 	}
-	return FREP_OK;
-}
-
-/* Stores a scope's digest (inside a write transaction). */
-static frep_code
-digest_store(engine *e, uint32_t scope_id, const char digest[65], frep_status *st)
-{
-	sqlite3_stmt *s = engine__stmt(e, ENGINE__STMT_DIGEST_PUT);
-	engine__bind_u32(s, 1, scope_id);
-	engine__bind_text(s, 2, digest);
-	return engine__exec(e, s, "store scope digest", st);
-}
-
-frep_code
-engine__digest_forget(engine *e, uint32_t scope_id, frep_status *st)
-{
-	sqlite3_stmt *s = engine__stmt(e, ENGINE__STMT_DIGEST_FORGET);
-	engine__bind_u32(s, 1, scope_id);
-	return engine__exec(e, s, "forget scope digest", st);
+	/* Registered while the read transaction (and the mutex) is held: no
+	 * apply can commit between the read and the registration. */
+	if (rc == FREP_OK && !engine__outgoing_add(e, scope_id, (*out)->digest)) {
+		rc = engine__oom(st);
+	}
+	rc = engine__read_end(e, rc, st);
+	if (rc != FREP_OK) {
+		engine_scope_config_free(*out);
+		*out = NULL;
+	}
+	return rc;
 }
 
 frep_code
@@ -684,7 +675,7 @@ engine_scope_digests(
 	}
 	for (size_t i = 0; i < n && rc == FREP_OK; i++) {
 		out[i][0] = '\0';
-		rc        = digest_cached(e, scope_ids[i], out[i], &found[i], st);
+		rc        = engine__digest_lookup(e, scope_ids[i], out[i], &found[i], st);
 		missing += found[i] ? 0 : 1;
 	}
 	if ((rc = engine__read_end(e, rc, st)) != FREP_OK || missing == 0) {
@@ -702,7 +693,7 @@ engine_scope_digests(
 		if (found[i]) {
 			continue;
 		}
-		if ((rc = digest_cached(e, scope_ids[i], out[i], &hit, st)) != FREP_OK) {
+		if ((rc = engine__digest_lookup(e, scope_ids[i], out[i], &hit, st)) != FREP_OK) {
 			break;
 		}
 		if (hit) {
@@ -712,7 +703,7 @@ engine_scope_digests(
 		if ((rc = engine__snapshot_locked(e, scope_ids[i], &c, &found[i], st)) == FREP_OK &&
 		    found[i]) {
 			memcpy(out[i], c->digest, 65);
-			rc = digest_store(e, scope_ids[i], c->digest, st);
+			rc = engine__digest_store(e, scope_ids[i], c->digest, st);
 		}
 		engine_scope_config_free(c);
 	}
@@ -1631,7 +1622,7 @@ apply_one(engine *e, const engine_scope_config *incoming, bool dry_run,
 	/* 5. Write what differs, and store the digest of what was written
 	 * (after the writes: their triggers clear it). */
 	if ((rc = prepared_write(e, &view, &p, &df, st)) != FREP_OK ||
-	    (rc = digest_store(e, incoming->scope.scope_id, written, st)) != FREP_OK) {
+	    (rc = engine__digest_store(e, incoming->scope.scope_id, written, st)) != FREP_OK) {
 		goto done;
 	}
 	/* 6. A partner's apply: the scope is the relationship's from now on,

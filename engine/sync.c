@@ -19,9 +19,8 @@ engine__now_ms(void)
 
 /* --- outgoing sends -------------------------------------------------------- */
 
-/* Under e->mu. */
-static bool
-outgoing_add(engine *e, uint32_t scope_id, const char *digest)
+bool
+engine__outgoing_add(engine *e, uint32_t scope_id, const char *digest)
 {
 	if (e->n_outgoing == e->cap_outgoing) {
 		size_t            ncap = e->cap_outgoing ? e->cap_outgoing * 2 : 16;
@@ -54,38 +53,6 @@ engine__outgoing_check(engine *e, uint32_t scope_id, const char *incoming, char 
 		v = ENGINE__OUTGOING_WAIT;
 	}
 	return v;
-}
-
-frep_code
-engine_scope_snapshot_outgoing(
-    engine *e, uint32_t scope_id, engine_scope_config **out, frep_status *st)
-{
-	bool      found = false;
-	frep_code rc;
-
-	if (out == NULL) {
-		return frep_status_set(st, FREP_INVALID_ARGUMENT, "out is NULL");
-	}
-	*out = NULL;
-	if ((rc = engine__read_begin(e, st)) != FREP_OK) {
-		return rc;
-	}
-	rc = engine__snapshot_locked(e, scope_id, out, &found, st);
-	if (rc == FREP_OK && !found) {
-		rc = frep_status_set(
-		    st, FREP_NOT_FOUND, "scope %s does not exist", ENGINE__IP(scope_id));
-	}
-	/* Registered while the read transaction (and the mutex) is held: no
-	 * apply can commit between the read and the registration. */
-	if (rc == FREP_OK && !outgoing_add(e, scope_id, (*out)->digest)) {
-		rc = engine__oom(st);
-	}
-	rc = engine__read_end(e, rc, st);
-	if (rc != FREP_OK) {
-		engine_scope_config_free(*out);
-		*out = NULL;
-	}
-	return rc;
 }
 
 void

@@ -21,6 +21,7 @@
 
 #include "kea_push.h"
 #include "kea_render.h"
+#include "sha256.h"
 #include "test/engine_testutil.h"
 
 #define S1     IP4(10, 1, 0, 0)
@@ -548,6 +549,202 @@ test_kea_render_merge_base(void **state)
 	testdb_close(t);
 }
 
+/* Renders e with the cache and without; both must give the same bytes,
+ * digest and warnings. Returns the cached rendering (fini it). */
+static void
+render_both(testdb *t, kea_render_cache *cache, kea_render_result *cached)
+{
+	frep_status       st;
+	kea_render_result plain;
+	CHECK_OK(kea_render_cached(t->e, cache, cached, &st), st);
+	CHECK_OK(kea_render(t->e, &plain, &st), st);
+	char *a = kea_render_dump(cached->dhcp4, 1), *b = kea_render_dump(plain.dhcp4, 1);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_string_equal(a, b);
+	assert_string_equal(cached->digest, plain.digest);
+	assert_int_equal(cached->n_warnings, plain.n_warnings);
+	/* The digest is still that of the compact dump, and the text pushed
+	 * to Kea (built from the parts) that of the merged configuration. */
+	char *compact = kea_render_dump(plain.dhcp4, 0), hex[65];
+	assert_non_null(compact);
+	assert_true(engine_sha256_hex(compact, strlen(compact), hex));
+	assert_string_equal(hex, plain.digest);
+	free(compact);
+	const char *bases[] = {
+	    "{\"Dhcp4\": {\"valid-lifetime\": 99, \"subnet4\": [{\"id\": 1}], \"z\": {\"b\": 1, "
+	    "\"a\": [\"\\u00e9\\\"q\", null, 1.5]}, \"ab\": true, \"client-classes\": []}, "
+	    "\"Control-agent\": {\"k\\u00fc\": 1}, \"zz\": [1]}",
+	    "{\"Dhcp4\": {}}", "{\"other\": 1}"};
+	for (size_t i = 0; i < sizeof(bases) / sizeof(bases[0]); i++) {
+		json_error_t je;
+		json_t      *base = json_loads(bases[i], 0, &je);
+		assert_non_null(base);
+		json_t *all  = kea_render_merge(base, cached->dhcp4);
+		char   *want = kea_render_dump(all, 0), *got = kea_render_merged_dump(base, cached);
+		assert_non_null(want);
+		assert_non_null(got);
+		assert_string_equal(got, want);
+		free(want);
+		free(got);
+		json_decref(all);
+		json_decref(base);
+	}
+	for (size_t i = 0; i < plain.n_warnings; i++) {
+		assert_string_equal(cached->warnings[i], plain.warnings[i]);
+	}
+	free(a);
+	free(b);
+	kea_render_result_fini(&plain);
+}
+
+/* The subnet4 entry (or shared network subnet) whose id is scope_id. */
+static json_t *
+subnet_of(const kea_render_result *r, uint32_t scope_id)
+{
+	size_t  i, j;
+	json_t *s, *net;
+	json_array_foreach(json_object_get(r->dhcp4, "subnet4"), i, s)
+	{
+		if ((uint32_t) json_integer_value(json_object_get(s, "id")) == scope_id) {
+			return s;
+		}
+	}
+	json_array_foreach(json_object_get(r->dhcp4, "shared-networks"), i, net)
+	{
+		json_array_foreach(json_object_get(net, "subnet4"), j, s)
+		{
+			if ((uint32_t) json_integer_value(json_object_get(s, "id")) == scope_id) {
+				return s;
+			}
+		}
+	}
+	return NULL;
+}
+
+/* Renders again with the cache: checks the bytes against a rendering
+ * without it, and which scopes were reused (the same JSON object as in
+ * prev) or rendered again. */
+static void
+render_step(testdb *t, kea_render_cache *cache, kea_render_result *prev, const uint32_t *reused,
+    size_t n_reused, const uint32_t *redone, size_t n_redone)
+{
+	kea_render_result next;
+	render_both(t, cache, &next);
+	for (size_t i = 0; i < n_reused; i++) {
+		assert_non_null(subnet_of(&next, reused[i]));
+		assert_ptr_equal(subnet_of(&next, reused[i]), subnet_of(prev, reused[i]));
+	}
+	for (size_t i = 0; i < n_redone; i++) {
+		assert_non_null(subnet_of(&next, redone[i]));
+		assert_ptr_not_equal(subnet_of(&next, redone[i]), subnet_of(prev, redone[i]));
+	}
+	kea_render_result_fini(prev);
+	*prev = next;
+}
+
+/* Issue 16 (change to served): kea_render_cached gives kea_render's bytes
+ * after every kind of change, re-renders only the scopes a change touches,
+ * and every scope when what all scopes read changes (option definitions,
+ * classes, the server's DNS update settings). */
+static void
+test_kea_render_cache_same_bytes(void **state)
+{
+	(void) state;
+	testdb           *t = testdb_open();
+	frep_status       st;
+	kea_render_result r;
+	const uint32_t    S2 = IP4(10, 2, 0, 0), S3 = IP4(10, 3, 0, 0);
+	const uint32_t    all[] = {S1, S2, S3};
+	kea_render_cache *cache = kea_render_cache_new();
+	assert_non_null(cache);
+
+	build(t, false); /* scopes S1, S2 with reservations in S1 */
+	add_scope(t, S3, IP4(10, 3, 0, 10), IP4(10, 3, 0, 200));
+	engine_class uc = {.name = "Lab", .type = ENGINE_CLASS_TYPE_USER, .data = "lab"};
+	CHECK_OK(engine_class_add(t->e, &uc, NULL, &st), st);
+	engine_option_def d = {
+	    .option_id = 224, .name = "Site name", .type = ENGINE_OPTION_TYPE_STRING};
+	CHECK_OK(engine_option_def_add(t->e, &d, NULL, &st), st);
+	char               *ntp[] = {"10.1.0.3"}, *site[] = {"north"};
+	engine_option_value uv = {
+	    .option_id = 42, .user_class = "Lab", .values = ntp, .n_values = 1};
+	engine_option_value  sv = {.option_id = 224, .values = site, .n_values = 1};
+	engine_option_target t1 = {.scope_id = S1}, t2 = {.scope_id = S2}, server = {0};
+	CHECK_OK(engine_option_value_set(t->e, &t1, &uv, NULL, &st), st);
+	CHECK_OK(engine_option_value_set(t->e, &t2, &sv, NULL, &st), st);
+
+	/* First rendering: every scope rendered; again: every scope reused,
+	 * from the snapshot's digest (none stored yet), then from the stored
+	 * digests (as after an apply or a comparison with a partner). */
+	render_both(t, cache, &r);
+	render_step(t, cache, &r, all, 3, NULL, 0);
+	char(*dg)[65] = calloc(3, 65);
+	bool found[3];
+	CHECK_OK(engine_scope_digests(t->e, all, 3, dg, found, &st), st);
+	free(dg);
+	render_step(t, cache, &r, all, 3, NULL, 0);
+
+	/* A reservation renamed: its scope alone. */
+	engine_reservation res  = {.scope_id = S1, .ip_address = IP4(10, 1, 0, 2), .name = "pc-7"};
+	const char        *nm[] = {"name"};
+	CHECK_OK(engine_reservation_set(t->e, &res, nm, 1, NULL, &st), st);
+	render_step(t, cache, &r, (const uint32_t[]){S2, S3}, 2, (const uint32_t[]){S1}, 1);
+	CHECK_OK(engine_reservation_remove(t->e, S1, IP4(10, 1, 0, 3), &st), st);
+	render_step(t, cache, &r, (const uint32_t[]){S2, S3}, 2, (const uint32_t[]){S1}, 1);
+
+	/* A scope's own change: that scope; into a superscope: the same. */
+	const char  *sm[] = {"superscope_name"};
+	engine_scope sc   = {.scope_id = S3, .superscope_name = "building"};
+	CHECK_OK(engine_scope_set(t->e, &sc, sm, 1, NULL, &st), st);
+	render_step(t, cache, &r, (const uint32_t[]){S1, S2}, 2, (const uint32_t[]){S3}, 1);
+	render_step(t, cache, &r, all, 3, NULL, 0);
+
+	/* What every scope reads: every scope rendered again. A class's data
+	 * (S1's user-class option tests it), an option definition (S2's value
+	 * is rendered by it), the server's DNS update settings (every scope's
+	 * ddns-* parameters). */
+	engine_class uc2  = {.name = "Lab", .type = ENGINE_CLASS_TYPE_USER, .data = "lab2"};
+	const char  *dm[] = {"data"};
+	CHECK_OK(engine_class_set(t->e, &uc2, dm, 1, NULL, &st), st);
+	render_step(t, cache, &r, NULL, 0, all, 3);
+	engine_option_def d2 = {
+	    .option_id = 224, .name = "Site", .type = ENGINE_OPTION_TYPE_STRING};
+	const char *dnm[] = {"name"};
+	CHECK_OK(engine_option_def_set(t->e, &d2, dnm, 1, NULL, &st), st);
+	render_step(t, cache, &r, NULL, 0, all, 3);
+	engine_dns_setting dns = {
+	    .dynamic_updates = ENGINE_DNS_UPDATES_ALWAYS, .delete_dns_rr_on_lease_expiry = true};
+	CHECK_OK(engine_dns_setting_set(t->e, &server, &dns, &st), st);
+	render_step(t, cache, &r, NULL, 0, all, 3);
+	render_step(t, cache, &r, all, 3, NULL, 0);
+
+	/* Server options and policies (not per scope): the scopes reused, the
+	 * bytes still the same. */
+	char               *dom[] = {"example.com"};
+	engine_option_value gv    = {.option_id = 15, .values = dom, .n_values = 1};
+	CHECK_OK(engine_option_value_set(t->e, &server, &gv, NULL, &st), st);
+	render_step(t, cache, &r, all, 3, NULL, 0);
+	engine_policy sp = {.name = "all", .options = &gv, .n_options = 1};
+	CHECK_OK(engine_policy_add(t->e, &sp, NULL, &st), st);
+	render_step(t, cache, &r, all, 3, NULL, 0);
+
+	/* A scope made inactive, then removed: gone from the rendering (and
+	 * from the cache), the others reused. */
+	const char  *stm[] = {"state"};
+	engine_scope off   = {.scope_id = S2, .state = ENGINE_SCOPE_STATE_INACTIVE};
+	CHECK_OK(engine_scope_set(t->e, &off, stm, 1, NULL, &st), st);
+	render_step(t, cache, &r, (const uint32_t[]){S1, S3}, 2, NULL, 0);
+	assert_null(subnet_of(&r, S2));
+	CHECK_OK(engine_scope_remove(t->e, S2, false, &st), st);
+	render_step(t, cache, &r, (const uint32_t[]){S1, S3}, 2, NULL, 0);
+
+	kea_check(t->dir, r.dhcp4);
+	kea_render_result_fini(&r);
+	kea_render_cache_free(cache);
+	testdb_close(t);
+}
+
 /* A real kea-dhcp4 on no interface: kea_push brings it in step, a commit
  * triggers another push, and a refused configuration is reported. */
 static void
@@ -1028,6 +1225,7 @@ main(void)
 	    cmocka_unit_test(test_kea_render_classes_and_policies),
 	    cmocka_unit_test(test_kea_render_superscope),
 	    cmocka_unit_test(test_kea_render_deterministic),
+	    cmocka_unit_test(test_kea_render_cache_same_bytes),
 	    cmocka_unit_test(test_kea_render_merge_base),
 	    cmocka_unit_test(test_kea_push_real_kea),
 	    cmocka_unit_test(test_kea_push_isolates_refused_objects),

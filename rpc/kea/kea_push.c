@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* asprintf */
 #include "kea_push.h"
 
 #include <errno.h>
@@ -13,6 +14,7 @@
 
 #include "kea_render.h"
 #include "log.h"
+#include "sha256.h"
 
 struct kea_push {
 	engine         *e;
@@ -25,6 +27,13 @@ struct kea_push {
 	bool            dirty; /* a commit since the last render */
 	bool            stop;
 	kea_push_status status; /* under mu */
+	/* The worker's alone: the scopes it rendered last (only a changed
+	 * scope is rendered again) and the base file as last parsed, its
+	 * owned keys removed, for the file's SHA-256 (re-read every push, parsed
+	 * only when its bytes change). */
+	kea_render_cache *cache;
+	json_t           *base;
+	char              base_sha[65];
 };
 
 static int64_t
@@ -52,35 +61,27 @@ mono_deadline(int64_t at_ms)
 
 /* --- the control socket ------------------------------------------------- */
 
-frep_code
-kea_control_command(const char *socket_path, const char *command, const json_t *arguments,
-    unsigned timeout_ms, json_t **answer, frep_status *st)
+/* Sends the request text req (the command named command) and reads the
+ * answer: kea_control_command once the request is text. Frees req. */
+static frep_code
+kea_control_send(const char *socket_path, const char *command, char *req, unsigned timeout_ms,
+    json_t **answer, frep_status *st)
 {
 	struct sockaddr_un addr     = {.sun_family = AF_UNIX};
 	int64_t            deadline = now_mono_ms() + (timeout_ms ? timeout_ms : 30000);
-	char              *req = NULL, *buf = NULL;
+	char              *buf      = NULL;
 	size_t             len = 0, cap = 0;
 	int                fd = -1;
 	frep_code          rc;
 
 	*answer = NULL;
 	if (strlen(socket_path) >= sizeof(addr.sun_path)) {
+		free(req);
 		return frep_status_set(st, FREP_INVALID_ARGUMENT,
 		    "Kea control socket path %s is longer than %zu bytes", socket_path,
 		    sizeof(addr.sun_path) - 1);
 	}
 	strcpy(addr.sun_path, socket_path);
-	json_t *cmd = json_pack("{s:s}", "command", command);
-	if (cmd != NULL && arguments != NULL &&
-	    json_object_set(cmd, "arguments", (json_t *) arguments) != 0) {
-		json_decref(cmd);
-		cmd = NULL;
-	}
-	req = cmd != NULL ? json_dumps(cmd, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	json_decref(cmd);
-	if (req == NULL) {
-		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
-	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *) &addr, sizeof(addr)) != 0) {
 		rc = frep_status_set(st, FREP_UNAVAILABLE, "Kea control socket %s: connect: %s",
@@ -174,6 +175,40 @@ out:
 	return rc;
 }
 
+frep_code
+kea_control_command(const char *socket_path, const char *command, const json_t *arguments,
+    unsigned timeout_ms, json_t **answer, frep_status *st)
+{
+	json_t *cmd = json_pack("{s:s}", "command", command);
+	*answer     = NULL;
+	if (cmd != NULL && arguments != NULL &&
+	    json_object_set(cmd, "arguments", (json_t *) arguments) != 0) {
+		json_decref(cmd);
+		cmd = NULL;
+	}
+	char *req = cmd != NULL ? json_dumps(cmd, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(cmd);
+	if (req == NULL) {
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	return kea_control_send(socket_path, command, req, timeout_ms, answer, st);
+}
+
+/* kea_control_command with the arguments already as compact JSON text
+ * (sorted keys): the same request bytes. command is one of frep's own
+ * (plain ASCII, nothing to escape). */
+static frep_code
+kea_control_command_text(const char *socket_path, const char *command, const char *arguments,
+    unsigned timeout_ms, json_t **answer, frep_status *st)
+{
+	char *req = NULL;
+	*answer   = NULL;
+	if (asprintf(&req, "{\"arguments\":%s,\"command\":\"%s\"}", arguments, command) < 0) {
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	return kea_control_send(socket_path, command, req, timeout_ms, answer, st);
+}
+
 /* Sends command and requires result 0; the answer's text in the error. */
 static frep_code
 kea_expect_ok(kea_push *p, const char *command, const json_t *args, frep_status *st)
@@ -225,14 +260,14 @@ kea_test(kea_push *p, const json_t *base, const json_t *dhcp4, bool *accepted, c
 	return FREP_OK;
 }
 
-/* config-set of all: *accepted, and Kea's text in why when refused (Kea
- * then keeps running the configuration it had). */
+/* config-set of all (compact JSON text): *accepted, and Kea's text in why
+ * when refused (Kea then keeps running the configuration it had). */
 static frep_code
-kea_set(kea_push *p, const json_t *all, bool *accepted, char *why, size_t wn, frep_status *st)
+kea_set(kea_push *p, const char *all, bool *accepted, char *why, size_t wn, frep_status *st)
 {
 	json_t   *ans = NULL;
 	frep_code rc =
-	    kea_control_command(p->socket_path, "config-set", all, p->timeout_ms, &ans, st);
+	    kea_control_command_text(p->socket_path, "config-set", all, p->timeout_ms, &ans, st);
 	if (rc != FREP_OK) {
 		return rc;
 	}
@@ -653,6 +688,46 @@ out:
 
 /* --- the worker --------------------------------------------------------- */
 
+/* The base file without frep's keys, as *out (a new reference): the bytes
+ * are read every time (an operator's edit is seen at the next push), parsed
+ * only when they differ from the last parse's. Worker thread only. */
+static frep_code
+load_base(kea_push *p, json_t **out, frep_status *st)
+{
+	char     *text = NULL, sha[65];
+	size_t    len  = 0;
+	json_t   *j    = NULL;
+	frep_code rc;
+
+	*out = NULL;
+	if ((rc = kea_render_read_file(p->base_path, &text, &len, st)) != FREP_OK) {
+		return rc;
+	}
+	if (!engine_sha256_hex(text, len, sha)) {
+		sha[0] = '\0'; /* parse it: nothing is reused */
+	}
+	if (p->base != NULL && sha[0] != '\0' && strcmp(sha, p->base_sha) == 0) {
+		free(text);
+		*out = json_incref(p->base);
+		frep_status_clear(st);
+		return FREP_OK;
+	}
+	rc = kea_render_parse_base(p->base_path, text, len, &j, st);
+	free(text);
+	if (rc != FREP_OK) {
+		return rc;
+	}
+	json_t *d = json_object_get(j, "Dhcp4");
+	for (const char *const *k = kea_render_owned_keys; *k != NULL; k++) {
+		json_object_del(d, *k);
+	}
+	json_decref(p->base);
+	p->base = json_incref(j);
+	memcpy(p->base_sha, sha, sizeof(sha));
+	*out = j;
+	return FREP_OK;
+}
+
 /* One attempt: render, merge, test (leaving out what Kea refuses), set,
  * write. *skipped when Kea already has this digest; *ls gets what was left
  * out. */
@@ -662,18 +737,23 @@ push_once(kea_push *p, char digest[65], uint32_t *warnings, bool *skipped, kea_p
 {
 	kea_render_result r    = {0};
 	json_t           *base = NULL, *all = NULL, *pushable = NULL;
+	char             *all_text = NULL;
 	frep_code         rc;
 	bool              ok;
 	char              why[512];
 
 	*skipped = false;
-	if ((rc = kea_render(p->e, &r, st)) != FREP_OK) {
+	if ((rc = kea_render_cached(p->e, p->cache, &r, st)) != FREP_OK) {
 		return rc;
 	}
 	memcpy(digest, r.digest, 65);
 	*warnings = (uint32_t) r.n_warnings;
 	pthread_mutex_lock(&p->mu);
-	bool same = p->status.consecutive_failures == 0 &&
+	/* Rendered after the last commit: the status reports this digest as
+	 * the current one without rendering. */
+	memcpy(p->status.rendered_digest, r.digest, 65);
+	p->status.rendered_current = !p->dirty;
+	bool same                  = p->status.consecutive_failures == 0 &&
 		    strcmp(p->status.last_pushed_digest, r.digest) == 0;
 	if (same) {
 		/* Kea holds this rendering (less what was left out then). */
@@ -687,17 +767,20 @@ push_once(kea_push *p, char digest[65], uint32_t *warnings, bool *skipped, kea_p
 		kea_render_result_fini(&r);
 		return FREP_OK;
 	}
-	if ((rc = kea_render_load_base(p->base_path, &base, st)) != FREP_OK) {
+	if ((rc = load_base(p, &base, st)) != FREP_OK) {
 		goto out;
 	}
 	/* config-set checks the whole configuration and, when it refuses it,
 	 * keeps the one Kea runs: no config-test first on the usual path (it
-	 * would double Kea's work on every push). */
-	if ((all = kea_render_merge(base, r.dhcp4)) == NULL) {
+	 * would double Kea's work on every push). The text reuses the
+	 * rendering's (dumped once, for its digest). */
+	if ((all_text = kea_render_merged_dump(base, &r)) == NULL) {
 		rc = frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
 		goto out;
 	}
-	if ((rc = kea_set(p, all, &ok, why, sizeof(why), st)) != FREP_OK) {
+	rc = kea_set(p, all_text, &ok, why, sizeof(why), st);
+	free(all_text);
+	if (rc != FREP_OK) {
 		goto out;
 	}
 	if (!ok) {
@@ -722,7 +805,6 @@ push_once(kea_push *p, char digest[65], uint32_t *warnings, bool *skipped, kea_p
 		    "kea: %u object(s) Kea refuses left out (found with %u config-tests); the rest "
 		    "is pushed",
 		    ls->left_out_total, tests);
-		json_decref(all);
 		if ((all = kea_render_merge(base, pushable)) == NULL) {
 			rc = frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
 			goto out;
@@ -739,6 +821,31 @@ out:
 	json_decref(base);
 	kea_render_result_fini(&r);
 	return rc;
+}
+
+/* Under p->mu, after a push of pushed when commits came during it: takes
+ * the change (dirty), renders, and records the rendering; the change is
+ * given back (dirty) when its rendering is not what was pushed, or when it
+ * cannot be rendered (the next pass reports why). */
+static void
+recheck(kea_push *p, const char pushed[65])
+{
+	kea_render_result r;
+	frep_status       st;
+	p->dirty = false;
+	pthread_mutex_unlock(&p->mu);
+	frep_code rc = kea_render_cached(p->e, p->cache, &r, &st);
+	pthread_mutex_lock(&p->mu);
+	if (rc != FREP_OK) {
+		p->dirty = true;
+		return;
+	}
+	memcpy(p->status.rendered_digest, r.digest, 65);
+	p->status.rendered_current = !p->dirty;
+	if (strcmp(r.digest, pushed) != 0) {
+		p->dirty = true;
+	}
+	kea_render_result_fini(&r);
 }
 
 static void *
@@ -811,11 +918,29 @@ worker(void *arg)
 				rpc_log(RPC_LOG_INFO,
 				    "kea: configuration %.12s pushed to %s (%u warnings)", digest,
 				    p->socket_path, warnings);
+				/* Commits during the push (an apply's audit and
+				 * last-synced records) mostly change nothing Kea sees:
+				 * render again now (the cache makes it cheap) so that the
+				 * status tells at once, not after config-write and another
+				 * pass; a real change is pushed on the next pass. */
+				if (p->dirty) {
+					recheck(p, digest);
+				}
 				/* Served from now; still pending until Kea has written it
 				 * to its file (so a restarted Kea keeps it). */
 				pthread_mutex_unlock(&p->mu);
 				frep_status wst;
 				frep_code   wrc = kea_expect_ok(p, "config-write", NULL, &wst);
+				if (wrc == FREP_OK) {
+					/* Kea has just written its configuration, perhaps to
+					 * the base file: parse it now, still pending, rather
+					 * than on the next change's way to Kea. A failure is
+					 * the next push's to report. */
+					json_t     *base = NULL;
+					frep_status bst;
+					(void) load_base(p, &base, &bst);
+					json_decref(base);
+				}
 				pthread_mutex_lock(&p->mu);
 				if (wrc != FREP_OK) {
 					rpc_log(RPC_LOG_ERROR,
@@ -864,15 +989,18 @@ kea_push_new(engine *e, const kea_push_options *o, kea_push **out, frep_status *
 	if (p == NULL) {
 		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
 	}
-	p->e            = e;
-	p->socket_path  = strdup(o->socket_path);
-	p->base_path    = strdup(o->base_path);
-	p->debounce_ms  = o->debounce_ms ? o->debounce_ms : 200;
-	p->timeout_ms   = o->timeout_ms ? o->timeout_ms : 30000;
-	p->retry_min_ms = o->retry_min_ms ? o->retry_min_ms : 500;
-	p->retry_max_ms = o->retry_max_ms ? o->retry_max_ms : 30000;
-	p->dirty        = true; /* the first push: bring Kea in step at start */
-	if (p->socket_path == NULL || p->base_path == NULL) {
+	p->e              = e;
+	p->socket_path    = strdup(o->socket_path);
+	p->base_path      = strdup(o->base_path);
+	p->debounce_ms    = o->debounce_ms ? o->debounce_ms : 200;
+	p->timeout_ms     = o->timeout_ms ? o->timeout_ms : 30000;
+	p->retry_min_ms   = o->retry_min_ms ? o->retry_min_ms : 500;
+	p->retry_max_ms   = o->retry_max_ms ? o->retry_max_ms : 30000;
+	p->dirty          = true; /* the first push: bring Kea in step at start */
+	p->status.pending = true;
+	p->cache          = kea_render_cache_new();
+	if (p->socket_path == NULL || p->base_path == NULL || p->cache == NULL) {
+		kea_render_cache_free(p->cache);
 		free(p->socket_path);
 		free(p->base_path);
 		free(p);
@@ -886,6 +1014,7 @@ kea_push_new(engine *e, const kea_push_options *o, kea_push **out, frep_status *
 	if (pthread_create(&p->thread, NULL, worker, p) != 0) {
 		pthread_cond_destroy(&p->cv);
 		pthread_mutex_destroy(&p->mu);
+		kea_render_cache_free(p->cache);
 		free(p->socket_path);
 		free(p->base_path);
 		free(p);
@@ -909,6 +1038,8 @@ kea_push_free(kea_push *p)
 	pthread_join(p->thread, NULL);
 	pthread_cond_destroy(&p->cv);
 	pthread_mutex_destroy(&p->mu);
+	kea_render_cache_free(p->cache);
+	json_decref(p->base);
 	free(p->socket_path);
 	free(p->base_path);
 	free(p);
@@ -919,8 +1050,9 @@ kea_push_commit_hook(void *arg)
 {
 	kea_push *p = arg;
 	pthread_mutex_lock(&p->mu);
-	p->dirty          = true;
-	p->status.pending = true;
+	p->dirty                   = true;
+	p->status.pending          = true;
+	p->status.rendered_current = false;
 	pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 }

@@ -3,9 +3,12 @@
  * After every committed change (kea_push_commit_hook, installed with
  * engine_set_commit_hook) a worker thread pushes: at once after a quiet
  * spell, else debounce_ms after the last push began (so the commits of a
- * burst become one push); it renders the configuration (kea_render), merges
- * it into the operator's base file (re-read each time: it owns interfaces,
- * lease database, control socket, hooks, loggers), and sends Kea
+ * burst become one push); it renders the configuration (kea_render_cached:
+ * a scope unchanged since the last push is not rendered again), merges it
+ * into the operator's base file (re-read each time: it owns interfaces,
+ * lease database, control socket, hooks, loggers; parsed again only when
+ * its bytes changed, and parsed after each config-write, between changes),
+ * and sends Kea
  * `config-set` and `config-write` over its unix control socket, checking
  * each answer's result (config-set checks the whole configuration and
  * keeps the running one when it refuses it). A rendering whose digest Kea
@@ -62,8 +65,12 @@ typedef struct kea_push_status {
 	uint32_t warnings;
 	bool     attempted; /* at least one push was tried */
 	/* The digest of the last rendering (the current configuration's
-	 * whenever pending is false). */
+	 * whenever pending is false or rendered_current is true). */
 	char rendered_digest[65];
+	/* No commit since the last rendering began: rendered_digest is the
+	 * current configuration's (set as soon as the worker has rendered, before
+	 * it pushes; cleared by every commit). */
+	bool rendered_current;
 	/* Left out of the last push (Kea refused them; the rest was pushed). */
 	uint32_t          left_out_total;
 	uint32_t          n_left_out; /* listed: min(total, KEA_PUSH_LEFT_OUT_MAX) */

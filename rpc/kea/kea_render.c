@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -1376,6 +1377,491 @@ kea_render_option_value(
 	return o;
 }
 
+/* --- the per-scope cache ------------------------------------------------ */
+
+/* What rendering one active scope produced: its subnet4 entry, the client
+ * classes it added (its policies' and user classes') and its warnings.
+ * Valid for the scope's digest (engine_scope_config_digest: everything of
+ * the scope render_scope reads) under one context: the option definitions,
+ * the classes and the server's DNS update settings, the only other things
+ * render_scope reads. */
+typedef struct scope_entry {
+	uint32_t scope_id;
+	char     digest[65];
+	json_t  *subnet;  /* shared with the renderings that use it: never modified */
+	json_t  *classes; /* array, likewise */
+	char   **warnings;
+	size_t   n_warnings;
+	char    *superscope; /* the scope's superscope name, NULL for none */
+	bool     seen;       /* used by the rendering in progress */
+} scope_entry;
+
+struct kea_render_cache {
+	pthread_mutex_t mu; /* one rendering at a time */
+	char            context[65];
+	scope_entry    *entries;
+	size_t          n, cap;
+};
+
+static void
+scope_entry_fini(scope_entry *en)
+{
+	json_decref(en->subnet);
+	json_decref(en->classes);
+	for (size_t i = 0; i < en->n_warnings; i++) {
+		free(en->warnings[i]);
+	}
+	free(en->warnings);
+	free(en->superscope);
+	memset(en, 0, sizeof(*en));
+}
+
+kea_render_cache *
+kea_render_cache_new(void)
+{
+	kea_render_cache *c = calloc(1, sizeof(*c));
+	if (c != NULL) {
+		pthread_mutex_init(&c->mu, NULL);
+	}
+	return c;
+}
+
+void
+kea_render_cache_free(kea_render_cache *c)
+{
+	if (c == NULL) {
+		return;
+	}
+	for (size_t i = 0; i < c->n; i++) {
+		scope_entry_fini(&c->entries[i]);
+	}
+	free(c->entries);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}
+
+static scope_entry *
+cache_find(kea_render_cache *c, uint32_t scope_id)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		if (c->entries[i].scope_id == scope_id) {
+			return &c->entries[i];
+		}
+	}
+	return NULL;
+}
+
+/* The entry of scope_id, added (empty) when there is none; NULL when out
+ * of memory. Valid until the next cache_entry or cache_sweep. */
+static scope_entry *
+cache_entry(kea_render_cache *c, uint32_t scope_id)
+{
+	scope_entry *en = cache_find(c, scope_id);
+	if (en != NULL) {
+		return en;
+	}
+	if (c->n == c->cap) {
+		size_t       cap = c->cap ? c->cap * 2 : 16;
+		scope_entry *v   = realloc(c->entries, cap * sizeof(*v));
+		if (v == NULL) {
+			return NULL;
+		}
+		c->entries = v;
+		c->cap     = cap;
+	}
+	en = &c->entries[c->n++];
+	memset(en, 0, sizeof(*en));
+	en->scope_id = scope_id;
+	return en;
+}
+
+/* Drops the entries of scopes the last rendering did not use (removed,
+ * inactive) and clears the marks. */
+static void
+cache_sweep(kea_render_cache *c)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < c->n; i++) {
+		if (!c->entries[i].seen) {
+			scope_entry_fini(&c->entries[i]);
+			continue;
+		}
+		c->entries[i].seen = false;
+		c->entries[w++]    = c->entries[i];
+	}
+	c->n = w;
+}
+
+/* Ends a rendering with the cache (NULL: none): keeps only the entries it
+ * used when it succeeded, every entry (unmarked) when it failed; unlocks. */
+static void
+cache_end(kea_render_cache *c, bool ok)
+{
+	if (c == NULL) {
+		return;
+	}
+	if (ok) {
+		cache_sweep(c);
+	} else {
+		for (size_t i = 0; i < c->n; i++) {
+			c->entries[i].seen = false;
+		}
+	}
+	pthread_mutex_unlock(&c->mu);
+}
+
+/* Feeds one text (NULL as "") with its length to h, so that fields cannot
+ * run into each other. */
+static void
+ctx_str(engine_sha256 *h, const char *s)
+{
+	uint32_t n = s != NULL ? (uint32_t) strlen(s) : 0;
+	engine_sha256_update(h, &n, sizeof(n));
+	engine_sha256_update(h, s != NULL ? s : "", n);
+}
+
+static void
+ctx_u32(engine_sha256 *h, uint32_t v)
+{
+	engine_sha256_update(h, &v, sizeof(v));
+}
+
+/* The context key: a digest of everything render_scope reads besides the
+ * scope itself (every field, so that nothing it may start reading later is
+ * missed). False when libcrypto fails (the cache is then not used). */
+static bool
+render_context_key(const render_ctx *c, char out[65])
+{
+	engine_sha256 h;
+	engine_sha256_init(&h);
+	ctx_str(&h, "kea_render scope context/1");
+	ctx_u32(&h, (uint32_t) c->n_defs);
+	for (size_t i = 0; i < c->n_defs; i++) {
+		const engine_option_def *d = &c->defs[i];
+		ctx_u32(&h, d->option_id);
+		ctx_str(&h, d->vendor_class);
+		ctx_str(&h, d->name);
+		ctx_str(&h, d->description);
+		ctx_u32(&h, (uint32_t) d->type);
+		ctx_u32(&h, d->multi_valued ? 1 : 0);
+		ctx_u32(&h, d->predefined ? 1 : 0);
+	}
+	ctx_u32(&h, (uint32_t) c->n_classes);
+	for (size_t i = 0; i < c->n_classes; i++) {
+		const engine_class *k = &c->classes[i];
+		ctx_u32(&h, (uint32_t) k->type);
+		ctx_str(&h, k->name);
+		ctx_str(&h, k->data);
+		ctx_str(&h, k->description);
+	}
+	const engine_option_value *v = c->server_dns;
+	ctx_u32(&h, v != NULL ? 1 : 0);
+	if (v != NULL) {
+		ctx_u32(&h, v->option_id);
+		ctx_u32(&h, (uint32_t) v->n_values);
+		for (size_t i = 0; i < v->n_values; i++) {
+			ctx_str(&h, v->values[i]);
+		}
+	}
+	return engine_sha256_final_hex(&h, out);
+}
+
+/* Renders one scope on its own (its classes and warnings kept apart) and
+ * keeps the result in en (replacing what en had). False when out of memory
+ * or on text jansson refuses (c->oom and c->not_text say which). */
+static bool
+render_scope_entry(render_ctx *c, const engine_scope_config *cfg, scope_entry *en)
+{
+	kea_render_result part = {0};
+	render_ctx        sc   = *c;
+	sc.out                 = &part;
+	sc.client_classes      = json_array();
+	sc.oom                 = sc.client_classes == NULL;
+	sc.not_text[0]         = '\0';
+	json_t *sub            = sc.oom ? NULL : render_scope(&sc, cfg);
+	if (sc.oom) {
+		c->oom = true;
+		if (c->not_text[0] == '\0') {
+			memcpy(c->not_text, sc.not_text, sizeof(c->not_text));
+		}
+		json_decref(sub);
+		json_decref(sc.client_classes);
+		kea_render_result_fini(&part);
+		return false;
+	}
+	const char *ss         = cfg->scope.superscope_name;
+	char       *superscope = ss != NULL && ss[0] != '\0' ? strdup(ss) : NULL;
+	if (ss != NULL && ss[0] != '\0' && superscope == NULL) {
+		c->oom = true;
+		json_decref(sub);
+		json_decref(sc.client_classes);
+		kea_render_result_fini(&part);
+		return false;
+	}
+	scope_entry_fini(en);
+	en->scope_id = cfg->scope.scope_id;
+	memcpy(en->digest, cfg->digest, 65);
+	en->superscope = superscope;
+	en->subnet     = sub; /* NULL: render_scope rendered nothing (not today) */
+	en->classes    = sc.client_classes;
+	en->warnings   = part.warnings;
+	en->n_warnings = part.n_warnings;
+	return true;
+}
+
+/* Adds a cached scope's part to the rendering in progress: its classes and
+ * warnings in the order a rendering without the cache gives them. */
+static void
+use_scope_entry(render_ctx *c, const scope_entry *en)
+{
+	size_t  i;
+	json_t *v;
+	json_array_foreach(en->classes, i, v)
+	{
+		append(c, c->client_classes, json_incref(v));
+	}
+	for (i = 0; i < en->n_warnings; i++) {
+		warn(c, "%s", en->warnings[i]);
+	}
+}
+
+/* --- texts --------------------------------------------------------------- */
+
+/* A growing text. */
+typedef struct text_buf {
+	char  *p;
+	size_t n, cap;
+	bool   bad;
+} text_buf;
+
+static void
+tb_addn(text_buf *b, const char *s, size_t n)
+{
+	if (b->bad) {
+		return;
+	}
+	if (b->n + n + 1 > b->cap) {
+		size_t cap = (b->n + n + 1) * 2;
+		char  *q   = realloc(b->p, cap);
+		if (q == NULL) {
+			b->bad = true;
+			return;
+		}
+		b->p   = q;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->n, s, n);
+	b->n += n;
+	b->p[b->n] = '\0';
+}
+
+static void
+tb_add(text_buf *b, const char *s)
+{
+	tb_addn(b, s, strlen(s));
+}
+
+/* Appends v as compact JSON with sorted keys (kea_render_dump's form). */
+static void
+tb_dump(text_buf *b, const json_t *v)
+{
+	char *t = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	if (t == NULL) {
+		b->bad = true;
+		return;
+	}
+	tb_add(b, t);
+	free(t);
+}
+
+/* Appends "key": as jansson writes an object's key. */
+static void
+tb_key(text_buf *b, const char *key)
+{
+	json_t *k = json_string(key);
+	if (k == NULL) {
+		b->bad = true;
+		return;
+	}
+	tb_dump(b, k);
+	json_decref(k);
+	tb_add(b, ":");
+}
+
+static int
+cmp_key(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* obj's keys sorted (jansson's sorted order for keys without NUL), a new
+ * array of borrowed keys (*n of them); NULL when out of memory. */
+static const char **
+sorted_keys(const json_t *obj, size_t *n)
+{
+	const char  *key;
+	json_t      *val;
+	size_t       k    = 0;
+	const char **keys = calloc(json_object_size(obj) + 1, sizeof(*keys));
+	*n                = 0;
+	if (keys == NULL) {
+		return NULL;
+	}
+	json_object_foreach((json_t *) obj, key, val)
+	{
+		keys[k++] = key;
+	}
+	if (k > 1) {
+		qsort(keys, k, sizeof(*keys), cmp_key);
+	}
+	*n = k;
+	return keys;
+}
+
+/* Fills out->parts from out->dhcp4 and returns the compact text of the
+ * whole (kea_render_dump(dhcp4, 0)'s bytes: "{" "key":text "," ... "}"),
+ * NULL when out of memory. */
+static char *
+render_parts(kea_render_result *out)
+{
+	size_t       n;
+	const char **keys = sorted_keys(out->dhcp4, &n);
+	text_buf     b    = {0};
+	if (keys == NULL || (out->parts = calloc(n + 1, sizeof(*out->parts))) == NULL) {
+		free(keys);
+		return NULL;
+	}
+	tb_add(&b, "{");
+	for (size_t i = 0; i < n && !b.bad; i++) {
+		kea_render_part *pt = &out->parts[out->n_parts];
+		pt->key             = strdup(keys[i]);
+		pt->text            = json_dumps(json_object_get(out->dhcp4, keys[i]),
+			       JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+		out->n_parts++;
+		if (pt->key == NULL || pt->text == NULL) {
+			b.bad = true;
+			break;
+		}
+		tb_add(&b, i > 0 ? "," : "");
+		tb_key(&b, keys[i]);
+		tb_add(&b, pt->text);
+	}
+	tb_add(&b, "}");
+	free(keys);
+	if (b.bad) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
+
+static const kea_render_part *
+find_part(const kea_render_result *r, const char *key)
+{
+	for (size_t i = 0; i < r->n_parts; i++) {
+		if (strcmp(r->parts[i].key, key) == 0) {
+			return &r->parts[i];
+		}
+	}
+	return NULL;
+}
+
+static bool
+owned_key(const char *key)
+{
+	for (const char *const *k = kea_render_owned_keys; *k != NULL; k++) {
+		if (strcmp(*k, key) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* The merged Dhcp4 object's text: base_d4's keys (not frep's) with their
+ * values dumped, r's parts reused, all in key order. */
+static void
+merged_dhcp4_text(text_buf *b, const json_t *base_d4, const kea_render_result *r)
+{
+	size_t       nb    = 0;
+	const char **bkeys = json_is_object(base_d4) ? sorted_keys(base_d4, &nb) : NULL;
+	const char **all   = calloc(nb + r->n_parts + 1, sizeof(*all));
+	size_t       n     = 0;
+	if ((json_is_object(base_d4) && bkeys == NULL) || all == NULL) {
+		b->bad = true;
+		free(bkeys);
+		free(all);
+		return;
+	}
+	for (size_t i = 0; i < nb; i++) {
+		if (!owned_key(bkeys[i]) && find_part(r, bkeys[i]) == NULL) {
+			all[n++] = bkeys[i];
+		}
+	}
+	for (size_t i = 0; i < r->n_parts; i++) {
+		all[n++] = r->parts[i].key;
+	}
+	if (n > 1) {
+		qsort(all, n, sizeof(*all), cmp_key);
+	}
+	tb_add(b, "{");
+	for (size_t i = 0; i < n && !b->bad; i++) {
+		const kea_render_part *pt = find_part(r, all[i]);
+		tb_add(b, i > 0 ? "," : "");
+		tb_key(b, all[i]);
+		if (pt != NULL) {
+			tb_add(b, pt->text);
+		} else {
+			tb_dump(b, json_object_get(base_d4, all[i]));
+		}
+	}
+	tb_add(b, "}");
+	free(bkeys);
+	free(all);
+}
+
+char *
+kea_render_merged_dump(const json_t *base, const kea_render_result *r)
+{
+	size_t       n;
+	const char **keys = sorted_keys(base, &n);
+	text_buf     b    = {0};
+	bool         d4   = json_object_get(base, "Dhcp4") != NULL;
+	if (keys == NULL) {
+		return NULL;
+	}
+	/* kea_render_merge adds a Dhcp4 to a base without one. */
+	const char **all = d4 ? keys : calloc(n + 2, sizeof(*all));
+	if (all == NULL) {
+		free(keys);
+		return NULL;
+	}
+	if (!d4) {
+		memcpy(all, keys, n * sizeof(*all));
+		all[n++] = "Dhcp4";
+		qsort(all, n, sizeof(*all), cmp_key);
+	}
+	tb_add(&b, "{");
+	for (size_t i = 0; i < n && !b.bad; i++) {
+		tb_add(&b, i > 0 ? "," : "");
+		tb_key(&b, all[i]);
+		if (strcmp(all[i], "Dhcp4") == 0) {
+			merged_dhcp4_text(&b, json_object_get(base, "Dhcp4"), r);
+		} else {
+			tb_dump(&b, json_object_get(base, all[i]));
+		}
+	}
+	tb_add(&b, "}");
+	if (all != keys) {
+		free(all);
+	}
+	free(keys);
+	if (b.bad) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
+
 /* --- the whole server --------------------------------------------------- */
 
 static int
@@ -1397,6 +1883,12 @@ cmp_policy_order(const void *a, const void *b)
 frep_code
 kea_render(engine *e, kea_render_result *out, frep_status *st)
 {
+	return kea_render_cached(e, NULL, out, st);
+}
+
+frep_code
+kea_render_cached(engine *e, kea_render_cache *cache, kea_render_result *out, frep_status *st)
+{
 	render_ctx           c             = {.out = out};
 	engine_scope        *scopes        = NULL;
 	size_t               n_scopes      = 0;
@@ -1406,9 +1898,15 @@ kea_render(engine *e, kea_render_result *out, frep_status *st)
 	size_t               n_spols       = 0;
 	engine_option_target server        = {0};
 	json_t              *subnets = NULL, *shared = NULL;
-	frep_code            rc;
+	uint32_t            *ids = NULL;
+	char(*digests)[65]       = NULL;
+	bool     *stored         = NULL;
+	frep_code rc;
 
 	memset(out, 0, sizeof(*out));
+	if (cache != NULL) {
+		pthread_mutex_lock(&cache->mu);
+	}
 	if ((rc = engine_option_def_list(e, NULL, true, &c.defs, &c.n_defs, st)) != FREP_OK ||
 	    (rc = engine_class_list(
 		 e, ENGINE_CLASS_TYPE_UNSPECIFIED, &c.classes, &c.n_classes, st)) != FREP_OK ||
@@ -1463,6 +1961,34 @@ kea_render(engine *e, kea_render_result *out, frep_status *st)
 		}
 	}
 
+	if (cache != NULL) {
+		/* Each scope's stored digest (a lookup; a scope changed since has
+		 * none: it is read, and rendered again unless its snapshot's
+		 * digest is the one rendered), under the same context. */
+		char context[65];
+		ids     = calloc(n_scopes + 1, sizeof(*ids));
+		digests = calloc(n_scopes + 1, sizeof(*digests));
+		stored  = calloc(n_scopes + 1, sizeof(*stored));
+		if (ids == NULL || digests == NULL || stored == NULL) {
+			c.oom = true;
+			goto done;
+		}
+		for (size_t i = 0; i < n_scopes; i++) {
+			ids[i] = scopes[i].scope_id;
+		}
+		if ((rc = engine_scope_digests_stored(e, ids, n_scopes, digests, stored, st)) !=
+		    FREP_OK) {
+			goto fail;
+		}
+		if (!render_context_key(&c, context)) {
+			memset(stored, 0, (n_scopes + 1) * sizeof(*stored));
+			context[0] = '\0';
+		}
+		if (strcmp(context, cache->context) != 0) {
+			cache_sweep(cache); /* nothing is marked: drops every entry */
+			memcpy(cache->context, context, sizeof(context));
+		}
+	}
 	for (size_t i = 0; i < n_scopes && !c.oom; i++) {
 		char ip[INET_ADDRSTRLEN];
 		if (scopes[i].state != ENGINE_SCOPE_STATE_ACTIVE) {
@@ -1474,14 +2000,44 @@ kea_render(engine *e, kea_render_result *out, frep_status *st)
 			continue;
 		}
 		engine_scope_config *cfg = NULL;
-		if ((rc = engine_scope_snapshot(e, scopes[i].scope_id, &cfg, st)) != FREP_OK) {
-			if (rc == FREP_NOT_FOUND) { /* removed meanwhile: the next push has it */
-				continue;
+		scope_entry *en  = cache != NULL ? cache_find(cache, scopes[i].scope_id) : NULL;
+		json_t      *sub = NULL;
+		const char  *ss  = NULL;
+		if (en != NULL && cache->context[0] != '\0' && stored[i] &&
+		    strcmp(en->digest, digests[i]) == 0) {
+			/* Unchanged since it was rendered: the same bytes. */
+			en->seen = true;
+			sub      = json_incref(en->subnet);
+			ss       = en->superscope;
+			use_scope_entry(&c, en);
+		} else {
+			if ((rc = engine_scope_snapshot(e, scopes[i].scope_id, &cfg, st)) !=
+			    FREP_OK) {
+				if (rc ==
+				    FREP_NOT_FOUND) { /* removed meanwhile: the next push has it */
+					continue;
+				}
+				goto fail;
 			}
-			goto fail;
+			if (cache == NULL) {
+				sub = render_scope(&c, cfg);
+			} else if (en != NULL && cache->context[0] != '\0' &&
+				   strcmp(en->digest, cfg->digest) == 0) {
+				/* No digest stored (never compared with a partner,
+				 * or changed and changed back), but the snapshot's
+				 * is the one rendered: read, not rendered again. */
+				en->seen = true;
+				sub      = json_incref(en->subnet);
+				use_scope_entry(&c, en);
+			} else if ((en = cache_entry(cache, scopes[i].scope_id)) == NULL) {
+				c.oom = true;
+			} else if (render_scope_entry(&c, cfg, en)) {
+				en->seen = true;
+				sub      = json_incref(en->subnet);
+				use_scope_entry(&c, en);
+			}
+			ss = cfg->scope.superscope_name;
 		}
-		json_t     *sub = render_scope(&c, cfg);
-		const char *ss  = cfg->scope.superscope_name;
 		if (sub != NULL && ss != NULL && ss[0] != '\0') {
 			json_t *arr = json_object_get(shared, ss);
 			if (arr == NULL) {
@@ -1547,7 +2103,7 @@ done:
 		    st, FREP_RESOURCE_EXHAUSTED, "out of memory rendering Kea's configuration");
 		goto fail_clean;
 	}
-	char *compact = kea_render_dump(out->dhcp4, 0);
+	char *compact = render_parts(out);
 	if (compact == NULL) {
 		rc = frep_status_set(
 		    st, FREP_RESOURCE_EXHAUSTED, "out of memory rendering Kea's configuration");
@@ -1555,6 +2111,10 @@ done:
 	}
 	engine_sha256_hex(compact, strlen(compact), out->digest);
 	free(compact);
+	cache_end(cache, true);
+	free(ids);
+	free(digests);
+	free(stored);
 	engine_option_defs_free(c.defs, c.n_defs);
 	engine_classes_free(c.classes, c.n_classes);
 	engine_option_values_free(server_opts, n_server_opts);
@@ -1568,6 +2128,10 @@ fail:
 	json_decref(shared);
 	json_decref(c.client_classes);
 fail_clean:
+	cache_end(cache, false);
+	free(ids);
+	free(digests);
+	free(stored);
 	engine_option_defs_free(c.defs, c.n_defs);
 	engine_classes_free(c.classes, c.n_classes);
 	engine_option_values_free(server_opts, n_server_opts);
@@ -1588,6 +2152,11 @@ kea_render_result_fini(kea_render_result *r)
 		free(r->warnings[i]);
 	}
 	free(r->warnings);
+	for (size_t i = 0; i < r->n_parts; i++) {
+		free(r->parts[i].key);
+		free(r->parts[i].text);
+	}
+	free(r->parts);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -1621,17 +2190,60 @@ kea_render_wrap(const json_t *dhcp4)
 }
 
 frep_code
-kea_render_load_base(const char *path, json_t **out, frep_status *st)
+kea_render_read_file(const char *path, char **text, size_t *len, frep_status *st)
 {
-	json_error_t err;
-	FILE        *f = fopen(path, "r");
-	*out           = NULL;
+	FILE  *f   = fopen(path, "rb");
+	char  *buf = NULL;
+	size_t n = 0, cap = 0;
+
+	*text = NULL;
+	*len  = 0;
 	if (f == NULL) {
 		return frep_status_set(st, errno == ENOENT ? FREP_NOT_FOUND : FREP_UNAVAILABLE,
 		    "Kea base file %s: %s", path, strerror(errno));
 	}
-	json_t *j = json_loadf(f, JSON_REJECT_DUPLICATES, &err);
+	/* Whole blocks, not jansson's character-at-a-time json_loadf: once Kea
+	 * has written its configuration there (config-write), the base file
+	 * holds every reservation. */
+	for (;;) {
+		if (cap - n < 65536 + 1) {
+			char *nb = realloc(buf, cap * 2 + 65536 + 1);
+			if (nb == NULL) {
+				free(buf);
+				fclose(f);
+				return frep_status_set(st, FREP_RESOURCE_EXHAUSTED,
+				    "Kea base file %s: out of memory", path);
+			}
+			buf = nb;
+			cap = cap * 2 + 65536 + 1;
+		}
+		size_t r = fread(buf + n, 1, cap - n - 1, f);
+		n += r;
+		if (r == 0) {
+			break;
+		}
+	}
+	if (ferror(f)) {
+		int err = errno;
+		free(buf);
+		fclose(f);
+		return frep_status_set(
+		    st, FREP_UNAVAILABLE, "Kea base file %s: %s", path, strerror(err));
+	}
 	fclose(f);
+	buf[n] = '\0';
+	*text  = buf;
+	*len   = n;
+	frep_status_clear(st);
+	return FREP_OK;
+}
+
+frep_code
+kea_render_parse_base(const char *path, const char *text, size_t len, json_t **out, frep_status *st)
+{
+	json_error_t err;
+	*out      = NULL;
+	json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
 	if (j == NULL) {
 		return frep_status_set(st, FREP_INVALID_ARGUMENT,
 		    "Kea base file %s: line %d column %d: %s (plain JSON only: no comments)", path,
@@ -1647,20 +2259,38 @@ kea_render_load_base(const char *path, json_t **out, frep_status *st)
 	return FREP_OK;
 }
 
+frep_code
+kea_render_load_base(const char *path, json_t **out, frep_status *st)
+{
+	char     *text = NULL;
+	size_t    len  = 0;
+	frep_code rc;
+
+	*out = NULL;
+	if ((rc = kea_render_read_file(path, &text, &len, st)) != FREP_OK) {
+		return rc;
+	}
+	rc = kea_render_parse_base(path, text, len, out, st);
+	free(text);
+	return rc;
+}
+
 json_t *
 kea_render_merge(const json_t *base, const json_t *dhcp4)
 {
-	json_t *all = json_deep_copy(base);
+	/* Shallow copies of the two objects it changes (the top level and its
+	 * Dhcp4); every value below is shared, not copied: with every
+	 * reservation in the base file (Kea's config-write) a deep copy cost
+	 * as much as the rendering. */
+	json_t *all = json_copy((json_t *) base);
 	if (all == NULL) {
 		return NULL;
 	}
-	json_t *d = json_object_get(all, "Dhcp4");
-	if (d == NULL) {
-		d = json_object();
-		if (d == NULL || json_object_set_new(all, "Dhcp4", d) != 0) {
-			json_decref(all);
-			return NULL;
-		}
+	json_t *in = json_object_get(all, "Dhcp4");
+	json_t *d  = json_is_object(in) ? json_copy(in) : json_object();
+	if (d == NULL || json_object_set_new(all, "Dhcp4", d) != 0) {
+		json_decref(all);
+		return NULL;
 	}
 	for (const char *const *k = kea_render_owned_keys; *k != NULL; k++) {
 		json_object_del(d, *k);

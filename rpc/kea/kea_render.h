@@ -22,7 +22,8 @@
  * in the engine's canonical order, keys sorted when dumped).
  *
  * The engine is read through engine.h (one read transaction per scope);
- * JSON is built with libjansson. Thread-safe (no shared state).
+ * JSON is built with libjansson. Thread-safe (no shared state but a
+ * kea_render_cache, which has its own lock).
  */
 #ifndef FREP_RPC_KEA_RENDER_H
 #define FREP_RPC_KEA_RENDER_H
@@ -37,18 +38,49 @@
 /* The Dhcp4 keys frep renders (and replaces in an operator's base file). */
 extern const char *const kea_render_owned_keys[];
 
+/* One key of a rendering's dhcp4 and its value as compact JSON text
+ * (sorted keys, as kea_render_dump gives it). */
+typedef struct kea_render_part {
+	char *key;
+	char *text;
+} kea_render_part;
+
 /* One rendering. Owns everything it points to. */
 typedef struct kea_render_result {
 	json_t *dhcp4;    /* object: only the keys frep owns */
 	char  **warnings; /* what Kea cannot express, in rendering order */
 	size_t  n_warnings;
 	char    digest[65]; /* SHA-256 hex of kea_render_dump(dhcp4, compact) */
+	/* dhcp4's keys with their texts, by key (what the digest is computed
+	 * over; kea_render_merged_dump reuses them). */
+	kea_render_part *parts;
+	size_t           n_parts;
 } kea_render_result;
 
 /* Renders e's configuration into *out (zeroed first). On error nothing is
  * left allocated. Statuses: the engine's, RESOURCE_EXHAUSTED. Release with
  * kea_render_result_fini. */
 frep_code kea_render(engine *e, kea_render_result *out, frep_status *st);
+
+/* Renderings of scopes kept between kea_render_cached calls, each for the
+ * scope's digest and for the option definitions, classes and server DNS
+ * settings it was rendered under: an unchanged scope is not read nor
+ * rendered again. Owns its entries; renderings share them (never modify a
+ * result's JSON). Thread-safe: one rendering at a time per cache. */
+typedef struct kea_render_cache kea_render_cache;
+
+/* A new, empty cache; NULL when out of memory. Free with
+ * kea_render_cache_free (NULL is a no-op). */
+kea_render_cache *kea_render_cache_new(void);
+void              kea_render_cache_free(kea_render_cache *cache);
+
+/* kea_render, reusing cache's rendering of every active scope whose stored
+ * digest (engine_scope_digests_stored) and context are those it was
+ * rendered with; the others are read and rendered, and kept. The result is
+ * byte for byte kea_render's (tests/kea_render_test.c pins it). cache NULL
+ * is kea_render. Statuses as kea_render's. */
+frep_code kea_render_cached(
+    engine *e, kea_render_cache *cache, kea_render_result *out, frep_status *st);
 
 /* The option-def entry kea_render gives def (a new reference), or NULL
  * when it renders none (predefined, vendor space, a code Kea defines) or
@@ -73,16 +105,33 @@ char *kea_render_dump(const json_t *j, int pretty);
 /* {"Dhcp4": dhcp4} as a new reference (dhcp4 is copied deeply). */
 json_t *kea_render_wrap(const json_t *dhcp4);
 
+/* The compact text (sorted keys) of kea_render_merge(base, r->dhcp4),
+ * byte for byte kea_render_dump's, built from r's parts and the base's
+ * values: frep's keys are not dumped again. A new string the caller
+ * frees, NULL when out of memory. */
+char *kea_render_merged_dump(const json_t *base, const kea_render_result *r);
+
 /* Reads the operator's base file (plain JSON, no comments) at path: an
  * object with a "Dhcp4" object. *out is a new reference. INVALID_ARGUMENT
  * (with jansson's line and column) for bad JSON or a missing Dhcp4,
  * NOT_FOUND / UNAVAILABLE if the file cannot be read. */
 frep_code kea_render_load_base(const char *path, json_t **out, frep_status *st);
 
-/* The whole configuration: a deep copy of base with base.Dhcp4's
- * frep-owned keys (kea_render_owned_keys) removed and dhcp4's set. The
- * base owns everything else (interfaces, lease database, control socket,
- * hooks, loggers). A new reference, NULL when out of memory. */
+/* kea_render_load_base in two steps, for a caller that keeps the parsed
+ * base while the file's bytes stay the same: the whole file at path into
+ * *text (NUL-terminated, *len bytes; the caller frees it), then those bytes
+ * parsed (path only names the file in messages). Statuses as
+ * kea_render_load_base's; RESOURCE_EXHAUSTED when out of memory. */
+frep_code kea_render_read_file(const char *path, char **text, size_t *len, frep_status *st);
+frep_code kea_render_parse_base(
+    const char *path, const char *text, size_t len, json_t **out, frep_status *st);
+
+/* The whole configuration: base with base.Dhcp4's frep-owned keys
+ * (kea_render_owned_keys) removed and dhcp4's set. The base owns
+ * everything else (interfaces, lease database, control socket, hooks,
+ * loggers). A new reference, NULL when out of memory; only its top level
+ * and its Dhcp4 object are new, every value below them is shared with
+ * base and dhcp4 (modify none of them through it). */
 json_t *kea_render_merge(const json_t *base, const json_t *dhcp4);
 
 #endif /* FREP_RPC_KEA_RENDER_H */

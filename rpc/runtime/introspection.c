@@ -3,11 +3,10 @@
 #include <stdlib.h>
 
 #include "frep/rpc/v1/introspection.pb-c.h"
-#include "server_internal.h"
 
 typedef struct introspection {
 	Frep__Rpc__V1__Introspection_Service base;
-	rpc_server                          *server;
+	rpc_introspection_source             source;
 	const uint8_t                       *descriptor_set;
 	size_t                               descriptor_set_len;
 } introspection;
@@ -20,15 +19,16 @@ get_server_info(Frep__Rpc__V1__Introspection_Service *service,
 	(void) input;
 	introspection            *self = (introspection *) service;
 	Frep__Rpc__V1__ServerInfo info = FREP__RPC__V1__SERVER_INFO__INIT;
-	const char               *names[32];
+	rpc_introspection_info    si   = {0};
 
-	info.version               = (char *) rpc_server__version(self->server);
-	info.max_message_bytes     = rpc_server_max_message_bytes(self->server);
-	info.n_services            = rpc_server__service_names(self->server, names, 32);
-	info.services              = (char **) names;
-	info.worker_threads        = rpc_server__worker_threads(self->server);
-	info.max_metadata_pairs    = RPC_MAX_METADATA_PAIRS;
-	info.call_id_cache_seconds = rpc_server__call_id_cache_seconds(self->server);
+	self->source.server_info(self->source.arg, &si);
+	info.version               = (char *) (si.version != NULL ? si.version : "");
+	info.max_message_bytes     = si.max_message_bytes;
+	info.n_services            = si.n_services;
+	info.services              = (char **) si.services;
+	info.worker_threads        = si.worker_threads;
+	info.max_metadata_pairs    = si.max_metadata_pairs;
+	info.call_id_cache_seconds = si.call_id_cache_seconds;
 	closure(&info, closure_data);
 }
 
@@ -42,7 +42,7 @@ get_descriptor_set(Frep__Rpc__V1__Introspection_Service *service,
 	Frep__Rpc__V1__DescriptorSet ds   = FREP__RPC__V1__DESCRIPTOR_SET__INIT;
 
 	if (self->descriptor_set == NULL) {
-		rpc_call_fail(closure_data, FREP_UNIMPLEMENTED,
+		self->source.call_fail(closure_data, FREP_UNIMPLEMENTED,
 		    "this server was built without a descriptor set");
 		closure(NULL, closure_data);
 		return;
@@ -53,8 +53,8 @@ get_descriptor_set(Frep__Rpc__V1__Introspection_Service *service,
 }
 
 frep_code
-rpc_introspection_new(rpc_server *s, const uint8_t *descriptor_set, size_t len,
-    ProtobufCService **out, frep_status *st)
+rpc_introspection_new(const rpc_introspection_source *source, const uint8_t *descriptor_set,
+    size_t len, ProtobufCService **out, frep_status *st)
 {
 	introspection *self = calloc(1, sizeof(*self));
 	if (self == NULL) {
@@ -65,7 +65,7 @@ rpc_introspection_new(rpc_server *s, const uint8_t *descriptor_set, size_t len,
 	self->base                    = init;
 	self->base.get_server_info    = get_server_info;
 	self->base.get_descriptor_set = get_descriptor_set;
-	self->server                  = s;
+	self->source                  = *source;
 	self->descriptor_set          = descriptor_set;
 	self->descriptor_set_len      = len;
 	*out                          = &self->base.base;

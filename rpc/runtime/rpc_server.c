@@ -164,6 +164,29 @@ token_equal(const char *a, const char *b)
 
 /* --- construction ------------------------------------------------------- */
 
+/* What the introspection service reports (its rpc_introspection_source). */
+static void
+introspection_server_info(void *arg, rpc_introspection_info *out)
+{
+	const rpc_server *s    = arg;
+	out->version           = s->version;
+	out->max_message_bytes = rpc_server_max_message_bytes(s);
+	out->n_services        = 0;
+	for (size_t i = 0; i < s->n_services && out->n_services < RPC_INTROSPECTION_MAX_SERVICES;
+	     i++) {
+		out->services[out->n_services++] = s->services[i].service->descriptor->name;
+	}
+	out->worker_threads        = s->opts.worker_threads;
+	out->max_metadata_pairs    = RPC_MAX_METADATA_PAIRS;
+	out->call_id_cache_seconds = s->opts.call_id_cache_seconds;
+}
+
+static void
+introspection_call_fail(void *call, frep_code code, const char *message)
+{
+	rpc_call_fail(call, code, "%s", message);
+}
+
 frep_code
 rpc_server_new(const rpc_server_options *opts, rpc_server **out, frep_status *st)
 {
@@ -223,8 +246,11 @@ rpc_server_new(const rpc_server_options *opts, rpc_server **out, frep_status *st
 		rpc_server_free(s);
 		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
 	}
+	rpc_introspection_source src = {.server_info = introspection_server_info,
+	    .call_fail                               = introspection_call_fail,
+	    .arg                                     = s};
 	if (rpc_introspection_new(
-		s, o.descriptor_set, o.descriptor_set_len, &s->introspection, st) != FREP_OK ||
+		&src, o.descriptor_set, o.descriptor_set_len, &s->introspection, st) != FREP_OK ||
 	    rpc_server_register(
 		s, s->introspection, RPC_SERVICE_INLINE | RPC_SERVICE_NO_AUTH, st) != FREP_OK) {
 		rpc_server_free(s);
@@ -942,34 +968,6 @@ rpc_server_free(rpc_server *s)
 	pthread_cond_destroy(&s->watchdog_cv);
 	pthread_mutex_destroy(&s->mtx);
 	free(s);
-}
-
-const char *
-rpc_server__version(const rpc_server *s)
-{
-	return s->version;
-}
-
-unsigned
-rpc_server__worker_threads(const rpc_server *s)
-{
-	return s->opts.worker_threads;
-}
-
-unsigned
-rpc_server__call_id_cache_seconds(const rpc_server *s)
-{
-	return s->opts.call_id_cache_seconds;
-}
-
-size_t
-rpc_server__service_names(const rpc_server *s, const char **names, size_t max)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < s->n_services && n < max; i++) {
-		names[n++] = s->services[i].service->descriptor->name;
-	}
-	return n;
 }
 
 /* --- the call path ------------------------------------------------------ */

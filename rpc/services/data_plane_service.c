@@ -14,6 +14,7 @@ typedef struct data_plane_service {
 	engine                     *e;
 	kea_push                   *push;
 	char                       *base_path;
+	kea_render_cache *cache; /* RenderKeaConfig's: an unchanged scope is not rendered again */
 } data_plane_service;
 
 static void
@@ -35,7 +36,7 @@ render_kea_config(Frep__V1__DataPlane_Service *service,
 		closure(NULL, closure_data);
 		return;
 	}
-	if ((rc = kea_render(self->e, &r, &st)) != FREP_OK ||
+	if ((rc = kea_render_cached(self->e, self->cache, &r, &st)) != FREP_OK ||
 	    (input->with_base &&
 		(rc = kea_render_load_base(self->base_path, &base, &st)) != FREP_OK)) {
 		goto out;
@@ -70,8 +71,6 @@ get_kea_status(Frep__V1__DataPlane_Service *service, const Frep__V1__GetKeaStatu
 	data_plane_service *self  = (data_plane_service *) service;
 	Frep__V1__KeaStatus reply = FREP__V1__KEA_STATUS__INIT;
 	kea_push_status     s;
-	kea_render_result   r = {0};
-	frep_status         st;
 
 	(void) input;
 	if (self->push == NULL) {
@@ -105,15 +104,14 @@ get_kea_status(Frep__V1__DataPlane_Service *service, const Frep__V1__GetKeaStatu
 	}
 	reply.n_left_out = s.n_left_out;
 	reply.left_out   = lop;
-	/* Nothing committed since the last rendering: its digest is current
-	 * (no render per status call, which pollers make often). */
-	if (!s.pending && s.rendered_digest[0] != '\0') {
+	/* The digest of the worker's last rendering when nothing was committed
+	 * since it began; else "" until the worker (woken by that commit) has
+	 * rendered: a status never renders (pollers call it often, and a
+	 * rendering would compete with the push it waits for). */
+	if (!s.pending || s.rendered_current) {
 		reply.current_digest = s.rendered_digest;
-	} else if (kea_render(self->e, &r, &st) == FREP_OK) {
-		reply.current_digest = r.digest;
 	}
 	closure(&reply, closure_data);
-	kea_render_result_fini(&r);
 }
 
 frep_code
@@ -121,7 +119,11 @@ data_plane_service_new(
     engine *e, kea_push *push, const char *base_path, ProtobufCService **out, frep_status *st)
 {
 	data_plane_service *self = calloc(1, sizeof(*self));
-	if (self == NULL || (base_path != NULL && (self->base_path = strdup(base_path)) == NULL)) {
+	if (self == NULL || (base_path != NULL && (self->base_path = strdup(base_path)) == NULL) ||
+	    (self->cache = kea_render_cache_new()) == NULL) {
+		if (self != NULL) {
+			free(self->base_path);
+		}
 		free(self);
 		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
 	}
@@ -141,6 +143,7 @@ data_plane_service_free(ProtobufCService *service)
 	if (self == NULL) {
 		return;
 	}
+	kea_render_cache_free(self->cache);
 	free(self->base_path);
 	free(self);
 }
