@@ -131,14 +131,15 @@ kea_ha_block(const engine_failover *rel, kea_render_result *out, bool *oom)
 	json_t *block = json_pack("{s:s, s:s, s:{s:b, s:b}}", "this-server-name", here, "mode",
 	    hot ? "hot-standby" : "load-balancing", "multi-threading", "enable-multi-threading", 1,
 	    "http-dedicated-listener", 1);
-	json_t *me    = json_pack("{s:s, s:s, s:s, s:b}", "name", here, "url", rel->kea_ha_url,
-	       "role", my_role, "auto-failover", rel->auto_state_transition);
-	json_t *them  = json_pack("{s:s, s:s, s:s, s:b}", "name", there, "url",
-	     rel->partner_kea_ha_url, "role", their_role, "auto-failover", rel->auto_state_transition);
+	json_t *me = json_pack("{s:s, s:s, s:s, s:b}", "name", here, "url", rel->kea_ha_url, "role",
+	    my_role, "auto-failover", rel->auto_state_transition);
+	json_t *them =
+	    json_pack("{s:s, s:s, s:s, s:b}", "name", there, "url", rel->partner_kea_ha_url, "role",
+		their_role, "auto-failover", rel->auto_state_transition);
 	bool    me_first = strcmp(my_role, "primary") == 0;
-	json_t *peers =
-	    me != NULL && them != NULL ? json_pack("[O, O]", me_first ? me : them, me_first ? them : me)
-				       : NULL;
+	json_t *peers    = me != NULL && them != NULL
+			       ? json_pack("[O, O]", me_first ? me : them, me_first ? them : me)
+			       : NULL;
 	json_decref(me);
 	json_decref(them);
 	if (block == NULL || peers == NULL || json_object_set_new(block, "peers", peers) != 0) {
@@ -156,10 +157,10 @@ kea_ha_block(const engine_failover *rel, kea_render_result *out, bool *oom)
 		if (beat_ms > KEA_HEARTBEAT_DEFAULT_MS) {
 			beat_ms = KEA_HEARTBEAT_DEFAULT_MS;
 		}
-		if (json_object_set_new(block, "max-response-delay", json_integer((json_int_t) delay_ms)) !=
-			0 ||
-		    json_object_set_new(block, "heartbeat-delay", json_integer((json_int_t) beat_ms)) !=
-			0 ||
+		if (json_object_set_new(
+			block, "max-response-delay", json_integer((json_int_t) delay_ms)) != 0 ||
+		    json_object_set_new(
+			block, "heartbeat-delay", json_integer((json_int_t) beat_ms)) != 0 ||
 		    json_object_set_new(block, "max-unacked-clients", json_integer(0)) != 0) {
 			json_decref(block);
 			*oom = true;
@@ -171,6 +172,13 @@ kea_ha_block(const engine_failover *rel, kea_render_result *out, bool *oom)
 
 frep_code
 kea_ha_render(engine *e, kea_render_result *out, frep_status *st)
+{
+	return kea_ha_render_named(e, out, NULL, 0, st);
+}
+
+frep_code
+kea_ha_render_named(
+    engine *e, kea_render_result *out, char *rendered_name, size_t cap, frep_status *st)
 {
 	engine_failover *rels   = NULL;
 	size_t           n      = 0;
@@ -230,10 +238,14 @@ kea_ha_render(engine *e, kea_render_result *out, frep_status *st)
 		snprintf(ha, sizeof(ha), "%s/%s", kea_ha_hooks_dir, HA_LIB);
 		json_t *hooks = json_pack("[{s:s}, {s:s, s:{s:[o]}}]", "library", lease_cmds,
 		    "library", ha, "parameters", "high-availability", block);
-		block = NULL; /* the pack took it, even on failure */
-		if (hooks == NULL || json_object_set_new(out->dhcp4, "hooks-libraries", hooks) != 0) {
+		block         = NULL; /* the pack took it, even on failure */
+		if (hooks == NULL ||
+		    json_object_set_new(out->dhcp4, "hooks-libraries", hooks) != 0) {
 			oom = true;
 		}
+	}
+	if (rendered_name != NULL && cap > 0) {
+		snprintf(rendered_name, cap, "%s", chosen != NULL && !oom ? chosen : "");
 	}
 	json_decref(block);
 	engine_failovers_free(rels, n);
@@ -265,7 +277,8 @@ kea_ha_merge(json_t *merged, const json_t *base_dhcp4, const json_t *rendered)
 		/* No HA rendered: the base's hooks, as they are. */
 		if (base != NULL) {
 			json_t *copy = json_deep_copy(base);
-			return copy != NULL && json_object_set_new(merged, "hooks-libraries", copy) == 0
+			return copy != NULL &&
+				       json_object_set_new(merged, "hooks-libraries", copy) == 0
 				   ? 0
 				   : -1;
 		}
@@ -329,10 +342,11 @@ kea_ha_status(const char *socket_path, unsigned timeout_ms, char *state, char *p
 	    FREP_OK) {
 		return st->code;
 	}
-	json_t     *ha    = json_object_get(json_object_get(answer, "arguments"), "high-availability");
-	json_t     *pair  = json_array_get(ha, 0);
-	json_t     *srv   = json_object_get(pair, "ha-servers");
-	const char *local = json_string_value(json_object_get(json_object_get(srv, "local"), "state"));
+	json_t     *ha = json_object_get(json_object_get(answer, "arguments"), "high-availability");
+	json_t     *pair = json_array_get(ha, 0);
+	json_t     *srv  = json_object_get(pair, "ha-servers");
+	const char *local =
+	    json_string_value(json_object_get(json_object_get(srv, "local"), "state"));
 	const char *remote =
 	    json_string_value(json_object_get(json_object_get(srv, "remote"), "last-state"));
 	if (local == NULL) {

@@ -41,6 +41,11 @@ extern const char kea_ha_hooks_dir[];
  * releases it). */
 frep_code kea_ha_render(engine *e, kea_render_result *out, frep_status *st);
 
+/* kea_ha_render, also writing the name of the relationship rendered into
+ * rendered_name (cap bytes; "" when none is). */
+frep_code kea_ha_render_named(
+    engine *e, kea_render_result *out, char *rendered_name, size_t cap, frep_status *st);
+
 /* The HA hook block (the one "high-availability" entry) for rel as seen
  * from this server, appending warnings to out (may be NULL: none kept).
  * A new reference, or NULL when rel cannot be rendered (its reason is a
