@@ -42,7 +42,8 @@ static void
 need_kea(void)
 {
 	if (!have_kea()) {
-		printf("FREP-SKIP(kea): kea-dhcp4 is not installed: Kea's HA hook is not checked\n");
+		printf(
+		    "FREP-SKIP(kea): kea-dhcp4 is not installed: Kea's HA hook is not checked\n");
 		fflush(stdout);
 		skips++;
 		skip();
@@ -112,14 +113,15 @@ ha_block(const kea_render_result *r)
 {
 	json_t *hooks = json_object_get(r->dhcp4, "hooks-libraries");
 	assert_int_equal(json_array_size(hooks), 2);
-	const char *lease_cmds = json_string_value(json_object_get(json_array_get(hooks, 0), "library"));
-	const char *ha         = json_string_value(json_object_get(json_array_get(hooks, 1), "library"));
+	const char *lease_cmds =
+	    json_string_value(json_object_get(json_array_get(hooks, 0), "library"));
+	const char *ha = json_string_value(json_object_get(json_array_get(hooks, 1), "library"));
 	assert_non_null(strstr(lease_cmds, "/libdhcp_lease_cmds.so"));
 	assert_non_null(strstr(ha, "/libdhcp_ha.so"));
-	json_t *b = json_array_get(json_object_get(json_object_get(json_array_get(hooks, 1),
-					       "parameters"),
-				       "high-availability"),
-	    0);
+	json_t *b =
+	    json_array_get(json_object_get(json_object_get(json_array_get(hooks, 1), "parameters"),
+			       "high-availability"),
+		0);
 	assert_non_null(b);
 	return b;
 }
@@ -147,8 +149,8 @@ merged(testdb *t, const kea_render_result *r, const char *sock)
 	json_t *base = json_pack("{s:{s:{s:[]}, s:{s:s, s:s}, s:{s:s, s:b}, s:[{s:s, s:s, "
 				 "s:[{s:s}]}]}}",
 	    "Dhcp4", "interfaces-config", "interfaces", "control-socket", "socket-type", "unix",
-	    "socket-name", sock, "lease-database", "type", "memfile", "persist", 0, "loggers", "name",
-	    "kea-dhcp4", "severity", "INFO", "output_options", "output", "stdout");
+	    "socket-name", sock, "lease-database", "type", "memfile", "persist", 0, "loggers",
+	    "name", "kea-dhcp4", "severity", "INFO", "output_options", "output", "stdout");
 	assert_non_null(base);
 	(void) t;
 	json_t *all = kea_render_merge(base, r->dhcp4);
@@ -273,9 +275,9 @@ run_pair(testdb *ta, testdb *tb, const char *name_a, const char *name_b, const c
 	snprintf(pb, sizeof(pb), "%s/kea-b.json", tb->dir);
 	json_t *ca = merged(ta, &ra, sa), *cb = merged(tb, &rb, sb);
 	/* HA's own listener needs Kea's multi-threading: the merge enables it. */
-	assert_true(json_is_true(json_object_get(
-	    json_object_get(json_object_get(ca, "Dhcp4"), "multi-threading"),
-	    "enable-multi-threading")));
+	assert_true(json_is_true(
+	    json_object_get(json_object_get(json_object_get(ca, "Dhcp4"), "multi-threading"),
+		"enable-multi-threading")));
 	write_json(pa, ca);
 	write_json(pb, cb);
 	kea_test_file(ta->dir, pa);
@@ -305,10 +307,10 @@ test_kea_ha_hot_standby_pair_reaches_hot_standby(void **state)
 	snprintf(na, sizeof(na), "127.0.0.1:%u", port);
 	snprintf(nb, sizeof(nb), "127.0.0.1:%u", port + 1);
 	/* A is the standby here: roles come from frep's role, not the URLs. */
-	testdb *ta = side("pair", ENGINE_FAILOVER_MODE_HOT_STANDBY, ENGINE_SERVER_ROLE_STANDBY, 50,
-	    ua, ub, 2);
-	testdb *tb = side("pair", ENGINE_FAILOVER_MODE_HOT_STANDBY, ENGINE_SERVER_ROLE_ACTIVE, 50,
-	    ub, ua, 2);
+	testdb *ta = side(
+	    "pair", ENGINE_FAILOVER_MODE_HOT_STANDBY, ENGINE_SERVER_ROLE_STANDBY, 50, ua, ub, 2);
+	testdb *tb = side(
+	    "pair", ENGINE_FAILOVER_MODE_HOT_STANDBY, ENGINE_SERVER_ROLE_ACTIVE, 50, ub, ua, 2);
 	kea_render_result r;
 	frep_status       st;
 	CHECK_OK(kea_render(ta->e, &r, &st), st);
@@ -318,8 +320,8 @@ test_kea_ha_hot_standby_pair_reaches_hot_standby(void **state)
 	assert_int_equal(json_integer_value(json_object_get(b, "max-response-delay")), 2000);
 	assert_int_equal(json_integer_value(json_object_get(b, "heartbeat-delay")), 1000);
 	assert_int_equal(json_integer_value(json_object_get(b, "max-unacked-clients")), 0);
-	assert_true(json_is_true(json_object_get(json_array_get(json_object_get(b, "peers"), 0),
-	    "auto-failover")));
+	assert_true(json_is_true(
+	    json_object_get(json_array_get(json_object_get(b, "peers"), 0), "auto-failover")));
 	assert_true(has_warning(&r, "max_client_lead_time_s 3600 not rendered"));
 	assert_true(has_warning(&r, "reserve_percent 5 not rendered"));
 	kea_render_result_fini(&r);
@@ -367,8 +369,8 @@ test_kea_ha_warnings(void **state)
 {
 	(void) state;
 	frep_status st;
-	testdb     *t = side("b-second", ENGINE_FAILOVER_MODE_HOT_STANDBY, ENGINE_SERVER_ROLE_ACTIVE,
-		50, "http://127.0.0.1:8001/", "http://127.0.0.1:8002/", 0);
+	testdb *t = side("b-second", ENGINE_FAILOVER_MODE_HOT_STANDBY, ENGINE_SERVER_ROLE_ACTIVE,
+	    50, "http://127.0.0.1:8001/", "http://127.0.0.1:8002/", 0);
 	engine_scope s2 = {.scope_id = IP4(10, 2, 0, 0),
 	    .subnet_mask             = MASK24,
 	    .name                    = "Other",
@@ -377,14 +379,14 @@ test_kea_ha_warnings(void **state)
 	CHECK_OK(engine_scope_add(t->e, &s2, NULL, &st), st);
 	uint32_t        ids[] = {IP4(10, 2, 0, 0)};
 	engine_failover rel2  = {.name = "a-first",
-	     .partner_server          = "tcp://127.0.0.1:2",
-	     .mode                    = ENGINE_FAILOVER_MODE_LOAD_BALANCE,
-	     .server_role             = ENGINE_SERVER_ROLE_ACTIVE,
-	     .shared_secret           = "s3cret",
-	     .scope_ids               = ids,
-	     .n_scope_ids             = 1,
-	     .kea_ha_url              = "http://127.0.0.1:8003/",
-	     .partner_kea_ha_url      = "http://127.0.0.1:8004/"};
+	     .partner_server           = "tcp://127.0.0.1:2",
+	     .mode                     = ENGINE_FAILOVER_MODE_LOAD_BALANCE,
+	     .server_role              = ENGINE_SERVER_ROLE_ACTIVE,
+	     .shared_secret            = "s3cret",
+	     .scope_ids                = ids,
+	     .n_scope_ids              = 1,
+	     .kea_ha_url               = "http://127.0.0.1:8003/",
+	     .partner_kea_ha_url       = "http://127.0.0.1:8004/"};
 	CHECK_OK(engine_failover_add(t->e, &rel2, NULL, &st), st);
 
 	kea_render_result r;
@@ -392,8 +394,8 @@ test_kea_ha_warnings(void **state)
 	print_warnings(&r);
 	/* The first by name is rendered, the other is a warning naming both. */
 	json_t *b = ha_block(&r);
-	assert_string_equal(json_string_value(json_object_get(b, "this-server-name")),
-	    "127.0.0.1:8003");
+	assert_string_equal(
+	    json_string_value(json_object_get(b, "this-server-name")), "127.0.0.1:8003");
 	assert_true(has_warning(&r, "failover 'b-second': not rendered in Kea's HA hook: Kea 2.2 "
 				    "runs one HA relationship per server"));
 	assert_true(has_warning(&r, "'a-first' is rendered"));
@@ -401,15 +403,15 @@ test_kea_ha_warnings(void **state)
 	kea_render_result_fini(&r);
 
 	/* The rendered one loses its partner's URL: the other one is rendered. */
-	engine_failover   m       = {.name = "a-first", .partner_kea_ha_url = ""};
+	engine_failover   m      = {.name = "a-first", .partner_kea_ha_url = ""};
 	const char *const mask[] = {"partner_kea_ha_url"};
 	CHECK_OK(engine_failover_set(t->e, &m, mask, 1, NULL, &st), st);
 	CHECK_OK(kea_render(t->e, &r, &st), st);
 	assert_true(has_warning(&r, "failover 'a-first': Kea HA hook not rendered: the partner's "
 				    "Kea HA URL is unknown"));
 	b = ha_block(&r);
-	assert_string_equal(json_string_value(json_object_get(b, "this-server-name")),
-	    "127.0.0.1:8001");
+	assert_string_equal(
+	    json_string_value(json_object_get(b, "this-server-name")), "127.0.0.1:8001");
 	kea_render_result_fini(&r);
 
 	/* No URL here, and the same URL on both sides: no HA at all. */
@@ -435,8 +437,8 @@ test_kea_ha_merge_keeps_base_hooks(void **state)
 {
 	(void) state;
 	frep_status st;
-	testdb *t = side("pair", ENGINE_FAILOVER_MODE_HOT_STANDBY, ENGINE_SERVER_ROLE_ACTIVE, 50,
-	    "http://127.0.0.1:8001/", "http://127.0.0.1:8002/", 0);
+	testdb *t    = side("pair", ENGINE_FAILOVER_MODE_HOT_STANDBY, ENGINE_SERVER_ROLE_ACTIVE, 50,
+	       "http://127.0.0.1:8001/", "http://127.0.0.1:8002/", 0);
 	json_t *base = json_pack("{s:{s:[{s:s}, {s:s, s:{}}, {s:s}], s:{s:b, s:i}}}", "Dhcp4",
 	    "hooks-libraries", "library", "/opt/kea/libdhcp_stat_cmds.so", "library",
 	    "/opt/kea/libdhcp_ha.so", "parameters", "library", "/opt/kea/libdhcp_lease_cmds.so",
@@ -447,8 +449,9 @@ test_kea_ha_merge_keeps_base_hooks(void **state)
 	json_t *d     = json_object_get(all, "Dhcp4");
 	json_t *hooks = json_object_get(d, "hooks-libraries");
 	assert_int_equal(json_array_size(hooks), 3);
-	assert_non_null(strstr(
-	    json_string_value(json_object_get(json_array_get(hooks, 0), "library")), kea_ha_hooks_dir));
+	assert_non_null(
+	    strstr(json_string_value(json_object_get(json_array_get(hooks, 0), "library")),
+		kea_ha_hooks_dir));
 	assert_string_equal(json_string_value(json_object_get(json_array_get(hooks, 2), "library")),
 	    "/opt/kea/libdhcp_stat_cmds.so");
 	json_t *mt = json_object_get(d, "multi-threading");
@@ -463,9 +466,9 @@ test_kea_ha_merge_keeps_base_hooks(void **state)
 	all = kea_render_merge(base, r.dhcp4);
 	assert_true(json_equal(json_object_get(json_object_get(all, "Dhcp4"), "hooks-libraries"),
 	    json_object_get(json_object_get(base, "Dhcp4"), "hooks-libraries")));
-	assert_false(json_is_true(json_object_get(
-	    json_object_get(json_object_get(all, "Dhcp4"), "multi-threading"),
-	    "enable-multi-threading")));
+	assert_false(json_is_true(
+	    json_object_get(json_object_get(json_object_get(all, "Dhcp4"), "multi-threading"),
+		"enable-multi-threading")));
 	json_decref(all);
 	json_decref(base);
 	kea_render_result_fini(&r);
@@ -484,12 +487,15 @@ test_kea_ha_url_checked(void **state)
 	    "http://[::1]:8001/", NULL};
 	frep_status              st;
 	for (size_t i = 0; bad[i] != NULL; i++) {
-		assert_int_equal(engine_ha_url_check("--kea-ha-url", bad[i], &st), FREP_INVALID_ARGUMENT);
+		assert_int_equal(
+		    engine_ha_url_check("--kea-ha-url", bad[i], &st), FREP_INVALID_ARGUMENT);
 		assert_non_null(strstr(st.message, "--kea-ha-url"));
 		assert_non_null(strstr(st.message, bad[i]));
 	}
-	assert_int_equal(engine_ha_url_check("--kea-ha-url", "http://192.0.2.1:8001/", &st), FREP_OK);
-	assert_int_equal(engine_ha_url_check("--kea-ha-url", "http://192.0.2.1:8001", &st), FREP_OK);
+	assert_int_equal(
+	    engine_ha_url_check("--kea-ha-url", "http://192.0.2.1:8001/", &st), FREP_OK);
+	assert_int_equal(
+	    engine_ha_url_check("--kea-ha-url", "http://192.0.2.1:8001", &st), FREP_OK);
 	assert_int_equal(engine_ha_url_check("--kea-ha-url", "", &st), FREP_OK);
 
 	testdb         *t   = testdb_open();
