@@ -131,9 +131,11 @@ B="ipc://$T/b.ipc"
 "$FREPD" --listen "$A" --db "$T/a.db" --kea-socket "$T/a.sock" --kea-base "$T/a.json" \
 	--kea-ha-url "http://127.0.0.1:$PORT/" 2>"$T/frepd-a.log" &
 PIDS+=($!)
+FREPD_A=$!
 "$FREPD" --listen "$B" --db "$T/b.db" --kea-socket "$T/b.sock" --kea-base "$T/b.json" \
 	--kea-ha-url "http://127.0.0.1:$((PORT + 1))/" 2>"$T/frepd-b.log" &
 PIDS+=($!)
+FREPD_B=$!
 on() {
 	local s=$1
 	shift
@@ -250,4 +252,11 @@ case "${ip2:-}" in
 198.51.100.1[0-9][0-9] | 198.51.100.200) ;;
 *) fail "expected a pool address from B, got '${ip2:-}'" ;;
 esac
+# Each frepd stops cleanly (under ASan, a leak makes its exit status non-zero).
+for p in "$FREPD_A" "$FREPD_B"; do
+	kill "$p"
+	wait "$p"
+	rc=$?
+	[ "$rc" = 0 ] || fail "frepd $p exited $rc on SIGTERM"
+done
 echo "PASS"

@@ -72,9 +72,11 @@ on() {
 "$FREPD" --listen "$A" --db "$T/a.db" --kea-socket "$T/kea-a.sock" --kea-base "$T/kea-a.json" \
 	--kea-ha-url "$HA_A" 2>"$T/frepd-a.log" &
 PIDS+=($!)
+FREPD_A=$!
 "$FREPD" --listen "$B" --db "$T/b.db" --kea-socket "$T/kea-b.sock" --kea-base "$T/kea-b.json" \
 	--kea-ha-url "$HA_B" 2>"$T/frepd-b.log" &
 PIDS+=($!)
+FREPD_B=$!
 for s in "$A" "$B"; do
 	for _ in $(seq 100); do
 		on "$s" health >/dev/null 2>&1 && break
@@ -96,6 +98,9 @@ sys.exit(0 if eval(sys.argv[2], {"s": s}) else 1)' "$T/status.out" "$2" 2>/dev/n
 	done
 	fail "$srv: kea status never satisfied: $2"
 }
+
+# Kea holds the current rendering (so a state read after it is the new one's).
+IN_STEP='s.get("last_pushed_digest") and s["last_pushed_digest"] == s.get("current_digest") and not s.get("pending")'
 
 on "$A" scope add 10.0.2.0/24 --range 10.0.2.10-10.0.2.200 --name shared >/dev/null ||
 	fail "scope on A"
@@ -130,6 +135,40 @@ grep -q "\"this-server-name\": \"127.0.0.1:$((PORT + 1))\"" "$T/render-b.out" ||
 
 # SetFailover re-renders both sides: load balance 70/30, both reach it.
 on "$A" failover set pair --mode load-balance --percent 70 >/dev/null || fail "failover set"
-status_is "$A" 's.get("ha_state") == "load-balancing"'
-status_is "$B" 's.get("ha_state") == "load-balancing" and any("load_balance_percent 30 rendered as 50" in w for w in s.get("ha_warnings", []))'
+status_is "$A" "$IN_STEP"' and s.get("ha_state") == "load-balancing"'
+status_is "$B" "$IN_STEP"' and s.get("ha_state") == "load-balancing" and any("load_balance_percent 30 rendered as 50" in w for w in s.get("ha_warnings", []))'
+# B's frepd restarted with another --kea-ha-url: B's relationship takes it
+# at start; the next SetFailover tells A, and both Keas re-render with it.
+kill "$FREPD_B"
+wait "$FREPD_B" || fail "frepd B exited $? on SIGTERM"
+HA_B2="http://127.0.0.1:$((PORT + 2))/"
+"$FREPD" --listen "$B" --db "$T/b.db" --kea-socket "$T/kea-b.sock" --kea-base "$T/kea-b.json" \
+	--kea-ha-url "$HA_B2" 2>>"$T/frepd-b.log" &
+PIDS+=($!)
+FREPD_B=$!
+for _ in $(seq 100); do
+	on "$B" health >/dev/null 2>&1 && break
+	sleep 0.1
+done
+on "$B" --json failover get pair >"$T/rel-b.out" || fail "failover get on B"
+grep -q "\"kea_ha_url\": \"$HA_B2\"" "$T/rel-b.out" || fail "B did not take its new --kea-ha-url"
+on "$A" failover set pair --switch-interval 3s >/dev/null || fail "failover set (switch interval)"
+on "$A" --json failover get pair >"$T/rel-a.out" || fail "failover get on A"
+grep -q "\"partner_kea_ha_url\": \"$HA_B2\"" "$T/rel-a.out" ||
+	fail "A did not learn B's new Kea HA URL from SetFailover"
+status_is "$A" "$IN_STEP"' and s.get("ha_state") == "load-balancing"'
+status_is "$B" "$IN_STEP"' and s.get("ha_state") == "load-balancing"'
+on "$A" kea render >"$T/render-a.out" 2>/dev/null || fail "kea render on A"
+grep -q "\"url\": \"$HA_B2\"" "$T/render-a.out" || fail "A's rendering does not use B's new URL"
+on "$B" kea render >"$T/render-b.out" 2>/dev/null || fail "kea render on B"
+grep -q "\"this-server-name\": \"127.0.0.1:$((PORT + 2))\"" "$T/render-b.out" ||
+	fail "B's rendering does not use its new URL"
+
+# Each frepd stops cleanly (under ASan, a leak makes its exit status non-zero).
+for p in "$FREPD_A" "$FREPD_B"; do
+	kill "$p"
+	wait "$p"
+	rc=$?
+	[ "$rc" = 0 ] || fail "frepd $p exited $rc on SIGTERM"
+done
 echo "PASS"
