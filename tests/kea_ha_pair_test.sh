@@ -120,6 +120,16 @@ assert (a["kea_ha_url"], a["partner_kea_ha_url"]) == (ha, hb), a
 assert (b["kea_ha_url"], b["partner_kea_ha_url"]) == (hb, ha), b
 PY
 
+# Operators do not write the URLs: SetFailover naming one is refused, and a
+# URL in AddFailover / a whole-object SetFailover is ignored.
+on "$A" call /frep.v1.DhcpServer/SetFailover \
+	'{"relationship": {"name": "pair", "partnerKeaHaUrl": "http://127.0.0.1:1/"}, "updateMask": ["partner_kea_ha_url"]}' \
+	>"$T/setmask.out" 2>&1 && fail "SetFailover accepted partner_kea_ha_url in its mask"
+grep -q 'INVALID_ARGUMENT.*partner_kea_ha_url' "$T/setmask.out" ||
+	fail "the refusal does not name partner_kea_ha_url: $(cat "$T/setmask.out")"
+on "$A" --json failover get pair | grep -q "\"partner_kea_ha_url\": \"$HA_B\"" ||
+	fail "the refused SetFailover changed the partner's URL"
+
 # Both Keas, configured only by frep, reach hot standby.
 status_is "$A" 's.get("ha_relationship") == "pair" and s.get("ha_state") == "hot-standby"'
 status_is "$B" 's.get("ha_relationship") == "pair" and s.get("ha_state") == "hot-standby"'
