@@ -6,13 +6,15 @@
 # bridged inside a network namespace made here, where a DHCP client runs
 # (198.51.100.0/24, TEST-NET-2: nothing leaves the machine; HA traffic
 # between the Keas on loopback).
-#  1. `failover add` (hot standby, A active, state switch interval 2 s):
+#  1. `failover add` (hot standby, A active, state switch interval 5 s:
+#     short, yet long enough that a loaded machine's late heartbeat does not
+#     make the pair flap):
 #     both Keas reach the hot-standby state (as `kea status` reports Kea's);
 #  2. dhclient in the namespace gets a lease from A's Kea (the server
 #     identifier says which), and B's Kea knows that lease (lease4-get over
 #     its control socket): the HA hook frep configured keeps leases in step;
 #  3. A's Kea stopped: B's Kea goes to partner-down (after the shortened
-#     delay, max-response-delay 2 s) and serves the client.
+#     delay, max-response-delay 5 s) and serves the client.
 # Without root, Kea, dhclient or network namespaces: prints why and exits
 # 77. Everything made here (processes by PID, namespace, veths) is removed
 # at the end, on failure too.
@@ -26,8 +28,11 @@ skip() {
 }
 fail() {
 	echo "FAIL: $*" >&2
+	for s in "$A" "$B"; do
+		[ -n "$s" ] && "$FREPCTL" --server "$s" kea status 2>&1 | grep "kea HA" >&2
+	done
 	for f in "$T"/*.log; do
-		[ -f "$f" ] && { echo "--- $f" >&2; tail -n 25 "$f" >&2; }
+		[ -f "$f" ] && { echo "--- $f" >&2; grep -v -e "'ha-heartbeat'" "$f" | tail -n 40 >&2; }
 	done
 	exit 1
 }
@@ -47,6 +52,8 @@ VB="fhb${RID:0:8}" # host end of B's Kea
 MAC=02:00:00:5e:19:01
 PIDS=()
 NS_MADE=0
+A=
+B=
 KEA_A=
 PORT=$((30000 + ($$ % 10000) * 2))
 
@@ -214,7 +221,7 @@ echo s3cret-kea-ha >"$T/secret"
 on "$A" scope add 198.51.100.0/24 --range 198.51.100.100-198.51.100.200 --name kea-ha \
 	--lease 1h >/dev/null || fail "scope add"
 on "$A" failover add pair --partner "$B" --scope 198.51.100.0 --mode hot-standby --role active \
-	--switch-interval 2s --auto-state-transition yes --secret-file "$T/secret" >/dev/null ||
+	--switch-interval 5s --auto-state-transition yes --secret-file "$T/secret" >/dev/null ||
 	fail "failover add"
 
 # 1. Both Keas, HA configured only by frep, reach hot standby.
