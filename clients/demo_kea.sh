@@ -1,101 +1,167 @@
 #!/bin/bash
-# demo_kea: a DHCP client served by the partner's Kea (run as root).
-# Two frepd partners on loopback, each driving its own kea-dhcp4; B's Kea
-# listens on one end of a veth pair whose other end is in a network
-# namespace made here (192.0.2.0/24, TEST-NET-1: nothing leaves the
-# machine). A reservation made on A is replicated to B, B's frepd pushes
-# it into B's Kea, and dhclient in the namespace gets the reserved address
-# from B's Kea. Everything is removed at the end.
+# demo_kea: both halves of a Windows-style failover (run as root).
+# Two frepd partners on loopback, each driving its own kea-dhcp4 whose base
+# file has no HA section. Both Keas listen on veths bridged inside a network
+# namespace made here, where a DHCP client runs (192.0.2.0/24, TEST-NET-1:
+# nothing leaves the machine).
+#  - configuration: a reservation made on A is replicated to B by frep and
+#    pushed into both Keas;
+#  - leases: the relationship (hot standby, A active) is rendered as Kea's
+#    HA hook on both servers; the client's lease from A's Kea is known to
+#    B's Kea, and when A's Kea stops, B's takes over and serves the client.
+# Everything is removed at the end.
 # Usage: clients/demo_kea.sh [BUILD_DIR]   (default: build)
 set -eu
 BUILD=${1:-build}
 FREPD=$BUILD/rpc/frepd
 FREPCTL=$BUILD/clients/frepctl
 [ "$(id -u)" = 0 ] || { echo "demo-kea: run as root (network namespace, veth, raw sockets)"; exit 1; }
-for p in kea-dhcp4 dhclient ip "$FREPD" "$FREPCTL"; do
+for p in kea-dhcp4 dhclient ip python3 "$FREPD" "$FREPCTL"; do
 	command -v "$p" >/dev/null 2>&1 || { echo "demo-kea: $p not found"; exit 1; }
 done
 
 T=$(mktemp -d /tmp/frep-demo-kea.XXXXXX)
 RID=$(printf '%04x%04x' $((RANDOM)) $((RANDOM)))
 NS="frep-$RID"
+VA="fra${RID:0:8}"
 VB="frb${RID:0:8}"
-VC="frc${RID:0:8}"
 MAC=02:00:00:5e:10:42
+PORT=$((30000 + ($$ % 10000) * 2))
 PIDS=()
+KEA_A=
+NS_MADE=0
 say() { printf '\n== %s\n' "$*"; }
 cleanup() {
 	set +e
-	for pid in $(ip netns pids "$NS" 2>/dev/null); do kill -9 "$pid"; done
+	if [ "$NS_MADE" = 1 ]; then
+		for pid in $(ip netns pids "$NS" 2>/dev/null); do kill -9 "$pid"; done
+	fi
 	for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
 	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+	ip link del "$VA" 2>/dev/null
 	ip link del "$VB" 2>/dev/null
-	ip netns del "$NS" 2>/dev/null
+	[ "$NS_MADE" = 1 ] && ip netns del "$NS" 2>/dev/null
 	rm -rf "$T"
 }
 trap cleanup EXIT
 
-say "a network namespace $NS, a veth pair: $VB (B's Kea, 192.0.2.1) <-> $VC (the client, MAC $MAC)"
+say "a network namespace $NS: the client (MAC $MAC) on a bridge over two veths, to A's Kea ($VA, 192.0.2.2) and B's ($VB, 192.0.2.3)"
 ip netns add "$NS"
-ip link add "$VB" type veth peer name "$VC"
-ip link set "$VC" netns "$NS"
-ip addr add 192.0.2.1/24 dev "$VB"
+NS_MADE=1
+ip link add "$VA" type veth peer name nsa
+ip link add "$VB" type veth peer name nsb
+ip link set nsa netns "$NS"
+ip link set nsb netns "$NS"
+ip addr add 192.0.2.2/24 dev "$VA"
+ip addr add 192.0.2.3/24 dev "$VB"
+ip link set "$VA" up
 ip link set "$VB" up
-ip netns exec "$NS" ip link set "$VC" address "$MAC"
-ip netns exec "$NS" ip link set "$VC" up
+inns() { ip netns exec "$NS" "$@"; }
+inns ip link set lo up
+inns ip link add br0 type bridge forward_delay 0 stp_state 0
+inns ip link set nsa master br0
+inns ip link set nsb master br0
+inns ip link set br0 address "$MAC"
+for l in nsa nsb br0; do inns ip link set "$l" up; done
 
 export KEA_PIDFILE_DIR="$T" KEA_LOCKFILE_DIR="$T"
 for k in a b; do
-	ifs='[]'
-	[ $k = b ] && ifs="[\"$VB\"]"
+	ifc=$VA
+	[ $k = b ] && ifc=$VB
 	cat >"$T/$k.json" <<JSON
 { "Dhcp4": {
-    "interfaces-config": { "interfaces": $ifs },
+    "interfaces-config": { "interfaces": [ "$ifc" ] },
     "control-socket": { "socket-type": "unix", "socket-name": "$T/$k.sock" },
     "lease-database": { "type": "memfile", "persist": true, "name": "$T/$k.leases", "lfc-interval": 0 },
     "loggers": [ { "name": "kea-dhcp4", "severity": "INFO", "output_options": [ { "output": "$T/kea-$k.log" } ] } ] } }
 JSON
 	kea-dhcp4 -c "$T/$k.json" >"$T/kea-$k.out" 2>&1 &
 	PIDS+=($!)
+	[ $k = a ] && KEA_A=$!
 done
-sleep 1
+for k in a b; do
+	for _ in $(seq 100); do [ -S "$T/$k.sock" ] && break; sleep 0.1; done
+done
+echo "the base files have no HA section: $(grep -c high-availability "$T/a.json" "$T/b.json" | tr '\n' ' ')"
 A="ipc://$T/a.ipc"
 B="ipc://$T/b.ipc"
-"$FREPD" --listen "$A" --db "$T/a.db" --kea-socket "$T/a.sock" --kea-base "$T/a.json" 2>"$T/frepd-a.log" &
+"$FREPD" --listen "$A" --db "$T/a.db" --kea-socket "$T/a.sock" --kea-base "$T/a.json" \
+	--kea-ha-url "http://127.0.0.1:$PORT/" 2>"$T/frepd-a.log" &
 PIDS+=($!)
-"$FREPD" --listen "$B" --db "$T/b.db" --kea-socket "$T/b.sock" --kea-base "$T/b.json" 2>"$T/frepd-b.log" &
+"$FREPD" --listen "$B" --db "$T/b.db" --kea-socket "$T/b.sock" --kea-base "$T/b.json" \
+	--kea-ha-url "http://127.0.0.1:$((PORT + 1))/" 2>"$T/frepd-b.log" &
 PIDS+=($!)
-on() { local s=$1; shift; "$FREPCTL" --server "$s" "$@"; }
+on() { local s=$1; shift; "$FREPCTL" --server "$s" --timeout 10000 "$@"; }
 for s in "$A" "$B"; do
 	for _ in $(seq 50); do on "$s" health >/dev/null 2>&1 && break; sleep 0.1; done
 done
-
-say "on A: a scope, a relationship A<->B (the scope is created on B), a reservation for $MAC"
-on "$A" scope add 192.0.2.0/24 --range 192.0.2.100-192.0.2.200 --name demo --lease 1h
-echo demo-secret >"$T/secret"
-on "$A" failover add demo-pair --partner "$B" --scope 192.0.2.0 --secret-file "$T/secret"
-on "$A" reservation add 192.0.2.0 192.0.2.50 --client-id "${MAC//:/-}" --name demo-client
-say "replicate A -> B"
-on "$A" replicate --name demo-pair --force
-sleep 1
-say "B's Kea, as B's frepd pushed it"
-on "$B" kea status
-on "$B" kea render --quiet | head -40
-
-say "dhclient in $NS asks; only B's Kea listens on the link"
+ha_state() {
+	for _ in $(seq 600); do
+		on "$1" --json kea status 2>/dev/null | python3 -c 'import json, sys
+sys.exit(0 if json.load(sys.stdin).get("ha_state") == sys.argv[1] else 1)' "$2" && return 0
+		sleep 0.1
+	done
+	echo "demo-kea: $1 never reached $2"
+	exit 1
+}
+kea_cmd() {
+	python3 - "$1" "$2" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode())
+data = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+print(json.dumps(json.loads(data), indent=1))
+PY
+}
 cat >"$T/script" <<SH
 #!/bin/sh
-case "\$reason" in BOUND|RENEW|REBIND|REBOOT) echo "\$new_ip_address" >"$T/got" ;; esac
+case "\$reason" in BOUND|RENEW|REBIND|REBOOT) echo "\$new_ip_address from \$new_dhcp_server_identifier" >"$T/got" ;; esac
 exit 0
 SH
 chmod +x "$T/script"
-ip netns exec "$NS" dhclient -d -1 -v -sf "$T/script" -lf "$T/dhclient.leases" -pf "$T/dhclient.pid" "$VC" >"$T/dhclient.log" 2>&1 &
-DPID=$!
-PIDS+=($DPID)
-for _ in $(seq 200); do [ -s "$T/got" ] && break; sleep 0.1; done
-grep -E "DHCP(OFFER|ACK)" "$T/dhclient.log" || true
-if [ -s "$T/got" ]; then
-	echo "demo-kea: the client got $(cat "$T/got") from B's Kea (reserved on A, replicated to B)"
-else
-	echo "demo-kea: the client got no address"; exit 1
-fi
+ask() {
+	rm -f "$T/got" "$T/dhclient.leases"
+	inns dhclient -d -1 -sf "$T/script" -lf "$T/dhclient.leases" -pf "$T/dhclient.pid" br0 >"$T/dhclient.log" 2>&1 &
+	local pid=$!
+	PIDS+=($pid)
+	for _ in $(seq 300); do [ -s "$T/got" ] && break; sleep 0.1; done
+	kill "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	if [ -s "$T/got" ]; then echo "demo-kea: the client got $(cat "$T/got")"; else echo "demo-kea: the client got no address"; exit 1; fi
+}
+
+say "on A: a scope, a hot-standby relationship A<->B (A active, 2 s state switch interval), a reservation for $MAC"
+on "$A" scope add 192.0.2.0/24 --range 192.0.2.100-192.0.2.200 --name demo --lease 1h
+echo demo-secret >"$T/secret"
+on "$A" failover add demo-pair --partner "$B" --scope 192.0.2.0 --secret-file "$T/secret" \
+	--mode hot-standby --role active --switch-interval 2s --auto-state-transition yes
+on "$A" reservation add 192.0.2.0 192.0.2.50 --client-id "${MAC//:/-}" --name demo-client
+say "half 1, configuration: replicate A -> B (frep)"
+on "$A" replicate --name demo-pair --force
+say "half 2, leases: each side's relationship holds both Kea HA URLs (exchanged at failover add)"
+on "$B" --json failover get demo-pair | grep kea_ha_url
+say "B's Kea HA hook, as B's frepd rendered it (the mirror of A's)"
+on "$B" kea render --quiet | python3 -c 'import json, sys
+d = json.load(sys.stdin)["Dhcp4"]
+print(json.dumps(d["hooks-libraries"], indent=1))'
+ha_state "$A" hot-standby
+ha_state "$B" hot-standby
+on "$A" kea status | grep "kea HA"
+
+say "dhclient in $NS asks: A's Kea (active) answers with the reservation replicated by frep"
+ask
+say "B's Kea knows that lease (lease4-get on B's control socket): the HA pair frep configured keeps leases in step"
+kea_cmd "$T/b.sock" '{"command": "lease4-get", "arguments": {"ip-address": "192.0.2.50"}}'
+
+say "A's Kea stopped: B's Kea goes to partner-down and serves the client"
+kill "$KEA_A"
+wait "$KEA_A" 2>/dev/null || true
+ha_state "$B" partner-down
+on "$B" kea status | grep "kea HA"
+ask

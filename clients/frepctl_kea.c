@@ -85,6 +85,18 @@ cmd_kea_status(frepctl *ctl, const frepctl_args *a)
 			    l->scope[0] != '\0' ? "scope " : "server", l->scope, l->kind, l->key,
 			    l->message);
 		}
+		if (r->ha_relationship[0] != '\0') {
+			printf("\nkea HA: relationship '%s': Kea reports %s (partner: %s)\n",
+			    r->ha_relationship, r->ha_state[0] != '\0' ? r->ha_state : "no state",
+			    r->ha_partner_state[0] != '\0' ? r->ha_partner_state : "unknown");
+			if (r->ha_error[0] != '\0') {
+				printf("kea HA: %s\n", r->ha_error);
+			}
+		}
+		for (size_t i = 0; i < r->n_ha_warnings; i++) {
+			printf("%skea HA warning: %s\n",
+			    i == 0 && r->ha_relationship[0] == '\0' ? "\n" : "", r->ha_warnings[i]);
+		}
 		if (r->left_out_total > 0) {
 			printf("kea: DEGRADED: %u object(s) Kea refuses left out; the rest is "
 			       "pushed\n",

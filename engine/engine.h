@@ -44,7 +44,7 @@ typedef struct engine_options {
 } engine_options;
 
 /* The schema version this build creates and migrates to. */
-#define ENGINE_SCHEMA_VERSION 3
+#define ENGINE_SCHEMA_VERSION 4
 
 /* Opens (creating if needed) the store at path, sets WAL mode,
  * synchronous=FULL and foreign keys, and runs pending migrations in one
@@ -343,11 +343,17 @@ frep_code engine_failover_add(
 /* Updates a relationship. Settable: partner_server, mode, server_role,
  * load_balance_percent, reserve_percent, max_client_lead_time_s,
  * auto_state_transition, state_switch_interval_s, shared_secret, state,
- * local_server (scopes change through add_scope / remove_scope). A new
+ * local_server, and — only when the mask names them — kea_ha_url,
+ * partner_kea_ha_url (scopes change through add_scope / remove_scope). A new
  * shared secret keeps the old one as the previous secret for
  * ENGINE_SECRET_GRACE_MS (engine_failover_previous_secret). */
 frep_code engine_failover_set(engine *e, const engine_failover *rel, const char *const *mask,
     size_t n_mask, engine_failover *out, frep_status *st);
+
+/* Checks url (NULL or "" = none: OK) as a Kea HA listener URL,
+ * http://IPV4:PORT with an optional final '/'. INVALID_ARGUMENT naming
+ * field and url otherwise. */
+frep_code engine_ha_url_check(const char *field, const char *url, frep_status *st);
 
 /* Reads one relationship, without its secret. NOT_FOUND if unknown. */
 frep_code engine_failover_get(engine *e, const char *name, engine_failover *out, frep_status *st);

@@ -1,4 +1,5 @@
 /* Failover relationships and their scopes. */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,7 +8,58 @@
 
 static const char *const failover_fields[] = {"partner_server", "mode", "server_role",
     "load_balance_percent", "reserve_percent", "max_client_lead_time_s", "auto_state_transition",
-    "state_switch_interval_s", "shared_secret", "state", "local_server", NULL};
+    "state_switch_interval_s", "shared_secret", "state", "local_server", "kea_ha_url",
+    "partner_kea_ha_url", NULL};
+
+frep_code
+engine_ha_url_check(const char *field, const char *url, frep_status *st)
+{
+	const char    *p = url;
+	char           host[INET_ADDRSTRLEN];
+	size_t         n    = 0;
+	unsigned       port = 0;
+	struct in_addr a;
+
+	if (url == NULL || url[0] == '\0') {
+		return FREP_OK;
+	}
+	if (strncmp(p, "http://", 7) != 0) {
+		return frep_status_set(st, FREP_INVALID_ARGUMENT,
+		    "%s \"%s\" is not an HA URL: it must be http://IPV4:PORT/ (Kea's HA listener; "
+		    "https needs Kea's TLS parameters, which frep does not render)",
+		    field, url);
+	}
+	p += 7;
+	while (p[n] != '\0' && p[n] != ':' && p[n] != '/' && n < sizeof(host) - 1) {
+		host[n] = p[n];
+		n++;
+	}
+	host[n] = '\0';
+	if (p[n] != ':' || inet_pton(AF_INET, host, &a) != 1) {
+		return frep_status_set(st, FREP_INVALID_ARGUMENT,
+		    "%s \"%s\" is not an HA URL: it must be http://IPV4:PORT/ with an IPv4 address "
+		    "(Kea's HA listener binds to it) and a port",
+		    field, url);
+	}
+	p += n + 1;
+	if (*p < '0' || *p > '9') {
+		return frep_status_set(st, FREP_INVALID_ARGUMENT,
+		    "%s \"%s\": the port is missing (http://IPV4:PORT/)", field, url);
+	}
+	while (*p >= '0' && *p <= '9' && port <= 65535) {
+		port = port * 10 + (unsigned) (*p++ - '0');
+	}
+	if (port == 0 || port > 65535) {
+		return frep_status_set(st, FREP_INVALID_ARGUMENT,
+		    "%s \"%s\": port out of range (1..65535)", field, url);
+	}
+	if (!(p[0] == '\0' || (p[0] == '/' && p[1] == '\0'))) {
+		return frep_status_set(st, FREP_INVALID_ARGUMENT,
+		    "%s \"%s\": nothing may follow the port but a final '/' (http://IPV4:PORT/)",
+		    field, url);
+	}
+	return FREP_OK;
+}
 
 static frep_code
 failover_validate(const engine_failover *r, frep_status *st)
@@ -25,8 +77,23 @@ failover_validate(const engine_failover *r, frep_status *st)
 	    (rc = engine__check_text(ctx, "local_server", r->local_server, ENGINE_URL_MAX,
 		 ENGINE__TEXT_NO_CONTROL, st)) != FREP_OK ||
 	    (rc = engine__check_text(ctx, "shared_secret", r->shared_secret, ENGINE_SECRET_MAX,
-		 ENGINE__TEXT_SECRET, st)) != FREP_OK) {
+		 ENGINE__TEXT_SECRET, st)) != FREP_OK ||
+	    (rc = engine__check_text(ctx, "kea_ha_url", r->kea_ha_url, ENGINE_URL_MAX,
+		 ENGINE__TEXT_NO_CONTROL, st)) != FREP_OK ||
+	    (rc = engine__check_text(ctx, "partner_kea_ha_url", r->partner_kea_ha_url,
+		 ENGINE_URL_MAX, ENGINE__TEXT_NO_CONTROL, st)) != FREP_OK) {
 		return rc;
+	}
+	{
+		char field[ENGINE_RELATIONSHIP_NAME_MAX + 64];
+		snprintf(field, sizeof(field), "%skea_ha_url", ctx);
+		if ((rc = engine_ha_url_check(field, r->kea_ha_url, st)) != FREP_OK) {
+			return rc;
+		}
+		snprintf(field, sizeof(field), "%spartner_kea_ha_url", ctx);
+		if ((rc = engine_ha_url_check(field, r->partner_kea_ha_url, st)) != FREP_OK) {
+			return rc;
+		}
 	}
 	if (r->mode != ENGINE_FAILOVER_MODE_LOAD_BALANCE &&
 	    r->mode != ENGINE_FAILOVER_MODE_HOT_STANDBY) {
@@ -74,6 +141,8 @@ failover_write(engine *e, engine__stmt_id id, const engine_failover *r, frep_sta
 	sqlite3_bind_int(s, 10, (int) r->state);
 	engine__bind_text(s, 11, r->local_server);
 	engine__bind_text(s, 12, r->shared_secret);
+	engine__bind_text(s, 13, engine__str(r->kea_ha_url));
+	engine__bind_text(s, 14, engine__str(r->partner_kea_ha_url));
 	return engine__exec(e, s, "write failover relationship", st);
 }
 
@@ -92,7 +161,10 @@ failover_from_row(sqlite3_stmt *s, engine_failover *out, frep_status *st)
 	out->state_switch_interval_s = engine__col_u32(s, 8);
 	out->state                   = (engine_failover_state) sqlite3_column_int(s, 9);
 	out->local_server            = engine__col_dup(s, 10);
-	if (out->name == NULL || out->partner_server == NULL || out->local_server == NULL) {
+	out->kea_ha_url              = engine__col_dup(s, 11);
+	out->partner_kea_ha_url      = engine__col_dup(s, 12);
+	if (out->name == NULL || out->partner_server == NULL || out->local_server == NULL ||
+	    out->kea_ha_url == NULL || out->partner_kea_ha_url == NULL) {
 		engine_failover_fini(out);
 		return engine__oom(st);
 	}
@@ -345,6 +417,14 @@ engine_failover_set(engine *e, const engine_failover *rel, const char *const *ma
 	SET(state)
 	SET(local_server)
 #undef SET
+	/* frepd keeps these (its --kea-ha-url, the partner's): only a mask
+	 * that names them changes them, never a whole-object update. */
+	if (n_mask > 0 && engine__mask_has(mask, n_mask, "kea_ha_url")) {
+		m.kea_ha_url = rel->kea_ha_url;
+	}
+	if (n_mask > 0 && engine__mask_has(mask, n_mask, "partner_kea_ha_url")) {
+		m.partner_kea_ha_url = rel->partner_kea_ha_url;
+	}
 	/* The secret is never returned, so a read-modify-write with an empty
 	 * mask must not wipe it: only a named field or a new value sets it. */
 	if ((n_mask > 0 && engine__mask_has(mask, n_mask, "shared_secret")) ||

@@ -124,6 +124,8 @@ engine_failover_fini(engine_failover *relationship)
 	}
 	free(relationship->scope_ids);
 	free(relationship->local_server);
+	free(relationship->kea_ha_url);
+	free(relationship->partner_kea_ha_url);
 	memset(relationship, 0, sizeof(*relationship));
 }
 

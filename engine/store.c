@@ -190,6 +190,13 @@ static const char schema_v3[] =
     "ALTER TABLE failover ADD COLUMN previous_secret_until_ms INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX audit_time ON audit(time_unix_ms);";
 
+/* Migration 4: the Kea HA listener of each side of a relationship
+ * (docs/KEA.md, "High availability"): this server's, from its frepd's
+ * --kea-ha-url, and the partner's, learnt when the relationship is mirrored. */
+static const char schema_v4[] =
+    "ALTER TABLE failover ADD COLUMN kea_ha_url TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE failover ADD COLUMN partner_kea_ha_url TEXT NOT NULL DEFAULT '';";
+
 typedef struct migration {
 	int         version;
 	const char *sql;
@@ -198,7 +205,8 @@ typedef struct migration {
 
 static const migration migrations[] = {
     {.version = 1, .sql = schema_v1, .seed = true}, {.version = 2, .sql = schema_v2},
-    {.version = 3, .sql = schema_v3}, {.version = 0}, /* terminator */
+    {.version = 3, .sql = schema_v3}, {.version = 4, .sql = schema_v4},
+    {.version = 0}, /* terminator */
 };
 
 sqlite3_stmt *

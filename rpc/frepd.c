@@ -63,6 +63,7 @@ typedef struct frepd_options {
 	partner_tls     partner_tls;
 	const char     *kea_socket; /* --kea-socket: drive a running kea-dhcp4 */
 	const char     *kea_base;
+	const char     *kea_ha_url; /* --kea-ha-url: this Kea's HA listener */
 	bool            allow_core_dumps;
 	const char     *http_url; /* --http: the Connect/HTTP endpoint */
 } frepd_options;
@@ -115,6 +116,10 @@ usage(FILE *out)
 	    "                           committed change (see docs/KEA.md); needs --kea-base\n"
 	    "  --kea-base FILE          the operator's Kea config (plain JSON) that frep's\n"
 	    "                           subnets, options and classes are merged into\n"
+	    "  --kea-ha-url URL         the URL this server's kea-dhcp4 offers its failover\n"
+	    "                           partner's for Kea's HA hook, http://IPV4:PORT/;\n"
+	    "                           sent to partners with each relationship, which then\n"
+	    "                           renders Kea's HA configuration (docs/KEA.md)\n"
 	    "  --allow-core-dumps       let the kernel dump this process's memory (tokens\n"
 	    "                           and shared secrets included); off by default\n"
 	    "  --http URL               also serve every method over HTTP as Connect unary\n"
@@ -238,6 +243,7 @@ parse_args(int argc, char **argv, frepd_options *o)
 		OPT_PARTNER_TLS_KEY,
 		OPT_KEA_SOCKET,
 		OPT_KEA_BASE,
+		OPT_KEA_HA_URL,
 		OPT_ALLOW_CORE,
 		OPT_AUDIT_ROWS,
 		OPT_AUDIT_DAYS,
@@ -267,6 +273,7 @@ parse_args(int argc, char **argv, frepd_options *o)
 	    {.name = "partner-tls-key", .has_arg = required_argument, .val = OPT_PARTNER_TLS_KEY},
 	    {.name = "kea-socket", .has_arg = required_argument, .val = OPT_KEA_SOCKET},
 	    {.name = "kea-base", .has_arg = required_argument, .val = OPT_KEA_BASE},
+	    {.name = "kea-ha-url", .has_arg = required_argument, .val = OPT_KEA_HA_URL},
 	    {.name = "allow-core-dumps", .has_arg = no_argument, .val = OPT_ALLOW_CORE},
 	    {.name = "audit-max-rows", .has_arg = required_argument, .val = OPT_AUDIT_ROWS},
 	    {.name = "audit-max-age-days", .has_arg = required_argument, .val = OPT_AUDIT_DAYS},
@@ -380,6 +387,16 @@ parse_args(int argc, char **argv, frepd_options *o)
 		case OPT_KEA_BASE:
 			o->kea_base = optarg;
 			break;
+		case OPT_KEA_HA_URL: {
+			frep_status hst;
+			if (engine_ha_url_check("--kea-ha-url", optarg, &hst) != FREP_OK) {
+				fprintf(stderr, "frepd: %s: %s\n", frep_code_name(hst.code),
+				    hst.message);
+				return -1;
+			}
+			o->kea_ha_url = optarg;
+			break;
+		}
 		case OPT_ALLOW_CORE:
 			o->allow_core_dumps = true;
 			break;
@@ -808,7 +825,10 @@ main(int argc, char **argv)
 	snprintf(state_path, sizeof(state_path), "%s.partner-state", o.db_path);
 	if (replication_new(store, pool, o.advertise_url, o.partner_timeout_ms, &repl, &st) !=
 		FREP_OK ||
-	    partner_service_new(store, state_path, &partner, &st) != FREP_OK) {
+	    partner_service_new(store, state_path, &partner, &st) != FREP_OK ||
+	    replication_set_kea_ha_url(repl, o.kea_ha_url, &st) != FREP_OK ||
+	    partner_service_set_kea_ha_url(partner, o.kea_ha_url, &st) != FREP_OK ||
+	    replication_refresh_kea_ha_url(repl, &st) != FREP_OK) {
 		goto fail;
 	}
 	dhcp_service_failover_hooks hooks;

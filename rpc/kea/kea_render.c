@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kea_ha.h"
 #include "sha256.h"
 
 const char *const kea_render_owned_keys[] = {
@@ -2086,6 +2087,10 @@ kea_render_cached(engine *e, kea_render_cache *cache, kea_render_result *out, fr
 	}
 	set(&c, out->dhcp4, "client-classes", c.client_classes);
 	c.client_classes = NULL;
+	/* The failover relationship as Kea's HA hook (kea_ha.c). */
+	if (!c.oom && (rc = kea_ha_render(e, out, st)) != FREP_OK) {
+		goto fail;
+	}
 
 done:
 	json_decref(subnets);
@@ -2299,10 +2304,15 @@ kea_render_merge(const json_t *base, const json_t *dhcp4)
 	json_t     *val;
 	json_object_foreach((json_t *) dhcp4, key, val)
 	{
-		if (json_object_set(d, key, val) != 0) {
+		if (strcmp(key, "hooks-libraries") != 0 && json_object_set(d, key, val) != 0) {
 			json_decref(all);
 			return NULL;
 		}
+	}
+	/* hooks-libraries: frep's HA hooks beside the base's others (kea_ha.c). */
+	if (kea_ha_merge(d, json_object_get(base, "Dhcp4"), dhcp4) != 0) {
+		json_decref(all);
+		return NULL;
 	}
 	return all;
 }

@@ -720,6 +720,8 @@ convert_failover_from_proto(const Frep__V1__FailoverRelationship *in, const char
 	out->shared_secret           = in->shared_secret;
 	out->state                   = (engine_failover_state) in->state;
 	out->local_server            = in->local_server;
+	out->kea_ha_url              = in->kea_ha_url;
+	out->partner_kea_ha_url      = in->partner_kea_ha_url;
 	return FREP_OK;
 }
 
@@ -1073,9 +1075,11 @@ convert_failover_to_proto(const engine_failover *in, convert_arena *a,
 	m->auto_state_transition   = in->auto_state_transition;
 	m->state_switch_interval_s = in->state_switch_interval_s;
 	/* shared_secret stays the INIT's "": the secret never leaves. */
-	m->state        = (Frep__V1__FailoverState) in->state;
-	m->local_server = str_or_empty(in->local_server);
-	m->scope_ids    = arena_array(a, in->n_scope_ids, sizeof(*m->scope_ids), &ok, st);
+	m->state              = (Frep__V1__FailoverState) in->state;
+	m->local_server       = str_or_empty(in->local_server);
+	m->kea_ha_url         = str_or_empty(in->kea_ha_url);
+	m->partner_kea_ha_url = str_or_empty(in->partner_kea_ha_url);
+	m->scope_ids          = arena_array(a, in->n_scope_ids, sizeof(*m->scope_ids), &ok, st);
 	if (!ok) {
 		return FREP_RESOURCE_EXHAUSTED;
 	}

@@ -6,6 +6,7 @@
 
 #include "frep/v1/data_plane.pb-c.h"
 #include "frep/v1/health.pb-c.h"
+#include "kea_ha.h"
 #include "kea_render.h"
 #include "rpc_server.h"
 
@@ -111,7 +112,29 @@ get_kea_status(Frep__V1__DataPlane_Service *service, const Frep__V1__GetKeaStatu
 	if (!s.pending || s.rendered_current) {
 		reply.current_digest = s.rendered_digest;
 	}
+	/* Kea's HA hook: which relationship is rendered, what could not be,
+	 * and the state Kea reports (status-get, a short deadline). */
+	frep_status       st;
+	kea_render_result ha                       = {.dhcp4 = json_object()};
+	char rel[ENGINE_RELATIONSHIP_NAME_MAX + 1] = "", state[64] = "", partner[64] = "",
+						ha_error[600] = "";
+	if (ha.dhcp4 != NULL &&
+	    kea_ha_render_named(self->e, &ha, rel, sizeof(rel), &st) == FREP_OK && rel[0] != '\0') {
+		frep_status hst;
+		if (kea_ha_status(kea_push_socket_path(self->push), 2000, state, partner,
+			sizeof(state), &hst) != FREP_OK) {
+			snprintf(ha_error, sizeof(ha_error), "%s: %.500s", frep_code_name(hst.code),
+			    hst.message);
+		}
+	}
+	reply.ha_relationship  = rel;
+	reply.ha_state         = state;
+	reply.ha_partner_state = partner;
+	reply.ha_error         = ha_error;
+	reply.ha_warnings      = ha.warnings;
+	reply.n_ha_warnings    = ha.n_warnings;
 	closure(&reply, closure_data);
+	kea_render_result_fini(&ha);
 }
 
 frep_code

@@ -15,6 +15,7 @@ typedef struct partner_service {
 	Frep__V1__Partner_Service base;
 	engine                   *e;
 	partner_auth_replay      *replay;
+	char                     *kea_ha_url; /* --kea-ha-url, "" for none */
 } partner_service;
 
 /* Checks the call's MAC against secret (the relationship's, or the one a
@@ -535,6 +536,20 @@ update_mirror_settings(partner_service *ps, const engine_failover *want,
 	return code;
 }
 
+/* SetFailover's other half, for the Kea HA hook: this side's URL is this
+ * frepd's --kea-ha-url, the partner's is the one its request carries (an
+ * older partner sends none: ""). */
+static frep_code
+exchange_ha_urls(partner_service *ps, const engine_failover *want, frep_status *st)
+{
+	static const char *const mask[] = {"kea_ha_url", "partner_kea_ha_url"};
+	engine_failover          m      = {0};
+	m.name                          = want->name;
+	m.kea_ha_url                    = ps->kea_ha_url;
+	m.partner_kea_ha_url = want->partner_kea_ha_url != NULL ? want->partner_kea_ha_url : "";
+	return engine_failover_set(ps->e, &m, mask, 2, NULL, st);
+}
+
 static void
 partner_mirror_relationship(Frep__V1__Partner_Service *service,
     const Frep__V1__MirrorRelationshipRequest         *in,
@@ -576,7 +591,8 @@ partner_mirror_relationship(Frep__V1__Partner_Service *service,
 		}
 		if (in->n_update_mask > 0) {
 			/* SetFailover's other half: settings only. */
-			if (update_mirror_settings(ps, &want, in, &st) != FREP_OK) {
+			if (update_mirror_settings(ps, &want, in, &st) != FREP_OK ||
+			    exchange_ha_urls(ps, &want, &st) != FREP_OK) {
 				goto fail;
 			}
 			engine_failover_fini(&have);
@@ -649,10 +665,13 @@ partner_mirror_relationship(Frep__V1__Partner_Service *service,
 				}
 			}
 		}
-		/* Created without scopes: each joins when its snapshot is applied. */
+		/* Created without scopes: each joins when its snapshot is applied.
+		 * This side's Kea HA URL is this frepd's, whatever the caller
+		 * thinks it is; the caller's is in partner_kea_ha_url. */
 		engine_failover create = want;
 		create.scope_ids       = NULL;
 		create.n_scope_ids     = 0;
+		create.kea_ha_url      = ps->kea_ha_url;
 		if (engine_failover_add(ps->e, &create, &have, &st) != FREP_OK) {
 			goto fail;
 		}
@@ -698,7 +717,28 @@ partner_service_new(engine *e, const char *state_path, ProtobufCService **out, f
 	Frep__V1__Partner_Service init = FREP__V1__PARTNER__INIT(partner_);
 	ps->base                       = init;
 	ps->e                          = e;
-	*out                           = &ps->base.base;
+	if ((ps->kea_ha_url = strdup("")) == NULL) {
+		partner_auth_replay_free(ps->replay);
+		free(ps);
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	*out = &ps->base.base;
+	return FREP_OK;
+}
+
+frep_code
+partner_service_set_kea_ha_url(ProtobufCService *service, const char *url, frep_status *st)
+{
+	partner_service *ps = (partner_service *) service;
+	if (engine_ha_url_check("--kea-ha-url", url, st) != FREP_OK) {
+		return st->code;
+	}
+	char *copy = strdup(url != NULL ? url : "");
+	if (copy == NULL) {
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	free(ps->kea_ha_url);
+	ps->kea_ha_url = copy;
 	return FREP_OK;
 }
 
@@ -708,6 +748,7 @@ partner_service_free(ProtobufCService *service)
 	partner_service *ps = (partner_service *) service;
 	if (ps != NULL) {
 		partner_auth_replay_free(ps->replay);
+		free(ps->kea_ha_url);
 		free(ps);
 	}
 }

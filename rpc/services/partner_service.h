@@ -23,6 +23,14 @@ frep_code partner_service_new(
     engine *e, const char *state_path, ProtobufCService **out, frep_status *st);
 void partner_service_free(ProtobufCService *service);
 
+/* The URL this server's kea-dhcp4 offers its HA peer (frepd's
+ * --kea-ha-url; NULL or "" = none): what a mirror made or changed here
+ * stores as its kea_ha_url and answers to the partner. Call before
+ * serving. INVALID_ARGUMENT naming --kea-ha-url and the value when
+ * malformed. */
+frep_code partner_service_set_kea_ha_url(
+    ProtobufCService *service, const char *url, frep_status *st);
+
 /* The pre-decode check to register for the service
  * (rpc_server_set_authorizer with the service as arg): the MAC is checked
  * on the raw payload before anything is decoded. */

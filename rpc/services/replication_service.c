@@ -21,6 +21,7 @@ struct replication {
 	partner_pool                         *pool;
 	char                                 *local_url;
 	uint32_t                              timeout_ms;
+	char *kea_ha_url; /* --kea-ha-url, "" for none (replication_set_kea_ha_url) */
 };
 
 /* One reply being built: results and errors live in the arena; partner
@@ -978,7 +979,11 @@ replication_new(engine *e, partner_pool *pool, const char *local_url, uint32_t p
     replication **out, frep_status *st)
 {
 	replication *r = calloc(1, sizeof(*r));
-	if (r == NULL || (r->local_url = strdup(local_url != NULL ? local_url : "")) == NULL) {
+	if (r == NULL || (r->local_url = strdup(local_url != NULL ? local_url : "")) == NULL ||
+	    (r->kea_ha_url = strdup("")) == NULL) {
+		if (r != NULL) {
+			free(r->local_url);
+		}
 		free(r);
 		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
 	}
@@ -997,8 +1002,24 @@ replication_free(replication *r)
 {
 	if (r != NULL) {
 		free(r->local_url);
+		free(r->kea_ha_url);
 		free(r);
 	}
+}
+
+frep_code
+replication_set_kea_ha_url(replication *r, const char *url, frep_status *st)
+{
+	if (engine_ha_url_check("--kea-ha-url", url, st) != FREP_OK) {
+		return st->code;
+	}
+	char *copy = strdup(url != NULL ? url : "");
+	if (copy == NULL) {
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	free(r->kea_ha_url);
+	r->kea_ha_url = copy;
+	return FREP_OK;
 }
 
 ProtobufCService *
@@ -1020,6 +1041,9 @@ mirror_of(const replication *r, const engine_failover *rel, const char *secret, 
 				: r->local_url;
 	m.local_server    = rel->partner_server;
 	m.shared_secret   = (char *) secret;
+	/* Each side's Kea HA URL is the other's partner_kea_ha_url. */
+	m.kea_ha_url         = rel->partner_kea_ha_url;
+	m.partner_kea_ha_url = rel->kea_ha_url;
 	if (rel->mode == ENGINE_FAILOVER_MODE_HOT_STANDBY) {
 		m.server_role = rel->server_role == ENGINE_SERVER_ROLE_STANDBY
 				    ? ENGINE_SERVER_ROLE_ACTIVE
@@ -1119,6 +1143,71 @@ out:
 	return code;
 }
 
+/* Stores the partner's Kea HA URL (from its MirrorRelationship answer)
+ * in relationship name when it changed. A value this server refuses is
+ * logged and left out: the relationship itself is settled by then, and
+ * the rendering warns that the partner's URL is unknown. */
+static void
+learn_partner_ha_url(replication *r, const char *name, const ProtobufCMessage *answer)
+{
+	const Frep__V1__MirrorRelationshipResponse *resp = (const void *) answer;
+	engine_failover                             cur = {0}, want = {0};
+	frep_status                                 st;
+	static const char *const                    mask[] = {"partner_kea_ha_url"};
+	const char                                 *url =
+            resp != NULL && resp->relationship != NULL ? resp->relationship->kea_ha_url : "";
+	if (url == NULL || engine_failover_get(r->e, name, &cur, &st) != FREP_OK) {
+		return;
+	}
+	if (strcmp(cur.partner_kea_ha_url != NULL ? cur.partner_kea_ha_url : "", url) != 0) {
+		want.name               = cur.name;
+		want.partner_kea_ha_url = (char *) url;
+		if (engine_failover_set(r->e, &want, mask, 1, NULL, &st) != FREP_OK) {
+			rpc_log(RPC_LOG_WARN,
+			    "relationship \"%s\": the partner's Kea HA URL not kept: %s", name,
+			    st.message);
+		}
+	}
+	engine_failover_fini(&cur);
+}
+
+/* Sets relationship name's kea_ha_url to this frepd's --kea-ha-url when it
+ * differs (a restart with another URL; the partner learns it from the next
+ * mirror call). */
+static frep_code
+refresh_own_ha_url(replication *r, const char *name, frep_status *st)
+{
+	engine_failover          cur = {0}, want = {0};
+	static const char *const mask[] = {"kea_ha_url"};
+	frep_code                code   = FREP_OK;
+	if (engine_failover_get(r->e, name, &cur, st) != FREP_OK) {
+		return st->code;
+	}
+	if (strcmp(cur.kea_ha_url != NULL ? cur.kea_ha_url : "", r->kea_ha_url) != 0) {
+		want.name       = cur.name;
+		want.kea_ha_url = r->kea_ha_url;
+		code            = engine_failover_set(r->e, &want, mask, 1, NULL, st);
+	}
+	engine_failover_fini(&cur);
+	return code;
+}
+
+frep_code
+replication_refresh_kea_ha_url(replication *r, frep_status *st)
+{
+	engine_failover *rels = NULL;
+	size_t           n    = 0;
+	frep_code        code;
+	if ((code = engine_failover_list(r->e, &rels, &n, st)) != FREP_OK) {
+		return code;
+	}
+	for (size_t i = 0; i < n && code == FREP_OK; i++) {
+		code = refresh_own_ha_url(r, rels[i].name, st);
+	}
+	engine_failovers_free(rels, n);
+	return code;
+}
+
 static frep_code
 mirror_call(replication *r, const engine_failover *rel, const char *secret, bool force, bool remove,
     frep_status *st)
@@ -1139,6 +1228,9 @@ mirror_call(replication *r, const engine_failover *rel, const char *secret, bool
 	req.remove       = remove;
 	code = partner_call(r->pool, rel->partner_server, rel->name, secret, "MirrorRelationship",
 	    &req.base, &out, r->timeout_ms, st);
+	if (code == FREP_OK && !remove) {
+		learn_partner_ha_url(r, rel->name, out);
+	}
 	if (out != NULL) {
 		protobuf_c_message_free_unpacked(out, NULL);
 	}
@@ -1166,8 +1258,12 @@ replication_failover_add(
 		    st, FREP_INVALID_ARGUMENT, "relationship.partner_server is required");
 	}
 	/* Here first (all local rules), then the partner; undo here if the
-	 * partner refuses. */
-	if (engine_failover_add(r->e, rel, &stored, st) != FREP_OK) {
+	 * partner refuses. The Kea HA URLs are frepd's, never the caller's:
+	 * this server's from --kea-ha-url, the partner's from its answer. */
+	engine_failover here    = *rel;
+	here.kea_ha_url         = r->kea_ha_url;
+	here.partner_kea_ha_url = "";
+	if (engine_failover_add(r->e, &here, &stored, st) != FREP_OK) {
 		return st->code;
 	}
 	if (mirror_call(r, &stored, rel->shared_secret, force, false, st) != FREP_OK) {
@@ -1187,12 +1283,8 @@ replication_failover_add(
 	}
 	rpc_log(RPC_LOG_INFO, "relationship \"%s\" created with partner %s (%zu scopes)",
 	    stored.name, stored.partner_server, stored.n_scope_ids);
-	if (out != NULL) {
-		*out = stored;
-	} else {
-		engine_failover_fini(&stored);
-	}
-	return FREP_OK;
+	engine_failover_fini(&stored);
+	return out != NULL ? engine_failover_get(r->e, rel->name, out, st) : FREP_OK;
 }
 
 frep_code
@@ -1317,6 +1409,16 @@ replication_failover_set(replication *r, const engine_failover *in, const char *
 			pmask[n_pmask++] = mirrored_fields[k];
 		}
 	}
+	for (size_t i = 0; i < n_mask; i++) {
+		if (strcmp(mask[i], "kea_ha_url") == 0 ||
+		    strcmp(mask[i], "partner_kea_ha_url") == 0) {
+			return frep_status_set(st, FREP_INVALID_ARGUMENT,
+			    "update_mask \"%s\": the Kea HA URLs are not set by SetFailover (this "
+			    "server's is its frepd's --kea-ha-url, the partner's is learnt from "
+			    "it)",
+			    mask[i]);
+		}
+	}
 	/* The partner still holds the current secret: the call is signed with
 	 * it, whatever the change does to it. */
 	if (relctx_init(r, in->name, &c, st) != FREP_OK ||
@@ -1328,6 +1430,16 @@ replication_failover_set(replication *r, const engine_failover *in, const char *
 	 * before the partner is asked. */
 	if ((code = engine_failover_set(r->e, in, mask, n_mask, &stored, st)) != FREP_OK) {
 		goto out;
+	}
+	/* This frepd's Kea HA URL goes to the partner with the change. */
+	if (strcmp(stored.kea_ha_url != NULL ? stored.kea_ha_url : "", r->kea_ha_url) != 0) {
+		if ((code = refresh_own_ha_url(r, in->name, st)) != FREP_OK) {
+			goto out;
+		}
+		engine_failover_fini(&stored);
+		if ((code = engine_failover_get(r->e, in->name, &stored, st)) != FREP_OK) {
+			goto out;
+		}
 	}
 	if (n_pmask > 0) {
 		convert_arena                       a;
@@ -1353,6 +1465,9 @@ replication_failover_set(replication *r, const engine_failover *in, const char *
 			c.rel.partner_server = stored.partner_server;
 			code = rel_call(r, &c, "MirrorRelationship", &req.base, &pout, st);
 			c.rel.partner_server = was_url;
+			if (code == FREP_OK) {
+				learn_partner_ha_url(r, in->name, pout);
+			}
 		}
 		if (pout != NULL) {
 			protobuf_c_message_free_unpacked(pout, NULL);
@@ -1377,8 +1492,8 @@ replication_failover_set(replication *r, const engine_failover *in, const char *
 	rpc_log(RPC_LOG_INFO, "relationship \"%s\" changed on both servers (%zu settings on %s)",
 	    in->name, n_pmask, c.rel.partner_server);
 	if (out != NULL) {
-		*out   = stored;
-		stored = (engine_failover){0};
+		/* Read again: the partner's Kea HA URL may have just been learnt. */
+		code = engine_failover_get(r->e, in->name, out, st);
 	}
 out:
 	engine_failover_fini(&stored);

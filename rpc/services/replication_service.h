@@ -33,6 +33,18 @@ frep_code replication_new(engine *e, partner_pool *pool, const char *local_url,
     uint32_t partner_timeout_ms, replication **out, frep_status *st);
 void      replication_free(replication *r);
 
+/* The URL this server's kea-dhcp4 offers its HA peer (frepd's
+ * --kea-ha-url; NULL or "" = none): stored as kea_ha_url in relationships
+ * this server creates or changes, and sent to the partner. Call before
+ * serving. INVALID_ARGUMENT naming --kea-ha-url and the value for a
+ * malformed URL (engine_ha_url_check). */
+frep_code replication_set_kea_ha_url(replication *r, const char *url, frep_status *st);
+
+/* Sets every relationship's kea_ha_url here to the URL given to
+ * replication_set_kea_ha_url where it differs (frepd started with another
+ * --kea-ha-url). The partners learn it from the next SetFailover. */
+frep_code replication_refresh_kea_ha_url(replication *r, frep_status *st);
+
 /* The FailoverReplication service (owned by r). */
 ProtobufCService *replication_service(replication *r);
 

@@ -1,0 +1,365 @@
+#define _GNU_SOURCE /* vasprintf */
+#include "kea_ha.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kea_push.h"
+
+#ifndef FREP_KEA_HOOKS_DIR
+#define FREP_KEA_HOOKS_DIR "/usr/lib/x86_64-linux-gnu/kea/hooks"
+#endif
+
+const char kea_ha_hooks_dir[] = FREP_KEA_HOOKS_DIR;
+
+#define HA_LIB         "libdhcp_ha.so"
+#define LEASE_CMDS_LIB "libdhcp_lease_cmds.so"
+
+/* Kea 2.2's heartbeat default (ms); frep never renders a longer one. */
+#define KEA_HEARTBEAT_DEFAULT_MS 10000u
+
+static void ha_warn(kea_render_result *out, bool *oom, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+ha_warn(kea_render_result *out, bool *oom, const char *fmt, ...)
+{
+	va_list ap;
+	char   *msg = NULL;
+	if (out == NULL) {
+		return;
+	}
+	va_start(ap, fmt);
+	int n = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		*oom = true;
+		return;
+	}
+	char **w = realloc(out->warnings, (out->n_warnings + 1) * sizeof(*w));
+	if (w == NULL) {
+		free(msg);
+		*oom = true;
+		return;
+	}
+	w[out->n_warnings++] = msg;
+	out->warnings        = w;
+}
+
+/* A peer's name: its HA URL without "http://" and the final '/'
+ * (IPV4:PORT), so both servers derive the same two names. */
+static void
+peer_name(const char *url, char *buf, size_t cap)
+{
+	const char *p = strncmp(url, "http://", 7) == 0 ? url + 7 : url;
+	snprintf(buf, cap, "%s", p);
+	size_t n = strlen(buf);
+	if (n > 0 && buf[n - 1] == '/') {
+		buf[n - 1] = '\0';
+	}
+}
+
+static bool
+empty(const char *s)
+{
+	return s == NULL || s[0] == '\0';
+}
+
+json_t *
+kea_ha_block(const engine_failover *rel, kea_render_result *out, bool *oom)
+{
+	char        here[300], there[300];
+	const char *name = rel->name;
+	bool        hot  = rel->mode == ENGINE_FAILOVER_MODE_HOT_STANDBY;
+
+	if (empty(rel->kea_ha_url)) {
+		ha_warn(out, oom,
+		    "failover '%s': Kea HA hook not rendered: this server has no Kea HA URL "
+		    "(start frepd with --kea-ha-url; a later SetFailover sends it to the partner)",
+		    name);
+		return NULL;
+	}
+	if (empty(rel->partner_kea_ha_url)) {
+		ha_warn(out, oom,
+		    "failover '%s': Kea HA hook not rendered: the partner's Kea HA URL is unknown "
+		    "(its frepd has no --kea-ha-url or predates it; a SetFailover asks again)",
+		    name);
+		return NULL;
+	}
+	peer_name(rel->kea_ha_url, here, sizeof(here));
+	peer_name(rel->partner_kea_ha_url, there, sizeof(there));
+	if (strcmp(here, there) == 0) {
+		ha_warn(out, oom,
+		    "failover '%s': Kea HA hook not rendered: both servers offer the same Kea HA "
+		    "URL %s",
+		    name, rel->kea_ha_url);
+		return NULL;
+	}
+
+	const char *my_role, *their_role;
+	if (hot) {
+		bool standby = rel->server_role == ENGINE_SERVER_ROLE_STANDBY;
+		my_role      = standby ? "standby" : "primary";
+		their_role   = standby ? "primary" : "standby";
+		if (rel->reserve_percent != 0) {
+			ha_warn(out, oom,
+			    "failover '%s': reserve_percent %u not rendered: Kea's standby keeps "
+			    "no reserve (it serves no client until partner-down, then all of them)",
+			    name, rel->reserve_percent);
+		}
+	} else {
+		bool first = strcmp(here, there) < 0;
+		my_role    = first ? "primary" : "secondary";
+		their_role = first ? "secondary" : "primary";
+		if (rel->load_balance_percent != 50) {
+			ha_warn(out, oom,
+			    "failover '%s': load_balance_percent %u rendered as 50: Kea's load "
+			    "balancing splits clients 50/50 by a hash of their identifier",
+			    name, rel->load_balance_percent);
+		}
+	}
+	if (rel->max_client_lead_time_s != 0) {
+		ha_warn(out, oom,
+		    "failover '%s': max_client_lead_time_s %u not rendered: Kea's HA hook has no "
+		    "MCLT (a lease reaches the partner before, or with, the client's answer)",
+		    name, rel->max_client_lead_time_s);
+	}
+
+	json_t *block = json_pack("{s:s, s:s, s:{s:b, s:b}}", "this-server-name", here, "mode",
+	    hot ? "hot-standby" : "load-balancing", "multi-threading", "enable-multi-threading", 1,
+	    "http-dedicated-listener", 1);
+	json_t *me = json_pack("{s:s, s:s, s:s, s:b}", "name", here, "url", rel->kea_ha_url, "role",
+	    my_role, "auto-failover", rel->auto_state_transition);
+	json_t *them =
+	    json_pack("{s:s, s:s, s:s, s:b}", "name", there, "url", rel->partner_kea_ha_url, "role",
+		their_role, "auto-failover", rel->auto_state_transition);
+	bool    me_first = strcmp(my_role, "primary") == 0;
+	json_t *peers    = me != NULL && them != NULL
+			       ? json_pack("[O, O]", me_first ? me : them, me_first ? them : me)
+			       : NULL;
+	json_decref(me);
+	json_decref(them);
+	if (block == NULL || peers == NULL || json_object_set_new(block, "peers", peers) != 0) {
+		json_decref(block);
+		*oom = true;
+		return NULL;
+	}
+	if (rel->auto_state_transition && rel->state_switch_interval_s > 0) {
+		/* Windows moves to PARTNER-DOWN when the state switch interval
+		 * has passed without the partner; Kea, when max-response-delay
+		 * has passed without its heartbeat and (max-unacked-clients 0)
+		 * without waiting for clients the partner failed to answer. */
+		uint64_t delay_ms = (uint64_t) rel->state_switch_interval_s * 1000u;
+		uint64_t beat_ms  = delay_ms / 2;
+		if (beat_ms > KEA_HEARTBEAT_DEFAULT_MS) {
+			beat_ms = KEA_HEARTBEAT_DEFAULT_MS;
+		}
+		if (json_object_set_new(
+			block, "max-response-delay", json_integer((json_int_t) delay_ms)) != 0 ||
+		    json_object_set_new(
+			block, "heartbeat-delay", json_integer((json_int_t) beat_ms)) != 0 ||
+		    json_object_set_new(block, "max-unacked-clients", json_integer(0)) != 0) {
+			json_decref(block);
+			*oom = true;
+			return NULL;
+		}
+	}
+	return block;
+}
+
+frep_code
+kea_ha_render(engine *e, kea_render_result *out, frep_status *st)
+{
+	return kea_ha_render_named(e, out, NULL, 0, st);
+}
+
+frep_code
+kea_ha_render_named(
+    engine *e, kea_render_result *out, char *rendered_name, size_t cap, frep_status *st)
+{
+	engine_failover *rels   = NULL;
+	size_t           n      = 0;
+	json_t          *block  = NULL;
+	const char      *chosen = NULL;
+	bool             oom    = false;
+	frep_code        rc;
+
+	if ((rc = engine_failover_list(e, &rels, &n, st)) != FREP_OK) {
+		return rc;
+	}
+	/* Kea 2.2 runs one HA relationship per server: the first (by name)
+	 * that can be rendered is; each other one is a warning. */
+	for (size_t i = 0; i < n && !oom; i++) {
+		if (block != NULL) {
+			ha_warn(out, &oom,
+			    "failover '%s': not rendered in Kea's HA hook: Kea 2.2 runs one HA "
+			    "relationship per server (hub and spoke came in a later Kea); '%s' is "
+			    "rendered (the first by name)",
+			    rels[i].name, chosen);
+			continue;
+		}
+		if ((block = kea_ha_block(&rels[i], out, &oom)) != NULL) {
+			chosen = rels[i].name;
+		}
+	}
+	if (block != NULL && !oom) {
+		/* Kea's HA covers the whole server, frep's relationship its scopes. */
+		engine_scope *scopes   = NULL;
+		size_t        n_scopes = 0, outside = 0;
+		if ((rc = engine_scope_list(e, &scopes, &n_scopes, st)) != FREP_OK) {
+			json_decref(block);
+			engine_failovers_free(rels, n);
+			return rc;
+		}
+		for (size_t i = 0; i < n_scopes; i++) {
+			bool in = false;
+			for (size_t k = 0; k < n && !in; k++) {
+				if (strcmp(rels[k].name, chosen) != 0) {
+					continue;
+				}
+				for (size_t j = 0; j < rels[k].n_scope_ids && !in; j++) {
+					in = rels[k].scope_ids[j] == scopes[i].scope_id;
+				}
+			}
+			outside += in ? 0 : 1;
+		}
+		engine_scopes_free(scopes, n_scopes);
+		if (outside > 0) {
+			ha_warn(out, &oom,
+			    "failover '%s': %zu scope(s) outside it are served under its Kea HA "
+			    "relationship too (Kea's HA hook covers the whole server)",
+			    chosen, outside);
+		}
+		char lease_cmds[512], ha[512];
+		snprintf(lease_cmds, sizeof(lease_cmds), "%s/%s", kea_ha_hooks_dir, LEASE_CMDS_LIB);
+		snprintf(ha, sizeof(ha), "%s/%s", kea_ha_hooks_dir, HA_LIB);
+		json_t *hooks = json_pack("[{s:s}, {s:s, s:{s:[o]}}]", "library", lease_cmds,
+		    "library", ha, "parameters", "high-availability", block);
+		block         = NULL; /* the pack took it, even on failure */
+		if (hooks == NULL ||
+		    json_object_set_new(out->dhcp4, "hooks-libraries", hooks) != 0) {
+			oom = true;
+		}
+	}
+	if (rendered_name != NULL && cap > 0) {
+		snprintf(rendered_name, cap, "%s", chosen != NULL && !oom ? chosen : "");
+	}
+	json_decref(block);
+	engine_failovers_free(rels, n);
+	if (oom) {
+		return frep_status_set(
+		    st, FREP_RESOURCE_EXHAUSTED, "out of memory rendering Kea's HA hook");
+	}
+	return FREP_OK;
+}
+
+/* The hook's library file name ("libdhcp_ha.so" for any directory). */
+static const char *
+lib_base(const json_t *hook)
+{
+	const char *lib = json_string_value(json_object_get(hook, "library"));
+	if (lib == NULL) {
+		return "";
+	}
+	const char *slash = strrchr(lib, '/');
+	return slash != NULL ? slash + 1 : lib;
+}
+
+int
+kea_ha_merge(json_t *merged, const json_t *base_dhcp4, const json_t *rendered)
+{
+	const json_t *mine = json_object_get(rendered, "hooks-libraries");
+	const json_t *base = json_object_get(base_dhcp4, "hooks-libraries");
+	if (mine == NULL) {
+		/* No HA rendered: the base's hooks, as they are. */
+		if (base != NULL) {
+			json_t *copy = json_deep_copy(base);
+			return copy != NULL &&
+				       json_object_set_new(merged, "hooks-libraries", copy) == 0
+				   ? 0
+				   : -1;
+		}
+		json_object_del(merged, "hooks-libraries");
+		return 0;
+	}
+	json_t *all = json_deep_copy(mine);
+	if (all == NULL) {
+		return -1;
+	}
+	size_t  i;
+	json_t *hook;
+	json_array_foreach((json_t *) base, i, hook)
+	{
+		const char *b = lib_base(hook);
+		if (strcmp(b, HA_LIB) == 0 || strcmp(b, LEASE_CMDS_LIB) == 0) {
+			continue;
+		}
+		if (json_array_append_new(all, json_deep_copy(hook)) != 0) {
+			json_decref(all);
+			return -1;
+		}
+	}
+	if (json_object_set_new(merged, "hooks-libraries", all) != 0) {
+		return -1;
+	}
+	/* HA's own listener needs Kea's multi-threading: on, whatever the
+	 * base says (a Kea that wrote its configuration back writes its
+	 * default, off); the base's other multi-threading keys stay. */
+	json_t *mt = json_object_get(merged, "multi-threading");
+	if (!json_is_object(mt)) {
+		mt = json_object();
+		if (mt == NULL || json_object_set_new(merged, "multi-threading", mt) != 0) {
+			return -1;
+		}
+	}
+	if (json_object_set_new(mt, "enable-multi-threading", json_true()) != 0) {
+		return -1;
+	}
+	return 0;
+}
+
+bool
+kea_ha_needs_second_set(const json_t *base, const json_t *rendered)
+{
+	const json_t *mt = json_object_get(json_object_get(base, "Dhcp4"), "multi-threading");
+	return json_object_get(rendered, "hooks-libraries") != NULL &&
+	       !json_is_true(json_object_get(mt, "enable-multi-threading"));
+}
+
+frep_code
+kea_ha_status(const char *socket_path, unsigned timeout_ms, char *state, char *partner_state,
+    size_t cap, frep_status *st)
+{
+	json_t *answer = NULL;
+	state[0]       = '\0';
+	if (partner_state != NULL) {
+		partner_state[0] = '\0';
+	}
+	if (kea_control_command(socket_path, "status-get", NULL, timeout_ms, &answer, st) !=
+	    FREP_OK) {
+		return st->code;
+	}
+	json_t     *ha = json_object_get(json_object_get(answer, "arguments"), "high-availability");
+	json_t     *pair = json_array_get(ha, 0);
+	json_t     *srv  = json_object_get(pair, "ha-servers");
+	const char *local =
+	    json_string_value(json_object_get(json_object_get(srv, "local"), "state"));
+	const char *remote =
+	    json_string_value(json_object_get(json_object_get(srv, "remote"), "last-state"));
+	if (local == NULL) {
+		json_decref(answer);
+		return frep_status_set(st, FREP_NOT_FOUND,
+		    "Kea at %s runs no HA service (status-get has no high-availability state)",
+		    socket_path);
+	}
+	snprintf(state, cap, "%s", local);
+	if (partner_state != NULL && remote != NULL) {
+		snprintf(partner_state, cap, "%s", remote);
+	}
+	json_decref(answer);
+	frep_status_clear(st);
+	return FREP_OK;
+}
