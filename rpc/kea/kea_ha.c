@@ -308,12 +308,11 @@ kea_ha_merge(json_t *merged, const json_t *base_dhcp4, const json_t *rendered)
 	/* HA's own listener needs Kea's multi-threading: on, whatever the
 	 * base says (a Kea that wrote its configuration back writes its
 	 * default, off); the base's other multi-threading keys stay. */
+	/* A copy: merged shares the base's values (kea_render_merge). */
 	json_t *mt = json_object_get(merged, "multi-threading");
-	if (!json_is_object(mt)) {
-		mt = json_object();
-		if (mt == NULL || json_object_set_new(merged, "multi-threading", mt) != 0) {
-			return -1;
-		}
+	mt         = json_is_object(mt) ? json_copy(mt) : json_object();
+	if (mt == NULL || json_object_set_new(merged, "multi-threading", mt) != 0) {
+		return -1;
 	}
 	if (json_object_set_new(mt, "enable-multi-threading", json_true()) != 0) {
 		return -1;

@@ -780,17 +780,15 @@ push_once(kea_push *p, char digest[65], uint32_t *warnings, bool *skipped, kea_p
 		goto out;
 	}
 	rc = kea_set(p, all_text, &ok, why, sizeof(why), st);
-	free(all_text);
-	if (rc != FREP_OK) {
-		goto out;
-	}
-	if (ok && kea_ha_needs_second_set(base, r.dhcp4)) {
+	if (rc == FREP_OK && ok && kea_ha_needs_second_set(base, r.dhcp4)) {
 		/* Kea loads the HA hook before it applies multi-threading: the
 		 * config-set that turns it on leaves HA without its listener;
 		 * the same configuration again, with multi-threading on, has it. */
-		if ((rc = kea_set(p, all, &ok, why, sizeof(why), st)) != FREP_OK) {
-			goto out;
-		}
+		rc = kea_set(p, all_text, &ok, why, sizeof(why), st);
+	}
+	free(all_text);
+	if (rc != FREP_OK) {
+		goto out;
 	}
 	if (!ok) {
 		unsigned tests = 0;

@@ -1823,6 +1823,16 @@ merged_dhcp4_text(text_buf *b, const json_t *base_d4, const kea_render_result *r
 char *
 kea_render_merged_dump(const json_t *base, const kea_render_result *r)
 {
+	/* With Kea's HA hook rendered, the hooks and multi-threading are a
+	 * merge of the base's and frep's (kea_ha_merge), not frep's part
+	 * alone: that configuration is merged as JSON and dumped. */
+	if (json_object_get(r->dhcp4, "hooks-libraries") != NULL) {
+		json_t *merged = kea_render_merge(base, r->dhcp4);
+		char   *text =
+                    merged != NULL ? json_dumps(merged, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+		json_decref(merged);
+		return text;
+	}
 	size_t       n;
 	const char **keys = sorted_keys(base, &n);
 	text_buf     b    = {0};
