@@ -541,15 +541,21 @@ redial_after(frep_client *c, nng_duration min_gap_ms)
 		pthread_mutex_unlock(&c->mtx);
 		return;
 	}
-	c->redialed = now;
-	nng_dialer_close(c->dialer);
+	c->redialed    = now;
+	nng_dialer old = c->dialer;
+	pthread_mutex_unlock(&c->mtx);
+	/* Closed without c->mtx: closing waits for the dialer's pipe
+	 * callbacks, and pipe_event takes c->mtx (holding it here deadlocked
+	 * a client whose server was starting: issue 15's tests). */
+	nng_dialer_close(old);
 	nng_dialer d;
 	if (nng_dialer_create(&d, c->sock, c->url) == 0 &&
 	    (c->tls == NULL || nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, c->tls) == 0) &&
 	    nng_dialer_start(d, NNG_FLAG_NONBLOCK) == 0) {
+		pthread_mutex_lock(&c->mtx);
 		c->dialer = d;
+		pthread_mutex_unlock(&c->mtx);
 	}
-	pthread_mutex_unlock(&c->mtx);
 }
 
 static void

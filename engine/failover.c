@@ -7,7 +7,7 @@
 
 static const char *const failover_fields[] = {"partner_server", "mode", "server_role",
     "load_balance_percent", "reserve_percent", "max_client_lead_time_s", "auto_state_transition",
-    "state_switch_interval_s", "shared_secret", "state", "local_server", NULL};
+    "state_switch_interval_s", "shared_secret", "state", "local_server", "auto_sync", NULL};
 
 static frep_code
 failover_validate(const engine_failover *r, frep_status *st)
@@ -54,6 +54,10 @@ failover_validate(const engine_failover *r, frep_status *st)
 		return frep_status_set(st, FREP_INVALID_ARGUMENT,
 		    "%sstate %d is not a failover state (1..4)", ctx, (int) r->state);
 	}
+	if (r->auto_sync != ENGINE_AUTO_SYNC_ON && r->auto_sync != ENGINE_AUTO_SYNC_OFF) {
+		return frep_status_set(st, FREP_INVALID_ARGUMENT,
+		    "%sauto_sync %d is not a setting (1 ON, 2 OFF)", ctx, (int) r->auto_sync);
+	}
 	return FREP_OK;
 }
 
@@ -74,6 +78,7 @@ failover_write(engine *e, engine__stmt_id id, const engine_failover *r, frep_sta
 	sqlite3_bind_int(s, 10, (int) r->state);
 	engine__bind_text(s, 11, r->local_server);
 	engine__bind_text(s, 12, r->shared_secret);
+	sqlite3_bind_int(s, 13, (int) r->auto_sync);
 	return engine__exec(e, s, "write failover relationship", st);
 }
 
@@ -92,6 +97,7 @@ failover_from_row(sqlite3_stmt *s, engine_failover *out, frep_status *st)
 	out->state_switch_interval_s = engine__col_u32(s, 8);
 	out->state                   = (engine_failover_state) sqlite3_column_int(s, 9);
 	out->local_server            = engine__col_dup(s, 10);
+	out->auto_sync               = (engine_auto_sync) sqlite3_column_int(s, 11);
 	if (out->name == NULL || out->partner_server == NULL || out->local_server == NULL) {
 		engine_failover_fini(out);
 		return engine__oom(st);
@@ -247,6 +253,9 @@ engine_failover_add(engine *e, const engine_failover *rel, engine_failover *out,
 	if (r.state == ENGINE_FAILOVER_STATE_UNSPECIFIED) {
 		r.state = ENGINE_FAILOVER_STATE_NORMAL;
 	}
+	if (r.auto_sync == ENGINE_AUTO_SYNC_UNSPECIFIED) {
+		r.auto_sync = ENGINE_AUTO_SYNC_ON;
+	}
 	if ((rc = failover_validate(&r, st)) != FREP_OK) {
 		return rc;
 	}
@@ -344,6 +353,10 @@ engine_failover_set(engine *e, const engine_failover *rel, const char *const *ma
 	SET(state_switch_interval_s)
 	SET(state)
 	SET(local_server)
+	if (engine__mask_has(mask, n_mask, "auto_sync") &&
+	    rel->auto_sync != ENGINE_AUTO_SYNC_UNSPECIFIED) {
+		m.auto_sync = rel->auto_sync;
+	}
 #undef SET
 	/* The secret is never returned, so a read-modify-write with an empty
 	 * mask must not wipe it: only a named field or a new value sets it. */
