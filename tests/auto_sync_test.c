@@ -158,7 +158,7 @@ static Frep__V1__ScopeSyncState
 scope_state(frep_client *c)
 {
 	Frep__V1__GetReplicationStatusResponse *r = status(c, true);
-	Frep__V1__ScopeSyncState                s = FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_UNSPECIFIED;
+	Frep__V1__ScopeSyncState s = FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_UNSPECIFIED;
 	for (size_t i = 0; i < r->n_relationships; i++) {
 		for (size_t k = 0; k < r->relationships[i]->n_scopes; k++) {
 			if (strcmp(r->relationships[i]->scopes[k]->scope_id, SCOPE) == 0) {
@@ -225,8 +225,8 @@ test_auto_sync_write_appears_on_partner(void **state)
 	frep_status st;
 
 	pair_up(f, FREP__V1__AUTO_SYNC__AUTO_SYNC_UNSPECIFIED);
-	assert_int_equal(rt_add_reservation(
-			     f->a.c, SCOPE, "10.1.0.20", "00-11-22-33-44-20", "printer", &st),
+	assert_int_equal(
+	    rt_add_reservation(f->a.c, SCOPE, "10.1.0.20", "00-11-22-33-44-20", "printer", &st),
 	    FREP_OK);
 	long long until = tu_now_ms() + WAIT;
 	while (!reservation_there(f->b.c, "10.1.0.20")) {
@@ -239,7 +239,8 @@ test_auto_sync_write_appears_on_partner(void **state)
 	wait_state(f->b.c, FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_IN_SYNC, "B");
 
 	/* The relationship says auto_sync ON on both servers (mirrored). */
-	Frep__V1__GetReplicationStatusResponse *ra = status(f->a.c, false), *rb = status(f->b.c, false);
+	Frep__V1__GetReplicationStatusResponse *ra = status(f->a.c, false),
+					       *rb = status(f->b.c, false);
 	assert_int_equal(ra->n_relationships, 1);
 	assert_int_equal(rb->n_relationships, 1);
 	assert_int_equal(ra->relationships[0]->auto_sync, FREP__V1__AUTO_SYNC__AUTO_SYNC_ON);
@@ -324,8 +325,8 @@ test_auto_sync_partner_down_catches_up(void **state)
 		char ip[32], mac[32];
 		snprintf(ip, sizeof(ip), "10.1.0.%d", 30 + i);
 		snprintf(mac, sizeof(mac), "00-11-22-33-55-%02d", i);
-		assert_int_equal(rt_add_reservation(f->a.c, SCOPE, ip, mac, "while down", &st),
-		    FREP_OK);
+		assert_int_equal(
+		    rt_add_reservation(f->a.c, SCOPE, ip, mac, "while down", &st), FREP_OK);
 	}
 	/* A knows it could not send: the scope is in error, still pending. */
 	wait_state(f->a.c, FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_ERROR, "A");
@@ -382,7 +383,7 @@ test_auto_sync_conflict_is_never_overwritten(void **state)
 	req.scope_ids                             = ids;
 	req.n_scope_ids                           = 1;
 	Frep__V1__ReplicateResponse *rr           = (Frep__V1__ReplicateResponse *) rt_call(
-            f->a.c, "FailoverReplication", "ReplicateByScopeId", &req.base, FREP_OK, NULL);
+		      f->a.c, "FailoverReplication", "ReplicateByScopeId", &req.base, FREP_OK, NULL);
 	assert_int_equal(rr->n_results, 1);
 	assert_int_equal(rr->results[0]->code, FREP_OK);
 	assert_true(rr->results[0]->partner_changed);
@@ -396,7 +397,7 @@ test_auto_sync_conflict_is_never_overwritten(void **state)
 static void
 test_auto_sync_pending_work_survives_restart(void **state)
 {
-	fixture                 *f    = *state;
+	fixture                 *f      = *state;
 	static const char *const slow[] = {"--auto-sync-debounce-ms", "600000", NULL};
 
 	pair_up(f, FREP__V1__AUTO_SYNC__AUTO_SYNC_ON);
@@ -406,8 +407,7 @@ test_auto_sync_pending_work_survives_restart(void **state)
 	rt_node_start(&f->a, f->dir);
 	set_description(f->a.c, "before the restart");
 	/* Pending (a ten-minute debounce), and A stops before sending it. */
-	assert_int_equal(
-	    scope_state(f->a.c), FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_PENDING);
+	assert_int_equal(scope_state(f->a.c), FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_PENDING);
 	rt_node_stop_clean(&f->a);
 	assert_true(description_is(f->b.c, ""));
 	node_flags(&f->a, quick);
@@ -424,7 +424,7 @@ test_auto_sync_off_and_on_again(void **state)
 	fixture *f = *state;
 
 	pair_up(f, FREP__V1__AUTO_SYNC__AUTO_SYNC_OFF);
-	Frep__V1__FailoverKey           k  = FREP__V1__FAILOVER_KEY__INIT;
+	Frep__V1__FailoverKey k            = FREP__V1__FAILOVER_KEY__INIT;
 	k.name                             = "r";
 	Frep__V1__FailoverRelationship *rb = (Frep__V1__FailoverRelationship *) rt_call(
 	    f->b.c, "DhcpServer", "GetFailover", &k.base, FREP_OK, NULL);
@@ -434,19 +434,18 @@ test_auto_sync_off_and_on_again(void **state)
 	set_description(f->a.c, "not sent");
 	sleep_ms(500); /* ten debounce windows */
 	assert_true(description_is(f->b.c, ""));
+	assert_int_equal(scope_state(f->a.c), FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_PENDING);
 	assert_int_equal(
-	    scope_state(f->a.c), FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_PENDING);
-	assert_int_equal(scope_state(f->b.c),
-	    FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_PARTNER_CHANGED);
+	    scope_state(f->b.c), FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_PARTNER_CHANGED);
 
-	Frep__V1__FailoverRelationship rel   = FREP__V1__FAILOVER_RELATIONSHIP__INIT;
-	Frep__V1__SetFailoverRequest   req   = FREP__V1__SET_FAILOVER_REQUEST__INIT;
-	char                          *m[]   = {"auto_sync"};
-	rel.name                             = "r";
-	rel.auto_sync                        = FREP__V1__AUTO_SYNC__AUTO_SYNC_ON;
-	req.relationship                     = &rel;
-	req.update_mask                      = m;
-	req.n_update_mask                    = 1;
+	Frep__V1__FailoverRelationship rel = FREP__V1__FAILOVER_RELATIONSHIP__INIT;
+	Frep__V1__SetFailoverRequest   req = FREP__V1__SET_FAILOVER_REQUEST__INIT;
+	char                          *m[] = {"auto_sync"};
+	rel.name                           = "r";
+	rel.auto_sync                      = FREP__V1__AUTO_SYNC__AUTO_SYNC_ON;
+	req.relationship                   = &rel;
+	req.update_mask                    = m;
+	req.n_update_mask                  = 1;
 	rt_call_ok(f->a.c, "DhcpServer", "SetFailover", &req.base);
 	rb = (Frep__V1__FailoverRelationship *) rt_call(
 	    f->b.c, "DhcpServer", "GetFailover", &k.base, FREP_OK, NULL);
@@ -469,15 +468,15 @@ add_user_class(frep_client *c, const char *name)
 static void
 set_server_dns(frep_client *c, const char *ip)
 {
-	Frep__V1__OptionValue         v      = FREP__V1__OPTION_VALUE__INIT;
-	Frep__V1__OptionTarget        t      = FREP__V1__OPTION_TARGET__INIT;
-	Frep__V1__SetOptionValueRequest req  = FREP__V1__SET_OPTION_VALUE_REQUEST__INIT;
-	char                         *vals[] = {(char *) ip};
-	v.option_id                          = 6;
-	v.values                             = vals;
-	v.n_values                           = 1;
-	req.target                           = &t;
-	req.value                            = &v;
+	Frep__V1__OptionValue           v      = FREP__V1__OPTION_VALUE__INIT;
+	Frep__V1__OptionTarget          t      = FREP__V1__OPTION_TARGET__INIT;
+	Frep__V1__SetOptionValueRequest req    = FREP__V1__SET_OPTION_VALUE_REQUEST__INIT;
+	char                           *vals[] = {(char *) ip};
+	v.option_id                            = 6;
+	v.values                               = vals;
+	v.n_values                             = 1;
+	req.target                             = &t;
+	req.value                              = &v;
 	rt_call_ok(c, "DhcpServer", "SetOptionValue", &req.base);
 }
 
@@ -503,17 +502,17 @@ test_auto_sync_server_settings_status_and_replicate(void **state)
 	set_server_dns(f->a.c, "10.0.0.53");
 	wait_state(f->a.c, FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_IN_SYNC, "A");
 
-	Frep__V1__GetReplicationStatusResponse *r  = status(f->a.c, false);
-	Frep__V1__ServerSettingDiff *const     *d  = settings_diff(r, &n);
+	Frep__V1__GetReplicationStatusResponse *r   = status(f->a.c, false);
+	Frep__V1__ServerSettingDiff *const     *d   = settings_diff(r, &n);
 	bool                                    lab = false, onb = false, dns = false;
 	for (size_t i = 0; i < n; i++) {
 		print_message("difference: %s %s %d\n", d[i]->kind, d[i]->key, d[i]->difference);
-		lab |= strcmp(d[i]->kind, "class") == 0 && strcmp(d[i]->key, "user/Lab") == 0 &&
-		       d[i]->difference ==
-			   FREP__V1__SETTING_DIFFERENCE__SETTING_DIFFERENCE_ONLY_HERE;
-		onb |= strcmp(d[i]->kind, "class") == 0 && strcmp(d[i]->key, "user/OnlyOnB") == 0 &&
-		       d[i]->difference ==
-			   FREP__V1__SETTING_DIFFERENCE__SETTING_DIFFERENCE_ONLY_THERE;
+		lab |=
+		    strcmp(d[i]->kind, "class") == 0 && strcmp(d[i]->key, "user/Lab") == 0 &&
+		    d[i]->difference == FREP__V1__SETTING_DIFFERENCE__SETTING_DIFFERENCE_ONLY_HERE;
+		onb |=
+		    strcmp(d[i]->kind, "class") == 0 && strcmp(d[i]->key, "user/OnlyOnB") == 0 &&
+		    d[i]->difference == FREP__V1__SETTING_DIFFERENCE__SETTING_DIFFERENCE_ONLY_THERE;
 		dns |= strcmp(d[i]->kind, "option") == 0 && strcmp(d[i]->key, "6") == 0;
 	}
 	assert_int_equal(n, 3);
@@ -524,10 +523,10 @@ test_auto_sync_server_settings_status_and_replicate(void **state)
 	/* The dry run: the same differences, nothing changed. */
 	Frep__V1__ReplicateServerSettingsRequest req =
 	    FREP__V1__REPLICATE_SERVER_SETTINGS_REQUEST__INIT;
-	req.dry_run                                   = true;
-	Frep__V1__ReplicateServerSettingsResponse *rr = (Frep__V1__ReplicateServerSettingsResponse *)
-	    rt_call(f->a.c, "FailoverReplication", "ReplicateServerSettings", &req.base, FREP_OK,
-		NULL);
+	req.dry_run = true;
+	Frep__V1__ReplicateServerSettingsResponse *rr =
+	    (Frep__V1__ReplicateServerSettingsResponse *) rt_call(
+		f->a.c, "FailoverReplication", "ReplicateServerSettings", &req.base, FREP_OK, NULL);
 	assert_int_equal(rr->n_results, 1);
 	assert_int_equal(rr->results[0]->code, FREP_OK);
 	assert_int_equal(rr->results[0]->n_diff, 3);
@@ -540,7 +539,7 @@ test_auto_sync_server_settings_status_and_replicate(void **state)
 	/* For real: B ends with A's settings, its own class gone. */
 	req.dry_run = false;
 	rr          = (Frep__V1__ReplicateServerSettingsResponse *) rt_call(
-            f->a.c, "FailoverReplication", "ReplicateServerSettings", &req.base, FREP_OK, NULL);
+		     f->a.c, "FailoverReplication", "ReplicateServerSettings", &req.base, FREP_OK, NULL);
 	assert_int_equal(rr->results[0]->code, FREP_OK);
 	protobuf_c_message_free_unpacked(&rr->base, NULL);
 	r = status(f->a.c, false);
@@ -562,7 +561,7 @@ test_auto_sync_bad_input_is_named(void **state)
 	frep_status st;
 
 	pair_up(f, FREP__V1__AUTO_SYNC__AUTO_SYNC_ON);
-	Frep__V1__GetReplicationStatusRequest sreq    = FREP__V1__GET_REPLICATION_STATUS_REQUEST__INIT;
+	Frep__V1__GetReplicationStatusRequest sreq = FREP__V1__GET_REPLICATION_STATUS_REQUEST__INIT;
 	char                                 *names[] = {"r", "r"};
 	sreq.names                                    = names;
 	sreq.n_names                                  = 2;
@@ -579,14 +578,14 @@ test_auto_sync_bad_input_is_named(void **state)
 	    FREP_INVALID_ARGUMENT, &st);
 	assert_non_null(strstr(st.message, "kinds[0] \"scopes\""));
 
-	Frep__V1__FailoverRelationship rel  = FREP__V1__FAILOVER_RELATIONSHIP__INIT;
-	Frep__V1__SetFailoverRequest   set  = FREP__V1__SET_FAILOVER_REQUEST__INIT;
-	char                          *m[]  = {"auto_sync"};
-	rel.name                            = "r";
-	rel.auto_sync                       = 7;
-	set.relationship                    = &rel;
-	set.update_mask                     = m;
-	set.n_update_mask                   = 1;
+	Frep__V1__FailoverRelationship rel = FREP__V1__FAILOVER_RELATIONSHIP__INIT;
+	Frep__V1__SetFailoverRequest   set = FREP__V1__SET_FAILOVER_REQUEST__INIT;
+	char                          *m[] = {"auto_sync"};
+	rel.name                           = "r";
+	rel.auto_sync                      = 7;
+	set.relationship                   = &rel;
+	set.update_mask                    = m;
+	set.n_update_mask                  = 1;
 	rt_call(f->a.c, "DhcpServer", "SetFailover", &set.base, FREP_INVALID_ARGUMENT, &st);
 	assert_non_null(strstr(st.message, "auto_sync 7"));
 
@@ -594,9 +593,9 @@ test_auto_sync_bad_input_is_named(void **state)
 	char *unknown[] = {"nope"};
 	sreq.names      = unknown;
 	sreq.n_names    = 1;
-	Frep__V1__GetReplicationStatusResponse *r = (Frep__V1__GetReplicationStatusResponse *)
-	    rt_call(f->a.c, "FailoverReplication", "GetReplicationStatus", &sreq.base, FREP_OK,
-		NULL);
+	Frep__V1__GetReplicationStatusResponse *r =
+	    (Frep__V1__GetReplicationStatusResponse *) rt_call(
+		f->a.c, "FailoverReplication", "GetReplicationStatus", &sreq.base, FREP_OK, NULL);
 	assert_int_equal(r->n_errors, 1);
 	assert_int_equal(r->errors[0]->code, FREP_NOT_FOUND);
 	assert_false(r->in_sync);
@@ -607,10 +606,12 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_auto_sync_write_appears_on_partner, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_auto_sync_write_appears_on_partner, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_auto_sync_burst_is_coalesced, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_auto_sync_no_ping_pong, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_auto_sync_partner_down_catches_up, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_auto_sync_partner_down_catches_up, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_auto_sync_conflict_is_never_overwritten, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

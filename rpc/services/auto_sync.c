@@ -164,14 +164,14 @@ static bool
 record_outcomes(auto_sync *as, const char *rel, const replication_auto_outcome *out, size_t n)
 {
 	bool    retry = false, contact = false;
-	int64_t now   = real_ms();
+	int64_t now = real_ms();
 
 	for (size_t i = 0; i < n; i++) {
 		const replication_auto_outcome *o          = &out[i];
 		bool                            new_status = false;
 		char                            ip[16];
-		snprintf(ip, sizeof(ip), "%u.%u.%u.%u", o->scope_id >> 24, (o->scope_id >> 16) & 255,
-		    (o->scope_id >> 8) & 255, o->scope_id & 255);
+		snprintf(ip, sizeof(ip), "%u.%u.%u.%u", o->scope_id >> 24,
+		    (o->scope_id >> 16) & 255, (o->scope_id >> 8) & 255, o->scope_id & 255);
 		pthread_mutex_lock(&as->mu);
 		scope_state *ss = scope_find(as, rel, o->scope_id, true);
 		if (!o->unreachable) {
@@ -204,14 +204,14 @@ record_outcomes(auto_sync *as, const char *rel, const replication_auto_outcome *
 		if (o->conflict) {
 			if (new_status) {
 				audit_conflict(as, rel, o);
-				rpc_log(RPC_LOG_WARN, "auto-sync: scope %s (relationship %s): %s", ip,
-				    rel, o->message);
+				rpc_log(RPC_LOG_WARN, "auto-sync: scope %s (relationship %s): %s",
+				    ip, rel, o->message);
 			}
 		} else if (o->code != FREP_OK) {
 			retry = true;
 			if (new_status) {
-				rpc_log(RPC_LOG_WARN, "auto-sync: scope %s (relationship %s): %s", ip,
-				    rel, o->message);
+				rpc_log(RPC_LOG_WARN, "auto-sync: scope %s (relationship %s): %s",
+				    ip, rel, o->message);
 			}
 		}
 	}
@@ -226,8 +226,8 @@ record_outcomes(auto_sync *as, const char *rel, const replication_auto_outcome *
 static void
 sync_relationship(auto_sync *as, const engine_failover *rel, int64_t now)
 {
-	frep_status               st;
-	size_t                    n      = rel->n_scope_ids, n_cand = 0;
+	frep_status st;
+	size_t      n = rel->n_scope_ids, n_cand = 0;
 	char(*local)[65]                 = calloc(n + 1, 65);
 	bool                     *exists = calloc(n + 1, sizeof(bool));
 	bool                     *was    = calloc(n + 1, sizeof(bool));

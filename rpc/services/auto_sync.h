@@ -21,7 +21,7 @@
 #include "engine.h"
 #include "frep_status.h"
 
-typedef struct auto_sync auto_sync;
+typedef struct auto_sync   auto_sync;
 typedef struct replication replication;
 
 typedef struct auto_sync_options {

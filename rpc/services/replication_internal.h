@@ -63,10 +63,10 @@ frep_code replication__check_names(char *const *names, size_t n, frep_status *st
 /* The GetReplicationStatus and ReplicateServerSettings handlers
  * (replication_status.c). */
 void replication__get_replication_status(Frep__V1__FailoverReplication_Service *service,
-    const Frep__V1__GetReplicationStatusRequest          *in,
+    const Frep__V1__GetReplicationStatusRequest                                *in,
     Frep__V1__GetReplicationStatusResponse_Closure closure, void *closure_data);
 void replication__replicate_server_settings(Frep__V1__FailoverReplication_Service *service,
-    const Frep__V1__ReplicateServerSettingsRequest           *in,
+    const Frep__V1__ReplicateServerSettingsRequest                                *in,
     Frep__V1__ReplicateServerSettingsResponse_Closure closure, void *closure_data);
 
 #endif /* FREP_RPC_REPLICATION_INTERNAL_H */

@@ -62,9 +62,9 @@ resolve(replication *r, char *const *names, size_t n_names, convert_arena *a,
 		}
 		frep__v1__item_error__init(e);
 		snprintf(msg, sizeof(msg), "no failover relationship named \"%s\"", names[i]);
-		e->item                   = convert_arena_strdup(a, names[i], st);
-		e->code                   = FREP_NOT_FOUND;
-		e->message                = convert_arena_strdup(a, msg, st);
+		e->item                  = convert_arena_strdup(a, names[i], st);
+		e->code                  = FREP_NOT_FOUND;
+		e->message               = convert_arena_strdup(a, msg, st);
 		(*errors)[(*n_errors)++] = e;
 	}
 	return FREP_OK;
@@ -91,8 +91,9 @@ state_of(bool reachable, const char *local, const char *remote, bool was, const 
 		return FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_CONFLICT;
 	}
 	if (here) {
-		return info->last_error_code != 0 ? FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_ERROR
-						  : FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_PENDING;
+		return info->last_error_code != 0
+			   ? FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_ERROR
+			   : FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_PENDING;
 	}
 	return FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_PARTNER_CHANGED;
 }
@@ -101,11 +102,11 @@ state_of(bool reachable, const char *local, const char *remote, bool was, const 
  * (*here read once per request). Failures leave the list empty and are
  * logged: the scopes' status still stands. */
 static void
-settings_status(replication *r, const relctx *c, convert_arena *a,
-    Frep__V1__ServerSettings **here, Frep__V1__RelationshipSyncStatus *m)
+settings_status(replication *r, const relctx *c, convert_arena *a, Frep__V1__ServerSettings **here,
+    Frep__V1__RelationshipSyncStatus *m)
 {
-	frep_status                      st;
-	ProtobufCMessage                *out = NULL;
+	frep_status                        st;
+	ProtobufCMessage                  *out = NULL;
 	Frep__V1__GetServerSettingsRequest req = FREP__V1__GET_SERVER_SETTINGS_REQUEST__INIT;
 
 	if (*here == NULL && server_settings_collect(r->e, here, &st) != FREP_OK) {
@@ -148,11 +149,11 @@ relationship_status(replication *r, const engine_failover *rel, bool skip_settin
 	if (replication__relctx_init(r, rel->name, &c, st) != FREP_OK) {
 		return st->code;
 	}
-	m->name      = convert_arena_strdup(a, rel->name, st);
-	m->partner   = convert_arena_strdup(a, rel->partner_server, st);
-	m->auto_sync = (Frep__V1__AutoSync) rel->auto_sync;
-	char **texts = convert_arena_alloc(a, (n + 1) * sizeof(char *), st);
-	char(*local)[65]         = convert_arena_alloc(a, (n + 1) * 65, st);
+	m->name                   = convert_arena_strdup(a, rel->name, st);
+	m->partner                = convert_arena_strdup(a, rel->partner_server, st);
+	m->auto_sync              = (Frep__V1__AutoSync) rel->auto_sync;
+	char **texts              = convert_arena_alloc(a, (n + 1) * sizeof(char *), st);
+	char(*local)[65]          = convert_arena_alloc(a, (n + 1) * 65, st);
 	bool              *exists = convert_arena_alloc(a, (n + 1) * sizeof(bool), st);
 	engine_sync_state *synced = convert_arena_alloc(a, (n + 1) * sizeof(*synced), st);
 	bool              *was    = convert_arena_alloc(a, (n + 1) * sizeof(bool), st);
@@ -174,10 +175,10 @@ relationship_status(replication *r, const engine_failover *rel, bool skip_settin
 		goto out;
 	}
 
-	Frep__V1__GetScopeDigestsRequest dreq = FREP__V1__GET_SCOPE_DIGESTS_REQUEST__INIT;
-	dreq.relationship                     = rel->name;
-	dreq.scope_ids                        = texts;
-	dreq.n_scope_ids                      = n;
+	Frep__V1__GetScopeDigestsRequest dreq      = FREP__V1__GET_SCOPE_DIGESTS_REQUEST__INIT;
+	dreq.relationship                          = rel->name;
+	dreq.scope_ids                             = texts;
+	dreq.n_scope_ids                           = n;
 	Frep__V1__GetScopeDigestsResponse *digests = NULL;
 	if (replication__rel_call(r, &c, "GetScopeDigests", &dreq.base, &dout, &pst) == FREP_OK) {
 		digests              = (Frep__V1__GetScopeDigestsResponse *) dout;
@@ -190,10 +191,10 @@ relationship_status(replication *r, const engine_failover *rel, bool skip_settin
 			m->partner_error = "";
 		}
 	}
-	m->last_contact_unix_ms = r->as != NULL ? auto_sync_last_contact(r->as, rel->name)
+	m->last_contact_unix_ms = r->as != NULL          ? auto_sync_last_contact(r->as, rel->name)
 				  : m->partner_reachable ? now_ms()
 							 : 0;
-	m->in_sync = m->partner_reachable;
+	m->in_sync              = m->partner_reachable;
 	for (size_t i = 0; i < n; i++) {
 		Frep__V1__ScopeSyncStatus *s = convert_arena_alloc(a, sizeof(*s), st);
 		auto_sync_scope_info       info;
@@ -203,19 +204,19 @@ relationship_status(replication *r, const engine_failover *rel, bool skip_settin
 		}
 		frep__v1__scope_sync_status__init(s);
 		auto_sync_scope_get(r->as, rel->name, rel->scope_ids[i], &info);
-		const char *remote = digests != NULL && i < digests->n_digests &&
-					     digests->digests[i] != NULL
-					 ? digests->digests[i]->digest
-					 : "";
-		s->scope_id        = texts[i];
-		s->local_digest    = local[i];
-		s->partner_digest  = convert_arena_strdup(a, remote, st);
-		s->last_synced_digest  = was[i] ? synced[i].digest : "";
-		s->last_synced_unix_ms = was[i] ? synced[i].time_unix_ms : 0;
-		s->pending             = info.pending;
+		const char *remote =
+		    digests != NULL && i < digests->n_digests && digests->digests[i] != NULL
+			? digests->digests[i]->digest
+			: "";
+		s->scope_id             = texts[i];
+		s->local_digest         = local[i];
+		s->partner_digest       = convert_arena_strdup(a, remote, st);
+		s->last_synced_digest   = was[i] ? synced[i].digest : "";
+		s->last_synced_unix_ms  = was[i] ? synced[i].time_unix_ms : 0;
+		s->pending              = info.pending;
 		s->last_attempt_unix_ms = info.last_attempt_unix_ms;
-		s->state = state_of(m->partner_reachable, local[i], remote, was[i], synced[i].digest,
-		    &info);
+		s->state                = state_of(
+				   m->partner_reachable, local[i], remote, was[i], synced[i].digest, &info);
 		if (!m->partner_reachable) {
 			s->last_error_code = m->partner_error_code;
 			s->last_error      = m->partner_error;
@@ -249,7 +250,7 @@ out:
 
 void
 replication__get_replication_status(Frep__V1__FailoverReplication_Service *service,
-    const Frep__V1__GetReplicationStatusRequest          *in,
+    const Frep__V1__GetReplicationStatusRequest                           *in,
     Frep__V1__GetReplicationStatusResponse_Closure closure, void *closure_data)
 {
 	replication                           *r = (replication *) service;
@@ -258,7 +259,8 @@ replication__get_replication_status(Frep__V1__FailoverReplication_Service *servi
 	engine_failover                       *rels   = NULL;
 	size_t                                 n_rels = 0;
 	Frep__V1__ServerSettings              *here   = NULL;
-	Frep__V1__GetReplicationStatusResponse out = FREP__V1__GET_REPLICATION_STATUS_RESPONSE__INIT;
+	Frep__V1__GetReplicationStatusResponse out =
+	    FREP__V1__GET_REPLICATION_STATUS_RESPONSE__INIT;
 
 	convert_arena_init(&a);
 	if (resolve(r, in->names, in->n_names, &a, &rels, &n_rels, &out.errors, &out.n_errors,
@@ -272,11 +274,11 @@ replication__get_replication_status(Frep__V1__FailoverReplication_Service *servi
 	out.in_sync = out.n_errors == 0;
 	for (size_t i = 0; i < n_rels; i++) {
 		Frep__V1__RelationshipSyncStatus *m = NULL;
-		if (relationship_status(r, &rels[i], in->skip_server_settings, &a, &here, &m, &st) !=
-		    FREP_OK) {
+		if (relationship_status(
+			r, &rels[i], in->skip_server_settings, &a, &here, &m, &st) != FREP_OK) {
 			goto fail;
 		}
-		out.in_sync                                 = out.in_sync && m->in_sync;
+		out.in_sync                              = out.in_sync && m->in_sync;
 		out.relationships[out.n_relationships++] = m;
 	}
 	closure(&out, closure_data);
@@ -306,12 +308,12 @@ flip(Frep__V1__SettingDifference d)
 
 static frep_code
 push_settings(replication *r, const engine_failover *rel, const Frep__V1__ServerSettings *here,
-    const Frep__V1__ReplicateServerSettingsRequest *in, convert_arena *a,
-    ProtobufCMessage **keep, Frep__V1__ServerSettingsResult **out, frep_status *st)
+    const Frep__V1__ReplicateServerSettingsRequest *in, convert_arena *a, ProtobufCMessage **keep,
+    Frep__V1__ServerSettingsResult **out, frep_status *st)
 {
-	relctx                              c;
-	frep_status                         pst;
-	Frep__V1__ServerSettingsResult     *m;
+	relctx                               c;
+	frep_status                          pst;
+	Frep__V1__ServerSettingsResult      *m;
 	Frep__V1__ApplyServerSettingsRequest req = FREP__V1__APPLY_SERVER_SETTINGS_REQUEST__INIT;
 
 	if ((m = convert_arena_alloc(a, sizeof(*m), st)) == NULL) {
@@ -329,7 +331,8 @@ push_settings(replication *r, const engine_failover *rel, const Frep__V1__Server
 	req.kinds         = in->kinds;
 	req.n_kinds       = in->n_kinds;
 	req.dry_run       = in->dry_run;
-	m->code = (int32_t) replication__rel_call(r, &c, "ApplyServerSettings", &req.base, keep, &pst);
+	m->code =
+	    (int32_t) replication__rel_call(r, &c, "ApplyServerSettings", &req.base, keep, &pst);
 	replication__relctx_fini(&c);
 	if (m->code != FREP_OK) {
 		m->message = convert_arena_strdup(a, pst.message, st);
@@ -359,7 +362,7 @@ push_settings(replication *r, const engine_failover *rel, const Frep__V1__Server
 
 void
 replication__replicate_server_settings(Frep__V1__FailoverReplication_Service *service,
-    const Frep__V1__ReplicateServerSettingsRequest           *in,
+    const Frep__V1__ReplicateServerSettingsRequest                           *in,
     Frep__V1__ReplicateServerSettingsResponse_Closure closure, void *closure_data)
 {
 	replication                              *r = (replication *) service;

@@ -30,7 +30,8 @@ server_settings_kinds(
 		}
 		if (bit == 0) {
 			return frep_status_set(st, FREP_INVALID_ARGUMENT,
-			    "%s[%zu] \"%.64s\" is not a kind (option_definitions, classes, options, "
+			    "%s[%zu] \"%.64s\" is not a kind (option_definitions, classes, "
+			    "options, "
 			    "policies)",
 			    field, i, names[i]);
 		}
@@ -49,13 +50,13 @@ server_settings_collect(engine *e, Frep__V1__ServerSettings **out, frep_status *
 	convert_arena  arena;
 	convert_arena *a = &arena;
 	convert_arena_init(a);
-	engine_option_def   *defs = NULL;
-	engine_class        *cls  = NULL;
-	engine_option_value *opts = NULL;
-	engine_policy       *pols = NULL;
-	size_t               n_defs = 0, n_cls = 0, n_opts = 0, n_pols = 0;
-	engine_option_target server = {0};
-	frep_code            rc;
+	engine_option_def        *defs   = NULL;
+	engine_class             *cls    = NULL;
+	engine_option_value      *opts   = NULL;
+	engine_policy            *pols   = NULL;
+	size_t                    n_defs = 0, n_cls = 0, n_opts = 0, n_pols = 0;
+	engine_option_target      server = {0};
+	frep_code                 rc;
 	Frep__V1__ServerSettings *m;
 
 	*out = NULL;
@@ -80,8 +81,8 @@ server_settings_collect(engine *e, Frep__V1__ServerSettings **out, frep_status *
 		goto fail;
 	}
 	for (size_t i = 0; i < n_defs; i++) {
-		if ((rc = convert_option_def_to_proto(&defs[i], a, &m->option_definitions[i], st)) !=
-		    FREP_OK) {
+		if ((rc = convert_option_def_to_proto(
+			 &defs[i], a, &m->option_definitions[i], st)) != FREP_OK) {
 			goto fail;
 		}
 	}
@@ -91,7 +92,8 @@ server_settings_collect(engine *e, Frep__V1__ServerSettings **out, frep_status *
 		}
 	}
 	for (size_t i = 0; i < n_opts; i++) {
-		if ((rc = convert_option_value_to_proto(&opts[i], a, &m->options[i], st)) != FREP_OK) {
+		if ((rc = convert_option_value_to_proto(&opts[i], a, &m->options[i], st)) !=
+		    FREP_OK) {
 			goto fail;
 		}
 	}
@@ -116,7 +118,8 @@ server_settings_collect(engine *e, Frep__V1__ServerSettings **out, frep_status *
 	*out = frep__v1__server_settings__unpack(NULL, len, buf);
 	free(buf);
 	if (*out == NULL) {
-		rc = frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "server-level settings: out of memory");
+		rc = frep_status_set(
+		    st, FREP_RESOURCE_EXHAUSTED, "server-level settings: out of memory");
 	}
 fail:
 	convert_arena_fini(a);
@@ -155,8 +158,8 @@ items_fini(items *it)
 }
 
 static frep_code
-items_add(items *it, const char *kind, const char *key, const ProtobufCMessage *msg,
-    frep_status *st)
+items_add(
+    items *it, const char *kind, const char *key, const ProtobufCMessage *msg, frep_status *st)
 {
 	if (it->n == it->cap) {
 		size_t nc = it->cap ? it->cap * 2 : 64;
@@ -233,9 +236,9 @@ items_of(const Frep__V1__ServerSettings *s, unsigned kinds, items *it, frep_stat
 static int
 kind_rank(const char *kind)
 {
-	return strcmp(kind, "class") == 0		? 0
+	return strcmp(kind, "class") == 0               ? 0
 	       : strcmp(kind, "option_definition") == 0 ? 1
-	       : strcmp(kind, "option") == 0		? 2
+	       : strcmp(kind, "option") == 0            ? 2
 							: 3;
 }
 
@@ -306,11 +309,12 @@ diffs_to_proto(const change *ch, size_t n, convert_arena *a, Frep__V1__ServerSet
 		if (d->kind == NULL || d->key == NULL) {
 			return st->code;
 		}
-		d->difference = ch[i].there == NULL ? FREP__V1__SETTING_DIFFERENCE__SETTING_DIFFERENCE_ONLY_HERE
+		d->difference = ch[i].there == NULL
+				    ? FREP__V1__SETTING_DIFFERENCE__SETTING_DIFFERENCE_ONLY_HERE
 				: ch[i].here == NULL
 				    ? FREP__V1__SETTING_DIFFERENCE__SETTING_DIFFERENCE_ONLY_THERE
 				    : FREP__V1__SETTING_DIFFERENCE__SETTING_DIFFERENCE_DIFFERENT;
-		(*out)[i] = d;
+		(*out)[i]     = d;
 	}
 	*n_out = n;
 	return FREP_OK;
@@ -359,8 +363,8 @@ put_one(engine *e, const item *x, bool exists, frep_status *st)
 	convert_arena_init(&a);
 	if (rank == 0) {
 		engine_class c;
-		if ((rc = convert_class_from_proto((const Frep__V1__Class *) x->msg, "class", &c,
-			 st)) == FREP_OK) {
+		if ((rc = convert_class_from_proto(
+			 (const Frep__V1__Class *) x->msg, "class", &c, st)) == FREP_OK) {
 			rc = exists ? engine_class_set(e, &c, NULL, 0, NULL, st)
 				    : engine_class_add(e, &c, NULL, st);
 		}
@@ -407,8 +411,8 @@ remove_one(engine *e, const item *x, frep_status *st)
 	} else if (rank == 2) {
 		const Frep__V1__OptionValue *o      = (const Frep__V1__OptionValue *) x->msg;
 		engine_option_target         server = {0};
-		rc = engine_option_value_remove(
-		    e, &server, o->option_id, o->vendor_class, o->user_class, st);
+		rc                                  = engine_option_value_remove(
+						     e, &server, o->option_id, o->vendor_class, o->user_class, st);
 	} else {
 		rc = engine_policy_remove(e, 0, ((const Frep__V1__Policy *) x->msg)->name, st);
 	}
@@ -436,7 +440,8 @@ apply_changes(engine *e, const change *ch, size_t n, frep_status *st)
 			continue;
 		}
 		bool is_policy = kind_rank(ch[i].there->kind) == 3;
-		if ((rc = put_one(e, ch[i].there, ch[i].here != NULL && !is_policy, st)) != FREP_OK) {
+		if ((rc = put_one(e, ch[i].there, ch[i].here != NULL && !is_policy, st)) !=
+		    FREP_OK) {
 			return rc;
 		}
 	}
