@@ -199,8 +199,8 @@ description_is(node *n, const char *scope, const char *want)
 {
 	Frep__V1__ScopeKey k = FREP__V1__SCOPE_KEY__INIT;
 	k.scope_id           = (char *) scope;
-	Frep__V1__Scope *s =
-	    (Frep__V1__Scope *) call(n, "DhcpServer/GetScope", &k.base, &frep__v1__scope__descriptor);
+	Frep__V1__Scope *s   = (Frep__V1__Scope *) call(
+	      n, "DhcpServer/GetScope", &k.base, &frep__v1__scope__descriptor);
 	bool same = strcmp(s->description, want) == 0;
 	protobuf_c_message_free_unpacked(&s->base, NULL);
 	return same;
@@ -300,12 +300,12 @@ row_single(const char *debounce, int samples)
 /* --- row 2: sustained writes -------------------------------------------- */
 
 typedef struct sustained {
-	int        seconds;
-	int        rate;
-	long long *t_write; /* per write: when SetScope returned (us) */
-	int       *w_scope;
-	int        n_writes;
-	long long *t_seen; /* per write: when B first held it or newer */
+	int          seconds;
+	int          rate;
+	long long   *t_write; /* per write: when SetScope returned (us) */
+	int         *w_scope;
+	int          n_writes;
+	long long   *t_seen; /* per write: when B first held it or newer */
 	volatile int done;
 } sustained;
 
@@ -350,14 +350,15 @@ row_sustained(const char *debounce, int seconds)
 	}
 	size_t    applies0 = applies_on(&g_b);
 	double    ca0 = cpu_ms(&g_a), cb0 = cpu_ms(&g_b);
-	long long t0  = now_us();
+	long long t0 = now_us();
 	pthread_t w;
 	pthread_create(&w, NULL, writer, &s);
 	bool all_seen = false;
 	while (!all_seen) {
-		Frep__V1__ListScopesRequest  req = FREP__V1__LIST_SCOPES_REQUEST__INIT;
-		Frep__V1__ListScopesResponse *r  = (Frep__V1__ListScopesResponse *) call(&g_b,
-		     "DhcpServer/ListScopes", &req.base, &frep__v1__list_scopes_response__descriptor);
+		Frep__V1__ListScopesRequest   req = FREP__V1__LIST_SCOPES_REQUEST__INIT;
+		Frep__V1__ListScopesResponse *r =
+		    (Frep__V1__ListScopesResponse *) call(&g_b, "DhcpServer/ListScopes", &req.base,
+			&frep__v1__list_scopes_response__descriptor);
 		long long now = now_us();
 		int       nw  = __atomic_load_n(&s.n_writes, __ATOMIC_ACQUIRE);
 		for (size_t i = 0; i < r->n_scopes; i++) {
@@ -394,8 +395,8 @@ row_sustained(const char *debounce, int seconds)
 		sleep_us(5000);
 	}
 	pthread_join(w, NULL);
-	double    wall = (double) (now_us() - t0) / 1e6;
-	double    ca = cpu_ms(&g_a) - ca0, cb = cpu_ms(&g_b) - cb0;
+	double     wall = (double) (now_us() - t0) / 1e6;
+	double     ca = cpu_ms(&g_a) - ca0, cb = cpu_ms(&g_b) - cb0;
 	long long *lag = calloc((size_t) max, sizeof(long long));
 	for (int k = 0; k < max; k++) {
 		lag[k] = s.t_seen[k] - s.t_write[k];
