@@ -602,6 +602,50 @@ test_auto_sync_bad_input_is_named(void **state)
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 }
 
+/* A scope option whose definition the partner lacks: auto-sync's apply is
+ * refused (state error, the reason named); pushing the option definitions
+ * fixes it in one step, and the retry sends the scope. */
+static void
+test_auto_sync_missing_definition_fixed_by_server_settings(void **state)
+{
+	fixture *f = *state;
+
+	pair_up(f, FREP__V1__AUTO_SYNC__AUTO_SYNC_ON);
+	Frep__V1__OptionDefinition d = FREP__V1__OPTION_DEFINITION__INIT;
+	d.option_id                  = 250;
+	d.name                       = "Custom";
+	d.type                       = FREP__V1__OPTION_TYPE__OPTION_TYPE_STRING;
+	rt_call_ok(f->a.c, "DhcpServer", "AddOptionDefinition", &d.base);
+	Frep__V1__OptionValue           v      = FREP__V1__OPTION_VALUE__INIT;
+	Frep__V1__OptionTarget          t      = FREP__V1__OPTION_TARGET__INIT;
+	Frep__V1__SetOptionValueRequest req    = FREP__V1__SET_OPTION_VALUE_REQUEST__INIT;
+	char                           *vals[] = {"hello"};
+	v.option_id                            = 250;
+	v.values                               = vals;
+	v.n_values                             = 1;
+	t.scope_id                             = SCOPE;
+	req.target                             = &t;
+	req.value                              = &v;
+	rt_call_ok(f->a.c, "DhcpServer", "SetOptionValue", &req.base);
+
+	wait_state(f->a.c, FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_ERROR, "A");
+	Frep__V1__GetReplicationStatusResponse *r = status(f->a.c, true);
+	const Frep__V1__ScopeSyncStatus        *s = r->relationships[0]->scopes[0];
+	assert_int_equal(s->last_error_code, FREP_FAILED_PRECONDITION);
+	assert_non_null(strstr(s->last_error, "option definition 250"));
+	assert_true(s->pending);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+
+	Frep__V1__ReplicateServerSettingsRequest sreq =
+	    FREP__V1__REPLICATE_SERVER_SETTINGS_REQUEST__INIT;
+	char *kinds[] = {"option_definitions"};
+	sreq.kinds    = kinds;
+	sreq.n_kinds  = 1;
+	rt_call_ok(f->a.c, "FailoverReplication", "ReplicateServerSettings", &sreq.base);
+	wait_state(f->a.c, FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_IN_SYNC, "A");
+	wait_state(f->b.c, FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_IN_SYNC, "B");
+}
+
 int
 main(void)
 {
@@ -619,6 +663,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_auto_sync_off_and_on_again, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_auto_sync_server_settings_status_and_replicate, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_auto_sync_missing_definition_fixed_by_server_settings, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_auto_sync_bad_input_is_named, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
