@@ -3,8 +3,11 @@
 # embedded SQLite store; a scope with exclusions, reservations, options and
 # a policy on A; a relationship A<->B (created on both, replicated once); a
 # change on A; a what-if that shows the partner's diff; a replication that
-# applies it; both digests equal. Everything lives in a temp dir; both
-# daemons are stopped by PID at the end.
+# applies it; both digests equal. Then the pair keeping itself in step
+# (issue 15): auto-sync on, a change on A appears on B with no replicate
+# command, `failover status` says in_sync; a server-level option only on A
+# shows in the status and `replicate --server-settings` settles it.
+# Everything lives in a temp dir; both daemons are stopped by PID at the end.
 set -euo pipefail
 FREPD=${FREPD:-build/rpc/frepd}
 FREPCTL=${FREPCTL:-build/clients/frepctl}
@@ -42,9 +45,10 @@ on "$A" policy add bootp-clients --scope 10.0.0.0 --criterion user-class:eq:"Def
 on "$A" scope show 10.0.0.0
 
 say "a failover relationship A<->B: created on both servers, its scope replicated once"
+say "(auto-sync off for now: the manual replication first, as on Windows)"
 printf 'demo-shared-secret\n' > "$work/secret"
 on "$A" failover add office-pair --partner "$B" --scope 10.0.0.0 --mode load-balance --percent 60 \
-  --secret-file "$work/secret" --local "$A" >/dev/null
+  --secret-file "$work/secret" --local "$A" --no-auto-sync >/dev/null
 on "$B" failover list
 
 say "a change on A: one reservation renamed, one added, one removed; an exclusion moved"
@@ -68,5 +72,29 @@ echo "B: $db"
 [ "$da" = "$db" ] || { echo "demo: digests differ"; exit 1; }
 on "$B" reservation list 10.0.0.0
 on "$A" audit --limit 3
+
+say "auto-sync on (both servers): from now on a change replicates by itself"
+on "$A" failover set office-pair --auto-sync on >/dev/null
+on "$B" failover get office-pair | grep auto_sync
+
+say "a change on A, and no replicate command"
+on "$A" reservation add 10.0.0.0 10.0.0.23 --client-id 00-11-22-33-44-88 --name camera >/dev/null
+for _ in $(seq 100); do
+  "$FREPCTL" --server "$B" reservation get 10.0.0.0 10.0.0.23 >/dev/null 2>&1 && break
+  sleep 0.05
+done
+on "$B" reservation get 10.0.0.0 10.0.0.23
+for _ in $(seq 100); do
+  "$FREPCTL" --server "$A" failover status --no-server-settings >/dev/null 2>&1 && break
+  sleep 0.05
+done
+on "$A" failover status --no-server-settings
+
+say "a server-level option set on A only: not replicated with the scope, but the status shows it"
+on "$A" option set 42 10.0.0.123 >/dev/null
+on "$A" failover status || echo "(exit $?: not everything is in_sync)"
+on "$A" replicate --server-settings --what-if
+on "$A" replicate --server-settings --force >/dev/null
+on "$A" failover status
 echo
-echo "demo: replication complete, both partners hold scope 10.0.0.0 with digest ${da:0:16}..."
+echo "demo: both partners hold scope 10.0.0.0 and the same server-level settings; auto-sync keeps them so"

@@ -157,6 +157,12 @@ static const name_value server_roles[] = {
     {0},
 };
 
+static const name_value auto_sync_values[] = {
+    {"on", FREP__V1__AUTO_SYNC__AUTO_SYNC_ON},
+    {"off", FREP__V1__AUTO_SYNC__AUTO_SYNC_OFF},
+    {0},
+};
+
 static const name_value yes_no[] = {
     {"yes", 1},
     {"no", 0},
@@ -627,6 +633,7 @@ static const frepctl_column failover_cols[] = {
     {.header = "RESERVE%", .key = "reserve_percent"},
     {.header = "MCLT", .key = "max_client_lead_time_s", .cell = FREPCTL_CELL_DURATION},
     {.header = "STATE", .key = "state"},
+    {.header = "AUTO-SYNC", .key = "auto_sync"},
     {.header = "SCOPES", .key = "scope_ids"},
     {0},
 };
@@ -1864,6 +1871,7 @@ static const field_map failover_fields[] = {
     {.flag = "mclt", .field = "max_client_lead_time_s", .kind = F_DURATION},
     {.flag = "auto-state-transition", .field = "auto_state_transition", .kind = F_YESNO},
     {.flag = "switch-interval", .field = "state_switch_interval_s", .kind = F_DURATION},
+    {.flag = "auto-sync", .field = "auto_sync", .kind = F_ENUM, .names = auto_sync_values},
     {0},
 };
 
@@ -1879,6 +1887,9 @@ static const field_map failover_fields[] = {
 		.arg  = "yes|no",                                                                  \
 		.help = "move to partner-down by itself"},                                         \
 	    {.name = "switch-interval", .arg = "DURATION", .help = "state switch interval"},       \
+	    {.name    = "auto-sync",                                                               \
+		.arg  = "on|off",                                                                  \
+		.help = "replicate changed scopes to the partner by itself (default on)"},         \
 	{                                                                                          \
 		.name = "secret-file", .arg = "FILE",                                              \
 		.help = "shared secret (first line of FILE; never on the command line)"            \
@@ -1888,6 +1899,7 @@ static const frepctl_flag failover_add_flags[] = {
     FAILOVER_FLAGS,
     {.name = "scope", .arg = "ID", .help = "a scope of the relationship", .repeat = true},
     {.name = "force", .help = "replace scopes that already exist on the partner"},
+    {.name = "no-auto-sync", .help = "the same as --auto-sync off"},
     {0},
 };
 static const frepctl_flag failover_set_flags[]       = {FAILOVER_FLAGS, {0}};
@@ -1987,6 +1999,14 @@ cmd_failover_add(frepctl *ctl, const frepctl_args *a)
 		return EXIT_USAGE;
 	}
 	scope_ids_from_flags(a, &rel.scope_ids, &rel.n_scope_ids);
+	if (frepctl__arg_has(a, "no-auto-sync")) {
+		if (rel.auto_sync == FREP__V1__AUTO_SYNC__AUTO_SYNC_ON) {
+			secret_free(secret);
+			return frepctl__usage_error(
+			    "%s: --no-auto-sync contradicts --auto-sync on", a->path);
+		}
+		rel.auto_sync = FREP__V1__AUTO_SYNC__AUTO_SYNC_OFF;
+	}
 	req.relationship = &rel;
 	req.force        = frepctl__arg_has(a, "force");
 	rc               = run_call(ctl, "AddFailover", &req.base, OUT_ROW, failover_cols);
@@ -2137,6 +2157,14 @@ static const frepctl_command failover_commands[] = {
 	.flags    = failover_remove_flags,
 	.run      = cmd_failover_remove},
     {.name = "scope", .summary = "a relationship's scopes", .sub = failover_scope_commands},
+    {.name        = "status",
+	.args     = "[NAME]",
+	.min_args = 0,
+	.max_args = 1,
+	.summary  = "is the pair in step? per scope and server-level settings (exit 1 when "
+		    "anything is not in_sync)",
+	.flags    = frepctl__failover_status_flags,
+	.run      = frepctl__cmd_failover_status},
     {0},
 };
 

@@ -86,6 +86,11 @@ extern const frepctl_command frepctl__dhcp_commands[];
 /* frepctl replicate (frepctl_replicate.c), terminated by {0}. */
 extern const frepctl_command frepctl__replicate_commands[];
 
+/* frepctl failover status [NAME] (frepctl_replicate.c): the command and
+ * its flags, for the failover group's table. */
+extern const frepctl_flag frepctl__failover_status_flags[];
+int                       frepctl__cmd_failover_status(frepctl *ctl, const frepctl_args *a);
+
 /* frepctl call METHOD JSON (frepctl_call.c), terminated by {0}. */
 extern const frepctl_command frepctl__call_commands[];
 

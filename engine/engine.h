@@ -67,6 +67,17 @@ void engine_close(engine *e);
  * replaced may still run once with its old arg. */
 void engine_set_commit_hook(engine *e, void (*fn)(void *arg), void *arg);
 
+/* A batch: the calls this thread makes between engine_batch_begin and
+ * engine_batch_end form ONE write transaction (each call's own
+ * transaction becomes a savepoint inside it: a failing call changes
+ * nothing, the others stay). engine_batch_end commits (commit true; the
+ * commit hook runs once) or discards everything. While the batch is open
+ * other threads' calls wait. FAILED_PRECONDITION if this thread already
+ * has a batch open (begin) or has none (end); storage failures as any
+ * write. A discarded batch's end is OK. */
+frep_code engine_batch_begin(engine *e, frep_status *st);
+frep_code engine_batch_end(engine *e, bool commit, frep_status *st);
+
 /* The store's schema version (PRAGMA user_version). */
 frep_code engine_schema_version(engine *e, int *version, frep_status *st);
 
@@ -334,7 +345,8 @@ frep_code engine_policy_range_remove(engine *e, uint32_t scope_id, const char *n
  * percents 0..100, scopes that exist (NOT_FOUND), are listed once
  * (INVALID_ARGUMENT) and belong to no relationship (FAILED_PRECONDITION);
  * at most 31 relationships (FAILED_PRECONDITION). Defaults: mode
- * LOAD_BALANCE, role ACTIVE, LB 50, reserve 5, MCLT 3600, state NORMAL.
+ * LOAD_BALANCE, role ACTIVE, LB 50, reserve 5, MCLT 3600, state NORMAL,
+ * auto_sync ON.
  * ALREADY_EXISTS if the name is taken. out (may be NULL) never holds the
  * secret. */
 frep_code engine_failover_add(
@@ -343,8 +355,9 @@ frep_code engine_failover_add(
 /* Updates a relationship. Settable: partner_server, mode, server_role,
  * load_balance_percent, reserve_percent, max_client_lead_time_s,
  * auto_state_transition, state_switch_interval_s, shared_secret, state,
- * local_server, and — only when the mask names them — kea_ha_url,
- * partner_kea_ha_url (scopes change through add_scope / remove_scope). A new
+ * local_server, auto_sync (UNSPECIFIED leaves it as it is), and — only
+ * when the mask names them — kea_ha_url, partner_kea_ha_url (scopes change
+ * through add_scope / remove_scope). A new
  * shared secret keeps the old one as the previous secret for
  * ENGINE_SECRET_GRACE_MS (engine_failover_previous_secret). */
 frep_code engine_failover_set(engine *e, const engine_failover *rel, const char *const *mask,

@@ -31,7 +31,8 @@
 #define ENGINE__FO_COLS                                                                            \
 	"name, partner_server, mode, server_role, load_balance_percent, "                          \
 	"reserve_percent, max_client_lead_time_s, auto_state_transition, "                         \
-	"state_switch_interval_s, state, local_server, kea_ha_url, partner_kea_ha_url"
+	"state_switch_interval_s, state, local_server, kea_ha_url, partner_kea_ha_url, "           \
+	"auto_sync"
 #define ENGINE__AUDIT_COLS                                                                         \
 	"id, time_unix_ms, direction, source, relationship, scope_id, "                            \
 	"digest_before, digest_after, added, updated, removed, code, message"
@@ -189,13 +190,13 @@
 			 "JOIN policy p ON p.id = r.policy_id WHERE p.scope_id = ?1 AND "          \
 			 "(r.start_range < ?2 OR r.end_range > ?3) LIMIT 1")                       \
 	X(FO_INSERT, "INSERT INTO failover(" ENGINE__FO_COLS ", shared_secret) "                   \
-		     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?13, ?14, ?12)")        \
+		     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?13, ?14, ?15, ?12)")   \
 	X(FO_UPDATE, "UPDATE failover SET partner_server = ?2, mode = ?3, "                        \
 		     "server_role = ?4, load_balance_percent = ?5, reserve_percent = "             \
 		     "?6, max_client_lead_time_s = ?7, auto_state_transition = ?8, "               \
 		     "state_switch_interval_s = ?9, state = ?10, local_server = ?11, "             \
-		     "shared_secret = ?12, kea_ha_url = ?13, partner_kea_ha_url = ?14 "            \
-		     "WHERE name = ?1")                                                            \
+		     "shared_secret = ?12, kea_ha_url = ?13, partner_kea_ha_url = ?14, "           \
+		     "auto_sync = ?15 WHERE name = ?1")                                            \
 	X(FO_GET, "SELECT " ENGINE__FO_COLS " FROM failover WHERE name = ?1")                      \
 	X(FO_LIST, "SELECT " ENGINE__FO_COLS " FROM failover ORDER BY name")                       \
 	X(FO_DELETE, "DELETE FROM failover WHERE name = ?1")                                       \

@@ -9,7 +9,7 @@
 static const char *const failover_fields[] = {"partner_server", "mode", "server_role",
     "load_balance_percent", "reserve_percent", "max_client_lead_time_s", "auto_state_transition",
     "state_switch_interval_s", "shared_secret", "state", "local_server", "kea_ha_url",
-    "partner_kea_ha_url", NULL};
+    "partner_kea_ha_url", "auto_sync", NULL};
 
 frep_code
 engine_ha_url_check(const char *field, const char *url, frep_status *st)
@@ -121,6 +121,10 @@ failover_validate(const engine_failover *r, frep_status *st)
 		return frep_status_set(st, FREP_INVALID_ARGUMENT,
 		    "%sstate %d is not a failover state (1..4)", ctx, (int) r->state);
 	}
+	if (r->auto_sync != ENGINE_AUTO_SYNC_ON && r->auto_sync != ENGINE_AUTO_SYNC_OFF) {
+		return frep_status_set(st, FREP_INVALID_ARGUMENT,
+		    "%sauto_sync %d is not a setting (1 ON, 2 OFF)", ctx, (int) r->auto_sync);
+	}
 	return FREP_OK;
 }
 
@@ -143,6 +147,7 @@ failover_write(engine *e, engine__stmt_id id, const engine_failover *r, frep_sta
 	engine__bind_text(s, 12, r->shared_secret);
 	engine__bind_text(s, 13, engine__str(r->kea_ha_url));
 	engine__bind_text(s, 14, engine__str(r->partner_kea_ha_url));
+	sqlite3_bind_int(s, 15, (int) r->auto_sync);
 	return engine__exec(e, s, "write failover relationship", st);
 }
 
@@ -163,6 +168,7 @@ failover_from_row(sqlite3_stmt *s, engine_failover *out, frep_status *st)
 	out->local_server            = engine__col_dup(s, 10);
 	out->kea_ha_url              = engine__col_dup(s, 11);
 	out->partner_kea_ha_url      = engine__col_dup(s, 12);
+	out->auto_sync               = (engine_auto_sync) sqlite3_column_int(s, 13);
 	if (out->name == NULL || out->partner_server == NULL || out->local_server == NULL ||
 	    out->kea_ha_url == NULL || out->partner_kea_ha_url == NULL) {
 		engine_failover_fini(out);
@@ -319,6 +325,9 @@ engine_failover_add(engine *e, const engine_failover *rel, engine_failover *out,
 	if (r.state == ENGINE_FAILOVER_STATE_UNSPECIFIED) {
 		r.state = ENGINE_FAILOVER_STATE_NORMAL;
 	}
+	if (r.auto_sync == ENGINE_AUTO_SYNC_UNSPECIFIED) {
+		r.auto_sync = ENGINE_AUTO_SYNC_ON;
+	}
 	if ((rc = failover_validate(&r, st)) != FREP_OK) {
 		return rc;
 	}
@@ -416,6 +425,10 @@ engine_failover_set(engine *e, const engine_failover *rel, const char *const *ma
 	SET(state_switch_interval_s)
 	SET(state)
 	SET(local_server)
+	if (engine__mask_has(mask, n_mask, "auto_sync") &&
+	    rel->auto_sync != ENGINE_AUTO_SYNC_UNSPECIFIED) {
+		m.auto_sync = rel->auto_sync;
+	}
 #undef SET
 	/* frepd keeps these (its --kea-ha-url, the partner's): only a mask
 	 * that names them changes them, never a whole-object update. */

@@ -116,6 +116,13 @@ typedef enum engine_failover_state {
 	ENGINE_FAILOVER_STATE_PAUSED                    = 4,
 } engine_failover_state;
 
+/* Change-triggered replication of a relationship's scopes (issue 15). */
+typedef enum engine_auto_sync {
+	ENGINE_AUTO_SYNC_UNSPECIFIED = 0, /* on add: ON; on set: unchanged */
+	ENGINE_AUTO_SYNC_ON          = 1,
+	ENGINE_AUTO_SYNC_OFF         = 2,
+} engine_auto_sync;
+
 /* Scope. Identity: scope_id. */
 typedef struct engine_scope {
 	uint32_t           scope_id; /* network address */
@@ -238,6 +245,7 @@ typedef struct engine_failover {
 	 * engine_failover_set changes them only when the mask names them. */
 	char *kea_ha_url;
 	char *partner_kea_ha_url;
+	engine_auto_sync      auto_sync; /* always ON or OFF on output */
 } engine_failover;
 
 /* Where an option value sits: all zero/empty = server level; scope_id =

@@ -196,6 +196,10 @@ static const char schema_v3[] =
 static const char schema_v4[] =
     "ALTER TABLE failover ADD COLUMN kea_ha_url TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE failover ADD COLUMN partner_kea_ha_url TEXT NOT NULL DEFAULT '';";
+/* Migration 5: change-triggered replication per relationship (issue 15):
+ * on (1) for every relationship, old ones included, off (2) on request. */
+static const char schema_v5[] =
+    "ALTER TABLE failover ADD COLUMN auto_sync INTEGER NOT NULL DEFAULT 1;";
 
 typedef struct migration {
 	int         version;
@@ -206,6 +210,7 @@ typedef struct migration {
 static const migration migrations[] = {
     {.version = 1, .sql = schema_v1, .seed = true}, {.version = 2, .sql = schema_v2},
     {.version = 3, .sql = schema_v3}, {.version = 4, .sql = schema_v4},
+    {.version = 5, .sql = schema_v5},
     {.version = 0}, /* terminator */
 };
 
@@ -302,12 +307,19 @@ exec_sql(engine *e, const char *sql, frep_status *st)
 	return FREP_OK;
 }
 
+/* The engine whose batch (engine_batch_begin) this thread holds: its
+ * transactions nest inside the batch's as savepoints. */
+static _Thread_local engine *batch_of;
+
 static frep_code
 tx_begin(engine *e, const char *sql, frep_status *st)
 {
 	frep_code rc;
 
 	frep_status_clear(st);
+	if (batch_of == e) {
+		return exec_sql(e, "SAVEPOINT frep_batch", st);
+	}
 	pthread_mutex_lock(&e->mu);
 	if ((rc = exec_sql(e, sql, st)) != FREP_OK) {
 		pthread_mutex_unlock(&e->mu);
@@ -358,6 +370,16 @@ tx_end(engine *e, frep_code rc, frep_status *st)
 	void *hook_arg       = NULL;
 
 	reset_all(e);
+	if (batch_of == e) {
+		if (rc != FREP_OK) {
+			(void) sqlite3_exec(e->db, "ROLLBACK TO frep_batch", NULL, NULL, NULL);
+		}
+		frep_code rel = exec_sql(e, "RELEASE frep_batch", rc == FREP_OK ? st : NULL);
+		if (rc == FREP_OK && rel == FREP_OK) {
+			frep_status_clear(st);
+		}
+		return rc != FREP_OK ? rc : rel;
+	}
 	if (rc == FREP_OK) {
 		rc = exec_sql(e, "COMMIT", st);
 	}
@@ -389,6 +411,40 @@ engine_set_commit_hook(engine *e, void (*fn)(void *arg), void *arg)
 	e->commit_hook     = fn;
 	e->commit_hook_arg = arg;
 	pthread_mutex_unlock(&e->mu);
+}
+
+frep_code
+engine_batch_begin(engine *e, frep_status *st)
+{
+	if (e == NULL) {
+		return frep_status_set(st, FREP_INVALID_ARGUMENT, "engine handle is NULL");
+	}
+	if (batch_of != NULL) {
+		return frep_status_set(st, FREP_FAILED_PRECONDITION, "a batch is open already");
+	}
+	frep_code rc = tx_begin(e, "BEGIN IMMEDIATE", st);
+	if (rc == FREP_OK) {
+		e->in_write = true;
+		batch_of    = e;
+	}
+	return rc;
+}
+
+frep_code
+engine_batch_end(engine *e, bool commit, frep_status *st)
+{
+	frep_status ignore;
+	if (e == NULL || batch_of != e) {
+		return frep_status_set(st, FREP_FAILED_PRECONDITION, "no batch is open");
+	}
+	batch_of = NULL;
+	if (!commit) {
+		frep_status_set(&ignore, FREP_ABORTED, "batch discarded");
+		(void) tx_end(e, FREP_ABORTED, &ignore);
+		frep_status_clear(st);
+		return FREP_OK;
+	}
+	return tx_end(e, FREP_OK, st);
 }
 
 frep_code

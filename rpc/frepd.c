@@ -37,6 +37,7 @@
 #include "metrics.h"
 #include "partner_client.h"
 #include "partner_service.h"
+#include "auto_sync.h"
 #include "replication_service.h"
 #include "rpc_server.h"
 
@@ -65,7 +66,9 @@ typedef struct frepd_options {
 	const char     *kea_base;
 	const char     *kea_ha_url; /* --kea-ha-url: this Kea's HA listener */
 	bool            allow_core_dumps;
-	const char     *http_url; /* --http: the Connect/HTTP endpoint */
+	const char     *http_url;                 /* --http: the Connect/HTTP endpoint */
+	unsigned        auto_sync_debounce_ms;    /* --auto-sync-debounce-ms */
+	unsigned        auto_sync_backoff_max_ms; /* --auto-sync-backoff-max-ms */
 } frepd_options;
 
 static void
@@ -126,11 +129,18 @@ usage(FILE *out)
 	    "                           calls (JSON or binary protobuf), e.g.\n"
 	    "                           http://127.0.0.1:6480 or https://0.0.0.0:6481 (with\n"
 	    "                           --tls-cert/--tls-key); see docs/PROTOCOL.md\n"
+	    "  --auto-sync-debounce-ms N  quiet time after a change to a scope of a\n"
+	    "                           relationship with auto_sync before it is replicated\n"
+	    "                           by itself (default %u; 0 = at once); a burst that\n"
+	    "                           never goes quiet is sent after 10 x N (at least 1 s)\n"
+	    "  --auto-sync-backoff-max-ms N  longest wait between retries of a partner\n"
+	    "                           that failed (default %u; the first is %u ms)\n"
 	    "  --help                   print this help and exit\n"
 	    "  --version                print the version and exit\n"
 	    "\n"
 	    "A listener that is not on loopback needs TLS or an admin token.\n",
-	    FREPD_DEFAULT_DB, RPC_DEFAULT_MAX_MESSAGE_BYTES);
+	    FREPD_DEFAULT_DB, RPC_DEFAULT_MAX_MESSAGE_BYTES, AUTO_SYNC_DEBOUNCE_MS_DEFAULT,
+	    AUTO_SYNC_BACKOFF_MAX_MS_DEFAULT, AUTO_SYNC_BACKOFF_MIN_MS_DEFAULT);
 }
 
 static int
@@ -249,6 +259,8 @@ parse_args(int argc, char **argv, frepd_options *o)
 		OPT_AUDIT_DAYS,
 		OPT_HTTP,
 		OPT_LOGFORMAT,
+		OPT_AUTO_SYNC_DEBOUNCE,
+		OPT_AUTO_SYNC_BACKOFF,
 		OPT_HELP,
 		OPT_VERSION,
 	};
@@ -279,6 +291,12 @@ parse_args(int argc, char **argv, frepd_options *o)
 	    {.name = "audit-max-age-days", .has_arg = required_argument, .val = OPT_AUDIT_DAYS},
 	    {.name = "http", .has_arg = required_argument, .val = OPT_HTTP},
 	    {.name = "log-format", .has_arg = required_argument, .val = OPT_LOGFORMAT},
+	    {.name       = "auto-sync-debounce-ms",
+		.has_arg = required_argument,
+		.val     = OPT_AUTO_SYNC_DEBOUNCE},
+	    {.name       = "auto-sync-backoff-max-ms",
+		.has_arg = required_argument,
+		.val     = OPT_AUTO_SYNC_BACKOFF},
 	    {.name = "help", .has_arg = no_argument, .val = OPT_HELP},
 	    {.name = "version", .has_arg = no_argument, .val = OPT_VERSION},
 	    {0},
@@ -286,12 +304,14 @@ parse_args(int argc, char **argv, frepd_options *o)
 	unsigned long long v;
 	int                c;
 
-	o->threads        = 4;
-	o->drain_ms       = 10000;
-	o->audit_max_rows = ENGINE_AUDIT_MAX_ROWS_DEFAULT;
-	o->audit_max_days = ENGINE_AUDIT_MAX_AGE_S_DEFAULT / 86400;
-	o->db_path        = FREPD_DEFAULT_DB;
-	opterr            = 0;
+	o->threads                  = 4;
+	o->drain_ms                 = 10000;
+	o->audit_max_rows           = ENGINE_AUDIT_MAX_ROWS_DEFAULT;
+	o->audit_max_days           = ENGINE_AUDIT_MAX_AGE_S_DEFAULT / 86400;
+	o->db_path                  = FREPD_DEFAULT_DB;
+	o->auto_sync_debounce_ms    = AUTO_SYNC_DEBOUNCE_MS_DEFAULT;
+	o->auto_sync_backoff_max_ms = AUTO_SYNC_BACKOFF_MAX_MS_DEFAULT;
+	opterr                      = 0;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_LISTEN:
@@ -402,6 +422,19 @@ parse_args(int argc, char **argv, frepd_options *o)
 			break;
 		case OPT_HTTP:
 			o->http_url = optarg;
+			break;
+		case OPT_AUTO_SYNC_DEBOUNCE:
+			if (parse_uint("--auto-sync-debounce-ms", optarg, 0, 600000, &v) != 0) {
+				return -1;
+			}
+			o->auto_sync_debounce_ms = (unsigned) v;
+			break;
+		case OPT_AUTO_SYNC_BACKOFF:
+			if (parse_uint("--auto-sync-backoff-max-ms", optarg,
+				AUTO_SYNC_BACKOFF_MIN_MS_DEFAULT, 3600000, &v) != 0) {
+				return -1;
+			}
+			o->auto_sync_backoff_max_ms = (unsigned) v;
 			break;
 		case OPT_LOGFORMAT: {
 			rpc_log_format format;
@@ -668,27 +701,48 @@ collect_store(void *arg, rpc_metrics_writer *w)
 	rpc_metrics_sample(w, "frep_store_bytes", NULL, NULL, bytes);
 }
 
+/* The store's one commit hook, shared: the data plane and auto-sync each
+ * get told of every commit. */
+typedef struct commit_hooks {
+	kea_push  *kea;
+	auto_sync *as;
+} commit_hooks;
+
+static void
+commit_fanout(void *arg)
+{
+	commit_hooks *h = arg;
+	if (h->kea != NULL) {
+		kea_push_commit_hook(h->kea);
+	}
+	if (h->as != NULL) {
+		auto_sync_commit_hook(h->as);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
 	frepd_options     o = {0};
 	frep_status       st;
-	rpc_server       *server        = NULL;
-	rpc_http         *http          = NULL;
-	ProtobufCService *health        = NULL;
-	ProtobufCService *dhcp          = NULL;
-	ProtobufCService *partner       = NULL;
-	ProtobufCService *data_plane    = NULL;
-	ProtobufCService *dp_health     = NULL;
-	ProtobufCService *grpc_health   = NULL;
-	kea_push         *kea           = NULL;
-	replication      *repl          = NULL;
-	partner_pool     *pool          = NULL;
-	engine           *store         = NULL;
-	char             *token         = NULL;
-	char             *partner_token = NULL;
-	int               exit_code     = 1;
-	int               lock_fd       = -1;
+	rpc_server       *server          = NULL;
+	rpc_http         *http            = NULL;
+	ProtobufCService *health          = NULL;
+	ProtobufCService *dhcp            = NULL;
+	ProtobufCService *partner         = NULL;
+	ProtobufCService *data_plane      = NULL;
+	ProtobufCService *dp_health       = NULL;
+	ProtobufCService *grpc_health     = NULL;
+	kea_push         *kea             = NULL;
+	replication      *repl            = NULL;
+	auto_sync        *as              = NULL;
+	commit_hooks      hooks_of_commit = {0};
+	partner_pool     *pool            = NULL;
+	engine           *store           = NULL;
+	char             *token           = NULL;
+	char             *partner_token   = NULL;
+	int               exit_code       = 1;
+	int               lock_fd         = -1;
 	sigset_t          sigs;
 	char              state_path[PATH_MAX + 32];
 
@@ -788,7 +842,6 @@ main(int argc, char **argv)
 		if (kea_push_new(store, &ko, &kea, &st) != FREP_OK) {
 			goto fail;
 		}
-		engine_set_commit_hook(store, kea_push_commit_hook, kea);
 	}
 	if (rpc_health_new(server, &health, &st) != FREP_OK ||
 	    data_plane_health_new(health, kea, &dp_health, &st) != FREP_OK ||
@@ -831,6 +884,20 @@ main(int argc, char **argv)
 	    replication_refresh_kea_ha_url(repl, &st) != FREP_OK) {
 		goto fail;
 	}
+	/* Change-triggered replication (auto_sync): told of every commit, it
+	 * first scans for work left from before a restart. The hook is set
+	 * once, with both of its users. */
+	auto_sync_options aso = {
+	    .debounce_ms    = o.auto_sync_debounce_ms,
+	    .backoff_max_ms = o.auto_sync_backoff_max_ms,
+	};
+	if (auto_sync_new(store, repl, &aso, &as, &st) != FREP_OK) {
+		goto fail;
+	}
+	replication_set_auto_sync(repl, as);
+	hooks_of_commit.kea = kea;
+	hooks_of_commit.as  = as;
+	engine_set_commit_hook(store, commit_fanout, &hooks_of_commit);
 	dhcp_service_failover_hooks hooks;
 	replication_failover_hooks(repl, &hooks);
 	dhcp_service_set_failover_hooks(dhcp, &hooks);
@@ -864,6 +931,7 @@ main(int argc, char **argv)
 	if (http != NULL && rpc_http_start(http, &st) != FREP_OK) {
 		goto fail;
 	}
+
 	for (size_t i = 0; i < o.n_listen; i++) {
 		rpc_log(RPC_LOG_INFO, "listening on %s", rpc_server_bound_url(server, i));
 	}
@@ -898,6 +966,7 @@ out:
 	rpc_http_free(http);
 	rpc_server_free(server);
 	engine_set_commit_hook(store, NULL, NULL);
+	auto_sync_free(as);
 	kea_push_free(kea);
 	data_plane_service_free(data_plane);
 	grpc_health_free(grpc_health);

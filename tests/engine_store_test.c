@@ -588,11 +588,103 @@ test_engine_scope_remove_takes_contents(void **state)
 	testdb_close(t);
 }
 
+static int batch_hook_calls;
+
+static void
+count_commit(void *arg)
+{
+	(void) arg;
+	batch_hook_calls++;
+}
+
+static engine_class
+user_class(const char *name)
+{
+	return (engine_class){
+	    .name = (char *) name, .type = ENGINE_CLASS_TYPE_USER, .data = (char *) name};
+}
+
+/* A batch (issue 15, ReplicateServerSettings' partner side): the calls in
+ * it are one transaction with one commit; a failing call inside it
+ * changes nothing and the others stay; a discarded batch leaves nothing;
+ * a second batch on the thread is refused. */
+static void
+test_engine_batch_is_one_transaction(void **state)
+{
+	testdb      *t = testdb_open();
+	frep_status  st;
+	engine_class c, got;
+
+	(void) state;
+	engine_set_commit_hook(t->e, count_commit, NULL);
+	batch_hook_calls = 0;
+	CHECK_OK(engine_batch_begin(t->e, &st), st);
+	CHECK_STATUS(engine_batch_begin(t->e, &st), st, FREP_FAILED_PRECONDITION, "batch");
+	c = user_class("One");
+	CHECK_OK(engine_class_add(t->e, &c, NULL, &st), st);
+	CHECK_STATUS(engine_class_add(t->e, &c, NULL, &st), st, FREP_ALREADY_EXISTS, "One");
+	c = user_class("Two");
+	CHECK_OK(engine_class_add(t->e, &c, NULL, &st), st);
+	assert_int_equal(batch_hook_calls, 0);
+	CHECK_OK(engine_batch_end(t->e, true, &st), st);
+	assert_int_equal(batch_hook_calls, 1);
+	CHECK_OK(engine_class_get(t->e, ENGINE_CLASS_TYPE_USER, "One", &got, &st), st);
+	engine_class_fini(&got);
+	CHECK_OK(engine_class_get(t->e, ENGINE_CLASS_TYPE_USER, "Two", &got, &st), st);
+	engine_class_fini(&got);
+
+	CHECK_OK(engine_batch_begin(t->e, &st), st);
+	c = user_class("Three");
+	CHECK_OK(engine_class_add(t->e, &c, NULL, &st), st);
+	CHECK_OK(engine_batch_end(t->e, false, &st), st);
+	CHECK_STATUS(engine_class_get(t->e, ENGINE_CLASS_TYPE_USER, "Three", &got, &st), st,
+	    FREP_NOT_FOUND, "Three");
+	CHECK_STATUS(engine_batch_end(t->e, true, &st), st, FREP_FAILED_PRECONDITION, "no batch");
+	engine_set_commit_hook(t->e, NULL, NULL);
+	testdb_close(t);
+}
+
+/* auto_sync (issue 15): ON for a new relationship, OFF on request, a Set
+ * with UNSPECIFIED leaves it, an out-of-range value is refused naming it. */
+static void
+test_engine_failover_auto_sync(void **state)
+{
+	testdb         *t = testdb_open();
+	frep_status     st;
+	engine_failover rel = {
+	    .name = "r", .partner_server = "tcp://127.0.0.1:1", .shared_secret = "s"};
+	engine_failover got;
+	const char     *mask[] = {"auto_sync"};
+
+	(void) state;
+	CHECK_OK(engine_failover_add(t->e, &rel, &got, &st), st);
+	assert_int_equal(got.auto_sync, ENGINE_AUTO_SYNC_ON);
+	engine_failover_fini(&got);
+	rel.auto_sync = ENGINE_AUTO_SYNC_OFF;
+	CHECK_OK(engine_failover_set(t->e, &rel, mask, 1, &got, &st), st);
+	assert_int_equal(got.auto_sync, ENGINE_AUTO_SYNC_OFF);
+	engine_failover_fini(&got);
+	rel.auto_sync = ENGINE_AUTO_SYNC_UNSPECIFIED;
+	CHECK_OK(engine_failover_set(t->e, &rel, mask, 1, &got, &st), st);
+	assert_int_equal(got.auto_sync, ENGINE_AUTO_SYNC_OFF);
+	engine_failover_fini(&got);
+	rel.auto_sync = (engine_auto_sync) 9;
+	CHECK_STATUS(engine_failover_set(t->e, &rel, mask, 1, NULL, &st), st, FREP_INVALID_ARGUMENT,
+	    "auto_sync 9");
+	testdb_reopen(t);
+	CHECK_OK(engine_failover_get(t->e, "r", &got, &st), st);
+	assert_int_equal(got.auto_sync, ENGINE_AUTO_SYNC_OFF);
+	engine_failover_fini(&got);
+	testdb_close(t);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_engine_open_creates_schema),
+	    cmocka_unit_test(test_engine_batch_is_one_transaction),
+	    cmocka_unit_test(test_engine_failover_auto_sync),
 	    cmocka_unit_test(test_engine_open_refuses_newer_schema),
 	    cmocka_unit_test(test_engine_open_bad_path),
 	    cmocka_unit_test(test_engine_predefined_options_and_classes),

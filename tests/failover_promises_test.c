@@ -128,10 +128,13 @@ add_failover(rt_node *from, const char *name, const char *partner_url, char **sc
 	rel.shared_secret                  = SECRET;
 	rel.scope_ids                      = scopes;
 	rel.n_scope_ids                    = n_scopes;
-	req.relationship                   = &rel;
-	req.force                          = force;
-	frep_code code = call_code(from->c, "DhcpServer", "AddFailover", &req.base,
-	    &frep__v1__failover_relationship__descriptor, &out, st);
+	/* These promises are about manual replication: no change-triggered
+	 * replication of its own in between (auto_sync_test.c has that). */
+	rel.auto_sync    = FREP__V1__AUTO_SYNC__AUTO_SYNC_OFF;
+	req.relationship = &rel;
+	req.force        = force;
+	frep_code code   = call_code(from->c, "DhcpServer", "AddFailover", &req.base,
+	      &frep__v1__failover_relationship__descriptor, &out, st);
 	protobuf_c_message_free_unpacked(out, NULL);
 	return code;
 }

@@ -265,7 +265,11 @@ rt_add_failover(frep_client *c, const char *name, const char *partner_url, const
 	rel.shared_secret                  = (char *) secret;
 	rel.scope_ids                      = scopes;
 	rel.n_scope_ids                    = n_scopes;
-	req.relationship                   = &rel;
+	/* The tests that use this pin manual replication, faults and load:
+	 * no change-triggered replication of its own in between
+	 * (auto_sync_test.c has that). */
+	rel.auto_sync    = FREP__V1__AUTO_SYNC__AUTO_SYNC_OFF;
+	req.relationship = &rel;
 	protobuf_c_message_free_unpacked(
 	    rt_call(c, "DhcpServer", "AddFailover", &req.base, expect, NULL), NULL);
 }

@@ -147,8 +147,10 @@ must policy add Everywhere --criterion client-id:eq:01-02-03               # ser
 must option set --policy Phones --scope 10.0.0.0 3 10.0.0.254             # policy level
 must option set --policy Everywhere 250 g
 printf 'the-shared-secret\n' >"$work/secret"
+# --no-auto-sync: the replicate section below pins the manual cmdlet; the
+# auto-sync section turns it on later.
 must failover add lab-pair --partner "$partner_url" --scope 10.0.1.0 --mode hot-standby \
-  --role standby --reserve 10 --mclt 2h --local "$url" --secret-file "$work/secret"
+  --role standby --reserve 10 --mclt 2h --local "$url" --secret-file "$work/secret" --no-auto-sync
 out_has "lab-pair"
 
 # The partner holds the mirror (roles inverted) and a copy of the scope.
@@ -317,6 +319,38 @@ out_has "70 request items not replicable"
 run 1 replicate --scope 10.0.0.0 --force;     out_has "FAILED_PRECONDITION"   # in no relationship
 run 1 replicate --scope 10.0.1.256 --force;   err_has "INVALID_ARGUMENT"; err_has "10.0.1.256"
 run 2 replicate --name lab-pair --scope 10.0.1.0 --force
+# --- auto-sync and failover status (issue 15) -----------------------------------------------------
+must --json failover get lab-pair;            check 'j["auto_sync"] == "AUTO_SYNC_OFF"'
+"$FREPCTL" --server "$partner_url" --timeout 10000 --json failover get lab-pair >"$work/out" 2>"$work/err" ||
+  fail "no mirror"
+check 'j["auto_sync"] == "AUTO_SYNC_OFF"'                                 # mirrored
+must failover status lab-pair --no-server-settings;  out_has "in_sync"     # exit 0: in step
+must reservation add 10.0.1.0 10.0.1.78 --client-id 00-11-22-33-44-f8 --name by-itself
+run 1 failover status lab-pair --no-server-settings; out_has "pending"     # exit 1: not in step
+run 1 --json failover status lab-pair --no-server-settings
+check 'j["relationships"][0]["scopes"][0]["state"] == "SCOPE_SYNC_STATE_PENDING"' 'j["in_sync"] is False'
+run 2 failover set lab-pair --auto-sync maybe;  err_has "maybe"
+must failover set lab-pair --auto-sync on;      out_has "on"
+# The pending change goes by itself; wait for it (bounded), then in step.
+for _ in $(seq 200); do
+  "$FREPCTL" --server "$partner_url" --timeout 10000 reservation get 10.0.1.0 10.0.1.78 >/dev/null 2>&1 && break
+  sleep 0.05
+done
+"$FREPCTL" --server "$partner_url" --timeout 10000 reservation get 10.0.1.0 10.0.1.78 >/dev/null ||
+  fail "auto-sync never sent the pending reservation"
+ok
+for _ in $(seq 200); do ctl failover status lab-pair --no-server-settings >/dev/null 2>&1 && break; sleep 0.05; done
+must --json failover status lab-pair --no-server-settings
+check 'j["in_sync"] is True' 'j["relationships"][0]["auto_sync"] == "AUTO_SYNC_ON"'
+run 1 failover status;                        out_has "server-level settings that differ"   # the server option 3 etc.
+must replicate --server-settings --what-if;   out_has "what-if: would change on the partner"
+run 2 replicate --server-settings;            err_has "--force"
+run 2 replicate --server-settings --scope 10.0.1.0 --force
+run 1 replicate --server-settings --kind scopes --force; err_has "kinds[0]"
+must replicate --server-settings --force
+must --json failover status lab-pair;         check 'j["in_sync"] is True'
+run 2 failover add other --partner "$partner_url" --scope 10.0.2.0 --no-auto-sync --auto-sync on \
+  --secret-file "$work/secret";               err_has "--no-auto-sync"
 run 2 scope remove 10.0.1.0;                  err_has "--yes"                 # refused off a terminal
 run 1 scope remove 10.0.1.0 --yes;            err_has "FAILED_PRECONDITION"   # in a relationship
 run 2 failover remove lab-pair;               err_has "--yes"

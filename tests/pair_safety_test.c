@@ -283,6 +283,7 @@ test_pair_add_failover_force_takes_over(void **state)
 	rel.shared_secret                  = SECRET;
 	rel.scope_ids                      = scopes;
 	rel.n_scope_ids                    = 1;
+	rel.auto_sync                      = FREP__V1__AUTO_SYNC__AUTO_SYNC_OFF; /* manual only */
 	req.relationship                   = &rel;
 	req.force                          = true;
 	rt_call_ok(f->a.c, "DhcpServer", "AddFailover", &req.base);

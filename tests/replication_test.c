@@ -246,7 +246,10 @@ add_failover(
 	rel.shared_secret                  = SECRET;
 	rel.scope_ids                      = scopes;
 	rel.n_scope_ids                    = n_scopes;
-	req.relationship                   = &rel;
+	/* Manual replication under test: no change-triggered replication of
+	 * its own in between (auto_sync_test.c has that). */
+	rel.auto_sync    = FREP__V1__AUTO_SYNC__AUTO_SYNC_OFF;
+	req.relationship = &rel;
 	ProtobufCMessage *out =
 	    call_expect(from, "DhcpServer", "AddFailover", &req.base, expect, NULL);
 	protobuf_c_message_free_unpacked(out, NULL);

@@ -11,3 +11,8 @@ endif()
 # A pair that never loses or reverts an update (issue 13): two real frepd.
 frep_add_test(pair_safety_test SOURCES pair_safety_test.c fault_test_common.c
   LIBS frep_test_support frep_services LABEL integration TIMEOUT 600)
+
+# Keeping the pair in step by itself (issue 15): auto-sync, conflicts,
+# the drift status and the server-level settings, on two real frepd.
+frep_add_test(auto_sync_test SOURCES auto_sync_test.c fault_test_common.c
+  LIBS frep_test_support frep_services LABEL integration TIMEOUT 600)

@@ -703,6 +703,8 @@ convert_failover_from_proto(const Frep__V1__FailoverRelationship *in, const char
 		 fname(&f, field, "server_role"), st)) != FREP_OK ||
 	    (rc = check_enum((int) in->state, ENGINE_FAILOVER_STATE_PAUSED, "FailoverState",
 		 fname(&f, field, "state"), st)) != FREP_OK ||
+	    (rc = check_enum((int) in->auto_sync, ENGINE_AUTO_SYNC_OFF, "AutoSync",
+		 fname(&f, field, "auto_sync"), st)) != FREP_OK ||
 	    (rc = convert_scope_ids_from_proto(in->scope_ids, in->n_scope_ids,
 		 fname(&f, field, "scope_ids"), a, &out->scope_ids, st)) != FREP_OK) {
 		return rc;
@@ -722,6 +724,7 @@ convert_failover_from_proto(const Frep__V1__FailoverRelationship *in, const char
 	out->local_server            = in->local_server;
 	out->kea_ha_url              = in->kea_ha_url;
 	out->partner_kea_ha_url      = in->partner_kea_ha_url;
+	out->auto_sync               = (engine_auto_sync) in->auto_sync;
 	return FREP_OK;
 }
 
@@ -1079,6 +1082,7 @@ convert_failover_to_proto(const engine_failover *in, convert_arena *a,
 	m->local_server       = str_or_empty(in->local_server);
 	m->kea_ha_url         = str_or_empty(in->kea_ha_url);
 	m->partner_kea_ha_url = str_or_empty(in->partner_kea_ha_url);
+	m->auto_sync          = (Frep__V1__AutoSync) in->auto_sync;
 	m->scope_ids          = arena_array(a, in->n_scope_ids, sizeof(*m->scope_ids), &ok, st);
 	if (!ok) {
 		return FREP_RESOURCE_EXHAUSTED;

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "partner_auth.h"
 #include "rpc_server.h"
+#include "server_settings.h"
 
 typedef struct partner_service {
 	Frep__V1__Partner_Service base;
@@ -507,7 +508,7 @@ drop_scopes_not_in(partner_service *ps, const engine_failover *rel, const uint32
 /* The mirror's settings a SetFailover on the partner may change. */
 static const char *const mirror_settable[] = {"mode", "server_role", "load_balance_percent",
     "reserve_percent", "max_client_lead_time_s", "auto_state_transition", "state_switch_interval_s",
-    "shared_secret", "partner_server", "local_server", NULL};
+    "shared_secret", "partner_server", "local_server", "auto_sync", NULL};
 
 static frep_code
 update_mirror_settings(partner_service *ps, const engine_failover *want,
@@ -523,7 +524,8 @@ update_mirror_settings(partner_service *ps, const engine_failover *want,
 			    "update_mask[%zu] \"%s\" cannot be set on the mirror (settable: mode, "
 			    "server_role, load_balance_percent, reserve_percent, "
 			    "max_client_lead_time_s, auto_state_transition, "
-			    "state_switch_interval_s, shared_secret, partner_server, local_server)",
+			    "state_switch_interval_s, shared_secret, partner_server, local_server, "
+			    "auto_sync)",
 			    i, in->update_mask[i]);
 		}
 	}
@@ -695,6 +697,63 @@ fail:
 	}
 	convert_arena_fini(&a);
 	rpc_call_fail_status(call, &st);
+	closure(NULL, closure_data);
+}
+
+static void
+partner_get_server_settings(Frep__V1__Partner_Service *service,
+    const Frep__V1__GetServerSettingsRequest *in, Frep__V1__ServerSettings_Closure closure,
+    void *closure_data)
+{
+	partner_service          *ps = (partner_service *) service;
+	frep_status               st;
+	Frep__V1__ServerSettings *out = NULL;
+
+	if (authenticate(ps, closure_data, in->relationship, &st) != FREP_OK ||
+	    server_settings_collect(ps->e, &out, &st) != FREP_OK) {
+		rpc_call_fail_status(closure_data, &st);
+		closure(NULL, closure_data);
+		return;
+	}
+	closure(out, closure_data);
+	protobuf_c_message_free_unpacked(&out->base, NULL);
+}
+
+static void
+partner_apply_server_settings(Frep__V1__Partner_Service *service,
+    const Frep__V1__ApplyServerSettingsRequest          *in,
+    Frep__V1__ApplyServerSettingsResponse_Closure closure, void *closure_data)
+{
+	partner_service                      *ps = (partner_service *) service;
+	frep_status                           st;
+	convert_arena                         a;
+	unsigned                              kinds;
+	Frep__V1__ApplyServerSettingsResponse out = FREP__V1__APPLY_SERVER_SETTINGS_RESPONSE__INIT;
+
+	convert_arena_init(&a);
+	if (authenticate(ps, closure_data, in->relationship, &st) != FREP_OK ||
+	    server_settings_kinds(in->kinds, in->n_kinds, "kinds", &kinds, &st) != FREP_OK) {
+		goto fail;
+	}
+	if (in->settings == NULL) {
+		frep_status_set(&st, FREP_INVALID_ARGUMENT, "settings is required");
+		goto fail;
+	}
+	if (server_settings_apply(ps->e, in->settings, kinds, in->dry_run, &a, &out.diff,
+		&out.n_diff, &st) != FREP_OK) {
+		goto fail;
+	}
+	if (!in->dry_run) {
+		rpc_log(RPC_LOG_INFO,
+		    "server-level settings from %.200s (relationship %s): %zu differences applied",
+		    in->source_server, in->relationship, out.n_diff);
+	}
+	closure(&out, closure_data);
+	convert_arena_fini(&a);
+	return;
+fail:
+	convert_arena_fini(&a);
+	rpc_call_fail_status(closure_data, &st);
 	closure(NULL, closure_data);
 }
 

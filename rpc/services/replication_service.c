@@ -1,4 +1,5 @@
 #include "replication_service.h"
+#include "replication_internal.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -14,15 +15,6 @@
 #include "rpc_server.h"
 
 #define NAMES_MAX 1000
-
-struct replication {
-	Frep__V1__FailoverReplication_Service base;
-	engine                               *e;
-	partner_pool                         *pool;
-	char                                 *local_url;
-	uint32_t                              timeout_ms;
-	char *kea_ha_url; /* --kea-ha-url, "" for none (replication_set_kea_ha_url) */
-};
 
 /* One reply being built: results and errors live in the arena; partner
  * replies they point into are kept until the reply is sent. */
@@ -130,18 +122,8 @@ keep(reply *rp, ProtobufCMessage *m, frep_status *st)
 	return FREP_OK;
 }
 
-/* The relationship as one replication uses it: its settings, its secret
- * and (within a rotation's grace window) its previous secret. */
-typedef struct relctx {
-	engine_failover rel;
-	char           *secret;
-	char           *previous; /* NULL when none */
-	bool            dry_run;
-	bool            adopt; /* take over partner scopes in no relationship */
-} relctx;
-
-static void
-relctx_fini(relctx *c)
+void
+replication__relctx_fini(relctx *c)
 {
 	if (c->secret != NULL) {
 		explicit_bzero(c->secret, strlen(c->secret));
@@ -155,14 +137,14 @@ relctx_fini(relctx *c)
 	memset(c, 0, sizeof(*c));
 }
 
-static frep_code
-relctx_init(replication *r, const char *name, relctx *c, frep_status *st)
+frep_code
+replication__relctx_init(replication *r, const char *name, relctx *c, frep_status *st)
 {
 	memset(c, 0, sizeof(*c));
 	if (engine_failover_get(r->e, name, &c->rel, st) != FREP_OK ||
 	    engine_failover_secret(r->e, name, &c->secret, st) != FREP_OK ||
 	    engine_failover_previous_secret(r->e, name, &c->previous, st) != FREP_OK) {
-		relctx_fini(c);
+		replication__relctx_fini(c);
 		return st->code;
 	}
 	return FREP_OK;
@@ -186,9 +168,9 @@ prefix_partner(frep_status *st, const char *url)
  * rotation (SetFailover changes one server, then the other), it is signed
  * again with that one. The refusal changed nothing there, so the second
  * try is safe. Every failure names the partner. */
-static frep_code
-rel_call(replication *r, const relctx *c, const char *method, const ProtobufCMessage *in,
-    ProtobufCMessage **out, frep_status *st)
+frep_code
+replication__rel_call(replication *r, const relctx *c, const char *method,
+    const ProtobufCMessage *in, ProtobufCMessage **out, frep_status *st)
 {
 	const char *url = c->rel.partner_server;
 	frep_code   code =
@@ -369,17 +351,17 @@ batch_flush(replication *r, reply *rp, const relctx *c, batch *b)
 	if (b->n == 0) {
 		return;
 	}
-	Frep__V1__ApplyScopesRequest req    = FREP__V1__APPLY_SCOPES_REQUEST__INIT;
-	req.relationship                    = c->rel.name;
-	req.source_server                   = r->local_url;
-	req.configs                         = b->configs;
-	req.n_configs                       = b->n;
-	req.dry_run                         = c->dry_run;
-	req.expected_digests                = b->expected;
-	req.n_expected_digests              = b->n;
-	req.adopt                           = c->adopt;
-	frep_code                      code = rel_call(r, c, "ApplyScopes", &req.base, &out, &st);
-	Frep__V1__ApplyScopesResponse *ar   = (Frep__V1__ApplyScopesResponse *) out;
+	Frep__V1__ApplyScopesRequest req = FREP__V1__APPLY_SCOPES_REQUEST__INIT;
+	req.relationship                 = c->rel.name;
+	req.source_server                = r->local_url;
+	req.configs                      = b->configs;
+	req.n_configs                    = b->n;
+	req.dry_run                      = c->dry_run;
+	req.expected_digests             = b->expected;
+	req.n_expected_digests           = b->n;
+	req.adopt                        = c->adopt;
+	frep_code code = replication__rel_call(r, c, "ApplyScopes", &req.base, &out, &st);
+	Frep__V1__ApplyScopesResponse *ar = (Frep__V1__ApplyScopesResponse *) out;
 	if (code == FREP_OK && (ar->n_outcomes != b->n || keep(rp, out, &st) != FREP_OK)) {
 		if (ar->n_outcomes != b->n) {
 			code = frep_status_set(&st, FREP_INTERNAL,
@@ -505,7 +487,7 @@ replicate_into(replication *r, reply *rp, const relctx *c, const uint32_t *ids, 
 	dreq.relationship                     = c->rel.name;
 	dreq.scope_ids                        = (char **) texts;
 	dreq.n_scope_ids                      = n;
-	frep_code dcode = rel_call(r, c, "GetScopeDigests", &dreq.base, &dout, &st);
+	frep_code dcode = replication__rel_call(r, c, "GetScopeDigests", &dreq.base, &dout, &st);
 	if (dcode != FREP_OK) {
 		/* The partner is down or refuses: every scope of it says so. */
 		for (size_t i = 0; i < n; i++) {
@@ -556,6 +538,23 @@ replicate_into(replication *r, reply *rp, const relctx *c, const uint32_t *ids, 
 			res->partner_changed = false;
 			res->digest_before   = local[i];
 			res->digest_after    = local[i];
+			continue;
+		}
+		if (c->auto_mode &&
+		    (was[i] ? strcmp(remote, synced[i].digest) != 0 : remote[0] != '\0')) {
+			/* Edited there since the last replication (or never
+			 * replicated and different there): not ours to overwrite. */
+			char msg[400];
+			snprintf(msg, sizeof(msg),
+			    "conflict: the scope changed on both servers since the last "
+			    "replication (here %.12s, there %.12s, last synced %.12s); "
+			    "nothing sent: replicate it by hand from the server that should win",
+			    local[i], remote[0] != '\0' ? remote : "(missing)",
+			    was[i] ? synced[i].digest : "(none)");
+			result_status(rp, res, FREP_ABORTED, msg);
+			res->partner_changed = true;
+			res->digest_before   = convert_arena_strdup(&rp->a, remote, NULL);
+			res->digest_after    = res->digest_before;
 			continue;
 		}
 		if ((c->dry_run ? engine_scope_snapshot(r->e, ids[i], &snap, &st)
@@ -613,7 +612,7 @@ replicate_relationship(replication *r, reply *rp, const char *name, const uint32
 	relctx                  c;
 	Frep__V1__ScopeResult **results;
 
-	if (relctx_init(r, name, &c, &st) != FREP_OK) {
+	if (replication__relctx_init(r, name, &c, &st) != FREP_OK) {
 		for (size_t i = 0; i < n; i++) {
 			Frep__V1__ScopeResult *res = new_result(rp, texts[i], name, "", NULL);
 			if (res != NULL) {
@@ -626,7 +625,7 @@ replicate_relationship(replication *r, reply *rp, const char *name, const uint32
 	c.adopt   = adopt;
 	results   = convert_arena_alloc(&rp->a, (n + 1) * sizeof(*results), &st);
 	if (results == NULL) {
-		relctx_fini(&c);
+		replication__relctx_fini(&c);
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -637,7 +636,7 @@ replicate_relationship(replication *r, reply *rp, const char *name, const uint32
 		}
 	}
 	replicate_into(r, rp, &c, ids, texts, results, n, full, false);
-	relctx_fini(&c);
+	replication__relctx_fini(&c);
 }
 
 /* Replicates every scope of relationship rel (as stored). */
@@ -704,6 +703,30 @@ send_reply(reply *rp, Frep__V1__ReplicateResponse_Closure closure, void *closure
 	closure(&out, closure_data);
 }
 
+frep_code
+replication__check_names(char *const *names, size_t n, frep_status *st)
+{
+	if (n > NAMES_MAX) {
+		return frep_status_set(
+		    st, FREP_INVALID_ARGUMENT, "names: %zu names, at most %d", n, NAMES_MAX);
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(names[i]);
+		if (len == 0 || len > ENGINE_RELATIONSHIP_NAME_MAX) {
+			return frep_status_set(st, FREP_INVALID_ARGUMENT,
+			    "names[%zu] is %zu bytes long; a relationship name is 1..%d bytes", i,
+			    len, ENGINE_RELATIONSHIP_NAME_MAX);
+		}
+		for (size_t k = 0; k < i; k++) {
+			if (strcmp(names[k], names[i]) == 0) {
+				return frep_status_set(st, FREP_INVALID_ARGUMENT,
+				    "names[%zu] \"%s\" repeats names[%zu]", i, names[i], k);
+			}
+		}
+	}
+	return FREP_OK;
+}
+
 static void
 replication_replicate_by_name(Frep__V1__FailoverReplication_Service *service,
     const Frep__V1__ReplicateByNameRequest *in, Frep__V1__ReplicateResponse_Closure closure,
@@ -714,26 +737,8 @@ replication_replicate_by_name(Frep__V1__FailoverReplication_Service *service,
 	reply        rp = {0};
 	convert_arena_init(&rp.a);
 
-	if (in->n_names > NAMES_MAX) {
-		frep_status_set(&st, FREP_INVALID_ARGUMENT, "names: %zu names, at most %d",
-		    in->n_names, NAMES_MAX);
+	if (replication__check_names(in->names, in->n_names, &st) != FREP_OK) {
 		goto fail;
-	}
-	for (size_t i = 0; i < in->n_names; i++) {
-		size_t len = strlen(in->names[i]);
-		if (len == 0 || len > ENGINE_RELATIONSHIP_NAME_MAX) {
-			frep_status_set(&st, FREP_INVALID_ARGUMENT,
-			    "names[%zu] is %zu bytes long; a relationship name is 1..%d bytes", i,
-			    len, ENGINE_RELATIONSHIP_NAME_MAX);
-			goto fail;
-		}
-		for (size_t k = 0; k < i; k++) {
-			if (strcmp(in->names[k], in->names[i]) == 0) {
-				frep_status_set(&st, FREP_INVALID_ARGUMENT,
-				    "names[%zu] \"%s\" repeats names[%zu]", i, in->names[i], k);
-				goto fail;
-			}
-		}
 	}
 	if (in->n_names == 0) {
 		/* The cmdlet with no parameters: every failover scope. */
@@ -974,6 +979,99 @@ fail:
 	closure(NULL, closure_data);
 }
 
+/* --- auto-sync -------------------------------------------------------------- */
+
+frep_code
+replication_auto_sync_scopes(replication *r, const char *name, const uint32_t *ids, size_t n,
+    replication_auto_outcome *out, frep_status *st)
+{
+	reply                   rp = {0};
+	relctx                  c;
+	char                  **texts;
+	Frep__V1__ScopeResult **results;
+	frep_code               code = FREP_OK;
+
+	if (n == 0) {
+		return FREP_OK;
+	}
+	convert_arena_init(&rp.a);
+	if (replication__relctx_init(r, name, &c, st) != FREP_OK) {
+		reply_fini(&rp);
+		return st->code;
+	}
+	c.auto_mode = true;
+	texts       = convert_arena_alloc(&rp.a, (n + 1) * sizeof(char *), st);
+	results     = convert_arena_alloc(&rp.a, (n + 1) * sizeof(*results), st);
+	if (texts == NULL || results == NULL) {
+		code = st->code;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((texts[i] = convert_ipv4_to_text(&rp.a, ids[i], false, st)) == NULL ||
+		    (results[i] = new_result(&rp, texts[i], name, c.rel.partner_server, st)) ==
+			NULL) {
+			code = st->code;
+			goto out;
+		}
+	}
+	replicate_into(r, &rp, &c, ids, texts, results, n, false, false);
+	for (size_t i = 0; i < n; i++) {
+		const Frep__V1__ScopeResult *res = results[i];
+		replication_auto_outcome    *o   = &out[i];
+		memset(o, 0, sizeof(*o));
+		o->scope_id = ids[i];
+		o->code     = (frep_code) res->code;
+		snprintf(
+		    o->message, sizeof(o->message), "%s", res->message != NULL ? res->message : "");
+		/* In auto mode a sent scope never has partner_changed (those are
+		 * not sent), so ABORTED with it is the conflict. */
+		o->conflict = res->code == FREP_ABORTED && res->partner_changed;
+		o->sent     = res->code == FREP_OK && !res->unchanged;
+		o->unreachable =
+		    (res->code == FREP_UNAVAILABLE || res->code == FREP_DEADLINE_EXCEEDED) &&
+		    res->sent == NULL;
+		if (res->code == FREP_OK && res->unchanged && res->digest_after != NULL &&
+		    (res->last_synced_digest == NULL ||
+			strcmp(res->last_synced_digest, res->digest_after) != 0)) {
+			/* Equal on both servers by other means (the same edit on
+			 * both, or a restore): that is the last-synced state now. */
+			const char *d = res->digest_after;
+			frep_status ignore;
+			if (engine_sync_states_put(r->e, name, &ids[i], &d, 1, 0, &ignore) !=
+			    FREP_OK) {
+				rpc_log(RPC_LOG_WARN, "last-synced state of scope %s: %s", texts[i],
+				    ignore.message);
+			}
+		}
+	}
+out:
+	replication__relctx_fini(&c);
+	reply_fini(&rp);
+	return code;
+}
+
+void
+replication_set_auto_sync(replication *r, auto_sync *as)
+{
+	r->as = as;
+}
+
+static void
+replication_get_replication_status(Frep__V1__FailoverReplication_Service *service,
+    const Frep__V1__GetReplicationStatusRequest                          *in,
+    Frep__V1__GetReplicationStatusResponse_Closure closure, void *closure_data)
+{
+	replication__get_replication_status(service, in, closure, closure_data);
+}
+
+static void
+replication_replicate_server_settings(Frep__V1__FailoverReplication_Service *service,
+    const Frep__V1__ReplicateServerSettingsRequest                          *in,
+    Frep__V1__ReplicateServerSettingsResponse_Closure closure, void *closure_data)
+{
+	replication__replicate_server_settings(service, in, closure, closure_data);
+}
+
 frep_code
 replication_new(engine *e, partner_pool *pool, const char *local_url, uint32_t partner_timeout_ms,
     replication **out, frep_status *st)
@@ -1102,7 +1200,7 @@ partner_has_any(
 	if (force || n == 0) {
 		return FREP_OK;
 	}
-	if (relctx_init(r, name, &c, st) != FREP_OK) {
+	if (replication__relctx_init(r, name, &c, st) != FREP_OK) {
 		return st->code;
 	}
 	convert_arena_init(&a);
@@ -1121,7 +1219,8 @@ partner_has_any(
 	req.relationship                     = (char *) name;
 	req.scope_ids                        = texts;
 	req.n_scope_ids                      = n;
-	if ((code = rel_call(r, &c, "GetScopeDigests", &req.base, &out, st)) != FREP_OK) {
+	if ((code = replication__rel_call(r, &c, "GetScopeDigests", &req.base, &out, st)) !=
+	    FREP_OK) {
 		goto out;
 	}
 	Frep__V1__GetScopeDigestsResponse *d = (Frep__V1__GetScopeDigestsResponse *) out;
@@ -1139,7 +1238,7 @@ out:
 		protobuf_c_message_free_unpacked(out, NULL);
 	}
 	convert_arena_fini(&a);
-	relctx_fini(&c);
+	replication__relctx_fini(&c);
 	return code;
 }
 
@@ -1375,7 +1474,7 @@ replication_failover_remove_scopes(replication *r, const char *name, const uint3
 /* The settings SetFailover changes on the partner's mirror as well. */
 static const char *const mirrored_fields[] = {"mode", "server_role", "load_balance_percent",
     "reserve_percent", "max_client_lead_time_s", "auto_state_transition", "state_switch_interval_s",
-    "shared_secret", "partner_server", "local_server", NULL};
+    "shared_secret", "partner_server", "local_server", "auto_sync", NULL};
 
 frep_code
 replication_failover_set(replication *r, const engine_failover *in, const char *const *mask,
@@ -1421,9 +1520,9 @@ replication_failover_set(replication *r, const engine_failover *in, const char *
 	}
 	/* The partner still holds the current secret: the call is signed with
 	 * it, whatever the change does to it. */
-	if (relctx_init(r, in->name, &c, st) != FREP_OK ||
+	if (replication__relctx_init(r, in->name, &c, st) != FREP_OK ||
 	    engine_failover_get(r->e, in->name, &old, st) != FREP_OK) {
-		relctx_fini(&c);
+		replication__relctx_fini(&c);
 		return st->code;
 	}
 	/* Here first: every local rule is checked (and a bad value refused)
@@ -1463,7 +1562,8 @@ replication_failover_set(replication *r, const engine_failover *in, const char *
 			 * just changed it). */
 			char *was_url        = c.rel.partner_server;
 			c.rel.partner_server = stored.partner_server;
-			code = rel_call(r, &c, "MirrorRelationship", &req.base, &pout, st);
+			code                 = replication__rel_call(
+					    r, &c, "MirrorRelationship", &req.base, &pout, st);
 			c.rel.partner_server = was_url;
 			if (code == FREP_OK) {
 				learn_partner_ha_url(r, in->name, pout);
@@ -1498,7 +1598,7 @@ replication_failover_set(replication *r, const engine_failover *in, const char *
 out:
 	engine_failover_fini(&stored);
 	engine_failover_fini(&old);
-	relctx_fini(&c);
+	replication__relctx_fini(&c);
 	return code;
 }
 

@@ -22,6 +22,7 @@
 #include "dhcp_service.h"
 #include "engine.h"
 #include "frep_status.h"
+#include "auto_sync.h"
 #include "partner_client.h"
 
 typedef struct replication replication;
@@ -83,5 +84,33 @@ frep_code replication_failover_set(replication *r, const engine_failover *rel,
  * RemoveFailover, AddFailoverScope and RemoveFailoverScope act on both
  * servers through r. */
 void replication_failover_hooks(replication *r, dhcp_service_failover_hooks *hooks);
+
+/* --- auto-sync (auto_sync.h) ---------------------------------------------- */
+
+/* One scope's outcome of replication_auto_sync_scopes. */
+typedef struct replication_auto_outcome {
+	uint32_t  scope_id;
+	frep_code code;     /* OK: the partner holds this server's version now */
+	bool      sent;     /* applied on the partner by this call */
+	bool      conflict; /* edited on both servers: nothing sent (code ABORTED) */
+	/* The partner was not reached (UNAVAILABLE, DEADLINE_EXCEEDED before
+	 * anything was applied). */
+	bool unreachable;
+	char message[FREP_STATUS_MESSAGE_MAX];
+} replication_auto_outcome;
+
+/* Replicates n scopes of relationship name as ReplicateByScopeId does
+ * (digests, versioned apply, audit), except that a scope whose partner
+ * digest is neither this server's nor the last-synced one is not sent
+ * (out[i].conflict). A scope the partner already holds gets its
+ * last-synced state recorded. out is the caller's array of n. Returns
+ * FREP_OK when each scope has its outcome in out; otherwise (unknown
+ * relationship, no memory) the status, and out says nothing. */
+frep_code replication_auto_sync_scopes(replication *r, const char *name, const uint32_t *ids,
+    size_t n, replication_auto_outcome *out, frep_status *st);
+
+/* Lets the status method report what the auto-sync worker knows (as may
+ * be NULL: none). Call before serving. */
+void replication_set_auto_sync(replication *r, auto_sync *as);
 
 #endif /* FREP_RPC_REPLICATION_SERVICE_H */
