@@ -70,7 +70,8 @@ for k in a b; do
 	[ $k = b ] && ifc=$VB
 	cat >"$T/$k.json" <<JSON
 { "Dhcp4": {
-    "interfaces-config": { "interfaces": [ "$ifc" ] },
+    "interfaces-config": { "interfaces": [ "$ifc" ], "service-sockets-max-retries": 20, "service-sockets-retry-wait-time": 250 },
+    "multi-threading": { "enable-multi-threading": true },
     "control-socket": { "socket-type": "unix", "socket-name": "$T/$k.sock" },
     "lease-database": { "type": "memfile", "persist": true, "name": "$T/$k.leases", "lfc-interval": 0 },
     "loggers": [ { "name": "kea-dhcp4", "severity": "INFO", "output_options": [ { "output": "$T/kea-$k.log" } ] } ] } }
