@@ -1,9 +1,9 @@
 #!/bin/bash
 # demo_kea: both halves of a Windows-style failover (run as root).
 # Two frepd partners on loopback, each driving its own kea-dhcp4 whose base
-# file has no HA section. Both Keas listen on veths bridged inside a network
-# namespace made here, where a DHCP client runs (192.0.2.0/24, TEST-NET-1:
-# nothing leaves the machine).
+# file has no HA section. Each Kea runs in a network namespace of its own,
+# on a veth bridged (with the other's) in a third namespace where a DHCP
+# client runs (192.0.2.0/24, TEST-NET-1: nothing leaves the machine).
 #  - configuration: a reservation made on A is replicated to B by frep and
 #    pushed into both Keas;
 #  - leases: the relationship (hot standby, A active) is rendered as Kea's
@@ -23,41 +23,38 @@ done
 T=$(mktemp -d /tmp/frep-demo-kea.XXXXXX)
 RID=$(printf '%04x%04x' $((RANDOM)) $((RANDOM)))
 NS="frep-$RID"
-VA="fra${RID:0:8}"
-VB="frb${RID:0:8}"
+NSA="frepa-$RID"
+NSB="frepb-$RID"
 MAC=02:00:00:5e:10:42
-PORT=$((30000 + ($$ % 10000) * 2))
 PIDS=()
+MADE=()
 KEA_A=
-NS_MADE=0
 say() { printf '\n== %s\n' "$*"; }
 cleanup() {
 	set +e
-	if [ "$NS_MADE" = 1 ]; then
-		for pid in $(ip netns pids "$NS" 2>/dev/null); do kill -9 "$pid"; done
-	fi
 	for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
 	for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
-	ip link del "$VA" 2>/dev/null
-	ip link del "$VB" 2>/dev/null
-	[ "$NS_MADE" = 1 ] && ip netns del "$NS" 2>/dev/null
+	for n in "${MADE[@]}"; do
+		for pid in $(ip netns pids "$n" 2>/dev/null); do kill -9 "$pid"; done
+		ip netns del "$n" 2>/dev/null
+	done
 	rm -rf "$T"
 }
 trap cleanup EXIT
 
-say "a network namespace $NS: the client (MAC $MAC) on a bridge over two veths, to A's Kea ($VA, 192.0.2.2) and B's ($VB, 192.0.2.3)"
-ip netns add "$NS"
-NS_MADE=1
-ip link add "$VA" type veth peer name nsa
-ip link add "$VB" type veth peer name nsb
-ip link set nsa netns "$NS"
-ip link set nsb netns "$NS"
-ip addr add 192.0.2.2/24 dev "$VA"
-ip addr add 192.0.2.3/24 dev "$VB"
-ip link set "$VA" up
-ip link set "$VB" up
+say "network namespaces: $NSA (A's Kea, 192.0.2.2), $NSB (B's Kea, 192.0.2.3), $NS (the client, MAC $MAC, on a bridge to both)"
+for n in "$NS" "$NSA" "$NSB"; do
+	ip netns add "$n"
+	MADE+=("$n")
+	ip netns exec "$n" ip link set lo up
+done
 inns() { ip netns exec "$NS" "$@"; }
-inns ip link set lo up
+ip netns exec "$NSA" ip link add ka type veth peer name nsa netns "$NS"
+ip netns exec "$NSB" ip link add kb type veth peer name nsb netns "$NS"
+ip netns exec "$NSA" ip addr add 192.0.2.2/24 dev ka
+ip netns exec "$NSB" ip addr add 192.0.2.3/24 dev kb
+ip netns exec "$NSA" ip link set ka up
+ip netns exec "$NSB" ip link set kb up
 inns ip link add br0 type bridge forward_delay 0 stp_state 0
 inns ip link set nsa master br0
 inns ip link set nsb master br0
@@ -66,16 +63,17 @@ for l in nsa nsb br0; do inns ip link set "$l" up; done
 
 export KEA_PIDFILE_DIR="$T" KEA_LOCKFILE_DIR="$T"
 for k in a b; do
-	ifc=$VA
-	[ $k = b ] && ifc=$VB
+	ifc=ka n=$NSA
+	[ $k = b ] && ifc=kb n=$NSB
 	cat >"$T/$k.json" <<JSON
 { "Dhcp4": {
-    "interfaces-config": { "interfaces": [ "$ifc" ] },
+    "interfaces-config": { "interfaces": [ "$ifc" ], "service-sockets-max-retries": 20, "service-sockets-retry-wait-time": 250 },
+    "multi-threading": { "enable-multi-threading": true },
     "control-socket": { "socket-type": "unix", "socket-name": "$T/$k.sock" },
     "lease-database": { "type": "memfile", "persist": true, "name": "$T/$k.leases", "lfc-interval": 0 },
     "loggers": [ { "name": "kea-dhcp4", "severity": "INFO", "output_options": [ { "output": "$T/kea-$k.log" } ] } ] } }
 JSON
-	kea-dhcp4 -c "$T/$k.json" >"$T/kea-$k.out" 2>&1 &
+	ip netns exec "$n" kea-dhcp4 -c "$T/$k.json" >"$T/kea-$k.out" 2>&1 &
 	PIDS+=($!)
 	[ $k = a ] && KEA_A=$!
 done
@@ -86,10 +84,10 @@ echo "the base files have no HA section: $(grep -c high-availability "$T/a.json"
 A="ipc://$T/a.ipc"
 B="ipc://$T/b.ipc"
 "$FREPD" --listen "$A" --db "$T/a.db" --kea-socket "$T/a.sock" --kea-base "$T/a.json" \
-	--kea-ha-url "http://127.0.0.1:$PORT/" 2>"$T/frepd-a.log" &
+	--kea-ha-url "http://192.0.2.2:8001/" 2>"$T/frepd-a.log" &
 PIDS+=($!)
 "$FREPD" --listen "$B" --db "$T/b.db" --kea-socket "$T/b.sock" --kea-base "$T/b.json" \
-	--kea-ha-url "http://127.0.0.1:$((PORT + 1))/" 2>"$T/frepd-b.log" &
+	--kea-ha-url "http://192.0.2.3:8001/" 2>"$T/frepd-b.log" &
 PIDS+=($!)
 on() { local s=$1; shift; "$FREPCTL" --server "$s" --timeout 10000 "$@"; }
 for s in "$A" "$B"; do

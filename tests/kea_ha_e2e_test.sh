@@ -2,10 +2,11 @@
 # kea_ha_e2e_test (issue 19): the namespace test's HA half, as root. Two
 # frepd partners, each driving its own kea-dhcp4 whose base file has no HA
 # section: the HA hook comes only from frep's rendering of the relationship.
-# Both Keas listen on the host ends of two veth pairs whose other ends are
-# bridged inside a network namespace made here, where a DHCP client runs
-# (198.51.100.0/24, TEST-NET-2: nothing leaves the machine; HA traffic
-# between the Keas on loopback).
+# Each Kea runs in a network namespace of its own, on a veth whose other
+# end is bridged, with the other Kea's, inside a third namespace where a
+# DHCP client runs (198.51.100.0/24, TEST-NET-2: nothing leaves the
+# machine; HA traffic between the Keas over the same link). frepd and the
+# Keas' control sockets stay on the host (unix sockets in a temp dir).
 #  1. `failover add` (hot standby, A active, state switch interval 5 s:
 #     short, yet long enough that a loaded machine's late heartbeat does not
 #     make the pair flap):
@@ -16,8 +17,8 @@
 #  3. A's Kea stopped: B's Kea goes to partner-down (after the shortened
 #     delay, max-response-delay 5 s) and serves the client.
 # Without root, Kea, dhclient or network namespaces: prints why and exits
-# 77. Everything made here (processes by PID, namespace, veths) is removed
-# at the end, on failure too.
+# 77. Everything made here (processes by PID, namespaces and the veths in
+# them) is removed at the end, on failure too.
 set -u
 
 skip() {
@@ -46,16 +47,15 @@ FREPCTL=${FREPCTL:?FREPCTL must name the frepctl binary}
 
 T=$(mktemp -d /tmp/frep-keaha.XXXXXX)
 RID=$(printf '%04x%04x' $((RANDOM)) $((RANDOM)))
-NS="frepha-$RID"
-VA="fha${RID:0:8}" # host end of A's Kea, <= 15 chars
-VB="fhb${RID:0:8}" # host end of B's Kea
+NS="frepha-$RID"  # the client's
+NSA="frephaa-$RID" # A's Kea
+NSB="frephab-$RID" # B's Kea
 MAC=02:00:00:5e:19:01
 PIDS=()
-NS_MADE=0
+MADE=()
 A=
 B=
 KEA_A=
-PORT=$((30000 + ($$ % 10000) * 2))
 
 cleanup() {
 	for pid in "${PIDS[@]}"; do
@@ -68,32 +68,39 @@ cleanup() {
 		done
 		kill -9 "$pid" 2>/dev/null
 	done
-	if [ "$NS_MADE" = 1 ]; then
-		for pid in $(ip netns pids "$NS" 2>/dev/null); do
+	# Whatever still runs in our namespaces (a dhclient cut short) is ours;
+	# deleting a namespace deletes the veth ends in it.
+	for n in "${MADE[@]}"; do
+		for pid in $(ip netns pids "$n" 2>/dev/null); do
 			kill -9 "$pid" 2>/dev/null
 		done
-	fi
-	ip link del "$VA" 2>/dev/null
-	ip link del "$VB" 2>/dev/null
-	[ "$NS_MADE" = 1 ] && ip netns del "$NS" 2>/dev/null
+		ip netns del "$n" 2>/dev/null
+	done
 	rm -rf "$T"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-ip netns add "$NS" 2>"$T/netns.err" || skip netns "cannot create a network namespace here: $(cat "$T/netns.err")"
-NS_MADE=1
-ip link add "$VA" type veth peer name nsa 2>"$T/veth.err" || skip netns "cannot create a veth pair: $(cat "$T/veth.err")"
-ip link add "$VB" type veth peer name nsb 2>>"$T/veth.err" || skip netns "cannot create a veth pair: $(cat "$T/veth.err")"
-ip link set nsa netns "$NS" || fail "move nsa into $NS"
-ip link set nsb netns "$NS" || fail "move nsb into $NS"
-ip addr add 198.51.100.2/24 dev "$VA" || fail "address on $VA"
-ip addr add 198.51.100.3/24 dev "$VB" || fail "address on $VB"
-ip link set "$VA" up || fail "$VA up"
-ip link set "$VB" up || fail "$VB up"
-# In the namespace: the client's bridge over both links (it hears both Keas).
+# Each Kea in a namespace of its own (so no other DHCP server on this
+# machine, e.g. one listening on every interface, can take its port 67),
+# linked by a veth to the client's namespace, where a bridge joins both:
+# the client hears both Keas, and the Keas reach each other's HA listener
+# over the same link (198.51.100.2 and .3).
+for n in "$NS" "$NSA" "$NSB"; do
+	ip netns add "$n" 2>"$T/netns.err" ||
+		skip netns "cannot create a network namespace here: $(cat "$T/netns.err")"
+	MADE+=("$n")
+	ip netns exec "$n" ip link set lo up || fail "lo up in $n"
+done
 inns() { ip netns exec "$NS" "$@"; }
-inns ip link set lo up
+ip netns exec "$NSA" ip link add ka type veth peer name nsa netns "$NS" 2>"$T/veth.err" ||
+	skip netns "cannot create a veth pair: $(cat "$T/veth.err")"
+ip netns exec "$NSB" ip link add kb type veth peer name nsb netns "$NS" 2>>"$T/veth.err" ||
+	skip netns "cannot create a veth pair: $(cat "$T/veth.err")"
+ip netns exec "$NSA" ip addr add 198.51.100.2/24 dev ka || fail "address on ka"
+ip netns exec "$NSB" ip addr add 198.51.100.3/24 dev kb || fail "address on kb"
+ip netns exec "$NSA" ip link set ka up || fail "ka up"
+ip netns exec "$NSB" ip link set kb up || fail "kb up"
 inns ip link add br0 type bridge forward_delay 0 stp_state 0 || fail "bridge in $NS"
 inns ip link set nsa master br0 || fail "nsa into br0"
 inns ip link set nsb master br0 || fail "nsb into br0"
@@ -103,12 +110,16 @@ for l in nsa nsb br0; do
 done
 
 export KEA_PIDFILE_DIR="$T" KEA_LOCKFILE_DIR="$T"
-# The operator's base files: no HA section, no hooks.
+# The operator's base files: no HA section, no hooks; multi-threading on
+# from the start and retries for the DHCP sockets, as docs/KEA.md recommends
+# (kea_ha_pair_test covers a base without them).
 kea_base() {
 	cat >"$T/$1.json" <<EOF
 {
   "Dhcp4": {
-    "interfaces-config": { "interfaces": [ "$2" ] },
+    "interfaces-config": { "interfaces": [ "$2" ],
+                           "service-sockets-max-retries": 20, "service-sockets-retry-wait-time": 250 },
+    "multi-threading": { "enable-multi-threading": true },
     "control-socket": { "socket-type": "unix", "socket-name": "$T/$1.sock" },
     "lease-database": { "type": "memfile", "persist": true, "name": "$T/$1.leases", "lfc-interval": 0 },
     "valid-lifetime": 3600,
@@ -118,10 +129,13 @@ kea_base() {
 }
 EOF
 }
-kea_base a "$VA"
-kea_base b "$VB"
+kea_base a ka
+kea_base b kb
 for k in a b; do
-	kea-dhcp4 -c "$T/$k.json" >"$T/kea-$k.stdout.log" 2>&1 &
+	n=$NSA
+	[ "$k" = b ] && n=$NSB
+	# ip netns exec execs kea-dhcp4 in place: $! is Kea's PID.
+	ip netns exec "$n" kea-dhcp4 -c "$T/$k.json" >"$T/kea-$k.stdout.log" 2>&1 &
 	PIDS+=($!)
 	[ "$k" = a ] && KEA_A=$!
 done
@@ -136,11 +150,11 @@ done
 A="ipc://$T/a.ipc"
 B="ipc://$T/b.ipc"
 "$FREPD" --listen "$A" --db "$T/a.db" --kea-socket "$T/a.sock" --kea-base "$T/a.json" \
-	--kea-ha-url "http://127.0.0.1:$PORT/" 2>"$T/frepd-a.log" &
+	--kea-ha-url "http://198.51.100.2:8001/" 2>"$T/frepd-a.log" &
 PIDS+=($!)
 FREPD_A=$!
 "$FREPD" --listen "$B" --db "$T/b.db" --kea-socket "$T/b.sock" --kea-base "$T/b.json" \
-	--kea-ha-url "http://127.0.0.1:$((PORT + 1))/" 2>"$T/frepd-b.log" &
+	--kea-ha-url "http://198.51.100.3:8001/" 2>"$T/frepd-b.log" &
 PIDS+=($!)
 FREPD_B=$!
 on() {
