@@ -243,9 +243,9 @@ typedef struct engine_failover {
 	/* Kea's HA hook (docs/KEA.md): the URL this server's kea-dhcp4 offers
 	 * its peer (its frepd's --kea-ha-url) and the partner's; "" unknown.
 	 * engine_failover_set changes them only when the mask names them. */
-	char *kea_ha_url;
-	char *partner_kea_ha_url;
-	engine_auto_sync      auto_sync; /* always ON or OFF on output */
+	char            *kea_ha_url;
+	char            *partner_kea_ha_url;
+	engine_auto_sync auto_sync; /* always ON or OFF on output */
 } engine_failover;
 
 /* Where an option value sits: all zero/empty = server level; scope_id =

@@ -210,8 +210,7 @@ typedef struct migration {
 static const migration migrations[] = {
     {.version = 1, .sql = schema_v1, .seed = true}, {.version = 2, .sql = schema_v2},
     {.version = 3, .sql = schema_v3}, {.version = 4, .sql = schema_v4},
-    {.version = 5, .sql = schema_v5},
-    {.version = 0}, /* terminator */
+    {.version = 5, .sql = schema_v5}, {.version = 0}, /* terminator */
 };
 
 sqlite3_stmt *
