@@ -236,8 +236,8 @@ wait_ha_state(const char *sock_a, const char *sock_b, const char *want)
 	char        a[64] = "", b[64] = "", pa[64], pb[64];
 	frep_status st;
 	for (int i = 0; i < 600; i++) {
-		if (kea_ha_status(sock_a, 5000, a, pa, sizeof(a), &st) == FREP_OK &&
-		    kea_ha_status(sock_b, 5000, b, pb, sizeof(b), &st) == FREP_OK &&
+		if (kea_push_ha_status(sock_a, 5000, a, pa, sizeof(a), &st) == FREP_OK &&
+		    kea_push_ha_status(sock_b, 5000, b, pb, sizeof(b), &st) == FREP_OK &&
 		    strcmp(a, want) == 0 && strcmp(b, want) == 0) {
 			return;
 		}
@@ -285,7 +285,7 @@ run_pair(testdb *ta, testdb *tb, const char *name_a, const char *name_b, const c
 	pid_t ka = kea_start(ta->dir, pa, sa);
 	pid_t kb = kea_start(tb->dir, pb, sb);
 	char  la[64], pla[64];
-	CHECK_OK(kea_ha_status(sa, 5000, la, pla, sizeof(la), &st), st);
+	CHECK_OK(kea_push_ha_status(sa, 5000, la, pla, sizeof(la), &st), st);
 	wait_ha_state(sa, sb, operating);
 	kea_stop(ka);
 	kea_stop(kb);

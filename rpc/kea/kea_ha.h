@@ -29,7 +29,7 @@
 
 #include "engine.h"
 #include "frep_status.h"
-#include "kea_render.h"
+#include "kea_result.h"
 
 /* The directory of Kea's hook libraries (CMake's FREP_KEA_HOOKS_DIR). */
 extern const char kea_ha_hooks_dir[];
@@ -65,14 +65,5 @@ int kea_ha_merge(json_t *merged, const json_t *base_dhcp4, const json_t *rendere
  * hooks before it applies multi-threading, so the first config-set leaves
  * the HA hook without its own listener). */
 bool kea_ha_needs_second_set(const json_t *base, const json_t *rendered);
-
-/* Kea's HA state for the pair, as its control socket reports it
- * (status-get's "high-availability"): e.g. "load-balancing",
- * "hot-standby", "partner-down", "waiting". Writes into state (and the
- * partner's last known state into partner_state, "" unknown) at most cap
- * bytes each. UNAVAILABLE when Kea cannot be asked, NOT_FOUND when Kea runs
- * no HA service; the kea_control_command statuses otherwise. */
-frep_code kea_ha_status(const char *socket_path, unsigned timeout_ms, char *state,
-    char *partner_state, size_t cap, frep_status *st);
 
 #endif /* FREP_RPC_KEA_KEA_HA_H */

@@ -1083,3 +1083,38 @@ kea_push_base_path(const kea_push *p)
 {
 	return p->base_path;
 }
+
+frep_code
+kea_push_ha_status(const char *socket_path, unsigned timeout_ms, char *state, char *partner_state,
+    size_t cap, frep_status *st)
+{
+	json_t *answer = NULL;
+	state[0]       = '\0';
+	if (partner_state != NULL) {
+		partner_state[0] = '\0';
+	}
+	if (kea_control_command(socket_path, "status-get", NULL, timeout_ms, &answer, st) !=
+	    FREP_OK) {
+		return st->code;
+	}
+	json_t     *ha = json_object_get(json_object_get(answer, "arguments"), "high-availability");
+	json_t     *pair = json_array_get(ha, 0);
+	json_t     *srv  = json_object_get(pair, "ha-servers");
+	const char *local =
+	    json_string_value(json_object_get(json_object_get(srv, "local"), "state"));
+	const char *remote =
+	    json_string_value(json_object_get(json_object_get(srv, "remote"), "last-state"));
+	if (local == NULL) {
+		json_decref(answer);
+		return frep_status_set(st, FREP_NOT_FOUND,
+		    "Kea at %s runs no HA service (status-get has no high-availability state)",
+		    socket_path);
+	}
+	snprintf(state, cap, "%s", local);
+	if (partner_state != NULL && remote != NULL) {
+		snprintf(partner_state, cap, "%s", remote);
+	}
+	json_decref(answer);
+	frep_status_clear(st);
+	return FREP_OK;
+}

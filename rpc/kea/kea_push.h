@@ -109,4 +109,13 @@ const char *kea_push_base_path(const kea_push *p);
 frep_code kea_control_command(const char *socket_path, const char *command, const json_t *arguments,
     unsigned timeout_ms, json_t **answer, frep_status *st);
 
+/* Kea's HA state for the pair, as its control socket reports it
+ * (status-get's "high-availability"): e.g. "load-balancing",
+ * "hot-standby", "partner-down", "waiting". Writes into state (and the
+ * partner's last known state into partner_state, "" unknown) at most cap
+ * bytes each. UNAVAILABLE when Kea cannot be asked, NOT_FOUND when Kea runs
+ * no HA service; the kea_control_command statuses otherwise. */
+frep_code kea_push_ha_status(const char *socket_path, unsigned timeout_ms, char *state,
+    char *partner_state, size_t cap, frep_status *st);
+
 #endif /* FREP_RPC_KEA_PUSH_H */

@@ -34,28 +34,10 @@
 
 #include "engine.h"
 #include "frep_status.h"
+#include "kea_result.h"
 
 /* The Dhcp4 keys frep renders (and replaces in an operator's base file). */
 extern const char *const kea_render_owned_keys[];
-
-/* One key of a rendering's dhcp4 and its value as compact JSON text
- * (sorted keys, as kea_render_dump gives it). */
-typedef struct kea_render_part {
-	char *key;
-	char *text;
-} kea_render_part;
-
-/* One rendering. Owns everything it points to. */
-typedef struct kea_render_result {
-	json_t *dhcp4;    /* object: only the keys frep owns */
-	char  **warnings; /* what Kea cannot express, in rendering order */
-	size_t  n_warnings;
-	char    digest[65]; /* SHA-256 hex of kea_render_dump(dhcp4, compact) */
-	/* dhcp4's keys with their texts, by key (what the digest is computed
-	 * over; kea_render_merged_dump reuses them). */
-	kea_render_part *parts;
-	size_t           n_parts;
-} kea_render_result;
 
 /* Renders e's configuration into *out (zeroed first). On error nothing is
  * left allocated. Statuses: the engine's, RESOURCE_EXHAUSTED. Release with

@@ -121,7 +121,7 @@ get_kea_status(Frep__V1__DataPlane_Service *service, const Frep__V1__GetKeaStatu
 	if (ha.dhcp4 != NULL &&
 	    kea_ha_render_named(self->e, &ha, rel, sizeof(rel), &st) == FREP_OK && rel[0] != '\0') {
 		frep_status hst;
-		if (kea_ha_status(kea_push_socket_path(self->push), 2000, state, partner,
+		if (kea_push_ha_status(kea_push_socket_path(self->push), 2000, state, partner,
 			sizeof(state), &hst) != FREP_OK) {
 			snprintf(ha_error, sizeof(ha_error), "%s: %.500s", frep_code_name(hst.code),
 			    hst.message);
