@@ -1627,56 +1627,22 @@ use_scope_entry(render_ctx *c, const scope_entry *en)
 
 /* --- texts --------------------------------------------------------------- */
 
-/* A growing text. */
-typedef struct text_buf {
-	char  *p;
-	size_t n, cap;
-	bool   bad;
-} text_buf;
-
-static void
-tb_addn(text_buf *b, const char *s, size_t n)
-{
-	if (b->bad) {
-		return;
-	}
-	if (b->n + n + 1 > b->cap) {
-		size_t cap = (b->n + n + 1) * 2;
-		char  *q   = realloc(b->p, cap);
-		if (q == NULL) {
-			b->bad = true;
-			return;
-		}
-		b->p   = q;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = '\0';
-}
-
-static void
-tb_add(text_buf *b, const char *s)
-{
-	tb_addn(b, s, strlen(s));
-}
-
 /* Appends v as compact JSON with sorted keys (kea_render_dump's form). */
 static void
-tb_dump(text_buf *b, const json_t *v)
+tb_dump(sbuf *b, const json_t *v)
 {
 	char *t = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 	if (t == NULL) {
 		b->bad = true;
 		return;
 	}
-	tb_add(b, t);
+	sb_add(b, t);
 	free(t);
 }
 
 /* Appends "key": as jansson writes an object's key. */
 static void
-tb_key(text_buf *b, const char *key)
+tb_key(sbuf *b, const char *key)
 {
 	json_t *k = json_string(key);
 	if (k == NULL) {
@@ -1685,7 +1651,7 @@ tb_key(text_buf *b, const char *key)
 	}
 	tb_dump(b, k);
 	json_decref(k);
-	tb_add(b, ":");
+	sb_add(b, ":");
 }
 
 static int
@@ -1726,12 +1692,12 @@ render_parts(kea_render_result *out)
 {
 	size_t       n;
 	const char **keys = sorted_keys(out->dhcp4, &n);
-	text_buf     b    = {0};
+	sbuf         b    = {0};
 	if (keys == NULL || (out->parts = calloc(n + 1, sizeof(*out->parts))) == NULL) {
 		free(keys);
 		return NULL;
 	}
-	tb_add(&b, "{");
+	sb_add(&b, "{");
 	for (size_t i = 0; i < n && !b.bad; i++) {
 		kea_render_part *pt = &out->parts[out->n_parts];
 		pt->key             = strdup(keys[i]);
@@ -1742,11 +1708,11 @@ render_parts(kea_render_result *out)
 			b.bad = true;
 			break;
 		}
-		tb_add(&b, i > 0 ? "," : "");
+		sb_add(&b, i > 0 ? "," : "");
 		tb_key(&b, keys[i]);
-		tb_add(&b, pt->text);
+		sb_add(&b, pt->text);
 	}
-	tb_add(&b, "}");
+	sb_add(&b, "}");
 	free(keys);
 	if (b.bad) {
 		free(b.p);
@@ -1780,7 +1746,7 @@ owned_key(const char *key)
 /* The merged Dhcp4 object's text: base_d4's keys (not frep's) with their
  * values dumped, r's parts reused, all in key order. */
 static void
-merged_dhcp4_text(text_buf *b, const json_t *base_d4, const kea_render_result *r)
+merged_dhcp4_text(sbuf *b, const json_t *base_d4, const kea_render_result *r)
 {
 	size_t       nb    = 0;
 	const char **bkeys = json_is_object(base_d4) ? sorted_keys(base_d4, &nb) : NULL;
@@ -1803,18 +1769,18 @@ merged_dhcp4_text(text_buf *b, const json_t *base_d4, const kea_render_result *r
 	if (n > 1) {
 		qsort(all, n, sizeof(*all), cmp_key);
 	}
-	tb_add(b, "{");
+	sb_add(b, "{");
 	for (size_t i = 0; i < n && !b->bad; i++) {
 		const kea_render_part *pt = find_part(r, all[i]);
-		tb_add(b, i > 0 ? "," : "");
+		sb_add(b, i > 0 ? "," : "");
 		tb_key(b, all[i]);
 		if (pt != NULL) {
-			tb_add(b, pt->text);
+			sb_add(b, pt->text);
 		} else {
 			tb_dump(b, json_object_get(base_d4, all[i]));
 		}
 	}
-	tb_add(b, "}");
+	sb_add(b, "}");
 	free(bkeys);
 	free(all);
 }
@@ -1824,7 +1790,7 @@ kea_render_merged_dump(const json_t *base, const kea_render_result *r)
 {
 	size_t       n;
 	const char **keys = sorted_keys(base, &n);
-	text_buf     b    = {0};
+	sbuf         b    = {0};
 	bool         d4   = json_object_get(base, "Dhcp4") != NULL;
 	if (keys == NULL) {
 		return NULL;
@@ -1840,9 +1806,9 @@ kea_render_merged_dump(const json_t *base, const kea_render_result *r)
 		all[n++] = "Dhcp4";
 		qsort(all, n, sizeof(*all), cmp_key);
 	}
-	tb_add(&b, "{");
+	sb_add(&b, "{");
 	for (size_t i = 0; i < n && !b.bad; i++) {
-		tb_add(&b, i > 0 ? "," : "");
+		sb_add(&b, i > 0 ? "," : "");
 		tb_key(&b, all[i]);
 		if (strcmp(all[i], "Dhcp4") == 0) {
 			merged_dhcp4_text(&b, json_object_get(base, "Dhcp4"), r);
@@ -1850,7 +1816,7 @@ kea_render_merged_dump(const json_t *base, const kea_render_result *r)
 			tb_dump(&b, json_object_get(base, all[i]));
 		}
 	}
-	tb_add(&b, "}");
+	sb_add(&b, "}");
 	if (all != keys) {
 		free(all);
 	}
