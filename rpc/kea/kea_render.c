@@ -1393,6 +1393,7 @@ typedef struct scope_entry {
 	char   **warnings;
 	size_t   n_warnings;
 	char    *superscope; /* the scope's superscope name, NULL for none */
+	char    *text;       /* subnet's compact dump, made when first needed */
 	bool     seen;       /* used by the rendering in progress */
 } scope_entry;
 
@@ -1413,6 +1414,7 @@ scope_entry_fini(scope_entry *en)
 	}
 	free(en->warnings);
 	free(en->superscope);
+	free(en->text);
 	memset(en, 0, sizeof(*en));
 }
 
@@ -1684,11 +1686,94 @@ sorted_keys(const json_t *obj, size_t *n)
 	return keys;
 }
 
+/* Appends a subnet4 array's compact text; a subnet the cache holds is
+ * dumped once (en->text) and its text reused while the entry lasts (its
+ * JSON never changes). */
+static void
+dump_subnets(sbuf *b, const json_t *arr, kea_render_cache *cache)
+{
+	size_t  i;
+	json_t *v;
+	sb_add(b, "[");
+	json_array_foreach(arr, i, v)
+	{
+		scope_entry *en =
+		    cache_find(cache, (uint32_t) json_integer_value(json_object_get(v, "id")));
+		sb_add(b, i > 0 ? "," : "");
+		if (en == NULL || en->subnet != v) {
+			tb_dump(b, v);
+			continue;
+		}
+		if (en->text == NULL) {
+			en->text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+		}
+		if (en->text == NULL) {
+			b->bad = true;
+			return;
+		}
+		sb_add(b, en->text);
+	}
+	sb_add(b, "]");
+}
+
+/* Appends a shared-networks array's compact text: each {"name",
+ * "subnet4"} object (the keys in order) with its subnets as dump_subnets
+ * gives them. */
+static void
+dump_shared(sbuf *b, const json_t *arr, kea_render_cache *cache)
+{
+	size_t  i;
+	json_t *net;
+	sb_add(b, "[");
+	json_array_foreach(arr, i, net)
+	{
+		json_t *name = json_object_get(net, "name"),
+		       *subs = json_object_get(net, "subnet4");
+		sb_add(b, i > 0 ? "," : "");
+		if (json_object_size(net) != 2 || !json_is_string(name) || !json_is_array(subs)) {
+			tb_dump(b, net);
+			continue;
+		}
+		sb_add(b, "{");
+		tb_key(b, "name");
+		tb_dump(b, name);
+		sb_add(b, ",");
+		tb_key(b, "subnet4");
+		dump_subnets(b, subs, cache);
+		sb_add(b, "}");
+	}
+	sb_add(b, "]");
+}
+
+/* The compact text of dhcp4's value for key; with a cache, the subnets it
+ * holds are not dumped again. NULL when out of memory. */
+static char *
+part_text(const json_t *dhcp4, const char *key, kea_render_cache *cache)
+{
+	const json_t *v       = json_object_get(dhcp4, key);
+	bool          subnets = strcmp(key, "subnet4") == 0 && json_is_array(v);
+	bool          shared  = strcmp(key, "shared-networks") == 0 && json_is_array(v);
+	if (cache == NULL || (!subnets && !shared)) {
+		return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	}
+	sbuf b = {0};
+	if (subnets) {
+		dump_subnets(&b, v, cache);
+	} else {
+		dump_shared(&b, v, cache);
+	}
+	if (b.bad) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
+
 /* Fills out->parts from out->dhcp4 and returns the compact text of the
  * whole (kea_render_dump(dhcp4, 0)'s bytes: "{" "key":text "," ... "}"),
- * NULL when out of memory. */
+ * NULL when out of memory. cache (may be NULL) is locked by the caller. */
 static char *
-render_parts(kea_render_result *out)
+render_parts(kea_render_result *out, kea_render_cache *cache)
 {
 	size_t       n;
 	const char **keys = sorted_keys(out->dhcp4, &n);
@@ -1701,8 +1786,7 @@ render_parts(kea_render_result *out)
 	for (size_t i = 0; i < n && !b.bad; i++) {
 		kea_render_part *pt = &out->parts[out->n_parts];
 		pt->key             = strdup(keys[i]);
-		pt->text            = json_dumps(json_object_get(out->dhcp4, keys[i]),
-			       JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+		pt->text            = part_text(out->dhcp4, keys[i], cache);
 		out->n_parts++;
 		if (pt->key == NULL || pt->text == NULL) {
 			b.bad = true;
@@ -2069,7 +2153,7 @@ done:
 		    st, FREP_RESOURCE_EXHAUSTED, "out of memory rendering Kea's configuration");
 		goto fail_clean;
 	}
-	char *compact = render_parts(out);
+	char *compact = render_parts(out, cache);
 	if (compact == NULL) {
 		rc = frep_status_set(
 		    st, FREP_RESOURCE_EXHAUSTED, "out of memory rendering Kea's configuration");
