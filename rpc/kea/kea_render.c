@@ -1394,6 +1394,7 @@ typedef struct scope_entry {
 	char   **warnings;
 	size_t   n_warnings;
 	char    *superscope; /* the scope's superscope name, NULL for none */
+	char    *text;       /* subnet's compact dump, made when first needed */
 	bool     seen;       /* used by the rendering in progress */
 } scope_entry;
 
@@ -1414,6 +1415,7 @@ scope_entry_fini(scope_entry *en)
 	}
 	free(en->warnings);
 	free(en->superscope);
+	free(en->text);
 	memset(en, 0, sizeof(*en));
 }
 
@@ -1628,56 +1630,22 @@ use_scope_entry(render_ctx *c, const scope_entry *en)
 
 /* --- texts --------------------------------------------------------------- */
 
-/* A growing text. */
-typedef struct text_buf {
-	char  *p;
-	size_t n, cap;
-	bool   bad;
-} text_buf;
-
-static void
-tb_addn(text_buf *b, const char *s, size_t n)
-{
-	if (b->bad) {
-		return;
-	}
-	if (b->n + n + 1 > b->cap) {
-		size_t cap = (b->n + n + 1) * 2;
-		char  *q   = realloc(b->p, cap);
-		if (q == NULL) {
-			b->bad = true;
-			return;
-		}
-		b->p   = q;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = '\0';
-}
-
-static void
-tb_add(text_buf *b, const char *s)
-{
-	tb_addn(b, s, strlen(s));
-}
-
 /* Appends v as compact JSON with sorted keys (kea_render_dump's form). */
 static void
-tb_dump(text_buf *b, const json_t *v)
+tb_dump(sbuf *b, const json_t *v)
 {
 	char *t = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 	if (t == NULL) {
 		b->bad = true;
 		return;
 	}
-	tb_add(b, t);
+	sb_add(b, t);
 	free(t);
 }
 
 /* Appends "key": as jansson writes an object's key. */
 static void
-tb_key(text_buf *b, const char *key)
+tb_key(sbuf *b, const char *key)
 {
 	json_t *k = json_string(key);
 	if (k == NULL) {
@@ -1686,7 +1654,7 @@ tb_key(text_buf *b, const char *key)
 	}
 	tb_dump(b, k);
 	json_decref(k);
-	tb_add(b, ":");
+	sb_add(b, ":");
 }
 
 static int
@@ -1719,35 +1687,117 @@ sorted_keys(const json_t *obj, size_t *n)
 	return keys;
 }
 
+/* Appends a subnet4 array's compact text; a subnet the cache holds is
+ * dumped once (en->text) and its text reused while the entry lasts (its
+ * JSON never changes). */
+static void
+dump_subnets(sbuf *b, const json_t *arr, kea_render_cache *cache)
+{
+	size_t  i;
+	json_t *v;
+	sb_add(b, "[");
+	json_array_foreach(arr, i, v)
+	{
+		scope_entry *en =
+		    cache_find(cache, (uint32_t) json_integer_value(json_object_get(v, "id")));
+		sb_add(b, i > 0 ? "," : "");
+		if (en == NULL || en->subnet != v) {
+			tb_dump(b, v);
+			continue;
+		}
+		if (en->text == NULL) {
+			en->text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+		}
+		if (en->text == NULL) {
+			b->bad = true;
+			return;
+		}
+		sb_add(b, en->text);
+	}
+	sb_add(b, "]");
+}
+
+/* Appends a shared-networks array's compact text: each {"name",
+ * "subnet4"} object (the keys in order) with its subnets as dump_subnets
+ * gives them. */
+static void
+dump_shared(sbuf *b, const json_t *arr, kea_render_cache *cache)
+{
+	size_t  i;
+	json_t *net;
+	sb_add(b, "[");
+	json_array_foreach(arr, i, net)
+	{
+		json_t *name = json_object_get(net, "name"),
+		       *subs = json_object_get(net, "subnet4");
+		sb_add(b, i > 0 ? "," : "");
+		if (json_object_size(net) != 2 || !json_is_string(name) || !json_is_array(subs)) {
+			tb_dump(b, net);
+			continue;
+		}
+		sb_add(b, "{");
+		tb_key(b, "name");
+		tb_dump(b, name);
+		sb_add(b, ",");
+		tb_key(b, "subnet4");
+		dump_subnets(b, subs, cache);
+		sb_add(b, "}");
+	}
+	sb_add(b, "]");
+}
+
+/* The compact text of dhcp4's value for key; with a cache, the subnets it
+ * holds are not dumped again. NULL when out of memory. */
+static char *
+part_text(const json_t *dhcp4, const char *key, kea_render_cache *cache)
+{
+	const json_t *v       = json_object_get(dhcp4, key);
+	bool          subnets = strcmp(key, "subnet4") == 0 && json_is_array(v);
+	bool          shared  = strcmp(key, "shared-networks") == 0 && json_is_array(v);
+	if (cache == NULL || (!subnets && !shared)) {
+		return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	}
+	sbuf b = {0};
+	if (subnets) {
+		dump_subnets(&b, v, cache);
+	} else {
+		dump_shared(&b, v, cache);
+	}
+	if (b.bad) {
+		free(b.p);
+		return NULL;
+	}
+	return b.p;
+}
+
 /* Fills out->parts from out->dhcp4 and returns the compact text of the
  * whole (kea_render_dump(dhcp4, 0)'s bytes: "{" "key":text "," ... "}"),
- * NULL when out of memory. */
+ * NULL when out of memory. cache (may be NULL) is locked by the caller. */
 static char *
-render_parts(kea_render_result *out)
+render_parts(kea_render_result *out, kea_render_cache *cache)
 {
 	size_t       n;
 	const char **keys = sorted_keys(out->dhcp4, &n);
-	text_buf     b    = {0};
+	sbuf         b    = {0};
 	if (keys == NULL || (out->parts = calloc(n + 1, sizeof(*out->parts))) == NULL) {
 		free(keys);
 		return NULL;
 	}
-	tb_add(&b, "{");
+	sb_add(&b, "{");
 	for (size_t i = 0; i < n && !b.bad; i++) {
 		kea_render_part *pt = &out->parts[out->n_parts];
 		pt->key             = strdup(keys[i]);
-		pt->text            = json_dumps(json_object_get(out->dhcp4, keys[i]),
-			       JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+		pt->text            = part_text(out->dhcp4, keys[i], cache);
 		out->n_parts++;
 		if (pt->key == NULL || pt->text == NULL) {
 			b.bad = true;
 			break;
 		}
-		tb_add(&b, i > 0 ? "," : "");
+		sb_add(&b, i > 0 ? "," : "");
 		tb_key(&b, keys[i]);
-		tb_add(&b, pt->text);
+		sb_add(&b, pt->text);
 	}
-	tb_add(&b, "}");
+	sb_add(&b, "}");
 	free(keys);
 	if (b.bad) {
 		free(b.p);
@@ -1781,7 +1831,7 @@ owned_key(const char *key)
 /* The merged Dhcp4 object's text: base_d4's keys (not frep's) with their
  * values dumped, r's parts reused, all in key order. */
 static void
-merged_dhcp4_text(text_buf *b, const json_t *base_d4, const kea_render_result *r)
+merged_dhcp4_text(sbuf *b, const json_t *base_d4, const kea_render_result *r)
 {
 	size_t       nb    = 0;
 	const char **bkeys = json_is_object(base_d4) ? sorted_keys(base_d4, &nb) : NULL;
@@ -1804,18 +1854,18 @@ merged_dhcp4_text(text_buf *b, const json_t *base_d4, const kea_render_result *r
 	if (n > 1) {
 		qsort(all, n, sizeof(*all), cmp_key);
 	}
-	tb_add(b, "{");
+	sb_add(b, "{");
 	for (size_t i = 0; i < n && !b->bad; i++) {
 		const kea_render_part *pt = find_part(r, all[i]);
-		tb_add(b, i > 0 ? "," : "");
+		sb_add(b, i > 0 ? "," : "");
 		tb_key(b, all[i]);
 		if (pt != NULL) {
-			tb_add(b, pt->text);
+			sb_add(b, pt->text);
 		} else {
 			tb_dump(b, json_object_get(base_d4, all[i]));
 		}
 	}
-	tb_add(b, "}");
+	sb_add(b, "}");
 	free(bkeys);
 	free(all);
 }
@@ -1835,7 +1885,7 @@ kea_render_merged_dump(const json_t *base, const kea_render_result *r)
 	}
 	size_t       n;
 	const char **keys = sorted_keys(base, &n);
-	text_buf     b    = {0};
+	sbuf         b    = {0};
 	bool         d4   = json_object_get(base, "Dhcp4") != NULL;
 	if (keys == NULL) {
 		return NULL;
@@ -1851,9 +1901,9 @@ kea_render_merged_dump(const json_t *base, const kea_render_result *r)
 		all[n++] = "Dhcp4";
 		qsort(all, n, sizeof(*all), cmp_key);
 	}
-	tb_add(&b, "{");
+	sb_add(&b, "{");
 	for (size_t i = 0; i < n && !b.bad; i++) {
-		tb_add(&b, i > 0 ? "," : "");
+		sb_add(&b, i > 0 ? "," : "");
 		tb_key(&b, all[i]);
 		if (strcmp(all[i], "Dhcp4") == 0) {
 			merged_dhcp4_text(&b, json_object_get(base, "Dhcp4"), r);
@@ -1861,7 +1911,7 @@ kea_render_merged_dump(const json_t *base, const kea_render_result *r)
 			tb_dump(&b, json_object_get(base, all[i]));
 		}
 	}
-	tb_add(&b, "}");
+	sb_add(&b, "}");
 	if (all != keys) {
 		free(all);
 	}
@@ -2118,7 +2168,7 @@ done:
 		    st, FREP_RESOURCE_EXHAUSTED, "out of memory rendering Kea's configuration");
 		goto fail_clean;
 	}
-	char *compact = render_parts(out);
+	char *compact = render_parts(out, cache);
 	if (compact == NULL) {
 		rc = frep_status_set(
 		    st, FREP_RESOURCE_EXHAUSTED, "out of memory rendering Kea's configuration");
