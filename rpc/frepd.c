@@ -890,6 +890,7 @@ main(int argc, char **argv)
 	auto_sync_options aso = {
 	    .debounce_ms    = o.auto_sync_debounce_ms,
 	    .backoff_max_ms = o.auto_sync_backoff_max_ms,
+	    .send           = replication_auto_sync_scopes,
 	};
 	if (auto_sync_new(store, repl, &aso, &as, &st) != FREP_OK) {
 		goto fail;

@@ -270,7 +270,7 @@ sync_relationship(auto_sync *as, const engine_failover *rel, int64_t now)
 	if (n_cand == 0) {
 		goto out;
 	}
-	if (replication_auto_sync_scopes(as->r, rel->name, ids, n_cand, out, &st) != FREP_OK) {
+	if (as->o.send(as->r, rel->name, ids, n_cand, out, &st) != FREP_OK) {
 		rpc_log(RPC_LOG_WARN, "auto-sync: relationship %s: %s", rel->name, st.message);
 		retry = true;
 		goto out;
@@ -389,6 +389,11 @@ auto_sync_new(
 	auto_sync         *as = calloc(1, sizeof(*as));
 
 	*out = NULL;
+	if (options == NULL || options->send == NULL) {
+		free(as);
+		return frep_status_set(
+		    st, FREP_INVALID_ARGUMENT, "auto_sync_new: options.send is required");
+	}
 	if (as == NULL) {
 		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
 	}

@@ -23,6 +23,7 @@
 
 typedef struct auto_sync   auto_sync;
 typedef struct replication replication;
+struct replication_auto_outcome; /* replication_service.h */
 
 typedef struct auto_sync_options {
 	/* Quiet time after the last change before a scan (0 = at once). */
@@ -34,6 +35,13 @@ typedef struct auto_sync_options {
 	 * backoff_max_ms (0 = 250 ms and 30,000 ms). */
 	uint32_t backoff_min_ms;
 	uint32_t backoff_max_ms;
+	/* How the worker replicates a relationship's changed scopes:
+	 * replication_auto_sync_scopes (replication_service.h), which frepd
+	 * passes. A function pointer, so that this worker does not call into
+	 * the replication service that reads its state (no module cycle,
+	 * tests/cycle_check.py). Required. */
+	frep_code (*send)(replication *r, const char *name, const uint32_t *ids, size_t n,
+	    struct replication_auto_outcome *out, frep_status *st);
 } auto_sync_options;
 
 #define AUTO_SYNC_DEBOUNCE_MS_DEFAULT    200
@@ -41,8 +49,8 @@ typedef struct auto_sync_options {
 #define AUTO_SYNC_BACKOFF_MAX_MS_DEFAULT 30000
 
 /* Starts the worker (it scans once at start). e and r are borrowed and
- * must outlive the worker. RESOURCE_EXHAUSTED / INTERNAL if the thread or
- * memory cannot be had. */
+ * must outlive the worker. INVALID_ARGUMENT without options->send;
+ * RESOURCE_EXHAUSTED / INTERNAL if the thread or memory cannot be had. */
 frep_code auto_sync_new(
     engine *e, replication *r, const auto_sync_options *options, auto_sync **out, frep_status *st);
 

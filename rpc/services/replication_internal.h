@@ -57,6 +57,11 @@ void      replication__relctx_fini(relctx *c);
 frep_code replication__rel_call(replication *r, const relctx *c, const char *method,
     const ProtobufCMessage *in, ProtobufCMessage **out, frep_status *st);
 
+/* "partner <url>: " in front of st's message unless it names url
+ * already: a refusal read on this server is the partner's. Returns
+ * st->code. */
+frep_code replication__prefix_partner(frep_status *st, const char *url);
+
 /* INVALID_ARGUMENT naming the item if names (a request's relationship
  * names) has more than NAMES_MAX, an empty or too long name, or a repeat. */
 frep_code replication__check_names(char *const *names, size_t n, frep_status *st);

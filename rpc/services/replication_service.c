@@ -14,8 +14,6 @@
 #include "metrics.h"
 #include "rpc_server.h"
 
-#define NAMES_MAX 1000
-
 /* One reply being built: results and errors live in the arena; partner
  * replies they point into are kept until the reply is sent. */
 typedef struct reply {
@@ -120,73 +118,6 @@ keep(reply *rp, ProtobufCMessage *m, frep_status *st)
 	}
 	rp->keep[rp->n_keep++] = m;
 	return FREP_OK;
-}
-
-void
-replication__relctx_fini(relctx *c)
-{
-	if (c->secret != NULL) {
-		explicit_bzero(c->secret, strlen(c->secret));
-		free(c->secret);
-	}
-	if (c->previous != NULL) {
-		explicit_bzero(c->previous, strlen(c->previous));
-		free(c->previous);
-	}
-	engine_failover_fini(&c->rel);
-	memset(c, 0, sizeof(*c));
-}
-
-frep_code
-replication__relctx_init(replication *r, const char *name, relctx *c, frep_status *st)
-{
-	memset(c, 0, sizeof(*c));
-	if (engine_failover_get(r->e, name, &c->rel, st) != FREP_OK ||
-	    engine_failover_secret(r->e, name, &c->secret, st) != FREP_OK ||
-	    engine_failover_previous_secret(r->e, name, &c->previous, st) != FREP_OK) {
-		replication__relctx_fini(c);
-		return st->code;
-	}
-	return FREP_OK;
-}
-
-/* "partner <url>: " in front of a message that does not name the partner
- * yet: a refusal read on this server is the partner's. */
-static frep_code
-prefix_partner(frep_status *st, const char *url)
-{
-	if (strstr(st->message, url) != NULL) {
-		return st->code;
-	}
-	char msg[FREP_STATUS_MESSAGE_MAX + 300];
-	snprintf(msg, sizeof(msg), "partner %s: %s", url, st->message);
-	return frep_status_set(st, st->code, "%s", msg);
-}
-
-/* A Partner call for the relationship, signed with its secret; refused as
- * UNAUTHENTICATED while the partner still holds the previous secret of a
- * rotation (SetFailover changes one server, then the other), it is signed
- * again with that one. The refusal changed nothing there, so the second
- * try is safe. Every failure names the partner. */
-frep_code
-replication__rel_call(replication *r, const relctx *c, const char *method,
-    const ProtobufCMessage *in, ProtobufCMessage **out, frep_status *st)
-{
-	const char *url = c->rel.partner_server;
-	frep_code   code =
-	    partner_call(r->pool, url, c->rel.name, c->secret, method, in, out, r->timeout_ms, st);
-	if (code == FREP_UNAUTHENTICATED && c->previous != NULL) {
-		frep_status first = *st;
-		code              = partner_call(
-				 r->pool, url, c->rel.name, c->previous, method, in, out, r->timeout_ms, st);
-		if (code != FREP_OK) {
-			*st = first;
-		}
-	}
-	if (code != FREP_OK) {
-		prefix_partner(st, url);
-	}
-	return code;
 }
 
 /* Scopes on their way to the partner in one ApplyScopes call: many small
@@ -388,7 +319,7 @@ batch_flush(replication *r, reply *rp, const relctx *c, batch *b)
 				frep_status_set(&ost,
 				    o->code != FREP_OK ? (frep_code) o->code : FREP_INTERNAL, "%s",
 				    o->message);
-				prefix_partner(&ost, url);
+				replication__prefix_partner(&ost, url);
 				result_status(rp, res, ost.code, ost.message);
 				if (o->stale_expected && !b->retried && !c->dry_run) {
 					b->retry_ids[b->n_retry]       = snap->scope.scope_id;
@@ -701,30 +632,6 @@ send_reply(reply *rp, Frep__V1__ReplicateResponse_Closure closure, void *closure
 	out.errors    = rp->errors;
 	out.n_errors  = rp->n_errors;
 	closure(&out, closure_data);
-}
-
-frep_code
-replication__check_names(char *const *names, size_t n, frep_status *st)
-{
-	if (n > NAMES_MAX) {
-		return frep_status_set(
-		    st, FREP_INVALID_ARGUMENT, "names: %zu names, at most %d", n, NAMES_MAX);
-	}
-	for (size_t i = 0; i < n; i++) {
-		size_t len = strlen(names[i]);
-		if (len == 0 || len > ENGINE_RELATIONSHIP_NAME_MAX) {
-			return frep_status_set(st, FREP_INVALID_ARGUMENT,
-			    "names[%zu] is %zu bytes long; a relationship name is 1..%d bytes", i,
-			    len, ENGINE_RELATIONSHIP_NAME_MAX);
-		}
-		for (size_t k = 0; k < i; k++) {
-			if (strcmp(names[k], names[i]) == 0) {
-				return frep_status_set(st, FREP_INVALID_ARGUMENT,
-				    "names[%zu] \"%s\" repeats names[%zu]", i, names[i], k);
-			}
-		}
-	}
-	return FREP_OK;
 }
 
 static void
@@ -1335,7 +1242,7 @@ mirror_call(replication *r, const engine_failover *rel, const char *secret, bool
 	}
 	convert_arena_fini(&a);
 	if (code != FREP_OK) {
-		prefix_partner(st, rel->partner_server);
+		replication__prefix_partner(st, rel->partner_server);
 	}
 	return code;
 }
@@ -1378,7 +1285,7 @@ replication_failover_add(
 		engine_failover_remove(r->e, rel->name, &ignore);
 		engine_failover_fini(&stored);
 		*st = saved;
-		return prefix_partner(st, rel->partner_server);
+		return replication__prefix_partner(st, rel->partner_server);
 	}
 	rpc_log(RPC_LOG_INFO, "relationship \"%s\" created with partner %s (%zu scopes)",
 	    stored.name, stored.partner_server, stored.n_scope_ids);
