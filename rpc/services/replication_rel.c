@@ -100,4 +100,3 @@ replication__check_names(char *const *names, size_t n, frep_status *st)
 	}
 	return FREP_OK;
 }
-
