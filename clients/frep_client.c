@@ -65,6 +65,9 @@ struct frep_client {
 	char           *token_header;   /* "Bearer <token>" */
 
 	pthread_mutex_t mtx;
+	/* Held across a redial (never by pipe callbacks): one redial at a
+	 * time, and the dialer closed without mtx (see redial_after). */
+	pthread_mutex_t dial_mtx;
 	slot           *free_slots;
 	inflight       *inflight;
 	unsigned        pipes;    /* connected pipes */
@@ -285,6 +288,7 @@ frep_client_open(
 		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
 	}
 	pthread_mutex_init(&c->mtx, NULL);
+	pthread_mutex_init(&c->dial_mtx, NULL);
 	pthread_key_create(&c->tkey, NULL);
 	c->timeout_ms     = o.timeout_ms != 0 ? o.timeout_ms : DEFAULT_TIMEOUT_MS;
 	c->wait_for_ready = o.wait_for_ready;
@@ -389,6 +393,7 @@ frep_client_close(frep_client *c)
 	}
 	free(c->url);
 	pthread_mutex_destroy(&c->mtx);
+	pthread_mutex_destroy(&c->dial_mtx);
 	free(c);
 }
 
@@ -535,21 +540,31 @@ fail_fast(
 static void
 redial_after(frep_client *c, nng_duration min_gap_ms)
 {
+	pthread_mutex_lock(&c->dial_mtx);
 	pthread_mutex_lock(&c->mtx);
 	nng_time now = nng_clock();
 	if (c->pipes > 0 || c->closing || now - c->redialed < (nng_time) min_gap_ms) {
 		pthread_mutex_unlock(&c->mtx);
+		pthread_mutex_unlock(&c->dial_mtx);
 		return;
 	}
-	c->redialed = now;
-	nng_dialer_close(c->dialer);
+	c->redialed    = now;
+	nng_dialer old = c->dialer;
+	pthread_mutex_unlock(&c->mtx);
+	/* Closed without c->mtx: closing waits for the dialer's pipe
+	 * callbacks, and pipe_event takes c->mtx (holding it here deadlocked
+	 * a client whose server was starting: issue 15's tests). dial_mtx
+	 * keeps a second redial from closing the same dialer meanwhile. */
+	nng_dialer_close(old);
 	nng_dialer d;
 	if (nng_dialer_create(&d, c->sock, c->url) == 0 &&
 	    (c->tls == NULL || nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, c->tls) == 0) &&
 	    nng_dialer_start(d, NNG_FLAG_NONBLOCK) == 0) {
+		pthread_mutex_lock(&c->mtx);
 		c->dialer = d;
+		pthread_mutex_unlock(&c->mtx);
 	}
-	pthread_mutex_unlock(&c->mtx);
+	pthread_mutex_unlock(&c->dial_mtx);
 }
 
 static void
