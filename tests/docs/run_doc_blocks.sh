@@ -41,10 +41,14 @@ passed=0
 run_block() { # file, heading, sed substitutions...
 	local file=$1 n=$2
 	shift 2
-	block "$FREP_SOURCE_DIR/$file" "$n" | sed "$@" >"$work/block.sh"
-	# What the block starts in the background ends with it.
-	echo 'for j in $(jobs -p); do kill -TERM "$j"; wait "$j" || true; done' >>"$work/block.sh"
-	[ -s "$work/block.sh" ] || { echo "FAIL: $file has no sh block under \"$n\""; exit 1; }
+	block "$FREP_SOURCE_DIR/$file" "$n" | sed "$@" >"$work/block.body"
+	[ -s "$work/block.body" ] || { echo "FAIL: $file has no sh block under \"$n\""; exit 1; }
+	# What the block starts in the background ends with it, even when a
+	# command of the block fails (an EXIT trap, set before the block).
+	{
+		echo 'trap '"'"'for j in $(jobs -p); do kill -TERM "$j"; wait "$j" || true; done'"'"' EXIT'
+		cat "$work/block.body"
+	} >"$work/block.sh"
 	if ! (cd "$work" && PATH="$(dirname "$FREPCTL"):$PATH" PS4='+ ' \
 		bash -euo pipefail -x "$work/block.sh" >"$work/out" 2>&1); then
 		echo "FAIL: $file block under \"$n\", at the last command traced:"
