@@ -705,25 +705,6 @@ file_exists(const char *path)
 	return stat(path, &sb) == 0;
 }
 
-/* Waits (bounded) for the hook's <hook>.paused; false if it never came. */
-static bool
-wait_paused(const char *paused, pid_t pid)
-{
-	long long until = tu_now_ms() + 20000;
-	while (tu_now_ms() < until) {
-		FILE *f = fopen(paused, "r");
-		if (f != NULL) {
-			long got = 0;
-			int  n   = fscanf(f, "pid %ld", &got);
-			fclose(f);
-			return n == 1 && got == (long) pid;
-		}
-		struct timespec ts = {.tv_nsec = 2 * 1000000L};
-		nanosleep(&ts, NULL);
-	}
-	return false;
-}
-
 /* The one seed of this test's random choices, printed; FREP_TEST_SEED
  * replays a run. */
 static unsigned
@@ -802,7 +783,7 @@ test_promise_partner_killed_mid_apply_is_old_or_new(void **state)
 		pthread_t  t;
 		replicator rp = {.c = a->c};
 		pthread_create(&t, NULL, replicator_main, &rp);
-		if (!wait_paused(paused, b->proc.pid)) {
+		if (!rt_wait_hook_paused(paused, b->proc.pid, 20000)) {
 			tu_proc_dump_log(&b->proc);
 			fail_msg("round %d: the partner's apply never reached the hook", round);
 		}

@@ -266,25 +266,6 @@ start_ipc_hooked(fixture *f, int i, const char *name, const char *hook)
 	assert_int_equal(unsetenv("FREP_TEST_HOOK_APPLY"), 0);
 }
 
-/* Waits (bounded) until the hook reports the pause in pid; false if not. */
-static bool
-wait_paused(const char *paused, pid_t pid)
-{
-	long long until = tu_now_ms() + 30000;
-	while (tu_now_ms() < until) {
-		FILE *fp = fopen(paused, "r");
-		if (fp != NULL) {
-			long got = 0;
-			int  n   = fscanf(fp, "pid %ld", &got);
-			fclose(fp);
-			return n == 1 && got == (long) pid;
-		}
-		struct timespec ts = {.tv_nsec = 2 * 1000000L};
-		nanosleep(&ts, NULL);
-	}
-	return false;
-}
-
 /* Proves: a partner SIGKILLed and restarted while a 600-scope relationship
  * replicates (three ApplyScopes batches) leaves the call with an OK reply
  * carrying one status per scope (OK, or UNAVAILABLE / DEADLINE_EXCEEDED
@@ -326,7 +307,7 @@ test_fault_partner_restarted_during_multi_scope_replication(void **state)
 		replicator rp = {.c = a->c};
 		pthread_t  t;
 		pthread_create(&t, NULL, replicator_main, &rp);
-		if (!wait_paused(paused, b->proc.pid)) {
+		if (!rt_wait_hook_paused(paused, b->proc.pid, 30000)) {
 			tu_proc_dump_log(&b->proc);
 			fail_msg("round %d: the partner never applied scope %s", round, cut);
 		}

@@ -373,3 +373,21 @@ rt_env_long(const char *name, long def)
 	const char *v = getenv(name);
 	return v != NULL && v[0] != '\0' ? strtol(v, NULL, 10) : def;
 }
+
+bool
+rt_wait_hook_paused(const char *paused, pid_t pid, unsigned timeout_ms)
+{
+	long long until = tu_now_ms() + timeout_ms;
+	while (tu_now_ms() < until) {
+		FILE *fp = fopen(paused, "r");
+		if (fp != NULL) {
+			long got = 0;
+			int  n   = fscanf(fp, "pid %ld", &got);
+			fclose(fp);
+			return n == 1 && got == (long) pid;
+		}
+		struct timespec ts = {.tv_nsec = 2 * 1000000L};
+		nanosleep(&ts, NULL); /* poll interval, bounded by timeout_ms */
+	}
+	return false;
+}

@@ -96,4 +96,8 @@ int rt_free_port(void);
 /* Integer from the environment, or def. */
 long rt_env_long(const char *name, long def);
 
+/* Waits (bounded by timeout_ms) for the test apply hook's "<hook>.paused"
+ * file (docs/TESTS.md, the apply hook); true if it came and names pid. */
+bool rt_wait_hook_paused(const char *paused, pid_t pid, unsigned timeout_ms);
+
 #endif /* FREP_TESTS_FAULT_TEST_COMMON_H */
