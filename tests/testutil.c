@@ -98,6 +98,14 @@ tu_frepd_start(tu_proc *p, const char *dir, const char *name, const char *const 
 		/* If the test process dies (a crash, a timeout), its servers go
 		 * with it instead of lingering. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		/* A process group of its own: a server a test stops with SIGSTOP
+		 * must stay stopped, and the kernel continues every stopped
+		 * member of a process group that becomes orphaned (POSIX _exit:
+		 * SIGHUP then SIGCONT), which a group shared with the test
+		 * runner's other children becomes whenever the last of them with
+		 * a parent outside it exits (seen: replication_test's SIGSTOPped
+		 * partner answered, 1 run in 10 beside a looping job). */
+		setpgid(0, 0);
 		int fd = open(p->log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
 		if (fd >= 0) {
 			dup2(fd, 2);
