@@ -803,6 +803,14 @@ frep_json_parse_message(const ProtobufCMessageDescriptor *md, const char *text, 
 	*out      = NULL;
 	json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
 	if (j == NULL) {
+		/* jansson names its own flag for a \u0000 escape; say what
+		 * is refused instead (a proto3 string is text without NUL). */
+		if (json_error_code(&err) == json_error_null_character) {
+			return frep_status_set(st, FREP_INVALID_ARGUMENT,
+			    "request body: line %d, column %d: a string holds \\u0000 (NUL), "
+			    "which frep's strings cannot carry",
+			    err.line, err.column);
+		}
 		return frep_status_set(st, FREP_INVALID_ARGUMENT,
 		    "request body is not JSON: line %d, column %d: %s", err.line, err.column,
 		    err.text);

@@ -119,10 +119,12 @@ rpc_http_connect_code_name(frep_code code)
 
 /* --- answering ----------------------------------------------------------- */
 
-/* Finishes the HTTP server's aio with a response; copies body. */
+/* Finishes the HTTP server's aio with a response; copies body. The
+ * request id (if any) is echoed in X-Request-Id; extra_header (NULL: none)
+ * is one more header. */
 static void
 respond(nng_aio *aio, uint16_t status, const char *content_type, const void *body, size_t len,
-    const char *request_id)
+    const char *request_id, const char *extra_header, const char *extra_value)
 {
 	nng_http_res *res = NULL;
 	if (nng_http_res_alloc(&res) != 0) {
@@ -133,6 +135,8 @@ respond(nng_aio *aio, uint16_t status, const char *content_type, const void *bod
 	    nng_http_res_set_header(res, "Content-Type", content_type) != 0 ||
 	    (request_id != NULL && request_id[0] != '\0' &&
 		nng_http_res_set_header(res, "X-Request-Id", request_id) != 0) ||
+	    (extra_header != NULL &&
+		nng_http_res_set_header(res, extra_header, extra_value) != 0) ||
 	    nng_http_res_copy_data(res, body, len) != 0) {
 		nng_http_res_free(res);
 		nng_aio_finish(aio, NNG_ENOMEM);
@@ -159,23 +163,8 @@ respond_error(nng_aio *aio, int http_status, frep_code code, const char *message
 		nng_aio_finish(aio, NNG_ENOMEM);
 		return;
 	}
-	if (extra_header != NULL) {
-		nng_http_res *res = NULL;
-		if (nng_http_res_alloc(&res) != 0) {
-			free(s);
-			nng_aio_finish(aio, NNG_ENOMEM);
-			return;
-		}
-		nng_http_res_set_status(res, (uint16_t) http_status);
-		nng_http_res_set_header(res, "Content-Type", "application/json");
-		nng_http_res_set_header(res, extra_header, extra_value);
-		nng_http_res_copy_data(res, s, strlen(s));
-		free(s);
-		nng_aio_set_output(aio, 0, res);
-		nng_aio_finish(aio, 0);
-		return;
-	}
-	respond(aio, (uint16_t) http_status, "application/json", s, strlen(s), request_id);
+	respond(aio, (uint16_t) http_status, "application/json", s, strlen(s), request_id,
+	    extra_header, extra_value);
 	free(s);
 }
 
@@ -191,6 +180,41 @@ respond_errorf(nng_aio *aio, frep_code code, const char *request_id, const char 
 	vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
 	respond_error(aio, 0, code, message, request_id, NULL, NULL);
+}
+
+/* A request the endpoint answers itself, before it reaches the server: it
+ * is counted as a call (frep_rpc_calls_total{method,code} and the latency
+ * histogram) under the status its caller gets, as the server counts the
+ * calls it answers. method: the path of a served method, or NULL. */
+typedef struct http_refusal {
+	nng_aio    *aio;
+	rpc_http   *h;
+	const char *request_id;
+	const char *method;
+	uint64_t    t0_us;
+} http_refusal;
+
+static void
+refuse(const http_refusal *r, int http_status, frep_code code, const char *message,
+    const char *extra_header, const char *extra_value)
+{
+	rpc_metrics_call_done(
+	    rpc_server_metrics(r->h->server), r->method, code, rpc_metrics_now_us() - r->t0_us);
+	respond_error(r->aio, http_status, code, message, r->request_id, extra_header, extra_value);
+}
+
+static void refusef(const http_refusal *r, frep_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+refusef(const http_refusal *r, frep_code code, const char *fmt, ...)
+{
+	char    message[FREP_STATUS_MESSAGE_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	refuse(r, 0, code, message, NULL, NULL);
 }
 
 /* Answers the HTTP call from the server's reply envelope in msg. */
@@ -213,8 +237,8 @@ respond_from_reply(http_call *c, nng_msg *msg)
 		return;
 	}
 	if (c->proto) {
-		respond(
-		    c->http_aio, 200, "application/proto", v.payload, v.payload_len, c->request_id);
+		respond(c->http_aio, 200, "application/proto", v.payload, v.payload_len,
+		    c->request_id, NULL, NULL);
 		return;
 	}
 	ProtobufCMessage *out =
@@ -234,7 +258,7 @@ respond_from_reply(http_call *c, nng_msg *msg)
 		    "out of memory writing the %s as JSON", c->method->output->name);
 		return;
 	}
-	respond(c->http_aio, 200, "application/json", s, strlen(s), c->request_id);
+	respond(c->http_aio, 200, "application/json", s, strlen(s), c->request_id, NULL, NULL);
 	free(s);
 }
 
@@ -336,6 +360,7 @@ rpc_handler_cb(nng_aio *aio)
 	rpc_http         *h   = nng_http_handler_get_data(hh);
 	const char       *rid = nng_http_req_get_header(req, "X-Request-Id");
 	char              made_rid[RPC_REQUEST_ID_MAX + 1];
+	http_refusal      rq = {.aio = aio, .h = h, .t0_us = rpc_metrics_now_us()};
 	if (rid == NULL) {
 		/* Made here so the caller sees it (X-Request-Id) and the server
 		 * logs the same. */
@@ -347,27 +372,39 @@ rpc_handler_cb(nng_aio *aio)
 	uint32_t timeout_ms = 0;
 
 	if (strlen(rid) > RPC_REQUEST_ID_MAX) {
-		respond_errorf(aio, FREP_INVALID_ARGUMENT, NULL,
+		refusef(&rq, FREP_INVALID_ARGUMENT,
 		    "X-Request-Id of %zu characters is longer than %d", strlen(rid),
 		    RPC_REQUEST_ID_MAX);
 		return;
 	}
+	rq.request_id    = rid;
 	const char *uri  = nng_http_req_get_uri(req);
 	size_t      plen = strcspn(uri, "?");
 	if (plen >= sizeof(path)) {
-		respond_errorf(
-		    aio, FREP_UNIMPLEMENTED, rid, "no method at a path of %zu characters", plen);
+		refusef(&rq, FREP_UNIMPLEMENTED, "no method at a path of %zu characters", plen);
 		return;
 	}
 	memcpy(path, uri, plen);
 	path[plen]                              = '\0';
-	const ProtobufCMethodDescriptor *method = rpc_server_find_method(h->server, path);
+	unsigned                         flags  = 0;
+	const ProtobufCMethodDescriptor *method = rpc_server_find_method(h->server, path, &flags);
+	rq.method                               = method != NULL ? path : NULL;
 	if (method == NULL) {
 		/* An unknown route is HTTP's 404, as Connect servers answer it. */
 		char message[FREP_STATUS_MESSAGE_MAX];
 		snprintf(message, sizeof(message),
 		    "no method %.200s: paths are /<package>.<Service>/<Method>", path);
-		respond_error(aio, 404, FREP_UNIMPLEMENTED, message, rid, NULL, NULL);
+		refuse(&rq, 404, FREP_UNIMPLEMENTED, message, NULL, NULL);
+		return;
+	}
+	if ((flags & RPC_SERVICE_OWN_AUTH) != 0) {
+		/* Such a service authenticates each call from metadata of its
+		 * own (the partner MAC's keys), which HTTP headers do not carry
+		 * here: refused by name rather than always UNAUTHENTICATED. */
+		refusef(&rq, FREP_UNIMPLEMENTED,
+		    "%s is not served over HTTP: its service authenticates calls with its "
+		    "own signed metadata, carried on the nng listeners only",
+		    path);
 		return;
 	}
 	const char *ct = nng_http_req_get_header(req, "Content-Type");
@@ -378,25 +415,32 @@ rpc_handler_cb(nng_aio *aio)
 		snprintf(message, sizeof(message),
 		    "Content-Type \"%.100s\" is not application/json or application/proto",
 		    ct != NULL ? ct : "");
-		respond_error(aio, 415, FREP_INVALID_ARGUMENT, message, rid, "Accept-Post",
-		    "application/json, application/proto");
+		/* As Connect servers answer it: 415 and Accept-Post, no Connect
+		 * error body (a Connect client reads the status as `unknown`);
+		 * the reason as plain text, for people with curl. */
+		size_t n = strlen(message);
+		snprintf(message + n, sizeof(message) - n, "\n");
+		rpc_metrics_call_done(rpc_server_metrics(h->server), rq.method, FREP_UNKNOWN,
+		    rpc_metrics_now_us() - rq.t0_us);
+		respond(aio, 415, "text/plain; charset=utf-8", message, strlen(message), rid,
+		    "Accept-Post", "application/json, application/proto");
 		return;
 	}
 	const char *version = nng_http_req_get_header(req, "Connect-Protocol-Version");
 	if (version != NULL && strcmp(version, "1") != 0) {
-		respond_errorf(aio, FREP_INVALID_ARGUMENT, rid,
-		    "Connect-Protocol-Version \"%.40s\" is not 1", version);
+		refusef(&rq, FREP_INVALID_ARGUMENT, "Connect-Protocol-Version \"%.40s\" is not 1",
+		    version);
 		return;
 	}
 	const char *encoding = nng_http_req_get_header(req, "Content-Encoding");
 	if (encoding != NULL && strcasecmp(encoding, "identity") != 0) {
-		respond_error(aio, 0, FREP_UNIMPLEMENTED, "Content-Encoding: only identity", rid,
+		refuse(&rq, 0, FREP_UNIMPLEMENTED, "Content-Encoding: only identity",
 		    "Accept-Encoding", "identity");
 		return;
 	}
 	const char *timeout = nng_http_req_get_header(req, "Connect-Timeout-Ms");
 	if (timeout != NULL && !parse_timeout(timeout, &timeout_ms)) {
-		respond_errorf(aio, FREP_INVALID_ARGUMENT, rid,
+		refusef(&rq, FREP_INVALID_ARGUMENT,
 		    "Connect-Timeout-Ms \"%.40s\" is not a positive number of at most 10 digits",
 		    timeout);
 		return;
@@ -416,14 +460,14 @@ rpc_handler_cb(nng_aio *aio)
 	ProtobufCAllocator  *ia = NULL; /* what decoded in, for its free */
 	if (proto) {
 		if (rpc_payload_check_text(method->input, body, len, &st) != FREP_OK) {
-			respond_errorf(aio, st.code, rid, "%s", st.message);
+			refusef(&rq, st.code, "%s", st.message);
 			return;
 		}
 		rpc_budget_allocator_init(&budget, len);
 		ia = &budget.base;
 		in = protobuf_c_message_unpack(method->input, ia, len, body);
 		if (in == NULL && budget.exceeded) {
-			respond_errorf(aio, FREP_RESOURCE_EXHAUSTED, rid,
+			refusef(&rq, FREP_RESOURCE_EXHAUSTED,
 			    "body of %zu bytes needs more than %zu bytes of memory to decode as "
 			    "%s; "
 			    "refused",
@@ -431,12 +475,12 @@ rpc_handler_cb(nng_aio *aio)
 			return;
 		}
 		if (in == NULL) {
-			respond_errorf(aio, FREP_INVALID_ARGUMENT, rid,
+			refusef(&rq, FREP_INVALID_ARGUMENT,
 			    "body of %zu bytes does not decode as %s", len, method->input->name);
 			return;
 		}
 	} else if (frep_json_parse_message(method->input, body, len, &in, &st) != FREP_OK) {
-		respond_errorf(aio, st.code, rid, "%s: %s", method->input->name, st.message);
+		refusef(&rq, st.code, "%s: %s", method->input->name, st.message);
 		return;
 	}
 
@@ -460,7 +504,7 @@ rpc_handler_cb(nng_aio *aio)
 	size_t max  = rpc_server_max_message_bytes(h->server);
 	if (size > max) {
 		protobuf_c_message_free_unpacked(in, ia);
-		respond_errorf(aio, FREP_RESOURCE_EXHAUSTED, rid,
+		refusef(&rq, FREP_RESOURCE_EXHAUSTED,
 		    "the %s request is %zu bytes, over the server's limit of %zu", method->name,
 		    size, max);
 		return;
@@ -471,7 +515,7 @@ rpc_handler_cb(nng_aio *aio)
 	if (c == NULL || nng_msg_alloc(&msg, size) != 0) {
 		free(c);
 		protobuf_c_message_free_unpacked(in, ia);
-		respond_errorf(aio, FREP_RESOURCE_EXHAUSTED, rid, "server out of memory");
+		refusef(&rq, FREP_RESOURCE_EXHAUSTED, "server out of memory");
 		return;
 	}
 	frep_envelope_request_pack(&f, nng_msg_body(msg));
@@ -488,15 +532,14 @@ rpc_handler_cb(nng_aio *aio)
 	if ((rv = nng_aio_alloc(&c->aio, call_cb, c)) != 0) {
 		nng_msg_free(msg);
 		free(c);
-		respond_errorf(aio, FREP_RESOURCE_EXHAUSTED, rid, "server out of memory");
+		refusef(&rq, FREP_RESOURCE_EXHAUSTED, "server out of memory");
 		return;
 	}
 	if ((rv = nng_ctx_open(&c->ctx, h->sock)) != 0) {
 		nng_msg_free(msg);
 		nng_aio_free(c->aio);
 		free(c);
-		respond_errorf(
-		    aio, FREP_UNAVAILABLE, rid, "server shutting down: %s", nng_strerror(rv));
+		refusef(&rq, FREP_UNAVAILABLE, "server shutting down: %s", nng_strerror(rv));
 		return;
 	}
 	nng_aio_set_timeout(c->aio,
@@ -522,8 +565,8 @@ get_cb(nng_aio *aio)
 	size_t            len   = 0;
 	const char       *ctype = "text/plain; charset=utf-8";
 	int               code  = route->fn(route->arg, &body, &len, &ctype);
-	respond(
-	    aio, (uint16_t) code, ctype, body != NULL ? body : "", body != NULL ? len : 0, NULL);
+	respond(aio, (uint16_t) code, ctype, body != NULL ? body : "", body != NULL ? len : 0, NULL,
+	    NULL, NULL);
 	free(body);
 }
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_COLLECTORS 16
 #define MAX_SERIES     512
@@ -85,6 +86,14 @@ rpc_metrics_free(rpc_metrics *m)
 	}
 	pthread_mutex_destroy(&m->mtx);
 	free(m);
+}
+
+uint64_t
+rpc_metrics_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
 }
 
 void

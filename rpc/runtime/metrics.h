@@ -26,6 +26,9 @@ typedef struct rpc_metrics_writer rpc_metrics_writer;
 rpc_metrics *rpc_metrics_new(void);
 void         rpc_metrics_free(rpc_metrics *m);
 
+/* The clock call durations are measured with: CLOCK_MONOTONIC, in µs. */
+uint64_t rpc_metrics_now_us(void);
+
 /* Records one answered call: method is its path ("/frep.v1.Health/Check")
  * or NULL for a request that named no method served here. m may be NULL. */
 void rpc_metrics_call_done(rpc_metrics *m, const char *method, frep_code code, uint64_t micros);

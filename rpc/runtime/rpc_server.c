@@ -313,7 +313,7 @@ rpc_server_has_service(rpc_server *s, const char *full_name)
 static const service_entry *find_service(rpc_server *s, const char *name, size_t len);
 
 const ProtobufCMethodDescriptor *
-rpc_server_find_method(rpc_server *s, const char *path)
+rpc_server_find_method(rpc_server *s, const char *path, unsigned *service_flags)
 {
 	const char *slash = path[0] == '/' ? strchr(path + 1, '/') : NULL;
 	if (slash == NULL || slash == path + 1 || slash[1] == '\0') {
@@ -322,6 +322,9 @@ rpc_server_find_method(rpc_server *s, const char *path)
 	const service_entry *e = find_service(s, path + 1, (size_t) (slash - path - 1));
 	if (e == NULL) {
 		return NULL;
+	}
+	if (service_flags != NULL) {
+		*service_flags = e->flags;
 	}
 	return protobuf_c_service_descriptor_get_method_by_name(e->service->descriptor, slash + 1);
 }
@@ -989,14 +992,6 @@ rpc_call_request_id(const rpc_call *call)
 	return call->request_id;
 }
 
-static uint64_t
-monotonic_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
-
 rpc_metrics *
 rpc_server_metrics(rpc_server *s)
 {
@@ -1069,7 +1064,7 @@ answer(rpc_ctx *rc, frep_code code, const char *message, const ProtobufCMessage 
 			msg = NULL;
 		}
 	}
-	uint64_t took_us = monotonic_us() - rc->call.started_us;
+	uint64_t took_us = rpc_metrics_now_us() - rc->call.started_us;
 	rpc_metrics_call_done(s->metrics,
 	    rc->call.has_req && rc->call.method != NULL ? rc->call.req.method : NULL, f.code,
 	    took_us);
@@ -1264,7 +1259,7 @@ begin_call(rpc_ctx *rc, nng_msg *msg)
 	call->cache_owner  = false;
 	call->principal[0] = '\0';
 	call->cached_only  = false;
-	call->started_us   = monotonic_us();
+	call->started_us   = rpc_metrics_now_us();
 	atomic_store(&call->answered, false);
 	frep_status_clear(&call->status);
 

@@ -121,9 +121,11 @@ bool rpc_server_has_service(rpc_server *s, const char *full_name);
  * registered services, or NULL. For front ends (the HTTP endpoint) that
  * decode a method's messages themselves; they then call through a
  * listener of this server, so routing, the token, limits, deadlines and
- * worker threads are the same as for any nng call. Thread-safe once the
- * server has started. */
-const ProtobufCMethodDescriptor *rpc_server_find_method(rpc_server *s, const char *path);
+ * worker threads are the same as for any nng call. *service_flags (if not
+ * NULL) gets the registration flags of the method's service. Thread-safe
+ * once the server has started. */
+const ProtobufCMethodDescriptor *rpc_server_find_method(
+    rpc_server *s, const char *path, unsigned *service_flags);
 
 /* The server's metrics registry (metrics.h): every answered call is
  * recorded there; services add their counters and collectors. Lives until

@@ -153,6 +153,8 @@ class HttpTest(unittest.TestCase):
                    "relationship.scopeIds[0]: 7 is not a string")
         self.error(400, "invalid_argument", "/frep.v1.DhcpServer/GetScope",
                    {"scopeId": "10.0.0.0", "colour": "red"}, 'no field "colour"')
+        self.error(400, "invalid_argument", "/frep.v1.DhcpServer/GetScope",
+                   b'{"scopeId": "a\\u0000b"}', "line 1, column", "NUL")
         # The server's own validation, named as on nng.
         self.error(400, "invalid_argument", "/frep.v1.DhcpServer/AddScope",
                    {"scopeId": "10.0.0.300", "subnetMask": "255.255.255.0"}, "10.0.0.300")
@@ -180,10 +182,19 @@ class HttpTest(unittest.TestCase):
     def test_http_unimplemented_and_transport_errors(self):
         self.error(404, "unimplemented", "/frep.v1.DhcpServer/Nope", {}, "/frep.v1.DhcpServer/Nope")
         self.error(404, "unimplemented", "/nothing", {})
-        got, headers, _ = post(HTTP_A, "/frep.v1.Health/Check", b"{}",
-                               content_type="text/plain")
+        # Partner calls are signed with metadata of their own (x-frep-*),
+        # carried on nng only: refused by name over HTTP.
+        self.error(501, "unimplemented", "/frep.v1.Partner/GetScopeDigests", {},
+                   "not served over HTTP")
+        # 415 as Connect servers answer it: Accept-Post, no Connect error
+        # body (a Connect client reads `unknown`), the reason as text.
+        got, headers, data = post(HTTP_A, "/frep.v1.Health/Check", b"{}",
+                                  content_type="text/plain", headers={"X-Request-Id": "ct-1"})
         self.assertEqual(got, 415)
         self.assertIn("application/proto", headers["Accept-Post"])
+        self.assertTrue(headers["Content-Type"].startswith("text/plain"), headers)
+        self.assertIn(b'Content-Type "text/plain" is not application/json', data)
+        self.assertEqual(headers["X-Request-Id"], "ct-1")
         self.error(501, "unimplemented", "/frep.v1.Health/Check", {}, "Content-Encoding",
                    headers={"Content-Encoding": "gzip"})
         # Over --max-message-bytes (64 KiB here): refused with a status (the

@@ -108,6 +108,19 @@ def main():
               "grpc.health.v1.Health/Check over HTTP: %s %s" % (st, body))
         st, body = post(http_a, "/frep.v1.DhcpServer/GetScope", {"scopeId": "10.4.0.0"})
         check(st == 404, "GetScope over HTTP: 404")
+        # Refused by the endpoint itself, before the server: counted too.
+        st, body = post(http_a, "/frep.v1.DhcpServer/GetScope", {"scopeId": 7})
+        check(st == 400, "GetScope with a number for scopeId: 400")
+        st, body = post(http_a, "/frep.v1.DhcpServer/Nope", {})
+        check(st == 404, "an unknown method over HTTP: 404")
+        req = urllib.request.Request(http_a + "/frep.v1.DhcpServer/GetScope", data=b"{}",
+                                     method="POST", headers={"Content-Type": "text/xml"})
+        try:
+            urllib.request.urlopen(req, timeout=30)
+            st = 200
+        except urllib.error.HTTPError as e:
+            st = e.code
+        check(st == 415, "GetScope as text/xml: 415 (%s)" % st)
 
         status, headers, text = get(http_a + "/metrics")
         check(status == 200 and headers["Content-Type"].startswith("text/plain; version=0.0.4"),
@@ -115,14 +128,22 @@ def main():
         v = sample(text, "frep_rpc_calls_total", method="/frep.v1.DhcpServer/GetScope",
                    code="NOT_FOUND")
         check(v == 4, "GetScope NOT_FOUND counted 4 times, nng and HTTP (%s)" % v)
+        v = sample(text, "frep_rpc_calls_total", method="/frep.v1.DhcpServer/GetScope",
+                   code="INVALID_ARGUMENT")
+        check(v == 1, "GetScope refused by the HTTP endpoint (bad JSON) counted (%s)" % v)
+        v = sample(text, "frep_rpc_calls_total", method="/frep.v1.DhcpServer/GetScope",
+                   code="UNKNOWN")
+        check(v == 1, "GetScope refused with 415 counted as UNKNOWN (%s)" % v)
+        v = sample(text, "frep_rpc_calls_total", method="unknown", code="UNIMPLEMENTED")
+        check(v == 1, "an unknown method over HTTP counted under method=\"unknown\" (%s)" % v)
         v = sample(text, "frep_rpc_calls_total", method="/frep.v1.DhcpServer/AddScope", code="OK")
         check(v == 1, "AddScope OK counted once (%s)" % v)
         v = sample(text, "frep_rpc_call_duration_seconds_count",
                    method="/frep.v1.DhcpServer/GetScope")
-        check(v == 4, "GetScope latency histogram holds 4 calls (%s)" % v)
+        check(v == 6, "GetScope latency histogram holds 6 calls, 2 refused by HTTP (%s)" % v)
         v = sample(text, "frep_rpc_call_duration_seconds_bucket",
                    method="/frep.v1.DhcpServer/GetScope", le="+Inf")
-        check(v == 4, "GetScope's +Inf bucket is 4 (%s)" % v)
+        check(v == 6, "GetScope's +Inf bucket is 6 (%s)" % v)
         v = sample(text, "frep_replications_total", result="OK")
         check(v == 1, "one replication counted with result OK (%s)" % v)
         v = sample(text, "frep_store_bytes")
