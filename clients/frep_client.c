@@ -367,15 +367,21 @@ frep_client_close(frep_client *c)
 	pthread_mutex_lock(&c->mtx);
 	c->closing = true;
 	pthread_mutex_unlock(&c->mtx);
-	if (nng_socket_id(c->sock) > 0) {
-		nng_close(c->sock);
-	}
+	/* The aios go before the socket. nng 1.5.2's timeout thread can still
+	 * hold an aio whose send completed meanwhile, about to run the req
+	 * context's cancel on it; nng_aio_free waits for that, and the cancel
+	 * must find the socket alive (freed first, the cancel locked a freed
+	 * mutex: "panic: pthread_mutex_lock: Invalid argument" in
+	 * req0_ctx_cancel_send, from a test's frep_client_close). */
 	slot *s = c->free_slots;
 	while (s != NULL) {
 		slot *next = s->next;
 		nng_aio_free(s->aio);
 		free(s);
 		s = next;
+	}
+	if (nng_socket_id(c->sock) > 0) {
+		nng_close(c->sock);
 	}
 	for (size_t i = 0; i < c->n_services; i++) {
 		client_service *cs = c->services[i];
