@@ -279,6 +279,16 @@ result_for(Frep__V1__ReplicateResponse *r, const char *scope)
 	return NULL;
 }
 
+/* n's audit records of scope (newest first); the caller frees them. */
+static Frep__V1__ListAuditResponse *
+list_audit(node *n, const char *scope)
+{
+	Frep__V1__ListAuditRequest la = FREP__V1__LIST_AUDIT_REQUEST__INIT;
+	la.scope_id                   = (char *) scope;
+	return (Frep__V1__ListAuditResponse *) call_expect(
+	    n, "DhcpServer", "ListAudit", &la.base, FREP_OK, NULL);
+}
+
 /* A: scope 10.1.0.0/24 with one of everything, in relationship rel1 with B. */
 static void
 build_rel1(fixture *f)
@@ -291,6 +301,26 @@ build_rel1(fixture *f)
 	add_policy(a, "10.1.0.0", "bootp", "10.1.0.100", "10.1.0.120");
 	char *scopes[] = {"10.1.0.0"};
 	add_failover(a, b, "rel1", scopes, 1, FREP_OK);
+}
+
+/* rel1 (A to B, 10.1.0.0) and rel3 (A to C, 10.3.0.0), then one new
+ * reservation in each scope, at host .<host>: both relationships have
+ * something to send. */
+static void
+build_rel1_rel3(fixture *f, const char *host)
+{
+	node *a = &f->n[0], *c = &f->n[2];
+	char  ip1[32], ip3[32], mac1[32], mac3[32];
+	build_rel1(f);
+	add_scope(a, "10.3.0.0", "10.3.0.10", "10.3.0.200");
+	char *s3[] = {"10.3.0.0"};
+	add_failover(a, c, "rel3", s3, 1, FREP_OK);
+	snprintf(ip1, sizeof(ip1), "10.1.0.%s", host);
+	snprintf(ip3, sizeof(ip3), "10.3.0.%s", host);
+	snprintf(mac1, sizeof(mac1), "00-11-22-33-44-%s", host);
+	snprintf(mac3, sizeof(mac3), "00-11-22-33-43-%s", host);
+	add_reservation(a, "10.1.0.0", ip1, mac1, "one");
+	add_reservation(a, "10.3.0.0", ip3, mac3, "three");
 }
 
 /* --- tests -------------------------------------------------------------- */
@@ -504,12 +534,7 @@ test_replication_one_partner_down_others_proceed(void **state)
 {
 	fixture *f = *state;
 	node    *a = &f->n[0], *c = &f->n[2];
-	build_rel1(f);
-	add_scope(a, "10.3.0.0", "10.3.0.10", "10.3.0.200");
-	char *s3[] = {"10.3.0.0"};
-	add_failover(a, c, "rel3", s3, 1, FREP_OK);
-	add_reservation(a, "10.1.0.0", "10.1.0.41", "00-11-22-33-44-aa", "p");
-	add_reservation(a, "10.3.0.0", "10.3.0.41", "00-11-22-33-44-bb", "q");
+	build_rel1_rel3(f, "41");
 	int status = tu_proc_stop(&c->proc, SIGKILL, 10000);
 	assert_int_not_equal(status, -1);
 
@@ -553,6 +578,41 @@ test_replication_missing_option_definition_refused(void **state)
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	scope_digest(b, "10.1.0.0", after);
 	assert_string_equal(before, after);
+}
+
+/* Fan-out: one request contacts its partners at once. C is stopped
+ * (SIGSTOP) and named first: B's scope is applied without waiting behind
+ * C's partner timeout (3 s here; one partner after another, B's apply
+ * would come after it), and the results keep the request's order. */
+static void
+test_replication_partners_at_once(void **state)
+{
+	fixture *f = *state;
+	node    *a = &f->n[0], *b = &f->n[1], *c = &f->n[2];
+	build_rel1_rel3(f, "45");
+	assert_int_equal(kill(c->proc.pid, SIGSTOP), 0);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	long long                    start   = ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+	char                        *names[] = {"rel3", "rel1"};
+	Frep__V1__ReplicateResponse *r       = replicate_by_name(a, names, 2, false, false);
+	kill(c->proc.pid, SIGCONT);
+	assert_int_equal(r->n_results, 2);
+	assert_string_equal(r->results[0]->scope_id, "10.3.0.0");
+	assert_int_equal(r->results[0]->code, FREP_DEADLINE_EXCEEDED);
+	assert_string_equal(r->results[1]->scope_id, "10.1.0.0");
+	assert_int_equal(r->results[1]->code, FREP_OK);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+
+	Frep__V1__ListAuditResponse *audit = list_audit(b, "10.1.0.0");
+	assert_true(audit->n_records >= 1);
+	assert_string_equal(audit->records[0]->direction, "applied");
+	if (audit->records[0]->time_unix_ms >= start + 3000) {
+		fail_msg("B applied at +%lld ms: after C's partner timeout (3000 ms), as if the "
+			 "partners were contacted one after another",
+		    (long long) audit->records[0]->time_unix_ms - start);
+	}
+	protobuf_c_message_free_unpacked(&audit->base, NULL);
 }
 
 /* Partner calls signed with a wrong secret, unsigned, or replayed are
@@ -704,10 +764,7 @@ test_replication_import_scope(void **state)
 	assert_int_equal(r->changes->reservations->removed, 3);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	/* The audit record counts what the import changed (it once said 0). */
-	Frep__V1__ListAuditRequest la      = FREP__V1__LIST_AUDIT_REQUEST__INIT;
-	la.scope_id                        = "10.20.7.0";
-	Frep__V1__ListAuditResponse *audit = (Frep__V1__ListAuditResponse *) call_expect(
-	    a, "DhcpServer", "ListAudit", &la.base, FREP_OK, NULL);
+	Frep__V1__ListAuditResponse *audit = list_audit(a, "10.20.7.0");
 	assert_true(audit->n_records >= 2);
 	assert_int_equal(audit->records[0]->removed, 3);
 	assert_string_equal(audit->records[0]->source, "import");
@@ -890,6 +947,7 @@ main(void)
 		test_replication_dry_run_changes_nothing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_replication_one_partner_down_others_proceed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_replication_partners_at_once, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_replication_missing_option_definition_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

@@ -1423,6 +1423,14 @@ rpc_call_current(void)
 	return current_call;
 }
 
+rpc_call *
+rpc_call_set_current(rpc_call *call)
+{
+	rpc_call *prev = current_call;
+	current_call   = call;
+	return prev;
+}
+
 static void
 run_call(rpc_call *call)
 {

@@ -188,6 +188,13 @@ const char *rpc_call_principal(const rpc_call *call);
  * from it without being passed the call. Valid until the handler returns. */
 rpc_call *rpc_call_current(void);
 
+/* Makes call this thread's current call (what rpc_call_current returns)
+ * and returns the one it replaces (NULL clears): for a thread a handler
+ * starts to work for its call (a fan-out to partners), so that deadlines
+ * and the request id go on from there too. The handler must join the
+ * thread before it answers. */
+rpc_call *rpc_call_set_current(rpc_call *call);
+
 /* The call's request id: the caller's "x-request-id" (printable ASCII, at
  * most RPC_REQUEST_ID_MAX characters) or one the server made. It is in the
  * call's log lines and goes on with the calls a handler makes to partners.

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,7 @@ typedef struct reply {
 	size_t                  n_keep, cap_keep;
 } reply;
 
+/* Makes *arr (of *cap elements of elem bytes) hold at least n + 1. */
 static frep_code
 grow(void **arr, size_t *cap, size_t n, size_t elem, frep_status *st)
 {
@@ -33,7 +35,10 @@ grow(void **arr, size_t *cap, size_t n, size_t elem, frep_status *st)
 		return FREP_OK;
 	}
 	size_t nc = *cap == 0 ? 16 : *cap * 2;
-	void  *p  = realloc(*arr, nc * elem);
+	while (nc <= n) {
+		nc *= 2;
+	}
+	void *p = realloc(*arr, nc * elem);
 	if (p == NULL) {
 		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
 	}
@@ -570,27 +575,6 @@ replicate_relationship(replication *r, reply *rp, const char *name, const uint32
 	replication__relctx_fini(&c);
 }
 
-/* Replicates every scope of relationship rel (as stored). */
-static void
-replicate_all_of(replication *r, reply *rp, const engine_failover *rel, bool full, bool dry_run)
-{
-	frep_status st;
-	char **texts = convert_arena_alloc(&rp->a, (rel->n_scope_ids + 1) * sizeof(char *), &st);
-	if (texts == NULL) {
-		return;
-	}
-	for (size_t i = 0; i < rel->n_scope_ids; i++) {
-		texts[i] = convert_ipv4_to_text(&rp->a, rel->scope_ids[i], false, &st);
-		if (texts[i] == NULL) {
-			return;
-		}
-	}
-	if (rel->n_scope_ids > 0) {
-		replicate_relationship(r, rp, rel->name, rel->scope_ids, texts, rel->n_scope_ids,
-		    full, dry_run, false);
-	}
-}
-
 static void
 send_reply(reply *rp, Frep__V1__ReplicateResponse_Closure closure, void *closure_data)
 {
@@ -632,59 +616,6 @@ send_reply(reply *rp, Frep__V1__ReplicateResponse_Closure closure, void *closure
 	out.errors    = rp->errors;
 	out.n_errors  = rp->n_errors;
 	closure(&out, closure_data);
-}
-
-static void
-replication_replicate_by_name(Frep__V1__FailoverReplication_Service *service,
-    const Frep__V1__ReplicateByNameRequest *in, Frep__V1__ReplicateResponse_Closure closure,
-    void *closure_data)
-{
-	replication *r = (replication *) service;
-	frep_status  st;
-	reply        rp = {0};
-	convert_arena_init(&rp.a);
-
-	if (replication__check_names(in->names, in->n_names, &st) != FREP_OK) {
-		goto fail;
-	}
-	if (in->n_names == 0) {
-		/* The cmdlet with no parameters: every failover scope. */
-		engine_failover *rels = NULL;
-		size_t           n    = 0;
-		if (engine_failover_list(r->e, &rels, &n, &st) != FREP_OK) {
-			goto fail;
-		}
-		for (size_t i = 0; i < n; i++) {
-			replicate_all_of(
-			    r, &rp, &rels[i], in->force || in->full_resend, in->dry_run);
-		}
-		engine_failovers_free(rels, n);
-	}
-	for (size_t i = 0; i < in->n_names; i++) {
-		engine_failover rel;
-		if (engine_failover_get(r->e, in->names[i], &rel, &st) != FREP_OK) {
-			if (st.code != FREP_NOT_FOUND) {
-				goto fail;
-			}
-			char msg[FREP_STATUS_MESSAGE_MAX];
-			snprintf(msg, sizeof(msg), "no failover relationship named \"%s\"",
-			    in->names[i]);
-			if (add_error(&rp, in->names[i], FREP_NOT_FOUND, msg, &st) != FREP_OK) {
-				goto fail;
-			}
-			continue;
-		}
-		replicate_all_of(r, &rp, &rel, in->force || in->full_resend, in->dry_run);
-		engine_failover_fini(&rel);
-	}
-	send_reply(&rp, closure, closure_data);
-	reply_fini(&rp);
-	return;
-
-fail:
-	reply_fini(&rp);
-	rpc_call_fail_status(closure_data, &st);
-	closure(NULL, closure_data);
 }
 
 /* --- request checks in O(n log n) ----------------------------------------- */
@@ -734,19 +665,11 @@ find_repeat(
 static _Thread_local char *const *sort_names;
 
 static int
-cmp_by_relationship(const void *a, const void *b)
+cmp_by_key(const void *a, const void *b)
 {
 	size_t x = *(const size_t *) a, y = *(const size_t *) b;
 	int    c = strcmp(sort_names[x], sort_names[y]);
 	return c != 0 ? c : (x < y ? -1 : x > y);
-}
-
-static void
-sort_by_relationship(size_t *order, size_t n, char *const *rel_of)
-{
-	sort_names = rel_of;
-	qsort(order, n, sizeof(*order), cmp_by_relationship);
-	sort_names = NULL;
 }
 
 static _Thread_local const size_t *sort_order;
@@ -758,14 +681,280 @@ cmp_group_first(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Within a group the order is by index, so a group's first element holds
- * its smallest index. */
-static void
-sort_groups_by_first_index(size_t *starts, size_t n, const size_t *order)
+/* Groups the indices i of keys[0..n) whose keys[i] is not NULL by equal
+ * key, in O(n log n): *order lists them sorted by (key, index), and
+ * (*starts)[g] is where group g begins in *order; groups are ordered by
+ * their first (smallest) index, so a request's order is kept. Both arrays
+ * live in arena a. */
+static frep_code
+group_by_key(convert_arena *a, char *const *keys, size_t n, size_t **order, size_t *n_order,
+    size_t **starts, size_t *n_groups, frep_status *st)
 {
-	sort_order = order;
-	qsort(starts, n, sizeof(*starts), cmp_group_first);
+	size_t *o = convert_arena_alloc(a, (n + 1) * sizeof(size_t), st);
+	size_t *g = convert_arena_alloc(a, (n + 1) * sizeof(size_t), st);
+	if (o == NULL || g == NULL) {
+		return st->code;
+	}
+	size_t no = 0, ng = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (keys[i] != NULL) {
+			o[no++] = i;
+		}
+	}
+	sort_names = keys;
+	qsort(o, no, sizeof(*o), cmp_by_key);
+	sort_names = NULL;
+	for (size_t k = 0; k < no; k++) {
+		if (k == 0 || strcmp(keys[o[k]], keys[o[k - 1]]) != 0) {
+			g[ng++] = k;
+		}
+	}
+	sort_order = o;
+	qsort(g, ng, sizeof(*g), cmp_group_first);
 	sort_order = NULL;
+	*order     = o;
+	*n_order   = no;
+	*starts    = g;
+	*n_groups  = ng;
+	return FREP_OK;
+}
+
+/* --- fan-out: the partners of one request at once ---------------------------- */
+
+/* At most this many partners are contacted at once by one request. */
+#define FANOUT_MAX 8
+
+/* One relationship's part of a request: its scopes, and the results it
+ * gets, in a reply of its own (its own arena: threads never share one). */
+typedef struct rel_job {
+	const char     *name;
+	const uint32_t *ids;
+	char *const    *texts;
+	size_t          n;
+	reply           sub;
+} rel_job;
+
+typedef struct fanout {
+	replication    *r;
+	rel_job        *jobs;
+	bool            full, dry_run;
+	rpc_call       *call;     /* the request: its deadline and id go with partner calls */
+	char *const    *partners; /* the grouping key of each job */
+	const size_t   *order, *starts;
+	size_t          n_order, n_groups;
+	pthread_mutex_t mtx;
+	size_t          next; /* the next partner group to take */
+} fanout;
+
+/* Takes partner groups until none is left; a group's relationships run in
+ * their request order (one partner: one relationship after another). */
+static void *
+fanout_worker(void *arg)
+{
+	fanout   *fo   = arg;
+	rpc_call *prev = rpc_call_set_current(fo->call);
+	for (;;) {
+		pthread_mutex_lock(&fo->mtx);
+		size_t g = fo->next++;
+		pthread_mutex_unlock(&fo->mtx);
+		if (g >= fo->n_groups) {
+			break;
+		}
+		const char *key = fo->partners[fo->order[fo->starts[g]]];
+		for (size_t k = fo->starts[g];
+		     k < fo->n_order && strcmp(fo->partners[fo->order[k]], key) == 0; k++) {
+			rel_job *j = &fo->jobs[fo->order[k]];
+			replicate_relationship(fo->r, &j->sub, j->name, j->ids, j->texts, j->n,
+			    fo->full, fo->dry_run, false);
+		}
+	}
+	rpc_call_set_current(prev);
+	return NULL;
+}
+
+/* Runs jobs[0..n) grouped by partner URL (partners[i], NULL: a job that
+ * cannot run, skipped): up to FANOUT_MAX partners at once, each partner's
+ * relationships in order; then appends every job's results to rp in job
+ * order, as one partner after another would have. The jobs' replies stay
+ * alive (their results are rp's) until fanout_fini. */
+static frep_code
+fanout_run(replication *r, reply *rp, rel_job *jobs, char *const *partners, size_t n, bool full,
+    bool dry_run, void *closure_data, frep_status *st)
+{
+	fanout  fo    = {.r = r,
+		.jobs       = jobs,
+		.full       = full,
+		.dry_run    = dry_run,
+		.call       = closure_data,
+		.partners   = partners};
+	size_t *order = NULL, *starts = NULL;
+	if (group_by_key(&rp->a, partners, n, &order, &fo.n_order, &starts, &fo.n_groups, st) !=
+	    FREP_OK) {
+		return st->code;
+	}
+	fo.order  = order;
+	fo.starts = starts;
+	pthread_mutex_init(&fo.mtx, NULL);
+	pthread_t threads[FANOUT_MAX - 1];
+	size_t    n_threads = 0;
+	while (n_threads + 1 < FANOUT_MAX && n_threads + 1 < fo.n_groups &&
+	       pthread_create(&threads[n_threads], NULL, fanout_worker, &fo) == 0) {
+		n_threads++; /* one that cannot be started: fewer at once */
+	}
+	fanout_worker(&fo); /* this thread takes groups too */
+	for (size_t t = 0; t < n_threads; t++) {
+		pthread_join(threads[t], NULL);
+	}
+	pthread_mutex_destroy(&fo.mtx);
+	for (size_t i = 0; i < n; i++) {
+		reply *sub = &jobs[i].sub;
+		if (grow((void **) &rp->results, &rp->cap_results, rp->n_results + sub->n_results,
+			sizeof(*rp->results), st) != FREP_OK) {
+			return st->code;
+		}
+		memcpy(rp->results + rp->n_results, sub->results,
+		    sub->n_results * sizeof(*rp->results));
+		rp->n_results += sub->n_results;
+	}
+	return FREP_OK;
+}
+
+static void
+fanout_fini(rel_job *jobs, size_t n)
+{
+	for (size_t i = 0; jobs != NULL && i < n; i++) {
+		reply_fini(&jobs[i].sub);
+	}
+	free(jobs);
+}
+
+/* Ends a replication request: unless failed (a status the request could
+ * not be prepared past), runs the jobs (fanout_run) and answers with rp;
+ * otherwise answers with the failure. Frees the jobs and rp. */
+static void
+fanout_finish(replication *r, reply *rp, rel_job *jobs, char *const *partners, size_t n, bool full,
+    bool dry_run, frep_status *failed, Frep__V1__ReplicateResponse_Closure closure,
+    void *closure_data)
+{
+	frep_status st;
+	if (failed == NULL &&
+	    fanout_run(r, rp, jobs, partners, n, full, dry_run, closure_data, &st) != FREP_OK) {
+		failed = &st;
+	}
+	if (failed != NULL) {
+		rpc_call_fail_status(closure_data, failed);
+		closure(NULL, closure_data);
+	} else {
+		send_reply(rp, closure, closure_data);
+	}
+	fanout_fini(jobs, n);
+	reply_fini(rp);
+}
+
+static rel_job *
+jobs_new(size_t n, frep_status *st)
+{
+	rel_job *jobs = calloc(n + 1, sizeof(*jobs));
+	if (jobs == NULL) {
+		frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+		return NULL;
+	}
+	for (size_t i = 0; i <= n; i++) {
+		convert_arena_init(&jobs[i].sub.a);
+	}
+	return jobs;
+}
+
+/* The job for every scope of relationship rel (as stored); rel must
+ * outlive the job. */
+static frep_code
+job_all_of(reply *rp, const engine_failover *rel, rel_job *job, frep_status *st)
+{
+	char **texts = convert_arena_alloc(&rp->a, (rel->n_scope_ids + 1) * sizeof(char *), st);
+	if (texts == NULL) {
+		return st->code;
+	}
+	for (size_t i = 0; i < rel->n_scope_ids; i++) {
+		if ((texts[i] = convert_ipv4_to_text(&rp->a, rel->scope_ids[i], false, st)) ==
+		    NULL) {
+			return st->code;
+		}
+	}
+	job->name  = rel->name;
+	job->ids   = rel->scope_ids;
+	job->texts = texts;
+	job->n     = rel->n_scope_ids;
+	return FREP_OK;
+}
+
+static void
+replication_replicate_by_name(Frep__V1__FailoverReplication_Service *service,
+    const Frep__V1__ReplicateByNameRequest *in, Frep__V1__ReplicateResponse_Closure closure,
+    void *closure_data)
+{
+	replication     *r = (replication *) service;
+	frep_status      st;
+	reply            rp       = {0};
+	engine_failover *rels     = NULL;
+	size_t           n_rels   = 0;
+	rel_job         *jobs     = NULL;
+	char           **partners = NULL;
+	bool             listed   = in->n_names == 0;
+	bool             ok       = false;
+	convert_arena_init(&rp.a);
+
+	if (replication__check_names(in->names, in->n_names, &st) != FREP_OK) {
+		goto fail;
+	}
+	if (listed) {
+		/* The cmdlet with no parameters: every failover scope. */
+		if (engine_failover_list(r->e, &rels, &n_rels, &st) != FREP_OK) {
+			goto fail;
+		}
+	} else {
+		if ((rels = calloc(in->n_names + 1, sizeof(*rels))) == NULL) {
+			frep_status_set(&st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+			goto fail;
+		}
+		for (size_t i = 0; i < in->n_names; i++) {
+			if (engine_failover_get(r->e, in->names[i], &rels[n_rels], &st) ==
+			    FREP_OK) {
+				n_rels++;
+				continue;
+			}
+			if (st.code != FREP_NOT_FOUND) {
+				goto fail;
+			}
+			char msg[FREP_STATUS_MESSAGE_MAX];
+			snprintf(msg, sizeof(msg), "no failover relationship named \"%s\"",
+			    in->names[i]);
+			if (add_error(&rp, in->names[i], FREP_NOT_FOUND, msg, &st) != FREP_OK) {
+				goto fail;
+			}
+		}
+	}
+	if ((jobs = jobs_new(n_rels, &st)) == NULL ||
+	    (partners = convert_arena_alloc(&rp.a, (n_rels + 1) * sizeof(char *), &st)) == NULL) {
+		goto fail;
+	}
+	for (size_t i = 0; i < n_rels; i++) {
+		if (job_all_of(&rp, &rels[i], &jobs[i], &st) != FREP_OK) {
+			goto fail;
+		}
+		partners[i] = rels[i].n_scope_ids > 0 ? rels[i].partner_server : NULL;
+	}
+	ok = true;
+fail:
+	fanout_finish(r, &rp, jobs, partners, n_rels, in->force || in->full_resend, in->dry_run,
+	    ok ? NULL : &st, closure, closure_data);
+	if (listed) {
+		engine_failovers_free(rels, n_rels);
+	} else {
+		for (size_t i = 0; i < n_rels; i++) {
+			engine_failover_fini(&rels[i]);
+		}
+		free(rels);
+	}
 }
 
 static void
@@ -775,9 +964,13 @@ replication_replicate_by_scope_id(Frep__V1__FailoverReplication_Service *service
 {
 	replication *r = (replication *) service;
 	frep_status  st;
-	reply        rp     = {0};
-	uint32_t    *ids    = NULL;
-	char       **rel_of = NULL;
+	reply        rp       = {0};
+	uint32_t    *ids      = NULL;
+	char       **rel_of   = NULL;
+	rel_job     *jobs     = NULL;
+	size_t       n_groups = 0;
+	char       **partners = NULL;
+	bool         ok       = false;
 	size_t       dup_at, dup_of;
 	convert_arena_init(&rp.a);
 
@@ -837,53 +1030,49 @@ replication_replicate_by_scope_id(Frep__V1__FailoverReplication_Service *service
 			goto fail;
 		}
 	}
-	/* Group by relationship, in the order relationships first appear:
-	 * sort the request's indices by (relationship, index), then visit
-	 * the groups by their first index. O(n log n). */
-	size_t   *order = convert_arena_alloc(&rp.a, (in->n_scope_ids + 1) * sizeof(size_t), &st);
-	uint32_t *gids  = convert_arena_alloc(&rp.a, (in->n_scope_ids + 1) * sizeof(uint32_t), &st);
-	char    **gtexts = convert_arena_alloc(&rp.a, (in->n_scope_ids + 1) * sizeof(char *), &st);
-	if (order == NULL || gids == NULL || gtexts == NULL) {
+	/* A job per relationship, in the order relationships first appear,
+	 * each with its scopes in request order. */
+	size_t *order = NULL, *starts = NULL, n_order = 0;
+	if (group_by_key(&rp.a, rel_of, in->n_scope_ids, &order, &n_order, &starts, &n_groups,
+		&st) != FREP_OK) {
 		goto fail;
 	}
-	size_t n_order = 0;
-	for (size_t i = 0; i < in->n_scope_ids; i++) {
-		if (rel_of[i] != NULL) {
-			order[n_order++] = i;
-		}
-	}
-	sort_by_relationship(order, n_order, rel_of);
-	/* Group starts, ordered by each group's first index. */
-	size_t *starts   = convert_arena_alloc(&rp.a, (n_order + 1) * sizeof(size_t), &st);
-	size_t  n_groups = 0;
-	if (starts == NULL) {
+	uint32_t *gids   = convert_arena_alloc(&rp.a, (n_order + 1) * sizeof(uint32_t), &st);
+	char    **gtexts = convert_arena_alloc(&rp.a, (n_order + 1) * sizeof(char *), &st);
+	partners         = convert_arena_alloc(&rp.a, (n_groups + 1) * sizeof(char *), &st);
+	if (gids == NULL || gtexts == NULL || partners == NULL ||
+	    (jobs = jobs_new(n_groups, &st)) == NULL) {
 		goto fail;
 	}
-	for (size_t k = 0; k < n_order; k++) {
-		if (k == 0 || strcmp(rel_of[order[k]], rel_of[order[k - 1]]) != 0) {
-			starts[n_groups++] = k;
-		}
-	}
-	sort_groups_by_first_index(starts, n_groups, order);
+	size_t used = 0;
 	for (size_t g = 0; g < n_groups; g++) {
-		size_t      k0  = starts[g];
-		const char *rel = rel_of[order[k0]];
-		size_t      n   = 0;
+		size_t          k0  = starts[g];
+		const char     *rel = rel_of[order[k0]];
+		rel_job        *j   = &jobs[g];
+		engine_failover f;
+		j->name  = rel;
+		j->ids   = gids + used;
+		j->texts = gtexts + used;
 		for (size_t k = k0; k < n_order && strcmp(rel_of[order[k]], rel) == 0; k++) {
-			gids[n]     = ids[order[k]];
-			gtexts[n++] = in->scope_ids[order[k]];
+			gids[used]     = ids[order[k]];
+			gtexts[used++] = in->scope_ids[order[k]];
+			j->n++;
 		}
-		replicate_relationship(
-		    r, &rp, rel, gids, gtexts, n, in->force || in->full_resend, in->dry_run, false);
+		/* The partner, to group by; a relationship gone meanwhile is
+		 * reported by its job (NOT_FOUND per scope). */
+		partners[g] = (char *) rel;
+		if (engine_failover_get(r->e, rel, &f, &st) == FREP_OK) {
+			partners[g] = convert_arena_strdup(&rp.a, f.partner_server, &st);
+			engine_failover_fini(&f);
+			if (partners[g] == NULL) {
+				goto fail;
+			}
+		}
 	}
-	send_reply(&rp, closure, closure_data);
-	reply_fini(&rp);
-	return;
-
+	ok = true;
 fail:
-	reply_fini(&rp);
-	rpc_call_fail_status(closure_data, &st);
-	closure(NULL, closure_data);
+	fanout_finish(r, &rp, jobs, partners, n_groups, in->force || in->full_resend, in->dry_run,
+	    ok ? NULL : &st, closure, closure_data);
 }
 
 /* --- auto-sync -------------------------------------------------------------- */
