@@ -13,21 +13,32 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/http/http.h>
 #include <nng/supplemental/tls/tls.h>
+#include <nng/supplemental/util/platform.h>
 
 #include "frep_envelope.h"
 #include "frep_json.h"
+#include "half_open.h"
 #include "log.h"
 #include "metrics.h"
 #include "payload_check.h"
 #include "server_internal.h"
 
 #define MAX_GET_ROUTES 8
+
+/* nng's HTTP server reads a request with no deadline and keeps every
+ * connection a client leaves open: without a bound, idle or trickling
+ * connections exhaust frepd's descriptors and stop the nng listeners too.
+ * Beyond this many open connections on the HTTP port the oldest are shut
+ * down (half_open.c's scan, once a second). */
+#define HTTP_MAX_CONNECTIONS 256
+#define HTTP_GUARD_PERIOD_MS 1000
 /* Time the endpoint waits for the server beyond a call's own deadline
  * before it gives up on the answer (the server normally answers
  * DEADLINE_EXCEEDED itself). */
@@ -58,6 +69,13 @@ struct rpc_http {
 	pthread_mutex_t mtx;
 	pthread_cond_t  idle_cv;
 	size_t          in_flight; /* calls between the handler and their answer */
+
+	/* The connection bound (HTTP_MAX_CONNECTIONS) on port. */
+	rpc_half_open *guard;
+	int            port;
+	pthread_t      guard_thread;
+	bool           guard_running, guard_stop;
+	pthread_cond_t guard_cv;
 };
 
 typedef enum call_state {
@@ -641,6 +659,7 @@ rpc_http_new(rpc_server *s, const rpc_http_options *opts, rpc_http **out, frep_s
 	h->server = s;
 	pthread_mutex_init(&h->mtx, NULL);
 	pthread_cond_init(&h->idle_cv, NULL);
+	pthread_cond_init(&h->guard_cv, NULL);
 	const char *url = opts->url;
 	/* tcp:// is accepted as http:// (frepd's other listeners are tcp://). */
 	char buf[512];
@@ -712,6 +731,34 @@ fail:
 	return code;
 }
 
+static void *
+guard_main(void *arg)
+{
+	rpc_http *h = arg;
+	pthread_mutex_lock(&h->mtx);
+	while (!h->guard_stop) {
+		rpc_server__tick_wait(&h->guard_cv, &h->mtx, HTTP_GUARD_PERIOD_MS);
+		if (h->guard_stop) {
+			break;
+		}
+		pthread_mutex_unlock(&h->mtx);
+		size_t dropped = rpc_half_open_scan(h->guard, &h->port, 1, nng_clock());
+		if (dropped > 0) {
+			rpc_metrics_count(rpc_server_metrics(h->server),
+			    "frep_http_connections_closed_total",
+			    "HTTP connections shut down because the endpoint had more open than "
+			    "its bound (the oldest go first).",
+			    NULL, NULL, dropped);
+			rpc_log(RPC_LOG_WARN,
+			    "HTTP %s: closed the %zu oldest connections: over %d open", h->url,
+			    dropped, HTTP_MAX_CONNECTIONS);
+		}
+		pthread_mutex_lock(&h->mtx);
+	}
+	pthread_mutex_unlock(&h->mtx);
+	return NULL;
+}
+
 frep_code
 rpc_http_start(rpc_http *h, frep_status *st)
 {
@@ -743,6 +790,18 @@ rpc_http_start(rpc_http *h, frep_status *st)
 		snprintf(b, sizeof(b), "%s://%s%s%s:%u", h->nurl->u_scheme, v6 ? "[" : "",
 		    h->nurl->u_hostname, v6 ? "]" : "", (unsigned) port);
 		h->bound_url = strdup(b);
+		/* No deadline (a call may rightly take long; nothing outside
+		 * tells a slow request from a slow answer): the bound only. */
+		h->port  = port;
+		h->guard = rpc_half_open_new(UINT64_MAX, HTTP_MAX_CONNECTIONS);
+		if (h->guard == NULL) {
+			return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+		}
+		if (pthread_create(&h->guard_thread, NULL, guard_main, h) != 0) {
+			return frep_status_set(
+			    st, FREP_INTERNAL, "HTTP listener %s: no thread for its guard", h->url);
+		}
+		h->guard_running = true;
 	}
 	return FREP_OK;
 }
@@ -759,6 +818,14 @@ rpc_http_free(rpc_http *h)
 	if (h == NULL) {
 		return;
 	}
+	if (h->guard_running) {
+		pthread_mutex_lock(&h->mtx);
+		h->guard_stop = true;
+		pthread_cond_broadcast(&h->guard_cv);
+		pthread_mutex_unlock(&h->mtx);
+		pthread_join(h->guard_thread, NULL);
+	}
+	rpc_half_open_free(h->guard);
 	/* Calls still waiting fail at once (their callbacks answer 503), then
 	 * the HTTP server stops with no handler left to finish. */
 	if (h->sock_open) {
@@ -789,6 +856,7 @@ rpc_http_free(rpc_http *h)
 	free(h->url);
 	free(h->bound_url);
 	pthread_cond_destroy(&h->idle_cv);
+	pthread_cond_destroy(&h->guard_cv);
 	pthread_mutex_destroy(&h->mtx);
 	free(h);
 }

@@ -690,6 +690,17 @@ watchdog_restart(rpc_server *s, listener_entry *le)
 	pthread_mutex_unlock(&s->mtx);
 }
 
+void
+rpc_server__tick_wait(pthread_cond_t *cv, pthread_mutex_t *mtx, unsigned period_ms)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += (long) period_ms * 1000000L;
+	until.tv_sec += until.tv_nsec / 1000000000L;
+	until.tv_nsec %= 1000000000L;
+	pthread_cond_timedwait(cv, mtx, &until);
+}
+
 static void *
 watchdog_main(void *arg)
 {
@@ -697,12 +708,7 @@ watchdog_main(void *arg)
 	unsigned    strikes[MAX_LISTENERS] = {0};
 	pthread_mutex_lock(&s->mtx);
 	while (!s->watchdog_stop) {
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += WATCHDOG_PERIOD_MS * 1000000L;
-		until.tv_sec += until.tv_nsec / 1000000000L;
-		until.tv_nsec %= 1000000000L;
-		pthread_cond_timedwait(&s->watchdog_cv, &s->mtx, &until);
+		rpc_server__tick_wait(&s->watchdog_cv, &s->mtx, WATCHDOG_PERIOD_MS);
 		if (s->watchdog_stop || s->draining) {
 			break;
 		}

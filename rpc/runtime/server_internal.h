@@ -13,6 +13,11 @@ struct nng_tls_config;
 frep_code rpc_server__tls_config(
     const rpc_tls_options *tls, struct nng_tls_config **out, frep_status *st);
 
+/* Waits on cv (with mtx held, as pthread_cond_timedwait) for at most
+ * period_ms: the tick of the runtime's periodic threads. */
+#include <pthread.h>
+void rpc_server__tick_wait(pthread_cond_t *cv, pthread_mutex_t *mtx, unsigned period_ms);
+
 /* How many times the watchdog re-created a stuck ipc:// listener. */
 unsigned rpc_server__listener_restarts(rpc_server *s);
 

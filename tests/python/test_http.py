@@ -13,6 +13,7 @@ import ssl
 import subprocess
 import sys
 import threading
+import time
 import unittest
 import urllib.error
 import urllib.request
@@ -264,6 +265,42 @@ class HttpTest(unittest.TestCase):
                                      "scopeIds": ["10.9.0.0"]}},
                    "partner " + url, "connection refused",
                    headers={"Connect-Timeout-Ms": "20000"})
+
+    def test_http_connection_bound(self):
+        # nng's HTTP server has no read deadline: 300 connections that never
+        # send a byte would hold 300 descriptors. Beyond 256 the oldest are
+        # shut down (within a scan, about a second), and calls still work.
+        host, port = HTTP_B[len("http://"):].rsplit(":", 1)
+        socks = []
+        try:
+            for _ in range(300):
+                socks.append(socket.create_connection((host, int(port)), timeout=10))
+            closed = set()
+            deadline = time.monotonic() + 15
+            while len(closed) < 300 - 256 and time.monotonic() < deadline:
+                for i, sk in enumerate(socks):
+                    if i in closed:
+                        continue
+                    sk.setblocking(False)
+                    try:
+                        if sk.recv(1) == b"":
+                            closed.add(i)
+                    except BlockingIOError:
+                        pass
+                    except OSError:
+                        closed.add(i)
+                time.sleep(0.1)
+            self.assertGreaterEqual(len(closed), 300 - 256, "connections shut down")
+            self.assertEqual(self.ok("/frep.v1.Health/Check", {}, base=HTTP_B, token=None),
+                             {"status": "SERVING"})
+            with urllib.request.urlopen(HTTP_B + "/metrics", timeout=10) as r:
+                text = r.read().decode()
+            counted = [line for line in text.splitlines()
+                       if line.startswith("frep_http_connections_closed_total ")]
+            self.assertTrue(counted and float(counted[0].split()[1]) >= 300 - 256, counted)
+        finally:
+            for sk in socks:
+                sk.close()
 
     def test_http_request_id_echoed(self):
         status, headers, _ = post(HTTP_A, "/frep.v1.Health/Check", {},
