@@ -107,6 +107,22 @@ method_is_idempotent(const char *name)
 	return false;
 }
 
+/* A call signed for one use (its metadata holds x-frep-mac: a partner
+ * call, PROTOCOL.md §6.1) is never sent twice, even if read-only: the
+ * receiver refuses a MAC it has seen, so a resend after a lost connection
+ * could only come back UNAUTHENTICATED ("replayed"), hiding the loss. */
+static bool
+single_use(const frep_call_options *opts)
+{
+	for (size_t i = 0; opts != NULL && i < opts->n_metadata; i++) {
+		if (opts->metadata[i].key != NULL &&
+		    strcmp(opts->metadata[i].key, "x-frep-mac") == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
 static thread_state *
 thread_state_get(frep_client *c)
 {
@@ -923,8 +939,8 @@ frep_client_call(frep_client *c, const char *method_path, const ProtobufCMessage
 	if (st == NULL) {
 		st = &local;
 	}
-	const char *slash      = strrchr(method_path, '/');
-	bool        idempotent = slash != NULL && method_is_idempotent(slash + 1);
+	const char *slash = strrchr(method_path, '/');
+	bool idempotent   = slash != NULL && method_is_idempotent(slash + 1) && !single_use(opts);
 	call_raw(c, method_path, idempotent, input, output_desc, output, opts, true, st);
 	return record(c, st);
 }

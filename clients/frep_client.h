@@ -124,7 +124,10 @@ typedef struct frep_call_options {
 /* Calls method_path ("/frep.v1.Health/Check") with input, decoding the reply
  * as output_desc into *output (caller frees with
  * protobuf_c_message_free_unpacked). Returns the call's status; also
- * recorded as the thread's last status. */
+ * recorded as the thread's last status. A read-only method (Get*, List*,
+ * Check*, Diff*) whose connection drops is sent again until its deadline,
+ * unless its metadata holds x-frep-mac (a signed partner call, single-use:
+ * PROTOCOL.md §6.1), which then fails UNAVAILABLE like any other call. */
 FREP_CLIENT_API frep_code frep_client_call(frep_client *c, const char *method_path,
     const ProtobufCMessage *input, const ProtobufCMessageDescriptor *output_desc,
     ProtobufCMessage **output, const frep_call_options *opts, frep_status *st);

@@ -42,7 +42,7 @@ static const frepctl_flag replicate_flags[] = {
     {.name      = "kind",
 	.arg    = "KIND",
 	.help   = "with --server-settings: option_definitions, classes, options or policies "
-		  "(repeatable; default all)",
+		  "(default all)",
 	.repeat = true},
     {0},
 };
