@@ -649,6 +649,7 @@ static const frepctl_column audit_cols[] = {
     {.header = "UPDATED", .key = "updated"},
     {.header = "REMOVED", .key = "removed"},
     {.header = "CODE", .key = "code", .cell = FREPCTL_CELL_STATUS},
+    {.header = "REQUEST-ID", .key = "request_id"},
     {.header = "MESSAGE", .key = "message"},
     {0},
 };

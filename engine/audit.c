@@ -34,7 +34,9 @@ audit_check(const engine_audit_record *record, frep_status *st)
 	    (rc = engine__check_text("audit: ", "digest_after", record->digest_after, 64,
 		 ENGINE__TEXT_NO_CONTROL, st)) != FREP_OK ||
 	    (rc = engine__check_text("audit: ", "message", record->message, FREP_STATUS_MESSAGE_MAX,
-		 0, st)) != FREP_OK) {
+		 0, st)) != FREP_OK ||
+	    (rc = engine__check_text("audit: ", "request_id", record->request_id,
+		 ENGINE_REQUEST_ID_MAX, ENGINE__TEXT_NO_CONTROL, st)) != FREP_OK) {
 		return rc;
 	}
 	return FREP_OK;
@@ -58,6 +60,7 @@ audit_insert(
 	engine__bind_u32(s, 10, record->removed);
 	sqlite3_bind_int(s, 11, record->code);
 	engine__bind_text(s, 12, record->message);
+	engine__bind_text(s, 13, record->request_id);
 	if ((rc = engine__exec(e, s, "insert audit record", st)) == FREP_OK && id != NULL) {
 		*id = (uint64_t) sqlite3_last_insert_rowid(e->db);
 	}
@@ -65,8 +68,9 @@ audit_insert(
 }
 
 engine_audit_record
-engine_audit_applied(const char *source, const char *relationship, uint32_t scope_id,
-    const char *digest_before, const char *digest_after, const engine_scope_changes *c)
+engine_audit_applied(const char *source, const char *relationship, const char *request_id,
+    uint32_t scope_id, const char *digest_before, const char *digest_after,
+    const engine_scope_changes *c)
 {
 	const engine_object_changes *k[] = {
 	    &c->scope, &c->exclusions, &c->reservations, &c->options, &c->policies};
@@ -79,6 +83,7 @@ engine_audit_applied(const char *source, const char *relationship, uint32_t scop
 	    .digest_after  = (char *) digest_after,
 	    .code          = FREP_OK,
 	    .message       = "",
+	    .request_id    = (char *) request_id,
 	};
 	for (size_t i = 0; i < sizeof(k) / sizeof(k[0]); i++) {
 		r.added += k[i]->added;
@@ -181,8 +186,10 @@ audit_from_row(sqlite3_stmt *s, engine_audit_record *r, frep_status *st)
 	r->removed       = engine__col_u32(s, 10);
 	r->code          = sqlite3_column_int(s, 11);
 	r->message       = engine__col_dup(s, 12);
+	r->request_id    = engine__col_dup(s, 13);
 	if (r->direction == NULL || r->source == NULL || r->relationship == NULL ||
-	    r->digest_before == NULL || r->digest_after == NULL || r->message == NULL) {
+	    r->digest_before == NULL || r->digest_after == NULL || r->message == NULL ||
+	    r->request_id == NULL) {
 		engine_audit_record_fini(r);
 		return engine__oom(st);
 	}

@@ -44,7 +44,7 @@ typedef struct engine_options {
 } engine_options;
 
 /* The schema version this build creates and migrates to. */
-#define ENGINE_SCHEMA_VERSION 5
+#define ENGINE_SCHEMA_VERSION 6
 
 /* Opens (creating if needed) the store at path, sets WAL mode,
  * synchronous=FULL and foreign keys, and runs pending migrations in one
@@ -577,15 +577,18 @@ frep_code engine_sync_states_put(engine *e, const char *relationship, const uint
 void engine_set_audit_retention(engine *e, uint32_t max_rows, uint32_t max_age_s);
 
 /* Appends an audit record (time 0 = now). *id (may be NULL) receives its
- * id. INVALID_ARGUMENT if direction is not "sent" or "applied". */
+ * id. INVALID_ARGUMENT if direction is not "sent" or "applied", or a text
+ * field is too long (request_id: ENGINE_REQUEST_ID_MAX) or, but for
+ * message, holds a control character. */
 frep_code engine_audit_add(
     engine *e, const engine_audit_record *record, uint64_t *id, frep_status *st);
 
 /* The "applied" record of a scope apply: the change counts summed over the
- * kinds (the scope's own properties count as updated). Strings are
+ * kinds (the scope's own properties count as updated); request_id is the
+ * id of the call that applied it (NULL or "" = none). Strings are
  * borrowed. */
 engine_audit_record engine_audit_applied(const char *source, const char *relationship,
-    uint32_t scope_id, const char *digest_before, const char *digest_after,
+    const char *request_id, uint32_t scope_id, const char *digest_before, const char *digest_after,
     const engine_scope_changes *changes);
 
 /* Appends n records in one transaction (all or none). */

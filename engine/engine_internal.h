@@ -35,7 +35,7 @@
 	"auto_sync"
 #define ENGINE__AUDIT_COLS                                                                         \
 	"id, time_unix_ms, direction, source, relationship, scope_id, "                            \
-	"digest_before, digest_after, added, updated, removed, code, message"
+	"digest_before, digest_after, added, updated, removed, code, message, request_id"
 
 /* X(ID, SQL): every statement the engine runs, prepared once at open. */
 #define ENGINE__STMT_LIST(X)                                                                       \
@@ -210,8 +210,8 @@
 	X(FOS_OWNER, "SELECT name FROM failover_scope WHERE scope_id = ?1")                        \
 	X(AUDIT_INSERT, "INSERT INTO audit(time_unix_ms, direction, source, "                      \
 			"relationship, scope_id, digest_before, digest_after, added, "             \
-			"updated, removed, code, message) VALUES(?1, ?2, ?3, ?4, ?5, "             \
-			"?6, ?7, ?8, ?9, ?10, ?11, ?12)")                                          \
+			"updated, removed, code, message, request_id) VALUES(?1, ?2, ?3, "         \
+			"?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)")                             \
 	X(AUDIT_LIST, "SELECT " ENGINE__AUDIT_COLS " FROM audit WHERE (?1 = 0 OR "                 \
 		      "scope_id = ?1) AND (?2 = '' OR relationship = ?2) ORDER BY id "             \
 		      "DESC LIMIT ?3")                                                             \

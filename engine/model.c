@@ -177,6 +177,7 @@ engine_audit_record_fini(engine_audit_record *record)
 	free(record->digest_before);
 	free(record->digest_after);
 	free(record->message);
+	free(record->request_id);
 	memset(record, 0, sizeof(*record));
 }
 

@@ -29,6 +29,7 @@
 #define ENGINE_POLICY_RANGES_MAX     64
 #define ENGINE_OPTIONS_MAX           256 /* option values per owner */
 #define ENGINE_RELATIONSHIPS_MAX     31
+#define ENGINE_REQUEST_ID_MAX        64 /* an audit record's request_id, as x-request-id */
 
 /* Lease duration meaning "unlimited". */
 #define ENGINE_LEASE_UNLIMITED 4294967295u
@@ -331,6 +332,10 @@ typedef struct engine_audit_record {
 	uint32_t removed;
 	int32_t  code;
 	char    *message;
+	/* The request id of the call behind the record ("" = none): the
+	 * caller's x-request-id or one its server made, the same on the
+	 * source's "sent" record and the partner's "applied" one. */
+	char *request_id;
 } engine_audit_record;
 
 typedef struct engine_audit_filter {

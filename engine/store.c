@@ -200,6 +200,10 @@ static const char schema_v4[] =
  * on (1) for every relationship, old ones included, off (2) on request. */
 static const char schema_v5[] =
     "ALTER TABLE failover ADD COLUMN auto_sync INTEGER NOT NULL DEFAULT 1;";
+/* Migration 6: the request id of the call behind each audit record (issue
+ * 17), the same on the source's "sent" row and the partner's "applied"
+ * one; records older than the column have none (''). */
+static const char schema_v6[] = "ALTER TABLE audit ADD COLUMN request_id TEXT NOT NULL DEFAULT '';";
 
 typedef struct migration {
 	int         version;
@@ -210,7 +214,8 @@ typedef struct migration {
 static const migration migrations[] = {
     {.version = 1, .sql = schema_v1, .seed = true}, {.version = 2, .sql = schema_v2},
     {.version = 3, .sql = schema_v3}, {.version = 4, .sql = schema_v4},
-    {.version = 5, .sql = schema_v5}, {.version = 0}, /* terminator */
+    {.version = 5, .sql = schema_v5}, {.version = 6, .sql = schema_v6},
+    {.version = 0}, /* terminator */
 };
 
 sqlite3_stmt *

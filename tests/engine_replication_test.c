@@ -764,12 +764,15 @@ test_engine_audit_round_trip(void **state)
 	     .digest_after                   = "ab",
 	     .added                          = 3,
 	     .code                           = 0,
-	     .message                        = "ok"};
+	     .message                        = "ok",
+	     .request_id                     = "req-audit-1"};
 	engine_audit_record *list;
 	size_t               n;
+	char                 long_id[ENGINE_REQUEST_ID_MAX + 2];
 
 	(void) state;
 	CHECK_OK(engine_audit_add(t->e, &r, &id1, &st), st);
+	r.request_id   = NULL; /* none: stored as "" */
 	r.direction    = "sent";
 	r.scope_id     = IP4(10, 0, 2, 0);
 	r.relationship = "other";
@@ -781,6 +784,17 @@ test_engine_audit_round_trip(void **state)
 	r.direction = "sideways";
 	CHECK_STATUS(engine_audit_add(t->e, &r, NULL, &st), st, FREP_INVALID_ARGUMENT,
 	    "direction 'sideways'");
+	/* A request id is at most ENGINE_REQUEST_ID_MAX bytes, without
+	 * control characters (it is logged too). */
+	r.direction = "sent";
+	memset(long_id, 'x', sizeof(long_id) - 1);
+	long_id[sizeof(long_id) - 1] = '\0';
+	r.request_id                 = long_id;
+	CHECK_STATUS(engine_audit_add(t->e, &r, NULL, &st), st, FREP_INVALID_ARGUMENT,
+	    "request_id is 65 bytes long (at most 64)");
+	r.request_id = "req\nforged";
+	CHECK_STATUS(engine_audit_add(t->e, &r, NULL, &st), st, FREP_INVALID_ARGUMENT,
+	    "request_id contains control character 0x0a");
 
 	testdb_reopen(t);
 	CHECK_OK(engine_audit_list(t->e, NULL, &list, &n, &st), st);
@@ -790,6 +804,8 @@ test_engine_audit_round_trip(void **state)
 	assert_string_equal(list[1].direction, "applied");
 	assert_true(list[1].time_unix_ms > 0);
 	assert_int_equal(list[1].added, 3);
+	assert_string_equal(list[1].request_id, "req-audit-1");
+	assert_string_equal(list[0].request_id, "");
 	engine_audit_records_free(list, n);
 	engine_audit_filter f = {.scope_id = S1};
 	CHECK_OK(engine_audit_list(t->e, &f, &list, &n, &st), st);

@@ -39,6 +39,55 @@ test_engine_open_refuses_newer_schema(void **state)
 	testdb_close(t);
 }
 
+/* Migration 6 (issue 17): a store of schema version 5 opened by this build
+ * gets the audit's request_id column; the rows it held read as "", rows
+ * added now keep theirs. The version-5 store is a new one with the column
+ * dropped again and user_version 5 (the audit table as version 5 made it). */
+static void
+test_engine_open_migrates_v5_audit_request_id(void **state)
+{
+	testdb              *t = testdb_open();
+	sqlite3             *db;
+	frep_status          st;
+	int                  version = -1;
+	engine_audit_record *list;
+	size_t               n;
+	engine_audit_record  r = {.direction = "sent",
+	     .source                         = "tcp://10.9.0.1:6470",
+	     .relationship                   = "pair",
+	     .scope_id                       = IP4(10, 0, 1, 0),
+	     .request_id                     = "req-after-migration"};
+
+	(void) state;
+	engine_close(t->e);
+	t->e = NULL;
+	assert_int_equal(sqlite3_open(t->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db,
+			     "ALTER TABLE audit DROP COLUMN request_id;"
+			     "INSERT INTO audit(time_unix_ms, direction, source, relationship, "
+			     "scope_id, digest_before, digest_after, added, updated, removed, "
+			     "code, message) VALUES(CAST(strftime('%s', 'now') AS INTEGER) * "
+			     "1000, 'applied', 'tcp://10.9.0.2:6470', 'pair', 167772416, '', "
+			     "'ab', 1, 0, 0, 0, 'before the migration');"
+			     "PRAGMA user_version = 5;",
+			     NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(db);
+
+	testdb_reopen(t);
+	CHECK_OK(engine_schema_version(t->e, &version, &st), st);
+	assert_int_equal(version, ENGINE_SCHEMA_VERSION);
+	CHECK_OK(engine_audit_add(t->e, &r, NULL, &st), st);
+	CHECK_OK(engine_audit_list(t->e, NULL, &list, &n, &st), st);
+	assert_int_equal(n, 2);
+	assert_string_equal(list[1].message, "before the migration");
+	assert_string_equal(list[1].request_id, "");
+	assert_int_equal(list[1].scope_id, IP4(10, 0, 1, 0));
+	assert_string_equal(list[0].request_id, "req-after-migration");
+	engine_audit_records_free(list, n);
+	testdb_close(t);
+}
+
 static void
 test_engine_open_bad_path(void **state)
 {
@@ -686,6 +735,7 @@ main(void)
 	    cmocka_unit_test(test_engine_batch_is_one_transaction),
 	    cmocka_unit_test(test_engine_failover_auto_sync),
 	    cmocka_unit_test(test_engine_open_refuses_newer_schema),
+	    cmocka_unit_test(test_engine_open_migrates_v5_audit_request_id),
 	    cmocka_unit_test(test_engine_open_bad_path),
 	    cmocka_unit_test(test_engine_predefined_options_and_classes),
 	    cmocka_unit_test(test_engine_scope_round_trip),

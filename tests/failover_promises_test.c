@@ -5,7 +5,8 @@
  * partner's copies; AddFailover is undone on both sides when the partner
  * is unreachable or a scope fails; `force` replaces the partner's scopes;
  * AddFailoverScope is undone when the partner refuses; at most 31
- * relationships; an audit record on both sides; an unchanged scope is not
+ * relationships; an audit record on both sides; a replication's request
+ * id in both servers' logs and audits; an unchanged scope is not
  * sent (a regression guard on counts); and the partner SIGKILLed inside
  * the apply's open write transaction (the test hook, docs/TESTS.md) holds
  * the old scope or the new one, both outcomes seen.
@@ -554,6 +555,20 @@ newest_with(const Frep__V1__ListAuditResponse *r, const char *direction)
 	return best;
 }
 
+/* A and B started, scope 10.<octet2>.1.0 (3 reservations named name)
+ * imported on A and copied to B by relationship "pair". */
+static void
+start_pair_of_one_scope(fixture *f, int octet2, const char *name, rt_node **a, rt_node **b)
+{
+	char  scope[16];
+	char *scopes[] = {scope};
+	*a             = start(f, 0);
+	*b             = start(f, 1);
+	snprintf(scope, sizeof(scope), "10.%d.1.0", octet2);
+	rt_import_scope((*a)->c, octet2, 1, 3, name);
+	rt_add_failover((*a)->c, "pair", (*b)->url, SECRET, scopes, 1, FREP_OK);
+}
+
 /* SEMANTICS: a replication leaves an audit record on both sides (time,
  * source, relationship, scope, digests before/after, counts, status): A's
  * "sent" and B's "applied" name the same scope, relationship and digests,
@@ -563,10 +578,8 @@ static void
 test_promise_audit_record_on_both_sides(void **state)
 {
 	fixture *f = *state;
-	rt_node *a = start(f, 0), *b = start(f, 1);
-	rt_import_scope(a->c, 86, 1, 3, "audited");
-	char *scopes[] = {"10.86.1.0"};
-	rt_add_failover(a->c, "pair", b->url, SECRET, scopes, 1, FREP_OK);
+	rt_node *a, *b;
+	start_pair_of_one_scope(f, 86, "audited", &a, &b);
 	char before[65], after[65];
 	rt_digest(b->c, "10.86.1.0", before);
 	frep_status st;
@@ -602,6 +615,100 @@ test_promise_audit_record_on_both_sides(void **state)
 	assert_string_equal(appl->source, a->url);
 	protobuf_c_message_free_unpacked(&la->base, NULL);
 	protobuf_c_message_free_unpacked(&lb->base, NULL);
+}
+
+/* ReplicateByName of one relationship with x-request-id rid (NULL: none,
+ * the server makes one); fails the test unless its one scope was sent. */
+static void
+replicate_with_request_id(rt_node *n, const char *name, const char *rid)
+{
+	Frep__V1__ReplicateByNameRequest req     = FREP__V1__REPLICATE_BY_NAME_REQUEST__INIT;
+	char                            *names[] = {(char *) name};
+	frep_metadata                    md[]    = {{"x-request-id", rid}};
+	frep_call_options                co  = {.metadata = md, .n_metadata = rid != NULL ? 1 : 0};
+	ProtobufCMessage                *out = NULL;
+	frep_status                      st;
+	req.names      = names;
+	req.n_names    = 1;
+	frep_code code = frep_client_call(n->c, "/frep.v1.FailoverReplication/ReplicateByName",
+	    &req.base, &frep__v1__replicate_response__descriptor, &out, &co, &st);
+	expect_code(code, FREP_OK, "ReplicateByName", &st);
+	Frep__V1__ReplicateResponse *r = (Frep__V1__ReplicateResponse *) out;
+	assert_int_equal(r->n_results, 1);
+	assert_int_equal(r->results[0]->code, FREP_OK);
+	assert_false(r->results[0]->unchanged);
+	protobuf_c_message_free_unpacked(out, NULL);
+}
+
+/* Fails unless the newest "sent" record on a and the newest "applied" one
+ * on b both hold rid, and each server logged the replication at info
+ * (the default level) with it: a's "replication" line, b's "apply" line. */
+static void
+assert_request_id_on_both(rt_node *a, rt_node *b, const char *scope_id, const char *rid)
+{
+	Frep__V1__ListAuditResponse *la   = list_audit(a, scope_id);
+	Frep__V1__ListAuditResponse *lb   = list_audit(b, scope_id);
+	const Frep__V1__AuditRecord *sent = newest_with(la, "sent");
+	const Frep__V1__AuditRecord *appl = newest_with(lb, "applied");
+	assert_non_null(sent);
+	assert_non_null(appl);
+	assert_string_equal(sent->request_id, rid);
+	assert_string_equal(appl->request_id, rid);
+	protobuf_c_message_free_unpacked(&la->base, NULL);
+	protobuf_c_message_free_unpacked(&lb->base, NULL);
+
+	char want[128];
+	snprintf(want, sizeof(want), "request_id=%s", rid);
+	const char *a_line[] = {" info replication ",
+	    "method=/frep.v1.FailoverReplication/ReplicateByName", "status=OK", want, NULL};
+	const char *b_line[] = {
+	    " info apply ", "method=/frep.v1.Partner/ApplyScopes", "status=OK", want, NULL};
+	if (!rt_file_has_line(a->proc.log_path, a_line)) {
+		tu_proc_dump_log(&a->proc);
+		fail_msg("%s has no info replication line with %s", a->proc.log_path, want);
+	}
+	if (!rt_file_has_line(b->proc.log_path, b_line)) {
+		tu_proc_dump_log(&b->proc);
+		fail_msg("%s has no info apply line with %s", b->proc.log_path, want);
+	}
+}
+
+/* Issue 17: the request id of a replication (the caller's x-request-id,
+ * or one the server makes) is in the logs of both servers, at the default
+ * level, and in both audits: A's "sent" record and B's "applied" one. */
+static void
+test_promise_request_id_in_both_logs_and_audits(void **state)
+{
+	fixture    *f = *state;
+	rt_node    *a, *b;
+	const char *given[] = {"issue17-caller-id", NULL}; /* NULL: A makes one */
+	start_pair_of_one_scope(f, 88, "traced", &a, &b);
+	for (int k = 0; k < 2; k++) {
+		char        ip[16], mac[24], rid[65]; /* an x-request-id: 64 at most */
+		frep_status st;
+		snprintf(ip, sizeof(ip), "10.88.1.%d", 97 + k);
+		snprintf(mac, sizeof(mac), "02-88-00-00-00-%02x", 0x61 + k);
+		assert_int_equal(
+		    rt_add_reservation(a->c, "10.88.1.0", ip, mac, "traced", &st), FREP_OK);
+		replicate_with_request_id(a, "pair", given[k]);
+
+		Frep__V1__ListAuditResponse *la   = list_audit(a, "10.88.1.0");
+		const Frep__V1__AuditRecord *sent = newest_with(la, "sent");
+		assert_non_null(sent);
+		snprintf(rid, sizeof(rid), "%s", sent->request_id);
+		/* Every record of this build has an id (AddFailover's copy too). */
+		for (size_t i = 0; i < la->n_records; i++) {
+			assert_true(la->records[i]->request_id[0] != '\0');
+		}
+		protobuf_c_message_free_unpacked(&la->base, NULL);
+		if (given[k] != NULL) {
+			assert_string_equal(rid, given[k]);
+		} else {
+			assert_int_equal(strlen(rid), 16);
+			assert_int_equal(strspn(rid, "0123456789abcdef"), 16);
+		}
+		assert_request_id_on_both(a, b, "10.88.1.0", rid);
+	}
 }
 
 /* Regression guard (docs/PERFORMANCE.md: unchanged scopes are skipped): a
@@ -881,6 +988,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_promise_at_most_31_relationships, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_promise_audit_record_on_both_sides, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_promise_request_id_in_both_logs_and_audits, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_promise_unchanged_scopes_not_sent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

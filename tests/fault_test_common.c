@@ -325,6 +325,25 @@ rt_file_contains(const char *path, const char *needle)
 	return found;
 }
 
+bool
+rt_file_has_line(const char *path, const char *const parts[])
+{
+	size_t len   = 0;
+	char  *buf   = slurp(path, &len);
+	bool   found = false;
+	for (char *line = buf, *end; line != NULL && !found; line = end != NULL ? end + 1 : NULL) {
+		if ((end = strchr(line, '\n')) != NULL) {
+			*end = '\0';
+		}
+		found = true;
+		for (size_t i = 0; parts[i] != NULL && found; i++) {
+			found = strstr(line, parts[i]) != NULL;
+		}
+	}
+	free(buf);
+	return found;
+}
+
 void
 rt_assert_file_lacks(const char *path, const char *const needles[])
 {

@@ -86,6 +86,10 @@ void rt_assert_file_lacks(const char *path, const char *const needles[]);
 /* True if the file contains needle. */
 bool rt_file_contains(const char *path, const char *needle);
 
+/* True if one line of the file contains each of the NULL-terminated parts
+ * (a frepd log line with its event, status and request id, say). */
+bool rt_file_has_line(const char *path, const char *const parts[]);
+
 /* VmRSS of pid in KiB, or -1. */
 long rt_rss_kib(pid_t pid);
 

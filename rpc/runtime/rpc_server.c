@@ -998,6 +998,21 @@ rpc_call_request_id(const rpc_call *call)
 	return call->request_id;
 }
 
+void
+rpc_call_log_event(const rpc_call *call, rpc_log_level level, const char *event, const char *status,
+    const char *peer, const char *message)
+{
+	rpc_log_event(level, &(rpc_log_fields){
+				 .event       = event,
+				 .method      = rpc_call_method(call),
+				 .status      = status,
+				 .duration_ms = -1,
+				 .request_id  = call->request_id,
+				 .peer        = peer,
+				 .message     = message,
+			     });
+}
+
 rpc_metrics *
 rpc_server_metrics(rpc_server *s)
 {

@@ -27,6 +27,7 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "frep_status.h"
+#include "log.h"
 
 typedef struct rpc_server  rpc_server;
 typedef struct rpc_call    rpc_call;
@@ -200,6 +201,13 @@ rpc_call *rpc_call_set_current(rpc_call *call);
  * call's log lines and goes on with the calls a handler makes to partners.
  * Lives as long as the call. */
 const char *rpc_call_request_id(const rpc_call *call);
+
+/* Logs one event of the call (rpc_log_event) with its method and request
+ * id; status (a code name), peer and message may be NULL. For what a
+ * handler logs about its work ("replication", "apply"), so that one
+ * request id finds it. */
+void rpc_call_log_event(const rpc_call *call, rpc_log_level level, const char *event,
+    const char *status, const char *peer, const char *message);
 
 /* Writes a new request id (16 hex digits) into buf. Thread-safe. */
 void rpc_request_id_make(char *buf, size_t size);

@@ -152,6 +152,7 @@ audit_conflict(auto_sync *as, const char *rel, const replication_auto_outcome *o
 	    .digest_after  = "",
 	    .code          = (int32_t) o->code,
 	    .message       = (char *) o->message,
+	    .request_id    = (char *) o->request_id,
 	};
 	if (engine_audit_add(as->e, &rec, NULL, &st) != FREP_OK) {
 		rpc_log(RPC_LOG_WARN, "auto-sync: audit record: %s", st.message);
@@ -221,6 +222,31 @@ record_outcomes(auto_sync *as, const char *rel, const replication_auto_outcome *
 	return retry;
 }
 
+/* One info line per attempt that sent scopes, with the request id the
+ * attempt made for itself: the partner's "apply" line and both audits
+ * carry the same id. */
+static void
+log_sent(const engine_failover *rel, const replication_auto_outcome *out, size_t n)
+{
+	size_t sent = 0;
+	for (size_t i = 0; i < n; i++) {
+		sent += out[i].sent ? 1 : 0;
+	}
+	if (sent == 0) {
+		return;
+	}
+	char msg[ENGINE_RELATIONSHIP_NAME_MAX + 100];
+	snprintf(msg, sizeof(msg), "auto-sync: %zu scopes sent (relationship %s)", sent, rel->name);
+	rpc_log_event(RPC_LOG_INFO, &(rpc_log_fields){
+					.event       = "replication",
+					.status      = frep_code_name(FREP_OK),
+					.duration_ms = -1,
+					.request_id  = out[0].request_id,
+					.peer        = rel->partner_server,
+					.message     = msg,
+				    });
+}
+
 /* One relationship: its scopes changed here since the last replication go
  * to the partner. */
 static void
@@ -276,6 +302,7 @@ sync_relationship(auto_sync *as, const engine_failover *rel, int64_t now)
 		goto out;
 	}
 	retry = record_outcomes(as, rel->name, out, n_cand);
+	log_sent(rel, out, n_cand);
 
 out:
 	pthread_mutex_lock(&as->mu);

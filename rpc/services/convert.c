@@ -1119,6 +1119,7 @@ convert_audit_record_to_proto(
 	m->removed       = in->removed;
 	m->code          = in->code;
 	m->message       = str_or_empty(in->message);
+	m->request_id    = str_or_empty(in->request_id);
 	*out             = m;
 	return FREP_OK;
 }

@@ -409,8 +409,9 @@ dhcp_import_scope(Frep__V1__DhcpServer_Service *service, const Frep__V1__ImportS
 		reply.digest_before = before;
 		reply.digest_after  = after;
 		if (rc == FREP_OK && !input->dry_run) {
-			engine_audit_record rec = engine_audit_applied(
-			    "import", "", cfg.scope.scope_id, before, after, &changes);
+			engine_audit_record rec =
+			    engine_audit_applied("import", "", rpc_call_request_id(closure_data),
+				cfg.scope.scope_id, before, after, &changes);
 			rec.message = "ImportScope";
 			frep_status ast;
 			(void) engine_audit_add(self->e, &rec, NULL, &ast);

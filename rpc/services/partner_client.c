@@ -131,8 +131,8 @@ log_failure(const char *path, const char *url, const char *rid, const frep_statu
 
 frep_code
 partner_call(partner_pool *p, const char *url, const char *relationship, const char *secret,
-    const char *method, const ProtobufCMessage *input, ProtobufCMessage **out, uint32_t timeout_ms,
-    frep_status *st)
+    const char *request_id, const char *method, const ProtobufCMessage *input,
+    ProtobufCMessage **out, uint32_t timeout_ms, frep_status *st)
 {
 	const ProtobufCMethodDescriptor *m = protobuf_c_service_descriptor_get_method_by_name(
 	    &frep__v1__partner__descriptor, method);
@@ -147,7 +147,9 @@ partner_call(partner_pool *p, const char *url, const char *relationship, const c
 	 * shorter than the partner timeout; work the caller has given up on is
 	 * not started. */
 	rpc_call   *caller = rpc_call_current();
-	const char *rid    = caller != NULL ? rpc_call_request_id(caller) : NULL;
+	const char *rid    = request_id != NULL ? request_id
+			     : caller != NULL   ? rpc_call_request_id(caller)
+						: NULL;
 	uint32_t    limit  = timeout_ms != 0 ? timeout_ms : p->timeout_ms;
 	bool        cut    = false;
 	if (caller != NULL) {

@@ -32,12 +32,14 @@ partner_pool *partner_pool_new(
 void partner_pool_free(partner_pool *p);
 
 /* Calls method ("MirrorRelationship") of frep.v1.Partner on url, signed
- * for relationship with secret. On success *out is the decoded reply
- * (caller frees with protobuf_c_message_free_unpacked). timeout_ms 0 uses
- * the pool's default. Statuses are the partner's, or the transport's
- * (UNAVAILABLE, DEADLINE_EXCEEDED) naming the partner's URL. */
+ * for relationship with secret, with request_id as its x-request-id (NULL:
+ * the request id of the call whose handler runs on this thread, if any).
+ * On success *out is the decoded reply (caller frees with
+ * protobuf_c_message_free_unpacked). timeout_ms 0 uses the pool's default.
+ * Statuses are the partner's, or the transport's (UNAVAILABLE,
+ * DEADLINE_EXCEEDED) naming the partner's URL. */
 frep_code partner_call(partner_pool *p, const char *url, const char *relationship,
-    const char *secret, const char *method, const ProtobufCMessage *input, ProtobufCMessage **out,
-    uint32_t timeout_ms, frep_status *st);
+    const char *secret, const char *request_id, const char *method, const ProtobufCMessage *input,
+    ProtobufCMessage **out, uint32_t timeout_ms, frep_status *st);
 
 #endif /* FREP_RPC_PARTNER_CLIENT_H */

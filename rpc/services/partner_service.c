@@ -169,6 +169,36 @@ partner_service_authorize(void *service, rpc_call *call, frep_status *st)
  * this is one round trip in practice). */
 #define OUTGOING_WAIT_MS 5000
 
+/* One info line per apply that may have changed this server, with the
+ * request id the source logged and audited with its "sent" records: a
+ * success is otherwise logged only at debug (the access log). */
+static void
+log_applied(rpc_call *call, const char *relationship, const char *source,
+    const engine_apply_result *res, size_t n)
+{
+	size_t    applied = 0;
+	frep_code code    = FREP_OK;
+	for (size_t i = 0; i < n; i++) {
+		if (res[i].code == FREP_OK) {
+			applied++;
+		} else if (code == FREP_OK) {
+			code = res[i].code; /* the first refusal's */
+		}
+	}
+	/* source_server is the caller's text: a text log line takes it only
+	 * when it cannot forge a line. */
+	for (const char *p = source; *p != '\0'; p++) {
+		if ((unsigned char) *p < 0x20 || (unsigned char) *p >= 0x7f) {
+			source = "(unprintable source_server)";
+			break;
+		}
+	}
+	char msg[ENGINE_RELATIONSHIP_NAME_MAX + 100];
+	snprintf(msg, sizeof(msg), "%zu scopes (relationship %s): %zu applied, %zu refused", n,
+	    relationship, applied, n - applied);
+	rpc_call_log_event(call, RPC_LOG_INFO, "apply", frep_code_name(code), source, msg);
+}
+
 /* Applies n configs with the partner's rules (engine_scope_apply_guarded):
  * scopes refused because this server is sending a losing version of them
  * right now are applied again once that send has ended. Every scope's
@@ -212,9 +242,9 @@ guarded_apply(partner_service *ps, rpc_call *call, const char *relationship, con
 			return FREP_OK;
 		}
 		for (size_t i = 0; i < n; i++) {
-			recs[i] =
-			    engine_audit_applied(source, relationship, cfgs[i]->scope.scope_id,
-				res[i].digest_before, res[i].digest_after, &res[i].changes);
+			recs[i] = engine_audit_applied(source, relationship,
+			    rpc_call_request_id(call), cfgs[i]->scope.scope_id,
+			    res[i].digest_before, res[i].digest_after, &res[i].changes);
 			if (res[i].code != FREP_OK) {
 				recs[i].code    = (int32_t) res[i].code;
 				recs[i].message = res[i].status.message;
@@ -224,6 +254,7 @@ guarded_apply(partner_service *ps, rpc_call *call, const char *relationship, con
 			rpc_log(RPC_LOG_WARN, "audit records: %s", ast.message);
 		}
 		free(recs);
+		log_applied(call, relationship, source, res, n);
 	}
 	return FREP_OK;
 }

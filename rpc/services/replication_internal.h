@@ -17,6 +17,7 @@
 #include "frep_status.h"
 #include "partner_client.h"
 #include "replication_service.h"
+#include "rpc_server.h"
 
 #define NAMES_MAX 1000
 
@@ -42,10 +43,15 @@ typedef struct relctx {
 	 * (a partner digest other than the last-synced one); such a scope is
 	 * a conflict (ABORTED with partner_changed), nothing is sent. */
 	bool auto_mode;
+	/* The x-request-id of its partner calls and the request_id of its
+	 * audit records: the running call's, or one made for an attempt no
+	 * call asked for (auto-sync). */
+	char request_id[RPC_REQUEST_ID_MAX + 1];
 } relctx;
 
-/* Reads relationship name with its secrets into *c (zeroed first);
- * NOT_FOUND if unknown. Release with replication__relctx_fini. */
+/* Reads relationship name with its secrets into *c (zeroed first), and
+ * the request id (see relctx); NOT_FOUND if unknown. Release with
+ * replication__relctx_fini. */
 frep_code replication__relctx_init(replication *r, const char *name, relctx *c, frep_status *st);
 void      replication__relctx_fini(relctx *c);
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "replication_internal.h"
+#include "rpc_server.h"
 
 void
 replication__relctx_fini(relctx *c)
@@ -25,10 +26,22 @@ replication__relctx_fini(relctx *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* Every audit writer stores a call's request id as it is. */
+_Static_assert(RPC_REQUEST_ID_MAX <= ENGINE_REQUEST_ID_MAX,
+    "an audit record's request_id holds any x-request-id");
+
 frep_code
 replication__relctx_init(replication *r, const char *name, relctx *c, frep_status *st)
 {
 	memset(c, 0, sizeof(*c));
+	rpc_call *call = rpc_call_current();
+	if (call != NULL) {
+		snprintf(c->request_id, sizeof(c->request_id), "%s", rpc_call_request_id(call));
+	} else {
+		/* No caller (auto-sync): one id of its own for this attempt's
+		 * partner calls and audit records on both servers. */
+		rpc_request_id_make(c->request_id, sizeof(c->request_id));
+	}
 	if (engine_failover_get(r->e, name, &c->rel, st) != FREP_OK ||
 	    engine_failover_secret(r->e, name, &c->secret, st) != FREP_OK ||
 	    engine_failover_previous_secret(r->e, name, &c->previous, st) != FREP_OK) {
@@ -60,13 +73,13 @@ frep_code
 replication__rel_call(replication *r, const relctx *c, const char *method,
     const ProtobufCMessage *in, ProtobufCMessage **out, frep_status *st)
 {
-	const char *url = c->rel.partner_server;
-	frep_code   code =
-	    partner_call(r->pool, url, c->rel.name, c->secret, method, in, out, r->timeout_ms, st);
+	const char *url  = c->rel.partner_server;
+	frep_code   code = partner_call(r->pool, url, c->rel.name, c->secret, c->request_id, method,
+	      in, out, r->timeout_ms, st);
 	if (code == FREP_UNAUTHENTICATED && c->previous != NULL) {
 		frep_status first = *st;
-		code              = partner_call(
-				 r->pool, url, c->rel.name, c->previous, method, in, out, r->timeout_ms, st);
+		code = partner_call(r->pool, url, c->rel.name, c->previous, c->request_id, method,
+		    in, out, r->timeout_ms, st);
 		if (code != FREP_OK) {
 			*st = first;
 		}

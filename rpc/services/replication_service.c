@@ -246,6 +246,7 @@ sent_record(replication *r, const relctx *c, uint32_t scope_id, const Frep__V1__
 	    .removed       = sum3(res->changes, 2),
 	    .code          = res->code,
 	    .message       = res->message != NULL ? res->message : "",
+	    .request_id    = (char *) c->request_id,
 	};
 }
 
@@ -575,8 +576,40 @@ replicate_relationship(replication *r, reply *rp, const char *name, const uint32
 	replication__relctx_fini(&c);
 }
 
+/* One info line per replication call, with its request id: a success is
+ * otherwise logged only at debug (the access log), and an operator
+ * follows a replication from this line to the partner's "apply" line and
+ * to both audits by that id. */
 static void
-send_reply(reply *rp, Frep__V1__ReplicateResponse_Closure closure, void *closure_data)
+log_replication_done(const reply *rp, bool dry_run, rpc_call *call)
+{
+	size_t      sent = 0, unchanged = 0, failed = 0;
+	frep_code   code = FREP_OK;
+	const char *peer = rp->n_results > 0 ? rp->results[0]->partner : NULL;
+	for (size_t i = 0; i < rp->n_results; i++) {
+		const Frep__V1__ScopeResult *res = rp->results[i];
+		if (res->code != FREP_OK) {
+			if (failed++ == 0) {
+				code = (frep_code) res->code; /* the first failure's */
+			}
+		} else if (res->unchanged) {
+			unchanged++;
+		} else {
+			sent++;
+		}
+		if (peer != NULL && strcmp(peer, res->partner) != 0) {
+			peer = NULL; /* several partners: each failure's line names its own */
+		}
+	}
+	char msg[200];
+	snprintf(msg, sizeof(msg), "%zu scopes: %zu %s, %zu unchanged, %zu failed", rp->n_results,
+	    sent, dry_run ? "compared (dry run: nothing changed on the partner)" : "sent",
+	    unchanged, failed);
+	rpc_call_log_event(call, RPC_LOG_INFO, "replication", frep_code_name(code), peer, msg);
+}
+
+static void
+send_reply(reply *rp, bool dry_run, Frep__V1__ReplicateResponse_Closure closure, void *closure_data)
 {
 	Frep__V1__ReplicateResponse out = FREP__V1__REPLICATE_RESPONSE__INIT;
 	frep_status                 st;
@@ -599,18 +632,11 @@ send_reply(reply *rp, Frep__V1__ReplicateResponse_Closure closure, void *closure
 			snprintf(msg, sizeof(msg), "scope %s (relationship %s) to %s: %s",
 			    rp->results[i]->scope_id, rp->results[i]->relationship,
 			    rp->results[i]->partner, rp->results[i]->message);
-			rpc_log_event(
-			    RPC_LOG_WARN, &(rpc_log_fields){
-					      .event       = "replication",
-					      .method      = rpc_call_method(closure_data),
-					      .status      = frep_code_name(rp->results[i]->code),
-					      .duration_ms = -1,
-					      .request_id  = rpc_call_request_id(closure_data),
-					      .peer        = rp->results[i]->partner,
-					      .message     = msg,
-					  });
+			rpc_call_log_event(closure_data, RPC_LOG_WARN, "replication",
+			    frep_code_name(rp->results[i]->code), rp->results[i]->partner, msg);
 		}
 	}
+	log_replication_done(rp, dry_run, closure_data);
 	out.results   = rp->results;
 	out.n_results = rp->n_results;
 	out.errors    = rp->errors;
@@ -845,7 +871,7 @@ fanout_finish(replication *r, reply *rp, rel_job *jobs, char *const *partners, s
 		rpc_call_fail_status(closure_data, failed);
 		closure(NULL, closure_data);
 	} else {
-		send_reply(rp, closure, closure_data);
+		send_reply(rp, dry_run, closure, closure_data);
 	}
 	fanout_fini(jobs, n);
 	reply_fini(rp);
@@ -1119,6 +1145,7 @@ replication_auto_sync_scopes(replication *r, const char *name, const uint32_t *i
 		o->code     = (frep_code) res->code;
 		snprintf(
 		    o->message, sizeof(o->message), "%s", res->message != NULL ? res->message : "");
+		snprintf(o->request_id, sizeof(o->request_id), "%s", c.request_id);
 		/* In auto mode a sent scope never has partner_changed (those are
 		 * not sent), so ABORTED with it is the conflict. */
 		o->conflict = res->code == FREP_ABORTED && res->partner_changed;
@@ -1421,8 +1448,8 @@ mirror_call(replication *r, const engine_failover *rel, const char *secret, bool
 	req.relationship = m;
 	req.force        = force;
 	req.remove       = remove;
-	code = partner_call(r->pool, rel->partner_server, rel->name, secret, "MirrorRelationship",
-	    &req.base, &out, r->timeout_ms, st);
+	code             = partner_call(r->pool, rel->partner_server, rel->name, secret, NULL,
+			"MirrorRelationship", &req.base, &out, r->timeout_ms, st);
 	if (code == FREP_OK && !remove) {
 		learn_partner_ha_url(r, rel->name, out);
 	}

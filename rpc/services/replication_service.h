@@ -24,6 +24,7 @@
 #include "frep_status.h"
 #include "auto_sync.h"
 #include "partner_client.h"
+#include "rpc_server.h"
 
 typedef struct replication replication;
 
@@ -97,6 +98,7 @@ typedef struct replication_auto_outcome {
 	 * anything was applied). */
 	bool unreachable;
 	char message[FREP_STATUS_MESSAGE_MAX];
+	char request_id[RPC_REQUEST_ID_MAX + 1]; /* the attempt's (its audit records') */
 } replication_auto_outcome;
 
 /* Replicates n scopes of relationship name as ReplicateByScopeId does
