@@ -3,9 +3,12 @@
  * path (frep_client_invoke + FREP_METHOD_INDEX) returning a status, per-call
  * options (deadline, metadata, wait-for-ready, the reply's info), and a
  * shared library that exports the API and the generated code but not its
- * internals (checked with dlopen on the built libfrep-client.so, argv[1]).
+ * internals (checked with dlopen on the built libfrep-client.so, argv[1]);
+ * a read-only call is sent again after a lost connection unless it is
+ * signed for one use (x-frep-mac).
  */
 #include <dlfcn.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +17,9 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
 
 #include "frep/v1/dhcp_server.pb-c.h"
 #include "frep/v1/health.pb-c.h"
@@ -115,6 +121,72 @@ test_client_api_library_exports_only_the_api(void **state)
 	dlclose(lib);
 }
 
+/* A server that takes each request and drops its connection without an
+ * answer, counting the requests. */
+typedef struct dropper {
+	nng_socket sock;
+	int        received;
+} dropper;
+
+static void *
+dropper_main(void *arg)
+{
+	dropper *d = arg;
+	nng_msg *m;
+	while (nng_recvmsg(d->sock, &m, 0) == 0) {
+		__atomic_add_fetch(&d->received, 1, __ATOMIC_SEQ_CST);
+		nng_pipe_close(nng_msg_get_pipe(m));
+		nng_msg_free(m);
+	}
+	return NULL;
+}
+
+static int
+dropped_call(const char *url, bool signed_call, frep_code *code)
+{
+	dropper   d = {0};
+	pthread_t t;
+	assert_int_equal(nng_rep0_open(&d.sock), 0);
+	assert_int_equal(nng_listen(d.sock, url, NULL, 0), 0);
+	pthread_create(&t, NULL, dropper_main, &d);
+	frep_client        *c = NULL;
+	frep_status         st;
+	frep_client_options o = {.timeout_ms = 3000};
+	assert_int_equal(frep_client_open(url, &o, &c, &st), FREP_OK);
+	frep_metadata                  md[] = {{"x-frep-mac", "00"}};
+	frep_call_options              co   = {.metadata = md, .n_metadata = signed_call ? 1 : 0};
+	Frep__V1__HealthCheckRequest   req  = FREP__V1__HEALTH_CHECK_REQUEST__INIT;
+	Frep__V1__HealthCheckResponse *out  = NULL;
+	*code = frep_client_call(c, "/frep.v1.Health/Check", &req.base,
+	    &frep__v1__health_check_response__descriptor, (ProtobufCMessage **) &out, &co, &st);
+	frep_client_close(c);
+	nng_close(d.sock);
+	pthread_join(t, NULL);
+	return __atomic_load_n(&d.received, __ATOMIC_SEQ_CST);
+}
+
+/* A read-only call (Check) whose connection drops is sent again; one
+ * signed for one use (x-frep-mac, a partner call) is not: the receiver
+ * would refuse the same MAC as a replay. */
+static void
+test_client_api_signed_calls_are_not_resent(void **state)
+{
+	(void) state;
+	char     *dir = tu_tmpdir();
+	char      url[600];
+	frep_code code;
+	snprintf(url, sizeof(url), "ipc://%s/resend.sock", dir);
+	int plain = dropped_call(url, false, &code);
+	assert_true(plain >= 2);
+	assert_int_not_equal(code, FREP_OK);
+	snprintf(url, sizeof(url), "ipc://%s/signed.sock", dir);
+	int once = dropped_call(url, true, &code);
+	assert_int_equal(once, 1);
+	assert_int_equal(code, FREP_UNAVAILABLE);
+	tu_rmtree(dir);
+	free(dir);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -122,6 +194,7 @@ main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_client_api_typed_invoke_and_reply_info),
 	    cmocka_unit_test(test_client_api_library_exports_only_the_api),
+	    cmocka_unit_test(test_client_api_signed_calls_are_not_resent),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
