@@ -434,6 +434,61 @@ test_promise_add_failover_force_replaces_partner_scope(void **state)
  * (the scope uses an option definition the partner lacks): the
  * relationship keeps its scopes on both sides, the partner has no copy,
  * and once the partner has the definition the same call works. */
+/* A forced AddFailover (or AddFailoverScope) that fails part way never
+ * deletes a scope the partner had on its own: undone, the partner keeps
+ * it (in no relationship), with this server's version if it was already
+ * replaced (as force asked) or its own if not. */
+static void
+test_promise_forced_add_that_fails_keeps_partner_scopes(void **state)
+{
+	fixture *f = *state;
+	rt_node *a = start(f, 0), *b = start(f, 1);
+	char     da[65], db_before[65], db[65];
+	rt_import_scope(a->c, 86, 1, 6, "source");
+	rt_import_scope(a->c, 86, 2, 4, "refused there");
+	rt_import_scope(b->c, 86, 1, 3, "partner's own");
+	rt_import_scope(b->c, 86, 3, 2, "partner's other");
+	rt_import_scope(a->c, 86, 3, 5, "source three");
+	Frep__V1__OptionDefinition d = FREP__V1__OPTION_DEFINITION__INIT;
+	d.option_id                  = 250;
+	d.name                       = "site-code";
+	d.type                       = FREP__V1__OPTION_TYPE__OPTION_TYPE_STRING;
+	rt_call_ok(a->c, "DhcpServer", "AddOptionDefinition", &d.base);
+	set_scope_option(a, "10.86.2.0", 250, "nice-2");
+	rt_digest(a->c, "10.86.1.0", da);
+	rt_digest(b->c, "10.86.1.0", db_before);
+
+	char       *scopes[] = {"10.86.1.0", "10.86.2.0", "10.86.3.0"};
+	frep_status st;
+	frep_code   code = add_failover(a, "pair", b->url, scopes, 3, true, &st);
+	print_message(
+	    "forced AddFailover, one scope refused: %s: %s\n", frep_code_name(code), st.message);
+	expect_code(code, FREP_FAILED_PRECONDITION, "forced AddFailover", &st);
+	assert_no_failover(a, "pair");
+	assert_no_failover(b, "pair");
+	/* The partner's own scopes are still there, in no relationship. */
+	assert_true(has_scope(b, "10.86.1.0"));
+	assert_true(has_scope(b, "10.86.3.0"));
+	assert_false(has_scope(b, "10.86.2.0"));
+	rt_digest(b->c, "10.86.1.0", db);
+	if (strcmp(db, da) != 0 && strcmp(db, db_before) != 0) {
+		fail_msg("10.86.1.0 on the partner is neither its own nor this server's version");
+	}
+
+	/* The same through AddFailoverScope on a working relationship. */
+	rt_import_scope(a->c, 86, 4, 3, "base");
+	char *base[] = {"10.86.4.0"};
+	rt_add_failover(a->c, "pair", b->url, SECRET, base, 1, FREP_OK);
+	code = failover_scope(a, "AddFailoverScope", "pair", scopes, 3, true, &st);
+	expect_code(code, FREP_FAILED_PRECONDITION, "forced AddFailoverScope", &st);
+	const char *const one[] = {"10.86.4.0"};
+	assert_failover_scopes(a, "pair", one, 1);
+	assert_failover_scopes(b, "pair", one, 1);
+	assert_true(has_scope(b, "10.86.1.0"));
+	assert_true(has_scope(b, "10.86.3.0"));
+	assert_false(has_scope(b, "10.86.2.0"));
+}
+
 static void
 test_promise_add_failover_scope_undone_when_partner_refuses(void **state)
 {
@@ -981,6 +1036,8 @@ main(void)
 		test_promise_add_failover_scope_failure_undone_on_both_sides, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_promise_add_failover_force_replaces_partner_scope, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_promise_forced_add_that_fails_keeps_partner_scopes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_promise_add_failover_scope_undone_when_partner_refuses, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

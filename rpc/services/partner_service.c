@@ -517,19 +517,39 @@ fail:
 	closure(NULL, closure_data);
 }
 
-/* Removes the scopes of rel that are not in keep (deleting them here, as
- * Windows deletes a scope from the partner when it leaves failover). */
+static bool
+listed(const uint32_t *ids, size_t n, uint32_t id)
+{
+	for (size_t k = 0; k < n; k++) {
+		if (ids[k] == id) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Removes the scopes of rel that are not in keep: deleting them here, as
+ * Windows deletes a scope from the partner when it leaves failover, except
+ * those in own (MirrorRelationshipRequest.keep_scope_ids: this server's
+ * own before a forced call that failed), which only leave the
+ * relationship. */
 static frep_code
 drop_scopes_not_in(partner_service *ps, const engine_failover *rel, const uint32_t *keep,
-    size_t n_keep, frep_status *st)
+    size_t n_keep, const uint32_t *own, size_t n_own, frep_status *st)
 {
 	for (size_t i = 0; i < rel->n_scope_ids; i++) {
-		bool kept = false;
-		for (size_t k = 0; k < n_keep && !kept; k++) {
-			kept = keep[k] == rel->scope_ids[i];
+		uint32_t id = rel->scope_ids[i];
+		if (listed(keep, n_keep, id)) {
+			continue;
 		}
-		if (!kept && engine_scope_remove(ps->e, rel->scope_ids[i], true, st) != FREP_OK &&
-		    st->code != FREP_NOT_FOUND) {
+		if (listed(own, n_own, id)) {
+			if (engine_failover_remove_scopes(ps->e, rel->name, &id, 1, NULL, st) !=
+				FREP_OK &&
+			    st->code != FREP_NOT_FOUND) {
+				return st->code;
+			}
+		} else if (engine_scope_remove(ps->e, id, true, st) != FREP_OK &&
+			   st->code != FREP_NOT_FOUND) {
 			return st->code;
 		}
 	}
@@ -595,6 +615,8 @@ partner_mirror_relationship(Frep__V1__Partner_Service *service,
 	engine_failover                      want, have = {0};
 	bool                                 have_it = false;
 	Frep__V1__MirrorRelationshipResponse out     = FREP__V1__MIRROR_RELATIONSHIP_RESPONSE__INIT;
+	uint32_t                            *own     = NULL;
+	size_t                               n_own   = 0;
 
 	convert_arena_init(&a);
 	if (in->relationship == NULL) {
@@ -605,6 +627,11 @@ partner_mirror_relationship(Frep__V1__Partner_Service *service,
 	    FREP_OK) {
 		goto fail;
 	}
+	if (convert_scope_ids_from_proto(in->keep_scope_ids, in->n_keep_scope_ids, "keep_scope_ids",
+		&a, &own, &st) != FREP_OK) {
+		goto fail;
+	}
+	n_own = in->n_keep_scope_ids;
 	if (engine_failover_get(ps->e, want.name, &have, &st) == FREP_OK) {
 		have_it = true;
 	} else if (st.code != FREP_NOT_FOUND) {
@@ -635,7 +662,7 @@ partner_mirror_relationship(Frep__V1__Partner_Service *service,
 				goto fail;
 			}
 		} else if (in->remove) {
-			if (drop_scopes_not_in(ps, &have, NULL, 0, &st) != FREP_OK ||
+			if (drop_scopes_not_in(ps, &have, NULL, 0, own, n_own, &st) != FREP_OK ||
 			    engine_failover_remove(ps->e, want.name, &st) != FREP_OK) {
 				goto fail;
 			}
@@ -643,8 +670,8 @@ partner_mirror_relationship(Frep__V1__Partner_Service *service,
 		} else {
 			/* Keep only the listed scopes (the new ones arrive by
 			 * ApplyScope and join then). */
-			if (drop_scopes_not_in(ps, &have, want.scope_ids, want.n_scope_ids, &st) !=
-			    FREP_OK) {
+			if (drop_scopes_not_in(ps, &have, want.scope_ids, want.n_scope_ids, own,
+				n_own, &st) != FREP_OK) {
 				goto fail;
 			}
 			engine_failover_fini(&have);

@@ -1310,30 +1310,32 @@ push_scopes(
 	return code;
 }
 
-/* ALREADY_EXISTS naming the first of the scopes the partner already
- * holds (unless force); the partner's status when it cannot say. */
+/* The scopes of ids[0..n) that exist on the partner of relationship name
+ * (in no relationship or in this one), as dotted quads in arena a:
+ * (*present)[0..*n_present). One GetScopeDigests call. */
 static frep_code
-partner_has_any(
-    replication *r, const char *name, const uint32_t *ids, size_t n, bool force, frep_status *st)
+partner_scopes_present(replication *r, const char *name, const uint32_t *ids, size_t n,
+    convert_arena *a, char ***present, size_t *n_present, frep_status *st)
 {
 	relctx            c;
-	convert_arena     a;
 	ProtobufCMessage *out  = NULL;
 	frep_code         code = FREP_OK;
-	if (force || n == 0) {
+	*present               = NULL;
+	*n_present             = 0;
+	if (n == 0) {
 		return FREP_OK;
 	}
 	if (replication__relctx_init(r, name, &c, st) != FREP_OK) {
 		return st->code;
 	}
-	convert_arena_init(&a);
-	char **texts = convert_arena_alloc(&a, (n + 1) * sizeof(char *), st);
-	if (texts == NULL) {
+	char **texts = convert_arena_alloc(a, (n + 1) * sizeof(char *), st);
+	char **have  = convert_arena_alloc(a, (n + 1) * sizeof(char *), st);
+	if (texts == NULL || have == NULL) {
 		code = st->code;
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if ((texts[i] = convert_ipv4_to_text(&a, ids[i], false, st)) == NULL) {
+		if ((texts[i] = convert_ipv4_to_text(a, ids[i], false, st)) == NULL) {
 			code = st->code;
 			goto out;
 		}
@@ -1349,19 +1351,42 @@ partner_has_any(
 	Frep__V1__GetScopeDigestsResponse *d = (Frep__V1__GetScopeDigestsResponse *) out;
 	for (size_t i = 0; i < d->n_digests && i < n; i++) {
 		if (d->digests[i] != NULL && d->digests[i]->digest[0] != '\0') {
-			code = frep_status_set(st, FREP_ALREADY_EXISTS,
-			    "scope %s already exists on the partner %s; it is not replaced (use "
-			    "force to take it over)",
-			    texts[i], c.rel.partner_server);
-			break;
+			have[(*n_present)++] = texts[i];
 		}
 	}
+	*present = have;
 out:
 	if (out != NULL) {
 		protobuf_c_message_free_unpacked(out, NULL);
 	}
-	convert_arena_fini(&a);
 	replication__relctx_fini(&c);
+	return code;
+}
+
+/* ALREADY_EXISTS naming the first scope of ids the partner already has,
+ * unless force. */
+static frep_code
+partner_has_any(
+    replication *r, const char *name, const uint32_t *ids, size_t n, bool force, frep_status *st)
+{
+	convert_arena a;
+	char        **present = NULL;
+	size_t        n_present;
+	if (force || n == 0) {
+		return FREP_OK;
+	}
+	convert_arena_init(&a);
+	frep_code code = partner_scopes_present(r, name, ids, n, &a, &present, &n_present, st);
+	if (code == FREP_OK && n_present > 0) {
+		engine_failover rel  = {0};
+		bool            have = engine_failover_get(r->e, name, &rel, NULL) == FREP_OK;
+		code                 = frep_status_set(st, FREP_ALREADY_EXISTS,
+				    "scope %s already exists on the partner %s; it is not replaced (use force to "
+						    "take it over)",
+				    present[0], have ? rel.partner_server : "");
+		engine_failover_fini(&rel);
+	}
+	convert_arena_fini(&a);
 	return code;
 }
 
@@ -1432,7 +1457,7 @@ replication_refresh_kea_ha_url(replication *r, frep_status *st)
 
 static frep_code
 mirror_call(replication *r, const engine_failover *rel, const char *secret, bool force, bool remove,
-    frep_status *st)
+    char **keep, size_t n_keep, frep_status *st)
 {
 	convert_arena                       a;
 	Frep__V1__FailoverRelationship     *m   = NULL;
@@ -1445,11 +1470,13 @@ mirror_call(replication *r, const engine_failover *rel, const char *secret, bool
 		convert_arena_fini(&a);
 		return st->code;
 	}
-	req.relationship = m;
-	req.force        = force;
-	req.remove       = remove;
-	code             = partner_call(r->pool, rel->partner_server, rel->name, secret, NULL,
-			"MirrorRelationship", &req.base, &out, r->timeout_ms, st);
+	req.relationship     = m;
+	req.force            = force;
+	req.remove           = remove;
+	req.keep_scope_ids   = keep;
+	req.n_keep_scope_ids = n_keep;
+	code                 = partner_call(r->pool, rel->partner_server, rel->name, secret, NULL,
+			    "MirrorRelationship", &req.base, &out, r->timeout_ms, st);
 	if (code == FREP_OK && !remove) {
 		learn_partner_ha_url(r, rel->name, out);
 	}
@@ -1488,21 +1515,32 @@ replication_failover_add(
 	if (engine_failover_add(r->e, &here, &stored, st) != FREP_OK) {
 		return st->code;
 	}
-	if (mirror_call(r, &stored, rel->shared_secret, force, false, st) != FREP_OK) {
+	if (mirror_call(r, &stored, rel->shared_secret, force, false, NULL, 0, st) != FREP_OK) {
 		engine_failover_remove(r->e, rel->name, &ignore);
 		engine_failover_fini(&stored);
 		return st->code;
 	}
-	if (stored.n_scope_ids > 0 && push_scopes(r, stored.name, stored.scope_ids,
-					  stored.n_scope_ids, force, st) != FREP_OK) {
+	/* With force, the partner's own scopes among ours are noted first:
+	 * if the push fails they stay there (never deleted), detached. */
+	convert_arena a;
+	char        **own   = NULL;
+	size_t        n_own = 0;
+	convert_arena_init(&a);
+	if (stored.n_scope_ids > 0 &&
+	    ((force && partner_scopes_present(r, stored.name, stored.scope_ids, stored.n_scope_ids,
+			   &a, &own, &n_own, st) != FREP_OK) ||
+		push_scopes(r, stored.name, stored.scope_ids, stored.n_scope_ids, force, st) !=
+		    FREP_OK)) {
 		/* All or nothing: take the mirror (and the scopes it got) back. */
 		frep_status saved = *st;
-		mirror_call(r, &stored, rel->shared_secret, false, true, &ignore);
+		mirror_call(r, &stored, rel->shared_secret, false, true, own, n_own, &ignore);
 		engine_failover_remove(r->e, rel->name, &ignore);
 		engine_failover_fini(&stored);
+		convert_arena_fini(&a);
 		*st = saved;
 		return replication__prefix_partner(st, rel->partner_server);
 	}
+	convert_arena_fini(&a);
 	rpc_log(RPC_LOG_INFO, "relationship \"%s\" created with partner %s (%zu scopes)",
 	    stored.name, stored.partner_server, stored.n_scope_ids);
 	engine_failover_fini(&stored);
@@ -1519,7 +1557,7 @@ replication_failover_remove(replication *r, const char *name, frep_status *st)
 		return st->code;
 	}
 	if ((code = engine_failover_secret(r->e, name, &secret, st)) == FREP_OK) {
-		code = mirror_call(r, &rel, secret, false, true, st);
+		code = mirror_call(r, &rel, secret, false, true, NULL, 0, st);
 		if (code == FREP_NOT_FOUND) {
 			code = FREP_OK; /* already gone there */
 		}
@@ -1542,18 +1580,27 @@ replication_failover_add_scopes(replication *r, const char *name, const uint32_t
 		return st->code;
 	}
 	/* A scope the partner already has is its own (in no relationship or
-	 * another one): refused unless force, as AddFailover does. */
+	 * another one): refused unless force, as AddFailover does; with
+	 * force, noted, so that a failed push leaves it there, detached. */
+	convert_arena a;
+	char        **own   = NULL;
+	size_t        n_own = 0;
+	convert_arena_init(&a);
 	if (partner_has_any(r, name, scope_ids, n, force, st) != FREP_OK ||
+	    (force &&
+		partner_scopes_present(r, name, scope_ids, n, &a, &own, &n_own, st) != FREP_OK) ||
 	    push_scopes(r, name, scope_ids, n, force, st) != FREP_OK) {
 		frep_status     saved  = *st;
 		engine_failover rel    = {0};
 		char           *secret = NULL;
 		engine_failover_remove_scopes(r->e, name, scope_ids, n, NULL, &ignore);
-		/* The partner keeps only the scopes still in the relationship. */
+		/* The partner keeps only the scopes still in the relationship
+		 * (and its own from before, detached). */
 		if (engine_failover_get(r->e, name, &rel, &ignore) == FREP_OK &&
 		    engine_failover_secret(r->e, name, &secret, &ignore) == FREP_OK) {
-			mirror_call(r, &rel, secret, false, false, &ignore);
+			mirror_call(r, &rel, secret, false, false, own, n_own, &ignore);
 		}
+		convert_arena_fini(&a);
 		if (secret != NULL) {
 			explicit_bzero(secret, strlen(secret));
 			free(secret);
@@ -1562,6 +1609,7 @@ replication_failover_add_scopes(replication *r, const char *name, const uint32_t
 		*st = saved;
 		return st->code;
 	}
+	convert_arena_fini(&a);
 	return out != NULL ? engine_failover_get(r->e, name, out, st) : FREP_OK;
 }
 
@@ -1578,7 +1626,7 @@ replication_failover_remove_scopes(replication *r, const char *name, const uint3
 	}
 	if ((code = engine_failover_get(r->e, name, &rel, st)) == FREP_OK &&
 	    (code = engine_failover_secret(r->e, name, &secret, st)) == FREP_OK) {
-		code = mirror_call(r, &rel, secret, false, false, st);
+		code = mirror_call(r, &rel, secret, false, false, NULL, 0, st);
 	}
 	if (code != FREP_OK) {
 		engine_failover_add_scopes(r->e, name, scope_ids, n, NULL, &ignore);
