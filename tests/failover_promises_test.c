@@ -285,6 +285,26 @@ set_scope_option(rt_node *n, const char *scope, uint32_t id, const char *value)
 	rt_call_ok(n->c, "DhcpServer", "SetOptionValue", &req.base);
 }
 
+/* A string option definition id on n, named "site-code". */
+static void
+add_site_code_definition(rt_node *n, uint32_t id)
+{
+	Frep__V1__OptionDefinition d = FREP__V1__OPTION_DEFINITION__INIT;
+	d.option_id                  = id;
+	d.name                       = "site-code";
+	d.type                       = FREP__V1__OPTION_TYPE__OPTION_TYPE_STRING;
+	rt_call_ok(n->c, "DhcpServer", "AddOptionDefinition", &d.base);
+}
+
+/* The definition on n and scope's value of it: a scope a partner without
+ * the definition refuses. */
+static void
+scope_uses_definition(rt_node *n, const char *scope, uint32_t id, const char *value)
+{
+	add_site_code_definition(n, id);
+	set_scope_option(n, scope, id, value);
+}
+
 /* --- RemoveFailover / RemoveFailoverScope -------------------------------- */
 
 /* SEMANTICS: RemoveFailover removes the relationship on both servers and
@@ -375,12 +395,7 @@ test_promise_add_failover_scope_failure_undone_on_both_sides(void **state)
 	rt_node *a = start(f, 0), *b = start(f, 1);
 	rt_import_scope(a->c, 83, 1, 5, "good");
 	rt_import_scope(a->c, 83, 2, 5, "bad");
-	Frep__V1__OptionDefinition d = FREP__V1__OPTION_DEFINITION__INIT;
-	d.option_id                  = 250;
-	d.name                       = "site-code";
-	d.type                       = FREP__V1__OPTION_TYPE__OPTION_TYPE_STRING;
-	rt_call_ok(a->c, "DhcpServer", "AddOptionDefinition", &d.base);
-	set_scope_option(a, "10.83.2.0", 250, "paris-3");
+	scope_uses_definition(a, "10.83.2.0", 250, "paris-3");
 	char       *scopes[] = {"10.83.1.0", "10.83.2.0"};
 	frep_status st;
 	frep_code   code = add_failover(a, "pair", b->url, scopes, 2, false, &st);
@@ -449,12 +464,7 @@ test_promise_forced_add_that_fails_keeps_partner_scopes(void **state)
 	rt_import_scope(b->c, 86, 1, 3, "partner's own");
 	rt_import_scope(b->c, 86, 3, 2, "partner's other");
 	rt_import_scope(a->c, 86, 3, 5, "source three");
-	Frep__V1__OptionDefinition d = FREP__V1__OPTION_DEFINITION__INIT;
-	d.option_id                  = 250;
-	d.name                       = "site-code";
-	d.type                       = FREP__V1__OPTION_TYPE__OPTION_TYPE_STRING;
-	rt_call_ok(a->c, "DhcpServer", "AddOptionDefinition", &d.base);
-	set_scope_option(a, "10.86.2.0", 250, "nice-2");
+	scope_uses_definition(a, "10.86.2.0", 250, "nice-2");
 	rt_digest(a->c, "10.86.1.0", da);
 	rt_digest(b->c, "10.86.1.0", db_before);
 
@@ -496,12 +506,7 @@ test_promise_add_failover_scope_undone_when_partner_refuses(void **state)
 	rt_node *a = start(f, 0), *b = start(f, 1);
 	rt_import_scope(a->c, 85, 1, 4, "in");
 	rt_import_scope(a->c, 85, 2, 4, "new");
-	Frep__V1__OptionDefinition d = FREP__V1__OPTION_DEFINITION__INIT;
-	d.option_id                  = 251;
-	d.name                       = "site-code";
-	d.type                       = FREP__V1__OPTION_TYPE__OPTION_TYPE_STRING;
-	rt_call_ok(a->c, "DhcpServer", "AddOptionDefinition", &d.base);
-	set_scope_option(a, "10.85.2.0", 251, "lyon-1");
+	scope_uses_definition(a, "10.85.2.0", 251, "lyon-1");
 	char *scopes[] = {"10.85.1.0"};
 	rt_add_failover(a->c, "pair", b->url, SECRET, scopes, 1, FREP_OK);
 	char       *more[] = {"10.85.2.0"};
@@ -517,7 +522,7 @@ test_promise_add_failover_scope_undone_when_partner_refuses(void **state)
 	assert_false(has_scope(b, "10.85.2.0"));
 	/* Undone here: the scope is free again; with the definition on the
 	 * partner the same call goes through. */
-	rt_call_ok(b->c, "DhcpServer", "AddOptionDefinition", &d.base);
+	add_site_code_definition(b, 251);
 	expect_code(failover_scope(a, "AddFailoverScope", "pair", more, 1, false, &st), FREP_OK,
 	    "AddFailoverScope once the partner has the definition", &st);
 	const char *const two[] = {"10.85.1.0", "10.85.2.0"};
