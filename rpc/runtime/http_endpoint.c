@@ -70,6 +70,10 @@ struct rpc_http {
 	pthread_cond_t  idle_cv;
 	size_t          in_flight; /* calls between the handler and their answer */
 
+	/* Answered calls whose aio and context the guard thread frees (see
+	 * call_done). */
+	struct http_call *done;
+
 	/* The connection bound (HTTP_MAX_CONNECTIONS) on port. */
 	rpc_half_open *guard;
 	int            port;
@@ -95,6 +99,7 @@ typedef struct http_call {
 	bool                             proto; /* application/proto, not JSON */
 	uint32_t                         timeout_ms;
 	char                             request_id[RPC_REQUEST_ID_MAX + 1];
+	struct http_call                *next_done; /* on rpc_http.done */
 } http_call;
 
 /* --- Connect's codes ----------------------------------------------------- */
@@ -280,19 +285,47 @@ respond_from_reply(http_call *c, nng_msg *msg)
 	free(s);
 }
 
+/* Frees the answered calls' aios, then their contexts. Never from a call's
+ * own callback: nng_aio_free waits for it, and for nng 1.5.2's timeout
+ * thread, which can hold an aio whose receive has just completed and run
+ * the req context's cancel on it late: the context must still exist then
+ * (closed first, the cancel locked freed memory; see frep_client_close). */
+static void
+bury_done(rpc_http *h)
+{
+	pthread_mutex_lock(&h->mtx);
+	http_call *c = h->done;
+	h->done      = NULL;
+	pthread_mutex_unlock(&h->mtx);
+	while (c != NULL) {
+		http_call *next = c->next_done;
+		nng_aio_free(c->aio);
+		nng_ctx_close(c->ctx);
+		free(c);
+		c = next;
+	}
+}
+
 static void
 call_done(http_call *c)
 {
 	rpc_http *h = c->h;
-	nng_ctx_close(c->ctx);
-	/* Our own callback is running: the aio is freed by nng's reaper. */
-	nng_aio_reap(c->aio);
-	free(c);
 	pthread_mutex_lock(&h->mtx);
+	bool buried = h->guard_running;
+	if (buried) {
+		c->next_done = h->done;
+		h->done      = c;
+	}
 	if (--h->in_flight == 0) {
 		pthread_cond_broadcast(&h->idle_cv);
 	}
 	pthread_mutex_unlock(&h->mtx);
+	if (!buried) {
+		/* No thread to bury it (not started): nng's reaper frees it. */
+		nng_ctx_close(c->ctx);
+		nng_aio_reap(c->aio);
+		free(c);
+	}
 }
 
 static void
@@ -742,6 +775,7 @@ guard_main(void *arg)
 			break;
 		}
 		pthread_mutex_unlock(&h->mtx);
+		bury_done(h);
 		size_t dropped = rpc_half_open_scan(h->guard, &h->port, 1, nng_clock());
 		if (dropped > 0) {
 			rpc_metrics_count(rpc_server_metrics(h->server),
@@ -801,7 +835,9 @@ rpc_http_start(rpc_http *h, frep_status *st)
 			return frep_status_set(
 			    st, FREP_INTERNAL, "HTTP listener %s: no thread for its guard", h->url);
 		}
+		pthread_mutex_lock(&h->mtx);
 		h->guard_running = true;
+		pthread_mutex_unlock(&h->mtx);
 	}
 	return FREP_OK;
 }
@@ -837,6 +873,7 @@ rpc_http_free(rpc_http *h)
 		pthread_cond_wait(&h->idle_cv, &h->mtx);
 	}
 	pthread_mutex_unlock(&h->mtx);
+	bury_done(h);
 	if (h->hs != NULL) {
 		if (h->started) {
 			nng_http_server_stop(h->hs);
