@@ -115,6 +115,7 @@ rt_node_start(rt_node *n, const char *dir)
 	if (n->c == NULL) {
 		frep_status st;
 		assert_int_equal(frep_client_open(n->url, &n->copts, &n->c, &st), FREP_OK);
+		assert_int_equal(tu_client_ready(n->c, 15000), 0);
 	}
 }
 

@@ -68,6 +68,7 @@ setup(void **state)
 		frep_client_options o = {.timeout_ms = 30000};
 		frep_status         st;
 		assert_int_equal(frep_client_open(n->url, &o, &n->c, &st), FREP_OK);
+		assert_int_equal(tu_client_ready(n->c, 15000), 0);
 	}
 	*state = f;
 	return 0;

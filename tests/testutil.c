@@ -154,6 +154,24 @@ tu_wait_healthy(const char *url, unsigned timeout_ms)
 }
 
 int
+tu_client_ready(frep_client *c, unsigned timeout_ms)
+{
+	Frep__V1__HealthCheckRequest   req = FREP__V1__HEALTH_CHECK_REQUEST__INIT;
+	Frep__V1__HealthCheckResponse *out = NULL;
+	frep_status                    st;
+	frep_call_options              co = {.timeout_ms = timeout_ms, .wait_for_ready = true};
+	if (frep_client_call(c, "/frep.v1.Health/Check", &req.base,
+		&frep__v1__health_check_response__descriptor, (ProtobufCMessage **) &out, &co,
+		&st) != FREP_OK) {
+		fprintf(stderr, "tu_client_ready: %s: %s\n", frep_code_name(st.code), st.message);
+		return -1;
+	}
+	int serving = out->status == FREP__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
+	protobuf_c_message_free_unpacked(&out->base, NULL);
+	return serving ? 0 : -1;
+}
+
+int
 tu_proc_stop(tu_proc *p, int sig, unsigned timeout_ms)
 {
 	int       status = 0;

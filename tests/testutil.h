@@ -47,6 +47,15 @@ bool tu_url_port_is_zero(const char *url);
 /* Polls Health/Check on url until SERVING, up to timeout_ms. 0 if ready. */
 int tu_wait_healthy(const char *url, unsigned timeout_ms);
 
+/* One Health/Check through c, waiting for its connection (wait_for_ready)
+ * up to timeout_ms: 0 once c is connected and the server SERVING. A test
+ * client that is closed while its first connection is still in the SP
+ * handshake trips nng 1.5.2's ipc listener leak (nanomsg/nng#1518 family:
+ * the server's half-made pipe is never freed, and a sanitizer frepd stopped
+ * then reports it), so fixtures make each client ready first. */
+struct frep_client;
+int tu_client_ready(struct frep_client *c, unsigned timeout_ms);
+
 /* Sends sig to the process and waits up to timeout_ms for it to exit;
  * returns the wait status (as waitpid) or -1 on timeout (then it is
  * SIGKILLed and reaped). */
