@@ -683,6 +683,42 @@ collect_kea(void *arg, rpc_metrics_writer *w)
 }
 
 static void
+collect_auto_sync(void *arg, rpc_metrics_writer *w)
+{
+	auto_sync_counters c;
+	auto_sync_counters_get(arg, &c);
+	static const struct {
+		const char *name, *type, *help;
+		size_t      at;
+	} rows[] = {
+	    {"frep_auto_sync_scans_total", "counter",
+		"Auto-sync scans of the store for changed failover scopes.",
+		offsetof(auto_sync_counters, scans)},
+	    {"frep_auto_sync_scopes_sent_total", "counter",
+		"Scopes auto-sync replicated to a partner.",
+		offsetof(auto_sync_counters, scopes_sent)},
+	    {"frep_auto_sync_conflicts_total", "counter",
+		"Scopes auto-sync found changed on both servers (nothing sent).",
+		offsetof(auto_sync_counters, conflicts)},
+	    {"frep_auto_sync_failures_total", "counter",
+		"Auto-sync attempts that failed (the partner unreachable or refusing).",
+		offsetof(auto_sync_counters, failures)},
+	    {"frep_auto_sync_pending_scopes", "gauge",
+		"Scopes changed here that auto-sync has not replicated yet.",
+		offsetof(auto_sync_counters, pending)},
+	    {"frep_auto_sync_error_scopes", "gauge",
+		"Scopes whose last auto-sync attempt failed or was a conflict.",
+		offsetof(auto_sync_counters, errored)},
+	};
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		uint64_t v;
+		memcpy(&v, (const char *) &c + rows[i].at, sizeof(v));
+		rpc_metrics_family(w, rows[i].name, rows[i].type, rows[i].help);
+		rpc_metrics_sample(w, rows[i].name, NULL, NULL, (double) v);
+	}
+}
+
+static void
 collect_store(void *arg, rpc_metrics_writer *w)
 {
 	const char *path = arg;
@@ -917,7 +953,9 @@ main(int argc, char **argv)
 	if (rpc_metrics_add_collector(
 		rpc_server_metrics(server), collect_store, (void *) o.db_path, &st) != FREP_OK ||
 	    (kea != NULL && rpc_metrics_add_collector(
-				rpc_server_metrics(server), collect_kea, kea, &st) != FREP_OK)) {
+				rpc_server_metrics(server), collect_kea, kea, &st) != FREP_OK) ||
+	    (as != NULL && rpc_metrics_add_collector(rpc_server_metrics(server), collect_auto_sync,
+			       as, &st) != FREP_OK)) {
 		goto fail;
 	}
 	if (o.http_url != NULL) {

@@ -533,5 +533,9 @@ auto_sync_counters_get(auto_sync *as, auto_sync_counters *out)
 	}
 	pthread_mutex_lock(&as->mu);
 	*out = as->counters;
+	for (size_t i = 0; i < as->n_scopes; i++) {
+		out->pending += as->scopes[i].info.pending ? 1 : 0;
+		out->errored += as->scopes[i].info.last_error_code != 0 ? 1 : 0;
+	}
 	pthread_mutex_unlock(&as->mu);
 }

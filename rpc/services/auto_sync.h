@@ -80,12 +80,15 @@ void auto_sync_scope_get(
 int64_t auto_sync_last_contact(auto_sync *as, const char *relationship);
 void    auto_sync_contact(auto_sync *as, const char *relationship, int64_t unix_ms);
 
-/* How many scans and sends the worker has made (tests, metrics). */
+/* How many scans and sends the worker has made (tests, metrics), and how
+ * many scopes wait now. */
 typedef struct auto_sync_counters {
 	uint64_t scans;
 	uint64_t scopes_sent;
 	uint64_t conflicts;
 	uint64_t failures;
+	uint64_t pending; /* scopes queued or waiting for a retry, now */
+	uint64_t errored; /* scopes whose last attempt failed (conflicts too), now */
 } auto_sync_counters;
 void auto_sync_counters_get(auto_sync *as, auto_sync_counters *out);
 

@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -146,6 +147,18 @@ def main():
         check(v == 6, "GetScope's +Inf bucket is 6 (%s)" % v)
         v = sample(text, "frep_replications_total", result="OK")
         check(v == 1, "one replication counted with result OK (%s)" % v)
+        # The worker's first scan comes after its debounce: polled, bounded.
+        deadline = time.monotonic() + 15
+        v = sample(text, "frep_auto_sync_scans_total")
+        while (v is None or v < 1) and time.monotonic() < deadline:
+            time.sleep(0.1)
+            v = sample(get(http_a + "/metrics")[2], "frep_auto_sync_scans_total")
+        check(v is not None and v >= 1, "auto-sync scans counted (%s)" % v)
+        for name in ("frep_auto_sync_scopes_sent_total", "frep_auto_sync_conflicts_total",
+                     "frep_auto_sync_failures_total", "frep_auto_sync_pending_scopes",
+                     "frep_auto_sync_error_scopes"):
+            v = sample(text, name)
+            check(v is not None and v >= 0, "%s exported (%s)" % (name, v))
         v = sample(text, "frep_store_bytes")
         check(v is not None and v > 0, "frep_store_bytes > 0 (%s)" % v)
         v = sample(text, "frep_rpc_calls_total", method="/grpc.health.v1.Health/Check",
