@@ -253,7 +253,9 @@ rpc_half_open_scan(rpc_half_open *h, const int *ports, size_t n_ports, uint64_t 
 		c[kept++] = c[i];
 	}
 	n = kept;
-	qsort(c, n, sizeof(*c), by_age);
+	if (n > 1) {
+		qsort(c, n, sizeof(*c), by_age); /* c is NULL when n is 0 */
+	}
 	/* The oldest beyond the bound, and any past the deadline, go. */
 	size_t over = n > h->max_pending ? n - h->max_pending : 0;
 	free(h->pend);
