@@ -534,12 +534,13 @@ test_promise_add_failover_scope_undone_when_partner_refuses(void **state)
 }
 
 /* SEMANTICS: AddFailover fails with the partner's status and creates
- * nothing on either side when the name is taken on the partner or a scope
- * belongs to another relationship there (FAILED_PRECONDITION naming it).
- * B's relationship "pair" is C's, with C's own secret. (SEMANTICS says
- * ALREADY_EXISTS for the taken name; frepd answers UNAUTHENTICATED, the
- * secret not being the pair's: any refusal that changes nothing passes
- * here — see docs/TESTS.md, "Known gaps".) */
+ * nothing on either side when the name is taken on the partner
+ * (ALREADY_EXISTS naming it, whatever secret the partner's relationship
+ * has) or a scope belongs to another relationship there
+ * (FAILED_PRECONDITION naming it). B's relationship "pair" is C's, with
+ * C's own secret; B's "same" is C's too, with the very secret A uses (the
+ * old partner took that call as an update of its relationship and dropped
+ * C's scope from it). */
 static void
 test_promise_add_failover_name_taken_or_scope_owned_on_partner(void **state)
 {
@@ -547,25 +548,40 @@ test_promise_add_failover_name_taken_or_scope_owned_on_partner(void **state)
 	rt_node *a = start(f, 0), *b = start(f, 1), *c = start(f, 2);
 	char     before[65], after[65];
 	rt_import_scope(c->c, 88, 1, 3, "c's");
-	char *owned[] = {"10.88.1.0"};
+	rt_import_scope(c->c, 89, 1, 3, "c's too");
+	char *owned[] = {"10.88.1.0"}, *owned_same[] = {"10.89.1.0"};
 	rt_add_failover(c->c, "pair", b->url, "C's own secret for pair 55e1", owned, 1, FREP_OK);
+	rt_add_failover(c->c, "same", b->url, SECRET, owned_same, 1, FREP_OK);
 	rt_digest(b->c, "10.88.1.0", before);
 
 	rt_import_scope(a->c, 88, 2, 3, "a's");
-	char       *mine[] = {"10.88.2.0"};
-	frep_status st;
-	frep_code   code = add_failover(a, "pair", b->url, mine, 1, false, &st);
-	print_message("name taken on the partner: %s: %s\n", frep_code_name(code), st.message);
-	assert_int_not_equal(code, FREP_OK);
-	assert_int_equal(count_failovers(a), 0);
-	assert_false(has_scope(b, "10.88.2.0"));
-	Frep__V1__FailoverRelationship *r = get_failover(b, "pair");
-	assert_non_null(r);
-	assert_string_equal(r->partner_server, c->url);
-	protobuf_c_message_free_unpacked(&r->base, NULL);
+	rt_import_scope(a->c, 89, 2, 3, "a's too");
+	char *const *mine[]  = {(char *[]){"10.88.2.0"}, (char *[]){"10.89.2.0"}};
+	const char  *names[] = {"pair", "same"};
+	const char  *kept[]  = {"10.88.1.0", "10.89.1.0"};
+	for (int i = 0; i < 2; i++) {
+		frep_status st;
+		frep_code   code =
+		    add_failover(a, names[i], b->url, (char **) mine[i], 1, false, &st);
+		print_message("name \"%s\" taken on the partner: %s: %s\n", names[i],
+		    frep_code_name(code), st.message);
+		expect_code(code, FREP_ALREADY_EXISTS, names[i], &st);
+		assert_non_null(strstr(st.message, names[i]));
+		assert_non_null(strstr(st.message, "already exists on the partner"));
+		assert_int_equal(count_failovers(a), 0);
+		assert_false(has_scope(b, mine[i][0]));
+		Frep__V1__FailoverRelationship *r = get_failover(b, names[i]);
+		assert_non_null(r);
+		assert_string_equal(r->partner_server, c->url);
+		protobuf_c_message_free_unpacked(&r->base, NULL);
+		assert_failover_scopes(b, names[i], &kept[i], 1);
+	}
+	rt_digest(b->c, "10.88.1.0", after);
+	assert_string_equal(before, after);
 
 	rt_import_scope(a->c, 88, 1, 5, "a's copy");
-	code = add_failover(a, "other", b->url, owned, 1, true, &st);
+	frep_status st;
+	frep_code   code = add_failover(a, "other", b->url, owned, 1, true, &st);
 	print_message("scope owned on the partner: %s: %s\n", frep_code_name(code), st.message);
 	expect_code(code, FREP_FAILED_PRECONDITION, "AddFailover with a scope owned there", &st);
 	assert_non_null(strstr(st.message, "pair"));

@@ -149,6 +149,16 @@ partner_service_authorize(void *service, rpc_call *call, frep_status *st)
 	if (code == FREP_UNAUTHENTICATED && !replayed) {
 		code = verify_previous(ps, call, rel, &replayed, st);
 	}
+	if (code == FREP_UNAUTHENTICATED && !replayed &&
+	    strcmp(method, "/frep.v1.Partner/MirrorRelationship") == 0 &&
+	    rpc_call_has_admin_token(call)) {
+		/* Another server's AddFailover of a name taken here (its own
+		 * secret): decoded, as any create is, so that the handler can
+		 * answer ALREADY_EXISTS; not proved, so it cannot change the
+		 * relationship (authenticate() checks the stored secret again). */
+		rpc_call_set_principal(call, "");
+		return FREP_OK;
+	}
 	if (code == FREP_OK || replayed) {
 		rpc_call_set_principal(call, rel);
 	}
@@ -638,6 +648,23 @@ partner_mirror_relationship(Frep__V1__Partner_Service *service,
 		goto fail;
 	}
 
+	if (in->create && have_it) {
+		/* AddFailover of a name taken here: refused before anything is
+		 * touched, whoever the relationship's partner is. The caller holds
+		 * the stored secret or this server's admin token (checked before
+		 * decoding). */
+		if (rpc_call_principal(call) == NULL && !rpc_call_has_admin_token(call)) {
+			frep_status_set(&st, FREP_UNAUTHENTICATED,
+			    "creating relationship \"%s\" needs this server's admin token",
+			    want.name);
+			goto fail;
+		}
+		frep_status_set(&st, FREP_ALREADY_EXISTS,
+		    "relationship \"%s\" already exists on the partner (its partner there is "
+		    "%s); nothing was changed",
+		    want.name, have.partner_server != NULL ? have.partner_server : "");
+		goto fail;
+	}
 	if (in->remove || have_it) {
 		/* Removing, or changing the scope list of, an existing mirror:
 		 * the stored secret authenticates it. */

@@ -1456,8 +1456,8 @@ replication_refresh_kea_ha_url(replication *r, frep_status *st)
 }
 
 static frep_code
-mirror_call(replication *r, const engine_failover *rel, const char *secret, bool force, bool remove,
-    char **keep, size_t n_keep, frep_status *st)
+mirror_call(replication *r, const engine_failover *rel, const char *secret, bool force, bool create,
+    bool remove, char **keep, size_t n_keep, frep_status *st)
 {
 	convert_arena                       a;
 	Frep__V1__FailoverRelationship     *m   = NULL;
@@ -1472,6 +1472,7 @@ mirror_call(replication *r, const engine_failover *rel, const char *secret, bool
 	}
 	req.relationship     = m;
 	req.force            = force;
+	req.create           = create;
 	req.remove           = remove;
 	req.keep_scope_ids   = keep;
 	req.n_keep_scope_ids = n_keep;
@@ -1515,7 +1516,8 @@ replication_failover_add(
 	if (engine_failover_add(r->e, &here, &stored, st) != FREP_OK) {
 		return st->code;
 	}
-	if (mirror_call(r, &stored, rel->shared_secret, force, false, NULL, 0, st) != FREP_OK) {
+	if (mirror_call(r, &stored, rel->shared_secret, force, true, false, NULL, 0, st) !=
+	    FREP_OK) {
 		engine_failover_remove(r->e, rel->name, &ignore);
 		engine_failover_fini(&stored);
 		return st->code;
@@ -1533,7 +1535,8 @@ replication_failover_add(
 		    FREP_OK)) {
 		/* All or nothing: take the mirror (and the scopes it got) back. */
 		frep_status saved = *st;
-		mirror_call(r, &stored, rel->shared_secret, false, true, own, n_own, &ignore);
+		mirror_call(
+		    r, &stored, rel->shared_secret, false, false, true, own, n_own, &ignore);
 		engine_failover_remove(r->e, rel->name, &ignore);
 		engine_failover_fini(&stored);
 		convert_arena_fini(&a);
@@ -1557,7 +1560,7 @@ replication_failover_remove(replication *r, const char *name, frep_status *st)
 		return st->code;
 	}
 	if ((code = engine_failover_secret(r->e, name, &secret, st)) == FREP_OK) {
-		code = mirror_call(r, &rel, secret, false, true, NULL, 0, st);
+		code = mirror_call(r, &rel, secret, false, false, true, NULL, 0, st);
 		if (code == FREP_NOT_FOUND) {
 			code = FREP_OK; /* already gone there */
 		}
@@ -1598,7 +1601,7 @@ replication_failover_add_scopes(replication *r, const char *name, const uint32_t
 		 * (and its own from before, detached). */
 		if (engine_failover_get(r->e, name, &rel, &ignore) == FREP_OK &&
 		    engine_failover_secret(r->e, name, &secret, &ignore) == FREP_OK) {
-			mirror_call(r, &rel, secret, false, false, own, n_own, &ignore);
+			mirror_call(r, &rel, secret, false, false, false, own, n_own, &ignore);
 		}
 		convert_arena_fini(&a);
 		if (secret != NULL) {
@@ -1626,7 +1629,7 @@ replication_failover_remove_scopes(replication *r, const char *name, const uint3
 	}
 	if ((code = engine_failover_get(r->e, name, &rel, st)) == FREP_OK &&
 	    (code = engine_failover_secret(r->e, name, &secret, st)) == FREP_OK) {
-		code = mirror_call(r, &rel, secret, false, false, NULL, 0, st);
+		code = mirror_call(r, &rel, secret, false, false, false, NULL, 0, st);
 	}
 	if (code != FREP_OK) {
 		engine_failover_add_scopes(r->e, name, scope_ids, n, NULL, &ignore);
