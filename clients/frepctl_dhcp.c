@@ -958,7 +958,9 @@ static const field_map scope_fields[] = {
 static const frepctl_flag scope_add_flags[] = {SCOPE_FLAGS, {0}};
 static const frepctl_flag scope_set_flags[] = {SCOPE_FLAGS, {0}};
 static const frepctl_flag force_flags[]     = {
-	{.name = "force", .help = "even when it belongs to a failover relationship (no confirmation)"},
+	{.name    = "force",
+	    .help = "even when it belongs to a failover relationship: it leaves the relationship on "
+			"both servers and the partner deletes its copy (no confirmation)"},
 	{.name = "yes", .help = "do not ask for confirmation"}, {0}};
 
 /* The network (and --mask) of scope add / set. */

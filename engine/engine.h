@@ -44,7 +44,7 @@ typedef struct engine_options {
 } engine_options;
 
 /* The schema version this build creates and migrates to. */
-#define ENGINE_SCHEMA_VERSION 6
+#define ENGINE_SCHEMA_VERSION 7
 
 /* Opens (creating if needed) the store at path, sets WAL mode,
  * synchronous=FULL and foreign keys, and runs pending migrations in one

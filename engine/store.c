@@ -204,6 +204,16 @@ static const char schema_v5[] =
  * 17), the same on the source's "sent" row and the partner's "applied"
  * one; records older than the column have none (''). */
 static const char schema_v6[] = "ALTER TABLE audit ADD COLUMN request_id TEXT NOT NULL DEFAULT '';";
+/* Migration 7: a scope that leaves a relationship (RemoveFailoverScope,
+ * RemoveScope, a mirror's scope list) takes its last-synced state with it,
+ * so that a later relationship of the same name does not inherit it; the
+ * rows already orphaned that way are dropped. */
+static const char schema_v7[] =
+    "CREATE TRIGGER IF NOT EXISTS failover_scope_forget_sync AFTER DELETE ON failover_scope BEGIN"
+    " DELETE FROM sync_state WHERE relationship = OLD.name AND scope_id = OLD.scope_id;"
+    " END;"
+    "DELETE FROM sync_state WHERE NOT EXISTS (SELECT 1 FROM failover_scope f"
+    " WHERE f.name = sync_state.relationship AND f.scope_id = sync_state.scope_id);";
 
 typedef struct migration {
 	int         version;
@@ -215,7 +225,7 @@ static const migration migrations[] = {
     {.version = 1, .sql = schema_v1, .seed = true}, {.version = 2, .sql = schema_v2},
     {.version = 3, .sql = schema_v3}, {.version = 4, .sql = schema_v4},
     {.version = 5, .sql = schema_v5}, {.version = 6, .sql = schema_v6},
-    {.version = 0}, /* terminator */
+    {.version = 7, .sql = schema_v7}, {.version = 0}, /* terminator */
 };
 
 sqlite3_stmt *

@@ -1109,6 +1109,37 @@ test_engine_source_records_audit_and_sync_together(void **state)
 	testdb_close(t);
 }
 
+/* A scope that leaves a relationship (RemoveFailoverScope, RemoveScope with
+ * force) takes its last-synced state with it (store migration 7), so that
+ * it does not come back as a stale "partner changed" if it joins again. */
+static void
+test_engine_scope_leaving_relationship_forgets_sync_state(void **state)
+{
+	testdb           *t = testdb_open();
+	frep_status       st;
+	uint32_t          ids[]     = {S1, IP4(10, 0, 2, 0)};
+	const char       *digests[] = {"d1", "d2"};
+	engine_sync_state ss[2];
+	bool              found[2];
+
+	(void) state;
+	for (int i = 1; i <= 2; i++) {
+		engine_scope s = scope24(i, "in pair");
+		CHECK_OK(engine_scope_add(t->e, &s, NULL, &st), st);
+	}
+	add_relationship(t->e, "pair");
+	CHECK_OK(engine_failover_add_scopes(t->e, "pair", ids, 2, NULL, &st), st);
+	CHECK_OK(engine_sync_states_put(t->e, "pair", ids, digests, 2, 0, &st), st);
+	CHECK_OK(engine_failover_remove_scopes(t->e, "pair", &ids[0], 1, NULL, &st), st);
+	CHECK_OK(engine_sync_states_get(t->e, "pair", ids, 2, ss, found, &st), st);
+	assert_false(found[0]);
+	assert_true(found[1]);
+	CHECK_OK(engine_scope_remove(t->e, ids[1], true, &st), st);
+	CHECK_OK(engine_sync_states_get(t->e, "pair", ids, 2, ss, found, &st), st);
+	assert_false(found[1]);
+	testdb_close(t);
+}
+
 static void
 test_engine_secret_rotation_keeps_the_previous(void **state)
 {
@@ -1156,6 +1187,7 @@ main(void)
 	    cmocka_unit_test(test_engine_audit_retention),
 	    cmocka_unit_test(test_engine_secret_rotation_keeps_the_previous),
 	    cmocka_unit_test(test_engine_source_records_audit_and_sync_together),
+	    cmocka_unit_test(test_engine_scope_leaving_relationship_forgets_sync_state),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -645,6 +645,63 @@ start_pair_of_one_scope(fixture *f, int octet2, const char *name, rt_node **a, r
 	rt_add_failover((*a)->c, "pair", (*b)->url, SECRET, scopes, 1, FREP_OK);
 }
 
+/* SEMANTICS: RemoveScope of a relationship's scope is refused without
+ * force (FAILED_PRECONDITION naming the relationship); with force the scope
+ * leaves the relationship on both servers first (the partner deletes its
+ * copy, as RemoveFailoverScope), so that no copy stays on the partner and a
+ * replication from the partner cannot bring it back. Partner down: nothing
+ * removed on either side. (The old frepd removed it here only.) */
+static void
+test_promise_scope_remove_force_removes_partner_copy(void **state)
+{
+	fixture *f = *state;
+	rt_node *a, *b;
+	start_pair_of_one_scope(f, 86, "doomed", &a, &b);
+	rt_import_scope(a->c, 86, 2, 2, "stays");
+	frep_status       st;
+	ProtobufCMessage *out      = NULL;
+	char             *second[] = {"10.86.2.0"};
+	expect_code(failover_scope(a, "AddFailoverScope", "pair", second, 1, false, &st), FREP_OK,
+	    "AddFailoverScope", &st);
+	const char *const both[] = {"10.86.1.0", "10.86.2.0"}, *const left[] = {"10.86.2.0"};
+
+	Frep__V1__RemoveScopeRequest req = FREP__V1__REMOVE_SCOPE_REQUEST__INIT;
+	req.scope_id                     = "10.86.1.0";
+	expect_code(call_code(a->c, "DhcpServer", "RemoveScope", &req.base,
+			&frep__v1__empty__descriptor, &out, &st),
+	    FREP_FAILED_PRECONDITION, "RemoveScope without force", &st);
+	assert_non_null(strstr(st.message, "pair"));
+	assert_failover_scopes(a, "pair", both, 2);
+
+	/* Partner down: refused, nothing removed here or there. */
+	rt_node_stop_clean(b);
+	req.force      = true;
+	frep_code code = call_code(
+	    a->c, "DhcpServer", "RemoveScope", &req.base, &frep__v1__empty__descriptor, &out, &st);
+	print_message(
+	    "RemoveScope --force, partner down: %s: %s\n", frep_code_name(code), st.message);
+	assert_int_not_equal(code, FREP_OK);
+	assert_true(has_scope(a, "10.86.1.0"));
+	assert_failover_scopes(a, "pair", both, 2);
+	rt_node_start(b, f->dir);
+	assert_true(has_scope(b, "10.86.1.0"));
+
+	expect_code(call_code(a->c, "DhcpServer", "RemoveScope", &req.base,
+			&frep__v1__empty__descriptor, &out, &st),
+	    FREP_OK, "RemoveScope --force", &st);
+	protobuf_c_message_free_unpacked(out, NULL);
+	assert_false(has_scope(a, "10.86.1.0"));
+	assert_false(has_scope(b, "10.86.1.0"));
+	assert_failover_scopes(a, "pair", left, 1);
+	assert_failover_scopes(b, "pair", left, 1);
+	/* A full replication from the partner does not bring it back. */
+	Frep__V1__ReplicateResponse *r = replicate(b, "pair", true);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	assert_false(has_scope(a, "10.86.1.0"));
+	assert_false(has_scope(b, "10.86.1.0"));
+	assert_true(has_scope(a, "10.86.2.0"));
+}
+
 /* SEMANTICS: a replication leaves an audit record on both sides (time,
  * source, relationship, scope, digests before/after, counts, status): A's
  * "sent" and B's "applied" name the same scope, relationship and digests,
@@ -1053,6 +1110,8 @@ main(void)
 		test_promise_remove_failover_scope_deletes_partner_copy, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_promise_add_failover_partner_unreachable_creates_nothing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_promise_scope_remove_force_removes_partner_copy, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_promise_add_failover_scope_failure_undone_on_both_sides, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

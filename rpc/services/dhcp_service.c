@@ -271,6 +271,29 @@ dhcp_remove_failover(Frep__V1__DhcpServer_Service *service, const Frep__V1__Fail
 	ANSWER(rc, &reply, closure, closure_data, &st);
 }
 
+/* RemoveScope: with force, a scope of a failover relationship leaves it on
+ * both servers first (the hook; the partner deletes its copy, as
+ * RemoveFailoverScope does), so that the pair does not keep, or bring back,
+ * a copy only the partner has. */
+static void
+dhcp_remove_scope(Frep__V1__DhcpServer_Service *service, const Frep__V1__RemoveScopeRequest *input,
+    Frep__V1__Empty_Closure closure, void *closure_data)
+{
+	dhcp_service   *self = (dhcp_service *) service;
+	frep_status     st;
+	Frep__V1__Empty reply = FREP__V1__EMPTY__INIT;
+	uint32_t        scope_id;
+	frep_code rc = convert_ipv4_from_text(input->scope_id, "scope_id", true, &scope_id, &st);
+
+	if (rc == FREP_OK) {
+		rc = self->hooks.remove_scope != NULL
+			 ? self->hooks.remove_scope(
+			       self->hooks.ctx, closure_data, self->e, scope_id, input->force, &st)
+			 : engine_scope_remove(self->e, scope_id, input->force, &st);
+	}
+	ANSWER(rc, &reply, closure, closure_data, &st);
+}
+
 /* AddFailoverScope and RemoveFailoverScope: the same request, one
  * operation apart. */
 static void
@@ -504,6 +527,7 @@ dhcp_get_dns_setting(Frep__V1__DhcpServer_Service *service,
 /* The methods object_kinds.c does not serve. */
 static const Frep__V1__DhcpServer_Service explicit_handlers = {
     .base                   = FREP__V1__DHCP_SERVER__BASE_INIT,
+    .remove_scope           = dhcp_remove_scope,
     .list_policies          = dhcp_list_policies,
     .add_policy_ip_range    = dhcp_add_policy_ip_range,
     .remove_policy_ip_range = dhcp_remove_policy_ip_range,

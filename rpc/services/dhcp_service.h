@@ -49,6 +49,10 @@ typedef struct dhcp_service_failover_hooks {
 	    const uint32_t *scope_ids, size_t n, bool force, engine_failover *out, frep_status *st);
 	frep_code (*set_failover)(void *ctx, rpc_call *call, engine *e, const engine_failover *rel,
 	    const char *const *mask, size_t n_mask, engine_failover *out, frep_status *st);
+	/* RemoveScope: a scope of a relationship removed with force leaves the
+	 * relationship on both servers first (the partner deletes its copy). */
+	frep_code (*remove_scope)(
+	    void *ctx, rpc_call *call, engine *e, uint32_t scope_id, bool force, frep_status *st);
 } dhcp_service_failover_hooks;
 
 /* Creates the service over e (borrowed: it must outlive the service and

@@ -186,25 +186,20 @@ scope_list(engine *e, object_call *c, frep_status *st)
 	return engine_scope_list(e, &c->list.scope, &c->n, st);
 }
 
-static frep_code
-scope_remove(engine *e, object_call *c, frep_status *st)
-{
-	return engine_scope_remove(e, c->key.scope_id, c->key.force, st);
-}
-
 static const struct object_kind scope_kind = {
     .size       = sizeof(engine_scope),
     .from_proto = scope_from_proto,
     .to_proto   = scope_to_proto,
     .fini       = scope_fini,
-    .calls      = {scope_add, scope_set, scope_get, scope_list, scope_remove},
+    /* RemoveScope is dhcp_service.c's: a relationship's scope leaves it on
+     * both servers first. */
+    .calls = {scope_add, scope_set, scope_get, scope_list},
     .methods =
 	{
-	    [OP_ADD]    = {.name = "AddScope", .object = "scope", .whole = true},
-	    [OP_SET]    = {.name = "SetScope", .object = "scope"},
-	    [OP_GET]    = {.name = "GetScope", .key = {KEY_SCOPE_ID}},
-	    [OP_LIST]   = {.name = "ListScopes"},
-	    [OP_REMOVE] = {.name = "RemoveScope", .key = {KEY_SCOPE_ID, KEY_FORCE}},
+	    [OP_ADD]  = {.name = "AddScope", .object = "scope", .whole = true},
+	    [OP_SET]  = {.name = "SetScope", .object = "scope"},
+	    [OP_GET]  = {.name = "GetScope", .key = {KEY_SCOPE_ID}},
+	    [OP_LIST] = {.name = "ListScopes"},
 	},
 };
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "convert.h"
+#include "ipv4.h"
 #include "frep/v1/partner.pb-c.h"
 #include "frep/v1/replication.pb-c.h"
 #include "log.h"
@@ -1823,6 +1824,43 @@ hook_remove_scopes(void *ctx, rpc_call *call, engine *e, const char *name, const
 	return replication_failover_remove_scopes(ctx, name, ids, n, out, st);
 }
 
+frep_code
+replication_scope_remove(replication *r, uint32_t scope_id, bool force, frep_status *st)
+{
+	bool found = false;
+	char owner[ENGINE_RELATIONSHIP_NAME_MAX + 1];
+	if (force) {
+		if (engine_failover_of_scope(r->e, scope_id, &found, owner, st) != FREP_OK) {
+			return st->code;
+		}
+		/* The partner deletes its copy first; down or refusing = nothing
+		 * removed here either (the scope stays in the relationship). */
+		if (found && replication_failover_remove_scopes(r, owner, &scope_id, 1, NULL, st) !=
+				 FREP_OK) {
+			return st->code;
+		}
+	}
+	if (engine_scope_remove(r->e, scope_id, force, st) != FREP_OK) {
+		return st->code;
+	}
+	if (found) {
+		char ip[ENGINE_IPV4_STRLEN];
+		rpc_log(RPC_LOG_INFO,
+		    "scope %s removed, and from relationship \"%s\" on both servers",
+		    engine_ipv4_format(scope_id, ip), owner);
+	}
+	return FREP_OK;
+}
+
+static frep_code
+hook_remove_scope(
+    void *ctx, rpc_call *call, engine *e, uint32_t scope_id, bool force, frep_status *st)
+{
+	(void) call;
+	(void) e;
+	return replication_scope_remove(ctx, scope_id, force, st);
+}
+
 void
 replication_failover_hooks(replication *r, dhcp_service_failover_hooks *hooks)
 {
@@ -1833,5 +1871,6 @@ replication_failover_hooks(replication *r, dhcp_service_failover_hooks *hooks)
 	    .add_failover_scopes    = hook_add_scopes,
 	    .remove_failover_scopes = hook_remove_scopes,
 	    .set_failover           = hook_set,
+	    .remove_scope           = hook_remove_scope,
 	};
 }

@@ -72,6 +72,12 @@ frep_code replication_failover_add_scopes(replication *r, const char *name,
 frep_code replication_failover_remove_scopes(replication *r, const char *name,
     const uint32_t *scope_ids, size_t n, engine_failover *out, frep_status *st);
 
+/* RemoveScope (DhcpServer, engine_scope_remove's rules): with force, a
+ * scope of a relationship first leaves it here and on the partner, which
+ * deletes its copy (replication_failover_remove_scopes); partner down or
+ * refusing = nothing removed on either side. */
+frep_code replication_scope_remove(replication *r, uint32_t scope_id, bool force, frep_status *st);
+
 /* Changes the relationship here and its mirror on the partner in one
  * operation (MirrorRelationship with an update mask, signed with the
  * secret the partner holds now): role inverted, percent complemented,
@@ -82,8 +88,8 @@ frep_code replication_failover_set(replication *r, const engine_failover *rel,
     const char *const *mask, size_t n_mask, engine_failover *out, frep_status *st);
 
 /* Fills hooks so that the DhcpServer service's AddFailover,
- * RemoveFailover, AddFailoverScope and RemoveFailoverScope act on both
- * servers through r. */
+ * RemoveFailover, AddFailoverScope, RemoveFailoverScope, SetFailover and
+ * RemoveScope (of a relationship's scope) act on both servers through r. */
 void replication_failover_hooks(replication *r, dhcp_service_failover_hooks *hooks);
 
 /* --- auto-sync (auto_sync.h) ---------------------------------------------- */
