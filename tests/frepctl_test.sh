@@ -356,6 +356,31 @@ run 1 scope remove 10.0.1.0 --yes;            err_has "FAILED_PRECONDITION"   # 
 run 2 failover remove lab-pair;               err_has "--yes"
 must failover remove lab-pair --yes
 must --json failover list;                    check 'j.get("relationships", []) == []'
+# failover add and failover scope add take any number of scopes (once at most 64): 70 each
+many=""
+for i in $(seq 1 70); do
+  "$FREPCTL" --server "$url" --timeout 10000 scope add "10.20.$i.0/24" --range "10.20.$i.10-10.20.$i.20" \
+    --name "many $i" >/dev/null 2>&1 || fail "scope add 10.20.$i.0"
+  many="$many --scope 10.20.$i.0"
+done
+# shellcheck disable=SC2086 # one --scope flag per word
+must failover add many --partner "$partner_url" $many --secret-file "$work/secret" --no-auto-sync
+"$FREPCTL" --server "$partner_url" --timeout 10000 --json failover get many >"$work/out" 2>"$work/err" ||
+  fail "the partner has no mirror of many"
+check 'len(j["scope_ids"]) == 70'
+# shellcheck disable=SC2086
+must failover scope remove many $many --yes
+# shellcheck disable=SC2086
+must failover scope add many $many
+"$FREPCTL" --server "$partner_url" --timeout 10000 --json failover get many >"$work/out" 2>"$work/err" ||
+  fail "the partner has no mirror of many"
+check 'len(j["scope_ids"]) == 70'
+must failover remove many --yes
+for i in $(seq 1 70); do
+  "$FREPCTL" --server "$url" --timeout 10000 scope remove "10.20.$i.0" --yes >/dev/null 2>&1 ||
+    fail "scope remove 10.20.$i.0"
+done
+ok
 must scope remove 10.0.2.0 --yes
 must --json scope list;                       check '[s["scope_id"] for s in j["scopes"]] == ["10.0.0.0", "10.0.1.0"]'
 

@@ -499,6 +499,18 @@ test_pair_set_failover_changes_both_servers(void **state)
 	protobuf_c_message_free_unpacked(&ga->base, NULL);
 	protobuf_c_message_free_unpacked(&gb->base, NULL);
 
+	/* The other mirrored settings, as given (not inverted). */
+	char *m4[] = {"reserve_percent", "state_switch_interval_s", "auto_state_transition"};
+	rel.reserve_percent         = 7;
+	rel.state_switch_interval_s = 900;
+	rel.auto_state_transition   = true;
+	set_failover(&f->a, &rel, m4, 3, FREP_OK, NULL);
+	gb = get_failover(&f->b, "r");
+	assert_int_equal(gb->reserve_percent, 7);
+	assert_int_equal(gb->state_switch_interval_s, 900);
+	assert_true(gb->auto_state_transition);
+	protobuf_c_message_free_unpacked(&gb->base, NULL);
+
 	/* A new secret: replication works both ways at once, without the
 	 * change being repeated on B. */
 	char *m3[]        = {"shared_secret"};
@@ -523,13 +535,26 @@ test_pair_set_failover_changes_both_servers(void **state)
 			     &frep__v1__get_scope_digests_response__descriptor, &st),
 	    FREP_OK);
 
-	/* Partner down: nothing changes on this side either. */
+	/* Partner down: nothing changes on this side either (every field
+	 * sent differs from what A holds). */
 	tu_proc_stop(&f->b.proc, SIGKILL, 5000);
-	rel.load_balance_percent = 10;
-	set_failover(&f->a, &rel, m1, 2, FREP_UNAVAILABLE, &st);
+	char *m5[] = {"load_balance_percent", "max_client_lead_time_s", "reserve_percent",
+	    "state_switch_interval_s", "auto_state_transition", "server_role"};
+	rel.load_balance_percent    = 10;
+	rel.max_client_lead_time_s  = 3600;
+	rel.reserve_percent         = 9;
+	rel.state_switch_interval_s = 600;
+	rel.auto_state_transition   = false;
+	rel.server_role             = FREP__V1__SERVER_ROLE__SERVER_ROLE_ACTIVE;
+	set_failover(&f->a, &rel, m5, 6, FREP_UNAVAILABLE, &st);
 	assert_non_null(strstr(st.message, f->b.url));
 	ga = get_failover(&f->a, "r");
+	assert_int_equal(ga->load_balance_percent, 40);
 	assert_int_equal(ga->max_client_lead_time_s, 1800);
+	assert_int_equal(ga->reserve_percent, 7);
+	assert_int_equal(ga->state_switch_interval_s, 900);
+	assert_true(ga->auto_state_transition);
+	assert_int_equal(ga->server_role, FREP__V1__SERVER_ROLE__SERVER_ROLE_STANDBY);
 	protobuf_c_message_free_unpacked(&ga->base, NULL);
 }
 
@@ -569,10 +594,33 @@ test_pair_failed_attempts_are_audited(void **state)
 	fixture *f = *state;
 
 	pair_up(f);
+	/* A partner that does not answer in time (frozen): DEADLINE_EXCEEDED. */
+	set_description(f->a.c, SCOPE, "to a partner that is frozen");
+	size_t before = audit_count(f->a.c, FREP_DEADLINE_EXCEEDED);
+	assert_int_equal(kill(f->b.proc.pid, SIGSTOP), 0);
+	Frep__V1__ReplicateResponse *r = replicate(f->a.c, SCOPE, false, false);
+	assert_int_equal(kill(f->b.proc.pid, SIGCONT), 0);
+	assert_int_equal(r->results[0]->code, FREP_DEADLINE_EXCEEDED);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	assert_int_equal(audit_count(f->a.c, FREP_DEADLINE_EXCEEDED), before + 1);
+
+	/* A partner that does not know the relationship (a new store):
+	 * UNAUTHENTICATED. */
+	rt_node_stop_clean(&f->b);
+	snprintf(f->b.db, sizeof(f->b.db), "%s/b-new.db", f->dir);
+	rt_node_start(&f->b, f->dir);
+	set_description(f->a.c, SCOPE, "to a partner that forgot the relationship");
+	before = audit_count(f->a.c, FREP_UNAUTHENTICATED);
+	r      = replicate(f->a.c, SCOPE, false, false);
+	assert_int_equal(r->results[0]->code, FREP_UNAUTHENTICATED);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	assert_int_equal(audit_count(f->a.c, FREP_UNAUTHENTICATED), before + 1);
+
+	/* A partner that is down: UNAVAILABLE. */
 	set_description(f->a.c, SCOPE, "to a partner that is down");
 	tu_proc_stop(&f->b.proc, SIGKILL, 5000);
-	size_t                       before = audit_count(f->a.c, FREP_UNAVAILABLE);
-	Frep__V1__ReplicateResponse *r      = replicate(f->a.c, SCOPE, false, false);
+	before = audit_count(f->a.c, FREP_UNAVAILABLE);
+	r      = replicate(f->a.c, SCOPE, false, false);
 	assert_int_equal(r->results[0]->code, FREP_UNAVAILABLE);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	assert_int_equal(audit_count(f->a.c, FREP_UNAVAILABLE), before + 1);
@@ -631,9 +679,14 @@ test_pair_partner_refusal_names_the_partner_and_every_dependency(void **state)
 		req.value                              = &v;
 		rt_call_ok(f->a.c, "DhcpServer", "SetOptionValue", &req.base);
 	}
-	Frep__V1__ReplicateResponse *r = replicate(f->a.c, SCOPE, false, false);
-	Frep__V1__ScopeResult       *s = r->results[0];
+	size_t                       on_a = audit_count(f->a.c, FREP_FAILED_PRECONDITION);
+	size_t                       on_b = audit_count(f->b.c, FREP_FAILED_PRECONDITION);
+	Frep__V1__ReplicateResponse *r    = replicate(f->a.c, SCOPE, false, false);
+	Frep__V1__ScopeResult       *s    = r->results[0];
 	assert_int_equal(s->code, FREP_FAILED_PRECONDITION);
+	/* The refusal is audited on both servers (it got that far). */
+	assert_int_equal(audit_count(f->a.c, FREP_FAILED_PRECONDITION), on_a + 1);
+	assert_int_equal(audit_count(f->b.c, FREP_FAILED_PRECONDITION), on_b + 1);
 	char prefix[700];
 	snprintf(prefix, sizeof(prefix), "partner %s: ", f->b.url);
 	assert_true(strncmp(s->message, prefix, strlen(prefix)) == 0);
