@@ -403,6 +403,47 @@ test_kea_ha_no_auto_state_transition_keeps_kea_timers(void **state)
 	testdb_close(t);
 }
 
+/* A state switch interval longer than Kea 2.2's max-response-delay can
+ * hold (a 16-bit count of milliseconds): rendered as 65535 ms with a
+ * warning, and a real Kea loads the hook. Regression: frep rendered
+ * 3600000 ms for one hour, Kea's HA hook refused to load, and with it every
+ * config-set: no change reached Kea while the relationship existed. */
+static void
+test_kea_ha_long_switch_interval_capped(void **state)
+{
+	(void) state;
+	char     ua[64], ub[64], sock[200], path[200];
+	unsigned port = port_base();
+	snprintf(ua, sizeof(ua), "http://127.0.0.1:%u/", port);
+	snprintf(ub, sizeof(ub), "http://127.0.0.1:%u/", port + 1);
+	testdb *t = side(
+	    "pair", ENGINE_FAILOVER_MODE_HOT_STANDBY, ENGINE_SERVER_ROLE_ACTIVE, 50, ua, ub, 3600);
+	kea_render_result r;
+	frep_status       st;
+	CHECK_OK(kea_render(t->e, &r, &st), st);
+	print_warnings(&r);
+	json_t *b = ha_block(&r);
+	assert_int_equal(json_integer_value(json_object_get(b, "max-response-delay")), 65535);
+	assert_int_equal(json_integer_value(json_object_get(b, "heartbeat-delay")), 10000);
+	assert_int_equal(json_integer_value(json_object_get(b, "max-unacked-clients")), 0);
+	assert_true(has_warning(&r, "failover 'pair': state_switch_interval_s 3600 rendered as "
+				    "max-response-delay 65535 ms"));
+
+	need_kea();
+	snprintf(sock, sizeof(sock), "%s/kea.sock", t->dir);
+	snprintf(path, sizeof(path), "%s/kea.json", t->dir);
+	json_t *all = merged(t, &r, sock);
+	write_json(path, all);
+	/* kea_start fails the test if Kea exits: the hook did not load. */
+	pid_t k = kea_start(t->dir, path, sock);
+	char  here[64], there[64];
+	CHECK_OK(kea_push_ha_status(sock, 5000, here, there, sizeof(here), &st), st);
+	kea_stop(k);
+	json_decref(all);
+	kea_render_result_fini(&r);
+	testdb_close(t);
+}
+
 /* What Kea 2.2 cannot express: a second relationship, a missing URL, the
  * same URL on both sides. Never a silent drop. */
 static void
@@ -564,6 +605,7 @@ main(void)
 	    cmocka_unit_test(test_kea_ha_url_checked),
 	    cmocka_unit_test(test_kea_ha_warnings),
 	    cmocka_unit_test(test_kea_ha_no_auto_state_transition_keeps_kea_timers),
+	    cmocka_unit_test(test_kea_ha_long_switch_interval_capped),
 	    cmocka_unit_test(test_kea_ha_merge_keeps_base_hooks),
 	    cmocka_unit_test(test_kea_ha_hot_standby_pair_reaches_hot_standby),
 	    cmocka_unit_test(test_kea_ha_load_balancing_pair_reaches_load_balancing),
