@@ -9,6 +9,12 @@
 #  - leases: the relationship (hot standby, A active) is rendered as Kea's
 #    HA hook on both servers; the client's lease from A's Kea is known to
 #    B's Kea, and when A's Kea stops, B's takes over and serves the client.
+# Each of these is checked, not only shown: the first answer comes from A's
+# Kea with the reservation, B's Kea answers lease4-get for it with result 0
+# and the client's MAC, and the answer after the takeover comes from B's
+# Kea; otherwise the demo says which did not hold and exits 1. The state
+# switch interval is 5 s, as in tests/kea_ha_e2e_test.sh: short, yet long
+# enough that a busy machine's late heartbeat does not make the pair flap.
 # Everything is removed at the end.
 # Usage: clients/demo_kea.sh [BUILD_DIR]   (default: build)
 set -eu
@@ -123,6 +129,7 @@ case "\$reason" in BOUND|RENEW|REBIND|REBOOT) echo "\$new_ip_address from \$new_
 exit 0
 SH
 chmod +x "$T/script"
+# ask: dhclient once; sets GOT_IP and GOT_SID (the answer's server identifier).
 ask() {
 	rm -f "$T/got" "$T/dhclient.leases"
 	inns dhclient -d -1 -sf "$T/script" -lf "$T/dhclient.leases" -pf "$T/dhclient.pid" br0 >"$T/dhclient.log" 2>&1 &
@@ -131,14 +138,21 @@ ask() {
 	for _ in $(seq 300); do [ -s "$T/got" ] && break; sleep 0.1; done
 	kill "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
-	if [ -s "$T/got" ]; then echo "demo-kea: the client got $(cat "$T/got")"; else echo "demo-kea: the client got no address"; exit 1; fi
+	[ -s "$T/got" ] || { echo "demo-kea: the client got no address"; exit 1; }
+	read -r GOT_IP _ GOT_SID <"$T/got"
+	echo "demo-kea: the client got $GOT_IP from $GOT_SID"
+}
+# expect WHAT ACTUAL WANTED: exit 1 unless they are equal.
+expect() {
+	[ "$2" = "$3" ] || { echo "demo-kea: FAILED: $1 is '$2', expected '$3'"; exit 1; }
+	echo "demo-kea: ok: $1 is $3"
 }
 
-say "on A: a scope, a hot-standby relationship A<->B (A active, 2 s state switch interval), a reservation for $MAC"
+say "on A: a scope, a hot-standby relationship A<->B (A active, 5 s state switch interval), a reservation for $MAC"
 on "$A" scope add 192.0.2.0/24 --range 192.0.2.100-192.0.2.200 --name demo --lease 1h
 echo demo-secret >"$T/secret"
 on "$A" failover add demo-pair --partner "$B" --scope 192.0.2.0 --secret-file "$T/secret" \
-	--mode hot-standby --role active --switch-interval 2s --auto-state-transition yes
+	--mode hot-standby --role active --switch-interval 5s --auto-state-transition yes
 on "$A" reservation add 192.0.2.0 192.0.2.50 --client-id "${MAC//:/-}" --name demo-client
 say "half 1, configuration: replicate A -> B (frep)"
 on "$A" replicate --name demo-pair --force
@@ -154,8 +168,13 @@ on "$A" kea status | grep "kea HA"
 
 say "dhclient in $NS asks: A's Kea (active) answers with the reservation replicated by frep"
 ask
+expect "the first answer's server" "$GOT_SID" 192.0.2.2
+expect "the first answer's address (the reservation)" "$GOT_IP" 192.0.2.50
 say "B's Kea knows that lease (lease4-get on B's control socket): the HA pair frep configured keeps leases in step"
-kea_cmd "$T/b.sock" '{"command": "lease4-get", "arguments": {"ip-address": "192.0.2.50"}}'
+kea_cmd "$T/b.sock" "{\"command\": \"lease4-get\", \"arguments\": {\"ip-address\": \"$GOT_IP\"}}" | tee "$T/lease-b.json"
+expect "B's lease4-get result" "$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("result", ""))' "$T/lease-b.json")" 0
+expect "the hw-address of B's lease" \
+	"$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("arguments", {}).get("hw-address", ""))' "$T/lease-b.json")" "$MAC"
 
 say "A's Kea stopped: B's Kea goes to partner-down and serves the client"
 kill "$KEA_A"
@@ -163,3 +182,5 @@ wait "$KEA_A" 2>/dev/null || true
 ha_state "$B" partner-down
 on "$B" kea status | grep "kea HA"
 ask
+expect "the answer's server after the takeover" "$GOT_SID" 192.0.2.3
+say "demo-kea: both halves shown and checked"

@@ -2,8 +2,11 @@
 # Issue 19, a live pair on loopback (no root, no interface): two frepd, each
 # driving its own kea-dhcp4 whose base file has no HA section. frepd's
 # --kea-ha-url is checked (a malformed one: exit 2 naming flag and value);
-# `failover add` exchanges the HA URLs (each side's relationship holds
-# both), both Keas get the mirrored HA hook and reach hot-standby (as `kea
+# AddFailover exchanges the HA URLs (each side's relationship holds both,
+# whatever URLs the request carried: frepd's, never the caller's); a
+# SetFailover whose update_mask names an HA URL is refused, a whole-object
+# SetFailover (no mask) carrying other URLs leaves them as they are; both
+# Keas get the mirrored HA hook and reach hot-standby (as `kea
 # status` reports Kea's state); `failover set` to load balance re-renders
 # both sides and both reach load-balancing; the warnings (MCLT, 70/30) are
 # in `kea status` and `kea render`. Needs kea-dhcp4 (77 without).
@@ -104,12 +107,18 @@ IN_STEP='s.get("last_pushed_digest") and s["last_pushed_digest"] == s.get("curre
 
 on "$A" scope add 10.0.2.0/24 --range 10.0.2.10-10.0.2.200 --name shared >/dev/null ||
 	fail "scope on A"
-echo s3cret-pair >"$T/secret"
-on "$A" failover add pair --partner "$B" --scope 10.0.2.0 --secret-file "$T/secret" \
-	--mode hot-standby --role active --switch-interval 2s --auto-state-transition yes \
-	>/dev/null || fail "failover add"
+# AddFailover as `failover add --mode hot-standby --role active
+# --switch-interval 2s --auto-state-transition yes` sends it, plus both HA
+# URLs, which frepd must ignore: the URLs are frepd's (--kea-ha-url), never
+# the caller's.
+on "$A" call /frep.v1.DhcpServer/AddFailover "{\"relationship\": {\"name\": \"pair\",
+	\"partnerServer\": \"$B\", \"scopeIds\": [\"10.0.2.0\"], \"sharedSecret\": \"s3cret-pair\",
+	\"mode\": \"FAILOVER_MODE_HOT_STANDBY\", \"serverRole\": \"SERVER_ROLE_ACTIVE\",
+	\"stateSwitchIntervalS\": 2, \"autoStateTransition\": true,
+	\"keaHaUrl\": \"http://127.0.0.1:1/\", \"partnerKeaHaUrl\": \"http://127.0.0.1:2/\"}}" \
+	>"$T/add.out" 2>&1 || fail "AddFailover: $(cat "$T/add.out")"
 
-# The URL exchange: each side holds both, mirrored.
+# The URL exchange: each side holds both, mirrored (the request's ignored).
 on "$A" --json failover get pair >"$T/rel-a.out" || fail "failover get on A"
 on "$B" --json failover get pair >"$T/rel-b.out" || fail "failover get on B"
 python3 - "$T/rel-a.out" "$T/rel-b.out" "$HA_A" "$HA_B" <<'PY' || fail "HA URLs not exchanged"
@@ -129,6 +138,29 @@ grep -q 'INVALID_ARGUMENT.*partner_kea_ha_url' "$T/setmask.out" ||
 	fail "the refusal does not name partner_kea_ha_url: $(cat "$T/setmask.out")"
 on "$A" --json failover get pair | grep -q "\"partner_kea_ha_url\": \"$HA_B\"" ||
 	fail "the refused SetFailover changed the partner's URL"
+# A whole-object SetFailover (read, modify, write back with no mask) whose
+# object carries other HA URLs: accepted, the URLs stay frepd's on both sides.
+on "$A" call /frep.v1.DhcpServer/GetFailover '{"name": "pair"}' >"$T/get.out" 2>&1 ||
+	fail "GetFailover: $(cat "$T/get.out")"
+python3 - "$T/get.out" >"$T/set.json" <<'PY' || fail "GetFailover's answer: $(cat "$T/get.out")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["name"] == "pair" and "keaHaUrl" in r and "partnerKeaHaUrl" in r, r
+r["keaHaUrl"], r["partnerKeaHaUrl"] = "http://127.0.0.1:1/", "http://127.0.0.1:2/"
+print(json.dumps({"relationship": r}))
+PY
+on "$A" call /frep.v1.DhcpServer/SetFailover "$(cat "$T/set.json")" >"$T/setall.out" 2>&1 ||
+	fail "a whole-object SetFailover was refused: $(cat "$T/setall.out")"
+on "$A" --json failover get pair >"$T/rel-a.out" || fail "failover get on A"
+on "$B" --json failover get pair >"$T/rel-b.out" || fail "failover get on B"
+python3 - "$T/rel-a.out" "$T/rel-b.out" "$HA_A" "$HA_B" <<'PY' ||
+import json, sys
+a, b = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+ha, hb = sys.argv[3], sys.argv[4]
+assert (a["kea_ha_url"], a["partner_kea_ha_url"]) == (ha, hb), a
+assert (b["kea_ha_url"], b["partner_kea_ha_url"]) == (hb, ha), b
+PY
+	fail "a whole-object SetFailover changed the HA URLs"
 
 # Both Keas, configured only by frep, reach hot standby.
 status_is "$A" 's.get("ha_relationship") == "pair" and s.get("ha_state") == "hot-standby"'

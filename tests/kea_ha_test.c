@@ -5,8 +5,9 @@
  * real kea-dhcp4 pair on loopback (no interface, no root): the two Keas,
  * configured only by frep's rendering, must reach their HA operating state
  * (hot-standby / load-balancing), each in the role frep gave it. Also the
- * warnings for what Kea 2.2 cannot express, the merge with the base's
- * hooks, and the HA URL checks. Without kea-dhcp4: FREP-SKIP(kea), 77.
+ * warnings for what Kea 2.2 cannot express, the timers with auto state
+ * transition off, the merge with the base's hooks, and the HA URL checks. Without kea-dhcp4:
+ * FREP-SKIP(kea), 77.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -362,6 +363,87 @@ test_kea_ha_load_balancing_pair_reaches_load_balancing(void **state)
 	testdb_close(tb);
 }
 
+/* Auto state transition off, a state switch interval set: on Windows the
+ * interval only times the automatic move to PARTNER-DOWN, so with the move
+ * off it has no counterpart: Kea's own timers (no max-response-delay,
+ * heartbeat-delay or max-unacked-clients rendered) and auto-failover false
+ * on both peers, so Kea never moves to partner-down by itself. No warning:
+ * nothing the relationship asks for is dropped. */
+static void
+test_kea_ha_no_auto_state_transition_keeps_kea_timers(void **state)
+{
+	(void) state;
+	frep_status st;
+	testdb *t = side("pair", ENGINE_FAILOVER_MODE_HOT_STANDBY, ENGINE_SERVER_ROLE_ACTIVE, 50,
+	    "http://127.0.0.1:8001/", "http://127.0.0.1:8002/", 5);
+	engine_failover   m      = {.name = "pair", .auto_state_transition = false};
+	const char *const mask[] = {"auto_state_transition"};
+	CHECK_OK(engine_failover_set(t->e, &m, mask, 1, NULL, &st), st);
+	engine_failover rel;
+	CHECK_OK(engine_failover_get(t->e, "pair", &rel, &st), st);
+	assert_false(rel.auto_state_transition);
+	assert_int_equal(rel.state_switch_interval_s, 5);
+	engine_failover_fini(&rel);
+
+	kea_render_result r;
+	CHECK_OK(kea_render(t->e, &r, &st), st);
+	print_warnings(&r);
+	json_t *b = ha_block(&r);
+	assert_null(json_object_get(b, "max-response-delay"));
+	assert_null(json_object_get(b, "heartbeat-delay"));
+	assert_null(json_object_get(b, "max-unacked-clients"));
+	json_t *peers = json_object_get(b, "peers");
+	assert_int_equal(json_array_size(peers), 2);
+	for (size_t i = 0; i < 2; i++) {
+		assert_true(
+		    json_is_false(json_object_get(json_array_get(peers, i), "auto-failover")));
+	}
+	assert_false(has_warning(&r, "state_switch_interval"));
+	kea_render_result_fini(&r);
+	testdb_close(t);
+}
+
+/* A state switch interval longer than Kea 2.2's max-response-delay can
+ * hold (a 16-bit count of milliseconds): rendered as 65535 ms with a
+ * warning, and a real Kea loads the hook. Regression: frep rendered
+ * 3600000 ms for one hour, Kea's HA hook refused to load, and with it every
+ * config-set: no change reached Kea while the relationship existed. */
+static void
+test_kea_ha_long_switch_interval_capped(void **state)
+{
+	(void) state;
+	char     ua[64], ub[64], sock[200], path[200];
+	unsigned port = port_base();
+	snprintf(ua, sizeof(ua), "http://127.0.0.1:%u/", port);
+	snprintf(ub, sizeof(ub), "http://127.0.0.1:%u/", port + 1);
+	testdb *t = side(
+	    "pair", ENGINE_FAILOVER_MODE_HOT_STANDBY, ENGINE_SERVER_ROLE_ACTIVE, 50, ua, ub, 3600);
+	kea_render_result r;
+	frep_status       st;
+	CHECK_OK(kea_render(t->e, &r, &st), st);
+	print_warnings(&r);
+	json_t *b = ha_block(&r);
+	assert_int_equal(json_integer_value(json_object_get(b, "max-response-delay")), 65535);
+	assert_int_equal(json_integer_value(json_object_get(b, "heartbeat-delay")), 10000);
+	assert_int_equal(json_integer_value(json_object_get(b, "max-unacked-clients")), 0);
+	assert_true(has_warning(&r, "failover 'pair': state_switch_interval_s 3600 rendered as "
+				    "max-response-delay 65535 ms"));
+
+	need_kea();
+	snprintf(sock, sizeof(sock), "%s/kea.sock", t->dir);
+	snprintf(path, sizeof(path), "%s/kea.json", t->dir);
+	json_t *all = merged(t, &r, sock);
+	write_json(path, all);
+	/* kea_start fails the test if Kea exits: the hook did not load. */
+	pid_t k = kea_start(t->dir, path, sock);
+	char  here[64], there[64];
+	CHECK_OK(kea_push_ha_status(sock, 5000, here, there, sizeof(here), &st), st);
+	kea_stop(k);
+	json_decref(all);
+	kea_render_result_fini(&r);
+	testdb_close(t);
+}
+
 /* What Kea 2.2 cannot express: a second relationship, a missing URL, the
  * same URL on both sides. Never a silent drop. */
 static void
@@ -522,6 +604,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_kea_ha_url_checked),
 	    cmocka_unit_test(test_kea_ha_warnings),
+	    cmocka_unit_test(test_kea_ha_no_auto_state_transition_keeps_kea_timers),
+	    cmocka_unit_test(test_kea_ha_long_switch_interval_capped),
 	    cmocka_unit_test(test_kea_ha_merge_keeps_base_hooks),
 	    cmocka_unit_test(test_kea_ha_hot_standby_pair_reaches_hot_standby),
 	    cmocka_unit_test(test_kea_ha_load_balancing_pair_reaches_load_balancing),

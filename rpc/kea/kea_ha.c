@@ -18,6 +18,10 @@ const char kea_ha_hooks_dir[] = FREP_KEA_HOOKS_DIR;
 
 /* Kea 2.2's heartbeat default (ms); frep never renders a longer one. */
 #define KEA_HEARTBEAT_DEFAULT_MS 10000u
+/* Kea 2.2 reads max-response-delay as a 16-bit count of milliseconds: a
+ * larger value makes the HA hook fail to load, and with it the whole
+ * config-set ("'max-response-delay' must not be greater than 65535"). */
+#define KEA_MAX_RESPONSE_DELAY_MAX_MS 65535u
 
 static void ha_warn(kea_render_result *out, bool *oom, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -151,7 +155,17 @@ kea_ha_block(const engine_failover *rel, kea_render_result *out, bool *oom)
 		 * has passed without its heartbeat and (max-unacked-clients 0)
 		 * without waiting for clients the partner failed to answer. */
 		uint64_t delay_ms = (uint64_t) rel->state_switch_interval_s * 1000u;
-		uint64_t beat_ms  = delay_ms / 2;
+		if (delay_ms > KEA_MAX_RESPONSE_DELAY_MAX_MS) {
+			ha_warn(out, oom,
+			    "failover '%s': state_switch_interval_s %u rendered as "
+			    "max-response-delay %u ms: Kea 2.2 takes no longer one (its HA "
+			    "hook would not load), so Kea moves to partner-down about %u s "
+			    "after losing the partner, sooner than the relationship says",
+			    name, rel->state_switch_interval_s, KEA_MAX_RESPONSE_DELAY_MAX_MS,
+			    KEA_MAX_RESPONSE_DELAY_MAX_MS / 1000u);
+			delay_ms = KEA_MAX_RESPONSE_DELAY_MAX_MS;
+		}
+		uint64_t beat_ms = delay_ms / 2;
 		if (beat_ms > KEA_HEARTBEAT_DEFAULT_MS) {
 			beat_ms = KEA_HEARTBEAT_DEFAULT_MS;
 		}

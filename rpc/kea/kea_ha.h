@@ -12,7 +12,8 @@
  *  - auto_state_transition -> each peer's auto-failover; with it, a
  *    state_switch_interval_s of N -> max-response-delay N s with
  *    max-unacked-clients 0 (partner-down on the timer alone, as Windows'
- *    state switch), heartbeat-delay N/2 s (at most Kea's 10 s);
+ *    state switch), heartbeat-delay N/2 s (at most Kea's 10 s); N above
+ *    65 s is rendered as Kea 2.2's longest, 65535 ms, with a warning;
  *  - HA traffic on Kea's own listener (multi-threading with
  *    http-dedicated-listener), so no kea-ctrl-agent is needed.
  * What Kea 2.2 cannot express is a warning: a load-balance percent other

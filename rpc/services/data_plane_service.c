@@ -107,13 +107,21 @@ get_kea_status(Frep__V1__DataPlane_Service *service, const Frep__V1__GetKeaStatu
 	reply.left_out   = lop;
 	/* The digest of the worker's last rendering when nothing was committed
 	 * since it began; else "" until the worker (woken by that commit) has
-	 * rendered: a status never renders (pollers call it often, and a
-	 * rendering would compete with the push it waits for). */
+	 * rendered: a status never renders the configuration (pollers call it
+	 * often, and a full rendering would compete with the push it waits
+	 * for). The HA fields below are the exception, derived on each call. */
 	if (!s.pending || s.rendered_current) {
 		reply.current_digest = s.rendered_digest;
 	}
-	/* Kea's HA hook: which relationship is rendered, what could not be,
-	 * and the state Kea reports (status-get, a short deadline). */
+	/* Kea's HA hook, on each call: which relationship is rendered and what
+	 * could not be (kea_ha_render_named reads the relationships and the
+	 * scope list from the store and builds the HA block alone, not the
+	 * configuration; as the store is now, so ahead of Kea while a push is
+	 * pending), then the state Kea reports: status-get on its control
+	 * socket, waited for up to 2 s, so a status can take that long while
+	 * Kea is busy (a config-set) or hung; a Kea that is not running fails
+	 * at once (ha_error). Not cached by the push worker: the state is
+	 * Kea's live one, and the name and warnings cost a few store reads. */
 	frep_status       st;
 	kea_render_result ha                       = {.dhcp4 = json_object()};
 	char rel[ENGINE_RELATIONSHIP_NAME_MAX + 1] = "", state[64] = "", partner[64] = "",
