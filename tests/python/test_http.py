@@ -21,6 +21,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import frepd_procs  # noqa: E402
 import http_util  # noqa: E402
+import unittest_run  # noqa: E402
 
 import frep  # noqa: E402
 
@@ -353,4 +354,4 @@ class HttpsTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    sys.exit(unittest_run.main(__name__))
