@@ -129,14 +129,22 @@ rt_node_stop_clean(rt_node *n)
 	}
 }
 
-void
+int
 rt_node_fini(rt_node *n)
 {
+	int rc = 0;
 	if (n->proc.pid > 0) {
-		tu_proc_stop(&n->proc, SIGTERM, 30000);
+		int status = tu_proc_stop(&n->proc, SIGTERM, 30000);
+		if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			tu_proc_dump_log(&n->proc);
+			print_error("frepd %s did not exit 0 on SIGTERM (wait status %d)\n",
+			    n->name, status);
+			rc = -1;
+		}
 	}
 	frep_client_close(n->c);
 	n->c = NULL;
+	return rc;
 }
 
 static const ProtobufCServiceDescriptor *

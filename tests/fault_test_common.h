@@ -46,8 +46,13 @@ void rt_node_start(rt_node *n, const char *dir);
  * client. Fails the test (with the log) otherwise. */
 void rt_node_stop_clean(rt_node *n);
 
-/* Stops n if it runs (SIGKILL if SIGTERM does not work) and closes n->c. */
-void rt_node_fini(rt_node *n);
+/* For a fixture's teardown: stops n if it still runs (SIGTERM; SIGKILL
+ * after 30 s) and closes n->c. Returns 0 if n was not running or exited 0
+ * on SIGTERM, else -1 after printing the status and the log's tail: the
+ * teardown returns it, so a crash or (under LSan) a leak at the normal stop
+ * fails the test. A frepd the test already stopped or SIGKILLed on purpose
+ * (tu_proc_stop reaped it) is not looked at again. */
+int rt_node_fini(rt_node *n);
 
 /* Polls Health/Check on url with opts until SERVING, up to timeout_ms. */
 int rt_wait_healthy(const char *url, const frep_client_options *opts, unsigned timeout_ms);

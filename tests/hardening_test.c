@@ -57,14 +57,17 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	fixture *f = *state;
+	fixture *f  = *state;
+	int      rc = 0;
 	for (int i = 0; i < 2; i++) {
-		rt_node_fini(&f->n[i]);
+		if (rt_node_fini(&f->n[i]) != 0) {
+			rc = -1; /* a crash or, under LSan, a leak fails the test */
+		}
 	}
 	tu_rmtree(f->dir);
 	free(f->dir);
 	free(f);
-	return 0;
+	return rc;
 }
 
 static void

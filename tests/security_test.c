@@ -62,9 +62,12 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	fixture *f = *state;
+	fixture *f  = *state;
+	int      rc = 0;
 	for (int i = 0; i < 2; i++) {
-		rt_node_fini(&f->n[i]);
+		if (rt_node_fini(&f->n[i]) != 0) {
+			rc = -1; /* a crash or, under LSan, a leak fails the test */
+		}
 		if (f->n[i].proc.log_path[0] != '\0') {
 			rt_assert_file_lacks(f->n[i].proc.log_path, secrets);
 			if (f->key_line[0] != '\0') {
@@ -76,7 +79,7 @@ teardown(void **state)
 	tu_rmtree(f->dir);
 	free(f->dir);
 	free(f);
-	return 0;
+	return rc;
 }
 
 static void
