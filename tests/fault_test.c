@@ -407,13 +407,15 @@ test_fault_partner_not_listening_answers_within_deadline(void **state)
 	a->partner_timeout_ms = TIMEOUT_MS;
 	assert_int_not_equal(tu_proc_stop(&a->proc, SIGTERM, 10000), -1);
 	rt_node_start(a, f->dir);
-	/* B on a port the system picks; once B is gone, nothing listens
-	 * there (the test then binds its black hole to the same port). */
-	rt_node_init(b, f->dir, "b", "tcp://127.0.0.1:0");
+	/* B on a port the test holds (rt_hold_port: bound, not listening):
+	 * once B is gone nothing listens there, and no other process can have
+	 * taken the number in between; then the same socket listens as the
+	 * black hole. */
+	int hold = -1;
+	int port = rt_hold_port(&hold);
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", port);
+	rt_node_init(b, f->dir, "b", url);
 	rt_node_start(b, f->dir);
-	snprintf(url, sizeof(url), "%s", b->url);
-	int port = tu_url_port(url);
-	assert_true(port > 0);
 	rt_import_scope(a->c, 61, 0, 5, "v1");
 	char *scopes[] = {"10.61.0.0"};
 	rt_add_failover(a->c, "many", b->url, SECRET, scopes, 1, FREP_OK);
@@ -434,14 +436,7 @@ test_fault_partner_not_listening_answers_within_deadline(void **state)
 	}
 
 	/* 2. A black hole: TCP accepts (the kernel's backlog), SP never answers. */
-	int                fd  = socket(AF_INET, SOCK_STREAM, 0);
-	int                one = 1;
-	struct sockaddr_in sa  = {.sin_family = AF_INET,
-	     .sin_port                        = htons((uint16_t) port),
-	     .sin_addr.s_addr                 = htonl(INADDR_LOOPBACK)};
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
-	assert_int_equal(listen(fd, 64), 0);
+	assert_int_equal(listen(hold, 64), 0);
 	for (int i = 0; i < 2; i++) {
 		long long                    ms;
 		Frep__V1__ReplicateResponse *r = replicate_timed(a->c, "many", &ms);
@@ -453,7 +448,7 @@ test_fault_partner_not_listening_answers_within_deadline(void **state)
 		assert_true(ms <= TIMEOUT_MS + MARGIN_MS);
 		protobuf_c_message_free_unpacked(&r->base, NULL);
 	}
-	close(fd);
+	close(hold);
 	assert_int_equal(rt_wait_healthy(a->url, NULL, 2000), 0);
 	rt_node_stop_clean(a);
 }

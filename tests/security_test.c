@@ -416,9 +416,12 @@ test_security_admin_token_required_on_every_non_health_call(void **state)
 static void
 test_security_exposed_listener_without_tls_or_token_refused(void **state)
 {
-	fixture *f    = *state;
-	int      port = rt_free_port();
-	char     urls[3][64];
+	fixture *f = *state;
+	int      held;
+	/* Held (bound, not listening) throughout: a frepd that wrongly
+	 * listened could still take it (both SO_REUSEADDR), nothing else can. */
+	int  port = rt_hold_port(&held);
+	char urls[3][64];
 	snprintf(urls[0], sizeof(urls[0]), "tcp://0.0.0.0:%d", port);
 	snprintf(urls[1], sizeof(urls[1]), "ws://0.0.0.0:%d/frep", port);
 	/* A name that merely starts with "127." is not loopback: only literal
@@ -457,6 +460,7 @@ test_security_exposed_listener_without_tls_or_token_refused(void **state)
 		assert_int_not_equal(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
 		close(fd);
 	}
+	close(held);
 }
 
 /* --- forged partner calls ------------------------------------------------- */
