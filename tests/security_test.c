@@ -811,10 +811,13 @@ test_security_request_sizes_and_counts_bounded(void **state)
 	rs.scope_ids                           = ids;
 	rs.n_scope_ids                         = IDS;
 	expect_invalid(big->c, "FailoverReplication", "ReplicateByScopeId", &rs.base, "70000");
-	/* The largest allowed list. Its duplicate check is quadratic: about
-	 * 2.4 s here, ten times that in the sanitizer build, which therefore
-	 * (FREP_SECURITY_SANITIZER, set by the CMake registration) sends a
-	 * quarter of it under the same time bound. */
+	/* The largest allowed list: every id answered, as an item error. The
+	 * duplicate check is a sort, O(n log n) (docs/SECURITY.md: 0.9 s
+	 * measured); the time is printed, not asserted — no bound tells that
+	 * from the old quadratic check (2.4 s) on every machine; the client's
+	 * 30 s deadline bounds the call. The sanitizer build, several times
+	 * slower, sends a quarter of the ids (FREP_SECURITY_SANITIZER, set by
+	 * the CMake registration) to stay well inside that deadline. */
 	size_t max_ids                  = rt_env_long("FREP_SECURITY_SANITIZER", 0) ? 16384 : 65536;
 	rs.n_scope_ids                  = max_ids;
 	long long                    t0 = tu_now_ms();
@@ -825,7 +828,6 @@ test_security_request_sizes_and_counts_bounded(void **state)
 	    max_ids, r->n_errors, ms);
 	assert_int_equal(r->n_errors, max_ids);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
-	assert_true(ms < 20000);
 	free(ids);
 	free(texts);
 
