@@ -740,11 +740,14 @@ test_engine_apply_10k_reservations(void **state)
 	CHECK_OK(engine_scope_apply(dst->e, c, false, &ch, NULL, NULL, NULL, a, &st), st);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	print_message("apply of %d reservations (one changed): %.1f ms\n", N, elapsed_ms(&t0, &t1));
+	/* The counters are the property: one row updated, none removed and
+	 * added again. The times are printed (docs/ENGINE.md, PERFORMANCE.md)
+	 * and not asserted: a bound loose enough for the sanitizer build
+	 * would not catch a rewrite of every row either (the new-scope apply
+	 * above, about twice this one). */
 	assert_int_equal(ch.reservations.updated, 1);
 	assert_int_equal(ch.reservations.added + ch.reservations.removed, 0);
 	assert_string_equal(a, c->digest);
-	/* Generous bound: sanitizer builds run several times slower. */
-	assert_true(elapsed_ms(&t0, &t1) < 5000);
 	engine_scope_config_free(c);
 	testdb_close(src);
 	testdb_close(dst);

@@ -1,5 +1,7 @@
 /* The store: schema and migrations, persistence, and a round trip of every
  * object kind through add / get / list / set / remove. */
+#include <time.h>
+
 #include "test/engine_testutil.h"
 
 static void
@@ -84,6 +86,57 @@ test_engine_open_migrates_v5_audit_request_id(void **state)
 	assert_string_equal(list[1].request_id, "");
 	assert_int_equal(list[1].scope_id, IP4(10, 0, 1, 0));
 	assert_string_equal(list[0].request_id, "req-after-migration");
+	engine_audit_records_free(list, n);
+	testdb_close(t);
+}
+
+/* SEMANTICS.md: the audit is bounded by --audit-max-age-days and
+ * --audit-max-rows, applied whenever records are added. Records with
+ * explicit times stand in for old ones (no test waits for a day). */
+static void
+test_engine_audit_retention_by_age_and_rows(void **state)
+{
+	testdb              *t = testdb_open();
+	frep_status          st;
+	engine_audit_record *list;
+	size_t               n;
+	int64_t              now = (int64_t) time(NULL) * 1000;
+	engine_audit_record  r   = {.direction = "sent",
+	       .source                         = "tcp://10.9.0.1:6470",
+	       .relationship                   = "pair",
+	       .scope_id                       = IP4(10, 0, 1, 0),
+	       .request_id                     = ""};
+
+	(void) state;
+	engine_set_audit_retention(t->e, 0, 0); /* no bound: both kept */
+	r.time_unix_ms = now - 3 * 86400 * 1000LL;
+	r.message      = "three days old";
+	CHECK_OK(engine_audit_add(t->e, &r, NULL, &st), st);
+	r.time_unix_ms = now - 3600 * 1000LL;
+	r.message      = "an hour old";
+	CHECK_OK(engine_audit_add(t->e, &r, NULL, &st), st);
+	CHECK_OK(engine_audit_list(t->e, NULL, &list, &n, &st), st);
+	assert_int_equal(n, 2);
+	engine_audit_records_free(list, n);
+
+	/* One day: the next append deletes what is older. */
+	engine_set_audit_retention(t->e, 0, 86400);
+	r.time_unix_ms = 0;
+	r.message      = "now";
+	CHECK_OK(engine_audit_add(t->e, &r, NULL, &st), st);
+	CHECK_OK(engine_audit_list(t->e, NULL, &list, &n, &st), st);
+	assert_int_equal(n, 2);
+	assert_string_equal(list[0].message, "now");
+	assert_string_equal(list[1].message, "an hour old");
+	engine_audit_records_free(list, n);
+
+	/* One row: only the newest stays. */
+	engine_set_audit_retention(t->e, 1, 0);
+	r.message = "newest";
+	CHECK_OK(engine_audit_add(t->e, &r, NULL, &st), st);
+	CHECK_OK(engine_audit_list(t->e, NULL, &list, &n, &st), st);
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0].message, "newest");
 	engine_audit_records_free(list, n);
 	testdb_close(t);
 }
@@ -736,6 +789,7 @@ main(void)
 	    cmocka_unit_test(test_engine_failover_auto_sync),
 	    cmocka_unit_test(test_engine_open_refuses_newer_schema),
 	    cmocka_unit_test(test_engine_open_migrates_v5_audit_request_id),
+	    cmocka_unit_test(test_engine_audit_retention_by_age_and_rows),
 	    cmocka_unit_test(test_engine_open_bad_path),
 	    cmocka_unit_test(test_engine_predefined_options_and_classes),
 	    cmocka_unit_test(test_engine_scope_round_trip),

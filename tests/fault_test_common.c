@@ -129,14 +129,22 @@ rt_node_stop_clean(rt_node *n)
 	}
 }
 
-void
+int
 rt_node_fini(rt_node *n)
 {
+	int rc = 0;
 	if (n->proc.pid > 0) {
-		tu_proc_stop(&n->proc, SIGTERM, 30000);
+		int status = tu_proc_stop(&n->proc, SIGTERM, 30000);
+		if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			tu_proc_dump_log(&n->proc);
+			print_error("frepd %s did not exit 0 on SIGTERM (wait status %d)\n",
+			    n->name, status);
+			rc = -1;
+		}
 	}
 	frep_client_close(n->c);
 	n->c = NULL;
+	return rc;
 }
 
 static const ProtobufCServiceDescriptor *
@@ -375,15 +383,16 @@ rt_rss_kib(pid_t pid)
 }
 
 int
-rt_free_port(void)
+rt_hold_port(int *fd)
 {
-	int                fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a  = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t          al = sizeof(a);
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *) &a, sizeof(a)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *) &a, &al), 0);
-	close(fd);
+	int                one = 1;
+	struct sockaddr_in a   = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t          al  = sizeof(a);
+	*fd                    = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(*fd >= 0);
+	assert_int_equal(setsockopt(*fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
+	assert_int_equal(bind(*fd, (struct sockaddr *) &a, sizeof(a)), 0);
+	assert_int_equal(getsockname(*fd, (struct sockaddr *) &a, &al), 0);
 	return ntohs(a.sin_port);
 }
 

@@ -46,8 +46,13 @@ void rt_node_start(rt_node *n, const char *dir);
  * client. Fails the test (with the log) otherwise. */
 void rt_node_stop_clean(rt_node *n);
 
-/* Stops n if it runs (SIGKILL if SIGTERM does not work) and closes n->c. */
-void rt_node_fini(rt_node *n);
+/* For a fixture's teardown: stops n if it still runs (SIGTERM; SIGKILL
+ * after 30 s) and closes n->c. Returns 0 if n was not running or exited 0
+ * on SIGTERM, else -1 after printing the status and the log's tail: the
+ * teardown returns it, so a crash or (under LSan) a leak at the normal stop
+ * fails the test. A frepd the test already stopped or SIGKILLed on purpose
+ * (tu_proc_stop reaped it) is not looked at again. */
+int rt_node_fini(rt_node *n);
 
 /* Polls Health/Check on url with opts until SERVING, up to timeout_ms. */
 int rt_wait_healthy(const char *url, const frep_client_options *opts, unsigned timeout_ms);
@@ -93,9 +98,15 @@ bool rt_file_has_line(const char *path, const char *const parts[]);
 /* VmRSS of pid in KiB, or -1. */
 long rt_rss_kib(pid_t pid);
 
-/* A TCP port on 127.0.0.1 that was free a moment ago (only for checking
- * that nothing listens there: a server gets its port from :0). */
-int rt_free_port(void);
+/* A TCP port on 127.0.0.1 that stays the test's until it closes *fd: a
+ * socket bound to it with SO_REUSEADDR and not listening, so a connection
+ * there is refused and no other bind (port 0, or a plain bind) gets the
+ * number — a port picked by binding and closing could be reused at once.
+ * A frepd told to --listen there still can (nng sets SO_REUSEADDR too, and
+ * the held socket does not listen); once that frepd is gone, nothing
+ * listens there again, and listen(*fd) makes it a black hole that accepts
+ * TCP and never speaks. Servers otherwise get their ports from :0. */
+int rt_hold_port(int *fd);
 
 /* Integer from the environment, or def. */
 long rt_env_long(const char *name, long def);

@@ -7,7 +7,9 @@
  *   to-json NAME HEX          -> "ok JSON" (canonical) or "err CODE message"
  *   from-json NAME JSON       -> "ok HEX" (the serialized message) or "err CODE message"
  *
- * Messages are found by walking every frep service's inputs and outputs.
+ * Messages are found by walking every frep service's inputs and outputs,
+ * plus tests/proto/frep_test.proto's JsonOneofProbe (the contract has no
+ * oneof with two members to test the codec's oneof handling on).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,7 @@
 #include "frep/v1/partner.pb-c.h"
 #include "frep/v1/replication.pb-c.h"
 #include "frep_json.h"
+#include "frep_test.pb-c.h"
 
 #define MAX_TYPES 256
 
@@ -67,6 +70,7 @@ collect(void)
 	}
 	add_type(&frep__rpc__v1__request__descriptor);
 	add_type(&frep__rpc__v1__response__descriptor);
+	add_type(&frep__test__v1__json_oneof_probe__descriptor);
 }
 
 static const ProtobufCMessageDescriptor *

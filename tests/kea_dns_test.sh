@@ -8,7 +8,7 @@
 # server's INVALID_ARGUMENT. Needs kea-dhcp4 (77 without it).
 set -euo pipefail
 : "${FREPD:?run through ctest}" "${FREPCTL:?run through ctest}"
-command -v kea-dhcp4 >/dev/null || { echo "kea-dhcp4 not installed: SKIPPED"; exit 77; }
+command -v kea-dhcp4 >/dev/null || { echo "FREP-SKIP(kea): kea-dhcp4 is not on PATH (make deps)"; exit 77; }
 
 work=$(mktemp -d /tmp/kea-dns-test-XXXXXX)
 pid=

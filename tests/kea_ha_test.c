@@ -51,7 +51,9 @@ need_kea(void)
 	}
 }
 
-/* Two HA ports on loopback for this run (another test run may use others). */
+/* Two HA ports on loopback for this run (another test run may use others).
+ * Not port 0: both Keas need each other's HA URL before either starts
+ * (docs/TESTS.md, "Ports": the one exception). */
 static unsigned
 port_base(void)
 {

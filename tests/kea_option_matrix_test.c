@@ -9,7 +9,7 @@
  * get it (kea_render_option_value / kea_render_option_def) and checked with
  * `kea-dhcp4 -t`, a few hundred subnets (one value each) per run. A refused
  * run is bisected to name each value. Pass: zero values accepted by frep and
- * refused by Kea. Needs kea-dhcp4 (make deps); without it: 77 (skipped).
+ * refused by Kea. Needs kea-dhcp4 (make deps); without it: FREP-SKIP(kea), 77.
  *
  * Pins issue 16: `option set --raw 15 ""` and `option set 119 c0-a8-01`
  * were accepted and made Kea refuse every later configuration.
@@ -348,7 +348,10 @@ setup(void **state)
 {
 	(void) state;
 	if (!have_kea()) {
-		fprintf(stderr, "kea-dhcp4 not installed (make deps): SKIPPED\n");
+		/* Tagged for tests/skip_guard.sh; 77 is ctest's SKIP_RETURN_CODE. */
+		printf("FREP-SKIP(kea): kea-dhcp4 is not on PATH (make deps): no option value "
+		       "checked\n");
+		fflush(stdout);
 		exit(77);
 	}
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/frep-keamatrix-XXXXXX");

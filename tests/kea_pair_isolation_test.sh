@@ -6,15 +6,17 @@
 # 0; Health frep.v1.DataPlane: DEGRADED with a detail; the log); a
 # reservation added later on A in another scope is replicated and reaches
 # B's Kea. No root needed: the Kea listens on no interface. Needs
-# kea-dhcp4 and sqlite3 (77 without).
+# kea-dhcp4 and sqlite3 (77 without: FREP-SKIP(kea), FREP-SKIP(sqlite3)).
 set -u
+# skip TAG WHY: prints FREP-SKIP(TAG) for tests/skip_guard.sh, exits 77.
 skip() {
-	echo "SKIPPED: $*"
+	local tag=$1
+	shift
+	echo "FREP-SKIP($tag): $*"
 	exit 77
 }
-for p in kea-dhcp4 sqlite3; do
-	command -v "$p" >/dev/null 2>&1 || skip "$p is not installed"
-done
+command -v kea-dhcp4 >/dev/null 2>&1 || skip kea "kea-dhcp4 is not on PATH (make deps)"
+command -v sqlite3 >/dev/null 2>&1 || skip sqlite3 "sqlite3 is not on PATH (make deps)"
 FREPD=${FREPD:?run through ctest}
 FREPCTL=${FREPCTL:?run through ctest}
 T=$(mktemp -d /tmp/frep-keapair.XXXXXX)

@@ -62,9 +62,12 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	fixture *f = *state;
+	fixture *f  = *state;
+	int      rc = 0;
 	for (int i = 0; i < 2; i++) {
-		rt_node_fini(&f->n[i]);
+		if (rt_node_fini(&f->n[i]) != 0) {
+			rc = -1; /* a crash or, under LSan, a leak fails the test */
+		}
 		if (f->n[i].proc.log_path[0] != '\0') {
 			rt_assert_file_lacks(f->n[i].proc.log_path, secrets);
 			if (f->key_line[0] != '\0') {
@@ -76,7 +79,7 @@ teardown(void **state)
 	tu_rmtree(f->dir);
 	free(f->dir);
 	free(f);
-	return 0;
+	return rc;
 }
 
 static void
@@ -413,9 +416,12 @@ test_security_admin_token_required_on_every_non_health_call(void **state)
 static void
 test_security_exposed_listener_without_tls_or_token_refused(void **state)
 {
-	fixture *f    = *state;
-	int      port = rt_free_port();
-	char     urls[3][64];
+	fixture *f = *state;
+	int      held;
+	/* Held (bound, not listening) throughout: a frepd that wrongly
+	 * listened could still take it (both SO_REUSEADDR), nothing else can. */
+	int  port = rt_hold_port(&held);
+	char urls[3][64];
 	snprintf(urls[0], sizeof(urls[0]), "tcp://0.0.0.0:%d", port);
 	snprintf(urls[1], sizeof(urls[1]), "ws://0.0.0.0:%d/frep", port);
 	/* A name that merely starts with "127." is not loopback: only literal
@@ -454,6 +460,7 @@ test_security_exposed_listener_without_tls_or_token_refused(void **state)
 		assert_int_not_equal(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
 		close(fd);
 	}
+	close(held);
 }
 
 /* --- forged partner calls ------------------------------------------------- */
@@ -804,10 +811,13 @@ test_security_request_sizes_and_counts_bounded(void **state)
 	rs.scope_ids                           = ids;
 	rs.n_scope_ids                         = IDS;
 	expect_invalid(big->c, "FailoverReplication", "ReplicateByScopeId", &rs.base, "70000");
-	/* The largest allowed list. Its duplicate check is quadratic: about
-	 * 2.4 s here, ten times that in the sanitizer build, which therefore
-	 * (FREP_SECURITY_SANITIZER, set by the CMake registration) sends a
-	 * quarter of it under the same time bound. */
+	/* The largest allowed list: every id answered, as an item error. The
+	 * duplicate check is a sort, O(n log n) (docs/SECURITY.md: 0.9 s
+	 * measured); the time is printed, not asserted — no bound tells that
+	 * from the old quadratic check (2.4 s) on every machine; the client's
+	 * 30 s deadline bounds the call. The sanitizer build, several times
+	 * slower, sends a quarter of the ids (FREP_SECURITY_SANITIZER, set by
+	 * the CMake registration) to stay well inside that deadline. */
 	size_t max_ids                  = rt_env_long("FREP_SECURITY_SANITIZER", 0) ? 16384 : 65536;
 	rs.n_scope_ids                  = max_ids;
 	long long                    t0 = tu_now_ms();
@@ -818,7 +828,6 @@ test_security_request_sizes_and_counts_bounded(void **state)
 	    max_ids, r->n_errors, ms);
 	assert_int_equal(r->n_errors, max_ids);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
-	assert_true(ms < 20000);
 	free(ids);
 	free(texts);
 

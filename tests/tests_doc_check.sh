@@ -5,7 +5,11 @@
 #  - every ctest name (`…_test`, `…_check`) in docs/TESTS.md is registered
 #    (`ctest -N` in FREP_BINARY_DIR, else the tests' CMake files);
 #  - every `tests/…` path they name exists;
-#  - every test of tests/failover_promises_test.c appears in docs/TESTS.md.
+#  - in each row of docs/TESTS.md's tables, every `test_…` function of the
+#    test column is defined in the source of one of the row's ctest tests
+#    (tests/<ctest>.c, or the .py / .sh file its add_test runs);
+#  - every test of tests/failover_promises_test.c, tests/pair_safety_test.c
+#    and tests/replication_test.c appears in docs/TESTS.md.
 set -uo pipefail
 root=${FREP_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$root" || exit 1
@@ -36,8 +40,48 @@ for t in $(grep '^|' docs/TESTS.md | grep -o '`[a-z0-9_]*_\(test\|check\)`' | tr
 	grep -qx "$t" <<<"$registered" || say "docs/TESTS.md names ctest test $t, which is not registered"
 done
 
-for t in $(grep -ho '^test_[a-z0-9_]*' tests/failover_promises_test.c | sort -u); do
-	grep -q "\`$t\`" docs/TESTS.md || say "$t (tests/failover_promises_test.c) is not in docs/TESTS.md's table"
+# Each row: its test functions in its ctest tests' sources.
+command -v python3 >/dev/null || say "python3 is needed for the row check"
+while IFS= read -r line; do
+	say "$line"
+done < <(python3 - <<'PY'
+import glob, os, re
+cmake = "".join(open(p).read() for p in sorted(glob.glob("tests/*.cmake")) + ["tests/CMakeLists.txt"])
+
+def sources(ctest):
+    """The files a ctest test runs: tests/<ctest>.c (a frep_add_test
+    program) and the .py / .sh an add_test(NAME ctest COMMAND ...) names."""
+    out = ["tests/%s.c" % ctest] if os.path.exists("tests/%s.c" % ctest) else []
+    for cmd in re.findall(r"add_test\(NAME\s+%s\s+COMMAND([^)]*)\)" % re.escape(ctest), cmake):
+        for f in re.findall(r"\$\{CMAKE_CURRENT_SOURCE_DIR\}/([\w./-]+\.(?:py|sh))", cmd):
+            out.append("tests/" + f)
+    return out
+
+def defines(path, fn):
+    text = open(path).read()
+    pat = r"^%s\(" if path.endswith(".c") else r"^\s*def %s\("
+    return re.search(pat % re.escape(fn), text, re.M) is not None
+
+for n, line in enumerate(open("docs/TESTS.md"), 1):
+    cells = [c.strip() for c in line.strip().strip("|").split("|")] if line.startswith("|") else []
+    if len(cells) < 3:
+        continue
+    ctests = re.findall(r"`([a-z0-9_]+_(?:test|check))`", cells[-2])
+    fns = re.findall(r"`(test_[a-z0-9_]+)`", cells[-1])
+    if not fns:
+        continue
+    files = [f for c in ctests for f in sources(c)]
+    for fn in fns:
+        if not any(defines(f, fn) for f in files):
+            print("docs/TESTS.md:%d: %s is not defined in %s (the row's ctest %s)"
+                  % (n, fn, " ".join(files) or "any source", ", ".join(ctests) or "(none)"))
+PY
+)
+
+for src in tests/failover_promises_test.c tests/pair_safety_test.c tests/replication_test.c; do
+	for t in $(grep -ho '^test_[a-z0-9_]*' "$src" | sort -u); do
+		grep -q "\`$t\`" docs/TESTS.md || say "$t ($src) is not in docs/TESTS.md's table"
+	done
 done
 
 n=$(grep -o '`test_[a-z0-9_]*`' "${docs[@]}" | sort -u | wc -l)

@@ -17,6 +17,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import frepd_procs  # noqa: E402
+import unittest_run  # noqa: E402
 
 import frep  # noqa: E402
 from frep import Code, FrepError  # noqa: E402
@@ -517,19 +518,5 @@ class ReadmeExampleTest(unittest.TestCase):
             self.assertEqual(d.stop(), 0, d.log())
 
 
-def main():
-    suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
-    result = unittest.TextTestRunner(verbosity=2).run(suite)
-    failed = len(result.failures) + len(result.errors)
-    passed = result.testsRun - len(result.failures) - len(result.errors) - len(result.skipped)
-    print("%d passed, %d failed" % (passed, failed))
-    if result.wasSuccessful() and result.skipped:
-        # A skip is not a pass (docs/TESTS.md): ctest's SKIP_RETURN_CODE.
-        for case, why in result.skipped:
-            print("FREP-SKIP(python): %s: %s" % (case.id(), why))
-        return 77
-    return 0 if result.wasSuccessful() else 1
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(unittest_run.main(__name__))

@@ -21,6 +21,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import frepd_procs  # noqa: E402
 import http_util  # noqa: E402
+import unittest_run  # noqa: E402
 
 import frep  # noqa: E402
 
@@ -82,6 +83,19 @@ class HttpTest(unittest.TestCase):
         for n in needles:
             self.assertIn(n, err["message"])
         return err
+
+    def add_failover_fails(self, octet, name, url, status, code, *needles, **kw):
+        """Adds scope 10.<octet>.0.0 on A, then AddFailover of it to the
+        partner url must fail with status and code, naming each needle."""
+        scope = "10.%d.0.0" % octet
+        self.ok("/frep.v1.DhcpServer/AddScope", {
+            "scopeId": scope, "subnetMask": "255.255.255.0", "name": name,
+            "startRange": "10.%d.0.1" % octet, "endRange": "10.%d.0.9" % octet})
+        self.error(status, code, "/frep.v1.DhcpServer/AddFailover",
+                   {"relationship": {"name": name, "partnerServer": url,
+                                     "sharedSecret": "correct horse battery staple",
+                                     "scopeIds": [scope]}},
+                   "partner " + url, *needles, **kw)
 
     def test_http_replication_between_two_servers(self):
         scope = "10.5.0.0"
@@ -234,16 +248,11 @@ class HttpTest(unittest.TestCase):
         t.start()
         try:
             url = "tcp://127.0.0.1:%d" % mute.getsockname()[1]
-            self.ok("/frep.v1.DhcpServer/AddScope", {
-                "scopeId": "10.8.0.0", "subnetMask": "255.255.255.0", "name": "eight",
-                "startRange": "10.8.0.1", "endRange": "10.8.0.9"})
-            self.error(504, "deadline_exceeded", "/frep.v1.DhcpServer/AddFailover",
-                       {"relationship": {"name": "mute", "partnerServer": url,
-                                         "sharedSecret": "correct horse battery staple",
-                                         "scopeIds": ["10.8.0.0"]}},
-                       "partner " + url, "/frep.v1.Partner/MirrorRelationship",
-                       "the request was sent", "what remained of the caller's deadline",
-                       headers={"Connect-Timeout-Ms": "1500"})
+            self.add_failover_fails(8, "mute", url, 504, "deadline_exceeded",
+                                    "/frep.v1.Partner/MirrorRelationship",
+                                    "the request was sent",
+                                    "what remained of the caller's deadline",
+                                    headers={"Connect-Timeout-Ms": "1500"})
         finally:
             mute.close()
             for c in conns:
@@ -251,20 +260,17 @@ class HttpTest(unittest.TestCase):
 
     def test_http_partner_refused_is_unavailable(self):
         # Nothing listens at the partner's address: UNAVAILABLE at once
-        # (the clients fail fast), naming the partner.
-        free = socket.socket()
-        free.bind(("127.0.0.1", 0))
-        url = "tcp://127.0.0.1:%d" % free.getsockname()[1]
-        free.close()
-        self.ok("/frep.v1.DhcpServer/AddScope", {
-            "scopeId": "10.9.0.0", "subnetMask": "255.255.255.0", "name": "nine",
-            "startRange": "10.9.0.1", "endRange": "10.9.0.9"})
-        self.error(503, "unavailable", "/frep.v1.DhcpServer/AddFailover",
-                   {"relationship": {"name": "gone", "partnerServer": url,
-                                     "sharedSecret": "correct horse battery staple",
-                                     "scopeIds": ["10.9.0.0"]}},
-                   "partner " + url, "connection refused",
-                   headers={"Connect-Timeout-Ms": "20000"})
+        # (the clients fail fast), naming the partner. The port stays bound
+        # (not listening) by this test throughout, so a connection there is
+        # refused and no other process can take the number meanwhile.
+        held = socket.socket()
+        try:
+            held.bind(("127.0.0.1", 0))
+            url = "tcp://127.0.0.1:%d" % held.getsockname()[1]
+            self.add_failover_fails(9, "gone", url, 503, "unavailable", "connection refused",
+                                    headers={"Connect-Timeout-Ms": "20000"})
+        finally:
+            held.close()
 
     def test_http_connection_bound(self):
         # nng's HTTP server has no read deadline: 300 connections that never
@@ -353,4 +359,4 @@ class HttpsTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=2)
+    sys.exit(unittest_run.main(__name__))

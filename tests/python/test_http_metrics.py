@@ -4,8 +4,8 @@ frep.v1.Health (ctest: http_metrics_test): counters match the calls made
 there, and `promtool check metrics` accepts the text.
 
 promtool comes from Debian's `prometheus` package (large: the Makefile's
-TEST_DEB_PACKAGES); without it the promtool check is skipped (exit 77) after
-every other check has run.
+TEST_DEB_PACKAGES); without it the promtool check is skipped (FREP-SKIP(promtool), exit 77)
+after every other check has run.
 
 Environment (tests/python_tests.cmake): FREPD, FREP_PROTO_PY, PYTHONPATH.
 """
@@ -172,8 +172,8 @@ def main():
             check(r.returncode == 0, "promtool check metrics: exit %d %s%s"
                   % (r.returncode, r.stdout, r.stderr))
         else:
-            print("skip promtool check metrics: promtool not installed "
-                  "(apt-get install prometheus; make deps-test)")
+            print("FREP-SKIP(promtool): promtool check metrics not run: promtool is not "
+                  "installed (apt-get install prometheus; make deps-test)")
             promtool_rc = 77
     finally:
         for n in (a, b):

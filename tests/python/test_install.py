@@ -19,6 +19,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import frepd_procs  # noqa: E402
+import unittest_run  # noqa: E402
 
 SOURCE_DIR = os.environ.get("FREP_SOURCE_DIR") or os.path.abspath(
     os.path.join(os.path.dirname(__file__), os.pardir, os.pardir))
@@ -122,16 +123,7 @@ def main():
         print("FREP-SKIP(python-venv): %s is not available (apt install python3-venv python3-pip "
               "python3-setuptools python3-wheel protobuf-compiler)" % what)
         return 77
-    suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
-    result = unittest.TextTestRunner(verbosity=2).run(suite)
-    failed = len(result.failures) + len(result.errors)
-    print("%d passed, %d failed" % (result.testsRun - failed - len(result.skipped), failed))
-    if result.wasSuccessful() and result.skipped:
-        # A skip is not a pass (docs/TESTS.md): ctest's SKIP_RETURN_CODE.
-        for case, why in result.skipped:
-            print("FREP-SKIP(python): %s: %s" % (case.id(), why))
-        return 77
-    return 0 if result.wasSuccessful() else 1
+    return unittest_run.main(__name__)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,8 @@ README = os.path.join(SOURCE_DIR, "clients", "python", "README.md")
 for mod in ("venv", "ensurepip", "pip", "setuptools", "wheel"):
     if subprocess.run(["/usr/bin/python3", "-c", "import " + mod],
                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode != 0:
-        print("skipped: /usr/bin/python3 lacks", mod)
+        print("FREP-SKIP(python-venv): /usr/bin/python3 lacks %s (apt install python3-venv "
+              "python3-pip python3-setuptools python3-wheel)" % mod)
         sys.exit(77)
 
 with open(README) as f:
