@@ -195,10 +195,7 @@ kea_control_command(const char *socket_path, const char *command, const json_t *
 	return kea_control_send(socket_path, command, req, timeout_ms, answer, st);
 }
 
-/* kea_control_command with the arguments already as compact JSON text
- * (sorted keys): the same request bytes. command is one of frep's own
- * (plain ASCII, nothing to escape). */
-static frep_code
+frep_code
 kea_control_command_text(const char *socket_path, const char *command, const char *arguments,
     unsigned timeout_ms, json_t **answer, frep_status *st)
 {

@@ -109,6 +109,12 @@ const char *kea_push_base_path(const kea_push *p);
 frep_code kea_control_command(const char *socket_path, const char *command, const json_t *arguments,
     unsigned timeout_ms, json_t **answer, frep_status *st);
 
+/* kea_control_command with the arguments already as compact JSON text
+ * (sorted keys, borrowed): the same request bytes without a dump of them.
+ * command is plain ASCII (not escaped). */
+frep_code kea_control_command_text(const char *socket_path, const char *command,
+    const char *arguments, unsigned timeout_ms, json_t **answer, frep_status *st);
+
 /* Kea's HA state for the pair, as its control socket reports it
  * (status-get's "high-availability"): e.g. "load-balancing",
  * "hot-standby", "partner-down", "waiting". Writes into state (and the
