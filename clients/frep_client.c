@@ -247,6 +247,30 @@ read_pem(const char *path, char **out, frep_status *st)
 	return FREP_OK;
 }
 
+/* The host of a tls+tcp:// or wss:// URL ("[::1]" without brackets) into
+ * out (cap bytes); "" when there is none or it does not fit. */
+static void
+url_host(const char *url, char *out, size_t cap)
+{
+	const char *h = strstr(url, "://");
+	out[0]        = '\0';
+	if (h == NULL) {
+		return;
+	}
+	h += 3;
+	size_t n;
+	if (*h == '[') {
+		h++;
+		n = strcspn(h, "]");
+	} else {
+		n = strcspn(h, ":/");
+	}
+	if (n > 0 && n < cap) {
+		memcpy(out, h, n);
+		out[n] = '\0';
+	}
+}
+
 static frep_code
 client_tls(frep_client *c, const frep_client_options *o, frep_status *st)
 {
@@ -269,10 +293,16 @@ client_tls(frep_client *c, const frep_client_options *o, frep_status *st)
 	if (rv != 0) {
 		return frep_status_set(st, FREP_INTERNAL, "TLS auth mode: %s", nng_strerror(rv));
 	}
-	if (o->tls_server_name != NULL &&
-	    (rv = nng_tls_config_server_name(c->tls, o->tls_server_name)) != 0) {
+	/* The name the server's certificate must carry (CN or DNS subject
+	 * alternative name; mbedtls 2.28 matches no IP address entry): the
+	 * given one, else the URL's host. Without it any certificate of the
+	 * CA, made for any host, would do. */
+	char host[256];
+	url_host(c->url, host, sizeof(host));
+	const char *name = o->tls_server_name != NULL ? o->tls_server_name : host;
+	if (name[0] != '\0' && (rv = nng_tls_config_server_name(c->tls, name)) != 0) {
 		return frep_status_set(
-		    st, FREP_INVALID_ARGUMENT, "tls_server_name: %s", nng_strerror(rv));
+		    st, FREP_INVALID_ARGUMENT, "tls_server_name %s: %s", name, nng_strerror(rv));
 	}
 	if (o->tls_cert_file != NULL) {
 		if ((code = read_pem(o->tls_cert_file, &cert, st)) != FREP_OK ||

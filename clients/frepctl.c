@@ -445,6 +445,8 @@ usage(FILE *out)
 		     "  --json              machine-readable output: the full response as JSON\n"
 		     "  --tls-ca FILE       CA to verify a tls+tcp:// server\n"
 		     "  --tls-cert FILE     client certificate; --tls-key FILE its key\n"
+		     "  --tls-server-name N name the server's certificate must carry (default:\n"
+		     "                      the --server URL's host)\n"
 		     "  --help, --version\n"
 		     "\n"
 		     "commands (\"frepctl COMMAND --help\" for each):\n");
@@ -540,7 +542,7 @@ parse_leaf(const frepctl_command *cmd, const char *path, int argc, char **argv, 
 		 * that name: "frepctl scope list --server URL" works. */
 		if (!flags_done && strncmp(arg, "--", 2) == 0) {
 			static const char *const globals[] = {"server", "token-file", "timeout",
-			    "tls-ca", "tls-cert", "tls-key", NULL};
+			    "tls-ca", "tls-cert", "tls-key", "tls-server-name", NULL};
 			const char              *gname     = arg + 2;
 			const char              *geq       = strchr(gname, '=');
 			size_t glen = geq != NULL ? (size_t) (geq - gname) : strlen(gname);
@@ -561,7 +563,8 @@ parse_leaf(const frepctl_command *cmd, const char *path, int argc, char **argv, 
 					    "%s: --%s needs a value", path, globals[g]);
 				}
 				const char **slot[] = {&a->g_server, &a->g_token_file,
-				    &a->g_timeout, &a->g_tls_ca, &a->g_tls_cert, &a->g_tls_key};
+				    &a->g_timeout, &a->g_tls_ca, &a->g_tls_cert, &a->g_tls_key,
+				    &a->g_tls_server_name};
 				*slot[g]            = v;
 				continue;
 			}
@@ -705,6 +708,7 @@ main(int argc, char **argv)
 		OPT_CA,
 		OPT_CERT,
 		OPT_KEY,
+		OPT_SERVER_NAME,
 		OPT_WAIT,
 		OPT_HELP,
 		OPT_HELP_TREE,
@@ -718,6 +722,7 @@ main(int argc, char **argv)
 	    {.name = "tls-ca", .has_arg = required_argument, .val = OPT_CA},
 	    {.name = "tls-cert", .has_arg = required_argument, .val = OPT_CERT},
 	    {.name = "tls-key", .has_arg = required_argument, .val = OPT_KEY},
+	    {.name = "tls-server-name", .has_arg = required_argument, .val = OPT_SERVER_NAME},
 	    {.name = "wait", .has_arg = no_argument, .val = OPT_WAIT},
 	    {.name = "help", .has_arg = no_argument, .val = OPT_HELP},
 	    {.name = "help-tree", .has_arg = no_argument, .val = OPT_HELP_TREE},
@@ -769,6 +774,9 @@ main(int argc, char **argv)
 		case OPT_KEY:
 			ctl.copts.tls_key_file = optarg;
 			break;
+		case OPT_SERVER_NAME:
+			ctl.copts.tls_server_name = optarg;
+			break;
 		case OPT_WAIT:
 			ctl.copts.wait_for_ready = true;
 			break;
@@ -811,7 +819,9 @@ main(int argc, char **argv)
 	ctl.copts.tls_ca_file = args.g_tls_ca != NULL ? args.g_tls_ca : ctl.copts.tls_ca_file;
 	ctl.copts.tls_cert_file =
 	    args.g_tls_cert != NULL ? args.g_tls_cert : ctl.copts.tls_cert_file;
-	ctl.copts.tls_key_file   = args.g_tls_key != NULL ? args.g_tls_key : ctl.copts.tls_key_file;
+	ctl.copts.tls_key_file = args.g_tls_key != NULL ? args.g_tls_key : ctl.copts.tls_key_file;
+	ctl.copts.tls_server_name =
+	    args.g_tls_server_name != NULL ? args.g_tls_server_name : ctl.copts.tls_server_name;
 	ctl.copts.wait_for_ready = ctl.copts.wait_for_ready || args.g_wait;
 	if (args.g_timeout != NULL &&
 	    parse_deadline_ms(args.g_timeout, &ctl.copts.timeout_ms) != 0) {

@@ -54,7 +54,8 @@ typedef struct frepctl_args {
 	const char                   *path; /* "scope add", for messages */
 	bool                          json; /* --json given after the command */
 	/* Global options given after the command (NULL: not given there). */
-	const char *g_server, *g_token_file, *g_timeout, *g_tls_ca, *g_tls_cert, *g_tls_key;
+	const char *g_server, *g_token_file, *g_timeout, *g_tls_ca, *g_tls_cert, *g_tls_key,
+	    *g_tls_server_name;
 	bool        g_wait;
 	int         npos;
 	const char *pos[FREPCTL_MAX_ARGS];

@@ -46,7 +46,7 @@ static const char *const secrets[] = {SECRET1, SECRET2, TOKEN, TOKEN_B, NULL};
 
 typedef struct fixture {
 	char   *dir;
-	rt_node n[2];
+	rt_node n[3];
 	char    key_line[128]; /* a line of a TLS private key, "" if none */
 } fixture;
 
@@ -64,7 +64,7 @@ teardown(void **state)
 {
 	fixture *f  = *state;
 	int      rc = 0;
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		if (rt_node_fini(&f->n[i]) != 0) {
 			rc = -1; /* a crash or, under LSan, a leak fails the test */
 		}
@@ -131,7 +131,12 @@ make_certs(const char *dir)
 	    "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout $n.key "
 	    "-out $n.csr -subj /CN=localhost >/dev/null 2>&1 && "
 	    "openssl x509 -req -in $n.csr -CA $ca.crt -CAkey $ca.key -CAcreateserial -out $n.crt "
-	    "-days 2 -extfile ext.cnf >/dev/null 2>&1 || exit 1; done",
+	    "-days 2 -extfile ext.cnf >/dev/null 2>&1 || exit 1; done && "
+	    "printf 'subjectAltName=DNS:frep.example.org' > elsewhere.cnf && "
+	    "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout elsewhere.key "
+	    "-out elsewhere.csr -subj /CN=frep.example.org >/dev/null 2>&1 && "
+	    "openssl x509 -req -in elsewhere.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+	    "-out elsewhere.crt -days 2 -extfile elsewhere.cnf >/dev/null 2>&1",
 	    dir);
 	assert_int_equal(rc, 0);
 }
@@ -153,7 +158,8 @@ tls_node(fixture *f, int i, const char *name, char paths[][700])
 	n->copts.tls_server_name = "localhost";
 }
 
-/* Tries AddScope 10.99.0.0 with opts; it must not succeed. */
+/* Tries AddScope 10.99.0.0 (valid) with opts; it must get no connection
+ * (UNAVAILABLE). */
 static void
 refused_client(const char *url, const frep_client_options *opts, const char *who)
 {
@@ -167,10 +173,11 @@ refused_client(const char *url, const frep_client_options *opts, const char *who
 	s.subnet_mask     = "255.255.255.0";
 	s.start_range     = "10.99.0.10";
 	s.end_range       = "10.99.0.20";
+	s.name            = "must not arrive";
 	frep_code code =
 	    try_call(c, "/frep.v1.DhcpServer/AddScope", &s.base, &frep__v1__scope__descriptor, &st);
 	print_message("%s: %s: %s\n", who, frep_code_name(code), st.message);
-	assert_int_not_equal(code, FREP_OK);
+	assert_int_equal(code, FREP_UNAVAILABLE);
 	frep_client_close(c);
 }
 
@@ -243,8 +250,28 @@ test_security_tls_listeners_and_partner_links(void **state)
 	char d[65];
 	rt_digest(b->c, "10.99.0.0", d);
 	assert_string_equal(d, "");
+
+	/* The server's name is verified, by default the URL's host: a third
+	 * frepd with a certificate of the same CA made for frep.example.org,
+	 * on localhost, is refused by a client that names no server (before:
+	 * any certificate of the CA would do), and reached by one that names
+	 * frep.example.org (rt_node_start's client). */
+	char pc[5][700];
+	memcpy(pc, pb, sizeof(pc));
+	snprintf(pc[0], sizeof(pc[0]), "%s/elsewhere.crt", f->dir);
+	snprintf(pc[1], sizeof(pc[1]), "%s/elsewhere.key", f->dir);
+	tls_node(f, 2, "c", pc);
+	rt_node *c               = &f->n[2];
+	c->copts.tls_server_name = "frep.example.org";
+	rt_node_start(c, f->dir);
+	frep_client_options by_url = {
+	    .tls_ca_file = pb[2], .tls_cert_file = pb[3], .tls_key_file = pb[4]};
+	refused_client(c->url, &by_url, "server certificate for another host");
+	rt_digest(c->c, "10.99.0.0", d);
+	assert_string_equal(d, "");
 	rt_node_stop_clean(a);
 	rt_node_stop_clean(b);
+	rt_node_stop_clean(c);
 }
 
 /* --- the admin token ------------------------------------------------------ */
