@@ -44,7 +44,7 @@ if(NOT FREP_PYTHON3)
   # (tests/skip_guard.sh) unless FREP_ALLOW_SKIP has python-protobuf.
   message(WARNING "No python3 with google.protobuf (apt install python3-protobuf): "
     "the Python client tests will be reported as skipped")
-  foreach(t_label python_client_test:interop python_install_test:interop
+  foreach(t_label python_client_test:interop python_install_test:interop python_tls_test:interop
       docs_protocol_facts_test:integration python_readme_test:interop json_codec_test:unit
       http_docs_test:interop http_endpoint_test:interop http_metrics_test:interop
       logs_test:interop)
@@ -71,6 +71,15 @@ set(py_env
 add_test(NAME python_client_test
   COMMAND ${FREP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/python/test_client.py)
 set_tests_properties(python_client_test PROPERTIES
+  LABELS interop TIMEOUT 300 SKIP_RETURN_CODE 77 ENVIRONMENT "${py_env}")
+
+# TLS (tls+tcp://): a CA, mutual TLS, the refusals (no client certificate,
+# a rogue CA on either side, a wrong server name), option errors before
+# anything is opened, a replication between two TLS partners, close() with
+# calls in flight; certificates made with openssl in a temp dir.
+add_test(NAME python_tls_test
+  COMMAND ${FREP_PYTHON3} ${CMAKE_CURRENT_SOURCE_DIR}/python/test_tls.py)
+set_tests_properties(python_tls_test PROPERTIES
   LABELS interop TIMEOUT 300 SKIP_RETURN_CODE 77 ENVIRONMENT "${py_env}")
 
 # pip install into a venv (offline, --no-build-isolation), then the

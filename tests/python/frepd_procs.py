@@ -1,12 +1,14 @@
 """Real frepd processes for the Python client's tests.
 
-Each runs in a temp dir on ipc://, is started by path ($FREPD) and stopped
-by its PID with SIGTERM; stop() returns the exit status (0 expected).
-Nothing here imports frep, so the install test can use it too.
+Each runs in a temp dir on ipc:// (or on a listen URL the test gives, e.g.
+tls+tcp://localhost:0), is started by path ($FREPD) and stopped by its PID
+with SIGTERM; stop() returns the exit status (0 expected). Nothing here
+imports frep, so the install test can use it too.
 """
 
 import atexit
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -35,23 +37,50 @@ def tmpdir():
 
 
 class Frepd:
-    def __init__(self, workdir, name, extra=()):
+    def __init__(self, workdir, name, extra=(), listen=None):
+        """listen: the URL to listen on (default ipc://WORKDIR/NAME.sock).
+        With port 0 the system picks one at each start, frepd advertises
+        what it bound, and self.url is that bound URL, read from its log."""
         if not FREPD:
             raise RuntimeError("FREPD is not set (run through ctest)")
         self.name = name
-        self.url = "ipc://%s/%s.sock" % (workdir, name)
+        self.listen = listen or "ipc://%s/%s.sock" % (workdir, name)
+        self.any_port = re.search(r"^[a-z0-9+]+://[^/]*:0(/|$)", self.listen) is not None
+        self.url = self.listen
         self.db = os.path.join(workdir, name + ".db")
         self.log_path = os.path.join(workdir, name + ".log")
-        self.args = [FREPD, "--listen", self.url, "--advertise-url", self.url, "--db", self.db,
-                     "--partner-timeout-ms", "3000"] + list(extra)
+        self.args = [FREPD, "--listen", self.listen]
+        if not self.any_port:
+            self.args += ["--advertise-url", self.listen]
+        self.args += ["--db", self.db, "--partner-timeout-ms", "3000"] + list(extra)
         self.proc = None
         self.start()
 
     def start(self):
         with open(self.log_path, "ab") as log:
+            log_from = log.tell()
             self.proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL)
         _live[self.proc.pid] = self
+        if self.any_port:
+            self.url = self._bound_url(log_from)
+
+    def _bound_url(self, log_from, timeout=15.0):
+        """The URL frepd logs as "listening on SCHEME://HOST:PORT" after
+        log_from; raises if it dies or says nothing within timeout."""
+        scheme = self.listen.split("://", 1)[0]
+        pattern = re.compile(r"listening on (%s://\S+)" % re.escape(scheme))
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            with open(self.log_path, "rb") as f:
+                f.seek(log_from)
+                m = pattern.search(f.read().decode("utf-8", "replace"))
+            if m:
+                return m.group(1)
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        raise RuntimeError("frepd %s never said where it listens:\n%s" % (self.name, self.log()))
 
     def wait_socket(self, timeout=10.0):
         """Waits until the listener's socket file exists (or frepd died)."""

@@ -14,7 +14,7 @@ short name (frep.pb.Scope, frep.pb.ReplicateByNameRequest, ...).
 """
 
 from . import _proto
-from .client import Client, Code, FrepError, code_name, snake_case
+from .client import Client, ClientOptionError, Code, FrepError, code_name, snake_case
 from .client import ERRORS
 from . import client as _client
 
@@ -40,6 +40,6 @@ for _m in _modules:
         setattr(pb, _enum, getattr(_m, _enum))
 
 __version__ = "0.1.0"
-__all__ = ["Client", "Code", "FrepError", "ERRORS", "code_name", "pb", "snake_case"] + [
-    _c.__name__ for _c in ERRORS.values()]
+__all__ = ["Client", "ClientOptionError", "Code", "FrepError", "ERRORS", "code_name", "pb",
+           "snake_case"] + [_c.__name__ for _c in ERRORS.values()]
 del _full, _cls, _m, _enum

@@ -14,6 +14,7 @@ ENOMEM = 2
 ETIMEDOUT = 5
 ECONNREFUSED = 6
 ECLOSED = 7
+ENOTSUP = 9
 EMSGSIZE = 17
 ECONNABORTED = 18
 ECONNRESET = 19
@@ -29,6 +30,11 @@ OPT_REQ_RESENDTIME = b"req:resend-time"
 OPT_RECVMAXSZ = b"recv-size-max"
 OPT_RECONNMINT = b"reconnect-time-min"
 OPT_RECONNMAXT = b"reconnect-time-max"
+OPT_TLS_CONFIG = b"tls-config"
+
+# nng/supplemental/tls/tls.h
+TLS_MODE_CLIENT = 0
+TLS_AUTH_MODE_REQUIRED = 2
 
 
 class Socket(ctypes.Structure):
@@ -84,6 +90,7 @@ _SIGNATURES = {
     "nng_pipe_notify": (_int, [Socket, ctypes.c_int, PIPE_CB, _p]),
     "nng_dialer_create": (_int, [ctypes.POINTER(Dialer), Socket, ctypes.c_char_p]),
     "nng_dialer_start": (_int, [Dialer, _int]),
+    "nng_dialer_set_ptr": (_int, [Dialer, ctypes.c_char_p, _p]),
     "nng_ctx_open": (_int, [ctypes.POINTER(Ctx), Socket]),
     "nng_ctx_close": (_int, [Ctx]),
     "nng_ctx_send": (None, [Ctx, _p]),
@@ -111,6 +118,16 @@ _SIGNATURES = {
     "nng_stat_name": (ctypes.c_char_p, [_p]),
     "nng_stat_type": (_int, [_p]),
     "nng_stat_value": (ctypes.c_uint64, [_p]),
+    # nng_tls_config *: a reference-counted handle; a dialer holds its own
+    # reference once given one (NNG_OPT_TLS_CONFIG).
+    "nng_tls_engine_name": (ctypes.c_char_p, []),
+    "nng_tls_config_alloc": (_int, [ctypes.POINTER(_p), _int]),
+    "nng_tls_config_free": (None, [_p]),
+    "nng_tls_config_auth_mode": (_int, [_p, _int]),
+    "nng_tls_config_ca_file": (_int, [_p, ctypes.c_char_p]),
+    "nng_tls_config_server_name": (_int, [_p, ctypes.c_char_p]),
+    # (cfg, cert PEM, key PEM, key password or NULL), NUL-terminated strings.
+    "nng_tls_config_own_cert": (_int, [_p, _p, _p, ctypes.c_char_p]),
 }
 
 for _name, (_res, _args) in _SIGNATURES.items():
@@ -128,7 +145,8 @@ STAT_SCOPE = 0
 
 def dialer_errors(dialer_id):
     """Failed connection attempts of a dialer, from nng's statistics:
-    (refused, other, failed), or None if they cannot be read. Walks the tree
+    (refused, other, failed, auth), or None if they cannot be read; auth
+    (a TLS handshake refused by either side) is counted in failed too. Walks the tree
     itself: nng 1.5.2's nng_stat_find_dialer can return another dialer."""
     root = _p()
     if lib.nng_stats_get(ctypes.byref(root)) != 0:
@@ -162,7 +180,8 @@ def dialer_errors(dialer_id):
         return None
     # (The "url" stat is a string; nng_stat_value gives 0 for it, unused.)
     return (v.get(b"refused", 0), v.get(b"other", 0) + v.get(b"canceled", 0),
-            v.get(b"proto", 0) + v.get(b"auth", 0) + v.get(b"timeout", 0) + v.get(b"reject", 0))
+            v.get(b"proto", 0) + v.get(b"auth", 0) + v.get(b"timeout", 0) + v.get(b"reject", 0),
+            v.get(b"auth", 0))
 
 
 def msg_from_bytes(data):
