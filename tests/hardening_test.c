@@ -469,6 +469,211 @@ test_hardening_decode_memory_bounded_by_request_size(void **state)
 	rt_add_scope(f->n[0].c, "10.3.0.0", "10.3.0.10", "10.3.0.200", false);
 }
 
+/* --- HTTP ---------------------------------------------------------------- */
+
+static int tcp_connect(int port);
+
+/* Writes all of data to fd (no SIGPIPE: the server may close early). */
+static bool
+write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n <= 0) {
+			return false;
+		}
+		p += n;
+		len -= (size_t) n;
+	}
+	return true;
+}
+
+/* One HTTP/1.1 POST of len bytes to 127.0.0.1:port on a connection of its
+ * own. auth NULL: no Authorization header. Returns the HTTP status (0 if
+ * there was none) and the response body in *body (malloc'd, NUL-ended). */
+static int
+http_post(int port, const char *path, const char *auth, const void *data, size_t len, char **body)
+{
+	int            fd = tcp_connect(port);
+	char           head[1024];
+	int            n  = snprintf(head, sizeof(head),
+			"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+				    "Content-Length: %zu\r\n%s%s%sConnection: close\r\n\r\n",
+			path, len, auth != NULL ? "Authorization: " : "", auth != NULL ? auth : "",
+            auth != NULL ? "\r\n" : "");
+	struct timeval tv = {.tv_sec = 120};
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (write_all(fd, head, (size_t) n)) {
+		write_all(fd, data, len);
+	}
+	size_t cap = 4096, got = 0;
+	char  *buf = malloc(cap);
+	for (;;) {
+		if (got + 1024 > cap) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+		}
+		ssize_t r = read(fd, buf + got, cap - got - 1);
+		if (r <= 0) {
+			break;
+		}
+		got += (size_t) r;
+		buf[got]        = '\0';
+		const char *end = strstr(buf, "\r\n\r\n");
+		const char *cl  = strcasestr(buf, "Content-Length:");
+		if (end != NULL && cl != NULL && cl < end &&
+		    got >= (size_t) (end + 4 - buf) + strtoul(cl + 15, NULL, 10)) {
+			break;
+		}
+	}
+	close(fd);
+	buf[got]        = '\0';
+	int         st  = 0;
+	const char *end = strstr(buf, "\r\n\r\n");
+	sscanf(buf, "HTTP/1.%*d %d", &st);
+	*body = strdup(end != NULL ? end + 4 : "");
+	free(buf);
+	return st;
+}
+
+/* A node with the admin token (0600 file) and --http on a port of its own;
+ * returns the HTTP port. */
+static int
+start_http_node(fixture *f)
+{
+	static char tok[700], http[64];
+	snprintf(tok, sizeof(tok), "%s/token", f->dir);
+	FILE *tf = fopen(tok, "w");
+	fprintf(tf, "%s\n", TOKEN);
+	fclose(tf);
+	chmod(tok, 0600);
+	int port = rt_free_port();
+	snprintf(http, sizeof(http), "http://127.0.0.1:%d", port);
+	node_ipc(f, 0, "a");
+	rt_node *a     = &f->n[0];
+	a->extra[0]    = "--token-file";
+	a->extra[1]    = tok;
+	a->extra[2]    = "--http";
+	a->extra[3]    = http;
+	a->copts.token = TOKEN;
+	rt_node_start(a, f->dir);
+	return port;
+}
+
+#define REPLICATE_BY_NAME "/frep.v1.FailoverReplication/ReplicateByName"
+
+/* Resets pid's peak memory (VmHWM) to its resident memory and returns it
+ * (KiB): what a peak measured next has grown from. */
+static long
+hwm_reset(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/clear_refs", (int) pid);
+	FILE *f = fopen(path, "w");
+	if (f != NULL) {
+		fputs("5", f);
+		fclose(f);
+	}
+	return hwm_kib(pid);
+}
+
+/* POSTs body to a freshly started frepd (so that memory freed by an
+ * earlier case is not reused unseen) and returns the HTTP status, the
+ * reply in *reply and the growth of the peak memory as a multiple of the
+ * body's size in *growth. */
+static int
+http_case(fixture *f, int port, const char *what, const char *path, const char *auth,
+    const char *body, size_t len, char **reply, double *growth)
+{
+	rt_node *a = &f->n[0];
+	rt_node_stop_clean(a);
+	rt_node_start(a, f->dir);
+	long before = hwm_reset(a->proc.pid);
+	int  st     = http_post(port, path, auth, body, len, reply);
+	long after  = hwm_kib(a->proc.pid);
+	*growth     = (double) (after - before) * 1024.0 / (double) len;
+	print_message("%s, %zu bytes: HTTP %d %.200s; peak memory %ld -> %ld KiB (%.2fx the "
+		      "request)\n",
+	    what, len, st, *reply, before, after, *growth);
+	return st;
+}
+
+/* Proves (issue 14, HTTP): a 4 MiB JSON body is never parsed for a caller
+ * without the token — refused UNAUTHENTICATED with the server's peak memory
+ * grown by about the body nng read (at most 3x; before, jansson's tree of
+ * it first: about 50x) — and, with the token, its parse is bounded: a
+ * dense body ("[]," x 1.4 million) is refused RESOURCE_EXHAUSTED once
+ * jansson has taken 12x its size (at most 15x in all; before, about 50x),
+ * and 4 MiB of garbage is refused as not JSON (at most 15x). The largest
+ * legitimate JSON body, ReplicateByScopeId of 65,536 ids, still passes. */
+static void
+test_hardening_http_json_memory_bounded_before_and_after_the_token(void **state)
+{
+	fixture *f    = *state;
+	int      port = start_http_node(f);
+	bool     san  = getenv("FREP_HARDENING_SANITIZER") != NULL;
+	/* ASan's redzones and quarantine are not jansson's: figures printed. */
+	double bound = san ? 1e9 : 15.0;
+
+	const char  *head = "{\"names\":[", *tail = "[]]}";
+	const size_t n    = 1400000;
+	size_t       len  = strlen(head) + 3 * n + strlen(tail);
+	char        *body = malloc(len + 1);
+	size_t       k    = 0;
+	memcpy(body, head, strlen(head));
+	k += strlen(head);
+	for (size_t i = 0; i < n; i++) {
+		memcpy(body + k, "[],", 3);
+		k += 3;
+	}
+	memcpy(body + k, tail, strlen(tail) + 1);
+
+	char  *reply = NULL;
+	double growth;
+	int st = http_case(f, port, "dense JSON without the token", REPLICATE_BY_NAME, NULL, body,
+	    len, &reply, &growth);
+	assert_int_equal(st, 401);
+	assert_non_null(strstr(reply, "unauthenticated"));
+	free(reply);
+	assert_true(growth <= 3.0);
+
+	st = http_case(f, port, "dense JSON with the token", REPLICATE_BY_NAME, "Bearer " TOKEN,
+	    body, len, &reply, &growth);
+	assert_int_equal(st, 429);
+	assert_non_null(strstr(reply, "resource_exhausted"));
+	assert_non_null(strstr(reply, "to parse"));
+	free(reply);
+	assert_true(growth <= bound);
+
+	memset(body, 'x', len);
+	st = http_case(f, port, "garbage with the token", REPLICATE_BY_NAME, "Bearer " TOKEN, body,
+	    len, &reply, &growth);
+	assert_int_equal(st, 400);
+	assert_non_null(strstr(reply, "not JSON"));
+	free(reply);
+	assert_true(growth <= bound);
+	free(body);
+
+	/* The largest legitimate body: 65,536 distinct (unknown) scope ids. */
+	size_t ids = san ? 16384 : 65536;
+	body       = malloc(ids * 16 + 64);
+	k          = (size_t) sprintf(body, "{\"scopeIds\":[");
+	for (size_t i = 0; i < ids; i++) {
+		k += (size_t) sprintf(
+		    body + k, "%s\"10.%zu.%zu.0\"", i > 0 ? "," : "", i / 256, i % 256);
+	}
+	k += (size_t) sprintf(body + k, "]}");
+	st = http_post(port, "/frep.v1.FailoverReplication/ReplicateByScopeId", "Bearer " TOKEN,
+	    body, k, &reply);
+	if (st != 200) {
+		fail_msg("ReplicateByScopeId of %zu ids (%zu bytes of JSON): HTTP %d %.300s", ids,
+		    k, st, reply);
+	}
+	free(reply);
+	free(body);
+}
+
 /* --- the call-id cache --------------------------------------------------- */
 
 /* Proves: after an admin call with id Y, a caller without the token that
@@ -862,6 +1067,9 @@ main(void)
 		test_hardening_unsigned_partner_call_refused_before_decoding, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_hardening_decode_memory_bounded_by_request_size, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_hardening_http_json_memory_bounded_before_and_after_the_token, setup,
+		teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_hardening_call_id_cache_bound_to_caller_and_request, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

@@ -1165,17 +1165,23 @@ find_service(rpc_server *s, const char *name, size_t len)
 	return NULL;
 }
 
-static bool
-bearer_ok(const rpc_server *s, const rpc_call *call)
+bool
+rpc_server_bearer_ok(const rpc_server *s, const char *authorization)
 {
 	if (s->admin_token == NULL) {
 		return true;
 	}
-	const char *auth = frep_envelope_view_metadata_get(&call->req, "authorization");
-	if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0) {
+	if (authorization == NULL || strncmp(authorization, "Bearer ", 7) != 0) {
 		return false;
 	}
-	return token_equal(s->admin_token, auth + 7);
+	return token_equal(s->admin_token, authorization + 7);
+}
+
+static bool
+bearer_ok(const rpc_server *s, const rpc_call *call)
+{
+	return rpc_server_bearer_ok(
+	    s, frep_envelope_view_metadata_get(&call->req, "authorization"));
 }
 
 static bool

@@ -128,6 +128,13 @@ bool rpc_server_has_service(rpc_server *s, const char *full_name);
 const ProtobufCMethodDescriptor *rpc_server_find_method(
     rpc_server *s, const char *path, unsigned *service_flags);
 
+/* True when the server has no admin token or authorization (the value of
+ * an "authorization" header or metadata entry; NULL: none) is "Bearer
+ * <token>" with it, compared in constant time. For front ends (the HTTP
+ * endpoint) that refuse a call needing the token before they read its
+ * body; the server checks every call again itself. Thread-safe. */
+bool rpc_server_bearer_ok(const rpc_server *s, const char *authorization);
+
 /* The server's metrics registry (metrics.h): every answered call is
  * recorded there; services add their counters and collectors. Lives until
  * rpc_server_free(). */
