@@ -39,6 +39,7 @@
 #include "partner_service.h"
 #include "auto_sync.h"
 #include "replication_service.h"
+#include "conn_limit.h"
 #include "rpc_server.h"
 
 extern const uint8_t frep_descriptor_set[];
@@ -53,6 +54,7 @@ typedef struct frepd_options {
 	const char     *db_path;
 	unsigned        threads;
 	size_t          max_message_bytes;
+	unsigned        max_connections; /* --max-connections; 0: the default */
 	rpc_tls_options tls;
 	const char     *token_file;
 	unsigned        drain_ms;
@@ -88,6 +90,9 @@ usage(FILE *out)
 	    "                           PATH.lock keeps a second frepd off it\n"
 	    "  --threads N              worker threads running handlers (default 4)\n"
 	    "  --max-message-bytes N    largest request accepted (default %u)\n"
+	    "  --max-connections N      connections each listener keeps open once their\n"
+	    "                           handshake is done; more are closed at once\n"
+	    "                           (default %u, at most %u)\n"
 	    "  --log-level LEVEL        error, warn, info or debug (default info); every\n"
 	    "                           call is logged (failures at info, the rest at debug)\n"
 	    "  --log-format FORMAT      text (default) or json: one object a line with time,\n"
@@ -139,7 +144,8 @@ usage(FILE *out)
 	    "  --version                print the version and exit\n"
 	    "\n"
 	    "A listener that is not on loopback needs TLS or an admin token.\n",
-	    FREPD_DEFAULT_DB, RPC_DEFAULT_MAX_MESSAGE_BYTES, AUTO_SYNC_DEBOUNCE_MS_DEFAULT,
+	    FREPD_DEFAULT_DB, RPC_DEFAULT_MAX_MESSAGE_BYTES, (unsigned) RPC_CONN_LIMIT_DEFAULT,
+	    (unsigned) RPC_CONN_LIMIT_MAX, AUTO_SYNC_DEBOUNCE_MS_DEFAULT,
 	    AUTO_SYNC_BACKOFF_MAX_MS_DEFAULT, AUTO_SYNC_BACKOFF_MIN_MS_DEFAULT);
 }
 
@@ -239,6 +245,7 @@ parse_args(int argc, char **argv, frepd_options *o)
 		OPT_DB,
 		OPT_THREADS,
 		OPT_MAXMSG,
+		OPT_MAXCONN,
 		OPT_LOGLEVEL,
 		OPT_TLS_CERT,
 		OPT_TLS_KEY,
@@ -269,6 +276,7 @@ parse_args(int argc, char **argv, frepd_options *o)
 	    {.name = "db", .has_arg = required_argument, .val = OPT_DB},
 	    {.name = "threads", .has_arg = required_argument, .val = OPT_THREADS},
 	    {.name = "max-message-bytes", .has_arg = required_argument, .val = OPT_MAXMSG},
+	    {.name = "max-connections", .has_arg = required_argument, .val = OPT_MAXCONN},
 	    {.name = "log-level", .has_arg = required_argument, .val = OPT_LOGLEVEL},
 	    {.name = "tls-cert", .has_arg = required_argument, .val = OPT_TLS_CERT},
 	    {.name = "tls-key", .has_arg = required_argument, .val = OPT_TLS_KEY},
@@ -337,6 +345,13 @@ parse_args(int argc, char **argv, frepd_options *o)
 				return -1;
 			}
 			o->max_message_bytes = (size_t) v;
+			break;
+		case OPT_MAXCONN:
+			if (parse_uint("--max-connections", optarg, 1, RPC_CONN_LIMIT_MAX, &v) !=
+			    0) {
+				return -1;
+			}
+			o->max_connections = (unsigned) v;
 			break;
 		case OPT_LOGLEVEL: {
 			rpc_log_level level;
@@ -860,6 +875,7 @@ main(int argc, char **argv)
 	rpc_server_options opts = {
 	    .worker_threads     = o.threads,
 	    .max_message_bytes  = o.max_message_bytes,
+	    .max_connections    = o.max_connections,
 	    .admin_token        = token,
 	    .version            = "frepd " FREP_VERSION,
 	    .descriptor_set     = frep_descriptor_set,

@@ -48,6 +48,10 @@ typedef struct rpc_server_options {
 	const uint8_t *descriptor_set;
 	size_t         descriptor_set_len;
 	unsigned       call_id_cache_seconds; /* 0: 60 */
+	/* Connections that finished their handshake, per listener; one more
+	 * is closed at once (conn_limit.h). 0: RPC_CONN_LIMIT_DEFAULT (256);
+	 * at most 65,536. */
+	unsigned max_connections;
 } rpc_server_options;
 
 /* TLS material for a tls+tcp:// or wss:// listener, as PEM file paths. With
