@@ -801,12 +801,43 @@ test_hardening_string_field_not_utf8_refused(void **state)
 	expect_refused_scope(&f->n[0], "\xed\xa0\x80", 3, NULL, "name", "byte 0 ");
 }
 
+/* RenderKeaConfig must be INVALID_ARGUMENT naming what holds the text
+ * (of), the text escaped ("a\xffb") and that it is not UTF-8, in a valid
+ * UTF-8 message. */
+static void
+expect_render_refused(rt_node *a, const char *of)
+{
+	raw_reply r;
+	pbuf      empty = {0};
+	raw_call(a->url, "/frep.v1.DataPlane/RenderKeaConfig", empty.p, 0, 0, NULL, 0, &r);
+	if (r.code != FREP_INVALID_ARGUMENT || strstr(r.message, "jansson") == NULL ||
+	    strstr(r.message, "a\\xffb") == NULL || strstr(r.message, of) == NULL ||
+	    strstr(r.message, "not valid UTF-8") == NULL) {
+		fail_msg("%s: %s \"%s\"", of, frep_code_name(r.code), r.message);
+	}
+	assert_true(is_utf8(r.message, r.message_len));
+	print_message("%s: %s\n", frep_code_name(r.code), r.message);
+	raw_reply_fini(&r);
+}
+
+/* Runs one SQL statement on a's store with a stopped, then starts it. */
+static void
+edit_store(fixture *f, rt_node *a, const char *sql)
+{
+	rt_node_stop_clean(a);
+	assert_int_equal(tu_system("sqlite3 %s \"%s\"", a->db, sql), 0);
+	rt_node_start(a, f->dir);
+}
+
 /* Proves: error messages are valid UTF-8 — a 300-byte name of two-byte
  * characters, whose 40-byte quote cuts one in half, gives a decodable
- * INVALID_ARGUMENT (it did not); and text that jansson refuses while
- * rendering Kea's configuration (a name made invalid in the store behind
- * frepd's back) is reported as that, INVALID_ARGUMENT naming the text
- * escaped, not as "out of memory". */
+ * INVALID_ARGUMENT (it did not); and text that is not UTF-8 in the store
+ * (made so behind frepd's back, or written by a frepd before strings were
+ * checked) makes RenderKeaConfig INVALID_ARGUMENT naming the object, the
+ * field and the text escaped — a scope's name, an option definition's
+ * name, a user class's description, a policy's description — not
+ * "out of memory" (RESOURCE_EXHAUSTED; what an option definition's name,
+ * a class's or a policy's description gave before: json_pack's "s"). */
 static void
 test_hardening_error_messages_are_utf8(void **state)
 {
@@ -833,18 +864,46 @@ test_hardening_error_messages_are_utf8(void **state)
 	free(b.p);
 
 	rt_add_scope(a->c, "10.9.0.0", "10.9.0.10", "10.9.0.200", false);
-	rt_node_stop_clean(a);
-	assert_int_equal(
-	    tu_system("sqlite3 %s \"UPDATE scope SET name = CAST(X'61FF62' AS TEXT)\"", a->db), 0);
-	rt_node_start(a, f->dir);
-	pbuf empty = {0};
-	raw_call(a->url, "/frep.v1.DataPlane/RenderKeaConfig", empty.p, 0, 0, NULL, 0, &r);
-	if (r.code != FREP_INVALID_ARGUMENT || strstr(r.message, "jansson") == NULL ||
-	    strstr(r.message, "a\\xffb") == NULL) {
-		fail_msg("%s \"%s\"", frep_code_name(r.code), r.message);
+	Frep__V1__OptionDefinition def = FREP__V1__OPTION_DEFINITION__INIT;
+	def.option_id                  = 224;
+	def.name                       = "site option";
+	def.type                       = FREP__V1__OPTION_TYPE__OPTION_TYPE_STRING;
+	rt_call_ok(a->c, "DhcpServer", "AddOptionDefinition", &def.base);
+	Frep__V1__Class cls = FREP__V1__CLASS__INIT;
+	cls.name            = "lab";
+	cls.type            = FREP__V1__CLASS_TYPE__CLASS_TYPE_USER;
+	cls.data            = "lab";
+	cls.description     = "lab machines";
+	rt_call_ok(a->c, "DhcpServer", "AddClass", &cls.base);
+	Frep__V1__Policy pol = FREP__V1__POLICY__INIT;
+	pol.name             = "p1";
+	pol.scope_id         = "10.9.0.0";
+	pol.description      = "first policy";
+	rt_call_ok(a->c, "DhcpServer", "AddPolicy", &pol.base);
+
+	/* One at a time: each case puts the text back that the last one
+	 * broke. */
+	static const struct {
+		const char *set; /* %s: the value */
+		const char *of;
+	} cases[] = {
+	    {"UPDATE scope SET name = %s", "scope 10.9.0.0: name"},
+	    {"UPDATE option_def SET name = %s WHERE option_id = 224",
+		"option definition 224: name"},
+	    {"UPDATE class SET description = %s WHERE name = 'lab'", "user class lab: description"},
+	    {"UPDATE policy SET description = %s WHERE name = 'p1'", "policy 'p1': description"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char sql[400] = "";
+		if (i > 0) {
+			snprintf(sql, sizeof(sql), cases[i - 1].set, "'fixed'");
+			strcat(sql, "; ");
+		}
+		size_t n = strlen(sql);
+		snprintf(sql + n, sizeof(sql) - n, cases[i].set, "CAST(X'61FF62' AS TEXT)");
+		edit_store(f, a, sql);
+		expect_render_refused(a, cases[i].of);
 	}
-	assert_true(is_utf8(r.message, r.message_len));
-	raw_reply_fini(&r);
 }
 
 /* Proves: a client id with a one-digit group (00-11-22-33-44-5) is refused

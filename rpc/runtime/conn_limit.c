@@ -55,8 +55,7 @@ rpc_conn_limit_free(rpc_conn_limit *l)
 }
 
 void
-rpc_conn_limit_set_listener(
-    rpc_conn_limit *l, size_t index, uint32_t listener_id, const char *url)
+rpc_conn_limit_set_listener(rpc_conn_limit *l, size_t index, uint32_t listener_id, const char *url)
 {
 	if (index >= SLOTS) {
 		return;
