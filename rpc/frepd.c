@@ -630,6 +630,48 @@ lock_store(const char *path, int *fd_out, bool *created)
 
 /* Opens the store at path, its directory created if missing, after taking
  * its lock (lock_store; *lock_fd). 0, or -1 with a message on stderr. */
+/* A store made by an older frepd (created 0644) or restored from a backup
+ * may be readable by its group or others, and it holds the shared
+ * secrets: its files are made owner-only before SQLite opens them (SQLite
+ * gives a new WAL and shared-memory file the database's own mode, whatever
+ * the umask). Each file changed is named on stderr; one that cannot be
+ * changed (another owner) is warned about, and the store opened all the
+ * same. */
+static void
+tighten_store_files(const char *path)
+{
+	static const char *const suffixes[] = {"", "-wal", "-shm", "-journal", ".partner-state"};
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		char        file[PATH_MAX];
+		struct stat sb;
+		if (snprintf(file, sizeof(file), "%s%s", path, suffixes[i]) >= (int) sizeof(file)) {
+			continue;
+		}
+		int fd = open(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0) {
+			continue; /* absent (the usual case for most), or not ours to read */
+		}
+		if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+		    (sb.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+			unsigned was = (unsigned) (sb.st_mode & 07777);
+			if (fchmod(fd, S_IRUSR | S_IWUSR) == 0) {
+				fprintf(stderr,
+				    "frepd: warning: %s was mode %04o, open to its group or others "
+				    "(the store holds the shared secrets): tightened to 0600\n",
+				    file, was);
+			} else {
+				fprintf(stderr,
+				    "frepd: warning: %s is mode %04o, open to its group or others "
+				    "(the store holds the shared secrets), and cannot be made "
+				    "0600: "
+				    "%s\n",
+				    file, was, strerror(errno));
+			}
+		}
+		close(fd);
+	}
+}
+
 static int
 open_store(const char *path, engine **out, int *lock_fd)
 {
@@ -642,6 +684,7 @@ open_store(const char *path, engine **out, int *lock_fd)
 	if (make_parent_dirs(path) != 0 || lock_store(path, lock_fd, &created) != 0) {
 		return -1;
 	}
+	tighten_store_files(path);
 	if (engine_open(path, NULL, out, &st) != FREP_OK) {
 		fprintf(stderr, "frepd: %s: --db %s: %s%s\n", frep_code_name(st.code), path,
 		    st.message, store_hint(path));

@@ -14,6 +14,7 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -1025,9 +1026,7 @@ dropped_in_log(const char *log, long *first)
 static uint64_t
 now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+	return (uint64_t) tu_now_ms();
 }
 
 /* Waits (up to 30 s) until the server has closed each of fds[0..n) (EOF or
@@ -1278,6 +1277,46 @@ test_hardening_store_files_private_and_no_core_dumps(void **state)
 	assert_int_equal(tu_system("grep -Eq '^Max core file size +0 +0 ' %s", limits), 0);
 }
 
+/* Proves: a store left world-readable by an older frepd or a restore —
+ * frep.db, frep.db-wal and frep.db-shm 0644 after a SIGKILL, the partner
+ * state file 0640 — is made 0600 when frepd opens it (each file named in
+ * a warning), with nothing lost. Before, frepd opened it as it was: the
+ * files holding the shared secrets stayed readable by all, and the WAL
+ * SQLite re-created took the database's 0644. */
+static void
+test_hardening_existing_store_files_tightened_at_open(void **state)
+{
+	fixture *f = *state;
+	node_ipc(f, 0, "a");
+	rt_node *a   = &f->n[0];
+	mode_t   old = umask(022);
+	rt_node_start(a, f->dir);
+	rt_add_scope(a->c, "10.13.0.0", "10.13.0.10", "10.13.0.200", false);
+	assert_int_not_equal(tu_proc_stop(&a->proc, SIGKILL, 10000), -1);
+	const char *suffixes[] = {"", "-wal", "-shm", ".partner-state"};
+	char        path[700];
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "%s%s", a->db, suffixes[i]);
+		assert_int_equal(chmod(path, i == 3 ? 0640 : 0644), 0);
+	}
+	rt_node_start(a, f->dir);
+	umask(old);
+	char digest[65];
+	rt_digest(a->c, "10.13.0.0", digest);
+	assert_string_not_equal(digest, "");
+	for (size_t i = 0; i < 4; i++) {
+		struct stat sb;
+		snprintf(path, sizeof(path), "%s%s", a->db, suffixes[i]);
+		assert_int_equal(stat(path, &sb), 0);
+		if ((sb.st_mode & 07777) != 0600) {
+			fail_msg("%s has mode %04o", path, (unsigned) (sb.st_mode & 07777));
+		}
+		char line[800];
+		snprintf(line, sizeof(line), "%s was mode %s", path, i == 3 ? "0640" : "0644");
+		assert_true(rt_file_contains(a->proc.log_path, line));
+	}
+}
+
 int
 main(void)
 {
@@ -1313,6 +1352,8 @@ main(void)
 		test_hardening_connections_beyond_the_listener_limit_closed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_hardening_store_files_private_and_no_core_dumps, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_hardening_existing_store_files_tightened_at_open, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
