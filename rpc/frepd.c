@@ -28,6 +28,7 @@
 #include "dhcp_service.h"
 #include "engine.h"
 #include "service_notify.h"
+#include "frep_secret_file.h"
 #include "frep_status.h"
 #include "grpc_health.h"
 #include "health.h"
@@ -198,18 +199,11 @@ url_is_local(const char *url)
 }
 
 /* Warns when a file holding a secret can be read by its group or by
- * others (as ssh does for keys, but a warning: frepd cannot tell the
- * group's policy; docs/SECURITY.md). */
+ * others (frep_secret_file.h; frepctl makes the same check). */
 static void
 warn_if_readable_by_others(const char *option, const char *path)
 {
-	struct stat sb;
-	if (path != NULL && stat(path, &sb) == 0 && (sb.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-		fprintf(stderr,
-		    "frepd: warning: %s %s is accessible by its group or others (mode %04o); it "
-		    "holds a secret: chmod 600 it\n",
-		    option, path, (unsigned) (sb.st_mode & 07777));
-	}
+	frep_secret_file_warn_if_open(stderr, "frepd", option, path);
 }
 
 static int

@@ -1317,6 +1317,74 @@ test_hardening_existing_store_files_tightened_at_open(void **state)
 	}
 }
 
+/* Runs frepctl with args (a printf format) against a's URL, its stderr
+ * into err_path; returns the exit status. */
+static int frepctl_run(const rt_node *a, const char *err_path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+frepctl_run(const rt_node *a, const char *err_path, const char *fmt, ...)
+{
+	const char *frepctl = getenv("FREPCTL");
+	char        args[1024];
+	va_list     ap;
+	assert_non_null(frepctl);
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	return tu_system("%s --server %s %s >/dev/null 2>%s", frepctl, a->url, args, err_path);
+}
+
+/* Proves: frepctl makes frepd's check of secret files — a --token-file of
+ * mode 0644 and a --secret-file of mode 0640 are each named in a warning
+ * on stderr ("… is accessible by its group or others (mode 0644) …"), and
+ * the call goes on; at 0600, no warning. Before, frepctl read them
+ * silently. */
+static void
+test_hardening_frepctl_secret_files_open_to_others_warned(void **state)
+{
+	fixture *f = *state;
+	char     tok[700], secret[700], err[700];
+	write_token_file(f, tok, sizeof(tok), 0600);
+	snprintf(secret, sizeof(secret), "%s/pair.secret", f->dir);
+	snprintf(err, sizeof(err), "%s/frepctl.err", f->dir);
+	FILE *sf = fopen(secret, "w");
+	assert_non_null(sf);
+	fprintf(sf, "%s\n", SECRET);
+	fclose(sf);
+	node_ipc(f, 0, "a");
+	rt_node *a     = &f->n[0];
+	a->extra[0]    = "--token-file";
+	a->extra[1]    = tok;
+	a->copts.token = TOKEN;
+	rt_node_start(a, f->dir);
+	rt_add_scope(a->c, "10.14.0.0", "10.14.0.10", "10.14.0.200", false);
+
+	const mode_t modes[] = {0644, 0600};
+	for (size_t i = 0; i < 2; i++) {
+		char want[800];
+		assert_int_equal(chmod(tok, modes[i]), 0);
+		assert_int_equal(frepctl_run(a, err, "--token-file %s scope list", tok), 0);
+		snprintf(want, sizeof(want), "--token-file %s is accessible by its group or others",
+		    tok);
+		assert_true(rt_file_contains(err, want) == (modes[i] != 0600));
+	}
+	/* The partner does not exist: the call fails after the file is read. */
+	const mode_t smodes[] = {0640, 0600};
+	for (size_t i = 0; i < 2; i++) {
+		char want[800];
+		assert_int_equal(chmod(secret, smodes[i]), 0);
+		assert_int_not_equal(frepctl_run(a, err,
+					 "--token-file %s failover add relx --partner "
+					 "ipc://%s/nobody.sock --scope 10.14.0.0 --secret-file %s",
+					 tok, f->dir, secret),
+		    0);
+		snprintf(want, sizeof(want),
+		    "--secret-file %s is accessible by its group or others (mode 0640)", secret);
+		assert_true(rt_file_contains(err, want) == (smodes[i] != 0600));
+	}
+}
+
 int
 main(void)
 {
@@ -1354,6 +1422,8 @@ main(void)
 		test_hardening_store_files_private_and_no_core_dumps, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_hardening_existing_store_files_tightened_at_open, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_hardening_frepctl_secret_files_open_to_others_warned, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
