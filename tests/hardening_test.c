@@ -90,6 +90,18 @@ write_token_file(const fixture *f, char *path, size_t size, mode_t mode)
 	assert_int_equal(chmod(path, mode), 0);
 }
 
+/* Node a on ipc://, with the admin token of the file tok (not started). */
+static rt_node *
+node_with_token(fixture *f, const char *tok)
+{
+	node_ipc(f, 0, "a");
+	rt_node *a     = &f->n[0];
+	a->extra[0]    = "--token-file";
+	a->extra[1]    = tok;
+	a->copts.token = TOKEN;
+	return a;
+}
+
 /* --- raw calls: any payload bytes, any call id --------------------------- */
 
 typedef struct raw_reply {
@@ -561,13 +573,9 @@ start_http_node(fixture *f)
 	write_token_file(f, tok, sizeof(tok), 0600);
 	int port = rt_free_port();
 	snprintf(http, sizeof(http), "http://127.0.0.1:%d", port);
-	node_ipc(f, 0, "a");
-	rt_node *a     = &f->n[0];
-	a->extra[0]    = "--token-file";
-	a->extra[1]    = tok;
-	a->extra[2]    = "--http";
-	a->extra[3]    = http;
-	a->copts.token = TOKEN;
+	rt_node *a  = node_with_token(f, tok);
+	a->extra[2] = "--http";
+	a->extra[3] = http;
 	rt_node_start(a, f->dir);
 	return port;
 }
@@ -700,11 +708,7 @@ test_hardening_call_id_cache_bound_to_caller_and_request(void **state)
 	fixture *f = *state;
 	char     tok[700];
 	write_token_file(f, tok, sizeof(tok), 0600);
-	node_ipc(f, 0, "a");
-	rt_node *a     = &f->n[0];
-	a->extra[0]    = "--token-file";
-	a->extra[1]    = tok;
-	a->copts.token = TOKEN;
+	rt_node *a = node_with_token(f, tok);
 	rt_node_start(a, f->dir);
 	rt_add_scope(a->c, "10.5.0.0", "10.5.0.10", "10.5.0.200", false);
 
@@ -1251,12 +1255,8 @@ test_hardening_store_files_private_and_no_core_dumps(void **state)
 	fixture *f = *state;
 	char     tok[700];
 	write_token_file(f, tok, sizeof(tok), 0644);
-	node_ipc(f, 0, "a");
-	rt_node *a     = &f->n[0];
-	a->extra[0]    = "--token-file";
-	a->extra[1]    = tok;
-	a->copts.token = TOKEN;
-	mode_t old     = umask(022);
+	rt_node *a   = node_with_token(f, tok);
+	mode_t   old = umask(022);
 	rt_node_start(a, f->dir);
 	umask(old);
 	rt_add_scope(a->c, "10.4.0.0", "10.4.0.10", "10.4.0.200", false);
@@ -1352,11 +1352,7 @@ test_hardening_frepctl_secret_files_open_to_others_warned(void **state)
 	assert_non_null(sf);
 	fprintf(sf, "%s\n", SECRET);
 	fclose(sf);
-	node_ipc(f, 0, "a");
-	rt_node *a     = &f->n[0];
-	a->extra[0]    = "--token-file";
-	a->extra[1]    = tok;
-	a->copts.token = TOKEN;
+	rt_node *a = node_with_token(f, tok);
 	rt_node_start(a, f->dir);
 	rt_add_scope(a->c, "10.14.0.0", "10.14.0.10", "10.14.0.200", false);
 
