@@ -930,6 +930,44 @@ test_hardening_client_id_one_digit_group_refused(void **state)
 	    FREP_OK);
 }
 
+/* An ImportScope of 10.7.0.0/24 named "imported", to which a test adds
+ * objects. */
+typedef struct import_msg {
+	Frep__V1__ImportScopeRequest req;
+	Frep__V1__ScopeConfig        cfg;
+	Frep__V1__Scope              scope;
+} import_msg;
+
+static void
+import_msg_init(import_msg *m)
+{
+	frep__v1__import_scope_request__init(&m->req);
+	frep__v1__scope_config__init(&m->cfg);
+	frep__v1__scope__init(&m->scope);
+	m->scope.scope_id    = "10.7.0.0";
+	m->scope.subnet_mask = "255.255.255.0";
+	m->scope.start_range = "10.7.0.10";
+	m->scope.end_range   = "10.7.0.200";
+	m->scope.name        = "imported";
+	m->cfg.scope         = &m->scope;
+	m->req.config        = &m->cfg;
+}
+
+/* Sends m, requires INVALID_ARGUMENT naming want, and 10.7.0.0 absent. */
+static void
+expect_import_refused(rt_node *a, import_msg *m, const char *want)
+{
+	frep_status       st;
+	ProtobufCMessage *out =
+	    rt_call(a->c, "DhcpServer", "ImportScope", &m->req.base, FREP_INVALID_ARGUMENT, &st);
+	protobuf_c_message_free_unpacked(out, NULL);
+	print_message("INVALID_ARGUMENT: %s\n", st.message);
+	assert_non_null(strstr(st.message, want));
+	char digest[65];
+	rt_digest(a->c, "10.7.0.0", digest);
+	assert_string_equal(digest, "");
+}
+
 /* Proves: ImportScope of 10.7.0.0 carrying a reservation whose scope_id is
  * 10.8.0.0 is refused INVALID_ARGUMENT naming config.reservations[0]; the
  * scope is not created. */
@@ -939,31 +977,50 @@ test_hardening_import_reservation_of_another_scope_refused(void **state)
 	fixture *f = *state;
 	node_ipc(f, 0, "a");
 	rt_node_start(&f->n[0], f->dir);
-	Frep__V1__Scope scope             = FREP__V1__SCOPE__INIT;
-	scope.scope_id                    = "10.7.0.0";
-	scope.subnet_mask                 = "255.255.255.0";
-	scope.start_range                 = "10.7.0.10";
-	scope.end_range                   = "10.7.0.200";
-	Frep__V1__Reservation res         = FREP__V1__RESERVATION__INIT;
-	res.scope_id                      = "10.8.0.0";
-	res.ip_address                    = "10.7.0.50";
-	res.client_id                     = "00-11-22-33-44-55";
-	res.name                          = "elsewhere";
-	Frep__V1__Reservation       *rp[] = {&res};
-	Frep__V1__ScopeConfig        cfg  = FREP__V1__SCOPE_CONFIG__INIT;
-	Frep__V1__ImportScopeRequest req  = FREP__V1__IMPORT_SCOPE_REQUEST__INIT;
-	cfg.scope                         = &scope;
-	cfg.reservations                  = rp;
-	cfg.n_reservations                = 1;
-	req.config                        = &cfg;
-	frep_status       st;
-	ProtobufCMessage *out =
-	    rt_call(f->n[0].c, "DhcpServer", "ImportScope", &req.base, FREP_INVALID_ARGUMENT, &st);
-	protobuf_c_message_free_unpacked(out, NULL);
-	assert_non_null(strstr(st.message, "reservations[0].scope_id"));
-	char digest[65];
-	rt_digest(f->n[0].c, "10.7.0.0", digest);
-	assert_string_equal(digest, "");
+	import_msg m;
+	import_msg_init(&m);
+	Frep__V1__Reservation res   = FREP__V1__RESERVATION__INIT;
+	res.scope_id                = "10.8.0.0";
+	res.ip_address              = "10.7.0.50";
+	res.client_id               = "00-11-22-33-44-55";
+	res.name                    = "elsewhere";
+	Frep__V1__Reservation *rp[] = {&res};
+	m.cfg.reservations          = rp;
+	m.cfg.n_reservations        = 1;
+	expect_import_refused(&f->n[0], &m, "reservations[0].scope_id");
+}
+
+/* Proves: ImportScope of 10.7.0.0 carrying a policy whose scope_id is
+ * 10.8.0.0 (an existing scope) is refused INVALID_ARGUMENT naming
+ * config.policies[0].scope_id and the value; nothing is created in either
+ * scope. Before, the policy was silently moved into 10.7.0.0. The same
+ * policy naming 10.7.0.0 is imported (control). */
+static void
+test_hardening_import_policy_of_another_scope_refused(void **state)
+{
+	fixture *f = *state;
+	node_ipc(f, 0, "a");
+	rt_node *a = &f->n[0];
+	rt_node_start(a, f->dir);
+	rt_add_scope(a->c, "10.8.0.0", "10.8.0.10", "10.8.0.200", false);
+	char before[65], digest[65];
+	rt_digest(a->c, "10.8.0.0", before);
+	import_msg m;
+	import_msg_init(&m);
+	Frep__V1__Policy pol   = FREP__V1__POLICY__INIT;
+	pol.name               = "moved";
+	pol.scope_id           = "10.8.0.0";
+	Frep__V1__Policy *pp[] = {&pol};
+	m.cfg.policies         = pp;
+	m.cfg.n_policies       = 1;
+	expect_import_refused(a, &m, "config.policies[0].scope_id 10.8.0.0 names another scope");
+	rt_digest(a->c, "10.8.0.0", digest);
+	assert_string_equal(digest, before);
+
+	pol.scope_id = "10.7.0.0";
+	rt_call_ok(a->c, "DhcpServer", "ImportScope", &m.req.base);
+	rt_digest(a->c, "10.7.0.0", digest);
+	assert_string_not_equal(digest, "");
 }
 
 /* Proves: frepctl refuses "10.0.0.0/08" (a leading zero in the prefix
@@ -1408,6 +1465,8 @@ main(void)
 		test_hardening_client_id_one_digit_group_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_hardening_import_reservation_of_another_scope_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_hardening_import_policy_of_another_scope_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_hardening_frepctl_prefix_with_leading_zero_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
