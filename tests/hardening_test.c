@@ -516,22 +516,22 @@ write_all(int fd, const void *data, size_t len)
 	return true;
 }
 
-/* One HTTP/1.1 POST of len bytes to 127.0.0.1:port on a connection of its
- * own. auth NULL: no Authorization header. Returns the HTTP status (0 if
- * there was none) and the response body in *body (malloc'd, NUL-ended). */
+/* One HTTP/1.1 request on a connection of its own to 127.0.0.1:port: head
+ * (the request line and headers, each ending in CRLF, without the blank
+ * line; Content-Length and Connection: close are added), then len bytes
+ * of body. Returns the HTTP status (0 if there was none); the response
+ * head and body in *head_out and *body (malloc'd, NUL-ended; head_out may
+ * be NULL). */
 static int
-http_post(int port, const char *path, const char *auth, const void *data, size_t len, char **body)
+http_request(int port, const char *head, const void *data, size_t len, char **head_out, char **body)
 {
-	int            fd = tcp_connect(port);
-	char           head[1024];
-	int            n  = snprintf(head, sizeof(head),
-			"POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-				    "Content-Length: %zu\r\n%s%s%sConnection: close\r\n\r\n",
-			path, len, auth != NULL ? "Authorization: " : "", auth != NULL ? auth : "",
-            auth != NULL ? "\r\n" : "");
+	int  fd = tcp_connect(port);
+	char tail[128];
+	int  n =
+	    snprintf(tail, sizeof(tail), "Content-Length: %zu\r\nConnection: close\r\n\r\n", len);
 	struct timeval tv = {.tv_sec = 120};
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (write_all(fd, head, (size_t) n)) {
+	if (write_all(fd, head, strlen(head)) && write_all(fd, tail, (size_t) n)) {
 		write_all(fd, data, len);
 	}
 	size_t cap = 4096, got = 0;
@@ -555,13 +555,31 @@ http_post(int port, const char *path, const char *auth, const void *data, size_t
 		}
 	}
 	close(fd);
-	buf[got]        = '\0';
-	int         st  = 0;
-	const char *end = strstr(buf, "\r\n\r\n");
+	buf[got]  = '\0';
+	int   st  = 0;
+	char *end = strstr(buf, "\r\n\r\n");
 	sscanf(buf, "HTTP/1.%*d %d", &st);
 	*body = strdup(end != NULL ? end + 4 : "");
+	if (head_out != NULL) {
+		if (end != NULL) {
+			*end = '\0';
+		}
+		*head_out = strdup(buf);
+	}
 	free(buf);
 	return st;
+}
+
+/* A POST of a JSON body; auth NULL: no Authorization header. */
+static int
+http_post(int port, const char *path, const char *auth, const void *data, size_t len, char **body)
+{
+	char head[1024];
+	snprintf(head, sizeof(head),
+	    "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n%s%s%s", path,
+	    auth != NULL ? "Authorization: " : "", auth != NULL ? auth : "",
+	    auth != NULL ? "\r\n" : "");
+	return http_request(port, head, data, len, NULL, body);
 }
 
 /* A node with the admin token (0600 file) and --http on a port of its own;
@@ -691,6 +709,42 @@ test_hardening_http_json_memory_bounded_before_and_after_the_token(void **state)
 	}
 	free(reply);
 	free(body);
+}
+
+/* Proves: a refusal the HTTP endpoint writes itself, quoting a value the
+ * caller sent, is a valid UTF-8 Connect error even when the quote is cut
+ * inside a character: JSON bodies with an unknown field named "x" and 60
+ * "é" (the message quotes 100 bytes of it, ending in half an "é") and with
+ * an enum given such a name are answered 400 invalid_argument, the cut
+ * byte written "\\xc3". Before, jansson refused to write the message and
+ * the caller got no answer at all (the connection closed). (Headers and
+ * paths cannot carry such bytes: nng's HTTP parser takes printable ASCII
+ * only and drops the connection otherwise.) */
+static void
+test_hardening_http_refusals_quoting_invalid_bytes_are_utf8(void **state)
+{
+	fixture *f         = *state;
+	int      port      = start_http_node(f);
+	char     name[200] = "x";
+	for (int i = 0; i < 60; i++) {
+		strcat(name, "\xc3\xa9");
+	}
+	char bodies[2][400];
+	snprintf(bodies[0], sizeof(bodies[0]), "{\"%s\": 1}", name);
+	snprintf(bodies[1], sizeof(bodies[1]), "{\"type\": \"%s\"}", name);
+	const char *paths[] = {"/frep.v1.DhcpServer/AddScope", "/frep.v1.DhcpServer/AddClass"};
+	for (size_t i = 0; i < 2; i++) {
+		char *body = NULL;
+		int   st =
+		    http_post(port, paths[i], "Bearer " TOKEN, bodies[i], strlen(bodies[i]), &body);
+		print_message("HTTP %d %s\n", st, body);
+		if (st != 400 || !is_utf8(body, strlen(body)) ||
+		    strstr(body, "\"code\":\"invalid_argument\"") == NULL ||
+		    strstr(body, "\\\\xc3") == NULL) {
+			fail_msg("body %zu: HTTP %d \"%s\"", i, st, body);
+		}
+		free(body);
+	}
 }
 
 /* --- the call-id cache --------------------------------------------------- */
@@ -1453,6 +1507,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_hardening_http_json_memory_bounded_before_and_after_the_token, setup,
 		teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_hardening_http_refusals_quoting_invalid_bytes_are_utf8, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_hardening_call_id_cache_bound_to_caller_and_request, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

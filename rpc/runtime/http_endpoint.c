@@ -250,9 +250,15 @@ respond_error(nng_aio *aio, int http_status, frep_code code, const char *message
 	if (http_status == 0) {
 		http_status = rpc_http_status_for_code(code);
 	}
-	json_t *j = json_pack("{s:s, s:s}", "code", rpc_http_connect_code_name(code), "message",
-	    message != NULL ? message : "");
-	char   *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	/* Messages quote what the caller sent, cut to a length (a JSON field
+	 * name at 100 bytes, which may end inside a character): only valid
+	 * UTF-8 goes back, the rest escaped — jansson would refuse it, and the
+	 * caller would get no answer at all. */
+	char clean[FREP_STATUS_MESSAGE_MAX * 4];
+	rpc_utf8_sanitize(message != NULL ? message : "", clean, sizeof(clean));
+	json_t *j =
+	    json_pack("{s:s, s:s}", "code", rpc_http_connect_code_name(code), "message", clean);
+	char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (s == NULL) {
 		nng_aio_finish(aio, NNG_ENOMEM);
@@ -550,11 +556,13 @@ rpc_handler_cb(nng_aio *aio)
 		/* As Connect servers answer it: 415 and Accept-Post, no Connect
 		 * error body (a Connect client reads the status as `unknown`);
 		 * the reason as plain text, for people with curl. */
-		size_t n = strlen(message);
-		snprintf(message + n, sizeof(message) - n, "\n");
+		char clean[FREP_STATUS_MESSAGE_MAX * 4];
+		rpc_utf8_sanitize(message, clean, sizeof(clean) - 1);
+		size_t n = strlen(clean);
+		snprintf(clean + n, sizeof(clean) - n, "\n");
 		rpc_metrics_call_done(rpc_server_metrics(h->server), rq.method, FREP_UNKNOWN,
 		    rpc_metrics_now_us() - rq.t0_us);
-		respond(aio, 415, "text/plain; charset=utf-8", message, strlen(message), rid,
+		respond(aio, 415, "text/plain; charset=utf-8", clean, strlen(clean), rid,
 		    "Accept-Post", "application/json, application/proto");
 		return;
 	}
