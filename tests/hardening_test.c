@@ -421,6 +421,54 @@ test_hardening_partner_call_replayed_after_restart_refused(void **state)
 	rt_call_ok(f->n[0].c, "FailoverReplication", "ReplicateByName", &r.base);
 }
 
+/* Proves (a unit test of partner_auth, on the real 8,192-MAC memory): when
+ * every remembered MAC is still inside the window, one more genuine call is
+ * refused RESOURCE_EXHAUSTED rather than forgetting the oldest — and the
+ * first call, replayed, is still refused as a replay. Before, the 8,193rd
+ * call overwrote the first one's MAC and the first call was accepted
+ * again: at more than about 136 calls/s a captured call could be replayed
+ * inside the 60 s window. */
+static void
+test_hardening_partner_replay_memory_full_refuses_new_calls(void **state)
+{
+	(void) state;
+	partner_auth_replay *r = partner_auth_replay_new();
+	assert_non_null(r);
+	const char *sender    = "0123456789abcdef0123456789abcdef";
+	uint8_t     payload[] = {0x0a, 0x01, 'x'};
+	char        first_ts[32], first_nonce[33], first_mac[PARTNER_AUTH_MAC_HEXLEN];
+	frep_status st;
+	bool        replayed = false;
+	int         n        = PARTNER_AUTH_REPLAY_MAX + 1;
+	frep_code   last     = FREP_OK;
+	for (int i = 0; i < n; i++) {
+		char    ts[32], nonce[33], mac[PARTNER_AUTH_MAC_HEXLEN];
+		int64_t now = partner_auth_now_ms();
+		snprintf(ts, sizeof(ts), "%" PRId64, now);
+		partner_auth_nonce(nonce);
+		partner_auth_mac(
+		    SECRET, APPLY, "rel1", sender, now, nonce, payload, sizeof(payload), mac);
+		last = partner_auth_verify(r, SECRET, APPLY, "rel1", sender, ts, nonce, mac,
+		    payload, sizeof(payload), &replayed, &st);
+		if (i == 0) {
+			memcpy(first_ts, ts, sizeof(ts));
+			memcpy(first_nonce, nonce, sizeof(nonce));
+			memcpy(first_mac, mac, sizeof(mac));
+		}
+		if (i < n - 1 && last != FREP_OK) {
+			fail_msg("call %d: %s %s", i, frep_code_name(last), st.message);
+		}
+	}
+	print_message("call %d: %s %s\n", n, frep_code_name(last), st.message);
+	assert_int_equal(last, FREP_RESOURCE_EXHAUSTED);
+	frep_code again = partner_auth_verify(r, SECRET, APPLY, "rel1", sender, first_ts,
+	    first_nonce, first_mac, payload, sizeof(payload), &replayed, &st);
+	print_message("the first call replayed: %s %s\n", frep_code_name(again), st.message);
+	assert_int_equal(again, FREP_UNAUTHENTICATED);
+	assert_true(replayed);
+	partner_auth_replay_free(r);
+}
+
 /* --- memory before refusal ----------------------------------------------- */
 
 /* Proves: an unsigned Partner.ApplyScopes of "\x0a\x00" x 8,388,000 (16 MB)
@@ -1500,6 +1548,7 @@ main(void)
 		test_hardening_partner_call_reflected_to_its_sender_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_hardening_partner_call_replayed_after_restart_refused, setup, teardown),
+	    cmocka_unit_test(test_hardening_partner_replay_memory_full_refuses_new_calls),
 	    cmocka_unit_test_setup_teardown(
 		test_hardening_unsigned_partner_call_refused_before_decoding, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
