@@ -11,6 +11,8 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -25,6 +27,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -283,22 +286,30 @@ typedef struct signed_call {
 	frep_metadata md[5];
 } signed_call;
 
+/* Signs payload (len bytes) for rel1 as sender, now. */
+static void
+sign_bytes(
+    signed_call *sc, const char *method, const char *sender, const uint8_t *payload, size_t len)
+{
+	int64_t now = partner_auth_now_ms();
+	snprintf(sc->ts, sizeof(sc->ts), "%" PRId64, now);
+	partner_auth_nonce(sc->nonce);
+	sc->sender = sender;
+	partner_auth_mac(SECRET, method, "rel1", sender, now, sc->nonce, payload, len, sc->mac);
+	frep_metadata md[5] = {{PARTNER_AUTH_KEY_RELATIONSHIP, "rel1"},
+	    {PARTNER_AUTH_KEY_SENDER, sc->sender}, {PARTNER_AUTH_KEY_TIMESTAMP, sc->ts},
+	    {PARTNER_AUTH_KEY_NONCE, sc->nonce}, {PARTNER_AUTH_KEY_MAC, sc->mac}};
+	memcpy(sc->md, md, sizeof(md));
+}
+
 static void
 sign(signed_call *sc, const char *method, const char *sender, const ProtobufCMessage *in)
 {
 	size_t   len     = protobuf_c_message_get_packed_size(in);
 	uint8_t *payload = malloc(len + 1);
 	protobuf_c_message_pack(in, payload);
-	int64_t now = partner_auth_now_ms();
-	snprintf(sc->ts, sizeof(sc->ts), "%" PRId64, now);
-	partner_auth_nonce(sc->nonce);
-	sc->sender = sender;
-	partner_auth_mac(SECRET, method, "rel1", sender, now, sc->nonce, payload, len, sc->mac);
+	sign_bytes(sc, method, sender, payload, len);
 	free(payload);
-	frep_metadata md[5] = {{PARTNER_AUTH_KEY_RELATIONSHIP, "rel1"},
-	    {PARTNER_AUTH_KEY_SENDER, sc->sender}, {PARTNER_AUTH_KEY_TIMESTAMP, sc->ts},
-	    {PARTNER_AUTH_KEY_NONCE, sc->nonce}, {PARTNER_AUTH_KEY_MAC, sc->mac}};
-	memcpy(sc->md, md, sizeof(md));
 }
 
 static frep_code
@@ -436,24 +447,17 @@ test_hardening_partner_replay_memory_full_refuses_new_calls(void **state)
 	assert_non_null(r);
 	const char *sender    = "0123456789abcdef0123456789abcdef";
 	uint8_t     payload[] = {0x0a, 0x01, 'x'};
-	char        first_ts[32], first_nonce[33], first_mac[PARTNER_AUTH_MAC_HEXLEN];
+	signed_call first, sc;
 	frep_status st;
 	bool        replayed = false;
 	int         n        = PARTNER_AUTH_REPLAY_MAX + 1;
 	frep_code   last     = FREP_OK;
 	for (int i = 0; i < n; i++) {
-		char    ts[32], nonce[33], mac[PARTNER_AUTH_MAC_HEXLEN];
-		int64_t now = partner_auth_now_ms();
-		snprintf(ts, sizeof(ts), "%" PRId64, now);
-		partner_auth_nonce(nonce);
-		partner_auth_mac(
-		    SECRET, APPLY, "rel1", sender, now, nonce, payload, sizeof(payload), mac);
-		last = partner_auth_verify(r, SECRET, APPLY, "rel1", sender, ts, nonce, mac,
-		    payload, sizeof(payload), &replayed, &st);
+		sign_bytes(&sc, APPLY, sender, payload, sizeof(payload));
+		last = partner_auth_verify(r, SECRET, APPLY, "rel1", sender, sc.ts, sc.nonce,
+		    sc.mac, payload, sizeof(payload), &replayed, &st);
 		if (i == 0) {
-			memcpy(first_ts, ts, sizeof(ts));
-			memcpy(first_nonce, nonce, sizeof(nonce));
-			memcpy(first_mac, mac, sizeof(mac));
+			first = sc;
 		}
 		if (i < n - 1 && last != FREP_OK) {
 			fail_msg("call %d: %s %s", i, frep_code_name(last), st.message);
@@ -461,8 +465,8 @@ test_hardening_partner_replay_memory_full_refuses_new_calls(void **state)
 	}
 	print_message("call %d: %s %s\n", n, frep_code_name(last), st.message);
 	assert_int_equal(last, FREP_RESOURCE_EXHAUSTED);
-	frep_code again = partner_auth_verify(r, SECRET, APPLY, "rel1", sender, first_ts,
-	    first_nonce, first_mac, payload, sizeof(payload), &replayed, &st);
+	frep_code again = partner_auth_verify(r, SECRET, APPLY, "rel1", sender, first.ts,
+	    first.nonce, first.mac, payload, sizeof(payload), &replayed, &st);
 	print_message("the first call replayed: %s %s\n", frep_code_name(again), st.message);
 	assert_int_equal(again, FREP_UNAUTHENTICATED);
 	assert_true(replayed);
@@ -1013,6 +1017,110 @@ test_hardening_error_messages_are_utf8(void **state)
 	}
 }
 
+/* A ScopeConfig for 10.7.0.0 whose one reservation has name (len bytes,
+ * raw), into b. */
+static void
+config_with_reservation_name(pbuf *b, const void *name, size_t len)
+{
+	pbuf scope = {0}, res = {0};
+	scope_payload(&scope, 7, "ok", 2, NULL);
+	pb_str(&res, 1, "10.7.0.0");
+	pb_str(&res, 2, "10.7.0.50");
+	pb_str(&res, 3, "00-11-22-33-44-55");
+	pb_field(&res, 4, name, len);
+	pb_field(b, 1, scope.p, scope.len);
+	pb_field(b, 3, res.p, res.len);
+	free(scope.p);
+	free(res.p);
+}
+
+/* Requires INVALID_ARGUMENT naming the field path and "byte <at> ", with
+ * the payload offset, in a valid UTF-8 message. */
+static void
+expect_text_refused(raw_reply *r, const char *path, const char *at)
+{
+	print_message("%s: %s\n", frep_code_name(r->code), r->message);
+	if (r->code != FREP_INVALID_ARGUMENT || strstr(r->message, path) == NULL ||
+	    strstr(r->message, at) == NULL || strstr(r->message, "payload offset") == NULL) {
+		fail_msg("%s: %s \"%s\"", path, frep_code_name(r->code), r->message);
+	}
+	assert_true(is_utf8(r->message, r->message_len));
+}
+
+/* Proves: a NUL or invalid UTF-8 deep in an ImportScope
+ * (config.reservations[0].name) is refused INVALID_ARGUMENT naming that
+ * path, the byte and its payload offset; nothing is imported. */
+static void
+test_hardening_import_nested_string_not_text_refused(void **state)
+{
+	fixture *f = *state;
+	node_ipc(f, 0, "a");
+	rt_node *a = &f->n[0];
+	rt_node_start(a, f->dir);
+	static const struct {
+		const char *name;
+		size_t      len;
+		const char *at;
+	} cases[] = {{"r\0x", 3, "byte 1 "}, {"ok\xc0\xaf", 4, "byte 2 "}};
+	for (size_t i = 0; i < 2; i++) {
+		pbuf cfg = {0}, req = {0};
+		config_with_reservation_name(&cfg, cases[i].name, cases[i].len);
+		pb_field(&req, 1, cfg.p, cfg.len);
+		raw_reply r;
+		raw_call(a->url, "/frep.v1.DhcpServer/ImportScope", req.p, req.len, 0, NULL, 0, &r);
+		expect_text_refused(&r, "config.reservations[0].name", cases[i].at);
+		raw_reply_fini(&r);
+		free(cfg.p);
+		free(req.p);
+	}
+	char digest[65];
+	rt_digest(a->c, "10.7.0.0", digest);
+	assert_string_equal(digest, "");
+}
+
+/* Proves: a correctly signed Partner ApplyScope whose payload holds a NUL
+ * or invalid UTF-8 in config.reservations[0].name is refused
+ * INVALID_ARGUMENT naming the path, the byte and the payload offset, and
+ * nothing is applied; unsigned, the same payload is UNAUTHENTICATED (the
+ * MAC is checked on the raw payload first, then the text). */
+static void
+test_hardening_signed_partner_call_with_nested_bad_string_refused(void **state)
+{
+	fixture *f = *state;
+	start_pair(f);
+	char id_a[PARTNER_AUTH_SENDER_LEN + 1];
+	server_id_of(&f->n[0], id_a);
+	static const struct {
+		const char *name;
+		size_t      len;
+		const char *at;
+	} cases[] = {{"r\0x", 3, "byte 1 "}, {"\xed\xa0\x80", 3, "byte 0 "}};
+	for (size_t i = 0; i < 2; i++) {
+		pbuf cfg = {0}, req = {0};
+		config_with_reservation_name(&cfg, cases[i].name, cases[i].len);
+		pb_str(&req, 1, "rel1");
+		pb_str(&req, 2, "somewhere");
+		pb_field(&req, 3, cfg.p, cfg.len);
+		uint8_t dry[] = {4 << 3, 1}; /* dry_run: true */
+		pb_bytes(&req, dry, sizeof(dry));
+		signed_call sc;
+		sign_bytes(&sc, APPLY, id_a, req.p, req.len);
+		raw_reply r;
+		raw_call(f->n[1].url, APPLY, req.p, req.len, 0, sc.md, 5, &r);
+		expect_text_refused(&r, "config.reservations[0].name", cases[i].at);
+		raw_reply_fini(&r);
+		/* Unsigned, the same bytes never reach the text check. */
+		raw_call(f->n[1].url, APPLY, req.p, req.len, 0, NULL, 0, &r);
+		assert_int_equal(r.code, FREP_UNAUTHENTICATED);
+		raw_reply_fini(&r);
+		free(cfg.p);
+		free(req.p);
+	}
+	char digest[65];
+	rt_digest(f->n[1].c, "10.7.0.0", digest);
+	assert_string_equal(digest, "");
+}
+
 /* Proves: a client id with a one-digit group (00-11-22-33-44-5) is refused
  * INVALID_ARGUMENT naming the offset (it was padded to ...-05). */
 static void
@@ -1436,6 +1544,107 @@ test_hardening_store_files_private_and_no_core_dumps(void **state)
 	assert_int_equal(tu_system("grep -Eq '^Max core file size +0 +0 ' %s", limits), 0);
 }
 
+/* Starts FREPD as user and group 65534 (nobody) — not as root, whom the
+ * checks below would not tell apart — on ipc://<dir>/<name>.sock, store
+ * <dir>/<name>.db, with one extra flag (or none); returns its pid once it
+ * answers, its URL in url. */
+static pid_t
+start_frepd_as_nobody(fixture *f, const char *name, const char *extra, char *url, size_t size)
+{
+	const char *frepd = getenv("FREPD");
+	char        db[700], log[700];
+	assert_non_null(frepd);
+	assert_int_equal(chown(f->dir, 65534, 65534), 0);
+	snprintf(url, size, "ipc://%s/%s.sock", f->dir, name);
+	snprintf(db, sizeof(db), "%s/%s.db", f->dir, name);
+	snprintf(log, sizeof(log), "%s/%s.log", f->dir, name);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0 || dup2(fd, 2) < 0 || setgroups(0, NULL) != 0 || setgid(65534) != 0 ||
+		    setuid(65534) != 0) {
+			_exit(127);
+		}
+		/* LeakSanitizer cannot stop a process it may not trace. */
+		char        asan[1024];
+		const char *was = getenv("ASAN_OPTIONS");
+		snprintf(asan, sizeof(asan), "%s%sdetect_leaks=0", was != NULL ? was : "",
+		    was != NULL && was[0] != '\0' ? ":" : "");
+		setenv("ASAN_OPTIONS", asan, 1);
+		execl(frepd, "frepd", "--listen", url, "--db", db, extra, (char *) NULL);
+		_exit(127);
+	}
+	if (tu_wait_healthy(url, 15000) != 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		tu_system("cat %s >&2", log);
+		fail_msg("frepd as nobody did not answer on %s", url);
+	}
+	return pid;
+}
+
+/* What another process of frepd's own user can do to it: 1 if it can read
+ * /proc/PID/environ (which needs what ptrace needs), 0 if not. */
+static int
+same_user_can_read_environ(pid_t target)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/environ", (int) target);
+		if (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0) {
+			_exit(2);
+		}
+		int fd = open(path, O_RDONLY);
+		_exit(fd >= 0 ? 1 : 0);
+	}
+	int status = 0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 2);
+	return WEXITSTATUS(status);
+}
+
+/* Proves: a running frepd is not dumpable (PR_SET_DUMPABLE 0), and
+ * --allow-core-dumps leaves it dumpable. Checked from outside on a frepd
+ * running as nobody, two ways that only dumpability changes: the kernel
+ * makes a non-dumpable process's /proc/PID files root's (status owned by
+ * uid 0, not 65534), and another process of the same user may not read its
+ * /proc/PID/environ (ptrace's rule). /proc/PID/coredump_filter says nothing
+ * of it, and as root every check passes whatever the flag. */
+static void
+test_hardening_frepd_not_dumpable_unless_allowed(void **state)
+{
+	fixture *f = *state;
+	if (geteuid() != 0) {
+		tu_skip_note("root", "needs root to run frepd as another user");
+		skip();
+	}
+	static const struct {
+		const char *flag;
+		uid_t       owner;
+		int         readable;
+	} cases[] = {{NULL, 0, 0}, {"--allow-core-dumps", 65534, 1}};
+	for (size_t i = 0; i < 2; i++) {
+		char        url[700], path[64], name[8];
+		struct stat sb;
+		snprintf(name, sizeof(name), "d%zu", i);
+		pid_t pid = start_frepd_as_nobody(f, name, cases[i].flag, url, sizeof(url));
+		snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+		assert_int_equal(stat(path, &sb), 0);
+		int readable = same_user_can_read_environ(pid);
+		print_message("frepd %s as uid 65534: /proc/%d/status owned by uid %u; environ "
+			      "readable by uid 65534: %s\n",
+		    cases[i].flag != NULL ? cases[i].flag : "(no flag)", (int) pid,
+		    (unsigned) sb.st_uid, readable ? "yes" : "no");
+		kill(pid, SIGTERM);
+		assert_int_equal(waitpid(pid, NULL, 0), pid);
+		assert_int_equal(sb.st_uid, cases[i].owner);
+		assert_int_equal(readable, cases[i].readable);
+	}
+}
+
 /* Proves: a store left world-readable by an older frepd or a restore —
  * frep.db, frep.db-wal and frep.db-shm 0644 after a SIGKILL, the partner
  * state file 0640 — is made 0600 when frepd opens it (each file named in
@@ -1567,6 +1776,10 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_hardening_error_messages_are_utf8, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
+		test_hardening_import_nested_string_not_text_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_hardening_signed_partner_call_with_nested_bad_string_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
 		test_hardening_client_id_one_digit_group_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_hardening_import_reservation_of_another_scope_refused, setup, teardown),
@@ -1583,7 +1796,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_hardening_existing_store_files_tightened_at_open, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
+		test_hardening_frepd_not_dumpable_unless_allowed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
 		test_hardening_frepctl_secret_files_open_to_others_warned, setup, teardown),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return tu_exit_code(cmocka_run_group_tests(tests, NULL, NULL));
 }
