@@ -132,36 +132,11 @@ static void
 warn(render_ctx *c, const char *fmt, ...)
 {
 	va_list ap;
-	char   *msg = NULL;
 	va_start(ap, fmt);
-	int n = vasprintf(&msg, fmt, ap);
+	if (!kea_result_vwarn(c->out, fmt, ap)) {
+		c->oom = true;
+	}
 	va_end(ap);
-	if (n < 0) {
-		c->oom = true;
-		return;
-	}
-	/* Warnings go back on the wire as proto3 strings: text quoted from a
-	 * store written before strings were checked is escaped. */
-	size_t len = strlen(msg);
-	if (rpc_utf8_valid_prefix((const uint8_t *) msg, len) != len) {
-		char *clean = malloc(4 * len + 1);
-		if (clean == NULL) {
-			free(msg);
-			c->oom = true;
-			return;
-		}
-		rpc_utf8_sanitize(msg, clean, 4 * len + 1);
-		free(msg);
-		msg = clean;
-	}
-	char **w = realloc(c->out->warnings, (c->out->n_warnings + 1) * sizeof(*w));
-	if (w == NULL) {
-		free(msg);
-		c->oom = true;
-		return;
-	}
-	w[c->out->n_warnings++] = msg;
-	c->out->warnings        = w;
 }
 
 static const char *
