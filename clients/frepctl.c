@@ -22,6 +22,7 @@
 #include "frep/rpc/v1/introspection.pb-c.h"
 #include "frep/v1/health.pb-c.h"
 #include "frep_client.h"
+#include "frep_secret_file.h"
 #include "frepctl_internal.h"
 #include "google/protobuf/descriptor.pb-c.h"
 
@@ -674,6 +675,7 @@ resolve(const frepctl_command *table, char *path, size_t path_size, int argc, ch
 static int
 read_token_file(const char *path, char **out)
 {
+	frep_secret_file_warn_if_open(stderr, "frepctl", "--token-file", path);
 	FILE *f = fopen(path, "r");
 	if (f == NULL) {
 		fprintf(stderr, "frepctl: INVALID_ARGUMENT: --token-file %s: %s\n", path,

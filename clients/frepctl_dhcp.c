@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "frep/v1/dhcp_server.pb-c.h"
+#include "frep_secret_file.h"
 #include "frepctl_internal.h"
 
 #define EXIT_USAGE FREPCTL_EXIT_USAGE
@@ -1928,6 +1929,7 @@ static const frepctl_flag failover_remove_flags[] = {
 static int
 secret_read(const frepctl_args *a, const char *path, char **out)
 {
+	frep_secret_file_warn_if_open(stderr, "frepctl", "--secret-file", path);
 	FILE *f = fopen(path, "r");
 	if (f == NULL) {
 		return frepctl__usage_error(

@@ -311,10 +311,11 @@ frep_json_from_message(const ProtobufCMessage *msg, const frep_json_options *opt
 /* --- reading ------------------------------------------------------------- */
 
 typedef struct reader {
-	frep_status *st;
-	char         path[PATH_MAX_LEN];
-	size_t       path_len;
-	unsigned     depth;
+	frep_status        *st;
+	ProtobufCAllocator *alloc; /* NULL: the system's */
+	char                path[PATH_MAX_LEN];
+	size_t              path_len;
+	unsigned            depth;
 } reader;
 
 /* Appends ".name" (or "name" at the root) or "[i]" to the path; returns the
@@ -370,6 +371,39 @@ bad_value(reader *r, const json_t *j, const char *what)
 	value_text(j, v, sizeof(v));
 	return frep_status_set(r->st, FREP_INVALID_ARGUMENT, "%s: %s is not %s",
 	    r->path_len > 0 ? r->path : "(message)", v, what);
+}
+
+/* The message's memory: through the caller's allocator, if any (a budget,
+ * say), so that the message can be freed with it. */
+static void *
+r_alloc(reader *r, size_t size)
+{
+	return r->alloc != NULL ? r->alloc->alloc(r->alloc->allocator_data, size) : malloc(size);
+}
+
+static void
+r_free(reader *r, void *p)
+{
+	if (r->alloc != NULL) {
+		if (p != NULL) {
+			r->alloc->free(r->alloc->allocator_data, p);
+		}
+	} else {
+		free(p);
+	}
+}
+
+static void *
+r_calloc(reader *r, size_t n, size_t size)
+{
+	if (size != 0 && n > SIZE_MAX / size) {
+		return NULL;
+	}
+	void *p = r_alloc(r, n * size);
+	if (p != NULL) {
+		memset(p, 0, n * size);
+	}
+	return p;
 }
 
 static frep_code
@@ -502,7 +536,7 @@ read_bytes(reader *r, const json_t *j, ProtobufCBinaryData *out)
 	if (len % 4 == 1) {
 		return bad_value(r, j, "base64 text (its length is wrong)");
 	}
-	uint8_t *data = malloc(len * 3 / 4 + 1);
+	uint8_t *data = r_alloc(r, len * 3 / 4 + 1);
 	size_t   n    = 0;
 	uint32_t acc  = 0;
 	unsigned bits = 0;
@@ -512,7 +546,7 @@ read_bytes(reader *r, const json_t *j, ProtobufCBinaryData *out)
 	for (size_t i = 0; i < len; i++) {
 		int v = b64_value(s[i]);
 		if (v < 0) {
-			free(data);
+			r_free(r, data);
 			char what[64];
 			snprintf(what, sizeof(what), "base64 text (character %zu)", i + 1);
 			return bad_value(r, j, what);
@@ -525,7 +559,7 @@ read_bytes(reader *r, const json_t *j, ProtobufCBinaryData *out)
 		}
 	}
 	if (n == 0) {
-		free(data);
+		r_free(r, data);
 		data = NULL;
 	}
 	out->data = data;
@@ -623,10 +657,12 @@ read_value(reader *r, const ProtobufCFieldDescriptor *f, const json_t *j, void *
 		if (strlen(s) != json_string_length(j)) {
 			return bad_value(r, j, "a string without NUL characters");
 		}
-		char *copy = strdup(s);
+		size_t n    = json_string_length(j);
+		char  *copy = r_alloc(r, n + 1);
 		if (copy == NULL) {
 			return oom(r);
 		}
+		memcpy(copy, s, n + 1);
 		*(char **) p = copy;
 		return FREP_OK;
 	}
@@ -670,7 +706,7 @@ read_repeated(reader *r, const ProtobufCFieldDescriptor *f, const json_t *j, cha
 	if (n == 0) {
 		return FREP_OK;
 	}
-	char *arr = calloc(n, size);
+	char *arr = r_calloc(r, n, size);
 	if (arr == NULL) {
 		return oom(r);
 	}
@@ -739,11 +775,11 @@ read_message(
 		return frep_status_set(r->st, FREP_INVALID_ARGUMENT,
 		    "%s: messages nested deeper than %d", r->path, JSON_MAX_DEPTH);
 	}
-	ProtobufCMessage *msg  = malloc(md->sizeof_message);
-	bool             *seen = calloc(md->n_fields + 1, sizeof(bool));
+	ProtobufCMessage *msg  = r_alloc(r, md->sizeof_message);
+	bool             *seen = r_calloc(r, md->n_fields + 1, sizeof(bool));
 	if (msg == NULL || seen == NULL) {
-		free(msg);
-		free(seen);
+		r_free(r, msg);
+		r_free(r, seen);
 		return oom(r);
 	}
 	md->message_init(msg);
@@ -775,20 +811,20 @@ read_message(
 		path_pop(r, old);
 	}
 	r->depth--;
-	free(seen);
+	r_free(r, seen);
 	return code;
 }
 
-frep_code
-frep_json_to_message(
-    const ProtobufCMessageDescriptor *md, const json_t *j, ProtobufCMessage **out, frep_status *st)
+static frep_code
+to_message(const ProtobufCMessageDescriptor *md, const json_t *j, ProtobufCAllocator *allocator,
+    ProtobufCMessage **out, frep_status *st)
 {
-	reader r               = {.st = st};
+	reader r               = {.st = st, .alloc = allocator};
 	*out                   = NULL;
 	ProtobufCMessage *msg  = NULL;
 	frep_code         code = read_message(&r, md, j, &msg);
 	if (code != FREP_OK) {
-		protobuf_c_message_free_unpacked(msg, NULL);
+		protobuf_c_message_free_unpacked(msg, allocator);
 		return code;
 	}
 	*out = msg;
@@ -796,8 +832,22 @@ frep_json_to_message(
 }
 
 frep_code
+frep_json_to_message(
+    const ProtobufCMessageDescriptor *md, const json_t *j, ProtobufCMessage **out, frep_status *st)
+{
+	return to_message(md, j, NULL, out, st);
+}
+
+frep_code
 frep_json_parse_message(const ProtobufCMessageDescriptor *md, const char *text, size_t len,
     ProtobufCMessage **out, frep_status *st)
+{
+	return frep_json_parse_message_with(md, text, len, NULL, out, st);
+}
+
+frep_code
+frep_json_parse_message_with(const ProtobufCMessageDescriptor *md, const char *text, size_t len,
+    ProtobufCAllocator *allocator, ProtobufCMessage **out, frep_status *st)
 {
 	json_error_t err;
 	*out      = NULL;
@@ -815,7 +865,7 @@ frep_json_parse_message(const ProtobufCMessageDescriptor *md, const char *text, 
 		    "request body is not JSON: line %d, column %d: %s", err.line, err.column,
 		    err.text);
 	}
-	frep_code code = frep_json_to_message(md, j, out, st);
+	frep_code code = to_message(md, j, allocator, out, st);
 	json_decref(j);
 	return code;
 }

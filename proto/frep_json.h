@@ -63,6 +63,13 @@ frep_code frep_json_to_message(
 frep_code frep_json_parse_message(const ProtobufCMessageDescriptor *md, const char *text,
     size_t len, ProtobufCMessage **out, frep_status *st);
 
+/* As frep_json_parse_message, with the message's memory taken from
+ * allocator (NULL: the system's), so that a caller can bound it; free *out
+ * with protobuf_c_message_free_unpacked(*out, allocator). An allocation
+ * that fails is RESOURCE_EXHAUSTED. */
+frep_code frep_json_parse_message_with(const ProtobufCMessageDescriptor *md, const char *text,
+    size_t len, ProtobufCAllocator *allocator, ProtobufCMessage **out, frep_status *st);
+
 /* The proto3 JSON name of a field ("scope_id" -> "scopeId") into buf. */
 const char *frep_json_field_name(const ProtobufCFieldDescriptor *f, char *buf, size_t size);
 

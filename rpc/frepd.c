@@ -28,6 +28,7 @@
 #include "dhcp_service.h"
 #include "engine.h"
 #include "service_notify.h"
+#include "frep_secret_file.h"
 #include "frep_status.h"
 #include "grpc_health.h"
 #include "health.h"
@@ -39,6 +40,7 @@
 #include "partner_service.h"
 #include "auto_sync.h"
 #include "replication_service.h"
+#include "conn_limit.h"
 #include "rpc_server.h"
 
 extern const uint8_t frep_descriptor_set[];
@@ -53,6 +55,7 @@ typedef struct frepd_options {
 	const char     *db_path;
 	unsigned        threads;
 	size_t          max_message_bytes;
+	unsigned        max_connections; /* --max-connections; 0: the default */
 	rpc_tls_options tls;
 	const char     *token_file;
 	unsigned        drain_ms;
@@ -88,6 +91,9 @@ usage(FILE *out)
 	    "                           PATH.lock keeps a second frepd off it\n"
 	    "  --threads N              worker threads running handlers (default 4)\n"
 	    "  --max-message-bytes N    largest request accepted (default %u)\n"
+	    "  --max-connections N      connections each listener keeps open once their\n"
+	    "                           handshake is done; more are closed at once\n"
+	    "                           (default %u, at most %u)\n"
 	    "  --log-level LEVEL        error, warn, info or debug (default info); every\n"
 	    "                           call is logged (failures at info, the rest at debug)\n"
 	    "  --log-format FORMAT      text (default) or json: one object a line with time,\n"
@@ -139,7 +145,8 @@ usage(FILE *out)
 	    "  --version                print the version and exit\n"
 	    "\n"
 	    "A listener that is not on loopback needs TLS or an admin token.\n",
-	    FREPD_DEFAULT_DB, RPC_DEFAULT_MAX_MESSAGE_BYTES, AUTO_SYNC_DEBOUNCE_MS_DEFAULT,
+	    FREPD_DEFAULT_DB, RPC_DEFAULT_MAX_MESSAGE_BYTES, (unsigned) RPC_CONN_LIMIT_DEFAULT,
+	    (unsigned) RPC_CONN_LIMIT_MAX, AUTO_SYNC_DEBOUNCE_MS_DEFAULT,
 	    AUTO_SYNC_BACKOFF_MAX_MS_DEFAULT, AUTO_SYNC_BACKOFF_MIN_MS_DEFAULT);
 }
 
@@ -192,18 +199,11 @@ url_is_local(const char *url)
 }
 
 /* Warns when a file holding a secret can be read by its group or by
- * others (as ssh does for keys, but a warning: frepd cannot tell the
- * group's policy; docs/SECURITY.md). */
+ * others (frep_secret_file.h; frepctl makes the same check). */
 static void
 warn_if_readable_by_others(const char *option, const char *path)
 {
-	struct stat sb;
-	if (path != NULL && stat(path, &sb) == 0 && (sb.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-		fprintf(stderr,
-		    "frepd: warning: %s %s is accessible by its group or others (mode %04o); it "
-		    "holds a secret: chmod 600 it\n",
-		    option, path, (unsigned) (sb.st_mode & 07777));
-	}
+	frep_secret_file_warn_if_open(stderr, "frepd", option, path);
 }
 
 static int
@@ -239,6 +239,7 @@ parse_args(int argc, char **argv, frepd_options *o)
 		OPT_DB,
 		OPT_THREADS,
 		OPT_MAXMSG,
+		OPT_MAXCONN,
 		OPT_LOGLEVEL,
 		OPT_TLS_CERT,
 		OPT_TLS_KEY,
@@ -269,6 +270,7 @@ parse_args(int argc, char **argv, frepd_options *o)
 	    {.name = "db", .has_arg = required_argument, .val = OPT_DB},
 	    {.name = "threads", .has_arg = required_argument, .val = OPT_THREADS},
 	    {.name = "max-message-bytes", .has_arg = required_argument, .val = OPT_MAXMSG},
+	    {.name = "max-connections", .has_arg = required_argument, .val = OPT_MAXCONN},
 	    {.name = "log-level", .has_arg = required_argument, .val = OPT_LOGLEVEL},
 	    {.name = "tls-cert", .has_arg = required_argument, .val = OPT_TLS_CERT},
 	    {.name = "tls-key", .has_arg = required_argument, .val = OPT_TLS_KEY},
@@ -337,6 +339,13 @@ parse_args(int argc, char **argv, frepd_options *o)
 				return -1;
 			}
 			o->max_message_bytes = (size_t) v;
+			break;
+		case OPT_MAXCONN:
+			if (parse_uint("--max-connections", optarg, 1, RPC_CONN_LIMIT_MAX, &v) !=
+			    0) {
+				return -1;
+			}
+			o->max_connections = (unsigned) v;
 			break;
 		case OPT_LOGLEVEL: {
 			rpc_log_level level;
@@ -615,6 +624,48 @@ lock_store(const char *path, int *fd_out, bool *created)
 
 /* Opens the store at path, its directory created if missing, after taking
  * its lock (lock_store; *lock_fd). 0, or -1 with a message on stderr. */
+/* A store made by an older frepd (created 0644) or restored from a backup
+ * may be readable by its group or others, and it holds the shared
+ * secrets: its files are made owner-only before SQLite opens them (SQLite
+ * gives a new WAL and shared-memory file the database's own mode, whatever
+ * the umask). Each file changed is named on stderr; one that cannot be
+ * changed (another owner) is warned about, and the store opened all the
+ * same. */
+static void
+tighten_store_files(const char *path)
+{
+	static const char *const suffixes[] = {"", "-wal", "-shm", "-journal", ".partner-state"};
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		char        file[PATH_MAX];
+		struct stat sb;
+		if (snprintf(file, sizeof(file), "%s%s", path, suffixes[i]) >= (int) sizeof(file)) {
+			continue;
+		}
+		int fd = open(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0) {
+			continue; /* absent (the usual case for most), or not ours to read */
+		}
+		if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+		    (sb.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+			unsigned was = (unsigned) (sb.st_mode & 07777);
+			if (fchmod(fd, S_IRUSR | S_IWUSR) == 0) {
+				fprintf(stderr,
+				    "frepd: warning: %s was mode %04o, open to its group or others "
+				    "(the store holds the shared secrets): tightened to 0600\n",
+				    file, was);
+			} else {
+				fprintf(stderr,
+				    "frepd: warning: %s is mode %04o, open to its group or others "
+				    "(the store holds the shared secrets), and cannot be made "
+				    "0600: "
+				    "%s\n",
+				    file, was, strerror(errno));
+			}
+		}
+		close(fd);
+	}
+}
+
 static int
 open_store(const char *path, engine **out, int *lock_fd)
 {
@@ -627,6 +678,7 @@ open_store(const char *path, engine **out, int *lock_fd)
 	if (make_parent_dirs(path) != 0 || lock_store(path, lock_fd, &created) != 0) {
 		return -1;
 	}
+	tighten_store_files(path);
 	if (engine_open(path, NULL, out, &st) != FREP_OK) {
 		fprintf(stderr, "frepd: %s: --db %s: %s%s\n", frep_code_name(st.code), path,
 		    st.message, store_hint(path));
@@ -860,6 +912,7 @@ main(int argc, char **argv)
 	rpc_server_options opts = {
 	    .worker_threads     = o.threads,
 	    .max_message_bytes  = o.max_message_bytes,
+	    .max_connections    = o.max_connections,
 	    .admin_token        = token,
 	    .version            = "frepd " FREP_VERSION,
 	    .descriptor_set     = frep_descriptor_set,

@@ -30,25 +30,14 @@ static void
 ha_warn(kea_render_result *out, bool *oom, const char *fmt, ...)
 {
 	va_list ap;
-	char   *msg = NULL;
 	if (out == NULL) {
 		return;
 	}
 	va_start(ap, fmt);
-	int n = vasprintf(&msg, fmt, ap);
+	if (!kea_result_vwarn(out, fmt, ap)) {
+		*oom = true;
+	}
 	va_end(ap);
-	if (n < 0) {
-		*oom = true;
-		return;
-	}
-	char **w = realloc(out->warnings, (out->n_warnings + 1) * sizeof(*w));
-	if (w == NULL) {
-		free(msg);
-		*oom = true;
-		return;
-	}
-	w[out->n_warnings++] = msg;
-	out->warnings        = w;
 }
 
 /* A peer's name: its HA URL without "http://" and the final '/'

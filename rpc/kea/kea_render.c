@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "kea_ha.h"
+#include "payload_check.h"
 #include "sha256.h"
 
 const char *const kea_render_owned_keys[] = {
@@ -114,7 +115,10 @@ typedef struct render_ctx {
 	size_t             n_classes;
 	json_t            *client_classes; /* array being built */
 	bool               oom;
-	char               not_text[160]; /* a value jansson refused as not UTF-8 */
+	/* The first text found not to be UTF-8 (escaped), and what it is
+	 * ("option definition 200: name"): jansson takes only UTF-8. */
+	char not_text[160];
+	char not_text_of[200];
 	/* The server's DNS update settings (option 81), NULL for none. */
 	const engine_option_value *server_dns;
 	bool dns_here; /* option 81 is rendered as ddns-* parameters where we are */
@@ -128,22 +132,11 @@ static void
 warn(render_ctx *c, const char *fmt, ...)
 {
 	va_list ap;
-	char   *msg = NULL;
 	va_start(ap, fmt);
-	int n = vasprintf(&msg, fmt, ap);
+	if (!kea_result_vwarn(c->out, fmt, ap)) {
+		c->oom = true;
+	}
 	va_end(ap);
-	if (n < 0) {
-		c->oom = true;
-		return;
-	}
-	char **w = realloc(c->out->warnings, (c->out->n_warnings + 1) * sizeof(*w));
-	if (w == NULL) {
-		free(msg);
-		c->oom = true;
-		return;
-	}
-	w[c->out->n_warnings++] = msg;
-	c->out->warnings        = w;
 }
 
 static const char *
@@ -163,25 +156,41 @@ append(render_ctx *c, json_t *arr, json_t *v)
 	}
 }
 
-/* A JSON string; jansson refuses text that is not UTF-8, which is said as
- * such (the first one, escaped), not as running out of memory. */
-static json_t *
-jstr(render_ctx *c, const char *text)
+/* True when text is UTF-8 (jansson takes nothing else). Otherwise the
+ * rendering fails: the first such text is kept, escaped, with what it is
+ * (of, e.g. "option definition 200: name"; NULL: "a name"), to be said as
+ * such rather than as running out of memory. */
+static bool
+text_ok(render_ctx *c, const char *of, const char *text)
 {
-	json_t *v     = json_string(text);
-	json_t *plain = v == NULL && text != NULL && c->not_text[0] == '\0'
-			    ? json_stringn_nocheck(text, strlen(text))
-			    : NULL;
-	if (plain != NULL) {
-		json_decref(plain);
-		size_t o = 0;
-		for (const unsigned char *p = (const unsigned char *) text;
-		     *p != '\0' && o + 5 < sizeof(c->not_text); p++) {
-			o += (size_t) snprintf(c->not_text + o, sizeof(c->not_text) - o,
-			    *p >= 0x20 && *p < 0x7f ? "%c" : "\\x%02x", *p);
-		}
+	size_t len = text != NULL ? strlen(text) : 0;
+	if (rpc_utf8_valid_prefix((const uint8_t *) (text != NULL ? text : ""), len) == len) {
+		return true;
 	}
-	return v;
+	if (c->not_text[0] == '\0') {
+		rpc_utf8_sanitize(text, c->not_text, sizeof(c->not_text));
+		rpc_utf8_sanitize(
+		    of != NULL ? of : "a name", c->not_text_of, sizeof(c->not_text_of));
+	}
+	c->oom = true;
+	return false;
+}
+
+/* A JSON string of text, which is of (see text_ok): NULL when text is not
+ * UTF-8 (recorded) or out of memory. Every text that comes from the store
+ * goes through here, never through json_pack's "s". */
+static json_t *
+jstr(render_ctx *c, const char *of, const char *text)
+{
+	return text_ok(c, of, text) ? json_string(text) : NULL;
+}
+
+/* "what: field" for text_ok, in buf. */
+static const char *
+of_field(char *buf, size_t size, const char *what, const char *field)
+{
+	snprintf(buf, size, "%s: %s", what, field);
+	return buf;
 }
 
 static void
@@ -190,6 +199,20 @@ set(render_ctx *c, json_t *obj, const char *key, json_t *v)
 	if (v == NULL || json_object_set_new(obj, key, v) != 0) {
 		c->oom = true;
 	}
+}
+
+/* {"description": text} (a user-context), text being what's description. */
+static json_t *
+description_context(render_ctx *c, const char *what, const char *text)
+{
+	char    of[200];
+	json_t *o = json_object();
+	if (o == NULL) {
+		c->oom = true;
+		return NULL;
+	}
+	set(c, o, "description", jstr(c, of_field(of, sizeof(of), what, "description"), text));
+	return o;
 }
 
 /* Hex digits of text ("00-11-22", "00:11", "0011") into bytes; false if
@@ -503,7 +526,7 @@ option_data(render_ctx *c, const engine_option_value *v, const char *where)
 		return NULL;
 	}
 	set(c, o, "code", json_integer(v->option_id));
-	set(c, o, "space", jstr(c, "dhcp4"));
+	set(c, o, "space", json_string("dhcp4"));
 	if (csv_ok(def, v)) {
 		size_t len = 1;
 		for (size_t i = 0; i < v->n_values; i++) {
@@ -521,8 +544,10 @@ option_data(render_ctx *c, const engine_option_value *v, const char *where)
 			}
 			strcat(s, v->values[i]);
 		}
+		char of[200];
+		snprintf(of, sizeof(of), "%s: option %u: value", where, v->option_id);
 		set(c, o, "csv-format", json_true());
-		set(c, o, "data", jstr(c, s));
+		set(c, o, "data", jstr(c, of, s));
 		free(s);
 		return o;
 	}
@@ -549,7 +574,7 @@ option_data(render_ctx *c, const engine_option_value *v, const char *where)
 		return NULL;
 	}
 	set(c, o, "csv-format", json_false());
-	set(c, o, "data", jstr(c, hex));
+	set(c, o, "data", jstr(c, NULL, hex));
 	free(hex);
 	return o;
 }
@@ -779,11 +804,14 @@ render_classes(render_ctx *c, const engine_option_value *server_opts, size_t n_s
 		if (o == NULL) {
 			c->oom = true;
 		} else {
-			set(c, o, "name", jstr(c, name));
-			set(c, o, "test", jstr(c, test));
+			char what[160], of[200];
+			snprintf(what, sizeof(what), "%s class %s",
+			    cls->type == ENGINE_CLASS_TYPE_VENDOR ? "vendor" : "user", cls->name);
+			set(c, o, "name", jstr(c, of_field(of, sizeof(of), what, "name"), name));
+			set(c, o, "test", jstr(c, of_field(of, sizeof(of), what, "data"), test));
 			if (cls->description != NULL && cls->description[0] != '\0') {
 				set(c, o, "user-context",
-				    json_pack("{s:s}", "description", cls->description));
+				    description_context(c, what, cls->description));
 			}
 			/* Server-level option values qualified by this user class. */
 			json_t *od = json_array();
@@ -831,8 +859,9 @@ render_policy_class(render_ctx *c, const engine_policy *p, const char *name, boo
 		c->oom = true;
 		return;
 	}
-	set(c, o, "name", jstr(c, name));
-	set(c, o, "test", jstr(c, test));
+	char of[200];
+	set(c, o, "name", jstr(c, of_field(of, sizeof(of), where, "name"), name));
+	set(c, o, "test", jstr(c, of_field(of, sizeof(of), where, "conditions"), test));
 	free(test);
 	if (required) {
 		set(c, o, "only-if-required", json_true());
@@ -841,7 +870,7 @@ render_policy_class(render_ctx *c, const engine_policy *p, const char *name, boo
 		set(c, o, "valid-lifetime", json_integer(p->lease_duration_s));
 	}
 	if (p->description != NULL && p->description[0] != '\0') {
-		set(c, o, "user-context", json_pack("{s:s}", "description", p->description));
+		set(c, o, "user-context", description_context(c, where, p->description));
 	}
 	if (to_class) {
 		json_t *od = option_data_list(c, p->options, p->n_options, where, true);
@@ -885,7 +914,7 @@ add_pools(render_ctx *c, json_t *pools, int64_t start, int64_t end, const range6
 			    ip_text((uint32_t) piece_end, b));
 			json_t *p = json_pack("{s:s}", "pool", text);
 			if (p != NULL && cls != NULL) {
-				set(c, p, "client-class", jstr(c, cls));
+				set(c, p, "client-class", jstr(c, NULL, cls));
 			}
 			if (p != NULL && opts != NULL && json_array_size(opts) > 0) {
 				set(c, p, "option-data", json_deep_copy(opts));
@@ -990,7 +1019,7 @@ render_reservation(render_ctx *c, const engine_reservation *r, const char *scope
 		c->oom = true;
 		return NULL;
 	}
-	set(c, o, "ip-address", jstr(c, ip));
+	set(c, o, "ip-address", jstr(c, NULL, ip));
 	if (!hex_bytes(r->client_id != NULL ? r->client_id : "", id, sizeof(id), &n)) {
 		warn(c, "%s: client id '%s' is not hex; reservation not rendered", where,
 		    r->client_id != NULL ? r->client_id : "");
@@ -1011,7 +1040,7 @@ render_reservation(render_ctx *c, const engine_reservation *r, const char *scope
 	for (size_t i = 0; i < n; i++) {
 		snprintf(text + 3 * i, 4, i + 1 < n ? "%02x:" : "%02x", b[i]);
 	}
-	set(c, o, ethernet ? "hw-address" : "client-id", jstr(c, text));
+	set(c, o, ethernet ? "hw-address" : "client-id", jstr(c, NULL, text));
 	if (r->name != NULL && r->name[0] != '\0') {
 		if (valid_hostname(r->name)) {
 			char *lower = strdup(r->name);
@@ -1021,7 +1050,7 @@ render_reservation(render_ctx *c, const engine_reservation *r, const char *scope
 				for (char *p = lower; *p != '\0'; p++) {
 					*p = (char) tolower((unsigned char) *p);
 				}
-				set(c, o, "hostname", jstr(c, lower));
+				set(c, o, "hostname", jstr(c, NULL, lower));
 				free(lower);
 			}
 		} else {
@@ -1031,11 +1060,15 @@ render_reservation(render_ctx *c, const engine_reservation *r, const char *scope
 	}
 	json_t *ctx = json_object();
 	if (ctx != NULL) {
+		char of[200];
 		if (r->name != NULL && r->name[0] != '\0') {
-			set(c, ctx, "name", jstr(c, r->name));
+			set(c, ctx, "name",
+			    jstr(c, of_field(of, sizeof(of), where, "name"), r->name));
 		}
 		if (r->description != NULL && r->description[0] != '\0') {
-			set(c, ctx, "description", jstr(c, r->description));
+			set(c, ctx, "description",
+			    jstr(
+				c, of_field(of, sizeof(of), where, "description"), r->description));
 		}
 		if (json_object_size(ctx) > 0) {
 			set(c, o, "user-context", ctx);
@@ -1088,16 +1121,18 @@ render_scope(render_ctx *c, const engine_scope_config *cfg)
 		return NULL;
 	}
 	set(c, o, "id", json_integer(s->scope_id));
-	set(c, o, "subnet", jstr(c, subnet));
+	set(c, o, "subnet", jstr(c, NULL, subnet));
 	set(c, o, "valid-lifetime",
 	    json_integer(s->lease_duration_s == ENGINE_LEASE_UNLIMITED ? KEA_LIFETIME_MAX
 								       : s->lease_duration_s));
-	json_t *ctx = json_pack("{s:s}", "scope-id", id);
+	json_t *ctx = json_pack("{s:s}", "scope-id", id); /* an address: ASCII */
+	char    of[200];
 	if (ctx != NULL && s->name != NULL && s->name[0] != '\0') {
-		set(c, ctx, "name", jstr(c, s->name));
+		set(c, ctx, "name", jstr(c, of_field(of, sizeof(of), where, "name"), s->name));
 	}
 	if (ctx != NULL && s->description != NULL && s->description[0] != '\0') {
-		set(c, ctx, "description", jstr(c, s->description));
+		set(c, ctx, "description",
+		    jstr(c, of_field(of, sizeof(of), where, "description"), s->description));
 	}
 	set(c, o, "user-context", ctx);
 
@@ -1202,7 +1237,8 @@ render_scope(render_ctx *c, const engine_scope_config *cfg)
 			}
 			json_decref(od);
 		} else {
-			append(c, required, jstr(c, name));
+			append(
+			    c, required, jstr(c, of_field(of, sizeof(of), pwhere, "name"), name));
 		}
 		free(name);
 	}
@@ -1248,10 +1284,19 @@ render_scope(render_ctx *c, const engine_scope_config *cfg)
 			}
 		}
 		if (cls == NULL) {
-			cls = json_pack("{s:s, s:s, s:b, s:[]}", "name", name, "test", test,
-			    "only-if-required", 1, "option-data");
+			char what[160];
+			snprintf(what, sizeof(what), "%s: user class %s", where, uc->name);
+			cls = json_object();
+			if (cls != NULL) {
+				set(c, cls, "name",
+				    jstr(c, of_field(of, sizeof(of), what, "name"), name));
+				set(c, cls, "test",
+				    jstr(c, of_field(of, sizeof(of), what, "data"), test));
+				set(c, cls, "only-if-required", json_true());
+				set(c, cls, "option-data", json_array());
+			}
 			append(c, c->client_classes, cls);
-			append(c, required, jstr(c, name));
+			append(c, required, jstr(c, of, name));
 		}
 		json_t *d = cls != NULL ? option_data(c, v, where) : NULL;
 		if (d != NULL) {
@@ -1324,9 +1369,17 @@ option_def_json(render_ctx *c, const engine_option_def *d)
 		warn(c, "option definition %u '%s': DWORD_DWORD is rendered as Kea type binary",
 		    d->option_id, d->name);
 	}
-	json_t *ctx = json_pack("{s:s}", "name", d->name);
+	char what[64], of[200];
+	snprintf(what, sizeof(what), "option definition %u", d->option_id);
+	json_t *ctx = json_object();
+	if (ctx == NULL) {
+		c->oom = true;
+	} else {
+		set(c, ctx, "name", jstr(c, of_field(of, sizeof(of), what, "name"), d->name));
+	}
 	if (ctx != NULL && d->description != NULL && d->description[0] != '\0') {
-		set(c, ctx, "description", jstr(c, d->description));
+		set(c, ctx, "description",
+		    jstr(c, of_field(of, sizeof(of), what, "description"), d->description));
 	}
 	set(c, o, "user-context", ctx);
 	return o;
@@ -1586,6 +1639,7 @@ render_scope_entry(render_ctx *c, const engine_scope_config *cfg, scope_entry *e
 		c->oom = true;
 		if (c->not_text[0] == '\0') {
 			memcpy(c->not_text, sc.not_text, sizeof(c->not_text));
+			memcpy(c->not_text_of, sc.not_text_of, sizeof(c->not_text_of));
 		}
 		json_decref(sub);
 		json_decref(sc.client_classes);
@@ -2100,6 +2154,16 @@ kea_render_cached(engine *e, kea_render_cache *cache, kea_render_result *out, fr
 			ss = cfg->scope.superscope_name;
 		}
 		if (sub != NULL && ss != NULL && ss[0] != '\0') {
+			/* A key of the shared networks: jansson checks keys too. */
+			char sid[INET_ADDRSTRLEN], of[64];
+			snprintf(of, sizeof(of), "scope %s: superscope name",
+			    ip_text(scopes[i].scope_id, sid));
+			if (!text_ok(&c, of, ss)) {
+				json_decref(sub);
+				sub = NULL;
+			}
+		}
+		if (sub != NULL && ss != NULL && ss[0] != '\0') {
 			json_t *arr = json_object_get(shared, ss);
 			if (arr == NULL) {
 				arr = json_array();
@@ -2158,9 +2222,10 @@ done:
 	json_decref(c.client_classes);
 	if (c.oom && c.not_text[0] != '\0') {
 		rc = frep_status_set(st, FREP_INVALID_ARGUMENT,
-		    "jansson refused the text \"%s\" while rendering Kea's configuration: it is "
-		    "not valid UTF-8",
-		    c.not_text);
+		    "%s \"%s\" is not valid UTF-8 (escaped here), and jansson, which writes Kea's "
+		    "configuration, takes only UTF-8: it cannot be rendered until that text is "
+		    "changed",
+		    c.not_text_of, c.not_text);
 		goto fail_clean;
 	}
 	if (c.oom) {

@@ -7,6 +7,8 @@
 #ifndef FREP_RPC_KEA_RESULT_H
 #define FREP_RPC_KEA_RESULT_H
 
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -29,5 +31,11 @@ typedef struct kea_render_result {
 	kea_render_part *parts;
 	size_t           n_parts;
 } kea_render_result;
+
+/* Appends the warning fmt makes (vprintf) to out->warnings; bytes that are
+ * not UTF-8 (text quoted from a store written before strings were checked)
+ * are escaped "\xNN", the warnings being proto3 strings on the wire. False
+ * when out of memory (nothing appended). */
+bool kea_result_vwarn(kea_render_result *out, const char *fmt, va_list ap);
 
 #endif /* FREP_RPC_KEA_RESULT_H */

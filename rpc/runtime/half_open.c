@@ -133,6 +133,7 @@ typedef struct conn {
 	unsigned long inode;
 	uint64_t      first_seen_ms;
 	int           fd;
+	size_t        port; /* index in the scan's ports */
 } conn;
 
 /* Appends the established connections on the watched ports that are not
@@ -160,12 +161,12 @@ read_table(const rpc_half_open *h, const char *path, const int *ports, size_t n_
 		    state != 0x01 /* ESTABLISHED */ || inode == 0) {
 			continue;
 		}
-		bool watched = false;
-		for (size_t i = 0; i < n_ports && !watched; i++) {
-			watched = (unsigned) ports[i] == lport;
+		size_t port = 0;
+		while (port < n_ports && (unsigned) ports[port] != lport) {
+			port++;
 		}
 		snprintf(key, sizeof(key), "%s:%u", raddr, rport);
-		if (!watched || is_pipe(h, key)) {
+		if (port == n_ports || is_pipe(h, key)) {
 			continue;
 		}
 		if (*n == *cap) {
@@ -177,7 +178,7 @@ read_table(const rpc_half_open *h, const char *path, const int *ports, size_t n_
 			*out = nc;
 			*cap = cap2;
 		}
-		(*out)[(*n)++] = (conn){.inode = inode, .fd = -1};
+		(*out)[(*n)++] = (conn){.inode = inode, .fd = -1, .port = port};
 	}
 	fclose(f);
 }
@@ -256,14 +257,25 @@ rpc_half_open_scan(rpc_half_open *h, const int *ports, size_t n_ports, uint64_t 
 	if (n > 1) {
 		qsort(c, n, sizeof(*c), by_age); /* c is NULL when n is 0 */
 	}
-	/* The oldest beyond the bound, and any past the deadline, go. */
-	size_t over = n > h->max_pending ? n - h->max_pending : 0;
+	/* On each port (each listener has its own), the oldest beyond the
+	 * bound go, and any past the deadline. */
+	size_t *over = n > 0 ? calloc(n_ports, sizeof(*over)) : NULL;
+	for (size_t i = 0; over != NULL && i < n; i++) {
+		over[c[i].port]++;
+	}
+	for (size_t p = 0; over != NULL && p < n_ports; p++) {
+		over[p] = over[p] > h->max_pending ? over[p] - h->max_pending : 0;
+	}
 	free(h->pend);
 	h->pend   = n > 0 ? malloc(n * sizeof(*h->pend)) : NULL;
 	h->n_pend = 0;
 	for (size_t i = 0; i < n; i++) {
-		bool late = now_ms - c[i].first_seen_ms >= h->deadline_ms;
-		if ((late || i < over) && fd_is(c[i].fd, c[i].inode)) {
+		bool late   = now_ms - c[i].first_seen_ms >= h->deadline_ms;
+		bool beyond = over != NULL && over[c[i].port] > 0;
+		if (beyond) {
+			over[c[i].port]--; /* c is oldest first */
+		}
+		if ((late || beyond) && fd_is(c[i].fd, c[i].inode)) {
 			shutdown(c[i].fd, SHUT_RDWR);
 			dropped++;
 		} else if (h->pend != NULL) {
@@ -272,6 +284,7 @@ rpc_half_open_scan(rpc_half_open *h, const int *ports, size_t n_ports, uint64_t 
 	}
 	h->dropped += dropped;
 	pthread_mutex_unlock(&h->mtx);
+	free(over);
 	free(c);
 	return dropped;
 }

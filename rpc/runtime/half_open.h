@@ -13,7 +13,9 @@
  * /proc/self/fd), leaves out those that became pipes (their remote
  * addresses are recorded by the pipe callbacks), and shuts down (shutdown(2),
  * which nng then sees as the peer going away) each one still pending after
- * the deadline, and the oldest ones beyond max_pending at once.
+ * the deadline, and on each port the oldest ones beyond max_pending at
+ * once (each listener has its bound: one flooded listener does not make
+ * another's peers go early).
  *
  * Linux only (it reads /proc); elsewhere a scan finds nothing. Thread-safe.
  */
@@ -26,7 +28,7 @@
 #include <nng/nng.h>
 
 #define RPC_HALF_OPEN_DEADLINE_MS 10000 /* nng's SP handshake deadline on tcp:// */
-#define RPC_HALF_OPEN_MAX         64    /* pending connections per listener */
+#define RPC_HALF_OPEN_MAX         64    /* pending connections per listener (port) */
 
 typedef struct rpc_half_open rpc_half_open;
 

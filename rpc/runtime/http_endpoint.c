@@ -6,6 +6,7 @@
 #include "http_endpoint.h"
 
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -39,6 +40,15 @@
  * down (half_open.c's scan, once a second). */
 #define HTTP_MAX_CONNECTIONS 256
 #define HTTP_GUARD_PERIOD_MS 1000
+/* Memory a JSON body may take to become a message (jansson's tree and the
+ * message built from it, together): this many times the body's size, and
+ * at least HTTP_JSON_BUDGET_MIN. jansson's tree costs far more than its
+ * text (`"a",` is 4 bytes of text and about 90 of tree, `{},` 3 and about
+ * 245): the largest legitimate body, ReplicateByScopeId of 65,536 ids,
+ * needs 6.8 times for the tree and about 3 more for the message; denser
+ * text is refused RESOURCE_EXHAUSTED as soon as the budget runs out. */
+#define HTTP_JSON_BUDGET_FACTOR 12
+#define HTTP_JSON_BUDGET_MIN    (1u << 20)
 /* Time the endpoint waits for the server beyond a call's own deadline
  * before it gives up on the answer (the server normally answers
  * DEADLINE_EXCEEDED itself). */
@@ -101,6 +111,68 @@ typedef struct http_call {
 	char                             request_id[RPC_REQUEST_ID_MAX + 1];
 	struct http_call                *next_done; /* on rpc_http.done */
 } http_call;
+
+/* --- jansson's memory, per call ------------------------------------------- */
+
+/* jansson allocates through one pair of functions for the whole process
+ * (json_set_alloc_funcs). The endpoint installs a malloc that counts
+ * against the budget of the calling thread while it parses a request body
+ * (json_budget_current, set only around that parse), and is plain malloc
+ * on every other thread and at every other time; the free is free, so
+ * memory is freed the same way whoever allocated it, before the functions
+ * were installed or after. The message built from the tree is allocated
+ * against the same budget (its protobuf-c allocator). Counted: each
+ * block's usable size and glibc's chunk header, never given back (the tree
+ * is freed only after the message is built). */
+typedef struct json_budget {
+	ProtobufCAllocator base; /* for the message; allocator_data is this */
+	size_t             limit;
+	size_t             used;
+	bool               exceeded;
+} json_budget;
+
+static __thread json_budget *json_budget_current;
+static pthread_once_t        json_budget_once = PTHREAD_ONCE_INIT;
+
+static void *
+json_budget_take(json_budget *b, size_t n)
+{
+	if (b->exceeded || b->used >= b->limit || n > b->limit - b->used) {
+		b->exceeded = true;
+		return NULL;
+	}
+	void *p = malloc(n);
+	if (p != NULL) {
+		b->used += malloc_usable_size(p) + sizeof(size_t);
+	}
+	return p;
+}
+
+static void *
+json_budget_malloc(size_t n)
+{
+	json_budget *b = json_budget_current;
+	return b != NULL ? json_budget_take(b, n) : malloc(n);
+}
+
+static void *
+json_budget_alloc(void *data, size_t n)
+{
+	return json_budget_take(data, n);
+}
+
+static void
+json_budget_free(void *data, void *p)
+{
+	(void) data;
+	free(p);
+}
+
+static void
+json_budget_install(void)
+{
+	json_set_alloc_funcs(json_budget_malloc, free);
+}
 
 /* --- Connect's codes ----------------------------------------------------- */
 
@@ -178,9 +250,15 @@ respond_error(nng_aio *aio, int http_status, frep_code code, const char *message
 	if (http_status == 0) {
 		http_status = rpc_http_status_for_code(code);
 	}
-	json_t *j = json_pack("{s:s, s:s}", "code", rpc_http_connect_code_name(code), "message",
-	    message != NULL ? message : "");
-	char   *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	/* Messages quote what the caller sent, cut to a length (a JSON field
+	 * name at 100 bytes, which may end inside a character): only valid
+	 * UTF-8 goes back, the rest escaped — jansson would refuse it, and the
+	 * caller would get no answer at all. */
+	char clean[FREP_STATUS_MESSAGE_MAX * 4];
+	rpc_utf8_sanitize(message != NULL ? message : "", clean, sizeof(clean));
+	json_t *j =
+	    json_pack("{s:s, s:s}", "code", rpc_http_connect_code_name(code), "message", clean);
+	char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
 	json_decref(j);
 	if (s == NULL) {
 		nng_aio_finish(aio, NNG_ENOMEM);
@@ -458,6 +536,15 @@ rpc_handler_cb(nng_aio *aio)
 		    path);
 		return;
 	}
+	/* The token before anything of the body is looked at: a caller
+	 * without it costs the body nng has read (at most twice the message
+	 * limit), never its parse. The server checks the envelope again. */
+	const char *auth = nng_http_req_get_header(req, "Authorization");
+	if ((flags & RPC_SERVICE_NO_AUTH) == 0 && !rpc_server_bearer_ok(h->server, auth)) {
+		refusef(&rq, FREP_UNAUTHENTICATED,
+		    "method %s needs \"authorization: Bearer <token>\" with the admin token", path);
+		return;
+	}
 	const char *ct = nng_http_req_get_header(req, "Content-Type");
 	media_type(ct != NULL ? ct : "", ctype, sizeof(ctype));
 	bool proto = strcmp(ctype, "application/proto") == 0;
@@ -469,11 +556,13 @@ rpc_handler_cb(nng_aio *aio)
 		/* As Connect servers answer it: 415 and Accept-Post, no Connect
 		 * error body (a Connect client reads the status as `unknown`);
 		 * the reason as plain text, for people with curl. */
-		size_t n = strlen(message);
-		snprintf(message + n, sizeof(message) - n, "\n");
+		char clean[FREP_STATUS_MESSAGE_MAX * 4];
+		rpc_utf8_sanitize(message, clean, sizeof(clean) - 1);
+		size_t n = strlen(clean);
+		snprintf(clean + n, sizeof(clean) - n, "\n");
 		rpc_metrics_call_done(rpc_server_metrics(h->server), rq.method, FREP_UNKNOWN,
 		    rpc_metrics_now_us() - rq.t0_us);
-		respond(aio, 415, "text/plain; charset=utf-8", message, strlen(message), rid,
+		respond(aio, 415, "text/plain; charset=utf-8", clean, strlen(clean), rid,
 		    "Accept-Post", "application/json, application/proto");
 		return;
 	}
@@ -508,6 +597,7 @@ rpc_handler_cb(nng_aio *aio)
 	 * NUL and the repacked message would carry the cut value), and
 	 * decoding is bounded by the same multiple of the body's size. */
 	rpc_budget_allocator budget;
+	json_budget          jb;
 	ProtobufCAllocator  *ia = NULL; /* what decoded in, for its free */
 	if (proto) {
 		if (rpc_payload_check_text(method->input, body, len, &st) != FREP_OK) {
@@ -530,14 +620,36 @@ rpc_handler_cb(nng_aio *aio)
 			    "body of %zu bytes does not decode as %s", len, method->input->name);
 			return;
 		}
-	} else if (frep_json_parse_message(method->input, body, len, &in, &st) != FREP_OK) {
-		refusef(&rq, st.code, "%s: %s", method->input->name, st.message);
-		return;
+	} else {
+		/* jansson's tree and the message: one budget, a multiple of
+		 * the body's size. */
+		jb = (json_budget){
+		    .base  = {.alloc = json_budget_alloc, .free = json_budget_free},
+		    .limit = len > HTTP_JSON_BUDGET_MIN / HTTP_JSON_BUDGET_FACTOR
+				 ? len * HTTP_JSON_BUDGET_FACTOR
+				 : HTTP_JSON_BUDGET_MIN,
+		};
+		jb.base.allocator_data = &jb;
+		ia                     = &jb.base;
+		json_budget_current    = &jb;
+		frep_code code =
+		    frep_json_parse_message_with(method->input, body, len, ia, &in, &st);
+		json_budget_current = NULL;
+		if (code != FREP_OK && jb.exceeded) {
+			refusef(&rq, FREP_RESOURCE_EXHAUSTED,
+			    "JSON body of %zu bytes needs more than %zu bytes of memory to parse "
+			    "(the bound: %d times its size, at least %u); refused",
+			    len, jb.limit, HTTP_JSON_BUDGET_FACTOR, HTTP_JSON_BUDGET_MIN);
+			return;
+		}
+		if (code != FREP_OK) {
+			refusef(&rq, st.code, "%s: %s", method->input->name, st.message);
+			return;
+		}
 	}
 
 	frep_metadata md[2];
 	size_t        n_md = 0;
-	const char   *auth = nng_http_req_get_header(req, "Authorization");
 	if (auth != NULL) {
 		md[n_md++] = (frep_metadata){.key = "authorization", .value = auth};
 	}
@@ -685,6 +797,7 @@ rpc_http_new(rpc_server *s, const rpc_http_options *opts, rpc_http **out, frep_s
 {
 	frep_code code;
 	int       rv;
+	pthread_once(&json_budget_once, json_budget_install);
 	rpc_http *h = calloc(1, sizeof(*h));
 	if (h == NULL) {
 		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");

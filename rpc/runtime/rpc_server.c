@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -23,6 +24,7 @@
 
 #include "call_cache.h"
 #include "frep_envelope.h"
+#include "conn_limit.h"
 #include "half_open.h"
 #include "introspection.h"
 #include "log.h"
@@ -130,6 +132,8 @@ struct rpc_server {
 
 	/* ws:// and wss:// connections that never finish the upgrade. */
 	rpc_half_open *half_open;
+	/* Finished connections, at most opts.max_connections per listener. */
+	rpc_conn_limit *conn_limit;
 };
 
 static void ctx_cb(void *arg);
@@ -219,6 +223,14 @@ rpc_server_new(const rpc_server_options *opts, rpc_server **out, frep_status *st
 	if (o.call_id_cache_seconds == 0) {
 		o.call_id_cache_seconds = 60;
 	}
+	if (o.max_connections == 0) {
+		o.max_connections = RPC_CONN_LIMIT_DEFAULT;
+	}
+	if (o.max_connections > RPC_CONN_LIMIT_MAX) {
+		return frep_status_set(st, FREP_INVALID_ARGUMENT,
+		    "max_connections %u is above the limit of %d", o.max_connections,
+		    RPC_CONN_LIMIT_MAX);
+	}
 	if (o.admin_token != NULL && o.admin_token[0] == '\0') {
 		return frep_status_set(st, FREP_INVALID_ARGUMENT, "admin_token is empty");
 	}
@@ -242,7 +254,8 @@ rpc_server_new(const rpc_server_options *opts, rpc_server **out, frep_status *st
 	}
 	if (rpc_call_cache_new(
 		4096, 64 * 1024, (uint64_t) o.call_id_cache_seconds * 1000, &s->cache) != 0 ||
-	    (s->metrics = rpc_metrics_new()) == NULL) {
+	    (s->metrics = rpc_metrics_new()) == NULL ||
+	    (s->conn_limit = rpc_conn_limit_new(o.max_connections)) == NULL) {
 		rpc_server_free(s);
 		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
 	}
@@ -540,6 +553,8 @@ start_listener(rpc_server *s, listener_entry *le, frep_status *st)
 		    le->url, nng_strerror(rv), rv);
 	}
 	le->created = true;
+	rpc_conn_limit_set_listener(s->conn_limit, (size_t) (le - s->listeners),
+	    (uint32_t) nng_listener_id(le->listener), le->url);
 	if (le->tls != NULL &&
 	    (rv = nng_listener_set_ptr(le->listener, NNG_OPT_TLS_CONFIG, le->tls)) != 0) {
 		return frep_status_set(
@@ -760,11 +775,35 @@ rpc_server__listener_restarts(rpc_server *s)
 	return n;
 }
 
-/* Upgraded connections are pipes: the half-open guard leaves them be. */
+/* A connection that finished its handshake, beyond its listener's
+ * maximum, is closed before it is added (conn_limit.h). Upgraded ws://
+ * connections are pipes: the half-open guard leaves them be. */
 static void
 pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
 	rpc_server *s = arg;
+	if (ev == NNG_PIPE_EV_ADD_PRE) {
+		rpc_conn_limit_refusal why = {0};
+		int                    id  = nng_listener_id(nng_pipe_listener(p));
+		if (!rpc_conn_limit_admit(s->conn_limit, (uint32_t) nng_pipe_id(p),
+			id > 0 ? (uint32_t) id : 0, nng_clock(), &why)) {
+			nng_pipe_close(p);
+			rpc_metrics_count(s->metrics, "frep_connections_refused_total",
+			    "Connections closed just after their handshake because their listener "
+			    "had its maximum open (--max-connections).",
+			    "listener", why.url, 1);
+			if (why.warn) {
+				rpc_log(RPC_LOG_WARN,
+				    "listener %s: closed %" PRIu64 " new connection(s) since the "
+				    "last warning: it has %u open, its maximum (--max-connections)",
+				    why.url, why.refused, s->opts.max_connections);
+			}
+		}
+		return;
+	}
+	if (ev == NNG_PIPE_EV_REM_POST) {
+		rpc_conn_limit_release(s->conn_limit, (uint32_t) nng_pipe_id(p));
+	}
 	if (s->half_open == NULL) {
 		return;
 	}
@@ -802,7 +841,8 @@ rpc_server_start(rpc_server *s, frep_status *st)
 			return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
 		}
 	}
-	if ((rv = nng_pipe_notify(s->sock, NNG_PIPE_EV_ADD_POST, pipe_event, s)) != 0 ||
+	if ((rv = nng_pipe_notify(s->sock, NNG_PIPE_EV_ADD_PRE, pipe_event, s)) != 0 ||
+	    (rv = nng_pipe_notify(s->sock, NNG_PIPE_EV_ADD_POST, pipe_event, s)) != 0 ||
 	    (rv = nng_pipe_notify(s->sock, NNG_PIPE_EV_REM_POST, pipe_event, s)) != 0) {
 		return nng_fail(st, FREP_INTERNAL, rv, "pipe notification");
 	}
@@ -966,6 +1006,7 @@ rpc_server_free(rpc_server *s)
 	rpc_introspection_free(s->introspection);
 	rpc_call_cache_free(s->cache);
 	rpc_half_open_free(s->half_open);
+	rpc_conn_limit_free(s->conn_limit);
 	rpc_metrics_free(s->metrics);
 	if (s->admin_token != NULL) {
 		explicit_bzero(s->admin_token, strlen(s->admin_token));
@@ -1165,17 +1206,23 @@ find_service(rpc_server *s, const char *name, size_t len)
 	return NULL;
 }
 
-static bool
-bearer_ok(const rpc_server *s, const rpc_call *call)
+bool
+rpc_server_bearer_ok(const rpc_server *s, const char *authorization)
 {
 	if (s->admin_token == NULL) {
 		return true;
 	}
-	const char *auth = frep_envelope_view_metadata_get(&call->req, "authorization");
-	if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0) {
+	if (authorization == NULL || strncmp(authorization, "Bearer ", 7) != 0) {
 		return false;
 	}
-	return token_equal(s->admin_token, auth + 7);
+	return token_equal(s->admin_token, authorization + 7);
+}
+
+static bool
+bearer_ok(const rpc_server *s, const rpc_call *call)
+{
+	return rpc_server_bearer_ok(
+	    s, frep_envelope_view_metadata_get(&call->req, "authorization"));
 }
 
 static bool

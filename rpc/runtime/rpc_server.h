@@ -48,6 +48,10 @@ typedef struct rpc_server_options {
 	const uint8_t *descriptor_set;
 	size_t         descriptor_set_len;
 	unsigned       call_id_cache_seconds; /* 0: 60 */
+	/* Connections that finished their handshake, per listener; one more
+	 * is closed at once (conn_limit.h). 0: RPC_CONN_LIMIT_DEFAULT (256);
+	 * at most 65,536. */
+	unsigned max_connections;
 } rpc_server_options;
 
 /* TLS material for a tls+tcp:// or wss:// listener, as PEM file paths. With
@@ -127,6 +131,13 @@ bool rpc_server_has_service(rpc_server *s, const char *full_name);
  * once the server has started. */
 const ProtobufCMethodDescriptor *rpc_server_find_method(
     rpc_server *s, const char *path, unsigned *service_flags);
+
+/* True when the server has no admin token or authorization (the value of
+ * an "authorization" header or metadata entry; NULL: none) is "Bearer
+ * <token>" with it, compared in constant time. For front ends (the HTTP
+ * endpoint) that refuse a call needing the token before they read its
+ * body; the server checks every call again itself. Thread-safe. */
+bool rpc_server_bearer_ok(const rpc_server *s, const char *authorization);
 
 /* The server's metrics registry (metrics.h): every answered call is
  * recorded there; services add their counters and collectors. Lives until

@@ -759,6 +759,24 @@ convert_audit_filter_from_proto(
 	return convert_ipv4_from_text(in->scope_id, "scope_id", false, &out->scope_id, st);
 }
 
+/* Each object of a snapshot lives in its scope: an object naming another
+ * scope (id, given as text) would land there (ImportScope, ApplyScope).
+ * INVALID_ARGUMENT naming the field (field.kind[k].scope_id) and both
+ * values; 0 (not given) is the snapshot's own scope. */
+static frep_code
+check_in_snapshot_scope(const Frep__V1__ScopeConfig *in, const engine_scope_config *out,
+    const char *field, const char *kind, size_t k, uint32_t id, const char *text, frep_status *st)
+{
+	field_name fi;
+	if (id == 0 || id == out->scope.scope_id) {
+		return FREP_OK;
+	}
+	return frep_status_set(st, FREP_INVALID_ARGUMENT,
+	    "%s.scope_id %.40s names another scope than %s.scope.scope_id %.40s",
+	    fname_at(&fi, field, kind, k), text, field,
+	    in->scope != NULL ? in->scope->scope_id : "");
+}
+
 frep_code
 convert_scope_config_from_proto(const Frep__V1__ScopeConfig *in, const char *field,
     convert_arena *a, engine_scope_config *out, frep_status *st)
@@ -825,19 +843,18 @@ convert_scope_config_from_proto(const Frep__V1__ScopeConfig *in, const char *fie
 		}
 	}
 	out->n_reservations = in->n_reservations;
-	/* Each object of a snapshot lives in its scope: an object naming
-	 * another scope would land there (ImportScope, ApplyScope). */
-	for (size_t i = 0; i < out->n_exclusions + out->n_reservations; i++) {
-		bool     excl = i < out->n_exclusions;
-		size_t   k    = excl ? i : i - out->n_exclusions;
-		uint32_t id   = excl ? out->exclusions[k].scope_id : out->reservations[k].scope_id;
-		if (id != 0 && id != out->scope.scope_id) {
-			const char *text =
-			    excl ? in->exclusions[k]->scope_id : in->reservations[k]->scope_id;
-			return frep_status_set(st, FREP_INVALID_ARGUMENT,
-			    "%s.scope_id %.40s names another scope than %s.scope.scope_id %.40s",
-			    fname_at(&fi, field, excl ? "exclusions" : "reservations", k), text,
-			    field, in->scope != NULL ? in->scope->scope_id : "");
+	for (size_t i = 0; i < out->n_exclusions; i++) {
+		if ((rc = check_in_snapshot_scope(in, out, field, "exclusions", i,
+			 out->exclusions[i].scope_id, in->exclusions[i]->scope_id, st)) !=
+		    FREP_OK) {
+			return rc;
+		}
+	}
+	for (size_t i = 0; i < out->n_reservations; i++) {
+		if ((rc = check_in_snapshot_scope(in, out, field, "reservations", i,
+			 out->reservations[i].scope_id, in->reservations[i]->scope_id, st)) !=
+		    FREP_OK) {
+			return rc;
 		}
 	}
 
@@ -848,7 +865,9 @@ convert_scope_config_from_proto(const Frep__V1__ScopeConfig *in, const char *fie
 	for (size_t i = 0; i < in->n_policies; i++) {
 		if ((rc = convert_policy_from_proto(in->policies[i],
 			 fname_at(&fi, field, "policies", i), a, &out->policies[i], st)) !=
-		    FREP_OK) {
+			FREP_OK ||
+		    (rc = check_in_snapshot_scope(in, out, field, "policies", i,
+			 out->policies[i].scope_id, in->policies[i]->scope_id, st)) != FREP_OK) {
 			return rc;
 		}
 	}

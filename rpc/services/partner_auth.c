@@ -15,7 +15,7 @@
 
 #include "sha256.h"
 
-#define REPLAY_MAX  8192
+#define REPLAY_MAX  PARTNER_AUTH_REPLAY_MAX
 #define HORIZON_MAX 256 /* relationships remembered in the state file */
 
 static void
@@ -379,6 +379,18 @@ partner_auth_verify(partner_auth_replay *r, const char *secret, const char *meth
 		    "relationship \"%s\" before this server started (%" PRId64
 		    "): a replay, or a call signed before the restart; retry",
 		    method, ts, relationship, h->floor);
+	}
+	if (r->ring[r->next].expires_ms > now) {
+		/* The oldest MAC remembered could still be replayed: forgetting it
+		 * to make room would let that call in again. Refused, and the
+		 * horizon not moved: the sender may sign it afresh and retry. */
+		pthread_mutex_unlock(&r->mtx);
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED,
+		    "%s: the last %d partner calls accepted are all still inside the replay "
+		    "window of +/- %d ms (more than about %d calls a second): this one is "
+		    "refused rather than forget one of them; retry",
+		    method, REPLAY_MAX, PARTNER_AUTH_WINDOW_MS,
+		    REPLAY_MAX / (PARTNER_AUTH_WINDOW_MS / 1000));
 	}
 	if (h != NULL && ts > h->newest) {
 		/* Remembered on disk before it is accepted. */

@@ -27,6 +27,7 @@
 
 #define PARTNER_AUTH_MAC_HEXLEN 65
 #define PARTNER_AUTH_WINDOW_MS  60000
+#define PARTNER_AUTH_REPLAY_MAX 8192 /* MACs remembered against replay */
 
 #define PARTNER_AUTH_KEY_RELATIONSHIP "x-frep-relationship"
 #define PARTNER_AUTH_KEY_TIMESTAMP    "x-frep-timestamp"
@@ -70,8 +71,13 @@ void      partner_auth_replay_free(partner_auth_replay *r);
  * the timestamp text is malformed, outside the window or from before a
  * restart, the MAC does not match, or the MAC was seen before; OK records
  * it as seen. UNAVAILABLE if the state file cannot be written (the call is
- * then refused: accepting it could not be remembered). *replayed (may be
- * NULL) is set when the only fault is that the MAC was accepted before. */
+ * then refused: accepting it could not be remembered). RESOURCE_EXHAUSTED
+ * when PARTNER_AUTH_REPLAY_MAX accepted MACs are remembered and none has
+ * expired (a MAC is kept until its timestamp is out of the window, up to
+ * twice the window; about 136 calls/s sustained): forgetting one could let
+ * its call be replayed, so the new call is refused instead (the sender
+ * signs it afresh and retries). *replayed (may be NULL) is set when the
+ * only fault is that the MAC was accepted before. */
 frep_code partner_auth_verify(partner_auth_replay *r, const char *secret, const char *method,
     const char *relationship, const char *sender, const char *timestamp_text, const char *nonce,
     const char *mac_hex, const uint8_t *payload, size_t len, bool *replayed, frep_status *st);
