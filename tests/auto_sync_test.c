@@ -48,6 +48,20 @@ node_flags(rt_node *n, const char *const *flags)
 	n->extra[i] = NULL;
 }
 
+/* Starts n again (with flags, when not NULL) and makes its admin client
+ * ready: the client kept from before the stop may still hold the old
+ * connection, and a write sent on it fails "connection ... lost during the
+ * call"; a health call (idempotent, so resent) takes that instead. */
+static void
+start_again(fixture *f, rt_node *n, const char *const *flags)
+{
+	if (flags != NULL) {
+		node_flags(n, flags);
+	}
+	rt_node_start(n, f->dir);
+	assert_int_equal(tu_client_ready(n->c, WAIT), 0);
+}
+
 static int
 setup(void **state)
 {
@@ -335,15 +349,21 @@ test_auto_sync_write_appears_on_partner(void **state)
 }
 
 /* A burst of 1,000 writes to one scope: B applies it a few times, not
- * 1,000; the last write is what B ends with. */
+ * 1,000; the last write is what B ends with. A's debounce is 500 ms here
+ * (a burst is sent every 5 s at the latest): with the fixture's 50 ms, a
+ * loaded machine that stalls one write call for 50 ms makes the burst go
+ * quiet, and each such gap is an apply of its own (14 were seen). */
 static void
 test_auto_sync_burst_is_coalesced(void **state)
 {
-	fixture *f = *state;
-	char     text[32];
+	fixture                 *f      = *state;
+	static const char *const calm[] = {"--auto-sync-debounce-ms", "500", NULL};
+	char                     text[32];
 
 	pair_up(f, FREP__V1__AUTO_SYNC__AUTO_SYNC_ON);
 	wait_state(f->a.c, FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_IN_SYNC, "A");
+	rt_node_stop_clean(&f->a);
+	start_again(f, &f->a, calm);
 	size_t before = audit_ok(f->b.c, "applied");
 	for (int i = 0; i < 1000; i++) {
 		snprintf(text, sizeof(text), "burst %d", i);
@@ -489,7 +509,7 @@ test_auto_sync_partner_down_catches_up(void **state)
 	assert_string_equal(idle->last_error, "");
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 
-	rt_node_start(&f->b, f->dir);
+	start_again(f, &f->b, NULL);
 	wait_reservation(f->b.c, "10.1.0.34", "B");
 	wait_state(f->a.c, FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_IN_SYNC, "A");
 	for (int i = 0; i < 5; i++) {
@@ -521,8 +541,7 @@ test_auto_sync_partner_down_retries_back_off(void **state)
 	pair_up(f, FREP__V1__AUTO_SYNC__AUTO_SYNC_ON);
 	wait_state(f->a.c, FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_IN_SYNC, "A");
 	rt_node_stop_clean(&f->a);
-	node_flags(&f->a, backoff);
-	rt_node_start(&f->a, f->dir);
+	start_again(f, &f->a, backoff);
 	rt_node_stop_clean(&f->b);
 
 	long long start = tu_now_ms();
@@ -539,7 +558,7 @@ test_auto_sync_partner_down_retries_back_off(void **state)
 	assert_true(attempts <= 5);
 	assert_int_equal(scope_state(f->a.c), FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_ERROR);
 
-	rt_node_start(&f->b, f->dir);
+	start_again(f, &f->b, NULL);
 	wait_description(f->b.c, "while down");
 	wait_state(f->a.c, FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_IN_SYNC, "A");
 }
@@ -556,9 +575,9 @@ test_auto_sync_conflict_is_never_overwritten(void **state)
 	rt_node_stop_clean(&f->b);
 	set_description(f->a.c, "edited on A");
 	rt_node_stop_clean(&f->a);
-	rt_node_start(&f->b, f->dir);
+	start_again(f, &f->b, NULL);
 	set_description(f->b.c, "edited on B");
-	rt_node_start(&f->a, f->dir);
+	start_again(f, &f->a, NULL);
 
 	wait_state(f->a.c, FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_CONFLICT, "A");
 	wait_state(f->b.c, FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_CONFLICT, "B");
@@ -592,15 +611,13 @@ test_auto_sync_pending_work_survives_restart(void **state)
 	pair_up(f, FREP__V1__AUTO_SYNC__AUTO_SYNC_ON);
 	wait_state(f->a.c, FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_IN_SYNC, "A");
 	rt_node_stop_clean(&f->a);
-	node_flags(&f->a, slow);
-	rt_node_start(&f->a, f->dir);
+	start_again(f, &f->a, slow);
 	set_description(f->a.c, "before the restart");
 	/* Pending (a ten-minute debounce), and A stops before sending it. */
 	assert_int_equal(scope_state(f->a.c), FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_PENDING);
 	rt_node_stop_clean(&f->a);
 	assert_true(description_is(f->b.c, ""));
-	node_flags(&f->a, quick);
-	rt_node_start(&f->a, f->dir);
+	start_again(f, &f->a, quick);
 	wait_description(f->b.c, "before the restart");
 	wait_state(f->a.c, FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_IN_SYNC, "A");
 }
@@ -928,14 +945,15 @@ test_auto_sync_scope_removed_on_partner_is_missing_there(void **state)
 
 	/* Changed here: a conflict, in the audit once per version not sent
 	 * (not once per scan); still not re-created. */
+	size_t aborted = audit_count(f->a.c, "sent", FREP_ABORTED, NULL, 0);
 	set_description(f->a.c, "changed after the removal");
-	wait_audit(f->a.c, "sent", FREP_ABORTED, 1, last, sizeof(last));
+	wait_audit(f->a.c, "sent", FREP_ABORTED, aborted + 1, last, sizeof(last));
 	assert_non_null(strstr(last, "conflict:"));
 	assert_non_null(strstr(last, "there (missing)"));
 	set_description(f->a.c, "changed again");
-	wait_audit(f->a.c, "sent", FREP_ABORTED, 2, NULL, 0);
+	wait_audit(f->a.c, "sent", FREP_ABORTED, aborted + 2, NULL, 0);
 	sleep_ms(1000);
-	assert_int_equal(audit_count(f->a.c, "sent", FREP_ABORTED, NULL, 0), 2);
+	assert_int_equal(audit_count(f->a.c, "sent", FREP_ABORTED, NULL, 0), aborted + 2);
 	assert_int_equal(audit_ok(f->a.c, "sent"), a_sent);
 	assert_false(scope_there(f->b.c, SCOPE));
 	r = status(f->a.c, true);
@@ -1200,6 +1218,66 @@ test_auto_sync_import_reaches_partner(void **state)
 	assert_false(scope_there(f->b.c, "10.1.1.0"));
 }
 
+/* Regression: AddFailover (and AddFailoverScope, SetFailover) commit
+ * here before the partner's side is done, and the commit woke the worker:
+ * with a short debounce it tried the relationship before B had it, and A's
+ * audit got a failed attempt ("relationship "r" does not exist", code
+ * UNAUTHENTICATED) for every AddFailover, the scope an error and backed
+ * off. The worker now keeps off a relationship while it is being changed:
+ * with debounce 0, no attempt fails. */
+static void
+test_auto_sync_failover_changes_are_not_raced(void **state)
+{
+	fixture                 *f       = *state;
+	static const char *const eager[] = {"--auto-sync-debounce-ms", "0", NULL};
+	char                    *more[]  = {"10.1.1.0"};
+
+	rt_node_stop_clean(&f->a);
+	start_again(f, &f->a, eager);
+	pair_up(f, FREP__V1__AUTO_SYNC__AUTO_SYNC_ON);
+	rt_add_scope(f->a.c, "10.1.1.0", "10.1.1.10", "10.1.1.250", false);
+	Frep__V1__FailoverScopeRequest add = FREP__V1__FAILOVER_SCOPE_REQUEST__INIT;
+	add.name                           = "r";
+	add.scope_ids                      = more;
+	add.n_scope_ids                    = 1;
+	rt_call_ok(f->a.c, "DhcpServer", "AddFailoverScope", &add.base);
+	Frep__V1__FailoverRelationship rel = FREP__V1__FAILOVER_RELATIONSHIP__INIT;
+	Frep__V1__SetFailoverRequest   set = FREP__V1__SET_FAILOVER_REQUEST__INIT;
+	char                          *m[] = {"max_client_lead_time_s"};
+	rel.name                           = "r";
+	rel.max_client_lead_time_s         = 1800;
+	set.relationship                   = &rel;
+	set.update_mask                    = m;
+	set.n_update_mask                  = 1;
+	rt_call_ok(f->a.c, "DhcpServer", "SetFailover", &set.base);
+	set_description(f->a.c, "after the changes");
+	wait_description(f->b.c, "after the changes");
+	wait_settled(f->a.c, "A");
+	sleep_ms(500); /* many debounce windows */
+
+	Frep__V1__ListAuditRequest req = FREP__V1__LIST_AUDIT_REQUEST__INIT;
+	req.limit                      = 1000;
+	Frep__V1__ListAuditResponse *r = (Frep__V1__ListAuditResponse *) rt_call(
+	    f->a.c, "DhcpServer", "ListAudit", &req.base, FREP_OK, NULL);
+	size_t failed = 0;
+	for (size_t i = 0; i < r->n_records; i++) {
+		if (r->records[i]->code != FREP_OK) {
+			print_message("A's audit: scope %s %s: %s\n", r->records[i]->scope_id,
+			    frep_code_name((frep_code) r->records[i]->code),
+			    r->records[i]->message);
+			failed++;
+		}
+	}
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	assert_int_equal(failed, 0);
+	Frep__V1__GetReplicationStatusResponse *st = status(f->a.c, true);
+	for (size_t i = 0; i < st->relationships[0]->n_scopes; i++) {
+		assert_int_equal(st->relationships[0]->scopes[i]->last_error_code, 0);
+	}
+	assert_true(st->in_sync);
+	protobuf_c_message_free_unpacked(&st->base, NULL);
+}
+
 int
 main(void)
 {
@@ -1231,6 +1309,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_auto_sync_missing_class_fixed_by_server_settings, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_auto_sync_import_reaches_partner, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_auto_sync_failover_changes_are_not_raced, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
