@@ -121,6 +121,37 @@ pair_up(fixture *f, Frep__V1__AutoSync auto_sync)
 	rt_call_ok(f->a.c, "DhcpServer", "AddFailover", &req.base);
 }
 
+/* A second scope, 10.1.1.0, added to relationship r by AddFailoverScope
+ * (which replicates it). */
+static void
+add_second_scope(fixture *f)
+{
+	Frep__V1__FailoverScopeRequest add    = FREP__V1__FAILOVER_SCOPE_REQUEST__INIT;
+	char                          *more[] = {"10.1.1.0"};
+	rt_add_scope(f->a.c, "10.1.1.0", "10.1.1.10", "10.1.1.250", false);
+	add.name        = "r";
+	add.scope_ids   = more;
+	add.n_scope_ids = 1;
+	rt_call_ok(f->a.c, "DhcpServer", "AddFailoverScope", &add.base);
+}
+
+/* SetFailover of r through c changing the one field named to rel's value;
+ * fails the test unless the status is expect (*st gets it). */
+static void
+set_failover(frep_client *c, Frep__V1__FailoverRelationship *rel, char *field, frep_code expect,
+    frep_status *st)
+{
+	Frep__V1__SetFailoverRequest req = FREP__V1__SET_FAILOVER_REQUEST__INIT;
+	rel->name                        = "r";
+	req.relationship                 = rel;
+	req.update_mask                  = &field;
+	req.n_update_mask                = 1;
+	ProtobufCMessage *out = rt_call(c, "DhcpServer", "SetFailover", &req.base, expect, st);
+	if (out != NULL) {
+		protobuf_c_message_free_unpacked(out, NULL);
+	}
+}
+
 static void
 set_description(frep_client *c, const char *text)
 {
@@ -458,13 +489,7 @@ test_auto_sync_partner_down_catches_up(void **state)
 	char        last[FREP_STATUS_MESSAGE_MAX];
 
 	pair_up(f, FREP__V1__AUTO_SYNC__AUTO_SYNC_ON);
-	rt_add_scope(f->a.c, "10.1.1.0", "10.1.1.10", "10.1.1.250", false);
-	Frep__V1__FailoverScopeRequest add    = FREP__V1__FAILOVER_SCOPE_REQUEST__INIT;
-	char                          *more[] = {"10.1.1.0"};
-	add.name                              = "r";
-	add.scope_ids                         = more;
-	add.n_scope_ids                       = 1;
-	rt_call_ok(f->a.c, "DhcpServer", "AddFailoverScope", &add.base);
+	add_second_scope(f);
 	wait_state(f->a.c, FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_IN_SYNC, "A");
 	rt_node_stop_clean(&f->b);
 	for (int i = 0; i < 5; i++) {
@@ -645,14 +670,8 @@ test_auto_sync_off_and_on_again(void **state)
 	    scope_state(f->b.c), FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_PARTNER_CHANGED);
 
 	Frep__V1__FailoverRelationship rel = FREP__V1__FAILOVER_RELATIONSHIP__INIT;
-	Frep__V1__SetFailoverRequest   req = FREP__V1__SET_FAILOVER_REQUEST__INIT;
-	char                          *m[] = {"auto_sync"};
-	rel.name                           = "r";
 	rel.auto_sync                      = FREP__V1__AUTO_SYNC__AUTO_SYNC_ON;
-	req.relationship                   = &rel;
-	req.update_mask                    = m;
-	req.n_update_mask                  = 1;
-	rt_call_ok(f->a.c, "DhcpServer", "SetFailover", &req.base);
+	set_failover(f->a.c, &rel, "auto_sync", FREP_OK, NULL);
 	rb = (Frep__V1__FailoverRelationship *) rt_call(
 	    f->b.c, "DhcpServer", "GetFailover", &k.base, FREP_OK, NULL);
 	assert_int_equal(rb->auto_sync, FREP__V1__AUTO_SYNC__AUTO_SYNC_ON);
@@ -836,14 +855,8 @@ test_auto_sync_bad_input_is_named(void **state)
 	assert_non_null(strstr(st.message, "kinds[0] \"scopes\""));
 
 	Frep__V1__FailoverRelationship rel = FREP__V1__FAILOVER_RELATIONSHIP__INIT;
-	Frep__V1__SetFailoverRequest   set = FREP__V1__SET_FAILOVER_REQUEST__INIT;
-	char                          *m[] = {"auto_sync"};
-	rel.name                           = "r";
 	rel.auto_sync                      = 7;
-	set.relationship                   = &rel;
-	set.update_mask                    = m;
-	set.n_update_mask                  = 1;
-	rt_call(f->a.c, "DhcpServer", "SetFailover", &set.base, FREP_INVALID_ARGUMENT, &st);
+	set_failover(f->a.c, &rel, "auto_sync", FREP_INVALID_ARGUMENT, &st);
 	assert_non_null(strstr(st.message, "auto_sync 7"));
 
 	/* An unknown name is an item error, the call OK. */
@@ -1230,26 +1243,14 @@ test_auto_sync_failover_changes_are_not_raced(void **state)
 {
 	fixture                 *f       = *state;
 	static const char *const eager[] = {"--auto-sync-debounce-ms", "0", NULL};
-	char                    *more[]  = {"10.1.1.0"};
 
 	rt_node_stop_clean(&f->a);
 	start_again(f, &f->a, eager);
 	pair_up(f, FREP__V1__AUTO_SYNC__AUTO_SYNC_ON);
-	rt_add_scope(f->a.c, "10.1.1.0", "10.1.1.10", "10.1.1.250", false);
-	Frep__V1__FailoverScopeRequest add = FREP__V1__FAILOVER_SCOPE_REQUEST__INIT;
-	add.name                           = "r";
-	add.scope_ids                      = more;
-	add.n_scope_ids                    = 1;
-	rt_call_ok(f->a.c, "DhcpServer", "AddFailoverScope", &add.base);
+	add_second_scope(f);
 	Frep__V1__FailoverRelationship rel = FREP__V1__FAILOVER_RELATIONSHIP__INIT;
-	Frep__V1__SetFailoverRequest   set = FREP__V1__SET_FAILOVER_REQUEST__INIT;
-	char                          *m[] = {"max_client_lead_time_s"};
-	rel.name                           = "r";
 	rel.max_client_lead_time_s         = 1800;
-	set.relationship                   = &rel;
-	set.update_mask                    = m;
-	set.n_update_mask                  = 1;
-	rt_call_ok(f->a.c, "DhcpServer", "SetFailover", &set.base);
+	set_failover(f->a.c, &rel, "max_client_lead_time_s", FREP_OK, NULL);
 	set_description(f->a.c, "after the changes");
 	wait_description(f->b.c, "after the changes");
 	wait_settled(f->a.c, "A");
