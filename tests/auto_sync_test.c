@@ -3,7 +3,7 @@
  * change on A reaches B with no replicate call (an import too); a burst is
  * coalesced; what B applied from A is never sent back; a partner that was
  * down is retried with backoff (every attempt audited) and catches up; an
- * edit made on both sides, or a scope removed on the partner, is never
+ * edit made on both sides, or a scope the partner lacks, is never
  * overwritten until an operator replicates; work pending at a restart is
  * resumed; GetReplicationStatus and ReplicateServerSettings (all or
  * nothing) show and settle the server-level settings. Every wait is
@@ -103,34 +103,51 @@ sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* A relationship r from A to B holding SCOPE, auto_sync as given. */
+/* Adds scope id ("10.1.X.0", a /24) on c with range .10 to .250. */
 static void
-pair_up(fixture *f, Frep__V1__AutoSync auto_sync)
+add_scope_on(frep_client *c, const char *id)
 {
-	char                          *scopes[] = {SCOPE};
-	Frep__V1__AddFailoverRequest   req      = FREP__V1__ADD_FAILOVER_REQUEST__INIT;
-	Frep__V1__FailoverRelationship rel      = FREP__V1__FAILOVER_RELATIONSHIP__INIT;
-	rt_add_scope(f->a.c, SCOPE, "10.1.0.10", "10.1.0.250", false);
+	char start[32], end[32];
+	int  prefix = (int) strlen(id) - 1; /* id without its last "0" */
+	snprintf(start, sizeof(start), "%.*s10", prefix, id);
+	snprintf(end, sizeof(end), "%.*s250", prefix, id);
+	rt_add_scope(c, id, start, end, false);
+}
+
+/* A relationship r from A to B holding scope_id (new on A), auto_sync as
+ * given. */
+static void
+pair_up_with(fixture *f, Frep__V1__AutoSync auto_sync, char *scope_id)
+{
+	Frep__V1__AddFailoverRequest   req = FREP__V1__ADD_FAILOVER_REQUEST__INIT;
+	Frep__V1__FailoverRelationship rel = FREP__V1__FAILOVER_RELATIONSHIP__INIT;
+	add_scope_on(f->a.c, scope_id);
 	rel.name           = "r";
 	rel.partner_server = f->b.url;
 	rel.shared_secret  = SECRET;
-	rel.scope_ids      = scopes;
+	rel.scope_ids      = &scope_id;
 	rel.n_scope_ids    = 1;
 	rel.auto_sync      = auto_sync;
 	req.relationship   = &rel;
 	rt_call_ok(f->a.c, "DhcpServer", "AddFailover", &req.base);
 }
 
-/* A second scope, 10.1.1.0, added to relationship r by AddFailoverScope
- * (which replicates it). */
+/* A relationship r from A to B holding SCOPE. */
 static void
-add_second_scope(fixture *f)
+pair_up(fixture *f, Frep__V1__AutoSync auto_sync)
 {
-	Frep__V1__FailoverScopeRequest add    = FREP__V1__FAILOVER_SCOPE_REQUEST__INIT;
-	char                          *more[] = {"10.1.1.0"};
-	rt_add_scope(f->a.c, "10.1.1.0", "10.1.1.10", "10.1.1.250", false);
+	pair_up_with(f, auto_sync, SCOPE);
+}
+
+/* scope_id (new on A) added to relationship r by AddFailoverScope (which
+ * replicates it). */
+static void
+add_relationship_scope(fixture *f, char *scope_id)
+{
+	Frep__V1__FailoverScopeRequest add = FREP__V1__FAILOVER_SCOPE_REQUEST__INIT;
+	add_scope_on(f->a.c, scope_id);
 	add.name        = "r";
-	add.scope_ids   = more;
+	add.scope_ids   = &scope_id;
 	add.n_scope_ids = 1;
 	rt_call_ok(f->a.c, "DhcpServer", "AddFailoverScope", &add.base);
 }
@@ -489,7 +506,7 @@ test_auto_sync_partner_down_catches_up(void **state)
 	char        last[FREP_STATUS_MESSAGE_MAX];
 
 	pair_up(f, FREP__V1__AUTO_SYNC__AUTO_SYNC_ON);
-	add_second_scope(f);
+	add_relationship_scope(f, "10.1.1.0");
 	wait_state(f->a.c, FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_IN_SYNC, "A");
 	rt_node_stop_clean(&f->b);
 	for (int i = 0; i < 5; i++) {
@@ -909,45 +926,62 @@ test_auto_sync_missing_definition_fixed_by_server_settings(void **state)
 	refused_until_settings_pushed(f, "option definition 250", "option_definitions");
 }
 
+/* Copies B's store (stopped) to backup.db* in the test's directory, or
+ * (restore) puts that copy back in place of B's store. */
 static void
-remove_scope_forced(frep_client *c)
+store_copy(fixture *f, bool restore)
 {
-	Frep__V1__RemoveScopeRequest req = FREP__V1__REMOVE_SCOPE_REQUEST__INIT;
-	req.scope_id                     = SCOPE;
-	req.force                        = true;
-	rt_call_ok(c, "DhcpServer", "RemoveScope", &req.base);
+	const char *from = restore ? "backup.db" : "b.db", *to = restore ? "b.db" : "backup.db";
+	assert_int_equal(tu_system("cd '%s' && rm -f %s %s-wal %s-shm && for x in '' -wal -shm; "
+				   "do if [ -e %s$x ]; then cp %s$x %s$x; fi; done",
+			     f->dir, to, to, to, from, from, to),
+	    0);
 }
 
-/* A relationship scope removed on the partner directly (RemoveScope with
- * force, which also takes it out of the partner's relationship): this
- * server reports it missing_on_partner; auto-sync never re-creates it (a
- * removal there is an edit it has not seen) — nothing is sent while the
- * scope is unchanged here, and a change here is a conflict (audited once,
- * nothing sent); a manual replicate re-creates it in the relationship. */
+/* A scope of the relationship that B does not hold: B's store put back
+ * from a backup made before the scope joined the relationship (RemoveScope,
+ * even forced, and RemoveFailoverScope take a scope out of the
+ * relationship on both servers, so a store put back is how A's copy ends
+ * up unmatched). A reports it missing_on_partner; B's relationship, as
+ * restored, has no row for it. Auto-sync never re-creates it (a partner
+ * without it is a state it has not seen): nothing is sent while the scope
+ * is unchanged here, and a change here is a conflict (audited once per
+ * version, nothing sent); a manual replicate re-creates it in B's
+ * relationship. */
 static void
-test_auto_sync_scope_removed_on_partner_is_missing_there(void **state)
+test_auto_sync_scope_missing_on_partner_is_not_recreated(void **state)
 {
 	fixture *f = *state;
 	char     last[FREP_STATUS_MESSAGE_MAX];
 
-	pair_up(f, FREP__V1__AUTO_SYNC__AUTO_SYNC_ON);
+	pair_up_with(f, FREP__V1__AUTO_SYNC__AUTO_SYNC_ON, "10.1.1.0");
+	rt_node_stop_clean(&f->b);
+	store_copy(f, false);
+	start_again(f, &f->b, NULL);
+	add_relationship_scope(f, SCOPE);
 	wait_settled(f->a.c, "A");
-	remove_scope_forced(f->b.c);
+	rt_node_stop_clean(&f->b);
+	store_copy(f, true);
+	start_again(f, &f->b, NULL);
+	assert_false(scope_there(f->b.c, SCOPE));
 
 	Frep__V1__GetReplicationStatusResponse *r = status(f->a.c, true);
-	const Frep__V1__ScopeSyncStatus        *s = r->relationships[0]->scopes[0];
+	const Frep__V1__ScopeSyncStatus        *s = scope_row(r, SCOPE);
 	assert_int_equal(s->state, FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_MISSING_ON_PARTNER);
 	assert_string_equal(s->partner_digest, "");
 	assert_string_equal(s->last_synced_digest, s->local_digest); /* unchanged here */
 	assert_false(s->pending);
 	assert_int_equal(s->last_error_code, 0);
+	assert_int_equal(
+	    scope_row(r, "10.1.1.0")->state, FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_IN_SYNC);
 	assert_true(r->relationships[0]->partner_reachable);
 	assert_false(r->in_sync);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
-	/* B's relationship no longer lists the scope: B's status has no row
-	 * for it (only A, which still holds it, can say it is missing). */
+	/* B's relationship, as restored, does not list the scope: B's status
+	 * has no row for it (only A can say it is missing). */
 	r = status(f->b.c, true);
-	assert_int_equal(r->relationships[0]->n_scopes, 0);
+	assert_int_equal(r->relationships[0]->n_scopes, 1);
+	assert_string_equal(r->relationships[0]->scopes[0]->scope_id, "10.1.1.0");
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 
 	/* Unchanged here: nothing sent, across many debounce windows. */
@@ -959,7 +993,7 @@ test_auto_sync_scope_removed_on_partner_is_missing_there(void **state)
 	/* Changed here: a conflict, in the audit once per version not sent
 	 * (not once per scan); still not re-created. */
 	size_t aborted = audit_count(f->a.c, "sent", FREP_ABORTED, NULL, 0);
-	set_description(f->a.c, "changed after the removal");
+	set_description(f->a.c, "changed while B lacks it");
 	wait_audit(f->a.c, "sent", FREP_ABORTED, aborted + 1, last, sizeof(last));
 	assert_non_null(strstr(last, "conflict:"));
 	assert_non_null(strstr(last, "there (missing)"));
@@ -970,7 +1004,7 @@ test_auto_sync_scope_removed_on_partner_is_missing_there(void **state)
 	assert_int_equal(audit_ok(f->a.c, "sent"), a_sent);
 	assert_false(scope_there(f->b.c, SCOPE));
 	r = status(f->a.c, true);
-	s = r->relationships[0]->scopes[0];
+	s = scope_row(r, SCOPE);
 	assert_int_equal(s->state, FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_MISSING_ON_PARTNER);
 	assert_int_equal(s->last_error_code, FREP_ABORTED);
 	assert_non_null(strstr(s->last_error, "conflict:"));
@@ -984,8 +1018,8 @@ test_auto_sync_scope_removed_on_partner_is_missing_there(void **state)
 	k.name                             = "r";
 	Frep__V1__FailoverRelationship *rb = (Frep__V1__FailoverRelationship *) rt_call(
 	    f->b.c, "DhcpServer", "GetFailover", &k.base, FREP_OK, NULL);
-	assert_int_equal(rb->n_scope_ids, 1);
-	assert_string_equal(rb->scope_ids[0], SCOPE);
+	assert_int_equal(rb->n_scope_ids, 2);
+	assert_true(strcmp(rb->scope_ids[0], SCOPE) == 0 || strcmp(rb->scope_ids[1], SCOPE) == 0);
 	protobuf_c_message_free_unpacked(&rb->base, NULL);
 	wait_state(f->a.c, FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_IN_SYNC, "A");
 	wait_state(f->b.c, FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_IN_SYNC, "B");
@@ -1247,7 +1281,7 @@ test_auto_sync_failover_changes_are_not_raced(void **state)
 	rt_node_stop_clean(&f->a);
 	start_again(f, &f->a, eager);
 	pair_up(f, FREP__V1__AUTO_SYNC__AUTO_SYNC_ON);
-	add_second_scope(f);
+	add_relationship_scope(f, "10.1.1.0");
 	Frep__V1__FailoverRelationship rel = FREP__V1__FAILOVER_RELATIONSHIP__INIT;
 	rel.max_client_lead_time_s         = 1800;
 	set_failover(f->a.c, &rel, "max_client_lead_time_s", FREP_OK, NULL);
@@ -1302,7 +1336,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_auto_sync_partner_down_retries_back_off, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
-		test_auto_sync_scope_removed_on_partner_is_missing_there, setup, teardown),
+		test_auto_sync_scope_missing_on_partner_is_not_recreated, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_auto_sync_server_settings_differences_by_kind_and_key, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

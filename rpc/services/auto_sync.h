@@ -77,10 +77,10 @@ void auto_sync_scope_get(
 
 /* Keeps the worker off relationship while the caller changes it on both
  * servers (AddFailover, AddFailoverScope, RemoveFailover(Scope),
- * SetFailover): until the partner's side is done the two disagree — the
- * relationship or a scope not there yet, a secret or URL not mirrored —
- * and an attempt then would only fail (audited, backed off) or race the
- * change's own push. An attempt already running goes on. Holds nest;
+ * SetFailover, a forced RemoveScope): until the partner's side is done
+ * the two disagree — the relationship or a scope not there yet, a secret
+ * or URL not mirrored — and an attempt then would only fail (audited,
+ * backed off) or race the change's own push. An attempt already running goes on. Holds nest;
  * auto_sync_release marks the store changed, so that the worker looks at
  * the relationship again. Thread-safe; as or relationship NULL: no-op. */
 void auto_sync_hold(auto_sync *as, const char *relationship);

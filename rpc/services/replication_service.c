@@ -1780,7 +1780,8 @@ out:
 /* --- the DhcpServer service's hooks --------------------------------------- */
 
 /* Each keeps auto-sync off the relationship while it changes it on both
- * servers (auto_sync_hold: the two disagree until it ends). */
+ * servers (auto_sync_hold: the two disagree until it ends); so does
+ * replication_scope_remove's RemoveFailoverScope. */
 
 static frep_code
 hook_set(void *ctx, rpc_call *call, engine *e, const engine_failover *rel, const char *const *mask,
@@ -1861,8 +1862,8 @@ replication_scope_remove(replication *r, uint32_t scope_id, bool force, frep_sta
 		}
 		/* The partner deletes its copy first; down or refusing = nothing
 		 * removed here either (the scope stays in the relationship). */
-		if (found && replication_failover_remove_scopes(r, owner, &scope_id, 1, NULL, st) !=
-				 FREP_OK) {
+		if (found &&
+		    scopes_held(r, false, owner, &scope_id, 1, false, NULL, st) != FREP_OK) {
 			return st->code;
 		}
 	}
