@@ -17,6 +17,7 @@ typedef struct rel_state {
 	int64_t  last_contact_unix_ms;
 	uint32_t backoff_ms; /* the next retry's delay */
 	int64_t  retry_at;   /* monotonic ms, 0 = no retry planned */
+	unsigned holds;      /* auto_sync_hold without its release yet */
 } rel_state;
 
 typedef struct scope_state {
@@ -265,6 +266,10 @@ sync_relationship(auto_sync *as, const engine_failover *rel, int64_t now)
 
 	pthread_mutex_lock(&as->mu);
 	rel_state *rs = rel_find(as, rel->name, true);
+	if (rs != NULL && rs->holds > 0) {
+		pthread_mutex_unlock(&as->mu);
+		goto out; /* being changed on both servers: its release rescans */
+	}
 	if (rs != NULL && rs->retry_at != 0 && now < rs->retry_at) {
 		pthread_mutex_unlock(&as->mu);
 		goto out; /* backing off: the retry comes */
@@ -393,18 +398,54 @@ worker(void *arg)
 	return NULL;
 }
 
-void
-auto_sync_commit_hook(void *arg)
+/* Under as->mu: a change to scan after the debounce. */
+static void
+mark_changed(auto_sync *as)
 {
-	auto_sync *as  = arg;
-	int64_t    now = mono_ms();
-	pthread_mutex_lock(&as->mu);
+	int64_t now = mono_ms();
 	if (!as->dirty) {
 		as->dirty        = true;
 		as->first_change = now;
 	}
 	as->last_change = now;
 	pthread_cond_signal(&as->cv);
+}
+
+void
+auto_sync_commit_hook(void *arg)
+{
+	auto_sync *as = arg;
+	pthread_mutex_lock(&as->mu);
+	mark_changed(as);
+	pthread_mutex_unlock(&as->mu);
+}
+
+void
+auto_sync_hold(auto_sync *as, const char *relationship)
+{
+	if (as == NULL || relationship == NULL) {
+		return;
+	}
+	pthread_mutex_lock(&as->mu);
+	rel_state *rs = rel_find(as, relationship, true);
+	if (rs != NULL) {
+		rs->holds++;
+	}
+	pthread_mutex_unlock(&as->mu);
+}
+
+void
+auto_sync_release(auto_sync *as, const char *relationship)
+{
+	if (as == NULL || relationship == NULL) {
+		return;
+	}
+	pthread_mutex_lock(&as->mu);
+	rel_state *rs = rel_find(as, relationship, false);
+	if (rs != NULL && rs->holds > 0) {
+		rs->holds--;
+	}
+	mark_changed(as);
 	pthread_mutex_unlock(&as->mu);
 }
 

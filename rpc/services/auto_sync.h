@@ -75,6 +75,17 @@ typedef struct auto_sync_scope_info {
 void auto_sync_scope_get(
     auto_sync *as, const char *relationship, uint32_t scope_id, auto_sync_scope_info *out);
 
+/* Keeps the worker off relationship while the caller changes it on both
+ * servers (AddFailover, AddFailoverScope, RemoveFailover(Scope),
+ * SetFailover, a forced RemoveScope): until the partner's side is done
+ * the two disagree — the relationship or a scope not there yet, a secret
+ * or URL not mirrored — and an attempt then would only fail (audited,
+ * backed off) or race the change's own push. An attempt already running goes on. Holds nest;
+ * auto_sync_release marks the store changed, so that the worker looks at
+ * the relationship again. Thread-safe; as or relationship NULL: no-op. */
+void auto_sync_hold(auto_sync *as, const char *relationship);
+void auto_sync_release(auto_sync *as, const char *relationship);
+
 /* The last successful call to relationship's partner (0 = none), and
  * recording one (the status call reaches partners too). Thread-safe. */
 int64_t auto_sync_last_contact(auto_sync *as, const char *relationship);

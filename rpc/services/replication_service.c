@@ -1779,30 +1779,58 @@ out:
 
 /* --- the DhcpServer service's hooks --------------------------------------- */
 
+/* Each keeps auto-sync off the relationship while it changes it on both
+ * servers (auto_sync_hold: the two disagree until it ends); so does
+ * replication_scope_remove's RemoveFailoverScope. */
+
 static frep_code
 hook_set(void *ctx, rpc_call *call, engine *e, const engine_failover *rel, const char *const *mask,
     size_t n_mask, engine_failover *out, frep_status *st)
 {
+	replication *r = ctx;
 	(void) call;
 	(void) e;
-	return replication_failover_set(ctx, rel, mask, n_mask, out, st);
+	auto_sync_hold(r->as, rel->name);
+	frep_code code = replication_failover_set(r, rel, mask, n_mask, out, st);
+	auto_sync_release(r->as, rel->name);
+	return code;
 }
 
 static frep_code
 hook_add(void *ctx, rpc_call *call, engine *e, const engine_failover *rel, bool force,
     engine_failover *out, frep_status *st)
 {
+	replication *r = ctx;
 	(void) call;
 	(void) e;
-	return replication_failover_add(ctx, rel, force, out, st);
+	auto_sync_hold(r->as, rel->name);
+	frep_code code = replication_failover_add(r, rel, force, out, st);
+	auto_sync_release(r->as, rel->name);
+	return code;
 }
 
 static frep_code
 hook_remove(void *ctx, rpc_call *call, engine *e, const char *name, frep_status *st)
 {
+	replication *r = ctx;
 	(void) call;
 	(void) e;
-	return replication_failover_remove(ctx, name, st);
+	auto_sync_hold(r->as, name);
+	frep_code code = replication_failover_remove(r, name, st);
+	auto_sync_release(r->as, name);
+	return code;
+}
+
+/* AddFailoverScope (add) and RemoveFailoverScope. */
+static frep_code
+scopes_held(replication *r, bool add, const char *name, const uint32_t *ids, size_t n, bool force,
+    engine_failover *out, frep_status *st)
+{
+	auto_sync_hold(r->as, name);
+	frep_code code = add ? replication_failover_add_scopes(r, name, ids, n, force, out, st)
+			     : replication_failover_remove_scopes(r, name, ids, n, out, st);
+	auto_sync_release(r->as, name);
+	return code;
 }
 
 static frep_code
@@ -1811,7 +1839,7 @@ hook_add_scopes(void *ctx, rpc_call *call, engine *e, const char *name, const ui
 {
 	(void) call;
 	(void) e;
-	return replication_failover_add_scopes(ctx, name, ids, n, force, out, st);
+	return scopes_held(ctx, true, name, ids, n, force, out, st);
 }
 
 static frep_code
@@ -1820,8 +1848,7 @@ hook_remove_scopes(void *ctx, rpc_call *call, engine *e, const char *name, const
 {
 	(void) call;
 	(void) e;
-	(void) force;
-	return replication_failover_remove_scopes(ctx, name, ids, n, out, st);
+	return scopes_held(ctx, false, name, ids, n, force, out, st);
 }
 
 frep_code
@@ -1835,8 +1862,8 @@ replication_scope_remove(replication *r, uint32_t scope_id, bool force, frep_sta
 		}
 		/* The partner deletes its copy first; down or refusing = nothing
 		 * removed here either (the scope stays in the relationship). */
-		if (found && replication_failover_remove_scopes(r, owner, &scope_id, 1, NULL, st) !=
-				 FREP_OK) {
+		if (found &&
+		    scopes_held(r, false, owner, &scope_id, 1, false, NULL, st) != FREP_OK) {
 			return st->code;
 		}
 	}

@@ -217,13 +217,12 @@ relationship_status(replication *r, const engine_failover *rel, bool skip_settin
 		s->last_attempt_unix_ms = info.last_attempt_unix_ms;
 		s->state                = state_of(
 				   m->partner_reachable, local[i], remote, was[i], synced[i].digest, &info);
-		if (!m->partner_reachable) {
-			s->last_error_code = m->partner_error_code;
-			s->last_error      = m->partner_error;
-		} else {
-			s->last_error_code = info.last_error_code;
-			s->last_error      = convert_arena_strdup(a, info.last_error, st);
-		}
+		/* The scope's error is auto-sync's last attempt at it, never this
+		 * call's failure to reach the partner (that is the
+		 * relationship's partner_error): a reader tells "the worker
+		 * tried and failed" from "the partner is down now". */
+		s->last_error_code = info.last_error_code;
+		s->last_error      = convert_arena_strdup(a, info.last_error, st);
 		if (s->partner_digest == NULL || s->last_error == NULL) {
 			rc = st->code;
 			goto out;
