@@ -17,7 +17,7 @@ for p in kea-dhcp4 sqlite3; do
 done
 FREPD=${FREPD:?run through ctest}
 FREPCTL=${FREPCTL:?run through ctest}
-T=$(mktemp -d /tmp/frep-keapair.XXXXXX)
+T=$(mktemp -d --tmpdir frep-keapair.XXXXXX)
 KEA_PID=
 A_PID=
 B_PID=
