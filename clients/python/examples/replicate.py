@@ -11,6 +11,11 @@ url_a, url_b = sys.argv[1], sys.argv[2]
 SCOPE = "10.1.0.0"
 
 with frep.Client(url_a) as a, frep.Client(url_b) as b:
+    # Both servers may still be starting (just launched in the background):
+    # the first call waits for each to answer; later calls fail fast.
+    for c in (a, b):
+        c.health.check(wait_for_ready=True)
+
     # A scope on A, with an exclusion, a reservation, an option and a policy.
     a.add_scope(scope_id=SCOPE, subnet_mask="255.255.255.0", name="Office",
                 start_range="10.1.0.10", end_range="10.1.0.200")
