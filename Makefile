@@ -120,7 +120,10 @@ install: build
 # The README's first commands on a bare Debian 12 root (mmdebstrap minbase +
 # git + make, chroot): `make demo` and `make test-plain` from a clone of HEAD.
 # Needs root; CI runs it (.ci/run), so a package missing from DEB_PACKAGES
-# fails CI even when this machine has it.
+# fails CI even when this machine has it. FRESH_DROP_PACKAGES="pkg ..."
+# first shows that `make demo` fails without them; FRESH_DEB=1 then installs
+# `make deb`'s packages on a second bare root, boots it (systemd-nspawn) and
+# starts frepd.service there. CI sets both (.ci/fresh-check says more).
 fresh-check:
 	./.ci/fresh-check
 
