@@ -72,19 +72,18 @@ build-asan: deps
 	  -DFREP_SANITIZER=address,undefined -DFREP_BUILD_BENCH=OFF >/dev/null
 	cmake --build $(SAN_BUILD) -j$(JOBS)
 
-# A skip is not a pass: each ctest run writes JUnit and tests/skip_guard.sh
-# lists the skipped tests with their reasons and fails unless
-# FREP_ALLOW_SKIP names every skip's tag (e.g. FREP_ALLOW_SKIP=netns,root;
-# docs/TESTS.md). CI and the fresh-root check run with nothing allowed.
+# tests/ctest_run.sh runs ctest with two guards. A skip is not a pass: each
+# run writes JUnit and tests/skip_guard.sh lists the skipped tests with
+# their reasons and fails unless FREP_ALLOW_SKIP names every skip's tag
+# (e.g. FREP_ALLOW_SKIP=netns,root; docs/TESTS.md). CI and the fresh-root
+# check run with nothing allowed. And the tests clean up: they run with
+# TMPDIR=$(BUILD)/test-tmp (emptied first), and anything left there fails.
 test-plain: build deps-test
-	cd $(BUILD) && rc=0; ctest --output-on-failure -j$(JOBS) --output-junit ctest-junit.xml || rc=$$?; \
-	  $(CURDIR)/tests/skip_guard.sh "$$PWD/ctest-junit.xml" || rc=1; exit $$rc
+	cd $(BUILD) && $(CURDIR)/tests/ctest_run.sh -j$(JOBS)
 
 test-asan: build-asan deps-test
-	cd $(SAN_BUILD) && rc=0; ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
-	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --output-on-failure -j$(JOBS) --output-junit ctest-junit.xml || rc=$$?; \
-	  $(CURDIR)/tests/skip_guard.sh "$$PWD/ctest-junit.xml" || rc=1; exit $$rc
+	cd $(SAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $(CURDIR)/tests/ctest_run.sh -j$(JOBS)
 
 # A short run of every fuzz target (clang's libFuzzer, ASan+UBSan), about a
 # minute in all; `make fuzz` runs them long.
@@ -121,7 +120,10 @@ install: build
 # The README's first commands on a bare Debian 12 root (mmdebstrap minbase +
 # git + make, chroot): `make demo` and `make test-plain` from a clone of HEAD.
 # Needs root; CI runs it (.ci/run), so a package missing from DEB_PACKAGES
-# fails CI even when this machine has it.
+# fails CI even when this machine has it. FRESH_DROP_PACKAGES="pkg ..."
+# first shows that `make demo` fails without them; FRESH_DEB=1 then installs
+# `make deb`'s packages on a second bare root, boots it (systemd-nspawn) and
+# starts frepd.service there. CI sets both (.ci/fresh-check says more).
 fresh-check:
 	./.ci/fresh-check
 

@@ -88,7 +88,8 @@ usage(FILE *out)
 	    "                           tls+tcp://0.0.0.0:6472 (default tcp://127.0.0.1:6470)\n"
 	    "  --db PATH                the server's SQLite store, created if missing with\n"
 	    "                           its directory (mode 0700) (default %s);\n"
-	    "                           PATH.lock keeps a second frepd off it\n"
+	    "                           PATH.lock (symlinks resolved) keeps a second frepd\n"
+	    "                           off it\n"
 	    "  --threads N              worker threads running handlers (default 4)\n"
 	    "  --max-message-bytes N    largest request accepted (default %u)\n"
 	    "  --max-connections N      connections each listener keeps open once their\n"
@@ -563,18 +564,95 @@ store_hint(const char *path)
 	return hint;
 }
 
-/* One store, one daemon: takes a write lock (fcntl, released by the
- * kernel however frepd ends) on PATH.lock next to the store and writes its
- * PID there. The file is left in place on exit: removing it would let a
- * third frepd lock a new file while a second still holds the old one. The
- * lock's descriptor in *fd_out, kept open for the process's life;
- * *created says whether this call made the file. 0, or -1 with a message
- * naming the file and the holder's PID on stderr. */
+/* The store's path with every symlink resolved, which its lock is named
+ * after: a symlink to a store (or a path through a symlinked directory)
+ * must find the lock its own path found. The store need not exist yet:
+ * a dangling symlink is followed to the file it names, and a missing file
+ * is its resolved directory plus the name as given. (A hard link to a
+ * store is another path to the same file that this cannot see.) out holds
+ * PATH_MAX bytes. 0, or -1 with a message naming --db on stderr. */
 static int
-lock_store(const char *path, int *fd_out, bool *created)
+store_real_path(const char *db, char *out)
 {
-	char lock_path[PATH_MAX];
-	if (snprintf(lock_path, sizeof(lock_path), "%s.lock", path) >= (int) sizeof(lock_path)) {
+	char cur[PATH_MAX];
+	if (snprintf(cur, sizeof(cur), "%s", db) >= (int) sizeof(cur)) {
+		fprintf(stderr, "frepd: INVALID_ARGUMENT: --db %s: path too long\n", db);
+		return -1;
+	}
+	for (int hops = 0; hops < 40; hops++) {
+		if (realpath(cur, out) != NULL) {
+			return 0;
+		}
+		if (errno != ENOENT) {
+			goto fail;
+		}
+		char       *slash = strrchr(cur, '/');
+		struct stat st;
+		if (lstat(cur, &st) == 0 && S_ISLNK(st.st_mode)) {
+			char    target[PATH_MAX];
+			ssize_t n = readlink(cur, target, sizeof(target) - 1);
+			if (n < 0) {
+				goto fail;
+			}
+			target[n] = '\0';
+			/* A relative target is relative to the link's directory. */
+			int dir_len =
+			    target[0] == '/' || slash == NULL ? 0 : (int) (slash - cur) + 1;
+			char next[PATH_MAX];
+			if (snprintf(next, sizeof(next), "%.*s%s", dir_len, cur, target) >=
+			    (int) sizeof(next)) {
+				errno = ENAMETOOLONG;
+				goto fail;
+			}
+			memcpy(cur, next, sizeof(cur));
+			continue;
+		}
+		/* No such file: its directory (made by make_parent_dirs) resolved,
+		 * its name kept. */
+		char        dir[PATH_MAX];
+		const char *name = slash != NULL ? slash + 1 : cur;
+		if (slash == cur) {
+			snprintf(dir, sizeof(dir), "/");
+		} else if (slash != NULL) {
+			snprintf(dir, sizeof(dir), "%.*s", (int) (slash - cur), cur);
+		} else {
+			snprintf(dir, sizeof(dir), ".");
+		}
+		char real_dir[PATH_MAX];
+		if (realpath(dir, real_dir) == NULL) {
+			goto fail;
+		}
+		if (snprintf(out, PATH_MAX, "%s%s%s", real_dir,
+			strcmp(real_dir, "/") == 0 ? "" : "/", name) >= PATH_MAX) {
+			errno = ENAMETOOLONG;
+			goto fail;
+		}
+		return 0;
+	}
+	errno = ELOOP;
+fail:
+	fprintf(stderr, "frepd: UNAVAILABLE: --db %s: cannot resolve its real path: %s\n", db,
+	    strerror(errno));
+	return -1;
+}
+
+/* One store, one daemon: takes a write lock (fcntl, released by the
+ * kernel however frepd ends) on REAL.lock next to the store, REAL being
+ * the store's real path (store_real_path: a second frepd given a symlink
+ * to the store is refused too), and writes its PID there. The file is left
+ * in place on exit: removing it would let a third frepd lock a new file
+ * while a second still holds the old one. The lock file's path in
+ * lock_path (PATH_MAX bytes), its descriptor in *fd_out, kept open for the
+ * process's life; *created says whether this call made the file. 0, or -1
+ * with a message naming the file and the holder's PID on stderr. */
+static int
+lock_store(const char *path, char *lock_path, int *fd_out, bool *created)
+{
+	char real[PATH_MAX];
+	if (store_real_path(path, real) != 0) {
+		return -1;
+	}
+	if (snprintf(lock_path, PATH_MAX, "%s.lock", real) >= PATH_MAX) {
 		fprintf(stderr, "frepd: INVALID_ARGUMENT: --db %s: path too long\n", path);
 		return -1;
 	}
@@ -675,7 +753,8 @@ open_store(const char *path, engine **out, int *lock_fd)
 		return -1;
 	}
 	bool created = false;
-	if (make_parent_dirs(path) != 0 || lock_store(path, lock_fd, &created) != 0) {
+	char lock_path[PATH_MAX];
+	if (make_parent_dirs(path) != 0 || lock_store(path, lock_path, lock_fd, &created) != 0) {
 		return -1;
 	}
 	tighten_store_files(path);
@@ -685,8 +764,6 @@ open_store(const char *path, engine **out, int *lock_fd)
 		/* A lock file made for a store that cannot be opened (a
 		 * directory, a bad path) would be left behind for nothing. */
 		if (created) {
-			char lock_path[PATH_MAX];
-			snprintf(lock_path, sizeof(lock_path), "%s.lock", path);
 			unlink(lock_path);
 		}
 		close(*lock_fd);

@@ -9,7 +9,7 @@
 set -euo pipefail
 : "${FREPD:?run through ctest}" "${FREPCTL:?run through ctest}"
 
-work=$(mktemp -d /tmp/frepctl-test-XXXXXX)
+work=$(mktemp -d --tmpdir frepctl-test-XXXXXX)
 pid=
 partner_pid=
 cleanup() {

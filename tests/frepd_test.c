@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@ typedef struct fixture {
 	char   *dir;
 	char    url[600];
 	tu_proc proc;
+	tu_proc other; /* a second frepd a test starts (stopped by teardown) */
 } fixture;
 
 static int
@@ -43,6 +45,9 @@ teardown(void **state)
 	fixture *f = *state;
 	if (f->proc.pid > 0) {
 		tu_proc_stop(&f->proc, SIGKILL, 5000);
+	}
+	if (f->other.pid > 0) {
+		tu_proc_stop(&f->other, SIGKILL, 5000);
 	}
 	tu_rmtree(f->dir);
 	free(f->dir);
@@ -281,6 +286,42 @@ test_frepd_ipc_listener_survives_broken_handshakes(void **state)
 	stop_frepd_cleanly(f, SIGTERM);
 }
 
+/* Starts a second frepd on db (a name for its log and socket) and expects
+ * it to refuse: exit 2, naming db, holder_pid and the lock file lock. */
+static void
+expect_store_refused(
+    fixture *f, const char *name, const char *db, long holder_pid, const char *lock)
+{
+	char url[600], expect[1600];
+	snprintf(url, sizeof(url), "ipc://%s/%s.sock", f->dir, name);
+	const char *args[] = {"--listen", url, "--db", db, NULL};
+	tu_proc     second = {0};
+	assert_int_equal(tu_frepd_start(&second, f->dir, name, args), 0);
+	int status = tu_proc_stop(&second, 0, 10000);
+	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 2) {
+		tu_proc_dump_log(&second);
+		fail_msg(
+		    "a second frepd on %s did not refuse to start (wait status %d)", db, status);
+	}
+	snprintf(expect, sizeof(expect),
+	    "FAILED_PRECONDITION: --db %s is in use by another frepd (PID %ld holds %s)", db,
+	    holder_pid, lock);
+	if (tu_system("grep -qF -- '%s' %s", expect, second.log_path) != 0) {
+		tu_proc_dump_log(&second);
+		fail_msg("the refusal does not say: %s", expect);
+	}
+}
+
+/* The lock file frepd takes for the store named name in f->dir: next to
+ * it by its real path (f->dir's symlinks, if any, resolved). */
+static void
+lock_file_of(const fixture *f, const char *name, char *out, size_t size)
+{
+	char real_dir[PATH_MAX];
+	assert_non_null(realpath(f->dir, real_dir));
+	assert_true(snprintf(out, size, "%s/%s.lock", real_dir, name) < (int) size);
+}
+
 /* One store, one daemon (issue 11): both used to run on one --db. A second
  * frepd on a store in use exits 2 naming the store, its lock file and the
  * first one's PID, and leaves the first serving; once the first has
@@ -290,30 +331,59 @@ test_frepd_refuses_a_store_in_use(void **state)
 {
 	fixture *f = *state;
 	start_frepd(f);
-	char db[600], url2[600], expect[1400];
+	char db[600], lock[PATH_MAX + 16];
 	snprintf(db, sizeof(db), "%s/frep.db", f->dir);
-	snprintf(url2, sizeof(url2), "ipc://%s/second.sock", f->dir);
-	const char *args[] = {"--listen", url2, "--db", db, NULL};
-	tu_proc     second = {0};
-	assert_int_equal(tu_frepd_start(&second, f->dir, "second", args), 0);
-	int status = tu_proc_stop(&second, 0, 10000);
-	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 2) {
-		tu_proc_dump_log(&second);
-		fail_msg(
-		    "a second frepd on %s did not refuse to start (wait status %d)", db, status);
-	}
-	snprintf(expect, sizeof(expect),
-	    "FAILED_PRECONDITION: --db %s is in use by another frepd (PID %ld holds %s.lock)", db,
-	    (long) f->proc.pid, db);
-	if (tu_system("grep -qF -- '%s' %s", expect, second.log_path) != 0) {
-		tu_proc_dump_log(&second);
-		fail_msg("the refusal does not say: %s", expect);
-	}
-	assert_int_equal(tu_system("grep -qx '%ld' %s.lock", (long) f->proc.pid, db), 0);
+	lock_file_of(f, "frep.db", lock, sizeof(lock));
+	expect_store_refused(f, "second", db, (long) f->proc.pid, lock);
+	assert_int_equal(tu_system("grep -qx '%ld' %s", (long) f->proc.pid, lock), 0);
 	assert_int_equal(tu_wait_healthy(f->url, 10000), 0);
 	stop_frepd_cleanly(f, SIGTERM);
 	/* Released with the first: the store opens again. */
 	start_frepd(f);
+	stop_frepd_cleanly(f, SIGTERM);
+}
+
+/* The lock goes by the store's real path (issue 11): a second frepd given
+ * a symlink to the store in use, or a path through a symlinked directory,
+ * used to start (it locked <link>.lock) and now is refused as the store's
+ * own path is. A store that does not exist yet, named through a dangling
+ * symlink, is locked by the file the link names. */
+static void
+test_frepd_refuses_a_store_in_use_through_a_symlink(void **state)
+{
+	fixture *f = *state;
+	start_frepd(f);
+	char path[600], lock[PATH_MAX + 16];
+	lock_file_of(f, "frep.db", lock, sizeof(lock));
+
+	snprintf(path, sizeof(path), "%s/alias.db", f->dir);
+	assert_int_equal(symlink("frep.db", path), 0);
+	expect_store_refused(f, "by-alias", path, (long) f->proc.pid, lock);
+	assert_int_equal(tu_system("test ! -e %s/alias.db.lock", f->dir), 0);
+
+	snprintf(path, sizeof(path), "%s/linked-dir", f->dir);
+	assert_int_equal(symlink(f->dir, path), 0);
+	snprintf(path, sizeof(path), "%s/linked-dir/frep.db", f->dir);
+	expect_store_refused(f, "by-dir", path, (long) f->proc.pid, lock);
+	assert_int_equal(tu_wait_healthy(f->url, 10000), 0);
+
+	/* A dangling symlink: the new store, and its lock, are the target's. */
+	char     url[600], fresh_db[600];
+	tu_proc *by_link = &f->other;
+	snprintf(path, sizeof(path), "%s/later.db", f->dir);
+	assert_int_equal(symlink("fresh.db", path), 0);
+	snprintf(url, sizeof(url), "ipc://%s/by-link.sock", f->dir);
+	const char *args[] = {"--listen", url, "--db", path, NULL};
+	assert_int_equal(tu_frepd_start(by_link, f->dir, "by-link", args), 0);
+	if (tu_wait_healthy(url, 10000) != 0) {
+		tu_proc_dump_log(by_link);
+		fail_msg("frepd on a dangling symlink %s did not become healthy", path);
+	}
+	snprintf(fresh_db, sizeof(fresh_db), "%s/fresh.db", f->dir);
+	lock_file_of(f, "fresh.db", lock, sizeof(lock));
+	expect_store_refused(f, "by-target", fresh_db, (long) by_link->pid, lock);
+	int status = tu_proc_stop(by_link, SIGTERM, 15000);
+	assert_true(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	stop_frepd_cleanly(f, SIGTERM);
 }
 
@@ -332,6 +402,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_frepd_ipc_listener_survives_broken_handshakes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_frepd_refuses_a_store_in_use, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_frepd_refuses_a_store_in_use_through_a_symlink, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("frepd", tests, NULL, NULL);
 }

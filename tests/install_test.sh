@@ -3,15 +3,18 @@
 #   --prefix: `cmake --install --prefix P` — frep-client.pc must point into
 #     P, and the installed frepctl and a program built with
 #     `pkg-config --libs frep-client` must run as they are (no
-#     LD_LIBRARY_PATH, no ldconfig: RPATH);
+#     LD_LIBRARY_PATH, no ldconfig: RPATH); frepctl's RPATH is
+#     $ORIGIN-relative (FREP_INSTALL_RPATH), so it still runs once the
+#     tree is moved;
 #   DESTDIR: staged under a root for /usr/local (as a package build does) —
-#     consumed with PKG_CONFIG_SYSROOT_DIR and LD_LIBRARY_PATH.
+#     consumed with PKG_CONFIG_SYSROOT_DIR and LD_LIBRARY_PATH (the staged
+#     frepctl without it).
 # Each time tests/install/hello.c is built with pkg-config and with
 # find_package(frep), and both, and the installed frepctl, call
 # Health/Check on a real frepd (its own temp --db). Run by ctest.
 set -euo pipefail
 : "${FREP_BINARY_DIR:?run through ctest}" "${FREP_SOURCE_DIR:?}" "${FREPD:?}"
-work=$(mktemp -d /tmp/frep-install-XXXXXX)
+work=$(mktemp -d --tmpdir frep-install-XXXXXX)
 pid=
 cleanup() {
   if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
@@ -58,6 +61,15 @@ grep -q SERVING <<<"$out"
 passed=$((passed + 1))
 "$prefix/sbin/frepd" --version >/dev/null
 passed=$((passed + 1))
+# Whatever prefix the build was configured for, the installed frepctl
+# finds its library relative to itself: it runs from a moved tree.
+readelf -d "$prefix/bin/frepctl" | grep -E 'R(UN)?PATH' | grep -qF '$ORIGIN/' ||
+  { echo "FAIL $prefix/bin/frepctl has no \$ORIGIN RPATH:"; readelf -d "$prefix/bin/frepctl" | grep -i path; exit 1; }
+mv "$work/opt/frep" "$work/opt/moved"
+out=$(env -u LD_LIBRARY_PATH "$work/opt/moved/bin/frepctl" --server "$url" health)
+echo "--prefix, installed frepctl, tree moved: $out"
+grep -q SERVING <<<"$out"
+passed=$((passed + 1))
 
 # 2. DESTDIR: staged for /usr/local.
 DESTDIR="$work/root" cmake --install "$FREP_BINARY_DIR" --prefix /usr/local >/dev/null
@@ -73,7 +85,7 @@ cmake -S "$FREP_SOURCE_DIR/tests/install" -B "$work/cmk-destdir" -DCMAKE_PREFIX_
 cmake --build "$work/cmk-destdir" >/dev/null
 check "DESTDIR, pkg-config" "$work/hello-destdir" LD_LIBRARY_PATH="$libdir"
 check "DESTDIR, find_package" "$work/cmk-destdir/hello_cmake" LD_LIBRARY_PATH="$libdir"
-out=$(LD_LIBRARY_PATH="$libdir" "$staged/bin/frepctl" --server "$url" health)
+out=$(env -u LD_LIBRARY_PATH "$staged/bin/frepctl" --server "$url" health)
 echo "DESTDIR, staged frepctl: $out"
 grep -q SERVING <<<"$out"
 passed=$((passed + 1))

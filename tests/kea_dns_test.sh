@@ -10,7 +10,7 @@ set -euo pipefail
 : "${FREPD:?run through ctest}" "${FREPCTL:?run through ctest}"
 command -v kea-dhcp4 >/dev/null || { echo "FREP-SKIP(kea): kea-dhcp4 is not on PATH (make deps)"; exit 77; }
 
-work=$(mktemp -d /tmp/kea-dns-test-XXXXXX)
+work=$(mktemp -d --tmpdir kea-dns-test-XXXXXX)
 pid=
 cleanup() {
   if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi

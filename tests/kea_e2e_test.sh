@@ -36,7 +36,7 @@ done
 FREPD=${FREPD:?FREPD must name the frepd binary}
 FREPCTL=${FREPCTL:?FREPCTL must name the frepctl binary}
 
-T=$(mktemp -d /tmp/frep-kea.XXXXXX)
+T=$(mktemp -d --tmpdir frep-kea.XXXXXX)
 RID=$(printf '%04x%04x' $((RANDOM)) $((RANDOM)))
 NS="frep-$RID"
 VB="frb${RID:0:8}" # host end (B's Kea), <= 15 chars

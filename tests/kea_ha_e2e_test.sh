@@ -55,7 +55,7 @@ done
 FREPD=${FREPD:?FREPD must name the frepd binary}
 FREPCTL=${FREPCTL:?FREPCTL must name the frepctl binary}
 
-T=$(mktemp -d /tmp/frep-keaha.XXXXXX)
+T=$(mktemp -d --tmpdir frep-keaha.XXXXXX)
 RID=$(printf '%04x%04x' $((RANDOM)) $((RANDOM)))
 NS="frepha-$RID"  # the client's
 NSA="frephaa-$RID" # A's Kea

@@ -18,7 +18,7 @@ skip() {
 command -v kea-dhcp4 >/dev/null 2>&1 || skip "kea-dhcp4 is not installed"
 FREPD=${FREPD:?run through ctest}
 FREPCTL=${FREPCTL:?run through ctest}
-T=$(mktemp -d /tmp/frep-keaha.XXXXXX)
+T=$(mktemp -d --tmpdir frep-keaha.XXXXXX)
 PIDS=()
 cleanup() {
 	for p in "${PIDS[@]}"; do

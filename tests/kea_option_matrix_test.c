@@ -37,7 +37,7 @@ typedef struct vset {
 	size_t      n;
 } vset;
 
-static char tmpdir[64];
+static char tmpdir[96];
 static long n_checked, n_accepted, n_kea_runs;
 
 static bool
@@ -51,7 +51,7 @@ have_kea(void)
 static bool
 kea_accepts(const json_t *defs, const json_t *subnets, size_t lo, size_t hi, char *why, size_t wn)
 {
-	char    path[128], log[128], cmd[512];
+	char    path[128], log[128], cmd[640];
 	json_t *subs = json_array();
 	for (size_t i = lo; i < hi; i++) {
 		json_array_append(subs, json_array_get(subnets, i));
@@ -354,7 +354,14 @@ setup(void **state)
 		fflush(stdout);
 		exit(77);
 	}
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/frep-keamatrix-XXXXXX");
+	const char *base = getenv("TMPDIR");
+	if (base == NULL || base[0] == '\0') {
+		base = "/tmp";
+	}
+	if (snprintf(tmpdir, sizeof(tmpdir), "%s/frep-keamatrix-XXXXXX", base) >=
+	    (int) sizeof(tmpdir)) {
+		fail_msg("TMPDIR %s: path too long", base);
+	}
 	assert_non_null(mkdtemp(tmpdir));
 	edge_init();
 	return 0;

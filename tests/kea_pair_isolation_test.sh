@@ -19,7 +19,7 @@ command -v kea-dhcp4 >/dev/null 2>&1 || skip kea "kea-dhcp4 is not on PATH (make
 command -v sqlite3 >/dev/null 2>&1 || skip sqlite3 "sqlite3 is not on PATH (make deps)"
 FREPD=${FREPD:?run through ctest}
 FREPCTL=${FREPCTL:?run through ctest}
-T=$(mktemp -d /tmp/frep-keapair.XXXXXX)
+T=$(mktemp -d --tmpdir frep-keapair.XXXXXX)
 KEA_PID=
 A_PID=
 B_PID=

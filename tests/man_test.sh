@@ -6,7 +6,7 @@
 # Then groff renders both pages without a warning. Run by ctest.
 set -euo pipefail
 : "${FREPD:?run through ctest}" "${FREPCTL:?}" "${FREP_MAN_DIR:?}"
-work=$(mktemp -d /tmp/frep-man-XXXXXX)
+work=$(mktemp -d --tmpdir frep-man-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 fail=0
 

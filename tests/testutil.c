@@ -29,8 +29,11 @@ tu_now_ms(void)
 char *
 tu_tmpdir(void)
 {
-	const char *base = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
-	char       *path = NULL;
+	const char *base = getenv("TMPDIR");
+	if (base == NULL || base[0] == '\0') {
+		base = "/tmp";
+	}
+	char *path = NULL;
 	if (asprintf(&path, "%s/frep-test-XXXXXX", base) < 0 || mkdtemp(path) == NULL) {
 		fprintf(stderr, "tu_tmpdir: %s\n", strerror(errno));
 		abort();

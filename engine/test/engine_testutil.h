@@ -27,8 +27,8 @@
 
 /* A temporary directory holding one store. */
 typedef struct testdb {
-	char    dir[64];
-	char    path[128];
+	char    dir[128];
+	char    path[160];
 	engine *e;
 } testdb;
 
@@ -36,7 +36,7 @@ static inline void
 testdb_remove_files(testdb *t)
 {
 	static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
-	char                     p[160];
+	char                     p[192];
 
 	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
 		snprintf(p, sizeof(p), "%s%s", t->path, suffixes[i]);
@@ -52,7 +52,16 @@ testdb_open(void)
 	frep_status st;
 
 	assert_non_null(t);
-	snprintf(t->dir, sizeof(t->dir), "/tmp/frep-engine-XXXXXX");
+	/* Under $TMPDIR, as every test's temp dir (make test checks that a
+	 * run leaves none behind there). */
+	const char *base = getenv("TMPDIR");
+	if (base == NULL || base[0] == '\0') {
+		base = "/tmp";
+	}
+	if (snprintf(t->dir, sizeof(t->dir), "%s/frep-engine-XXXXXX", base) >=
+	    (int) sizeof(t->dir)) {
+		fail_msg("TMPDIR %s: path too long", base);
+	}
 	assert_non_null(mkdtemp(t->dir));
 	snprintf(t->path, sizeof(t->path), "%s/frep.db", t->dir);
 	if (engine_open(t->path, NULL, &t->e, &st) != FREP_OK) {

@@ -32,8 +32,9 @@ atexit.register(_kill_leftovers)
 
 
 def tmpdir():
-    # Short: an ipc:// path must fit in sun_path (108 bytes).
-    return tempfile.mkdtemp(prefix="frep-py-", dir="/tmp")
+    # Under $TMPDIR (make test checks that a run leaves nothing there);
+    # short: an ipc:// path must fit in sun_path (108 bytes).
+    return tempfile.mkdtemp(prefix="frep-py-")
 
 
 class Frepd:

@@ -104,7 +104,10 @@ class HttpTest(unittest.TestCase):
             "startRange": "10.5.0.10", "endRange": "10.5.0.99"})
         rel = self.ok("/frep.v1.DhcpServer/AddFailover", {"relationship": {
             "name": "relh", "partner_server": B.url, "mode": "FAILOVER_MODE_HOT_STANDBY",
-            "shared_secret": "correct horse battery staple", "scope_ids": [scope]}})
+            "shared_secret": "correct horse battery staple", "scope_ids": [scope],
+            # By hand: auto-sync would send the reservation by itself, and the
+            # replication below would then find nothing to change.
+            "autoSync": "AUTO_SYNC_OFF"}})
         self.assertEqual(rel["scopeIds"], [scope])
         self.assertNotIn("sharedSecret", rel)
         self.ok("/frep.v1.DhcpServer/AddReservation", {

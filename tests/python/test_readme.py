@@ -33,7 +33,7 @@ with open(README) as f:
     blocks = re.findall(r"^```sh\n(.*?)^```$", f.read(), re.S | re.M)
 assert len(blocks) >= 3, "README.md has %d sh blocks" % len(blocks)
 
-work = tempfile.mkdtemp(prefix="frep-readme-", dir="/tmp")
+work = tempfile.mkdtemp(prefix="frep-readme-")
 proc = None
 try:
     tree = os.path.join(work, "frep")

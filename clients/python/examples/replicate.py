@@ -11,6 +11,11 @@ url_a, url_b = sys.argv[1], sys.argv[2]
 SCOPE = "10.1.0.0"
 
 with frep.Client(url_a) as a, frep.Client(url_b) as b:
+    # Both servers may still be starting (just launched in the background):
+    # the first call waits for each to answer; later calls fail fast.
+    for c in (a, b):
+        c.health.check(wait_for_ready=True)
+
     # A scope on A, with an exclusion, a reservation, an option and a policy.
     a.add_scope(scope_id=SCOPE, subnet_mask="255.255.255.0", name="Office",
                 start_range="10.1.0.10", end_range="10.1.0.200")
@@ -25,10 +30,12 @@ with frep.Client(url_a) as a, frep.Client(url_b) as b:
                  ip_ranges=[{"start_range": "10.1.0.100", "end_range": "10.1.0.120"}])
 
     # The relationship A -> B: B gets its mirror and a first copy of the scope.
+    # Replicated by hand here (auto_sync, on by default, would send each
+    # change by itself, racing the dry run below).
     rel = a.add_failover(relationship={
         "name": "rel1", "partner_server": url_b, "mode": "FAILOVER_MODE_LOAD_BALANCE",
         "load_balance_percent": 60, "shared_secret": "correct horse battery staple",
-        "scope_ids": [SCOPE]})
+        "scope_ids": [SCOPE], "auto_sync": "AUTO_SYNC_OFF"})
     print("relationship", rel.name, "->", rel.partner_server)
 
     # Change the scope on A.
