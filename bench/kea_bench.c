@@ -230,8 +230,10 @@ add_failover(node *from, const node *to, const char *name, char **scopes, size_t
 	rel.shared_secret                  = SECRET;
 	rel.scope_ids                      = scopes;
 	rel.n_scope_ids                    = n;
-	req.relationship                   = &rel;
-	long long         t0               = now_ns();
+	/* Timed: the bench's own ReplicateByName; auto-sync would race it. */
+	rel.auto_sync        = FREP__V1__AUTO_SYNC__AUTO_SYNC_OFF;
+	req.relationship     = &rel;
+	long long         t0 = now_ns();
 	ProtobufCMessage *o  = call_ok(from, "/frep.v1.DhcpServer/AddFailover", &req.base,
 	     &frep__v1__failover_relationship__descriptor);
 	double            ms = ms_since(t0);

@@ -57,8 +57,9 @@ typedef struct frep_client_options {
 	const char *tls_ca_file;   /* tls+tcp:// and wss://: CA to verify the server */
 	const char *tls_cert_file; /* client certificate (if the server asks for one) */
 	const char *tls_key_file;
-	const char *tls_server_name; /* name to verify; default: the URL's host */
-	size_t      max_recv_bytes;  /* largest reply accepted; 0: 256 MiB */
+	const char *tls_server_name; /* name to verify; default: the URL's host,
+				      * none when it is an IP address */
+	size_t max_recv_bytes;       /* largest reply accepted; 0: 256 MiB */
 	/* Calls wait for a connection up to their deadline (gRPC's
 	 * wait-for-ready). Otherwise (the default) a call with no connection
 	 * fails fast with UNAVAILABLE: at once when the connection is refused

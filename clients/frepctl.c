@@ -447,7 +447,7 @@ usage(FILE *out)
 		     "  --tls-ca FILE       CA to verify a tls+tcp:// server\n"
 		     "  --tls-cert FILE     client certificate; --tls-key FILE its key\n"
 		     "  --tls-server-name N name the server's certificate must carry (default:\n"
-		     "                      the --server URL's host)\n"
+		     "                      the --server URL's host, unless an IP address)\n"
 		     "  --help, --version\n"
 		     "\n"
 		     "commands (\"frepctl COMMAND --help\" for each):\n");

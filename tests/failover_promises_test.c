@@ -591,6 +591,37 @@ test_promise_add_failover_name_taken_or_scope_owned_on_partner(void **state)
 	assert_string_equal(before, after);
 }
 
+/* An AddFailover whose answer was lost is undone on this server only; the
+ * partner keeps the mirror (this server as its partner, the same secret).
+ * Trying again must work: the partner takes it as that same relationship,
+ * not as a name taken (ALREADY_EXISTS is for another server's or another
+ * secret's relationship). A "lost answer" here: A restarted on a new store
+ * after the mirror was made. */
+static void
+test_promise_add_failover_again_after_a_lost_answer(void **state)
+{
+	fixture *f = *state;
+	rt_node *a = start(f, 0), *b = start(f, 1);
+	rt_import_scope(a->c, 87, 1, 3, "first try");
+	char *scopes[] = {"10.87.1.0"};
+	rt_add_failover(a->c, "pair", b->url, SECRET, scopes, 1, FREP_OK);
+	rt_node_stop_clean(a);
+	snprintf(a->db, sizeof(a->db), "%s/a-again.db", f->dir);
+	rt_node_start(a, f->dir);
+	assert_int_equal(count_failovers(a), 0);
+	rt_import_scope(a->c, 87, 1, 4, "second try");
+	frep_status st;
+	expect_code(add_failover(a, "pair", b->url, scopes, 1, false, &st), FREP_OK,
+	    "AddFailover again after a lost answer", &st);
+	const char *const one[] = {"10.87.1.0"};
+	assert_failover_scopes(a, "pair", one, 1);
+	assert_failover_scopes(b, "pair", one, 1);
+	char da[65], db[65];
+	rt_digest(a->c, "10.87.1.0", da);
+	rt_digest(b->c, "10.87.1.0", db);
+	assert_string_equal(da, db);
+}
+
 /* SEMANTICS: at most 31 relationships per server (FAILED_PRECONDITION);
  * the 32nd creates nothing on either side. */
 static void
@@ -645,6 +676,28 @@ start_pair_of_one_scope(fixture *f, int octet2, const char *name, rt_node **a, r
 	rt_add_failover((*a)->c, "pair", (*b)->url, SECRET, scopes, 1, FREP_OK);
 }
 
+/* A's last-synced digest of scope_id in relationship "pair" ("" none). */
+static void
+last_synced(rt_node *n, const char *scope_id, char out[65])
+{
+	Frep__V1__GetReplicationStatusRequest req = FREP__V1__GET_REPLICATION_STATUS_REQUEST__INIT;
+	char                                 *names[] = {"pair"};
+	req.names                                     = names;
+	req.n_names                                   = 1;
+	req.skip_server_settings                      = true;
+	Frep__V1__GetReplicationStatusResponse *r =
+	    (Frep__V1__GetReplicationStatusResponse *) rt_call(
+		n->c, "FailoverReplication", "GetReplicationStatus", &req.base, FREP_OK, NULL);
+	out[0] = '\0';
+	for (size_t i = 0; r->n_relationships == 1 && i < r->relationships[0]->n_scopes; i++) {
+		const Frep__V1__ScopeSyncStatus *s = r->relationships[0]->scopes[i];
+		if (strcmp(s->scope_id, scope_id) == 0) {
+			snprintf(out, 65, "%s", s->last_synced_digest);
+		}
+	}
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+}
+
 /* SEMANTICS: RemoveScope of a relationship's scope is refused without
  * force (FAILED_PRECONDITION naming the relationship); with force the scope
  * leaves the relationship on both servers first (the partner deletes its
@@ -673,7 +726,12 @@ test_promise_scope_remove_force_removes_partner_copy(void **state)
 	assert_non_null(strstr(st.message, "pair"));
 	assert_failover_scopes(a, "pair", both, 2);
 
-	/* Partner down: refused, nothing removed here or there. */
+	/* Partner down: refused, nothing removed here or there, and the
+	 * scope's last-synced state is kept (it left the relationship for a
+	 * moment). */
+	char synced[65], synced_after[65];
+	last_synced(a, "10.86.1.0", synced);
+	assert_int_equal(strlen(synced), 64);
 	rt_node_stop_clean(b);
 	req.force      = true;
 	frep_code code = call_code(
@@ -683,6 +741,8 @@ test_promise_scope_remove_force_removes_partner_copy(void **state)
 	assert_int_not_equal(code, FREP_OK);
 	assert_true(has_scope(a, "10.86.1.0"));
 	assert_failover_scopes(a, "pair", both, 2);
+	last_synced(a, "10.86.1.0", synced_after);
+	assert_string_equal(synced, synced_after);
 	rt_node_start(b, f->dir);
 	assert_true(has_scope(b, "10.86.1.0"));
 
@@ -1124,6 +1184,8 @@ main(void)
 		test_promise_add_failover_partner_unreachable_creates_nothing, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_promise_scope_remove_force_removes_partner_copy, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_promise_add_failover_again_after_a_lost_answer, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_promise_add_failover_scope_failure_undone_on_both_sides, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

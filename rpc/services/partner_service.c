@@ -650,20 +650,27 @@ partner_mirror_relationship(Frep__V1__Partner_Service *service,
 
 	if (in->create && have_it) {
 		/* AddFailover of a name taken here: refused before anything is
-		 * touched, whoever the relationship's partner is. The caller holds
-		 * the stored secret or this server's admin token (checked before
-		 * decoding). */
-		if (rpc_call_principal(call) == NULL && !rpc_call_has_admin_token(call)) {
-			frep_status_set(&st, FREP_UNAUTHENTICATED,
-			    "creating relationship \"%s\" needs this server's admin token",
-			    want.name);
+		 * touched, unless it is the caller's own mirror (its secret, this
+		 * caller as its partner) left by an earlier AddFailover whose answer
+		 * was lost: that one is updated, as before the field. Refusing
+		 * needs the relationship's own secret or this server's admin token
+		 * (checked before decoding): no other relationship's. */
+		const char *proved        = rpc_call_principal(call);
+		bool        signed_for_it = proved != NULL && strcmp(proved, want.name) == 0;
+		if (!(signed_for_it && have.partner_server != NULL && want.partner_server != NULL &&
+			strcmp(have.partner_server, want.partner_server) == 0)) {
+			if (!signed_for_it && !rpc_call_has_admin_token(call)) {
+				frep_status_set(&st, FREP_UNAUTHENTICATED,
+				    "creating relationship \"%s\" needs this server's admin token",
+				    want.name);
+				goto fail;
+			}
+			frep_status_set(&st, FREP_ALREADY_EXISTS,
+			    "relationship \"%s\" already exists on the partner (its partner there "
+			    "is %s); nothing was changed",
+			    want.name, have.partner_server != NULL ? have.partner_server : "");
 			goto fail;
 		}
-		frep_status_set(&st, FREP_ALREADY_EXISTS,
-		    "relationship \"%s\" already exists on the partner (its partner there is "
-		    "%s); nothing was changed",
-		    want.name, have.partner_server != NULL ? have.partner_server : "");
-		goto fail;
 	}
 	if (in->remove || have_it) {
 		/* Removing, or changing the scope list of, an existing mirror:

@@ -1621,20 +1621,43 @@ frep_code
 replication_failover_remove_scopes(replication *r, const char *name, const uint32_t *scope_ids,
     size_t n, engine_failover *out, frep_status *st)
 {
-	engine_failover rel    = {0};
-	char           *secret = NULL;
-	frep_status     ignore;
-	frep_code       code;
-	if (engine_failover_remove_scopes(r->e, name, scope_ids, n, NULL, st) != FREP_OK) {
+	engine_failover    rel    = {0};
+	char              *secret = NULL;
+	frep_status        ignore;
+	frep_code          code;
+	engine_sync_state *was   = calloc(n + 1, sizeof(*was));
+	bool              *found = calloc(n + 1, sizeof(*found));
+	if (was == NULL || found == NULL) {
+		free(was);
+		free(found);
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	/* A scope leaving the relationship takes its last-synced state with it
+	 * (store migration 7): kept here to put back if the partner refuses. */
+	if (engine_sync_states_get(r->e, name, scope_ids, n, was, found, st) != FREP_OK ||
+	    engine_failover_remove_scopes(r->e, name, scope_ids, n, NULL, st) != FREP_OK) {
+		free(was);
+		free(found);
 		return st->code;
 	}
 	if ((code = engine_failover_get(r->e, name, &rel, st)) == FREP_OK &&
 	    (code = engine_failover_secret(r->e, name, &secret, st)) == FREP_OK) {
 		code = mirror_call(r, &rel, secret, false, false, false, NULL, 0, st);
 	}
-	if (code != FREP_OK) {
-		engine_failover_add_scopes(r->e, name, scope_ids, n, NULL, &ignore);
+	if (code != FREP_OK &&
+	    engine_failover_add_scopes(r->e, name, scope_ids, n, NULL, &ignore) == FREP_OK) {
+		for (size_t i = 0; i < n; i++) {
+			const char *digest = was[i].digest;
+			if (found[i] && engine_sync_states_put(r->e, name, &scope_ids[i], &digest,
+					    1, was[i].time_unix_ms, &ignore) != FREP_OK) {
+				rpc_log(RPC_LOG_WARN,
+				    "relationship \"%s\": last-synced state not put back: %s", name,
+				    ignore.message);
+			}
+		}
 	}
+	free(was);
+	free(found);
 	if (secret != NULL) {
 		explicit_bzero(secret, strlen(secret));
 		free(secret);
