@@ -1599,20 +1599,26 @@ test_hardening_store_files_private_and_no_core_dumps(void **state)
 	assert_int_equal(tu_system("grep -Eq '^Max core file size +0 +0 ' %s", limits), 0);
 }
 
-/* Starts FREPD as user and group 65534 (nobody) — not as root, whom the
- * checks below would not tell apart — on ipc://<dir>/<name>.sock, store
- * <dir>/<name>.db, with one extra flag (or none); returns its pid once it
- * answers, its URL in url. */
+/* Starts a copy of FREPD as user and group 65534 (nobody) — not as root,
+ * whom the checks below would not tell apart — on ipc://<dir>/<name>.sock,
+ * store <dir>/<name>.db, with one extra flag (or none); returns its pid
+ * once it answers, its URL in url. dir is nobody's, under /tmp, with its
+ * own copy of frepd: the build tree and TMPDIR may be under a directory
+ * nobody cannot enter (a clone in /root). */
 static pid_t
-start_frepd_as_nobody(fixture *f, const char *name, const char *extra, char *url, size_t size)
+start_frepd_as_nobody(const char *dir, const char *name, const char *extra, char *url, size_t size)
 {
 	const char *frepd = getenv("FREPD");
-	char        db[700], log[700];
+	char        db[700], log[700], bin[700];
 	assert_non_null(frepd);
-	assert_int_equal(chown(f->dir, 65534, 65534), 0);
-	snprintf(url, size, "ipc://%s/%s.sock", f->dir, name);
-	snprintf(db, sizeof(db), "%s/%s.db", f->dir, name);
-	snprintf(log, sizeof(log), "%s/%s.log", f->dir, name);
+	snprintf(bin, sizeof(bin), "%s/frepd", dir);
+	if (access(bin, X_OK) != 0) {
+		assert_int_equal(tu_system("cp '%s' '%s' && chmod 0755 '%s'", frepd, bin, bin), 0);
+	}
+	assert_int_equal(chown(dir, 65534, 65534), 0);
+	snprintf(url, size, "ipc://%s/%s.sock", dir, name);
+	snprintf(db, sizeof(db), "%s/%s.db", dir, name);
+	snprintf(log, sizeof(log), "%s/%s.log", dir, name);
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -1627,7 +1633,7 @@ start_frepd_as_nobody(fixture *f, const char *name, const char *extra, char *url
 		snprintf(asan, sizeof(asan), "%s%sdetect_leaks=0", was != NULL ? was : "",
 		    was != NULL && was[0] != '\0' ? ":" : "");
 		setenv("ASAN_OPTIONS", asan, 1);
-		execl(frepd, "frepd", "--listen", url, "--db", db, extra, (char *) NULL);
+		execl(bin, "frepd", "--listen", url, "--db", db, extra, (char *) NULL);
 		_exit(127);
 	}
 	if (tu_wait_healthy(url, 15000) != 0) {
@@ -1681,11 +1687,14 @@ test_hardening_frepd_not_dumpable_unless_allowed(void **state)
 		uid_t       owner;
 		int         readable;
 	} cases[] = {{NULL, 0, 0}, {"--allow-core-dumps", 65534, 1}};
+	(void) f;
+	char dir[] = "/tmp/frep-nobody-XXXXXX";
+	assert_non_null(mkdtemp(dir));
 	for (size_t i = 0; i < 2; i++) {
 		char        url[700], path[64], name[8];
 		struct stat sb;
 		snprintf(name, sizeof(name), "d%zu", i);
-		pid_t pid = start_frepd_as_nobody(f, name, cases[i].flag, url, sizeof(url));
+		pid_t pid = start_frepd_as_nobody(dir, name, cases[i].flag, url, sizeof(url));
 		snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
 		assert_int_equal(stat(path, &sb), 0);
 		int readable = same_user_can_read_environ(pid);
@@ -1695,9 +1704,13 @@ test_hardening_frepd_not_dumpable_unless_allowed(void **state)
 		    (unsigned) sb.st_uid, readable ? "yes" : "no");
 		kill(pid, SIGTERM);
 		assert_int_equal(waitpid(pid, NULL, 0), pid);
+		if (sb.st_uid != cases[i].owner || readable != cases[i].readable) {
+			tu_rmtree(dir);
+		}
 		assert_int_equal(sb.st_uid, cases[i].owner);
 		assert_int_equal(readable, cases[i].readable);
 	}
+	tu_rmtree(dir);
 }
 
 /* Proves: a store left world-readable by an older frepd or a restore —

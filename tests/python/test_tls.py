@@ -156,7 +156,13 @@ def nng_sockets():
 
 
 def ip_url(n):
-    return n.url.replace("://localhost:", "://127.0.0.1:")
+    """n's URL with the loopback address frepd bound for "localhost": the
+    first one getaddrinfo gives, as nng's resolver takes it (127.0.0.1 here,
+    ::1 on a Debian install whose /etc/hosts has both)."""
+    info = socket.getaddrinfo("localhost", None, socket.AF_UNSPEC, socket.SOCK_STREAM)[0]
+    addr = info[4][0]
+    host = "[%s]" % addr if info[0] == socket.AF_INET6 else addr
+    return n.url.replace("://localhost:", "://%s:" % host)
 
 
 class TlsTest(unittest.TestCase):
