@@ -124,3 +124,16 @@ class Frepd:
 
 def rmtree(path):
     shutil.rmtree(path, ignore_errors=True)
+
+
+def stop_all(nodes, workdir):
+    """Stops every Frepd of nodes (None skipped) and removes workdir; returns
+    a message for each that did not exit 0 (its log included)."""
+    bad = []
+    for n in nodes:
+        if n is not None:
+            rc = n.stop()
+            if rc != 0:
+                bad.append("frepd %s exited %s:\n%s" % (n.name, rc, n.log()))
+    rmtree(workdir)
+    return bad

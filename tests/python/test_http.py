@@ -41,13 +41,7 @@ def setUpModule():
 
 
 def tearDownModule():
-    bad = []
-    for n in (A, B):
-        if n is not None:
-            rc = n.stop()
-            if rc != 0:
-                bad.append("frepd %s exited %s:\n%s" % (n.name, rc, n.log()))
-    frepd_procs.rmtree(WORK)
+    bad = frepd_procs.stop_all((A, B), WORK)
     if bad:
         raise AssertionError("\n".join(bad))
 
