@@ -10,6 +10,8 @@
 #define FREP_PROTO_FREP_STATUS_H
 
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 
 /* X(NAME, number, short description) — the single list the enum, the names
  * and the descriptions are generated from. */
@@ -57,7 +59,18 @@ const char *frep_code_str(int code);
  * the name is not a code. */
 int frep_code_parse(const char *name, frep_code *code);
 
-/* Sets st->code and formats st->message; returns code. st may be NULL, in
+/* Length of the longest prefix of p[0..len) that is valid UTF-8 (RFC 3629:
+ * no overlong forms, no surrogates, nothing above U+10FFFF). */
+size_t frep_utf8_valid_prefix(const uint8_t *p, size_t len);
+
+/* Copies text into out (size cap > 0, always NUL-terminated) so that the
+ * result is valid UTF-8: each byte that is not part of a valid sequence
+ * becomes "\xNN"; a copy that does not fit is cut at a character. */
+void frep_utf8_sanitize(const char *text, char *out, size_t cap);
+
+/* Sets st->code and formats st->message; returns code. The message is
+ * always valid UTF-8 (bytes that are not become "\xNN", a cut drops an
+ * incomplete character). st may be NULL, in
  * which case only the code is returned. Thread-safe for distinct st. */
 frep_code frep_status_set(frep_status *st, frep_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

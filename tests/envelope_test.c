@@ -1,6 +1,7 @@
 /* The envelope codec and the status type (proto/frep_envelope, frep_status). */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -153,6 +154,42 @@ test_status_set_formats_and_truncates(void **state)
 	assert_string_equal(st.message, "");
 }
 
+static bool
+utf8(const char *s)
+{
+	return frep_utf8_valid_prefix((const uint8_t *) s, strlen(s)) == strlen(s);
+}
+
+/* Proves: a status message is always valid UTF-8 — a value quoted at a byte
+ * count ("'%.5s'") that cuts a two-byte character keeps only whole
+ * characters and escapes the half, a cut at the buffer's end drops the
+ * incomplete character, and bytes that are not UTF-8 are written "\xNN".
+ * Before, the first two carried half a character into replies (an
+ * undecodable proto3 string). */
+static void
+test_status_message_is_always_utf8(void **state)
+{
+	(void) state;
+	frep_status st;
+	frep_status_set(&st, FREP_INVALID_ARGUMENT, "name '%.5s' bad", "ab\xc3\xa9\xc3\xa9");
+	assert_string_equal(st.message, "name 'ab\xc3\xa9\\xc3' bad");
+	assert_true(utf8(st.message));
+	frep_status_set(&st, FREP_INVALID_ARGUMENT, "x '%s'", "a\xff\xc0\xaf\xed\xa0\x80z");
+	assert_string_equal(st.message, "x 'a\\xff\\xc0\\xaf\\xed\\xa0\\x80z'");
+	char big[2000];
+	for (size_t i = 0; i + 1 < sizeof(big); i += 2) {
+		big[i]     = (char) 0xc3;
+		big[i + 1] = (char) 0xa9;
+	}
+	big[sizeof(big) - 1] = '\0';
+	for (size_t lead = 0; lead < 4; lead++) {
+		frep_status_set(&st, FREP_INTERNAL, "%.*s%s", (int) lead, "abc", big);
+		assert_true(utf8(st.message));
+		assert_true(strlen(st.message) >= FREP_STATUS_MESSAGE_MAX - 2);
+		assert_null(strstr(st.message, "\\x"));
+	}
+}
+
 /* The zero-copy views agree with protobuf-c's decoder. */
 static void
 test_envelope_views_match_protobuf_c(void **state)
@@ -300,6 +337,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_status_message_is_always_utf8),
 	    cmocka_unit_test(test_envelope_request_matches_protobuf_c),
 	    cmocka_unit_test(test_envelope_response_matches_protobuf_c),
 	    cmocka_unit_test(test_envelope_garbage_is_invalid_argument),

@@ -275,7 +275,7 @@ hwm_reset(pid_t pid)
 static bool
 is_utf8(const char *s, size_t n)
 {
-	return rpc_utf8_valid_prefix((const uint8_t *) s, n) == n;
+	return frep_utf8_valid_prefix((const uint8_t *) s, n) == n;
 }
 
 /* --- partner authentication ---------------------------------------------- */
@@ -1066,6 +1066,64 @@ test_hardening_error_messages_are_utf8(void **state)
 	}
 }
 
+/* Proves: messages inside reply payloads are valid UTF-8 too, not only the
+ * envelope's — a signed Partner.ApplyScopes whose scope sets option 3
+ * (Router, IPv4) to "a" and 40 two-byte characters is refused in
+ * ApplyScopeOutcome.message by the engine's "'%.64s' is not an IPv4
+ * address", whose 64-byte quote cuts the 32nd character in half. Before,
+ * that half character went into the outcome (a proto3 string other
+ * languages refuse to decode); now the message is valid UTF-8 and still
+ * quotes the value. */
+static void
+test_hardening_reply_payload_messages_are_utf8(void **state)
+{
+	fixture *f = *state;
+	start_pair(f);
+	char id_a[PARTNER_AUTH_SENDER_LEN + 1];
+	server_id_of(&f->n[0], id_a);
+	char value[82] = "a";
+	for (size_t i = 1; i + 1 < 81; i += 2) {
+		value[i]     = (char) 0xc3;
+		value[i + 1] = (char) 0xa9;
+	}
+	value[81]                    = '\0';
+	char                 *vals[] = {value};
+	Frep__V1__OptionValue ov     = FREP__V1__OPTION_VALUE__INIT;
+	ov.option_id                 = 3;
+	ov.values                    = vals;
+	ov.n_values                  = 1;
+	Frep__V1__OptionValue *ovs[] = {&ov};
+	apply_msg              m;
+	apply_msg_init(&m);
+	m.cfg.options                       = ovs;
+	m.cfg.n_options                     = 1;
+	Frep__V1__ScopeConfig       *cfgs[] = {&m.cfg};
+	Frep__V1__ApplyScopesRequest rq     = FREP__V1__APPLY_SCOPES_REQUEST__INIT;
+	rq.relationship                     = "rel1";
+	rq.source_server                    = "somewhere";
+	rq.configs                          = cfgs;
+	rq.n_configs                        = 1;
+	rq.dry_run                          = true;
+	signed_call sc;
+	sign(&sc, "/frep.v1.Partner/ApplyScopes", id_a, &rq.base);
+	frep_call_options co  = {.metadata = sc.md, .n_metadata = 5};
+	ProtobufCMessage *out = NULL;
+	frep_status       st;
+	assert_int_equal(frep_client_call(f->n[1].c, "/frep.v1.Partner/ApplyScopes", &rq.base,
+			     &frep__v1__apply_scopes_response__descriptor, &out, &co, &st),
+	    FREP_OK);
+	Frep__V1__ApplyScopesResponse *r = (Frep__V1__ApplyScopesResponse *) out;
+	assert_int_equal(r->n_outcomes, 1);
+	const char *msg = r->outcomes[0]->message;
+	print_message("ApplyScopeOutcome: %s %s\n", frep_code_name(r->outcomes[0]->code), msg);
+	assert_int_equal(r->outcomes[0]->code, FREP_INVALID_ARGUMENT);
+	assert_non_null(strstr(msg, "a\xc3\xa9\xc3\xa9"));
+	if (!is_utf8(msg, strlen(msg))) {
+		fail_msg("not UTF-8: \"%s\"", msg);
+	}
+	protobuf_c_message_free_unpacked(out, NULL);
+}
+
 /* A ScopeConfig for 10.7.0.0 whose one reservation has name (len bytes,
  * raw), into b. */
 static void
@@ -1843,6 +1901,8 @@ main(void)
 		test_hardening_string_field_not_utf8_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_hardening_error_messages_are_utf8, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_hardening_reply_payload_messages_are_utf8, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_hardening_import_nested_string_not_text_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

@@ -164,12 +164,12 @@ static bool
 text_ok(render_ctx *c, const char *of, const char *text)
 {
 	size_t len = text != NULL ? strlen(text) : 0;
-	if (rpc_utf8_valid_prefix((const uint8_t *) (text != NULL ? text : ""), len) == len) {
+	if (frep_utf8_valid_prefix((const uint8_t *) (text != NULL ? text : ""), len) == len) {
 		return true;
 	}
 	if (c->not_text[0] == '\0') {
-		rpc_utf8_sanitize(text, c->not_text, sizeof(c->not_text));
-		rpc_utf8_sanitize(
+		frep_utf8_sanitize(text, c->not_text, sizeof(c->not_text));
+		frep_utf8_sanitize(
 		    of != NULL ? of : "a name", c->not_text_of, sizeof(c->not_text_of));
 	}
 	c->oom = true;

@@ -21,13 +21,13 @@ kea_result_vwarn(kea_render_result *out, const char *fmt, va_list ap)
 	/* Warnings go back on the wire as proto3 strings: text quoted from a
 	 * store written before strings were checked is escaped. */
 	size_t len = strlen(msg);
-	if (rpc_utf8_valid_prefix((const uint8_t *) msg, len) != len) {
+	if (frep_utf8_valid_prefix((const uint8_t *) msg, len) != len) {
 		char *clean = malloc(4 * len + 1);
 		if (clean == NULL) {
 			free(msg);
 			return false;
 		}
-		rpc_utf8_sanitize(msg, clean, 4 * len + 1);
+		frep_utf8_sanitize(msg, clean, 4 * len + 1);
 		free(msg);
 		msg = clean;
 	}

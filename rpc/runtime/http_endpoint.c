@@ -124,12 +124,7 @@ typedef struct http_call {
  * against the same budget (its protobuf-c allocator). Counted: each
  * block's usable size and glibc's chunk header, never given back (the tree
  * is freed only after the message is built). */
-typedef struct json_budget {
-	ProtobufCAllocator base; /* for the message; allocator_data is this */
-	size_t             limit;
-	size_t             used;
-	bool               exceeded;
-} json_budget;
+typedef rpc_http_json_budget json_budget;
 
 static __thread json_budget *json_budget_current;
 static pthread_once_t        json_budget_once = PTHREAD_ONCE_INIT;
@@ -172,6 +167,37 @@ static void
 json_budget_install(void)
 {
 	json_set_alloc_funcs(json_budget_malloc, free);
+}
+
+frep_code
+rpc_http_json_decode(const ProtobufCMessageDescriptor *d, const char *body, size_t len,
+    rpc_http_json_budget *jb, ProtobufCMessage **out, frep_status *st)
+{
+	pthread_once(&json_budget_once, json_budget_install);
+	/* jansson's tree and the message: one budget, a multiple of the
+	 * body's size. */
+	*jb = (json_budget){
+	    .base  = {.alloc = json_budget_alloc, .free = json_budget_free},
+	    .limit = len > HTTP_JSON_BUDGET_MIN / HTTP_JSON_BUDGET_FACTOR
+			 ? len * HTTP_JSON_BUDGET_FACTOR
+			 : HTTP_JSON_BUDGET_MIN,
+	};
+	jb->base.allocator_data = jb;
+	json_budget_current     = jb;
+	frep_code code          = frep_json_parse_message_with(d, body, len, &jb->base, out, st);
+	json_budget_current     = NULL;
+	if (code != FREP_OK && jb->exceeded) {
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED,
+		    "JSON body of %zu bytes needs more than %zu bytes of memory to parse "
+		    "(the bound: %d times its size, at least %u); refused",
+		    len, jb->limit, HTTP_JSON_BUDGET_FACTOR, HTTP_JSON_BUDGET_MIN);
+	}
+	if (code != FREP_OK) {
+		char why[FREP_STATUS_MESSAGE_MAX];
+		snprintf(why, sizeof(why), "%s", st->message);
+		return frep_status_set(st, code, "%s: %s", d->name, why);
+	}
+	return FREP_OK;
 }
 
 /* --- Connect's codes ----------------------------------------------------- */
@@ -255,7 +281,7 @@ respond_error(nng_aio *aio, int http_status, frep_code code, const char *message
 	 * UTF-8 goes back, the rest escaped — jansson would refuse it, and the
 	 * caller would get no answer at all. */
 	char clean[FREP_STATUS_MESSAGE_MAX * 4];
-	rpc_utf8_sanitize(message != NULL ? message : "", clean, sizeof(clean));
+	frep_utf8_sanitize(message != NULL ? message : "", clean, sizeof(clean));
 	json_t *j =
 	    json_pack("{s:s, s:s}", "code", rpc_http_connect_code_name(code), "message", clean);
 	char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
@@ -557,7 +583,7 @@ rpc_handler_cb(nng_aio *aio)
 		 * error body (a Connect client reads the status as `unknown`);
 		 * the reason as plain text, for people with curl. */
 		char clean[FREP_STATUS_MESSAGE_MAX * 4];
-		rpc_utf8_sanitize(message, clean, sizeof(clean) - 1);
+		frep_utf8_sanitize(message, clean, sizeof(clean) - 1);
 		size_t n = strlen(clean);
 		snprintf(clean + n, sizeof(clean) - n, "\n");
 		rpc_metrics_call_done(rpc_server_metrics(h->server), rq.method, FREP_UNKNOWN,
@@ -621,29 +647,9 @@ rpc_handler_cb(nng_aio *aio)
 			return;
 		}
 	} else {
-		/* jansson's tree and the message: one budget, a multiple of
-		 * the body's size. */
-		jb = (json_budget){
-		    .base  = {.alloc = json_budget_alloc, .free = json_budget_free},
-		    .limit = len > HTTP_JSON_BUDGET_MIN / HTTP_JSON_BUDGET_FACTOR
-				 ? len * HTTP_JSON_BUDGET_FACTOR
-				 : HTTP_JSON_BUDGET_MIN,
-		};
-		jb.base.allocator_data = &jb;
-		ia                     = &jb.base;
-		json_budget_current    = &jb;
-		frep_code code =
-		    frep_json_parse_message_with(method->input, body, len, ia, &in, &st);
-		json_budget_current = NULL;
-		if (code != FREP_OK && jb.exceeded) {
-			refusef(&rq, FREP_RESOURCE_EXHAUSTED,
-			    "JSON body of %zu bytes needs more than %zu bytes of memory to parse "
-			    "(the bound: %d times its size, at least %u); refused",
-			    len, jb.limit, HTTP_JSON_BUDGET_FACTOR, HTTP_JSON_BUDGET_MIN);
-			return;
-		}
-		if (code != FREP_OK) {
-			refusef(&rq, st.code, "%s: %s", method->input->name, st.message);
+		ia = &jb.base;
+		if (rpc_http_json_decode(method->input, body, len, &jb, &in, &st) != FREP_OK) {
+			refusef(&rq, st.code, "%s", st.message);
 			return;
 		}
 	}

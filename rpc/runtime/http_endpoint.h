@@ -29,7 +29,10 @@
 #ifndef FREP_RPC_HTTP_ENDPOINT_H
 #define FREP_RPC_HTTP_ENDPOINT_H
 
+#include <stdbool.h>
 #include <stddef.h>
+
+#include <protobuf-c/protobuf-c.h>
 
 #include "frep_status.h"
 #include "rpc_server.h"
@@ -68,6 +71,26 @@ const char *rpc_http_bound_url(const rpc_http *h);
 /* Stops the HTTP server (calls still waiting for the rpc_server fail with
  * UNAVAILABLE) and frees everything. NULL is a no-op. */
 void rpc_http_free(rpc_http *h);
+
+/* The memory one JSON request body may take to become a message. */
+typedef struct rpc_http_json_budget {
+	ProtobufCAllocator base;  /* the message's allocator; allocator_data is this */
+	size_t             limit; /* bytes: 12 times the body, at least 1 MiB */
+	size_t             used;  /* bytes taken so far (glibc chunks counted) */
+	bool               exceeded;
+} rpc_http_json_budget;
+
+/* Decodes a JSON request body (len bytes, proto3 JSON, frep_json) as a d
+ * message, with jansson's tree and the message together bounded by *jb
+ * (set here): what the endpoint does with every JSON call before it
+ * reaches the server. On OK, *out is the caller's: free it with
+ * protobuf_c_message_free_unpacked(*out, &jb->base). Otherwise *out is
+ * NULL and the status is INVALID_ARGUMENT ("<message type>: <why>",
+ * naming the field path or jansson's line and column) or
+ * RESOURCE_EXHAUSTED (over the budget). Thread-safe (the budget is per
+ * calling thread). */
+frep_code rpc_http_json_decode(const ProtobufCMessageDescriptor *d, const char *body, size_t len,
+    rpc_http_json_budget *jb, ProtobufCMessage **out, frep_status *st);
 
 /* Connect's HTTP status for a code (400 for INVALID_ARGUMENT, ...). */
 int rpc_http_status_for_code(frep_code code);

@@ -7,49 +7,6 @@
 
 #define MAX_DEPTH 64
 
-size_t
-rpc_utf8_valid_prefix(const uint8_t *p, size_t len)
-{
-	size_t i = 0;
-	while (i < len) {
-		uint8_t c = p[i];
-		size_t  n;
-		uint8_t lo = 0x80, hi = 0xbf; /* bounds of the second byte */
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if (c >= 0xc2 && c <= 0xdf) {
-			n = 2;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			n = 3;
-			if (c == 0xe0) {
-				lo = 0xa0; /* overlong */
-			} else if (c == 0xed) {
-				hi = 0x9f; /* surrogates */
-			}
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			n = 4;
-			if (c == 0xf0) {
-				lo = 0x90; /* overlong */
-			} else if (c == 0xf4) {
-				hi = 0x8f; /* above U+10FFFF */
-			}
-		} else {
-			return i; /* 80..c1 (continuation, overlong lead), f5..ff */
-		}
-		if (i + n > len || p[i + 1] < lo || p[i + 1] > hi) {
-			return i;
-		}
-		for (size_t k = 2; k < n; k++) {
-			if ((p[i + k] & 0xc0) != 0x80) {
-				return i;
-			}
-		}
-		i += n;
-	}
-	return len;
-}
-
 /* A varint of at most 10 bytes; false if cut or too long. */
 static bool
 read_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *out)
@@ -106,7 +63,7 @@ static frep_code
 check_string(walk *w, const uint8_t *s, size_t n, size_t at)
 {
 	const uint8_t *nul = memchr(s, 0, n);
-	size_t         ok  = rpc_utf8_valid_prefix(s, nul != NULL ? (size_t) (nul - s) : n);
+	size_t         ok  = frep_utf8_valid_prefix(s, nul != NULL ? (size_t) (nul - s) : n);
 	if (nul != NULL && ok == (size_t) (nul - s)) {
 		return frep_status_set(w->st, FREP_INVALID_ARGUMENT,
 		    "%s: byte %zu of %zu is a NUL (payload offset %zu); string fields are text "
@@ -194,34 +151,6 @@ rpc_payload_check_text(
 {
 	walk w = {.st = st};
 	return walk_message(&w, d, payload, len, 0, 0);
-}
-
-void
-rpc_utf8_sanitize(const char *text, char *out, size_t cap)
-{
-	const uint8_t *p   = (const uint8_t *) text;
-	size_t         len = strlen(text), i = 0, o = 0;
-	while (i < len) {
-		size_t ok = rpc_utf8_valid_prefix(p + i, len - i);
-		/* Whole characters only: step back to a lead byte if cut. */
-		size_t take = ok;
-		if (take > cap - 1 - o) {
-			take = cap - 1 - o;
-			while (take > 0 && (p[i + take] & 0xc0) == 0x80) {
-				take--;
-			}
-		}
-		memcpy(out + o, p + i, take);
-		o += take;
-		i += take;
-		if (take < ok || i == len || cap - 1 - o < 4) {
-			break;
-		}
-		snprintf(out + o, cap - o, "\\x%02x", p[i]);
-		o += 4;
-		i++;
-	}
-	out[o] = '\0';
 }
 
 static void *

@@ -27,21 +27,12 @@
 #define RPC_DECODE_BUDGET_FACTOR 8
 #define RPC_DECODE_BUDGET_MIN    (1024u * 1024u)
 
-/* Length of the longest prefix of p[0..len) that is valid UTF-8 (no
- * overlong forms, no surrogates, nothing above U+10FFFF). */
-size_t rpc_utf8_valid_prefix(const uint8_t *p, size_t len);
-
 /* Walks payload as a d message: INVALID_ARGUMENT naming the field path
  * ("config.reservations[3].name") and the byte offset when a string field
  * holds a NUL or is not UTF-8. Malformed wire data is left to the decoder
  * (OK). Nesting deeper than 64 levels is INVALID_ARGUMENT. */
 frep_code rpc_payload_check_text(
     const ProtobufCMessageDescriptor *d, const uint8_t *payload, size_t len, frep_status *st);
-
-/* Copies text into out (size cap > 0, always NUL-terminated) so that the
- * result is valid UTF-8: each byte that is not part of a valid sequence
- * becomes "\xNN"; a copy that does not fit is cut at a character. */
-void rpc_utf8_sanitize(const char *text, char *out, size_t cap);
 
 /* A protobuf-c allocator that refuses to go past limit bytes in use. */
 typedef struct rpc_budget_allocator {

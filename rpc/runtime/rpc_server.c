@@ -1105,7 +1105,7 @@ answer(rpc_ctx *rc, frep_code code, const char *message, const ProtobufCMessage 
 	 * back on the wire (proto3 strings), the rest escaped. */
 	char clean[FREP_STATUS_MESSAGE_MAX * 4];
 	if (message != NULL) {
-		rpc_utf8_sanitize(message, clean, sizeof(clean));
+		frep_utf8_sanitize(message, clean, sizeof(clean));
 		message = clean;
 	}
 	frep_response_fields f = {

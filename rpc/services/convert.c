@@ -100,6 +100,23 @@ convert_arena_strdup(convert_arena *a, const char *s, frep_status *st)
 	return p;
 }
 
+char *
+convert_arena_message(convert_arena *a, const char *s, frep_status *st)
+{
+	if (s == NULL) {
+		s = "";
+	}
+	size_t len = strlen(s);
+	if (frep_utf8_valid_prefix((const uint8_t *) s, len) == len) {
+		return convert_arena_strdup(a, s, st);
+	}
+	char *p = convert_arena_alloc(a, 4 * len + 1, st);
+	if (p != NULL) {
+		frep_utf8_sanitize(s, p, 4 * len + 1);
+	}
+	return p;
+}
+
 /* An array of n elements of size each, checked for overflow; NULL with
  * *ok true when n == 0. */
 static void *

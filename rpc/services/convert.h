@@ -77,6 +77,12 @@ void *convert_arena_alloc(convert_arena *a, size_t size, frep_status *st);
 /* A copy of s (NULL reads as "") owned by a; NULL if memory runs out. */
 char *convert_arena_strdup(convert_arena *a, const char *s, frep_status *st);
 
+/* Like convert_arena_strdup, for a message a reply carries (ItemError,
+ * ScopeResult): made valid UTF-8 as proto3 strings must be (frep_utf8_sanitize:
+ * a byte that is not part of a character becomes "\xNN"; a message built by
+ * snprintf and cut inside a character loses the half). */
+char *convert_arena_message(convert_arena *a, const char *s, frep_status *st);
+
 /* --- addresses and enums ------------------------------------------------ */
 
 /* Parses IPv4 text once. Empty (or NULL) text: INVALID_ARGUMENT "<field>

@@ -74,7 +74,7 @@ add_error(reply *rp, const char *item, frep_code code, const char *message, frep
 	frep__v1__item_error__init(e);
 	e->item    = convert_arena_strdup(&rp->a, item, st);
 	e->code    = (int32_t) code;
-	e->message = convert_arena_strdup(&rp->a, message, st);
+	e->message = convert_arena_message(&rp->a, message, st);
 	if (e->item == NULL || e->message == NULL) {
 		return st->code;
 	}
@@ -108,7 +108,7 @@ static void
 result_status(reply *rp, Frep__V1__ScopeResult *r, frep_code code, const char *message)
 {
 	r->code    = (int32_t) code;
-	r->message = convert_arena_strdup(&rp->a, message, NULL);
+	r->message = convert_arena_message(&rp->a, message, NULL);
 	if (r->message == NULL) {
 		r->message = "";
 	}

@@ -64,7 +64,7 @@ resolve(replication *r, char *const *names, size_t n_names, convert_arena *a,
 		snprintf(msg, sizeof(msg), "no failover relationship named \"%s\"", names[i]);
 		e->item                  = convert_arena_strdup(a, names[i], st);
 		e->code                  = FREP_NOT_FOUND;
-		e->message               = convert_arena_strdup(a, msg, st);
+		e->message               = convert_arena_message(a, msg, st);
 		(*errors)[(*n_errors)++] = e;
 	}
 	return FREP_OK;

@@ -63,7 +63,7 @@ check_strings(const ProtobufCMessage *m, unsigned depth)
 			}
 			if (f->type == PROTOBUF_C_TYPE_STRING) {
 				const char *s = v;
-				FUZZ_CHECK(rpc_utf8_valid_prefix((const uint8_t *) s, strlen(s)) ==
+				FUZZ_CHECK(frep_utf8_valid_prefix((const uint8_t *) s, strlen(s)) ==
 					       strlen(s),
 				    "field %s holds text that is not UTF-8", f->name);
 			} else {
@@ -123,9 +123,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(st.code == FREP_INVALID_ARGUMENT || st.code == FREP_RESOURCE_EXHAUSTED,
 		    "text check failed with %s", frep_code_name(st.code));
 		char clean[FREP_STATUS_MESSAGE_MAX * 4];
-		rpc_utf8_sanitize(st.message, clean, sizeof(clean));
+		frep_utf8_sanitize(st.message, clean, sizeof(clean));
 		FUZZ_CHECK(
-		    rpc_utf8_valid_prefix((const uint8_t *) clean, strlen(clean)) == strlen(clean),
+		    frep_utf8_valid_prefix((const uint8_t *) clean, strlen(clean)) == strlen(clean),
 		    "a sanitized message is not UTF-8");
 		return 0;
 	}

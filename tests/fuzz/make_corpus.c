@@ -6,6 +6,7 @@
  *   fuzz_apply         the sample ScopeConfig and variants of it
  *   fuzz_partner_auth  signed and unsigned partner metadata
  *   fuzz_partner_predecode  flags, a Partner method's index, its sample input
+ *   fuzz_http_json     the method's index byte + its sample input as JSON
  * Usage: fuzz_make_corpus OUTDIR. Exit 0, or 1 with a message.
  */
 #include <errno.h>
@@ -20,6 +21,7 @@
 #include "engine.h"
 #include "frep/v1/partner.pb-c.h"
 #include "frep_envelope.h"
+#include "frep_json.h"
 #include "fuzz_methods.h"
 #include "fuzz_samples.h"
 #include "partner_auth.h"
@@ -273,6 +275,50 @@ partner_predecode_seeds(void)
 	}
 }
 
+/* Each method's sample input as the JSON body curl would send, and a few
+ * bodies the endpoint must refuse cleanly. */
+static void
+http_json_seeds(void)
+{
+	size_t n = fuzz_method_count();
+	for (size_t i = 0; i < n; i++) {
+		const ProtobufCServiceDescriptor *svc;
+		const ProtobufCMethodDescriptor  *m  = fuzz_method_at(i, &svc);
+		const ProtobufCMessage           *in = fuzz_sample_input(m->input);
+		json_t *j = in != NULL ? frep_json_from_message(in, NULL) : json_object();
+		char   *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+		json_decref(j);
+		if (s == NULL) {
+			die("json seed", m->name);
+		}
+		size_t   len = strlen(s);
+		uint8_t *buf = malloc(len + 1);
+		if (buf == NULL) {
+			die("json seed", "out of memory");
+		}
+		buf[0] = (uint8_t) i;
+		memcpy(buf + 1, s, len);
+		char name[160];
+		snprintf(name, sizeof(name), "%s.%s", svc->name, m->name);
+		write_seed("fuzz_http_json", name, buf, len + 1);
+		free(buf);
+		free(s);
+	}
+	static const char *const bad[] = {
+	    "\x00{\"x\u00e9\u00e9\": 1}",
+	    "\x00{\"scope\": {\"name\": \"a\\u0000b\"}}",
+	    "\x00[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
+	    "\x00{\"scope\": {\"scopeId\": 10}}",
+	    "\x00{\"scope\": null, \"scope\": {}}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "refused-%zu", i);
+		write_seed(
+		    "fuzz_http_json", name, (const uint8_t *) bad[i], strlen(bad[i] + 1) + 1);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -287,5 +333,6 @@ main(int argc, char **argv)
 	apply_seeds();
 	partner_auth_seeds();
 	partner_predecode_seeds();
+	http_json_seeds();
 	return 0;
 }

@@ -31,7 +31,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=${FUZZ_BUILD:-$root/build-fuzz}
 jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
-targets=(${FUZZ_TARGETS:-fuzz_envelope fuzz_request fuzz_apply fuzz_partner_auth fuzz_partner_predecode})
+targets=(${FUZZ_TARGETS:-fuzz_envelope fuzz_request fuzz_apply fuzz_partner_auth fuzz_partner_predecode fuzz_http_json})
 
 if ! command -v clang >/dev/null; then
 	echo "fuzz: clang is not installed (make deps installs it)" >&2
@@ -126,6 +126,7 @@ for t in "${targets[@]}"; do
 		fuzz_apply) budget=(-seed=1 -runs=120000) ;;
 		fuzz_partner_auth) budget=(-seed=1 -runs=20000) ;;
 		fuzz_partner_predecode) budget=(-seed=1 -runs=8000) ;;
+		fuzz_http_json) budget=(-seed=1 -runs=300000) ;;
 		*) budget=(-seed=1 -runs=100000) ;;
 		esac
 		limit=${FUZZ_SHORT_GUARD:-1800}
