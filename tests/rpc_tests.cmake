@@ -15,6 +15,7 @@ target_link_libraries(frep_test_support PUBLIC frep_rpc frep_health frep_client_
 set_source_files_properties(echo_service.c testutil.c PROPERTIES COMPILE_OPTIONS "${FREP_WARNINGS}")
 
 frep_add_test(envelope_test SOURCES envelope_test.c LIBS frep_proto LABEL unit TIMEOUT 30)
+frep_add_test(call_cache_test SOURCES call_cache_test.c LIBS frep_rpc LABEL unit TIMEOUT 30)
 frep_add_test(rpc_server_test SOURCES rpc_server_test.c LIBS frep_test_support LABEL unit TIMEOUT 180)
 frep_add_test(frepd_test SOURCES frepd_test.c LIBS frep_test_support LABEL integration TIMEOUT 180)
 

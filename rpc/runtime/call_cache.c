@@ -8,7 +8,7 @@
 
 typedef struct entry {
 	rpc_call_cache_key key;
-	uint64_t           born_ms;
+	uint64_t           born_ms; /* begun, then finished: the time to live counts from here */
 	bool               done;
 	uint8_t           *reply; /* NULL when done and too large */
 	size_t             reply_len;
@@ -80,18 +80,32 @@ unlink_hash(rpc_call_cache *c, entry *e)
 	*pp = e->hash_next;
 }
 
-/* Drops the oldest entries that are expired or over the bound. Running
- * entries are dropped too when over the bound: their replies then simply
- * are not remembered. */
+/* Drops the oldest finished entries that are expired or over the bound.
+ * A running entry is never dropped: rpc_call_cache_finish and _abandon
+ * find it by its id, so an id freed while its call runs could be taken by
+ * another caller, whose entry would then get the first call's reply (or
+ * have its own answered for it). Running entries are bounded by the calls
+ * a server runs at once (its contexts), so the bound is exceeded by at
+ * most that many. */
 static void
 evict(rpc_call_cache *c, uint64_t now)
 {
-	while (c->oldest != NULL &&
-	       (c->n_entries >= c->max_entries || now - c->oldest->born_ms > c->ttl_ms)) {
-		entry *e  = c->oldest;
-		c->oldest = e->age_next;
-		if (c->oldest == NULL) {
-			c->newest = NULL;
+	entry **pp = &c->oldest, *prev = NULL;
+	while (*pp != NULL) {
+		entry *e       = *pp;
+		bool   expired = now - e->born_ms > c->ttl_ms;
+		if (!expired && c->n_entries < c->max_entries) {
+			break; /* the rest began later (a few may have finished
+				* earlier: they go at a later scan) */
+		}
+		if (!e->done) {
+			prev = e;
+			pp   = &e->age_next;
+			continue;
+		}
+		*pp = e->age_next;
+		if (c->newest == e) {
+			c->newest = prev;
 		}
 		unlink_hash(c, e);
 		free(e->reply);
@@ -176,7 +190,8 @@ rpc_call_cache_finish(rpc_call_cache *c, uint64_t call_id, const uint8_t *reply,
 	pthread_mutex_lock(&c->mtx);
 	entry *e = find(c, call_id);
 	if (e != NULL && !e->done) {
-		e->done = true;
+		e->done    = true;
+		e->born_ms = now_ms();
 		if (len <= c->max_reply_bytes && (e->reply = malloc(len > 0 ? len : 1)) != NULL) {
 			memcpy(e->reply, reply, len);
 			e->reply_len = len;

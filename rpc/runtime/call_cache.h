@@ -8,6 +8,10 @@
  * (the authorization metadata) and a digest of what was asked (method and
  * payload bytes). A later call with the same id but another caller or
  * another request is a CONFLICT: it never runs and never sees the reply.
+ * An id stays bound while its call runs, whatever the bounds: only
+ * finished entries are forgotten (the oldest first, beyond max_entries, or
+ * ttl_ms after they finished), so a finished call's reply can never land in another caller's
+ * entry.
  */
 #ifndef FREP_RPC_CALL_CACHE_H
 #define FREP_RPC_CALL_CACHE_H

@@ -47,9 +47,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	const ProtobufCServiceDescriptor *svc;
-	const ProtobufCMethodDescriptor  *m =
-	    fuzz_method_at(data[0] % fuzz_method_count(), &svc);
-	const ProtobufCMessageDescriptor *d    = m->input;
+	const ProtobufCMethodDescriptor  *m = fuzz_method_at(data[0] % fuzz_method_count(), &svc);
+	const ProtobufCMessageDescriptor *d = m->input;
 	const char                       *body = (const char *) data + 1;
 	size_t                            len  = size - 1;
 
@@ -62,8 +61,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(in == NULL, "a refusal returned a message");
 		FUZZ_CHECK(st.code == rc, "returned %s, status says %s", frep_code_name(rc),
 		    frep_code_name(st.code));
-		FUZZ_CHECK(rc == FREP_INVALID_ARGUMENT || rc == FREP_RESOURCE_EXHAUSTED,
-		    "%s: %s", frep_code_name(rc), st.message);
+		FUZZ_CHECK(rc == FREP_INVALID_ARGUMENT || rc == FREP_RESOURCE_EXHAUSTED, "%s: %s",
+		    frep_code_name(rc), st.message);
 		FUZZ_CHECK(rc != FREP_RESOURCE_EXHAUSTED || jb.exceeded,
 		    "RESOURCE_EXHAUSTED within the budget: %s", st.message);
 		FUZZ_CHECK(rc != FREP_INVALID_ARGUMENT || !jb.exceeded,
@@ -77,8 +76,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	FUZZ_CHECK(in != NULL && in->descriptor == d, "OK without a %s", d->name);
 
-	size_t   n1;
-	uint8_t *p1 = pack(in, &n1);
+	size_t      n1;
+	uint8_t    *p1 = pack(in, &n1);
 	frep_status cst;
 	FUZZ_CHECK(rpc_payload_check_text(d, p1, n1, &cst) == FREP_OK,
 	    "decoded JSON fails the wire's text check: %s", cst.message);
@@ -95,8 +94,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    "its own JSON does not parse back: %s: %s", ast.message, text);
 	size_t   n2;
 	uint8_t *p2 = pack(again, &n2);
-	FUZZ_CHECK(n1 == n2 && memcmp(p1, p2, n1) == 0, "JSON round trip changed the message: %s",
-	    text);
+	FUZZ_CHECK(
+	    n1 == n2 && memcmp(p1, p2, n1) == 0, "JSON round trip changed the message: %s", text);
 	free(p2);
 	protobuf_c_message_free_unpacked(again, NULL);
 	free(text);
