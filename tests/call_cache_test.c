@@ -31,6 +31,18 @@ begin(rpc_call_cache *c, uint64_t id, uint8_t who, uint8_t **reply, size_t *len)
 	return rpc_call_cache_begin(c, &k, reply, len);
 }
 
+/* Calls 2..39 of caller 0x55, each begun and finished: the flood. */
+static void
+flood(rpc_call_cache *c)
+{
+	uint8_t *reply;
+	size_t   len;
+	for (uint64_t id = 2; id < 40; id++) {
+		assert_int_equal(begin(c, id, 0x55, &reply, &len), RPC_CALL_CACHE_NEW);
+		rpc_call_cache_finish(c, id, (const uint8_t *) "x", 1);
+	}
+}
+
 /* Proves: an id stays bound to its caller while the call runs, however
  * many other calls come and go and however long it runs — the attack the
  * issue-14 audit found: the admin's call with id 1 runs; a stranger's
@@ -49,10 +61,7 @@ test_call_cache_running_entry_never_evicted(void **state)
 	uint8_t *reply;
 	size_t   len;
 	assert_int_equal(begin(c, 1, 0xad, &reply, &len), RPC_CALL_CACHE_NEW);
-	for (uint64_t id = 2; id < 40; id++) {
-		assert_int_equal(begin(c, id, 0x55, &reply, &len), RPC_CALL_CACHE_NEW);
-		rpc_call_cache_finish(c, id, (const uint8_t *) "x", 1);
-	}
+	flood(c);
 	struct timespec ms40 = {.tv_nsec = 40 * 1000 * 1000};
 	nanosleep(&ms40, NULL);
 	assert_int_equal(begin(c, 1, 0x55, &reply, &len), RPC_CALL_CACHE_CONFLICT);
@@ -84,10 +93,7 @@ test_call_cache_bound_drops_finished_entries_only(void **state)
 	uint8_t *reply;
 	size_t   len;
 	assert_int_equal(begin(c, 1, 0x55, &reply, &len), RPC_CALL_CACHE_NEW);
-	for (uint64_t id = 2; id < 40; id++) {
-		assert_int_equal(begin(c, id, 0x55, &reply, &len), RPC_CALL_CACHE_NEW);
-		rpc_call_cache_finish(c, id, (const uint8_t *) "y", 1);
-	}
+	flood(c);
 	assert_int_equal(begin(c, 1, 0xad, &reply, &len), RPC_CALL_CACHE_CONFLICT);
 	rpc_call_cache_finish(c, 1, (const uint8_t *) "stranger", 8);
 	assert_int_equal(begin(c, 1, 0xad, &reply, &len), RPC_CALL_CACHE_CONFLICT);
