@@ -492,6 +492,65 @@ test_hardening_partner_replay_memory_full_refuses_new_calls(void **state)
 	partner_auth_replay_free(r);
 }
 
+/* Verifies a call for relationship rel signed at ts (a fresh nonce unless
+ * nonce is given, kept in nonce_out) on r. */
+static frep_code
+verify_at(partner_auth_replay *r, const char *rel, int64_t ts, char nonce[33], frep_status *st)
+{
+	static const uint8_t payload[] = {0x0a, 0x01, 'x'};
+	const char          *sender    = "0123456789abcdef0123456789abcdef";
+	char                 ts_text[32], mac[PARTNER_AUTH_MAC_HEXLEN];
+	if (nonce[0] == '\0') {
+		partner_auth_nonce(nonce);
+	}
+	snprintf(ts_text, sizeof(ts_text), "%" PRId64, ts);
+	partner_auth_mac(SECRET, APPLY, rel, sender, ts, nonce, payload, sizeof(payload), mac);
+	return partner_auth_verify(
+	    r, SECRET, APPLY, rel, sender, ts_text, nonce, mac, payload, sizeof(payload), NULL, st);
+}
+
+/* Proves (a unit test of partner_auth on a real state file): a restart does
+ * not reopen the window for a relationship whose horizon gave way in the
+ * full table — a call for rel0 is accepted, then calls for 300 other
+ * relationships (the file holds 256), then the state is reopened (a
+ * restart) and the rel0 call is replayed: UNAUTHENTICATED. Before, rel0's
+ * horizon had been dropped and the replay was accepted (the issue-14
+ * audit: a captured MirrorRelationship replayed after 256 creates on the
+ * partner made it delete its copy of a scope). A fresh call for rel0, and
+ * one for a relationship never seen, are still accepted. */
+static void
+test_hardening_partner_replay_after_restart_beyond_the_horizon_table(void **state)
+{
+	fixture *f = *state;
+	char     path[700];
+	snprintf(path, sizeof(path), "%s/frep.db.partner-state", f->dir);
+	partner_auth_replay *r = NULL;
+	frep_status          st;
+	assert_int_equal(partner_auth_replay_open(path, &r, &st), FREP_OK);
+	int64_t t0           = partner_auth_now_ms();
+	char    captured[33] = "";
+	char    fresh[33]    = "";
+	assert_int_equal(verify_at(r, "rel0", t0, captured, &st), FREP_OK);
+	for (int i = 1; i <= 300; i++) {
+		char rel[32];
+		snprintf(rel, sizeof(rel), "other-%d", i);
+		fresh[0] = '\0';
+		assert_int_equal(verify_at(r, rel, t0 + i, fresh, &st), FREP_OK);
+	}
+	partner_auth_replay_free(r);
+	assert_int_equal(partner_auth_replay_open(path, &r, &st), FREP_OK);
+	frep_code code = verify_at(r, "rel0", t0, captured, &st);
+	print_message(
+	    "rel0's call replayed after the restart: %s %s\n", frep_code_name(code), st.message);
+	assert_int_equal(code, FREP_UNAUTHENTICATED);
+	fresh[0] = '\0';
+	assert_int_equal(verify_at(r, "rel0", partner_auth_now_ms() + 400, fresh, &st), FREP_OK);
+	fresh[0] = '\0';
+	assert_int_equal(
+	    verify_at(r, "never-seen", partner_auth_now_ms() + 400, fresh, &st), FREP_OK);
+	partner_auth_replay_free(r);
+}
+
 /* --- memory before refusal ----------------------------------------------- */
 
 /* One unsigned ApplyScopes, on a thread of its own. */
@@ -1884,6 +1943,9 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_hardening_partner_call_replayed_after_restart_refused, setup, teardown),
 	    cmocka_unit_test(test_hardening_partner_replay_memory_full_refuses_new_calls),
+	    cmocka_unit_test_setup_teardown(
+		test_hardening_partner_replay_after_restart_beyond_the_horizon_table, setup,
+		teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_hardening_unsigned_partner_call_refused_before_decoding, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

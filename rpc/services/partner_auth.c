@@ -127,6 +127,13 @@ typedef struct horizon {
 	int64_t newest;
 } horizon;
 
+/* The newest timestamp a horizon knows (before or since the start). */
+static int64_t
+horizon_ts(const horizon *h)
+{
+	return h->newest > h->floor ? h->newest : h->floor;
+}
+
 struct partner_auth_replay {
 	pthread_mutex_t mtx;
 	seen            ring[REPLAY_MAX]; /* oldest overwritten first */
@@ -134,6 +141,11 @@ struct partner_auth_replay {
 	char           *path; /* NULL: RAM only */
 	horizon         horizons[HORIZON_MAX];
 	size_t          n_horizons;
+	/* The newest timestamp of a relationship that gave way in the full
+	 * table: as loaded at start (the floor of every relationship the table
+	 * does not hold), and with those given way since (what is written). */
+	int64_t forgotten_floor;
+	int64_t forgotten;
 };
 
 partner_auth_replay *
@@ -142,6 +154,8 @@ partner_auth_replay_new(void)
 	partner_auth_replay *r = calloc(1, sizeof(*r));
 	if (r != NULL) {
 		pthread_mutex_init(&r->mtx, NULL);
+		r->forgotten_floor = INT64_MIN;
+		r->forgotten       = INT64_MIN;
 	}
 	return r;
 }
@@ -185,9 +199,11 @@ state_write(partner_auth_replay *r, frep_status *st)
 	}
 	fprintf(f, "frep-partner-state 1\nid %s\n", server_id);
 	for (size_t i = 0; i < r->n_horizons; i++) {
-		int64_t ts = r->horizons[i].newest > r->horizons[i].floor ? r->horizons[i].newest
-									  : r->horizons[i].floor;
+		int64_t ts = horizon_ts(&r->horizons[i]);
 		fprintf(f, "accepted %s %" PRId64 "\n", r->horizons[i].rel_hex, ts);
+	}
+	if (r->forgotten != INT64_MIN) {
+		fprintf(f, "forgotten %" PRId64 "\n", r->forgotten);
 	}
 	bool ok = fflush(f) == 0 && fsync(fd) == 0;
 	int  e  = errno;
@@ -234,6 +250,9 @@ partner_auth_replay_open(const char *path, partner_auth_replay **out, frep_statu
 				horizon *h = &r->horizons[r->n_horizons++];
 				memcpy(h->rel_hex, b, sizeof(h->rel_hex));
 				h->floor = ts;
+			} else if (sscanf(line, "forgotten %" SCNd64, &ts) == 1) {
+				r->forgotten_floor = ts;
+				r->forgotten       = ts;
 			} else {
 				fclose(f);
 				frep_status_set(st, FREP_INVALID_ARGUMENT,
@@ -259,8 +278,12 @@ partner_auth_replay_open(const char *path, partner_auth_replay **out, frep_statu
 	return FREP_OK;
 }
 
-/* The relationship's horizon, made if new (the one with the oldest
- * timestamp gives way when the table is full); NULL without a file. */
+/* The relationship's horizon, made if new; NULL without a file. When the
+ * table is full the one with the oldest timestamp gives way, and its
+ * timestamp is kept as "forgotten": after a restart, a relationship the
+ * table does not hold has that as its floor (a call captured for a
+ * relationship that gave way is then still refused, however many others
+ * came after it). A new horizon starts at the floor loaded at start. */
 static horizon *
 horizon_of(partner_auth_replay *r, const char *relationship)
 {
@@ -281,14 +304,17 @@ horizon_of(partner_auth_replay *r, const char *relationship)
 	if (i == HORIZON_MAX) {
 		i = 0;
 		for (size_t k = 1; k < HORIZON_MAX; k++) {
-			if (r->horizons[k].newest < r->horizons[i].newest) {
+			if (horizon_ts(&r->horizons[k]) < horizon_ts(&r->horizons[i])) {
 				i = k;
 			}
+		}
+		if (horizon_ts(&r->horizons[i]) > r->forgotten) {
+			r->forgotten = horizon_ts(&r->horizons[i]);
 		}
 	} else {
 		r->n_horizons++;
 	}
-	r->horizons[i] = (horizon){.floor = INT64_MIN, .newest = INT64_MIN};
+	r->horizons[i] = (horizon){.floor = r->forgotten_floor, .newest = INT64_MIN};
 	memcpy(r->horizons[i].rel_hex, hex, sizeof(hex));
 	return &r->horizons[i];
 }
@@ -377,8 +403,9 @@ partner_auth_verify(partner_auth_replay *r, const char *secret, const char *meth
 		return frep_status_set(st, FREP_UNAUTHENTICATED,
 		    "%s: timestamp %" PRId64 " is not after the last call accepted for "
 		    "relationship \"%s\" before this server started (%" PRId64
-		    "): a replay, or a call signed before the restart; retry",
-		    method, ts, relationship, h->floor);
+		    "; beyond the %d relationships it tracks, they share one such bound): a "
+		    "replay, or a call signed before the restart; retry",
+		    method, ts, relationship, h->floor, HORIZON_MAX);
 	}
 	if (r->ring[r->next].expires_ms > now) {
 		/* The oldest MAC remembered could still be replayed: forgetting it
