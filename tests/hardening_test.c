@@ -1183,6 +1183,56 @@ test_hardening_reply_payload_messages_are_utf8(void **state)
 	protobuf_c_message_free_unpacked(out, NULL);
 }
 
+/* Proves: text from a caller cannot make a log line of its own — an
+ * unknown method path and a Partner call's x-frep-relationship carrying a
+ * newline followed by a made-up log line, and invalid UTF-8: frepd's log
+ * (text form) has no line that starts with the forged timestamp, the
+ * newline is written "\x0a" and the bad byte "\xff", and every line is
+ * UTF-8. Before (the issue-14 audit): the forged line appeared as frepd's
+ * own, and raw invalid bytes reached the log. */
+static void
+test_hardening_log_lines_cannot_be_forged(void **state)
+{
+	fixture *f = *state;
+	node_ipc(f, 0, "a");
+	rt_node *a = &f->n[0];
+	rt_node_start(a, f->dir);
+	const char *forged = "\n2026-12-01T00:00:00.000Z frepd[1] ERROR forged line \xff";
+	char        method[160];
+	snprintf(method, sizeof(method), "/frep.v1.Nope/Call%s", forged);
+	raw_reply r;
+	raw_call(a->url, method, NULL, 0, 0, NULL, 0, &r);
+	assert_int_equal(r.code, FREP_UNIMPLEMENTED);
+	raw_reply_fini(&r);
+	char rel[160];
+	snprintf(rel, sizeof(rel), "rel1%s", forged);
+	frep_metadata md[] = {{PARTNER_AUTH_KEY_RELATIONSHIP, rel}};
+	raw_call(a->url, "/frep.v1.Partner/ApplyScope", NULL, 0, 0, md, 1, &r);
+	assert_int_equal(r.code, FREP_UNAUTHENTICATED);
+	raw_reply_fini(&r);
+	rt_node_stop_clean(a);
+
+	FILE *log = fopen(a->proc.log_path, "r");
+	assert_non_null(log);
+	char   line[4096];
+	size_t escaped = 0;
+	while (fgets(line, sizeof(line), log) != NULL) {
+		if (strncmp(line, "2026-12-01T00:00:00.000Z", 24) == 0) {
+			fail_msg("a forged line in the log: %s", line);
+		}
+		if (!is_utf8(line, strlen(line))) {
+			fail_msg("a log line that is not UTF-8: %s", line);
+		}
+		if (strstr(line,
+			"\\x0a2026-12-01T00:00:00.000Z frepd[1] ERROR forged line \\xff") != NULL) {
+			escaped++;
+		}
+	}
+	fclose(log);
+	print_message("lines quoting the forged text, escaped: %zu\n", escaped);
+	assert_true(escaped >= 1);
+}
+
 /* A ScopeConfig for 10.7.0.0 whose one reservation has name (len bytes,
  * raw), into b. */
 static void
@@ -1965,6 +2015,8 @@ main(void)
 		test_hardening_error_messages_are_utf8, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_hardening_reply_payload_messages_are_utf8, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_hardening_log_lines_cannot_be_forged, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_hardening_import_nested_string_not_text_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

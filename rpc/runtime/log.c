@@ -1,5 +1,7 @@
 #include "log.h"
 
+#include "frep_status.h"
+
 #include <stdarg.h>
 #include <stdlib.h>
 #include <stdatomic.h>
@@ -76,18 +78,36 @@ timestamp(char *buf, size_t size)
 	    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int) (tv.tv_usec / 1000) % 1000);
 }
 
-/* One fputs per line keeps lines whole between threads. */
+/* One fputs per line keeps lines whole between threads. Text that came
+ * from a peer (a method path, metadata, a name quoted in a message) must
+ * not make lines of its own or forge one: bytes that are not UTF-8 and
+ * control characters (a newline, a carriage return, an escape sequence
+ * for the terminal) are written "\xNN". */
 static void
-put_line(char *line, size_t size)
+put_line(const char *line)
 {
-	size_t len = strlen(line);
-	if (len < size - 1) {
-		line[len++] = '\n';
-		line[len]   = '\0';
-	} else {
-		line[size - 2] = '\n';
+	size_t len   = strlen(line);
+	char  *utf8  = malloc(4 * len + 1);
+	char  *clean = malloc(4 * (4 * len) + 2);
+	if (utf8 == NULL || clean == NULL) {
+		free(utf8);
+		free(clean);
+		return;
 	}
-	fputs(line, stderr);
+	frep_utf8_sanitize(line, utf8, 4 * len + 1);
+	size_t o = 0;
+	for (const unsigned char *p = (const unsigned char *) utf8; *p != '\0'; p++) {
+		if (*p < 0x20 || *p == 0x7f) {
+			o += (size_t) sprintf(clean + o, "\\x%02x", *p);
+		} else {
+			clean[o++] = (char) *p;
+		}
+	}
+	clean[o++] = '\n';
+	clean[o]   = '\0';
+	fputs(clean, stderr);
+	free(utf8);
+	free(clean);
 }
 
 static void
@@ -127,7 +147,8 @@ json_head(rpc_log_level level, const char *event)
 }
 
 /* A string that may not be valid UTF-8 (a peer's bytes): jansson refuses
- * those, so they are replaced by '?'. */
+ * those, so they are written "\xNN" (control characters jansson escapes
+ * itself). */
 static json_t *
 json_text(const char *s)
 {
@@ -135,15 +156,12 @@ json_text(const char *s)
 	if (j != NULL) {
 		return j;
 	}
-	char *copy = strdup(s);
+	size_t cap  = 4 * strlen(s) + 1;
+	char  *copy = malloc(cap);
 	if (copy == NULL) {
 		return json_string("");
 	}
-	for (char *p = copy; *p != '\0'; p++) {
-		if ((unsigned char) *p >= 0x80) {
-			*p = '?';
-		}
-	}
+	frep_utf8_sanitize(s, copy, cap);
 	j = json_string(copy);
 	free(copy);
 	return j;
@@ -173,7 +191,7 @@ rpc_log(rpc_log_level level, const char *fmt, ...)
 	timestamp(ts, sizeof(ts));
 	snprintf(line, sizeof(line), "%s frepd[%ld] %s %s", ts, (long) getpid(), level_names[level],
 	    msg);
-	put_line(line, sizeof(line));
+	put_line(line);
 }
 
 void
@@ -234,5 +252,5 @@ rpc_log_event(rpc_log_level level, const rpc_log_fields *f)
 	if (f->message != NULL && n < sizeof(line)) {
 		snprintf(line + n, sizeof(line) - n, " message=\"%s\"", f->message);
 	}
-	put_line(line, sizeof(line));
+	put_line(line);
 }
