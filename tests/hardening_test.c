@@ -34,13 +34,16 @@
 
 #include <cmocka.h>
 #include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 
 #include "fault_test_common.h"
+#include "frep_envelope.h"
 #include "frep/rpc/v1/envelope.pb-c.h"
 #include "frep/v1/dhcp_server.pb-c.h"
 #include "frep/v1/health.pb-c.h"
 #include "frep/v1/partner.pb-c.h"
+#include "frep/v1/replication.pb-c.h"
 #include "partner_auth.h"
 #include "payload_check.h"
 
@@ -1233,6 +1236,147 @@ test_hardening_log_lines_cannot_be_forged(void **state)
 	assert_true(escaped >= 1);
 }
 
+/* A recording proxy in front of a real partner (rep0 in, req0 out):
+ * records each call's method and whether it carried an authorization
+ * header, and passes the partner's answer back — or, to GetScopeDigests
+ * when evil, an answer of its own whose digest is not UTF-8. The test
+ * reads the records after joining the thread. */
+typedef struct fake_partner {
+	nng_socket sock, up;
+	bool       evil;
+	int        n;
+	char       method[64][96];
+	bool       authorized[64];
+} fake_partner;
+
+static void *
+fake_partner_main(void *arg)
+{
+	fake_partner *p = arg;
+	nng_msg      *m;
+	while (nng_recvmsg(p->sock, &m, 0) == 0) {
+		frep_request_view v;
+		frep_status       st;
+		nng_msg          *fwd = NULL, *reply = NULL;
+		if (frep_envelope_request_view(nng_msg_body(m), nng_msg_len(m), &v, &st) !=
+		    FREP_OK) {
+			nng_msg_free(m);
+			continue;
+		}
+		if (p->n < 64) {
+			snprintf(p->method[p->n], sizeof(p->method[0]), "%s", v.method);
+			p->authorized[p->n] =
+			    frep_envelope_view_metadata_get(&v, "authorization") != NULL;
+			p->n++;
+		}
+		if (__atomic_load_n(&p->evil, __ATOMIC_SEQ_CST) &&
+		    strstr(v.method, "GetScopeDigests") != NULL) {
+			Frep__V1__GetScopeDigestsResponse dr =
+			    FREP__V1__GET_SCOPE_DIGESTS_RESPONSE__INIT;
+			Frep__V1__ScopeDigest  d    = FREP__V1__SCOPE_DIGEST__INIT;
+			Frep__V1__ScopeDigest *dp[] = {&d};
+			d.scope_id                  = "10.1.0.0";
+			d.digest                    = "\xff\xfe\xc0\xaf\xed\xa0\x80";
+			dr.digests                  = dp;
+			dr.n_digests                = 1;
+			frep_response_fields f      = {
+				 .code = FREP_OK, .payload = &dr.base, .call_id = v.call_id};
+			if (nng_msg_alloc(&reply, frep_envelope_response_size(&f)) == 0) {
+				frep_envelope_response_pack(&f, nng_msg_body(reply));
+			}
+		} else if (nng_msg_dup(&fwd, m) == 0 && nng_sendmsg(p->up, fwd, 0) == 0) {
+			nng_recvmsg(p->up, &reply, 0);
+		}
+		frep_envelope_request_view_fini(&v);
+		if (reply != NULL) {
+			nng_msg_set_pipe(reply, nng_msg_get_pipe(m));
+			if (nng_sendmsg(p->sock, reply, 0) != 0) {
+				nng_msg_free(reply);
+			}
+		}
+		nng_msg_free(m);
+	}
+	return NULL;
+}
+
+/* Proves (A and a real B, a recording proxy between them): A's admin token
+ * for its partner (--partner-token-file) travels only on MirrorRelationship (AddFailover), never on
+ * the calls a MAC proves (GetScopeDigests, ApplyScopes, GetServerSettings); and a partner's reply
+ * whose string is not UTF-8 (a digest "ff fe c0 af ed a0 80") is refused
+ * INTERNAL naming the field, so it reaches neither A's replies nor A's next
+ * call. Before (the issue-14 audit, with a recording proxy): the token was
+ * on every partner call, readable on a link without TLS; the bad digest
+ * came back in ReplicateByScopeId's ScopeResult.digest_before and
+ * GetReplicationStatus, which Python's protobuf refused to decode. */
+static void
+test_hardening_partner_token_only_where_needed_and_replies_checked(void **state)
+{
+	fixture *f = *state;
+	char     tok[700], url[700];
+	snprintf(tok, sizeof(tok), "%s/partner-token", f->dir);
+	FILE *tf = fopen(tok, "w");
+	assert_non_null(tf);
+	fputs("partner-admin-token\n", tf);
+	fclose(tf);
+	chmod(tok, 0600);
+	node_ipc(f, 0, "a");
+	rt_node *a  = &f->n[0];
+	a->extra[0] = "--partner-token-file";
+	a->extra[1] = tok;
+	rt_node_start(a, f->dir);
+	rt_add_scope(a->c, "10.1.0.0", "10.1.0.10", "10.1.0.200", false);
+
+	node_ipc(f, 1, "b");
+	rt_node_start(&f->n[1], f->dir);
+	fake_partner p = {.evil = false};
+	pthread_t    t;
+	snprintf(url, sizeof(url), "ipc://%s/proxy.sock", f->dir);
+	assert_int_equal(nng_req0_open(&p.up), 0);
+	assert_int_equal(nng_dial(p.up, f->n[1].url, NULL, 0), 0);
+	assert_int_equal(nng_rep0_open(&p.sock), 0);
+	assert_int_equal(nng_listen(p.sock, url, NULL, 0), 0);
+	pthread_create(&t, NULL, fake_partner_main, &p);
+	char *scopes[] = {"10.1.0.0"};
+	rt_add_failover(a->c, "rel1", url, SECRET, scopes, 1, FREP_OK);
+
+	__atomic_store_n(&p.evil, true, __ATOMIC_SEQ_CST);
+	Frep__V1__ReplicateByScopeIdRequest rq = FREP__V1__REPLICATE_BY_SCOPE_ID_REQUEST__INIT;
+	rq.scope_ids                           = scopes;
+	rq.n_scope_ids                         = 1;
+	Frep__V1__ReplicateResponse *rr        = (Frep__V1__ReplicateResponse *) rt_call(
+		   a->c, "FailoverReplication", "ReplicateByScopeId", &rq.base, FREP_OK, NULL);
+	assert_non_null(rr);
+	assert_int_equal(rr->n_results, 1);
+	const Frep__V1__ScopeResult *res = rr->results[0];
+	print_message("ScopeResult: %s %s (digest_before \"%s\")\n", frep_code_name(res->code),
+	    res->message, res->digest_before);
+	assert_int_equal(res->code, FREP_INTERNAL);
+	assert_non_null(strstr(res->message, "digests[0].digest"));
+	assert_true(is_utf8(res->message, strlen(res->message)));
+	assert_true(is_utf8(res->digest_before, strlen(res->digest_before)));
+	protobuf_c_message_free_unpacked(&rr->base, NULL);
+
+	/* A well-behaved partner: a real replication's calls. */
+	__atomic_store_n(&p.evil, false, __ATOMIC_SEQ_CST);
+	rt_call_ok(a->c, "FailoverReplication", "ReplicateByScopeId", &rq.base);
+	nng_close(p.sock);
+	pthread_join(t, NULL);
+	nng_close(p.up);
+	int mirrors = 0, others = 0;
+	for (int i = 0; i < p.n; i++) {
+		print_message("%s %s\n", p.method[i], p.authorized[i] ? "token" : "no token");
+		if (strcmp(p.method[i], "/frep.v1.Partner/MirrorRelationship") == 0) {
+			assert_true(p.authorized[i]);
+			mirrors++;
+		} else {
+			assert_false(p.authorized[i]);
+			others++;
+		}
+	}
+	assert_true(mirrors >= 1);
+	assert_true(others >= 3);
+}
+
 /* A ScopeConfig for 10.7.0.0 whose one reservation has name (len bytes,
  * raw), into b. */
 static void
@@ -2017,6 +2161,9 @@ main(void)
 		test_hardening_reply_payload_messages_are_utf8, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_hardening_log_lines_cannot_be_forged, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_hardening_partner_token_only_where_needed_and_replies_checked, setup,
+		teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_hardening_import_nested_string_not_text_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

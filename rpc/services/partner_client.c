@@ -10,6 +10,7 @@
 #include "frep/v1/partner.pb-c.h"
 #include "frep_client.h"
 #include "log.h"
+#include "payload_check.h"
 #include "partner_auth.h"
 #include "rpc_server.h"
 
@@ -24,7 +25,7 @@ struct partner_pool {
 	pthread_mutex_t mtx;
 	partner_entry   partners[MAX_PARTNERS];
 	size_t          n;
-	char           *token;
+	char           *token_header; /* "Bearer <token>": MirrorRelationship only */
 	char           *tls_ca, *tls_cert, *tls_key;
 	uint32_t        timeout_ms;
 };
@@ -44,8 +45,15 @@ partner_pool_new(const char *token, const partner_tls *tls, uint32_t default_tim
 	}
 	pthread_mutex_init(&p->mtx, NULL);
 	p->timeout_ms = default_timeout_ms != 0 ? default_timeout_ms : 10000;
-	if (!dup_opt(&p->token, token) ||
-	    (tls != NULL &&
+	if (token != NULL) {
+		size_t n = strlen(token) + sizeof("Bearer ");
+		if ((p->token_header = malloc(n)) == NULL) {
+			partner_pool_free(p);
+			return NULL;
+		}
+		snprintf(p->token_header, n, "Bearer %s", token);
+	}
+	if ((tls != NULL &&
 		(!dup_opt(&p->tls_ca, tls->ca_file) || !dup_opt(&p->tls_cert, tls->cert_file) ||
 		    !dup_opt(&p->tls_key, tls->key_file)))) {
 		partner_pool_free(p);
@@ -64,9 +72,9 @@ partner_pool_free(partner_pool *p)
 		frep_client_close(p->partners[i].client);
 		free(p->partners[i].url);
 	}
-	if (p->token != NULL) {
-		explicit_bzero(p->token, strlen(p->token));
-		free(p->token);
+	if (p->token_header != NULL) {
+		explicit_bzero(p->token_header, strlen(p->token_header));
+		free(p->token_header);
 	}
 	free(p->tls_ca);
 	free(p->tls_cert);
@@ -90,7 +98,6 @@ client_for(partner_pool *p, const char *url, frep_status *st)
 	if (c == NULL) {
 		frep_client_options o = {
 		    .timeout_ms    = p->timeout_ms,
-		    .token         = p->token,
 		    .tls_ca_file   = p->tls_ca,
 		    .tls_cert_file = p->tls_cert,
 		    .tls_key_file  = p->tls_key,
@@ -127,6 +134,34 @@ log_failure(const char *path, const char *url, const char *rid, const frep_statu
 					.peer        = url,
 					.message     = st->message,
 				    });
+}
+
+/* A partner's reply is not signed: its strings are checked as a request's
+ * are (proto3 strings are UTF-8, no NUL) before anything of it goes on
+ * into this server's replies, its audit or the next partner call. A reply
+ * that fails is INTERNAL naming the field (gRPC's status for a reply that
+ * cannot be parsed) and is dropped. */
+static frep_code
+check_reply_text(const char *url, const char *path, ProtobufCMessage **out, frep_status *st)
+{
+	size_t   len = protobuf_c_message_get_packed_size(*out);
+	uint8_t *buf = malloc(len > 0 ? len : 1);
+	if (buf == NULL) {
+		protobuf_c_message_free_unpacked(*out, NULL);
+		*out = NULL;
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	protobuf_c_message_pack(*out, buf);
+	frep_status cst;
+	frep_code   code = rpc_payload_check_text((*out)->descriptor, buf, len, &cst);
+	free(buf);
+	if (code == FREP_OK) {
+		return FREP_OK;
+	}
+	protobuf_c_message_free_unpacked(*out, NULL);
+	*out = NULL;
+	return frep_status_set(
+	    st, FREP_INTERNAL, "partner %s: its %s reply is refused: %s", url, path, cst.message);
 }
 
 frep_code
@@ -193,18 +228,33 @@ partner_call(partner_pool *p, const char *url, const char *relationship, const c
 	free(payload);
 	snprintf(ts_text, sizeof(ts_text), "%" PRId64, ts);
 
-	frep_metadata md[] = {
-	    {PARTNER_AUTH_KEY_RELATIONSHIP, relationship}, {PARTNER_AUTH_KEY_SENDER, sender},
-	    {PARTNER_AUTH_KEY_TIMESTAMP, ts_text}, {PARTNER_AUTH_KEY_NONCE, nonce},
+	frep_metadata md[7] = {
+	    {PARTNER_AUTH_KEY_RELATIONSHIP, relationship},
+	    {PARTNER_AUTH_KEY_SENDER, sender},
+	    {PARTNER_AUTH_KEY_TIMESTAMP, ts_text},
+	    {PARTNER_AUTH_KEY_NONCE, nonce},
 	    {PARTNER_AUTH_KEY_MAC, mac},
-	    {"x-request-id", rid}, /* the caller's, carried to the partner's logs */
 	};
+	size_t n_md = 5;
+	if (rid != NULL) {
+		md[n_md++] = (frep_metadata){"x-request-id", rid}; /* to the partner's logs */
+	}
+	/* The partner's admin token goes only where the partner needs it:
+	 * creating (or taking over) a relationship there. Every other partner
+	 * call is proved by its MAC alone, and a link without TLS must not
+	 * show the token to whoever listens on it. */
+	if (p->token_header != NULL && strcmp(method, "MirrorRelationship") == 0) {
+		md[n_md++] = (frep_metadata){"authorization", p->token_header};
+	}
 	frep_call_options co = {
 	    .timeout_ms = limit,
 	    .metadata   = md,
-	    .n_metadata = rid != NULL ? 6 : 5,
+	    .n_metadata = n_md,
 	};
 	frep_code code = frep_client_call(c, path, input, m->output, out, &co, st);
+	if (code == FREP_OK && *out != NULL) {
+		code = check_reply_text(url, path, out, st);
+	}
 	if (code == FREP_UNAVAILABLE || code == FREP_DEADLINE_EXCEEDED) {
 		/* Name the partner (once), what was waited for and whose limit
 		 * it was: the caller reads this, not the partner's own log. */

@@ -24,9 +24,10 @@ typedef struct partner_tls {
 	const char *key_file;
 } partner_tls;
 
-/* token (may be NULL) is sent as the partner's admin bearer token, needed
- * only where the partner asks for one (creating a mirror relationship);
- * token and tls (may be NULL) are copied. */
+/* token (may be NULL) is sent as the partner's admin bearer token on
+ * MirrorRelationship calls only (creating, taking over or removing the
+ * relationship there: the partner asks for it there alone), never on the
+ * others, which their MAC proves; token and tls (may be NULL) are copied. */
 partner_pool *partner_pool_new(
     const char *token, const partner_tls *tls, uint32_t default_timeout_ms);
 void partner_pool_free(partner_pool *p);
