@@ -131,8 +131,10 @@ get_kea_status(Frep__V1__DataPlane_Service *service, const Frep__V1__GetKeaStatu
 		frep_status hst;
 		if (kea_push_ha_status(kea_push_socket_path(self->push), 2000, state, partner,
 			sizeof(state), &hst) != FREP_OK) {
-			snprintf(ha_error, sizeof(ha_error), "%s: %.500s", frep_code_name(hst.code),
-			    hst.message);
+			frep_status e;
+			frep_status_set(
+			    &e, hst.code, "%s: %.500s", frep_code_name(hst.code), hst.message);
+			snprintf(ha_error, sizeof(ha_error), "%s", e.message);
 		}
 	}
 	reply.ha_relationship  = rel;
@@ -197,7 +199,7 @@ dp_check(Frep__V1__Health_Service *service, const Frep__V1__HealthCheckRequest *
 		return;
 	}
 	Frep__V1__HealthCheckResponse out = FREP__V1__HEALTH_CHECK_RESPONSE__INIT;
-	char                          detail[512];
+	frep_status                   detail; /* the text: frep_status keeps it UTF-8 where cut */
 	out.status = FREP__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
 	if (!rpc_server_serving(rpc_call_server(closure_data))) {
 		out.status = FREP__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
@@ -208,18 +210,18 @@ dp_check(Frep__V1__Health_Service *service, const Frep__V1__HealthCheckRequest *
 			out.status = FREP__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__UNKNOWN;
 		} else if (s.consecutive_failures > 0) {
 			out.status = FREP__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
-			snprintf(
-			    detail, sizeof(detail), "the last push failed: %.400s", s.last_error);
-			out.detail = detail;
+			frep_status_set(&detail, FREP_UNAVAILABLE, "the last push failed: %.400s",
+			    s.last_error);
+			out.detail = detail.message;
 		} else if (s.left_out_total > 0) {
 			/* Kea serves everything else: degraded, not down. */
 			const kea_push_left_out *l = &s.left_out[0];
 			out.status = FREP__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__DEGRADED;
-			snprintf(detail, sizeof(detail),
+			frep_status_set(&detail, FREP_OK,
 			    "%u object(s) left out of Kea's configuration: %s%s%s %s %s: %.200s",
 			    s.left_out_total, l->scope[0] != '\0' ? "scope " : "server", l->scope,
 			    "", l->kind, l->key, l->message);
-			out.detail = detail;
+			out.detail = detail.message;
 		}
 	}
 	closure(&out, closure_data);
