@@ -109,12 +109,48 @@ test_call_cache_bound_drops_finished_entries_only(void **state)
 	rpc_call_cache_free(c);
 }
 
+/* Proves: the replies kept are bounded all together (256 times the largest
+ * one kept), not only in number: 300 finished calls with 100-byte replies,
+ * the bound 4,096 entries of at most 100 bytes — the oldest go once the
+ * replies pass 25,600 bytes, the newest stay. Before: all 300 kept (the
+ * issue-14 attack held about 95 MB with 4,096 tokenless calls to
+ * Introspection, whose reply is large). */
+static void
+test_call_cache_reply_bytes_bounded(void **state)
+{
+	(void) state;
+	rpc_call_cache *c = NULL;
+	assert_int_equal(rpc_call_cache_new(4096, 100, 60000, &c), 0);
+	uint8_t  big[100] = {0};
+	uint8_t *reply;
+	size_t   len;
+	for (uint64_t id = 1; id <= 300; id++) {
+		assert_int_equal(begin(c, id, 0x55, &reply, &len), RPC_CALL_CACHE_NEW);
+		rpc_call_cache_finish(c, id, big, sizeof(big));
+	}
+	assert_int_equal(begin(c, 300, 0x55, &reply, &len), RPC_CALL_CACHE_DONE);
+	free(reply);
+	assert_int_equal(begin(c, 1, 0x55, &reply, &len), RPC_CALL_CACHE_NEW);
+	int kept = 0;
+	for (uint64_t id = 2; id <= 300; id++) {
+		if (begin(c, id, 0x55, &reply, &len) == RPC_CALL_CACHE_DONE) {
+			free(reply);
+			kept++;
+		}
+	}
+	print_message("kept %d of 300 replies of 100 bytes\n", kept);
+	assert_true(kept <= 256);
+	assert_true(kept >= 200);
+	rpc_call_cache_free(c);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_call_cache_running_entry_never_evicted),
 	    cmocka_unit_test(test_call_cache_bound_drops_finished_entries_only),
+	    cmocka_unit_test(test_call_cache_reply_bytes_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

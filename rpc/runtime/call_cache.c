@@ -21,6 +21,7 @@ struct rpc_call_cache {
 	entry         **buckets;
 	size_t          n_buckets;
 	size_t          n_entries;
+	size_t          reply_bytes; /* held by finished entries' replies */
 	size_t          max_entries;
 	size_t          max_reply_bytes;
 	uint64_t        ttl_ms;
@@ -94,7 +95,8 @@ evict(rpc_call_cache *c, uint64_t now)
 	while (*pp != NULL) {
 		entry *e       = *pp;
 		bool   expired = now - e->born_ms > c->ttl_ms;
-		if (!expired && c->n_entries < c->max_entries) {
+		if (!expired && c->n_entries < c->max_entries &&
+		    c->reply_bytes <= RPC_CALL_CACHE_REPLY_BYTES_FACTOR * c->max_reply_bytes) {
 			break; /* the rest began later (a few may have finished
 				* earlier: they go at a later scan) */
 		}
@@ -108,6 +110,7 @@ evict(rpc_call_cache *c, uint64_t now)
 			c->newest = prev;
 		}
 		unlink_hash(c, e);
+		c->reply_bytes -= e->reply != NULL ? e->reply_len : 0;
 		free(e->reply);
 		free(e);
 		c->n_entries--;
@@ -195,6 +198,7 @@ rpc_call_cache_finish(rpc_call_cache *c, uint64_t call_id, const uint8_t *reply,
 		if (len <= c->max_reply_bytes && (e->reply = malloc(len > 0 ? len : 1)) != NULL) {
 			memcpy(e->reply, reply, len);
 			e->reply_len = len;
+			c->reply_bytes += len;
 		}
 	}
 	pthread_mutex_unlock(&c->mtx);

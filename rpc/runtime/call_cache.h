@@ -22,6 +22,13 @@
 
 typedef struct rpc_call_cache rpc_call_cache;
 
+/* The replies kept, all together, hold at most this many times
+ * max_reply_bytes (16 MiB for 64 KiB): beyond it the oldest finished
+ * entries go, as beyond max_entries. Without it, 4,096 small calls whose
+ * replies are large (Introspection's descriptor set, without a token)
+ * would hold about 95 MB for the time to live. */
+#define RPC_CALL_CACHE_REPLY_BYTES_FACTOR 256
+
 typedef enum rpc_call_cache_result {
 	RPC_CALL_CACHE_NEW,       /* first sight: the caller runs the call */
 	RPC_CALL_CACHE_RUNNING,   /* the first copy is still running */
