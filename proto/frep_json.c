@@ -479,6 +479,9 @@ json_to_double(const json_t *j, double *out)
 		return false;
 	}
 	const char *s = json_string_value(j);
+	if (strlen(s) != json_string_length(j)) {
+		return false; /* a NUL inside */
+	}
 	if (strcmp(s, "NaN") == 0) {
 		*out = NAN;
 		return true;
@@ -630,7 +633,9 @@ read_value(reader *r, const ProtobufCFieldDescriptor *f, const json_t *j, void *
 		const ProtobufCEnumDescriptor *ed = f->descriptor;
 		if (json_is_string(j)) {
 			const ProtobufCEnumValue *ev =
-			    protobuf_c_enum_descriptor_get_value_by_name(ed, json_string_value(j));
+			    strlen(json_string_value(j)) == json_string_length(j)
+				? protobuf_c_enum_descriptor_get_value_by_name(ed, json_string_value(j))
+				: NULL;
 			if (ev == NULL) {
 				char what[160];
 				snprintf(what, sizeof(what), "a value of %s", ed->name);
@@ -851,7 +856,10 @@ frep_json_parse_message_with(const ProtobufCMessageDescriptor *md, const char *t
 {
 	json_error_t err;
 	*out      = NULL;
-	json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+	/* \u0000 inside a string value is let through the parse so that the
+	 * field holding it is named (every string read below checks its
+	 * length against strlen); in a member name jansson refuses it. */
+	json_t *j = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
 	if (j == NULL) {
 		/* jansson names its own flag for a \u0000 escape; say what
 		 * is refused instead (a proto3 string is text without NUL). */

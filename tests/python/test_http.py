@@ -165,8 +165,17 @@ class HttpTest(unittest.TestCase):
                    "relationship.scopeIds[0]: 7 is not a string")
         self.error(400, "invalid_argument", "/frep.v1.DhcpServer/GetScope",
                    {"scopeId": "10.0.0.0", "colour": "red"}, 'no field "colour"')
+        # A \u0000 in a string is refused naming the field (the binary
+        # path names it too); in a member name jansson refuses it, by line
+        # and column.
         self.error(400, "invalid_argument", "/frep.v1.DhcpServer/GetScope",
-                   b'{"scopeId": "a\\u0000b"}', "line 1, column", "NUL")
+                   b'{"scopeId": "a\\u0000b"}', "scopeId", "NUL")
+        self.error(400, "invalid_argument", "/frep.v1.DhcpServer/AddScope",
+                   b'{"scopeId": "10.78.0.0", "subnetMask": "255.255.255.0", '
+                   b'"startRange": "10.78.0.10", "endRange": "10.78.0.20", '
+                   b'"name": "Office\\u0000; DROP"}', "name", "NUL")
+        self.error(400, "invalid_argument", "/frep.v1.DhcpServer/GetScope",
+                   b'{"scope\\u0000Id": "a"}', "line 1, column", "NUL")
         # The server's own validation, named as on nng.
         self.error(400, "invalid_argument", "/frep.v1.DhcpServer/AddScope",
                    {"scopeId": "10.0.0.300", "subnetMask": "255.255.255.0"}, "10.0.0.300")
