@@ -145,10 +145,40 @@ usage(FILE *out)
 	    "  --help                   print this help and exit\n"
 	    "  --version                print the version and exit\n"
 	    "\n"
-	    "A listener that is not on loopback needs TLS or an admin token.\n",
+	    "A listener that is not on loopback needs TLS or an admin token. At start\n"
+	    "frepd raises its soft descriptor limit (RLIMIT_NOFILE) to the hard one.\n",
 	    FREPD_DEFAULT_DB, RPC_DEFAULT_MAX_MESSAGE_BYTES, (unsigned) RPC_CONN_LIMIT_DEFAULT,
 	    (unsigned) RPC_CONN_LIMIT_MAX, AUTO_SYNC_DEBOUNCE_MS_DEFAULT,
 	    AUTO_SYNC_BACKOFF_MAX_MS_DEFAULT, AUTO_SYNC_BACKOFF_MIN_MS_DEFAULT);
+}
+
+/* --- descriptors ---------------------------------------------------------- */
+
+/* Raises the soft descriptor limit to the hard one, as common servers do
+ * (a systemd service starts with 1,024 soft, 524,288 hard): every listener
+ * may keep --max-connections connections, and the soft default is below
+ * a few listeners' sum. Logs the figure it runs with. */
+static void
+raise_nofile_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		return;
+	}
+	rlim_t was = rl.rlim_cur;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+			rpc_log(RPC_LOG_WARN,
+			    "cannot raise the descriptor limit from %llu to %llu: %s",
+			    (unsigned long long) was, (unsigned long long) rl.rlim_max,
+			    strerror(errno));
+			return;
+		}
+	}
+	rpc_log(RPC_LOG_INFO, "descriptor limit %llu (was %llu; hard limit %llu)",
+	    (unsigned long long) rl.rlim_cur, (unsigned long long) was,
+	    (unsigned long long) rl.rlim_max);
 }
 
 static int
@@ -985,6 +1015,7 @@ main(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	raise_nofile_limit();
 
 	rpc_server_options opts = {
 	    .worker_threads     = o.threads,

@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -25,6 +26,7 @@
 #include <string.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -83,6 +85,21 @@ node_ipc(fixture *f, int i, const char *name)
 	char url[600];
 	snprintf(url, sizeof(url), "ipc://%s/%s.sock", f->dir, name);
 	rt_node_init(&f->n[i], f->dir, name, url);
+}
+
+/* Node a on ipc:// and on url, fmt with a port of its own (one %d) that is
+ * held (bound, not listening) until the caller closes *held after the
+ * start; the port in *port. Not started. */
+static rt_node *
+node_ipc_and(fixture *f, const char *fmt, char *url, size_t size, int *held, int *port)
+{
+	*port = rt_hold_port(held);
+	snprintf(url, size, fmt, *port);
+	node_ipc(f, 0, "a");
+	rt_node *a  = &f->n[0];
+	a->extra[0] = "--listen";
+	a->extra[1] = url;
+	return a;
 }
 
 /* Writes TOKEN to <dir>/token with the given mode; its path into path. */
@@ -1525,14 +1542,9 @@ static void
 test_hardening_connections_beyond_the_listener_limit_closed(void **state)
 {
 	fixture *f = *state;
-	int      held;
-	int      port = rt_hold_port(&held);
+	int      held, port;
 	char     tcp[64];
-	snprintf(tcp, sizeof(tcp), "tcp://127.0.0.1:%d", port);
-	node_ipc(f, 0, "a");
-	rt_node *a  = &f->n[0];
-	a->extra[0] = "--listen";
-	a->extra[1] = tcp;
+	rt_node *a  = node_ipc_and(f, "tcp://127.0.0.1:%d", tcp, sizeof(tcp), &held, &port);
 	a->extra[2] = "--max-connections";
 	a->extra[3] = "8";
 	rt_node_start(a, f->dir);
@@ -1620,6 +1632,163 @@ test_hardening_connections_beyond_the_listener_limit_closed(void **state)
 	}
 	char digest[65];
 	rt_digest(a->c, "10.12.0.0", digest);
+	assert_string_not_equal(digest, "");
+}
+
+/* --- floods at the descriptor limit --------------------------------------- */
+
+/* A non-blocking connect to 127.0.0.1:port (the server may not accept it
+ * yet: its queue is full under a flood). */
+static int
+connect_nb(int port)
+{
+	int                fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t) port)};
+	sa.sin_addr.s_addr    = htonl(INADDR_LOOPBACK);
+	assert_true(fd >= 0);
+	int rv = connect(fd, (struct sockaddr *) &sa, sizeof(sa));
+	assert_true(rv == 0 || errno == EINPROGRESS);
+	return fd;
+}
+
+/* Silent peers: n non-blocking connects to port that never send a byte;
+ * with reopen, each one the server closes is re-opened, as an attacker
+ * would. */
+typedef struct flood {
+	int            port, n;
+	bool           reopen;
+	struct pollfd *pf;
+	long           closed; /* by the server (EOF or reset) */
+} flood;
+
+/* One pass: counts (and with reopen re-opens) the peers the server closed. */
+static void
+flood_poll(flood *fl, int timeout_ms)
+{
+	poll(fl->pf, (nfds_t) fl->n, timeout_ms);
+	for (int i = 0; i < fl->n; i++) {
+		if (fl->pf[i].fd < 0 || fl->pf[i].revents == 0) {
+			continue;
+		}
+		char    b[64];
+		ssize_t r = read(fl->pf[i].fd, b, sizeof(b));
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			continue;
+		}
+		close(fl->pf[i].fd);
+		fl->pf[i].fd = fl->reopen ? connect_nb(fl->port) : -1;
+		fl->closed++;
+	}
+}
+
+static void
+flood_open(flood *fl, int port, int n, bool reopen)
+{
+	*fl    = (flood){.port = port, .n = n, .reopen = reopen};
+	fl->pf = calloc((size_t) n, sizeof(*fl->pf));
+	for (int i = 0; i < n; i++) {
+		fl->pf[i] = (struct pollfd){.fd = connect_nb(port), .events = POLLIN};
+	}
+}
+
+static void
+flood_close(flood *fl)
+{
+	for (int i = 0; i < fl->n; i++) {
+		if (fl->pf[i].fd >= 0) {
+			close(fl->pf[i].fd);
+		}
+	}
+	free(fl->pf);
+}
+
+/* Lowers a running frepd's descriptor limit (soft and hard) to n, as
+ * `prlimit --nofile=n:n` would: frepd raised its soft limit to the hard one
+ * at start. */
+static void
+limit_descriptors(pid_t pid, rlim_t n)
+{
+	struct rlimit rl = {n, n};
+	assert_int_equal(prlimit(pid, RLIMIT_NOFILE, &rl, NULL), 0);
+}
+
+static int
+open_descriptors(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int) pid);
+	DIR *d = opendir(path);
+	int  n = 0;
+	if (d == NULL) {
+		return -1;
+	}
+	while (readdir(d) != NULL) {
+		n++;
+	}
+	closedir(d);
+	return n - 2;
+}
+
+/* Proves (fault 2 of the connections review): a burst of 3,000 silent
+ * connects to a ws:// listener of a frepd limited to 256 descriptors is
+ * still closed by the server — the upgrade guard keeps /proc/net/tcp and
+ * /proc/self/fd open and reads them again at each scan, so it works at the
+ * descriptor limit — and the ipc:// admin client is served afterwards.
+ * Before: the guard opened both at every scan, which failed with EMFILE at
+ * the limit: 0 of 3,000 closed in 35 s, and frepd stalled until the
+ * attacker let go. frepd also raises its soft descriptor limit to the hard
+ * one at start (it kept the soft limit it was started with). */
+static void
+test_hardening_ws_burst_at_the_descriptor_limit_closed(void **state)
+{
+	fixture *f = *state;
+	int      held, port;
+	char     ws[128];
+	rt_node *a = node_ipc_and(f, "ws://127.0.0.1:%d/frep", ws, sizeof(ws), &held, &port);
+	/* Started with a soft limit below the hard one (a systemd service's
+	 * 1,024): frepd raises it to the hard one, and logs it. */
+	struct rlimit mine;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &mine), 0);
+	struct rlimit low = {mine.rlim_max > 1024 ? 1024 : mine.rlim_max, mine.rlim_max};
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	rt_node_start(a, f->dir);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &mine), 0);
+	close(held);
+	struct rlimit theirs;
+	assert_int_equal(prlimit(a->proc.pid, RLIMIT_NOFILE, NULL, &theirs), 0);
+	assert_true(theirs.rlim_cur == mine.rlim_max);
+	assert_true(rt_file_contains(a->proc.log_path, "descriptor limit"));
+	rt_add_scope(a->c, "10.13.0.0", "10.13.0.10", "10.13.0.200", false);
+	limit_descriptors(a->proc.pid, 256); /* LIMIT */
+
+	enum { N = 3000, LIMIT = 256 };
+	flood    fl;
+	uint64_t start = now_ms();
+	flood_open(&fl, port, N, false);
+	uint64_t opened = now_ms() - start;
+	/* Many of the 3,000 never reach frepd (the kernel's accept queue holds
+	 * 129; a silent client does not learn that its connection was dropped):
+	 * what counts is that those frepd took are closed, so that its
+	 * descriptors come back. */
+	int  most = 0, fds = 0;
+	bool back = false;
+	while (now_ms() - start < 60000 && !back) {
+		flood_poll(&fl, 200);
+		fds  = open_descriptors(a->proc.pid);
+		most = fds > most ? fds : most;
+		back = now_ms() - start > 5000 && fds < LIMIT - 64 && fl.closed >= LIMIT - 64;
+	}
+	long closed = fl.closed;
+	print_message("%d silent ws:// connects in %" PRIu64 " ms against a limit of %d "
+		      "descriptors: frepd held up to %d; %ld closed by the server in %" PRIu64
+		      " ms, then frepd held %d\n",
+	    N, opened, LIMIT, most, closed, now_ms() - start, fds);
+	flood_close(&fl);
+	assert_true(most >= LIMIT - 8); /* the burst did reach the limit */
+	assert_true(back);
+	assert_int_equal(rt_wait_healthy(a->url, NULL, 15000), 0);
+	char digest[65];
+	rt_digest(a->c, "10.13.0.0", digest);
 	assert_string_not_equal(digest, "");
 }
 
@@ -1919,6 +2088,8 @@ main(void)
 		test_hardening_ws_peers_that_never_upgrade_are_dropped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_hardening_connections_beyond_the_listener_limit_closed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_hardening_ws_burst_at_the_descriptor_limit_closed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_hardening_store_files_private_and_no_core_dumps, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
