@@ -36,6 +36,7 @@
 
 #include <cmocka.h>
 #include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 
 #include "fault_test_common.h"
@@ -1792,6 +1793,93 @@ test_hardening_ws_burst_at_the_descriptor_limit_closed(void **state)
 	assert_string_not_equal(digest, "");
 }
 
+/* An HTTP call on a thread of its own: its status (0 if the connection
+ * closed without an answer) and body. */
+typedef struct http_call {
+	int         port;
+	const char *path, *auth, *body;
+	int         status;
+	uint64_t    took_ms;
+	char       *reply;
+	pthread_t   thread;
+} http_call;
+
+static void *
+http_call_main(void *arg)
+{
+	http_call *hc    = arg;
+	uint64_t   start = now_ms();
+	hc->status =
+	    http_post(hc->port, hc->path, hc->auth, hc->body, strlen(hc->body), &hc->reply);
+	hc->took_ms = now_ms() - start;
+	return NULL;
+}
+
+/* Proves (fault 3 of the connections review): an HTTP call in flight (a
+ * GetReplicationStatus waiting on a partner that takes the request and never
+ * answers, with --partner-timeout-ms 8000) survives 400 idle connections
+ * opened meanwhile: the endpoint's bound (256 open) closes idle ones first
+ * (at least 400 - 256 of them), and the call gets its answer. Before:
+ * the oldest were closed whatever they were doing, the caller's first
+ * ("Remote end closed connection without response"; for a write, an
+ * outcome unknown). */
+static void
+test_hardening_http_call_in_flight_outlives_idle_connections(void **state)
+{
+	fixture    *f = *state;
+	static char tok[700], http[64];
+	write_token_file(f, tok, sizeof(tok), 0600);
+	int held, bhold;
+	int port  = rt_hold_port(&held);
+	int bport = rt_hold_port(&bhold);
+	snprintf(http, sizeof(http), "http://127.0.0.1:%d", port);
+	rt_node *a            = node_with_token(f, tok);
+	a->extra[2]           = "--http";
+	a->extra[3]           = http;
+	a->partner_timeout_ms = 8000;
+	rt_node_start(a, f->dir);
+	close(held);
+	/* B on a port the test holds until B is gone. */
+	char burl[64];
+	snprintf(burl, sizeof(burl), "tcp://127.0.0.1:%d", bport);
+	rt_node_init(&f->n[1], f->dir, "b", burl);
+	rt_node_start(&f->n[1], f->dir);
+	rt_add_scope(a->c, "10.14.0.0", "10.14.0.10", "10.14.0.200", false);
+	char *scopes[] = {"10.14.0.0"};
+	rt_add_failover(a->c, "slow", burl, SECRET, scopes, 1, FREP_OK);
+	assert_int_not_equal(tu_proc_stop(&f->n[1].proc, SIGKILL, 10000), -1);
+	/* In B's place, a REP socket that takes requests and never answers. */
+	nng_socket mute;
+	assert_int_equal(nng_rep0_open(&mute), 0);
+	close(bhold);
+	assert_int_equal(nng_listen(mute, burl, NULL, 0), 0);
+
+	http_call hc    = {.port = port,
+	       .path             = "/frep.v1.FailoverReplication/GetReplicationStatus",
+	       .auth             = "Bearer " TOKEN,
+	       .body             = "{\"names\":[\"slow\"]}"};
+	uint64_t  start = now_ms();
+	assert_int_equal(pthread_create(&hc.thread, NULL, http_call_main, &hc), 0);
+	usleep(1000 * 1000); /* the call is waiting on the partner */
+	enum { IDLE = 400, BOUND = 256 };
+	flood fl;
+	flood_open(&fl, port, IDLE, false);
+	while (now_ms() - start < 6000) {
+		flood_poll(&fl, 200);
+	}
+	pthread_join(hc.thread, NULL);
+	flood_poll(&fl, 0);
+	long closed = fl.closed;
+	flood_close(&fl);
+	print_message("HTTP call in flight, then %d idle connections: %ld idle ones closed by "
+		      "the server; the call answered HTTP %d after %" PRIu64 " ms: %.400s\n",
+	    IDLE, closed, hc.status, hc.took_ms, hc.reply != NULL ? hc.reply : "");
+	assert_int_not_equal(hc.status, 0);
+	assert_true(closed >= IDLE - BOUND);
+	free(hc.reply);
+	nng_close(mute);
+}
+
 /* --- files and processes ------------------------------------------------- */
 
 /* Proves: frep.db, its WAL and the partner state file are created 0600
@@ -2090,6 +2178,8 @@ main(void)
 		test_hardening_connections_beyond_the_listener_limit_closed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_hardening_ws_burst_at_the_descriptor_limit_closed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_hardening_http_call_in_flight_outlives_idle_connections, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_hardening_store_files_private_and_no_core_dumps, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

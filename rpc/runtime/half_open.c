@@ -4,6 +4,8 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/tcp.h> /* struct tcp_info with tcpi_bytes_received */
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -34,6 +36,7 @@ struct rpc_half_open {
 	size_t          n_pend;
 	uint64_t        dropped;
 	bool            stats_pipes; /* pipes from nng statistics, not callbacks */
+	bool            idle_first;  /* beyond the bound, idle connections go first */
 	/* Opened once and kept: at the descriptor limit (what a flood causes)
 	 * an fopen or opendir per scan fails with EMFILE and leaves the guard
 	 * blind just when it is needed. Re-read with rewind/rewinddir. */
@@ -152,6 +155,38 @@ rpc_half_open_pipe_removed(rpc_half_open *h, nng_pipe p)
 }
 
 void
+rpc_half_open_idle_first(rpc_half_open *h)
+{
+	pthread_mutex_lock(&h->mtx);
+	h->idle_first = true;
+	pthread_mutex_unlock(&h->mtx);
+}
+
+/* What a connection is doing, from the kernel's counters of our own socket
+ * (no descriptor opened): 0 the peer never sent a byte; 1 idle, everything
+ * received was answered after (we sent data since the last data came in);
+ * 2 a request in progress (data came in after our last answer, or none was
+ * sent yet): a call in flight, or a request still arriving. */
+static int
+activity_rank(int fd)
+{
+	struct tcp_info ti;
+	socklen_t       len = sizeof(ti);
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+	    len < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof(ti.tcpi_bytes_received)) {
+		return 2; /* cannot tell: as if busy, the last to go */
+	}
+	if (ti.tcpi_bytes_received == 0) {
+		return 0;
+	}
+	if (ti.tcpi_bytes_acked > 0 && ti.tcpi_last_data_sent <= ti.tcpi_last_data_recv) {
+		return 1; /* sent no longer ago than the last data came in */
+	}
+	return 2;
+}
+
+void
 rpc_half_open_pipes_from_stats(rpc_half_open *h)
 {
 	pthread_mutex_lock(&h->mtx);
@@ -217,6 +252,7 @@ typedef struct conn {
 	uint64_t      first_seen_ms;
 	int           fd;
 	size_t        port; /* index in the scan's ports */
+	int           rank; /* idle_first: 0 never sent, 1 answered, 2 request in progress */
 } conn;
 
 /* Appends the established connections on the watched ports that are not
@@ -281,10 +317,14 @@ fd_is(int fd, unsigned long inode)
 	return strcmp(link, want) == 0;
 }
 
+/* Oldest first; with idle_first, by rank before age. */
 static int
 by_age(const void *a, const void *b)
 {
 	const conn *x = a, *y = b;
+	if (x->rank != y->rank) {
+		return x->rank < y->rank ? -1 : 1;
+	}
 	return x->first_seen_ms < y->first_seen_ms ? -1 : x->first_seen_ms > y->first_seen_ms;
 }
 
@@ -345,6 +385,7 @@ rpc_half_open_scan(rpc_half_open *h, const int *ports, size_t n_ports, uint64_t 
 			continue;
 		}
 		c[i].first_seen_ms = now_ms;
+		c[i].rank          = h->idle_first ? activity_rank(c[i].fd) : 0;
 		for (size_t k = 0; k < h->n_pend; k++) {
 			if (h->pend[k].inode == c[i].inode) {
 				c[i].first_seen_ms = h->pend[k].first_seen_ms;

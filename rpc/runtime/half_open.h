@@ -52,6 +52,13 @@ void           rpc_half_open_free(rpc_half_open *h);
  * shuts nothing down. */
 void rpc_half_open_pipes_from_stats(rpc_half_open *h);
 
+/* Beyond the bound, close idle connections before busy ones (the HTTP
+ * endpoint's guard): first those whose peer never sent a byte, then those
+ * whose last request was answered, and only then those with a request in
+ * progress (a call in flight looks the same as a request still arriving);
+ * oldest first within each. From each socket's TCP_INFO. */
+void rpc_half_open_idle_first(rpc_half_open *h);
+
 /* Pipe callbacks: a pipe (an upgraded connection) appeared or went. */
 void rpc_half_open_pipe_added(rpc_half_open *h, nng_pipe p);
 void rpc_half_open_pipe_removed(rpc_half_open *h, nng_pipe p);
