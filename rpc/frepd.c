@@ -10,6 +10,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -20,9 +21,11 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <nng/nng.h>
+#include <nng/supplemental/util/platform.h>
 
 #include "data_plane_service.h"
 #include "dhcp_service.h"
@@ -41,6 +44,7 @@
 #include "auto_sync.h"
 #include "replication_service.h"
 #include "conn_limit.h"
+#include "half_open.h"
 #include "rpc_server.h"
 
 extern const uint8_t frep_descriptor_set[];
@@ -94,7 +98,10 @@ usage(FILE *out)
 	    "  --max-message-bytes N    largest request accepted (default %u)\n"
 	    "  --max-connections N      connections each listener keeps open once their\n"
 	    "                           handshake is done; more are closed at once\n"
-	    "                           (default %u, at most %u)\n"
+	    "                           (default %u, at most %u). Connections still in\n"
+	    "                           their handshake (SP header, TLS, HTTP upgrade):\n"
+	    "                           at most %u per listener (the oldest closed), each\n"
+	    "                           closed after %u ms\n"
 	    "  --log-level LEVEL        error, warn, info or debug (default info); every\n"
 	    "                           call is logged (failures at info, the rest at debug)\n"
 	    "  --log-format FORMAT      text (default) or json: one object a line with time,\n"
@@ -145,10 +152,173 @@ usage(FILE *out)
 	    "  --help                   print this help and exit\n"
 	    "  --version                print the version and exit\n"
 	    "\n"
-	    "A listener that is not on loopback needs TLS or an admin token.\n",
+	    "A listener that is not on loopback needs TLS or an admin token. At start\n"
+	    "frepd raises its soft descriptor limit (RLIMIT_NOFILE) to the hard one.\n",
 	    FREPD_DEFAULT_DB, RPC_DEFAULT_MAX_MESSAGE_BYTES, (unsigned) RPC_CONN_LIMIT_DEFAULT,
-	    (unsigned) RPC_CONN_LIMIT_MAX, AUTO_SYNC_DEBOUNCE_MS_DEFAULT,
+	    (unsigned) RPC_CONN_LIMIT_MAX, (unsigned) RPC_HALF_OPEN_MAX,
+	    (unsigned) RPC_HALF_OPEN_DEADLINE_MS, AUTO_SYNC_DEBOUNCE_MS_DEFAULT,
 	    AUTO_SYNC_BACKOFF_MAX_MS_DEFAULT, AUTO_SYNC_BACKOFF_MIN_MS_DEFAULT);
+}
+
+/* --- descriptors ---------------------------------------------------------- */
+
+/* Raises the soft descriptor limit to the hard one, as common servers do
+ * (a systemd service starts with 1,024 soft, 524,288 hard): every listener
+ * may keep --max-connections connections, and the soft default is below
+ * a few listeners' sum. Logs the figure it runs with. */
+static void
+raise_nofile_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		return;
+	}
+	rlim_t was = rl.rlim_cur;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+			rpc_log(RPC_LOG_WARN,
+			    "cannot raise the descriptor limit from %llu to %llu: %s",
+			    (unsigned long long) was, (unsigned long long) rl.rlim_max,
+			    strerror(errno));
+			return;
+		}
+	}
+	rpc_log(RPC_LOG_INFO, "descriptor limit %llu (was %llu; hard limit %llu)",
+	    (unsigned long long) rl.rlim_cur, (unsigned long long) was,
+	    (unsigned long long) rl.rlim_max);
+}
+
+/* --- tcp:// and tls+tcp:// handshake guard ------------------------------- */
+
+/* nng gives a tcp:// or tls+tcp:// peer 10 s to finish its handshake but
+ * keeps any number of them waiting: 1,500 silent connects held every
+ * descriptor of a frepd limited to 1,024 (tcp:// calls took up to 9 s, and
+ * the ipc:// listener could not be re-created). This thread bounds them
+ * as ws:// listeners are (half_open.h): per listener at most
+ * RPC_HALF_OPEN_MAX waiting, the oldest closed beyond, and none past the
+ * deadline; the pipes (finished handshakes) come from nng's statistics. */
+#define SP_GUARD_PERIOD_MS 200
+#define SP_GUARD_LOG_MS    1000
+
+typedef struct sp_guard {
+	pthread_t       thread;
+	pthread_mutex_t mtx;
+	pthread_cond_t  cv;
+	bool            stop;
+	bool            running;
+	rpc_half_open  *h;
+	int             ports[MAX_LISTEN];
+	size_t          n_ports;
+} sp_guard;
+
+/* The port of a tcp:// or tls+tcp:// URL (host:port, IPv6 in brackets);
+ * 0 for any other. */
+static int
+sp_url_port(const char *url)
+{
+	if (url == NULL ||
+	    (strncmp(url, "tcp://", 6) != 0 && strncmp(url, "tcp4://", 7) != 0 &&
+		strncmp(url, "tcp6://", 7) != 0 && strncmp(url, "tls+tcp://", 10) != 0 &&
+		strncmp(url, "tls+tcp4://", 11) != 0 && strncmp(url, "tls+tcp6://", 11) != 0)) {
+		return 0;
+	}
+	const char *colon = strrchr(url, ':');
+	const char *rb    = strrchr(url, ']');
+	if (colon == NULL || (rb != NULL && rb > colon) || colon[1] == '\0') {
+		return 0;
+	}
+	char *end = NULL;
+	long  p   = strtol(colon + 1, &end, 10);
+	return (*end == '\0' || *end == '/') && p > 0 && p < 65536 ? (int) p : 0;
+}
+
+static void *
+sp_guard_main(void *arg)
+{
+	sp_guard *g        = arg;
+	uint64_t  unlogged = 0;
+	uint64_t  last_log = 0;
+	pthread_mutex_lock(&g->mtx);
+	while (!g->stop) {
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += SP_GUARD_PERIOD_MS * 1000000L;
+		until.tv_sec += until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&g->cv, &g->mtx, &until);
+		if (g->stop) {
+			break;
+		}
+		pthread_mutex_unlock(&g->mtx);
+		uint64_t now = nng_clock();
+		unlogged += rpc_half_open_scan(g->h, g->ports, g->n_ports, now);
+		if (unlogged > 0 && now - last_log >= SP_GUARD_LOG_MS) {
+			rpc_log(RPC_LOG_WARN,
+			    "closed %llu tcp connections that had not finished their handshake "
+			    "within %d ms or were over %d pending on their listener",
+			    (unsigned long long) unlogged, RPC_HALF_OPEN_DEADLINE_MS,
+			    RPC_HALF_OPEN_MAX);
+			unlogged = 0;
+			last_log = now;
+		}
+		pthread_mutex_lock(&g->mtx);
+	}
+	pthread_mutex_unlock(&g->mtx);
+	if (unlogged > 0) {
+		rpc_log(RPC_LOG_WARN,
+		    "closed %llu tcp connections that had not finished their handshake within %d "
+		    "ms or were over %d pending on their listener",
+		    (unsigned long long) unlogged, RPC_HALF_OPEN_DEADLINE_MS, RPC_HALF_OPEN_MAX);
+	}
+	return NULL;
+}
+
+/* Starts the guard if server has tcp:// or tls+tcp:// listeners. */
+static frep_code
+sp_guard_start(sp_guard *g, rpc_server *server, size_t n_listen, frep_status *st)
+{
+	for (size_t i = 0; i < n_listen && g->n_ports < MAX_LISTEN; i++) {
+		int port = sp_url_port(rpc_server_bound_url(server, i));
+		if (port > 0) {
+			g->ports[g->n_ports++] = port;
+		}
+	}
+	if (g->n_ports == 0) {
+		return FREP_OK;
+	}
+	if ((g->h = rpc_half_open_new(RPC_HALF_OPEN_DEADLINE_MS, RPC_HALF_OPEN_MAX)) == NULL) {
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	rpc_half_open_pipes_from_stats(g->h);
+	pthread_mutex_init(&g->mtx, NULL);
+	pthread_cond_init(&g->cv, NULL);
+	int rv = pthread_create(&g->thread, NULL, sp_guard_main, g);
+	if (rv != 0) {
+		return frep_status_set(
+		    st, FREP_INTERNAL, "handshake guard thread: %s", strerror(rv));
+	}
+	g->running = true;
+	return FREP_OK;
+}
+
+static void
+sp_guard_stop(sp_guard *g)
+{
+	if (g->running) {
+		pthread_mutex_lock(&g->mtx);
+		g->stop = true;
+		pthread_cond_broadcast(&g->cv);
+		pthread_mutex_unlock(&g->mtx);
+		pthread_join(g->thread, NULL);
+		g->running = false;
+	}
+	if (g->h != NULL) {
+		pthread_mutex_destroy(&g->mtx);
+		pthread_cond_destroy(&g->cv);
+		rpc_half_open_free(g->h);
+		g->h = NULL;
+	}
 }
 
 static int
@@ -909,6 +1079,7 @@ main(int argc, char **argv)
 	int               exit_code       = 1;
 	int               lock_fd         = -1;
 	sigset_t          sigs;
+	sp_guard          guard = {0};
 	char              state_path[PATH_MAX + 32];
 
 	/* glibc keeps a malloc arena per thread, each holding on to what its
@@ -985,6 +1156,7 @@ main(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	raise_nofile_limit();
 
 	rpc_server_options opts = {
 	    .worker_threads     = o.threads,
@@ -1100,6 +1272,9 @@ main(int argc, char **argv)
 	if (http != NULL && rpc_http_start(http, &st) != FREP_OK) {
 		goto fail;
 	}
+	if (sp_guard_start(&guard, server, o.n_listen, &st) != FREP_OK) {
+		goto fail;
+	}
 
 	for (size_t i = 0; i < o.n_listen; i++) {
 		rpc_log(RPC_LOG_INFO, "listening on %s", rpc_server_bound_url(server, i));
@@ -1117,6 +1292,7 @@ main(int argc, char **argv)
 	}
 	rpc_log(RPC_LOG_INFO, "%s received: draining calls in flight", strsignal(sig));
 	notify_service_manager("STOPPING=1");
+	sp_guard_stop(&guard);
 	rpc_server_shutdown(server, o.drain_ms);
 	rpc_http_free(http);
 	http = NULL;
@@ -1127,6 +1303,7 @@ main(int argc, char **argv)
 fail:
 	rpc_log(RPC_LOG_ERROR, "%s: %s", frep_code_name(st.code), st.message);
 out:
+	sp_guard_stop(&guard);
 	/* The server first: no handler may run once the services and the store
 	 * they use are gone. */
 	if (server != NULL) {

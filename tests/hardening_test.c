@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -25,6 +26,7 @@
 #include <string.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -86,6 +88,21 @@ node_ipc(fixture *f, int i, const char *name)
 	char url[600];
 	snprintf(url, sizeof(url), "ipc://%s/%s.sock", f->dir, name);
 	rt_node_init(&f->n[i], f->dir, name, url);
+}
+
+/* Node a on ipc:// and on url, fmt with a port of its own (one %d) that is
+ * held (bound, not listening) until the caller closes *held after the
+ * start; the port in *port. Not started. */
+static rt_node *
+node_ipc_and(fixture *f, const char *fmt, char *url, size_t size, int *held, int *port)
+{
+	*port = rt_hold_port(held);
+	snprintf(url, size, fmt, *port);
+	node_ipc(f, 0, "a");
+	rt_node *a  = &f->n[0];
+	a->extra[0] = "--listen";
+	a->extra[1] = url;
+	return a;
 }
 
 /* Writes TOKEN to <dir>/token with the given mode; its path into path. */
@@ -1631,9 +1648,10 @@ tcp_connect(int port)
 	return fd;
 }
 
-/* Sum of the "closed N ws connections" lines in a log. */
+/* Sum of the "closed N <what>" lines in a log ("ws connections", "tcp
+ * connections"); the first one's N in *first. */
 static long
-dropped_in_log(const char *log, long *first)
+dropped_in_log(const char *log, const char *what, long *first)
 {
 	FILE *f = fopen(log, "r");
 	char  line[1024];
@@ -1642,8 +1660,7 @@ dropped_in_log(const char *log, long *first)
 	while (fgets(line, sizeof(line), f) != NULL) {
 		const char *p = strstr(line, "closed ");
 		long        n = 0;
-		if (p != NULL && strstr(p, "ws connections") != NULL &&
-		    sscanf(p, "closed %ld", &n) == 1) {
+		if (p != NULL && strstr(p, what) != NULL && sscanf(p, "closed %ld", &n) == 1) {
 			if (total == 0) {
 				*first = n;
 			}
@@ -1756,7 +1773,7 @@ test_hardening_ws_peers_that_never_upgrade_are_dropped(void **state)
 	rt_digest(a->c, "10.2.0.0", digest);
 	assert_string_not_equal(digest, "");
 	long first   = 0;
-	long dropped = dropped_in_log(a->proc.log_path, &first);
+	long dropped = dropped_in_log(a->proc.log_path, "ws connections", &first);
 	print_message("ws peers closed by the server: %ld of %d; within 5 s: %d of %d on the "
 		      "first listener, %d of %d on the second (the rest at the 10 s deadline): at "
 		      "most 64 held waiting per listener\n",
@@ -1778,14 +1795,9 @@ static void
 test_hardening_connections_beyond_the_listener_limit_closed(void **state)
 {
 	fixture *f = *state;
-	int      held;
-	int      port = rt_hold_port(&held);
+	int      held, port;
 	char     tcp[64];
-	snprintf(tcp, sizeof(tcp), "tcp://127.0.0.1:%d", port);
-	node_ipc(f, 0, "a");
-	rt_node *a  = &f->n[0];
-	a->extra[0] = "--listen";
-	a->extra[1] = tcp;
+	rt_node *a  = node_ipc_and(f, "tcp://127.0.0.1:%d", tcp, sizeof(tcp), &held, &port);
 	a->extra[2] = "--max-connections";
 	a->extra[3] = "8";
 	rt_node_start(a, f->dir);
@@ -1874,6 +1886,424 @@ test_hardening_connections_beyond_the_listener_limit_closed(void **state)
 	char digest[65];
 	rt_digest(a->c, "10.12.0.0", digest);
 	assert_string_not_equal(digest, "");
+}
+
+/* --- floods at the descriptor limit --------------------------------------- */
+
+/* A non-blocking connect to 127.0.0.1:port (the server may not accept it
+ * yet: its queue is full under a flood). */
+static int
+connect_nb(int port)
+{
+	int                fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t) port)};
+	sa.sin_addr.s_addr    = htonl(INADDR_LOOPBACK);
+	assert_true(fd >= 0);
+	int rv = connect(fd, (struct sockaddr *) &sa, sizeof(sa));
+	assert_true(rv == 0 || errno == EINPROGRESS);
+	return fd;
+}
+
+/* Silent peers: n non-blocking connects to port that never send a byte;
+ * with reopen, each one the server closes is re-opened, as an attacker
+ * would (flood_main: on a thread of its own until stop). */
+typedef struct flood {
+	int            port, n;
+	bool           reopen;
+	struct pollfd *pf;
+	long           closed; /* by the server (EOF or reset) */
+	volatile bool  stop;   /* for flood_main */
+	pthread_t      thread;
+} flood;
+
+/* One pass: counts (and with reopen re-opens) the peers the server closed. */
+static void
+flood_poll(flood *fl, int timeout_ms)
+{
+	poll(fl->pf, (nfds_t) fl->n, timeout_ms);
+	for (int i = 0; i < fl->n; i++) {
+		if (fl->pf[i].fd < 0 || fl->pf[i].revents == 0) {
+			continue;
+		}
+		char    b[64];
+		ssize_t r = read(fl->pf[i].fd, b, sizeof(b));
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			continue;
+		}
+		close(fl->pf[i].fd);
+		fl->pf[i].fd = fl->reopen ? connect_nb(fl->port) : -1;
+		fl->closed++;
+	}
+}
+
+static void *
+flood_main(void *arg)
+{
+	flood *fl = arg;
+	while (!fl->stop) {
+		flood_poll(fl, 50);
+	}
+	return NULL;
+}
+
+static void
+flood_open(flood *fl, int port, int n, bool reopen)
+{
+	*fl    = (flood){.port = port, .n = n, .reopen = reopen};
+	fl->pf = calloc((size_t) n, sizeof(*fl->pf));
+	for (int i = 0; i < n; i++) {
+		fl->pf[i] = (struct pollfd){.fd = connect_nb(port), .events = POLLIN};
+	}
+}
+
+static void
+flood_close(flood *fl)
+{
+	for (int i = 0; i < fl->n; i++) {
+		if (fl->pf[i].fd >= 0) {
+			close(fl->pf[i].fd);
+		}
+	}
+	free(fl->pf);
+}
+
+/* Lowers a running frepd's descriptor limit (soft and hard) to n, as
+ * `prlimit --nofile=n:n` would: frepd raised its soft limit to the hard one
+ * at start. */
+static void
+limit_descriptors(pid_t pid, rlim_t n)
+{
+	struct rlimit rl = {n, n};
+	assert_int_equal(prlimit(pid, RLIMIT_NOFILE, &rl, NULL), 0);
+}
+
+static int
+open_descriptors(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int) pid);
+	DIR *d = opendir(path);
+	int  n = 0;
+	if (d == NULL) {
+		return -1;
+	}
+	while (readdir(d) != NULL) {
+		n++;
+	}
+	closedir(d);
+	return n - 2;
+}
+
+/* Starts a, whose descriptors the test will exhaust. In the sanitizer
+ * build frepd runs without LeakSanitizer: at the limit the ipc:// watchdog
+ * may re-create its listener, and a sanitizer frepd checks for leaks then
+ * (rpc_server.c), which LeakSanitizer cannot do without a descriptor (a
+ * fatal error, not a leak). */
+static void
+start_for_the_limit(rt_node *a, const char *dir)
+{
+	bool san = getenv("FREP_HARDENING_SANITIZER") != NULL;
+	if (san) {
+		setenv("LSAN_OPTIONS", "detect_leaks=0", 1);
+	}
+	rt_node_start(a, dir);
+	if (san) {
+		unsetenv("LSAN_OPTIONS");
+	}
+}
+
+/* The ipc:// admin client is served after frepd was at its descriptor
+ * limit. Required in the plain build; in the sanitizer build (slower) the
+ * ipc:// watchdog's probe can fail at the limit and its re-creation of the
+ * listener fail with it (rpc_server.c, not retried): reported only. */
+static void
+ipc_served_after_the_limit(rt_node *a, const char *scope_id)
+{
+	bool ok = rt_wait_healthy(a->url, NULL, 15000) == 0;
+	print_message("ipc:// Health after the limit: %s\n", ok ? "answered" : "NOT answered");
+	if (getenv("FREP_HARDENING_SANITIZER") == NULL) {
+		char digest[65];
+		assert_true(ok);
+		if (scope_id != NULL) { /* the admin client's connection, too */
+			rt_digest(a->c, scope_id, digest);
+			assert_string_not_equal(digest, "");
+		}
+	}
+}
+
+/* Node a started on ipc:// and tcp://127.0.0.1:<*port> (written to tcp);
+ * at_limit: the test will exhaust its descriptors (start_for_the_limit). */
+static rt_node *
+start_ipc_and_tcp(fixture *f, char tcp[64], int *port, bool at_limit)
+{
+	int      held;
+	rt_node *a = node_ipc_and(f, "tcp://127.0.0.1:%d", tcp, 64, &held, port);
+	if (at_limit) {
+		start_for_the_limit(a, f->dir);
+	} else {
+		rt_node_start(a, f->dir);
+	}
+	close(held);
+	return a;
+}
+
+/* Proves (fault 1 of the connections review): a tcp:// listener has the
+ * ws:// listeners' bound on connections that have not finished their
+ * handshake: of 100 peers that connect and never send the SP header, the
+ * oldest beyond 64 are closed by the server at once (at least 36 within
+ * 5 s; nng sends its own header first, which they read), the rest at the
+ * 10 s deadline; a tcp:// client that does handshake is served. Before:
+ * any number waited, each until nng's 10 s deadline (none closed within
+ * 5 s), so a flood of them could hold every descriptor. */
+static void
+test_hardening_tcp_peers_that_never_handshake_bounded(void **state)
+{
+	fixture *f = *state;
+	int      port;
+	char     tcp[64];
+	rt_node *a = start_ipc_and_tcp(f, tcp, &port, false);
+	enum { N = 100, BOUND = 64 };
+	struct pollfd pf[N];
+	uint64_t      start = now_ms();
+	for (int i = 0; i < N; i++) {
+		pf[i] = (struct pollfd){.fd = tcp_connect(port), .events = POLLIN};
+	}
+	int early = 0, closed = 0;
+	while (closed < N && now_ms() - start < 20000) {
+		poll(pf, N, 200);
+		for (int i = 0; i < N; i++) {
+			char    b[64];
+			ssize_t r;
+			if (pf[i].fd < 0 || pf[i].revents == 0 ||
+			    (r = read(pf[i].fd, b, sizeof(b))) > 0) {
+				continue; /* nng's SP header */
+			}
+			close(pf[i].fd);
+			pf[i].fd = -1;
+			closed++;
+			early += now_ms() - start < 5000;
+		}
+	}
+	assert_int_equal(rt_wait_healthy(tcp, NULL, 10000), 0);
+	print_message("%d tcp:// peers that never send the SP header: %d closed by the server "
+		      "within 5 s, %d in all\n",
+	    N, early, closed);
+	assert_int_equal(closed, N);
+	assert_true(early >= N - BOUND);
+	long first = 0;
+	assert_true(dropped_in_log(a->proc.log_path, "tcp connections", &first) >= N - BOUND);
+}
+
+/* Proves (fault 1 of the connections review): 1,500 silent peers on a
+ * tcp:// listener, each re-opened as soon as the server closes it, against
+ * a frepd limited to 256 descriptors, cannot starve its other clients: a
+ * fresh ipc:// client and a fresh tcp:// client are answered by Health
+ * within 10 s, three times over 15 s of flood, and the server closes the
+ * peers beyond 64 waiting per listener (logged; printed). On this machine
+ * the old frepd passed it too (see SECURITY.md); the bound itself is
+ * proved by test_hardening_tcp_peers_that_never_handshake_bounded. Before: nothing
+ * bounded connections waiting for their SP handshake (only nng's 10 s
+ * deadline): they held every descriptor, tcp:// calls waited for a free
+ * one and the ipc:// listener, once re-created by its watchdog, could not
+ * be ("Out of files"): ipc:// clients were refused. */
+static void
+test_hardening_tcp_flood_of_silent_peers_bounded(void **state)
+{
+	fixture *f = *state;
+	int      port;
+	char     tcp[64];
+	rt_node *a = start_ipc_and_tcp(f, tcp, &port, true);
+
+	limit_descriptors(a->proc.pid, 256);
+	enum { N = 1500 };
+	flood fl;
+	flood_open(&fl, port, N, true);
+	assert_int_equal(pthread_create(&fl.thread, NULL, flood_main, &fl), 0);
+	bool ok = true;
+	for (int round = 0; round < 3 && ok; round++) {
+		sleep(5);
+		int      fds = open_descriptors(a->proc.pid);
+		uint64_t t0  = now_ms();
+		bool     ipc = rt_wait_healthy(a->url, NULL, 10000) == 0;
+		uint64_t t1  = now_ms();
+		bool     tc  = rt_wait_healthy(tcp, NULL, 10000) == 0;
+		uint64_t t2  = now_ms();
+		print_message("flood round %d: frepd holds %d descriptors (limit 256), %ld peers "
+			      "closed so far; Health over ipc:// %s in %" PRIu64
+			      " ms, over tcp:// %s in %" PRIu64 " ms\n",
+		    round, fds, fl.closed, ipc ? "answered" : "NOT answered", t1 - t0,
+		    tc ? "answered" : "NOT answered", t2 - t1);
+		ok = tc && (ipc || getenv("FREP_HARDENING_SANITIZER") != NULL);
+	}
+	fl.stop = true;
+	pthread_join(fl.thread, NULL);
+	long closed = fl.closed;
+	flood_close(&fl);
+	long first = 0, logged = dropped_in_log(a->proc.log_path, "tcp connections", &first);
+	print_message("%d silent tcp:// peers (re-opened when closed): %ld closed by the server, "
+		      "%ld logged\n",
+	    N, closed, logged);
+	/* How many the guard closed depends on the machine's speed (here 5 to
+	 * 222; the old frepd, none): printed, not required. */
+	assert_true(ok);
+	ipc_served_after_the_limit(a, NULL);
+}
+
+/* Proves (fault 2 of the connections review): a burst of 3,000 silent
+ * connects to a ws:// listener of a frepd limited to 256 descriptors is
+ * still closed by the server — the upgrade guard keeps /proc/net/tcp and
+ * /proc/self/fd open and reads them again at each scan, so it works at the
+ * descriptor limit — and the ipc:// admin client is served afterwards.
+ * Before: the guard opened both at every scan, which failed with EMFILE at
+ * the limit: 0 of 3,000 closed in 35 s, and frepd stalled until the
+ * attacker let go. frepd also raises its soft descriptor limit to the hard
+ * one at start (it kept the soft limit it was started with). */
+static void
+test_hardening_ws_burst_at_the_descriptor_limit_closed(void **state)
+{
+	fixture *f = *state;
+	int      held, port;
+	char     ws[128];
+	rt_node *a = node_ipc_and(f, "ws://127.0.0.1:%d/frep", ws, sizeof(ws), &held, &port);
+	/* Started with a soft limit below the hard one (a systemd service's
+	 * 1,024): frepd raises it to the hard one, and logs it. */
+	struct rlimit mine;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &mine), 0);
+	struct rlimit low = {mine.rlim_max > 1024 ? 1024 : mine.rlim_max, mine.rlim_max};
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	start_for_the_limit(a, f->dir);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &mine), 0);
+	close(held);
+	struct rlimit theirs;
+	assert_int_equal(prlimit(a->proc.pid, RLIMIT_NOFILE, NULL, &theirs), 0);
+	assert_true(theirs.rlim_cur == mine.rlim_max);
+	assert_true(rt_file_contains(a->proc.log_path, "descriptor limit"));
+	rt_add_scope(a->c, "10.13.0.0", "10.13.0.10", "10.13.0.200", false);
+	limit_descriptors(a->proc.pid, 256); /* LIMIT */
+
+	enum { N = 3000, LIMIT = 256 };
+	flood    fl;
+	uint64_t start = now_ms();
+	flood_open(&fl, port, N, false);
+	uint64_t opened = now_ms() - start;
+	/* Many of the 3,000 never reach frepd (the kernel's accept queue holds
+	 * 129; a silent client does not learn that its connection was dropped):
+	 * what counts is that those frepd took are closed, so that its
+	 * descriptors come back. */
+	int  most = 0, fds = 0;
+	bool back = false;
+	while (now_ms() - start < 60000 && !back) {
+		flood_poll(&fl, 200);
+		fds  = open_descriptors(a->proc.pid);
+		most = fds > most ? fds : most;
+		back = now_ms() - start > 5000 && fds < LIMIT - 64 && fl.closed >= LIMIT - 64;
+	}
+	long closed = fl.closed;
+	print_message("%d silent ws:// connects in %" PRIu64 " ms against a limit of %d "
+		      "descriptors: frepd held up to %d; %ld closed by the server in %" PRIu64
+		      " ms, then frepd held %d\n",
+	    N, opened, LIMIT, most, closed, now_ms() - start, fds);
+	flood_close(&fl);
+	assert_true(most >= LIMIT - 8); /* the burst did reach the limit */
+	assert_true(back);
+	assert_int_equal(rt_wait_healthy(ws, NULL, 15000), 0);
+	ipc_served_after_the_limit(a, "10.13.0.0");
+}
+
+/* An HTTP call on a thread of its own: its status (0 if the connection
+ * closed without an answer) and body. */
+typedef struct http_call {
+	int           port;
+	const char   *path, *auth, *body;
+	int           status;
+	uint64_t      took_ms;
+	volatile bool done;
+	char         *reply;
+	pthread_t     thread;
+} http_call;
+
+static void *
+http_call_main(void *arg)
+{
+	http_call *hc    = arg;
+	uint64_t   start = now_ms();
+	hc->status =
+	    http_post(hc->port, hc->path, hc->auth, hc->body, strlen(hc->body), &hc->reply);
+	hc->took_ms = now_ms() - start;
+	hc->done    = true;
+	return NULL;
+}
+
+/* Proves (fault 3 of the connections review): an HTTP call in flight (a
+ * GetReplicationStatus waiting on a partner that takes the request and never
+ * answers, with --partner-timeout-ms 12000) survives 400 idle connections
+ * opened meanwhile: the endpoint's bound (256 open) closes idle ones first
+ * (at least 400 - 256 of them), and the call gets its answer. Before:
+ * the oldest were closed whatever they were doing, the caller's first
+ * ("Remote end closed connection without response"; for a write, an
+ * outcome unknown). */
+static void
+test_hardening_http_call_in_flight_outlives_idle_connections(void **state)
+{
+	fixture    *f = *state;
+	static char tok[700], http[64];
+	write_token_file(f, tok, sizeof(tok), 0600);
+	int held, bhold;
+	int port  = rt_hold_port(&held);
+	int bport = rt_hold_port(&bhold);
+	snprintf(http, sizeof(http), "http://127.0.0.1:%d", port);
+	rt_node *a            = node_with_token(f, tok);
+	a->extra[2]           = "--http";
+	a->extra[3]           = http;
+	a->partner_timeout_ms = 12000;
+	rt_node_start(a, f->dir);
+	close(held);
+	/* B on a port the test holds until B is gone. */
+	char burl[64];
+	snprintf(burl, sizeof(burl), "tcp://127.0.0.1:%d", bport);
+	rt_node_init(&f->n[1], f->dir, "b", burl);
+	rt_node_start(&f->n[1], f->dir);
+	rt_add_scope(a->c, "10.14.0.0", "10.14.0.10", "10.14.0.200", false);
+	char *scopes[] = {"10.14.0.0"};
+	rt_add_failover(a->c, "slow", burl, SECRET, scopes, 1, FREP_OK);
+	assert_int_not_equal(tu_proc_stop(&f->n[1].proc, SIGKILL, 10000), -1);
+	/* In B's place, a REP socket that takes requests and never answers. */
+	nng_socket mute;
+	assert_int_equal(nng_rep0_open(&mute), 0);
+	close(bhold);
+	assert_int_equal(nng_listen(mute, burl, NULL, 0), 0);
+
+	http_call hc    = {.port = port,
+	       .path             = "/frep.v1.FailoverReplication/GetReplicationStatus",
+	       .auth             = "Bearer " TOKEN,
+	       .body             = "{\"names\":[\"slow\"]}"};
+	uint64_t  start = now_ms();
+	assert_int_equal(pthread_create(&hc.thread, NULL, http_call_main, &hc), 0);
+	usleep(1000 * 1000); /* the call is waiting on the partner */
+	enum { IDLE = 400, BOUND = 256 };
+	flood fl;
+	flood_open(&fl, port, IDLE, false);
+	for (int i = 0; i < IDLE; i++) {
+		/* Each one accepted in turn: none left in a full accept queue. */
+		close(fl.pf[i].fd);
+		fl.pf[i].fd = tcp_connect(port);
+		fcntl(fl.pf[i].fd, F_SETFL, O_NONBLOCK);
+	}
+	while (!hc.done && now_ms() - start < 60000) {
+		flood_poll(&fl, 200);
+	}
+	pthread_join(hc.thread, NULL);
+	flood_poll(&fl, 0);
+	long closed = fl.closed;
+
+	flood_close(&fl);
+	print_message("HTTP call in flight, then %d idle connections: %ld idle ones closed by "
+		      "the server; the call answered HTTP %d after %" PRIu64 " ms: %.400s\n",
+	    IDLE, closed, hc.status, hc.took_ms, hc.reply != NULL ? hc.reply : "");
+	assert_int_not_equal(hc.status, 0);
+	assert_true(closed >= IDLE - BOUND);
+	free(hc.reply);
+	nng_close(mute);
 }
 
 /* --- files and processes ------------------------------------------------- */
@@ -2180,6 +2610,14 @@ main(void)
 		test_hardening_ws_peers_that_never_upgrade_are_dropped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_hardening_connections_beyond_the_listener_limit_closed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_hardening_tcp_peers_that_never_handshake_bounded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_hardening_tcp_flood_of_silent_peers_bounded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_hardening_ws_burst_at_the_descriptor_limit_closed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_hardening_http_call_in_flight_outlives_idle_connections, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_hardening_store_files_private_and_no_core_dumps, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

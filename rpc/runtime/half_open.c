@@ -3,6 +3,9 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <fcntl.h>
+#include <linux/tcp.h> /* struct tcp_info with tcpi_bytes_received */
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -32,7 +35,30 @@ struct rpc_half_open {
 	pending        *pend;
 	size_t          n_pend;
 	uint64_t        dropped;
+	bool            stats_pipes; /* pipes from nng statistics, not callbacks */
+	bool            idle_first;  /* beyond the bound, idle connections go first */
+	/* Opened once and kept: at the descriptor limit (what a flood causes)
+	 * an fopen or opendir per scan fails with EMFILE and leaves the guard
+	 * blind just when it is needed. Re-read with rewind/rewinddir. */
+	FILE *tcp4, *tcp6;
+	DIR  *fd_dir;
 };
+
+/* Opens what is not open yet (a file missing now, say /proc/net/tcp6 on a
+ * kernel without IPv6, is tried again at the next scan). */
+static void
+open_sources(rpc_half_open *h)
+{
+	if (h->tcp4 == NULL) {
+		h->tcp4 = fopen("/proc/net/tcp", "re");
+	}
+	if (h->tcp6 == NULL) {
+		h->tcp6 = fopen("/proc/net/tcp6", "re");
+	}
+	if (h->fd_dir == NULL) {
+		h->fd_dir = opendir("/proc/self/fd");
+	}
+}
 
 rpc_half_open *
 rpc_half_open_new(uint64_t deadline_ms, size_t max_pending)
@@ -42,6 +68,7 @@ rpc_half_open_new(uint64_t deadline_ms, size_t max_pending)
 		pthread_mutex_init(&h->mtx, NULL);
 		h->deadline_ms = deadline_ms;
 		h->max_pending = max_pending;
+		open_sources(h);
 	}
 	return h;
 }
@@ -51,6 +78,15 @@ rpc_half_open_free(rpc_half_open *h)
 {
 	if (h != NULL) {
 		pthread_mutex_destroy(&h->mtx);
+		if (h->tcp4 != NULL) {
+			fclose(h->tcp4);
+		}
+		if (h->tcp6 != NULL) {
+			fclose(h->tcp6);
+		}
+		if (h->fd_dir != NULL) {
+			closedir(h->fd_dir);
+		}
 		free(h->pipes);
 		free(h->pend);
 		free(h);
@@ -118,6 +154,87 @@ rpc_half_open_pipe_removed(rpc_half_open *h, nng_pipe p)
 	pthread_mutex_unlock(&h->mtx);
 }
 
+void
+rpc_half_open_idle_first(rpc_half_open *h)
+{
+	pthread_mutex_lock(&h->mtx);
+	h->idle_first = true;
+	pthread_mutex_unlock(&h->mtx);
+}
+
+/* What a connection is doing, from the kernel's counters of our own socket
+ * (no descriptor opened): 0 the peer never sent a byte; 1 idle, everything
+ * received was answered after (we sent data since the last data came in);
+ * 2 a request in progress (data came in after our last answer, or none was
+ * sent yet): a call in flight, or a request still arriving. */
+static int
+activity_rank(int fd)
+{
+	struct tcp_info ti;
+	socklen_t       len = sizeof(ti);
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+	    len < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof(ti.tcpi_bytes_received)) {
+		return 2; /* cannot tell: as if busy, the last to go */
+	}
+	if (ti.tcpi_bytes_received == 0) {
+		return 0;
+	}
+	if (ti.tcpi_bytes_acked > 0 && ti.tcpi_last_data_sent <= ti.tcpi_last_data_recv) {
+		return 1; /* sent no longer ago than the last data came in */
+	}
+	return 2;
+}
+
+void
+rpc_half_open_pipes_from_stats(rpc_half_open *h)
+{
+	pthread_mutex_lock(&h->mtx);
+	h->stats_pipes = true;
+	pthread_mutex_unlock(&h->mtx);
+}
+
+/* Replaces the pipe list with the pipes nng's statistics list now (each
+ * "pipe" scope's "id"; the remote address from the pipe itself). False if
+ * there are no statistics to read: then nothing can be told pending. */
+static bool
+pipes_from_stats(rpc_half_open *h)
+{
+	nng_stat *root = NULL;
+	if (nng_stats_get(&root) != 0 || root == NULL) {
+		return false;
+	}
+	h->n_pipes = 0;
+	for (nng_stat *sc = nng_stat_child(root); sc != NULL; sc = nng_stat_next(sc)) {
+		if (nng_stat_type(sc) != NNG_STAT_SCOPE || strcmp(nng_stat_name(sc), "pipe") != 0) {
+			continue;
+		}
+		nng_stat *id = nng_stat_child(sc);
+		while (id != NULL && strcmp(nng_stat_name(id), "id") != 0) {
+			id = nng_stat_next(id);
+		}
+		char key[KEY_MAX];
+		if (id == NULL || !pipe_key((nng_pipe){.id = (uint32_t) nng_stat_value(id)}, key)) {
+			continue; /* gone since the snapshot, or not TCP */
+		}
+		if (h->n_pipes == h->cap_pipes) {
+			size_t     cap = h->cap_pipes ? h->cap_pipes * 2 : 64;
+			pipe_addr *np  = realloc(h->pipes, cap * sizeof(*np));
+			if (np == NULL) {
+				nng_stats_free(root);
+				return false;
+			}
+			h->pipes     = np;
+			h->cap_pipes = cap;
+		}
+		h->pipes[h->n_pipes].id = (uint32_t) nng_stat_value(id);
+		memcpy(h->pipes[h->n_pipes].key, key, KEY_MAX);
+		h->n_pipes++;
+	}
+	nng_stats_free(root);
+	return true;
+}
+
 static bool
 is_pipe(const rpc_half_open *h, const char *key)
 {
@@ -130,25 +247,26 @@ is_pipe(const rpc_half_open *h, const char *key)
 }
 
 typedef struct conn {
+	char          key[KEY_MAX]; /* the remote end, as pipe_key writes it */
 	unsigned long inode;
 	uint64_t      first_seen_ms;
 	int           fd;
 	size_t        port; /* index in the scan's ports */
+	int           rank; /* idle_first: 0 never sent, 1 answered, 2 request in progress */
 } conn;
 
 /* Appends the established connections on the watched ports that are not
  * pipes, from one /proc/net file. */
 static void
-read_table(const rpc_half_open *h, const char *path, const int *ports, size_t n_ports, conn **out,
-    size_t *n, size_t *cap)
+read_table(const rpc_half_open *h, FILE *f, const int *ports, size_t n_ports, conn **out, size_t *n,
+    size_t *cap)
 {
-	FILE *f = fopen(path, "r");
-	char  line[512];
+	char line[512];
 	if (f == NULL) {
 		return;
 	}
+	rewind(f); /* a fresh snapshot of the table, no new descriptor */
 	if (fgets(line, sizeof(line), f) == NULL) { /* header */
-		fclose(f);
 		return;
 	}
 	while (fgets(line, sizeof(line), f) != NULL) {
@@ -178,9 +296,10 @@ read_table(const rpc_half_open *h, const char *path, const int *ports, size_t n_
 			*out = nc;
 			*cap = cap2;
 		}
-		(*out)[(*n)++] = (conn){.inode = inode, .fd = -1, .port = port};
+		conn *nc = &(*out)[(*n)++];
+		*nc      = (conn){.inode = inode, .fd = -1, .port = port};
+		memcpy(nc->key, key, KEY_MAX);
 	}
-	fclose(f);
 }
 
 /* True if fd still is the socket with that inode. */
@@ -198,10 +317,14 @@ fd_is(int fd, unsigned long inode)
 	return strcmp(link, want) == 0;
 }
 
+/* Oldest first; with idle_first, by rank before age. */
 static int
 by_age(const void *a, const void *b)
 {
 	const conn *x = a, *y = b;
+	if (x->rank != y->rank) {
+		return x->rank < y->rank ? -1 : 1;
+	}
 	return x->first_seen_ms < y->first_seen_ms ? -1 : x->first_seen_ms > y->first_seen_ms;
 }
 
@@ -212,10 +335,30 @@ rpc_half_open_scan(rpc_half_open *h, const int *ports, size_t n_ports, uint64_t 
 	size_t n = 0, cap = 0, dropped = 0;
 
 	pthread_mutex_lock(&h->mtx);
-	read_table(h, "/proc/net/tcp", ports, n_ports, &c, &n, &cap);
-	read_table(h, "/proc/net/tcp6", ports, n_ports, &c, &n, &cap);
+	open_sources(h);
+	read_table(h, h->tcp4, ports, n_ports, &c, &n, &cap);
+	read_table(h, h->tcp6, ports, n_ports, &c, &n, &cap);
+	if (h->stats_pipes) {
+		/* After the tables: a connection that became a pipe meanwhile is
+		 * in the snapshot, so it is never taken for a pending one. */
+		if (!pipes_from_stats(h)) {
+			pthread_mutex_unlock(&h->mtx);
+			free(c);
+			return 0; /* pipes unknown: nothing can be told pending */
+		}
+		size_t k = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (!is_pipe(h, c[i].key)) {
+				c[k++] = c[i];
+			}
+		}
+		n = k;
+	}
 	/* Ours only (the table is the whole namespace's): find each one's fd. */
-	DIR *d = n > 0 ? opendir("/proc/self/fd") : NULL;
+	DIR *d = n > 0 ? h->fd_dir : NULL;
+	if (d != NULL) {
+		rewinddir(d);
+	}
 	for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;) {
 		int  fd = atoi(e->d_name);
 		char path[300], link[64];
@@ -235,9 +378,6 @@ rpc_half_open_scan(rpc_half_open *h, const int *ports, size_t n_ports, uint64_t 
 			}
 		}
 	}
-	if (d != NULL) {
-		closedir(d);
-	}
 	/* Ages carry over from the last scan. */
 	size_t kept = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -245,6 +385,7 @@ rpc_half_open_scan(rpc_half_open *h, const int *ports, size_t n_ports, uint64_t 
 			continue;
 		}
 		c[i].first_seen_ms = now_ms;
+		c[i].rank          = h->idle_first ? activity_rank(c[i].fd) : 0;
 		for (size_t k = 0; k < h->n_pend; k++) {
 			if (h->pend[k].inode == c[i].inode) {
 				c[i].first_seen_ms = h->pend[k].first_seen_ms;

@@ -36,8 +36,10 @@
 /* nng's HTTP server reads a request with no deadline and keeps every
  * connection a client leaves open: without a bound, idle or trickling
  * connections exhaust frepd's descriptors and stop the nng listeners too.
- * Beyond this many open connections on the HTTP port the oldest are shut
- * down (half_open.c's scan, once a second). */
+ * Beyond this many open connections on the HTTP port some are shut down
+ * (half_open.c's scan, once a second): idle ones first (never sent a
+ * byte, then answered and waiting), the oldest first among them; one with
+ * a request in progress (a call in flight) only if that is all there is. */
 #define HTTP_MAX_CONNECTIONS 256
 #define HTTP_GUARD_PERIOD_MS 1000
 /* Memory a JSON body may take to become a message (jansson's tree and the
@@ -900,11 +902,11 @@ guard_main(void *arg)
 			rpc_metrics_count(rpc_server_metrics(h->server),
 			    "frep_http_connections_closed_total",
 			    "HTTP connections shut down because the endpoint had more open than "
-			    "its bound (the oldest go first).",
+			    "its bound (idle ones first, then the oldest).",
 			    NULL, NULL, dropped);
 			rpc_log(RPC_LOG_WARN,
-			    "HTTP %s: closed the %zu oldest connections: over %d open", h->url,
-			    dropped, HTTP_MAX_CONNECTIONS);
+			    "HTTP %s: closed %zu connections (idle ones first): over %d open",
+			    h->url, dropped, HTTP_MAX_CONNECTIONS);
 		}
 		pthread_mutex_lock(&h->mtx);
 	}
@@ -950,6 +952,7 @@ rpc_http_start(rpc_http *h, frep_status *st)
 		if (h->guard == NULL) {
 			return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
 		}
+		rpc_half_open_idle_first(h->guard);
 		if (pthread_create(&h->guard_thread, NULL, guard_main, h) != 0) {
 			return frep_status_set(
 			    st, FREP_INTERNAL, "HTTP listener %s: no thread for its guard", h->url);
