@@ -36,7 +36,7 @@ set_tests_properties(layer_check PROPERTIES LABELS unit TIMEOUT 30 SKIP_RETURN_C
 # the quoted includes of the sources and the symbols of the built objects.
 add_test(NAME cycle_check COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/cycle_check.py
   ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
-set_tests_properties(cycle_check PROPERTIES LABELS unit TIMEOUT 60 SKIP_RETURN_CODE 77)
+set_tests_properties(cycle_check PROPERTIES LABELS unit TIMEOUT 180 SKIP_RETURN_CODE 77)
 
 # docs/TESTS.md, SEMANTICS.md and SECURITY.md name tests that exist.
 add_test(NAME tests_doc_check COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/tests_doc_check.sh)
