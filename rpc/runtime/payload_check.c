@@ -206,16 +206,22 @@ struct rpc_decode_arena_big {
 
 #define ARENA_ALIGN (sizeof(max_align_t))
 
-/* What malloc(size) takes from the heap on glibc (x86-64): its chunk,
- * header included, at least 32 bytes (the budget's unit, as before). */
+/* What budget_alloc charges for malloc(size): malloc_usable_size + 8. On
+ * glibc (x86-64) that is the chunk, header included, at least 32 bytes;
+ * under ASan, whose malloc_usable_size is the size asked for, size + 8
+ * (so a sanitizer build refuses exactly what it refused before). */
 static size_t
 malloc_chunk_cost(size_t size)
 {
 	if (size > SIZE_MAX - 64) {
 		return SIZE_MAX;
 	}
+#ifdef __SANITIZE_ADDRESS__
+	return size + sizeof(size_t);
+#else
 	size_t chunk = (size + sizeof(size_t) + 15) & ~(size_t) 15;
 	return chunk < 32 ? 32 : chunk;
+#endif
 }
 
 static void *
