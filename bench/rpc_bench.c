@@ -100,6 +100,10 @@ raw_cb(void *arg)
 static void
 raw_server_start(raw_server *s, const char *url)
 {
+	/* s is on the caller's stack: a ctx whose sending flag held garbage
+	 * took its first request for a finished send and dropped it (the raw
+	 * rows' stalls in PERFORMANCE.md's Round 2). */
+	memset(s, 0, sizeof(*s));
 	nng_rep0_open(&s->sock);
 	nng_socket_set_size(s->sock, NNG_OPT_RECVMAXSZ, 16u << 20);
 	for (int i = 0; i < RAW_CTXS; i++) {

@@ -121,7 +121,9 @@ echo_svc_echo_later(Frep__Test__V1__Echo_Service *service, const Frep__Test__V1_
 	l->closure      = closure;
 	l->closure_data = closure_data;
 	l->data         = malloc(input->data.len + 1);
-	memcpy(l->data, input->data.data, input->data.len);
+	if (input->data.len > 0) { /* data is NULL when empty */
+		memcpy(l->data, input->data.data, input->data.len);
+	}
 	l->len = input->data.len;
 	l->tag = input->tag;
 	pthread_create(&t, NULL, later_main, l);

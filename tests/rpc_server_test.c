@@ -23,7 +23,9 @@
 #include "frep_client.h"
 #include "frep_envelope.h"
 #include "frep_test.pb-c.h"
+#include "frep/v1/replication.pb-c.h"
 #include "health.h"
+#include "payload_check.h"
 #include "rpc_server.h"
 #include "testutil.h"
 
@@ -326,6 +328,165 @@ test_rpc_closure_after_handler_returns(void **state)
 	assert_int_equal(resp->data.len, 3);
 	assert_memory_equal(resp->data.data, data, 3);
 	protobuf_c_message_free_unpacked(out, NULL);
+}
+
+/* One echo through frep_client_call: every byte, the length and the tag
+ * come back as sent (method: Echo or EchoLater). */
+static void
+echo_exact(frep_client *c, const char *method, size_t len, uint64_t tag)
+{
+	Frep__Test__V1__EchoRequest req = FREP__TEST__V1__ECHO_REQUEST__INIT;
+	uint8_t                    *buf = malloc(len + 1);
+	for (size_t i = 0; i < len; i++) {
+		buf[i] = (uint8_t) (i * 7 + tag);
+	}
+	req.data.data         = buf;
+	req.data.len          = len;
+	req.tag               = tag;
+	ProtobufCMessage *out = NULL;
+	frep_status       st;
+	check_ok(frep_client_call(c, method, &req.base, &frep__test__v1__echo_response__descriptor,
+		     &out, NULL, &st),
+	    &st);
+	Frep__Test__V1__EchoResponse *resp = (Frep__Test__V1__EchoResponse *) out;
+	assert_int_equal(resp->tag, tag);
+	assert_int_equal(resp->data.len, len);
+	if (len > 0) {
+		assert_memory_equal(resp->data.data, buf, len);
+	}
+	protobuf_c_message_free_unpacked(out, NULL);
+	free(buf);
+}
+
+/* Proves: a reply packed into its request's own message is right whatever
+ * the two sizes (smaller, equal, larger than the request: nng grows the
+ * buffer), on one worker whose decode arena grows, keeps and overflows
+ * (above RPC_DECODE_ARENA_KEEP) from one call to the next, for a reply
+ * sent from the handler's thread and one sent later from another. */
+static void
+test_rpc_reply_in_request_buffer_any_size(void **state)
+{
+	fixture      *f   = *state;
+	server_config cfg = {.workers = 1};
+	server_up(f, &cfg);
+	client_up(f, NULL);
+	static const size_t sizes[] = {0, 1, 65536, 10, 300000, 100, 70000, 3, 4096, 65536};
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		echo_exact(f->client, "/frep.test.v1.Echo/Echo", sizes[i], 1 + i);
+		echo_exact(f->client, "/frep.test.v1.Echo/EchoLater", sizes[i], 100 + i);
+	}
+	assert_int_equal(echo_service_echo_calls(f->echo), 20);
+
+	/* A reply larger than its request: a one-letter method is refused
+	 * with a message that quotes it. */
+	uint8_t                 *req = NULL;
+	size_t                   n   = pack_raw_request("x", NULL, 0, 0, 0, &req);
+	Frep__Rpc__V1__Response *r   = raw_call(f->url, req, n, 5000);
+	assert_non_null(r);
+	assert_int_equal(r->code, FREP_UNIMPLEMENTED);
+	assert_true(strlen(r->message) > n);
+	assert_non_null(strstr(r->message, "\"x\""));
+	frep__rpc__v1__response__free_unpacked(r, NULL);
+	free(req);
+}
+
+/* n one-letter names as a ReplicateByNameRequest payload (3 bytes each). */
+static uint8_t *
+names_payload(size_t n)
+{
+	uint8_t *p = malloc(3 * n + 1);
+	for (size_t i = 0; i < n; i++) {
+		p[3 * i]     = 0x0a;
+		p[3 * i + 1] = 0x01;
+		p[3 * i + 2] = 'a';
+	}
+	return p;
+}
+
+/* Decodes payload with the plain budget and with the arena's; both must
+ * agree (refused or not, the same bytes counted). Returns the arena's. */
+static bool
+decode_both(rpc_decode_arena *arena, const ProtobufCMessageDescriptor *d, const uint8_t *p,
+    size_t len, size_t *used)
+{
+	rpc_budget_allocator plain, ar;
+	rpc_budget_allocator_init(&plain, len);
+	ProtobufCMessage *m1 = protobuf_c_message_unpack(d, &plain.base, len, p);
+	rpc_budget_allocator_init_arena(&ar, len, arena);
+	assert_true(arena->in_use);
+	ProtobufCMessage *m2 = protobuf_c_message_unpack(d, &ar.base, len, p);
+	assert_int_equal(m1 == NULL, m2 == NULL);
+	assert_int_equal(plain.exceeded, ar.exceeded);
+	if (m1 != NULL) {
+		/* The arena counts each allocation as malloc's chunk for it
+		 * (under ASan: the size asked for, as ASan's malloc does);
+		 * glibc hands out a little more now and then (a split chunk's
+		 * remainder too small to keep, pages for mmapped ones). The
+		 * decoder's scratch, freed when it ends, is counted by both. */
+		assert_true(ar.used <= plain.peak);
+		assert_true(plain.peak - ar.used <= plain.peak / 100 + 4096);
+		uint8_t *b1 = malloc(protobuf_c_message_get_packed_size(m1));
+		uint8_t *b2 = malloc(protobuf_c_message_get_packed_size(m2));
+		size_t   n1 = protobuf_c_message_pack(m1, b1);
+		assert_int_equal(protobuf_c_message_pack(m2, b2), n1);
+		assert_memory_equal(b1, b2, n1);
+		free(b1);
+		free(b2);
+		protobuf_c_message_free_unpacked(m1, &plain.base);
+	}
+	*used = ar.used;
+	rpc_decode_arena_reset(arena);
+	assert_false(arena->in_use);
+	return m2 != NULL;
+}
+
+/* Proves: decoding into a worker's arena refuses exactly what the malloc
+ * budget refuses (8x the payload, glibc chunks counted), decodes the same
+ * message, grows to the demand it saw up to RPC_DECODE_ARENA_KEEP (never
+ * beyond: bigger calls use malloc'd blocks freed at the reset) and
+ * shrinks back after RPC_DECODE_ARENA_WINDOW small calls. ASan: nothing
+ * leaks. */
+static void
+test_rpc_decode_arena_same_budget_bounded(void **state)
+{
+	(void) state;
+	const ProtobufCMessageDescriptor *d     = &frep__v1__replicate_by_name_request__descriptor;
+	rpc_decode_arena                  arena = {0};
+	size_t                            used  = 0;
+
+	uint8_t *p = names_payload(10);
+	assert_true(decode_both(&arena, d, p, 30, &used));
+	free(p);
+	/* 2,000 names: ~32 KiB of strings and pointers, kept. */
+	p = names_payload(2000);
+	assert_true(decode_both(&arena, d, p, 6000, &used));
+	assert_true(arena.cap >= used / 2 && arena.cap <= RPC_DECODE_ARENA_KEEP);
+	size_t kept = arena.cap;
+	assert_true(decode_both(&arena, d, p, 6000, &used));
+	assert_int_equal(arena.cap, kept); /* fits: no new buffer */
+	free(p);
+	/* 400,000 names (1.2 MB): refused by the budget, both ways. */
+	p = names_payload(400000);
+	assert_false(decode_both(&arena, d, p, 1200000, &used));
+	assert_true(arena.cap <= RPC_DECODE_ARENA_KEEP);
+	free(p);
+	/* 8,000 names (24 KB): ~0.5 MB decoded (under the 1 MiB minimum
+	 * budget), over the keep limit: not kept. */
+	p = names_payload(8000);
+	assert_true(decode_both(&arena, d, p, 24000, &used));
+	assert_true(used > RPC_DECODE_ARENA_KEEP);
+	assert_true(arena.cap <= RPC_DECODE_ARENA_KEEP);
+	free(p);
+	/* A whole window of small calls (the current one saw the big ones):
+	 * the buffer shrinks. */
+	p = names_payload(1);
+	for (unsigned i = 0; i < 2 * RPC_DECODE_ARENA_WINDOW; i++) {
+		assert_true(decode_both(&arena, d, p, 3, &used));
+	}
+	assert_true(arena.cap < kept);
+	free(p);
+	rpc_decode_arena_fini(&arena);
+	assert_null(arena.buf);
 }
 
 typedef struct sleeper {
@@ -720,6 +881,9 @@ main(void)
 		test_rpc_repeated_call_id_answered_from_cache, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rpc_transports_tcp_ws_tls, setup, teardown),
 	    cmocka_unit_test(test_rpc_bad_options_are_clear_errors),
+	    cmocka_unit_test_setup_teardown(
+		test_rpc_reply_in_request_buffer_any_size, setup, teardown),
+	    cmocka_unit_test(test_rpc_decode_arena_same_budget_bounded),
 	};
 	int rc = cmocka_run_group_tests_name("rpc_server", tests, NULL, NULL);
 	nng_fini();

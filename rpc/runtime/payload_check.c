@@ -1,6 +1,8 @@
 #include "payload_check.h"
 
 #include <malloc.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +155,15 @@ rpc_payload_check_text(
 	return walk_message(&w, d, payload, len, 0, 0);
 }
 
+static void
+budget_count(rpc_budget_allocator *a, size_t cost)
+{
+	a->used += cost;
+	if (a->used > a->peak) {
+		a->peak = a->used;
+	}
+}
+
 static void *
 budget_alloc(void *data, size_t size)
 {
@@ -172,10 +183,7 @@ budget_alloc(void *data, size_t size)
 		a->exceeded = true;
 		return NULL;
 	}
-	a->used += cost;
-	if (a->used > a->peak) {
-		a->peak = a->used;
-	}
+	budget_count(a, cost);
 	return p;
 }
 
@@ -187,6 +195,141 @@ budget_free(void *data, void *p)
 		a->used -= malloc_usable_size(p) + sizeof(size_t);
 		free(p);
 	}
+}
+
+/* --- the decode arena ---------------------------------------------------- */
+
+struct rpc_decode_arena_big {
+	rpc_decode_arena_big *next;
+	max_align_t           data[]; /* aligned like malloc's */
+};
+
+#define ARENA_ALIGN (sizeof(max_align_t))
+
+/* What budget_alloc charges for malloc(size): malloc_usable_size + 8. On
+ * glibc (x86-64) that is the chunk, header included, at least 32 bytes;
+ * under ASan, whose malloc_usable_size is the size asked for, size + 8
+ * (so a sanitizer build refuses exactly what it refused before). */
+static size_t
+malloc_chunk_cost(size_t size)
+{
+	if (size > SIZE_MAX - 64) {
+		return SIZE_MAX;
+	}
+#ifdef __SANITIZE_ADDRESS__
+	return size + sizeof(size_t);
+#else
+	size_t chunk = (size + sizeof(size_t) + 15) & ~(size_t) 15;
+	return chunk < 32 ? 32 : chunk;
+#endif
+}
+
+static void *
+arena_alloc(rpc_decode_arena *a, size_t size)
+{
+	size_t aligned = (size + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
+	if (aligned < size) {
+		return NULL;
+	}
+	a->demand += aligned;
+	if (a->buf != NULL && aligned <= a->cap - a->off) {
+		void *p = a->buf + a->off;
+		a->off += aligned;
+		return p;
+	}
+	if (size > SIZE_MAX - sizeof(rpc_decode_arena_big)) {
+		return NULL;
+	}
+	rpc_decode_arena_big *b = malloc(sizeof(*b) + size);
+	if (b == NULL) {
+		return NULL;
+	}
+	b->next = a->big;
+	a->big  = b;
+	return b->data;
+}
+
+void
+rpc_decode_arena_reset(rpc_decode_arena *a)
+{
+	while (a->big != NULL) {
+		rpc_decode_arena_big *next = a->big->next;
+		free(a->big);
+		a->big = next;
+	}
+	if (a->demand > a->window_max) {
+		a->window_max = a->demand;
+	}
+	size_t want = 0;
+	if (a->demand > a->cap && a->demand <= RPC_DECODE_ARENA_KEEP) {
+		want = a->demand; /* grow: the next such call fits */
+	} else if (++a->window_calls >= RPC_DECODE_ARENA_WINDOW) {
+		if (a->window_max <= RPC_DECODE_ARENA_KEEP && a->window_max < a->cap / 4) {
+			want = a->window_max; /* shrink (0: let it go) */
+			if (want == 0) {
+				free(a->buf);
+				a->buf = NULL;
+				a->cap = 0;
+			}
+		}
+		a->window_calls = 0;
+		a->window_max   = 0;
+	}
+	if (want > 0) {
+		want       = (want + 4095) & ~(size_t) 4095;
+		uint8_t *b = malloc(want);
+		if (b != NULL) {
+			free(a->buf);
+			a->buf = b;
+			a->cap = want;
+		}
+	}
+	a->off    = 0;
+	a->demand = 0;
+	a->in_use = false;
+}
+
+void
+rpc_decode_arena_fini(rpc_decode_arena *a)
+{
+	rpc_decode_arena_reset(a);
+	free(a->buf);
+	*a = (rpc_decode_arena){0};
+}
+
+static void *
+budget_arena_alloc(void *data, size_t size)
+{
+	rpc_budget_allocator *a    = data;
+	size_t                cost = malloc_chunk_cost(size);
+	if (a->used >= a->limit || cost > a->limit - a->used) {
+		a->exceeded = true;
+		return NULL;
+	}
+	void *p = arena_alloc(a->arena, size);
+	if (p == NULL) {
+		return NULL;
+	}
+	budget_count(a, cost);
+	return p;
+}
+
+static void
+budget_arena_free(void *data, void *p)
+{
+	(void) data;
+	(void) p; /* given back all at once by rpc_decode_arena_reset */
+}
+
+void
+rpc_budget_allocator_init_arena(
+    rpc_budget_allocator *a, size_t payload_len, rpc_decode_arena *arena)
+{
+	rpc_budget_allocator_init(a, payload_len);
+	a->base.alloc = budget_arena_alloc;
+	a->base.free  = budget_arena_free;
+	a->arena      = arena;
+	arena->in_use = true;
 }
 
 void

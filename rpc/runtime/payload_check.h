@@ -34,6 +34,35 @@
 frep_code rpc_payload_check_text(
     const ProtobufCMessageDescriptor *d, const uint8_t *payload, size_t len, frep_status *st);
 
+/* Where a worker thread decodes its calls' input: one buffer kept from call
+ * to call (sized to what recent calls needed, at most
+ * RPC_DECODE_ARENA_KEEP bytes), bumped through while a call decodes and
+ * reset after it, so decoding a request costs no malloc/free per field
+ * and touches no freshly mapped pages. What does not fit is malloc'd and
+ * freed at the reset. A decoded message must not outlive the reset (the
+ * handler's input is const and dies when it returns). One thread only. */
+#define RPC_DECODE_ARENA_KEEP   (256u * 1024u)
+#define RPC_DECODE_ARENA_WINDOW 256 /* calls between shrink checks */
+
+typedef struct rpc_decode_arena_big rpc_decode_arena_big;
+
+typedef struct rpc_decode_arena {
+	uint8_t              *buf;
+	size_t                cap;
+	size_t                off;
+	size_t                demand;     /* this call: bytes asked for, aligned */
+	rpc_decode_arena_big *big;        /* this call: what did not fit */
+	size_t                window_max; /* largest demand since the last check */
+	unsigned              window_calls;
+	bool                  in_use; /* a call is decoding into it */
+} rpc_decode_arena;
+
+/* After a call: frees what did not fit, grows the buffer to this call's
+ * demand (up to RPC_DECODE_ARENA_KEEP) or, every RPC_DECODE_ARENA_WINDOW
+ * calls, shrinks it to what the window needed. */
+void rpc_decode_arena_reset(rpc_decode_arena *a);
+void rpc_decode_arena_fini(rpc_decode_arena *a);
+
 /* A protobuf-c allocator that refuses to go past limit bytes in use. */
 typedef struct rpc_budget_allocator {
 	ProtobufCAllocator base; /* pass &base to protobuf-c */
@@ -41,9 +70,18 @@ typedef struct rpc_budget_allocator {
 	size_t             peak;
 	size_t             limit;
 	bool               exceeded;
+	rpc_decode_arena  *arena; /* NULL: malloc and free */
 } rpc_budget_allocator;
 
 /* The budget for decoding a payload of len bytes. */
 void rpc_budget_allocator_init(rpc_budget_allocator *a, size_t payload_len);
+
+/* The same budget, allocating from arena (not in use; marked in use until
+ * rpc_decode_arena_reset). Every allocation costs what malloc's chunk for
+ * it would, so the budget refuses the same requests; frees cost nothing
+ * and give nothing back (a message only frees while decoding when a field
+ * is repeated that should not be). */
+void rpc_budget_allocator_init_arena(
+    rpc_budget_allocator *a, size_t payload_len, rpc_decode_arena *arena);
 
 #endif /* FREP_RPC_PAYLOAD_CHECK_H */

@@ -1,6 +1,7 @@
 #include "rpc_server.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -580,10 +581,16 @@ start_listener(rpc_server *s, listener_entry *le, frep_status *st)
 static void run_call(rpc_call *call);
 static void refuse_queued(rpc_call *call);
 
+/* The worker's decode arena (payload_check.h); NULL on other threads
+ * (nng's, for inline services), which decode with malloc. */
+static _Thread_local rpc_decode_arena *worker_arena;
+
 static void *
 worker_main(void *arg)
 {
-	rpc_server *s = arg;
+	rpc_server      *s     = arg;
+	rpc_decode_arena arena = {0};
+	worker_arena           = &arena;
 	pthread_mutex_lock(&s->mtx);
 	for (;;) {
 		while (s->queue_head == NULL && !s->stopping_workers) {
@@ -609,6 +616,8 @@ worker_main(void *arg)
 		pthread_mutex_lock(&s->mtx);
 	}
 	pthread_mutex_unlock(&s->mtx);
+	worker_arena = NULL;
+	rpc_decode_arena_fini(&arena);
 	return NULL;
 }
 
@@ -1093,6 +1102,98 @@ send_reply(rpc_ctx *rc, nng_msg *msg)
 	pthread_mutex_unlock(&s->mtx);
 }
 
+/* The reply goes out in the request's own message when it has one: its
+ * body is cleared and sized to len (nng keeps the buffer when it is large
+ * enough, as it is for an echo), so no new buffer is allocated and no
+ * freshly allocated pages are touched. The request's view stays usable
+ * (its strings are in view.text, not in the message), but its payload
+ * pointer does not: the reply is packed over it, which is why a reply
+ * must not point into rpc_call_payload (rpc_server.h). NULL if there is no
+ * request message or it cannot be resized (the caller allocates). */
+#ifndef NDEBUG
+static bool
+span_inside(const void *p, size_t n, const uint8_t *lo, const uint8_t *hi)
+{
+	const uint8_t *b = p;
+	return n > 0 && b != NULL && b < hi && b + n > lo;
+}
+
+/* Debug builds: does any string or bytes field of m, at any depth, point
+ * into [lo, hi)? Such a reply would be overwritten while it is packed. */
+static bool
+message_points_into(const ProtobufCMessage *m, const uint8_t *lo, const uint8_t *hi)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *fd    = &d->fields[i];
+		const char                     *field = (const char *) m + fd->offset;
+		size_t                          n     = 1;
+		if ((fd->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) != 0 &&
+		    *(const uint32_t *) ((const char *) m + fd->quantifier_offset) != fd->id) {
+			continue; /* another member of the oneof is set */
+		}
+		if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
+			n     = *(const size_t *) ((const char *) m + fd->quantifier_offset);
+			field = *(const char *const *) field;
+		}
+		for (size_t k = 0; k < n && field != NULL; k++) {
+			switch (fd->type) {
+			case PROTOBUF_C_TYPE_STRING: {
+				const char *str = ((const char *const *) field)[k];
+				if (str != NULL && span_inside(str, strlen(str) + 1, lo, hi)) {
+					return true;
+				}
+				break;
+			}
+			case PROTOBUF_C_TYPE_BYTES: {
+				const ProtobufCBinaryData *bd =
+				    &((const ProtobufCBinaryData *) field)[k];
+				if (span_inside(bd->data, bd->len, lo, hi)) {
+					return true;
+				}
+				break;
+			}
+			case PROTOBUF_C_TYPE_MESSAGE: {
+				const ProtobufCMessage *sub =
+				    ((const ProtobufCMessage *const *) field)[k];
+				if (sub != NULL && message_points_into(sub, lo, hi)) {
+					return true;
+				}
+				break;
+			}
+			default:
+				break;
+			}
+		}
+	}
+	return false;
+}
+#endif
+
+static nng_msg *
+reply_msg(rpc_call *call, const ProtobufCMessage *payload, size_t len)
+{
+	nng_msg *msg = call->reqmsg;
+	if (msg == NULL) {
+		return NULL;
+	}
+#ifndef NDEBUG
+	const uint8_t *lo = nng_msg_body(msg);
+	assert(payload == NULL || !message_points_into(payload, lo, lo + nng_msg_len(msg)));
+#else
+	(void) payload;
+#endif
+	call->reqmsg          = NULL;
+	call->req.payload     = NULL;
+	call->req.payload_len = 0;
+	nng_msg_clear(msg);
+	if (nng_msg_realloc(msg, len) != 0) {
+		nng_msg_free(msg);
+		return NULL;
+	}
+	return msg;
+}
+
 /* Builds and sends the reply for rc's call; consumes nothing of the caller.
  * Called exactly once per received request. */
 static void
@@ -1115,8 +1216,8 @@ answer(rpc_ctx *rc, frep_code code, const char *message, const ProtobufCMessage 
 	    .call_id = call_id,
 	};
 	size_t   len = frep_envelope_response_size(&f);
-	nng_msg *msg = NULL;
-	if (nng_msg_alloc(&msg, len) != 0) {
+	nng_msg *msg = reply_msg(&rc->call, f.payload, len);
+	if (msg == NULL && nng_msg_alloc(&msg, len) != 0) {
 		/* Out of memory: a reply with no payload is small enough to try. */
 		f   = (frep_response_fields){.code = FREP_RESOURCE_EXHAUSTED,
 		      .message                     = "server out of memory",
@@ -1529,11 +1630,22 @@ run_call(rpc_call *call)
 		answer(rc, st.code, st.message, NULL);
 		return;
 	}
-	/* Decoding may cost a bounded multiple of the payload's size. */
+	/* Decoding may cost a bounded multiple of the payload's size. On a
+	 * worker it goes into the worker's arena (not nested: a handler that
+	 * runs a call on its own thread decodes that one with malloc). */
 	rpc_budget_allocator budget;
-	rpc_budget_allocator_init(&budget, call->req.payload_len);
+	rpc_decode_arena    *arena = worker_arena;
+	if (arena != NULL && !arena->in_use) {
+		rpc_budget_allocator_init_arena(&budget, call->req.payload_len, arena);
+	} else {
+		arena = NULL;
+		rpc_budget_allocator_init(&budget, call->req.payload_len);
+	}
 	ProtobufCMessage *input = protobuf_c_message_unpack(
 	    in_desc, &budget.base, call->req.payload_len, call->req.payload);
+	if (input == NULL && arena != NULL) {
+		rpc_decode_arena_reset(arena);
+	}
 	if (input == NULL && budget.exceeded) {
 		answer_status(rc, FREP_RESOURCE_EXHAUSTED,
 		    "payload of %zu bytes needs more than %zu bytes of memory to decode as %s "
@@ -1554,7 +1666,11 @@ run_call(rpc_call *call)
 	current_call            = call;
 	svc->invoke(svc, call->method_index, input, call_closure, call);
 	current_call = outer;
-	protobuf_c_message_free_unpacked(input, &budget.base);
+	if (arena != NULL) {
+		rpc_decode_arena_reset(arena);
+	} else {
+		protobuf_c_message_free_unpacked(input, &budget.base);
+	}
 }
 
 static void

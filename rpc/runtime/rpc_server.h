@@ -172,7 +172,9 @@ int64_t rpc_call_remaining_ms(const rpc_call *call);
 /* The method path, e.g. "/frep.v1.Health/Check". */
 const char *rpc_call_method(const rpc_call *call);
 
-/* The raw serialized input (for MACs over the payload). */
+/* The raw serialized input (for MACs over the payload). Valid until the
+ * call is answered, and the reply must not point into it: the reply is
+ * packed into the request's own buffer (debug builds assert this). */
 const uint8_t *rpc_call_payload(const rpc_call *call, size_t *len);
 
 /* True when the server has no admin token or the call carries it
