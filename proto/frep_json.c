@@ -634,7 +634,8 @@ read_value(reader *r, const ProtobufCFieldDescriptor *f, const json_t *j, void *
 		if (json_is_string(j)) {
 			const ProtobufCEnumValue *ev =
 			    strlen(json_string_value(j)) == json_string_length(j)
-				? protobuf_c_enum_descriptor_get_value_by_name(ed, json_string_value(j))
+				? protobuf_c_enum_descriptor_get_value_by_name(
+				      ed, json_string_value(j))
 				: NULL;
 			if (ev == NULL) {
 				char what[160];
@@ -855,7 +856,7 @@ frep_json_parse_message_with(const ProtobufCMessageDescriptor *md, const char *t
     ProtobufCAllocator *allocator, ProtobufCMessage **out, frep_status *st)
 {
 	json_error_t err;
-	*out      = NULL;
+	*out = NULL;
 	/* \u0000 inside a string value is let through the parse so that the
 	 * field holding it is named (every string read below checks its
 	 * length against strlen); in a member name jansson refuses it. */

@@ -674,7 +674,14 @@ watchdog_probe(const char *url)
 	frep_request_fields f = {
 	    .method = "/frep.rpc.v1.Introspection/GetServerInfo", .timeout_ms = WATCHDOG_PROBE_MS};
 	size_t len = frep_envelope_request_size(&f);
-	if (nng_dial(sock, url, NULL, 0) == 0 && nng_msg_alloc(&msg, len) == 0) {
+	int    rv  = nng_dial(sock, url, NULL, 0);
+	if (rv == NNG_ENOFILES || rv == NNG_ENOMEM) {
+		/* Out of descriptors (a flood on another listener, say): says
+		 * nothing of this listener; re-creating it then would fail. */
+		nng_close(sock);
+		return true;
+	}
+	if (rv == 0 && nng_msg_alloc(&msg, len) == 0) {
 		frep_envelope_request_pack(&f, nng_msg_body(msg));
 		if (nng_sendmsg(sock, msg, 0) != 0) {
 			nng_msg_free(msg);
@@ -705,8 +712,8 @@ watchdog_restart(rpc_server *s, listener_entry *le)
 	nng_listener_close(le->listener);
 	le->created = false;
 	if (start_listener(s, le, &st) != FREP_OK) {
-		rpc_log(RPC_LOG_ERROR, "listener %s: %s: %s", le->url, frep_code_name(st.code),
-		    st.message);
+		rpc_log(RPC_LOG_ERROR, "listener %s: %s: %s (tried again every %d ms)", le->url,
+		    frep_code_name(st.code), st.message, WATCHDOG_PERIOD_MS);
 		return;
 	}
 	pthread_mutex_lock(&s->mtx);
@@ -757,7 +764,19 @@ watchdog_main(void *arg)
 		}
 		for (size_t i = 0; i < s->n_listeners; i++) {
 			listener_entry *le = &s->listeners[i];
-			if (strncmp(le->url, "ipc://", 6) != 0 || !le->created) {
+			if (strncmp(le->url, "ipc://", 6) != 0) {
+				continue;
+			}
+			if (!le->created) {
+				/* A re-creation that failed (out of descriptors, say)
+				 * is tried again until it works. */
+				frep_status lst;
+				if (start_listener(s, le, &lst) == FREP_OK) {
+					rpc_log(RPC_LOG_WARN, "listener %s re-created", le->url);
+					pthread_mutex_lock(&s->mtx);
+					s->watchdog_restarts++;
+					pthread_mutex_unlock(&s->mtx);
+				}
 				continue;
 			}
 			strikes[i] = watchdog_probe(le->url) ? 0 : strikes[i] + 1;
