@@ -329,6 +329,7 @@ typedef struct column {
 	bool        optional;         /* COL_IPV4: empty reads as 0 */
 	bool        zero_is_empty;    /* COL_IPV4: 0 goes out as "" */
 	bool        out_only;         /* not read from a request */
+	bool        in_only;          /* not written to a reply */
 	int         max;              /* COL_ENUM */
 	const char *enum_name;        /* COL_ENUM, for messages */
 } column;
@@ -341,6 +342,10 @@ _Static_assert(sizeof(engine_client_type) == sizeof(int), "COL_ENUM reads an int
 _Static_assert(sizeof(engine_option_type) == sizeof(int), "COL_ENUM reads an int");
 _Static_assert(sizeof(engine_class_type) == sizeof(int), "COL_ENUM reads an int");
 _Static_assert(sizeof(engine_policy_condition) == sizeof(int), "COL_ENUM reads an int");
+_Static_assert(sizeof(engine_failover_mode) == sizeof(int), "COL_ENUM reads an int");
+_Static_assert(sizeof(engine_server_role) == sizeof(int), "COL_ENUM reads an int");
+_Static_assert(sizeof(engine_failover_state) == sizeof(int), "COL_ENUM reads an int");
+_Static_assert(sizeof(engine_auto_sync) == sizeof(int), "COL_ENUM reads an int");
 
 static const ProtobufCFieldDescriptor *
 column_field(const ProtobufCMessage *m, const column *c)
@@ -409,6 +414,9 @@ columns_to_proto(
 	for (const column *c = cols; c->field != NULL; c++) {
 		const ProtobufCFieldDescriptor *fd = column_field(m, c);
 		char                          **strings;
+		if (c->in_only) {
+			continue;
+		}
 		switch (c->type) {
 		case COL_STRING:
 			*MSG(char *, m, fd) = str_or_empty(*MODEL(char *, in, c));
@@ -551,6 +559,32 @@ static const column class_columns[] = {
     COL(engine_class, name),
     COL(engine_class, data),
     COL(engine_class, description),
+    {0},
+};
+
+/* A relationship's scope_ids are a nested list: explicit. Its enums come
+ * first, in the order they are checked. */
+static const column failover_columns[] = {
+    COL(engine_failover, mode, .type = COL_ENUM, .max = ENGINE_FAILOVER_MODE_HOT_STANDBY,
+	.enum_name = "FailoverMode"),
+    COL(engine_failover, server_role, .type = COL_ENUM, .max = ENGINE_SERVER_ROLE_STANDBY,
+	.enum_name = "ServerRole"),
+    COL(engine_failover, state, .type = COL_ENUM, .max = ENGINE_FAILOVER_STATE_PAUSED,
+	.enum_name = "FailoverState"),
+    COL(engine_failover, auto_sync, .type = COL_ENUM, .max = ENGINE_AUTO_SYNC_OFF,
+	.enum_name = "AutoSync"),
+    COL(engine_failover, name),
+    COL(engine_failover, partner_server),
+    COL(engine_failover, load_balance_percent, .type = COL_UINT32),
+    COL(engine_failover, reserve_percent, .type = COL_UINT32),
+    COL(engine_failover, max_client_lead_time_s, .type = COL_UINT32),
+    COL(engine_failover, auto_state_transition, .type = COL_BOOL),
+    COL(engine_failover, state_switch_interval_s, .type = COL_UINT32),
+    /* The secret never leaves: a reply's is always the INIT's "". */
+    COL(engine_failover, shared_secret, .in_only = true),
+    COL(engine_failover, local_server),
+    COL(engine_failover, kea_ha_url),
+    COL(engine_failover, partner_kea_ha_url),
     {0},
 };
 
@@ -760,38 +794,13 @@ convert_failover_from_proto(const Frep__V1__FailoverRelationship *in, const char
 	field_name f;
 	frep_code  rc;
 
-	if ((rc = require_message(in, field, st)) != FREP_OK) {
-		return rc;
-	}
-	memset(out, 0, sizeof(*out));
-	if ((rc = check_enum((int) in->mode, ENGINE_FAILOVER_MODE_HOT_STANDBY, "FailoverMode",
-		 fname(&f, field, "mode"), st)) != FREP_OK ||
-	    (rc = check_enum((int) in->server_role, ENGINE_SERVER_ROLE_STANDBY, "ServerRole",
-		 fname(&f, field, "server_role"), st)) != FREP_OK ||
-	    (rc = check_enum((int) in->state, ENGINE_FAILOVER_STATE_PAUSED, "FailoverState",
-		 fname(&f, field, "state"), st)) != FREP_OK ||
-	    (rc = check_enum((int) in->auto_sync, ENGINE_AUTO_SYNC_OFF, "AutoSync",
-		 fname(&f, field, "auto_sync"), st)) != FREP_OK ||
+	if ((rc = object_from_proto(failover_columns, (const ProtobufCMessage *) in, field, false,
+		 out, sizeof(*out), st)) != FREP_OK ||
 	    (rc = convert_scope_ids_from_proto(in->scope_ids, in->n_scope_ids,
 		 fname(&f, field, "scope_ids"), a, &out->scope_ids, st)) != FREP_OK) {
 		return rc;
 	}
-	out->n_scope_ids             = in->n_scope_ids;
-	out->name                    = in->name;
-	out->partner_server          = in->partner_server;
-	out->mode                    = (engine_failover_mode) in->mode;
-	out->server_role             = (engine_server_role) in->server_role;
-	out->load_balance_percent    = in->load_balance_percent;
-	out->reserve_percent         = in->reserve_percent;
-	out->max_client_lead_time_s  = in->max_client_lead_time_s;
-	out->auto_state_transition   = in->auto_state_transition;
-	out->state_switch_interval_s = in->state_switch_interval_s;
-	out->shared_secret           = in->shared_secret;
-	out->state                   = (engine_failover_state) in->state;
-	out->local_server            = in->local_server;
-	out->kea_ha_url              = in->kea_ha_url;
-	out->partner_kea_ha_url      = in->partner_kea_ha_url;
-	out->auto_sync               = (engine_auto_sync) in->auto_sync;
+	out->n_scope_ids = in->n_scope_ids;
 	return FREP_OK;
 }
 
@@ -1151,24 +1160,12 @@ frep_code
 convert_failover_to_proto(const engine_failover *in, convert_arena *a,
     Frep__V1__FailoverRelationship **out, frep_status *st)
 {
-	Frep__V1__FailoverRelationship *m;
-	frep_code                       rc;
-	ARENA_NEW(a, Frep__V1__FailoverRelationship, FREP__V1__FAILOVER_RELATIONSHIP__INIT, st, m);
-	m->name                    = str_or_empty(in->name);
-	m->partner_server          = str_or_empty(in->partner_server);
-	m->mode                    = (Frep__V1__FailoverMode) in->mode;
-	m->server_role             = (Frep__V1__ServerRole) in->server_role;
-	m->load_balance_percent    = in->load_balance_percent;
-	m->reserve_percent         = in->reserve_percent;
-	m->max_client_lead_time_s  = in->max_client_lead_time_s;
-	m->auto_state_transition   = in->auto_state_transition;
-	m->state_switch_interval_s = in->state_switch_interval_s;
-	/* shared_secret stays the INIT's "": the secret never leaves. */
-	m->state              = (Frep__V1__FailoverState) in->state;
-	m->local_server       = str_or_empty(in->local_server);
-	m->kea_ha_url         = str_or_empty(in->kea_ha_url);
-	m->partner_kea_ha_url = str_or_empty(in->partner_kea_ha_url);
-	m->auto_sync          = (Frep__V1__AutoSync) in->auto_sync;
+	Frep__V1__FailoverRelationship *m = object_to_proto(
+	    failover_columns, &frep__v1__failover_relationship__descriptor, in, a, st);
+	frep_code rc;
+	if (m == NULL) {
+		return FREP_RESOURCE_EXHAUSTED;
+	}
 	if ((rc = list_to_proto(in->scope_ids, in->n_scope_ids, sizeof(*in->scope_ids),
 		 scope_id_to_text, a, &m->scope_ids, &m->n_scope_ids, st)) != FREP_OK) {
 		return rc;
