@@ -676,27 +676,7 @@ static int
 read_token_file(const char *path, char **out)
 {
 	frep_secret_file_warn_if_open(stderr, "frepctl", "--token-file", path);
-	FILE *f = fopen(path, "r");
-	if (f == NULL) {
-		fprintf(stderr, "frepctl: INVALID_ARGUMENT: --token-file %s: %s\n", path,
-		    strerror(errno));
-		return EXIT_USAGE;
-	}
-	char   *line = NULL;
-	size_t  cap  = 0;
-	ssize_t n    = getline(&line, &cap, f);
-	fclose(f);
-	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ')) {
-		line[--n] = '\0';
-	}
-	if (n <= 0) {
-		free(line);
-		fprintf(
-		    stderr, "frepctl: INVALID_ARGUMENT: --token-file %s holds no token\n", path);
-		return EXIT_USAGE;
-	}
-	*out = line;
-	return 0;
+	return frep_secret_file_read_token(stderr, "frepctl", path, out) == 0 ? 0 : EXIT_USAGE;
 }
 
 int

@@ -378,31 +378,6 @@ warn_if_readable_by_others(const char *option, const char *path)
 }
 
 static int
-read_token(const char *path, char **out)
-{
-	FILE *f = fopen(path, "r");
-	if (f == NULL) {
-		fprintf(stderr, "frepd: INVALID_ARGUMENT: --token-file %s: %s\n", path,
-		    strerror(errno));
-		return -1;
-	}
-	char   *line = NULL;
-	size_t  cap  = 0;
-	ssize_t n    = getline(&line, &cap, f);
-	fclose(f);
-	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ')) {
-		line[--n] = '\0';
-	}
-	if (n <= 0) {
-		free(line);
-		fprintf(stderr, "frepd: INVALID_ARGUMENT: --token-file %s holds no token\n", path);
-		return -1;
-	}
-	*out = line;
-	return 0;
-}
-
-static int
 parse_args(int argc, char **argv, frepd_options *o)
 {
 	enum {
@@ -1106,10 +1081,12 @@ main(int argc, char **argv)
 	warn_if_readable_by_others("--partner-token-file", o.partner_token_file);
 	warn_if_readable_by_others("--tls-key", o.tls.key_file);
 	warn_if_readable_by_others("--partner-tls-key", o.partner_tls.key_file);
-	if (o.token_file != NULL && read_token(o.token_file, &token) != 0) {
+	if (o.token_file != NULL &&
+	    frep_secret_file_read_token(stderr, "frepd", o.token_file, &token) != 0) {
 		return 2;
 	}
-	if (o.partner_token_file != NULL && read_token(o.partner_token_file, &partner_token) != 0) {
+	if (o.partner_token_file != NULL && frep_secret_file_read_token(stderr, "frepd",
+						o.partner_token_file, &partner_token) != 0) {
 		free(token);
 		return 2;
 	}

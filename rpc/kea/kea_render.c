@@ -2016,6 +2016,7 @@ kea_render_cached(engine *e, kea_render_cache *cache, kea_render_result *out, fr
 	uint32_t            *ids = NULL;
 	char(*digests)[65]       = NULL;
 	bool     *stored         = NULL;
+	bool      ok             = false;
 	frep_code rc;
 
 	memset(out, 0, sizeof(*out));
@@ -2228,37 +2229,24 @@ done:
 		    c.not_text_of, c.not_text);
 		goto fail_clean;
 	}
-	if (c.oom) {
-		rc = frep_status_set(
-		    st, FREP_RESOURCE_EXHAUSTED, "out of memory rendering Kea's configuration");
-		goto fail_clean;
-	}
-	char *compact = render_parts(out, cache);
-	if (compact == NULL) {
+	char *compact = NULL;
+	if (c.oom || (compact = render_parts(out, cache)) == NULL) {
 		rc = frep_status_set(
 		    st, FREP_RESOURCE_EXHAUSTED, "out of memory rendering Kea's configuration");
 		goto fail_clean;
 	}
 	engine_sha256_hex(compact, strlen(compact), out->digest);
 	free(compact);
-	cache_end(cache, true);
-	free(ids);
-	free(digests);
-	free(stored);
-	engine_option_defs_free(c.defs, c.n_defs);
-	engine_classes_free(c.classes, c.n_classes);
-	engine_option_values_free(server_opts, n_server_opts);
-	engine_policies_free(spols, n_spols);
-	engine_scopes_free(scopes, n_scopes);
-	frep_status_clear(st);
-	return FREP_OK;
+	ok = true;
+	goto release;
 
 fail:
 	json_decref(subnets);
 	json_decref(shared);
 	json_decref(c.client_classes);
 fail_clean:
-	cache_end(cache, false);
+release:
+	cache_end(cache, ok);
 	free(ids);
 	free(digests);
 	free(stored);
@@ -2267,6 +2255,10 @@ fail_clean:
 	engine_option_values_free(server_opts, n_server_opts);
 	engine_policies_free(spols, n_spols);
 	engine_scopes_free(scopes, n_scopes);
+	if (ok) {
+		frep_status_clear(st);
+		return FREP_OK;
+	}
 	kea_render_result_fini(out);
 	return rc;
 }

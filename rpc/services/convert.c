@@ -211,6 +211,64 @@ require_message(const void *msg, const char *field, frep_status *st)
 	return FREP_OK;
 }
 
+/* --- lists: a repeated field converted element by element --------------- */
+
+/* One element of a list, as the list helpers call it (each converter below
+ * has an adapter of this shape). */
+typedef frep_code (*element_from_proto)(
+    const void *in, const char *field, convert_arena *a, void *out, frep_status *st);
+typedef frep_code (*element_to_proto)(
+    const void *in, convert_arena *a, void **out, frep_status *st);
+
+/* in[0..n) (messages or strings), each converted by one (named
+ * prefix.name[i] in messages) into a new arena array of n elements of size
+ * bytes, *out (NULL when n == 0). The first bad element's status. */
+static frep_code
+list_from_proto(const void *const *in, size_t n, const char *prefix, const char *name, size_t size,
+    element_from_proto one, convert_arena *a, void *out, frep_status *st)
+{
+	field_name f;
+	bool       ok;
+	char      *v = arena_array(a, n, size, &ok, st);
+
+	if (!ok) {
+		return st != NULL ? st->code : FREP_RESOURCE_EXHAUSTED;
+	}
+	for (size_t i = 0; i < n; i++) {
+		frep_code rc = one(in[i], fname_at(&f, prefix, name, i), a, v + i * size, st);
+		if (rc != FREP_OK) {
+			return rc;
+		}
+	}
+	memcpy(out, &v, sizeof(v));
+	return FREP_OK;
+}
+
+/* The n elements of size bytes at in, each converted by one into a new
+ * arena array of pointers (messages or strings), *out (NULL when n == 0),
+ * and n into *n_out. */
+static frep_code
+list_to_proto(const void *in, size_t n, size_t size, element_to_proto one, convert_arena *a,
+    void *out, size_t *n_out, frep_status *st)
+{
+	bool   ok;
+	void **v = arena_array(a, n, sizeof(*v), &ok, st);
+
+	*n_out = 0;
+	if (!ok) {
+		return FREP_RESOURCE_EXHAUSTED;
+	}
+	for (size_t i = 0; i < n; i++) {
+		frep_code rc = one((const char *) in + i * size, a, &v[i], st);
+		if (rc != FREP_OK) {
+			return rc;
+		}
+	}
+	memcpy(out, &v, sizeof(v));
+	*n_out = n;
+	return FREP_OK;
+}
+
 /* --- addresses and enums ------------------------------------------------ */
 
 frep_code
@@ -271,6 +329,7 @@ typedef struct column {
 	bool        optional;         /* COL_IPV4: empty reads as 0 */
 	bool        zero_is_empty;    /* COL_IPV4: 0 goes out as "" */
 	bool        out_only;         /* not read from a request */
+	bool        in_only;          /* not written to a reply */
 	int         max;              /* COL_ENUM */
 	const char *enum_name;        /* COL_ENUM, for messages */
 } column;
@@ -283,6 +342,10 @@ _Static_assert(sizeof(engine_client_type) == sizeof(int), "COL_ENUM reads an int
 _Static_assert(sizeof(engine_option_type) == sizeof(int), "COL_ENUM reads an int");
 _Static_assert(sizeof(engine_class_type) == sizeof(int), "COL_ENUM reads an int");
 _Static_assert(sizeof(engine_policy_condition) == sizeof(int), "COL_ENUM reads an int");
+_Static_assert(sizeof(engine_failover_mode) == sizeof(int), "COL_ENUM reads an int");
+_Static_assert(sizeof(engine_server_role) == sizeof(int), "COL_ENUM reads an int");
+_Static_assert(sizeof(engine_failover_state) == sizeof(int), "COL_ENUM reads an int");
+_Static_assert(sizeof(engine_auto_sync) == sizeof(int), "COL_ENUM reads an int");
 
 static const ProtobufCFieldDescriptor *
 column_field(const ProtobufCMessage *m, const column *c)
@@ -351,6 +414,9 @@ columns_to_proto(
 	for (const column *c = cols; c->field != NULL; c++) {
 		const ProtobufCFieldDescriptor *fd = column_field(m, c);
 		char                          **strings;
+		if (c->in_only) {
+			continue;
+		}
 		switch (c->type) {
 		case COL_STRING:
 			*MSG(char *, m, fd) = str_or_empty(*MODEL(char *, in, c));
@@ -380,6 +446,32 @@ columns_to_proto(
 		}
 	}
 	return FREP_OK;
+}
+
+/* A kind's message in, named field (required), into out by its columns. */
+static frep_code
+object_from_proto(const column *cols, const ProtobufCMessage *in, const char *field, bool partial,
+    void *out, size_t out_size, frep_status *st)
+{
+	frep_code rc = require_message(in, field, st);
+	if (rc != FREP_OK) {
+		return rc;
+	}
+	return columns_from_proto(cols, in, field, partial, out, out_size, st);
+}
+
+/* A new arena message of descriptor d, its columns from in; NULL when
+ * memory runs out (RESOURCE_EXHAUSTED in st). */
+static void *
+object_to_proto(const column *cols, const ProtobufCMessageDescriptor *d, const void *in,
+    convert_arena *a, frep_status *st)
+{
+	ProtobufCMessage *m = convert_arena_alloc(a, d->sizeof_message, st);
+	if (m == NULL) {
+		return NULL;
+	}
+	protobuf_c_message_init(d, m);
+	return columns_to_proto(cols, in, a, m, st) == FREP_OK ? m : NULL;
 }
 
 #define COL(T, name, ...)                                                                          \
@@ -470,6 +562,32 @@ static const column class_columns[] = {
     {0},
 };
 
+/* A relationship's scope_ids are a nested list: explicit. Its enums come
+ * first, in the order they are checked. */
+static const column failover_columns[] = {
+    COL(engine_failover, mode, .type = COL_ENUM, .max = ENGINE_FAILOVER_MODE_HOT_STANDBY,
+	.enum_name = "FailoverMode"),
+    COL(engine_failover, server_role, .type = COL_ENUM, .max = ENGINE_SERVER_ROLE_STANDBY,
+	.enum_name = "ServerRole"),
+    COL(engine_failover, state, .type = COL_ENUM, .max = ENGINE_FAILOVER_STATE_PAUSED,
+	.enum_name = "FailoverState"),
+    COL(engine_failover, auto_sync, .type = COL_ENUM, .max = ENGINE_AUTO_SYNC_OFF,
+	.enum_name = "AutoSync"),
+    COL(engine_failover, name),
+    COL(engine_failover, partner_server),
+    COL(engine_failover, load_balance_percent, .type = COL_UINT32),
+    COL(engine_failover, reserve_percent, .type = COL_UINT32),
+    COL(engine_failover, max_client_lead_time_s, .type = COL_UINT32),
+    COL(engine_failover, auto_state_transition, .type = COL_BOOL),
+    COL(engine_failover, state_switch_interval_s, .type = COL_UINT32),
+    /* The secret never leaves: a reply's is always the INIT's "". */
+    COL(engine_failover, shared_secret, .in_only = true),
+    COL(engine_failover, local_server),
+    COL(engine_failover, kea_ha_url),
+    COL(engine_failover, partner_kea_ha_url),
+    {0},
+};
+
 /* --- proto -> engine ---------------------------------------------------- */
 
 frep_code
@@ -478,9 +596,8 @@ convert_scope_from_proto(
 {
 	frep_code rc;
 
-	if ((rc = require_message(in, field, st)) != FREP_OK ||
-	    (rc = columns_from_proto(
-		 scope_columns, &in->base, field, partial, out, sizeof(*out), st)) != FREP_OK) {
+	if ((rc = object_from_proto(scope_columns, (const ProtobufCMessage *) in, field, partial,
+		 out, sizeof(*out), st)) != FREP_OK) {
 		return rc;
 	}
 	out->activate_policies_present =
@@ -494,50 +611,38 @@ frep_code
 convert_exclusion_from_proto(
     const Frep__V1__ExclusionRange *in, const char *field, engine_exclusion *out, frep_status *st)
 {
-	frep_code rc = require_message(in, field, st);
-	if (rc != FREP_OK) {
-		return rc;
-	}
-	return columns_from_proto(
-	    exclusion_columns, &in->base, field, false, out, sizeof(*out), st);
+	return object_from_proto(
+	    exclusion_columns, (const ProtobufCMessage *) in, field, false, out, sizeof(*out), st);
 }
 
 frep_code
 convert_option_value_from_proto(
     const Frep__V1__OptionValue *in, const char *field, engine_option_value *out, frep_status *st)
 {
-	frep_code rc = require_message(in, field, st);
-	if (rc != FREP_OK) {
-		return rc;
-	}
-	return columns_from_proto(
-	    option_value_columns, &in->base, field, false, out, sizeof(*out), st);
+	return object_from_proto(option_value_columns, (const ProtobufCMessage *) in, field, false,
+	    out, sizeof(*out), st);
+}
+
+static frep_code
+option_value_element(
+    const void *in, const char *field, convert_arena *a, void *out, frep_status *st)
+{
+	(void) a;
+	return convert_option_value_from_proto(in, field, out, st);
 }
 
 frep_code
 convert_option_values_from_proto(Frep__V1__OptionValue *const *in, size_t n, const char *field,
     convert_arena *a, engine_option_value **out, frep_status *st)
 {
-	field_name f;
-	frep_code  rc;
-	bool       ok;
+	frep_code rc;
 
 	*out = NULL;
 	if ((rc = check_count(n, ENGINE_OPTIONS_MAX, field, st)) != FREP_OK) {
 		return rc;
 	}
-	engine_option_value *v = arena_array(a, n, sizeof(*v), &ok, st);
-	if (!ok) {
-		return st != NULL ? st->code : FREP_RESOURCE_EXHAUSTED;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if ((rc = convert_option_value_from_proto(
-			 in[i], fname_at(&f, "", field, i), &v[i], st)) != FREP_OK) {
-			return rc;
-		}
-	}
-	*out = v;
-	return FREP_OK;
+	return list_from_proto((const void *const *) in, n, "", field, sizeof(**out),
+	    option_value_element, a, out, st);
 }
 
 frep_code
@@ -547,9 +652,8 @@ convert_reservation_from_proto(const Frep__V1__Reservation *in, const char *fiel
 	field_name f;
 	frep_code  rc;
 
-	if ((rc = require_message(in, field, st)) != FREP_OK ||
-	    (rc = columns_from_proto(
-		 reservation_columns, &in->base, field, false, out, sizeof(*out), st)) != FREP_OK ||
+	if ((rc = object_from_proto(reservation_columns, (const ProtobufCMessage *) in, field,
+		 false, out, sizeof(*out), st)) != FREP_OK ||
 	    (rc = convert_option_values_from_proto(in->options, in->n_options,
 		 fname(&f, field, "options"), a, &out->options, st)) != FREP_OK) {
 		return rc;
@@ -562,23 +666,16 @@ frep_code
 convert_option_def_from_proto(const Frep__V1__OptionDefinition *in, const char *field,
     engine_option_def *out, frep_status *st)
 {
-	frep_code rc = require_message(in, field, st);
-	if (rc != FREP_OK) {
-		return rc;
-	}
-	return columns_from_proto(
-	    option_def_columns, &in->base, field, false, out, sizeof(*out), st);
+	return object_from_proto(
+	    option_def_columns, (const ProtobufCMessage *) in, field, false, out, sizeof(*out), st);
 }
 
 frep_code
 convert_class_from_proto(
     const Frep__V1__Class *in, const char *field, engine_class *out, frep_status *st)
 {
-	frep_code rc = require_message(in, field, st);
-	if (rc != FREP_OK) {
-		return rc;
-	}
-	return columns_from_proto(class_columns, &in->base, field, false, out, sizeof(*out), st);
+	return object_from_proto(
+	    class_columns, (const ProtobufCMessage *) in, field, false, out, sizeof(*out), st);
 }
 
 frep_code
@@ -602,12 +699,22 @@ convert_ip_range_from_proto(
 }
 
 static frep_code
-criterion_from_proto(
-    const Frep__V1__Criterion *in, const char *field, engine_criterion *out, frep_status *st)
+ip_range_element(const void *in, const char *field, convert_arena *a, void *out, frep_status *st)
 {
-	field_name f;
-	frep_code  rc;
+	(void) a;
+	return convert_ip_range_from_proto(in, field, out, st);
+}
 
+static frep_code
+criterion_from_proto(
+    const void *in_, const char *field, convert_arena *a, void *out_, frep_status *st)
+{
+	const Frep__V1__Criterion *in  = in_;
+	engine_criterion          *out = out_;
+	field_name                 f;
+	frep_code                  rc;
+
+	(void) a;
 	if ((rc = require_message(in, field, st)) != FREP_OK) {
 		return rc;
 	}
@@ -630,13 +737,10 @@ convert_policy_from_proto(const Frep__V1__Policy *in, const char *field, convert
     engine_policy *out, frep_status *st)
 {
 	field_name f;
-	field_name fi;
 	frep_code  rc;
-	bool       ok;
 
-	if ((rc = require_message(in, field, st)) != FREP_OK ||
-	    (rc = columns_from_proto(
-		 policy_columns, &in->base, field, false, out, sizeof(*out), st)) != FREP_OK ||
+	if ((rc = object_from_proto(policy_columns, (const ProtobufCMessage *) in, field, false,
+		 out, sizeof(*out), st)) != FREP_OK ||
 	    (rc = check_count(in->n_criteria, ENGINE_CRITERIA_MAX, fname(&f, field, "criteria"),
 		 st)) != FREP_OK ||
 	    (rc = check_count(in->n_ip_ranges, ENGINE_POLICY_RANGES_MAX,
@@ -646,30 +750,15 @@ convert_policy_from_proto(const Frep__V1__Policy *in, const char *field, convert
 		return rc;
 	}
 	out->n_options = in->n_options;
-
-	out->criteria = arena_array(a, in->n_criteria, sizeof(*out->criteria), &ok, st);
-	if (!ok) {
-		return st != NULL ? st->code : FREP_RESOURCE_EXHAUSTED;
+	if ((rc = list_from_proto((const void *const *) in->criteria, in->n_criteria, field,
+		 "criteria", sizeof(*out->criteria), criterion_from_proto, a, &out->criteria,
+		 st)) != FREP_OK ||
+	    (rc = list_from_proto((const void *const *) in->ip_ranges, in->n_ip_ranges, field,
+		 "ip_ranges", sizeof(*out->ip_ranges), ip_range_element, a, &out->ip_ranges, st)) !=
+		FREP_OK) {
+		return rc;
 	}
-	for (size_t i = 0; i < in->n_criteria; i++) {
-		if ((rc = criterion_from_proto(in->criteria[i], fname_at(&fi, field, "criteria", i),
-			 &out->criteria[i], st)) != FREP_OK) {
-			return rc;
-		}
-	}
-	out->n_criteria = in->n_criteria;
-
-	out->ip_ranges = arena_array(a, in->n_ip_ranges, sizeof(*out->ip_ranges), &ok, st);
-	if (!ok) {
-		return st != NULL ? st->code : FREP_RESOURCE_EXHAUSTED;
-	}
-	for (size_t i = 0; i < in->n_ip_ranges; i++) {
-		if ((rc = convert_ip_range_from_proto(in->ip_ranges[i],
-			 fname_at(&fi, field, "ip_ranges", i), &out->ip_ranges[i], st)) !=
-		    FREP_OK) {
-			return rc;
-		}
-	}
+	out->n_criteria  = in->n_criteria;
 	out->n_ip_ranges = in->n_ip_ranges;
 	out->enabled_present =
 	    in->enabled_present_case == FREP__V1__POLICY__ENABLED_PRESENT_ENABLED;
@@ -677,30 +766,25 @@ convert_policy_from_proto(const Frep__V1__Policy *in, const char *field, convert
 	return FREP_OK;
 }
 
+static frep_code
+scope_id_element(const void *in, const char *field, convert_arena *a, void *out, frep_status *st)
+{
+	(void) a;
+	return convert_ipv4_from_text(in, field, true, out, st);
+}
+
 frep_code
 convert_scope_ids_from_proto(
     char *const *in, size_t n, const char *field, convert_arena *a, uint32_t **out, frep_status *st)
 {
-	field_name f;
-	frep_code  rc;
-	bool       ok;
+	frep_code rc;
 
 	*out = NULL;
 	if ((rc = check_count(n, CONVERT_SCOPE_IDS_MAX, field, st)) != FREP_OK) {
 		return rc;
 	}
-	uint32_t *ids = arena_array(a, n, sizeof(*ids), &ok, st);
-	if (!ok) {
-		return st != NULL ? st->code : FREP_RESOURCE_EXHAUSTED;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if ((rc = convert_ipv4_from_text(
-			 in[i], fname_at(&f, "", field, i), true, &ids[i], st)) != FREP_OK) {
-			return rc;
-		}
-	}
-	*out = ids;
-	return FREP_OK;
+	return list_from_proto(
+	    (const void *const *) in, n, "", field, sizeof(**out), scope_id_element, a, out, st);
 }
 
 frep_code
@@ -710,38 +794,13 @@ convert_failover_from_proto(const Frep__V1__FailoverRelationship *in, const char
 	field_name f;
 	frep_code  rc;
 
-	if ((rc = require_message(in, field, st)) != FREP_OK) {
-		return rc;
-	}
-	memset(out, 0, sizeof(*out));
-	if ((rc = check_enum((int) in->mode, ENGINE_FAILOVER_MODE_HOT_STANDBY, "FailoverMode",
-		 fname(&f, field, "mode"), st)) != FREP_OK ||
-	    (rc = check_enum((int) in->server_role, ENGINE_SERVER_ROLE_STANDBY, "ServerRole",
-		 fname(&f, field, "server_role"), st)) != FREP_OK ||
-	    (rc = check_enum((int) in->state, ENGINE_FAILOVER_STATE_PAUSED, "FailoverState",
-		 fname(&f, field, "state"), st)) != FREP_OK ||
-	    (rc = check_enum((int) in->auto_sync, ENGINE_AUTO_SYNC_OFF, "AutoSync",
-		 fname(&f, field, "auto_sync"), st)) != FREP_OK ||
+	if ((rc = object_from_proto(failover_columns, (const ProtobufCMessage *) in, field, false,
+		 out, sizeof(*out), st)) != FREP_OK ||
 	    (rc = convert_scope_ids_from_proto(in->scope_ids, in->n_scope_ids,
 		 fname(&f, field, "scope_ids"), a, &out->scope_ids, st)) != FREP_OK) {
 		return rc;
 	}
-	out->n_scope_ids             = in->n_scope_ids;
-	out->name                    = in->name;
-	out->partner_server          = in->partner_server;
-	out->mode                    = (engine_failover_mode) in->mode;
-	out->server_role             = (engine_server_role) in->server_role;
-	out->load_balance_percent    = in->load_balance_percent;
-	out->reserve_percent         = in->reserve_percent;
-	out->max_client_lead_time_s  = in->max_client_lead_time_s;
-	out->auto_state_transition   = in->auto_state_transition;
-	out->state_switch_interval_s = in->state_switch_interval_s;
-	out->shared_secret           = in->shared_secret;
-	out->state                   = (engine_failover_state) in->state;
-	out->local_server            = in->local_server;
-	out->kea_ha_url              = in->kea_ha_url;
-	out->partner_kea_ha_url      = in->partner_kea_ha_url;
-	out->auto_sync               = (engine_auto_sync) in->auto_sync;
+	out->n_scope_ids = in->n_scope_ids;
 	return FREP_OK;
 }
 
@@ -774,6 +833,54 @@ convert_audit_filter_from_proto(
 	out->relationship = in->relationship;
 	out->limit        = in->limit;
 	return convert_ipv4_from_text(in->scope_id, "scope_id", false, &out->scope_id, st);
+}
+
+static frep_code
+exclusion_element(const void *in, const char *field, convert_arena *a, void *out, frep_status *st)
+{
+	(void) a;
+	return convert_exclusion_from_proto(in, field, out, st);
+}
+
+static frep_code
+reservation_element(const void *in, const char *field, convert_arena *a, void *out, frep_status *st)
+{
+	return convert_reservation_from_proto(in, field, a, out, st);
+}
+
+static frep_code
+definition_ref_from_proto(
+    const void *in_, const char *field, convert_arena *a, void *out_, frep_status *st)
+{
+	const Frep__V1__OptionDefinitionRef *in  = in_;
+	engine_option_def_ref               *out = out_;
+	frep_code                            rc  = require_message(in, field, st);
+
+	(void) a;
+	if (rc == FREP_OK) {
+		out->option_id    = in->option_id;
+		out->vendor_class = in->vendor_class;
+	}
+	return rc;
+}
+
+static frep_code
+class_ref_from_proto(
+    const void *in_, const char *field, convert_arena *a, void *out_, frep_status *st)
+{
+	const Frep__V1__ClassRef *in  = in_;
+	engine_class_ref         *out = out_;
+	field_name                f;
+	frep_code                 rc;
+
+	(void) a;
+	if ((rc = require_message(in, field, st)) != FREP_OK ||
+	    (rc = convert_class_type_from_proto(
+		 (int) in->type, fname(&f, field, "type"), &out->type, st)) != FREP_OK) {
+		return rc;
+	}
+	out->name = in->name;
+	return FREP_OK;
 }
 
 /* Each object of a snapshot lives in its scope: an object naming another
@@ -834,31 +941,15 @@ convert_scope_config_from_proto(const Frep__V1__ScopeConfig *in, const char *fie
 		return rc;
 	}
 	out->n_options = in->n_options;
-
-	out->exclusions = arena_array(a, in->n_exclusions, sizeof(*out->exclusions), &ok, st);
-	if (!ok) {
-		return st != NULL ? st->code : FREP_RESOURCE_EXHAUSTED;
+	if ((rc = list_from_proto((const void *const *) in->exclusions, in->n_exclusions, field,
+		 "exclusions", sizeof(*out->exclusions), exclusion_element, a, &out->exclusions,
+		 st)) != FREP_OK ||
+	    (rc = list_from_proto((const void *const *) in->reservations, in->n_reservations, field,
+		 "reservations", sizeof(*out->reservations), reservation_element, a,
+		 &out->reservations, st)) != FREP_OK) {
+		return rc;
 	}
-	for (size_t i = 0; i < in->n_exclusions; i++) {
-		if ((rc = convert_exclusion_from_proto(in->exclusions[i],
-			 fname_at(&fi, field, "exclusions", i), &out->exclusions[i], st)) !=
-		    FREP_OK) {
-			return rc;
-		}
-	}
-	out->n_exclusions = in->n_exclusions;
-
-	out->reservations = arena_array(a, in->n_reservations, sizeof(*out->reservations), &ok, st);
-	if (!ok) {
-		return st != NULL ? st->code : FREP_RESOURCE_EXHAUSTED;
-	}
-	for (size_t i = 0; i < in->n_reservations; i++) {
-		if ((rc = convert_reservation_from_proto(in->reservations[i],
-			 fname_at(&fi, field, "reservations", i), a, &out->reservations[i], st)) !=
-		    FREP_OK) {
-			return rc;
-		}
-	}
+	out->n_exclusions   = in->n_exclusions;
 	out->n_reservations = in->n_reservations;
 	for (size_t i = 0; i < out->n_exclusions; i++) {
 		if ((rc = check_in_snapshot_scope(in, out, field, "exclusions", i,
@@ -889,43 +980,17 @@ convert_scope_config_from_proto(const Frep__V1__ScopeConfig *in, const char *fie
 		}
 	}
 	out->n_policies = in->n_policies;
-
-	out->option_definitions_used = arena_array(
-	    a, in->n_option_definitions_used, sizeof(*out->option_definitions_used), &ok, st);
-	if (!ok) {
-		return st != NULL ? st->code : FREP_RESOURCE_EXHAUSTED;
-	}
-	for (size_t i = 0; i < in->n_option_definitions_used; i++) {
-		const Frep__V1__OptionDefinitionRef *r = in->option_definitions_used[i];
-		if ((rc = require_message(
-			 r, fname_at(&fi, field, "option_definitions_used", i), st)) != FREP_OK) {
-			return rc;
-		}
-		out->option_definitions_used[i].option_id    = r->option_id;
-		out->option_definitions_used[i].vendor_class = r->vendor_class;
+	if ((rc = list_from_proto((const void *const *) in->option_definitions_used,
+		 in->n_option_definitions_used, field, "option_definitions_used",
+		 sizeof(*out->option_definitions_used), definition_ref_from_proto, a,
+		 &out->option_definitions_used, st)) != FREP_OK ||
+	    (rc = list_from_proto((const void *const *) in->classes_used, in->n_classes_used, field,
+		 "classes_used", sizeof(*out->classes_used), class_ref_from_proto, a,
+		 &out->classes_used, st)) != FREP_OK) {
+		return rc;
 	}
 	out->n_option_definitions_used = in->n_option_definitions_used;
-
-	out->classes_used = arena_array(a, in->n_classes_used, sizeof(*out->classes_used), &ok, st);
-	if (!ok) {
-		return st != NULL ? st->code : FREP_RESOURCE_EXHAUSTED;
-	}
-	for (size_t i = 0; i < in->n_classes_used; i++) {
-		const Frep__V1__ClassRef *r = in->classes_used[i];
-		if ((rc = require_message(r, fname_at(&fi, field, "classes_used", i), st)) !=
-		    FREP_OK) {
-			return rc;
-		}
-		field_name ft;
-		char       sub[sizeof(fi.text)];
-		snprintf(sub, sizeof(sub), "%s", fi.text);
-		if ((rc = convert_class_type_from_proto((int) r->type, fname(&ft, sub, "type"),
-			 &out->classes_used[i].type, st)) != FREP_OK) {
-			return rc;
-		}
-		out->classes_used[i].name = r->name;
-	}
-	out->n_classes_used = in->n_classes_used;
+	out->n_classes_used            = in->n_classes_used;
 	return FREP_OK;
 }
 
@@ -948,11 +1013,10 @@ frep_code
 convert_scope_to_proto(
     const engine_scope *in, convert_arena *a, Frep__V1__Scope **out, frep_status *st)
 {
-	Frep__V1__Scope *m;
-	frep_code        rc;
-	ARENA_NEW(a, Frep__V1__Scope, FREP__V1__SCOPE__INIT, st, m);
-	if ((rc = columns_to_proto(scope_columns, in, a, &m->base, st)) != FREP_OK) {
-		return rc;
+	Frep__V1__Scope *m =
+	    object_to_proto(scope_columns, &frep__v1__scope__descriptor, in, a, st);
+	if (m == NULL) {
+		return FREP_RESOURCE_EXHAUSTED;
 	}
 	if (in->activate_policies_present) {
 		m->activate_policies_present_case =
@@ -967,20 +1031,25 @@ frep_code
 convert_exclusion_to_proto(
     const engine_exclusion *in, convert_arena *a, Frep__V1__ExclusionRange **out, frep_status *st)
 {
-	Frep__V1__ExclusionRange *m;
-	ARENA_NEW(a, Frep__V1__ExclusionRange, FREP__V1__EXCLUSION_RANGE__INIT, st, m);
-	*out = m;
-	return columns_to_proto(exclusion_columns, in, a, &m->base, st);
+	*out =
+	    object_to_proto(exclusion_columns, &frep__v1__exclusion_range__descriptor, in, a, st);
+	return *out != NULL ? FREP_OK : FREP_RESOURCE_EXHAUSTED;
 }
 
 frep_code
 convert_option_value_to_proto(
     const engine_option_value *in, convert_arena *a, Frep__V1__OptionValue **out, frep_status *st)
 {
-	Frep__V1__OptionValue *m;
-	ARENA_NEW(a, Frep__V1__OptionValue, FREP__V1__OPTION_VALUE__INIT, st, m);
-	*out = m;
-	return columns_to_proto(option_value_columns, in, a, &m->base, st);
+	*out =
+	    object_to_proto(option_value_columns, &frep__v1__option_value__descriptor, in, a, st);
+	return *out != NULL ? FREP_OK : FREP_RESOURCE_EXHAUSTED;
+}
+
+/* The adapters of the converters to list_to_proto's element_to_proto. */
+static frep_code
+option_value_message(const void *in, convert_arena *a, void **out, frep_status *st)
+{
+	return convert_option_value_to_proto(in, a, (Frep__V1__OptionValue **) out, st);
 }
 
 /* n option values into a new arena array of messages. */
@@ -988,32 +1057,20 @@ static frep_code
 option_values_to_proto(const engine_option_value *in, size_t n, convert_arena *a,
     Frep__V1__OptionValue ***out, size_t *n_out, frep_status *st)
 {
-	bool ok;
-	*n_out                    = 0;
-	Frep__V1__OptionValue **v = arena_array(a, n, sizeof(*v), &ok, st);
-	if (!ok) {
-		return FREP_RESOURCE_EXHAUSTED;
-	}
-	for (size_t i = 0; i < n; i++) {
-		frep_code rc = convert_option_value_to_proto(&in[i], a, &v[i], st);
-		if (rc != FREP_OK) {
-			return rc;
-		}
-	}
-	*out   = v;
-	*n_out = n;
-	return FREP_OK;
+	return list_to_proto(in, n, sizeof(*in), option_value_message, a, out, n_out, st);
 }
 
 frep_code
 convert_reservation_to_proto(
     const engine_reservation *in, convert_arena *a, Frep__V1__Reservation **out, frep_status *st)
 {
-	Frep__V1__Reservation *m;
-	frep_code              rc;
-	ARENA_NEW(a, Frep__V1__Reservation, FREP__V1__RESERVATION__INIT, st, m);
-	if ((rc = columns_to_proto(reservation_columns, in, a, &m->base, st)) != FREP_OK ||
-	    (rc = option_values_to_proto(
+	Frep__V1__Reservation *m =
+	    object_to_proto(reservation_columns, &frep__v1__reservation__descriptor, in, a, st);
+	frep_code rc;
+	if (m == NULL) {
+		return FREP_RESOURCE_EXHAUSTED;
+	}
+	if ((rc = option_values_to_proto(
 		 in->options, in->n_options, a, &m->options, &m->n_options, st)) != FREP_OK) {
 		return rc;
 	}
@@ -1025,71 +1082,66 @@ frep_code
 convert_option_def_to_proto(const engine_option_def *in, convert_arena *a,
     Frep__V1__OptionDefinition **out, frep_status *st)
 {
-	Frep__V1__OptionDefinition *m;
-	ARENA_NEW(a, Frep__V1__OptionDefinition, FREP__V1__OPTION_DEFINITION__INIT, st, m);
-	*out = m;
-	return columns_to_proto(option_def_columns, in, a, &m->base, st);
+	*out = object_to_proto(
+	    option_def_columns, &frep__v1__option_definition__descriptor, in, a, st);
+	return *out != NULL ? FREP_OK : FREP_RESOURCE_EXHAUSTED;
 }
 
 frep_code
 convert_class_to_proto(
     const engine_class *in, convert_arena *a, Frep__V1__Class **out, frep_status *st)
 {
-	Frep__V1__Class *m;
-	ARENA_NEW(a, Frep__V1__Class, FREP__V1__CLASS__INIT, st, m);
-	*out = m;
-	return columns_to_proto(class_columns, in, a, &m->base, st);
+	*out = object_to_proto(class_columns, &frep__v1__class__descriptor, in, a, st);
+	return *out != NULL ? FREP_OK : FREP_RESOURCE_EXHAUSTED;
+}
+
+static frep_code
+criterion_to_proto(const void *in_, convert_arena *a, void **out, frep_status *st)
+{
+	const engine_criterion *in = in_;
+	Frep__V1__Criterion    *c;
+	ARENA_NEW(a, Frep__V1__Criterion, FREP__V1__CRITERION__INIT, st, c);
+	c->type       = (Frep__V1__CriterionType) in->type;
+	c->comparator = (Frep__V1__Comparator) in->comparator;
+	c->values     = in->values;
+	c->n_values   = in->values != NULL ? in->n_values : 0;
+	*out          = c;
+	return FREP_OK;
+}
+
+static frep_code
+ip_range_to_proto(const void *in_, convert_arena *a, void **out, frep_status *st)
+{
+	const engine_ip_range *in = in_;
+	Frep__V1__IpRange     *r;
+	ARENA_NEW(a, Frep__V1__IpRange, FREP__V1__IP_RANGE__INIT, st, r);
+	if ((r->start_range = convert_ipv4_to_text(a, in->start_range, false, st)) == NULL ||
+	    (r->end_range = convert_ipv4_to_text(a, in->end_range, false, st)) == NULL) {
+		return FREP_RESOURCE_EXHAUSTED;
+	}
+	*out = r;
+	return FREP_OK;
 }
 
 frep_code
 convert_policy_to_proto(
     const engine_policy *in, convert_arena *a, Frep__V1__Policy **out, frep_status *st)
 {
-	Frep__V1__Policy *m;
-	frep_code         rc;
-	bool              ok;
-	ARENA_NEW(a, Frep__V1__Policy, FREP__V1__POLICY__INIT, st, m);
-	if ((rc = columns_to_proto(policy_columns, in, a, &m->base, st)) != FREP_OK) {
-		return rc;
+	Frep__V1__Policy *m =
+	    object_to_proto(policy_columns, &frep__v1__policy__descriptor, in, a, st);
+	frep_code rc;
+	if (m == NULL) {
+		return FREP_RESOURCE_EXHAUSTED;
 	}
 	if (in->enabled_present) {
 		m->enabled_present_case = FREP__V1__POLICY__ENABLED_PRESENT_ENABLED;
 		m->enabled              = in->enabled;
 	}
-
-	m->criteria = arena_array(a, in->n_criteria, sizeof(*m->criteria), &ok, st);
-	if (!ok) {
-		return FREP_RESOURCE_EXHAUSTED;
-	}
-	for (size_t i = 0; i < in->n_criteria; i++) {
-		Frep__V1__Criterion *c;
-		ARENA_NEW(a, Frep__V1__Criterion, FREP__V1__CRITERION__INIT, st, c);
-		c->type        = (Frep__V1__CriterionType) in->criteria[i].type;
-		c->comparator  = (Frep__V1__Comparator) in->criteria[i].comparator;
-		c->values      = in->criteria[i].values;
-		c->n_values    = in->criteria[i].values != NULL ? in->criteria[i].n_values : 0;
-		m->criteria[i] = c;
-	}
-	m->n_criteria = in->n_criteria;
-
-	m->ip_ranges = arena_array(a, in->n_ip_ranges, sizeof(*m->ip_ranges), &ok, st);
-	if (!ok) {
-		return FREP_RESOURCE_EXHAUSTED;
-	}
-	for (size_t i = 0; i < in->n_ip_ranges; i++) {
-		Frep__V1__IpRange *r;
-		ARENA_NEW(a, Frep__V1__IpRange, FREP__V1__IP_RANGE__INIT, st, r);
-		if ((r->start_range = convert_ipv4_to_text(
-			 a, in->ip_ranges[i].start_range, false, st)) == NULL ||
-		    (r->end_range = convert_ipv4_to_text(
-			 a, in->ip_ranges[i].end_range, false, st)) == NULL) {
-			return FREP_RESOURCE_EXHAUSTED;
-		}
-		m->ip_ranges[i] = r;
-	}
-	m->n_ip_ranges = in->n_ip_ranges;
-
-	if ((rc = option_values_to_proto(
+	if ((rc = list_to_proto(in->criteria, in->n_criteria, sizeof(*in->criteria),
+		 criterion_to_proto, a, &m->criteria, &m->n_criteria, st)) != FREP_OK ||
+	    (rc = list_to_proto(in->ip_ranges, in->n_ip_ranges, sizeof(*in->ip_ranges),
+		 ip_range_to_proto, a, &m->ip_ranges, &m->n_ip_ranges, st)) != FREP_OK ||
+	    (rc = option_values_to_proto(
 		 in->options, in->n_options, a, &m->options, &m->n_options, st)) != FREP_OK) {
 		return rc;
 	}
@@ -1097,40 +1149,28 @@ convert_policy_to_proto(
 	return FREP_OK;
 }
 
+static frep_code
+scope_id_to_text(const void *in, convert_arena *a, void **out, frep_status *st)
+{
+	*(char **) out = convert_ipv4_to_text(a, *(const uint32_t *) in, false, st);
+	return *out != NULL ? FREP_OK : FREP_RESOURCE_EXHAUSTED;
+}
+
 frep_code
 convert_failover_to_proto(const engine_failover *in, convert_arena *a,
     Frep__V1__FailoverRelationship **out, frep_status *st)
 {
-	Frep__V1__FailoverRelationship *m;
-	bool                            ok;
-	ARENA_NEW(a, Frep__V1__FailoverRelationship, FREP__V1__FAILOVER_RELATIONSHIP__INIT, st, m);
-	m->name                    = str_or_empty(in->name);
-	m->partner_server          = str_or_empty(in->partner_server);
-	m->mode                    = (Frep__V1__FailoverMode) in->mode;
-	m->server_role             = (Frep__V1__ServerRole) in->server_role;
-	m->load_balance_percent    = in->load_balance_percent;
-	m->reserve_percent         = in->reserve_percent;
-	m->max_client_lead_time_s  = in->max_client_lead_time_s;
-	m->auto_state_transition   = in->auto_state_transition;
-	m->state_switch_interval_s = in->state_switch_interval_s;
-	/* shared_secret stays the INIT's "": the secret never leaves. */
-	m->state              = (Frep__V1__FailoverState) in->state;
-	m->local_server       = str_or_empty(in->local_server);
-	m->kea_ha_url         = str_or_empty(in->kea_ha_url);
-	m->partner_kea_ha_url = str_or_empty(in->partner_kea_ha_url);
-	m->auto_sync          = (Frep__V1__AutoSync) in->auto_sync;
-	m->scope_ids          = arena_array(a, in->n_scope_ids, sizeof(*m->scope_ids), &ok, st);
-	if (!ok) {
+	Frep__V1__FailoverRelationship *m = object_to_proto(
+	    failover_columns, &frep__v1__failover_relationship__descriptor, in, a, st);
+	frep_code rc;
+	if (m == NULL) {
 		return FREP_RESOURCE_EXHAUSTED;
 	}
-	for (size_t i = 0; i < in->n_scope_ids; i++) {
-		if ((m->scope_ids[i] = convert_ipv4_to_text(a, in->scope_ids[i], false, st)) ==
-		    NULL) {
-			return FREP_RESOURCE_EXHAUSTED;
-		}
+	if ((rc = list_to_proto(in->scope_ids, in->n_scope_ids, sizeof(*in->scope_ids),
+		 scope_id_to_text, a, &m->scope_ids, &m->n_scope_ids, st)) != FREP_OK) {
+		return rc;
 	}
-	m->n_scope_ids = in->n_scope_ids;
-	*out           = m;
+	*out = m;
 	return FREP_OK;
 }
 
@@ -1160,87 +1200,71 @@ convert_audit_record_to_proto(
 	return FREP_OK;
 }
 
+static frep_code
+exclusion_message(const void *in, convert_arena *a, void **out, frep_status *st)
+{
+	return convert_exclusion_to_proto(in, a, (Frep__V1__ExclusionRange **) out, st);
+}
+
+static frep_code
+reservation_message(const void *in, convert_arena *a, void **out, frep_status *st)
+{
+	return convert_reservation_to_proto(in, a, (Frep__V1__Reservation **) out, st);
+}
+
+static frep_code
+policy_message(const void *in, convert_arena *a, void **out, frep_status *st)
+{
+	return convert_policy_to_proto(in, a, (Frep__V1__Policy **) out, st);
+}
+
+static frep_code
+definition_ref_to_proto(const void *in_, convert_arena *a, void **out, frep_status *st)
+{
+	const engine_option_def_ref   *in = in_;
+	Frep__V1__OptionDefinitionRef *r;
+	ARENA_NEW(a, Frep__V1__OptionDefinitionRef, FREP__V1__OPTION_DEFINITION_REF__INIT, st, r);
+	r->option_id    = in->option_id;
+	r->vendor_class = str_or_empty(in->vendor_class);
+	*out            = r;
+	return FREP_OK;
+}
+
+static frep_code
+class_ref_to_proto(const void *in_, convert_arena *a, void **out, frep_status *st)
+{
+	const engine_class_ref *in = in_;
+	Frep__V1__ClassRef     *r;
+	ARENA_NEW(a, Frep__V1__ClassRef, FREP__V1__CLASS_REF__INIT, st, r);
+	r->type = (Frep__V1__ClassType) in->type;
+	r->name = str_or_empty(in->name);
+	*out    = r;
+	return FREP_OK;
+}
+
 frep_code
 convert_scope_config_to_proto(
     const engine_scope_config *in, convert_arena *a, Frep__V1__ScopeConfig **out, frep_status *st)
 {
 	Frep__V1__ScopeConfig *m;
 	frep_code              rc;
-	bool                   ok;
 	ARENA_NEW(a, Frep__V1__ScopeConfig, FREP__V1__SCOPE_CONFIG__INIT, st, m);
-	if ((rc = convert_scope_to_proto(&in->scope, a, &m->scope, st)) != FREP_OK) {
+	if ((rc = convert_scope_to_proto(&in->scope, a, &m->scope, st)) != FREP_OK ||
+	    (rc = list_to_proto(in->exclusions, in->n_exclusions, sizeof(*in->exclusions),
+		 exclusion_message, a, &m->exclusions, &m->n_exclusions, st)) != FREP_OK ||
+	    (rc = list_to_proto(in->reservations, in->n_reservations, sizeof(*in->reservations),
+		 reservation_message, a, &m->reservations, &m->n_reservations, st)) != FREP_OK ||
+	    (rc = option_values_to_proto(
+		 in->options, in->n_options, a, &m->options, &m->n_options, st)) != FREP_OK ||
+	    (rc = list_to_proto(in->policies, in->n_policies, sizeof(*in->policies), policy_message,
+		 a, &m->policies, &m->n_policies, st)) != FREP_OK ||
+	    (rc = list_to_proto(in->option_definitions_used, in->n_option_definitions_used,
+		 sizeof(*in->option_definitions_used), definition_ref_to_proto, a,
+		 &m->option_definitions_used, &m->n_option_definitions_used, st)) != FREP_OK ||
+	    (rc = list_to_proto(in->classes_used, in->n_classes_used, sizeof(*in->classes_used),
+		 class_ref_to_proto, a, &m->classes_used, &m->n_classes_used, st)) != FREP_OK) {
 		return rc;
 	}
-
-	m->exclusions = arena_array(a, in->n_exclusions, sizeof(*m->exclusions), &ok, st);
-	if (!ok) {
-		return FREP_RESOURCE_EXHAUSTED;
-	}
-	for (size_t i = 0; i < in->n_exclusions; i++) {
-		if ((rc = convert_exclusion_to_proto(
-			 &in->exclusions[i], a, &m->exclusions[i], st)) != FREP_OK) {
-			return rc;
-		}
-	}
-	m->n_exclusions = in->n_exclusions;
-
-	m->reservations = arena_array(a, in->n_reservations, sizeof(*m->reservations), &ok, st);
-	if (!ok) {
-		return FREP_RESOURCE_EXHAUSTED;
-	}
-	for (size_t i = 0; i < in->n_reservations; i++) {
-		if ((rc = convert_reservation_to_proto(
-			 &in->reservations[i], a, &m->reservations[i], st)) != FREP_OK) {
-			return rc;
-		}
-	}
-	m->n_reservations = in->n_reservations;
-
-	if ((rc = option_values_to_proto(
-		 in->options, in->n_options, a, &m->options, &m->n_options, st)) != FREP_OK) {
-		return rc;
-	}
-
-	m->policies = arena_array(a, in->n_policies, sizeof(*m->policies), &ok, st);
-	if (!ok) {
-		return FREP_RESOURCE_EXHAUSTED;
-	}
-	for (size_t i = 0; i < in->n_policies; i++) {
-		if ((rc = convert_policy_to_proto(&in->policies[i], a, &m->policies[i], st)) !=
-		    FREP_OK) {
-			return rc;
-		}
-	}
-	m->n_policies = in->n_policies;
-
-	m->option_definitions_used = arena_array(
-	    a, in->n_option_definitions_used, sizeof(*m->option_definitions_used), &ok, st);
-	if (!ok) {
-		return FREP_RESOURCE_EXHAUSTED;
-	}
-	for (size_t i = 0; i < in->n_option_definitions_used; i++) {
-		Frep__V1__OptionDefinitionRef *r;
-		ARENA_NEW(
-		    a, Frep__V1__OptionDefinitionRef, FREP__V1__OPTION_DEFINITION_REF__INIT, st, r);
-		r->option_id    = in->option_definitions_used[i].option_id;
-		r->vendor_class = str_or_empty(in->option_definitions_used[i].vendor_class);
-		m->option_definitions_used[i] = r;
-	}
-	m->n_option_definitions_used = in->n_option_definitions_used;
-
-	m->classes_used = arena_array(a, in->n_classes_used, sizeof(*m->classes_used), &ok, st);
-	if (!ok) {
-		return FREP_RESOURCE_EXHAUSTED;
-	}
-	for (size_t i = 0; i < in->n_classes_used; i++) {
-		Frep__V1__ClassRef *r;
-		ARENA_NEW(a, Frep__V1__ClassRef, FREP__V1__CLASS_REF__INIT, st, r);
-		r->type            = (Frep__V1__ClassType) in->classes_used[i].type;
-		r->name            = str_or_empty(in->classes_used[i].name);
-		m->classes_used[i] = r;
-	}
-	m->n_classes_used = in->n_classes_used;
-
 	m->digest = (char *) in->digest;
 	*out      = m;
 	return FREP_OK;
@@ -1277,23 +1301,23 @@ convert_scope_changes_to_proto(
 	return FREP_OK;
 }
 
+static frep_code
+object_diff_to_proto(const void *in_, convert_arena *a, void **out, frep_status *st)
+{
+	const engine_object_diff *in = in_;
+	Frep__V1__ObjectDiff     *d;
+	ARENA_NEW(a, Frep__V1__ObjectDiff, FREP__V1__OBJECT_DIFF__INIT, st, d);
+	d->kind   = (char *) (in->kind != NULL ? in->kind : "");
+	d->key    = str_or_empty(in->key);
+	d->action = (Frep__V1__DiffAction) in->action;
+	*out      = d;
+	return FREP_OK;
+}
+
 frep_code
 convert_object_diffs_to_proto(const engine_object_diff *in, size_t n, convert_arena *a,
     Frep__V1__ObjectDiff ***out, frep_status *st)
 {
-	bool                   ok;
-	Frep__V1__ObjectDiff **v = arena_array(a, n, sizeof(*v), &ok, st);
-	if (!ok) {
-		return FREP_RESOURCE_EXHAUSTED;
-	}
-	for (size_t i = 0; i < n; i++) {
-		Frep__V1__ObjectDiff *d;
-		ARENA_NEW(a, Frep__V1__ObjectDiff, FREP__V1__OBJECT_DIFF__INIT, st, d);
-		d->kind   = (char *) (in[i].kind != NULL ? in[i].kind : "");
-		d->key    = str_or_empty(in[i].key);
-		d->action = (Frep__V1__DiffAction) in[i].action;
-		v[i]      = d;
-	}
-	*out = v;
-	return FREP_OK;
+	size_t n_out;
+	return list_to_proto(in, n, sizeof(*in), object_diff_to_proto, a, out, &n_out, st);
 }

@@ -43,54 +43,7 @@ reply_array(convert_arena *a, size_t n, void **out, frep_status *st)
 	return *out != NULL ? FREP_OK : FREP_RESOURCE_EXHAUSTED;
 }
 
-static const char *const *
-mask_of(char **update_mask)
-{
-	return (const char *const *) update_mask;
-}
-
-/* --- policies: the rest is the policy row of object_kinds.c ------------- */
-
-static void
-dhcp_list_policies(Frep__V1__DhcpServer_Service *service,
-    const Frep__V1__ListPoliciesRequest *input, Frep__V1__ListPoliciesResponse_Closure closure,
-    void *closure_data)
-{
-	dhcp_service                  *self = (dhcp_service *) service;
-	convert_arena                  a;
-	frep_status                    st;
-	uint32_t                       scope_id = 0;
-	engine_policy                 *list     = NULL;
-	size_t                         n        = 0;
-	Frep__V1__ListPoliciesResponse reply    = FREP__V1__LIST_POLICIES_RESPONSE__INIT;
-	void                          *arr      = NULL;
-	frep_code                      rc       = FREP_OK;
-
-	convert_arena_init(&a);
-	/* scope_id 0 means server level to the engine: an empty scope_id
-	 * without server_level is a forgotten field, not a request for them. */
-	if (!input->server_level) {
-		if (input->scope_id == NULL || input->scope_id[0] == '\0') {
-			rc = frep_status_set(&st, FREP_INVALID_ARGUMENT,
-			    "scope_id is required (or server_level for server-level policies)");
-		} else {
-			rc = convert_ipv4_from_text(
-			    input->scope_id, "scope_id", true, &scope_id, &st);
-		}
-	}
-	if (rc == FREP_OK &&
-	    (rc = engine_policy_list(self->e, scope_id, &list, &n, &st)) == FREP_OK &&
-	    (rc = reply_array(&a, n, &arr, &st)) == FREP_OK) {
-		reply.policies = arr;
-		for (size_t i = 0; i < n && rc == FREP_OK; i++) {
-			rc = convert_policy_to_proto(&list[i], &a, &reply.policies[i], &st);
-		}
-		reply.n_policies = n;
-	}
-	ANSWER(rc, &reply, closure, closure_data, &st);
-	engine_policies_free(list, n);
-	convert_arena_fini(&a);
-}
+/* --- policy IP ranges: the rest is the policy row of object_kinds.c ---- */
 
 /* AddPolicyIpRange and RemovePolicyIpRange: the same request, one engine
  * call apart. */
@@ -139,160 +92,8 @@ dhcp_remove_policy_ip_range(Frep__V1__DhcpServer_Service *service,
 	policy_ip_range((dhcp_service *) service, input, false, closure, closure_data);
 }
 
-/* --- failover ----------------------------------------------------------- */
-
-static void
-dhcp_add_failover(Frep__V1__DhcpServer_Service *service, const Frep__V1__AddFailoverRequest *input,
-    Frep__V1__FailoverRelationship_Closure closure, void *closure_data)
-{
-	dhcp_service                   *self = (dhcp_service *) service;
-	convert_arena                   a;
-	frep_status                     st;
-	engine_failover                 in;
-	engine_failover                 out   = {0};
-	Frep__V1__FailoverRelationship *reply = NULL;
-	frep_code                       rc;
-
-	convert_arena_init(&a);
-	if ((rc = convert_failover_from_proto(input->relationship, "relationship", &a, &in, &st)) ==
-	    FREP_OK) {
-		/* state is output only: a new relationship starts NORMAL. */
-		in.state = ENGINE_FAILOVER_STATE_UNSPECIFIED;
-		if (self->hooks.add_failover != NULL) {
-			rc = self->hooks.add_failover(
-			    self->hooks.ctx, closure_data, self->e, &in, input->force, &out, &st);
-		} else {
-			rc = engine_failover_add(self->e, &in, &out, &st);
-		}
-	}
-	if (rc == FREP_OK) {
-		rc = convert_failover_to_proto(&out, &a, &reply, &st);
-	}
-	ANSWER(rc, reply, closure, closure_data, &st);
-	engine_failover_fini(&out);
-	convert_arena_fini(&a);
-}
-
-static void
-dhcp_set_failover(Frep__V1__DhcpServer_Service *service, const Frep__V1__SetFailoverRequest *input,
-    Frep__V1__FailoverRelationship_Closure closure, void *closure_data)
-{
-	dhcp_service                   *self = (dhcp_service *) service;
-	convert_arena                   a;
-	frep_status                     st;
-	engine_failover                 in;
-	engine_failover                 out   = {0};
-	Frep__V1__FailoverRelationship *reply = NULL;
-	frep_code                       rc;
-
-	convert_arena_init(&a);
-	if ((rc = convert_failover_from_proto(input->relationship, "relationship", &a, &in, &st)) ==
-	    FREP_OK) {
-		if (self->hooks.set_failover != NULL) {
-			rc = self->hooks.set_failover(self->hooks.ctx, closure_data, self->e, &in,
-			    mask_of(input->update_mask), input->n_update_mask, &out, &st);
-		} else {
-			rc = engine_failover_set(self->e, &in, mask_of(input->update_mask),
-			    input->n_update_mask, &out, &st);
-		}
-		if (rc == FREP_OK) {
-			rc = convert_failover_to_proto(&out, &a, &reply, &st);
-		}
-	}
-	ANSWER(rc, reply, closure, closure_data, &st);
-	engine_failover_fini(&out);
-	convert_arena_fini(&a);
-}
-
-static void
-dhcp_get_failover(Frep__V1__DhcpServer_Service *service, const Frep__V1__FailoverKey *input,
-    Frep__V1__FailoverRelationship_Closure closure, void *closure_data)
-{
-	dhcp_service                   *self = (dhcp_service *) service;
-	convert_arena                   a;
-	frep_status                     st;
-	engine_failover                 out   = {0};
-	Frep__V1__FailoverRelationship *reply = NULL;
-	frep_code                       rc;
-
-	convert_arena_init(&a);
-	if ((rc = engine_failover_get(self->e, input->name, &out, &st)) == FREP_OK) {
-		rc = convert_failover_to_proto(&out, &a, &reply, &st);
-	}
-	ANSWER(rc, reply, closure, closure_data, &st);
-	engine_failover_fini(&out);
-	convert_arena_fini(&a);
-}
-
-static void
-dhcp_list_failovers(Frep__V1__DhcpServer_Service *service,
-    const Frep__V1__ListFailoversRequest *input, Frep__V1__ListFailoversResponse_Closure closure,
-    void *closure_data)
-{
-	dhcp_service                   *self = (dhcp_service *) service;
-	convert_arena                   a;
-	frep_status                     st;
-	engine_failover                *list  = NULL;
-	size_t                          n     = 0;
-	Frep__V1__ListFailoversResponse reply = FREP__V1__LIST_FAILOVERS_RESPONSE__INIT;
-	void                           *arr   = NULL;
-	frep_code                       rc;
-
-	(void) input;
-	convert_arena_init(&a);
-	if ((rc = engine_failover_list(self->e, &list, &n, &st)) == FREP_OK &&
-	    (rc = reply_array(&a, n, &arr, &st)) == FREP_OK) {
-		reply.relationships = arr;
-		for (size_t i = 0; i < n && rc == FREP_OK; i++) {
-			rc = convert_failover_to_proto(&list[i], &a, &reply.relationships[i], &st);
-		}
-		reply.n_relationships = n;
-	}
-	ANSWER(rc, &reply, closure, closure_data, &st);
-	engine_failovers_free(list, n);
-	convert_arena_fini(&a);
-}
-
-static void
-dhcp_remove_failover(Frep__V1__DhcpServer_Service *service, const Frep__V1__FailoverKey *input,
-    Frep__V1__Empty_Closure closure, void *closure_data)
-{
-	dhcp_service   *self = (dhcp_service *) service;
-	frep_status     st;
-	Frep__V1__Empty reply = FREP__V1__EMPTY__INIT;
-	frep_code       rc;
-
-	if (self->hooks.remove_failover != NULL) {
-		rc = self->hooks.remove_failover(
-		    self->hooks.ctx, closure_data, self->e, input->name, &st);
-	} else {
-		rc = engine_failover_remove(self->e, input->name, &st);
-	}
-	ANSWER(rc, &reply, closure, closure_data, &st);
-}
-
-/* RemoveScope: with force, a scope of a failover relationship leaves it on
- * both servers first (the hook; the partner deletes its copy, as
- * RemoveFailoverScope does), so that the pair does not keep, or bring back,
- * a copy only the partner has. */
-static void
-dhcp_remove_scope(Frep__V1__DhcpServer_Service *service, const Frep__V1__RemoveScopeRequest *input,
-    Frep__V1__Empty_Closure closure, void *closure_data)
-{
-	dhcp_service   *self = (dhcp_service *) service;
-	frep_status     st;
-	Frep__V1__Empty reply = FREP__V1__EMPTY__INIT;
-	uint32_t        scope_id;
-	frep_code rc = convert_ipv4_from_text(input->scope_id, "scope_id", true, &scope_id, &st);
-
-	if (rc == FREP_OK) {
-		rc = self->hooks.remove_scope != NULL
-			 ? self->hooks.remove_scope(
-			       self->hooks.ctx, closure_data, self->e, scope_id, input->force, &st)
-			 : engine_scope_remove(self->e, scope_id, input->force, &st);
-	}
-	ANSWER(rc, &reply, closure, closure_data, &st);
-}
+/* --- a relationship's scopes: the rest is the failover row of
+ * object_kinds.c ---------------------------------------------------------- */
 
 /* AddFailoverScope and RemoveFailoverScope: the same request, one
  * operation apart. */
@@ -527,15 +328,8 @@ dhcp_get_dns_setting(Frep__V1__DhcpServer_Service *service,
 /* The methods object_kinds.c does not serve. */
 static const Frep__V1__DhcpServer_Service explicit_handlers = {
     .base                   = FREP__V1__DHCP_SERVER__BASE_INIT,
-    .remove_scope           = dhcp_remove_scope,
-    .list_policies          = dhcp_list_policies,
     .add_policy_ip_range    = dhcp_add_policy_ip_range,
     .remove_policy_ip_range = dhcp_remove_policy_ip_range,
-    .add_failover           = dhcp_add_failover,
-    .set_failover           = dhcp_set_failover,
-    .get_failover           = dhcp_get_failover,
-    .list_failovers         = dhcp_list_failovers,
-    .remove_failover        = dhcp_remove_failover,
     .add_failover_scope     = dhcp_add_failover_scope,
     .remove_failover_scope  = dhcp_remove_failover_scope,
     .get_scope_config       = dhcp_get_scope_config,
@@ -555,8 +349,8 @@ dhcp_invoke(ProtobufCService *service, unsigned method_index, const ProtobufCMes
 	void (*const *handlers)(void) = (void (*const *)(void))(&self->base.base + 1);
 
 	if (self->routes[method_index].kind != NULL) {
-		object_kinds_serve(
-		    &self->routes[method_index], self->e, input, closure, closure_data);
+		object_kinds_serve(&self->routes[method_index], self->e, &self->hooks, input,
+		    closure, closure_data);
 	} else if (handlers[method_index] != NULL) {
 		protobuf_c_service_invoke_internal(
 		    service, method_index, input, closure, closure_data);

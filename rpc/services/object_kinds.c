@@ -23,7 +23,9 @@ typedef enum key_field {
 	KEY_FORCE,
 	KEY_ALL_VENDORS,
 	KEY_CLASS_TYPE,
-	KEY_TARGET, /* an OptionTarget (absent = server level) */
+	KEY_TARGET,       /* an OptionTarget (absent = server level) */
+	KEY_SERVER_LEVEL, /* ListPolicies: server-level policies */
+	KEY_POLICY_SCOPE, /* scope_id, required unless KEY_SERVER_LEVEL (read first) */
 } key_field;
 
 static const struct {
@@ -41,6 +43,8 @@ static const struct {
     [KEY_ALL_VENDORS]  = {"all_vendors", PROTOBUF_C_TYPE_BOOL},
     [KEY_CLASS_TYPE]   = {"type", PROTOBUF_C_TYPE_ENUM},
     [KEY_TARGET]       = {"target", PROTOBUF_C_TYPE_MESSAGE},
+    [KEY_SERVER_LEVEL] = {"server_level", PROTOBUF_C_TYPE_BOOL},
+    [KEY_POLICY_SCOPE] = {"scope_id", PROTOBUF_C_TYPE_STRING},
 };
 
 /* A request's key, read field by field (what a method does not key by
@@ -54,6 +58,7 @@ typedef struct object_key {
 	const char          *user_class;
 	bool                 force;
 	bool                 all_vendors;
+	bool                 server_level;
 	engine_class_type    type;
 	engine_option_target target;
 } object_key;
@@ -67,7 +72,11 @@ typedef struct object_call {
 	const char *const *mask; /* set's update_mask */
 	size_t             n_mask;
 	void              *out; /* add / set / get result */
-	union {                 /* OP_LIST: the engine's array of n objects */
+	/* The failover hooks (the partner's side of an operation) and the
+	 * call they are given. */
+	const dhcp_service_failover_hooks *hooks;
+	rpc_call                          *call;
+	union { /* OP_LIST: the engine's array of n objects */
 		void                *any;
 		engine_scope        *scope;
 		engine_exclusion    *exclusion;
@@ -75,6 +84,8 @@ typedef struct object_call {
 		engine_option_def   *option_def;
 		engine_option_value *option_value;
 		engine_class        *cls;
+		engine_policy       *policy;
+		engine_failover     *failover;
 	} list;
 	size_t n;
 } object_call;
@@ -113,6 +124,7 @@ typedef union object_storage {
 	engine_option_value option_value;
 	engine_class        cls;
 	engine_policy       policy;
+	engine_failover     failover;
 } object_storage;
 
 /* The adapters the kinds share in shape, typed to the row's generic
@@ -160,6 +172,23 @@ typedef union object_storage {
 		return engine_##kind##_set(e, c->in, c->mask, c->n_mask, c->out, st);              \
 	}
 
+/* The kinds keyed by two fields (k1, k2): get and remove by both, list by
+ * the first (the scope, or a class's type); member is the kind's array in
+ * object_call.list. */
+#define ADAPT_KEYED(kind, member, k1, k2)                                                          \
+	static frep_code kind##_get(engine *e, object_call *c, frep_status *st)                    \
+	{                                                                                          \
+		return engine_##kind##_get(e, c->key.k1, c->key.k2, c->out, st);                   \
+	}                                                                                          \
+	static frep_code kind##_list(engine *e, object_call *c, frep_status *st)                   \
+	{                                                                                          \
+		return engine_##kind##_list(e, c->key.k1, &c->list.member, &c->n, st);             \
+	}                                                                                          \
+	static frep_code kind##_remove(engine *e, object_call *c, frep_status *st)                 \
+	{                                                                                          \
+		return engine_##kind##_remove(e, c->key.k1, c->key.k2, st);                        \
+	}
+
 /* --- scopes ------------------------------------------------------------- */
 
 ADAPT_TO(scope, engine_scope, Frep__V1__Scope)
@@ -186,20 +215,33 @@ scope_list(engine *e, object_call *c, frep_status *st)
 	return engine_scope_list(e, &c->list.scope, &c->n, st);
 }
 
+/* RemoveScope: with force, a scope of a failover relationship leaves it on
+ * both servers first (the hook; the partner deletes its copy, as
+ * RemoveFailoverScope does), so that the pair does not keep, or bring back,
+ * a copy only the partner has. */
+static frep_code
+scope_remove(engine *e, object_call *c, frep_status *st)
+{
+	const dhcp_service_failover_hooks *h = c->hooks;
+	if (h->remove_scope != NULL) {
+		return h->remove_scope(h->ctx, c->call, e, c->key.scope_id, c->key.force, st);
+	}
+	return engine_scope_remove(e, c->key.scope_id, c->key.force, st);
+}
+
 static const struct object_kind scope_kind = {
     .size       = sizeof(engine_scope),
     .from_proto = scope_from_proto,
     .to_proto   = scope_to_proto,
     .fini       = scope_fini,
-    /* RemoveScope is dhcp_service.c's: a relationship's scope leaves it on
-     * both servers first. */
-    .calls = {scope_add, scope_set, scope_get, scope_list},
+    .calls      = {scope_add, scope_set, scope_get, scope_list, scope_remove},
     .methods =
 	{
-	    [OP_ADD]  = {.name = "AddScope", .object = "scope", .whole = true},
-	    [OP_SET]  = {.name = "SetScope", .object = "scope"},
-	    [OP_GET]  = {.name = "GetScope", .key = {KEY_SCOPE_ID}},
-	    [OP_LIST] = {.name = "ListScopes"},
+	    [OP_ADD]    = {.name = "AddScope", .object = "scope", .whole = true},
+	    [OP_SET]    = {.name = "SetScope", .object = "scope"},
+	    [OP_GET]    = {.name = "GetScope", .key = {KEY_SCOPE_ID}},
+	    [OP_LIST]   = {.name = "ListScopes"},
+	    [OP_REMOVE] = {.name = "RemoveScope", .key = {KEY_SCOPE_ID, KEY_FORCE}},
 	},
 };
 
@@ -248,24 +290,7 @@ ADAPT_FROM_ARENA(reservation, Frep__V1__Reservation)
 ADAPT_TO(reservation, engine_reservation, Frep__V1__Reservation)
 ADAPT_FINI(reservation)
 ADAPT_WRITES(reservation)
-
-static frep_code
-reservation_get(engine *e, object_call *c, frep_status *st)
-{
-	return engine_reservation_get(e, c->key.scope_id, c->key.ip_address, c->out, st);
-}
-
-static frep_code
-reservation_list(engine *e, object_call *c, frep_status *st)
-{
-	return engine_reservation_list(e, c->key.scope_id, &c->list.reservation, &c->n, st);
-}
-
-static frep_code
-reservation_remove(engine *e, object_call *c, frep_status *st)
-{
-	return engine_reservation_remove(e, c->key.scope_id, c->key.ip_address, st);
-}
+ADAPT_KEYED(reservation, reservation, scope_id, ip_address)
 
 static const struct object_kind reservation_kind = {
     .size       = sizeof(engine_reservation),
@@ -388,24 +413,7 @@ ADAPT_FROM(class, Frep__V1__Class)
 ADAPT_TO(class, engine_class, Frep__V1__Class)
 ADAPT_FINI(class)
 ADAPT_WRITES(class)
-
-static frep_code
-class_get(engine *e, object_call *c, frep_status *st)
-{
-	return engine_class_get(e, c->key.type, c->key.name, c->out, st);
-}
-
-static frep_code
-class_list(engine *e, object_call *c, frep_status *st)
-{
-	return engine_class_list(e, c->key.type, &c->list.cls, &c->n, st);
-}
-
-static frep_code
-class_remove(engine *e, object_call *c, frep_status *st)
-{
-	return engine_class_remove(e, c->key.type, c->key.name, st);
-}
+ADAPT_KEYED(class, cls, type, name)
 
 static const struct object_kind class_kind = {
     .size       = sizeof(engine_class),
@@ -423,40 +431,97 @@ static const struct object_kind class_kind = {
 	},
 };
 
-/* --- policies: ListPolicies and the IP ranges are explicit (dhcp_service) */
+/* --- policies: the IP ranges are explicit (dhcp_service.c) -------------- */
 
 ADAPT_FROM_ARENA(policy, Frep__V1__Policy)
 ADAPT_TO(policy, engine_policy, Frep__V1__Policy)
 ADAPT_FINI(policy)
 ADAPT_WRITES(policy)
-
-static frep_code
-policy_get(engine *e, object_call *c, frep_status *st)
-{
-	return engine_policy_get(e, c->key.scope_id, c->key.name, c->out, st);
-}
-
-static frep_code
-policy_remove(engine *e, object_call *c, frep_status *st)
-{
-	return engine_policy_remove(e, c->key.scope_id, c->key.name, st);
-}
+ADAPT_KEYED(policy, policy, scope_id, name)
 
 static const struct object_kind policy_kind = {
     .size       = sizeof(engine_policy),
     .from_proto = policy_from_proto,
     .to_proto   = policy_to_proto,
     .fini       = policy_fini,
-    .calls      = {[OP_ADD] = policy_add,
-	     [OP_SET]       = policy_set,
-	     [OP_GET]       = policy_get,
-	     [OP_REMOVE]    = policy_remove},
+    .calls      = {policy_add, policy_set, policy_get, policy_list, policy_remove},
     .methods =
 	{
 	    [OP_ADD]    = {.name = "AddPolicy", .object = "policy", .whole = true},
 	    [OP_SET]    = {.name = "SetPolicy", .object = "policy"},
 	    [OP_GET]    = {.name = "GetPolicy", .key = {KEY_SCOPE_FILTER, KEY_NAME}},
+	    [OP_LIST]   = {.name = "ListPolicies", .key = {KEY_SERVER_LEVEL, KEY_POLICY_SCOPE}},
 	    [OP_REMOVE] = {.name = "RemovePolicy", .key = {KEY_SCOPE_FILTER, KEY_NAME}},
+	},
+};
+
+/* --- failover relationships: the hooks, when set, do the whole operation
+ * (the partner's side too); the scopes of a relationship are explicit
+ * (dhcp_service.c) ------------------------------------------------------- */
+
+ADAPT_FROM_ARENA(failover, Frep__V1__FailoverRelationship)
+ADAPT_TO(failover, engine_failover, Frep__V1__FailoverRelationship)
+ADAPT_FINI(failover)
+
+static frep_code
+failover_add(engine *e, object_call *c, frep_status *st)
+{
+	const dhcp_service_failover_hooks *h   = c->hooks;
+	engine_failover                    rel = *(const engine_failover *) c->in;
+
+	/* state is output only: a new relationship starts NORMAL. */
+	rel.state = ENGINE_FAILOVER_STATE_UNSPECIFIED;
+	if (h->add_failover != NULL) {
+		return h->add_failover(h->ctx, c->call, e, &rel, c->key.force, c->out, st);
+	}
+	return engine_failover_add(e, &rel, c->out, st);
+}
+
+static frep_code
+failover_set(engine *e, object_call *c, frep_status *st)
+{
+	const dhcp_service_failover_hooks *h = c->hooks;
+	if (h->set_failover != NULL) {
+		return h->set_failover(h->ctx, c->call, e, c->in, c->mask, c->n_mask, c->out, st);
+	}
+	return engine_failover_set(e, c->in, c->mask, c->n_mask, c->out, st);
+}
+
+static frep_code
+failover_get(engine *e, object_call *c, frep_status *st)
+{
+	return engine_failover_get(e, c->key.name, c->out, st);
+}
+
+static frep_code
+failover_list(engine *e, object_call *c, frep_status *st)
+{
+	return engine_failover_list(e, &c->list.failover, &c->n, st);
+}
+
+static frep_code
+failover_remove(engine *e, object_call *c, frep_status *st)
+{
+	const dhcp_service_failover_hooks *h = c->hooks;
+	if (h->remove_failover != NULL) {
+		return h->remove_failover(h->ctx, c->call, e, c->key.name, st);
+	}
+	return engine_failover_remove(e, c->key.name, st);
+}
+
+static const struct object_kind failover_kind = {
+    .size       = sizeof(engine_failover),
+    .from_proto = failover_from_proto,
+    .to_proto   = failover_to_proto,
+    .fini       = failover_fini,
+    .calls      = {failover_add, failover_set, failover_get, failover_list, failover_remove},
+    .methods =
+	{
+	    [OP_ADD]    = {.name = "AddFailover", .object = "relationship", .key = {KEY_FORCE}},
+	    [OP_SET]    = {.name = "SetFailover", .object = "relationship"},
+	    [OP_GET]    = {.name = "GetFailover", .key = {KEY_NAME}},
+	    [OP_LIST]   = {.name = "ListFailovers"},
+	    [OP_REMOVE] = {.name = "RemoveFailover", .key = {KEY_NAME}},
 	},
 };
 
@@ -470,6 +535,7 @@ static const struct object_kind *const kinds[] = {
     &option_value_kind,
     &class_kind,
     &policy_kind,
+    &failover_kind,
     NULL,
 };
 
@@ -573,6 +639,25 @@ read_key(const object_method *m, const ProtobufCMessage *in, object_key *key, fr
 			rc = convert_option_target_from_proto(
 			    FIELD(Frep__V1__OptionTarget *, in, fd), name, &key->target, st);
 			break;
+		case KEY_SERVER_LEVEL:
+			key->server_level = FIELD(protobuf_c_boolean, in, fd) != 0;
+			break;
+		case KEY_POLICY_SCOPE:
+			/* scope_id 0 means server level to the engine: an empty
+			 * scope_id without server_level is a forgotten field,
+			 * not a request for them. */
+			if (key->server_level) {
+				break;
+			}
+			if (FIELD(char *, in, fd) == NULL || FIELD(char *, in, fd)[0] == '\0') {
+				rc = frep_status_set(st, FREP_INVALID_ARGUMENT,
+				    "scope_id is required (or server_level for server-level "
+				    "policies)");
+			} else {
+				rc = convert_ipv4_from_text(
+				    FIELD(char *, in, fd), name, true, &key->scope_id, st);
+			}
+			break;
 		default:
 			break;
 		}
@@ -652,8 +737,8 @@ release(const struct object_kind *k, object_op op, object_call *c)
 }
 
 void
-object_kinds_serve(const object_kinds_route *r, engine *e, const ProtobufCMessage *input,
-    ProtobufCClosure closure, void *closure_data)
+object_kinds_serve(const object_kinds_route *r, engine *e, const dhcp_service_failover_hooks *hooks,
+    const ProtobufCMessage *input, ProtobufCClosure closure, void *closure_data)
 {
 	const struct object_kind *k  = r->kind;
 	object_op                 op = (object_op) r->op;
@@ -669,8 +754,10 @@ object_kinds_serve(const object_kinds_route *r, engine *e, const ProtobufCMessag
 	memset(&in, 0, sizeof(in));
 	memset(&out, 0, sizeof(out));
 	memset(&c, 0, sizeof(c));
-	c.in  = &in;
-	c.out = &out;
+	c.in    = &in;
+	c.out   = &out;
+	c.hooks = hooks;
+	c.call  = closure_data;
 	convert_arena_init(&a);
 	if ((rc = read_key(m, input, &c.key, &st)) == FREP_OK && m->object != NULL) {
 		rc = read_object(k, m, input, &a, &in, &c, &st);

@@ -9,8 +9,8 @@
  * object, then the engine call, then the reply. Statuses are the
  * converters' and the engine's, unchanged.
  *
- * What is specific to one kind (ListPolicies' server_level, the policy IP
- * ranges, every failover method, whole scopes and audit) stays explicit in
+ * What is specific to one kind (the policy IP ranges, a relationship's
+ * scopes, whole scopes, audit and DNS settings) stays explicit in
  * dhcp_service.c.
  */
 #ifndef FREP_RPC_OBJECT_KINDS_H
@@ -20,6 +20,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "dhcp_service_hooks.h"
 #include "engine.h"
 
 struct object_kind;
@@ -39,12 +40,14 @@ typedef struct object_kinds_route {
  * reply descriptors with the types the row reads. */
 bool object_kinds_find(const ProtobufCMethodDescriptor *method, object_kinds_route *out);
 
-/* Serves one call routed by r over e: input is the decoded request
+/* Serves one call routed by r over e (with the failover hooks, borrowed,
+ * for the methods whose row calls them): input is the decoded request
  * (borrowed for the call); closure receives the reply, or NULL after the
  * status (the converters' or the engine's, unchanged) has been set on the
  * call (closure_data is the rpc_call). Runs on a worker thread; it touches
  * the disk. */
-void object_kinds_serve(const object_kinds_route *r, engine *e, const ProtobufCMessage *input,
+void object_kinds_serve(const object_kinds_route *r, engine *e,
+    const dhcp_service_failover_hooks *hooks, const ProtobufCMessage *input,
     ProtobufCClosure closure, void *closure_data);
 
 #endif /* FREP_RPC_OBJECT_KINDS_H */
