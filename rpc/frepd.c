@@ -116,7 +116,8 @@ usage(FILE *out)
 	    "  --drain-ms N             on SIGTERM, wait up to N ms for calls in flight\n"
 	    "                           (default 10000)\n"
 	    "  --advertise-url URL      how failover partners reach this server (default:\n"
-	    "                           the first --listen URL)\n"
+	    "                           the first --listen URL, with the port the system\n"
+	    "                           picked if it is 0)\n"
 	    "  --partner-timeout-ms N   deadline of each call to a partner (default 10000)\n"
 	    "  --audit-max-rows N       keep at most the newest N replication audit records\n"
 	    "                           (default 100000; 0 = no bound)\n"
@@ -1255,6 +1256,17 @@ main(int argc, char **argv)
 
 	for (size_t i = 0; i < o.n_listen; i++) {
 		rpc_log(RPC_LOG_INFO, "listening on %s", rpc_server_bound_url(server, i));
+	}
+	/* Port 0 and no --advertise-url: partners are told the port the
+	 * system picked, not ":0". */
+	if (o.advertise_url == o.listen[0] &&
+	    strcmp(rpc_server_bound_url(server, 0), o.listen[0]) != 0) {
+		if (replication_set_local_url(repl, rpc_server_bound_url(server, 0), &st) !=
+		    FREP_OK) {
+			goto fail;
+		}
+		rpc_log(RPC_LOG_INFO, "advertising %s to failover partners",
+		    rpc_server_bound_url(server, 0));
 	}
 	if (http != NULL) {
 		rpc_log(RPC_LOG_INFO, "listening on %s (HTTP, Connect protocol)",

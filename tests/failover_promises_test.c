@@ -1172,6 +1172,47 @@ test_promise_partner_killed_mid_apply_is_old_or_new(void **state)
 	assert_string_equal(da, db);
 }
 
+/* Proves: a server listening on port 0 without --advertise-url tells its
+ * partners the port it got — A on tcp://127.0.0.1:0 creates rel1 with B,
+ * and B's copy names A's bound URL as its partner (before: "…:0", which
+ * reaches nobody, so nothing from B could ever reach A); and a change made
+ * on B then replicates to A through it. */
+static void
+test_promise_port_zero_advertises_the_bound_port(void **state)
+{
+	fixture *f = *state;
+	rt_node *a = &f->n[0];
+	rt_node_init(a, f->dir, "a", "tcp://127.0.0.1:0");
+	rt_node_start(a, f->dir);
+	rt_node *b = start(f, 1);
+	rt_add_scope(a->c, "10.64.0.0", "10.64.0.10", "10.64.0.200", false);
+	char *scopes[] = {"10.64.0.0"};
+	rt_add_failover(a->c, "rel1", b->url, SECRET, scopes, 1, FREP_OK);
+
+	Frep__V1__FailoverKey key           = FREP__V1__FAILOVER_KEY__INIT;
+	key.name                            = "rel1";
+	Frep__V1__FailoverRelationship *rel = (Frep__V1__FailoverRelationship *) rt_call(
+	    b->c, "DhcpServer", "GetFailover", &key.base, FREP_OK, NULL);
+	assert_non_null(rel);
+	print_message("A listens on %s; B's rel1 names %s\n", a->url, rel->partner_server);
+	assert_string_equal(rel->partner_server, a->url);
+	assert_null(strstr(rel->partner_server, ":0/"));
+	protobuf_c_message_free_unpacked(&rel->base, NULL);
+
+	assert_int_equal(
+	    rt_add_reservation(b->c, "10.64.0.0", "10.64.0.20", "00-11-22-33-44-64", "p", NULL),
+	    FREP_OK);
+	Frep__V1__ReplicateByNameRequest r       = FREP__V1__REPLICATE_BY_NAME_REQUEST__INIT;
+	char                            *names[] = {"rel1"};
+	r.names                                  = names;
+	r.n_names                                = 1;
+	rt_call_ok(b->c, "FailoverReplication", "ReplicateByName", &r.base);
+	char da[65], db[65];
+	rt_digest(a->c, "10.64.0.0", da);
+	rt_digest(b->c, "10.64.0.0", db);
+	assert_string_equal(da, db);
+}
+
 int
 main(void)
 {
@@ -1197,6 +1238,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_promise_add_failover_name_taken_or_scope_owned_on_partner, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_promise_at_most_31_relationships, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_promise_port_zero_advertises_the_bound_port, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_promise_audit_record_on_both_sides, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

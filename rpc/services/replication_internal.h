@@ -25,10 +25,14 @@ struct replication {
 	Frep__V1__FailoverReplication_Service base;
 	engine                               *e;
 	partner_pool                         *pool;
-	char                                 *local_url;
-	uint32_t                              timeout_ms;
-	auto_sync                            *as; /* NULL when auto-sync is not running */
-	char *kea_ha_url; /* --kea-ha-url, "" for none (replication_set_kea_ha_url) */
+	/* How partners reach this server; replaced once after the start when
+	 * the listener's port was 0 (replication_set_local_url): read
+	 * atomically, the one it replaced kept until replication_free. */
+	char *_Atomic local_url;
+	char         *retired_url;
+	uint32_t      timeout_ms;
+	auto_sync    *as;         /* NULL when auto-sync is not running */
+	char         *kea_ha_url; /* --kea-ha-url, "" for none (replication_set_kea_ha_url) */
 };
 
 /* The relationship as one replication uses it: its settings, its secret

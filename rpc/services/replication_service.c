@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1224,9 +1225,23 @@ replication_free(replication *r)
 {
 	if (r != NULL) {
 		free(r->local_url);
+		free(r->retired_url);
 		free(r->kea_ha_url);
 		free(r);
 	}
+}
+
+frep_code
+replication_set_local_url(replication *r, const char *url, frep_status *st)
+{
+	char *copy = strdup(url != NULL ? url : "");
+	if (copy == NULL) {
+		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
+	}
+	char *old = atomic_exchange(&r->local_url, copy);
+	free(r->retired_url); /* a call still reading it is long done */
+	r->retired_url = old;
+	return FREP_OK;
 }
 
 frep_code

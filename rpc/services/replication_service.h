@@ -35,6 +35,12 @@ frep_code replication_new(engine *e, partner_pool *pool, const char *local_url,
     uint32_t partner_timeout_ms, replication **out, frep_status *st);
 void      replication_free(replication *r);
 
+/* Replaces local_url (frepd: the first listener's bound URL once the
+ * server has started, when it listens on port 0 and --advertise-url was
+ * not given: ":0" reaches nobody). Thread-safe against calls running;
+ * meant to be called once. RESOURCE_EXHAUSTED if out of memory. */
+frep_code replication_set_local_url(replication *r, const char *url, frep_status *st);
+
 /* The URL this server's kea-dhcp4 offers its HA peer (frepd's
  * --kea-ha-url; NULL or "" = none): stored as kea_ha_url in relationships
  * this server creates or changes, and sent to the partner. Call before
