@@ -49,6 +49,9 @@
  * 245): the largest legitimate body, ReplicateByScopeId of 65,536 ids,
  * needs 6.8 times for the tree and about 3 more for the message; denser
  * text is refused RESOURCE_EXHAUSTED as soon as the budget runs out. */
+/* The largest body a method that needs no token (Health, Introspection)
+ * takes over HTTP; their requests are a service name at most. */
+#define HTTP_NO_AUTH_BODY_MAX   (64u * 1024u)
 #define HTTP_JSON_BUDGET_FACTOR 12
 #define HTTP_JSON_BUDGET_MIN    (1u << 20)
 /* Time the endpoint waits for the server beyond a call's own deadline
@@ -620,6 +623,16 @@ rpc_handler_cb(nng_aio *aio)
 	ProtobufCMessage *in   = NULL;
 	frep_status       st;
 	nng_http_req_get_data(req, &body, &len);
+	if ((flags & RPC_SERVICE_NO_AUTH) != 0 && len > HTTP_NO_AUTH_BODY_MAX) {
+		/* Anyone may call these (Health, Introspection): their requests
+		 * are a few bytes, and a large body would be parsed at up to
+		 * 12 times its size for whoever sends it. */
+		refusef(&rq, FREP_RESOURCE_EXHAUSTED,
+		    "a %s body of %zu bytes is over the %u bytes a method that needs no token "
+		    "takes; refused unread",
+		    path, len, HTTP_NO_AUTH_BODY_MAX);
+		return;
+	}
 	/* A binary body gets the nng path's checks before it is decoded:
 	 * strings are text (NUL, UTF-8: protobuf-c would cut a string at a
 	 * NUL and the repacked message would carry the cut value), and
