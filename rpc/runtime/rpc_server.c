@@ -1497,6 +1497,16 @@ begin_call(rpc_ctx *rc, nng_msg *msg)
 		    "method %s needs \"authorization: Bearer <token>\" with the admin token", path);
 		return;
 	}
+	if ((call->svc->flags & RPC_SERVICE_NO_AUTH) != 0 &&
+	    call->req.payload_len > RPC_NO_AUTH_PAYLOAD_MAX) {
+		/* Anyone may call these: their requests are a few bytes, and a
+		 * large one would be decoded at a multiple of its size. */
+		answer_status(rc, FREP_RESOURCE_EXHAUSTED,
+		    "a %s payload of %zu bytes is over the %u bytes a method that needs no token "
+		    "takes; refused unread",
+		    path, call->req.payload_len, RPC_NO_AUTH_PAYLOAD_MAX);
+		return;
+	}
 	if (call->svc->flags & RPC_SERVICE_INLINE) {
 		run_call(call);
 	} else {

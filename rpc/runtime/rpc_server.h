@@ -36,7 +36,11 @@ typedef struct rpc_metrics rpc_metrics;
 #define RPC_DEFAULT_MAX_MESSAGE_BYTES (16u * 1024u * 1024u)
 #define RPC_MIN_MAX_MESSAGE_BYTES     (64u * 1024u)
 #define RPC_MAX_METADATA_PAIRS        32
-#define RPC_REQUEST_ID_MAX            64
+/* The largest payload a service registered RPC_SERVICE_NO_AUTH (Health,
+ * Introspection: anyone may call them) takes, in bytes; a larger one is
+ * RESOURCE_EXHAUSTED before it is decoded. */
+#define RPC_NO_AUTH_PAYLOAD_MAX (64u * 1024u)
+#define RPC_REQUEST_ID_MAX      64
 
 typedef struct rpc_server_options {
 	unsigned    worker_threads;    /* 0: 4 */
