@@ -566,6 +566,10 @@ start_listener(rpc_server *s, listener_entry *le, frep_status *st)
 		return nng_fail(st, FREP_INTERNAL, rv, "listener receive limit");
 	}
 	if ((rv = nng_listener_start(le->listener, 0)) != 0) {
+		/* Not listening (out of descriptors, say): closed, so that the
+		 * watchdog tries an ipc:// one again (le->created false). */
+		nng_listener_close(le->listener);
+		le->created = false;
 		return frep_status_set(st, FREP_UNAVAILABLE, "listener %s: %s (nng error %d)",
 		    le->url, nng_strerror(rv), rv);
 	}
@@ -771,7 +775,10 @@ watchdog_main(void *arg)
 				/* A re-creation that failed (out of descriptors, say)
 				 * is tried again until it works. */
 				frep_status lst;
-				if (start_listener(s, le, &lst) == FREP_OK) {
+				pthread_mutex_lock(&s->mtx);
+				bool stop = s->watchdog_stop || s->draining;
+				pthread_mutex_unlock(&s->mtx);
+				if (!stop && start_listener(s, le, &lst) == FREP_OK) {
 					rpc_log(RPC_LOG_WARN, "listener %s re-created", le->url);
 					pthread_mutex_lock(&s->mtx);
 					s->watchdog_restarts++;

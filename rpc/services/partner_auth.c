@@ -311,6 +311,13 @@ horizon_of(partner_auth_replay *r, const char *relationship)
 		if (horizon_ts(&r->horizons[i]) > r->forgotten) {
 			r->forgotten = horizon_ts(&r->horizons[i]);
 		}
+		/* Its floor from before the start goes on binding whatever the
+		 * table no longer holds in this run too: a call captured before
+		 * the restart must not come back in once its relationship gave
+		 * way (the MAC memory was empty at the start). */
+		if (r->horizons[i].floor > r->forgotten_floor) {
+			r->forgotten_floor = r->horizons[i].floor;
+		}
 	} else {
 		r->n_horizons++;
 	}
