@@ -1201,12 +1201,13 @@ frep_code
 replication_new(engine *e, partner_pool *pool, const char *local_url, uint32_t partner_timeout_ms,
     replication **out, frep_status *st)
 {
-	replication *r = calloc(1, sizeof(*r));
-	if (r == NULL || (r->local_url = strdup(local_url != NULL ? local_url : "")) == NULL ||
-	    (r->kea_ha_url = strdup("")) == NULL) {
-		if (r != NULL) {
-			free(r->local_url);
-		}
+	replication *r   = calloc(1, sizeof(*r));
+	char        *url = strdup(local_url != NULL ? local_url : "");
+	if (r != NULL) {
+		r->local_url = url;
+	}
+	if (r == NULL || url == NULL || (r->kea_ha_url = strdup("")) == NULL) {
+		free(url); /* r->local_url, when r was made */
 		free(r);
 		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
 	}
