@@ -37,8 +37,9 @@ fail() {
 }
 export KEA_PIDFILE_DIR="$T" KEA_LOCKFILE_DIR="$T"
 # Two HA ports for this run. Not port 0: both Keas need each other's HA URL
-# before either starts (docs/TESTS.md, "Ports": the one exception).
-PORT=$((30000 + ($$ % 10000) * 2))
+# before either starts (docs/TESTS.md, "Ports": the one exception); below the
+# ephemeral range (32768-60999), where an outgoing connection may hold one.
+PORT=$((26000 + ($$ % 3000) * 2))
 HA_A="http://127.0.0.1:$PORT/"
 HA_B="http://127.0.0.1:$((PORT + 1))/"
 
