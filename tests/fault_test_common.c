@@ -20,6 +20,63 @@
 #include "frep/v1/health.pb-c.h"
 #include "frep/v1/replication.pb-c.h"
 
+/* The nodes started and not yet finished, so that a failed call can show
+ * the log (and, where gdb is installed, the threads) of the frepd that did
+ * not answer: a CI run keeps nothing else of it. */
+#define RT_MAX_NODES 32
+static rt_node *rt_nodes[RT_MAX_NODES];
+
+static void
+rt_register(rt_node *n)
+{
+	for (size_t i = 0; i < RT_MAX_NODES; i++) {
+		if (rt_nodes[i] == n) {
+			return;
+		}
+	}
+	for (size_t i = 0; i < RT_MAX_NODES; i++) {
+		if (rt_nodes[i] == NULL) {
+			rt_nodes[i] = n;
+			return;
+		}
+	}
+}
+
+static void
+rt_unregister(rt_node *n)
+{
+	for (size_t i = 0; i < RT_MAX_NODES; i++) {
+		if (rt_nodes[i] == n) {
+			rt_nodes[i] = NULL;
+		}
+	}
+}
+
+void
+rt_explain_failure(frep_client *c, frep_code code)
+{
+	for (size_t i = 0; i < RT_MAX_NODES; i++) {
+		rt_node *n = rt_nodes[i];
+		if (n == NULL || n->c != c) {
+			continue;
+		}
+		tu_proc_dump_log(&n->proc);
+		if ((code == FREP_DEADLINE_EXCEEDED || code == FREP_UNAVAILABLE) &&
+		    n->proc.pid > 0 && access("/usr/bin/gdb", X_OK) == 0) {
+			fprintf(stderr, "--- threads of frepd %s (pid %d) ---\n", n->name,
+			    (int) n->proc.pid);
+			tu_system("gdb -batch -nx -p %d -ex 'thread apply all bt' 1>&2 2>/dev/null "
+				  "</dev/null",
+			    (int) n->proc.pid);
+			/* and this process's: the client's side of the call */
+			fprintf(stderr, "--- threads of the test (pid %d) ---\n", (int) getpid());
+			tu_system("gdb -batch -nx -p %d -ex 'thread apply all bt' 1>&2 2>/dev/null "
+				  "</dev/null",
+			    (int) getpid());
+		}
+	}
+}
+
 void
 rt_node_init(rt_node *n, const char *dir, const char *name, const char *url)
 {
@@ -92,6 +149,7 @@ rt_node_start(rt_node *n, const char *dir)
 	snprintf(log_path, sizeof(log_path), "%s/%s.log", dir, n->name);
 	long log_from = tu_file_size(log_path);
 	assert_int_equal(tu_frepd_start(&n->proc, dir, n->name, args), 0);
+	rt_register(n);
 	if (any_port) {
 		/* The bound URL, as frepd logs it: same scheme, the chosen port. */
 		char scheme[32], bound[600];
@@ -144,6 +202,7 @@ rt_node_fini(rt_node *n)
 	}
 	frep_client_close(n->c);
 	n->c = NULL;
+	rt_unregister(n);
 	return rc;
 }
 
@@ -173,6 +232,7 @@ rt_call(frep_client *c, const char *service, const char *method, const ProtobufC
 	snprintf(path, sizeof(path), "/frep.v1.%s/%s", service, method);
 	frep_code code = frep_client_call(c, path, in, m->output, &out, NULL, &st);
 	if (code != expect) {
+		rt_explain_failure(c, code);
 		fail_msg("%s: expected %s, got %s: %s", path, frep_code_name(expect),
 		    frep_code_name(code), st.message);
 	}
@@ -297,6 +357,7 @@ rt_digest(frep_client *c, const char *scope_id, char out[65])
 		snprintf(out, 65, "%s", ((Frep__V1__ScopeConfig *) o)->digest);
 		protobuf_c_message_free_unpacked(o, NULL);
 	} else if (code != FREP_NOT_FOUND) {
+		rt_explain_failure(c, code);
 		fail_msg("GetScopeConfig %s: %s: %s", scope_id, frep_code_name(code), st.message);
 	}
 }

@@ -54,6 +54,11 @@ void rt_node_stop_clean(rt_node *n);
  * (tu_proc_stop reaped it) is not looked at again. */
 int rt_node_fini(rt_node *n);
 
+/* After a call through c failed with code: prints the log of the started
+ * node whose admin client is c and, for DEADLINE_EXCEEDED or UNAVAILABLE
+ * with gdb installed, the backtraces of its threads (diagnostics only). */
+void rt_explain_failure(frep_client *c, frep_code code);
+
 /* Polls Health/Check on url with opts until SERVING, up to timeout_ms. */
 int rt_wait_healthy(const char *url, const frep_client_options *opts, unsigned timeout_ms);
 
