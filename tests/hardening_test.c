@@ -1257,13 +1257,51 @@ test_hardening_reply_payload_messages_are_utf8(void **state)
 	protobuf_c_message_free_unpacked(out, NULL);
 }
 
+/* The keys of a logfmt text (key=value or key="...", '\\' escaping in
+ * quotes), at most max of them; -1 if the text is not logfmt. */
+static int
+logfmt_keys(const char *p, char keys[][32], int max)
+{
+	int n = 0;
+	while (*p != '\0' && *p != '\n') {
+		while (*p == ' ') {
+			p++;
+		}
+		const char *eq = strchr(p, '=');
+		if (eq == NULL || eq == p || n == max) {
+			return -1;
+		}
+		snprintf(keys[n++], 32, "%.*s", (int) (eq - p), p);
+		p = eq + 1;
+		if (*p == '"') {
+			for (p++; *p != '"'; p++) {
+				if (*p == '\0') {
+					return -1;
+				}
+				if (*p == '\\' && p[1] != '\0') {
+					p++;
+				}
+			}
+			p++;
+		} else {
+			while (*p != ' ' && *p != '\0' && *p != '\n') {
+				p++;
+			}
+		}
+	}
+	return n;
+}
+
 /* Proves: text from a caller cannot make a log line of its own — an
  * unknown method path and a Partner call's x-frep-relationship carrying a
  * newline followed by a made-up log line, and invalid UTF-8: frepd's log
  * (text form) has no line that starts with the forged timestamp, the
  * newline is written "\x0a" and the bad byte "\xff", and every line is
  * UTF-8. Before (the issue-14 audit): the forged line appeared as frepd's
- * own, and raw invalid bytes reached the log. */
+ * own, and raw invalid bytes reached the log. And a method path with a
+ * space, '=' and '"' cannot add fields to its call line: each key appears
+ * once and status is the real one (before: method= was written bare, and
+ * the path's "status=OK" was a second status field). */
 static void
 test_hardening_log_lines_cannot_be_forged(void **state)
 {
@@ -1284,12 +1322,17 @@ test_hardening_log_lines_cannot_be_forged(void **state)
 	raw_call(a->url, "/frep.v1.Partner/ApplyScope", NULL, 0, 0, md, 1, &r);
 	assert_int_equal(r.code, FREP_UNAUTHENTICATED);
 	raw_reply_fini(&r);
+	/* Fields: a method path with a space, '=' and '"' in it. */
+	raw_call(a->url, "/frep.v1.Nope/Forge status=OK request_id=\"x\\\" peer=y", NULL, 0, 0,
+	    NULL, 0, &r);
+	assert_int_equal(r.code, FREP_UNIMPLEMENTED);
+	raw_reply_fini(&r);
 	rt_node_stop_clean(a);
 
 	FILE *log = fopen(a->proc.log_path, "r");
 	assert_non_null(log);
 	char   line[4096];
-	size_t escaped = 0;
+	size_t escaped = 0, forge_lines = 0;
 	while (fgets(line, sizeof(line), log) != NULL) {
 		if (strncmp(line, "2026-12-01T00:00:00.000Z", 24) == 0) {
 			fail_msg("a forged line in the log: %s", line);
@@ -1301,10 +1344,26 @@ test_hardening_log_lines_cannot_be_forged(void **state)
 			"\\x0a2026-12-01T00:00:00.000Z frepd[1] ERROR forged line \\xff") != NULL) {
 			escaped++;
 		}
+		if (strstr(line, " call ") != NULL && strstr(line, "Forge") != NULL) {
+			char keys[16][32];
+			int  n_keys = logfmt_keys(strstr(line, " call ") + 6, keys, 16);
+			for (int i = 0; i < n_keys; i++) {
+				for (int j = 0; j < i; j++) {
+					if (strcmp(keys[i], keys[j]) == 0) {
+						fail_msg("field %s twice in: %s", keys[i], line);
+					}
+				}
+			}
+			assert_non_null(strstr(line, " status=UNIMPLEMENTED "));
+			forge_lines++;
+		}
 	}
 	fclose(log);
-	print_message("lines quoting the forged text, escaped: %zu\n", escaped);
+	print_message("lines quoting the forged text, escaped: %zu; call lines of the forged "
+		      "fields: %zu\n",
+	    escaped, forge_lines);
 	assert_true(escaped >= 1);
+	assert_true(forge_lines >= 1);
 }
 
 /* A recording proxy in front of a real partner (rep0 in, req0 out):

@@ -82,23 +82,24 @@ timestamp(char *buf, size_t size)
  * from a peer (a method path, metadata, a name quoted in a message) must
  * not make lines of its own or forge one: bytes that are not UTF-8 and
  * control characters (a newline, a carriage return, an escape sequence
- * for the terminal) are written "\xNN". */
+ * for the terminal) are written "\xNN". Lines are at most LINE_MAX_IN
+ * bytes (the callers' buffers), so the work is done on the stack. */
+#define LINE_MAX_IN 1536
+
 static void
 put_line(const char *line)
 {
-	size_t len   = strlen(line);
-	char  *utf8  = malloc(4 * len + 1);
-	char  *clean = malloc(4 * (4 * len) + 2);
-	if (utf8 == NULL || clean == NULL) {
-		free(utf8);
-		free(clean);
-		return;
-	}
-	frep_utf8_sanitize(line, utf8, 4 * len + 1);
+	char utf8[4 * LINE_MAX_IN + 1];   /* each byte at worst "\xNN" */
+	char clean[4 * sizeof(utf8) + 2]; /* each of those at worst "\xNN" */
+	frep_utf8_sanitize(line, utf8, sizeof(utf8));
 	size_t o = 0;
 	for (const unsigned char *p = (const unsigned char *) utf8; *p != '\0'; p++) {
 		if (*p < 0x20 || *p == 0x7f) {
-			o += (size_t) sprintf(clean + o, "\\x%02x", *p);
+			static const char hex[] = "0123456789abcdef";
+			clean[o++]              = '\\';
+			clean[o++]              = 'x';
+			clean[o++]              = hex[*p >> 4];
+			clean[o++]              = hex[*p & 0xf];
 		} else {
 			clean[o++] = (char) *p;
 		}
@@ -106,8 +107,39 @@ put_line(const char *line)
 	clean[o++] = '\n';
 	clean[o]   = '\0';
 	fputs(clean, stderr);
-	free(utf8);
-	free(clean);
+}
+
+/* Appends " key=value" to line (of size cap, n bytes used) in logfmt: the
+ * value bare if it is not empty and has no space, '=', '"' or '\\', else
+ * in double quotes with '"' and '\\' escaped by a backslash, so that a
+ * value cannot end early and make fields of its own. Returns the new n
+ * (at most cap - 1; a value that does not fit is cut). */
+static size_t
+put_field(char *line, size_t cap, size_t n, const char *key, const char *v, bool quote)
+{
+	if (n + 1 >= cap) {
+		return n;
+	}
+	for (const char *p = v; !quote && *p != '\0'; p++) {
+		quote = *p == ' ' || *p == '=' || *p == '"' || *p == '\\';
+	}
+	quote = quote || *v == '\0';
+	int k = snprintf(line + n, cap - n, " %s=%s", key, quote ? "\"" : "");
+	n     = k < 0 || (size_t) k >= cap - n ? cap - 1 : n + (size_t) k;
+	for (const char *p = v; *p != '\0' && n + 2 < cap; p++) {
+		if (quote && (*p == '"' || *p == '\\')) {
+			if (n + 3 >= cap) {
+				break;
+			}
+			line[n++] = '\\';
+		}
+		line[n++] = *p;
+	}
+	if (quote && n + 1 < cap) {
+		line[n++] = '"';
+	}
+	line[n] = '\0';
+	return n;
 }
 
 static void
@@ -173,7 +205,7 @@ rpc_log(rpc_log_level level, const char *fmt, ...)
 	if (!rpc_log_enabled(level)) {
 		return;
 	}
-	char    line[1200];
+	char    line[LINE_MAX_IN];
 	char    msg[1024];
 	va_list ap;
 	va_start(ap, fmt);
@@ -226,7 +258,7 @@ rpc_log_event(rpc_log_level level, const rpc_log_fields *f)
 		put_json(o);
 		return;
 	}
-	char   line[1536];
+	char   line[LINE_MAX_IN];
 	char   ts[40];
 	size_t n;
 	timestamp(ts, sizeof(ts));
@@ -234,23 +266,25 @@ rpc_log_event(rpc_log_level level, const rpc_log_fields *f)
 	    f->event != NULL ? f->event : "event");
 	n = strlen(line);
 	if (f->method != NULL) {
-		n += (size_t) snprintf(line + n, sizeof(line) - n, " method=%s", f->method);
+		n = put_field(line, sizeof(line), n, "method", f->method, false);
 	}
-	if (f->status != NULL && n < sizeof(line)) {
-		n += (size_t) snprintf(line + n, sizeof(line) - n, " status=%s", f->status);
+	if (f->status != NULL) {
+		n = put_field(line, sizeof(line), n, "status", f->status, false);
 	}
-	if (f->duration_ms >= 0 && n < sizeof(line)) {
-		n += (size_t) snprintf(
-		    line + n, sizeof(line) - n, " duration_ms=%.3f", f->duration_ms);
+	if (f->duration_ms >= 0) {
+		char ms[32];
+		snprintf(ms, sizeof(ms), "%.3f", f->duration_ms);
+		n = put_field(line, sizeof(line), n, "duration_ms", ms, false);
 	}
-	if (f->request_id != NULL && n < sizeof(line)) {
-		n += (size_t) snprintf(line + n, sizeof(line) - n, " request_id=%s", f->request_id);
+	if (f->request_id != NULL) {
+		n = put_field(line, sizeof(line), n, "request_id", f->request_id, false);
 	}
-	if (f->peer != NULL && n < sizeof(line)) {
-		n += (size_t) snprintf(line + n, sizeof(line) - n, " peer=%s", f->peer);
+	if (f->peer != NULL) {
+		n = put_field(line, sizeof(line), n, "peer", f->peer, false);
 	}
-	if (f->message != NULL && n < sizeof(line)) {
-		snprintf(line + n, sizeof(line) - n, " message=\"%s\"", f->message);
+	if (f->message != NULL) {
+		n = put_field(line, sizeof(line), n, "message", f->message, true);
 	}
+	(void) n;
 	put_line(line);
 }
