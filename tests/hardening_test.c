@@ -471,6 +471,68 @@ test_hardening_partner_call_replayed_after_restart_refused(void **state)
 	rt_call_ok(f->n[0].c, "FailoverReplication", "ReplicateByName", &r.base);
 }
 
+/* Proves: a relationship's partner is not shown the digests of another
+ * relationship's scopes. B holds 10.1.0.0 in rel1 (replicated from A),
+ * 10.2.0.0 in rel2 (B's own relationship with A) and 10.3.0.0 in none. A
+ * call signed for rel1 asking for all three and a missing 10.4.0.0 gets
+ * rel1's digest, 10.3.0.0's (a source taking it over with force compares
+ * it), and for 10.2.0.0 an empty digest with withheld set. Before: any
+ * relationship's partner read every scope's digest. And rel1's own
+ * replication still runs. */
+static void
+test_hardening_partner_digests_of_other_relationships_withheld(void **state)
+{
+	fixture *f = *state;
+	start_pair(f);
+	rt_node                         *a = &f->n[0], *b = &f->n[1];
+	Frep__V1__ReplicateByNameRequest r       = FREP__V1__REPLICATE_BY_NAME_REQUEST__INIT;
+	char                            *names[] = {"rel1"};
+	r.names                                  = names;
+	r.n_names                                = 1;
+	rt_call_ok(a->c, "FailoverReplication", "ReplicateByName", &r.base);
+	rt_add_scope(b->c, "10.2.0.0", "10.2.0.10", "10.2.0.200", false);
+	rt_add_scope(b->c, "10.3.0.0", "10.3.0.10", "10.3.0.200", false);
+	char *rel2_scopes[] = {"10.2.0.0"};
+	rt_add_failover(b->c, "rel2", a->url, SECRET, rel2_scopes, 1, FREP_OK);
+	char d1[65], d2[65], d3[65];
+	rt_digest(b->c, "10.1.0.0", d1);
+	rt_digest(b->c, "10.2.0.0", d2);
+	rt_digest(b->c, "10.3.0.0", d3);
+	assert_true(d1[0] != '\0' && d2[0] != '\0' && d3[0] != '\0');
+
+	char id_a[PARTNER_AUTH_SENDER_LEN + 1];
+	server_id_of(a, id_a);
+	char                            *ask[] = {"10.1.0.0", "10.2.0.0", "10.3.0.0", "10.4.0.0"};
+	Frep__V1__GetScopeDigestsRequest req   = FREP__V1__GET_SCOPE_DIGESTS_REQUEST__INIT;
+	req.relationship                       = "rel1";
+	req.scope_ids                          = ask;
+	req.n_scope_ids                        = 4;
+	signed_call sc;
+	sign(&sc, "/frep.v1.Partner/GetScopeDigests", id_a, &req.base);
+	frep_call_options co  = {.metadata = sc.md, .n_metadata = 5};
+	ProtobufCMessage *out = NULL;
+	frep_status       st;
+	assert_int_equal(frep_client_call(b->c, "/frep.v1.Partner/GetScopeDigests", &req.base,
+			     &frep__v1__get_scope_digests_response__descriptor, &out, &co, &st),
+	    FREP_OK);
+	Frep__V1__GetScopeDigestsResponse *d = (Frep__V1__GetScopeDigestsResponse *) out;
+	assert_int_equal(d->n_digests, 4);
+	for (size_t i = 0; i < 4; i++) {
+		print_message("%s: digest \"%.12s\" withheld %d\n", d->digests[i]->scope_id,
+		    d->digests[i]->digest, d->digests[i]->withheld);
+	}
+	assert_string_equal(d->digests[0]->digest, d1);
+	assert_false(d->digests[0]->withheld);
+	assert_string_equal(d->digests[1]->digest, "");
+	assert_true(d->digests[1]->withheld);
+	assert_string_equal(d->digests[2]->digest, d3);
+	assert_false(d->digests[2]->withheld);
+	assert_string_equal(d->digests[3]->digest, "");
+	assert_false(d->digests[3]->withheld);
+	protobuf_c_message_free_unpacked(out, NULL);
+	rt_call_ok(a->c, "FailoverReplication", "ReplicateByName", &r.base);
+}
+
 /* Proves (a unit test of partner_auth, on the real 8,192-MAC memory): when
  * every remembered MAC is still inside the window, one more genuine call is
  * refused RESOURCE_EXHAUSTED rather than forgetting the oldest — and the
@@ -2681,6 +2743,8 @@ main(void)
 		test_hardening_partner_call_reflected_to_its_sender_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_hardening_partner_call_replayed_after_restart_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_hardening_partner_digests_of_other_relationships_withheld, setup, teardown),
 	    cmocka_unit_test(test_hardening_partner_replay_memory_full_refuses_new_calls),
 	    cmocka_unit_test_setup_teardown(
 		test_hardening_partner_replay_after_restart_beyond_the_horizon_table, setup,

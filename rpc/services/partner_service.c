@@ -479,6 +479,8 @@ fail:
 	closure(NULL, closure_data);
 }
 
+static bool listed(const uint32_t *ids, size_t n, uint32_t id);
+
 static void
 partner_get_scope_digests(Frep__V1__Partner_Service *service,
     const Frep__V1__GetScopeDigestsRequest *in, Frep__V1__GetScopeDigestsResponse_Closure closure,
@@ -487,8 +489,10 @@ partner_get_scope_digests(Frep__V1__Partner_Service *service,
 	partner_service                  *ps = (partner_service *) service;
 	frep_status                       st;
 	convert_arena                     a;
-	uint32_t                         *ids = NULL;
-	Frep__V1__GetScopeDigestsResponse out = FREP__V1__GET_SCOPE_DIGESTS_RESPONSE__INIT;
+	uint32_t                         *ids  = NULL;
+	engine_failover                   rel  = {0};
+	bool                              have = false;
+	Frep__V1__GetScopeDigestsResponse out  = FREP__V1__GET_SCOPE_DIGESTS_RESPONSE__INIT;
 
 	convert_arena_init(&a);
 	if (authenticate(ps, closure_data, in->relationship, &st) != FREP_OK ||
@@ -507,21 +511,47 @@ partner_get_scope_digests(Frep__V1__Partner_Service *service,
 	    engine_scope_digests(ps->e, ids, in->n_scope_ids, hex, found, &st) != FREP_OK) {
 		goto fail;
 	}
+	/* Only this relationship's scopes and scopes of none (which the
+	 * source may take over with force, comparing this digest) are shown;
+	 * another relationship's scope is withheld. */
 	for (size_t i = 0; i < in->n_scope_ids; i++) {
 		Frep__V1__ScopeDigest *d = convert_arena_alloc(&a, sizeof(*d), &st);
 		if (d == NULL) {
 			goto fail;
 		}
 		frep__v1__scope_digest__init(d);
-		d->scope_id                  = in->scope_ids[i];
-		d->digest                    = hex[i];
+		d->scope_id = in->scope_ids[i];
+		d->digest   = hex[i];
+		if (found[i]) {
+			if (!have) {
+				if (engine_failover_get(ps->e, in->relationship, &rel, &st) !=
+				    FREP_OK) {
+					goto fail;
+				}
+				have = true;
+			}
+			if (!listed(rel.scope_ids, rel.n_scope_ids, ids[i])) {
+				bool owned = false;
+				char owner[ENGINE_RELATIONSHIP_NAME_MAX + 1];
+				if (engine_failover_of_scope(ps->e, ids[i], &owned, owner, &st) !=
+				    FREP_OK) {
+					goto fail;
+				}
+				if (owned) {
+					d->digest   = "";
+					d->withheld = true;
+				}
+			}
+		}
 		out.digests[out.n_digests++] = d;
 	}
 	closure(&out, closure_data);
+	engine_failover_fini(&rel);
 	convert_arena_fini(&a);
 	return;
 
 fail:
+	engine_failover_fini(&rel);
 	convert_arena_fini(&a);
 	rpc_call_fail_status(closure_data, &st);
 	closure(NULL, closure_data);
