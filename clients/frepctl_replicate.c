@@ -332,8 +332,8 @@ static const char *
 sync_state_name(int s)
 {
 	static const char *const names[] = {"?", "in_sync", "pending", "partner_changed",
-	    "conflict", "missing_on_partner", "error"};
-	return s >= 0 && s <= 6 ? names[s] : "?";
+	    "conflict", "missing_on_partner", "error", "only_on_partner"};
+	return s >= 0 && s < (int) (sizeof(names) / sizeof(names[0])) ? names[s] : "?";
 }
 
 static const frepctl_column status_rel_cols[] = {

@@ -978,10 +978,14 @@ test_auto_sync_scope_missing_on_partner_is_not_recreated(void **state)
 	assert_false(r->in_sync);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	/* B's relationship, as restored, does not list the scope: B's status
-	 * has no row for it (only A can say it is missing). */
+	 * shows it after its own scopes, as one only its partner holds. */
 	r = status(f->b.c, true);
-	assert_int_equal(r->relationships[0]->n_scopes, 1);
+	assert_int_equal(r->relationships[0]->n_scopes, 2);
 	assert_string_equal(r->relationships[0]->scopes[0]->scope_id, "10.1.1.0");
+	assert_string_equal(r->relationships[0]->scopes[1]->scope_id, SCOPE);
+	assert_int_equal(r->relationships[0]->scopes[1]->state,
+	    FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_ONLY_ON_PARTNER);
+	assert_false(r->in_sync);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 
 	/* Unchanged here: nothing sent, across many debounce windows. */
@@ -1313,6 +1317,60 @@ test_auto_sync_failover_changes_are_not_raced(void **state)
 	protobuf_c_message_free_unpacked(&st->base, NULL);
 }
 
+/* A's store restored from a backup taken before scope 10.1.2.0 joined
+ * relationship r: B still holds it in r and A does not. A's status shows
+ * it as only_on_partner (B's digest, none here) and the pair not in step;
+ * B's status, for its part, shows it missing on its partner. Before, A
+ * listed only its own scopes and called the pair in step. */
+static void
+test_auto_sync_status_shows_scope_only_on_partner(void **state)
+{
+	fixture *f = *state;
+	pair_up(f, FREP__V1__AUTO_SYNC__AUTO_SYNC_OFF);
+	rt_node_stop_clean(&f->a);
+	assert_int_equal(tu_system("cp '%s' '%s.bak'", f->a.db, f->a.db), 0);
+	start_again(f, &f->a, NULL);
+	add_relationship_scope(f, "10.1.2.0");
+	rt_node_stop_clean(&f->a);
+	assert_int_equal(tu_system("cp '%s.bak' '%s' && rm -f '%s-wal' '%s-shm'", f->a.db, f->a.db,
+			     f->a.db, f->a.db),
+	    0);
+	start_again(f, &f->a, NULL);
+
+	Frep__V1__GetReplicationStatusResponse *st  = status(f->a.c, true);
+	const Frep__V1__ScopeSyncStatus        *row = scope_row(st, "10.1.2.0");
+	print_message("A: 10.1.2.0 state %d, here \"%s\", there \"%.12s\"\n", row->state,
+	    row->local_digest, row->partner_digest);
+	assert_int_equal(row->state, FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_ONLY_ON_PARTNER);
+	assert_string_equal(row->local_digest, "");
+	assert_int_equal(strlen(row->partner_digest), 64);
+	assert_false(st->in_sync);
+	assert_false(st->relationships[0]->in_sync);
+	protobuf_c_message_free_unpacked(&st->base, NULL);
+
+	st  = status(f->b.c, true);
+	row = scope_row(st, "10.1.2.0");
+	assert_int_equal(
+	    row->state, FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_MISSING_ON_PARTNER);
+	protobuf_c_message_free_unpacked(&st->base, NULL);
+
+	/* The remedy the state names: a replication from the partner brings
+	 * the scope here, into the relationship. */
+	char                               *ids[] = {"10.1.2.0"};
+	Frep__V1__ReplicateByScopeIdRequest req   = FREP__V1__REPLICATE_BY_SCOPE_ID_REQUEST__INIT;
+	req.scope_ids                             = ids;
+	req.n_scope_ids                           = 1;
+	Frep__V1__ReplicateResponse *rr           = (Frep__V1__ReplicateResponse *) rt_call(
+		      f->b.c, "FailoverReplication", "ReplicateByScopeId", &req.base, FREP_OK, NULL);
+	assert_int_equal(rr->n_results, 1);
+	assert_int_equal(rr->results[0]->code, FREP_OK);
+	protobuf_c_message_free_unpacked(&rr->base, NULL);
+	st = status(f->a.c, true);
+	assert_int_equal(
+	    scope_row(st, "10.1.2.0")->state, FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_IN_SYNC);
+	protobuf_c_message_free_unpacked(&st->base, NULL);
+}
+
 int
 main(void)
 {
@@ -1320,6 +1378,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_auto_sync_write_appears_on_partner, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_auto_sync_burst_is_coalesced, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_auto_sync_status_shows_scope_only_on_partner, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_auto_sync_no_ping_pong, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_auto_sync_partner_down_catches_up, setup, teardown),

@@ -545,6 +545,36 @@ partner_get_scope_digests(Frep__V1__Partner_Service *service,
 		}
 		out.digests[out.n_digests++] = d;
 	}
+	if (in->list_relationship_scopes) {
+		if (!have) {
+			if (engine_failover_get(ps->e, in->relationship, &rel, &st) != FREP_OK) {
+				goto fail;
+			}
+			have = true;
+		}
+		size_t n        = rel.n_scope_ids;
+		char(*rhex)[65] = convert_arena_alloc(&a, (n + 1) * 65, &st);
+		bool *rfound    = convert_arena_alloc(&a, (n + 1) * sizeof(bool), &st);
+		out.relationship_scopes =
+		    convert_arena_alloc(&a, (n + 1) * sizeof(*out.relationship_scopes), &st);
+		if (rhex == NULL || rfound == NULL || out.relationship_scopes == NULL ||
+		    engine_scope_digests(ps->e, rel.scope_ids, n, rhex, rfound, &st) != FREP_OK) {
+			goto fail;
+		}
+		for (size_t i = 0; i < n; i++) {
+			Frep__V1__ScopeDigest *d = convert_arena_alloc(&a, sizeof(*d), &st);
+			if (d == NULL) {
+				goto fail;
+			}
+			frep__v1__scope_digest__init(d);
+			if ((d->scope_id = convert_ipv4_to_text(
+				 &a, rel.scope_ids[i], false, &st)) == NULL) {
+				goto fail;
+			}
+			d->digest                                            = rhex[i];
+			out.relationship_scopes[out.n_relationship_scopes++] = d;
+		}
+	}
 	closure(&out, closure_data);
 	engine_failover_fini(&rel);
 	convert_arena_fini(&a);

@@ -179,6 +179,7 @@ relationship_status(replication *r, const engine_failover *rel, bool skip_settin
 	dreq.relationship                          = rel->name;
 	dreq.scope_ids                             = texts;
 	dreq.n_scope_ids                           = n;
+	dreq.list_relationship_scopes              = true;
 	Frep__V1__GetScopeDigestsResponse *digests = NULL;
 	if (replication__rel_call(r, &c, "GetScopeDigests", &dreq.base, &dout, &pst) == FREP_OK) {
 		digests              = (Frep__V1__GetScopeDigestsResponse *) dout;
@@ -230,6 +231,45 @@ relationship_status(replication *r, const engine_failover *rel, bool skip_settin
 		if (s->state != FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_IN_SYNC) {
 			m->in_sync = false;
 		}
+		m->scopes[m->n_scopes++] = s;
+	}
+	/* Scopes only the partner holds in the relationship (a partner
+	 * older than this field lists none). */
+	size_t n_extra = digests != NULL ? digests->n_relationship_scopes : 0;
+	if (n_extra > 0) {
+		Frep__V1__ScopeSyncStatus **all =
+		    convert_arena_alloc(a, (m->n_scopes + n_extra + 1) * sizeof(*all), st);
+		if (all == NULL) {
+			rc = st->code;
+			goto out;
+		}
+		memcpy(all, m->scopes, m->n_scopes * sizeof(*all));
+		m->scopes = all;
+	}
+	for (size_t k = 0; k < n_extra; k++) {
+		const Frep__V1__ScopeDigest *pd   = digests->relationship_scopes[k];
+		bool                         ours = false;
+		for (size_t i = 0; i < n && !ours; i++) {
+			ours = strcmp(texts[i], pd->scope_id) == 0;
+		}
+		if (ours) {
+			continue;
+		}
+		Frep__V1__ScopeSyncStatus *s = convert_arena_alloc(a, sizeof(*s), st);
+		if (s == NULL) {
+			rc = st->code;
+			goto out;
+		}
+		frep__v1__scope_sync_status__init(s);
+		s->scope_id       = convert_arena_strdup(a, pd->scope_id, st);
+		s->partner_digest = convert_arena_strdup(a, pd->digest, st);
+		s->local_digest   = "";
+		s->state          = FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_ONLY_ON_PARTNER;
+		if (s->scope_id == NULL || s->partner_digest == NULL) {
+			rc = st->code;
+			goto out;
+		}
+		m->in_sync               = false;
 		m->scopes[m->n_scopes++] = s;
 	}
 	if (m->partner_reachable && !skip_settings) {
