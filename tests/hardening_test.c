@@ -2271,6 +2271,26 @@ test_hardening_tcp_peers_that_never_handshake_bounded(void **state)
 	assert_true(dropped_in_log(a->proc.log_path, "tcp connections", &first) >= N - BOUND);
 }
 
+/* True once `frepctl health` (a fresh client in a process of its own)
+ * gets SERVING from url, tried until timeout_ms. Its own process because
+ * closing an nng 1.5.2 client whose dialer is in the middle of connecting
+ * to a server that is closing flood connections can leak inside libnng
+ * (seen once in CI at ef3c028, when these checks ran in the test process):
+ * nng's leak, not frep's, so that process runs with tests/nng_1518.supp. */
+static bool
+healthy_to_a_fresh_frepctl(const char *url, unsigned timeout_ms)
+{
+	uint64_t until = now_ms() + timeout_ms;
+	do {
+		if (tu_system("LSAN_OPTIONS=suppressions=%s/tests/nng_1518.supp %s --server '%s' "
+			      "--timeout 2000 health >/dev/null 2>&1",
+			getenv("FREP_SOURCE_DIR"), getenv("FREPCTL"), url) == 0) {
+			return true;
+		}
+	} while (now_ms() < until);
+	return false;
+}
+
 /* Proves (fault 1 of the connections review): 1,500 silent peers on a
  * tcp:// listener, each re-opened as soon as the server closes it, against
  * a frepd limited to 256 descriptors, cannot starve its other clients: a
@@ -2301,9 +2321,9 @@ test_hardening_tcp_flood_of_silent_peers_bounded(void **state)
 		sleep(5);
 		int      fds = open_descriptors(a->proc.pid);
 		uint64_t t0  = now_ms();
-		bool     ipc = rt_wait_healthy(a->url, NULL, 10000) == 0;
+		bool     ipc = healthy_to_a_fresh_frepctl(a->url, 10000);
 		uint64_t t1  = now_ms();
-		bool     tc  = rt_wait_healthy(tcp, NULL, 10000) == 0;
+		bool     tc  = healthy_to_a_fresh_frepctl(tcp, 10000);
 		uint64_t t2  = now_ms();
 		print_message("flood round %d: frepd holds %d descriptors (limit 256), %ld peers "
 			      "closed so far; Health over ipc:// %s in %" PRIu64

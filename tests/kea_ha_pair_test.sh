@@ -9,7 +9,9 @@
 # Keas get the mirrored HA hook and reach hot-standby (as `kea
 # status` reports Kea's state); `failover set` to load balance re-renders
 # both sides and both reach load-balancing; the warnings (MCLT, 70/30) are
-# in `kea status` and `kea render`. Needs kea-dhcp4 (77 without).
+# in `kea status` and `kea render`; a Kea whose HA listener cannot bind its
+# port (another process holds it) is named in `kea status`. Needs kea-dhcp4
+# (77 without).
 set -u
 skip() {
 	echo "FREP-SKIP(kea): $*"
@@ -207,6 +209,50 @@ grep -q "\"url\": \"$HA_B2\"" "$T/render-a.out" || fail "A's rendering does not 
 on "$B" kea render >"$T/render-b.out" 2>/dev/null || fail "kea render on B"
 grep -q "\"this-server-name\": \"127.0.0.1:$((PORT + 2))\"" "$T/render-b.out" ||
 	fail "B's rendering does not use its new URL"
+
+# B's Kea HA URL on a port another process holds (it answers HTTP, not as
+# Kea): Kea 2.2 cannot bind its HA listener and only logs it, its HA state
+# stays "waiting" or "ready"; `kea status` says the partner cannot reach it.
+HELD=$((PORT + 3))
+python3 - "$HELD" "$T/held" <<'PY' &
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(16)
+open(sys.argv[2], "w").close()
+while True:
+    c, _ = s.accept()
+    c.settimeout(2)
+    try:
+        c.recv(4096)
+        c.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    except OSError:
+        pass
+    c.close()
+PY
+PIDS+=($!)
+for _ in $(seq 100); do
+	[ -e "$T/held" ] && break
+	sleep 0.1
+done
+[ -e "$T/held" ] || fail "the port holder did not start"
+kill "$FREPD_B"
+wait "$FREPD_B" || fail "frepd B exited $? on SIGTERM"
+"$FREPD" --listen "$B" --db "$T/b.db" --kea-socket "$T/kea-b.sock" --kea-base "$T/kea-b.json" \
+	--kea-ha-url "http://127.0.0.1:$HELD/" 2>>"$T/frepd-b.log" &
+PIDS+=($!)
+FREPD_B=$!
+for _ in $(seq 100); do
+	on "$B" health >/dev/null 2>&1 && break
+	sleep 0.1
+done
+on "$A" failover set pair --switch-interval 4s >/dev/null || fail "failover set (held port)"
+status_is "$B" 's.get("ha_state") and "cannot reach it" in s.get("ha_error", "") and "another process holds the port" in s["ha_error"]'
+on "$B" kea status >"$T/text.out" 2>&1
+grep -q "kea HA: .*Kea reports HA state '.*', but the partner cannot reach it: Kea's HA listener http://127.0.0.1:$HELD/: the answer is not Kea's" "$T/text.out" ||
+	fail "kea status does not say why the partner cannot reach B's Kea: $(cat "$T/text.out")"
+grep "kea HA: .*cannot reach it" "$T/text.out"
 
 # Each frepd stops cleanly (under ASan, a leak makes its exit status non-zero).
 for p in "$FREPD_A" "$FREPD_B"; do

@@ -158,6 +158,21 @@ tls_node(fixture *f, int i, const char *name, char paths[][700])
 	n->copts.tls_server_name = "localhost";
 }
 
+/* rt_node_start for a frepd whose TLS handshakes clients refuse on
+ * purpose: nng 1.5.2 can leak a refused TLS pipe (inside libnng), so under
+ * LeakSanitizer this frepd runs with tests/nng_1518.supp (libnng's own
+ * leaks only; see the file). */
+static void
+start_tls_node(rt_node *n, const char *dir)
+{
+	char supp[700];
+	snprintf(
+	    supp, sizeof(supp), "suppressions=%s/tests/nng_1518.supp", getenv("FREP_SOURCE_DIR"));
+	setenv("LSAN_OPTIONS", supp, 1);
+	rt_node_start(n, dir);
+	unsetenv("LSAN_OPTIONS");
+}
+
 /* Tries AddScope 10.99.0.0 (valid) with opts; it must get no connection
  * (UNAVAILABLE). */
 static void
@@ -209,8 +224,8 @@ test_security_tls_listeners_and_partner_links(void **state)
 	tls_node(f, 0, "a", pa);
 	tls_node(f, 1, "b", pb);
 	rt_node *a = &f->n[0], *b = &f->n[1];
-	rt_node_start(a, f->dir);
-	rt_node_start(b, f->dir);
+	start_tls_node(a, f->dir);
+	start_tls_node(b, f->dir);
 	rt_import_scope(a->c, 90, 1, 10, "tls");
 	char *scopes[] = {"10.90.1.0"};
 	rt_add_failover(a->c, "tls", b->url, SECRET1, scopes, 1, FREP_OK);
@@ -263,7 +278,7 @@ test_security_tls_listeners_and_partner_links(void **state)
 	tls_node(f, 2, "c", pc);
 	rt_node *c               = &f->n[2];
 	c->copts.tls_server_name = "frep.example.org";
-	rt_node_start(c, f->dir);
+	start_tls_node(c, f->dir);
 	frep_client_options by_url = {
 	    .tls_ca_file = pb[2], .tls_cert_file = pb[3], .tls_key_file = pb[4]};
 	refused_client(c->url, &by_url, "server certificate for another host");

@@ -1,11 +1,18 @@
 #define _GNU_SOURCE /* vasprintf */
 #include "kea_ha.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #ifndef FREP_KEA_HOOKS_DIR
 #define FREP_KEA_HOOKS_DIR "/usr/lib/x86_64-linux-gnu/kea/hooks"
@@ -327,4 +334,139 @@ kea_ha_needs_second_set(const json_t *base, const json_t *rendered)
 	const json_t *mt = json_object_get(json_object_get(base, "Dhcp4"), "multi-threading");
 	return json_object_get(rendered, "hooks-libraries") != NULL &&
 	       !json_is_true(json_object_get(mt, "enable-multi-threading"));
+}
+
+/* --- the HA listener probe ------------------------------------------------ */
+
+static long long
+probe_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits for events on fd until deadline (ms, monotonic); true if ready. */
+static bool
+probe_wait(int fd, short events, long long deadline)
+{
+	for (;;) {
+		long long left = deadline - probe_now_ms();
+		if (left <= 0) {
+			return false;
+		}
+		struct pollfd p  = {.fd = fd, .events = events};
+		int           rc = poll(&p, 1, (int) left);
+		if (rc > 0) {
+			return true;
+		}
+		if (rc == 0 || errno != EINTR) {
+			return false;
+		}
+	}
+}
+
+frep_code
+kea_ha_listener_probe(const char *url, unsigned timeout_ms, frep_status *st)
+{
+	char               host[INET_ADDRSTRLEN] = "";
+	unsigned           port                  = 0;
+	struct sockaddr_in sa                    = {.sin_family = AF_INET};
+	if (url == NULL || sscanf(url, "http://%15[0-9.]:%u", host, &port) != 2 || port == 0 ||
+	    port > 65535 || inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+		return frep_status_set(st, FREP_INVALID_ARGUMENT,
+		    "Kea HA URL \"%s\" is not http://IPV4:PORT/", url != NULL ? url : "");
+	}
+	sa.sin_port        = htons((uint16_t) port);
+	long long deadline = probe_now_ms() + timeout_ms;
+	int       fd       = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		return frep_status_set(
+		    st, FREP_UNAVAILABLE, "Kea's HA listener %s: socket: %s", url, strerror(errno));
+	}
+	frep_code rc  = FREP_OK;
+	int       err = 0;
+	socklen_t len = sizeof(err);
+	if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) != 0 && errno != EINPROGRESS) {
+		err = errno;
+	} else if (!probe_wait(fd, POLLOUT, deadline)) {
+		rc = frep_status_set(st, FREP_UNAVAILABLE,
+		    "Kea's HA listener %s: no connection within %u ms", url, timeout_ms);
+		goto out;
+	} else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
+		err = errno;
+	}
+	if (err != 0) {
+		rc = frep_status_set(st, FREP_UNAVAILABLE,
+		    "Kea's HA listener %s: %s (nothing listens there: Kea could not bind the "
+		    "port, which another process may hold)",
+		    url, strerror(err));
+		goto out;
+	}
+	static const char body[] = "{\"command\": \"ha-heartbeat\", \"service\": [\"dhcp4\"]}";
+	char              req[512];
+	int               n = snprintf(req, sizeof(req),
+			  "POST / HTTP/1.1\r\nHost: %s:%u\r\nContent-Type: application/json\r\n"
+					"Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+			  host, port, sizeof(body) - 1, body);
+	for (int off = 0; off < n;) {
+		ssize_t w = send(fd, req + off, (size_t) (n - off), MSG_NOSIGNAL);
+		if (w > 0) {
+			off += (int) w;
+		} else if (w < 0 && (errno == EAGAIN || errno == EINTR) &&
+			   probe_wait(fd, POLLOUT, deadline)) {
+			continue;
+		} else {
+			rc = frep_status_set(st, FREP_UNAVAILABLE,
+			    "Kea's HA listener %s: the request could not be sent (%s)", url,
+			    w < 0 ? strerror(errno) : "connection closed");
+			goto out;
+		}
+	}
+	char   resp[16384];
+	size_t got = 0;
+	for (;;) {
+		if (got == sizeof(resp) - 1) {
+			break;
+		}
+		ssize_t r = recv(fd, resp + got, sizeof(resp) - 1 - got, 0);
+		if (r > 0) {
+			got += (size_t) r;
+			continue;
+		}
+		if (r == 0) {
+			break;
+		}
+		if ((errno == EAGAIN || errno == EINTR) && probe_wait(fd, POLLIN, deadline)) {
+			continue;
+		}
+		if (errno == EAGAIN || errno == EINTR) {
+			rc = frep_status_set(st, FREP_UNAVAILABLE,
+			    "Kea's HA listener %s: no answer within %u ms (%zu bytes read): not "
+			    "Kea's, or Kea is stuck",
+			    url, timeout_ms, got);
+			goto out;
+		}
+		break;
+	}
+	resp[got]            = '\0';
+	const char *head_end = strstr(resp, "\r\n\r\n");
+	json_t     *answer   = NULL;
+	bool        is_200 =
+	    strncmp(resp, "HTTP/1.1 200", 12) == 0 || strncmp(resp, "HTTP/1.0 200", 12) == 0;
+	if (head_end != NULL && is_200) {
+		answer = json_loads(head_end + 4, JSON_DISABLE_EOF_CHECK, NULL);
+	}
+	json_t *first = json_is_array(answer) ? json_array_get(answer, 0) : NULL;
+	if (!json_is_integer(json_object_get(first, "result"))) {
+		int line = (int) strcspn(resp, "\r\n");
+		rc       = frep_status_set(st, FREP_UNAVAILABLE,
+			  "Kea's HA listener %s: the answer is not Kea's (%zu bytes, \"%.*s\"): "
+				"another process holds the port",
+			  url, got, line < 60 ? line : 60, resp);
+	}
+	json_decref(answer);
+out:
+	close(fd);
+	return rc;
 }

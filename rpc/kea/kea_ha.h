@@ -53,6 +53,16 @@ frep_code kea_ha_render_named(
  * warning) or out of memory (*oom set). */
 json_t *kea_ha_block(const engine_failover *rel, kea_render_result *out, bool *oom);
 
+/* Asks the Kea HA listener at url (http://IPV4:PORT/, as
+ * engine_ha_url_check takes it) for an ha-heartbeat, as its partner does,
+ * waiting up to timeout_ms in all. FREP_OK if it answers as Kea does
+ * (HTTP 200 with a JSON list whose first element has an integer
+ * "result", whatever its value); else UNAVAILABLE saying what happened:
+ * the connection refused (nothing listens: Kea could not bind the port),
+ * no answer in time, or an answer that is not Kea's (another process holds
+ * the port). INVALID_ARGUMENT for a URL not of that form. */
+frep_code kea_ha_listener_probe(const char *url, unsigned timeout_ms, frep_status *st);
+
 /* Merges the rendered hooks into merged (a Dhcp4 object, base's copy):
  * hooks-libraries = frep's (when rendered) then base_dhcp4's other hooks
  * (any lease_cmds or ha entry of the base dropped: frep's replaces it);

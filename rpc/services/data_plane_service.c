@@ -128,14 +128,28 @@ get_kea_status(Frep__V1__DataPlane_Service *service, const Frep__V1__GetKeaStatu
 						ha_error[600] = "";
 	if (ha.dhcp4 != NULL &&
 	    kea_ha_render_named(self->e, &ha, rel, sizeof(rel), &st) == FREP_OK && rel[0] != '\0') {
-		frep_status hst;
+		frep_status     hst;
+		engine_failover rel_now = {0};
 		if (kea_push_ha_status(kea_push_socket_path(self->push), 2000, state, partner,
 			sizeof(state), &hst) != FREP_OK) {
 			frep_status e;
 			frep_status_set(
 			    &e, hst.code, "%s: %.500s", frep_code_name(hst.code), hst.message);
 			snprintf(ha_error, sizeof(ha_error), "%s", e.message);
+		} else if (engine_failover_get(self->e, rel, &rel_now, &hst) == FREP_OK &&
+			   rel_now.kea_ha_url != NULL && rel_now.kea_ha_url[0] != '\0' &&
+			   kea_ha_listener_probe(rel_now.kea_ha_url, 1000, &hst) != FREP_OK) {
+			/* Kea runs HA (it has a state) but its partner cannot reach
+			 * it: Kea 2.2 only logs a listener it could not bind, and its
+			 * state stays "waiting" or "ready". */
+			frep_status e;
+			frep_status_set(&e, hst.code,
+			    "%s: Kea reports HA state '%s', but the partner cannot reach it: "
+			    "%.400s",
+			    frep_code_name(hst.code), state, hst.message);
+			snprintf(ha_error, sizeof(ha_error), "%s", e.message);
 		}
+		engine_failover_fini(&rel_now);
 	}
 	reply.ha_relationship  = rel;
 	reply.ha_state         = state;
