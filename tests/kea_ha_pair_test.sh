@@ -185,17 +185,22 @@ status_is "$A" "$IN_STEP"' and s.get("ha_state") == "load-balancing"'
 status_is "$B" "$IN_STEP"' and s.get("ha_state") == "load-balancing" and any("load_balance_percent 30 rendered as 50" in w for w in s.get("ha_warnings", []))'
 # B's frepd restarted with another --kea-ha-url: B's relationship takes it
 # at start; the next SetFailover tells A, and both Keas re-render with it.
-kill "$FREPD_B"
-wait "$FREPD_B" || fail "frepd B exited $? on SIGTERM"
+# restart_b URL: B's frepd stopped (it must exit 0) and started again with
+# --kea-ha-url URL; returns once it answers.
+restart_b() {
+	kill "$FREPD_B"
+	wait "$FREPD_B" || fail "frepd B exited $? on SIGTERM"
+	"$FREPD" --listen "$B" --db "$T/b.db" --kea-socket "$T/kea-b.sock" \
+		--kea-base "$T/kea-b.json" --kea-ha-url "$1" 2>>"$T/frepd-b.log" &
+	PIDS+=($!)
+	FREPD_B=$!
+	for _ in $(seq 100); do
+		on "$B" health >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+}
 HA_B2="http://127.0.0.1:$((PORT + 2))/"
-"$FREPD" --listen "$B" --db "$T/b.db" --kea-socket "$T/kea-b.sock" --kea-base "$T/kea-b.json" \
-	--kea-ha-url "$HA_B2" 2>>"$T/frepd-b.log" &
-PIDS+=($!)
-FREPD_B=$!
-for _ in $(seq 100); do
-	on "$B" health >/dev/null 2>&1 && break
-	sleep 0.1
-done
+restart_b "$HA_B2"
 on "$B" --json failover get pair >"$T/rel-b.out" || fail "failover get on B"
 grep -q "\"kea_ha_url\": \"$HA_B2\"" "$T/rel-b.out" || fail "B did not take its new --kea-ha-url"
 on "$A" failover set pair --switch-interval 3s >/dev/null || fail "failover set (switch interval)"
@@ -237,16 +242,7 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 [ -e "$T/held" ] || fail "the port holder did not start"
-kill "$FREPD_B"
-wait "$FREPD_B" || fail "frepd B exited $? on SIGTERM"
-"$FREPD" --listen "$B" --db "$T/b.db" --kea-socket "$T/kea-b.sock" --kea-base "$T/kea-b.json" \
-	--kea-ha-url "http://127.0.0.1:$HELD/" 2>>"$T/frepd-b.log" &
-PIDS+=($!)
-FREPD_B=$!
-for _ in $(seq 100); do
-	on "$B" health >/dev/null 2>&1 && break
-	sleep 0.1
-done
+restart_b "http://127.0.0.1:$HELD/"
 on "$A" failover set pair --switch-interval 4s >/dev/null || fail "failover set (held port)"
 status_is "$B" 's.get("ha_state") and "cannot reach it" in s.get("ha_error", "") and "another process holds the port" in s["ha_error"]'
 on "$B" kea status >"$T/text.out" 2>&1
