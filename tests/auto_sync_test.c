@@ -1317,20 +1317,32 @@ test_auto_sync_failover_changes_are_not_raced(void **state)
 	protobuf_c_message_free_unpacked(&st->base, NULL);
 }
 
-/* A's store restored from a backup taken before scope 10.1.2.0 joined
- * relationship r: B still holds it in r and A does not. A's status shows
- * it as only_on_partner (B's digest, none here) and the pair not in step;
- * B's status, for its part, shows it missing on its partner. Before, A
- * listed only its own scopes and called the pair in step. */
+/* A's store restored from a backup taken before scopes 10.1.2.0 (created
+ * after the backup) and 10.1.3.0 (created before it) joined relationship
+ * r: B still holds both in r, A neither in r. A's status shows them as
+ * only_on_partner (B's digest; A's own for 10.1.3.0, which A holds in no
+ * relationship) and the pair not in step; B's status shows 10.1.2.0
+ * missing on its partner. The remedies: a replication from B brings
+ * 10.1.2.0; AddFailoverScope with force on A takes 10.1.3.0 in; then both
+ * are in step. Before, A listed only its own scopes and called the pair
+ * in step. */
 static void
 test_auto_sync_status_shows_scope_only_on_partner(void **state)
 {
 	fixture *f = *state;
 	pair_up(f, FREP__V1__AUTO_SYNC__AUTO_SYNC_OFF);
+	add_scope_on(f->a.c, "10.1.3.0"); /* in the backup, in no relationship */
 	rt_node_stop_clean(&f->a);
 	assert_int_equal(tu_system("cp '%s' '%s.bak'", f->a.db, f->a.db), 0);
 	start_again(f, &f->a, NULL);
 	add_relationship_scope(f, "10.1.2.0");
+	Frep__V1__FailoverScopeRequest join = FREP__V1__FAILOVER_SCOPE_REQUEST__INIT;
+	char                          *s3[] = {"10.1.3.0"};
+	join.name                           = "r";
+	join.scope_ids                      = s3;
+	join.n_scope_ids                    = 1;
+	protobuf_c_message_free_unpacked(
+	    rt_call(f->a.c, "DhcpServer", "AddFailoverScope", &join.base, FREP_OK, NULL), NULL);
 	rt_node_stop_clean(&f->a);
 	assert_int_equal(tu_system("cp '%s.bak' '%s' && rm -f '%s-wal' '%s-shm'", f->a.db, f->a.db,
 			     f->a.db, f->a.db),
@@ -1346,6 +1358,11 @@ test_auto_sync_status_shows_scope_only_on_partner(void **state)
 	assert_int_equal(strlen(row->partner_digest), 64);
 	assert_false(st->in_sync);
 	assert_false(st->relationships[0]->in_sync);
+	/* 10.1.3.0 is here too, in no relationship: its digest is shown. */
+	row = scope_row(st, "10.1.3.0");
+	assert_int_equal(row->state, FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_ONLY_ON_PARTNER);
+	assert_int_equal(strlen(row->local_digest), 64);
+	assert_int_equal(strlen(row->partner_digest), 64);
 	protobuf_c_message_free_unpacked(&st->base, NULL);
 
 	st  = status(f->b.c, true);
@@ -1365,9 +1382,17 @@ test_auto_sync_status_shows_scope_only_on_partner(void **state)
 	assert_int_equal(rr->n_results, 1);
 	assert_int_equal(rr->results[0]->code, FREP_OK);
 	protobuf_c_message_free_unpacked(&rr->base, NULL);
+	/* Held here outside the relationship, the scope is taken into it
+	 * from here, with force (this server's copy goes to the partner). */
+	join.force = true;
+	protobuf_c_message_free_unpacked(
+	    rt_call(f->a.c, "DhcpServer", "AddFailoverScope", &join.base, FREP_OK, NULL), NULL);
 	st = status(f->a.c, true);
 	assert_int_equal(
 	    scope_row(st, "10.1.2.0")->state, FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_IN_SYNC);
+	assert_int_equal(
+	    scope_row(st, "10.1.3.0")->state, FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_IN_SYNC);
+	assert_true(st->in_sync);
 	protobuf_c_message_free_unpacked(&st->base, NULL);
 }
 

@@ -20,60 +20,61 @@
 #include "frep/v1/health.pb-c.h"
 #include "frep/v1/replication.pb-c.h"
 
-/* The nodes started and not yet finished, so that a failed call can show
- * the log (and, where gdb is installed, the threads) of the frepd that did
- * not answer: a CI run keeps nothing else of it. */
-#define RT_MAX_NODES 32
-static rt_node *rt_nodes[RT_MAX_NODES];
+/* The nodes started lately, so that a failed call can show the log (and,
+ * where gdb is installed, the threads) of the frepd that did not answer: a
+ * CI run keeps nothing else of it. Copies, not pointers (a fixture frees
+ * its nodes without telling this file), in a ring: the oldest entry goes. */
+#define RT_MAX_NODES 64
+static struct {
+	const frep_client *c; /* the node's admin client when it started */
+	pid_t              pid;
+	char               name[16];
+	char               log_path[sizeof(((tu_proc *) 0)->log_path)];
+} rt_nodes[RT_MAX_NODES];
+static size_t rt_nodes_next;
 
 static void
-rt_register(rt_node *n)
+rt_register(const rt_node *n)
 {
-	for (size_t i = 0; i < RT_MAX_NODES; i++) {
-		if (rt_nodes[i] == n) {
-			return;
-		}
-	}
-	for (size_t i = 0; i < RT_MAX_NODES; i++) {
-		if (rt_nodes[i] == NULL) {
-			rt_nodes[i] = n;
-			return;
-		}
-	}
+	size_t i        = rt_nodes_next++ % RT_MAX_NODES;
+	rt_nodes[i].c   = n->c;
+	rt_nodes[i].pid = n->proc.pid;
+	snprintf(rt_nodes[i].name, sizeof(rt_nodes[i].name), "%s", n->name);
+	snprintf(rt_nodes[i].log_path, sizeof(rt_nodes[i].log_path), "%s", n->proc.log_path);
 }
 
 static void
-rt_unregister(rt_node *n)
+gdb_threads(const char *who, pid_t pid)
 {
-	for (size_t i = 0; i < RT_MAX_NODES; i++) {
-		if (rt_nodes[i] == n) {
-			rt_nodes[i] = NULL;
-		}
+	fprintf(stderr, "--- threads of %s (pid %d) ---\n", who, (int) pid);
+	if (tu_system("gdb -batch -nx -p %d -ex 'thread apply all bt' 1>&2 2>/dev/null </dev/null",
+		(int) pid) != 0) {
+		fprintf(stderr, "(gdb could not attach to pid %d)\n", (int) pid);
 	}
 }
 
 void
 rt_explain_failure(frep_client *c, frep_code code)
 {
-	for (size_t i = 0; i < RT_MAX_NODES; i++) {
-		rt_node *n = rt_nodes[i];
-		if (n == NULL || n->c != c) {
+	/* The newest entry for c: a client pointer can be reused later. */
+	for (size_t k = 1; k <= RT_MAX_NODES && k <= rt_nodes_next; k++) {
+		size_t i = (rt_nodes_next - k) % RT_MAX_NODES;
+		if (c == NULL || rt_nodes[i].c != c) {
 			continue;
 		}
-		tu_proc_dump_log(&n->proc);
-		if ((code == FREP_DEADLINE_EXCEEDED || code == FREP_UNAVAILABLE) &&
-		    n->proc.pid > 0 && access("/usr/bin/gdb", X_OK) == 0) {
-			fprintf(stderr, "--- threads of frepd %s (pid %d) ---\n", n->name,
-			    (int) n->proc.pid);
-			tu_system("gdb -batch -nx -p %d -ex 'thread apply all bt' 1>&2 2>/dev/null "
-				  "</dev/null",
-			    (int) n->proc.pid);
+		tu_proc p = {.pid = rt_nodes[i].pid};
+		snprintf(p.log_path, sizeof(p.log_path), "%s", rt_nodes[i].log_path);
+		tu_proc_dump_log(&p);
+		bool alive = p.pid > 0 && kill(p.pid, 0) == 0;
+		if ((code == FREP_DEADLINE_EXCEEDED || code == FREP_UNAVAILABLE) && alive &&
+		    access("/usr/bin/gdb", X_OK) == 0) {
+			char who[64];
+			snprintf(who, sizeof(who), "frepd %s", rt_nodes[i].name);
+			gdb_threads(who, p.pid);
 			/* and this process's: the client's side of the call */
-			fprintf(stderr, "--- threads of the test (pid %d) ---\n", (int) getpid());
-			tu_system("gdb -batch -nx -p %d -ex 'thread apply all bt' 1>&2 2>/dev/null "
-				  "</dev/null",
-			    (int) getpid());
+			gdb_threads("the test", getpid());
 		}
+		return;
 	}
 }
 
@@ -149,7 +150,6 @@ rt_node_start(rt_node *n, const char *dir)
 	snprintf(log_path, sizeof(log_path), "%s/%s.log", dir, n->name);
 	long log_from = tu_file_size(log_path);
 	assert_int_equal(tu_frepd_start(&n->proc, dir, n->name, args), 0);
-	rt_register(n);
 	if (any_port) {
 		/* The bound URL, as frepd logs it: same scheme, the chosen port. */
 		char scheme[32], bound[600];
@@ -175,6 +175,7 @@ rt_node_start(rt_node *n, const char *dir)
 		assert_int_equal(frep_client_open(n->url, &n->copts, &n->c, &st), FREP_OK);
 		assert_int_equal(tu_client_ready(n->c, 15000), 0);
 	}
+	rt_register(n);
 }
 
 void
@@ -202,7 +203,6 @@ rt_node_fini(rt_node *n)
 	}
 	frep_client_close(n->c);
 	n->c = NULL;
-	rt_unregister(n);
 	return rc;
 }
 

@@ -54,9 +54,11 @@ void rt_node_stop_clean(rt_node *n);
  * (tu_proc_stop reaped it) is not looked at again. */
 int rt_node_fini(rt_node *n);
 
-/* After a call through c failed with code: prints the log of the started
- * node whose admin client is c and, for DEADLINE_EXCEEDED or UNAVAILABLE
- * with gdb installed, the backtraces of its threads (diagnostics only). */
+/* After a call through c failed with code: prints the log of the node
+ * most lately started whose admin client is c and, for DEADLINE_EXCEEDED
+ * or UNAVAILABLE with gdb installed and that frepd alive, the backtraces of
+ * its threads and of the test's (diagnostics only; attaching needs root or
+ * CAP_SYS_PTRACE, frepd not being dumpable). */
 void rt_explain_failure(frep_client *c, frep_code code);
 
 /* Polls Health/Check on url with opts until SERVING, up to timeout_ms. */

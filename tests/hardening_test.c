@@ -1389,6 +1389,22 @@ test_hardening_log_lines_cannot_be_forged(void **state)
 	    NULL, 0, &r);
 	assert_int_equal(r.code, FREP_UNIMPLEMENTED);
 	raw_reply_fini(&r);
+	/* Line ends other readers know: NEL (U+0085) and U+2028. */
+	raw_call(a->url,
+	    "/frep.v1.Nope/Sep\xc2\x85"
+	    "2026-12-01T00:00:00.000Z frepd[1] ERROR forged NEL"
+	    "\xe2\x80\xa8"
+	    "2026-12-01T00:00:00.000Z frepd[1] ERROR forged LS",
+	    NULL, 0, 0, NULL, 0, &r);
+	assert_int_equal(r.code, FREP_UNIMPLEMENTED);
+	raw_reply_fini(&r);
+	/* A path of 1,600 bytes: the fields after it still fit the line. */
+	char long_path[1700] = "/frep.v1.Nope/Long";
+	memset(long_path + strlen(long_path), 'a', 1600);
+	long_path[sizeof(long_path) - 1] = '\0';
+	raw_call(a->url, long_path, NULL, 0, 0, NULL, 0, &r);
+	assert_int_equal(r.code, FREP_UNIMPLEMENTED);
+	raw_reply_fini(&r);
 	rt_node_stop_clean(a);
 
 	FILE *log = fopen(a->proc.log_path, "r");
@@ -1406,9 +1422,15 @@ test_hardening_log_lines_cannot_be_forged(void **state)
 			"\\x0a2026-12-01T00:00:00.000Z frepd[1] ERROR forged line \\xff") != NULL) {
 			escaped++;
 		}
-		if (strstr(line, " call ") != NULL && strstr(line, "Forge") != NULL) {
+		if (strstr(line, " call ") != NULL &&
+		    (strstr(line, "Forge") != NULL || strstr(line, "/Long") != NULL ||
+			strstr(line, "/Sep") != NULL)) {
 			char keys[16][32];
 			int  n_keys = logfmt_keys(strstr(line, " call ") + 6, keys, 16);
+			/* method status duration_ms request_id peer message */
+			if (n_keys < 6) {
+				fail_msg("not logfmt with its 6 fields: %s", line);
+			}
 			for (int i = 0; i < n_keys; i++) {
 				for (int j = 0; j < i; j++) {
 					if (strcmp(keys[i], keys[j]) == 0) {
@@ -1417,6 +1439,16 @@ test_hardening_log_lines_cannot_be_forged(void **state)
 				}
 			}
 			assert_non_null(strstr(line, " status=UNIMPLEMENTED "));
+			assert_non_null(strstr(line, " peer=ipc "));
+			if (strstr(line, "Forge") != NULL) {
+				assert_non_null(strstr(line, " method=\"/frep.v1.Nope/Forge "
+							     "status=OK request_id=\\\"x\\\\\\\" "
+							     "peer=y\" "));
+			}
+			if (strstr(line, "/Sep") != NULL) {
+				assert_non_null(strstr(line, "\\xc2\\x85"));
+				assert_non_null(strstr(line, "\\xe2\\x80\\xa8"));
+			}
 			forge_lines++;
 		}
 	}
@@ -1425,7 +1457,7 @@ test_hardening_log_lines_cannot_be_forged(void **state)
 		      "fields: %zu\n",
 	    escaped, forge_lines);
 	assert_true(escaped >= 1);
-	assert_true(forge_lines >= 1);
+	assert_true(forge_lines >= 3);
 }
 
 /* A recording proxy in front of a real partner (rep0 in, req0 out):
@@ -2287,6 +2319,8 @@ healthy_to_a_fresh_frepctl(const char *url, unsigned timeout_ms)
 			getenv("FREP_SOURCE_DIR"), getenv("FREPCTL"), url) == 0) {
 			return true;
 		}
+		struct timespec ts = {.tv_nsec = 100 * 1000000L};
+		nanosleep(&ts, NULL); /* between tries, not a bound */
 	} while (now_ms() < until);
 	return false;
 }

@@ -366,8 +366,43 @@ probe_wait(int fd, short events, long long deadline)
 	}
 }
 
+/* True once buf[0..len) holds an HTTP answer's head and the whole body
+ * its Content-Length announces. */
+static bool
+answer_complete(const char *buf, size_t len)
+{
+	const char *end = memmem(buf, len, "\r\n\r\n", 4);
+	if (end == NULL) {
+		return false;
+	}
+	size_t head = (size_t) (end - buf) + 4;
+	for (const char *p = buf; p < end; p++) {
+		if ((p == buf || p[-1] == '\n') && strncasecmp(p, "content-length:", 15) == 0) {
+			unsigned long n = strtoul(p + 15, NULL, 10);
+			return len - head >= n;
+		}
+	}
+	return false; /* no length: read to the end */
+}
+
+static frep_code probe_once(const char *url, unsigned timeout_ms, frep_status *st);
+
 frep_code
 kea_ha_listener_probe(const char *url, unsigned timeout_ms, frep_status *st)
+{
+	/* Kea re-creates its HA listener at each config-set: a connection
+	 * refused right after a push is tried once more, 200 ms later. */
+	frep_code rc = probe_once(url, timeout_ms, st);
+	if (rc == FREP_UNAVAILABLE && strstr(st->message, "nothing listens there") != NULL) {
+		struct timespec ts = {.tv_nsec = 200 * 1000000L};
+		nanosleep(&ts, NULL);
+		rc = probe_once(url, timeout_ms, st);
+	}
+	return rc;
+}
+
+static frep_code
+probe_once(const char *url, unsigned timeout_ms, frep_status *st)
 {
 	char               host[INET_ADDRSTRLEN] = "";
 	unsigned           port                  = 0;
@@ -432,6 +467,9 @@ kea_ha_listener_probe(const char *url, unsigned timeout_ms, frep_status *st)
 		ssize_t r = recv(fd, resp + got, sizeof(resp) - 1 - got, 0);
 		if (r > 0) {
 			got += (size_t) r;
+			if (answer_complete(resp, got)) {
+				break; /* Kea may keep the connection open */
+			}
 			continue;
 		}
 		if (r == 0) {

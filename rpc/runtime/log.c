@@ -84,7 +84,8 @@ timestamp(char *buf, size_t size)
  * control characters (a newline, a carriage return, an escape sequence
  * for the terminal) are written "\xNN". Lines are at most LINE_MAX_IN
  * bytes (the callers' buffers), so the work is done on the stack. */
-#define LINE_MAX_IN 1536
+#define LINE_MAX_IN    1536
+#define LOG_METHOD_MAX 256
 
 static void
 put_line(const char *line)
@@ -92,17 +93,27 @@ put_line(const char *line)
 	char utf8[4 * LINE_MAX_IN + 1];   /* each byte at worst "\xNN" */
 	char clean[4 * sizeof(utf8) + 2]; /* each of those at worst "\xNN" */
 	frep_utf8_sanitize(line, utf8, sizeof(utf8));
-	size_t o = 0;
+	static const char hex[] = "0123456789abcdef";
+	size_t            o     = 0;
 	for (const unsigned char *p = (const unsigned char *) utf8; *p != '\0'; p++) {
-		if (*p < 0x20 || *p == 0x7f) {
-			static const char hex[] = "0123456789abcdef";
-			clean[o++]              = '\\';
-			clean[o++]              = 'x';
-			clean[o++]              = hex[*p >> 4];
-			clean[o++]              = hex[*p & 0xf];
-		} else {
+		/* Also the C1 controls U+0080..U+009F (NEL, CSI: c2 80..c2 9f)
+		 * and the line and paragraph separators U+2028/U+2029 (e2 80
+		 * a8/a9), which some readers take for line ends. */
+		size_t k = *p < 0x20 || *p == 0x7f                                          ? 1
+			   : p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f                   ? 2
+			   : p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9) ? 3
+											    : 0;
+		if (k == 0) {
 			clean[o++] = (char) *p;
+			continue;
 		}
+		for (size_t j = 0; j < k; j++) {
+			clean[o++] = '\\';
+			clean[o++] = 'x';
+			clean[o++] = hex[p[j] >> 4];
+			clean[o++] = hex[p[j] & 0xf];
+		}
+		p += k - 1;
 	}
 	clean[o++] = '\n';
 	clean[o]   = '\0';
@@ -266,7 +277,14 @@ rpc_log_event(rpc_log_level level, const rpc_log_fields *f)
 	    f->event != NULL ? f->event : "event");
 	n = strlen(line);
 	if (f->method != NULL) {
-		n = put_field(line, sizeof(line), n, "method", f->method, false);
+		/* A caller's path: at most LOG_METHOD_MAX bytes of it, so that the
+		 * fields after it always fit the line. */
+		char method[LOG_METHOD_MAX + 4];
+		int  len = (int) strlen(f->method);
+		snprintf(method, sizeof(method), "%.*s%s",
+		    len > LOG_METHOD_MAX ? LOG_METHOD_MAX : len, f->method,
+		    len > LOG_METHOD_MAX ? "..." : "");
+		n = put_field(line, sizeof(line), n, "method", method, false);
 	}
 	if (f->status != NULL) {
 		n = put_field(line, sizeof(line), n, "status", f->status, false);

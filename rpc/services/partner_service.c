@@ -479,7 +479,12 @@ fail:
 	closure(NULL, closure_data);
 }
 
-static bool listed(const uint32_t *ids, size_t n, uint32_t id);
+static int
+cmp_scope_id(const void *x, const void *y)
+{
+	uint32_t a = *(const uint32_t *) x, b = *(const uint32_t *) y;
+	return a < b ? -1 : a > b;
+}
 
 static void
 partner_get_scope_digests(Frep__V1__Partner_Service *service,
@@ -528,9 +533,14 @@ partner_get_scope_digests(Frep__V1__Partner_Service *service,
 				    FREP_OK) {
 					goto fail;
 				}
+				if (rel.n_scope_ids > 0) {
+					qsort(rel.scope_ids, rel.n_scope_ids, sizeof(uint32_t),
+					    cmp_scope_id);
+				}
 				have = true;
 			}
-			if (!listed(rel.scope_ids, rel.n_scope_ids, ids[i])) {
+			if (rel.n_scope_ids == 0 || bsearch(&ids[i], rel.scope_ids, rel.n_scope_ids,
+							sizeof(uint32_t), cmp_scope_id) == NULL) {
 				bool owned = false;
 				char owner[ENGINE_RELATIONSHIP_NAME_MAX + 1];
 				if (engine_failover_of_scope(ps->e, ids[i], &owned, owner, &st) !=

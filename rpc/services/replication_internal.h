@@ -13,6 +13,7 @@
 
 #include "auto_sync.h"
 #include "engine.h"
+#include "frep/v1/partner.pb-c.h"
 #include "frep/v1/replication.pb-c.h"
 #include "frep_status.h"
 #include "partner_client.h"
@@ -64,6 +65,16 @@ void      replication__relctx_fini(relctx *c);
  * previous one). On success *out is the partner's reply (the caller frees
  * it with protobuf_c_message_free_unpacked); every failure names the
  * partner. */
+/* The partner's digest of scope i of a GetScopeDigests reply d as the
+ * source's logic reads it: "" when missing there (or d has no entry i);
+ * REPLICATION_WITHHELD when the partner holds it in another relationship
+ * (ScopeDigest.withheld): present there and unlike any digest here, so
+ * AddFailoverScope says ALREADY_EXISTS, a replication's expected digest
+ * makes the partner refuse it FAILED_PRECONDITION naming the owner, and a
+ * status shows a conflict, as when partners showed every digest. */
+#define REPLICATION_WITHHELD "withheld"
+const char *replication__partner_digest(const Frep__V1__GetScopeDigestsResponse *d, size_t i);
+
 frep_code replication__rel_call(replication *r, const relctx *c, const char *method,
     const ProtobufCMessage *in, ProtobufCMessage **out, frep_status *st);
 

@@ -459,11 +459,9 @@ replicate_into(replication *r, reply *rp, const relctx *c, const uint32_t *ids, 
 		b->retried = true; /* no room to remember retries: none */
 	}
 	for (size_t i = 0; i < n; i++) {
-		Frep__V1__ScopeResult *res  = results[i];
-		engine_scope_config   *snap = NULL;
-		const char *remote          = i < digests->n_digests && digests->digests[i] != NULL
-						  ? digests->digests[i]->digest
-						  : "";
+		Frep__V1__ScopeResult *res    = results[i];
+		engine_scope_config   *snap   = NULL;
+		const char            *remote = replication__partner_digest(digests, i);
 		if (was[i]) {
 			res->last_synced_digest =
 			    convert_arena_strdup(&rp->a, synced[i].digest, NULL);
@@ -1327,8 +1325,17 @@ push_scopes(
 	return code;
 }
 
+const char *
+replication__partner_digest(const Frep__V1__GetScopeDigestsResponse *d, size_t i)
+{
+	if (d == NULL || i >= d->n_digests || d->digests[i] == NULL) {
+		return "";
+	}
+	return d->digests[i]->withheld ? REPLICATION_WITHHELD : d->digests[i]->digest;
+}
+
 /* The scopes of ids[0..n) that exist on the partner of relationship name
- * (in no relationship or in this one), as dotted quads in arena a:
+ * (in any relationship or none), as dotted quads in arena a:
  * (*present)[0..*n_present). One GetScopeDigests call. */
 static frep_code
 partner_scopes_present(replication *r, const char *name, const uint32_t *ids, size_t n,
@@ -1367,7 +1374,7 @@ partner_scopes_present(replication *r, const char *name, const uint32_t *ids, si
 	}
 	Frep__V1__GetScopeDigestsResponse *d = (Frep__V1__GetScopeDigestsResponse *) out;
 	for (size_t i = 0; i < d->n_digests && i < n; i++) {
-		if (d->digests[i] != NULL && d->digests[i]->digest[0] != '\0') {
+		if (replication__partner_digest(d, i)[0] != '\0') {
 			have[(*n_present)++] = texts[i];
 		}
 	}

@@ -130,6 +130,82 @@ settings_status(replication *r, const relctx *c, convert_arena *a, Frep__V1__Ser
 	protobuf_c_message_free_unpacked(out, NULL);
 }
 
+static int
+cmp_u32(const void *x, const void *y)
+{
+	uint32_t a = *(const uint32_t *) x, b = *(const uint32_t *) y;
+	return a < b ? -1 : a > b;
+}
+
+/* Appends to m a row for each scope the partner lists in the relationship
+ * (digests->relationship_scopes; a partner older than that field lists
+ * none) that rel does not hold here: ONLY_ON_PARTNER, with this server's
+ * digest when it holds the scope outside the relationship. Sorted lookups:
+ * O(n log n) for n scopes. */
+static frep_code
+only_on_partner_rows(replication *r, const engine_failover *rel,
+    const Frep__V1__GetScopeDigestsResponse *digests, convert_arena *a,
+    Frep__V1__RelationshipSyncStatus *m, frep_status *st)
+{
+	size_t n_listed = digests != NULL ? digests->n_relationship_scopes : 0;
+	if (n_listed == 0) {
+		return FREP_OK;
+	}
+	size_t    n    = rel->n_scope_ids;
+	uint32_t *ours = convert_arena_alloc(a, (n + 1) * sizeof(uint32_t), st);
+	uint32_t *ids  = convert_arena_alloc(a, (n_listed + 1) * sizeof(uint32_t), st);
+	const Frep__V1__ScopeDigest **pds =
+	    convert_arena_alloc(a, (n_listed + 1) * sizeof(*pds), st);
+	if (ours == NULL || ids == NULL || pds == NULL) {
+		return st->code;
+	}
+	memcpy(ours, rel->scope_ids, n * sizeof(uint32_t));
+	qsort(ours, n, sizeof(uint32_t), cmp_u32);
+	size_t n_extra = 0;
+	for (size_t k = 0; k < n_listed; k++) {
+		const Frep__V1__ScopeDigest *pd = digests->relationship_scopes[k];
+		uint32_t                     id;
+		if (pd == NULL || convert_ipv4_from_text(pd->scope_id,
+				      "relationship_scopes.scope_id", false, &id, st) != FREP_OK) {
+			return replication__prefix_partner(st, rel->partner_server);
+		}
+		if (bsearch(&id, ours, n, sizeof(uint32_t), cmp_u32) == NULL) {
+			ids[n_extra]   = id;
+			pds[n_extra++] = pd;
+		}
+	}
+	if (n_extra == 0) {
+		return FREP_OK;
+	}
+	char(*local)[65] = convert_arena_alloc(a, (n_extra + 1) * 65, st);
+	bool *exists     = convert_arena_alloc(a, (n_extra + 1) * sizeof(bool), st);
+	Frep__V1__ScopeSyncStatus **all =
+	    convert_arena_alloc(a, (m->n_scopes + n_extra + 1) * sizeof(*all), st);
+	if (local == NULL || exists == NULL || all == NULL ||
+	    engine_scope_digests(r->e, ids, n_extra, local, exists, st) != FREP_OK) {
+		return st->code;
+	}
+	memcpy(all, m->scopes, m->n_scopes * sizeof(*all));
+	m->scopes = all;
+	for (size_t k = 0; k < n_extra; k++) {
+		Frep__V1__ScopeSyncStatus *s = convert_arena_alloc(a, sizeof(*s), st);
+		if (s == NULL) {
+			return st->code;
+		}
+		frep__v1__scope_sync_status__init(s);
+		s->scope_id       = convert_arena_strdup(a, pds[k]->scope_id, st);
+		s->partner_digest = convert_arena_strdup(a, pds[k]->digest, st);
+		s->local_digest   = exists[k] ? local[k] : "";
+		s->state          = FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_ONLY_ON_PARTNER;
+		if (s->scope_id == NULL || s->partner_digest == NULL) {
+			return st->code;
+		}
+		m->in_sync               = false;
+		m->scopes[m->n_scopes++] = s;
+	}
+	return FREP_OK;
+}
+
 static frep_code
 relationship_status(replication *r, const engine_failover *rel, bool skip_settings,
     convert_arena *a, Frep__V1__ServerSettings **here, Frep__V1__RelationshipSyncStatus **out,
@@ -205,10 +281,7 @@ relationship_status(replication *r, const engine_failover *rel, bool skip_settin
 		}
 		frep__v1__scope_sync_status__init(s);
 		auto_sync_scope_get(r->as, rel->name, rel->scope_ids[i], &info);
-		const char *remote =
-		    digests != NULL && i < digests->n_digests && digests->digests[i] != NULL
-			? digests->digests[i]->digest
-			: "";
+		const char *remote      = replication__partner_digest(digests, i);
 		s->scope_id             = texts[i];
 		s->local_digest         = local[i];
 		s->partner_digest       = convert_arena_strdup(a, remote, st);
@@ -233,44 +306,8 @@ relationship_status(replication *r, const engine_failover *rel, bool skip_settin
 		}
 		m->scopes[m->n_scopes++] = s;
 	}
-	/* Scopes only the partner holds in the relationship (a partner
-	 * older than this field lists none). */
-	size_t n_extra = digests != NULL ? digests->n_relationship_scopes : 0;
-	if (n_extra > 0) {
-		Frep__V1__ScopeSyncStatus **all =
-		    convert_arena_alloc(a, (m->n_scopes + n_extra + 1) * sizeof(*all), st);
-		if (all == NULL) {
-			rc = st->code;
-			goto out;
-		}
-		memcpy(all, m->scopes, m->n_scopes * sizeof(*all));
-		m->scopes = all;
-	}
-	for (size_t k = 0; k < n_extra; k++) {
-		const Frep__V1__ScopeDigest *pd   = digests->relationship_scopes[k];
-		bool                         ours = false;
-		for (size_t i = 0; i < n && !ours; i++) {
-			ours = strcmp(texts[i], pd->scope_id) == 0;
-		}
-		if (ours) {
-			continue;
-		}
-		Frep__V1__ScopeSyncStatus *s = convert_arena_alloc(a, sizeof(*s), st);
-		if (s == NULL) {
-			rc = st->code;
-			goto out;
-		}
-		frep__v1__scope_sync_status__init(s);
-		s->scope_id       = convert_arena_strdup(a, pd->scope_id, st);
-		s->partner_digest = convert_arena_strdup(a, pd->digest, st);
-		s->local_digest   = "";
-		s->state          = FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_ONLY_ON_PARTNER;
-		if (s->scope_id == NULL || s->partner_digest == NULL) {
-			rc = st->code;
-			goto out;
-		}
-		m->in_sync               = false;
-		m->scopes[m->n_scopes++] = s;
+	if ((rc = only_on_partner_rows(r, rel, digests, a, m, st)) != FREP_OK) {
+		goto out;
 	}
 	if (m->partner_reachable && !skip_settings) {
 		settings_status(r, &c, a, here, m);
