@@ -378,31 +378,41 @@ answer_complete(const char *buf, size_t len)
 	size_t head = (size_t) (end - buf) + 4;
 	for (const char *p = buf; p < end; p++) {
 		if ((p == buf || p[-1] == '\n') && strncasecmp(p, "content-length:", 15) == 0) {
-			unsigned long n = strtoul(p + 15, NULL, 10);
-			return len - head >= n;
+			/* Digits up to the line's end (spaces before them): a value
+			 * that is not a number reads to the end instead. */
+			const char *q = p + 15;
+			size_t      n = 0, digits = 0;
+			while (q < end && (*q == ' ' || *q == '\t')) {
+				q++;
+			}
+			for (; q < end && *q >= '0' && *q <= '9' && digits < 9; q++, digits++) {
+				n = n * 10 + (size_t) (*q - '0');
+			}
+			return digits > 0 && (q == end || *q == '\r') && len - head >= n;
 		}
 	}
 	return false; /* no length: read to the end */
 }
 
-static frep_code probe_once(const char *url, unsigned timeout_ms, frep_status *st);
+static frep_code probe_once(const char *url, unsigned timeout_ms, bool *refused, frep_status *st);
 
 frep_code
 kea_ha_listener_probe(const char *url, unsigned timeout_ms, frep_status *st)
 {
 	/* Kea re-creates its HA listener at each config-set: a connection
 	 * refused right after a push is tried once more, 200 ms later. */
-	frep_code rc = probe_once(url, timeout_ms, st);
-	if (rc == FREP_UNAVAILABLE && strstr(st->message, "nothing listens there") != NULL) {
+	bool      refused = false;
+	frep_code rc      = probe_once(url, timeout_ms, &refused, st);
+	if (rc == FREP_UNAVAILABLE && refused) {
 		struct timespec ts = {.tv_nsec = 200 * 1000000L};
 		nanosleep(&ts, NULL);
-		rc = probe_once(url, timeout_ms, st);
+		rc = probe_once(url, timeout_ms, &refused, st);
 	}
 	return rc;
 }
 
 static frep_code
-probe_once(const char *url, unsigned timeout_ms, frep_status *st)
+probe_once(const char *url, unsigned timeout_ms, bool *refused, frep_status *st)
 {
 	char               host[INET_ADDRSTRLEN] = "";
 	unsigned           port                  = 0;
@@ -432,10 +442,11 @@ probe_once(const char *url, unsigned timeout_ms, frep_status *st)
 		err = errno;
 	}
 	if (err != 0) {
-		rc = frep_status_set(st, FREP_UNAVAILABLE,
-		    "Kea's HA listener %s: %s (nothing listens there: Kea could not bind the "
-		    "port, which another process may hold)",
-		    url, strerror(err));
+		*refused = err == ECONNREFUSED;
+		rc       = frep_status_set(st, FREP_UNAVAILABLE,
+			  "Kea's HA listener %s: %s (nothing listens there: Kea could not bind the "
+				"port, which another process may hold)",
+			  url, strerror(err));
 		goto out;
 	}
 	static const char body[] = "{\"command\": \"ha-heartbeat\", \"service\": [\"dhcp4\"]}";
@@ -467,6 +478,7 @@ probe_once(const char *url, unsigned timeout_ms, frep_status *st)
 		ssize_t r = recv(fd, resp + got, sizeof(resp) - 1 - got, 0);
 		if (r > 0) {
 			got += (size_t) r;
+			resp[got] = '\0';
 			if (answer_complete(resp, got)) {
 				break; /* Kea may keep the connection open */
 			}

@@ -55,7 +55,9 @@ json_t *kea_ha_block(const engine_failover *rel, kea_render_result *out, bool *o
 
 /* Asks the Kea HA listener at url (http://IPV4:PORT/, as
  * engine_ha_url_check takes it) for an ha-heartbeat, as its partner does,
- * waiting up to timeout_ms in all. FREP_OK if it answers as Kea does
+ * waiting up to timeout_ms (a refused connection is tried once more 200 ms
+ * later, as Kea re-creates the listener at each config-set: then up to
+ * twice that and 200 ms). FREP_OK if it answers as Kea does
  * (HTTP 200 with a JSON list whose first element has an integer
  * "result", whatever its value); else UNAVAILABLE saying what happened:
  * the connection refused (nothing listens: Kea could not bind the port),

@@ -60,11 +60,6 @@ typedef struct relctx {
 frep_code replication__relctx_init(replication *r, const char *name, relctx *c, frep_status *st);
 void      replication__relctx_fini(relctx *c);
 
-/* One Partner call for c's relationship, signed with its secret (and, if
- * refused as UNAUTHENTICATED within a rotation's grace window, with the
- * previous one). On success *out is the partner's reply (the caller frees
- * it with protobuf_c_message_free_unpacked); every failure names the
- * partner. */
 /* The partner's digest of scope i of a GetScopeDigests reply d as the
  * source's logic reads it: "" when missing there (or d has no entry i);
  * REPLICATION_WITHHELD when the partner holds it in another relationship
@@ -75,6 +70,11 @@ void      replication__relctx_fini(relctx *c);
 #define REPLICATION_WITHHELD "withheld"
 const char *replication__partner_digest(const Frep__V1__GetScopeDigestsResponse *d, size_t i);
 
+/* One Partner call for c's relationship, signed with its secret (and, if
+ * refused as UNAUTHENTICATED within a rotation's grace window, with the
+ * previous one). On success *out is the partner's reply (the caller frees
+ * it with protobuf_c_message_free_unpacked); every failure names the
+ * partner. */
 frep_code replication__rel_call(replication *r, const relctx *c, const char *method,
     const ProtobufCMessage *in, ProtobufCMessage **out, frep_status *st);
 

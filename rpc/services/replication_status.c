@@ -82,6 +82,11 @@ state_of(bool reachable, const char *local, const char *remote, bool was, const 
 	if (strcmp(local, remote) == 0) {
 		return FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_IN_SYNC;
 	}
+	if (strcmp(remote, REPLICATION_WITHHELD) == 0) {
+		/* Another relationship's there: neither side's replication
+		 * moves it (the partner refuses it), whatever was synced. */
+		return FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_CONFLICT;
+	}
 	if (remote[0] == '\0') {
 		return FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_MISSING_ON_PARTNER;
 	}
@@ -159,15 +164,23 @@ only_on_partner_rows(replication *r, const engine_failover *rel,
 	if (ours == NULL || ids == NULL || pds == NULL) {
 		return st->code;
 	}
-	memcpy(ours, rel->scope_ids, n * sizeof(uint32_t));
+	if (n > 0) {
+		memcpy(ours, rel->scope_ids, n * sizeof(uint32_t));
+	}
 	qsort(ours, n, sizeof(uint32_t), cmp_u32);
 	size_t n_extra = 0;
 	for (size_t k = 0; k < n_listed; k++) {
 		const Frep__V1__ScopeDigest *pd = digests->relationship_scopes[k];
 		uint32_t                     id;
-		if (pd == NULL || convert_ipv4_from_text(pd->scope_id,
-				      "relationship_scopes.scope_id", false, &id, st) != FREP_OK) {
-			return replication__prefix_partner(st, rel->partner_server);
+		frep_status                  bad;
+		if (pd == NULL ||
+		    convert_ipv4_from_text(pd->scope_id, "relationship_scopes.scope_id", false, &id,
+			&bad) != FREP_OK) {
+			/* The partner's answer, not this call's fault: that row is
+			 * left out, the rest of the status stands. */
+			rpc_log(RPC_LOG_WARN, "status: partner %s: %s", rel->partner_server,
+			    pd == NULL ? "an empty relationship_scopes entry" : bad.message);
+			continue;
 		}
 		if (bsearch(&id, ours, n, sizeof(uint32_t), cmp_u32) == NULL) {
 			ids[n_extra]   = id;
