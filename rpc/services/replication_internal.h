@@ -68,7 +68,14 @@ void      replication__relctx_fini(relctx *c);
  * makes the partner refuse it FAILED_PRECONDITION naming the owner, and a
  * status shows a conflict, as when partners showed every digest. */
 #define REPLICATION_WITHHELD "withheld"
-const char *replication__partner_digest(const Frep__V1__GetScopeDigestsResponse *d, size_t i);
+static inline const char *
+replication__partner_digest(const Frep__V1__GetScopeDigestsResponse *d, size_t i)
+{
+	if (d == NULL || i >= d->n_digests || d->digests[i] == NULL) {
+		return "";
+	}
+	return d->digests[i]->withheld ? REPLICATION_WITHHELD : d->digests[i]->digest;
+}
 
 /* One Partner call for c's relationship, signed with its secret (and, if
  * refused as UNAUTHENTICATED within a rotation's grace window, with the

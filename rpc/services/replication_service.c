@@ -1325,15 +1325,6 @@ push_scopes(
 	return code;
 }
 
-const char *
-replication__partner_digest(const Frep__V1__GetScopeDigestsResponse *d, size_t i)
-{
-	if (d == NULL || i >= d->n_digests || d->digests[i] == NULL) {
-		return "";
-	}
-	return d->digests[i]->withheld ? REPLICATION_WITHHELD : d->digests[i]->digest;
-}
-
 /* The scopes of ids[0..n) that exist on the partner of relationship name
  * (in any relationship or none), as dotted quads in arena a:
  * (*present)[0..*n_present). One GetScopeDigests call. */
