@@ -368,6 +368,11 @@ frep_code engine_failover_set(engine *e, const engine_failover *rel, const char 
  * field and url otherwise. */
 frep_code engine_ha_url_check(const char *field, const char *url, frep_status *st);
 
+/* engine_ha_url_check that also gives the address (host order) and port
+ * (either may be NULL); both are left alone for NULL or "" (OK). */
+frep_code engine_ha_url_parse(
+    const char *field, const char *url, uint32_t *addr, uint16_t *port, frep_status *st);
+
 /* Reads one relationship, without its secret. NOT_FOUND if unknown. */
 frep_code engine_failover_get(engine *e, const char *name, engine_failover *out, frep_status *st);
 

@@ -14,6 +14,13 @@ static const char *const failover_fields[] = {"partner_server", "mode", "server_
 frep_code
 engine_ha_url_check(const char *field, const char *url, frep_status *st)
 {
+	return engine_ha_url_parse(field, url, NULL, NULL, st);
+}
+
+frep_code
+engine_ha_url_parse(
+    const char *field, const char *url, uint32_t *addr, uint16_t *port_out, frep_status *st)
+{
 	const char    *p = url;
 	char           host[INET_ADDRSTRLEN];
 	size_t         n    = 0;
@@ -57,6 +64,12 @@ engine_ha_url_check(const char *field, const char *url, frep_status *st)
 		return frep_status_set(st, FREP_INVALID_ARGUMENT,
 		    "%s \"%s\": nothing may follow the port but a final '/' (http://IPV4:PORT/)",
 		    field, url);
+	}
+	if (addr != NULL) {
+		*addr = ntohl(a.s_addr);
+	}
+	if (port_out != NULL) {
+		*port_out = (uint16_t) port;
 	}
 	return FREP_OK;
 }

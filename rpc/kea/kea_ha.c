@@ -415,14 +415,18 @@ static frep_code
 probe_once(const char *url, unsigned timeout_ms, bool *refused, frep_status *st)
 {
 	char               host[INET_ADDRSTRLEN] = "";
-	unsigned           port                  = 0;
+	uint32_t           addr                  = 0;
+	uint16_t           port                  = 0;
 	struct sockaddr_in sa                    = {.sin_family = AF_INET};
-	if (url == NULL || sscanf(url, "http://%15[0-9.]:%u", host, &port) != 2 || port == 0 ||
-	    port > 65535 || inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
-		return frep_status_set(st, FREP_INVALID_ARGUMENT,
-		    "Kea HA URL \"%s\" is not http://IPV4:PORT/", url != NULL ? url : "");
+	if (engine_ha_url_parse("Kea HA URL", url, &addr, &port, st) != FREP_OK) {
+		return st->code;
 	}
-	sa.sin_port        = htons((uint16_t) port);
+	if (port == 0) {
+		return frep_status_set(st, FREP_INVALID_ARGUMENT, "Kea HA URL: none given");
+	}
+	sa.sin_addr.s_addr = htonl(addr);
+	sa.sin_port        = htons(port);
+	inet_ntop(AF_INET, &sa.sin_addr, host, sizeof(host));
 	long long deadline = probe_now_ms() + timeout_ms;
 	int       fd       = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
@@ -454,7 +458,7 @@ probe_once(const char *url, unsigned timeout_ms, bool *refused, frep_status *st)
 	int               n = snprintf(req, sizeof(req),
 			  "POST / HTTP/1.1\r\nHost: %s:%u\r\nContent-Type: application/json\r\n"
 					"Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-			  host, port, sizeof(body) - 1, body);
+			  host, (unsigned) port, sizeof(body) - 1, body);
 	for (int off = 0; off < n;) {
 		ssize_t w = send(fd, req + off, (size_t) (n - off), MSG_NOSIGNAL);
 		if (w > 0) {

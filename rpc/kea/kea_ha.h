@@ -62,7 +62,8 @@ json_t *kea_ha_block(const engine_failover *rel, kea_render_result *out, bool *o
  * "result", whatever its value); else UNAVAILABLE saying what happened:
  * the connection refused (nothing listens: Kea could not bind the port),
  * no answer in time, or an answer that is not Kea's (another process holds
- * the port). INVALID_ARGUMENT for a URL not of that form. */
+ * the port). INVALID_ARGUMENT for a URL not of that form (as
+ * engine_ha_url_parse says). */
 frep_code kea_ha_listener_probe(const char *url, unsigned timeout_ms, frep_status *st);
 
 /* Merges the rendered hooks into merged (a Dhcp4 object, base's copy):

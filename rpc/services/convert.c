@@ -773,6 +773,13 @@ scope_id_element(const void *in, const char *field, convert_arena *a, void *out,
 	return convert_ipv4_from_text(in, field, true, out, st);
 }
 
+int
+convert_cmp_scope_id(const void *x, const void *y)
+{
+	uint32_t a = *(const uint32_t *) x, b = *(const uint32_t *) y;
+	return a < b ? -1 : a > b;
+}
+
 frep_code
 convert_scope_ids_from_proto(
     char *const *in, size_t n, const char *field, convert_arena *a, uint32_t **out, frep_status *st)

@@ -153,6 +153,9 @@ frep_code convert_failover_from_proto(const Frep__V1__FailoverRelationship *in, 
 frep_code convert_option_target_from_proto(const Frep__V1__OptionTarget *in, const char *field,
     engine_option_target *out, frep_status *st);
 
+/* qsort/bsearch order of scope ids (uint32_t, host order). */
+int convert_cmp_scope_id(const void *x, const void *y);
+
 /* n scope id texts (each required, at most CONVERT_SCOPE_IDS_MAX) into a
  * new arena array (*out NULL when n == 0). */
 frep_code convert_scope_ids_from_proto(char *const *in, size_t n, const char *field,

@@ -479,13 +479,6 @@ fail:
 	closure(NULL, closure_data);
 }
 
-static int
-cmp_scope_id(const void *x, const void *y)
-{
-	uint32_t a = *(const uint32_t *) x, b = *(const uint32_t *) y;
-	return a < b ? -1 : a > b;
-}
-
 static void
 partner_get_scope_digests(Frep__V1__Partner_Service *service,
     const Frep__V1__GetScopeDigestsRequest *in, Frep__V1__GetScopeDigestsResponse_Closure closure,
@@ -535,12 +528,13 @@ partner_get_scope_digests(Frep__V1__Partner_Service *service,
 				}
 				if (rel.n_scope_ids > 0) {
 					qsort(rel.scope_ids, rel.n_scope_ids, sizeof(uint32_t),
-					    cmp_scope_id);
+					    convert_cmp_scope_id);
 				}
 				have = true;
 			}
-			if (rel.n_scope_ids == 0 || bsearch(&ids[i], rel.scope_ids, rel.n_scope_ids,
-							sizeof(uint32_t), cmp_scope_id) == NULL) {
+			if (rel.n_scope_ids == 0 ||
+			    bsearch(&ids[i], rel.scope_ids, rel.n_scope_ids, sizeof(uint32_t),
+				convert_cmp_scope_id) == NULL) {
 				bool owned = false;
 				char owner[ENGINE_RELATIONSHIP_NAME_MAX + 1];
 				if (engine_failover_of_scope(ps->e, ids[i], &owned, owner, &st) !=

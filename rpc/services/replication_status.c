@@ -135,13 +135,6 @@ settings_status(replication *r, const relctx *c, convert_arena *a, Frep__V1__Ser
 	protobuf_c_message_free_unpacked(out, NULL);
 }
 
-static int
-cmp_u32(const void *x, const void *y)
-{
-	uint32_t a = *(const uint32_t *) x, b = *(const uint32_t *) y;
-	return a < b ? -1 : a > b;
-}
-
 /* Appends to m a row for each scope the partner lists in the relationship
  * (digests->relationship_scopes; a partner older than that field lists
  * none) that rel does not hold here: ONLY_ON_PARTNER, with this server's
@@ -167,7 +160,7 @@ only_on_partner_rows(replication *r, const engine_failover *rel,
 	if (n > 0) {
 		memcpy(ours, rel->scope_ids, n * sizeof(uint32_t));
 	}
-	qsort(ours, n, sizeof(uint32_t), cmp_u32);
+	qsort(ours, n, sizeof(uint32_t), convert_cmp_scope_id);
 	size_t n_extra = 0;
 	for (size_t k = 0; k < n_listed; k++) {
 		const Frep__V1__ScopeDigest *pd = digests->relationship_scopes[k];
@@ -182,7 +175,7 @@ only_on_partner_rows(replication *r, const engine_failover *rel,
 			    pd == NULL ? "an empty relationship_scopes entry" : bad.message);
 			continue;
 		}
-		if (bsearch(&id, ours, n, sizeof(uint32_t), cmp_u32) == NULL) {
+		if (bsearch(&id, ours, n, sizeof(uint32_t), convert_cmp_scope_id) == NULL) {
 			ids[n_extra]   = id;
 			pds[n_extra++] = pd;
 		}
