@@ -149,7 +149,14 @@ rt_node_start(rt_node *n, const char *dir)
 	char log_path[600];
 	snprintf(log_path, sizeof(log_path), "%s/%s.log", dir, n->name);
 	long log_from = tu_file_size(log_path);
-	assert_int_equal(tu_frepd_start(&n->proc, dir, n->name, args), 0);
+	if (n->nng_abused) {
+		setenv("LSAN_OPTIONS", tu_nng_leak_suppressions(), 1);
+	}
+	int started = tu_frepd_start(&n->proc, dir, n->name, args);
+	if (n->nng_abused) {
+		unsetenv("LSAN_OPTIONS");
+	}
+	assert_int_equal(started, 0);
 	if (any_port) {
 		/* The bound URL, as frepd logs it: same scheme, the chosen port. */
 		char scheme[32], bound[600];

@@ -248,10 +248,7 @@ test_frepd_ipc_listener_survives_broken_handshakes(void **state)
 	fixture *f = *state;
 	/* nng leaks the connections its bug strands (inside libnng): this one
 	 * frepd runs with a LeakSanitizer suppression for libnng only. */
-	char supp[700];
-	snprintf(
-	    supp, sizeof(supp), "suppressions=%s/tests/nng_1518.supp", getenv("FREP_SOURCE_DIR"));
-	setenv("LSAN_OPTIONS", supp, 1);
+	setenv("LSAN_OPTIONS", tu_nng_leak_suppressions(), 1);
 	start_frepd(f);
 	unsetenv("LSAN_OPTIONS");
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};

@@ -213,6 +213,15 @@ tu_proc_dump_log(const tu_proc *p)
 	fclose(f);
 }
 
+const char *
+tu_nng_leak_suppressions(void)
+{
+	static char supp[700];
+	const char *src = getenv("FREP_SOURCE_DIR");
+	snprintf(supp, sizeof(supp), "suppressions=%s/tests/nng_1518.supp", src ? src : ".");
+	return supp;
+}
+
 int
 tu_system(const char *fmt, ...)
 {

@@ -64,6 +64,11 @@ int tu_proc_stop(tu_proc *p, int sig, unsigned timeout_ms);
 /* Prints the tail of the process's log to stderr (for failing tests). */
 void tu_proc_dump_log(const tu_proc *p);
 
+/* "suppressions=<FREP_SOURCE_DIR>/tests/nng_1518.supp": LSAN_OPTIONS for
+ * a process a test drives into libnng's own leaks (the file says which
+ * and what it lets through). A static buffer. */
+const char *tu_nng_leak_suppressions(void);
+
 /* Runs a shell command; returns its exit status (or -1). */
 int tu_system(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
