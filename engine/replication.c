@@ -1007,7 +1007,12 @@ typedef struct prepared {
 	engine_scope      scope;
 	engine_exclusion *exclusions; /* sorted */
 	size_t            n_exclusions;
-	char (*client_ids)[ENGINE_HEXID_STRLEN];
+	/* Reservation k's normalised client id: client_id_pool +
+	 * client_id_off[k] (one pool, sized to the ids: a fixed
+	 * ENGINE_HEXID_STRLEN slot per row made a 100,000-row apply touch
+	 * 19 MB of fresh pages). */
+	char                 *client_id_pool;
+	size_t               *client_id_off;
 	engine_option_value **res_options;
 	size_t                n_reservations;
 	engine_option_value  *options;
@@ -1016,11 +1021,19 @@ typedef struct prepared {
 	size_t                n_policies;
 } prepared;
 
+/* Reservation k's normalised client id; valid while p is. */
+static char *
+prepared_client_id(const prepared *p, size_t k)
+{
+	return p->client_id_pool + p->client_id_off[k];
+}
+
 static void
 prepared_fini(prepared *p)
 {
 	free(p->exclusions);
-	free(p->client_ids);
+	free(p->client_id_pool);
+	free(p->client_id_off);
 	/* res_options is freed by prepared_free_res, which knows the
 	 * counts. */
 	engine_option_values_free(p->options, p->n_options);
@@ -1183,22 +1196,39 @@ prepare(engine *e, const engine_scope_config *in, const deps *d, prepared *p, fr
 	/* Reservations. */
 	p->n_reservations = in->n_reservations;
 	if (in->n_reservations > 0) {
-		p->client_ids  = malloc(in->n_reservations * sizeof(*p->client_ids));
-		p->res_options = calloc(in->n_reservations, sizeof(*p->res_options));
-		if (p->client_ids == NULL || p->res_options == NULL) {
+		p->client_id_off = malloc(in->n_reservations * sizeof(*p->client_id_off));
+		p->res_options   = calloc(in->n_reservations, sizeof(*p->res_options));
+		if (p->client_id_off == NULL || p->res_options == NULL) {
 			return engine__oom(st);
 		}
 	}
+	size_t pool_len = 0, pool_cap = 0;
 	for (size_t i = 0; i < in->n_reservations; i++) {
 		engine_reservation r = in->reservations[i];
-		char               rctx[64];
+		char               rctx[64], cid[ENGINE_HEXID_STRLEN];
 		if (r.type == ENGINE_CLIENT_TYPE_UNSPECIFIED) {
 			r.type = ENGINE_CLIENT_TYPE_BOTH;
 		}
-		if ((rc = engine__reservation_validate_fields(sc, &r, p->client_ids[i], st)) !=
-		    FREP_OK) {
+		if ((rc = engine__reservation_validate_fields(sc, &r, cid, st)) != FREP_OK) {
 			return rc;
 		}
+		size_t cid_len = strlen(cid) + 1;
+		if (pool_len + cid_len > pool_cap) {
+			/* A MAC's "00-11-22-33-44-55" per row, then doubling. */
+			size_t cap = pool_cap == 0 ? in->n_reservations * 18 : pool_cap * 2;
+			if (cap < pool_len + cid_len) {
+				cap = pool_len + cid_len;
+			}
+			char *grown = realloc(p->client_id_pool, cap);
+			if (grown == NULL) {
+				return engine__oom(st);
+			}
+			p->client_id_pool = grown;
+			pool_cap          = cap;
+		}
+		memcpy(p->client_id_pool + pool_len, cid, cid_len);
+		p->client_id_off[i] = pool_len;
+		pool_len += cid_len;
 		snprintf(rctx, sizeof(rctx), "reservation %s: ", ENGINE__IP(r.ip_address));
 		if ((rc = options_prepare(
 			 d, rctx, r.options, r.n_options, &p->res_options[i], st)) != FREP_OK) {
@@ -1226,7 +1256,7 @@ prepare(engine *e, const engine_scope_config *in, const deps *d, prepared *p, fr
 			return engine__oom(st);
 		}
 		for (size_t i = 0; i < in->n_reservations; i++) {
-			ids[i] = engine__client_id_key(p->client_ids[i]); /* MAC = 01-MAC */
+			ids[i] = engine__client_id_key(prepared_client_id(p, i)); /* MAC = 01-MAC */
 		}
 		qsort(ids, in->n_reservations, sizeof(*ids), cmp_client_id);
 		for (size_t i = 1; i < in->n_reservations; i++) {
@@ -1397,7 +1427,7 @@ prepared_write(
 			s                           = engine__stmt(e, ENGINE__STMT_RES_INSERT);
 			engine__bind_u32(s, 1, sid);
 			engine__bind_u32(s, 2, r->ip_address);
-			engine__bind_text(s, 3, p->client_ids[k]);
+			engine__bind_text(s, 3, prepared_client_id(p, k));
 			engine__bind_text(s, 4, r->name);
 			engine__bind_text(s, 5, r->description);
 			sqlite3_bind_int(s, 6,
@@ -1443,7 +1473,7 @@ prepared_view(
 		}
 		for (size_t i = 0; i < p->n_reservations; i++) {
 			view->reservations[i]           = in->reservations[i];
-			view->reservations[i].client_id = p->client_ids[i];
+			view->reservations[i].client_id = prepared_client_id(p, i);
 			view->reservations[i].options   = p->res_options[i];
 			if (view->reservations[i].type == ENGINE_CLIENT_TYPE_UNSPECIFIED) {
 				view->reservations[i].type = ENGINE_CLIENT_TYPE_BOTH;
