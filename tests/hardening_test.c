@@ -644,16 +644,91 @@ test_hardening_partner_replay_after_restart_beyond_the_horizon_table(void **stat
 	assert_int_equal(verify_at(r, "late", t1, late, &st), FREP_OK);
 	partner_auth_replay_free(r);
 	assert_int_equal(partner_auth_replay_open(path, &r, &st), FREP_OK);
+	int64_t t2 = partner_auth_now_ms(); /* signed after the start */
 	for (int i = 1; i <= 300; i++) {
 		char rel[32];
 		snprintf(rel, sizeof(rel), "other-%d", i);
 		fresh[0] = '\0';
-		assert_int_equal(verify_at(r, rel, t1 + 100 + i, fresh, &st), FREP_OK);
+		assert_int_equal(verify_at(r, rel, t2 + i, fresh, &st), FREP_OK);
 	}
 	code = verify_at(r, "late", t1, late, &st);
 	print_message(
 	    "late's call replayed after it gave way in the new run: %s\n", frep_code_name(code));
 	assert_int_equal(code, FREP_UNAUTHENTICATED);
+	partner_auth_replay_free(r);
+}
+
+/* The state file's inode: every write replaces the file (rename). */
+static ino_t
+state_inode(const char *path)
+{
+	struct stat sb;
+	assert_int_equal(stat(path, &sb), 0);
+	return sb.st_ino;
+}
+
+/* Proves (a unit test of partner_auth on a real state file): the replay
+ * horizon is written a lease ahead — a call above the bound on disk is
+ * written (fsync'd) before it is accepted, and the calls signed within
+ * PARTNER_AUTH_LEASE_MS after it are accepted without another write (the
+ * file is not replaced); a call past the lease writes again. After a
+ * restart straight after the last accepted call: every accepted call
+ * replayed is refused, a call signed inside the lease but never delivered
+ * is refused too (the documented cost), and a call signed once the state
+ * is open is accepted (the open waited for the lease to end). Before, the
+ * file was written and fsync'd for every partner call (~1 ms each here,
+ * docs/PERFORMANCE.md). */
+static void
+test_hardening_partner_replay_horizon_leased(void **state)
+{
+	fixture *f = *state;
+	char     path[700];
+	snprintf(path, sizeof(path), "%s/leased.partner-state", f->dir);
+	partner_auth_replay *r = NULL;
+	frep_status          st;
+	assert_int_equal(partner_auth_replay_open(path, &r, &st), FREP_OK);
+	int64_t t0 = partner_auth_now_ms();
+	char    nonces[40][33];
+	memset(nonces, 0, sizeof(nonces));
+	ino_t before = state_inode(path);
+	assert_int_equal(verify_at(r, "rel1", t0, nonces[0], &st), FREP_OK);
+	ino_t written = state_inode(path);
+	assert_true(written != before);
+	for (int i = 1; i < 30; i++) {
+		assert_int_equal(verify_at(r, "rel1", t0 + i, nonces[i], &st), FREP_OK);
+	}
+	print_message("30 calls within the lease: the state file %s\n",
+	    state_inode(path) == written ? "written once" : "written again");
+	assert_true(state_inode(path) == written);
+	/* Another relationship has its own bound: written once. */
+	assert_int_equal(verify_at(r, "rel2", t0, nonces[30], &st), FREP_OK);
+	written = state_inode(path);
+	assert_int_equal(verify_at(r, "rel2", t0 + 5, nonces[31], &st), FREP_OK);
+	assert_true(state_inode(path) == written);
+	/* Past the lease (signed on this clock, as a partner's would be):
+	 * written again. */
+	while (partner_auth_now_ms() <= t0 + PARTNER_AUTH_LEASE_MS) {
+		usleep(20000);
+	}
+	int64_t t1 = partner_auth_now_ms();
+	assert_int_equal(verify_at(r, "rel1", t1, nonces[32], &st), FREP_OK);
+	assert_true(state_inode(path) != written);
+	partner_auth_replay_free(r);
+
+	assert_int_equal(partner_auth_replay_open(path, &r, &st), FREP_OK);
+	for (int i = 0; i < 30; i++) {
+		assert_int_equal(
+		    verify_at(r, "rel1", t0 + i, nonces[i], &st), FREP_UNAUTHENTICATED);
+	}
+	assert_int_equal(verify_at(r, "rel2", t0 + 5, nonces[31], &st), FREP_UNAUTHENTICATED);
+	char unsent[33] = "";
+	assert_int_equal(verify_at(r, "rel1", t1 + 10, unsent, &st), FREP_UNAUTHENTICATED);
+	print_message("signed inside the lease, delivered after the restart: %s\n", st.message);
+	assert_non_null(strstr(st.message, "before this server started"));
+	char fresh[33] = "";
+	assert_int_equal(verify_at(r, "rel1", partner_auth_now_ms(), fresh, &st), FREP_OK);
+	fresh[0] = '\0';
+	assert_int_equal(verify_at(r, "rel2", partner_auth_now_ms(), fresh, &st), FREP_OK);
 	partner_auth_replay_free(r);
 }
 
@@ -2804,6 +2879,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_hardening_partner_replay_after_restart_beyond_the_horizon_table, setup,
 		teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_hardening_partner_replay_horizon_leased, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_hardening_unsigned_partner_call_refused_before_decoding, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

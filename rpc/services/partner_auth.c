@@ -17,6 +17,7 @@
 
 #define REPLAY_MAX  PARTNER_AUTH_REPLAY_MAX
 #define HORIZON_MAX 256 /* relationships remembered in the state file */
+#define LEASE_MS    PARTNER_AUTH_LEASE_MS
 
 static void
 hmac_begin(engine_sha256 *inner, uint8_t opad[64], const char *secret)
@@ -119,19 +120,29 @@ typedef struct seen {
 	int64_t expires_ms;
 } seen;
 
-/* Per relationship (by the SHA-256 of its name): the newest timestamp
- * accepted before this process started (floor) and since (newest). */
+/* Per relationship (by the SHA-256 of its name): the bound loaded at
+ * start (floor: every call accepted before the start was signed at or
+ * below it), the newest timestamp accepted since (newest), and the bound
+ * written since (leased: a lease ahead of a call that passed the previous
+ * one; calls up to it are accepted without writing). */
 typedef struct horizon {
 	char    rel_hex[ENGINE_SHA256_LEN * 2 + 1];
 	int64_t floor;
 	int64_t newest;
+	int64_t leased;
 } horizon;
 
-/* The newest timestamp a horizon knows (before or since the start). */
+static int64_t
+max64(int64_t a, int64_t b)
+{
+	return a > b ? a : b;
+}
+
+/* The newest timestamp a horizon knows or has promised on disk. */
 static int64_t
 horizon_ts(const horizon *h)
 {
-	return h->newest > h->floor ? h->newest : h->floor;
+	return max64(max64(h->newest, h->floor), h->leased);
 }
 
 struct partner_auth_replay {
@@ -146,6 +157,10 @@ struct partner_auth_replay {
 	 * does not hold), and with those given way since (what is written). */
 	int64_t forgotten_floor;
 	int64_t forgotten;
+	/* This server's clock when the newest lease written ends ("until" in
+	 * the file): a process started before then waits for it (see
+	 * partner_auth_replay_open). */
+	int64_t until;
 };
 
 partner_auth_replay *
@@ -156,6 +171,7 @@ partner_auth_replay_new(void)
 		pthread_mutex_init(&r->mtx, NULL);
 		r->forgotten_floor = INT64_MIN;
 		r->forgotten       = INT64_MIN;
+		r->until           = INT64_MIN;
 	}
 	return r;
 }
@@ -205,6 +221,9 @@ state_write(partner_auth_replay *r, frep_status *st)
 	if (r->forgotten != INT64_MIN) {
 		fprintf(f, "forgotten %" PRId64 "\n", r->forgotten);
 	}
+	if (r->until != INT64_MIN) {
+		fprintf(f, "until %" PRId64 "\n", r->until);
+	}
 	bool ok = fflush(f) == 0 && fsync(fd) == 0;
 	int  e  = errno;
 	ok      = fclose(f) == 0 && ok;
@@ -249,10 +268,14 @@ partner_auth_replay_open(const char *path, partner_auth_replay **out, frep_statu
 				   is_lower_hex(b, 64) && r->n_horizons < HORIZON_MAX) {
 				horizon *h = &r->horizons[r->n_horizons++];
 				memcpy(h->rel_hex, b, sizeof(h->rel_hex));
-				h->floor = ts;
+				h->floor  = ts;
+				h->newest = INT64_MIN;
+				h->leased = INT64_MIN;
 			} else if (sscanf(line, "forgotten %" SCNd64, &ts) == 1) {
 				r->forgotten_floor = ts;
 				r->forgotten       = ts;
+			} else if (sscanf(line, "until %" SCNd64, &ts) == 1) {
+				r->until = ts;
 			} else {
 				fclose(f);
 				frep_status_set(st, FREP_INVALID_ARGUMENT,
@@ -273,6 +296,21 @@ partner_auth_replay_open(const char *path, partner_auth_replay **out, frep_statu
 	if (id[0] == '\0' && state_write(r, st) != FREP_OK) {
 		partner_auth_replay_free(r);
 		return st->code;
+	}
+	/* Restarted inside the last lease: a call the partner signs now could
+	 * be at or below a bound written ahead of it and would be refused
+	 * until the lease ends. The lease ends on this clock at "until" (the
+	 * partner's clock runs at the same rate, whatever its offset), so the
+	 * start waits for it: at most LEASE_MS, should this clock have moved
+	 * back. */
+	int64_t wait = r->until == INT64_MIN ? 0 : r->until - partner_auth_now_ms();
+	if (wait > 0) {
+		struct timespec d = {.tv_sec = 0, .tv_nsec = 0};
+		wait              = (wait > LEASE_MS ? LEASE_MS : wait) + 10;
+		d.tv_sec          = wait / 1000;
+		d.tv_nsec         = (wait % 1000) * 1000000;
+		while (nanosleep(&d, &d) != 0 && errno == EINTR) {
+		}
 	}
 	*out = r;
 	return FREP_OK;
@@ -321,7 +359,8 @@ horizon_of(partner_auth_replay *r, const char *relationship)
 	} else {
 		r->n_horizons++;
 	}
-	r->horizons[i] = (horizon){.floor = r->forgotten_floor, .newest = INT64_MIN};
+	r->horizons[i] =
+	    (horizon){.floor = r->forgotten_floor, .newest = INT64_MIN, .leased = INT64_MIN};
 	memcpy(r->horizons[i].rel_hex, hex, sizeof(hex));
 	return &r->horizons[i];
 }
@@ -409,10 +448,11 @@ partner_auth_verify(partner_auth_replay *r, const char *secret, const char *meth
 		pthread_mutex_unlock(&r->mtx);
 		return frep_status_set(st, FREP_UNAUTHENTICATED,
 		    "%s: timestamp %" PRId64 " is not after the last call accepted for "
-		    "relationship \"%s\" before this server started (%" PRId64
-		    "; beyond the %d relationships it tracks, they share one such bound): a "
-		    "replay, or a call signed before the restart; retry",
-		    method, ts, relationship, h->floor, HORIZON_MAX);
+		    "relationship \"%s\" before this server started (bound %" PRId64
+		    ", written %d ms ahead of the call that set it; beyond the %d "
+		    "relationships it tracks, they share one such bound): a replay, or a call "
+		    "signed before the restart; retry",
+		    method, ts, relationship, h->floor, LEASE_MS, HORIZON_MAX);
 	}
 	if (r->ring[r->next].expires_ms > now) {
 		/* The oldest MAC remembered could still be replayed: forgetting it
@@ -426,15 +466,26 @@ partner_auth_verify(partner_auth_replay *r, const char *secret, const char *meth
 		    method, REPLAY_MAX, PARTNER_AUTH_WINDOW_MS,
 		    REPLAY_MAX / (PARTNER_AUTH_WINDOW_MS / 1000));
 	}
-	if (h != NULL && ts > h->newest) {
-		/* Remembered on disk before it is accepted. */
-		int64_t old = h->newest;
-		h->newest   = ts;
+	if (h != NULL && ts > h->leased) {
+		/* Remembered on disk before it is accepted, a lease ahead: the
+		 * bound written is ts + LEASE_MS, so the calls of the next
+		 * LEASE_MS (a replication's several calls, a busy pair's stream)
+		 * are accepted without another write and fsync. After a restart
+		 * every timestamp up to the bound is refused: all that was
+		 * accepted, and what the partner signed in the rest of the lease
+		 * (the start waits that out; see partner_auth_replay_open). */
+		int64_t old_leased = h->leased, old_until = r->until;
+		h->leased = ts + LEASE_MS;
+		r->until  = now + LEASE_MS;
 		if (state_write(r, st) != FREP_OK) {
-			h->newest = old;
+			h->leased = old_leased;
+			r->until  = old_until;
 			pthread_mutex_unlock(&r->mtx);
 			return st->code;
 		}
+	}
+	if (h != NULL && ts > h->newest) {
+		h->newest = ts;
 	}
 	memcpy(r->ring[r->next].mac, mac_hex, PARTNER_AUTH_MAC_HEXLEN);
 	r->ring[r->next].expires_ms = ts + PARTNER_AUTH_WINDOW_MS + 1;

@@ -28,6 +28,7 @@
 #define PARTNER_AUTH_MAC_HEXLEN 65
 #define PARTNER_AUTH_WINDOW_MS  60000
 #define PARTNER_AUTH_REPLAY_MAX 8192 /* MACs remembered against replay */
+#define PARTNER_AUTH_LEASE_MS   1000 /* how far ahead the replay horizon is written */
 
 #define PARTNER_AUTH_KEY_RELATIONSHIP "x-frep-relationship"
 #define PARTNER_AUTH_KEY_TIMESTAMP    "x-frep-timestamp"
@@ -59,10 +60,15 @@ partner_auth_replay *partner_auth_replay_new(void);
 
 /* The same, backed by the state file path (created 0600 if missing): it
  * holds this server's id (which becomes partner_auth_server_id()) and,
- * per relationship, the newest timestamp accepted, written before a call
- * is accepted; after a restart, a call signed at or before that timestamp
- * is refused. Statuses: INVALID_ARGUMENT for an unreadable or malformed
- * file, RESOURCE_EXHAUSTED. */
+ * per relationship, a bound on the timestamps accepted, written (fsync'd)
+ * before a call above the current bound is accepted, and then set
+ * PARTNER_AUTH_LEASE_MS ahead of that call's timestamp: one write per
+ * relationship and lease, not per call. After a restart, a call signed at
+ * or before the bound is refused. A process started within a lease of
+ * the last write waits until that lease has ended on its clock (at most
+ * PARTNER_AUTH_LEASE_MS), so that what the partner signs once it is up is
+ * above the bound. Statuses: INVALID_ARGUMENT for an unreadable or
+ * malformed file, RESOURCE_EXHAUSTED. */
 frep_code partner_auth_replay_open(const char *path, partner_auth_replay **out, frep_status *st);
 void      partner_auth_replay_free(partner_auth_replay *r);
 
