@@ -772,14 +772,17 @@ test_replication_import_scope(void **state)
 	protobuf_c_message_free_unpacked(&audit->base, NULL);
 }
 
-/* 300 scopes: more than one ApplyScopes batch; an unchanged relationship
- * sends nothing; a few changed scopes send only those. */
+/* 600 scopes: three ApplyScopes batches, the first two sent from their own
+ * thread while the next is built (the source's pipe); an unchanged
+ * relationship sends nothing; a few changed scopes send only those; a
+ * forced resend answers every scope OK, in the request's order, and
+ * leaves both sides equal. */
 static void
 test_replication_many_scopes_batched(void **state)
 {
 	fixture *f = *state;
 	node    *a = &f->n[0], *b = &f->n[1];
-	enum { N = 300 };
+	enum { N = 600 };
 	char  ids[N][32];
 	char *idp[N];
 	for (int i = 0; i < N; i++) {
@@ -809,11 +812,18 @@ test_replication_many_scopes_batched(void **state)
 			assert_int_equal(r->results[i]->changes->reservations->added, 1);
 		}
 	}
-	assert_int_equal(sent, 5);
+	assert_int_equal(sent, 10);
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	/* Forced: every scope sent, in batches; all equal afterwards. */
 	r = replicate_by_name(a, names, 1, false, true);
 	assert_int_equal(r->n_scope_ids, N);
+	assert_int_equal(r->n_results, N);
+	for (size_t i = 0; i < r->n_results; i++) {
+		assert_string_equal(r->results[i]->scope_id, ids[i]);
+		assert_int_equal(r->results[i]->code, FREP_OK);
+		assert_false(r->results[i]->unchanged);
+		assert_string_equal(r->results[i]->digest_after, r->results[i]->digest_before);
+	}
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	for (int i = 0; i < N; i += 37) {
 		char da[65], db[65];

@@ -131,9 +131,25 @@ keep(reply *rp, ProtobufCMessage *m, frep_status *st)
  * scopes travel together; a batch is flushed at BATCH_SCOPES_MAX scopes or
  * BATCH_BYTES of packed configs, and a scope bigger than that goes alone.
  * Each snapshot was taken with engine_scope_snapshot_outgoing (not on dry
- * runs): its registration ends when the batch's outcome is recorded. */
+ * runs): its registration ends when the batch's outcome is recorded.
+ *
+ * Two batches take turns (a pipe): while the partner applies one, sent
+ * from a thread of its own, this thread snapshots and converts the scopes
+ * of the next. At most one ApplyScopes call per relationship is in flight,
+ * and each batch's outcome is recorded before the next one is sent: the
+ * partner applies the batches in order, and every engine call stays on
+ * this thread (the sending thread only makes the partner call). */
 #define BATCH_SCOPES_MAX 256
 #define BATCH_BYTES      (4u * 1024u * 1024u)
+
+/* Scopes to try once more from fresh digests (the partner's scope changed
+ * between its digest and the apply): shared by a pipe's two batches. */
+typedef struct retries {
+	bool                    retried; /* a retry pass: no further retry */
+	uint32_t               *ids;     /* room for every scope of the call */
+	Frep__V1__ScopeResult **results;
+	size_t                  n;
+} retries;
 
 typedef struct batch {
 	convert_arena          a;
@@ -143,25 +159,30 @@ typedef struct batch {
 	char                  *expected[BATCH_SCOPES_MAX]; /* the partner's digest (reply arena) */
 	size_t                 n;
 	size_t                 bytes;
-	bool                   retried; /* a retry batch: no further retry */
-	/* Scopes to try once more from fresh digests (the partner's scope
-	 * changed between its digest and the apply). */
-	uint32_t               *retry_ids; /* room for every scope of the call */
-	Frep__V1__ScopeResult **retry_results;
-	size_t                  n_retry;
+	retries               *retry;
+	/* The ApplyScopes call of a sent batch, made by batch_call. */
+	replication                 *r;
+	const relctx                *c;
+	rpc_call                    *call; /* the request's: its deadline and id */
+	Frep__V1__ApplyScopesRequest req;
+	ProtobufCMessage            *out;
+	frep_code                    code;
+	frep_status                  st;
+	pthread_t                    thread;
+	bool                         in_flight; /* sent, its outcome not yet recorded */
+	bool                         threaded;  /* thread is to be joined */
 } batch;
 
 static batch *
-batch_new(void)
+batch_new(retries *retry)
 {
 	batch *b = malloc(sizeof(*b));
 	if (b != NULL) {
-		b->n             = 0;
-		b->bytes         = 0;
-		b->retried       = false;
-		b->n_retry       = 0;
-		b->retry_ids     = NULL;
-		b->retry_results = NULL;
+		b->n         = 0;
+		b->bytes     = 0;
+		b->retry     = retry;
+		b->in_flight = false;
+		b->threaded  = false;
 		convert_arena_init(&b->a);
 	}
 	return b;
@@ -272,24 +293,25 @@ audit_failed(replication *r, const relctx *c, const uint32_t *ids,
 	free(recs);
 }
 
-/* Sends the batch in one ApplyScopes call (each scope with the partner
- * digest it was based on) and fills each scope's result; records every
- * attempt in the audit trail and every success as the pair's last-synced
- * state; then ends the batch's send registrations. */
-static void
-batch_flush(replication *r, reply *rp, const relctx *c, batch *b)
+/* The partner call of a sent batch (on the batch's own thread, or on the
+ * caller's when no thread could be made). Reads only the batch. */
+static void *
+batch_call(void *arg)
 {
-	frep_status         st;
-	ProtobufCMessage   *out = NULL;
-	engine_audit_record recs[BATCH_SCOPES_MAX];
-	uint32_t            synced_ids[BATCH_SCOPES_MAX];
-	const char         *synced_digests[BATCH_SCOPES_MAX];
-	size_t              n_recs = 0, n_synced = 0;
-	const char         *url = c->rel.partner_server;
+	batch    *b    = arg;
+	rpc_call *prev = rpc_call_set_current(b->call);
+	b->out         = NULL;
+	b->code = replication__rel_call(b->r, b->c, "ApplyScopes", &b->req.base, &b->out, &b->st);
+	rpc_call_set_current(prev);
+	return NULL;
+}
 
-	if (b->n == 0) {
-		return;
-	}
+/* Sends the batch in one ApplyScopes call (each scope with the partner
+ * digest it was based on), from a thread of its own when wait is false;
+ * batch_finish takes the answer. */
+static void
+batch_send(replication *r, const relctx *c, batch *b, bool wait)
+{
 	Frep__V1__ApplyScopesRequest req = FREP__V1__APPLY_SCOPES_REQUEST__INIT;
 	req.relationship                 = c->rel.name;
 	req.source_server                = r->local_url;
@@ -299,8 +321,42 @@ batch_flush(replication *r, reply *rp, const relctx *c, batch *b)
 	req.expected_digests             = b->expected;
 	req.n_expected_digests           = b->n;
 	req.adopt                        = c->adopt;
-	frep_code code = replication__rel_call(r, c, "ApplyScopes", &req.base, &out, &st);
-	Frep__V1__ApplyScopesResponse *ar = (Frep__V1__ApplyScopesResponse *) out;
+	b->req                           = req;
+	b->r                             = r;
+	b->c                             = c;
+	b->call                          = rpc_call_current();
+	b->in_flight                     = true;
+	b->threaded = !wait && pthread_create(&b->thread, NULL, batch_call, b) == 0;
+	if (!b->threaded) {
+		batch_call(b);
+	}
+}
+
+/* Waits for a sent batch's answer and fills each scope's result; records
+ * every attempt in the audit trail and every success as the pair's
+ * last-synced state; then ends the batch's send registrations and empties
+ * it. */
+static void
+batch_finish(replication *r, reply *rp, const relctx *c, batch *b)
+{
+	engine_audit_record recs[BATCH_SCOPES_MAX];
+	uint32_t            synced_ids[BATCH_SCOPES_MAX];
+	const char         *synced_digests[BATCH_SCOPES_MAX];
+	size_t              n_recs = 0, n_synced = 0;
+	const char         *url = c->rel.partner_server;
+
+	if (!b->in_flight) {
+		return;
+	}
+	if (b->threaded) {
+		pthread_join(b->thread, NULL);
+		b->threaded = false;
+	}
+	b->in_flight                        = false;
+	frep_status                    st   = b->st;
+	frep_code                      code = b->code;
+	ProtobufCMessage              *out  = b->out;
+	Frep__V1__ApplyScopesResponse *ar   = (Frep__V1__ApplyScopesResponse *) out;
 	if (code == FREP_OK && (ar->n_outcomes != b->n || keep(rp, out, &st) != FREP_OK)) {
 		if (ar->n_outcomes != b->n) {
 			code = frep_status_set(&st, FREP_INTERNAL,
@@ -329,9 +385,9 @@ batch_flush(replication *r, reply *rp, const relctx *c, batch *b)
 				    o->message);
 				replication__prefix_partner(&ost, url);
 				result_status(rp, res, ost.code, ost.message);
-				if (o->stale_expected && !b->retried && !c->dry_run) {
-					b->retry_ids[b->n_retry]       = snap->scope.scope_id;
-					b->retry_results[b->n_retry++] = res;
+				if (o->stale_expected && !b->retry->retried && !c->dry_run) {
+					b->retry->ids[b->retry->n]       = snap->scope.scope_id;
+					b->retry->results[b->retry->n++] = res;
 				}
 			} else {
 				result_status(rp, res, FREP_OK,
@@ -360,7 +416,7 @@ batch_flush(replication *r, reply *rp, const relctx *c, batch *b)
 		n_synced, &st) != FREP_OK) {
 		rpc_log(RPC_LOG_WARN, "audit records and last-synced states: %s", st.message);
 	}
-	bool big = b->bytes > (1u << 20);
+	bool big = b->bytes > BATCH_BYTES;
 	batch_end_sends(c, b, r->e);
 	batch_reset(b);
 	if (big) {
@@ -368,15 +424,50 @@ batch_flush(replication *r, reply *rp, const relctx *c, batch *b)
 	}
 }
 
+/* A relationship's two batches: cur is being filled, sent is in flight
+ * (or empty). */
+typedef struct batch_pipe {
+	batch *cur;
+	batch *sent;
+} batch_pipe;
+
+/* Sends the current batch without waiting, once the one before it has
+ * answered and its outcome is recorded; the two then swap. */
+static void
+pipe_flush(replication *r, reply *rp, const relctx *c, batch_pipe *p)
+{
+	batch_finish(r, rp, c, p->sent);
+	if (p->cur->n == 0) {
+		return;
+	}
+	batch_send(r, c, p->cur, false);
+	batch *t = p->sent;
+	p->sent  = p->cur;
+	p->cur   = t;
+}
+
+/* Records the batch in flight, then sends and records the current one. */
+static void
+pipe_drain(replication *r, reply *rp, const relctx *c, batch_pipe *p)
+{
+	batch_finish(r, rp, c, p->sent);
+	if (p->cur->n > 0) {
+		batch_send(r, c, p->cur, true);
+		batch_finish(r, rp, c, p->cur);
+	}
+}
+
 /* Queues one scope (its snapshot now owned by the batch), flushing first
  * when it would not fit. expected: the partner's digest ("" = none). */
 static void
-batch_add(replication *r, reply *rp, const relctx *c, batch *b, engine_scope_config *snap,
+batch_add(replication *r, reply *rp, const relctx *c, batch_pipe *p, engine_scope_config *snap,
     const char *expected, Frep__V1__ScopeResult *res)
 {
 	frep_status            st;
 	Frep__V1__ScopeConfig *cfg = NULL;
+	batch                 *b   = p->cur;
 	for (int pass = 0; pass < 2; pass++) {
+		b   = p->cur;
 		cfg = NULL;
 		if (convert_scope_config_to_proto(snap, &b->a, &cfg, &st) != FREP_OK) {
 			result_status(rp, res, st.code, st.message);
@@ -390,8 +481,9 @@ batch_add(replication *r, reply *rp, const relctx *c, batch *b, engine_scope_con
 		size_t size = protobuf_c_message_get_packed_size(&cfg->base);
 		if (pass == 0 && b->n > 0 &&
 		    (b->n == BATCH_SCOPES_MAX || b->bytes + size > BATCH_BYTES)) {
-			/* The config lives in the batch's arena: convert again after. */
-			batch_flush(r, rp, c, b);
+			/* The config lives in the batch's arena: convert again, into
+			 * the other batch's. */
+			pipe_flush(r, rp, c, p);
 			continue;
 		}
 		b->configs[b->n]  = cfg;
@@ -406,7 +498,7 @@ batch_add(replication *r, reply *rp, const relctx *c, batch *b, engine_scope_con
 		break;
 	}
 	if (b->bytes >= BATCH_BYTES) {
-		batch_flush(r, rp, c, b);
+		pipe_flush(r, rp, c, p);
 	}
 }
 
@@ -419,8 +511,9 @@ replicate_into(replication *r, reply *rp, const relctx *c, const uint32_t *ids, 
     Frep__V1__ScopeResult *const *results, size_t n, bool full, bool retried)
 {
 	frep_status       st;
-	ProtobufCMessage *dout = NULL;
-	batch            *b    = NULL;
+	ProtobufCMessage *dout  = NULL;
+	retries           retry = {.retried = retried};
+	batch_pipe        p     = {0};
 
 	Frep__V1__GetScopeDigestsRequest dreq = FREP__V1__GET_SCOPE_DIGESTS_REQUEST__INIT;
 	dreq.relationship                     = c->rel.name;
@@ -443,7 +536,7 @@ replicate_into(replication *r, reply *rp, const relctx *c, const uint32_t *ids, 
 	engine_sync_state *synced = convert_arena_alloc(&rp->a, (n + 1) * sizeof(*synced), &st);
 	bool              *was    = convert_arena_alloc(&rp->a, (n + 1) * sizeof(bool), &st);
 	if (local == NULL || exists == NULL || synced == NULL || was == NULL ||
-	    (b = batch_new()) == NULL ||
+	    (p.cur = batch_new(&retry)) == NULL || (p.sent = batch_new(&retry)) == NULL ||
 	    engine_scope_digests(r->e, ids, n, local, exists, &st) != FREP_OK ||
 	    engine_sync_states_get(r->e, c->rel.name, ids, n, synced, was, &st) != FREP_OK) {
 		for (size_t i = 0; i < n; i++) {
@@ -452,11 +545,10 @@ replicate_into(replication *r, reply *rp, const relctx *c, const uint32_t *ids, 
 		audit_failed(r, c, ids, results, n);
 		goto out;
 	}
-	b->retried       = retried;
-	b->retry_ids     = convert_arena_alloc(&rp->a, (n + 1) * sizeof(*b->retry_ids), &st);
-	b->retry_results = convert_arena_alloc(&rp->a, (n + 1) * sizeof(*b->retry_results), &st);
-	if (b->retry_ids == NULL || b->retry_results == NULL) {
-		b->retried = true; /* no room to remember retries: none */
+	retry.ids     = convert_arena_alloc(&rp->a, (n + 1) * sizeof(*retry.ids), &st);
+	retry.results = convert_arena_alloc(&rp->a, (n + 1) * sizeof(*retry.results), &st);
+	if (retry.ids == NULL || retry.results == NULL) {
+		retry.retried = true; /* no room to remember retries: none */
 	}
 	for (size_t i = 0; i < n; i++) {
 		Frep__V1__ScopeResult *res    = results[i];
@@ -516,25 +608,26 @@ replicate_into(replication *r, reply *rp, const relctx *c, const uint32_t *ids, 
 			engine_scope_config_free(snap);
 			continue;
 		}
-		batch_add(r, rp, c, b, snap, remote, res);
+		batch_add(r, rp, c, &p, snap, remote, res);
 	}
-	batch_flush(r, rp, c, b);
+	pipe_drain(r, rp, c, &p);
 
 	/* Scopes whose partner digest moved between the digest call and the
 	 * apply: once more, from fresh digests. */
-	if (b->n_retry > 0) {
-		char **rtexts = convert_arena_alloc(&rp->a, (b->n_retry + 1) * sizeof(char *), &st);
-		for (size_t k = 0; rtexts != NULL && k < b->n_retry; k++) {
-			rtexts[k] = b->retry_results[k]->scope_id;
+	if (retry.n > 0 && !retry.retried) {
+		char **rtexts = convert_arena_alloc(&rp->a, (retry.n + 1) * sizeof(char *), &st);
+		for (size_t k = 0; rtexts != NULL && k < retry.n; k++) {
+			rtexts[k] = retry.results[k]->scope_id;
 		}
 		if (rtexts != NULL) {
-			replicate_into(r, rp, c, b->retry_ids, rtexts, b->retry_results, b->n_retry,
-			    full, true);
+			replicate_into(
+			    r, rp, c, retry.ids, rtexts, retry.results, retry.n, full, true);
 		}
 	}
 
 out:
-	batch_free(b);
+	batch_free(p.cur);
+	batch_free(p.sent);
 	if (dout != NULL) {
 		protobuf_c_message_free_unpacked(dout, NULL);
 	}
