@@ -48,6 +48,7 @@
 #include "frep/v1/replication.pb-c.h"
 #include "partner_auth.h"
 #include "payload_check.h"
+#include "sha256.h"
 
 #define SECRET "hardening secret 41c9"
 #define TOKEN  "hardening-token-77d2a1"
@@ -470,6 +471,56 @@ test_hardening_partner_call_replayed_after_restart_refused(void **state)
 	r.names                                  = names;
 	r.n_names                                = 1;
 	rt_call_ok(f->n[0].c, "FailoverReplication", "ReplicateByName", &r.base);
+}
+
+/* Proves: a partner call refused as signed before the receiver's start
+ * (at or below the replay bound it kept from before) is signed afresh by
+ * the source once that bound has passed, and sent once more: the
+ * replication completes. B's state file is given a bound for rel1 1.2 s
+ * ahead of its clock, as a restart right inside a lease would leave it
+ * without the start's wait, so A's first call is refused every time.
+ * Before, the replication failed UNAUTHENTICATED (the 600-scope fault test
+ * of a CI rehearsal hit it: a batch signed while B restarted arrived after
+ * its start). */
+static void
+test_hardening_partner_call_signed_before_start_resent(void **state)
+{
+	fixture *f = *state;
+	start_pair(f);
+	rt_node *b = &f->n[1];
+	char     id[PARTNER_AUTH_SENDER_LEN + 1], path[700], rel_hex[ENGINE_SHA256_LEN * 2 + 1];
+	rt_node_stop_clean(b);
+	server_id_of(b, id);
+	engine_sha256 h;
+	engine_sha256_init(&h);
+	engine_sha256_update(&h, "rel1", 4);
+	engine_sha256_final_hex(&h, rel_hex);
+	snprintf(path, sizeof(path), "%s.partner-state", b->db);
+	FILE *sf = fopen(path, "w");
+	assert_non_null(sf);
+	fprintf(sf, "frep-partner-state 1\nid %s\naccepted %s %" PRId64 "\n", id, rel_hex,
+	    partner_auth_now_ms() + 1200);
+	assert_int_equal(fclose(sf), 0);
+	rt_node_start(b, f->dir);
+
+	Frep__V1__ReplicateByNameRequest r       = FREP__V1__REPLICATE_BY_NAME_REQUEST__INIT;
+	char                            *names[] = {"rel1"};
+	r.names                                  = names;
+	r.n_names                                = 1;
+	r.full_resend                            = true;
+	ProtobufCMessage *out                    = NULL;
+	frep_status       st;
+	frep_code code = frep_client_call(f->n[0].c, "/frep.v1.FailoverReplication/ReplicateByName",
+	    &r.base, &frep__v1__replicate_response__descriptor, &out, NULL, &st);
+	assert_int_equal(code, FREP_OK);
+	Frep__V1__ReplicateResponse *rr = (Frep__V1__ReplicateResponse *) out;
+	assert_int_equal(rr->n_results, 1);
+	print_message("after the resend: %s %s\n", frep_code_name((frep_code) rr->results[0]->code),
+	    rr->results[0]->message);
+	assert_int_equal(rr->results[0]->code, FREP_OK);
+	protobuf_c_message_free_unpacked(out, NULL);
+	/* The refusal really happened, and A said what it did. */
+	assert_true(rt_file_contains(f->n[0].proc.log_path, "signed afresh and sent again"));
 }
 
 /* Proves: a relationship's partner is not shown the digests of another
@@ -2873,6 +2924,8 @@ main(void)
 		test_hardening_partner_call_reflected_to_its_sender_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_hardening_partner_call_replayed_after_restart_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_hardening_partner_call_signed_before_start_resent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_hardening_partner_digests_of_other_relationships_withheld, setup, teardown),
 	    cmocka_unit_test(test_hardening_partner_replay_memory_full_refuses_new_calls),

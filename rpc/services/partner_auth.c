@@ -448,8 +448,8 @@ partner_auth_verify(partner_auth_replay *r, const char *secret, const char *meth
 		pthread_mutex_unlock(&r->mtx);
 		return frep_status_set(st, FREP_UNAUTHENTICATED,
 		    "%s: timestamp %" PRId64 " is not after the last call accepted for "
-		    "relationship \"%s\" before this server started (bound %" PRId64
-		    ", written %d ms ahead of the call that set it; beyond the %d "
+		    "relationship \"%s\" " PARTNER_AUTH_BEFORE_START PARTNER_AUTH_BOUND_TEXT
+		    "%" PRId64 ", written %d ms ahead of the call that set it; beyond the %d "
 		    "relationships it tracks, they share one such bound): a replay, or a call "
 		    "signed before the restart; retry",
 		    method, ts, relationship, h->floor, LEASE_MS, HORIZON_MAX);
@@ -492,4 +492,24 @@ partner_auth_verify(partner_auth_replay *r, const char *secret, const char *meth
 	r->next                     = (r->next + 1) % REPLAY_MAX;
 	pthread_mutex_unlock(&r->mtx);
 	return FREP_OK;
+}
+
+bool
+partner_auth_refused_before_start(const char *message, int64_t *bound_ms)
+{
+	const char *p = message != NULL ? strstr(message, PARTNER_AUTH_BEFORE_START) : NULL;
+	if (p == NULL) {
+		return false;
+	}
+	p += strlen(PARTNER_AUTH_BEFORE_START);
+	if (strncmp(p, PARTNER_AUTH_BOUND_TEXT, strlen(PARTNER_AUTH_BOUND_TEXT)) != 0) {
+		return false;
+	}
+	char   *end = NULL;
+	int64_t b   = strtoll(p + strlen(PARTNER_AUTH_BOUND_TEXT), &end, 10);
+	if (end == p + strlen(PARTNER_AUTH_BOUND_TEXT)) {
+		return false;
+	}
+	*bound_ms = b;
+	return true;
 }

@@ -30,6 +30,17 @@
 #define PARTNER_AUTH_REPLAY_MAX 8192 /* MACs remembered against replay */
 #define PARTNER_AUTH_LEASE_MS   1000 /* how far ahead the replay horizon is written */
 
+/* In the UNAUTHENTICATED message of a call signed at or below the bound
+ * kept from before the receiver's start, followed by " (bound N" (ms): a
+ * call signed before a restart (or in the last lease before it) and
+ * delivered after it. The sender signs it afresh and sends it once more
+ * (partner_call). */
+#define PARTNER_AUTH_BEFORE_START "before this server started"
+#define PARTNER_AUTH_BOUND_TEXT   " (bound "
+
+/* True when message is such a refusal; *bound_ms is the bound it names. */
+bool partner_auth_refused_before_start(const char *message, int64_t *bound_ms);
+
 #define PARTNER_AUTH_KEY_RELATIONSHIP "x-frep-relationship"
 #define PARTNER_AUTH_KEY_TIMESTAMP    "x-frep-timestamp"
 #define PARTNER_AUTH_KEY_MAC          "x-frep-mac"

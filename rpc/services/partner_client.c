@@ -1,11 +1,13 @@
 #include "partner_client.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "frep/v1/partner.pb-c.h"
 #include "frep_client.h"
@@ -164,6 +166,48 @@ check_reply_text(const char *url, const char *path, ProtobufCMessage **out, frep
 	    st, FREP_INTERNAL, "partner %s: its %s reply is refused: %s", url, path, cst.message);
 }
 
+/* One signed call of path with payload (input packed): the MAC metadata
+ * made now, the request id and, for MirrorRelationship, the partner's
+ * admin token. */
+static frep_code
+signed_call(frep_client *c, const char *path, const char *relationship, const char *secret,
+    const char *rid, const char *method, const uint8_t *payload, size_t len,
+    const ProtobufCMessage *input, const ProtobufCMessageDescriptor *output, ProtobufCMessage **out,
+    uint32_t limit, const char *token_header, frep_status *st)
+{
+	int64_t     ts = partner_auth_now_ms();
+	char        mac[PARTNER_AUTH_MAC_HEXLEN], ts_text[32], nonce[33];
+	const char *sender = partner_auth_server_id();
+	partner_auth_nonce(nonce);
+	partner_auth_mac(secret, path, relationship, sender, ts, nonce, payload, len, mac);
+	snprintf(ts_text, sizeof(ts_text), "%" PRId64, ts);
+
+	frep_metadata md[7] = {
+	    {PARTNER_AUTH_KEY_RELATIONSHIP, relationship},
+	    {PARTNER_AUTH_KEY_SENDER, sender},
+	    {PARTNER_AUTH_KEY_TIMESTAMP, ts_text},
+	    {PARTNER_AUTH_KEY_NONCE, nonce},
+	    {PARTNER_AUTH_KEY_MAC, mac},
+	};
+	size_t n_md = 5;
+	if (rid != NULL) {
+		md[n_md++] = (frep_metadata){"x-request-id", rid}; /* to the partner's logs */
+	}
+	/* The partner's admin token goes only where the partner needs it:
+	 * creating (or taking over) a relationship there. Every other partner
+	 * call is proved by its MAC alone, and a link without TLS must not
+	 * show the token to whoever listens on it. */
+	if (token_header != NULL && strcmp(method, "MirrorRelationship") == 0) {
+		md[n_md++] = (frep_metadata){"authorization", token_header};
+	}
+	frep_call_options co = {
+	    .timeout_ms = limit,
+	    .metadata   = md,
+	    .n_metadata = n_md,
+	};
+	return frep_client_call(c, path, input, output, out, &co, st);
+}
+
 frep_code
 partner_call(partner_pool *p, const char *url, const char *relationship, const char *secret,
     const char *request_id, const char *method, const ProtobufCMessage *input,
@@ -220,38 +264,47 @@ partner_call(partner_pool *p, const char *url, const char *relationship, const c
 		return frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
 	}
 	protobuf_c_message_pack(input, payload);
-	int64_t     ts = partner_auth_now_ms();
-	char        mac[PARTNER_AUTH_MAC_HEXLEN], ts_text[32], nonce[33];
-	const char *sender = partner_auth_server_id();
-	partner_auth_nonce(nonce);
-	partner_auth_mac(secret, path, relationship, sender, ts, nonce, payload, len, mac);
+	int64_t   started = partner_auth_now_ms();
+	frep_code code    = signed_call(c, path, relationship, secret, rid, method, payload, len,
+	       input, m->output, out, limit, p->token_header, st);
+	int64_t   bound   = 0;
+	if (code == FREP_UNAUTHENTICATED &&
+	    partner_auth_refused_before_start(st->message, &bound)) {
+		/* Signed before the partner's restart (or in its last lease) and
+		 * delivered after it: refused before anything was decoded. It
+		 * is signed afresh, once the partner's bound has passed (it
+		 * waited for it at its start, so normally at once; at most two
+		 * leases), and sent once more, within what is left of limit. */
+		int64_t now  = partner_auth_now_ms();
+		int64_t wait = bound - now + 1;
+		if (wait < 0) {
+			wait = 0;
+		}
+		int64_t left = (int64_t) limit - (now - started) - wait;
+		if (wait <= 2 * PARTNER_AUTH_LEASE_MS && left > 0) {
+			rpc_log_event(
+			    RPC_LOG_INFO, &(rpc_log_fields){
+					      .event       = "partner_call",
+					      .method      = path,
+					      .status      = frep_code_name(code),
+					      .duration_ms = -1,
+					      .request_id  = rid,
+					      .peer        = url,
+					      .message     = "signed before the partner's start: "
+							     "signed afresh and sent again",
+					  });
+			if (wait > 0) {
+				struct timespec d = {
+				    .tv_sec = wait / 1000, .tv_nsec = (wait % 1000) * 1000000};
+				while (nanosleep(&d, &d) != 0 && errno == EINTR) {
+				}
+			}
+			code = signed_call(c, path, relationship, secret, rid, method, payload, len,
+			    input, m->output, out, (uint32_t) left, p->token_header, st);
+		}
+	}
 	free(payload);
-	snprintf(ts_text, sizeof(ts_text), "%" PRId64, ts);
 
-	frep_metadata md[7] = {
-	    {PARTNER_AUTH_KEY_RELATIONSHIP, relationship},
-	    {PARTNER_AUTH_KEY_SENDER, sender},
-	    {PARTNER_AUTH_KEY_TIMESTAMP, ts_text},
-	    {PARTNER_AUTH_KEY_NONCE, nonce},
-	    {PARTNER_AUTH_KEY_MAC, mac},
-	};
-	size_t n_md = 5;
-	if (rid != NULL) {
-		md[n_md++] = (frep_metadata){"x-request-id", rid}; /* to the partner's logs */
-	}
-	/* The partner's admin token goes only where the partner needs it:
-	 * creating (or taking over) a relationship there. Every other partner
-	 * call is proved by its MAC alone, and a link without TLS must not
-	 * show the token to whoever listens on it. */
-	if (p->token_header != NULL && strcmp(method, "MirrorRelationship") == 0) {
-		md[n_md++] = (frep_metadata){"authorization", p->token_header};
-	}
-	frep_call_options co = {
-	    .timeout_ms = limit,
-	    .metadata   = md,
-	    .n_metadata = n_md,
-	};
-	frep_code code = frep_client_call(c, path, input, m->output, out, &co, st);
 	if (code == FREP_OK && *out != NULL) {
 		code = check_reply_text(url, path, out, st);
 	}
