@@ -163,14 +163,27 @@ fname(field_name *buf, const char *prefix, const char *name)
 	return buf->text;
 }
 
-/* "prefix.name[i]". */
+/* "prefix.name[i]". Built by hand, as fname: it runs for every element of
+ * every list converted (100,000 reservations of a scope), and only an
+ * error message reads it (snprintf here was ~3% of a partner's apply). */
 static const char *
 fname_at(field_name *buf, const char *prefix, const char *name, size_t i)
 {
-	if (prefix == NULL || prefix[0] == '\0') {
-		snprintf(buf->text, sizeof(buf->text), "%s[%zu]", name, i);
-	} else {
-		snprintf(buf->text, sizeof(buf->text), "%s.%s[%zu]", prefix, name, i);
+	char   digits[24];
+	size_t nd = 0;
+	do {
+		digits[nd++] = (char) ('0' + i % 10);
+		i /= 10;
+	} while (i > 0);
+	fname(buf, prefix, name);
+	size_t len = strlen(buf->text), cap = sizeof(buf->text) - 1;
+	if (len + nd + 2 <= cap) {
+		buf->text[len++] = '[';
+		while (nd > 0) {
+			buf->text[len++] = digits[--nd];
+		}
+		buf->text[len++] = ']';
+		buf->text[len]   = '\0';
 	}
 	return buf->text;
 }
