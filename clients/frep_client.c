@@ -52,10 +52,12 @@ typedef struct slot {
 	struct slot *next;
 } slot;
 
-/* Per-thread state: last status and call timeout. */
+/* Per-thread state: last status and call timeout. Freed when its thread
+ * exits (thread_state_release) or with the client. */
 typedef struct thread_state {
 	frep_status          status;
 	uint32_t             timeout_ms;
+	struct frep_client  *owner;
 	struct thread_state *next_all;
 } thread_state;
 
@@ -124,6 +126,30 @@ single_use(const frep_call_options *opts)
 	return false;
 }
 
+/* The key's destructor: a thread that called the client exits, and its
+ * state leaves the client's list (a program that makes a thread per call
+ * would otherwise grow the list until frep_client_close). A state the
+ * list no longer holds is frep_client_close's to free. */
+static void
+thread_state_release(void *p)
+{
+	thread_state *ts   = p;
+	frep_client  *c    = ts->owner;
+	bool          mine = false;
+	pthread_mutex_lock(&c->mtx);
+	for (thread_state **pp = &c->all_threads; *pp != NULL; pp = &(*pp)->next_all) {
+		if (*pp == ts) {
+			*pp  = ts->next_all;
+			mine = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&c->mtx);
+	if (mine) {
+		free(ts);
+	}
+}
+
 static thread_state *
 thread_state_get(frep_client *c)
 {
@@ -134,6 +160,7 @@ thread_state_get(frep_client *c)
 	if ((ts = calloc(1, sizeof(*ts))) == NULL) {
 		return NULL;
 	}
+	ts->owner = c;
 	pthread_mutex_lock(&c->mtx);
 	ts->next_all   = c->all_threads;
 	c->all_threads = ts;
@@ -349,7 +376,7 @@ frep_client_open(
 	}
 	pthread_mutex_init(&c->mtx, NULL);
 	pthread_mutex_init(&c->dial_mtx, NULL);
-	pthread_key_create(&c->tkey, NULL);
+	pthread_key_create(&c->tkey, thread_state_release);
 	c->timeout_ms     = o.timeout_ms != 0 ? o.timeout_ms : DEFAULT_TIMEOUT_MS;
 	c->wait_for_ready = o.wait_for_ready;
 	if (getrandom(&c->call_id_base, sizeof(c->call_id_base), 0) != sizeof(c->call_id_base)) {
@@ -444,13 +471,17 @@ frep_client_close(frep_client *c)
 		free(cs->idempotent);
 		free(cs);
 	}
+	/* The key goes first: no thread's exit frees a state from now on. */
+	pthread_key_delete(c->tkey);
+	pthread_mutex_lock(&c->mtx);
 	thread_state *ts = c->all_threads;
+	c->all_threads   = NULL;
+	pthread_mutex_unlock(&c->mtx);
 	while (ts != NULL) {
 		thread_state *next = ts->next_all;
 		free(ts);
 		ts = next;
 	}
-	pthread_key_delete(c->tkey);
 	if (c->tls != NULL) {
 		nng_tls_config_free(c->tls);
 	}

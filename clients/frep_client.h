@@ -76,7 +76,10 @@ FREP_CLIENT_API frep_code frep_client_open(
     const char *url, const frep_client_options *opts, frep_client **out, frep_status *st);
 
 /* Closes the client; calls in flight fail with CANCELLED. Services from
- * frep_client_service() are freed with it. NULL is a no-op. */
+ * frep_client_service() are freed with it. NULL is a no-op. Each thread's
+ * own state (frep_client_last_status, frep_client_set_call_timeout) is freed when
+ * that thread exits, or here for the threads still running; a thread that
+ * used the client must not be exiting while this runs. */
 FREP_CLIENT_API void frep_client_close(frep_client *c);
 
 /* A ProtobufCService that calls desc's methods on the server. Owned by the

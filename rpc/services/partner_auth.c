@@ -233,6 +233,27 @@ state_write(partner_auth_replay *r, frep_status *st)
 		return frep_status_set(
 		    st, FREP_UNAVAILABLE, "partner state file %s: %s", r->path, strerror(e));
 	}
+	/* The rename is durable only once its directory is. */
+	char  dir[4096];
+	char *slash;
+	snprintf(dir, sizeof(dir), "%s", r->path);
+	if ((slash = strrchr(dir, '/')) == NULL) {
+		snprintf(dir, sizeof(dir), ".");
+	} else if (slash == dir) {
+		dir[1] = '\0';
+	} else {
+		*slash = '\0';
+	}
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0 || fsync(dfd) != 0) {
+		e = errno;
+		if (dfd >= 0) {
+			close(dfd);
+		}
+		return frep_status_set(st, FREP_UNAVAILABLE,
+		    "partner state file %s: its directory: %s", r->path, strerror(e));
+	}
+	close(dfd);
 	return FREP_OK;
 }
 
@@ -274,7 +295,7 @@ partner_auth_replay_open(const char *path, partner_auth_replay **out, frep_statu
 			} else if (sscanf(line, "forgotten %" SCNd64, &ts) == 1) {
 				r->forgotten_floor = ts;
 				r->forgotten       = ts;
-			} else if (sscanf(line, "until %" SCNd64, &ts) == 1) {
+			} else if (sscanf(line, "until %" SCNd64, &ts) == 1 && ts >= 0) {
 				r->until = ts;
 			} else {
 				fclose(f);
@@ -359,8 +380,12 @@ horizon_of(partner_auth_replay *r, const char *relationship)
 	} else {
 		r->n_horizons++;
 	}
+	/* Newest starts at what gave way in this run: the bound written for a
+	 * relationship that comes back is never below one it had before it
+	 * gave way (a delayed older call must not lower it on disk, letting
+	 * the newer one in again after a restart). */
 	r->horizons[i] =
-	    (horizon){.floor = r->forgotten_floor, .newest = INT64_MIN, .leased = INT64_MIN};
+	    (horizon){.floor = r->forgotten_floor, .newest = r->forgotten, .leased = INT64_MIN};
 	memcpy(r->horizons[i].rel_hex, hex, sizeof(hex));
 	return &r->horizons[i];
 }
@@ -476,7 +501,7 @@ partner_auth_verify(partner_auth_replay *r, const char *secret, const char *meth
 		 * (the start waits that out; see partner_auth_replay_open). */
 		int64_t old_leased = h->leased, old_until = r->until;
 		h->leased = ts + LEASE_MS;
-		r->until  = now + LEASE_MS;
+		r->until  = max64(r->until, now + LEASE_MS);
 		if (state_write(r, st) != FREP_OK) {
 			h->leased = old_leased;
 			r->until  = old_until;
@@ -497,7 +522,13 @@ partner_auth_verify(partner_auth_replay *r, const char *secret, const char *meth
 bool
 partner_auth_refused_before_start(const char *message, int64_t *bound_ms)
 {
-	const char *p = message != NULL ? strstr(message, PARTNER_AUTH_BEFORE_START) : NULL;
+	/* The last occurrence: the relationship's name comes before it in the
+	 * message and could contain the same words. */
+	const char *p = NULL;
+	for (const char *q = message;
+	     q != NULL && (q = strstr(q, PARTNER_AUTH_BEFORE_START)) != NULL; q++) {
+		p = q;
+	}
 	if (p == NULL) {
 		return false;
 	}

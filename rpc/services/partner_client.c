@@ -166,6 +166,26 @@ check_reply_text(const char *url, const char *path, ProtobufCMessage **out, frep
 	    st, FREP_INTERNAL, "partner %s: its %s reply is refused: %s", url, path, cst.message);
 }
 
+/* Whether a call refused as signed before the partner's start may be
+ * signed afresh and sent again: a second signature of the same request is
+ * something an attacker on the link could also deliver (after letting the
+ * first one through and forging the refusal), so only for a method that
+ * changes nothing (idempotency_level NO_SIDE_EFFECTS in partner.proto) or
+ * ApplyScopes, whose every scope names the partner digest it replaces
+ * (a second apply of the same batch is refused as stale). */
+static bool
+resend_safe(const char *method)
+{
+	static const char *const safe[] = {
+	    "GetScopeDigests", "DiffScope", "GetServerSettings", "ApplyScopes", NULL};
+	for (size_t i = 0; safe[i] != NULL; i++) {
+		if (strcmp(method, safe[i]) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
 /* One signed call of path with payload (input packed): the MAC metadata
  * made now, the request id and, for MirrorRelationship, the partner's
  * admin token. */
@@ -268,8 +288,10 @@ partner_call(partner_pool *p, const char *url, const char *relationship, const c
 	frep_code code    = signed_call(c, path, relationship, secret, rid, method, payload, len,
 	       input, m->output, out, limit, p->token_header, st);
 	int64_t   bound   = 0;
-	if (code == FREP_UNAUTHENTICATED &&
-	    partner_auth_refused_before_start(st->message, &bound)) {
+	if (code == FREP_UNAUTHENTICATED && resend_safe(method) &&
+	    partner_auth_refused_before_start(st->message, &bound) &&
+	    bound >= started - PARTNER_AUTH_WINDOW_MS &&
+	    bound <= partner_auth_now_ms() + 2 * PARTNER_AUTH_LEASE_MS) {
 		/* Signed before the partner's restart (or in its last lease) and
 		 * delivered after it: refused before anything was decoded. It
 		 * is signed afresh, once the partner's bound has passed (it

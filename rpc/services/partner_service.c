@@ -350,7 +350,7 @@ partner_diff_scope(Frep__V1__Partner_Service *service, const Frep__V1__ApplyScop
 }
 
 #define APPLY_SCOPES_MAX 10000
-#define TRIM_AFTER_BYTES (4u << 20)
+#define TRIM_AFTER_BYTES (5u << 20) /* a full batch: 4 MiB of configs, its digests, framing */
 
 static void
 partner_apply_scopes(Frep__V1__Partner_Service *service, const Frep__V1__ApplyScopesRequest *in,
