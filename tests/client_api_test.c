@@ -20,7 +20,9 @@
 #include <cmocka.h>
 
 #if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/allocator_interface.h>
+/* libasan's (sanitizer/allocator_interface.h, which Debian does not
+ * always install). */
+size_t __sanitizer_get_current_allocated_bytes(void);
 #endif
 
 #include <nng/nng.h>
