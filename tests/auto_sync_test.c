@@ -144,12 +144,8 @@ pair_up(fixture *f, Frep__V1__AutoSync auto_sync)
 static void
 add_relationship_scope(fixture *f, char *scope_id)
 {
-	Frep__V1__FailoverScopeRequest add = FREP__V1__FAILOVER_SCOPE_REQUEST__INIT;
 	add_scope_on(f->a.c, scope_id);
-	add.name        = "r";
-	add.scope_ids   = &scope_id;
-	add.n_scope_ids = 1;
-	rt_call_ok(f->a.c, "DhcpServer", "AddFailoverScope", &add.base);
+	rt_failover_scope(f->a.c, "AddFailoverScope", "r", &scope_id, 1, false, FREP_OK, NULL);
 }
 
 /* SetFailover of r through c changing the one field named to rel's value;
@@ -1336,13 +1332,8 @@ test_auto_sync_status_shows_scope_only_on_partner(void **state)
 	assert_int_equal(tu_system("cp '%s' '%s.bak'", f->a.db, f->a.db), 0);
 	start_again(f, &f->a, NULL);
 	add_relationship_scope(f, "10.1.2.0");
-	Frep__V1__FailoverScopeRequest join = FREP__V1__FAILOVER_SCOPE_REQUEST__INIT;
-	char                          *s3[] = {"10.1.3.0"};
-	join.name                           = "r";
-	join.scope_ids                      = s3;
-	join.n_scope_ids                    = 1;
-	protobuf_c_message_free_unpacked(
-	    rt_call(f->a.c, "DhcpServer", "AddFailoverScope", &join.base, FREP_OK, NULL), NULL);
+	char *s3[] = {"10.1.3.0"};
+	rt_failover_scope(f->a.c, "AddFailoverScope", "r", s3, 1, false, FREP_OK, NULL);
 	rt_node_stop_clean(&f->a);
 	assert_int_equal(tu_system("cp '%s.bak' '%s' && rm -f '%s-wal' '%s-shm'", f->a.db, f->a.db,
 			     f->a.db, f->a.db),
@@ -1384,9 +1375,7 @@ test_auto_sync_status_shows_scope_only_on_partner(void **state)
 	protobuf_c_message_free_unpacked(&rr->base, NULL);
 	/* Held here outside the relationship, the scope is taken into it
 	 * from here, with force (this server's copy goes to the partner). */
-	join.force = true;
-	protobuf_c_message_free_unpacked(
-	    rt_call(f->a.c, "DhcpServer", "AddFailoverScope", &join.base, FREP_OK, NULL), NULL);
+	rt_failover_scope(f->a.c, "AddFailoverScope", "r", s3, 1, true, FREP_OK, NULL);
 	st = status(f->a.c, true);
 	assert_int_equal(
 	    scope_row(st, "10.1.2.0")->state, FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_IN_SYNC);

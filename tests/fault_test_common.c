@@ -256,6 +256,19 @@ rt_call_ok(frep_client *c, const char *service, const char *method, const Protob
 }
 
 void
+rt_failover_scope(frep_client *c, const char *method, const char *name, char **ids, size_t n,
+    bool force, frep_code expect, frep_status *st_out)
+{
+	Frep__V1__FailoverScopeRequest req = FREP__V1__FAILOVER_SCOPE_REQUEST__INIT;
+	req.name                           = (char *) name;
+	req.scope_ids                      = ids;
+	req.n_scope_ids                    = n;
+	req.force                          = force;
+	protobuf_c_message_free_unpacked(
+	    rt_call(c, "DhcpServer", method, &req.base, expect, st_out), NULL);
+}
+
+void
 rt_add_scope(frep_client *c, const char *id, const char *start, const char *end, bool wide)
 {
 	Frep__V1__Scope s = FREP__V1__SCOPE__INIT;

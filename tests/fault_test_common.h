@@ -76,6 +76,12 @@ int rt_wait_healthy(const char *url, const frep_client_options *opts, unsigned t
 ProtobufCMessage *rt_call(frep_client *c, const char *service, const char *method,
     const ProtobufCMessage *in, frep_code expect, frep_status *st_out);
 
+/* AddFailoverScope or RemoveFailoverScope (method) of scope ids[0..n) in
+ * relationship name, with force; fails the test unless the status is
+ * expect (*st_out gets it when not NULL). */
+void rt_failover_scope(frep_client *c, const char *method, const char *name, char **ids, size_t n,
+    bool force, frep_code expect, frep_status *st_out);
+
 /* rt_call expecting OK, reply freed. */
 void rt_call_ok(
     frep_client *c, const char *service, const char *method, const ProtobufCMessage *in);

@@ -643,6 +643,18 @@ verify_at(partner_auth_replay *r, const char *rel, int64_t ts, char nonce[33], f
 	    r, SECRET, APPLY, rel, sender, ts_text, nonce, mac, payload, sizeof(payload), NULL, st);
 }
 
+/* The replay state kept in path, opened as a start of frepd opens it. */
+static partner_auth_replay *
+replay_open(const char *path)
+{
+	partner_auth_replay *r = NULL;
+	frep_status          st;
+	if (partner_auth_replay_open(path, &r, &st) != FREP_OK) {
+		fail_msg("%s: %s", path, st.message);
+	}
+	return r;
+}
+
 /* Accepts one call each for 300 relationships other-1..other-300, signed
  * at t + i: more than the state file's table holds. */
 static void
@@ -671,16 +683,15 @@ test_hardening_partner_replay_after_restart_beyond_the_horizon_table(void **stat
 	fixture *f = *state;
 	char     path[700];
 	snprintf(path, sizeof(path), "%s/frep.db.partner-state", f->dir);
-	partner_auth_replay *r = NULL;
+	partner_auth_replay *r = replay_open(path);
 	frep_status          st;
-	assert_int_equal(partner_auth_replay_open(path, &r, &st), FREP_OK);
-	int64_t t0           = partner_auth_now_ms();
-	char    captured[33] = "";
-	char    fresh[33]    = "";
+	int64_t              t0           = partner_auth_now_ms();
+	char                 captured[33] = "";
+	char                 fresh[33]    = "";
 	assert_int_equal(verify_at(r, "rel0", t0, captured, &st), FREP_OK);
 	verify_300_others(r, t0);
 	partner_auth_replay_free(r);
-	assert_int_equal(partner_auth_replay_open(path, &r, &st), FREP_OK);
+	r              = replay_open(path);
 	frep_code code = verify_at(r, "rel0", t0, captured, &st);
 	print_message(
 	    "rel0's call replayed after the restart: %s %s\n", frep_code_name(code), st.message);
@@ -697,12 +708,12 @@ test_hardening_partner_replay_after_restart_beyond_the_horizon_table(void **stat
 	 * at the start; before, a relationship that came back in the same run
 	 * started from the floor loaded at start, below its own). */
 	snprintf(path, sizeof(path), "%s/second.partner-state", f->dir);
-	assert_int_equal(partner_auth_replay_open(path, &r, &st), FREP_OK);
+	r                = replay_open(path);
 	int64_t t1       = partner_auth_now_ms();
 	char    late[33] = "";
 	assert_int_equal(verify_at(r, "late", t1, late, &st), FREP_OK);
 	partner_auth_replay_free(r);
-	assert_int_equal(partner_auth_replay_open(path, &r, &st), FREP_OK);
+	r          = replay_open(path);
 	int64_t t2 = partner_auth_now_ms(); /* signed after the start */
 	verify_300_others(r, t2);
 	code = verify_at(r, "late", t1, late, &st);
@@ -716,14 +727,14 @@ test_hardening_partner_replay_after_restart_beyond_the_horizon_table(void **stat
 	 * round: "back" accepted at t3, pushed out, then a call signed 5 s
 	 * earlier accepted; after the restart the t3 call was accepted). */
 	snprintf(path, sizeof(path), "%s/third.partner-state", f->dir);
-	assert_int_equal(partner_auth_replay_open(path, &r, &st), FREP_OK);
+	r                 = replay_open(path);
 	int64_t t3        = partner_auth_now_ms();
 	char    newer[33] = "", older[33] = "";
 	assert_int_equal(verify_at(r, "back", t3, newer, &st), FREP_OK);
 	verify_300_others(r, t3);
 	assert_int_equal(verify_at(r, "back", t3 - 5000, older, &st), FREP_OK);
 	partner_auth_replay_free(r);
-	assert_int_equal(partner_auth_replay_open(path, &r, &st), FREP_OK);
+	r    = replay_open(path);
 	code = verify_at(r, "back", t3, newer, &st);
 	print_message("back's newer call replayed after the restart: %s\n", frep_code_name(code));
 	assert_int_equal(code, FREP_UNAUTHENTICATED);
@@ -756,11 +767,10 @@ test_hardening_partner_replay_horizon_leased(void **state)
 	fixture *f = *state;
 	char     path[700];
 	snprintf(path, sizeof(path), "%s/leased.partner-state", f->dir);
-	partner_auth_replay *r = NULL;
+	partner_auth_replay *r = replay_open(path);
 	frep_status          st;
-	assert_int_equal(partner_auth_replay_open(path, &r, &st), FREP_OK);
-	int64_t t0 = partner_auth_now_ms();
-	char    nonces[40][33];
+	int64_t              t0 = partner_auth_now_ms();
+	char                 nonces[40][33];
 	memset(nonces, 0, sizeof(nonces));
 	ino_t before = state_inode(path);
 	assert_int_equal(verify_at(r, "rel1", t0, nonces[0], &st), FREP_OK);
@@ -787,7 +797,7 @@ test_hardening_partner_replay_horizon_leased(void **state)
 	assert_true(state_inode(path) != written);
 	partner_auth_replay_free(r);
 
-	assert_int_equal(partner_auth_replay_open(path, &r, &st), FREP_OK);
+	r = replay_open(path);
 	for (int i = 0; i < 30; i++) {
 		assert_int_equal(
 		    verify_at(r, "rel1", t0 + i, nonces[i], &st), FREP_UNAUTHENTICATED);

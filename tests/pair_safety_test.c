@@ -232,14 +232,8 @@ test_pair_scope_add_refuses_the_partners_scope(void **state)
 	rt_add_scope(f->a.c, "10.2.0.0", "10.2.0.10", "10.2.0.250", false);
 	rt_digest(f->b.c, "10.2.0.0", before);
 
-	Frep__V1__FailoverScopeRequest req   = FREP__V1__FAILOVER_SCOPE_REQUEST__INIT;
-	char                          *ids[] = {"10.2.0.0"};
-	req.name                             = "r";
-	req.scope_ids                        = ids;
-	req.n_scope_ids                      = 1;
-	protobuf_c_message_free_unpacked(
-	    rt_call(f->a.c, "DhcpServer", "AddFailoverScope", &req.base, FREP_ALREADY_EXISTS, &st),
-	    NULL);
+	char *ids[] = {"10.2.0.0"};
+	rt_failover_scope(f->a.c, "AddFailoverScope", "r", ids, 1, false, FREP_ALREADY_EXISTS, &st);
 	assert_non_null(strstr(st.message, "10.2.0.0"));
 	assert_non_null(strstr(st.message, "force"));
 	rt_digest(f->b.c, "10.2.0.0", after);
@@ -253,8 +247,7 @@ test_pair_scope_add_refuses_the_partners_scope(void **state)
 	protobuf_c_message_free_unpacked(&rel->base, NULL);
 
 	/* With force the partner's scope is taken over. */
-	req.force = true;
-	rt_call_ok(f->a.c, "DhcpServer", "AddFailoverScope", &req.base);
+	rt_failover_scope(f->a.c, "AddFailoverScope", "r", ids, 1, true, FREP_OK, NULL);
 	rt_digest(f->a.c, "10.2.0.0", mine);
 	rt_digest(f->b.c, "10.2.0.0", after);
 	assert_string_equal(mine, after);

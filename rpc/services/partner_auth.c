@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <libgen.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,6 +13,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/supplemental/util/platform.h>
 
 #include "sha256.h"
 
@@ -234,17 +238,9 @@ state_write(partner_auth_replay *r, frep_status *st)
 		    st, FREP_UNAVAILABLE, "partner state file %s: %s", r->path, strerror(e));
 	}
 	/* The rename is durable only once its directory is. */
-	char  dir[4096];
-	char *slash;
+	char dir[4096];
 	snprintf(dir, sizeof(dir), "%s", r->path);
-	if ((slash = strrchr(dir, '/')) == NULL) {
-		snprintf(dir, sizeof(dir), ".");
-	} else if (slash == dir) {
-		dir[1] = '\0';
-	} else {
-		*slash = '\0';
-	}
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || fsync(dfd) != 0) {
 		e = errno;
 		if (dfd >= 0) {
@@ -326,12 +322,7 @@ partner_auth_replay_open(const char *path, partner_auth_replay **out, frep_statu
 	 * back. */
 	int64_t wait = r->until == INT64_MIN ? 0 : r->until - partner_auth_now_ms();
 	if (wait > 0) {
-		struct timespec d = {.tv_sec = 0, .tv_nsec = 0};
-		wait              = (wait > LEASE_MS ? LEASE_MS : wait) + 10;
-		d.tv_sec          = wait / 1000;
-		d.tv_nsec         = (wait % 1000) * 1000000;
-		while (nanosleep(&d, &d) != 0 && errno == EINTR) {
-		}
+		nng_msleep((nng_duration) ((wait > LEASE_MS ? LEASE_MS : wait) + 10));
 	}
 	*out = r;
 	return FREP_OK;

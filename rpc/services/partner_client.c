@@ -1,13 +1,14 @@
 #include "partner_client.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include <nng/nng.h>
+#include <nng/supplemental/util/platform.h>
 
 #include "frep/v1/partner.pb-c.h"
 #include "frep_client.h"
@@ -316,10 +317,7 @@ partner_call(partner_pool *p, const char *url, const char *relationship, const c
 							     "signed afresh and sent again",
 					  });
 			if (wait > 0) {
-				struct timespec d = {
-				    .tv_sec = wait / 1000, .tv_nsec = (wait % 1000) * 1000000};
-				while (nanosleep(&d, &d) != 0 && errno == EINTR) {
-				}
+				nng_msleep((nng_duration) wait);
 			}
 			code = signed_call(c, path, relationship, secret, rid, method, payload, len,
 			    input, m->output, out, (uint32_t) left, p->token_header, st);

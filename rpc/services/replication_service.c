@@ -465,7 +465,7 @@ batch_add(replication *r, reply *rp, const relctx *c, batch_pipe *p, engine_scop
 {
 	frep_status            st;
 	Frep__V1__ScopeConfig *cfg = NULL;
-	batch                 *b   = p->cur;
+	batch                 *b   = NULL;
 	for (int pass = 0; pass < 2; pass++) {
 		b   = p->cur;
 		cfg = NULL;
@@ -614,7 +614,7 @@ replicate_into(replication *r, reply *rp, const relctx *c, const uint32_t *ids, 
 
 	/* Scopes whose partner digest moved between the digest call and the
 	 * apply: once more, from fresh digests. */
-	if (retry.n > 0 && !retry.retried) {
+	if (retry.n > 0) { /* none are kept on a retry pass */
 		char **rtexts = convert_arena_alloc(&rp->a, (retry.n + 1) * sizeof(char *), &st);
 		for (size_t k = 0; rtexts != NULL && k < retry.n; k++) {
 			rtexts[k] = retry.results[k]->scope_id;
