@@ -28,6 +28,15 @@
  * only larger requests need the server's own limit. */
 #define SAFE_REQUEST_BYTES (64u * 1024u)
 #define MAX_SERVICES       16
+#define MAX_LIVE_PIPES     8
+/* Keepalive, as gRPC's GRPC_ARG_KEEPALIVE_TIME_MS and _TIMEOUT_MS, but only
+ * while a call waits for its reply: after KEEPALIVE_TIME_MS with no reply
+ * on any call, the client pings the server over the connection
+ * (Introspection/GetServerInfo, answered on the server's I/O thread); with
+ * no answer within KEEPALIVE_TIMEOUT_MS the connection is closed. */
+#define KEEPALIVE_TIME_MS    5000
+#define KEEPALIVE_TIMEOUT_MS 10000
+#define KEEPALIVE_METHOD     "/frep.rpc.v1.Introspection/GetServerInfo"
 
 typedef struct client_service {
 	ProtobufCService base;
@@ -45,11 +54,17 @@ typedef struct inflight {
 	struct inflight *next;
 } inflight;
 
-/* A reusable context and its aio. */
+/* A reusable context and its aio. The aio's callback sets done, so that a
+ * call can wait for its reply in slices (slot_wait_for) without a timeout
+ * on the aio, which would abort the request (nng's req0 cancels a request
+ * whose receive ends). */
 typedef struct slot {
-	nng_ctx      ctx;
-	nng_aio     *aio;
-	struct slot *next;
+	nng_ctx         ctx;
+	nng_aio        *aio;
+	pthread_mutex_t mtx;
+	pthread_cond_t  cv; /* CLOCK_MONOTONIC */
+	bool            done;
+	struct slot    *next;
 } slot;
 
 /* Per-thread state: last status and call timeout. Freed when its thread
@@ -76,7 +91,13 @@ struct frep_client {
 	pthread_mutex_t dial_mtx;
 	slot           *free_slots;
 	inflight       *inflight;
-	unsigned        pipes; /* connected pipes */
+	unsigned        pipes;                /* connected pipes */
+	nng_pipe        live[MAX_LIVE_PIPES]; /* up to 8 of them, for keepalive */
+	size_t          n_live;
+	/* Keepalive (see keepalive): one ping at a time; when a reply last
+	 * arrived on any call. */
+	bool     pinging;
+	nng_time answered;
 	/* when the dialer was created or re-created, or lost its last
 	 * connection: a redial waits a whole slice from then */
 	nng_time redialed;
@@ -93,6 +114,8 @@ struct frep_client {
 	uint64_t              call_id_base;
 	atomic_uint_least64_t call_seq;
 };
+
+static void slot_free(slot *s);
 
 /* --- helpers -------------------------------------------------------------- */
 
@@ -230,13 +253,21 @@ map_nng(frep_client *c, int rv, const char *phase, const char *path, uint32_t ti
 static void
 pipe_event(nng_pipe p, nng_pipe_ev ev, void *arg)
 {
-	(void) p;
 	frep_client *c = arg;
 	pthread_mutex_lock(&c->mtx);
 	if (ev == NNG_PIPE_EV_ADD_POST) {
+		if (c->n_live < MAX_LIVE_PIPES) {
+			c->live[c->n_live++] = p;
+		}
 		c->pipes++;
 		c->ever_connected = true;
 	} else if (ev == NNG_PIPE_EV_REM_POST) {
+		for (size_t i = 0; i < c->n_live; i++) {
+			if (nng_pipe_id(c->live[i]) == nng_pipe_id(p)) {
+				c->live[i] = c->live[--c->n_live];
+				break;
+			}
+		}
 		if (c->pipes > 0) {
 			c->pipes--;
 		}
@@ -455,8 +486,7 @@ frep_client_close(frep_client *c)
 	slot *s = c->free_slots;
 	while (s != NULL) {
 		slot *next = s->next;
-		nng_aio_free(s->aio);
-		free(s);
+		slot_free(s);
 		s = next;
 	}
 	if (nng_socket_id(c->sock) > 0) {
@@ -630,6 +660,20 @@ fail_fast(
 	return false;
 }
 
+/* True if the dialer has counted a failed attempt since *seen (which is
+ * then updated): it is still redialing by itself. */
+static bool
+dialer_moved(frep_client *c, dial_errors *seen)
+{
+	dial_errors now;
+	dial_errors_get(c, &now);
+	bool moved = now.dialer_id == seen->dialer_id &&
+		     (now.refused != seen->refused || now.other != seen->other ||
+			 now.failed != seen->failed);
+	*seen = now;
+	return moved;
+}
+
 /* nng 1.5.2's dialer can stop redialing for good when its peer vanishes in
  * the middle of the SP handshake (the same family as nanomsg/nng#1518): a
  * server SIGKILLed while clients reconnect. With no connection for a whole
@@ -671,6 +715,56 @@ redial(frep_client *c)
 	redial_after(c, SEND_SLICE_MS);
 }
 
+static void
+slot_done(void *arg)
+{
+	slot *s = arg;
+	pthread_mutex_lock(&s->mtx);
+	s->done = true;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mtx);
+}
+
+/* Before an operation is started on s->aio. */
+static void
+slot_arm(slot *s)
+{
+	pthread_mutex_lock(&s->mtx);
+	s->done = false;
+	pthread_mutex_unlock(&s->mtx);
+}
+
+/* Waits up to ms for s->aio's operation; true once it has ended (its
+ * callback has run, or is about to return: nng_aio_wait then). */
+static bool
+slot_wait_for(slot *s, nng_duration ms)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long) (ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&s->mtx);
+	while (!s->done && pthread_cond_timedwait(&s->cv, &s->mtx, &until) != ETIMEDOUT) {
+	}
+	bool done = s->done;
+	pthread_mutex_unlock(&s->mtx);
+	return done;
+}
+
+/* Frees s (its aio first: nng_aio_free waits for a callback in progress). */
+static void
+slot_free(slot *s)
+{
+	nng_aio_free(s->aio);
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->mtx);
+	free(s);
+}
+
 static slot *
 slot_get(frep_client *c, frep_status *st)
 {
@@ -688,14 +782,21 @@ slot_get(frep_client *c, frep_status *st)
 		frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
 		return NULL;
 	}
-	if ((rv = nng_aio_alloc(&s->aio, NULL, NULL)) != 0) {
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&s->mtx, NULL);
+	if ((rv = nng_aio_alloc(&s->aio, slot_done, s)) != 0) {
+		pthread_cond_destroy(&s->cv);
+		pthread_mutex_destroy(&s->mtx);
 		free(s);
 		frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "aio: %s", nng_strerror(rv));
 		return NULL;
 	}
 	if ((rv = nng_ctx_open(&s->ctx, c->sock)) != 0) {
-		nng_aio_free(s->aio);
-		free(s);
+		slot_free(s);
 		frep_status_set(st, rv == NNG_ECLOSED ? FREP_CANCELLED : FREP_INTERNAL,
 		    "context: %s", nng_strerror(rv));
 		return NULL;
@@ -712,10 +813,14 @@ slot_put(frep_client *c, slot *s)
 	pthread_mutex_unlock(&c->mtx);
 }
 
+/* answered: f's reply arrived (the connection is alive: see keepalive). */
 static void
-inflight_remove(frep_client *c, inflight *f)
+inflight_remove(frep_client *c, inflight *f, bool answered)
 {
 	pthread_mutex_lock(&c->mtx);
+	if (answered) {
+		c->answered = nng_clock();
+	}
 	for (inflight **pp = &c->inflight; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == f) {
 			*pp = f->next;
@@ -723,6 +828,101 @@ inflight_remove(frep_client *c, inflight *f)
 		}
 	}
 	pthread_mutex_unlock(&c->mtx);
+}
+
+static uint64_t
+next_call_id(frep_client *c)
+{
+	uint64_t id = c->call_id_base | (uint32_t) (atomic_fetch_add(&c->call_seq, 1) + 1);
+	return id != 0 ? id : 1;
+}
+
+/* One keepalive ping: KEEPALIVE_METHOD over the socket, whose only
+ * connection is normally the one a waiting call was sent on. 0: answered
+ * (any status); NNG_ETIMEDOUT: sent, and no answer within
+ * KEEPALIVE_TIMEOUT_MS; anything else (not sent: no connection, or one too
+ * busy writing to take it) says nothing of the connection. */
+static int
+ping(frep_client *c)
+{
+	frep_status         st;
+	nng_msg            *msg = NULL;
+	frep_request_fields f   = {.method = KEEPALIVE_METHOD};
+	f.timeout_ms            = KEEPALIVE_TIMEOUT_MS;
+	f.call_id               = next_call_id(c);
+	slot *s                 = slot_get(c, &st);
+	if (s == NULL) {
+		return NNG_ENOMEM;
+	}
+	size_t len = frep_envelope_request_size(&f);
+	int    rv  = nng_msg_alloc(&msg, len);
+	if (rv != 0) {
+		slot_put(c, s);
+		return rv;
+	}
+	frep_envelope_request_pack(&f, nng_msg_body(msg));
+	nng_time start = nng_clock();
+	slot_arm(s);
+	nng_aio_set_timeout(s->aio, KEEPALIVE_TIMEOUT_MS);
+	nng_aio_set_msg(s->aio, msg);
+	nng_ctx_send(s->ctx, s->aio);
+	nng_aio_wait(s->aio);
+	if ((rv = nng_aio_result(s->aio)) != 0) {
+		nng_msg_free(nng_aio_get_msg(s->aio));
+		nng_aio_set_msg(s->aio, NULL);
+		slot_put(c, s);
+		return rv == NNG_ETIMEDOUT ? NNG_EBUSY : rv;
+	}
+	nng_duration left = (nng_duration) (KEEPALIVE_TIMEOUT_MS - (nng_clock() - start));
+	slot_arm(s);
+	nng_aio_set_timeout(s->aio, left > 0 ? left : 1);
+	nng_ctx_recv(s->ctx, s->aio);
+	nng_aio_wait(s->aio);
+	if ((rv = nng_aio_result(s->aio)) == 0) {
+		nng_msg_free(nng_aio_get_msg(s->aio));
+		nng_aio_set_msg(s->aio, NULL);
+	}
+	slot_put(c, s);
+	return rv;
+}
+
+/* A call has waited KEEPALIVE_TIME_MS for its reply. Unless a reply came
+ * on any call within that time, or another thread pings already, the
+ * server is pinged; with no answer, every connection is closed: a call
+ * that only reads is then sent again on the next one (call_raw), any other
+ * fails UNAVAILABLE ("may or may not have run"). What this catches: a
+ * connection whose server side never reads it (nng 1.5.2 can complete a
+ * handshake on an ipc:// listener and strand the connection, #1518's
+ * family; a server frozen or gone without a reset). A server that is
+ * merely slow answers the ping from its I/O thread, and the call waits on
+ * until its deadline. */
+static void
+keepalive(frep_client *c)
+{
+	pthread_mutex_lock(&c->mtx);
+	if (c->pinging || c->closing || c->pipes == 0 ||
+	    nng_clock() - c->answered < KEEPALIVE_TIME_MS) {
+		pthread_mutex_unlock(&c->mtx);
+		return;
+	}
+	c->pinging = true;
+	pthread_mutex_unlock(&c->mtx);
+	int      rv = ping(c);
+	nng_pipe dead[MAX_LIVE_PIPES];
+	size_t   n_dead = 0;
+	pthread_mutex_lock(&c->mtx);
+	c->pinging = false;
+	if (rv == 0) {
+		c->answered = nng_clock();
+	} else if (rv == NNG_ETIMEDOUT) {
+		n_dead = c->n_live;
+		memcpy(dead, c->live, n_dead * sizeof(dead[0]));
+	}
+	pthread_mutex_unlock(&c->mtx);
+	/* Closed without c->mtx: the removal callback takes it. */
+	for (size_t i = 0; i < n_dead; i++) {
+		nng_pipe_close(dead[i]);
+	}
 }
 
 static uint32_t
@@ -862,11 +1062,8 @@ call_once(frep_client *c, const char *path, bool idempotent, const ProtobufCMess
 	    .timeout_ms = timeout_ms,
 	    .metadata   = md,
 	    .n_metadata = n_md,
-	    .call_id    = c->call_id_base | (uint32_t) (atomic_fetch_add(&c->call_seq, 1) + 1),
+	    .call_id    = next_call_id(c),
 	};
-	if (f.call_id == 0) {
-		f.call_id = 1;
-	}
 	size_t len = frep_envelope_request_size(&f);
 	if (check_size && len > SAFE_REQUEST_BYTES) {
 		size_t max = frep_client_server_max_message_bytes(c, st);
@@ -901,6 +1098,7 @@ call_once(frep_client *c, const char *path, bool idempotent, const ProtobufCMess
 	bool        kicked = false;
 	dial_errors base;
 	dial_errors_get(c, &base);
+	dial_errors seen = base;
 	/* The send waits for a connection. It is made in slices: when a slice
 	 * ends with no connection at all, the dialer is re-created (see
 	 * redial) and the same message is sent again, until the deadline.
@@ -934,16 +1132,23 @@ call_once(frep_client *c, const char *path, bool idempotent, const ProtobufCMess
 		}
 		if (!wait && fail_fast(c, &base, path, nng_clock() - start, st)) {
 			nng_msg_free(msg);
-			inflight_remove(c, &fl);
+			inflight_remove(c, &fl, false);
 			code = st->code;
 			goto done;
+		}
+		if (wait && dialer_moved(c, &seen)) {
+			/* The dialer still tries (a refusal since the last slice:
+			 * the server is not up yet). It is left alone: it may be
+			 * in the middle of a handshake with a server that has just
+			 * come up, and closing it then is #1518's trigger. */
+			continue;
 		}
 		redial(c);
 	}
 	if (rv != 0) {
 		nng_msg_free(nng_aio_get_msg(s->aio));
 		nng_aio_set_msg(s->aio, NULL);
-		inflight_remove(c, &fl);
+		inflight_remove(c, &fl, false);
 		code       = map_nng(c, rv, "sending to", path, timeout_ms, false, st);
 		*conn_lost = rv == NNG_ECONNRESET || rv == NNG_ECONNSHUT || rv == NNG_ECONNABORTED;
 		goto done;
@@ -952,12 +1157,20 @@ call_once(frep_client *c, const char *path, bool idempotent, const ProtobufCMess
 	fl.sent = true;
 	pthread_mutex_unlock(&c->mtx);
 
+	/* The reply is waited for in slices: after each KEEPALIVE_TIME_MS
+	 * without it, keepalive() checks that the connection is alive. (The
+	 * deadline is the aio's own timeout: ending the receive ends the
+	 * request.) */
 	nng_time now = nng_clock();
+	slot_arm(s);
 	nng_aio_set_timeout(s->aio, now >= deadline ? 1 : (nng_duration) (deadline - now));
 	nng_ctx_recv(s->ctx, s->aio);
+	while (!slot_wait_for(s, KEEPALIVE_TIME_MS)) {
+		keepalive(c);
+	}
 	nng_aio_wait(s->aio);
 	rv = nng_aio_result(s->aio);
-	inflight_remove(c, &fl);
+	inflight_remove(c, &fl, rv == 0);
 	if (rv != 0) {
 		code       = map_nng(c, rv, "waiting for", path, timeout_ms, fl.lost, st);
 		*conn_lost = fl.lost || rv == NNG_ECONNRESET || rv == NNG_ECONNSHUT ||

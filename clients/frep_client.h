@@ -20,6 +20,11 @@
  * call in flight when its connection drops fails with UNAVAILABLE, because
  * it may or may not have run. Every call carries a fresh call id, so a
  * server that sees one twice answers from its cache instead of running it.
+ *
+ * Keepalive: a call that has waited 5 s for its reply (none having come on
+ * any call meanwhile) makes the client ping the server over its connection;
+ * with no answer within 10 s the connection is closed and its calls end as
+ * for a dropped connection (docs/PROTOCOL.md §9).
  */
 #ifndef FREP_CLIENTS_FREP_CLIENT_H
 #define FREP_CLIENTS_FREP_CLIENT_H

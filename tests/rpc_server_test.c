@@ -17,6 +17,9 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/util/platform.h>
 #include <pthread.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "echo_service.h"
 #include "frep/v1/health.pb-c.h"
@@ -26,6 +29,7 @@
 #include "frep/v1/replication.pb-c.h"
 #include "health.h"
 #include "payload_check.h"
+#include "metrics.h"
 #include "rpc_server.h"
 #include "testutil.h"
 
@@ -745,6 +749,204 @@ test_rpc_dropped_connection_does_not_rerun_call(void **state)
 	assert_int_equal(echo_service_sleep_calls(f->echo), 0);
 }
 
+/* --- keepalive ----------------------------------------------------------- */
+
+/* A fake server on an ipc:// path that completes the SP handshake as a rep0
+ * peer and then never answers (what nng 1.5.2's ipc listener does to a
+ * connection it strands, #1518's family). */
+typedef struct stranding {
+	int             lfd; /* listening */
+	int             cfd; /* the accepted connection, -1 before */
+	pthread_mutex_t mtx;
+	pthread_cond_t  cv;
+	int             frames; /* request frames read */
+	bool            eof;    /* the client closed the connection */
+} stranding;
+
+static bool
+read_full(int fd, void *buf, size_t n)
+{
+	for (size_t got = 0; got < n;) {
+		ssize_t r = read(fd, (char *) buf + got, n - got);
+		if (r <= 0) {
+			return false;
+		}
+		got += (size_t) r;
+	}
+	return true;
+}
+
+static void *
+stranding_main(void *arg)
+{
+	stranding *sd = arg;
+	int        fd = accept(sd->lfd, NULL, NULL);
+	uint8_t    head[8];
+	pthread_mutex_lock(&sd->mtx);
+	sd->cfd = fd;
+	pthread_mutex_unlock(&sd->mtx);
+	/* nng's ipc handshake: 0 'S' 'P' 0, the protocol (rep0: 0x31), 0 0. */
+	const uint8_t rep0[8] = {0, 'S', 'P', 0, 0x00, 0x31, 0, 0};
+	if (fd >= 0 && read_full(fd, head, sizeof(head)) &&
+	    write(fd, rep0, sizeof(rep0)) == (ssize_t) sizeof(rep0)) {
+		/* Each message: type 1, a 64-bit big-endian length, the body. */
+		uint8_t frame[9];
+		while (read_full(fd, frame, sizeof(frame))) {
+			uint64_t len = 0;
+			for (int i = 1; i < 9; i++) {
+				len = len << 8 | frame[i];
+			}
+			char   skip[4096];
+			size_t left = (size_t) len;
+			bool   ok   = true;
+			while (ok && left > 0) {
+				size_t k = left < sizeof(skip) ? left : sizeof(skip);
+				ok       = read_full(fd, skip, k);
+				left -= k;
+			}
+			if (!ok) {
+				break;
+			}
+			pthread_mutex_lock(&sd->mtx);
+			sd->frames++;
+			pthread_cond_broadcast(&sd->cv);
+			pthread_mutex_unlock(&sd->mtx);
+		}
+	}
+	pthread_mutex_lock(&sd->mtx);
+	sd->eof = true;
+	pthread_cond_broadcast(&sd->cv);
+	pthread_mutex_unlock(&sd->mtx);
+	return NULL;
+}
+
+typedef struct caller {
+	frep_client *c;
+	const char  *method;
+	frep_code    code;
+	frep_status  st;
+} caller;
+
+static void *
+caller_main(void *arg)
+{
+	caller                     *k   = arg;
+	Frep__Test__V1__EchoRequest req = FREP__TEST__V1__ECHO_REQUEST__INIT;
+	ProtobufCMessage           *out = NULL;
+	frep_call_options           co  = {.timeout_ms = 60000, .wait_for_ready = true};
+	k->code                         = frep_client_call(k->c, k->method, &req.base,
+            strstr(k->method, "GetCounts") != NULL ? &frep__test__v1__counts_response__descriptor
+									   : &frep__test__v1__echo_response__descriptor,
+				    &out, &co, &k->st);
+	protobuf_c_message_free_unpacked(out, NULL);
+	return NULL;
+}
+
+/* A connection the server side never reads: before, both calls waited for
+ * their whole 60 s deadline (DEADLINE_EXCEEDED) and the client kept the
+ * connection. Now the client pings it after 5 s without a reply, closes it
+ * when the ping goes unanswered too, and the read-only call is answered by
+ * the real server that now listens there; the other call fails UNAVAILABLE
+ * ("may or may not have run") and never reached a server. */
+static void
+test_rpc_client_keepalive_closes_a_stranded_connection(void **state)
+{
+	fixture           *f = *state;
+	stranding          sd;
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	memset(&sd, 0, sizeof(sd));
+	sd.cfd = -1;
+	pthread_mutex_init(&sd.mtx, NULL);
+	pthread_cond_init(&sd.cv, NULL);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/rpc.sock", f->dir);
+	snprintf(f->url, sizeof(f->url), "ipc://%s", sa.sun_path);
+	sd.lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(sd.lfd >= 0);
+	assert_int_equal(bind(sd.lfd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+	assert_int_equal(listen(sd.lfd, 4), 0);
+	pthread_t fake;
+	pthread_create(&fake, NULL, stranding_main, &sd);
+	client_up(f, NULL);
+
+	caller    reader = {.c = f->client, .method = "/frep.test.v1.Echo/GetCounts"};
+	caller    writer = {.c = f->client, .method = "/frep.test.v1.Echo/Echo"};
+	pthread_t tr, tw;
+	pthread_create(&tr, NULL, caller_main, &reader);
+	pthread_create(&tw, NULL, caller_main, &writer);
+	/* Both requests are on the stranded connection; then the fake stops
+	 * listening and the real server takes the path. */
+	pthread_mutex_lock(&sd.mtx);
+	while (sd.frames < 2 && !sd.eof) {
+		pthread_cond_wait(&sd.cv, &sd.mtx);
+	}
+	pthread_mutex_unlock(&sd.mtx);
+	close(sd.lfd);
+	unlink(sa.sun_path);
+	char url[600];
+	snprintf(url, sizeof(url), "%s", f->url);
+	server_config cfg = {.workers = 2, .url = url};
+	server_up(f, &cfg);
+
+	pthread_join(tr, NULL);
+	pthread_join(tw, NULL);
+	/* The client closes the connection (the fake reads its end) soon
+	 * after the ping went unanswered; the wait is bounded. */
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 10;
+	pthread_mutex_lock(&sd.mtx);
+	while (!sd.eof && pthread_cond_timedwait(&sd.cv, &sd.mtx, &until) == 0) {
+	}
+	bool closed = sd.eof;
+	pthread_mutex_unlock(&sd.mtx);
+	shutdown(sd.cfd, SHUT_RDWR); /* ends the fake in any case */
+	pthread_join(fake, NULL);
+	close(sd.cfd);
+	print_message("read-only call: %s: %s\nother call: %s: %s\nframes on the stranded "
+		      "connection: %d; closed by the client: %s\n",
+	    frep_code_name(reader.code), reader.st.message, frep_code_name(writer.code),
+	    writer.st.message, sd.frames, closed ? "yes" : "no");
+	assert_int_equal(reader.code, FREP_OK);
+	assert_int_equal(writer.code, FREP_UNAVAILABLE);
+	assert_non_null(strstr(writer.st.message, "may or may not have run"));
+	assert_true(closed);
+	assert_true(sd.frames >= 3); /* the two calls and a ping */
+	assert_int_equal(echo_service_echo_calls(f->echo), 0);
+	/* The client works on: the other call, sent again by its caller. */
+	caller again = {.c = f->client, .method = "/frep.test.v1.Echo/Echo"};
+	caller_main(&again);
+	assert_int_equal(again.code, FREP_OK);
+	assert_int_equal(echo_service_echo_calls(f->echo), 1);
+	pthread_mutex_destroy(&sd.mtx);
+	pthread_cond_destroy(&sd.cv);
+}
+
+/* A call slower than the keepalive time on a live server is not cut: the
+ * server answers the ping (from its I/O thread, its workers busy) and the
+ * call, which is not read-only, completes once. */
+static void
+test_rpc_client_keepalive_spares_a_slow_server(void **state)
+{
+	fixture *f = *state;
+	/* tcp://: an ipc:// listener's watchdog would call GetServerInfo too. */
+	server_config cfg = {.workers = 1, .url = "tcp://127.0.0.1:0"};
+	server_up(f, &cfg);
+	client_up(f, NULL);
+	sleeper sl = {.c = f->client, .ms = 6500}; /* the keepalive time is 5 s */
+	sleeper_main(&sl);
+	if (sl.code != FREP_OK) {
+		fail_msg("Sleep: %s: %s", frep_code_name(sl.code), sl.st.message);
+	}
+	assert_int_equal(echo_service_sleep_calls(f->echo), 1);
+	/* The ping reached the server and was answered. */
+	size_t len  = 0;
+	char  *text = rpc_metrics_render(rpc_server_metrics(f->server), &len);
+	assert_non_null(text);
+	assert_non_null(strstr(text, "frep_rpc_calls_total{method=\"/frep.rpc.v1.Introspection/"
+				     "GetServerInfo\",code=\"OK\"} 1\n"));
+	free(text);
+}
+
 /* The same call id twice runs once; the repeat gets the first reply. */
 static void
 test_rpc_repeated_call_id_answered_from_cache(void **state)
@@ -884,6 +1086,10 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_rpc_reply_in_request_buffer_any_size, setup, teardown),
 	    cmocka_unit_test(test_rpc_decode_arena_same_budget_bounded),
+	    cmocka_unit_test_setup_teardown(
+		test_rpc_client_keepalive_closes_a_stranded_connection, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_rpc_client_keepalive_spares_a_slow_server, setup, teardown),
 	};
 	int rc = cmocka_run_group_tests_name("rpc_server", tests, NULL, NULL);
 	nng_fini();
