@@ -36,6 +36,7 @@
  * no answer within KEEPALIVE_TIMEOUT_MS the connection is closed. */
 #define KEEPALIVE_TIME_MS    5000
 #define KEEPALIVE_TIMEOUT_MS 10000
+#define KEEPALIVE_TICK_MS    1000 /* how often waiting calls are looked at */
 #define KEEPALIVE_METHOD     "/frep.rpc.v1.Introspection/GetServerInfo"
 
 typedef struct client_service {
@@ -51,20 +52,15 @@ typedef struct inflight {
 	bool             idempotent;
 	bool             sent;
 	bool             lost;
+	nng_time         sent_at; /* when sent (keepalive_main) */
 	struct inflight *next;
 } inflight;
 
-/* A reusable context and its aio. The aio's callback sets done, so that a
- * call can wait for its reply in slices (slot_wait_for) without a timeout
- * on the aio, which would abort the request (nng's req0 cancels a request
- * whose receive ends). */
+/* A reusable context and its aio. */
 typedef struct slot {
-	nng_ctx         ctx;
-	nng_aio        *aio;
-	pthread_mutex_t mtx;
-	pthread_cond_t  cv; /* CLOCK_MONOTONIC */
-	bool            done;
-	struct slot    *next;
+	nng_ctx      ctx;
+	nng_aio     *aio;
+	struct slot *next;
 } slot;
 
 /* Per-thread state: last status and call timeout. Freed when its thread
@@ -94,10 +90,15 @@ struct frep_client {
 	unsigned        pipes;                /* connected pipes */
 	nng_pipe        live[MAX_LIVE_PIPES]; /* up to 8 of them, for keepalive */
 	size_t          n_live;
-	/* Keepalive (see keepalive): one ping at a time; when a reply last
-	 * arrived on any call. */
-	bool     pinging;
-	nng_time answered;
+	/* Keepalive (keepalive_main): its thread, started with the first call
+	 * sent; idle: it waits for a call to be sent (ka_cv); ping_aio: the
+	 * ping in flight; answered: when a reply last arrived on any call. */
+	pthread_t      ka_thread;
+	bool           ka_started;
+	bool           ka_idle;
+	pthread_cond_t ka_cv; /* CLOCK_MONOTONIC */
+	nng_aio       *ping_aio;
+	nng_time       answered;
 	/* when the dialer was created or re-created, or lost its last
 	 * connection: a redial waits a whole slice from then */
 	nng_time redialed;
@@ -407,6 +408,11 @@ frep_client_open(
 	}
 	pthread_mutex_init(&c->mtx, NULL);
 	pthread_mutex_init(&c->dial_mtx, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->ka_cv, &ca);
+	pthread_condattr_destroy(&ca);
 	pthread_key_create(&c->tkey, thread_state_release);
 	c->timeout_ms     = o.timeout_ms != 0 ? o.timeout_ms : DEFAULT_TIMEOUT_MS;
 	c->wait_for_ready = o.wait_for_ready;
@@ -476,7 +482,15 @@ frep_client_close(frep_client *c)
 	}
 	pthread_mutex_lock(&c->mtx);
 	c->closing = true;
+	if (c->ping_aio != NULL) {
+		nng_aio_cancel(c->ping_aio);
+	}
+	pthread_cond_signal(&c->ka_cv);
+	bool ka = c->ka_started;
 	pthread_mutex_unlock(&c->mtx);
+	if (ka) {
+		pthread_join(c->ka_thread, NULL); /* its ping's slot is back */
+	}
 	/* The aios go before the socket. nng 1.5.2's timeout thread can still
 	 * hold an aio whose send completed meanwhile, about to run the req
 	 * context's cancel on it; nng_aio_free waits for that, and the cancel
@@ -520,6 +534,7 @@ frep_client_close(frep_client *c)
 		free(c->token_header);
 	}
 	free(c->url);
+	pthread_cond_destroy(&c->ka_cv);
 	pthread_mutex_destroy(&c->mtx);
 	pthread_mutex_destroy(&c->dial_mtx);
 	free(c);
@@ -716,52 +731,9 @@ redial(frep_client *c)
 }
 
 static void
-slot_done(void *arg)
-{
-	slot *s = arg;
-	pthread_mutex_lock(&s->mtx);
-	s->done = true;
-	pthread_cond_signal(&s->cv);
-	pthread_mutex_unlock(&s->mtx);
-}
-
-/* Before an operation is started on s->aio. */
-static void
-slot_arm(slot *s)
-{
-	pthread_mutex_lock(&s->mtx);
-	s->done = false;
-	pthread_mutex_unlock(&s->mtx);
-}
-
-/* Waits up to ms for s->aio's operation; true once it has ended (its
- * callback has run, or is about to return: nng_aio_wait then). */
-static bool
-slot_wait_for(slot *s, nng_duration ms)
-{
-	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (long) (ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&s->mtx);
-	while (!s->done && pthread_cond_timedwait(&s->cv, &s->mtx, &until) != ETIMEDOUT) {
-	}
-	bool done = s->done;
-	pthread_mutex_unlock(&s->mtx);
-	return done;
-}
-
-/* Frees s (its aio first: nng_aio_free waits for a callback in progress). */
-static void
 slot_free(slot *s)
 {
 	nng_aio_free(s->aio);
-	pthread_cond_destroy(&s->cv);
-	pthread_mutex_destroy(&s->mtx);
 	free(s);
 }
 
@@ -782,15 +754,7 @@ slot_get(frep_client *c, frep_status *st)
 		frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "out of memory");
 		return NULL;
 	}
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&s->cv, &ca);
-	pthread_condattr_destroy(&ca);
-	pthread_mutex_init(&s->mtx, NULL);
-	if ((rv = nng_aio_alloc(&s->aio, slot_done, s)) != 0) {
-		pthread_cond_destroy(&s->cv);
-		pthread_mutex_destroy(&s->mtx);
+	if ((rv = nng_aio_alloc(&s->aio, NULL, NULL)) != 0) {
 		free(s);
 		frep_status_set(st, FREP_RESOURCE_EXHAUSTED, "aio: %s", nng_strerror(rv));
 		return NULL;
@@ -862,7 +826,15 @@ ping(frep_client *c)
 	}
 	frep_envelope_request_pack(&f, nng_msg_body(msg));
 	nng_time start = nng_clock();
-	slot_arm(s);
+	pthread_mutex_lock(&c->mtx);
+	bool closing = c->closing;
+	c->ping_aio  = closing ? NULL : s->aio;
+	pthread_mutex_unlock(&c->mtx);
+	if (closing) {
+		nng_msg_free(msg);
+		slot_put(c, s);
+		return NNG_ECLOSED;
+	}
 	nng_aio_set_timeout(s->aio, KEEPALIVE_TIMEOUT_MS);
 	nng_aio_set_msg(s->aio, msg);
 	nng_ctx_send(s->ctx, s->aio);
@@ -870,11 +842,10 @@ ping(frep_client *c)
 	if ((rv = nng_aio_result(s->aio)) != 0) {
 		nng_msg_free(nng_aio_get_msg(s->aio));
 		nng_aio_set_msg(s->aio, NULL);
-		slot_put(c, s);
-		return rv == NNG_ETIMEDOUT ? NNG_EBUSY : rv;
+		rv = rv == NNG_ETIMEDOUT ? NNG_EBUSY : rv;
+		goto out;
 	}
 	nng_duration left = (nng_duration) (KEEPALIVE_TIMEOUT_MS - (nng_clock() - start));
-	slot_arm(s);
 	nng_aio_set_timeout(s->aio, left > 0 ? left : 1);
 	nng_ctx_recv(s->ctx, s->aio);
 	nng_aio_wait(s->aio);
@@ -882,46 +853,87 @@ ping(frep_client *c)
 		nng_msg_free(nng_aio_get_msg(s->aio));
 		nng_aio_set_msg(s->aio, NULL);
 	}
+out:
+	pthread_mutex_lock(&c->mtx);
+	c->ping_aio = NULL;
+	pthread_mutex_unlock(&c->mtx);
 	slot_put(c, s);
 	return rv;
 }
 
-/* A call has waited KEEPALIVE_TIME_MS for its reply. Unless a reply came
- * on any call within that time, or another thread pings already, the
- * server is pinged; with no answer, every connection is closed: a call
- * that only reads is then sent again on the next one (call_raw), any other
- * fails UNAVAILABLE ("may or may not have run"). What this catches: a
- * connection whose server side never reads it (nng 1.5.2 can complete a
- * handshake on an ipc:// listener and strand the connection, #1518's
- * family; a server frozen or gone without a reset). A server that is
- * merely slow answers the ping from its I/O thread, and the call waits on
- * until its deadline. */
-static void
-keepalive(frep_client *c)
+/* The keepalive thread. Once a second while calls wait for replies, it
+ * looks at the oldest: after KEEPALIVE_TIME_MS, unless a reply came on any
+ * call within that time, it pings the server; with no answer, every
+ * connection is closed, and the calls on them end as for any dropped
+ * connection: one that only reads is sent again on the next connection
+ * (call_raw), any other fails UNAVAILABLE ("may or may not have run").
+ * What this catches: a connection whose server side never reads it (nng
+ * 1.5.2 can complete a handshake on an ipc:// listener and strand the
+ * connection, #1518's family; a server frozen, or gone without a reset). A
+ * server that is merely slow answers the ping from its I/O thread, and the
+ * calls wait on until their deadlines. A thread of its own, so that a
+ * call's own wait stays a plain nng_aio_wait. */
+static void *
+keepalive_main(void *arg)
 {
+	frep_client *c = arg;
 	pthread_mutex_lock(&c->mtx);
-	if (c->pinging || c->closing || c->pipes == 0 ||
-	    nng_clock() - c->answered < KEEPALIVE_TIME_MS) {
-		pthread_mutex_unlock(&c->mtx);
-		return;
+	while (!c->closing) {
+		nng_time now = nng_clock(), oldest = now;
+		bool     waiting = false;
+		for (inflight *f = c->inflight; f != NULL; f = f->next) {
+			if (f->sent && f->sent_at <= oldest) {
+				oldest  = f->sent_at;
+				waiting = true;
+			}
+		}
+		if (!waiting) {
+			c->ka_idle = true; /* the next call sent wakes it */
+			pthread_cond_wait(&c->ka_cv, &c->mtx);
+			c->ka_idle = false;
+			continue;
+		}
+		if (c->pipes > 0 && now - oldest >= KEEPALIVE_TIME_MS &&
+		    now - c->answered >= KEEPALIVE_TIME_MS) {
+			pthread_mutex_unlock(&c->mtx);
+			int rv = ping(c);
+			pthread_mutex_lock(&c->mtx);
+			if (rv == 0) {
+				c->answered = nng_clock();
+			} else if (rv == NNG_ETIMEDOUT && !c->closing) {
+				nng_pipe dead[MAX_LIVE_PIPES];
+				size_t   n_dead = c->n_live;
+				memcpy(dead, c->live, n_dead * sizeof(dead[0]));
+				/* Closed without c->mtx: their removal takes it. */
+				pthread_mutex_unlock(&c->mtx);
+				for (size_t i = 0; i < n_dead; i++) {
+					nng_pipe_close(dead[i]);
+				}
+				pthread_mutex_lock(&c->mtx);
+			}
+			continue;
+		}
+		struct timespec until;
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += KEEPALIVE_TICK_MS / 1000;
+		pthread_cond_timedwait(&c->ka_cv, &c->mtx, &until);
 	}
-	c->pinging = true;
 	pthread_mutex_unlock(&c->mtx);
-	int      rv = ping(c);
-	nng_pipe dead[MAX_LIVE_PIPES];
-	size_t   n_dead = 0;
-	pthread_mutex_lock(&c->mtx);
-	c->pinging = false;
-	if (rv == 0) {
-		c->answered = nng_clock();
-	} else if (rv == NNG_ETIMEDOUT) {
-		n_dead = c->n_live;
-		memcpy(dead, c->live, n_dead * sizeof(dead[0]));
-	}
-	pthread_mutex_unlock(&c->mtx);
-	/* Closed without c->mtx: the removal callback takes it. */
-	for (size_t i = 0; i < n_dead; i++) {
-		nng_pipe_close(dead[i]);
+	return NULL;
+}
+
+/* With c->mtx held, when a call has been sent: the keepalive thread is
+ * started (the first time) or woken if it waits for calls. */
+static void
+keepalive_kick(frep_client *c)
+{
+	if (!c->ka_started && !c->closing) {
+		/* Created with c->mtx held, so that frep_client_close, which
+		 * reads ka_started under it, joins a thread that exists. */
+		c->ka_started = pthread_create(&c->ka_thread, NULL, keepalive_main, c) == 0;
+	} else if (c->ka_idle) {
+		c->ka_idle = false;
+		pthread_cond_signal(&c->ka_cv);
 	}
 }
 
@@ -1154,20 +1166,14 @@ call_once(frep_client *c, const char *path, bool idempotent, const ProtobufCMess
 		goto done;
 	}
 	pthread_mutex_lock(&c->mtx);
-	fl.sent = true;
+	fl.sent    = true;
+	fl.sent_at = nng_clock();
+	keepalive_kick(c);
 	pthread_mutex_unlock(&c->mtx);
 
-	/* The reply is waited for in slices: after each KEEPALIVE_TIME_MS
-	 * without it, keepalive() checks that the connection is alive. (The
-	 * deadline is the aio's own timeout: ending the receive ends the
-	 * request.) */
 	nng_time now = nng_clock();
-	slot_arm(s);
 	nng_aio_set_timeout(s->aio, now >= deadline ? 1 : (nng_duration) (deadline - now));
 	nng_ctx_recv(s->ctx, s->aio);
-	while (!slot_wait_for(s, KEEPALIVE_TIME_MS)) {
-		keepalive(c);
-	}
 	nng_aio_wait(s->aio);
 	rv = nng_aio_result(s->aio);
 	inflight_remove(c, &fl, rv == 0);
