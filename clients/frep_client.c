@@ -1101,16 +1101,24 @@ call_once(frep_client *c, const char *path, bool idempotent, const ProtobufCMess
 	}
 	inflight fl = {.aio = s->aio, .idempotent = idempotent};
 	pthread_mutex_lock(&c->mtx);
-	fl.next     = c->inflight;
-	c->inflight = &fl;
+	fl.next        = c->inflight;
+	c->inflight    = &fl;
+	bool connected = c->pipes > 0;
 	pthread_mutex_unlock(&c->mtx);
 
-	frep_code   code   = FREP_OK;
-	bool        wait   = c->wait_for_ready || (opts != NULL && opts->wait_for_ready);
-	bool        kicked = false;
-	dial_errors base;
-	dial_errors_get(c, &base);
-	dial_errors seen = base;
+	frep_code code   = FREP_OK;
+	bool      wait   = c->wait_for_ready || (opts != NULL && opts->wait_for_ready);
+	bool      kicked = false;
+	/* The dialer's failures so far, against which fail_fast and
+	 * dialer_moved judge. Read from nng's statistics (a snapshot of all of
+	 * them: costly), so only when there is no connection: now, or once a
+	 * slice has ended without one. */
+	dial_errors base = {0}, seen = {0};
+	bool        have_base = !connected;
+	if (have_base) {
+		dial_errors_get(c, &base);
+		seen = base;
+	}
 	/* The send waits for a connection. It is made in slices: when a slice
 	 * ends with no connection at all, the dialer is re-created (see
 	 * redial) and the same message is sent again, until the deadline.
@@ -1132,6 +1140,11 @@ call_once(frep_client *c, const char *path, bool idempotent, const ProtobufCMess
 		}
 		msg = nng_aio_get_msg(s->aio); /* still ours after a failed send */
 		nng_aio_set_msg(s->aio, NULL);
+		if (!have_base) {
+			dial_errors_get(c, &base);
+			seen      = base;
+			have_base = true;
+		}
 		if (!wait && !kicked) {
 			/* No connection yet. The dialer is never re-created here:
 			 * it may be in the middle of a handshake, and closing it
