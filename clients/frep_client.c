@@ -99,6 +99,8 @@ struct frep_client {
 	pthread_cond_t ka_cv; /* CLOCK_MONOTONIC */
 	nng_aio       *ping_aio;
 	nng_time       answered;
+	nng_time       pinged; /* when the last ping ended */
+	bool           ka_joinable;
 	/* when the dialer was created or re-created, or lost its last
 	 * connection: a redial waits a whole slice from then */
 	nng_time redialed;
@@ -486,7 +488,7 @@ frep_client_close(frep_client *c)
 		nng_aio_cancel(c->ping_aio);
 	}
 	pthread_cond_signal(&c->ka_cv);
-	bool ka = c->ka_started;
+	bool ka = c->ka_joinable;
 	pthread_mutex_unlock(&c->mtx);
 	if (ka) {
 		pthread_join(c->ka_thread, NULL); /* its ping's slot is back */
@@ -825,19 +827,22 @@ ping(frep_client *c)
 		return rv;
 	}
 	frep_envelope_request_pack(&f, nng_msg_body(msg));
-	nng_time start = nng_clock();
+	/* Each operation is started under c->mtx after closing is checked, so
+	 * that frep_client_close's cancel of ping_aio never falls between two
+	 * operations (a cancel with none in progress is lost). */
+	nng_aio_set_timeout(s->aio, KEEPALIVE_TIMEOUT_MS);
+	nng_aio_set_msg(s->aio, msg);
 	pthread_mutex_lock(&c->mtx);
-	bool closing = c->closing;
-	c->ping_aio  = closing ? NULL : s->aio;
-	pthread_mutex_unlock(&c->mtx);
-	if (closing) {
+	if (c->closing) {
+		pthread_mutex_unlock(&c->mtx);
+		nng_aio_set_msg(s->aio, NULL);
 		nng_msg_free(msg);
 		slot_put(c, s);
 		return NNG_ECLOSED;
 	}
-	nng_aio_set_timeout(s->aio, KEEPALIVE_TIMEOUT_MS);
-	nng_aio_set_msg(s->aio, msg);
+	c->ping_aio = s->aio;
 	nng_ctx_send(s->ctx, s->aio);
+	pthread_mutex_unlock(&c->mtx);
 	nng_aio_wait(s->aio);
 	if ((rv = nng_aio_result(s->aio)) != 0) {
 		nng_msg_free(nng_aio_get_msg(s->aio));
@@ -845,9 +850,16 @@ ping(frep_client *c)
 		rv = rv == NNG_ETIMEDOUT ? NNG_EBUSY : rv;
 		goto out;
 	}
-	nng_duration left = (nng_duration) (KEEPALIVE_TIMEOUT_MS - (nng_clock() - start));
-	nng_aio_set_timeout(s->aio, left > 0 ? left : 1);
+	/* Sent: the whole timeout for the answer. */
+	nng_aio_set_timeout(s->aio, KEEPALIVE_TIMEOUT_MS);
+	pthread_mutex_lock(&c->mtx);
+	if (c->closing) {
+		pthread_mutex_unlock(&c->mtx);
+		rv = NNG_ECLOSED;
+		goto out;
+	}
 	nng_ctx_recv(s->ctx, s->aio);
+	pthread_mutex_unlock(&c->mtx);
 	nng_aio_wait(s->aio);
 	if ((rv = nng_aio_result(s->aio)) == 0) {
 		nng_msg_free(nng_aio_get_msg(s->aio));
@@ -894,13 +906,19 @@ keepalive_main(void *arg)
 			continue;
 		}
 		if (c->pipes > 0 && now - oldest >= KEEPALIVE_TIME_MS &&
-		    now - c->answered >= KEEPALIVE_TIME_MS) {
+		    now - c->answered >= KEEPALIVE_TIME_MS &&
+		    now - c->pinged >= KEEPALIVE_TIME_MS) {
 			pthread_mutex_unlock(&c->mtx);
 			int rv = ping(c);
 			pthread_mutex_lock(&c->mtx);
+			c->pinged = nng_clock(); /* the next ping a whole time later */
 			if (rv == 0) {
-				c->answered = nng_clock();
-			} else if (rv == NNG_ETIMEDOUT && !c->closing) {
+				c->answered = c->pinged;
+			} else if (rv == NNG_ETIMEDOUT && !c->closing && c->answered <= now) {
+				/* No answer, and no reply on any other call since the
+				 * ping went out either (a server whose contexts are all
+				 * busy reads nothing new for a while, but still answers
+				 * the calls it holds): the connection is dead. */
 				nng_pipe dead[MAX_LIVE_PIPES];
 				size_t   n_dead = c->n_live;
 				memcpy(dead, c->live, n_dead * sizeof(dead[0]));
@@ -930,7 +948,8 @@ keepalive_kick(frep_client *c)
 	if (!c->ka_started && !c->closing) {
 		/* Created with c->mtx held, so that frep_client_close, which
 		 * reads ka_started under it, joins a thread that exists. */
-		c->ka_started = pthread_create(&c->ka_thread, NULL, keepalive_main, c) == 0;
+		c->ka_started  = true; /* tried once: without it, no keepalive */
+		c->ka_joinable = pthread_create(&c->ka_thread, NULL, keepalive_main, c) == 0;
 	} else if (c->ka_idle) {
 		c->ka_idle = false;
 		pthread_cond_signal(&c->ka_cv);
@@ -1140,7 +1159,8 @@ call_once(frep_client *c, const char *path, bool idempotent, const ProtobufCMess
 		}
 		msg = nng_aio_get_msg(s->aio); /* still ours after a failed send */
 		nng_aio_set_msg(s->aio, NULL);
-		if (!have_base) {
+		bool fresh_base = !have_base;
+		if (fresh_base) {
 			dial_errors_get(c, &base);
 			seen      = base;
 			have_base = true;
@@ -1161,7 +1181,7 @@ call_once(frep_client *c, const char *path, bool idempotent, const ProtobufCMess
 			code = st->code;
 			goto done;
 		}
-		if (wait && dialer_moved(c, &seen)) {
+		if (wait && (fresh_base || dialer_moved(c, &seen))) {
 			/* The dialer still tries (a refusal since the last slice:
 			 * the server is not up yet). It is left alone: it may be
 			 * in the middle of a handshake with a server that has just

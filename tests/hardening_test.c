@@ -36,6 +36,7 @@
 
 #include <cmocka.h>
 #include <nng/nng.h>
+#include <nng/supplemental/util/platform.h>
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 
@@ -585,13 +586,14 @@ test_hardening_partner_digests_of_other_relationships_withheld(void **state)
 	rt_call_ok(a->c, "FailoverReplication", "ReplicateByName", &r.base);
 }
 
-/* Proves (a unit test of partner_auth, on the real 8,192-MAC memory): when
- * every remembered MAC is still inside the window, one more genuine call is
- * refused RESOURCE_EXHAUSTED rather than forgetting the oldest — and the
- * first call, replayed, is still refused as a replay. Before, the 8,193rd
- * call overwrote the first one's MAC and the first call was accepted
- * again: at more than about 136 calls/s a captured call could be replayed
- * inside the 60 s window. */
+/* Proves (a unit test of partner_auth, on the real memory of
+ * PARTNER_AUTH_REPLAY_MAX MACs, 65,536): when every remembered MAC is still
+ * inside the window, one more genuine call is refused RESOURCE_EXHAUSTED
+ * rather than forgetting the oldest — and the first call, replayed, is
+ * still refused as a replay. Before, the call beyond the memory overwrote
+ * the first one's MAC and the first call was accepted again: at more than
+ * about 136 calls/s (the memory then held 8,192) a captured call could be
+ * replayed inside the 60 s window. */
 static void
 test_hardening_partner_replay_memory_full_refuses_new_calls(void **state)
 {
@@ -641,6 +643,58 @@ verify_at(partner_auth_replay *r, const char *rel, int64_t ts, char nonce[33], f
 	partner_auth_mac(SECRET, APPLY, rel, sender, ts, nonce, payload, sizeof(payload), mac);
 	return partner_auth_verify(
 	    r, SECRET, APPLY, rel, sender, ts_text, nonce, mac, payload, sizeof(payload), NULL, st);
+}
+
+/* Proves the replay memory's index (a hash over the ring, entries removed
+ * as the ring overwrites them): 65,536 calls signed 59.5 s ago expire, 65,536
+ * fresh calls take their places (every removal done), and then every fresh
+ * call replayed is refused as a replay, every old one as out of the window,
+ * and one more call RESOURCE_EXHAUSTED. */
+static void
+test_hardening_partner_replay_memory_wraps_and_still_refuses_replays(void **state)
+{
+	(void) state;
+	enum { N = PARTNER_AUTH_REPLAY_MAX };
+	partner_auth_replay *r = partner_auth_replay_new();
+	assert_non_null(r);
+	char(*old)[33]   = calloc(N, 33);
+	char(*fresh)[33] = calloc(N, 33);
+	int64_t *t_old   = calloc(N, sizeof(int64_t));
+	assert_true(old != NULL && fresh != NULL && t_old != NULL);
+	frep_status st;
+	for (int i = 0; i < N; i++) {
+		/* Each signed 59.5 s before it is verified: it expires 0.5 s later. */
+		t_old[i] = partner_auth_now_ms() - PARTNER_AUTH_WINDOW_MS + 500;
+		if (verify_at(r, "rel1", t_old[i], old[i], &st) != FREP_OK) {
+			fail_msg("old call %d: %s", i, st.message);
+		}
+	}
+	while (partner_auth_now_ms() <= t_old[N - 1] + PARTNER_AUTH_WINDOW_MS + 1) {
+		nng_msleep(20); /* until every old MAC has expired */
+	}
+	int64_t t_new = partner_auth_now_ms();
+	for (int i = 0; i < N; i++) {
+		if (verify_at(r, "rel1", t_new, fresh[i], &st) != FREP_OK) {
+			fail_msg("fresh call %d: %s", i, st.message);
+		}
+	}
+	int replays = 0, outside = 0;
+	for (int i = 0; i < N; i++) {
+		replays += verify_at(r, "rel1", t_new, fresh[i], &st) == FREP_UNAUTHENTICATED &&
+			   strstr(st.message, "replayed") != NULL;
+		outside += verify_at(r, "rel1", t_old[i], old[i], &st) == FREP_UNAUTHENTICATED &&
+			   strstr(st.message, "outside") != NULL;
+	}
+	print_message(
+	    "fresh calls replayed and refused: %d of %d; old ones: %d\n", replays, N, outside);
+	assert_int_equal(replays, N);
+	assert_int_equal(outside, N);
+	char nonce[33] = "";
+	assert_int_equal(verify_at(r, "rel1", t_new, nonce, &st), FREP_RESOURCE_EXHAUSTED);
+	free(old);
+	free(fresh);
+	free(t_old);
+	partner_auth_replay_free(r);
 }
 
 /* The replay state kept in path, opened as a start of frepd opens it. */
@@ -2960,6 +3014,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_hardening_partner_digests_of_other_relationships_withheld, setup, teardown),
 	    cmocka_unit_test(test_hardening_partner_replay_memory_full_refuses_new_calls),
+	    cmocka_unit_test(test_hardening_partner_replay_memory_wraps_and_still_refuses_replays),
 	    cmocka_unit_test_setup_teardown(
 		test_hardening_partner_replay_after_restart_beyond_the_horizon_table, setup,
 		teardown),

@@ -119,10 +119,20 @@ partner_auth_now_ms(void)
 	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* A MAC accepted: its 32 bytes, and when its timestamp leaves the window
+ * (0: the ring slot was never used). */
 typedef struct seen {
-	char    mac[PARTNER_AUTH_MAC_HEXLEN];
+	uint8_t mac[32];
 	int64_t expires_ms;
 } seen;
+
+/* The ring's index: open addressing with linear probing, twice the ring's
+ * size; a slot holds a ring position + 1 (0: empty). Its key is the MAC's
+ * first 8 bytes: MACs are checked genuine before they are looked up, so
+ * no one without the secret chooses them. */
+#define INDEX_SIZE (2 * REPLAY_MAX)
+#define INDEX_MASK (INDEX_SIZE - 1)
+_Static_assert((REPLAY_MAX & (REPLAY_MAX - 1)) == 0, "the replay memory is a power of two");
 
 /* Per relationship (by the SHA-256 of its name): the bound loaded at
  * start (floor: every call accepted before the start was signed at or
@@ -152,6 +162,7 @@ horizon_ts(const horizon *h)
 struct partner_auth_replay {
 	pthread_mutex_t mtx;
 	seen            ring[REPLAY_MAX]; /* oldest overwritten first */
+	uint32_t        index[INDEX_SIZE];
 	size_t          next;
 	char           *path; /* NULL: RAM only */
 	horizon         horizons[HORIZON_MAX];
@@ -166,6 +177,70 @@ struct partner_auth_replay {
 	 * partner_auth_replay_open). */
 	int64_t until;
 };
+
+static size_t
+mac_home(const uint8_t mac[32])
+{
+	uint64_t k;
+	memcpy(&k, mac, sizeof(k));
+	return (size_t) k & INDEX_MASK;
+}
+
+/* The ring position of mac, or -1 (expired entries included). */
+static long
+index_find(const partner_auth_replay *r, const uint8_t mac[32])
+{
+	for (size_t i = mac_home(mac); r->index[i] != 0; i = (i + 1) & INDEX_MASK) {
+		if (memcmp(r->ring[r->index[i] - 1].mac, mac, 32) == 0) {
+			return (long) r->index[i] - 1;
+		}
+	}
+	return -1;
+}
+
+static void
+index_insert(partner_auth_replay *r, size_t pos)
+{
+	size_t i = mac_home(r->ring[pos].mac);
+	while (r->index[i] != 0) {
+		i = (i + 1) & INDEX_MASK;
+	}
+	r->index[i] = (uint32_t) pos + 1;
+}
+
+/* Removes ring position pos from the index, shifting back the entries
+ * after it that would no longer be found (Knuth's algorithm R). */
+static void
+index_remove(partner_auth_replay *r, size_t pos)
+{
+	size_t i = mac_home(r->ring[pos].mac);
+	while (r->index[i] != (uint32_t) pos + 1) {
+		if (r->index[i] == 0) {
+			return; /* not there */
+		}
+		i = (i + 1) & INDEX_MASK;
+	}
+	for (size_t j = i;;) {
+		j = (j + 1) & INDEX_MASK;
+		if (r->index[j] == 0) {
+			break;
+		}
+		size_t k = mac_home(r->ring[r->index[j] - 1].mac);
+		/* The entry at j stays unless its home lies cyclically in (i, j]. */
+		bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+		if (!stays) {
+			r->index[i] = r->index[j];
+			i           = j;
+		}
+	}
+	r->index[i] = 0;
+}
+
+static int
+hex_value(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
 
 partner_auth_replay *
 partner_auth_replay_new(void)
@@ -448,16 +523,20 @@ partner_auth_verify(partner_auth_replay *r, const char *secret, const char *meth
 		    "is refused",
 		    method, PARTNER_AUTH_KEY_SENDER, sender);
 	}
+	uint8_t mac[32];
+	for (size_t i = 0; i < sizeof(mac); i++) {
+		/* Lower-case hex: it matched the expected MAC. */
+		mac[i] = (uint8_t) (hex_value(mac_hex[2 * i]) << 4 | hex_value(mac_hex[2 * i + 1]));
+	}
 	pthread_mutex_lock(&r->mtx);
-	for (size_t i = 0; i < REPLAY_MAX; i++) {
-		if (r->ring[i].expires_ms > now && memcmp(r->ring[i].mac, mac_hex, 64) == 0) {
-			pthread_mutex_unlock(&r->mtx);
-			if (replayed != NULL) {
-				*replayed = true;
-			}
-			return frep_status_set(st, FREP_UNAUTHENTICATED,
-			    "%s: replayed partner call (this MAC was already used)", method);
+	long at = index_find(r, mac);
+	if (at >= 0 && r->ring[at].expires_ms > now) {
+		pthread_mutex_unlock(&r->mtx);
+		if (replayed != NULL) {
+			*replayed = true;
 		}
+		return frep_status_set(st, FREP_UNAUTHENTICATED,
+		    "%s: replayed partner call (this MAC was already used)", method);
 	}
 	horizon *h = horizon_of(r, relationship);
 	if (h != NULL && ts <= h->floor) {
@@ -503,9 +582,13 @@ partner_auth_verify(partner_auth_replay *r, const char *secret, const char *meth
 	if (h != NULL && ts > h->newest) {
 		h->newest = ts;
 	}
-	memcpy(r->ring[r->next].mac, mac_hex, PARTNER_AUTH_MAC_HEXLEN);
+	if (r->ring[r->next].expires_ms != 0) {
+		index_remove(r, r->next); /* expired: forgotten */
+	}
+	memcpy(r->ring[r->next].mac, mac, sizeof(mac));
 	r->ring[r->next].expires_ms = ts + PARTNER_AUTH_WINDOW_MS + 1;
-	r->next                     = (r->next + 1) % REPLAY_MAX;
+	index_insert(r, r->next);
+	r->next = (r->next + 1) % REPLAY_MAX;
 	pthread_mutex_unlock(&r->mtx);
 	return FREP_OK;
 }

@@ -27,8 +27,8 @@
 
 #define PARTNER_AUTH_MAC_HEXLEN 65
 #define PARTNER_AUTH_WINDOW_MS  60000
-#define PARTNER_AUTH_REPLAY_MAX 8192 /* MACs remembered against replay */
-#define PARTNER_AUTH_LEASE_MS   1000 /* how far ahead the replay horizon is written */
+#define PARTNER_AUTH_REPLAY_MAX 65536 /* MACs remembered against replay */
+#define PARTNER_AUTH_LEASE_MS   1000  /* how far ahead the replay horizon is written */
 
 /* In the UNAUTHENTICATED message of a call signed at or below the bound
  * kept from before the receiver's start, followed by " (bound N" (ms): a
@@ -91,7 +91,7 @@ void      partner_auth_replay_free(partner_auth_replay *r);
  * then refused: accepting it could not be remembered). RESOURCE_EXHAUSTED
  * when PARTNER_AUTH_REPLAY_MAX accepted MACs are remembered and none has
  * expired (a MAC is kept until its timestamp is out of the window, up to
- * twice the window; about 136 calls/s sustained): forgetting one could let
+ * twice the window; about 1,092 calls/s sustained): forgetting one could let
  * its call be replayed, so the new call is refused instead (the sender
  * signs it afresh and retries). *replayed (may be NULL) is set when the
  * only fault is that the MAC was accepted before. */
