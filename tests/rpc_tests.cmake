@@ -48,3 +48,8 @@ frep_add_test(client_failfast_test SOURCES client_failfast_test.c LIBS frep_test
 # The C client's typed call path, call options and exported symbols.
 frep_add_test(client_api_test SOURCES client_api_test.c LIBS frep_test_support ${CMAKE_DL_LIBS}
   LABEL integration TIMEOUT 60 ARGS $<TARGET_FILE:frep-client>)
+# Its dropper (an in-process nng server that closes every connection it
+# reads from while the client redials) meets nng's own listener leak:
+# tests/nng_1518.supp says what that lets through.
+set_property(TEST client_api_test APPEND PROPERTY ENVIRONMENT
+  "LSAN_OPTIONS=suppressions=${PROJECT_SOURCE_DIR}/tests/nng_1518.supp")
