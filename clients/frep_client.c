@@ -118,7 +118,12 @@ struct frep_client {
 	atomic_uint_least64_t call_seq;
 };
 
-static void slot_free(slot *s);
+static void
+slot_free(slot *s)
+{
+	nng_aio_free(s->aio);
+	free(s);
+}
 
 /* --- helpers -------------------------------------------------------------- */
 
@@ -730,13 +735,6 @@ static void
 redial(frep_client *c)
 {
 	redial_after(c, SEND_SLICE_MS);
-}
-
-static void
-slot_free(slot *s)
-{
-	nng_aio_free(s->aio);
-	free(s);
 }
 
 static slot *

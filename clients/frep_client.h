@@ -23,8 +23,9 @@
  *
  * Keepalive: a call that has waited 5 s for its reply (none having come on
  * any call meanwhile) makes the client ping the server over its connection;
- * with no answer within 10 s the connection is closed and its calls end as
- * for a dropped connection (docs/PROTOCOL.md §9). A thread of the client's
+ * with no answer within 10 s, and no reply to any other call meanwhile, the
+ * connection is closed and its calls end as for a dropped connection
+ * (docs/PROTOCOL.md §9). A thread of the client's
  * own, started with its first call and joined by frep_client_close, does
  * this.
  */

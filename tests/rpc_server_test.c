@@ -820,11 +820,14 @@ stranding_main(void *arg)
 	return NULL;
 }
 
+/* One call of method with an empty request (zero bytes: any request type),
+ * its reply decoded as out. */
 typedef struct caller {
-	frep_client *c;
-	const char  *method;
-	frep_code    code;
-	frep_status  st;
+	frep_client                      *c;
+	const char                       *method;
+	const ProtobufCMessageDescriptor *out;
+	frep_code                         code;
+	frep_status                       st;
 } caller;
 
 static void *
@@ -834,10 +837,7 @@ caller_main(void *arg)
 	Frep__Test__V1__EchoRequest req = FREP__TEST__V1__ECHO_REQUEST__INIT;
 	ProtobufCMessage           *out = NULL;
 	frep_call_options           co  = {.timeout_ms = 60000, .wait_for_ready = true};
-	k->code                         = frep_client_call(k->c, k->method, &req.base,
-            strstr(k->method, "GetCounts") != NULL ? &frep__test__v1__counts_response__descriptor
-									   : &frep__test__v1__echo_response__descriptor,
-				    &out, &co, &k->st);
+	k->code = frep_client_call(k->c, k->method, &req.base, k->out, &out, &co, &k->st);
 	protobuf_c_message_free_unpacked(out, NULL);
 	return NULL;
 }
@@ -868,8 +868,12 @@ test_rpc_client_keepalive_closes_a_stranded_connection(void **state)
 	pthread_create(&fake, NULL, stranding_main, &sd);
 	client_up(f, NULL);
 
-	caller    reader = {.c = f->client, .method = "/frep.test.v1.Echo/GetCounts"};
-	caller    writer = {.c = f->client, .method = "/frep.test.v1.Echo/Echo"};
+	caller    reader = {.c = f->client,
+	       .method         = "/frep.test.v1.Echo/GetCounts",
+	       .out            = &frep__test__v1__counts_response__descriptor};
+	caller    writer = {.c = f->client,
+	       .method         = "/frep.test.v1.Echo/Echo",
+	       .out            = &frep__test__v1__echo_response__descriptor};
 	pthread_t tr, tw;
 	pthread_create(&tr, NULL, caller_main, &reader);
 	pthread_create(&tw, NULL, caller_main, &writer);
@@ -918,7 +922,7 @@ test_rpc_client_keepalive_closes_a_stranded_connection(void **state)
 	assert_true(sd.frames >= 3); /* the two calls and a ping */
 	assert_int_equal(echo_service_echo_calls(f->echo), 0);
 	/* The client works on: the other call, sent again by its caller. */
-	caller again = {.c = f->client, .method = "/frep.test.v1.Echo/Echo"};
+	caller again = writer;
 	caller_main(&again);
 	assert_int_equal(again.code, FREP_OK);
 	assert_int_equal(echo_service_echo_calls(f->echo), 1);
