@@ -402,6 +402,174 @@ class TransportTest(unittest.TestCase):
         self.assertTrue(all(0 < i < 1 << 64 for i in ids))
 
 
+class FakeRep:
+    """An SP rep0 peer on a unix socket, in this process (nng's ipc framing:
+    the 8-byte SP header each way, then per message a type byte 1, a 64-bit
+    big-endian length and the body, whose first 4 bytes are the request id).
+    It reads every request. answer_pings: it answers each
+    Introspection/GetServerInfo at once (an empty OK), and `hold` other
+    calls after hold_s; otherwise it answers nothing (what nng 1.5.2 does to
+    a connection it strands on an ipc:// listener)."""
+
+    PING = "/frep.rpc.v1.Introspection/GetServerInfo"
+
+    def __init__(self, path, answer_pings=False, hold_s=0.0):
+        self.path = path
+        self.answer_pings = answer_pings
+        self.hold_s = hold_s
+        self.lock = threading.Condition()
+        self.methods = []  # every request read, in order
+        self.eof = False  # the client closed the connection
+        self.conn = None
+        self.srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.srv.bind(path)
+        self.srv.listen(4)
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _read(self, n):
+        buf = b""
+        while len(buf) < n:
+            chunk = self.conn.recv(n - len(buf))
+            if not chunk:
+                raise EOFError
+            buf += chunk
+        return buf
+
+    def _send(self, head, response):
+        body = head + response.SerializeToString()
+        with self.lock:
+            self.conn.sendall(b"\x01" + len(body).to_bytes(8, "big") + body)
+
+    def _serve(self):
+        try:
+            self.conn, _ = self.srv.accept()
+        except OSError:
+            return
+        try:
+            self._read(8)
+            self.conn.sendall(b"\x00SP\x00\x00\x31\x00\x00")  # rep0
+            while True:
+                frame = self._read(9)
+                body = self._read(int.from_bytes(frame[1:], "big"))
+                req = frep.client._pb.envelope.Request.FromString(body[4:])
+                with self.lock:
+                    self.methods.append(req.method)
+                    self.lock.notify_all()
+                if not self.answer_pings:
+                    continue
+                resp = frep.client._pb.envelope.Response(call_id=req.call_id)
+                if req.method == self.PING:
+                    self._send(body[:4], resp)
+                else:
+                    threading.Timer(self.hold_s, self._send, (body[:4], resp)).start()
+        except (EOFError, OSError):
+            pass
+        with self.lock:
+            self.eof = True
+            self.lock.notify_all()
+
+    def wait(self, pred, seconds):
+        with self.lock:
+            return self.lock.wait_for(lambda: pred(self), seconds)
+
+    def pings(self):
+        with self.lock:
+            return self.methods.count(self.PING)
+
+    def stop_listening(self):
+        self.srv.close()
+        os.unlink(self.path)
+
+    def close(self):
+        self.srv.close()
+        if self.conn is not None:
+            try:
+                self.conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.thread.join(10)
+        if self.conn is not None:
+            self.conn.close()
+
+
+class KeepaliveTest(unittest.TestCase):
+    """PROTOCOL.md §9 "Keepalive": after 5 s with no reply, a ping; with no
+    answer within 10 s, the connection is closed (as the C client's,
+    rpc_server_test's keepalive tests)."""
+
+    def test_stranded_connection_is_closed(self):
+        # Before: both calls waited for their whole 60 s deadline
+        # (DEADLINE_EXCEEDED) on a connection nothing read.
+        path = os.path.join(WORK, "stranding.sock")
+        fake = FakeRep(path)
+        results = {}
+
+        def run(name, fn):
+            try:
+                results[name] = fn()
+            except FrepError as e:
+                results[name] = e
+
+        try:
+            with frep.Client("ipc://" + path, timeout=60, wait_for_ready=True) as c:
+                reader = threading.Thread(target=run, args=(
+                    "reader", lambda: c.get_scope("10.77.0.0")))
+                writer = threading.Thread(target=run, args=(
+                    "writer", lambda: c.add_scope(scope_id="10.77.0.0", subnet_mask="255.255.0.0",
+                                                  name="never", start_range="10.77.0.10",
+                                                  end_range="10.77.0.200")))
+                t0 = time.monotonic()
+                reader.start()
+                writer.start()
+                self.assertTrue(fake.wait(lambda f: len(f.methods) >= 2, 30),
+                                "the two calls never reached the fake server")
+                # A real frepd takes the path; the stranded connection stays.
+                fake.stop_listening()
+                real = frepd_procs.Frepd(WORK, "after-strand", listen="ipc://" + path)
+                try:
+                    reader.join(70)
+                    writer.join(70)
+                    took = time.monotonic() - t0
+                    closed = fake.wait(lambda f: f.eof, 10)
+                    print("read-only call: %r\nother call: %r\nrequests on the stranded "
+                          "connection: %s; closed by the client: %s; %.1f s"
+                          % (results.get("reader"), results.get("writer"), fake.methods, closed,
+                             took))
+                    # The read-only call was sent again and answered by frepd.
+                    self.assertIsInstance(results["reader"], frep.NotFoundError)
+                    self.assertIsInstance(results["writer"], frep.UnavailableError)
+                    self.assertIn("may or may not have run", results["writer"].message)
+                    self.assertTrue(closed)
+                    self.assertIn(FakeRep.PING, fake.methods)
+                    self.assertLess(took, 40)
+                    # The other call never reached frepd; the client works on.
+                    with self.assertRaises(frep.NotFoundError):
+                        c.get_scope("10.77.0.0")
+                finally:
+                    self.assertEqual(real.stop(), 0, real.log())
+        finally:
+            fake.close()
+
+    def test_slow_server_is_spared(self):
+        # A call of 16.5 s (longer than 5 s + 10 s) that changes state, on a
+        # server that answers the pings: not cut. Without the keepalive the
+        # fake counts no ping.
+        path = os.path.join(WORK, "slow.sock")
+        fake = FakeRep(path, answer_pings=True, hold_s=16.5)
+        try:
+            with frep.Client("ipc://" + path, timeout=60, wait_for_ready=True) as c:
+                t0 = time.monotonic()
+                c.call("/frep.v1.DhcpServer/AddScope", frep.pb.Scope(scope_id=SCOPE),
+                       frep.pb.Scope, idempotent=False)
+                took = time.monotonic() - t0
+            print("%.1f s, %d pings answered" % (took, fake.pings()))
+            self.assertGreaterEqual(took, 16)
+            self.assertIn(fake.pings(), (2, 3))
+        finally:
+            fake.close()
+
+
 class ThreadsTest(unittest.TestCase):
     THREADS = 8
     CALLS = 200

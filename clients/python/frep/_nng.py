@@ -11,6 +11,7 @@ import os
 
 # nng's error numbers (nng.h, enum nng_errno_enum).
 ENOMEM = 2
+EBUSY = 4
 ETIMEDOUT = 5
 ECONNREFUSED = 6
 ECLOSED = 7
@@ -88,6 +89,7 @@ _SIGNATURES = {
     "nng_socket_set_ms": (_int, [Socket, ctypes.c_char_p, _dur]),
     "nng_socket_set_size": (_int, [Socket, ctypes.c_char_p, ctypes.c_size_t]),
     "nng_pipe_notify": (_int, [Socket, ctypes.c_int, PIPE_CB, _p]),
+    "nng_pipe_close": (_int, [Pipe]),
     "nng_dialer_create": (_int, [ctypes.POINTER(Dialer), Socket, ctypes.c_char_p]),
     "nng_dialer_start": (_int, [Dialer, _int]),
     "nng_dialer_set_ptr": (_int, [Dialer, ctypes.c_char_p, _p]),

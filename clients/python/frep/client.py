@@ -4,7 +4,9 @@ One Client holds one nng req0 socket dialing one server. Each call borrows
 an (nng context, aio) pair from a pool, so any number of threads may share
 a Client: their requests are pipelined on the connection and every reply
 comes back to the context that sent the request. Threads block in
-nng_aio_wait with the call's deadline; nothing polls.
+nng_aio_wait with the call's deadline; nothing polls. While calls wait, a
+thread of the client's own pings a server that has sent no reply for 5 s
+and closes a connection that does not answer (PROTOCOL.md §9, "Keepalive").
 """
 
 import ctypes
@@ -267,12 +269,13 @@ class _Slot:
 
 
 class _Inflight:
-    __slots__ = ("aio", "idempotent", "sent", "lost", "cancelled", "send_lock")
+    __slots__ = ("aio", "idempotent", "sent", "sent_at", "lost", "cancelled", "send_lock")
 
     def __init__(self, aio, idempotent):
         self.aio = aio
         self.idempotent = idempotent
         self.sent = False
+        self.sent_at = 0  # _now_ms() when sent (the keepalive looks at it)
         self.lost = False
         self.cancelled = False  # by close(), before the request was sent
         # Orders a send's start and its end (sent) against close()'s cancel.
@@ -283,8 +286,18 @@ class _Transport:
     """The nng side of a Client. Kept apart from the Client so that a
     weakref finalizer can close it when the Client is dropped unclosed."""
 
-    def __init__(self, url, max_recv_bytes, wait_for_ready=False, tls_options=None):
+    def __init__(self, url, max_recv_bytes, wait_for_ready=False, tls_options=None,
+                 ping_request=None):
         self.url = url
+        # Keepalive (_keepalive_main): ping_request() makes the bytes of one
+        # Introspection/GetServerInfo envelope; None: no keepalive.
+        self.ping_request = ping_request
+        self.live = []  # ids of the socket's connections (pipes)
+        self.answered = 0  # _now_ms() of the last reply to any call
+        self.pinged = 0  # _now_ms() when the last ping ended
+        self.ping_aio = None  # the ping's aio while one is in progress
+        self.ka_thread = None
+        self.ka_idle = False
         self.wait_for_ready = wait_for_ready
         self._redialed = 0
         self.lock = threading.Lock()
@@ -292,6 +305,7 @@ class _Transport:
         # never starts a dialer with a TLS config close() has freed.
         self.dial_lock = threading.Lock()
         self.slot_back = threading.Condition(self.lock)  # close() waits for slots in use
+        self.ka_cv = threading.Condition(self.lock)  # wakes the keepalive thread
         self.closed = False
         self.released = False  # close() is done with the pool: late slots free themselves
         self.pipes = 0
@@ -346,8 +360,11 @@ class _Transport:
         with self.lock:
             if ev == _nng.PIPE_EV_ADD_POST:
                 self.pipes += 1
+                self.live.append(_pipe.id)
             elif ev == _nng.PIPE_EV_REM_POST:
                 self.pipes = max(0, self.pipes - 1)
+                if _pipe.id in self.live:
+                    self.live.remove(_pipe.id)
                 self.server_max = 0  # the next server may have other limits
                 # A state-changing request must not be resent to whatever
                 # comes next (nng would resend it at once): fail it.
@@ -411,11 +428,20 @@ class _Transport:
             self.closed = True
             slots = list(self.all_slots)
             unsent = [f for f in self.inflight if not f.sent]
+            # The keepalive's ping is started under self.lock after a look
+            # at self.closed, so this cancel cannot fall between two of
+            # its operations.
+            if self.ping_aio is not None:
+                _N.nng_aio_cancel(self.ping_aio)
+            self.ka_cv.notify_all()
+            ka = self.ka_thread
         for f in unsent:
             with f.send_lock:
                 if not f.sent:
                     f.cancelled = True
                     _N.nng_aio_cancel(f.aio)
+        if ka is not None and ka is not threading.current_thread():
+            ka.join()  # before any slot or pipe it may use is freed
         if not self._slots_back(_CLOSE_DRAIN_S):
             # Still waiting after the drain: stop them (their replies may
             # yet arrive on a closing pipe; nothing better is possible).
@@ -472,12 +498,17 @@ class _Transport:
             return FrepError(Code.DEADLINE_EXCEEDED, "no reply from %s within the deadline of "
                              "%d ms (%s)" % (self.url, timeout_ms, phase))
         if rv in (_nng.ECONNRESET, _nng.ECONNSHUT, _nng.ECONNABORTED, _nng.ECANCELED):
-            if rv != _nng.ECANCELED and phase == "waiting for":
+            dropped = rv != _nng.ECANCELED
+            if dropped and phase == "waiting for":
                 lost = True
             if lost:
-                return FrepError(Code.UNAVAILABLE, "connection to %s lost during the call; it "
-                                 "may or may not have run" % self.url)
-            return FrepError(Code.CANCELLED, "call to %s cancelled" % self.url)
+                e = FrepError(Code.UNAVAILABLE, "connection to %s lost during the call; it "
+                              "may or may not have run" % self.url)
+            else:
+                e = FrepError(Code.CANCELLED, "call to %s cancelled" % self.url)
+            # The connection went: Client._invoke sends a read-only call again.
+            e._conn_lost = dropped or lost
+            return e
         if rv == _nng.ECLOSED:
             return FrepError(Code.CANCELLED, "client closed")
         if rv == _nng.ENOMEM:
@@ -613,6 +644,8 @@ class _Transport:
                 raise self._map(rv, "sending to", timeout_ms, False)
             with fl.send_lock, self.lock:
                 fl.sent = True  # close() now waits for the reply (see close)
+                fl.sent_at = _now_ms()
+                self._keepalive_kick()
             left = deadline - _now_ms()
             _N.nng_aio_set_timeout(s.aio, max(1, left))
             _N.nng_ctx_recv(s.ctx, s.aio)
@@ -620,6 +653,8 @@ class _Transport:
             rv = _N.nng_aio_result(s.aio)
             with self.lock:
                 self.inflight.discard(fl)
+                if rv == 0:
+                    self.answered = _now_ms()  # the connection is alive
             if rv != 0:
                 raise self._map(rv, "waiting for", timeout_ms, fl.lost)
             reply = _N.nng_aio_get_msg(s.aio)
@@ -631,7 +666,128 @@ class _Transport:
             self.slot_put(s)
 
 
+    # --- keepalive (PROTOCOL.md §9, "Keepalive"; as the C client's) ---
+
+    def _keepalive_kick(self):
+        """With self.lock held, once a call has been sent: starts the
+        keepalive thread (the first time) or wakes it if it waits for calls."""
+        if self.ping_request is None or self.closed:
+            return
+        if self.ka_thread is None:
+            self.ka_thread = threading.Thread(target=self._keepalive_main,
+                                              name="frep-keepalive", daemon=True)
+            self.ka_thread.start()
+        elif self.ka_idle:
+            self.ka_idle = False
+            self.ka_cv.notify()
+
+    def _keepalive_main(self):
+        """The keepalive thread, as gRPC's KEEPALIVE_TIME / KEEPALIVE_TIMEOUT
+        but only while a call waits for its reply. Once a second it looks at
+        the oldest waiting call: when it has waited _KEEPALIVE_TIME_MS, no
+        call has had a reply for as long, and the last ping is as old, it
+        pings the server (Introspection/GetServerInfo, answered on the
+        server's I/O thread even when every worker is busy). With no answer
+        within _KEEPALIVE_TIMEOUT_MS, and no reply to any other call in
+        that time, it closes the connections; the calls on them end as for
+        any dropped connection: a read-only one is sent again on the next
+        connection (Client._invoke), any other fails UNAVAILABLE ("may or
+        may not have run"). What it catches: a connection whose server never
+        reads it (nng 1.5.2 can strand one on an ipc:// listener, the
+        nanomsg/nng#1518 family; a server frozen, or gone without a reset)."""
+        with self.lock:
+            while not self.closed:
+                now = _now_ms()
+                sent = [f.sent_at for f in self.inflight if f.sent]
+                if not sent:
+                    self.ka_idle = True  # the next call sent wakes it
+                    self.ka_cv.wait()
+                    self.ka_idle = False
+                    continue
+                if (self.pipes > 0 and now - min(sent) >= _KEEPALIVE_TIME_MS
+                        and now - self.answered >= _KEEPALIVE_TIME_MS
+                        and now - self.pinged >= _KEEPALIVE_TIME_MS):
+                    self.lock.release()
+                    try:
+                        rv = self._ping()
+                    finally:
+                        self.lock.acquire()
+                    self.pinged = _now_ms()  # the next ping a whole time later
+                    if rv == 0:
+                        self.answered = self.pinged
+                    elif rv == _nng.ETIMEDOUT and not self.closed and self.answered <= now:
+                        # No answer, and no reply to any other call since
+                        # the ping went out (a server whose contexts are all
+                        # busy reads nothing new for a while, but still
+                        # answers the calls it holds): the connection is
+                        # dead. Closed without self.lock: _pipe_event takes it.
+                        dead = list(self.live)
+                        self.lock.release()
+                        try:
+                            for pid in dead:
+                                _N.nng_pipe_close(_nng.Pipe(pid))
+                        finally:
+                            self.lock.acquire()
+                    continue
+                self.ka_cv.wait(_KEEPALIVE_TICK_S)
+
+    def _ping(self):
+        """One keepalive ping over the socket, whose only connection is
+        normally the one the waiting calls were sent on. 0: answered (any
+        status); ETIMEDOUT: sent, and no answer within _KEEPALIVE_TIMEOUT_MS;
+        anything else (not sent: no connection, or one too busy writing to
+        take it) says nothing of the connection."""
+        try:
+            s = self.slot_get()
+        except FrepError:
+            return _nng.ECLOSED
+        msg = _nng.msg_from_bytes(self.ping_request())
+        if msg is None:
+            self.slot_put(s)
+            return _nng.ENOMEM
+        try:
+            # Each operation starts under self.lock after a look at
+            # self.closed, so close()'s cancel of ping_aio is never lost.
+            _N.nng_aio_set_timeout(s.aio, _KEEPALIVE_TIMEOUT_MS)
+            _N.nng_aio_set_msg(s.aio, msg)
+            with self.lock:
+                if self.closed:
+                    _N.nng_aio_set_msg(s.aio, None)
+                    _N.nng_msg_free(msg)
+                    return _nng.ECLOSED
+                self.ping_aio = s.aio
+                _N.nng_ctx_send(s.ctx, s.aio)
+            _N.nng_aio_wait(s.aio)
+            rv = _N.nng_aio_result(s.aio)
+            if rv != 0:
+                _N.nng_msg_free(_N.nng_aio_get_msg(s.aio))  # still ours
+                _N.nng_aio_set_msg(s.aio, None)
+                return _nng.EBUSY if rv == _nng.ETIMEDOUT else rv
+            _N.nng_aio_set_timeout(s.aio, _KEEPALIVE_TIMEOUT_MS)  # sent: the whole time
+            with self.lock:
+                if self.closed:
+                    return _nng.ECLOSED
+                _N.nng_ctx_recv(s.ctx, s.aio)
+            _N.nng_aio_wait(s.aio)
+            rv = _N.nng_aio_result(s.aio)
+            if rv == 0:
+                _N.nng_msg_free(_N.nng_aio_get_msg(s.aio))
+                _N.nng_aio_set_msg(s.aio, None)
+            return rv
+        finally:
+            with self.lock:
+                self.ping_aio = None
+            self.slot_put(s)
+
+
 _FAIL_FAST_MS = 1000
+# Keepalive (PROTOCOL.md §9), the C client's figures: a ping after a call
+# has waited 5 s with no reply on any call for as long; no answer in 10 s
+# closes the connection. Waiting calls are looked at once a second.
+_KEEPALIVE_TIME_MS = 5000
+_KEEPALIVE_TIMEOUT_MS = 10000
+_KEEPALIVE_TICK_S = 1.0
+_KEEPALIVE_METHOD = "/frep.rpc.v1.Introspection/GetServerInfo"
 _FAIL_FAST_STEP_MS = 50
 _CLOSE_DRAIN_S = 2.0  # close(): for calls already sent to get their replies
 _CLOSE_WAIT_S = 2.0  # close(): for calls to end once their aios are stopped
@@ -639,6 +795,24 @@ _CLOSE_WAIT_S = 2.0  # close(): for calls to end once their aios are stopped
 
 def _now_ms():
     return int(time.monotonic() * 1000)
+
+
+def _ping_request(call_base, counter):
+    """The keepalive's ping maker: each call gives the bytes of a
+    GetServerInfo envelope with the next call id of the client (made from
+    its base and counter, not the Client: the transport must not keep the
+    Client alive)."""
+
+    def make():
+        env = _pb.envelope.Request()
+        env.method = _KEEPALIVE_METHOD
+        env.timeout_ms = _KEEPALIVE_TIMEOUT_MS
+        while True:
+            env.call_id = (call_base + next(counter)) & _UINT64
+            if env.call_id != 0:
+                return env.SerializeToString()
+
+    return make
 
 
 def _close_transport(t):
@@ -746,7 +920,8 @@ class Client:
         self._counter = itertools.count(1)
         tls = {"tls_ca_file": tls_ca_file, "tls_cert_file": tls_cert_file,
                "tls_key_file": tls_key_file, "tls_server_name": tls_server_name}
-        self._t = _Transport(url, max_recv_bytes, wait_for_ready, tls)
+        self._t = _Transport(url, max_recv_bytes, wait_for_ready, tls,
+                             _ping_request(self._call_base, self._counter))
         self._finalizer = weakref.finalize(self, _close_transport, self._t)
         for attr, cls in self._services.items():
             setattr(self, attr, cls(self))
@@ -786,19 +961,33 @@ class Client:
         env.payload = request.SerializeToString()
         seconds = self.timeout if timeout is None else float(timeout)
         timeout_ms = min(_MAX_TIMEOUT_MS, max(1, int(round(seconds * 1000))))
-        env.timeout_ms = timeout_ms
+        deadline = _now_ms() + timeout_ms
         if self._auth is not None:
             env.metadata.add(key=self._auth[0], value=self._auth[1])
         if metadata:
             items = metadata.items() if hasattr(metadata, "items") else metadata
             for k, v in items:
                 env.metadata.add(key=k, value=v)
-        env.call_id = self._next_call_id()
-        data = env.SerializeToString()
-        if len(data) > _SMALL_ENOUGH:
-            self._check_size(len(data), timeout)
-        reply = self._t.roundtrip(data, timeout_ms, method.idempotent, method.path,
-                                  wait_for_ready)
+        # A read-only call whose connection drops is sent again, with a new
+        # call id, on the next connection until its deadline (as the C
+        # client's call_raw). Not a call signed for one use (x-frep-mac: a
+        # Partner call): its receiver refuses a MAC it has seen.
+        resend = method.idempotent and not any(m.key == "x-frep-mac" for m in env.metadata)
+        while True:
+            left = min(timeout_ms, max(1, deadline - _now_ms()))
+            env.timeout_ms = left
+            env.call_id = self._next_call_id()
+            data = env.SerializeToString()
+            if len(data) > _SMALL_ENOUGH:
+                self._check_size(len(data), timeout)
+            try:
+                reply = self._t.roundtrip(data, left, method.idempotent, method.path,
+                                          wait_for_ready)
+                break
+            except FrepError as e:
+                if not (resend and getattr(e, "_conn_lost", False)
+                        and _now_ms() + 10 < deadline):
+                    raise
         try:
             resp = _pb.envelope.Response.FromString(reply)
         except Exception as e:  # DecodeError
