@@ -406,63 +406,87 @@ class FakeRep:
     """An SP rep0 peer on a unix socket, in this process (nng's ipc framing:
     the 8-byte SP header each way, then per message a type byte 1, a 64-bit
     big-endian length and the body, whose first 4 bytes are the request id).
-    It reads every request. answer_pings: it answers each
-    Introspection/GetServerInfo at once (an empty OK), and `hold` other
-    calls after hold_s; otherwise it answers nothing (what nng 1.5.2 does to
-    a connection it strands on an ipc:// listener)."""
+    It reads every request (self.methods). Modes:
+    - answer nothing (what nng 1.5.2 does to a connection it strands on an
+      ipc:// listener);
+    - answer_pings: each Introspection/GetServerInfo at once (an empty OK),
+      any other call after hold_s;
+    - drop_first: the first connection is closed once a request was read;
+      on the next ones every call is answered NOT_FOUND "answered on
+      connection N"."""
 
     PING = "/frep.rpc.v1.Introspection/GetServerInfo"
 
-    def __init__(self, path, answer_pings=False, hold_s=0.0):
+    def __init__(self, path, answer_pings=False, hold_s=0.0, drop_first=False):
         self.path = path
         self.answer_pings = answer_pings
         self.hold_s = hold_s
+        self.drop_first = drop_first
         self.lock = threading.Condition()
         self.methods = []  # every request read, in order
-        self.eof = False  # the client closed the connection
-        self.conn = None
+        self.eof = False  # the client closed a connection
+        self.conns = []
+        self.threads = []
         self.srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.srv.bind(path)
         self.srv.listen(4)
-        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread = threading.Thread(target=self._accept, daemon=True)
         self.thread.start()
 
-    def _read(self, n):
+    @staticmethod
+    def _read(conn, n):
         buf = b""
         while len(buf) < n:
-            chunk = self.conn.recv(n - len(buf))
+            chunk = conn.recv(n - len(buf))
             if not chunk:
                 raise EOFError
             buf += chunk
         return buf
 
-    def _send(self, head, response):
+    def _send(self, conn, head, response):
         body = head + response.SerializeToString()
         with self.lock:
-            self.conn.sendall(b"\x01" + len(body).to_bytes(8, "big") + body)
+            try:
+                conn.sendall(b"\x01" + len(body).to_bytes(8, "big") + body)
+            except OSError:
+                pass
 
-    def _serve(self):
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.srv.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.conns.append(conn)
+                n = len(self.conns)
+            t = threading.Thread(target=self._serve, args=(conn, n), daemon=True)
+            self.threads.append(t)
+            t.start()
+
+    def _serve(self, conn, n):
         try:
-            self.conn, _ = self.srv.accept()
-        except OSError:
-            return
-        try:
-            self._read(8)
-            self.conn.sendall(b"\x00SP\x00\x00\x31\x00\x00")  # rep0
+            self._read(conn, 8)
+            conn.sendall(b"\x00SP\x00\x00\x31\x00\x00")  # rep0
             while True:
-                frame = self._read(9)
-                body = self._read(int.from_bytes(frame[1:], "big"))
+                frame = self._read(conn, 9)
+                body = self._read(conn, int.from_bytes(frame[1:], "big"))
                 req = frep.client._pb.envelope.Request.FromString(body[4:])
                 with self.lock:
                     self.methods.append(req.method)
                     self.lock.notify_all()
-                if not self.answer_pings:
-                    continue
                 resp = frep.client._pb.envelope.Response(call_id=req.call_id)
-                if req.method == self.PING:
-                    self._send(body[:4], resp)
-                else:
-                    threading.Timer(self.hold_s, self._send, (body[:4], resp)).start()
+                if self.drop_first and n == 1:
+                    conn.shutdown(socket.SHUT_RDWR)
+                    break
+                if self.drop_first:
+                    resp.code = Code.NOT_FOUND
+                    resp.message = "answered on connection %d" % n
+                    self._send(conn, body[:4], resp)
+                elif self.answer_pings and req.method == self.PING:
+                    self._send(conn, body[:4], resp)
+                elif self.answer_pings:
+                    threading.Timer(self.hold_s, self._send, (conn, body[:4], resp)).start()
         except (EOFError, OSError):
             pass
         with self.lock:
@@ -483,14 +507,18 @@ class FakeRep:
 
     def close(self):
         self.srv.close()
-        if self.conn is not None:
+        with self.lock:
+            conns = list(self.conns)
+        for conn in conns:
             try:
-                self.conn.shutdown(socket.SHUT_RDWR)
+                conn.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
         self.thread.join(10)
-        if self.conn is not None:
-            self.conn.close()
+        for t in self.threads:
+            t.join(10)
+        for conn in conns:
+            conn.close()
 
 
 class KeepaliveTest(unittest.TestCase):
@@ -550,6 +578,32 @@ class KeepaliveTest(unittest.TestCase):
                     self.assertEqual(real.stop(), 0, real.log())
         finally:
             fake.close()
+
+    def test_read_only_call_sent_again_after_a_drop(self):
+        # The connection drops while each call waits. Before, nng 1.5.2
+        # ended the read-only call's wait with ECONNRESET and it failed
+        # UNAVAILABLE; now it is sent again (new call id) and answered on
+        # the next connection. The other call fails UNAVAILABLE and is not
+        # sent again.
+        for name, call, want in (
+                ("read-only", lambda c: c.get_scope("10.1.0.0"), frep.NotFoundError),
+                ("other", lambda c: c.add_scope(scope_id="10.1.0.0", subnet_mask="255.255.0.0"),
+                 frep.UnavailableError)):
+            path = os.path.join(WORK, "drop-%s.sock" % name)
+            fake = FakeRep(path, drop_first=True)
+            try:
+                with frep.Client("ipc://" + path, timeout=10, wait_for_ready=True) as c:
+                    with self.assertRaises(want) as cm:
+                        call(c)
+                print("%s call: %r; requests read: %d" % (name, cm.exception, len(fake.methods)))
+                if want is frep.NotFoundError:
+                    self.assertEqual(cm.exception.message, "answered on connection 2")
+                    self.assertEqual(len(fake.methods), 2)
+                else:
+                    self.assertIn("may or may not have run", cm.exception.message)
+                    self.assertEqual(len(fake.methods), 1)
+            finally:
+                fake.close()
 
     def test_slow_server_is_spared(self):
         # A call of 16.5 s (longer than 5 s + 10 s) that changes state, on a
