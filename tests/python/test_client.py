@@ -6,6 +6,7 @@ Prints unittest's summary and a closing "N passed, N failed" line; exits
 non-zero on any failure, including a frepd that does not exit 0 on SIGTERM.
 """
 
+import gc
 import os
 import re
 import socket
@@ -501,12 +502,21 @@ class FakeRep:
         with self.lock:
             return self.methods.count(self.PING)
 
-    def stop_listening(self):
+    def _stop_accepting(self):
+        # close() alone does not wake a thread blocked in accept(); a
+        # shutdown does (EINVAL).
+        try:
+            self.srv.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.srv.close()
+
+    def stop_listening(self):
+        self._stop_accepting()
         os.unlink(self.path)
 
     def close(self):
-        self.srv.close()
+        self._stop_accepting()
         with self.lock:
             conns = list(self.conns)
         for conn in conns:
@@ -604,6 +614,27 @@ class KeepaliveTest(unittest.TestCase):
                     self.assertEqual(len(fake.methods), 1)
             finally:
                 fake.close()
+
+    def test_dropped_client_is_closed(self):
+        # A Client dropped without close(): the garbage collector's
+        # finalizer ends its keepalive thread and closes its connection.
+        path = os.path.join(WORK, "dropped.sock")
+        fake = FakeRep(path, answer_pings=True, hold_s=0)
+        try:
+            c = frep.Client("ipc://" + path, timeout=10, wait_for_ready=True)
+            c.call("/frep.v1.DhcpServer/AddScope", frep.pb.Scope(scope_id=SCOPE), frep.pb.Scope,
+                   idempotent=False)
+            t = c._t
+            ka = t.ka_thread
+            self.assertIsNotNone(ka)
+            del c
+            gc.collect()
+            ka.join(10)
+            self.assertFalse(ka.is_alive())
+            self.assertTrue(t.closed)
+            self.assertTrue(fake.wait(lambda f: f.eof, 10))
+        finally:
+            fake.close()
 
     def test_slow_server_is_spared(self):
         # A call of 16.5 s (longer than 5 s + 10 s) that changes state, on a

@@ -363,6 +363,10 @@ class _Transport:
                 self.live.append(_pipe.id)
             elif ev == _nng.PIPE_EV_REM_POST:
                 self.pipes = max(0, self.pipes - 1)
+                if self.pipes == 0:
+                    # The dialer redials by itself now: a call sent again
+                    # at once must not close it mid-handshake (_redial).
+                    self._redialed = _now_ms()
                 if _pipe.id in self.live:
                     self.live.remove(_pipe.id)
                 self.server_max = 0  # the next server may have other limits
@@ -528,7 +532,7 @@ class _Transport:
         with self.dial_lock:
             with self.lock:
                 if (self.pipes > 0 or self.closed
-                        or _now_ms() - self._redialed < _FAIL_FAST_STEP_MS):
+                        or _now_ms() - self._redialed < _REDIAL_GAP_MS):
                     return
                 self._redialed = _now_ms()
                 old = self.dialer
@@ -674,9 +678,14 @@ class _Transport:
         if self.ping_request is None or self.closed:
             return
         if self.ka_thread is None:
-            self.ka_thread = threading.Thread(target=self._keepalive_main,
-                                              name="frep-keepalive", daemon=True)
-            self.ka_thread.start()
+            t = threading.Thread(target=self._keepalive_main, name="frep-keepalive",
+                                 daemon=True)
+            try:
+                t.start()
+            except RuntimeError:  # no thread to be had: no keepalive (as in C)
+                self.ping_request = None
+                return
+            self.ka_thread = t
         elif self.ka_idle:
             self.ka_idle = False
             self.ka_cv.notify()
@@ -741,11 +750,10 @@ class _Transport:
             s = self.slot_get()
         except FrepError:
             return _nng.ECLOSED
-        msg = _nng.msg_from_bytes(self.ping_request())
-        if msg is None:
-            self.slot_put(s)
-            return _nng.ENOMEM
         try:
+            msg = _nng.msg_from_bytes(self.ping_request())
+            if msg is None:
+                return _nng.ENOMEM
             # Each operation starts under self.lock after a look at
             # self.closed, so close()'s cancel of ping_aio is never lost.
             _N.nng_aio_set_timeout(s.aio, _KEEPALIVE_TIMEOUT_MS)
@@ -789,6 +797,9 @@ _KEEPALIVE_TIMEOUT_MS = 10000
 _KEEPALIVE_TICK_S = 1.0
 _KEEPALIVE_METHOD = "/frep.rpc.v1.Introspection/GetServerInfo"
 _FAIL_FAST_STEP_MS = 50
+# _redial: at most once a second, and not within a second of losing the
+# last connection (as the C client's redial_after).
+_REDIAL_GAP_MS = 1000
 _CLOSE_DRAIN_S = 2.0  # close(): for calls already sent to get their replies
 _CLOSE_WAIT_S = 2.0  # close(): for calls to end once their aios are stopped
 
@@ -816,7 +827,20 @@ def _ping_request(call_base, counter):
 
 
 def _close_transport(t):
-    t.close()
+    """The Client's finalizer (weakref.finalize) when it was not closed: run
+    at exit, or by the garbage collector on whatever thread was allocating,
+    which may be one holding t.lock (a call's, the keepalive thread, an nng
+    callback's). t.lock is not re-entrant: a close on that thread would wait
+    for itself for ever, so while the lock is taken the close goes to a
+    thread of its own. (Client.close() closes directly.)"""
+    if t.lock.acquire(blocking=False):
+        t.lock.release()
+        t.close()
+        return
+    try:
+        threading.Thread(target=t.close, name="frep-close", daemon=True).start()
+    except RuntimeError:  # interpreter shutdown: no new threads
+        pass
 
 
 class _Method:
@@ -930,7 +954,8 @@ class Client:
         """Closes the connection. Calls in flight that were not sent yet
         fail with CANCELLED at once; calls already sent get their reply
         first, for up to 2 s (then CANCELLED): see _Transport.close."""
-        self._finalizer()
+        self._finalizer.detach()
+        self._t.close()
 
     def __enter__(self):
         return self
@@ -974,12 +999,12 @@ class Client:
         # Partner call): its receiver refuses a MAC it has seen.
         resend = method.idempotent and not any(m.key == "x-frep-mac" for m in env.metadata)
         while True:
-            left = min(timeout_ms, max(1, deadline - _now_ms()))
-            env.timeout_ms = left
+            env.timeout_ms = min(timeout_ms, max(1, deadline - _now_ms()))
             env.call_id = self._next_call_id()
             data = env.SerializeToString()
             if len(data) > _SMALL_ENOUGH:
-                self._check_size(len(data), timeout)
+                self._check_size(len(data), max(1, deadline - _now_ms()) / 1000.0)
+            left = min(timeout_ms, max(1, deadline - _now_ms()))
             try:
                 reply = self._t.roundtrip(data, left, method.idempotent, method.path,
                                           wait_for_ready)
