@@ -35,6 +35,7 @@ typedef struct node {
 	char         db[600];
 	tu_proc      proc;
 	frep_client *c;
+	const char  *extra[3]; /* more frepd arguments (NULL-terminated) */
 } node;
 
 typedef struct fixture {
@@ -46,7 +47,7 @@ static void
 node_start(fixture *f, node *n)
 {
 	const char *args[] = {"--listen", n->url, "--advertise-url", n->url, "--db", n->db,
-	    "--partner-timeout-ms", "3000", NULL};
+	    "--partner-timeout-ms", "3000", n->extra[0], n->extra[1], n->extra[2], NULL};
 	assert_int_equal(tu_frepd_start(&n->proc, f->dir, n->name, args), 0);
 	if (tu_wait_healthy(n->url, 10000) != 0) {
 		tu_proc_dump_log(&n->proc);
@@ -772,6 +773,18 @@ test_replication_import_scope(void **state)
 	protobuf_c_message_free_unpacked(&audit->base, NULL);
 }
 
+/* n scopes 10.(100 + i / 256).(i % 256).0 on node a, n_res reservations
+ * each; their ids in ids[] (idp[] points at them). */
+static void
+import_many(node *a, int n, int n_res, const char *name, char (*ids)[32], char **idp)
+{
+	for (int i = 0; i < n; i++) {
+		import_scope(a, i % 256, 100 + i / 256, n_res, name, false, NULL);
+		snprintf(ids[i], 32, "10.%d.%d.0", 100 + i / 256, i % 256);
+		idp[i] = ids[i];
+	}
+}
+
 /* 600 scopes: three ApplyScopes batches, the first two sent from their own
  * thread while the next is built (the source's pipe); an unchanged
  * relationship sends nothing; a few changed scopes send only those; a
@@ -785,11 +798,7 @@ test_replication_many_scopes_batched(void **state)
 	enum { N = 600 };
 	char  ids[N][32];
 	char *idp[N];
-	for (int i = 0; i < N; i++) {
-		import_scope(a, i % 256, 100 + i / 256, 3, "many", false, NULL);
-		snprintf(ids[i], sizeof(ids[i]), "10.%d.%d.0", 100 + i / 256, i % 256);
-		idp[i] = ids[i];
-	}
+	import_many(a, N, 3, "many", ids, idp);
 	add_failover(a, b, "many", idp, N, FREP_OK);
 	char                        *names[] = {"many"};
 	Frep__V1__ReplicateResponse *r       = replicate_by_name(a, names, 1, false, false);
@@ -826,6 +835,51 @@ test_replication_many_scopes_batched(void **state)
 	}
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	for (int i = 0; i < N; i += 37) {
+		char da[65], db[65];
+		scope_digest(a, ids[i], da);
+		scope_digest(b, ids[i], db);
+		assert_string_equal(da, db);
+	}
+}
+
+/* A partner that takes requests of at most 64 KiB (--max-message-bytes,
+ * the least frepd takes): a relationship of 300 scopes (about 2 KB each,
+ * 0.6 MB in all) still reaches it, in ApplyScopes batches that fit its
+ * limit. Before, one batch of 256 scopes (half a megabyte) was refused
+ * RESOURCE_EXHAUSTED by the sending client ("exceeds the server's limit"),
+ * for every scope in it, though each fitted on its own. */
+static void
+test_replication_batches_fit_the_partner_limit(void **state)
+{
+	fixture *f = *state;
+	node    *a = &f->n[0], *b = &f->n[1];
+	b->extra[0] = "--max-message-bytes";
+	b->extra[1] = "65536";
+	int status  = tu_proc_stop(&b->proc, SIGTERM, 15000);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	node_start(f, b);
+	assert_int_equal(tu_client_ready(b->c, 15000), 0);
+	enum { N = 300 };
+	char  ids[N][32];
+	char *idp[N];
+	import_many(a, N, 20, "limited", ids, idp);
+	add_failover(a, b, "limited", idp, N, FREP_OK);
+	char                        *names[] = {"limited"};
+	Frep__V1__ReplicateResponse *r       = replicate_by_name(a, names, 1, false, true);
+	assert_int_equal(r->n_results, N);
+	size_t failed = 0;
+	for (size_t i = 0; i < r->n_results; i++) {
+		if (r->results[i]->code != FREP_OK) {
+			if (failed++ == 0) {
+				print_error("%s: %s: %s\n", r->results[i]->scope_id,
+				    frep_code_name((frep_code) r->results[i]->code),
+				    r->results[i]->message);
+			}
+		}
+	}
+	assert_int_equal(failed, 0);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	for (int i = 0; i < N; i += 29) {
 		char da[65], db[65];
 		scope_digest(a, ids[i], da);
 		scope_digest(b, ids[i], db);
@@ -968,6 +1022,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_replication_slow_partner_deadline, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_replication_many_scopes_batched, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_replication_batches_fit_the_partner_limit, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("replication", tests, NULL, NULL);
 }

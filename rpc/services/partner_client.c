@@ -350,3 +350,10 @@ partner_call(partner_pool *p, const char *url, const char *relationship, const c
 	}
 	return code;
 }
+
+size_t
+partner_max_request(partner_pool *p, const char *url, frep_status *st)
+{
+	frep_client *c = client_for(p, url, st);
+	return c != NULL ? frep_client_server_max_message_bytes(c, st) : 0;
+}

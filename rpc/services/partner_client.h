@@ -43,4 +43,10 @@ frep_code partner_call(partner_pool *p, const char *url, const char *relationshi
     const char *secret, const char *request_id, const char *method, const ProtobufCMessage *input,
     ProtobufCMessage **out, uint32_t timeout_ms, frep_status *st);
 
+/* The largest request envelope the partner at url accepts, in bytes (its
+ * ServerInfo.max_message_bytes, frepd --max-message-bytes): asked once per
+ * connection (Introspection/GetServerInfo, no MAC) and remembered until it
+ * drops. 0 with a status if it cannot be asked. */
+size_t partner_max_request(partner_pool *p, const char *url, frep_status *st);
+
 #endif /* FREP_RPC_PARTNER_CLIENT_H */

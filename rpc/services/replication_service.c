@@ -129,7 +129,8 @@ keep(reply *rp, ProtobufCMessage *m, frep_status *st)
 
 /* Scopes on their way to the partner in one ApplyScopes call: many small
  * scopes travel together; a batch is flushed at BATCH_SCOPES_MAX scopes or
- * BATCH_BYTES of packed configs, and a scope bigger than that goes alone.
+ * BATCH_BYTES of packed configs (less when the partner takes smaller
+ * requests: batch_budget), and a scope bigger than that goes alone.
  * Each snapshot was taken with engine_scope_snapshot_outgoing (not on dry
  * runs): its registration ends when the batch's outcome is recorded.
  *
@@ -141,6 +142,14 @@ keep(reply *rp, ProtobufCMessage *m, frep_status *st)
  * this thread (the sending thread only makes the partner call). */
 #define BATCH_SCOPES_MAX 256
 #define BATCH_BYTES      (4u * 1024u * 1024u)
+/* What a scope adds to an ApplyScopes request besides its packed config:
+ * the config's tag and length (at most 6 bytes) and its expected digest
+ * (tag, length, 64 hex digits). */
+#define BATCH_SCOPE_OVERHEAD 80u
+/* The request envelope around an ApplyScopesRequest: method path, call id,
+ * deadline and the metadata of a signed partner call (relationship, sender,
+ * timestamp, nonce, MAC, request id): well under this. */
+#define BATCH_ENVELOPE_BYTES 2048u
 
 /* Scopes to try once more from fresh digests (the partner's scope changed
  * between its digest and the apply): shared by a pipe's two batches. */
@@ -429,7 +438,37 @@ batch_finish(replication *r, reply *rp, const relctx *c, batch *b)
 typedef struct batch_pipe {
 	batch *cur;
 	batch *sent;
+	size_t budget; /* bytes of a batch (batch_budget); 0: not yet known */
+	bool   asked;  /* the partner's limit was asked */
 } batch_pipe;
+
+/* The bytes of scopes (packed config + BATCH_SCOPE_OVERHEAD each) one
+ * ApplyScopes call may carry: BATCH_BYTES, or less when the partner takes
+ * smaller requests (its max_message_bytes, less the request's own fields
+ * and the envelope). Before a batch grows past what every frep server
+ * takes (RPC_MIN_MAX_MESSAGE_BYTES), the partner is asked for its limit,
+ * once per replication: a partner run with --max-message-bytes below a
+ * batch refused the whole batch RESOURCE_EXHAUSTED although each scope
+ * fitted. A limit that cannot be asked (the partner is down: the apply will
+ * say so) leaves BATCH_BYTES. */
+static size_t
+batch_budget(replication *r, const relctx *c, batch_pipe *p, size_t want)
+{
+	size_t fixed = BATCH_ENVELOPE_BYTES + strlen(c->rel.name) + strlen(r->local_url);
+	if (p->budget == 0) {
+		p->budget = RPC_MIN_MAX_MESSAGE_BYTES - fixed;
+	}
+	if (want > p->budget && !p->asked) {
+		frep_status st;
+		size_t      max = partner_max_request(r->pool, c->rel.partner_server, &st);
+		p->asked        = true;
+		p->budget       = max > fixed + BATCH_SCOPE_OVERHEAD ? max - fixed : BATCH_BYTES;
+		if (p->budget > BATCH_BYTES) {
+			p->budget = BATCH_BYTES;
+		}
+	}
+	return p->budget;
+}
 
 /* Sends the current batch without waiting, once the one before it has
  * answered and its outcome is recorded; the two then swap. */
@@ -478,9 +517,10 @@ batch_add(replication *r, reply *rp, const relctx *c, batch_pipe *p, engine_scop
 			engine_scope_config_free(snap);
 			return;
 		}
-		size_t size = protobuf_c_message_get_packed_size(&cfg->base);
+		size_t size = protobuf_c_message_get_packed_size(&cfg->base) + BATCH_SCOPE_OVERHEAD;
+		size_t budget = batch_budget(r, c, p, b->bytes + size);
 		if (pass == 0 && b->n > 0 &&
-		    (b->n == BATCH_SCOPES_MAX || b->bytes + size > BATCH_BYTES)) {
+		    (b->n == BATCH_SCOPES_MAX || b->bytes + size > budget)) {
 			/* The config lives in the batch's arena: convert again, into
 			 * the other batch's. */
 			pipe_flush(r, rp, c, p);
@@ -497,7 +537,7 @@ batch_add(replication *r, reply *rp, const relctx *c, batch_pipe *p, engine_scop
 		b->bytes += size;
 		break;
 	}
-	if (b->bytes >= BATCH_BYTES) {
+	if (b->bytes >= p->budget) {
 		pipe_flush(r, rp, c, p);
 	}
 }
