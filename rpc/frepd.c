@@ -1068,9 +1068,10 @@ main(int argc, char **argv)
 	 * call. With glibc's defaults, buffers over 128 KiB (raised as large
 	 * ones are freed) were mmap'd and unmapped each time, and an arena's
 	 * free top over twice that given back, so every call page-faulted
-	 * them in again: 19 % more page faults and a fifth of the partner's
-	 * time for one 10,000-reservation scope (PERFORMANCE.md, "glibc's
-	 * thresholds"). Buffers up to 1 MiB now come from the arenas, which
+	 * them in again: 19 % of frepd's samples for a 10,000-reservation
+	 * scope, whose full replication now takes a fifth less time
+	 * (PERFORMANCE.md, "glibc's thresholds"). Buffers up to 1 MiB now
+	 * come from the arenas, which
 	 * keep up to 8 MiB free at their tops; a transfer bigger than a
 	 * batch still gives its memory back (malloc_trim in the replication
 	 * and Partner services). */
