@@ -1071,10 +1071,9 @@ main(int argc, char **argv)
 	 * them in again: 19 % of frepd's samples for a 10,000-reservation
 	 * scope, whose full replication now takes a fifth less time
 	 * (PERFORMANCE.md, "glibc's thresholds"). Buffers up to 1 MiB now
-	 * come from the arenas, which
-	 * keep up to 8 MiB free at their tops; a transfer bigger than a
-	 * batch still gives its memory back (malloc_trim in the replication
-	 * and Partner services). */
+	 * come from the arenas, which keep up to 8 MiB free at their tops;
+	 * a transfer bigger than a batch still gives its memory back
+	 * (malloc_trim in the replication and Partner services). */
 	mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
 	mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);
 	/* Everything frepd creates (the store, its WAL and journal, the partner
