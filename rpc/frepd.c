@@ -1072,10 +1072,16 @@ main(int argc, char **argv)
 	 * scope, whose full replication now takes a fifth less time
 	 * (PERFORMANCE.md, "glibc's thresholds"). Buffers up to 1 MiB now
 	 * come from the arenas, which keep up to 8 MiB free at their tops;
-	 * a transfer bigger than a batch still gives its memory back
-	 * (malloc_trim in the replication and Partner services). */
-	mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
-	mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);
+	 * a transfer bigger than a batch still gives most of its memory back
+	 * (malloc_trim in the replication and Partner services). An
+	 * operator's GLIBC_TUNABLES for either threshold wins. */
+	const char *tunables = getenv("GLIBC_TUNABLES");
+	if (tunables == NULL || strstr(tunables, "glibc.malloc.mmap_threshold") == NULL) {
+		mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+	}
+	if (tunables == NULL || strstr(tunables, "glibc.malloc.trim_threshold") == NULL) {
+		mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);
+	}
 	/* Everything frepd creates (the store, its WAL and journal, the partner
 	 * state file) holds secrets: owner only. */
 	umask(077);

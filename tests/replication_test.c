@@ -696,6 +696,10 @@ test_replication_partner_calls_need_the_secret(void **state)
 	assert_string_equal(before, after);
 }
 
+/* The description of every reservation import_scope makes ("" unless a
+ * test sets it). */
+static const char *import_description = "";
+
 /* A whole scope as ImportScope takes it: n reservations. */
 static void
 import_scope(node *n, int third, int octet2, int n_res, const char *name, bool dry_run,
@@ -719,11 +723,12 @@ import_scope(node *n, int third, int octet2, int n_res, const char *name, bool d
 		frep__v1__reservation__init(&res[i]);
 		snprintf(ips[i], 32, "10.%d.%d.%d", octet2, third, 11 + i);
 		snprintf(macs[i], 32, "02-%02x-%02x-00-00-%02x", octet2, third, i);
-		res[i].scope_id   = scope_id;
-		res[i].ip_address = ips[i];
-		res[i].client_id  = macs[i];
-		res[i].name       = "host";
-		resp[i]           = &res[i];
+		res[i].scope_id    = scope_id;
+		res[i].ip_address  = ips[i];
+		res[i].client_id   = macs[i];
+		res[i].name        = "host";
+		res[i].description = (char *) import_description;
+		resp[i]            = &res[i];
 	}
 	Frep__V1__ScopeConfig cfg        = FREP__V1__SCOPE_CONFIG__INIT;
 	cfg.scope                        = &scope;
@@ -859,17 +864,31 @@ test_replication_batches_fit_the_partner_limit(void **state)
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	node_start(f, b);
 	assert_int_equal(tu_client_ready(b->c, 15000), 0);
-	enum { N = 300 };
+	enum { N = 301 }; /* 300 of 2 KB, then 10.99.0.0 */
 	char  ids[N][32];
 	char *idp[N];
-	import_many(a, N, 20, "limited", ids, idp);
+	import_many(a, N - 1, 20, "limited", ids, idp);
+	import_scope(a, 0, 99, 1, "limited", false, NULL);
+	snprintf(ids[N - 1], sizeof(ids[N - 1]), "10.99.0.0");
+	idp[N - 1] = ids[N - 1];
 	add_failover(a, b, "limited", idp, N, FREP_OK);
+	/* 10.99.0.0 grows past the partner's limit on its own: 240
+	 * reservations with 300-byte descriptions, about 86 KB. */
+	char long_text[301];
+	memset(long_text, 'd', 300);
+	long_text[300]     = '\0';
+	import_description = long_text;
+	import_scope(a, 0, 99, 240, "limited", false, NULL);
+	import_description                   = "";
 	char                        *names[] = {"limited"};
 	Frep__V1__ReplicateResponse *r       = replicate_by_name(a, names, 1, false, true);
 	assert_int_equal(r->n_results, N);
-	size_t failed = 0;
+	size_t                 failed = 0;
+	Frep__V1__ScopeResult *big    = NULL;
 	for (size_t i = 0; i < r->n_results; i++) {
-		if (r->results[i]->code != FREP_OK) {
+		if (strcmp(r->results[i]->scope_id, "10.99.0.0") == 0) {
+			big = r->results[i];
+		} else if (r->results[i]->code != FREP_OK) {
 			if (failed++ == 0) {
 				print_error("%s: %s: %s\n", r->results[i]->scope_id,
 				    frep_code_name((frep_code) r->results[i]->code),
@@ -878,8 +897,15 @@ test_replication_batches_fit_the_partner_limit(void **state)
 		}
 	}
 	assert_int_equal(failed, 0);
+	/* Only the scope too big on its own fails, naming the limit. */
+	assert_non_null(big);
+	print_message(
+	    "%s: %s: %s\n", big->scope_id, frep_code_name((frep_code) big->code), big->message);
+	assert_int_equal(big->code, FREP_RESOURCE_EXHAUSTED);
+	assert_non_null(strstr(big->message, "exceeds the server's limit of 65536 bytes"));
+	assert_non_null(strstr(big->message, b->url));
 	protobuf_c_message_free_unpacked(&r->base, NULL);
-	for (int i = 0; i < N; i += 29) {
+	for (int i = 0; i < N - 1; i += 29) {
 		char da[65], db[65];
 		scope_digest(a, ids[i], da);
 		scope_digest(b, ids[i], db);

@@ -449,22 +449,25 @@ typedef struct batch_pipe {
  * takes (RPC_MIN_MAX_MESSAGE_BYTES), the partner is asked for its limit,
  * once per replication: a partner run with --max-message-bytes below a
  * batch refused the whole batch RESOURCE_EXHAUSTED although each scope
- * fitted. A limit that cannot be asked (the partner is down: the apply will
- * say so) leaves BATCH_BYTES. */
+ * fitted. A limit that cannot be asked (the partner does not answer: the
+ * apply will say why) keeps batches within RPC_MIN_MAX_MESSAGE_BYTES. A
+ * scope bigger than the budget goes alone (batch_add). */
 static size_t
 batch_budget(replication *r, const relctx *c, batch_pipe *p, size_t want)
 {
-	size_t fixed = BATCH_ENVELOPE_BYTES + strlen(c->rel.name) + strlen(r->local_url);
+	/* The request's own fields and the envelope; the relationship's name
+	 * travels twice (field and MAC metadata), counted twice with the URL. */
+	size_t fixed = BATCH_ENVELOPE_BYTES + 2 * (strlen(c->rel.name) + strlen(r->local_url));
 	if (p->budget == 0) {
-		p->budget = RPC_MIN_MAX_MESSAGE_BYTES - fixed;
+		p->budget =
+		    fixed < RPC_MIN_MAX_MESSAGE_BYTES ? RPC_MIN_MAX_MESSAGE_BYTES - fixed : 1;
 	}
 	if (want > p->budget && !p->asked) {
 		frep_status st;
 		size_t      max = partner_max_request(r->pool, c->rel.partner_server, &st);
 		p->asked        = true;
-		p->budget       = max > fixed + BATCH_SCOPE_OVERHEAD ? max - fixed : BATCH_BYTES;
-		if (p->budget > BATCH_BYTES) {
-			p->budget = BATCH_BYTES;
+		if (max > fixed) {
+			p->budget = max - fixed < BATCH_BYTES ? max - fixed : BATCH_BYTES;
 		}
 	}
 	return p->budget;
