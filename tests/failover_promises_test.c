@@ -104,6 +104,17 @@ start_hooked(fixture *f, int i, const char *hook)
 	return n;
 }
 
+/* A (node 0) and B (node 1, the apply hook on): hook is the hook's file
+ * (700 bytes), paused its ".paused" (720). */
+static void
+start_hooked_pair(fixture *f, char *hook, char *paused, rt_node **a, rt_node **b)
+{
+	snprintf(hook, 700, "%s/apply-hook", f->dir);
+	snprintf(paused, 720, "%s.paused", hook);
+	*a = start(f, 0);
+	*b = start_hooked(f, 1, hook);
+}
+
 /* --- small calls ---------------------------------------------------------- */
 
 static frep_code
@@ -1015,6 +1026,77 @@ run_seed(void)
 	return seed;
 }
 
+/* An AddFailover call on a thread of its own (its push may pause). */
+typedef struct adder {
+	frep_client *c;
+	const char  *partner_url;
+	frep_code    code;
+	frep_status  st;
+} adder;
+
+static void *
+adder_main(void *arg)
+{
+	adder                         *ad       = arg;
+	Frep__V1__AddFailoverRequest   req      = FREP__V1__ADD_FAILOVER_REQUEST__INIT;
+	Frep__V1__FailoverRelationship rel      = FREP__V1__FAILOVER_RELATIONSHIP__INIT;
+	char                          *scopes[] = {"10.61.0.0"};
+	ProtobufCMessage              *out      = NULL;
+	rel.name                                = "lost-undo";
+	rel.partner_server                      = (char *) ad->partner_url;
+	rel.mode                 = FREP__V1__FAILOVER_MODE__FAILOVER_MODE_LOAD_BALANCE;
+	rel.load_balance_percent = 50;
+	rel.shared_secret        = SECRET;
+	rel.scope_ids            = scopes;
+	rel.n_scope_ids          = 1;
+	rel.auto_sync            = FREP__V1__AUTO_SYNC__AUTO_SYNC_OFF;
+	req.relationship         = &rel;
+	ad->code = frep_client_call(ad->c, "/frep.v1.DhcpServer/AddFailover", &req.base,
+	    &frep__v1__failover_relationship__descriptor, &out, NULL, &ad->st);
+	protobuf_c_message_free_unpacked(out, NULL);
+	return NULL;
+}
+
+/* AddFailover is undone on both sides when its push fails, unless the
+ * partner cannot be reached for the undo either: here it is killed while
+ * it applies the relationship's scope (the apply hook), after it made the
+ * relationship. The call fails, this server has no relationship, and the
+ * status now says that the partner may still hold it, with the undo's
+ * error; it does (restarted, it lists the relationship). Before, the
+ * undo's failure was dropped and the message was the push's alone. */
+static void
+test_promise_add_failover_lost_undo_is_reported(void **state)
+{
+	fixture *f = *state;
+	char     hook[700], paused[720];
+	rt_node *a, *b;
+	start_hooked_pair(f, hook, paused, &a, &b);
+	rt_add_scope(a->c, "10.61.0.0", "10.61.0.1", "10.61.255.254", true);
+	FILE *arm = fopen(hook, "w");
+	assert_non_null(arm);
+	fclose(arm);
+	pthread_t t;
+	adder     ad = {.c = a->c, .partner_url = b->url};
+	pthread_create(&t, NULL, adder_main, &ad);
+	if (!rt_wait_hook_paused(paused, b->proc.pid, 20000)) {
+		tu_proc_dump_log(&b->proc);
+		fail_msg("the partner's apply never reached the hook");
+	}
+	assert_int_not_equal(tu_proc_stop(&b->proc, SIGKILL, 10000), -1);
+	pthread_join(t, NULL);
+	unlink(paused);
+	print_message("AddFailover: %s: %s\n", frep_code_name(ad.code), ad.st.message);
+	assert_int_not_equal(ad.code, FREP_OK);
+	assert_non_null(strstr(ad.st.message, "may still hold relationship \"lost-undo\""));
+	assert_non_null(strstr(ad.st.message, "undoing there failed"));
+	assert_non_null(strstr(ad.st.message, b->url));
+	assert_no_failover(a, "lost-undo");
+	rt_node_start(b, f->dir);
+	Frep__V1__FailoverRelationship *there = get_failover(b, "lost-undo");
+	assert_non_null(there);
+	protobuf_c_message_free_unpacked(&there->base, NULL);
+}
+
 /* SEMANTICS: each scope is one SQLite write transaction on the partner;
  * after a SIGKILL and a restart it holds the old scope or the new one,
  * never a mix. The partner runs with FREP_TEST_HOOK_APPLY: armed, its
@@ -1030,11 +1112,9 @@ test_promise_partner_killed_mid_apply_is_old_or_new(void **state)
 {
 	fixture *f = *state;
 	enum { N_RES = 600, ROUNDS = 12 };
-	char hook[700], paused[720];
-	snprintf(hook, sizeof(hook), "%s/apply-hook", f->dir);
-	snprintf(paused, sizeof(paused), "%s.paused", hook);
-	rt_node *a = start(f, 0);
-	rt_node *b = start_hooked(f, 1, hook);
+	char     hook[700], paused[720];
+	rt_node *a, *b;
+	start_hooked_pair(f, hook, paused, &a, &b);
 
 	rt_add_scope(a->c, "10.50.0.0", "10.50.0.1", "10.50.255.254", true);
 	for (int i = 0; i < N_RES; i++) {
@@ -1249,6 +1329,8 @@ main(void)
 		test_guard_idle_frepd_rss_under_10_mib, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_promise_partner_killed_mid_apply_is_old_or_new, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_promise_add_failover_lost_undo_is_reported, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("failover_promises", tests, NULL, NULL);
 }

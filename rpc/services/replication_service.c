@@ -1642,6 +1642,30 @@ mirror_call(replication *r, const engine_failover *rel, const char *secret, bool
 	return code;
 }
 
+/* A failed AddFailover / AddFailoverScope is undone on the partner too;
+ * when that undo is refused or lost (the partner went down, or the request
+ * is over its --max-message-bytes), the partner may keep what the call
+ * made there. The caller's status keeps its code and says so first, with
+ * the undo's error; the same goes to the log. Before, the undo's failure
+ * was dropped and the call read as undone on both sides. */
+static void
+undo_failed(frep_status *st, const frep_status *undo, const char *name, const char *partner,
+    bool scopes_only)
+{
+	char first[FREP_STATUS_MESSAGE_MAX], what[200];
+	snprintf(first, sizeof(first), "%s", st->message);
+	snprintf(what, sizeof(what),
+	    scopes_only ? "the scopes added to relationship \"%s\""
+			: "relationship \"%s\" and the scopes it got",
+	    name);
+	rpc_log(RPC_LOG_WARN, "partner %s may still hold %s: undoing there failed (%s: %s)",
+	    partner, what, frep_code_name(undo->code), undo->message);
+	frep_status_set(st, st->code,
+	    "partner %s may still hold %s: undoing there failed (%s: %.120s); the call "
+	    "failed: %s",
+	    partner, what, frep_code_name(undo->code), undo->message, first);
+}
+
 frep_code
 replication_failover_add(
     replication *r, const engine_failover *rel, bool force, engine_failover *out, frep_status *st)
@@ -1685,14 +1709,18 @@ replication_failover_add(
 		push_scopes(r, stored.name, stored.scope_ids, stored.n_scope_ids, force, st) !=
 		    FREP_OK)) {
 		/* All or nothing: take the mirror (and the scopes it got) back. */
-		frep_status saved = *st;
-		mirror_call(
-		    r, &stored, rel->shared_secret, false, false, true, own, n_own, &ignore);
+		frep_status saved = *st, undo;
+		bool undone = mirror_call(r, &stored, rel->shared_secret, false, false, true, own,
+				  n_own, &undo) == FREP_OK;
 		engine_failover_remove(r->e, rel->name, &ignore);
+		*st = saved;
+		replication__prefix_partner(st, rel->partner_server);
+		if (!undone) {
+			undo_failed(st, &undo, stored.name, stored.partner_server, false);
+		}
 		engine_failover_fini(&stored);
 		convert_arena_fini(&a);
-		*st = saved;
-		return replication__prefix_partner(st, rel->partner_server);
+		return st->code;
 	}
 	convert_arena_fini(&a);
 	rpc_log(RPC_LOG_INFO, "relationship \"%s\" created with partner %s (%zu scopes)",
@@ -1750,17 +1778,24 @@ replication_failover_add_scopes(replication *r, const char *name, const uint32_t
 		engine_failover_remove_scopes(r->e, name, scope_ids, n, NULL, &ignore);
 		/* The partner keeps only the scopes still in the relationship
 		 * (and its own from before, detached). */
-		if (engine_failover_get(r->e, name, &rel, &ignore) == FREP_OK &&
-		    engine_failover_secret(r->e, name, &secret, &ignore) == FREP_OK) {
-			mirror_call(r, &rel, secret, false, false, false, own, n_own, &ignore);
+		frep_status undo;
+		bool        undone = false;
+		if (engine_failover_get(r->e, name, &rel, &undo) == FREP_OK &&
+		    engine_failover_secret(r->e, name, &secret, &undo) == FREP_OK) {
+			undone = mirror_call(r, &rel, secret, false, false, false, own, n_own,
+				     &undo) == FREP_OK;
 		}
 		convert_arena_fini(&a);
 		if (secret != NULL) {
 			explicit_bzero(secret, strlen(secret));
 			free(secret);
 		}
-		engine_failover_fini(&rel);
 		*st = saved;
+		if (!undone) {
+			undo_failed(st, &undo, name,
+			    rel.partner_server != NULL ? rel.partner_server : "(unknown)", true);
+		}
+		engine_failover_fini(&rel);
 		return st->code;
 	}
 	convert_arena_fini(&a);
