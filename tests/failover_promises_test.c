@@ -1026,10 +1026,12 @@ run_seed(void)
 	return seed;
 }
 
-/* An AddFailover call on a thread of its own (its push may pause). */
+/* An AddFailover call (or, with scope, AddFailoverScope of that scope to
+ * "lost-scope") on a thread of its own: its push may pause. */
 typedef struct adder {
 	frep_client *c;
 	const char  *partner_url;
+	const char  *scope;
 	frep_code    code;
 	frep_status  st;
 } adder;
@@ -1037,7 +1039,19 @@ typedef struct adder {
 static void *
 adder_main(void *arg)
 {
-	adder                         *ad       = arg;
+	adder *ad = arg;
+	if (ad->scope != NULL) {
+		Frep__V1__FailoverScopeRequest req      = FREP__V1__FAILOVER_SCOPE_REQUEST__INIT;
+		char                          *scopes[] = {(char *) ad->scope};
+		ProtobufCMessage              *out      = NULL;
+		req.name                                = "lost-scope";
+		req.scope_ids                           = scopes;
+		req.n_scope_ids                         = 1;
+		ad->code = frep_client_call(ad->c, "/frep.v1.DhcpServer/AddFailoverScope",
+		    &req.base, &frep__v1__failover_relationship__descriptor, &out, NULL, &ad->st);
+		protobuf_c_message_free_unpacked(out, NULL);
+		return NULL;
+	}
 	Frep__V1__AddFailoverRequest   req      = FREP__V1__ADD_FAILOVER_REQUEST__INIT;
 	Frep__V1__FailoverRelationship rel      = FREP__V1__FAILOVER_RELATIONSHIP__INIT;
 	char                          *scopes[] = {"10.61.0.0"};
@@ -1062,8 +1076,11 @@ adder_main(void *arg)
  * it applies the relationship's scope (the apply hook), after it made the
  * relationship. The call fails, this server has no relationship, and the
  * status now says that the partner may still hold it, with the undo's
- * error; it does (restarted, it lists the relationship). Before, the
- * undo's failure was dropped and the message was the push's alone. */
+ * error; it does (restarted, it lists the relationship). Then the same for
+ * AddFailoverScope on a working relationship (the hook armed for the added
+ * scope): "may still hold the scopes added", and the scope is out of the
+ * relationship here. Before, the undo's failure was dropped and the
+ * message was the push's alone. */
 static void
 test_promise_add_failover_lost_undo_is_reported(void **state)
 {
@@ -1095,6 +1112,41 @@ test_promise_add_failover_lost_undo_is_reported(void **state)
 	Frep__V1__FailoverRelationship *there = get_failover(b, "lost-undo");
 	assert_non_null(there);
 	protobuf_c_message_free_unpacked(&there->base, NULL);
+
+	/* The same through AddFailoverScope on a working relationship: the
+	 * scope is taken out here, and the status says the partner may still
+	 * hold it. */
+	char *first[] = {"10.62.0.0"};
+	rt_add_scope(a->c, "10.62.0.0", "10.62.0.1", "10.62.255.254", true);
+	rt_add_scope(a->c, "10.63.0.0", "10.63.0.1", "10.63.255.254", true);
+	rt_add_failover(a->c, "lost-scope", b->url, SECRET, first, 1, FREP_OK);
+	assert_int_not_equal(tu_proc_stop(&b->proc, SIGTERM, 10000), -1);
+	assert_int_equal(setenv("FREP_TEST_HOOK_APPLY", hook, 1), 0);
+	rt_node_start(b, f->dir);
+	assert_int_equal(unsetenv("FREP_TEST_HOOK_APPLY"), 0);
+	arm = fopen(hook, "w");
+	assert_non_null(arm);
+	fputs("10.63.0.0\n", arm);
+	fclose(arm);
+	adder more = {.c = a->c, .partner_url = b->url, .scope = "10.63.0.0"};
+	pthread_create(&t, NULL, adder_main, &more);
+	if (!rt_wait_hook_paused(paused, b->proc.pid, 20000)) {
+		tu_proc_dump_log(&b->proc);
+		fail_msg("the partner's apply of the added scope never reached the hook");
+	}
+	assert_int_not_equal(tu_proc_stop(&b->proc, SIGKILL, 10000), -1);
+	pthread_join(t, NULL);
+	unlink(paused);
+	print_message("AddFailoverScope: %s: %s\n", frep_code_name(more.code), more.st.message);
+	assert_int_not_equal(more.code, FREP_OK);
+	assert_non_null(strstr(
+	    more.st.message, "may still hold the scopes added to relationship \"lost-scope\""));
+	Frep__V1__FailoverRelationship *here = get_failover(a, "lost-scope");
+	assert_non_null(here);
+	assert_int_equal(here->n_scope_ids, 1);
+	assert_string_equal(here->scope_ids[0], "10.62.0.0");
+	protobuf_c_message_free_unpacked(&here->base, NULL);
+	rt_node_start(b, f->dir);
 }
 
 /* SEMANTICS: each scope is one SQLite write transaction on the partner;
