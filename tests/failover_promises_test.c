@@ -1071,6 +1071,29 @@ adder_main(void *arg)
 	return NULL;
 }
 
+/* Runs ad's call with B's apply hook armed (for ad->scope, or any scope),
+ * and kills B (SIGKILL) once its apply has paused inside its transaction:
+ * the call's push fails, and so does any undo it sends to B. */
+static void
+add_with_partner_killed(rt_node *b, const char *hook, const char *paused, adder *ad)
+{
+	FILE *arm = fopen(hook, "w");
+	assert_non_null(arm);
+	if (ad->scope != NULL) {
+		fprintf(arm, "%s\n", ad->scope);
+	}
+	fclose(arm);
+	pthread_t t;
+	pthread_create(&t, NULL, adder_main, ad);
+	if (!rt_wait_hook_paused(paused, b->proc.pid, 20000)) {
+		tu_proc_dump_log(&b->proc);
+		fail_msg("the partner's apply never reached the hook");
+	}
+	assert_int_not_equal(tu_proc_stop(&b->proc, SIGKILL, 10000), -1);
+	pthread_join(t, NULL);
+	unlink(paused);
+}
+
 /* AddFailover is undone on both sides when its push fails, unless the
  * partner cannot be reached for the undo either: here it is killed while
  * it applies the relationship's scope (the apply hook), after it made the
@@ -1089,19 +1112,8 @@ test_promise_add_failover_lost_undo_is_reported(void **state)
 	rt_node *a, *b;
 	start_hooked_pair(f, hook, paused, &a, &b);
 	rt_add_scope(a->c, "10.61.0.0", "10.61.0.1", "10.61.255.254", true);
-	FILE *arm = fopen(hook, "w");
-	assert_non_null(arm);
-	fclose(arm);
-	pthread_t t;
-	adder     ad = {.c = a->c, .partner_url = b->url};
-	pthread_create(&t, NULL, adder_main, &ad);
-	if (!rt_wait_hook_paused(paused, b->proc.pid, 20000)) {
-		tu_proc_dump_log(&b->proc);
-		fail_msg("the partner's apply never reached the hook");
-	}
-	assert_int_not_equal(tu_proc_stop(&b->proc, SIGKILL, 10000), -1);
-	pthread_join(t, NULL);
-	unlink(paused);
+	adder ad = {.c = a->c, .partner_url = b->url};
+	add_with_partner_killed(b, hook, paused, &ad);
 	print_message("AddFailover: %s: %s\n", frep_code_name(ad.code), ad.st.message);
 	assert_int_not_equal(ad.code, FREP_OK);
 	assert_non_null(strstr(ad.st.message, "may still hold relationship \"lost-undo\""));
@@ -1124,19 +1136,8 @@ test_promise_add_failover_lost_undo_is_reported(void **state)
 	assert_int_equal(setenv("FREP_TEST_HOOK_APPLY", hook, 1), 0);
 	rt_node_start(b, f->dir);
 	assert_int_equal(unsetenv("FREP_TEST_HOOK_APPLY"), 0);
-	arm = fopen(hook, "w");
-	assert_non_null(arm);
-	fputs("10.63.0.0\n", arm);
-	fclose(arm);
 	adder more = {.c = a->c, .partner_url = b->url, .scope = "10.63.0.0"};
-	pthread_create(&t, NULL, adder_main, &more);
-	if (!rt_wait_hook_paused(paused, b->proc.pid, 20000)) {
-		tu_proc_dump_log(&b->proc);
-		fail_msg("the partner's apply of the added scope never reached the hook");
-	}
-	assert_int_not_equal(tu_proc_stop(&b->proc, SIGKILL, 10000), -1);
-	pthread_join(t, NULL);
-	unlink(paused);
+	add_with_partner_killed(b, hook, paused, &more);
 	print_message("AddFailoverScope: %s: %s\n", frep_code_name(more.code), more.st.message);
 	assert_int_not_equal(more.code, FREP_OK);
 	assert_non_null(strstr(

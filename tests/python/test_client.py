@@ -515,6 +515,13 @@ class FakeRep:
         self._stop_accepting()
         os.unlink(self.path)
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
     def close(self):
         self._stop_accepting()
         with self.lock:
@@ -531,6 +538,13 @@ class FakeRep:
             conn.close()
 
 
+def held_call(c):
+    """A call that changes state (AddScope), which FakeRep holds for its
+    hold_s: never sent twice."""
+    return c.call("/frep.v1.DhcpServer/AddScope", frep.pb.Scope(scope_id=SCOPE), frep.pb.Scope,
+                  idempotent=False)
+
+
 class KeepaliveTest(unittest.TestCase):
     """PROTOCOL.md §9 "Keepalive": after 5 s with no reply, a ping; with no
     answer within 10 s, the connection is closed (as the C client's,
@@ -540,7 +554,6 @@ class KeepaliveTest(unittest.TestCase):
         # Before: both calls waited for their whole 60 s deadline
         # (DEADLINE_EXCEEDED) on a connection nothing read.
         path = os.path.join(WORK, "stranding.sock")
-        fake = FakeRep(path)
         results = {}
 
         def run(name, fn):
@@ -549,45 +562,43 @@ class KeepaliveTest(unittest.TestCase):
             except FrepError as e:
                 results[name] = e
 
-        try:
-            with frep.Client("ipc://" + path, timeout=60, wait_for_ready=True) as c:
-                reader = threading.Thread(target=run, args=(
-                    "reader", lambda: c.get_scope("10.77.0.0")))
-                writer = threading.Thread(target=run, args=(
-                    "writer", lambda: c.add_scope(scope_id="10.77.0.0", subnet_mask="255.255.0.0",
-                                                  name="never", start_range="10.77.0.10",
-                                                  end_range="10.77.0.200")))
-                t0 = time.monotonic()
-                reader.start()
-                writer.start()
-                self.assertTrue(fake.wait(lambda f: len(f.methods) >= 2, 30),
-                                "the two calls never reached the fake server")
-                # A real frepd takes the path; the stranded connection stays.
-                fake.stop_listening()
-                real = frepd_procs.Frepd(WORK, "after-strand", listen="ipc://" + path)
-                try:
-                    reader.join(70)
-                    writer.join(70)
-                    took = time.monotonic() - t0
-                    closed = fake.wait(lambda f: f.eof, 10)
-                    print("read-only call: %r\nother call: %r\nrequests on the stranded "
-                          "connection: %s; closed by the client: %s; %.1f s"
-                          % (results.get("reader"), results.get("writer"), fake.methods, closed,
-                             took))
-                    # The read-only call was sent again and answered by frepd.
-                    self.assertIsInstance(results["reader"], frep.NotFoundError)
-                    self.assertIsInstance(results["writer"], frep.UnavailableError)
-                    self.assertIn("may or may not have run", results["writer"].message)
-                    self.assertTrue(closed)
-                    self.assertIn(FakeRep.PING, fake.methods)
-                    self.assertLess(took, 40)
-                    # The other call never reached frepd; the client works on.
-                    with self.assertRaises(frep.NotFoundError):
-                        c.get_scope("10.77.0.0")
-                finally:
-                    self.assertEqual(real.stop(), 0, real.log())
-        finally:
-            fake.close()
+        with FakeRep(path) as fake, \
+                frep.Client("ipc://" + path, timeout=60, wait_for_ready=True) as c:
+            reader = threading.Thread(target=run, args=(
+                "reader", lambda: c.get_scope("10.77.0.0")))
+            writer = threading.Thread(target=run, args=(
+                "writer", lambda: c.add_scope(scope_id="10.77.0.0", subnet_mask="255.255.0.0",
+                                              name="never", start_range="10.77.0.10",
+                                              end_range="10.77.0.200")))
+            t0 = time.monotonic()
+            reader.start()
+            writer.start()
+            self.assertTrue(fake.wait(lambda f: len(f.methods) >= 2, 30),
+                            "the two calls never reached the fake server")
+            # A real frepd takes the path; the stranded connection stays.
+            fake.stop_listening()
+            real = frepd_procs.Frepd(WORK, "after-strand", listen="ipc://" + path)
+            try:
+                reader.join(70)
+                writer.join(70)
+                took = time.monotonic() - t0
+                closed = fake.wait(lambda f: f.eof, 10)
+                print("read-only call: %r\nother call: %r\nrequests on the stranded "
+                      "connection: %s; closed by the client: %s; %.1f s"
+                      % (results.get("reader"), results.get("writer"), fake.methods, closed,
+                         took))
+                # The read-only call was sent again and answered by frepd.
+                self.assertIsInstance(results["reader"], frep.NotFoundError)
+                self.assertIsInstance(results["writer"], frep.UnavailableError)
+                self.assertIn("may or may not have run", results["writer"].message)
+                self.assertTrue(closed)
+                self.assertIn(FakeRep.PING, fake.methods)
+                self.assertLess(took, 40)
+                # The other call never reached frepd; the client works on.
+                with self.assertRaises(frep.NotFoundError):
+                    c.get_scope("10.77.0.0")
+            finally:
+                self.assertEqual(real.stop(), 0, real.log())
 
     def test_read_only_call_sent_again_after_a_drop(self):
         # The connection drops while each call waits. Before, nng 1.5.2
@@ -600,8 +611,7 @@ class KeepaliveTest(unittest.TestCase):
                 ("other", lambda c: c.add_scope(scope_id="10.1.0.0", subnet_mask="255.255.0.0"),
                  frep.UnavailableError)):
             path = os.path.join(WORK, "drop-%s.sock" % name)
-            fake = FakeRep(path, drop_first=True)
-            try:
+            with FakeRep(path, drop_first=True) as fake:
                 with frep.Client("ipc://" + path, timeout=10, wait_for_ready=True) as c:
                     with self.assertRaises(want) as cm:
                         call(c)
@@ -612,18 +622,14 @@ class KeepaliveTest(unittest.TestCase):
                 else:
                     self.assertIn("may or may not have run", cm.exception.message)
                     self.assertEqual(len(fake.methods), 1)
-            finally:
-                fake.close()
 
     def test_dropped_client_is_closed(self):
         # A Client dropped without close(): the garbage collector's
         # finalizer ends its keepalive thread and closes its connection.
         path = os.path.join(WORK, "dropped.sock")
-        fake = FakeRep(path, answer_pings=True, hold_s=0)
-        try:
+        with FakeRep(path, answer_pings=True, hold_s=0) as fake:
             c = frep.Client("ipc://" + path, timeout=10, wait_for_ready=True)
-            c.call("/frep.v1.DhcpServer/AddScope", frep.pb.Scope(scope_id=SCOPE), frep.pb.Scope,
-                   idempotent=False)
+            held_call(c)
             t = c._t
             ka = t.ka_thread
             self.assertIsNotNone(ka)
@@ -633,26 +639,20 @@ class KeepaliveTest(unittest.TestCase):
             self.assertFalse(ka.is_alive())
             self.assertTrue(t.closed)
             self.assertTrue(fake.wait(lambda f: f.eof, 10))
-        finally:
-            fake.close()
 
     def test_slow_server_is_spared(self):
         # A call of 16.5 s (longer than 5 s + 10 s) that changes state, on a
         # server that answers the pings: not cut. Without the keepalive the
         # fake counts no ping.
         path = os.path.join(WORK, "slow.sock")
-        fake = FakeRep(path, answer_pings=True, hold_s=16.5)
-        try:
+        with FakeRep(path, answer_pings=True, hold_s=16.5) as fake:
             with frep.Client("ipc://" + path, timeout=60, wait_for_ready=True) as c:
                 t0 = time.monotonic()
-                c.call("/frep.v1.DhcpServer/AddScope", frep.pb.Scope(scope_id=SCOPE),
-                       frep.pb.Scope, idempotent=False)
+                held_call(c)
                 took = time.monotonic() - t0
             print("%.1f s, %d pings answered" % (took, fake.pings()))
             self.assertGreaterEqual(took, 16)
             self.assertIn(fake.pings(), (2, 3))
-        finally:
-            fake.close()
 
 
 class ThreadsTest(unittest.TestCase):
