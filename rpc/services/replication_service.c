@@ -439,6 +439,7 @@ typedef struct batch_pipe {
 	batch *cur;
 	batch *sent;
 	size_t budget; /* bytes of a batch (batch_budget); 0: not yet known */
+	size_t fixed;  /* the request's bytes besides its scopes (batch_budget) */
 	bool   asked;  /* the partner's limit was asked */
 } batch_pipe;
 
@@ -455,19 +456,20 @@ typedef struct batch_pipe {
 static size_t
 batch_budget(replication *r, const relctx *c, batch_pipe *p, size_t want)
 {
-	/* The request's own fields and the envelope; the relationship's name
-	 * travels twice (field and MAC metadata), counted twice with the URL. */
-	size_t fixed = BATCH_ENVELOPE_BYTES + 2 * (strlen(c->rel.name) + strlen(r->local_url));
 	if (p->budget == 0) {
+		/* The request's own fields and the envelope; the relationship's
+		 * name travels twice (field and MAC metadata), counted twice with
+		 * the URL. */
+		p->fixed = BATCH_ENVELOPE_BYTES + 2 * (strlen(c->rel.name) + strlen(r->local_url));
 		p->budget =
-		    fixed < RPC_MIN_MAX_MESSAGE_BYTES ? RPC_MIN_MAX_MESSAGE_BYTES - fixed : 1;
+		    p->fixed < RPC_MIN_MAX_MESSAGE_BYTES ? RPC_MIN_MAX_MESSAGE_BYTES - p->fixed : 1;
 	}
 	if (want > p->budget && !p->asked) {
 		frep_status st;
 		size_t      max = partner_max_request(r->pool, c->rel.partner_server, &st);
 		p->asked        = true;
-		if (max > fixed) {
-			p->budget = max - fixed < BATCH_BYTES ? max - fixed : BATCH_BYTES;
+		if (max > p->fixed) {
+			p->budget = max - p->fixed < BATCH_BYTES ? max - p->fixed : BATCH_BYTES;
 		}
 	}
 	return p->budget;
