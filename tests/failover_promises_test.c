@@ -115,6 +115,21 @@ start_hooked_pair(fixture *f, char *hook, char *paused, rt_node **a, rt_node **b
 	*b = start_hooked(f, 1, hook);
 }
 
+/* LeakSanitizer's suppressions for this test process alone (its frepd
+ * children keep full checking): tests/nng_1518.supp's rule. Its client
+ * of B dials while B is killed and restarted a dozen times, and closing an
+ * nng client whose dialer is in the middle of connecting can leave nng's
+ * own dialer and pipe objects behind (3,328 bytes, all allocated inside
+ * libnng, once in the ASan stage of a CI rehearsal at b98e848; the same as
+ * hardening_test's flood check). A hook of sanitizer/lsan_interface.h,
+ * unused without a sanitizer. */
+const char *__lsan_default_suppressions(void);
+const char *
+__lsan_default_suppressions(void)
+{
+	return "leak:libnng.so.1\n";
+}
+
 /* --- small calls ---------------------------------------------------------- */
 
 static frep_code
