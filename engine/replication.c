@@ -90,10 +90,16 @@ enc_str(enc *x, const char *s)
 /* Sorting: arrays of pointers into the config, ordered by identity. */
 typedef int (*cmp_fn)(const void *, const void *);
 
+/* Into small when n fits it (a reservation's or policy's few options and
+ * ranges, encoded for every digest and diff: no malloc per object), else
+ * into a malloc'd array. Free with ptrs_free(v, small). */
+#define SMALL_PTRS 8
+
 static const void **
-sorted_ptrs(const void *base, size_t n, size_t size, cmp_fn qcmp)
+sorted_ptrs_in(const void *base, size_t n, size_t size, cmp_fn qcmp, const void **small)
 {
-	const void **v = malloc((n ? n : 1) * sizeof(*v));
+	const void **v =
+	    small != NULL && n <= SMALL_PTRS ? small : malloc((n ? n : 1) * sizeof(*v));
 	if (v == NULL) {
 		return NULL;
 	}
@@ -111,6 +117,20 @@ sorted_ptrs(const void *base, size_t n, size_t size, cmp_fn qcmp)
 		qsort(v, n, sizeof(*v), qcmp);
 	}
 	return v;
+}
+
+static const void **
+sorted_ptrs(const void *base, size_t n, size_t size, cmp_fn qcmp)
+{
+	return sorted_ptrs_in(base, n, size, qcmp, NULL);
+}
+
+static void
+ptrs_free(const void **v, const void **small)
+{
+	if (v != small) {
+		free(v);
+	}
 }
 
 static int
@@ -191,7 +211,8 @@ enc_option(enc *x, const void *p)
 static void
 enc_options(enc *x, const engine_option_value *opts, size_t n)
 {
-	const void **v = sorted_ptrs(opts, n, sizeof(*opts), qcmp_option);
+	const void  *small[SMALL_PTRS];
+	const void **v = sorted_ptrs_in(opts, n, sizeof(*opts), qcmp_option, small);
 	if (v == NULL) {
 		x->oom = true;
 		return;
@@ -200,7 +221,7 @@ enc_options(enc *x, const engine_option_value *opts, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		enc_option(x, v[i]);
 	}
-	free(v);
+	ptrs_free(v, small);
 }
 
 static void
@@ -246,6 +267,7 @@ static void
 enc_policy(enc *x, const void *p)
 {
 	const engine_policy *pol = p;
+	const void          *small[SMALL_PTRS];
 	const void         **ranges;
 
 	enc_str(x, pol->name);
@@ -263,7 +285,8 @@ enc_policy(enc *x, const void *p)
 			enc_str(x, c->values[j]);
 		}
 	}
-	ranges = sorted_ptrs(pol->ip_ranges, pol->n_ip_ranges, sizeof(*pol->ip_ranges), qcmp_range);
+	ranges = sorted_ptrs_in(
+	    pol->ip_ranges, pol->n_ip_ranges, sizeof(*pol->ip_ranges), qcmp_range, small);
 	if (ranges == NULL) {
 		x->oom = true;
 		return;
@@ -274,7 +297,7 @@ enc_policy(enc *x, const void *p)
 		enc_u32(x, r->start_range);
 		enc_u32(x, r->end_range);
 	}
-	free(ranges);
+	ptrs_free(ranges, small);
 	enc_u32(x, pol->lease_duration_s);
 	enc_options(x, pol->options, pol->n_options);
 }

@@ -394,24 +394,32 @@ test_rpc_reply_in_request_buffer_any_size(void **state)
 	free(req);
 }
 
-/* n one-letter names as a ReplicateByNameRequest payload (3 bytes each). */
+/* n names of len letters (at most 127) as a ReplicateByNameRequest
+ * payload (len + 2 bytes each). */
+static uint8_t *
+names_payload_of(size_t n, size_t len)
+{
+	uint8_t *p = malloc((len + 2) * n + 1);
+	for (size_t i = 0; i < n; i++) {
+		p[(len + 2) * i]     = 0x0a;
+		p[(len + 2) * i + 1] = (uint8_t) len;
+		memset(p + (len + 2) * i + 2, 'a', len);
+	}
+	return p;
+}
+
+/* n one-letter names (3 bytes each). */
 static uint8_t *
 names_payload(size_t n)
 {
-	uint8_t *p = malloc(3 * n + 1);
-	for (size_t i = 0; i < n; i++) {
-		p[3 * i]     = 0x0a;
-		p[3 * i + 1] = 0x01;
-		p[3 * i + 2] = 'a';
-	}
-	return p;
+	return names_payload_of(n, 1);
 }
 
 /* Decodes payload with the plain budget and with the arena's; both must
  * agree (refused or not, the same bytes counted). Returns the arena's. */
 static bool
 decode_both(rpc_decode_arena *arena, const ProtobufCMessageDescriptor *d, const uint8_t *p,
-    size_t len, size_t *used)
+    size_t len, size_t *used, size_t *blocks)
 {
 	rpc_budget_allocator plain, ar;
 	rpc_budget_allocator_init(&plain, len);
@@ -438,8 +446,10 @@ decode_both(rpc_decode_arena *arena, const ProtobufCMessageDescriptor *d, const 
 		free(b2);
 		protobuf_c_message_free_unpacked(m1, &plain.base);
 	}
-	*used = ar.used;
+	*used   = ar.used;
+	*blocks = rpc_decode_arena_blocks(arena);
 	rpc_decode_arena_reset(arena);
+	assert_null(arena->big);
 	assert_false(arena->in_use);
 	return m2 != NULL;
 }
@@ -447,45 +457,55 @@ decode_both(rpc_decode_arena *arena, const ProtobufCMessageDescriptor *d, const 
 /* Proves: decoding into a worker's arena refuses exactly what the malloc
  * budget refuses (8x the payload, glibc chunks counted), decodes the same
  * message, grows to the demand it saw up to RPC_DECODE_ARENA_KEEP (never
- * beyond: bigger calls use malloc'd blocks freed at the reset) and
- * shrinks back after RPC_DECODE_ARENA_WINDOW small calls. ASan: nothing
- * leaks. */
+ * beyond: bigger calls use malloc'd chunks freed at the reset, a few for
+ * thousands of fields, not one per field; an array too big for a chunk
+ * gets its own block) and shrinks back after RPC_DECODE_ARENA_WINDOW
+ * small calls. ASan: nothing leaks. */
 static void
 test_rpc_decode_arena_same_budget_bounded(void **state)
 {
 	(void) state;
-	const ProtobufCMessageDescriptor *d     = &frep__v1__replicate_by_name_request__descriptor;
-	rpc_decode_arena                  arena = {0};
-	size_t                            used  = 0;
+	const ProtobufCMessageDescriptor *d      = &frep__v1__replicate_by_name_request__descriptor;
+	rpc_decode_arena                  arena  = {0};
+	size_t                            used   = 0;
+	size_t                            blocks = 0;
 
 	uint8_t *p = names_payload(10);
-	assert_true(decode_both(&arena, d, p, 30, &used));
+	assert_true(decode_both(&arena, d, p, 30, &used, &blocks));
 	free(p);
 	/* 2,000 names: ~32 KiB of strings and pointers, kept. */
 	p = names_payload(2000);
-	assert_true(decode_both(&arena, d, p, 6000, &used));
+	assert_true(decode_both(&arena, d, p, 6000, &used, &blocks));
 	assert_true(arena.cap >= used / 2 && arena.cap <= RPC_DECODE_ARENA_KEEP);
 	size_t kept = arena.cap;
-	assert_true(decode_both(&arena, d, p, 6000, &used));
+	assert_true(decode_both(&arena, d, p, 6000, &used, &blocks));
 	assert_int_equal(arena.cap, kept); /* fits: no new buffer */
 	free(p);
 	/* 400,000 names (1.2 MB): refused by the budget, both ways. */
 	p = names_payload(400000);
-	assert_false(decode_both(&arena, d, p, 1200000, &used));
+	assert_false(decode_both(&arena, d, p, 1200000, &used, &blocks));
 	assert_true(arena.cap <= RPC_DECODE_ARENA_KEEP);
 	free(p);
 	/* 8,000 names (24 KB): ~0.5 MB decoded (under the 1 MiB minimum
 	 * budget), over the keep limit: not kept. */
 	p = names_payload(8000);
-	assert_true(decode_both(&arena, d, p, 24000, &used));
+	assert_true(decode_both(&arena, d, p, 24000, &used, &blocks));
 	assert_true(used > RPC_DECODE_ARENA_KEEP);
 	assert_true(arena.cap <= RPC_DECODE_ARENA_KEEP);
+	assert_true(blocks >= 1 && blocks <= 4); /* 64 + 128 + 256 KiB chunks */
+	free(p);
+	/* 20,000 names of 20 letters (440 KB): a 160 KB pointer array (a
+	 * block of its own) and 20,000 strings in chunks. */
+	p = names_payload_of(20000, 20);
+	assert_true(decode_both(&arena, d, p, 440000, &used, &blocks));
+	assert_true(used > 20000 * 32);
+	assert_true(blocks >= 2 && blocks <= 6);
 	free(p);
 	/* A whole window of small calls (the current one saw the big ones):
 	 * the buffer shrinks. */
 	p = names_payload(1);
 	for (unsigned i = 0; i < 2 * RPC_DECODE_ARENA_WINDOW; i++) {
-		assert_true(decode_both(&arena, d, p, 3, &used));
+		assert_true(decode_both(&arena, d, p, 3, &used, &blocks));
 	}
 	assert_true(arena.cap < kept);
 	free(p);

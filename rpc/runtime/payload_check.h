@@ -38,8 +38,9 @@ frep_code rpc_payload_check_text(
  * to call (sized to what recent calls needed, at most
  * RPC_DECODE_ARENA_KEEP bytes), bumped through while a call decodes and
  * reset after it, so decoding a request costs no malloc/free per field
- * and touches no freshly mapped pages. What does not fit is malloc'd and
- * freed at the reset. A decoded message must not outlive the reset (the
+ * and touches no freshly mapped pages. What does not fit goes into
+ * chunks malloc'd as needed (64 KiB doubling to 512 KiB; a large array
+ * alone) and freed at the reset. A decoded message must not outlive the reset (the
  * handler's input is const and dies when it returns). One thread only. */
 #define RPC_DECODE_ARENA_KEEP   (256u * 1024u)
 #define RPC_DECODE_ARENA_WINDOW 256 /* calls between shrink checks */
@@ -52,6 +53,9 @@ typedef struct rpc_decode_arena {
 	size_t                off;
 	size_t                demand;     /* this call: bytes asked for, aligned */
 	rpc_decode_arena_big *big;        /* this call: what did not fit */
+	size_t                big_cap;    /* bytes of big's head chunk to bump through */
+	size_t                big_off;    /* bytes of it handed out */
+	size_t                big_next;   /* size of the next chunk */
 	size_t                window_max; /* largest demand since the last check */
 	unsigned              window_calls;
 	bool                  in_use; /* a call is decoding into it */
@@ -62,6 +66,9 @@ typedef struct rpc_decode_arena {
  * calls, shrinks it to what the window needed. */
 void rpc_decode_arena_reset(rpc_decode_arena *a);
 void rpc_decode_arena_fini(rpc_decode_arena *a);
+/* How many blocks this call malloc'd for what did not fit the kept buffer
+ * (chunks and lone large arrays); 0 after a reset. */
+size_t rpc_decode_arena_blocks(const rpc_decode_arena *a);
 
 /* A protobuf-c allocator that refuses to go past limit bytes in use. */
 typedef struct rpc_budget_allocator {
