@@ -394,6 +394,117 @@ test_rpc_reply_in_request_buffer_any_size(void **state)
 	free(req);
 }
 
+/* A chain of depth PathProbe messages, each the first child of the one
+ * above; the deepest gets name and tags. Free with path_chain_free. */
+static Frep__Test__V1__PathProbe *
+path_chain(unsigned depth, const char *name, const char *const *tags, size_t n_tags)
+{
+	Frep__Test__V1__PathProbe *m = calloc(1, sizeof(*m));
+	frep__test__v1__path_probe__init(m);
+	if (depth > 1) {
+		m->n_children  = 1;
+		m->children    = calloc(1, sizeof(*m->children));
+		m->children[0] = path_chain(depth - 1, name, tags, n_tags);
+	} else {
+		m->name   = (char *) name;
+		m->n_tags = n_tags;
+		m->tags   = (char **) tags;
+	}
+	return m;
+}
+
+static void
+path_chain_free(Frep__Test__V1__PathProbe *m)
+{
+	if (m->n_children > 0) {
+		path_chain_free(m->children[0]);
+		free(m->children);
+	}
+	free(m);
+}
+
+/* Checks the packed m: code and, if want is not NULL, a message that
+ * contains it. */
+static void
+expect_text_check(const Frep__Test__V1__PathProbe *m, frep_code code, const char *want)
+{
+	size_t   n = frep__test__v1__path_probe__get_packed_size(m);
+	uint8_t *b = malloc(n ? n : 1);
+	frep__test__v1__path_probe__pack(m, b);
+	frep_status st = {0};
+	frep_code   rc = rpc_payload_check_text(&frep__test__v1__path_probe__descriptor, b, n, &st);
+	if (rc != code || (want != NULL && strstr(st.message, want) == NULL)) {
+		fail_msg("want %s \"%s\", got %s \"%s\"", frep_code_name(code), want ? want : "",
+		    frep_code_name(rc), st.message);
+	}
+	free(b);
+}
+
+/* Proves: rpc_payload_check_text names the field by its whole path —
+ * message fields by name, repeated ones with the occurrence's index
+ * ("children[0].children[1].tags[2]"), the byte and the payload offset —
+ * for a NUL and for bytes that are not UTF-8 at any depth; refuses
+ * nesting deeper than 64 levels naming the path (cut at 255 bytes); and
+ * passes text that is valid, however deep up to 64. The path is built
+ * only for the error (it was formatted for every field walked). */
+static void
+test_rpc_payload_check_names_the_path(void **state)
+{
+	(void) state;
+	static const char *const ok_tags[]  = {"x", "é", "z"};
+	static const char *const bad_tags[] = {"x", "y", "a\xff"};
+
+	Frep__Test__V1__PathProbe *m = path_chain(1,
+	    "a\xc0\xaf"
+	    "b",
+	    NULL, 0);
+	expect_text_check(m, FREP_INVALID_ARGUMENT, "name: byte 1 of 4 (0xc0, payload offset 3)");
+	path_chain_free(m);
+
+	m = path_chain(3, "ok", bad_tags, 3);
+	expect_text_check(m, FREP_INVALID_ARGUMENT, "children[0].children[0].tags[2]: byte 1 of 2");
+	path_chain_free(m);
+
+	/* The second child of the first: its index counts occurrences. */
+	m                                 = path_chain(2, "ok", ok_tags, 3);
+	Frep__Test__V1__PathProbe *second = path_chain(1, "ok", ok_tags, 3);
+	second->name                      = "\xed\xa0\x80"; /* a surrogate */
+	Frep__Test__V1__PathProbe **kids  = calloc(2, sizeof(*kids));
+	kids[0]                           = m->children[0];
+	kids[1]                           = second;
+	free(m->children);
+	m->children   = kids;
+	m->n_children = 2;
+	expect_text_check(m, FREP_INVALID_ARGUMENT, "children[1].name: byte 0 of 3 (0xed");
+	m->n_children = 1;
+	path_chain_free(second);
+	path_chain_free(m);
+
+	/* A NUL (protobuf-c packs C strings, so the bytes by hand). */
+	static const uint8_t nul[] = {0x12, 0x05, 0x0a, 0x03, 'n', 0x00, 'l'};
+	frep_status          st    = {0};
+	assert_int_equal(
+	    rpc_payload_check_text(&frep__test__v1__path_probe__descriptor, nul, sizeof(nul), &st),
+	    FREP_INVALID_ARGUMENT);
+	assert_non_null(
+	    strstr(st.message, "children[0].name: byte 1 of 3 is a NUL (payload offset 5)"));
+
+	m = path_chain(65, "ok", ok_tags, 3); /* 64 levels below the top */
+	expect_text_check(m, FREP_OK, NULL);
+	path_chain_free(m);
+
+	m = path_chain(66, "ok", ok_tags, 3);
+	expect_text_check(m, FREP_INVALID_ARGUMENT, "messages nested deeper than 64 levels");
+	/* 65 × "children[0]." cut at 255 bytes: 21 whole levels, then "chi". */
+	char want[300] = "";
+	for (int i = 0; i < 21; i++) {
+		strcat(want, i ? ".children[0]" : "children[0]");
+	}
+	strcat(want, ".chi: messages nested");
+	expect_text_check(m, FREP_INVALID_ARGUMENT, want);
+	path_chain_free(m);
+}
+
 /* n names of len letters (at most 127) as a ReplicateByNameRequest
  * payload (len + 2 bytes each). */
 static uint8_t *
@@ -1123,6 +1234,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_rpc_reply_in_request_buffer_any_size, setup, teardown),
 	    cmocka_unit_test(test_rpc_decode_arena_same_budget_bounded),
+	    cmocka_unit_test(test_rpc_payload_check_names_the_path),
 	    cmocka_unit_test_setup_teardown(
 		test_rpc_client_keepalive_closes_a_stranded_connection, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

@@ -28,37 +28,55 @@ read_varint(const uint8_t *p, size_t len, size_t *pos, uint64_t *out)
 	return false;
 }
 
+/* Where the walk is: the fields it went through (one per nesting level,
+ * with the occurrence's index for a repeated one). The path text
+ * ("config.reservations[3].name") is built only for an error message: a
+ * 100,000-reservation request has half a million strings and messages,
+ * and formatting each one's path cost as much as the rest of the walk. */
 typedef struct walk {
-	frep_status *st;
-	char         path[256];
-	size_t       path_len;
-	size_t       base; /* offset of the payload being walked */
+	frep_status                    *st;
+	const ProtobufCFieldDescriptor *field[MAX_DEPTH + 2];
+	size_t                          index[MAX_DEPTH + 2];
+	unsigned                        n;
+	char                            path[256]; /* path_text's output */
 } walk;
 
 static frep_code walk_message(walk *w, const ProtobufCMessageDescriptor *d, const uint8_t *p,
     size_t len, size_t origin, unsigned depth);
 
-/* Appends ".name" or ".name[i]" to the path; returns the old length. */
-static size_t
+static void
 path_push(walk *w, const ProtobufCFieldDescriptor *f, size_t index)
 {
-	size_t old  = w->path_len;
-	size_t room = sizeof(w->path) - w->path_len;
-	int    n =
-            f->label == PROTOBUF_C_LABEL_REPEATED
-		   ? snprintf(w->path + w->path_len, room, "%s%s[%zu]", old ? "." : "", f->name, index)
-		   : snprintf(w->path + w->path_len, room, "%s%s", old ? "." : "", f->name);
-	if (n > 0) {
-		w->path_len = (size_t) n < room ? w->path_len + (size_t) n : sizeof(w->path) - 1;
-	}
-	return old;
+	w->field[w->n] = f;
+	w->index[w->n] = index;
+	w->n++;
 }
 
 static void
-path_pop(walk *w, size_t old)
+path_pop(walk *w)
 {
-	w->path_len  = old;
-	w->path[old] = '\0';
+	w->n--;
+}
+
+/* The path as text in w->path: ".name" or ".name[i]" per level, cut at
+ * 255 bytes. */
+static const char *
+path_text(walk *w)
+{
+	size_t len = 0;
+	w->path[0] = '\0';
+	for (unsigned i = 0; i < w->n && len < sizeof(w->path) - 1; i++) {
+		const ProtobufCFieldDescriptor *f    = w->field[i];
+		size_t                          room = sizeof(w->path) - len;
+		int                             n    = f->label == PROTOBUF_C_LABEL_REPEATED
+							   ? snprintf(w->path + len, room, "%s%s[%zu]", i ? "." : "", f->name,
+								 w->index[i])
+							   : snprintf(w->path + len, room, "%s%s", i ? "." : "", f->name);
+		if (n > 0) {
+			len = (size_t) n < room ? len + (size_t) n : sizeof(w->path) - 1;
+		}
+	}
+	return w->path;
 }
 
 static frep_code
@@ -70,13 +88,13 @@ check_string(walk *w, const uint8_t *s, size_t n, size_t at)
 		return frep_status_set(w->st, FREP_INVALID_ARGUMENT,
 		    "%s: byte %zu of %zu is a NUL (payload offset %zu); string fields are text "
 		    "without NUL",
-		    w->path, ok, n, at + ok);
+		    path_text(w), ok, n, at + ok);
 	}
 	if (ok < n) {
 		return frep_status_set(w->st, FREP_INVALID_ARGUMENT,
 		    "%s: byte %zu of %zu (0x%02x, payload offset %zu) is not valid UTF-8; string "
 		    "fields must be UTF-8",
-		    w->path, ok, n, s[ok], at + ok);
+		    path_text(w), ok, n, s[ok], at + ok);
 	}
 	return FREP_OK;
 }
@@ -87,8 +105,8 @@ walk_message(walk *w, const ProtobufCMessageDescriptor *d, const uint8_t *p, siz
 {
 	if (depth > MAX_DEPTH) {
 		return frep_status_set(w->st, FREP_INVALID_ARGUMENT,
-		    "%s: messages nested deeper than %d levels", w->path[0] ? w->path : "payload",
-		    MAX_DEPTH);
+		    "%s: messages nested deeper than %d levels",
+		    w->n > 0 ? path_text(w) : "payload", MAX_DEPTH);
 	}
 	/* Occurrences so far of each repeated field, for the path's index. */
 	size_t  counts_small[32] = {0};
@@ -129,15 +147,15 @@ walk_message(walk *w, const ProtobufCMessageDescriptor *d, const uint8_t *p, siz
 				      : NULL;
 		if (f != NULL &&
 		    (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_MESSAGE)) {
-			size_t fi  = (size_t) (f - d->fields);
-			size_t old = path_push(w, f, counts[fi]++);
+			size_t fi = (size_t) (f - d->fields);
+			path_push(w, f, counts[fi]++);
 			if (f->type == PROTOBUF_C_TYPE_STRING) {
 				code = check_string(w, p + pos, n, origin + pos);
 			} else {
 				code = walk_message(
 				    w, f->descriptor, p + pos, n, origin + pos, depth + 1);
 			}
-			path_pop(w, old);
+			path_pop(w);
 		}
 		pos += n;
 	}
