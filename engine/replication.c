@@ -1554,8 +1554,8 @@ prepared_view(
  * the scope here (NULL if absent); *member says whether it belongs to
  * guard->relationship already. */
 static frep_code
-guard_check(engine *e, const engine_apply_guard *g, uint32_t scope_id,
-    const engine_scope_config *local, bool *member, engine_apply_result *r, frep_status *st)
+guard_check(engine *e, const engine_apply_guard *g, uint32_t scope_id, bool found, const char *have,
+    bool *member, engine_apply_result *r, frep_status *st)
 {
 	sqlite3_stmt *s = engine__stmt(e, ENGINE__STMT_FOS_OWNER);
 	bool          owned;
@@ -1577,7 +1577,7 @@ guard_check(engine *e, const engine_apply_guard *g, uint32_t scope_id,
 		    "not touched",
 		    ENGINE__IP(scope_id), owner, engine__str(g->relationship));
 	}
-	if (!owned && local != NULL && !g->adopt) {
+	if (!owned && found && !g->adopt) {
 		return frep_status_set(st, FREP_FAILED_PRECONDITION,
 		    "scope %s exists there in no failover relationship; it is not replaced (add "
 		    "it to relationship \"%s\" with force to take it over)",
@@ -1585,7 +1585,6 @@ guard_check(engine *e, const engine_apply_guard *g, uint32_t scope_id,
 	}
 	*member = owned;
 	if (g->check_expected) {
-		const char *have = local != NULL ? local->digest : "";
 		const char *want = engine__str(g->expected_digest);
 		if (strcmp(have, want) != 0) {
 			if (r != NULL) {
@@ -1622,7 +1621,7 @@ apply_one(engine *e, const engine_scope_config *incoming, bool dry_run,
 	prepared             p     = {0};
 	bool                 found = false, member = false;
 	engine_scope_config  view = {0};
-	char                 written[65];
+	char                 written[65], have[65] = "";
 	frep_code            rc;
 
 	if (diff != NULL) {
@@ -1644,13 +1643,22 @@ apply_one(engine *e, const engine_scope_config *incoming, bool dry_run,
 	}
 	/* 0. What is here now; a partner's rules about it come first: a scope
 	 * that is not the relationship's, or that changed since the source
-	 * read its digest, is refused before anything else is looked at. */
-	if ((rc = engine__snapshot_locked(e, incoming->scope.scope_id, &local, &found, st)) !=
-	    FREP_OK) {
+	 * read its digest, is refused before anything else is looked at.
+	 * When its digest is stored (a row exists only while it is right, and
+	 * only for a scope that exists), the copy itself is read only if the
+	 * diff needs it (step 4): a resend of the same version reads nothing
+	 * more. */
+	if ((rc = engine__digest_lookup(e, incoming->scope.scope_id, have, &found, st)) !=
+		FREP_OK ||
+	    (!found && (rc = engine__snapshot_locked(
+			    e, incoming->scope.scope_id, &local, &found, st)) != FREP_OK)) {
 		goto done;
 	}
-	if (guard != NULL && (rc = guard_check(e, guard, incoming->scope.scope_id,
-				  found ? local : NULL, &member, r, st)) != FREP_OK) {
+	if (local != NULL) {
+		memcpy(have, local->digest, 65);
+	}
+	if (guard != NULL && (rc = guard_check(e, guard, incoming->scope.scope_id, found,
+				  found ? have : "", &member, r, st)) != FREP_OK) {
 		goto done;
 	}
 	/* 1. Dependencies, before anything else is written. */
@@ -1697,22 +1705,30 @@ apply_one(engine *e, const engine_scope_config *incoming, bool dry_run,
 			break;
 		}
 	}
-	/* 4. Diff against what is here now. */
-	if ((rc = diff_configs(found ? local : NULL, &view, &ch, &df, st)) != FREP_OK) {
+	/* 4. Diff against what is here now: nothing differs when the digests
+	 * are equal (the digest covers every field the scope's objects
+	 * store), so no diff and no write then. */
+	bool same = found && strcmp(have, written) == 0;
+	if (!same && found && local == NULL &&
+	    (rc = engine__snapshot_locked(e, incoming->scope.scope_id, &local, &found, st)) !=
+		FREP_OK) {
+		goto done;
+	}
+	if (!same && (rc = diff_configs(found ? local : NULL, &view, &ch, &df, st)) != FREP_OK) {
 		goto done;
 	}
 	if (found && digest_before != NULL) {
-		memcpy(digest_before, local->digest, 65);
+		memcpy(digest_before, have, 65);
 	}
 	if (dry_run) {
 		if (found && digest_after != NULL) {
-			memcpy(digest_after, local->digest, 65);
+			memcpy(digest_after, have, 65);
 		}
 		goto done;
 	}
 	/* 5. Write what differs, and store the digest of what was written
 	 * (after the writes: their triggers clear it). */
-	if ((rc = prepared_write(e, &view, &p, &df, st)) != FREP_OK ||
+	if ((!same && (rc = prepared_write(e, &view, &p, &df, st)) != FREP_OK) ||
 	    (rc = engine__digest_store(e, incoming->scope.scope_id, written, st)) != FREP_OK) {
 		goto done;
 	}

@@ -344,6 +344,20 @@ test_engine_apply_makes_digest_equal(void **state)
 	assert_int_equal(ch.reservations.added + ch.reservations.updated + ch.reservations.removed +
 			     ch.scope.updated + ch.policies.added,
 	    0);
+	/* A change here forgets the stored digest; the same version applied
+	 * again (its copy here read and diffed, not taken as equal) takes the
+	 * change back out, and a second time it is equal again. */
+	add_reservation(dst->e, 77, "07-07-07-07-07-07", "extra");
+	CHECK_OK(engine_scope_apply(dst->e, c, false, &ch, NULL, NULL, before, after, &st), st);
+	assert_string_not_equal(before, want);
+	assert_string_equal(after, want);
+	assert_int_equal(ch.reservations.removed, 1);
+	assert_int_equal(ch.reservations.added + ch.reservations.updated, 0);
+	digest_of(dst->e, got);
+	assert_string_equal(got, want);
+	CHECK_OK(engine_scope_apply(dst->e, c, false, &ch, NULL, NULL, before, after, &st), st);
+	assert_string_equal(before, want);
+	assert_int_equal(ch.reservations.removed, 0);
 	engine_scope_config_free(c);
 	testdb_close(src);
 	testdb_close(dst);
