@@ -1231,10 +1231,36 @@ test_promise_partner_killed_mid_apply_is_old_or_new(void **state)
 		fclose(arm);
 		pthread_t  t;
 		replicator rp = {.c = a->c};
-		pthread_create(&t, NULL, replicator_main, &rp);
-		if (!rt_wait_hook_paused(paused, b->proc.pid, 20000)) {
-			tu_proc_dump_log(&b->proc);
-			fail_msg("round %d: the partner's apply never reached the hook", round);
+		for (int attempt = 1;; attempt++) {
+			rp = (replicator){.c = a->c};
+			pthread_create(&t, NULL, replicator_main, &rp);
+			if (rt_wait_hook_paused(paused, b->proc.pid, 20000)) {
+				break;
+			}
+			/* nng 1.5.2 can strand a connection made to an ipc
+			 * listener just after B started (#1518, TESTS.md "Known
+			 * gaps"): B's watchdog re-creates the listener, and the
+			 * signed ApplyScopes sent on that connection fails
+			 * UNAVAILABLE (never sent twice). Seen once in a CI
+			 * rehearsal's fresh-check stage at f1f660e. What is
+			 * tested is a kill inside the apply, so the replication
+			 * is made again (at most twice more) when that is all
+			 * that happened; anything else fails. */
+			pthread_join(t, NULL);
+			bool lost = rp.code == FREP_OK && rp.r != NULL && rp.r->n_results == 1 &&
+				    rp.r->results[0]->code == FREP_UNAVAILABLE;
+			print_message("round %d: the apply did not reach the hook (attempt %d): "
+				      "%s: %s\n",
+			    round, attempt, frep_code_name(lost ? FREP_UNAVAILABLE : rp.code),
+			    lost ? rp.r->results[0]->message : rp.st.message);
+			if (rp.r != NULL) {
+				protobuf_c_message_free_unpacked(&rp.r->base, NULL);
+			}
+			if (!lost || attempt == 3) {
+				tu_proc_dump_log(&b->proc);
+				fail_msg(
+				    "round %d: the partner's apply never reached the hook", round);
+			}
 		}
 		const char *how = NULL;
 		if (mode == 0) {
