@@ -36,6 +36,7 @@
 #include "grpc_health.h"
 #include "health.h"
 #include "http_endpoint.h"
+#include "idle_trim.h"
 #include "kea_push.h"
 #include "log.h"
 #include "metrics.h"
@@ -52,6 +53,9 @@ extern const size_t  frep_descriptor_set_len;
 
 #define MAX_LISTEN       16
 #define FREPD_DEFAULT_DB "/var/lib/frep/frep.db"
+/* How long no call may end before the heap's free memory is given back
+ * (runtime/idle_trim.h). */
+#define FREPD_IDLE_TRIM_MS 1000
 
 typedef struct frepd_options {
 	const char     *listen[MAX_LISTEN];
@@ -1063,24 +1067,25 @@ main(int argc, char **argv)
 	 * keep tens of MB. Two arenas bound that (measured in
 	 * docs/PERFORMANCE.md). */
 	mallopt(M_ARENA_MAX, 2);
-	/* A replication's buffers (a scope's request and reply, up to a
-	 * batch's 4 MiB, and the apply's working set) come back on every
-	 * call. With glibc's defaults, buffers over 128 KiB (raised as large
-	 * ones are freed) were mmap'd and unmapped each time, and an arena's
-	 * free top over twice that given back, so every call page-faulted
-	 * them in again: 19 % of frepd's samples for a 10,000-reservation
-	 * scope, whose full replication now takes a fifth less time
-	 * (PERFORMANCE.md, "glibc's thresholds"). Buffers up to 1 MiB now
-	 * come from the arenas, which keep up to 8 MiB free at their tops;
-	 * a transfer bigger than a batch still gives most of its memory back
-	 * (malloc_trim in the replication and Partner services). An
-	 * operator's GLIBC_TUNABLES for either threshold wins. */
+	/* A replication's buffers (a scope's request and reply, the apply's
+	 * working set: tens of MB for a 100,000-reservation scope) come back
+	 * on every call. With glibc's defaults, buffers over 128 KiB (raised
+	 * as large ones are freed) were mmap'd and unmapped each time and an
+	 * arena's free top given back, so every call page-faulted them in
+	 * again (19 % of frepd's samples for a 10,000-reservation scope;
+	 * PERFORMANCE.md, "glibc's thresholds"). Buffers up to 8 MiB (a
+	 * 100,000-reservation scope's 6 MB request) now come from the arenas,
+	 * which keep up to 128 MiB free at their tops while calls keep coming;
+	 * once no call has run for a second, the idle trim
+	 * (runtime/idle_trim.h) gives it back (PERFORMANCE.md, "Memory kept
+	 * while busy"). An operator's
+	 * GLIBC_TUNABLES for either threshold wins. */
 	const char *tunables = getenv("GLIBC_TUNABLES");
 	if (tunables == NULL || strstr(tunables, "glibc.malloc.mmap_threshold") == NULL) {
-		mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+		mallopt(M_MMAP_THRESHOLD, 8 * 1024 * 1024);
 	}
 	if (tunables == NULL || strstr(tunables, "glibc.malloc.trim_threshold") == NULL) {
-		mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);
+		mallopt(M_TRIM_THRESHOLD, 128 * 1024 * 1024);
 	}
 	/* Everything frepd creates (the store, its WAL and journal, the partner
 	 * state file) holds secrets: owner only. */
@@ -1263,6 +1268,10 @@ main(int argc, char **argv)
 			goto fail;
 		}
 	}
+	if (!rpc_idle_trim_start(FREPD_IDLE_TRIM_MS)) {
+		frep_status_set(&st, FREP_INTERNAL, "cannot start the idle trim thread");
+		goto fail;
+	}
 	if (rpc_server_start(server, &st) != FREP_OK) {
 		goto fail;
 	}
@@ -1319,6 +1328,7 @@ out:
 	}
 	rpc_http_free(http);
 	rpc_server_free(server);
+	rpc_idle_trim_stop();
 	engine_set_commit_hook(store, NULL, NULL);
 	auto_sync_free(as);
 	kea_push_free(kea);

@@ -4,6 +4,7 @@
  * statuses, deadlines, limits, auth, transports, concurrency, repeats.
  */
 #define _GNU_SOURCE
+#include <malloc.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,6 +29,7 @@
 #include "frep_test.pb-c.h"
 #include "frep/v1/replication.pb-c.h"
 #include "health.h"
+#include "idle_trim.h"
 #include "payload_check.h"
 #include "metrics.h"
 #include "rpc_server.h"
@@ -392,6 +394,106 @@ test_rpc_reply_in_request_buffer_any_size(void **state)
 	assert_non_null(strstr(r->message, "\"x\""));
 	frep__rpc__v1__response__free_unpacked(r, NULL);
 	free(req);
+}
+
+/* This process's resident set, KiB (VmRSS in /proc/self/status). */
+static long
+self_rss_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char  line[256];
+	long  kib = -1;
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, "VmRSS:", 6) == 0) {
+			kib = strtol(line + 6, NULL, 10);
+		}
+	}
+	if (f != NULL) {
+		fclose(f);
+	}
+	return kib;
+}
+
+/* Waits up to 5 s for rpc_idle_trim_count to pass n; returns it. */
+static uint64_t
+trims_after(uint64_t n)
+{
+	for (int i = 0; i < 500 && rpc_idle_trim_count() <= n; i++) {
+		nng_msleep(10);
+	}
+	return rpc_idle_trim_count();
+}
+
+/* Proves: the idle trim gives memory back once calls stop, and only then.
+ * With glibc's own trimming pushed out of the way (as frepd does), 48 MiB
+ * freed in 1 KiB pieces stays resident; a burst of calls on a server does
+ * not trim while it lasts (a trim comes only after its last call); after
+ * it the 48 MiB are given back (RSS down by at least 32 MiB); nothing more
+ * is trimmed while nothing happens; work that outlasts the idle time is
+ * not trimmed until it ends; after stop, calls trim nothing. Under ASan
+ * (its own malloc) the RSS part is not checked. */
+static void
+test_rpc_idle_trim_gives_memory_back_when_idle(void **state)
+{
+	fixture      *f   = *state;
+	server_config cfg = {.workers = 1};
+#if !defined(__SANITIZE_ADDRESS__)
+	mallopt(M_TRIM_THRESHOLD, 512 * 1024 * 1024);
+	mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+#endif
+	assert_true(rpc_idle_trim_start(300));
+	assert_false(rpc_idle_trim_start(300)); /* one at a time */
+	server_up(f, &cfg);
+	client_up(f, NULL);
+
+	enum { PIECES = 48 * 1024 };
+	char **p = calloc(PIECES, sizeof(*p));
+	for (size_t i = 0; i < PIECES; i++) {
+		p[i] = malloc(1000);
+		memset(p[i], 1, 1000);
+	}
+	long high = self_rss_kib();
+	for (size_t i = PIECES; i-- > 0;) {
+		free(p[i]);
+	}
+	free(p);
+	uint64_t before = rpc_idle_trim_count();
+	/* A burst: 20 calls, each within 300 ms of the last. */
+	for (int i = 0; i < 20; i++) {
+		echo_exact(f->client, "/frep.test.v1.Echo/Echo", 100, 1 + (uint64_t) i);
+		nng_msleep(20);
+		if (i < 10) {
+			assert_int_equal(rpc_idle_trim_count(), before); /* still busy */
+		}
+	}
+	uint64_t after = trims_after(before);
+	assert_true(after >= before + 1);
+	long low = self_rss_kib();
+	print_message("RSS %ld KiB with 48 MiB freed, %ld KiB after the idle trim\n", high, low);
+#if !defined(__SANITIZE_ADDRESS__)
+	assert_true(high - low >= 32 * 1024);
+#endif
+	/* Nothing happens: nothing more is trimmed. */
+	nng_msleep(900);
+	assert_int_equal(rpc_idle_trim_count(), after);
+	/* Work that lasts longer than the idle time is not trimmed under its
+	 * feet; its end counts. */
+	rpc_idle_trim_enter();
+	echo_exact(f->client, "/frep.test.v1.Echo/Echo", 100, 50);
+	nng_msleep(900);
+	assert_int_equal(rpc_idle_trim_count(), after);
+	rpc_idle_trim_leave();
+	after = trims_after(after);
+	/* Stopped: a call arms nothing. */
+	rpc_idle_trim_stop();
+	echo_exact(f->client, "/frep.test.v1.Echo/Echo", 100, 99);
+	nng_msleep(600);
+	assert_int_equal(rpc_idle_trim_count(), after);
+	rpc_idle_trim_stop(); /* twice: nothing */
+#if !defined(__SANITIZE_ADDRESS__)
+	mallopt(M_TRIM_THRESHOLD, 128 * 1024); /* glibc's defaults back */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
 }
 
 /* A chain of depth PathProbe messages, each the first child of the one
@@ -1235,6 +1337,8 @@ main(void)
 		test_rpc_reply_in_request_buffer_any_size, setup, teardown),
 	    cmocka_unit_test(test_rpc_decode_arena_same_budget_bounded),
 	    cmocka_unit_test(test_rpc_payload_check_names_the_path),
+	    cmocka_unit_test_setup_teardown(
+		test_rpc_idle_trim_gives_memory_back_when_idle, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_rpc_client_keepalive_closes_a_stranded_connection, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

@@ -27,6 +27,7 @@
 #include "frep_envelope.h"
 #include "conn_limit.h"
 #include "half_open.h"
+#include "idle_trim.h"
 #include "introspection.h"
 #include "log.h"
 #include "payload_check.h"
@@ -615,7 +616,9 @@ worker_main(void *arg)
 			/* Shutting down: a call that has not started never does. */
 			refuse_queued(call);
 		} else {
+			rpc_idle_trim_enter(); /* inline calls are not: the watchdog's probes */
 			run_call(call);
+			rpc_idle_trim_leave();
 		}
 		pthread_mutex_lock(&s->mtx);
 	}
@@ -1515,7 +1518,7 @@ begin_call(rpc_ctx *rc, nng_msg *msg)
 		return;
 	}
 	if (call->svc->flags & RPC_SERVICE_INLINE) {
-		run_call(call);
+		run_call(call); /* never counted busy: small, and the ipc watchdog's */
 	} else {
 		enqueue_call(s, call);
 	}

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "idle_trim.h"
 #include "log.h"
 #include "replication_internal.h"
 
@@ -264,6 +265,7 @@ sync_relationship(auto_sync *as, const engine_failover *rel, int64_t now)
 	replication_auto_outcome *out    = calloc(n + 1, sizeof(*out));
 	bool                      retry  = false;
 
+	rpc_idle_trim_enter(); /* no trim under a push (rpc_idle_trim_leave below) */
 	pthread_mutex_lock(&as->mu);
 	rel_state *rs = rel_find(as, rel->name, true);
 	if (rs != NULL && rs->holds > 0) {
@@ -329,6 +331,7 @@ out:
 	free(synced);
 	free(ids);
 	free(out);
+	rpc_idle_trim_leave(); /* a push freed its copies: trim once idle */
 }
 
 static void

@@ -1,7 +1,6 @@
 #include "partner_service.h"
 
 #include <stdio.h>
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -350,7 +349,6 @@ partner_diff_scope(Frep__V1__Partner_Service *service, const Frep__V1__ApplyScop
 }
 
 #define APPLY_SCOPES_MAX 10000
-#define TRIM_AFTER_BYTES (5u << 20) /* a full batch: 4 MiB of configs, its digests, framing */
 
 static void
 partner_apply_scopes(Frep__V1__Partner_Service *service, const Frep__V1__ApplyScopesRequest *in,
@@ -454,19 +452,12 @@ partner_apply_scopes(Frep__V1__Partner_Service *service, const Frep__V1__ApplySc
 	}
 	reply.outcomes   = outp;
 	reply.n_outcomes = n;
-	size_t in_len;
-	(void) rpc_call_payload(call, &in_len);
 	closure(&reply, closure_data);
 	for (size_t k = 0; k < nv; k++) {
 		engine_object_diffs_free(res[k].diff, res[k].n_diff);
 	}
 	free(res);
 	convert_arena_fini(&a);
-	if (in_len > TRIM_AFTER_BYTES) {
-		/* A big scope's decoded and converted copies are freed now; give
-		 * the memory back so that the next one does not stack on it. */
-		malloc_trim(0);
-	}
 	return;
 
 fail:

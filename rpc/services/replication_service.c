@@ -3,7 +3,6 @@
 
 #include <stdint.h>
 #include <stdio.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -425,12 +424,8 @@ batch_finish(replication *r, reply *rp, const relctx *c, batch *b)
 		n_synced, &st) != FREP_OK) {
 		rpc_log(RPC_LOG_WARN, "audit records and last-synced states: %s", st.message);
 	}
-	bool big = b->bytes > BATCH_BYTES;
 	batch_end_sends(c, b, r->e);
 	batch_reset(b);
-	if (big) {
-		malloc_trim(0); /* a big scope's copies are gone: give the memory back */
-	}
 }
 
 /* A relationship's two batches: cur is being filled, sent is in flight

@@ -1,0 +1,46 @@
+/*
+ * idle_trim: gives the heap's free memory back to the kernel once the
+ * process has been idle for a while, instead of after every large call.
+ *
+ * glibc gives memory back as it is freed (an arena's free top over
+ * M_TRIM_THRESHOLD, a block over M_MMAP_THRESHOLD unmapped), and the next
+ * call touches fresh pages again; on a VM each page fault costs
+ * microseconds, and a 100,000-reservation scope's transfer touches tens of
+ * MB (docs/PERFORMANCE.md, "Memory kept while busy"). frepd raises both
+ * thresholds, so a burst of calls reuses its pages, and starts this: once
+ * no work has run for idle_ms (rpc_idle_trim_enter / _leave), one
+ * malloc_trim(0) gives back what the burst left, at most once per idle
+ * period.
+ *
+ * Process-wide, as malloc is. Every function is thread-safe; before
+ * rpc_idle_trim_start (or after rpc_idle_trim_stop) enter and leave only
+ * count.
+ */
+#ifndef FREP_RPC_IDLE_TRIM_H
+#define FREP_RPC_IDLE_TRIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Starts the trimming thread: one malloc_trim(0) idle_ms (at least 10)
+ * after the last rpc_idle_trim_leave of a burst, none while work runs. false if the thread cannot
+ * be started or one runs already. */
+bool rpc_idle_trim_start(unsigned idle_ms);
+
+/* Work that allocates begins (a call on a worker thread, an auto-sync
+ * push; not inline calls such as the ipc watchdog's probes, which would
+ * keep an idle server trimming): no trim while any such work runs, so a
+ * long call is never trimmed under its feet. Each enter has its leave. */
+void rpc_idle_trim_enter(void);
+
+/* That work ended: the idle time counts from now. A few atomic
+ * operations; a lock only for the first after a trim. */
+void rpc_idle_trim_leave(void);
+
+/* Stops and joins the thread (no trim on the way out). */
+void rpc_idle_trim_stop(void);
+
+/* How many trims the thread has made since the process started. */
+uint64_t rpc_idle_trim_count(void);
+
+#endif
