@@ -1550,9 +1550,9 @@ prepared_view(
 }
 
 /* The guard's rules for the scope here (inside the transaction): who owns
- * it, and whether it still has the digest the source expects. local is
- * the scope here (NULL if absent); *member says whether it belongs to
- * guard->relationship already. */
+ * it, and whether it still has the digest the source expects. found says
+ * whether the scope is here, have is its digest ("" if not); *member says
+ * whether it belongs to guard->relationship already. */
 static frep_code
 guard_check(engine *e, const engine_apply_guard *g, uint32_t scope_id, bool found, const char *have,
     bool *member, engine_apply_result *r, frep_status *st)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "kea_ha.h"
+#include "idle_trim.h"
 #include "kea_render.h"
 #include "log.h"
 #include "sha256.h"
@@ -893,10 +894,11 @@ worker(void *arg)
 		last_attempt      = now_mono_ms();
 		pthread_mutex_unlock(&p->mu);
 
-		char             digest[65] = "";
-		uint32_t         warnings   = 0;
-		bool             skipped    = false;
-		frep_status      st;
+		char        digest[65] = "";
+		uint32_t    warnings   = 0;
+		bool        skipped    = false;
+		frep_status st;
+		rpc_idle_trim_enter(); /* a render of every scope: no trim under it */
 		kea_push_status *ls = calloc(1, sizeof(*ls)); /* what is left out */
 		frep_code        rc = ls != NULL
 					  ? push_once(p, digest, &warnings, &skipped, ls, &st)
@@ -909,6 +911,7 @@ worker(void *arg)
 			memcpy(p->status.left_out, ls->left_out, sizeof(ls->left_out));
 		}
 		free(ls);
+		rpc_idle_trim_leave();
 		p->status.attempted = true;
 		p->status.warnings  = warnings;
 		if (digest[0] != '\0') {

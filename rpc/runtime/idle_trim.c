@@ -6,15 +6,15 @@
 #include <time.h>
 
 static struct {
-	pthread_mutex_t  mu;
-	pthread_cond_t   cv;
-	pthread_t        thread;
-	bool             running; /* under mu */
-	bool             stop;    /* under mu */
-	unsigned         idle_ms;
-	atomic_bool      started; /* leave() looks at it without the lock */
-	atomic_bool      armed;   /* a leave() since the last trim */
-	atomic_long      active;  /* enters not yet left */
+	pthread_mutex_t      mu;
+	pthread_cond_t       cv;
+	pthread_t            thread;
+	bool                 running; /* under mu */
+	bool                 stop;    /* under mu */
+	unsigned             idle_ms;
+	atomic_bool          started; /* leave() looks at it without the lock */
+	atomic_bool          armed;   /* a leave() since the last trim */
+	atomic_long          active;  /* enters not yet left */
 	atomic_uint_fast64_t last_ms;
 	atomic_uint_fast64_t trims;
 } g = {.mu = PTHREAD_MUTEX_INITIALIZER};

@@ -28,9 +28,12 @@
 bool rpc_idle_trim_start(unsigned idle_ms);
 
 /* Work that allocates begins (a call on a worker thread, an auto-sync
- * push; not inline calls such as the ipc watchdog's probes, which would
- * keep an idle server trimming): no trim while any such work runs, so a
- * long call is never trimmed under its feet. Each enter has its leave. */
+ * push, a Kea push; not inline calls such as the ipc watchdog's probes,
+ * which would keep an idle server trimming): no trim starts while any such
+ * work runs, so a long call is not trimmed under its feet (work that
+ * begins just as a trim starts runs beside it: malloc_trim is
+ * thread-safe, and the work's first mallocs wait for it). Each enter has
+ * its leave. */
 void rpc_idle_trim_enter(void);
 
 /* That work ended: the idle time counts from now. A few atomic

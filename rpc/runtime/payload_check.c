@@ -243,7 +243,7 @@ malloc_chunk_cost(size_t size)
 }
 
 /* What does not fit the kept buffer: bumped through chunks of
- * ARENA_CHUNK_MIN doubling to ARENA_CHUNK_MAX bytes (below frepd's 1 MiB
+ * ARENA_CHUNK_MIN doubling to ARENA_CHUNK_MAX bytes (below frepd's 8 MiB
  * mmap threshold, so they come from the heap), the head of a->big being
  * the chunk in use; an allocation over a quarter of the largest chunk gets
  * a block of its own, linked behind the head. One malloc per chunk, not
