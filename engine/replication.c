@@ -623,9 +623,11 @@ deps_to_config(const deps *d, engine_scope_config *c, frep_status *st)
 
 /* --- snapshot ------------------------------------------------------------ */
 
-frep_code
-engine__snapshot_locked(
-    engine *e, uint32_t scope_id, engine_scope_config **out, bool *found, frep_status *st)
+/* engine__snapshot_locked; with_digest false leaves out->digest "" (the
+ * caller knows it already: an apply's copy whose digest is stored). */
+static frep_code
+snapshot_read(engine *e, uint32_t scope_id, bool with_digest, engine_scope_config **out,
+    bool *found, frep_status *st)
 {
 	engine_scope_config *c;
 	deps                 d = {0};
@@ -649,7 +651,7 @@ engine__snapshot_locked(
 		FREP_OK ||
 	    (rc = deps_collect(c, &d, st)) != FREP_OK ||
 	    (rc = deps_to_config(&d, c, st)) != FREP_OK ||
-	    (rc = engine_scope_config_digest(c, c->digest, st)) != FREP_OK) {
+	    (with_digest && (rc = engine_scope_config_digest(c, c->digest, st)) != FREP_OK)) {
 		goto fail;
 	}
 	deps_fini(&d);
@@ -660,6 +662,13 @@ fail:
 	deps_fini(&d);
 	engine_scope_config_free(c);
 	return rc;
+}
+
+frep_code
+engine__snapshot_locked(
+    engine *e, uint32_t scope_id, engine_scope_config **out, bool *found, frep_status *st)
+{
+	return snapshot_read(e, scope_id, true, out, found, st);
 }
 
 frep_code
@@ -854,6 +863,24 @@ same(differ *df, enc_fn fn, const void *a, const void *b, bool *oom)
 	return df->a.len == df->b.len && memcmp(df->a.buf, df->b.buf, df->a.len) == 0;
 }
 
+/* same() for two reservations: field by field when neither has options
+ * (most of a big scope's: no encoding into the differ's buffers), else by
+ * their encodings. Equal exactly when their encodings are (enc_reservation:
+ * a NULL string encodes as ""). */
+static bool
+same_reservation(differ *df, const void *a, const void *b, bool *oom)
+{
+	const engine_reservation *x = a, *y = b;
+	if (x->n_options > 0 || y->n_options > 0) {
+		return same(df, enc_reservation, a, b, oom);
+	}
+	*oom = false;
+	return x->ip_address == y->ip_address && x->type == y->type &&
+	       strcmp(engine__str(x->client_id), engine__str(y->client_id)) == 0 &&
+	       strcmp(engine__str(x->name), engine__str(y->name)) == 0 &&
+	       strcmp(engine__str(x->description), engine__str(y->description)) == 0;
+}
+
 typedef void (*key_fn)(const void *, char *, size_t);
 
 static void
@@ -944,7 +971,9 @@ diff_kind(differ *df, const kind *k, const void *local, size_t nl, const void *i
 			}
 			j++;
 		} else {
-			if (!same(df, k->encode, l[i], r[j], &oom)) {
+			bool eq = k == &kind_reservation ? same_reservation(df, l[i], r[j], &oom)
+							 : same(df, k->encode, l[i], r[j], &oom);
+			if (!eq) {
 				ch->updated++;
 				rc = diff_collect(df, k, ENGINE_DIFF_ACTION_UPDATE, l[i], r[j], st);
 				if (rc == FREP_OK && df->want_items) {
@@ -1710,9 +1739,9 @@ apply_one(engine *e, const engine_scope_config *incoming, bool dry_run,
 	 * store), so no diff and no write then. */
 	bool same = found && strcmp(have, written) == 0;
 	if (!same && found && local == NULL &&
-	    (rc = engine__snapshot_locked(e, incoming->scope.scope_id, &local, &found, st)) !=
+	    (rc = snapshot_read(e, incoming->scope.scope_id, false, &local, &found, st)) !=
 		FREP_OK) {
-		goto done;
+		goto done; /* its digest is have: not computed again */
 	}
 	if (!same && (rc = diff_configs(found ? local : NULL, &view, &ch, &df, st)) != FREP_OK) {
 		goto done;

@@ -290,6 +290,80 @@ test_engine_diff_counts_each_kind(void **state)
 	testdb_close(dst);
 }
 
+/* A reservation with no options, on db e. */
+static void
+add_bare_reservation(engine *e, int host_octet, const char *cid, const char *name,
+    const char *description, engine_client_type type)
+{
+	frep_status        st;
+	engine_reservation r = {.scope_id = S1,
+	    .ip_address                   = IP4(10, 0, 1, host_octet),
+	    .client_id                    = (char *) cid,
+	    .name                         = (char *) name,
+	    .description                  = (char *) description,
+	    .type                         = type};
+	CHECK_OK(engine_reservation_add(e, &r, NULL, &st), st);
+}
+
+/* Proves: reservations without options (compared field by field, not
+ * encoded) are updates exactly when a field differs — client id, name,
+ * description, type, each alone — and an identical one is no change; one
+ * with options against one without is an update too; every diff agrees
+ * with the digests (equal after the apply). */
+static void
+test_engine_diff_reservations_without_options(void **state)
+{
+	testdb              *src = testdb_open(), *dst = testdb_open();
+	engine_scope_config *c;
+	engine_scope_changes ch;
+	engine_object_diff  *diff;
+	size_t               n;
+	frep_status          st;
+	char                 want[65], got[65];
+
+	(void) state;
+	engine_scope s = scope24(1, "bare");
+	CHECK_OK(engine_scope_add(src->e, &s, NULL, &st), st);
+	CHECK_OK(engine_scope_add(dst->e, &s, NULL, &st), st);
+	add_bare_reservation(src->e, 11, "01-00-00-00-00-11", "same", "d", ENGINE_CLIENT_TYPE_BOTH);
+	add_bare_reservation(dst->e, 11, "01-00-00-00-00-11", "same", "d", ENGINE_CLIENT_TYPE_BOTH);
+	add_bare_reservation(src->e, 12, "01-00-00-00-00-12", "new", "d", ENGINE_CLIENT_TYPE_BOTH);
+	add_bare_reservation(dst->e, 12, "01-00-00-00-00-12", "old", "d", ENGINE_CLIENT_TYPE_BOTH);
+	add_bare_reservation(src->e, 13, "01-00-00-00-00-13", "n", "new", ENGINE_CLIENT_TYPE_BOTH);
+	add_bare_reservation(dst->e, 13, "01-00-00-00-00-13", "n", "", ENGINE_CLIENT_TYPE_BOTH);
+	add_bare_reservation(src->e, 14, "01-00-00-00-00-14", "n", "d", ENGINE_CLIENT_TYPE_DHCP);
+	add_bare_reservation(dst->e, 14, "01-00-00-00-00-14", "n", "d", ENGINE_CLIENT_TYPE_BOTH);
+	add_bare_reservation(src->e, 15, "01-00-00-00-00-15", "n", "d", ENGINE_CLIENT_TYPE_BOTH);
+	add_bare_reservation(dst->e, 15, "01-00-00-00-00-51", "n", "d", ENGINE_CLIENT_TYPE_BOTH);
+	add_reservation(src->e, 16, "01-00-00-00-00-16", "n"); /* with option 12 */
+	add_bare_reservation(dst->e, 16, "01-00-00-00-00-16", "n", "", ENGINE_CLIENT_TYPE_BOTH);
+
+	CHECK_OK(engine_scope_snapshot(src->e, S1, &c, &st), st);
+	strcpy(want, c->digest);
+	CHECK_OK(engine_scope_diff(dst->e, c, &ch, &diff, &n, &st), st);
+	assert_int_equal(ch.reservations.updated, 5);
+	assert_int_equal(ch.reservations.added + ch.reservations.removed, 0);
+	for (int h = 12; h <= 16; h++) {
+		char ip[16];
+		snprintf(ip, sizeof(ip), "10.0.1.%d", h);
+		count_actions(diff, n, "reservation", ENGINE_DIFF_ACTION_UPDATE, ip, 1);
+	}
+	count_actions(diff, n, "reservation", ENGINE_DIFF_ACTION_UPDATE, "10.0.1.11", 0);
+	engine_object_diffs_free(diff, n);
+	CHECK_OK(engine_scope_apply(dst->e, c, false, &ch, NULL, NULL, NULL, NULL, &st), st);
+	assert_int_equal(ch.reservations.updated, 5);
+	digest_of(dst->e, got);
+	assert_string_equal(got, want);
+	/* Applied again: nothing differs. */
+	CHECK_OK(engine_scope_diff(dst->e, c, &ch, &diff, &n, &st), st);
+	assert_int_equal(ch.reservations.updated, 0);
+	assert_int_equal(n, 0);
+	engine_object_diffs_free(diff, n);
+	engine_scope_config_free(c);
+	testdb_close(src);
+	testdb_close(dst);
+}
+
 static void
 test_engine_apply_makes_digest_equal(void **state)
 {
@@ -1188,6 +1262,7 @@ main(void)
 	    cmocka_unit_test(test_engine_snapshot_contents),
 	    cmocka_unit_test(test_engine_digest_pinned_value),
 	    cmocka_unit_test(test_engine_diff_counts_each_kind),
+	    cmocka_unit_test(test_engine_diff_reservations_without_options),
 	    cmocka_unit_test(test_engine_apply_makes_digest_equal),
 	    cmocka_unit_test(test_engine_apply_creates_missing_scope),
 	    cmocka_unit_test(test_engine_apply_missing_dependency_refused),
