@@ -44,6 +44,22 @@
 /* Every string that must never reach a log, a reply or an error. */
 static const char *const secrets[] = {SECRET1, SECRET2, TOKEN, TOKEN_B, NULL};
 
+/* LeakSanitizer's suppressions for this test process alone (its frepd
+ * children keep full checking, or tests/nng_1518.supp where marked
+ * nng_abused): tests/nng_1518.supp's rule. Its raw nng socket sends a
+ * 64 KiB frepd an oversized message, which frepd's nng drops with the
+ * connection, and is closed while it redials; nng 1.5.2 can leave that
+ * dialer's pipe objects behind (3,328 bytes, all allocated inside libnng
+ * under nng_dial, once in the ASan stage of a CI rehearsal at b06bcff;
+ * the shape failover_promises_test met at b98e848). A hook of
+ * sanitizer/lsan_interface.h, unused without a sanitizer. */
+const char *__lsan_default_suppressions(void);
+const char *
+__lsan_default_suppressions(void)
+{
+	return "leak:libnng.so.1\n";
+}
+
 typedef struct fixture {
 	char   *dir;
 	rt_node n[3];
