@@ -923,16 +923,19 @@ typedef struct kind {
 	cmp_fn      qcmp; /* pointers to elements */
 	enc_fn      encode;
 	key_fn      key;
+	/* Equality of two objects with the same identity; NULL: their
+	 * encodings compared (same()). */
+	bool (*same)(differ *df, const void *a, const void *b, bool *oom);
 } kind;
 
 static const kind kind_exclusion   = {"exclusion", sizeof(engine_exclusion), cmp_exclusion,
-      qcmp_exclusion, enc_exclusion, key_exclusion};
+      qcmp_exclusion, enc_exclusion, key_exclusion, NULL};
 static const kind kind_reservation = {"reservation", sizeof(engine_reservation), cmp_reservation,
-    qcmp_reservation, enc_reservation, key_reservation};
+    qcmp_reservation, enc_reservation, key_reservation, same_reservation};
 static const kind kind_option      = {
-	 "option", sizeof(engine_option_value), cmp_option, qcmp_option, enc_option, key_option};
+	 "option", sizeof(engine_option_value), cmp_option, qcmp_option, enc_option, key_option, NULL};
 static const kind kind_policy = {
-    "policy", sizeof(engine_policy), cmp_policy, qcmp_policy, enc_policy, key_policy};
+    "policy", sizeof(engine_policy), cmp_policy, qcmp_policy, enc_policy, key_policy, NULL};
 
 /* Merges two identity-sorted lists: O(n log n) for the sorts, O(n) for
  * the walk. */
@@ -971,8 +974,8 @@ diff_kind(differ *df, const kind *k, const void *local, size_t nl, const void *i
 			}
 			j++;
 		} else {
-			bool eq = k == &kind_reservation ? same_reservation(df, l[i], r[j], &oom)
-							 : same(df, k->encode, l[i], r[j], &oom);
+			bool eq = k->same != NULL ? k->same(df, l[i], r[j], &oom)
+						  : same(df, k->encode, l[i], r[j], &oom);
 			if (!eq) {
 				ch->updated++;
 				rc = diff_collect(df, k, ENGINE_DIFF_ACTION_UPDATE, l[i], r[j], st);

@@ -12,8 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "kea_ha.h"
 #include "idle_trim.h"
+#include "kea_ha.h"
 #include "kea_render.h"
 #include "log.h"
 #include "sha256.h"

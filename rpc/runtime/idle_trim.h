@@ -23,8 +23,8 @@
 #include <stdint.h>
 
 /* Starts the trimming thread: one malloc_trim(0) idle_ms (at least 10)
- * after the last rpc_idle_trim_leave of a burst, none while work runs. false if the thread cannot
- * be started or one runs already. */
+ * after the last rpc_idle_trim_leave of a burst, none while work runs.
+ * false if the thread cannot be started or one runs already. */
 bool rpc_idle_trim_start(unsigned idle_ms);
 
 /* Work that allocates begins (a call on a worker thread, an auto-sync
