@@ -2,7 +2,7 @@
  * auto_sync_bench: change-triggered replication between two real frepd
  * (issue 15). Prints figures, never passes or fails.
  *
- *   auto_sync_bench [--frepd PATH] [--samples N] [--seconds S]
+ *   auto_sync_bench [--frepd PATH] [--samples N] [--seconds S] [--rows LIST]
  *
  * Row 1, for --auto-sync-debounce-ms 200 (the default) and 0: a scope's
  * description set on A (SetScope returned: committed) until B's GetScope
@@ -15,7 +15,11 @@
  * same scope (B's ListScopes polled every 5 ms); p50 / p99 / max of that
  * lag, the applies B recorded, and the on-CPU time of each frepd per
  * second of the run (utime + stime from /proc).
- * Both servers on ipc:// in a temp dir, each its own store, stopped by PID.
+ * Row 3, debounce 0: row 1 on one scope of 10,000 reservations (its own
+ * relationship): every change sends the whole scope; p50 / p99 / max and
+ * each frepd's on-CPU time per change.
+ * --rows picks rows (default 1,2,3). Both servers on ipc:// in a temp
+ * dir, each its own store, stopped by PID.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -36,6 +40,9 @@
 #include "testutil.h"
 
 #define SCOPES 100
+/* Row 3's scope: 10.1.0.0/18 with BIG reservations. */
+#define BIG       10000
+#define BIG_SCOPE "10.1.0.0"
 
 typedef struct node {
 	char         name[4];
@@ -143,6 +150,24 @@ scope_id(int i, char *out, size_t cap)
 	snprintf(out, cap, "10.%d.%d.0", 100 + i / 250, i % 250);
 }
 
+/* Relationship name from A to B holding ids (on A), auto_sync on. */
+static void
+add_failover(const char *name, char **ids, size_t n)
+{
+	Frep__V1__AddFailoverRequest   req = FREP__V1__ADD_FAILOVER_REQUEST__INIT;
+	Frep__V1__FailoverRelationship rel = FREP__V1__FAILOVER_RELATIONSHIP__INIT;
+	rel.name                           = (char *) name;
+	rel.partner_server                 = g_b.url;
+	rel.shared_secret                  = "bench secret";
+	rel.scope_ids                      = ids;
+	rel.n_scope_ids                    = n;
+	rel.auto_sync                      = FREP__V1__AUTO_SYNC__AUTO_SYNC_ON;
+	req.relationship                   = &rel;
+	protobuf_c_message_free_unpacked(call(&g_a, "DhcpServer/AddFailover", &req.base,
+					     &frep__v1__failover_relationship__descriptor),
+	    NULL);
+}
+
 /* A and B with SCOPES scopes on A in one relationship (auto_sync on). */
 static void
 pair_up(void)
@@ -165,18 +190,7 @@ pair_up(void)
 		protobuf_c_message_free_unpacked(
 		    call(&g_a, "DhcpServer/AddScope", &s.base, &frep__v1__scope__descriptor), NULL);
 	}
-	Frep__V1__AddFailoverRequest   req = FREP__V1__ADD_FAILOVER_REQUEST__INIT;
-	Frep__V1__FailoverRelationship rel = FREP__V1__FAILOVER_RELATIONSHIP__INIT;
-	rel.name                           = "bench";
-	rel.partner_server                 = g_b.url;
-	rel.shared_secret                  = "bench secret";
-	rel.scope_ids                      = idp;
-	rel.n_scope_ids                    = SCOPES;
-	rel.auto_sync                      = FREP__V1__AUTO_SYNC__AUTO_SYNC_ON;
-	req.relationship                   = &rel;
-	protobuf_c_message_free_unpacked(call(&g_a, "DhcpServer/AddFailover", &req.base,
-					     &frep__v1__failover_relationship__descriptor),
-	    NULL);
+	add_failover("bench", idp, SCOPES);
 }
 
 static void
@@ -269,6 +283,22 @@ pct_ms(long long *v, size_t n, double p)
 
 /* --- row 1: one change at a time ---------------------------------------- */
 
+/* Sets scope's description on A to text and returns the µs until B's
+ * GetScope shows it (polled every 0.5 ms; dies after 30 s). */
+static long long
+change_until_visible(const char *scope, const char *text)
+{
+	set_description(&g_a, scope, text);
+	long long t0 = now_us();
+	while (!description_is(&g_b, scope, text)) {
+		sleep_us(500);
+		if (now_us() - t0 > 30000000LL) {
+			die("the change of %s to \"%s\" never reached B", scope, text);
+		}
+	}
+	return now_us() - t0;
+}
+
 static void
 row_single(const char *debounce, int samples)
 {
@@ -278,15 +308,7 @@ row_single(const char *debounce, int samples)
 	scope_id(0, scope, sizeof(scope));
 	for (int i = 0; i < n; i++) {
 		snprintf(text, sizeof(text), "single %d", i);
-		set_description(&g_a, scope, text);
-		long long t0 = now_us();
-		while (!description_is(&g_b, scope, text)) {
-			sleep_us(500);
-			if (now_us() - t0 > 30000000LL) {
-				die("change %d never reached B", i);
-			}
-		}
-		lat[i] = now_us() - t0;
+		lat[i] = change_until_visible(scope, text);
 		sleep_us(20000); /* the next change is a burst of its own */
 	}
 	qsort(lat, (size_t) n, sizeof(lat[0]), cmp_ll);
@@ -295,6 +317,80 @@ row_single(const char *debounce, int samples)
 	       "%.1f ms, max %.1f ms; p50 - debounce = %.1f ms (target < 10 ms: %s)\n",
 	    debounce, n, p50, pct_ms(lat, (size_t) n, 0.99), pct_ms(lat, (size_t) n, 1.0),
 	    p50 - atof(debounce), p50 - atof(debounce) < 10.0 ? "met" : "NOT met");
+}
+
+/* --- row 3: one change at a time in a big scope ---------------------------- */
+
+/* A and B with BIG_SCOPE (BIG reservations, imported on A) in
+ * relationship "big" (auto_sync on); returns once B holds it. */
+static void
+pair_up_big(void)
+{
+	Frep__V1__Scope scope        = FREP__V1__SCOPE__INIT;
+	scope.scope_id               = BIG_SCOPE;
+	scope.subnet_mask            = "255.255.192.0";
+	scope.start_range            = "10.1.0.10";
+	scope.end_range              = "10.1.63.250";
+	scope.name                   = "big";
+	Frep__V1__Reservation  *res  = calloc(BIG, sizeof(*res));
+	Frep__V1__Reservation **resp = calloc(BIG, sizeof(*resp));
+	char(*txt)[3][24]            = calloc(BIG, sizeof(*txt));
+	if (res == NULL || resp == NULL || txt == NULL) {
+		die("out of memory");
+	}
+	for (unsigned k = 0; k < BIG; k++) {
+		unsigned ip = 11 + k; /* from 10.1.0.11 on */
+		frep__v1__reservation__init(&res[k]);
+		snprintf(txt[k][0], 24, "10.1.%u.%u", ip / 256, ip % 256);
+		snprintf(txt[k][1], 24, "02-00-00-%02x-%02x-%02x", (k >> 16) & 255, (k >> 8) & 255,
+		    k & 255);
+		snprintf(txt[k][2], 24, "host-%06u", k);
+		res[k].scope_id   = BIG_SCOPE;
+		res[k].ip_address = txt[k][0];
+		res[k].client_id  = txt[k][1];
+		res[k].name       = txt[k][2];
+		resp[k]           = &res[k];
+	}
+	Frep__V1__ScopeConfig cfg        = FREP__V1__SCOPE_CONFIG__INIT;
+	cfg.scope                        = &scope;
+	cfg.reservations                 = resp;
+	cfg.n_reservations               = BIG;
+	Frep__V1__ImportScopeRequest req = FREP__V1__IMPORT_SCOPE_REQUEST__INIT;
+	req.config                       = &cfg;
+	protobuf_c_message_free_unpacked(call(&g_a, "DhcpServer/ImportScope", &req.base,
+					     &frep__v1__import_scope_response__descriptor),
+	    NULL);
+	free(res);
+	free(resp);
+	free(txt);
+
+	char *idp[1] = {BIG_SCOPE};
+	add_failover("big", idp, 1);
+}
+
+static void
+row_big(int samples)
+{
+	char      text[32];
+	long long lat[10000];
+	int       n = samples > 10000 ? 10000 : samples;
+	/* The pairing's own pushes settle first. */
+	(void) change_until_visible(BIG_SCOPE, "start");
+	sleep_us(200000);
+	double cpu_a = cpu_ms(&g_a), cpu_b = cpu_ms(&g_b);
+	for (int i = 0; i < n; i++) {
+		snprintf(text, sizeof(text), "big %d", i);
+		lat[i] = change_until_visible(BIG_SCOPE, text);
+		sleep_us(20000);
+	}
+	cpu_a = cpu_ms(&g_a) - cpu_a;
+	cpu_b = cpu_ms(&g_b) - cpu_b;
+	qsort(lat, (size_t) n, sizeof(lat[0]), cmp_ll);
+	printf("  debounce    0 ms: change on A -> visible on B, one scope of %d reservations, %d "
+	       "changes: p50 %.1f ms, p99 %.1f ms, max %.1f ms; CPU per change A %.1f ms, B %.1f "
+	       "ms (polling included)\n",
+	    BIG, n, pct_ms(lat, (size_t) n, 0.50), pct_ms(lat, (size_t) n, 0.99),
+	    pct_ms(lat, (size_t) n, 1.0), cpu_a / n, cpu_b / n);
 }
 
 /* --- row 2: sustained writes -------------------------------------------- */
@@ -423,6 +519,7 @@ main(int argc, char **argv)
 {
 	const char *frepd   = getenv("FREPD");
 	int         samples = 100, seconds = 10;
+	const char *rows = "1,2,3";
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--frepd") == 0 && i + 1 < argc) {
 			frepd = argv[++i];
@@ -430,9 +527,12 @@ main(int argc, char **argv)
 			samples = atoi(argv[++i]);
 		} else if (strcmp(argv[i], "--seconds") == 0 && i + 1 < argc) {
 			seconds = atoi(argv[++i]);
+		} else if (strcmp(argv[i], "--rows") == 0 && i + 1 < argc) {
+			rows = argv[++i];
 		} else {
 			fprintf(stderr,
-			    "usage: auto_sync_bench [--frepd PATH] [--samples N] [--seconds S]\n");
+			    "usage: auto_sync_bench [--frepd PATH] [--samples N] [--seconds S] "
+			    "[--rows LIST]\n");
 			return 2;
 		}
 	}
@@ -451,8 +551,10 @@ main(int argc, char **argv)
 	       "%ld CPUs online\n",
 	    SCOPES, sysconf(_SC_NPROCESSORS_ONLN));
 	const char *debounces[] = {"200", "0"};
-	printf("\nrow 1: one change at a time\n");
-	for (size_t d = 0; d < 2; d++) {
+	if (strchr(rows, '1') != NULL) {
+		printf("\nrow 1: one change at a time\n");
+	}
+	for (size_t d = 0; d < 2 && strchr(rows, '1') != NULL; d++) {
 		node_start(&g_a, "a", debounces[d]);
 		node_start(&g_b, "b", debounces[d]);
 		pair_up();
@@ -460,12 +562,23 @@ main(int argc, char **argv)
 		node_stop(&g_a);
 		node_stop(&g_b);
 	}
-	printf("\nrow 2: sustained writes on A\n");
-	for (size_t d = 0; d < 2; d++) {
+	if (strchr(rows, '2') != NULL) {
+		printf("\nrow 2: sustained writes on A\n");
+	}
+	for (size_t d = 0; d < 2 && strchr(rows, '2') != NULL; d++) {
 		node_start(&g_a, "a", debounces[d]);
 		node_start(&g_b, "b", debounces[d]);
 		pair_up();
 		row_sustained(debounces[d], seconds);
+		node_stop(&g_a);
+		node_stop(&g_b);
+	}
+	if (strchr(rows, '3') != NULL) {
+		printf("\nrow 3: one change at a time in a scope of %d reservations\n", BIG);
+		node_start(&g_a, "a", "0");
+		node_start(&g_b, "b", "0");
+		pair_up_big();
+		row_big(samples);
 		node_stop(&g_a);
 		node_stop(&g_b);
 	}

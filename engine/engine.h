@@ -441,6 +441,30 @@ frep_code engine_scope_digest(
 frep_code engine_scope_digests(
     engine *e, const uint32_t *scope_ids, size_t n, char (*out)[65], bool *found, frep_status *st);
 
+/* engine_scope_digests for the source of a replication, which sends the
+ * scopes whose digest differs from its partner's: a digest that has to be
+ * computed comes with the snapshot it was computed from, so that the send
+ * does not read the scope a second time. snaps has room for n; snaps[i] is
+ * that snapshot (else NULL: the digest was stored, the scope does not
+ * exist, or the snapshots handed out already hold keep_reservations
+ * reservations; the first is always handed out, to bound the memory of
+ * many scopes without reading a big one twice). Each is registered as
+ * being sent, atomically with its read, exactly as by
+ * engine_scope_snapshot_outgoing, and is the caller's: end it with
+ * engine_scope_outgoing_end (digest snaps[i]->digest) and free it with
+ * engine_scope_config_free, sent or not (engine_scope_outgoing_release
+ * does both). On an error none is handed out. INVALID_ARGUMENT if snaps
+ * is NULL. */
+frep_code engine_scope_digests_outgoing(engine *e, const uint32_t *scope_ids, size_t n,
+    char (*out)[65], bool *found, engine_scope_config **snaps, size_t keep_reservations,
+    frep_status *st);
+
+/* For each non-NULL snaps[i] (i < n) of engine_scope_digests_outgoing or
+ * engine_scope_snapshot_outgoing: engine_scope_outgoing_end with its
+ * scope and digest, engine_scope_config_free, and snaps[i] = NULL.
+ * snaps NULL: nothing. */
+void engine_scope_outgoing_release(engine *e, engine_scope_config **snaps, size_t n);
+
 /* Like engine_scope_digests, but only the digests already stored (one read
  * transaction, never a snapshot, never a write): found[i] false and out[i]
  * "" for a scope changed since its digest was last computed, or unknown. */

@@ -729,13 +729,30 @@ engine_scope_snapshot_outgoing(
 	return rc;
 }
 
-frep_code
-engine_scope_digests(
-    engine *e, const uint32_t *scope_ids, size_t n, char (*out)[65], bool *found, frep_status *st)
+void
+engine_scope_outgoing_release(engine *e, engine_scope_config **snaps, size_t n)
 {
-	size_t    missing = 0;
+	for (size_t i = 0; snaps != NULL && i < n; i++) {
+		if (snaps[i] != NULL) {
+			engine_scope_outgoing_end(e, snaps[i]->scope.scope_id, snaps[i]->digest);
+			engine_scope_config_free(snaps[i]);
+			snaps[i] = NULL;
+		}
+	}
+}
+
+/* engine_scope_digests, and with snaps engine_scope_digests_outgoing. */
+static frep_code
+digests_of(engine *e, const uint32_t *scope_ids, size_t n, char (*out)[65], bool *found,
+    engine_scope_config **snaps, size_t keep_reservations, frep_status *st)
+{
+	size_t    missing = 0, kept = 0;
+	bool      any_kept = false;
 	frep_code rc;
 
+	for (size_t i = 0; snaps != NULL && i < n; i++) {
+		snaps[i] = NULL;
+	}
 	/* Most digests are stored: one read transaction. */
 	if ((rc = engine__read_begin(e, st)) != FREP_OK) {
 		return rc;
@@ -772,9 +789,43 @@ engine_scope_digests(
 			memcpy(out[i], c->digest, 65);
 			rc = engine__digest_store(e, scope_ids[i], c->digest, st);
 		}
+		/* Kept for the send, registered within the transaction that read
+		 * it, as engine_scope_snapshot_outgoing does. */
+		if (rc == FREP_OK && c != NULL && snaps != NULL &&
+		    (!any_kept || kept + c->n_reservations <= keep_reservations)) {
+			if (!engine__outgoing_add(e, scope_ids[i], c->digest)) {
+				rc = engine__oom(st);
+			} else {
+				snaps[i] = c;
+				kept += c->n_reservations;
+				any_kept = true;
+				c        = NULL;
+			}
+		}
 		engine_scope_config_free(c);
 	}
-	return engine__write_end(e, rc, st);
+	rc = engine__write_end(e, rc, st);
+	if (rc != FREP_OK) {
+		engine_scope_outgoing_release(e, snaps, n);
+	}
+	return rc;
+}
+
+frep_code
+engine_scope_digests(
+    engine *e, const uint32_t *scope_ids, size_t n, char (*out)[65], bool *found, frep_status *st)
+{
+	return digests_of(e, scope_ids, n, out, found, NULL, 0, st);
+}
+
+frep_code
+engine_scope_digests_outgoing(engine *e, const uint32_t *scope_ids, size_t n, char (*out)[65],
+    bool *found, engine_scope_config **snaps, size_t keep_reservations, frep_status *st)
+{
+	if (snaps == NULL) {
+		return frep_status_set(st, FREP_INVALID_ARGUMENT, "snaps is NULL");
+	}
+	return digests_of(e, scope_ids, n, out, found, snaps, keep_reservations, st);
 }
 
 frep_code

@@ -452,6 +452,34 @@ test_auto_sync_no_ping_pong(void **state)
 	assert_true(description_is(f->b.c, "from b"));
 }
 
+/* An edit undone on A before A's scan: the scan computes the scope's
+ * digest, finds it equal to the last-synced one and sends nothing. The
+ * snapshot that digest came from is registered for a send
+ * (engine_scope_digests_outgoing) and must be released: B's next change
+ * then reaches A (before: a registration left behind would have had A
+ * refuse B's version, or hold it, as crossing a send of A's). */
+static void
+test_auto_sync_edit_undone_leaves_no_send_behind(void **state)
+{
+	fixture                 *f      = *state;
+	static const char *const calm[] = {"--auto-sync-debounce-ms", "500", NULL};
+
+	pair_up(f, FREP__V1__AUTO_SYNC__AUTO_SYNC_ON);
+	set_description(f->a.c, "kept");
+	wait_description(f->b.c, "kept");
+	wait_state(f->a.c, FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_IN_SYNC, "A");
+	rt_node_stop_clean(&f->a);
+	start_again(f, &f->a, calm);
+	size_t sent = audit_ok(f->a.c, "sent");
+	set_description(f->a.c, "passing");
+	set_description(f->a.c, "kept");
+	sleep_ms(1500); /* A's scan: nothing to send */
+	assert_int_equal(audit_ok(f->a.c, "sent"), sent);
+	set_description(f->b.c, "from b");
+	wait_description(f->a.c, "from b");
+	wait_state(f->b.c, FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_IN_SYNC, "B");
+}
+
 /* scope_id's row in relationship r's status (fails the test if none). */
 static const Frep__V1__ScopeSyncStatus *
 scope_row(const Frep__V1__GetReplicationStatusResponse *r, const char *scope_id)
@@ -1395,6 +1423,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_auto_sync_status_shows_scope_only_on_partner, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_auto_sync_no_ping_pong, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_auto_sync_edit_undone_leaves_no_send_behind, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_auto_sync_partner_down_catches_up, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

@@ -1093,6 +1093,95 @@ test_engine_apply_meets_own_send(void **state)
 	testdb_close(c);
 }
 
+/* The source's digest step hands over the snapshot a digest was computed
+ * from, registered for the send (engine_scope_digests_outgoing): a scope
+ * changed since its digest was stored is read once per replication. */
+static void
+test_engine_digests_outgoing_hands_over_snapshots(void **state)
+{
+	testdb              *a = testdb_open(), *x = testdb_open();
+	engine_scope_config *snaps[3], *plain, *theirs;
+	engine_apply_result  r;
+	frep_status          st;
+	char                 out[3][65];
+	bool                 found[3];
+	uint32_t             S2 = IP4(10, 0, 2, 0), unknown = IP4(10, 0, 9, 0);
+	uint32_t             ids[3] = {S1, S2, unknown};
+
+	(void) state;
+	add_relationship(a->e, "pair");
+	populate_forward(a->e);
+	add_scope24(a->e, 2, "second");
+	CHECK_OK(engine_failover_add_scopes(a->e, "pair", ids, 2, NULL, &st), st);
+	/* Another version of S1 that a partner could send. */
+	populate_forward(x->e);
+	add_exclusion(x->e, 70, 71);
+	CHECK_OK(engine_scope_snapshot(x->e, S1, &theirs, &st), st);
+
+	assert_int_equal(engine_scope_digests_outgoing(a->e, ids, 3, out, found, NULL, 0, &st),
+	    FREP_INVALID_ARGUMENT);
+	/* Nothing stored yet: both digests computed, S1's snapshot handed over
+	 * (the first always is), S2's not (over a budget of 0 reservations). */
+	CHECK_OK(engine_scope_digests_outgoing(a->e, ids, 3, out, found, snaps, 0, &st), st);
+	assert_true(found[0]);
+	assert_true(found[1]);
+	assert_false(found[2]);
+	assert_string_equal(out[2], "");
+	assert_non_null(snaps[0]);
+	assert_null(snaps[1]);
+	assert_null(snaps[2]);
+	CHECK_OK(engine_scope_snapshot(a->e, S1, &plain, &st), st);
+	assert_string_equal(snaps[0]->digest, plain->digest);
+	assert_string_equal(out[0], plain->digest);
+	assert_int_equal(snaps[0]->n_reservations, plain->n_reservations);
+	assert_int_equal(snaps[0]->n_policies, plain->n_policies);
+	assert_int_equal(snaps[0]->n_options, plain->n_options);
+	assert_int_equal(snaps[0]->n_exclusions, plain->n_exclusions);
+	engine_scope_config_free(plain);
+	/* Both digests are stored now. */
+	char stored[3][65];
+	bool have[3];
+	CHECK_OK(engine_scope_digests_stored(a->e, ids, 3, stored, have, &st), st);
+	assert_true(have[0] && have[1] && !have[2]);
+	assert_string_equal(stored[0], out[0]);
+	assert_string_equal(stored[1], out[1]);
+	/* S1 is registered as being sent: another version of it is held off
+	 * until the registration ends, as with engine_scope_snapshot_outgoing. */
+	assert_false(engine_scope_outgoing_wait(a->e, S1, 10));
+	assert_true(engine_scope_outgoing_wait(a->e, S2, 10));
+	assert_int_equal(guarded(a->e, theirs, "pair", false, false, NULL, &r), FREP_ABORTED);
+	engine_scope_outgoing_end(a->e, S1, snaps[0]->digest);
+	engine_scope_config_free(snaps[0]);
+	assert_true(engine_scope_outgoing_wait(a->e, S1, 10));
+
+	/* Stored digests are looked up: nothing is read or handed over. */
+	CHECK_OK(engine_scope_digests_outgoing(a->e, ids, 3, out, found, snaps, 1000000, &st), st);
+	assert_true(found[0] && found[1] && !found[2]);
+	assert_null(snaps[0]);
+	assert_null(snaps[1]);
+	assert_null(snaps[2]);
+
+	/* Both changed, within the budget: both handed over. */
+	add_reservation(a->e, 9, "09-09-09-09-09-09", "i");
+	engine_reservation r2 = {
+	    .scope_id = S2, .ip_address = IP4(10, 0, 2, 9), .client_id = "0a-0a-0a-0a-0a-0a"};
+	CHECK_OK(engine_reservation_add(a->e, &r2, NULL, &st), st);
+	CHECK_OK(engine_scope_digests_outgoing(a->e, ids, 3, out, found, snaps, 5, &st), st);
+	assert_non_null(snaps[0]);
+	assert_non_null(snaps[1]);
+	assert_int_equal(snaps[0]->n_reservations + snaps[1]->n_reservations, 5);
+	assert_string_equal(out[1], snaps[1]->digest);
+	for (int i = 0; i < 2; i++) {
+		engine_scope_outgoing_end(a->e, ids[i], snaps[i]->digest);
+		engine_scope_config_free(snaps[i]);
+	}
+	/* Once ended, the other version applies. */
+	CHECK_OK(guarded(a->e, theirs, "pair", false, false, NULL, &r), r.status);
+	engine_scope_config_free(theirs);
+	testdb_close(a);
+	testdb_close(x);
+}
+
 static void
 test_engine_apply_names_every_missing_dependency(void **state)
 {
@@ -1276,6 +1365,7 @@ main(void)
 	    cmocka_unit_test(test_engine_apply_touches_only_the_relationships_scopes),
 	    cmocka_unit_test(test_engine_apply_meets_own_send),
 	    cmocka_unit_test(test_engine_apply_names_every_missing_dependency),
+	    cmocka_unit_test(test_engine_digests_outgoing_hands_over_snapshots),
 	    cmocka_unit_test(test_engine_audit_retention),
 	    cmocka_unit_test(test_engine_secret_rotation_keeps_the_previous),
 	    cmocka_unit_test(test_engine_source_records_audit_and_sync_together),

@@ -1024,6 +1024,45 @@ test_replication_slow_partner_deadline(void **state)
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 }
 
+/* A scope edited and edited back on A is unchanged for its partner. Its
+ * digest, no longer stored, is computed by the replication, whose
+ * snapshot is registered as being sent (read once for the digest and the
+ * send): a scope found unchanged must end that registration, or B's later
+ * version of it would be refused at A as crossing a send of A's. */
+static void
+test_replication_unchanged_scope_leaves_no_send_behind(void **state)
+{
+	fixture *f = *state;
+	node    *a = &f->n[0], *b = &f->n[1];
+	char     da[65], db[65];
+	build_rel1(f);
+	add_reservation(a, "10.1.0.0", "10.1.0.44", "00-11-22-33-44-ee", "passing");
+	Frep__V1__ReservationKey rk = FREP__V1__RESERVATION_KEY__INIT;
+	rk.scope_id                 = "10.1.0.0";
+	rk.ip_address               = "10.1.0.44";
+	call_ok(a, "DhcpServer", "RemoveReservation", &rk.base);
+
+	char                        *names[] = {"rel1"};
+	Frep__V1__ReplicateResponse *r       = replicate_by_name(a, names, 1, false, false);
+	Frep__V1__ScopeResult       *res     = result_for(r, "10.1.0.0");
+	assert_int_equal(res->code, FREP_OK);
+	assert_true(res->unchanged);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+
+	/* B's change goes to A at once. */
+	add_reservation(b, "10.1.0.0", "10.1.0.45", "00-11-22-33-44-ef", "from b");
+	r   = replicate_by_name(b, names, 1, false, false);
+	res = result_for(r, "10.1.0.0");
+	if (res->code != FREP_OK) {
+		fail_msg("B to A: %s: %s", frep_code_name((frep_code) res->code), res->message);
+	}
+	assert_false(res->unchanged);
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	scope_digest(a, "10.1.0.0", da);
+	scope_digest(b, "10.1.0.0", db);
+	assert_string_equal(da, db);
+}
+
 int
 main(void)
 {
@@ -1050,6 +1089,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_replication_many_scopes_batched, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_replication_batches_fit_the_partner_limit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_replication_unchanged_scope_leaves_no_send_behind, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("replication", tests, NULL, NULL);
 }

@@ -263,7 +263,11 @@ sync_relationship(auto_sync *as, const engine_failover *rel, int64_t now)
 	engine_sync_state        *synced = calloc(n + 1, sizeof(*synced));
 	uint32_t                 *ids    = calloc(n + 1, sizeof(*ids));
 	replication_auto_outcome *out    = calloc(n + 1, sizeof(*out));
-	bool                      retry  = false;
+	/* The snapshots a digest was computed from, sent without a second
+	 * read (engine_scope_digests_outgoing): per scope, then per candidate. */
+	engine_scope_config **snaps = calloc(n + 1, sizeof(*snaps));
+	engine_scope_config **sends = calloc(n + 1, sizeof(*sends));
+	bool                  retry = false;
 
 	rpc_idle_trim_enter(); /* no trim under a push (rpc_idle_trim_leave below) */
 	pthread_mutex_lock(&as->mu);
@@ -282,11 +286,12 @@ sync_relationship(auto_sync *as, const engine_failover *rel, int64_t now)
 	pthread_mutex_unlock(&as->mu);
 
 	if (local == NULL || exists == NULL || was == NULL || cand == NULL || synced == NULL ||
-	    ids == NULL || out == NULL) {
+	    ids == NULL || out == NULL || snaps == NULL || sends == NULL) {
 		retry = true;
 		goto out;
 	}
-	if (engine_scope_digests(as->e, rel->scope_ids, n, local, exists, &st) != FREP_OK ||
+	if (engine_scope_digests_outgoing(as->e, rel->scope_ids, n, local, exists, snaps,
+		KEPT_RESERVATIONS_MAX, &st) != FREP_OK ||
 	    engine_sync_states_get(as->e, rel->name, rel->scope_ids, n, synced, was, &st) !=
 		FREP_OK) {
 		rpc_log(RPC_LOG_WARN, "auto-sync: relationship %s: %s", rel->name, st.message);
@@ -296,14 +301,18 @@ sync_relationship(auto_sync *as, const engine_failover *rel, int64_t now)
 	for (size_t i = 0; i < n; i++) {
 		cand[i] = exists[i] && (!was[i] || strcmp(local[i], synced[i].digest) != 0);
 		if (cand[i]) {
+			sends[n_cand] = snaps[i];
 			ids[n_cand++] = rel->scope_ids[i];
+			snaps[i]      = NULL;
 		}
 	}
+	engine_scope_outgoing_release(as->e, snaps, n); /* not to be sent */
 	mark_pending(as, rel, cand);
 	if (n_cand == 0) {
 		goto out;
 	}
-	if (as->o.send(as->r, rel->name, ids, n_cand, out, &st) != FREP_OK) {
+	/* send takes over every snapshot of sends, whatever its outcome. */
+	if (as->o.send(as->r, rel->name, ids, n_cand, sends, out, &st) != FREP_OK) {
 		rpc_log(RPC_LOG_WARN, "auto-sync: relationship %s: %s", rel->name, st.message);
 		retry = true;
 		goto out;
@@ -324,6 +333,8 @@ out:
 		}
 	}
 	pthread_mutex_unlock(&as->mu);
+	engine_scope_outgoing_release(as->e, snaps, n);
+	engine_scope_outgoing_release(as->e, sends, n_cand);
 	free(local);
 	free(exists);
 	free(was);
@@ -331,6 +342,8 @@ out:
 	free(synced);
 	free(ids);
 	free(out);
+	free(snaps);
+	free(sends);
 	rpc_idle_trim_leave(); /* a push freed its copies: trim once idle */
 }
 

@@ -41,7 +41,7 @@ typedef struct auto_sync_options {
 	 * the replication service that reads its state (no module cycle,
 	 * tests/cycle_check.py). Required. */
 	frep_code (*send)(replication *r, const char *name, const uint32_t *ids, size_t n,
-	    struct replication_auto_outcome *out, frep_status *st);
+	    engine_scope_config **snaps, struct replication_auto_outcome *out, frep_status *st);
 } auto_sync_options;
 
 #define AUTO_SYNC_DEBOUNCE_MS_DEFAULT    200

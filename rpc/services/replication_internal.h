@@ -22,6 +22,12 @@
 
 #define NAMES_MAX 1000
 
+/* The reservations, over one replication's scopes, of the snapshots its
+ * digest step may keep for the send (engine_scope_digests_outgoing): a few
+ * MB whatever the number of scopes changed since their last replication;
+ * the scopes beyond it are read again when sent. */
+#define KEPT_RESERVATIONS_MAX 65536u
+
 struct replication {
 	Frep__V1__FailoverReplication_Service base;
 	engine                               *e;

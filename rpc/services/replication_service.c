@@ -545,15 +545,20 @@ batch_add(replication *r, reply *rp, const relctx *c, batch_pipe *p, engine_scop
 /* Replicates n scopes of one relationship into the given results: one
  * digest call, then the scopes that differ (every scope with full) in
  * ApplyScopes batches. retried: this is the one retry of scopes whose
- * partner digest moved; they are not retried again. */
+ * partner digest moved; they are not retried again. given: NULL, or the
+ * caller's snapshots (given[i] for ids[i], or NULL), each registered for
+ * the send as by engine_scope_digests_outgoing and taken over here
+ * whatever happens (not on dry runs). */
 static void
 replicate_into(replication *r, reply *rp, const relctx *c, const uint32_t *ids, char *const *texts,
-    Frep__V1__ScopeResult *const *results, size_t n, bool full, bool retried)
+    Frep__V1__ScopeResult *const *results, size_t n, bool full, bool retried,
+    engine_scope_config **given)
 {
-	frep_status       st;
-	ProtobufCMessage *dout  = NULL;
-	retries           retry = {.retried = retried};
-	batch_pipe        p     = {0};
+	frep_status           st;
+	ProtobufCMessage     *dout  = NULL;
+	retries               retry = {.retried = retried};
+	batch_pipe            p     = {0};
+	engine_scope_config **kept  = NULL;
 
 	Frep__V1__GetScopeDigestsRequest dreq = FREP__V1__GET_SCOPE_DIGESTS_REQUEST__INIT;
 	dreq.relationship                     = c->rel.name;
@@ -575,10 +580,26 @@ replicate_into(replication *r, reply *rp, const relctx *c, const uint32_t *ids, 
 	bool              *exists = convert_arena_alloc(&rp->a, (n + 1) * sizeof(bool), &st);
 	engine_sync_state *synced = convert_arena_alloc(&rp->a, (n + 1) * sizeof(*synced), &st);
 	bool              *was    = convert_arena_alloc(&rp->a, (n + 1) * sizeof(bool), &st);
+	/* A digest computed here comes with its snapshot, registered for the
+	 * send (not on dry runs, which register nothing): a scope changed
+	 * since its last replication is read once, not twice. */
+	if (!c->dry_run &&
+	    (kept = convert_arena_alloc(&rp->a, (n + 1) * sizeof(*kept), &st)) != NULL) {
+		memset(kept, 0, (n + 1) * sizeof(*kept));
+	}
 	if (local == NULL || exists == NULL || synced == NULL || was == NULL ||
-	    (p.cur = batch_new(&retry)) == NULL || (p.sent = batch_new(&retry)) == NULL ||
-	    engine_scope_digests(r->e, ids, n, local, exists, &st) != FREP_OK ||
-	    engine_sync_states_get(r->e, c->rel.name, ids, n, synced, was, &st) != FREP_OK) {
+	    (!c->dry_run && kept == NULL) || (p.cur = batch_new(&retry)) == NULL ||
+	    (p.sent = batch_new(&retry)) == NULL ||
+	    (c->dry_run ? engine_scope_digests(r->e, ids, n, local, exists, &st)
+			: engine_scope_digests_outgoing(r->e, ids, n, local, exists, kept,
+			      KEPT_RESERVATIONS_MAX, &st)) != FREP_OK) {
+		for (size_t i = 0; i < n; i++) {
+			result_status(rp, results[i], st.code, st.message);
+		}
+		audit_failed(r, c, ids, results, n);
+		goto out;
+	}
+	if (engine_sync_states_get(r->e, c->rel.name, ids, n, synced, was, &st) != FREP_OK) {
 		for (size_t i = 0; i < n; i++) {
 			result_status(rp, results[i], st.code, st.message);
 		}
@@ -594,6 +615,19 @@ replicate_into(replication *r, reply *rp, const relctx *c, const uint32_t *ids, 
 		Frep__V1__ScopeResult *res    = results[i];
 		engine_scope_config   *snap   = NULL;
 		const char            *remote = replication__partner_digest(digests, i);
+		if (kept != NULL && kept[i] != NULL) {
+			snap    = kept[i]; /* handed over: batch_add or the end below */
+			kept[i] = NULL;
+		}
+		if (given != NULL && given[i] != NULL) {
+			if (snap == NULL) {
+				snap = given[i];
+			} else {
+				engine_scope_outgoing_release(
+				    r->e, &given[i], 1); /* changed since */
+			}
+			given[i] = NULL;
+		}
 		if (was[i]) {
 			res->last_synced_digest =
 			    convert_arena_strdup(&rp->a, synced[i].digest, NULL);
@@ -607,6 +641,7 @@ replicate_into(replication *r, reply *rp, const relctx *c, const uint32_t *ids, 
 			res->partner_changed = false;
 			res->digest_before   = local[i];
 			res->digest_after    = local[i];
+			engine_scope_outgoing_release(r->e, &snap, 1);
 			continue;
 		}
 		if (c->auto_mode &&
@@ -624,11 +659,12 @@ replicate_into(replication *r, reply *rp, const relctx *c, const uint32_t *ids, 
 			res->partner_changed = true;
 			res->digest_before   = convert_arena_strdup(&rp->a, remote, NULL);
 			res->digest_after    = res->digest_before;
+			engine_scope_outgoing_release(r->e, &snap, 1);
 			continue;
 		}
-		if ((c->dry_run ? engine_scope_snapshot(r->e, ids[i], &snap, &st)
-				: engine_scope_snapshot_outgoing(r->e, ids[i], &snap, &st)) !=
-		    FREP_OK) {
+		if (snap == NULL && (c->dry_run ? engine_scope_snapshot(r->e, ids[i], &snap, &st)
+						: engine_scope_snapshot_outgoing(
+						      r->e, ids[i], &snap, &st)) != FREP_OK) {
 			result_status(rp, res, st.code, st.message);
 			audit_failed(r, c, &ids[i], &res, 1);
 			continue;
@@ -661,11 +697,14 @@ replicate_into(replication *r, reply *rp, const relctx *c, const uint32_t *ids, 
 		}
 		if (rtexts != NULL) {
 			replicate_into(
-			    r, rp, c, retry.ids, rtexts, retry.results, retry.n, full, true);
+			    r, rp, c, retry.ids, rtexts, retry.results, retry.n, full, true, NULL);
 		}
 	}
 
 out:
+	/* Snapshots not handed to a batch (an error before the scopes' loop). */
+	engine_scope_outgoing_release(r->e, kept, n);
+	engine_scope_outgoing_release(r->e, given, n);
 	batch_free(p.cur);
 	batch_free(p.sent);
 	if (dout != NULL) {
@@ -705,7 +744,7 @@ replicate_relationship(replication *r, reply *rp, const char *name, const uint32
 			break;
 		}
 	}
-	replicate_into(r, rp, &c, ids, texts, results, n, full, false);
+	replicate_into(r, rp, &c, ids, texts, results, n, full, false, NULL);
 	replication__relctx_fini(&c);
 }
 
@@ -1238,7 +1277,7 @@ fail:
 
 frep_code
 replication_auto_sync_scopes(replication *r, const char *name, const uint32_t *ids, size_t n,
-    replication_auto_outcome *out, frep_status *st)
+    engine_scope_config **snaps, replication_auto_outcome *out, frep_status *st)
 {
 	reply                   rp = {0};
 	relctx                  c;
@@ -1251,6 +1290,7 @@ replication_auto_sync_scopes(replication *r, const char *name, const uint32_t *i
 	}
 	convert_arena_init(&rp.a);
 	if (replication__relctx_init(r, name, &c, st) != FREP_OK) {
+		engine_scope_outgoing_release(r->e, snaps, n);
 		reply_fini(&rp);
 		return st->code;
 	}
@@ -1269,7 +1309,7 @@ replication_auto_sync_scopes(replication *r, const char *name, const uint32_t *i
 			goto out;
 		}
 	}
-	replicate_into(r, &rp, &c, ids, texts, results, n, false, false);
+	replicate_into(r, &rp, &c, ids, texts, results, n, false, false, snaps);
 	for (size_t i = 0; i < n; i++) {
 		const Frep__V1__ScopeResult *res = results[i];
 		replication_auto_outcome    *o   = &out[i];
@@ -1301,6 +1341,7 @@ replication_auto_sync_scopes(replication *r, const char *name, const uint32_t *i
 		}
 	}
 out:
+	engine_scope_outgoing_release(r->e, snaps, n); /* none left when replicate_into ran */
 	replication__relctx_fini(&c);
 	reply_fini(&rp);
 	return code;

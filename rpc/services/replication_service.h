@@ -117,11 +117,15 @@ typedef struct replication_auto_outcome {
  * (digests, versioned apply, audit), except that a scope whose partner
  * digest is neither this server's nor the last-synced one is not sent
  * (out[i].conflict). A scope the partner already holds gets its
- * last-synced state recorded. out is the caller's array of n. Returns
- * FREP_OK when each scope has its outcome in out; otherwise (unknown
- * relationship, no memory) the status, and out says nothing. */
+ * last-synced state recorded. snaps: NULL, or n snapshots (snaps[i] of
+ * ids[i], or NULL) from engine_scope_digests_outgoing, sent instead of
+ * reading those scopes again; all of them are taken over (ended and
+ * freed) and the array left all NULL, whatever the outcome. out is the
+ * caller's array of n. Returns FREP_OK when each scope has its outcome in
+ * out; otherwise (unknown relationship, no memory) the status, and out
+ * says nothing. */
 frep_code replication_auto_sync_scopes(replication *r, const char *name, const uint32_t *ids,
-    size_t n, replication_auto_outcome *out, frep_status *st);
+    size_t n, engine_scope_config **snaps, replication_auto_outcome *out, frep_status *st);
 
 /* Lets the status method report what the auto-sync worker knows (as may
  * be NULL: none). Call before serving. */
