@@ -215,7 +215,10 @@ engine_audit_list(engine *e, const engine_audit_filter *filter, engine_audit_rec
 	if ((rc = engine__read_begin(e, st)) != FREP_OK) {
 		return rc;
 	}
-	s = engine__stmt(e, ENGINE__STMT_AUDIT_LIST);
+	/* One scope's records through index audit_scope (scope_id, id), not
+	 * a walk of the whole audit from the newest. */
+	s = engine__stmt(
+	    e, filter->scope_id != 0 ? ENGINE__STMT_AUDIT_LIST_SCOPE : ENGINE__STMT_AUDIT_LIST);
 	engine__bind_u32(s, 1, filter->scope_id);
 	engine__bind_text(s, 2, filter->relationship);
 	engine__bind_u32(s, 3, filter->limit != 0 ? filter->limit : 100);

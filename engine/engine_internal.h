@@ -53,8 +53,8 @@
 	X(SCOPE_LIST, "SELECT " ENGINE__SCOPE_COLS " FROM scope ORDER BY scope_id")                \
 	X(SCOPE_DELETE, "DELETE FROM scope WHERE scope_id = ?1")                                   \
 	X(SCOPE_OVERLAP, "SELECT scope_id, start_range, end_range FROM scope WHERE "               \
-			 "scope_id <> ?1 AND start_range <= ?3 AND end_range >= ?2 "               \
-			 "ORDER BY scope_id LIMIT 1")                                              \
+			 "scope_id <> ?1 AND start_range <= ?2 "                                   \
+			 "ORDER BY start_range DESC LIMIT 1")                                      \
 	X(EXCL_INSERT, "INSERT INTO exclusion(scope_id, start_range, "                             \
 		       "end_range) VALUES(?1, ?2, ?3)")                                            \
 	X(EXCL_EXISTS, "SELECT 1 FROM exclusion WHERE scope_id = ?1 AND "                          \
@@ -212,9 +212,10 @@
 			"relationship, scope_id, digest_before, digest_after, added, "             \
 			"updated, removed, code, message, request_id) VALUES(?1, ?2, ?3, "         \
 			"?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)")                             \
-	X(AUDIT_LIST, "SELECT " ENGINE__AUDIT_COLS " FROM audit WHERE (?1 = 0 OR "                 \
-		      "scope_id = ?1) AND (?2 = '' OR relationship = ?2) ORDER BY id "             \
-		      "DESC LIMIT ?3")                                                             \
+	X(AUDIT_LIST, "SELECT " ENGINE__AUDIT_COLS " FROM audit WHERE "                            \
+		      "(?2 = '' OR relationship = ?2) ORDER BY id DESC LIMIT ?3")                  \
+	X(AUDIT_LIST_SCOPE, "SELECT " ENGINE__AUDIT_COLS " FROM audit WHERE scope_id = ?1 "        \
+			    "AND (?2 = '' OR relationship = ?2) ORDER BY id DESC LIMIT ?3")        \
 	X(DIGEST_GET, "SELECT digest FROM scope_digest WHERE scope_id = ?1")                       \
 	X(DIGEST_PUT, "INSERT OR REPLACE INTO scope_digest(scope_id, digest) "                     \
 		      "VALUES(?1, ?2)")                                                            \

@@ -2,6 +2,9 @@
  * object kind through add / get / list / set / remove. */
 #include <time.h>
 
+#include <sqlite3.h>
+
+#include "engine_internal.h"
 #include "test/engine_testutil.h"
 
 static void
@@ -780,11 +783,108 @@ test_engine_failover_auto_sync(void **state)
 	testdb_close(t);
 }
 
+/* The statements allowed to walk a whole table or to sort in a temporary
+ * b-tree (test_engine_statements_seek), each for its reason. */
+static const struct {
+	const char *id;
+	const char *why;
+} plan_walks[] = {
+    {"SCOPE_LIST", "lists every scope"},
+    {"EXCL_LIST_ALL", "lists every exclusion"},
+    {"RES_LIST_ALL", "lists every reservation"},
+    {"OPTVAL_RES_ALL", "lists every reservation option"},
+    {"OPTDEF_LIST_ALL", "lists every option definition (hundreds at most)"},
+    {"OPTDEF_LIST_VENDOR", "option definitions: hundreds at most"},
+    {"OPTDEF_BY_VENDOR", "option definitions: hundreds at most"},
+    {"CLASS_LIST_ALL", "lists every class"},
+    {"FO_LIST", "lists every relationship"},
+    {"FO_COUNT", "counts the relationships"},
+    {"OPTVAL_RES_SCOPE", "sorts the options of one scope's reservations, found by key"},
+    {"POLICY_LIST_ORDER", "sorts one scope's policies, found by key"},
+    {"AUDIT_LIST", "newest first, stops at the limit (a relationship filter may read further)"},
+};
+
+/* EXPLAIN QUERY PLAN of every statement the engine prepares
+ * (ENGINE__STMT_LIST), on the real schema: none walks a table or sorts
+ * in a temporary b-tree but those of plan_walks, so that no per-object
+ * check of an apply grows with the store (a scope's overlap check walked
+ * half the scope table for each scope of an apply). The engine runs no
+ * ANALYZE, so SQLite plans from the schema alone: these are the plans of
+ * a store of any size. An entry of plan_walks that no longer walks fails
+ * too (the list stays true). A one-sided range ("SEARCH ... (start_range<?)")
+ * is not told apart from a seek here: SCOPE_OVERLAP's is bounded by its
+ * ORDER BY ... LIMIT 1 on the index, which engine_validation_test's
+ * test_engine_scope_overlap_any_geometry holds to the overlap rule. */
+static void
+test_engine_statements_seek(void **state)
+{
+	static const struct {
+		const char *id;
+		const char *sql;
+	} stmts[] = {
+#define STMT_ROW(id, sql) {#id, sql},
+	    ENGINE__STMT_LIST(STMT_ROW)
+#undef STMT_ROW
+	};
+	testdb  *t = testdb_open();
+	sqlite3 *db;
+	size_t   n_walks        = sizeof(plan_walks) / sizeof(plan_walks[0]);
+	bool     walked[64]     = {false};
+	char     failures[4096] = "";
+
+	(void) state;
+	assert_true(n_walks <= 64);
+	assert_int_equal(sqlite3_open_v2(t->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) {
+		char          sql[2048];
+		char          plan[1024] = "";
+		bool          walks      = false;
+		sqlite3_stmt *q;
+		snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", stmts[i].sql);
+		if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
+			fail_msg("%s: %s", stmts[i].id, sqlite3_errmsg(db));
+		}
+		while (sqlite3_step(q) == SQLITE_ROW) {
+			const char *d = (const char *) sqlite3_column_text(q, 3);
+			if (d != NULL &&
+			    (strncmp(d, "SCAN ", 5) == 0 || strstr(d, "TEMP B-TREE"))) {
+				walks = true;
+			}
+			snprintf(plan + strlen(plan), sizeof(plan) - strlen(plan), "%s; ",
+			    d != NULL ? d : "");
+		}
+		sqlite3_finalize(q);
+		size_t k = 0;
+		while (k < n_walks && strcmp(plan_walks[k].id, stmts[i].id) != 0) {
+			k++;
+		}
+		if (k < n_walks) {
+			walked[k] = walks;
+		} else if (walks) {
+			snprintf(failures + strlen(failures), sizeof(failures) - strlen(failures),
+			    "%s walks: %s\n", stmts[i].id, plan);
+		}
+	}
+	for (size_t k = 0; k < n_walks; k++) {
+		if (!walked[k]) {
+			snprintf(failures + strlen(failures), sizeof(failures) - strlen(failures),
+			    "%s is listed as walking (%s) but does not, or is gone\n",
+			    plan_walks[k].id, plan_walks[k].why);
+		}
+	}
+	sqlite3_close(db);
+	testdb_close(t);
+	if (failures[0] != '\0') {
+		fail_msg("%s", failures);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_engine_open_creates_schema),
+	    cmocka_unit_test(test_engine_statements_seek),
 	    cmocka_unit_test(test_engine_batch_is_one_transaction),
 	    cmocka_unit_test(test_engine_failover_auto_sync),
 	    cmocka_unit_test(test_engine_open_refuses_newer_schema),
