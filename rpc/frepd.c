@@ -54,8 +54,13 @@ extern const size_t  frep_descriptor_set_len;
 #define MAX_LISTEN       16
 #define FREPD_DEFAULT_DB "/var/lib/frep/frep.db"
 /* How long no call may end before the heap's free memory is given back
- * (runtime/idle_trim.h). */
-#define FREPD_IDLE_TRIM_MS 1000
+ * (runtime/idle_trim.h), and the resident size within which it is kept
+ * warm instead: a 10,000-reservation scope's transfer, or a relationship
+ * of 1,000 small scopes, works within it, so a server replicating now and
+ * then does not fault its working set in again each time (on a VM, tens
+ * of ms per transfer: PERFORMANCE.md, "A warm heap kept"). */
+#define FREPD_IDLE_TRIM_MS         1000
+#define FREPD_IDLE_TRIM_KEEP_BYTES (48u * 1024u * 1024u)
 
 typedef struct frepd_options {
 	const char     *listen[MAX_LISTEN];
@@ -1268,7 +1273,7 @@ main(int argc, char **argv)
 			goto fail;
 		}
 	}
-	if (!rpc_idle_trim_start(FREPD_IDLE_TRIM_MS)) {
+	if (!rpc_idle_trim_start(FREPD_IDLE_TRIM_MS, FREPD_IDLE_TRIM_KEEP_BYTES)) {
 		frep_status_set(&st, FREP_INTERNAL, "cannot start the idle trim thread");
 		goto fail;
 	}

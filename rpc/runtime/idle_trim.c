@@ -3,7 +3,10 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <time.h>
+#include <unistd.h>
 
 static struct {
 	pthread_mutex_t      mu;
@@ -12,6 +15,7 @@ static struct {
 	bool                 running; /* under mu */
 	bool                 stop;    /* under mu */
 	unsigned             idle_ms;
+	size_t               keep_bytes;
 	atomic_bool          started; /* leave() looks at it without the lock */
 	atomic_bool          armed;   /* a leave() since the last trim */
 	atomic_long          active;  /* enters not yet left */
@@ -25,6 +29,21 @@ now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t) ts.tv_sec * 1000u + (uint64_t) ts.tv_nsec / 1000000u;
+}
+
+/* The process's resident memory (/proc/self/statm), or SIZE_MAX if it
+ * cannot be read (then the trim is made). */
+static size_t
+resident_bytes(void)
+{
+	unsigned long size = 0, resident = 0;
+	FILE         *f   = fopen("/proc/self/statm", "r");
+	int           got = f != NULL ? fscanf(f, "%lu %lu", &size, &resident) : 0;
+	if (f != NULL) {
+		fclose(f);
+	}
+	long page = sysconf(_SC_PAGESIZE);
+	return got == 2 && page > 0 ? (size_t) resident * (size_t) page : SIZE_MAX;
 }
 
 static void *
@@ -51,9 +70,14 @@ trim_main(void *arg)
 			continue;
 		}
 		atomic_store(&g.armed, false);
+		size_t keep = g.keep_bytes;
 		pthread_mutex_unlock(&g.mu);
-		malloc_trim(0);
-		atomic_fetch_add(&g.trims, 1);
+		/* A process this small holds the working set of the next
+		 * burst: kept, not faulted in again page by page. */
+		if (keep == 0 || resident_bytes() > keep) {
+			malloc_trim(0);
+			atomic_fetch_add(&g.trims, 1);
+		}
 		pthread_mutex_lock(&g.mu);
 	}
 	pthread_mutex_unlock(&g.mu);
@@ -61,7 +85,7 @@ trim_main(void *arg)
 }
 
 bool
-rpc_idle_trim_start(unsigned idle_ms)
+rpc_idle_trim_start(unsigned idle_ms, size_t keep_bytes)
 {
 	pthread_condattr_t ca;
 	bool               ok = false;
@@ -70,8 +94,9 @@ rpc_idle_trim_start(unsigned idle_ms)
 	if (!g.running && pthread_condattr_init(&ca) == 0) {
 		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 		if (pthread_cond_init(&g.cv, &ca) == 0) {
-			g.idle_ms = idle_ms < 10 ? 10 : idle_ms;
-			g.stop    = false;
+			g.idle_ms    = idle_ms < 10 ? 10 : idle_ms;
+			g.keep_bytes = keep_bytes;
+			g.stop       = false;
 			atomic_store(&g.armed, false);
 			if (pthread_create(&g.thread, NULL, trim_main, NULL) == 0) {
 				g.running = true;

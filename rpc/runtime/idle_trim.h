@@ -20,12 +20,17 @@
 #define FREP_RPC_IDLE_TRIM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
-/* Starts the trimming thread: one malloc_trim(0) idle_ms (at least 10)
- * after the last rpc_idle_trim_leave of a burst, none while work runs.
- * false if the thread cannot be started or one runs already. */
-bool rpc_idle_trim_start(unsigned idle_ms);
+/* Starts the trimming thread: idle_ms (at least 10) after the last
+ * rpc_idle_trim_leave of a burst, none while work runs, one
+ * malloc_trim(0) if the process's resident memory (/proc/self/statm) is
+ * over keep_bytes (0: always). A process within keep_bytes keeps its free
+ * heap warm for the next burst, which would otherwise fault each page in
+ * again; one over it gives back all its free heap. false if the thread
+ * cannot be started or one runs already. */
+bool rpc_idle_trim_start(unsigned idle_ms, size_t keep_bytes);
 
 /* Work that allocates begins (a call on a worker thread, an auto-sync
  * push, a Kea push; not inline calls such as the ipc watchdog's probes,
@@ -43,7 +48,9 @@ void rpc_idle_trim_leave(void);
 /* Stops and joins the thread (no trim on the way out). */
 void rpc_idle_trim_stop(void);
 
-/* How many trims the thread has made since the process started. */
+/* How many trims the thread has made since the process started (not
+ * counting idle periods of a process within keep_bytes, which trim
+ * nothing). */
 uint64_t rpc_idle_trim_count(void);
 
 #endif
