@@ -3,6 +3,7 @@
  * (issue 15). Prints figures, never passes or fails.
  *
  *   auto_sync_bench [--frepd PATH] [--samples N] [--seconds S] [--rows LIST]
+ *                   [--gap-ms MS]
  *
  * Row 1, for --auto-sync-debounce-ms 200 (the default) and 0: a scope's
  * description set on A (SetScope returned: committed) until B's GetScope
@@ -18,7 +19,9 @@
  * Row 3, debounce 0: row 1 on one scope of 10,000 reservations (its own
  * relationship): every change sends the whole scope; p50 / p99 / max and
  * each frepd's on-CPU time per change.
- * --rows picks rows (default 1,2,3). Both servers on ipc:// in a temp
+ * --rows picks rows (default 1,2,3); --gap-ms is the pause between two
+ * changes of rows 1 and 3 (default 20; over a second, each change comes
+ * to servers that have been idle). Both servers on ipc:// in a temp
  * dir, each its own store, stopped by PID.
  */
 #define _GNU_SOURCE
@@ -55,6 +58,8 @@ typedef struct node {
 static node  g_a, g_b;
 static char *g_dir;
 static int   g_starts;
+/* Between two changes of rows 1 and 3 (--gap-ms; default 20 ms). */
+static long g_gap_us = 20000;
 
 static long long
 now_us(void)
@@ -309,7 +314,7 @@ row_single(const char *debounce, int samples)
 	for (int i = 0; i < n; i++) {
 		snprintf(text, sizeof(text), "single %d", i);
 		lat[i] = change_until_visible(scope, text);
-		sleep_us(20000); /* the next change is a burst of its own */
+		sleep_us(g_gap_us); /* the next change is a burst of its own */
 	}
 	qsort(lat, (size_t) n, sizeof(lat[0]), cmp_ll);
 	double p50 = pct_ms(lat, (size_t) n, 0.50);
@@ -381,7 +386,7 @@ row_big(int samples)
 	for (int i = 0; i < n; i++) {
 		snprintf(text, sizeof(text), "big %d", i);
 		lat[i] = change_until_visible(BIG_SCOPE, text);
-		sleep_us(20000);
+		sleep_us(g_gap_us);
 	}
 	cpu_a = cpu_ms(&g_a) - cpu_a;
 	cpu_b = cpu_ms(&g_b) - cpu_b;
@@ -529,15 +534,21 @@ main(int argc, char **argv)
 			seconds = atoi(argv[++i]);
 		} else if (strcmp(argv[i], "--rows") == 0 && i + 1 < argc) {
 			rows = argv[++i];
+		} else if (strcmp(argv[i], "--gap-ms") == 0 && i + 1 < argc) {
+			g_gap_us = atol(argv[++i]) * 1000L;
 		} else {
 			fprintf(stderr,
 			    "usage: auto_sync_bench [--frepd PATH] [--samples N] [--seconds S] "
-			    "[--rows LIST]\n");
+			    "[--rows LIST] [--gap-ms MS]\n");
 			return 2;
 		}
 	}
 	if (frepd == NULL) {
 		frepd = "build/rpc/frepd";
+	}
+	if (g_gap_us < 0) {
+		fprintf(stderr, "auto_sync_bench: --gap-ms is at least 0\n");
+		return 2;
 	}
 	if (samples < 1 || seconds < 1) {
 		fprintf(stderr, "auto_sync_bench: --samples and --seconds are at least 1\n");
