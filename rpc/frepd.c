@@ -1082,9 +1082,10 @@ main(int argc, char **argv)
 	 * 100,000-reservation scope's 6 MB request) now come from the arenas,
 	 * which keep up to 128 MiB free at their tops while calls keep coming;
 	 * once no call has run for a second, the idle trim
-	 * (runtime/idle_trim.h) gives it back (PERFORMANCE.md, "Memory kept
-	 * while busy"). An operator's GLIBC_TUNABLES for either threshold
-	 * wins. */
+	 * (runtime/idle_trim.h) gives it back if frepd is then over
+	 * FREPD_IDLE_TRIM_KEEP_BYTES resident (PERFORMANCE.md, "Memory kept
+	 * while busy", "A warm heap kept"). An operator's GLIBC_TUNABLES for
+	 * either threshold wins. */
 	const char *tunables = getenv("GLIBC_TUNABLES");
 	if (tunables == NULL || strstr(tunables, "glibc.malloc.mmap_threshold") == NULL) {
 		mallopt(M_MMAP_THRESHOLD, 8 * 1024 * 1024);

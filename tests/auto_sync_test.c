@@ -166,12 +166,12 @@ set_failover(frep_client *c, Frep__V1__FailoverRelationship *rel, char *field, f
 }
 
 static void
-set_description(frep_client *c, const char *text)
+set_description_of(frep_client *c, const char *scope_id, const char *text)
 {
 	Frep__V1__Scope           s   = FREP__V1__SCOPE__INIT;
 	Frep__V1__SetScopeRequest req = FREP__V1__SET_SCOPE_REQUEST__INIT;
 	char                     *m[] = {"description"};
-	s.scope_id                    = SCOPE;
+	s.scope_id                    = (char *) scope_id;
 	s.description                 = (char *) text;
 	req.scope                     = &s;
 	req.update_mask               = m;
@@ -179,11 +179,17 @@ set_description(frep_client *c, const char *text)
 	rt_call_ok(c, "DhcpServer", "SetScope", &req.base);
 }
 
+static void
+set_description(frep_client *c, const char *text)
+{
+	set_description_of(c, SCOPE, text);
+}
+
 static bool
-description_is(frep_client *c, const char *want)
+description_of_is(frep_client *c, const char *scope_id, const char *want)
 {
 	Frep__V1__ScopeKey k = FREP__V1__SCOPE_KEY__INIT;
-	k.scope_id           = SCOPE;
+	k.scope_id           = (char *) scope_id;
 	Frep__V1__Scope *s =
 	    (Frep__V1__Scope *) rt_call(c, "DhcpServer", "GetScope", &k.base, FREP_OK, NULL);
 	bool same = strcmp(s->description, want) == 0;
@@ -191,17 +197,30 @@ description_is(frep_client *c, const char *want)
 	return same;
 }
 
-/* Polls until c's scope description is want (fails the test after WAIT). */
+static bool
+description_is(frep_client *c, const char *want)
+{
+	return description_of_is(c, SCOPE, want);
+}
+
+/* Polls until the description of c's scope_id is want (fails the test
+ * after WAIT). */
 static void
-wait_description(frep_client *c, const char *want)
+wait_description_of(frep_client *c, const char *scope_id, const char *want)
 {
 	long long until = tu_now_ms() + WAIT;
-	while (!description_is(c, want)) {
+	while (!description_of_is(c, scope_id, want)) {
 		if (tu_now_ms() > until) {
-			fail_msg("the description never became \"%s\"", want);
+			fail_msg("the description of %s never became \"%s\"", scope_id, want);
 		}
 		sleep_ms(20);
 	}
+}
+
+static void
+wait_description(frep_client *c, const char *want)
+{
+	wait_description_of(c, SCOPE, want);
 }
 
 static Frep__V1__GetReplicationStatusResponse *
@@ -457,24 +476,28 @@ test_auto_sync_no_ping_pong(void **state)
  * snapshot that digest came from is registered for a send
  * (engine_scope_digests_outgoing) and must be released: B's next change
  * then reaches A (before: a registration left behind would have had A
- * refuse B's version, or hold it, as crossing a send of A's). */
+ * refuse B's version, or hold it, as crossing a send of A's). A second
+ * scope of the relationship, changed in the same burst, marks the scan:
+ * once B has it, the scan that found the first unchanged is over. */
 static void
 test_auto_sync_edit_undone_leaves_no_send_behind(void **state)
 {
 	fixture                 *f      = *state;
-	static const char *const calm[] = {"--auto-sync-debounce-ms", "500", NULL};
+	static const char *const calm[] = {"--auto-sync-debounce-ms", "1000", NULL};
+	const char              *marker = "10.1.1.0";
 
 	pair_up(f, FREP__V1__AUTO_SYNC__AUTO_SYNC_ON);
+	add_relationship_scope(f, (char *) marker);
 	set_description(f->a.c, "kept");
 	wait_description(f->b.c, "kept");
 	wait_state(f->a.c, FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_IN_SYNC, "A");
 	rt_node_stop_clean(&f->a);
 	start_again(f, &f->a, calm);
-	size_t sent = audit_ok(f->a.c, "sent");
 	set_description(f->a.c, "passing");
 	set_description(f->a.c, "kept");
-	sleep_ms(1500); /* A's scan: nothing to send */
-	assert_int_equal(audit_ok(f->a.c, "sent"), sent);
+	set_description_of(f->a.c, marker, "scanned");
+	wait_description_of(f->b.c, marker, "scanned");
+	assert_true(description_is(f->b.c, "kept"));
 	set_description(f->b.c, "from b");
 	wait_description(f->a.c, "from b");
 	wait_state(f->b.c, FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_IN_SYNC, "B");

@@ -10,7 +10,8 @@
  * thresholds, so a burst of calls reuses its pages, and starts this: once
  * no work has run for idle_ms (rpc_idle_trim_enter / _leave), one
  * malloc_trim(0) gives back what the burst left, at most once per idle
- * period.
+ * period, if the process is then over keep_bytes resident (a smaller one
+ * keeps its free heap warm for the next burst).
  *
  * Process-wide, as malloc is. Every function is thread-safe; before
  * rpc_idle_trim_start (or after rpc_idle_trim_stop) enter and leave only

@@ -542,6 +542,22 @@ batch_add(replication *r, reply *rp, const relctx *c, batch_pipe *p, engine_scop
 	}
 }
 
+/* A scope the partner holds as it is here: not sent (unless full). */
+static bool
+scope_unchanged(bool full, bool exists, const char *local, const char *remote)
+{
+	return exists && !full && strcmp(remote, local) == 0;
+}
+
+/* Auto mode: the scope was edited on the partner since the last
+ * replication (or never replicated and different there): not ours to
+ * overwrite, not sent. */
+static bool
+scope_conflict(const relctx *c, bool was, const char *synced, const char *remote)
+{
+	return c->auto_mode && (was ? strcmp(remote, synced) != 0 : remote[0] != '\0');
+}
+
 /* Replicates n scopes of one relationship into the given results: one
  * digest call, then the scopes that differ (every scope with full) in
  * ApplyScopes batches. retried: this is the one retry of scopes whose
@@ -582,7 +598,13 @@ replicate_into(replication *r, reply *rp, const relctx *c, const uint32_t *ids, 
 	bool              *was    = convert_arena_alloc(&rp->a, (n + 1) * sizeof(bool), &st);
 	/* A digest computed here comes with its snapshot, registered for the
 	 * send (not on dry runs, which register nothing): a scope changed
-	 * since its last replication is read once, not twice. */
+	 * since its last replication is read once, not twice. The caller's
+	 * snapshots count against the same bound. */
+	size_t budget = KEPT_RESERVATIONS_MAX;
+	for (size_t i = 0; given != NULL && i < n; i++) {
+		size_t g = given[i] != NULL ? given[i]->n_reservations : 0;
+		budget   = budget > g ? budget - g : 0;
+	}
 	if (!c->dry_run &&
 	    (kept = convert_arena_alloc(&rp->a, (n + 1) * sizeof(*kept), &st)) != NULL) {
 		memset(kept, 0, (n + 1) * sizeof(*kept));
@@ -591,8 +613,8 @@ replicate_into(replication *r, reply *rp, const relctx *c, const uint32_t *ids, 
 	    (!c->dry_run && kept == NULL) || (p.cur = batch_new(&retry)) == NULL ||
 	    (p.sent = batch_new(&retry)) == NULL ||
 	    (c->dry_run ? engine_scope_digests(r->e, ids, n, local, exists, &st)
-			: engine_scope_digests_outgoing(r->e, ids, n, local, exists, kept,
-			      KEPT_RESERVATIONS_MAX, &st)) != FREP_OK) {
+			: engine_scope_digests_outgoing(
+			      r->e, ids, n, local, exists, kept, budget, &st)) != FREP_OK) {
 		for (size_t i = 0; i < n; i++) {
 			result_status(rp, results[i], st.code, st.message);
 		}
@@ -611,6 +633,26 @@ replicate_into(replication *r, reply *rp, const relctx *c, const uint32_t *ids, 
 	if (retry.ids == NULL || retry.results == NULL) {
 		retry.retried = true; /* no room to remember retries: none */
 	}
+	/* Each scope's fate is known now. The snapshots of scopes that will
+	 * not be sent (unchanged, or a conflict) are released at once: no
+	 * registration stands for a send that never comes, holding off the
+	 * partner's version of the scope meanwhile. A caller's snapshot is
+	 * sent only while it is still this scope's version here (the scope
+	 * exists and its digest is the one just read); else the one kept
+	 * here, or one read when the scope's turn comes. */
+	for (size_t i = 0; i < n; i++) {
+		const char *remote = replication__partner_digest(digests, i);
+		bool        send   = !scope_unchanged(full, exists[i], local[i], remote) &&
+			    !scope_conflict(c, was[i], synced[i].digest, remote);
+		if (given != NULL && given[i] != NULL &&
+		    (!send || !exists[i] || strcmp(given[i]->digest, local[i]) != 0 ||
+			(kept != NULL && kept[i] != NULL))) {
+			engine_scope_outgoing_release(r->e, &given[i], 1);
+		}
+		if (!send && kept != NULL) {
+			engine_scope_outgoing_release(r->e, &kept[i], 1);
+		}
+	}
 	for (size_t i = 0; i < n; i++) {
 		Frep__V1__ScopeResult *res    = results[i];
 		engine_scope_config   *snap   = NULL;
@@ -618,14 +660,8 @@ replicate_into(replication *r, reply *rp, const relctx *c, const uint32_t *ids, 
 		if (kept != NULL && kept[i] != NULL) {
 			snap    = kept[i]; /* handed over: batch_add or the end below */
 			kept[i] = NULL;
-		}
-		if (given != NULL && given[i] != NULL) {
-			if (snap == NULL) {
-				snap = given[i];
-			} else {
-				engine_scope_outgoing_release(
-				    r->e, &given[i], 1); /* changed since */
-			}
+		} else if (given != NULL && given[i] != NULL) {
+			snap     = given[i];
 			given[i] = NULL;
 		}
 		if (was[i]) {
@@ -634,7 +670,7 @@ replicate_into(replication *r, reply *rp, const relctx *c, const uint32_t *ids, 
 			res->last_synced_unix_ms = synced[i].time_unix_ms;
 			res->partner_changed     = strcmp(remote, synced[i].digest) != 0;
 		}
-		if (exists[i] && !full && strcmp(remote, local[i]) == 0) {
+		if (scope_unchanged(full, exists[i], local[i], remote)) {
 			result_status(
 			    rp, res, FREP_OK, "unchanged: the partner holds the same digest");
 			res->unchanged       = true;
@@ -644,8 +680,7 @@ replicate_into(replication *r, reply *rp, const relctx *c, const uint32_t *ids, 
 			engine_scope_outgoing_release(r->e, &snap, 1);
 			continue;
 		}
-		if (c->auto_mode &&
-		    (was[i] ? strcmp(remote, synced[i].digest) != 0 : remote[0] != '\0')) {
+		if (scope_conflict(c, was[i], synced[i].digest, remote)) {
 			/* Edited there since the last replication (or never
 			 * replicated and different there): not ours to overwrite. */
 			char msg[400];
@@ -690,7 +725,7 @@ replicate_into(replication *r, reply *rp, const relctx *c, const uint32_t *ids, 
 
 	/* Scopes whose partner digest moved between the digest call and the
 	 * apply: once more, from fresh digests. */
-	if (retry.n > 0) { /* none are kept on a retry pass */
+	if (retry.n > 0) { /* a retry pass makes no retries of its own */
 		char **rtexts = convert_arena_alloc(&rp->a, (retry.n + 1) * sizeof(char *), &st);
 		for (size_t k = 0; rtexts != NULL && k < retry.n; k++) {
 			rtexts[k] = retry.results[k]->scope_id;
