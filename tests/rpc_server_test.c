@@ -18,7 +18,11 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/util/platform.h>
 #include <pthread.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -50,6 +54,7 @@ typedef struct server_config {
 	const char            *token;
 	const char            *url; /* NULL: ipc:// in the temp dir */
 	const rpc_tls_options *tls;
+	unsigned               reply_timeout_ms; /* 0: the server's default */
 } server_config;
 
 static void
@@ -68,6 +73,7 @@ server_up(fixture *f, const server_config *cfg)
 	    .worker_threads    = cfg->workers,
 	    .max_message_bytes = cfg->max_message_bytes,
 	    .admin_token       = cfg->token,
+	    .reply_timeout_ms  = cfg->reply_timeout_ms,
 	};
 	if (cfg->url != NULL) {
 		snprintf(f->url, sizeof(f->url), "%s", cfg->url);
@@ -545,6 +551,102 @@ test_rpc_idle_trim_gives_memory_back_when_idle(void **state)
 	mallopt(M_TRIM_THRESHOLD, 128 * 1024); /* glibc's defaults back */
 	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 #endif
+}
+
+/* Writes all of len bytes to fd before the monotonic time until_ms;
+ * false if a write fails or the time is up. */
+static bool
+write_all(int fd, const uint8_t *p, size_t len, long long until_ms)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n > 0) {
+			p += n;
+			len -= (size_t) n;
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+			return false;
+		}
+		if (tu_now_ms() >= until_ms) {
+			return false;
+		}
+		nng_msleep(5);
+	}
+	return true;
+}
+
+/* A peer on tcp:// that sends up to 256 Echo calls of 64 KiB and reads
+ * none of the replies (its receive buffer 4 KiB): the replies fill the
+ * connection, the next ones wait behind them, and once every context of
+ * the server holds one, nothing else is served. Each such reply waits
+ * reply_timeout_ms (500 ms here) at most: then that peer's connection is
+ * closed, every context waiting on it is free, and another client's call
+ * is answered. Before: that call waited out its deadline, and the
+ * server stayed so as long as the peer kept its connection open (found
+ * while looking into a python_tls_test failure in CI: a TLS frepd
+ * answered nothing after clients closed with calls in flight). */
+static void
+test_rpc_peer_reading_no_replies_is_disconnected(void **state)
+{
+	fixture      *f   = *state;
+	server_config cfg = {.workers = 1, .url = "tcp://127.0.0.1:0", .reply_timeout_ms = 500};
+	server_up(f, &cfg);
+	client_up(f, NULL);
+	echo_exact(f->client, "/frep.test.v1.Echo/Echo", 10, 1); /* served */
+
+	int port = 0;
+	assert_int_equal(sscanf(f->url, "tcp://127.0.0.1:%d", &port), 1);
+	int                fd  = socket(AF_INET, SOCK_STREAM, 0);
+	int                rcv = 4096;
+	struct sockaddr_in sa  = {.sin_family = AF_INET, .sin_port = htons((uint16_t) port)};
+	sa.sin_addr.s_addr     = htonl(INADDR_LOOPBACK);
+	assert_true(fd >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	assert_int_equal(connect(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+	/* The SP handshake of a req0 peer (protocol 48), and the server's. */
+	static const uint8_t hello[8] = {0, 'S', 'P', 0, 0, 0x30, 0, 0};
+	uint8_t              theirs[8];
+	assert_int_equal(write(fd, hello, sizeof(hello)), (ssize_t) sizeof(hello));
+	assert_int_equal(read(fd, theirs, sizeof(theirs)), (ssize_t) sizeof(theirs));
+
+	Frep__Test__V1__EchoRequest req  = FREP__TEST__V1__ECHO_REQUEST__INIT;
+	size_t                      dlen = 64 * 1024;
+	uint8_t                    *data = calloc(1, dlen);
+	req.data.data                    = data;
+	req.data.len                     = dlen;
+	size_t   pl                      = frep__test__v1__echo_request__get_packed_size(&req);
+	uint8_t *payload                 = malloc(pl);
+	frep__test__v1__echo_request__pack(&req, payload);
+	uint32_t  sent  = 0;
+	long long until = tu_now_ms() + 3000; /* a server that reads no more ends the flood */
+	for (uint32_t i = 0; i < 256; i++) {
+		uint8_t *env = NULL;
+		size_t n = pack_raw_request("/frep.test.v1.Echo/Echo", payload, pl, 60000, 0, &env);
+		uint8_t  head[12];
+		uint64_t frame = (uint64_t) n + 4;
+		for (int k = 0; k < 8; k++) {
+			head[k] = (uint8_t) (frame >> (56 - 8 * k));
+		}
+		uint32_t id = 0x80000000u | (i + 1);
+		for (int k = 0; k < 4; k++) {
+			head[8 + k] = (uint8_t) (id >> (24 - 8 * k));
+		}
+		bool ok = write_all(fd, head, sizeof(head), until) && write_all(fd, env, n, until);
+		free(env);
+		if (!ok) {
+			break; /* the server reads no more of this peer's requests */
+		}
+		sent++;
+	}
+	print_message("%u calls of 64 KiB sent whole, no reply read\n", sent);
+	assert_true(sent >= 40); /* more than the server's 32 contexts */
+	free(payload);
+	free(data);
+
+	/* Another client is answered, within its 10 s deadline. */
+	echo_exact(f->client, "/frep.test.v1.Echo/Echo", 10, 2);
+	close(fd);
 }
 
 /* A chain of depth PathProbe messages, each the first child of the one
@@ -1390,6 +1492,8 @@ main(void)
 	    cmocka_unit_test(test_rpc_payload_check_names_the_path),
 	    cmocka_unit_test_setup_teardown(
 		test_rpc_idle_trim_gives_memory_back_when_idle, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_rpc_peer_reading_no_replies_is_disconnected, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_rpc_client_keepalive_closes_a_stranded_connection, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

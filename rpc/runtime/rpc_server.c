@@ -79,6 +79,7 @@ typedef struct rpc_ctx {
 	nng_aio    *aio;
 	ctx_state   state;
 	rpc_call    call;
+	nng_pipe    pipe; /* the connection of the request being served */
 } rpc_ctx;
 
 typedef struct listener_entry {
@@ -209,6 +210,9 @@ rpc_server_new(const rpc_server_options *opts, rpc_server **out, frep_status *st
 	}
 	if (o.contexts == 0) {
 		o.contexts = o.worker_threads * 8 < 32 ? 32 : o.worker_threads * 8;
+	}
+	if (o.reply_timeout_ms == 0) {
+		o.reply_timeout_ms = RPC_REPLY_TIMEOUT_MS_DEFAULT;
 	}
 	if (o.contexts > 4096) {
 		return frep_status_set(st, FREP_INVALID_ARGUMENT,
@@ -644,11 +648,20 @@ enqueue_call(rpc_server *s, rpc_call *call)
 
 /* --- start / shutdown --------------------------------------------------- */
 
+/* Waits for the context's next request, for as long as it takes (the
+ * aio's timeout is the reply's after a send). */
+static void
+ctx_recv(rpc_ctx *rc)
+{
+	nng_aio_set_timeout(rc->aio, NNG_DURATION_DEFAULT);
+	nng_ctx_recv(rc->ctx, rc->aio);
+}
+
 static void
 arm_recv(rpc_ctx *rc)
 {
 	rc->state = CTX_RECV;
-	nng_ctx_recv(rc->ctx, rc->aio);
+	ctx_recv(rc);
 }
 
 /* --- ipc:// listener watchdog ------------------------------------------- */
@@ -1123,6 +1136,9 @@ send_reply(rpc_ctx *rc, nng_msg *msg)
 	s->answering++;
 	pthread_mutex_unlock(&s->mtx);
 	nng_aio_set_msg(rc->aio, msg);
+	/* A reply waits behind earlier ones of its connection only while
+	 * that peer reads them (see reply_timeout_ms). */
+	nng_aio_set_timeout(rc->aio, (nng_duration) s->opts.reply_timeout_ms);
 	nng_ctx_send(rc->ctx, rc->aio);
 	pthread_mutex_lock(&s->mtx);
 	if (--s->answering == 0 && s->in_flight == 0) {
@@ -1303,7 +1319,7 @@ answer(rpc_ctx *rc, frep_code code, const char *message, const ProtobufCMessage 
 		rc->state = draining ? CTX_IDLE : CTX_RECV;
 		pthread_mutex_unlock(&s->mtx);
 		if (!draining) {
-			nng_ctx_recv(rc->ctx, rc->aio);
+			ctx_recv(rc);
 		}
 		return;
 	}
@@ -1745,6 +1761,26 @@ call_closure(const ProtobufCMessage *msg, void *closure_data)
 	answer(call->owner, FREP_OK, NULL, msg);
 }
 
+/* A reply to the connection pipe waited too long: closes the connection
+ * (a warning at most every 10 s, with how many since the last). */
+static void
+reply_timed_out(rpc_server *s, nng_pipe pipe)
+{
+	static atomic_uint_fast64_t last_ms, dropped;
+	uint64_t                    now = (uint64_t) nng_clock();
+	uint64_t                    n   = atomic_fetch_add(&dropped, 1) + 1;
+	uint64_t                    was = atomic_load(&last_ms);
+	if ((was == 0 || now - was >= 10000) &&
+	    atomic_compare_exchange_strong(&last_ms, &was, now)) {
+		atomic_store(&dropped, 0);
+		rpc_log(RPC_LOG_WARN,
+		    "a reply waited %u ms for connection %u, whose peer reads none: closing it "
+		    "(%" PRIu64 " replies dropped so since the last warning)",
+		    s->opts.reply_timeout_ms, (unsigned) nng_pipe_id(pipe), n);
+	}
+	nng_pipe_close(pipe);
+}
+
 static void
 ctx_cb(void *arg)
 {
@@ -1767,11 +1803,12 @@ ctx_cb(void *arg)
 			}
 			/* A transient failure (a message over the limit, a
 			 * dropped pipe): wait for the next request. */
-			nng_ctx_recv(rc->ctx, rc->aio);
+			ctx_recv(rc);
 			return;
 		}
 		nng_msg *msg = nng_aio_get_msg(rc->aio);
 		nng_aio_set_msg(rc->aio, NULL);
+		rc->pipe = nng_msg_get_pipe(msg);
 		pthread_mutex_lock(&s->mtx);
 		rc->state = CTX_WORK;
 		s->in_flight++;
@@ -1786,6 +1823,12 @@ ctx_cb(void *arg)
 			nng_msg_free(nng_aio_get_msg(rc->aio));
 			nng_aio_set_msg(rc->aio, NULL);
 		}
+		if (rv == NNG_ETIMEDOUT) {
+			/* The reply waited reply_timeout_ms behind earlier ones
+			 * its peer does not read: that connection goes, and
+			 * with it every reply still queued for it. */
+			reply_timed_out(s, rc->pipe);
+		}
 		pthread_mutex_lock(&s->mtx);
 		s->in_flight--;
 		if (s->in_flight == 0 && s->answering == 0) {
@@ -1795,7 +1838,7 @@ ctx_cb(void *arg)
 		rc->state = draining ? CTX_IDLE : CTX_RECV;
 		pthread_mutex_unlock(&s->mtx);
 		if (!draining) {
-			nng_ctx_recv(rc->ctx, rc->aio);
+			ctx_recv(rc);
 		}
 	}
 }
