@@ -68,7 +68,8 @@ typedef struct frepd_options {
 	const char     *db_path;
 	unsigned        threads;
 	size_t          max_message_bytes;
-	unsigned        max_connections; /* --max-connections; 0: the default */
+	unsigned        max_connections;  /* --max-connections; 0: the default */
+	unsigned        reply_timeout_ms; /* --reply-timeout-ms; 0: the default */
 	rpc_tls_options tls;
 	const char     *token_file;
 	unsigned        drain_ms;
@@ -111,6 +112,11 @@ usage(FILE *out)
 	    "                           their handshake (SP header, TLS, HTTP upgrade):\n"
 	    "                           at most %u per listener (the oldest closed), each\n"
 	    "                           closed after %u ms\n"
+	    "  --reply-timeout-ms N     a reply that waits N ms for its connection (behind\n"
+	    "                           earlier replies its peer has not read, their\n"
+	    "                           transfer included) is dropped and the connection\n"
+	    "                           closed, ending its other calls (default %u, at\n"
+	    "                           most %u)\n"
 	    "  --log-level LEVEL        error, warn, info or debug (default info); every\n"
 	    "                           call is logged (failures at info, the rest at debug)\n"
 	    "  --log-format FORMAT      text (default) or json: one object a line with time,\n"
@@ -166,7 +172,8 @@ usage(FILE *out)
 	    "frepd raises its soft descriptor limit (RLIMIT_NOFILE) to the hard one.\n",
 	    FREPD_DEFAULT_DB, RPC_DEFAULT_MAX_MESSAGE_BYTES, (unsigned) RPC_CONN_LIMIT_DEFAULT,
 	    (unsigned) RPC_CONN_LIMIT_MAX, (unsigned) RPC_HALF_OPEN_MAX,
-	    (unsigned) RPC_HALF_OPEN_DEADLINE_MS, AUTO_SYNC_DEBOUNCE_MS_DEFAULT,
+	    (unsigned) RPC_HALF_OPEN_DEADLINE_MS, (unsigned) RPC_REPLY_TIMEOUT_MS_DEFAULT,
+	    (unsigned) RPC_REPLY_TIMEOUT_MS_MAX, AUTO_SYNC_DEBOUNCE_MS_DEFAULT,
 	    AUTO_SYNC_BACKOFF_MAX_MS_DEFAULT, AUTO_SYNC_BACKOFF_MIN_MS_DEFAULT);
 }
 
@@ -396,6 +403,7 @@ parse_args(int argc, char **argv, frepd_options *o)
 		OPT_THREADS,
 		OPT_MAXMSG,
 		OPT_MAXCONN,
+		OPT_REPLY_TIMEOUT,
 		OPT_LOGLEVEL,
 		OPT_TLS_CERT,
 		OPT_TLS_KEY,
@@ -427,6 +435,7 @@ parse_args(int argc, char **argv, frepd_options *o)
 	    {.name = "threads", .has_arg = required_argument, .val = OPT_THREADS},
 	    {.name = "max-message-bytes", .has_arg = required_argument, .val = OPT_MAXMSG},
 	    {.name = "max-connections", .has_arg = required_argument, .val = OPT_MAXCONN},
+	    {.name = "reply-timeout-ms", .has_arg = required_argument, .val = OPT_REPLY_TIMEOUT},
 	    {.name = "log-level", .has_arg = required_argument, .val = OPT_LOGLEVEL},
 	    {.name = "tls-cert", .has_arg = required_argument, .val = OPT_TLS_CERT},
 	    {.name = "tls-key", .has_arg = required_argument, .val = OPT_TLS_KEY},
@@ -502,6 +511,13 @@ parse_args(int argc, char **argv, frepd_options *o)
 				return -1;
 			}
 			o->max_connections = (unsigned) v;
+			break;
+		case OPT_REPLY_TIMEOUT:
+			if (parse_uint("--reply-timeout-ms", optarg, 1, RPC_REPLY_TIMEOUT_MS_MAX,
+				&v) != 0) {
+				return -1;
+			}
+			o->reply_timeout_ms = (unsigned) v;
 			break;
 		case OPT_LOGLEVEL: {
 			rpc_log_level level;
@@ -1170,6 +1186,7 @@ main(int argc, char **argv)
 	    .worker_threads     = o.threads,
 	    .max_message_bytes  = o.max_message_bytes,
 	    .max_connections    = o.max_connections,
+	    .reply_timeout_ms   = o.reply_timeout_ms,
 	    .admin_token        = token,
 	    .version            = "frepd " FREP_VERSION,
 	    .descriptor_set     = frep_descriptor_set,

@@ -93,10 +93,14 @@ typedef struct listener_entry {
 
 struct rpc_server {
 	rpc_server_options opts;
-	char              *admin_token;
-	char              *version;
-	nng_socket         sock;
-	bool               sock_open;
+	/* Replies timed out since the last warning, and when it was (under
+	 * mtx; reply_timed_out). */
+	uint64_t   replies_timed_out;
+	nng_time   reply_warned_ms;
+	char      *admin_token;
+	char      *version;
+	nng_socket sock;
+	bool       sock_open;
 
 	service_entry services[MAX_SERVICES];
 	size_t        n_services;
@@ -213,6 +217,11 @@ rpc_server_new(const rpc_server_options *opts, rpc_server **out, frep_status *st
 	}
 	if (o.reply_timeout_ms == 0) {
 		o.reply_timeout_ms = RPC_REPLY_TIMEOUT_MS_DEFAULT;
+	}
+	if (o.reply_timeout_ms > RPC_REPLY_TIMEOUT_MS_MAX) {
+		return frep_status_set(st, FREP_INVALID_ARGUMENT,
+		    "reply_timeout_ms %u is above the limit of %u", o.reply_timeout_ms,
+		    RPC_REPLY_TIMEOUT_MS_MAX);
 	}
 	if (o.contexts > 4096) {
 		return frep_status_set(st, FREP_INVALID_ARGUMENT,
@@ -802,10 +811,15 @@ watchdog_main(void *arg)
 				}
 				continue;
 			}
-			strikes[i] = watchdog_probe(le->url) ? 0 : strikes[i] + 1;
+			bool answered = watchdog_probe(le->url);
 			pthread_mutex_lock(&s->mtx);
 			bool stop = s->watchdog_stop || s->draining;
+			/* With every context busy (a flood, or replies waiting
+			 * for a peer that reads none) no probe is answered: not
+			 * the listener's fault, no strike. */
+			bool busy = s->in_flight >= s->n_ctxs;
 			pthread_mutex_unlock(&s->mtx);
+			strikes[i] = answered || busy ? 0 : strikes[i] + 1;
 			if (!stop && strikes[i] >= WATCHDOG_STRIKES) {
 				watchdog_restart(s, le);
 				strikes[i] = 0;
@@ -1766,16 +1780,19 @@ call_closure(const ProtobufCMessage *msg, void *closure_data)
 static void
 reply_timed_out(rpc_server *s, nng_pipe pipe)
 {
-	static atomic_uint_fast64_t last_ms, dropped;
-	uint64_t                    now = (uint64_t) nng_clock();
-	uint64_t                    n   = atomic_fetch_add(&dropped, 1) + 1;
-	uint64_t                    was = atomic_load(&last_ms);
-	if ((was == 0 || now - was >= 10000) &&
-	    atomic_compare_exchange_strong(&last_ms, &was, now)) {
-		atomic_store(&dropped, 0);
+	nng_time now = nng_clock();
+	pthread_mutex_lock(&s->mtx);
+	uint64_t n    = ++s->replies_timed_out;
+	bool     warn = s->reply_warned_ms == 0 || now - s->reply_warned_ms >= 10000;
+	if (warn) {
+		s->reply_warned_ms   = now;
+		s->replies_timed_out = 0;
+	}
+	pthread_mutex_unlock(&s->mtx);
+	if (warn) {
 		rpc_log(RPC_LOG_WARN,
 		    "a reply waited %u ms for connection %u, whose peer reads none: closing it "
-		    "(%" PRIu64 " replies dropped so since the last warning)",
+		    "(%" PRIu64 " replies timed out so since the last warning)",
 		    s->opts.reply_timeout_ms, (unsigned) nng_pipe_id(pipe), n);
 	}
 	nng_pipe_close(pipe);

@@ -56,15 +56,18 @@ typedef struct rpc_server_options {
 	 * is closed at once (conn_limit.h). 0: RPC_CONN_LIMIT_DEFAULT (256);
 	 * at most 65,536. */
 	unsigned max_connections;
-	/* How long a reply may wait to be taken by its connection (behind
-	 * earlier replies to a peer that reads none of them): past it the
-	 * reply is dropped and that connection closed, which frees every
-	 * call waiting on it, so that one peer that stops reading cannot hold
-	 * the server's contexts. 0: RPC_REPLY_TIMEOUT_MS_DEFAULT. */
+	/* How long a reply may wait to be taken by its connection, behind
+	 * earlier replies to the same peer (their transfer included): past
+	 * it the reply is dropped and that connection closed, which frees
+	 * every context waiting on it and ends every call still open on it,
+	 * so that one peer that stops reading cannot hold the server's
+	 * contexts. 0: RPC_REPLY_TIMEOUT_MS_DEFAULT; at most
+	 * RPC_REPLY_TIMEOUT_MS_MAX (INVALID_ARGUMENT above). */
 	unsigned reply_timeout_ms;
 } rpc_server_options;
 
 #define RPC_REPLY_TIMEOUT_MS_DEFAULT 10000
+#define RPC_REPLY_TIMEOUT_MS_MAX     3600000
 
 /* TLS material for a tls+tcp:// or wss:// listener, as PEM file paths. With
  * ca_file, clients must present a certificate signed by it. */
