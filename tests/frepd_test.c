@@ -188,6 +188,8 @@ test_frepd_bad_flags_are_clear_errors(void **state)
 	    {{"--threads", "0", NULL}, "INVALID_ARGUMENT: --threads 0 is outside 1..256"},
 	    {{"--max-message-bytes", "10", NULL}, "INVALID_ARGUMENT: --max-message-bytes 10"},
 	    {{"--log-level", "loud", NULL}, "INVALID_ARGUMENT: --log-level \"loud\""},
+	    {{"--reply-timeout-ms", "3600001", NULL},
+		"INVALID_ARGUMENT: --reply-timeout-ms 3600001 is outside 1..3600000"},
 	    {{"--bogus", NULL}, "INVALID_ARGUMENT: unknown or incomplete option \"--bogus\""},
 	    {{"--tls-cert", "/nonexistent", "--listen", NULL}, "INVALID_ARGUMENT"},
 	};
