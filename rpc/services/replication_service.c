@@ -677,8 +677,7 @@ replicate_into(replication *r, reply *rp, const relctx *c, const uint32_t *ids, 
 			res->partner_changed = false;
 			res->digest_before   = local[i];
 			res->digest_after    = local[i];
-			engine_scope_outgoing_release(r->e, &snap, 1);
-			continue;
+			continue; /* its snapshot was released above */
 		}
 		if (scope_conflict(c, was[i], synced[i].digest, remote)) {
 			/* Edited there since the last replication (or never
@@ -694,8 +693,7 @@ replicate_into(replication *r, reply *rp, const relctx *c, const uint32_t *ids, 
 			res->partner_changed = true;
 			res->digest_before   = convert_arena_strdup(&rp->a, remote, NULL);
 			res->digest_after    = res->digest_before;
-			engine_scope_outgoing_release(r->e, &snap, 1);
-			continue;
+			continue; /* its snapshot was released above */
 		}
 		if (snap == NULL && (c->dry_run ? engine_scope_snapshot(r->e, ids[i], &snap, &st)
 						: engine_scope_snapshot_outgoing(
