@@ -975,8 +975,10 @@ static frep_code call_once(frep_client *c, const char *path, bool idempotent,
     ProtobufCMessage **output, const frep_call_options *opts, bool check_size, nng_time deadline,
     bool *conn_lost, frep_status *st);
 
-size_t
-frep_client_server_max_message_bytes(frep_client *c, frep_status *st)
+/* The server's limit, asked with opts (NULL: the thread's or client's
+ * deadline) unless known. */
+static size_t
+server_max(frep_client *c, const frep_call_options *opts, frep_status *st)
 {
 	pthread_mutex_lock(&c->mtx);
 	size_t known = c->server_max;
@@ -987,7 +989,7 @@ frep_client_server_max_message_bytes(frep_client *c, frep_status *st)
 	Frep__Rpc__V1__GetServerInfoRequest req = FREP__RPC__V1__GET_SERVER_INFO_REQUEST__INIT;
 	ProtobufCMessage                   *out = NULL;
 	if (call_raw(c, "/frep.rpc.v1.Introspection/GetServerInfo", true, &req.base,
-		&frep__rpc__v1__server_info__descriptor, &out, NULL, false, st) != FREP_OK) {
+		&frep__rpc__v1__server_info__descriptor, &out, opts, false, st) != FREP_OK) {
 		return 0;
 	}
 	known = (size_t) ((Frep__Rpc__V1__ServerInfo *) out)->max_message_bytes;
@@ -996,6 +998,12 @@ frep_client_server_max_message_bytes(frep_client *c, frep_status *st)
 	c->server_max = known;
 	pthread_mutex_unlock(&c->mtx);
 	return known;
+}
+
+size_t
+frep_client_server_max_message_bytes(frep_client *c, frep_status *st)
+{
+	return server_max(c, NULL, st);
 }
 
 /* A read-only call whose connection dropped is sent again (on the next
@@ -1095,7 +1103,12 @@ call_once(frep_client *c, const char *path, bool idempotent, const ProtobufCMess
 	};
 	size_t len = frep_envelope_request_size(&f);
 	if (check_size && len > SAFE_REQUEST_BYTES) {
-		size_t max = frep_client_server_max_message_bytes(c, st);
+		/* The question is part of the call: it waits at most what is
+		 * left of the call's deadline. */
+		nng_time          now = nng_clock();
+		frep_call_options qo  = {
+		     .timeout_ms = deadline > now + 1 ? (uint32_t) (deadline - now) : 1};
+		size_t max = server_max(c, &qo, st);
 		if (max == 0) {
 			return st->code;
 		}

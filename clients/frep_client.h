@@ -167,8 +167,12 @@ FREP_CLIENT_API frep_code frep_client_invoke(frep_client *c,
 	((unsigned) ((offsetof(service_type, method) - sizeof(ProtobufCService)) /                 \
 		     sizeof(void (*)(void))))
 
-/* The largest request envelope the server accepts (asked once, then
- * remembered); 0 with a status if the server cannot be asked. */
+/* The largest request envelope the server accepts, in bytes (its
+ * Introspection/GetServerInfo max_message_bytes: asked once per connection,
+ * then remembered), within the calling thread's call timeout
+ * (frep_client_set_call_timeout) or the client's; 0 with a status if the
+ * server cannot be asked. A call whose request is over 64 KiB asks it first
+ * itself, within that call's own deadline. */
 FREP_CLIENT_API size_t frep_client_server_max_message_bytes(frep_client *c, frep_status *st);
 
 #endif /* FREP_CLIENTS_FREP_CLIENT_H */

@@ -16,11 +16,15 @@
 #include <time.h>
 
 #include <cmocka.h>
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <nng/protocol/reqrep0/req.h>
 
 #include "frep/v1/dhcp_server.pb-c.h"
 #include "frep/v1/partner.pb-c.h"
 #include "frep/v1/replication.pb-c.h"
 #include "frep_client.h"
+#include "frep_envelope.h"
 #include "partner_auth.h"
 
 /* A partner id that is not the server's own. */
@@ -1024,6 +1028,103 @@ test_replication_slow_partner_deadline(void **state)
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 }
 
+/* A proxy in front of a real partner (rep0 in, req0 out) that passes every
+ * call on, except the question of the partner's size limit
+ * (Introspection/GetServerInfo): that one it counts and never answers. */
+typedef struct mute_proxy {
+	nng_socket sock, up;
+	int        swallowed; /* GetServerInfo calls left unanswered (atomic) */
+	pthread_t  thread;
+} mute_proxy;
+
+static void *
+mute_proxy_main(void *arg)
+{
+	mute_proxy *p = arg;
+	nng_msg    *m;
+	while (nng_recvmsg(p->sock, &m, 0) == 0) {
+		frep_request_view v;
+		frep_status       st;
+		nng_msg          *fwd = NULL, *reply = NULL;
+		if (frep_envelope_request_view(nng_msg_body(m), nng_msg_len(m), &v, &st) !=
+		    FREP_OK) {
+			nng_msg_free(m);
+			continue;
+		}
+		if (strcmp(v.method, "/frep.rpc.v1.Introspection/GetServerInfo") == 0) {
+			__atomic_add_fetch(&p->swallowed, 1, __ATOMIC_SEQ_CST);
+		} else if (nng_msg_dup(&fwd, m) == 0 && nng_sendmsg(p->up, fwd, 0) == 0) {
+			nng_recvmsg(p->up, &reply, 0);
+		}
+		frep_envelope_request_view_fini(&v);
+		if (reply != NULL && nng_sendmsg(p->sock, reply, 0) != 0) {
+			nng_msg_free(reply);
+		}
+		nng_msg_free(m);
+	}
+	return NULL;
+}
+
+/* A partner that never answers the question of its size limit (asked
+ * before a batch grows past RPC_MIN_MAX_MESSAGE_BYTES, 64 KiB) no longer
+ * holds a replication past its caller's deadline: with A's partner
+ * timeout 20 s and the caller's deadline 6 s, A asks once for the batch
+ * (a quarter of what is left), then the scope of about 86 KB goes alone
+ * and its call asks again within its own deadline; the scope fails
+ * DEADLINE_EXCEEDED naming the partner, the call itself is answered in
+ * time, and B's copy is untouched. Before, each question waited the whole
+ * partner timeout and the caller got DEADLINE_EXCEEDED with nothing. */
+static void
+test_replication_limit_question_keeps_to_the_caller_deadline(void **state)
+{
+	fixture *f = *state;
+	node    *a = &f->n[0], *b = &f->n[1];
+	a->extra[0] = "--partner-timeout-ms";
+	a->extra[1] = "20000";
+	int status  = tu_proc_stop(&a->proc, SIGTERM, 15000);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	node_start(f, a);
+	assert_int_equal(tu_client_ready(a->c, 15000), 0);
+
+	mute_proxy p     = {.swallowed = 0};
+	node       proxy = {.name = "proxy"};
+	snprintf(proxy.url, sizeof(proxy.url), "ipc://%s/proxy.sock", f->dir);
+	assert_int_equal(nng_req0_open(&p.up), 0);
+	assert_int_equal(nng_dial(p.up, b->url, NULL, 0), 0);
+	assert_int_equal(nng_rep0_open(&p.sock), 0);
+	assert_int_equal(nng_listen(p.sock, proxy.url, NULL, 0), 0);
+	assert_int_equal(pthread_create(&p.thread, NULL, mute_proxy_main, &p), 0);
+
+	import_scope(a, 0, 98, 1, "asked", false, NULL);
+	char *ids[]   = {"10.98.0.0"};
+	char *names[] = {"asked"};
+	add_failover(a, &proxy, "asked", ids, 1, FREP_OK);
+	char long_text[301];
+	memset(long_text, 'd', 300);
+	long_text[300]     = '\0';
+	import_description = long_text;
+	import_scope(a, 0, 98, 240, "asked", false, NULL);
+	import_description = "";
+
+	char db_before[65], db_after[65];
+	scope_digest(b, "10.98.0.0", db_before);
+	frep_client_set_call_timeout(a->c, 6000);
+	Frep__V1__ReplicateResponse *r = replicate_by_name(a, names, 1, false, false);
+	frep_client_set_call_timeout(a->c, 0);
+	Frep__V1__ScopeResult *res = result_for(r, "10.98.0.0");
+	print_message("10.98.0.0: %s: %s\n", frep_code_name((frep_code) res->code), res->message);
+	assert_int_equal(res->code, FREP_DEADLINE_EXCEEDED);
+	assert_non_null(strstr(res->message, proxy.url));
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	assert_int_equal(__atomic_load_n(&p.swallowed, __ATOMIC_SEQ_CST), 2);
+	scope_digest(b, "10.98.0.0", db_after);
+	assert_string_equal(db_before, db_after);
+
+	nng_close(p.sock);
+	pthread_join(p.thread, NULL);
+	nng_close(p.up);
+}
+
 /* A scope edited and edited back on A is unchanged for its partner. Its
  * digest, no longer stored, is computed by the replication, whose
  * snapshot is registered as being sent (read once for the digest and the
@@ -1091,6 +1192,8 @@ main(void)
 		test_replication_batches_fit_the_partner_limit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_replication_unchanged_scope_leaves_no_send_behind, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_replication_limit_question_keeps_to_the_caller_deadline, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("replication", tests, NULL, NULL);
 }

@@ -354,6 +354,31 @@ partner_call(partner_pool *p, const char *url, const char *relationship, const c
 size_t
 partner_max_request(partner_pool *p, const char *url, frep_status *st)
 {
+	/* A question about sizes, asked before the work it sizes: it may take
+	 * at most a quarter of what is left of the caller's deadline (and at
+	 * most the partner timeout), so that a partner that does not answer it
+	 * leaves the work itself most of the caller's time. */
+	uint32_t  limit  = p->timeout_ms;
+	rpc_call *caller = rpc_call_current();
+	if (caller != NULL) {
+		int64_t left = rpc_call_remaining_ms(caller);
+		if (left == 0) {
+			frep_status_set(st, FREP_DEADLINE_EXCEEDED,
+			    "partner %s: its size limit not asked: the caller's deadline had "
+			    "passed",
+			    url);
+			return 0;
+		}
+		if (left > 0 && left / 4 < (int64_t) limit) {
+			limit = left / 4 > 0 ? (uint32_t) (left / 4) : 1;
+		}
+	}
 	frep_client *c = client_for(p, url, st);
-	return c != NULL ? frep_client_server_max_message_bytes(c, st) : 0;
+	if (c == NULL) {
+		return 0;
+	}
+	frep_client_set_call_timeout(c, limit); /* this thread's calls on c */
+	size_t max = frep_client_server_max_message_bytes(c, st);
+	frep_client_set_call_timeout(c, 0);
+	return max;
 }

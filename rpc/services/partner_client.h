@@ -46,7 +46,10 @@ frep_code partner_call(partner_pool *p, const char *url, const char *relationshi
 /* The largest request envelope the partner at url accepts, in bytes (its
  * ServerInfo.max_message_bytes, frepd --max-message-bytes): asked once per
  * connection (Introspection/GetServerInfo, no MAC) and remembered until it
- * drops. 0 with a status if it cannot be asked. */
+ * drops. The question waits at most the pool's timeout and at most a
+ * quarter of what is left of the deadline of the call whose handler runs
+ * on this thread. 0 with a status if it cannot be asked (DEADLINE_EXCEEDED
+ * when that deadline has passed, or the client's status). */
 size_t partner_max_request(partner_pool *p, const char *url, frep_status *st);
 
 #endif /* FREP_RPC_PARTNER_CLIENT_H */

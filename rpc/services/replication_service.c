@@ -446,7 +446,9 @@ typedef struct batch_pipe {
  * once per replication: a partner run with --max-message-bytes below a
  * batch refused the whole batch RESOURCE_EXHAUSTED although each scope
  * fitted. A limit that cannot be asked (the partner does not answer: the
- * apply will say why) keeps batches within RPC_MIN_MAX_MESSAGE_BYTES. A
+ * apply will say why) keeps batches within RPC_MIN_MAX_MESSAGE_BYTES; the
+ * question takes at most a quarter of what is left of the caller's
+ * deadline (partner_max_request), so the batches still have their time. A
  * scope bigger than the budget goes alone (batch_add). */
 static size_t
 batch_budget(replication *r, const relctx *c, batch_pipe *p, size_t want)
