@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "fault_test_common.h"
+#include "partner_proxy.h"
 #include "frep/v1/dhcp_server.pb-c.h"
 #include "frep/v1/replication.pb-c.h"
 
@@ -501,6 +502,106 @@ test_auto_sync_edit_undone_leaves_no_send_behind(void **state)
 	set_description(f->b.c, "from b");
 	wait_description(f->a.c, "from b");
 	wait_state(f->b.c, FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_IN_SYNC, "B");
+}
+
+/* What the proxy hook hold_digests shares with the test (atomics). */
+typedef struct hold {
+	int armed, held, release;
+} hold;
+
+/* A proxy hook (partner_proxy.h): when armed, holds the next
+ * GetScopeDigests (sets held) until the test sets release; passes every
+ * call on. */
+static tp_action
+hold_digests(void *arg, const frep_request_view *v, nng_msg **reply)
+{
+	hold *h = arg;
+	(void) reply;
+	if (strcmp(v->method, "/frep.v1.Partner/GetScopeDigests") == 0 &&
+	    __atomic_exchange_n(&h->armed, 0, __ATOMIC_SEQ_CST)) {
+		__atomic_store_n(&h->held, 1, __ATOMIC_SEQ_CST);
+		while (!__atomic_load_n(&h->release, __ATOMIC_SEQ_CST)) {
+			sleep_ms(5);
+		}
+	}
+	return TP_FORWARD;
+}
+
+/* A snapshot read by auto-sync's scan is sent only while the scope still
+ * has its digest: a change made here between the scan and the
+ * replication's digest step (held open by a proxy that holds the
+ * GetScopeDigests call), whose digest is then stored (by B's status, which
+ * asks A), is sent instead, read afresh. B never applies the
+ * stale version (no "applied" record with its digest), and ends with the
+ * newest. Without the check, B applied the scanned version ("two") and got
+ * the newest only from the next scan. */
+static void
+test_auto_sync_stale_scanned_snapshot_not_sent(void **state)
+{
+	fixture *f = *state;
+	hold     h = {.armed = 0};
+	tp_proxy p;
+	char     url[600];
+	snprintf(url, sizeof(url), "ipc://%s/proxy.sock", f->dir);
+	tp_proxy_start(&p, url, f->b.url, hold_digests, &h);
+
+	Frep__V1__AddFailoverRequest   req   = FREP__V1__ADD_FAILOVER_REQUEST__INIT;
+	Frep__V1__FailoverRelationship rel   = FREP__V1__FAILOVER_RELATIONSHIP__INIT;
+	char                          *ids[] = {SCOPE};
+	add_scope_on(f->a.c, SCOPE);
+	rel.name           = "r";
+	rel.partner_server = url;
+	rel.shared_secret  = SECRET;
+	rel.scope_ids      = ids;
+	rel.n_scope_ids    = 1;
+	rel.auto_sync      = FREP__V1__AUTO_SYNC__AUTO_SYNC_ON;
+	req.relationship   = &rel;
+	rt_call_ok(f->a.c, "DhcpServer", "AddFailover", &req.base);
+	set_description(f->a.c, "one");
+	wait_description(f->b.c, "one");
+	wait_state(f->a.c, FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_IN_SYNC, "A");
+
+	char stale[65], newest[65];
+	__atomic_store_n(&h.armed, 1, __ATOMIC_SEQ_CST);
+	set_description(f->a.c, "two");
+	rt_digest(f->a.c, SCOPE, stale);
+	long long until = tu_now_ms() + WAIT;
+	while (!__atomic_load_n(&h.held, __ATOMIC_SEQ_CST)) { /* the scan has read "two" */
+		if (tu_now_ms() > until) {
+			fail_msg("auto-sync never asked B for its digests");
+		}
+		sleep_ms(5);
+	}
+	set_description(f->a.c, "three");
+	rt_digest(f->a.c, SCOPE, newest);
+	/* B's status asks A for its digests, which stores "three"'s: the
+	 * replication's digest step then reads it stored and keeps no fresh
+	 * snapshot, so only the check stands between the scan's and B. */
+	protobuf_c_message_free_unpacked(&status(f->b.c, true)->base, NULL);
+	__atomic_store_n(&h.release, 1, __ATOMIC_SEQ_CST);
+	wait_description(f->b.c, "three");
+	wait_state(f->a.c, FREP__V1__SCOPE_SYNC_STATE__SCOPE_SYNC_STATE_IN_SYNC, "A");
+
+	Frep__V1__ListAuditRequest la  = FREP__V1__LIST_AUDIT_REQUEST__INIT;
+	la.scope_id                    = SCOPE;
+	la.limit                       = 1000;
+	Frep__V1__ListAuditResponse *r = (Frep__V1__ListAuditResponse *) rt_call(
+	    f->b.c, "DhcpServer", "ListAudit", &la.base, FREP_OK, NULL);
+	size_t newest_applied = 0;
+	for (size_t i = 0; i < r->n_records; i++) {
+		const Frep__V1__AuditRecord *rec = r->records[i];
+		if (strcmp(rec->direction, "applied") != 0 || rec->code != FREP_OK) {
+			continue;
+		}
+		if (strcmp(rec->digest_after, stale) == 0) {
+			fail_msg("B applied the stale scanned version %s", stale);
+		}
+		newest_applied += strcmp(rec->digest_after, newest) == 0;
+	}
+	protobuf_c_message_free_unpacked(&r->base, NULL);
+	assert_true(newest_applied >= 1);
+
+	tp_proxy_stop(&p);
 }
 
 /* scope_id's row in relationship r's status (fails the test if none). */
@@ -1448,6 +1549,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(test_auto_sync_no_ping_pong, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_auto_sync_edit_undone_leaves_no_send_behind, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_auto_sync_stale_scanned_snapshot_not_sent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_auto_sync_partner_down_catches_up, setup, teardown),
 	    cmocka_unit_test_setup_teardown(

@@ -42,6 +42,7 @@
 
 #include "fault_test_common.h"
 #include "frep_envelope.h"
+#include "partner_proxy.h"
 #include "frep/rpc/v1/envelope.pb-c.h"
 #include "frep/v1/dhcp_server.pb-c.h"
 #include "frep/v1/health.pb-c.h"
@@ -1672,67 +1673,42 @@ test_hardening_log_lines_cannot_be_forged(void **state)
 	assert_true(forge_lines >= 3);
 }
 
-/* A recording proxy in front of a real partner (rep0 in, req0 out):
- * records each call's method and whether it carried an authorization
- * header, and passes the partner's answer back — or, to GetScopeDigests
- * when evil, an answer of its own whose digest is not UTF-8. The test
- * reads the records after joining the thread. */
+/* A recording proxy's hook (partner_proxy.h): records each call's method
+ * and whether it carried an authorization header, and passes the call on
+ * — or, to GetScopeDigests when evil, answers itself with a digest that is
+ * not UTF-8. The test reads the records after stopping the proxy. */
 typedef struct fake_partner {
-	nng_socket sock, up;
-	bool       evil;
-	int        n;
-	char       method[64][96];
-	bool       authorized[64];
+	bool evil;
+	int  n;
+	char method[64][96];
+	bool authorized[64];
 } fake_partner;
 
-static void *
-fake_partner_main(void *arg)
+static tp_action
+fake_partner_hook(void *arg, const frep_request_view *v, nng_msg **reply)
 {
 	fake_partner *p = arg;
-	nng_msg      *m;
-	while (nng_recvmsg(p->sock, &m, 0) == 0) {
-		frep_request_view v;
-		frep_status       st;
-		nng_msg          *fwd = NULL, *reply = NULL;
-		if (frep_envelope_request_view(nng_msg_body(m), nng_msg_len(m), &v, &st) !=
-		    FREP_OK) {
-			nng_msg_free(m);
-			continue;
-		}
-		if (p->n < 64) {
-			snprintf(p->method[p->n], sizeof(p->method[0]), "%s", v.method);
-			p->authorized[p->n] =
-			    frep_envelope_view_metadata_get(&v, "authorization") != NULL;
-			p->n++;
-		}
-		if (__atomic_load_n(&p->evil, __ATOMIC_SEQ_CST) &&
-		    strstr(v.method, "GetScopeDigests") != NULL) {
-			Frep__V1__GetScopeDigestsResponse dr =
-			    FREP__V1__GET_SCOPE_DIGESTS_RESPONSE__INIT;
-			Frep__V1__ScopeDigest  d    = FREP__V1__SCOPE_DIGEST__INIT;
-			Frep__V1__ScopeDigest *dp[] = {&d};
-			d.scope_id                  = "10.1.0.0";
-			d.digest                    = "\xff\xfe\xc0\xaf\xed\xa0\x80";
-			dr.digests                  = dp;
-			dr.n_digests                = 1;
-			frep_response_fields f      = {
-				 .code = FREP_OK, .payload = &dr.base, .call_id = v.call_id};
-			if (nng_msg_alloc(&reply, frep_envelope_response_size(&f)) == 0) {
-				frep_envelope_response_pack(&f, nng_msg_body(reply));
-			}
-		} else if (nng_msg_dup(&fwd, m) == 0 && nng_sendmsg(p->up, fwd, 0) == 0) {
-			nng_recvmsg(p->up, &reply, 0);
-		}
-		frep_envelope_request_view_fini(&v);
-		if (reply != NULL) {
-			nng_msg_set_pipe(reply, nng_msg_get_pipe(m));
-			if (nng_sendmsg(p->sock, reply, 0) != 0) {
-				nng_msg_free(reply);
-			}
-		}
-		nng_msg_free(m);
+	if (p->n < 64) {
+		snprintf(p->method[p->n], sizeof(p->method[0]), "%s", v->method);
+		p->authorized[p->n] = frep_envelope_view_metadata_get(v, "authorization") != NULL;
+		p->n++;
 	}
-	return NULL;
+	if (!__atomic_load_n(&p->evil, __ATOMIC_SEQ_CST) ||
+	    strstr(v->method, "GetScopeDigests") == NULL) {
+		return TP_FORWARD;
+	}
+	Frep__V1__GetScopeDigestsResponse dr   = FREP__V1__GET_SCOPE_DIGESTS_RESPONSE__INIT;
+	Frep__V1__ScopeDigest             d    = FREP__V1__SCOPE_DIGEST__INIT;
+	Frep__V1__ScopeDigest            *dp[] = {&d};
+	d.scope_id                             = "10.1.0.0";
+	d.digest                               = "\xff\xfe\xc0\xaf\xed\xa0\x80";
+	dr.digests                             = dp;
+	dr.n_digests                           = 1;
+	frep_response_fields f = {.code = FREP_OK, .payload = &dr.base, .call_id = v->call_id};
+	if (nng_msg_alloc(reply, frep_envelope_response_size(&f)) == 0) {
+		frep_envelope_response_pack(&f, nng_msg_body(*reply));
+	}
+	return TP_REPLY;
 }
 
 /* Proves (A and a real B, a recording proxy between them): A's admin token
@@ -1765,13 +1741,9 @@ test_hardening_partner_token_only_where_needed_and_replies_checked(void **state)
 	node_ipc(f, 1, "b");
 	rt_node_start(&f->n[1], f->dir);
 	fake_partner p = {.evil = false};
-	pthread_t    t;
+	tp_proxy     px;
 	snprintf(url, sizeof(url), "ipc://%s/proxy.sock", f->dir);
-	assert_int_equal(nng_req0_open(&p.up), 0);
-	assert_int_equal(nng_dial(p.up, f->n[1].url, NULL, 0), 0);
-	assert_int_equal(nng_rep0_open(&p.sock), 0);
-	assert_int_equal(nng_listen(p.sock, url, NULL, 0), 0);
-	pthread_create(&t, NULL, fake_partner_main, &p);
+	tp_proxy_start(&px, url, f->n[1].url, fake_partner_hook, &p);
 	char *scopes[] = {"10.1.0.0"};
 	rt_add_failover(a->c, "rel1", url, SECRET, scopes, 1, FREP_OK);
 
@@ -1795,9 +1767,7 @@ test_hardening_partner_token_only_where_needed_and_replies_checked(void **state)
 	/* A well-behaved partner: a real replication's calls. */
 	__atomic_store_n(&p.evil, false, __ATOMIC_SEQ_CST);
 	rt_call_ok(a->c, "FailoverReplication", "ReplicateByScopeId", &rq.base);
-	nng_close(p.sock);
-	pthread_join(t, NULL);
-	nng_close(p.up);
+	tp_proxy_stop(&px);
 	int mirrors = 0, others = 0;
 	for (int i = 0; i < p.n; i++) {
 		print_message("%s %s\n", p.method[i], p.authorized[i] ? "token" : "no token");

@@ -16,7 +16,7 @@ if(FREP_SANITIZER)
   set_property(TEST security_test APPEND PROPERTY ENVIRONMENT "FREP_SECURITY_SANITIZER=1")
 endif()
 # Hardening, second round (issue 14): each attack that worked before it.
-frep_add_test(hardening_test SOURCES hardening_test.c fault_test_common.c
+frep_add_test(hardening_test SOURCES hardening_test.c fault_test_common.c partner_proxy.c
   LIBS frep_test_support frep_services LABEL integration TIMEOUT 300)
 if(FREP_SANITIZER)
   # Memory figures are printed, not bounded, where ASan's redzones count.

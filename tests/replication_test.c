@@ -16,16 +16,13 @@
 #include <time.h>
 
 #include <cmocka.h>
-#include <nng/nng.h>
-#include <nng/protocol/reqrep0/rep.h>
-#include <nng/protocol/reqrep0/req.h>
 
 #include "frep/v1/dhcp_server.pb-c.h"
 #include "frep/v1/partner.pb-c.h"
 #include "frep/v1/replication.pb-c.h"
 #include "frep_client.h"
-#include "frep_envelope.h"
 #include "partner_auth.h"
+#include "partner_proxy.h"
 
 /* A partner id that is not the server's own. */
 #define TEST_SENDER "0123456789abcdef0123456789abcdef"
@@ -1028,41 +1025,18 @@ test_replication_slow_partner_deadline(void **state)
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 }
 
-/* A proxy in front of a real partner (rep0 in, req0 out) that passes every
- * call on, except the question of the partner's size limit
- * (Introspection/GetServerInfo): that one it counts and never answers. */
-typedef struct mute_proxy {
-	nng_socket sock, up;
-	int        swallowed; /* GetServerInfo calls left unanswered (atomic) */
-	pthread_t  thread;
-} mute_proxy;
-
-static void *
-mute_proxy_main(void *arg)
+/* A proxy hook (partner_proxy.h) that leaves the question of the
+ * partner's size limit (Introspection/GetServerInfo) unanswered, counting
+ * it in *arg, and passes every other call on. */
+static tp_action
+mute_server_info(void *arg, const frep_request_view *v, nng_msg **reply)
 {
-	mute_proxy *p = arg;
-	nng_msg    *m;
-	while (nng_recvmsg(p->sock, &m, 0) == 0) {
-		frep_request_view v;
-		frep_status       st;
-		nng_msg          *fwd = NULL, *reply = NULL;
-		if (frep_envelope_request_view(nng_msg_body(m), nng_msg_len(m), &v, &st) !=
-		    FREP_OK) {
-			nng_msg_free(m);
-			continue;
-		}
-		if (strcmp(v.method, "/frep.rpc.v1.Introspection/GetServerInfo") == 0) {
-			__atomic_add_fetch(&p->swallowed, 1, __ATOMIC_SEQ_CST);
-		} else if (nng_msg_dup(&fwd, m) == 0 && nng_sendmsg(p->up, fwd, 0) == 0) {
-			nng_recvmsg(p->up, &reply, 0);
-		}
-		frep_envelope_request_view_fini(&v);
-		if (reply != NULL && nng_sendmsg(p->sock, reply, 0) != 0) {
-			nng_msg_free(reply);
-		}
-		nng_msg_free(m);
+	(void) reply;
+	if (strcmp(v->method, "/frep.rpc.v1.Introspection/GetServerInfo") != 0) {
+		return TP_FORWARD;
 	}
-	return NULL;
+	__atomic_add_fetch((int *) arg, 1, __ATOMIC_SEQ_CST);
+	return TP_DROP;
 }
 
 /* A partner that never answers the question of its size limit (asked
@@ -1086,15 +1060,11 @@ test_replication_limit_question_keeps_to_the_caller_deadline(void **state)
 	node_start(f, a);
 	assert_int_equal(tu_client_ready(a->c, 15000), 0);
 
-	mute_proxy p     = {.swallowed = 0};
-	node       proxy = {.name = "proxy"};
+	int      swallowed = 0;
+	tp_proxy px;
+	node     proxy = {.name = "proxy"};
 	snprintf(proxy.url, sizeof(proxy.url), "ipc://%s/proxy.sock", f->dir);
-	assert_int_equal(nng_req0_open(&p.up), 0);
-	assert_int_equal(nng_dial(p.up, b->url, NULL, 0), 0);
-	assert_int_equal(nng_rep0_open(&p.sock), 0);
-	assert_int_equal(nng_listen(p.sock, proxy.url, NULL, 0), 0);
-	assert_int_equal(pthread_create(&p.thread, NULL, mute_proxy_main, &p), 0);
-
+	tp_proxy_start(&px, proxy.url, b->url, mute_server_info, &swallowed);
 	import_scope(a, 0, 98, 1, "asked", false, NULL);
 	char *ids[]   = {"10.98.0.0"};
 	char *names[] = {"asked"};
@@ -1116,13 +1086,11 @@ test_replication_limit_question_keeps_to_the_caller_deadline(void **state)
 	assert_int_equal(res->code, FREP_DEADLINE_EXCEEDED);
 	assert_non_null(strstr(res->message, proxy.url));
 	protobuf_c_message_free_unpacked(&r->base, NULL);
-	assert_int_equal(__atomic_load_n(&p.swallowed, __ATOMIC_SEQ_CST), 2);
+	assert_int_equal(__atomic_load_n(&swallowed, __ATOMIC_SEQ_CST), 2);
 	scope_digest(b, "10.98.0.0", db_after);
 	assert_string_equal(db_before, db_after);
 
-	nng_close(p.sock);
-	pthread_join(p.thread, NULL);
-	nng_close(p.up);
+	tp_proxy_stop(&px);
 }
 
 /* A scope edited and edited back on A is unchanged for its partner. Its

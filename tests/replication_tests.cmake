@@ -1,4 +1,4 @@
-frep_add_test(replication_test SOURCES replication_test.c LIBS frep_test_support frep_services
+frep_add_test(replication_test SOURCES replication_test.c partner_proxy.c LIBS frep_test_support frep_services
   LABEL integration TIMEOUT 600)
 # The promises of docs/SEMANTICS.md about relationships, on both sides
 # (docs/TESTS.md maps each claim to its test).
@@ -14,5 +14,5 @@ frep_add_test(pair_safety_test SOURCES pair_safety_test.c fault_test_common.c
 
 # Keeping the pair in step by itself (issue 15): auto-sync, conflicts,
 # the drift status and the server-level settings, on two real frepd.
-frep_add_test(auto_sync_test SOURCES auto_sync_test.c fault_test_common.c
+frep_add_test(auto_sync_test SOURCES auto_sync_test.c fault_test_common.c partner_proxy.c
   LIBS frep_test_support frep_services LABEL integration TIMEOUT 600)
