@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* pthread_setname_np: the keepalive thread is named */
 #include "frep_client.h"
 
 #include <errno.h>
@@ -37,7 +38,11 @@
 #define KEEPALIVE_TIME_MS    5000
 #define KEEPALIVE_TIMEOUT_MS 10000
 #define KEEPALIVE_TICK_MS    1000 /* how often waiting calls are looked at */
-#define KEEPALIVE_METHOD     "/frep.rpc.v1.Introspection/GetServerInfo"
+/* The keepalive thread ends after this long with no call waiting; the next
+ * call sent starts it again. A process holding many clients (a controller
+ * of a fleet of pairs) keeps no thread for the idle ones. */
+#define KEEPALIVE_IDLE_EXIT_MS 10000
+#define KEEPALIVE_METHOD       "/frep.rpc.v1.Introspection/GetServerInfo"
 
 typedef struct client_service {
 	ProtobufCService base;
@@ -90,11 +95,13 @@ struct frep_client {
 	unsigned        pipes;                /* connected pipes */
 	nng_pipe        live[MAX_LIVE_PIPES]; /* up to 8 of them, for keepalive */
 	size_t          n_live;
-	/* Keepalive (keepalive_main): its thread, started with the first call
-	 * sent; idle: it waits for a call to be sent (ka_cv); ping_aio: the
-	 * ping in flight; answered: when a reply last arrived on any call. */
+	/* Keepalive (keepalive_main): its thread, started by a call sent when
+	 * none runs (ka_running), ended after KEEPALIVE_IDLE_EXIT_MS without
+	 * waiting calls; ka_joinable: a thread was made and not yet joined;
+	 * idle: it waits for a call to be sent (ka_cv); ping_aio: the ping in
+	 * flight; answered: when a reply last arrived on any call. */
 	pthread_t      ka_thread;
-	bool           ka_started;
+	bool           ka_running;
 	bool           ka_idle;
 	pthread_cond_t ka_cv; /* CLOCK_MONOTONIC */
 	nng_aio       *ping_aio;
@@ -887,7 +894,9 @@ static void *
 keepalive_main(void *arg)
 {
 	frep_client *c = arg;
+	pthread_setname_np(pthread_self(), "frep-keepalive");
 	pthread_mutex_lock(&c->mtx);
+	nng_time idle_since = 0; /* 0: calls were waiting at the last look */
 	while (!c->closing) {
 		nng_time now = nng_clock(), oldest = now;
 		bool     waiting = false;
@@ -898,11 +907,29 @@ keepalive_main(void *arg)
 			}
 		}
 		if (!waiting) {
+			if (idle_since == 0) {
+				idle_since = now;
+			} else if (now - idle_since >= KEEPALIVE_IDLE_EXIT_MS) {
+				/* Ends; the next call sent starts another (and joins
+				 * this one, which touches c no more). */
+				c->ka_running = false;
+				break;
+			}
+			struct timespec until;
+			clock_gettime(CLOCK_MONOTONIC, &until);
+			nng_time left = KEEPALIVE_IDLE_EXIT_MS - (now - idle_since);
+			until.tv_sec += (time_t) (left / 1000);
+			until.tv_nsec += (long) (left % 1000) * 1000000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
 			c->ka_idle = true; /* the next call sent wakes it */
-			pthread_cond_wait(&c->ka_cv, &c->mtx);
+			pthread_cond_timedwait(&c->ka_cv, &c->mtx, &until);
 			c->ka_idle = false;
 			continue;
 		}
+		idle_since = 0;
 		if (c->pipes > 0 && now - oldest >= KEEPALIVE_TIME_MS &&
 		    now - c->answered >= KEEPALIVE_TIME_MS &&
 		    now - c->pinged >= KEEPALIVE_TIME_MS) {
@@ -943,11 +970,16 @@ keepalive_main(void *arg)
 static void
 keepalive_kick(frep_client *c)
 {
-	if (!c->ka_started && !c->closing) {
-		/* Created with c->mtx held, so that frep_client_close, which
-		 * reads ka_started under it, joins a thread that exists. */
-		c->ka_started  = true; /* tried once: without it, no keepalive */
+	if (!c->ka_running && !c->closing) {
+		/* A thread that ended (idle) has let go of c: joined here.
+		 * Created with c->mtx held, so that frep_client_close, which
+		 * reads ka_joinable under it, joins a thread that exists. A
+		 * thread that cannot be made is tried again by the next call. */
+		if (c->ka_joinable) {
+			pthread_join(c->ka_thread, NULL);
+		}
 		c->ka_joinable = pthread_create(&c->ka_thread, NULL, keepalive_main, c) == 0;
+		c->ka_running  = c->ka_joinable;
 	} else if (c->ka_idle) {
 		c->ka_idle = false;
 		pthread_cond_signal(&c->ka_cv);

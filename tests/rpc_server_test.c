@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include "echo_service.h"
@@ -1321,6 +1322,23 @@ test_rpc_client_keepalive_closes_a_stranded_connection(void **state)
 	pthread_cond_destroy(&sd.cv);
 }
 
+/* How many keepalive pings (Introspection/GetServerInfo) the fixture's
+ * server answered OK, from its metrics (0 if none). */
+static long
+pings_answered(fixture *f)
+{
+	size_t      len  = 0;
+	char       *text = rpc_metrics_render(rpc_server_metrics(f->server), &len);
+	const char *key  = "frep_rpc_calls_total{method=\"/frep.rpc.v1.Introspection/"
+			   "GetServerInfo\",code=\"OK\"} ";
+	assert_non_null(text);
+	const char *at    = strstr(text, key);
+	long        pings = at != NULL ? strtol(at + strlen(key), NULL, 10) : 0;
+	free(text);
+	print_message("pings answered: %ld\n", pings);
+	return pings;
+}
+
 /* A call longer than the keepalive time and its timeout together (5 s +
  * 10 s) on a live server is not cut: the server answers the pings (from
  * its I/O thread, its one worker busy) and the call, which is not
@@ -1342,17 +1360,87 @@ test_rpc_client_keepalive_spares_a_slow_server(void **state)
 	assert_int_equal(echo_service_sleep_calls(f->echo), 1);
 	/* Pings reached the server and were answered: at about 5 s and 10 s
 	 * (one at a time, a whole keepalive time apart), maybe at 15 s. */
-	size_t      len  = 0;
-	char       *text = rpc_metrics_render(rpc_server_metrics(f->server), &len);
-	const char *key  = "frep_rpc_calls_total{method=\"/frep.rpc.v1.Introspection/"
-			   "GetServerInfo\",code=\"OK\"} ";
-	assert_non_null(text);
-	const char *at = strstr(text, key);
-	assert_non_null(at);
-	long pings = strtol(at + strlen(key), NULL, 10);
-	print_message("pings answered: %ld\n", pings);
+	long pings = pings_answered(f);
 	assert_true(pings >= 2 && pings <= 3);
-	free(text);
+}
+
+/* Threads of this process named "frep-keepalive" (the C client's
+ * keepalive threads). */
+static int
+keepalive_threads(void)
+{
+	DIR           *d = opendir("/proc/self/task");
+	struct dirent *de;
+	int            n = 0;
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		char  path[300], comm[64] = "";
+		FILE *fp;
+		if (de->d_name[0] == '.') {
+			continue;
+		}
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", de->d_name);
+		if ((fp = fopen(path, "r")) == NULL) {
+			continue; /* ended meanwhile */
+		}
+		if (fgets(comm, sizeof(comm), fp) != NULL &&
+		    strncmp(comm, "frep-keepalive", 14) == 0) {
+			n++;
+		}
+		fclose(fp);
+	}
+	closedir(d);
+	return n;
+}
+
+/* A client's keepalive thread ends once no call has waited for 10 s, and
+ * the next call starts it again, with its pings: 8 clients, one call each,
+ * hold 8 keepalive threads, then none; a 6.5 s call on one of them (longer
+ * than the 5 s keepalive time) is pinged by a new thread. Before, every
+ * client kept its thread until closed: a process holding thousands of
+ * clients held thousands of idle threads. */
+static void
+test_rpc_client_keepalive_thread_ends_when_idle(void **state)
+{
+	fixture *f = *state;
+	/* tcp://: an ipc:// listener's watchdog would call GetServerInfo too. */
+	server_config cfg = {.workers = 2, .url = "tcp://127.0.0.1:0"};
+	server_up(f, &cfg);
+	enum { N = 8 };
+	frep_client *more[N - 1];
+	frep_status  st;
+	client_up(f, NULL);
+	for (int i = 0; i < N - 1; i++) {
+		check_ok(frep_client_open(f->url, NULL, &more[i], &st), &st);
+	}
+	int before = keepalive_threads();
+	for (int i = 0; i < N; i++) {
+		sleeper sl = {.c = i == 0 ? f->client : more[i - 1], .ms = 1};
+		sleeper_main(&sl);
+		assert_int_equal(sl.code, FREP_OK);
+	}
+	int busy = keepalive_threads();
+	print_message("keepalive threads: %d before the calls, %d after\n", before, busy);
+	assert_int_equal(before, 0);
+	assert_int_equal(busy, N);
+	long long until = tu_now_ms() + 30000;
+	while (keepalive_threads() > 0) {
+		if (tu_now_ms() > until) {
+			fail_msg("%d keepalive threads still there 30 s after the calls",
+			    keepalive_threads());
+		}
+		nng_msleep(100);
+	}
+	sleeper sl = {.c = f->client, .ms = 6500};
+	sleeper_main(&sl);
+	if (sl.code != FREP_OK) {
+		fail_msg("Sleep: %s: %s", frep_code_name(sl.code), sl.st.message);
+	}
+	assert_int_equal(keepalive_threads(), 1);
+	assert_true(pings_answered(f) >= 1);
+	for (int i = 0; i < N - 1; i++) {
+		frep_client_close(more[i]);
+	}
 }
 
 /* The same call id twice runs once; the repeat gets the first reply. */
@@ -1503,6 +1591,8 @@ main(void)
 		test_rpc_client_keepalive_closes_a_stranded_connection, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_rpc_client_keepalive_spares_a_slow_server, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_rpc_client_keepalive_thread_ends_when_idle, setup, teardown),
 	};
 	int rc = cmocka_run_group_tests_name("rpc_server", tests, NULL, NULL);
 	nng_fini();

@@ -640,6 +640,39 @@ class KeepaliveTest(unittest.TestCase):
             self.assertTrue(t.closed)
             self.assertTrue(fake.wait(lambda f: f.eof, 10))
 
+    def test_idle_keepalive_thread_ends(self):
+        # A client's keepalive thread ends once no call has waited for
+        # 10 s; the next call starts another, which pings. Before, every
+        # client kept its thread until closed: a process holding many
+        # clients held as many idle threads.
+        def threads():
+            return sum(1 for t in threading.enumerate() if t.name == "frep-keepalive")
+
+        path = os.path.join(WORK, "idle.sock")
+        with FakeRep(path, answer_pings=True, hold_s=0) as fake:
+            clients = [frep.Client("ipc://" + path, timeout=30, wait_for_ready=True)
+                       for _ in range(4)]
+            try:
+                before = threads()
+                for c in clients:
+                    held_call(c)
+                busy = threads()
+                deadline = time.monotonic() + 30
+                while threads() > before and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                idle = threads()
+                fake.hold_s = 6.5  # longer than the 5 s keepalive time
+                held_call(clients[0])
+                print("keepalive threads: %d before, %d after the calls, %d idle, %d pings"
+                      % (before, busy, idle, fake.pings()))
+                self.assertEqual(busy, before + 4)
+                self.assertEqual(idle, before)
+                self.assertGreaterEqual(fake.pings(), 1)
+                self.assertEqual(threads(), before + 1)
+            finally:
+                for c in clients:
+                    c.close()
+
     def test_slow_server_is_spared(self):
         # A call of 16.5 s (longer than 5 s + 10 s) that changes state, on a
         # server that answers the pings: not cut. Without the keepalive the

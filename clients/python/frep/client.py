@@ -674,7 +674,8 @@ class _Transport:
 
     def _keepalive_kick(self):
         """With self.lock held, once a call has been sent: starts the
-        keepalive thread (the first time) or wakes it if it waits for calls."""
+        keepalive thread (when none runs: the first call, or the first
+        after it ended idle) or wakes it if it waits for calls."""
         if self.ping_request is None or self.closed:
             return
         if self.ka_thread is None:
@@ -703,16 +704,24 @@ class _Transport:
         connection (Client._invoke), any other fails UNAVAILABLE ("may or
         may not have run"). What it catches: a connection whose server never
         reads it (nng 1.5.2 can strand one on an ipc:// listener, the
-        nanomsg/nng#1518 family; a server frozen, or gone without a reset)."""
+        nanomsg/nng#1518 family; a server frozen, or gone without a reset).
+        It ends after _KEEPALIVE_IDLE_EXIT_MS with no call waiting."""
+        idle_since = None
         with self.lock:
             while not self.closed:
                 now = _now_ms()
                 sent = [f.sent_at for f in self.inflight if f.sent]
                 if not sent:
+                    if idle_since is None:
+                        idle_since = now
+                    elif now - idle_since >= _KEEPALIVE_IDLE_EXIT_MS:
+                        self.ka_thread = None  # the next call sent starts another
+                        return
                     self.ka_idle = True  # the next call sent wakes it
-                    self.ka_cv.wait()
+                    self.ka_cv.wait((_KEEPALIVE_IDLE_EXIT_MS - (now - idle_since)) / 1000.0)
                     self.ka_idle = False
                     continue
+                idle_since = None
                 if (self.pipes > 0 and now - min(sent) >= _KEEPALIVE_TIME_MS
                         and now - self.answered >= _KEEPALIVE_TIME_MS
                         and now - self.pinged >= _KEEPALIVE_TIME_MS):
@@ -795,6 +804,10 @@ _FAIL_FAST_MS = 1000
 _KEEPALIVE_TIME_MS = 5000
 _KEEPALIVE_TIMEOUT_MS = 10000
 _KEEPALIVE_TICK_S = 1.0
+# The keepalive thread ends after this long with no call waiting; the next
+# call sent starts another (a process holding many clients keeps no thread
+# for the idle ones).
+_KEEPALIVE_IDLE_EXIT_MS = 10000
 _KEEPALIVE_METHOD = "/frep.rpc.v1.Introspection/GetServerInfo"
 _FAIL_FAST_STEP_MS = 50
 # _redial: at most once a second, and not within a second of losing the
