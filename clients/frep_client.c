@@ -894,7 +894,6 @@ static void *
 keepalive_main(void *arg)
 {
 	frep_client *c = arg;
-	pthread_setname_np(pthread_self(), "frep-keepalive");
 	pthread_mutex_lock(&c->mtx);
 	nng_time idle_since = 0; /* 0: calls were waiting at the last look */
 	while (!c->closing) {
@@ -966,7 +965,8 @@ keepalive_main(void *arg)
 }
 
 /* With c->mtx held, when a call has been sent: the keepalive thread is
- * started (the first time) or woken if it waits for calls. */
+ * started (when none runs: the first call, or the first after it ended
+ * idle) or woken if it waits for calls. */
 static void
 keepalive_kick(frep_client *c)
 {
@@ -980,6 +980,11 @@ keepalive_kick(frep_client *c)
 		}
 		c->ka_joinable = pthread_create(&c->ka_thread, NULL, keepalive_main, c) == 0;
 		c->ka_running  = c->ka_joinable;
+		if (c->ka_running) {
+			/* Named here, before the call goes on: a thread that names
+			 * itself may not have run yet when its call returns. */
+			pthread_setname_np(c->ka_thread, "frep-keepalive");
+		}
 	} else if (c->ka_idle) {
 		c->ka_idle = false;
 		pthread_cond_signal(&c->ka_cv);
@@ -1139,11 +1144,20 @@ call_once(frep_client *c, const char *path, bool idempotent, const ProtobufCMess
 		 * left of the call's deadline. */
 		nng_time          now = nng_clock();
 		frep_call_options qo  = {
-		     .timeout_ms = deadline > now + 1 ? (uint32_t) (deadline - now) : 1};
+		     .timeout_ms     = deadline > now + 1 ? (uint32_t) (deadline - now) : 1,
+		     .wait_for_ready = opts != NULL && opts->wait_for_ready};
 		size_t max = server_max(c, &qo, st);
 		if (max == 0) {
-			return st->code;
+			frep_status q = *st;
+			return frep_status_set(st, q.code,
+			    "%s: not sent: the server's size limit could not be asked: %s", path,
+			    q.message);
 		}
+		/* The server gets what is left of the deadline, not what the
+		 * question took. */
+		now          = nng_clock();
+		f.timeout_ms = deadline > now + 1 ? (uint32_t) (deadline - now) : 1;
+		len          = frep_envelope_request_size(&f);
 		if (len > max) {
 			return frep_status_set(st, FREP_RESOURCE_EXHAUSTED,
 			    "%s: request of %zu bytes exceeds the server's limit of %zu bytes",

@@ -27,11 +27,14 @@ proxy_main(void *arg)
 		}
 		tp_action act = p->hook != NULL ? p->hook(p->arg, &v, &reply) : TP_FORWARD;
 		frep_envelope_request_view_fini(&v);
-		if (act == TP_FORWARD && nng_msg_dup(&fwd, m) == 0 &&
-		    nng_sendmsg(p->up, fwd, 0) == 0) {
-			nng_recvmsg(p->up, &reply, 0);
+		if (act == TP_FORWARD && nng_msg_dup(&fwd, m) == 0) {
+			if (nng_sendmsg(p->up, fwd, 0) == 0) {
+				nng_recvmsg(p->up, &reply, 0);
+			} else {
+				nng_msg_free(fwd);
+			}
 		}
-		if (act != TP_DROP && reply != NULL && nng_sendmsg(p->sock, reply, 0) != 0) {
+		if (reply != NULL && (act == TP_DROP || nng_sendmsg(p->sock, reply, 0) != 0)) {
 			nng_msg_free(reply);
 		}
 		nng_msg_free(m);
@@ -47,6 +50,9 @@ tp_proxy_start(
 	p->hook = hook;
 	p->arg  = arg;
 	assert_int_equal(nng_req0_open(&p->up), 0);
+	/* A frepd behind that never answers (stopped, killed) does not hold
+	 * the proxy, nor its stop, for ever. */
+	assert_int_equal(nng_socket_set_ms(p->up, NNG_OPT_RECVTIMEO, 60000), 0);
 	assert_int_equal(nng_dial(p->up, upstream_url, NULL, 0), 0);
 	assert_int_equal(nng_rep0_open(&p->sock), 0);
 	assert_int_equal(nng_listen(p->sock, p->url, NULL, 0), 0);
@@ -57,6 +63,6 @@ void
 tp_proxy_stop(tp_proxy *p)
 {
 	nng_close(p->sock);
+	nng_close(p->up); /* ends a forward in progress */
 	pthread_join(p->thread, NULL);
-	nng_close(p->up);
 }

@@ -20,7 +20,8 @@ typedef enum tp_action {
 } tp_action;
 
 /* Called for each call that decodes as a request envelope, on the proxy's
- * thread; may block (the next call waits). */
+ * thread; may block (the next call waits). A reply made for TP_DROP or
+ * TP_FORWARD is freed. */
 typedef tp_action (*tp_hook)(void *arg, const frep_request_view *v, nng_msg **reply);
 
 typedef struct tp_proxy {
@@ -36,7 +37,7 @@ typedef struct tp_proxy {
 void tp_proxy_start(
     tp_proxy *p, const char *listen_url, const char *upstream_url, tp_hook hook, void *arg);
 
-/* Closes both sockets and joins the thread. */
+/* Closes both sockets (ending a forward in progress) and joins the thread. */
 void tp_proxy_stop(tp_proxy *p);
 
 #endif /* FREP_TESTS_PARTNER_PROXY_H */

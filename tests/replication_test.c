@@ -1042,7 +1042,7 @@ mute_server_info(void *arg, const frep_request_view *v, nng_msg **reply)
 /* A partner that never answers the question of its size limit (asked
  * before a batch grows past RPC_MIN_MAX_MESSAGE_BYTES, 64 KiB) no longer
  * holds a replication past its caller's deadline: with A's partner
- * timeout 20 s and the caller's deadline 6 s, A asks once for the batch
+ * timeout 20 s and the caller's deadline 10 s, A asks once for the batch
  * (a quarter of what is left), then the scope of about 86 KB goes alone
  * and its call asks again within its own deadline; the scope fails
  * DEADLINE_EXCEEDED naming the partner, the call itself is answered in
@@ -1078,13 +1078,14 @@ test_replication_limit_question_keeps_to_the_caller_deadline(void **state)
 
 	char db_before[65], db_after[65];
 	scope_digest(b, "10.98.0.0", db_before);
-	frep_client_set_call_timeout(a->c, 6000);
+	frep_client_set_call_timeout(a->c, 10000);
 	Frep__V1__ReplicateResponse *r = replicate_by_name(a, names, 1, false, false);
 	frep_client_set_call_timeout(a->c, 0);
 	Frep__V1__ScopeResult *res = result_for(r, "10.98.0.0");
 	print_message("10.98.0.0: %s: %s\n", frep_code_name((frep_code) res->code), res->message);
 	assert_int_equal(res->code, FREP_DEADLINE_EXCEEDED);
 	assert_non_null(strstr(res->message, proxy.url));
+	assert_non_null(strstr(res->message, "ApplyScopes: not sent"));
 	protobuf_c_message_free_unpacked(&r->base, NULL);
 	assert_int_equal(__atomic_load_n(&swallowed, __ATOMIC_SEQ_CST), 2);
 	scope_digest(b, "10.98.0.0", db_after);

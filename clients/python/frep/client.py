@@ -683,8 +683,7 @@ class _Transport:
                                  daemon=True)
             try:
                 t.start()
-            except RuntimeError:  # no thread to be had: no keepalive (as in C)
-                self.ping_request = None
+            except RuntimeError:  # no thread to be had: the next call tries again (as in C)
                 return
             self.ka_thread = t
         elif self.ka_idle:
