@@ -1087,7 +1087,9 @@ test_replication_limit_question_keeps_to_the_caller_deadline(void **state)
 	assert_non_null(strstr(res->message, proxy.url));
 	assert_non_null(strstr(res->message, "ApplyScopes: not sent"));
 	protobuf_c_message_free_unpacked(&r->base, NULL);
-	assert_int_equal(__atomic_load_n(&swallowed, __ATOMIC_SEQ_CST), 2);
+	/* The batch's question and the scope call's own (and, after 5 s of
+	 * that one, a keepalive ping, which asks the same). */
+	assert_true(__atomic_load_n(&swallowed, __ATOMIC_SEQ_CST) >= 2);
 	scope_digest(b, "10.98.0.0", db_after);
 	assert_string_equal(db_before, db_after);
 
