@@ -25,9 +25,10 @@
  * any call meanwhile) makes the client ping the server over its connection;
  * with no answer within 10 s, and no reply to any other call meanwhile, the
  * connection is closed and its calls end as for a dropped connection
- * (docs/PROTOCOL.md §9). A thread of the client's
- * own, started with its first call and joined by frep_client_close, does
- * this.
+ * (docs/PROTOCOL.md §9). A thread of the client's own ("frep-keepalive")
+ * does this: started by a call sent when none runs, it ends after 10 s with
+ * no call waiting (an idle client holds no thread) and is joined by the next
+ * call or by frep_client_close.
  */
 #ifndef FREP_CLIENTS_FREP_CLIENT_H
 #define FREP_CLIENTS_FREP_CLIENT_H
