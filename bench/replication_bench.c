@@ -503,7 +503,8 @@ static double
 sqlite_floor(const char *tag, int n_scopes, int per_scope, int plen)
 {
 	static const char *schema =
-	    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+	    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; "
+	    "PRAGMA temp_store = MEMORY;"
 	    "CREATE TABLE scope (scope_id INTEGER PRIMARY KEY, subnet_mask INTEGER NOT NULL,"
 	    " name TEXT NOT NULL, start_range INTEGER NOT NULL, end_range INTEGER NOT NULL);"
 	    "CREATE TABLE reservation ("

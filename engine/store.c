@@ -794,7 +794,8 @@ engine_open(const char *path, const engine_options *options, engine **out, frep_
 	sqlite3_busy_timeout(e->db, busy);
 	if ((rc = exec_sql(e, "PRAGMA journal_mode = WAL", st)) != FREP_OK ||
 	    (rc = exec_sql(e, "PRAGMA synchronous = FULL", st)) != FREP_OK ||
-	    (rc = exec_sql(e, "PRAGMA foreign_keys = ON", st)) != FREP_OK) {
+	    (rc = exec_sql(e, "PRAGMA foreign_keys = ON", st)) != FREP_OK ||
+	    (rc = exec_sql(e, "PRAGMA temp_store = MEMORY", st)) != FREP_OK) {
 		goto fail;
 	}
 	if ((rc = migrate(e, st)) != FREP_OK) {
