@@ -878,6 +878,21 @@ out:
 	return rv;
 }
 
+/* With c->mtx held: waits on ka_cv (CLOCK_MONOTONIC) for at most ms. */
+static void
+ka_wait(frep_client *c, nng_time ms)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += (time_t) (ms / 1000);
+	until.tv_nsec += (long) (ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&c->ka_cv, &c->mtx, &until);
+}
+
 /* The keepalive thread. Once a second while calls wait for replies, it
  * looks at the oldest: after KEEPALIVE_TIME_MS, unless a reply came on any
  * call within that time, it pings the server; with no answer, every
@@ -914,17 +929,8 @@ keepalive_main(void *arg)
 				c->ka_running = false;
 				break;
 			}
-			struct timespec until;
-			clock_gettime(CLOCK_MONOTONIC, &until);
-			nng_time left = KEEPALIVE_IDLE_EXIT_MS - (now - idle_since);
-			until.tv_sec += (time_t) (left / 1000);
-			until.tv_nsec += (long) (left % 1000) * 1000000L;
-			if (until.tv_nsec >= 1000000000L) {
-				until.tv_sec++;
-				until.tv_nsec -= 1000000000L;
-			}
 			c->ka_idle = true; /* the next call sent wakes it */
-			pthread_cond_timedwait(&c->ka_cv, &c->mtx, &until);
+			ka_wait(c, KEEPALIVE_IDLE_EXIT_MS - (now - idle_since));
 			c->ka_idle = false;
 			continue;
 		}
@@ -955,10 +961,7 @@ keepalive_main(void *arg)
 			}
 			continue;
 		}
-		struct timespec until;
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += KEEPALIVE_TICK_MS / 1000;
-		pthread_cond_timedwait(&c->ka_cv, &c->mtx, &until);
+		ka_wait(c, KEEPALIVE_TICK_MS);
 	}
 	pthread_mutex_unlock(&c->mtx);
 	return NULL;
@@ -1002,6 +1005,14 @@ effective_timeout(frep_client *c, const frep_call_options *opts)
 		return ts->timeout_ms;
 	}
 	return c->timeout_ms;
+}
+
+/* Milliseconds from now to deadline, at least 1. */
+static uint32_t
+ms_left(nng_time deadline)
+{
+	nng_time now = nng_clock();
+	return deadline > now + 1 ? (uint32_t) (deadline - now) : 1;
 }
 
 static frep_code call_raw(frep_client *c, const char *path, bool idempotent,
@@ -1142,11 +1153,9 @@ call_once(frep_client *c, const char *path, bool idempotent, const ProtobufCMess
 	if (check_size && len > SAFE_REQUEST_BYTES) {
 		/* The question is part of the call: it waits at most what is
 		 * left of the call's deadline. */
-		nng_time          now = nng_clock();
-		frep_call_options qo  = {
-		     .timeout_ms     = deadline > now + 1 ? (uint32_t) (deadline - now) : 1,
-		     .wait_for_ready = opts != NULL && opts->wait_for_ready};
-		size_t max = server_max(c, &qo, st);
+		frep_call_options qo  = {.timeout_ms = ms_left(deadline),
+		     .wait_for_ready                 = opts != NULL && opts->wait_for_ready};
+		size_t            max = server_max(c, &qo, st);
 		if (max == 0) {
 			frep_status q = *st;
 			return frep_status_set(st, q.code,
@@ -1155,8 +1164,7 @@ call_once(frep_client *c, const char *path, bool idempotent, const ProtobufCMess
 		}
 		/* The server gets what is left of the deadline, not what the
 		 * question took. */
-		now          = nng_clock();
-		f.timeout_ms = deadline > now + 1 ? (uint32_t) (deadline - now) : 1;
+		f.timeout_ms = ms_left(deadline);
 		len          = frep_envelope_request_size(&f);
 		if (len > max) {
 			return frep_status_set(st, FREP_RESOURCE_EXHAUSTED,
@@ -1261,8 +1269,7 @@ call_once(frep_client *c, const char *path, bool idempotent, const ProtobufCMess
 	keepalive_kick(c);
 	pthread_mutex_unlock(&c->mtx);
 
-	nng_time now = nng_clock();
-	nng_aio_set_timeout(s->aio, now >= deadline ? 1 : (nng_duration) (deadline - now));
+	nng_aio_set_timeout(s->aio, (nng_duration) ms_left(deadline));
 	nng_ctx_recv(s->ctx, s->aio);
 	nng_aio_wait(s->aio);
 	rv = nng_aio_result(s->aio);

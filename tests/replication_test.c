@@ -56,6 +56,19 @@ node_start(fixture *f, node *n)
 	}
 }
 
+/* Stops n (it must exit 0), starts it again with the flag and its value
+ * added, and waits until its admin client is answered. */
+static void
+node_restart_with(fixture *f, node *n, const char *flag, const char *value)
+{
+	n->extra[0] = flag;
+	n->extra[1] = value;
+	int status  = tu_proc_stop(&n->proc, SIGTERM, 15000);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	node_start(f, n);
+	assert_int_equal(tu_client_ready(n->c, 15000), 0);
+}
+
 static int
 setup(void **state)
 {
@@ -859,12 +872,7 @@ test_replication_batches_fit_the_partner_limit(void **state)
 {
 	fixture *f = *state;
 	node    *a = &f->n[0], *b = &f->n[1];
-	b->extra[0] = "--max-message-bytes";
-	b->extra[1] = "65536";
-	int status  = tu_proc_stop(&b->proc, SIGTERM, 15000);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	node_start(f, b);
-	assert_int_equal(tu_client_ready(b->c, 15000), 0);
+	node_restart_with(f, b, "--max-message-bytes", "65536");
 	enum { N = 301 }; /* 300 of 2 KB, then 10.99.0.0 */
 	char  ids[N][32];
 	char *idp[N];
@@ -1053,12 +1061,7 @@ test_replication_limit_question_keeps_to_the_caller_deadline(void **state)
 {
 	fixture *f = *state;
 	node    *a = &f->n[0], *b = &f->n[1];
-	a->extra[0] = "--partner-timeout-ms";
-	a->extra[1] = "20000";
-	int status  = tu_proc_stop(&a->proc, SIGTERM, 15000);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	node_start(f, a);
-	assert_int_equal(tu_client_ready(a->c, 15000), 0);
+	node_restart_with(f, a, "--partner-timeout-ms", "20000");
 
 	int      swallowed = 0;
 	tp_proxy px;

@@ -229,6 +229,30 @@ signed_call(frep_client *c, const char *path, const char *relationship, const ch
 	return frep_client_call(c, path, input, output, out, &co, st);
 }
 
+/* Cuts *limit (ms) to num/den of what is left of caller's deadline (at
+ * least 1 ms) when that is smaller, setting *cut; caller NULL or without a
+ * deadline leaves it. false: that deadline has passed (nothing is to be
+ * started for it). */
+static bool
+caller_limit(rpc_call *caller, int64_t num, int64_t den, uint32_t *limit, bool *cut)
+{
+	int64_t left = caller != NULL ? rpc_call_remaining_ms(caller) : -1;
+	if (left == 0) {
+		return false;
+	}
+	if (left > 0) {
+		int64_t budget = left * num / den;
+		if (budget < 1) {
+			budget = 1;
+		}
+		if ((uint64_t) budget < *limit) {
+			*limit = (uint32_t) budget;
+			*cut   = true;
+		}
+	}
+	return true;
+}
+
 frep_code
 partner_call(partner_pool *p, const char *url, const char *relationship, const char *secret,
     const char *request_id, const char *method, const ProtobufCMessage *input,
@@ -252,25 +276,11 @@ partner_call(partner_pool *p, const char *url, const char *relationship, const c
 						: NULL;
 	uint32_t    limit  = timeout_ms != 0 ? timeout_ms : p->timeout_ms;
 	bool        cut    = false;
-	if (caller != NULL) {
-		int64_t left = rpc_call_remaining_ms(caller);
-		if (left == 0) {
-			frep_status_set(st, FREP_DEADLINE_EXCEEDED,
-			    "partner %s: %s not started: the caller's deadline had passed", url,
-			    path);
-			log_failure(path, url, rid, st);
-			return st->code;
-		}
-		if (left > 0) {
-			int64_t budget = left - left / 10;
-			if (budget < 1) {
-				budget = 1;
-			}
-			if ((uint64_t) budget < limit) {
-				limit = (uint32_t) budget;
-				cut   = true;
-			}
-		}
+	if (!caller_limit(caller, 9, 10, &limit, &cut)) {
+		frep_status_set(st, FREP_DEADLINE_EXCEEDED,
+		    "partner %s: %s not started: the caller's deadline had passed", url, path);
+		log_failure(path, url, rid, st);
+		return st->code;
 	}
 	frep_client *c = client_for(p, url, st);
 	if (c == NULL) {
@@ -358,20 +368,12 @@ partner_max_request(partner_pool *p, const char *url, frep_status *st)
 	 * at most a quarter of what is left of the caller's deadline (and at
 	 * most the partner timeout), so that a partner that does not answer it
 	 * leaves the work itself most of the caller's time. */
-	uint32_t  limit  = p->timeout_ms;
-	rpc_call *caller = rpc_call_current();
-	if (caller != NULL) {
-		int64_t left = rpc_call_remaining_ms(caller);
-		if (left == 0) {
-			frep_status_set(st, FREP_DEADLINE_EXCEEDED,
-			    "partner %s: its size limit not asked: the caller's deadline had "
-			    "passed",
-			    url);
-			return 0;
-		}
-		if (left > 0 && left / 4 < (int64_t) limit) {
-			limit = left / 4 > 0 ? (uint32_t) (left / 4) : 1;
-		}
+	uint32_t limit = p->timeout_ms;
+	bool     cut   = false;
+	if (!caller_limit(rpc_call_current(), 1, 4, &limit, &cut)) {
+		frep_status_set(st, FREP_DEADLINE_EXCEEDED,
+		    "partner %s: its size limit not asked: the caller's deadline had passed", url);
+		return 0;
 	}
 	frep_client *c = client_for(p, url, st);
 	if (c == NULL) {
